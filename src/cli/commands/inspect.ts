@@ -1,0 +1,58 @@
+// bpf-ts inspect OBJ: what an object holds, without touching the kernel.
+
+import { BpfError } from '../../errors.js';
+import { readObjectFile } from '../../object/read.js';
+import type { BpfObjectFile } from '../../object/types.js';
+import { mapTypeName, progTypeName } from '../../uapi/bpf.js';
+import type { Command } from '../command.js';
+import { table } from '../format.js';
+
+export function describeObject(obj: BpfObjectFile) {
+  return {
+    license: obj.license,
+    programs: obj.programs.map((p) => ({
+      name: p.name,
+      section: p.section,
+      type: p.type === null ? null : progTypeName(p.type),
+      instructions: p.ownInstructionCount,
+    })),
+    maps: obj.maps.map((m) => ({
+      name: m.name,
+      type: mapTypeName(m.type),
+      keySize: m.keySize,
+      valueSize: m.valueSize,
+      maxEntries: m.maxEntries,
+      flags: m.flags,
+      pinning: m.pinning,
+    })),
+  };
+}
+
+export const inspect: Command = {
+  name: 'inspect',
+  summary: 'list the programs and maps of a BPF object (no root needed)',
+  usage: 'bpf-ts inspect OBJ [--json]',
+  options: {},
+  run(positionals, _values, ctx) {
+    if (positionals.length !== 1) throw new BpfError('USAGE', 'inspect takes exactly one object file');
+    const d = describeObject(readObjectFile(positionals[0]));
+    if (ctx.json) {
+      ctx.printJson(d);
+      return 0;
+    }
+    ctx.print(`license: ${d.license ?? '(none)'}`);
+    ctx.print('');
+    ctx.print(table(['PROGRAM', 'SECTION', 'TYPE', 'INSNS'], d.programs.map((p) => [p.name, p.section, p.type, p.instructions])));
+    ctx.print('');
+    if (d.maps.length === 0) ctx.print('no maps');
+    else {
+      ctx.print(
+        table(
+          ['MAP', 'TYPE', 'KEY', 'VALUE', 'MAX', 'FLAGS', 'PINNING'],
+          d.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, '0x' + m.flags.toString(16), m.pinning]),
+        ),
+      );
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,79 @@
+// bpf-ts command line: dispatch, shared flags (--json, --debug, --help), and
+// the one place errors become exit codes. A BpfError prints one line on
+// stderr; a stack trace only with --debug.
+
+import { parseArgs } from 'node:util';
+import { BpfError } from '../errors.js';
+import type { Command, CommandContext } from './command.js';
+import { commands } from './commands/index.js';
+
+const GLOBAL_OPTIONS = {
+  json: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function findCommand(name: string): Command | undefined {
+  return commands.find((c) => c.name === name || c.aliases?.includes(name));
+}
+
+function usage(): string {
+  const w = Math.max(...commands.map((c) => c.usage.length));
+  return [
+    'bpf-ts: load eBPF programs into Linux from Node.js',
+    '',
+    'usage:',
+    ...commands.map((c) => `  ${c.usage.padEnd(w)}  ${c.summary}`),
+    '',
+    'every command takes --json (machine-readable output) and --debug (stack traces on errors).',
+  ].join('\n');
+}
+
+export async function run(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void } = {}): Promise<number> {
+  const out = io.out ?? ((s: string) => process.stdout.write(s));
+  const err = io.err ?? ((s: string) => process.stderr.write(s));
+  const debug = argv.includes('--debug');
+  const json = argv.includes('--json');
+  const ctx: CommandContext = {
+    json,
+    debug,
+    print: (line) => out(line + '\n'),
+    printJson: (v) => out(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n'),
+  };
+  try {
+    // Commands may have a sub-command word ("map dump", "prog list"): those
+    // are handled by the command itself as its first positional.
+    const first = argv.find((a) => !a.startsWith('-'));
+    if (!first) {
+      out(usage() + '\n');
+      return argv.includes('--help') || argv.includes('-h') ? 0 : 1;
+    }
+    if (first === 'help') {
+      out(usage() + '\n');
+      return 0;
+    }
+    const cmd = findCommand(first);
+    if (!cmd) throw new BpfError('USAGE', `unknown command "${first}" (try bpf-ts --help)`);
+    const rest = argv.slice(argv.indexOf(first) + 1).concat(argv.slice(0, argv.indexOf(first)));
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
+    } catch (e) {
+      throw new BpfError('USAGE', `${(e as Error).message.split('\n')[0]} (usage: ${cmd.usage})`);
+    }
+    if (parsed.values.help) {
+      out(`usage: ${cmd.usage}\n${cmd.summary}\n`);
+      return 0;
+    }
+    return await cmd.run(parsed.positionals, parsed.values as Record<string, string | boolean | string[] | undefined>, ctx);
+  } catch (e) {
+    const isBpf = e instanceof BpfError;
+    const message = e instanceof Error ? e.message : String(e);
+    const line = isBpf ? message : `internal error: ${message}`;
+    if (json) out(JSON.stringify({ error: { code: isBpf ? e.code : 'INTERNAL', message } }) + '\n');
+    err(`bpf-ts: ${line.split('\n')[0]}\n`);
+    if (debug && e instanceof Error) err((e.stack ?? '') + '\n');
+    else if (isBpf && e.details) err(e.details.replace(/\n?$/, '\n'));
+    return 1;
+  }
+}

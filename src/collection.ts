@@ -1,0 +1,300 @@
+// An object file, opened and then loaded: every map created (or reused from
+// its pin), every program loaded, declared map contents filled in. What was
+// created is owned here and closed together; a failure half-way closes what
+// was made and removes pins this load created, so nothing is left behind.
+
+import { createHash } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BpfError } from './errors.js';
+import { BpfMap } from './maps/map.js';
+import { pinFd, reusePinnedMap } from './maps/pin.js';
+import { parseObject } from './object/object.js';
+import { readObjectBytes } from './object/read.js';
+import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object/types.js';
+import { loadProgram } from './programs/load.js';
+import { BpfProgram } from './programs/program.js';
+import { btfLoad } from './sys/btf-attr.js';
+import { LITTLE_ENDIAN } from './sys/endian.js';
+import { Fd } from './sys/fd.js';
+import { PROG_TYPE_NAMES } from './uapi/bpf.js';
+
+export const DEFAULT_BPFFS = '/sys/fs/bpf';
+
+export interface LoadOptions {
+  /** bpffs mount used for pinning declared in the object (iproute2 tc/globals, libbpf by-name). */
+  bpffs?: string;
+  /** Directory for libbpf LIBBPF_PIN_BY_NAME maps (default: the bpffs root). */
+  pinRoot?: string;
+  /** Also pin every map by name under this bpffs directory after loading (refuses existing pins). */
+  pinMaps?: string;
+  /** Load only these programs (by name); default all whose type is known. */
+  programs?: string[];
+  /** Program type for programs whose section does not say (e.g. iproute2's "prog"): a bpftool name like 'xdp' or a number. */
+  programType?: string | number;
+  /** Skip the object's own pinning declarations (create fresh, pin nothing). */
+  ignorePinning?: boolean;
+}
+
+function progTypeNumber(t: string | number): number {
+  if (typeof t === 'number') return t;
+  const i = (PROG_TYPE_NAMES as readonly string[]).indexOf(t === 'tc' ? 'sched_cls' : t);
+  if (i <= 0) throw new BpfError('USAGE', `unknown program type "${t}"`);
+  return i;
+}
+
+/** An object read from disk, not yet in the kernel. Global variables can be set before loading. */
+export class BpfObjectSpec {
+  readonly file: BpfObjectFile;
+  /** SHA-1 of the object bytes: iproute2 pins PIN_OBJECT_NS maps under tc/<sha1>/. */
+  readonly sha1: string;
+  readonly #overrides = new Map<string, Uint8Array>();
+
+  constructor(file: BpfObjectFile, sha1: string) {
+    this.file = file;
+    this.sha1 = sha1;
+  }
+
+  /** Parse an object from bytes. */
+  static fromBytes(bytes: Uint8Array, path = '<object>'): BpfObjectSpec {
+    return new BpfObjectSpec(parseObject(bytes, path), createHash('sha1').update(bytes).digest('hex'));
+  }
+
+  get path(): string {
+    return this.file.path;
+  }
+
+  get programs(): ProgramSpec[] {
+    return this.file.programs;
+  }
+
+  get maps(): MapSpec[] {
+    return this.file.maps;
+  }
+
+  program(name: string): ProgramSpec {
+    const p = this.file.programs.find((x) => x.name === name);
+    if (!p) throw new BpfError('PROGRAM_NOT_FOUND', `${this.path}: no program named ${name} (programs: ${this.file.programs.map((x) => x.name).join(', ') || 'none'})`);
+    return p;
+  }
+
+  /** Where a global variable lives: its data map and offset. */
+  variable(name: string): { map: MapSpec; variable: DataVariable } {
+    for (const m of this.file.maps) {
+      const v = m.variables?.find((x) => x.name === name);
+      if (v) return { map: m, variable: v };
+    }
+    const all = this.file.maps.flatMap((m) => m.variables?.map((v) => v.name) ?? []);
+    throw new BpfError('VARIABLE_NOT_FOUND', `${this.path}: no global variable named ${name} (globals: ${all.join(', ') || 'none'})`);
+  }
+
+  /**
+   * Set a global variable's initial value before loading; for `const volatile`
+   * variables in .rodata this is how configuration reaches the verifier.
+   * Numbers and bigints are written in host byte order at the variable's size.
+   */
+  setGlobal(name: string, value: number | bigint | boolean | Uint8Array): this {
+    const { map, variable } = this.variable(name);
+    let bytes: Uint8Array;
+    if (value instanceof Uint8Array) {
+      if (value.byteLength !== variable.size) {
+        throw new BpfError('VALUE_SIZE', `${this.path}: global ${name} is ${variable.size} bytes, got ${value.byteLength}`);
+      }
+      bytes = value;
+    } else {
+      const n = typeof value === 'boolean' ? BigInt(value ? 1 : 0) : BigInt(value);
+      const b = Buffer.alloc(variable.size);
+      if (![1, 2, 4, 8].includes(variable.size)) {
+        throw new BpfError('VALUE_SIZE', `${this.path}: global ${name} is ${variable.size} bytes; pass a Uint8Array`);
+      }
+      const bits = BigInt(variable.size * 8);
+      const wrapped = BigInt.asUintN(Number(bits), n);
+      if (n < -(1n << (bits - 1n)) || n >= 1n << bits) {
+        throw new BpfError('VALUE_SIZE', `${this.path}: ${value} does not fit global ${name} (${variable.size} bytes)`);
+      }
+      for (let i = 0; i < variable.size; i++) {
+        const byte = Number((wrapped >> BigInt(8 * i)) & 0xffn);
+        b[LITTLE_ENDIAN ? i : variable.size - 1 - i] = byte;
+      }
+      bytes = b;
+    }
+    const current = this.#overrides.get(map.name) ?? Uint8Array.from(map.initialValue ?? new Uint8Array(map.valueSize));
+    current.set(bytes, variable.offset);
+    this.#overrides.set(map.name, current);
+    return this;
+  }
+
+  /** The initial bytes of a data map, with setGlobal() applied. */
+  initialValue(map: MapSpec): Uint8Array | undefined {
+    return this.#overrides.get(map.name) ?? map.initialValue;
+  }
+
+  /** Create the maps and load the programs. */
+  load(opts: LoadOptions = {}): BpfCollection {
+    return BpfCollection.load(this, opts);
+  }
+}
+
+/** Read and parse an object file. */
+export function openObject(path: string): BpfObjectSpec {
+  return BpfObjectSpec.fromBytes(readObjectBytes(path), path);
+}
+
+/** Open an object file and load it. */
+export function loadObject(path: string, opts: LoadOptions = {}): BpfCollection {
+  return openObject(path).load(opts);
+}
+
+function declaredPinPath(spec: BpfObjectSpec, m: MapSpec, opts: LoadOptions): string | null {
+  const bpffs = opts.bpffs ?? DEFAULT_BPFFS;
+  switch (m.pinning) {
+    case 'global':
+      return join(bpffs, 'tc', 'globals', m.name);
+    case 'object':
+      return join(bpffs, 'tc', spec.sha1, m.name);
+    case 'by_name':
+      return join(opts.pinRoot ?? bpffs, m.name);
+    default:
+      return null;
+  }
+}
+
+/** The kernel objects of one loaded object. */
+export class BpfCollection {
+  readonly path: string;
+  readonly maps = new Map<string, BpfMap>();
+  readonly programs = new Map<string, BpfProgram>();
+  /** The object's BTF in the kernel, or null (no BTF, or the kernel refused it: see btfError). */
+  btf: Fd | null = null;
+  /** Why the object's BTF could not be loaded, when it could not. */
+  btfError: string | null = null;
+  /** Maps that were reused from an existing pin rather than created. */
+  readonly reusedPins = new Set<string>();
+  /** Pins this load made (removed again if the load fails). */
+  readonly createdPins: string[] = [];
+
+  private constructor(path: string) {
+    this.path = path;
+  }
+
+  static load(spec: BpfObjectSpec, opts: LoadOptions = {}): BpfCollection {
+    const c = new BpfCollection(spec.path);
+    try {
+      c.#load(spec, opts);
+      return c;
+    } catch (e) {
+      for (const p of c.createdPins) rmSync(p, { force: true });
+      c.close();
+      throw e;
+    }
+  }
+
+  #load(spec: BpfObjectSpec, opts: LoadOptions): void {
+    const file = spec.file;
+    if (file.btfForKernel) {
+      const r = btfLoad(file.btfForKernel);
+      if (r.result >= 0) this.btf = new Fd(r.result, `BTF of ${file.path}`);
+      else {
+        const withLog = btfLoad(file.btfForKernel, 1 << 20);
+        this.btfError = withLog.log.trim().split('\n').pop() || `errno ${-r.result}`;
+      }
+    }
+    const btfFd = this.btf?.value;
+
+    for (const m of file.maps) {
+      const pinPath = opts.ignorePinning ? null : declaredPinPath(spec, m, opts);
+      if (pinPath && existsSync(pinPath)) {
+        this.maps.set(m.name, reusePinnedMap(pinPath, m));
+        this.reusedPins.add(m.name);
+        continue;
+      }
+      const createSpec = { ...m, initialValue: spec.initialValue(m) };
+      let map: BpfMap;
+      try {
+        map = BpfMap.create(createSpec, { btfFd });
+      } catch (e) {
+        // Like libbpf: a kernel that refuses the BTF description still gets the map.
+        if (btfFd === undefined || !(m.btfKeyTypeId || m.btfValueTypeId)) throw e;
+        map = BpfMap.create({ ...createSpec, btfKeyTypeId: 0, btfValueTypeId: 0 });
+      }
+      this.maps.set(m.name, map);
+      if (pinPath) {
+        map.pin(pinPath, { mkdir: true });
+        this.createdPins.push(pinPath);
+      }
+    }
+
+    const mapFds = new Map<string, number>();
+    for (const [name, m] of this.maps) mapFds.set(name, m.fd.value);
+    const override = opts.programType !== undefined ? progTypeNumber(opts.programType) : undefined;
+    const wanted = opts.programs;
+    for (const name of wanted ?? []) spec.program(name);
+    for (const p of file.programs) {
+      if (wanted && !wanted.includes(p.name)) continue;
+      const type = p.type ?? override;
+      if (type === undefined) {
+        if (!wanted) continue; // not asked for, and not loadable without a type
+        throw new BpfError('PROGRAM_INVALID', `${file.path}: program ${p.name} in section "${p.section}": the section name does not say which program type it is; pass programType (CLI: --type xdp, or attach with --xdp)`);
+      }
+      const { fd } = loadProgram(p, {
+        source: file.path,
+        littleEndian: file.littleEndian,
+        license: file.license ?? '',
+        kernelVersion: file.kernelVersion ?? 0,
+        type,
+        mapFds,
+        btfFd,
+      });
+      this.programs.set(p.name, new BpfProgram(fd, p.name, type));
+    }
+
+    // Declared contents: prog array slots and map-in-map slots.
+    for (const m of file.maps) {
+      if (!m.contents || this.reusedPins.has(m.name)) continue;
+      const map = this.maps.get(m.name)!;
+      for (const slot of m.contents) {
+        const target = slot.kind === 'map' ? this.maps.get(slot.target) : this.programs.get(slot.target);
+        if (!target) {
+          if (slot.kind === 'program' && !this.programs.has(slot.target) && wanted) continue;
+          throw new BpfError('MAP_NOT_FOUND', `${file.path}: map ${m.name} slot ${slot.key} names ${slot.kind} ${slot.target}, which was not loaded`);
+        }
+        map.set(slot.key, target.fd.value);
+      }
+    }
+
+    if (opts.pinMaps) {
+      for (const [name, map] of this.maps) {
+        const p = join(opts.pinMaps, name);
+        map.pin(p, { mkdir: true });
+        this.createdPins.push(p);
+      }
+    }
+  }
+
+  map(name: string): BpfMap {
+    const m = this.maps.get(name);
+    if (!m) throw new BpfError('MAP_NOT_FOUND', `${this.path}: no map named ${name} (maps: ${[...this.maps.keys()].join(', ') || 'none'})`);
+    return m;
+  }
+
+  program(name: string): BpfProgram {
+    const p = this.programs.get(name);
+    if (!p) throw new BpfError('PROGRAM_NOT_FOUND', `${this.path}: no loaded program named ${name} (loaded: ${[...this.programs.keys()].join(', ') || 'none'})`);
+    return p;
+  }
+
+  /** Close every fd. Pinned and attached objects stay in the kernel; everything else is freed. */
+  close(): void {
+    for (const p of this.programs.values()) p.close();
+    for (const m of this.maps.values()) m.close();
+    this.btf?.close();
+    this.programs.clear();
+    this.maps.clear();
+    this.btf = null;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+

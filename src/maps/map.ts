@@ -1,0 +1,533 @@
+// A BPF map in the kernel, owned through its fd. Single-element operations
+// reuse one preallocated native attr/key/value block per map (see
+// MapElemOps), so get/set/delete allocate nothing but the returned value.
+
+import { BpfError } from '../errors.js';
+import type { MapSpec } from '../object/types.js';
+import * as cmd from '../sys/bpf-cmd.js';
+import { pinFd } from '../sys/bpffs.js';
+import { possibleCpus } from '../sys/cpus.js';
+import { EINVAL, ENOENT, ENOSPC, isNotSupported } from '../sys/errno.js';
+import * as ffi from '../sys/ffi.js';
+import { Fd, fdKind } from '../sys/fd.js';
+import { mapInfo, type MapInfo } from '../sys/info.js';
+import {
+  BPF_ANY,
+  BPF_EXIST,
+  BPF_F_NUMA_NODE,
+  BPF_NOEXIST,
+  MapElemOps,
+  mapBatch,
+  mapCreate,
+  mapFreeze,
+} from '../sys/map-attr.js';
+import { BPF_MAP_TYPE, isMapOfMapsType, isPerCpuMapType, mapTypeName } from '../sys/map-type.js';
+import { BPF_F_RDONLY, BPF_F_WRONLY, GET_FD_BY_ID, getFdById, objGet } from '../sys/obj-attr.js';
+import { syscallError } from '../sys/wrapper.js';
+import { encodeInto, type MapBytes } from './codec.js';
+
+export type { MapBytes } from './codec.js';
+
+/** What BpfMap.create needs; a full MapSpec from the object layer fits. */
+export interface MapCreateSpec {
+  name: string;
+  /** BPF_MAP_TYPE_* */
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags?: number;
+  numaNode?: number;
+  mapExtra?: bigint;
+  /** Template for array_of_maps / hash_of_maps, created temporarily when no innerMapFd is given. */
+  innerMap?: MapCreateSpec;
+  btfKeyTypeId?: number;
+  btfValueTypeId?: number;
+  /** Written at key 0 after creation (global data sections). */
+  initialValue?: Uint8Array;
+  /** Freeze after writing initialValue (.rodata). */
+  freeze?: boolean;
+}
+
+export interface MapCreateOptions {
+  /** BTF object the spec's btfKeyTypeId / btfValueTypeId refer to. */
+  btfFd?: number;
+  /** Inner map template for map-in-map types. */
+  innerMapFd?: number;
+  /** Offload to this netdev (map_ifindex). */
+  ifindex?: number;
+}
+
+/** One value, or one per possible CPU for per-CPU maps. */
+export type MapValue = Buffer | Buffer[];
+
+export type UpdateFlag = 'any' | 'noexist' | 'exist';
+
+const UPDATE_FLAGS: Record<UpdateFlag, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
+
+/** Kernel object names: 15 bytes plus NUL, and only these characters. */
+export function sanitizeMapName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, 15);
+}
+
+/**
+ * The definition as the kernel will report it: perf_event_array with
+ * max_entries 0 means one slot per possible CPU, ring buffers have no key or
+ * value, fd-valued maps default to 4-byte keys and values.
+ */
+export function normalizeMapSpec<T extends MapCreateSpec>(spec: T): T {
+  const s = { ...spec };
+  switch (spec.type) {
+    case BPF_MAP_TYPE.PERF_EVENT_ARRAY:
+      if (s.maxEntries === 0) s.maxEntries = possibleCpus();
+      if (s.keySize === 0) s.keySize = 4;
+      if (s.valueSize === 0) s.valueSize = 4;
+      break;
+    case BPF_MAP_TYPE.RINGBUF:
+    case BPF_MAP_TYPE.USER_RINGBUF:
+      s.keySize = 0;
+      s.valueSize = 0;
+      break;
+    case BPF_MAP_TYPE.ARRAY_OF_MAPS:
+    case BPF_MAP_TYPE.HASH_OF_MAPS:
+      if (s.valueSize === 0) s.valueSize = 4;
+      break;
+  }
+  return s;
+}
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+export class BpfMap implements Disposable {
+  readonly fd: Fd;
+  readonly name: string;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly id: number;
+  /** Values are per possible CPU. */
+  readonly perCpu: boolean;
+  /** Number of values get() returns for per-CPU maps (possible CPUs), else 1. */
+  readonly cpus: number;
+  /** Bytes of one value as user space exchanges it (all CPUs for per-CPU maps). */
+  readonly #valueBytes: number;
+  readonly #slot: number;
+  #ops: MapElemOps | undefined;
+
+  private constructor(fd: Fd, info: MapInfo) {
+    this.fd = fd;
+    this.name = info.name;
+    this.type = info.type;
+    this.keySize = info.keySize;
+    this.valueSize = info.valueSize;
+    this.maxEntries = info.maxEntries;
+    this.flags = info.flags;
+    this.id = info.id;
+    this.perCpu = isPerCpuMapType(info.type);
+    this.cpus = this.perCpu ? possibleCpus() : 1;
+    this.#slot = this.perCpu ? align8(info.valueSize) : info.valueSize;
+    this.#valueBytes = this.#slot * this.cpus;
+  }
+
+  // ------------------------------------------------------------ creation
+
+  /** BPF_MAP_CREATE from a definition; writes initialValue and freezes when the spec says so. */
+  static create(spec: MapCreateSpec, opts: MapCreateOptions = {}): BpfMap {
+    const s = normalizeMapSpec(spec);
+    const name = sanitizeMapName(s.name);
+    const context = `map "${s.name}" (${mapTypeName(s.type)})`;
+    let innerFd = opts.innerMapFd;
+    let tempInner: BpfMap | undefined;
+    if (isMapOfMapsType(s.type) && innerFd === undefined) {
+      if (!s.innerMap) throw new BpfError('MAP_INVALID', `${context}: map-in-map needs an inner map template`);
+      tempInner = BpfMap.create({ ...s.innerMap, initialValue: undefined, freeze: false }, { btfFd: opts.btfFd });
+      innerFd = tempInner.fd.value;
+    }
+    const flags = s.flags ?? 0;
+    const withBtf = opts.btfFd !== undefined && ((s.btfKeyTypeId ?? 0) !== 0 || (s.btfValueTypeId ?? 0) !== 0);
+    let raw: number;
+    try {
+      raw = mapCreate(
+        {
+          mapType: s.type,
+          keySize: s.keySize,
+          valueSize: s.valueSize,
+          maxEntries: s.maxEntries,
+          mapFlags: flags,
+          innerMapFd: innerFd,
+          numaNode: flags & BPF_F_NUMA_NODE ? s.numaNode : 0,
+          mapName: name,
+          mapIfindex: opts.ifindex,
+          btfFd: withBtf ? opts.btfFd : 0,
+          btfKeyTypeId: withBtf ? s.btfKeyTypeId : 0,
+          btfValueTypeId: withBtf ? s.btfValueTypeId : 0,
+          mapExtra: s.mapExtra,
+        },
+        context,
+      );
+    } finally {
+      tempInner?.close();
+    }
+    const fd = new Fd(raw, `map ${s.name}`);
+    try {
+      const map = new BpfMap(fd, mapInfo(raw, context));
+      if (s.initialValue) map.set(0, s.initialValue);
+      if (s.freeze) map.freeze();
+      return map;
+    } catch (e) {
+      fd.close();
+      throw e;
+    }
+  }
+
+  /** Wrap an fd that refers to a map; the BpfMap takes ownership of it. */
+  static fromFd(fd: number | Fd, what?: string): BpfMap {
+    const owned = typeof fd === 'number' ? new Fd(fd, 'map') : fd;
+    try {
+      const kind = fdKind(owned.value);
+      if (kind !== 'map')
+        throw new BpfError('MAP_INVALID', `${what ?? `fd ${owned.value}`} is a BPF ${kind}, not a map`);
+      return new BpfMap(owned, mapInfo(owned.value));
+    } catch (e) {
+      owned.close();
+      throw e;
+    }
+  }
+
+  /** Open the map with kernel id `id` (needs CAP_SYS_ADMIN). */
+  static fromId(id: number, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
+    const raw = getFdById(GET_FD_BY_ID.map, id, openFlags(opts));
+    if (raw === null) throw syscallError(cmd.BPF_MAP_GET_FD_BY_ID, -ENOENT, `map id ${id}`);
+    return BpfMap.fromFd(new Fd(raw, `map id ${id}`), `id ${id}`);
+  }
+
+  /** Open a map pinned on bpffs. */
+  static fromPin(path: string, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
+    const raw = objGet(path, openFlags(opts), `map pinned at ${path}`);
+    return BpfMap.fromFd(new Fd(raw, `map ${path}`), path);
+  }
+
+  /** Fresh kernel view of the map (bpf_map_info). */
+  info(): MapInfo {
+    return mapInfo(this.fd.value, this.#context());
+  }
+
+  // --------------------------------------------------- single elements
+
+  /**
+   * The value at `key`, or undefined when absent. Per-CPU maps return one
+   * Buffer per possible CPU.
+   */
+  get(key: MapBytes): MapValue | undefined {
+    const ops = this.#elemOps();
+    encodeInto(ops.key, key, 'key', this.name);
+    const r = ops.lookup();
+    if (r < 0) {
+      if (r === -ENOENT) return undefined;
+      throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context());
+    }
+    return this.#decodeValue(ops.value, 0);
+  }
+
+  /** Per-CPU values at `key` (one per possible CPU), or undefined. Per-CPU maps only. */
+  getPerCpu(key: MapBytes): Buffer[] | undefined {
+    this.#requirePerCpu('getPerCpu');
+    return this.get(key) as Buffer[] | undefined;
+  }
+
+  /**
+   * Write `value` at `key`. For per-CPU maps pass one value per possible
+   * CPU, or a single value to store on every CPU.
+   */
+  set(key: MapBytes, value: MapBytes | MapBytes[], flags: UpdateFlag = 'any'): void {
+    const ops = this.#elemOps();
+    encodeInto(ops.key, key, 'key', this.name);
+    this.#encodeValue(ops.value, 0, value);
+    const r = ops.update(UPDATE_FLAGS[flags]);
+    if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context());
+  }
+
+  /** Per-CPU maps: one value per possible CPU. */
+  setPerCpu(key: MapBytes, values: MapBytes[], flags: UpdateFlag = 'any'): void {
+    this.#requirePerCpu('setPerCpu');
+    if (values.length !== this.cpus) throw this.#cpuCountError(values.length);
+    this.set(key, values, flags);
+  }
+
+  /** Delete `key`; true when it existed. */
+  delete(key: MapBytes): boolean {
+    const ops = this.#elemOps();
+    encodeInto(ops.key, key, 'key', this.name);
+    const r = ops.delete();
+    if (r === -ENOENT) return false;
+    if (r < 0) throw syscallError(cmd.BPF_MAP_DELETE_ELEM, r, this.#context());
+    return true;
+  }
+
+  has(key: MapBytes): boolean {
+    const ops = this.#elemOps();
+    encodeInto(ops.key, key, 'key', this.name);
+    const r = ops.lookup();
+    if (r === -ENOENT) return false;
+    if (r < 0) throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context());
+    return true;
+  }
+
+  /**
+   * Remove and return the value at `key` (BPF_MAP_LOOKUP_AND_DELETE_ELEM);
+   * queues and stacks take no key and pop their next element.
+   */
+  lookupAndDelete(key?: MapBytes): MapValue | undefined {
+    const ops = this.#elemOps();
+    if (this.keySize > 0) {
+      if (key === undefined) throw new BpfError('KEY_SIZE', `map "${this.name}": lookupAndDelete needs a key`);
+      encodeInto(ops.key, key, 'key', this.name);
+    }
+    const r = ops.lookupAndDelete();
+    if (r === -ENOENT) return undefined;
+    if (r < 0) throw syscallError(cmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM, r, this.#context());
+    return this.#decodeValue(ops.value, 0);
+  }
+
+  // ------------------------------------------------------------ iteration
+
+  /** All keys, walking BPF_MAP_GET_NEXT_KEY from the start (order is the map's). */
+  *keys(): Generator<Buffer> {
+    // A private scratch block: the caller may use get()/set() between steps.
+    const ops = new MapElemOps(this.fd.value, this.keySize, 0);
+    let first = true;
+    for (;;) {
+      const r = ops.getNextKey(first);
+      if (r === -ENOENT) return;
+      if (r < 0) throw syscallError(cmd.BPF_MAP_GET_NEXT_KEY, r, this.#context());
+      ops.key.set(ops.nextKey);
+      first = false;
+      yield Buffer.from(ops.nextKey);
+    }
+  }
+
+  /** [key, value] pairs via keys() + get(); entries deleted meanwhile are skipped. */
+  *entries(): Generator<[Buffer, MapValue]> {
+    for (const k of this.keys()) {
+      const v = this.get(k);
+      if (v !== undefined) yield [k, v];
+    }
+  }
+
+  [Symbol.iterator](): Generator<[Buffer, MapValue]> {
+    return this.entries();
+  }
+
+  // --------------------------------------------------------------- batches
+
+  /**
+   * All entries through BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH with
+   * `andDelete`), `batchSize` elements per syscall. Map types without batch
+   * support fall back to the key walk.
+   */
+  *entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, MapValue]> {
+    const command = opts.andDelete ? cmd.BPF_MAP_LOOKUP_AND_DELETE_BATCH : cmd.BPF_MAP_LOOKUP_BATCH;
+    let size = Math.max(1, Math.min(opts.batchSize ?? 4096, this.maxEntries || 1));
+    // in/out_batch are opaque kernel cursors; key_size bytes (at least 8) is enough for every map type.
+    const tokenBytes = Math.max(8, this.keySize);
+    const inBatch = ffi.allocNative(tokenBytes);
+    const outBatch = ffi.allocNative(tokenBytes);
+    let keys = ffi.allocNative(size * this.keySize);
+    let values = ffi.allocNative(size * this.#valueBytes);
+    let first = true;
+    for (;;) {
+      const { result, count } = mapBatch(command, {
+        fd: this.fd.value,
+        inBatch: first ? null : inBatch,
+        outBatch,
+        keys,
+        values,
+        count: size,
+      });
+      if (result < 0 && result !== -ENOENT) {
+        if (first && (result === -EINVAL || isNotSupported(-result))) {
+          yield* this.#entriesFallback(opts.andDelete ?? false);
+          return;
+        }
+        if (result === -ENOSPC && size < 1 << 20) {
+          // A hash bucket holds more elements than fit: grow and retry from the same cursor.
+          size *= 4;
+          keys = ffi.allocNative(size * this.keySize);
+          values = ffi.allocNative(size * this.#valueBytes);
+          continue;
+        }
+        throw syscallError(command, result, this.#context());
+      }
+      for (let i = 0; i < count; i++) {
+        const k = Buffer.from(keys.bytes.subarray(i * this.keySize, (i + 1) * this.keySize));
+        yield [k, this.#decodeValue(values.bytes, i * this.#valueBytes)];
+      }
+      if (result === -ENOENT) return;
+      inBatch.bytes.set(outBatch.bytes);
+      first = false;
+    }
+  }
+
+  /** entriesBatch() collected into an array. */
+  getBatch(opts: { batchSize?: number } = {}): [Buffer, MapValue][] {
+    return [...this.entriesBatch(opts)];
+  }
+
+  /**
+   * Write many entries with BPF_MAP_UPDATE_BATCH (one syscall), or one by
+   * one where the map type has no batch support. Returns the count written.
+   */
+  setBatch(entries: Iterable<[MapBytes, MapBytes | MapBytes[]]>, flags: UpdateFlag = 'any'): number {
+    const list = [...entries];
+    if (list.length === 0) return 0;
+    const keys = ffi.allocNative(list.length * this.keySize);
+    const values = ffi.allocNative(list.length * this.#valueBytes);
+    list.forEach(([k, v], i) => {
+      encodeInto(keys.bytes.subarray(i * this.keySize, (i + 1) * this.keySize), k, 'key', this.name);
+      this.#encodeValue(values.bytes, i * this.#valueBytes, v);
+    });
+    const { result, count } = mapBatch(cmd.BPF_MAP_UPDATE_BATCH, {
+      fd: this.fd.value,
+      keys,
+      values,
+      count: list.length,
+      elemFlags: UPDATE_FLAGS[flags],
+    });
+    if (result >= 0) return list.length;
+    if (count === 0 && (result === -EINVAL || isNotSupported(-result))) {
+      for (const [k, v] of list) this.set(k, v, flags);
+      return list.length;
+    }
+    throw syscallError(cmd.BPF_MAP_UPDATE_BATCH, result, `${this.#context()}, after ${count} of ${list.length}`);
+  }
+
+  /**
+   * Delete many keys with BPF_MAP_DELETE_BATCH; keys that do not exist are
+   * skipped. Returns the count deleted.
+   */
+  deleteBatch(keyList: Iterable<MapBytes>): number {
+    const list = [...keyList];
+    let deleted = 0;
+    let start = 0;
+    while (start < list.length) {
+      const n = list.length - start;
+      const keys = ffi.allocNative(n * this.keySize);
+      for (let i = 0; i < n; i++)
+        encodeInto(keys.bytes.subarray(i * this.keySize, (i + 1) * this.keySize), list[start + i]!, 'key', this.name);
+      const { result, count } = mapBatch(cmd.BPF_MAP_DELETE_BATCH, { fd: this.fd.value, keys, count: n });
+      if (result >= 0) return deleted + n;
+      if (result === -ENOENT) {
+        // The kernel stops at the first missing key: count them, skip it, go on.
+        deleted += count;
+        start += count + 1;
+        continue;
+      }
+      if (deleted === 0 && count === 0 && start === 0 && (result === -EINVAL || isNotSupported(-result))) {
+        for (const k of list) if (this.delete(k)) deleted++;
+        return deleted;
+      }
+      throw syscallError(cmd.BPF_MAP_DELETE_BATCH, result, this.#context());
+    }
+    return deleted;
+  }
+
+  // ---------------------------------------------------------------- misc
+
+  /** BPF_MAP_FREEZE: user space can no longer write (programs still can, unless BPF_F_RDONLY_PROG). */
+  freeze(): void {
+    mapFreeze(this.fd.value, this.#context());
+  }
+
+  /** Pin at `path` on bpffs; refuses to replace an existing pin. */
+  pin(path: string, opts: { mkdir?: boolean } = {}): void {
+    pinFd(this.fd.value, path, { ...opts, label: `map "${this.name}"` });
+  }
+
+  close(): void {
+    this.fd.close();
+    this.#ops = undefined;
+  }
+
+  get closed(): boolean {
+    return this.fd.closed;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  toString(): string {
+    return `BpfMap(${mapTypeName(this.type)} "${this.name}" id=${this.id})`;
+  }
+
+  // ------------------------------------------------------------ internals
+
+  #elemOps(): MapElemOps {
+    // Created on first use; fd.value throws CLOSED once the map is closed.
+    const fd = this.fd.value;
+    return (this.#ops ??= new MapElemOps(fd, this.keySize, this.#valueBytes));
+  }
+
+  #context(): string {
+    return `map "${this.name}"`;
+  }
+
+  #decodeValue(src: Buffer, off: number): MapValue {
+    if (!this.perCpu) return Buffer.from(src.subarray(off, off + this.valueSize));
+    const out: Buffer[] = new Array(this.cpus);
+    for (let c = 0; c < this.cpus; c++) {
+      const at = off + c * this.#slot;
+      out[c] = Buffer.from(src.subarray(at, at + this.valueSize));
+    }
+    return out;
+  }
+
+  #encodeValue(dest: Buffer, off: number, value: MapBytes | MapBytes[]): void {
+    if (!this.perCpu) {
+      if (Array.isArray(value))
+        throw new BpfError('VALUE_SIZE', `map "${this.name}": one value expected, got an array (not a per-CPU map)`);
+      encodeInto(dest.subarray(off, off + this.valueSize), value, 'value', this.name);
+      return;
+    }
+    if (Array.isArray(value) && value.length !== this.cpus) throw this.#cpuCountError(value.length);
+    for (let c = 0; c < this.cpus; c++) {
+      const at = off + c * this.#slot;
+      const v = Array.isArray(value) ? value[c]! : value;
+      encodeInto(dest.subarray(at, at + this.valueSize), v, 'value', this.name);
+    }
+  }
+
+  #requirePerCpu(what: string): void {
+    if (!this.perCpu)
+      throw new BpfError('MAP_INVALID', `map "${this.name}": ${what} needs a per-CPU map, this is ${mapTypeName(this.type)}`);
+  }
+
+  #cpuCountError(n: number): BpfError {
+    return new BpfError(
+      'VALUE_SIZE',
+      `map "${this.name}": ${n} per-CPU values given, but there are ${this.cpus} possible CPUs`,
+    );
+  }
+
+  *#entriesFallback(andDelete: boolean): Generator<[Buffer, MapValue]> {
+    if (!andDelete) {
+      yield* this.entries();
+      return;
+    }
+    // Collect first: deleting while walking GET_NEXT_KEY restarts the walk.
+    for (const k of [...this.keys()]) {
+      const v = this.lookupAndDelete(k);
+      if (v !== undefined) yield [k, v];
+    }
+  }
+}
+
+function openFlags(opts: { readOnly?: boolean; writeOnly?: boolean }): number {
+  return (opts.readOnly ? BPF_F_RDONLY : 0) | (opts.writeOnly ? BPF_F_WRONLY : 0);
+}
+
+// Compile-time check that the object layer's MapSpec can be passed to create().
+type Fits<T extends MapCreateSpec> = T;
+type _MapSpecFits = Fits<MapSpec>;

@@ -1,0 +1,139 @@
+// The ELF header and section table. The only module that uses elfy, so it can
+// be replaced. elfy trusts its input (it slices silently past the end and
+// asserts on a bad shstrndx), so every field it would trip over is checked
+// here first, and every elfy failure becomes a BpfError.
+
+import { createRequire } from 'node:module';
+import { BpfError } from '../errors.js';
+
+const require = createRequire(import.meta.url);
+const elfy: { parse(buf: Buffer): ElfyFile } = require('elfy');
+
+interface ElfySection {
+  name: string;
+  type: string | number;
+  off: number;
+  size: number;
+  link: number;
+  info: number;
+  flags: Record<string, boolean>;
+}
+interface ElfyFile {
+  class: string;
+  endian: string;
+  shnum: number;
+  body: { sections: ElfySection[] };
+}
+
+export const EM_BPF = 247;
+export const ET_REL = 1;
+
+// Section types (sh_type).
+export const SHT_NULL = 0;
+export const SHT_PROGBITS = 1;
+export const SHT_SYMTAB = 2;
+export const SHT_STRTAB = 3;
+export const SHT_RELA = 4;
+export const SHT_NOBITS = 8;
+export const SHT_REL = 9;
+
+// Section flags (sh_flags).
+export const SHF_WRITE = 0x1;
+export const SHF_ALLOC = 0x2;
+export const SHF_EXECINSTR = 0x4;
+
+const ELF64_SHDR_SIZE = 64;
+const ELF64_EHDR_SIZE = 64;
+
+// elfy names types it knows; map its names back to numbers.
+const SHT_BY_NAME: Record<string, number> = {
+  null: 0, undef: 0, progbits: 1, symtab: 2, strtab: 3, rela: 4, hash: 5, dynamic: 6,
+  note: 7, nobits: 8, rel: 9, shlib: 10, dynsym: 11, init_array: 14, fini_array: 15,
+  preinit_array: 16, group: 17, symtab_shndx: 18,
+};
+
+export interface ElfSection {
+  index: number;
+  name: string;
+  type: number;
+  flags: number;
+  offset: number;
+  size: number;
+  link: number;
+  info: number;
+  entsize: number;
+  /** The section's bytes; empty for SHT_NOBITS (.bss), whose `size` still counts. */
+  data: Uint8Array;
+}
+
+export interface ElfFile {
+  path: string;
+  bytes: Uint8Array;
+  littleEndian: boolean;
+  sections: ElfSection[];
+}
+
+function fail(path: string, code: 'ELF_TRUNCATED' | 'ELF_BAD_MAGIC' | 'ELF_UNSUPPORTED' | 'ELF_BAD_SECTION', msg: string): never {
+  throw new BpfError(code, `${path}: ${msg}`);
+}
+
+/** Read the ELF header and section table of a BPF relocatable object. */
+export function readElf(bytes: Uint8Array, path: string): ElfFile {
+  if (bytes.byteLength < 16) fail(path, 'ELF_TRUNCATED', `${bytes.byteLength} bytes is too short for an ELF header`);
+  if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
+    fail(path, 'ELF_BAD_MAGIC', 'not an ELF file (bad magic)');
+  }
+  if (bytes[4] !== 2) fail(path, 'ELF_UNSUPPORTED', 'not a 64-bit ELF object (BPF objects are ELF64)');
+  if (bytes[5] !== 1 && bytes[5] !== 2) fail(path, 'ELF_UNSUPPORTED', `unknown ELF data encoding ${bytes[5]}`);
+  const le = bytes[5] === 1;
+  if (bytes.byteLength < ELF64_EHDR_SIZE) fail(path, 'ELF_TRUNCATED', `${bytes.byteLength} bytes is too short for an ELF64 header`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const type = dv.getUint16(16, le);
+  const machine = dv.getUint16(18, le);
+  if (machine !== EM_BPF) fail(path, 'ELF_UNSUPPORTED', `machine ${machine} is not BPF (${EM_BPF})`);
+  if (type !== ET_REL) fail(path, 'ELF_UNSUPPORTED', `ELF type ${type} is not a relocatable object (clang -c output)`);
+
+  const shoff = Number(dv.getBigUint64(40, le));
+  const shentsize = dv.getUint16(58, le);
+  const shnum = dv.getUint16(60, le);
+  const shstrndx = dv.getUint16(62, le);
+  if (shnum === 0) fail(path, 'ELF_BAD_SECTION', 'object has no section table');
+  if (shentsize !== ELF64_SHDR_SIZE) fail(path, 'ELF_BAD_SECTION', `section header size ${shentsize}, expected ${ELF64_SHDR_SIZE}`);
+  if (shoff + shnum * ELF64_SHDR_SIZE > bytes.byteLength) {
+    fail(path, 'ELF_TRUNCATED', `section table (${shnum} entries at offset ${shoff}) runs past the end of the file (${bytes.byteLength} bytes)`);
+  }
+  if (shstrndx >= shnum) fail(path, 'ELF_BAD_SECTION', `section name table index ${shstrndx} out of range (${shnum} sections)`);
+
+  // Check what elfy will dereference before it does.
+  for (let i = 0; i < shnum; i++) {
+    const base = shoff + i * ELF64_SHDR_SIZE;
+    const t = dv.getUint32(base + 4, le);
+    const off = Number(dv.getBigUint64(base + 24, le));
+    const size = Number(dv.getBigUint64(base + 32, le));
+    if (t !== SHT_NOBITS && t !== SHT_NULL && off + size > bytes.byteLength) {
+      fail(path, 'ELF_TRUNCATED', `section ${i} (offset ${off}, ${size} bytes) runs past the end of the file (${bytes.byteLength} bytes)`);
+    }
+  }
+  const strBase = shoff + shstrndx * ELF64_SHDR_SIZE;
+  if (dv.getUint32(strBase + 4, le) !== SHT_STRTAB) fail(path, 'ELF_BAD_SECTION', `section ${shstrndx} named as the section name table is not a string table`);
+
+  let parsed: ElfyFile;
+  try {
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    parsed = elfy.parse(buf);
+  } catch (e) {
+    fail(path, 'ELF_BAD_SECTION', `unreadable section table (${(e as Error).message})`);
+  }
+
+  const sections = parsed.body.sections.map((s, index): ElfSection => {
+    const base = shoff + index * ELF64_SHDR_SIZE;
+    const typeNum = typeof s.type === 'number' ? s.type : SHT_BY_NAME[s.type] ?? dv.getUint32(base + 4, le);
+    // elfy 1.0.0 reads sh_addralign/sh_entsize of ELF64 from offsets 46/54
+    // instead of 48/56, and maps flags to names: read those ourselves.
+    const flags = Number(dv.getBigUint64(base + 8, le) & 0xffffffffn);
+    const entsize = Number(dv.getBigUint64(base + 56, le));
+    const data = typeNum === SHT_NOBITS ? new Uint8Array(0) : bytes.subarray(s.off, s.off + s.size);
+    return { index, name: s.name, type: typeNum, flags, offset: s.off, size: s.size, link: s.link, info: s.info, entsize, data };
+  });
+  return { path, bytes, littleEndian: le, sections };
+}

@@ -1,0 +1,294 @@
+// The one module that touches FFI. Everything else in bpf-ts talks to the
+// kernel through the small functions exported here, with plain Buffers.
+//
+// Every wrapper returns the raw result: a non-negative value on success, or
+// -errno on failure (the kernel's own convention), so callers decide how to
+// report. koffi is loaded lazily: importing the object layer never needs it.
+
+import { createRequire } from 'node:module';
+
+type Koffi = typeof import('koffi');
+type Fn = (...args: unknown[]) => any;
+
+const require = createRequire(import.meta.url);
+
+// Syscall numbers differ per architecture; these are the ones libc has no
+// wrapper for (bpf, perf_event_open).
+const SYSCALLS: Record<string, { bpf: number; perfEventOpen: number }> = {
+  x64: { bpf: 321, perfEventOpen: 298 },
+  arm64: { bpf: 280, perfEventOpen: 241 },
+  riscv64: { bpf: 280, perfEventOpen: 241 },
+  loong64: { bpf: 280, perfEventOpen: 241 },
+  ia32: { bpf: 357, perfEventOpen: 336 },
+  arm: { bpf: 386, perfEventOpen: 364 },
+};
+
+interface Bound {
+  koffi: Koffi;
+  bpf: Fn;
+  perfEventOpen: Fn;
+  close: Fn;
+  socket: Fn;
+  bind: Fn;
+  sendto: Fn;
+  recvfrom: Fn;
+  setsockopt: Fn;
+  getsockname: Fn;
+  setns: Fn;
+  statfs: Fn;
+  getrlimit: Fn;
+  setrlimit: Fn;
+  ioctl: Fn;
+  mmap: Fn;
+  munmap: Fn;
+  ifNameToIndex: Fn;
+  ifIndexToName: Fn;
+  fcntl: Fn;
+  nrBpf: number;
+  nrPerf: number;
+}
+
+let bound: Bound | undefined;
+
+function lib(): Bound {
+  if (bound) return bound;
+  const koffi: Koffi = require('koffi');
+  const libc = koffi.load('libc.so.6');
+  const nr = SYSCALLS[process.arch];
+  if (!nr) throw new Error(`bpf-ts: unsupported architecture ${process.arch}`);
+  // syscall(2) is variadic in C, but for integer/pointer arguments the
+  // fixed-arity prototypes below are call-compatible and much cheaper in koffi.
+  bound = {
+    koffi,
+    bpf: libc.func('long syscall(long nr, int cmd, void *attr, unsigned int size)'),
+    perfEventOpen: libc.func(
+      'long syscall(long nr, void *attr, int pid, int cpu, int group_fd, unsigned long flags)',
+    ),
+    close: libc.func('int close(int fd)'),
+    socket: libc.func('int socket(int domain, int type, int protocol)'),
+    bind: libc.func('int bind(int fd, void *addr, unsigned int len)'),
+    sendto: libc.func('long sendto(int fd, void *buf, size_t len, int flags, void *addr, unsigned int alen)'),
+    recvfrom: libc.func('long recvfrom(int fd, _Out_ void *buf, size_t len, int flags, void *addr, void *alen)'),
+    setsockopt: libc.func('int setsockopt(int fd, int level, int name, void *val, unsigned int len)'),
+    getsockname: libc.func('int getsockname(int fd, _Inout_ void *addr, _Inout_ void *len)'),
+    setns: libc.func('int setns(int fd, int nstype)'),
+    statfs: libc.func('int statfs(const char *path, _Out_ void *buf)'),
+    getrlimit: libc.func('int getrlimit(int resource, _Out_ void *rlim)'),
+    setrlimit: libc.func('int setrlimit(int resource, void *rlim)'),
+    ioctl: libc.func('int ioctl(int fd, unsigned long req, unsigned long arg)'),
+    mmap: libc.func('void *mmap(void *addr, size_t len, int prot, int flags, int fd, long off)'),
+    munmap: libc.func('int munmap(void *addr, size_t len)'),
+    ifNameToIndex: libc.func('unsigned int if_nametoindex(const char *name)'),
+    ifIndexToName: libc.func('char *if_indextoname(unsigned int index, _Out_ uint8_t *buf)'),
+    fcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
+    nrBpf: nr.bpf,
+    nrPerf: nr.perfEventOpen,
+  };
+  return bound;
+}
+
+function errno(): number {
+  return lib().koffi.errno();
+}
+
+/** Map a -1/NULL-style libc result to -errno. */
+function ret(r: number | bigint): number {
+  const n = Number(r);
+  return n < 0 ? -errno() : n;
+}
+
+/** bpf(2). Returns the result or -errno. */
+export function bpf(cmd: number, attr: Uint8Array, size: number = attr.byteLength): number {
+  const l = lib();
+  return ret(l.bpf(l.nrBpf, cmd, attr, size));
+}
+
+/** perf_event_open(2). Returns an fd or -errno. */
+export function perfEventOpen(attr: Uint8Array, pid: number, cpu: number, groupFd: number, flags: number): number {
+  const l = lib();
+  return ret(l.perfEventOpen(l.nrPerf, attr, pid, cpu, groupFd, flags));
+}
+
+export function close(fd: number): number {
+  return ret(lib().close(fd));
+}
+
+export function socket(domain: number, type: number, protocol: number): number {
+  return ret(lib().socket(domain, type, protocol));
+}
+
+export function bind(fd: number, addr: Uint8Array): number {
+  return ret(lib().bind(fd, addr, addr.byteLength));
+}
+
+export function sendto(fd: number, buf: Uint8Array, flags: number, addr: Uint8Array | null): number {
+  return ret(lib().sendto(fd, buf, buf.byteLength, flags, addr, addr ? addr.byteLength : 0));
+}
+
+/** recvfrom(2) into `buf`; returns the byte count or -errno. */
+export function recv(fd: number, buf: Uint8Array, flags: number): number {
+  return ret(lib().recvfrom(fd, buf, buf.byteLength, flags, null, null));
+}
+
+export function setsockopt(fd: number, level: number, name: number, value: Uint8Array): number {
+  return ret(lib().setsockopt(fd, level, name, value, value.byteLength));
+}
+
+/** getsockname(2) into `addr`; returns 0 or -errno. */
+export function getsockname(fd: number, addr: Uint8Array): number {
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(addr.byteLength);
+  return ret(lib().getsockname(fd, addr, len));
+}
+
+export function setns(fd: number, nstype: number): number {
+  return ret(lib().setns(fd, nstype));
+}
+
+/** statfs(2): the filesystem magic (f_type) of `path`, or -errno. */
+export function fsMagic(path: string): number {
+  const buf = Buffer.alloc(256); // struct statfs is 120 bytes on 64-bit
+  const r = ret(lib().statfs(path, buf));
+  if (r < 0) return r;
+  return process.arch === 'ia32' || process.arch === 'arm' ? buf.readUInt32LE(0) : Number(buf.readBigUInt64LE(0));
+}
+
+const RLIMIT_MEMLOCK = 8;
+
+/** Current RLIMIT_MEMLOCK soft and hard limits (bigint; 2^64-1 is infinity). */
+export function getMemlock(): { cur: bigint; max: bigint } | number {
+  const buf = Buffer.alloc(16);
+  const r = ret(lib().getrlimit(RLIMIT_MEMLOCK, buf));
+  if (r < 0) return r;
+  return { cur: buf.readBigUInt64LE(0), max: buf.readBigUInt64LE(8) };
+}
+
+export function setMemlock(cur: bigint, max: bigint): number {
+  const buf = Buffer.alloc(16);
+  buf.writeBigUInt64LE(cur, 0);
+  buf.writeBigUInt64LE(max, 8);
+  return ret(lib().setrlimit(RLIMIT_MEMLOCK, buf));
+}
+
+export function ioctl(fd: number, request: number, arg: number): number {
+  return ret(lib().ioctl(fd, request, arg));
+}
+
+/** A mapping made by mmap(2): `buffer` views the shared memory directly. */
+export interface Mapping {
+  readonly address: unknown;
+  readonly length: number;
+  readonly buffer: ArrayBuffer;
+}
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+
+/** mmap(2) of `length` bytes of `fd` at `offset`; returns the mapping or -errno. */
+export function mmap(length: number, prot: number, flags: number, fd: number, offset: number): Mapping | number {
+  const l = lib();
+  const p = l.mmap(null, length, prot, flags, fd, offset);
+  // MAP_FAILED is (void *)-1.
+  const addr = l.koffi.address(p);
+  if (addr === 0n || addr === 0xffffffffffffffffn) return -errno();
+  return { address: p, length, buffer: l.koffi.view(p, length) };
+}
+
+export function munmap(m: Mapping): number {
+  return ret(lib().munmap(m.address, m.length));
+}
+
+/** if_nametoindex(3) in the calling thread's network namespace; 0 when absent. */
+export function ifNameToIndex(name: string): number {
+  return lib().ifNameToIndex(name) >>> 0;
+}
+
+/** if_indextoname(3); null when there is no such interface. */
+export function ifIndexToName(index: number): string | null {
+  const buf = Buffer.alloc(16);
+  const p = lib().ifIndexToName(index, buf);
+  if (p === null) return null;
+  const end = buf.indexOf(0);
+  return buf.subarray(0, end < 0 ? 16 : end).toString();
+}
+
+/** Readiness callbacks on the libuv loop (koffi.node.poll): no thread blocks. */
+export function poll(fd: number, onReadable: () => void): { close(): void } {
+  const handle = lib().koffi.node.poll(fd, { readable: true }, (ev: { readable: boolean }) => {
+    if (ev.readable) onReadable();
+  });
+  return { close: () => handle.close() };
+}
+
+
+const F_DUPFD_CLOEXEC = 1030;
+
+/** A close-on-exec duplicate of `fd` (fcntl F_DUPFD_CLOEXEC), or -errno. */
+export function dupCloexec(fd: number): number {
+  return ret(lib().fcntl(fd, F_DUPFD_CLOEXEC, 0));
+}
+
+/**
+ * Memory outside the JS heap. bpf() attrs carry raw pointers (keys, values,
+ * paths, info structs) and V8 may move small on-heap typed arrays, so anything
+ * the kernel reaches through a pointer lives here: `address` is stable and
+ * `bytes` views the same memory without copying.
+ */
+export interface NativeBuffer {
+  readonly address: bigint;
+  readonly bytes: Buffer;
+}
+
+// The memory is freed once nothing references the ArrayBuffer viewing it, so a
+// NativeBuffer (or any subarray of `bytes`) keeps its memory alive.
+const nativeFree = new FinalizationRegistry<unknown>((ptr) => lib().koffi.free(ptr));
+
+/** Zero-filled native memory of `length` bytes (at least 1). */
+export function allocNative(length: number): NativeBuffer {
+  const l = lib();
+  const n = Math.max(1, length);
+  const ptr = l.koffi.alloc('uint8_t', n);
+  const ab = l.koffi.view(ptr, n);
+  nativeFree.register(ab, ptr);
+  const bytes = Buffer.from(ab, 0, n);
+  bytes.fill(0);
+  return { address: l.koffi.address(ptr), bytes };
+}
+
+// --- namespaces and mounts (netns, testenv) ---
+// Bound separately from `lib()` so additions here never touch its table.
+
+interface NsBound {
+  unshare: Fn;
+  mount: Fn;
+  umount2: Fn;
+}
+
+let nsBound: NsBound | undefined;
+
+function nsLib(): NsBound {
+  if (nsBound) return nsBound;
+  const libc = lib().koffi.load('libc.so.6');
+  nsBound = {
+    unshare: libc.func('int unshare(int flags)'),
+    mount: libc.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)'),
+    umount2: libc.func('int umount2(const char *target, int flags)'),
+  };
+  return nsBound;
+}
+
+/** unshare(2): moves the calling thread into new namespaces. Returns 0 or -errno. */
+export function unshare(flags: number): number {
+  return ret(nsLib().unshare(flags));
+}
+
+/** mount(2). Returns 0 or -errno. */
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null = null): number {
+  return ret(nsLib().mount(source, target, fstype, flags, data));
+}
+
+/** umount2(2). Returns 0 or -errno. */
+export function umount2(target: string, flags: number): number {
+  return ret(nsLib().umount2(target, flags));
+}

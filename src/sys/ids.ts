@@ -1,0 +1,54 @@
+// Walk the kernel's id spaces (every loaded program, map and link, not only
+// ours) with *_GET_NEXT_ID, and describe each through a short-lived fd.
+// Objects can vanish between "next id" and "open by id": those are skipped.
+
+import * as ffi from './ffi.js';
+import { GET_FD_BY_ID, GET_NEXT_ID, getFdById, getNextId, type BpfObjectKind } from './obj-attr.js';
+import { linkInfo, mapInfo, progInfo, type LinkInfo, type MapInfo, type ProgInfo } from './info.js';
+
+/** Ids of all objects of one kind, ascending. */
+export function* ids(kind: BpfObjectKind): Generator<number> {
+  let id = 0;
+  for (;;) {
+    const next = getNextId(GET_NEXT_ID[kind], id);
+    if (next === null) return;
+    yield next;
+    id = next;
+  }
+}
+
+export const mapIds = (): number[] => [...ids('map')];
+export const progIds = (): number[] => [...ids('prog')];
+export const linkIds = (): number[] => [...ids('link')];
+
+/** Open an object by id, run `fn` on the fd, close it. Null if the id is gone. */
+export function withIdFd<T>(kind: BpfObjectKind, id: number, fn: (fd: number) => T): T | null {
+  const fd = getFdById(GET_FD_BY_ID[kind], id);
+  if (fd === null) return null;
+  try {
+    return fn(fd);
+  } finally {
+    ffi.close(fd);
+  }
+}
+
+function list<T>(kind: BpfObjectKind, describe: (fd: number) => T): T[] {
+  const out: T[] = [];
+  for (const id of ids(kind)) {
+    const info = withIdFd(kind, id, describe);
+    if (info !== null) out.push(info);
+  }
+  return out;
+}
+
+export function listMaps(): MapInfo[] {
+  return list('map', (fd) => mapInfo(fd));
+}
+
+export function listPrograms(opts: { mapIds?: boolean } = {}): ProgInfo[] {
+  return list('prog', (fd) => progInfo(fd, opts));
+}
+
+export function listLinks(): LinkInfo[] {
+  return list('link', (fd) => linkInfo(fd));
+}

@@ -1,0 +1,230 @@
+// BPF_OBJ_GET_INFO_BY_FD and decoders for struct bpf_map_info, bpf_prog_info
+// and bpf_link_info. The kernel fills min(our size, its size) bytes and
+// requires any extra bytes we pass to be zero, so one buffer size works on
+// older and newer kernels alike: fields a kernel does not know read as 0.
+
+import * as ffi from './ffi.js';
+import type { NativeBuffer } from './ffi.js';
+import * as cmd from './bpf-cmd.js';
+import { readCString, readU32, readU64, writeU32, writeU64 } from './endian.js';
+import { BPF_LINK_TYPE as L } from './link-type.js';
+import { bpfSyscall } from './wrapper.js';
+
+// struct { u32 bpf_fd; u32 info_len; u64 info; } info
+const INFO_ATTR_SIZE = 16;
+
+/**
+ * One OBJ_GET_INFO_BY_FD call into `info` (native memory, pre-filled with any
+ * input fields such as array pointers). Returns the length the kernel filled.
+ */
+export function objGetInfo(fd: number, info: NativeBuffer, context?: string): number {
+  const attr = Buffer.alloc(INFO_ATTR_SIZE);
+  writeU32(attr, 0, fd);
+  writeU32(attr, 4, info.bytes.byteLength);
+  writeU64(attr, 8, info.address);
+  bpfSyscall(cmd.BPF_OBJ_GET_INFO_BY_FD, attr, INFO_ATTR_SIZE, context);
+  return readU32(attr, 4);
+}
+
+// ------------------------------------------------------------------- maps
+
+export interface MapInfo {
+  type: number;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+  ifindex: number;
+  btfVmlinuxValueTypeId: number;
+  netnsDev: bigint;
+  netnsIno: bigint;
+  btfId: number;
+  btfKeyTypeId: number;
+  btfValueTypeId: number;
+  mapExtra: bigint;
+}
+
+const MAP_INFO_SIZE = 88; // through map_extra (5.16)
+
+export function mapInfo(fd: number, context?: string): MapInfo {
+  const mem = ffi.allocNative(MAP_INFO_SIZE);
+  objGetInfo(fd, mem, context);
+  const b = mem.bytes;
+  return {
+    type: readU32(b, 0),
+    id: readU32(b, 4),
+    keySize: readU32(b, 8),
+    valueSize: readU32(b, 12),
+    maxEntries: readU32(b, 16),
+    flags: readU32(b, 20),
+    name: readCString(b, 24, 16),
+    ifindex: readU32(b, 40),
+    btfVmlinuxValueTypeId: readU32(b, 44),
+    netnsDev: readU64(b, 48),
+    netnsIno: readU64(b, 56),
+    btfId: readU32(b, 64),
+    btfKeyTypeId: readU32(b, 68),
+    btfValueTypeId: readU32(b, 72),
+    mapExtra: readU64(b, 80),
+  };
+}
+
+// --------------------------------------------------------------- programs
+
+export interface ProgInfo {
+  type: number;
+  id: number;
+  /** 8-byte program tag as 16 hex digits, like bpftool prints it. */
+  tag: string;
+  jitedProgLen: number;
+  xlatedProgLen: number;
+  /** ns since boot. */
+  loadTime: bigint;
+  createdByUid: number;
+  name: string;
+  ifindex: number;
+  gplCompatible: boolean;
+  netnsDev: bigint;
+  netnsIno: bigint;
+  btfId: number;
+  nrMapIds: number;
+  /** Ids of the maps the program uses (filled when asked for). */
+  mapIds: number[];
+  /** Only counted while BPF stats are enabled (sysctl kernel.bpf_stats_enabled). */
+  runTimeNs: bigint;
+  runCnt: bigint;
+  recursionMisses: bigint;
+  verifiedInsns: number;
+  attachBtfObjId: number;
+  attachBtfId: number;
+}
+
+const PROG_INFO_SIZE = 232; // through attach_btf_id (5.16)
+
+export function progInfo(fd: number, opts: { mapIds?: boolean } = {}, context?: string): ProgInfo {
+  let mem = ffi.allocNative(PROG_INFO_SIZE);
+  objGetInfo(fd, mem, context);
+  const nrMapIds = readU32(mem.bytes, 52);
+  let mapIds: number[] = [];
+  if (opts.mapIds && nrMapIds > 0) {
+    // Second call: hand the kernel an array of nr_map_ids u32 to fill.
+    const ids = ffi.allocNative(nrMapIds * 4);
+    mem = ffi.allocNative(PROG_INFO_SIZE);
+    writeU32(mem.bytes, 52, nrMapIds);
+    writeU64(mem.bytes, 56, ids.address);
+    objGetInfo(fd, mem, context);
+    const n = Math.min(nrMapIds, readU32(mem.bytes, 52));
+    mapIds = Array.from({ length: n }, (_, i) => readU32(ids.bytes, i * 4));
+  }
+  const b = mem.bytes;
+  return {
+    type: readU32(b, 0),
+    id: readU32(b, 4),
+    tag: b.toString('hex', 8, 16),
+    jitedProgLen: readU32(b, 16),
+    xlatedProgLen: readU32(b, 20),
+    loadTime: readU64(b, 40),
+    createdByUid: readU32(b, 48),
+    nrMapIds,
+    mapIds,
+    name: readCString(b, 64, 16),
+    ifindex: readU32(b, 80),
+    gplCompatible: (readU32(b, 84) & 1) !== 0,
+    netnsDev: readU64(b, 88),
+    netnsIno: readU64(b, 96),
+    btfId: readU32(b, 128),
+    runTimeNs: readU64(b, 192),
+    runCnt: readU64(b, 200),
+    recursionMisses: readU64(b, 208),
+    verifiedInsns: readU32(b, 216),
+    attachBtfObjId: readU32(b, 220),
+    attachBtfId: readU32(b, 224),
+  };
+}
+
+// ------------------------------------------------------------------ links
+
+/** The type-specific part of bpf_link_info, for the link types bpf-ts attaches. */
+export type LinkDetails =
+  | { kind: 'xdp'; ifindex: number }
+  | { kind: 'tcx'; ifindex: number; attachType: number }
+  | { kind: 'netkit'; ifindex: number; attachType: number }
+  | { kind: 'cgroup'; cgroupId: bigint; attachType: number }
+  | { kind: 'netns'; netnsIno: number; attachType: number }
+  | { kind: 'tracing'; attachType: number; targetObjId: number; targetBtfId: number }
+  | { kind: 'raw_tracepoint'; tpName: string }
+  | { kind: 'netfilter'; pf: number; hooknum: number; priority: number; flags: number }
+  | { kind: 'struct_ops'; mapId: number }
+  | { kind: 'sockmap'; mapId: number; attachType: number }
+  | { kind: 'other' };
+
+export interface LinkInfo {
+  type: number;
+  id: number;
+  progId: number;
+  details: LinkDetails;
+}
+
+const LINK_INFO_SIZE = 64; // header (16) + union (48)
+const U = 16; // offset of the union
+
+export function linkInfo(fd: number, context?: string): LinkInfo {
+  let mem = ffi.allocNative(LINK_INFO_SIZE);
+  objGetInfo(fd, mem, context);
+  const type = readU32(mem.bytes, 0);
+  let tpName = '';
+  if (type === L.RAW_TRACEPOINT) {
+    // With a NULL tp_name the kernel reports the length it needs; ask again with a buffer.
+    const len = readU32(mem.bytes, U + 8);
+    if (len > 0) {
+      const name = ffi.allocNative(len);
+      mem = ffi.allocNative(LINK_INFO_SIZE);
+      writeU64(mem.bytes, U, name.address);
+      writeU32(mem.bytes, U + 8, len);
+      objGetInfo(fd, mem, context);
+      tpName = readCString(name.bytes, 0, len);
+    }
+  }
+  const b = mem.bytes;
+  return { type, id: readU32(b, 4), progId: readU32(b, 8), details: linkDetails(type, b, tpName) };
+}
+
+function linkDetails(type: number, b: Buffer, tpName: string): LinkDetails {
+  switch (type) {
+    case L.XDP:
+      return { kind: 'xdp', ifindex: readU32(b, U) };
+    case L.TCX:
+      return { kind: 'tcx', ifindex: readU32(b, U), attachType: readU32(b, U + 4) };
+    case L.NETKIT:
+      return { kind: 'netkit', ifindex: readU32(b, U), attachType: readU32(b, U + 4) };
+    case L.CGROUP:
+      return { kind: 'cgroup', cgroupId: readU64(b, U), attachType: readU32(b, U + 8) };
+    case L.NETNS:
+      return { kind: 'netns', netnsIno: readU32(b, U), attachType: readU32(b, U + 4) };
+    case L.TRACING:
+      return {
+        kind: 'tracing',
+        attachType: readU32(b, U),
+        targetObjId: readU32(b, U + 4),
+        targetBtfId: readU32(b, U + 8),
+      };
+    case L.RAW_TRACEPOINT:
+      return { kind: 'raw_tracepoint', tpName };
+    case L.NETFILTER:
+      return {
+        kind: 'netfilter',
+        pf: readU32(b, U),
+        hooknum: readU32(b, U + 4),
+        priority: readU32(b, U + 8) | 0,
+        flags: readU32(b, U + 12),
+      };
+    case L.STRUCT_OPS:
+      return { kind: 'struct_ops', mapId: readU32(b, U) };
+    case L.SOCKMAP:
+      return { kind: 'sockmap', mapId: readU32(b, U), attachType: readU32(b, U + 4) };
+    default:
+      return { kind: 'other' };
+  }
+}

@@ -1,0 +1,94 @@
+// union bpf_attr codecs for object commands: OBJ_PIN / OBJ_GET (bpffs paths),
+// *_GET_NEXT_ID (walk the kernel's id space) and *_GET_FD_BY_ID.
+
+import * as ffi from './ffi.js';
+import * as cmd from './bpf-cmd.js';
+import { ENOENT } from './errno.js';
+import { readU32, writeU32, writeU64 } from './endian.js';
+import { bpfSyscall, syscallError } from './wrapper.js';
+
+/** OBJ_GET file_flags / GET_FD_BY_ID open_flags: open read-only or write-only. */
+export const BPF_F_RDONLY = 1 << 3;
+export const BPF_F_WRONLY = 1 << 4;
+
+// struct { u64 pathname; u32 bpf_fd; u32 file_flags; } (path_fd, 6.5+, unused)
+const OBJ_ATTR_SIZE = 16;
+
+function encodeObj(path: string, fd: number, fileFlags: number): { attr: Buffer; keep: unknown } {
+  const str = Buffer.from(path + '\0', 'utf8');
+  const native = ffi.allocNative(str.byteLength);
+  str.copy(native.bytes);
+  const attr = Buffer.alloc(OBJ_ATTR_SIZE);
+  writeU64(attr, 0, native.address);
+  writeU32(attr, 8, fd);
+  writeU32(attr, 12, fileFlags);
+  // `keep` must stay referenced until the syscall returns: it owns the path memory.
+  return { attr, keep: native };
+}
+
+/** BPF_OBJ_PIN: pin the object behind `fd` at `path` (on a bpf filesystem). */
+export function objPin(fd: number, path: string, context?: string): void {
+  const { attr, keep } = encodeObj(path, fd, 0);
+  try {
+    bpfSyscall(cmd.BPF_OBJ_PIN, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`);
+  } finally {
+    void keep;
+  }
+}
+
+/** BPF_OBJ_GET: open the pinned object at `path`; returns a new fd. */
+export function objGet(path: string, fileFlags = 0, context?: string): number {
+  const { attr, keep } = encodeObj(path, 0, fileFlags);
+  try {
+    return bpfSyscall(cmd.BPF_OBJ_GET, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`);
+  } finally {
+    void keep;
+  }
+}
+
+// struct { u32 start_id / prog_id / map_id / link_id; u32 next_id; u32 open_flags; }
+const ID_ATTR_SIZE = 12;
+
+/**
+ * BPF_{PROG,MAP,LINK,BTF}_GET_NEXT_ID: the smallest id greater than `startId`,
+ * or null when there is none.
+ */
+export function getNextId(command: number, startId: number): number | null {
+  const attr = Buffer.alloc(ID_ATTR_SIZE);
+  writeU32(attr, 0, startId);
+  const r = ffi.bpf(command, attr, ID_ATTR_SIZE);
+  if (r === -ENOENT) return null;
+  if (r < 0) throw syscallError(command, r);
+  return readU32(attr, 4);
+}
+
+/**
+ * BPF_{PROG,MAP,LINK,BTF}_GET_FD_BY_ID: a new fd for the object with `id`.
+ * Returns null when no object has that id (ENOENT), so id walks can skip
+ * objects freed in between.
+ */
+export function getFdById(command: number, id: number, openFlags = 0): number | null {
+  const attr = Buffer.alloc(ID_ATTR_SIZE);
+  writeU32(attr, 0, id);
+  writeU32(attr, 8, openFlags);
+  const r = ffi.bpf(command, attr, ID_ATTR_SIZE);
+  if (r === -ENOENT) return null;
+  if (r < 0) throw syscallError(command, r, `id ${id}`);
+  return r;
+}
+
+export const GET_NEXT_ID = {
+  prog: cmd.BPF_PROG_GET_NEXT_ID,
+  map: cmd.BPF_MAP_GET_NEXT_ID,
+  link: cmd.BPF_LINK_GET_NEXT_ID,
+  btf: cmd.BPF_BTF_GET_NEXT_ID,
+} as const;
+
+export const GET_FD_BY_ID = {
+  prog: cmd.BPF_PROG_GET_FD_BY_ID,
+  map: cmd.BPF_MAP_GET_FD_BY_ID,
+  link: cmd.BPF_LINK_GET_FD_BY_ID,
+  btf: cmd.BPF_BTF_GET_FD_BY_ID,
+} as const;
+
+export type BpfObjectKind = keyof typeof GET_NEXT_ID;

@@ -1,0 +1,182 @@
+// BPF_PROG_LOAD and BPF_PROG_TEST_RUN attrs (union bpf_attr, include/uapi/linux/bpf.h).
+
+import * as cmd from './bpf-cmd.js';
+import * as ffi from './ffi.js';
+import { writeU32, writeU64, readU32 } from './endian.js';
+import { bpfSyscall } from './wrapper.js';
+
+// struct { /* BPF_PROG_LOAD */ } offsets.
+const PROG_TYPE = 0;
+const INSN_CNT = 4;
+const INSNS = 8;
+const LICENSE = 16;
+const LOG_LEVEL = 24;
+const LOG_SIZE = 28;
+const LOG_BUF = 32;
+const KERN_VERSION = 40;
+const PROG_FLAGS = 44;
+const PROG_NAME = 48;
+const PROG_IFINDEX = 64;
+const EXPECTED_ATTACH_TYPE = 68;
+const PROG_BTF_FD = 72;
+const FUNC_INFO_REC_SIZE = 76;
+const FUNC_INFO = 80;
+const FUNC_INFO_CNT = 88;
+const LINE_INFO_REC_SIZE = 92;
+const LINE_INFO = 96;
+const LINE_INFO_CNT = 104;
+const ATTACH_BTF_ID = 108;
+const LOG_TRUE_SIZE = 140;
+/** Up to and including log_true_size (6.4+); older kernels accept it as long as the tail is zero. */
+export const PROG_LOAD_ATTR_SIZE = 144;
+
+export const BPF_OBJ_NAME_LEN = 16;
+
+export interface ProgLoadAttr {
+  type: number;
+  /** Instructions in host byte order. */
+  insns: Uint8Array;
+  license: string;
+  name: string;
+  kernVersion?: number;
+  progFlags?: number;
+  expectedAttachType?: number;
+  ifindex?: number;
+  btfFd?: number;
+  /** bpf_func_info records (8 bytes each) and bpf_line_info records (16 bytes each), host order. */
+  funcInfo?: Uint8Array;
+  lineInfo?: Uint8Array;
+  attachBtfId?: number;
+}
+
+export interface ProgLoadResult {
+  /** fd, or -errno */
+  result: number;
+  /** What the verifier wrote (empty when no log was asked for). */
+  log: string;
+  /** log_true_size: the buffer size the whole log needs (0 when the kernel does not say). */
+  logTrueSize: number;
+}
+
+function toNative(bytes: Uint8Array | string): ffi.NativeBuffer {
+  const b = typeof bytes === 'string' ? Buffer.from(bytes + '\0') : bytes;
+  const n = ffi.allocNative(b.byteLength);
+  n.bytes.set(b);
+  return n;
+}
+
+/** One BPF_PROG_LOAD. Never throws on a kernel refusal: the caller decides what a retry looks like. */
+export function progLoad(a: ProgLoadAttr, logLevel = 0, logSize = 0): ProgLoadResult {
+  const attr = ffi.allocNative(PROG_LOAD_ATTR_SIZE);
+  const b = attr.bytes;
+  const insns = toNative(a.insns);
+  const license = toNative(a.license);
+  writeU32(b, PROG_TYPE, a.type);
+  writeU32(b, INSN_CNT, a.insns.byteLength / 8);
+  writeU64(b, INSNS, insns.address);
+  writeU64(b, LICENSE, license.address);
+  let log: ffi.NativeBuffer | null = null;
+  if (logLevel > 0 && logSize > 0) {
+    log = ffi.allocNative(logSize);
+    writeU32(b, LOG_LEVEL, logLevel);
+    writeU32(b, LOG_SIZE, logSize);
+    writeU64(b, LOG_BUF, log.address);
+  }
+  writeU32(b, KERN_VERSION, a.kernVersion ?? 0);
+  writeU32(b, PROG_FLAGS, a.progFlags ?? 0);
+  b.write(a.name.slice(0, BPF_OBJ_NAME_LEN - 1), PROG_NAME, 'latin1');
+  writeU32(b, PROG_IFINDEX, a.ifindex ?? 0);
+  writeU32(b, EXPECTED_ATTACH_TYPE, a.expectedAttachType ?? 0);
+  // Keep the info buffers referenced until after the call.
+  const keep: ffi.NativeBuffer[] = [insns, license];
+  if (a.btfFd !== undefined && a.btfFd >= 0) {
+    writeU32(b, PROG_BTF_FD, a.btfFd);
+    if (a.funcInfo && a.funcInfo.byteLength > 0) {
+      const fi = toNative(a.funcInfo);
+      keep.push(fi);
+      writeU32(b, FUNC_INFO_REC_SIZE, 8);
+      writeU64(b, FUNC_INFO, fi.address);
+      writeU32(b, FUNC_INFO_CNT, a.funcInfo.byteLength / 8);
+    }
+    if (a.lineInfo && a.lineInfo.byteLength > 0) {
+      const li = toNative(a.lineInfo);
+      keep.push(li);
+      writeU32(b, LINE_INFO_REC_SIZE, 16);
+      writeU64(b, LINE_INFO, li.address);
+      writeU32(b, LINE_INFO_CNT, a.lineInfo.byteLength / 16);
+    }
+  }
+  writeU32(b, ATTACH_BTF_ID, a.attachBtfId ?? 0);
+  const result = ffi.bpf(cmd.BPF_PROG_LOAD, b, PROG_LOAD_ATTR_SIZE);
+  let text = '';
+  if (log) {
+    const end = log.bytes.indexOf(0);
+    text = log.bytes.subarray(0, end < 0 ? log.bytes.length : end).toString('utf8');
+  }
+  keep.length = 0;
+  return { result, log: text, logTrueSize: readU32(b, LOG_TRUE_SIZE) };
+}
+
+// struct { /* BPF_PROG_TEST_RUN */ } offsets.
+const TR_PROG_FD = 0;
+const TR_RETVAL = 4;
+const TR_DATA_SIZE_IN = 8;
+const TR_DATA_SIZE_OUT = 12;
+const TR_DATA_IN = 16;
+const TR_DATA_OUT = 24;
+const TR_REPEAT = 32;
+const TR_DURATION = 36;
+const TR_CTX_SIZE_IN = 40;
+const TR_CTX_SIZE_OUT = 44;
+const TR_CTX_IN = 48;
+const TR_CTX_OUT = 56;
+const TR_FLAGS = 64;
+const TEST_RUN_ATTR_SIZE = 80;
+
+export interface TestRunResult {
+  retval: number;
+  /** Average duration of one run in ns, as the kernel measured it. */
+  durationNs: number;
+  dataOut: Buffer;
+  ctxOut: Buffer | null;
+}
+
+/** BPF_PROG_TEST_RUN: run the program `repeat` times on `data` (and an optional context). */
+export function progTestRun(
+  progFd: number,
+  data: Uint8Array,
+  opts: { repeat?: number; ctxIn?: Uint8Array; dataOutSize?: number; flags?: number } = {},
+  context?: string,
+): TestRunResult {
+  const attr = ffi.allocNative(TEST_RUN_ATTR_SIZE);
+  const b = attr.bytes;
+  const inBuf = toNative(data);
+  // XDP programs may grow the frame (bpf_xdp_adjust_head/tail): leave headroom.
+  const outSize = opts.dataOutSize ?? Math.max(data.byteLength + 256, 256);
+  const out = ffi.allocNative(outSize);
+  writeU32(b, TR_PROG_FD, progFd);
+  writeU32(b, TR_DATA_SIZE_IN, data.byteLength);
+  writeU32(b, TR_DATA_SIZE_OUT, outSize);
+  writeU64(b, TR_DATA_IN, inBuf.address);
+  writeU64(b, TR_DATA_OUT, out.address);
+  writeU32(b, TR_REPEAT, opts.repeat ?? 1);
+  let ctxIn: ffi.NativeBuffer | null = null;
+  let ctxOut: ffi.NativeBuffer | null = null;
+  if (opts.ctxIn) {
+    ctxIn = toNative(opts.ctxIn);
+    ctxOut = ffi.allocNative(opts.ctxIn.byteLength);
+    writeU32(b, TR_CTX_SIZE_IN, opts.ctxIn.byteLength);
+    writeU64(b, TR_CTX_IN, ctxIn.address);
+    writeU32(b, TR_CTX_SIZE_OUT, opts.ctxIn.byteLength);
+    writeU64(b, TR_CTX_OUT, ctxOut.address);
+  }
+  writeU32(b, TR_FLAGS, opts.flags ?? 0);
+  bpfSyscall(cmd.BPF_PROG_TEST_RUN, b, TEST_RUN_ATTR_SIZE, context);
+  const outLen = Math.min(readU32(b, TR_DATA_SIZE_OUT), outSize);
+  return {
+    retval: readU32(b, TR_RETVAL),
+    durationNs: readU32(b, TR_DURATION),
+    dataOut: Buffer.from(out.bytes.subarray(0, outLen)),
+    ctxOut: ctxOut ? Buffer.from(ctxOut.bytes.subarray(0, readU32(b, TR_CTX_SIZE_OUT))) : null,
+  };
+}

@@ -1,0 +1,80 @@
+// Numbers from the kernel UAPI (include/uapi/linux/bpf.h), with bpftool's
+// spellings as names. Values are ABI: they never change once released, so a
+// table newer than the build machine's headers is safe.
+
+/** enum bpf_map_type, indexed by value; names as bpftool prints them. */
+export const MAP_TYPE_NAMES = [
+  'unspec', 'hash', 'array', 'prog_array', 'perf_event_array', 'percpu_hash',
+  'percpu_array', 'stack_trace', 'cgroup_array', 'lru_hash', 'lru_percpu_hash',
+  'lpm_trie', 'array_of_maps', 'hash_of_maps', 'devmap', 'sockmap', 'cpumap',
+  'xskmap', 'sockhash', 'cgroup_storage', 'reuseport_sockarray',
+  'percpu_cgroup_storage', 'queue', 'stack', 'sk_storage', 'devmap_hash',
+  'struct_ops', 'ringbuf', 'inode_storage', 'task_storage', 'bloom_filter',
+  'user_ringbuf', 'cgrp_storage', 'arena',
+] as const;
+
+export type MapTypeName = (typeof MAP_TYPE_NAMES)[number];
+
+export const BPF_MAP_TYPE = {
+  UNSPEC: 0, HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5,
+  PERCPU_ARRAY: 6, STACK_TRACE: 7, CGROUP_ARRAY: 8, LRU_HASH: 9, LRU_PERCPU_HASH: 10,
+  LPM_TRIE: 11, ARRAY_OF_MAPS: 12, HASH_OF_MAPS: 13, DEVMAP: 14, SOCKMAP: 15, CPUMAP: 16,
+  XSKMAP: 17, SOCKHASH: 18, CGROUP_STORAGE: 19, REUSEPORT_SOCKARRAY: 20,
+  PERCPU_CGROUP_STORAGE: 21, QUEUE: 22, STACK: 23, SK_STORAGE: 24, DEVMAP_HASH: 25,
+  STRUCT_OPS: 26, RINGBUF: 27, INODE_STORAGE: 28, TASK_STORAGE: 29, BLOOM_FILTER: 30,
+  USER_RINGBUF: 31, CGRP_STORAGE: 32, ARENA: 33,
+} as const;
+
+/** enum bpf_prog_type, indexed by value; names as bpftool prints them. */
+export const PROG_TYPE_NAMES = [
+  'unspec', 'socket_filter', 'kprobe', 'sched_cls', 'sched_act', 'tracepoint', 'xdp',
+  'perf_event', 'cgroup_skb', 'cgroup_sock', 'lwt_in', 'lwt_out', 'lwt_xmit', 'sock_ops',
+  'sk_skb', 'cgroup_device', 'sk_msg', 'raw_tracepoint', 'cgroup_sock_addr',
+  'lwt_seg6local', 'lirc_mode2', 'sk_reuseport', 'flow_dissector', 'cgroup_sysctl',
+  'raw_tracepoint_writable', 'cgroup_sockopt', 'tracing', 'struct_ops', 'ext', 'lsm',
+  'sk_lookup', 'syscall', 'netfilter',
+] as const;
+
+export type ProgTypeName = (typeof PROG_TYPE_NAMES)[number];
+
+export const BPF_PROG_TYPE = {
+  UNSPEC: 0, SOCKET_FILTER: 1, KPROBE: 2, SCHED_CLS: 3, SCHED_ACT: 4, TRACEPOINT: 5, XDP: 6,
+  PERF_EVENT: 7, CGROUP_SKB: 8, CGROUP_SOCK: 9, LWT_IN: 10, LWT_OUT: 11, LWT_XMIT: 12,
+  SOCK_OPS: 13, SK_SKB: 14, CGROUP_DEVICE: 15, SK_MSG: 16, RAW_TRACEPOINT: 17,
+  CGROUP_SOCK_ADDR: 18, LWT_SEG6LOCAL: 19, LIRC_MODE2: 20, SK_REUSEPORT: 21,
+  FLOW_DISSECTOR: 22, CGROUP_SYSCTL: 23, RAW_TRACEPOINT_WRITABLE: 24, CGROUP_SOCKOPT: 25,
+  TRACING: 26, STRUCT_OPS: 27, EXT: 28, LSM: 29, SK_LOOKUP: 30, SYSCALL: 31, NETFILTER: 32,
+} as const;
+
+/** enum bpf_attach_type. */
+export const BPF_ATTACH_TYPE = {
+  CGROUP_INET_INGRESS: 0, CGROUP_INET_EGRESS: 1, CGROUP_INET_SOCK_CREATE: 2,
+  CGROUP_SOCK_OPS: 3, SK_SKB_STREAM_PARSER: 4, SK_SKB_STREAM_VERDICT: 5,
+  CGROUP_DEVICE: 6, SK_MSG_VERDICT: 7, CGROUP_INET4_BIND: 8, CGROUP_INET6_BIND: 9,
+  CGROUP_INET4_CONNECT: 10, CGROUP_INET6_CONNECT: 11, CGROUP_INET4_POST_BIND: 12,
+  CGROUP_INET6_POST_BIND: 13, CGROUP_UDP4_SENDMSG: 14, CGROUP_UDP6_SENDMSG: 15,
+  LIRC_MODE2: 16, FLOW_DISSECTOR: 17, CGROUP_SYSCTL: 18, CGROUP_UDP4_RECVMSG: 19,
+  CGROUP_UDP6_RECVMSG: 20, CGROUP_GETSOCKOPT: 21, CGROUP_SETSOCKOPT: 22,
+  TRACE_RAW_TP: 23, TRACE_FENTRY: 24, TRACE_FEXIT: 25, MODIFY_RETURN: 26, LSM_MAC: 27,
+  TRACE_ITER: 28, CGROUP_INET4_GETPEERNAME: 29, CGROUP_INET6_GETPEERNAME: 30,
+  CGROUP_INET4_GETSOCKNAME: 31, CGROUP_INET6_GETSOCKNAME: 32, XDP_DEVMAP: 33,
+  CGROUP_INET_SOCK_RELEASE: 34, XDP_CPUMAP: 35, SK_LOOKUP: 36, XDP: 37,
+  SK_SKB_VERDICT: 38, SK_REUSEPORT_SELECT: 39, SK_REUSEPORT_SELECT_OR_MIGRATE: 40,
+  PERF_EVENT: 41, TRACE_KPROBE_MULTI: 42, LSM_CGROUP: 43, STRUCT_OPS: 44,
+  NETFILTER: 45, TCX_INGRESS: 46, TCX_EGRESS: 47, TRACE_UPROBE_MULTI: 48,
+  CGROUP_UNIX_CONNECT: 49, CGROUP_UNIX_SENDMSG: 50, CGROUP_UNIX_RECVMSG: 51,
+  CGROUP_UNIX_GETPEERNAME: 52, CGROUP_UNIX_GETSOCKNAME: 53, NETKIT_PRIMARY: 54,
+  NETKIT_PEER: 55, TRACE_KPROBE_SESSION: 56,
+} as const;
+
+/** Flags of BPF_PROG_LOAD (prog_flags). */
+export const BPF_F_SLEEPABLE = 1 << 4;
+export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
+
+/** Flags of BPF_MAP_CREATE (map_flags) that objects commonly use. */
+export const BPF_F_NO_PREALLOC = 1 << 0;
+export const BPF_F_RDONLY_PROG = 1 << 7;
+export const BPF_F_MMAPABLE = 1 << 10;
+
+export const mapTypeName = (t: number): string => MAP_TYPE_NAMES[t] ?? `type_${t}`;
+export const progTypeName = (t: number): string => PROG_TYPE_NAMES[t] ?? `type_${t}`;
