@@ -8,7 +8,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from './errors.js';
 import { BpfMap } from './maps/map.js';
-import { pinFd, reusePinnedMap } from './maps/pin.js';
+import { DEFAULT_BPFFS, byNamePinPath, iproute2GlobalPinPath, reusePinnedMap } from './maps/pin.js';
 import { parseObject } from './object/object.js';
 import { readObjectBytes } from './object/read.js';
 import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object/types.js';
@@ -18,8 +18,6 @@ import { btfLoad } from './sys/btf-attr.js';
 import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
 import { PROG_TYPE_NAMES } from './uapi/bpf.js';
-
-export const DEFAULT_BPFFS = '/sys/fs/bpf';
 
 export interface LoadOptions {
   /** bpffs mount used for pinning declared in the object (iproute2 tc/globals, libbpf by-name). */
@@ -149,11 +147,11 @@ function declaredPinPath(spec: BpfObjectSpec, m: MapSpec, opts: LoadOptions): st
   const bpffs = opts.bpffs ?? DEFAULT_BPFFS;
   switch (m.pinning) {
     case 'global':
-      return join(bpffs, 'tc', 'globals', m.name);
+      return iproute2GlobalPinPath(m.name, bpffs);
     case 'object':
       return join(bpffs, 'tc', spec.sha1, m.name);
     case 'by_name':
-      return join(opts.pinRoot ?? bpffs, m.name);
+      return byNamePinPath(m.name, opts.pinRoot ?? bpffs);
     default:
       return null;
   }

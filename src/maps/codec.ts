@@ -28,33 +28,54 @@ export function encodeInto(dest: Buffer, v: MapBytes, what: 'key' | 'value', map
   writeScalar(dest, size, v, what, mapName);
 }
 
-// Scalars wrap like C casts: -1 fills every byte.
+// Scalars may be given signed or unsigned (-1 and 0xffffffff are the same 4
+// bytes), but must fit: silently truncating a key would address another entry.
 function writeScalar(dest: Buffer, size: number, v: number | bigint, what: 'key' | 'value', mapName: string): void {
-  switch (size) {
-    case 1:
-      dest[0] = typeof v === 'number' ? v & 0xff : Number(BigInt.asUintN(8, v));
-      return;
-    case 2: {
-      const n = typeof v === 'number' ? v & 0xffff : Number(BigInt.asUintN(16, v));
-      if (LITTLE_ENDIAN) dest.writeUInt16LE(n, 0);
-      else dest.writeUInt16BE(n, 0);
-      return;
-    }
-    case 4: {
-      const n = typeof v === 'number' ? v >>> 0 : Number(BigInt.asUintN(32, v));
-      if (LITTLE_ENDIAN) dest.writeUInt32LE(n, 0);
-      else dest.writeUInt32BE(n, 0);
-      return;
-    }
-    case 8: {
-      const n = BigInt.asUintN(64, BigInt(v));
-      if (LITTLE_ENDIAN) dest.writeBigUInt64LE(n, 0);
-      else dest.writeBigUInt64BE(n, 0);
-      return;
-    }
-    default:
-      throw sizeError(what, mapName, `is a ${typeof v}, which only fits 1, 2, 4 or 8-byte ${what}s`, size);
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8)
+    throw sizeError(what, mapName, `is a ${typeof v}, which only fits 1, 2, 4 or 8-byte ${what}s`, size);
+  const bits = size * 8;
+  if (typeof v === 'number' && size <= 4) {
+    if (v < -(2 ** (bits - 1)) || v >= 2 ** bits) throw rangeError(what, mapName, v, size);
+    if (size === 1) dest[0] = v & 0xff;
+    else if (size === 2) writeU16(dest, v & 0xffff);
+    else if (LITTLE_ENDIAN) dest.writeUInt32LE(v >>> 0, 0);
+    else dest.writeUInt32BE(v >>> 0, 0);
+    return;
   }
+  if (typeof v === 'number' && v >= 0 && v <= Number.MAX_SAFE_INTEGER) {
+    // u64 from a non-negative safe integer without a BigInt allocation.
+    const lo = v % 0x1_0000_0000;
+    const hi = (v - lo) / 0x1_0000_0000;
+    if (LITTLE_ENDIAN) {
+      dest.writeUInt32LE(lo, 0);
+      dest.writeUInt32LE(hi, 4);
+    } else {
+      dest.writeUInt32BE(hi, 0);
+      dest.writeUInt32BE(lo, 4);
+    }
+    return;
+  }
+  const big = BigInt(v);
+  if (big < -(1n << BigInt(bits - 1)) || big >= 1n << BigInt(bits)) throw rangeError(what, mapName, v, size);
+  const u = BigInt.asUintN(bits, big);
+  if (size === 8) {
+    if (LITTLE_ENDIAN) dest.writeBigUInt64LE(u, 0);
+    else dest.writeBigUInt64BE(u, 0);
+  } else {
+    writeScalar(dest, size, Number(BigInt.asIntN(bits, u)), what, mapName);
+  }
+}
+
+function writeU16(dest: Buffer, v: number): void {
+  if (LITTLE_ENDIAN) dest.writeUInt16LE(v, 0);
+  else dest.writeUInt16BE(v, 0);
+}
+
+function rangeError(what: 'key' | 'value', mapName: string, v: number | bigint, size: number): BpfError {
+  return new BpfError(
+    what === 'key' ? 'KEY_SIZE' : 'VALUE_SIZE',
+    `map "${mapName}": ${what} ${v} does not fit in ${size} bytes (the map's ${what === 'key' ? 'key_size' : 'value_size'})`,
+  );
 }
 
 function sizeError(what: 'key' | 'value', mapName: string, problem: string, size: number): BpfError {

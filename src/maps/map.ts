@@ -15,6 +15,7 @@ import {
   BPF_ANY,
   BPF_EXIST,
   BPF_F_NUMA_NODE,
+  BPF_F_RDONLY_PROG,
   BPF_NOEXIST,
   MapElemOps,
   mapBatch,
@@ -94,6 +95,16 @@ export function normalizeMapSpec<T extends MapCreateSpec>(spec: T): T {
       break;
   }
   return s;
+}
+
+/**
+ * map_flags as bpf_map_info will report them: the kernel adds
+ * BPF_F_RDONLY_PROG to devmaps (programs may only read them) by itself.
+ */
+export function expectedMapFlags(spec: MapCreateSpec): number {
+  const flags = spec.flags ?? 0;
+  if (spec.type === BPF_MAP_TYPE.DEVMAP || spec.type === BPF_MAP_TYPE.DEVMAP_HASH) return (flags | BPF_F_RDONLY_PROG) >>> 0;
+  return flags >>> 0;
 }
 
 const align8 = (n: number) => (n + 7) & ~7;

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import { ensureBpffs, isBpffs, pinFd } from '../sys/bpffs.js';
 import { mapTypeName } from '../sys/map-type.js';
-import { BpfMap, normalizeMapSpec, type MapCreateOptions, type MapCreateSpec } from './map.js';
+import { BpfMap, expectedMapFlags, normalizeMapSpec, type MapCreateOptions, type MapCreateSpec } from './map.js';
 
 export { BPF_FS_MAGIC, ensureBpffs, isBpffs, pinFd } from '../sys/bpffs.js';
 
@@ -58,7 +58,7 @@ export function pinMismatches(map: BpfMap, spec: MapCreateSpec): string[] {
   check('key_size', map.keySize, s.keySize);
   check('value_size', map.valueSize, s.valueSize);
   check('max_entries', map.maxEntries, s.maxEntries);
-  check('map_flags', map.flags, s.flags ?? 0, (n) => `0x${n.toString(16)}`);
+  check('map_flags', map.flags, expectedMapFlags(s), (n) => `0x${n.toString(16)}`);
   return out;
 }
 

@@ -186,3 +186,11 @@ export function setLinkUp(sock: NetlinkSocket, ifindex: number, up = true): void
 export function deleteLink(sock: NetlinkSocket, ifindex: number): void {
   sock.ack({ type: RTM_DELLINK, flags: 0, header: ifinfomsg(ifindex) }, { op: `delete ifindex ${ifindex}`, kind: 'link' });
 }
+
+/** Set an interface's MTU (IFLA_MTU). */
+export function setLinkMtu(sock: NetlinkSocket, ifindex: number, mtu: number): void {
+  sock.ack(
+    { type: RTM_NEWLINK, flags: 0, header: ifinfomsg(ifindex), attrs: [attrU32(IFLA_MTU, mtu)] },
+    { op: `set MTU of ifindex ${ifindex} to ${mtu}`, kind: 'link' },
+  );
+}

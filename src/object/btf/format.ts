@@ -146,7 +146,9 @@ export function formatType(btf: Btf, id: number): string {
     case 'datasec': {
       const lines = t.vars.map((v) => {
         const vt = btf.typeById(v.type);
-        return `\t${formatType(btf, vt.id).replace(/\n/g, '\n\t')} /* offset=${v.offset} size=${v.size} */`;
+        // Only VARs belong here; anything else (corrupt input) is named, not expanded.
+        const text = vt.kind === 'var' ? formatType(btf, vt.id).replace(/\n/g, '\n\t') : `/* [${vt.id}] ${vt.kind} ${vt.name} */`;
+        return `\t${text} /* offset=${v.offset} size=${v.size} */`;
       });
       return `/* SEC("${t.name}") size=${t.size} */\n${lines.join('\n')}`;
     }

@@ -1,0 +1,101 @@
+// bpf-ts map dump|lookup|update|delete|list: read and write maps in the
+// kernel, addressed by pin path or id, in bpftool's shapes.
+
+import { BpfError } from '../../errors.js';
+import type { BpfMap, MapValue, UpdateFlag } from '../../maps/map.js';
+import { listMaps } from '../../sys/ids.js';
+import { mapTypeName } from '../../uapi/bpf.js';
+import type { Command, CommandContext } from '../command.js';
+import { hexList, table } from '../format.js';
+import { parseHex } from '../hex.js';
+import { openMapTarget } from '../target.js';
+
+const spaced = (b: Uint8Array) => hexList(b).map((x) => x.slice(2)).join(' ');
+
+/** bpftool -j's raw entry: value, or values per CPU. */
+export function entryJson(key: Uint8Array, value: MapValue) {
+  if (Array.isArray(value)) return { key: hexList(key), values: value.map((v, cpu) => ({ cpu, value: hexList(v) })) };
+  return { key: hexList(key), value: hexList(value) };
+}
+
+function printEntry(ctx: CommandContext, key: Uint8Array, value: MapValue): void {
+  if (Array.isArray(value)) {
+    ctx.print(`key: ${spaced(key)}`);
+    value.forEach((v, cpu) => ctx.print(`  value (CPU ${String(cpu).padStart(2, '0')}): ${spaced(v)}`));
+  } else {
+    ctx.print(`key: ${spaced(key)}  value: ${spaced(value)}`);
+  }
+}
+
+function needKey(values: Record<string, unknown>): Buffer {
+  if (typeof values.key !== 'string') throw new BpfError('USAGE', 'needs --key HEX');
+  return parseHex(values.key, '--key');
+}
+
+function dump(map: BpfMap, ctx: CommandContext): number {
+  // Batch lookups where the map type has them; the map falls back to a key walk otherwise.
+  const entries = map.getBatch();
+  if (ctx.json) ctx.printJson(entries.map(([k, v]) => entryJson(k, v)));
+  else {
+    for (const [k, v] of entries) printEntry(ctx, k, v);
+    ctx.print(`Found ${entries.length} element${entries.length === 1 ? '' : 's'}`);
+  }
+  return 0;
+}
+
+export const map: Command = {
+  name: 'map',
+  summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps',
+  usage: 'bpf-ts map dump|lookup|update|delete|list [PIN_PATH|id:N] [--key HEX] [--value HEX] [--flags any|noexist|exist] [--json]',
+  options: {
+    key: { type: 'string' },
+    value: { type: 'string' },
+    flags: { type: 'string' },
+  },
+  run(positionals, values, ctx) {
+    const [sub, target] = positionals;
+    if (sub === 'list') {
+      const maps = listMaps();
+      if (ctx.json) ctx.printJson(maps.map((m) => ({ id: m.id, name: m.name, type: mapTypeName(m.type), keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags })));
+      else ctx.print(table(['ID', 'NAME', 'TYPE', 'KEY', 'VALUE', 'MAX', 'FLAGS'], maps.map((m) => [m.id, m.name, mapTypeName(m.type), m.keySize, m.valueSize, m.maxEntries, '0x' + m.flags.toString(16)])));
+      return 0;
+    }
+    if (!['dump', 'lookup', 'update', 'delete'].includes(sub ?? '')) {
+      throw new BpfError('USAGE', `map needs a sub-command: dump, lookup, update, delete or list (usage: ${this.usage})`);
+    }
+    using m = openMapTarget(target);
+    switch (sub) {
+      case 'dump':
+        return dump(m, ctx);
+      case 'lookup': {
+        const key = needKey(values);
+        const v = m.get(key);
+        if (v === undefined) throw new BpfError('MAP_NOT_FOUND', `map ${m.name} (${target}): no entry with key ${spaced(key)}`);
+        if (ctx.json) ctx.printJson(entryJson(key, v));
+        else printEntry(ctx, key, v);
+        return 0;
+      }
+      case 'update': {
+        const key = needKey(values);
+        if (typeof values.value !== 'string') throw new BpfError('USAGE', 'update needs --value HEX');
+        const value = parseHex(values.value, '--value');
+        const flags = (values.flags ?? 'any') as UpdateFlag;
+        if (!['any', 'noexist', 'exist'].includes(flags)) throw new BpfError('USAGE', `--flags must be any, noexist or exist, got ${flags}`);
+        // A per-CPU map gets the same value on every CPU, as bpftool does.
+        if (m.perCpu) m.setPerCpu(key, Array.from({ length: m.cpus }, () => value), flags);
+        else m.set(key, value, flags);
+        if (ctx.json) ctx.printJson({ updated: true, key: hexList(key), value: hexList(value) });
+        else ctx.print(`updated map ${m.name}: key ${spaced(key)}`);
+        return 0;
+      }
+      default: {
+        const key = needKey(values);
+        const existed = m.delete(key);
+        if (!existed) throw new BpfError('MAP_NOT_FOUND', `map ${m.name} (${target}): no entry with key ${spaced(key)}`);
+        if (ctx.json) ctx.printJson({ deleted: true, key: hexList(key) });
+        else ctx.print(`deleted key ${spaced(key)} from map ${m.name}`);
+        return 0;
+      }
+    }
+  },
+};

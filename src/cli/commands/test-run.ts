@@ -1,0 +1,50 @@
+// bpf-ts test-run OBJ --program NAME --data-hex HEX: load the object, run
+// one program on a frame with BPF_PROG_TEST_RUN, print the verdict.
+// Nothing is pinned or attached; everything is freed on exit.
+
+import { openObject } from '../../collection.js';
+import { BpfError } from '../../errors.js';
+import type { Command } from '../command.js';
+import { hex } from '../format.js';
+import { parseHex } from '../hex.js';
+
+export const testRun: Command = {
+  name: 'test-run',
+  summary: 'run a program once on a packet with BPF_PROG_TEST_RUN and print its verdict',
+  usage: 'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--repeat N] [--json]',
+  options: {
+    program: { type: 'string' },
+    type: { type: 'string' },
+    'data-hex': { type: 'string' },
+    repeat: { type: 'string' },
+  },
+  run(positionals, values, ctx) {
+    if (positionals.length !== 1) throw new BpfError('USAGE', 'test-run takes exactly one object file');
+    const dataHex = values['data-hex'];
+    if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
+    const data = parseHex(dataHex, '--data-hex');
+    const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
+    if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
+    const spec = openObject(positionals[0]);
+    let name = values.program as string | undefined;
+    if (!name) {
+      if (spec.programs.length !== 1) {
+        throw new BpfError('USAGE', `${spec.path} has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')}): choose one with --program`);
+      }
+      name = spec.programs[0].name;
+    }
+    const wanted = spec.program(name);
+    const type = (values.type as string | undefined) ?? (wanted.type === null ? 'xdp' : undefined);
+    // Load every program the object can load, so tail calls find their targets.
+    const loadable = spec.programs.filter((p) => p.type !== null || p.name === name).map((p) => p.name);
+    using coll = spec.load({ programs: loadable, programType: type, ignorePinning: true });
+    const r = coll.program(name).testRun(data, { repeat });
+    if (ctx.json) {
+      ctx.printJson({ retval: r.retval, verdict: r.verdict, durationNs: r.durationNs, dataOutHex: hex(r.dataOut) });
+    } else {
+      ctx.print(`${name}: ${r.verdict ?? 'retval'} (retval ${r.retval}), ${r.durationNs} ns per run${repeat > 1 ? ` over ${repeat} runs` : ''}`);
+      if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,286 @@
+// Element operations, iteration, batches, per-CPU values and freezing on
+// real kernel maps.
+import { afterAll, expect, test } from 'vitest';
+import { describeRoot } from '../helpers/root.js';
+import { BpfMap, type MapCreateSpec } from '../../src/maps/map.js';
+import { readU32, readU64, u32, u64 } from '../../src/maps/codec.js';
+import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
+import { BPF_F_NO_PREALLOC } from '../../src/sys/map-attr.js';
+import { possibleCpus } from '../../src/sys/cpus.js';
+import { BpfSyscallError } from '../../src/sys/syscall-error.js';
+import { BpfError } from '../../src/errors.js';
+import { listMaps, mapIds } from '../../src/sys/ids.js';
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+const sortedHex = (keys: Iterable<Uint8Array>) => [...keys].map(hex).sort();
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected an exception');
+}
+
+describeRoot('map operations', () => {
+  const open: BpfMap[] = [];
+  const make = (spec: MapCreateSpec) => {
+    const m = BpfMap.create(spec);
+    open.push(m);
+    return m;
+  };
+  afterAll(() => open.forEach((m) => m.close()));
+
+  test('hash: set/get/has/delete round trip with bytes, numbers and bigints', () => {
+    const m = make({ name: 'ops_hash', type: T.HASH, keySize: 8, valueSize: 8, maxEntries: 64 });
+    expect(m.get(1n)).toBeUndefined();
+    expect(m.has(1n)).toBe(false);
+    m.set(1n, 1000n);
+    m.set(u64(2), Buffer.from('abcdefgh'));
+    m.set(3, 0xdeadbeef);
+    expect(readU64(m.get(1n) as Buffer)).toBe(1000n);
+    expect((m.get(2) as Buffer).toString()).toBe('abcdefgh');
+    expect(readU64(m.get(3) as Buffer)).toBe(0xdeadbeefn);
+    expect(m.has(2n)).toBe(true);
+    expect(m.delete(2n)).toBe(true);
+    expect(m.delete(2n)).toBe(false);
+    expect(m.has(2n)).toBe(false);
+    expect(m.get(2n)).toBeUndefined();
+    // Returned values are copies, not views of the scratch buffer.
+    const v = m.get(1n) as Buffer;
+    m.set(1n, 7n);
+    expect(readU64(v)).toBe(1000n);
+  });
+
+  test('update flags: noexist on an existing key is EEXIST, exist on a missing one is ENOENT', () => {
+    const m = make({ name: 'ops_flags', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 8 });
+    m.set(1, 1, 'noexist');
+    const e = thrown(() => m.set(1, 2, 'noexist'));
+    expect(e).toBeInstanceOf(BpfSyscallError);
+    expect(e).toBeInstanceOf(BpfError);
+    const se = e as BpfSyscallError;
+    expect(se.errnoName).toBe('EEXIST');
+    expect(se.errno).toBe(17);
+    expect(se.code).toBe('SYSCALL');
+    expect(se.command).toBe('BPF_MAP_UPDATE_ELEM');
+    expect(se.message).toBe('BPF_MAP_UPDATE_ELEM (map "ops_flags"): EEXIST: element already exists (BPF_NOEXIST)');
+    expect(readU32(m.get(1) as Buffer)).toBe(1);
+    expect((thrown(() => m.set(2, 2, 'exist')) as BpfSyscallError).errnoName).toBe('ENOENT');
+    m.set(1, 5, 'exist');
+    expect(readU32(m.get(1) as Buffer)).toBe(5);
+  });
+
+  test('a full hash map reports E2BIG with a hint', () => {
+    const m = make({ name: 'ops_full', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 2 });
+    m.set(1, 1);
+    m.set(2, 2);
+    const e = thrown(() => m.set(3, 3)) as BpfSyscallError;
+    expect(e.errnoName).toBe('E2BIG');
+    expect(e.message).toMatch(/map is full/);
+  });
+
+  test('wrong key or value size is a BpfError naming the map', () => {
+    const m = make({ name: 'ops_sizes', type: T.HASH, keySize: 4, valueSize: 8, maxEntries: 8 });
+    const k = thrown(() => m.get(Buffer.alloc(8))) as BpfError;
+    expect(k.code).toBe('KEY_SIZE');
+    expect(k.message).toBe('map "ops_sizes": key is 8 bytes, but the map\'s key_size is 4');
+    expect((thrown(() => m.set(1, Buffer.alloc(4))) as BpfError).code).toBe('VALUE_SIZE');
+    expect((thrown(() => m.set(1n << 40n, 1)) as BpfError).message).toBe(
+      'map "ops_sizes": key 1099511627776 does not fit in 4 bytes (the map\'s key_size)',
+    );
+    expect((thrown(() => m.set(2 ** 32, 1)) as BpfError).code).toBe('KEY_SIZE');
+    // Signed and unsigned spellings of the same bits are both accepted.
+    m.set(-1, -1n);
+    expect(m.get(0xffffffff)).toEqual(Buffer.alloc(8, 0xff));
+  });
+
+  test('array: every index exists, delete is refused, keys are 0..n-1', () => {
+    const m = make({ name: 'ops_array', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 5 });
+    expect(readU32(m.get(4) as Buffer)).toBe(0);
+    m.set(4, 44);
+    expect(readU32(m.get(4) as Buffer)).toBe(44);
+    expect(m.get(5)).toBeUndefined();
+    expect((thrown(() => m.set(5, 1)) as BpfSyscallError).errnoName).toBe('E2BIG');
+    expect((thrown(() => m.delete(1)) as BpfSyscallError).errnoName).toBe('EINVAL');
+    expect([...m.keys()].map((k) => readU32(k))).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  test('keys() and entries() see exactly what was set (order-independent)', () => {
+    const m = make({ name: 'ops_keys', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 1000 });
+    const want = new Map<number, number>();
+    for (let i = 0; i < 500; i++) {
+      const k = (i * 2654435761) >>> 0;
+      want.set(k, i);
+      m.set(k, i);
+    }
+    expect(sortedHex(m.keys())).toEqual(sortedHex([...want.keys()].map(u32)));
+    const got = new Map([...m.entries()].map(([k, v]) => [readU32(k), readU32(v as Buffer)]));
+    expect(got).toEqual(want);
+    // get() inside the walk does not disturb it.
+    let n = 0;
+    for (const k of m.keys()) {
+      expect(m.get(k)).toBeDefined();
+      n++;
+    }
+    expect(n).toBe(500);
+    expect([...make({ name: 'ops_empty', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 4 }).keys()]).toEqual([]);
+  });
+
+  test('lpm_trie: longest prefix match lookups', () => {
+    const m = make({ name: 'ops_lpm', type: T.LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: 16, flags: BPF_F_NO_PREALLOC });
+    const key = (prefix: number, ip: string) => {
+      const b = Buffer.alloc(8);
+      b.writeUInt32LE(prefix, 0);
+      Buffer.from(ip.split('.').map(Number)).copy(b, 4);
+      return b;
+    };
+    m.set(key(8, '10.0.0.0'), 8);
+    m.set(key(24, '10.1.2.0'), 24);
+    expect(readU32(m.get(key(32, '10.1.2.3')) as Buffer)).toBe(24);
+    expect(readU32(m.get(key(32, '10.9.9.9')) as Buffer)).toBe(8);
+    expect(m.get(key(32, '11.0.0.1'))).toBeUndefined();
+  });
+
+  test('per-CPU array: one value per possible CPU, padded slots handled', () => {
+    const cpus = possibleCpus();
+    const m = make({ name: 'ops_pcpu_arr', type: T.PERCPU_ARRAY, keySize: 4, valueSize: 12, maxEntries: 2 });
+    expect(m.perCpu).toBe(true);
+    expect(m.cpus).toBe(cpus);
+    const zero = m.get(0) as Buffer[];
+    expect(zero).toHaveLength(cpus);
+    zero.forEach((v) => expect(v).toEqual(Buffer.alloc(12)));
+    const vals = Array.from({ length: cpus }, (_, c) => Buffer.from(`cpu-${c}`.padEnd(12, '*')));
+    m.setPerCpu(1, vals);
+    expect(m.getPerCpu(1)).toEqual(vals);
+    // A single value is stored on every CPU.
+    m.set(0, Buffer.from('same-on-all!'));
+    expect((m.get(0) as Buffer[]).map((b) => b.toString())).toEqual(Array(cpus).fill('same-on-all!'));
+    expect((thrown(() => m.setPerCpu(0, [Buffer.alloc(12)].concat(vals))) as BpfError).code).toBe('VALUE_SIZE');
+  });
+
+  test('per-CPU hash: values, keys and batch reads', () => {
+    const cpus = possibleCpus();
+    const m = make({ name: 'ops_pcpu_hash', type: T.PERCPU_HASH, keySize: 4, valueSize: 8, maxEntries: 64 });
+    for (let k = 0; k < 10; k++) m.setPerCpu(k, Array.from({ length: cpus }, (_, c) => BigInt(k * 100 + c)));
+    const v = m.getPerCpu(7)!;
+    expect(v.map((b) => readU64(b))).toEqual(Array.from({ length: cpus }, (_, c) => BigInt(700 + c)));
+    const batch = m.getBatch({ batchSize: 3 });
+    expect(batch).toHaveLength(10);
+    for (const [k, vals] of batch) {
+      expect((vals as Buffer[]).map((b) => readU64(b))).toEqual(
+        Array.from({ length: cpus }, (_, c) => BigInt(readU32(k) * 100 + c)),
+      );
+    }
+    const nonPcpu = make({ name: 'ops_not_pcpu', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
+    expect((thrown(() => nonPcpu.getPerCpu(0)) as BpfError).code).toBe('MAP_INVALID');
+  });
+
+  test('batch lookup of 10k entries equals the per-key walk', () => {
+    const m = make({ name: 'ops_batch', type: T.HASH, keySize: 4, valueSize: 8, maxEntries: 10_000 });
+    const entries: [number, bigint][] = Array.from({ length: 10_000 }, (_, i) => [i * 7 + 1, BigInt(i) * 3n]);
+    expect(m.setBatch(entries)).toBe(10_000);
+    const walk = new Map([...m.entries()].map(([k, v]) => [hex(k), hex(v as Buffer)]));
+    expect(walk.size).toBe(10_000);
+    for (const batchSize of [64, 1000, 4096]) {
+      const batch = m.getBatch({ batchSize });
+      expect(batch).toHaveLength(10_000);
+      expect(new Map(batch.map(([k, v]) => [hex(k), hex(v as Buffer)]))).toEqual(walk);
+    }
+    expect(readU64(m.get(7 * 9999 + 1) as Buffer)).toBe(9999n * 3n);
+  });
+
+  test('batch on an array, deleteBatch and lookup-and-delete batch', () => {
+    const arr = make({ name: 'ops_batch_arr', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 100 });
+    arr.setBatch(Array.from({ length: 100 }, (_, i) => [i, i * i] as [number, number]));
+    const got = arr.getBatch({ batchSize: 33 });
+    expect(got.map(([k, v]) => [readU32(k), readU32(v as Buffer)])).toEqual(
+      Array.from({ length: 100 }, (_, i) => [i, i * i]),
+    );
+
+    const h = make({ name: 'ops_batch_del', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 100 });
+    h.setBatch(Array.from({ length: 50 }, (_, i) => [i, i] as [number, number]));
+    // Missing keys (1000, 2000) are skipped, not fatal.
+    expect(h.deleteBatch([0, 1, 1000, 2, 3, 2000, 4])).toBe(5);
+    expect(h.has(0)).toBe(false);
+    expect(h.has(5)).toBe(true);
+    const drained = [...h.entriesBatch({ andDelete: true, batchSize: 8 })];
+    expect(drained).toHaveLength(45);
+    expect([...h.keys()]).toEqual([]);
+  });
+
+  test('batch falls back to the key walk for map types without batch support', () => {
+    const m = make({ name: 'ops_lpm_batch', type: T.LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: 16, flags: BPF_F_NO_PREALLOC });
+    const keys = [Buffer.from([8, 0, 0, 0, 10, 0, 0, 0]), Buffer.from([16, 0, 0, 0, 192, 168, 0, 0])];
+    expect(m.setBatch(keys.map((k, i) => [k, i + 1] as [Buffer, number]))).toBe(2);
+    expect(sortedHex(m.getBatch().map(([k]) => k))).toEqual(sortedHex(keys));
+    expect(m.deleteBatch(keys)).toBe(2);
+    expect(m.getBatch()).toEqual([]);
+  });
+
+  test('freeze: a frozen array rejects updates from user space with EPERM', () => {
+    const m = make({ name: 'ops_rodata', type: T.ARRAY, keySize: 4, valueSize: 16, maxEntries: 1 });
+    m.set(0, Buffer.from('initial-rodata!!'));
+    m.freeze();
+    expect((m.get(0) as Buffer).toString()).toBe('initial-rodata!!');
+    const e = thrown(() => m.set(0, Buffer.alloc(16))) as BpfSyscallError;
+    expect(e).toBeInstanceOf(BpfSyscallError);
+    expect(e.errnoName).toBe('EPERM');
+    expect(e.message).toMatch(/frozen/);
+    expect((m.get(0) as Buffer).toString()).toBe('initial-rodata!!');
+  });
+
+  test('create writes initialValue and freezes when the spec says so', () => {
+    const m = make({
+      name: '.rodata',
+      type: T.ARRAY,
+      keySize: 4,
+      valueSize: 8,
+      maxEntries: 1,
+      initialValue: u64(0x1122334455667788n),
+      freeze: true,
+    });
+    expect(readU64(m.get(0) as Buffer)).toBe(0x1122334455667788n);
+    expect((thrown(() => m.set(0, 1n)) as BpfSyscallError).errnoName).toBe('EPERM');
+  });
+
+  test('queue: push with set, pop with lookupAndDelete (no key)', () => {
+    const q = make({ name: 'ops_queue', type: T.QUEUE, keySize: 0, valueSize: 4, maxEntries: 4 });
+    q.set(Buffer.alloc(0), 1);
+    q.set(Buffer.alloc(0), 2);
+    expect(readU32(q.lookupAndDelete() as Buffer)).toBe(1);
+    expect(readU32(q.lookupAndDelete() as Buffer)).toBe(2);
+    expect(q.lookupAndDelete()).toBeUndefined();
+  });
+
+  test('closed maps refuse operations with CLOSED; close is idempotent; using disposes', () => {
+    const m = BpfMap.create({ name: 'ops_closed', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    m.get(0);
+    m.close();
+    m.close();
+    expect(m.closed).toBe(true);
+    expect((thrown(() => m.get(0)) as BpfError).code).toBe('CLOSED');
+    let leaked: BpfMap;
+    {
+      using d = BpfMap.create({ name: 'ops_using', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+      leaked = d;
+    }
+    expect(leaked.closed).toBe(true);
+  });
+
+  test('fromId and fromFd open the same map; ids and info are listed', () => {
+    const m = make({ name: 'ops_byid', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 3 });
+    m.set(9, 99);
+    const again = BpfMap.fromId(m.id);
+    open.push(again);
+    expect(again.id).toBe(m.id);
+    expect(readU32(again.get(9) as Buffer)).toBe(99);
+    const dup = BpfMap.fromFd(m.fd.dup());
+    open.push(dup);
+    expect(dup.id).toBe(m.id);
+    expect(mapIds()).toContain(m.id);
+    const info = listMaps().find((i) => i.id === m.id);
+    expect(info).toMatchObject({ name: 'ops_byid', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 3 });
+    expect((thrown(() => BpfMap.fromId(0x7fffffff)) as BpfSyscallError).errnoName).toBe('ENOENT');
+  });
+});

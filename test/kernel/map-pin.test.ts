@@ -1,0 +1,132 @@
+// Pinning on a private bpffs mounted for this file only.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, test } from 'vitest';
+import { describeRoot } from '../helpers/root.js';
+import { BpfMap } from '../../src/maps/map.js';
+import {
+  ensureBpffs,
+  iproute2GlobalPinPath,
+  openOrCreatePinnedMap,
+  openPinnedMap,
+  pinMismatches,
+  reusePinnedMap,
+  unpin,
+} from '../../src/maps/pin.js';
+import { readU32 } from '../../src/maps/codec.js';
+import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
+import { BpfError } from '../../src/errors.js';
+import { BpfSyscallError } from '../../src/sys/syscall-error.js';
+
+function thrown(fn: () => unknown): BpfError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof BpfError) return e;
+    throw e;
+  }
+  throw new Error('expected an exception');
+}
+
+describeRoot('map pinning', () => {
+  let bpffs = '';
+  let plainDir = '';
+  const open: BpfMap[] = [];
+  const spec = { name: 'pinned_counts', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 64 };
+
+  beforeAll(() => {
+    bpffs = mkdtempSync(join(tmpdir(), 'bpf-ts-pin-'));
+    execFileSync('mount', ['-t', 'bpf', 'bpf', bpffs]);
+    plainDir = mkdtempSync(join(tmpdir(), 'bpf-ts-notbpffs-'));
+  });
+  afterAll(() => {
+    open.forEach((m) => m.close());
+    if (bpffs) {
+      execFileSync('umount', [bpffs]);
+      rmSync(bpffs, { recursive: true, force: true });
+    }
+    if (plainDir) rmSync(plainDir, { recursive: true, force: true });
+  });
+
+  test('pin, reopen with fromPin: same id, same contents', () => {
+    const m = BpfMap.create(spec);
+    open.push(m);
+    m.set(1, 11);
+    const path = join(bpffs, 'counts');
+    m.pin(path);
+    expect(existsSync(path)).toBe(true);
+    const again = BpfMap.fromPin(path);
+    open.push(again);
+    expect(again.id).toBe(m.id);
+    expect(readU32(again.get(1) as Buffer)).toBe(11);
+    // The pin keeps the map alive after every fd is gone.
+    const id = m.id;
+    m.close();
+    again.close();
+    const third = openPinnedMap(path);
+    open.push(third);
+    expect(third.id).toBe(id);
+    expect(unpin(path)).toBe(true);
+    expect(unpin(path)).toBe(false);
+  });
+
+  test('pinning over an existing path is PIN_EXISTS', () => {
+    const m = BpfMap.create(spec);
+    open.push(m);
+    const path = join(bpffs, 'twice');
+    m.pin(path);
+    const e = thrown(() => m.pin(path));
+    expect(e.code).toBe('PIN_EXISTS');
+    expect(e.message).toContain(path);
+  });
+
+  test('pinning outside bpffs is NOT_BPFFS naming the path', () => {
+    const m = BpfMap.create(spec);
+    open.push(m);
+    const e = thrown(() => m.pin(join(plainDir, 'nope')));
+    expect(e.code).toBe('NOT_BPFFS');
+    expect(e.message).toContain(plainDir);
+    expect(thrown(() => ensureBpffs(plainDir)).code).toBe('NOT_BPFFS');
+    expect(thrown(() => openPinnedMap(join(plainDir, 'x'))).code).toBe('NOT_BPFFS');
+  });
+
+  test('fromPin of a missing pin is ENOENT; of a non-BPF file is an error', () => {
+    const e = thrown(() => BpfMap.fromPin(join(bpffs, 'missing')));
+    expect(e).toBeInstanceOf(BpfSyscallError);
+    expect((e as BpfSyscallError).errnoName).toBe('ENOENT');
+    const f = join(plainDir, 'file');
+    writeFileSync(f, 'x');
+    expect(() => BpfMap.fromPin(f)).toThrow(BpfError);
+  });
+
+  test('reusePinnedMap accepts a matching pin and names every mismatched field', () => {
+    const path = iproute2GlobalPinPath('shared', bpffs);
+    const m = BpfMap.create(spec);
+    open.push(m);
+    m.pin(path, { mkdir: true }); // creates tc/globals on the bpffs
+    const same = reusePinnedMap(path, spec);
+    open.push(same);
+    expect(same.id).toBe(m.id);
+
+    const e = thrown(() => reusePinnedMap(path, { ...spec, maxEntries: 128 }));
+    expect(e.code).toBe('PIN_MISMATCH');
+    expect(e.message).toContain('max_entries is 64 (pinned) but 128 (definition)');
+    const e2 = thrown(() => reusePinnedMap(path, { ...spec, type: T.LRU_HASH, valueSize: 8 }));
+    expect(e2.message).toContain('type is hash (pinned) but lru_hash (definition)');
+    expect(e2.message).toContain('value_size is 4 (pinned) but 8 (definition)');
+    expect(pinMismatches(same, { ...spec, flags: 1 })).toEqual(['map_flags is 0x0 (pinned) but 0x1 (definition)']);
+  });
+
+  test('openOrCreatePinnedMap creates once, then reuses', () => {
+    const path = join(bpffs, 'by_name', 'events');
+    const first = openOrCreatePinnedMap(path, spec, { mkdir: true });
+    open.push(first.map);
+    expect(first.created).toBe(true);
+    const second = openOrCreatePinnedMap(path, spec);
+    open.push(second.map);
+    expect(second.created).toBe(false);
+    expect(second.map.id).toBe(first.map.id);
+  });
+});
