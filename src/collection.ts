@@ -269,6 +269,14 @@ export class BpfCollection {
     }
   }
 
+  /** Remove a pin this load created (e.g. when a later step fails). */
+  unpinCreated(path: string): void {
+    const i = this.createdPins.indexOf(path);
+    if (i < 0) throw new BpfError('USAGE', `${path} was not pinned by this load`);
+    rmSync(path, { force: true });
+    this.createdPins.splice(i, 1);
+  }
+
   map(name: string): BpfMap {
     const m = this.maps.get(name);
     if (!m) throw new BpfError('MAP_NOT_FOUND', `${this.path}: no map named ${name} (maps: ${[...this.maps.keys()].join(', ') || 'none'})`);

@@ -13,7 +13,7 @@ import { attrNest, attrS32, attrU32, type NlAttr } from '../netlink/message.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { withNetns } from '../netns.js';
 import * as cmd from '../sys/bpf-cmd.js';
-import { EBUSY, EEXIST } from '../sys/errno.js';
+import { EBUSY, EEXIST, EINVAL } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
 import { withIdFd } from '../sys/ids.js';
 import { progInfo } from '../sys/info.js';
@@ -154,6 +154,15 @@ function xdpAttrs(fd: number, flags: number, expectedFd?: number): NlAttr[] {
   return [attrNest(IFLA_XDP, inner)];
 }
 
+/** findXdpLink for decorating messages: never throws. */
+function linkOrNone(ifindex: number, progId: number): XdpLinkInfo | undefined {
+  try {
+    return findXdpLink(ifindex, progId);
+  } catch {
+    return undefined;
+  }
+}
+
 function describeSlots(s: XdpState): string {
   const slots = occupiedSlots(s);
   if (slots.length === 0) return 'nothing is attached now';
@@ -166,7 +175,7 @@ function describeSlots(s: XdpState): string {
   return slots
     .map(({ mode, progId }) => {
       const link = links.find((l) => l.ifindex === s.ifindex && l.progId === progId);
-      return `program ${progId} is attached in ${mode} mode${link ? ` through bpf_link ${link.linkId} (detach it first)` : ''}`;
+      return `program ${progId} is attached in ${mode} mode${link ? ` through bpf_link ${link.linkId}` : ''}`;
     })
     .join('; ');
 }
@@ -229,6 +238,19 @@ export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
     }
 
     const op = `${replace ? 'replace' : 'attach'} XDP program ${progId} on ${ifname} (${requested} mode)`;
+    const conflictHint = (errno: number): string | undefined => {
+      if (errno === EINVAL && requested === 'hw') {
+        return 'hw mode needs a NIC that offloads XDP and a program loaded for that device';
+      }
+      if (errno !== EEXIST && errno !== EBUSY) return undefined;
+      const occupied = occupiedSlots(before);
+      const owned = occupied.map((o) => ({ ...o, link: linkOrNone(ifindex, o.progId) })).find((o) => o.link);
+      if (owned) return `program ${owned.progId} is attached through bpf_link ${owned.link!.linkId}, which netlink cannot replace: detach it first`;
+      if (errno === EEXIST && expectedFd !== undefined) return 'the attached program is not the expected one (did it change meanwhile?)';
+      const other = occupied.find((o) => requested !== 'auto' && o.mode !== requested);
+      if (other) return `program ${other.progId} is attached in ${other.mode} mode, and native and skb cannot be active together: detach it first`;
+      return replace ? 'a program is attached in another mode or through a bpf_link: detach it first' : 'a program is already attached: use --replace';
+    };
     try {
       sock.ack(
         { type: RTM_SETLINK, flags: 0, header: ifinfomsg(ifindex), attrs: xdpAttrs(opts.progFd, flags, expectedFd) },
@@ -237,11 +259,9 @@ export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
           kind: 'xdp',
           ifname,
           override: (errno) => {
-            if (!replace || (errno !== EEXIST && errno !== EBUSY)) return undefined;
-            if (errno === EEXIST && expectedFd !== undefined) {
-              return { code: 'ALREADY_ATTACHED', hint: 'the attached program is not the expected one (did it change meanwhile?)' };
-            }
-            return { code: 'ALREADY_ATTACHED', hint: 'a program is attached in another mode or through a bpf_link: detach it first' };
+            const hint = conflictHint(errno);
+            if (!hint) return undefined;
+            return { code: errno === EINVAL ? 'NETLINK' : 'ALREADY_ATTACHED', hint };
           },
         },
       );

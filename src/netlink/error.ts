@@ -40,8 +40,8 @@ export interface NlmsgErr {
  */
 export function parseNlmsgErr(msg: NlMessage): NlmsgErr {
   const p = msg.payload;
-  if (p.length < 4 + NLMSG_HDRLEN) return { errno: p.length >= 4 ? -getS32(p, 0) : 0, seq: msg.seq, ext: {} };
-  const errno = -getS32(p, 0);
+  if (p.length < 4 + NLMSG_HDRLEN) return { errno: p.length >= 4 ? -getS32(p, 0) | 0 : 0, seq: msg.seq, ext: {} };
+  const errno = -getS32(p, 0) | 0; // "| 0": no -0 for an ACK
   const origLen = getU32(p, 4);
   const seq = getU32(p, 12);
   const ext: ExtAck = {};

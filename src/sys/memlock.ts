@@ -14,22 +14,33 @@ const RLIM_INFINITY = 0xffff_ffff_ffff_ffffn;
 
 let raised = false;
 
+/** Soft and hard RLIMIT_MEMLOCK in bytes; null for infinity. */
+export function memlockLimit(): { cur: bigint | null; max: bigint | null } {
+  const lim = ffi.getMemlock();
+  if (typeof lim === 'number') return { cur: null, max: null }; // getrlimit cannot fail for a valid resource
+  const fin = (v: bigint) => (v === RLIM_INFINITY ? null : v);
+  return { cur: fin(lim.cur), max: fin(lim.max) };
+}
+
 /** Whether the current soft limit is finite (so it could be the cause of EPERM). */
 export function memlockIsLimited(): boolean {
-  const lim = ffi.getMemlock();
-  return typeof lim !== 'number' && lim.cur !== RLIM_INFINITY;
+  return memlockLimit().cur !== null;
 }
 
 /**
- * Raise RLIMIT_MEMLOCK to infinity. Returns true when the limit is (now)
- * infinite. Needs CAP_SYS_RESOURCE to raise the hard limit; without it the
- * limit stays as it was and false is returned.
+ * Raise RLIMIT_MEMLOCK to infinity; returns true when it is (now) infinite.
+ * Raising the hard limit needs CAP_SYS_RESOURCE; without it the soft limit
+ * is raised as far as the hard limit allows and false is returned.
  */
 export function raiseMemlock(): boolean {
   if (!memlockIsLimited()) return true;
-  const ok = ffi.setMemlock(RLIM_INFINITY, RLIM_INFINITY) === 0;
-  raised ||= ok;
-  return ok;
+  if (ffi.setMemlock(RLIM_INFINITY, RLIM_INFINITY) === 0) {
+    raised = true;
+    return true;
+  }
+  const lim = ffi.getMemlock();
+  if (typeof lim !== 'number' && lim.cur < lim.max && ffi.setMemlock(lim.max, lim.max) === 0) raised = true;
+  return false;
 }
 
 /**
@@ -40,6 +51,6 @@ export function raiseMemlock(): boolean {
 export function withMemlockRetry(call: () => number): number {
   const r = call();
   if (r !== -EPERM || raised || !memlockIsLimited()) return r;
-  if (!raiseMemlock()) return r;
-  return call();
+  raiseMemlock();
+  return raised ? call() : r;
 }

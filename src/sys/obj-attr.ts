@@ -14,37 +14,35 @@ export const BPF_F_WRONLY = 1 << 4;
 // struct { u64 pathname; u32 bpf_fd; u32 file_flags; } (path_fd, 6.5+, unused)
 const OBJ_ATTR_SIZE = 16;
 
-function encodeObj(path: string, fd: number, fileFlags: number): { attr: Buffer; keep: unknown } {
+function encodeObj(path: string, fd: number, fileFlags: number): { attr: Buffer; pathMem: ffi.NativeBuffer } {
   const str = Buffer.from(path + '\0', 'utf8');
-  const native = ffi.allocNative(str.byteLength);
-  str.copy(native.bytes);
+  const pathMem = ffi.allocNative(str.byteLength);
+  str.copy(pathMem.bytes);
   const attr = Buffer.alloc(OBJ_ATTR_SIZE);
-  writeU64(attr, 0, native.address);
+  writeU64(attr, 0, pathMem.address);
   writeU32(attr, 8, fd);
   writeU32(attr, 12, fileFlags);
-  // `keep` must stay referenced until the syscall returns: it owns the path memory.
-  return { attr, keep: native };
+  return { attr, pathMem };
 }
 
 /** BPF_OBJ_PIN: pin the object behind `fd` at `path` (on a bpf filesystem). */
 export function objPin(fd: number, path: string, context?: string): void {
-  const { attr, keep } = encodeObj(path, fd, 0);
-  try {
-    bpfSyscall(cmd.BPF_OBJ_PIN, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`);
-  } finally {
-    void keep;
-  }
+  const { attr, pathMem } = encodeObj(path, fd, 0);
+  bpfSyscall(cmd.BPF_OBJ_PIN, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`);
+  keepAlive(pathMem);
 }
 
 /** BPF_OBJ_GET: open the pinned object at `path`; returns a new fd. */
 export function objGet(path: string, fileFlags = 0, context?: string): number {
-  const { attr, keep } = encodeObj(path, 0, fileFlags);
-  try {
-    return bpfSyscall(cmd.BPF_OBJ_GET, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`);
-  } finally {
-    void keep;
-  }
+  const { attr, pathMem } = encodeObj(path, 0, fileFlags);
+  const fd = bpfSyscall(cmd.BPF_OBJ_GET, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`);
+  keepAlive(pathMem);
+  return fd;
 }
+
+// The attr holds only the address of the path: the NativeBuffer owning it
+// must stay reachable until the syscall has returned.
+function keepAlive(_: unknown): void {}
 
 // struct { u32 start_id / prog_id / map_id / link_id; u32 next_id; u32 open_flags; }
 const ID_ATTR_SIZE = 12;

@@ -1,0 +1,93 @@
+// bpf-ts load OBJ --xdp IFACE: load and attach, and leave it attached after
+// exiting, as `ip link set dev IFACE xdp obj OBJ` does. Never replaces an
+// attached program unless --replace says so.
+
+import { join } from 'node:path';
+import { attachXdp, attachXdpLink } from '../../attach/xdp.js';
+import { openObject } from '../../collection.js';
+import { BpfError } from '../../errors.js';
+import { DEFAULT_BPFFS } from '../../maps/pin.js';
+import type { Command } from '../command.js';
+import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
+
+/** Where `load --link` pins the link unless told otherwise, so `detach` can find and remove it. */
+export function defaultLinkPin(bpffs: string, ifname: string, netns?: string): string {
+  return join(bpffs, 'bpf-ts', `xdp_link_${netns ? netns + '_' : ''}${ifname}`);
+}
+
+export const load: Command = {
+  name: 'load',
+  summary: 'load an object and attach its XDP program to an interface (stays attached)',
+  usage: 'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--json]',
+  options: {
+    xdp: { type: 'string' },
+    mode: { type: 'string' },
+    program: { type: 'string' },
+    'pin-maps': { type: 'string' },
+    replace: { type: 'boolean' },
+    link: { type: 'boolean' },
+    'pin-link': { type: 'string' },
+    netns: { type: 'string' },
+    bpffs: { type: 'string' },
+  },
+  run(positionals, values, ctx) {
+    if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
+    const iface = values.xdp as string | undefined;
+    if (!iface) throw new BpfError('USAGE', 'load needs --xdp IFACE (TC, cgroup and socket attach come later)');
+    const mode = parseMode(values.mode, 'native');
+    const netns = values.netns as string | undefined;
+    const bpffs = (values.bpffs as string | undefined) ?? DEFAULT_BPFFS;
+    if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
+    if (values.link && values.replace) throw new BpfError('USAGE', '--replace works on netlink attachments; detach a link first');
+
+    const spec = openObject(positionals[0]);
+    const prog = selectXdpProgram(spec, values.program as string | undefined);
+    using coll = spec.load({
+      programs: xdpProgramNames(spec),
+      programType: 'xdp',
+      bpffs,
+      pinMaps: values['pin-maps'] as string | undefined,
+    });
+    const p = coll.program(prog.name);
+    let result: { ifname: string; ifindex: number; mode: string; progId: number; replacedProgId?: number; linkId?: number; linkPin?: string };
+    try {
+      if (values.link) {
+        using link = attachXdpLink({ iface, progFd: p.fd.value, mode, netns });
+        const pinPath = (values['pin-link'] as string | undefined) ?? defaultLinkPin(bpffs, link.ifname, netns);
+        try {
+          link.pin(pinPath);
+        } catch (e) {
+          link.detach();
+          throw e;
+        }
+        result = { ifname: link.ifname, ifindex: link.ifindex, mode: link.mode, progId: link.progId, linkId: link.linkId, linkPin: pinPath };
+      } else {
+        result = attachXdp({ iface, progFd: p.fd.value, mode, netns, replace: values.replace === true });
+      }
+    } catch (e) {
+      // Nothing stays pinned from a load that did not attach.
+      for (const pin of [...coll.createdPins]) coll.unpinCreated(pin);
+      throw e;
+    }
+    const out = {
+      interface: result.ifname,
+      ifindex: result.ifindex,
+      program: prog.name,
+      progId: result.progId,
+      mode: result.mode,
+      link: result.linkId !== undefined,
+      ...(result.linkId !== undefined ? { linkId: result.linkId, linkPin: result.linkPin } : {}),
+      ...(result.replacedProgId !== undefined ? { replacedProgId: result.replacedProgId } : {}),
+      pinnedMaps: coll.createdPins,
+      ...(netns ? { netns } : {}),
+    };
+    if (ctx.json) ctx.printJson(out);
+    else {
+      ctx.print(`attached ${prog.name} (id ${out.progId}) to ${out.interface} (ifindex ${out.ifindex}) in ${out.mode} mode${out.link ? `, through bpf_link ${out.linkId} pinned at ${out.linkPin}` : ''}`);
+      if (mode === 'auto') ctx.print(`(--mode auto: the kernel chose ${out.mode})`);
+      if (out.replacedProgId !== undefined) ctx.print(`replaced program id ${out.replacedProgId}`);
+      for (const pin of out.pinnedMaps) ctx.print(`pinned map at ${pin}`);
+    }
+    return 0;
+  },
+};

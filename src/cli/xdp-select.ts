@@ -1,0 +1,34 @@
+// Choosing the XDP program of an object for load/run: --program, or the only
+// one. A section that names no type (iproute2's "prog") counts as XDP here,
+// as it does for `ip link set dev X xdp obj`.
+
+import type { BpfObjectSpec } from '../collection.js';
+import { BpfError } from '../errors.js';
+import type { ProgramSpec } from '../object/types.js';
+import { BPF_PROG_TYPE } from '../uapi/bpf.js';
+import { isXdpMode, type XdpMode } from '../attach/xdp-flags.js';
+
+const isXdpCandidate = (p: ProgramSpec) => p.type === BPF_PROG_TYPE.XDP || p.type === null;
+
+export function selectXdpProgram(spec: BpfObjectSpec, name: string | undefined): ProgramSpec {
+  if (name) {
+    const p = spec.program(name);
+    if (!isXdpCandidate(p)) throw new BpfError('USAGE', `${spec.path}: program ${name} is not an XDP program (section "${p.section}")`);
+    return p;
+  }
+  const xdp = spec.programs.filter(isXdpCandidate);
+  if (xdp.length === 1) return xdp[0];
+  if (xdp.length === 0) throw new BpfError('PROGRAM_NOT_FOUND', `${spec.path} has no XDP program`);
+  throw new BpfError('USAGE', `${spec.path} has ${xdp.length} XDP programs (${xdp.map((p) => p.name).join(', ')}): choose one with --program`);
+}
+
+/** Every XDP program of the object: loaded together so tail calls between them resolve. */
+export function xdpProgramNames(spec: BpfObjectSpec): string[] {
+  return spec.programs.filter(isXdpCandidate).map((p) => p.name);
+}
+
+export function parseMode(v: unknown, fallback: XdpMode): XdpMode {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string' || !isXdpMode(v)) throw new BpfError('USAGE', `--mode must be native, skb, hw or auto, got ${String(v)}`);
+  return v;
+}
