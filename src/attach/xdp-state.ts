@@ -1,14 +1,47 @@
 // The XDP state of one interface as rtnetlink reports it (the IFLA_XDP nest
 // of RTM_GETLINK): which modes hold which program id.
 
-import { getLink, type Link, type LinkXdp } from '../netlink/link.js';
+import { NetlinkError } from '../netlink/error.js';
+import { getLink, ifinfomsg, IFLA_XDP, IFLA_XDP_EXPECTED_FD, IFLA_XDP_FD, IFLA_XDP_FLAGS, RTM_SETLINK, type Link, type LinkXdp } from '../netlink/link.js';
+import { attrNest, attrS32, attrU32, type NlAttr } from '../netlink/message.js';
 import type { NetlinkSocket } from '../netlink/socket.js';
-import { xdpAttachedState, type XdpAttachedState, type XdpAttachMode } from './xdp-flags.js';
+import { EBUSY, EEXIST } from '../sys/errno.js';
+import { XDP_FLAGS_REPLACE, xdpAttachedState, xdpModeFlag, type XdpAttachedState, type XdpAttachMode } from './xdp-flags.js';
 
 export interface XdpState extends LinkXdp {
   ifindex: number;
   ifname: string;
   state: XdpAttachedState;
+}
+
+/** The IFLA_XDP nest of an RTM_SETLINK: program fd (-1 detaches), flags, and the expected current program's fd. */
+export function xdpSetAttrs(fd: number, flags: number, expectedFd?: number): NlAttr[] {
+  const inner: NlAttr[] = [attrS32(IFLA_XDP_FD, fd)];
+  if (flags) inner.push(attrU32(IFLA_XDP_FLAGS, flags));
+  if (expectedFd !== undefined) inner.push(attrS32(IFLA_XDP_EXPECTED_FD, expectedFd));
+  return [attrNest(IFLA_XDP, inner)];
+}
+
+/**
+ * Whether the program in `mode`'s slot of this device is owned by a bpf_link,
+ * asked of the kernel without changing anything: a "detach, but only if
+ * nothing is attached" request (IFLA_XDP_FD -1, XDP_FLAGS_REPLACE, expected
+ * fd -1). dev_xdp_attach() checks for a link first (EBUSY), then refuses the
+ * replace because a program is there (EEXIST). Link info alone cannot say
+ * this: it carries an ifindex but no namespace.
+ */
+export function slotOwnedByLink(sock: NetlinkSocket, ifindex: number, mode: XdpAttachMode): boolean {
+  try {
+    sock.ack(
+      { type: RTM_SETLINK, flags: 0, header: ifinfomsg(ifindex), attrs: xdpSetAttrs(-1, xdpModeFlag(mode) | XDP_FLAGS_REPLACE, -1) },
+      { op: `probe XDP ${mode} slot of ifindex ${ifindex}`, kind: 'xdp' },
+    );
+    return false; // empty slot: nothing to own
+  } catch (e) {
+    if (e instanceof NetlinkError && e.errno === EBUSY) return true;
+    if (e instanceof NetlinkError && e.errno === EEXIST) return false;
+    throw e;
+  }
 }
 
 export function xdpStateOf(link: Link): XdpState {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { attachXdp, attachXdpLink } from '../../attach/xdp.js';
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
-import { DEFAULT_BPFFS } from '../../maps/pin.js';
+import { DEFAULT_BPFFS, pinFd } from '../../maps/pin.js';
 import type { Command } from '../command.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 
@@ -55,7 +55,7 @@ export const load: Command = {
         using link = attachXdpLink({ iface, progFd: p.fd.value, mode, netns });
         const pinPath = (values['pin-link'] as string | undefined) ?? defaultLinkPin(bpffs, link.ifname, netns);
         try {
-          link.pin(pinPath);
+          pinFd(link.fd.value, pinPath, { mkdir: true, label: `XDP link ${link.linkId}` });
         } catch (e) {
           link.detach();
           throw e;
