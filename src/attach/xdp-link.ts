@@ -3,7 +3,7 @@
 // the device. Closing the last fd (or a garbage-collected XdpLink) detaches
 // the program; pinning the link on bpffs keeps it attached after we exit.
 // Netlink cannot replace or remove a link-owned program (EBUSY), which is
-// why detachXdp looks links up here and BPF_LINK_DETACHes them instead.
+// why detachXdp finds the link here and BPF_LINK_DETACHes it instead.
 
 import { BpfError } from '../errors.js';
 import { NetlinkSocket } from '../netlink/socket.js';
@@ -46,17 +46,13 @@ export function listXdpLinks(): XdpLinkInfo[] {
   return out;
 }
 
-/** The link, if any, that owns program `progId` on `ifindex`. */
-export function findXdpLink(ifindex: number, progId: number, links: XdpLinkInfo[] = listXdpLinks()): XdpLinkInfo | undefined {
-  const hits = links.filter((l) => l.ifindex === ifindex && l.progId === progId);
-  if (hits.length > 1) {
-    // Same ifindex and program in two namespaces: the link info cannot tell them apart.
-    throw new BpfError(
-      'SYSCALL',
-      `XDP links ${hits.map((h) => h.linkId).join(', ')} all hold program ${progId} on ifindex ${ifindex} (in different network namespaces); cannot tell which is this interface's`,
-    );
-  }
-  return hits[0];
+/**
+ * XDP links holding program `progId` on ifindex `ifindex`. Usually one or
+ * none; several when the same program is linked to devices with the same
+ * index in different namespaces, which link info cannot tell apart.
+ */
+export function xdpLinkCandidates(ifindex: number, progId: number, links: XdpLinkInfo[] = listXdpLinks()): XdpLinkInfo[] {
+  return links.filter((l) => l.ifindex === ifindex && l.progId === progId);
 }
 
 /** BPF_LINK_DETACH the link with `linkId`; false when it vanished meanwhile. */
