@@ -84,9 +84,7 @@ export async function mapOps() {
       figures.push({
         name: label,
         line: `${label}: ${fmt.ns(ts)} ns/op, C ${fmt.ns(c)} ns/op, ratio ${fmt.ratio(ratio)}`,
-        value: `ratio ${fmt.ratio(ratio)}`,
-        target: `ratio <= ${TARGET_RATIO}`,
-        pass: ratio <= TARGET_RATIO,
+        checks: [{ value: `ratio ${fmt.ratio(ratio)}`, target: `ratio <= ${TARGET_RATIO}`, pass: ratio <= TARGET_RATIO }],
       });
     }
     if (!hasInto) figures.push({ name: 'map lookupInto', line: 'map lookupInto: skipped (BpfMap has no lookupInto)', skip: 'no lookupInto' });

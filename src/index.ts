@@ -20,3 +20,10 @@ export { BpfProgram, verdictName, type ProgramTestRun, type TestRunOptions } fro
 export { BpfSyscallError } from './sys/syscall-error.js';
 export { listMaps, listPrograms, listLinks } from './sys/ids.js';
 export { possibleCpus } from './sys/cpus.js';
+
+// Attach: XDP over rtnetlink or bpf_link; namespaces and the test network.
+export { attachXdp, queryXdp, listXdp, detachXdp, attachXdpLink, XdpLink, listXdpLinks } from './attach/xdp.js';
+export type { AttachXdpOptions, DetachXdpOptions, XdpAttachment, XdpStatus, XdpMode, InterfaceRef } from './attach/xdp.js';
+export { withNetns } from './netns.js';
+export { setupTestEnv, teardownTestEnv, statusTestEnv, type TestEnv } from './testenv.js';
+export { ping, type PingResult } from './net/icmp.js';

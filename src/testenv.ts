@@ -40,9 +40,14 @@ let counter = 0;
 /** Names must leave room for the "-a"/"-b" suffix within IFNAMSIZ-1 (15) characters. */
 const NAME_RE = /^[a-z][a-z0-9]{0,12}$/;
 
+/** bt<pid><counter> in base 36; skips names a crashed earlier run (same pid) left behind. */
 function defaultName(): string {
-  counter += 1;
-  return `bt${process.pid.toString(36)}${counter.toString(36)}`.slice(0, 13);
+  for (;;) {
+    counter += 1;
+    const name = `bt${process.pid.toString(36)}${counter.toString(36)}`.slice(0, 13);
+    const n = testEnvNames(name);
+    if (!netnsExists(n.nsA) && !netnsExists(n.nsB)) return name;
+  }
 }
 
 /** The third octet of 10.11.X.0/24, derived from the name so different envs are told apart. */

@@ -392,7 +392,10 @@ describe('every BTF kind (synthetic blobs)', () => {
       { name: 'mode', type: anonEnum, bitOffset: 288 },
     ]);
     const td = b.ref('typedef', anonUnion, 'either_t');
+    const carr = b.ref('const', arr);
+    const pcarr = b.ref('ptr', carr);
     const btf = parseBtf(b.build());
+    expect(formatType(btf, pcarr)).toBe('const int (*)[4]');
     expect(formatType(btf, st)).toBe(
       [
         'struct ops {',

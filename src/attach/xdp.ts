@@ -8,8 +8,7 @@
 
 import { BpfError } from '../errors.js';
 import { NetlinkError } from '../netlink/error.js';
-import { dumpLinks, ifinfomsg, IFLA_XDP, IFLA_XDP_EXPECTED_FD, IFLA_XDP_FD, IFLA_XDP_FLAGS, RTM_SETLINK } from '../netlink/link.js';
-import { attrNest, attrS32, attrU32, type NlAttr } from '../netlink/message.js';
+import { dumpLinks, ifinfomsg, RTM_SETLINK } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { withNetns } from '../netns.js';
 import * as cmd from '../sys/bpf-cmd.js';
@@ -27,8 +26,8 @@ import {
   type XdpAttachMode,
   type XdpMode,
 } from './xdp-flags.js';
-import { detachXdpLinkById, findXdpLink, listXdpLinks, type XdpLinkInfo } from './xdp-link.js';
-import { occupiedSlots, readXdpState, slotOf, slotProgId, xdpStateOf, type XdpState } from './xdp-state.js';
+import { detachXdpLinkById, listXdpLinks, xdpLinkCandidates, type XdpLinkInfo } from './xdp-link.js';
+import { occupiedSlots, readXdpState, slotOf, slotOwnedByLink, slotProgId, xdpSetAttrs, xdpStateOf, type XdpState } from './xdp-state.js';
 
 export { attachXdpLink, XdpLink, listXdpLinks, type AttachXdpLinkOptions, type XdpLinkInfo } from './xdp-link.js';
 export type { InterfaceRef } from './iface.js';
@@ -42,7 +41,9 @@ export interface XdpProgramSlot {
   progId: number;
   /** The program's name, when it could be read. */
   name?: string;
-  /** Set when the program is attached through a bpf_link (BPF_LINK_CREATE) rather than netlink. */
+  /** Attached through a bpf_link (BPF_LINK_CREATE) rather than netlink. */
+  viaLink: boolean;
+  /** That link's id, when it could be identified. */
   linkId?: number;
 }
 
@@ -66,15 +67,21 @@ function progName(id: number): string | undefined {
   }
 }
 
-function toStatus(s: XdpState, links: () => XdpLinkInfo[]): XdpStatus {
-  const programs = occupiedSlots(s).map(({ mode, progId }): XdpProgramSlot => {
-    const slot: XdpProgramSlot = { mode, progId };
+/** Who owns each occupied slot: netlink, or a bpf_link (identified when unambiguous). */
+function slotsOf(sock: NetlinkSocket, s: XdpState, links: () => XdpLinkInfo[]): XdpProgramSlot[] {
+  return occupiedSlots(s).map(({ mode, progId }): XdpProgramSlot => {
+    const slot: XdpProgramSlot = { mode, progId, viaLink: slotOwnedByLink(sock, s.ifindex, mode) };
     const name = progName(progId);
     if (name !== undefined) slot.name = name;
-    const link = findXdpLink(s.ifindex, progId, links());
-    if (link) slot.linkId = link.linkId;
+    if (slot.viaLink) {
+      const candidates = xdpLinkCandidates(s.ifindex, progId, links());
+      if (candidates.length === 1) slot.linkId = candidates[0]!.linkId;
+    }
     return slot;
   });
+}
+
+function toStatus(sock: NetlinkSocket, s: XdpState, links: () => XdpLinkInfo[]): XdpStatus {
   return {
     ifindex: s.ifindex,
     ifname: s.ifname,
@@ -83,7 +90,7 @@ function toStatus(s: XdpState, links: () => XdpLinkInfo[]): XdpStatus {
     skbProgId: s.skbProgId,
     drvProgId: s.drvProgId,
     hwProgId: s.hwProgId,
-    programs,
+    programs: slotsOf(sock, s, links),
   };
 }
 
@@ -103,7 +110,7 @@ export function queryXdp(iface: InterfaceRef, options: XdpNetnsOption = {}): Xdp
   return withNetns(options.netns, () => {
     const { ifindex } = resolveInterface(iface, options.netns);
     using sock = NetlinkSocket.open();
-    return toStatus(readXdpState(sock, ifindex), lazyLinks());
+    return toStatus(sock, readXdpState(sock, ifindex), lazyLinks());
   });
 }
 
@@ -115,7 +122,7 @@ export function listXdp(options: XdpNetnsOption = {}): XdpStatus[] {
     return dumpLinks(sock)
       .map(xdpStateOf)
       .filter((s) => s.state !== 'none')
-      .map((s) => toStatus(s, links));
+      .map((s) => toStatus(sock, s, links));
   });
 }
 
@@ -147,36 +154,10 @@ export interface XdpAttachment {
   replacedProgId?: number;
 }
 
-function xdpAttrs(fd: number, flags: number, expectedFd?: number): NlAttr[] {
-  const inner: NlAttr[] = [attrS32(IFLA_XDP_FD, fd)];
-  if (flags) inner.push(attrU32(IFLA_XDP_FLAGS, flags));
-  if (expectedFd !== undefined) inner.push(attrS32(IFLA_XDP_EXPECTED_FD, expectedFd));
-  return [attrNest(IFLA_XDP, inner)];
-}
-
-/** findXdpLink for decorating messages: never throws. */
-function linkOrNone(ifindex: number, progId: number): XdpLinkInfo | undefined {
-  try {
-    return findXdpLink(ifindex, progId);
-  } catch {
-    return undefined;
-  }
-}
-
-function describeSlots(s: XdpState): string {
-  const slots = occupiedSlots(s);
+function describeSlots(slots: XdpProgramSlot[]): string {
   if (slots.length === 0) return 'nothing is attached now';
-  let links: XdpLinkInfo[] = [];
-  try {
-    links = listXdpLinks();
-  } catch {
-    // best effort: the description is only decoration
-  }
   return slots
-    .map(({ mode, progId }) => {
-      const link = links.find((l) => l.ifindex === s.ifindex && l.progId === progId);
-      return `program ${progId} is attached in ${mode} mode${link ? ` through bpf_link ${link.linkId}` : ''}`;
-    })
+    .map((o) => `program ${o.progId} is attached in ${o.mode} mode${o.viaLink ? ` through bpf_link${o.linkId ? ` ${o.linkId}` : ''}` : ''}`)
     .join('; ');
 }
 
@@ -194,6 +175,8 @@ export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
     const progId = progInfo(opts.progFd, {}, 'XDP program').id;
     using sock = NetlinkSocket.open();
     const before = readXdpState(sock, ifindex);
+    // Who holds what, asked now: the error path below must not reuse the socket mid-reply.
+    const beforeSlots = slotsOf(sock, before, lazyLinks());
 
     let flags = xdpModeFlag(requested);
     let expectedFd: number | undefined;
@@ -218,11 +201,11 @@ export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
       }
       const old = slot ? slotProgId(before, slot) : 0;
       if (old) {
-        const link = findXdpLink(ifindex, old);
-        if (link) {
+        const owner = beforeSlots.find((o) => o.progId === old && o.viaLink);
+        if (owner) {
           throw new BpfError(
             'ALREADY_ATTACHED',
-            `replace XDP program on ${ifname}: program ${old} is attached through bpf_link ${link.linkId}, which netlink cannot replace: detach it first`,
+            `replace XDP program on ${ifname}: program ${old} is attached through bpf_link${owner.linkId ? ` ${owner.linkId}` : ''}, which netlink cannot replace: detach it first`,
           );
         }
         replacedProgId = old;
@@ -243,9 +226,9 @@ export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
         return 'hw mode needs a NIC that offloads XDP and a program loaded for that device';
       }
       if (errno !== EEXIST && errno !== EBUSY) return undefined;
-      const occupied = occupiedSlots(before);
-      const owned = occupied.map((o) => ({ ...o, link: linkOrNone(ifindex, o.progId) })).find((o) => o.link);
-      if (owned) return `program ${owned.progId} is attached through bpf_link ${owned.link!.linkId}, which netlink cannot replace: detach it first`;
+      const occupied = beforeSlots;
+      const owned = occupied.find((o) => o.viaLink);
+      if (owned) return `program ${owned.progId} is attached through bpf_link${owned.linkId ? ` ${owned.linkId}` : ''}, which netlink cannot replace: detach it first`;
       if (errno === EEXIST && expectedFd !== undefined) return 'the attached program is not the expected one (did it change meanwhile?)';
       const other = occupied.find((o) => requested !== 'auto' && o.mode !== requested);
       if (other) return `program ${other.progId} is attached in ${other.mode} mode, and native and skb cannot be active together: detach it first`;
@@ -253,7 +236,7 @@ export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
     };
     try {
       sock.ack(
-        { type: RTM_SETLINK, flags: 0, header: ifinfomsg(ifindex), attrs: xdpAttrs(opts.progFd, flags, expectedFd) },
+        { type: RTM_SETLINK, flags: 0, header: ifinfomsg(ifindex), attrs: xdpSetAttrs(opts.progFd, flags, expectedFd) },
         {
           op,
           kind: 'xdp',
@@ -269,7 +252,7 @@ export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
       if (e instanceof NetlinkError && e.code === 'ALREADY_ATTACHED') {
         let now = '';
         try {
-          now = describeSlots(readXdpState(sock, ifindex));
+          now = describeSlots(slotsOf(sock, readXdpState(sock, ifindex), lazyLinks()));
         } catch {
           // keep the kernel's error as it is
         }
@@ -283,7 +266,7 @@ export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
     const after = readXdpState(sock, ifindex);
     const mode = slotOf(after, progId);
     if (!mode) {
-      throw new BpfError('NETLINK', `${op}: the kernel accepted the request but does not report the program as attached (${describeSlots(after)})`);
+      throw new BpfError('NETLINK', `${op}: the kernel accepted the request but does not report the program as attached (${describeSlots(slotsOf(sock, after, lazyLinks()))})`);
     }
     return { ifindex, ifname, mode, progId, ...(replacedProgId ? { replacedProgId } : {}) };
   });
@@ -315,26 +298,33 @@ export function detachXdp(iface: InterfaceRef, modeOrOptions: XdpMode | DetachXd
     const { ifindex, ifname } = resolveInterface(iface, options.netns);
     using sock = NetlinkSocket.open();
     const state = readXdpState(sock, ifindex);
-    const slots = occupiedSlots(state).filter((s) => mode === 'auto' || s.mode === mode);
+    const links = lazyLinks();
+    const all = slotsOf(sock, state, links);
+    const slots = all.filter((s) => mode === 'auto' || s.mode === mode);
     if (slots.length === 0) {
       const what = mode === 'auto' ? 'no XDP program' : `no XDP program in ${mode} mode`;
-      const others = occupiedSlots(state);
-      const extra = others.length ? ` (${describeSlots(state)})` : '';
+      const extra = all.length ? ` (${describeSlots(all)})` : '';
       throw new BpfError('NOT_ATTACHED', `detach XDP from ${ifname}: ${what} is attached${extra}`);
     }
-    const links = listXdpLinks();
     const detached: XdpDetachment['detached'] = [];
-    for (const { mode: slotMode, progId } of slots) {
-      const link = findXdpLink(ifindex, progId, links);
-      if (link && detachXdpLinkById(link.linkId)) {
-        detached.push({ mode: slotMode, progId, linkId: link.linkId });
+    for (const slot of slots) {
+      if (slot.viaLink) {
+        const candidates = xdpLinkCandidates(ifindex, slot.progId, links());
+        if (candidates.length !== 1) {
+          throw new BpfError(
+            'SYSCALL',
+            `detach XDP from ${ifname}: program ${slot.progId} is attached through a bpf_link, but ${candidates.length === 0 ? 'no' : 'several'} XDP links match ifindex ${ifindex} (${candidates.map((c) => c.linkId).join(', ') || 'none'}): links in other namespaces share the index; detach it by link id`,
+          );
+        }
+        detachXdpLinkById(candidates[0]!.linkId);
+        detached.push({ mode: slot.mode, progId: slot.progId, linkId: candidates[0]!.linkId });
         continue;
       }
       sock.ack(
-        { type: RTM_SETLINK, flags: 0, header: ifinfomsg(ifindex), attrs: xdpAttrs(-1, xdpModeFlag(slotMode)) },
-        { op: `detach XDP program ${progId} from ${ifname} (${slotMode} mode)`, kind: 'xdp', ifname },
+        { type: RTM_SETLINK, flags: 0, header: ifinfomsg(ifindex), attrs: xdpSetAttrs(-1, xdpModeFlag(slot.mode)) },
+        { op: `detach XDP program ${slot.progId} from ${ifname} (${slot.mode} mode)`, kind: 'xdp', ifname },
       );
-      detached.push({ mode: slotMode, progId });
+      detached.push({ mode: slot.mode, progId: slot.progId });
     }
     return { ifindex, ifname, detached };
   });

@@ -24,7 +24,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
   let passId = 0;
   const links: XdpLink[] = [];
 
-  const replies = async (): Promise<number> => (await ping({ netns: env.nsA, to: env.ipB, count: 10, timeoutMs: 1000 })).received;
+  const replies = async (): Promise<number> => (await ping({ netns: env.nsA, to: env.ipB, count: 10, timeoutMs: 500 })).received;
   const onB = () => ({ ifname: env.vethB, netns: env.nsB });
 
   beforeAll(() => {
@@ -36,9 +36,12 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
   });
 
   afterEach(() => {
-    // Leave vethB clean for the next test whatever happened.
+    // Leave both ends clean for the next test whatever happened.
     for (const l of links.splice(0)) l.close();
-    if (env && queryXdp(env.vethB, { netns: env.nsB }).attached !== 'none') detachXdp(env.vethB, { netns: env.nsB });
+    if (!env) return;
+    for (const [dev, ns] of [[env.vethB, env.nsB], [env.vethA, env.nsA]] as const) {
+      if (queryXdp(dev, { netns: ns }).attached !== 'none') detachXdp(dev, { netns: ns });
+    }
   });
 
   afterAll(() => {
@@ -48,6 +51,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
       if (dropFd >= 0) ffi.close(dropFd);
       if (passFd >= 0) ffi.close(passFd);
     }
+    expect(existsSync(`/var/run/netns/${env.nsA}`) || existsSync(`/var/run/netns/${env.nsB}`)).toBe(false);
   });
 
   it('passes 10/10 echo requests with no program', async () => {
@@ -65,7 +69,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
         const q = queryXdp(env.vethB, { netns: env.nsB });
         expect(q).toMatchObject({ ifindex: env.ifindexB, ifname: env.vethB, attached: mode, progId: dropId });
         expect(mode === 'skb' ? q.skbProgId : q.drvProgId).toBe(dropId);
-        expect(q.programs).toEqual([{ mode, progId: dropId, name: 'bpfts_drop' }]);
+        expect(q.programs).toEqual([{ mode, progId: dropId, name: 'bpfts_drop', viaLink: false }]);
 
         let err: unknown;
         try {
@@ -136,7 +140,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
 
       const listed = listXdp({ netns: env.nsB });
       expect(listed).toEqual([
-        expect.objectContaining({ ifname: env.vethB, attached: 'native', programs: [{ mode: 'native', progId: dropId, name: 'bpfts_drop', linkId: link.linkId }] }),
+        expect.objectContaining({ ifname: env.vethB, attached: 'native', programs: [{ mode: 'native', progId: dropId, name: 'bpfts_drop', viaLink: true, linkId: link.linkId }] }),
       ]);
 
       // Netlink cannot touch a link-owned program.
@@ -169,6 +173,33 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
       );
     });
 
+    it('tells links apart from netlink attachments on the same ifindex in another namespace', () => {
+      // Fresh namespaces number their first veth alike: the link info's ifindex alone is ambiguous.
+      expect(env.ifindexA).toBe(env.ifindexB);
+      const link = attachXdpLink({ ...onB(), progFd: dropFd, mode: 'native' });
+      links.push(link);
+      attachXdp({ ifname: env.vethA, netns: env.nsA, progFd: dropFd, mode: 'native' });
+      expect(queryXdp(env.vethA, { netns: env.nsA }).programs).toEqual([expect.objectContaining({ progId: dropId, viaLink: false })]);
+      expect(queryXdp(env.vethB, { netns: env.nsB }).programs).toEqual([expect.objectContaining({ viaLink: true, linkId: link.linkId })]);
+      // Detaching A's netlink program must leave B's link alone.
+      expect(detachXdp(env.vethA, { netns: env.nsA }).detached).toEqual([{ mode: 'native', progId: dropId }]);
+      expect(queryXdp(env.vethB, { netns: env.nsB }).programs).toEqual([expect.objectContaining({ viaLink: true, linkId: link.linkId })]);
+    });
+
+    it('refuses to guess when two namespaces link the same program to the same ifindex', () => {
+      const lb = attachXdpLink({ ...onB(), progFd: dropFd, mode: 'skb' });
+      const la = attachXdpLink({ ifname: env.vethA, netns: env.nsA, progFd: dropFd, mode: 'skb' });
+      links.push(lb, la);
+      const q = queryXdp(env.vethB, { netns: env.nsB });
+      expect(q.programs).toEqual([expect.objectContaining({ viaLink: true })]);
+      expect(q.programs[0]!.linkId).toBeUndefined();
+      expect(() => detachXdp(env.vethB, { netns: env.nsB })).toThrowError(/several XDP links match/);
+      // Both still attached; closing our own link objects is the unambiguous way.
+      lb.close();
+      expect(queryXdp(env.vethB, { netns: env.nsB }).attached).toBe('none');
+      expect(queryXdp(env.vethA, { netns: env.nsA }).programs).toEqual([expect.objectContaining({ viaLink: true, linkId: la.linkId })]);
+    });
+
     it('a pinned link outlives its fd; detachXdp still removes it', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'bpfts-bpffs-'));
       expect(ffi.mount('bpf', dir, 'bpf', 0)).toBe(0);
@@ -177,7 +208,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
         link.pin(join(dir, 'xdp_link'));
         link.close();
         expect(queryXdp(env.vethB, { netns: env.nsB }).programs).toEqual([
-          expect.objectContaining({ progId: dropId, linkId: link.linkId }),
+          expect.objectContaining({ progId: dropId, viaLink: true, linkId: link.linkId }),
         ]);
         expect(await replies()).toBe(0);
         expect(detachXdp(env.vethB, { netns: env.nsB }).detached[0]).toMatchObject({ linkId: link.linkId });

@@ -8,8 +8,8 @@
 // vmlinux BTF holds ~150k types, and most callers touch a handful of them, so
 // parsing is lazy: one pass records where each type starts (a Uint32Array),
 // and a type is decoded (and validated) only when asked for, then cached.
-// Name lookup works on string offsets rather than decoded names, so it needs
-// neither a decoded string per type nor a Map keyed by strings.
+// Name lookup hashes the names' bytes in place rather than decoding every
+// name into a JS string.
 
 import { BpfError } from '../../errors.js';
 import {
@@ -106,7 +106,7 @@ export class Btf {
   readonly source: string;
   /** The base BTF for split BTF, else null. */
   readonly base: Btf | null;
-  /** First type id described by this blob (0 for base BTF, base.count for split). */
+  /** First type id this blob describes: 1 for base BTF (0 is void), base.count for split BTF. */
   readonly startId: number;
   /** Number of type ids, void included: valid ids are 0 … count-1. */
   readonly count: number;
@@ -121,11 +121,9 @@ export class Btf {
   readonly #strStart: number;
   readonly #strLen: number;
   readonly #cache: (BtfType | undefined)[];
-  // Name index: name_off -> first local index with that name, next[] chains
-  // the rest in id order. Built on the first lookup.
+  // Name index, built on the first lookup (see #nameIndex).
   #nameHead: Map<number, number> | null = null;
   #nameNext: Int32Array | null = null;
-  #strSearch: Buffer | null = null;
 
   /** @internal use parseBtf() */
   constructor(layout: BtfLayout) {
@@ -444,16 +442,24 @@ export class Btf {
     return out;
   }
 
-  /** Calls fn with the local index of every own type whose name is `name`. */
+  /** Calls fn with the local index of every own type named `name`, in id order. */
   #forEachNamed(name: string, fn: (idx: number) => void): void {
     if (name === '' || name.includes('\0')) return;
+    const needle = utf8Encoder.encode(name);
     const head = this.#nameIndex();
     const next = this.#nameNext!;
-    for (const off of this.stringOffsetsOf(name)) {
-      for (let idx = head.get(off) ?? -1; idx !== -1; idx = next[idx]!) fn(idx);
+    const offs = this.#typeOffsets;
+    // A bucket holds every name with this hash; compare bytes to keep the right ones.
+    for (let idx = head.get(fnv1a(needle, 0, needle.length)) ?? -1; idx !== -1; idx = next[idx]!) {
+      if (this.#nameEquals(this.#u32(offs[idx]!), needle)) fn(idx);
     }
   }
 
+  /**
+   * Name index: hash of the name's bytes -> first local index, next[] chains
+   * the rest in id order. Hashing the string section's bytes in place avoids
+   * decoding ~100k names into JS strings just to look a few of them up.
+   */
   #nameIndex(): Map<number, number> {
     if (this.#nameHead) return this.#nameHead;
     const offs = this.#typeOffsets;
@@ -462,31 +468,43 @@ export class Btf {
     // Walk backwards so each chain comes out in ascending id order.
     for (let idx = offs.length - 1; idx >= 0; idx--) {
       const nameOff = this.#u32(offs[idx]!);
-      if (nameOff === 0) continue;
-      next[idx] = head.get(nameOff) ?? -1;
-      head.set(nameOff, idx);
+      // Anonymous, or invalid (decoding that type will report it).
+      if (nameOff === 0 || nameOff >= this.stringEnd) continue;
+      let bytes = this.raw;
+      let i = this.#strStart + nameOff - this.stringStart;
+      if (nameOff < this.stringStart) [bytes, i] = this.#stringBytes(nameOff);
+      // FNV-1a up to the NUL, inlined: this loop runs for every named type.
+      let h = 0x811c9dc5;
+      for (let c = bytes[i]!; c !== 0; c = bytes[++i]!) h = Math.imul(h ^ c, 0x01000193);
+      h >>>= 0;
+      next[idx] = head.get(h) ?? -1;
+      head.set(h, idx);
     }
     this.#nameNext = next;
     return (this.#nameHead = head);
   }
 
-  /**
-   * Every string offset (base's included) whose string is exactly `name`.
-   * Strings may be shared as suffixes of longer ones ("foo_len" serves "len"),
-   * so this searches for the bytes `name\0` anywhere, not just after a NUL.
-   */
-  stringOffsetsOf(name: string): number[] {
-    const out = this.base ? this.base.stringOffsetsOf(name) : [];
-    const needle = utf8Encoder.encode(name + '\0');
-    if (needle.length === 1) return out;
-    // Buffer.indexOf is a native substring search; the view shares memory.
-    this.#strSearch ??= Buffer.from(this.raw.buffer, this.raw.byteOffset + this.#strStart, this.#strLen);
-    const hay = this.#strSearch;
-    for (let at = hay.indexOf(needle, 0); at !== -1; at = hay.indexOf(needle, at + 1)) {
-      out.push(this.stringStart + at);
-    }
-    return out;
+  /** The blob holding string `offset` (this one or a base) and where in it the string starts. */
+  #stringBytes(offset: number): [Uint8Array, number] {
+    let btf: Btf = this;
+    while (offset < btf.stringStart && btf.base) btf = btf.base;
+    return [btf.raw, btf.#strStart + offset - btf.stringStart];
   }
+
+  #nameEquals(offset: number, needle: Uint8Array): boolean {
+    const [bytes, start] = this.#stringBytes(offset);
+    // Strings end in NUL (checked at parse), so `needle.length` bytes plus the
+    // terminator are always readable when the bytes match up to there.
+    for (let i = 0; i < needle.length; i++) if (bytes[start + i] !== needle[i]) return false;
+    return bytes[start + needle.length] === 0;
+  }
+}
+
+/** 32-bit FNV-1a over bytes[start, end); #nameIndex inlines the same hash. */
+function fnv1a(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
+  return h >>> 0;
 }
 
 /**

@@ -47,7 +47,7 @@ class CPrinter {
         if (this.btf.typeById(t.type).kind === 'ptr') {
           return this.decl(t.type, inner ? `${t.kind} ${inner}` : t.kind, indent, depth + 1, starred);
         }
-        return `${t.kind} ${this.decl(t.type, inner, indent, depth + 1)}`;
+        return `${t.kind} ${this.decl(t.type, inner, indent, depth + 1, starred)}`;
       }
       case 'type_tag':
       case 'var':

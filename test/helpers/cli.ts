@@ -1,0 +1,194 @@
+// Driving the bpf-ts CLI from tests: in-process through run() (fast, same
+// process, output captured), or as a child process through bin/bpf-ts.js
+// (signals, exit codes, a real non-root user). The child needs dist/, which
+// ensureDist() builds when it is missing or older than src/.
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run } from '../../src/cli/main.js';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = join(ROOT, 'bin', 'bpf-ts.js');
+export const fixture = (name: string): string => join(ROOT, 'fixtures', name);
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as one JSON document. */
+  json(): any;
+}
+
+function result(code: number, stdout: string, stderr: string): CliResult {
+  return {
+    code,
+    stdout,
+    stderr,
+    json() {
+      try {
+        return JSON.parse(stdout);
+      } catch {
+        throw new Error(`stdout is not one JSON document (exit ${code}):\n${stdout}\nstderr:\n${stderr}`);
+      }
+    },
+  };
+}
+
+/** `bpf-ts ARGV…` in this process. */
+export async function cli(...argv: string[]): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await run(argv, { out: (s) => (stdout += s), err: (s) => (stderr += s) });
+  return result(code, stdout, stderr);
+}
+
+/** Like cli(), but fail the test with both streams when the exit code is not 0. */
+export async function cliOk(...argv: string[]): Promise<CliResult> {
+  const r = await cli(...argv);
+  if (r.code !== 0) throw new Error(`bpf-ts ${argv.join(' ')} exited ${r.code}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+  return r;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** Build dist/ with tsc when it is missing or any file under src/ is newer than it. */
+export function ensureDist(): void {
+  const main = join(ROOT, 'dist', 'cli', 'main.js');
+  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, 'src'))) return;
+  try {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
+      cwd: ROOT,
+      stdio: 'pipe',
+      timeout: 120_000,
+    });
+  } catch (e) {
+    const out = e as { stdout?: Buffer; stderr?: Buffer; message: string };
+    throw new Error(`building dist/ with tsc failed: ${out.message}\n${out.stdout?.toString() ?? ''}${out.stderr?.toString() ?? ''}`);
+  }
+}
+
+/** Run `node bin/bpf-ts.js ARGS…` to completion (optionally wrapped, e.g. in setpriv). */
+export function cliProcess(args: string[], opts: { wrap?: string[]; timeoutMs?: number } = {}): Promise<CliResult> {
+  const wrap = opts.wrap ?? [];
+  const argv = [...wrap, process.execPath, BIN, ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${argv.join(' ')}: no exit after ${opts.timeoutMs ?? 30_000} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
+    }, opts.timeoutMs ?? 30_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve(result(code ?? (signal ? 128 : -1), stdout, stderr));
+    });
+  });
+}
+
+/** A long-running CLI child whose stdout is read line by line. */
+export class CliChild {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly lines: string[] = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #partial = '';
+  #waiters: (() => void)[] = [];
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: 'pipe' });
+    this.child.stdin.end();
+    this.child.stdout.setEncoding('utf8');
+    this.child.stdout.on('data', (d: string) => {
+      const parts = (this.#partial + d).split('\n');
+      this.#partial = parts.pop()!;
+      this.lines.push(...parts.filter((l) => l.length));
+      this.#wake();
+    });
+    this.child.stderr.on('data', (d) => {
+      this.stderr += d;
+      this.#wake();
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.on('close', (code, signal) => {
+        if (this.#partial) this.lines.push(this.#partial);
+        this.#partial = '';
+        this.#wake();
+        resolve({ code, signal });
+      });
+    });
+    this.exited.then(() => this.#wake());
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  #wake(): void {
+    for (const w of this.#waiters.splice(0)) w();
+  }
+
+  /** The first stdout line (from `from` on) that matches, or a rejection after timeoutMs or on exit. */
+  async waitForLine(pred: (line: string) => boolean, timeoutMs = 10_000, from = 0): Promise<{ line: string; index: number }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.lines.findIndex((l, i) => i >= from && pred(l));
+      if (index >= 0) return { line: this.lines[index]!, index };
+      if (!this.running) throw new Error(`bpf-ts exited before the expected line\nstdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no matching line after ${timeoutMs} ms\nstdout:\n${this.lines.join('\n')}\nstderr:\n${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, Math.min(left, 200));
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Make sure the child is gone (for finally blocks). */
+  async kill(): Promise<void> {
+    if (this.running) {
+      this.child.kill('SIGKILL');
+      await this.exited;
+    }
+  }
+}
+
+/** A user other than root to run the CLI as, when the machine has a tool for it. */
+export function unprivilegedWrapper(): string[] | undefined {
+  for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+    if (existsSync(join(dir, 'setpriv'))) return [join(dir, 'setpriv'), '--reuid=65534', '--regid=65534', '--clear-groups'];
+  }
+  for (const dir of ['/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+    if (existsSync(join(dir, 'runuser'))) return [join(dir, 'runuser'), '-u', 'nobody', '--'];
+  }
+  return undefined;
+}
+
+/** Names unique to this run: a tag, this pid and a random suffix, within testenv's 13 characters. */
+export function uniqueName(tag: string): string {
+  const pid = (process.pid % 36 ** 3).toString(36);
+  const rnd = Math.floor(Math.random() * 36 ** 3).toString(36).padStart(3, '0');
+  return `${tag}${pid}${rnd}`.slice(0, 13);
+}
+
+/** Sum of the little-endian u64 per-CPU values of one bpftool-shaped dump entry. */
+export function sumPerCpu(entry: { values: { cpu: number; value: string[] }[] }): bigint {
+  return entry.values.reduce((sum, v) => sum + Buffer.from(v.value.map((x) => parseInt(x, 16))).readBigUInt64LE(0), 0n);
+}
