@@ -242,6 +242,29 @@ export class BpfMap implements Disposable {
     return this.#decodeValue(ops.value, 0);
   }
 
+  /**
+   * get() without allocating: copies the value at `key` into `out` (the
+   * bytes get() would return: valueSize, or one 8-byte-aligned slot per
+   * possible CPU for per-CPU maps) and returns true; returns false, leaving
+   * `out` untouched, when the key is absent.
+   */
+  lookupInto(key: MapBytes, out: Uint8Array): boolean {
+    if (out.byteLength !== this.#valueBytes)
+      throw new BpfError(
+        'VALUE_SIZE',
+        `map "${this.name}": lookupInto needs a ${this.#valueBytes}-byte buffer, got ${out.byteLength} bytes`,
+      );
+    const ops = this.#elemOps();
+    encodeInto(ops.key, key, 'key', this.name);
+    const r = ops.lookup();
+    if (r < 0) {
+      if (r === -ENOENT) return false;
+      throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context());
+    }
+    copyBytes(ops.value, 0, out, this.#valueBytes);
+    return true;
+  }
+
   /** Per-CPU values at `key` (one per possible CPU), or undefined. Per-CPU maps only. */
   getPerCpu(key: MapBytes): Buffer[] | undefined {
     this.#requirePerCpu('getPerCpu');
@@ -372,7 +395,7 @@ export class BpfMap implements Disposable {
         throw syscallError(command, result, this.#context());
       }
       for (let i = 0; i < count; i++) {
-        const k = Buffer.from(keys.bytes.subarray(i * this.keySize, (i + 1) * this.keySize));
+        const k = copyOut(keys.bytes, i * this.keySize, this.keySize);
         yield [k, this.#decodeValue(values.bytes, i * this.#valueBytes)];
       }
       if (result === -ENOENT) return;
@@ -486,12 +509,9 @@ export class BpfMap implements Disposable {
   }
 
   #decodeValue(src: Buffer, off: number): MapValue {
-    if (!this.perCpu) return Buffer.from(src.subarray(off, off + this.valueSize));
+    if (!this.perCpu) return copyOut(src, off, this.valueSize);
     const out: Buffer[] = new Array(this.cpus);
-    for (let c = 0; c < this.cpus; c++) {
-      const at = off + c * this.#slot;
-      out[c] = Buffer.from(src.subarray(at, at + this.valueSize));
-    }
+    for (let c = 0; c < this.cpus; c++) out[c] = copyOut(src, off + c * this.#slot, this.valueSize);
     return out;
   }
 
@@ -533,6 +553,22 @@ export class BpfMap implements Disposable {
       if (v !== undefined) yield [k, v];
     }
   }
+}
+
+/**
+ * A new Buffer with `len` bytes of `src` from `off`: one view per call, where
+ * Buffer.from(src.subarray(...)) creates two.
+ */
+function copyOut(src: Buffer, off: number, len: number): Buffer {
+  const out = Buffer.allocUnsafe(len);
+  copyBytes(src, off, out, len);
+  return out;
+}
+
+// Small values (the usual u32/u64) copy faster byte by byte than through a native copy.
+function copyBytes(src: Uint8Array, off: number, dest: Uint8Array, len: number): void {
+  if (len <= 32) for (let i = 0; i < len; i++) dest[i] = src[off + i]!;
+  else dest.set(src.subarray(off, off + len));
 }
 
 function openFlags(opts: { readOnly?: boolean; writeOnly?: boolean }): number {

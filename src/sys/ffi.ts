@@ -215,9 +215,10 @@ export function ifIndexToName(index: number): string | null {
 
 /** Readiness callbacks on the libuv loop (koffi.node.poll): no thread blocks. */
 export function poll(fd: number, onReadable: () => void): { close(): void } {
-  const handle = lib().koffi.node.poll(fd, { readable: true }, (ev: { readable: boolean }) => {
-    if (ev.readable) onReadable();
-  });
+  // koffi calls back with (status, { readable, writable, disconnect }).
+  const handle = lib().koffi.node.poll(fd, { readable: true }, ((status: number, ev: { readable: boolean }) => {
+    if (status === 0 && ev?.readable) onReadable();
+  }) as never);
   return { close: () => handle.close() };
 }
 
@@ -291,4 +292,42 @@ export function mount(source: string | null, target: string, fstype: string | nu
 /** umount2(2). Returns 0 or -errno. */
 export function umount2(target: string, flags: number): number {
   return ret(nsLib().umount2(target, flags));
+}
+
+// --- memory geometry (event readers) ---
+
+let pageSizeCache = 0;
+
+/** sysconf(_SC_PAGESIZE): ring buffers and perf buffers are laid out in pages. */
+export function pageSize(): number {
+  if (pageSizeCache) return pageSizeCache;
+  const sysconf = lib().koffi.load('libc.so.6').func('long sysconf(int name)') as Fn;
+  const SC_PAGESIZE = 30;
+  pageSizeCache = Number(sysconf(SC_PAGESIZE));
+  return pageSizeCache;
+}
+
+// --- bpf() on native memory by address: the map-element hot path ---
+// For a Buffer passed as `void *`, koffi runs several N-API type checks per
+// call (~100 ns, a third of a hash-map lookup); an integer address costs it a
+// single conversion.
+
+let bpfAtFn: Fn | undefined;
+let nrBpfAt = 0;
+
+function bindBpfAt(): Fn {
+  const l = lib();
+  nrBpfAt = l.nrBpf;
+  bpfAtFn = l.koffi.load('libc.so.6').func('long syscall(long nr, int cmd, uintptr_t attr, unsigned int size)') as Fn;
+  return bpfAtFn;
+}
+
+/**
+ * bpf(2) with `attr` given by address. Only for memory from allocNative()
+ * (Number(address) + offset) that the caller keeps referenced across the
+ * call. Returns the result or -errno.
+ */
+export function bpfAt(cmd: number, attr: number, size: number): number {
+  const f = bpfAtFn ?? bindBpfAt();
+  return ret(f(nrBpfAt, cmd, attr, size));
 }

@@ -116,6 +116,12 @@ export class MapElemOps {
   readonly #elem: Buffer;
   readonly #next: Buffer;
   readonly #first: Buffer;
+  // The three attrs' addresses, for ffi.bpfAt (cheaper per call than Buffers).
+  readonly #elemAt: number;
+  readonly #nextAt: number;
+  readonly #firstAt: number;
+  /** The flags currently in #elem (the memory starts zeroed). */
+  #flags = 0;
 
   /** @param valueBytes the user-space value size (padded × CPUs for per-CPU maps). */
   constructor(fd: number, keySize: number, valueBytes: number) {
@@ -125,6 +131,9 @@ export class MapElemOps {
     this.#mem = ffi.allocNative(valueOff + align8(valueBytes));
     const m = this.#mem.bytes;
     const base = this.#mem.address;
+    this.#elemAt = Number(base);
+    this.#nextAt = this.#elemAt + ELEM_ATTR_SIZE;
+    this.#firstAt = this.#elemAt + 2 * ELEM_ATTR_SIZE;
     this.#elem = m.subarray(0, ELEM_ATTR_SIZE);
     this.#next = m.subarray(ELEM_ATTR_SIZE, 2 * ELEM_ATTR_SIZE);
     this.#first = m.subarray(2 * ELEM_ATTR_SIZE, 3 * ELEM_ATTR_SIZE);
@@ -144,33 +153,35 @@ export class MapElemOps {
   /** BPF_MAP_LOOKUP_ELEM of `key` into `value`; 0 or -errno. */
   lookup(flags = 0): number {
     this.#setFlags(flags);
-    return ffi.bpf(cmd.BPF_MAP_LOOKUP_ELEM, this.#elem, ELEM_ATTR_SIZE);
+    return ffi.bpfAt(cmd.BPF_MAP_LOOKUP_ELEM, this.#elemAt, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_UPDATE_ELEM of `key` to `value`; 0 or -errno. */
   update(flags = BPF_ANY): number {
     this.#setFlags(flags);
-    return ffi.bpf(cmd.BPF_MAP_UPDATE_ELEM, this.#elem, ELEM_ATTR_SIZE);
+    return ffi.bpfAt(cmd.BPF_MAP_UPDATE_ELEM, this.#elemAt, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_DELETE_ELEM of `key`; 0 or -errno. */
   delete(): number {
-    return ffi.bpf(cmd.BPF_MAP_DELETE_ELEM, this.#elem, DELETE_ATTR_SIZE);
+    return ffi.bpfAt(cmd.BPF_MAP_DELETE_ELEM, this.#elemAt, DELETE_ATTR_SIZE);
   }
 
   /** BPF_MAP_LOOKUP_AND_DELETE_ELEM of `key` into `value` (queue/stack: no key); 0 or -errno. */
   lookupAndDelete(flags = 0): number {
     this.#setFlags(flags);
-    return ffi.bpf(cmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM, this.#elem, ELEM_ATTR_SIZE);
+    return ffi.bpfAt(cmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM, this.#elemAt, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_GET_NEXT_KEY into `nextKey`: after `key`, or the first key when `first`. */
   getNextKey(first: boolean): number {
-    return ffi.bpf(cmd.BPF_MAP_GET_NEXT_KEY, first ? this.#first : this.#next, NEXT_KEY_ATTR_SIZE);
+    return ffi.bpfAt(cmd.BPF_MAP_GET_NEXT_KEY, first ? this.#firstAt : this.#nextAt, NEXT_KEY_ATTR_SIZE);
   }
 
   // Flags are a u64 but every defined flag fits the low word.
   #setFlags(flags: number): void {
+    if (flags === this.#flags) return;
+    this.#flags = flags;
     writeU32(this.#elem, LITTLE_ENDIAN ? ELEM_FLAGS : ELEM_FLAGS + 4, flags);
   }
 }

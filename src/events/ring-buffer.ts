@@ -1,0 +1,109 @@
+// BPF_MAP_TYPE_RINGBUF consumer (kernel/bpf/ringbuf.c). The map fd is
+// mmap'd twice: one writable page holding consumer_pos, then read-only the
+// producer page (producer_pos) followed by the data area mapped twice in a
+// row, so a record that wraps is still contiguous. Each record has an 8-byte
+// header: u32 len (bit 31 busy: not committed yet; bit 30 discarded) and
+// u32 page offset; records are 8-byte aligned.
+
+import { BpfError } from '../errors.js';
+import type { BpfMap } from '../maps/map.js';
+import * as ffi from '../sys/ffi.js';
+import { BPF_MAP_TYPE } from '../uapi/bpf.js';
+import { type EventRecord, EventStream } from './stream.js';
+
+const BUSY_BIT = 0x80000000;
+const DISCARD_BIT = 0x40000000;
+const HDR_SIZE = 8;
+
+export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable {
+  readonly map: BpfMap;
+  readonly #consumer: ffi.Mapping;
+  readonly #producer: ffi.Mapping;
+  readonly #cons: DataView;
+  readonly #prod: DataView;
+  readonly #data: Uint8Array;
+  readonly #mask: number;
+  readonly #stream = new EventStream<EventRecord>();
+  #poll: { close(): void } | null = null;
+  #closed = false;
+  /** Records skipped because the program discarded them (bpf_ringbuf_discard). */
+  discarded = 0;
+
+  constructor(map: BpfMap) {
+    if (map.type !== BPF_MAP_TYPE.RINGBUF) throw new BpfError('USAGE', `map ${map.name} is not a ring buffer`);
+    this.map = map;
+    const page = ffi.pageSize();
+    const size = map.maxEntries;
+    const fd = map.fd.value;
+    const c = ffi.mmap(page, ffi.PROT_READ | ffi.PROT_WRITE, ffi.MAP_SHARED, fd, 0);
+    if (typeof c === 'number') throw new BpfError('SYSCALL', `ring buffer ${map.name}: mmap of the consumer page failed (errno ${-c})`);
+    const p = ffi.mmap(page + 2 * size, ffi.PROT_READ, ffi.MAP_SHARED, fd, page);
+    if (typeof p === 'number') {
+      ffi.munmap(c);
+      throw new BpfError('SYSCALL', `ring buffer ${map.name}: mmap of the data area failed (errno ${-p})`);
+    }
+    this.#consumer = c;
+    this.#producer = p;
+    this.#cons = new DataView(c.buffer);
+    this.#prod = new DataView(p.buffer);
+    this.#data = new Uint8Array(p.buffer, page, 2 * size);
+    this.#mask = size - 1;
+  }
+
+  /**
+   * Hand every committed record to `fn`, synchronously; returns how many.
+   * `fn` sees a view into the ring that is only valid during the call.
+   */
+  consume(fn: (data: Uint8Array) => void): number {
+    if (this.#closed) throw new BpfError('CLOSED', `ring buffer ${this.map.name}: reader closed`);
+    let cons = Number(this.#cons.getBigUint64(0, true));
+    let n = 0;
+    for (;;) {
+      const prod = Number(this.#prod.getBigUint64(0, true));
+      if (cons >= prod) break;
+      let progressed = false;
+      while (cons < prod) {
+        const off = cons & this.#mask;
+        const len = new DataView(this.#data.buffer, this.#data.byteOffset + off, HDR_SIZE).getUint32(0, true);
+        if (len & BUSY_BIT) break; // reserved, not yet submitted: stop here, keep order
+        const size = len & ~(BUSY_BIT | DISCARD_BIT);
+        if (len & DISCARD_BIT) this.discarded++;
+        else {
+          fn(this.#data.subarray(off + HDR_SIZE, off + HDR_SIZE + size));
+          n++;
+        }
+        cons += (size + HDR_SIZE + 7) & ~7;
+        progressed = true;
+        // Give space back as we go, so a busy producer is not starved.
+        this.#cons.setBigUint64(0, BigInt(cons), true);
+      }
+      if (!progressed) break;
+    }
+    return n;
+  }
+
+  /** Records as they arrive, through koffi's poll on the event loop (no busy polling). */
+  [Symbol.asyncIterator](): AsyncIterator<EventRecord> {
+    if (!this.#poll) {
+      const drain = () => {
+        this.consume((d) => this.#stream.push({ data: Buffer.from(d), cpu: null, lost: 0 }));
+      };
+      this.#poll = ffi.poll(this.map.fd.value, drain);
+      drain();
+    }
+    return this.#stream[Symbol.asyncIterator]();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#poll?.close();
+    this.#stream.end();
+    ffi.munmap(this.#producer);
+    ffi.munmap(this.#consumer);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
