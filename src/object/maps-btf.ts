@@ -159,18 +159,23 @@ export function readBtfMaps(
     // clang leaves DATASEC offsets at 0 in objects: the symbol has the real one.
     const sym = symbols.find((s) => s.section === sec.index && s.name === name && s.type !== STT_SECTION);
     if (!sym) throw new BpfError('MAP_INVALID', `${elf.path}: map ${name} has BTF but no symbol in .maps`);
+    const defSize = sym.size || btf.resolveSize(def.id);
+    if (sym.value + defSize > sec.size) {
+      throw new BpfError('MAP_INVALID', `${elf.path}: map ${name}: definition of ${defSize} bytes at offset ${sym.value} does not fit section ${sec.name} (${sec.size} bytes)`);
+    }
     const values = def.members.find((m) => m.name === 'values');
     if (values) {
       const first = sym.value + values.bitOffset / 8;
-      const slotsEnd = sym.value + (sym.size || btf.resolveSize(def.id));
+      const slotsEnd = sym.value + defSize;
       const contents: NonNullable<MapSpec['contents']> = [];
-      for (let off = first, key = 0; off < slotsEnd; off += 8, key++) {
-        const r = valuesAt.get(off);
-        if (!r) continue;
+      // Walk the relocations, not the slots: a bogus size must not make this loop long.
+      for (const [off, r] of valuesAt) {
+        if (off < first || off >= slotsEnd || (off - first) % 8 !== 0) continue;
         const targetSec = elf.sections[r.symbol.section];
         const kind = targetSec && targetSec.name === sec.name ? 'map' : 'program';
-        contents.push({ key, target: r.symbol.name, kind });
+        contents.push({ key: (off - first) / 8, target: r.symbol.name, kind });
       }
+      contents.sort((a, b) => a.key - b.key);
       if (contents.length > 0) spec.contents = contents;
     }
     maps.push(spec);

@@ -8,6 +8,7 @@ import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { table } from '../format.js';
 import { readCounters } from '../counters.js';
+import { streamEvents } from '../events.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 
 function positiveNumber(v: unknown, flag: string, fallback: number): number {
@@ -19,7 +20,7 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 
 export const run: Command = {
   name: 'run',
-  summary: 'attach in the foreground, print counters every interval, detach on Ctrl-C',
+  summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
   usage: 'bpf-ts run OBJ --xdp IFACE [--mode native|skb|hw|auto] [--program NAME] [--interval S] [--duration S] [--netns NAME] [--json]',
   options: {
     xdp: { type: 'string' },
@@ -67,6 +68,7 @@ export const run: Command = {
     if (!ctx.json) ctx.print(`attached ${prog.name} (id ${att.progId}) to ${att.ifname} in ${att.mode} mode; Ctrl-C detaches`);
     else ctx.print(JSON.stringify({ attached: { interface: att.ifname, ifindex: att.ifindex, program: prog.name, progId: att.progId, mode: att.mode } }));
 
+    const stopEvents = streamEvents(coll, ctx);
     const signal = await new Promise<string>((resolve) => {
       const timer = setInterval(report, interval * 1000);
       const stop = (why: string) => {
@@ -83,6 +85,7 @@ export const run: Command = {
       const limit = duration !== undefined ? setTimeout(() => stop('duration'), duration * 1000) : undefined;
     });
 
+    stopEvents();
     report();
     // Detach only what we attached: another tool may have replaced it meanwhile.
     const now = queryXdp(att.ifindex, { netns });
