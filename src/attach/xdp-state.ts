@@ -5,7 +5,7 @@ import { NetlinkError } from '../netlink/error.js';
 import { getLink, ifinfomsg, IFLA_XDP, IFLA_XDP_EXPECTED_FD, IFLA_XDP_FD, IFLA_XDP_FLAGS, RTM_SETLINK, type Link, type LinkXdp } from '../netlink/link.js';
 import { attrNest, attrS32, attrU32, type NlAttr } from '../netlink/message.js';
 import type { NetlinkSocket } from '../netlink/socket.js';
-import { EBUSY, EEXIST } from '../sys/errno.js';
+import { EACCES, EBUSY, EEXIST, EPERM } from '../sys/errno.js';
 import { XDP_FLAGS_REPLACE, xdpAttachedState, xdpModeFlag, type XdpAttachedState, type XdpAttachMode } from './xdp-flags.js';
 
 export interface XdpState extends LinkXdp {
@@ -30,7 +30,7 @@ export function xdpSetAttrs(fd: number, flags: number, expectedFd?: number): NlA
  * replace because a program is there (EEXIST). Link info alone cannot say
  * this: it carries an ifindex but no namespace.
  */
-export function slotOwnedByLink(sock: NetlinkSocket, ifindex: number, mode: XdpAttachMode): boolean {
+export function slotOwnedByLink(sock: NetlinkSocket, ifindex: number, mode: XdpAttachMode): boolean | undefined {
   try {
     sock.ack(
       { type: RTM_SETLINK, flags: 0, header: ifinfomsg(ifindex), attrs: xdpSetAttrs(-1, xdpModeFlag(mode) | XDP_FLAGS_REPLACE, -1) },
@@ -40,6 +40,8 @@ export function slotOwnedByLink(sock: NetlinkSocket, ifindex: number, mode: XdpA
   } catch (e) {
     if (e instanceof NetlinkError && e.errno === EBUSY) return true;
     if (e instanceof NetlinkError && e.errno === EEXIST) return false;
+    // Without CAP_NET_ADMIN the question cannot be asked this way.
+    if (e instanceof NetlinkError && (e.errno === EPERM || e.errno === EACCES)) return undefined;
     throw e;
   }
 }

@@ -70,13 +70,20 @@ function progName(id: number): string | undefined {
 /** Who owns each occupied slot: netlink, or a bpf_link (identified when unambiguous). */
 function slotsOf(sock: NetlinkSocket, s: XdpState, links: () => XdpLinkInfo[]): XdpProgramSlot[] {
   return occupiedSlots(s).map(({ mode, progId }): XdpProgramSlot => {
-    const slot: XdpProgramSlot = { mode, progId, viaLink: slotOwnedByLink(sock, s.ifindex, mode) };
+    const owned = slotOwnedByLink(sock, s.ifindex, mode);
+    let candidates: XdpLinkInfo[] = [];
+    if (owned !== false) {
+      try {
+        candidates = xdpLinkCandidates(s.ifindex, progId, links());
+      } catch {
+        // walking link ids needs privileges too: then we cannot tell
+      }
+    }
+    // Unprivileged (owned undefined), a matching link is the best evidence there is.
+    const slot: XdpProgramSlot = { mode, progId, viaLink: owned ?? candidates.length > 0 };
     const name = progName(progId);
     if (name !== undefined) slot.name = name;
-    if (slot.viaLink) {
-      const candidates = xdpLinkCandidates(s.ifindex, progId, links());
-      if (candidates.length === 1) slot.linkId = candidates[0]!.linkId;
-    }
+    if (slot.viaLink && candidates.length === 1) slot.linkId = candidates[0]!.linkId;
     return slot;
   });
 }

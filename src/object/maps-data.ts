@@ -4,6 +4,7 @@
 // .rodata is frozen after its initial value is written, which is what lets
 // the verifier treat `const volatile` configuration as constants.
 
+import { BpfError } from '../errors.js';
 import type { Btf } from './btf/btf.js';
 import { type ElfSection, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS } from './elf.js';
 import { type ElfSymbol, STT_SECTION } from './symbols.js';
@@ -17,8 +18,16 @@ export function isDataSection(s: ElfSection): boolean {
   return n === '.data' || n === '.rodata' || n === '.bss' || n.startsWith('.data.') || n.startsWith('.rodata.') || n.startsWith('.bss.');
 }
 
-export function readDataMap(sec: ElfSection, btf: Btf | null, symbols: ElfSymbol[]): MapSpec | null {
+// .bss is SHT_NOBITS: its size is not backed by file bytes, so a corrupt
+// sh_size would make us allocate gigabytes. value_size is a u32 and the kernel
+// caps array values far lower (KMALLOC_MAX_SIZE, a few MiB); 1 GiB is generous.
+const MAX_DATA_SECTION_SIZE = 1 << 30;
+
+export function readDataMap(sec: ElfSection, btf: Btf | null, symbols: ElfSymbol[], path = '<object>'): MapSpec | null {
   if (sec.size === 0) return null;
+  if (sec.size > MAX_DATA_SECTION_SIZE) {
+    throw new BpfError('MAP_INVALID', `${path}: section ${sec.name} is ${sec.size} bytes, too large for a global data map`);
+  }
   const readonly = sec.name === '.rodata' || sec.name.startsWith('.rodata.');
   const datasec = btf?.findByName(sec.name, 'datasec');
   const btfVars = new Map<string, number>();

@@ -53,7 +53,7 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
     if (isLegacyMapSection(sec)) maps.push(...readLegacyMaps(elf, sec, symbols));
     else if (sec.name === '.maps') maps.push(...readBtfMaps(elf, sec, btf, symbols, relocations.get(sec.index) ?? []));
     else if (isDataSection(sec)) {
-      const m = readDataMap(sec, btf, symbols);
+      const m = readDataMap(sec, btf, symbols, path);
       if (m) maps.push(m);
     }
   }

@@ -20,13 +20,13 @@ export const show: Command = {
         mode: p.mode,
         progId: p.progId,
         name: p.name ?? null,
-        link: p.linkId !== undefined,
+        link: p.viaLink,
         ...(p.linkId !== undefined ? { linkId: p.linkId } : {}),
       })),
     );
     if (ctx.json) ctx.printJson({ xdp: rows, ...(netns ? { netns } : {}) });
     else if (rows.length === 0) ctx.print(`no XDP programs attached${netns ? ` in netns ${netns}` : ''}`);
-    else ctx.print(table(['INTERFACE', 'IFINDEX', 'MODE', 'ID', 'NAME', 'ATTACHED BY'], rows.map((r) => [r.interface, r.ifindex, r.mode, r.progId, r.name, r.link ? `bpf_link ${r.linkId}` : 'netlink'])));
+    else ctx.print(table(['INTERFACE', 'IFINDEX', 'MODE', 'ID', 'NAME', 'ATTACHED BY'], rows.map((r) => [r.interface, r.ifindex, r.mode, r.progId, r.name, r.link ? `bpf_link${r.linkId !== undefined ? ' ' + r.linkId : ''}` : 'netlink'])));
     return 0;
   },
 };
