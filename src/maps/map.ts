@@ -362,19 +362,6 @@ export class BpfMap implements Disposable {
    * support fall back to the key walk.
    */
   *entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, MapValue]> {
-    for (const chunk of this.#lookupBatches(opts)) yield* chunk;
-  }
-
-  /** entriesBatch() collected into an array. */
-  getBatch(opts: { batchSize?: number } = {}): [Buffer, MapValue][] {
-    // Chunk by chunk: a generator step per entry costs as much as decoding it.
-    const out: [Buffer, MapValue][] = [];
-    for (const chunk of this.#lookupBatches(opts)) for (const e of chunk) out.push(e);
-    return out;
-  }
-
-  /** The entriesBatch() walk, one array per syscall (single entries on the fallback path). */
-  *#lookupBatches(opts: { batchSize?: number; andDelete?: boolean }): Generator<[Buffer, MapValue][]> {
     const command = opts.andDelete ? cmd.BPF_MAP_LOOKUP_AND_DELETE_BATCH : cmd.BPF_MAP_LOOKUP_BATCH;
     let size = Math.max(1, Math.min(opts.batchSize ?? 4096, this.maxEntries || 1));
     // in/out_batch are opaque kernel cursors; key_size bytes (at least 8) is enough for every map type.
@@ -395,7 +382,7 @@ export class BpfMap implements Disposable {
       });
       if (result < 0 && result !== -ENOENT) {
         if (first && (result === -EINVAL || isNotSupported(-result))) {
-          for (const e of this.#entriesFallback(opts.andDelete ?? false)) yield [e];
+          yield* this.#entriesFallback(opts.andDelete ?? false);
           return;
         }
         if (result === -ENOSPC && size < 1 << 20) {
@@ -407,14 +394,19 @@ export class BpfMap implements Disposable {
         }
         throw syscallError(command, result, this.#context());
       }
-      const chunk: [Buffer, MapValue][] = new Array(count);
-      for (let i = 0; i < count; i++)
-        chunk[i] = [copyOut(keys.bytes, i * this.keySize, this.keySize), this.#decodeValue(values.bytes, i * this.#valueBytes)];
-      yield chunk;
+      for (let i = 0; i < count; i++) {
+        const k = copyOut(keys.bytes, i * this.keySize, this.keySize);
+        yield [k, this.#decodeValue(values.bytes, i * this.#valueBytes)];
+      }
       if (result === -ENOENT) return;
       inBatch.bytes.set(outBatch.bytes);
       first = false;
     }
+  }
+
+  /** entriesBatch() collected into an array. */
+  getBatch(opts: { batchSize?: number } = {}): [Buffer, MapValue][] {
+    return [...this.entriesBatch(opts)];
   }
 
   /**
@@ -527,9 +519,7 @@ export class BpfMap implements Disposable {
     if (!this.perCpu) {
       if (Array.isArray(value))
         throw new BpfError('VALUE_SIZE', `map "${this.name}": one value expected, got an array (not a per-CPU map)`);
-      // set() passes the exact-size value area: no view needed.
-      const area = off === 0 && dest.byteLength === this.valueSize ? dest : dest.subarray(off, off + this.valueSize);
-      encodeInto(area, value, 'value', this.name);
+      encodeInto(dest.subarray(off, off + this.valueSize), value, 'value', this.name);
       return;
     }
     if (Array.isArray(value) && value.length !== this.cpus) throw this.#cpuCountError(value.length);

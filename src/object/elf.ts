@@ -73,7 +73,7 @@ export interface ElfFile {
   sections: ElfSection[];
 }
 
-function fail(path: string, code: 'ELF_TRUNCATED' | 'ELF_BAD_MAGIC' | 'ELF_UNSUPPORTED' | 'ELF_BAD_SECTION', msg: string): never {
+function fail(path: string, code: 'ELF_TRUNCATED' | 'ELF_BAD_MAGIC' | 'ELF_UNSUPPORTED' | 'ELF_BAD_SECTION' | 'ELF_BAD_STRING', msg: string): never {
   throw new BpfError(code, `${path}: ${msg}`);
 }
 
@@ -116,6 +116,18 @@ export function readElf(bytes: Uint8Array, path: string): ElfFile {
   }
   const strBase = shoff + shstrndx * ELF64_SHDR_SIZE;
   if (dv.getUint32(strBase + 4, le) !== SHT_STRTAB) fail(path, 'ELF_BAD_SECTION', `section ${shstrndx} named as the section name table is not a string table`);
+  // elfy reads a name past the table's end (or into the next section) without
+  // complaint, and would name such a section '' or garbage: check every sh_name.
+  const strOff = Number(dv.getBigUint64(strBase + 24, le));
+  const strSize = Number(dv.getBigUint64(strBase + 32, le));
+  const names = bytes.subarray(strOff, strOff + strSize);
+  for (let i = 0; i < shnum; i++) {
+    const nameOff = dv.getUint32(shoff + i * ELF64_SHDR_SIZE, le);
+    if (nameOff >= strSize) {
+      fail(path, 'ELF_BAD_STRING', `section ${i}: name offset ${nameOff} past the end of the section name table (${strSize} bytes)`);
+    }
+    if (names.indexOf(0, nameOff) === -1) fail(path, 'ELF_BAD_STRING', `section ${i}: name at offset ${nameOff} is not NUL-terminated`);
+  }
 
   let parsed: ElfyFile;
   try {

@@ -1,0 +1,58 @@
+// Candidate search: the target types a local type may stand for. Like
+// libbpf, a candidate has the local type's name without its `___flavour`
+// and a compatible kind; vmlinux is searched first, module BTF only when
+// vmlinux has no candidate at all. Lookups go through the parser's name
+// index (no scan over vmlinux's ~100k types) and are cached per name.
+
+import type { Btf } from '../btf/btf.js';
+import type { BtfType } from '../btf/kinds.js';
+import { essentialName } from './names.js';
+import { isAnyEnum, kindsCoreCompatible } from './btf-util.js';
+
+/** What relocations are resolved against: the running kernel, or a stand-in. */
+export interface CoreTarget {
+  /** vmlinux BTF (or a blob standing in for it). */
+  readonly vmlinux: Btf;
+  /** Module BTFs (split BTF on vmlinux), loaded lazily; asked only when vmlinux has no candidate. */
+  modules?(): Iterable<Btf>;
+}
+
+export interface CoreCandidate {
+  btf: Btf;
+  id: number;
+}
+
+/** Caching candidate lookup over one target. */
+export class CoreCandidates {
+  readonly target: CoreTarget;
+  readonly #cache = new Map<string, CoreCandidate[]>();
+
+  constructor(target: CoreTarget) {
+    this.target = target;
+  }
+
+  /** Candidates for a (named) local type; [] when none. */
+  find(local: BtfType): CoreCandidate[] {
+    const name = essentialName(local.name);
+    if (name === '') return [];
+    // enum and enum64 match each other, so they share a cache slot.
+    const key = `${isAnyEnum(local) ? 'enum' : local.kind}:${name}`;
+    let found = this.#cache.get(key);
+    if (!found) {
+      found = this.#search(this.target.vmlinux, name, local, 1);
+      if (found.length === 0 && this.target.modules) {
+        for (const mod of this.target.modules()) found.push(...this.#search(mod, name, local, mod.startId));
+      }
+      this.#cache.set(key, found);
+    }
+    return found;
+  }
+
+  #search(btf: Btf, name: string, local: BtfType, minId: number): CoreCandidate[] {
+    // Ids below minId belong to the base, which was searched already.
+    return btf
+      .findAllByName(name)
+      .filter((t) => t.id >= minId && kindsCoreCompatible(local, t))
+      .map((t) => ({ btf, id: t.id }));
+  }
+}

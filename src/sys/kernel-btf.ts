@@ -1,0 +1,89 @@
+// The running kernel's BTF, as CO-RE relocation target: vmlinux from
+// /sys/kernel/btf/vmlinux (read and indexed once per process), and module
+// BTF from /sys/kernel/btf/<module> (split BTF on vmlinux), read only when a
+// relocation finds nothing in vmlinux. Tests and cross-kernel builds pass
+// their own blob instead (coreTargetFromBtf / readBtfFile).
+
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { BpfError } from '../errors.js';
+import { type Btf, parseBtf } from '../object/btf/btf.js';
+import type { CoreTarget } from '../object/core/candidates.js';
+
+export const KERNEL_BTF_DIR = '/sys/kernel/btf';
+export const VMLINUX_BTF_PATH = `${KERNEL_BTF_DIR}/vmlinux`;
+
+let vmlinux: Btf | undefined;
+const modules = new Map<string, Btf>();
+
+function readBytes(path: string): Uint8Array {
+  try {
+    const b = readFileSync(path);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const hint = err.code === 'ENOENT' && path.startsWith(KERNEL_BTF_DIR) ? ' (kernel built without CONFIG_DEBUG_INFO_BTF?)' : '';
+    throw new BpfError('IO', `${path}: cannot read: ${err.code ?? err.message}${hint}`);
+  }
+}
+
+/**
+ * A raw BTF file (gzip-compressed when it starts with the gzip magic), e.g.
+ * a saved copy of some kernel's /sys/kernel/btf/vmlinux. `base` for split BTF.
+ */
+export function readBtfFile(path: string, opts: { base?: Btf } = {}): Btf {
+  let bytes = readBytes(path);
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    const b = gunzipSync(bytes);
+    bytes = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  }
+  return parseBtf(bytes, { base: opts.base, source: path });
+}
+
+/** The running kernel's vmlinux BTF (read once, then cached). */
+export function vmlinuxBtf(): Btf {
+  return (vmlinux ??= parseBtf(readBytes(VMLINUX_BTF_PATH), { source: VMLINUX_BTF_PATH }));
+}
+
+/** Names of the loaded modules that have BTF. */
+export function moduleBtfNames(): string[] {
+  try {
+    return readdirSync(KERNEL_BTF_DIR).filter((n) => n !== 'vmlinux').sort();
+  } catch {
+    return [];
+  }
+}
+
+/** A module's BTF, split on vmlinux (cached). */
+export function moduleBtf(name: string): Btf {
+  let m = modules.get(name);
+  if (!m) {
+    if (name.includes('/') || name === 'vmlinux') throw new BpfError('USAGE', `not a module name: ${name}`);
+    const path = join(KERNEL_BTF_DIR, name);
+    m = parseBtf(readBytes(path), { base: vmlinuxBtf(), source: path });
+    modules.set(name, m);
+  }
+  return m;
+}
+
+/** The running kernel as CO-RE target: vmlinux, then modules on demand. */
+export function kernelCoreTarget(): CoreTarget {
+  return {
+    vmlinux: vmlinuxBtf(),
+    *modules() {
+      for (const name of moduleBtfNames()) {
+        try {
+          yield moduleBtf(name);
+        } catch {
+          // A module unloaded meanwhile, or unreadable BTF: it cannot hold candidates.
+        }
+      }
+    },
+  };
+}
+
+/** A given BTF (e.g. another kernel's vmlinux) as CO-RE target, without modules. */
+export function coreTargetFromBtf(btf: Btf): CoreTarget {
+  return { vmlinux: btf };
+}
