@@ -66,7 +66,7 @@ for (const b of BENCHMARKS) {
   if (b.needsRoot && privilege) {
     const line = `${b.title}: skipped: ${privilege}`;
     console.log(line);
-    results.push({ name: b.title, skip: privilege });
+    results.push({ name: b.title, skip: 'needs root or CAP_BPF' });
     continue;
   }
   try {

@@ -59,6 +59,16 @@ export interface MapCreateOptions {
   ifindex?: number;
 }
 
+/** One BPF_MAP_LOOKUP_BATCH result: `count` keys and values, back to back. */
+export interface BatchChunk {
+  count: number;
+  keys: Buffer;
+  values: Buffer;
+  keySize: number;
+  /** Bytes per value: valueSize, or round_up(valueSize, 8) × CPUs for per-CPU maps. */
+  valueStride: number;
+}
+
 /** One value, or one per possible CPU for per-CPU maps. */
 export type MapValue = Buffer | Buffer[];
 
@@ -361,7 +371,14 @@ export class BpfMap implements Disposable {
    * `andDelete`), `batchSize` elements per syscall. Map types without batch
    * support fall back to the key walk.
    */
-  *entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, MapValue]> {
+  /**
+   * The map in raw chunks, one per BPF_MAP_LOOKUP_BATCH call: `count` keys
+   * back to back (keySize each) and their values (valueStride each: per-CPU
+   * values are one padded slot per CPU). No per-entry allocation; the
+   * buffers are reused, so a chunk is only valid until the next one. Yields
+   * nothing and returns false when the map type has no batch support.
+   */
+  *batchChunks(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<BatchChunk, boolean> {
     const command = opts.andDelete ? cmd.BPF_MAP_LOOKUP_AND_DELETE_BATCH : cmd.BPF_MAP_LOOKUP_BATCH;
     let size = Math.max(1, Math.min(opts.batchSize ?? 4096, this.maxEntries || 1));
     // in/out_batch are opaque kernel cursors; key_size bytes (at least 8) is enough for every map type.
@@ -381,10 +398,7 @@ export class BpfMap implements Disposable {
         count: size,
       });
       if (result < 0 && result !== -ENOENT) {
-        if (first && (result === -EINVAL || isNotSupported(-result))) {
-          yield* this.#entriesFallback(opts.andDelete ?? false);
-          return;
-        }
+        if (first && (result === -EINVAL || isNotSupported(-result))) return false;
         if (result === -ENOSPC && size < 1 << 20) {
           // A hash bucket holds more elements than fit: grow and retry from the same cursor.
           size *= 4;
@@ -394,13 +408,29 @@ export class BpfMap implements Disposable {
         }
         throw syscallError(command, result, this.#context());
       }
-      for (let i = 0; i < count; i++) {
-        const k = copyOut(keys.bytes, i * this.keySize, this.keySize);
-        yield [k, this.#decodeValue(values.bytes, i * this.#valueBytes)];
-      }
-      if (result === -ENOENT) return;
+      if (count > 0) yield { count, keys: keys.bytes, values: values.bytes, keySize: this.keySize, valueStride: this.#valueBytes };
+      if (result === -ENOENT) return true;
       inBatch.bytes.set(outBatch.bytes);
       first = false;
+    }
+  }
+
+  /**
+   * Every entry, read with BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH),
+   * falling back to a GET_NEXT_KEY walk for map types without batch support.
+   */
+  *entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, MapValue]> {
+    const chunks = this.batchChunks(opts);
+    for (;;) {
+      const next = chunks.next();
+      if (next.done) {
+        if (!next.value) yield* this.#entriesFallback(opts.andDelete ?? false);
+        return;
+      }
+      const c = next.value;
+      for (let i = 0; i < c.count; i++) {
+        yield [copyOut(c.keys, i * c.keySize, c.keySize), this.#decodeValue(c.values, i * c.valueStride)];
+      }
     }
   }
 
