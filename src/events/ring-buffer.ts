@@ -19,9 +19,12 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
   readonly map: BpfMap;
   readonly #consumer: ffi.Mapping;
   readonly #producer: ffi.Mapping;
-  readonly #cons: DataView;
-  readonly #prod: DataView;
+  /** consumer_pos and producer_pos: u64s the kernel reads and writes with acquire/release. */
+  readonly #cons: BigUint64Array;
+  readonly #prod: BigUint64Array;
   readonly #data: Uint8Array;
+  /** The data area as u32s: record headers are 8-byte aligned, so their len is one index. */
+  readonly #words: Uint32Array;
   readonly #mask: number;
   readonly #stream = new EventStream<EventRecord>();
   #poll: { close(): void } | null = null;
@@ -44,9 +47,10 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
     }
     this.#consumer = c;
     this.#producer = p;
-    this.#cons = new DataView(c.buffer);
-    this.#prod = new DataView(p.buffer);
+    this.#cons = new BigUint64Array(c.buffer, 0, 1);
+    this.#prod = new BigUint64Array(p.buffer, 0, 1);
     this.#data = new Uint8Array(p.buffer, page, 2 * size);
+    this.#words = new Uint32Array(p.buffer, page, (2 * size) / 4);
     this.#mask = size - 1;
   }
 
@@ -56,15 +60,16 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
    */
   consume(fn: (data: Uint8Array) => void): number {
     if (this.#closed) throw new BpfError('CLOSED', `ring buffer ${this.map.name}: reader closed`);
-    let cons = Number(this.#cons.getBigUint64(0, true));
+    // Positions are read and written once per pass, whole (Atomics: no torn u64),
+    // and handled as plain numbers in between: no BigInt per record.
+    let cons = Number(Atomics.load(this.#cons, 0));
     let n = 0;
     for (;;) {
-      const prod = Number(this.#prod.getBigUint64(0, true));
-      if (cons >= prod) break;
-      let progressed = false;
+      const prod = Number(Atomics.load(this.#prod, 0));
+      const before = cons;
       while (cons < prod) {
         const off = cons & this.#mask;
-        const len = new DataView(this.#data.buffer, this.#data.byteOffset + off, HDR_SIZE).getUint32(0, true);
+        const len = this.#words[off >>> 2]!;
         if (len & BUSY_BIT) break; // reserved, not yet submitted: stop here, keep order
         const size = len & ~(BUSY_BIT | DISCARD_BIT);
         if (len & DISCARD_BIT) this.discarded++;
@@ -73,11 +78,10 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
           n++;
         }
         cons += (size + HDR_SIZE + 7) & ~7;
-        progressed = true;
-        // Give space back as we go, so a busy producer is not starved.
-        this.#cons.setBigUint64(0, BigInt(cons), true);
       }
-      if (!progressed) break;
+      if (cons === before) break;
+      // Give the space back after each pass, so a busy producer is not starved.
+      Atomics.store(this.#cons, 0, BigInt(cons));
     }
     return n;
   }
