@@ -25,6 +25,7 @@ const { BenchError, bpfPrivilegeProblem, ensureDist } = await import('./util.js'
 const { mapOps } = await import('./map-ops.js');
 const { batchDump } = await import('./batch-dump.js');
 const { btfParse } = await import('./btf-parse.js');
+const { ringbuf } = await import('./ringbuf.js');
 
 /**
  * The benchmarks, run in this order. Each `run()` resolves to a list of
@@ -40,7 +41,7 @@ const BENCHMARKS = [
   { id: 'map-ops', title: 'single-element map ops', needsRoot: true, run: mapOps },
   { id: 'batch-dump', title: 'batch dump', needsRoot: true, run: batchDump },
   { id: 'btf-parse', title: 'vmlinux BTF parse', needsRoot: false, run: btfParse },
-  // { id: 'ringbuf', title: 'ring buffer', needsRoot: true, run: ringbuf },
+  { id: 'ringbuf', title: 'ring buffer', needsRoot: true, run: ringbuf },
 ];
 
 const started = Date.now();

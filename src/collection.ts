@@ -8,6 +8,10 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from './errors.js';
 import { BpfMap } from './maps/map.js';
+import { type TypedMap, typedMap } from './maps/typed.js';
+import { type Btf, parseBtf } from './object/btf/btf.js';
+import { sanitizeBtf } from './object/btf-sanitize.js';
+import { CoreResolver } from './object/core/index.js';
 import { DEFAULT_BPFFS, byNamePinPath, iproute2GlobalPinPath, reusePinnedMap } from './maps/pin.js';
 import { parseObject } from './object/object.js';
 import { readObjectBytes } from './object/read.js';
@@ -15,6 +19,8 @@ import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object
 import { loadProgram } from './programs/load.js';
 import { BpfProgram } from './programs/program.js';
 import { btfLoad } from './sys/btf-attr.js';
+import { btfFeatures } from './sys/btf-features.js';
+import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
 import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
 import { PROG_TYPE_NAMES } from './uapi/bpf.js';
@@ -32,6 +38,8 @@ export interface LoadOptions {
   programType?: string | number;
   /** Skip the object's own pinning declarations (create fresh, pin nothing). */
   ignorePinning?: boolean;
+  /** BTF to resolve CO-RE relocations against instead of the running kernel's (/sys/kernel/btf). */
+  targetBtf?: Btf;
 }
 
 function progTypeNumber(t: string | number): number {
@@ -164,12 +172,15 @@ export class BpfCollection {
   readonly programs = new Map<string, BpfProgram>();
   /** The object's BTF in the kernel, or null (no BTF, or the kernel refused it: see btfError). */
   btf: Fd | null = null;
-  /** Why the object's BTF could not be loaded, when it could not. */
+  /** Why the object's BTF could not be loaded, when it could not: the kernel's BTF verifier log. */
   btfError: string | null = null;
   /** Maps that were reused from an existing pin rather than created. */
   readonly reusedPins = new Set<string>();
   /** Pins this load made (removed again if the load fails). */
   readonly createdPins: string[] = [];
+  /** The object, for typedMap(); its BTF with DATASEC sizes filled in is parsed on first use. */
+  #file: BpfObjectFile | null = null;
+  #typesBtf: Btf | null = null;
 
   private constructor(path: string) {
     this.path = path;
@@ -189,15 +200,30 @@ export class BpfCollection {
 
   #load(spec: BpfObjectSpec, opts: LoadOptions): void {
     const file = spec.file;
-    if (file.btfForKernel) {
-      const r = btfLoad(file.btfForKernel);
+    this.#file = file;
+    // Older kernels refuse BTF kinds newer than they are: rewrite those first.
+    const features = file.btfForKernel ? btfFeatures() : null;
+    if (file.btfForKernel && features) {
+      const bytes = sanitizeBtf(file.btfForKernel, features, { littleEndian: file.littleEndian });
+      const r = btfLoad(bytes);
       if (r.result >= 0) this.btf = new Fd(r.result, `BTF of ${file.path}`);
       else {
-        const withLog = btfLoad(file.btfForKernel, 1 << 20);
-        this.btfError = withLog.log.trim().split('\n').pop() || `errno ${-r.result}`;
+        // Keep the kernel's BTF verifier log: it names the offending type.
+        const withLog = btfLoad(bytes, 1 << 20);
+        this.btfError = withLog.log.trim() || `errno ${-r.result}`;
       }
     }
     const btfFd = this.btf?.value;
+    // func_info names FUNC types, which a kernel without them saw as typedefs.
+    const progBtfFd = features?.btfFunc ? btfFd : undefined;
+    // One resolver per load (its caches span programs), made when a program needs it:
+    // reading the kernel's BTF is skipped for objects without CO-RE.
+    let core: CoreResolver | undefined;
+    const coreFor = (p: ProgramSpec): CoreResolver | undefined => {
+      if (!file.btf || p.coreRelocations.length === 0) return undefined;
+      const target = opts.targetBtf ? coreTargetFromBtf(opts.targetBtf) : kernelCoreTarget();
+      return (core ??= new CoreResolver(file.btf, target, { littleEndian: file.littleEndian }));
+    };
 
     for (const m of file.maps) {
       const pinPath = opts.ignorePinning ? null : declaredPinPath(spec, m, opts);
@@ -241,7 +267,8 @@ export class BpfCollection {
         kernelVersion: file.kernelVersion ?? 0,
         type,
         mapFds,
-        btfFd,
+        btfFd: progBtfFd,
+        core: coreFor(p),
       });
       this.programs.set(p.name, new BpfProgram(fd, p.name, type));
     }
@@ -281,6 +308,22 @@ export class BpfCollection {
     const m = this.maps.get(name);
     if (!m) throw new BpfError('MAP_NOT_FOUND', `${this.path}: no map named ${name} (maps: ${[...this.maps.keys()].join(', ') || 'none'})`);
     return m;
+  }
+
+  /**
+   * A map whose keys and values are plain JS values, encoded and decoded by
+   * the object's BTF description of the map (its BTF key/value types).
+   */
+  typedMap<K = unknown, V = unknown>(name: string): TypedMap<K, V> {
+    const m = this.map(name);
+    const file = this.#file;
+    const spec = file?.maps.find((s) => s.name === name);
+    if (!file?.btfForKernel || !spec || (!spec.btfKeyTypeId && !spec.btfValueTypeId)) {
+      throw new BpfError('MAP_INVALID', `${this.path}: map ${name} has no BTF key/value types (declare it in .maps with __type(key, …) / __type(value, …))`);
+    }
+    // The kernel's copy: global data maps need the DATASEC sizes the ELF supplies.
+    this.#typesBtf ??= parseBtf(file.btfForKernel, { littleEndian: file.littleEndian, source: `${file.path}: .BTF` });
+    return typedMap<K, V>(m, this.#typesBtf, spec.btfKeyTypeId, spec.btfValueTypeId);
   }
 
   program(name: string): BpfProgram {

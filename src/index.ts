@@ -10,12 +10,30 @@ export type { BpfObjectFile, DataVariable, MapSpec, MapStyle, Pinning, ProgramRe
 export { parseBtf, type Btf, type BtfType } from './object/btf/btf.js';
 export { parseBtfExt, type BtfExt, type CoreRelocation, type FuncInfo, type LineInfo } from './object/btf/ext.js';
 export { BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, mapTypeName, progTypeName } from './uapi/bpf.js';
+// CO-RE relocation, BTF sanitising, typed values (pure).
+export {
+  CoreResolver,
+  CoreCandidates,
+  applyCoreRelocations,
+  patchCoreInsn,
+  BPF_CORE_POISON_HELPER,
+  type CoreTarget,
+  type CoreRelocationResult,
+  type CorePoisoned,
+  type CoreApplied,
+} from './object/core/index.js';
+export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures } from './object/btf-sanitize.js';
+export { decodeBtfValue, encodeBtfValue, encodeBtfValueInto, toJsonValue, type BtfValueOptions } from './btf-values/index.js';
 
 // Kernel layer.
 export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions } from './collection.js';
 export { BpfMap, type MapCreateSpec, type MapCreateOptions, type MapValue, type UpdateFlag } from './maps/map.js';
 export { u8, u16, u32, u64, readU8, readU16, readU32, readU64, readI32, readI64, type MapBytes } from './maps/codec.js';
 export { pinMap, unpin, openPinnedMap, reusePinnedMap, DEFAULT_BPFFS } from './maps/pin.js';
+export { TypedMap, typedMap, typedMapFromKernel, btfCodec, rawCodec, type ValueCodec } from './maps/typed.js';
+export { vmlinuxBtf, moduleBtf, moduleBtfNames, kernelCoreTarget, coreTargetFromBtf, readBtfFile } from './sys/kernel-btf.js';
+export { btfFeatures } from './sys/btf-features.js';
+export { btfInfo, btfFdById, kernelBtfById, type BtfInfo } from './sys/btf-info.js';
 export { BpfProgram, verdictName, type ProgramTestRun, type TestRunOptions } from './programs/program.js';
 export { BpfSyscallError } from './sys/syscall-error.js';
 export { listMaps, listPrograms, listLinks } from './sys/ids.js';
@@ -24,6 +42,29 @@ export { possibleCpus } from './sys/cpus.js';
 // Attach: XDP over rtnetlink or bpf_link; namespaces and the test network.
 export { attachXdp, queryXdp, listXdp, detachXdp, attachXdpLink, XdpLink, listXdpLinks } from './attach/xdp.js';
 export type { AttachXdpOptions, DetachXdpOptions, XdpAttachment, XdpStatus, XdpMode, InterfaceRef } from './attach/xdp.js';
+
+// Attach: TC on clsact (cls_bpf over rtnetlink) or tcx (bpf_link); cgroup v2 hooks; sockmaps.
+export { attachTc, queryTc, listTc, detachTc, hasClsact, removeClsact, TC_DIRECTIONS, DEFAULT_TC_PRIORITY, DEFAULT_TC_HANDLE } from './attach/tc.js';
+export type { AttachTcOptions, DetachTcOptions, TcAttachment, TcDetachment, TcDirection, TcFilterInfo } from './attach/tc.js';
+export { attachTcx, queryTcx, listTcx, detachTcx, TcxLink } from './attach/tcx.js';
+export type { AttachTcxOptions, DetachTcxOptions, TcxDetachment, TcxProgram } from './attach/tcx.js';
+export {
+  attachCgroup,
+  attachCgroupLink,
+  CgroupLink,
+  queryCgroup,
+  detachCgroup,
+  cgroup2Mount,
+  resolveCgroup,
+  cgroupId,
+  CGROUP_ATTACH_TYPES,
+  BPF_F_ALLOW_MULTI,
+  BPF_F_ALLOW_OVERRIDE,
+  BPF_F_REPLACE,
+} from './attach/cgroup.js';
+export type { AttachCgroupOptions, CgroupAttachment, CgroupDetachment, CgroupProgram, DetachCgroupOptions, QueryCgroupOptions } from './attach/cgroup.js';
+export { attachSkMsg, detachSkMsg, querySockmap, SOCKMAP_ATTACH_TYPES } from './attach/sk-msg.js';
+export type { AttachSkMsgOptions, SkMsgAttachment, SkMsgDetachment } from './attach/sk-msg.js';
 export { withNetns } from './netns.js';
 export { setupTestEnv, teardownTestEnv, statusTestEnv, type TestEnv } from './testenv.js';
 export { ping, type PingResult } from './net/icmp.js';

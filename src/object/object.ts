@@ -35,9 +35,10 @@ function readKernelVersion(elf: ElfFile): number | null {
 function readBtf(elf: ElfFile): { btf: Btf | null; btfExt: BtfExt | null } {
   const b = section(elf, '.BTF');
   if (!b) return { btf: null, btfExt: null };
-  const btf = parseBtf(b.data, { littleEndian: elf.littleEndian, source: `${elf.path}: .BTF` });
+  // parseBtf / parseBtfExt add ".BTF: " / ".BTF.ext: " after the source themselves.
+  const btf = parseBtf(b.data, { littleEndian: elf.littleEndian, source: elf.path });
   const e = section(elf, '.BTF.ext');
-  const btfExt = e ? parseBtfExt(e.data, btf, { littleEndian: elf.littleEndian, source: `${elf.path}: .BTF.ext` }) : null;
+  const btfExt = e ? parseBtfExt(e.data, btf, { littleEndian: elf.littleEndian, source: elf.path }) : null;
   return { btf, btfExt };
 }
 

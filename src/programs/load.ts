@@ -1,11 +1,14 @@
 // Load one program: apply map relocations to a copy of its instructions,
 // attach BTF func/line info, and issue BPF_PROG_LOAD. The first attempt asks
 // for no log (fast path); a refusal is retried with a log buffer that grows
-// until the whole log fits, so the error can quote the verifier.
+// until the whole log fits, so the error can quote the verifier. CO-RE
+// relocations are resolved and patched in before loading; an instruction
+// they had to poison turns a refusal into an error naming the relocation.
 
 import { BpfError } from '../errors.js';
 import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, Insns } from '../object/instruction.js';
 import type { ProgramSpec } from '../object/types.js';
+import { applyCoreRelocations, type CorePoisoned, type CoreResolver } from '../object/core/index.js';
 import { BPF_PROG_LOAD } from '../sys/bpf-cmd.js';
 import { ENOSPC } from '../sys/errno.js';
 import { LITTLE_ENDIAN, writeU32 } from '../sys/endian.js';
@@ -33,6 +36,8 @@ export interface LoadProgramOptions {
   /** fd of the object's BTF in the kernel, when it was loaded. */
   btfFd?: number;
   ifindex?: number;
+  /** Resolves CO-RE relocations (needed when the program has any); share one per object load for its caches. */
+  core?: CoreResolver;
 }
 
 /** The instructions with map fds and global-data addresses written in. */
@@ -57,6 +62,32 @@ export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'sour
     }
   }
   return bytes;
+}
+
+/**
+ * Patch the program's CO-RE relocations into `insns` (from relocate()), in
+ * place. Returns the relocations that poisoned their instruction: harmless
+ * in dead code, otherwise the verifier refuses the program there.
+ */
+export function relocateCore(spec: ProgramSpec, insns: Uint8Array, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'core'>): CorePoisoned[] {
+  if (spec.coreRelocations.length === 0) return [];
+  if (!opts.core) {
+    throw new BpfError('CORE_RELOCATION', `${opts.source}: program ${spec.name} has ${spec.coreRelocations.length} CO-RE relocations but no BTF to resolve them against`);
+  }
+  return applyCoreRelocations(insns, opts.littleEndian, spec.coreRelocations, opts.core, `${opts.source}: program ${spec.name}`).poisoned;
+}
+
+/** The refusal explained by a poisoned CO-RE relocation, when one is to blame. */
+function coreFailure(poisoned: CorePoisoned[], log: string, insn: number, prefix: string): BpfError | null {
+  if (poisoned.length === 0) return null;
+  // The verifier stops at the first reachable poisoned call: prefer the one it names.
+  const hit = poisoned.find((p) => p.insn === insn) ?? (log.includes('unknown#195896080') ? poisoned[0] : undefined);
+  if (!hit) return null;
+  const others = poisoned.filter((p) => p !== hit).map((p) => `also unresolved: ${p.message}`);
+  const details = [...others, `verifier log (last lines):\n${logTail(log)}`].join('\n');
+  const err = new BpfError('CORE_RELOCATION', `${prefix}: CO-RE relocation failed: ${hit.message}`, { details });
+  Object.assign(err, { log, instruction: hit.insn, relocation: hit.relocation });
+  return err;
 }
 
 function encodeFuncInfo(spec: ProgramSpec): Uint8Array {
@@ -86,9 +117,11 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
     throw new BpfError('PROGRAM_INVALID', `${opts.source}: program ${spec.name} in section "${spec.section}": the section name does not say which program type it is; choose one (e.g. --xdp or --type xdp)`);
   }
   const withBtf = opts.btfFd !== undefined && spec.funcInfo.length > 0;
+  const insns = relocate(spec, opts);
+  const poisoned = relocateCore(spec, insns, opts);
   const attr: ProgLoadAttr = {
     type,
-    insns: relocate(spec, opts),
+    insns,
     license: opts.license,
     name: spec.name,
     kernVersion: opts.kernelVersion ?? 0,
@@ -117,6 +150,8 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
   const log = res.log;
   if (!log.trim()) throw new BpfSyscallError(BPF_PROG_LOAD, -first, context);
   const insn = lastInstruction(log);
+  const coreErr = coreFailure(poisoned, log, insn, `${opts.source}: ${progTypeName(type)} program ${spec.name}`);
+  if (coreErr) throw coreErr;
   const src = insn >= 0 ? sourceLineFor(spec.lineInfo, insn) : undefined;
   const where = src ? ` at ${src.fileName.split('/').pop()}:${src.line}` : insn >= 0 ? ` at instruction ${insn}` : '';
   const srcText = src?.source ? `\nsource line ${src.fileName}:${src.line}: ${src.source.trim()}` : '';

@@ -127,7 +127,7 @@ function positionsOf(out: RawInsns, f: RawInsns): number[] {
       const a = (p + i) * 8;
       const b = i * 8;
       const code = f.code(i);
-      const ld = code === LD_IMM64 && (i === 0 || f.code(i - 1) !== LD_IMM64 || true);
+      const ld = code === LD_IMM64;
       for (let j = 0; j < 8 && ok; j++) {
         if (code === CALL && j >= 4) continue;
         if (ld && (j === 1 || j >= 4)) continue;
@@ -156,6 +156,7 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
   const le = littleEndianOf(file);
   const o = fx.oracle;
   const obj: BpfObjectFile = parseObject(file, fx.file);
+  const btfTypes = existsSync(fx.btfPath) ? parseBtfDump(readFileSync(fx.btfPath, 'utf8')) : null;
   const progByName = (name: string): ProgramSpec => {
     const p = obj.programs.find((x) => x.name === name);
     if (!p) throw new Error(`program ${name} missing from parseObject output`);
@@ -253,6 +254,15 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
           return srcOk && where.get(e.to)!.includes(target);
         });
         expect(ok, `${s.name}: ${e.from.name}+${e.at} -> ${e.to.name}`).toBe(true);
+      }
+      // func_info follows the copies: one FUNC record at the start of each
+      // function (type names from bpftool's dump, not our BTF reader).
+      if (btfTypes && obj.btfExt) {
+        const fi = p.funcInfo.map((x) => ({ at: x.insnOff, name: btfTypes[x.typeId - 1]?.name }));
+        expect(fi.length, s.name).toBe(fns.length);
+        for (const f of fns) {
+          expect(fi.some((x) => x.name === f.name && where.get(f)!.includes(x.at)), `${s.name}: func_info for ${f.name}`).toBe(true);
+        }
       }
     }
   });

@@ -1,5 +1,6 @@
 // Every command the CLI knows, in the order --help lists them.
 import type { Command } from '../command.js';
+import { btf } from './btf.js';
 import { demo } from './demo.js';
 import { detach } from './detach.js';
 import { inspect } from './inspect.js';
@@ -11,4 +12,4 @@ import { show } from './show.js';
 import { testenv } from './testenv.js';
 import { testRun } from './test-run.js';
 
-export const commands: Command[] = [demo, load, detach, show, run, inspect, testRun, map, prog, testenv];
+export const commands: Command[] = [demo, load, detach, show, run, inspect, testRun, map, prog, btf, testenv];

@@ -1,6 +1,8 @@
-// bpf-ts load OBJ --xdp IFACE: load and attach, and leave it attached after
-// exiting, as `ip link set dev IFACE xdp obj OBJ` does. Never replaces an
-// attached program unless --replace says so.
+// bpf-ts load OBJ --xdp IFACE | --tc IFACE | --cgroup PATH / --sk-msg MAP:
+// load and attach, and leave it attached after exiting, as `ip link set dev
+// IFACE xdp obj OBJ` and `tc filter add … bpf obj OBJ` do. Never replaces an
+// attached program unless --replace says so. TC is in ../load-tc.ts, cgroup
+// and sk_msg in ../load-cgroup.ts.
 
 import { join } from 'node:path';
 import { attachXdp, attachXdpLink } from '../../attach/xdp.js';
@@ -8,6 +10,8 @@ import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
 import { DEFAULT_BPFFS, pinFd } from '../../maps/pin.js';
 import type { Command } from '../command.js';
+import { loadCgroup } from '../load-cgroup.js';
+import { loadTc } from '../load-tc.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 
 /** Where `load --link` pins the link unless told otherwise, so `detach` can find and remove it. */
@@ -17,10 +21,19 @@ export function defaultLinkPin(bpffs: string, ifname: string, netns?: string): s
 
 export const load: Command = {
   name: 'load',
-  summary: 'load an object and attach its XDP program to an interface (stays attached)',
-  usage: 'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--json]',
+  summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg (stays attached)',
+  usage:
+    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--json]',
   options: {
     xdp: { type: 'string' },
+    tc: { type: 'string' },
+    direction: { type: 'string' },
+    priority: { type: 'string' },
+    handle: { type: 'string' },
+    cgroup: { type: 'string' },
+    'attach-type': { type: 'string' },
+    'sk-msg': { type: 'string' },
+    'sk-msg-program': { type: 'string' },
     mode: { type: 'string' },
     program: { type: 'string' },
     'pin-maps': { type: 'string' },
@@ -32,8 +45,15 @@ export const load: Command = {
   },
   run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
+    const kinds = [values.xdp && '--xdp', values.tc && '--tc', (values.cgroup || values['sk-msg']) && '--cgroup/--sk-msg'].filter(Boolean);
+    if (kinds.length > 1) throw new BpfError('USAGE', `load attaches one kind at a time: ${kinds.join(' and ')} given`);
+    if (values.tc) return loadTc(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
+    if (values.cgroup || values['sk-msg']) return loadCgroup(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
     const iface = values.xdp as string | undefined;
-    if (!iface) throw new BpfError('USAGE', 'load needs --xdp IFACE (TC, cgroup and socket attach come later)');
+    if (!iface) throw new BpfError('USAGE', 'load needs where to attach: --xdp IFACE, --tc IFACE, --cgroup PATH or --sk-msg MAP');
+    for (const f of ['direction', 'priority', 'handle', 'attach-type', 'sk-msg-program'] as const) {
+      if (values[f] !== undefined) throw new BpfError('USAGE', `--${f} does not apply to --xdp`);
+    }
     const mode = parseMode(values.mode, 'native');
     const netns = values.netns as string | undefined;
     const bpffs = (values.bpffs as string | undefined) ?? DEFAULT_BPFFS;

@@ -1,8 +1,11 @@
 // bpf-ts map dump|lookup|update|delete|list: read and write maps in the
-// kernel, addressed by pin path or id, in bpftool's shapes.
+// kernel, addressed by pin path or id, in bpftool's shapes. With --json,
+// maps that carry BTF also get bpftool's "formatted" key/value per entry.
 
 import { BpfError } from '../../errors.js';
+import { toJsonValue } from '../../btf-values/json.js';
 import type { BpfMap, MapValue, UpdateFlag } from '../../maps/map.js';
+import { type TypedMap, typedMapFromKernel } from '../../maps/typed.js';
 import { listMaps } from '../../sys/ids.js';
 import { mapTypeName } from '../../uapi/bpf.js';
 import type { Command, CommandContext } from '../command.js';
@@ -12,10 +15,30 @@ import { openMapTarget } from '../target.js';
 
 const spaced = (b: Uint8Array) => hexList(b).map((x) => x.slice(2)).join(' ');
 
-/** bpftool -j's raw entry: value, or values per CPU. */
-export function entryJson(key: Uint8Array, value: MapValue) {
-  if (Array.isArray(value)) return { key: hexList(key), values: value.map((v, cpu) => ({ cpu, value: hexList(v) })) };
-  return { key: hexList(key), value: hexList(value) };
+/** bpftool -j's "formatted": key (when BTF describes it), value or values per CPU. */
+function formattedEntry(typed: TypedMap, key: Uint8Array, value: MapValue): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (typed.key.typeId) out.key = toJsonValue(typed.key.decode(key));
+  if (Array.isArray(value)) out.values = value.map((v, cpu) => ({ cpu, value: toJsonValue(typed.value.decode(v)) }));
+  else out.value = toJsonValue(typed.value.decode(value));
+  return out;
+}
+
+/** bpftool -j's raw entry: value, or values per CPU; plus "formatted" when the map has BTF. */
+export function entryJson(key: Uint8Array, value: MapValue, typed?: TypedMap | null) {
+  const raw = Array.isArray(value)
+    ? { key: hexList(key), values: value.map((v, cpu) => ({ cpu, value: hexList(v) })) }
+    : { key: hexList(key), value: hexList(value) };
+  return typed && typed.value.typeId ? { ...raw, formatted: formattedEntry(typed, key, value) } : raw;
+}
+
+/** The map typed by its kernel BTF, or null (no BTF, or it cannot be read: the raw dump still works). */
+function kernelTyped(map: BpfMap): TypedMap | null {
+  try {
+    return typedMapFromKernel(map);
+  } catch {
+    return null;
+  }
 }
 
 function printEntry(ctx: CommandContext, key: Uint8Array, value: MapValue): void {
@@ -35,7 +58,8 @@ function needKey(values: Record<string, unknown>): Buffer {
 function dump(map: BpfMap, ctx: CommandContext): number {
   // Batch lookups where the map type has them; the map falls back to a key walk otherwise.
   const entries = map.getBatch();
-  if (ctx.json) ctx.printJson(entries.map(([k, v]) => entryJson(k, v)));
+  const typed = ctx.json ? kernelTyped(map) : null;
+  if (ctx.json) ctx.printJson(entries.map(([k, v]) => entryJson(k, v, typed)));
   else {
     for (const [k, v] of entries) printEntry(ctx, k, v);
     ctx.print(`Found ${entries.length} element${entries.length === 1 ? '' : 's'}`);
@@ -71,7 +95,7 @@ export const map: Command = {
         const key = needKey(values);
         const v = m.get(key);
         if (v === undefined) throw new BpfError('MAP_NOT_FOUND', `map ${m.name} (${target}): no entry with key ${spaced(key)}`);
-        if (ctx.json) ctx.printJson(entryJson(key, v));
+        if (ctx.json) ctx.printJson(entryJson(key, v, kernelTyped(m)));
         else printEntry(ctx, key, v);
         return 0;
       }

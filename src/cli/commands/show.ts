@@ -1,17 +1,25 @@
-// bpf-ts show: every interface with an XDP program, like `bpftool net list`.
+// bpf-ts show: every interface with an XDP or TC program, like `bpftool net
+// list`: XDP slots, cls_bpf filters on clsact hooks, and tcx programs. The
+// JSON "tc" array is left out when there is none, so output for XDP-only
+// setups is as it was.
 
+import { queryCgroup, resolveCgroup } from '../../attach/cgroup.js';
+import { listTc } from '../../attach/tc.js';
+import { listTcx } from '../../attach/tcx.js';
 import { listXdp } from '../../attach/xdp.js';
 import { BpfError } from '../../errors.js';
-import type { Command } from '../command.js';
+import type { Command, CommandContext } from '../command.js';
 import { table } from '../format.js';
 
 export const show: Command = {
   name: 'show',
-  summary: 'list interfaces with XDP programs: mode, program id and name, link or netlink',
-  usage: 'bpf-ts show [--netns NAME] [--json]',
-  options: { netns: { type: 'string' } },
+  summary: 'list interfaces with XDP and TC programs: hook, program id and name, link or netlink',
+  usage: 'bpf-ts show [--netns NAME] | --cgroup PATH [--effective] [--json]',
+  options: { netns: { type: 'string' }, cgroup: { type: 'string' }, effective: { type: 'boolean' } },
   run(positionals, values, ctx) {
     if (positionals.length !== 0) throw new BpfError('USAGE', `show takes no positional arguments (usage: ${this.usage})`);
+    if (values.cgroup !== undefined) return showCgroup(values.cgroup as string, values.effective === true, ctx);
+    if (values.effective) throw new BpfError('USAGE', '--effective goes with --cgroup');
     const netns = values.netns as string | undefined;
     const rows = listXdp({ netns }).flatMap((s) =>
       s.programs.map((p) => ({
@@ -24,9 +32,64 @@ export const show: Command = {
         ...(p.linkId !== undefined ? { linkId: p.linkId } : {}),
       })),
     );
-    if (ctx.json) ctx.printJson({ xdp: rows, ...(netns ? { netns } : {}) });
-    else if (rows.length === 0) ctx.print(`no XDP programs attached${netns ? ` in netns ${netns}` : ''}`);
+    const tc = [
+      ...listTc({ netns }).map((f) => ({
+        interface: f.ifname,
+        ifindex: f.ifindex,
+        direction: f.direction,
+        priority: f.priority,
+        handle: f.handle,
+        progId: f.progId ?? null,
+        name: f.progName ?? null,
+        directAction: f.directAction ?? false,
+        link: false,
+      })),
+      // tcx hooks have no priority or handle, and only direct-action semantics.
+      ...listTcx({ netns }).map((t) => ({
+        interface: t.ifname,
+        ifindex: t.ifindex,
+        direction: t.direction,
+        priority: null,
+        handle: null,
+        progId: t.progId,
+        name: t.progName ?? null,
+        directAction: true,
+        link: t.linkId !== 0,
+        ...(t.linkId ? { linkId: t.linkId } : {}),
+      })),
+    ];
+    if (ctx.json) {
+      ctx.printJson({ xdp: rows, ...(tc.length ? { tc } : {}), ...(netns ? { netns } : {}) });
+      return 0;
+    }
+    if (rows.length === 0) ctx.print(`no XDP programs attached${netns ? ` in netns ${netns}` : ''}`);
     else ctx.print(table(['INTERFACE', 'IFINDEX', 'MODE', 'ID', 'NAME', 'ATTACHED BY'], rows.map((r) => [r.interface, r.ifindex, r.mode, r.progId, r.name, r.link ? `bpf_link${r.linkId !== undefined ? ' ' + r.linkId : ''}` : 'netlink'])));
+    if (tc.length) {
+      ctx.print('');
+      ctx.print(
+        table(
+          ['INTERFACE', 'IFINDEX', 'TC HOOK', 'PRIO', 'HANDLE', 'ID', 'NAME', 'ATTACHED BY'],
+          tc.map((r) => [r.interface, r.ifindex, r.direction, r.priority, r.handle === null ? null : `0x${r.handle.toString(16)}`, r.progId, r.name, r.link ? `tcx bpf_link ${'linkId' in r ? r.linkId : ''}` : r.priority === null ? 'tcx' : `clsact${r.directAction ? ' da' : ''}`]),
+        ),
+      );
+    }
     return 0;
   },
 };
+
+/** `show --cgroup PATH`: what BPF_PROG_QUERY reports for each hook of a cgroup, like `bpftool cgroup show`. */
+function showCgroup(arg: string, effective: boolean, ctx: CommandContext): number {
+  const path = resolveCgroup(arg);
+  const programs = queryCgroup(path, { effective }).map((p) => ({
+    attachType: p.attachTypeName,
+    progId: p.progId,
+    name: p.progName ?? null,
+    ...(effective ? {} : { flags: p.attachFlags & 2 ? 'multi' : p.attachFlags & 1 ? 'override' : '' }),
+    link: p.linkId !== undefined,
+    ...(p.linkId !== undefined ? { linkId: p.linkId } : {}),
+  }));
+  if (ctx.json) ctx.printJson({ cgroup: path, ...(effective ? { effective: true } : {}), programs });
+  else if (programs.length === 0) ctx.print(`no programs attached to cgroup ${path}${effective ? ' (effective)' : ''}`);
+  else ctx.print(table(['ID', 'ATTACH TYPE', 'NAME', 'FLAGS', 'ATTACHED BY'], programs.map((p) => [p.progId, p.attachType, p.name, 'flags' in p ? (p.flags ?? null) : null, p.link ? `bpf_link ${p.linkId ?? ''}` : 'prog_attach'])));
+  return 0;
+}

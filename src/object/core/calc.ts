@@ -27,18 +27,18 @@ import { coreReloKindName } from '../btf/ext.js';
 
 export interface CoreReloValues {
   /** The value computed on the local BTF: what the instruction should hold now. */
-  origVal: bigint;
+  localValue: bigint;
   /** The value computed on the target BTF: what the instruction gets. */
-  newVal: bigint;
+  targetValue: bigint;
   /** The instruction cannot be relocated and is replaced by an invalid call. */
   poison: boolean;
-  /** Check the instruction holds origVal before patching (off for bitfields and type ids). */
+  /** Check the instruction holds localValue before patching (off for bitfields and type ids). */
   validate: boolean;
   /** Load/store width in bytes before and after (field offsets of non-bitfields; else 0). */
-  origSize: number;
-  newSize: number;
-  origTypeId: number;
-  newTypeId: number;
+  localSize: number;
+  targetSize: number;
+  localTypeId: number;
+  targetTypeId: number;
   /** The width changes in a way a load cannot follow (e.g. a signed int grew). */
   failMemszAdjust: boolean;
 }
@@ -150,22 +150,22 @@ function enumvalValue(kind: number, spec: CoreSpec | null): bigint {
  */
 export function calcCoreRelo(kind: number, local: CoreSpec, targ: CoreSpec | null, littleEndian: boolean): CoreReloValues {
   const res: CoreReloValues = {
-    origVal: 0n,
-    newVal: 0n,
+    localValue: 0n,
+    targetValue: 0n,
     poison: false,
     validate: true,
-    origSize: 0,
-    newSize: 0,
-    origTypeId: 0,
-    newTypeId: 0,
+    localSize: 0,
+    targetSize: 0,
+    localTypeId: 0,
+    targetTypeId: 0,
     failMemszAdjust: false,
   };
   try {
     if (coreReloIsFieldBased(kind)) {
       const o = fieldValue(kind, local, littleEndian);
-      Object.assign(res, { origVal: o.val, validate: o.validate, origSize: o.size, origTypeId: o.typeId });
+      Object.assign(res, { localValue: o.val, validate: o.validate, localSize: o.size, localTypeId: o.typeId });
       const n = fieldValue(kind, targ, littleEndian);
-      Object.assign(res, { newVal: n.val, newSize: n.size, newTypeId: n.typeId });
+      Object.assign(res, { targetValue: n.val, targetSize: n.size, targetTypeId: n.typeId });
       if (o.size !== n.size) {
         // A load may change width only where zero-extension keeps the value:
         // pointers (32-bit kernels) and unsigned integers.
@@ -176,12 +176,12 @@ export function calcCoreRelo(kind: number, local: CoreSpec, targ: CoreSpec | nul
       }
     } else if (coreReloIsTypeBased(kind)) {
       const o = typeValue(kind, local);
-      res.origVal = o.val;
+      res.localValue = o.val;
       res.validate = o.validate;
-      res.newVal = typeValue(kind, targ).val;
+      res.targetValue = typeValue(kind, targ).val;
     } else if (coreReloIsEnumvalBased(kind)) {
-      res.origVal = enumvalValue(kind, local);
-      res.newVal = enumvalValue(kind, targ);
+      res.localValue = enumvalValue(kind, local);
+      res.targetValue = enumvalValue(kind, targ);
     } else {
       throw new BpfError('CORE_RELOCATION', `unknown relocation kind ${kind}`);
     }

@@ -11,7 +11,7 @@ import { isComposite, kindsCoreCompatible, skipModsAndTypedefs } from './btf-uti
 // Types nest this deep only through a reference loop.
 const MAX_DEPTH = 32;
 
-function tooDeep(localBtf: Btf, localId: number): never {
+function tooDeep(localId: number): never {
   throw new BpfError('CORE_RELOCATION', `type [${localId}] nests too deeply to compare (reference loop?)`);
 }
 
@@ -23,7 +23,7 @@ function tooDeep(localBtf: Btf, localId: number): never {
 export function typesAreCompat(localBtf: Btf, localId: number, targBtf: Btf, targId: number, level = MAX_DEPTH): boolean {
   if (!kindsCoreCompatible(localBtf.typeById(localId), targBtf.typeById(targId))) return false;
   for (let depth = 0; ; depth++) {
-    if (depth > MAX_DEPTH) tooDeep(localBtf, localId);
+    if (depth > MAX_DEPTH) tooDeep(localId);
     const l = skipModsAndTypedefs(localBtf, localId);
     const t = skipModsAndTypedefs(targBtf, targId);
     if (!kindsCoreCompatible(l, t)) return false;
@@ -50,7 +50,7 @@ export function typesAreCompat(localBtf: Btf, localId: number, targBtf: Btf, tar
         const tp = t as typeof l;
         if (l.params.length !== tp.params.length) return false;
         for (let i = 0; i < l.params.length; i++) {
-          if (level <= 0) tooDeep(localBtf, localId);
+          if (level <= 0) tooDeep(localId);
           const lp = localBtf.skipQualifiers(l.params[i]!.type);
           const tpp = targBtf.skipQualifiers(tp.params[i]!.type);
           if (!typesAreCompat(localBtf, lp, targBtf, tpp, level - 1)) return false;
@@ -73,7 +73,7 @@ export function typesAreCompat(localBtf: Btf, localId: number, targBtf: Btf, tar
  */
 export function fieldsAreCompat(localBtf: Btf, localId: number, targBtf: Btf, targId: number): boolean {
   for (let depth = 0; ; depth++) {
-    if (depth > MAX_DEPTH) tooDeep(localBtf, localId);
+    if (depth > MAX_DEPTH) tooDeep(localId);
     const l = skipModsAndTypedefs(localBtf, localId);
     const t = skipModsAndTypedefs(targBtf, targId);
     if (isComposite(l) && isComposite(t)) return true;

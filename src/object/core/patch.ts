@@ -62,35 +62,37 @@ export function patchCoreInsn(insns: Insns, i: number, res: CoreReloValues, wher
     return 'poisoned';
   }
   const code = insns.code(i);
-  const { origVal, newVal } = res;
+  const { localValue, targetValue } = res;
   switch (code & BPF_CLASS_MASK) {
     case BPF_ALU:
     case BPF_ALU64: {
       if (code & BPF_X) fail(`instruction ${i} (ALU) uses a register operand, not an immediate`);
       const imm = insns.imm(i);
-      if (res.validate && asU64(imm) !== origVal) fail(`instruction ${i} (ALU) holds ${imm}, expected ${origVal}`);
-      insns.setImm(i, Number(BigInt.asIntN(32, newVal)));
+      if (res.validate && asU64(imm) !== localValue) fail(`instruction ${i} (ALU) holds ${imm}, expected ${localValue}`);
+      insns.setImm(i, Number(BigInt.asIntN(32, targetValue)));
       return 'patched';
     }
     case BPF_LDX:
     case BPF_ST:
     case BPF_STX: {
       const off = insns.off(i);
-      if (res.validate && asU64(off) !== origVal) fail(`instruction ${i} (LDX/ST/STX) has offset ${off}, expected ${origVal}`);
-      if (newVal > BigInt(SHRT_MAX)) fail(`instruction ${i} (LDX/ST/STX): offset ${newVal} does not fit 16 bits`);
+      if (res.validate && asU64(off) !== localValue) fail(`instruction ${i} (LDX/ST/STX) has offset ${off}, expected ${localValue}`);
+      if (targetValue > BigInt(SHRT_MAX)) fail(`instruction ${i} (LDX/ST/STX): offset ${targetValue} does not fit 16 bits`);
       if (res.failMemszAdjust) {
         // Reading a changed-size signed field at another width would give wrong values.
         poisonInsn(insns, i);
         return 'poisoned';
       }
-      insns.setOff(i, Number(newVal));
-      if (res.newSize !== res.origSize) {
+      let newCode = code;
+      if (res.targetSize !== res.localSize) {
         const have = SIZE_BYTES[code & BPF_SIZE_MASK]!;
-        if (have !== res.origSize) fail(`instruction ${i} (LDX/ST/STX) accesses ${have} bytes, expected ${res.origSize}`);
-        const sz = SIZE_CODES[res.newSize];
-        if (sz === undefined) fail(`instruction ${i} (LDX/ST/STX): no load or store is ${res.newSize} bytes wide`);
-        insns.bytes[i * INSN_SIZE] = (code & ~BPF_SIZE_MASK) | sz!;
+        if (have !== res.localSize) fail(`instruction ${i} (LDX/ST/STX) accesses ${have} bytes, expected ${res.localSize}`);
+        const sz = SIZE_CODES[res.targetSize];
+        if (sz === undefined) fail(`instruction ${i} (LDX/ST/STX): no load or store is ${res.targetSize} bytes wide`);
+        newCode = (code & ~BPF_SIZE_MASK) | sz!;
       }
+      insns.setOff(i, Number(targetValue));
+      insns.bytes[i * INSN_SIZE] = newCode;
       return 'patched';
     }
     case BPF_LD: {
@@ -107,8 +109,8 @@ export function patchCoreInsn(insns: Insns, i: number, res: CoreReloValues, wher
         fail(`instruction ${i} (LD) is not a plain ld_imm64`);
       }
       const imm = (BigInt(insns.imm(next) >>> 0) << 32n) | BigInt(insns.imm(i) >>> 0);
-      if (res.validate && imm !== origVal) fail(`instruction ${i} (ld_imm64) holds ${imm}, expected ${origVal}`);
-      const v = BigInt.asUintN(64, newVal);
+      if (res.validate && imm !== localValue) fail(`instruction ${i} (ld_imm64) holds ${imm}, expected ${localValue}`);
+      const v = BigInt.asUintN(64, targetValue);
       insns.setImm(i, Number(BigInt.asIntN(32, v & 0xffffffffn)));
       insns.setImm(next, Number(BigInt.asIntN(32, v >> 32n)));
       return 'patched';

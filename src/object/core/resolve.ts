@@ -96,8 +96,8 @@ export class CoreResolver {
       return {
         ...base,
         ...calcZero(),
-        origVal: id,
-        newVal: id,
+        localValue: id,
+        targetValue: id,
         validate: false,
         target: { btf: this.local, typeId: relo.typeId, description: base.local },
         reason: null,
@@ -127,10 +127,10 @@ export class CoreResolver {
           'CORE_RELOCATION',
           `${kindName} relocation of ${base.local}: ambiguous: kernel types [${chosen.spec.rootTypeId}] and [${cand.id}] put the field at different offsets (bit ${chosen.spec.bitOffset} vs ${m.spec.bitOffset})`,
         );
-      } else if (r.poison !== chosen.res.poison || r.newVal !== chosen.res.newVal) {
+      } else if (r.poison !== chosen.res.poison || r.targetValue !== chosen.res.targetValue) {
         throw new BpfError(
           'CORE_RELOCATION',
-          `${kindName} relocation of ${base.local}: ambiguous: kernel types [${chosen.spec.rootTypeId}] and [${cand.id}] give different values (${chosen.res.newVal} vs ${r.newVal})`,
+          `${kindName} relocation of ${base.local}: ambiguous: kernel types [${chosen.spec.rootTypeId}] and [${cand.id}] give different values (${chosen.res.targetValue} vs ${r.targetValue})`,
         );
       }
     }
@@ -155,9 +155,9 @@ export class CoreResolver {
 }
 
 function memszReason(local: CoreSpec, r: CoreReloValues): string {
-  return `field ${specPath(local)} is ${r.newSize} bytes in kernel BTF but ${r.origSize} in the program, and only pointers and unsigned integers may be read at another width`;
+  return `field ${specPath(local)} is ${r.targetSize} bytes in kernel BTF but ${r.localSize} in the program, and only pointers and unsigned integers may be read at another width`;
 }
 
 function calcZero(): CoreReloValues {
-  return { origVal: 0n, newVal: 0n, poison: false, validate: true, origSize: 0, newSize: 0, origTypeId: 0, newTypeId: 0, failMemszAdjust: false };
+  return { localValue: 0n, targetValue: 0n, poison: false, validate: true, localSize: 0, targetSize: 0, localTypeId: 0, targetTypeId: 0, failMemszAdjust: false };
 }

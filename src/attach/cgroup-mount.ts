@@ -1,0 +1,87 @@
+// Where the cgroup v2 hierarchy is mounted, read from /proc/self/mountinfo:
+// /sys/fs/cgroup on unified systems, /sys/fs/cgroup/unified on hybrid ones.
+// BPF cgroup hooks exist only on v2 cgroups; a v1 directory is refused.
+
+import { readFileSync, statSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { BpfError } from '../errors.js';
+import * as ffi from '../sys/ffi.js';
+
+export const CGROUP2_SUPER_MAGIC = 0x63677270;
+
+export interface MountEntry {
+  mountPoint: string;
+  /** The mounted directory inside the filesystem ("/" for a whole-fs mount). */
+  root: string;
+  fstype: string;
+  source: string;
+}
+
+/** Undo mountinfo's octal escapes (\040 for a space, \011, \012, \134). */
+function unescape(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * Parse /proc/PID/mountinfo: "id parent major:minor root mountpoint options
+ * [optional fields…] - fstype source superoptions" per line.
+ */
+export function parseMountinfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-', 6);
+    if (f.length < 7 || sep < 0 || sep + 2 >= f.length) continue;
+    out.push({ root: unescape(f[3]!), mountPoint: unescape(f[4]!), fstype: f[sep + 1]!, source: unescape(f[sep + 2]!) });
+  }
+  return out;
+}
+
+/** The first cgroup2 mount point of this process's mount namespace; BpfError 'NO_CGROUP2' when there is none. */
+export function cgroup2Mount(mountinfoPath = '/proc/self/mountinfo'): string {
+  let text: string;
+  try {
+    text = readFileSync(mountinfoPath, 'utf8');
+  } catch (e) {
+    throw new BpfError('NO_CGROUP2', `cannot read ${mountinfoPath} to find the cgroup2 mount: ${(e as Error).message}`, { cause: e });
+  }
+  const m = parseMountinfo(text).find((x) => x.fstype === 'cgroup2');
+  if (!m) {
+    throw new BpfError('NO_CGROUP2', 'no cgroup2 filesystem is mounted (BPF cgroup hooks need cgroup v2): mount one with: mount -t cgroup2 none /sys/fs/cgroup/unified');
+  }
+  return m.mountPoint;
+}
+
+/**
+ * A cgroup directory from the command line: an absolute path as it is,
+ * anything else relative to the cgroup2 mount ("app" → /sys/fs/cgroup/unified/app
+ * on a hybrid system). It must exist and be on cgroup2.
+ */
+export function resolveCgroup(path: string): string {
+  if (!path) throw new BpfError('USAGE', 'name a cgroup: a directory on the cgroup2 filesystem');
+  const abs = isAbsolute(path) ? resolve(path) : join(cgroup2Mount(), path);
+  let isDir = false;
+  try {
+    isDir = statSync(abs).isDirectory();
+  } catch {
+    throw new BpfError('USAGE', `no such cgroup: ${abs} does not exist`);
+  }
+  if (!isDir) throw new BpfError('USAGE', `${abs} is not a cgroup directory`);
+  if (ffi.fsMagic(abs) !== CGROUP2_SUPER_MAGIC) {
+    throw new BpfError('NO_CGROUP2', `${abs} is not on a cgroup2 filesystem (BPF cgroup hooks need cgroup v2; the v2 hierarchy is at ${safeMount()})`);
+  }
+  return abs;
+}
+
+function safeMount(): string {
+  try {
+    return cgroup2Mount();
+  } catch {
+    return 'not mounted';
+  }
+}
+
+/** The cgroup's id: on cgroup2 it is the directory's inode number (what bpf_link_info and bpftool report). */
+export function cgroupId(path: string): bigint {
+  return statSync(path, { bigint: true }).ino;
+}

@@ -1,0 +1,330 @@
+// cgroup v2 hooks (sock_ops, ingress/egress skb, connect4, …): attach with
+// BPF_PROG_ATTACH on the cgroup directory's fd, or through a bpf_link
+// (BPF_LINK_CREATE with the same target and attach type); list with
+// BPF_PROG_QUERY; detach with BPF_PROG_DETACH or BPF_LINK_DETACH.
+//
+// A BPF_PROG_ATTACH attachment is held by the cgroup itself: the program
+// (and the maps it uses) stay after the loader exits, until detached or the
+// cgroup is removed. A link attachment lives as long as the link: pin it.
+
+import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import { BpfError } from '../errors.js';
+import * as cmd from '../sys/bpf-cmd.js';
+import { EEXIST, EINVAL, ENOENT, EPERM } from '../sys/errno.js';
+import * as ffi from '../sys/ffi.js';
+import { Fd } from '../sys/fd.js';
+import { ids, withIdFd } from '../sys/ids.js';
+import { linkInfo, progInfo } from '../sys/info.js';
+import { BPF_LINK_TYPE } from '../sys/link-type.js';
+import { getFdById, objPin } from '../sys/obj-attr.js';
+import { BpfSyscallError } from '../sys/syscall-error.js';
+import { BPF_ATTACH_TYPE as A } from '../uapi/bpf.js';
+import { cgroupId, resolveCgroup } from './cgroup-mount.js';
+import { linkCreate, linkDetach } from './link-attr.js';
+import { BPF_F_ALLOW_MULTI, progAttach, progDetach, progQuery } from './prog-attach-attr.js';
+
+export { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from './prog-attach-attr.js';
+export { cgroup2Mount, cgroupId, resolveCgroup } from './cgroup-mount.js';
+
+/** Cgroup attach types by bpftool's names (`bpftool cgroup attach CG <type> …`). */
+export const CGROUP_ATTACH_TYPES: Readonly<Record<string, number>> = {
+  ingress: A.CGROUP_INET_INGRESS,
+  egress: A.CGROUP_INET_EGRESS,
+  sock_create: A.CGROUP_INET_SOCK_CREATE,
+  sock_ops: A.CGROUP_SOCK_OPS,
+  device: A.CGROUP_DEVICE,
+  bind4: A.CGROUP_INET4_BIND,
+  bind6: A.CGROUP_INET6_BIND,
+  post_bind4: A.CGROUP_INET4_POST_BIND,
+  post_bind6: A.CGROUP_INET6_POST_BIND,
+  connect4: A.CGROUP_INET4_CONNECT,
+  connect6: A.CGROUP_INET6_CONNECT,
+  sendmsg4: A.CGROUP_UDP4_SENDMSG,
+  sendmsg6: A.CGROUP_UDP6_SENDMSG,
+  recvmsg4: A.CGROUP_UDP4_RECVMSG,
+  recvmsg6: A.CGROUP_UDP6_RECVMSG,
+  sysctl: A.CGROUP_SYSCTL,
+  getsockopt: A.CGROUP_GETSOCKOPT,
+  setsockopt: A.CGROUP_SETSOCKOPT,
+  getpeername4: A.CGROUP_INET4_GETPEERNAME,
+  getpeername6: A.CGROUP_INET6_GETPEERNAME,
+  getsockname4: A.CGROUP_INET4_GETSOCKNAME,
+  getsockname6: A.CGROUP_INET6_GETSOCKNAME,
+  sock_release: A.CGROUP_INET_SOCK_RELEASE,
+  connect_unix: A.CGROUP_UNIX_CONNECT,
+  sendmsg_unix: A.CGROUP_UNIX_SENDMSG,
+  recvmsg_unix: A.CGROUP_UNIX_RECVMSG,
+  getpeername_unix: A.CGROUP_UNIX_GETPEERNAME,
+  getsockname_unix: A.CGROUP_UNIX_GETSOCKNAME,
+};
+
+const NAME_OF = new Map(Object.entries(CGROUP_ATTACH_TYPES).map(([k, v]) => [v, k]));
+
+export function cgroupAttachTypeName(t: number): string {
+  return NAME_OF.get(t) ?? `attach_type_${t}`;
+}
+
+/** An attach type by bpftool name ("sock_ops") or number; BpfError 'USAGE' for anything else. */
+export function cgroupAttachType(v: string | number): number {
+  if (typeof v === 'number') {
+    if (!NAME_OF.has(v)) throw new BpfError('USAGE', `attach type ${v} is not a cgroup attach type`);
+    return v;
+  }
+  const t = CGROUP_ATTACH_TYPES[v];
+  if (t === undefined) throw new BpfError('USAGE', `unknown cgroup attach type "${v}" (one of: ${Object.keys(CGROUP_ATTACH_TYPES).join(', ')})`);
+  return t;
+}
+
+/** Open a cgroup directory for the bpf() target_fd; the caller closes it. */
+function openCgroup(path: string): number {
+  try {
+    return openSync(path, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  } catch (e) {
+    throw new BpfError('IO', `cannot open cgroup ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function withCgroupFd<T>(path: string, fn: (fd: number) => T): T {
+  const fd = openCgroup(path);
+  try {
+    return fn(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ----------------------------------------------------------------- attach
+
+export interface AttachCgroupOptions {
+  /** The cgroup directory: absolute, or relative to the cgroup2 mount. */
+  cgroup: string;
+  progFd: number;
+  /** bpftool name or enum bpf_attach_type number. */
+  attachType: string | number;
+  /**
+   * attach_flags; default BPF_F_ALLOW_MULTI, so programs of other tools on
+   * the same hook keep running beside ours. 0 makes it exclusive.
+   */
+  flags?: number;
+}
+
+export interface CgroupAttachment {
+  cgroup: string;
+  cgroupId: bigint;
+  attachType: number;
+  attachTypeName: string;
+  progId: number;
+  flags: number;
+}
+
+function attachError(e: unknown, what: string, cgroup: string): unknown {
+  if (!(e instanceof BpfSyscallError)) return e;
+  if (e.errno === EEXIST) return new BpfError('ALREADY_ATTACHED', `${what}: EEXIST: the program is already attached to ${cgroup} for this hook`, { cause: e });
+  if (e.errno === EPERM) {
+    return new BpfError('ALREADY_ATTACHED', `${what}: EPERM: the hook has a program attached without BPF_F_ALLOW_MULTI (exclusive), or the flags differ from those already in use; detach it first`, { cause: e });
+  }
+  return e;
+}
+
+/** BPF_PROG_ATTACH a program to a cgroup hook. It stays attached after this process exits. */
+export function attachCgroup(opts: AttachCgroupOptions): CgroupAttachment {
+  const cgroup = resolveCgroup(opts.cgroup);
+  const attachType = cgroupAttachType(opts.attachType);
+  const flags = opts.flags ?? BPF_F_ALLOW_MULTI;
+  const progId = progInfo(opts.progFd, {}, 'cgroup program').id;
+  const what = `attach program ${progId} to cgroup ${cgroup} (${cgroupAttachTypeName(attachType)})`;
+  withCgroupFd(cgroup, (fd) => {
+    try {
+      progAttach({ target: fd, progFd: opts.progFd, attachType, flags }, what);
+    } catch (e) {
+      throw attachError(e, what, cgroup);
+    }
+  });
+  return { cgroup, cgroupId: cgroupId(cgroup), attachType, attachTypeName: cgroupAttachTypeName(attachType), progId, flags };
+}
+
+/** An owned cgroup link: the attachment lasts while this fd (or a pin) does. */
+export class CgroupLink implements Disposable {
+  readonly fd: Fd;
+  readonly linkId: number;
+  readonly progId: number;
+  readonly cgroup: string;
+  readonly cgroupId: bigint;
+  readonly attachType: number;
+
+  constructor(fd: Fd, info: { linkId: number; progId: number; cgroup: string; cgroupId: bigint; attachType: number }) {
+    this.fd = fd;
+    this.linkId = info.linkId;
+    this.progId = info.progId;
+    this.cgroup = info.cgroup;
+    this.cgroupId = info.cgroupId;
+    this.attachType = info.attachType;
+  }
+
+  get attachTypeName(): string {
+    return cgroupAttachTypeName(this.attachType);
+  }
+
+  pin(path: string): void {
+    objPin(this.fd.value, path, `cgroup link ${this.linkId}`);
+  }
+
+  detach(): void {
+    linkDetach(this.fd.value, `cgroup link ${this.linkId}`);
+  }
+
+  close(): void {
+    this.fd.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Attach through BPF_LINK_CREATE (5.7+). A link attachment always behaves
+ * like BPF_F_ALLOW_MULTI, so it coexists with other multi programs.
+ */
+export function attachCgroupLink(opts: Omit<AttachCgroupOptions, 'flags'>): CgroupLink {
+  const cgroup = resolveCgroup(opts.cgroup);
+  const attachType = cgroupAttachType(opts.attachType);
+  const progId = progInfo(opts.progFd, {}, 'cgroup program').id;
+  const what = `cgroup ${cgroupAttachTypeName(attachType)} link on ${cgroup}`;
+  const raw = withCgroupFd(cgroup, (fd) => {
+    try {
+      return linkCreate({ progFd: opts.progFd, target: fd, attachType }, what);
+    } catch (e) {
+      throw attachError(e, `create ${what}`, cgroup);
+    }
+  });
+  const fd = new Fd(raw, what);
+  try {
+    return new CgroupLink(fd, { linkId: linkInfo(fd.value, what).id, progId, cgroup, cgroupId: cgroupId(cgroup), attachType });
+  } catch (e) {
+    fd.close();
+    throw e;
+  }
+}
+
+// ------------------------------------------------------------------ query
+
+export interface CgroupProgram {
+  attachType: number;
+  attachTypeName: string;
+  progId: number;
+  progName?: string;
+  /** This program's attach flags (BPF_F_ALLOW_MULTI, …). */
+  attachFlags: number;
+  /** The bpf_link holding it, when it is link-attached. */
+  linkId?: number;
+}
+
+export interface QueryCgroupOptions {
+  /** One hook; default every cgroup hook. */
+  attachType?: string | number;
+  /** Also programs inherited from ancestors (what actually runs); no per-program flags then. */
+  effective?: boolean;
+}
+
+/** Cgroup links by (attach type, program id) for one cgroup id. */
+function cgroupLinks(id: bigint): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const linkId of ids('link')) {
+    const info = withIdFd('link', linkId, (fd) => linkInfo(fd));
+    if (info && info.type === BPF_LINK_TYPE.CGROUP && info.details.kind === 'cgroup' && info.details.cgroupId === id) {
+      out.set(`${info.details.attachType}/${info.progId}`, info.id);
+    }
+  }
+  return out;
+}
+
+function progName(id: number): string | undefined {
+  try {
+    return withIdFd('prog', id, (fd) => progInfo(fd).name) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** BPF_PROG_QUERY of a cgroup: the programs on one hook, or on every hook. */
+export function queryCgroup(path: string, options: QueryCgroupOptions = {}): CgroupProgram[] {
+  const cgroup = resolveCgroup(path);
+  const types = options.attachType !== undefined ? [cgroupAttachType(options.attachType)] : Object.values(CGROUP_ATTACH_TYPES);
+  const found: { attachType: number; progId: number; attachFlags: number }[] = [];
+  withCgroupFd(cgroup, (fd) => {
+    for (const t of types) {
+      let r;
+      try {
+        r = progQuery(fd, t, { effective: options.effective, progAttachFlags: !options.effective }, `cgroup ${cgroup} (${cgroupAttachTypeName(t)})`);
+      } catch (e) {
+        // A hook this kernel does not have: nothing can be on it.
+        if (e instanceof BpfSyscallError && e.errno === EINVAL && options.attachType === undefined) continue;
+        throw e;
+      }
+      r.progIds.forEach((progId, i) => found.push({ attachType: t, progId, attachFlags: r.progAttachFlags[i] || r.attachFlags }));
+    }
+  });
+  let links: Map<string, number> | undefined;
+  return found.map((f) => {
+    const p: CgroupProgram = { attachType: f.attachType, attachTypeName: cgroupAttachTypeName(f.attachType), progId: f.progId, attachFlags: f.attachFlags };
+    const name = progName(f.progId);
+    if (name !== undefined) p.progName = name;
+    links ??= cgroupLinks(cgroupId(cgroup));
+    const linkId = links.get(`${f.attachType}/${f.progId}`);
+    if (linkId !== undefined) p.linkId = linkId;
+    return p;
+  });
+}
+
+// ----------------------------------------------------------------- detach
+
+export interface DetachCgroupOptions {
+  /** Only this hook; default every hook. */
+  attachType?: string | number;
+  /** Only this program. */
+  progId?: number;
+}
+
+export interface CgroupDetachment {
+  cgroup: string;
+  detached: { attachType: number; attachTypeName: string; progId: number; linkId?: number }[];
+}
+
+/**
+ * Detach programs attached directly to a cgroup (inherited ones stay: they
+ * belong to the ancestor). Link-held programs are cut with BPF_LINK_DETACH.
+ * BpfError 'NOT_ATTACHED' when nothing matched.
+ */
+export function detachCgroup(path: string, options: DetachCgroupOptions = {}): CgroupDetachment {
+  const cgroup = resolveCgroup(path);
+  const attached = queryCgroup(cgroup, options.attachType !== undefined ? { attachType: options.attachType } : {}).filter(
+    (p) => options.progId === undefined || p.progId === options.progId,
+  );
+  if (attached.length === 0) {
+    const what = options.progId !== undefined ? `program ${options.progId} is not` : 'no program is';
+    const hook = options.attachType !== undefined ? ` for ${cgroupAttachTypeName(cgroupAttachType(options.attachType))}` : '';
+    throw new BpfError('NOT_ATTACHED', `detach from cgroup ${cgroup}: ${what} attached${hook}`);
+  }
+  const detached: CgroupDetachment['detached'] = [];
+  withCgroupFd(cgroup, (cgFd) => {
+    for (const p of attached) {
+      const entry = { attachType: p.attachType, attachTypeName: p.attachTypeName, progId: p.progId };
+      if (p.linkId !== undefined) {
+        if (withIdFd('link', p.linkId, (fd) => linkDetach(fd, `cgroup link ${p.linkId}`)) !== null) detached.push({ ...entry, linkId: p.linkId });
+        continue;
+      }
+      const progFd = getFdById(cmd.BPF_PROG_GET_FD_BY_ID, p.progId);
+      if (progFd === null) continue; // freed meanwhile: it is not attached any more either
+      try {
+        progDetach({ target: cgFd, progFd, attachType: p.attachType }, `detach program ${p.progId} from cgroup ${cgroup} (${p.attachTypeName})`);
+        detached.push(entry);
+      } catch (e) {
+        if (!(e instanceof BpfSyscallError && e.errno === ENOENT)) throw e;
+      } finally {
+        ffi.close(progFd);
+      }
+    }
+  });
+  return { cgroup, detached };
+}

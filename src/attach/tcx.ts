@@ -1,0 +1,217 @@
+// tcx (Linux 6.6+): sched_cls programs on a device's ingress/egress hook
+// without a qdisc, attached through a bpf_link (BPF_LINK_CREATE, attach type
+// BPF_TCX_INGRESS / BPF_TCX_EGRESS). Like an XDP link, the attachment lives
+// as long as the link: keep the TcxLink, or pin it to outlast the process.
+//
+// What is on a hook comes from BPF_PROG_QUERY with target_ifindex, which the
+// kernel resolves in the caller's namespace and which names the link holding
+// each program; link info alone has an ifindex but no namespace.
+
+import { BpfError } from '../errors.js';
+import { dumpLinks } from '../netlink/link.js';
+import { NetlinkSocket } from '../netlink/socket.js';
+import { withNetns } from '../netns.js';
+import * as cmd from '../sys/bpf-cmd.js';
+import { EEXIST, EINVAL, ENOENT } from '../sys/errno.js';
+import * as ffi from '../sys/ffi.js';
+import { Fd } from '../sys/fd.js';
+import { withIdFd } from '../sys/ids.js';
+import { linkInfo, progInfo } from '../sys/info.js';
+import { getFdById, objPin } from '../sys/obj-attr.js';
+import { BpfSyscallError } from '../sys/syscall-error.js';
+import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
+import { resolveInterface, type InterfaceRef } from './iface.js';
+import { linkCreate, linkDetach } from './link-attr.js';
+import { progDetach, progQuery } from './prog-attach-attr.js';
+import { TC_DIRECTIONS, isTcDirection, type TcDirection, type TcNetnsOption } from './tc.js';
+
+export function tcxAttachType(direction: TcDirection): number {
+  return direction === 'ingress' ? BPF_ATTACH_TYPE.TCX_INGRESS : BPF_ATTACH_TYPE.TCX_EGRESS;
+}
+
+/** One program on a tcx hook. */
+export interface TcxProgram {
+  ifindex: number;
+  ifname: string;
+  direction: TcDirection;
+  progId: number;
+  progName?: string;
+  /** The bpf_link holding it; 0 when it was attached with BPF_PROG_ATTACH. */
+  linkId: number;
+}
+
+export interface AttachTcxOptions extends TcNetnsOption {
+  iface: InterfaceRef;
+  direction: TcDirection;
+  progFd: number;
+}
+
+/** An owned tcx link. Keep it referenced, or pin it: dropping it detaches the program. */
+export class TcxLink implements Disposable {
+  readonly fd: Fd;
+  readonly linkId: number;
+  readonly progId: number;
+  readonly ifindex: number;
+  readonly ifname: string;
+  readonly direction: TcDirection;
+  readonly netns: string | undefined;
+
+  constructor(fd: Fd, info: { linkId: number; progId: number; ifindex: number; ifname: string; direction: TcDirection; netns?: string }) {
+    this.fd = fd;
+    this.linkId = info.linkId;
+    this.progId = info.progId;
+    this.ifindex = info.ifindex;
+    this.ifname = info.ifname;
+    this.direction = info.direction;
+    this.netns = info.netns;
+  }
+
+  /** Pin on bpffs: the program then stays attached after this process exits. */
+  pin(path: string): void {
+    objPin(this.fd.value, path, `tcx link ${this.linkId}`);
+  }
+
+  /** Detach now (BPF_LINK_DETACH), even if pinned; the fd stays open until close(). */
+  detach(): void {
+    linkDetach(this.fd.value, `tcx link ${this.linkId}`);
+  }
+
+  close(): void {
+    this.fd.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Attach a sched_cls program to a device's tcx hook through BPF_LINK_CREATE. */
+export function attachTcx(opts: AttachTcxOptions): TcxLink {
+  if (!isTcDirection(opts.direction)) throw new BpfError('USAGE', `direction must be ingress or egress, got ${String(opts.direction)}`);
+  return withNetns(opts.netns, () => {
+    // target_ifindex is resolved in the caller's namespace: stay inside for it.
+    const { ifindex, ifname } = resolveInterface(opts.iface, opts.netns);
+    const info = progInfo(opts.progFd, {}, 'tcx program');
+    if (info.type !== BPF_PROG_TYPE.SCHED_CLS) {
+      throw new BpfError('USAGE', `program ${info.name || info.id} is a ${progTypeName(info.type)} program; tcx takes sched_cls programs`);
+    }
+    const what = `tcx ${opts.direction} link on ${ifname}`;
+    let raw: number;
+    try {
+      raw = linkCreate({ progFd: opts.progFd, target: ifindex, attachType: tcxAttachType(opts.direction) }, what);
+    } catch (e) {
+      if (e instanceof BpfSyscallError && e.errno === EEXIST) {
+        throw new BpfError('ALREADY_ATTACHED', `attach ${what}: program ${info.id} is already on the ${opts.direction} tcx hook of ${ifname}`, { cause: e });
+      }
+      if (e instanceof BpfSyscallError && e.errno === EINVAL) {
+        throw new BpfError('SYSCALL', `${e.message} (tcx needs Linux 6.6 or later; without --link the program goes on the clsact qdisc instead)`, { cause: e });
+      }
+      throw e;
+    }
+    const fd = new Fd(raw, what);
+    try {
+      const linkId = linkInfo(fd.value, what).id;
+      return new TcxLink(fd, { linkId, progId: info.id, ifindex, ifname, direction: opts.direction, ...(opts.netns ? { netns: opts.netns } : {}) });
+    } catch (e) {
+      fd.close();
+      throw e;
+    }
+  });
+}
+
+function progName(id: number): string | undefined {
+  try {
+    return withIdFd('prog', id, (fd) => progInfo(fd).name) ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** BPF_PROG_QUERY of one tcx hook, in the calling thread's namespace. */
+function queryHook(ifindex: number, ifname: string, direction: TcDirection): TcxProgram[] {
+  let r;
+  try {
+    r = progQuery(ifindex, tcxAttachType(direction), { linkIds: true }, `tcx ${direction} of ${ifname}`);
+  } catch (e) {
+    // No tcx in this kernel: nothing can be attached there.
+    if (e instanceof BpfSyscallError && e.errno === EINVAL) return [];
+    throw e;
+  }
+  return r.progIds.map((progId, i) => {
+    const p: TcxProgram = { ifindex, ifname, direction, progId, linkId: r.linkIds[i] ?? 0 };
+    const name = progName(progId);
+    if (name !== undefined) p.progName = name;
+    return p;
+  });
+}
+
+/** What is on one device's tcx hooks (both, or one direction). */
+export function queryTcx(iface: InterfaceRef, options: TcNetnsOption & { direction?: TcDirection } = {}): TcxProgram[] {
+  return withNetns(options.netns, () => {
+    const { ifindex, ifname } = resolveInterface(iface, options.netns);
+    const dirs = options.direction ? [options.direction] : TC_DIRECTIONS;
+    return dirs.flatMap((d) => queryHook(ifindex, ifname, d));
+  });
+}
+
+/** Every tcx program on every device of the namespace, for `bpf-ts show`. */
+export function listTcx(options: TcNetnsOption = {}): TcxProgram[] {
+  return withNetns(options.netns, () => {
+    using sock = NetlinkSocket.open();
+    return dumpLinks(sock).flatMap((l) => TC_DIRECTIONS.flatMap((d) => queryHook(l.ifindex, l.ifname, d)));
+  });
+}
+
+export interface DetachTcxOptions extends TcNetnsOption {
+  /** Default: both hooks. */
+  direction?: TcDirection;
+  /** Only this program. */
+  progId?: number;
+}
+
+export interface TcxDetachment {
+  ifindex: number;
+  ifname: string;
+  detached: { direction: TcDirection; progId: number; linkId: number }[];
+}
+
+/**
+ * Take programs off a device's tcx hooks: BPF_LINK_DETACH for link-held
+ * ones (the link object lives on, defunct, until its pins and fds go),
+ * BPF_PROG_DETACH for the others. Returns what was detached, possibly
+ * nothing (callers decide whether that is an error).
+ */
+export function detachTcx(iface: InterfaceRef, options: DetachTcxOptions = {}): TcxDetachment {
+  return withNetns(options.netns, () => {
+    const { ifindex, ifname } = resolveInterface(iface, options.netns);
+    const dirs = options.direction ? [options.direction] : TC_DIRECTIONS;
+    const detached: TcxDetachment['detached'] = [];
+    for (const direction of dirs) {
+      for (const p of queryHook(ifindex, ifname, direction)) {
+        if (options.progId !== undefined && p.progId !== options.progId) continue;
+        if (p.linkId) {
+          const done = withIdFd('link', p.linkId, (fd) => {
+            const l = linkInfo(fd, `tcx link ${p.linkId}`);
+            // The query named this link for this hook; check before cutting it.
+            if (l.details.kind !== 'tcx' || l.details.ifindex !== ifindex || l.details.attachType !== tcxAttachType(direction)) return false;
+            linkDetach(fd, `tcx link ${p.linkId} on ${ifname} ${direction}`);
+            return true;
+          });
+          if (done) detached.push({ direction, progId: p.progId, linkId: p.linkId });
+          continue;
+        }
+        const progFd = getFdById(cmd.BPF_PROG_GET_FD_BY_ID, p.progId);
+        if (progFd === null) continue;
+        try {
+          progDetach({ target: ifindex, progFd, attachType: tcxAttachType(direction) }, `tcx ${direction} program ${p.progId} on ${ifname}`);
+          detached.push({ direction, progId: p.progId, linkId: 0 });
+        } catch (e) {
+          if (!(e instanceof BpfSyscallError && e.errno === ENOENT)) throw e;
+        } finally {
+          ffi.close(progFd);
+        }
+      }
+    }
+    return { ifindex, ifname, detached };
+  });
+}

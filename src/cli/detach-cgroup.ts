@@ -1,0 +1,65 @@
+// `bpf-ts detach --cgroup PATH` and `bpf-ts detach --sk-msg MAP`: take
+// programs off a cgroup's hooks (all, one hook, or one program), or the
+// sk_msg program off a sockmap named by pin path or id:N. Pins that `load`
+// made for them under <bpffs>/bpf-ts/ (cgroup links, the sockmap) go too.
+
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { cgroupId, detachCgroup } from '../attach/cgroup.js';
+import { detachSkMsg } from '../attach/sk-msg.js';
+import { unpin } from '../maps/pin.js';
+import type { CommandContext } from './command.js';
+import { defaultCgroupLinkPin, isDefaultSkMsgMapPin, pinDir } from './default-pins.js';
+import { openMapTarget } from './target.js';
+import { parseUint } from './tc-select.js';
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+export function detachCgroupCli(values: Values, ctx: CommandContext, bpffs: string): number {
+  const progId = parseUint(values['program-id'], '--program-id', 0xffffffff);
+  const attachType = values['attach-type'] as string | undefined;
+  const r = detachCgroup(values.cgroup as string, { progId, attachType });
+  const removedPins: string[] = [];
+  for (const d of r.detached) {
+    if (d.linkId === undefined) continue;
+    const pin = defaultCgroupLinkPin(bpffs, cgroupId(r.cgroup), d.attachTypeName, d.linkId);
+    if (existsSync(pin)) {
+      rmSync(pin);
+      removedPins.push(pin);
+    }
+  }
+  const detached = r.detached.map((d) => ({ attachType: d.attachTypeName, progId: d.progId, ...(d.linkId !== undefined ? { linkId: d.linkId } : {}) }));
+  if (ctx.json) ctx.printJson({ cgroup: r.cgroup, detached, removedPins });
+  else {
+    for (const d of detached) ctx.print(`detached program id ${d.progId} (${d.attachType}${d.linkId !== undefined ? `, bpf_link ${d.linkId}` : ''}) from cgroup ${r.cgroup}`);
+    for (const p of removedPins) ctx.print(`removed link pin ${p}`);
+  }
+  return 0;
+}
+
+export function detachSkMsgCli(values: Values, ctx: CommandContext, bpffs: string): number {
+  const target = values['sk-msg'] as string;
+  const progId = parseUint(values['program-id'], '--program-id', 0xffffffff);
+  let r;
+  {
+    using map = openMapTarget(target);
+    r = detachSkMsg(map.fd.value, { progId });
+  }
+  // The sockmap pin load made only to keep the attachment alive has no job left.
+  const removedPins: string[] = [];
+  const candidates = /^id:\d+$/.test(target)
+    ? existsSync(pinDir(bpffs))
+      ? readdirSync(pinDir(bpffs)).map((n) => join(pinDir(bpffs), n))
+      : []
+    : [target];
+  for (const p of candidates) {
+    if (isDefaultSkMsgMapPin(p, r.mapId) && unpin(p)) removedPins.push(p);
+  }
+  const detached = r.detached.map((d) => ({ progId: d.progId, attachType: d.attachTypeName }));
+  if (ctx.json) ctx.printJson({ map: r.mapName, mapId: r.mapId, detached, removedPins });
+  else {
+    for (const d of detached) ctx.print(`detached ${d.attachType} program id ${d.progId} from map ${r.mapName} (id ${r.mapId})`);
+    for (const p of removedPins) ctx.print(`removed map pin ${p}`);
+  }
+  return 0;
+}

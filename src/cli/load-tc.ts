@@ -1,0 +1,103 @@
+// `bpf-ts load OBJ --tc IFACE`: load the object's sched_cls program and put
+// it on the device's ingress or egress hook, where it stays after we exit —
+// as a cls_bpf filter on clsact (like `tc filter add … bpf da obj OBJ sec S`),
+// or with --link through a tcx bpf_link pinned on bpffs.
+
+import { basename } from 'node:path';
+import { attachTc } from '../attach/tc.js';
+import { attachTcx } from '../attach/tcx.js';
+import { openObject } from '../collection.js';
+import { BpfError } from '../errors.js';
+import { pinFd } from '../maps/pin.js';
+import type { CommandContext } from './command.js';
+import { defaultTcxLinkPin } from './default-pins.js';
+import { parseDirection, parseUint, selectTcProgram, tcProgramNames } from './tc-select.js';
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpffs: string): number {
+  const iface = values.tc as string;
+  const netns = values.netns as string | undefined;
+  if (values.mode !== undefined) throw new BpfError('USAGE', '--mode is for --xdp; TC has --direction ingress|egress');
+  const priority = parseUint(values.priority, '--priority', 0xffff);
+  const handle = parseUint(values.handle, '--handle', 0xffffffff);
+  if (values.link && (priority !== undefined || handle !== undefined || values.replace)) {
+    throw new BpfError('USAGE', '--priority, --handle and --replace are for cls_bpf filters; a tcx --link has none');
+  }
+  if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
+
+  const spec = openObject(objPath);
+  const prog = selectTcProgram(spec, values.program as string | undefined);
+  const direction = parseDirection(values.direction, prog);
+  using coll = spec.load({
+    programs: tcProgramNames(spec, prog),
+    programType: 'sched_cls',
+    bpffs,
+    pinMaps: values['pin-maps'] as string | undefined,
+  });
+  const p = coll.program(prog.name);
+  const common = {
+    program: prog.name,
+    section: prog.section,
+    pinnedMaps: [...coll.createdPins],
+    reusedMaps: [...coll.reusedPins],
+    ...(netns ? { netns } : {}),
+  };
+  let out: Record<string, unknown>;
+  try {
+    if (values.link) {
+      using link = attachTcx({ iface, direction, progFd: p.fd.value, netns });
+      const pinPath = (values['pin-link'] as string | undefined) ?? defaultTcxLinkPin(bpffs, link.ifname, direction, link.linkId, netns);
+      try {
+        pinFd(link.fd.value, pinPath, { mkdir: true, label: `tcx link ${link.linkId}` });
+      } catch (e) {
+        link.detach();
+        throw e;
+      }
+      out = { interface: link.ifname, ifindex: link.ifindex, direction, progId: link.progId, link: true, linkId: link.linkId, linkPin: pinPath, ...common };
+    } else {
+      const att = attachTc({
+        iface,
+        direction,
+        progFd: p.fd.value,
+        netns,
+        priority,
+        handle,
+        replace: values.replace === true,
+        // What iproute2 writes, so `tc filter show` reads the same either way.
+        name: `${basename(objPath)}:[${prog.section}]`,
+      });
+      out = {
+        interface: att.ifname,
+        ifindex: att.ifindex,
+        direction,
+        progId: att.progId,
+        priority: att.priority,
+        handle: att.handle,
+        name: att.name,
+        directAction: att.directAction,
+        link: false,
+        createdQdisc: att.createdQdisc,
+        ...(att.replacedProgId !== undefined ? { replacedProgId: att.replacedProgId } : {}),
+        ...common,
+      };
+    }
+  } catch (e) {
+    // Nothing stays pinned from a load that did not attach.
+    for (const pin of [...coll.createdPins]) coll.unpinCreated(pin);
+    throw e;
+  }
+  if (ctx.json) ctx.printJson(out);
+  else {
+    const where = `${out.interface} (ifindex ${out.ifindex}) ${direction}`;
+    if (out.link) ctx.print(`attached ${prog.name} (id ${out.progId}) to ${where} through tcx bpf_link ${out.linkId} pinned at ${out.linkPin}`);
+    else {
+      if (out.createdQdisc) ctx.print(`added clsact qdisc to ${out.interface}`);
+      ctx.print(`attached ${prog.name} (id ${out.progId}) to ${where} as cls_bpf filter priority ${out.priority} handle ${out.handle}, direct-action`);
+      if (out.replacedProgId !== undefined) ctx.print(`replaced program id ${out.replacedProgId}`);
+    }
+    for (const name of common.reusedMaps) ctx.print(`reused pinned map ${name}`);
+    for (const pin of common.pinnedMaps) ctx.print(`pinned map at ${pin}`);
+  }
+  return 0;
+}

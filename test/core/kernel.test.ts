@@ -1,0 +1,242 @@
+// CO-RE, BTF sanitising and typed maps against the running kernel (root).
+// Expected values come from the C sources in bpf/, the frames built by
+// test/helpers/packets.ts, and this process's own pid/ppid.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BpfObjectSpec, loadObject, openObject } from '../../src/collection.js';
+import { BpfError } from '../../src/errors.js';
+import { BtfBuilder } from '../helpers/btf-builder.js';
+import { parseBtf } from '../../src/object/btf/btf.js';
+import { type BtfFeatures, sanitizeBtf } from '../../src/object/btf-sanitize.js';
+import { BPF_CORE_FIELD_BYTE_OFFSET, CoreResolver } from '../../src/object/core/index.js';
+import type { ProgramSpec } from '../../src/object/types.js';
+import { loadProgram } from '../../src/programs/load.js';
+import { btfLoad } from '../../src/sys/btf-attr.js';
+import { btfFeatures } from '../../src/sys/btf-features.js';
+import { btfFdById, btfInfo, kernelBtfById } from '../../src/sys/btf-info.js';
+import { Fd } from '../../src/sys/fd.js';
+import { getNextId, GET_NEXT_ID } from '../../src/sys/obj-attr.js';
+import { possibleCpus } from '../../src/sys/cpus.js';
+import { BPF_PROG_TYPE } from '../../src/uapi/bpf.js';
+import { mountBpffs } from '../helpers/bpffs.js';
+import { cliOk } from '../helpers/cli.js';
+import { icmpEcho, ipv4, udp } from '../helpers/packets.js';
+import { rawTracepointTestRun } from '../helpers/raw-tp-run.js';
+import { describeRoot } from '../helpers/root.js';
+import { targetBtf } from '../helpers/target-btf.js';
+
+const XDP_DROP = 1;
+const XDP_PASS = 2;
+
+describeRoot('CO-RE programs in the kernel', () => {
+  for (const target of ['running kernel', 'committed 6.18 blob'] as const) {
+    it(`core_echo_dropper (relocated against the ${target}) drops echo replies only, and counts them`, () => {
+      using c = loadObject('fixtures/core_echo_dropper.o', target === 'running kernel' ? {} : { targetBtf: targetBtf() });
+      const p = c.program('xdp_drop_echo_reply');
+      expect(p.testRun(icmpEcho({ seq: 1, type: 0 })).retval).toBe(XDP_DROP);
+      expect(p.testRun(icmpEcho({ seq: 2, type: 8 })).retval).toBe(XDP_PASS);
+      expect(p.testRun(udp({ dport: 53 })).retval).toBe(XDP_PASS);
+      p.testRun(icmpEcho({ seq: 3, type: 0 }), { repeat: 4 });
+      const drops = c.typedMap<number, bigint>('reply_drops');
+      expect(drops.get(0)).toBe(5n);
+    });
+  }
+
+  it('core_reads fills `results` with this process\'s pid/ppid and the values the source promises', () => {
+    using c = loadObject('fixtures/core_reads.o');
+    const p = c.program('core_reads');
+    // ctx viewed as struct iphdr: byte 0 = 0x45 -> version 4, ihl 5.
+    const ctx = new Uint8Array(16);
+    ctx[0] = 0x45;
+    expect(rawTracepointTestRun(p.fd.value, ctx)).toBe(0);
+    const results = c.typedMap<number, bigint>('results');
+    const slot = (i: number) => results.get(i);
+    expect(slot(0)).toBe(BigInt(process.pid)); // group_leader->pid: the process's tgid
+    expect(slot(1)).toBe(BigInt(process.ppid)); // real_parent->tgid
+    expect(slot(2)).toBeGreaterThan(0n); // mm->map_count
+    expect(slot(3)).toBe(1n); // field_exists(task->pid)
+    expect(slot(4)).toBe(0n); // field_exists(a field only the local flavour has)
+    expect(slot(5)).toBe(1n); // type_exists(struct bpf_map)
+    expect(slot(6)).toBe(0n); // type_exists(a made-up type)
+    expect(slot(7)).toBe(27n); // BPF_MAP_TYPE_RINGBUF (UAPI)
+    expect(slot(8)).toBe(16n); // sizeof(task->comm) = TASK_COMM_LEN
+    expect(slot(9)).toBe(0n); // in_execve: not inside execve
+    expect(slot(10)).toBe(4n); // iphdr version
+    expect(slot(11)).toBe(5n); // iphdr ihl
+    expect(slot(12)).toBe(1n); // run counter
+    expect(slot(13)).toBe(20n); // sizeof(struct iphdr)
+    expect(slot(14)).toBe(1n); // enum_value_exists(BPF_MAP_TYPE_RINGBUF)
+    // A zero context: both bitfields read 0, the counter moves on.
+    rawTracepointTestRun(p.fd.value, new Uint8Array(16));
+    expect([slot(10), slot(11), slot(12)]).toEqual([0n, 0n, 2n]);
+    // The typed map walks as plain numbers and bigints.
+    expect([...results.keys()]).toEqual(Array.from({ length: 16 }, (_, i) => i));
+  });
+
+  it('core_missing fails with CORE_RELOCATION naming the type, the field and the instruction', () => {
+    let err: unknown;
+    try {
+      loadObject('fixtures/core_missing.o');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(BpfError);
+    const e = err as BpfError & { instruction: number };
+    expect(e.code).toBe('CORE_RELOCATION');
+    expect(e.message).toBe(
+      `fixtures/core_missing.o: raw_tracepoint program read_missing: CO-RE relocation failed: struct task_struct___missing: field no_such_field_xyz not found in kernel BTF (insn ${e.instruction})`,
+    );
+    // The verifier's own words stay available.
+    expect(e.details).toContain('invalid func unknown#195896080');
+  });
+
+  describe('a poisoned instruction the program can never reach', () => {
+    // struct thing___local { int gone; } against a kernel whose thing has no `gone`.
+    const local = new BtfBuilder();
+    const li = local.int('int', 4, { signed: true });
+    const thing = local.composite('struct', 'thing___local', 4, [{ name: 'gone', type: li, bitOffset: 0 }]);
+    const target = new BtfBuilder();
+    target.composite('struct', 'thing', 4, [{ name: 'other', type: target.int('int', 4, { signed: true }), bitOffset: 0 }]);
+
+    /** r0 = 2; if r0 == jumpIf goto +1; r0 = <offsetof(thing, gone)>; exit */
+    function program(jumpIf: number): ProgramSpec {
+      const b = Buffer.alloc(32);
+      b.set([0xb7, 0x00, 0, 0], 0);
+      b.writeInt32LE(2, 4);
+      b.set([0x15, 0x00], 8);
+      b.writeInt16LE(1, 10);
+      b.writeInt32LE(jumpIf, 12);
+      b.set([0xb7, 0x00, 0, 0], 16);
+      b.writeInt32LE(0, 20);
+      b.set([0x95], 24);
+      return {
+        name: 'guarded',
+        section: 'xdp',
+        type: BPF_PROG_TYPE.XDP,
+        expectedAttachType: null,
+        progFlags: 0,
+        ownInstructionCount: 4,
+        instructions: new Uint8Array(b),
+        relocations: [],
+        funcInfo: [],
+        lineInfo: [],
+        coreRelocations: [{ insnOff: 2, typeId: thing, accessStr: '0:0', kind: BPF_CORE_FIELD_BYTE_OFFSET, kindName: 'field_byte_offset' }],
+        sectionOffset: 0,
+        btfFuncId: 0,
+      };
+    }
+    const load = (jumpIf: number) =>
+      loadProgram(program(jumpIf), {
+        source: 'hand-made',
+        littleEndian: true,
+        license: 'GPL',
+        mapFds: new Map(),
+        core: new CoreResolver(parseBtf(local.build()), { vmlinux: parseBtf(target.build()) }),
+      });
+
+    it('loads when the branch always skips it (dead code is the program\'s own guard)', () => {
+      const { fd } = load(2);
+      fd.close();
+    });
+
+    it('and fails naming the relocation when it is reachable', () => {
+      expect(() => load(3)).toThrow(
+        expect.objectContaining({
+          code: 'CORE_RELOCATION',
+          message: 'hand-made: xdp program guarded: CO-RE relocation failed: struct thing___local: field gone not found in kernel BTF (insn 2)',
+        }),
+      );
+    });
+  });
+});
+
+describeRoot('BTF features and sanitising', () => {
+  it('this 6.18 kernel accepts every BTF kind the probes try', () => {
+    expect(btfFeatures()).toEqual({ btfFunc: true, funcGlobal: true, datasec: true, float: true, declTag: true, typeTag: true, enum64: true });
+  });
+
+  const NONE: BtfFeatures = { btfFunc: false, funcGlobal: false, datasec: false, float: false, declTag: false, typeTag: false, enum64: false };
+  it('every fixture\'s BTF, sanitised for the oldest kernel, is still accepted by BPF_BTF_LOAD', () => {
+    const objects = readdirSync('fixtures').filter((f) => /\.o$/.test(f) && !f.includes('.bpfeb'));
+    let n = 0;
+    for (const f of objects) {
+      const spec = openObject(`fixtures/${f}`);
+      if (!spec.file.btfForKernel) continue;
+      for (const features of [NONE, { ...NONE, btfFunc: true }, { ...NONE, btfFunc: true, datasec: true, funcGlobal: true }]) {
+        const r = btfLoad(sanitizeBtf(spec.file.btfForKernel, features), 1 << 20);
+        expect(r.result, `${f} ${JSON.stringify(features)}: ${r.log}`).toBeGreaterThanOrEqual(0);
+        new Fd(r.result).close();
+        n++;
+      }
+    }
+    expect(n).toBeGreaterThan(50);
+  });
+
+  it('a refused BTF blob leaves the kernel\'s log in btfError, and maps and programs still load', () => {
+    const spec = openObject('fixtures/lpm_blocklist.o');
+    const btf = spec.file.btf!;
+    // Shrink struct ipv4_lpm_key to 4 bytes: its `addr` member (bits 32..63) then sticks out.
+    const key = btf.findByName('ipv4_lpm_key', 'struct')!;
+    const raw = spec.file.btfForKernel!.slice();
+    new DataView(raw.buffer).setUint32(btf.recordOffset(key.id) + 8, 4, true);
+    const broken = new BpfObjectSpec({ ...spec.file, btfForKernel: raw }, spec.sha1);
+    using c = broken.load();
+    expect(c.btf).toBeNull();
+    expect(c.btfError).toMatch(/ipv4_lpm_key/);
+    expect(c.btfError).toMatch(/Member exceeds struct_size/);
+    expect(c.btfError!.split('\n').length).toBeGreaterThan(1);
+    expect(c.map('blocklist').info().btfId).toBe(0);
+    expect(c.program('xdp_blocklist').testRun(icmpEcho({ seq: 1 })).retval).toBe(XDP_PASS);
+  });
+});
+
+describeRoot('BTF from the kernel and typed dumps', () => {
+  let fs: { path: string; unmount(): void };
+  beforeAll(() => {
+    fs = mountBpffs();
+  });
+  afterAll(() => fs.unmount());
+
+  it('kernelBtfById reads back exactly the BTF a collection loaded, and vmlinux by its id', () => {
+    using c = loadObject('fixtures/lpm_blocklist.o');
+    const info = c.map('blocklist').info();
+    expect(info.btfId).toBeGreaterThan(0);
+    const btf = kernelBtfById(info.btfId);
+    expect(Buffer.from(btf.raw).equals(Buffer.from(openObject('fixtures/lpm_blocklist.o').file.btfForKernel!))).toBe(true);
+    expect(btf.typeById(info.btfKeyTypeId)).toMatchObject({ kind: 'struct', name: 'ipv4_lpm_key' });
+    // The first BTF id is vmlinux's.
+    const first = getNextId(GET_NEXT_ID.btf, 0)!;
+    using fd = btfFdById(first);
+    const vm = btfInfo(fd.value);
+    expect(vm).toMatchObject({ name: 'vmlinux', kernelBtf: true });
+    expect(Buffer.from(vm.raw).equals(readFileSync('/sys/kernel/btf/vmlinux'))).toBe(true);
+  });
+
+  it('bpf-ts map dump --json adds bpftool\'s "formatted" key/value (LPM blocklist) and per-CPU values', async () => {
+    const dir = join(fs.path, 'lpm');
+    using c = loadObject('fixtures/lpm_blocklist.o', { pinMaps: dir });
+    const key = Buffer.alloc(8);
+    key.writeUInt32LE(24, 0);
+    ipv4('198.51.100.0').copy(key, 4);
+    c.map('blocklist').set(key, 0n);
+    expect(c.program('xdp_blocklist').testRun(icmpEcho({ seq: 1, src: '198.51.100.9' })).retval).toBe(XDP_DROP);
+    const out = (await cliOk('map', 'dump', join(dir, 'blocklist'), '--json')).json();
+    expect(out).toHaveLength(1);
+    expect(out[0].key).toEqual(Array.from(key, (b) => '0x' + b.toString(16).padStart(2, '0')));
+    expect(out[0].formatted).toEqual({ key: { prefixlen: 24, addr: ipv4('198.51.100.0').readUInt32LE(0) }, value: 1 });
+
+    const drops = (await cliOk('map', 'dump', join(dir, 'drops'), '--json')).json();
+    expect(drops[0].formatted.key).toBe(0);
+    expect(drops[0].formatted.values).toHaveLength(possibleCpus());
+    expect(drops[0].formatted.values.map((v: { cpu: number }) => v.cpu)).toEqual(Array.from({ length: possibleCpus() }, (_, i) => i));
+    expect(drops[0].formatted.values.reduce((a: number, v: { value: number }) => a + v.value, 0)).toBe(1);
+
+    // The typed map writes keys from objects, too.
+    const typed = c.typedMap<{ prefixlen: number; addr: number }, bigint>('blocklist');
+    typed.set({ prefixlen: 16, addr: ipv4('203.0.0.0').readUInt32LE(0) }, 5n);
+    expect(c.program('xdp_blocklist').testRun(icmpEcho({ seq: 1, src: '203.0.113.1' })).retval).toBe(XDP_DROP);
+    expect(typed.get({ prefixlen: 16, addr: ipv4('203.0.0.0').readUInt32LE(0) })).toBe(6n);
+    expect(new Map([...typed].map(([k, v]) => [k.prefixlen, v]))).toEqual(new Map([[24, 1n], [16, 6n]]));
+  });
+});
