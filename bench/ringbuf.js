@@ -1,4 +1,4 @@
-// Figure: BPF ring buffer consumption, RingBufferReader.consume() against a
+// Figure: BPF ring buffer consumption, RingBufferReader.consumeRaw() against a
 // C consumer of the same ring (bench/c/ringbuf_consumer.c).
 //
 // Producer on both sides: BPF_PROG_TEST_RUN of fixtures/ringbuf.o's
@@ -109,14 +109,15 @@ function tsLoop(prog, reader, records, st) {
   const packet = new Uint8Array(PACKET_SIZE).fill(0xab);
   let expect = st.next;
   let bad = null;
-  const onRecord = (d) => {
+  // consumeRaw: the whole data area plus where the record is, no view per record.
+  const onRecord = (d, o, length) => {
     // u64 seq (below 2^53 here) and u32 len, little-endian, straight off the ring.
-    const lo = (d[0] | (d[1] << 8) | (d[2] << 16) | (d[3] << 24)) >>> 0;
-    const hi = (d[4] | (d[5] << 8) | (d[6] << 16) | (d[7] << 24)) >>> 0;
-    const len = (d[8] | (d[9] << 8) | (d[10] << 16) | (d[11] << 24)) >>> 0;
+    const lo = (d[o] | (d[o + 1] << 8) | (d[o + 2] << 16) | (d[o + 3] << 24)) >>> 0;
+    const hi = (d[o + 4] | (d[o + 5] << 8) | (d[o + 6] << 16) | (d[o + 7] << 24)) >>> 0;
+    const len = (d[o + 8] | (d[o + 9] << 8) | (d[o + 10] << 16) | (d[o + 11] << 24)) >>> 0;
     const seq = hi * 4294967296 + lo;
-    if ((seq !== expect || len !== PACKET_SIZE || d.length !== RECORD_SIZE) && bad === null)
-      bad = `record ${seq} (len ${len}, ${d.length} bytes) where seq ${expect} was expected`;
+    if ((seq !== expect || len !== PACKET_SIZE || length !== RECORD_SIZE) && bad === null)
+      bad = `record ${seq} (len ${len}, ${length} bytes) where seq ${expect} was expected`;
     expect++;
   };
   let runNs = 0;
@@ -127,7 +128,7 @@ function tsLoop(prog, reader, records, st) {
     const t0 = nowNs();
     const r = prog.testRun(packet, { repeat: k });
     const t1 = nowNs();
-    const n = reader.consume(onRecord);
+    const n = reader.consumeRaw(onRecord);
     const t2 = nowNs();
     runNs += t1 - t0;
     consumeNs += t2 - t1;

@@ -59,6 +59,17 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
    * `fn` sees a view into the ring that is only valid during the call.
    */
   consume(fn: (data: Uint8Array) => void): number {
+    const data = this.#data;
+    return this.consumeRaw((bytes, offset, length) => fn(data.subarray(offset, offset + length)));
+  }
+
+  /**
+   * The allocation-free form of consume(): `fn(bytes, offset, length)` gets
+   * the whole mapped data area and where the record sits in it (contiguous
+   * even when it wraps, thanks to the double mapping). No view is created per
+   * record, which is what makes high event rates cheap.
+   */
+  consumeRaw(fn: (bytes: Uint8Array, offset: number, length: number) => void): number {
     if (this.#closed) throw new BpfError('CLOSED', `ring buffer ${this.map.name}: reader closed`);
     // Positions are read and written once per pass, whole (Atomics: no torn u64),
     // and handled as plain numbers in between: no BigInt per record.
@@ -74,7 +85,7 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
         const size = len & ~(BUSY_BIT | DISCARD_BIT);
         if (len & DISCARD_BIT) this.discarded++;
         else {
-          fn(this.#data.subarray(off + HDR_SIZE, off + HDR_SIZE + size));
+          fn(this.#data, off + HDR_SIZE, size);
           n++;
         }
         cons += (size + HDR_SIZE + 7) & ~7;

@@ -87,3 +87,18 @@ describeRoot('perf event array reader', () => {
     }
   });
 });
+
+describeRoot('ring buffer consumeRaw', () => {
+  it('gives offsets into the data area that hold the same records as consume()', () => {
+    using c = loadObject('fixtures/ringbuf.o');
+    using reader = new RingBufferReader(c.map('events'));
+    c.program('xdp_ringbuf').testRun(udp({ dport: 7 }), { repeat: 50 });
+    const seqs: bigint[] = [];
+    const n = reader.consumeRaw((bytes, offset, length) => {
+      expect(length).toBe(16);
+      seqs.push(Buffer.from(bytes.buffer, bytes.byteOffset + offset, length).readBigUInt64LE(0));
+    });
+    expect(n).toBe(50);
+    expect(seqs).toEqual(Array.from({ length: 50 }, (_, i) => BigInt(i + 1)));
+  });
+});
