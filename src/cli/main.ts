@@ -18,14 +18,14 @@ function findCommand(name: string): Command | undefined {
 }
 
 function usage(): string {
-  const w = Math.max(...commands.map((c) => c.usage.length));
   return [
     'bpf-ts: load eBPF programs into Linux from Node.js',
     '',
-    'usage:',
-    ...commands.map((c) => `  ${c.usage.padEnd(w)}  ${c.summary}`),
+    'commands:',
+    ...commands.flatMap((c) => [`  ${c.name.padEnd(9)} ${c.summary}`]),
     '',
-    'every command takes --json (machine-readable output) and --debug (stack traces on errors).',
+    'every command takes --json (machine-readable output) and --debug (stack traces on errors);',
+    '`bpf-ts COMMAND --help` shows its options.',
   ].join('\n');
 }
 
