@@ -2,7 +2,7 @@
 
 import * as cmd from './bpf-cmd.js';
 import * as ffi from './ffi.js';
-import { writeU32, writeU64, readU32 } from './endian.js';
+import { readCString, readU32, writeU32, writeU64 } from './endian.js';
 import { bpfSyscall } from './wrapper.js';
 
 // struct { /* BPF_PROG_LOAD */ } offsets.
@@ -108,11 +108,7 @@ export function progLoad(a: ProgLoadAttr, logLevel = 0, logSize = 0): ProgLoadRe
   }
   writeU32(b, ATTACH_BTF_ID, a.attachBtfId ?? 0);
   const result = ffi.bpf(cmd.BPF_PROG_LOAD, b, PROG_LOAD_ATTR_SIZE);
-  let text = '';
-  if (log) {
-    const end = log.bytes.indexOf(0);
-    text = log.bytes.subarray(0, end < 0 ? log.bytes.length : end).toString('utf8');
-  }
+  const text = log ? readCString(log.bytes, 0, log.bytes.length) : '';
   keep.length = 0;
   return { result, log: text, logTrueSize: readU32(b, LOG_TRUE_SIZE) };
 }
