@@ -8,7 +8,7 @@ import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { table } from '../format.js';
 import { readCounters } from '../counters.js';
-import { streamEvents } from '../events.js';
+import { eventHeaders, eventMapNames, streamEvents } from '../events.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 
 function positiveNumber(v: unknown, flag: string, fallback: number): number {
@@ -21,7 +21,7 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 export const run: Command = {
   name: 'run',
   summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
-  usage: 'bpf-ts run OBJ --xdp IFACE [--mode native|skb|hw|auto] [--program NAME] [--interval S] [--duration S] [--netns NAME] [--json]',
+  usage: 'bpf-ts run OBJ --xdp IFACE [--mode native|skb|hw|auto] [--program NAME] [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--netns NAME] [--json]',
   options: {
     xdp: { type: 'string' },
     mode: { type: 'string' },
@@ -29,6 +29,7 @@ export const run: Command = {
     interval: { type: 'string' },
     duration: { type: 'string' },
     netns: { type: 'string' },
+    'event-type': { type: 'string' },
   },
   async run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `run takes exactly one object file (usage: ${this.usage})`);
@@ -42,6 +43,7 @@ export const run: Command = {
     const spec = openObject(positionals[0]);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });
+    const headers = eventHeaders(spec.file.btf, eventMapNames(coll), values['event-type'] as string | undefined, spec.path);
     const att = attachXdp({ iface, progFd: coll.program(prog.name).fd.value, mode, netns });
     const started = Date.now();
     let prev = new Map<string, bigint>();
@@ -68,7 +70,7 @@ export const run: Command = {
     if (!ctx.json) ctx.print(`attached ${prog.name} (id ${att.progId}) to ${att.ifname} in ${att.mode} mode; Ctrl-C detaches`);
     else ctx.print(JSON.stringify({ attached: { interface: att.ifname, ifindex: att.ifindex, program: prog.name, progId: att.progId, mode: att.mode } }));
 
-    const stopEvents = streamEvents(coll, ctx);
+    const stopEvents = streamEvents(coll, ctx, headers);
     const signal = await new Promise<string>((resolve) => {
       const timer = setInterval(report, interval * 1000);
       const stop = (why: string) => {
