@@ -68,3 +68,8 @@ export type { AttachSkMsgOptions, SkMsgAttachment, SkMsgDetachment } from './att
 export { withNetns } from './netns.js';
 export { setupTestEnv, teardownTestEnv, statusTestEnv, type TestEnv } from './testenv.js';
 export { ping, type PingResult } from './net/icmp.js';
+
+// Event readers: perf event arrays and ring buffers.
+export { PerfBufferReader, type PerfBufferOptions } from './events/perf-buffer.js';
+export { RingBufferReader } from './events/ring-buffer.js';
+export type { EventRecord } from './events/stream.js';
