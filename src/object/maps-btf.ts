@@ -106,7 +106,8 @@ function decodeDefinition(elf: ElfFile, btf: Btf, name: string, def: BtfComposit
         valuesMember = m;
         break;
       default:
-        // libbpf warns and ignores unknown members; do the same, silently.
+        // libbpf rejects unknown members unless relaxed_maps is set; we are relaxed: older
+        // loaders accepted extra members, and the kernel never sees the definition struct.
         break;
     }
   }
