@@ -2,7 +2,8 @@
 // hashes of u32/u64 values, per-CPU values summed.
 
 import type { BpfCollection } from '../collection.js';
-import type { BpfMap } from '../maps/map.js';
+import { readU32, readU64 } from '../maps/codec.js';
+import type { BpfMap, MapValue } from '../maps/map.js';
 import { BPF_MAP_TYPE } from '../uapi/bpf.js';
 
 const COUNTER_TYPES = new Set<number>([
@@ -17,8 +18,11 @@ export interface CounterRow {
   value: bigint;
 }
 
-function scalar(b: Buffer, size: number): bigint {
-  return size === 8 ? b.readBigUInt64LE(0) : BigInt(b.readUInt32LE(0));
+/** A u32 or u64 counter value (host byte order), per-CPU values summed; 0 when absent. */
+export function sumCounter(v: MapValue | undefined, valueSize: number): bigint {
+  if (!v) return 0n;
+  const one = (b: Buffer) => (valueSize === 8 ? readU64(b) : BigInt(readU32(b)));
+  return Array.isArray(v) ? v.reduce((a, b) => a + one(b), 0n) : one(v);
 }
 
 function keyText(k: Buffer): string {
@@ -35,8 +39,7 @@ export function readCounters(coll: BpfCollection): CounterRow[] {
     let n = 0;
     for (const [k, v] of m.getBatch()) {
       if (n++ >= MAX_ROWS) break;
-      const values = Array.isArray(v) ? v : [v];
-      rows.push({ map: name, key: keyText(k), value: values.reduce((a, b) => a + scalar(b, m.valueSize), 0n) });
+      rows.push({ map: name, key: keyText(k), value: sumCounter(v, m.valueSize) });
     }
   }
   return rows;

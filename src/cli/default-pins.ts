@@ -1,11 +1,16 @@
 // Where `load` pins what must outlive the CLI process when the user names no
 // path, so that `detach` can find those pins again and remove them. All live
-// under <bpffs>/bpf-ts/ (XDP's link pin is defaultLinkPin in commands/load.ts).
+// under <bpffs>/bpf-ts/.
 
 import { basename, dirname, join, resolve } from 'node:path';
 import type { TcDirection } from '../attach/tc.js';
 
 export const pinDir = (bpffs: string): string => join(bpffs, 'bpf-ts');
+
+/** An XDP link: one per interface (and namespace), so no link id in the name. */
+export function defaultXdpLinkPin(bpffs: string, ifname: string, netns?: string): string {
+  return join(pinDir(bpffs), `xdp_link_${netns ? netns + '_' : ''}${ifname}`);
+}
 
 /** A tcx link: several may share a hook, so the link id is part of the name. */
 export function defaultTcxLinkPin(bpffs: string, ifname: string, direction: TcDirection, linkId: number, netns?: string): string {

@@ -71,14 +71,14 @@ export function formatEvent(map: string, r: EventRecord, ctx: CommandContext, he
   return `[${where}] ${r.data.length} bytes${lost}${head}${dump}`;
 }
 
+const isEventMap = (type: number) => type === BPF_MAP_TYPE.RINGBUF || type === BPF_MAP_TYPE.PERF_EVENT_ARRAY;
+
 /** Start printing events of every event map; returns a function that stops and closes the readers. */
 export function streamEvents(coll: BpfCollection, ctx: CommandContext, headers: Map<string, EventHeader> = new Map()): () => void {
   const readers: (RingBufferReader | PerfBufferReader)[] = [];
   for (const [name, m] of coll.maps) {
-    let reader: RingBufferReader | PerfBufferReader;
-    if (m.type === BPF_MAP_TYPE.RINGBUF) reader = new RingBufferReader(m);
-    else if (m.type === BPF_MAP_TYPE.PERF_EVENT_ARRAY) reader = new PerfBufferReader(m);
-    else continue;
+    if (!isEventMap(m.type)) continue;
+    const reader = m.type === BPF_MAP_TYPE.RINGBUF ? new RingBufferReader(m) : new PerfBufferReader(m);
     readers.push(reader);
     void (async () => {
       for await (const r of reader) ctx.print(formatEvent(name, r, ctx, headers.get(name)));
@@ -91,5 +91,5 @@ export function streamEvents(coll: BpfCollection, ctx: CommandContext, headers: 
 
 /** Names of the maps streamEvents reads. */
 export function eventMapNames(coll: BpfCollection): string[] {
-  return [...coll.maps].filter(([, m]) => m.type === BPF_MAP_TYPE.RINGBUF || m.type === BPF_MAP_TYPE.PERF_EVENT_ARRAY).map(([n]) => n);
+  return [...coll.maps].filter(([, m]) => isEventMap(m.type)).map(([n]) => n);
 }

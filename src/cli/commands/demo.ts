@@ -11,14 +11,10 @@ import { BpfError } from '../../errors.js';
 import { ping } from '../../net/icmp.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../testenv.js';
 import type { Command } from '../command.js';
+import { sumCounter } from '../counters.js';
 import { parseMode } from '../xdp-select.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/icmp_even_drop.o', import.meta.url));
-
-function sumCounter(v: Buffer | Buffer[] | undefined): bigint {
-  if (!v) return 0n;
-  return (Array.isArray(v) ? v : [v]).reduce((a, b) => a + b.readBigUInt64LE(0), 0n);
-}
 
 export const demo: Command = {
   name: 'demo',
@@ -66,8 +62,8 @@ export const demo: Command = {
       say(`3. sent ${r.sent} echo requests from ${env.nsA}: ${r.received} answered (seq ${answered.join(',') || '-'}), ${unanswered.length} dropped (seq ${unanswered.join(',') || '-'})`);
 
       const counters = coll.map('counters');
-      const passed = sumCounter(counters.get(0));
-      const dropped = sumCounter(counters.get(1));
+      const passed = sumCounter(counters.get(0), counters.valueSize);
+      const dropped = sumCounter(counters.get(1), counters.valueSize);
       say(`4. map "counters" (per-CPU, summed): passed=${passed} dropped=${dropped}`);
       const expectedAnswers = count - Math.floor(count / 2);
       const ok = r.received === expectedAnswers && dropped === BigInt(Math.floor(count / 2)) && passed === BigInt(expectedAnswers);

@@ -11,7 +11,7 @@ import type { Command } from '../command.js';
 import { detachCgroupCli, detachSkMsgCli } from '../detach-cgroup.js';
 import { detachTcCli } from '../detach-tc.js';
 import { parseMode } from '../xdp-select.js';
-import { defaultLinkPin } from './load.js';
+import { defaultXdpLinkPin } from '../default-pins.js';
 
 export const detach: Command = {
   name: 'detach',
@@ -55,7 +55,7 @@ export const detach: Command = {
     }
     const removedPins: string[] = [];
     if (r.detached.some((d) => d.linkId !== undefined)) {
-      const pin = defaultLinkPin((values.bpffs as string | undefined) ?? DEFAULT_BPFFS, r.ifname, netns);
+      const pin = defaultXdpLinkPin((values.bpffs as string | undefined) ?? DEFAULT_BPFFS, r.ifname, netns);
       if (existsSync(pin)) {
         rmSync(pin);
         removedPins.push(pin);

@@ -4,7 +4,7 @@
 // attached program unless --replace says so. TC is in ../load-tc.ts, cgroup
 // and sk_msg in ../load-cgroup.ts.
 
-import { join } from 'node:path';
+import { defaultXdpLinkPin } from '../default-pins.js';
 import { attachXdp, attachXdpLink } from '../../attach/xdp.js';
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
@@ -13,11 +13,6 @@ import type { Command } from '../command.js';
 import { loadCgroup } from '../load-cgroup.js';
 import { loadTc } from '../load-tc.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
-
-/** Where `load --link` pins the link unless told otherwise, so `detach` can find and remove it. */
-export function defaultLinkPin(bpffs: string, ifname: string, netns?: string): string {
-  return join(bpffs, 'bpf-ts', `xdp_link_${netns ? netns + '_' : ''}${ifname}`);
-}
 
 export const load: Command = {
   name: 'load',
@@ -73,7 +68,7 @@ export const load: Command = {
     try {
       if (values.link) {
         using link = attachXdpLink({ iface, progFd: p.fd.value, mode, netns });
-        const pinPath = (values['pin-link'] as string | undefined) ?? defaultLinkPin(bpffs, link.ifname, netns);
+        const pinPath = (values['pin-link'] as string | undefined) ?? defaultXdpLinkPin(bpffs, link.ifname, netns);
         try {
           pinFd(link.fd.value, pinPath, { mkdir: true, label: `XDP link ${link.linkId}` });
         } catch (e) {
