@@ -18,8 +18,7 @@ const BTF_LOAD_ATTR_SIZE = 32;
 /** One BPF_BTF_LOAD; returns the fd or -errno, and the log when one was asked for. */
 export function btfLoad(bytes: Uint8Array, logSize = 0): { result: number; log: string; logTrueSize: number } {
   const attr = ffi.allocNative(BTF_LOAD_ATTR_SIZE);
-  const blob = ffi.allocNative(bytes.byteLength);
-  blob.bytes.set(bytes);
+  const blob = ffi.nativeCopy(bytes);
   const b = attr.bytes;
   writeU64(b, BTF, blob.address);
   writeU32(b, SIZE, bytes.byteLength);

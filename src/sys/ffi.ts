@@ -257,6 +257,14 @@ export function allocNative(length: number): NativeBuffer {
   return { address: l.koffi.address(ptr), bytes };
 }
 
+/** A native copy of `data`; a string becomes NUL-terminated UTF-8 (a C string the kernel can read). */
+export function nativeCopy(data: Uint8Array | string): NativeBuffer {
+  const b = typeof data === 'string' ? Buffer.from(data + '\0', 'utf8') : data;
+  const n = allocNative(b.byteLength);
+  n.bytes.set(b);
+  return n;
+}
+
 // --- namespaces and mounts (netns, testenv) ---
 // Bound separately from `lib()` so additions here never touch its table.
 

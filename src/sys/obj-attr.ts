@@ -15,9 +15,7 @@ export const BPF_F_WRONLY = 1 << 4;
 const OBJ_ATTR_SIZE = 16;
 
 function encodeObj(path: string, fd: number, fileFlags: number): { attr: Buffer; pathMem: ffi.NativeBuffer } {
-  const str = Buffer.from(path + '\0', 'utf8');
-  const pathMem = ffi.allocNative(str.byteLength);
-  str.copy(pathMem.bytes);
+  const pathMem = ffi.nativeCopy(path);
   const attr = Buffer.alloc(OBJ_ATTR_SIZE);
   writeU64(attr, 0, pathMem.address);
   writeU32(attr, 8, fd);

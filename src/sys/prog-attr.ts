@@ -58,19 +58,12 @@ export interface ProgLoadResult {
   logTrueSize: number;
 }
 
-function toNative(bytes: Uint8Array | string): ffi.NativeBuffer {
-  const b = typeof bytes === 'string' ? Buffer.from(bytes + '\0') : bytes;
-  const n = ffi.allocNative(b.byteLength);
-  n.bytes.set(b);
-  return n;
-}
-
 /** One BPF_PROG_LOAD. Never throws on a kernel refusal: the caller decides what a retry looks like. */
 export function progLoad(a: ProgLoadAttr, logLevel = 0, logSize = 0): ProgLoadResult {
   const attr = ffi.allocNative(PROG_LOAD_ATTR_SIZE);
   const b = attr.bytes;
-  const insns = toNative(a.insns);
-  const license = toNative(a.license);
+  const insns = ffi.nativeCopy(a.insns);
+  const license = ffi.nativeCopy(a.license);
   writeU32(b, PROG_TYPE, a.type);
   writeU32(b, INSN_CNT, a.insns.byteLength / 8);
   writeU64(b, INSNS, insns.address);
@@ -92,14 +85,14 @@ export function progLoad(a: ProgLoadAttr, logLevel = 0, logSize = 0): ProgLoadRe
   if (a.btfFd !== undefined && a.btfFd >= 0) {
     writeU32(b, PROG_BTF_FD, a.btfFd);
     if (a.funcInfo && a.funcInfo.byteLength > 0) {
-      const fi = toNative(a.funcInfo);
+      const fi = ffi.nativeCopy(a.funcInfo);
       keep.push(fi);
       writeU32(b, FUNC_INFO_REC_SIZE, 8);
       writeU64(b, FUNC_INFO, fi.address);
       writeU32(b, FUNC_INFO_CNT, a.funcInfo.byteLength / 8);
     }
     if (a.lineInfo && a.lineInfo.byteLength > 0) {
-      const li = toNative(a.lineInfo);
+      const li = ffi.nativeCopy(a.lineInfo);
       keep.push(li);
       writeU32(b, LINE_INFO_REC_SIZE, 16);
       writeU64(b, LINE_INFO, li.address);
@@ -146,7 +139,7 @@ export function progTestRun(
 ): TestRunResult {
   const attr = ffi.allocNative(TEST_RUN_ATTR_SIZE);
   const b = attr.bytes;
-  const inBuf = toNative(data);
+  const inBuf = ffi.nativeCopy(data);
   // XDP programs may grow the frame (bpf_xdp_adjust_head/tail): leave headroom.
   const outSize = opts.dataOutSize ?? Math.max(data.byteLength + 256, 256);
   const out = ffi.allocNative(outSize);
@@ -159,7 +152,7 @@ export function progTestRun(
   let ctxIn: ffi.NativeBuffer | null = null;
   let ctxOut: ffi.NativeBuffer | null = null;
   if (opts.ctxIn) {
-    ctxIn = toNative(opts.ctxIn);
+    ctxIn = ffi.nativeCopy(opts.ctxIn);
     ctxOut = ffi.allocNative(opts.ctxIn.byteLength);
     writeU32(b, TR_CTX_SIZE_IN, opts.ctxIn.byteLength);
     writeU64(b, TR_CTX_IN, ctxIn.address);
