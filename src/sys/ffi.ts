@@ -25,6 +25,8 @@ const SYSCALLS: Record<string, { bpf: number; perfEventOpen: number }> = {
 
 interface Bound {
   koffi: Koffi;
+  /** libc, loaded once: the lazily bound groups below add functions from it. */
+  libc: ReturnType<Koffi['load']>;
   bpf: Fn;
   perfEventOpen: Fn;
   close: Fn;
@@ -60,6 +62,7 @@ function lib(): Bound {
   // fixed-arity prototypes below are call-compatible and much cheaper in koffi.
   bound = {
     koffi,
+    libc,
     bpf: libc.func('long syscall(long nr, int cmd, void *attr, unsigned int size)'),
     perfEventOpen: libc.func(
       'long syscall(long nr, void *attr, int pid, int cpu, int group_fd, unsigned long flags)',
@@ -278,7 +281,7 @@ let nsBound: NsBound | undefined;
 
 function nsLib(): NsBound {
   if (nsBound) return nsBound;
-  const libc = lib().koffi.load('libc.so.6');
+  const libc = lib().libc;
   nsBound = {
     unshare: libc.func('int unshare(int flags)'),
     mount: libc.func('int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data)'),
@@ -309,7 +312,7 @@ let pageSizeCache = 0;
 /** sysconf(_SC_PAGESIZE): ring buffers and perf buffers are laid out in pages. */
 export function pageSize(): number {
   if (pageSizeCache) return pageSizeCache;
-  const sysconf = lib().koffi.load('libc.so.6').func('long sysconf(int name)') as Fn;
+  const sysconf = lib().libc.func('long sysconf(int name)') as Fn;
   const SC_PAGESIZE = 30;
   pageSizeCache = Number(sysconf(SC_PAGESIZE));
   return pageSizeCache;
@@ -326,7 +329,7 @@ let nrBpfAt = 0;
 function bindBpfAt(): Fn {
   const l = lib();
   nrBpfAt = l.nrBpf;
-  bpfAtFn = l.koffi.load('libc.so.6').func('long syscall(long nr, int cmd, uintptr_t attr, unsigned int size)') as Fn;
+  bpfAtFn = l.libc.func('long syscall(long nr, int cmd, uintptr_t attr, unsigned int size)') as Fn;
   return bpfAtFn;
 }
 
