@@ -36,6 +36,8 @@ export type BpfErrorCode =
   | 'ALREADY_ATTACHED'
   | 'NOT_ATTACHED'
   | 'NO_CGROUP2'
+  | 'NO_SUCH_TARGET'
+  | 'KERNEL_UNSUPPORTED'
   // CLI
   | 'USAGE'
   | 'IO';

@@ -10,13 +10,17 @@ import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, Insns } from '../object/instru
 import type { ProgramSpec } from '../object/types.js';
 import { applyCoreRelocations, type CorePoisoned, type CoreResolver } from '../object/core/index.js';
 import { BPF_PROG_LOAD } from '../sys/bpf-cmd.js';
-import { ENOSPC } from '../sys/errno.js';
+import { ENOSPC, EPERM } from '../sys/errno.js';
 import { LITTLE_ENDIAN, writeU32 } from '../sys/endian.js';
 import { Fd } from '../sys/fd.js';
 import { withMemlockRetry } from '../sys/memlock.js';
 import { progLoad, type ProgLoadAttr } from '../sys/prog-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
-import { progTypeName } from '../uapi/bpf.js';
+import { BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
+
+// Program types whose fentry/fexit/fmod_ret/lsm/freplace flavours load through a trampoline.
+const TRAMPOLINE_TYPES = new Set<number>([BPF_PROG_TYPE.TRACING, BPF_PROG_TYPE.LSM, BPF_PROG_TYPE.EXT]);
+import { resolveBtfAttachTarget } from './attach-btf.js';
 import { lastInstruction, logTail, sourceLineFor, verdictLine } from './verifier-log.js';
 
 const LOG_START = 64 * 1024;
@@ -38,6 +42,10 @@ export interface LoadProgramOptions {
   ifindex?: number;
   /** Resolves CO-RE relocations (needed when the program has any); share one per object load for its caches. */
   core?: CoreResolver;
+  /** BTF id of the attach target (tp_btf, fentry, lsm, iter…); default: looked up from the section in vmlinux BTF. */
+  attachBtfId?: number;
+  /** freplace: the program to replace functions of. */
+  attachProgFd?: number;
 }
 
 /** The instructions with map fds and global-data addresses written in. */
@@ -129,6 +137,9 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
     expectedAttachType: opts.expectedAttachType ?? spec.expectedAttachType ?? 0,
     ifindex: opts.ifindex,
   };
+  const btfTarget = opts.attachBtfId ?? resolveBtfAttachTarget({ ...spec, type }, opts.source)?.attachBtfId;
+  if (btfTarget !== undefined) attr.attachBtfId = btfTarget;
+  if (opts.attachProgFd !== undefined) attr.attachProgFd = opts.attachProgFd;
   if (withBtf) {
     attr.btfFd = opts.btfFd;
     attr.funcInfo = encodeFuncInfo(spec);
@@ -148,6 +159,15 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
   }
   if (res.result >= 0) return { fd: new Fd(res.result, `program ${spec.name}`), type };
   const log = res.log;
+  if (-first === EPERM && TRAMPOLINE_TYPES.has(type) && process.geteuid?.() === 0) {
+    // Root, a program that needs a BPF trampoline, and no verifier complaint:
+    // the kernel itself will not attach trampolines here.
+    throw new BpfError(
+      'KERNEL_UNSUPPORTED',
+      `${opts.source}: program ${spec.name}: the kernel verified the program but refused to load it (EPERM): fentry/fexit/fmod_ret/lsm/freplace programs need a BPF trampoline (ftrace direct calls), which this kernel or its security policy does not allow; tp_btf and raw_tp programs attach without one`,
+      { details: log.trim() ? `verifier log (last lines):\n${logTail(log)}` : undefined },
+    );
+  }
   if (!log.trim()) throw new BpfSyscallError(BPF_PROG_LOAD, -first, context);
   const insn = lastInstruction(log);
   const coreErr = coreFailure(poisoned, log, insn, `${opts.source}: ${progTypeName(type)} program ${spec.name}`);

@@ -83,7 +83,8 @@ export function fdKind(fd: number): FdKind {
       return 'map';
     case 'anon_inode:bpf-prog':
       return 'prog';
-    case 'anon_inode:bpf_link':
+    case 'anon_inode:bpf_link': // from LINK_CREATE
+    case 'anon_inode:bpf-link': // from OBJ_GET of a pinned link
       return 'link';
     case 'anon_inode:btf':
       return 'btf';

@@ -26,6 +26,8 @@ const LINE_INFO_REC_SIZE = 92;
 const LINE_INFO = 96;
 const LINE_INFO_CNT = 104;
 const ATTACH_BTF_ID = 108;
+// union { u32 attach_prog_fd; u32 attach_btf_obj_fd; }
+const ATTACH_PROG_FD = 112;
 const LOG_TRUE_SIZE = 140;
 /** Up to and including log_true_size (6.4+); older kernels accept it as long as the tail is zero. */
 export const PROG_LOAD_ATTR_SIZE = 144;
@@ -47,6 +49,8 @@ export interface ProgLoadAttr {
   funcInfo?: Uint8Array;
   lineInfo?: Uint8Array;
   attachBtfId?: number;
+  /** freplace: the target program's fd; module targets: the module BTF's fd. */
+  attachProgFd?: number;
 }
 
 export interface ProgLoadResult {
@@ -100,6 +104,7 @@ export function progLoad(a: ProgLoadAttr, logLevel = 0, logSize = 0): ProgLoadRe
     }
   }
   writeU32(b, ATTACH_BTF_ID, a.attachBtfId ?? 0);
+  writeU32(b, ATTACH_PROG_FD, a.attachProgFd ?? 0);
   const result = ffi.bpf(cmd.BPF_PROG_LOAD, b, PROG_LOAD_ATTR_SIZE);
   const text = log ? readCString(log.bytes, 0, log.bytes.length) : '';
   keep.length = 0;
