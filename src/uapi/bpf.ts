@@ -78,3 +78,7 @@ export const BPF_F_MMAPABLE = 1 << 10;
 
 export const mapTypeName = (t: number): string => MAP_TYPE_NAMES[t] ?? `type_${t}`;
 export const progTypeName = (t: number): string => PROG_TYPE_NAMES[t] ?? `type_${t}`;
+
+const ATTACH_TYPE_BY_VALUE = new Map<number, string>(Object.entries(BPF_ATTACH_TYPE).map(([k, v]) => [v, k.toLowerCase()]));
+/** bpftool-style attach type name ("trace_fentry", "tcx_ingress"), "type_N" when unknown. */
+export const attachTypeName = (t: number): string => ATTACH_TYPE_BY_VALUE.get(t) ?? `type_${t}`;

@@ -4,6 +4,8 @@ import { btf } from './btf.js';
 import { demo } from './demo.js';
 import { detach } from './detach.js';
 import { inspect } from './inspect.js';
+import { iter } from './iter.js';
+import { link } from './link.js';
 import { load } from './load.js';
 import { map } from './map.js';
 import { prog } from './prog.js';
@@ -11,5 +13,6 @@ import { run } from './run.js';
 import { show } from './show.js';
 import { testenv } from './testenv.js';
 import { testRun } from './test-run.js';
+import { top } from './top.js';
 
-export const commands: Command[] = [demo, load, detach, show, run, inspect, testRun, map, prog, btf, testenv];
+export const commands: Command[] = [demo, load, detach, show, run, inspect, testRun, map, prog, btf, testenv, link, top, iter];
