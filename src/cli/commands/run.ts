@@ -10,6 +10,7 @@ import { table } from '../format.js';
 import { readCounters } from '../counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from '../events.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
+import { runTracing } from '../run-tracing.js';
 
 function positiveNumber(v: unknown, flag: string, fallback: number): number {
   if (v === undefined) return fallback;
@@ -21,7 +22,7 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 export const run: Command = {
   name: 'run',
   summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
-  usage: 'bpf-ts run OBJ --xdp IFACE [--mode native|skb|hw|auto] [--program NAME] [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--netns NAME] [--json]',
+  usage: 'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
   options: {
     xdp: { type: 'string' },
     mode: { type: 'string' },
@@ -30,15 +31,20 @@ export const run: Command = {
     duration: { type: 'string' },
     netns: { type: 'string' },
     'event-type': { type: 'string' },
+    set: { type: 'string', multiple: true },
   },
   async run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `run takes exactly one object file (usage: ${this.usage})`);
     const iface = values.xdp as string | undefined;
-    if (!iface) throw new BpfError('USAGE', 'run needs --xdp IFACE');
-    const mode = parseMode(values.mode, 'native');
-    const netns = values.netns as string | undefined;
     const interval = positiveNumber(values.interval, '--interval', 1);
     const duration = values.duration === undefined ? undefined : positiveNumber(values.duration, '--duration', 1);
+    if (!iface) {
+      // No hook given: attach every tracing program where its section says.
+      const program = values.program as string | undefined;
+      return runTracing(positionals[0]!, { interval, duration, programs: program ? [program] : undefined, set: values.set as string[] | undefined, eventType: values['event-type'] as string | undefined }, ctx);
+    }
+    const mode = parseMode(values.mode, 'native');
+    const netns = values.netns as string | undefined;
 
     const spec = openObject(positionals[0]);
     const prog = selectXdpProgram(spec, values.program as string | undefined);

@@ -1,0 +1,165 @@
+// `bpf-ts run OBJ` with no --xdp/--tc/--cgroup: load the object's tracing
+// programs, attach each where its section says (auto-attach), print the
+// counters every interval and events live, and close every link on the way
+// out. Links are unpinned: if the process dies, however it dies, the kernel
+// detaches them with the last fd.
+
+import { openObject, type BpfCollection, type BpfObjectSpec } from '../collection.js';
+import { BpfError } from '../errors.js';
+import { autoAttach, autoAttachPlan } from '../link/auto.js';
+import { BpfLink, BpfLinkSet } from '../link/link.js';
+import type { ProgramSpec } from '../object/types.js';
+import type { CommandContext } from './command.js';
+import { readCounters } from './counters.js';
+import { eventHeaders, eventMapNames, streamEvents } from './events.js';
+import { table } from './format.js';
+
+export interface TracingRunOptions {
+  programs?: string[];
+  /** NAME=VALUE assignments to globals (const volatile configuration) before load. */
+  set?: string[];
+  interval: number;
+  duration?: number;
+  eventType?: string;
+}
+
+/** Apply --set NAME=VALUE (decimal, 0x hex, true/false) to the spec's globals. */
+export function applySets(spec: BpfObjectSpec, sets: string[] = []): void {
+  for (const s of sets) {
+    const m = /^([A-Za-z_]\w*)=(.+)$/.exec(s);
+    if (!m) throw new BpfError('USAGE', `--set wants NAME=VALUE, got ${JSON.stringify(s)}`);
+    const [, name, text] = m as unknown as [string, string, string];
+    let value: bigint | boolean;
+    if (text === 'true' || text === 'false') value = text === 'true';
+    else {
+      try {
+        value = BigInt(text);
+      } catch {
+        throw new BpfError('USAGE', `--set ${name}: ${JSON.stringify(text)} is not a number (decimal or 0x hex) or true/false`);
+      }
+    }
+    spec.setGlobal(name, value);
+  }
+}
+
+/** Programs run would attach, and the ones it leaves, with why. */
+export function tracingSelection(spec: BpfObjectSpec, names?: string[]): { attach: ProgramSpec[]; skipped: { name: string; reason: string }[] } {
+  const pool = names?.length ? names.map((n) => spec.program(n)) : spec.programs;
+  const attach: ProgramSpec[] = [];
+  const skipped: { name: string; reason: string }[] = [];
+  for (const p of pool) {
+    const plan = autoAttachPlan(p);
+    if (plan.kind === 'none') skipped.push({ name: p.name, reason: plan.reason });
+    else if (plan.kind === 'iter') skipped.push({ name: p.name, reason: 'iterators run when read, not on an event: use bpf-ts iter' });
+    else attach.push(p);
+  }
+  if (names?.length && skipped.length) throw new BpfError('USAGE', `${spec.path}: ${skipped.map((s) => `program ${s.name}: ${s.reason}`).join('; ')}`);
+  return { attach, skipped };
+}
+
+/**
+ * Load `names`; a program the kernel cannot take (KERNEL_UNSUPPORTED: e.g.
+ * no trampolines for fentry) is dropped and reported, the rest load.
+ */
+function loadSkippingUnsupported(spec: BpfObjectSpec, names: string[], skipped: { name: string; reason: string }[]): BpfCollection {
+  const left = [...names];
+  for (;;) {
+    if (left.length === 0) throw new BpfError('PROGRAM_INVALID', `${spec.path}: no program could be loaded (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})`);
+    try {
+      return spec.load({ programs: left, ignorePinning: true });
+    } catch (e) {
+      if (!(e instanceof BpfError) || e.code !== 'KERNEL_UNSUPPORTED') throw e;
+      const msg = e.message;
+      const bad = left.find((n) => msg.includes(`program ${n}:`));
+      if (!bad) throw e;
+      skipped.push({ name: bad, reason: msg.slice(msg.indexOf(`program ${bad}:`) + `program ${bad}: `.length) });
+      left.splice(left.indexOf(bad), 1);
+    }
+  }
+}
+
+/** Run until a signal, --duration, or `stop` resolves. Returns the exit code. */
+export async function runTracing(path: string, opts: TracingRunOptions, ctx: CommandContext, stop?: Promise<string>): Promise<number> {
+  const spec = openObject(path);
+  applySets(spec, opts.set);
+  const { attach, skipped } = tracingSelection(spec, opts.programs);
+  if (attach.length === 0) {
+    throw new BpfError('USAGE', `${spec.path}: no program names a tracing target to attach to${skipped.length ? ` (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})` : ''}; for XDP use --xdp IFACE, for TC load --tc`);
+  }
+  const coll = loadSkippingUnsupported(spec, attach.map((p) => p.name), skipped);
+  const links: (BpfLink | BpfLinkSet)[] = [];
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+  let onSignal: ((s: string) => void) | undefined;
+  const handlers = signals.map((s) => [s, () => onSignal?.(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  let stopEvents: (() => void) | undefined;
+  try {
+    const headers = eventHeaders(spec.file.btf, eventMapNames(coll), opts.eventType, spec.path);
+    for (const p of attach) {
+      if (!coll.programs.has(p.name)) continue;
+      const plan = autoAttachPlan(p);
+      let l: BpfLink | BpfLinkSet;
+      try {
+        l = autoAttach(coll.program(p.name), p);
+      } catch (e) {
+        if (e instanceof BpfError && e.code === 'KERNEL_UNSUPPORTED') {
+          skipped.push({ name: p.name, reason: e.message });
+          continue;
+        }
+        throw e;
+      }
+      links.push(l);
+      const ids = l instanceof BpfLinkSet ? l.links.map((x) => x.id) : [l.id];
+      const where = plan.kind === 'tracepoint' ? `tracepoint ${plan.category}/${plan.name}` : p.section;
+      if (ctx.json) ctx.print(JSON.stringify({ attached: { program: p.name, section: p.section, target: where, linkIds: ids } }));
+      else ctx.print(`attached ${p.name} to ${where} (link ${ids.join(',')})`);
+    }
+    for (const s of skipped) {
+      if (ctx.json) ctx.print(JSON.stringify({ skipped: s }));
+      else ctx.print(`skipped ${s.name}: ${s.reason}`);
+    }
+    if (links.length === 0) throw new BpfError('KERNEL_UNSUPPORTED', `${spec.path}: nothing could be attached on this kernel`);
+    if (!ctx.json) ctx.print('Ctrl-C detaches');
+
+    const started = Date.now();
+    let prev = new Map<string, bigint>();
+    let prevAt = started;
+    const report = (): void => {
+      const now = Date.now();
+      const secs = (now - prevAt) / 1000 || 1;
+      const rows = readCounters(coll).map((r) => ({ ...r, rate: Number(r.value - (prev.get(`${r.map}/${r.key}`) ?? 0n)) / secs }));
+      prev = new Map(rows.map((r) => [`${r.map}/${r.key}`, r.value]));
+      prevAt = now;
+      if (ctx.json) {
+        ctx.print(JSON.stringify({ elapsed: (now - started) / 1000, counters: rows.map((r) => ({ map: r.map, key: r.key, value: r.value.toString(), perSecond: Math.round(r.rate * 10) / 10 })) }));
+      } else {
+        ctx.print(`--- ${((now - started) / 1000).toFixed(1)} s`);
+        ctx.print(rows.length ? table(['MAP', 'KEY', 'VALUE', 'PER SECOND'], rows.map((r) => [r.map, r.key, r.value.toString(), r.rate.toFixed(1)])) : '(no counter maps)');
+      }
+    };
+    stopEvents = streamEvents(coll, ctx, headers);
+    const why = await new Promise<string>((resolve) => {
+      const timer = setInterval(report, opts.interval * 1000);
+      const limit = opts.duration !== undefined ? setTimeout(() => done('duration'), opts.duration * 1000) : undefined;
+      function done(reason: string): void {
+        clearInterval(timer);
+        if (limit) clearTimeout(limit);
+        resolve(reason);
+      }
+      onSignal = done;
+      void stop?.then(done);
+    });
+    stopEvents();
+    stopEvents = undefined;
+    report();
+    for (const l of links.splice(0)) l.close();
+    if (ctx.json) ctx.print(JSON.stringify({ detached: true, reason: why }));
+    else ctx.print(`detached every program (${why})`);
+    return 0;
+  } finally {
+    stopEvents?.();
+    for (const l of links) l.close();
+    coll.close();
+    for (const [s, h] of handlers) process.off(s, h);
+  }
+}

@@ -1,0 +1,93 @@
+// `bpf-ts run OBJ` with no hook: auto-attach the tracing programs, count,
+// detach on every way out (Ctrl-C, SIGHUP, SIGKILL), checked against bpftool.
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { CliChild, cli, ensureDist, fixture } from '../helpers/cli.js';
+import { describeRoot } from '../helpers/root.js';
+import { startTraceChild, type TraceChild } from '../helpers/trace-child.js';
+
+interface ToolLink {
+  id: number;
+  prog_id: number;
+}
+const linkIds = (): Set<number> => new Set((JSON.parse(execFileSync('bpftool', ['link', 'show', '-j']).toString()) as ToolLink[]).map((l) => l.id));
+
+/** Wait (bounded) until none of `ids` is in the kernel's link table. */
+async function gone(ids: number[], timeoutMs = 15_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const now = linkIds();
+    if (ids.every((id) => !now.has(id))) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describeRoot('run: tracing auto-attach', () => {
+  let child: TraceChild;
+  beforeAll(async () => {
+    ensureDist();
+    child = await startTraceChild();
+  });
+  afterAll(async () => {
+    await child?.stop();
+  });
+
+  for (const sig of ['SIGINT', 'SIGHUP', 'SIGKILL'] as const) {
+    it(`attaches tracepoint and raw_tp from their sections, counts, and ${sig} leaves nothing attached`, async () => {
+      const run = new CliChild(['run', fixture('tracing.o'), '--json', '--interval', '60', '--set', `target_tgid=${child.pid}`, '--program', 'tp_getppid']);
+      const run2 = new CliChild(['run', fixture('tracing.o'), '--json', '--interval', '60', '--set', `target_tgid=${child.pid}`, '--program', 'rawtp_sys_enter']);
+      try {
+        const a = JSON.parse((await run.waitForLine((l) => l.includes('"attached"'), 20_000)).line).attached;
+        const b = JSON.parse((await run2.waitForLine((l) => l.includes('"attached"'), 20_000)).line).attached;
+        expect(a).toMatchObject({ program: 'tp_getppid', target: 'tracepoint syscalls/sys_enter_getppid' });
+        expect(b).toMatchObject({ program: 'rawtp_sys_enter', section: 'raw_tp/sys_enter' });
+        const ids: number[] = [...a.linkIds, ...b.linkIds];
+        const tool = linkIds();
+        for (const id of ids) expect(tool.has(id)).toBe(true);
+        await child.call('getppid', 21);
+        run.child.kill(sig);
+        run2.child.kill(sig);
+        const [ea, eb] = await Promise.all([run.exited, run2.exited]);
+        if (sig === 'SIGKILL') {
+          expect(ea.signal).toBe('SIGKILL');
+        } else {
+          expect(ea.code).toBe(0);
+          expect(eb.code).toBe(0);
+          // The last report has the final counts: slot 0 (tracepoint) and 1 (raw_tp).
+          const last = (c: CliChild) => JSON.parse(c.lines.filter((l) => l.includes('"counters"')).at(-1)!).counters as { map: string; key: string; value: string }[];
+          expect(last(run).find((r) => r.map === 'counts' && r.key === '0')!.value).toBe('21');
+          expect(last(run2).find((r) => r.map === 'counts' && r.key === '1')!.value).toBe('21');
+          expect(JSON.parse(run.lines.at(-1)!)).toEqual({ detached: true, reason: sig });
+        }
+        expect(await gone(ids)).toBe(true);
+      } finally {
+        await run.kill();
+        await run2.kill();
+      }
+    });
+  }
+
+  it('a program the kernel cannot take is skipped with the reason; the others attach (fentry without trampolines)', async () => {
+    const r = await cli('run', fixture('tracing.o'), '--json', '--duration', '0.5', '--interval', '60');
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const attached = lines.filter((l) => l.attached).map((l) => l.attached.program).sort();
+    const skipped = lines.filter((l) => l.skipped).map((l) => l.skipped.name).sort();
+    expect(r.code).toBe(0);
+    // Every program of the object is either attached or skipped with a reason.
+    expect(attached.concat(skipped).sort()).toEqual(
+      ['fentry_getpgid', 'fexit_getpgid', 'iter_tasks', 'lsm_file_open', 'perf_sample', 'rawtp_sys_enter', 'tp_getppid', 'tpbtf_sys_enter', 'uprobe_abs', 'uretprobe_abs'],
+    );
+    expect(lines.find((l) => l.skipped?.name === 'iter_tasks').skipped.reason).toMatch(/bpf-ts iter/);
+    for (const n of ['tp_getppid', 'rawtp_sys_enter', 'tpbtf_sys_enter', 'perf_sample']) expect(attached).toContain(n);
+    // Plain "uprobe" sections name no binary: skipped with that reason.
+    expect(lines.find((l) => l.skipped?.name === 'uprobe_abs').skipped.reason).toMatch(/names no target/);
+    expect(lines.at(-1)).toEqual({ detached: true, reason: 'duration' });
+  });
+
+  it('an object with no tracing program says how to attach it', async () => {
+    const r = await cli('run', fixture('drop_all.o'));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/no program names a tracing target.*for XDP use --xdp IFACE/);
+  });
+});
