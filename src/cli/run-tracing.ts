@@ -61,7 +61,7 @@ export function tracingSelection(spec: BpfObjectSpec, names?: string[]): { attac
  * Load `names`; a program the kernel cannot take (KERNEL_UNSUPPORTED: e.g.
  * no trampolines for fentry) is dropped and reported, the rest load.
  */
-function loadSkippingUnsupported(spec: BpfObjectSpec, names: string[], skipped: { name: string; reason: string }[]): BpfCollection {
+export function loadSkippingUnsupported(spec: BpfObjectSpec, names: string[], skipped: { name: string; reason: string }[]): BpfCollection {
   const left = [...names];
   for (;;) {
     if (left.length === 0) throw new BpfError('PROGRAM_INVALID', `${spec.path}: no program could be loaded (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})`);

@@ -2,7 +2,13 @@
 // detach on every way out (Ctrl-C, SIGHUP, SIGKILL), checked against bpftool.
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { CliChild, cli, ensureDist, fixture } from '../helpers/cli.js';
+import { existsSync } from 'node:fs';
+import { BpfLink } from '../../src/link/link.js';
+import { BpfMap } from '../../src/maps/map.js';
+import { BpfProgram } from '../../src/programs/program.js';
+import { progInfo } from '../../src/sys/info.js';
+import { mountBpffs } from '../helpers/bpffs.js';
+import { CliChild, cli, cliOk, ensureDist, fixture } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { startTraceChild, type TraceChild } from '../helpers/trace-child.js';
 
@@ -89,5 +95,43 @@ describeRoot('run: tracing auto-attach', () => {
     const r = await cli('run', fixture('drop_all.o'));
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/no program names a tracing target.*for XDP use --xdp IFACE/);
+  });
+});
+
+describeRoot('load --pin-links / detach --links', () => {
+  it('pins every attachable link, keeps counting after the command, and detach --links removes them all', async () => {
+    const fs = mountBpffs();
+    const child = await startTraceChild();
+    try {
+      const dir = `${fs.path}/trace`;
+      const r = (await cliOk('load', fixture('tracing.o'), '--pin-links', dir, '--set', `target_tgid=${child.pid}`, '--json')).json();
+      const names = (r.pinned as { program: string; path: string; linkId: number }[]).map((p) => p.path.slice(dir.length + 1));
+      expect(names).toEqual(expect.arrayContaining(['tp_getppid', 'rawtp_sys_enter', 'tpbtf_sys_enter', 'perf_sample_0']));
+      expect(execFileSync('ls', [dir]).toString().trim().split('\n').sort()).toEqual([...names].sort());
+      const ids = (r.pinned as { linkId: number }[]).map((p) => p.linkId);
+      for (const id of ids) expect(linkIds().has(id)).toBe(true);
+      // The command has exited; the pinned links still count.
+      using tp = BpfLink.fromPin(`${dir}/tp_getppid`);
+      const prog = BpfProgram.fromId(tp.progId);
+      const counts = progInfo(prog.fd.value, { mapIds: true }).mapIds.map((id) => BpfMap.fromId(id)).find((m) => m.name === 'counts')!;
+      prog.close();
+      await child.call('getppid', 11);
+      const out = Buffer.alloc(8);
+      counts.lookupInto(0, out);
+      expect(out.readBigUInt64LE(0)).toBe(11n);
+      tp.close();
+      const d = (await cliOk('detach', '--links', dir, '--json')).json();
+      expect((d.detached as { linkId: number }[]).map((x) => x.linkId).sort()).toEqual([...ids].sort());
+      expect(d.left).toEqual([]);
+      expect(existsSync(dir)).toBe(false);
+      expect(await gone(ids)).toBe(true);
+      await child.call('getppid', 5);
+      counts.lookupInto(0, out);
+      expect(out.readBigUInt64LE(0)).toBe(11n);
+      counts.close();
+    } finally {
+      await child.stop();
+      fs.unmount();
+    }
   });
 });

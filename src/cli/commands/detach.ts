@@ -11,6 +11,7 @@ import type { Command } from '../command.js';
 import { detachCgroupCli, detachSkMsgCli } from '../detach-cgroup.js';
 import { detachTcCli } from '../detach-tc.js';
 import { parseMode } from '../xdp-select.js';
+import { detachLinksDir } from '../load-tracing.js';
 import { defaultXdpLinkPin } from '../default-pins.js';
 
 export const detach: Command = {
@@ -18,7 +19,7 @@ export const detach: Command = {
   aliases: ['unload'],
   summary: 'detach XDP, TC (clsact filters and tcx), cgroup or sk_msg programs (alias: unload)',
   usage:
-    'bpf-ts detach --xdp IFACE [--mode M] | --tc IFACE [--direction ingress|egress] [--priority N --handle N] [--remove-qdisc] | --cgroup PATH [--attach-type T] [--program-id N] | --sk-msg PIN|id:N [--program-id N] [--netns NAME] [--bpffs DIR] [--json]',
+    'bpf-ts detach --xdp IFACE [--mode M] | --tc IFACE [--direction ingress|egress] [--priority N --handle N] [--remove-qdisc] | --cgroup PATH [--attach-type T] [--program-id N] | --sk-msg PIN|id:N [--program-id N] [--netns NAME] [--bpffs DIR] [--json] | --links DIR (links pinned by load --pin-links)',
   options: {
     xdp: { type: 'string' },
     tc: { type: 'string' },
@@ -33,11 +34,16 @@ export const detach: Command = {
     mode: { type: 'string' },
     netns: { type: 'string' },
     bpffs: { type: 'string' },
+    links: { type: 'string' },
   },
   run(positionals, values, ctx) {
     if (positionals.length !== 0) throw new BpfError('USAGE', `detach takes no positional arguments (usage: ${this.usage})`);
     const kinds = (['xdp', 'tc', 'cgroup', 'sk-msg'] as const).filter((k) => values[k] !== undefined);
     if (kinds.length > 1) throw new BpfError('USAGE', `detach takes one of --xdp, --tc, --cgroup, --sk-msg (got ${kinds.map((k) => '--' + k).join(' and ')})`);
+    if (values.links !== undefined) {
+      if (kinds.length) throw new BpfError('USAGE', '--links DIR detaches the links pinned in DIR; it does not go with --xdp, --tc, --cgroup or --sk-msg');
+      return detachLinksDir(values.links as string, ctx);
+    }
     const bpffs = (values.bpffs as string | undefined) ?? DEFAULT_BPFFS;
     if (values.tc !== undefined) return detachTcCli(values, ctx, bpffs);
     if (values.cgroup !== undefined) return detachCgroupCli(values, ctx, bpffs);

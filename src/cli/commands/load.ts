@@ -12,13 +12,14 @@ import { DEFAULT_BPFFS, pinFd } from '../../maps/pin.js';
 import type { Command } from '../command.js';
 import { loadCgroup } from '../load-cgroup.js';
 import { loadTc } from '../load-tc.js';
+import { loadPinLinks } from '../load-tracing.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 
 export const load: Command = {
   name: 'load',
   summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg (stays attached)',
   usage:
-    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--json]',
+    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
   options: {
     xdp: { type: 'string' },
     tc: { type: 'string' },
@@ -37,9 +38,15 @@ export const load: Command = {
     'pin-link': { type: 'string' },
     netns: { type: 'string' },
     bpffs: { type: 'string' },
+    'pin-links': { type: 'string' },
+    set: { type: 'string', multiple: true },
   },
   run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
+    if (values['pin-links'] !== undefined) {
+      if (values.xdp || values.tc || values.cgroup || values['sk-msg']) throw new BpfError('USAGE', '--pin-links attaches tracing programs where their sections say; it does not go with --xdp, --tc or --cgroup');
+      return loadPinLinks(positionals[0]!, values['pin-links'] as string, { program: values.program as string | undefined, set: values.set as string[] | undefined }, ctx);
+    }
     const kinds = [values.xdp && '--xdp', values.tc && '--tc', (values.cgroup || values['sk-msg']) && '--cgroup/--sk-msg'].filter(Boolean);
     if (kinds.length > 1) throw new BpfError('USAGE', `load attaches one kind at a time: ${kinds.join(' and ')} given`);
     if (values.tc) return loadTc(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
