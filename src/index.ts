@@ -73,3 +73,28 @@ export { ping, type PingResult } from './net/icmp.js';
 export { PerfBufferReader, type PerfBufferOptions } from './events/perf-buffer.js';
 export { RingBufferReader } from './events/ring-buffer.js';
 export type { EventRecord } from './events/stream.js';
+
+// Links: one type for every attachment held by a bpf_link; tracing attach.
+export { BpfLink, BpfLinkSet, type ProgramRef } from './link/link.js';
+export {
+  attachTracepoint,
+  attachRawTracepoint,
+  attachTracing,
+  attachKprobe,
+  attachKsyscall,
+  attachUprobe,
+  attachIter,
+  attachPerfEvent,
+  syscallSymbol,
+  onlineCpus,
+  PerfEventLink,
+  IterLink,
+  type AttachOptions,
+  type KprobeOptions,
+  type UprobeOptions,
+  type PerfSampleOptions,
+} from './link/tracing.js';
+export { autoAttach, autoAttachPlan, type AutoAttachPlan } from './link/auto.js';
+export { tracefsRoot, tracepointId } from './link/tracefs.js';
+export { symbolFileOffset, resolveProbeBinary } from './link/uprobe-target.js';
+export type { LinkInfo, LinkDetails, ProgInfo, MapInfo } from './sys/info.js';

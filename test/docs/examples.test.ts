@@ -13,4 +13,10 @@ describeRoot('docs/examples', () => {
     expect(out).toContain('verdict: XDP_DROP (retval 1)');
     expect(out).toContain('hits[0] = 103, hits[1] = 3');
   });
+
+  it('tracing.mjs: a tracepoint counts exactly our getppid calls; the iterator finds our task', () => {
+    const out = execFileSync(process.execPath, ['docs/examples/tracing.mjs'], { encoding: 'utf8' });
+    expect(out).toContain('getppid calls seen: 10\n');
+    expect(out).toContain('iter/task lines for this process\'s main thread: 1\n');
+  });
 });
