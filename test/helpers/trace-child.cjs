@@ -3,6 +3,7 @@
 //   getppid N   N getppid() syscalls through libc
 //   getpgid N   N getpgid(0) syscalls; answers the pgid
 //   abs N       abs(-1) … abs(-N) through libc (uprobe target); answers the sum
+//   ppid N      N reads of process.ppid (node's own uv_os_getppid)
 //   open N      N opens of /dev/null
 // It prints "ready <pid>" first. Run with the repository as cwd (for koffi).
 const koffi = require('koffi');
@@ -21,6 +22,7 @@ rl.on('line', (line) => {
   if (cmd === 'getppid') for (let i = 0; i < n; i++) getppid();
   else if (cmd === 'getpgid') for (let i = 0; i < n; i++) result = getpgid(0);
   else if (cmd === 'abs') for (let i = 1; i <= n; i++) result += abs(-i);
+  else if (cmd === 'ppid') for (let i = 0; i < n; i++) result = process.ppid; // node's uv_os_getppid
   else if (cmd === 'open') for (let i = 0; i < n; i++) fs.closeSync(fs.openSync('/dev/null', 'r'));
   else if (cmd === 'exit') process.exit(0);
   process.stdout.write(`ok ${result}\n`);

@@ -9,7 +9,7 @@ const SCRIPT = fileURLToPath(new URL('./trace-child.cjs', import.meta.url));
 export interface TraceChild {
   pid: number;
   /** Send "cmd n" and resolve with the number the child answers. */
-  call(cmd: 'getppid' | 'getpgid' | 'abs' | 'open', n: number): Promise<number>;
+  call(cmd: 'getppid' | 'getpgid' | 'abs' | 'ppid' | 'open', n: number): Promise<number>;
   stop(): Promise<void>;
 }
 

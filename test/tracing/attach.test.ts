@@ -3,7 +3,7 @@
 // the number of calls the child made. The child answers every command only
 // after making its calls, so nothing here depends on timing.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BpfError } from '../../src/errors.js';
@@ -20,6 +20,7 @@ import {
   onlineCpus,
 } from '../../src/link/tracing.js';
 import { BPF_LINK_TYPE } from '../../src/sys/link-type.js';
+import { resolveProbeBinary, symbolFileOffset } from '../../src/link/uprobe-target.js';
 import { mountBpffs } from '../helpers/bpffs.js';
 import { fixture } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
@@ -115,6 +116,30 @@ describeRoot('tracing attach', () => {
     expect(count(c, 3)).toBe(40n);
     expect(count(c, 4)).toBe(40n);
     expect(count(c, 5)).toBe(820n);
+  });
+
+  it('uprobe on a function of the node executable itself (by path, .symtab) counts each call', async () => {
+    using c = load(child, ['uprobe_abs']);
+    using link = attachUprobe(c.program('uprobe_abs'), process.execPath, 'uv_os_getppid', { pid: child.pid });
+    expect(link.target).toContain(':uv_os_getppid (pid ');
+    await child.call('ppid', 12);
+    expect(count(c, 3)).toBe(12n);
+  });
+
+  it('symbolFileOffset agrees with readelf for a shared library and an executable', () => {
+    const cases: [string, string][] = [[resolveProbeBinary('libc.so.6'), 'abs'], [realpathSync(process.execPath), 'uv_os_getppid']];
+    for (const [file, sym] of cases) {
+      const syms = execFileSync('llvm-readelf-19', ['-W', '--dyn-syms', file], { maxBuffer: 1 << 28 }).toString();
+      const m = new RegExp(`^\\s*\\d+: ([0-9a-f]+)\\s+\\d+ (?:FUNC|IFUNC)\\s+\\w+\\s+\\w+\\s+(\\d+) ${sym}(?:@\\S*)?$`, 'm').exec(syms);
+      expect(m, `${sym} in ${file}`).not.toBeNull();
+      const value = BigInt('0x' + m![1]);
+      const secs = execFileSync('llvm-readelf-19', ['-WS', file]).toString();
+      const sec = new RegExp(`\\[\\s*${m![2]}\\] \\S+\\s+\\S+\\s+([0-9a-f]+) ([0-9a-f]+)`).exec(secs);
+      expect(sec).not.toBeNull();
+      const want = Number(value - BigInt('0x' + sec![1]) + BigInt('0x' + sec![2]));
+      expect(symbolFileOffset(readFileSync(file), sym, file)).toBe(want);
+    }
+    expect(() => symbolFileOffset(readFileSync(process.execPath), 'no_such_function_here', 'node')).toThrow(expect.objectContaining({ code: 'NO_SUCH_TARGET' }));
   });
 
   it('fentry/fexit on do_getpgid count the calls and see the return value, or the refusal says why', async () => {
