@@ -73,3 +73,8 @@ export { ping, type PingResult } from './net/icmp.js';
 export { PerfBufferReader, type PerfBufferOptions } from './events/perf-buffer.js';
 export { RingBufferReader } from './events/ring-buffer.js';
 export type { EventRecord } from './events/stream.js';
+
+// Typed access for modules written by `bpf-ts gen`.
+export { codec, layoutSize, type Codec, type Layout, type Field, type Scalar } from './typed/codec.js';
+export { openTyped, TypedBpfMap, TypedPerCpuMap, type ObjectSchema, type MapSchema, type VariableSchema } from './typed/object.js';
+export { generateModule, type GenerateOptions } from './gen/generate.js';
