@@ -98,3 +98,7 @@ export { autoAttach, autoAttachPlan, type AutoAttachPlan } from './link/auto.js'
 export { tracefsRoot, tracepointId } from './link/tracefs.js';
 export { symbolFileOffset, resolveProbeBinary } from './link/uprobe-target.js';
 export type { LinkInfo, LinkDetails, ProgInfo, MapInfo } from './sys/info.js';
+// Typed access for modules written by `bpf-ts gen`.
+export { codec, layoutSize, type Codec, type Layout, type Field, type Scalar } from './typed/codec.js';
+export { openTyped, TypedBpfMap, TypedPerCpuMap, type ObjectSchema, type MapSchema, type VariableSchema } from './typed/object.js';
+export { generateModule, type GenerateOptions } from './gen/generate.js';

@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { btf } from './btf.js';
 import { demo } from './demo.js';
 import { detach } from './detach.js';
+import { gen } from './gen.js';
 import { inspect } from './inspect.js';
 import { iter } from './iter.js';
 import { link } from './link.js';
@@ -15,4 +16,4 @@ import { testenv } from './testenv.js';
 import { testRun } from './test-run.js';
 import { top } from './top.js';
 
-export const commands: Command[] = [demo, load, detach, show, run, inspect, testRun, map, prog, btf, testenv, link, top, iter];
+export const commands: Command[] = [demo, load, detach, show, run, inspect, testRun, map, prog, btf, testenv, link, top, iter, gen];
