@@ -59,9 +59,9 @@ export function pendingCleanups(): number {
   return pending.length;
 }
 
-let errLine: (line: string) => void = (line) => writeStderr(line + '\n');
+const errLine = (line: string): void => writeStderr(line + '\n');
 
-function runEntry(entry: Entry, reason: ExitReason): boolean {
+function runEntry(entry: Entry, reason: ExitReason, report: (line: string) => void = errLine): boolean {
   const i = pending.indexOf(entry);
   if (i < 0) return true;
   pending.splice(i, 1);
@@ -69,15 +69,15 @@ function runEntry(entry: Entry, reason: ExitReason): boolean {
     entry.fn(reason);
     return true;
   } catch (e) {
-    errLine(`bpf-ts: cleanup (${entry.label}) failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+    report(`bpf-ts: cleanup (${entry.label}) failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
     return false;
   }
 }
 
-/** Run every pending cleanup, newest first; false when one of them failed. */
-export function runCleanups(reason: ExitReason): boolean {
+/** Run every pending cleanup, newest first; false when one of them failed (each failure is one line on stderr). */
+export function runCleanups(reason: ExitReason, report: (line: string) => void = errLine): boolean {
   let ok = true;
-  while (pending.length) ok = runEntry(pending[pending.length - 1]!, reason) && ok;
+  while (pending.length) ok = runEntry(pending[pending.length - 1]!, reason, report) && ok;
   return ok;
 }
 
