@@ -78,7 +78,14 @@ export function streamEvents(coll: BpfCollection, ctx: CommandContext, headers: 
   const readers: (RingBufferReader | PerfBufferReader)[] = [];
   for (const [name, m] of coll.maps) {
     if (!isEventMap(m.type)) continue;
-    const reader = m.type === BPF_MAP_TYPE.RINGBUF ? new RingBufferReader(m) : new PerfBufferReader(m);
+    let reader;
+    try {
+      reader = m.type === BPF_MAP_TYPE.RINGBUF ? new RingBufferReader(m) : new PerfBufferReader(m);
+    } catch (e) {
+      // The readers already open would keep the process alive: close them with the failure.
+      for (const r of readers) r.close();
+      throw e;
+    }
     readers.push(reader);
     void (async () => {
       for await (const r of reader) ctx.print(formatEvent(name, r, ctx, headers.get(name)));

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { BpfError } from '../errors.js';
 import type { Command, CommandContext } from './command.js';
 import { commands } from './commands/index.js';
+import { runCleanups, wireProcessExitPaths, writeStderr, writeStdout } from './lifecycle.js';
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },
@@ -30,9 +31,11 @@ function usage(): string {
 }
 
 export async function run(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void } = {}): Promise<number> {
-  const out = io.out ?? ((s: string) => process.stdout.write(s));
-  const err = io.err ?? ((s: string) => process.stderr.write(s));
+  const out = io.out ?? writeStdout;
+  const err = io.err ?? writeStderr;
   const debug = argv.includes('--debug');
+  // The real CLI process: signals, closed pipes and uncaught errors run the cleanups (lifecycle.ts).
+  if (!io.out && !io.err) wireProcessExitPaths({ debug });
   const json = argv.includes('--json');
   const ctx: CommandContext = {
     json,
@@ -67,6 +70,8 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     }
     return await cmd.run(parsed.positionals, parsed.values as Record<string, string | boolean | string[] | undefined>, ctx);
   } catch (e) {
+    // Undo what the command left half-done before saying why it failed.
+    runCleanups('error');
     const isBpf = e instanceof BpfError;
     const message = e instanceof Error ? e.message : String(e);
     const line = isBpf ? message : `internal error: ${message}`;

@@ -13,6 +13,7 @@ import type { CommandContext } from './command.js';
 import { readCounters } from './counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from './events.js';
 import { table } from './format.js';
+import { guard } from './lifecycle.js';
 
 export interface TracingRunOptions {
   programs?: string[];
@@ -78,8 +79,8 @@ export function loadSkippingUnsupported(spec: BpfObjectSpec, names: string[], sk
   }
 }
 
-/** Run until a signal, --duration, or `stop` resolves. Returns the exit code. */
-export async function runTracing(path: string, opts: TracingRunOptions, ctx: CommandContext, stop?: Promise<string>): Promise<number> {
+/** Run until --duration, a signal or a closed pipe (lifecycle.ts). Returns the exit code. */
+export async function runTracing(path: string, opts: TracingRunOptions, ctx: CommandContext): Promise<number> {
   const spec = openObject(path);
   applySets(spec, opts.set);
   const { attach, skipped } = tracingSelection(spec, opts.programs);
@@ -88,11 +89,40 @@ export async function runTracing(path: string, opts: TracingRunOptions, ctx: Com
   }
   const coll = loadSkippingUnsupported(spec, attach.map((p) => p.name), skipped);
   const links: (BpfLink | BpfLinkSet)[] = [];
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
-  let onSignal: ((s: string) => void) | undefined;
-  const handlers = signals.map((s) => [s, () => onSignal?.(s)] as const);
-  for (const [s, h] of handlers) process.on(s, h);
+  let timer: ReturnType<typeof setInterval> | undefined;
   let stopEvents: (() => void) | undefined;
+  const started = Date.now();
+  let prev = new Map<string, bigint>();
+  let prevAt = started;
+  const report = (): void => {
+    const now = Date.now();
+    const secs = (now - prevAt) / 1000 || 1;
+    const rows = readCounters(coll).map((r) => ({ ...r, rate: Number(r.value - (prev.get(`${r.map}/${r.key}`) ?? 0n)) / secs }));
+    prev = new Map(rows.map((r) => [`${r.map}/${r.key}`, r.value]));
+    prevAt = now;
+    if (ctx.json) {
+      ctx.print(JSON.stringify({ elapsed: (now - started) / 1000, counters: rows.map((r) => ({ map: r.map, key: r.key, value: r.value.toString(), perSecond: Math.round(r.rate * 10) / 10 })) }));
+    } else {
+      ctx.print(`--- ${((now - started) / 1000).toFixed(1)} s`);
+      ctx.print(rows.length ? table(['MAP', 'KEY', 'VALUE', 'PER SECOND'], rows.map((r) => [r.map, r.key, r.value.toString(), r.rate.toFixed(1)])) : '(no counter maps)');
+    }
+  };
+  // One cleanup on every way out (duration, signal, closed pipe, error: lifecycle.ts).
+  // The links are unpinned, so even SIGKILL leaves nothing attached.
+  const cleanup = guard('run: detach tracing links', (reason) => {
+    clearInterval(timer);
+    stopEvents?.();
+    const had = links.length > 0;
+    for (const l of links.splice(0)) l.close();
+    try {
+      if (had && reason !== 'error') report();
+    } finally {
+      coll.close();
+    }
+    if (!had) return;
+    if (ctx.json) ctx.print(JSON.stringify({ detached: true, reason }));
+    else ctx.print(`detached every program (${reason})`);
+  });
   try {
     const headers = eventHeaders(spec.file.btf, eventMapNames(coll), opts.eventType, spec.path);
     for (const p of attach) {
@@ -120,46 +150,16 @@ export async function runTracing(path: string, opts: TracingRunOptions, ctx: Com
     }
     if (links.length === 0) throw new BpfError('KERNEL_UNSUPPORTED', `${spec.path}: nothing could be attached on this kernel`);
     if (!ctx.json) ctx.print('Ctrl-C detaches');
-
-    const started = Date.now();
-    let prev = new Map<string, bigint>();
-    let prevAt = started;
-    const report = (): void => {
-      const now = Date.now();
-      const secs = (now - prevAt) / 1000 || 1;
-      const rows = readCounters(coll).map((r) => ({ ...r, rate: Number(r.value - (prev.get(`${r.map}/${r.key}`) ?? 0n)) / secs }));
-      prev = new Map(rows.map((r) => [`${r.map}/${r.key}`, r.value]));
-      prevAt = now;
-      if (ctx.json) {
-        ctx.print(JSON.stringify({ elapsed: (now - started) / 1000, counters: rows.map((r) => ({ map: r.map, key: r.key, value: r.value.toString(), perSecond: Math.round(r.rate * 10) / 10 })) }));
-      } else {
-        ctx.print(`--- ${((now - started) / 1000).toFixed(1)} s`);
-        ctx.print(rows.length ? table(['MAP', 'KEY', 'VALUE', 'PER SECOND'], rows.map((r) => [r.map, r.key, r.value.toString(), r.rate.toFixed(1)])) : '(no counter maps)');
-      }
-    };
     stopEvents = streamEvents(coll, ctx, headers);
-    const why = await new Promise<string>((resolve) => {
-      const timer = setInterval(report, opts.interval * 1000);
-      const limit = opts.duration !== undefined ? setTimeout(() => done('duration'), opts.duration * 1000) : undefined;
-      function done(reason: string): void {
-        clearInterval(timer);
-        if (limit) clearTimeout(limit);
-        resolve(reason);
-      }
-      onSignal = done;
-      void stop?.then(done);
+    // Runs until --duration; signals and a closed pipe end the process from lifecycle.ts after the cleanup.
+    await new Promise<void>((resolve) => {
+      timer = setInterval(report, opts.interval * 1000);
+      if (opts.duration !== undefined) setTimeout(resolve, opts.duration * 1000);
     });
-    stopEvents();
-    stopEvents = undefined;
-    report();
-    for (const l of links.splice(0)) l.close();
-    if (ctx.json) ctx.print(JSON.stringify({ detached: true, reason: why }));
-    else ctx.print(`detached every program (${why})`);
+    cleanup.release('duration');
     return 0;
-  } finally {
-    stopEvents?.();
-    for (const l of links) l.close();
-    coll.close();
-    for (const [s, h] of handlers) process.off(s, h);
+  } catch (e) {
+    cleanup.release('error');
+    throw e;
   }
 }

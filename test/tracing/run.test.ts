@@ -58,8 +58,10 @@ describeRoot('run: tracing auto-attach', () => {
         if (sig === 'SIGKILL') {
           expect(ea.signal).toBe('SIGKILL');
         } else {
-          expect(ea.code).toBe(0);
-          expect(eb.code).toBe(0);
+          // 128 + the signal's number, as a shell reports it (lifecycle.ts).
+          const code = sig === 'SIGINT' ? 130 : 129;
+          expect(ea.code).toBe(code);
+          expect(eb.code).toBe(code);
           // The last report has the final counts: slot 0 (tracepoint) and 1 (raw_tp).
           const last = (c: CliChild) => JSON.parse(c.lines.filter((l) => l.includes('"counters"')).at(-1)!).counters as { map: string; key: string; value: string }[];
           expect(last(run).find((r) => r.map === 'counts' && r.key === '0')!.value).toBe('21');

@@ -44,7 +44,7 @@ describeRoot('bpf-ts run / demo (child process)', () => {
     if (env) expect(netnsExists(env.nsA) || netnsExists(env.nsB)).toBe(false);
   });
 
-  it('run --json: attached line, counters stream (2 of 4 dropped), SIGINT detaches and exits 0', async () => {
+  it('run --json: attached line, counters stream (2 of 4 dropped), SIGINT detaches and exits 130', async () => {
     const child = new CliChild(['run', fixture('icmp_even_drop.o'), '--xdp', env.vethB, '--netns', env.nsB, '--mode', 'skb', '--interval', '0.2', '--json']);
     children.push(child);
 
@@ -72,7 +72,8 @@ describeRoot('bpf-ts run / demo (child process)', () => {
     child.child.kill('SIGINT');
     const exit = await child.exited;
     expect(child.stderr).toBe('');
-    expect(exit).toEqual({ code: 0, signal: null });
+    // 128 + SIGINT, as a shell reports a command Ctrl-C ended (docs/cli.md, "Exit paths").
+    expect(exit).toEqual({ code: 130, signal: null });
     const last = JSON.parse(child.lines.at(-1)!);
     expect(last).toEqual({ detached: true, reason: 'SIGINT' });
     // The final report before it still has the counts.

@@ -1,8 +1,8 @@
 // bpf-ts demo: the whole job in one command. Builds a two-namespace test
 // network, loads the bundled ICMP even-sequence dropper onto the B side in
 // native XDP mode, pings from the A side, prints what was dropped and what
-// passed with the map counters, and tears everything down — also on error
-// or Ctrl-C.
+// passed with the map counters, and tears everything down — also on error,
+// a signal or a closed pipe.
 
 import { fileURLToPath } from 'node:url';
 import { attachXdp } from '../../attach/xdp.js';
@@ -12,6 +12,7 @@ import { ping } from '../../net/icmp.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../testenv.js';
 import type { Command } from '../command.js';
 import { sumCounter } from '../counters.js';
+import { guard } from '../lifecycle.js';
 import { parseMode } from '../xdp-select.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/icmp_even_drop.o', import.meta.url));
@@ -19,8 +20,8 @@ const FIXTURE = fileURLToPath(new URL('../../../fixtures/icmp_even_drop.o', impo
 export const demo: Command = {
   name: 'demo',
   summary: 'set up a test network, attach the ICMP even-sequence dropper, ping, report, clean up (needs root)',
-  usage: 'bpf-ts demo [--count N] [--mode native|skb] [--json]',
-  options: { count: { type: 'string' }, mode: { type: 'string' } },
+  usage: 'bpf-ts demo [--count N] [--mode native|skb] [--name NAME] [--json]',
+  options: { count: { type: 'string' }, mode: { type: 'string' }, name: { type: 'string' } },
   async run(positionals, values, ctx) {
     if (positionals.length) throw new BpfError('USAGE', `demo takes no positional arguments (usage: ${this.usage})`);
     if (typeof process.getuid === 'function' && process.getuid() !== 0) {
@@ -33,30 +34,29 @@ export const demo: Command = {
       if (!ctx.json) ctx.print(s);
     };
 
+    // The test network goes away on every way out: the end of the demo, an
+    // error, a signal, a closed pipe (lifecycle.ts). Registered before it
+    // exists, so no signal can fall between creating it and guarding it.
     let env: TestEnv | undefined;
-    let interrupted = false;
-    const onSignal = () => {
-      interrupted = true;
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const checkInterrupt = () => {
-      if (interrupted) throw new BpfError('USAGE', 'demo interrupted; cleaned up');
-    };
+    const cleanup = guard('demo: remove test network', (reason) => {
+      if (!env) return;
+      // Deleting the namespaces removes the veth pair and with it the XDP attachment.
+      teardownTestEnv(env);
+      const cut = reason !== 'done' && reason !== 'error';
+      say(`6. removed test network "${env.name}"${cut ? ` (${reason})` : ''}`);
+      if (ctx.json && cut) ctx.print(JSON.stringify({ testenv: env.name, removed: true, reason }));
+    });
     try {
-      env = setupTestEnv();
+      env = setupTestEnv(values.name === undefined ? {} : { name: values.name as string });
       say(`1. test network "${env.name}": ${env.nsA}/${env.vethA} ${env.ipA} <-> ${env.nsB}/${env.vethB} ${env.ipB} (IPv6 off, static neighbours)`);
-      checkInterrupt();
 
       const spec = openObject(FIXTURE);
       using coll = spec.load({ programs: ['xdp_even_drop'] });
       const prog = coll.program('xdp_even_drop');
       const att = attachXdp({ iface: env.vethB, progFd: prog.fd.value, mode, netns: env.nsB });
       say(`2. attached xdp_even_drop (id ${att.progId}) to ${env.vethB} in ${att.mode} mode: it drops ICMP echo requests with an even sequence number`);
-      checkInterrupt();
 
       const r = await ping({ netns: env.nsA, to: env.ipB, count, timeoutMs: 1500 });
-      checkInterrupt();
       const answered = r.receivedSeqs;
       const unanswered = Array.from({ length: count }, (_, i) => i + 1).filter((s) => !answered.includes(s));
       say(`3. sent ${r.sent} echo requests from ${env.nsA}: ${r.received} answered (seq ${answered.join(',') || '-'}), ${unanswered.length} dropped (seq ${unanswered.join(',') || '-'})`);
@@ -85,13 +85,7 @@ export const demo: Command = {
       }
       return ok ? 0 : 1;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      if (env) {
-        // Deleting the namespaces removes the veth pair and with it the XDP attachment.
-        teardownTestEnv(env);
-        say(`6. removed test network "${env.name}"`);
-      }
+      cleanup.release();
     }
   },
 };

@@ -1,14 +1,17 @@
 // bpf-ts run OBJ --xdp IFACE: attach in the foreground, print the object's
-// counters every interval, and detach on SIGINT/SIGTERM (or after
-// --duration), leaving the interface as it was.
+// counters every interval, and detach on every way out — --duration, Ctrl-C,
+// SIGTERM, SIGHUP, SIGQUIT, a closed stdout, an error — leaving the interface
+// as it was. It attaches through an unpinned bpf_link, so even SIGKILL
+// leaves nothing behind (see ../foreground-xdp.ts).
 
-import { attachXdp, detachXdp, queryXdp } from '../../attach/xdp.js';
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { table } from '../format.js';
 import { readCounters } from '../counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from '../events.js';
+import { attachForeground, type ForegroundXdp } from '../foreground-xdp.js';
+import { guard, writeStderr } from '../lifecycle.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 import { runTracing } from '../run-tracing.js';
 
@@ -22,7 +25,7 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 export const run: Command = {
   name: 'run',
   summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
-  usage: 'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
+  usage: 'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
   options: {
     xdp: { type: 'string' },
     mode: { type: 'string' },
@@ -32,6 +35,7 @@ export const run: Command = {
     netns: { type: 'string' },
     'event-type': { type: 'string' },
     set: { type: 'string', multiple: true },
+    netlink: { type: 'boolean' },
   },
   async run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `run takes exactly one object file (usage: ${this.usage})`);
@@ -50,7 +54,6 @@ export const run: Command = {
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });
     const headers = eventHeaders(spec.file.btf, eventMapNames(coll), values['event-type'] as string | undefined, spec.path);
-    const att = attachXdp({ iface, progFd: coll.program(prog.name).fd.value, mode, netns });
     const started = Date.now();
     let prev = new Map<string, bigint>();
     let prevAt = started;
@@ -73,34 +76,37 @@ export const run: Command = {
       }
     };
 
-    if (!ctx.json) ctx.print(`attached ${prog.name} (id ${att.progId}) to ${att.ifname} in ${att.mode} mode; Ctrl-C detaches`);
-    else ctx.print(JSON.stringify({ attached: { interface: att.ifname, ifindex: att.ifindex, program: prog.name, progId: att.progId, mode: att.mode } }));
-
-    const stopEvents = streamEvents(coll, ctx, headers);
-    const signal = await new Promise<string>((resolve) => {
-      const timer = setInterval(report, interval * 1000);
-      const stop = (why: string) => {
-        clearInterval(timer);
-        if (limit) clearTimeout(limit);
-        process.off('SIGINT', onInt);
-        process.off('SIGTERM', onTerm);
-        resolve(why);
-      };
-      const onInt = () => stop('SIGINT');
-      const onTerm = () => stop('SIGTERM');
-      process.on('SIGINT', onInt);
-      process.on('SIGTERM', onTerm);
-      const limit = duration !== undefined ? setTimeout(() => stop('duration'), duration * 1000) : undefined;
+    // Everything below is undone by this one cleanup, on every way out:
+    // --duration, a signal, a closed pipe, an error (lifecycle.ts).
+    let att: ForegroundXdp | undefined;
+    let timer: ReturnType<typeof setInterval> | undefined;
+    let stopEvents: (() => void) | undefined;
+    const cleanup = guard('run: detach', (reason) => {
+      clearInterval(timer);
+      stopEvents?.();
+      if (!att) return;
+      // Detach first: printing the last counters must not stand between a failure and the cleanup.
+      const detached = att.detach();
+      if (reason !== 'error') report();
+      if (ctx.json) ctx.print(JSON.stringify({ detached, reason }));
+      else ctx.print(detached ? `detached ${prog.name} from ${att.ifname} (${reason})` : `${prog.name} was no longer attached to ${att.ifname}; left the interface alone`);
     });
+    try {
+      att = attachForeground({ iface, progFd: coll.program(prog.name).fd.value, mode, netns, netlink: values.netlink === true, warn: (l) => writeStderr(l + '\n') });
+      if (!ctx.json) ctx.print(`attached ${prog.name} (id ${att.progId}) to ${att.ifname} in ${att.mode} mode${att.via === 'link' ? ` through bpf_link ${att.linkId}` : ' through netlink'}; Ctrl-C detaches`);
+      else ctx.print(JSON.stringify({ attached: { interface: att.ifname, ifindex: att.ifindex, program: prog.name, progId: att.progId, mode: att.mode, via: att.via, ...(att.linkId !== undefined ? { linkId: att.linkId } : {}) } }));
 
-    stopEvents();
-    report();
-    // Detach only what we attached: another tool may have replaced it meanwhile.
-    const now = queryXdp(att.ifindex, { netns });
-    const ours = now.programs.find((p) => p.progId === att.progId);
-    if (ours) detachXdp(att.ifindex, { mode: ours.mode, netns });
-    if (ctx.json) ctx.print(JSON.stringify({ detached: Boolean(ours), reason: signal }));
-    else ctx.print(ours ? `detached ${prog.name} from ${att.ifname} (${signal})` : `${prog.name} was no longer attached to ${att.ifname}; left the interface alone`);
-    return 0;
+      stopEvents = streamEvents(coll, ctx, headers);
+      // Runs until --duration; signals and a closed pipe end the process from lifecycle.ts after the cleanup.
+      await new Promise<void>((resolve) => {
+        timer = setInterval(report, interval * 1000);
+        if (duration !== undefined) setTimeout(resolve, duration * 1000);
+      });
+      cleanup.release('duration');
+      return 0;
+    } catch (e) {
+      cleanup.release('error');
+      throw e;
+    }
   },
 };
