@@ -13,7 +13,7 @@ import { type Btf, parseBtf } from './object/btf/btf.js';
 import { sanitizeBtf } from './object/btf-sanitize.js';
 import { CoreResolver } from './object/core/index.js';
 import { DEFAULT_BPFFS, byNamePinPath, iproute2GlobalPinPath, mapPinName, removeEmptyDirs, reusePinnedMap } from './maps/pin.js';
-import { checkExistingPin } from './sys/bpffs.js';
+import { checkExistingPin, walkBpffsDir } from './sys/bpffs.js';
 import { parseObject } from './object/object.js';
 import { readObjectBytes } from './object/read.js';
 import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object/types.js';
@@ -203,6 +203,8 @@ export class BpfCollection {
 
   #load(spec: BpfObjectSpec, opts: LoadOptions): void {
     const file = spec.file;
+    // Refuse an unusable --pin-maps directory (not bpffs, symlinks, another user's) before creating anything.
+    if (opts.pinMaps) walkBpffsDir(opts.pinMaps, { missingOk: true, purpose: `pin maps under ${opts.pinMaps}` });
     this.#file = file;
     // Older kernels refuse BTF kinds newer than they are: rewrite those first.
     const features = file.btfForKernel ? btfFeatures() : null;
