@@ -4,10 +4,10 @@
 // made for them under <bpffs>/bpf-ts/ (cgroup links, the sockmap) go too.
 
 import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { cgroupId, detachCgroup } from '../attach/cgroup.js';
 import { detachSkMsg } from '../attach/sk-msg.js';
-import { unpin } from '../maps/pin.js';
+import { openPinnedMap, removeEmptyDirs, unpin } from '../maps/pin.js';
 import type { CommandContext } from './command.js';
 import { defaultCgroupLinkPin, isDefaultSkMsgMapPin, pinDir } from './default-pins.js';
 import { findLinkPins, removeLinkPin } from './link-pins.js';
@@ -54,7 +54,9 @@ export function detachSkMsgCli(values: Values, ctx: CommandContext, bpffs: strin
       : []
     : [target];
   for (const p of candidates) {
-    if (isDefaultSkMsgMapPin(p, r.mapId) && unpin(p)) removedPins.push(p);
+    if (!isDefaultSkMsgMapPin(p, r.mapId) || !holdsMap(p, r.mapId)) continue;
+    if (unpin(p)) removedPins.push(p);
+    removeEmptyDirs([dirname(resolve(p))]); // <bpffs>/bpf-ts/, once empty
   }
   const detached = r.detached.map((d) => ({ progId: d.progId, attachType: d.attachTypeName }));
   if (ctx.json) ctx.printJson({ map: r.mapName, mapId: r.mapId, detached, removedPins });
@@ -63,4 +65,14 @@ export function detachSkMsgCli(values: Values, ctx: CommandContext, bpffs: strin
     for (const p of removedPins) ctx.print(`removed map pin ${p}`);
   }
   return 0;
+}
+
+/** Whether the pin at `path` (checked: no symlinks, trusted owner) holds map `mapId`: only then is it ours to remove. */
+function holdsMap(path: string, mapId: number): boolean {
+  try {
+    using m = openPinnedMap(path);
+    return m.id === mapId;
+  } catch {
+    return false;
+  }
 }

@@ -18,7 +18,7 @@ import { pinFd, removeEmptyDirs, unpin } from '../maps/pin.js';
 import { cgroupAttachTypeFor, selectCgroupProgram, selectSkMsgProgram } from './cgroup-select.js';
 import type { CommandContext } from './command.js';
 import { defaultCgroupLinkPin, defaultSkMsgMapPin } from './default-pins.js';
-import { pinLinkVerified, removeLinkPin } from './link-pins.js';
+import { clearDefunctLinkPin, pinLinkVerified, removeLinkPin } from './link-pins.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -36,6 +36,9 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
   if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
   if (values.replace && !mapName) throw new BpfError('USAGE', '--replace swaps the sk_msg program of --sk-msg MAP; cgroup hooks take several programs');
   const cgroup = cgroupArg ? resolveCgroup(cgroupArg) : undefined;
+  // A custom link pin path is checked (and a defunct link's pin cleared) before anything is loaded.
+  const customPin = values.link ? (values['pin-link'] as string | undefined) : undefined;
+  const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the cgroup link for ${cgroupArg}`) : undefined;
 
   const spec = openObject(objPath);
   const cgProg = cgroup ? selectCgroupProgram(spec, values.program as string | undefined) : undefined;
@@ -105,6 +108,7 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
   } finally {
     link?.close();
   }
+  if (removedDefunctPin) out.removedDefunctPin = removedDefunctPin;
   out.pinnedMaps = [...coll.createdPins];
   out.reusedMaps = [...coll.reusedPins];
   if (ctx.json) ctx.printJson(out);
