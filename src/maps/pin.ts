@@ -39,13 +39,13 @@ export function pinMap(map: BpfMap, path: string, opts: { mkdir?: boolean } = {}
 export function unpin(path: string): boolean {
   checkPinPathString(path);
   const abs = resolve(path);
-  walkBpffsDir(dirname(abs), { purpose: `unpin ${abs}`, missingOk: true });
-  let st;
   try {
-    st = lstatSync(abs);
+    lstatSync(abs);
   } catch {
-    return false;
+    return false; // nothing there
   }
+  walkBpffsDir(dirname(abs), { purpose: `unpin ${abs}` });
+  const st = lstatSync(abs);
   if (st.isDirectory()) throw new BpfError('NOT_BPFFS', `${abs} is a directory, not a pin; refusing to remove it`);
   unlinkSync(abs);
   return true;

@@ -158,9 +158,13 @@ describeRoot('pins on a shared bpffs with an unprivileged attacker (uid 65534)',
     expect(e.code).toBe('PIN_UNSAFE');
     expect(e.message).toContain(`${B('mid')} is a symlink`);
     expect(readdirSync(B('real'))).toEqual([]);
-    // The same check guards opening and removing pins.
+    // The same check guards opening and removing pins: root's own pin, reached through the symlink.
+    const mine = BpfMap.create({ name: 'mine', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    open.push(mine);
+    mine.pin(B('real', 'x'));
     expect(thrown(() => openPinnedMap(B('mid', 'x'))).code).toBe('PIN_UNSAFE');
     expect(thrown(() => unpin(B('mid', 'x'))).code).toBe('PIN_UNSAFE');
+    expect(readdirSync(B('real'))).toEqual(['x']);
   });
 
   // ---------------------------------------------------------------- 3. modes
