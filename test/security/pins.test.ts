@@ -201,6 +201,11 @@ describeRoot('pins on a shared bpffs with an unprivileged attacker (uid 65534)',
     expect(r.stderr).toContain('not on a bpf filesystem');
     expect(readFileSync(decoy, 'utf8')).toBe('precious');
     expect(xdpProgIdOnV0(ns)).toBe(loaded.progId);
+    // load with such a --bpffs is refused too, before attaching anything.
+    const l = await cli('load', DROP_ALL, '--xdp', 'v1', '--netns', ns, '--mode', 'skb', '--bpffs', plain);
+    expect(l.code).toBe(1);
+    expect(l.stderr).toContain('not on a bpf filesystem');
+    expect(queryXdp('v1', { netns: ns }).attached).toBe('none');
     // The right bpffs detaches it and removes its pin (and the now empty bpf-ts/ directory).
     const ok = (await cli('detach', '--xdp', 'v0', '--netns', ns, '--bpffs', fs.path, '--json')).json();
     expect(ok.removedPins).toEqual([loaded.linkPin]);

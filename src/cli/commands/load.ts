@@ -8,7 +8,7 @@ import { defaultXdpLinkPin } from '../default-pins.js';
 import { resolveInterface } from '../../attach/iface.js';
 import { attachXdp, attachXdpLink, queryXdp } from '../../attach/xdp.js';
 import { withNetns } from '../../netns.js';
-import { clearDefunctLinkPin, pinLinkVerified } from '../link-pins.js';
+import { checkBpffsOption, clearDefunctLinkPin, pinLinkVerified } from '../link-pins.js';
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
 import { DEFAULT_BPFFS } from '../../maps/pin.js';
@@ -45,6 +45,8 @@ export const load: Command = {
     if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
     const kinds = [values.xdp && '--xdp', values.tc && '--tc', (values.cgroup || values['sk-msg']) && '--cgroup/--sk-msg'].filter(Boolean);
     if (kinds.length > 1) throw new BpfError('USAGE', `load attaches one kind at a time: ${kinds.join(' and ')} given`);
+    // An explicit --bpffs must be a bpf filesystem bpf-ts may trust, whether or not anything gets pinned.
+    checkBpffsOption(values.bpffs as string | undefined);
     if (values.tc) return loadTc(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
     if (values.cgroup || values['sk-msg']) return loadCgroup(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
     const iface = values.xdp as string | undefined;
