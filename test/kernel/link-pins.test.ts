@@ -134,6 +134,20 @@ describeRoot('link pins and --pin-maps: failures leave nothing, defunct pins do 
     }
   });
 
+  it('detach --tc finds a tcx link pinned at a custom --pin-link path and removes only that pin', async () => {
+    const custom = B('tcx-custom', 'in');
+    const a = (
+      await cliOk('load', fixture('tc_shared_map.o'), '--tc', 'v0', '--netns', ns, '--program', 'tc_ingress', '--link', '--pin-link', custom, '--bpffs', fs.path, '--json')
+    ).json();
+    expect(a.linkPin).toBe(custom);
+    const d = (await cliOk('detach', '--tc', 'v0', '--netns', ns, '--bpffs', fs.path, '--json')).json();
+    expect(d.detached).toEqual([{ direction: 'ingress', progId: a.progId, link: true, linkId: a.linkId }]);
+    expect(d.removedPins).toEqual([custom]);
+    expect(existsSync(custom)).toBe(false);
+    // The shared map's pin is not a link pin of this detach: it stays.
+    expect(existsSync(B('tc', 'globals', 'acc_map'))).toBe(true);
+  });
+
   it('detach --pin-link PATH detaches the link pinned there and removes the pin', async () => {
     const custom = B('elsewhere', 'l');
     const a = (await cliOk('load', DROP_ALL, ...onV0(), '--link', '--pin-link', custom, '--bpffs', fs.path, '--json')).json();
