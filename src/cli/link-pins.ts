@@ -46,8 +46,8 @@ export function linkIsDefunct(info: LinkInfo): boolean {
  * or program, or null when nothing is pinned there. The path is checked
  * first (no symlinks, trusted owners: PIN_UNSAFE).
  */
-export function readLinkPin(path: string): PinnedLink | 'other' | null {
-  if (!checkExistingPin(path, `read link pin ${resolve(path)}`)) return null;
+export function readLinkPin(path: string, purpose = `read link pin ${resolve(path)}`): PinnedLink | 'other' | null {
+  if (!checkExistingPin(path, purpose)) return null;
   const fd = objGet(resolve(path), 0, `pin ${resolve(path)}`);
   try {
     if (fdKind(fd) !== 'link') return 'other';
@@ -71,7 +71,7 @@ export function removeLinkPin(path: string): void {
  * is PIN_EXISTS naming what holds the path.
  */
 export function clearDefunctLinkPin(path: string, label: string): string | undefined {
-  const held = readLinkPin(path);
+  const held = readLinkPin(path, `cannot pin ${label} at ${resolve(path)}`);
   if (held === null) return undefined;
   if (held === 'other') throw new BpfError('PIN_EXISTS', `cannot pin ${label}: ${resolve(path)} already exists and holds a map or program`);
   if (!held.defunct) {
