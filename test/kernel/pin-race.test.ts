@@ -48,7 +48,11 @@ function startChild(program: string, bpffs: string): { child: ChildProcessWithou
   let out = '';
   let err = '';
   let onReady: () => void;
-  const ready = new Promise<void>((r) => (onReady = r));
+  let notReady: (e: Error) => void;
+  const ready = new Promise<void>((r, j) => {
+    onReady = r;
+    notReady = j;
+  });
   child.stdout.on('data', (d) => {
     out += d;
     if (out.startsWith('ready\n')) onReady();
@@ -56,6 +60,7 @@ function startChild(program: string, bpffs: string): { child: ChildProcessWithou
   child.stderr.on('data', (d) => (err += d));
   const result = new Promise<Outcome>((resolve, reject) => {
     child.on('close', (code) => {
+      notReady(new Error(`child (${program}) exited ${code} before it was ready\n${out}\n${err}`));
       const line = out.split('\n').find((l) => l.startsWith('{'));
       if (!line) reject(new Error(`child (${program}) exited ${code} without a result\n${out}\n${err}`));
       else resolve(JSON.parse(line) as Outcome);
@@ -69,7 +74,7 @@ describeRoot('iproute2 PIN_GLOBAL_NS map: two concurrent loaders share it', () =
   beforeAll(() => {
     ensureDist();
     fs = mountSharedBpffs();
-  });
+  }, 180_000);
   afterAll(() => fs?.unmount());
 
   it(`${ROUNDS} rounds of ingress + egress loading at once into a fresh bpffs: both succeed, one map`, async () => {
@@ -96,5 +101,5 @@ describeRoot('iproute2 PIN_GLOBAL_NS map: two concurrent loaders share it', () =
       }
     }
     expect(failures).toEqual([]);
-  });
+  }, 300_000);
 });

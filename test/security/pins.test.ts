@@ -45,6 +45,8 @@ describeRoot('pins on a shared bpffs with an unprivileged attacker (uid 65534)',
   const onV0 = () => ['--xdp', 'v0', '--netns', ns, '--mode', 'skb'];
 
   beforeAll(() => {
+    // The umask test runs the CLI as a child process, from dist/.
+    ensureDist();
     fs = mountSharedBpffs();
     ns = uniqueName('sec');
     makeVethNs(ns);
@@ -53,7 +55,7 @@ describeRoot('pins on a shared bpffs with an unprivileged attacker (uid 65534)',
     expect(asAttacker(['mkdir', B('attacker-probe')]).status).toBe(0);
     expect(statSync(B('attacker-probe')).uid).toBe(ATTACKER_UID);
     expect(statSync(fs.path).mode & 0o7777).toBe(0o1777);
-  });
+  }, 180_000);
 
   afterEach(() => {
     if (ns && queryXdp('v0', { netns: ns }).attached !== 'none') detachXdp('v0', { netns: ns });
@@ -170,7 +172,6 @@ describeRoot('pins on a shared bpffs with an unprivileged attacker (uid 65534)',
   // ---------------------------------------------------------------- 3. modes
 
   it('with umask 000, directories bpf-ts creates are 0700 and its pins 0600 (CLI child process)', async () => {
-    ensureDist();
     const r = await cliProcess(
       ['load', EVEN_DROP, ...onV0(), '--link', '--bpffs', fs.path, '--pin-maps', B('um', 'deep'), '--json'],
       { wrap: ['sh', '-c', 'umask 000; exec "$@"', 'sh'] },
