@@ -4,7 +4,7 @@
 // was made and removes pins this load created, so nothing is left behind.
 
 import { createHash } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from './errors.js';
 import { BpfMap } from './maps/map.js';
@@ -12,7 +12,8 @@ import { type TypedMap, typedMap } from './maps/typed.js';
 import { type Btf, parseBtf } from './object/btf/btf.js';
 import { sanitizeBtf } from './object/btf-sanitize.js';
 import { CoreResolver } from './object/core/index.js';
-import { DEFAULT_BPFFS, byNamePinPath, iproute2GlobalPinPath, reusePinnedMap } from './maps/pin.js';
+import { DEFAULT_BPFFS, byNamePinPath, iproute2GlobalPinPath, mapPinName, removeEmptyDirs, reusePinnedMap } from './maps/pin.js';
+import { checkExistingPin, walkBpffsDir } from './sys/bpffs.js';
 import { parseObject } from './object/object.js';
 import { readObjectBytes } from './object/read.js';
 import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object/types.js';
@@ -178,6 +179,8 @@ export class BpfCollection {
   readonly reusedPins = new Set<string>();
   /** Pins this load made (removed again if the load fails). */
   readonly createdPins: string[] = [];
+  /** Directories this load made for its pins, outermost first (removed again, when empty, if the load fails). */
+  readonly createdDirs: string[] = [];
   /** The object, for typedMap(); its BTF with DATASEC sizes filled in is parsed on first use. */
   #file: BpfObjectFile | null = null;
   #typesBtf: Btf | null = null;
@@ -192,7 +195,7 @@ export class BpfCollection {
       c.#load(spec, opts);
       return c;
     } catch (e) {
-      for (const p of c.createdPins) rmSync(p, { force: true });
+      c.removeCreated();
       c.close();
       throw e;
     }
@@ -200,6 +203,8 @@ export class BpfCollection {
 
   #load(spec: BpfObjectSpec, opts: LoadOptions): void {
     const file = spec.file;
+    // Refuse an unusable --pin-maps directory (not bpffs, symlinks, another user's) before creating anything.
+    if (opts.pinMaps) walkBpffsDir(opts.pinMaps, { missingOk: true, purpose: `pin maps under ${opts.pinMaps}` });
     this.#file = file;
     // Older kernels refuse BTF kinds newer than they are: rewrite those first.
     const features = file.btfForKernel ? btfFeatures() : null;
@@ -227,7 +232,8 @@ export class BpfCollection {
 
     for (const m of file.maps) {
       const pinPath = opts.ignorePinning ? null : declaredPinPath(spec, m, opts);
-      if (pinPath && existsSync(pinPath)) {
+      // checkExistingPin refuses symlinks and pins or directories another user controls.
+      if (pinPath && checkExistingPin(pinPath, `reuse map "${m.name}" pinned at ${pinPath}`)) {
         this.maps.set(m.name, reusePinnedMap(pinPath, m));
         this.reusedPins.add(m.name);
         continue;
@@ -243,8 +249,18 @@ export class BpfCollection {
       }
       this.maps.set(m.name, map);
       if (pinPath) {
-        map.pin(pinPath, { mkdir: true });
-        this.createdPins.push(pinPath);
+        try {
+          this.createdDirs.push(...map.pin(pinPath, { mkdir: true }));
+          this.createdPins.push(pinPath);
+        } catch (e) {
+          if (!(e instanceof BpfError && e.code === 'PIN_EXISTS')) throw e;
+          // Another loader pinned it between our check and our pin: use
+          // theirs (after the same compatibility check), as libbpf does.
+          map.close();
+          this.maps.delete(m.name);
+          this.maps.set(m.name, reusePinnedMap(pinPath, m));
+          this.reusedPins.add(m.name);
+        }
       }
     }
 
@@ -289,11 +305,24 @@ export class BpfCollection {
 
     if (opts.pinMaps) {
       for (const [name, map] of this.maps) {
-        const p = join(opts.pinMaps, name);
-        map.pin(p, { mkdir: true });
+        // bpffs refuses dots: ".bss" is pinned as "<object>_bss", like libbpf/bpftool.
+        const m = file.maps.find((x) => x.name === name);
+        const p = join(opts.pinMaps, mapPinName(file.path, m ?? { name }));
+        this.createdDirs.push(...map.pin(p, { mkdir: true }));
         this.createdPins.push(p);
       }
     }
+  }
+
+  /**
+   * Undo what this load put on bpffs (e.g. when attaching fails): its pins,
+   * then the directories it created for them, if nothing else is in them.
+   */
+  removeCreated(): void {
+    for (const p of [...this.createdPins].reverse()) rmSync(p, { force: true });
+    this.createdPins.length = 0;
+    removeEmptyDirs(this.createdDirs);
+    this.createdDirs.length = 0;
   }
 
   /** Remove a pin this load created (e.g. when a later step fails). */

@@ -25,6 +25,8 @@ export type BpfErrorCode =
   | 'NOT_BPFFS'
   | 'PIN_EXISTS'
   | 'PIN_MISMATCH'
+  | 'PIN_UNSAFE'
+  | 'BAD_PATH'
   | 'CLOSED'
   | 'KEY_SIZE'
   | 'VALUE_SIZE'

@@ -16,7 +16,8 @@ import { Fd } from '../sys/fd.js';
 import { ids, withIdFd } from '../sys/ids.js';
 import { linkInfo, progInfo } from '../sys/info.js';
 import { BPF_LINK_TYPE } from '../sys/link-type.js';
-import { getFdById, objPin } from '../sys/obj-attr.js';
+import { pinFd } from '../sys/bpffs.js';
+import { getFdById } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_ATTACH_TYPE as A } from '../uapi/bpf.js';
 import { cgroupId, resolveCgroup } from './cgroup-mount.js';
@@ -166,7 +167,8 @@ export class CgroupLink implements Disposable {
   }
 
   pin(path: string): void {
-    objPin(this.fd.value, path, `cgroup link ${this.linkId}`);
+    // Checked like every pin: bpffs, no symlinks, no other user's directory; 0600, never replaced.
+    pinFd(this.fd.value, path, { label: `cgroup link ${this.linkId}` });
   }
 
   detach(): void {

@@ -17,7 +17,8 @@ import * as ffi from '../sys/ffi.js';
 import { Fd } from '../sys/fd.js';
 import { withIdFd } from '../sys/ids.js';
 import { linkInfo, progInfo } from '../sys/info.js';
-import { getFdById, objPin } from '../sys/obj-attr.js';
+import { pinFd } from '../sys/bpffs.js';
+import { getFdById } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
 import { resolveInterface, type InterfaceRef } from './iface.js';
@@ -68,7 +69,8 @@ export class TcxLink implements Disposable {
 
   /** Pin on bpffs: the program then stays attached after this process exits. */
   pin(path: string): void {
-    objPin(this.fd.value, path, `tcx link ${this.linkId}`);
+    // Checked like every pin: bpffs, no symlinks, no other user's directory; 0600, never replaced.
+    pinFd(this.fd.value, path, { label: `tcx link ${this.linkId}` });
   }
 
   /** Detach now (BPF_LINK_DETACH), even if pinned; the fd stays open until close(). */

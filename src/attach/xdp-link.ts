@@ -13,7 +13,7 @@ import { Fd } from '../sys/fd.js';
 import { ids, withIdFd } from '../sys/ids.js';
 import { linkInfo, progInfo } from '../sys/info.js';
 import { BPF_LINK_TYPE } from '../sys/link-type.js';
-import { objPin } from '../sys/obj-attr.js';
+import { pinFd } from '../sys/bpffs.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_ATTACH_TYPE } from '../uapi/bpf.js';
 import { resolveInterface, type InterfaceRef } from './iface.js';
@@ -99,7 +99,8 @@ export class XdpLink implements Disposable {
    * detachXdp is called.
    */
   pin(path: string): void {
-    objPin(this.fd.value, path, `XDP link ${this.linkId}`);
+    // Checked like every pin: bpffs, no symlinks, no other user's directory; 0600, never replaced.
+    pinFd(this.fd.value, path, { label: `XDP link ${this.linkId}` });
   }
 
   /** Detach now (BPF_LINK_DETACH), even if the link is pinned elsewhere; the fd stays open until close(). */

@@ -14,10 +14,11 @@ import { attachCgroup, attachCgroupLink, BPF_F_ALLOW_MULTI, resolveCgroup, type 
 import { attachSkMsg, detachSkMsg } from '../attach/sk-msg.js';
 import { openObject } from '../collection.js';
 import { BpfError } from '../errors.js';
-import { pinFd, unpin } from '../maps/pin.js';
+import { pinFd, removeEmptyDirs, unpin } from '../maps/pin.js';
 import { cgroupAttachTypeFor, selectCgroupProgram, selectSkMsgProgram } from './cgroup-select.js';
 import type { CommandContext } from './command.js';
 import { defaultCgroupLinkPin, defaultSkMsgMapPin } from './default-pins.js';
+import { clearDefunctLinkPin, pinLinkVerified, removeLinkPin } from './link-pins.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -35,6 +36,9 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
   if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
   if (values.replace && !mapName) throw new BpfError('USAGE', '--replace swaps the sk_msg program of --sk-msg MAP; cgroup hooks take several programs');
   const cgroup = cgroupArg ? resolveCgroup(cgroupArg) : undefined;
+  // A custom link pin path is checked (and a defunct link's pin cleared) before anything is loaded.
+  const customPin = values.link ? (values['pin-link'] as string | undefined) : undefined;
+  const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the cgroup link for ${cgroupArg}`) : undefined;
 
   const spec = openObject(objPath);
   const cgProg = cgroup ? selectCgroupProgram(spec, values.program as string | undefined) : undefined;
@@ -57,9 +61,12 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
       const reused = coll.reusedPins.has(mapName);
       if (!mapPin && !reused) {
         mapPin = defaultSkMsgMapPin(bpffs, mapName, map.id);
-        pinFd(map.fd.value, mapPin, { mkdir: true, label: `map ${mapName}` });
+        const dirs = pinFd(map.fd.value, mapPin, { mkdir: true, label: `map ${mapName}` });
         const made = mapPin;
-        undo.push(() => unpin(made));
+        undo.push(() => {
+          unpin(made);
+          removeEmptyDirs(dirs);
+        });
       }
       const att = attachSkMsg({ mapFd: map.fd.value, progFd: prog.fd.value, replace: values.replace === true });
       undo.push(() => detachSkMsg(map.fd.value, { progId: att.progId }));
@@ -80,8 +87,8 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
         const pinPath = (values['pin-link'] as string | undefined) ?? defaultCgroupLinkPin(bpffs, link.cgroupId, link.attachTypeName, link.linkId);
         const l = link;
         undo.push(() => l.detach());
-        pinFd(link.fd.value, pinPath, { mkdir: true, label: `cgroup link ${link.linkId}` });
-        undo.push(() => unpin(pinPath));
+        pinLinkVerified(link.fd.value, pinPath, `cgroup link ${link.linkId}`);
+        undo.push(() => removeLinkPin(pinPath));
         out.cgroup = { path: cgroup, cgroupId: Number(link.cgroupId), program: cgProg.name, progId: link.progId, attachType: link.attachTypeName, link: true, linkId: link.linkId, linkPin: pinPath };
       } else {
         const att = attachCgroup({ cgroup, progFd, attachType, flags: BPF_F_ALLOW_MULTI });
@@ -96,11 +103,12 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
         // keep the original error
       }
     }
-    for (const pin of [...coll.createdPins]) coll.unpinCreated(pin);
+    coll.removeCreated();
     throw e;
   } finally {
     link?.close();
   }
+  if (removedDefunctPin) out.removedDefunctPin = removedDefunctPin;
   out.pinnedMaps = [...coll.createdPins];
   out.reusedMaps = [...coll.reusedPins];
   if (ctx.json) ctx.printJson(out);

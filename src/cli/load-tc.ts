@@ -8,9 +8,9 @@ import { attachTc } from '../attach/tc.js';
 import { attachTcx } from '../attach/tcx.js';
 import { openObject } from '../collection.js';
 import { BpfError } from '../errors.js';
-import { pinFd } from '../maps/pin.js';
 import type { CommandContext } from './command.js';
 import { defaultTcxLinkPin } from './default-pins.js';
+import { clearDefunctLinkPin, pinLinkVerified } from './link-pins.js';
 import { parseDirection, parseUint, selectTcProgram, tcProgramNames } from './tc-select.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -25,6 +25,10 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
     throw new BpfError('USAGE', '--priority, --handle and --replace are for cls_bpf filters; a tcx --link has none');
   }
   if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
+
+  // A custom link pin path is checked (and a defunct link's pin cleared) before anything is loaded.
+  const customPin = values.link ? (values['pin-link'] as string | undefined) : undefined;
+  const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the tcx link for ${iface}`) : undefined;
 
   const spec = openObject(objPath);
   const prog = selectTcProgram(spec, values.program as string | undefined);
@@ -49,12 +53,27 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
       using link = attachTcx({ iface, direction, progFd: p.fd.value, netns });
       const pinPath = (values['pin-link'] as string | undefined) ?? defaultTcxLinkPin(bpffs, link.ifname, direction, link.linkId, netns);
       try {
-        pinFd(link.fd.value, pinPath, { mkdir: true, label: `tcx link ${link.linkId}` });
+        // Verified after pinning: a detach between LINK_CREATE and the pin leaves nothing attached.
+        pinLinkVerified(link.fd.value, pinPath, `tcx link ${link.linkId}`);
       } catch (e) {
-        link.detach();
+        try {
+          link.detach();
+        } catch {
+          // already detached
+        }
         throw e;
       }
-      out = { interface: link.ifname, ifindex: link.ifindex, direction, progId: link.progId, link: true, linkId: link.linkId, linkPin: pinPath, ...common };
+      out = {
+        interface: link.ifname,
+        ifindex: link.ifindex,
+        direction,
+        progId: link.progId,
+        link: true,
+        linkId: link.linkId,
+        linkPin: pinPath,
+        ...(removedDefunctPin ? { removedDefunctPin } : {}),
+        ...common,
+      };
     } else {
       const att = attachTc({
         iface,
@@ -83,8 +102,8 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
       };
     }
   } catch (e) {
-    // Nothing stays pinned from a load that did not attach.
-    for (const pin of [...coll.createdPins]) coll.unpinCreated(pin);
+    // Nothing stays pinned from a load that did not attach, nor the directories made for it.
+    coll.removeCreated();
     throw e;
   }
   if (ctx.json) ctx.printJson(out);

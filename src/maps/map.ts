@@ -504,9 +504,9 @@ export class BpfMap implements Disposable {
     mapFreeze(this.fd.value, this.#context());
   }
 
-  /** Pin at `path` on bpffs; refuses to replace an existing pin. */
-  pin(path: string, opts: { mkdir?: boolean } = {}): void {
-    pinFd(this.fd.value, path, { ...opts, label: `map "${this.name}"` });
+  /** Pin at `path` on bpffs; refuses to replace an existing pin. Returns the directories it created (0700). */
+  pin(path: string, opts: { mkdir?: boolean } = {}): string[] {
+    return pinFd(this.fd.value, path, { ...opts, label: `map "${this.name}"` });
   }
 
   close(): void {

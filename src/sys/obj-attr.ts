@@ -1,6 +1,7 @@
 // union bpf_attr codecs for object commands: OBJ_PIN / OBJ_GET (bpffs paths),
 // *_GET_NEXT_ID (walk the kernel's id space) and *_GET_FD_BY_ID.
 
+import { BpfError } from '../errors.js';
 import * as ffi from './ffi.js';
 import * as cmd from './bpf-cmd.js';
 import { ENOENT } from './errno.js';
@@ -15,6 +16,8 @@ export const BPF_F_WRONLY = 1 << 4;
 const OBJ_ATTR_SIZE = 16;
 
 function encodeObj(path: string, fd: number, fileFlags: number): { attr: Buffer; pathMem: ffi.NativeBuffer } {
+  // The kernel reads a C string: a NUL would silently cut the path short.
+  if (path.includes('\0')) throw new BpfError('BAD_PATH', `pin path ${JSON.stringify(path)} contains a NUL byte; the kernel would cut it there`);
   const pathMem = ffi.nativeCopy(path);
   const attr = Buffer.alloc(OBJ_ATTR_SIZE);
   writeU64(attr, 0, pathMem.address);

@@ -5,10 +5,13 @@
 // and sk_msg in ../load-cgroup.ts.
 
 import { defaultXdpLinkPin } from '../default-pins.js';
-import { attachXdp, attachXdpLink } from '../../attach/xdp.js';
+import { resolveInterface } from '../../attach/iface.js';
+import { attachXdp, attachXdpLink, queryXdp } from '../../attach/xdp.js';
+import { withNetns } from '../../netns.js';
+import { checkBpffsOption, clearDefunctLinkPin, pinLinkVerified } from '../link-pins.js';
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
-import { DEFAULT_BPFFS, pinFd } from '../../maps/pin.js';
+import { DEFAULT_BPFFS } from '../../maps/pin.js';
 import type { Command } from '../command.js';
 import { loadCgroup } from '../load-cgroup.js';
 import { loadTc } from '../load-tc.js';
@@ -49,6 +52,8 @@ export const load: Command = {
     }
     const kinds = [values.xdp && '--xdp', values.tc && '--tc', (values.cgroup || values['sk-msg']) && '--cgroup/--sk-msg'].filter(Boolean);
     if (kinds.length > 1) throw new BpfError('USAGE', `load attaches one kind at a time: ${kinds.join(' and ')} given`);
+    // An explicit --bpffs must be a bpf filesystem bpf-ts may trust, whether or not anything gets pinned.
+    checkBpffsOption(values.bpffs as string | undefined);
     if (values.tc) return loadTc(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
     if (values.cgroup || values['sk-msg']) return loadCgroup(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
     const iface = values.xdp as string | undefined;
@@ -62,6 +67,17 @@ export const load: Command = {
     if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
     if (values.link && values.replace) throw new BpfError('USAGE', '--replace works on netlink attachments; detach a link first');
 
+    // Before loading anything: the link pin's path must be usable (no
+    // symlinks, no directory another user owns); a defunct link's pin left
+    // there (its device was deleted) is cleared, a live one is PIN_EXISTS.
+    let linkPinPath: string | undefined;
+    let removedDefunctPin: string | undefined;
+    if (values.link) {
+      const custom = values['pin-link'] as string | undefined;
+      linkPinPath = custom ?? defaultXdpLinkPin(bpffs, withNetns(netns, () => resolveInterface(iface, netns)).ifname, netns);
+      removedDefunctPin = clearDefunctLinkPin(linkPinPath, `the XDP link for ${iface}`);
+    }
+
     const spec = openObject(positionals[0]);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({
@@ -73,22 +89,28 @@ export const load: Command = {
     const p = coll.program(prog.name);
     let result: { ifname: string; ifindex: number; mode: string; progId: number; replacedProgId?: number; linkId?: number; linkPin?: string };
     try {
-      if (values.link) {
+      if (values.link && linkPinPath) {
         using link = attachXdpLink({ iface, progFd: p.fd.value, mode, netns });
-        const pinPath = (values['pin-link'] as string | undefined) ?? defaultXdpLinkPin(bpffs, link.ifname, netns);
         try {
-          pinFd(link.fd.value, pinPath, { mkdir: true, label: `XDP link ${link.linkId}` });
+          // Verified after pinning: a detach between LINK_CREATE and the pin leaves nothing attached.
+          pinLinkVerified(link.fd.value, linkPinPath, `XDP link ${link.linkId}`, () =>
+            queryXdp(link.ifindex, { netns }).programs.some((s) => s.progId === link.progId),
+          );
         } catch (e) {
-          link.detach();
+          try {
+            link.detach();
+          } catch {
+            // already detached
+          }
           throw e;
         }
-        result = { ifname: link.ifname, ifindex: link.ifindex, mode: link.mode, progId: link.progId, linkId: link.linkId, linkPin: pinPath };
+        result = { ifname: link.ifname, ifindex: link.ifindex, mode: link.mode, progId: link.progId, linkId: link.linkId, linkPin: linkPinPath };
       } else {
         result = attachXdp({ iface, progFd: p.fd.value, mode, netns, replace: values.replace === true });
       }
     } catch (e) {
-      // Nothing stays pinned from a load that did not attach.
-      for (const pin of [...coll.createdPins]) coll.unpinCreated(pin);
+      // Nothing stays pinned from a load that did not attach, nor the directories made for it.
+      coll.removeCreated();
       throw e;
     }
     const out = {
@@ -101,11 +123,13 @@ export const load: Command = {
       ...(result.linkId !== undefined ? { linkId: result.linkId, linkPin: result.linkPin } : {}),
       ...(result.replacedProgId !== undefined ? { replacedProgId: result.replacedProgId } : {}),
       pinnedMaps: coll.createdPins,
+      ...(removedDefunctPin ? { removedDefunctPin } : {}),
       ...(netns ? { netns } : {}),
     };
     if (ctx.json) ctx.printJson(out);
     else {
       ctx.print(`attached ${prog.name} (id ${out.progId}) to ${out.interface} (ifindex ${out.ifindex}) in ${out.mode} mode${out.link ? `, through bpf_link ${out.linkId} pinned at ${out.linkPin}` : ''}`);
+      if (removedDefunctPin) ctx.print(`removed ${removedDefunctPin}: it held a bpf_link that was no longer attached (its device was gone)`);
       if (mode === 'auto') ctx.print(`(--mode auto: the kernel chose ${out.mode})`);
       if (out.replacedProgId !== undefined) ctx.print(`replaced program id ${out.replacedProgId}`);
       for (const pin of out.pinnedMaps) ctx.print(`pinned map at ${pin}`);
