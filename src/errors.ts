@@ -29,6 +29,7 @@ export type BpfErrorCode =
   | 'KEY_SIZE'
   | 'VALUE_SIZE'
   | 'CORE_RELOCATION'
+  | 'EVENT_BUFFER_CORRUPT'
   // attach layer
   | 'NETLINK'
   | 'NO_SUCH_INTERFACE'
