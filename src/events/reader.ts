@@ -66,6 +66,12 @@ export abstract class EventReader implements AsyncIterable<EventRecord>, Disposa
       const onError = (status: number) => this.#fail(new BpfError('SYSCALL', `${this.label}: polling failed (${errnoName(-status)})`));
       for (const fd of this.pollFds()) this.#polls.push(ffi.poll(fd, () => this.#pump(), onError));
       this.#pump();
+      // A perf event's poll reports a wakeup flag that reading clears, not
+      // the ring's level, and libuv probes each new fd with a throwaway
+      // epoll registration, then adds it for real at the top of the next
+      // poll phase: wakeups in between can be swallowed. Drain once more
+      // after a whole poll phase has passed, for records written meanwhile.
+      setImmediate(() => setImmediate(() => this.#pump()));
     }
     return this.#stream[Symbol.asyncIterator]();
   }
