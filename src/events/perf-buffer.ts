@@ -35,8 +35,8 @@ export const DATA_TAIL = 1032 / 8;
  * data_head (store-release); the load must be acquire and must not tear: a
  * DataView.getBigUint64 reads the bytes separately, and against a concurrent
  * writer returns values that never existed (measured on 2 cores: from a few
- * per million reads to 1 in 4,000), so
- * the reader ran past head and handed the kernel a data_tail beyond it.
+ * per million reads to 1 in 4,000), so the reader ran past head and handed
+ * the kernel a data_tail beyond it.
  * Atomics.load is sequentially consistent (stronger than acquire).
  */
 export function loadDataHead(meta: BigUint64Array): number {
