@@ -31,6 +31,7 @@ export type BpfErrorCode =
   | 'KEY_SIZE'
   | 'VALUE_SIZE'
   | 'CORE_RELOCATION'
+  | 'EVENT_BUFFER_CORRUPT'
   // attach layer
   | 'NETLINK'
   | 'NO_SUCH_INTERFACE'

@@ -7,18 +7,22 @@
 
 import { BpfError } from '../errors.js';
 import type { BpfMap } from '../maps/map.js';
+import { errnoName } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
+import type { Fd } from '../sys/fd.js';
 import { BPF_MAP_TYPE } from '../uapi/bpf.js';
-import { type EventRecord, EventStream } from './stream.js';
+import { EventReader } from './reader.js';
+import type { EventRecord } from './stream.js';
 
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HDR_SIZE = 8;
 
-export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable {
-  readonly map: BpfMap;
-  readonly #consumer: ffi.Mapping;
-  readonly #producer: ffi.Mapping;
+export class RingBufferReader extends EventReader {
+  /** The reader's own dup of the map fd: it mmaps and polls this one, so closing the map cannot pull it away. */
+  readonly #fd: Fd;
+  #consumer: ffi.Mapping | null = null;
+  #producer: ffi.Mapping | null = null;
   /** consumer_pos and producer_pos: u64s the kernel reads and writes with acquire/release. */
   readonly #cons: BigUint64Array;
   readonly #prod: BigUint64Array;
@@ -26,32 +30,45 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
   /** The data area as u32s: record headers are 8-byte aligned, so their len is one index. */
   readonly #words: Uint32Array;
   readonly #mask: number;
-  readonly #stream = new EventStream<EventRecord>();
-  #poll: { close(): void } | null = null;
-  #closed = false;
   /** Records skipped because the program discarded them (bpf_ringbuf_discard). */
   discarded = 0;
 
   constructor(map: BpfMap) {
     if (map.type !== BPF_MAP_TYPE.RINGBUF) throw new BpfError('USAGE', `map ${map.name} is not a ring buffer`);
-    this.map = map;
+    super(map);
     const page = ffi.pageSize();
     const size = map.maxEntries;
-    const fd = map.fd.value;
-    const c = ffi.mmap(page, ffi.PROT_READ | ffi.PROT_WRITE, ffi.MAP_SHARED, fd, 0);
-    if (typeof c === 'number') throw new BpfError('SYSCALL', `ring buffer ${map.name}: mmap of the consumer page failed (errno ${-c})`);
-    const p = ffi.mmap(page + 2 * size, ffi.PROT_READ, ffi.MAP_SHARED, fd, page);
-    if (typeof p === 'number') {
-      ffi.munmap(c);
-      throw new BpfError('SYSCALL', `ring buffer ${map.name}: mmap of the data area failed (errno ${-p})`);
+    try {
+      this.#fd = map.fd.dup(`ring buffer ${map.name} (reader)`);
+      const fd = this.#fd.value;
+      const c = ffi.mmap(page, ffi.PROT_READ | ffi.PROT_WRITE, ffi.MAP_SHARED, fd, 0);
+      if (typeof c === 'number') throw new BpfError('SYSCALL', `ring buffer ${map.name}: mmap of the consumer page failed (${errnoName(-c)})`);
+      this.#consumer = c;
+      const p = ffi.mmap(page + 2 * size, ffi.PROT_READ, ffi.MAP_SHARED, fd, page);
+      if (typeof p === 'number') throw new BpfError('SYSCALL', `ring buffer ${map.name}: mmap of the data area failed (${errnoName(-p)})`);
+      this.#producer = p;
+      this.#cons = new BigUint64Array(c.buffer, 0, 1);
+      this.#prod = new BigUint64Array(p.buffer, 0, 1);
+      this.#data = new Uint8Array(p.buffer, page, 2 * size);
+      this.#words = new Uint32Array(p.buffer, page, (2 * size) / 4);
+      this.#mask = size - 1;
+    } catch (e) {
+      this.close();
+      throw e;
     }
-    this.#consumer = c;
-    this.#producer = p;
-    this.#cons = new BigUint64Array(c.buffer, 0, 1);
-    this.#prod = new BigUint64Array(p.buffer, 0, 1);
-    this.#data = new Uint8Array(p.buffer, page, 2 * size);
-    this.#words = new Uint32Array(p.buffer, page, (2 * size) / 4);
-    this.#mask = size - 1;
+  }
+
+  protected get label(): string {
+    return `ring buffer ${this.map.name}`;
+  }
+
+  protected pollFds(): number[] {
+    return [this.#fd.value];
+  }
+
+  protected drain(emit: (rec: EventRecord) => void): number {
+    const data = this.#data;
+    return this.#consumeRaw((_bytes, offset, length) => emit({ data: Buffer.from(data.subarray(offset, offset + length)), cpu: null, lost: 0 }));
   }
 
   /**
@@ -70,7 +87,10 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
    * record, which is what makes high event rates cheap.
    */
   consumeRaw(fn: (bytes: Uint8Array, offset: number, length: number) => void): number {
-    if (this.#closed) throw new BpfError('CLOSED', `ring buffer ${this.map.name}: reader closed`);
+    return this.reading(() => this.#consumeRaw(fn));
+  }
+
+  #consumeRaw(fn: (bytes: Uint8Array, offset: number, length: number) => void): number {
     // Positions are read and written once per pass, whole (Atomics: no torn u64),
     // and handled as plain numbers in between: no BigInt per record.
     let cons = Number(Atomics.load(this.#cons, 0));
@@ -83,42 +103,27 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
         const len = this.#words[off >>> 2]!;
         if (len & BUSY_BIT) break; // reserved, not yet submitted: stop here, keep order
         const size = len & ~(BUSY_BIT | DISCARD_BIT);
+        cons += (size + HDR_SIZE + 7) & ~7;
         if (len & DISCARD_BIT) this.discarded++;
         else {
-          fn(this.#data, off + HDR_SIZE, size);
           n++;
+          fn(this.#data, off + HDR_SIZE, size);
+          // fn closed the reader: give back what was read, stop touching the ring.
+          if (this.closed) break;
         }
-        cons += (size + HDR_SIZE + 7) & ~7;
       }
       if (cons === before) break;
       // Give the space back after each pass, so a busy producer is not starved.
       Atomics.store(this.#cons, 0, BigInt(cons));
+      if (this.closed) break;
     }
     return n;
   }
 
-  /** Records as they arrive, through koffi's poll on the event loop (no busy polling). */
-  [Symbol.asyncIterator](): AsyncIterator<EventRecord> {
-    if (!this.#poll) {
-      const drain = () => {
-        this.consume((d) => this.#stream.push({ data: Buffer.from(d), cpu: null, lost: 0 }));
-      };
-      this.#poll = ffi.poll(this.map.fd.value, drain);
-      drain();
-    }
-    return this.#stream[Symbol.asyncIterator]();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#poll?.close();
-    this.#stream.end();
-    ffi.munmap(this.#producer);
-    ffi.munmap(this.#consumer);
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
+  protected release(): void {
+    if (this.#producer) ffi.munmap(this.#producer);
+    if (this.#consumer) ffi.munmap(this.#consumer);
+    this.#producer = this.#consumer = null;
+    this.#fd?.close();
   }
 }

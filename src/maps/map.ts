@@ -136,6 +136,7 @@ export class BpfMap implements Disposable {
   readonly #valueBytes: number;
   readonly #slot: number;
   #ops: MapElemOps | undefined;
+  readonly #closeHooks = new Set<() => void>();
 
   private constructor(fd: Fd, info: MapInfo) {
     this.fd = fd;
@@ -509,7 +510,26 @@ export class BpfMap implements Disposable {
     return pinFd(this.fd.value, path, { ...opts, label: `map "${this.name}"` });
   }
 
+  /**
+   * Run `fn` once when this map is closed, just before its fd goes (event
+   * readers end then); returns a function that cancels it.
+   */
+  onClose(fn: () => void): () => void {
+    this.#closeHooks.add(fn);
+    return () => this.#closeHooks.delete(fn);
+  }
+
   close(): void {
+    if (!this.fd.closed) {
+      for (const fn of [...this.#closeHooks]) {
+        try {
+          fn();
+        } catch {
+          // a hook must not keep the map open
+        }
+      }
+    }
+    this.#closeHooks.clear();
     this.fd.close();
     this.#ops = undefined;
   }

@@ -216,11 +216,16 @@ export function ifIndexToName(index: number): string | null {
   return buf.subarray(0, end < 0 ? 16 : end).toString();
 }
 
-/** Readiness callbacks on the libuv loop (koffi.node.poll): no thread blocks. */
-export function poll(fd: number, onReadable: () => void): { close(): void } {
+/**
+ * Readiness callbacks on the libuv loop (koffi.node.poll): no thread blocks.
+ * `onError` gets libuv's negative errno when polling itself fails. The fd
+ * must stay open until close(): libuv registers it with epoll lazily.
+ */
+export function poll(fd: number, onReadable: () => void, onError?: (status: number) => void): { close(): void } {
   // koffi calls back with (status, { readable, writable, disconnect }).
   const handle = lib().koffi.node.poll(fd, { readable: true }, ((status: number, ev: { readable: boolean }) => {
-    if (status === 0 && ev?.readable) onReadable();
+    if (status < 0) onError?.(status);
+    else if (ev?.readable) onReadable();
   }) as never);
   return { close: () => handle.close() };
 }

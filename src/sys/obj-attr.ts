@@ -6,7 +6,7 @@ import * as ffi from './ffi.js';
 import * as cmd from './bpf-cmd.js';
 import { ENOENT } from './errno.js';
 import { readU32, writeU32, writeU64 } from './endian.js';
-import { bpfSyscall, syscallError } from './wrapper.js';
+import { bpfRaw, bpfSyscall, syscallError } from './wrapper.js';
 
 /** OBJ_GET file_flags / GET_FD_BY_ID open_flags: open read-only or write-only. */
 export const BPF_F_RDONLY = 1 << 3;
@@ -55,7 +55,7 @@ const ID_ATTR_SIZE = 12;
 export function getNextId(command: number, startId: number): number | null {
   const attr = Buffer.alloc(ID_ATTR_SIZE);
   writeU32(attr, 0, startId);
-  const r = ffi.bpf(command, attr, ID_ATTR_SIZE);
+  const r = bpfRaw(command, attr, ID_ATTR_SIZE);
   if (r === -ENOENT) return null;
   if (r < 0) throw syscallError(command, r);
   return readU32(attr, 4);
@@ -70,7 +70,7 @@ export function getFdById(command: number, id: number, openFlags = 0): number | 
   const attr = Buffer.alloc(ID_ATTR_SIZE);
   writeU32(attr, 0, id);
   writeU32(attr, 8, openFlags);
-  const r = ffi.bpf(command, attr, ID_ATTR_SIZE);
+  const r = bpfRaw(command, attr, ID_ATTR_SIZE);
   if (r === -ENOENT) return null;
   if (r < 0) throw syscallError(command, r, `id ${id}`);
   return r;

@@ -3,7 +3,7 @@
 import * as cmd from './bpf-cmd.js';
 import * as ffi from './ffi.js';
 import { readCString, readU32, writeU32, writeU64 } from './endian.js';
-import { bpfSyscall } from './wrapper.js';
+import { bpfRaw, bpfSyscall } from './wrapper.js';
 
 // struct { /* BPF_PROG_LOAD */ } offsets.
 const PROG_TYPE = 0;
@@ -105,7 +105,7 @@ export function progLoad(a: ProgLoadAttr, logLevel = 0, logSize = 0): ProgLoadRe
   }
   writeU32(b, ATTACH_BTF_ID, a.attachBtfId ?? 0);
   writeU32(b, ATTACH_PROG_FD, a.attachProgFd ?? 0);
-  const result = ffi.bpf(cmd.BPF_PROG_LOAD, b, PROG_LOAD_ATTR_SIZE);
+  const result = bpfRaw(cmd.BPF_PROG_LOAD, b, PROG_LOAD_ATTR_SIZE);
   const text = log ? readCString(log.bytes, 0, log.bytes.length) : '';
   keep.length = 0;
   return { result, log: text, logTrueSize: readU32(b, LOG_TRUE_SIZE) };
