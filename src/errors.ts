@@ -36,6 +36,9 @@ export type BpfErrorCode =
   | 'ALREADY_ATTACHED'
   | 'NOT_ATTACHED'
   | 'NO_CGROUP2'
+  // arguments a caller passed (numbers out of range, unknown flags)
+  | 'INVALID_ARGUMENT'
+  | 'MEMORY_LIMIT'
   // CLI
   | 'USAGE'
   | 'IO';

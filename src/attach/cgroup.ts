@@ -18,6 +18,8 @@ import { linkInfo, progInfo } from '../sys/info.js';
 import { BPF_LINK_TYPE } from '../sys/link-type.js';
 import { getFdById, objPin } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
+import { capsForCommand, meetsAll } from '../sys/caps.js';
+import { BPF_PROG_ATTACH } from '../sys/bpf-cmd.js';
 import { BPF_ATTACH_TYPE as A } from '../uapi/bpf.js';
 import { cgroupId, resolveCgroup } from './cgroup-mount.js';
 import { linkCreate, linkDetach } from './link-attr.js';
@@ -120,7 +122,8 @@ export interface CgroupAttachment {
 function attachError(e: unknown, what: string, cgroup: string): unknown {
   if (!(e instanceof BpfSyscallError)) return e;
   if (e.errno === EEXIST) return new BpfError('ALREADY_ATTACHED', `${what}: EEXIST: the program is already attached to ${cgroup} for this hook`, { cause: e });
-  if (e.errno === EPERM) {
+  // Without the capabilities the call needs, EPERM means just that (the syscall error names them).
+  if (e.errno === EPERM && meetsAll(capsForCommand(BPF_PROG_ATTACH))) {
     return new BpfError('ALREADY_ATTACHED', `${what}: EPERM: the hook has a program attached without BPF_F_ALLOW_MULTI (exclusive), or the flags differ from those already in use; detach it first`, { cause: e });
   }
   return e;
