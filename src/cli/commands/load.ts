@@ -4,6 +4,7 @@
 // attached program unless --replace says so. TC is in ../load-tc.ts, cgroup
 // and sk_msg in ../load-cgroup.ts.
 
+import { warnLoad } from '../load-warnings.js';
 import { defaultXdpLinkPin } from '../default-pins.js';
 import { attachXdp, attachXdpLink } from '../../attach/xdp.js';
 import { openObject } from '../../collection.js';
@@ -18,7 +19,7 @@ export const load: Command = {
   name: 'load',
   summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg (stays attached)',
   usage:
-    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--json]',
+    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--ignore-memory-limit] [--json]',
   options: {
     xdp: { type: 'string' },
     tc: { type: 'string' },
@@ -37,6 +38,7 @@ export const load: Command = {
     'pin-link': { type: 'string' },
     netns: { type: 'string' },
     bpffs: { type: 'string' },
+    'ignore-memory-limit': { type: 'boolean' },
   },
   run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
@@ -58,11 +60,13 @@ export const load: Command = {
     const spec = openObject(positionals[0]);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({
+    ignoreMemoryLimit: values['ignore-memory-limit'] === true,
       programs: xdpProgramNames(spec),
       programType: 'xdp',
       bpffs,
       pinMaps: values['pin-maps'] as string | undefined,
     });
+    warnLoad(ctx, coll);
     const p = coll.program(prog.name);
     let result: { ifname: string; ifindex: number; mode: string; progId: number; replacedProgId?: number; linkId?: number; linkPin?: string };
     try {

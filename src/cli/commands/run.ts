@@ -2,6 +2,7 @@
 // counters every interval, and detach on SIGINT/SIGTERM (or after
 // --duration), leaving the interface as it was.
 
+import { warnLoad } from '../load-warnings.js';
 import { attachXdp, detachXdp, queryXdp } from '../../attach/xdp.js';
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
@@ -43,6 +44,7 @@ export const run: Command = {
     const spec = openObject(positionals[0]);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });
+    warnLoad(ctx, coll);
     const headers = eventHeaders(spec.file.btf, eventMapNames(coll), values['event-type'] as string | undefined, spec.path);
     const att = attachXdp({ iface, progFd: coll.program(prog.name).fd.value, mode, netns });
     const started = Date.now();
