@@ -49,7 +49,9 @@ export const detach: Command = {
     }
     const netns = values.netns as string | undefined;
     const mode = values.mode === undefined ? undefined : parseMode(values.mode, 'auto');
-    const r = detachXdp(iface, { mode, netns });
+    // The pin load --link made: detaching through it needs no CAP_SYS_ADMIN (no walk of link ids).
+    const linkPins = [defaultXdpLinkPin((values.bpffs as string | undefined) ?? DEFAULT_BPFFS, iface, netns)];
+    const r = detachXdp(iface, { mode, netns, linkPins });
     if (r.detached.length === 0) {
       throw new BpfError('NOT_ATTACHED', `${r.ifname}: no XDP program is attached${mode && mode !== 'auto' ? ` in ${mode} mode` : ''}`);
     }
