@@ -100,6 +100,8 @@ export const NEED_BPF: CapNeed = [CAP.BPF, CAP.SYS_ADMIN];
 export const NEED_NET_ADMIN: CapNeed = [CAP.NET_ADMIN, CAP.SYS_ADMIN];
 export const NEED_PERFMON: CapNeed = [CAP.PERFMON, CAP.SYS_ADMIN];
 export const NEED_SYS_ADMIN: CapNeed = [CAP.SYS_ADMIN];
+/** rtnetlink (veths, addresses, XDP and TC through netlink) and net sysctls: CAP_SYS_ADMIN does not stand in. */
+export const NEED_NETLINK_ADMIN: CapNeed = [CAP.NET_ADMIN];
 export const NEED_NET_RAW: CapNeed = [CAP.NET_RAW];
 
 /** kernel.unprivileged_bpf_disabled (0 allows unprivileged map/program creation); 1 when unreadable. */

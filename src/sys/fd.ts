@@ -84,6 +84,7 @@ export function fdKind(fd: number): FdKind {
     case 'anon_inode:bpf-prog':
       return 'prog';
     case 'anon_inode:bpf_link':
+    case 'anon_inode:bpf-link': // the name since Linux 5.x
       return 'link';
     case 'anon_inode:btf':
       return 'btf';

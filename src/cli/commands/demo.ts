@@ -7,7 +7,7 @@
 import { accessSync, constants, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NETNS_RUN_DIR } from '../../netns.js';
-import { CAP, effectiveCaps, joinCaps, missingCaps, NEED_BPF, NEED_NET_ADMIN, NEED_NET_RAW, NEED_SYS_ADMIN, type CapNeed } from '../../sys/caps.js';
+import { CAP, effectiveCaps, joinCaps, missingCaps, NEED_BPF, NEED_NETLINK_ADMIN, NEED_NET_RAW, NEED_SYS_ADMIN, type CapNeed } from '../../sys/caps.js';
 import { attachXdp } from '../../attach/xdp.js';
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
@@ -25,13 +25,13 @@ const FIXTURE = fileURLToPath(new URL('../../../fixtures/icmp_even_drop.o', impo
  * CAP_NET_RAW), and a writable /var/run/netns (root's, or CAP_DAC_OVERRIDE).
  */
 export function demoPreflight(caps = effectiveCaps()): void {
-  const needs: CapNeed[] = [NEED_SYS_ADMIN, NEED_NET_ADMIN, NEED_BPF, NEED_NET_RAW];
+  const needs: CapNeed[] = [NEED_SYS_ADMIN, NEED_NETLINK_ADMIN, NEED_BPF, NEED_NET_RAW];
   if (!canWriteNetnsDir()) needs.push([CAP.DAC_OVERRIDE]);
   const missing = missingCaps(needs, caps);
   if (missing.length === 0) return;
   throw new BpfError(
     'NOT_ROOT',
-    `demo needs ${joinCaps(missing)}, which this process lacks (it creates network namespaces, veth interfaces, attaches XDP and pings with a raw socket); run it as root: sudo npx bpf-ts demo`,
+    `demo needs root or ${joinCaps(missing)}, which this process lacks (it creates network namespaces and veth interfaces, attaches XDP and pings through a raw socket): sudo npx bpf-ts demo`,
   );
 }
 
