@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { BpfError } from './errors.js';
 import * as ffi from './sys/ffi.js';
 import { capsHint, NEED_SYS_ADMIN } from './sys/caps.js';
+import { describeAccess } from './sys/file-access.js';
 import { EPERM, errnoDescription, errnoName } from './sys/errno.js';
 
 export const NETNS_RUN_DIR = '/var/run/netns';
@@ -161,6 +162,8 @@ export function createNetns(name: string): string {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new BpfError('IO', `network namespace "${name}" already exists`, { cause: e });
     }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new BpfError('IO', `cannot create ${path}: ${code}: ${describeAccess(path, 'create')}`, { cause: e });
     throw new BpfError('IO', `cannot create ${path}: ${(e as Error).message}`, { cause: e });
   }
   const saved = openSync(THREAD_NETNS, fsConstants.O_RDONLY);

@@ -50,9 +50,9 @@ function granted(st: Stats): { r: boolean; w: boolean; x: boolean } {
  * The hint for EACCES/EPERM on a bpffs path: for `open`, the pin's owner and
  * mode; for `pin`, those of the directory it goes into.
  */
-export function describeAccess(path: string, op: 'open' | 'pin'): string {
+export function describeAccess(path: string, op: 'open' | 'pin' | 'create'): string {
   const abs = resolve(path);
-  const target = op === 'pin' ? dirname(abs) : abs;
+  const target = op === 'open' ? abs : dirname(abs);
   const uid = process.getuid?.() ?? -1;
   const caps = effectiveCaps();
   const dac = caps !== null && hasCap(caps, CAP.DAC_OVERRIDE) ? 'has CAP_DAC_OVERRIDE' : 'has no CAP_DAC_OVERRIDE';
@@ -74,9 +74,9 @@ export function describeAccess(path: string, op: 'open' | 'pin'): string {
     }
   }
   const g = granted(st);
-  if (op === 'pin') {
-    const fix = g.w && g.x ? '' : ': pin into a directory you own, or ask its owner for write access';
-    return `cannot create a pin in ${target}, which is ${describeOwner(st)}; ${who}${fix}`;
+  if (op !== 'open') {
+    const fix = g.w && g.x ? '' : op === 'pin' ? ': pin into a directory you own, or ask its owner for write access' : ': run as its owner (root) or with CAP_DAC_OVERRIDE';
+    return `cannot create ${op === 'pin' ? 'a pin' : 'files'} in ${target}, which is ${describeOwner(st)}; ${who}${fix}`;
   }
   const fix = g.r && !g.w ? ': it can be opened read-only (BPF_F_RDONLY; map dump and map lookup do that)' : g.r ? '' : ': ask its owner for read access (chmod/chown), or run as its owner';
   return `${target} is ${describeOwner(st)}; ${who}${fix}`;

@@ -8,6 +8,7 @@
 import { chownSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { detachTc, queryTc } from '../../src/attach/tc.js';
 import { attachXdp, attachXdpLink, detachXdp, queryXdp } from '../../src/attach/xdp.js';
 import { openObject, type BpfCollection } from '../../src/collection.js';
 import { BpfMap } from '../../src/maps/map.js';
@@ -15,7 +16,7 @@ import { netnsExists } from '../../src/netns.js';
 import { BPF_MAP_TYPE } from '../../src/sys/map-type.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { defaultXdpLinkPin } from '../../src/cli/default-pins.js';
-import { fixture, ROOT, uniqueName, type CliResult } from '../helpers/cli.js';
+import { cli, fixture, ROOT, uniqueName, type CliResult } from '../helpers/cli.js';
 import { mountBpffs } from '../helpers/bpffs.js';
 import { describeRoot } from '../helpers/root.js';
 import { capTitle, hasSetpriv, NOBODY, runUnprivileged, unprivFixture, type CapWord } from '../helpers/unpriv.js';
@@ -30,7 +31,7 @@ interface Case {
   args: () => string[];
   /** Run inside this namespace (entered as root before dropping privileges). */
   netns?: () => string;
-  before?: () => void;
+  before?: () => void | Promise<void>;
   /** Root-side cleanup after every run, successful or not. */
   after?: () => void;
   /** The effect a successful run must have had (checked as root). */
@@ -89,6 +90,11 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     if (existsSync(linkPin())) rmSync(linkPin());
   };
   const linkPin = () => defaultXdpLinkPin(fs.path, env.vethB);
+  let testenvName = '';
+  const clearTc = () => {
+    if (netnsExists(env.nsB) && queryTc(env.vethB, { netns: env.nsB }).length) detachTc(env.vethB, { netns: env.nsB });
+    rmSync(join(userDir(), 'tc'), { recursive: true, force: true });
+  };
   const userDir = () => join(fs.path, 'bpf-ts');
 
   beforeAll(() => {
@@ -191,6 +197,36 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       note: 'the link is found through its pin, not by walking link ids, which needs CAP_SYS_ADMIN',
     },
     {
+      command: 'load OBJ --tc IFACE (inside the namespace, iproute2 pins under a directory the user owns)',
+      needs: ['bpf', 'net_admin'],
+      netns: () => env.nsB,
+      args: () => ['load', unprivFixture('tc_shared_map.o'), '--tc', env.vethB, '--program', 'tc_ingress', '--bpffs', userDir()],
+      check: () => expect(queryTc(env.vethB, { netns: env.nsB }).length).toBe(1),
+      after: clearTc,
+    },
+    {
+      command: 'detach --tc IFACE (inside the namespace)',
+      needs: ['net_admin'],
+      netns: () => env.nsB,
+      before: async () => {
+        const r = await cli('load', fixture('tc_shared_map.o'), '--tc', env.vethB, '--program', 'tc_ingress', '--netns', env.nsB, '--bpffs', userDir());
+        expect(r.code, r.stderr).toBe(0);
+      },
+      args: () => ['detach', '--tc', env.vethB],
+      check: () => expect(queryTc(env.vethB, { netns: env.nsB })).toEqual([]),
+      after: clearTc,
+    },
+    {
+      command: 'testenv setup --name NAME',
+      needs: ['sys_admin', 'net_admin', 'dac_override'],
+      args: () => ['testenv', 'setup', '--name', (testenvName = uniqueName('cte'))],
+      check: () => expect(netnsExists(`${testenvName}-a`) && netnsExists(`${testenvName}-b`)).toBe(true),
+      after: () => {
+        if (testenvName) teardownTestEnv(testenvName);
+      },
+      note: 'CAP_DAC_OVERRIDE because /var/run/netns belongs to root',
+    },
+    {
       command: 'show (inside the namespace)',
       needs: ['net_admin'],
       netns: () => env.nsB,
@@ -260,7 +296,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     it(`${c.command}: ${c.needs.length ? c.needs.map(capTitle).join(' + ') : 'no capabilities'}`, async () => {
       const row: Row = { command: c.command, needs: c.needs, without: [], ...(c.note ? { note: c.note } : {}) };
       const runWith = async (caps: CapWord[]) => {
-        c.before?.();
+        await c.before?.();
         try {
           return await runUnprivileged(c.args(), caps, { netns: c.netns?.() });
         } finally {
@@ -269,7 +305,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       };
       try {
         // Exactly the documented set: success, with its effect.
-        c.before?.();
+        await c.before?.();
         let ok: CliResult;
         try {
           ok = await runUnprivileged(c.args(), c.needs, { netns: c.netns?.() });
