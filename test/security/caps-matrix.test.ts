@@ -9,6 +9,7 @@ import { chownSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writ
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { detachTc, queryTc } from '../../src/attach/tc.js';
+import { detachTcx, queryTcx } from '../../src/attach/tcx.js';
 import { attachXdp, attachXdpLink, detachXdp, queryXdp } from '../../src/attach/xdp.js';
 import { openObject, type BpfCollection } from '../../src/collection.js';
 import { BpfMap } from '../../src/maps/map.js';
@@ -93,8 +94,11 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
   let testenvName = '';
   const clearTc = () => {
     if (netnsExists(env.nsB) && queryTc(env.vethB, { netns: env.nsB }).length) detachTc(env.vethB, { netns: env.nsB });
+    if (netnsExists(env.nsB)) detachTcx(env.vethB, { netns: env.nsB });
     rmSync(join(userDir(), 'tc'), { recursive: true, force: true });
+    rmSync(join(userDir(), 'bpf-ts'), { recursive: true, force: true });
   };
+  const tcxCount = () => queryTcx(env.vethB, { netns: env.nsB }).length;
   const userDir = () => join(fs.path, 'bpf-ts');
 
   beforeAll(() => {
@@ -215,6 +219,28 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       args: () => ['detach', '--tc', env.vethB],
       check: () => expect(queryTc(env.vethB, { netns: env.nsB })).toEqual([]),
       after: clearTc,
+    },
+    {
+      command: 'load OBJ --tc IFACE --link (tcx, inside the namespace)',
+      needs: ['bpf', 'net_admin'],
+      netns: () => env.nsB,
+      args: () => ['load', unprivFixture('tc_shared_map.o'), '--tc', env.vethB, '--program', 'tc_ingress', '--link', '--bpffs', userDir()],
+      check: () => expect(tcxCount()).toBe(1),
+      after: clearTc,
+    },
+    {
+      command: 'detach --tc IFACE (tcx link pinned by load --tc --link)',
+      needs: ['net_admin'],
+      netns: () => env.nsB,
+      before: async () => {
+        // Loaded by the same user from inside the namespace (the case above), so the pin is its own.
+        const r = await runUnprivileged(['load', unprivFixture('tc_shared_map.o'), '--tc', env.vethB, '--program', 'tc_ingress', '--link', '--bpffs', userDir()], ['bpf', 'net_admin'], { netns: env.nsB });
+        expect(r.code, r.stderr).toBe(0);
+      },
+      args: () => ['detach', '--tc', env.vethB, '--bpffs', userDir()],
+      check: () => expect(tcxCount()).toBe(0),
+      after: clearTc,
+      note: 'the link is opened through its pin, not by id, which needs CAP_SYS_ADMIN',
     },
     {
       command: 'testenv setup --name NAME',
