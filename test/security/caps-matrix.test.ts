@@ -273,6 +273,18 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       after: clearXdp,
     },
     {
+      command: 'run OBJ --xdp IFACE --duration S (perf event array: syn_reporter, inside the namespace)',
+      needs: ['bpf', 'net_admin', 'perfmon'],
+      netns: () => env.nsB,
+      args: () => ['run', unprivFixture('syn_reporter.o'), '--xdp', env.vethB, '--mode', 'skb', '--duration', '0.3', '--interval', '0.1', '--json'],
+      check: (r) => {
+        expect(r.stdout).toContain('"attached"');
+        expect(xdpNone()).toBe(true);
+      },
+      after: clearXdp,
+      missing: { perfmon: /CAP_PERFMON/ },
+    },
+    {
       command: 'map dump PIN (pin mode 0644, owned by root)',
       needs: [],
       args: () => ['map', 'dump', mapPin, '--json'],
