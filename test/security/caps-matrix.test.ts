@@ -5,9 +5,10 @@
 // capability and never asks for one the process already holds.
 // docs/capabilities.md is generated from these results (BPF_TS_WRITE_CAPS_DOC=1
 // rewrites it); the last test checks the committed file matches.
-import { chownSync, chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { cgroup2Mount, detachCgroup, queryCgroup } from '../../src/attach/cgroup.js';
 import { detachTc, queryTc } from '../../src/attach/tc.js';
 import { detachTcx, queryTcx } from '../../src/attach/tcx.js';
 import { attachXdp, attachXdpLink, detachXdp, queryXdp } from '../../src/attach/xdp.js';
@@ -98,12 +99,19 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     rmSync(join(userDir(), 'tc'), { recursive: true, force: true });
     rmSync(join(userDir(), 'bpf-ts'), { recursive: true, force: true });
   };
+  let cg = '';
+  const clearCgroup = () => {
+    if (queryCgroup(cg).length) detachCgroup(cg);
+    rmSync(join(userDir(), 'bpf-ts'), { recursive: true, force: true });
+  };
   const tcxCount = () => queryTcx(env.vethB, { netns: env.nsB }).length;
   const userDir = () => join(fs.path, 'bpf-ts');
 
   beforeAll(() => {
     env = setupTestEnv({ name: uniqueName('cap') });
     fs = mountBpffs();
+    cg = join(cgroup2Mount(), `bpf-ts-${uniqueName('ccg')}`);
+    mkdirSync(cg);
     chmodSync(fs.path, 0o755);
     // The unprivileged user's own pin directory, as a deployment would give it.
     mkdirSync(userDir(), { mode: 0o700 });
@@ -124,6 +132,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       coll?.close();
       map?.close();
       fs?.unmount();
+      if (cg && existsSync(cg)) rmdirSync(cg);
       if (env) teardownTestEnv(env);
     }
   });
@@ -241,6 +250,25 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       check: () => expect(tcxCount()).toBe(0),
       after: clearTc,
       note: 'the link is opened through its pin, not by id, which needs CAP_SYS_ADMIN',
+    },
+    {
+      command: 'load OBJ --cgroup PATH --link (cgroup_skb, pin in a directory the user owns)',
+      needs: ['bpf', 'net_admin'],
+      args: () => ['load', unprivFixture('sections.o'), '--cgroup', cg, '--program', 'prog_cgroup_skb_egress', '--link', '--bpffs', userDir()],
+      check: () => expect(queryCgroup(cg).map((p) => p.attachTypeName)).toEqual(['egress']),
+      after: clearCgroup,
+    },
+    {
+      command: 'detach --cgroup PATH (bpf_link pinned by load --cgroup --link)',
+      needs: ['net_admin'],
+      before: async () => {
+        const r = await runUnprivileged(['load', unprivFixture('sections.o'), '--cgroup', cg, '--program', 'prog_cgroup_skb_egress', '--link', '--bpffs', userDir()], ['bpf', 'net_admin']);
+        expect(r.code, r.stderr).toBe(0);
+      },
+      args: () => ['detach', '--cgroup', cg, '--bpffs', userDir()],
+      check: () => expect(queryCgroup(cg)).toEqual([]),
+      after: clearCgroup,
+      note: 'the link is found through its pin, not by walking link ids, which needs CAP_SYS_ADMIN',
     },
     {
       command: 'testenv setup --name NAME',
