@@ -73,3 +73,7 @@ export { ping, type PingResult } from './net/icmp.js';
 export { PerfBufferReader, type PerfBufferOptions } from './events/perf-buffer.js';
 export { RingBufferReader } from './events/ring-buffer.js';
 export type { EventRecord } from './events/stream.js';
+// Capabilities: what this process holds and what a bpf() command needs (hints, preflight checks).
+export { CAP, capName, capNames, capsForCommand, effectiveCaps, missingCaps, type CapNeed, type CapSet } from './sys/caps.js';
+export { estimateMapBytes } from './maps/map.js';
+export { DEFAULT_MAX_OBJECT_BYTES, type ReadObjectOptions } from './object/read.js';

@@ -18,7 +18,7 @@ export interface SyscallErrorInfo extends CapCallInfo {
 
 // When the caller has every capability a call needs, an EPERM comes from elsewhere.
 const EPERM_ELSEWHERE =
-  'this process has the capabilities this call needs; the refusal comes from elsewhere: kernel.unprivileged_bpf_disabled, a security module (SELinux, AppArmor, lockdown) or a user namespace without a BPF token';
+  'this process has the capabilities this call needs; the refusal comes from elsewhere: a security module (SELinux, AppArmor, lockdown) or a user namespace without a BPF token';
 
 const MAP_ELEM_CMDS = new Set([
   cmd.BPF_MAP_LOOKUP_ELEM,
