@@ -9,6 +9,10 @@ import * as E from './errno.js';
 import { errnoDescription, errnoName } from './errno.js';
 import { capsForCommand, capsHint, type CapCallInfo } from './caps.js';
 import { describeAccess } from './file-access.js';
+import * as ffi from './ffi.js';
+import { dirname, resolve } from 'node:path';
+
+const BPF_FS_MAGIC = 0xcafe4a11;
 
 /** What a failed call was about, beyond its command: picks the capabilities and names the file. */
 export interface SyscallErrorInfo extends CapCallInfo {
@@ -46,8 +50,13 @@ export function syscallHint(command: number, errno: number, info: SyscallErrorIn
     case E.EPERM:
       if (isUpdate || command === cmd.BPF_MAP_DELETE_ELEM || command === cmd.BPF_MAP_DELETE_BATCH)
         return 'map is frozen or opened read-only (BPF_MAP_FREEZE / BPF_F_RDONLY): user space cannot write it through this fd';
-      if (command === cmd.BPF_OBJ_GET || command === cmd.BPF_OBJ_PIN)
-        return info.path ? describeAccess(info.path, command === cmd.BPF_OBJ_PIN ? 'pin' : 'open') : 'not permitted on this bpffs path';
+      if (command === cmd.BPF_OBJ_GET || command === cmd.BPF_OBJ_PIN) {
+        if (!info.path) return 'not permitted on this bpffs path';
+        // Pinning outside a bpf filesystem is EPERM too.
+        const dir = dirname(resolve(info.path));
+        if (command === cmd.BPF_OBJ_PIN && ffi.fsMagic(dir) !== BPF_FS_MAGIC) return `${dir} is not on a bpf filesystem; pins need one (mount -t bpf bpf /sys/fs/bpf)`;
+        return describeAccess(info.path, command === cmd.BPF_OBJ_PIN ? 'pin' : 'open');
+      }
       return capsHint(
         capsForCommand(command, info),
         command === cmd.BPF_MAP_CREATE || command === cmd.BPF_PROG_LOAD
