@@ -41,6 +41,8 @@ export interface LoadOptions {
   ignorePinning?: boolean;
   /** BTF to resolve CO-RE relocations against instead of the running kernel's (/sys/kernel/btf). */
   targetBtf?: Btf;
+  /** Create maps even when their estimated memory exceeds what is available (see BpfMap.create). */
+  ignoreMemoryLimit?: boolean;
 }
 
 function progTypeNumber(t: string | number): number {
@@ -241,11 +243,11 @@ export class BpfCollection {
       const createSpec = { ...m, initialValue: spec.initialValue(m) };
       let map: BpfMap;
       try {
-        map = BpfMap.create(createSpec, { btfFd });
+        map = BpfMap.create(createSpec, { btfFd, ignoreMemoryLimit: opts.ignoreMemoryLimit });
       } catch (e) {
         // Like libbpf: a kernel that refuses the BTF description still gets the map.
-        if (btfFd === undefined || !(m.btfKeyTypeId || m.btfValueTypeId)) throw e;
-        map = BpfMap.create({ ...createSpec, btfKeyTypeId: 0, btfValueTypeId: 0 });
+        if (btfFd === undefined || !(m.btfKeyTypeId || m.btfValueTypeId) || (e instanceof BpfError && e.code !== 'SYSCALL')) throw e;
+        map = BpfMap.create({ ...createSpec, btfKeyTypeId: 0, btfValueTypeId: 0 }, { ignoreMemoryLimit: opts.ignoreMemoryLimit });
       }
       this.maps.set(m.name, map);
       if (pinPath) {

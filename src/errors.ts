@@ -41,6 +41,9 @@ export type BpfErrorCode =
   | 'NO_CGROUP2'
   | 'NO_SUCH_TARGET'
   | 'KERNEL_UNSUPPORTED'
+  // arguments a caller passed (numbers out of range, unknown flags)
+  | 'INVALID_ARGUMENT'
+  | 'MEMORY_LIMIT'
   // CLI
   | 'USAGE'
   | 'IO';

@@ -102,3 +102,7 @@ export type { LinkInfo, LinkDetails, ProgInfo, MapInfo } from './sys/info.js';
 export { codec, layoutSize, type Codec, type Layout, type Field, type Scalar } from './typed/codec.js';
 export { openTyped, TypedBpfMap, TypedPerCpuMap, type ObjectSchema, type MapSchema, type VariableSchema } from './typed/object.js';
 export { generateModule, type GenerateOptions } from './gen/generate.js';
+// Capabilities: what this process holds and what a bpf() command needs (hints, preflight checks).
+export { CAP, capName, capNames, capsForCommand, effectiveCaps, missingCaps, type CapNeed, type CapSet } from './sys/caps.js';
+export { estimateMapBytes } from './maps/map.js';
+export { DEFAULT_MAX_OBJECT_BYTES, type ReadObjectOptions } from './object/read.js';

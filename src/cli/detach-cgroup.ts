@@ -6,6 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { cgroupId, detachCgroup } from '../attach/cgroup.js';
+import { resolveCgroup } from '../attach/cgroup-mount.js';
 import { detachSkMsg } from '../attach/sk-msg.js';
 import { openPinnedMap, removeEmptyDirs, unpin } from '../maps/pin.js';
 import type { CommandContext } from './command.js';
@@ -16,10 +17,22 @@ import { parseUint } from './tc-select.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
+function cgroupLinkPins(bpffs: string, cgroup: string): string[] {
+  const dir = pinDir(bpffs);
+  let prefix: string;
+  try {
+    prefix = `cgroup_${cgroupId(resolveCgroup(cgroup))}_`;
+    return readdirSync(dir).filter((n) => n.startsWith(prefix)).map((n) => join(dir, n));
+  } catch {
+    return [];
+  }
+}
+
 export function detachCgroupCli(values: Values, ctx: CommandContext, bpffs: string): number {
   const progId = parseUint(values['program-id'], '--program-id', 0xffffffff);
   const attachType = values['attach-type'] as string | undefined;
-  const r = detachCgroup(values.cgroup as string, { progId, attachType });
+  // The link pins load --link made for this cgroup: detaching through them needs no CAP_SYS_ADMIN.
+  const r = detachCgroup(values.cgroup as string, { progId, attachType, linkPins: cgroupLinkPins(bpffs, values.cgroup as string) });
   const removedPins: string[] = [];
   const withLink = r.detached.filter((d) => d.linkId !== undefined);
   if (withLink.length > 0) {

@@ -34,7 +34,9 @@ export function detachTcCli(values: Values, ctx: CommandContext, bpffs: string):
   } catch (e) {
     if (!(e instanceof BpfError && e.code === 'NOT_ATTACHED') || onlyFilter) throw e;
   }
-  const tcx: TcxDetachment['detached'] = onlyFilter ? [] : detachTcx(ifindex, { direction, netns }).detached;
+  // Links load --link pinned are opened through their pins: no CAP_SYS_ADMIN needed to find them.
+  const linkPin = (dir: TcDirection, linkId: number) => defaultTcxLinkPin(bpffs, ifname, dir, linkId, netns);
+  const tcx: TcxDetachment['detached'] = onlyFilter ? [] : detachTcx(ifindex, { direction, netns, linkPin }).detached;
   if (filters.length === 0 && tcx.length === 0) {
     throw new BpfError('NOT_ATTACHED', `detach TC from ${ifname}: no bpf filter or tcx program on ${direction ?? 'ingress or egress'}`);
   }

@@ -9,6 +9,7 @@
 // attached first: a socket added to the map takes the map's programs at that
 // moment, so it must be there before sock_ops starts adding sockets.
 
+import { warnLoad } from './load-warnings.js';
 import { basename } from 'node:path';
 import { attachCgroup, attachCgroupLink, BPF_F_ALLOW_MULTI, resolveCgroup, type CgroupLink } from '../attach/cgroup.js';
 import { attachSkMsg, detachSkMsg } from '../attach/sk-msg.js';
@@ -45,10 +46,12 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
   const attachType = cgProg ? cgroupAttachTypeFor(cgProg, values['attach-type']) : undefined;
   const msgProg = mapName ? selectSkMsgProgram(spec, values['sk-msg-program'] as string | undefined) : undefined;
   using coll = spec.load({
+    ignoreMemoryLimit: values['ignore-memory-limit'] === true,
     programs: [cgProg, msgProg].filter((p) => p !== undefined).map((p) => p.name),
     bpffs,
     pinMaps: values['pin-maps'] as string | undefined,
   });
+  warnLoad(ctx, coll);
   const map = mapName ? coll.map(mapName) : undefined;
 
   const undo: (() => void)[] = [];

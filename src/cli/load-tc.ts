@@ -3,6 +3,7 @@
 // as a cls_bpf filter on clsact (like `tc filter add … bpf da obj OBJ sec S`),
 // or with --link through a tcx bpf_link pinned on bpffs.
 
+import { warnLoad } from './load-warnings.js';
 import { basename } from 'node:path';
 import { attachTc } from '../attach/tc.js';
 import { attachTcx } from '../attach/tcx.js';
@@ -34,11 +35,13 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
   const prog = selectTcProgram(spec, values.program as string | undefined);
   const direction = parseDirection(values.direction, prog);
   using coll = spec.load({
+    ignoreMemoryLimit: values['ignore-memory-limit'] === true,
     programs: tcProgramNames(spec, prog),
     programType: 'sched_cls',
     bpffs,
     pinMaps: values['pin-maps'] as string | undefined,
   });
+  warnLoad(ctx, coll);
   const p = coll.program(prog.name);
   const common = {
     program: prog.name,

@@ -42,6 +42,7 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     debug,
     print: (line) => out(line + '\n'),
     printJson: (v) => out(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n'),
+    warn: (line) => err(`bpf-ts: warning: ${line}\n`),
   };
   try {
     // Commands may have a sub-command word ("map dump", "prog list"): those

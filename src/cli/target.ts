@@ -3,9 +3,14 @@
 import { BpfError } from '../errors.js';
 import { BpfMap } from '../maps/map.js';
 
-export function openMapTarget(target: string | undefined): BpfMap {
+/**
+ * Open a map named on the command line. `readOnly` (map dump, map lookup)
+ * asks the kernel for a read-only fd (BPF_F_RDONLY), so a pin the caller may
+ * only read (e.g. mode 0644, owned by someone else) still opens.
+ */
+export function openMapTarget(target: string | undefined, opts: { readOnly?: boolean } = {}): BpfMap {
   if (!target) throw new BpfError('USAGE', 'name the map: a pin path on bpffs, or id:N');
   const m = /^id:(\d+)$/.exec(target);
-  if (m) return BpfMap.fromId(Number(m[1]));
-  return BpfMap.fromPin(target);
+  if (m) return BpfMap.fromId(Number(m[1]), opts);
+  return BpfMap.fromPin(target, opts);
 }

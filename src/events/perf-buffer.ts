@@ -9,7 +9,8 @@
 import { BpfError } from '../errors.js';
 import type { BpfMap } from '../maps/map.js';
 import { possibleCpus } from '../sys/cpus.js';
-import { errnoName } from '../sys/errno.js';
+import { EACCES, EPERM, errnoName } from '../sys/errno.js';
+import { capsHint, NEED_PERFMON } from '../sys/caps.js';
 import * as ffi from '../sys/ffi.js';
 import { Fd } from '../sys/fd.js';
 import { BPF_MAP_TYPE } from '../uapi/bpf.js';
@@ -96,7 +97,11 @@ export class PerfBufferReader extends EventReader {
       for (let cpu = 0; cpu < cpus; cpu++) {
         const raw = ffi.perfEventOpen(perfAttr(), -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
         if (raw === -19 /* ENODEV: CPU offline */) continue;
-        if (raw < 0) throw new BpfError('SYSCALL', `perf_event_open for CPU ${cpu} (map ${map.name}): ${errnoName(-raw)}`);
+        if (raw < 0) {
+          // A system-wide event (pid -1, one CPU) needs CAP_PERFMON while perf_event_paranoid > 0.
+          const hint = -raw === EPERM || -raw === EACCES ? `: ${capsHint([NEED_PERFMON], 'this process has CAP_PERFMON; kernel.perf_event_paranoid or a security module refused')}` : '';
+          throw new BpfError('SYSCALL', `perf_event_open for CPU ${cpu} (map ${map.name}): ${errnoName(-raw)}${hint}`);
+        }
         const fd = new Fd(raw, `perf event CPU ${cpu}`);
         const m = ffi.mmap(page * (pages + 1), ffi.PROT_READ | ffi.PROT_WRITE, ffi.MAP_SHARED, raw, 0);
         if (typeof m === 'number') {

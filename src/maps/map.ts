@@ -7,6 +7,7 @@ import type { MapSpec } from '../object/types.js';
 import * as cmd from '../sys/bpf-cmd.js';
 import { pinFd } from '../sys/bpffs.js';
 import { possibleCpus } from '../sys/cpus.js';
+import { availableMemory } from '../sys/meminfo.js';
 import { EINVAL, ENOENT, ENOSPC, isNotSupported } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
 import { Fd, fdKind } from '../sys/fd.js';
@@ -57,6 +58,8 @@ export interface MapCreateOptions {
   innerMapFd?: number;
   /** Offload to this netdev (map_ifindex). */
   ifindex?: number;
+  /** Create the map even when its estimated memory exceeds what the system has available. */
+  ignoreMemoryLimit?: boolean;
 }
 
 /** One BPF_MAP_LOOKUP_BATCH result: `count` keys and values, back to back. */
@@ -75,6 +78,20 @@ export type MapValue = Buffer | Buffer[];
 export type UpdateFlag = 'any' | 'noexist' | 'exist';
 
 const UPDATE_FLAGS: Record<UpdateFlag, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
+
+/** BPF_ANY/NOEXIST/EXIST for a flag name; anything else (a typo like 'noExist') is an error, never BPF_ANY. */
+export function updateFlagValue(flags: unknown, where: string): number {
+  if (typeof flags === 'string' && Object.hasOwn(UPDATE_FLAGS, flags)) return UPDATE_FLAGS[flags as UpdateFlag];
+  throw new BpfError('INVALID_ARGUMENT', `${where}: update flag must be 'any', 'noexist' or 'exist', got ${JSON.stringify(flags)}`);
+}
+
+/** An integer the kernel takes as __u32: 0 ≤ n ≤ 2^32-1 (min given), else BpfError naming it. */
+export function checkU32(value: unknown, name: string, where: string, min = 0): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 0xffff_ffff) {
+    throw new BpfError('INVALID_ARGUMENT', `${where}: ${name} must be an integer from ${min} to 4294967295, got ${String(value)}`);
+  }
+  return value;
+}
 
 /** Kernel object names: 15 bytes plus NUL, and only these characters. */
 export function sanitizeMapName(name: string): string {
@@ -119,6 +136,44 @@ export function expectedMapFlags(spec: MapCreateSpec): number {
 
 const align8 = (n: number) => (n + 7) & ~7;
 
+/** Every number of a definition is a __u32 the kernel would silently wrap or truncate: check them first. */
+function validateMapSpec(s: MapCreateSpec, context: string): void {
+  checkU32(s.type, 'type', context);
+  checkU32(s.keySize, 'keySize', context);
+  checkU32(s.valueSize, 'valueSize', context);
+  checkU32(s.maxEntries, 'maxEntries', context);
+  if (s.flags !== undefined) checkU32(s.flags, 'flags', context);
+  if (s.numaNode !== undefined) checkU32(s.numaNode, 'numaNode', context);
+  if (s.btfKeyTypeId !== undefined) checkU32(s.btfKeyTypeId, 'btfKeyTypeId', context);
+  if (s.btfValueTypeId !== undefined) checkU32(s.btfValueTypeId, 'btfValueTypeId', context);
+}
+
+/**
+ * Bytes a map will take, roughly: entries × (key + value), × possible CPUs
+ * for per-CPU maps (each CPU has its own value), whether preallocated or
+ * not, since a full map costs that much either way. Ring buffers: their size.
+ */
+export function estimateMapBytes(spec: Pick<MapCreateSpec, 'type' | 'keySize' | 'valueSize' | 'maxEntries'>, cpus = possibleCpus()): number {
+  if (spec.type === BPF_MAP_TYPE.RINGBUF || spec.type === BPF_MAP_TYPE.USER_RINGBUF) return spec.maxEntries;
+  const perCpu = isPerCpuMapType(spec.type) ? cpus : 1;
+  return spec.maxEntries * (spec.keySize + spec.valueSize) * perCpu;
+}
+
+const MiB = (n: number) => `${(n / 1048576).toFixed(n < 10 * 1048576 ? 1 : 0)} MiB`;
+
+/** Refuse a map whose estimated size exceeds available memory (the kernel would OOM-kill us instead). */
+function checkMapMemory(s: MapCreateSpec, context: string): void {
+  const need = estimateMapBytes(s);
+  if (need < 64 * 1048576) return; // small maps: not worth reading /proc
+  const avail = availableMemory();
+  if (avail === null || need <= avail.bytes) return;
+  const per = isPerCpuMapType(s.type) ? ` × ${possibleCpus()} possible CPUs` : '';
+  throw new BpfError(
+    'MEMORY_LIMIT',
+    `${context}: needs about ${MiB(need)} (${s.maxEntries} entries × (${s.keySize} + ${s.valueSize}) bytes${per}), more than the ${MiB(avail.bytes)} available (${avail.source}); lower max_entries, or pass ignoreMemoryLimit (CLI: --ignore-memory-limit) to create it anyway`,
+  );
+}
+
 export class BpfMap implements Disposable {
   readonly fd: Fd;
   readonly name: string;
@@ -160,6 +215,8 @@ export class BpfMap implements Disposable {
     const s = normalizeMapSpec(spec);
     const name = sanitizeMapName(s.name);
     const context = `map "${s.name}" (${mapTypeName(s.type)})`;
+    validateMapSpec(s, context);
+    if (!opts.ignoreMemoryLimit) checkMapMemory(s, context);
     let innerFd = opts.innerMapFd;
     let tempInner: BpfMap | undefined;
     if (isMapOfMapsType(s.type) && innerFd === undefined) {
@@ -220,6 +277,7 @@ export class BpfMap implements Disposable {
 
   /** Open the map with kernel id `id` (needs CAP_SYS_ADMIN). */
   static fromId(id: number, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
+    checkU32(id, 'id', 'BpfMap.fromId', 1);
     const raw = getFdById(GET_FD_BY_ID.map, id, openFlags(opts));
     if (raw === null) throw syscallError(cmd.BPF_MAP_GET_FD_BY_ID, -ENOENT, `map id ${id}`);
     return BpfMap.fromFd(new Fd(raw, `map id ${id}`), `id ${id}`);
@@ -290,7 +348,7 @@ export class BpfMap implements Disposable {
     const ops = this.#elemOps();
     encodeInto(ops.key, key, 'key', this.name);
     this.#encodeValue(ops.value, 0, value);
-    const r = ops.update(UPDATE_FLAGS[flags]);
+    const r = ops.update(updateFlagValue(flags, this.#context()));
     if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context());
   }
 
@@ -445,6 +503,7 @@ export class BpfMap implements Disposable {
    * one where the map type has no batch support. Returns the count written.
    */
   setBatch(entries: Iterable<[MapBytes, MapBytes | MapBytes[]]>, flags: UpdateFlag = 'any'): number {
+    const elemFlags = updateFlagValue(flags, this.#context());
     const list = [...entries];
     if (list.length === 0) return 0;
     const keys = ffi.allocNative(list.length * this.keySize);
@@ -458,7 +517,7 @@ export class BpfMap implements Disposable {
       keys,
       values,
       count: list.length,
-      elemFlags: UPDATE_FLAGS[flags],
+      elemFlags,
     });
     if (result >= 0) return list.length;
     if (count === 0 && (result === -EINVAL || isNotSupported(-result))) {

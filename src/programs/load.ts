@@ -17,11 +17,12 @@ import { withMemlockRetry } from '../sys/memlock.js';
 import { progLoad, type ProgLoadAttr } from '../sys/prog-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
+import { capsHint, NEED_PERFMON } from '../sys/caps.js';
+import { resolveBtfAttachTarget } from './attach-btf.js';
+import { lastInstruction, logIncludes, logTail, needsPerfmon, sourceLineFor, verdictLine, type VerifierLogText } from './verifier-log.js';
 
 // Program types whose fentry/fexit/fmod_ret/lsm/freplace flavours load through a trampoline.
 const TRAMPOLINE_TYPES = new Set<number>([BPF_PROG_TYPE.TRACING, BPF_PROG_TYPE.LSM, BPF_PROG_TYPE.EXT]);
-import { resolveBtfAttachTarget } from './attach-btf.js';
-import { lastInstruction, logTail, sourceLineFor, verdictLine } from './verifier-log.js';
 
 const LOG_START = 64 * 1024;
 const LOG_MAX = 256 * 1024 * 1024;
@@ -86,15 +87,16 @@ export function relocateCore(spec: ProgramSpec, insns: Uint8Array, opts: Pick<Lo
 }
 
 /** The refusal explained by a poisoned CO-RE relocation, when one is to blame. */
-function coreFailure(poisoned: CorePoisoned[], log: string, insn: number, prefix: string): BpfError | null {
+function coreFailure(poisoned: CorePoisoned[], log: VerifierLogText, insn: number, prefix: string, fullLog: () => string): BpfError | null {
   if (poisoned.length === 0) return null;
   // The verifier stops at the first reachable poisoned call: prefer the one it names.
-  const hit = poisoned.find((p) => p.insn === insn) ?? (log.includes('unknown#195896080') ? poisoned[0] : undefined);
+  const hit = poisoned.find((p) => p.insn === insn) ?? (logIncludes(log, 'unknown#195896080') ? poisoned[0] : undefined);
   if (!hit) return null;
   const others = poisoned.filter((p) => p !== hit).map((p) => `also unresolved: ${p.message}`);
   const details = [...others, `verifier log (last lines):\n${logTail(log)}`].join('\n');
   const err = new BpfError('CORE_RELOCATION', `${prefix}: CO-RE relocation failed: ${hit.message}`, { details });
-  Object.assign(err, { log, instruction: hit.insn, relocation: hit.relocation });
+  attachLog(err, log, fullLog);
+  Object.assign(err, { instruction: hit.insn, relocation: hit.relocation });
   return err;
 }
 
@@ -116,6 +118,15 @@ function encodeLineInfo(spec: ProgramSpec): Uint8Array {
     writeU32(b, i * 16 + 12, (l.line << 10) | (l.column & 0x3ff));
   });
   return b;
+}
+
+/**
+ * The whole log on the error: `logBytes` (the kernel's buffer, no copy) and
+ * `log`, decoded only when someone reads it.
+ */
+function attachLog(err: BpfError, bytes: VerifierLogText, full: () => string): void {
+  Object.defineProperty(err, 'logBytes', { value: bytes, enumerable: false });
+  Object.defineProperty(err, 'log', { get: full, enumerable: false, configurable: true });
 }
 
 /** Load a program; returns an owned fd. Throws BpfError('VERIFIER') with the log on refusal. */
@@ -158,28 +169,33 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
     res = progLoad(attr, 1, Math.min(size, LOG_MAX));
   }
   if (res.result >= 0) return { fd: new Fd(res.result, `program ${spec.name}`), type };
-  const log = res.log;
+  const log = res.logBytes;
+  const fullLog = () => res.log;
   if (-first === EPERM && TRAMPOLINE_TYPES.has(type) && process.geteuid?.() === 0) {
     // Root, a program that needs a BPF trampoline, and no verifier complaint:
     // the kernel itself will not attach trampolines here.
     throw new BpfError(
       'KERNEL_UNSUPPORTED',
       `${opts.source}: program ${spec.name}: the kernel verified the program but refused to load it (EPERM): fentry/fexit/fmod_ret/lsm/freplace programs need a BPF trampoline (ftrace direct calls), which this kernel or its security policy does not allow; tp_btf and raw_tp programs attach without one`,
-      { details: log.trim() ? `verifier log (last lines):\n${logTail(log)}` : undefined },
+      logTail(log, 1).trim() ? { details: `verifier log (last lines):\n${logTail(log)}` } : {},
     );
   }
-  if (!log.trim()) throw new BpfSyscallError(BPF_PROG_LOAD, -first, context);
+  if (logTail(log, 1).trim() === '') throw new BpfSyscallError(BPF_PROG_LOAD, -first, context, { progType: type });
   const insn = lastInstruction(log);
-  const coreErr = coreFailure(poisoned, log, insn, `${opts.source}: ${progTypeName(type)} program ${spec.name}`);
+  const coreErr = coreFailure(poisoned, log, insn, `${opts.source}: ${progTypeName(type)} program ${spec.name}`, fullLog);
   if (coreErr) throw coreErr;
   const src = insn >= 0 ? sourceLineFor(spec.lineInfo, insn) : undefined;
   const where = src ? ` at ${src.fileName.split('/').pop()}:${src.line}` : insn >= 0 ? ` at instruction ${insn}` : '';
   const srcText = src?.source ? `\nsource line ${src.fileName}:${src.line}: ${src.source.trim()}` : '';
+  // Refusals only unprivileged callers get: name the capability that lifts them, unless the caller has it.
+  const privileged = needsPerfmon(log) ? capsHint([NEED_PERFMON], '') : '';
+  const perfmon = privileged ? ' (the verifier allows this only to callers with CAP_PERFMON, which this process lacks: grant CAP_PERFMON)' : '';
   const err = new BpfError(
     'VERIFIER',
-    `${opts.source}: ${progTypeName(type)} program ${spec.name} rejected by the verifier${where}: ${verdictLine(log)}`,
+    `${opts.source}: ${progTypeName(type)} program ${spec.name} rejected by the verifier${where}: ${verdictLine(log)}${perfmon}`,
     { details: `verifier log (last lines):\n${logTail(log)}${srcText}` },
   );
-  Object.assign(err, { log, instruction: insn, sourceLine: src });
+  attachLog(err, log, fullLog);
+  Object.assign(err, { instruction: insn, sourceLine: src });
   throw err;
 }

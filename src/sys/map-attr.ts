@@ -79,7 +79,7 @@ export function encodeMapCreate(a: MapCreateAttr): Buffer {
 export function mapCreate(a: MapCreateAttr, context?: string): number {
   const attr = encodeMapCreate(a);
   const r = withMemlockRetry(() => bpfRaw(cmd.BPF_MAP_CREATE, attr, attr.byteLength));
-  if (r < 0) throw syscallError(cmd.BPF_MAP_CREATE, r, context);
+  if (r < 0) throw syscallError(cmd.BPF_MAP_CREATE, r, context, { mapType: a.mapType });
   return r;
 }
 

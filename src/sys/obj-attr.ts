@@ -29,14 +29,14 @@ function encodeObj(path: string, fd: number, fileFlags: number): { attr: Buffer;
 /** BPF_OBJ_PIN: pin the object behind `fd` at `path` (on a bpf filesystem). */
 export function objPin(fd: number, path: string, context?: string): void {
   const { attr, pathMem } = encodeObj(path, fd, 0);
-  bpfSyscall(cmd.BPF_OBJ_PIN, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`);
+  bpfSyscall(cmd.BPF_OBJ_PIN, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`, { path });
   keepAlive(pathMem);
 }
 
 /** BPF_OBJ_GET: open the pinned object at `path`; returns a new fd. */
 export function objGet(path: string, fileFlags = 0, context?: string): number {
   const { attr, pathMem } = encodeObj(path, 0, fileFlags);
-  const fd = bpfSyscall(cmd.BPF_OBJ_GET, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`);
+  const fd = bpfSyscall(cmd.BPF_OBJ_GET, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`, { path });
   keepAlive(pathMem);
   return fd;
 }

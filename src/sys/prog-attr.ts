@@ -2,7 +2,7 @@
 
 import * as cmd from './bpf-cmd.js';
 import * as ffi from './ffi.js';
-import { readCString, readU32, writeU32, writeU64 } from './endian.js';
+import { readU32, writeU32, writeU64 } from './endian.js';
 import { bpfRaw, bpfSyscall } from './wrapper.js';
 
 // struct { /* BPF_PROG_LOAD */ } offsets.
@@ -56,10 +56,18 @@ export interface ProgLoadAttr {
 export interface ProgLoadResult {
   /** fd, or -errno */
   result: number;
-  /** What the verifier wrote (empty when no log was asked for). */
-  log: string;
+  /** What the verifier wrote (empty when no log was asked for), decoded on first use. */
+  readonly log: string;
+  /** The same log as bytes: a view of the kernel-filled buffer, no copy. */
+  logBytes: Buffer;
   /** log_true_size: the buffer size the whole log needs (0 when the kernel does not say). */
   logTrueSize: number;
+}
+
+/** The bytes of `b` before its first NUL (a view). */
+function cStringBytes(b: Buffer): Buffer {
+  const end = b.indexOf(0);
+  return end < 0 ? b : b.subarray(0, end);
 }
 
 /** One BPF_PROG_LOAD. Never throws on a kernel refusal: the caller decides what a retry looks like. */
@@ -106,9 +114,18 @@ export function progLoad(a: ProgLoadAttr, logLevel = 0, logSize = 0): ProgLoadRe
   writeU32(b, ATTACH_BTF_ID, a.attachBtfId ?? 0);
   writeU32(b, ATTACH_PROG_FD, a.attachProgFd ?? 0);
   const result = bpfRaw(cmd.BPF_PROG_LOAD, b, PROG_LOAD_ATTR_SIZE);
-  const text = log ? readCString(log.bytes, 0, log.bytes.length) : '';
   keep.length = 0;
-  return { result, log: text, logTrueSize: readU32(b, LOG_TRUE_SIZE) };
+  // A view of the log up to its NUL, not a copy: logs can be tens of megabytes.
+  const logBytes = log ? cStringBytes(log.bytes) : Buffer.alloc(0);
+  let text: string | undefined;
+  return {
+    result,
+    logBytes,
+    get log() {
+      return (text ??= logBytes.toString('utf8'));
+    },
+    logTrueSize: readU32(b, LOG_TRUE_SIZE),
+  };
 }
 
 // struct { /* BPF_PROG_TEST_RUN */ } offsets.

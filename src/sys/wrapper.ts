@@ -7,7 +7,7 @@
 import * as ffi from './ffi.js';
 import { BPF_PROG_LOAD } from './bpf-cmd.js';
 import { EAGAIN, EINTR } from './errno.js';
-import { BpfSyscallError } from './syscall-error.js';
+import { BpfSyscallError, type SyscallErrorInfo } from './syscall-error.js';
 
 /** Attempts in all, the first included (libbpf's PROG_LOAD also makes 5). */
 export const MAX_BPF_ATTEMPTS = 5;
@@ -66,13 +66,13 @@ export function bpfRawAt(cmd: number, attr: number, size: number): number {
  * bpf(cmd, attr, size). Returns the non-negative result (often a new fd).
  * @param context names the object in the error message, e.g. `map "counters"`.
  */
-export function bpfSyscall(cmd: number, attr: Uint8Array, size: number = attr.byteLength, context?: string): number {
+export function bpfSyscall(cmd: number, attr: Uint8Array, size: number = attr.byteLength, context?: string, info?: SyscallErrorInfo): number {
   const r = bpfRaw(cmd, attr, size);
-  if (r < 0) throw new BpfSyscallError(cmd, -r, context);
+  if (r < 0) throw new BpfSyscallError(cmd, -r, context, info);
   return r;
 }
 
 /** The error for a raw negative bpfRaw result. */
-export function syscallError(cmd: number, result: number, context?: string): BpfSyscallError {
-  return new BpfSyscallError(cmd, -result, context);
+export function syscallError(cmd: number, result: number, context?: string, info?: SyscallErrorInfo): BpfSyscallError {
+  return new BpfSyscallError(cmd, -result, context, info);
 }

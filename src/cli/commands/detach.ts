@@ -73,7 +73,8 @@ export const detach: Command = {
     let nothing: BpfError | undefined;
     if (!gone) {
       try {
-        r = detachXdp(iface, { mode, netns });
+        // Through the pin load --link made: no walk of link ids (which needs CAP_SYS_ADMIN).
+        r = detachXdp(iface, { mode, netns, linkPins: [defaultPin] });
       } catch (e) {
         if (!(e instanceof BpfError && e.code === 'NOT_ATTACHED')) throw e;
         nothing = e;

@@ -28,14 +28,23 @@ export function describeObject(obj: BpfObjectFile) {
   };
 }
 
+/** --max-size: bytes, with an optional K/M/G suffix (powers of 1024). */
+export function parseMaxSize(v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)([KMG]?)$/i.exec(String(v));
+  const n = m ? Number(m[1]) * 1024 ** ' KMG'.indexOf((m[2] || ' ').toUpperCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new BpfError('USAGE', `--max-size must be a positive byte count (e.g. 512M), got ${String(v)}`);
+  return n;
+}
+
 export const inspect: Command = {
   name: 'inspect',
   summary: 'list the programs and maps of a BPF object (no root needed)',
-  usage: 'bpf-ts inspect OBJ [--json]',
-  options: {},
-  run(positionals, _values, ctx) {
+  usage: 'bpf-ts inspect OBJ [--max-size BYTES] [--json]  (only regular files; objects over 256 MiB need --max-size)',
+  options: { 'max-size': { type: 'string' } },
+  run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', 'inspect takes exactly one object file');
-    const d = describeObject(readObjectFile(positionals[0]));
+    const d = describeObject(readObjectFile(positionals[0], { maxBytes: parseMaxSize(values['max-size']) }));
     if (ctx.json) {
       ctx.printJson(d);
       return 0;

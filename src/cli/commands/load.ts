@@ -4,6 +4,7 @@
 // attached program unless --replace says so. TC is in ../load-tc.ts, cgroup
 // and sk_msg in ../load-cgroup.ts.
 
+import { warnLoad } from '../load-warnings.js';
 import { defaultXdpLinkPin } from '../default-pins.js';
 import { resolveInterface } from '../../attach/iface.js';
 import { attachXdp, attachXdpLink, queryXdp } from '../../attach/xdp.js';
@@ -22,7 +23,7 @@ export const load: Command = {
   name: 'load',
   summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg (stays attached)',
   usage:
-    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
+    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--ignore-memory-limit] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
   options: {
     xdp: { type: 'string' },
     tc: { type: 'string' },
@@ -43,6 +44,7 @@ export const load: Command = {
     bpffs: { type: 'string' },
     'pin-links': { type: 'string' },
     set: { type: 'string', multiple: true },
+    'ignore-memory-limit': { type: 'boolean' },
   },
   run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
@@ -81,11 +83,13 @@ export const load: Command = {
     const spec = openObject(positionals[0]);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({
+    ignoreMemoryLimit: values['ignore-memory-limit'] === true,
       programs: xdpProgramNames(spec),
       programType: 'xdp',
       bpffs,
       pinMaps: values['pin-maps'] as string | undefined,
     });
+    warnLoad(ctx, coll);
     const p = coll.program(prog.name);
     let result: { ifname: string; ifindex: number; mode: string; progId: number; replacedProgId?: number; linkId?: number; linkPin?: string };
     try {

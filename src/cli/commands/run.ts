@@ -4,6 +4,7 @@
 // as it was. It attaches through an unpinned bpf_link, so even SIGKILL
 // leaves nothing behind (see ../foreground-xdp.ts).
 
+import { warnLoad } from '../load-warnings.js';
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
@@ -53,6 +54,7 @@ export const run: Command = {
     const spec = openObject(positionals[0]);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });
+    warnLoad(ctx, coll);
     const headers = eventHeaders(spec.file.btf, eventMapNames(coll), values['event-type'] as string | undefined, spec.path);
     const started = Date.now();
     let prev = new Map<string, bigint>();
