@@ -18,6 +18,7 @@ import { netnsExists } from '../../src/netns.js';
 import { BPF_MAP_TYPE } from '../../src/sys/map-type.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { defaultXdpLinkPin } from '../../src/cli/default-pins.js';
+import { objPin } from '../../src/sys/obj-attr.js';
 import { cli, fixture, ROOT, uniqueName, type CliResult } from '../helpers/cli.js';
 import { mountBpffs } from '../helpers/bpffs.js';
 import { describeRoot } from '../helpers/root.js';
@@ -97,6 +98,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     if (netnsExists(env.nsB) && queryTc(env.vethB, { netns: env.nsB }).length) detachTc(env.vethB, { netns: env.nsB });
     if (netnsExists(env.nsB)) detachTcx(env.vethB, { netns: env.nsB });
     rmSync(join(userDir(), 'tc'), { recursive: true, force: true });
+    rmSync(join(rootDir(), 'tc'), { recursive: true, force: true });
     rmSync(join(userDir(), 'bpf-ts'), { recursive: true, force: true });
   };
   let cg = '';
@@ -106,6 +108,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
   };
   const tcxCount = () => queryTcx(env.vethB, { netns: env.nsB }).length;
   const userDir = () => join(fs.path, 'bpf-ts');
+  const rootDir = () => join(fs.path, 'root-pins');
 
   beforeAll(() => {
     env = setupTestEnv({ name: uniqueName('cap') });
@@ -116,6 +119,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     // The unprivileged user's own pin directory, as a deployment would give it.
     mkdirSync(userDir(), { mode: 0o700 });
     chownSync(userDir(), NOBODY, NOBODY);
+    mkdirSync(rootDir(), { mode: 0o700 });
     // A map root pinned with mode 0644: readable by everyone, writable by root only.
     map = BpfMap.create({ name: 'caps_matrix', type: BPF_MAP_TYPE.HASH, keySize: 4, valueSize: 8, maxEntries: 16 });
     map.set(1, 42n);
@@ -197,7 +201,9 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       netns: () => env.nsB,
       before: () => {
         using link = attachXdpLink({ iface: env.vethB, progFd: coll.program('xdp_drop').fd.value, mode: 'skb', netns: env.nsB });
-        link.pin(linkPin());
+        // As the user's own load --link would leave it: a pin of theirs in their directory.
+        // (bpf-ts itself, as root, refuses to pin into a directory another user owns.)
+        objPin(link.fd.value, linkPin());
         chownSync(linkPin(), NOBODY, NOBODY);
         chmodSync(linkPin(), 0o600);
       },
@@ -222,7 +228,8 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       needs: ['net_admin'],
       netns: () => env.nsB,
       before: async () => {
-        const r = await cli('load', fixture('tc_shared_map.o'), '--tc', env.vethB, '--program', 'tc_ingress', '--netns', env.nsB, '--bpffs', userDir());
+        // Root's own pins go in root's directory: bpf-ts refuses to pin into one another user owns.
+        const r = await cli('load', fixture('tc_shared_map.o'), '--tc', env.vethB, '--program', 'tc_ingress', '--netns', env.nsB, '--bpffs', rootDir());
         expect(r.code, r.stderr).toBe(0);
       },
       args: () => ['detach', '--tc', env.vethB],
