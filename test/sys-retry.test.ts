@@ -37,6 +37,12 @@ describe('bpf() retry helper', () => {
     expect(g.calls).toHaveLength(2);
   });
 
+  test('PROG_TEST_RUN is never retried: an EINTR there comes after repeats that already ran', () => {
+    const f = fake([-EINTR, 0]);
+    expect(withBpfSyscall(f.call, () => bpfRaw(cmd.BPF_PROG_TEST_RUN, Buffer.alloc(80)))).toBe(-EINTR);
+    expect(f.calls).toEqual([cmd.BPF_PROG_TEST_RUN]);
+  });
+
   test('EAGAIN is retried for PROG_LOAD only', () => {
     const p = fake([-EAGAIN, -EAGAIN, -EAGAIN, 5]);
     expect(withBpfSyscall(p.call, () => bpfRaw(cmd.BPF_PROG_LOAD, Buffer.alloc(8)))).toBe(5);

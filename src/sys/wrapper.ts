@@ -5,7 +5,7 @@
 // an exception); bpfSyscall() throws a BpfSyscallError instead.
 
 import * as ffi from './ffi.js';
-import { BPF_PROG_LOAD } from './bpf-cmd.js';
+import { BPF_PROG_LOAD, BPF_PROG_TEST_RUN } from './bpf-cmd.js';
 import { EAGAIN, EINTR } from './errno.js';
 import { BpfSyscallError, type SyscallErrorInfo } from './syscall-error.js';
 
@@ -15,11 +15,16 @@ export const MAX_BPF_ATTEMPTS = 5;
 /**
  * Whether a failed command may simply be issued again. A signal can
  * interrupt any long command (PROG_LOAD verifying, a big MAP_CREATE): it
- * failed without side effect, so EINTR is retried for every command.
+ * failed without side effect, so EINTR is retried for every command but
+ * PROG_TEST_RUN.
  * PROG_LOAD also reports EAGAIN when the verifier was interrupted by a
  * pending signal or ran out of a transient resource; libbpf retries it.
  */
 export function isRetryable(cmd: number, errno: number): boolean {
+  // Except PROG_TEST_RUN: the kernel returns EINTR after running some of the
+  // repeats, whose side effects (map writes, events) are real; running them
+  // again would double them.
+  if (cmd === BPF_PROG_TEST_RUN) return false;
   return errno === EINTR || (errno === EAGAIN && cmd === BPF_PROG_LOAD);
 }
 
