@@ -4,6 +4,11 @@
 // Every wrapper returns the raw result: a non-negative value on success, or
 // -errno on failure (the kernel's own convention), so callers decide how to
 // report. koffi is loaded lazily: importing the object layer never needs it.
+//
+// koffi 3: the native code comes from a per-platform optional dependency
+// (@koromix/koffi-<os>-<arch>), so nothing is built or downloaded by an
+// install script (npm 11 skips dependency scripts unless allowed). Pointers
+// are BigInt addresses.
 
 import { createRequire } from 'node:module';
 
@@ -179,7 +184,7 @@ export function ioctl(fd: number, request: number, arg: number): number {
 
 /** A mapping made by mmap(2): `buffer` views the shared memory directly. */
 export interface Mapping {
-  readonly address: unknown;
+  readonly address: bigint;
   readonly length: number;
   readonly buffer: ArrayBuffer;
 }
@@ -193,9 +198,9 @@ export function mmap(length: number, prot: number, flags: number, fd: number, of
   const l = lib();
   const p = l.mmap(null, length, prot, flags, fd, offset);
   // MAP_FAILED is (void *)-1.
-  const addr = l.koffi.address(p);
+  const addr = p === null ? 0n : l.koffi.address(p);
   if (addr === 0n || addr === 0xffffffffffffffffn) return -errno();
-  return { address: p, length, buffer: l.koffi.view(p, length) };
+  return { address: addr, length, buffer: l.koffi.view(addr, length) };
 }
 
 export function munmap(m: Mapping): number {
