@@ -22,6 +22,7 @@ import {
   mapCreate,
   mapFreeze,
 } from '../sys/map-attr.js';
+import { LITTLE_ENDIAN } from '../sys/endian.js';
 import { BPF_MAP_TYPE, isMapOfMapsType, isPerCpuMapType, mapTypeName } from '../sys/map-type.js';
 import { BPF_F_RDONLY, BPF_F_WRONLY, GET_FD_BY_ID, getFdById, objGet } from '../sys/obj-attr.js';
 import { syscallError } from '../sys/wrapper.js';
@@ -243,7 +244,7 @@ export class BpfMap implements Disposable {
    */
   get(key: MapBytes): MapValue | undefined {
     const ops = this.#elemOps();
-    encodeInto(ops.key, key, 'key', this.name);
+    this.#putKey(ops, key);
     const r = ops.lookup();
     if (r < 0) {
       if (r === -ENOENT) return undefined;
@@ -265,7 +266,7 @@ export class BpfMap implements Disposable {
         `map "${this.name}": lookupInto needs a ${this.#valueBytes}-byte buffer, got ${out.byteLength} bytes`,
       );
     const ops = this.#elemOps();
-    encodeInto(ops.key, key, 'key', this.name);
+    this.#putKey(ops, key);
     const r = ops.lookup();
     if (r < 0) {
       if (r === -ENOENT) return false;
@@ -287,9 +288,9 @@ export class BpfMap implements Disposable {
    */
   set(key: MapBytes, value: MapBytes | MapBytes[], flags: UpdateFlag = 'any'): void {
     const ops = this.#elemOps();
-    encodeInto(ops.key, key, 'key', this.name);
-    this.#encodeValue(ops.value, 0, value);
-    const r = ops.update(UPDATE_FLAGS[flags]);
+    this.#putKey(ops, key);
+    this.#putValue(ops, value);
+    const r = ops.update(flags === 'any' ? BPF_ANY : UPDATE_FLAGS[flags]);
     if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context());
   }
 
@@ -534,6 +535,33 @@ export class BpfMap implements Disposable {
     return (this.#ops ??= new MapElemOps(fd, this.keySize, this.#valueBytes));
   }
 
+  // The hot path's key/value stores. A u32 key given as a number in the
+  // range of an i32 or u32 is one typed-array store (ToUint32 wraps -1 to
+  // 0xffffffff, as encodeInto does); everything else goes through encodeInto.
+  #putKey(ops: MapElemOps, key: MapBytes): void {
+    const k32 = ops.key32;
+    if (k32 !== null && typeof key === 'number' && (key === (key | 0) || key === key >>> 0)) k32[0] = key;
+    else encodeInto(ops.key, key, 'key', this.name);
+  }
+
+  #putValue(ops: MapElemOps, value: MapBytes | MapBytes[]): void {
+    const v32 = ops.value32;
+    if (v32 !== null && typeof value === 'number' && !this.perCpu) {
+      if (this.valueSize === 4 && (value === (value | 0) || value === value >>> 0)) {
+        v32[0] = value;
+        return;
+      }
+      if (this.valueSize === 8 && value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value)) {
+        const lo = value % 0x1_0000_0000;
+        const hi = (value - lo) / 0x1_0000_0000;
+        v32[LITTLE_ENDIAN ? 0 : 1] = lo;
+        v32[LITTLE_ENDIAN ? 1 : 0] = hi;
+        return;
+      }
+    }
+    this.#encodeValue(ops.value, 0, value);
+  }
+
   #context(): string {
     return `map "${this.name}"`;
   }
@@ -549,7 +577,7 @@ export class BpfMap implements Disposable {
     if (!this.perCpu) {
       if (Array.isArray(value))
         throw new BpfError('VALUE_SIZE', `map "${this.name}": one value expected, got an array (not a per-CPU map)`);
-      encodeInto(dest.subarray(off, off + this.valueSize), value, 'value', this.name);
+      encodeInto(off === 0 && dest.byteLength === this.valueSize ? dest : dest.subarray(off, off + this.valueSize), value, 'value', this.name);
       return;
     }
     if (Array.isArray(value) && value.length !== this.cpus) throw this.#cpuCountError(value.length);
