@@ -26,6 +26,7 @@ const { mapOps } = await import('./map-ops.js');
 const { batchDump } = await import('./batch-dump.js');
 const { btfParse } = await import('./btf-parse.js');
 const { ringbuf } = await import('./ringbuf.js');
+const { cliStartup } = await import('./cli-startup.js');
 
 /**
  * The benchmarks, run in this order. Each `run()` resolves to a list of
@@ -42,6 +43,7 @@ const BENCHMARKS = [
   { id: 'batch-dump', title: 'batch dump', needsRoot: true, run: batchDump },
   { id: 'btf-parse', title: 'vmlinux BTF parse', needsRoot: false, run: btfParse },
   { id: 'ringbuf', title: 'ring buffer', needsRoot: true, run: ringbuf },
+  { id: 'cli-startup', title: 'CLI start-up', needsRoot: false, run: cliStartup },
 ];
 
 const started = Date.now();
