@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { BpfError } from './errors.js';
 import { BpfMap } from './maps/map.js';
 import { type TypedMap, typedMap } from './maps/typed.js';
+import { buildGlobals, type GlobalSection, type GlobalVariableInfo, type Globals } from './maps/globals.js';
 import { type Btf, parseBtf } from './object/btf/btf.js';
 import { sanitizeBtf } from './object/btf-sanitize.js';
 import { CoreResolver } from './object/core/index.js';
@@ -181,6 +182,8 @@ export class BpfCollection {
   /** The object, for typedMap(); its BTF with DATASEC sizes filled in is parsed on first use. */
   #file: BpfObjectFile | null = null;
   #typesBtf: Btf | null = null;
+  #globals: { globals: Globals; info: GlobalVariableInfo[] } | null = null;
+  #closed = false;
 
   private constructor(path: string) {
     this.path = path;
@@ -326,6 +329,45 @@ export class BpfCollection {
     return typedMap<K, V>(m, this.#typesBtf, spec.btfKeyTypeId, spec.btfValueTypeId);
   }
 
+  /**
+   * The object's global variables (.bss, .data, .rodata, .data.*, …) by name,
+   * read and written in place through each data map's mmap: no syscall per
+   * access, the same memory the programs use. Types come from the BTF DATASEC:
+   * 1/2/4-byte integers are numbers, 8-byte ones bigints, arrays indexable,
+   * structs objects. .rodata is frozen at load, so its variables only read
+   * (set them with setGlobal() on the spec before load). Every access throws
+   * CLOSED once the collection is closed. See docs/api.md.
+   */
+  get globals(): Globals {
+    return this.#globalsBuilt().globals;
+  }
+
+  /** `globals` typed as T: what generated code declares for an object. */
+  globalsAs<T extends object>(): T {
+    return this.#globalsBuilt().globals as T;
+  }
+
+  /** Where each global lives and how it reads (section, offset, size, layout): the input for codegen. */
+  globalVariables(): GlobalVariableInfo[] {
+    return this.#globalsBuilt().info;
+  }
+
+  #globalsBuilt(): { globals: Globals; info: GlobalVariableInfo[] } {
+    if (this.#closed) throw new BpfError('CLOSED', `${this.path}: the collection is closed`);
+    if (this.#globals) return this.#globals;
+    const file = this.#file;
+    if (!file) throw new BpfError('CLOSED', `${this.path}: the collection is closed`);
+    const sections: GlobalSection[] = [];
+    for (const spec of file.maps) {
+      if (spec.style !== 'data' || !spec.variables?.length) continue;
+      const map = this.maps.get(spec.name);
+      if (!map) continue;
+      sections.push({ section: spec.name, memory: map.memory(), variables: spec.variables });
+    }
+    this.#globals = buildGlobals(sections, file.btf);
+    return this.#globals;
+  }
+
   program(name: string): BpfProgram {
     const p = this.programs.get(name);
     if (!p) throw new BpfError('PROGRAM_NOT_FOUND', `${this.path}: no loaded program named ${name} (loaded: ${[...this.programs.keys()].join(', ') || 'none'})`);
@@ -340,6 +382,7 @@ export class BpfCollection {
     this.programs.clear();
     this.maps.clear();
     this.btf = null;
+    this.#closed = true;
   }
 
   [Symbol.dispose](): void {

@@ -29,6 +29,8 @@ export type BpfErrorCode =
   | 'KEY_SIZE'
   | 'VALUE_SIZE'
   | 'CORE_RELOCATION'
+  | 'READ_ONLY'
+  | 'NOT_MMAPABLE'
   // attach layer
   | 'NETLINK'
   | 'NO_SUCH_INTERFACE'

@@ -14,6 +14,7 @@ import { mapInfo, type MapInfo } from '../sys/info.js';
 import {
   BPF_ANY,
   BPF_EXIST,
+  BPF_F_MMAPABLE,
   BPF_F_NUMA_NODE,
   BPF_F_RDONLY_PROG,
   BPF_NOEXIST,
@@ -27,6 +28,8 @@ import { BPF_MAP_TYPE, isMapOfMapsType, isPerCpuMapType, mapTypeName } from '../
 import { BPF_F_RDONLY, BPF_F_WRONLY, GET_FD_BY_ID, getFdById, objGet } from '../sys/obj-attr.js';
 import { syscallError } from '../sys/wrapper.js';
 import { encodeInto, type MapBytes } from './codec.js';
+import { MapMemory } from './memory.js';
+import { MapView } from './view.js';
 
 export type { MapBytes } from './codec.js';
 
@@ -137,6 +140,8 @@ export class BpfMap implements Disposable {
   readonly #valueBytes: number;
   readonly #slot: number;
   #ops: MapElemOps | undefined;
+  #memory: MapMemory | undefined;
+  #frozen = false;
 
   private constructor(fd: Fd, info: MapInfo) {
     this.fd = fd;
@@ -503,6 +508,31 @@ export class BpfMap implements Disposable {
   /** BPF_MAP_FREEZE: user space can no longer write (programs still can, unless BPF_F_RDONLY_PROG). */
   freeze(): void {
     mapFreeze(this.fd.value, this.#context());
+    this.#frozen = true;
+  }
+
+  // ------------------------------------------------------ mmap'd values
+
+  /**
+   * The values of an array map created with BPF_F_MMAPABLE, read and written
+   * in place through mmap (no syscall per access). Read-only when the map is
+   * frozen. Every view is invalidated by close(): accesses then throw CLOSED.
+   */
+  view(): MapView {
+    return new MapView(this.memory(), this.name, this.valueSize, this.maxEntries);
+  }
+
+  /** @internal The map's mmap (made on first use, kept until close); global data accessors build on it. */
+  memory(): MapMemory {
+    if (this.#memory) return this.#memory;
+    const fd = this.fd.value;
+    if (this.type !== BPF_MAP_TYPE.ARRAY || !(this.flags & BPF_F_MMAPABLE))
+      throw new BpfError(
+        'NOT_MMAPABLE',
+        `map "${this.name}" (${mapTypeName(this.type)}) cannot be mapped: only array maps created with BPF_F_MMAPABLE can (declare __uint(map_flags, BPF_F_MMAPABLE))`,
+      );
+    this.#memory = MapMemory.map(fd, this.valueSize, this.maxEntries, `map "${this.name}"`, this.#frozen);
+    return this.#memory;
   }
 
   /** Pin at `path` on bpffs; refuses to replace an existing pin. */
@@ -511,6 +541,8 @@ export class BpfMap implements Disposable {
   }
 
   close(): void {
+    // Views first: they must never reach the map's pages once it is closed.
+    this.#memory?.invalidate();
     this.fd.close();
     this.#ops = undefined;
   }

@@ -207,6 +207,23 @@ export function munmap(m: Mapping): number {
   return ret(lib().munmap(m.address, m.length));
 }
 
+const MAP_PRIVATE = 2;
+const MAP_FIXED = 0x10;
+const MAP_ANONYMOUS = 0x20;
+
+/**
+ * Replace the pages of `m` in place with private zeroed memory (mmap
+ * MAP_FIXED|MAP_ANONYMOUS over the same range): whatever `m` mapped (a BPF
+ * map) is released, while the address range, and so every ArrayBuffer over
+ * it, stays valid to touch. Returns 0 or -errno.
+ */
+export function remapAnonymous(m: Mapping): number {
+  const l = lib();
+  const p = l.mmap(m.address, m.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+  const addr = p === null ? 0n : l.koffi.address(p);
+  return addr === m.address ? 0 : -errno();
+}
+
 /** if_nametoindex(3) in the calling thread's network namespace; 0 when absent. */
 export function ifNameToIndex(name: string): number {
   return lib().ifNameToIndex(name) >>> 0;
