@@ -126,6 +126,20 @@ export function buildGlobals(sections: GlobalSection[], btf: Btf | null): { glob
   return { globals, info };
 }
 
+/** A canonical array index ("0", "17"; not "01", "1.0", "-1") as a number, else -1. No allocation. */
+function arrayIndex(p: string | symbol): number {
+  if (typeof p !== 'string') return -1;
+  const len = p.length;
+  if (len === 0 || len > 15) return -1;
+  let i = 0;
+  for (let k = 0; k < len; k++) {
+    const d = p.charCodeAt(k) - 48;
+    if (d < 0 || d > 9 || (k === 0 && d === 0 && len > 1)) return -1;
+    i = i * 10 + d;
+  }
+  return i;
+}
+
 interface Slot {
   get(): unknown;
   set(v: unknown): void;
@@ -203,7 +217,10 @@ class Access {
         },
       };
     }
-    const composite = layout.kind === 'array' ? this.#array(offset, layout, path) : this.#struct(offset, layout, path);
+    const composite =
+      layout.kind === 'array'
+        ? (this.#typedArray(offset, layout) ?? this.#array(offset, layout, path))
+        : this.#struct(offset, layout, path);
     return {
       get: () => {
         if (!mem.valid) throw mem.closedError();
@@ -213,6 +230,34 @@ class Access {
         throw new BpfError('USAGE', `global ${path} is ${layout.kind === 'array' ? 'an array' : 'a struct'}: assign its elements or members`);
       },
     };
+  }
+
+  /**
+   * An array of aligned integers or floats in a writable section is a typed
+   * array over the mapping itself: indexing is a plain element access (a
+   * Proxy or accessor elements cost ~50× more in V8). It cannot throw CLOSED
+   * by itself: once the map is closed its pages are anonymous zeroed memory,
+   * so a reference kept past close() reads zeros and its writes go nowhere —
+   * it never reaches the freed map or crashes; `collection.globals.x` throws
+   * CLOSED. Read-only sections get the checked Proxy instead: a write through
+   * a typed array over PROT_READ pages would crash the process.
+   */
+  #typedArray(offset: number, l: Extract<GlobalLayout, { kind: 'array' }>): GlobalArray | null {
+    const e = l.element;
+    if (this.#mem.readOnly || (e.kind !== 'int' && e.kind !== 'float') || l.stride !== e.size || offset % e.size !== 0) return null;
+    const b = this.#mem.buffer;
+    const n = l.length;
+    if (e.kind === 'float') return e.size === 4 ? new Float32Array(b, offset, n) : new Float64Array(b, offset, n);
+    switch (e.size) {
+      case 1:
+        return e.signed ? new Int8Array(b, offset, n) : new Uint8Array(b, offset, n);
+      case 2:
+        return e.signed ? new Int16Array(b, offset, n) : new Uint16Array(b, offset, n);
+      case 4:
+        return e.signed ? new Int32Array(b, offset, n) : new Uint32Array(b, offset, n);
+      default:
+        return e.signed ? new BigInt64Array(b, offset, n) : new BigUint64Array(b, offset, n);
+    }
   }
 
   #struct(offset: number, layout: Extract<GlobalLayout, { kind: 'struct' }>, path: string): GlobalStruct {
@@ -226,13 +271,7 @@ class Access {
     const n = layout.length;
     const slots: Slot[] = [];
     for (let i = 0; i < n; i++) slots.push(this.slot(offset + i * layout.stride, layout.element, `${path}[${i}]`));
-    const index = (p: string | symbol): number => {
-      if (typeof p !== 'string') return -1;
-      const c = p.charCodeAt(0);
-      if (c < 48 || c > 57) return -1;
-      const i = Number(p);
-      return Number.isInteger(i) && String(i) === p ? i : -1;
-    };
+    const index = arrayIndex;
     const outOfRange = (p: string) => new BpfError('KEY_SIZE', `global ${path} has ${n} elements: index ${p} is out of range`);
     const target = { length: n };
     return new Proxy(target, {
