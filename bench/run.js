@@ -28,6 +28,7 @@ const { btfParse } = await import('./btf-parse.js');
 const { ringbuf } = await import('./ringbuf.js');
 const { cliStartup } = await import('./cli-startup.js');
 const { globalsRead } = await import('./globals.js');
+const { loadTime } = await import('./load-time.js');
 
 /**
  * The benchmarks, run in this order. Each `run()` resolves to a list of
@@ -45,6 +46,7 @@ const BENCHMARKS = [
   { id: 'btf-parse', title: 'vmlinux BTF parse', needsRoot: false, run: btfParse },
   { id: 'ringbuf', title: 'ring buffer', needsRoot: true, run: ringbuf },
   { id: 'globals', title: 'global data via mmap', needsRoot: true, run: globalsRead },
+  { id: 'load-time', title: 'object load time', needsRoot: true, run: loadTime },
   { id: 'cli-startup', title: 'CLI start-up', needsRoot: false, run: cliStartup },
 ];
 
