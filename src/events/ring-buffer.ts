@@ -31,6 +31,8 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
   readonly #stream = new EventStream<EventRecord>();
   #poll: { close(): void } | null = null;
   #closed = false;
+  /** consumer_pos after the batch consumeBatch() handed out and not yet released, else -1. */
+  #held = -1;
   /** consumeInto's word view of the caller's buffer, kept while the caller reuses it. */
   #outWords: Uint32Array | null = null;
   /** Records skipped because the program discarded them (bpf_ringbuf_discard). */
@@ -75,6 +77,7 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
    */
   consumeRaw(fn: (bytes: Uint8Array, offset: number, length: number) => void): number {
     if (this.#closed) throw new BpfError('CLOSED', `ring buffer ${this.map.name}: reader closed`);
+    this.release();
     // Positions are read and written once per pass, whole (Atomics: no torn u64),
     // and handled as plain numbers in between: no BigInt per record.
     let cons = Number(Atomics.load(this.#cons, 0));
@@ -115,6 +118,7 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
   consumeInto(out: Uint8Array, index: Uint32Array): number {
     if (this.#closed) throw new BpfError('CLOSED', `ring buffer ${this.map.name}: reader closed`);
     if ((out.byteOffset & 7) !== 0) throw new BpfError('USAGE', `ring buffer ${this.map.name}: consumeInto needs an 8-byte aligned buffer`);
+    this.release();
     let words = this.#outWords;
     if (words === null || words.buffer !== out.buffer || words.byteOffset !== out.byteOffset || words.length !== out.byteLength >>> 2) {
       words = this.#outWords = new Uint32Array(out.buffer, out.byteOffset, out.byteLength >>> 2);
@@ -165,6 +169,61 @@ export class RingBufferReader implements AsyncIterable<EventRecord>, Disposable 
     }
     Atomics.store(this.#cons, 0, BigInt(cons));
     return n;
+  }
+
+  /**
+   * The ring's data area (mapped twice in a row, so a record that wraps is
+   * contiguous) as bytes and as u32 words: where consumeBatch() points.
+   */
+  get data(): Uint8Array {
+    return this.#data;
+  }
+
+  get words(): Uint32Array {
+    return this.#words;
+  }
+
+  /**
+   * Zero-copy batch consumption, no callback and no allocation: for up to
+   * index.length / 2 committed records, writes record i's byte offset in
+   * `reader.data` to index[2i] (8-byte aligned, so index[2i] / 4 indexes
+   * `reader.words`) and its length to index[2i+1]; returns the count. The
+   * records stay in place, valid until the next consumeBatch(), release(),
+   * consumeInto() or consume call, which gives their space back to the
+   * producer.
+   */
+  consumeBatch(index: Uint32Array): number {
+    if (this.#closed) throw new BpfError('CLOSED', `ring buffer ${this.map.name}: reader closed`);
+    const ring = this.#words;
+    const mask = this.#mask;
+    const max = index.length >>> 1;
+    let cons = this.#held >= 0 ? this.#held : Number(Atomics.load(this.#cons, 0));
+    const prod = Number(Atomics.load(this.#prod, 0));
+    let n = 0;
+    while (cons < prod && n < max) {
+      const off = cons & mask;
+      const len = LOADS_ORDERED ? ring[off >>> 2]! : Atomics.load(ring, off >>> 2);
+      if (len & BUSY_BIT) break;
+      const size = len & ~(BUSY_BIT | DISCARD_BIT);
+      if (len & DISCARD_BIT) this.discarded++;
+      else {
+        index[2 * n] = off + HDR_SIZE;
+        index[2 * n + 1] = size;
+        n++;
+      }
+      cons += (size + HDR_SIZE + 7) & ~7;
+    }
+    // The previous batch is done with: give its space back (this one's stays held).
+    if (this.#held >= 0) Atomics.store(this.#cons, 0, BigInt(this.#held));
+    this.#held = cons;
+    return n;
+  }
+
+  /** Give back the space of the records the last consumeBatch() returned. */
+  release(): void {
+    if (this.#held < 0 || this.#closed) return;
+    Atomics.store(this.#cons, 0, BigInt(this.#held));
+    this.#held = -1;
   }
 
   /** Records as they arrive, through koffi's poll on the event loop (no busy polling). */
