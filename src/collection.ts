@@ -24,7 +24,9 @@ import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
 import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
-import { PROG_TYPE_NAMES } from './uapi/bpf.js';
+import { BPF_F_MMAPABLE, PROG_TYPE_NAMES } from './uapi/bpf.js';
+import { BpfSyscallError } from './sys/syscall-error.js';
+import { EINVAL } from './sys/errno.js';
 
 export interface LoadOptions {
   /** bpffs mount used for pinning declared in the object (iproute2 tc/globals, libbpf by-name). */
@@ -48,6 +50,29 @@ function progTypeNumber(t: string | number): number {
   const i = (PROG_TYPE_NAMES as readonly string[]).indexOf(t === 'tc' ? 'sched_cls' : t);
   if (i <= 0) throw new BpfError('USAGE', `unknown program type "${t}"`);
   return i;
+}
+
+/**
+ * BPF_MAP_CREATE with the fallbacks libbpf has: a kernel before 5.5 refuses
+ * BPF_F_MMAPABLE on global data (then collection.globals says NOT_MMAPABLE
+ * and the maps work through syscalls), and a kernel that refuses the map's
+ * BTF description still gets the map.
+ */
+function createMap(spec: MapSpec, btfFd: number | undefined): BpfMap {
+  try {
+    return BpfMap.create(spec, { btfFd });
+  } catch (e) {
+    const flags = spec.flags ?? 0;
+    if (spec.style === 'data' && flags & BPF_F_MMAPABLE && e instanceof BpfSyscallError && e.errno === EINVAL) {
+      try {
+        return createMap({ ...spec, flags: flags & ~BPF_F_MMAPABLE }, btfFd);
+      } catch {
+        // not that: report the original error
+      }
+    }
+    if (btfFd === undefined || !(spec.btfKeyTypeId || spec.btfValueTypeId)) throw e;
+    return BpfMap.create({ ...spec, btfKeyTypeId: 0, btfValueTypeId: 0 });
+  }
 }
 
 /** An object read from disk, not yet in the kernel. Global variables can be set before loading. */
@@ -235,15 +260,7 @@ export class BpfCollection {
         this.reusedPins.add(m.name);
         continue;
       }
-      const createSpec = { ...m, initialValue: spec.initialValue(m) };
-      let map: BpfMap;
-      try {
-        map = BpfMap.create(createSpec, { btfFd });
-      } catch (e) {
-        // Like libbpf: a kernel that refuses the BTF description still gets the map.
-        if (btfFd === undefined || !(m.btfKeyTypeId || m.btfValueTypeId)) throw e;
-        map = BpfMap.create({ ...createSpec, btfKeyTypeId: 0, btfValueTypeId: 0 });
-      }
+      const map = createMap({ ...m, initialValue: spec.initialValue(m) }, btfFd);
       this.maps.set(m.name, map);
       if (pinPath) {
         map.pin(pinPath, { mkdir: true });
