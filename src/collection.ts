@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { BpfError } from './errors.js';
 import { BpfMap } from './maps/map.js';
 import { type TypedMap, typedMap } from './maps/typed.js';
+import { buildGlobals, type GlobalSection, type GlobalVariableInfo, type Globals } from './maps/globals.js';
 import { type Btf, parseBtf } from './object/btf/btf.js';
 import { sanitizeBtf } from './object/btf-sanitize.js';
 import { CoreResolver } from './object/core/index.js';
@@ -24,7 +25,9 @@ import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
 import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
-import { PROG_TYPE_NAMES } from './uapi/bpf.js';
+import { BPF_F_MMAPABLE, PROG_TYPE_NAMES } from './uapi/bpf.js';
+import { BpfSyscallError } from './sys/syscall-error.js';
+import { EINVAL } from './sys/errno.js';
 
 export interface LoadOptions {
   /** bpffs mount used for pinning declared in the object (iproute2 tc/globals, libbpf by-name). */
@@ -50,6 +53,31 @@ function progTypeNumber(t: string | number): number {
   const i = (PROG_TYPE_NAMES as readonly string[]).indexOf(t === 'tc' ? 'sched_cls' : t);
   if (i <= 0) throw new BpfError('USAGE', `unknown program type "${t}"`);
   return i;
+}
+
+/**
+ * BPF_MAP_CREATE with the fallbacks libbpf has: a kernel before 5.5 refuses
+ * BPF_F_MMAPABLE on global data (then collection.globals says NOT_MMAPABLE
+ * and the maps work through syscalls), and a kernel that refuses the map's
+ * BTF description still gets the map.
+ */
+function createMap(spec: MapSpec, btfFd: number | undefined, ignoreMemoryLimit?: boolean): BpfMap {
+  try {
+    return BpfMap.create(spec, { btfFd, ignoreMemoryLimit });
+  } catch (e) {
+    const flags = spec.flags ?? 0;
+    if (spec.style === 'data' && flags & BPF_F_MMAPABLE && e instanceof BpfSyscallError && e.errno === EINVAL) {
+      try {
+        return createMap({ ...spec, flags: flags & ~BPF_F_MMAPABLE }, btfFd, ignoreMemoryLimit);
+      } catch {
+        // not that: report the original error
+      }
+    }
+    // Like libbpf: a kernel that refuses the BTF description still gets the map
+    // (only for the kernel's refusals: a guard's error, e.g. MEMORY_LIMIT, stands).
+    if (btfFd === undefined || !(spec.btfKeyTypeId || spec.btfValueTypeId) || !(e instanceof BpfSyscallError)) throw e;
+    return BpfMap.create({ ...spec, btfKeyTypeId: 0, btfValueTypeId: 0 }, { ignoreMemoryLimit });
+  }
 }
 
 /** An object read from disk, not yet in the kernel. Global variables can be set before loading. */
@@ -186,6 +214,8 @@ export class BpfCollection {
   /** The object, for typedMap(); its BTF with DATASEC sizes filled in is parsed on first use. */
   #file: BpfObjectFile | null = null;
   #typesBtf: Btf | null = null;
+  #globals: { globals: Globals; info: GlobalVariableInfo[] } | null = null;
+  #closed = false;
 
   private constructor(path: string) {
     this.path = path;
@@ -240,15 +270,7 @@ export class BpfCollection {
         this.reusedPins.add(m.name);
         continue;
       }
-      const createSpec = { ...m, initialValue: spec.initialValue(m) };
-      let map: BpfMap;
-      try {
-        map = BpfMap.create(createSpec, { btfFd, ignoreMemoryLimit: opts.ignoreMemoryLimit });
-      } catch (e) {
-        // Like libbpf: a kernel that refuses the BTF description still gets the map.
-        if (btfFd === undefined || !(m.btfKeyTypeId || m.btfValueTypeId) || (e instanceof BpfError && e.code !== 'SYSCALL')) throw e;
-        map = BpfMap.create({ ...createSpec, btfKeyTypeId: 0, btfValueTypeId: 0 }, { ignoreMemoryLimit: opts.ignoreMemoryLimit });
-      }
+      const map = createMap({ ...m, initialValue: spec.initialValue(m) }, btfFd, opts.ignoreMemoryLimit);
       this.maps.set(m.name, map);
       if (pinPath) {
         try {
@@ -357,6 +379,45 @@ export class BpfCollection {
     return typedMap<K, V>(m, this.#typesBtf, spec.btfKeyTypeId, spec.btfValueTypeId);
   }
 
+  /**
+   * The object's global variables (.bss, .data, .rodata, .data.*, …) by name,
+   * read and written in place through each data map's mmap: no syscall per
+   * access, the same memory the programs use. Types come from the BTF DATASEC:
+   * 1/2/4-byte integers are numbers, 8-byte ones bigints, arrays indexable,
+   * structs objects. .rodata is frozen at load, so its variables only read
+   * (set them with setGlobal() on the spec before load). Every access throws
+   * CLOSED once the collection is closed. See docs/api.md.
+   */
+  get globals(): Globals {
+    return this.#globalsBuilt().globals;
+  }
+
+  /** `globals` typed as T: what generated code declares for an object. */
+  globalsAs<T extends object>(): T {
+    return this.#globalsBuilt().globals as T;
+  }
+
+  /** Where each global lives and how it reads (section, offset, size, layout): the input for codegen. */
+  globalVariables(): GlobalVariableInfo[] {
+    return this.#globalsBuilt().info;
+  }
+
+  #globalsBuilt(): { globals: Globals; info: GlobalVariableInfo[] } {
+    if (this.#closed) throw new BpfError('CLOSED', `${this.path}: the collection is closed`);
+    if (this.#globals) return this.#globals;
+    const file = this.#file;
+    if (!file) throw new BpfError('CLOSED', `${this.path}: the collection is closed`);
+    const sections: GlobalSection[] = [];
+    for (const spec of file.maps) {
+      if (spec.style !== 'data' || !spec.variables?.length) continue;
+      const map = this.maps.get(spec.name);
+      if (!map) continue;
+      sections.push({ section: spec.name, memory: map.memory(), variables: spec.variables });
+    }
+    this.#globals = buildGlobals(sections, file.btf);
+    return this.#globals;
+  }
+
   program(name: string): BpfProgram {
     const p = this.programs.get(name);
     if (!p) throw new BpfError('PROGRAM_NOT_FOUND', `${this.path}: no loaded program named ${name} (loaded: ${[...this.programs.keys()].join(', ') || 'none'})`);
@@ -371,6 +432,7 @@ export class BpfCollection {
     this.programs.clear();
     this.maps.clear();
     this.btf = null;
+    this.#closed = true;
   }
 
   [Symbol.dispose](): void {

@@ -32,6 +32,8 @@ export type BpfErrorCode =
   | 'VALUE_SIZE'
   | 'CORE_RELOCATION'
   | 'EVENT_BUFFER_CORRUPT'
+  | 'READ_ONLY'
+  | 'NOT_MMAPABLE'
   // attach layer
   | 'NETLINK'
   | 'NO_SUCH_INTERFACE'

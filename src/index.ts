@@ -31,6 +31,8 @@ export { BpfMap, type MapCreateSpec, type MapCreateOptions, type MapValue, type 
 export { u8, u16, u32, u64, readU8, readU16, readU32, readU64, readI32, readI64, type MapBytes } from './maps/codec.js';
 export { pinMap, unpin, openPinnedMap, reusePinnedMap, DEFAULT_BPFFS } from './maps/pin.js';
 export { TypedMap, typedMap, typedMapFromKernel, btfCodec, rawCodec, type ValueCodec } from './maps/typed.js';
+export { MapView } from './maps/view.js';
+export type { Globals, GlobalArray, GlobalStruct, GlobalValue, GlobalLayout, GlobalVariableInfo } from './maps/globals.js';
 export { vmlinuxBtf, moduleBtf, moduleBtfNames, kernelCoreTarget, coreTargetFromBtf, readBtfFile } from './sys/kernel-btf.js';
 export { btfFeatures } from './sys/btf-features.js';
 export { btfInfo, btfFdById, kernelBtfById, type BtfInfo } from './sys/btf-info.js';

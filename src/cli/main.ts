@@ -4,8 +4,8 @@
 
 import { parseArgs } from 'node:util';
 import { BpfError } from '../errors.js';
-import type { Command, CommandContext } from './command.js';
-import { commands } from './commands/index.js';
+import type { CommandContext } from './command.js';
+import { type CommandEntry, commands } from './commands/index.js';
 import { runCleanups, wireProcessExitPaths, writeStderr, writeStdout } from './lifecycle.js';
 
 const GLOBAL_OPTIONS = {
@@ -14,7 +14,7 @@ const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function findCommand(name: string): Command | undefined {
+function findCommand(name: string): CommandEntry | undefined {
   return commands.find((c) => c.name === name || c.aliases?.includes(name));
 }
 
@@ -56,8 +56,10 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
       out(usage() + '\n');
       return 0;
     }
-    const cmd = findCommand(first);
-    if (!cmd) throw new BpfError('USAGE', `unknown command "${first}" (try bpf-ts --help)`);
+    const entry = findCommand(first);
+    if (!entry) throw new BpfError('USAGE', `unknown command "${first}" (try bpf-ts --help)`);
+    // Imported on use: only this command's modules load (fast start-up).
+    const cmd = await entry.load();
     const rest = argv.slice(argv.indexOf(first) + 1).concat(argv.slice(0, argv.indexOf(first)));
     let parsed;
     try {

@@ -17,6 +17,8 @@ import type { EventRecord } from './stream.js';
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HDR_SIZE = 8;
+/** Loads are not reordered with other loads (TSO): a plain load has acquire semantics. */
+const LOADS_ORDERED = process.arch === 'x64' || process.arch === 'ia32';
 
 export class RingBufferReader extends EventReader {
   /** The reader's own dup of the map fd: it mmaps and polls this one, so closing the map cannot pull it away. */
@@ -30,6 +32,10 @@ export class RingBufferReader extends EventReader {
   /** The data area as u32s: record headers are 8-byte aligned, so their len is one index. */
   readonly #words: Uint32Array;
   readonly #mask: number;
+  /** consumer_pos after the batch consumeBatch() handed out and not yet released, else -1. */
+  #held = -1;
+  /** consumeInto's word view of the caller's buffer, kept while the caller reuses it. */
+  #outWords: Uint32Array | null = null;
   /** Records skipped because the program discarded them (bpf_ringbuf_discard). */
   discarded = 0;
 
@@ -91,6 +97,7 @@ export class RingBufferReader extends EventReader {
   }
 
   #consumeRaw(fn: (bytes: Uint8Array, offset: number, length: number) => void): number {
+    this.#releaseHeld();
     // Positions are read and written once per pass, whole (Atomics: no torn u64),
     // and handled as plain numbers in between: no BigInt per record.
     let cons = Number(Atomics.load(this.#cons, 0));
@@ -118,6 +125,139 @@ export class RingBufferReader extends EventReader {
       if (this.closed) break;
     }
     return n;
+  }
+
+  /**
+   * Batch consumption with no callback and no allocation: copies committed
+   * records back to back into `out` (each starting 8-byte aligned) and, for
+   * record i, writes its offset in `out` to index[2i] and its length to
+   * index[2i+1]. Stops when `out` or `index` is full (the rest stays in the
+   * ring for the next call) and returns the number of records copied; their
+   * space in the ring is given back before returning. `out` must start
+   * 8-byte aligned in its ArrayBuffer (any Buffer.alloc/new Uint8Array does)
+   * and hold the largest record; a record that does not fit an empty `out`
+   * throws.
+   */
+  consumeInto(out: Uint8Array, index: Uint32Array): number {
+    if ((out.byteOffset & 7) !== 0) throw new BpfError('USAGE', `ring buffer ${this.map.name}: consumeInto needs an 8-byte aligned buffer`);
+    return this.reading(() => this.#consumeInto(out, index));
+  }
+
+  #consumeInto(out: Uint8Array, index: Uint32Array): number {
+    this.#releaseHeld();
+    let words = this.#outWords;
+    if (words === null || words.buffer !== out.buffer || words.byteOffset !== out.byteOffset || words.length !== out.byteLength >>> 2) {
+      words = this.#outWords = new Uint32Array(out.buffer, out.byteOffset, out.byteLength >>> 2);
+    }
+    const ring = this.#words;
+    const mask = this.#mask;
+    const maxRecords = index.length >>> 1;
+    const cap = out.byteLength;
+    let cons = Number(Atomics.load(this.#cons, 0));
+    const prod = Number(Atomics.load(this.#prod, 0));
+    let n = 0;
+    let at = 0;
+    while (cons < prod && n < maxRecords) {
+      const off = cons & mask;
+      // The header needs acquire order before the record's bytes are read. x86
+      // orders loads with loads already, and Atomics.load costs ~50 ns a call in
+      // V8 (not inlined), so there a plain typed-array read is the acquire.
+      const len = LOADS_ORDERED ? ring[off >>> 2]! : Atomics.load(ring, off >>> 2);
+      if (len & BUSY_BIT) break;
+      const size = len & ~(BUSY_BIT | DISCARD_BIT);
+      const step = (size + HDR_SIZE + 7) & ~7;
+      if (len & DISCARD_BIT) {
+        this.discarded++;
+        cons += step;
+        continue;
+      }
+      if (at + size > cap) {
+        if (n === 0)
+          throw new BpfError('USAGE', `ring buffer ${this.map.name}: a ${size}-byte record does not fit the ${cap}-byte buffer given to consumeInto`);
+        break;
+      }
+      // Records are 8-byte aligned in the ring and in `out`: copy whole words.
+      let src = (off + HDR_SIZE) >>> 2;
+      let dst = at >>> 2;
+      const end = dst + ((size + 3) >>> 2);
+      if (at + ((size + 3) & ~3) <= cap) {
+        while (dst < end) words[dst++] = ring[src++]!;
+      } else {
+        const data = this.#data;
+        const from = off + HDR_SIZE;
+        for (let i = 0; i < size; i++) out[at + i] = data[from + i]!;
+      }
+      index[2 * n] = at;
+      index[2 * n + 1] = size;
+      n++;
+      at = (at + size + 7) & ~7;
+      cons += step;
+    }
+    Atomics.store(this.#cons, 0, BigInt(cons));
+    return n;
+  }
+
+  /**
+   * The ring's data area (mapped twice in a row, so a record that wraps is
+   * contiguous) as bytes and as u32 words: where consumeBatch() points.
+   */
+  get data(): Uint8Array {
+    return this.#data;
+  }
+
+  get words(): Uint32Array {
+    return this.#words;
+  }
+
+  /**
+   * Zero-copy batch consumption, no callback and no allocation: for up to
+   * index.length / 2 committed records, writes record i's byte offset in
+   * `reader.data` to index[2i] (8-byte aligned, so index[2i] / 4 indexes
+   * `reader.words`) and its length to index[2i+1]; returns the count. The
+   * records stay in place, valid until the next consumeBatch(), releaseBatch(),
+   * consumeInto() or consume call, which gives their space back to the
+   * producer.
+   */
+  consumeBatch(index: Uint32Array): number {
+    return this.reading(() => this.#consumeBatch(index));
+  }
+
+  #consumeBatch(index: Uint32Array): number {
+    const ring = this.#words;
+    const mask = this.#mask;
+    const max = index.length >>> 1;
+    let cons = this.#held >= 0 ? this.#held : Number(Atomics.load(this.#cons, 0));
+    const prod = Number(Atomics.load(this.#prod, 0));
+    let n = 0;
+    while (cons < prod && n < max) {
+      const off = cons & mask;
+      const len = LOADS_ORDERED ? ring[off >>> 2]! : Atomics.load(ring, off >>> 2);
+      if (len & BUSY_BIT) break;
+      const size = len & ~(BUSY_BIT | DISCARD_BIT);
+      if (len & DISCARD_BIT) this.discarded++;
+      else {
+        index[2 * n] = off + HDR_SIZE;
+        index[2 * n + 1] = size;
+        n++;
+      }
+      cons += (size + HDR_SIZE + 7) & ~7;
+    }
+    // The previous batch is done with: give its space back (this one's stays held).
+    if (this.#held >= 0) Atomics.store(this.#cons, 0, BigInt(this.#held));
+    this.#held = cons;
+    return n;
+  }
+
+  /** Give back the space of the records the last consumeBatch() returned. */
+  releaseBatch(): void {
+    if (this.closed) return;
+    this.#releaseHeld();
+  }
+
+  #releaseHeld(): void {
+    if (this.#held < 0) return;
+    Atomics.store(this.#cons, 0, BigInt(this.#held));
+    this.#held = -1;
   }
 
   protected release(): void {

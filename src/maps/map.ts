@@ -15,6 +15,7 @@ import { mapInfo, type MapInfo } from '../sys/info.js';
 import {
   BPF_ANY,
   BPF_EXIST,
+  BPF_F_MMAPABLE,
   BPF_F_NUMA_NODE,
   BPF_F_RDONLY_PROG,
   BPF_NOEXIST,
@@ -23,10 +24,13 @@ import {
   mapCreate,
   mapFreeze,
 } from '../sys/map-attr.js';
+import { LITTLE_ENDIAN } from '../sys/endian.js';
 import { BPF_MAP_TYPE, isMapOfMapsType, isPerCpuMapType, mapTypeName } from '../sys/map-type.js';
 import { BPF_F_RDONLY, BPF_F_WRONLY, GET_FD_BY_ID, getFdById, objGet } from '../sys/obj-attr.js';
 import { syscallError } from '../sys/wrapper.js';
 import { encodeInto, type MapBytes } from './codec.js';
+import { MapMemory } from './memory.js';
+import { MapView } from './view.js';
 
 export type { MapBytes } from './codec.js';
 
@@ -192,6 +196,8 @@ export class BpfMap implements Disposable {
   readonly #slot: number;
   #ops: MapElemOps | undefined;
   readonly #closeHooks = new Set<() => void>();
+  #memory: MapMemory | undefined;
+  #frozen = false;
 
   private constructor(fd: Fd, info: MapInfo) {
     this.fd = fd;
@@ -302,7 +308,7 @@ export class BpfMap implements Disposable {
    */
   get(key: MapBytes): MapValue | undefined {
     const ops = this.#elemOps();
-    encodeInto(ops.key, key, 'key', this.name);
+    this.#putKey(ops, key);
     const r = ops.lookup();
     if (r < 0) {
       if (r === -ENOENT) return undefined;
@@ -324,7 +330,7 @@ export class BpfMap implements Disposable {
         `map "${this.name}": lookupInto needs a ${this.#valueBytes}-byte buffer, got ${out.byteLength} bytes`,
       );
     const ops = this.#elemOps();
-    encodeInto(ops.key, key, 'key', this.name);
+    this.#putKey(ops, key);
     const r = ops.lookup();
     if (r < 0) {
       if (r === -ENOENT) return false;
@@ -346,9 +352,10 @@ export class BpfMap implements Disposable {
    */
   set(key: MapBytes, value: MapBytes | MapBytes[], flags: UpdateFlag = 'any'): void {
     const ops = this.#elemOps();
-    encodeInto(ops.key, key, 'key', this.name);
-    this.#encodeValue(ops.value, 0, value);
-    const r = ops.update(updateFlagValue(flags, this.#context()));
+    this.#putKey(ops, key);
+    this.#putValue(ops, value);
+    // 'any' costs no lookup on the hot path; anything else is checked (a misspelt flag is an error).
+    const r = ops.update(flags === 'any' ? BPF_ANY : updateFlagValue(flags, this.#context()));
     if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context());
   }
 
@@ -562,6 +569,31 @@ export class BpfMap implements Disposable {
   /** BPF_MAP_FREEZE: user space can no longer write (programs still can, unless BPF_F_RDONLY_PROG). */
   freeze(): void {
     mapFreeze(this.fd.value, this.#context());
+    this.#frozen = true;
+  }
+
+  // ------------------------------------------------------ mmap'd values
+
+  /**
+   * The values of an array map created with BPF_F_MMAPABLE, read and written
+   * in place through mmap (no syscall per access). Read-only when the map is
+   * frozen. Every view is invalidated by close(): accesses then throw CLOSED.
+   */
+  view(): MapView {
+    return new MapView(this.memory(), this.name, this.valueSize, this.maxEntries);
+  }
+
+  /** @internal The map's mmap (made on first use, kept until close); global data accessors build on it. */
+  memory(): MapMemory {
+    if (this.#memory) return this.#memory;
+    const fd = this.fd.value;
+    if (this.type !== BPF_MAP_TYPE.ARRAY || !(this.flags & BPF_F_MMAPABLE))
+      throw new BpfError(
+        'NOT_MMAPABLE',
+        `map "${this.name}" (${mapTypeName(this.type)}) cannot be mapped: only array maps created with BPF_F_MMAPABLE can (declare __uint(map_flags, BPF_F_MMAPABLE))`,
+      );
+    this.#memory = MapMemory.map(fd, this.valueSize, this.maxEntries, `map "${this.name}"`, this.#frozen);
+    return this.#memory;
   }
 
   /** Pin at `path` on bpffs; refuses to replace an existing pin. Returns the directories it created (0700). */
@@ -579,6 +611,8 @@ export class BpfMap implements Disposable {
   }
 
   close(): void {
+    // Views first: they must never reach the map's pages once it is closed.
+    this.#memory?.invalidate();
     if (!this.fd.closed) {
       for (const fn of [...this.#closeHooks]) {
         try {
@@ -613,6 +647,33 @@ export class BpfMap implements Disposable {
     return (this.#ops ??= new MapElemOps(fd, this.keySize, this.#valueBytes));
   }
 
+  // The hot path's key/value stores. A u32 key given as a number in the
+  // range of an i32 or u32 is one typed-array store (ToUint32 wraps -1 to
+  // 0xffffffff, as encodeInto does); everything else goes through encodeInto.
+  #putKey(ops: MapElemOps, key: MapBytes): void {
+    const k32 = ops.key32;
+    if (k32 !== null && typeof key === 'number' && (key === (key | 0) || key === key >>> 0)) k32[0] = key;
+    else encodeInto(ops.key, key, 'key', this.name);
+  }
+
+  #putValue(ops: MapElemOps, value: MapBytes | MapBytes[]): void {
+    const v32 = ops.value32;
+    if (v32 !== null && typeof value === 'number' && !this.perCpu) {
+      if (this.valueSize === 4 && (value === (value | 0) || value === value >>> 0)) {
+        v32[0] = value;
+        return;
+      }
+      if (this.valueSize === 8 && value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value)) {
+        const lo = value % 0x1_0000_0000;
+        const hi = (value - lo) / 0x1_0000_0000;
+        v32[LITTLE_ENDIAN ? 0 : 1] = lo;
+        v32[LITTLE_ENDIAN ? 1 : 0] = hi;
+        return;
+      }
+    }
+    this.#encodeValue(ops.value, 0, value);
+  }
+
   #context(): string {
     return `map "${this.name}"`;
   }
@@ -628,7 +689,7 @@ export class BpfMap implements Disposable {
     if (!this.perCpu) {
       if (Array.isArray(value))
         throw new BpfError('VALUE_SIZE', `map "${this.name}": one value expected, got an array (not a per-CPU map)`);
-      encodeInto(dest.subarray(off, off + this.valueSize), value, 'value', this.name);
+      encodeInto(off === 0 && dest.byteLength === this.valueSize ? dest : dest.subarray(off, off + this.valueSize), value, 'value', this.name);
       return;
     }
     if (Array.isArray(value) && value.length !== this.cpus) throw this.#cpuCountError(value.length);

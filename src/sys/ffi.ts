@@ -4,6 +4,11 @@
 // Every wrapper returns the raw result: a non-negative value on success, or
 // -errno on failure (the kernel's own convention), so callers decide how to
 // report. koffi is loaded lazily: importing the object layer never needs it.
+//
+// koffi 3: the native code comes from a per-platform optional dependency
+// (@koromix/koffi-<os>-<arch>), so nothing is built or downloaded by an
+// install script (npm 11 skips dependency scripts unless allowed). Pointers
+// are BigInt addresses.
 
 import { createRequire } from 'node:module';
 
@@ -179,7 +184,7 @@ export function ioctl(fd: number, request: number, arg: number): number {
 
 /** A mapping made by mmap(2): `buffer` views the shared memory directly. */
 export interface Mapping {
-  readonly address: unknown;
+  readonly address: bigint;
   readonly length: number;
   readonly buffer: ArrayBuffer;
 }
@@ -193,13 +198,30 @@ export function mmap(length: number, prot: number, flags: number, fd: number, of
   const l = lib();
   const p = l.mmap(null, length, prot, flags, fd, offset);
   // MAP_FAILED is (void *)-1.
-  const addr = l.koffi.address(p);
+  const addr = p === null ? 0n : l.koffi.address(p);
   if (addr === 0n || addr === 0xffffffffffffffffn) return -errno();
-  return { address: p, length, buffer: l.koffi.view(p, length) };
+  return { address: addr, length, buffer: l.koffi.view(addr, length) };
 }
 
 export function munmap(m: Mapping): number {
   return ret(lib().munmap(m.address, m.length));
+}
+
+const MAP_PRIVATE = 2;
+const MAP_FIXED = 0x10;
+const MAP_ANONYMOUS = 0x20;
+
+/**
+ * Replace the pages of `m` in place with private zeroed memory (mmap
+ * MAP_FIXED|MAP_ANONYMOUS over the same range): whatever `m` mapped (a BPF
+ * map) is released, while the address range, and so every ArrayBuffer over
+ * it, stays valid to touch. Returns 0 or -errno.
+ */
+export function remapAnonymous(m: Mapping): number {
+  const l = lib();
+  const p = l.mmap(m.address, m.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+  const addr = p === null ? 0n : l.koffi.address(p);
+  return addr === m.address ? 0 : -errno();
 }
 
 /** if_nametoindex(3) in the calling thread's network namespace; 0 when absent. */

@@ -112,6 +112,10 @@ export class MapElemOps {
   readonly value: Buffer;
   /** Output of nextKey(). */
   readonly nextKey: Buffer;
+  /** `key` as one u32 (host order) when keySize is 4: a scalar key is one store. */
+  readonly key32: Uint32Array | null;
+  /** `value` as u32 words when its size is a multiple of 4: scalar values are one or two stores. */
+  readonly value32: Uint32Array | null;
   readonly #mem: NativeBuffer;
   readonly #elem: Buffer;
   readonly #next: Buffer;
@@ -140,6 +144,9 @@ export class MapElemOps {
     this.key = m.subarray(keyOff, keyOff + keySize);
     this.nextKey = m.subarray(nextOff, nextOff + keySize);
     this.value = m.subarray(valueOff, valueOff + valueBytes);
+    // keyOff and valueOff are multiples of 8 from an 8-aligned allocation.
+    this.key32 = keySize === 4 ? new Uint32Array(m.buffer, m.byteOffset + keyOff, 1) : null;
+    this.value32 = valueBytes > 0 && valueBytes % 4 === 0 ? new Uint32Array(m.buffer, m.byteOffset + valueOff, valueBytes / 4) : null;
     for (const a of [this.#elem, this.#next, this.#first]) writeU32(a, ELEM_FD, fd);
     // Keyless maps (queue, stack) require a NULL key pointer.
     if (keySize > 0) writeU64(this.#elem, ELEM_KEY, base + BigInt(keyOff));
