@@ -16,7 +16,7 @@ export interface CommandEntry {
 export const commands: CommandEntry[] = [
   {
     name: 'demo',
-    summary: 'set up a test network, attach the ICMP even-sequence dropper, ping, report, clean up (needs root)',
+    summary: 'set up a test network, attach the ICMP even-sequence dropper, ping, report, clean up (needs root, or CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW)',
     load: async () => (await import('./demo.js')).demo,
   },
   {
@@ -77,7 +77,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'top',
-    summary: "show every loaded program's runs/s, ns/run and CPU share, refreshed live (like bpftop)",
+    summary: 'show every loaded program\'s runs/s, ns/run and CPU share, refreshed live (like bpftop)',
     load: async () => (await import('./top.js')).top,
   },
   {
@@ -87,7 +87,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'gen',
-    summary: "write a TypeScript module typed from the object's BTF: maps, globals, programs, events",
+    summary: 'write a TypeScript module typed from the object\'s BTF: maps, globals, programs, events',
     load: async () => (await import('./gen.js')).gen,
   },
 ];
