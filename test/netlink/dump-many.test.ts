@@ -246,12 +246,18 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
     expect(ifindexOf(dev(55, 'a'))).toBe(fromKernel.find((t) => t.interface === dev(55, 'a'))!.ifindex);
   });
 
-  it('`show --all --json --netns` lists every device of the namespace once, as `ip -j link show` does', async () => {
+  it('`show --all --json --netns` lists every device of the namespace once, as `ip -j link show` does, with its program counts', async () => {
     const shown = (await cliOk('show', '--all', '--json', '--netns', ns)).json();
-    const expected = ipLinks()
-      .map((l) => `${l.ifindex}:${l.ifname}`)
-      .sort();
-    expect(shown.interfaces.map((i: any) => `${i.ifindex}:${i.interface}`).sort()).toEqual(expected);
+    const links = ipLinks();
+    expect(shown.interfaces.map((i: any) => `${i.ifindex}:${i.interface}`).sort()).toEqual(links.map((l) => `${l.ifindex}:${l.ifname}`).sort());
+    const xdp = ipXdp();
+    const filters = tcFilters();
+    const count = (name: string) => ({
+      xdp: xdp.filter((x: any) => x.interface === name).length,
+      tc: filters.filter((f) => f.interface === name).length + TCX.filter((t) => t.name === name).length,
+    });
+    for (const i of shown.interfaces) expect({ name: i.interface, xdp: i.xdp, tc: i.tc }).toEqual({ name: i.interface, ...count(i.interface) });
+    expect(shown.interfaces.find((i: any) => i.interface === dev(59, 'b'))).toMatchObject({ xdp: 1, tc: 2 });
   });
 });
 
