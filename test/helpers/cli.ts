@@ -243,8 +243,11 @@ export class CliChild {
     for (const w of this.#waiters.splice(0)) w();
   }
 
-  /** The first stdout line (from `from` on) that matches, or a rejection after timeoutMs or on exit. */
-  async waitForLine(pred: (line: string) => boolean, timeoutMs = 10_000, from = 0): Promise<{ line: string; index: number }> {
+  /**
+   * The first stdout line (from `from` on) that matches, or a rejection on exit
+   * or after timeoutMs (a bound for a child that hangs, generous enough for a loaded machine).
+   */
+  async waitForLine(pred: (line: string) => boolean, timeoutMs = 30_000, from = 0): Promise<{ line: string; index: number }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const index = this.lines.findIndex((l, i) => i >= from && pred(l));
