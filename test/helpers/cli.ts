@@ -69,7 +69,8 @@ export function ensureDist(): void {
     execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
       cwd: ROOT,
       stdio: 'pipe',
-      timeout: 120_000,
+      // Only a bound for a hung compiler: on a loaded machine tsc takes minutes.
+      timeout: 900_000,
     });
   } catch (e) {
     const out = e as { stdout?: Buffer; stderr?: Buffer; message: string };

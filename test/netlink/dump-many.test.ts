@@ -16,7 +16,9 @@ import { attachTc, listTc } from '../../src/attach/tc.js';
 import { attachTcx, listTcx, type TcxLink } from '../../src/attach/tcx.js';
 import { attachXdp, attachXdpLink, listXdp, type XdpLink } from '../../src/attach/xdp.js';
 import { loadObject, type BpfCollection } from '../../src/collection.js';
+import { dumpAddressesV4 } from '../../src/netlink/addr.js';
 import { dumpLinks, type Link } from '../../src/netlink/link.js';
+import { dumpNeighboursV4 } from '../../src/netlink/neigh.js';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
 import { createNetns, deleteNetns, netnsExists, netnsPath, withNetns } from '../../src/netns.js';
 import { cliOk, cliProcess, ensureDist, fixture, uniqueName } from '../helpers/cli.js';
@@ -58,6 +60,8 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
   const ns = `${run}-many`;
   const dev = (i: number, end: 'a' | 'b') => `d${i}${end}`;
   const altname = (i: number, end: 'a' | 'b') => `bpf-ts-dump-test-${run}-alternative-name-of-pair-${i}-end-${end}`;
+  const ipOf = (i: number, end: 'a' | 'b') => `10.100.${i}.${end === 'a' ? 1 : 2}`;
+  const macOf = (i: number, end: 'a' | 'b') => `02:64:6d:00:${i.toString(16).padStart(2, '0')}:0${end === 'a' ? 1 : 2}`;
 
   let coll: BpfCollection | undefined;
   const xdpLinks: XdpLink[] = [];
@@ -109,12 +113,19 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
     createNetns(ns);
     // No IPv6 autoconfiguration work for 120 new devices.
     inNs(['sysctl', '-q', '-w', 'net.ipv6.conf.default.disable_ipv6=1', 'net.ipv6.conf.all.disable_ipv6=1']);
-    const batch: string[] = [];
+    const batch: string[] = ['link set lo up'];
     for (let i = 0; i < PAIRS; i++) {
       batch.push(`link add ${dev(i, 'a')} type veth peer name ${dev(i, 'b')}`);
       for (const end of ['a', 'b'] as const) batch.push(`link property add dev ${dev(i, end)} altname ${altname(i, end)}`);
     }
     for (let i = 0; i < PAIRS; i++) for (const end of ['a', 'b'] as const) batch.push(`link set ${dev(i, end)} up`);
+    // An address and a permanent neighbour (the other end) on every device: the address and neighbour dumps span datagrams too.
+    for (let i = 0; i < PAIRS; i++) {
+      for (const [end, peer] of [['a', 'b'], ['b', 'a']] as const) {
+        batch.push(`addr add ${ipOf(i, end)}/24 dev ${dev(i, end)}`);
+        batch.push(`neigh replace ${ipOf(i, peer)} lladdr ${macOf(i, peer)} nud permanent dev ${dev(i, end)}`);
+      }
+    }
     inNs(['ip', '-batch', '-'], batch.join('\n') + '\n');
 
     coll = loadObject(fixture('sections.o'), { programs: [XDP_PROG, TC_PROG, TCX_PROG] });
@@ -159,6 +170,34 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
     });
     expect(links.map((l) => `${l.ifindex}:${l.ifname}`).sort()).toEqual(expected);
     expect(links.map((l) => `${l.ifindex}:${l.ifname}`)).toContain('1:lo');
+  });
+
+  it('dumpAddressesV4 lists exactly the IPv4 addresses `ip -j -4 addr show` lists', () => {
+    const expected = (JSON.parse(inNs(['ip', '-j', '-4', 'addr', 'show'])) as any[])
+      .flatMap((l) => l.addr_info.map((a: any) => `${l.ifindex}:${a.local}/${a.prefixlen}:${a.label}`))
+      .sort();
+    expect(expected).toHaveLength(2 * PAIRS + 1); // and 127.0.0.1 on lo
+    const got = withNetns(ns, () => {
+      using sock = NetlinkSocket.open();
+      return dumpAddressesV4(sock);
+    });
+    expect(got.map((a) => `${a.ifindex}:${a.address}/${a.prefixlen}:${a.label}`).sort()).toEqual(expected);
+    const d7b = ifindexOf(dev(7, 'b'));
+    expect(withNetns(ns, () => {
+      using sock = NetlinkSocket.open();
+      return dumpAddressesV4(sock, d7b);
+    })).toEqual([{ ifindex: d7b, address: ipOf(7, 'b'), prefixlen: 24, label: dev(7, 'b') }]);
+  });
+
+  it('dumpNeighboursV4 lists exactly the entries `ip -j -4 neigh show` lists', () => {
+    const index = new Map(ipLinks().map((l) => [l.ifname as string, l.ifindex as number]));
+    const fromIp = (JSON.parse(inNs(['ip', '-j', '-4', 'neigh', 'show'])) as any[]).map((n) => `${index.get(n.dev)}:${n.dst}:${n.lladdr}:${n.state.join(',')}`).sort();
+    expect(fromIp).toHaveLength(2 * PAIRS);
+    const got = withNetns(ns, () => {
+      using sock = NetlinkSocket.open();
+      return dumpNeighboursV4(sock);
+    });
+    expect(got.map((n) => `${n.ifindex}:${n.address}:${n.mac}:${n.state === 0x80 ? 'PERMANENT' : n.state}`).sort()).toEqual(fromIp);
   });
 
   /** The XDP slots iproute2 reports, as show prints them. */
@@ -262,7 +301,7 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
 });
 
 describeRoot('bpf-ts show in the root namespace (read-only)', () => {
-  beforeAll(() => ensureDist());
+  beforeAll(() => ensureDist(), 900_000);
 
   const ipSet = (): string[] =>
     (JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as any[]).map((l) => `${l.ifindex}:${l.ifname}`).sort();
