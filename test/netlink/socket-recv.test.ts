@@ -46,7 +46,7 @@ vi.mock('../../src/sys/ffi.js', () => ({
 }));
 
 const { BpfError } = await import('../../src/errors.js');
-const { dumpLinks, ifinfomsg, RTM_GETLINK, RTM_NEWLINK, IFLA_IFNAME, IFLA_MTU } = await import('../../src/netlink/link.js');
+const { dumpLinks, ifinfomsg, setLinkUp, RTM_GETLINK, RTM_NEWLINK, IFLA_IFNAME, IFLA_MTU } = await import('../../src/netlink/link.js');
 const { dumpFilters, RTM_NEWTFILTER, TCA_KIND, TCA_OPTIONS, TCA_BPF_ID, tcmsg, clsactParent } = await import('../../src/netlink/tc.js');
 const { attrNest, attrString, attrU32, encodeMessage, NLM_F_DUMP_INTR, NLM_F_MULTI, NLMSG_DONE } = await import('../../src/netlink/message.js');
 const { NetlinkSocket } = await import('../../src/netlink/socket.js');
@@ -229,5 +229,19 @@ describe('NetlinkSocket: NLM_F_DUMP_INTR and ENOBUFS', () => {
     using sock = NetlinkSocket.open();
     expect(() => dumpLinks(sock)).toThrow(BpfError);
     expect(dumpLinks(sock).map((l) => l.ifindex)).toEqual(range(1, 80));
+  });
+
+  it('an ENOBUFS while waiting for an ACK says the outcome is unknown, and does not wait on', () => {
+    peer.answer = () => [ENOBUFS];
+    using sock = NetlinkSocket.open();
+    let err: unknown;
+    try {
+      setLinkUp(sock, 3);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ code: 'NETLINK', errno: ENOBUFS });
+    expect((err as Error).message).toMatch(/^set ifindex 3 up: ENOBUFS: .*whether the request took effect is unknown/);
+    expect(peer.recvFlags.length).toBeLessThanOrEqual(2);
   });
 });
