@@ -22,7 +22,7 @@ import { pinFd } from '../sys/bpffs.js';
 import { getFdById, objGet } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
-import { resolveInterface, type InterfaceRef } from './iface.js';
+import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js';
 import { linkCreate, linkDetach } from './link-attr.js';
 import { progDetach, progQuery } from './prog-attach-attr.js';
 import { TC_DIRECTIONS, isTcDirection, type TcDirection, type TcNetnsOption } from './tc.js';
@@ -161,7 +161,7 @@ export function queryTcx(iface: InterfaceRef, options: TcNetnsOption & { directi
 export function listTcx(options: TcNetnsOption = {}): TcxProgram[] {
   return withNetns(options.netns, () => {
     using sock = NetlinkSocket.open();
-    return dumpLinks(sock).flatMap((l) => TC_DIRECTIONS.flatMap((d) => queryHook(l.ifindex, l.ifname, d)));
+    return dumpLinks(sock).flatMap((l) => unlessVanished(l, () => TC_DIRECTIONS.flatMap((d) => queryHook(l.ifindex, l.ifname, d)), []));
   });
 }
 

@@ -23,7 +23,7 @@ import { linkDetach } from './link-attr.js';
 import * as ffi from '../sys/ffi.js';
 import { withIdFd } from '../sys/ids.js';
 import { getFdById } from '../sys/obj-attr.js';
-import { resolveInterface, type InterfaceRef } from './iface.js';
+import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js';
 import {
   XDP_FLAGS_REPLACE,
   XDP_FLAGS_UPDATE_IF_NOEXIST,
@@ -135,7 +135,7 @@ export function listXdp(options: XdpNetnsOption = {}): XdpStatus[] {
     return dumpLinks(sock)
       .map(xdpStateOf)
       .filter((s) => s.state !== 'none')
-      .map((s) => toStatus(sock, s, links));
+      .flatMap((s) => unlessVanished(s, () => [toStatus(sock, s, links)], []));
   });
 }
 
