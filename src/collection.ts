@@ -17,6 +17,7 @@ import { parseObject } from './object/object.js';
 import { readObjectBytes } from './object/read.js';
 import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object/types.js';
 import { loadProgram } from './programs/load.js';
+import { ExternResolver, kconfigValue } from './programs/externs.js';
 import { BpfProgram } from './programs/program.js';
 import { btfLoad } from './sys/btf-attr.js';
 import { btfFeatures } from './sys/btf-features.js';
@@ -178,6 +179,8 @@ export class BpfCollection {
   readonly reusedPins = new Set<string>();
   /** Pins this load made (removed again if the load fails). */
   readonly createdPins: string[] = [];
+  /** Programs of the object that were not loaded, and why. */
+  readonly skipped: { name: string; section: string; reason: string }[] = [];
   /** The object, for typedMap(); its BTF with DATASEC sizes filled in is parsed on first use. */
   #file: BpfObjectFile | null = null;
   #typesBtf: Btf | null = null;
@@ -225,6 +228,8 @@ export class BpfCollection {
       return (core ??= new CoreResolver(file.btf, target, { littleEndian: file.littleEndian }));
     };
 
+    // kfuncs, __ksym and .kconfig externs: resolved against this kernel, once per load.
+    using externs = new ExternResolver(file.path, file.externs);
     for (const m of file.maps) {
       const pinPath = opts.ignorePinning ? null : declaredPinPath(spec, m, opts);
       if (pinPath && existsSync(pinPath)) {
@@ -232,7 +237,8 @@ export class BpfCollection {
         this.reusedPins.add(m.name);
         continue;
       }
-      const createSpec = { ...m, initialValue: spec.initialValue(m) };
+      const kconfig = m.style === 'data' && m.section === '.kconfig' ? kconfigValue(m, file.externs, file.path) : undefined;
+      const createSpec = { ...m, initialValue: kconfig ?? spec.initialValue(m) };
       let map: BpfMap;
       try {
         map = BpfMap.create(createSpec, { btfFd });
@@ -254,10 +260,17 @@ export class BpfCollection {
     const wanted = opts.programs;
     for (const name of wanted ?? []) spec.program(name);
     for (const p of file.programs) {
-      if (wanted && !wanted.includes(p.name)) continue;
+      if (wanted && !wanted.includes(p.name)) {
+        this.skipped.push({ name: p.name, section: p.section, reason: 'not asked for' });
+        continue;
+      }
       const type = p.type ?? override;
       if (type === undefined) {
-        if (!wanted) continue; // not asked for, and not loadable without a type
+        if (!wanted) {
+          // Not asked for, and not loadable without a type: say so rather than drop it silently.
+          this.skipped.push({ name: p.name, section: p.section, reason: `section "${p.section}" names no program type (pass programType / --type)` });
+          continue;
+        }
         throw new BpfError('PROGRAM_INVALID', `${file.path}: program ${p.name} in section "${p.section}": the section name does not say which program type it is; pass programType (CLI: --type xdp, or attach with --xdp)`);
       }
       const { fd } = loadProgram(p, {
@@ -269,6 +282,7 @@ export class BpfCollection {
         mapFds,
         btfFd: progBtfFd,
         core: coreFor(p),
+        externs,
       });
       this.programs.set(p.name, new BpfProgram(fd, p.name, type));
     }

@@ -29,6 +29,10 @@ export type BpfErrorCode =
   | 'KEY_SIZE'
   | 'VALUE_SIZE'
   | 'CORE_RELOCATION'
+  | 'EXTERN_UNRESOLVED'
+  | 'KCONFIG_UNAVAILABLE'
+  | 'ATTACH_TARGET'
+  | 'MAP_SIZE'
   // attach layer
   | 'NETLINK'
   | 'NO_SUCH_INTERFACE'

@@ -17,6 +17,7 @@ import { withMemlockRetry } from '../sys/memlock.js';
 import { progLoad, type ProgLoadAttr } from '../sys/prog-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { progTypeName } from '../uapi/bpf.js';
+import type { ExternResolver } from './externs.js';
 import { lastInstruction, logTail, sourceLineFor, verdictLine } from './verifier-log.js';
 
 const LOG_START = 64 * 1024;
@@ -38,18 +39,25 @@ export interface LoadProgramOptions {
   ifindex?: number;
   /** Resolves CO-RE relocations (needed when the program has any); share one per object load for its caches. */
   core?: CoreResolver;
+  /** Resolves kfuncs and __ksym externs against the kernel (needed when the program uses any); one per object load. */
+  externs?: ExternResolver;
+  /** attach_btf_id / attach_btf_obj_fd (or attach_prog_fd for freplace): the BTF target of tracing, LSM and EXT programs. */
+  attachBtfId?: number;
+  attachBtfObjFd?: number;
 }
 
 /** The instructions with map fds and global-data addresses written in. */
-export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'mapFds'>): Uint8Array {
+export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'mapFds' | 'externs'>): Uint8Array {
   if (opts.littleEndian !== LITTLE_ENDIAN) {
     throw new BpfError('PROGRAM_INVALID', `${opts.source}: program ${spec.name} is ${opts.littleEndian ? 'little' : 'big'}-endian BPF; this machine only runs ${LITTLE_ENDIAN ? 'little' : 'big'}-endian BPF (rebuild with -target bpf)`);
   }
   const bytes = spec.instructions.slice();
   const insns = new Insns(bytes, opts.littleEndian);
+  let externs = false;
   for (const r of spec.relocations) {
-    if (r.kind === 'extern') {
-      throw new BpfError('PROGRAM_INVALID', `${opts.source}: program ${spec.name} uses extern ${r.symbol} (kfuncs, .kconfig and __ksym are not supported yet)`);
+    if (r.kind === 'extern' || r.kind === 'kfunc') {
+      externs = true;
+      continue;
     }
     const fd = opts.mapFds.get(r.map);
     if (fd === undefined) throw new BpfError('MAP_NOT_FOUND', `${opts.source}: program ${spec.name} needs map ${r.map}, which was not created`);
@@ -60,6 +68,13 @@ export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'sour
       insns.setSrc(r.insnIndex, BPF_PSEUDO_MAP_VALUE);
       insns.setImm(r.insnIndex + 1, r.offset);
     }
+  }
+  if (externs) {
+    if (!opts.externs) {
+      const names = spec.relocations.flatMap((r) => (r.kind === 'extern' || r.kind === 'kfunc' ? [r.symbol] : []));
+      throw new BpfError('EXTERN_UNRESOLVED', `${opts.source}: program ${spec.name} uses externs (${[...new Set(names)].join(', ')}) and no resolver was given`);
+    }
+    opts.externs.apply(spec, bytes, opts.littleEndian);
   }
   return bytes;
 }
@@ -128,6 +143,9 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
     progFlags: spec.progFlags,
     expectedAttachType: opts.expectedAttachType ?? spec.expectedAttachType ?? 0,
     ifindex: opts.ifindex,
+    attachBtfId: opts.attachBtfId,
+    attachBtfObjFd: opts.attachBtfObjFd,
+    fdArray: opts.externs?.fdArray,
   };
   if (withBtf) {
     attr.btfFd = opts.btfFd;

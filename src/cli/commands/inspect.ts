@@ -25,6 +25,11 @@ export function describeObject(obj: BpfObjectFile) {
       flags: m.flags,
       pinning: m.pinning,
     })),
+    // What the loader must find in the running kernel.
+    kfuncs: obj.externs.filter((e) => e.kind === 'kfunc').map((e) => ({ name: e.name, weak: e.weak })),
+    externs: obj.externs
+      .filter((e) => e.kind !== 'kfunc')
+      .map((e) => ({ name: e.name, kind: e.kind, weak: e.weak, ...(e.kconfig ? { type: e.kconfig.type, size: e.kconfig.size } : {}), ...(e.kind === 'ksym' ? { typeless: e.typeless === true } : {}) })),
   };
 }
 
@@ -50,6 +55,15 @@ export const inspect: Command = {
         table(
           ['MAP', 'TYPE', 'KEY', 'VALUE', 'MAX', 'FLAGS', 'PINNING'],
           d.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, '0x' + m.flags.toString(16), m.pinning]),
+        ),
+      );
+    }
+    if (d.kfuncs.length > 0 || d.externs.length > 0) {
+      ctx.print('');
+      ctx.print(
+        table(
+          ['EXTERN', 'KIND', 'WEAK'],
+          [...d.kfuncs.map((k) => [k.name, 'kfunc', k.weak ? 'yes' : 'no']), ...d.externs.map((e) => [e.name, e.kind === 'kconfig' ? `kconfig ${e.type}` : e.kind === 'ksym' ? (e.typeless ? 'ksym (typeless)' : 'ksym') : e.kind, e.weak ? 'yes' : 'no'])],
         ),
       );
     }
