@@ -261,7 +261,7 @@ export class BpfCollection {
     for (const name of wanted ?? []) spec.program(name);
     for (const p of file.programs) {
       if (wanted && !wanted.includes(p.name)) {
-        this.skipped.push({ name: p.name, section: p.section, reason: 'not asked for' });
+        this.skipped.push({ name: p.name, section: p.section, reason: 'not requested' });
         continue;
       }
       const type = p.type ?? override;

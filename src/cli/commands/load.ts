@@ -94,6 +94,7 @@ export const load: Command = {
       ...(result.linkId !== undefined ? { linkId: result.linkId, linkPin: result.linkPin } : {}),
       ...(result.replacedProgId !== undefined ? { replacedProgId: result.replacedProgId } : {}),
       pinnedMaps: coll.createdPins,
+      skipped: coll.skipped,
       ...(netns ? { netns } : {}),
     };
     if (ctx.json) ctx.printJson(out);
@@ -102,6 +103,7 @@ export const load: Command = {
       if (mode === 'auto') ctx.print(`(--mode auto: the kernel chose ${out.mode})`);
       if (out.replacedProgId !== undefined) ctx.print(`replaced program id ${out.replacedProgId}`);
       for (const pin of out.pinnedMaps) ctx.print(`pinned map at ${pin}`);
+      for (const s of out.skipped) ctx.print(`skipped ${s.name} (section "${s.section}"): ${s.reason}`);
     }
     return 0;
   },
