@@ -18,6 +18,9 @@ import { readObjectBytes } from './object/read.js';
 import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object/types.js';
 import { loadProgram } from './programs/load.js';
 import { ExternResolver, kconfigValue } from './programs/externs.js';
+import { resolveAttachTarget } from './programs/attach-target.js';
+import { assertAttachTypeKnown } from './programs/refusal.js';
+import { needsAttachBtf } from './object/section-names.js';
 import { BpfProgram } from './programs/program.js';
 import { btfLoad } from './sys/btf-attr.js';
 import { btfFeatures } from './sys/btf-features.js';
@@ -41,6 +44,8 @@ export interface LoadOptions {
   ignorePinning?: boolean;
   /** BTF to resolve CO-RE relocations against instead of the running kernel's (/sys/kernel/btf). */
   targetBtf?: Btf;
+  /** freplace programs: the program whose function they replace (fd), and the function when the section does not name it. */
+  freplace?: { progFd: number; func?: string };
 }
 
 function progTypeNumber(t: string | number): number {
@@ -273,8 +278,14 @@ export class BpfCollection {
         }
         throw new BpfError('PROGRAM_INVALID', `${file.path}: program ${p.name} in section "${p.section}": the section name does not say which program type it is; pass programType (CLI: --type xdp, or attach with --xdp)`);
       }
+      if (p.expectedAttachType !== null) assertAttachTypeKnown(p.expectedAttachType, `${file.path}: program ${p.name} (section "${p.section}")`);
+      // tracing/LSM/freplace: the kernel function or type the section names.
+      const target = needsAttachBtf(type) ? resolveAttachTarget(p, type, p.expectedAttachType, file.path, opts.freplace) : null;
+      using _targetFd = target?.owned ?? null;
       const { fd } = loadProgram(p, {
         source: file.path,
+        attachBtfId: target?.attachBtfId,
+        attachBtfObjFd: target?.attachBtfObjFd,
         littleEndian: file.littleEndian,
         license: file.license ?? '',
         kernelVersion: file.kernelVersion ?? 0,

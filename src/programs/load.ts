@@ -18,6 +18,7 @@ import { progLoad, type ProgLoadAttr } from '../sys/prog-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { progTypeName } from '../uapi/bpf.js';
 import type { ExternResolver } from './externs.js';
+import { isRootUser, refusalCause } from './refusal.js';
 import { lastInstruction, logTail, sourceLineFor, verdictLine } from './verifier-log.js';
 
 const LOG_START = 64 * 1024;
@@ -166,6 +167,17 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
   }
   if (res.result >= 0) return { fd: new Fd(res.result, `program ${spec.name}`), type };
   const log = res.log;
+  const verdict = verdictLine(log);
+  if (!verdict && (isRootUser() || log.trim())) {
+    // No verifier verdict: name the likely cause rather than "run as root" or nothing.
+    const sys = new BpfSyscallError(BPF_PROG_LOAD, -first, context);
+    const cause = refusalCause(type, attr.expectedAttachType ?? 0, attr.attachBtfId ?? 0, -first);
+    const err = new BpfError('VERIFIER', `${opts.source}: ${progTypeName(type)} program ${spec.name} refused by the kernel (${sys.errnoName}): ${cause}`, {
+      details: log.trim() ? `verifier log (last lines):\n${logTail(log)}` : undefined,
+    });
+    Object.assign(err, { log, errno: -first });
+    throw err;
+  }
   if (!log.trim()) throw new BpfSyscallError(BPF_PROG_LOAD, -first, context);
   const insn = lastInstruction(log);
   const coreErr = coreFailure(poisoned, log, insn, `${opts.source}: ${progTypeName(type)} program ${spec.name}`);
@@ -175,7 +187,7 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
   const srcText = src?.source ? `\nsource line ${src.fileName}:${src.line}: ${src.source.trim()}` : '';
   const err = new BpfError(
     'VERIFIER',
-    `${opts.source}: ${progTypeName(type)} program ${spec.name} rejected by the verifier${where}: ${verdictLine(log)}`,
+    `${opts.source}: ${progTypeName(type)} program ${spec.name} rejected by the verifier${where}: ${verdict}`,
     { details: `verifier log (last lines):\n${logTail(log)}${srcText}` },
   );
   Object.assign(err, { log, instruction: insn, sourceLine: src });
