@@ -19,6 +19,8 @@ import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object
 import { loadProgram } from './programs/load.js';
 import { ExternResolver, kconfigValue } from './programs/externs.js';
 import { resolveAttachTarget } from './programs/attach-target.js';
+import { MapSpecHandle } from './object/map-sizing.js';
+import { programClosure } from './object/needs.js';
 import { assertAttachTypeKnown } from './programs/refusal.js';
 import { needsAttachBtf } from './object/section-names.js';
 import { BpfProgram } from './programs/program.js';
@@ -27,7 +29,7 @@ import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
 import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
-import { PROG_TYPE_NAMES } from './uapi/bpf.js';
+import { BPF_MAP_TYPE, PROG_TYPE_NAMES } from './uapi/bpf.js';
 
 export interface LoadOptions {
   /** bpffs mount used for pinning declared in the object (iproute2 tc/globals, libbpf by-name). */
@@ -44,6 +46,11 @@ export interface LoadOptions {
   ignorePinning?: boolean;
   /** BTF to resolve CO-RE relocations against instead of the running kernel's (/sys/kernel/btf). */
   targetBtf?: Btf;
+  /**
+   * With `programs`: load only those, the programs their prog arrays name (tail calls), and the
+   * maps all of these use; other maps are not created (test-run uses this).
+   */
+  onlyNeeded?: boolean;
   /** freplace programs: the program whose function they replace (fd), and the function when the section does not name it. */
   freplace?: { progFd: number; func?: string };
 }
@@ -82,6 +89,13 @@ export class BpfObjectSpec {
 
   get maps(): MapSpec[] {
     return this.file.maps;
+  }
+
+  /** A map before loading: `spec.map('events').maxEntries = 4096` sizes it (validated). */
+  map(name: string): MapSpecHandle {
+    const m = this.file.maps.find((x) => x.name === name);
+    if (!m) throw new BpfError('MAP_NOT_FOUND', `${this.path}: no map named ${name} (maps: ${this.file.maps.map((x) => x.name).join(', ') || 'none'})`);
+    return new MapSpecHandle(this.path, m);
   }
 
   program(name: string): ProgramSpec {
@@ -235,12 +249,17 @@ export class BpfCollection {
 
     // kfuncs, __ksym and .kconfig externs: resolved against this kernel, once per load.
     using externs = new ExternResolver(file.path, file.externs);
+    const needed = opts.onlyNeeded && opts.programs ? programClosure(file, opts.programs) : null;
     for (const m of file.maps) {
+      if (needed && !needed.maps.has(m.name)) continue;
       const pinPath = opts.ignorePinning ? null : declaredPinPath(spec, m, opts);
       if (pinPath && existsSync(pinPath)) {
         this.maps.set(m.name, reusePinnedMap(pinPath, m));
         this.reusedPins.add(m.name);
         continue;
+      }
+      if (m.maxEntries === 0 && m.type !== BPF_MAP_TYPE.PERF_EVENT_ARRAY) {
+        throw new BpfError('MAP_SIZE', `${file.path}: map ${m.name} has max_entries 0: the object leaves its size to the loader; set it before loading (spec.map('${m.name}').maxEntries = N, CLI: --max-entries ${m.name}=N)`);
       }
       const kconfig = m.style === 'data' && m.section === '.kconfig' ? kconfigValue(m, file.externs, file.path) : undefined;
       const createSpec = { ...m, initialValue: kconfig ?? spec.initialValue(m) };
@@ -262,8 +281,8 @@ export class BpfCollection {
     const mapFds = new Map<string, number>();
     for (const [name, m] of this.maps) mapFds.set(name, m.fd.value);
     const override = opts.programType !== undefined ? progTypeNumber(opts.programType) : undefined;
-    const wanted = opts.programs;
-    for (const name of wanted ?? []) spec.program(name);
+    for (const name of opts.programs ?? []) spec.program(name);
+    const wanted = needed ? [...needed.programs] : opts.programs;
     for (const p of file.programs) {
       if (wanted && !wanted.includes(p.name)) {
         this.skipped.push({ name: p.name, section: p.section, reason: 'not requested' });
@@ -300,7 +319,7 @@ export class BpfCollection {
 
     // Declared contents: prog array slots and map-in-map slots.
     for (const m of file.maps) {
-      if (!m.contents || this.reusedPins.has(m.name)) continue;
+      if (!m.contents || this.reusedPins.has(m.name) || !this.maps.has(m.name)) continue;
       const map = this.maps.get(m.name)!;
       for (const slot of m.contents) {
         const target = slot.kind === 'map' ? this.maps.get(slot.target) : this.programs.get(slot.target);

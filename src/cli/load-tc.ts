@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { attachTc } from '../attach/tc.js';
 import { attachTcx } from '../attach/tcx.js';
 import { openObject } from '../collection.js';
+import { applyMaxEntries } from './max-entries.js';
 import { BpfError } from '../errors.js';
 import { pinFd } from '../maps/pin.js';
 import type { CommandContext } from './command.js';
@@ -27,6 +28,7 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
   if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
 
   const spec = openObject(objPath);
+  applyMaxEntries(spec, values['max-entries']);
   const prog = selectTcProgram(spec, values.program as string | undefined);
   const direction = parseDirection(values.direction, prog);
   using coll = spec.load({

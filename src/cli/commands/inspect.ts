@@ -24,6 +24,7 @@ export function describeObject(obj: BpfObjectFile) {
       maxEntries: m.maxEntries,
       flags: m.flags,
       pinning: m.pinning,
+      ...(m.mapExtra !== undefined ? { mapExtra: '0x' + m.mapExtra.toString(16) } : {}),
     })),
     // What the loader must find in the running kernel.
     kfuncs: obj.externs.filter((e) => e.kind === 'kfunc').map((e) => ({ name: e.name, weak: e.weak })),

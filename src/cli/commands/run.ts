@@ -4,6 +4,7 @@
 
 import { attachXdp, detachXdp, queryXdp } from '../../attach/xdp.js';
 import { openObject } from '../../collection.js';
+import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { table } from '../format.js';
@@ -21,7 +22,7 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 export const run: Command = {
   name: 'run',
   summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
-  usage: 'bpf-ts run OBJ --xdp IFACE [--mode native|skb|hw|auto] [--program NAME] [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--netns NAME] [--json]',
+  usage: 'bpf-ts run OBJ --xdp IFACE [--mode native|skb|hw|auto] [--program NAME] [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--netns NAME] [--max-entries MAP=N]… [--json]',
   options: {
     xdp: { type: 'string' },
     mode: { type: 'string' },
@@ -30,6 +31,7 @@ export const run: Command = {
     duration: { type: 'string' },
     netns: { type: 'string' },
     'event-type': { type: 'string' },
+    ...MAX_ENTRIES_OPTION,
   },
   async run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `run takes exactly one object file (usage: ${this.usage})`);
@@ -41,6 +43,7 @@ export const run: Command = {
     const duration = values.duration === undefined ? undefined : positiveNumber(values.duration, '--duration', 1);
 
     const spec = openObject(positionals[0]);
+    applyMaxEntries(spec, values['max-entries']);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });
     const headers = eventHeaders(spec.file.btf, eventMapNames(coll), values['event-type'] as string | undefined, spec.path);
