@@ -51,8 +51,9 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
   const { btf, btfExt } = readBtf(elf);
 
   const maps: MapSpec[] = [];
+  const warnings: string[] = [];
   for (const sec of elf.sections) {
-    if (isLegacyMapSection(sec)) maps.push(...readLegacyMaps(elf, sec, symbols));
+    if (isLegacyMapSection(sec)) maps.push(...readLegacyMaps(elf, sec, symbols, warnings));
     else if (sec.name === '.maps') maps.push(...readBtfMaps(elf, sec, btf, symbols, relocations.get(sec.index) ?? []));
     else if (isDataSection(sec)) {
       const m = readDataMap(sec, btf, symbols, path);
@@ -126,5 +127,6 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
     btfExt,
     btfForKernel: btf ? fixupDatasecs(btf, elf, symbols, externs) : null,
     externs,
+    warnings,
   };
 }

@@ -134,4 +134,6 @@ export interface BpfObjectFile {
   btfForKernel: Uint8Array | null;
   /** Undefined symbols to resolve in the kernel: kfuncs, .kconfig and __ksym variables. */
   externs: ExternSpec[];
+  /** Things parsing accepted but the user should know (e.g. legacy map fields that are ignored). */
+  warnings: string[];
 }

@@ -87,3 +87,26 @@ describe('sizing before load', () => {
     for (const bad of ['a', 'a=', '=3', 'a=-1', 'a=1x']) expect(() => parseMaxEntries([bad])).toThrow(/--max-entries takes NAME=N/);
   });
 });
+
+describe('legacy map definitions with fields bpf-ts does not know', () => {
+  it.each(['legacy_extra.o', 'legacy_extra.clang14.o', 'legacy_extra.clang19.o'])('%s: warns for the non-zero ones only, sized as readelf says', (f) => {
+    const spec = open(f);
+    const readelf = readFileSync(`${FIXTURES}/${f.replace(/\.o$/, '.readelf.txt')}`, 'utf8');
+    const size = (name: string) => Number(new RegExp(`\\s(\\d+) OBJECT\\s+GLOBAL\\s+DEFAULT\\s+\\d+ ${name}\\n`).exec(readelf)![1]);
+    expect([size('extra_set'), size('inner_idx_set'), size('extra_zero')]).toEqual([24, 28, 24]);
+    expect(spec.file.warnings).toHaveLength(2);
+    expect(spec.file.warnings[0]).toMatch(/map extra_set: definition is 24 bytes; bytes 20..23 .* not zero/);
+    expect(spec.file.warnings[1]).toMatch(/map inner_idx_set: inner_map_idx 1 .* is ignored/);
+    expect(spec.maps.map((m) => [m.name, m.keySize, m.valueSize, m.maxEntries])).toEqual([
+      ['extra_set', 4, 8, 2],
+      ['inner_idx_set', 4, 8, 2],
+      ['extra_zero', 4, 8, 2],
+    ]);
+  });
+  it('no other fixture warns', async () => {
+    const { listFixtures } = await import('../helpers/oracle.js');
+    for (const fx of listFixtures().filter((x) => x.base !== 'legacy_extra')) {
+      expect(open(fx.file).file.warnings, fx.file).toEqual([]);
+    }
+  });
+});

@@ -10,6 +10,7 @@ import { table } from '../format.js';
 export function describeObject(obj: BpfObjectFile) {
   return {
     license: obj.license,
+    warnings: obj.warnings,
     programs: obj.programs.map((p) => ({
       name: p.name,
       section: p.section,
@@ -47,6 +48,7 @@ export const inspect: Command = {
       return 0;
     }
     ctx.print(`license: ${d.license ?? '(none)'}`);
+    for (const w of d.warnings) ctx.print(`warning: ${w}`);
     ctx.print('');
     ctx.print(table(['PROGRAM', 'SECTION', 'TYPE', 'INSNS'], d.programs.map((p) => [p.name, p.section, p.type, p.instructions])));
     ctx.print('');

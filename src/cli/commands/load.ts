@@ -98,6 +98,7 @@ export const load: Command = {
       ...(result.replacedProgId !== undefined ? { replacedProgId: result.replacedProgId } : {}),
       pinnedMaps: coll.createdPins,
       skipped: coll.skipped,
+      warnings: spec.file.warnings,
       ...(netns ? { netns } : {}),
     };
     if (ctx.json) ctx.printJson(out);
@@ -107,6 +108,7 @@ export const load: Command = {
       if (out.replacedProgId !== undefined) ctx.print(`replaced program id ${out.replacedProgId}`);
       for (const pin of out.pinnedMaps) ctx.print(`pinned map at ${pin}`);
       for (const s of out.skipped) ctx.print(`skipped ${s.name} (section "${s.section}"): ${s.reason}`);
+      for (const w of spec.file.warnings) ctx.print(`warning: ${w}`);
     }
     return 0;
   },
