@@ -21,6 +21,7 @@ import { ExternResolver, kconfigValue } from './programs/externs.js';
 import { resolveAttachTarget } from './programs/attach-target.js';
 import { MapSpecHandle } from './object/map-sizing.js';
 import { programClosure } from './object/needs.js';
+import { createStructOpsMap, structOpsKernel, structOpsLink, structOpsMemberIndex, structOpsValue, type StructOpsKernel } from './struct-ops.js';
 import { assertAttachTypeKnown } from './programs/refusal.js';
 import { needsAttachBtf } from './object/section-names.js';
 import { BpfProgram } from './programs/program.js';
@@ -29,7 +30,7 @@ import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
 import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
-import { BPF_MAP_TYPE, PROG_TYPE_NAMES } from './uapi/bpf.js';
+import { BPF_MAP_TYPE, BPF_PROG_TYPE, PROG_TYPE_NAMES } from './uapi/bpf.js';
 
 export interface LoadOptions {
   /** bpffs mount used for pinning declared in the object (iproute2 tc/globals, libbpf by-name). */
@@ -198,6 +199,8 @@ export class BpfCollection {
   readonly reusedPins = new Set<string>();
   /** Pins this load made (removed again if the load fails). */
   readonly createdPins: string[] = [];
+  /** bpf_links registering .struct_ops.link maps, by map name (closed with the collection). */
+  readonly structOpsLinks = new Map<string, Fd>();
   /** Programs of the object that were not loaded, and why. */
   readonly skipped: { name: string; section: string; reason: string }[] = [];
   /** The object, for typedMap(); its BTF with DATASEC sizes filled in is parsed on first use. */
@@ -250,8 +253,16 @@ export class BpfCollection {
     // kfuncs, __ksym and .kconfig externs: resolved against this kernel, once per load.
     using externs = new ExternResolver(file.path, file.externs);
     const needed = opts.onlyNeeded && opts.programs ? programClosure(file, opts.programs) : null;
+    const structOps = new Map<string, StructOpsKernel>();
     for (const m of file.maps) {
       if (needed && !needed.maps.has(m.name)) continue;
+      if (m.style === 'struct_ops') {
+        // Created against the kernel's bpf_struct_ops_<name>; filled once its programs exist.
+        const k = structOpsKernel(m, file.path);
+        structOps.set(m.name, k);
+        this.maps.set(m.name, createStructOpsMap(m, k, btfFd));
+        continue;
+      }
       const pinPath = opts.ignorePinning ? null : declaredPinPath(spec, m, opts);
       if (pinPath && existsSync(pinPath)) {
         this.maps.set(m.name, reusePinnedMap(pinPath, m));
@@ -297,14 +308,30 @@ export class BpfCollection {
         }
         throw new BpfError('PROGRAM_INVALID', `${file.path}: program ${p.name} in section "${p.section}": the section name does not say which program type it is; pass programType (CLI: --type xdp, or attach with --xdp)`);
       }
+      // struct_ops programs: against the kernel struct, as the member their map puts them in.
+      let structOpsTarget: { attachBtfId: number; member: number } | undefined;
+      if (type === BPF_PROG_TYPE.STRUCT_OPS) {
+        const owner = file.maps.find((m) => structOps.has(m.name) && m.structOps!.funcs.some((f) => f.program === p.name));
+        if (!owner) {
+          if (wanted && opts.programs?.includes(p.name) && !needed) {
+            throw new BpfError('ATTACH_TARGET', `${file.path}: struct_ops program ${p.name} is not used by any .struct_ops map of the object, so it has no kernel struct to load against`);
+          }
+          this.skipped.push({ name: p.name, section: p.section, reason: 'struct_ops program not used by any loaded .struct_ops map' });
+          continue;
+        }
+        const k = structOps.get(owner.name)!;
+        const member = owner.structOps!.funcs.find((f) => f.program === p.name)!.member;
+        structOpsTarget = { attachBtfId: k.struct.id, member: structOpsMemberIndex(k, member, file.path, owner.name) };
+      }
       if (p.expectedAttachType !== null) assertAttachTypeKnown(p.expectedAttachType, `${file.path}: program ${p.name} (section "${p.section}")`);
       // tracing/LSM/freplace: the kernel function or type the section names.
       const target = needsAttachBtf(type) ? resolveAttachTarget(p, type, p.expectedAttachType, file.path, opts.freplace) : null;
       using _targetFd = target?.owned ?? null;
       const { fd } = loadProgram(p, {
         source: file.path,
-        attachBtfId: target?.attachBtfId,
+        attachBtfId: target?.attachBtfId ?? structOpsTarget?.attachBtfId,
         attachBtfObjFd: target?.attachBtfObjFd,
+        ...(structOpsTarget ? { expectedAttachType: structOpsTarget.member } : {}),
         littleEndian: file.littleEndian,
         license: file.license ?? '',
         kernelVersion: file.kernelVersion ?? 0,
@@ -329,6 +356,15 @@ export class BpfCollection {
         }
         map.set(slot.key, target.fd.value);
       }
+    }
+
+    // struct_ops: the value with program fds; updating registers it (.struct_ops.link: a bpf_link does).
+    for (const [name, k] of structOps) {
+      const m = file.maps.find((x) => x.name === name)!;
+      const progFds = new Map([...this.programs].map(([n, p]) => [n, p.fd.value]));
+      const map = this.maps.get(name)!;
+      map.set(0, structOpsValue(m, k, file.btf!, progFds, file.path));
+      if (m.structOps!.link) this.structOpsLinks.set(name, structOpsLink(map, name));
     }
 
     if (opts.pinMaps) {
@@ -378,6 +414,8 @@ export class BpfCollection {
 
   /** Close every fd. Pinned and attached objects stay in the kernel; everything else is freed. */
   close(): void {
+    for (const l of this.structOpsLinks.values()) l.close();
+    this.structOpsLinks.clear();
     for (const p of this.programs.values()) p.close();
     for (const m of this.maps.values()) m.close();
     this.btf?.close();

@@ -6,6 +6,7 @@ import { type Btf, parseBtf } from './btf/btf.js';
 import { type BtfExt, parseBtfExt } from './btf/ext.js';
 import { fixupDatasecs } from './btf-datasec.js';
 import { KCONFIG_MAP, readExterns } from './externs.js';
+import { isStructOpsSection, readStructOpsMaps } from './maps-struct-ops.js';
 import { type ElfFile, type ElfSection, readElf } from './elf.js';
 import { isLegacyMapSection, legacyMapAt, readLegacyMaps } from './maps-legacy.js';
 import { readBtfMaps } from './maps-btf.js';
@@ -55,6 +56,7 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
   for (const sec of elf.sections) {
     if (isLegacyMapSection(sec)) maps.push(...readLegacyMaps(elf, sec, symbols, warnings));
     else if (sec.name === '.maps') maps.push(...readBtfMaps(elf, sec, btf, symbols, relocations.get(sec.index) ?? []));
+    else if (isStructOpsSection(sec)) maps.push(...readStructOpsMaps(elf, sec, btf, symbols, relocations.get(sec.index) ?? []));
     else if (isDataSection(sec)) {
       const m = readDataMap(sec, btf, symbols, path);
       if (m) maps.push(m);

@@ -13,7 +13,8 @@ export type MapStyle =
   | 'legacy' // struct bpf_map_def in "maps" (samples/bpf, goebpf)
   | 'iproute2' // struct bpf_elf_map in "maps"
   | 'btf' // BTF-defined in ".maps"
-  | 'data'; // .data / .rodata / .bss / .kconfig global data
+  | 'data' // .data / .rodata / .bss / .kconfig global data
+  | 'struct_ops'; // a kernel struct of BPF programs in .struct_ops / .struct_ops.link
 
 export interface MapSpec {
   name: string;
@@ -46,6 +47,11 @@ export interface MapSpec {
   variables?: DataVariable[];
   /** .rodata and .rodata.*: freeze after the initial value is written. */
   freeze: boolean;
+  /**
+   * struct_ops maps: the kernel struct implemented (`tcp_congestion_ops`), its BTF id in the
+   * object, the variable's bytes, which member each program fills, and whether a bpf_link registers it.
+   */
+  structOps?: { typeName: string; btfTypeId: number; data: Uint8Array; funcs: { member: string; program: string }[]; link: boolean };
   /** Declared initial contents (BTF `values = { … }`): slot -> name of a map or program. */
   contents?: { key: number; target: string; kind: 'map' | 'program' }[];
 }
