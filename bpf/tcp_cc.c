@@ -49,6 +49,8 @@ struct tcp_congestion_ops bpfts_cc = {
 	.ssthresh = (void *)bpfts_ssthresh,
 	.undo_cwnd = (void *)bpfts_undo_cwnd,
 	.name = "bpfts_cc",
+	/* TCP_CONG_NON_RESTRICTED: a namespace other than the initial one may make it its default */
+	.flags = 0x1,
 };
 
 char _license[] SEC("license") = "GPL";

@@ -201,6 +201,8 @@ export class BpfCollection {
   readonly createdPins: string[] = [];
   /** bpf_links registering .struct_ops.link maps, by map name (closed with the collection). */
   readonly structOpsLinks = new Map<string, Fd>();
+  /** .struct_ops maps registered by their update: the kernel holds them until key 0 is deleted. */
+  readonly #registeredStructOps: BpfMap[] = [];
   /** Programs of the object that were not loaded, and why. */
   readonly skipped: { name: string; section: string; reason: string }[] = [];
   /** The object, for typedMap(); its BTF with DATASEC sizes filled in is parsed on first use. */
@@ -365,6 +367,7 @@ export class BpfCollection {
       const map = this.maps.get(name)!;
       map.set(0, structOpsValue(m, k, file.btf!, progFds, file.path));
       if (m.structOps!.link) this.structOpsLinks.set(name, structOpsLink(map, name));
+      else this.#registeredStructOps.push(map);
     }
 
     if (opts.pinMaps) {
@@ -416,6 +419,14 @@ export class BpfCollection {
   close(): void {
     for (const l of this.structOpsLinks.values()) l.close();
     this.structOpsLinks.clear();
+    // Closing the fd would not unregister (the kernel keeps registered struct_ops alive): delete key 0.
+    for (const m of this.#registeredStructOps.splice(0)) {
+      try {
+        m.delete(Buffer.alloc(4));
+      } catch {
+        // already unregistered (e.g. by bpftool struct_ops unregister)
+      }
+    }
     for (const p of this.programs.values()) p.close();
     for (const m of this.maps.values()) m.close();
     this.btf?.close();

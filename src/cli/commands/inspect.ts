@@ -26,6 +26,10 @@ export function describeObject(obj: BpfObjectFile) {
       flags: m.flags,
       pinning: m.pinning,
       ...(m.mapExtra !== undefined ? { mapExtra: '0x' + m.mapExtra.toString(16) } : {}),
+      // struct_ops: the kernel struct it implements and which program fills each member.
+      ...(m.structOps
+        ? { structOps: { struct: m.structOps.typeName, link: m.structOps.link, members: Object.fromEntries(m.structOps.funcs.map((f) => [f.member, f.program])) } }
+        : {}),
     })),
     // What the loader must find in the running kernel.
     kfuncs: obj.externs.filter((e) => e.kind === 'kfunc').map((e) => ({ name: e.name, weak: e.weak })),
@@ -60,6 +64,12 @@ export const inspect: Command = {
           d.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, '0x' + m.flags.toString(16), m.pinning]),
         ),
       );
+    }
+    for (const m of d.maps) {
+      if (!m.structOps) continue;
+      ctx.print('');
+      ctx.print(`struct_ops map ${m.name}: struct ${m.structOps.struct}${m.structOps.link ? ' (registered through a bpf_link)' : ''}`);
+      for (const [member, prog] of Object.entries(m.structOps.members)) ctx.print(`  .${member} = ${prog}`);
     }
     if (d.kfuncs.length > 0 || d.externs.length > 0) {
       ctx.print('');
