@@ -76,7 +76,7 @@ export function resolveAttachTarget(
   const prefix = `${source}: ${progTypeName(type)} program ${spec.name} (section "${spec.section}")`;
   if (type === P.EXT) {
     const func = freplace?.func ?? spec.attachTarget;
-    if (!freplace) throw new BpfError('ATTACH_TARGET', `${prefix} replaces a function of another program: give the target program (LoadOptions.freplace / --freplace-target PROG_ID)`);
+    if (!freplace) throw new BpfError('ATTACH_TARGET', `${prefix} replaces a function of another program: give the target program (load({ freplace: { progFd } }))`);
     if (!func) throw new BpfError('ATTACH_TARGET', `${prefix}: name the function to replace (section freplace/<function>)`);
     const info = progInfo(freplace.progFd);
     if (!info.btfId) throw new BpfError('ATTACH_TARGET', `${prefix}: target program ${info.id} was loaded without BTF, so its functions cannot be replaced`);
