@@ -73,3 +73,7 @@ export { ping, type PingResult } from './net/icmp.js';
 export { PerfBufferReader, type PerfBufferOptions } from './events/perf-buffer.js';
 export { RingBufferReader } from './events/ring-buffer.js';
 export type { EventRecord } from './events/stream.js';
+// Real objects: section table, externs, sizing, struct_ops.
+export { SECTION_DEFS, sectionDef, type SectionDef } from './object/section-names.js';
+export type { ExternSpec, KconfigType } from './object/types.js';
+export { MapSpecHandle } from './object/map-sizing.js';
