@@ -294,7 +294,8 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
   it('has one map per definition symbol and per non-empty global data section', () => {
     const defs = o.symbols.filter((x) => {
       const sec = sectionByIndex(o, x.ndx);
-      return sec && (isLegacyMapsSection(sec.name) || sec.name === '.maps') && x.type === 'OBJECT' && x.name !== '';
+      // .struct_ops / .struct_ops.link variables are maps too (struct_ops maps).
+      return sec && (isLegacyMapsSection(sec.name) || sec.name === '.maps' || sec.name === '.struct_ops' || sec.name === '.struct_ops.link') && x.type === 'OBJECT' && x.name !== '';
     });
     const data = o.sections.filter((x) => isDataSectionName(x.name) && x.size > 0);
     // .kconfig externs (undefined symbols in BTF DATASEC ".kconfig") get one synthesized map.
