@@ -42,7 +42,11 @@ __u32 bpfts_undo_cwnd(unsigned long long *ctx)
 	return tcp_reno_undo_cwnd((struct sock *)ctx[0]);
 }
 
-SEC(".struct_ops")
+#ifndef STRUCT_OPS_SEC
+#define STRUCT_OPS_SEC ".struct_ops" /* tcp_cc_link.c: ".struct_ops.link" */
+#endif
+
+SEC(STRUCT_OPS_SEC)
 struct tcp_congestion_ops bpfts_cc = {
 	.init = (void *)bpfts_init,
 	.cong_avoid = (void *)bpfts_cong_avoid,

@@ -28,7 +28,7 @@ function sum(v: MapValue | undefined): bigint {
 // section_table has a program for every section name (some need targets or
 // kernel features); kfunc_missing fails by design; externs' typed ksym needs
 // CONFIG_KALLSYMS_ALL. Their own tests are test/kernel/{sections,externs}.test.ts.
-const NOT_LOADABLE = new Set(['sections.o', 'broken_verifier.o', 'core_missing.o', 'section_table.o', 'kfunc_missing.o', 'externs.o', 'sized_maps.o', 'tcp_cc.o', 'freplace_ext.o']);
+const NOT_LOADABLE = new Set(['sections.o', 'broken_verifier.o', 'core_missing.o', 'section_table.o', 'kfunc_missing.o', 'externs.o', 'sized_maps.o', 'tcp_cc.o', 'tcp_cc_link.o', 'freplace_ext.o']);
 // tcp_cc registers a TCP congestion control under a fixed name: struct-ops.test.ts loads it under unique names.
 // sized_maps leaves a map's size to the loader: test/kernel/map-sizing.test.ts sizes it.
 

@@ -12,6 +12,7 @@ import { openObject } from '../../src/collection.js';
 import { BpfError } from '../../src/errors.js';
 import { createNetns, deleteNetns, withNetns } from '../../src/netns.js';
 import { inNetns } from '../helpers/topology.js';
+import { linkInfo } from '../../src/sys/info.js';
 import { describeRoot } from '../helpers/root.js';
 import { uniqueName } from '../helpers/cli.js';
 
@@ -38,12 +39,14 @@ srv.listen(0, '127.0.0.1', () => {
 });`;
 
 describeRoot('struct_ops: a TCP congestion control in BPF', () => {
-  for (const v of ['', '.clang14', '.clang19']) {
-    const file = `fixtures/tcp_cc${v}.o`;
+  for (const [base, v] of ['tcp_cc', 'tcp_cc_link'].flatMap((b) => ['', '.clang14', '.clang19'].map((x) => [b, x] as const))) {
+    const file = `fixtures/${base}${v}.o`;
+    const link = base === 'tcp_cc_link';
     it(`${file}: registered on load, used by a socket in a test namespace, gone after close`, () => {
       const spec = openObject(file);
       const m = spec.maps.find((x) => x.name === 'bpfts_cc')!;
       expect(m.structOps!.typeName).toBe('tcp_congestion_ops');
+      expect(m.structOps!.link).toBe(link);
       expect(m.structOps!.funcs.map((f) => f.member).sort()).toEqual(['cong_avoid', 'init', 'ssthresh', 'undo_cwnd']);
       // A name of our own (other runs may have theirs registered at the same time).
       const name = `bt${process.pid % 100000}_${Math.floor(Math.random() * 1e6)}`.slice(0, 15);
@@ -59,6 +62,16 @@ describeRoot('struct_ops: a TCP congestion control in BPF', () => {
         // bpftool lists registered struct_ops by map id and map name.
         mapId = coll.map('bpfts_cc').info().id;
         expect(bpftoolStructOps()).toContainEqual({ id: mapId, name: 'bpfts_cc', kernel_struct_ops: 'tcp_congestion_ops' });
+        // .struct_ops.link: created with BPF_F_LINK (0x2000) and registered by a bpf_link of type struct_ops.
+        const flags = JSON.parse(execFileSync('bpftool', ['map', 'show', 'id', String(mapId), '-j'], { encoding: 'utf8' })).flags;
+        expect(flags & 0x2000).toBe(link ? 0x2000 : 0);
+        expect(coll.structOpsLinks.has('bpfts_cc')).toBe(link);
+        if (link) {
+          // bpftool lists the link (by the id the kernel gives our fd) as a struct_ops link.
+          const linkId = linkInfo(coll.structOpsLinks.get('bpfts_cc')!.value).id;
+          const links = JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8' })) as { id: number; type: string }[];
+          expect(links).toContainEqual(expect.objectContaining({ id: linkId, type: 'struct_ops' }));
+        }
 
         inNetns(ns, ['ip', 'link', 'set', 'lo', 'up']);
         withNetns(ns, () => writeFileSync('/proc/sys/net/ipv4/tcp_congestion_control', name));
