@@ -19,13 +19,20 @@ import { parseObject } from './object/object.js';
 import { readObjectBytes } from './object/read.js';
 import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object/types.js';
 import { loadProgram } from './programs/load.js';
+import { ExternResolver, kconfigValue } from './programs/externs.js';
+import { resolveAttachTarget } from './programs/attach-target.js';
+import { MapSpecHandle } from './object/map-sizing.js';
+import { programClosure } from './object/needs.js';
+import { createStructOpsMap, structOpsKernel, structOpsLink, structOpsMemberIndex, structOpsValue, type StructOpsKernel } from './struct-ops.js';
+import { assertAttachTypeKnown } from './programs/refusal.js';
+import { needsAttachBtf } from './object/section-names.js';
 import { BpfProgram } from './programs/program.js';
 import { btfLoad } from './sys/btf-attr.js';
 import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
 import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
-import { BPF_F_MMAPABLE, PROG_TYPE_NAMES } from './uapi/bpf.js';
+import { BPF_F_MMAPABLE, BPF_MAP_TYPE, BPF_PROG_TYPE, PROG_TYPE_NAMES } from './uapi/bpf.js';
 import { BpfSyscallError } from './sys/syscall-error.js';
 import { EINVAL } from './sys/errno.js';
 
@@ -46,6 +53,13 @@ export interface LoadOptions {
   targetBtf?: Btf;
   /** Create maps even when their estimated memory exceeds what is available (see BpfMap.create). */
   ignoreMemoryLimit?: boolean;
+  /**
+   * With `programs`: load only those, the programs their prog arrays name (tail calls), and the
+   * maps all of these use; other maps are not created (test-run uses this).
+   */
+  onlyNeeded?: boolean;
+  /** freplace programs: the program whose function they replace (fd), and the function when the section does not name it. */
+  freplace?: { progFd: number; func?: string };
 }
 
 function progTypeNumber(t: string | number): number {
@@ -107,6 +121,13 @@ export class BpfObjectSpec {
 
   get maps(): MapSpec[] {
     return this.file.maps;
+  }
+
+  /** A map before loading: `spec.map('events').maxEntries = 4096` sizes it (validated). */
+  map(name: string): MapSpecHandle {
+    const m = this.file.maps.find((x) => x.name === name);
+    if (!m) throw new BpfError('MAP_NOT_FOUND', `${this.path}: no map named ${name} (maps: ${this.file.maps.map((x) => x.name).join(', ') || 'none'})`);
+    return new MapSpecHandle(this.path, m);
   }
 
   program(name: string): ProgramSpec {
@@ -211,6 +232,12 @@ export class BpfCollection {
   readonly createdPins: string[] = [];
   /** Directories this load made for its pins, outermost first (removed again, when empty, if the load fails). */
   readonly createdDirs: string[] = [];
+  /** bpf_links registering .struct_ops.link maps, by map name (closed with the collection). */
+  readonly structOpsLinks = new Map<string, Fd>();
+  /** .struct_ops maps registered by their update: the kernel holds them until key 0 is deleted. */
+  readonly #registeredStructOps: BpfMap[] = [];
+  /** Programs of the object that were not loaded, and why. */
+  readonly skipped: { name: string; section: string; reason: string }[] = [];
   /** The object, for typedMap(); its BTF with DATASEC sizes filled in is parsed on first use. */
   #file: BpfObjectFile | null = null;
   #typesBtf: Btf | null = null;
@@ -262,7 +289,19 @@ export class BpfCollection {
       return (core ??= new CoreResolver(file.btf, target, { littleEndian: file.littleEndian }));
     };
 
+    // kfuncs, __ksym and .kconfig externs: resolved against this kernel, once per load.
+    using externs = new ExternResolver(file.path, file.externs);
+    const needed = opts.onlyNeeded && opts.programs ? programClosure(file, opts.programs) : null;
+    const structOps = new Map<string, StructOpsKernel>();
     for (const m of file.maps) {
+      if (needed && !needed.maps.has(m.name)) continue;
+      if (m.style === 'struct_ops') {
+        // Created against the kernel's bpf_struct_ops_<name>; filled once its programs exist.
+        const k = structOpsKernel(m, file.path);
+        structOps.set(m.name, k);
+        this.maps.set(m.name, createStructOpsMap(m, k, btfFd));
+        continue;
+      }
       const pinPath = opts.ignorePinning ? null : declaredPinPath(spec, m, opts);
       // checkExistingPin refuses symlinks and pins or directories another user controls.
       if (pinPath && checkExistingPin(pinPath, `reuse map "${m.name}" pinned at ${pinPath}`)) {
@@ -270,7 +309,11 @@ export class BpfCollection {
         this.reusedPins.add(m.name);
         continue;
       }
-      const map = createMap({ ...m, initialValue: spec.initialValue(m) }, btfFd, opts.ignoreMemoryLimit);
+      if (m.maxEntries === 0 && m.type !== BPF_MAP_TYPE.PERF_EVENT_ARRAY) {
+        throw new BpfError('MAP_SIZE', `${file.path}: map ${m.name} has max_entries 0: the object leaves its size to the loader; set it before loading (spec.map('${m.name}').maxEntries = N, CLI: --max-entries ${m.name}=N)`);
+      }
+      const kconfig = m.style === 'data' && m.section === '.kconfig' ? kconfigValue(m, file.externs, file.path) : undefined;
+      const map = createMap({ ...m, initialValue: kconfig ?? spec.initialValue(m) }, btfFd, opts.ignoreMemoryLimit);
       this.maps.set(m.name, map);
       if (pinPath) {
         try {
@@ -291,17 +334,46 @@ export class BpfCollection {
     const mapFds = new Map<string, number>();
     for (const [name, m] of this.maps) mapFds.set(name, m.fd.value);
     const override = opts.programType !== undefined ? progTypeNumber(opts.programType) : undefined;
-    const wanted = opts.programs;
-    for (const name of wanted ?? []) spec.program(name);
+    for (const name of opts.programs ?? []) spec.program(name);
+    const wanted = needed ? [...needed.programs] : opts.programs;
     for (const p of file.programs) {
-      if (wanted && !wanted.includes(p.name)) continue;
+      if (wanted && !wanted.includes(p.name)) {
+        this.skipped.push({ name: p.name, section: p.section, reason: 'not requested' });
+        continue;
+      }
       const type = p.type ?? override;
       if (type === undefined) {
-        if (!wanted) continue; // not asked for, and not loadable without a type
+        if (!wanted) {
+          // Not asked for, and not loadable without a type: say so rather than drop it silently.
+          this.skipped.push({ name: p.name, section: p.section, reason: `section "${p.section}" names no program type (pass programType / --type)` });
+          continue;
+        }
         throw new BpfError('PROGRAM_INVALID', `${file.path}: program ${p.name} in section "${p.section}": the section name does not say which program type it is; pass programType (CLI: --type xdp, or attach with --xdp)`);
       }
+      // struct_ops programs: against the kernel struct, as the member their map puts them in.
+      let structOpsTarget: { attachBtfId: number; member: number } | undefined;
+      if (type === BPF_PROG_TYPE.STRUCT_OPS) {
+        const owner = file.maps.find((m) => structOps.has(m.name) && m.structOps!.funcs.some((f) => f.program === p.name));
+        if (!owner) {
+          if (wanted && opts.programs?.includes(p.name) && !needed) {
+            throw new BpfError('ATTACH_TARGET', `${file.path}: struct_ops program ${p.name} is not used by any .struct_ops map of the object, so it has no kernel struct to load against`);
+          }
+          this.skipped.push({ name: p.name, section: p.section, reason: 'struct_ops program not used by any loaded .struct_ops map' });
+          continue;
+        }
+        const k = structOps.get(owner.name)!;
+        const member = owner.structOps!.funcs.find((f) => f.program === p.name)!.member;
+        structOpsTarget = { attachBtfId: k.struct.id, member: structOpsMemberIndex(k, member, file.path, owner.name) };
+      }
+      if (p.expectedAttachType !== null) assertAttachTypeKnown(p.expectedAttachType, `${file.path}: program ${p.name} (section "${p.section}")`);
+      // tracing/LSM/freplace: the kernel function or type the section names.
+      const target = needsAttachBtf(type) ? resolveAttachTarget(p, type, p.expectedAttachType, file.path, opts.freplace) : null;
+      using _targetFd = target?.owned ?? null;
       const { fd } = loadProgram(p, {
         source: file.path,
+        attachBtfId: target?.attachBtfId ?? structOpsTarget?.attachBtfId,
+        attachBtfObjFd: target?.attachBtfObjFd,
+        ...(structOpsTarget ? { expectedAttachType: structOpsTarget.member } : {}),
         littleEndian: file.littleEndian,
         license: file.license ?? '',
         kernelVersion: file.kernelVersion ?? 0,
@@ -309,13 +381,14 @@ export class BpfCollection {
         mapFds,
         btfFd: progBtfFd,
         core: coreFor(p),
+        externs,
       });
       this.programs.set(p.name, new BpfProgram(fd, p.name, type));
     }
 
     // Declared contents: prog array slots and map-in-map slots.
     for (const m of file.maps) {
-      if (!m.contents || this.reusedPins.has(m.name)) continue;
+      if (!m.contents || this.reusedPins.has(m.name) || !this.maps.has(m.name)) continue;
       const map = this.maps.get(m.name)!;
       for (const slot of m.contents) {
         const target = slot.kind === 'map' ? this.maps.get(slot.target) : this.programs.get(slot.target);
@@ -325,6 +398,16 @@ export class BpfCollection {
         }
         map.set(slot.key, target.fd.value);
       }
+    }
+
+    // struct_ops: the value with program fds; updating registers it (.struct_ops.link: a bpf_link does).
+    for (const [name, k] of structOps) {
+      const m = file.maps.find((x) => x.name === name)!;
+      const progFds = new Map([...this.programs].map(([n, p]) => [n, p.fd.value]));
+      const map = this.maps.get(name)!;
+      map.set(0, structOpsValue(m, k, file.btf!, progFds, file.path));
+      if (m.structOps!.link) this.structOpsLinks.set(name, structOpsLink(map, name));
+      else this.#registeredStructOps.push(map);
     }
 
     if (opts.pinMaps) {
@@ -426,6 +509,16 @@ export class BpfCollection {
 
   /** Close every fd. Pinned and attached objects stay in the kernel; everything else is freed. */
   close(): void {
+    for (const l of this.structOpsLinks.values()) l.close();
+    this.structOpsLinks.clear();
+    // Closing the fd would not unregister (the kernel keeps registered struct_ops alive): delete key 0.
+    for (const m of this.#registeredStructOps.splice(0)) {
+      try {
+        m.delete(Buffer.alloc(4));
+      } catch {
+        // already unregistered (e.g. by bpftool struct_ops unregister)
+      }
+    }
     for (const p of this.programs.values()) p.close();
     for (const m of this.maps.values()) m.close();
     this.btf?.close();

@@ -34,6 +34,10 @@ export type BpfErrorCode =
   | 'EVENT_BUFFER_CORRUPT'
   | 'READ_ONLY'
   | 'NOT_MMAPABLE'
+  | 'EXTERN_UNRESOLVED'
+  | 'KCONFIG_UNAVAILABLE'
+  | 'ATTACH_TARGET'
+  | 'MAP_SIZE'
   // attach layer
   | 'NETLINK'
   | 'NO_SUCH_INTERFACE'

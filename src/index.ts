@@ -108,3 +108,7 @@ export { generateModule, type GenerateOptions } from './gen/generate.js';
 export { CAP, capName, capNames, capsForCommand, effectiveCaps, missingCaps, type CapNeed, type CapSet } from './sys/caps.js';
 export { estimateMapBytes } from './maps/map.js';
 export { DEFAULT_MAX_OBJECT_BYTES, type ReadObjectOptions } from './object/read.js';
+// Real objects: section table, externs, sizing, struct_ops.
+export { SECTION_DEFS, sectionDef, type SectionDef } from './object/section-names.js';
+export type { ExternSpec, KconfigType } from './object/types.js';
+export { MapSpecHandle } from './object/map-sizing.js';

@@ -14,6 +14,7 @@ import { basename } from 'node:path';
 import { attachCgroup, attachCgroupLink, BPF_F_ALLOW_MULTI, resolveCgroup, type CgroupLink } from '../attach/cgroup.js';
 import { attachSkMsg, detachSkMsg } from '../attach/sk-msg.js';
 import { openObject } from '../collection.js';
+import { applyMaxEntries } from './max-entries.js';
 import { BpfError } from '../errors.js';
 import { pinFd, removeEmptyDirs, unpin } from '../maps/pin.js';
 import { cgroupAttachTypeFor, selectCgroupProgram, selectSkMsgProgram } from './cgroup-select.js';
@@ -42,6 +43,7 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
   const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the cgroup link for ${cgroupArg}`) : undefined;
 
   const spec = openObject(objPath);
+  applyMaxEntries(spec, values['max-entries']);
   const cgProg = cgroup ? selectCgroupProgram(spec, values.program as string | undefined) : undefined;
   const attachType = cgProg ? cgroupAttachTypeFor(cgProg, values['attach-type']) : undefined;
   const msgProg = mapName ? selectSkMsgProgram(spec, values['sk-msg-program'] as string | undefined) : undefined;

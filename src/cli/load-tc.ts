@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import { attachTc } from '../attach/tc.js';
 import { attachTcx } from '../attach/tcx.js';
 import { openObject } from '../collection.js';
+import { applyMaxEntries } from './max-entries.js';
 import { BpfError } from '../errors.js';
 import type { CommandContext } from './command.js';
 import { defaultTcxLinkPin } from './default-pins.js';
@@ -32,6 +33,7 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
   const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the tcx link for ${iface}`) : undefined;
 
   const spec = openObject(objPath);
+  applyMaxEntries(spec, values['max-entries']);
   const prog = selectTcProgram(spec, values.program as string | undefined);
   const direction = parseDirection(values.direction, prog);
   using coll = spec.load({

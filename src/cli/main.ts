@@ -78,10 +78,22 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     const isBpf = e instanceof BpfError;
     const message = e instanceof Error ? e.message : String(e);
     const line = isBpf ? message : `internal error: ${message}`;
-    if (json) out(JSON.stringify({ error: { code: isBpf ? e.code : 'INTERNAL', message } }) + '\n');
+    if (json) out(JSON.stringify({ error: { code: isBpf ? e.code : 'INTERNAL', message, ...errorExtras(e) } }) + '\n');
     err(`bpf-ts: ${line.split('\n')[0]}\n`);
     if (debug && e instanceof Error) err((e.stack ?? '') + '\n');
     else if (isBpf && e.details) err(e.details.replace(/\n?$/, '\n'));
     return 1;
   }
+}
+
+/** What a --json error carries beyond code and message: the verifier's log lines and where it stopped. */
+function errorExtras(e: unknown): Record<string, unknown> {
+  if (!(e instanceof BpfError)) return {};
+  const x = e as BpfError & { log?: unknown; instruction?: unknown; sourceLine?: { fileName?: string; line?: number; source?: string } };
+  const extras: Record<string, unknown> = {};
+  if (typeof x.log === 'string' && x.log.trim()) extras.verifierLog = x.log.trimEnd().split('\n');
+  if (typeof x.instruction === 'number' && x.instruction >= 0) extras.instruction = x.instruction;
+  if (x.sourceLine?.fileName) extras.sourceLine = { file: x.sourceLine.fileName, line: x.sourceLine.line, source: x.sourceLine.source?.trim() };
+  if (e.details) extras.details = e.details;
+  return extras;
 }

@@ -110,11 +110,19 @@ export function sanitizeMapName(name: string): string {
 export function normalizeMapSpec<T extends MapCreateSpec>(spec: T): T {
   const s = { ...spec };
   switch (spec.type) {
-    case BPF_MAP_TYPE.PERF_EVENT_ARRAY:
-      if (s.maxEntries === 0) s.maxEntries = possibleCpus();
-      if (s.keySize === 0) s.keySize = 4;
-      if (s.valueSize === 0) s.valueSize = 4;
+    case BPF_MAP_TYPE.PERF_EVENT_ARRAY: {
+      // As cilium/ebpf: one slot per possible CPU (more are never used), u32 keys and fd values,
+      // whatever the object declared (a struct value type is a common mistake the kernel refuses).
+      const cpus = possibleCpus();
+      if (s.maxEntries === 0 || s.maxEntries > cpus) s.maxEntries = cpus;
+      if (s.keySize !== 4 || s.valueSize !== 4) {
+        s.keySize = 4;
+        s.valueSize = 4;
+        s.btfKeyTypeId = 0;
+        s.btfValueTypeId = 0;
+      }
       break;
+    }
     case BPF_MAP_TYPE.RINGBUF:
     case BPF_MAP_TYPE.USER_RINGBUF:
       s.keySize = 0;

@@ -27,7 +27,8 @@ const LINE_INFO = 96;
 const LINE_INFO_CNT = 104;
 const ATTACH_BTF_ID = 108;
 // union { u32 attach_prog_fd; u32 attach_btf_obj_fd; }
-const ATTACH_PROG_FD = 112;
+const ATTACH_BTF_OBJ_FD = 112;
+const FD_ARRAY = 120;
 const LOG_TRUE_SIZE = 140;
 /** Up to and including log_true_size (6.4+); older kernels accept it as long as the tail is zero. */
 export const PROG_LOAD_ATTR_SIZE = 144;
@@ -49,8 +50,10 @@ export interface ProgLoadAttr {
   funcInfo?: Uint8Array;
   lineInfo?: Uint8Array;
   attachBtfId?: number;
-  /** freplace: the target program's fd; module targets: the module BTF's fd. */
-  attachProgFd?: number;
+  /** attach_prog_fd (freplace, BPF-to-BPF fentry) or attach_btf_obj_fd (module BTF): the same field. */
+  attachBtfObjFd?: number;
+  /** fd_array: fds that BPF_PSEUDO_KFUNC_CALL insns (off = index) and similar refer to. */
+  fdArray?: number[];
 }
 
 export interface ProgLoadResult {
@@ -112,7 +115,14 @@ export function progLoad(a: ProgLoadAttr, logLevel = 0, logSize = 0): ProgLoadRe
     }
   }
   writeU32(b, ATTACH_BTF_ID, a.attachBtfId ?? 0);
-  writeU32(b, ATTACH_PROG_FD, a.attachProgFd ?? 0);
+  writeU32(b, ATTACH_BTF_OBJ_FD, a.attachBtfObjFd ?? 0);
+  if (a.fdArray && a.fdArray.length > 1) {
+    const arr = new Uint8Array(a.fdArray.length * 4);
+    a.fdArray.forEach((fd, i) => writeU32(arr, i * 4, fd));
+    const fa = ffi.nativeCopy(arr);
+    keep.push(fa);
+    writeU64(b, FD_ARRAY, fa.address);
+  }
   const result = bpfRaw(cmd.BPF_PROG_LOAD, b, PROG_LOAD_ATTR_SIZE);
   keep.length = 0;
   // A view of the log up to its NUL, not a copy: logs can be tens of megabytes.

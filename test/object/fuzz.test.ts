@@ -358,7 +358,7 @@ function invariants(obj) {
     if (p.ownInstructionCount > n || p.ownInstructionCount <= 0) throw new Error(p.name + ': own ' + p.ownInstructionCount + ' of ' + n);
     for (const r of p.relocations) {
       if (!(r.insnIndex >= 0 && r.insnIndex < n)) throw new Error(p.name + ': relocation at ' + r.insnIndex + ' of ' + n);
-      if (r.kind !== 'extern') {
+      if (r.kind === 'map_fd' || r.kind === 'map_value') {
         if (!names.has(r.map)) throw new Error(p.name + ': relocation to unknown map ' + r.map);
         if (p.instructions[r.insnIndex * 8] !== 0x18) throw new Error(p.name + ': map relocation on a non-ld_imm64');
       }

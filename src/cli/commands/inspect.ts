@@ -10,6 +10,7 @@ import { table } from '../format.js';
 export function describeObject(obj: BpfObjectFile) {
   return {
     license: obj.license,
+    warnings: obj.warnings,
     programs: obj.programs.map((p) => ({
       name: p.name,
       section: p.section,
@@ -24,7 +25,17 @@ export function describeObject(obj: BpfObjectFile) {
       maxEntries: m.maxEntries,
       flags: m.flags,
       pinning: m.pinning,
+      ...(m.mapExtra !== undefined ? { mapExtra: '0x' + m.mapExtra.toString(16) } : {}),
+      // struct_ops: the kernel struct it implements and which program fills each member.
+      ...(m.structOps
+        ? { structOps: { struct: m.structOps.typeName, link: m.structOps.link, members: Object.fromEntries(m.structOps.funcs.map((f) => [f.member, f.program])) } }
+        : {}),
     })),
+    // What the loader must find in the running kernel.
+    kfuncs: obj.externs.filter((e) => e.kind === 'kfunc').map((e) => ({ name: e.name, weak: e.weak })),
+    externs: obj.externs
+      .filter((e) => e.kind !== 'kfunc')
+      .map((e) => ({ name: e.name, kind: e.kind, weak: e.weak, ...(e.kconfig ? { type: e.kconfig.type, size: e.kconfig.size } : {}), ...(e.kind === 'ksym' ? { typeless: e.typeless === true } : {}) })),
   };
 }
 
@@ -50,6 +61,7 @@ export const inspect: Command = {
       return 0;
     }
     ctx.print(`license: ${d.license ?? '(none)'}`);
+    for (const w of d.warnings) ctx.print(`warning: ${w}`);
     ctx.print('');
     ctx.print(table(['PROGRAM', 'SECTION', 'TYPE', 'INSNS'], d.programs.map((p) => [p.name, p.section, p.type, p.instructions])));
     ctx.print('');
@@ -59,6 +71,21 @@ export const inspect: Command = {
         table(
           ['MAP', 'TYPE', 'KEY', 'VALUE', 'MAX', 'FLAGS', 'PINNING'],
           d.maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, '0x' + m.flags.toString(16), m.pinning]),
+        ),
+      );
+    }
+    for (const m of d.maps) {
+      if (!m.structOps) continue;
+      ctx.print('');
+      ctx.print(`struct_ops map ${m.name}: struct ${m.structOps.struct}${m.structOps.link ? ' (registered through a bpf_link)' : ''}`);
+      for (const [member, prog] of Object.entries(m.structOps.members)) ctx.print(`  .${member} = ${prog}`);
+    }
+    if (d.kfuncs.length > 0 || d.externs.length > 0) {
+      ctx.print('');
+      ctx.print(
+        table(
+          ['EXTERN', 'KIND', 'WEAK'],
+          [...d.kfuncs.map((k) => [k.name, 'kfunc', k.weak ? 'yes' : 'no']), ...d.externs.map((e) => [e.name, e.kind === 'kconfig' ? `kconfig ${e.type}` : e.kind === 'ksym' ? (e.typeless ? 'ksym (typeless)' : 'ksym') : e.kind, e.weak ? 'yes' : 'no'])],
         ),
       );
     }

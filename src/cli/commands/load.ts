@@ -17,13 +17,14 @@ import type { Command } from '../command.js';
 import { loadCgroup } from '../load-cgroup.js';
 import { loadTc } from '../load-tc.js';
 import { loadPinLinks } from '../load-tracing.js';
+import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 
 export const load: Command = {
   name: 'load',
   summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg (stays attached)',
   usage:
-    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--ignore-memory-limit] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
+    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--max-entries MAP=N]… [--ignore-memory-limit] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
   options: {
     xdp: { type: 'string' },
     tc: { type: 'string' },
@@ -45,6 +46,7 @@ export const load: Command = {
     'pin-links': { type: 'string' },
     set: { type: 'string', multiple: true },
     'ignore-memory-limit': { type: 'boolean' },
+    ...MAX_ENTRIES_OPTION,
   },
   run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
@@ -81,6 +83,7 @@ export const load: Command = {
     }
 
     const spec = openObject(positionals[0]);
+    applyMaxEntries(spec, values['max-entries']);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({
     ignoreMemoryLimit: values['ignore-memory-limit'] === true,
@@ -128,6 +131,8 @@ export const load: Command = {
       ...(result.replacedProgId !== undefined ? { replacedProgId: result.replacedProgId } : {}),
       pinnedMaps: coll.createdPins,
       ...(removedDefunctPin ? { removedDefunctPin } : {}),
+      skipped: coll.skipped,
+      warnings: spec.file.warnings,
       ...(netns ? { netns } : {}),
     };
     if (ctx.json) ctx.printJson(out);
@@ -137,6 +142,8 @@ export const load: Command = {
       if (mode === 'auto') ctx.print(`(--mode auto: the kernel chose ${out.mode})`);
       if (out.replacedProgId !== undefined) ctx.print(`replaced program id ${out.replacedProgId}`);
       for (const pin of out.pinnedMaps) ctx.print(`pinned map at ${pin}`);
+      for (const s of out.skipped) ctx.print(`skipped ${s.name} (section "${s.section}"): ${s.reason}`);
+      for (const w of spec.file.warnings) ctx.print(`warning: ${w}`);
     }
     return 0;
   },

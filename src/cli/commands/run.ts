@@ -6,6 +6,7 @@
 
 import { warnLoad } from '../load-warnings.js';
 import { openObject } from '../../collection.js';
+import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { table } from '../format.js';
@@ -26,7 +27,7 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 export const run: Command = {
   name: 'run',
   summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
-  usage: 'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
+  usage: 'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
   options: {
     xdp: { type: 'string' },
     mode: { type: 'string' },
@@ -37,6 +38,7 @@ export const run: Command = {
     'event-type': { type: 'string' },
     set: { type: 'string', multiple: true },
     netlink: { type: 'boolean' },
+    ...MAX_ENTRIES_OPTION,
   },
   async run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `run takes exactly one object file (usage: ${this.usage})`);
@@ -52,6 +54,7 @@ export const run: Command = {
     const netns = values.netns as string | undefined;
 
     const spec = openObject(positionals[0]);
+    applyMaxEntries(spec, values['max-entries']);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });
     warnLoad(ctx, coll);
