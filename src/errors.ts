@@ -36,6 +36,12 @@ export type BpfErrorCode =
   | 'ALREADY_ATTACHED'
   | 'NOT_ATTACHED'
   | 'NO_CGROUP2'
+  // instructions and emulation (asm/, vm/)
+  | 'INSN_INVALID'
+  | 'ASM_SYNTAX'
+  | 'EMU_FAULT'
+  | 'EMU_UNKNOWN_HELPER'
+  | 'EMU_LIMIT'
   // CLI
   | 'USAGE'
   | 'IO';
