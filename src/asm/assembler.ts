@@ -287,7 +287,7 @@ function kernelLine(t: string): Omit<Pending, 'line'> | null {
     return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | atomicSize(m[2]), rn(m[3]), rn(m[6]), memOff(m[4], m[5]), op.BPF_XCHG) };
   }
   if ((m = RX.cmpxchg.exec(t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | atomicSize(m[1]), rn(m[2]), rn(m[5]), memOff(m[3], m[4]), op.BPF_CMPXCHG) };
-  if ((m = RX.ldacq.exec(t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | WIDTH_SIZE[m[2]], rn(m[3]), rn(m[1]), memOff(m[4], m[5]), op.BPF_LOAD_ACQ) };
+  if ((m = RX.ldacq.exec(t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | WIDTH_SIZE[m[2]], rn(m[1]), rn(m[3]), memOff(m[4], m[5]), op.BPF_LOAD_ACQ) };
   if ((m = RX.strel.exec(t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | WIDTH_SIZE[m[1]], rn(m[2]), rn(m[5]), memOff(m[3], m[4]), op.BPF_STORE_REL) };
   if ((m = RX.alu.exec(t))) {
     const cl = m[1] === 'w' ? op.BPF_ALU : op.BPF_ALU64;

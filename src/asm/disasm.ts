@@ -140,7 +140,8 @@ export function insnText(i: Insn, names?: DisasmNames, slot = i.slot ?? 0): stri
       if (m === op.BPF_MEM) return `*${at} = r${src}`;
       if (m !== op.BPF_ATOMIC) break;
       const a = sz === '64' ? 'atomic64' : 'atomic';
-      if (imm === op.BPF_LOAD_ACQ) return `${sz === '64' ? 'r' : 'w'}${src} = load_acquire(${at})`;
+      // load-acquire reads through src into dst (unlike the other atomics).
+      if (imm === op.BPF_LOAD_ACQ) return `${sz === '64' ? 'r' : 'w'}${dst} = load_acquire((u${sz} *)${mem(src, off)})`;
       if (imm === op.BPF_STORE_REL) return `store_release(${at}, ${sz === '64' ? 'r' : 'w'}${src})`;
       if (imm === op.BPF_XCHG) return `r${src} = ${a}_xchg(${at}, r${src})`;
       if (imm === op.BPF_CMPXCHG) return `r0 = ${a}_cmpxchg(${at}, r0, r${src})`;
