@@ -15,6 +15,7 @@ import { helperName } from '../asm/helpers.js';
 import { type Insn, decode, slotIndex, slots } from '../asm/insn.js';
 import * as op from '../asm/opcode.js';
 import { validate } from '../asm/validate.js';
+import type { ProgramRelocation } from '../object/types.js';
 import * as A from './arith.js';
 import { checkRegisters } from './check.js';
 import { FUNC_ADDR_ID, Memory, STACK_REGION_ID } from './memory.js';
@@ -33,6 +34,8 @@ export interface VmProgram {
   littleEndian?: boolean;
   name?: string;
   lineInfo?: readonly VmLineInfo[];
+  /** Map, global-data and extern references still to resolve (a ProgramSpec's relocations). */
+  relocations?: readonly ProgramRelocation[];
 }
 
 /** What a helper sees besides its arguments. */
@@ -57,8 +60,8 @@ export interface HelperDef {
 export interface VmOptions {
   /** Helpers by id (enum bpf_func_id). Calling any other id is EMU_UNKNOWN_HELPER. */
   helpers?: ReadonlyMap<number, HelperDef>;
-  /** kfuncs by the call instruction's slot (resolved from relocations by the caller). */
-  kfuncs?: ReadonlyMap<number, HelperDef>;
+  /** kfuncs by name (an object's kfunc calls carry the name in an "extern" relocation). */
+  kfuncs?: ReadonlyMap<string, HelperDef>;
   /** Instructions one run may execute before EMU_LIMIT; default 1,000,000. */
   budget?: number;
   /** Registers the caller sets besides r1 (for the read-before-write check); default [1]. */
@@ -67,7 +70,7 @@ export interface VmOptions {
    * The value of an ld_imm64 with a pseudo source (map fd/value/index, BTF id):
    * the address of the map or value region. Without it such programs are refused.
    */
-  ldImm64?: (insn: Insn, slot: number) => bigint | undefined;
+  ldImm64?: (insn: Insn, slot: number, relocation?: ProgramRelocation) => bigint | undefined;
   /** Memory to share (maps that outlive one VM); a new one by default. */
   memory?: Memory;
 }
@@ -110,6 +113,8 @@ export class Vm {
   private readonly lo = new Int32Array(11);
   private readonly hi = new Int32Array(11);
   private readonly stacks: Uint8Array[] = [];
+  /** Call slot -> kfunc name, from extern relocations. */
+  private readonly kfuncNames = new Map<number, string>();
 
   constructor(program: VmProgram, opts: VmOptions = {}) {
     this.opts = opts;
@@ -131,6 +136,11 @@ export class Vm {
     this.imm = new Int32Array(n);
     this.imm2 = new Int32Array(n);
     this.slotToInsn = new Int32Array(n).fill(-1);
+    const relocAt = new Map<number, ProgramRelocation>();
+    for (const r of program.relocations ?? []) {
+      if (r.kind === 'extern' && insns[slotIndex(insns).indexOf(r.insnIndex)]?.code === op.CALL) this.kfuncNames.set(r.insnIndex, r.symbol);
+      else relocAt.set(r.insnIndex, r);
+    }
     insns.forEach((i, idx) => {
       const s = starts[idx];
       this.slotToInsn[s] = idx;
@@ -149,12 +159,14 @@ export class Vm {
       this.imm[s] = i.imm;
       if (i.code === op.LD_IMM64) {
         let v: bigint;
-        if (i.src === 0) v = (BigInt((i.imm2 ?? 0) >>> 0) << 32n) | BigInt(i.imm >>> 0);
-        else if (i.src === op.BPF_PSEUDO_FUNC) v = Memory.address(FUNC_ADDR_ID, s + 1 + i.imm);
+        const reloc = relocAt.get(s);
+        if (i.src === op.BPF_PSEUDO_FUNC) v = Memory.address(FUNC_ADDR_ID, s + 1 + i.imm);
+        else if (i.src === 0 && !reloc) v = (BigInt((i.imm2 ?? 0) >>> 0) << 32n) | BigInt(i.imm >>> 0);
         else {
-          const r = opts.ldImm64?.(i, s);
+          const r = opts.ldImm64?.(i, s, reloc);
           if (r === undefined) {
-            throw new BpfError('EMU_FAULT', `${this.name}: instruction ${s} (${text(i)}) refers to a map or kernel object, and this emulator was given none${this.sourceSuffix(s)}`);
+            const what = reloc?.kind === 'extern' ? `extern ${reloc.symbol}` : reloc ? `map ${reloc.map}` : 'a map or kernel object';
+            throw new BpfError('EMU_FAULT', `${this.name}: instruction ${s} (${text(i)}) refers to ${what}, which this emulator was not given${this.sourceSuffix(s)}`);
           }
           v = r;
         }
@@ -203,10 +215,12 @@ export class Vm {
 
   private memFault(slot: number, what: 'read' | 'write', reg: number, off: number, len: number): BpfError {
     const addr = BigInt.asUintN(64, this.reg(reg) + BigInt(off));
-    const found = this.memory.find(A.pairToBig(this.lo[reg], this.hi[reg]));
+    // The region the base register points into (its upper half), if any.
+    const region = this.memory.regions[this.hi[reg]];
     let why = 'outside every memory region';
-    if (found && what === 'write' && !found.region.writable) why = `${found.region.name} is read-only`;
-    else if (found) why = `outside ${found.region.name} (${found.region.bytes.byteLength} bytes)`;
+    const e = (this.lo[reg] >>> 0) + off;
+    if (region && what === 'write' && !region.writable && e >= 0 && e + len <= region.bytes.byteLength) why = `${region.name} is read-only`;
+    else if (region) why = `outside ${region.name} (${region.bytes.byteLength} bytes)`;
     return this.fault(slot, `${what} of ${len} bytes at ${this.memory.describe(addr)}: ${why}`);
   }
 
@@ -820,8 +834,9 @@ export class Vm {
             pc = this.enter(pc, pc + 1 + IMM[pc], frame++, retPc, saved);
             continue;
           }
-          if (s === op.BPF_PSEUDO_KFUNC_CALL) {
-            this.callHelper(pc, this.opts.kfuncs?.get(pc), `kfunc #${IMM[pc]}`);
+          if (s === op.BPF_PSEUDO_KFUNC_CALL || this.kfuncNames.has(pc)) {
+            const name = this.kfuncNames.get(pc);
+            this.callHelper(pc, name === undefined ? undefined : this.opts.kfuncs?.get(name), name === undefined ? `kfunc #${IMM[pc]}` : `kfunc ${name}`);
             break;
           }
           const id = IMM[pc];
