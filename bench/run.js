@@ -26,6 +26,7 @@ const { mapOps } = await import('./map-ops.js');
 const { batchDump } = await import('./batch-dump.js');
 const { btfParse } = await import('./btf-parse.js');
 const { ringbuf } = await import('./ringbuf.js');
+const { vmLoop } = await import('./vm.js');
 
 /**
  * The benchmarks, run in this order. Each `run()` resolves to a list of
@@ -42,6 +43,7 @@ const BENCHMARKS = [
   { id: 'batch-dump', title: 'batch dump', needsRoot: true, run: batchDump },
   { id: 'btf-parse', title: 'vmlinux BTF parse', needsRoot: false, run: btfParse },
   { id: 'ringbuf', title: 'ring buffer', needsRoot: true, run: ringbuf },
+  { id: 'vm', title: 'emulator', needsRoot: false, run: vmLoop },
 ];
 
 const started = Date.now();
@@ -54,7 +56,7 @@ let broken = false;
 const results = [];
 
 try {
-  const d = ensureDist(['maps/map.js', 'uapi/bpf.js', 'object/btf/btf.js']);
+  const d = ensureDist(['maps/map.js', 'uapi/bpf.js', 'object/btf/btf.js', 'vm/vm.js', 'asm/assembler.js']);
   if (d.built) console.log('(built dist/ with tsc: src/ was newer)');
   if (d.warnings) console.log(`(tsc reported errors but emitted; measuring what it built)\n${indent(d.warnings)}`);
 } catch (e) {

@@ -34,10 +34,10 @@ export interface AsmRunResult {
 }
 
 /** Assemble `text` (plain or .data) and run it. `mem` replaces the file's `-- mem`. */
-export function runAsm(text: string, opts: { label?: string; mem?: Uint8Array; budget?: number } = {}): AsmRunResult {
+export function runAsm(text: string, opts: { label?: string; mem?: Uint8Array; budget?: number; tier?: 'compile' | 'interpret' } = {}): AsmRunResult {
   const file = parseDataFile(text, opts.label ?? 'asm');
   const mem = opts.mem ?? file.mem;
-  const vm = new Vm({ instructions: file.bytes, name: opts.label ?? 'asm' }, { helpers: CONFORMANCE_HELPERS, entryRegs: [1, 2], budget: opts.budget });
+  const vm = new Vm({ instructions: file.bytes, name: opts.label ?? 'asm' }, { helpers: CONFORMANCE_HELPERS, entryRegs: [1, 2], budget: opts.budget, tier: opts.tier });
   let args: bigint[] = [0n, 0n];
   if (mem.length > 0) {
     const region = vm.memory.add('mem', mem, { kind: 'memory' });

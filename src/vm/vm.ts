@@ -18,6 +18,7 @@ import { validate } from '../asm/validate.js';
 import type { ProgramRelocation } from '../object/types.js';
 import * as A from './arith.js';
 import { checkRegisters } from './check.js';
+import { type CompiledRun, MAX_COMPILED_SLOTS, compile } from './compile.js';
 import { FUNC_ADDR_ID, Memory, STACK_REGION_ID } from './memory.js';
 
 /** A source line from .BTF.ext line info (the object layer's LineInfo fits). */
@@ -73,6 +74,12 @@ export interface VmOptions {
   ldImm64?: (insn: Insn, slot: number, relocation?: ProgramRelocation) => bigint | undefined;
   /** Memory to share (maps that outlive one VM); a new one by default. */
   memory?: Memory;
+  /**
+   * 'compile' (default): translate the program to a JavaScript function on
+   * first run; 'interpret': the reference interpreter only. Programs over
+   * 8192 slots are always interpreted.
+   */
+  tier?: 'compile' | 'interpret';
 }
 
 export interface RunResult {
@@ -87,9 +94,24 @@ export const DEFAULT_BUDGET = 1_000_000;
 const MAY_GOTO_LIMIT = 8 * 1024 * 1024;
 const STACK = op.MAX_BPF_STACK;
 
-// Internal opcodes for the encodings an opcode byte alone does not tell apart.
-const K_SDIV = 0x100; // | ALU(64) DIV/MOD code, off = 1
-const K_MOVSX = 0x200; // | ALU(64) MOV X code, off = 8/16/32
+// Internal opcodes for the encodings an opcode byte alone does not tell apart
+// (signed div/mod: off = 1; movsx: off = 8/16/32). They reuse opcode bytes no
+// valid instruction has (LDX/ST/STX with mode 0), so every case of the
+// interpreter's switch stays below 0x100 and it compiles to a jump table.
+const SDIV64_K = 0x01;
+const SDIV64_X = 0x09;
+const SMOD64_K = 0x11;
+const SMOD64_X = 0x19;
+const SDIV32_K = 0x02;
+const SDIV32_X = 0x0a;
+const SMOD32_K = 0x12;
+const SMOD32_X = 0x1a;
+const MOVSX64 = 0x03;
+const MOVSX32 = 0x0b;
+const INTERNAL: Record<number, number> = {
+  0x37: SDIV64_K, 0x3f: SDIV64_X, 0x97: SMOD64_K, 0x9f: SMOD64_X,
+  0x34: SDIV32_K, 0x3c: SDIV32_X, 0x94: SMOD32_K, 0x9c: SMOD32_X,
+};
 
 class Stop {
   constructor(readonly r0: bigint) {}
@@ -100,21 +122,34 @@ export class Vm {
   readonly name: string;
   readonly insns: Insn[];
   readonly littleEndian: boolean;
-  private readonly opts: VmOptions;
+  /** @internal */
+  readonly opts: VmOptions;
   private readonly lineInfo: readonly VmLineInfo[];
   // Pre-decoded, one entry per slot.
-  private readonly k: Int32Array;
-  private readonly dst: Uint8Array;
-  private readonly src: Uint8Array;
-  private readonly off: Int32Array;
-  private readonly imm: Int32Array;
-  private readonly imm2: Int32Array;
-  private readonly slotToInsn: Int32Array;
-  private readonly lo = new Int32Array(11);
-  private readonly hi = new Int32Array(11);
-  private readonly stacks: Uint8Array[] = [];
+  /** @internal */
+  readonly k: Int32Array;
+  /** @internal */
+  readonly dst: Uint8Array;
+  /** @internal */
+  readonly src: Uint8Array;
+  /** @internal */
+  readonly off: Int32Array;
+  /** @internal */
+  readonly imm: Int32Array;
+  /** @internal */
+  readonly imm2: Int32Array;
+  /** @internal */
+  readonly slotToInsn: Int32Array;
+  /** @internal */
+  readonly lo = new Int32Array(11);
+  /** @internal */
+  readonly hi = new Int32Array(11);
+  /** @internal */
+  readonly stacks: Uint8Array[] = [];
+  private compiled: CompiledRun | undefined;
   /** Call slot -> kfunc name, from extern relocations. */
-  private readonly kfuncNames = new Map<number, string>();
+  /** @internal */
+  readonly kfuncNames = new Map<number, string>();
 
   constructor(program: VmProgram, opts: VmOptions = {}) {
     this.opts = opts;
@@ -147,10 +182,10 @@ export class Vm {
       let k = i.code;
       const c = op.cls(i.code);
       const o = op.aluOp(i.code);
-      if ((c === op.BPF_ALU || c === op.BPF_ALU64) && (o === op.BPF_DIV || o === op.BPF_MOD) && i.off === 1) k |= K_SDIV;
+      if ((c === op.BPF_ALU || c === op.BPF_ALU64) && (o === op.BPF_DIV || o === op.BPF_MOD) && i.off === 1) k = INTERNAL[i.code];
       if ((c === op.BPF_ALU || c === op.BPF_ALU64) && o === op.BPF_MOV && op.srcBit(i.code) === op.BPF_X && i.off !== 0) {
         if (i.off === 1) throw new BpfError('INSN_INVALID', `${this.name}: instruction ${s} (${text(i)}): arena address-space casts are not emulated`);
-        k |= K_MOVSX;
+        k = c === op.BPF_ALU64 ? MOVSX64 : MOVSX32;
       }
       this.k[s] = k;
       this.dst[s] = i.dst;
@@ -213,7 +248,8 @@ export class Vm {
     return A.pairToBig(this.lo[r], this.hi[r]);
   }
 
-  private memFault(slot: number, what: 'read' | 'write', reg: number, off: number, len: number): BpfError {
+  /** @internal */
+  memFault(slot: number, what: 'read' | 'write', reg: number, off: number, len: number): BpfError {
     const addr = BigInt.asUintN(64, this.reg(reg) + BigInt(off));
     // The region the base register points into (its upper half), if any.
     const region = this.memory.regions[this.hi[reg]];
@@ -243,7 +279,9 @@ export class Vm {
     H[10] = STACK_REGION_ID(0);
     const budget = opts.budget ?? this.opts.budget ?? DEFAULT_BUDGET;
     try {
-      const left = this.loop(budget);
+      let run: CompiledRun | undefined;
+      if ((this.opts.tier ?? 'compile') === 'compile' && this.k.length <= MAX_COMPILED_SLOTS) run = this.compiled ??= compile(this);
+      const left = run ? run(budget) : this.loop(budget);
       return { retval: A.pairToBig(L[0], H[0]), instructions: budget - left };
     } catch (e) {
       if (e instanceof Stop) return { retval: BigInt.asUintN(64, e.r0), instructions: -1 };
@@ -251,7 +289,21 @@ export class Vm {
     }
   }
 
-  private callHelper(slot: number, h: HelperDef | undefined, what: string): void {
+  /** @internal The helper or kfunc call at `slot` (not a local call). */
+  callSlot(slot: number): void {
+    const name = this.kfuncNames.get(slot);
+    if (this.src[slot] === op.BPF_PSEUDO_KFUNC_CALL || name !== undefined) {
+      this.callHelper(slot, name === undefined ? undefined : this.opts.kfuncs?.get(name), name === undefined ? `kfunc #${this.imm[slot]}` : `kfunc ${name}`);
+    } else this.callHelperId(slot, this.imm[slot]);
+  }
+
+  /** @internal */
+  callHelperId(slot: number, id: number): void {
+    this.callHelper(slot, this.opts.helpers?.get(id), `helper ${helperName(id) ?? 'unknown'}#${id}`);
+  }
+
+  /** @internal */
+  callHelper(slot: number, h: HelperDef | undefined, what: string): void {
     if (!h) throw this.fault(slot, `calls ${what}, which this emulator does not provide`, 'EMU_UNKNOWN_HELPER');
     const L = this.lo;
     const H = this.hi;
@@ -287,7 +339,6 @@ export class Vm {
     const H = this.hi;
     const regions = this.memory.regions;
     const le = this.littleEndian;
-    const helpers = this.opts.helpers;
     const n = K.length;
     // Call frames: return slot and the caller's r6-r10.
     const retPc = new Int32Array(op.MAX_CALL_FRAMES);
@@ -406,7 +457,7 @@ export class Vm {
           }
           break;
         }
-        case K_SDIV | 0x37: {
+        case SDIV64_K: {
           const b = IMM[pc];
           if (b === 0) {
             L[d] = 0;
@@ -418,7 +469,7 @@ export class Vm {
           }
           break;
         }
-        case K_SDIV | 0x97: {
+        case SMOD64_K: {
           const b = IMM[pc];
           if (b !== 0) {
             A.smod64(L[d], H[d], b, b >> 31);
@@ -511,7 +562,7 @@ export class Vm {
           L[d] = A.RES_LO;
           H[d] = A.RES_HI;
           break;
-        case K_SDIV | 0x3f: {
+        case SDIV64_X: {
           const s = S[pc];
           if (L[s] === 0 && H[s] === 0) {
             L[d] = 0;
@@ -523,7 +574,7 @@ export class Vm {
           }
           break;
         }
-        case K_SDIV | 0x9f: {
+        case SMOD64_X: {
           const s = S[pc];
           if (L[s] !== 0 || H[s] !== 0) {
             A.smod64(L[d], H[d], L[s], H[s]);
@@ -532,7 +583,7 @@ export class Vm {
           }
           break;
         }
-        case K_MOVSX | 0xbf: {
+        case MOVSX64: {
           const v = L[S[pc]];
           const w = OFF[pc];
           const r = w === 8 ? (v << 24) >> 24 : w === 16 ? (v << 16) >> 16 : v;
@@ -615,13 +666,13 @@ export class Vm {
           }
           break;
         }
-        case K_SDIV | 0x34: {
+        case SDIV32_K: {
           const b = IMM[pc];
           L[d] = b === 0 ? 0 : b === -1 ? -L[d] | 0 : (L[d] / b) | 0;
           H[d] = 0;
           break;
         }
-        case K_SDIV | 0x94: {
+        case SMOD32_K: {
           const b = IMM[pc];
           if (b === -1) L[d] = 0;
           else if (b !== 0) L[d] = L[d] % b | 0;
@@ -681,20 +732,20 @@ export class Vm {
           L[d] >>= L[S[pc]];
           H[d] = 0;
           break;
-        case K_SDIV | 0x3c: {
+        case SDIV32_X: {
           const b = L[S[pc]];
           L[d] = b === 0 ? 0 : b === -1 ? -L[d] | 0 : (L[d] / b) | 0;
           H[d] = 0;
           break;
         }
-        case K_SDIV | 0x9c: {
+        case SMOD32_X: {
           const b = L[S[pc]];
           if (b === -1) L[d] = 0;
           else if (b !== 0) L[d] = L[d] % b | 0;
           H[d] = 0;
           break;
         }
-        case K_MOVSX | 0xbc: {
+        case MOVSX32: {
           const v = L[S[pc]];
           L[d] = OFF[pc] === 8 ? (v << 24) >> 24 : (v << 16) >> 16;
           H[d] = 0;
@@ -828,21 +879,13 @@ export class Vm {
           break;
         }
         // ---------------------------------------------------- calls and exit
-        case 0x85: {
-          const s = S[pc];
-          if (s === op.BPF_PSEUDO_CALL) {
+        case 0x85:
+          if (S[pc] === op.BPF_PSEUDO_CALL) {
             pc = this.enter(pc, pc + 1 + IMM[pc], frame++, retPc, saved);
             continue;
           }
-          if (s === op.BPF_PSEUDO_KFUNC_CALL || this.kfuncNames.has(pc)) {
-            const name = this.kfuncNames.get(pc);
-            this.callHelper(pc, name === undefined ? undefined : this.opts.kfuncs?.get(name), name === undefined ? `kfunc #${IMM[pc]}` : `kfunc ${name}`);
-            break;
-          }
-          const id = IMM[pc];
-          this.callHelper(pc, helpers?.get(id), `helper ${helperName(id) ?? 'unknown'}#${id}`);
+          this.callSlot(pc);
           break;
-        }
         case 0x8d: {
           // callx: a function address from ld_imm64 (src=BPF_PSEUDO_FUNC), or a helper id
           if (H[d] === FUNC_ADDR_ID && L[d] >= 0 && L[d] < n && this.slotToInsn[L[d]] >= 0) {
@@ -850,8 +893,7 @@ export class Vm {
             continue;
           }
           if (H[d] !== 0) throw this.fault(pc, `callx target 0x${A.pairToBig(L[d], H[d]).toString(16)} is not a function address`);
-          const id = L[d];
-          this.callHelper(pc, helpers?.get(id), `helper ${helperName(id) ?? 'unknown'}#${id}`);
+          this.callHelperId(pc, L[d]);
           break;
         }
         case 0x95:
@@ -969,7 +1011,8 @@ export class Vm {
   }
 
   /** BPF_STX | BPF_ATOMIC: read-modify-write, xchg, cmpxchg, load-acquire, store-release. */
-  private atomic(pc: number): void {
+  /** @internal */
+  atomic(pc: number): void {
     const L = this.lo;
     const H = this.hi;
     const d = this.dst[pc];

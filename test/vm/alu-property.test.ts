@@ -49,25 +49,32 @@ const pairs: [bigint, bigint][] = [];
 for (const a of EDGES) for (const b of EDGES) pairs.push([a, b]);
 for (let i = 0; i < 300; i++) pairs.push([rnd64(), rnd64()]);
 
-// One Vm per program text (r1 = a, r2 = b on entry); immediates make their own programs.
-const vms = new Map<string, Vm>();
-function run(body: string[], a: bigint, b: bigint): bigint {
-  const text = ['r0 = r1', 'r1 = r2', ...body, 'exit'].join('\n');
-  let vm = vms.get(text);
-  if (!vm) {
-    vm = new Vm({ instructions: assemble(text).bytes }, { entryRegs: [1, 2] });
-    vms.set(text, vm);
-  }
-  return vm.run([a, b]).retval;
-}
-// Immediate forms over fewer pairs (a program per immediate).
-const immPairs = pairs.filter((_p, i) => i % 5 === 0);
-
 // Collected rather than expect()ed one by one (tens of thousands of cases).
 const failures: string[] = [];
 function check(got: bigint, want: bigint, what: string): void {
   if (got !== want && failures.length < 20) failures.push(`${what}: got 0x${got.toString(16)}, want 0x${want.toString(16)}`);
 }
+
+// One Vm per program text (r1 = a, r2 = b on entry); immediates make their own programs.
+const vms = new Map<string, [Vm, Vm]>();
+function run(body: string[], a: bigint, b: bigint): bigint {
+  const text = ['r0 = r1', 'r1 = r2', ...body, 'exit'].join('\n');
+  let pair = vms.get(text);
+  if (!pair) {
+    const bytes = assemble(text).bytes;
+    pair = [new Vm({ instructions: bytes }, { entryRegs: [1, 2], tier: 'compile' }), new Vm({ instructions: bytes }, { entryRegs: [1, 2], tier: 'interpret' })];
+    vms.set(text, pair);
+  }
+  // Both tiers must agree; the compiled one is what users get.
+  const [fast, ref] = pair;
+  const got = fast.run([a, b]).retval;
+  const want = ref.run([a, b]).retval;
+  if (got !== want) failures.push(`${body.join('; ')} on 0x${a.toString(16)}, 0x${b.toString(16)}: compiled 0x${got.toString(16)}, interpreted 0x${want.toString(16)}`);
+  return want;
+}
+// Immediate forms over fewer pairs (a program per immediate).
+const immPairs = pairs.filter((_p, i) => i % 5 === 0);
+
 
 type Ref = (a: bigint, b: bigint) => bigint;
 // [kernel-notation operator, 64-bit reference, 32-bit reference]

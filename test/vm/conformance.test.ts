@@ -25,7 +25,8 @@ const files = (dir: string) =>
     .sort();
 
 describe.skipIf(!present)('bpf_conformance', () => {
-  it('tests/: all 313 programs return their -- result', () => {
+  for (const tier of ['compile', 'interpret'] as const) {
+  it(`tests/: all 313 programs return their -- result (${tier})`, () => {
     const names = files('tests');
     expect(names.length).toBe(313);
     const failures: string[] = [];
@@ -33,7 +34,7 @@ describe.skipIf(!present)('bpf_conformance', () => {
     for (const f of names) {
       const text = readFileSync(join(SUITE, 'tests', f), 'utf8');
       try {
-        const r = runAsm(text, { label: f });
+        const r = runAsm(text, { label: f, tier });
         if (r.expected === undefined) failures.push(`${f}: no -- result`);
         else if (r.expectedError !== undefined) failures.push(`${f}: expects an error, returned 0x${r.retval.toString(16)}`);
         else if (r.retval !== r.expected) failures.push(`${f}: returned 0x${r.retval.toString(16)}, expected 0x${r.expected.toString(16)}`);
@@ -42,10 +43,12 @@ describe.skipIf(!present)('bpf_conformance', () => {
         failures.push(`${f}: ${(e as Error).message}`);
       }
     }
-    console.log(`bpf_conformance tests/: ${passed} of ${names.length} programs return their -- result`);
+    console.log(`bpf_conformance tests/ (${tier}): ${passed} of ${names.length} programs return their -- result`);
     expect(failures).toEqual([]);
     expect(passed).toBe(313);
   });
+
+  }
 
   it('tests/: -- raw and -- asm agree where a file has both, and every program round-trips through the disassembler', () => {
     let both = 0;

@@ -12,7 +12,8 @@ import { Memory } from '../../src/vm/memory.js';
 import { type HelperDef, Vm, type VmOptions } from '../../src/vm/vm.js';
 import { FIXTURES } from '../helpers/oracle.js';
 
-const vmOf = (text: string, opts: VmOptions = {}, le = true) => new Vm({ instructions: assemble(text, { littleEndian: le }).bytes, name: 't', littleEndian: le }, opts);
+for (const tier of ['compile', 'interpret'] as const) {
+const vmOf = (text: string, opts: VmOptions = {}, le = true) => new Vm({ instructions: assemble(text, { littleEndian: le }).bytes, name: 't', littleEndian: le }, { tier, ...opts });
 const run = (text: string, args: bigint[] = [], opts: VmOptions = {}) => vmOf(text, opts).run(args).retval;
 
 function error(f: () => unknown): BpfError {
@@ -25,7 +26,7 @@ function error(f: () => unknown): BpfError {
   throw new Error('expected a BpfError');
 }
 
-describe('memory', () => {
+describe(`memory (${tier})`, () => {
   it('reads and writes a region through r1, and faults one byte past its end', () => {
     const vm = vmOf('r0 = *(u32 *)(r1 + 0)\n*(u8 *)(r1 + 3) = 0x7f\nr2 = *(u8 *)(r1 + 4)\nexit');
     const mem = Uint8Array.from([0x11, 0x22, 0x33, 0x44]);
@@ -68,7 +69,7 @@ describe('memory', () => {
   });
 });
 
-describe('refused before running', () => {
+describe(`refused before running (${tier})`, () => {
   it('r10 is read-only', () => {
     const e = error(() => vmOf('r10 = 0\nr0 = 0\nexit'));
     expect(e.code).toBe('INSN_INVALID');
@@ -86,7 +87,7 @@ describe('refused before running', () => {
   });
 });
 
-describe('calls', () => {
+describe(`calls (${tier})`, () => {
   it('bpf-to-bpf: r1-r5 in, r0 out, r6-r9 preserved, a fresh stack frame the callee can point into', () => {
     const text = [
       'r6 = 6',
@@ -145,7 +146,7 @@ describe('calls', () => {
   });
 });
 
-describe('budget', () => {
+describe(`budget (${tier})`, () => {
   it('stops an endless loop after 1,000,000 instructions by default, or the given budget', () => {
     const e = error(() => run('r0 = 0\ngoto -1\nexit'));
     expect(e.code).toBe('EMU_LIMIT');
@@ -156,7 +157,7 @@ describe('budget', () => {
   });
 });
 
-describe('programs from ELF objects', () => {
+describe(`programs from ELF objects (${tier})`, () => {
   const obj = parseObject(new Uint8Array(readFileSync(join(FIXTURES, 'globals.o'))), 'fixtures/globals.o');
   const spec = obj.programs.find((p) => p.name === 'xdp_globals')!;
 
@@ -164,7 +165,7 @@ describe('programs from ELF objects', () => {
     // Every ld_imm64 of a global resolves to a 64-byte zeroed region.
     const vm = new Vm(
       { instructions: spec.instructions, name: spec.name, lineInfo: spec.lineInfo, relocations: spec.relocations, littleEndian: obj.littleEndian },
-      { ldImm64: () => 0n },
+      { ldImm64: () => 0n, tier },
     );
     // struct xdp_md is 24 bytes; give only 4, so reading data_end at +4 faults.
     const ctx = vm.memory.add('xdp_md', new Uint8Array(4), { kind: 'context' });
@@ -181,3 +182,4 @@ describe('programs from ELF objects', () => {
     expect(e.message).toMatch(/^xdp_globals: instruction 2 \(r3 = 0x0 ll\) refers to map \.bss, which this emulator was not given/);
   });
 });
+}
