@@ -116,3 +116,11 @@ export function slotIndex(insns: readonly Insn[]): number[] {
   }
   return out;
 }
+
+/** The instruction at `slot` (with its second slot when it is an ld_imm64 and one follows). */
+export function decodeAt(bytes: Uint8Array, slot: number, littleEndian = true): Insn {
+  const s = readSlot(bytes, slot, littleEndian);
+  const insn: Insn = { ...s, slot };
+  if (s.code === LD_IMM64 && (slot + 2) * INSN_SIZE <= bytes.byteLength) insn.imm2 = readSlot(bytes, slot + 1, littleEndian).imm;
+  return insn;
+}
