@@ -3,6 +3,7 @@ import type { Command } from '../command.js';
 import { btf } from './btf.js';
 import { demo } from './demo.js';
 import { detach } from './detach.js';
+import { disasm } from './disasm.js';
 import { inspect } from './inspect.js';
 import { load } from './load.js';
 import { map } from './map.js';
@@ -12,4 +13,4 @@ import { show } from './show.js';
 import { testenv } from './testenv.js';
 import { testRun } from './test-run.js';
 
-export const commands: Command[] = [demo, load, detach, show, run, inspect, testRun, map, prog, btf, testenv];
+export const commands: Command[] = [demo, load, detach, show, run, inspect, testRun, map, prog, btf, testenv, disasm];

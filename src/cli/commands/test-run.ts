@@ -1,8 +1,12 @@
 // bpf-ts test-run OBJ --program NAME --data-hex HEX: load the object, run
 // one program on a frame with BPF_PROG_TEST_RUN, print the verdict.
 // Nothing is pinned or attached; everything is freed on exit.
+// bpf-ts test-run --asm FILE --emulate [--mem-hex HEX]: assemble a file and
+// run it in the emulator (no kernel, no root).
 
+import { readFileSync } from 'node:fs';
 import { openObject } from '../../collection.js';
+import { runAsm } from '../../vm/asm-run.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { hex } from '../format.js';
@@ -11,14 +15,26 @@ import { parseHex } from '../hex.js';
 export const testRun: Command = {
   name: 'test-run',
   summary: 'run a program once on a packet with BPF_PROG_TEST_RUN and print its verdict',
-  usage: 'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--repeat N] [--json]',
+  usage:
+    'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--repeat N] [--json]\n' +
+    '       bpf-ts test-run --asm FILE --emulate [--mem-hex HEX] [--budget N] [--json]\n' +
+    '  --asm FILE     assembler text (conformance-suite or verifier syntax), or a bpf_conformance .data file\n' +
+    '                 (-- asm / -- raw / -- mem / -- result sections)\n' +
+    '  --emulate      run in the built-in emulator instead of the kernel (no root); r1 = memory, r2 = its length\n' +
+    '  --mem-hex HEX  the memory (replaces the file\'s -- mem)\n' +
+    '  --budget N     instructions before giving up (default 1000000)',
   options: {
     program: { type: 'string' },
     type: { type: 'string' },
     'data-hex': { type: 'string' },
     repeat: { type: 'string' },
+    asm: { type: 'string' },
+    emulate: { type: 'boolean' },
+    'mem-hex': { type: 'string' },
+    budget: { type: 'string' },
   },
   run(positionals, values, ctx) {
+    if (values.asm !== undefined || values.emulate) return emulate(positionals, values, ctx);
     if (positionals.length !== 1) throw new BpfError('USAGE', 'test-run takes exactly one object file');
     const dataHex = values['data-hex'];
     if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
@@ -48,3 +64,35 @@ export const testRun: Command = {
     return 0;
   },
 };
+
+/** u64 as a JSON number when it is exact, else as a decimal string. */
+const jsonU64 = (v: bigint): number | string => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
+
+function emulate(positionals: string[], values: Record<string, string | boolean | string[] | undefined>, ctx: Parameters<Command['run']>[2]): number {
+  const file = values.asm;
+  if (typeof file !== 'string') throw new BpfError('USAGE', '--emulate runs assembler files: give one with --asm FILE (object programs are run with the kernel: test-run OBJ --data-hex HEX)');
+  if (!values.emulate) throw new BpfError('USAGE', '--asm programs run in the emulator: add --emulate');
+  if (positionals.length > 0) throw new BpfError('USAGE', `test-run --asm takes no object file (got ${positionals.join(' ')})`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new BpfError('IO', `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const budget = values.budget === undefined ? undefined : Number(values.budget);
+  if (budget !== undefined && (!Number.isInteger(budget) || budget < 1)) throw new BpfError('USAGE', `--budget must be a positive integer, got ${values.budget}`);
+  const mem = typeof values['mem-hex'] === 'string' ? new Uint8Array(parseHex(values['mem-hex'], '--mem-hex')) : undefined;
+  const r = runAsm(text, { label: file, mem, budget });
+  const matches = r.expected === undefined ? undefined : r.expected === r.retval;
+  if (ctx.json) {
+    ctx.printJson({
+      retval: jsonU64(r.retval),
+      instructions: r.instructions,
+      ...(r.expected !== undefined ? { expected: jsonU64(r.expected), matches } : {}),
+    });
+  } else {
+    ctx.print(`retval ${r.retval} (0x${r.retval.toString(16)}) after ${r.instructions} instructions`);
+    if (matches === false) ctx.print(`${file} expects ${r.expected} (0x${r.expected!.toString(16)})`);
+  }
+  return matches === false ? 1 : 0;
+}
