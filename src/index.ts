@@ -73,3 +73,8 @@ export { ping, type PingResult } from './net/icmp.js';
 export { PerfBufferReader, type PerfBufferOptions } from './events/perf-buffer.js';
 export { RingBufferReader } from './events/ring-buffer.js';
 export type { EventRecord } from './events/stream.js';
+
+// Instructions (assembler, disassembler) and the emulator: also importable
+// alone as 'bpf-ts/asm' and 'bpf-ts/vm', which never load koffi.
+export { assemble, disassemble, insnText, decode, encode, validate, programListing, type Insn } from './asm/index.js';
+export { Vm, Memory, runAsm, type HelperDef, type HelperContext, type VmOptions, type VmProgram, type RunResult } from './vm/index.js';

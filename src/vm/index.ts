@@ -1,0 +1,4 @@
+// bpf-ts/vm: run eBPF programs without a kernel. Imports object/ and asm/, never sys/ or koffi.
+export { Vm, DEFAULT_BUDGET, type HelperContext, type HelperDef, type HelperFn, type RunResult, type VmLineInfo, type VmOptions, type VmProgram } from './vm.js';
+export { Memory, type Region, type RegionKind } from './memory.js';
+export { runAsm, CONFORMANCE_HELPERS, type AsmRunResult } from './asm-run.js';
