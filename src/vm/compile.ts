@@ -12,7 +12,7 @@ import { type Insn, slotIndex, slots } from '../asm/insn.js';
 import * as op from '../asm/opcode.js';
 import { jumpTarget } from '../asm/validate.js';
 import * as A from './arith.js';
-import { FUNC_ADDR_ID, STACK_REGION_ID } from './memory.js';
+import { FUNC_ADDR_ID } from './memory.js';
 import type { Vm } from './vm.js';
 
 /** Programs longer than this stay interpreted (very large functions are not optimised by the engine). */
@@ -185,7 +185,7 @@ export function compile(vm: Vm): CompiledRun {
         const enter = (target: string) =>
           `if(frame+1>=${op.MAX_CALL_FRAMES}){${sync}throw vm.fault(${s},'call depth exceeds ${op.MAX_CALL_FRAMES} frames','EMU_LIMIT');}` +
           `retPc[frame]=${s + 1};b=frame*10;saved[b]=l6;saved[b+1]=h6;saved[b+2]=l7;saved[b+3]=h7;saved[b+4]=l8;saved[b+5]=h8;saved[b+6]=l9;saved[b+7]=h9;saved[b+8]=l10;saved[b+9]=h10;` +
-          `frame++;stacks[frame].fill(0);sdv=sdvs[frame];l10=${op.MAX_BPF_STACK};h10=${STACK_REGION_ID(0)}+frame;pc=${target};continue;`;
+          `frame++;stacks[frame].fill(0);sdv=sdvs[frame];l10=${op.MAX_BPF_STACK};h10=${vm.stackBase}+frame;pc=${target};continue;`;
         if (isX) {
           return (
             `if(${h}===${FUNC_ADDR_ID}&&${l}>=0&&${l}<${total}&&isFunc[${l}]===1){${enter(l)}}` +
@@ -216,20 +216,25 @@ export function compile(vm: Vm): CompiledRun {
       const len = op.sizeBytes(sz);
       const sx = op.mode(code) === op.BPF_MEMSX;
       const chk = stackAccess(x, len) ?? memCheck(s, x, off, len, false);
-      const dv = chk.endsWith('Rg=sdv;') ? 'sdv' : 'Rg.dv';
-      if (len === 8) return `${chk}${le ? `${l}=${dv}.getInt32(e,true);${h}=${dv}.getInt32(e+4,true);` : `${h}=${dv}.getInt32(e,false);${l}=${dv}.getInt32(e+4,false);`}`;
+      const stack = chk.endsWith('Rg=sdv;');
+      const dv = stack ? 'sdv' : 'Rg.dv';
+      // Contexts (xdp_md, __sk_buff) load through their hooks.
+      const hook = stack ? '' : `if(Rg.hooks!==undefined){${sync}vm.hookLoad(${s},Rg,e,${len},${d},${sx});${l}=L[${d}];${h}=H[${d}];}else `;
+      if (len === 8) return `${chk}${hook}{${le ? `${l}=${dv}.getInt32(e,true);${h}=${dv}.getInt32(e+4,true);` : `${h}=${dv}.getInt32(e,false);${l}=${dv}.getInt32(e+4,false);`}}`;
       const get = len === 4 ? `getInt32(e,${le})` : len === 2 ? (sx ? `getInt16(e,${le})` : `getUint16(e,${le})`) : sx ? 'getInt8(e)' : 'getUint8(e)';
-      return `${chk}${l}=${dv}.${get};${h}=${sx ? `${l}>>31` : '0'};`;
+      return `${chk}${hook}{${l}=${dv}.${get};${h}=${sx ? `${l}>>31` : '0'};}`;
     }
     if (c === op.BPF_ST || (c === op.BPF_STX && op.mode(code) === op.BPF_MEM)) {
       const len = op.sizeBytes(op.size(code));
       const vl = c === op.BPF_STX ? R(x) : `(${imm})`;
       const vh = c === op.BPF_STX ? Hr(x) : `(${imm >> 31})`;
       const chk = stackAccess(d, len) ?? memCheck(s, d, off, len, true);
-      const dv = chk.endsWith('Rg=sdv;') ? 'sdv' : 'Rg.dv';
-      if (len === 8) return `${chk}${dv}.setInt32(e,${le ? vl : vh},${le});${dv}.setInt32(e+4,${le ? vh : vl},${le});`;
+      const stack = chk.endsWith('Rg=sdv;');
+      const dv = stack ? 'sdv' : 'Rg.dv';
+      const hook = stack ? '' : `if(Rg.hooks!==undefined){${sync}vm.hookStore(${s},Rg,e,${len},${vl},${vh});}else `;
+      if (len === 8) return `${chk}${hook}{${dv}.setInt32(e,${le ? vl : vh},${le});${dv}.setInt32(e+4,${le ? vh : vl},${le});}`;
       const set = len === 4 ? `setInt32(e,${vl},${le})` : len === 2 ? `setInt16(e,${vl},${le})` : `setInt8(e,${vl})`;
-      return `${chk}${dv}.${set};`;
+      return `${chk}${hook}{${dv}.${set};}`;
     }
     if (c === op.BPF_STX) return `${sync}vm.atomic(${s});${reload}`;
     return `${sync}throw vm.fault(${s},'opcode 0x${code.toString(16)} is not emulated');`;

@@ -8,6 +8,16 @@ import { BpfError } from '../errors.js';
 
 export type RegionKind = 'stack' | 'context' | 'packet' | 'map_value' | 'global' | 'memory';
 
+/**
+ * A region whose loads and stores are not plain bytes: a program context
+ * (xdp_md, __sk_buff), whose u32 fields the kernel rewrites into loads of
+ * pointers and kernel state. `load` returns the full 64-bit register value.
+ */
+export interface RegionHooks {
+  load(offset: number, size: number): bigint;
+  store(offset: number, size: number, value: bigint): void;
+}
+
 export interface Region {
   /** Upper 32 bits of every address in this region. */
   readonly id: number;
@@ -16,18 +26,29 @@ export interface Region {
   readonly bytes: Uint8Array;
   readonly dv: DataView;
   readonly writable: boolean;
+  /** Set for contexts; undefined for plain memory (always present, so regions share one shape). */
+  readonly hooks: RegionHooks | undefined;
 }
 
-/** Region ids 1..8 are the stack frames; others start here. */
+/** Region ids start here (0 is the null pointer's). */
 export const FIRST_USER_REGION = 16;
 /** Upper half of a function address made by ld_imm64 src=BPF_PSEUDO_FUNC (not memory). */
 export const FUNC_ADDR_ID = 0xbf;
-export const STACK_REGION_ID = (frame: number): number => 1 + frame;
 
 export class Memory {
   /** Indexed by region id; holes are undefined. */
   readonly regions: (Region | undefined)[] = [];
   private nextId = FIRST_USER_REGION;
+  /** Ids given back by remove(), reused before new ones. */
+  private readonly free: number[] = [];
+
+  /** `n` consecutive unused ids (a VM's stack frames), the first returned. */
+  reserve(n: number): number {
+    while (this.regions[this.nextId] || this.nextId === FUNC_ADDR_ID || (this.nextId < FUNC_ADDR_ID && this.nextId + n > FUNC_ADDR_ID)) this.nextId++;
+    const first = this.nextId;
+    this.nextId += n;
+    return first;
+  }
 
   /** The address of byte `offset` of region `id`. */
   static address(id: number, offset = 0): bigint {
@@ -35,8 +56,8 @@ export class Memory {
   }
 
   /** Map `bytes` (not copied: the program sees and changes them) and return its base address. */
-  add(name: string, bytes: Uint8Array, opts: { kind?: RegionKind; writable?: boolean; id?: number } = {}): Region {
-    const id = opts.id ?? this.nextId++;
+  add(name: string, bytes: Uint8Array, opts: { kind?: RegionKind; writable?: boolean; id?: number; hooks?: RegionHooks } = {}): Region {
+    const id = opts.id ?? this.free.pop() ?? this.nextId++;
     if (id === FUNC_ADDR_ID || id === 0) throw new BpfError('EMU_FAULT', `region id ${id} is reserved`);
     if (this.regions[id]) throw new BpfError('EMU_FAULT', `region id ${id} is already mapped (${this.regions[id]!.name})`);
     if (bytes.byteLength > 0x7fffffff) throw new BpfError('EMU_FAULT', `region ${name}: ${bytes.byteLength} bytes is more than 2 GiB`);
@@ -47,6 +68,7 @@ export class Memory {
       bytes,
       dv: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
       writable: opts.writable ?? true,
+      hooks: opts.hooks,
     };
     this.regions[id] = r;
     if (id >= this.nextId) this.nextId = id + 1;
@@ -55,7 +77,9 @@ export class Memory {
 
   remove(region: Region | number): void {
     const id = typeof region === 'number' ? region : region.id;
+    if (!this.regions[id]) return;
     this.regions[id] = undefined;
+    if (id >= FIRST_USER_REGION) this.free.push(id);
   }
 
   /** The region and offset an address points at, or undefined. */

@@ -19,7 +19,7 @@ import type { ProgramRelocation } from '../object/types.js';
 import * as A from './arith.js';
 import { checkRegisters } from './check.js';
 import { type CompiledRun, MAX_COMPILED_SLOTS, compile } from './compile.js';
-import { FUNC_ADDR_ID, Memory, STACK_REGION_ID } from './memory.js';
+import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 
 /** A source line from .BTF.ext line info (the object layer's LineInfo fits). */
 export interface VmLineInfo {
@@ -147,6 +147,8 @@ export class Vm {
   /** @internal */
   readonly stacks: Uint8Array[] = [];
   private compiled: CompiledRun | undefined;
+  /** @internal Region id of stack frame 0; frame f is stackBase + f. */
+  readonly stackBase: number;
   /** Call slot -> kfunc name, from extern relocations. */
   /** @internal */
   readonly kfuncNames = new Map<number, string>();
@@ -209,10 +211,11 @@ export class Vm {
         this.imm2[s] = Number(BigInt.asIntN(32, v >> 32n));
       }
     });
+    this.stackBase = this.memory.reserve(op.MAX_CALL_FRAMES);
     for (let f = 0; f < op.MAX_CALL_FRAMES; f++) {
       const bytes = new Uint8Array(STACK);
       this.stacks.push(bytes);
-      this.memory.add(`stack[frame ${f}]`, bytes, { kind: 'stack', id: STACK_REGION_ID(f) });
+      this.memory.add(`stack[frame ${f}]`, bytes, { kind: 'stack', id: this.stackBase + f });
     }
   }
 
@@ -276,7 +279,7 @@ export class Vm {
     });
     this.stacks[0].fill(0);
     L[10] = STACK;
-    H[10] = STACK_REGION_ID(0);
+    H[10] = this.stackBase;
     const budget = opts.budget ?? this.opts.budget ?? DEFAULT_BUDGET;
     try {
       let run: CompiledRun | undefined;
@@ -286,6 +289,31 @@ export class Vm {
     } catch (e) {
       if (e instanceof Stop) return { retval: BigInt.asUintN(64, e.r0), instructions: -1 };
       throw e;
+    }
+  }
+
+  /** @internal A context field load: the hook gives the 64-bit value (pointers for data/data_end). */
+  hookLoad(slot: number, R: Region, e: number, len: number, d: number, signExtend: boolean): void {
+    let v: bigint;
+    try {
+      v = R.hooks!.load(e, len);
+    } catch (err) {
+      if (err instanceof BpfError) throw this.fault(slot, err.message);
+      throw err;
+    }
+    if (signExtend) v = BigInt.asIntN(len * 8, v);
+    v = BigInt.asUintN(64, v);
+    this.lo[d] = Number(BigInt.asIntN(32, v));
+    this.hi[d] = Number(BigInt.asIntN(32, v >> 32n));
+  }
+
+  /** @internal */
+  hookStore(slot: number, R: Region, e: number, len: number, vl: number, vh: number): void {
+    try {
+      R.hooks!.store(e, len, A.pairToBig(vl, vh));
+    } catch (err) {
+      if (err instanceof BpfError) throw this.fault(slot, err.message);
+      throw err;
     }
   }
 
@@ -925,6 +953,10 @@ export class Vm {
           const R = regions[H[s]];
           const e = (L[s] >>> 0) + OFF[pc];
           if (R === undefined || e < 0 || e + len > R.bytes.byteLength) throw this.memFault(pc, 'read', s, OFF[pc], len);
+          if (R.hooks !== undefined) {
+            this.hookLoad(pc, R, e, len, d, k >= 0x81);
+            break;
+          }
           const dv = R.dv;
           if (len === 8) {
             const a = dv.getInt32(e, le);
@@ -965,6 +997,10 @@ export class Vm {
           const x = (k & 0x07) === op.BPF_STX;
           const vl = x ? L[S[pc]] : IMM[pc];
           const vh = x ? H[S[pc]] : IMM[pc] >> 31;
+          if (R.hooks !== undefined) {
+            this.hookStore(pc, R, e, len, vl, vh);
+            break;
+          }
           const dv = R.dv;
           if (len === 8) {
             dv.setInt32(e, le ? vl : vh, le);
@@ -1006,7 +1042,7 @@ export class Vm {
     }
     this.stacks[frame + 1].fill(0);
     L[10] = STACK;
-    H[10] = STACK_REGION_ID(frame + 1);
+    H[10] = this.stackBase + frame + 1;
     return target;
   }
 
