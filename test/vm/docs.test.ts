@@ -4,7 +4,7 @@ import { beforeAll, expect, it } from 'vitest';
 import { ensureDist } from '../helpers/cli.js';
 import { ROOT } from '../helpers/oracle.js';
 
-beforeAll(() => ensureDist());
+beforeAll(() => ensureDist(), 300_000);
 
 it('docs/examples/emulate.mjs: sums the bytes, lists the program, reports the fault', () => {
   const out = execFileSync(process.execPath, ['docs/examples/emulate.mjs'], { encoding: 'utf8', cwd: ROOT });
