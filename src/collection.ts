@@ -18,6 +18,7 @@ import { readObjectBytes } from './object/read.js';
 import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object/types.js';
 import { loadProgram } from './programs/load.js';
 import { BpfProgram } from './programs/program.js';
+import { type EmulateOptions, type EmulatedCollection, emulateObject } from './vm/emulate.js';
 import { btfLoad } from './sys/btf-attr.js';
 import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
@@ -133,6 +134,14 @@ export class BpfObjectSpec {
   /** The initial bytes of a data map, with setGlobal() applied. */
   initialValue(map: MapSpec): Uint8Array | undefined {
     return this.#overrides.get(map.name) ?? map.initialValue;
+  }
+
+  /**
+   * Run the object's programs and maps in the emulator instead of the kernel:
+   * no root, no syscalls. setGlobal() values apply as they do for load().
+   */
+  emulate(opts: EmulateOptions = {}): EmulatedCollection {
+    return emulateObject(this.file, { initialValues: (m) => this.initialValue(m), ...opts });
   }
 
   /** Create the maps and load the programs. */
