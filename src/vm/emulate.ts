@@ -193,7 +193,7 @@ export class EmulatedProgram {
     this.vm = new Vm(
       { instructions: insns, name: this.name, littleEndian: coll.file.littleEndian, lineInfo: this.spec.lineInfo, relocations: this.spec.relocations },
       { memory: coll.memory, helpers: kernelHelpers(coll), ldImm64, budget: coll.opts.budget, tier: coll.opts.tier },
-    );
+    ).prepare();
     return this.vm;
   }
 

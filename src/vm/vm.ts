@@ -219,6 +219,12 @@ export class Vm {
     }
   }
 
+  /** Compile now (else the first run does): keeps the compile out of a timed run. */
+  prepare(): this {
+    if ((this.opts.tier ?? 'compile') === 'compile' && this.k.length <= MAX_COMPILED_SLOTS) this.compiled ??= compile(this);
+    return this;
+  }
+
   /** Number of 8-byte slots. */
   get slotCount(): number {
     return this.k.length;

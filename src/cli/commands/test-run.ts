@@ -17,10 +17,12 @@ export const testRun: Command = {
   summary: 'run a program once on a packet with BPF_PROG_TEST_RUN and print its verdict',
   usage:
     'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--repeat N] [--json]\n' +
+    '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
     '       bpf-ts test-run --asm FILE --emulate [--mem-hex HEX] [--budget N] [--json]\n' +
     '  --asm FILE     assembler text (conformance-suite or verifier syntax), or a bpf_conformance .data file\n' +
     '                 (-- asm / -- raw / -- mem / -- result sections)\n' +
-    '  --emulate      run in the built-in emulator instead of the kernel (no root); r1 = memory, r2 = its length\n' +
+    '  --emulate      run in the built-in emulator instead of the kernel (no root); for --asm files r1 = memory,\n' +
+    '                 r2 = its length; for objects the packet as BPF_PROG_TEST_RUN gives it, maps emulated\n' +
     '  --mem-hex HEX  the memory (replaces the file\'s -- mem)\n' +
     '  --budget N     instructions before giving up (default 1000000)',
   options: {
@@ -70,7 +72,8 @@ const jsonU64 = (v: bigint): number | string => (v <= BigInt(Number.MAX_SAFE_INT
 
 function emulate(positionals: string[], values: Record<string, string | boolean | string[] | undefined>, ctx: Parameters<Command['run']>[2]): number {
   const file = values.asm;
-  if (typeof file !== 'string') throw new BpfError('USAGE', '--emulate runs assembler files: give one with --asm FILE (object programs are run with the kernel: test-run OBJ --data-hex HEX)');
+  if (typeof file !== 'string' && positionals.length === 1) return emulateObjectProgram(positionals[0], values, ctx);
+  if (typeof file !== 'string') throw new BpfError('USAGE', '--emulate runs an object (test-run OBJ --emulate --data-hex HEX) or an assembler file (--asm FILE)');
   if (!values.emulate) throw new BpfError('USAGE', '--asm programs run in the emulator: add --emulate');
   if (positionals.length > 0) throw new BpfError('USAGE', `test-run --asm takes no object file (got ${positionals.join(' ')})`);
   let text: string;
@@ -95,4 +98,42 @@ function emulate(positionals: string[], values: Record<string, string | boolean 
     if (matches === false) ctx.print(`${file} expects ${r.expected} (0x${r.expected!.toString(16)})`);
   }
   return matches === false ? 1 : 0;
+}
+
+/** test-run OBJ --emulate: the same run and JSON as with the kernel, in the emulator. */
+function emulateObjectProgram(path: string, values: Record<string, string | boolean | string[] | undefined>, ctx: Parameters<Command['run']>[2]): number {
+  const dataHex = values['data-hex'];
+  if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
+  const data = parseHex(dataHex, '--data-hex');
+  const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
+  const budget = values.budget === undefined ? undefined : Number(values.budget);
+  if (budget !== undefined && (!Number.isInteger(budget) || budget < 1)) throw new BpfError('USAGE', `--budget must be a positive integer, got ${values.budget}`);
+  const spec = openObject(path);
+  let name = values.program as string | undefined;
+  if (!name) {
+    if (spec.programs.length !== 1) {
+      throw new BpfError('USAGE', `${spec.path} has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')}): choose one with --program`);
+    }
+    name = spec.programs[0].name;
+  }
+  spec.program(name);
+  const em = spec.emulate({ budget });
+  const r = em.program(name).testRun(data, { repeat });
+  if (ctx.json) {
+    ctx.printJson({
+      retval: r.retval,
+      verdict: r.verdict,
+      durationNs: r.durationNs,
+      dataOutHex: hex(r.dataOut),
+      ...(r.redirect ? { redirect: r.redirect } : {}),
+      ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
+      ...(r.printk.length ? { printk: r.printk } : {}),
+    });
+  } else {
+    ctx.print(`${name}: ${r.verdict ?? 'retval'} (retval ${r.retval}), ${r.durationNs} ns per run (emulated, ${r.instructions} instructions)${repeat > 1 ? ` over ${repeat} runs` : ''}`);
+    if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
+    for (const l of r.printk) ctx.print(`printk: ${l}`);
+  }
+  return 0;
 }
