@@ -27,6 +27,7 @@ const { batchDump } = await import('./batch-dump.js');
 const { btfParse } = await import('./btf-parse.js');
 const { ringbuf } = await import('./ringbuf.js');
 const { vmLoop } = await import('./vm.js');
+const { emulateVsKernel } = await import('./emulate.js');
 
 /**
  * The benchmarks, run in this order. Each `run()` resolves to a list of
@@ -44,6 +45,7 @@ const BENCHMARKS = [
   { id: 'btf-parse', title: 'vmlinux BTF parse', needsRoot: false, run: btfParse },
   { id: 'ringbuf', title: 'ring buffer', needsRoot: true, run: ringbuf },
   { id: 'vm', title: 'emulator', needsRoot: false, run: vmLoop },
+  { id: 'emulate', title: 'emulated test run', needsRoot: true, run: emulateVsKernel },
 ];
 
 const started = Date.now();
@@ -56,7 +58,7 @@ let broken = false;
 const results = [];
 
 try {
-  const d = ensureDist(['maps/map.js', 'uapi/bpf.js', 'object/btf/btf.js', 'vm/vm.js', 'asm/assembler.js']);
+  const d = ensureDist(['maps/map.js', 'uapi/bpf.js', 'object/btf/btf.js', 'vm/vm.js', 'asm/assembler.js', 'index.js']);
   if (d.built) console.log('(built dist/ with tsc: src/ was newer)');
   if (d.warnings) console.log(`(tsc reported errors but emitted; measuring what it built)\n${indent(d.warnings)}`);
 } catch (e) {

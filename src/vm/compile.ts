@@ -247,10 +247,10 @@ export function compile(vm: Vm): CompiledRun {
 
   const body = [
     '"use strict";',
-    'return function run(budget){',
     'const L=vm.lo,H=vm.hi,regions=vm.memory.regions,stacks=vm.stacks,sdvs=stacks.map((x)=>new DataView(x.buffer,x.byteOffset,x.byteLength));',
-    'let sdv=sdvs[0];',
     `const retPc=new Int32Array(${op.MAX_CALL_FRAMES}),saved=new Int32Array(${op.MAX_CALL_FRAMES * 10});`,
+    'return function run(budget){',
+    'let sdv=sdvs[0];',
     Array.from({ length: 11 }, (_, r) => `let l${r}=L[${r}],h${r}=H[${r}];`).join(''),
     `let left=budget,pc=0,frame=0,mayGoto=${8 * 1024 * 1024},t=0,u=0,b=0,e=0,Rg;`,
     'const exhausted=(blk,had)=>vm.fault(blocks[blk][had],`instruction budget of ${budget} exhausted (an endless loop? raise it with the budget option)`,"EMU_LIMIT");',

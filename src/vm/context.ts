@@ -32,8 +32,14 @@ export class Packet {
     frame: Uint8Array,
     headroom: number,
     tailroom: number,
+    /** A buffer to reuse (zeroed here) when it is large enough. */
+    scratch?: Uint8Array,
   ) {
-    this.buf = new Uint8Array(headroom + frame.length + tailroom);
+    const size = headroom + frame.length + tailroom;
+    if (scratch && scratch.length >= size) {
+      this.buf = scratch.subarray(0, size);
+      this.buf.fill(0);
+    } else this.buf = new Uint8Array(size);
     this.buf.set(frame, headroom);
     this.meta = headroom;
     this.data = headroom;

@@ -97,6 +97,8 @@ export class EmulatedCollection {
   /** @internal */
   readonly mapsByRegion = new Map<number, EmulatedMapT>();
   /** @internal */ state: RunState | undefined;
+  /** @internal The packet buffer, reused run after run. */
+  scratch = new Uint8Array(4096);
   private clockNs = 1_000_000_000n;
   private rand: number;
 
@@ -218,7 +220,9 @@ export class EmulatedProgram {
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const sock = type === BPF_PROG_TYPE.SOCKET_FILTER;
     if (!xdp && !tc && !sock) throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC and socket filters are)`);
-    const pkt = new Packet(coll.memory, data, xdp ? XDP_HEADROOM : 64, xdp ? XDP_TAILROOM : 0);
+    const size = (xdp ? XDP_HEADROOM + XDP_TAILROOM : 64) + data.length;
+    if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
+    const pkt = new Packet(coll.memory, data, xdp ? XDP_HEADROOM : 64, xdp ? XDP_TAILROOM : 0, coll.scratch);
     const skb = xdp ? undefined : new SkBuff(pkt, tc, opts.skb);
     const ctx = xdp ? xdpContext(coll.memory, pkt, opts.xdp) : skb!.context(coll.memory);
     const state: RunState = { cpu, pkt, skb, events: [], printk: [], tailCalls: 0, ctxAddr: Memory.address(ctx.id) };
@@ -312,7 +316,7 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     }],
     ['bpf_redirect', (_ctx, ifindex, flags) => {
       st().redirect = { ifindex: Number(ifindex), flags: Number(flags) };
-      return coll.programs.size && st().skb ? 7n : 4n; // TC_ACT_REDIRECT / XDP_REDIRECT
+      return st().skb ? 7n : 4n; // TC_ACT_REDIRECT / XDP_REDIRECT
     }],
     ['bpf_redirect_map', (ctx, map, key, flags) => {
       const m = mapOf(ctx, map);
