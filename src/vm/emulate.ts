@@ -14,7 +14,7 @@ import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
 import { type SkBuffInput, Packet, SkBuff, XDP_HEADROOM, XDP_TAILROOM, type XdpMdInput, xdpContext } from './context.js';
 import { EINVAL, ENOENT, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import { Memory } from './memory.js';
-import { type HelperContext, type HelperDef, Vm } from './vm.js';
+import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
 
 export interface EmulateOptions {
   /** Virtual CPUs for per-CPU maps (default 1); each run picks one with `cpu`. */
@@ -32,6 +32,8 @@ export interface EmulateOptions {
   /** bpf_fib_lookup answers: destination IPv4 (dotted) -> { ifindex, smac, dmac } . */
   routes?: Record<string, { ifindex: number; smac: string; dmac: string }>;
   tier?: 'compile' | 'interpret';
+  /** Every executed instruction with the registers it changed and its C line (runs interpreted). */
+  trace?: (step: TraceStep) => void;
 }
 
 export interface EmulatedRunOptions {
@@ -194,7 +196,7 @@ export class EmulatedProgram {
     };
     this.vm = new Vm(
       { instructions: insns, name: this.name, littleEndian: coll.file.littleEndian, lineInfo: this.spec.lineInfo, relocations: this.spec.relocations },
-      { memory: coll.memory, helpers: kernelHelpers(coll), ldImm64, budget: coll.opts.budget, tier: coll.opts.tier },
+      { memory: coll.memory, helpers: kernelHelpers(coll), ldImm64, budget: coll.opts.budget, tier: coll.opts.tier, trace: coll.opts.trace },
     ).prepare();
     return this.vm;
   }

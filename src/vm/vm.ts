@@ -80,6 +80,19 @@ export interface VmOptions {
    * 8192 slots are always interpreted.
    */
   tier?: 'compile' | 'interpret';
+  /** Called after every instruction with the registers it changed (runs interpreted). */
+  trace?: (step: TraceStep) => void;
+}
+
+/** One executed instruction, for tracing. */
+export interface TraceStep {
+  slot: number;
+  /** The instruction as text. */
+  text: string;
+  /** Registers whose value changed, with the new u64 value. */
+  changed: [number, bigint][];
+  /** The C line covering it (line info), if any. */
+  source?: VmLineInfo;
 }
 
 export interface RunResult {
@@ -289,7 +302,7 @@ export class Vm {
     const budget = opts.budget ?? this.opts.budget ?? DEFAULT_BUDGET;
     try {
       let run: CompiledRun | undefined;
-      if ((this.opts.tier ?? 'compile') === 'compile' && this.k.length <= MAX_COMPILED_SLOTS) run = this.compiled ??= compile(this);
+      if ((this.opts.tier ?? 'compile') === 'compile' && !this.opts.trace && this.k.length <= MAX_COMPILED_SLOTS) run = this.compiled ??= compile(this);
       const left = run ? run(budget) : this.loop(budget);
       return { retval: A.pairToBig(L[0], H[0]), instructions: budget - left };
     } catch (e) {
@@ -381,7 +394,22 @@ export class Vm {
     let mayGoto = MAY_GOTO_LIMIT;
     let left = budget;
     let pc = 0;
+    // Tracing: the registers before the previous instruction, compared at the top of the next.
+    const trace = this.opts.trace;
+    const before = trace ? new Int32Array(22) : undefined;
+    let prev = -1;
+    const emit = () => {
+      const changed: [number, bigint][] = [];
+      for (let r = 0; r <= 10; r++) if (before![r] !== L[r] || before![11 + r] !== H[r]) changed.push([r, A.pairToBig(L[r], H[r])]);
+      trace!({ slot: prev, text: this.describeInsn(prev), changed, source: this.sourceLine(prev) });
+    };
     for (;;) {
+      if (trace) {
+        if (prev >= 0) emit();
+        before!.set(L, 0);
+        before!.set(H, 11);
+        prev = pc;
+      }
       if (--left < 0) throw this.fault(pc, `instruction budget of ${budget} exhausted (an endless loop? raise it with the budget option)`, 'EMU_LIMIT');
       if (pc >= n) throw this.fault(n - 1, 'execution ran past the last instruction');
       const d = D[pc];
@@ -931,7 +959,10 @@ export class Vm {
           break;
         }
         case 0x95:
-          if (frame === 0) return left;
+          if (frame === 0) {
+            if (trace) emit();
+            return left;
+          }
           frame--;
           for (let r = 6, b = frame * 10; r <= 10; r++, b += 2) {
             L[r] = saved[b];

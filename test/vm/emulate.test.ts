@@ -3,13 +3,14 @@
 // tail calls, TC context fields, and the CLI as an unprivileged user.
 // Expected values come from the C sources (bpf/*.c) and RFC header layouts.
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/assembler.js';
 import { openObject } from '../../src/collection.js';
 import type { BpfObjectFile, ProgramSpec } from '../../src/object/types.js';
 import { emulateObject } from '../../src/vm/emulate.js';
-import { cliProcess, ensureDist, unprivilegedWrapper } from '../helpers/cli.js';
+import { cliOk, cliProcess, ensureDist, unprivilegedWrapper } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/oracle.js';
 import { icmpEcho, ipv4, tcp, udp } from '../helpers/packets.js';
 
@@ -176,6 +177,23 @@ describe('helpers that change the packet, and contexts', () => {
 });
 
 describe('CLI', () => {
+  it('test-run OBJ --emulate --trace: every executed instruction (as llvm-objdump spells it), registers changed, C line', async () => {
+    const pkt = icmpEcho({ seq: 2 });
+    const j = (await cliOk('test-run', join(FIXTURES, 'icmp_even_drop.o'), '--emulate', '--trace', '--json', '--data-hex', pkt.toString('hex'))).json();
+    expect(j.verdict).toBe('XDP_DROP');
+    const dump = readFileSync(join(FIXTURES, 'icmp_even_drop.objdump.txt'), 'utf8');
+    // llvm-objdump: "1: r2 = *(u32 *)(r1 + 0x0)"
+    expect(dump).toMatch(/^\s+1:\tr2 = \*\(u32 \*\)\(r1 \+ 0x0\)$/m);
+    expect(j.trace[1]).toMatchObject({ insn: 1, text: 'r2 = *(u32 *)(r1 + 0)' });
+    expect(Object.keys(j.trace[1].changed)).toEqual(['r2']);
+    expect(j.trace[1].source).toMatch(/icmp_even_drop\.c:\d+$/);
+    expect(j.trace.at(-1).text).toBe('exit');
+    expect(j.trace.at(-1).changed).toEqual({});
+    // Without --trace the run is the same and reports the same count of instructions.
+    const plain = await cliOk('test-run', join(FIXTURES, 'icmp_even_drop.o'), '--emulate', '--data-hex', pkt.toString('hex'));
+    expect(plain.stdout).toContain(`(emulated, ${j.trace.length} instructions)`);
+  });
+
   const wrap = unprivilegedWrapper();
   const asNobody = !!wrap && process.getuid?.() === 0;
   beforeAll(() => {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { openObject } from '../../collection.js';
 import { runAsm } from '../../vm/asm-run.js';
+import type { TraceStep } from '../../vm/vm.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { hex } from '../format.js';
@@ -24,7 +25,8 @@ export const testRun: Command = {
     '  --emulate      run in the built-in emulator instead of the kernel (no root); for --asm files r1 = memory,\n' +
     '                 r2 = its length; for objects the packet as BPF_PROG_TEST_RUN gives it, maps emulated\n' +
     '  --mem-hex HEX  the memory (replaces the file\'s -- mem)\n' +
-    '  --budget N     instructions before giving up (default 1000000)',
+    '  --budget N     instructions before giving up (default 1000000)\n' +
+    '  --trace        (with --emulate) print every executed instruction, the registers it changed and its C line',
   options: {
     program: { type: 'string' },
     type: { type: 'string' },
@@ -34,6 +36,7 @@ export const testRun: Command = {
     emulate: { type: 'boolean' },
     'mem-hex': { type: 'string' },
     budget: { type: 'string' },
+    trace: { type: 'boolean' },
   },
   run(positionals, values, ctx) {
     if (values.asm !== undefined || values.emulate) return emulate(positionals, values, ctx);
@@ -118,8 +121,17 @@ function emulateObjectProgram(path: string, values: Record<string, string | bool
     name = spec.programs[0].name;
   }
   spec.program(name);
-  const em = spec.emulate({ budget });
+  const trace: string[] = [];
+  const traced: { insn: number; text: string; changed: Record<string, string>; source?: string }[] = [];
+  const onStep = (t: TraceStep) => {
+    const regs = t.changed.map(([r, v]) => `r${r} = 0x${v.toString(16)}`).join(', ');
+    const src = t.source ? `${t.source.fileName}:${t.source.line}` : undefined;
+    if (ctx.json) traced.push({ insn: t.slot, text: t.text, changed: Object.fromEntries(t.changed.map(([r, v]) => [`r${r}`, `0x${v.toString(16)}`])), ...(src ? { source: src } : {}) });
+    else trace.push(`${String(t.slot).padStart(5)}: ${t.text.padEnd(40)}${regs ? ` ; ${regs}` : ''}${src ? `  [${src}]` : ''}`);
+  };
+  const em = spec.emulate({ budget, trace: values.trace ? onStep : undefined });
   const r = em.program(name).testRun(data, { repeat });
+  for (const l of trace) ctx.print(l);
   if (ctx.json) {
     ctx.printJson({
       retval: r.retval,
@@ -129,6 +141,7 @@ function emulateObjectProgram(path: string, values: Record<string, string | bool
       ...(r.redirect ? { redirect: r.redirect } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
+      ...(values.trace ? { trace: traced } : {}),
     });
   } else {
     ctx.print(`${name}: ${r.verdict ?? 'retval'} (retval ${r.retval}), ${r.durationNs} ns per run (emulated, ${r.instructions} instructions)${repeat > 1 ? ` over ${repeat} runs` : ''}`);
