@@ -18,7 +18,7 @@ import type { Vm } from './vm.js';
 /** Programs longer than this stay interpreted (very large functions are not optimised by the engine). */
 export const MAX_COMPILED_SLOTS = 8192;
 
-export type CompiledRun = (budget: number) => number;
+export type CompiledRun = (budget: number, entry: number) => number;
 
 const R = (r: number) => `l${r}`;
 const Hr = (r: number) => `h${r}`;
@@ -249,10 +249,10 @@ export function compile(vm: Vm): CompiledRun {
     '"use strict";',
     'const L=vm.lo,H=vm.hi,regions=vm.memory.regions,stacks=vm.stacks,sdvs=stacks.map((x)=>new DataView(x.buffer,x.byteOffset,x.byteLength));',
     `const retPc=new Int32Array(${op.MAX_CALL_FRAMES}),saved=new Int32Array(${op.MAX_CALL_FRAMES * 10});`,
-    'return function run(budget){',
+    'return function run(budget,entry){',
     'let sdv=sdvs[0];',
     Array.from({ length: 11 }, (_, r) => `let l${r}=L[${r}],h${r}=H[${r}];`).join(''),
-    `let left=budget,pc=0,frame=0,mayGoto=${8 * 1024 * 1024},t=0,u=0,b=0,e=0,Rg;`,
+    `let left=budget,pc=entry|0,frame=0,mayGoto=${8 * 1024 * 1024},t=0,u=0,b=0,e=0,Rg;`,
     'const exhausted=(blk,had)=>vm.fault(blocks[blk][had],`instruction budget of ${budget} exhausted (an endless loop? raise it with the budget option)`,"EMU_LIMIT");',
     'for(;;){switch(pc){',
     ...out,

@@ -13,7 +13,7 @@ import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
 import { type SkBuffInput, Packet, SkBuff, XDP_HEADROOM, XDP_TAILROOM, type XdpMdInput, xdpContext } from './context.js';
 import { EINVAL, ENOENT, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
-import { Memory } from './memory.js';
+import { FUNC_ADDR_ID, Memory } from './memory.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
 
 export interface EmulateOptions {
@@ -32,6 +32,8 @@ export interface EmulateOptions {
   /** bpf_fib_lookup answers: destination IPv4 (dotted) -> { ifindex, smac, dmac } . */
   routes?: Record<string, { ifindex: number; smac: string; dmac: string }>;
   tier?: 'compile' | 'interpret';
+  /** Program type for programs whose section does not say (iproute2's "prog", "classifier" objects): 'xdp' (default) or 'tc'. */
+  programType?: 'xdp' | 'tc' | 'socket_filter';
   /** Every executed instruction with the registers it changed and its C line (runs interpreted). */
   trace?: (step: TraceStep) => void;
 }
@@ -171,7 +173,8 @@ export class EmulatedProgram {
     readonly spec: ProgramSpec,
   ) {
     this.name = spec.name;
-    this.type = spec.type ?? BPF_PROG_TYPE.XDP;
+    const fallback = coll.opts.programType === 'tc' ? BPF_PROG_TYPE.SCHED_CLS : coll.opts.programType === 'socket_filter' ? BPF_PROG_TYPE.SOCKET_FILTER : BPF_PROG_TYPE.XDP;
+    this.type = spec.type ?? fallback;
   }
 
   /** The Vm, made on first use (maps wired through ld_imm64, CO-RE applied, helpers bound). */
@@ -248,6 +251,19 @@ export class EmulatedProgram {
       coll.memory.remove(ctx);
       coll.memory.remove(pkt.region);
     }
+  }
+
+  private callbackVm: Vm | undefined;
+
+  /** @internal A second machine over the same program and memory, for bpf_loop callbacks (its own registers and stack). */
+  callback(): Vm {
+    if (this.callbackVm) return this.callbackVm;
+    const main = this.machine;
+    this.callbackVm = new Vm(
+      { instructions: main.insnsBytes, name: `${this.name} (callback)`, littleEndian: main.littleEndian, lineInfo: this.spec.lineInfo, relocations: this.spec.relocations },
+      main.options,
+    );
+    return this.callbackVm;
   }
 
   /** @internal Tail call target: run this program on the current context, as the caller's continuation. */
@@ -394,6 +410,23 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
       for (let i = 0; i < f.length; i += 4) add(~word(f, i));
       for (let i = 0; i < t.length; i += 4) add(word(t, i));
       return sum;
+    }],
+    ['bpf_loop', (ctx, nr, fn, cbCtx, flags) => {
+      // Calls fn(i, ctx) until it returns 1 or nr times; returns the number of calls.
+      if (flags !== 0n) return neg(-EINVAL);
+      if (nr > 1n << 23n) return neg(-7); // -E2BIG
+      const f = BigInt.asUintN(64, fn);
+      if (f >> 32n !== BigInt(FUNC_ADDR_ID)) ctx.fault(`callback 0x${f.toString(16)} is not a function address`);
+      const prog = coll.programs.get(ctx.vm.name);
+      if (!prog) ctx.fault('bpf_loop from a program this collection does not know');
+      const cb = prog!.callback();
+      let i = 0n;
+      while (i < nr) {
+        const r = cb.run([i, cbCtx], { entry: Number(f & 0xffffffffn) }).retval;
+        i++;
+        if (r === 1n) break;
+      }
+      return i;
     }],
     ['bpf_spin_lock', () => 0n],
     ['bpf_spin_unlock', () => 0n],

@@ -134,6 +134,8 @@ export class Vm {
   readonly memory: Memory;
   readonly name: string;
   readonly insns: Insn[];
+  /** The program's bytes as given. */
+  readonly insnsBytes: Uint8Array;
   readonly littleEndian: boolean;
   /** @internal */
   readonly opts: VmOptions;
@@ -172,6 +174,7 @@ export class Vm {
     this.littleEndian = program.littleEndian ?? true;
     this.lineInfo = program.lineInfo ?? [];
     this.memory = opts.memory ?? new Memory();
+    this.insnsBytes = program.instructions;
     const insns = decode(program.instructions, this.littleEndian, this.name);
     this.insns = insns;
     const text = (i: Insn) => insnText(i);
@@ -232,6 +235,11 @@ export class Vm {
     }
   }
 
+  /** The options this machine was made with. */
+  get options(): VmOptions {
+    return this.opts;
+  }
+
   /** Compile now (else the first run does): keeps the compile out of a timed run. */
   prepare(): this {
     if ((this.opts.tier ?? 'compile') === 'compile' && this.k.length <= MAX_COMPILED_SLOTS) this.compiled ??= compile(this);
@@ -286,7 +294,7 @@ export class Vm {
    * Run from the first instruction with r1..r5 set from `args` (u64 values
    * or addresses from `memory`), r10 at the top of a zeroed stack.
    */
-  run(args: readonly (bigint | number)[] = [], opts: { budget?: number } = {}): RunResult {
+  run(args: readonly (bigint | number)[] = [], opts: { budget?: number; /** Start at this slot (a function: bpf_loop callbacks). */ entry?: number } = {}): RunResult {
     const L = this.lo;
     const H = this.hi;
     L.fill(0);
@@ -303,7 +311,9 @@ export class Vm {
     try {
       let run: CompiledRun | undefined;
       if ((this.opts.tier ?? 'compile') === 'compile' && !this.opts.trace && this.k.length <= MAX_COMPILED_SLOTS) run = this.compiled ??= compile(this);
-      const left = run ? run(budget) : this.loop(budget);
+      const entry = opts.entry ?? 0;
+      if (entry !== 0 && (entry < 0 || entry >= this.k.length || this.slotToInsn[entry] < 0)) throw new BpfError('EMU_FAULT', `${this.name}: entry ${entry} is not an instruction`);
+      const left = run ? run(budget, entry) : this.loop(budget, entry);
       return { retval: A.pairToBig(L[0], H[0]), instructions: budget - left };
     } catch (e) {
       if (e instanceof Stop) return { retval: BigInt.asUintN(64, e.r0), instructions: -1 };
@@ -375,7 +385,7 @@ export class Vm {
   }
 
   /** The interpreter. Returns the budget left. */
-  private loop(budget: number): number {
+  private loop(budget: number, entry = 0): number {
     const K = this.k;
     const D = this.dst;
     const S = this.src;
@@ -393,7 +403,7 @@ export class Vm {
     let frame = 0;
     let mayGoto = MAY_GOTO_LIMIT;
     let left = budget;
-    let pc = 0;
+    let pc = entry;
     // Tracing: the registers before the previous instruction, compared at the top of the next.
     const trace = this.opts.trace;
     const before = trace ? new Int32Array(22) : undefined;
