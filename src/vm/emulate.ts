@@ -12,7 +12,7 @@ import { CoreResolver, applyCoreRelocations } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
 import { type SkBuffInput, Packet, SkBuff, XDP_HEADROOM, XDP_TAILROOM, type XdpMdInput, xdpContext } from './context.js';
-import { EINVAL, ENOENT, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
+import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import { FUNC_ADDR_ID, Memory } from './memory.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
 
@@ -428,15 +428,79 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
       }
       return i;
     }],
+    ['bpf_skb_load_bytes', (ctx, _skb, offset, to, len) => {
+      const pkt = st().pkt;
+      const off = Number(BigInt.asIntN(32, offset));
+      const n = Number(len);
+      if (off < 0 || n < 0 || pkt.data + off + n > pkt.end) return neg(-EFAULT);
+      bytes(ctx, to, n, 'to', true).set(pkt.buf.subarray(pkt.data + off, pkt.data + off + n));
+      return 0n;
+    }],
+    ['bpf_skb_store_bytes', (ctx, _skb, offset, from, len) => {
+      const pkt = st().pkt;
+      const off = Number(BigInt.asIntN(32, offset));
+      const n = Number(len);
+      if (off < 0 || n < 0 || pkt.data + off + n > pkt.end) return neg(-EFAULT);
+      pkt.buf.set(bytes(ctx, from, n, 'from'), pkt.data + off);
+      return 0n;
+    }],
+    ['bpf_l3_csum_replace', (_ctx, _skb, offset, from, to, size) => neg(csumReplace(st().pkt, Number(offset), from, to, Number(size & 0xfn), false))],
+    ['bpf_l4_csum_replace', (_ctx, _skb, offset, from, to, flags) => neg(csumReplace(st().pkt, Number(offset), from, to, Number(flags & 0xfn), (flags & 0x20n) !== 0n))],
     ['bpf_spin_lock', () => 0n],
     ['bpf_spin_unlock', () => 0n],
-    ['bpf_fib_lookup', () => neg(-ENOENT)],
+    ['bpf_fib_lookup', (ctx, _c, params, plen) => {
+      // struct bpf_fib_lookup: family @0, ifindex @8, ipv4_dst @32, smac @52, dmac @58.
+      const p = bytes(ctx, params, Math.min(Number(plen), 64), 'params', true);
+      if (p.length < 64) return neg(-EINVAL);
+      if (p[0] !== 2) return 4n; // not IPv4: BPF_FIB_LKUP_RET_NOT_FWDED
+      const dst = `${p[32]}.${p[33]}.${p[34]}.${p[35]}`;
+      const route = coll.opts.routes?.[dst];
+      if (!route) return 4n; // no route in the table the test gave: BPF_FIB_LKUP_RET_NOT_FWDED
+      const mac = (m: string) => Buffer.from(m.replace(/[:-]/g, ''), 'hex');
+      new DataView(p.buffer, p.byteOffset).setUint32(8, route.ifindex, true);
+      p.set(mac(route.smac).subarray(0, 6), 52);
+      p.set(mac(route.dmac).subarray(0, 6), 58);
+      return 0n; // BPF_FIB_LKUP_RET_SUCCESS
+    }],
   ];
   const reserved = new Map<number, EmulatedMapT>();
   const out = new Map<number, HelperDef>();
   for (const [name, fn] of defs) out.set(id(name), { name, fn });
   void helperName;
   return out;
+}
+
+const EFAULT = 14;
+
+const fold16 = (x: number): number => {
+  while (x > 0xffff) x = (x & 0xffff) + Math.floor(x / 0x10000);
+  return x;
+};
+
+/**
+ * l3/l4_csum_replace on a packet: incremental update of the 16-bit checksum at
+ * `offset` (RFC 1624) for a 2- or 4-byte field changing from `from` to `to`,
+ * or by a csum_diff value (size 0). Values are as the program loaded them
+ * (memory order), and so is the arithmetic: a one's-complement sum does not
+ * care about byte order as long as both sides agree.
+ */
+function csumReplace(pkt: Packet, offset: number, from: bigint, to: bigint, size: number, mangled0: boolean): number {
+  const at = pkt.data + offset;
+  if (offset < 0 || at + 2 > pkt.end) return -EFAULT;
+  if (size !== 0 && size !== 2 && size !== 4) return -EINVAL;
+  const dv = new DataView(pkt.buf.buffer, pkt.buf.byteOffset);
+  const old = dv.getUint16(at, true);
+  if (mangled0 && old === 0) return 0; // UDP: no checksum stays no checksum
+  const lo = (v: bigint) => Number(v & 0xffffn);
+  const hi = (v: bigint) => Number((v >> 16n) & 0xffffn);
+  let sum = ~old & 0xffff;
+  if (size === 2) sum += (~lo(from) & 0xffff) + lo(to);
+  else if (size === 4) sum += (~lo(from) & 0xffff) + (~hi(from) & 0xffff) + lo(to) + hi(to);
+  else sum += lo(to) + hi(to);
+  let v = ~fold16(sum) & 0xffff;
+  if (mangled0 && v === 0) v = 0xffff;
+  dv.setUint16(at, v, true);
+  return 0;
 }
 
 /** bpf_trace_printk's format: %d %i %u %x %ld %lld %lu %llu %lx %llx %p %s(not supported) %%. */

@@ -12,7 +12,7 @@ import type { BpfObjectFile, ProgramSpec } from '../../src/object/types.js';
 import { emulateObject } from '../../src/vm/emulate.js';
 import { cliOk, cliProcess, ensureDist, unprivilegedWrapper } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/oracle.js';
-import { icmpEcho, ipv4, tcp, udp } from '../helpers/packets.js';
+import { checksum, icmpEcho, ipv4, tcp, udp } from '../helpers/packets.js';
 
 const fx = (f: string) => openObject(join(FIXTURES, f));
 const u32 = (n: number) => {
@@ -155,6 +155,27 @@ describe('helpers that change the packet, and contexts', () => {
     expect(r.skb?.mark).toBe(0x2a);
     expect(r.verdict).toBeNull(); // retval is no TC_ACT_* value
     expect(() => emulateObject(asmObject('r2 = 1\n*(u32 *)(r1 + 0) = r2\nr0 = 0\nexit', 3)).program('p').testRun(frame)).toThrow(/__sk_buff\.len cannot be written/);
+  });
+
+  it('skb_load_bytes / skb_store_bytes / l3_csum_replace: rewrite the IPv4 destination, the header checksum stays valid', () => {
+    // daddr (frame offset 30) 10.0.0.2 -> 10.0.0.3; bytes 0a 00 00 03 read as a little-endian u32 are 0x0300000a.
+    const text = [
+      'r6 = r1',
+      'r2 = 30', 'r3 = r10', 'r3 += -8', 'r4 = 4', 'call bpf_skb_load_bytes#26',
+      'r7 = *(u32 *)(r10 - 8)',
+      'r1 = 0x0300000a', '*(u32 *)(r10 - 16) = r1',
+      'r1 = r6', 'r2 = 30', 'r3 = r10', 'r3 += -16', 'r4 = 4', 'r5 = 0', 'call bpf_skb_store_bytes#9',
+      'r1 = r6', 'r2 = 24', 'r3 = r7', 'r4 = 0x0300000a', 'r5 = 4', 'call bpf_l3_csum_replace#10',
+      'r0 = 0', 'exit',
+    ].join('\n');
+    const r = emulateObject(asmObject(text, 3)).program('p').testRun(frame);
+    const ip = r.dataOut.subarray(14, 34);
+    expect(ip.subarray(16, 20)).toEqual(ipv4('10.0.0.3'));
+    expect(checksum(ip)).toBe(0); // a header with a correct checksum sums to 0 (RFC 1071)
+    expect(ip.readUInt16BE(10)).not.toBe(frame.readUInt16BE(24));
+    // Out of the packet: -EFAULT, nothing written.
+    const oob = emulateObject(asmObject('r2 = 1000\nr3 = r10\nr3 += -8\nr4 = 4\ncall bpf_skb_load_bytes#26\nexit', 3)).program('p').testRun(frame);
+    expect(oob.retval).toBe(2 ** 32 - 14);
   });
 
   it('bpf_trace_printk lines are captured; unknown helpers are named', () => {
