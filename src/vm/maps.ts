@@ -105,7 +105,11 @@ export class EmulatedMap {
   }
 
   private isHash(): boolean {
-    return [BPF_MAP_TYPE.HASH, BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.LRU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH, BPF_MAP_TYPE.HASH_OF_MAPS, BPF_MAP_TYPE.LPM_TRIE, BPF_MAP_TYPE.DEVMAP_HASH].includes(this.type as never);
+    // Redirect maps keep their (sparse) slots like a hash; the slot number must be below max_entries.
+    return [
+      BPF_MAP_TYPE.HASH, BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.LRU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH, BPF_MAP_TYPE.HASH_OF_MAPS,
+      BPF_MAP_TYPE.LPM_TRIE, BPF_MAP_TYPE.DEVMAP_HASH, BPF_MAP_TYPE.DEVMAP, BPF_MAP_TYPE.CPUMAP, BPF_MAP_TYPE.XSKMAP,
+    ].includes(this.type as never);
   }
 
   private isLru(): boolean {
@@ -221,6 +225,8 @@ export class EmulatedMap {
     }
     if (!this.isHash()) return -EINVAL;
     if (this.type === BPF_MAP_TYPE.LPM_TRIE && key.byteLength >= 4 && new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true) > (this.keySize - 4) * 8) return -EINVAL;
+    const slotted = this.type === BPF_MAP_TYPE.DEVMAP || this.type === BPF_MAP_TYPE.CPUMAP || this.type === BPF_MAP_TYPE.XSKMAP;
+    if (slotted && this.arrayIndex(key) >= this.maxEntries) return -E2BIG;
     const k = this.type === BPF_MAP_TYPE.LPM_TRIE ? this.lpmCanonical(key) : Buffer.from(key);
     const hk = hexKey(k);
     let e = this.entries_.get(hk);

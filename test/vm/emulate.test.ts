@@ -103,6 +103,25 @@ describe('seed programs, emulated', () => {
     expect(em.program('xdp_entry').testRun(udp({ dport: 1 })).verdict).toBe('XDP_PASS');
   });
 
+  it('icmp_reflector: fib_lookup answers from the given routes; redirect_map to the devmap slot; TTL and checksum updated', () => {
+    const routes = { '10.0.0.2': { ifindex: 5, smac: '02:00:00:00:00:aa', dmac: '02:00:00:00:00:bb' } };
+    const em = fx('icmp_reflector.o').emulate({ routes });
+    const p = em.program('xdp_fib_redirect');
+    const pkt = icmpEcho({ seq: 1, dst: '10.0.0.2' });
+    // No tx_ports slot 5 yet: bpf_redirect_map with flags 0 gives XDP_ABORTED.
+    expect(p.testRun(pkt).verdict).toBe('XDP_ABORTED');
+    em.map('tx_ports').set(u32(5), u32(5));
+    const r = p.testRun(pkt);
+    expect(r.verdict).toBe('XDP_REDIRECT');
+    expect(r.redirect).toEqual({ map: 'tx_ports', key: 5, flags: 0 });
+    expect(r.dataOut.subarray(0, 12).toString('hex')).toBe('0200000000bb' + '0200000000aa');
+    const ip = r.dataOut.subarray(14, 34);
+    expect(ip[8]).toBe(pkt[14 + 8] - 1);
+    expect(checksum(ip)).toBe(0);
+    // A destination with no route: the stack's business.
+    expect(p.testRun(icmpEcho({ seq: 1, dst: '10.9.9.9' })).verdict).toBe('XDP_PASS');
+  });
+
   it('globals: setGlobal before emulate() applies, as it does before load()', () => {
     const spec = fx('globals.o');
     spec.setGlobal('drop_port', 9);
