@@ -19,6 +19,11 @@ import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object
 import { loadProgram } from './programs/load.js';
 import { BpfProgram } from './programs/program.js';
 import { type EmulateOptions, type EmulatedCollection, emulateObject } from './vm/emulate.js';
+import type { MapLike } from './vm/maps.js';
+
+// A test can drive the kernel's maps and the emulator's with the same calls.
+const kernelMapsAreMapLike: (m: BpfMap) => MapLike = (m) => m;
+void kernelMapsAreMapLike;
 import { btfLoad } from './sys/btf-attr.js';
 import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';

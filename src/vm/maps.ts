@@ -40,6 +40,20 @@ export interface MapEvent {
   data: Buffer;
 }
 
+/**
+ * The calls a test makes on a map, answered alike by the kernel's BpfMap and
+ * the emulator's EmulatedMap (keys as bytes or, for u32/u64 keys, numbers;
+ * per-CPU values as one Buffer per CPU).
+ */
+export interface MapLike {
+  get(key: Uint8Array | number): Buffer | Buffer[] | undefined;
+  set(key: Uint8Array | number, value: Uint8Array, flags?: UpdateFlag): void;
+  delete(key: Uint8Array | number): boolean;
+  has(key: Uint8Array | number): boolean;
+  keys(): Iterable<Buffer>;
+  entries(): Iterable<[Buffer, Buffer | Buffer[]]>;
+}
+
 const hexKey = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 interface Entry {
@@ -51,7 +65,7 @@ interface Entry {
   /** Queue/stack elements and devmap targets are plain bytes. */
 }
 
-export class EmulatedMap {
+export class EmulatedMap implements MapLike {
   readonly name: string;
   readonly type: number;
   readonly keySize: number;
@@ -261,8 +275,19 @@ export class EmulatedMap {
     this.fail(what, -r, `${names[-r] ?? `errno ${-r}`}`);
   }
 
+  /** A number key as the map's u32/u64 key bytes. */
+  private keyBytes(key: Uint8Array | number): Uint8Array {
+    if (typeof key !== 'number') return key;
+    const b = Buffer.alloc(this.keySize);
+    if (this.keySize === 4) b.writeUInt32LE(key >>> 0);
+    else if (this.keySize === 8) b.writeBigUInt64LE(BigInt(key));
+    else throw new BpfError('KEY_SIZE', `emulated map ${this.name}: a number key needs 4- or 8-byte keys (keys are ${this.keySize} bytes)`);
+    return b;
+  }
+
   /** The value (per-CPU maps: one Buffer per CPU), or undefined. */
-  get(key: Uint8Array): Buffer | Buffer[] | undefined {
+  get(k: Uint8Array | number): Buffer | Buffer[] | undefined {
+    const key = this.keyBytes(k);
     this.checkKey(key, 'get');
     if (this.isArray()) {
       const i = this.arrayIndex(key);
@@ -276,12 +301,13 @@ export class EmulatedMap {
     return this.perCpu ? vals : vals[0];
   }
 
-  has(key: Uint8Array): boolean {
+  has(key: Uint8Array | number): boolean {
     return this.get(key) !== undefined;
   }
 
   /** Set a value (per-CPU maps: one value for every CPU, or an array of them). Prog arrays take a program name. */
-  set(key: Uint8Array, value: Uint8Array | Uint8Array[] | EmulatedMap, flags: UpdateFlag = 'any'): void {
+  set(k: Uint8Array | number, value: Uint8Array | Uint8Array[] | EmulatedMap, flags: UpdateFlag = 'any'): void {
+    const key = this.keyBytes(k);
     this.checkKey(key, 'set');
     const f = flags === 'noexist' ? BPF_NOEXIST : flags === 'exist' ? BPF_EXIST : BPF_ANY;
     if (value instanceof EmulatedMap) {
@@ -308,7 +334,8 @@ export class EmulatedMap {
     this.errnoToThrow(r, 'set');
   }
 
-  delete(key: Uint8Array): boolean {
+  delete(k: Uint8Array | number): boolean {
+    const key = this.keyBytes(k);
     this.checkKey(key, 'delete');
     return this.deleteFromProgram(key) === 0;
   }
