@@ -32,6 +32,15 @@ describe('seed programs, emulated', () => {
     expect([c(0), c(1)]).toEqual([2n, 3n]);
   });
 
+  it('per-CPU maps: N virtual CPUs, each run on the CPU it names', () => {
+    const em = fx('icmp_even_drop.o').emulate({ cpus: 3 });
+    const p = em.program('xdp_even_drop');
+    p.testRun(icmpEcho({ seq: 2 }), { cpu: 2 });
+    p.testRun(icmpEcho({ seq: 4 }), { cpu: 0 });
+    expect((em.map('counters').get(1) as Buffer[]).map((b) => b.readBigUInt64LE(0))).toEqual([1n, 0n, 1n]);
+    expect(() => p.testRun(icmpEcho({ seq: 2 }), { cpu: 3 })).toThrow(/cpu 3: the emulation has 3 CPU/);
+  });
+
   it('single_source_filter: only the blocked source is dropped and counted', () => {
     const em = fx('single_source_filter.o').emulate();
     em.map('blocked_src').set(ipv4('10.0.0.7'), u32(1));
