@@ -85,6 +85,13 @@ describe('bpf-ts disasm', () => {
     expect(comment[1]).toContain('hits');
   });
 
+  it('names maps at the slots readelf shows relocated against them', async () => {
+    const r = await cliOk('disasm', fixture('icmp_even_drop.o'));
+    const rels = relocationsFor(parseReadelf(readFileSync(fixture('icmp_even_drop.readelf.txt'), 'utf8')), 'xdp').filter((x) => x.symbolName === 'counters');
+    expect(rels.length).toBe(2);
+    for (const rel of rels) expect(r.stdout).toMatch(new RegExp(`^\\s+${rel.offset / 8}: r\\d = map\\[counters\\] ll$`, 'm'));
+  });
+
   it('names local calls and helpers; --program picks one; --json has plain text that assembles back', async () => {
     const r = await cliOk('disasm', fixture('subprogs.o'), '--program', 'xdp_b');
     expect(r.stdout.split('\n')[0]).toBe('xdp_b (section xdp):');
