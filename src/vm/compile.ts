@@ -190,11 +190,11 @@ export function compile(vm: Vm): CompiledRun {
           return (
             `if(${h}===${FUNC_ADDR_ID}&&${l}>=0&&${l}<${total}&&isFunc[${l}]===1){${enter(l)}}` +
             `if(${h}!==0){${sync}throw vm.fault(${s},'callx target 0x'+A.pairToBig(${l},${h}).toString(16)+' is not a function address');}` +
-            `${sync}helper(${s},${l});l0=L[0];h0=H[0];`
+            `${sync}vm.leftAtCall=left;helper(${s},${l});l0=L[0];h0=H[0];`
           );
         }
         if (x === op.BPF_PSEUDO_CALL) return enter(`${t}`);
-        return `${sync}call(${s});l0=L[0];h0=H[0];`;
+        return `${sync}vm.leftAtCall=left;call(${s});l0=L[0];h0=H[0];`;
       }
       const cmp = jumpCond(o, c === op.BPF_JMP32, l, h, bl, bh, isX, imm);
       return `if(${cmp})${jump(t!)}`;

@@ -162,6 +162,8 @@ export class Vm {
   /** @internal */
   readonly stacks: Uint8Array[] = [];
   private compiled: CompiledRun | undefined;
+  /** @internal Budget left when the last helper was called (a helper may end the run). */
+  leftAtCall = 0;
   /** @internal Region id of stack frame 0; frame f is stackBase + f. */
   readonly stackBase: number;
   /** Call slot -> kfunc name, from extern relocations. */
@@ -316,7 +318,7 @@ export class Vm {
       const left = run ? run(budget, entry) : this.loop(budget, entry);
       return { retval: A.pairToBig(L[0], H[0]), instructions: budget - left };
     } catch (e) {
-      if (e instanceof Stop) return { retval: BigInt.asUintN(64, e.r0), instructions: -1 };
+      if (e instanceof Stop) return { retval: BigInt.asUintN(64, e.r0), instructions: budget - this.leftAtCall };
       throw e;
     }
   }
@@ -956,6 +958,7 @@ export class Vm {
             pc = this.enter(pc, pc + 1 + IMM[pc], frame++, retPc, saved);
             continue;
           }
+          this.leftAtCall = left;
           this.callSlot(pc);
           break;
         case 0x8d: {
@@ -965,6 +968,7 @@ export class Vm {
             continue;
           }
           if (H[d] !== 0) throw this.fault(pc, `callx target 0x${A.pairToBig(L[d], H[d]).toString(16)} is not a function address`);
+          this.leftAtCall = left;
           this.callHelperId(pc, L[d]);
           break;
         }

@@ -107,7 +107,9 @@ describe('seed programs, emulated', () => {
 
   it('tailcall: the declared jmp_table slot runs tail_drop; an empty slot falls through', () => {
     const em = fx('tailcall.o').emulate();
-    expect(em.program('xdp_entry').testRun(udp({ dport: 1 })).verdict).toBe('XDP_DROP');
+    const r = em.program('xdp_entry').testRun(udp({ dport: 1 }));
+    expect(r.verdict).toBe('XDP_DROP');
+    expect(r.instructions).toBeGreaterThan(0); // counted up to the tail call
     em.map('jmp_table').programs.delete(1);
     expect(em.program('xdp_entry').testRun(udp({ dport: 1 })).verdict).toBe('XDP_PASS');
   });
