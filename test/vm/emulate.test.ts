@@ -172,6 +172,15 @@ describe('helpers that change the packet, and contexts', () => {
     expect(() => emulateObject(asmObject(text, 6)).program('p').testRun(frame)).toThrow(/instruction 4 \(r0 = \*\(u8 \*\)\(r1 \+ \d+\)\): read of 1 bytes .*outside packet/);
   });
 
+  it('bpf_xdp_adjust_meta: metadata room before data, 4-byte multiples only', () => {
+    const text = 'r6 = r1\nr2 = -8\ncall bpf_xdp_adjust_meta#54\nif r0 != 0x0 goto +5\nr2 = *(u32 *)(r6 + 0)\nr3 = *(u32 *)(r6 + 8)\nr2 -= r3\nr0 = r2\nexit\nr0 = 99\nexit';
+    const r = emulateObject(asmObject(text.replace('goto +5', 'goto +5'), 6)).program('p').testRun(frame);
+    expect(r.retval).toBe(8); // data - data_meta
+    expect(r.dataOut).toEqual(frame); // the frame itself is unchanged
+    const odd = emulateObject(asmObject('r2 = -3\ncall bpf_xdp_adjust_meta#54\nexit', 6)).program('p').testRun(frame);
+    expect(odd.retval).toBe(2 ** 32 - 22);
+  });
+
   it('xdp_md fields: data_end - data is the frame length; ingress_ifindex from the run options', () => {
     const text = 'r2 = *(u32 *)(r1 + 4)\nr3 = *(u32 *)(r1 + 0)\nr2 -= r3\nr0 = *(u32 *)(r1 + 12)\nr0 <<= 16\nr0 += r2\nexit';
     const r = emulateObject(asmObject(text, 6)).program('p').testRun(frame, { xdp: { ingressIfindex: 7 } });
