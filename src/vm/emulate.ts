@@ -5,7 +5,7 @@
 // return value: redirects, events, trace_printk lines.
 
 import { BpfError } from '../errors.js';
-import { helperId, helperName } from '../asm/helpers.js';
+import { helperId } from '../asm/helpers.js';
 import type { Insn } from '../asm/insn.js';
 import type { Btf } from '../object/btf/btf.js';
 import { CoreResolver, applyCoreRelocations } from '../object/core/index.js';
@@ -466,7 +466,6 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
   const reserved = new Map<number, EmulatedMapT>();
   const out = new Map<number, HelperDef>();
   for (const [name, fn] of defs) out.set(id(name), { name, fn });
-  void helperName;
   return out;
 }
 
