@@ -176,7 +176,11 @@ export class SkBuff {
     this.fields.set('napi_id', 0);
     this.fields.set('wire_len', 0);
     this.fields.set('gso_segs', 0);
-    if (!l2) pkt.data = Math.min(pkt.data + ETH_HLEN, pkt.end); // socket filters see the frame from the network header
+    if (!l2) {
+      // Socket filters see the frame from the network header; len counts from there.
+      pkt.data = Math.min(pkt.data + ETH_HLEN, pkt.end);
+      this.fields.set('len', pkt.end - pkt.data);
+    }
   }
 
   context(memory: Memory): Region {

@@ -217,6 +217,19 @@ describe('helpers that change the packet, and contexts', () => {
     expect(oob.retval).toBe(2 ** 32 - 14);
   });
 
+  it('bpf_redirect: XDP_REDIRECT for XDP, TC_ACT_REDIRECT for TC, with the target recorded', () => {
+    const text = 'r1 = 4\nr2 = 0\ncall bpf_redirect#23\nexit';
+    const x = emulateObject(asmObject(text, 6)).program('p').testRun(frame);
+    expect([x.verdict, x.redirect]).toEqual(['XDP_REDIRECT', { ifindex: 4, flags: 0 }]);
+    const t = emulateObject(asmObject(text, 3)).program('p').testRun(frame);
+    expect([t.verdict, t.redirect]).toEqual(['TC_ACT_REDIRECT', { ifindex: 4, flags: 0 }]);
+  });
+
+  it('socket filter: the skb starts at the network header', () => {
+    const r = emulateObject(asmObject('r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 76)\nr0 = *(u8 *)(r3 + 0)\nr0 <<= 16\nr0 += r2\nexit', 1)).program('p').testRun(frame);
+    expect(r.retval).toBe((0x45 << 16) + frame.length - 14); // first byte is the IPv4 version/IHL, len excludes Ethernet
+  });
+
   it('bpf_trace_printk lines are captured; unknown helpers are named', () => {
     // "n=%d\n\0" on the stack, little-endian words
     const text = [
