@@ -34,6 +34,8 @@ export class Packet {
     tailroom: number,
     /** A buffer to reuse (zeroed here) when it is large enough. */
     scratch?: Uint8Array,
+    /** The previous run's packet region: kept when it covers the same bytes (no new mapping per run). */
+    previous?: Region,
   ) {
     const size = headroom + frame.length + tailroom;
     if (scratch && scratch.length >= size) {
@@ -44,7 +46,13 @@ export class Packet {
     this.meta = headroom;
     this.data = headroom;
     this.end = headroom + frame.length;
-    this.region = memory.add('packet', this.buf.subarray(0, this.end), { kind: 'packet' });
+    const b = previous?.bytes;
+    if (previous && memory.regions[previous.id] === previous && b!.buffer === this.buf.buffer && b!.byteOffset === this.buf.byteOffset && b!.byteLength === this.end) {
+      this.region = previous;
+    } else {
+      if (previous) memory.remove(previous);
+      this.region = memory.add('packet', this.buf.subarray(0, this.end), { kind: 'packet' });
+    }
   }
 
   /** Pointers into the packet are addresses in its region. */
@@ -101,9 +109,10 @@ export interface XdpMdInput {
 }
 
 /** struct xdp_md over a packet. */
-export function xdpContext(memory: Memory, pkt: Packet, md: XdpMdInput = {}): Region {
+export function xdpContext(memory: Memory, current: () => { pkt: Packet; md: XdpMdInput }): Region {
   const hooks: RegionHooks = {
     load(off, size) {
+      const { pkt, md } = current();
       if (size !== 4) bad(`xdp_md access of ${size} bytes at offset ${off} (fields are u32)`);
       switch (off) {
         case 0:

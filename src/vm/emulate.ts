@@ -13,7 +13,7 @@ import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
 import { type SkBuffInput, Packet, SkBuff, XDP_HEADROOM, XDP_TAILROOM, type XdpMdInput, xdpContext } from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
-import { FUNC_ADDR_ID, Memory } from './memory.js';
+import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
 
 export interface EmulateOptions {
@@ -84,6 +84,7 @@ interface RunState {
   cpu: number;
   pkt: Packet;
   skb?: SkBuff;
+  xdpMd: XdpMdInput;
   redirect?: EmulatedTestRun['redirect'];
   events: EmulatedTestRun['events'];
   printk: string[];
@@ -101,6 +102,9 @@ export class EmulatedCollection {
   /** @internal */
   readonly mapsByRegion = new Map<number, EmulatedMapT>();
   /** @internal */ state: RunState | undefined;
+  /** @internal The packet region and the xdp_md region, kept mapped between runs. */
+  packetRegion: Region | undefined;
+  /** @internal */ xdpCtx: Region | undefined;
   /** @internal The packet buffer, reused run after run. */
   scratch = new Uint8Array(4096);
   private clockNs = 1_000_000_000n;
@@ -227,10 +231,12 @@ export class EmulatedProgram {
     if (!xdp && !tc && !sock) throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC and socket filters are)`);
     const size = (xdp ? XDP_HEADROOM + XDP_TAILROOM : 64) + data.length;
     if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
-    const pkt = new Packet(coll.memory, data, xdp ? XDP_HEADROOM : 64, xdp ? XDP_TAILROOM : 0, coll.scratch);
+    const pkt = new Packet(coll.memory, data, xdp ? XDP_HEADROOM : 64, xdp ? XDP_TAILROOM : 0, coll.scratch, coll.packetRegion);
+    coll.packetRegion = pkt.region;
     const skb = xdp ? undefined : new SkBuff(pkt, tc, opts.skb);
-    const ctx = xdp ? xdpContext(coll.memory, pkt, opts.xdp) : skb!.context(coll.memory);
-    const state: RunState = { cpu, pkt, skb, events: [], printk: [], tailCalls: 0, ctxAddr: Memory.address(ctx.id) };
+    // One xdp_md region for every run: its hooks read the run in progress.
+    const ctx = xdp ? (coll.xdpCtx ??= xdpContext(coll.memory, () => ({ pkt: coll.state!.pkt, md: coll.state!.xdpMd }))) : skb!.context(coll.memory);
+    const state: RunState = { cpu, pkt, skb, xdpMd: opts.xdp ?? {}, events: [], printk: [], tailCalls: 0, ctxAddr: Memory.address(ctx.id) };
     coll.state = state;
     try {
       const r = vm.run([state.ctxAddr]);
@@ -248,8 +254,8 @@ export class EmulatedProgram {
       };
     } finally {
       coll.state = undefined;
-      coll.memory.remove(ctx);
-      coll.memory.remove(pkt.region);
+      if (!xdp) coll.memory.remove(ctx);
+      coll.packetRegion = pkt.region; // adjust_tail may have re-mapped it
     }
   }
 
