@@ -9,7 +9,6 @@ import { openObject } from '../../collection.js';
 import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
-import { table } from '../format.js';
 import { counterReporter } from '../counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from '../events.js';
 import { attachForeground, type ForegroundXdp } from '../foreground-xdp.js';
