@@ -94,9 +94,18 @@ interface BtfLayout {
   prefix: string;
   base: Btf | null;
   typeOffsets: Uint32Array;
+  /** `raw` as host-order 32-bit words when aligned and in host byte order, else null. */
+  words: Uint32Array | null;
+  typeStart: number;
+  typeEnd: number;
   strStart: number;
   strLen: number;
 }
+
+const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Name lookups answered by a linear scan before the name index is built. */
+const SCANS_BEFORE_INDEX = 8;
 
 export class Btf {
   /** The bytes parsed, unchanged: what gets handed to BPF_BTF_LOAD. */
@@ -118,6 +127,11 @@ export class Btf {
   readonly #view: DataView;
   readonly #prefix: string;
   readonly #typeOffsets: Uint32Array;
+  readonly #words: Uint32Array | null;
+  readonly #typeStart: number;
+  readonly #typeEnd: number;
+  #buf: Buffer | null = null;
+  #scans = 0;
   readonly #strStart: number;
   readonly #strLen: number;
   readonly #cache: (BtfType | undefined)[];
@@ -136,6 +150,9 @@ export class Btf {
     this.#prefix = layout.prefix;
     this.base = layout.base;
     this.#typeOffsets = layout.typeOffsets;
+    this.#words = layout.words;
+    this.#typeStart = layout.typeStart;
+    this.#typeEnd = layout.typeEnd;
     this.#strStart = layout.strStart;
     this.#strLen = layout.strLen;
     this.startId = layout.base ? layout.base.count : 1;
@@ -448,6 +465,13 @@ export class Btf {
   #forEachNamed(name: string, fn: (idx: number) => void): void {
     if (name === '' || name.includes('\0')) return;
     const needle = utf8Encoder.encode(name);
+    // A load asks for a handful of names: scanning the records' name offsets
+    // costs less than hashing every name of vmlinux. Many lookups pay for the index.
+    if (!this.#nameHead && this.#scans < SCANS_BEFORE_INDEX) {
+      this.#scans++;
+      if (!this.#searchNamed(needle, fn)) this.#scanNamed(needle, fn);
+      return;
+    }
     const head = this.#nameIndex();
     const next = this.#nameNext!;
     const hashes = this.#nameHash!;
@@ -456,6 +480,71 @@ export class Btf {
     // A bucket holds every name whose hash lands there; compare hash, then bytes.
     for (let idx = head[h & (head.length - 1)]!; idx !== -1; idx = next[idx]!) {
       if (hashes[idx] === h && this.#nameEquals(this.#u32(offs[idx]!), needle)) fn(idx);
+    }
+  }
+
+  /**
+   * Name lookup without a JS loop over the records, for a fresh process where
+   * such loops run unoptimised: find `name\0` in the string section, then each
+   * such string offset among the type section's words, keeping the hits that
+   * are a record's first word. False when it cannot answer cheaply (split
+   * BTF, whose names may live in the base; a name that ends many strings).
+   */
+  #searchNamed(needle: Uint8Array, fn: (idx: number) => void): boolean {
+    if (this.base) return false;
+    const buf = (this.#buf ??= Buffer.from(this.raw.buffer, this.raw.byteOffset, this.raw.byteLength));
+    const pat = Buffer.alloc(needle.length + 1);
+    pat.set(needle);
+    const strEnd = this.#strStart + this.#strLen;
+    const nameOffs: number[] = [];
+    for (let p = buf.indexOf(pat, this.#strStart); p !== -1 && p + pat.length <= strEnd; p = buf.indexOf(pat, p + 1)) {
+      // Any byte position can be a name offset (a suffix of a longer string included).
+      if (nameOffs.length === 8) return false;
+      nameOffs.push(p - this.#strStart);
+    }
+    const offs = this.#typeOffsets;
+    const word = Buffer.alloc(4);
+    const found: number[] = [];
+    for (const nameOff of nameOffs) {
+      if (this.littleEndian) word.writeUInt32LE(nameOff);
+      else word.writeUInt32BE(nameOff);
+      for (let q = buf.indexOf(word, this.#typeStart); q !== -1 && q + 4 <= this.#typeEnd; q = buf.indexOf(word, q + 1)) {
+        if ((q - this.#typeStart) & 3) continue;
+        // A record's name_off is its first word: is q a record start?
+        let lo = 0;
+        let hi = offs.length - 1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >>> 1;
+          const o = offs[mid]!;
+          if (o === q) {
+            found.push(mid);
+            break;
+          }
+          if (o < q) lo = mid + 1;
+          else hi = mid - 1;
+        }
+      }
+    }
+    found.sort((a, b) => a - b);
+    for (const idx of found) fn(idx);
+    return true;
+  }
+
+  /** One pass over the records comparing name bytes in place (first byte, then all), in id order. */
+  #scanNamed(needle: Uint8Array, fn: (idx: number) => void): void {
+    const offs = this.#typeOffsets;
+    const words = this.#words;
+    const raw = this.raw;
+    const first = needle[0]!;
+    const own = this.stringStart;
+    const end = this.stringEnd;
+    const delta = this.#strStart - own;
+    for (let idx = 0; idx < offs.length; idx++) {
+      const nameOff = words ? words[offs[idx]! >>> 2]! : this.#u32(offs[idx]!);
+      // Anonymous, or invalid (decoding that type will report it).
+      if (nameOff === 0 || nameOff >= end) continue;
+      if (nameOff >= own && raw[delta + nameOff] !== first) continue;
+      if (this.#nameEquals(nameOff, needle)) fn(idx);
     }
   }
 
@@ -575,6 +664,11 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
   }
 
   // One pass: the byte offset of each record. A record is at least 12 bytes.
+  // Read through 32-bit words when the blob allows it (vmlinux: ~130k records).
+  const words =
+    le === HOST_LE && (bytes.byteOffset & 3) === 0 && (typeStart & 3) === 0
+      ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2)
+      : null;
   const offsets = new Uint32Array(Math.floor(typeLen / TYPE_HEADER_SIZE));
   let n = 0;
   const firstId = opts.base ? opts.base.count : 1;
@@ -582,7 +676,7 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
     if (off + TYPE_HEADER_SIZE > typeEnd) {
       fail(`type [${firstId + n}] header at type section offset ${off - typeStart} runs past the end (${typeLen} bytes)`);
     }
-    const info = view.getUint32(off + 4, le);
+    const info = words ? words[(off + 4) >>> 2]! : view.getUint32(off + 4, le);
     const kind = (info >>> 24) & 0x1f;
     if (kind === 0 || kind > BTF_KIND_MAX) fail(`type [${firstId + n}] has unknown kind ${kind}`);
     const size = TYPE_HEADER_SIZE + extraSize(kind, info & 0xffff);
@@ -603,6 +697,9 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
     prefix,
     base: opts.base ?? null,
     typeOffsets: n === offsets.length ? offsets : offsets.slice(0, n),
+    words,
+    typeStart,
+    typeEnd,
     strStart,
     strLen,
   });
