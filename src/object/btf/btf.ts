@@ -94,10 +94,8 @@ interface BtfLayout {
   prefix: string;
   base: Btf | null;
   typeOffsets: Uint32Array;
-  /** `raw` as host-order 32-bit words when aligned and in host byte order, else null. */
-  words: Uint32Array | null;
-  typeStart: number;
-  typeEnd: number;
+  /** Each record's name_off, by local index (from the same pass as typeOffsets). */
+  nameOffsets: Uint32Array;
   strStart: number;
   strLen: number;
 }
@@ -127,9 +125,7 @@ export class Btf {
   readonly #view: DataView;
   readonly #prefix: string;
   readonly #typeOffsets: Uint32Array;
-  readonly #words: Uint32Array | null;
-  readonly #typeStart: number;
-  readonly #typeEnd: number;
+  readonly #nameOffsets: Uint32Array;
   #buf: Buffer | null = null;
   #scans = 0;
   readonly #strStart: number;
@@ -150,9 +146,7 @@ export class Btf {
     this.#prefix = layout.prefix;
     this.base = layout.base;
     this.#typeOffsets = layout.typeOffsets;
-    this.#words = layout.words;
-    this.#typeStart = layout.typeStart;
-    this.#typeEnd = layout.typeEnd;
+    this.#nameOffsets = layout.nameOffsets;
     this.#strStart = layout.strStart;
     this.#strLen = layout.strLen;
     this.startId = layout.base ? layout.base.count : 1;
@@ -479,16 +473,17 @@ export class Btf {
     const h = fnv1a(needle, 0, needle.length);
     // A bucket holds every name whose hash lands there; compare hash, then bytes.
     for (let idx = head[h & (head.length - 1)]!; idx !== -1; idx = next[idx]!) {
-      if (hashes[idx] === h && this.#nameEquals(this.#u32(offs[idx]!), needle)) fn(idx);
+      if (hashes[idx] === h && this.#nameEquals(this.#nameOffsets[idx]!, needle)) fn(idx);
     }
   }
 
   /**
    * Name lookup without a JS loop over the records, for a fresh process where
-   * such loops run unoptimised: find `name\0` in the string section, then each
-   * such string offset among the type section's words, keeping the hits that
-   * are a record's first word. False when it cannot answer cheaply (split
-   * BTF, whose names may live in the base; a name that ends many strings).
+   * such loops run unoptimised: find `name\0` in the string section (native
+   * search), then each such string offset among the records' name offsets
+   * (a native indexOf over a Uint32Array). False when it cannot answer
+   * cheaply (split BTF, whose names may live in the base; a name that ends
+   * many strings).
    */
   #searchNamed(needle: Uint8Array, fn: (idx: number) => void): boolean {
     if (this.base) return false;
@@ -502,45 +497,26 @@ export class Btf {
       if (nameOffs.length === 8) return false;
       nameOffs.push(p - this.#strStart);
     }
-    const offs = this.#typeOffsets;
-    const word = Buffer.alloc(4);
+    const names = this.#nameOffsets;
     const found: number[] = [];
     for (const nameOff of nameOffs) {
-      if (this.littleEndian) word.writeUInt32LE(nameOff);
-      else word.writeUInt32BE(nameOff);
-      for (let q = buf.indexOf(word, this.#typeStart); q !== -1 && q + 4 <= this.#typeEnd; q = buf.indexOf(word, q + 1)) {
-        if ((q - this.#typeStart) & 3) continue;
-        // A record's name_off is its first word: is q a record start?
-        let lo = 0;
-        let hi = offs.length - 1;
-        while (lo <= hi) {
-          const mid = (lo + hi) >>> 1;
-          const o = offs[mid]!;
-          if (o === q) {
-            found.push(mid);
-            break;
-          }
-          if (o < q) lo = mid + 1;
-          else hi = mid - 1;
-        }
-      }
+      for (let idx = names.indexOf(nameOff); idx !== -1; idx = names.indexOf(nameOff, idx + 1)) found.push(idx);
     }
-    found.sort((a, b) => a - b);
+    if (nameOffs.length > 1) found.sort((x, y) => x - y);
     for (const idx of found) fn(idx);
     return true;
   }
 
-  /** One pass over the records comparing name bytes in place (first byte, then all), in id order. */
+  /** One pass over the records' name offsets comparing name bytes in place (first byte, then all), in id order. */
   #scanNamed(needle: Uint8Array, fn: (idx: number) => void): void {
-    const offs = this.#typeOffsets;
-    const words = this.#words;
+    const names = this.#nameOffsets;
     const raw = this.raw;
     const first = needle[0]!;
     const own = this.stringStart;
     const end = this.stringEnd;
     const delta = this.#strStart - own;
-    for (let idx = 0; idx < offs.length; idx++) {
-      const nameOff = words ? words[offs[idx]! >>> 2]! : this.#u32(offs[idx]!);
+    for (let idx = 0; idx < names.length; idx++) {
+      const nameOff = names[idx]!;
       // Anonymous, or invalid (decoding that type will report it).
       if (nameOff === 0 || nameOff >= end) continue;
       if (nameOff >= own && raw[delta + nameOff] !== first) continue;
@@ -565,8 +541,9 @@ export class Btf {
     const next = new Int32Array(offs.length);
     const hashes = new Uint32Array(offs.length);
     // Walk backwards so each chain comes out in ascending id order.
+    const names = this.#nameOffsets;
     for (let idx = offs.length - 1; idx >= 0; idx--) {
-      const nameOff = this.#u32(offs[idx]!);
+      const nameOff = names[idx]!;
       // Anonymous, or invalid (decoding that type will report it).
       if (nameOff === 0 || nameOff >= this.stringEnd) continue;
       let bytes = this.raw;
@@ -670,6 +647,7 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
       ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2)
       : null;
   const offsets = new Uint32Array(Math.floor(typeLen / TYPE_HEADER_SIZE));
+  const nameOffsets = new Uint32Array(offsets.length);
   let n = 0;
   const firstId = opts.base ? opts.base.count : 1;
   for (let off = typeStart; off < typeEnd; ) {
@@ -685,6 +663,7 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
         `type [${firstId + n}] ${BTF_KIND_NAMES[kind]!.toUpperCase()} with vlen ${info & 0xffff} runs past the end of the type section (${typeLen} bytes)`,
       );
     }
+    nameOffsets[n] = words ? words[off >>> 2]! : view.getUint32(off, le);
     offsets[n++] = off;
     off += size;
   }
@@ -697,9 +676,7 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
     prefix,
     base: opts.base ?? null,
     typeOffsets: n === offsets.length ? offsets : offsets.slice(0, n),
-    words,
-    typeStart,
-    typeEnd,
+    nameOffsets: n === offsets.length ? nameOffsets : nameOffsets.slice(0, n),
     strStart,
     strLen,
   });
