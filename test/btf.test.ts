@@ -443,6 +443,29 @@ describe('name lookup', () => {
     expect(btf.findByName('')).toBeUndefined();
     expect(btf.findAllByName('nope')).toEqual([]);
   });
+
+  it('the first lookups (string search, record scan) and the name index give the same answers', () => {
+    for (const le of [true, false]) {
+      const b = new BtfBuilder();
+      const int = b.int('int', 4, { signed: true });
+      const name = b.str('x');
+      // Words equal to a name offset that are not a record's name: a member's name, a size, a type id.
+      const st = b.composite('struct', 'x', name, [{ name: 'x', type: int, bitOffset: name }]);
+      b.raw([b.str('y'), (8 << 24) >>> 0, name > int ? int : name]);
+      // "x" ends ten more strings: too many for the string search, so the record scan answers.
+      for (let i = 0; i < 10; i++) b.ref('typedef', int, `t${i}_x`);
+      const td = b.ref('typedef', st, 'x');
+      const blob = b.build(le);
+      const names = ['x', 'y', 't3_x', 'int', '_x', 'nope'];
+      const fresh = names.map((n) => parseBtf(blob).findAllByName(n).map((t) => t.id));
+      const indexed = parseBtf(blob);
+      for (let i = 0; i < 9; i++) indexed.findByName(`warm${i}`);
+      expect(names.map((n) => indexed.findAllByName(n).map((t) => t.id))).toEqual(fresh);
+      expect(fresh[0]).toEqual([st, td]);
+      expect(fresh[3]).toEqual([int]);
+      expect(fresh[4]).toEqual([]);
+    }
+  });
 });
 
 describe('split BTF (module on top of a base)', () => {

@@ -369,3 +369,8 @@ export function bpfAt(cmd: number, attr: number, size: number): number {
   const f = bpfAtFn ?? bindBpfAt();
   return ret(f(nrBpfAt, cmd, attr, size));
 }
+
+/** True once koffi is loaded (callers pick a syscall path only when it costs no load). */
+export function ffiLoaded(): boolean {
+  return bound !== undefined;
+}

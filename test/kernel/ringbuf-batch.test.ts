@@ -100,4 +100,40 @@ describeRoot('ring buffer batch consumption (consumeInto)', () => {
     reader.consume((v) => raw.push(Buffer.from(v).readBigUInt64LE(0)));
     expect(raw).toEqual([10n]);
   });
+  it('consumeBatch and consumeInto follow the positions past the end of the ring (several laps), none lost or repeated', () => {
+    using c = loadObject('fixtures/ringbuf.o');
+    const map = c.map('events');
+    using reader = new RingBufferReader(map);
+    const prog = c.program('xdp_ringbuf');
+    const packet = new Uint8Array(60);
+    const perRun = 4096;
+    // Each record takes 8 (header) + 16 bytes: this many runs go round the ring three times.
+    const runs = Math.ceil((3 * map.maxEntries) / (perRun * 24));
+    const index = new Uint32Array(2 * 1000);
+    const out = Buffer.alloc(1000 * 24);
+    const words = reader.words;
+    let next = 1;
+    let bad = 0;
+    for (let r = 0; r < runs; r++) {
+      prog.testRun(packet, { repeat: perRun });
+      let got = 0;
+      for (;;) {
+        // Alternate the two batch forms, so each meets the wrap at some point.
+        const n = r % 2 === 0 ? reader.consumeBatch(index) : reader.consumeInto(out, index);
+        if (n === 0) break;
+        for (let i = 0; i < n; i++) {
+          const at = index[2 * i]!;
+          const seq = r % 2 === 0 ? words[(at >>> 2) + 1]! * 2 ** 32 + words[at >>> 2]! : Number(out.readBigUInt64LE(at));
+          if (seq !== next || index[2 * i + 1] !== 16) bad++;
+          next++;
+        }
+        got += n;
+      }
+      reader.releaseBatch();
+      expect(got).toBe(perRun);
+    }
+    expect(bad).toBe(0);
+    expect(next - 1).toBe(runs * perRun);
+    expect(runs * perRun * 24).toBeGreaterThan(2 * map.maxEntries);
+  });
 });

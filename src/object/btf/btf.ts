@@ -85,6 +85,39 @@ function extraSize(kind: number, vlen: number): number {
   }
 }
 
+// extraSize as tables for the parse pass: bytes after the header are
+// FIXED[kind] + PER_VLEN[kind] * vlen; FIXED is 255 for kinds that do not exist.
+const EXTRA_FIXED = new Uint8Array(32).fill(255);
+const EXTRA_PER_VLEN = new Uint8Array(32);
+for (let k = 1; k <= BTF_KIND_MAX; k++) {
+  EXTRA_FIXED[k] = extraSize(k, 0);
+  EXTRA_PER_VLEN[k] = extraSize(k, 1) - extraSize(k, 0);
+}
+
+/**
+ * The parse pass over host-order words with no error reporting: records each
+ * record's offset and name offset, returns the count, or -1 at the first
+ * problem (the checked pass then says what it is). Small and monomorphic so
+ * that V8 optimises it early: it runs once per process over vmlinux's ~130k records.
+ */
+function walkRecords(words: Uint32Array, start: number, end: number, offsets: Uint32Array, nameOffsets: Uint32Array): number {
+  let n = 0;
+  let off = start;
+  while (off < end) {
+    if (off + TYPE_HEADER_SIZE > end) return -1;
+    const info = words[(off + 4) >>> 2]!;
+    const kind = (info >>> 24) & 0x1f;
+    const fixed = EXTRA_FIXED[kind]!;
+    if (fixed === 255) return -1;
+    const size = TYPE_HEADER_SIZE + fixed + EXTRA_PER_VLEN[kind]! * (info & 0xffff);
+    if (off + size > end) return -1;
+    nameOffsets[n] = words[off >>> 2]!;
+    offsets[n++] = off;
+    off += size;
+  }
+  return n;
+}
+
 /** Where the sections live; produced by parseBtf. */
 interface BtfLayout {
   raw: Uint8Array;
@@ -94,9 +127,16 @@ interface BtfLayout {
   prefix: string;
   base: Btf | null;
   typeOffsets: Uint32Array;
+  /** Each record's name_off, by local index (from the same pass as typeOffsets). */
+  nameOffsets: Uint32Array;
   strStart: number;
   strLen: number;
 }
+
+const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** Name lookups answered by a linear scan before the name index is built. */
+const SCANS_BEFORE_INDEX = 8;
 
 export class Btf {
   /** The bytes parsed, unchanged: what gets handed to BPF_BTF_LOAD. */
@@ -118,6 +158,9 @@ export class Btf {
   readonly #view: DataView;
   readonly #prefix: string;
   readonly #typeOffsets: Uint32Array;
+  readonly #nameOffsets: Uint32Array;
+  #buf: Buffer | null = null;
+  #scans = 0;
   readonly #strStart: number;
   readonly #strLen: number;
   readonly #cache: (BtfType | undefined)[];
@@ -136,6 +179,7 @@ export class Btf {
     this.#prefix = layout.prefix;
     this.base = layout.base;
     this.#typeOffsets = layout.typeOffsets;
+    this.#nameOffsets = layout.nameOffsets;
     this.#strStart = layout.strStart;
     this.#strLen = layout.strLen;
     this.startId = layout.base ? layout.base.count : 1;
@@ -448,6 +492,13 @@ export class Btf {
   #forEachNamed(name: string, fn: (idx: number) => void): void {
     if (name === '' || name.includes('\0')) return;
     const needle = utf8Encoder.encode(name);
+    // A load asks for a handful of names: scanning the records' name offsets
+    // costs less than hashing every name of vmlinux. Many lookups pay for the index.
+    if (!this.#nameHead && this.#scans < SCANS_BEFORE_INDEX) {
+      this.#scans++;
+      if (!this.#searchNamed(needle, fn)) this.#scanNamed(needle, fn);
+      return;
+    }
     const head = this.#nameIndex();
     const next = this.#nameNext!;
     const hashes = this.#nameHash!;
@@ -455,7 +506,54 @@ export class Btf {
     const h = fnv1a(needle, 0, needle.length);
     // A bucket holds every name whose hash lands there; compare hash, then bytes.
     for (let idx = head[h & (head.length - 1)]!; idx !== -1; idx = next[idx]!) {
-      if (hashes[idx] === h && this.#nameEquals(this.#u32(offs[idx]!), needle)) fn(idx);
+      if (hashes[idx] === h && this.#nameEquals(this.#nameOffsets[idx]!, needle)) fn(idx);
+    }
+  }
+
+  /**
+   * Name lookup without a JS loop over the records, for a fresh process where
+   * such loops run unoptimised: find `name\0` in the string section (native
+   * search), then each such string offset among the records' name offsets
+   * (a native indexOf over a Uint32Array). False when it cannot answer
+   * cheaply (split BTF, whose names may live in the base; a name that ends
+   * many strings).
+   */
+  #searchNamed(needle: Uint8Array, fn: (idx: number) => void): boolean {
+    if (this.base) return false;
+    const buf = (this.#buf ??= Buffer.from(this.raw.buffer, this.raw.byteOffset, this.raw.byteLength));
+    const pat = Buffer.alloc(needle.length + 1);
+    pat.set(needle);
+    const strEnd = this.#strStart + this.#strLen;
+    const nameOffs: number[] = [];
+    for (let p = buf.indexOf(pat, this.#strStart); p !== -1 && p + pat.length <= strEnd; p = buf.indexOf(pat, p + 1)) {
+      // Any byte position can be a name offset (a suffix of a longer string included).
+      if (nameOffs.length === 8) return false;
+      nameOffs.push(p - this.#strStart);
+    }
+    const names = this.#nameOffsets;
+    const found: number[] = [];
+    for (const nameOff of nameOffs) {
+      for (let idx = names.indexOf(nameOff); idx !== -1; idx = names.indexOf(nameOff, idx + 1)) found.push(idx);
+    }
+    if (nameOffs.length > 1) found.sort((x, y) => x - y);
+    for (const idx of found) fn(idx);
+    return true;
+  }
+
+  /** One pass over the records' name offsets comparing name bytes in place (first byte, then all), in id order. */
+  #scanNamed(needle: Uint8Array, fn: (idx: number) => void): void {
+    const names = this.#nameOffsets;
+    const raw = this.raw;
+    const first = needle[0]!;
+    const own = this.stringStart;
+    const end = this.stringEnd;
+    const delta = this.#strStart - own;
+    for (let idx = 0; idx < names.length; idx++) {
+      const nameOff = names[idx]!;
+      // Anonymous, or invalid (decoding that type will report it).
+      if (nameOff === 0 || nameOff >= end) continue;
+      if (nameOff >= own && raw[delta + nameOff] !== first) continue;
+      if (this.#nameEquals(nameOff, needle)) fn(idx);
     }
   }
 
@@ -476,8 +574,9 @@ export class Btf {
     const next = new Int32Array(offs.length);
     const hashes = new Uint32Array(offs.length);
     // Walk backwards so each chain comes out in ascending id order.
+    const names = this.#nameOffsets;
     for (let idx = offs.length - 1; idx >= 0; idx--) {
-      const nameOff = this.#u32(offs[idx]!);
+      const nameOff = names[idx]!;
       // Anonymous, or invalid (decoding that type will report it).
       if (nameOff === 0 || nameOff >= this.stringEnd) continue;
       let bytes = this.raw;
@@ -575,24 +674,35 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
   }
 
   // One pass: the byte offset of each record. A record is at least 12 bytes.
+  // Read through 32-bit words when the blob allows it (vmlinux: ~130k records).
+  const words =
+    le === HOST_LE && (bytes.byteOffset & 3) === 0 && (typeStart & 3) === 0
+      ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2)
+      : null;
   const offsets = new Uint32Array(Math.floor(typeLen / TYPE_HEADER_SIZE));
-  let n = 0;
-  const firstId = opts.base ? opts.base.count : 1;
-  for (let off = typeStart; off < typeEnd; ) {
-    if (off + TYPE_HEADER_SIZE > typeEnd) {
-      fail(`type [${firstId + n}] header at type section offset ${off - typeStart} runs past the end (${typeLen} bytes)`);
+  const nameOffsets = new Uint32Array(offsets.length);
+  let n = words ? walkRecords(words, typeStart, typeEnd, offsets, nameOffsets) : -1;
+  // The checked pass: blobs not in host order or alignment, and to name what is wrong.
+  if (n < 0) {
+    n = 0;
+    const firstId = opts.base ? opts.base.count : 1;
+    for (let off = typeStart; off < typeEnd; ) {
+      if (off + TYPE_HEADER_SIZE > typeEnd) {
+        fail(`type [${firstId + n}] header at type section offset ${off - typeStart} runs past the end (${typeLen} bytes)`);
+      }
+      const info = view.getUint32(off + 4, le);
+      const kind = (info >>> 24) & 0x1f;
+      if (kind === 0 || kind > BTF_KIND_MAX) fail(`type [${firstId + n}] has unknown kind ${kind}`);
+      const size = TYPE_HEADER_SIZE + extraSize(kind, info & 0xffff);
+      if (off + size > typeEnd) {
+        fail(
+          `type [${firstId + n}] ${BTF_KIND_NAMES[kind]!.toUpperCase()} with vlen ${info & 0xffff} runs past the end of the type section (${typeLen} bytes)`,
+        );
+      }
+      nameOffsets[n] = view.getUint32(off, le);
+      offsets[n++] = off;
+      off += size;
     }
-    const info = view.getUint32(off + 4, le);
-    const kind = (info >>> 24) & 0x1f;
-    if (kind === 0 || kind > BTF_KIND_MAX) fail(`type [${firstId + n}] has unknown kind ${kind}`);
-    const size = TYPE_HEADER_SIZE + extraSize(kind, info & 0xffff);
-    if (off + size > typeEnd) {
-      fail(
-        `type [${firstId + n}] ${BTF_KIND_NAMES[kind]!.toUpperCase()} with vlen ${info & 0xffff} runs past the end of the type section (${typeLen} bytes)`,
-      );
-    }
-    offsets[n++] = off;
-    off += size;
   }
 
   return new Btf({
@@ -603,6 +713,7 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
     prefix,
     base: opts.base ?? null,
     typeOffsets: n === offsets.length ? offsets : offsets.slice(0, n),
+    nameOffsets: n === offsets.length ? nameOffsets : nameOffsets.slice(0, n),
     strStart,
     strLen,
   });

@@ -2,7 +2,7 @@
 // libbpf, a candidate has the local type's name without its `___flavour`
 // and a compatible kind; vmlinux is searched first, module BTF only when
 // vmlinux has no candidate at all. Lookups go through the parser's name
-// index (no scan over vmlinux's ~100k types) and are cached per name.
+// search (no decoding of vmlinux's ~130k types) and are cached per name.
 
 import type { Btf } from '../btf/btf.js';
 import type { BtfType } from '../btf/kinds.js';
