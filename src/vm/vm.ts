@@ -178,6 +178,13 @@ export class Vm {
     this.memory = opts.memory ?? new Memory();
     this.insnsBytes = program.instructions;
     const insns = decode(program.instructions, this.littleEndian, this.name);
+    // A kfunc call in an object is `call -1` with the local-call source until
+    // a loader resolves it: mark it a kfunc call so the checks do not take it
+    // for a call of a subprogram at its own slot.
+    const kfuncSlots = new Set((program.relocations ?? []).filter((r) => r.kind === 'extern' || r.kind === 'kfunc').map((r) => r.insnIndex));
+    slotIndex(insns).forEach((s, n) => {
+      if (kfuncSlots.has(s) && insns[n].code === op.CALL && insns[n].src === op.BPF_PSEUDO_CALL) insns[n] = { ...insns[n], src: op.BPF_PSEUDO_KFUNC_CALL };
+    });
     this.insns = insns;
     const text = (i: Insn) => insnText(i);
     validate(insns, this.name, text);

@@ -80,6 +80,7 @@ const CASES: Case[] = [
   { file: 'subprogs.o' },
   { file: 'tc_shared_map.o', type: 'tc' },
   { file: 'core_echo_dropper.o', core: true },
+  { file: 'kfuncs.o' },
 ];
 
 // Contents compared: everything but event channels and program/map tables.
