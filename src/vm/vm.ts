@@ -86,6 +86,8 @@ export interface VmOptions {
 
 /** One executed instruction, for tracing. */
 export interface TraceStep {
+  /** The program (tail calls and callbacks run other machines with the same trace). */
+  program: string;
   slot: number;
   /** The instruction as text. */
   text: string;
@@ -420,7 +422,7 @@ export class Vm {
     const emit = () => {
       const changed: [number, bigint][] = [];
       for (let r = 0; r <= 10; r++) if (before![r] !== L[r] || before![11 + r] !== H[r]) changed.push([r, A.pairToBig(L[r], H[r])]);
-      trace!({ slot: prev, text: this.describeInsn(prev), changed, source: this.sourceLine(prev) });
+      trace!({ program: this.name, slot: prev, text: this.describeInsn(prev), changed, source: this.sourceLine(prev) });
     };
     for (;;) {
       if (trace) {
