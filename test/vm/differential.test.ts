@@ -198,3 +198,22 @@ describe('a disagreement names the packet and the instruction (reference: a corr
     checkMessage(compareRun({ label: 'icmp_even_drop.o', ref, emu: em, make, program: 'xdp_even_drop', pkt: icmpEcho({ seq: 2 }), maps: ['counters'] }));
   });
 });
+
+describe('a return value disagreement is blamed on the last instruction that set r0', () => {
+  it('single_source_filter whose lookups all miss: XDP_PASS where the reference drops', () => {
+    const spec = openObject(join(FIXTURES, 'single_source_filter.o'));
+    const ref = spec.emulate();
+    const make = (extra: EmulateOptions = {}) => spec.emulate({ helpers: { bpf_map_lookup_elem: () => 0n }, ...extra });
+    const em = make();
+    for (const c of [ref, em]) c.map('blocked_src').set(ipv4('10.0.0.7'), u32(1));
+    const pkt = udp({ dport: 53, src: '10.0.0.7' });
+    const msg = compareRun({ label: 'single_source_filter.o', ref, emu: em, make, program: 'xdp_filter', pkt, maps: ['blocked_src', 'drop_count'] });
+    expect(msg).toContain(`on packet ${pkt.toString('hex')}: retval: reference 1, emulator 2;`);
+    const m = /first differing instruction: xdp_filter instruction (\d+) \((.+?)\) at (?:\.\/)?(single_source_filter\.c):(\d+): (.*) \(the last instruction to set r0 in the emulator\)$/.exec(msg!);
+    expect(m, msg).not.toBeNull();
+    const [, slot, text, file, line, source] = m!;
+    expect(objdumpLine('single_source_filter.objdump.txt', Number(slot))).toBe(text);
+    expect(text).toBe('r0 = 2'); // XDP_PASS
+    expect(readFileSync(join(ROOT, 'bpf', file), 'utf8').split('\n')[Number(line) - 1].trim()).toBe(source);
+  });
+});
