@@ -49,7 +49,7 @@ afterAll(() => {
 describeRoot('seed behaviours, emulated, as uid 65534 with no capabilities', () => {
   it('the seed tests of emulate.test.ts pass in a vitest child with every capability set empty', async () => {
     execFileSync('setpriv', ['--version'], { stdio: 'pipe' }); // util-linux: fails the test, not skips it, when missing
-    copy = mkdtempSync(join(tmpdir(), 'bpf-ts-unpriv-vitest-'));
+    copy = mkdtempSync(join(tmpdir(), `bpf-ts-unpriv-${process.pid}-vitest-`)); // cli.ts sweeps it if this process dies first
     for (const part of ['package.json', 'src', 'test', 'fixtures']) cpSync(join(ROOT, part), join(copy, part), { recursive: true });
     for (const dep of closure(['vitest'])) {
       mkdirSync(dirname(join(copy, 'node_modules', dep)), { recursive: true });
