@@ -36,6 +36,13 @@ export interface EmulateOptions {
   programType?: 'xdp' | 'tc' | 'socket_filter';
   /** Every executed instruction with the registers it changed and its C line (runs interpreted). */
   trace?: (step: TraceStep) => void;
+  /**
+   * Helpers to add or replace, by name (`bpf_get_prandom_u32: () => 4n`): a
+   * stub a test needs, or a deliberately wrong answer to see a test fail.
+   */
+  helpers?: Record<string, HelperDef['fn']>;
+  /** kfuncs to add or replace, by name (bpf_dynptr_from_xdp and bpf_dynptr_size are built in). */
+  kfuncs?: Record<string, HelperDef['fn']>;
 }
 
 export interface EmulatedRunOptions {
@@ -193,8 +200,15 @@ export class EmulatedProgram {
       insns = insns.slice();
       applyCoreRelocations(insns, coll.file.littleEndian, this.spec.coreRelocations, new CoreResolver(coll.file.btf, { vmlinux: coll.opts.coreTarget }, { littleEndian: coll.file.littleEndian }), `${coll.file.path}: program ${this.name}`);
     }
+    const kfuncs = kernelKfuncs(coll);
     const ldImm64 = (_i: Insn, _slot: number, r?: ProgramRelocation): bigint | undefined => {
-      if (!r || r.kind === 'extern' || r.kind === 'kfunc') return undefined;
+      if (r?.kind === 'extern') {
+        // A kfunc's address (bpf_ksym_exists): non-zero when emulated; 0 for a
+        // __weak one that is not, as a kernel without it gives.
+        if (kfuncs.has(r.symbol)) return KFUNC_ADDR;
+        return (coll.file.externs ?? []).some((e) => e.name === r.symbol && e.weak) ? 0n : undefined;
+      }
+      if (!r || r.kind === 'kfunc') return undefined;
       const m = coll.maps.get(r.map);
       if (!m) return undefined;
       if (r.kind === 'map_fd') return Memory.address(m.handle.id);
@@ -203,7 +217,7 @@ export class EmulatedProgram {
     };
     this.vm = new Vm(
       { instructions: insns, name: this.name, littleEndian: coll.file.littleEndian, lineInfo: this.spec.lineInfo, relocations: this.spec.relocations },
-      { memory: coll.memory, helpers: kernelHelpers(coll), ldImm64, budget: coll.opts.budget, tier: coll.opts.tier, trace: coll.opts.trace },
+      { memory: coll.memory, helpers: kernelHelpers(coll), kfuncs, ldImm64, budget: coll.opts.budget, tier: coll.opts.tier, trace: coll.opts.trace },
     ).prepare();
     return this.vm;
   }
@@ -472,6 +486,50 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
   const reserved = new Map<number, EmulatedMapT>();
   const out = new Map<number, HelperDef>();
   for (const [name, fn] of defs) out.set(id(name), { name, fn });
+  for (const [name, fn] of Object.entries(coll.opts.helpers ?? {})) {
+    const n = helperId(name);
+    if (n === undefined) throw new BpfError('USAGE', `emulate(): helpers.${name} is no kernel helper (names as in enum bpf_func_id, e.g. bpf_map_lookup_elem)`);
+    out.set(n, { name, fn });
+  }
+  return out;
+}
+
+/** What a kfunc's address reads as in an emulated program (any non-zero value: nothing may call through it). */
+const KFUNC_ADDR = 0xffff_ffff_0000_0001n;
+
+// struct bpf_dynptr as the kernel lays it out (bpf_dynptr_kern): data
+// pointer, then size with the type in bits 28-30, then offset. Opaque to
+// programs; only the kfuncs read it.
+const DYNPTR_SIZE_MASK = 0xff_ffff;
+const DYNPTR_TYPE_SHIFT = 28;
+const BPF_DYNPTR_TYPE_XDP = 4;
+
+/** The kfuncs the XDP fixtures call, by name, plus EmulateOptions.kfuncs. */
+function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
+  const st = () => coll.state!;
+  const dynptr = (ctx: HelperContext, addr: bigint): DataView => {
+    const v = ctx.memory.view(addr, 16, true);
+    if (!v) ctx.fault(`16 bytes of struct bpf_dynptr at ${ctx.memory.describe(addr)} are not all in one writable region`);
+    return new DataView(v!.buffer, v!.byteOffset, 16);
+  };
+  const defs: [string, HelperDef['fn']][] = [
+    ['bpf_dynptr_from_xdp', (ctx, _xdp, flags, ptr) => {
+      const d = dynptr(ctx, ptr);
+      for (let i = 0; i < 16; i += 4) d.setUint32(i, 0, true);
+      if (flags !== 0n) return BigInt.asUintN(64, BigInt(-EINVAL)); // and a null dynptr, as the kernel leaves it
+      const pkt = st().pkt;
+      d.setBigUint64(0, BigInt.asUintN(64, pkt.addr(pkt.data)), true);
+      d.setUint32(8, ((pkt.end - pkt.data) & DYNPTR_SIZE_MASK) | (BPF_DYNPTR_TYPE_XDP << DYNPTR_TYPE_SHIFT), true);
+      return 0n;
+    }],
+    ['bpf_dynptr_size', (ctx, ptr) => {
+      const d = dynptr(ctx, ptr);
+      return d.getBigUint64(0, true) === 0n ? BigInt.asUintN(64, BigInt(-EINVAL)) : BigInt(d.getUint32(8, true) & DYNPTR_SIZE_MASK);
+    }],
+  ];
+  const out = new Map<string, HelperDef>();
+  for (const [name, fn] of defs) out.set(name, { name, fn });
+  for (const [name, fn] of Object.entries(coll.opts.kfuncs ?? {})) out.set(name, { name, fn });
   return out;
 }
 

@@ -3,4 +3,4 @@ export { Vm, DEFAULT_BUDGET, type HelperContext, type HelperDef, type HelperFn, 
 export { Memory, type Region, type RegionKind } from './memory.js';
 export { runAsm, CONFORMANCE_HELPERS, type AsmRunResult } from './asm-run.js';
 export { EmulatedCollection, EmulatedProgram, emulateObject, type EmulateOptions, type EmulatedRunOptions, type EmulatedTestRun } from './emulate.js';
-export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapLike } from './maps.js';
+export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapKey, type MapLike } from './maps.js';

@@ -40,18 +40,42 @@ export interface MapEvent {
   data: Buffer;
 }
 
+/** A key or value as the user side takes it: bytes, or a number/bigint for 1-, 2-, 4- and 8-byte scalars. */
+export type MapKey = Uint8Array | number | bigint;
+
 /**
  * The calls a test makes on a map, answered alike by the kernel's BpfMap and
- * the emulator's EmulatedMap (keys as bytes or, for u32/u64 keys, numbers;
- * per-CPU values as one Buffer per CPU).
+ * the emulator's EmulatedMap, batches included (keys and values as bytes or
+ * scalars; per-CPU values as one Buffer per CPU). Code written against
+ * MapLike runs unchanged on either.
  */
 export interface MapLike {
-  get(key: Uint8Array | number): Buffer | Buffer[] | undefined;
-  set(key: Uint8Array | number, value: Uint8Array, flags?: UpdateFlag): void;
-  delete(key: Uint8Array | number): boolean;
-  has(key: Uint8Array | number): boolean;
+  get(key: MapKey): Buffer | Buffer[] | undefined;
+  set(key: MapKey, value: MapKey | MapKey[], flags?: UpdateFlag): void;
+  delete(key: MapKey): boolean;
+  has(key: MapKey): boolean;
   keys(): Iterable<Buffer>;
   entries(): Iterable<[Buffer, Buffer | Buffer[]]>;
+  /** Every entry at once (BpfMap: BPF_MAP_LOOKUP_BATCH). */
+  getBatch(opts?: { batchSize?: number }): [Buffer, Buffer | Buffer[]][];
+  /** Write many entries (BpfMap: BPF_MAP_UPDATE_BATCH); the count written. */
+  setBatch(entries: Iterable<[MapKey, MapKey | MapKey[]]>, flags?: UpdateFlag): number;
+  /** Delete many keys, skipping absent ones (BpfMap: BPF_MAP_DELETE_BATCH); the count deleted. */
+  deleteBatch(keys: Iterable<MapKey>): number;
+}
+
+/** `v` as `size` little-endian bytes (signed or unsigned, but it must fit), as BpfMap encodes scalars. */
+function scalarBytes(v: number | bigint, size: number, what: 'key' | 'value', map: string): Buffer {
+  const code = what === 'key' ? 'KEY_SIZE' : 'VALUE_SIZE';
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new BpfError(code, `emulated map ${map}: a number ${what} needs 1-, 2-, 4- or 8-byte ${what}s (${what}s are ${size} bytes)`);
+  if (typeof v === 'number' && !Number.isInteger(v)) throw new BpfError(code, `emulated map ${map}: ${what} ${v} is not an integer`);
+  const b = BigInt(v);
+  const bits = BigInt(size * 8);
+  if (b < -(1n << (bits - 1n)) || b >= 1n << bits) throw new BpfError(code, `emulated map ${map}: ${what} ${v} does not fit ${size} bytes`);
+  const out = Buffer.alloc(size);
+  let u = BigInt.asUintN(size * 8, b);
+  for (let i = 0; i < size; i++, u >>= 8n) out[i] = Number(u & 0xffn);
+  return out;
 }
 
 const hexKey = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
@@ -275,18 +299,17 @@ export class EmulatedMap implements MapLike {
     this.fail(what, -r, `${names[-r] ?? `errno ${-r}`}`);
   }
 
-  /** A number key as the map's u32/u64 key bytes. */
-  private keyBytes(key: Uint8Array | number): Uint8Array {
-    if (typeof key !== 'number') return key;
-    const b = Buffer.alloc(this.keySize);
-    if (this.keySize === 4) b.writeUInt32LE(key >>> 0);
-    else if (this.keySize === 8) b.writeBigUInt64LE(BigInt(key));
-    else throw new BpfError('KEY_SIZE', `emulated map ${this.name}: a number key needs 4- or 8-byte keys (keys are ${this.keySize} bytes)`);
-    return b;
+  /** A number key as the map's key bytes. */
+  private keyBytes(key: MapKey): Uint8Array {
+    return typeof key === 'number' || typeof key === 'bigint' ? scalarBytes(key, this.keySize, 'key', this.name) : key;
+  }
+
+  private valueBytes(v: MapKey): Uint8Array {
+    return typeof v === 'number' || typeof v === 'bigint' ? scalarBytes(v, this.valueSize, 'value', this.name) : v;
   }
 
   /** The value (per-CPU maps: one Buffer per CPU), or undefined. */
-  get(k: Uint8Array | number): Buffer | Buffer[] | undefined {
+  get(k: MapKey): Buffer | Buffer[] | undefined {
     const key = this.keyBytes(k);
     this.checkKey(key, 'get');
     if (this.isArray()) {
@@ -301,12 +324,12 @@ export class EmulatedMap implements MapLike {
     return this.perCpu ? vals : vals[0];
   }
 
-  has(key: Uint8Array | number): boolean {
+  has(key: MapKey): boolean {
     return this.get(key) !== undefined;
   }
 
   /** Set a value (per-CPU maps: one value for every CPU, or an array of them). Prog arrays take a program name. */
-  set(k: Uint8Array | number, value: Uint8Array | Uint8Array[] | EmulatedMap, flags: UpdateFlag = 'any'): void {
+  set(k: MapKey, value: MapKey | MapKey[] | EmulatedMap, flags: UpdateFlag = 'any'): void {
     const key = this.keyBytes(k);
     this.checkKey(key, 'set');
     const f = flags === 'noexist' ? BPF_NOEXIST : flags === 'exist' ? BPF_EXIST : BPF_ANY;
@@ -323,7 +346,7 @@ export class EmulatedMap implements MapLike {
     const r = this.update(
       key,
       (region) => {
-        const v = values ? values[c++] : (value as Uint8Array);
+        const v = this.valueBytes(values ? values[c++] : (value as MapKey));
         if (v.byteLength !== this.valueSize) throw new BpfError('VALUE_SIZE', `emulated map ${this.name}: value is ${v.byteLength} bytes, the map's values are ${this.valueSize}`);
         region.bytes.set(v);
       },
@@ -334,7 +357,7 @@ export class EmulatedMap implements MapLike {
     this.errnoToThrow(r, 'set');
   }
 
-  delete(k: Uint8Array | number): boolean {
+  delete(k: MapKey): boolean {
     const key = this.keyBytes(k);
     this.checkKey(key, 'delete');
     return this.deleteFromProgram(key) === 0;
@@ -361,6 +384,47 @@ export class EmulatedMap implements MapLike {
 
   [Symbol.iterator](): Generator<[Buffer, Buffer | Buffer[]]> {
     return this.entries();
+  }
+
+  // Batches: BpfMap's calls and shapes. One JavaScript call here does what
+  // one BPF_MAP_*_BATCH syscall does there; batchSize only shapes syscalls.
+
+  /** Every entry (`andDelete`: and remove them), as BpfMap.entriesBatch. */
+  *entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, Buffer | Buffer[]]> {
+    const all = [...this.entries()];
+    if (opts.andDelete) {
+      if (this.isArray()) this.fail('lookup and delete batch', EINVAL, 'EINVAL: array elements cannot be deleted');
+      for (const [k] of all) this.delete(k);
+    }
+    yield* all;
+  }
+
+  /** Every entry, as BpfMap.getBatch. */
+  getBatch(opts: { batchSize?: number } = {}): [Buffer, Buffer | Buffer[]][] {
+    return [...this.entriesBatch(opts)];
+  }
+
+  /** Write every entry (stopping at the first error, as the kernel does); the count written. */
+  setBatch(entries: Iterable<[MapKey, MapKey | MapKey[]]>, flags: UpdateFlag = 'any'): number {
+    let n = 0;
+    for (const [k, v] of entries) {
+      try {
+        this.set(k, v, flags);
+      } catch (e) {
+        if (e instanceof BpfError) throw new BpfError(e.code, `${e.message}, after ${n} of the batch`, { cause: e });
+        throw e;
+      }
+      n++;
+    }
+    return n;
+  }
+
+  /** Delete the keys that exist; the count deleted. Array maps: EINVAL, as BPF_MAP_DELETE_BATCH gives. */
+  deleteBatch(keyList: Iterable<MapKey>): number {
+    if (this.isArray()) this.fail('delete batch', EINVAL, 'EINVAL: array elements cannot be deleted');
+    let n = 0;
+    for (const k of keyList) if (this.delete(k)) n++;
+    return n;
   }
 
   /** Queue/stack: the next element, removed. */

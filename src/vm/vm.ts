@@ -86,6 +86,8 @@ export interface VmOptions {
 
 /** One executed instruction, for tracing. */
 export interface TraceStep {
+  /** The program (tail calls and callbacks run other machines with the same trace). */
+  program: string;
   slot: number;
   /** The instruction as text. */
   text: string;
@@ -178,6 +180,13 @@ export class Vm {
     this.memory = opts.memory ?? new Memory();
     this.insnsBytes = program.instructions;
     const insns = decode(program.instructions, this.littleEndian, this.name);
+    // A kfunc call in an object is `call -1` with the local-call source until
+    // a loader resolves it: mark it a kfunc call so the checks do not take it
+    // for a call of a subprogram at its own slot.
+    const kfuncSlots = new Set((program.relocations ?? []).filter((r) => r.kind === 'extern' || r.kind === 'kfunc').map((r) => r.insnIndex));
+    slotIndex(insns).forEach((s, n) => {
+      if (kfuncSlots.has(s) && insns[n].code === op.CALL && insns[n].src === op.BPF_PSEUDO_CALL) insns[n] = { ...insns[n], src: op.BPF_PSEUDO_KFUNC_CALL };
+    });
     this.insns = insns;
     const text = (i: Insn) => insnText(i);
     validate(insns, this.name, text);
@@ -413,7 +422,7 @@ export class Vm {
     const emit = () => {
       const changed: [number, bigint][] = [];
       for (let r = 0; r <= 10; r++) if (before![r] !== L[r] || before![11 + r] !== H[r]) changed.push([r, A.pairToBig(L[r], H[r])]);
-      trace!({ slot: prev, text: this.describeInsn(prev), changed, source: this.sourceLine(prev) });
+      trace!({ program: this.name, slot: prev, text: this.describeInsn(prev), changed, source: this.sourceLine(prev) });
     };
     for (;;) {
       if (trace) {

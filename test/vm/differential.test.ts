@@ -2,15 +2,22 @@
 // kernel can test-run, a corpus of packets (crafted for each branch, plus
 // seeded random and mutated ones) goes through BPF_PROG_TEST_RUN and through
 // spec.emulate(); retval, output bytes and every map's contents afterwards
-// must agree. A disagreement names the packet and the emulator's path.
+// must agree. A disagreement fails with the packet (hex), what differs and
+// the first instruction behind it, found by replaying the packet in the
+// emulator with a trace (test/helpers/diverge.ts); the tests at the end
+// check that message on a deliberately wrong emulator.
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openObject } from '../../src/collection.js';
 import { FIXTURES } from '../helpers/oracle.js';
 import { icmpEcho, ipv4, ipv6Stub, tcp, udp } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
 import { targetBtf } from '../helpers/target-btf.js';
+import { compareRun } from '../helpers/diverge.js';
+import type { EmulateOptions, EmulatedCollection } from '../../src/vm/emulate.js';
+import { ROOT } from '../helpers/cli.js';
 
 const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
@@ -80,26 +87,11 @@ const CASES: Case[] = [
   { file: 'subprogs.o' },
   { file: 'tc_shared_map.o', type: 'tc' },
   { file: 'core_echo_dropper.o', core: true },
+  { file: 'kfuncs.o' },
 ];
 
 // Contents compared: everything but event channels and program/map tables.
 const SKIP_TYPES = new Set([3, 4, 12, 13, 27]); // prog_array, perf_event_array, array/hash of maps, ringbuf
-
-/** One normal form for a value: per-CPU values summed word by word (u64 when they divide evenly). */
-function norm(v: Buffer | Buffer[]): string {
-  if (!Array.isArray(v)) return v.toString('hex');
-  const size = v[0].length;
-  const sum = Buffer.alloc(size);
-  if (size % 8 === 0) for (let o = 0; o < size; o += 8) sum.writeBigUInt64LE(v.reduce((a, b) => a + b.readBigUInt64LE(o), 0n) & ((1n << 64n) - 1n), o);
-  else for (const b of v) for (let i = 0; i < size; i++) sum[i] |= b[i];
-  return sum.toString('hex');
-}
-
-function dump(map: { entries(): Iterable<[Buffer, Buffer | Buffer[]]> }): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of map.entries()) out[k.toString('hex')] = norm(v);
-  return out;
-}
 
 describeRoot('emulator vs BPF_PROG_TEST_RUN', () => {
   const packets = corpus();
@@ -111,7 +103,8 @@ describeRoot('emulator vs BPF_PROG_TEST_RUN', () => {
       const xdp = spec.programs.filter((p) => p.type === null || p.type === want);
       expect(xdp.length).toBeGreaterThan(0);
       using kern = spec.load({ programs: xdp.map((p) => p.name), programType: c.type ?? 'xdp', ignorePinning: true });
-      const em = spec.emulate({ programType: c.type, coreTarget: c.core ? targetBtf() : undefined });
+      const make = (extra: EmulateOptions = {}) => spec.emulate({ programType: c.type, coreTarget: c.core ? targetBtf() : undefined, ...extra });
+      const em = make();
       c.setup?.((map, key, value) => {
         kern.map(map).set(key, value);
         em.map(map).set(key, value);
@@ -132,11 +125,8 @@ describeRoot('emulator vs BPF_PROG_TEST_RUN', () => {
             }
             throw err;
           }
-          const e = em.program(p.name).testRun(pkt);
-          const where = `${c.file} ${p.name} on ${pkt.toString('hex')}`;
-          expect(e.retval, `${where}: retval`).toBe(k.retval);
-          expect(e.dataOut.toString('hex'), `${where}: data out`).toBe(Buffer.from(k.dataOut).toString('hex'));
-          for (const m of maps) expect(dump(em.map(m)), `${where}: map ${m}`).toEqual(dump(kern.map(m)));
+          const disagreement = compareRun({ label: c.file, ref: kern, emu: em, make, program: p.name, pkt, maps, refRun: k });
+          if (disagreement) expect.fail(disagreement);
           compared++;
         }
       }
@@ -144,4 +134,86 @@ describeRoot('emulator vs BPF_PROG_TEST_RUN', () => {
       expect(refused).toBeLessThan(10 * xdp.length);
     });
   }
+});
+
+// ------------------------------------------------ a disagreement, on purpose
+
+/** A bpf_map_lookup_elem that answers every lookup in `counters` with element 0 (the kernel gives element 1 for a drop). */
+const wrongLookup = (em: () => EmulatedCollection): EmulateOptions['helpers'] => ({
+  bpf_map_lookup_elem: (ctx, map) => {
+    const counters = em().map('counters');
+    if (Number(BigInt.asUintN(64, map) >> 32n) !== counters.handle.id) ctx.fault('icmp_even_drop looks up nothing but counters');
+    return counters.lookupAddress(new Uint8Array(4), 0);
+  },
+});
+
+const objdumpLine = (file: string, slot: number): string | undefined => {
+  const m = new RegExp(`^\\s+${slot}:\\t(.*)$`, 'm').exec(readFileSync(join(FIXTURES, file), 'utf8'));
+  // llvm-objdump writes immediates in hex; the emulator as the kernel's verifier log does, in decimal.
+  return m?.[1].replace(/ <[^>]*>$/, '').replace(/(-?)0x([0-9a-f]+)/g, (_s, sign: string, h: string) => `${sign}${parseInt(h, 16)}`);
+};
+
+function checkMessage(msg: string | undefined): void {
+  expect(msg).toBeDefined();
+  // The packet, in hex, and what differs: counters[0] counts the drop in the emulator, not in the reference.
+  expect(msg).toContain(`on packet ${icmpEcho({ seq: 2 }).toString('hex')}`);
+  expect(msg).toMatch(/map counters key 00000000: reference 0100000000000000, emulator 0200000000000000/);
+  const m = /first differing instruction: xdp_even_drop instruction (\d+) \((.+?)\) at (?:\.\/)?(icmp_even_drop\.c):(\d+): (.*) \(the last write to counters\[00000000\] in the emulator\)/.exec(msg!);
+  expect(m, msg).not.toBeNull();
+  const [, slot, text, file, line, source] = m!;
+  // A real instruction: llvm-objdump shows the same one at that index, a store through the looked-up value.
+  expect(objdumpLine('icmp_even_drop.objdump.txt', Number(slot))).toBe(text);
+  expect(text).toMatch(/^\*\(u64 \*\)\(r0 \+ 0\) = r1$/);
+  // Its C line, as the source file has it: the counter increment in bump().
+  const src = readFileSync(join(ROOT, 'bpf', file), 'utf8').split('\n')[Number(line) - 1];
+  expect(src.trim()).toBe(source);
+  expect(source).toBe('*v += 1;');
+}
+
+describeRoot('a disagreement with the kernel names the packet and the instruction', () => {
+  it('icmp_even_drop with a wrong bpf_map_lookup_elem: counters[0] differs, blamed on the store of *v += 1', () => {
+    const spec = openObject(join(FIXTURES, 'icmp_even_drop.o'));
+    using kern = spec.load({ ignorePinning: true });
+    const make = (extra: EmulateOptions = {}) => {
+      const c: EmulatedCollection = spec.emulate({ helpers: wrongLookup(() => c), ...extra });
+      return c;
+    };
+    const em = make();
+    // seq 1 bumps counters[0] on both sides: they agree.
+    expect(compareRun({ label: 'icmp_even_drop.o', ref: kern, emu: em, make, program: 'xdp_even_drop', pkt: icmpEcho({ seq: 1 }), maps: ['counters'] })).toBeUndefined();
+    checkMessage(compareRun({ label: 'icmp_even_drop.o', ref: kern, emu: em, make, program: 'xdp_even_drop', pkt: icmpEcho({ seq: 2 }), maps: ['counters'] }));
+  });
+});
+
+describe('a disagreement names the packet and the instruction (reference: a correct emulator, no root)', () => {
+  it('icmp_even_drop with a wrong bpf_map_lookup_elem against the plain emulator', () => {
+    const spec = openObject(join(FIXTURES, 'icmp_even_drop.o'));
+    const ref = spec.emulate();
+    const make = (extra: EmulateOptions = {}) => {
+      const c: EmulatedCollection = spec.emulate({ helpers: wrongLookup(() => c), ...extra });
+      return c;
+    };
+    const em = make();
+    expect(compareRun({ label: 'icmp_even_drop.o', ref, emu: em, make, program: 'xdp_even_drop', pkt: icmpEcho({ seq: 1 }), maps: ['counters'] })).toBeUndefined();
+    checkMessage(compareRun({ label: 'icmp_even_drop.o', ref, emu: em, make, program: 'xdp_even_drop', pkt: icmpEcho({ seq: 2 }), maps: ['counters'] }));
+  });
+});
+
+describe('a return value disagreement is blamed on the last instruction that set r0', () => {
+  it('single_source_filter whose lookups all miss: XDP_PASS where the reference drops', () => {
+    const spec = openObject(join(FIXTURES, 'single_source_filter.o'));
+    const ref = spec.emulate();
+    const make = (extra: EmulateOptions = {}) => spec.emulate({ helpers: { bpf_map_lookup_elem: () => 0n }, ...extra });
+    const em = make();
+    for (const c of [ref, em]) c.map('blocked_src').set(ipv4('10.0.0.7'), u32(1));
+    const pkt = udp({ dport: 53, src: '10.0.0.7' });
+    const msg = compareRun({ label: 'single_source_filter.o', ref, emu: em, make, program: 'xdp_filter', pkt, maps: ['blocked_src', 'drop_count'] });
+    expect(msg).toContain(`on packet ${pkt.toString('hex')}: retval: reference 1, emulator 2;`);
+    const m = /first differing instruction: xdp_filter instruction (\d+) \((.+?)\) at (?:\.\/)?(single_source_filter\.c):(\d+): (.*) \(the last instruction to set r0 in the emulator\)$/.exec(msg!);
+    expect(m, msg).not.toBeNull();
+    const [, slot, text, file, line, source] = m!;
+    expect(objdumpLine('single_source_filter.objdump.txt', Number(slot))).toBe(text);
+    expect(text).toBe('r0 = 2'); // XDP_PASS
+    expect(readFileSync(join(ROOT, 'bpf', file), 'utf8').split('\n')[Number(line) - 1].trim()).toBe(source);
+  });
 });

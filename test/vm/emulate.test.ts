@@ -22,6 +22,14 @@ const u32 = (n: number) => {
 };
 
 describe('seed programs, emulated', () => {
+  // Set by test/vm/emulate-unprivileged.test.ts, which runs this describe as
+  // uid 65534 with no capabilities and requires this test to have passed.
+  it.runIf(process.env.BPF_TS_EXPECT_NO_PRIVILEGES === '1')('runs as uid 65534 with no capabilities at all', () => {
+    expect([process.getuid?.(), process.geteuid?.(), process.getgid?.()]).toEqual([65534, 65534, 65534]);
+    const status = readFileSync('/proc/self/status', 'utf8');
+    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(status).toMatch(new RegExp(`^${set}:\\s+0+$`, 'm'));
+  });
+
   it('icmp_even_drop: even echo sequence numbers dropped, counters per verdict', () => {
     const em = fx('icmp_even_drop.o').emulate();
     const p = em.program('xdp_even_drop');
