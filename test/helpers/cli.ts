@@ -108,8 +108,10 @@ function searchableByAll(dir: string): boolean {
 function runtimeDeps(): string[] {
   const seen = new Set<string>();
   const visit = (pkgJson: string) => {
-    const deps = Object.keys((JSON.parse(readFileSync(pkgJson, 'utf8')).dependencies as Record<string, string> | undefined) ?? {});
-    for (const d of deps) {
+    const pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+    // koffi ships its native module as an optional, per-platform package.
+    const optional = Object.keys(pkg.optionalDependencies ?? {}).filter((d) => existsSync(join(ROOT, 'node_modules', d, 'package.json')));
+    for (const d of [...Object.keys(pkg.dependencies ?? {}), ...optional]) {
       if (seen.has(d)) continue;
       const dir = join(ROOT, 'node_modules', d);
       if (!existsSync(join(dir, 'package.json'))) throw new Error(`runtime dependency ${d} is not installed under ${join(ROOT, 'node_modules')}`);
