@@ -66,6 +66,10 @@ function refusal(stderr: string): string {
   // A file in a directory the caller may not write: the directory (the file's name is per run).
   const file = /cannot (create|remove) (\S+)\/[^/\s]+: (EACCES|EPERM)/.exec(first);
   if (file) return `${file[1]} in ${file[2]}: ${file[3]}`;
+  const mnt = /^bpf-ts: (mount|umount)\b[^:]*: (E[A-Z]+)/.exec(first);
+  if (mnt) return `${mnt[1]}: ${mnt[2]}`;
+  const sysctl = /\((\/proc\/sys\/[^)]*)\): (E[A-Z]+)/.exec(first);
+  if (sysctl) return `write ${sysctl[1]}: ${sysctl[2]}`;
   if (/tracefs at .* not searchable/.test(first)) return 'tracefs (root\'s, mode 0700): EACCES';
   if (/^nsenter: .*Operation not permitted/.test(first)) return 'nsenter: EPERM';
   const nl = /: (EPERM|EACCES)/.exec(first);
