@@ -13,6 +13,9 @@ import { tracefsRoot } from '../../src/link/tracefs.js';
 import { cgroup2Mount, detachCgroup, queryCgroup } from '../../src/attach/cgroup.js';
 import { detachTc, queryTc } from '../../src/attach/tc.js';
 import { detachTcx, queryTcx } from '../../src/attach/tcx.js';
+import { progAttach } from '../../src/attach/prog-attach-attr.js';
+import { withNetns } from '../../src/netns.js';
+import { BPF_ATTACH_TYPE } from '../../src/uapi/bpf.js';
 import { attachXdp, attachXdpLink, detachXdp, queryXdp, type XdpLink } from '../../src/attach/xdp.js';
 import { openObject, type BpfCollection } from '../../src/collection.js';
 import { BpfMap } from '../../src/maps/map.js';
@@ -93,6 +96,8 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
   let env: TestEnv;
   let fs: { path: string; unmount(): void };
   let coll: BpfCollection;
+  /** Two sched_cls programs root attaches to tcx without a link. */
+  const tcPlain: BpfCollection[] = [];
   let map: BpfMap;
   let mapPin: string;
   const rows: Row[] = [];
@@ -153,6 +158,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     map.pin(mapPin);
     chmodSync(mapPin, 0o644);
     coll = openObject(fixture('drop_all.o')).load({ programs: ['xdp_drop'], programType: 'xdp', ignorePinning: true });
+    for (let i = 0; i < 2; i++) tcPlain.push(openObject(fixture('tc_shared_map.o')).load({ programs: ['tc_ingress'], ignorePinning: true }));
     // Tracepoint ids live in tracefs: mounted (as root, as bpftool would) before the unprivileged runs.
     tracefsRoot();
     asmFile = join(unprivilegedCopy(), 'caps-matrix.s');
@@ -165,6 +171,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       if (sideEnv) clearSideEnv();
     } finally {
       coll?.close();
+      for (const c of tcPlain) c.close();
       map?.close();
       fs?.unmount();
       if (cg && existsSync(cg)) rmdirSync(cg);
@@ -314,6 +321,22 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       check: () => expect(tcxCount()).toBe(0),
       after: clearTc,
       note: 'the link is opened through its pin, not by id, which needs CAP_SYS_ADMIN',
+    },
+    {
+      command: 'detach --tc IFACE (tcx programs attached with BPF_PROG_ATTACH, no link)',
+      needs: ['net_admin'],
+      netns: () => env.nsB,
+      before: () =>
+        withNetns(env.nsB, () => {
+          for (const c of tcPlain) progAttach({ target: env.ifindexB, progFd: c.program('tc_ingress').fd.value, attachType: BPF_ATTACH_TYPE.TCX_INGRESS }, 'tcx attach');
+        }),
+      args: () => ['detach', '--tc', env.vethB, '--json'],
+      check: (r) => {
+        expect(tcxCount()).toBe(0);
+        expect(JSON.stringify(r.json())).toContain(`${tcPlain[1]!.program('tc_ingress').id}`);
+      },
+      after: clearTc,
+      note: 'found by place on the hook (BPF_F_BEFORE / BPF_F_AFTER with BPF_F_ID), not opened by id, which needs CAP_SYS_ADMIN',
     },
     {
       command: 'load OBJ --cgroup PATH --link (cgroup_skb, pin in a directory the user owns)',
