@@ -122,6 +122,13 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     if (queryCgroup(cg).length) detachCgroup(cg);
     rmSync(join(userDir(), 'bpf-ts'), { recursive: true, force: true });
   };
+  let skMsgPin = '';
+  /** load --sk-msg as the user itself, as the rows that detach it assume. */
+  const loadSkMsgAsUser = async () => {
+    const r = await runUnprivileged(['load', unprivFixture('sockops_redir.o'), '--cgroup', cg, '--sk-msg', 'sock_map', '--bpffs', userDir(), '--json'], ['bpf', 'net_admin']);
+    expect(r.code, r.stderr).toBe(0);
+    skMsgPin = r.json().skMsg.mapPin;
+  };
   const tcxCount = () => queryTcx(env.vethB, { netns: env.nsB }).length;
   const userDir = () => join(fs.path, 'bpf-ts');
   const rootDir = () => join(fs.path, 'root-pins');
@@ -366,6 +373,29 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
         expect(existsSync(r.json().skMsg.mapPin)).toBe(true);
       },
       after: clearCgroup,
+    },
+    {
+      command: 'detach --sk-msg PIN (the map pin load --sk-msg made)',
+      needs: ['net_admin', 'sys_admin'],
+      coveredBy: { net_admin: 'sys_admin' },
+      before: loadSkMsgAsUser,
+      args: () => ['detach', '--sk-msg', skMsgPin, '--bpffs', userDir(), '--json'],
+      check: (r) => {
+        expect(r.json()).toMatchObject({ map: 'sock_map', detached: [{ attachType: 'msg_verdict' }], removedPins: [skMsgPin] });
+        expect(existsSync(skMsgPin)).toBe(false);
+      },
+      after: clearCgroup,
+      note: 'the kernel detaches from a sockmap only with the program\'s fd, and a program only the map holds can be opened only by id (see below)',
+    },
+    {
+      command: 'detach --cgroup PATH (attached without a link, by load --sk-msg)',
+      needs: ['net_admin', 'sys_admin'],
+      coveredBy: { net_admin: 'sys_admin' },
+      before: loadSkMsgAsUser,
+      args: () => ['detach', '--cgroup', cg, '--bpffs', userDir(), '--json'],
+      check: () => expect(queryCgroup(cg)).toEqual([]),
+      after: clearCgroup,
+      note: 'a multi-program cgroup hook detaches only with the program\'s fd: opened by id (see below)',
     },
     {
       command: 'run OBJ --program NAME --duration S (tracepoint, auto-attached)',
@@ -651,7 +681,16 @@ function renderDoc(rows: Row[]): string {
     '',
     '- Pins are plain files on bpffs: opening one needs read (and, except for `map dump`/`map lookup`, which open',
     '  read-only), write permission on it, or `CAP_DAC_OVERRIDE`; `CAP_BPF` does not help.',
-    '- Anything that walks kernel ids (`prog list`, `map list`, `map dump id:N`) needs `CAP_SYS_ADMIN`.',
+    '- Anything that walks kernel ids (`prog list`, `map list`, `map dump id:N`, `link list`, `top`) needs `CAP_SYS_ADMIN`.',
+    '- Detaching needs no more than attaching wherever the kernel allows it: XDP, tcx and cgroup links are opened',
+    '  through their pins; tcx programs attached without a link are detached by their place on the hook',
+    '  (`BPF_PROG_DETACH` with `BPF_F_BEFORE` for the first, `BPF_F_AFTER | BPF_F_ID` after the previous program\'s id,',
+    '  and the revision the query returned), which needs no program fd. Two cases are left where the kernel asks for',
+    '  the program\'s fd: `BPF_PROG_DETACH` from a sockmap (`sock_map_prog_detach()` calls `bpf_prog_get(attach_bpf_fd)`)',
+    '  and from a multi-program cgroup hook (`BPF_F_ALLOW_MULTI` without a program is `EINVAL`). Once `load` has exited',
+    '  nothing but the map or the cgroup holds that program, so the only way to an fd is `BPF_PROG_GET_FD_BY_ID`, which',
+    '  needs `CAP_SYS_ADMIN` (measured above: without it, `BPF_PROG_GET_FD_BY_ID: EPERM`). Use `load --cgroup --link`',
+    '  to detach a cgroup program with `CAP_NET_ADMIN` alone.',
     '- `--netns NAME` enters the namespace with setns(2), which needs `CAP_SYS_ADMIN`; a process started inside the',
     '  namespace (e.g. a pod) does not need it.',
     '- When the kernel says no, bpf-ts reads the caller\'s effective capabilities (`CapEff` in `/proc/self/status`) and',
