@@ -18,10 +18,10 @@
 // Node opens every fd O_CLOEXEC already.
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BpfError } from './errors.js';
 import * as ffi from './sys/ffi.js';
-import { capsHint, NEED_SYS_ADMIN } from './sys/caps.js';
+import { CAP, capsHint, effectiveCaps, hasCap, NEED_SYS_ADMIN } from './sys/caps.js';
 import { describeAccess } from './sys/file-access.js';
 import { EPERM, errnoDescription, errnoName } from './sys/errno.js';
 
@@ -102,6 +102,20 @@ export function setnsError(errno: number, label: string): BpfError {
 }
 
 /** unshare/mount/umount refused: EPERM means CAP_SYS_ADMIN. */
+/** Whether this process may create and remove entries in `dir` (its mode, or CAP_DAC_OVERRIDE). */
+function mayWriteDir(dir: string): boolean {
+  const caps = effectiveCaps();
+  if (caps === null || hasCap(caps, CAP.DAC_OVERRIDE)) return true;
+  try {
+    const st = statSync(dir);
+    const uid = process.getuid?.() ?? 0;
+    const bits = uid === st.uid ? st.mode >> 6 : process.getgid?.() === st.gid ? st.mode >> 3 : st.mode;
+    return (bits & 0o3) === 0o3;
+  } catch {
+    return true; // the removal itself says why
+  }
+}
+
 function adminError(op: string, errno: number): BpfError {
   const hint = errno === EPERM ? capsHint([NEED_SYS_ADMIN], 'this process has CAP_SYS_ADMIN; a security module or the user namespace refused') : errnoDescription(errno);
   return new BpfError('SYSCALL', `${op}: ${errnoName(errno)}: ${hint}`);
@@ -196,11 +210,18 @@ export function deleteNetns(name: string, options: { force?: boolean } = {}): vo
     if (options.force) return;
     throw new BpfError('NO_SUCH_NETNS', `no such network namespace "${name}"`);
   }
+  // Unmounted but not removable would leave a file that is no namespace:
+  // refuse first when the directory is not ours to write.
+  if (!mayWriteDir(dirname(path))) throw new BpfError('IO', `cannot remove ${path}: EACCES: ${describeAccess(path, 'create')}`);
   const r = ffi.umount2(path, MNT_DETACH);
   if (r < 0 && -r !== EINVAL) throw adminError(`umount ${path}`, -r);
   try {
     if (statSync(path).isFile()) rmSync(path, { force: true });
-  } catch {
-    // already gone
+  } catch (e) {
+    // Gone already is fine; a file left behind (EACCES: /var/run/netns is
+    // root's) must not be reported as removed.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new BpfError('IO', `cannot remove ${path}: ${code}: ${describeAccess(path, 'create')}`, { cause: e });
+    if (code !== 'ENOENT') throw new BpfError('IO', `cannot remove ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

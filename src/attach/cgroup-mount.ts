@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import * as ffi from '../sys/ffi.js';
+import { mountinfoEntries } from '../sys/cgroupfs.js';
 
 export const CGROUP2_SUPER_MAGIC = 0x63677270;
 
@@ -17,24 +18,9 @@ export interface MountEntry {
   source: string;
 }
 
-/** Undo mountinfo's octal escapes (\040 for a space, \011, \012, \134). */
-function unescape(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-}
-
-/**
- * Parse /proc/PID/mountinfo: "id parent major:minor root mountpoint options
- * [optional fields…] - fstype source superoptions" per line.
- */
+/** Parse /proc/PID/mountinfo (the parser lives in sys/cgroupfs.ts, shared with the memory guard). */
 export function parseMountinfo(text: string): MountEntry[] {
-  const out: MountEntry[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    const sep = f.indexOf('-', 6);
-    if (f.length < 7 || sep < 0 || sep + 2 >= f.length) continue;
-    out.push({ root: unescape(f[3]!), mountPoint: unescape(f[4]!), fstype: f[sep + 1]!, source: unescape(f[sep + 2]!) });
-  }
-  return out;
+  return mountinfoEntries(text).map(({ mountPoint, root, fstype, source }) => ({ mountPoint, root, fstype, source }));
 }
 
 /** The first cgroup2 mount point of this process's mount namespace; BpfError 'NO_CGROUP2' when there is none. */

@@ -38,6 +38,10 @@ const QUERY_ATTR_SIZE = 64;
 export const BPF_F_ALLOW_OVERRIDE = 1 << 0;
 export const BPF_F_ALLOW_MULTI = 1 << 1;
 export const BPF_F_REPLACE = 1 << 2;
+/** mprog (tcx) position flags: relative to the program named by `relative` (an fd, or an id with BPF_F_ID); alone, the first/last. */
+export const BPF_F_BEFORE = 1 << 3;
+export const BPF_F_AFTER = 1 << 4;
+export const BPF_F_ID = 1 << 5;
 /** query_flags: what runs for the target, inherited programs included (cgroups). */
 export const BPF_F_QUERY_EFFECTIVE = 1 << 0;
 

@@ -12,8 +12,7 @@ import { dumpLinks } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { withNetns } from '../netns.js';
 import * as cmd from '../sys/bpf-cmd.js';
-import { EEXIST, EINVAL, ENOENT } from '../sys/errno.js';
-import * as ffi from '../sys/ffi.js';
+import { EEXIST, EINVAL, ENOENT, ESTALE } from '../sys/errno.js';
 import { existsSync } from 'node:fs';
 import { Fd, fdKind } from '../sys/fd.js';
 import { withIdFd } from '../sys/ids.js';
@@ -24,7 +23,7 @@ import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
 import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js';
 import { linkCreate, linkDetach } from './link-attr.js';
-import { progDetach, progQuery } from './prog-attach-attr.js';
+import { BPF_F_AFTER, BPF_F_BEFORE, BPF_F_ID, progDetach, progQuery } from './prog-attach-attr.js';
 import { TC_DIRECTIONS, isTcDirection, type TcDirection, type TcNetnsOption } from './tc.js';
 
 export function tcxAttachType(direction: TcDirection): number {
@@ -189,6 +188,38 @@ function openTcxLink(linkId: number, pin: string | undefined): Fd | null {
   return raw === null ? null : new Fd(raw, `tcx link ${linkId}`);
 }
 
+/**
+ * BPF_PROG_DETACH of the program `progId` (attached without a link) by its
+ * place on the hook, not by its fd: an fd from the id needs CAP_SYS_ADMIN
+ * (BPF_PROG_GET_FD_BY_ID), while the kernel's mprog detach accepts "the
+ * first" (BPF_F_BEFORE alone) or "the one after program id N" (BPF_F_AFTER |
+ * BPF_F_ID, the id resolved inside the kernel), with the revision the query
+ * saw so a hook changed meanwhile is refused (ESTALE) and asked again.
+ * False when the program is no longer there without a link.
+ */
+function detachTcxProgAt(ifindex: number, ifname: string, direction: TcDirection, progId: number): boolean {
+  const attachType = tcxAttachType(direction);
+  const what = `tcx ${direction} program ${progId} on ${ifname}`;
+  for (let attempt = 0; ; attempt++) {
+    const q = progQuery(ifindex, attachType, { linkIds: true }, `tcx ${direction} of ${ifname}`);
+    const i = q.progIds.indexOf(progId);
+    if (i < 0 || q.linkIds[i]) return false;
+    try {
+      progDetach(
+        i === 0
+          ? { target: ifindex, attachType, flags: BPF_F_BEFORE, expectedRevision: q.revision }
+          : { target: ifindex, attachType, flags: BPF_F_AFTER | BPF_F_ID, relative: q.progIds[i - 1]!, expectedRevision: q.revision },
+        what,
+      );
+      return true;
+    } catch (e) {
+      // ESTALE: the hook changed since the query; ENOENT: the program before it went away.
+      if (e instanceof BpfSyscallError && (e.errno === ESTALE || e.errno === ENOENT) && attempt < 16) continue;
+      throw e;
+    }
+  }
+}
+
 export interface TcxDetachment {
   ifindex: number;
   ifname: string;
@@ -227,16 +258,7 @@ export function detachTcx(iface: InterfaceRef, options: DetachTcxOptions = {}): 
           if (done) detached.push({ direction, progId: p.progId, linkId: p.linkId });
           continue;
         }
-        const progFd = getFdById(cmd.BPF_PROG_GET_FD_BY_ID, p.progId);
-        if (progFd === null) continue;
-        try {
-          progDetach({ target: ifindex, progFd, attachType: tcxAttachType(direction) }, `tcx ${direction} program ${p.progId} on ${ifname}`);
-          detached.push({ direction, progId: p.progId, linkId: 0 });
-        } catch (e) {
-          if (!(e instanceof BpfSyscallError && e.errno === ENOENT)) throw e;
-        } finally {
-          ffi.close(progFd);
-        }
+        if (detachTcxProgAt(ifindex, ifname, direction, p.progId)) detached.push({ direction, progId: p.progId, linkId: 0 });
       }
     }
     return { ifindex, ifname, detached };

@@ -2,11 +2,12 @@
 // where it is mounted; mounted at /sys/kernel/tracing when it is not, as
 // bpftool does (the mount stays: other tools expect it there).
 
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from '../errors.js';
 import * as ffi from '../sys/ffi.js';
 import { errnoName } from '../sys/errno.js';
+import { CAP, capsHint } from '../sys/caps.js';
 
 export const TRACEFS_DEFAULT = '/sys/kernel/tracing';
 const CANDIDATES = [TRACEFS_DEFAULT, '/sys/kernel/debug/tracing'];
@@ -23,6 +24,31 @@ function mountedTracefs(): string | null {
     if (fstype === 'tracefs' && target) return target.replace(/\\040/g, ' ');
   }
   return null;
+}
+
+// Not existsSync: it is access(2), which checks the real uid without the
+// effective capabilities, so a process holding CAP_DAC_READ_SEARCH was told
+// tracefs was not mounted. stat(2) uses what the process really holds.
+function existsSync(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EACCES') {
+      let mode = '';
+      try {
+        const st = statSync(join(path, '..'));
+        mode = `, owned by uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}`;
+      } catch {
+        // the message goes without it
+      }
+      throw new BpfError(
+        'NOT_ROOT',
+        `tracefs at ${join(path, '..')} is not searchable by this process (uid ${process.getuid?.()}${mode}): reading tracepoint ids ${capsHint([[CAP.DAC_READ_SEARCH, CAP.DAC_OVERRIDE]], 'needs search permission on it')}`,
+      );
+    }
+    return false;
+  }
 }
 
 let root: string | undefined;

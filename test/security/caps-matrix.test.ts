@@ -8,21 +8,26 @@
 import { chownSync, chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { commands } from '../../src/cli/commands/index.js';
+import { tracefsRoot } from '../../src/link/tracefs.js';
 import { cgroup2Mount, detachCgroup, queryCgroup } from '../../src/attach/cgroup.js';
 import { detachTc, queryTc } from '../../src/attach/tc.js';
 import { detachTcx, queryTcx } from '../../src/attach/tcx.js';
-import { attachXdp, attachXdpLink, detachXdp, queryXdp } from '../../src/attach/xdp.js';
+import { progAttach } from '../../src/attach/prog-attach-attr.js';
+import { withNetns } from '../../src/netns.js';
+import { BPF_ATTACH_TYPE } from '../../src/uapi/bpf.js';
+import { attachXdp, attachXdpLink, detachXdp, queryXdp, type XdpLink } from '../../src/attach/xdp.js';
 import { openObject, type BpfCollection } from '../../src/collection.js';
 import { BpfMap } from '../../src/maps/map.js';
 import { netnsExists } from '../../src/netns.js';
 import { BPF_MAP_TYPE } from '../../src/sys/map-type.js';
-import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
+import { setupTestEnv, statusTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { defaultXdpLinkPin } from '../../src/cli/default-pins.js';
 import { objPin } from '../../src/sys/obj-attr.js';
 import { cli, fixture, ROOT, uniqueName, type CliResult } from '../helpers/cli.js';
 import { mountBpffs } from '../helpers/bpffs.js';
 import { describeRoot } from '../helpers/root.js';
-import { capTitle, hasSetpriv, NOBODY, runUnprivileged, unprivFixture, type CapWord } from '../helpers/unpriv.js';
+import { capTitle, hasSetpriv, NOBODY, runUnprivileged, unprivFixture, unprivilegedCopy, type CapWord } from '../helpers/unpriv.js';
 
 const DOC = join(ROOT, 'docs', 'capabilities.md');
 const FRAME = '00'.repeat(64);
@@ -61,6 +66,15 @@ function refusal(stderr: string): string {
   if (sys) return `${sys[1]}: ${sys[2]}`;
   if (/setns/.test(first)) return 'setns: EPERM';
   if (/demo needs root/.test(first)) return 'refused before starting';
+  // A file in a directory the caller may not write: the directory (the file's name is per run).
+  const file = /cannot (create|remove) (\S+)\/[^/\s]+: (EACCES|EPERM)/.exec(first);
+  if (file) return `${file[1]} in ${file[2]}: ${file[3]}`;
+  const mnt = /^bpf-ts: (mount|umount)\b[^:]*: (E[A-Z]+)/.exec(first);
+  if (mnt) return `${mnt[1]}: ${mnt[2]}`;
+  const sysctl = /\((\/proc\/sys\/[^)]*)\): (E[A-Z]+)/.exec(first);
+  if (sysctl) return `write ${sysctl[1]}: ${sysctl[2]}`;
+  if (/tracefs at .* not searchable/.test(first)) return 'tracefs (root\'s, mode 0700): EACCES';
+  if (/^nsenter: .*Operation not permitted/.test(first)) return 'nsenter: EPERM';
   const nl = /: (EPERM|EACCES)/.exec(first);
   if (nl) return `netlink: ${nl[1]}`;
   return first.replace(/^bpf-ts: /, '').slice(0, 60);
@@ -82,6 +96,8 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
   let env: TestEnv;
   let fs: { path: string; unmount(): void };
   let coll: BpfCollection;
+  /** Two sched_cls programs root attaches to tcx without a link. */
+  const tcPlain: BpfCollection[] = [];
   let map: BpfMap;
   let mapPin: string;
   const rows: Row[] = [];
@@ -106,9 +122,31 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     if (queryCgroup(cg).length) detachCgroup(cg);
     rmSync(join(userDir(), 'bpf-ts'), { recursive: true, force: true });
   };
+  let skMsgPin = '';
+  /** load --sk-msg as the user itself, as the rows that detach it assume. */
+  const loadSkMsgAsUser = async () => {
+    const r = await runUnprivileged(['load', unprivFixture('sockops_redir.o'), '--cgroup', cg, '--sk-msg', 'sock_map', '--bpffs', userDir(), '--json'], ['bpf', 'net_admin']);
+    expect(r.code, r.stderr).toBe(0);
+    skMsgPin = r.json().skMsg.mapPin;
+  };
   const tcxCount = () => queryTcx(env.vethB, { netns: env.nsB }).length;
   const userDir = () => join(fs.path, 'bpf-ts');
   const rootDir = () => join(fs.path, 'root-pins');
+  const linksDir = () => join(userDir(), 'links');
+  const clearLinks = () => rmSync(linksDir(), { recursive: true, force: true });
+  let asmFile = '';
+  let xdpLink: XdpLink | undefined;
+  const clearXdpLink = () => {
+    xdpLink?.close();
+    xdpLink = undefined;
+    clearXdp();
+  };
+  let sideEnv = '';
+  const clearSideEnv = () => {
+    if (sideEnv && statusTestEnv(sideEnv).exists) teardownTestEnv(sideEnv);
+    for (const side of ['a', 'b']) rmSync(`/var/run/netns/${sideEnv}-${side}`, { force: true });
+  };
+  const makeSideEnv = () => void setupTestEnv({ name: (sideEnv = uniqueName('cse')) });
 
   beforeAll(() => {
     env = setupTestEnv({ name: uniqueName('cap') });
@@ -127,13 +165,20 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     map.pin(mapPin);
     chmodSync(mapPin, 0o644);
     coll = openObject(fixture('drop_all.o')).load({ programs: ['xdp_drop'], programType: 'xdp', ignorePinning: true });
+    for (let i = 0; i < 2; i++) tcPlain.push(openObject(fixture('tc_shared_map.o')).load({ programs: ['tc_ingress'], ignorePinning: true }));
+    // Tracepoint ids live in tracefs: mounted (as root, as bpftool would) before the unprivileged runs.
+    tracefsRoot();
+    asmFile = join(unprivilegedCopy(), 'caps-matrix.s');
+    writeFileSync(asmFile, 'r0 = 7\nr0 += 35\nexit\n', { mode: 0o644 });
   }, 120_000);
 
   afterAll(() => {
     try {
-      if (env) clearXdp();
+      if (env) clearXdpLink();
+      if (sideEnv) clearSideEnv();
     } finally {
       coll?.close();
+      for (const c of tcPlain) c.close();
       map?.close();
       fs?.unmount();
       if (cg && existsSync(cg)) rmdirSync(cg);
@@ -144,6 +189,32 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
   const cases: Case[] = [
     { command: 'inspect OBJ', needs: [], args: () => ['inspect', unprivFixture('icmp_even_drop.o'), '--json'], check: (r) => expect(r.json().programs[0].name).toBe('xdp_even_drop') },
     { command: 'btf dump OBJ', needs: [], args: () => ['btf', 'dump', unprivFixture('icmp_even_drop.o'), '--json'], check: (r) => expect(r.stdout).toContain('xdp_md') },
+    {
+      command: 'btf core OBJ',
+      needs: [],
+      args: () => ['btf', 'core', unprivFixture('core_reads.o'), '--json'],
+      check: (r) => expect(r.stdout).toContain('enumval_exists'),
+    },
+    { command: 'disasm OBJ', needs: [], args: () => ['disasm', unprivFixture('drop_all.o')], check: (r) => expect(r.stdout).toMatch(/0: r0 = 1\n\s+1: exit/) },
+    {
+      command: 'gen OBJ',
+      needs: [],
+      args: () => ['gen', unprivFixture('syn_reporter.o')],
+      check: (r) => expect(r.stdout).toContain('openTyped'),
+    },
+    {
+      command: 'test-run OBJ --emulate',
+      needs: [],
+      args: () => ['test-run', unprivFixture('drop_all.o'), '--emulate', '--data-hex', FRAME, '--json'],
+      check: (r) => expect(r.json()).toMatchObject({ verdict: 'XDP_DROP' }),
+      note: 'the emulator makes no bpf() call',
+    },
+    {
+      command: 'test-run --asm FILE --emulate',
+      needs: [],
+      args: () => ['test-run', '--asm', asmFile, '--emulate', '--json'],
+      check: (r) => expect(r.json()).toEqual({ retval: 42, instructions: 3 }),
+    },
     {
       command: 'test-run OBJ (XDP, no pointer arithmetic)',
       needs: ['bpf', 'net_admin'],
@@ -259,6 +330,22 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       note: 'the link is opened through its pin, not by id, which needs CAP_SYS_ADMIN',
     },
     {
+      command: 'detach --tc IFACE (tcx programs attached with BPF_PROG_ATTACH, no link)',
+      needs: ['net_admin'],
+      netns: () => env.nsB,
+      before: () =>
+        withNetns(env.nsB, () => {
+          for (const c of tcPlain) progAttach({ target: env.ifindexB, progFd: c.program('tc_ingress').fd.value, attachType: BPF_ATTACH_TYPE.TCX_INGRESS }, 'tcx attach');
+        }),
+      args: () => ['detach', '--tc', env.vethB, '--json'],
+      check: (r) => {
+        expect(tcxCount()).toBe(0);
+        expect(JSON.stringify(r.json())).toContain(`${tcPlain[1]!.program('tc_ingress').id}`);
+      },
+      after: clearTc,
+      note: 'found by place on the hook (BPF_F_BEFORE / BPF_F_AFTER with BPF_F_ID), not opened by id, which needs CAP_SYS_ADMIN',
+    },
+    {
       command: 'load OBJ --cgroup PATH --link (cgroup_skb, pin in a directory the user owns)',
       needs: ['bpf', 'net_admin'],
       args: () => ['load', unprivFixture('sections.o'), '--cgroup', cg, '--program', 'prog_cgroup_skb_egress', '--link', '--bpffs', userDir()],
@@ -278,6 +365,83 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       note: 'the link is found through its pin, not by walking link ids, which needs CAP_SYS_ADMIN',
     },
     {
+      command: 'load OBJ --cgroup PATH --sk-msg MAP (sockops + sk_msg, map pinned in a directory the user owns)',
+      needs: ['bpf', 'net_admin'],
+      args: () => ['load', unprivFixture('sockops_redir.o'), '--cgroup', cg, '--sk-msg', 'sock_map', '--bpffs', userDir(), '--json'],
+      check: (r) => {
+        expect(queryCgroup(cg).map((p) => p.attachTypeName)).toEqual(['sock_ops']);
+        expect(existsSync(r.json().skMsg.mapPin)).toBe(true);
+      },
+      after: clearCgroup,
+    },
+    {
+      command: 'detach --sk-msg PIN (the map pin load --sk-msg made)',
+      needs: ['net_admin', 'sys_admin'],
+      coveredBy: { net_admin: 'sys_admin' },
+      before: loadSkMsgAsUser,
+      args: () => ['detach', '--sk-msg', skMsgPin, '--bpffs', userDir(), '--json'],
+      check: (r) => {
+        expect(r.json()).toMatchObject({ map: 'sock_map', detached: [{ attachType: 'msg_verdict' }], removedPins: [skMsgPin] });
+        expect(existsSync(skMsgPin)).toBe(false);
+      },
+      after: clearCgroup,
+      note: 'the kernel detaches from a sockmap only with the program\'s fd, and a program only the map holds can be opened only by id (see below)',
+    },
+    {
+      command: 'detach --cgroup PATH (attached without a link, by load --sk-msg)',
+      needs: ['net_admin', 'sys_admin'],
+      coveredBy: { net_admin: 'sys_admin' },
+      before: loadSkMsgAsUser,
+      args: () => ['detach', '--cgroup', cg, '--bpffs', userDir(), '--json'],
+      check: () => expect(queryCgroup(cg)).toEqual([]),
+      after: clearCgroup,
+      note: 'a multi-program cgroup hook detaches only with the program\'s fd: opened by id (see below)',
+    },
+    {
+      command: 'run OBJ --program NAME --duration S (tracepoint, auto-attached)',
+      needs: ['bpf', 'perfmon', 'dac_read_search'],
+      args: () => ['run', unprivFixture('tracing.o'), '--program', 'tp_getppid', '--duration', '0.3', '--interval', '0.1', '--json'],
+      check: (r) => {
+        const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+        expect(lines[0].attached).toMatchObject({ program: 'tp_getppid', target: 'tracepoint syscalls/sys_enter_getppid' });
+        expect(lines.at(-1)).toEqual({ detached: true, reason: 'duration' });
+      },
+      missing: { dac_read_search: /tracefs at \S+ is not searchable.*CAP_DAC_READ_SEARCH/ },
+      note: 'CAP_DAC_READ_SEARCH to read tracepoint ids in tracefs (mode 0700, root\'s); mounting tracefs would need CAP_SYS_ADMIN',
+    },
+    {
+      command: 'load OBJ --pin-links DIR (tracepoint, DIR in a directory the user owns)',
+      needs: ['bpf', 'perfmon', 'dac_read_search'],
+      args: () => ['load', unprivFixture('tracing.o'), '--program', 'tp_getppid', '--pin-links', linksDir(), '--json'],
+      check: (r) => {
+        expect(r.json().pinned.map((p: { path: string }) => p.path)).toEqual([join(linksDir(), 'tp_getppid')]);
+        expect(existsSync(join(linksDir(), 'tp_getppid'))).toBe(true);
+      },
+      after: clearLinks,
+      missing: { dac_read_search: /CAP_DAC_READ_SEARCH/ },
+    },
+    {
+      command: 'detach --links DIR (links the user pinned with load --pin-links)',
+      needs: [],
+      before: async () => {
+        const r = await runUnprivileged(['load', unprivFixture('tracing.o'), '--program', 'tp_getppid', '--pin-links', linksDir()], ['bpf', 'perfmon', 'dac_read_search']);
+        expect(r.code, r.stderr).toBe(0);
+      },
+      args: () => ['detach', '--links', linksDir(), '--json'],
+      check: (r) => {
+        expect(r.json().detached.map((d: { path: string }) => d.path)).toEqual([join(linksDir(), 'tp_getppid')]);
+        expect(existsSync(join(linksDir(), 'tp_getppid'))).toBe(false);
+      },
+      after: clearLinks,
+      note: 'removing the user\'s own pins: the last reference goes and the kernel detaches',
+    },
+    {
+      command: 'iter OBJ --program NAME (task iterator)',
+      needs: ['bpf', 'perfmon'],
+      args: () => ['iter', unprivFixture('tracing.o'), '--program', 'iter_tasks'],
+      check: (r) => expect(r.stdout.split('\n')).toContain(`${process.pid} ${process.pid}`),
+    },
+    {
       command: 'testenv setup --name NAME',
       needs: ['sys_admin', 'net_admin', 'dac_override'],
       args: () => ['testenv', 'setup', '--name', (testenvName = uniqueName('cte'))],
@@ -286,6 +450,60 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
         if (testenvName) teardownTestEnv(testenvName);
       },
       note: 'CAP_DAC_OVERRIDE because /var/run/netns belongs to root',
+    },
+    {
+      command: 'testenv status --name NAME',
+      needs: ['sys_admin'],
+      before: makeSideEnv,
+      args: () => ['testenv', 'status', '--name', sideEnv, '--json'],
+      check: (r) => expect(r.json()).toMatchObject({ name: sideEnv, exists: true, a: { exists: true }, b: { exists: true } }),
+      after: clearSideEnv,
+      note: 'setns into each namespace',
+    },
+    {
+      command: 'testenv exec --name NAME -- CMD',
+      needs: ['sys_admin'],
+      before: makeSideEnv,
+      args: () => ['testenv', 'exec', '--name', sideEnv, '--', 'ip', '-o', 'link', 'show', 'dev', sideEnv + '-a'],
+      check: (r) => expect(r.stdout).toContain(`${sideEnv}-a@`),
+      missing: { sys_admin: /Operation not permitted/ },
+      after: clearSideEnv,
+      note: 'nsenter(1) runs CMD; it reports the refusal',
+    },
+    {
+      command: 'testenv teardown --name NAME',
+      needs: ['sys_admin', 'dac_override'],
+      before: makeSideEnv,
+      args: () => ['testenv', 'teardown', '--name', sideEnv, '--json'],
+      check: () => {
+        expect(existsSync(`/var/run/netns/${sideEnv}-a`)).toBe(false);
+        expect(existsSync(`/var/run/netns/${sideEnv}-b`)).toBe(false);
+      },
+      after: clearSideEnv,
+      note: 'CAP_DAC_OVERRIDE because /var/run/netns belongs to root',
+    },
+    {
+      command: 'show --all (inside the namespace)',
+      needs: ['net_admin'],
+      netns: () => env.nsB,
+      args: () => ['show', '--all', '--json'],
+      check: (r) => expect(JSON.stringify(r.json())).toContain(`"interface":"${env.vethB}"`),
+    },
+    {
+      command: 'link list',
+      needs: ['sys_admin'],
+      before: () => void (xdpLink = attachXdpLink({ iface: env.vethB, progFd: coll.program('xdp_drop').fd.value, mode: 'skb', netns: env.nsB })),
+      args: () => ['link', 'list', '--json'],
+      check: (r) => expect(r.json().find((l: { id: number }) => l.id === xdpLink!.linkId)).toMatchObject({ type: 'xdp', progId: coll.program('xdp_drop').id }),
+      after: clearXdpLink,
+      note: 'walks link ids',
+    },
+    {
+      command: 'top --count 1 --json',
+      needs: ['sys_admin'],
+      args: () => ['top', '--count', '1', '--interval', '0.2', '--json'],
+      check: (r) => expect(r.json().programs.map((p: { id: number }) => p.id)).toContain(coll.program('xdp_drop').id),
+      note: 'BPF_ENABLE_STATS and walking program ids',
     },
     {
       command: 'show (inside the namespace)',
@@ -340,6 +558,15 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       after: () => void map.delete(2),
       missing: { dac_override: /owned by uid 0 \(root\), gid 0 \(root\), mode 0644; this process runs as uid 65534.*has no CAP_DAC_OVERRIDE/ },
       note: 'pins are files: their mode decides, not CAP_BPF',
+    },
+    {
+      command: 'map delete PIN --key HEX (pin mode 0644, owned by root)',
+      needs: ['dac_override'],
+      before: () => void map.set(3, 9n),
+      args: () => ['map', 'delete', mapPin, '--key', '03000000'],
+      check: () => expect(map.get(3)).toBeUndefined(),
+      after: () => void map.delete(3),
+      missing: { dac_override: /owned by uid 0 \(root\), gid 0 \(root\), mode 0644; this process runs as uid 65534.*has no CAP_DAC_OVERRIDE/ },
     },
     {
       command: 'map dump id:N',
@@ -410,6 +637,12 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     }, 180_000);
   }
 
+  it('the matrix has a row for every CLI command', () => {
+    const names = new Map(commands.flatMap((c) => [c.name, ...(c.aliases ?? [])].map((n) => [n, c.name] as const)));
+    const covered = new Set(cases.map((c) => names.get(c.command.split(' ')[0]!) ?? `unknown command ${c.command}`));
+    expect([...covered].sort()).toEqual(commands.map((c) => c.name).sort());
+  });
+
   it('docs/capabilities.md is the matrix these tests measured', () => {
     expect(failures, 'a capability case failed: the doc cannot be checked against partial results').toBe(0);
     expect(rows).toHaveLength(cases.length);
@@ -448,7 +681,17 @@ function renderDoc(rows: Row[]): string {
     '',
     '- Pins are plain files on bpffs: opening one needs read (and, except for `map dump`/`map lookup`, which open',
     '  read-only), write permission on it, or `CAP_DAC_OVERRIDE`; `CAP_BPF` does not help.',
-    '- Anything that walks kernel ids (`prog list`, `map list`, `map dump id:N`) needs `CAP_SYS_ADMIN`.',
+    '- Anything that walks kernel ids (`prog list`, `map list`, `map dump id:N`, `link list`, `top`) needs `CAP_SYS_ADMIN`.',
+    '- Detaching needs no more than attaching wherever the kernel allows it: XDP, tcx and cgroup links are opened',
+    '  through their pins; tcx programs attached without a link are detached by their place on the hook',
+    '  (`BPF_PROG_DETACH` with `BPF_F_BEFORE` for the first, `BPF_F_AFTER | BPF_F_ID` after the previous program\'s id,',
+    '  and the revision the query returned), which needs no program fd. Two cases are left where the kernel asks for',
+    '  the program\'s fd: `BPF_PROG_DETACH` from a sockmap (`sock_map_prog_detach()` calls `bpf_prog_get(attach_bpf_fd)`)',
+    '  and from a multi-program cgroup hook; tried as root on this kernel, `BPF_PROG_DETACH` without a program fd',
+    '  returns `EINVAL` for both (sockops_redir.o: its `msg_verdict` slot and the cgroup\'s `sock_ops` hook). Once `load` has exited',
+    '  nothing but the map or the cgroup holds that program, so the only way to an fd is `BPF_PROG_GET_FD_BY_ID`, which',
+    '  needs `CAP_SYS_ADMIN` (measured above: without it, `BPF_PROG_GET_FD_BY_ID: EPERM`). Use `load --cgroup --link`',
+    '  to detach a cgroup program with `CAP_NET_ADMIN` alone.',
     '- `--netns NAME` enters the namespace with setns(2), which needs `CAP_SYS_ADMIN`; a process started inside the',
     '  namespace (e.g. a pod) does not need it.',
     '- When the kernel says no, bpf-ts reads the caller\'s effective capabilities (`CapEff` in `/proc/self/status`) and',
