@@ -9,6 +9,7 @@
 
 import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { BpfError } from '../errors.js';
+import { BpfLink, programOptionFd, type ProgramOption } from '../link/link.js';
 import * as cmd from '../sys/bpf-cmd.js';
 import { EEXIST, EINVAL, ENOENT, EPERM } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
@@ -16,14 +17,14 @@ import { Fd } from '../sys/fd.js';
 import { ids, withIdFd } from '../sys/ids.js';
 import { linkInfo, progInfo } from '../sys/info.js';
 import { BPF_LINK_TYPE } from '../sys/link-type.js';
-import { getFdById, objPin } from '../sys/obj-attr.js';
+import { getFdById } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_ATTACH_TYPE as A } from '../uapi/bpf.js';
 import { cgroupId, resolveCgroup } from './cgroup-mount.js';
-import { linkCreate, linkDetach } from './link-attr.js';
-import { BPF_F_ALLOW_MULTI, progAttach, progDetach, progQuery } from './prog-attach-attr.js';
+import { linkCreate, linkDetach } from '../sys/link-attr.js';
+import { BPF_F_ALLOW_MULTI, progAttach, progDetach, progQuery } from '../sys/prog-attach-attr.js';
 
-export { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from './prog-attach-attr.js';
+export { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from '../sys/prog-attach-attr.js';
 export { cgroup2Mount, cgroupId, resolveCgroup } from './cgroup-mount.js';
 
 /** Cgroup attach types by bpftool's names (`bpftool cgroup attach CG <type> …`). */
@@ -95,10 +96,9 @@ function withCgroupFd<T>(path: string, fn: (fd: number) => T): T {
 
 // ----------------------------------------------------------------- attach
 
-export interface AttachCgroupOptions {
+export type AttachCgroupOptions = ProgramOption & {
   /** The cgroup directory: absolute, or relative to the cgroup2 mount. */
   cgroup: string;
-  progFd: number;
   /** bpftool name or enum bpf_attach_type number. */
   attachType: string | number;
   /**
@@ -106,7 +106,7 @@ export interface AttachCgroupOptions {
    * the same hook keep running beside ours. 0 makes it exclusive.
    */
   flags?: number;
-}
+};
 
 export interface CgroupAttachment {
   cgroup: string;
@@ -131,11 +131,12 @@ export function attachCgroup(opts: AttachCgroupOptions): CgroupAttachment {
   const cgroup = resolveCgroup(opts.cgroup);
   const attachType = cgroupAttachType(opts.attachType);
   const flags = opts.flags ?? BPF_F_ALLOW_MULTI;
-  const progId = progInfo(opts.progFd, {}, 'cgroup program').id;
+  const progFd = programOptionFd(opts, 'attachCgroup');
+  const progId = progInfo(progFd, {}, 'cgroup program').id;
   const what = `attach program ${progId} to cgroup ${cgroup} (${cgroupAttachTypeName(attachType)})`;
   withCgroupFd(cgroup, (fd) => {
     try {
-      progAttach({ target: fd, progFd: opts.progFd, attachType, flags }, what);
+      progAttach({ target: fd, progFd, attachType, flags }, what);
     } catch (e) {
       throw attachError(e, what, cgroup);
     }
@@ -143,19 +144,21 @@ export function attachCgroup(opts: AttachCgroupOptions): CgroupAttachment {
   return { cgroup, cgroupId: cgroupId(cgroup), attachType, attachTypeName: cgroupAttachTypeName(attachType), progId, flags };
 }
 
+export type AttachCgroupLinkOptions = ProgramOption & {
+  /** The cgroup directory: absolute, or relative to the cgroup2 mount. */
+  cgroup: string;
+  /** bpftool name or enum bpf_attach_type number. */
+  attachType: string | number;
+};
+
 /** An owned cgroup link: the attachment lasts while this fd (or a pin) does. */
-export class CgroupLink implements Disposable {
-  readonly fd: Fd;
-  readonly linkId: number;
-  readonly progId: number;
+export class CgroupLink extends BpfLink {
   readonly cgroup: string;
   readonly cgroupId: bigint;
   readonly attachType: number;
 
-  constructor(fd: Fd, info: { linkId: number; progId: number; cgroup: string; cgroupId: bigint; attachType: number }) {
-    this.fd = fd;
-    this.linkId = info.linkId;
-    this.progId = info.progId;
+  constructor(fd: Fd, info: { cgroup: string; cgroupId: bigint; attachType: number }) {
+    super(fd);
     this.cgroup = info.cgroup;
     this.cgroupId = info.cgroupId;
     this.attachType = info.attachType;
@@ -164,43 +167,28 @@ export class CgroupLink implements Disposable {
   get attachTypeName(): string {
     return cgroupAttachTypeName(this.attachType);
   }
-
-  pin(path: string): void {
-    objPin(this.fd.value, path, `cgroup link ${this.linkId}`);
-  }
-
-  detach(): void {
-    linkDetach(this.fd.value, `cgroup link ${this.linkId}`);
-  }
-
-  close(): void {
-    this.fd.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
 
 /**
  * Attach through BPF_LINK_CREATE (5.7+). A link attachment always behaves
  * like BPF_F_ALLOW_MULTI, so it coexists with other multi programs.
  */
-export function attachCgroupLink(opts: Omit<AttachCgroupOptions, 'flags'>): CgroupLink {
+export function attachCgroupLink(opts: AttachCgroupLinkOptions): CgroupLink {
   const cgroup = resolveCgroup(opts.cgroup);
   const attachType = cgroupAttachType(opts.attachType);
-  const progId = progInfo(opts.progFd, {}, 'cgroup program').id;
+  const progFd = programOptionFd(opts, 'attachCgroupLink');
+  progInfo(progFd, {}, 'cgroup program'); // a clear error for a fd that is not a program
   const what = `cgroup ${cgroupAttachTypeName(attachType)} link on ${cgroup}`;
   const raw = withCgroupFd(cgroup, (fd) => {
     try {
-      return linkCreate({ progFd: opts.progFd, target: fd, attachType }, what);
+      return linkCreate({ progFd, target: fd, attachType }, what);
     } catch (e) {
       throw attachError(e, `create ${what}`, cgroup);
     }
   });
   const fd = new Fd(raw, what);
   try {
-    return new CgroupLink(fd, { linkId: linkInfo(fd.value, what).id, progId, cgroup, cgroupId: cgroupId(cgroup), attachType });
+    return new CgroupLink(fd, { cgroup, cgroupId: cgroupId(cgroup), attachType });
   } catch (e) {
     fd.close();
     throw e;

@@ -46,20 +46,20 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
   let out: Record<string, unknown>;
   try {
     if (values.link) {
-      using link = attachTcx({ iface, direction, progFd: p.fd.value, netns });
-      const pinPath = (values['pin-link'] as string | undefined) ?? defaultTcxLinkPin(bpffs, link.ifname, direction, link.linkId, netns);
+      using link = attachTcx({ iface, direction, program: p, netns });
+      const pinPath = (values['pin-link'] as string | undefined) ?? defaultTcxLinkPin(bpffs, link.ifname, direction, link.id, netns);
       try {
-        pinFd(link.fd.value, pinPath, { mkdir: true, label: `tcx link ${link.linkId}` });
+        pinFd(link.fd.value, pinPath, { mkdir: true, label: `tcx link ${link.id}` });
       } catch (e) {
         link.detach();
         throw e;
       }
-      out = { interface: link.ifname, ifindex: link.ifindex, direction, progId: link.progId, link: true, linkId: link.linkId, linkPin: pinPath, ...common };
+      out = { interface: link.ifname, ifindex: link.ifindex, direction, progId: link.progId, link: true, linkId: link.id, linkPin: pinPath, ...common };
     } else {
       const att = attachTc({
         iface,
         direction,
-        progFd: p.fd.value,
+        program: p,
         netns,
         priority,
         handle,

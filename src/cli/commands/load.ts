@@ -74,17 +74,17 @@ export const load: Command = {
     let result: { ifname: string; ifindex: number; mode: string; progId: number; replacedProgId?: number; linkId?: number; linkPin?: string };
     try {
       if (values.link) {
-        using link = attachXdpLink({ iface, progFd: p.fd.value, mode, netns });
+        using link = attachXdpLink({ iface, program: p, mode, netns });
         const pinPath = (values['pin-link'] as string | undefined) ?? defaultXdpLinkPin(bpffs, link.ifname, netns);
         try {
-          pinFd(link.fd.value, pinPath, { mkdir: true, label: `XDP link ${link.linkId}` });
+          pinFd(link.fd.value, pinPath, { mkdir: true, label: `XDP link ${link.id}` });
         } catch (e) {
           link.detach();
           throw e;
         }
-        result = { ifname: link.ifname, ifindex: link.ifindex, mode: link.mode, progId: link.progId, linkId: link.linkId, linkPin: pinPath };
+        result = { ifname: link.ifname, ifindex: link.ifindex, mode: link.mode, progId: link.progId, linkId: link.id, linkPin: pinPath };
       } else {
-        result = attachXdp({ iface, progFd: p.fd.value, mode, netns, replace: values.replace === true });
+        result = attachXdp({ iface, program: p, mode, netns, replace: values.replace === true });
       }
     } catch (e) {
       // Nothing stays pinned from a load that did not attach.
