@@ -108,6 +108,10 @@ export class BpfObjectSpec {
       }
       bytes = value;
     } else {
+      const ok = typeof value === 'boolean' || typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value));
+      if (!ok) {
+        throw new BpfError('USAGE', `${this.path}: global ${name} takes an integer, a bigint, a boolean or a Uint8Array of ${variable.size} bytes, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+      }
       const n = typeof value === 'boolean' ? BigInt(value ? 1 : 0) : BigInt(value);
       const b = Buffer.alloc(variable.size);
       if (![1, 2, 4, 8].includes(variable.size)) {
@@ -304,7 +308,18 @@ export class BpfCollection {
     this.createdPins.splice(i, 1);
   }
 
+  #closed = false;
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closed) throw new BpfError('CLOSED', `${this.path}: cannot get ${what}: the collection was closed (its programs and maps with it); load the object again`);
+  }
+
   map(name: string): BpfMap {
+    this.#checkOpen(`map ${name}`);
     const m = this.maps.get(name);
     if (!m) throw new BpfError('MAP_NOT_FOUND', `${this.path}: no map named ${name} (maps: ${[...this.maps.keys()].join(', ') || 'none'})`);
     return m;
@@ -327,6 +342,7 @@ export class BpfCollection {
   }
 
   program(name: string): BpfProgram {
+    this.#checkOpen(`program ${name}`);
     const p = this.programs.get(name);
     if (!p) throw new BpfError('PROGRAM_NOT_FOUND', `${this.path}: no loaded program named ${name} (loaded: ${[...this.programs.keys()].join(', ') || 'none'})`);
     return p;
@@ -340,6 +356,7 @@ export class BpfCollection {
     this.programs.clear();
     this.maps.clear();
     this.btf = null;
+    this.#closed = true;
   }
 
   [Symbol.dispose](): void {

@@ -1,6 +1,6 @@
 // bpf-ts public API.
 
-export { BpfError, type BpfErrorCode } from './errors.js';
+export { BpfError, VerifierError, CoreRelocationError, type BpfErrorCode } from './errors.js';
 
 // Object layer (pure: no syscalls).
 export { parseObject } from './object/object.js';
@@ -75,7 +75,7 @@ export { RingBufferReader } from './events/ring-buffer.js';
 export type { EventRecord } from './events/stream.js';
 
 // Links: one type for every attachment held by a bpf_link; tracing attach.
-export { BpfLink, BpfLinkSet, type ProgramRef } from './link/link.js';
+export { BpfLink, BpfLinkSet, type ProgramRef, type ProgramOption } from './link/link.js';
 export {
   attachTracepoint,
   attachRawTracepoint,

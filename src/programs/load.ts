@@ -5,7 +5,7 @@
 // relocations are resolved and patched in before loading; an instruction
 // they had to poison turns a refusal into an error naming the relocation.
 
-import { BpfError } from '../errors.js';
+import { BpfError, CoreRelocationError, VerifierError } from '../errors.js';
 import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, Insns } from '../object/instruction.js';
 import type { ProgramSpec } from '../object/types.js';
 import { applyCoreRelocations, type CorePoisoned, type CoreResolver } from '../object/core/index.js';
@@ -80,22 +80,20 @@ export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'sour
 export function relocateCore(spec: ProgramSpec, insns: Uint8Array, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'core'>): CorePoisoned[] {
   if (spec.coreRelocations.length === 0) return [];
   if (!opts.core) {
-    throw new BpfError('CORE_RELOCATION', `${opts.source}: program ${spec.name} has ${spec.coreRelocations.length} CO-RE relocations but no BTF to resolve them against`);
+    throw new CoreRelocationError(`${opts.source}: program ${spec.name} has ${spec.coreRelocations.length} CO-RE relocations but no BTF to resolve them against`);
   }
   return applyCoreRelocations(insns, opts.littleEndian, spec.coreRelocations, opts.core, `${opts.source}: program ${spec.name}`).poisoned;
 }
 
 /** The refusal explained by a poisoned CO-RE relocation, when one is to blame. */
-function coreFailure(poisoned: CorePoisoned[], log: string, insn: number, prefix: string): BpfError | null {
+function coreFailure(poisoned: CorePoisoned[], log: string, insn: number, prefix: string): CoreRelocationError | null {
   if (poisoned.length === 0) return null;
   // The verifier stops at the first reachable poisoned call: prefer the one it names.
   const hit = poisoned.find((p) => p.insn === insn) ?? (log.includes('unknown#195896080') ? poisoned[0] : undefined);
   if (!hit) return null;
   const others = poisoned.filter((p) => p !== hit).map((p) => `also unresolved: ${p.message}`);
   const details = [...others, `verifier log (last lines):\n${logTail(log)}`].join('\n');
-  const err = new BpfError('CORE_RELOCATION', `${prefix}: CO-RE relocation failed: ${hit.message}`, { details });
-  Object.assign(err, { log, instruction: hit.insn, relocation: hit.relocation });
-  return err;
+  return new CoreRelocationError(`${prefix}: CO-RE relocation failed: ${hit.message}`, { details, log, instruction: hit.insn, relocation: hit.relocation });
 }
 
 function encodeFuncInfo(spec: ProgramSpec): Uint8Array {
@@ -175,11 +173,10 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
   const src = insn >= 0 ? sourceLineFor(spec.lineInfo, insn) : undefined;
   const where = src ? ` at ${src.fileName.split('/').pop()}:${src.line}` : insn >= 0 ? ` at instruction ${insn}` : '';
   const srcText = src?.source ? `\nsource line ${src.fileName}:${src.line}: ${src.source.trim()}` : '';
-  const err = new BpfError(
-    'VERIFIER',
-    `${opts.source}: ${progTypeName(type)} program ${spec.name} rejected by the verifier${where}: ${verdictLine(log)}`,
-    { details: `verifier log (last lines):\n${logTail(log)}${srcText}` },
-  );
-  Object.assign(err, { log, instruction: insn, sourceLine: src });
-  throw err;
+  throw new VerifierError(`${opts.source}: ${progTypeName(type)} program ${spec.name} rejected by the verifier${where}: ${verdictLine(log)}`, {
+    details: `verifier log (last lines):\n${logTail(log)}${srcText}`,
+    log,
+    instruction: insn,
+    sourceLine: src,
+  });
 }

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadObject, openObject } from '../../src/collection.js';
-import { BpfError } from '../../src/errors.js';
+import { BpfError, VerifierError } from '../../src/errors.js';
 import type { MapValue } from '../../src/maps/map.js';
 import { mapIds, progIds } from '../../src/sys/ids.js';
 import { possibleCpus } from '../../src/sys/cpus.js';
@@ -179,8 +179,13 @@ describeRoot('test-run verdicts', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(BpfError);
-    const e = err as BpfError & { sourceLine?: { line: number } };
+    expect(err).toBeInstanceOf(VerifierError);
+    const e = err as VerifierError;
     expect(e.code).toBe('VERIFIER');
+    expect(e.name).toBe('VerifierError');
+    expect(e.log).toMatch(/invalid access to packet/);
+    expect(e.instruction).toBeGreaterThanOrEqual(0);
+    expect(e.log).toContain(`${e.instruction}: (`);
     expect(e.message).toMatch(/^fixtures\/broken_verifier\.o: xdp program xdp_oob rejected by the verifier/);
     const src = readFileSync('bpf/broken_verifier.c', 'utf8').split('\n');
     const badLine = src.findIndex((l) => l.includes('VERIFIER REJECTS THIS LINE')) + 1;

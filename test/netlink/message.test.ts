@@ -70,7 +70,7 @@ describe('netlink messages', () => {
   it('rejects a bad nlmsg_len', () => {
     const m = encodeMessage({ type: 16, flags: 0, header: Buffer.alloc(0) }, 1);
     m.writeUInt32LE(999, 0);
-    expect(() => parseMessages(m)).toThrow(RangeError);
+    expect(() => parseMessages(m)).toThrowError(expect.objectContaining({ code: 'NETLINK', message: expect.stringContaining('malformed netlink reply') }));
   });
 
   it('parses an RTM_NEWLINK with its IFLA_XDP nest', () => {
