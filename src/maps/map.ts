@@ -14,6 +14,7 @@ import { mapInfo, type MapInfo } from '../sys/info.js';
 import {
   BPF_ANY,
   BPF_EXIST,
+  BPF_F_LOCK,
   BPF_F_NUMA_NODE,
   BPF_F_RDONLY_PROG,
   BPF_NOEXIST,
@@ -72,9 +73,30 @@ export interface BatchChunk {
 /** One value, or one per possible CPU for per-CPU maps. */
 export type MapValue = Buffer | Buffer[];
 
-export type UpdateFlag = 'any' | 'noexist' | 'exist';
+/**
+ * How an update treats the key: 'any' (create or replace), 'noexist' (create
+ * only), 'exist' (replace only); 'lock' (BPF_F_LOCK) takes the value's
+ * bpf_spin_lock while copying, and combines with the others: ['exist', 'lock'].
+ */
+export type UpdateFlag = 'any' | 'noexist' | 'exist' | 'lock';
+export type UpdateFlags = UpdateFlag | readonly UpdateFlag[];
 
-const UPDATE_FLAGS: Record<UpdateFlag, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
+const UPDATE_FLAGS: Record<UpdateFlag, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST, lock: BPF_F_LOCK };
+
+/** The BPF_* flags word for `flags`; BpfError 'USAGE' for an unknown name or a contradiction. */
+export function updateFlags(flags: UpdateFlags, mapName = ''): number {
+  const list: readonly unknown[] = Array.isArray(flags) ? flags : [flags];
+  const where = mapName ? `map "${mapName}": ` : '';
+  let out = 0;
+  for (const f of list) {
+    if (typeof f !== 'string' || !Object.hasOwn(UPDATE_FLAGS, f)) {
+      throw new BpfError('USAGE', `${where}unknown update flag ${JSON.stringify(f)} (one of: ${Object.keys(UPDATE_FLAGS).join(', ')})`);
+    }
+    out |= UPDATE_FLAGS[f as UpdateFlag];
+  }
+  if ((out & (BPF_NOEXIST | BPF_EXIST)) === (BPF_NOEXIST | BPF_EXIST)) throw new BpfError('USAGE', `${where}update flags 'noexist' and 'exist' exclude each other`);
+  return out;
+}
 
 /** Kernel object names: 15 bytes plus NUL, and only these characters. */
 export function sanitizeMapName(name: string): string {
@@ -238,10 +260,15 @@ export class BpfMap implements Disposable {
   // --------------------------------------------------- single elements
 
   /**
-   * The value at `key`, or undefined when absent. Per-CPU maps return one
-   * Buffer per possible CPU.
+   * The value at `key`, or undefined when absent. Per-CPU maps hold one value
+   * per CPU: read them with getPerCpu() (get() refuses them with a BpfError).
    */
-  get(key: MapBytes): MapValue | undefined {
+  get(key: MapBytes): Buffer | undefined {
+    this.#refusePerCpu('get', 'getPerCpu');
+    return this.#lookup(key) as Buffer | undefined;
+  }
+
+  #lookup(key: MapBytes): MapValue | undefined {
     const ops = this.#elemOps();
     encodeInto(ops.key, key, 'key', this.name);
     const r = ops.lookup();
@@ -278,23 +305,23 @@ export class BpfMap implements Disposable {
   /** Per-CPU values at `key` (one per possible CPU), or undefined. Per-CPU maps only. */
   getPerCpu(key: MapBytes): Buffer[] | undefined {
     this.#requirePerCpu('getPerCpu');
-    return this.get(key) as Buffer[] | undefined;
+    return this.#lookup(key) as Buffer[] | undefined;
   }
 
   /**
    * Write `value` at `key`. For per-CPU maps pass one value per possible
    * CPU, or a single value to store on every CPU.
    */
-  set(key: MapBytes, value: MapBytes | MapBytes[], flags: UpdateFlag = 'any'): void {
+  set(key: MapBytes, value: MapBytes | MapBytes[], flags: UpdateFlags = 'any'): void {
     const ops = this.#elemOps();
     encodeInto(ops.key, key, 'key', this.name);
     this.#encodeValue(ops.value, 0, value);
-    const r = ops.update(UPDATE_FLAGS[flags]);
+    const r = ops.update(updateFlags(flags, this.name));
     if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context());
   }
 
   /** Per-CPU maps: one value per possible CPU. */
-  setPerCpu(key: MapBytes, values: MapBytes[], flags: UpdateFlag = 'any'): void {
+  setPerCpu(key: MapBytes, values: MapBytes[], flags: UpdateFlags = 'any'): void {
     this.#requirePerCpu('setPerCpu');
     if (values.length !== this.cpus) throw this.#cpuCountError(values.length);
     this.set(key, values, flags);
@@ -321,9 +348,21 @@ export class BpfMap implements Disposable {
 
   /**
    * Remove and return the value at `key` (BPF_MAP_LOOKUP_AND_DELETE_ELEM);
-   * queues and stacks take no key and pop their next element.
+   * queues and stacks take no key and pop their next element. Per-CPU maps:
+   * lookupAndDeletePerCpu().
    */
-  lookupAndDelete(key?: MapBytes): MapValue | undefined {
+  lookupAndDelete(key?: MapBytes): Buffer | undefined {
+    this.#refusePerCpu('lookupAndDelete', 'lookupAndDeletePerCpu');
+    return this.#lookupAndDelete(key) as Buffer | undefined;
+  }
+
+  /** lookupAndDelete() of a per-CPU map: one Buffer per possible CPU. */
+  lookupAndDeletePerCpu(key: MapBytes): Buffer[] | undefined {
+    this.#requirePerCpu('lookupAndDeletePerCpu');
+    return this.#lookupAndDelete(key) as Buffer[] | undefined;
+  }
+
+  #lookupAndDelete(key?: MapBytes): MapValue | undefined {
     const ops = this.#elemOps();
     if (this.keySize > 0) {
       if (key === undefined) throw new BpfError('KEY_SIZE', `map "${this.name}": lookupAndDelete needs a key`);
@@ -355,7 +394,7 @@ export class BpfMap implements Disposable {
   /** [key, value] pairs via keys() + get(); entries deleted meanwhile are skipped. */
   *entries(): Generator<[Buffer, MapValue]> {
     for (const k of this.keys()) {
-      const v = this.get(k);
+      const v = this.#lookup(k);
       if (v !== undefined) yield [k, v];
     }
   }
@@ -443,7 +482,7 @@ export class BpfMap implements Disposable {
    * Write many entries with BPF_MAP_UPDATE_BATCH (one syscall), or one by
    * one where the map type has no batch support. Returns the count written.
    */
-  setBatch(entries: Iterable<[MapBytes, MapBytes | MapBytes[]]>, flags: UpdateFlag = 'any'): number {
+  setBatch(entries: Iterable<[MapBytes, MapBytes | MapBytes[]]>, flags: UpdateFlags = 'any'): number {
     const list = [...entries];
     if (list.length === 0) return 0;
     const keys = ffi.allocNative(list.length * this.keySize);
@@ -457,7 +496,7 @@ export class BpfMap implements Disposable {
       keys,
       values,
       count: list.length,
-      elemFlags: UPDATE_FLAGS[flags],
+      elemFlags: updateFlags(flags, this.name),
     });
     if (result >= 0) return list.length;
     if (count === 0 && (result === -EINVAL || isNotSupported(-result))) {
@@ -560,6 +599,11 @@ export class BpfMap implements Disposable {
     }
   }
 
+  #refusePerCpu(what: string, instead: string): void {
+    if (this.perCpu)
+      throw new BpfError('MAP_INVALID', `map "${this.name}" is ${mapTypeName(this.type)}, which holds one value per CPU: use ${instead}() instead of ${what}()`);
+  }
+
   #requirePerCpu(what: string): void {
     if (!this.perCpu)
       throw new BpfError('MAP_INVALID', `map "${this.name}": ${what} needs a per-CPU map, this is ${mapTypeName(this.type)}`);
@@ -579,7 +623,7 @@ export class BpfMap implements Disposable {
     }
     // Collect first: deleting while walking GET_NEXT_KEY restarts the walk.
     for (const k of [...this.keys()]) {
-      const v = this.lookupAndDelete(k);
+      const v = this.#lookupAndDelete(k);
       if (v !== undefined) yield [k, v];
     }
   }

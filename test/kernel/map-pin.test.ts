@@ -60,7 +60,7 @@ describeRoot('map pinning', () => {
     const again = BpfMap.fromPin(path);
     open.push(again);
     expect(again.id).toBe(m.id);
-    expect(readU32(again.get(1) as Buffer)).toBe(11);
+    expect(readU32(again.get(1)!)).toBe(11);
     // The pin keeps the map alive after every fd is gone.
     const id = m.id;
     m.close();

@@ -218,9 +218,9 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
 
     // With both filters returning TC_ACT_OK, only the first (priority 1) runs: exactly one count per packet.
     const before = BpfMap.fromPin(accPin());
-    const v0 = (before.get(0) as Buffer).readBigUInt64LE(0);
+    const v0 = before.get(0)!.readBigUInt64LE(0);
     expect((await ping({ netns: env.nsA, to: env.ipB, count: 3, payloadSize: PAYLOAD })).received).toBe(3);
-    expect((before.get(0) as Buffer).readBigUInt64LE(0) - v0).toBe(BigInt(3 * FRAME));
+    expect(before.get(0)!.readBigUInt64LE(0) - v0).toBe(BigInt(3 * FRAME));
     before.close();
 
     const one = (await cliOk('detach', ...onB(), '--direction', 'ingress', '--priority', '7', '--handle', '2', '--json')).json();
@@ -267,11 +267,11 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
 
     // Still attached after the command closed its fds (the pin holds the link), and counting.
     using m = BpfMap.fromPin(accPin());
-    const v0 = (m.get(0) as Buffer).readBigUInt64LE(0);
-    const e0 = (m.get(1) as Buffer).readBigUInt64LE(0);
+    const v0 = m.get(0)!.readBigUInt64LE(0);
+    const e0 = m.get(1)!.readBigUInt64LE(0);
     expect((await ping({ netns: env.nsA, to: env.ipB, count: 5, payloadSize: PAYLOAD })).received).toBe(5);
-    expect((m.get(0) as Buffer).readBigUInt64LE(0) - v0).toBe(BigInt(5 * FRAME));
-    expect((m.get(1) as Buffer).readBigUInt64LE(0) - e0).toBe(0n);
+    expect(m.get(0)!.readBigUInt64LE(0) - v0).toBe(BigInt(5 * FRAME));
+    expect(m.get(1)!.readBigUInt64LE(0) - e0).toBe(0n);
 
     const detached = (await cliOk('detach', ...onB(), '--bpffs', fs!.path, '--json')).json();
     expect(detached).toEqual({

@@ -62,8 +62,8 @@ export const demo: Command = {
       say(`3. sent ${r.sent} echo requests from ${env.nsA}: ${r.received} answered (seq ${answered.join(',') || '-'}), ${unanswered.length} dropped (seq ${unanswered.join(',') || '-'})`);
 
       const counters = coll.map('counters');
-      const passed = sumCounter(counters.get(0), counters.valueSize);
-      const dropped = sumCounter(counters.get(1), counters.valueSize);
+      const passed = sumCounter(counters.getPerCpu(0), counters.valueSize);
+      const dropped = sumCounter(counters.getPerCpu(1), counters.valueSize);
       say(`4. map "counters" (per-CPU, summed): passed=${passed} dropped=${dropped}`);
       const expectedAnswers = count - Math.floor(count / 2);
       const ok = r.received === expectedAnswers && dropped === BigInt(Math.floor(count / 2)) && passed === BigInt(expectedAnswers);
