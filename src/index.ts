@@ -29,7 +29,7 @@ export { decodeBtfValue, encodeBtfValue, encodeBtfValueInto, toJsonValue, type B
 export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions } from './collection.js';
 export { BpfMap, updateFlags, type MapCreateSpec, type MapCreateOptions, type MapValue, type UpdateFlag, type UpdateFlags } from './maps/map.js';
 export { u8, u16, u32, u64, readU8, readU16, readU32, readU64, readI32, readI64, type MapBytes } from './maps/codec.js';
-export { pinMap, unpin, openPinnedMap, reusePinnedMap, DEFAULT_BPFFS } from './maps/pin.js';
+export { pinMap, unpin, reusePinnedMap, DEFAULT_BPFFS } from './maps/pin.js';
 export { TypedMap, typedMap, typedMapFromKernel, btfCodec, rawCodec, type ValueCodec } from './maps/typed.js';
 export { vmlinuxBtf, moduleBtf, moduleBtfNames, kernelCoreTarget, coreTargetFromBtf, readBtfFile } from './sys/kernel-btf.js';
 export { btfFeatures } from './sys/btf-features.js';

@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import { BpfProgram } from '../programs/program.js';
 import { BPF_LINK_GET_FD_BY_ID } from '../sys/bpf-cmd.js';
-import { isBpffs, pinFd } from '../sys/bpffs.js';
+import { checkPinPath, isBpffs, pinFd } from '../sys/bpffs.js';
 import { Fd, fdKind } from '../sys/fd.js';
 import { type LinkInfo, linkInfo } from '../sys/info.js';
 import { linkDetach, linkUpdate } from '../sys/link-attr.js';
@@ -59,6 +59,7 @@ export class BpfLink implements Disposable {
 
   /** Open a pinned link (any kind). */
   static fromPin(path: string): BpfLink {
+    checkPinPath(path, 'link');
     const raw = objGet(path, 0, `pinned link ${path}`);
     const fd = new Fd(raw, `link ${path}`);
     if (fdKind(raw) !== 'link') {

@@ -5,7 +5,7 @@
 import { BpfError } from '../errors.js';
 import type { MapSpec } from '../object/types.js';
 import * as cmd from '../sys/bpf-cmd.js';
-import { pinFd } from '../sys/bpffs.js';
+import { checkPinPath, pinFd } from '../sys/bpffs.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { EINVAL, ENOENT, ENOSPC, isNotSupported } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
@@ -231,7 +231,7 @@ export class BpfMap implements Disposable {
     try {
       const kind = fdKind(owned.value);
       if (kind !== 'map')
-        throw new BpfError('MAP_INVALID', `${what ?? `fd ${owned.value}`} is a BPF ${kind}, not a map`);
+        throw new BpfError('MAP_INVALID', `${what ?? `fd ${owned.value}`} is a BPF ${kind}, not a map${kind === 'link' ? ' (see bpf-ts link, or BpfLink.fromPin)' : kind === 'prog' ? ' (see bpf-ts prog)' : ''}`);
       return new BpfMap(owned, mapInfo(owned.value));
     } catch (e) {
       owned.close();
@@ -246,8 +246,13 @@ export class BpfMap implements Disposable {
     return BpfMap.fromFd(new Fd(raw, `map id ${id}`), `id ${id}`);
   }
 
-  /** Open a map pinned on bpffs. */
+  /**
+   * Open a map pinned on bpffs (the one way to do it). A path that is not a
+   * pin, or a pin of something else (a program, a link), is a BpfError
+   * saying what it is.
+   */
   static fromPin(path: string, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
+    checkPinPath(path, 'map');
     const raw = objGet(path, openFlags(opts), `map pinned at ${path}`);
     return BpfMap.fromFd(new Fd(raw, `map ${path}`), path);
   }

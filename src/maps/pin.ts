@@ -42,11 +42,6 @@ export function unpin(path: string): boolean {
   return true;
 }
 
-export function openPinnedMap(path: string, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
-  ensureBpffs(dirname(resolve(path)));
-  return BpfMap.fromPin(path, opts);
-}
-
 /** Fields of a pinned map that differ from `spec`, as "field pinned≠spec" strings. */
 export function pinMismatches(map: BpfMap, spec: MapCreateSpec): string[] {
   const s = normalizeMapSpec(spec);
@@ -67,7 +62,7 @@ export function pinMismatches(map: BpfMap, spec: MapCreateSpec): string[] {
  * BpfError('PIN_MISMATCH') naming every field that differs.
  */
 export function reusePinnedMap(path: string, spec: MapCreateSpec): BpfMap {
-  const map = openPinnedMap(path);
+  const map = BpfMap.fromPin(path);
   const diff = pinMismatches(map, spec);
   if (diff.length > 0) {
     map.close();

@@ -64,3 +64,23 @@ export function pinFd(fd: number, path: string, opts: { mkdir?: boolean; label?:
     throw e;
   }
 }
+
+/**
+ * Check that `path` can be a pin before BPF_OBJ_GET: it exists, is not a
+ * symlink or a directory, and lives on a bpf filesystem. Each case is a
+ * BpfError saying what the path is instead (the kernel would say EACCES or
+ * EPERM). Returns the absolute path.
+ */
+export function checkPinPath(path: string, what = 'object'): string {
+  const abs = resolve(path);
+  let st;
+  try {
+    st = lstatSync(abs);
+  } catch {
+    throw new BpfError('IO', `no pinned ${what} at ${abs}: the path does not exist`);
+  }
+  if (st.isSymbolicLink()) throw new BpfError('USAGE', `${abs} is a symbolic link, not a pinned ${what}; bpf-ts does not follow links into bpffs`);
+  if (!isBpffs(abs)) throw new BpfError('NOT_BPFFS', `${abs} is not a pinned ${what}: it is not on a bpf filesystem (pins live on bpffs, e.g. under /sys/fs/bpf)`);
+  if (st.isDirectory()) throw new BpfError('USAGE', `${abs} is a directory on bpffs, not a pinned ${what}`);
+  return abs;
+}
