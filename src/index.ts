@@ -7,8 +7,32 @@ export { parseObject } from './object/object.js';
 export { readObjectFile } from './object/read.js';
 export { sectionKind, type SectionKind } from './object/section-names.js';
 export type { BpfObjectFile, DataVariable, MapSpec, MapStyle, Pinning, ProgramRelocation, ProgramSpec } from './object/types.js';
-export { parseBtf, type Btf, type BtfType } from './object/btf/btf.js';
-export { parseBtfExt, type BtfExt, type CoreRelocation, type FuncInfo, type LineInfo } from './object/btf/ext.js';
+export { parseBtf, type Btf, type BtfType, type BtfLayout, type ParseBtfOptions } from './object/btf/btf.js';
+export type {
+  BtfKindName,
+  BtfLinkage,
+  BtfVoid,
+  BtfInt,
+  BtfRefType,
+  BtfArray,
+  BtfMember,
+  BtfComposite,
+  BtfEnumValue,
+  BtfEnum,
+  BtfEnum64Value,
+  BtfEnum64,
+  BtfFwd,
+  BtfFunc,
+  BtfParam,
+  BtfFuncProto,
+  BtfVar,
+  BtfVarSecinfo,
+  BtfDatasec,
+  BtfFloat,
+  BtfDeclTag,
+} from './object/btf/kinds.js';
+export { parseBtfExt, type BtfExt, type CoreRelocation, type FuncInfo, type LineInfo, type ParseBtfExtOptions } from './object/btf/ext.js';
+export { Insns } from './object/instruction.js';
 export { BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, mapTypeName, progTypeName } from './uapi/bpf.js';
 // CO-RE relocation, BTF sanitising, typed values (pure).
 export {
@@ -21,13 +45,18 @@ export {
   type CoreRelocationResult,
   type CorePoisoned,
   type CoreApplied,
+  type CoreCandidate,
+  type CorePatchOutcome,
+  type CoreReloValues,
+  type CoreResolverOptions,
 } from './object/core/index.js';
 export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures } from './object/btf-sanitize.js';
 export { decodeBtfValue, encodeBtfValue, encodeBtfValueInto, toJsonValue, type BtfValueOptions } from './btf-values/index.js';
 
 // Kernel layer.
 export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions } from './collection.js';
-export { BpfMap, updateFlags, type MapCreateSpec, type MapCreateOptions, type MapValue, type UpdateFlag, type UpdateFlags } from './maps/map.js';
+export { BpfMap, updateFlags, type MapCreateSpec, type MapCreateOptions, type MapValue, type UpdateFlag, type UpdateFlags, type BatchChunk } from './maps/map.js';
+export { Fd, type FdKind } from './sys/fd.js';
 export { u8, u16, u32, u64, readU8, readU16, readU32, readU64, readI32, readI64, type MapBytes } from './maps/codec.js';
 export { pinMap, unpin, reusePinnedMap, DEFAULT_BPFFS } from './maps/pin.js';
 export { TypedMap, typedMap, typedMapFromKernel, btfCodec, rawCodec, type ValueCodec } from './maps/typed.js';
@@ -42,10 +71,12 @@ export { possibleCpus } from './sys/cpus.js';
 // Attach: XDP over rtnetlink or bpf_link; namespaces and the test network.
 export { attachXdp, queryXdp, listXdp, detachXdp, attachXdpLink, XdpLink, listXdpLinks } from './attach/xdp.js';
 export type { AttachXdpOptions, DetachXdpOptions, XdpAttachment, XdpStatus, XdpMode, InterfaceRef } from './attach/xdp.js';
+export type { XdpDetachment, XdpNetnsOption, XdpProgramSlot, AttachXdpLinkOptions, XdpLinkInfo } from './attach/xdp.js';
+export type { XdpAttachMode, XdpAttachedState } from './attach/xdp-flags.js';
 
 // Attach: TC on clsact (cls_bpf over rtnetlink) or tcx (bpf_link); cgroup v2 hooks; sockmaps.
 export { attachTc, queryTc, listTc, detachTc, hasClsact, removeClsact, TC_DIRECTIONS, DEFAULT_TC_PRIORITY, DEFAULT_TC_HANDLE } from './attach/tc.js';
-export type { AttachTcOptions, DetachTcOptions, TcAttachment, TcDetachment, TcDirection, TcFilterInfo } from './attach/tc.js';
+export type { AttachTcOptions, DetachTcOptions, TcAttachment, TcDetachment, TcDirection, TcFilterInfo, TcNetnsOption } from './attach/tc.js';
 export { attachTcx, queryTcx, listTcx, detachTcx, TcxLink } from './attach/tcx.js';
 export type { AttachTcxOptions, DetachTcxOptions, TcxDetachment, TcxProgram } from './attach/tcx.js';
 export {
@@ -62,12 +93,10 @@ export {
   BPF_F_ALLOW_OVERRIDE,
   BPF_F_REPLACE,
 } from './attach/cgroup.js';
-export type { AttachCgroupOptions, CgroupAttachment, CgroupDetachment, CgroupProgram, DetachCgroupOptions, QueryCgroupOptions } from './attach/cgroup.js';
+export type { AttachCgroupOptions, AttachCgroupLinkOptions, CgroupAttachment, CgroupDetachment, CgroupProgram, DetachCgroupOptions, QueryCgroupOptions } from './attach/cgroup.js';
 export { attachSkMsg, detachSkMsg, querySockmap, SOCKMAP_ATTACH_TYPES } from './attach/sk-msg.js';
 export type { AttachSkMsgOptions, SkMsgAttachment, SkMsgDetachment } from './attach/sk-msg.js';
-export { withNetns } from './netns.js';
-export { setupTestEnv, teardownTestEnv, statusTestEnv, type TestEnv } from './testenv.js';
-export { ping, type PingResult } from './net/icmp.js';
+// Test networks, ping and withNetns: import them from 'bpf-ts/testing'.
 
 // Event readers: perf event arrays and ring buffers.
 export { PerfBufferReader, type PerfBufferOptions } from './events/perf-buffer.js';

@@ -3,18 +3,26 @@
 // parameters and results, public class members, properties of option and
 // result types, transitively) with the TypeScript checker, and list each
 // named type declared under src/ that index.ts does not export.
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
 const SRC = resolve('src') + '/';
 
-function unexportedTypes(entry: string): string[] {
-  const program = ts.createProgram([entry], { strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'], types: ['node'], noEmit: true });
+/** For each entry: named types its API uses that neither it nor the main entry exports. */
+function unexportedTypes(entries: string[]): Record<string, string[]> {
+  const program = ts.createProgram(entries, { strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'], types: ['node'], noEmit: true });
   const checker = program.getTypeChecker();
-  const file = program.getSourceFile(entry)!;
   const unalias = (s: ts.Symbol) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
-  const exported = new Set(checker.getExportsOfModule(checker.getSymbolAtLocation(file)!).map(unalias));
+  const exportsOf = (entry: string) => checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!).map(unalias);
+  const main = exportsOf(entries[0]!);
+  const out: Record<string, string[]> = {};
+  for (const entry of entries) out[entry] = missingFrom(entry === entries[0] ? main : exportsOf(entry));
+  return out;
+
+  function missingFrom(own: ts.Symbol[]): string[] {
+  const exported = new Set([...main, ...own]);
   const inSrc = (s: ts.Symbol | undefined) => !!s?.declarations?.some((d) => resolve(d.getSourceFile().fileName).startsWith(SRC));
   const NAMED = ts.SymbolFlags.Interface | ts.SymbolFlags.Class | ts.SymbolFlags.TypeAlias | ts.SymbolFlags.Enum;
   const missing = new Map<string, string>();
@@ -68,7 +76,7 @@ function unexportedTypes(entry: string): string[] {
     }
   }
 
-  for (const s of exported) {
+  for (const s of own) {
     const d = s.valueDeclaration ?? s.declarations?.[0];
     if (!d || !inSrc(s)) continue;
     if (s.flags & NAMED) named(s, s.getName());
@@ -81,10 +89,26 @@ function unexportedTypes(entry: string): string[] {
     }
   }
   return [...missing].map(([name, via]) => `${name} (used by ${via})`).sort();
+  }
 }
 
 describe('public entry points', () => {
-  it('src/index.ts exports every type its API accepts or returns', () => {
-    expect(unexportedTypes('src/index.ts')).toEqual([]);
+  it('src/index.ts and src/testing.ts (bpf-ts/testing) export every type their API accepts or returns', () => {
+    expect(unexportedTypes(['src/index.ts', 'src/testing.ts'])).toEqual({ 'src/index.ts': [], 'src/testing.ts': [] });
   }, 120_000);
+
+  it('package.json maps the entries to the built files', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+    expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
+    expect(pkg.exports['./testing']).toEqual({ types: './dist/testing.d.ts', import: './dist/testing.js' });
+  });
+
+  it('test scaffolding lives in bpf-ts/testing, not the main entry', async () => {
+    const main = await import('../../src/index.js');
+    const testing = await import('../../src/testing.js');
+    for (const name of ['setupTestEnv', 'teardownTestEnv', 'statusTestEnv', 'ping', 'withNetns']) {
+      expect(name in main, name).toBe(false);
+      expect(typeof (testing as Record<string, unknown>)[name], name).toBe('function');
+    }
+  });
 });

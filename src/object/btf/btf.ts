@@ -86,7 +86,8 @@ function extraSize(kind: number, vlen: number): number {
 }
 
 /** Where the sections live; produced by parseBtf. */
-interface BtfLayout {
+/** The parsed sections a Btf is built from (parseBtf builds it; rarely needed directly). */
+export interface BtfLayout {
   raw: Uint8Array;
   view: DataView;
   littleEndian: boolean;
