@@ -23,7 +23,7 @@ import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
 import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
-import { PROG_TYPE_NAMES } from './uapi/bpf.js';
+import { PROG_TYPE_NAMES, type ProgTypeName } from './uapi/bpf.js';
 
 export interface LoadOptions {
   /** bpffs mount used for pinning declared in the object (iproute2 tc/globals, libbpf by-name). */
@@ -35,14 +35,18 @@ export interface LoadOptions {
   /** Load only these programs (by name); default all whose type is known. */
   programs?: string[];
   /** Program type for programs whose section does not say (e.g. iproute2's "prog"): a bpftool name like 'xdp' or a number. */
-  programType?: string | number;
+  programType?: ProgramTypeOption;
   /** Skip the object's own pinning declarations (create fresh, pin nothing). */
   ignorePinning?: boolean;
   /** BTF to resolve CO-RE relocations against instead of the running kernel's (/sys/kernel/btf). */
   targetBtf?: Btf;
 }
 
-function progTypeNumber(t: string | number): number {
+/** A program type by bpftool's name ('xdp', 'sched_cls' or 'tc', 'kprobe', …) or enum bpf_prog_type number. */
+export type ProgramTypeOption = Exclude<ProgTypeName, 'unspec'> | 'tc' | number;
+
+/** A program type name or number as enum bpf_prog_type; BpfError 'USAGE' for an unknown name. */
+export function progTypeNumber(t: string | number): number {
   if (typeof t === 'number') return t;
   const i = (PROG_TYPE_NAMES as readonly string[]).indexOf(t === 'tc' ? 'sched_cls' : t);
   if (i <= 0) throw new BpfError('USAGE', `unknown program type "${t}"`);

@@ -33,7 +33,7 @@ export type {
 } from './object/btf/kinds.js';
 export { parseBtfExt, type BtfExt, type CoreRelocation, type FuncInfo, type LineInfo, type ParseBtfExtOptions } from './object/btf/ext.js';
 export { Insns } from './object/instruction.js';
-export { BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, mapTypeName, progTypeName } from './uapi/bpf.js';
+export { BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, mapTypeName, progTypeName, type ProgTypeName, type MapTypeName } from './uapi/bpf.js';
 // CO-RE relocation, BTF sanitising, typed values (pure).
 export {
   CoreResolver,
@@ -54,7 +54,7 @@ export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures } from './object/btf-sa
 export { decodeBtfValue, encodeBtfValue, encodeBtfValueInto, toJsonValue, type BtfValueOptions } from './btf-values/index.js';
 
 // Kernel layer.
-export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions } from './collection.js';
+export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions, type ProgramTypeOption } from './collection.js';
 export { BpfMap, updateFlags, type MapCreateSpec, type MapCreateOptions, type MapValue, type UpdateFlag, type UpdateFlags, type BatchChunk } from './maps/map.js';
 export { Fd, type FdKind } from './sys/fd.js';
 export { u8, u16, u32, u64, readU8, readU16, readU32, readU64, readI32, readI64, type MapBytes } from './maps/codec.js';
@@ -89,6 +89,7 @@ export {
   resolveCgroup,
   cgroupId,
   CGROUP_ATTACH_TYPES,
+  type CgroupAttachTypeName,
   BPF_F_ALLOW_MULTI,
   BPF_F_ALLOW_OVERRIDE,
   BPF_F_REPLACE,

@@ -28,7 +28,7 @@ export { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from '../sys/p
 export { cgroup2Mount, cgroupId, resolveCgroup } from './cgroup-mount.js';
 
 /** Cgroup attach types by bpftool's names (`bpftool cgroup attach CG <type> …`). */
-export const CGROUP_ATTACH_TYPES: Readonly<Record<string, number>> = {
+export const CGROUP_ATTACH_TYPES = {
   ingress: A.CGROUP_INET_INGRESS,
   egress: A.CGROUP_INET_EGRESS,
   sock_create: A.CGROUP_INET_SOCK_CREATE,
@@ -57,9 +57,12 @@ export const CGROUP_ATTACH_TYPES: Readonly<Record<string, number>> = {
   recvmsg_unix: A.CGROUP_UNIX_RECVMSG,
   getpeername_unix: A.CGROUP_UNIX_GETPEERNAME,
   getsockname_unix: A.CGROUP_UNIX_GETSOCKNAME,
-};
+} as const satisfies Readonly<Record<string, number>>;
 
-const NAME_OF = new Map(Object.entries(CGROUP_ATTACH_TYPES).map(([k, v]) => [v, k]));
+/** A cgroup hook by bpftool's name: 'ingress', 'sock_ops', 'connect4', … */
+export type CgroupAttachTypeName = keyof typeof CGROUP_ATTACH_TYPES;
+
+const NAME_OF = new Map<number, string>(Object.entries(CGROUP_ATTACH_TYPES).map(([k, v]) => [v, k]));
 
 export function cgroupAttachTypeName(t: number): string {
   return NAME_OF.get(t) ?? `attach_type_${t}`;
@@ -71,7 +74,7 @@ export function cgroupAttachType(v: string | number): number {
     if (!NAME_OF.has(v)) throw new BpfError('USAGE', `attach type ${v} is not a cgroup attach type`);
     return v;
   }
-  const t = CGROUP_ATTACH_TYPES[v];
+  const t = Object.hasOwn(CGROUP_ATTACH_TYPES, v) ? CGROUP_ATTACH_TYPES[v as CgroupAttachTypeName] : undefined;
   if (t === undefined) throw new BpfError('USAGE', `unknown cgroup attach type "${v}" (one of: ${Object.keys(CGROUP_ATTACH_TYPES).join(', ')})`);
   return t;
 }
@@ -100,7 +103,7 @@ export type AttachCgroupOptions = ProgramOption & {
   /** The cgroup directory: absolute, or relative to the cgroup2 mount. */
   cgroup: string;
   /** bpftool name or enum bpf_attach_type number. */
-  attachType: string | number;
+  attachType: CgroupAttachTypeName | number;
   /**
    * attach_flags; default BPF_F_ALLOW_MULTI, so programs of other tools on
    * the same hook keep running beside ours. 0 makes it exclusive.
@@ -148,7 +151,7 @@ export type AttachCgroupLinkOptions = ProgramOption & {
   /** The cgroup directory: absolute, or relative to the cgroup2 mount. */
   cgroup: string;
   /** bpftool name or enum bpf_attach_type number. */
-  attachType: string | number;
+  attachType: CgroupAttachTypeName | number;
 };
 
 /** An owned cgroup link: the attachment lasts while this fd (or a pin) does. */
@@ -210,7 +213,7 @@ export interface CgroupProgram {
 
 export interface QueryCgroupOptions {
   /** One hook; default every cgroup hook. */
-  attachType?: string | number;
+  attachType?: CgroupAttachTypeName | number;
   /** Also programs inherited from ancestors (what actually runs); no per-program flags then. */
   effective?: boolean;
 }
@@ -269,7 +272,7 @@ export function queryCgroup(path: string, options: QueryCgroupOptions = {}): Cgr
 
 export interface DetachCgroupOptions {
   /** Only this hook; default every hook. */
-  attachType?: string | number;
+  attachType?: CgroupAttachTypeName | number;
   /** Only this program. */
   progId?: number;
 }

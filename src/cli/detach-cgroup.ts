@@ -5,7 +5,7 @@
 
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { cgroupId, detachCgroup } from '../attach/cgroup.js';
+import { cgroupAttachType, cgroupId, detachCgroup } from '../attach/cgroup.js';
 import { detachSkMsg } from '../attach/sk-msg.js';
 import { unpin } from '../maps/pin.js';
 import type { CommandContext } from './command.js';
@@ -18,7 +18,7 @@ type Values = Record<string, string | boolean | string[] | undefined>;
 export function detachCgroupCli(values: Values, ctx: CommandContext, bpffs: string): number {
   const progId = parseUint(values['program-id'], '--program-id', 0xffffffff);
   const attachType = values['attach-type'] as string | undefined;
-  const r = detachCgroup(values.cgroup as string, { progId, attachType });
+  const r = detachCgroup(values.cgroup as string, { progId, ...(attachType !== undefined ? { attachType: cgroupAttachType(attachType) } : {}) });
   const removedPins: string[] = [];
   for (const d of r.detached) {
     if (d.linkId === undefined) continue;

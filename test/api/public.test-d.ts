@@ -16,7 +16,10 @@ import {
   TcxLink,
   VerifierError,
   XdpLink,
+  openObject,
+  type CgroupAttachTypeName,
   type LineInfo,
+  type ProgramTypeOption,
   type UpdateFlags,
 } from '../../src/index.js';
 
@@ -59,6 +62,21 @@ describe('attach', () => {
     expectTypeOf<CgroupLink>().toMatchTypeOf<BpfLink>();
     expectTypeOf<XdpLink['id']>().toEqualTypeOf<number>();
     expectTypeOf<XdpLink['progId']>().toEqualTypeOf<number>();
+  });
+});
+
+describe('type names', () => {
+  it('programType and cgroup attachType are the names the library knows, or numbers', () => {
+    expectTypeOf<'xdp'>().toMatchTypeOf<ProgramTypeOption>();
+    expectTypeOf<'tc'>().toMatchTypeOf<ProgramTypeOption>();
+    expectTypeOf<6>().toMatchTypeOf<ProgramTypeOption>();
+    expectTypeOf<'xpd'>().not.toMatchTypeOf<ProgramTypeOption>();
+    expectTypeOf<'sock_ops'>().toMatchTypeOf<CgroupAttachTypeName>();
+    expectTypeOf<'sockops'>().not.toMatchTypeOf<CgroupAttachTypeName>();
+    // @ts-expect-error: a misspelt program type
+    openObject('x.o').load({ programType: 'xpd' });
+    // @ts-expect-error: a misspelt hook
+    attachCgroupLink({ cgroup: 'app', attachType: 'sockops', program: prog });
   });
 });
 

@@ -2,7 +2,7 @@
 // one program on a frame with BPF_PROG_TEST_RUN, print the verdict.
 // Nothing is pinned or attached; everything is freed on exit.
 
-import { openObject } from '../../collection.js';
+import { openObject, progTypeNumber } from '../../collection.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { hex } from '../format.js';
@@ -37,7 +37,7 @@ export const testRun: Command = {
     const type = (values.type as string | undefined) ?? (wanted.type === null ? 'xdp' : undefined);
     // Load every program the object can load, so tail calls find their targets.
     const loadable = spec.programs.filter((p) => p.type !== null || p.name === name).map((p) => p.name);
-    using coll = spec.load({ programs: loadable, programType: type, ignorePinning: true });
+    using coll = spec.load({ programs: loadable, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
     const r = coll.program(name).testRun(data, { repeat });
     if (ctx.json) {
       ctx.printJson({ retval: r.retval, verdict: r.verdict, durationNs: r.durationNs, dataOutHex: hex(r.dataOut) });
