@@ -334,6 +334,10 @@ export class BpfMap implements Disposable {
 
   /** Delete `key`; true when it existed. */
   delete(key: MapBytes): boolean {
+    if (this.type === BPF_MAP_TYPE.ARRAY || this.type === BPF_MAP_TYPE.PERCPU_ARRAY) {
+      // The kernel says EINVAL; say why.
+      throw new BpfError('MAP_INVALID', `map "${this.name}" is ${mapTypeName(this.type)}: every index of an array always exists and cannot be deleted; write zeros to clear it`);
+    }
     const ops = this.#elemOps();
     encodeInto(ops.key, key, 'key', this.name);
     const r = ops.delete();

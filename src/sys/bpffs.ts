@@ -32,7 +32,7 @@ export function ensureBpffs(dir: string, opts: { mkdir?: boolean } = {}): void {
       throw new BpfError(
         'NOT_BPFFS',
         `${abs} does not exist` +
-          (isBpffs(anc) ? '' : `; ${anc} is not on a bpf filesystem (mount one with: mount -t bpf bpf /sys/fs/bpf)`),
+          (isBpffs(anc) ? '' : `; ${anc} is not on a bpf filesystem (mount one there: mkdir -p ${abs} && mount -t bpf bpf ${abs}, or give --bpffs DIR of a mounted one)`),
       );
     }
     mkdirSync(abs, { recursive: true });
@@ -41,7 +41,7 @@ export function ensureBpffs(dir: string, opts: { mkdir?: boolean } = {}): void {
   if (!isBpffs(abs)) {
     throw new BpfError(
       'NOT_BPFFS',
-      `${abs} is not on a bpf filesystem (BPF_FS_MAGIC); pins need one, e.g. mount -t bpf bpf /sys/fs/bpf`,
+      `${abs} is not on a bpf filesystem (BPF_FS_MAGIC); pins need one: mount -t bpf bpf ${abs}, or give --bpffs DIR of a mounted one`,
     );
   }
 }

@@ -138,6 +138,7 @@ describe('NLMSGERR and extended ACK', () => {
     const nodev = netlinkError(19, { op: 'attach', kind: 'xdp', ifname: 'eth7' });
     expect(nodev.code).toBe('NO_SUCH_INTERFACE');
     expect(nodev.message).toContain('"eth7"');
+    expect(nodev.message).toContain('if it is in another network namespace, give its netns: --netns NAME');
     // outside XDP, EEXIST is not "already attached"
     expect(netlinkError(17, { op: 'create veth', kind: 'link' }).code).toBe('NETLINK');
   });

@@ -183,7 +183,7 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
       removedQdisc: true,
     });
     expect((await cliOk('show', '--netns', env.nsB, '--json')).json()).toEqual({ netns: env.nsB, xdp: [] });
-    expect((await cliOk('show', '--netns', env.nsB)).stdout).toBe(`no XDP programs attached in netns ${env.nsB}\n`);
+    expect((await cliOk('show', '--netns', env.nsB)).stdout).toBe(`no XDP or TC programs are attached to any interface of network namespace ${env.nsB}\n`);
     expect(queryTc(env.vethB, { netns: env.nsB })).toEqual([]);
     expect(hasClsact(env.vethB, { netns: env.nsB })).toBe(false);
     expect(tcShow('ingress')).toEqual([]);

@@ -10,7 +10,7 @@ import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
 import { ping } from '../../net/icmp.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../testenv.js';
-import type { Command } from '../command.js';
+import { requireRoot, type Command } from '../command.js';
 import { sumCounter } from '../counters.js';
 import { guard } from '../lifecycle.js';
 import { parseMode } from '../xdp-select.js';
@@ -24,12 +24,11 @@ export const demo: Command = {
   options: { count: { type: 'string' }, mode: { type: 'string' }, name: { type: 'string' } },
   async run(positionals, values, ctx) {
     if (positionals.length) throw new BpfError('USAGE', `demo takes no positional arguments (usage: ${this.usage})`);
-    if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-      throw new BpfError('NOT_ROOT', 'demo needs root: it creates network namespaces and veth interfaces and attaches XDP (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF); run: sudo npx bpf-ts demo');
-    }
+    requireRoot('demo', 'it creates network namespaces and veth interfaces and attaches XDP (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF)', 'sudo npx bpf-ts demo');
     const count = values.count === undefined ? 10 : Number(values.count);
     if (!Number.isInteger(count) || count < 1 || count > 1000) throw new BpfError('USAGE', `--count must be 1…1000, got ${values.count}`);
     const mode = parseMode(values.mode, 'native');
+    if (mode === 'hw') throw new BpfError('USAGE', 'demo --mode takes native or skb: veth interfaces have no hardware offload (hw)');
     const say = (s: string) => {
       if (!ctx.json) ctx.print(s);
     };

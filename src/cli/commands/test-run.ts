@@ -23,6 +23,7 @@ export const testRun: Command = {
     const dataHex = values['data-hex'];
     if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
     const data = parseHex(dataHex, '--data-hex');
+    if (data.length < 14) throw new BpfError('USAGE', `--data-hex is ${data.length} bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)`);
     const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
     if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
     const spec = openObject(positionals[0]);

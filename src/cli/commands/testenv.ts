@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { BpfError } from '../../errors.js';
 import { netnsPath } from '../../netns.js';
 import { setupTestEnv, statusTestEnv, teardownTestEnv, testEnvNames } from '../../testenv.js';
-import type { Command } from '../command.js';
+import { requireRoot, type Command } from '../command.js';
 
 function needName(values: Record<string, unknown>, sub: string): string {
   if (typeof values.name !== 'string') throw new BpfError('USAGE', `testenv ${sub} needs --name NAME (setup prints it)`);
@@ -22,6 +22,7 @@ export const testenv: Command = {
     const [sub, ...rest] = positionals;
     switch (sub) {
       case 'setup': {
+        requireRoot('testenv setup', 'it creates network namespaces and veth interfaces (CAP_SYS_ADMIN, CAP_NET_ADMIN)', 'sudo npx bpf-ts testenv setup');
         const env = setupTestEnv({ name: values.name as string | undefined });
         if (ctx.json) ctx.printJson(env);
         else {
