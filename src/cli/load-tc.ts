@@ -27,7 +27,7 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
   if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
 
   const spec = openObject(objPath);
-  const prog = selectTcProgram(spec, values.program as string | undefined);
+  const prog = selectTcProgram(spec, values.program as string | undefined, values.direction);
   const direction = parseDirection(values.direction, prog);
   using coll = spec.load({
     programs: tcProgramNames(spec, prog),

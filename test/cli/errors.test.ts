@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachXdpLink } from '../../src/attach/xdp.js';
 import { openObject } from '../../src/collection.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testing.js';
+import { selectTcProgram } from '../../src/cli/tc-select.js';
 import { mountBpffs } from '../helpers/bpffs.js';
 import { cli, cliProcess, ensureDist, fixture, unprivilegedWrapper } from '../helpers/cli.js';
 import { describeRoot, isRoot } from '../helpers/root.js';
@@ -45,6 +46,13 @@ describe('without the kernel', () => {
     const r = await cli('test-run', fixture('globals.o'), '--data-hex', '0011223344');
     expect(r.code).toBe(1);
     expect(oneLine(r.stderr)).toBe('bpf-ts: --data-hex is 5 bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)');
+  });
+
+  it('load --tc --direction picks the program whose section names the direction (README example)', () => {
+    const spec = openObject(fixture('tc_shared_map.o'));
+    expect(selectTcProgram(spec, undefined, 'ingress')).toMatchObject({ name: 'tc_ingress', section: 'ingress' });
+    expect(selectTcProgram(spec, undefined, 'egress')).toMatchObject({ name: 'tc_egress', section: 'egress' });
+    expect(() => selectTcProgram(spec, undefined, undefined)).toThrowError(/has 2 TC programs \(tc_ingress in "ingress", tc_egress in "egress"\): choose one with --program/);
   });
 
   const wrap = isRoot ? unprivilegedWrapper() : undefined;

@@ -105,7 +105,8 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
       mapId = m.id;
     }
 
-    const egress = (await cliOk('load', TC_SHARED, ...onB(), '--direction', 'egress', '--program', 'tc_egress', '--bpffs', fs!.path, '--json')).json();
+    // As the README writes it: no --program, the section that names the direction is chosen.
+    const egress = (await cliOk('load', TC_SHARED, ...onB(), '--direction', 'egress', '--bpffs', fs!.path, '--json')).json();
     expect(egress.progId).toBeGreaterThan(0);
     expect(egress.progId).not.toBe(ingress.progId);
     expect(egress).toEqual({
