@@ -46,7 +46,7 @@ function unexportedTypes(entries: string[]): Record<string, string[]> {
       if (!d || !isPublic(d)) continue;
       walk(checker.getTypeOfSymbolAtLocation(p, d), `${via}.${p.getName()}`);
     }
-    for (const kind of [ts.SignatureKind.Call, ts.SignatureKind.Construct]) for (const s of t.getSignatures?.() ?? []) sig(s, via), void kind;
+    for (const s of [...t.getCallSignatures(), ...t.getConstructSignatures()]) sig(s, via);
   }
 
   function sig(s: ts.Signature, via: string): void {
