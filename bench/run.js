@@ -26,6 +26,9 @@ const { mapOps } = await import('./map-ops.js');
 const { batchDump } = await import('./batch-dump.js');
 const { btfParse } = await import('./btf-parse.js');
 const { ringbuf } = await import('./ringbuf.js');
+const { cliStartup } = await import('./cli-startup.js');
+const { globalsRead } = await import('./globals.js');
+const { loadTime } = await import('./load-time.js');
 
 /**
  * The benchmarks, run in this order. Each `run()` resolves to a list of
@@ -42,6 +45,9 @@ const BENCHMARKS = [
   { id: 'batch-dump', title: 'batch dump', needsRoot: true, run: batchDump },
   { id: 'btf-parse', title: 'vmlinux BTF parse', needsRoot: false, run: btfParse },
   { id: 'ringbuf', title: 'ring buffer', needsRoot: true, run: ringbuf },
+  { id: 'globals', title: 'global data via mmap', needsRoot: true, run: globalsRead },
+  { id: 'load-time', title: 'object load time', needsRoot: true, run: loadTime },
+  { id: 'cli-startup', title: 'CLI start-up', needsRoot: false, run: cliStartup },
 ];
 
 const started = Date.now();

@@ -4,26 +4,37 @@
 // was made and removes pins this load created, so nothing is left behind.
 
 import { createHash } from 'node:crypto';
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from './errors.js';
 import { BpfMap } from './maps/map.js';
 import { type TypedMap, typedMap } from './maps/typed.js';
+import { buildGlobals, type GlobalSection, type GlobalVariableInfo, type Globals } from './maps/globals.js';
 import { type Btf, parseBtf } from './object/btf/btf.js';
 import { sanitizeBtf } from './object/btf-sanitize.js';
 import { CoreResolver } from './object/core/index.js';
-import { DEFAULT_BPFFS, byNamePinPath, iproute2GlobalPinPath, reusePinnedMap } from './maps/pin.js';
+import { DEFAULT_BPFFS, byNamePinPath, iproute2GlobalPinPath, mapPinName, removeEmptyDirs, reusePinnedMap } from './maps/pin.js';
+import { checkExistingPin, walkBpffsDir } from './sys/bpffs.js';
 import { parseObject } from './object/object.js';
 import { readObjectBytes } from './object/read.js';
 import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object/types.js';
 import { loadProgram } from './programs/load.js';
+import { ExternResolver, kconfigValue } from './programs/externs.js';
+import { resolveAttachTarget } from './programs/attach-target.js';
+import { MapSpecHandle } from './object/map-sizing.js';
+import { programClosure } from './object/needs.js';
+import { createStructOpsMap, structOpsKernel, structOpsLink, structOpsMemberIndex, structOpsValue, type StructOpsKernel } from './struct-ops.js';
+import { assertAttachTypeKnown } from './programs/refusal.js';
+import { needsAttachBtf } from './object/section-names.js';
 import { BpfProgram } from './programs/program.js';
 import { btfLoad } from './sys/btf-attr.js';
 import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
 import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
-import { PROG_TYPE_NAMES, type ProgTypeName } from './uapi/bpf.js';
+import { BPF_F_MMAPABLE, BPF_MAP_TYPE, BPF_PROG_TYPE, PROG_TYPE_NAMES, type ProgTypeName } from './uapi/bpf.js';
+import { BpfSyscallError } from './sys/syscall-error.js';
+import { EINVAL } from './sys/errno.js';
 
 export interface LoadOptions {
   /** bpffs mount used for pinning declared in the object (iproute2 tc/globals, libbpf by-name). */
@@ -40,6 +51,15 @@ export interface LoadOptions {
   ignorePinning?: boolean;
   /** BTF to resolve CO-RE relocations against instead of the running kernel's (/sys/kernel/btf). */
   targetBtf?: Btf;
+  /** Create maps even when their estimated memory exceeds what is available (see BpfMap.create). */
+  ignoreMemoryLimit?: boolean;
+  /**
+   * With `programs`: load only those, the programs their prog arrays name (tail calls), and the
+   * maps all of these use; other maps are not created (test-run uses this).
+   */
+  onlyNeeded?: boolean;
+  /** freplace programs: the program whose function they replace (fd), and the function when the section does not name it. */
+  freplace?: { progFd: number; func?: string };
 }
 
 /** A program type by bpftool's name ('xdp', 'sched_cls' or 'tc', 'kprobe', …) or enum bpf_prog_type number. */
@@ -51,6 +71,31 @@ export function progTypeNumber(t: string | number): number {
   const i = (PROG_TYPE_NAMES as readonly string[]).indexOf(t === 'tc' ? 'sched_cls' : t);
   if (i <= 0) throw new BpfError('USAGE', `unknown program type "${t}"`);
   return i;
+}
+
+/**
+ * BPF_MAP_CREATE with the fallbacks libbpf has: a kernel before 5.5 refuses
+ * BPF_F_MMAPABLE on global data (then collection.globals says NOT_MMAPABLE
+ * and the maps work through syscalls), and a kernel that refuses the map's
+ * BTF description still gets the map.
+ */
+function createMap(spec: MapSpec, btfFd: number | undefined, ignoreMemoryLimit?: boolean): BpfMap {
+  try {
+    return BpfMap.create(spec, { btfFd, ignoreMemoryLimit });
+  } catch (e) {
+    const flags = spec.flags ?? 0;
+    if (spec.style === 'data' && flags & BPF_F_MMAPABLE && e instanceof BpfSyscallError && e.errno === EINVAL) {
+      try {
+        return createMap({ ...spec, flags: flags & ~BPF_F_MMAPABLE }, btfFd, ignoreMemoryLimit);
+      } catch {
+        // not that: report the original error
+      }
+    }
+    // Like libbpf: a kernel that refuses the BTF description still gets the map
+    // (only for the kernel's refusals: a guard's error, e.g. MEMORY_LIMIT, stands).
+    if (btfFd === undefined || !(spec.btfKeyTypeId || spec.btfValueTypeId) || !(e instanceof BpfSyscallError)) throw e;
+    return BpfMap.create({ ...spec, btfKeyTypeId: 0, btfValueTypeId: 0 }, { ignoreMemoryLimit });
+  }
 }
 
 /** An object read from disk, not yet in the kernel. Global variables can be set before loading. */
@@ -80,6 +125,13 @@ export class BpfObjectSpec {
 
   get maps(): MapSpec[] {
     return this.file.maps;
+  }
+
+  /** A map before loading: `spec.map('events').maxEntries = 4096` sizes it (validated). */
+  map(name: string): MapSpecHandle {
+    const m = this.file.maps.find((x) => x.name === name);
+    if (!m) throw new BpfError('MAP_NOT_FOUND', `${this.path}: no map named ${name} (maps: ${this.file.maps.map((x) => x.name).join(', ') || 'none'})`);
+    return new MapSpecHandle(this.path, m);
   }
 
   program(name: string): ProgramSpec {
@@ -186,9 +238,19 @@ export class BpfCollection {
   readonly reusedPins = new Set<string>();
   /** Pins this load made (removed again if the load fails). */
   readonly createdPins: string[] = [];
+  /** Directories this load made for its pins, outermost first (removed again, when empty, if the load fails). */
+  readonly createdDirs: string[] = [];
+  /** bpf_links registering .struct_ops.link maps, by map name (closed with the collection). */
+  readonly structOpsLinks = new Map<string, Fd>();
+  /** .struct_ops maps registered by their update: the kernel holds them until key 0 is deleted. */
+  readonly #registeredStructOps: BpfMap[] = [];
+  /** Programs of the object that were not loaded, and why. */
+  readonly skipped: { name: string; section: string; reason: string }[] = [];
   /** The object, for typedMap(); its BTF with DATASEC sizes filled in is parsed on first use. */
   #file: BpfObjectFile | null = null;
   #typesBtf: Btf | null = null;
+  #globals: { globals: Globals; info: GlobalVariableInfo[] } | null = null;
+  #closed = false;
 
   private constructor(path: string) {
     this.path = path;
@@ -200,7 +262,7 @@ export class BpfCollection {
       c.#load(spec, opts);
       return c;
     } catch (e) {
-      for (const p of c.createdPins) rmSync(p, { force: true });
+      c.removeCreated();
       c.close();
       throw e;
     }
@@ -208,6 +270,8 @@ export class BpfCollection {
 
   #load(spec: BpfObjectSpec, opts: LoadOptions): void {
     const file = spec.file;
+    // Refuse an unusable --pin-maps directory (not bpffs, symlinks, another user's) before creating anything.
+    if (opts.pinMaps) walkBpffsDir(opts.pinMaps, { missingOk: true, purpose: `pin maps under ${opts.pinMaps}` });
     this.#file = file;
     // Older kernels refuse BTF kinds newer than they are: rewrite those first.
     const features = file.btfForKernel ? btfFeatures() : null;
@@ -233,43 +297,91 @@ export class BpfCollection {
       return (core ??= new CoreResolver(file.btf, target, { littleEndian: file.littleEndian }));
     };
 
+    // kfuncs, __ksym and .kconfig externs: resolved against this kernel, once per load.
+    using externs = new ExternResolver(file.path, file.externs);
+    const needed = opts.onlyNeeded && opts.programs ? programClosure(file, opts.programs) : null;
+    const structOps = new Map<string, StructOpsKernel>();
     for (const m of file.maps) {
+      if (needed && !needed.maps.has(m.name)) continue;
+      if (m.style === 'struct_ops') {
+        // Created against the kernel's bpf_struct_ops_<name>; filled once its programs exist.
+        const k = structOpsKernel(m, file.path);
+        structOps.set(m.name, k);
+        this.maps.set(m.name, createStructOpsMap(m, k, btfFd));
+        continue;
+      }
       const pinPath = opts.ignorePinning ? null : declaredPinPath(spec, m, opts);
-      if (pinPath && existsSync(pinPath)) {
+      // checkExistingPin refuses symlinks and pins or directories another user controls.
+      if (pinPath && checkExistingPin(pinPath, `reuse map "${m.name}" pinned at ${pinPath}`)) {
         this.maps.set(m.name, reusePinnedMap(pinPath, m));
         this.reusedPins.add(m.name);
         continue;
       }
-      const createSpec = { ...m, initialValue: spec.initialValue(m) };
-      let map: BpfMap;
-      try {
-        map = BpfMap.create(createSpec, { btfFd });
-      } catch (e) {
-        // Like libbpf: a kernel that refuses the BTF description still gets the map.
-        if (btfFd === undefined || !(m.btfKeyTypeId || m.btfValueTypeId)) throw e;
-        map = BpfMap.create({ ...createSpec, btfKeyTypeId: 0, btfValueTypeId: 0 });
+      if (m.maxEntries === 0 && m.type !== BPF_MAP_TYPE.PERF_EVENT_ARRAY) {
+        throw new BpfError('MAP_SIZE', `${file.path}: map ${m.name} has max_entries 0: the object leaves its size to the loader; set it before loading (spec.map('${m.name}').maxEntries = N, CLI: --max-entries ${m.name}=N)`);
       }
+      const kconfig = m.style === 'data' && m.section === '.kconfig' ? kconfigValue(m, file.externs, file.path) : undefined;
+      const map = createMap({ ...m, initialValue: kconfig ?? spec.initialValue(m) }, btfFd, opts.ignoreMemoryLimit);
       this.maps.set(m.name, map);
       if (pinPath) {
-        map.pin(pinPath, { mkdir: true });
-        this.createdPins.push(pinPath);
+        try {
+          this.createdDirs.push(...map.pin(pinPath, { mkdir: true }));
+          this.createdPins.push(pinPath);
+        } catch (e) {
+          if (!(e instanceof BpfError && e.code === 'PIN_EXISTS')) throw e;
+          // Another loader pinned it between our check and our pin: use
+          // theirs (after the same compatibility check), as libbpf does.
+          map.close();
+          this.maps.delete(m.name);
+          this.maps.set(m.name, reusePinnedMap(pinPath, m));
+          this.reusedPins.add(m.name);
+        }
       }
     }
 
     const mapFds = new Map<string, number>();
     for (const [name, m] of this.maps) mapFds.set(name, m.fd.value);
     const override = opts.programType !== undefined ? progTypeNumber(opts.programType) : undefined;
-    const wanted = opts.programs;
-    for (const name of wanted ?? []) spec.program(name);
+    for (const name of opts.programs ?? []) spec.program(name);
+    const wanted = needed ? [...needed.programs] : opts.programs;
     for (const p of file.programs) {
-      if (wanted && !wanted.includes(p.name)) continue;
+      if (wanted && !wanted.includes(p.name)) {
+        this.skipped.push({ name: p.name, section: p.section, reason: 'not requested' });
+        continue;
+      }
       const type = p.type ?? override;
       if (type === undefined) {
-        if (!wanted) continue; // not asked for, and not loadable without a type
+        if (!wanted) {
+          // Not asked for, and not loadable without a type: say so rather than drop it silently.
+          this.skipped.push({ name: p.name, section: p.section, reason: `section "${p.section}" names no program type (pass programType / --type)` });
+          continue;
+        }
         throw new BpfError('PROGRAM_INVALID', `${file.path}: program ${p.name} in section "${p.section}": the section name does not say which program type it is; pass programType (CLI: --type xdp, or attach with --xdp)`);
       }
+      // struct_ops programs: against the kernel struct, as the member their map puts them in.
+      let structOpsTarget: { attachBtfId: number; member: number } | undefined;
+      if (type === BPF_PROG_TYPE.STRUCT_OPS) {
+        const owner = file.maps.find((m) => structOps.has(m.name) && m.structOps!.funcs.some((f) => f.program === p.name));
+        if (!owner) {
+          if (wanted && opts.programs?.includes(p.name) && !needed) {
+            throw new BpfError('ATTACH_TARGET', `${file.path}: struct_ops program ${p.name} is not used by any .struct_ops map of the object, so it has no kernel struct to load against`);
+          }
+          this.skipped.push({ name: p.name, section: p.section, reason: 'struct_ops program not used by any loaded .struct_ops map' });
+          continue;
+        }
+        const k = structOps.get(owner.name)!;
+        const member = owner.structOps!.funcs.find((f) => f.program === p.name)!.member;
+        structOpsTarget = { attachBtfId: k.struct.id, member: structOpsMemberIndex(k, member, file.path, owner.name) };
+      }
+      if (p.expectedAttachType !== null) assertAttachTypeKnown(p.expectedAttachType, `${file.path}: program ${p.name} (section "${p.section}")`);
+      // tracing/LSM/freplace: the kernel function or type the section names.
+      const target = needsAttachBtf(type) ? resolveAttachTarget(p, type, p.expectedAttachType, file.path, opts.freplace) : null;
+      using _targetFd = target?.owned ?? null;
       const { fd } = loadProgram(p, {
         source: file.path,
+        attachBtfId: target?.attachBtfId ?? structOpsTarget?.attachBtfId,
+        attachBtfObjFd: target?.attachBtfObjFd,
+        ...(structOpsTarget ? { expectedAttachType: structOpsTarget.member } : {}),
         littleEndian: file.littleEndian,
         license: file.license ?? '',
         kernelVersion: file.kernelVersion ?? 0,
@@ -277,13 +389,14 @@ export class BpfCollection {
         mapFds,
         btfFd: progBtfFd,
         core: coreFor(p),
+        externs,
       });
       this.programs.set(p.name, new BpfProgram(fd, p.name, type));
     }
 
     // Declared contents: prog array slots and map-in-map slots.
     for (const m of file.maps) {
-      if (!m.contents || this.reusedPins.has(m.name)) continue;
+      if (!m.contents || this.reusedPins.has(m.name) || !this.maps.has(m.name)) continue;
       const map = this.maps.get(m.name)!;
       for (const slot of m.contents) {
         const target = slot.kind === 'map' ? this.maps.get(slot.target) : this.programs.get(slot.target);
@@ -295,13 +408,36 @@ export class BpfCollection {
       }
     }
 
+    // struct_ops: the value with program fds; updating registers it (.struct_ops.link: a bpf_link does).
+    for (const [name, k] of structOps) {
+      const m = file.maps.find((x) => x.name === name)!;
+      const progFds = new Map([...this.programs].map(([n, p]) => [n, p.fd.value]));
+      const map = this.maps.get(name)!;
+      map.set(0, structOpsValue(m, k, file.btf!, progFds, file.path));
+      if (m.structOps!.link) this.structOpsLinks.set(name, structOpsLink(map, name));
+      else this.#registeredStructOps.push(map);
+    }
+
     if (opts.pinMaps) {
       for (const [name, map] of this.maps) {
-        const p = join(opts.pinMaps, name);
-        map.pin(p, { mkdir: true });
+        // bpffs refuses dots: ".bss" is pinned as "<object>_bss", like libbpf/bpftool.
+        const m = file.maps.find((x) => x.name === name);
+        const p = join(opts.pinMaps, mapPinName(file.path, m ?? { name }));
+        this.createdDirs.push(...map.pin(p, { mkdir: true }));
         this.createdPins.push(p);
       }
     }
+  }
+
+  /**
+   * Undo what this load put on bpffs (e.g. when attaching fails): its pins,
+   * then the directories it created for them, if nothing else is in them.
+   */
+  removeCreated(): void {
+    for (const p of [...this.createdPins].reverse()) rmSync(p, { force: true });
+    this.createdPins.length = 0;
+    removeEmptyDirs(this.createdDirs);
+    this.createdDirs.length = 0;
   }
 
   /** Remove a pin this load created (e.g. when a later step fails). */
@@ -311,8 +447,6 @@ export class BpfCollection {
     rmSync(path, { force: true });
     this.createdPins.splice(i, 1);
   }
-
-  #closed = false;
 
   get closed(): boolean {
     return this.#closed;
@@ -345,6 +479,45 @@ export class BpfCollection {
     return typedMap<K, V>(m, this.#typesBtf, spec.btfKeyTypeId, spec.btfValueTypeId);
   }
 
+  /**
+   * The object's global variables (.bss, .data, .rodata, .data.*, …) by name,
+   * read and written in place through each data map's mmap: no syscall per
+   * access, the same memory the programs use. Types come from the BTF DATASEC:
+   * 1/2/4-byte integers are numbers, 8-byte ones bigints, arrays indexable,
+   * structs objects. .rodata is frozen at load, so its variables only read
+   * (set them with setGlobal() on the spec before load). Every access throws
+   * CLOSED once the collection is closed. See docs/api.md.
+   */
+  get globals(): Globals {
+    return this.#globalsBuilt().globals;
+  }
+
+  /** `globals` typed as T: what generated code declares for an object. */
+  globalsAs<T extends object>(): T {
+    return this.#globalsBuilt().globals as T;
+  }
+
+  /** Where each global lives and how it reads (section, offset, size, layout): the input for codegen. */
+  globalVariables(): GlobalVariableInfo[] {
+    return this.#globalsBuilt().info;
+  }
+
+  #globalsBuilt(): { globals: Globals; info: GlobalVariableInfo[] } {
+    if (this.#closed) throw new BpfError('CLOSED', `${this.path}: the collection is closed`);
+    if (this.#globals) return this.#globals;
+    const file = this.#file;
+    if (!file) throw new BpfError('CLOSED', `${this.path}: the collection is closed`);
+    const sections: GlobalSection[] = [];
+    for (const spec of file.maps) {
+      if (spec.style !== 'data' || !spec.variables?.length) continue;
+      const map = this.maps.get(spec.name);
+      if (!map) continue;
+      sections.push({ section: spec.name, memory: map.memory(), variables: spec.variables });
+    }
+    this.#globals = buildGlobals(sections, file.btf);
+    return this.#globals;
+  }
+
   program(name: string): BpfProgram {
     this.#checkOpen(`program ${name}`);
     const p = this.programs.get(name);
@@ -354,6 +527,16 @@ export class BpfCollection {
 
   /** Close every fd. Pinned and attached objects stay in the kernel; everything else is freed. */
   close(): void {
+    for (const l of this.structOpsLinks.values()) l.close();
+    this.structOpsLinks.clear();
+    // Closing the fd would not unregister (the kernel keeps registered struct_ops alive): delete key 0.
+    for (const m of this.#registeredStructOps.splice(0)) {
+      try {
+        m.delete(Buffer.alloc(4));
+      } catch {
+        // already unregistered (e.g. by bpftool struct_ops unregister)
+      }
+    }
     for (const p of this.programs.values()) p.close();
     for (const m of this.maps.values()) m.close();
     this.btf?.close();

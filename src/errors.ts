@@ -27,10 +27,19 @@ export type BpfErrorCode =
   | 'NOT_BPFFS'
   | 'PIN_EXISTS'
   | 'PIN_MISMATCH'
+  | 'PIN_UNSAFE'
+  | 'BAD_PATH'
   | 'CLOSED'
   | 'KEY_SIZE'
   | 'VALUE_SIZE'
   | 'CORE_RELOCATION'
+  | 'EVENT_BUFFER_CORRUPT'
+  | 'READ_ONLY'
+  | 'NOT_MMAPABLE'
+  | 'EXTERN_UNRESOLVED'
+  | 'KCONFIG_UNAVAILABLE'
+  | 'ATTACH_TARGET'
+  | 'MAP_SIZE'
   // attach layer
   | 'NETLINK'
   | 'NO_SUCH_INTERFACE'
@@ -40,6 +49,9 @@ export type BpfErrorCode =
   | 'NO_CGROUP2'
   | 'NO_SUCH_TARGET'
   | 'KERNEL_UNSUPPORTED'
+  // arguments a caller passed (numbers out of range, unknown flags)
+  | 'INVALID_ARGUMENT'
+  | 'MEMORY_LIMIT'
   // CLI
   | 'USAGE'
   | 'IO';

@@ -60,6 +60,8 @@ export { Fd, type FdKind } from './sys/fd.js';
 export { u8, u16, u32, u64, readU8, readU16, readU32, readU64, readI32, readI64, type MapBytes } from './maps/codec.js';
 export { pinMap, unpin, reusePinnedMap, DEFAULT_BPFFS } from './maps/pin.js';
 export { TypedMap, typedMap, typedMapFromKernel, btfCodec, rawCodec, type ValueCodec } from './maps/typed.js';
+export { MapView } from './maps/view.js';
+export type { Globals, GlobalArray, GlobalStruct, GlobalValue, GlobalLayout, GlobalVariableInfo } from './maps/globals.js';
 export { vmlinuxBtf, moduleBtf, moduleBtfNames, kernelCoreTarget, coreTargetFromBtf, readBtfFile } from './sys/kernel-btf.js';
 export { btfFeatures } from './sys/btf-features.js';
 export { btfInfo, btfFdById, kernelBtfById, type BtfInfo } from './sys/btf-info.js';
@@ -132,3 +134,11 @@ export type { LinkInfo, LinkDetails, ProgInfo, MapInfo } from './sys/info.js';
 export { codec, layoutSize, type Codec, type Layout, type Field, type Scalar } from './typed/codec.js';
 export { openTyped, TypedBpfMap, TypedPerCpuMap, type ObjectSchema, type MapSchema, type VariableSchema } from './typed/object.js';
 export { generateModule, type GenerateOptions } from './gen/generate.js';
+// Capabilities: what this process holds and what a bpf() command needs (hints, preflight checks).
+export { CAP, capName, capNames, capsForCommand, effectiveCaps, missingCaps, type CapNeed, type CapSet } from './sys/caps.js';
+export { estimateMapBytes } from './maps/map.js';
+export { DEFAULT_MAX_OBJECT_BYTES, type ReadObjectOptions } from './object/read.js';
+// Real objects: section table, externs, sizing, struct_ops.
+export { SECTION_DEFS, sectionDef, type SectionDef } from './object/section-names.js';
+export type { ExternSpec, KconfigType } from './object/types.js';
+export { MapSpecHandle } from './object/map-sizing.js';

@@ -21,6 +21,9 @@ import { constants as fsConstants } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from './errors.js';
 import * as ffi from './sys/ffi.js';
+import { capsHint, NEED_SYS_ADMIN } from './sys/caps.js';
+import { describeAccess } from './sys/file-access.js';
+import { EPERM, errnoDescription, errnoName } from './sys/errno.js';
 
 export const NETNS_RUN_DIR = '/var/run/netns';
 export const CLONE_NEWNET = 0x40000000;
@@ -74,7 +77,7 @@ export function withNetnsFd<T>(targetFd: number, fn: () => T, label = `fd ${targ
     const r = ffi.setns(targetFd, CLONE_NEWNET);
     if (r < 0) {
       if (-r === EINVAL) throw new BpfError('NO_SUCH_NETNS', `"${label}" is not a network namespace`);
-      throw new BpfError('SYSCALL', `setns into network namespace "${label}" failed (errno ${-r})`);
+      throw setnsError(-r, label);
     }
     try {
       const result = fn();
@@ -90,10 +93,24 @@ export function withNetnsFd<T>(targetFd: number, fn: () => T, label = `fd ${targ
   }
 }
 
+/** setns(2) refused: EPERM means CAP_SYS_ADMIN, which a hint names only when the caller lacks it. */
+export function setnsError(errno: number, label: string): BpfError {
+  const what = `setns into network namespace "${label}": ${errnoName(errno)}`;
+  if (errno === EPERM)
+    return new BpfError('SYSCALL', `${what}: ${capsHint([NEED_SYS_ADMIN], 'this process has CAP_SYS_ADMIN; the namespace belongs to a user namespace it has no CAP_SYS_ADMIN in')}`);
+  return new BpfError('SYSCALL', `${what}: ${errnoDescription(errno)}`);
+}
+
+/** unshare/mount/umount refused: EPERM means CAP_SYS_ADMIN. */
+function adminError(op: string, errno: number): BpfError {
+  const hint = errno === EPERM ? capsHint([NEED_SYS_ADMIN], 'this process has CAP_SYS_ADMIN; a security module or the user namespace refused') : errnoDescription(errno);
+  return new BpfError('SYSCALL', `${op}: ${errnoName(errno)}: ${hint}`);
+}
+
 function restore(savedFd: number): void {
   const r = ffi.setns(savedFd, CLONE_NEWNET);
   // Staying in the wrong namespace would silently misdirect everything after.
-  if (r < 0) throw new BpfError('SYSCALL', `cannot return to the original network namespace (errno ${-r})`);
+  if (r < 0) throw setnsError(-r, 'the original one');
 }
 
 /** Whether a named namespace exists under /var/run/netns. */
@@ -121,10 +138,10 @@ function prepareRunDir(): void {
   if (r === -EINVAL) {
     // Not a mount point yet: bind it onto itself, then share it.
     r = ffi.mount(NETNS_RUN_DIR, NETNS_RUN_DIR, 'none', MS_BIND | MS_REC);
-    if (r < 0) throw new BpfError('SYSCALL', `mount --bind ${NETNS_RUN_DIR} failed (errno ${-r})`);
+    if (r < 0) throw adminError(`mount --bind ${NETNS_RUN_DIR}`, -r);
     r = ffi.mount('', NETNS_RUN_DIR, 'none', MS_SHARED | MS_REC);
   }
-  if (r < 0) throw new BpfError('SYSCALL', `mount --make-rshared ${NETNS_RUN_DIR} failed (errno ${-r})`);
+  if (r < 0) throw adminError(`mount --make-rshared ${NETNS_RUN_DIR}`, -r);
 }
 
 /**
@@ -145,16 +162,18 @@ export function createNetns(name: string): string {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new BpfError('IO', `network namespace "${name}" already exists`, { cause: e });
     }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') throw new BpfError('IO', `cannot create ${path}: ${code}: ${describeAccess(path, 'create')}`, { cause: e });
     throw new BpfError('IO', `cannot create ${path}: ${(e as Error).message}`, { cause: e });
   }
   const saved = openSync(THREAD_NETNS, fsConstants.O_RDONLY);
   let ok = false;
   try {
     let r = ffi.unshare(CLONE_NEWNET);
-    if (r < 0) throw new BpfError('SYSCALL', `unshare(CLONE_NEWNET) failed (errno ${-r})`);
+    if (r < 0) throw adminError('unshare(CLONE_NEWNET)', -r);
     try {
       r = ffi.mount(THREAD_NETNS, path, 'none', MS_BIND);
-      if (r < 0) throw new BpfError('SYSCALL', `bind mount of the new namespace onto ${path} failed (errno ${-r})`);
+      if (r < 0) throw adminError(`bind mount of the new namespace onto ${path}`, -r);
       ok = true;
     } finally {
       restore(saved);
@@ -178,7 +197,7 @@ export function deleteNetns(name: string, options: { force?: boolean } = {}): vo
     throw new BpfError('NO_SUCH_NETNS', `no such network namespace "${name}"`);
   }
   const r = ffi.umount2(path, MNT_DETACH);
-  if (r < 0 && -r !== EINVAL) throw new BpfError('SYSCALL', `umount ${path} failed (errno ${-r})`);
+  if (r < 0 && -r !== EINVAL) throw adminError(`umount ${path}`, -r);
   try {
     if (statSync(path).isFile()) rmSync(path, { force: true });
   } catch {

@@ -17,6 +17,7 @@ import { NetlinkSocket } from './netlink/socket.js';
 import { createVeth } from './netlink/veth.js';
 import { createNetns, deleteNetns, netnsExists, openNetns, withNetns } from './netns.js';
 import * as ffi from './sys/ffi.js';
+import { capsHint, NEED_NETLINK_ADMIN } from './sys/caps.js';
 
 export interface TestEnv {
   name: string;
@@ -65,7 +66,15 @@ function disableIPv6(ns: string): void {
     // these writes (synchronous, on this thread) land in `ns`.
     for (const which of ['all', 'default']) {
       const path = `/proc/sys/net/ipv6/conf/${which}/disable_ipv6`;
-      if (existsSync(path)) writeFileSync(path, '1');
+      if (!existsSync(path)) continue;
+      try {
+        writeFileSync(path, '1');
+      } catch (e) {
+        // Net sysctls are writable by whoever holds CAP_NET_ADMIN over the namespace.
+        const code = (e as NodeJS.ErrnoException).code;
+        const hint = code === 'EACCES' || code === 'EPERM' ? capsHint([NEED_NETLINK_ADMIN], 'this process has CAP_NET_ADMIN; a security module refused') : (e as Error).message;
+        throw new BpfError('SYSCALL', `cannot turn IPv6 off in network namespace "${ns}" (${path}): ${code ?? 'error'}: ${hint}`, { cause: e });
+      }
     }
   });
 }

@@ -653,11 +653,10 @@ describe('malformed .BTF', () => {
 describe.skipIf(!existsSync(VMLINUX))('/sys/kernel/btf/vmlinux', () => {
   const bytes = existsSync(VMLINUX) ? new Uint8Array(readFileSync(VMLINUX)) : new Uint8Array();
 
-  it('parses quickly and finds kernel types', () => {
-    const t0 = performance.now();
+  // Its speed is measured by `npm run bench` (btf-parse), never here.
+  it('parses and finds kernel types', () => {
     const btf = parseBtf(bytes, { source: VMLINUX });
     const task = btf.findByName('task_struct', 'struct');
-    const elapsed = performance.now() - t0;
     expect(task).toMatchObject({ kind: 'struct', name: 'task_struct' });
     expect(btf.resolveSize(btf.findByName('iphdr', 'struct')!.id)).toBe(20);
     expect(btf.resolveSize(btf.findByName('ethhdr', 'struct')!.id)).toBe(14);
@@ -666,8 +665,6 @@ describe.skipIf(!existsSync(VMLINUX))('/sys/kernel/btf/vmlinux', () => {
       size: 4,
     });
     expect(btf.findAllByName('task_struct').length).toBeGreaterThanOrEqual(1);
-    // Generous bound for slow CI machines; measured ~25 ms locally.
-    expect(elapsed).toBeLessThan(1000);
   });
 
   it('has contiguous ids that all decode', () => {

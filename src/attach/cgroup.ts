@@ -7,18 +7,20 @@
 // (and the maps it uses) stay after the loader exits, until detached or the
 // cgroup is removed. A link attachment lives as long as the link: pin it.
 
-import { closeSync, constants as fsConstants, openSync } from 'node:fs';
+import { closeSync, existsSync, constants as fsConstants, openSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { BpfLink, programOptionFd, type ProgramOption } from '../link/link.js';
 import * as cmd from '../sys/bpf-cmd.js';
 import { EEXIST, EINVAL, ENOENT, EPERM } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
-import { Fd } from '../sys/fd.js';
+import { Fd, fdKind } from '../sys/fd.js';
 import { ids, withIdFd } from '../sys/ids.js';
 import { linkInfo, progInfo } from '../sys/info.js';
 import { BPF_LINK_TYPE } from '../sys/link-type.js';
-import { getFdById } from '../sys/obj-attr.js';
+import { getFdById, objGet } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
+import { capsForCommand, meetsAll } from '../sys/caps.js';
+import { BPF_PROG_ATTACH } from '../sys/bpf-cmd.js';
 import { BPF_ATTACH_TYPE as A } from '../uapi/bpf.js';
 import { cgroupId, resolveCgroup } from './cgroup-mount.js';
 import { linkCreate, linkDetach } from '../sys/link-attr.js';
@@ -123,7 +125,8 @@ export interface CgroupAttachment {
 function attachError(e: unknown, what: string, cgroup: string): unknown {
   if (!(e instanceof BpfSyscallError)) return e;
   if (e.errno === EEXIST) return new BpfError('ALREADY_ATTACHED', `${what}: EEXIST: the program is already attached to ${cgroup} for this hook`, { cause: e });
-  if (e.errno === EPERM) {
+  // Without the capabilities the call needs, EPERM means just that (the syscall error names them).
+  if (e.errno === EPERM && meetsAll(capsForCommand(BPF_PROG_ATTACH))) {
     return new BpfError('ALREADY_ATTACHED', `${what}: EPERM: the hook has a program attached without BPF_F_ALLOW_MULTI (exclusive), or the flags differ from those already in use; detach it first`, { cause: e });
   }
   return e;
@@ -216,16 +219,37 @@ export interface QueryCgroupOptions {
   attachType?: CgroupAttachTypeName | number;
   /** Also programs inherited from ancestors (what actually runs); no per-program flags then. */
   effective?: boolean;
+  /** Pins that may hold this cgroup's links (e.g. those load --link made): found without CAP_SYS_ADMIN. */
+  linkPins?: string[];
 }
 
-/** Cgroup links by (attach type, program id) for one cgroup id. */
-function cgroupLinks(id: bigint): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const linkId of ids('link')) {
-    const info = withIdFd('link', linkId, (fd) => linkInfo(fd));
+/**
+ * Cgroup links by (attach type, program id) for one cgroup id: from the
+ * given pins first (opening a pin needs only access to it), then from a walk
+ * of all link ids, which needs CAP_SYS_ADMIN and is skipped without it.
+ */
+function cgroupLinks(id: bigint, pins: readonly string[] = []): Map<string, { linkId: number; pin?: string }> {
+  const out = new Map<string, { linkId: number; pin?: string }>();
+  const add = (info: ReturnType<typeof linkInfo> | null, pin?: string) => {
     if (info && info.type === BPF_LINK_TYPE.CGROUP && info.details.kind === 'cgroup' && info.details.cgroupId === id) {
-      out.set(`${info.details.attachType}/${info.progId}`, info.id);
+      const key = `${info.details.attachType}/${info.progId}`;
+      if (!out.has(key)) out.set(key, { linkId: info.id, ...(pin ? { pin } : {}) });
     }
+  };
+  for (const pin of pins) {
+    if (!existsSync(pin)) continue;
+    const fd = new Fd(objGet(pin, 0, `link pinned at ${pin}`), `link ${pin}`);
+    try {
+      if (fdKind(fd.value) === 'link') add(linkInfo(fd.value, `link pinned at ${pin}`), pin);
+    } finally {
+      fd.close();
+    }
+  }
+  try {
+    for (const linkId of ids('link')) add(withIdFd('link', linkId, (fd) => linkInfo(fd)));
+  } catch (e) {
+    // Without CAP_SYS_ADMIN only pinned links can be identified.
+    if (!(e instanceof BpfSyscallError && e.errno === EPERM)) throw e;
   }
   return out;
 }
@@ -237,6 +261,9 @@ function progName(id: number): string | undefined {
     return undefined;
   }
 }
+
+// The pin a queried link was found through, for detachCgroup (not part of the result's shape).
+const linkPinOf = new WeakMap<CgroupProgram, string>();
 
 /** BPF_PROG_QUERY of a cgroup: the programs on one hook, or on every hook. */
 export function queryCgroup(path: string, options: QueryCgroupOptions = {}): CgroupProgram[] {
@@ -256,14 +283,17 @@ export function queryCgroup(path: string, options: QueryCgroupOptions = {}): Cgr
       r.progIds.forEach((progId, i) => found.push({ attachType: t, progId, attachFlags: r.progAttachFlags[i] || r.attachFlags }));
     }
   });
-  let links: Map<string, number> | undefined;
+  let links: Map<string, { linkId: number; pin?: string }> | undefined;
   return found.map((f) => {
     const p: CgroupProgram = { attachType: f.attachType, attachTypeName: cgroupAttachTypeName(f.attachType), progId: f.progId, attachFlags: f.attachFlags };
     const name = progName(f.progId);
     if (name !== undefined) p.progName = name;
-    links ??= cgroupLinks(cgroupId(cgroup));
-    const linkId = links.get(`${f.attachType}/${f.progId}`);
-    if (linkId !== undefined) p.linkId = linkId;
+    links ??= cgroupLinks(cgroupId(cgroup), options.linkPins);
+    const link = links.get(`${f.attachType}/${f.progId}`);
+    if (link !== undefined) {
+      p.linkId = link.linkId;
+      if (link.pin) linkPinOf.set(p, link.pin);
+    }
     return p;
   });
 }
@@ -275,6 +305,8 @@ export interface DetachCgroupOptions {
   attachType?: CgroupAttachTypeName | number;
   /** Only this program. */
   progId?: number;
+  /** Pins that may hold this cgroup's links: detaching through them needs no CAP_SYS_ADMIN. */
+  linkPins?: string[];
 }
 
 export interface CgroupDetachment {
@@ -289,7 +321,7 @@ export interface CgroupDetachment {
  */
 export function detachCgroup(path: string, options: DetachCgroupOptions = {}): CgroupDetachment {
   const cgroup = resolveCgroup(path);
-  const attached = queryCgroup(cgroup, options.attachType !== undefined ? { attachType: options.attachType } : {}).filter(
+  const attached = queryCgroup(cgroup, { ...(options.attachType !== undefined ? { attachType: options.attachType } : {}), linkPins: options.linkPins }).filter(
     (p) => options.progId === undefined || p.progId === options.progId,
   );
   if (attached.length === 0) {
@@ -302,7 +334,16 @@ export function detachCgroup(path: string, options: DetachCgroupOptions = {}): C
     for (const p of attached) {
       const entry = { attachType: p.attachType, attachTypeName: p.attachTypeName, progId: p.progId };
       if (p.linkId !== undefined) {
-        if (withIdFd('link', p.linkId, (fd) => linkDetach(fd, `cgroup link ${p.linkId}`)) !== null) detached.push({ ...entry, linkId: p.linkId });
+        const pin = linkPinOf.get(p);
+        if (pin) {
+          const fd = new Fd(objGet(pin, 0, `cgroup link pinned at ${pin}`), `link ${pin}`);
+          try {
+            linkDetach(fd.value, `cgroup link ${p.linkId} (pinned at ${pin})`);
+          } finally {
+            fd.close();
+          }
+          detached.push({ ...entry, linkId: p.linkId });
+        } else if (withIdFd('link', p.linkId, (fd) => linkDetach(fd, `cgroup link ${p.linkId}`)) !== null) detached.push({ ...entry, linkId: p.linkId });
         continue;
       }
       const progFd = getFdById(cmd.BPF_PROG_GET_FD_BY_ID, p.progId);

@@ -31,3 +31,18 @@ export function resolveInterface(ref: InterfaceRef, netns?: string): ResolvedInt
   if (ifindex === 0) throw new BpfError('NO_SUCH_INTERFACE', `no such interface "${name}"${where}`);
   return { ifindex, ifname: name };
 }
+
+/**
+ * Run `fn` for one device of a listing; when it fails because the device
+ * went away since the listing was made (other work on the host deletes
+ * interfaces at any time), return `gone` instead. Any other failure, or a
+ * failure on a device that is still there, is rethrown.
+ */
+export function unlessVanished<T>(dev: ResolvedInterface, fn: () => T, gone: T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (ffi.ifIndexToName(dev.ifindex) !== dev.ifname) return gone;
+    throw e;
+  }
+}

@@ -33,7 +33,7 @@ import { EEXIST, EINVAL, ENOENT } from '../sys/errno.js';
 import { withIdFd } from '../sys/ids.js';
 import { progInfo } from '../sys/info.js';
 import { BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
-import { resolveInterface, type InterfaceRef } from './iface.js';
+import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js';
 
 export type { TcDirection } from '../netlink/tc.js';
 
@@ -181,7 +181,7 @@ export function queryTc(iface: InterfaceRef, options: TcNetnsOption & { directio
 export function listTc(options: TcNetnsOption = {}): TcFilterInfo[] {
   return withNetns(options.netns, () => {
     using sock = NetlinkSocket.open();
-    return dumpLinks(sock).flatMap((l) => queryOn(sock, l.ifindex, l.ifname).filter((f) => f.kind === 'bpf'));
+    return dumpLinks(sock).flatMap((l) => unlessVanished(l, () => queryOn(sock, l.ifindex, l.ifname).filter((f) => f.kind === 'bpf'), []));
   });
 }
 

@@ -15,13 +15,14 @@ import { withNetns } from '../netns.js';
 import * as cmd from '../sys/bpf-cmd.js';
 import { EEXIST, EINVAL, ENOENT } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
-import { Fd } from '../sys/fd.js';
+import { existsSync } from 'node:fs';
+import { Fd, fdKind } from '../sys/fd.js';
 import { withIdFd } from '../sys/ids.js';
 import { linkInfo, progInfo } from '../sys/info.js';
-import { getFdById } from '../sys/obj-attr.js';
+import { getFdById, objGet } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
-import { resolveInterface, type InterfaceRef } from './iface.js';
+import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js';
 import { linkCreate, linkDetach } from '../sys/link-attr.js';
 import { progDetach, progQuery } from '../sys/prog-attach-attr.js';
 import { TC_DIRECTIONS, isTcDirection, type TcDirection, type TcNetnsOption } from './tc.js';
@@ -136,7 +137,7 @@ export function queryTcx(iface: InterfaceRef, options: TcNetnsOption & { directi
 export function listTcx(options: TcNetnsOption = {}): TcxProgram[] {
   return withNetns(options.netns, () => {
     using sock = NetlinkSocket.open();
-    return dumpLinks(sock).flatMap((l) => TC_DIRECTIONS.flatMap((d) => queryHook(l.ifindex, l.ifname, d)));
+    return dumpLinks(sock).flatMap((l) => unlessVanished(l, () => TC_DIRECTIONS.flatMap((d) => queryHook(l.ifindex, l.ifname, d)), []));
   });
 }
 
@@ -145,6 +146,23 @@ export interface DetachTcxOptions extends TcNetnsOption {
   direction?: TcDirection;
   /** Only this program. */
   progId?: number;
+  /**
+   * Where a link may be pinned (e.g. the pin `load --tc --link` made). A link
+   * found there is detached through its pin, which needs only access to the
+   * pin; opening it by id needs CAP_SYS_ADMIN.
+   */
+  linkPin?: (direction: TcDirection, linkId: number) => string;
+}
+
+/** The link's fd from its pin when there is one there, else by id; null when it is gone. */
+function openTcxLink(linkId: number, pin: string | undefined): Fd | null {
+  if (pin && existsSync(pin)) {
+    const fd = new Fd(objGet(pin, 0, `tcx link pinned at ${pin}`), `link ${pin}`);
+    if (fdKind(fd.value) === 'link' && linkInfo(fd.value, `link pinned at ${pin}`).id === linkId) return fd;
+    fd.close();
+  }
+  const raw = getFdById(cmd.BPF_LINK_GET_FD_BY_ID, linkId);
+  return raw === null ? null : new Fd(raw, `tcx link ${linkId}`);
 }
 
 export interface TcxDetachment {
@@ -168,13 +186,20 @@ export function detachTcx(iface: InterfaceRef, options: DetachTcxOptions = {}): 
       for (const p of queryHook(ifindex, ifname, direction)) {
         if (options.progId !== undefined && p.progId !== options.progId) continue;
         if (p.linkId) {
-          const done = withIdFd('link', p.linkId, (fd) => {
-            const l = linkInfo(fd, `tcx link ${p.linkId}`);
-            // The query named this link for this hook; check before cutting it.
-            if (l.details.kind !== 'tcx' || l.details.ifindex !== ifindex || l.details.attachType !== tcxAttachType(direction)) return false;
-            linkDetach(fd, `tcx link ${p.linkId} on ${ifname} ${direction}`);
-            return true;
-          });
+          const link = openTcxLink(p.linkId, options.linkPin?.(direction, p.linkId));
+          let done = false;
+          if (link) {
+            try {
+              const l = linkInfo(link.value, `tcx link ${p.linkId}`);
+              // The query named this link for this hook; check before cutting it.
+              if (l.details.kind === 'tcx' && l.details.ifindex === ifindex && l.details.attachType === tcxAttachType(direction)) {
+                linkDetach(link.value, `tcx link ${p.linkId} on ${ifname} ${direction}`);
+                done = true;
+              }
+            } finally {
+              link.close();
+            }
+          }
           if (done) detached.push({ direction, progId: p.progId, linkId: p.linkId });
           continue;
         }

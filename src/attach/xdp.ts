@@ -13,12 +13,18 @@ import { dumpLinks, ifinfomsg, RTM_SETLINK } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { withNetns } from '../netns.js';
 import * as cmd from '../sys/bpf-cmd.js';
-import { EBUSY, EEXIST, EINVAL } from '../sys/errno.js';
+import { existsSync } from 'node:fs';
+import { EBUSY, EEXIST, EINVAL, EPERM } from '../sys/errno.js';
+import { Fd, fdKind } from '../sys/fd.js';
+import { linkInfo, progInfo } from '../sys/info.js';
+import { BPF_LINK_TYPE } from '../sys/link-type.js';
+import { objGet } from '../sys/obj-attr.js';
+import { BpfSyscallError } from '../sys/syscall-error.js';
+import { linkDetach } from '../sys/link-attr.js';
 import * as ffi from '../sys/ffi.js';
 import { withIdFd } from '../sys/ids.js';
-import { progInfo } from '../sys/info.js';
 import { getFdById } from '../sys/obj-attr.js';
-import { resolveInterface, type InterfaceRef } from './iface.js';
+import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js';
 import {
   XDP_FLAGS_REPLACE,
   XDP_FLAGS_UPDATE_IF_NOEXIST,
@@ -130,7 +136,7 @@ export function listXdp(options: XdpNetnsOption = {}): XdpStatus[] {
     return dumpLinks(sock)
       .map(xdpStateOf)
       .filter((s) => s.state !== 'none')
-      .map((s) => toStatus(sock, s, links));
+      .flatMap((s) => unlessVanished(s, () => [toStatus(sock, s, links)], []));
   });
 }
 
@@ -284,6 +290,48 @@ export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
 export interface DetachXdpOptions extends XdpNetnsOption {
   /** Only this mode's program; default: every attached one. */
   mode?: XdpMode;
+  /**
+   * bpffs pins that may hold the bpf_link of a link-owned program (e.g. the
+   * one `load --link` made). Tried first: detaching through a pin needs only
+   * access to the pin, where finding the link by walking link ids needs
+   * CAP_SYS_ADMIN.
+   */
+  linkPins?: string[];
+}
+
+/** Detach through the first pin holding an XDP link for `progId` on `ifindex`; its link id, or undefined. */
+function detachThroughPins(pins: readonly string[], ifindex: number, progId: number, ifname: string): number | undefined {
+  for (const path of pins) {
+    if (!existsSync(path)) continue;
+    const fd = new Fd(objGet(path, 0, `XDP link pinned at ${path}`), `link ${path}`);
+    try {
+      if (fdKind(fd.value) !== 'link') continue;
+      const info = linkInfo(fd.value, `link pinned at ${path}`);
+      if (info.type !== BPF_LINK_TYPE.XDP || info.details.kind !== 'xdp' || info.details.ifindex !== ifindex || info.progId !== progId) continue;
+      linkDetach(fd.value, `XDP link ${info.id} on ${ifname} (pinned at ${path})`);
+      return info.id;
+    } finally {
+      fd.close();
+    }
+  }
+  return undefined;
+}
+
+/** The XDP links for `progId` on `ifindex`, by walking link ids: EPERM there says what to do instead. */
+function linkCandidatesByWalk(ifindex: number, progId: number, ifname: string, links: () => XdpLinkInfo[], pins: readonly string[]): XdpLinkInfo[] {
+  try {
+    return xdpLinkCandidates(ifindex, progId, links());
+  } catch (e) {
+    if (e instanceof BpfSyscallError && e.errno === EPERM) {
+      const where = pins.length ? `no pin at ${pins.join(', ')} holds it, and ` : '';
+      throw new BpfError(
+        'SYSCALL',
+        `detach XDP from ${ifname}: program ${progId} is attached through a bpf_link; ${where}finding the link by id (${e.command}) ${e.message.slice(e.message.indexOf(': EPERM: ') + 9)}; or name the link's pin (--bpffs / the pin load --link made)`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
 }
 
 export interface XdpDetachment {
@@ -316,7 +364,13 @@ export function detachXdp(iface: InterfaceRef, modeOrOptions: XdpMode | DetachXd
     const detached: XdpDetachment['detached'] = [];
     for (const slot of slots) {
       if (slot.viaLink) {
-        const candidates = xdpLinkCandidates(ifindex, slot.progId, links());
+        const pins = options.linkPins ?? [];
+        const pinned = detachThroughPins(pins, ifindex, slot.progId, ifname);
+        if (pinned !== undefined) {
+          detached.push({ mode: slot.mode, progId: slot.progId, linkId: pinned });
+          continue;
+        }
+        const candidates = linkCandidatesByWalk(ifindex, slot.progId, ifname, links, pins);
         if (candidates.length !== 1) {
           throw new BpfError(
             'SYSCALL',

@@ -24,6 +24,7 @@ const MAX_DEPTH = 64;
 
 /** Read `size` bytes at `off` as an unsigned integer. */
 export function readUnsigned(b: Uint8Array, off: number, size: number, le: boolean): bigint {
+  if (off + size > b.length) throw new BpfError('BTF_INVALID', `BTF layout reads ${size} bytes at offset ${off}, past the end of the ${b.length}-byte value`);
   let v = 0n;
   for (let i = 0; i < size; i++) v = (v << 8n) | BigInt(b[le ? off + size - 1 - i : off + i]!);
   return v;
@@ -100,6 +101,7 @@ function decodeAt(btf: Btf, id: number, b: Uint8Array, off: number, le: boolean,
       return enumName(t, v) ?? small(v, t.kind === 'enum64' ? 8 : t.size);
     }
     case 'float': {
+      if (off + t.size > b.length) throw new BpfError('BTF_INVALID', `BTF layout reads ${t.size} bytes at offset ${off}, past the end of the ${b.length}-byte value`);
       const dv = new DataView(b.buffer, b.byteOffset + off, t.size);
       if (t.size === 4) return dv.getFloat32(0, le);
       if (t.size === 8) return dv.getFloat64(0, le);

@@ -12,6 +12,8 @@ export interface CommandContext {
   print(line: string): void;
   /** Write a JSON document to stdout. */
   printJson(value: unknown): void;
+  /** A warning on stderr ("bpf-ts: warning: …"), with or without --json. */
+  warn?(line: string): void;
 }
 
 export interface Command {

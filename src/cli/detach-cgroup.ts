@@ -3,29 +3,43 @@
 // sk_msg program off a sockmap named by pin path or id:N. Pins that `load`
 // made for them under <bpffs>/bpf-ts/ (cgroup links, the sockmap) go too.
 
-import { existsSync, readdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { cgroupAttachType, cgroupId, detachCgroup } from '../attach/cgroup.js';
+import { resolveCgroup } from '../attach/cgroup-mount.js';
 import { detachSkMsg } from '../attach/sk-msg.js';
-import { unpin } from '../maps/pin.js';
+import { openPinnedMap, removeEmptyDirs, unpin } from '../maps/pin.js';
 import type { CommandContext } from './command.js';
 import { defaultCgroupLinkPin, isDefaultSkMsgMapPin, pinDir } from './default-pins.js';
+import { findLinkPins, removeLinkPin } from './link-pins.js';
 import { openMapTarget } from './target.js';
 import { parseUint } from './tc-select.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
+function cgroupLinkPins(bpffs: string, cgroup: string): string[] {
+  const dir = pinDir(bpffs);
+  let prefix: string;
+  try {
+    prefix = `cgroup_${cgroupId(resolveCgroup(cgroup))}_`;
+    return readdirSync(dir).filter((n) => n.startsWith(prefix)).map((n) => join(dir, n));
+  } catch {
+    return [];
+  }
+}
+
 export function detachCgroupCli(values: Values, ctx: CommandContext, bpffs: string): number {
   const progId = parseUint(values['program-id'], '--program-id', 0xffffffff);
   const attachType = values['attach-type'] as string | undefined;
-  const r = detachCgroup(values.cgroup as string, { progId, ...(attachType !== undefined ? { attachType: cgroupAttachType(attachType) } : {}) });
+  // The link pins load --link made for this cgroup: detaching through them needs no CAP_SYS_ADMIN.
+  const r = detachCgroup(values.cgroup as string, { progId, ...(attachType !== undefined ? { attachType: cgroupAttachType(attachType) } : {}), linkPins: cgroupLinkPins(bpffs, values.cgroup as string) });
   const removedPins: string[] = [];
-  for (const d of r.detached) {
-    if (d.linkId === undefined) continue;
-    const pin = defaultCgroupLinkPin(bpffs, cgroupId(r.cgroup), d.attachTypeName, d.linkId);
-    if (existsSync(pin)) {
-      rmSync(pin);
-      removedPins.push(pin);
+  const withLink = r.detached.filter((d) => d.linkId !== undefined);
+  if (withLink.length > 0) {
+    const likely = withLink.map((d) => defaultCgroupLinkPin(bpffs, cgroupId(r.cgroup), d.attachTypeName, d.linkId!));
+    for (const held of findLinkPins(bpffs, withLink.map((d) => d.linkId!), likely)) {
+      removeLinkPin(held.path);
+      removedPins.push(held.path);
     }
   }
   const detached = r.detached.map((d) => ({ attachType: d.attachTypeName, progId: d.progId, ...(d.linkId !== undefined ? { linkId: d.linkId } : {}) }));
@@ -53,7 +67,9 @@ export function detachSkMsgCli(values: Values, ctx: CommandContext, bpffs: strin
       : []
     : [target];
   for (const p of candidates) {
-    if (isDefaultSkMsgMapPin(p, r.mapId) && unpin(p)) removedPins.push(p);
+    if (!isDefaultSkMsgMapPin(p, r.mapId) || !holdsMap(p, r.mapId)) continue;
+    if (unpin(p)) removedPins.push(p);
+    removeEmptyDirs([dirname(resolve(p))]); // <bpffs>/bpf-ts/, once empty
   }
   const detached = r.detached.map((d) => ({ progId: d.progId, attachType: d.attachTypeName }));
   if (ctx.json) ctx.printJson({ map: r.mapName, mapId: r.mapId, detached, removedPins });
@@ -62,4 +78,14 @@ export function detachSkMsgCli(values: Values, ctx: CommandContext, bpffs: strin
     for (const p of removedPins) ctx.print(`removed map pin ${p}`);
   }
   return 0;
+}
+
+/** Whether the pin at `path` (checked: no symlinks, trusted owner) holds map `mapId`: only then is it ours to remove. */
+function holdsMap(path: string, mapId: number): boolean {
+  try {
+    using m = openPinnedMap(path);
+    return m.id === mapId;
+  } catch {
+    return false;
+  }
 }

@@ -4,7 +4,6 @@
 // made for tcx links are removed; the clsact qdisc stays unless
 // --remove-qdisc (and then only when no filter is left on it).
 
-import { existsSync, rmSync } from 'node:fs';
 import { detachTc, isTcDirection, removeClsact, type TcDetachment, type TcDirection } from '../attach/tc.js';
 import { detachTcx, type TcxDetachment } from '../attach/tcx.js';
 import { resolveInterface } from '../attach/iface.js';
@@ -12,6 +11,7 @@ import { BpfError } from '../errors.js';
 import { withNetns } from '../netns.js';
 import type { CommandContext } from './command.js';
 import { defaultTcxLinkPin } from './default-pins.js';
+import { findLinkPins, removeLinkPin } from './link-pins.js';
 import { parseUint } from './tc-select.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -34,17 +34,21 @@ export function detachTcCli(values: Values, ctx: CommandContext, bpffs: string):
   } catch (e) {
     if (!(e instanceof BpfError && e.code === 'NOT_ATTACHED') || onlyFilter) throw e;
   }
-  const tcx: TcxDetachment['detached'] = onlyFilter ? [] : detachTcx(ifindex, { direction, netns }).detached;
+  // Links load --link pinned are opened through their pins: no CAP_SYS_ADMIN needed to find them.
+  const linkPin = (dir: TcDirection, linkId: number) => defaultTcxLinkPin(bpffs, ifname, dir, linkId, netns);
+  const tcx: TcxDetachment['detached'] = onlyFilter ? [] : detachTcx(ifindex, { direction, netns, linkPin }).detached;
   if (filters.length === 0 && tcx.length === 0) {
     throw new BpfError('NOT_ATTACHED', `detach TC from ${ifname}: no bpf filter or tcx program on ${direction ?? 'ingress or egress'}`);
   }
 
   const removedPins: string[] = [];
-  for (const t of tcx) {
-    const pin = defaultTcxLinkPin(bpffs, ifname, t.direction, t.linkId, netns);
-    if (t.linkId && existsSync(pin)) {
-      rmSync(pin);
-      removedPins.push(pin);
+  // Only pins that hold the links just detached, wherever on this bpffs (custom --pin-link too).
+  const linkIds = tcx.flatMap((t) => (t.linkId ? [t.linkId] : []));
+  if (linkIds.length > 0) {
+    const likely = tcx.filter((t) => t.linkId).map((t) => defaultTcxLinkPin(bpffs, ifname, t.direction, t.linkId, netns));
+    for (const held of findLinkPins(bpffs, linkIds, likely)) {
+      removeLinkPin(held.path);
+      removedPins.push(held.path);
     }
   }
   const removedQdisc = values['remove-qdisc'] ? removeClsact(ifindex, { netns }) : undefined;

@@ -89,7 +89,10 @@ export function streamEvents(coll: BpfCollection, ctx: CommandContext, headers: 
     readers.push(reader);
     void (async () => {
       for await (const r of reader) ctx.print(formatEvent(name, r, ctx, headers.get(name)));
-    })();
+    })().catch((e: unknown) => {
+      // A reader that fails (polling error, corrupt buffer) ends with one line, not an unhandled rejection.
+      process.stderr.write(`bpf-ts: events from ${name} stopped: ${e instanceof Error ? e.message : String(e)}\n`);
+    });
   }
   return () => {
     for (const r of readers) r.close();

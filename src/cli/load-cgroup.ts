@@ -9,15 +9,18 @@
 // attached first: a socket added to the map takes the map's programs at that
 // moment, so it must be there before sock_ops starts adding sockets.
 
+import { warnLoad } from './load-warnings.js';
 import { basename } from 'node:path';
 import { attachCgroup, attachCgroupLink, BPF_F_ALLOW_MULTI, resolveCgroup, type CgroupLink } from '../attach/cgroup.js';
 import { attachSkMsg, detachSkMsg } from '../attach/sk-msg.js';
 import { openObject } from '../collection.js';
+import { applyMaxEntries } from './max-entries.js';
 import { BpfError } from '../errors.js';
-import { pinFd, unpin } from '../maps/pin.js';
+import { pinFd, removeEmptyDirs, unpin } from '../maps/pin.js';
 import { cgroupAttachTypeFor, selectCgroupProgram, selectSkMsgProgram } from './cgroup-select.js';
 import type { CommandContext } from './command.js';
 import { defaultCgroupLinkPin, defaultSkMsgMapPin } from './default-pins.js';
+import { clearDefunctLinkPin, pinLinkVerified, removeLinkPin } from './link-pins.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -35,16 +38,22 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
   if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
   if (values.replace && !mapName) throw new BpfError('USAGE', '--replace swaps the sk_msg program of --sk-msg MAP; cgroup hooks take several programs');
   const cgroup = cgroupArg ? resolveCgroup(cgroupArg) : undefined;
+  // A custom link pin path is checked (and a defunct link's pin cleared) before anything is loaded.
+  const customPin = values.link ? (values['pin-link'] as string | undefined) : undefined;
+  const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the cgroup link for ${cgroupArg}`) : undefined;
 
   const spec = openObject(objPath);
+  applyMaxEntries(spec, values['max-entries']);
   const cgProg = cgroup ? selectCgroupProgram(spec, values.program as string | undefined) : undefined;
   const attachType = cgProg ? cgroupAttachTypeFor(cgProg, values['attach-type']) : undefined;
   const msgProg = mapName ? selectSkMsgProgram(spec, values['sk-msg-program'] as string | undefined) : undefined;
   using coll = spec.load({
+    ignoreMemoryLimit: values['ignore-memory-limit'] === true,
     programs: [cgProg, msgProg].filter((p) => p !== undefined).map((p) => p.name),
     bpffs,
     pinMaps: values['pin-maps'] as string | undefined,
   });
+  warnLoad(ctx, coll);
   const map = mapName ? coll.map(mapName) : undefined;
 
   const undo: (() => void)[] = [];
@@ -57,9 +66,12 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
       const reused = coll.reusedPins.has(mapName);
       if (!mapPin && !reused) {
         mapPin = defaultSkMsgMapPin(bpffs, mapName, map.id);
-        pinFd(map.fd.value, mapPin, { mkdir: true, label: `map ${mapName}` });
+        const dirs = pinFd(map.fd.value, mapPin, { mkdir: true, label: `map ${mapName}` });
         const made = mapPin;
-        undo.push(() => unpin(made));
+        undo.push(() => {
+          unpin(made);
+          removeEmptyDirs(dirs);
+        });
       }
       const att = attachSkMsg({ mapFd: map.fd.value, progFd: prog.fd.value, replace: values.replace === true });
       undo.push(() => detachSkMsg(map.fd.value, { progId: att.progId }));
@@ -80,8 +92,8 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
         const pinPath = (values['pin-link'] as string | undefined) ?? defaultCgroupLinkPin(bpffs, link.cgroupId, link.attachTypeName, link.id);
         const l = link;
         undo.push(() => l.detach());
-        pinFd(link.fd.value, pinPath, { mkdir: true, label: `cgroup link ${link.id}` });
-        undo.push(() => unpin(pinPath));
+        pinLinkVerified(link.fd.value, pinPath, `cgroup link ${link.id}`);
+        undo.push(() => removeLinkPin(pinPath));
         out.cgroup = { path: cgroup, cgroupId: Number(link.cgroupId), program: cgProg.name, progId: link.progId, attachType: link.attachTypeName, link: true, linkId: link.id, linkPin: pinPath };
       } else {
         const att = attachCgroup({ cgroup, progFd, attachType, flags: BPF_F_ALLOW_MULTI });
@@ -96,11 +108,12 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
         // keep the original error
       }
     }
-    for (const pin of [...coll.createdPins]) coll.unpinCreated(pin);
+    coll.removeCreated();
     throw e;
   } finally {
     link?.close();
   }
+  if (removedDefunctPin) out.removedDefunctPin = removedDefunctPin;
   out.pinnedMaps = [...coll.createdPins];
   out.reusedMaps = [...coll.reusedPins];
   if (ctx.json) ctx.printJson(out);

@@ -3,14 +3,16 @@
 // as a cls_bpf filter on clsact (like `tc filter add … bpf da obj OBJ sec S`),
 // or with --link through a tcx bpf_link pinned on bpffs.
 
+import { warnLoad } from './load-warnings.js';
 import { basename } from 'node:path';
 import { attachTc } from '../attach/tc.js';
 import { attachTcx } from '../attach/tcx.js';
 import { openObject } from '../collection.js';
+import { applyMaxEntries } from './max-entries.js';
 import { BpfError } from '../errors.js';
-import { pinFd } from '../maps/pin.js';
 import type { CommandContext } from './command.js';
 import { defaultTcxLinkPin } from './default-pins.js';
+import { clearDefunctLinkPin, pinLinkVerified } from './link-pins.js';
 import { parseDirection, parseUint, selectTcProgram, tcProgramNames } from './tc-select.js';
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -26,15 +28,22 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
   }
   if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
 
+  // A custom link pin path is checked (and a defunct link's pin cleared) before anything is loaded.
+  const customPin = values.link ? (values['pin-link'] as string | undefined) : undefined;
+  const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the tcx link for ${iface}`) : undefined;
+
   const spec = openObject(objPath);
+  applyMaxEntries(spec, values['max-entries']);
   const prog = selectTcProgram(spec, values.program as string | undefined, values.direction);
   const direction = parseDirection(values.direction, prog);
   using coll = spec.load({
+    ignoreMemoryLimit: values['ignore-memory-limit'] === true,
     programs: tcProgramNames(spec, prog),
     programType: 'sched_cls',
     bpffs,
     pinMaps: values['pin-maps'] as string | undefined,
   });
+  warnLoad(ctx, coll);
   const p = coll.program(prog.name);
   const common = {
     program: prog.name,
@@ -49,12 +58,27 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
       using link = attachTcx({ iface, direction, program: p, netns });
       const pinPath = (values['pin-link'] as string | undefined) ?? defaultTcxLinkPin(bpffs, link.ifname, direction, link.id, netns);
       try {
-        pinFd(link.fd.value, pinPath, { mkdir: true, label: `tcx link ${link.id}` });
+        // Verified after pinning: a detach between LINK_CREATE and the pin leaves nothing attached.
+        pinLinkVerified(link.fd.value, pinPath, `tcx link ${link.id}`);
       } catch (e) {
-        link.detach();
+        try {
+          link.detach();
+        } catch {
+          // already detached
+        }
         throw e;
       }
-      out = { interface: link.ifname, ifindex: link.ifindex, direction, progId: link.progId, link: true, linkId: link.id, linkPin: pinPath, ...common };
+      out = {
+        interface: link.ifname,
+        ifindex: link.ifindex,
+        direction,
+        progId: link.progId,
+        link: true,
+        linkId: link.id,
+        linkPin: pinPath,
+        ...(removedDefunctPin ? { removedDefunctPin } : {}),
+        ...common,
+      };
     } else {
       const att = attachTc({
         iface,
@@ -83,8 +107,8 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
       };
     }
   } catch (e) {
-    // Nothing stays pinned from a load that did not attach.
-    for (const pin of [...coll.createdPins]) coll.unpinCreated(pin);
+    // Nothing stays pinned from a load that did not attach, nor the directories made for it.
+    coll.removeCreated();
     throw e;
   }
   if (ctx.json) ctx.printJson(out);

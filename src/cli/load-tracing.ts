@@ -4,13 +4,14 @@
 // and unpinned, and DIR removed once empty. A failed load leaves nothing:
 // pins made so far are removed, and DIR too when this command created it.
 
-import { existsSync, lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, lstatSync, readdirSync, rmdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { openObject } from '../collection.js';
 import { BpfError } from '../errors.js';
 import { autoAttach, autoAttachPlan } from '../link/auto.js';
 import { BpfLink, BpfLinkSet } from '../link/link.js';
-import { ensureBpffs, isBpffs } from '../sys/bpffs.js';
+import { unpin } from '../maps/pin.js';
+import { ensureBpffs, removeEmptyDirs, walkBpffsDir } from '../sys/bpffs.js';
 import { EINVAL, EOPNOTSUPP } from '../sys/errno.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import type { CommandContext } from './command.js';
@@ -29,8 +30,7 @@ export function loadPinLinks(objPath: string, dir: string, opts: { program?: str
   applySets(spec, opts.set);
   const { attach, skipped } = tracingSelection(spec, opts.program ? [opts.program] : undefined);
   if (attach.length === 0) throw new BpfError('USAGE', `${spec.path}: no program names a tracing target; --pin-links pins tracing links (for XDP use --xdp IFACE --link)`);
-  const created = !existsSync(abs);
-  ensureBpffs(abs, { mkdir: true });
+  const createdDirs = ensureBpffs(abs, { mkdir: true, purpose: `pin links in ${abs}` });
   const pinned: PinnedLink[] = [];
   const links: (BpfLink | BpfLinkSet)[] = [];
   try {
@@ -48,7 +48,7 @@ export function loadPinLinks(objPath: string, dir: string, opts: { program?: str
     }
   } catch (e) {
     for (const p of pinned) rmPin(p.path);
-    if (created) rmdirIfEmpty(abs);
+    removeEmptyDirs(createdDirs);
     throw e;
   } finally {
     for (const l of links) l.close();
@@ -62,12 +62,12 @@ export function loadPinLinks(objPath: string, dir: string, opts: { program?: str
   return 0;
 }
 
-/** Remove a pin this command made (only on bpffs). */
+/** Remove a pin this command made (checked: bpffs, no symlink). */
 function rmPin(path: string): void {
   try {
-    if (isBpffs(dirname(path))) unlinkSync(path);
+    unpin(path);
   } catch {
-    // already gone
+    // already gone, or no longer ours to remove
   }
 }
 
@@ -82,7 +82,8 @@ function rmdirIfEmpty(dir: string): void {
 export function detachLinksDir(dir: string, ctx: CommandContext): number {
   const abs = resolve(dir);
   if (!existsSync(abs)) throw new BpfError('NOT_ATTACHED', `${abs}: no such directory (nothing pinned there)`);
-  if (!isBpffs(abs)) throw new BpfError('NOT_BPFFS', `${abs} is not on a bpf filesystem; refusing to remove anything there`);
+  // On bpffs, no symlink on the way, owned by root or us (PIN_UNSAFE otherwise).
+  walkBpffsDir(abs, { purpose: `detach the links pinned in ${abs}` });
   const done: { path: string; linkId: number }[] = [];
   const left: { path: string; why: string }[] = [];
   for (const name of readdirSync(abs).sort()) {

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { BpfError } from '../errors.js';
 import type { Command, CommandContext } from './command.js';
 import { completionScript } from './completion.js';
-import { commands } from './commands/index.js';
+import { type CommandEntry, commands } from './commands/index.js';
 import { runCleanups, wireProcessExitPaths, writeStderr, writeStdout } from './lifecycle.js';
 import { commandHelp, optionHelp, optionsReference } from './option-help.js';
 import { readFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ const GLOBAL_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function findCommand(name: string): Command | undefined {
+function findCommand(name: string): CommandEntry | undefined {
   return commands.find((c) => c.name === name || c.aliases?.includes(name));
 }
 
@@ -49,14 +49,19 @@ const MISPLACED: Record<string, Record<string, string>> = {
 };
 
 /** parseArgs' error in our words: which option, what is wrong, where it belongs. */
-function parseError(cmd: Command, e: unknown): BpfError {
+/** Every command's module (for messages and scripts that span commands). */
+export async function loadCommands(): Promise<Command[]> {
+  return Promise.all(commands.map((c) => c.load()));
+}
+
+async function parseError(cmd: Command, e: unknown): Promise<BpfError> {
   const code = (e as { code?: string }).code;
   const opt = /'(-{1,2}[^' <]+)/.exec((e as Error).message)?.[1] ?? '';
   const name = opt.replace(/^-+/, '');
   if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
     const hint = MISPLACED[cmd.name]?.[name];
     if (hint) return new BpfError('USAGE', hint);
-    const elsewhere = commands.filter((c) => c !== cmd && name in c.options).map((c) => c.name);
+    const elsewhere = (await loadCommands()).filter((c) => c.name !== cmd.name && name in c.options).map((c) => c.name);
     const known = Object.keys(cmd.options).map((o) => `--${o}`);
     return new BpfError(
       'USAGE',
@@ -85,6 +90,7 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     debug,
     print: (line) => out(line + '\n'),
     printJson: (v) => out(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n'),
+    warn: (line) => err(`bpf-ts: warning: ${line}\n`),
   };
   try {
     // Commands may have a sub-command word ("map dump", "prog list"): those
@@ -102,7 +108,7 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     if (first === 'help') {
       const topic = argv[argv.indexOf(first) + 1];
       if (topic === '--all') {
-        out(optionsReference(commands) + '\n');
+        out(optionsReference(await loadCommands()) + '\n');
         return 0;
       }
       if (topic === undefined) {
@@ -111,21 +117,23 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
       }
       const about = findCommand(topic);
       if (!about) throw new BpfError('USAGE', `no command "${topic}" to help with (commands: ${commands.map((c) => c.name).join(', ')})`);
-      out(commandHelp(about) + '\n');
+      out(commandHelp(await about.load()) + '\n');
       return 0;
     }
     if (first === 'completion') {
-      out(completionScript(argv[argv.indexOf(first) + 1] ?? '') + '\n');
+      out(completionScript(argv[argv.indexOf(first) + 1] ?? '', await loadCommands()) + '\n');
       return 0;
     }
-    const cmd = findCommand(first);
-    if (!cmd) throw new BpfError('USAGE', `unknown command "${first}" (try bpf-ts --help)`);
+    const entry = findCommand(first);
+    if (!entry) throw new BpfError('USAGE', `unknown command "${first}" (try bpf-ts --help)`);
+    // Imported on use: only this command's modules load (fast start-up).
+    const cmd = await entry.load();
     const rest = argv.slice(argv.indexOf(first) + 1).concat(argv.slice(0, argv.indexOf(first)));
     let parsed;
     try {
       parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
     } catch (e) {
-      throw parseError(cmd, e);
+      throw await parseError(cmd, e);
     }
     if (parsed.values.help) {
       out(commandHelp(cmd) + '\n');
@@ -138,10 +146,22 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     const isBpf = e instanceof BpfError;
     const message = e instanceof Error ? e.message : String(e);
     const line = isBpf ? message : `internal error: ${message}`;
-    if (json) out(JSON.stringify({ error: { code: isBpf ? e.code : 'INTERNAL', message } }) + '\n');
+    if (json) out(JSON.stringify({ error: { code: isBpf ? e.code : 'INTERNAL', message, ...errorExtras(e) } }) + '\n');
     err(`bpf-ts: ${line.split('\n')[0]}\n`);
     if (debug && e instanceof Error) err((e.stack ?? '') + '\n');
     else if (isBpf && e.details) err(e.details.replace(/\n?$/, '\n'));
     return 1;
   }
+}
+
+/** What a --json error carries beyond code and message: the verifier's log lines and where it stopped. */
+function errorExtras(e: unknown): Record<string, unknown> {
+  if (!(e instanceof BpfError)) return {};
+  const x = e as BpfError & { log?: unknown; instruction?: unknown; sourceLine?: { fileName?: string; line?: number; source?: string } };
+  const extras: Record<string, unknown> = {};
+  if (typeof x.log === 'string' && x.log.trim()) extras.verifierLog = x.log.trimEnd().split('\n');
+  if (typeof x.instruction === 'number' && x.instruction >= 0) extras.instruction = x.instruction;
+  if (x.sourceLine?.fileName) extras.sourceLine = { file: x.sourceLine.fileName, line: x.sourceLine.line, source: x.sourceLine.source?.trim() };
+  if (e.details) extras.details = e.details;
+  return extras;
 }

@@ -71,9 +71,11 @@ export function loadSkippingUnsupported(spec: BpfObjectSpec, names: string[], sk
     } catch (e) {
       if (!(e instanceof BpfError) || e.code !== 'KERNEL_UNSUPPORTED') throw e;
       const msg = e.message;
-      const bad = left.find((n) => msg.includes(`program ${n}:`));
+      // "…: tracing program NAME refused by the kernel (EPERM): why"
+      const bad = left.find((n) => new RegExp(`program ${n}\\b`).test(msg));
       if (!bad) throw e;
-      skipped.push({ name: bad, reason: msg.slice(msg.indexOf(`program ${bad}:`) + `program ${bad}: `.length) });
+      const at = msg.indexOf(`program ${bad}`) + `program ${bad}`.length;
+      skipped.push({ name: bad, reason: msg.slice(at).replace(/^[:\s]+/, '') });
       left.splice(left.indexOf(bad), 1);
     }
   }

@@ -5,18 +5,22 @@
 import type { BpfObjectSpec } from '../collection.js';
 import { BpfError } from '../errors.js';
 import type { ProgramSpec } from '../object/types.js';
-import { BPF_PROG_TYPE } from '../uapi/bpf.js';
+import { BPF_ATTACH_TYPE, BPF_PROG_TYPE } from '../uapi/bpf.js';
 import { isXdpMode, type XdpMode } from '../attach/xdp-flags.js';
 
 const isXdpCandidate = (p: ProgramSpec) => p.type === BPF_PROG_TYPE.XDP || p.type === null;
+// devmap/cpumap programs run from a map entry, never on an interface.
+const isInterfaceXdp = (p: ProgramSpec) =>
+  isXdpCandidate(p) && p.expectedAttachType !== BPF_ATTACH_TYPE.XDP_DEVMAP && p.expectedAttachType !== BPF_ATTACH_TYPE.XDP_CPUMAP;
 
 export function selectXdpProgram(spec: BpfObjectSpec, name: string | undefined): ProgramSpec {
   if (name) {
     const p = spec.program(name);
     if (!isXdpCandidate(p)) throw new BpfError('USAGE', `${spec.path}: program ${name} is not an XDP program (section "${p.section}")`);
+    if (!isInterfaceXdp(p)) throw new BpfError('USAGE', `${spec.path}: program ${name} (section "${p.section}") is a devmap/cpumap program: it runs from a map entry, not on an interface`);
     return p;
   }
-  const xdp = spec.programs.filter(isXdpCandidate);
+  const xdp = spec.programs.filter(isInterfaceXdp);
   if (xdp.length === 1) return xdp[0];
   if (xdp.length === 0) throw new BpfError('PROGRAM_NOT_FOUND', `${spec.path} has no XDP program`);
   throw new BpfError('USAGE', `${spec.path} has ${xdp.length} XDP programs (${xdp.map((p) => p.name).join(', ')}): choose one with --program`);

@@ -9,11 +9,13 @@
 import { BpfError } from '../errors.js';
 import type { BpfMap } from '../maps/map.js';
 import { possibleCpus } from '../sys/cpus.js';
-import { errnoName } from '../sys/errno.js';
+import { EACCES, EPERM, errnoName } from '../sys/errno.js';
+import { capsHint, NEED_PERFMON } from '../sys/caps.js';
 import * as ffi from '../sys/ffi.js';
 import { Fd } from '../sys/fd.js';
 import { BPF_MAP_TYPE } from '../uapi/bpf.js';
-import { type EventRecord, EventStream } from './stream.js';
+import { EventReader } from './reader.js';
+import type { EventRecord } from './stream.js';
 
 const PERF_TYPE_SOFTWARE = 1;
 const PERF_COUNT_SW_BPF_OUTPUT = 10;
@@ -25,9 +27,31 @@ const PERF_EVENT_IOC_ENABLE = 0x2400;
 const PERF_RECORD_LOST = 2;
 const PERF_RECORD_SAMPLE = 9;
 
-// struct perf_event_mmap_page offsets.
-const DATA_HEAD = 1024;
-const DATA_TAIL = 1032;
+// struct perf_event_mmap_page: data_head and data_tail, as u64 indexes.
+export const DATA_HEAD = 1024 / 8;
+export const DATA_TAIL = 1032 / 8;
+
+/**
+ * data_head as one whole 64-bit load. The kernel publishes records, then
+ * data_head (store-release); the load must be acquire and must not tear: a
+ * DataView.getBigUint64 reads the bytes separately, and against a concurrent
+ * writer returns values that never existed (measured on 2 cores: from a few
+ * per million reads to 1 in 4,000), so the reader ran past head and handed
+ * the kernel a data_tail beyond it.
+ * Atomics.load is sequentially consistent (stronger than acquire).
+ */
+export function loadDataHead(meta: BigUint64Array): number {
+  return Number(Atomics.load(meta, DATA_HEAD));
+}
+
+/** data_tail: read back whole; stored after the records are read (store-release). */
+export function loadDataTail(meta: BigUint64Array): number {
+  return Number(Atomics.load(meta, DATA_TAIL));
+}
+
+export function storeDataTail(meta: BigUint64Array, tail: number): void {
+  Atomics.store(meta, DATA_TAIL, BigInt(tail));
+}
 
 function perfAttr(): Buffer {
   const a = Buffer.alloc(PERF_ATTR_SIZE);
@@ -44,9 +68,12 @@ interface CpuRing {
   cpu: number;
   fd: Fd;
   mapping: ffi.Mapping;
-  meta: DataView;
+  /** The metadata page as u64s: data_head (the kernel stores it with release) and data_tail (ours). */
+  meta: BigUint64Array;
   data: Uint8Array;
-  poll: { close(): void } | null;
+  view: DataView;
+  /** Lost records reported on this CPU and not yet attached to a sample. */
+  lost: number;
 }
 
 export interface PerfBufferOptions {
@@ -54,34 +81,42 @@ export interface PerfBufferOptions {
   pages?: number;
 }
 
-export class PerfBufferReader implements AsyncIterable<EventRecord>, Disposable {
-  readonly map: BpfMap;
+export class PerfBufferReader extends EventReader {
   readonly #rings: CpuRing[] = [];
-  readonly #stream = new EventStream<EventRecord>();
-  #polling = false;
-  #closed = false;
-  /** Total records the kernel reported lost. */
+  /** Total records the kernel reported lost (PERF_RECORD_LOST), over all CPUs. */
   lost = 0;
 
   constructor(map: BpfMap, opts: PerfBufferOptions = {}) {
     if (map.type !== BPF_MAP_TYPE.PERF_EVENT_ARRAY) throw new BpfError('USAGE', `map ${map.name} is not a perf event array`);
     const pages = opts.pages ?? 64;
-    if (pages < 1 || (pages & (pages - 1)) !== 0) throw new BpfError('USAGE', `perf buffer pages must be a power of two, got ${pages}`);
-    this.map = map;
+    if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) throw new BpfError('USAGE', `perf buffer pages must be a power of two, got ${pages}`);
+    super(map);
     const page = ffi.pageSize();
     const cpus = Math.min(possibleCpus(), map.maxEntries);
     try {
       for (let cpu = 0; cpu < cpus; cpu++) {
         const raw = ffi.perfEventOpen(perfAttr(), -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
         if (raw === -19 /* ENODEV: CPU offline */) continue;
-        if (raw < 0) throw new BpfError('SYSCALL', `perf_event_open for CPU ${cpu} (map ${map.name}): ${errnoName(-raw)}`);
+        if (raw < 0) {
+          // A system-wide event (pid -1, one CPU) needs CAP_PERFMON while perf_event_paranoid > 0.
+          const hint = -raw === EPERM || -raw === EACCES ? `: ${capsHint([NEED_PERFMON], 'this process has CAP_PERFMON; kernel.perf_event_paranoid or a security module refused')}` : '';
+          throw new BpfError('SYSCALL', `perf_event_open for CPU ${cpu} (map ${map.name}): ${errnoName(-raw)}${hint}`);
+        }
         const fd = new Fd(raw, `perf event CPU ${cpu}`);
         const m = ffi.mmap(page * (pages + 1), ffi.PROT_READ | ffi.PROT_WRITE, ffi.MAP_SHARED, raw, 0);
         if (typeof m === 'number') {
           fd.close();
           throw new BpfError('SYSCALL', `mmap of the perf buffer for CPU ${cpu} (map ${map.name}): ${errnoName(-m)}`);
         }
-        this.#rings.push({ cpu, fd, mapping: m, meta: new DataView(m.buffer, 0, page), data: new Uint8Array(m.buffer, page, page * pages), poll: null });
+        this.#rings.push({
+          cpu,
+          fd,
+          mapping: m,
+          meta: new BigUint64Array(m.buffer, 0, page / 8),
+          data: new Uint8Array(m.buffer, page, page * pages),
+          view: new DataView(m.buffer, page, page * pages),
+          lost: 0,
+        });
         ffi.ioctl(raw, PERF_EVENT_IOC_ENABLE, 0);
         map.set(cpu, raw);
       }
@@ -95,10 +130,32 @@ export class PerfBufferReader implements AsyncIterable<EventRecord>, Disposable 
     return this.#rings.map((r) => r.cpu);
   }
 
-  /** Copy `len` bytes at ring position `pos`, unwrapping at the end of the ring. */
-  #copy(r: CpuRing, pos: number, len: number): Buffer {
+  protected get label(): string {
+    return `perf buffer ${this.map.name}`;
+  }
+
+  protected pollFds(): number[] {
+    return this.#rings.map((r) => r.fd.value);
+  }
+
+  protected drain(emit: (rec: EventRecord) => void): number {
+    let n = 0;
+    for (const r of this.#rings) {
+      n += this.#drain(r, emit);
+      if (this.closed) break;
+    }
+    return n;
+  }
+
+  /** Read every record waiting in every CPU's ring, synchronously; returns how many samples. */
+  consume(fn: (rec: EventRecord) => void): number {
+    return this.reading(() => this.drain(fn));
+  }
+
+  /** Copy `len` bytes at ring offset `off`, unwrapping at the end of the ring. */
+  #copy(r: CpuRing, off: number, len: number): Buffer {
     const size = r.data.byteLength;
-    const off = pos % size;
+    off &= size - 1;
     const out = Buffer.allocUnsafe(len);
     const first = Math.min(len, size - off);
     out.set(r.data.subarray(off, off + first), 0);
@@ -106,73 +163,55 @@ export class PerfBufferReader implements AsyncIterable<EventRecord>, Disposable 
     return out;
   }
 
-  /** Read every record waiting in every CPU's ring, synchronously; returns how many samples. */
-  consume(fn: (rec: EventRecord) => void): number {
-    if (this.#closed) throw new BpfError('CLOSED', `perf buffer ${this.map.name}: reader closed`);
-    let n = 0;
-    for (const r of this.#rings) n += this.#drain(r, fn);
-    return n;
-  }
-
   #drain(r: CpuRing, fn: (rec: EventRecord) => void): number {
-    const head = Number(r.meta.getBigUint64(DATA_HEAD, true));
-    let tail = Number(r.meta.getBigUint64(DATA_TAIL, true));
+    const size = r.data.byteLength;
+    const mask = size - 1;
+    // Head whole and before the records it covers (see loadDataHead).
+    const head = loadDataHead(r.meta);
+    let tail = loadDataTail(r.meta);
+    if (head < tail || head - tail > size) {
+      throw new BpfError('EVENT_BUFFER_CORRUPT', `${this.label}: CPU ${r.cpu} ring positions are inconsistent (head ${head}, tail ${tail}, size ${size})`);
+    }
     let n = 0;
-    let lost = 0;
     while (tail < head) {
-      const hdr = this.#copy(r, tail, 8);
-      const type = hdr.readUInt32LE(0);
-      const size = hdr.readUInt16LE(6);
-      if (size < 8) break; // corrupt: never loop forever
+      // Records are 8-byte aligned and so is the ring size: a header never wraps.
+      const off = tail & mask;
+      const type = r.view.getUint32(off, true);
+      const recSize = r.view.getUint16(off + 6, true);
+      if (recSize < 8 || recSize > head - tail) {
+        throw new BpfError('EVENT_BUFFER_CORRUPT', `${this.label}: CPU ${r.cpu} record of ${recSize} bytes at ${tail} (head ${head})`);
+      }
+      tail += recSize;
       if (type === PERF_RECORD_SAMPLE) {
-        const body = this.#copy(r, tail + 8, size - 8);
-        const rawSize = body.readUInt32LE(0);
-        fn({ data: body.subarray(4, 4 + rawSize), cpu: r.cpu, lost });
-        lost = 0;
+        const rawSize = r.view.getUint32((off + 8) & mask, true);
+        const rec = { data: this.#copy(r, off + 12, Math.min(rawSize, recSize - 12)), cpu: r.cpu, lost: r.lost };
+        r.lost = 0;
         n++;
+        fn(rec);
       } else if (type === PERF_RECORD_LOST) {
-        const body = this.#copy(r, tail + 8, 16);
-        const count = Number(body.readBigUInt64LE(8));
-        lost += count;
+        // struct { header; u64 id; u64 lost; }
+        const count = Number(r.view.getBigUint64((off + 16) & mask, true));
+        r.lost += count;
         this.lost += count;
       }
-      tail += size;
+      // fn closed the reader: stop reading its memory (the mapping stays until this drain returns).
+      if (this.closed) break;
     }
-    r.meta.setBigUint64(DATA_TAIL, BigInt(tail), true);
+    // Hand the space back after reading it (store-release).
+    storeDataTail(r.meta, tail);
     return n;
   }
 
-  /** Samples as they arrive, from every CPU, through koffi's poll on the event loop. */
-  [Symbol.asyncIterator](): AsyncIterator<EventRecord> {
-    if (!this.#polling) {
-      this.#polling = true;
-      for (const r of this.#rings) {
-        const drain = () => this.#drain(r, (rec) => this.#stream.push(rec));
-        r.poll = ffi.poll(r.fd.value, drain);
-        drain();
-      }
-    }
-    return this.#stream[Symbol.asyncIterator]();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#stream.end();
+  protected release(): void {
     for (const r of this.#rings) {
-      r.poll?.close();
       try {
         if (!this.map.closed) this.map.delete(r.cpu);
       } catch {
-        // the map may already be gone with its collection
+        // the slot may already be empty
       }
       ffi.munmap(r.mapping);
       r.fd.close();
     }
     this.#rings.length = 0;
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }

@@ -3,18 +3,17 @@
 // is open or it is pinned on bpffs. Every attach kind bpf-ts creates (XDP,
 // tcx, cgroup, tracing, perf events, iterators) is a BpfLink or extends it.
 
-import { unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import { BpfProgram } from '../programs/program.js';
 import { BPF_LINK_GET_FD_BY_ID } from '../sys/bpf-cmd.js';
-import { checkPinPath, isBpffs, pinFd } from '../sys/bpffs.js';
+import { unpin } from '../maps/pin.js';
+import { checkExistingPin, pinFd } from '../sys/bpffs.js';
 import { Fd, fdKind } from '../sys/fd.js';
 import { type LinkInfo, linkInfo } from '../sys/info.js';
 import { linkDetach, linkUpdate } from '../sys/link-attr.js';
 import { linkTypeName } from '../sys/link-type.js';
 import { getFdById, objGet } from '../sys/obj-attr.js';
-import { dirname } from 'node:path';
 
 /** A loaded program, or a raw program fd (which stays the caller's). */
 export type ProgramRef = BpfProgram | number;
@@ -59,7 +58,8 @@ export class BpfLink implements Disposable {
 
   /** Open a pinned link (any kind). */
   static fromPin(path: string): BpfLink {
-    checkPinPath(path, 'link');
+    // Never follow a symlink on bpffs, never trust a pin another user owns.
+    if (!checkExistingPin(path, `open link ${path}`)) throw new BpfError('NOT_ATTACHED', `no pinned link at ${resolve(path)}`);
     const raw = objGet(path, 0, `pinned link ${path}`);
     const fd = new Fd(raw, `link ${path}`);
     if (fdKind(raw) !== 'link') {
@@ -103,8 +103,7 @@ export class BpfLink implements Disposable {
   unpin(path?: string): void {
     const at = path ? resolve(path) : this.#pinnedAt;
     if (!at) throw new BpfError('USAGE', `${this.typeName} link ${this.id} was not pinned by this process; give the pin path`);
-    if (!isBpffs(dirname(at))) throw new BpfError('NOT_BPFFS', `${at} is not on a bpf filesystem; refusing to unlink it`);
-    unlinkSync(at);
+    unpin(at); // checked: on bpffs, no symlink, never an ordinary file
     if (at === this.#pinnedAt) this.#pinnedAt = undefined;
   }
 

@@ -7,6 +7,7 @@ import type { MapSpec } from '../object/types.js';
 import * as cmd from '../sys/bpf-cmd.js';
 import { checkPinPath, pinFd } from '../sys/bpffs.js';
 import { possibleCpus } from '../sys/cpus.js';
+import { availableMemory } from '../sys/meminfo.js';
 import { EINVAL, ENOENT, ENOSPC, isNotSupported } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
 import { Fd, fdKind } from '../sys/fd.js';
@@ -15,6 +16,7 @@ import {
   BPF_ANY,
   BPF_EXIST,
   BPF_F_LOCK,
+  BPF_F_MMAPABLE,
   BPF_F_NUMA_NODE,
   BPF_F_RDONLY_PROG,
   BPF_NOEXIST,
@@ -23,10 +25,13 @@ import {
   mapCreate,
   mapFreeze,
 } from '../sys/map-attr.js';
+import { LITTLE_ENDIAN } from '../sys/endian.js';
 import { BPF_MAP_TYPE, isMapOfMapsType, isPerCpuMapType, mapTypeName } from '../sys/map-type.js';
 import { BPF_F_RDONLY, BPF_F_WRONLY, GET_FD_BY_ID, getFdById, objGet } from '../sys/obj-attr.js';
 import { syscallError } from '../sys/wrapper.js';
 import { encodeInto, type MapBytes } from './codec.js';
+import { MapMemory } from './memory.js';
+import { MapView } from './view.js';
 
 export type { MapBytes } from './codec.js';
 
@@ -58,6 +63,8 @@ export interface MapCreateOptions {
   innerMapFd?: number;
   /** Offload to this netdev (map_ifindex). */
   ifindex?: number;
+  /** Create the map even when its estimated memory exceeds what the system has available. */
+  ignoreMemoryLimit?: boolean;
 }
 
 /** One BPF_MAP_LOOKUP_BATCH result: `count` keys and values, back to back. */
@@ -90,12 +97,29 @@ export function updateFlags(flags: UpdateFlags, mapName = ''): number {
   let out = 0;
   for (const f of list) {
     if (typeof f !== 'string' || !Object.hasOwn(UPDATE_FLAGS, f)) {
-      throw new BpfError('USAGE', `${where}unknown update flag ${JSON.stringify(f)} (one of: ${Object.keys(UPDATE_FLAGS).join(', ')})`);
+      throw new BpfError('INVALID_ARGUMENT', `${where}unknown update flag ${JSON.stringify(f)} (one of: ${Object.keys(UPDATE_FLAGS).join(', ')})`);
     }
     out |= UPDATE_FLAGS[f as UpdateFlag];
   }
-  if ((out & (BPF_NOEXIST | BPF_EXIST)) === (BPF_NOEXIST | BPF_EXIST)) throw new BpfError('USAGE', `${where}update flags 'noexist' and 'exist' exclude each other`);
+  if ((out & (BPF_NOEXIST | BPF_EXIST)) === (BPF_NOEXIST | BPF_EXIST)) throw new BpfError('INVALID_ARGUMENT', `${where}update flags 'noexist' and 'exist' exclude each other`);
   return out;
+}
+
+/** The flags word for a flag name or list (see updateFlags); anything else (a typo like 'noExist') is an error, never BPF_ANY. */
+export function updateFlagValue(flags: unknown, where: string): number {
+  try {
+    return updateFlags(flags as UpdateFlags);
+  } catch (e) {
+    throw new BpfError('INVALID_ARGUMENT', `${where}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** An integer the kernel takes as __u32: 0 ≤ n ≤ 2^32-1 (min given), else BpfError naming it. */
+export function checkU32(value: unknown, name: string, where: string, min = 0): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > 0xffff_ffff) {
+    throw new BpfError('INVALID_ARGUMENT', `${where}: ${name} must be an integer from ${min} to 4294967295, got ${String(value)}`);
+  }
+  return value;
 }
 
 /** Kernel object names: 15 bytes plus NUL, and only these characters. */
@@ -111,11 +135,19 @@ export function sanitizeMapName(name: string): string {
 export function normalizeMapSpec<T extends MapCreateSpec>(spec: T): T {
   const s = { ...spec };
   switch (spec.type) {
-    case BPF_MAP_TYPE.PERF_EVENT_ARRAY:
-      if (s.maxEntries === 0) s.maxEntries = possibleCpus();
-      if (s.keySize === 0) s.keySize = 4;
-      if (s.valueSize === 0) s.valueSize = 4;
+    case BPF_MAP_TYPE.PERF_EVENT_ARRAY: {
+      // As cilium/ebpf: one slot per possible CPU (more are never used), u32 keys and fd values,
+      // whatever the object declared (a struct value type is a common mistake the kernel refuses).
+      const cpus = possibleCpus();
+      if (s.maxEntries === 0 || s.maxEntries > cpus) s.maxEntries = cpus;
+      if (s.keySize !== 4 || s.valueSize !== 4) {
+        s.keySize = 4;
+        s.valueSize = 4;
+        s.btfKeyTypeId = 0;
+        s.btfValueTypeId = 0;
+      }
       break;
+    }
     case BPF_MAP_TYPE.RINGBUF:
     case BPF_MAP_TYPE.USER_RINGBUF:
       s.keySize = 0;
@@ -141,6 +173,44 @@ export function expectedMapFlags(spec: MapCreateSpec): number {
 
 const align8 = (n: number) => (n + 7) & ~7;
 
+/** Every number of a definition is a __u32 the kernel would silently wrap or truncate: check them first. */
+function validateMapSpec(s: MapCreateSpec, context: string): void {
+  checkU32(s.type, 'type', context);
+  checkU32(s.keySize, 'keySize', context);
+  checkU32(s.valueSize, 'valueSize', context);
+  checkU32(s.maxEntries, 'maxEntries', context);
+  if (s.flags !== undefined) checkU32(s.flags, 'flags', context);
+  if (s.numaNode !== undefined) checkU32(s.numaNode, 'numaNode', context);
+  if (s.btfKeyTypeId !== undefined) checkU32(s.btfKeyTypeId, 'btfKeyTypeId', context);
+  if (s.btfValueTypeId !== undefined) checkU32(s.btfValueTypeId, 'btfValueTypeId', context);
+}
+
+/**
+ * Bytes a map will take, roughly: entries × (key + value), × possible CPUs
+ * for per-CPU maps (each CPU has its own value), whether preallocated or
+ * not, since a full map costs that much either way. Ring buffers: their size.
+ */
+export function estimateMapBytes(spec: Pick<MapCreateSpec, 'type' | 'keySize' | 'valueSize' | 'maxEntries'>, cpus = possibleCpus()): number {
+  if (spec.type === BPF_MAP_TYPE.RINGBUF || spec.type === BPF_MAP_TYPE.USER_RINGBUF) return spec.maxEntries;
+  const perCpu = isPerCpuMapType(spec.type) ? cpus : 1;
+  return spec.maxEntries * (spec.keySize + spec.valueSize) * perCpu;
+}
+
+const MiB = (n: number) => `${(n / 1048576).toFixed(n < 10 * 1048576 ? 1 : 0)} MiB`;
+
+/** Refuse a map whose estimated size exceeds available memory (the kernel would OOM-kill us instead). */
+function checkMapMemory(s: MapCreateSpec, context: string): void {
+  const need = estimateMapBytes(s);
+  if (need < 64 * 1048576) return; // small maps: not worth reading /proc
+  const avail = availableMemory();
+  if (avail === null || need <= avail.bytes) return;
+  const per = isPerCpuMapType(s.type) ? ` × ${possibleCpus()} possible CPUs` : '';
+  throw new BpfError(
+    'MEMORY_LIMIT',
+    `${context}: needs about ${MiB(need)} (${s.maxEntries} entries × (${s.keySize} + ${s.valueSize}) bytes${per}), more than the ${MiB(avail.bytes)} available (${avail.source}); lower max_entries, or pass ignoreMemoryLimit (CLI: --ignore-memory-limit) to create it anyway`,
+  );
+}
+
 export class BpfMap implements Disposable {
   readonly fd: Fd;
   readonly name: string;
@@ -158,6 +228,9 @@ export class BpfMap implements Disposable {
   readonly #valueBytes: number;
   readonly #slot: number;
   #ops: MapElemOps | undefined;
+  readonly #closeHooks = new Set<() => void>();
+  #memory: MapMemory | undefined;
+  #frozen = false;
 
   private constructor(fd: Fd, info: MapInfo) {
     this.fd = fd;
@@ -181,6 +254,8 @@ export class BpfMap implements Disposable {
     const s = normalizeMapSpec(spec);
     const name = sanitizeMapName(s.name);
     const context = `map "${s.name}" (${mapTypeName(s.type)})`;
+    validateMapSpec(s, context);
+    if (!opts.ignoreMemoryLimit) checkMapMemory(s, context);
     let innerFd = opts.innerMapFd;
     let tempInner: BpfMap | undefined;
     if (isMapOfMapsType(s.type) && innerFd === undefined) {
@@ -241,6 +316,7 @@ export class BpfMap implements Disposable {
 
   /** Open the map with kernel id `id` (needs CAP_SYS_ADMIN). */
   static fromId(id: number, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
+    checkU32(id, 'id', 'BpfMap.fromId', 1);
     const raw = getFdById(GET_FD_BY_ID.map, id, openFlags(opts));
     if (raw === null) throw syscallError(cmd.BPF_MAP_GET_FD_BY_ID, -ENOENT, `map id ${id}`);
     return BpfMap.fromFd(new Fd(raw, `map id ${id}`), `id ${id}`);
@@ -275,7 +351,7 @@ export class BpfMap implements Disposable {
 
   #lookup(key: MapBytes): MapValue | undefined {
     const ops = this.#elemOps();
-    encodeInto(ops.key, key, 'key', this.name);
+    this.#putKey(ops, key);
     const r = ops.lookup();
     if (r < 0) {
       if (r === -ENOENT) return undefined;
@@ -297,7 +373,7 @@ export class BpfMap implements Disposable {
         `map "${this.name}": lookupInto needs a ${this.#valueBytes}-byte buffer, got ${out.byteLength} bytes`,
       );
     const ops = this.#elemOps();
-    encodeInto(ops.key, key, 'key', this.name);
+    this.#putKey(ops, key);
     const r = ops.lookup();
     if (r < 0) {
       if (r === -ENOENT) return false;
@@ -319,9 +395,10 @@ export class BpfMap implements Disposable {
    */
   set(key: MapBytes, value: MapBytes | MapBytes[], flags: UpdateFlags = 'any'): void {
     const ops = this.#elemOps();
-    encodeInto(ops.key, key, 'key', this.name);
-    this.#encodeValue(ops.value, 0, value);
-    const r = ops.update(updateFlags(flags, this.name));
+    this.#putKey(ops, key);
+    this.#putValue(ops, value);
+    // 'any' costs no lookup on the hot path; anything else is checked (a misspelt flag is an error).
+    const r = ops.update(flags === 'any' ? BPF_ANY : updateFlags(flags, this.name));
     if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context());
   }
 
@@ -492,6 +569,7 @@ export class BpfMap implements Disposable {
    * one where the map type has no batch support. Returns the count written.
    */
   setBatch(entries: Iterable<[MapBytes, MapBytes | MapBytes[]]>, flags: UpdateFlags = 'any'): number {
+    const elemFlags = updateFlags(flags, this.name);
     const list = [...entries];
     if (list.length === 0) return 0;
     const keys = ffi.allocNative(list.length * this.keySize);
@@ -505,7 +583,7 @@ export class BpfMap implements Disposable {
       keys,
       values,
       count: list.length,
-      elemFlags: updateFlags(flags, this.name),
+      elemFlags,
     });
     if (result >= 0) return list.length;
     if (count === 0 && (result === -EINVAL || isNotSupported(-result))) {
@@ -550,14 +628,60 @@ export class BpfMap implements Disposable {
   /** BPF_MAP_FREEZE: user space can no longer write (programs still can, unless BPF_F_RDONLY_PROG). */
   freeze(): void {
     mapFreeze(this.fd.value, this.#context());
+    this.#frozen = true;
   }
 
-  /** Pin at `path` on bpffs; refuses to replace an existing pin. */
-  pin(path: string, opts: { mkdir?: boolean } = {}): void {
-    pinFd(this.fd.value, path, { ...opts, label: `map "${this.name}"` });
+  // ------------------------------------------------------ mmap'd values
+
+  /**
+   * The values of an array map created with BPF_F_MMAPABLE, read and written
+   * in place through mmap (no syscall per access). Read-only when the map is
+   * frozen. Every view is invalidated by close(): accesses then throw CLOSED.
+   */
+  view(): MapView {
+    return new MapView(this.memory(), this.name, this.valueSize, this.maxEntries);
+  }
+
+  /** @internal The map's mmap (made on first use, kept until close); global data accessors build on it. */
+  memory(): MapMemory {
+    if (this.#memory) return this.#memory;
+    const fd = this.fd.value;
+    if (this.type !== BPF_MAP_TYPE.ARRAY || !(this.flags & BPF_F_MMAPABLE))
+      throw new BpfError(
+        'NOT_MMAPABLE',
+        `map "${this.name}" (${mapTypeName(this.type)}) cannot be mapped: only array maps created with BPF_F_MMAPABLE can (declare __uint(map_flags, BPF_F_MMAPABLE))`,
+      );
+    this.#memory = MapMemory.map(fd, this.valueSize, this.maxEntries, `map "${this.name}"`, this.#frozen);
+    return this.#memory;
+  }
+
+  /** Pin at `path` on bpffs; refuses to replace an existing pin. Returns the directories it created (0700). */
+  pin(path: string, opts: { mkdir?: boolean } = {}): string[] {
+    return pinFd(this.fd.value, path, { ...opts, label: `map "${this.name}"` });
+  }
+
+  /**
+   * Run `fn` once when this map is closed, just before its fd goes (event
+   * readers end then); returns a function that cancels it.
+   */
+  onClose(fn: () => void): () => void {
+    this.#closeHooks.add(fn);
+    return () => this.#closeHooks.delete(fn);
   }
 
   close(): void {
+    // Views first: they must never reach the map's pages once it is closed.
+    this.#memory?.invalidate();
+    if (!this.fd.closed) {
+      for (const fn of [...this.#closeHooks]) {
+        try {
+          fn();
+        } catch {
+          // a hook must not keep the map open
+        }
+      }
+    }
+    this.#closeHooks.clear();
     this.fd.close();
     this.#ops = undefined;
   }
@@ -582,6 +706,33 @@ export class BpfMap implements Disposable {
     return (this.#ops ??= new MapElemOps(fd, this.keySize, this.#valueBytes));
   }
 
+  // The hot path's key/value stores. A u32 key given as a number in the
+  // range of an i32 or u32 is one typed-array store (ToUint32 wraps -1 to
+  // 0xffffffff, as encodeInto does); everything else goes through encodeInto.
+  #putKey(ops: MapElemOps, key: MapBytes): void {
+    const k32 = ops.key32;
+    if (k32 !== null && typeof key === 'number' && (key === (key | 0) || key === key >>> 0)) k32[0] = key;
+    else encodeInto(ops.key, key, 'key', this.name);
+  }
+
+  #putValue(ops: MapElemOps, value: MapBytes | MapBytes[]): void {
+    const v32 = ops.value32;
+    if (v32 !== null && typeof value === 'number' && !this.perCpu) {
+      if (this.valueSize === 4 && (value === (value | 0) || value === value >>> 0)) {
+        v32[0] = value;
+        return;
+      }
+      if (this.valueSize === 8 && value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value)) {
+        const lo = value % 0x1_0000_0000;
+        const hi = (value - lo) / 0x1_0000_0000;
+        v32[LITTLE_ENDIAN ? 0 : 1] = lo;
+        v32[LITTLE_ENDIAN ? 1 : 0] = hi;
+        return;
+      }
+    }
+    this.#encodeValue(ops.value, 0, value);
+  }
+
   #context(): string {
     return `map "${this.name}"`;
   }
@@ -597,7 +748,7 @@ export class BpfMap implements Disposable {
     if (!this.perCpu) {
       if (Array.isArray(value))
         throw new BpfError('VALUE_SIZE', `map "${this.name}": one value expected, got an array (not a per-CPU map)`);
-      encodeInto(dest.subarray(off, off + this.valueSize), value, 'value', this.name);
+      encodeInto(off === 0 && dest.byteLength === this.valueSize ? dest : dest.subarray(off, off + this.valueSize), value, 'value', this.name);
       return;
     }
     if (Array.isArray(value) && value.length !== this.cpus) throw this.#cpuCountError(value.length);

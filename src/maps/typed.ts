@@ -21,8 +21,33 @@ export interface ValueCodec<T = unknown> {
   encode(value: T): MapBytes;
 }
 
+/**
+ * Refuse a type that contains itself by value (a struct member, array
+ * element or typedef leading back to it without a pointer): no C type can,
+ * its size is a lie, and decoding it would walk off the end of the value.
+ */
+export function checkNotSelfContaining(btf: Btf, typeId: number): void {
+  const onPath = new Set<number>();
+  const done = new Set<number>();
+  const visit = (id: number, via: string): void => {
+    const t = btf.typeById(btf.skipQualifiers(id));
+    if (done.has(t.id)) return;
+    if (onPath.has(t.id)) {
+      throw new BpfError('BTF_INVALID', `BTF type [${t.id}] ${t.kind} ${t.name || '(anon)'} contains itself (through ${via}), which no C type can: the BTF is corrupt, so values of this map cannot be decoded`);
+    }
+    onPath.add(t.id);
+    if (t.kind === 'struct' || t.kind === 'union') for (const m of t.members) visit(m.type, `member ${m.name || '(anon)'}`);
+    else if (t.kind === 'array') visit(t.elemType, 'an array element');
+    else if (t.kind === 'var') visit(t.type, `variable ${t.name}`);
+    onPath.delete(t.id);
+    done.add(t.id);
+  };
+  visit(typeId, 'itself');
+}
+
 /** Codec for BTF type `typeId`. */
 export function btfCodec<T = unknown>(btf: Btf, typeId: number): ValueCodec<T> {
+  checkNotSelfContaining(btf, typeId);
   return {
     size: btf.resolveSize(typeId),
     typeId,

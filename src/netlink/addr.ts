@@ -3,7 +3,7 @@
 // link IFA_ADDRESS is the same value.
 
 import { BpfError } from '../errors.js';
-import { attrBytes, NLM_F_CREATE, NLM_F_REPLACE, putU32 } from './message.js';
+import { attrBytes, getS32, messageAttrs, NLM_F_CREATE, NLM_F_REPLACE, putU32 } from './message.js';
 import type { NetlinkSocket } from './socket.js';
 
 export const RTM_NEWADDR = 20;
@@ -53,4 +53,37 @@ export function addAddressV4(sock: NetlinkSocket, ifindex: number, address: stri
     },
     { op: `add address ${address}/${prefixlen} to ifindex ${ifindex}`, kind: 'link' },
   );
+}
+
+/** One IPv4 address of an interface, as RTM_GETADDR reports it. */
+export interface AddressV4 {
+  ifindex: number;
+  /** IFA_LOCAL (the address itself); IFA_ADDRESS when there is no IFA_LOCAL. */
+  address: string;
+  prefixlen: number;
+  /** IFA_LABEL, e.g. "eth0" or "eth0:1". */
+  label?: string;
+}
+
+const IFA_LABEL = 3;
+/** sizeof(struct ifaddrmsg) */
+const IFADDRMSG_LEN = 8;
+
+/** RTM_GETADDR dump of the IPv4 addresses in the socket's namespace (every interface, or one). */
+export function dumpAddressesV4(sock: NetlinkSocket, ifindex?: number): AddressV4[] {
+  const out: AddressV4[] = [];
+  for (const m of sock.dump({ type: RTM_GETADDR, flags: 0, header: ifaddrmsg(AF_INET, 0, 0) }, { op: 'list IPv4 addresses', kind: 'link' })) {
+    if (m.type !== RTM_NEWADDR || m.payload.length < IFADDRMSG_LEN || m.payload[0] !== AF_INET) continue;
+    const index = getS32(m.payload, 4);
+    // Without strict checking the kernel dumps every interface: keep the one asked for.
+    if (ifindex !== undefined && index !== ifindex) continue;
+    const attrs = messageAttrs(m, IFADDRMSG_LEN);
+    const ip = attrs.get(IFA_LOCAL) ?? attrs.get(IFA_ADDRESS);
+    if (!ip || ip.length < 4) continue;
+    const a: AddressV4 = { ifindex: index, address: formatIPv4(ip), prefixlen: m.payload[1]! };
+    const label = attrs.string(IFA_LABEL);
+    if (label) a.label = label;
+    out.push(a);
+  }
+  return out;
 }

@@ -4,6 +4,7 @@
 // by a hint about what to do.
 
 import { BpfError, type BpfErrorCode } from '../errors.js';
+import { capsHint, NEED_NETLINK_ADMIN } from '../sys/caps.js';
 import { EACCES, EBUSY, EEXIST, ENODEV, EPERM, ERANGE, errnoName, isNotSupported } from '../sys/errno.js';
 import { getS32, getU32, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLMSG_HDRLEN, NlAttrs, nlmsgAlign, type NlMessage } from './message.js';
 
@@ -119,7 +120,10 @@ function classify(errno: number, ctx: NetlinkErrorContext): { code: BpfErrorCode
     case EACCES:
       return {
         code: 'NETLINK',
-        hint: 'missing capabilities: needs CAP_NET_ADMIN (and CAP_BPF or CAP_SYS_ADMIN for BPF programs); run as root',
+        hint: capsHint(
+          [NEED_NETLINK_ADMIN],
+          'this process has CAP_NET_ADMIN; the refusal comes from elsewhere (a security module, or a namespace owned by another user namespace)',
+        ),
       };
     case ERANGE:
       return xdp

@@ -2,9 +2,9 @@
 // NDA_LLADDR). A NUD_PERMANENT entry means the kernel never sends an ARP
 // request for that address, so a test link carries only the packets we send.
 
-import { parseIPv4, AF_INET } from './addr.js';
-import { parseMac } from './link.js';
-import { attrBytes, NLM_F_CREATE, NLM_F_REPLACE, putS32, putU16 } from './message.js';
+import { formatIPv4, parseIPv4, AF_INET } from './addr.js';
+import { formatMac, parseMac } from './link.js';
+import { attrBytes, getS32, getU16, messageAttrs, NLM_F_CREATE, NLM_F_REPLACE, putS32, putU16 } from './message.js';
 import type { NetlinkSocket } from './socket.js';
 
 export const RTM_NEWNEIGH = 28;
@@ -36,4 +36,35 @@ export function addPermanentNeighbourV4(sock: NetlinkSocket, ifindex: number, ad
     },
     { op: `add neighbour ${address} lladdr ${mac} on ifindex ${ifindex}`, kind: 'link' },
   );
+}
+
+/** One IPv4 neighbour entry, as RTM_GETNEIGH reports it. */
+export interface NeighbourV4 {
+  ifindex: number;
+  address: string;
+  /** Absent while unresolved (NUD_INCOMPLETE, NUD_FAILED). */
+  mac?: string;
+  /** NUD_* bits (NUD_PERMANENT is 0x80). */
+  state: number;
+}
+
+/** sizeof(struct ndmsg) */
+const NDMSG_LEN = 12;
+
+/** RTM_GETNEIGH dump of the IPv4 neighbour table in the socket's namespace (every interface, or one). */
+export function dumpNeighboursV4(sock: NetlinkSocket, ifindex?: number): NeighbourV4[] {
+  const out: NeighbourV4[] = [];
+  for (const m of sock.dump({ type: RTM_GETNEIGH, flags: 0, header: ndmsg(AF_INET, 0, 0) }, { op: 'list IPv4 neighbours', kind: 'link' })) {
+    if (m.type !== RTM_NEWNEIGH || m.payload.length < NDMSG_LEN || m.payload[0] !== AF_INET) continue;
+    const index = getS32(m.payload, 4);
+    if (ifindex !== undefined && index !== ifindex) continue;
+    const attrs = messageAttrs(m, NDMSG_LEN);
+    const dst = attrs.get(NDA_DST);
+    if (!dst || dst.length < 4) continue;
+    const n: NeighbourV4 = { ifindex: index, address: formatIPv4(dst), state: getU16(m.payload, 8) };
+    const ll = attrs.get(NDA_LLADDR);
+    if (ll && ll.length > 0) n.mac = formatMac(ll);
+    out.push(n);
+  }
+  return out;
 }

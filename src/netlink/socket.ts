@@ -14,7 +14,7 @@ import { BpfError } from '../errors.js';
 import { writeU64 } from '../sys/endian.js';
 import * as ffi from '../sys/ffi.js';
 import { EAGAIN, EINTR, errnoName } from '../sys/errno.js';
-import { netlinkError, parseNlmsgErr, type ExtAck, type NetlinkErrorContext, type NlmsgErr } from './error.js';
+import { NetlinkError, netlinkError, parseNlmsgErr, type ExtAck, type NetlinkErrorContext, type NlmsgErr } from './error.js';
 import {
   attrTypeAt,
   encodeMessage,
@@ -51,8 +51,11 @@ const NETLINK_EXT_ACK = 11;
 const MSG_PEEK = 0x2;
 const MSG_TRUNC = 0x20;
 
+/** recv: our receive queue overflowed and the kernel dropped messages meant for us. */
+const ENOBUFS = 105;
+
 /** How often a dump flagged NLM_F_DUMP_INTR (changed while we read it) is retried. */
-const DUMP_RETRIES = 5;
+export const DUMP_RETRIES = 5;
 
 export interface NetlinkSocketOptions {
   /** NETLINK_ROUTE unless told otherwise. */
@@ -145,22 +148,37 @@ export class NetlinkSocket implements Disposable {
     return reply;
   }
 
-  /** Send a dump request and collect every message up to NLMSG_DONE. */
+  /**
+   * Send a dump request and collect every message up to NLMSG_DONE. A dump
+   * the kernel flags NLM_F_DUMP_INTR (the table changed while it was being
+   * walked, so entries may be missing or doubled) is read again, up to
+   * DUMP_RETRIES times, then refused.
+   */
   dump(req: NlRequest, ctx: Context): NlMessage[] {
     for (let attempt = 0; ; attempt++) {
       const { seq, wire } = this.#send({ ...req, flags: req.flags | NLM_F_REQUEST | NLM_F_DUMP }, ctx);
       const out: NlMessage[] = [];
       let interrupted = false;
-      this.#receive(seq, wire, ctx, (m) => {
-        if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
-        if (m.type === NLMSG_DONE) return true;
-        if (m.type === NLMSG_ERROR) return true; // an ACK ends it too
-        out.push(m);
-        return false;
-      });
-      // The table changed while the kernel walked it: the result may miss or
-      // duplicate entries, so read it again.
-      if (!interrupted || attempt >= DUMP_RETRIES) return out;
+      this.#receive(
+        seq,
+        wire,
+        ctx,
+        (m) => {
+          if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
+          if (m.type === NLMSG_DONE) return true;
+          if (m.type === NLMSG_ERROR) return true; // an ACK ends it too
+          out.push(m);
+          return false;
+        },
+        true,
+      );
+      if (!interrupted) return out;
+      if (attempt >= DUMP_RETRIES) {
+        throw new BpfError(
+          'NETLINK',
+          `${asContext(ctx).op}: the kernel's table changed while it was being read, ${attempt + 1} times in a row (NLM_F_DUMP_INTR), so the list would be inconsistent — try again when the system is quieter`,
+        );
+      }
     }
   }
 
@@ -194,10 +212,28 @@ export class NetlinkSocket implements Disposable {
    * Messages for other sequence numbers (late answers to a request that
    * timed out earlier) are skipped. NLMSG_ERROR with an errno, or an
    * NLMSG_DONE carrying one, throws.
+   *
+   * ENOBUFS means the kernel dropped messages for us: the answer is
+   * incomplete. A dump is still read to its end first (the kernel goes on
+   * producing it as we read, and refuses a new dump on this socket until
+   * then), so the socket stays usable; then the error is thrown.
    */
-  #receive(seq: number, wire: Buffer, ctx: Context, onMessage: (m: NlMessage) => boolean): void {
+  #receive(seq: number, wire: Buffer, ctx: Context, onMessage: (m: NlMessage) => boolean, isDump = false): void {
+    let lost = false;
     for (;;) {
-      const data = this.#recvDatagram(ctx);
+      let data: Buffer | typeof ENOBUFS;
+      try {
+        data = this.#recvDatagram(ctx);
+      } catch (e) {
+        // Nothing more came after the loss (the kernel ended the dump): report the loss.
+        if (lost) throw lostError(ctx, true);
+        throw e;
+      }
+      if (data === ENOBUFS) {
+        if (!isDump) throw lostError(ctx, false);
+        lost = true;
+        continue;
+      }
       for (const m of parseMessages(data)) {
         if (m.seq !== seq) continue;
         if (m.type === NLMSG_NOOP) continue;
@@ -210,14 +246,24 @@ export class NetlinkSocket implements Disposable {
             throw netlinkError(err.errno, asContext(ctx), err.ext, at);
           }
         }
+        if (lost) {
+          if (m.type === NLMSG_DONE || m.type === NLMSG_ERROR) throw lostError(ctx, true);
+          continue;
+        }
         if (onMessage(m)) return;
       }
     }
   }
 
-  #recvDatagram(ctx: Context): Buffer {
+  /**
+   * One datagram, as a buffer of its own: messages parsed from it are views
+   * into it and may be kept after the next recv (a dump collects them all).
+   * ENOBUFS is returned as the number, for #receive to decide.
+   */
+  #recvDatagram(ctx: Context): Buffer | typeof ENOBUFS {
     // Peek with MSG_TRUNC for the datagram's real size first, so a large dump
-    // part is never cut short by our buffer.
+    // part is never cut short by our buffer. The buffer stays large (32 KiB):
+    // the kernel sizes later dump parts by the largest recv we offered.
     let n: number;
     do n = ffi.recv(this.#fd, this.#buf, MSG_PEEK | MSG_TRUNC);
     while (n === -EINTR);
@@ -229,10 +275,24 @@ export class NetlinkSocket implements Disposable {
     if (n < 0) {
       const c = asContext(ctx);
       if (-n === EAGAIN) throw new BpfError('NETLINK', `${c.op}: no answer from the kernel (netlink recv timed out)`);
+      if (-n === ENOBUFS) return ENOBUFS;
       throw netlinkError(-n, { ...c, op: `${c.op}: recv` });
     }
-    return this.#buf.subarray(0, n);
+    return Buffer.from(this.#buf.subarray(0, n));
   }
+}
+
+/** The receive queue overflowed while an answer was on its way (recv said ENOBUFS). */
+function lostError(ctx: Context, isDump: boolean): NetlinkError {
+  const what = isDump
+    ? 'part of the list was lost, so nothing is reported — run it again'
+    : 'the answer was lost, so whether the request took effect is unknown — check, then retry';
+  return new NetlinkError(
+    'NETLINK',
+    `${asContext(ctx).op}: ENOBUFS: the netlink socket's receive buffer overflowed and the kernel dropped messages; ${what}`,
+    ENOBUFS,
+    {},
+  );
 }
 
 function int32(v: number): Buffer {

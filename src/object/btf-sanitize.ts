@@ -163,7 +163,7 @@ export function sanitizeBtf(raw: Uint8Array, features: BtfFeatures, opts: { litt
 }
 
 /** `blob` with type records and NUL-terminated strings appended (sections laid out anew after the header). */
-function appendToBtf(blob: Uint8Array, le: boolean, types: number[][], strings: string[]): Uint8Array {
+export function appendToBtf(blob: Uint8Array, le: boolean, types: number[][], strings: string[]): Uint8Array {
   const dv = new DataView(blob.buffer, blob.byteOffset, blob.byteLength);
   const hdrLen = dv.getUint32(4, le);
   const typeStart = hdrLen + dv.getUint32(8, le);

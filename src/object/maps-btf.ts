@@ -24,11 +24,26 @@ function fail(elf: ElfFile, map: string, msg: string): never {
 
 /** N of `int (*name)[N]`. */
 function uintMember(elf: ElfFile, btf: Btf, map: string, member: string, type: number): number {
+  const v = longMember(elf, btf, map, member, type);
+  if (v > 0xffffffffn) fail(elf, map, `${member} is ${v}, more than 32 bits`);
+  return Number(v);
+}
+
+/**
+ * N of `__uint(name, N)` (a pointer to an N-element array) or of
+ * `__ulong(name, N)` (a pointer to an enum whose one enumerator is N: ENUM64
+ * from clang 15 on; clang 14 writes a 32-bit ENUM, so larger values arrive cut).
+ */
+function longMember(elf: ElfFile, btf: Btf, map: string, member: string, type: number): bigint {
   const ptr = btf.typeById(type);
-  if (ptr.kind !== 'ptr') fail(elf, map, `${member} is not declared with __uint()`);
-  const arr = btf.typeById(ptr.type);
-  if (arr.kind !== 'array') fail(elf, map, `${member} is not declared with __uint()`);
-  return arr.nelems;
+  if (ptr.kind !== 'ptr') fail(elf, map, `${member} is not declared with __uint() or __ulong()`);
+  const t = btf.typeById(ptr.type);
+  if (t.kind === 'array') return BigInt(t.nelems);
+  if ((t.kind === 'enum' || t.kind === 'enum64') && t.values.length === 1) {
+    const v = BigInt(t.values[0].value);
+    return v < 0n ? BigInt.asUintN(64, v) : v;
+  }
+  fail(elf, map, `${member} is not declared with __uint() or __ulong()`);
 }
 
 /** T of `T *name`. */
@@ -76,7 +91,7 @@ function decodeDefinition(elf: ElfFile, btf: Btf, name: string, def: BtfComposit
         spec.numaNode = uintMember(elf, btf, name, m.name, m.type);
         break;
       case 'map_extra':
-        spec.mapExtra = BigInt(uintMember(elf, btf, name, m.name, m.type));
+        spec.mapExtra = longMember(elf, btf, name, m.name, m.type);
         break;
       case 'key_size':
         spec.keySize = uintMember(elf, btf, name, m.name, m.type);

@@ -5,7 +5,8 @@
 //   28 bytes  samples/bpf's bpf_load.c (+ inner_map_idx, numa_node)
 //   36 bytes  iproute2's struct bpf_elf_map (+ id, pinning, inner_id, inner_idx)
 //   280 bytes goebpf (+ pinning, char namespace[256])
-// Any other size ≥ 20: the five common fields, the rest ignored.
+// Any other size ≥ 20: the five common fields, the rest ignored — with a
+// warning when the ignored bytes are not zero (a field some loader knew).
 
 import { BpfError } from '../errors.js';
 import type { ElfFile, ElfSection } from './elf.js';
@@ -41,7 +42,7 @@ export function checkMapType(elf: ElfFile, name: string, type: number): void {
 }
 
 /** Read every definition in one legacy maps section. */
-export function readLegacyMaps(elf: ElfFile, sec: ElfSection, symbols: ElfSymbol[]): MapSpec[] {
+export function readLegacyMaps(elf: ElfFile, sec: ElfSection, symbols: ElfSymbol[], warnings: string[] = []): MapSpec[] {
   const syms = symbols
     .filter((s) => s.section === sec.index && s.type !== STT_SECTION && s.name !== '')
     .sort((a, b) => a.value - b.value);
@@ -79,6 +80,13 @@ export function readLegacyMaps(elf: ElfFile, sec: ElfSection, symbols: ElfSymbol
       spec.pinning = pinningOf(elf, sym.name, u32(5));
     } else if (size === SAMPLES_MAP_DEF_SIZE) {
       spec.numaNode = u32(6);
+      if (u32(5) !== 0) warnings.push(`${elf.path}: map ${sym.name}: inner_map_idx ${u32(5)} (samples/bpf map-in-map) is ignored; declare map-in-map with BTF (__array(values, …))`);
+    } else if (size !== LEGACY_MAP_DEF_SIZE && size !== GOEBPF_MAP_DEF_SIZE) {
+      const extra = sec.data.subarray(sym.value + LEGACY_MAP_DEF_SIZE, sym.value + size);
+      const nz = extra.findIndex((b) => b !== 0);
+      if (nz >= 0) {
+        warnings.push(`${elf.path}: map ${sym.name}: definition is ${size} bytes; bytes ${LEGACY_MAP_DEF_SIZE}..${size - 1} are fields bpf-ts does not know and are not zero (first at byte ${LEGACY_MAP_DEF_SIZE + nz}); they are ignored`);
+      }
     }
     return spec;
   });

@@ -5,6 +5,8 @@ import { BpfError } from '../errors.js';
 import { type Btf, parseBtf } from './btf/btf.js';
 import { type BtfExt, parseBtfExt } from './btf/ext.js';
 import { fixupDatasecs } from './btf-datasec.js';
+import { KCONFIG_MAP, readExterns } from './externs.js';
+import { isStructOpsSection, readStructOpsMaps } from './maps-struct-ops.js';
 import { type ElfFile, type ElfSection, readElf } from './elf.js';
 import { isLegacyMapSection, legacyMapAt, readLegacyMaps } from './maps-legacy.js';
 import { readBtfMaps } from './maps-btf.js';
@@ -50,14 +52,18 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
   const { btf, btfExt } = readBtf(elf);
 
   const maps: MapSpec[] = [];
+  const warnings: string[] = [];
   for (const sec of elf.sections) {
-    if (isLegacyMapSection(sec)) maps.push(...readLegacyMaps(elf, sec, symbols));
+    if (isLegacyMapSection(sec)) maps.push(...readLegacyMaps(elf, sec, symbols, warnings));
     else if (sec.name === '.maps') maps.push(...readBtfMaps(elf, sec, btf, symbols, relocations.get(sec.index) ?? []));
+    else if (isStructOpsSection(sec)) maps.push(...readStructOpsMaps(elf, sec, btf, symbols, relocations.get(sec.index) ?? []));
     else if (isDataSection(sec)) {
       const m = readDataMap(sec, btf, symbols, path);
       if (m) maps.push(m);
     }
   }
+  const { externs, kconfigMap } = readExterns(btf, symbols);
+  if (kconfigMap) maps.push(kconfigMap);
   const seen = new Set<string>();
   for (const m of maps) {
     if (seen.has(m.name)) throw new BpfError('MAP_INVALID', `${path}: two maps are named ${m.name}`);
@@ -67,7 +73,12 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
   // insnIndex is filled in by the program linker, which knows where the instruction lands.
   const resolveMap = (rel: { symbol: ElfSymbol }, imm: number): ProgramRelocation | null => {
     const sym = rel.symbol;
-    if (sym.section === SHN_UNDEF) return { kind: 'extern', insnIndex: -1, symbol: sym.name };
+    if (sym.section === SHN_UNDEF) {
+      // .kconfig externs are values in the ".kconfig" map; the rest resolve against the kernel.
+      const k = externs.find((e) => e.name === sym.name && e.kind === 'kconfig');
+      if (k) return { kind: 'map_value', insnIndex: -1, map: KCONFIG_MAP, offset: k.kconfig!.offset + imm };
+      return { kind: 'extern', insnIndex: -1, symbol: sym.name };
+    }
     const sec = elf.sections[sym.section];
     if (!sec) return null;
     if (isLegacyMapSection(sec)) {
@@ -101,7 +112,7 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
   });
   for (const p of programs) {
     for (const r of p.relocations) {
-      if (r.kind !== 'extern' && !maps.some((m) => m.name === r.map)) {
+      if ((r.kind === 'map_fd' || r.kind === 'map_value') && !maps.some((m) => m.name === r.map)) {
         throw new BpfError('ELF_BAD_RELOCATION', `${path}: program ${p.name} refers to missing map ${r.map}`);
       }
     }
@@ -116,6 +127,8 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
     maps,
     btf,
     btfExt,
-    btfForKernel: btf ? fixupDatasecs(btf, elf, symbols) : null,
+    btfForKernel: btf ? fixupDatasecs(btf, elf, symbols, externs) : null,
+    externs,
+    warnings,
   };
 }

@@ -155,7 +155,10 @@ function linkProgram(
         let targetIdx = idx + insns.imm(idx) + 1;
         if (rel) {
           if (rel.symbol.section === SHN_UNDEF) {
-            badReloc(elf, `${sec.name}+${idx * INSN_SIZE}: call to undefined function ${rel.symbol.name} (link it into the object first)`);
+            // A kfunc (`extern … __ksym`): the loader finds it in the kernel's BTF.
+            if (!rel.symbol.name) badReloc(elf, `${sec.name}+${idx * INSN_SIZE}: call to an undefined symbol without a name`);
+            relocations.push({ kind: 'kfunc', insnIndex: outIdx, symbol: rel.symbol.name });
+            continue;
           }
           targetSec = rel.symbol.section;
           targetIdx = rel.symbol.value / INSN_SIZE + insns.imm(idx) + 1;
@@ -168,7 +171,7 @@ function linkProgram(
       }
       if (code === CALL && rel) {
         // A helper-style call with a relocation: a kfunc or extern function.
-        relocations.push({ kind: 'extern', insnIndex: outIdx, symbol: rel.symbol.name });
+        relocations.push({ kind: 'kfunc', insnIndex: outIdx, symbol: rel.symbol.name });
         continue;
       }
       if (insns.isLdImm64(idx)) {

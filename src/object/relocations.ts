@@ -22,7 +22,11 @@ export interface ElfRelocation {
   symbol: ElfSymbol;
 }
 
-/** Relocations per target section index, for every SHT_REL section. */
+/**
+ * Relocations per target section index, for every SHT_REL section except
+ * those of DWARF (.debug_*): nothing reads them, and in an object built with
+ * vmlinux.h they are tens of thousands of entries, most of the parse time.
+ */
 export function readRelocations(elf: ElfFile, symbols: ElfSymbol[]): Map<number, ElfRelocation[]> {
   const out = new Map<number, ElfRelocation[]>();
   const le = elf.littleEndian;
@@ -32,6 +36,7 @@ export function readRelocations(elf: ElfFile, symbols: ElfSymbol[]): Map<number,
     if (!target) {
       throw new BpfError('ELF_BAD_RELOCATION', `${elf.path}: ${sec.name} applies to section ${sec.info}, which does not exist`);
     }
+    if (target.name.startsWith('.debug_')) continue;
     if (sec.size % ELF64_REL_SIZE !== 0) {
       throw new BpfError('ELF_BAD_RELOCATION', `${elf.path}: ${sec.name} size ${sec.size} is not a multiple of ${ELF64_REL_SIZE}`);
     }

@@ -1,8 +1,15 @@
 // Program type and expected attach type from an ELF section name.
-// First libbpf's conventions (an exact name, or "name/…" / "name+suffix"
-// where libbpf takes an attach target), then the looser prefixes of older
-// loaders (samples/bpf's bpf_load.c, goebpf, iproute2), so that objects
-// written for them still say what they are.
+//
+// Three tables, tried in order:
+//  1. the names libbpf 1.x knows (its section_defs, up to the version named in
+//     docs/object-model.md), matched as libbpf matches them: "name" exactly,
+//     "name+" as "name" or "name/<target>", "name/" only with a target;
+//  2. libbpf 0.x, which matched most names as plain prefixes ("xdp_foo" was
+//     XDP) and knew "xdp_devmap/" / "xdp_cpumap/" before "xdp/devmap" existed;
+//  3. the prefixes older loaders used (samples/bpf's bpf_load.c, goebpf,
+//     iproute2's "ingress"/"egress"), so objects written for them still say
+//     what they are.
+// A name none of them knows has type null: the caller must choose one.
 
 import { BPF_ATTACH_TYPE as A, BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, BPF_PROG_TYPE as P } from '../uapi/bpf.js';
 
@@ -14,157 +21,250 @@ export interface SectionKind {
   attachTarget?: string;
 }
 
-interface Rule {
-  /** Section name, or prefix when `target` is set. */
-  name: string;
+/** One row of a section-name table. */
+export interface SectionDef {
+  /** libbpf's spelling: "name" exact, "name+" name or name/target, "name/" name/target only; legacy rows: a prefix. */
+  pattern: string;
   type: number;
-  attach?: number;
-  flags?: number;
-  /** 'exact': only the name; 'slash': the name alone or "name/target"; 'required': "name/target" only. */
-  match: 'exact' | 'slash' | 'required';
+  /** Expected attach type, or null when the loader passes 0. */
+  attach: number | null;
+  flags: number;
+  /** Where the convention comes from. */
+  origin: 'libbpf' | 'libbpf-0.x' | 'legacy';
 }
 
 const S = BPF_F_SLEEPABLE;
 const F = BPF_F_XDP_HAS_FRAGS;
 
-// Order matters: longer, more specific names before their prefixes.
-const RULES: Rule[] = [
-  { name: 'socket', type: P.SOCKET_FILTER, match: 'slash' },
-  { name: 'sk_reuseport/migrate', type: P.SK_REUSEPORT, attach: A.SK_REUSEPORT_SELECT_OR_MIGRATE, match: 'exact' },
-  { name: 'sk_reuseport', type: P.SK_REUSEPORT, attach: A.SK_REUSEPORT_SELECT, match: 'exact' },
-  { name: 'kprobe.multi', type: P.KPROBE, attach: A.TRACE_KPROBE_MULTI, match: 'slash' },
-  { name: 'kretprobe.multi', type: P.KPROBE, attach: A.TRACE_KPROBE_MULTI, match: 'slash' },
-  { name: 'kprobe.session', type: P.KPROBE, attach: A.TRACE_KPROBE_SESSION, match: 'slash' },
-  { name: 'uprobe.multi', type: P.KPROBE, attach: A.TRACE_UPROBE_MULTI, match: 'slash' },
-  { name: 'uretprobe.multi', type: P.KPROBE, attach: A.TRACE_UPROBE_MULTI, match: 'slash' },
-  { name: 'uprobe.s', type: P.KPROBE, flags: S, match: 'slash' },
-  { name: 'uretprobe.s', type: P.KPROBE, flags: S, match: 'slash' },
-  { name: 'kprobe', type: P.KPROBE, match: 'slash' },
-  { name: 'kretprobe', type: P.KPROBE, match: 'slash' },
-  { name: 'uprobe', type: P.KPROBE, match: 'slash' },
-  { name: 'uretprobe', type: P.KPROBE, match: 'slash' },
-  { name: 'ksyscall', type: P.KPROBE, match: 'slash' },
-  { name: 'kretsyscall', type: P.KPROBE, match: 'slash' },
-  { name: 'usdt', type: P.KPROBE, match: 'slash' },
-  { name: 'tc/ingress', type: P.SCHED_CLS, attach: A.TCX_INGRESS, match: 'exact' },
-  { name: 'tc/egress', type: P.SCHED_CLS, attach: A.TCX_EGRESS, match: 'exact' },
-  { name: 'tcx/ingress', type: P.SCHED_CLS, attach: A.TCX_INGRESS, match: 'exact' },
-  { name: 'tcx/egress', type: P.SCHED_CLS, attach: A.TCX_EGRESS, match: 'exact' },
-  { name: 'netkit/primary', type: P.SCHED_CLS, attach: A.NETKIT_PRIMARY, match: 'exact' },
-  { name: 'netkit/peer', type: P.SCHED_CLS, attach: A.NETKIT_PEER, match: 'exact' },
-  { name: 'tc', type: P.SCHED_CLS, match: 'slash' },
-  { name: 'classifier', type: P.SCHED_CLS, match: 'slash' },
-  { name: 'action', type: P.SCHED_ACT, match: 'slash' },
-  { name: 'raw_tracepoint.w', type: P.RAW_TRACEPOINT_WRITABLE, match: 'slash' },
-  { name: 'raw_tp.w', type: P.RAW_TRACEPOINT_WRITABLE, match: 'slash' },
-  { name: 'raw_tracepoint', type: P.RAW_TRACEPOINT, match: 'slash' },
-  { name: 'raw_tp', type: P.RAW_TRACEPOINT, match: 'slash' },
-  { name: 'tracepoint', type: P.TRACEPOINT, match: 'slash' },
-  { name: 'tp_btf', type: P.TRACING, attach: A.TRACE_RAW_TP, match: 'required' },
-  { name: 'tp', type: P.TRACEPOINT, match: 'slash' },
-  { name: 'fentry.s', type: P.TRACING, attach: A.TRACE_FENTRY, flags: S, match: 'required' },
-  { name: 'fmod_ret.s', type: P.TRACING, attach: A.MODIFY_RETURN, flags: S, match: 'required' },
-  { name: 'fexit.s', type: P.TRACING, attach: A.TRACE_FEXIT, flags: S, match: 'required' },
-  { name: 'fentry', type: P.TRACING, attach: A.TRACE_FENTRY, match: 'required' },
-  { name: 'fmod_ret', type: P.TRACING, attach: A.MODIFY_RETURN, match: 'required' },
-  { name: 'fexit', type: P.TRACING, attach: A.TRACE_FEXIT, match: 'required' },
-  { name: 'freplace', type: P.EXT, match: 'required' },
-  { name: 'lsm.s', type: P.LSM, attach: A.LSM_MAC, flags: S, match: 'required' },
-  { name: 'lsm_cgroup', type: P.LSM, attach: A.LSM_CGROUP, match: 'required' },
-  { name: 'lsm', type: P.LSM, attach: A.LSM_MAC, match: 'required' },
-  { name: 'iter.s', type: P.TRACING, attach: A.TRACE_ITER, flags: S, match: 'required' },
-  { name: 'iter', type: P.TRACING, attach: A.TRACE_ITER, match: 'required' },
-  { name: 'syscall', type: P.SYSCALL, flags: S, match: 'exact' },
-  { name: 'xdp.frags/devmap', type: P.XDP, attach: A.XDP_DEVMAP, flags: F, match: 'exact' },
-  { name: 'xdp/devmap', type: P.XDP, attach: A.XDP_DEVMAP, match: 'exact' },
-  { name: 'xdp.frags/cpumap', type: P.XDP, attach: A.XDP_CPUMAP, flags: F, match: 'exact' },
-  { name: 'xdp/cpumap', type: P.XDP, attach: A.XDP_CPUMAP, match: 'exact' },
-  { name: 'xdp.frags', type: P.XDP, attach: A.XDP, flags: F, match: 'exact' },
-  { name: 'xdp', type: P.XDP, attach: A.XDP, match: 'slash' },
-  { name: 'perf_event', type: P.PERF_EVENT, match: 'exact' },
-  { name: 'lwt_in', type: P.LWT_IN, match: 'exact' },
-  { name: 'lwt_out', type: P.LWT_OUT, match: 'exact' },
-  { name: 'lwt_xmit', type: P.LWT_XMIT, match: 'exact' },
-  { name: 'lwt_seg6local', type: P.LWT_SEG6LOCAL, match: 'exact' },
-  { name: 'sockops', type: P.SOCK_OPS, attach: A.CGROUP_SOCK_OPS, match: 'exact' },
-  { name: 'sk_skb/stream_parser', type: P.SK_SKB, attach: A.SK_SKB_STREAM_PARSER, match: 'exact' },
-  { name: 'sk_skb/stream_verdict', type: P.SK_SKB, attach: A.SK_SKB_STREAM_VERDICT, match: 'exact' },
-  { name: 'sk_skb/verdict', type: P.SK_SKB, attach: A.SK_SKB_VERDICT, match: 'exact' },
-  { name: 'sk_skb', type: P.SK_SKB, match: 'exact' },
-  { name: 'sk_msg', type: P.SK_MSG, attach: A.SK_MSG_VERDICT, match: 'exact' },
-  { name: 'lirc_mode2', type: P.LIRC_MODE2, attach: A.LIRC_MODE2, match: 'exact' },
-  { name: 'flow_dissector', type: P.FLOW_DISSECTOR, attach: A.FLOW_DISSECTOR, match: 'exact' },
-  { name: 'cgroup_skb/ingress', type: P.CGROUP_SKB, attach: A.CGROUP_INET_INGRESS, match: 'exact' },
-  { name: 'cgroup_skb/egress', type: P.CGROUP_SKB, attach: A.CGROUP_INET_EGRESS, match: 'exact' },
-  { name: 'cgroup/skb', type: P.CGROUP_SKB, match: 'exact' },
-  { name: 'cgroup/sock_create', type: P.CGROUP_SOCK, attach: A.CGROUP_INET_SOCK_CREATE, match: 'exact' },
-  { name: 'cgroup/sock_release', type: P.CGROUP_SOCK, attach: A.CGROUP_INET_SOCK_RELEASE, match: 'exact' },
-  { name: 'cgroup/sock', type: P.CGROUP_SOCK, attach: A.CGROUP_INET_SOCK_CREATE, match: 'exact' },
-  { name: 'cgroup/post_bind4', type: P.CGROUP_SOCK, attach: A.CGROUP_INET4_POST_BIND, match: 'exact' },
-  { name: 'cgroup/post_bind6', type: P.CGROUP_SOCK, attach: A.CGROUP_INET6_POST_BIND, match: 'exact' },
-  { name: 'cgroup/bind4', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_INET4_BIND, match: 'exact' },
-  { name: 'cgroup/bind6', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_INET6_BIND, match: 'exact' },
-  { name: 'cgroup/connect4', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_INET4_CONNECT, match: 'exact' },
-  { name: 'cgroup/connect6', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_INET6_CONNECT, match: 'exact' },
-  { name: 'cgroup/connect_unix', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_UNIX_CONNECT, match: 'exact' },
-  { name: 'cgroup/sendmsg4', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_UDP4_SENDMSG, match: 'exact' },
-  { name: 'cgroup/sendmsg6', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_UDP6_SENDMSG, match: 'exact' },
-  { name: 'cgroup/sendmsg_unix', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_UNIX_SENDMSG, match: 'exact' },
-  { name: 'cgroup/recvmsg4', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_UDP4_RECVMSG, match: 'exact' },
-  { name: 'cgroup/recvmsg6', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_UDP6_RECVMSG, match: 'exact' },
-  { name: 'cgroup/recvmsg_unix', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_UNIX_RECVMSG, match: 'exact' },
-  { name: 'cgroup/getpeername4', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_INET4_GETPEERNAME, match: 'exact' },
-  { name: 'cgroup/getpeername6', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_INET6_GETPEERNAME, match: 'exact' },
-  { name: 'cgroup/getsockname4', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_INET4_GETSOCKNAME, match: 'exact' },
-  { name: 'cgroup/getsockname6', type: P.CGROUP_SOCK_ADDR, attach: A.CGROUP_INET6_GETSOCKNAME, match: 'exact' },
-  { name: 'cgroup/sysctl', type: P.CGROUP_SYSCTL, attach: A.CGROUP_SYSCTL, match: 'exact' },
-  { name: 'cgroup/getsockopt', type: P.CGROUP_SOCKOPT, attach: A.CGROUP_GETSOCKOPT, match: 'exact' },
-  { name: 'cgroup/setsockopt', type: P.CGROUP_SOCKOPT, attach: A.CGROUP_SETSOCKOPT, match: 'exact' },
-  { name: 'cgroup/dev', type: P.CGROUP_DEVICE, attach: A.CGROUP_DEVICE, match: 'exact' },
-  { name: 'struct_ops.s', type: P.STRUCT_OPS, flags: S, match: 'slash' },
-  { name: 'struct_ops', type: P.STRUCT_OPS, match: 'slash' },
-  { name: 'sk_lookup', type: P.SK_LOOKUP, attach: A.SK_LOOKUP, match: 'exact' },
-  { name: 'netfilter', type: P.NETFILTER, attach: A.NETFILTER, match: 'exact' },
+type Row = [pattern: string, type: number, attach: number | null, flags?: number];
+
+// libbpf 1.x (libbpf.c section_defs), in its order. Facts, written out here.
+const LIBBPF: Row[] = [
+  ['socket', P.SOCKET_FILTER, null],
+  ['sk_reuseport/migrate', P.SK_REUSEPORT, A.SK_REUSEPORT_SELECT_OR_MIGRATE],
+  ['sk_reuseport', P.SK_REUSEPORT, A.SK_REUSEPORT_SELECT],
+  ['kprobe+', P.KPROBE, null],
+  ['uprobe+', P.KPROBE, null],
+  ['uprobe.s+', P.KPROBE, null, S],
+  ['kretprobe+', P.KPROBE, null],
+  ['uretprobe+', P.KPROBE, null],
+  ['uretprobe.s+', P.KPROBE, null, S],
+  ['kprobe.multi+', P.KPROBE, A.TRACE_KPROBE_MULTI],
+  ['kretprobe.multi+', P.KPROBE, A.TRACE_KPROBE_MULTI],
+  ['kprobe.session+', P.KPROBE, A.TRACE_KPROBE_SESSION],
+  ['uprobe.multi+', P.KPROBE, A.TRACE_UPROBE_MULTI],
+  ['uretprobe.multi+', P.KPROBE, A.TRACE_UPROBE_MULTI],
+  ['uprobe.session+', P.KPROBE, A.TRACE_UPROBE_SESSION],
+  ['uprobe.multi.s+', P.KPROBE, A.TRACE_UPROBE_MULTI, S],
+  ['uretprobe.multi.s+', P.KPROBE, A.TRACE_UPROBE_MULTI, S],
+  ['uprobe.session.s+', P.KPROBE, A.TRACE_UPROBE_SESSION, S],
+  ['ksyscall+', P.KPROBE, null],
+  ['kretsyscall+', P.KPROBE, null],
+  ['usdt+', P.KPROBE, null],
+  ['usdt.s+', P.KPROBE, null, S],
+  ['tc/ingress', P.SCHED_CLS, A.TCX_INGRESS],
+  ['tc/egress', P.SCHED_CLS, A.TCX_EGRESS],
+  ['tcx/ingress', P.SCHED_CLS, A.TCX_INGRESS],
+  ['tcx/egress', P.SCHED_CLS, A.TCX_EGRESS],
+  ['tc', P.SCHED_CLS, null],
+  ['classifier', P.SCHED_CLS, null],
+  ['action', P.SCHED_ACT, null],
+  ['netkit/primary', P.SCHED_CLS, A.NETKIT_PRIMARY],
+  ['netkit/peer', P.SCHED_CLS, A.NETKIT_PEER],
+  ['tracepoint+', P.TRACEPOINT, null],
+  ['tp+', P.TRACEPOINT, null],
+  ['tracepoint.s+', P.TRACEPOINT, null, S],
+  ['tp.s+', P.TRACEPOINT, null, S],
+  ['raw_tracepoint+', P.RAW_TRACEPOINT, null],
+  ['raw_tp+', P.RAW_TRACEPOINT, null],
+  ['raw_tracepoint.s+', P.RAW_TRACEPOINT, null, S],
+  ['raw_tp.s+', P.RAW_TRACEPOINT, null, S],
+  ['raw_tracepoint.w+', P.RAW_TRACEPOINT_WRITABLE, null],
+  ['raw_tp.w+', P.RAW_TRACEPOINT_WRITABLE, null],
+  ['tp_btf+', P.TRACING, A.TRACE_RAW_TP],
+  ['tp_btf.s+', P.TRACING, A.TRACE_RAW_TP, S],
+  ['fentry+', P.TRACING, A.TRACE_FENTRY],
+  ['fmod_ret+', P.TRACING, A.MODIFY_RETURN],
+  ['fexit+', P.TRACING, A.TRACE_FEXIT],
+  ['fentry.s+', P.TRACING, A.TRACE_FENTRY, S],
+  ['fmod_ret.s+', P.TRACING, A.MODIFY_RETURN, S],
+  ['fexit.s+', P.TRACING, A.TRACE_FEXIT, S],
+  ['fsession+', P.TRACING, A.TRACE_FSESSION],
+  ['fsession.s+', P.TRACING, A.TRACE_FSESSION, S],
+  ['fsession.multi+', P.TRACING, A.TRACE_FSESSION_MULTI],
+  ['fsession.multi.s+', P.TRACING, A.TRACE_FSESSION_MULTI, S],
+  ['fentry.multi+', P.TRACING, A.TRACE_FENTRY_MULTI],
+  ['fexit.multi+', P.TRACING, A.TRACE_FEXIT_MULTI],
+  ['fentry.multi.s+', P.TRACING, A.TRACE_FENTRY_MULTI, S],
+  ['fexit.multi.s+', P.TRACING, A.TRACE_FEXIT_MULTI, S],
+  ['freplace+', P.EXT, null],
+  ['lsm+', P.LSM, A.LSM_MAC],
+  ['lsm.s+', P.LSM, A.LSM_MAC, S],
+  ['lsm_cgroup+', P.LSM, A.LSM_CGROUP],
+  ['iter+', P.TRACING, A.TRACE_ITER],
+  ['iter.s+', P.TRACING, A.TRACE_ITER, S],
+  ['syscall', P.SYSCALL, null, S],
+  ['xdp.frags/devmap', P.XDP, A.XDP_DEVMAP, F],
+  ['xdp/devmap', P.XDP, A.XDP_DEVMAP],
+  ['xdp.frags/cpumap', P.XDP, A.XDP_CPUMAP, F],
+  ['xdp/cpumap', P.XDP, A.XDP_CPUMAP],
+  ['xdp.frags', P.XDP, A.XDP, F],
+  ['xdp', P.XDP, A.XDP],
+  ['perf_event', P.PERF_EVENT, null],
+  ['lwt_in', P.LWT_IN, null],
+  ['lwt_out', P.LWT_OUT, null],
+  ['lwt_xmit', P.LWT_XMIT, null],
+  ['lwt_seg6local', P.LWT_SEG6LOCAL, null],
+  ['sockops', P.SOCK_OPS, A.CGROUP_SOCK_OPS],
+  ['sk_skb/stream_parser', P.SK_SKB, A.SK_SKB_STREAM_PARSER],
+  ['sk_skb/stream_verdict', P.SK_SKB, A.SK_SKB_STREAM_VERDICT],
+  ['sk_skb/verdict', P.SK_SKB, A.SK_SKB_VERDICT],
+  ['sk_skb', P.SK_SKB, null],
+  ['sk_msg', P.SK_MSG, A.SK_MSG_VERDICT],
+  ['lirc_mode2', P.LIRC_MODE2, A.LIRC_MODE2],
+  ['flow_dissector', P.FLOW_DISSECTOR, A.FLOW_DISSECTOR],
+  ['cgroup_skb/ingress', P.CGROUP_SKB, A.CGROUP_INET_INGRESS],
+  ['cgroup_skb/egress', P.CGROUP_SKB, A.CGROUP_INET_EGRESS],
+  ['cgroup/skb', P.CGROUP_SKB, null],
+  ['cgroup/sock_create', P.CGROUP_SOCK, A.CGROUP_INET_SOCK_CREATE],
+  ['cgroup/sock_release', P.CGROUP_SOCK, A.CGROUP_INET_SOCK_RELEASE],
+  ['cgroup/sock', P.CGROUP_SOCK, A.CGROUP_INET_SOCK_CREATE],
+  ['cgroup/post_bind4', P.CGROUP_SOCK, A.CGROUP_INET4_POST_BIND],
+  ['cgroup/post_bind6', P.CGROUP_SOCK, A.CGROUP_INET6_POST_BIND],
+  ['cgroup/bind4', P.CGROUP_SOCK_ADDR, A.CGROUP_INET4_BIND],
+  ['cgroup/bind6', P.CGROUP_SOCK_ADDR, A.CGROUP_INET6_BIND],
+  ['cgroup/connect4', P.CGROUP_SOCK_ADDR, A.CGROUP_INET4_CONNECT],
+  ['cgroup/connect6', P.CGROUP_SOCK_ADDR, A.CGROUP_INET6_CONNECT],
+  ['cgroup/connect_unix', P.CGROUP_SOCK_ADDR, A.CGROUP_UNIX_CONNECT],
+  ['cgroup/sendmsg4', P.CGROUP_SOCK_ADDR, A.CGROUP_UDP4_SENDMSG],
+  ['cgroup/sendmsg6', P.CGROUP_SOCK_ADDR, A.CGROUP_UDP6_SENDMSG],
+  ['cgroup/sendmsg_unix', P.CGROUP_SOCK_ADDR, A.CGROUP_UNIX_SENDMSG],
+  ['cgroup/recvmsg4', P.CGROUP_SOCK_ADDR, A.CGROUP_UDP4_RECVMSG],
+  ['cgroup/recvmsg6', P.CGROUP_SOCK_ADDR, A.CGROUP_UDP6_RECVMSG],
+  ['cgroup/recvmsg_unix', P.CGROUP_SOCK_ADDR, A.CGROUP_UNIX_RECVMSG],
+  ['cgroup/getpeername4', P.CGROUP_SOCK_ADDR, A.CGROUP_INET4_GETPEERNAME],
+  ['cgroup/getpeername6', P.CGROUP_SOCK_ADDR, A.CGROUP_INET6_GETPEERNAME],
+  ['cgroup/getpeername_unix', P.CGROUP_SOCK_ADDR, A.CGROUP_UNIX_GETPEERNAME],
+  ['cgroup/getsockname4', P.CGROUP_SOCK_ADDR, A.CGROUP_INET4_GETSOCKNAME],
+  ['cgroup/getsockname6', P.CGROUP_SOCK_ADDR, A.CGROUP_INET6_GETSOCKNAME],
+  ['cgroup/getsockname_unix', P.CGROUP_SOCK_ADDR, A.CGROUP_UNIX_GETSOCKNAME],
+  ['cgroup/sysctl', P.CGROUP_SYSCTL, A.CGROUP_SYSCTL],
+  ['cgroup/getsockopt', P.CGROUP_SOCKOPT, A.CGROUP_GETSOCKOPT],
+  ['cgroup/setsockopt', P.CGROUP_SOCKOPT, A.CGROUP_SETSOCKOPT],
+  ['cgroup/dev', P.CGROUP_DEVICE, A.CGROUP_DEVICE],
+  ['struct_ops+', P.STRUCT_OPS, null],
+  ['struct_ops.s+', P.STRUCT_OPS, null, S],
+  ['sk_lookup', P.SK_LOOKUP, A.SK_LOOKUP],
+  ['netfilter', P.NETFILTER, A.NETFILTER],
 ];
 
-// Older loaders matched plain prefixes (bpf_load.c: "xdp" for any "xdp…",
-// "cgroup/sock…"), and iproute2 used "ingress"/"egress" for tc.
-const LEGACY_PREFIXES: Rule[] = [
-  { name: 'xdp', type: P.XDP, attach: A.XDP, match: 'exact' },
-  { name: 'ingress', type: P.SCHED_CLS, match: 'exact' },
-  { name: 'egress', type: P.SCHED_CLS, match: 'exact' },
-  { name: 'classifier', type: P.SCHED_CLS, match: 'exact' },
-  { name: 'socket', type: P.SOCKET_FILTER, match: 'exact' },
-  { name: 'kprobe', type: P.KPROBE, match: 'exact' },
-  { name: 'kretprobe', type: P.KPROBE, match: 'exact' },
-  { name: 'tracepoint', type: P.TRACEPOINT, match: 'exact' },
-  { name: 'raw_tracepoint', type: P.RAW_TRACEPOINT, match: 'exact' },
-  { name: 'perf_event', type: P.PERF_EVENT, match: 'exact' },
-  { name: 'cgroup/skb', type: P.CGROUP_SKB, match: 'exact' },
-  { name: 'cgroup/sock', type: P.CGROUP_SOCK, attach: A.CGROUP_INET_SOCK_CREATE, match: 'exact' },
-  { name: 'sockops', type: P.SOCK_OPS, attach: A.CGROUP_SOCK_OPS, match: 'exact' },
-  { name: 'sk_skb', type: P.SK_SKB, match: 'exact' },
-  { name: 'sk_msg', type: P.SK_MSG, attach: A.SK_MSG_VERDICT, match: 'exact' },
+// libbpf 0.x (before LIBBPF_STRICT_SEC_NAME became the rule in 1.0): rows it
+// matched as plain prefixes, in its order, and the "xdp_devmap/" /
+// "xdp_cpumap/" names selftests still use. Only reached when the 1.x table
+// did not match, so "sk_lookup/foo" or "xdp_redirect" land here.
+const LIBBPF_0: Row[] = [
+  ['socket', P.SOCKET_FILTER, null],
+  ['sk_reuseport/migrate', P.SK_REUSEPORT, A.SK_REUSEPORT_SELECT_OR_MIGRATE],
+  ['sk_reuseport', P.SK_REUSEPORT, A.SK_REUSEPORT_SELECT],
+  ['classifier', P.SCHED_CLS, null],
+  ['action', P.SCHED_ACT, null],
+  ['xdp_devmap/', P.XDP, A.XDP_DEVMAP],
+  ['xdp_cpumap/', P.XDP, A.XDP_CPUMAP],
+  ['xdp', P.XDP, A.XDP],
+  ['perf_event', P.PERF_EVENT, null],
+  ['lwt_in', P.LWT_IN, null],
+  ['lwt_out', P.LWT_OUT, null],
+  ['lwt_xmit', P.LWT_XMIT, null],
+  ['lwt_seg6local', P.LWT_SEG6LOCAL, null],
+  ['cgroup_skb/ingress', P.CGROUP_SKB, A.CGROUP_INET_INGRESS],
+  ['cgroup_skb/egress', P.CGROUP_SKB, A.CGROUP_INET_EGRESS],
+  ['cgroup/skb', P.CGROUP_SKB, null],
+  ['cgroup/sock_create', P.CGROUP_SOCK, A.CGROUP_INET_SOCK_CREATE],
+  ['cgroup/sock_release', P.CGROUP_SOCK, A.CGROUP_INET_SOCK_RELEASE],
+  ['cgroup/sock', P.CGROUP_SOCK, A.CGROUP_INET_SOCK_CREATE],
+  ['cgroup/post_bind4', P.CGROUP_SOCK, A.CGROUP_INET4_POST_BIND],
+  ['cgroup/post_bind6', P.CGROUP_SOCK, A.CGROUP_INET6_POST_BIND],
+  ['cgroup/dev', P.CGROUP_DEVICE, A.CGROUP_DEVICE],
+  ['sockops', P.SOCK_OPS, A.CGROUP_SOCK_OPS],
+  ['sk_skb/stream_parser', P.SK_SKB, A.SK_SKB_STREAM_PARSER],
+  ['sk_skb/stream_verdict', P.SK_SKB, A.SK_SKB_STREAM_VERDICT],
+  ['sk_skb', P.SK_SKB, null],
+  ['sk_msg', P.SK_MSG, A.SK_MSG_VERDICT],
+  ['lirc_mode2', P.LIRC_MODE2, A.LIRC_MODE2],
+  ['flow_dissector', P.FLOW_DISSECTOR, A.FLOW_DISSECTOR],
+  ['cgroup/bind4', P.CGROUP_SOCK_ADDR, A.CGROUP_INET4_BIND],
+  ['cgroup/bind6', P.CGROUP_SOCK_ADDR, A.CGROUP_INET6_BIND],
+  ['cgroup/connect4', P.CGROUP_SOCK_ADDR, A.CGROUP_INET4_CONNECT],
+  ['cgroup/connect6', P.CGROUP_SOCK_ADDR, A.CGROUP_INET6_CONNECT],
+  ['cgroup/sendmsg4', P.CGROUP_SOCK_ADDR, A.CGROUP_UDP4_SENDMSG],
+  ['cgroup/sendmsg6', P.CGROUP_SOCK_ADDR, A.CGROUP_UDP6_SENDMSG],
+  ['cgroup/recvmsg4', P.CGROUP_SOCK_ADDR, A.CGROUP_UDP4_RECVMSG],
+  ['cgroup/recvmsg6', P.CGROUP_SOCK_ADDR, A.CGROUP_UDP6_RECVMSG],
+  ['cgroup/getpeername4', P.CGROUP_SOCK_ADDR, A.CGROUP_INET4_GETPEERNAME],
+  ['cgroup/getpeername6', P.CGROUP_SOCK_ADDR, A.CGROUP_INET6_GETPEERNAME],
+  ['cgroup/getsockname4', P.CGROUP_SOCK_ADDR, A.CGROUP_INET4_GETSOCKNAME],
+  ['cgroup/getsockname6', P.CGROUP_SOCK_ADDR, A.CGROUP_INET6_GETSOCKNAME],
+  ['cgroup/sysctl', P.CGROUP_SYSCTL, A.CGROUP_SYSCTL],
+  ['cgroup/getsockopt', P.CGROUP_SOCKOPT, A.CGROUP_GETSOCKOPT],
+  ['cgroup/setsockopt', P.CGROUP_SOCKOPT, A.CGROUP_SETSOCKOPT],
+  ['sk_lookup', P.SK_LOOKUP, A.SK_LOOKUP],
 ];
 
-function kind(r: Rule, attachTarget?: string): SectionKind {
-  const k: SectionKind = { type: r.type, expectedAttachType: r.attach ?? null, progFlags: r.flags ?? 0 };
-  if (attachTarget) k.attachTarget = attachTarget;
-  return k;
+// Older loaders: bpf_load.c and goebpf matched these prefixes; iproute2's tc
+// used "ingress"/"egress" and any "tc…" name for classifiers.
+const LEGACY: Row[] = [
+  ['ingress', P.SCHED_CLS, null],
+  ['egress', P.SCHED_CLS, null],
+  ['tc', P.SCHED_CLS, null],
+  ['kprobe', P.KPROBE, null],
+  ['kretprobe', P.KPROBE, null],
+  ['tracepoint', P.TRACEPOINT, null],
+  ['raw_tracepoint', P.RAW_TRACEPOINT, null],
+];
+
+function toDefs(rows: Row[], origin: SectionDef['origin']): SectionDef[] {
+  return rows.map(([pattern, type, attach, flags]) => ({ pattern, type, attach, flags: flags ?? 0, origin }));
+}
+
+/** Every section name bpf-ts recognises, in the order they are tried. */
+export const SECTION_DEFS: readonly SectionDef[] = Object.freeze([
+  ...toDefs(LIBBPF, 'libbpf'),
+  ...toDefs(LIBBPF_0, 'libbpf-0.x'),
+  ...toDefs(LEGACY, 'legacy'),
+]);
+
+/** libbpf's matching: null when `d` does not match, else the target after "name/" ('' for none). */
+function match(d: SectionDef, section: string): string | null {
+  const p = d.pattern;
+  if (d.origin !== 'libbpf' && !p.endsWith('/')) return section.startsWith(p) ? '' : null;
+  if (p.endsWith('/')) return section.startsWith(p) && section.length > p.length ? section.slice(p.length) : null;
+  if (p.endsWith('+')) {
+    const name = p.slice(0, -1);
+    if (section === name) return '';
+    return section.startsWith(name + '/') ? section.slice(name.length + 1) : null;
+  }
+  return section === p ? '' : null;
+}
+
+/** The table row a section name matches, or null. */
+export function sectionDef(section: string): SectionDef | null {
+  for (const d of SECTION_DEFS) if (match(d, section) !== null) return d;
+  return null;
 }
 
 /** What a section name says about the programs in it. `prog` and unknown names say nothing (type null). */
 export function sectionKind(section: string): SectionKind {
-  for (const r of RULES) {
-    if (section === r.name && r.match !== 'required') return kind(r);
-    if (r.match !== 'exact' && section.startsWith(r.name + '/') && section.length > r.name.length + 1) {
-      return kind(r, section.slice(r.name.length + 1));
-    }
-  }
-  for (const r of LEGACY_PREFIXES) {
-    if (section.startsWith(r.name)) {
-      return kind(r);
-    }
+  for (const d of SECTION_DEFS) {
+    const target = match(d, section);
+    if (target === null) continue;
+    const k: SectionKind = { type: d.type, expectedAttachType: d.attach, progFlags: d.flags };
+    if (target) k.attachTarget = target;
+    return k;
   }
   return { type: null, expectedAttachType: null, progFlags: 0 };
+}
+
+/** Program types whose load needs attach_btf_id (libbpf's SEC_ATTACH_BTF): the target is a kernel function/type. */
+export function needsAttachBtf(type: number | null): boolean {
+  return type === P.TRACING || type === P.LSM || type === P.EXT;
 }

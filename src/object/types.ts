@@ -13,7 +13,8 @@ export type MapStyle =
   | 'legacy' // struct bpf_map_def in "maps" (samples/bpf, goebpf)
   | 'iproute2' // struct bpf_elf_map in "maps"
   | 'btf' // BTF-defined in ".maps"
-  | 'data'; // .data / .rodata / .bss / .kconfig global data
+  | 'data' // .data / .rodata / .bss / .kconfig global data
+  | 'struct_ops'; // a kernel struct of BPF programs in .struct_ops / .struct_ops.link
 
 export interface MapSpec {
   name: string;
@@ -46,6 +47,11 @@ export interface MapSpec {
   variables?: DataVariable[];
   /** .rodata and .rodata.*: freeze after the initial value is written. */
   freeze: boolean;
+  /**
+   * struct_ops maps: the kernel struct implemented (`tcp_congestion_ops`), its BTF id in the
+   * object, the variable's bytes, which member each program fills, and whether a bpf_link registers it.
+   */
+  structOps?: { typeName: string; btfTypeId: number; data: Uint8Array; funcs: { member: string; program: string }[]; link: boolean };
   /** Declared initial contents (BTF `values = { … }`): slot -> name of a map or program. */
   contents?: { key: number; target: string; kind: 'map' | 'program' }[];
 }
@@ -64,8 +70,28 @@ export type ProgramRelocation =
   | { kind: 'map_fd'; insnIndex: number; map: string }
   /** ld_imm64 into global data: src_reg = BPF_PSEUDO_MAP_VALUE, imm = fd, next imm = offset. */
   | { kind: 'map_value'; insnIndex: number; map: string; offset: number }
-  /** ld_imm64 of a .kconfig / extern: not supported yet, kept to report clearly. */
-  | { kind: 'extern'; insnIndex: number; symbol: string };
+  /** ld_imm64 of a __ksym variable or of a kfunc's address: resolved against the kernel at load. */
+  | { kind: 'extern'; insnIndex: number; symbol: string }
+  /** A call of a kfunc (`extern … __ksym` function): BPF_PSEUDO_KFUNC_CALL with the kernel BTF id at load. */
+  | { kind: 'kfunc'; insnIndex: number; symbol: string };
+
+/** How a .kconfig extern's value is typed: bool, tristate (enum libbpf_tristate), char, integer, char array. */
+export type KconfigType = 'bool' | 'tristate' | 'char' | 'int' | 'string' | 'unsupported';
+
+/** An undefined symbol the loader resolves in the running kernel. */
+export interface ExternSpec {
+  name: string;
+  /** kconfig: `__kconfig` variable; ksym: `__ksym` variable; kfunc: `__ksym` function; unknown: no BTF says what it is. */
+  kind: 'kconfig' | 'ksym' | 'kfunc' | 'unknown';
+  /** Declared `__weak`: a kernel without it gives 0 instead of an error. */
+  weak: boolean;
+  /** VAR or FUNC id in the object's BTF, 0 without one. */
+  btfTypeId: number;
+  /** .kconfig externs: where the value sits in the ".kconfig" map and how it is typed. */
+  kconfig?: { offset: number; size: number; type: KconfigType; signed: boolean };
+  /** __ksym variables declared `void`: their address comes from /proc/kallsyms, not BTF. */
+  typeless?: boolean;
+}
 
 export interface ProgramSpec {
   /** Function symbol name. */
@@ -112,4 +138,8 @@ export interface BpfObjectFile {
   btfExt: BtfExt | null;
   /** `btf.raw` with DATASEC sizes and offsets filled in from the ELF tables: what the kernel is given. */
   btfForKernel: Uint8Array | null;
+  /** Undefined symbols to resolve in the kernel: kfuncs, .kconfig and __ksym variables. */
+  externs: ExternSpec[];
+  /** Things parsing accepted but the user should know (e.g. legacy map fields that are ignored). */
+  warnings: string[];
 }

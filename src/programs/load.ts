@@ -10,18 +10,17 @@ import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, Insns } from '../object/instru
 import type { ProgramSpec } from '../object/types.js';
 import { applyCoreRelocations, type CorePoisoned, type CoreResolver } from '../object/core/index.js';
 import { BPF_PROG_LOAD } from '../sys/bpf-cmd.js';
-import { ENOSPC, EPERM } from '../sys/errno.js';
+import { ENOSPC } from '../sys/errno.js';
 import { LITTLE_ENDIAN, writeU32 } from '../sys/endian.js';
 import { Fd } from '../sys/fd.js';
 import { withMemlockRetry } from '../sys/memlock.js';
 import { progLoad, type ProgLoadAttr } from '../sys/prog-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
-import { BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
-
-// Program types whose fentry/fexit/fmod_ret/lsm/freplace flavours load through a trampoline.
-const TRAMPOLINE_TYPES = new Set<number>([BPF_PROG_TYPE.TRACING, BPF_PROG_TYPE.LSM, BPF_PROG_TYPE.EXT]);
-import { resolveBtfAttachTarget } from './attach-btf.js';
-import { lastInstruction, logTail, sourceLineFor, verdictLine } from './verifier-log.js';
+import { progTypeName } from '../uapi/bpf.js';
+import { capsHint, NEED_PERFMON } from '../sys/caps.js';
+import type { ExternResolver } from './externs.js';
+import { isRootUser, refusalCause, needsTrampoline } from './refusal.js';
+import { lastInstruction, logIncludes, logTail, needsPerfmon, sourceLineFor, verdictLine, type VerifierLogText } from './verifier-log.js';
 
 const LOG_START = 64 * 1024;
 const LOG_MAX = 256 * 1024 * 1024;
@@ -42,22 +41,25 @@ export interface LoadProgramOptions {
   ifindex?: number;
   /** Resolves CO-RE relocations (needed when the program has any); share one per object load for its caches. */
   core?: CoreResolver;
-  /** BTF id of the attach target (tp_btf, fentry, lsm, iter…); default: looked up from the section in vmlinux BTF. */
+  /** Resolves kfuncs and __ksym externs against the kernel (needed when the program uses any); one per object load. */
+  externs?: ExternResolver;
+  /** attach_btf_id / attach_btf_obj_fd (or attach_prog_fd for freplace): the BTF target of tracing, LSM and EXT programs. */
   attachBtfId?: number;
-  /** freplace: the program to replace functions of. */
-  attachProgFd?: number;
+  attachBtfObjFd?: number;
 }
 
 /** The instructions with map fds and global-data addresses written in. */
-export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'mapFds'>): Uint8Array {
+export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'mapFds' | 'externs'>): Uint8Array {
   if (opts.littleEndian !== LITTLE_ENDIAN) {
     throw new BpfError('PROGRAM_INVALID', `${opts.source}: program ${spec.name} is ${opts.littleEndian ? 'little' : 'big'}-endian BPF; this machine only runs ${LITTLE_ENDIAN ? 'little' : 'big'}-endian BPF (rebuild with -target bpf)`);
   }
   const bytes = spec.instructions.slice();
   const insns = new Insns(bytes, opts.littleEndian);
+  let externs = false;
   for (const r of spec.relocations) {
-    if (r.kind === 'extern') {
-      throw new BpfError('PROGRAM_INVALID', `${opts.source}: program ${spec.name} uses extern ${r.symbol} (kfuncs, .kconfig and __ksym are not supported yet)`);
+    if (r.kind === 'extern' || r.kind === 'kfunc') {
+      externs = true;
+      continue;
     }
     const fd = opts.mapFds.get(r.map);
     if (fd === undefined) throw new BpfError('MAP_NOT_FOUND', `${opts.source}: program ${spec.name} needs map ${r.map}, which was not created`);
@@ -68,6 +70,13 @@ export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'sour
       insns.setSrc(r.insnIndex, BPF_PSEUDO_MAP_VALUE);
       insns.setImm(r.insnIndex + 1, r.offset);
     }
+  }
+  if (externs) {
+    if (!opts.externs) {
+      const names = spec.relocations.flatMap((r) => (r.kind === 'extern' || r.kind === 'kfunc' ? [r.symbol] : []));
+      throw new BpfError('EXTERN_UNRESOLVED', `${opts.source}: program ${spec.name} uses externs (${[...new Set(names)].join(', ')}) and no resolver was given`);
+    }
+    opts.externs.apply(spec, bytes, opts.littleEndian);
   }
   return bytes;
 }
@@ -86,14 +95,16 @@ export function relocateCore(spec: ProgramSpec, insns: Uint8Array, opts: Pick<Lo
 }
 
 /** The refusal explained by a poisoned CO-RE relocation, when one is to blame. */
-function coreFailure(poisoned: CorePoisoned[], log: string, insn: number, prefix: string): CoreRelocationError | null {
+function coreFailure(poisoned: CorePoisoned[], log: VerifierLogText, insn: number, prefix: string, fullLog: () => string): CoreRelocationError | null {
   if (poisoned.length === 0) return null;
   // The verifier stops at the first reachable poisoned call: prefer the one it names.
-  const hit = poisoned.find((p) => p.insn === insn) ?? (log.includes('unknown#195896080') ? poisoned[0] : undefined);
+  const hit = poisoned.find((p) => p.insn === insn) ?? (logIncludes(log, 'unknown#195896080') ? poisoned[0] : undefined);
   if (!hit) return null;
   const others = poisoned.filter((p) => p !== hit).map((p) => `also unresolved: ${p.message}`);
   const details = [...others, `verifier log (last lines):\n${logTail(log)}`].join('\n');
-  return new CoreRelocationError(`${prefix}: CO-RE relocation failed: ${hit.message}`, { details, log, instruction: hit.insn, relocation: hit.relocation });
+  const err = new CoreRelocationError(`${prefix}: CO-RE relocation failed: ${hit.message}`, { details, instruction: hit.insn, relocation: hit.relocation });
+  attachLog(err, log, fullLog);
+  return err;
 }
 
 function encodeFuncInfo(spec: ProgramSpec): Uint8Array {
@@ -116,6 +127,15 @@ function encodeLineInfo(spec: ProgramSpec): Uint8Array {
   return b;
 }
 
+/**
+ * The whole log on the error: `logBytes` (the kernel's buffer, no copy) and
+ * `log`, decoded only when someone reads it.
+ */
+function attachLog(err: BpfError, bytes: VerifierLogText, full: () => string): void {
+  Object.defineProperty(err, 'logBytes', { value: bytes, enumerable: false });
+  Object.defineProperty(err, 'log', { get: full, enumerable: false, configurable: true });
+}
+
 /** Load a program; returns an owned fd. Throws BpfError('VERIFIER') with the log on refusal. */
 export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: Fd; type: number } {
   const type = spec.type ?? opts.type;
@@ -134,10 +154,10 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
     progFlags: spec.progFlags,
     expectedAttachType: opts.expectedAttachType ?? spec.expectedAttachType ?? 0,
     ifindex: opts.ifindex,
+    attachBtfId: opts.attachBtfId,
+    attachBtfObjFd: opts.attachBtfObjFd,
+    fdArray: opts.externs?.fdArray,
   };
-  const btfTarget = opts.attachBtfId ?? resolveBtfAttachTarget({ ...spec, type }, opts.source)?.attachBtfId;
-  if (btfTarget !== undefined) attr.attachBtfId = btfTarget;
-  if (opts.attachProgFd !== undefined) attr.attachProgFd = opts.attachProgFd;
   if (withBtf) {
     attr.btfFd = opts.btfFd;
     attr.funcInfo = encodeFuncInfo(spec);
@@ -156,27 +176,40 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
     res = progLoad(attr, 1, Math.min(size, LOG_MAX));
   }
   if (res.result >= 0) return { fd: new Fd(res.result, `program ${spec.name}`), type };
-  const log = res.log;
-  if (-first === EPERM && TRAMPOLINE_TYPES.has(type) && process.geteuid?.() === 0) {
-    // Root, a program that needs a BPF trampoline, and no verifier complaint:
-    // the kernel itself will not attach trampolines here.
-    throw new BpfError(
-      'KERNEL_UNSUPPORTED',
-      `${opts.source}: program ${spec.name}: the kernel verified the program but refused to load it (EPERM): fentry/fexit/fmod_ret/lsm/freplace programs need a BPF trampoline (ftrace direct calls), which this kernel or its security policy does not allow; tp_btf and raw_tp programs attach without one`,
-      { details: log.trim() ? `verifier log (last lines):\n${logTail(log)}` : undefined },
-    );
+  const log = res.logBytes;
+  const fullLog = () => res.log;
+  const verdict = verdictLine(log);
+  const hasLog = logTail(log, 1).trim() !== '';
+  if (!verdict && (isRootUser() || hasLog)) {
+    // No verifier verdict: name the likely cause rather than "run as root" or nothing.
+    const sys = new BpfSyscallError(BPF_PROG_LOAD, -first, context, { progType: type });
+    const cause = refusalCause(type, attr.expectedAttachType ?? 0, attr.attachBtfId ?? 0, -first);
+    // A kernel that will not make a trampoline here is a limit of this kernel, not of the program.
+    const code = needsTrampoline(type, -first) ? 'KERNEL_UNSUPPORTED' : 'VERIFIER';
+    const message = `${opts.source}: ${progTypeName(type)} program ${spec.name} refused by the kernel (${sys.errnoName}): ${cause}`;
+    const details = hasLog ? { details: `verifier log (last lines):\n${logTail(log)}` } : {};
+    const err = code === 'VERIFIER' ? new VerifierError(message, { ...details, log: '', instruction: -1 }) : new BpfError(code, message, details);
+    attachLog(err, log, fullLog);
+    Object.assign(err, { errno: -first });
+    throw err;
   }
-  if (!log.trim()) throw new BpfSyscallError(BPF_PROG_LOAD, -first, context);
+  if (!hasLog) throw new BpfSyscallError(BPF_PROG_LOAD, -first, context, { progType: type });
   const insn = lastInstruction(log);
-  const coreErr = coreFailure(poisoned, log, insn, `${opts.source}: ${progTypeName(type)} program ${spec.name}`);
+  const coreErr = coreFailure(poisoned, log, insn, `${opts.source}: ${progTypeName(type)} program ${spec.name}`, fullLog);
   if (coreErr) throw coreErr;
   const src = insn >= 0 ? sourceLineFor(spec.lineInfo, insn) : undefined;
   const where = src ? ` at ${src.fileName.split('/').pop()}:${src.line}` : insn >= 0 ? ` at instruction ${insn}` : '';
   const srcText = src?.source ? `\nsource line ${src.fileName}:${src.line}: ${src.source.trim()}` : '';
-  throw new VerifierError(`${opts.source}: ${progTypeName(type)} program ${spec.name} rejected by the verifier${where}: ${verdictLine(log)}`, {
+  // Refusals only unprivileged callers get: name the capability that lifts them, unless the caller has it.
+  const privileged = needsPerfmon(log) ? capsHint([NEED_PERFMON], '') : '';
+  const perfmon = privileged ? ' (the verifier allows this only to callers with CAP_PERFMON, which this process lacks: grant CAP_PERFMON)' : '';
+  const err = new VerifierError(`${opts.source}: ${progTypeName(type)} program ${spec.name} rejected by the verifier${where}: ${verdict}${perfmon}`, {
     details: `verifier log (last lines):\n${logTail(log)}${srcText}`,
-    log,
+    log: '',
     instruction: insn,
     sourceLine: src,
   });
+  // The log is read lazily from the kernel's buffer (it can be megabytes).
+  attachLog(err, log, fullLog);
+  throw err;
 }

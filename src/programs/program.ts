@@ -8,6 +8,7 @@ import { getFdById, objGet } from '../sys/obj-attr.js';
 import { progTestRun, type TestRunResult } from '../sys/prog-attr.js';
 import { BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
 import { pinFd } from '../maps/pin.js';
+import { checkU32 } from '../maps/map.js';
 
 export const XDP_ACTIONS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const;
 /** TC_ACT_* by value; -1 is TC_ACT_UNSPEC. */
@@ -54,6 +55,7 @@ export class BpfProgram {
 
   /** Open a program by kernel id. */
   static fromId(id: number): BpfProgram {
+    checkU32(id, 'id', 'BpfProgram.fromId', 1);
     const raw = getFdById(BPF_PROG_GET_FD_BY_ID, id);
     if (raw === null) throw new BpfError('PROGRAM_NOT_FOUND', `no program with id ${id}`);
     const fd = new Fd(raw, `program id ${id}`);
@@ -75,6 +77,8 @@ export class BpfProgram {
 
   /** BPF_PROG_TEST_RUN on a frame (XDP, TC, socket filter, …). */
   testRun(data: Uint8Array, opts: TestRunOptions = {}): ProgramTestRun {
+    // repeat is a __u32: -1 would become 4294967295 runs and block this thread for minutes.
+    if (opts.repeat !== undefined) checkU32(opts.repeat, 'repeat', `program ${this.name}: testRun`);
     const r = progTestRun(this.fd.value, data, { repeat: opts.repeat, ctxIn: opts.ctx }, `program ${this.name}`);
     return { ...r, verdict: verdictName(this.type, r.retval) };
   }

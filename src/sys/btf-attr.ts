@@ -4,6 +4,7 @@
 import * as cmd from './bpf-cmd.js';
 import * as ffi from './ffi.js';
 import { readCString, readU32, writeU32, writeU64 } from './endian.js';
+import { bpfRaw } from './wrapper.js';
 
 // struct { /* BPF_BTF_LOAD */ __aligned_u64 btf; __aligned_u64 btf_log_buf;
 //          __u32 btf_size; __u32 btf_log_size; __u32 btf_log_level; __u32 btf_log_true_size; }
@@ -29,7 +30,7 @@ export function btfLoad(bytes: Uint8Array, logSize = 0): { result: number; log: 
     writeU32(b, LOG_SIZE, logSize);
     writeU32(b, LOG_LEVEL, 1);
   }
-  const result = ffi.bpf(cmd.BPF_BTF_LOAD, b, BTF_LOAD_ATTR_SIZE);
+  const result = bpfRaw(cmd.BPF_BTF_LOAD, b, BTF_LOAD_ATTR_SIZE);
   const text = log ? readCString(log.bytes, 0, log.bytes.length) : '';
   return { result, log: text, logTrueSize: readU32(b, LOG_TRUE_SIZE) };
 }

@@ -70,7 +70,7 @@ export class Fd {
 export type FdKind = 'map' | 'prog' | 'link' | 'btf' | 'other';
 
 // Every BPF object fd is an anon inode whose /proc link names its kind:
-// "anon_inode:bpf-map", "anon_inode:bpf-prog", "anon_inode:bpf_link", "anon_inode:btf".
+// "anon_inode:bpf-map", "anon_inode:bpf-prog", "anon_inode:bpf-link", "anon_inode:btf".
 export function fdKind(fd: number): FdKind {
   let target: string;
   try {

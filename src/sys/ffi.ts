@@ -4,6 +4,11 @@
 // Every wrapper returns the raw result: a non-negative value on success, or
 // -errno on failure (the kernel's own convention), so callers decide how to
 // report. koffi is loaded lazily: importing the object layer never needs it.
+//
+// koffi 3: the native code comes from a per-platform optional dependency
+// (@koromix/koffi-<os>-<arch>), so nothing is built or downloaded by an
+// install script (npm 11 skips dependency scripts unless allowed). Pointers
+// are BigInt addresses.
 
 import { BpfError } from '../errors.js';
 import { createRequire } from 'node:module';
@@ -180,7 +185,7 @@ export function ioctl(fd: number, request: number, arg: number): number {
 
 /** A mapping made by mmap(2): `buffer` views the shared memory directly. */
 export interface Mapping {
-  readonly address: unknown;
+  readonly address: bigint;
   readonly length: number;
   readonly buffer: ArrayBuffer;
 }
@@ -194,13 +199,30 @@ export function mmap(length: number, prot: number, flags: number, fd: number, of
   const l = lib();
   const p = l.mmap(null, length, prot, flags, fd, offset);
   // MAP_FAILED is (void *)-1.
-  const addr = l.koffi.address(p);
+  const addr = p === null ? 0n : l.koffi.address(p);
   if (addr === 0n || addr === 0xffffffffffffffffn) return -errno();
-  return { address: p, length, buffer: l.koffi.view(p, length) };
+  return { address: addr, length, buffer: l.koffi.view(addr, length) };
 }
 
 export function munmap(m: Mapping): number {
   return ret(lib().munmap(m.address, m.length));
+}
+
+const MAP_PRIVATE = 2;
+const MAP_FIXED = 0x10;
+const MAP_ANONYMOUS = 0x20;
+
+/**
+ * Replace the pages of `m` in place with private zeroed memory (mmap
+ * MAP_FIXED|MAP_ANONYMOUS over the same range): whatever `m` mapped (a BPF
+ * map) is released, while the address range, and so every ArrayBuffer over
+ * it, stays valid to touch. Returns 0 or -errno.
+ */
+export function remapAnonymous(m: Mapping): number {
+  const l = lib();
+  const p = l.mmap(m.address, m.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS, -1, 0);
+  const addr = p === null ? 0n : l.koffi.address(p);
+  return addr === m.address ? 0 : -errno();
 }
 
 /** if_nametoindex(3) in the calling thread's network namespace; 0 when absent. */
@@ -217,11 +239,16 @@ export function ifIndexToName(index: number): string | null {
   return buf.subarray(0, end < 0 ? 16 : end).toString();
 }
 
-/** Readiness callbacks on the libuv loop (koffi.node.poll): no thread blocks. */
-export function poll(fd: number, onReadable: () => void): { close(): void } {
+/**
+ * Readiness callbacks on the libuv loop (koffi.node.poll): no thread blocks.
+ * `onError` gets libuv's negative errno when polling itself fails. The fd
+ * must stay open until close(): libuv registers it with epoll lazily.
+ */
+export function poll(fd: number, onReadable: () => void, onError?: (status: number) => void): { close(): void } {
   // koffi calls back with (status, { readable, writable, disconnect }).
   const handle = lib().koffi.node.poll(fd, { readable: true }, ((status: number, ev: { readable: boolean }) => {
-    if (status === 0 && ev?.readable) onReadable();
+    if (status < 0) onError?.(status);
+    else if (ev?.readable) onReadable();
   }) as never);
   return { close: () => handle.close() };
 }

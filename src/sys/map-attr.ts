@@ -6,7 +6,7 @@ import * as ffi from './ffi.js';
 import type { NativeBuffer } from './ffi.js';
 import * as cmd from './bpf-cmd.js';
 import { withMemlockRetry } from './memlock.js';
-import { bpfSyscall, syscallError } from './wrapper.js';
+import { bpfRaw, bpfRawAt, bpfSyscall, syscallError } from './wrapper.js';
 import { LITTLE_ENDIAN, readU32, writeU32, writeU64 } from './endian.js';
 
 /** BPF_MAP_UPDATE_ELEM flags. */
@@ -78,8 +78,8 @@ export function encodeMapCreate(a: MapCreateAttr): Buffer {
 /** BPF_MAP_CREATE; returns the new map fd (raising RLIMIT_MEMLOCK if an old kernel needs it). */
 export function mapCreate(a: MapCreateAttr, context?: string): number {
   const attr = encodeMapCreate(a);
-  const r = withMemlockRetry(() => ffi.bpf(cmd.BPF_MAP_CREATE, attr, attr.byteLength));
-  if (r < 0) throw syscallError(cmd.BPF_MAP_CREATE, r, context);
+  const r = withMemlockRetry(() => bpfRaw(cmd.BPF_MAP_CREATE, attr, attr.byteLength));
+  if (r < 0) throw syscallError(cmd.BPF_MAP_CREATE, r, context, { mapType: a.mapType });
   return r;
 }
 
@@ -112,11 +112,15 @@ export class MapElemOps {
   readonly value: Buffer;
   /** Output of nextKey(). */
   readonly nextKey: Buffer;
+  /** `key` as one u32 (host order) when keySize is 4: a scalar key is one store. */
+  readonly key32: Uint32Array | null;
+  /** `value` as u32 words when its size is a multiple of 4: scalar values are one or two stores. */
+  readonly value32: Uint32Array | null;
   readonly #mem: NativeBuffer;
   readonly #elem: Buffer;
   readonly #next: Buffer;
   readonly #first: Buffer;
-  // The three attrs' addresses, for ffi.bpfAt (cheaper per call than Buffers).
+  // The three attrs' addresses, for bpfRawAt (cheaper per call than Buffers).
   readonly #elemAt: number;
   readonly #nextAt: number;
   readonly #firstAt: number;
@@ -140,6 +144,9 @@ export class MapElemOps {
     this.key = m.subarray(keyOff, keyOff + keySize);
     this.nextKey = m.subarray(nextOff, nextOff + keySize);
     this.value = m.subarray(valueOff, valueOff + valueBytes);
+    // keyOff and valueOff are multiples of 8 from an 8-aligned allocation.
+    this.key32 = keySize === 4 ? new Uint32Array(m.buffer, m.byteOffset + keyOff, 1) : null;
+    this.value32 = valueBytes > 0 && valueBytes % 4 === 0 ? new Uint32Array(m.buffer, m.byteOffset + valueOff, valueBytes / 4) : null;
     for (const a of [this.#elem, this.#next, this.#first]) writeU32(a, ELEM_FD, fd);
     // Keyless maps (queue, stack) require a NULL key pointer.
     if (keySize > 0) writeU64(this.#elem, ELEM_KEY, base + BigInt(keyOff));
@@ -153,29 +160,29 @@ export class MapElemOps {
   /** BPF_MAP_LOOKUP_ELEM of `key` into `value`; 0 or -errno. */
   lookup(flags = 0): number {
     this.#setFlags(flags);
-    return ffi.bpfAt(cmd.BPF_MAP_LOOKUP_ELEM, this.#elemAt, ELEM_ATTR_SIZE);
+    return bpfRawAt(cmd.BPF_MAP_LOOKUP_ELEM, this.#elemAt, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_UPDATE_ELEM of `key` to `value`; 0 or -errno. */
   update(flags = BPF_ANY): number {
     this.#setFlags(flags);
-    return ffi.bpfAt(cmd.BPF_MAP_UPDATE_ELEM, this.#elemAt, ELEM_ATTR_SIZE);
+    return bpfRawAt(cmd.BPF_MAP_UPDATE_ELEM, this.#elemAt, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_DELETE_ELEM of `key`; 0 or -errno. */
   delete(): number {
-    return ffi.bpfAt(cmd.BPF_MAP_DELETE_ELEM, this.#elemAt, DELETE_ATTR_SIZE);
+    return bpfRawAt(cmd.BPF_MAP_DELETE_ELEM, this.#elemAt, DELETE_ATTR_SIZE);
   }
 
   /** BPF_MAP_LOOKUP_AND_DELETE_ELEM of `key` into `value` (queue/stack: no key); 0 or -errno. */
   lookupAndDelete(flags = 0): number {
     this.#setFlags(flags);
-    return ffi.bpfAt(cmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM, this.#elemAt, ELEM_ATTR_SIZE);
+    return bpfRawAt(cmd.BPF_MAP_LOOKUP_AND_DELETE_ELEM, this.#elemAt, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_GET_NEXT_KEY into `nextKey`: after `key`, or the first key when `first`. */
   getNextKey(first: boolean): number {
-    return ffi.bpfAt(cmd.BPF_MAP_GET_NEXT_KEY, first ? this.#firstAt : this.#nextAt, NEXT_KEY_ATTR_SIZE);
+    return bpfRawAt(cmd.BPF_MAP_GET_NEXT_KEY, first ? this.#firstAt : this.#nextAt, NEXT_KEY_ATTR_SIZE);
   }
 
   // Flags are a u64 but every defined flag fits the low word.
@@ -218,7 +225,7 @@ export function mapBatch(command: number, a: BatchArgs): { result: number; count
   writeU32(attr, 32, a.count);
   writeU32(attr, 36, a.fd);
   writeU64(attr, 40, BigInt(a.elemFlags ?? 0));
-  const result = ffi.bpf(command, attr, BATCH_ATTR_SIZE);
+  const result = bpfRaw(command, attr, BATCH_ATTR_SIZE);
   return { result, count: readU32(attr, 32) };
 }
 

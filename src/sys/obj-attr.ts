@@ -1,11 +1,12 @@
 // union bpf_attr codecs for object commands: OBJ_PIN / OBJ_GET (bpffs paths),
 // *_GET_NEXT_ID (walk the kernel's id space) and *_GET_FD_BY_ID.
 
+import { BpfError } from '../errors.js';
 import * as ffi from './ffi.js';
 import * as cmd from './bpf-cmd.js';
 import { ENOENT } from './errno.js';
 import { readU32, writeU32, writeU64 } from './endian.js';
-import { bpfSyscall, syscallError } from './wrapper.js';
+import { bpfRaw, bpfSyscall, syscallError } from './wrapper.js';
 
 /** OBJ_GET file_flags / GET_FD_BY_ID open_flags: open read-only or write-only. */
 export const BPF_F_RDONLY = 1 << 3;
@@ -15,6 +16,8 @@ export const BPF_F_WRONLY = 1 << 4;
 const OBJ_ATTR_SIZE = 16;
 
 function encodeObj(path: string, fd: number, fileFlags: number): { attr: Buffer; pathMem: ffi.NativeBuffer } {
+  // The kernel reads a C string: a NUL would silently cut the path short.
+  if (path.includes('\0')) throw new BpfError('BAD_PATH', `pin path ${JSON.stringify(path)} contains a NUL byte; the kernel would cut it there`);
   const pathMem = ffi.nativeCopy(path);
   const attr = Buffer.alloc(OBJ_ATTR_SIZE);
   writeU64(attr, 0, pathMem.address);
@@ -26,14 +29,14 @@ function encodeObj(path: string, fd: number, fileFlags: number): { attr: Buffer;
 /** BPF_OBJ_PIN: pin the object behind `fd` at `path` (on a bpf filesystem). */
 export function objPin(fd: number, path: string, context?: string): void {
   const { attr, pathMem } = encodeObj(path, fd, 0);
-  bpfSyscall(cmd.BPF_OBJ_PIN, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`);
+  bpfSyscall(cmd.BPF_OBJ_PIN, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`, { path });
   keepAlive(pathMem);
 }
 
 /** BPF_OBJ_GET: open the pinned object at `path`; returns a new fd. */
 export function objGet(path: string, fileFlags = 0, context?: string): number {
   const { attr, pathMem } = encodeObj(path, 0, fileFlags);
-  const fd = bpfSyscall(cmd.BPF_OBJ_GET, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`);
+  const fd = bpfSyscall(cmd.BPF_OBJ_GET, attr, OBJ_ATTR_SIZE, context ?? `path ${path}`, { path });
   keepAlive(pathMem);
   return fd;
 }
@@ -52,7 +55,7 @@ const ID_ATTR_SIZE = 12;
 export function getNextId(command: number, startId: number): number | null {
   const attr = Buffer.alloc(ID_ATTR_SIZE);
   writeU32(attr, 0, startId);
-  const r = ffi.bpf(command, attr, ID_ATTR_SIZE);
+  const r = bpfRaw(command, attr, ID_ATTR_SIZE);
   if (r === -ENOENT) return null;
   if (r < 0) throw syscallError(command, r);
   return readU32(attr, 4);
@@ -67,7 +70,7 @@ export function getFdById(command: number, id: number, openFlags = 0): number | 
   const attr = Buffer.alloc(ID_ATTR_SIZE);
   writeU32(attr, 0, id);
   writeU32(attr, 8, openFlags);
-  const r = ffi.bpf(command, attr, ID_ATTR_SIZE);
+  const r = bpfRaw(command, attr, ID_ATTR_SIZE);
   if (r === -ENOENT) return null;
   if (r < 0) throw syscallError(command, r, `id ${id}`);
   return r;

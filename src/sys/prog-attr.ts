@@ -2,8 +2,8 @@
 
 import * as cmd from './bpf-cmd.js';
 import * as ffi from './ffi.js';
-import { readCString, readU32, writeU32, writeU64 } from './endian.js';
-import { bpfSyscall } from './wrapper.js';
+import { readU32, writeU32, writeU64 } from './endian.js';
+import { bpfRaw, bpfSyscall } from './wrapper.js';
 
 // struct { /* BPF_PROG_LOAD */ } offsets.
 const PROG_TYPE = 0;
@@ -27,7 +27,8 @@ const LINE_INFO = 96;
 const LINE_INFO_CNT = 104;
 const ATTACH_BTF_ID = 108;
 // union { u32 attach_prog_fd; u32 attach_btf_obj_fd; }
-const ATTACH_PROG_FD = 112;
+const ATTACH_BTF_OBJ_FD = 112;
+const FD_ARRAY = 120;
 const LOG_TRUE_SIZE = 140;
 /** Up to and including log_true_size (6.4+); older kernels accept it as long as the tail is zero. */
 export const PROG_LOAD_ATTR_SIZE = 144;
@@ -49,17 +50,27 @@ export interface ProgLoadAttr {
   funcInfo?: Uint8Array;
   lineInfo?: Uint8Array;
   attachBtfId?: number;
-  /** freplace: the target program's fd; module targets: the module BTF's fd. */
-  attachProgFd?: number;
+  /** attach_prog_fd (freplace, BPF-to-BPF fentry) or attach_btf_obj_fd (module BTF): the same field. */
+  attachBtfObjFd?: number;
+  /** fd_array: fds that BPF_PSEUDO_KFUNC_CALL insns (off = index) and similar refer to. */
+  fdArray?: number[];
 }
 
 export interface ProgLoadResult {
   /** fd, or -errno */
   result: number;
-  /** What the verifier wrote (empty when no log was asked for). */
-  log: string;
+  /** What the verifier wrote (empty when no log was asked for), decoded on first use. */
+  readonly log: string;
+  /** The same log as bytes: a view of the kernel-filled buffer, no copy. */
+  logBytes: Buffer;
   /** log_true_size: the buffer size the whole log needs (0 when the kernel does not say). */
   logTrueSize: number;
+}
+
+/** The bytes of `b` before its first NUL (a view). */
+function cStringBytes(b: Buffer): Buffer {
+  const end = b.indexOf(0);
+  return end < 0 ? b : b.subarray(0, end);
 }
 
 /** One BPF_PROG_LOAD. Never throws on a kernel refusal: the caller decides what a retry looks like. */
@@ -104,11 +115,27 @@ export function progLoad(a: ProgLoadAttr, logLevel = 0, logSize = 0): ProgLoadRe
     }
   }
   writeU32(b, ATTACH_BTF_ID, a.attachBtfId ?? 0);
-  writeU32(b, ATTACH_PROG_FD, a.attachProgFd ?? 0);
-  const result = ffi.bpf(cmd.BPF_PROG_LOAD, b, PROG_LOAD_ATTR_SIZE);
-  const text = log ? readCString(log.bytes, 0, log.bytes.length) : '';
+  writeU32(b, ATTACH_BTF_OBJ_FD, a.attachBtfObjFd ?? 0);
+  if (a.fdArray && a.fdArray.length > 1) {
+    const arr = new Uint8Array(a.fdArray.length * 4);
+    a.fdArray.forEach((fd, i) => writeU32(arr, i * 4, fd));
+    const fa = ffi.nativeCopy(arr);
+    keep.push(fa);
+    writeU64(b, FD_ARRAY, fa.address);
+  }
+  const result = bpfRaw(cmd.BPF_PROG_LOAD, b, PROG_LOAD_ATTR_SIZE);
   keep.length = 0;
-  return { result, log: text, logTrueSize: readU32(b, LOG_TRUE_SIZE) };
+  // A view of the log up to its NUL, not a copy: logs can be tens of megabytes.
+  const logBytes = log ? cStringBytes(log.bytes) : Buffer.alloc(0);
+  let text: string | undefined;
+  return {
+    result,
+    logBytes,
+    get log() {
+      return (text ??= logBytes.toString('utf8'));
+    },
+    logTrueSize: readU32(b, LOG_TRUE_SIZE),
+  };
 }
 
 // struct { /* BPF_PROG_TEST_RUN */ } offsets.

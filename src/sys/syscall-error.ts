@@ -7,6 +7,22 @@ import { bpfCmdName } from './bpf-cmd.js';
 import * as cmd from './bpf-cmd.js';
 import * as E from './errno.js';
 import { errnoDescription, errnoName } from './errno.js';
+import { capsForCommand, capsHint, type CapCallInfo } from './caps.js';
+import { describeAccess } from './file-access.js';
+import * as ffi from './ffi.js';
+import { dirname, resolve } from 'node:path';
+
+const BPF_FS_MAGIC = 0xcafe4a11;
+
+/** What a failed call was about, beyond its command: picks the capabilities and names the file. */
+export interface SyscallErrorInfo extends CapCallInfo {
+  /** The bpffs path of OBJ_GET / OBJ_PIN. */
+  path?: string;
+}
+
+// When the caller has every capability a call needs, an EPERM comes from elsewhere.
+const EPERM_ELSEWHERE =
+  'this process has the capabilities this call needs; the refusal comes from elsewhere: a security module (SELinux, AppArmor, lockdown) or a user namespace without a BPF token';
 
 const MAP_ELEM_CMDS = new Set([
   cmd.BPF_MAP_LOOKUP_ELEM,
@@ -28,13 +44,25 @@ const GET_BY_ID_CMDS = new Set([
 ]);
 
 /** What an errno most likely means for a given command. */
-export function syscallHint(command: number, errno: number): string {
+export function syscallHint(command: number, errno: number, info: SyscallErrorInfo = {}): string {
   const isUpdate = command === cmd.BPF_MAP_UPDATE_ELEM || command === cmd.BPF_MAP_UPDATE_BATCH;
   switch (errno) {
     case E.EPERM:
       if (isUpdate || command === cmd.BPF_MAP_DELETE_ELEM || command === cmd.BPF_MAP_DELETE_BATCH)
-        return 'map is frozen or read-only from user space (BPF_MAP_FREEZE / BPF_F_RDONLY), or the caller lacks CAP_BPF';
-      return 'needs CAP_BPF and CAP_NET_ADMIN or CAP_SYS_ADMIN (or run as root); on kernels before 5.11 RLIMIT_MEMLOCK may also be too low';
+        return 'map is frozen or opened read-only (BPF_MAP_FREEZE / BPF_F_RDONLY): user space cannot write it through this fd';
+      if (command === cmd.BPF_OBJ_GET || command === cmd.BPF_OBJ_PIN) {
+        if (!info.path) return 'not permitted on this bpffs path';
+        // Pinning outside a bpf filesystem is EPERM too.
+        const dir = dirname(resolve(info.path));
+        if (command === cmd.BPF_OBJ_PIN && ffi.fsMagic(dir) !== BPF_FS_MAGIC) return `${dir} is not on a bpf filesystem; pins need one (mount -t bpf bpf /sys/fs/bpf)`;
+        return describeAccess(info.path, command === cmd.BPF_OBJ_PIN ? 'pin' : 'open');
+      }
+      return capsHint(
+        capsForCommand(command, info),
+        command === cmd.BPF_MAP_CREATE || command === cmd.BPF_PROG_LOAD
+          ? `${EPERM_ELSEWHERE}; on kernels before 5.11 RLIMIT_MEMLOCK may be too low`
+          : EPERM_ELSEWHERE,
+      );
     case E.ENOENT:
       if (command === cmd.BPF_OBJ_GET) return 'no such pinned object at this path';
       if (GET_BY_ID_CMDS.has(command)) return 'no object with this id (it may have just been freed)';
@@ -66,6 +94,8 @@ export function syscallHint(command: number, errno: number): string {
       return 'out of memory: the map is too large for the memory cgroup (or RLIMIT_MEMLOCK on kernels before 5.11)';
     case E.EACCES:
       if (command === cmd.BPF_PROG_LOAD) return 'rejected by the verifier';
+      if ((command === cmd.BPF_OBJ_GET || command === cmd.BPF_OBJ_PIN) && info.path)
+        return describeAccess(info.path, command === cmd.BPF_OBJ_PIN ? 'pin' : 'open');
       return 'access denied (object opened read-only or write-only, or a security module refused)';
     case E.EFAULT:
       return 'the kernel could not read or write a buffer it was given (a bug in bpf-ts)';
@@ -102,10 +132,10 @@ export class BpfSyscallError extends BpfError {
   readonly errnoName: string;
 
   /** @param context what the call was about, e.g. `map "counters"`. */
-  constructor(command: number, errno: number, context?: string) {
+  constructor(command: number, errno: number, context?: string, info?: SyscallErrorInfo) {
     const name = errnoName(errno);
     const where = context ? ` (${context})` : '';
-    super('SYSCALL', `${bpfCmdName(command)}${where}: ${name}: ${syscallHint(command, errno)}`);
+    super('SYSCALL', `${bpfCmdName(command)}${where}: ${name}: ${syscallHint(command, errno, info)}`);
     this.name = 'BpfSyscallError';
     this.command = bpfCmdName(command);
     this.cmd = command;

@@ -140,16 +140,16 @@ interface DataAccess {
 }
 
 function dataAccess(map: BpfMap): DataAccess {
-  // A memory-mapped data map (speed issue's view()) needs no syscall; else one lookup/update.
-  const withView = map as BpfMap & { view?: () => Uint8Array };
-  if (typeof withView.view === 'function') {
-    try {
-      const v = withView.view();
-      if (v instanceof Uint8Array) return { read: () => v, write: (b) => { if (b !== v) v.set(b); } };
-    } catch {
-      // Not mmapable: fall back to syscalls.
+  // A memory-mapped data map (BPF_F_MMAPABLE) is read and written in place, no syscall.
+  try {
+    const view = map.view();
+    if (view.valueSize > 8 || ![1, 2, 4, 8].includes(view.valueSize)) {
+      return { read: () => view.get(0) as Uint8Array, write: (b) => view.set(0, b) };
     }
+  } catch (e) {
+    if (!(e instanceof BpfError && e.code === 'NOT_MMAPABLE')) throw e;
   }
+  // Otherwise one lookup (and update) per access.
   return {
     read: () => {
       const v = map.get(0);

@@ -142,7 +142,7 @@ describeRoot('bpf-ts load --cgroup --sk-msg: sockops + sk_msg redirect (test cgr
               rmdirSync(cg);
               break;
             } catch (e) {
-              if (i >= 100) throw e;
+              if (i >= 600) throw e;
               await sleep(50);
             }
           }

@@ -19,4 +19,12 @@ describeRoot('docs/examples', () => {
     expect(out).toContain('getppid calls seen: 10\n');
     expect(out).toContain('iter/task lines for this process\'s main thread: 1\n');
   });
+
+  it('globals.mjs: .rodata from setGlobal, .data written through the mapping and incremented by the program, .rodata write refused', () => {
+    const out = execFileSync(process.execPath, ['docs/examples/globals.mjs'], { encoding: 'utf8' });
+    // globals.c: every run does seen_total++ and hits[0]++; UDP to drop_port (9) also hits[1]++.
+    expect(out).toContain('drop_port = 9');
+    expect(out).toContain('seen_total = 1005, hits = [5, 5, 0, 0]');
+    expect(out).toContain('READ_ONLY: global drop_port');
+  });
 });

@@ -3,9 +3,11 @@
 // (signals, exit codes, a real non-root user). The child needs dist/, which
 // ensureDist() builds when it is missing or older than src/.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 import { run } from '../../src/cli/main.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -67,7 +69,8 @@ export function ensureDist(): void {
     execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
       cwd: ROOT,
       stdio: 'pipe',
-      timeout: 120_000,
+      // Only a bound for a hung compiler: on a loaded machine tsc takes minutes.
+      timeout: 900_000,
     });
   } catch (e) {
     const out = e as { stdout?: Buffer; stderr?: Buffer; message: string };
@@ -75,12 +78,111 @@ export function ensureDist(): void {
   }
 }
 
-/** Run `node bin/bpf-ts.js ARGS…` to completion (optionally wrapped, e.g. in setpriv). */
+// ------------------------------------------------------------- unprivileged
+
+/** Prefix of the world-readable package copies under a temporary directory; the pid of their owner follows. */
+const COPY_PREFIX = 'bpf-ts-unpriv-';
+let unprivilegedCopy: string | undefined;
+
+// Removed when the test file that made it is done (this module is loaded
+// afresh for each file). A worker killed before that leaves it for
+// sweepStaleCopies.
+afterAll(() => {
+  if (unprivilegedCopy) rmSync(unprivilegedCopy, { recursive: true, force: true });
+  unprivilegedCopy = undefined;
+});
+
+/** Whether every directory from / down to `dir` lets others search it (o+x). */
+function searchableByAll(dir: string): boolean {
+  for (let d = resolvePath(dir); ; d = dirname(d)) {
+    try {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+    } catch {
+      return false;
+    }
+    if (d === dirname(d)) return true;
+  }
+}
+
+/** The runtime dependencies of the package, and theirs, as installed under node_modules. */
+function runtimeDeps(): string[] {
+  const seen = new Set<string>();
+  const visit = (pkgJson: string) => {
+    const deps = Object.keys((JSON.parse(readFileSync(pkgJson, 'utf8')).dependencies as Record<string, string> | undefined) ?? {});
+    for (const d of deps) {
+      if (seen.has(d)) continue;
+      const dir = join(ROOT, 'node_modules', d);
+      if (!existsSync(join(dir, 'package.json'))) throw new Error(`runtime dependency ${d} is not installed under ${join(ROOT, 'node_modules')}`);
+      seen.add(d);
+      visit(join(dir, 'package.json'));
+    }
+  };
+  visit(join(ROOT, 'package.json'));
+  return [...seen];
+}
+
+/** Directories 0755, files 0644 (0755 when the owner may execute): whatever umask the checkout was made with. */
+function openUp(path: string): void {
+  const st = statSync(path);
+  if (st.isDirectory()) {
+    chmodSync(path, 0o755);
+    for (const e of readdirSync(path)) openUp(join(path, e));
+  } else if (st.isFile()) {
+    chmodSync(path, st.mode & 0o100 ? 0o755 : 0o644);
+  }
+}
+
+/** Remove copies left by test processes that no longer run (killed before their exit handler). */
+function sweepStaleCopies(base: string): void {
+  for (const e of readdirSync(base)) {
+    const m = new RegExp(`^${COPY_PREFIX}(\\d+)-`).exec(e);
+    if (!m) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(base, e), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * A copy of the package (package.json, bin, dist, fixtures and the runtime
+ * node_modules) that any user can read, for children that drop root. The
+ * checkout itself may sit where only root can enter (a clone under /root or
+ * a `mktemp -d` directory): run from there, an unprivileged child cannot
+ * even load bin/bpf-ts.js. Made once per test file, removed after it.
+ */
+export function worldReadablePackage(): string {
+  if (unprivilegedCopy && existsSync(join(unprivilegedCopy, 'bin', 'bpf-ts.js'))) return unprivilegedCopy;
+  ensureDist();
+  const base = [tmpdir(), '/tmp', '/var/tmp', '/dev/shm'].find((d) => existsSync(d) && searchableByAll(d));
+  if (!base) throw new Error('no temporary directory that other users can enter (tried $TMPDIR, /tmp, /var/tmp, /dev/shm)');
+  if (!searchableByAll(dirname(process.execPath))) throw new Error(`other users cannot run ${process.execPath}: install node where they can`);
+  sweepStaleCopies(base);
+  const dir = mkdtempSync(join(base, `${COPY_PREFIX}${process.pid}-`));
+  try {
+    for (const part of ['package.json', 'bin', 'dist', 'fixtures']) cpSync(join(ROOT, part), join(dir, part), { recursive: true });
+    for (const dep of runtimeDeps()) cpSync(join(ROOT, 'node_modules', dep), join(dir, 'node_modules', dep), { recursive: true, dereference: true });
+    openUp(dir);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  unprivilegedCopy = dir;
+  return dir;
+}
+
+/**
+ * Run `node bin/bpf-ts.js ARGS…` to completion, optionally wrapped (e.g. in
+ * setpriv to drop root): a wrapped child runs from worldReadablePackage(),
+ * so it works wherever the checkout lives.
+ */
 export function cliProcess(args: string[], opts: { wrap?: string[]; timeoutMs?: number } = {}): Promise<CliResult> {
   const wrap = opts.wrap ?? [];
-  const argv = [...wrap, process.execPath, BIN, ...args];
+  const root = wrap.length ? worldReadablePackage() : ROOT;
+  const argv = [...wrap, process.execPath, join(root, 'bin', 'bpf-ts.js'), ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -142,8 +244,11 @@ export class CliChild {
     for (const w of this.#waiters.splice(0)) w();
   }
 
-  /** The first stdout line (from `from` on) that matches, or a rejection after timeoutMs or on exit. */
-  async waitForLine(pred: (line: string) => boolean, timeoutMs = 10_000, from = 0): Promise<{ line: string; index: number }> {
+  /**
+   * The first stdout line (from `from` on) that matches, or a rejection on exit
+   * or after timeoutMs (a bound for a child that hangs, generous enough for a loaded machine).
+   */
+  async waitForLine(pred: (line: string) => boolean, timeoutMs = 30_000, from = 0): Promise<{ line: string; index: number }> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const index = this.lines.findIndex((l, i) => i >= from && pred(l));

@@ -74,7 +74,7 @@ function disableIPv6(ns: string): void {
   });
 }
 
-function waitForCarrier(ns: string, ifindex: number, timeoutMs = 2000): void {
+function waitForCarrier(ns: string, ifindex: number, timeoutMs = 20_000): void {
   const deadline = Date.now() + timeoutMs;
   using sock = withNetns(ns, () => NetlinkSocket.open());
   for (;;) {

@@ -1,14 +1,17 @@
 // Pinning on a private bpffs mounted for this file only.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeRoot } from '../helpers/root.js';
 import { BpfMap } from '../../src/maps/map.js';
+import { loadObject } from '../../src/collection.js';
 import {
   ensureBpffs,
   iproute2GlobalPinPath,
+  libbpfDataMapName,
+  mapPinName,
   openOrCreatePinnedMap,
   pinMismatches,
   reusePinnedMap,
@@ -131,5 +134,39 @@ describeRoot('map pinning', () => {
     open.push(second.map);
     expect(second.created).toBe(false);
     expect(second.map.id).toBe(first.map.id);
+  });
+
+  test('a load that fails after pinning a declared map removes the pin and the tc/globals directories it made', () => {
+    const fresh = join(bpffs, 'fail-fresh');
+    ensureBpffs(fresh, { mkdir: true });
+    // acc_map is created and pinned under tc/globals before the programs are looked up.
+    const e = thrown(() => loadObject('fixtures/tc_shared_map.o', { bpffs: fresh, programType: 'sched_cls', programs: ['no_such_program'] }));
+    expect(e.code).toBe('PROGRAM_NOT_FOUND');
+    expect(readdirSync(fresh)).toEqual([]);
+    // A tc/ that existed before stays.
+    ensureBpffs(join(fresh, 'tc'), { mkdir: true });
+    thrown(() => loadObject('fixtures/tc_shared_map.o', { bpffs: fresh, programType: 'sched_cls', programs: ['no_such_program'] }));
+    expect(readdirSync(fresh)).toEqual(['tc']);
+    expect(readdirSync(join(fresh, 'tc'))).toEqual([]);
+  });
+
+  test('--pin-maps names: libbpf\'s internal map names, dots made underscores (bpffs refuses dots)', () => {
+    // What bpftool 7.1 / libbpf named the maps of these objects (map names from `bpftool map show`).
+    expect(libbpfDataMapName('fixtures/globals.o', '.bss')).toBe('globals.bss');
+    expect(libbpfDataMapName('/tmp/verylongobjectname.o', '.rodata')).toBe('verylong.rodata');
+    expect(libbpfDataMapName('/tmp/verylongobjectname.o', '.bss')).toBe('verylong.bss');
+    // Custom sections keep their own name, without the object prefix.
+    expect(libbpfDataMapName('globals.o', '.data.counters')).toBe('.data.counters');
+    expect(mapPinName('fixtures/globals.o', { name: '.bss', style: 'data', section: '.bss' })).toBe('globals_bss');
+    expect(mapPinName('x.o', { name: 'acc_map', style: 'legacy' })).toBe('acc_map');
+  });
+
+  test('library pinMaps with global data: every map pinned, none refused for its dot', () => {
+    const dir = join(bpffs, 'globals-maps');
+    using c = loadObject('fixtures/globals.o', { pinMaps: dir });
+    expect(readdirSync(dir).sort()).toEqual(['globals_bss', 'globals_data', 'globals_rodata']);
+    expect(c.createdPins.length).toBe(3);
+    using bss = BpfMap.fromPin(join(dir, 'globals_bss'));
+    expect(bss.id).toBe(c.map('.bss').id);
   });
 });

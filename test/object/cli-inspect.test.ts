@@ -83,7 +83,9 @@ describe('bpf-ts inspect --json', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.out);
-    expect(Object.keys(doc).sort()).toEqual(['license', 'maps', 'programs']);
+    expect(Object.keys(doc).sort()).toEqual(['externs', 'kfuncs', 'license', 'maps', 'programs', 'warnings']);
+    // None of these objects uses externs or has anything to warn about.
+    expect([doc.externs, doc.kfuncs, doc.warnings]).toEqual([[], [], []]);
     expect(doc.license).toBe('GPL');
     const counts = oracleCounts(name);
     const want = CASES[name]!;

@@ -76,6 +76,8 @@ const EXPECT: Record<string, { programs: ProgExpect[]; maps: (MapExpect | { name
     // struct ipv4_lpm_key is two u32s
     maps: [map('blocklist', MAP.LPM_TRIE, 8, 8, 1024, 'btf', BPF_F_NO_PREALLOC), map('drops', MAP.PERCPU_ARRAY, 4, 8, 1, 'btf')],
   },
+  // BPF_F_MMAPABLE = 1 << 10
+  mmap_array: { programs: [xdp('xdp_mmap_count')], maps: [map('counters', MAP.ARRAY, 4, 8, 8, 'btf', 1 << 10)] },
   map_in_map: {
     programs: [xdp('xdp_mim')],
     // outer's value is a map fd: 4 bytes

@@ -1,7 +1,8 @@
 // Malformed objects through parseObject. Every outcome must be a parse or a
 // BpfError with an object-layer code and a message that starts with the path
 // label — never a RangeError / TypeError / anything else — and no single
-// parse may take more than 2 s.
+// parse may hang (still running after 10 s, which is thousands of times a
+// normal parse, however loaded the machine). Speed itself is for the bench.
 //
 // Deterministic: the mutations come from a seeded PRNG. The seed is printed;
 // BPF_FUZZ_SEED=<n> replays (or explores) another one, BPF_FUZZ_N=<n> changes
@@ -9,7 +10,7 @@
 //
 // The mutated inputs are parsed in a worker thread, so that an input which
 // makes the parser loop forever is caught (the worker is terminated after
-// 2 s and the input reported) instead of hanging the whole test run. The
+// 10 s and the input reported) instead of hanging the whole test run. The
 // worker runs src/object compiled by tsc into a temporary directory.
 
 import { execFileSync } from 'node:child_process';
@@ -26,7 +27,7 @@ import { ROOT, listFixtures } from '../helpers/oracle.js';
 const SEED = Number(process.env.BPF_FUZZ_SEED ?? 0x0b9f5eed) >>> 0;
 const PER_BATCH = Number(process.env.BPF_FUZZ_N ?? 5000);
 const BATCHES = 4;
-const MAX_PARSE_MS = 2000;
+const MAX_PARSE_MS = 10_000;
 
 const OBJECT_CODES = new Set<BpfErrorCode>([
   'ELF_TRUNCATED', 'ELF_BAD_MAGIC', 'ELF_UNSUPPORTED', 'ELF_BAD_SECTION', 'ELF_BAD_SYMBOL', 'ELF_BAD_STRING',
@@ -357,7 +358,7 @@ function invariants(obj) {
     if (p.ownInstructionCount > n || p.ownInstructionCount <= 0) throw new Error(p.name + ': own ' + p.ownInstructionCount + ' of ' + n);
     for (const r of p.relocations) {
       if (!(r.insnIndex >= 0 && r.insnIndex < n)) throw new Error(p.name + ': relocation at ' + r.insnIndex + ' of ' + n);
-      if (r.kind !== 'extern') {
+      if (r.kind === 'map_fd' || r.kind === 'map_value') {
         if (!names.has(r.map)) throw new Error(p.name + ': relocation to unknown map ' + r.map);
         if (p.instructions[r.insnIndex * 8] !== 0x18) throw new Error(p.name + ': map relocation on a non-ld_imm64');
       }
@@ -413,7 +414,7 @@ function compileObjectLayer(): string {
 }
 
 /** Parse inputs in a worker; an input still parsing after MAX_PARSE_MS is reported as a hang and the worker replaced. */
-async function parseInWorker(inputs: { label: string; bytes: Uint8Array }[], objectUrl?: string): Promise<Result[]> {
+async function parseInWorker(inputs: { label: string; bytes: Uint8Array }[], objectUrl?: string, hangMs = MAX_PARSE_MS): Promise<Result[]> {
   const out = join(distDir, 'out');
   const results: Result[] = new Array(inputs.length);
   let next = 0;
@@ -440,7 +441,7 @@ async function parseInWorker(inputs: { label: string; bytes: Uint8Array }[], obj
         if (seq !== watching) {
           watching = seq;
           since = performance.now();
-        } else if (performance.now() - since > MAX_PARSE_MS) {
+        } else if (performance.now() - since > hangMs) {
           clearInterval(timer);
           results[seq] = { seq, kind: 'hang', ms: performance.now() - since };
           void worker.terminate();
@@ -529,7 +530,6 @@ describe(`fuzz parseObject (seed ${SEED})`, () => {
     // The mutations must reach past the first checks, or this test proves little.
     expect(out.ok).toBeGreaterThan(PER_BATCH / 20);
     expect(out.codes.size).toBeGreaterThanOrEqual(6);
-    expect(out.slowest.ms).toBeLessThan(MAX_PARSE_MS);
   });
 
   it('reports an input that never finishes, and carries on with the rest', async () => {
@@ -542,7 +542,7 @@ describe(`fuzz parseObject (seed ${SEED})`, () => {
         `export function parseObject(bytes, label) { if (label === 'spin') for (;;) {} return real(bytes, label); }\n`,
     );
     const elf = load('drop_all.o');
-    const t0 = performance.now();
+    const hangMs = 3000;
     const r = await parseInWorker(
       [
         { label: 'a', bytes: elf.bytes },
@@ -550,10 +550,12 @@ describe(`fuzz parseObject (seed ${SEED})`, () => {
         { label: 'b', bytes: elf.bytes.slice(0, 10) },
       ],
       pathToFileURL(spin).href,
+      hangMs,
     );
     expect(r.map((x) => x.kind)).toEqual(['ok', 'hang', 'bpf']);
     expect(r[2]!.code).toBe('ELF_TRUNCATED');
-    expect(performance.now() - t0).toBeLessThan(MAX_PARSE_MS + 5000);
+    // Reported only once it had run the full allowance (the test's own timeout bounds the rest).
+    expect(r[1]!.ms).toBeGreaterThanOrEqual(hangMs);
   });
 
   it('a .maps symbol with a huge size is a quick MAP_INVALID (it used to walk 2^52 value slots)', async () => {

@@ -100,7 +100,10 @@ function reach(o: ReadelfOracle, file: Uint8Array, le: boolean, main: Fn): { fns
           }
         }
       } else if (ins.code(i) === CALL && ins.src(i) === BPF_PSEUDO_CALL) {
-        if (rel) {
+        if (rel && o.symbols[rel.symbolIndex]!.ndx === 'UND') {
+          // A kfunc: resolved in the kernel, not linked (externs.test.ts).
+          expect(rel.type, `${f.name}+${i}`).toBe('R_BPF_64_32');
+        } else if (rel) {
           expect(rel.type, `${f.name}+${i}`).toBe('R_BPF_64_32');
           const sym = o.symbols[rel.symbolIndex]!;
           to = find(sym.ndx as number, sym.value + (ins.imm(i) + 1) * 8, `${f.name}+${i} call ${rel.symbolName}`);
@@ -219,7 +222,9 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
           expected.push({ kind: 'map_value', insnIndex, map: symSec.name, offset: sym.value + imm });
         }
       }
-      const actual = p.relocations.filter((r) => r.kind !== 'extern').sort((a, b) => a.insnIndex - b.insnIndex);
+      // Relocations against undefined symbols (kfuncs, .kconfig/.ksyms externs) are checked in externs.test.ts.
+      const undefinedAt = new Set(relocationsFor(o, s.section.name).filter((r) => o.symbols[r.symbolIndex]!.ndx === 'UND').map((r) => (r.offset - s.value) / 8));
+      const actual = p.relocations.filter((r) => r.kind !== 'extern' && r.kind !== 'kfunc' && !undefinedAt.has(r.insnIndex)).sort((a, b) => a.insnIndex - b.insnIndex);
       expect(actual, s.name).toEqual(expected);
       for (const r of actual) expect(p.instructions[r.insnIndex * 8], `${s.name} insn ${r.insnIndex}`).toBe(LD_IMM64);
       checked += expected.length;
@@ -272,6 +277,12 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
       for (const r of relocationsFor(o, sec.name).filter((x) => x.type === 'R_BPF_64_32')) {
         const sym = o.symbols[r.symbolIndex]!;
         const callee = sectionByIndex(o, sym.ndx);
+        if (sym.ndx === 'UND') {
+          // kfunc: a relocation of kind kfunc on the call, resolved at load.
+          const p = obj.programs.find((x) => x.section === sec.name && r.offset >= x.sectionOffset && r.offset < x.sectionOffset + x.ownInstructionCount * 8)!;
+          expect(p.relocations.some((x) => x.kind === 'kfunc' && x.symbol === sym.name && x.insnIndex === (r.offset - p.sectionOffset) / 8), `${sec.name}+${r.offset} -> kfunc ${r.symbolName}`).toBe(true);
+          continue;
+        }
         expect(callee && isExecutable(callee), `${sec.name}+${r.offset} -> ${r.symbolName}`).toBe(true);
       }
     }
@@ -283,10 +294,13 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
   it('has one map per definition symbol and per non-empty global data section', () => {
     const defs = o.symbols.filter((x) => {
       const sec = sectionByIndex(o, x.ndx);
-      return sec && (isLegacyMapsSection(sec.name) || sec.name === '.maps') && x.type === 'OBJECT' && x.name !== '';
+      // .struct_ops / .struct_ops.link variables are maps too (struct_ops maps).
+      return sec && (isLegacyMapsSection(sec.name) || sec.name === '.maps' || sec.name === '.struct_ops' || sec.name === '.struct_ops.link') && x.type === 'OBJECT' && x.name !== '';
     });
     const data = o.sections.filter((x) => isDataSectionName(x.name) && x.size > 0);
-    const expected = [...defs.map((d) => d.name), ...data.map((d) => d.name)].sort();
+    // .kconfig externs (undefined symbols in BTF DATASEC ".kconfig") get one synthesized map.
+    const kconfig = /DATASEC '\.kconfig' size=0 vlen=[1-9]/.test(existsSync(fx.btfPath) ? readFileSync(fx.btfPath, 'utf8') : '') ? ['.kconfig'] : [];
+    const expected = [...defs.map((d) => d.name), ...data.map((d) => d.name), ...kconfig].sort();
     expect(obj.maps.map((m) => m.name).sort()).toEqual(expected);
   });
 

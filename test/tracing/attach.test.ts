@@ -150,8 +150,8 @@ describeRoot('tracing attach', () => {
       // This kernel verifies the program, then refuses it (trampolines are
       // not allowed here): the error must say that, not blame the verifier.
       expect(e).toBeInstanceOf(BpfError);
-      expect((e as BpfError).message).toMatch(/fentry_getpgid: the kernel verified the program but refused to load it \(EPERM\)/);
-      expect((e as BpfError).message).toMatch(/trampoline/);
+      expect((e as BpfError).code).toBe('KERNEL_UNSUPPORTED');
+      expect((e as BpfError).message).toMatch(/program fentry_getpgid refused by the kernel \(EPERM\): the kernel would not attach a BPF trampoline/);
       return;
     }
     using coll = c;

@@ -61,7 +61,7 @@ describeRoot('bpf-ts run / demo (child process)', () => {
     const seen = await child.waitForLine((l) => {
       const j = parse(l) as CounterLine | undefined;
       return j?.counters !== undefined && counter(j, '1') === '2';
-    }, 5000, index + 1);
+    }, 30_000, index + 1);
     const counters = JSON.parse(seen.line) as CounterLine;
     expect(counter(counters, '0')).toBe('2');
     expect(counter(counters, '1')).toBe('2');

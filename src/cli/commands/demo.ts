@@ -4,7 +4,10 @@
 // passed with the map counters, and tears everything down — also on error,
 // a signal or a closed pipe.
 
+import { accessSync, constants, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { NETNS_RUN_DIR } from '../../netns.js';
+import { CAP, effectiveCaps, joinCaps, missingCaps, NEED_BPF, NEED_NETLINK_ADMIN, NEED_NET_RAW, NEED_SYS_ADMIN, type CapNeed } from '../../sys/caps.js';
 import { attachXdp } from '../../attach/xdp.js';
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
@@ -17,14 +20,39 @@ import { parseMode } from '../xdp-select.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../fixtures/icmp_even_drop.o', import.meta.url));
 
+/**
+ * What demo needs, by capability rather than uid: namespaces (CAP_SYS_ADMIN),
+ * veths and XDP (CAP_NET_ADMIN), loading (CAP_BPF), its ping (a raw socket:
+ * CAP_NET_RAW), and a writable /var/run/netns (root's, or CAP_DAC_OVERRIDE).
+ */
+export function demoPreflight(caps = effectiveCaps()): void {
+  const needs: CapNeed[] = [NEED_SYS_ADMIN, NEED_NETLINK_ADMIN, NEED_BPF, NEED_NET_RAW];
+  if (!canWriteNetnsDir()) needs.push([CAP.DAC_OVERRIDE]);
+  const missing = missingCaps(needs, caps);
+  if (missing.length === 0) return;
+  throw new BpfError(
+    'NOT_ROOT',
+    `demo needs root or ${joinCaps(missing)}, which this process lacks (it creates network namespaces and veth interfaces, attaches XDP and pings through a raw socket): sudo npx bpf-ts demo`,
+  );
+}
+
+function canWriteNetnsDir(): boolean {
+  try {
+    accessSync(existsSync(NETNS_RUN_DIR) ? NETNS_RUN_DIR : '/var/run', constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const demo: Command = {
   name: 'demo',
-  summary: 'set up a test network, attach the ICMP even-sequence dropper, ping, report, clean up (needs root)',
+  summary: 'set up a test network, attach the ICMP even-sequence dropper, ping, report, clean up (needs root, or CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW)',
   usage: 'bpf-ts demo [--count N] [--mode native|skb] [--name NAME] [--json]',
   options: { count: { type: 'string' }, mode: { type: 'string' }, name: { type: 'string' } },
   async run(positionals, values, ctx) {
     if (positionals.length) throw new BpfError('USAGE', `demo takes no positional arguments (usage: ${this.usage})`);
-    requireRoot('demo', 'it creates network namespaces and veth interfaces and attaches XDP (CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF)', 'sudo npx bpf-ts demo');
+    demoPreflight();
     const count = values.count === undefined ? 10 : Number(values.count);
     if (!Number.isInteger(count) || count < 1 || count > 1000) throw new BpfError('USAGE', `--count must be 1…1000, got ${values.count}`);
     const mode = parseMode(values.mode, 'native');

@@ -1,19 +1,93 @@
-// Every command the CLI knows, in the order --help lists them.
+// Every command the CLI knows, in the order --help lists them. Only the name,
+// aliases and summary live here: a command's module (and what it imports —
+// the object parser, BTF, koffi) is imported when that command runs, so
+// `bpf-ts --help` and `bpf-ts inspect` start without loading the others.
+// test/cli/lazy-commands.test.ts checks these summaries against the modules.
 import type { Command } from '../command.js';
-import { btf } from './btf.js';
-import { demo } from './demo.js';
-import { detach } from './detach.js';
-import { gen } from './gen.js';
-import { inspect } from './inspect.js';
-import { iter } from './iter.js';
-import { link } from './link.js';
-import { load } from './load.js';
-import { map } from './map.js';
-import { prog } from './prog.js';
-import { run } from './run.js';
-import { show } from './show.js';
-import { testenv } from './testenv.js';
-import { testRun } from './test-run.js';
-import { top } from './top.js';
 
-export const commands: Command[] = [demo, load, detach, show, run, inspect, testRun, map, prog, btf, testenv, link, top, iter, gen];
+export interface CommandEntry {
+  name: string;
+  aliases?: string[];
+  summary: string;
+  /** Import the command's module. */
+  load(): Promise<Command>;
+}
+
+export const commands: CommandEntry[] = [
+  {
+    name: 'demo',
+    summary: 'set up a test network, attach the ICMP even-sequence dropper, ping, report, clean up (needs root, or CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW)',
+    load: async () => (await import('./demo.js')).demo,
+  },
+  {
+    name: 'load',
+    summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg (stays attached)',
+    load: async () => (await import('./load.js')).load,
+  },
+  {
+    name: 'detach',
+    aliases: ['unload'],
+    summary: 'detach XDP, TC (clsact filters and tcx), cgroup or sk_msg programs (alias: unload)',
+    load: async () => (await import('./detach.js')).detach,
+  },
+  {
+    name: 'show',
+    summary: 'list interfaces with XDP and TC programs: hook, program id and name, link or netlink',
+    load: async () => (await import('./show.js')).show,
+  },
+  {
+    name: 'run',
+    summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
+    load: async () => (await import('./run.js')).run,
+  },
+  {
+    name: 'inspect',
+    summary: 'list the programs and maps of a BPF object (no root needed)',
+    load: async () => (await import('./inspect.js')).inspect,
+  },
+  {
+    name: 'test-run',
+    summary: 'run a program once on a packet with BPF_PROG_TEST_RUN and print its verdict',
+    load: async () => (await import('./test-run.js')).testRun,
+  },
+  {
+    name: 'map',
+    summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps',
+    load: async () => (await import('./map.js')).map,
+  },
+  {
+    name: 'prog',
+    summary: 'list the programs loaded in the kernel',
+    load: async () => (await import('./prog.js')).prog,
+  },
+  {
+    name: 'btf',
+    summary: 'print BTF types as C (objects, /sys/kernel/btf/*); show CO-RE relocations and what they resolve to',
+    load: async () => (await import('./btf.js')).btf,
+  },
+  {
+    name: 'testenv',
+    summary: 'set up, inspect, enter or tear down a two-namespace veth test network',
+    load: async () => (await import('./testenv.js')).testenv,
+  },
+  {
+    name: 'link',
+    summary: 'list the bpf_links in the kernel (what is attached where)',
+    load: async () => (await import('./link.js')).link,
+  },
+  {
+    name: 'top',
+    summary: 'show every loaded program\'s runs/s, ns/run and CPU share, refreshed live (like bpftop)',
+    load: async () => (await import('./top.js')).top,
+  },
+  {
+    name: 'iter',
+    summary: 'run a BPF iterator program once and print its output',
+    load: async () => (await import('./iter.js')).iter,
+  },
+  {
+    name: 'gen',
+    summary: 'write a TypeScript module typed from the object\'s BTF: maps, globals, programs, events',
+    load: async () => (await import('./gen.js')).gen,
+  },
+];

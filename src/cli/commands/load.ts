@@ -4,22 +4,27 @@
 // attached program unless --replace says so. TC is in ../load-tc.ts, cgroup
 // and sk_msg in ../load-cgroup.ts.
 
+import { warnLoad } from '../load-warnings.js';
 import { defaultXdpLinkPin } from '../default-pins.js';
-import { attachXdp, attachXdpLink } from '../../attach/xdp.js';
+import { resolveInterface } from '../../attach/iface.js';
+import { attachXdp, attachXdpLink, queryXdp } from '../../attach/xdp.js';
+import { withNetns } from '../../netns.js';
+import { checkBpffsOption, clearDefunctLinkPin, pinLinkVerified } from '../link-pins.js';
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
-import { DEFAULT_BPFFS, pinFd } from '../../maps/pin.js';
+import { DEFAULT_BPFFS } from '../../maps/pin.js';
 import type { Command } from '../command.js';
 import { loadCgroup } from '../load-cgroup.js';
 import { loadTc } from '../load-tc.js';
 import { loadPinLinks } from '../load-tracing.js';
+import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 
 export const load: Command = {
   name: 'load',
   summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg (stays attached)',
   usage:
-    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
+    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--max-entries MAP=N]… [--ignore-memory-limit] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
   options: {
     xdp: { type: 'string' },
     tc: { type: 'string' },
@@ -40,6 +45,8 @@ export const load: Command = {
     bpffs: { type: 'string' },
     'pin-links': { type: 'string' },
     set: { type: 'string', multiple: true },
+    'ignore-memory-limit': { type: 'boolean' },
+    ...MAX_ENTRIES_OPTION,
   },
   run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
@@ -49,6 +56,8 @@ export const load: Command = {
     }
     const kinds = [values.xdp && '--xdp', values.tc && '--tc', (values.cgroup || values['sk-msg']) && '--cgroup/--sk-msg'].filter(Boolean);
     if (kinds.length > 1) throw new BpfError('USAGE', `load attaches one kind at a time: ${kinds.join(' and ')} given`);
+    // An explicit --bpffs must be a bpf filesystem bpf-ts may trust, whether or not anything gets pinned.
+    checkBpffsOption(values.bpffs as string | undefined);
     if (values.tc) return loadTc(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
     if (values.cgroup || values['sk-msg']) return loadCgroup(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
     const iface = values.xdp as string | undefined;
@@ -62,33 +71,53 @@ export const load: Command = {
     if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
     if (values.link && values.replace) throw new BpfError('USAGE', '--replace works on netlink attachments; detach a link first');
 
+    // Before loading anything: the link pin's path must be usable (no
+    // symlinks, no directory another user owns); a defunct link's pin left
+    // there (its device was deleted) is cleared, a live one is PIN_EXISTS.
+    let linkPinPath: string | undefined;
+    let removedDefunctPin: string | undefined;
+    if (values.link) {
+      const custom = values['pin-link'] as string | undefined;
+      linkPinPath = custom ?? defaultXdpLinkPin(bpffs, withNetns(netns, () => resolveInterface(iface, netns)).ifname, netns);
+      removedDefunctPin = clearDefunctLinkPin(linkPinPath, `the XDP link for ${iface}`);
+    }
+
     const spec = openObject(positionals[0]);
+    applyMaxEntries(spec, values['max-entries']);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({
+    ignoreMemoryLimit: values['ignore-memory-limit'] === true,
       programs: xdpProgramNames(spec),
       programType: 'xdp',
       bpffs,
       pinMaps: values['pin-maps'] as string | undefined,
     });
+    warnLoad(ctx, coll);
     const p = coll.program(prog.name);
     let result: { ifname: string; ifindex: number; mode: string; progId: number; replacedProgId?: number; linkId?: number; linkPin?: string };
     try {
-      if (values.link) {
+      if (values.link && linkPinPath) {
         using link = attachXdpLink({ iface, program: p, mode, netns });
-        const pinPath = (values['pin-link'] as string | undefined) ?? defaultXdpLinkPin(bpffs, link.ifname, netns);
         try {
-          pinFd(link.fd.value, pinPath, { mkdir: true, label: `XDP link ${link.id}` });
+          // Verified after pinning: a detach between LINK_CREATE and the pin leaves nothing attached.
+          pinLinkVerified(link.fd.value, linkPinPath, `XDP link ${link.id}`, () =>
+            queryXdp(link.ifindex, { netns }).programs.some((s) => s.progId === link.progId),
+          );
         } catch (e) {
-          link.detach();
+          try {
+            link.detach();
+          } catch {
+            // already detached
+          }
           throw e;
         }
-        result = { ifname: link.ifname, ifindex: link.ifindex, mode: link.mode, progId: link.progId, linkId: link.id, linkPin: pinPath };
+        result = { ifname: link.ifname, ifindex: link.ifindex, mode: link.mode, progId: link.progId, linkId: link.id, linkPin: linkPinPath };
       } else {
         result = attachXdp({ iface, program: p, mode, netns, replace: values.replace === true });
       }
     } catch (e) {
-      // Nothing stays pinned from a load that did not attach.
-      for (const pin of [...coll.createdPins]) coll.unpinCreated(pin);
+      // Nothing stays pinned from a load that did not attach, nor the directories made for it.
+      coll.removeCreated();
       throw e;
     }
     const out = {
@@ -101,14 +130,20 @@ export const load: Command = {
       ...(result.linkId !== undefined ? { linkId: result.linkId, linkPin: result.linkPin } : {}),
       ...(result.replacedProgId !== undefined ? { replacedProgId: result.replacedProgId } : {}),
       pinnedMaps: coll.createdPins,
+      ...(removedDefunctPin ? { removedDefunctPin } : {}),
+      skipped: coll.skipped,
+      warnings: spec.file.warnings,
       ...(netns ? { netns } : {}),
     };
     if (ctx.json) ctx.printJson(out);
     else {
       ctx.print(`attached ${prog.name} (id ${out.progId}) to ${out.interface} (ifindex ${out.ifindex}) in ${out.mode} mode${out.link ? `, through bpf_link ${out.linkId} pinned at ${out.linkPin}` : ''}`);
+      if (removedDefunctPin) ctx.print(`removed ${removedDefunctPin}: it held a bpf_link that was no longer attached (its device was gone)`);
       if (mode === 'auto') ctx.print(`(--mode auto: the kernel chose ${out.mode})`);
       if (out.replacedProgId !== undefined) ctx.print(`replaced program id ${out.replacedProgId}`);
       for (const pin of out.pinnedMaps) ctx.print(`pinned map at ${pin}`);
+      for (const s of out.skipped) ctx.print(`skipped ${s.name} (section "${s.section}"): ${s.reason}`);
+      for (const w of spec.file.warnings) ctx.print(`warning: ${w}`);
     }
     return 0;
   },

@@ -87,7 +87,7 @@ export const map: Command = {
     if (!['dump', 'lookup', 'update', 'delete'].includes(sub ?? '')) {
       throw new BpfError('USAGE', `map needs a sub-command: dump, lookup, update, delete or list (usage: ${this.usage})`);
     }
-    using m = openMapTarget(target);
+    using m = openMapTarget(target, { readOnly: sub === 'dump' || sub === 'lookup' });
     switch (sub) {
       case 'dump':
         return dump(m, ctx);

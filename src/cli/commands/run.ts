@@ -4,7 +4,9 @@
 // as it was. It attaches through an unpinned bpf_link, so even SIGKILL
 // leaves nothing behind (see ../foreground-xdp.ts).
 
+import { warnLoad } from '../load-warnings.js';
 import { openObject } from '../../collection.js';
+import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { table } from '../format.js';
@@ -25,7 +27,7 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 export const run: Command = {
   name: 'run',
   summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
-  usage: 'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
+  usage: 'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
   options: {
     xdp: { type: 'string' },
     mode: { type: 'string' },
@@ -36,6 +38,7 @@ export const run: Command = {
     'event-type': { type: 'string' },
     set: { type: 'string', multiple: true },
     netlink: { type: 'boolean' },
+    ...MAX_ENTRIES_OPTION,
   },
   async run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `run takes exactly one object file (usage: ${this.usage})`);
@@ -51,8 +54,10 @@ export const run: Command = {
     const netns = values.netns as string | undefined;
 
     const spec = openObject(positionals[0]);
+    applyMaxEntries(spec, values['max-entries']);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });
+    warnLoad(ctx, coll);
     const headers = eventHeaders(spec.file.btf, eventMapNames(coll), values['event-type'] as string | undefined, spec.path);
     const started = Date.now();
     let prev = new Map<string, bigint>();

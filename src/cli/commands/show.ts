@@ -8,16 +8,20 @@ import { listTc } from '../../attach/tc.js';
 import { listTcx } from '../../attach/tcx.js';
 import { listXdp } from '../../attach/xdp.js';
 import { BpfError } from '../../errors.js';
+import { dumpLinks } from '../../netlink/link.js';
+import { NetlinkSocket } from '../../netlink/socket.js';
+import { withNetns } from '../../netns.js';
 import type { Command, CommandContext } from '../command.js';
 import { table } from '../format.js';
 
 export const show: Command = {
   name: 'show',
   summary: 'list interfaces with XDP and TC programs: hook, program id and name, link or netlink',
-  usage: 'bpf-ts show [--netns NAME] | --cgroup PATH [--effective] [--json]',
-  options: { netns: { type: 'string' }, cgroup: { type: 'string' }, effective: { type: 'boolean' } },
+  usage: 'bpf-ts show [--netns NAME] [--all] | --cgroup PATH [--effective] [--json]  (--all: also every interface, with or without programs)',
+  options: { netns: { type: 'string' }, cgroup: { type: 'string' }, effective: { type: 'boolean' }, all: { type: 'boolean' } },
   run(positionals, values, ctx) {
     if (positionals.length !== 0) throw new BpfError('USAGE', `show takes no positional arguments (usage: ${this.usage})`);
+    if (values.cgroup !== undefined && values.all) throw new BpfError('USAGE', '--all lists interfaces; it does not go with --cgroup');
     if (values.cgroup !== undefined) return showCgroup(values.cgroup as string, values.effective === true, ctx);
     if (values.effective) throw new BpfError('USAGE', '--effective goes with --cgroup');
     const netns = values.netns as string | undefined;
@@ -58,9 +62,25 @@ export const show: Command = {
         ...(t.linkId ? { linkId: t.linkId } : {}),
       })),
     ];
+    // --all: every device of the namespace, with how many XDP and TC programs it has.
+    const interfaces = values.all
+      ? withNetns(netns, () => {
+          using sock = NetlinkSocket.open();
+          return dumpLinks(sock);
+        }).map((l) => ({
+          interface: l.ifname,
+          ifindex: l.ifindex,
+          xdp: rows.filter((r) => r.ifindex === l.ifindex).length,
+          tc: tc.filter((r) => r.ifindex === l.ifindex).length,
+        }))
+      : undefined;
     if (ctx.json) {
-      ctx.printJson({ xdp: rows, ...(tc.length ? { tc } : {}), ...(netns ? { netns } : {}) });
+      ctx.printJson({ xdp: rows, ...(tc.length ? { tc } : {}), ...(interfaces ? { interfaces } : {}), ...(netns ? { netns } : {}) });
       return 0;
+    }
+    if (interfaces) {
+      ctx.print(table(['INTERFACE', 'IFINDEX', 'XDP', 'TC'], interfaces.map((i) => [i.interface, i.ifindex, i.xdp, i.tc])));
+      ctx.print('');
     }
     if (rows.length === 0 && tc.length === 0) {
       ctx.print(`no XDP or TC programs are attached to any interface${netns ? ` of network namespace ${netns}` : ''}`);

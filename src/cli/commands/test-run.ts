@@ -2,7 +2,9 @@
 // one program on a frame with BPF_PROG_TEST_RUN, print the verdict.
 // Nothing is pinned or attached; everything is freed on exit.
 
+import { warnLoad } from '../load-warnings.js';
 import { openObject, progTypeNumber } from '../../collection.js';
+import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { hex } from '../format.js';
@@ -11,12 +13,13 @@ import { parseHex } from '../hex.js';
 export const testRun: Command = {
   name: 'test-run',
   summary: 'run a program once on a packet with BPF_PROG_TEST_RUN and print its verdict',
-  usage: 'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--repeat N] [--json]',
+  usage: 'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--repeat N] [--max-entries MAP=N]… [--json]',
   options: {
     program: { type: 'string' },
     type: { type: 'string' },
     'data-hex': { type: 'string' },
     repeat: { type: 'string' },
+    ...MAX_ENTRIES_OPTION,
   },
   run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', 'test-run takes exactly one object file');
@@ -27,6 +30,7 @@ export const testRun: Command = {
     const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
     if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
     const spec = openObject(positionals[0]);
+    applyMaxEntries(spec, values['max-entries']);
     let name = values.program as string | undefined;
     if (!name) {
       if (spec.programs.length !== 1) {
@@ -36,9 +40,10 @@ export const testRun: Command = {
     }
     const wanted = spec.program(name);
     const type = (values.type as string | undefined) ?? (wanted.type === null ? 'xdp' : undefined);
-    // Load every program the object can load, so tail calls find their targets.
-    const loadable = spec.programs.filter((p) => p.type !== null || p.name === name).map((p) => p.name);
-    using coll = spec.load({ programs: loadable, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
+    // Only this program, its maps and its tail-call targets: another program the kernel refuses
+    // (or a map still to be sized) elsewhere in the object does not stop this one.
+    using coll = spec.load({ programs: [name], onlyNeeded: true, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
+    warnLoad(ctx, coll);
     const r = coll.program(name).testRun(data, { repeat });
     if (ctx.json) {
       ctx.printJson({ retval: r.retval, verdict: r.verdict, durationNs: r.durationNs, dataOutHex: hex(r.dataOut) });

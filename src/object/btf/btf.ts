@@ -123,8 +123,10 @@ export class Btf {
   readonly #strLen: number;
   readonly #cache: (BtfType | undefined)[];
   // Name index, built on the first lookup (see #nameIndex).
-  #nameHead: Map<number, number> | null = null;
+  /** Name index (see #nameIndex): bucket -> first local index, chained by #nameNext; #nameHash per index. */
+  #nameHead: Int32Array | null = null;
   #nameNext: Int32Array | null = null;
+  #nameHash: Uint32Array | null = null;
 
   /** @internal use parseBtf() */
   constructor(layout: BtfLayout) {
@@ -449,10 +451,12 @@ export class Btf {
     const needle = utf8Encoder.encode(name);
     const head = this.#nameIndex();
     const next = this.#nameNext!;
+    const hashes = this.#nameHash!;
     const offs = this.#typeOffsets;
-    // A bucket holds every name with this hash; compare bytes to keep the right ones.
-    for (let idx = head.get(fnv1a(needle, 0, needle.length)) ?? -1; idx !== -1; idx = next[idx]!) {
-      if (this.#nameEquals(this.#u32(offs[idx]!), needle)) fn(idx);
+    const h = fnv1a(needle, 0, needle.length);
+    // A bucket holds every name whose hash lands there; compare hash, then bytes.
+    for (let idx = head[h & (head.length - 1)]!; idx !== -1; idx = next[idx]!) {
+      if (hashes[idx] === h && this.#nameEquals(this.#u32(offs[idx]!), needle)) fn(idx);
     }
   }
 
@@ -461,11 +465,17 @@ export class Btf {
    * the rest in id order. Hashing the string section's bytes in place avoids
    * decoding ~100k names into JS strings just to look a few of them up.
    */
-  #nameIndex(): Map<number, number> {
+  #nameIndex(): Int32Array {
     if (this.#nameHead) return this.#nameHead;
     const offs = this.#typeOffsets;
-    const head = new Map<number, number>();
+    // Buckets in a typed array (a power of two, at least twice the types): a
+    // JS Map of ~100k entries for vmlinux cost most of a CO-RE load's time.
+    let buckets = 16;
+    while (buckets < offs.length * 2) buckets *= 2;
+    const mask = buckets - 1;
+    const head = new Int32Array(buckets).fill(-1);
     const next = new Int32Array(offs.length);
+    const hashes = new Uint32Array(offs.length);
     // Walk backwards so each chain comes out in ascending id order.
     for (let idx = offs.length - 1; idx >= 0; idx--) {
       const nameOff = this.#u32(offs[idx]!);
@@ -478,10 +488,12 @@ export class Btf {
       let h = 0x811c9dc5;
       for (let c = bytes[i]!; c !== 0; c = bytes[++i]!) h = Math.imul(h ^ c, 0x01000193);
       h >>>= 0;
-      next[idx] = head.get(h) ?? -1;
-      head.set(h, idx);
+      hashes[idx] = h;
+      next[idx] = head[h & mask]!;
+      head[h & mask] = idx;
     }
     this.#nameNext = next;
+    this.#nameHash = hashes;
     return (this.#nameHead = head);
   }
 

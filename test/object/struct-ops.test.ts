@@ -1,0 +1,41 @@
+// struct_ops maps without a kernel (bpf/tcp_cc.c): which program fills which
+// member comes from llvm-readelf's .rel.struct_ops entries and bpftool's
+// member offsets; the bytes are the section's.
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { describeObject } from '../../src/cli/commands/inspect.js';
+import { parseObject } from '../../src/object/object.js';
+import { BPF_MAP_TYPE, BPF_PROG_TYPE } from '../../src/uapi/bpf.js';
+import { FIXTURES, parseReadelf, relocationsFor } from '../helpers/oracle.js';
+
+describe.each(['tcp_cc.o', 'tcp_cc.clang14.o', 'tcp_cc.clang19.o'])('%s', (f) => {
+  const obj = parseObject(new Uint8Array(readFileSync(`${FIXTURES}/${f}`)), f);
+  const re = parseReadelf(readFileSync(`${FIXTURES}/${f.replace(/\.o$/, '.readelf.txt')}`, 'utf8'));
+  const dump = readFileSync(`${FIXTURES}/${f.replace(/\.o$/, '.btf.txt')}`, 'utf8');
+  const struct = dump.slice(dump.indexOf("STRUCT 'tcp_congestion_ops'"));
+  const memberAt = (bytes: number) => new RegExp(`'(\\w+)' type_id=\\d+ bits_offset=${bytes * 8}\\n`).exec(struct)![1];
+
+  it('one struct_ops map, its members mapped to programs exactly as the relocations say', () => {
+    const m = obj.maps.find((x) => x.name === 'bpfts_cc')!;
+    expect([m.type, m.keySize, m.maxEntries, m.style, m.section]).toEqual([BPF_MAP_TYPE.STRUCT_OPS, 4, 1, 'struct_ops', '.struct_ops']);
+    const rels = relocationsFor(re, '.struct_ops');
+    expect(rels.length).toBe(4);
+    expect(m.structOps!.funcs.map((x) => [x.member, x.program]).sort()).toEqual(rels.map((r) => [memberAt(r.offset), r.symbolName]).sort());
+    expect(m.structOps!.typeName).toBe('tcp_congestion_ops');
+    expect(m.structOps!.link).toBe(false);
+  });
+
+  it("keeps the variable's bytes: name and flags as the C source set them", () => {
+    const d = obj.maps.find((x) => x.name === 'bpfts_cc')!.structOps!.data;
+    const off = (member: string) => Number(new RegExp(`'${member}' type_id=\\d+ bits_offset=(\\d+)`).exec(struct)![1]) / 8;
+    expect(Buffer.from(d.subarray(off('name'), off('name') + 16)).toString('latin1').replace(/\0+$/, '')).toBe('bpfts_cc');
+    expect(new DataView(d.buffer, d.byteOffset).getUint32(off('flags'), true)).toBe(1);
+  });
+
+  it('its programs are struct_ops programs, and inspect shows the members', () => {
+    expect(obj.programs.map((p) => p.type)).toEqual(Array(4).fill(BPF_PROG_TYPE.STRUCT_OPS));
+    const d = describeObject(obj).maps.find((m) => m.name === 'bpfts_cc') as { structOps?: { struct: string; members: Record<string, string> } };
+    expect(d.structOps).toEqual({ struct: 'tcp_congestion_ops', link: false, members: { init: 'bpfts_init', cong_avoid: 'bpfts_cong_avoid', ssthresh: 'bpfts_ssthresh', undo_cwnd: 'bpfts_undo_cwnd' } });
+  });
+});
