@@ -44,6 +44,8 @@ const COMMON: Record<string, OptionHelp> = {
   interval: { arg: 'SECONDS', desc: 'seconds between counter prints', default: '1', group: OUT },
   'event-type': { arg: '[MAP=]STRUCT', desc: 'BTF struct to decode ring/perf buffer events with', default: 'from the map or program BTF', group: OUT },
   count: { arg: 'N', desc: 'how many rounds before exiting', group: 'run' },
+  'max-entries': { arg: 'MAP=N', desc: "set a map's max_entries before it is created; repeatable", default: "the object's definition", group: 'program' },
+  'ignore-memory-limit': { desc: "create maps whose estimated memory exceeds what is available", default: 'refuse them', group: 'program' },
   name: { arg: 'NAME', desc: 'test network name (namespaces <name>-a/<name>-b); teardown, status and exec need it', default: 'setup picks a free one and prints it', group: 'test network' },
 };
 
@@ -64,11 +66,13 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     'remove-qdisc': { desc: 'also remove the clsact qdisc when it is left empty', group: 'tc' },
     'attach-type': { arg: 'TYPE', desc: 'only this cgroup hook', default: 'every hook', group: 'cgroup' },
     links: { arg: 'DIR', desc: 'detach and unpin the links `load --pin-links DIR` pinned', group: WHERE },
+    'pin-link': { arg: 'PATH', desc: 'detach the link pinned at PATH and remove the pin', group: WHERE },
   },
   show: {
     netns: { arg: 'NAME', desc: 'show the interfaces of this network namespace', default: 'the current namespace', group: WHERE },
     cgroup: { arg: 'PATH', desc: 'show the programs on this cgroup instead of interfaces', group: WHERE },
     effective: { desc: 'with --cgroup: include programs inherited from ancestors', group: 'cgroup' },
+    all: { desc: 'also list every interface, with how many XDP and TC programs it has', group: OUT },
   },
   run: {
     duration: { arg: 'SECONDS', desc: 'exit after this long', default: 'until Ctrl-C', group: 'run' },
@@ -77,6 +81,9 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
   demo: {
     count: { arg: 'N', desc: 'ICMP echo requests to send', default: '10', group: 'run' },
     mode: { arg: 'MODE', desc: 'XDP mode: native or skb (veths have no hw mode)', default: 'native', group: WHERE },
+  },
+  inspect: {
+    'max-size': { arg: 'BYTES', desc: 'read objects up to this size (K/M/G suffixes)', default: '256M', group: 'input' },
   },
   'test-run': {
     type: { arg: 'TYPE', desc: 'program type when the section does not say: xdp or tc', default: 'the section, else xdp', group: 'program' },
