@@ -66,7 +66,9 @@ export { vmlinuxBtf, moduleBtf, moduleBtfNames, kernelCoreTarget, coreTargetFrom
 export { btfFeatures } from './sys/btf-features.js';
 export { btfInfo, btfFdById, kernelBtfById, type BtfInfo } from './sys/btf-info.js';
 export { BpfProgram, verdictName, type ProgramTestRun, type TestRunOptions } from './programs/program.js';
-export { BpfSyscallError } from './sys/syscall-error.js';
+export { BpfSyscallError, type SyscallErrorInfo } from './sys/syscall-error.js';
+export { MapMemory } from './maps/memory.js';
+export type { Mapping as MemoryMapping } from './sys/ffi.js';
 export { listMaps, listPrograms, listLinks } from './sys/ids.js';
 export { possibleCpus } from './sys/cpus.js';
 
@@ -135,7 +137,7 @@ export { codec, layoutSize, type Codec, type Layout, type Field, type Scalar } f
 export { openTyped, TypedBpfMap, TypedPerCpuMap, type ObjectSchema, type MapSchema, type VariableSchema } from './typed/object.js';
 export { generateModule, type GenerateOptions } from './gen/generate.js';
 // Capabilities: what this process holds and what a bpf() command needs (hints, preflight checks).
-export { CAP, capName, capNames, capsForCommand, effectiveCaps, missingCaps, type CapNeed, type CapSet } from './sys/caps.js';
+export { CAP, capName, capNames, capsForCommand, effectiveCaps, missingCaps, type CapNeed, type CapSet, type CapCallInfo } from './sys/caps.js';
 export { estimateMapBytes } from './maps/map.js';
 export { DEFAULT_MAX_OBJECT_BYTES, type ReadObjectOptions } from './object/read.js';
 // Real objects: section table, externs, sizing, struct_ops.

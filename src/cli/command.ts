@@ -1,7 +1,6 @@
 // What every CLI command provides. Options use node:util parseArgs.
 
 import type { ParseArgsConfig } from 'node:util';
-import { BpfError } from '../errors.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -24,11 +23,4 @@ export interface Command {
   options: OptionSpec;
   /** Positional arguments and parsed option values; returns the exit code. */
   run(positionals: string[], values: Record<string, string | boolean | string[] | undefined>, ctx: CommandContext): Promise<number> | number;
-}
-
-/** BpfError 'NOT_ROOT' unless running as root, naming the command, why, and how to run it. */
-export function requireRoot(what: string, why: string, instead: string): void {
-  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new BpfError('NOT_ROOT', `${what} needs root: ${why}; run: ${instead}`);
-  }
 }

@@ -60,7 +60,7 @@ describe('without the kernel', () => {
     ensureDist();
     const r = await cliProcess(['testenv', 'setup', '--json'], { wrap });
     expect(r.code).toBe(1);
-    expect(r.json()).toEqual({ error: { code: 'NOT_ROOT', message: expect.stringMatching(/^testenv setup needs root: .*; run: sudo npx bpf-ts testenv setup$/) } });
+    expect(r.json()).toEqual({ error: { code: 'NOT_ROOT', message: expect.stringMatching(/^testenv setup needs root or CAP_\w+.*which this process lacks .*: sudo npx bpf-ts testenv setup$/) } });
     expect(oneLine(r.stderr)).toMatch(/^bpf-ts: testenv setup needs root/);
   });
 });

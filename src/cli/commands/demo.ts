@@ -13,7 +13,7 @@ import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
 import { ping } from '../../net/icmp.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../testenv.js';
-import { requireRoot, type Command } from '../command.js';
+import type { Command } from '../command.js';
 import { sumCounter } from '../counters.js';
 import { guard } from '../lifecycle.js';
 import { parseMode } from '../xdp-select.js';
@@ -36,7 +36,7 @@ export function demoPreflight(caps = effectiveCaps()): void {
   );
 }
 
-function canWriteNetnsDir(): boolean {
+export function canWriteNetnsDir(): boolean {
   try {
     accessSync(existsSync(NETNS_RUN_DIR) ? NETNS_RUN_DIR : '/var/run', constants.W_OK);
     return true;
