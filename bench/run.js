@@ -29,6 +29,8 @@ const { ringbuf } = await import('./ringbuf.js');
 const { cliStartup } = await import('./cli-startup.js');
 const { globalsRead } = await import('./globals.js');
 const { loadTime } = await import('./load-time.js');
+const { vmLoop } = await import('./vm.js');
+const { emulateVsKernel } = await import('./emulate.js');
 
 /**
  * The benchmarks, run in this order. Each `run()` resolves to a list of
@@ -48,6 +50,8 @@ const BENCHMARKS = [
   { id: 'globals', title: 'global data via mmap', needsRoot: true, run: globalsRead },
   { id: 'load-time', title: 'object load time', needsRoot: true, run: loadTime },
   { id: 'cli-startup', title: 'CLI start-up', needsRoot: false, run: cliStartup },
+  { id: 'vm', title: 'emulator', needsRoot: false, run: vmLoop },
+  { id: 'emulate', title: 'emulated test run', needsRoot: true, run: emulateVsKernel },
 ];
 
 const started = Date.now();
@@ -60,7 +64,7 @@ let broken = false;
 const results = [];
 
 try {
-  const d = ensureDist(['maps/map.js', 'uapi/bpf.js', 'object/btf/btf.js']);
+  const d = ensureDist(['maps/map.js', 'uapi/bpf.js', 'object/btf/btf.js', 'vm/vm.js', 'asm/assembler.js', 'index.js']);
   if (d.built) console.log('(built dist/ with tsc: src/ was newer)');
   if (d.warnings) console.log(`(tsc reported errors but emitted; measuring what it built)\n${indent(d.warnings)}`);
 } catch (e) {

@@ -27,6 +27,12 @@ import { createStructOpsMap, structOpsKernel, structOpsLink, structOpsMemberInde
 import { assertAttachTypeKnown } from './programs/refusal.js';
 import { needsAttachBtf } from './object/section-names.js';
 import { BpfProgram } from './programs/program.js';
+import { type EmulateOptions, type EmulatedCollection, emulateObject } from './vm/emulate.js';
+import type { MapLike } from './vm/maps.js';
+
+// A test can drive the kernel's maps and the emulator's with the same calls.
+const kernelMapsAreMapLike: (m: BpfMap) => MapLike = (m) => m;
+void kernelMapsAreMapLike;
 import { btfLoad } from './sys/btf-attr.js';
 import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
@@ -193,6 +199,14 @@ export class BpfObjectSpec {
   /** The initial bytes of a data map, with setGlobal() applied. */
   initialValue(map: MapSpec): Uint8Array | undefined {
     return this.#overrides.get(map.name) ?? map.initialValue;
+  }
+
+  /**
+   * Run the object's programs and maps in the emulator instead of the kernel:
+   * no root, no syscalls. setGlobal() values apply as they do for load().
+   */
+  emulate(opts: EmulateOptions = {}): EmulatedCollection {
+    return emulateObject(this.file, { initialValues: (m) => this.initialValue(m), ...opts });
   }
 
   /** Create the maps and load the programs. */

@@ -52,6 +52,12 @@ export type BpfErrorCode =
   // arguments a caller passed (numbers out of range, unknown flags)
   | 'INVALID_ARGUMENT'
   | 'MEMORY_LIMIT'
+  // instructions and emulation (asm/, vm/)
+  | 'INSN_INVALID'
+  | 'ASM_SYNTAX'
+  | 'EMU_FAULT'
+  | 'EMU_UNKNOWN_HELPER'
+  | 'EMU_LIMIT'
   // CLI
   | 'USAGE'
   | 'IO';

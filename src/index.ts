@@ -144,3 +144,8 @@ export { DEFAULT_MAX_OBJECT_BYTES, type ReadObjectOptions } from './object/read.
 export { SECTION_DEFS, sectionDef, type SectionDef } from './object/section-names.js';
 export type { ExternSpec, KconfigType } from './object/types.js';
 export { MapSpecHandle } from './object/map-sizing.js';
+// Instructions (assembler, disassembler) and the emulator: also importable
+// alone as 'bpf-ts/asm' and 'bpf-ts/vm', which never load koffi.
+export { assemble, disassemble, insnText, decode, encode, validate, programListing, type Insn } from './asm/index.js';
+export { Vm, Memory, runAsm, type HelperDef, type HelperContext, type VmOptions, type VmProgram, type RunResult } from './vm/index.js';
+export { EmulatedCollection, EmulatedProgram, EmulatedMap, type EmulateOptions, type EmulatedRunOptions, type EmulatedTestRun, type MapLike } from './vm/index.js';

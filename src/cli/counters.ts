@@ -5,6 +5,8 @@ import type { BpfCollection } from '../collection.js';
 import { readU32, readU64 } from '../maps/codec.js';
 import type { BpfMap, MapValue } from '../maps/map.js';
 import { BPF_MAP_TYPE } from '../uapi/bpf.js';
+import type { CommandContext } from './command.js';
+import { table } from './format.js';
 
 const COUNTER_TYPES = new Set<number>([
   BPF_MAP_TYPE.ARRAY, BPF_MAP_TYPE.PERCPU_ARRAY, BPF_MAP_TYPE.HASH,
@@ -43,4 +45,27 @@ export function readCounters(coll: BpfCollection): CounterRow[] {
     }
   }
   return rows;
+}
+
+/**
+ * `run`'s periodic report: every counter with its rate since the previous
+ * call, as a table or one JSON line (`{elapsed, counters}`).
+ */
+export function counterReporter(coll: BpfCollection, ctx: CommandContext): () => void {
+  const started = Date.now();
+  let prev = new Map<string, bigint>();
+  let prevAt = started;
+  return () => {
+    const now = Date.now();
+    const secs = (now - prevAt) / 1000 || 1;
+    const rows = readCounters(coll).map((r) => ({ ...r, rate: Number(r.value - (prev.get(`${r.map}/${r.key}`) ?? 0n)) / secs }));
+    prev = new Map(rows.map((r) => [`${r.map}/${r.key}`, r.value]));
+    prevAt = now;
+    if (ctx.json) {
+      ctx.print(JSON.stringify({ elapsed: (now - started) / 1000, counters: rows.map((r) => ({ map: r.map, key: r.key, value: r.value.toString(), perSecond: Math.round(r.rate * 10) / 10 })) }));
+    } else {
+      ctx.print(`--- ${((now - started) / 1000).toFixed(1)} s`);
+      ctx.print(rows.length ? table(['MAP', 'KEY', 'VALUE', 'PER SECOND'], rows.map((r) => [r.map, r.key, r.value.toString(), r.rate.toFixed(1)])) : '(no counter maps)');
+    }
+  };
 }

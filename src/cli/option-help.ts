@@ -89,6 +89,11 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     type: { arg: 'TYPE', desc: 'program type when the section does not say: xdp or tc', default: 'the section, else xdp', group: 'program' },
     'data-hex': { arg: 'HEX', desc: 'input packet as hex (at least an Ethernet header, 14 bytes)', group: 'program' },
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
+    asm: { arg: 'FILE', desc: 'assembler text (conformance-suite or verifier syntax) or a bpf_conformance .data file, with --emulate', group: 'emulator' },
+    emulate: { desc: 'run in the built-in emulator instead of the kernel (no root)', default: 'the kernel (BPF_PROG_TEST_RUN)', group: 'emulator' },
+    'mem-hex': { arg: 'HEX', desc: "with --asm: the memory r1 points to (replaces the file's -- mem)", group: 'emulator' },
+    budget: { arg: 'N', desc: 'with --emulate: instructions before giving up', default: '1000000', group: 'emulator' },
+    trace: { desc: 'with --emulate: print every executed instruction, the registers it changed and its C line', group: 'emulator' },
   },
   map: {
     key: { arg: 'HEX', desc: 'key bytes as hex (lookup, update, delete)', group: 'entry' },

@@ -10,9 +10,8 @@ import { autoAttach, autoAttachPlan } from '../link/auto.js';
 import { BpfLink, BpfLinkSet } from '../link/link.js';
 import type { ProgramSpec } from '../object/types.js';
 import type { CommandContext } from './command.js';
-import { readCounters } from './counters.js';
+import { counterReporter } from './counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from './events.js';
-import { table } from './format.js';
 import { guard } from './lifecycle.js';
 
 export interface TracingRunOptions {
@@ -93,22 +92,7 @@ export async function runTracing(path: string, opts: TracingRunOptions, ctx: Com
   const links: (BpfLink | BpfLinkSet)[] = [];
   let timer: ReturnType<typeof setInterval> | undefined;
   let stopEvents: (() => void) | undefined;
-  const started = Date.now();
-  let prev = new Map<string, bigint>();
-  let prevAt = started;
-  const report = (): void => {
-    const now = Date.now();
-    const secs = (now - prevAt) / 1000 || 1;
-    const rows = readCounters(coll).map((r) => ({ ...r, rate: Number(r.value - (prev.get(`${r.map}/${r.key}`) ?? 0n)) / secs }));
-    prev = new Map(rows.map((r) => [`${r.map}/${r.key}`, r.value]));
-    prevAt = now;
-    if (ctx.json) {
-      ctx.print(JSON.stringify({ elapsed: (now - started) / 1000, counters: rows.map((r) => ({ map: r.map, key: r.key, value: r.value.toString(), perSecond: Math.round(r.rate * 10) / 10 })) }));
-    } else {
-      ctx.print(`--- ${((now - started) / 1000).toFixed(1)} s`);
-      ctx.print(rows.length ? table(['MAP', 'KEY', 'VALUE', 'PER SECOND'], rows.map((r) => [r.map, r.key, r.value.toString(), r.rate.toFixed(1)])) : '(no counter maps)');
-    }
-  };
+  const report = counterReporter(coll, ctx);
   // One cleanup on every way out (duration, signal, closed pipe, error: lifecycle.ts).
   // The links are unpinned, so even SIGKILL leaves nothing attached.
   const cleanup = guard('run: detach tracing links', (reason) => {

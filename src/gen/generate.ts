@@ -10,6 +10,7 @@ import type { BtfType } from '../object/btf/kinds.js';
 import type { BpfObjectFile, MapSpec } from '../object/types.js';
 import { BPF_MAP_TYPE as M } from '../uapi/bpf.js';
 import type { Field, Layout, Scalar } from '../typed/codec.js';
+import { valueFields } from '../btf-values/fields.js';
 
 export interface GenerateOptions {
   /** The object as the module names it in its header (as given on the command line). */
@@ -186,7 +187,7 @@ class Generator {
     this.#inProgress.add(named.id);
     const lines: string[] = [];
     try {
-      for (const f of fieldsOf(btf, t)) {
+      for (const f of valueFields(btf, t)) {
         const ft = btf.typeById(btf.skipQualifiers(f.type));
         if (f.bitfieldSize) {
           const s = this.scalarOf(ft);
@@ -221,27 +222,6 @@ function safeSize(btf: Btf, id: number): number {
   } catch {
     return 0;
   }
-}
-
-/** Named members, anonymous structs/unions flattened, absolute bit offsets. */
-function fieldsOf(btf: Btf, t: Extract<BtfType, { kind: 'struct' | 'union' }>): { name: string; type: number; bitOffset: number; bitfieldSize: number }[] {
-  const out: { name: string; type: number; bitOffset: number; bitfieldSize: number }[] = [];
-  const seen = new Set<string>();
-  const walk = (c: Extract<BtfType, { kind: 'struct' | 'union' }>, base: number, depth: number): void => {
-    if (depth > 32) throw new BpfError('BTF_INVALID', `type [${t.id}]: anonymous members nest too deeply`);
-    for (const m of c.members) {
-      if (!m.name) {
-        const inner = btf.typeById(btf.skipQualifiers(m.type));
-        if ((inner.kind === 'struct' || inner.kind === 'union') && !m.bitfieldSize) walk(inner, base + m.bitOffset, depth + 1);
-        continue;
-      }
-      if (seen.has(m.name)) continue;
-      seen.add(m.name);
-      out.push({ name: m.name, type: m.type, bitOffset: base + m.bitOffset, bitfieldSize: m.bitfieldSize });
-    }
-  };
-  walk(t, 0, 0);
-  return out;
 }
 
 /** `{ a; b }` as an indented block, or `{}` when empty. */

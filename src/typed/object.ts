@@ -36,44 +36,48 @@ export interface ObjectSchema {
   rodata: Record<string, VariableSchema>;
 }
 
-/** A map seen through generated key and value types. */
-export class TypedBpfMap<K, V> implements Iterable<[K, V]> {
+/** What both typed map kinds share: the map, its key/value codecs checked against it, and key operations. */
+abstract class TypedMapBase<K, V> {
   readonly raw: BpfMap;
-  readonly #key: Codec<K>;
-  readonly #value: Codec<V>;
-  /** The generated codecs of keys and values. */
-  get keyCodec(): Codec<K> {
-    return this.#key;
-  }
-  get valueCodec(): Codec<V> {
-    return this.#value;
-  }
+  protected readonly key: Codec<K>;
+  protected readonly value: Codec<V>;
   constructor(raw: BpfMap, key: Codec<K>, value: Codec<V>) {
     if (key.size !== raw.keySize || value.size !== raw.valueSize) {
       throw new BpfError('VALUE_SIZE', `map ${raw.name}: generated types are ${key.size}/${value.size} bytes, the map's are ${raw.keySize}/${raw.valueSize}: regenerate with bpf-ts gen`);
     }
     this.raw = raw;
-    this.#key = key;
-    this.#value = value;
+    this.key = key;
+    this.value = value;
   }
-  get(key: K): V | undefined {
-    const v = this.raw.get(this.#key.encode(key));
-    return v === undefined ? undefined : this.#value.decode(v);
+  /** The generated codecs of keys and values. */
+  get keyCodec(): Codec<K> {
+    return this.key;
   }
-  set(key: K, value: V, flags: UpdateFlags = 'any'): void {
-    this.raw.set(this.#key.encode(key), this.#value.encode(value), flags);
+  get valueCodec(): Codec<V> {
+    return this.value;
   }
   delete(key: K): boolean {
-    return this.raw.delete(this.#key.encode(key));
+    return this.raw.delete(this.key.encode(key));
   }
   has(key: K): boolean {
-    return this.raw.has(this.#key.encode(key));
+    return this.raw.has(this.key.encode(key));
   }
   *keys(): Generator<K> {
-    for (const k of this.raw.keys()) yield this.#key.decode(k);
+    for (const k of this.raw.keys()) yield this.key.decode(k);
+  }
+}
+
+/** A map seen through generated key and value types. */
+export class TypedBpfMap<K, V> extends TypedMapBase<K, V> implements Iterable<[K, V]> {
+  get(key: K): V | undefined {
+    const v = this.raw.get(this.key.encode(key));
+    return v === undefined ? undefined : this.value.decode(v);
+  }
+  set(key: K, value: V, flags: UpdateFlags = 'any'): void {
+    this.raw.set(this.key.encode(key), this.value.encode(value), flags);
   }
   *entries(): Generator<[K, V]> {
-    for (const [k, v] of this.raw.entries()) yield [this.#key.decode(k), this.#value.decode(v as Uint8Array)];
+    for (const [k, v] of this.raw.entries()) yield [this.key.decode(k), this.value.decode(v as Uint8Array)];
   }
   [Symbol.iterator](): Generator<[K, V]> {
     return this.entries();
@@ -81,51 +85,24 @@ export class TypedBpfMap<K, V> implements Iterable<[K, V]> {
 }
 
 /** A per-CPU map: one value per possible CPU. */
-export class TypedPerCpuMap<K, V> implements Iterable<[K, V[]]> {
-  readonly raw: BpfMap;
-  readonly #key: Codec<K>;
-  readonly #value: Codec<V>;
-  /** The generated codecs of keys and values. */
-  get keyCodec(): Codec<K> {
-    return this.#key;
-  }
-  get valueCodec(): Codec<V> {
-    return this.#value;
-  }
-  constructor(raw: BpfMap, key: Codec<K>, value: Codec<V>) {
-    if (key.size !== raw.keySize || value.size !== raw.valueSize) {
-      throw new BpfError('VALUE_SIZE', `map ${raw.name}: generated types are ${key.size}/${value.size} bytes, the map's are ${raw.keySize}/${raw.valueSize}: regenerate with bpf-ts gen`);
-    }
-    this.raw = raw;
-    this.#key = key;
-    this.#value = value;
-  }
+export class TypedPerCpuMap<K, V> extends TypedMapBase<K, V> implements Iterable<[K, V[]]> {
   /** Number of values (possible CPUs). */
   get cpus(): number {
     return this.raw.cpus;
   }
   get(key: K): V[] | undefined {
-    const v = this.raw.getPerCpu(this.#key.encode(key));
-    return v?.map((b) => this.#value.decode(b));
+    const v = this.raw.getPerCpu(this.key.encode(key));
+    return v?.map((b) => this.value.decode(b));
   }
   /** One value per CPU, or one value written to every CPU. */
   set(key: K, value: V | V[], flags: UpdateFlags = 'any'): void {
     const all = Array.isArray(value) && value.length === this.raw.cpus ? (value as V[]) : Array.from({ length: this.raw.cpus }, () => value as V);
-    this.raw.setPerCpu(this.#key.encode(key), all.map((v) => this.#value.encode(v)), flags);
-  }
-  delete(key: K): boolean {
-    return this.raw.delete(this.#key.encode(key));
-  }
-  has(key: K): boolean {
-    return this.raw.has(this.#key.encode(key));
-  }
-  *keys(): Generator<K> {
-    for (const k of this.raw.keys()) yield this.#key.decode(k);
+    this.raw.setPerCpu(this.key.encode(key), all.map((v) => this.value.encode(v)), flags);
   }
   *entries(): Generator<[K, V[]]> {
     for (const k of this.raw.keys()) {
       const v = this.raw.getPerCpu(k);
-      if (v) yield [this.#key.decode(k), v.map((b) => this.#value.decode(b))];
+      if (v) yield [this.key.decode(k), v.map((b) => this.value.decode(b))];
     }
   }
   [Symbol.iterator](): Generator<[K, V[]]> {

@@ -104,15 +104,23 @@ function searchableByAll(dir: string): boolean {
   }
 }
 
-/** The runtime dependencies of the package, and theirs, as installed under node_modules. */
+/**
+ * The runtime dependencies of the package, and theirs, as installed under
+ * node_modules — optional ones too when installed (koffi's native binary is
+ * an optional per-platform package).
+ */
 function runtimeDeps(): string[] {
   const seen = new Set<string>();
   const visit = (pkgJson: string) => {
-    const deps = Object.keys((JSON.parse(readFileSync(pkgJson, 'utf8')).dependencies as Record<string, string> | undefined) ?? {});
-    for (const d of deps) {
+    const pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+    const optional = new Set(Object.keys(pkg.optionalDependencies ?? {}));
+    for (const d of [...Object.keys(pkg.dependencies ?? {}), ...optional]) {
       if (seen.has(d)) continue;
       const dir = join(ROOT, 'node_modules', d);
-      if (!existsSync(join(dir, 'package.json'))) throw new Error(`runtime dependency ${d} is not installed under ${join(ROOT, 'node_modules')}`);
+      if (!existsSync(join(dir, 'package.json'))) {
+        if (optional.has(d)) continue; // another platform's build
+        throw new Error(`runtime dependency ${d} is not installed under ${join(ROOT, 'node_modules')}`);
+      }
       seen.add(d);
       visit(join(dir, 'package.json'));
     }

@@ -28,12 +28,20 @@ import { startTraceChild, type TraceChild } from '../helpers/trace-child.js';
 
 const GETPPID_NR: Record<string, number> = { x64: 110, arm64: 173, riscv64: 173 };
 
+/** Every program id this file loaded: none may be left in the kernel afterwards. */
+const loadedIds: number[] = [];
+
 function load(child: TraceChild, programs: string[]): BpfCollection {
-  return openObject(fixture('tracing.o'))
+  const c = openObject(fixture('tracing.o'))
     .setGlobal('target_tgid', child.pid)
     .setGlobal('getppid_nr', BigInt(GETPPID_NR[process.arch] ?? 110))
     .load({ programs, ignorePinning: true });
+  for (const p of c.programs.values()) loadedIds.push(p.id);
+  return c;
 }
+
+/** Program ids bpftool lists (an independent reading of the kernel's program table). */
+const bpftoolProgIds = (): Set<number> => new Set((JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j']).toString()) as { id: number }[]).map((p) => p.id));
 
 function count(c: BpfCollection, slot: number): bigint {
   const out = Buffer.alloc(8);
@@ -56,6 +64,15 @@ describeRoot('tracing attach', () => {
   });
   afterAll(async () => {
     await child?.stop();
+    // Closed collections and links free their programs; the kernel does it after an RCU grace period.
+    const deadline = Date.now() + 30_000;
+    let left = loadedIds.filter((id) => bpftoolProgIds().has(id));
+    while (left.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      left = loadedIds.filter((id) => bpftoolProgIds().has(id));
+    }
+    expect(loadedIds.length).toBeGreaterThan(5);
+    expect(left, 'programs still loaded after the tests').toEqual([]);
   });
 
   it('tracepoint syscalls/sys_enter_getppid counts exactly the getppid calls of the child', async () => {

@@ -15,7 +15,8 @@ import { Insns } from '../../object/instruction.js';
 import { readObjectFile } from '../../object/read.js';
 import { KERNEL_BTF_DIR, VMLINUX_BTF_PATH, coreTargetFromBtf, kernelCoreTarget, readBtfFile, vmlinuxBtf } from '../../sys/kernel-btf.js';
 import type { Command, CommandContext } from '../command.js';
-import { insnText } from '../insn-text.js';
+import { insnText } from '../../asm/disasm.js';
+import { decodeAt } from '../../asm/insn.js';
 import { table } from '../format.js';
 
 // Past this many types a full dump is unreadable: ask for --type.
@@ -112,8 +113,8 @@ function core(positionals: string[], values: Record<string, unknown>, ctx: Comma
         targetValue: x.targetValue,
         poisoned: outcome === 'poisoned',
         reason: x.reason,
-        before: insnText(before, r.insnOff),
-        after: insnText(after, r.insnOff),
+        before: insnText(decodeAt(before.bytes, r.insnOff, obj.littleEndian)),
+        after: insnText(decodeAt(after.bytes, r.insnOff, obj.littleEndian)),
       })),
     };
   });

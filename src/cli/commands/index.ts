@@ -86,6 +86,11 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./iter.js')).iter,
   },
   {
+    name: 'disasm',
+    summary: 'print the instructions of an object\'s programs with their C source lines (no root needed)',
+    load: async () => (await import('./disasm.js')).disasm,
+  },
+  {
     name: 'gen',
     summary: 'write a TypeScript module typed from the object\'s BTF: maps, globals, programs, events',
     load: async () => (await import('./gen.js')).gen,

@@ -9,8 +9,7 @@ import { openObject } from '../../collection.js';
 import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
-import { table } from '../format.js';
-import { readCounters } from '../counters.js';
+import { counterReporter } from '../counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from '../events.js';
 import { attachForeground, type ForegroundXdp } from '../foreground-xdp.js';
 import { guard, writeStderr } from '../lifecycle.js';
@@ -59,27 +58,7 @@ export const run: Command = {
     using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });
     warnLoad(ctx, coll);
     const headers = eventHeaders(spec.file.btf, eventMapNames(coll), values['event-type'] as string | undefined, spec.path);
-    const started = Date.now();
-    let prev = new Map<string, bigint>();
-    let prevAt = started;
-
-    const report = () => {
-      const now = Date.now();
-      const secs = (now - prevAt) / 1000 || 1;
-      const rows = readCounters(coll).map((r) => {
-        const id = `${r.map}/${r.key}`;
-        const rate = Number(r.value - (prev.get(id) ?? 0n)) / secs;
-        return { ...r, rate };
-      });
-      prev = new Map(rows.map((r) => [`${r.map}/${r.key}`, r.value]));
-      prevAt = now;
-      if (ctx.json) {
-        ctx.print(JSON.stringify({ elapsed: (now - started) / 1000, counters: rows.map((r) => ({ map: r.map, key: r.key, value: r.value.toString(), perSecond: Math.round(r.rate * 10) / 10 })) }));
-      } else {
-        ctx.print(`--- ${((now - started) / 1000).toFixed(1)} s`);
-        ctx.print(rows.length ? table(['MAP', 'KEY', 'VALUE', 'PER SECOND'], rows.map((r) => [r.map, r.key, r.value.toString(), r.rate.toFixed(1)])) : '(no counter maps)');
-      }
-    };
+    const report = counterReporter(coll, ctx);
 
     // Everything below is undone by this one cleanup, on every way out:
     // --duration, a signal, a closed pipe, an error (lifecycle.ts).

@@ -1,10 +1,15 @@
 // bpf-ts test-run OBJ --program NAME --data-hex HEX: load the object, run
 // one program on a frame with BPF_PROG_TEST_RUN, print the verdict.
 // Nothing is pinned or attached; everything is freed on exit.
+// bpf-ts test-run --asm FILE --emulate [--mem-hex HEX]: assemble a file and
+// run it in the emulator (no kernel, no root).
 
+import { readFileSync } from 'node:fs';
 import { warnLoad } from '../load-warnings.js';
 import { openObject, progTypeNumber } from '../../collection.js';
 import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
+import { runAsm } from '../../vm/asm-run.js';
+import type { TraceStep } from '../../vm/vm.js';
 import { BpfError } from '../../errors.js';
 import type { Command } from '../command.js';
 import { hex } from '../format.js';
@@ -13,15 +18,31 @@ import { parseHex } from '../hex.js';
 export const testRun: Command = {
   name: 'test-run',
   summary: 'run a program once on a packet with BPF_PROG_TEST_RUN and print its verdict',
-  usage: 'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--repeat N] [--max-entries MAP=N]… [--json]',
+  usage:
+    'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--repeat N] [--max-entries MAP=N]… [--json]\n' +
+    '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
+    '       bpf-ts test-run --asm FILE --emulate [--mem-hex HEX] [--budget N] [--json]\n' +
+    '  --asm FILE     assembler text (conformance-suite or verifier syntax), or a bpf_conformance .data file\n' +
+    '                 (-- asm / -- raw / -- mem / -- result sections)\n' +
+    '  --emulate      run in the built-in emulator instead of the kernel (no root); for --asm files r1 = memory,\n' +
+    '                 r2 = its length; for objects the packet as BPF_PROG_TEST_RUN gives it, maps emulated\n' +
+    '  --mem-hex HEX  the memory (replaces the file\'s -- mem)\n' +
+    '  --budget N     instructions before giving up (default 1000000)\n' +
+    '  --trace        (with --emulate) print every executed instruction, the registers it changed and its C line',
   options: {
     program: { type: 'string' },
     type: { type: 'string' },
     'data-hex': { type: 'string' },
     repeat: { type: 'string' },
     ...MAX_ENTRIES_OPTION,
+    asm: { type: 'string' },
+    emulate: { type: 'boolean' },
+    'mem-hex': { type: 'string' },
+    budget: { type: 'string' },
+    trace: { type: 'boolean' },
   },
   run(positionals, values, ctx) {
+    if (values.asm !== undefined || values.emulate) return emulate(positionals, values, ctx);
     if (positionals.length !== 1) throw new BpfError('USAGE', 'test-run takes exactly one object file');
     const dataHex = values['data-hex'];
     if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
@@ -54,3 +75,84 @@ export const testRun: Command = {
     return 0;
   },
 };
+
+/** u64 as a JSON number when it is exact, else as a decimal string. */
+const jsonU64 = (v: bigint): number | string => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
+
+function emulate(positionals: string[], values: Record<string, string | boolean | string[] | undefined>, ctx: Parameters<Command['run']>[2]): number {
+  const file = values.asm;
+  if (typeof file !== 'string' && positionals.length === 1) return emulateObjectProgram(positionals[0], values, ctx);
+  if (typeof file !== 'string') throw new BpfError('USAGE', '--emulate runs an object (test-run OBJ --emulate --data-hex HEX) or an assembler file (--asm FILE)');
+  if (!values.emulate) throw new BpfError('USAGE', '--asm programs run in the emulator: add --emulate');
+  if (positionals.length > 0) throw new BpfError('USAGE', `test-run --asm takes no object file (got ${positionals.join(' ')})`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new BpfError('IO', `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  const budget = values.budget === undefined ? undefined : Number(values.budget);
+  if (budget !== undefined && (!Number.isInteger(budget) || budget < 1)) throw new BpfError('USAGE', `--budget must be a positive integer, got ${values.budget}`);
+  const mem = typeof values['mem-hex'] === 'string' ? new Uint8Array(parseHex(values['mem-hex'], '--mem-hex')) : undefined;
+  const r = runAsm(text, { label: file, mem, budget });
+  const matches = r.expected === undefined ? undefined : r.expected === r.retval;
+  if (ctx.json) {
+    ctx.printJson({
+      retval: jsonU64(r.retval),
+      instructions: r.instructions,
+      ...(r.expected !== undefined ? { expected: jsonU64(r.expected), matches } : {}),
+    });
+  } else {
+    ctx.print(`retval ${r.retval} (0x${r.retval.toString(16)}) after ${r.instructions} instructions`);
+    if (matches === false) ctx.print(`${file} expects ${r.expected} (0x${r.expected!.toString(16)})`);
+  }
+  return matches === false ? 1 : 0;
+}
+
+/** test-run OBJ --emulate: the same run and JSON as with the kernel, in the emulator. */
+function emulateObjectProgram(path: string, values: Record<string, string | boolean | string[] | undefined>, ctx: Parameters<Command['run']>[2]): number {
+  const dataHex = values['data-hex'];
+  if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
+  const data = parseHex(dataHex, '--data-hex');
+  const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
+  const budget = values.budget === undefined ? undefined : Number(values.budget);
+  if (budget !== undefined && (!Number.isInteger(budget) || budget < 1)) throw new BpfError('USAGE', `--budget must be a positive integer, got ${values.budget}`);
+  const spec = openObject(path);
+  let name = values.program as string | undefined;
+  if (!name) {
+    if (spec.programs.length !== 1) {
+      throw new BpfError('USAGE', `${spec.path} has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')}): choose one with --program`);
+    }
+    name = spec.programs[0].name;
+  }
+  spec.program(name);
+  const trace: string[] = [];
+  const traced: { insn: number; text: string; changed: Record<string, string>; source?: string }[] = [];
+  const onStep = (t: TraceStep) => {
+    const regs = t.changed.map(([r, v]) => `r${r} = 0x${v.toString(16)}`).join(', ');
+    const src = t.source ? `${t.source.fileName}:${t.source.line}` : undefined;
+    if (ctx.json) traced.push({ insn: t.slot, text: t.text, changed: Object.fromEntries(t.changed.map(([r, v]) => [`r${r}`, `0x${v.toString(16)}`])), ...(src ? { source: src } : {}) });
+    else trace.push(`${String(t.slot).padStart(5)}: ${t.text.padEnd(40)}${regs ? ` ; ${regs}` : ''}${src ? `  [${src}]` : ''}`);
+  };
+  const em = spec.emulate({ budget, trace: values.trace ? onStep : undefined });
+  const r = em.program(name).testRun(data, { repeat });
+  for (const l of trace) ctx.print(l);
+  if (ctx.json) {
+    ctx.printJson({
+      retval: r.retval,
+      verdict: r.verdict,
+      durationNs: r.durationNs,
+      dataOutHex: hex(r.dataOut),
+      ...(r.redirect ? { redirect: r.redirect } : {}),
+      ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
+      ...(r.printk.length ? { printk: r.printk } : {}),
+      ...(values.trace ? { trace: traced } : {}),
+    });
+  } else {
+    ctx.print(`${name}: ${r.verdict ?? 'retval'} (retval ${r.retval}), ${r.durationNs} ns per run (emulated, ${r.instructions} instructions)${repeat > 1 ? ` over ${repeat} runs` : ''}`);
+    if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
+    for (const l of r.printk) ctx.print(`printk: ${l}`);
+  }
+  return 0;
+}

@@ -1,0 +1,528 @@
+// An object's programs and maps in the emulator: what `spec.emulate()`
+// returns. Maps are EmulatedMaps (global data included), programs run on a
+// packet the way BPF_PROG_TEST_RUN runs them, with the kernel helpers XDP,
+// TC and socket-filter programs call, and report what happened besides the
+// return value: redirects, events, trace_printk lines.
+
+import { BpfError } from '../errors.js';
+import { helperId } from '../asm/helpers.js';
+import type { Insn } from '../asm/insn.js';
+import type { Btf } from '../object/btf/btf.js';
+import { CoreResolver, applyCoreRelocations } from '../object/core/index.js';
+import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
+import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
+import { type SkBuffInput, Packet, SkBuff, XDP_HEADROOM, XDP_TAILROOM, type XdpMdInput, xdpContext } from './context.js';
+import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
+import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
+import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
+
+export interface EmulateOptions {
+  /** Virtual CPUs for per-CPU maps (default 1); each run picks one with `cpu`. */
+  cpus?: number;
+  /** bpf_ktime_get_ns / boot_ns: nanoseconds (default: a clock starting at 1 s, +1000 ns per call). */
+  clock?: () => bigint;
+  /** Seed of bpf_get_prandom_u32 (default 1). */
+  seed?: number;
+  /** Instructions per run before EMU_LIMIT (default 1,000,000). */
+  budget?: number;
+  /** Initial bytes of data maps by name (what BpfObjectSpec.setGlobal changed). */
+  initialValues?: (map: MapSpec) => Uint8Array | undefined;
+  /** Target BTF for CO-RE relocations (e.g. a vmlinux BTF file). */
+  coreTarget?: Btf;
+  /** bpf_fib_lookup answers: destination IPv4 (dotted) -> { ifindex, smac, dmac } . */
+  routes?: Record<string, { ifindex: number; smac: string; dmac: string }>;
+  tier?: 'compile' | 'interpret';
+  /** Program type for programs whose section does not say (iproute2's "prog", "classifier" objects): 'xdp' (default) or 'tc'. */
+  programType?: 'xdp' | 'tc' | 'socket_filter';
+  /** Every executed instruction with the registers it changed and its C line (runs interpreted). */
+  trace?: (step: TraceStep) => void;
+}
+
+export interface EmulatedRunOptions {
+  /** The CPU this run is on (per-CPU maps, bpf_get_smp_processor_id). */
+  cpu?: number;
+  /** xdp_md fields (XDP) or __sk_buff fields (TC, socket filter). */
+  xdp?: XdpMdInput;
+  skb?: SkBuffInput;
+  repeat?: number;
+}
+
+export interface EmulatedTestRun {
+  retval: number;
+  /** XDP_* / TC_ACT_* name of retval. */
+  verdict: string | null;
+  /** The packet after the run (from data to data_end). */
+  dataOut: Buffer;
+  durationNs: number;
+  /** Instructions executed (the last run). */
+  instructions: number;
+  /** bpf_redirect / bpf_redirect_map target, when the program asked for one. */
+  redirect?: { ifindex?: number; map?: string; key?: number; flags: number };
+  /** Events this run emitted (perf event arrays and ring buffers), by map name. */
+  events: { map: string; cpu: number; data: Buffer }[];
+  /** bpf_trace_printk lines. */
+  printk: string[];
+  /** __sk_buff fields after the run (TC, socket filter). */
+  skb?: Record<string, number>;
+}
+
+const XDP_ACTIONS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
+const TC_ACTIONS: Record<number, string> = {
+  [-1]: 'TC_ACT_UNSPEC', 0: 'TC_ACT_OK', 1: 'TC_ACT_RECLASSIFY', 2: 'TC_ACT_SHOT', 3: 'TC_ACT_PIPE',
+  4: 'TC_ACT_STOLEN', 5: 'TC_ACT_QUEUED', 6: 'TC_ACT_REPEAT', 7: 'TC_ACT_REDIRECT', 8: 'TC_ACT_TRAP',
+};
+const MAX_TAIL_CALL_CNT = 33;
+
+function verdict(type: number, retval: number): string | null {
+  if (type === BPF_PROG_TYPE.XDP) return XDP_ACTIONS[retval] ?? null;
+  if (type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT) return TC_ACTIONS[retval | 0] ?? null;
+  return null;
+}
+
+/** What one run is doing: the packet, its context, what it emitted. */
+interface RunState {
+  cpu: number;
+  pkt: Packet;
+  skb?: SkBuff;
+  xdpMd: XdpMdInput;
+  redirect?: EmulatedTestRun['redirect'];
+  events: EmulatedTestRun['events'];
+  printk: string[];
+  tailCalls: number;
+  ctxAddr: bigint;
+}
+
+export class EmulatedCollection {
+  readonly memory = new Memory();
+  readonly maps = new Map<string, EmulatedMapT>();
+  readonly programs = new Map<string, EmulatedProgram>();
+  /** Every bpf_trace_printk line of every run, in order. */
+  readonly printk: string[] = [];
+  readonly cpus: number;
+  /** @internal */
+  readonly mapsByRegion = new Map<number, EmulatedMapT>();
+  /** @internal */ state: RunState | undefined;
+  /** @internal The packet region and the xdp_md region, kept mapped between runs. */
+  packetRegion: Region | undefined;
+  /** @internal */ xdpCtx: Region | undefined;
+  /** @internal The packet buffer, reused run after run. */
+  scratch = new Uint8Array(4096);
+  private clockNs = 1_000_000_000n;
+  private rand: number;
+
+  constructor(
+    readonly file: BpfObjectFile,
+    readonly opts: EmulateOptions = {},
+  ) {
+    this.cpus = opts.cpus ?? 1;
+    this.rand = (opts.seed ?? 1) >>> 0 || 1;
+    for (const m of file.maps) {
+      const initial = opts.initialValues?.(m) ?? m.initialValue;
+      const map = new EmulatedMap(this.memory, { ...m, initialValue: m.style === 'data' ? initial : undefined, freeze: m.freeze }, { cpus: this.cpus });
+      this.maps.set(m.name, map);
+      this.mapsByRegion.set(map.handle.id, map);
+    }
+    for (const p of file.programs) this.programs.set(p.name, new EmulatedProgram(this, p));
+    // Declared contents: prog array slots and map-in-map slots.
+    for (const m of file.maps) {
+      for (const c of m.contents ?? []) {
+        const key = Buffer.alloc(4);
+        key.writeUInt32LE(c.key);
+        if (c.kind === 'program') this.maps.get(m.name)!.programs.set(c.key, c.target);
+        else if (this.maps.has(c.target)) this.maps.get(m.name)!.set(key, this.maps.get(c.target)!);
+      }
+    }
+  }
+
+  map(name: string): EmulatedMapT {
+    const m = this.maps.get(name);
+    if (!m) throw new BpfError('MAP_NOT_FOUND', `${this.file.path}: no map named ${name} (maps: ${[...this.maps.keys()].join(', ') || 'none'})`);
+    return m;
+  }
+
+  program(name: string): EmulatedProgram {
+    const p = this.programs.get(name);
+    if (!p) throw new BpfError('PROGRAM_NOT_FOUND', `${this.file.path}: no program named ${name} (programs: ${[...this.programs.keys()].join(', ') || 'none'})`);
+    return p;
+  }
+
+  /** @internal */
+  now(): bigint {
+    if (this.opts.clock) return this.opts.clock();
+    this.clockNs += 1000n;
+    return this.clockNs;
+  }
+
+  /** @internal xorshift32 */
+  prandom(): number {
+    let x = this.rand;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rand = x >>> 0;
+    return this.rand;
+  }
+
+  [Symbol.dispose](): void {}
+  close(): void {}
+}
+
+export class EmulatedProgram {
+  readonly name: string;
+  readonly type: number;
+  private vm: Vm | undefined;
+
+  constructor(
+    private readonly coll: EmulatedCollection,
+    readonly spec: ProgramSpec,
+  ) {
+    this.name = spec.name;
+    const fallback = coll.opts.programType === 'tc' ? BPF_PROG_TYPE.SCHED_CLS : coll.opts.programType === 'socket_filter' ? BPF_PROG_TYPE.SOCKET_FILTER : BPF_PROG_TYPE.XDP;
+    this.type = spec.type ?? fallback;
+  }
+
+  /** The Vm, made on first use (maps wired through ld_imm64, CO-RE applied, helpers bound). */
+  get machine(): Vm {
+    if (this.vm) return this.vm;
+    const coll = this.coll;
+    let insns = this.spec.instructions;
+    if (this.spec.coreRelocations.length > 0) {
+      if (!coll.opts.coreTarget || !coll.file.btf) {
+        throw new BpfError('CORE_RELOCATION', `${coll.file.path}: program ${this.name} has CO-RE relocations: give emulate() a coreTarget (e.g. a vmlinux BTF)`);
+      }
+      insns = insns.slice();
+      applyCoreRelocations(insns, coll.file.littleEndian, this.spec.coreRelocations, new CoreResolver(coll.file.btf, { vmlinux: coll.opts.coreTarget }, { littleEndian: coll.file.littleEndian }), `${coll.file.path}: program ${this.name}`);
+    }
+    const ldImm64 = (_i: Insn, _slot: number, r?: ProgramRelocation): bigint | undefined => {
+      if (!r || r.kind === 'extern' || r.kind === 'kfunc') return undefined;
+      const m = coll.maps.get(r.map);
+      if (!m) return undefined;
+      if (r.kind === 'map_fd') return Memory.address(m.handle.id);
+      // Global data: the value of element 0, plus the offset.
+      return m.lookupAddress(new Uint8Array(4), 0) + BigInt(r.offset);
+    };
+    this.vm = new Vm(
+      { instructions: insns, name: this.name, littleEndian: coll.file.littleEndian, lineInfo: this.spec.lineInfo, relocations: this.spec.relocations },
+      { memory: coll.memory, helpers: kernelHelpers(coll), ldImm64, budget: coll.opts.budget, tier: coll.opts.tier, trace: coll.opts.trace },
+    ).prepare();
+    return this.vm;
+  }
+
+  /** Run on a frame as BPF_PROG_TEST_RUN does; the same result shape plus what happened. */
+  testRun(data: Uint8Array, opts: EmulatedRunOptions = {}): EmulatedTestRun {
+    const coll = this.coll;
+    const vm = this.machine;
+    const cpu = opts.cpu ?? 0;
+    if (cpu < 0 || cpu >= coll.cpus) throw new BpfError('USAGE', `cpu ${cpu}: the emulation has ${coll.cpus} CPU(s) (EmulateOptions.cpus)`);
+    const repeat = Math.max(1, opts.repeat ?? 1);
+    let last: EmulatedTestRun | undefined;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < repeat; i++) last = this.once(vm, data, cpu, opts);
+    const durationNs = Number((process.hrtime.bigint() - t0) / BigInt(repeat));
+    return { ...last!, durationNs };
+  }
+
+  private once(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const coll = this.coll;
+    const type = this.type;
+    const xdp = type === BPF_PROG_TYPE.XDP;
+    const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
+    const sock = type === BPF_PROG_TYPE.SOCKET_FILTER;
+    if (!xdp && !tc && !sock) throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC and socket filters are)`);
+    const size = (xdp ? XDP_HEADROOM + XDP_TAILROOM : 64) + data.length;
+    if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
+    const pkt = new Packet(coll.memory, data, xdp ? XDP_HEADROOM : 64, xdp ? XDP_TAILROOM : 0, coll.scratch, coll.packetRegion);
+    coll.packetRegion = pkt.region;
+    const skb = xdp ? undefined : new SkBuff(pkt, tc, opts.skb);
+    // One xdp_md region for every run: its hooks read the run in progress.
+    const ctx = xdp ? (coll.xdpCtx ??= xdpContext(coll.memory, () => ({ pkt: coll.state!.pkt, md: coll.state!.xdpMd }))) : skb!.context(coll.memory);
+    const state: RunState = { cpu, pkt, skb, xdpMd: opts.xdp ?? {}, events: [], printk: [], tailCalls: 0, ctxAddr: Memory.address(ctx.id) };
+    coll.state = state;
+    try {
+      const r = vm.run([state.ctxAddr]);
+      const retval = Number(BigInt.asUintN(32, r.retval));
+      return {
+        retval,
+        verdict: verdict(type, retval | 0),
+        dataOut: pkt.out(),
+        durationNs: 0,
+        instructions: r.instructions,
+        ...(state.redirect ? { redirect: state.redirect } : {}),
+        events: state.events,
+        printk: state.printk,
+        ...(skb ? { skb: Object.fromEntries(skb.fields) } : {}),
+      };
+    } finally {
+      coll.state = undefined;
+      if (!xdp) coll.memory.remove(ctx);
+      coll.packetRegion = pkt.region; // adjust_tail may have re-mapped it
+    }
+  }
+
+  private callbackVm: Vm | undefined;
+
+  /** @internal A second machine over the same program and memory, for bpf_loop callbacks (its own registers and stack). */
+  callback(): Vm {
+    if (this.callbackVm) return this.callbackVm;
+    const main = this.machine;
+    this.callbackVm = new Vm(
+      { instructions: main.insnsBytes, name: `${this.name} (callback)`, littleEndian: main.littleEndian, lineInfo: this.spec.lineInfo, relocations: this.spec.relocations },
+      main.options,
+    );
+    return this.callbackVm;
+  }
+
+  /** @internal Tail call target: run this program on the current context, as the caller's continuation. */
+  runTail(state: RunState): bigint {
+    return this.machine.run([state.ctxAddr]).retval;
+  }
+}
+
+// ------------------------------------------------------------------ helpers
+
+const id = (name: string): number => {
+  const n = helperId(name);
+  if (n === undefined) throw new Error(`helper ${name} unknown`);
+  return n;
+};
+
+function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
+  const st = () => coll.state!;
+  const mapOf = (ctx: HelperContext, addr: bigint): EmulatedMapT => {
+    const m = coll.mapsByRegion.get(Number(BigInt.asUintN(64, addr) >> 32n));
+    if (!m) ctx.fault(`0x${addr.toString(16)} is not a map`);
+    return m!;
+  };
+  const bytes = (ctx: HelperContext, addr: bigint, len: number, what: string, write = false): Uint8Array => {
+    const v = ctx.memory.view(addr, len, write);
+    if (!v) ctx.fault(`${what}: ${len} bytes at ${ctx.memory.describe(addr)} are not all in one ${write ? 'writable ' : ''}region`);
+    return v!;
+  };
+  const neg = (errno: number) => BigInt.asUintN(64, BigInt(errno));
+  const defs: [string, HelperDef['fn']][] = [
+    ['bpf_map_lookup_elem', (ctx, map, key) => {
+      const m = mapOf(ctx, map);
+      return m.lookupAddress(bytes(ctx, key, m.keySize, 'key'), st().cpu);
+    }],
+    ['bpf_map_update_elem', (ctx, map, key, value, flags) => {
+      const m = mapOf(ctx, map);
+      if (m.type === BPF_MAP_TYPE.PROG_ARRAY || m.type === BPF_MAP_TYPE.ARRAY_OF_MAPS || m.type === BPF_MAP_TYPE.HASH_OF_MAPS) return neg(-EINVAL);
+      return neg(m.updateFromProgram(bytes(ctx, key, m.keySize, 'key'), bytes(ctx, value, m.valueSize, 'value'), Number(flags), st().cpu));
+    }],
+    ['bpf_map_delete_elem', (ctx, map, key) => {
+      const m = mapOf(ctx, map);
+      return neg(m.deleteFromProgram(bytes(ctx, key, m.keySize, 'key')));
+    }],
+    ['bpf_map_push_elem', (ctx, map, value, flags) => {
+      const m = mapOf(ctx, map);
+      return neg(m.push(bytes(ctx, value, m.valueSize, 'value'), Number(flags)));
+    }],
+    ['bpf_map_pop_elem', (ctx, map, value) => {
+      const m = mapOf(ctx, map);
+      return neg(m.popOrPeek(bytes(ctx, value, m.valueSize, 'value', true), true));
+    }],
+    ['bpf_map_peek_elem', (ctx, map, value) => {
+      const m = mapOf(ctx, map);
+      return neg(m.popOrPeek(bytes(ctx, value, m.valueSize, 'value', true), false));
+    }],
+    ['bpf_ktime_get_ns', () => coll.now()],
+    ['bpf_ktime_get_boot_ns', () => coll.now()],
+    ['bpf_ktime_get_coarse_ns', () => coll.now()],
+    ['bpf_get_prandom_u32', () => BigInt(coll.prandom())],
+    ['bpf_get_smp_processor_id', () => BigInt(st().cpu)],
+    ['bpf_trace_printk', (ctx, fmt, size, a1, a2, a3) => {
+      const raw = bytes(ctx, fmt, Number(size), 'format');
+      const text = Buffer.from(raw).toString('latin1').replace(/\0.*$/s, '');
+      const line = formatPrintk(text, [a1, a2, a3]).replace(/\n$/, '');
+      st().printk.push(line);
+      coll.printk.push(line);
+      return BigInt(line.length + 1);
+    }],
+    ['bpf_redirect', (_ctx, ifindex, flags) => {
+      st().redirect = { ifindex: Number(ifindex), flags: Number(flags) };
+      return st().skb ? 7n : 4n; // TC_ACT_REDIRECT / XDP_REDIRECT
+    }],
+    ['bpf_redirect_map', (ctx, map, key, flags) => {
+      const m = mapOf(ctx, map);
+      const k = Buffer.alloc(4);
+      k.writeUInt32LE(Number(BigInt.asUintN(32, key)));
+      const present = m.type === BPF_MAP_TYPE.XSKMAP || m.type === BPF_MAP_TYPE.DEVMAP || m.type === BPF_MAP_TYPE.CPUMAP ? m.has(k) : m.lookupAddress(k, st().cpu) !== 0n;
+      if (!present) return flags & 3n; // the lower bits: the action when the slot is empty
+      st().redirect = { map: m.name, key: Number(BigInt.asUintN(32, key)), flags: Number(flags) };
+      return 4n; // XDP_REDIRECT
+    }],
+    ['bpf_xdp_adjust_head', (_ctx, _x, delta) => neg(st().pkt.adjustHead(Number(BigInt.asIntN(32, delta))))],
+    ['bpf_xdp_adjust_tail', (_ctx, _x, delta) => neg(st().pkt.adjustTail(Number(BigInt.asIntN(32, delta))))],
+    ['bpf_xdp_adjust_meta', (_ctx, _x, delta) => neg(st().pkt.adjustMeta(Number(BigInt.asIntN(32, delta))))],
+    ['bpf_tail_call', (ctx, _c, map, index) => {
+      const s = st();
+      const m = mapOf(ctx, map);
+      const name = m.programs.get(Number(BigInt.asUintN(32, index)));
+      if (name === undefined || s.tailCalls >= MAX_TAIL_CALL_CNT) return 0n; // falls through, as in the kernel
+      s.tailCalls++;
+      ctx.stop(coll.program(name).runTail(s));
+    }],
+    ['bpf_perf_event_output', (ctx, _c, map, flags, data, size) => {
+      const m = mapOf(ctx, map);
+      const s = st();
+      const idx = Number(flags & 0xffffffffn);
+      const ctxLen = Number((flags >> 32n) & 0xfffffn);
+      const cpu = idx === 0xffffffff ? s.cpu : idx;
+      const body = Buffer.concat([Buffer.from(bytes(ctx, data, Number(size), 'data')), Buffer.from(s.pkt.buf.subarray(s.pkt.data, Math.min(s.pkt.end, s.pkt.data + ctxLen)))]);
+      const ev: MapEvent = { cpu, data: body };
+      m.events.push(ev);
+      s.events.push({ map: m.name, ...ev });
+      return 0n;
+    }],
+    ['bpf_ringbuf_output', (ctx, map, data, size) => {
+      const m = mapOf(ctx, map);
+      const ev = { cpu: st().cpu, data: Buffer.from(bytes(ctx, data, Number(size), 'data')) };
+      m.events.push(ev);
+      st().events.push({ map: m.name, ...ev });
+      return 0n;
+    }],
+    ['bpf_ringbuf_reserve', (ctx, map, size) => {
+      const m = mapOf(ctx, map);
+      const r = coll.memory.add(`ringbuf ${m.name} record`, new Uint8Array(Number(size)), { kind: 'map_value' });
+      reserved.set(r.id, m);
+      return Memory.address(r.id);
+    }],
+    ['bpf_ringbuf_submit', (ctx, data) => {
+      const rid = Number(BigInt.asUintN(64, data) >> 32n);
+      const m = reserved.get(rid);
+      if (!m) ctx.fault('bpf_ringbuf_submit of a pointer bpf_ringbuf_reserve did not return');
+      const ev = { cpu: st().cpu, data: Buffer.from(coll.memory.regions[rid]!.bytes) };
+      m!.events.push(ev);
+      st().events.push({ map: m!.name, ...ev });
+      reserved.delete(rid);
+      coll.memory.remove(rid);
+    }],
+    ['bpf_ringbuf_discard', (ctx, data) => {
+      const rid = Number(BigInt.asUintN(64, data) >> 32n);
+      if (!reserved.delete(rid)) ctx.fault('bpf_ringbuf_discard of a pointer bpf_ringbuf_reserve did not return');
+      coll.memory.remove(rid);
+    }],
+    ['bpf_csum_diff', (ctx, from, fromSize, to, toSize, seed) => {
+      // One's-complement sum of `to` minus `from`, plus seed, folded to 32 bits as csum_partial leaves it.
+      if (Number(fromSize) % 4 || Number(toSize) % 4) return neg(-EINVAL);
+      let sum = BigInt.asUintN(32, seed);
+      const add = (v: number) => {
+        sum += BigInt(v >>> 0);
+        sum = (sum & 0xffffffffn) + (sum >> 32n);
+      };
+      const f = Number(fromSize) ? bytes(ctx, from, Number(fromSize), 'from') : new Uint8Array(0);
+      const t = Number(toSize) ? bytes(ctx, to, Number(toSize), 'to') : new Uint8Array(0);
+      const word = (b: Uint8Array, i: number) => new DataView(b.buffer, b.byteOffset + i, 4).getUint32(0, true);
+      for (let i = 0; i < f.length; i += 4) add(~word(f, i));
+      for (let i = 0; i < t.length; i += 4) add(word(t, i));
+      return sum;
+    }],
+    ['bpf_loop', (ctx, nr, fn, cbCtx, flags) => {
+      // Calls fn(i, ctx) until it returns 1 or nr times; returns the number of calls.
+      if (flags !== 0n) return neg(-EINVAL);
+      if (nr > 1n << 23n) return neg(-7); // -E2BIG
+      const f = BigInt.asUintN(64, fn);
+      if (f >> 32n !== BigInt(FUNC_ADDR_ID)) ctx.fault(`callback 0x${f.toString(16)} is not a function address`);
+      const prog = coll.programs.get(ctx.vm.name);
+      if (!prog) ctx.fault('bpf_loop from a program this collection does not know');
+      const cb = prog!.callback();
+      let i = 0n;
+      while (i < nr) {
+        const r = cb.run([i, cbCtx], { entry: Number(f & 0xffffffffn) }).retval;
+        i++;
+        if (r === 1n) break;
+      }
+      return i;
+    }],
+    ['bpf_skb_load_bytes', (ctx, _skb, offset, to, len) => {
+      const pkt = st().pkt;
+      const off = Number(BigInt.asIntN(32, offset));
+      const n = Number(len);
+      if (off < 0 || n < 0 || pkt.data + off + n > pkt.end) return neg(-EFAULT);
+      bytes(ctx, to, n, 'to', true).set(pkt.buf.subarray(pkt.data + off, pkt.data + off + n));
+      return 0n;
+    }],
+    ['bpf_skb_store_bytes', (ctx, _skb, offset, from, len) => {
+      const pkt = st().pkt;
+      const off = Number(BigInt.asIntN(32, offset));
+      const n = Number(len);
+      if (off < 0 || n < 0 || pkt.data + off + n > pkt.end) return neg(-EFAULT);
+      pkt.buf.set(bytes(ctx, from, n, 'from'), pkt.data + off);
+      return 0n;
+    }],
+    ['bpf_l3_csum_replace', (_ctx, _skb, offset, from, to, size) => neg(csumReplace(st().pkt, Number(offset), from, to, Number(size & 0xfn), false))],
+    ['bpf_l4_csum_replace', (_ctx, _skb, offset, from, to, flags) => neg(csumReplace(st().pkt, Number(offset), from, to, Number(flags & 0xfn), (flags & 0x20n) !== 0n))],
+    ['bpf_spin_lock', () => 0n],
+    ['bpf_spin_unlock', () => 0n],
+    ['bpf_fib_lookup', (ctx, _c, params, plen) => {
+      // struct bpf_fib_lookup: family @0, ifindex @8, ipv4_dst @32, smac @52, dmac @58.
+      const p = bytes(ctx, params, Math.min(Number(plen), 64), 'params', true);
+      if (p.length < 64) return neg(-EINVAL);
+      if (p[0] !== 2) return 4n; // not IPv4: BPF_FIB_LKUP_RET_NOT_FWDED
+      const dst = `${p[32]}.${p[33]}.${p[34]}.${p[35]}`;
+      const route = coll.opts.routes?.[dst];
+      if (!route) return 4n; // no route in the table the test gave: BPF_FIB_LKUP_RET_NOT_FWDED
+      const mac = (m: string) => Buffer.from(m.replace(/[:-]/g, ''), 'hex');
+      new DataView(p.buffer, p.byteOffset).setUint32(8, route.ifindex, true);
+      p.set(mac(route.smac).subarray(0, 6), 52);
+      p.set(mac(route.dmac).subarray(0, 6), 58);
+      return 0n; // BPF_FIB_LKUP_RET_SUCCESS
+    }],
+  ];
+  const reserved = new Map<number, EmulatedMapT>();
+  const out = new Map<number, HelperDef>();
+  for (const [name, fn] of defs) out.set(id(name), { name, fn });
+  return out;
+}
+
+const EFAULT = 14;
+
+const fold16 = (x: number): number => {
+  while (x > 0xffff) x = (x & 0xffff) + Math.floor(x / 0x10000);
+  return x;
+};
+
+/**
+ * l3/l4_csum_replace on a packet: incremental update of the 16-bit checksum at
+ * `offset` (RFC 1624) for a 2- or 4-byte field changing from `from` to `to`,
+ * or by a csum_diff value (size 0). Values are as the program loaded them
+ * (memory order), and so is the arithmetic: a one's-complement sum does not
+ * care about byte order as long as both sides agree.
+ */
+function csumReplace(pkt: Packet, offset: number, from: bigint, to: bigint, size: number, mangled0: boolean): number {
+  const at = pkt.data + offset;
+  if (offset < 0 || at + 2 > pkt.end) return -EFAULT;
+  if (size !== 0 && size !== 2 && size !== 4) return -EINVAL;
+  const dv = new DataView(pkt.buf.buffer, pkt.buf.byteOffset);
+  const old = dv.getUint16(at, true);
+  if (mangled0 && old === 0) return 0; // UDP: no checksum stays no checksum
+  const lo = (v: bigint) => Number(v & 0xffffn);
+  const hi = (v: bigint) => Number((v >> 16n) & 0xffffn);
+  let sum = ~old & 0xffff;
+  if (size === 2) sum += (~lo(from) & 0xffff) + lo(to);
+  else if (size === 4) sum += (~lo(from) & 0xffff) + (~hi(from) & 0xffff) + lo(to) + hi(to);
+  else sum += lo(to) + hi(to);
+  let v = ~fold16(sum) & 0xffff;
+  if (mangled0 && v === 0) v = 0xffff;
+  dv.setUint16(at, v, true);
+  return 0;
+}
+
+/** bpf_trace_printk's format: %d %i %u %x %ld %lld %lu %llu %lx %llx %p %s(not supported) %%. */
+function formatPrintk(fmt: string, args: bigint[]): string {
+  let n = 0;
+  return fmt.replace(/%(l{0,2})([diuxp%])/g, (_m, l: string, c: string) => {
+    if (c === '%') return '%';
+    const a = args[n++] ?? 0n;
+    const bits = l.length ? 64 : 32;
+    if (c === 'd' || c === 'i') return BigInt.asIntN(bits, a).toString();
+    if (c === 'u') return BigInt.asUintN(bits, a).toString();
+    if (c === 'p') return `0x${BigInt.asUintN(64, a).toString(16)}`;
+    return BigInt.asUintN(bits, a).toString(16);
+  });
+}
+
+/** Emulate an object's programs and maps (what BpfObjectSpec.emulate does). */
+export function emulateObject(file: BpfObjectFile, opts: EmulateOptions = {}): EmulatedCollection {
+  return new EmulatedCollection(file, opts);
+}

@@ -1,0 +1,6 @@
+// bpf-ts/vm: run eBPF programs without a kernel. Imports object/ and asm/, never sys/ or koffi.
+export { Vm, DEFAULT_BUDGET, type HelperContext, type HelperDef, type HelperFn, type RunResult, type TraceStep, type VmLineInfo, type VmOptions, type VmProgram } from './vm.js';
+export { Memory, type Region, type RegionKind } from './memory.js';
+export { runAsm, CONFORMANCE_HELPERS, type AsmRunResult } from './asm-run.js';
+export { EmulatedCollection, EmulatedProgram, emulateObject, type EmulateOptions, type EmulatedRunOptions, type EmulatedTestRun } from './emulate.js';
+export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapLike } from './maps.js';

@@ -1,0 +1,385 @@
+// Maps emulated in JavaScript with the kernel's semantics, for programs run
+// by the emulator. Values live in memory regions, so the pointer a program
+// gets from bpf_map_lookup_elem is a real, bounds-checked address. The user
+// side mirrors BpfMap (get/set/delete/has/keys/entries, per-CPU values as
+// arrays), so a test can run the same code against the kernel or here.
+
+import { BpfError } from '../errors.js';
+import { BPF_MAP_TYPE, mapTypeName } from '../uapi/bpf.js';
+import { Memory, type Region } from './memory.js';
+
+export type UpdateFlag = 'any' | 'noexist' | 'exist';
+const BPF_ANY = 0;
+const BPF_NOEXIST = 1;
+const BPF_EXIST = 2;
+
+// errno values the helpers return (negated).
+export const EPERM = 1;
+export const ENOENT = 2;
+export const E2BIG = 7;
+export const EEXIST = 17;
+export const EINVAL = 22;
+export const ENOSPC = 28;
+
+export interface EmulatedMapSpec {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  /** Initial bytes of a global-data map (.data/.rodata/.bss). */
+  initialValue?: Uint8Array;
+  /** .rodata: the program cannot write it. */
+  freeze?: boolean;
+}
+
+/** One event from perf_event_output or the ring buffer. */
+export interface MapEvent {
+  cpu: number;
+  data: Buffer;
+}
+
+/**
+ * The calls a test makes on a map, answered alike by the kernel's BpfMap and
+ * the emulator's EmulatedMap (keys as bytes or, for u32/u64 keys, numbers;
+ * per-CPU values as one Buffer per CPU).
+ */
+export interface MapLike {
+  get(key: Uint8Array | number): Buffer | Buffer[] | undefined;
+  set(key: Uint8Array | number, value: Uint8Array, flags?: UpdateFlag): void;
+  delete(key: Uint8Array | number): boolean;
+  has(key: Uint8Array | number): boolean;
+  keys(): Iterable<Buffer>;
+  entries(): Iterable<[Buffer, Buffer | Buffer[]]>;
+}
+
+const hexKey = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+interface Entry {
+  key: Buffer;
+  /** One region per CPU for per-CPU maps, else one. */
+  regions: Region[];
+  /** Array/hash of maps: the inner map. */
+  inner?: EmulatedMap;
+  /** Queue/stack elements and devmap targets are plain bytes. */
+}
+
+export class EmulatedMap implements MapLike {
+  readonly name: string;
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly perCpu: boolean;
+  readonly cpus: number;
+  /** The region whose address stands for this map in a program (ld_imm64 of a map). */
+  readonly handle: Region;
+  /** perf_event_array and ringbuf: what the program emitted, in order. */
+  readonly events: MapEvent[] = [];
+  /** Array maps: the value regions, one per CPU. */
+  private readonly arrays: Region[] = [];
+  private readonly entries_ = new Map<string, Entry>();
+  /** Queue/stack contents. */
+  private readonly queue: Buffer[] = [];
+  /** Prog array: slot -> program name. */
+  readonly programs = new Map<number, string>();
+
+  constructor(
+    readonly memory: Memory,
+    spec: EmulatedMapSpec,
+    opts: { cpus?: number } = {},
+  ) {
+    this.name = spec.name;
+    this.type = spec.type;
+    this.keySize = spec.keySize;
+    this.valueSize = spec.valueSize;
+    this.maxEntries = spec.maxEntries;
+    this.flags = spec.flags;
+    this.perCpu = [BPF_MAP_TYPE.PERCPU_ARRAY, BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH].includes(spec.type as never);
+    this.cpus = opts.cpus ?? 1;
+    this.handle = memory.add(`map ${spec.name}`, new Uint8Array(0), { kind: 'memory', writable: false });
+    if (this.isArray()) {
+      const n = this.perCpu ? this.cpus : 1;
+      for (let c = 0; c < n; c++) {
+        const bytes = new Uint8Array(spec.valueSize * spec.maxEntries);
+        if (spec.initialValue) bytes.set(spec.initialValue.subarray(0, bytes.length));
+        this.arrays.push(memory.add(`${spec.name}${this.perCpu ? `[cpu ${c}]` : ''}`, bytes, { kind: 'map_value', writable: !spec.freeze }));
+      }
+    }
+  }
+
+  get typeName(): string {
+    return mapTypeName(this.type);
+  }
+
+  private isArray(): boolean {
+    return this.type === BPF_MAP_TYPE.ARRAY || this.type === BPF_MAP_TYPE.PERCPU_ARRAY;
+  }
+
+  private isHash(): boolean {
+    // Redirect maps keep their (sparse) slots like a hash; the slot number must be below max_entries.
+    return [
+      BPF_MAP_TYPE.HASH, BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.LRU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH, BPF_MAP_TYPE.HASH_OF_MAPS,
+      BPF_MAP_TYPE.LPM_TRIE, BPF_MAP_TYPE.DEVMAP_HASH, BPF_MAP_TYPE.DEVMAP, BPF_MAP_TYPE.CPUMAP, BPF_MAP_TYPE.XSKMAP,
+    ].includes(this.type as never);
+  }
+
+  private isLru(): boolean {
+    return this.type === BPF_MAP_TYPE.LRU_HASH || this.type === BPF_MAP_TYPE.LRU_PERCPU_HASH;
+  }
+
+  private fail(what: string, errno: number, why: string): never {
+    throw new BpfError('SYSCALL', `emulated map ${this.name}: ${what}: ${why}`, { cause: { errno } });
+  }
+
+  private checkKey(key: Uint8Array, what: string): void {
+    if (key.byteLength !== this.keySize) throw new BpfError('KEY_SIZE', `emulated map ${this.name}: ${what}: key is ${key.byteLength} bytes, the map's keys are ${this.keySize}`);
+  }
+
+  private arrayIndex(key: Uint8Array): number {
+    return new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+  }
+
+  /** LPM trie: the stored entry with the longest prefix matching `key`, or undefined. */
+  private lpmMatch(key: Uint8Array): Entry | undefined {
+    const want = new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+    let best: Entry | undefined;
+    let bestLen = -1;
+    for (const e of this.entries_.values()) {
+      const len = e.key.readUInt32LE(0);
+      if (len > want || len <= bestLen) continue;
+      if (prefixEqual(e.key.subarray(4), key.subarray(4), len)) {
+        best = e;
+        bestLen = len;
+      }
+    }
+    return best;
+  }
+
+  private lpmCanonical(key: Uint8Array): Buffer {
+    // Bits past the prefix length do not take part in the key.
+    const k = Buffer.from(key);
+    const len = k.readUInt32LE(0);
+    for (let bit = len; bit < (this.keySize - 4) * 8; bit++) k[4 + (bit >> 3)] &= ~(0x80 >> (bit & 7));
+    return k;
+  }
+
+  // ---------------------------------------------------------------- program side
+
+  /** bpf_map_lookup_elem: the value's address on `cpu`, or 0. */
+  lookupAddress(key: Uint8Array, cpu: number): bigint {
+    if (this.isArray()) {
+      const i = this.arrayIndex(key);
+      if (i >= this.maxEntries) return 0n;
+      return Memory.address(this.arrays[this.perCpu ? cpu : 0].id, i * this.valueSize);
+    }
+    if (this.type === BPF_MAP_TYPE.ARRAY_OF_MAPS) {
+      const e = this.entries_.get(hexKey(key));
+      return e?.inner ? Memory.address(e.inner.handle.id) : 0n;
+    }
+    const e = this.type === BPF_MAP_TYPE.LPM_TRIE ? this.lpmMatch(key) : this.entries_.get(hexKey(key));
+    if (!e) return 0n;
+    if (this.isLru()) {
+      // Most recently used goes last; eviction takes the first.
+      this.entries_.delete(hexKey(e.key));
+      this.entries_.set(hexKey(e.key), e);
+    }
+    if (e.inner) return Memory.address(e.inner.handle.id);
+    return Memory.address(e.regions[this.perCpu ? cpu : 0].id);
+  }
+
+  /** bpf_map_update_elem from a program: 0 or -errno. */
+  updateFromProgram(key: Uint8Array, value: Uint8Array, flags: number, cpu: number): number {
+    return this.update(key, (region) => region.bytes.set(value), flags, cpu, true);
+  }
+
+  /** bpf_map_delete_elem: 0 or -errno. */
+  deleteFromProgram(key: Uint8Array): number {
+    if (this.isArray()) return -EINVAL;
+    const k = this.type === BPF_MAP_TYPE.LPM_TRIE ? this.lpmCanonical(key) : Buffer.from(key);
+    const e = this.entries_.get(hexKey(k));
+    if (!e) return -ENOENT;
+    this.entries_.delete(hexKey(k));
+    for (const r of e.regions) this.memory.remove(r);
+    return 0;
+  }
+
+  /** push/pop/peek for queue and stack maps: 0 or -errno. */
+  push(value: Uint8Array, flags: number): number {
+    if (this.queue.length >= this.maxEntries) {
+      if (!(flags & BPF_EXIST)) return -E2BIG;
+      this.queue.shift(); // BPF_EXIST: make room by dropping the oldest
+    }
+    this.queue.push(Buffer.from(value));
+    return 0;
+  }
+
+  popOrPeek(out: Uint8Array, pop: boolean): number {
+    if (this.queue.length === 0) return -ENOENT;
+    const v = this.type === BPF_MAP_TYPE.STACK ? this.queue[this.queue.length - 1] : this.queue[0];
+    out.set(v);
+    if (pop) {
+      if (this.type === BPF_MAP_TYPE.STACK) this.queue.pop();
+      else this.queue.shift();
+    }
+    return 0;
+  }
+
+  private update(key: Uint8Array, write: (r: Region) => void, flags: number, cpu: number, fromProgram: boolean): number {
+    if (flags > BPF_EXIST) return -EINVAL;
+    if (this.isArray()) {
+      const i = this.arrayIndex(key);
+      if (i >= this.maxEntries) return -E2BIG;
+      if (flags === BPF_NOEXIST) return -EEXIST; // array elements always exist
+      const cpus = this.perCpu && !fromProgram ? this.arrays : [this.arrays[this.perCpu ? cpu : 0]];
+      for (const r of cpus) write({ ...r, bytes: r.bytes.subarray(i * this.valueSize, (i + 1) * this.valueSize) });
+      return 0;
+    }
+    if (!this.isHash()) return -EINVAL;
+    if (this.type === BPF_MAP_TYPE.LPM_TRIE && key.byteLength >= 4 && new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true) > (this.keySize - 4) * 8) return -EINVAL;
+    const slotted = this.type === BPF_MAP_TYPE.DEVMAP || this.type === BPF_MAP_TYPE.CPUMAP || this.type === BPF_MAP_TYPE.XSKMAP;
+    if (slotted && this.arrayIndex(key) >= this.maxEntries) return -E2BIG;
+    const k = this.type === BPF_MAP_TYPE.LPM_TRIE ? this.lpmCanonical(key) : Buffer.from(key);
+    const hk = hexKey(k);
+    let e = this.entries_.get(hk);
+    if (e && flags === BPF_NOEXIST) return -EEXIST;
+    if (!e && flags === BPF_EXIST) return -ENOENT;
+    if (!e) {
+      if (this.entries_.size >= this.maxEntries) {
+        if (!this.isLru()) return -E2BIG;
+        const oldest = this.entries_.values().next().value as Entry;
+        this.entries_.delete(hexKey(oldest.key));
+        for (const r of oldest.regions) this.memory.remove(r);
+      }
+      const n = this.perCpu ? this.cpus : 1;
+      const regions: Region[] = [];
+      for (let c = 0; c < n; c++) regions.push(this.memory.add(`${this.name}[${hk}]${this.perCpu ? `[cpu ${c}]` : ''}`, new Uint8Array(this.valueSize), { kind: 'map_value' }));
+      e = { key: k, regions };
+      this.entries_.set(hk, e);
+    } else if (this.isLru()) {
+      this.entries_.delete(hk);
+      this.entries_.set(hk, e);
+    }
+    const targets = this.perCpu && !fromProgram ? e.regions : [e.regions[this.perCpu ? cpu : 0]];
+    for (const r of targets) write(r);
+    return 0;
+  }
+
+  // ---------------------------------------------------------------- user side (BpfMap's shape)
+
+  private errnoToThrow(r: number, what: string): void {
+    if (r === 0) return;
+    const names: Record<number, string> = { [ENOENT]: 'ENOENT', [EEXIST]: 'EEXIST', [E2BIG]: 'E2BIG', [EINVAL]: 'EINVAL' };
+    this.fail(what, -r, `${names[-r] ?? `errno ${-r}`}`);
+  }
+
+  /** A number key as the map's u32/u64 key bytes. */
+  private keyBytes(key: Uint8Array | number): Uint8Array {
+    if (typeof key !== 'number') return key;
+    const b = Buffer.alloc(this.keySize);
+    if (this.keySize === 4) b.writeUInt32LE(key >>> 0);
+    else if (this.keySize === 8) b.writeBigUInt64LE(BigInt(key));
+    else throw new BpfError('KEY_SIZE', `emulated map ${this.name}: a number key needs 4- or 8-byte keys (keys are ${this.keySize} bytes)`);
+    return b;
+  }
+
+  /** The value (per-CPU maps: one Buffer per CPU), or undefined. */
+  get(k: Uint8Array | number): Buffer | Buffer[] | undefined {
+    const key = this.keyBytes(k);
+    this.checkKey(key, 'get');
+    if (this.isArray()) {
+      const i = this.arrayIndex(key);
+      if (i >= this.maxEntries) return undefined;
+      const vals = this.arrays.map((r) => Buffer.from(r.bytes.subarray(i * this.valueSize, (i + 1) * this.valueSize)));
+      return this.perCpu ? vals : vals[0];
+    }
+    const e = this.entries_.get(hexKey(this.type === BPF_MAP_TYPE.LPM_TRIE ? this.lpmCanonical(key) : key));
+    if (!e) return undefined;
+    const vals = e.regions.map((r) => Buffer.from(r.bytes));
+    return this.perCpu ? vals : vals[0];
+  }
+
+  has(key: Uint8Array | number): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** Set a value (per-CPU maps: one value for every CPU, or an array of them). Prog arrays take a program name. */
+  set(k: Uint8Array | number, value: Uint8Array | Uint8Array[] | EmulatedMap, flags: UpdateFlag = 'any'): void {
+    const key = this.keyBytes(k);
+    this.checkKey(key, 'set');
+    const f = flags === 'noexist' ? BPF_NOEXIST : flags === 'exist' ? BPF_EXIST : BPF_ANY;
+    if (value instanceof EmulatedMap) {
+      if (this.type !== BPF_MAP_TYPE.ARRAY_OF_MAPS && this.type !== BPF_MAP_TYPE.HASH_OF_MAPS) this.fail('set', EINVAL, 'only a map of maps holds maps');
+      const hk = hexKey(key);
+      if (this.type === BPF_MAP_TYPE.ARRAY_OF_MAPS && this.arrayIndex(key) >= this.maxEntries) this.fail('set', E2BIG, 'E2BIG');
+      this.entries_.set(hk, { key: Buffer.from(key), regions: [], inner: value });
+      return;
+    }
+    const values = Array.isArray(value) ? value : null;
+    if (values && values.length !== this.cpus) this.fail('set', EINVAL, `${values.length} per-CPU values for ${this.cpus} CPUs`);
+    let c = 0;
+    const r = this.update(
+      key,
+      (region) => {
+        const v = values ? values[c++] : (value as Uint8Array);
+        if (v.byteLength !== this.valueSize) throw new BpfError('VALUE_SIZE', `emulated map ${this.name}: value is ${v.byteLength} bytes, the map's values are ${this.valueSize}`);
+        region.bytes.set(v);
+      },
+      f,
+      0,
+      false,
+    );
+    this.errnoToThrow(r, 'set');
+  }
+
+  delete(k: Uint8Array | number): boolean {
+    const key = this.keyBytes(k);
+    this.checkKey(key, 'delete');
+    return this.deleteFromProgram(key) === 0;
+  }
+
+  *keys(): Generator<Buffer> {
+    if (this.isArray()) {
+      for (let i = 0; i < this.maxEntries; i++) {
+        const k = Buffer.alloc(4);
+        k.writeUInt32LE(i);
+        yield k;
+      }
+      return;
+    }
+    for (const e of [...this.entries_.values()]) yield Buffer.from(e.key);
+  }
+
+  *entries(): Generator<[Buffer, Buffer | Buffer[]]> {
+    for (const k of this.keys()) {
+      const v = this.get(k);
+      if (v !== undefined) yield [k, v];
+    }
+  }
+
+  [Symbol.iterator](): Generator<[Buffer, Buffer | Buffer[]]> {
+    return this.entries();
+  }
+
+  /** Queue/stack: the next element, removed. */
+  lookupAndDelete(): Buffer | undefined {
+    const out = Buffer.alloc(this.valueSize);
+    return this.popOrPeek(out, true) === 0 ? out : undefined;
+  }
+
+  /** The inner map stored at `key` of an array/hash of maps. */
+  inner(key: Uint8Array): EmulatedMap | undefined {
+    return this.entries_.get(hexKey(key))?.inner;
+  }
+}
+
+function prefixEqual(a: Uint8Array, b: Uint8Array, bits: number): boolean {
+  const bytes = bits >> 3;
+  for (let i = 0; i < bytes; i++) if (a[i] !== b[i]) return false;
+  const rest = bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (a[bytes] & mask) === (b[bytes] & mask);
+}
