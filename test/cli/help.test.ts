@@ -31,9 +31,11 @@ describe('help', () => {
     expect(r.stdout).toBe(commandHelp(c) + '\n');
     for (const o of [...Object.keys(c.options), 'json', 'debug', 'help']) {
       const h = optionHelp(name, o)!;
-      const lines = r.stdout.split('\n').filter((l) => new RegExp(`^  (-\\w, )?--${o}(\\s|$)`).test(l));
+      // The option list follows the usage and summary lines (a usage may carry notes of its own).
+      const body = r.stdout.slice(r.stdout.indexOf(`\n${c.summary}\n`) + c.summary.length + 2);
+      const lines = body.split('\n').filter((l) => new RegExp(`^  (-\\w, )?--${o}(\\s|$)`).test(l));
       expect(lines, `--${o}`).toHaveLength(1);
-      const text = r.stdout.slice(r.stdout.indexOf(lines[0]!)).split('\n').slice(0, 2).join(' ');
+      const text = body.slice(body.indexOf(lines[0]!)).split('\n').slice(0, 2).join(' ');
       expect(text, `--${o}`).toContain(h.desc);
       if (h.default) expect(text, `--${o}`).toContain(`(default: ${h.default})`);
     }
