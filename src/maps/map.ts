@@ -29,6 +29,7 @@ import { LITTLE_ENDIAN } from '../sys/endian.js';
 import { BPF_MAP_TYPE, isMapOfMapsType, isPerCpuMapType, mapTypeName } from '../sys/map-type.js';
 import { BPF_F_RDONLY, BPF_F_WRONLY, GET_FD_BY_ID, getFdById, objGet } from '../sys/obj-attr.js';
 import { syscallError } from '../sys/wrapper.js';
+import { BpfSyscallError } from '../sys/syscall-error.js';
 import { encodeInto, type MapBytes } from './codec.js';
 import { MapMemory } from './memory.js';
 import { MapView } from './view.js';
@@ -120,6 +121,11 @@ export function checkU32(value: unknown, name: string, where: string, min = 0): 
     throw new BpfError('INVALID_ARGUMENT', `${where}: ${name} must be an integer from ${min} to 4294967295, got ${String(value)}`);
   }
   return value;
+}
+
+/** BpfError for a pin or fd that holds something other than a map, pointing to what opens it. */
+function notAMap(what: string, kind: string): BpfError {
+  return new BpfError('MAP_INVALID', `${what} is a BPF ${kind}, not a map${kind === 'link' ? ' (see bpf-ts link, or BpfLink.fromPin)' : kind === 'prog' ? ' (see bpf-ts prog)' : ''}`);
 }
 
 /** Kernel object names: 15 bytes plus NUL, and only these characters. */
@@ -306,7 +312,7 @@ export class BpfMap implements Disposable {
     try {
       const kind = fdKind(owned.value);
       if (kind !== 'map')
-        throw new BpfError('MAP_INVALID', `${what ?? `fd ${owned.value}`} is a BPF ${kind}, not a map${kind === 'link' ? ' (see bpf-ts link, or BpfLink.fromPin)' : kind === 'prog' ? ' (see bpf-ts prog)' : ''}`);
+        throw notAMap(what ?? `fd ${owned.value}`, kind);
       return new BpfMap(owned, mapInfo(owned.value));
     } catch (e) {
       owned.close();
@@ -329,7 +335,18 @@ export class BpfMap implements Disposable {
    */
   static fromPin(path: string, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
     checkPinPath(path, 'map');
-    const raw = objGet(path, openFlags(opts), `map pinned at ${path}`);
+    let raw: number;
+    try {
+      raw = objGet(path, openFlags(opts), `map pinned at ${path}`);
+    } catch (e) {
+      // A pinned link or program refuses read-only/write-only opens (EINVAL): say what it is instead.
+      if (!(e instanceof BpfSyscallError && e.errno === EINVAL && openFlags(opts) !== 0)) throw e;
+      const probe = new Fd(objGet(path, 0, `pin ${path}`), `pin ${path}`);
+      const kind = fdKind(probe.value);
+      probe.close();
+      if (kind === 'map') throw e;
+      throw notAMap(path, kind);
+    }
     return BpfMap.fromFd(new Fd(raw, `map ${path}`), path);
   }
 

@@ -39,7 +39,7 @@ describe('without the kernel', () => {
     const r = await cli('map', 'dump', f, '--json');
     expect(r.json()).toEqual({ error: { code: 'NOT_BPFFS', message: expect.stringContaining(`${f} is not a pinned map: it is not on a bpf filesystem`) } });
     const missing = await cli('map', 'dump', join(dir, 'nothing-here'));
-    expect(oneLine(missing.stderr)).toBe(`bpf-ts: no pinned map at ${join(dir, 'nothing-here')}: the path does not exist`);
+    expect(oneLine(missing.stderr)).toBe(`bpf-ts: no pinned map at ${join(dir, 'nothing-here')}: ${dir} is not on a bpf filesystem (pins live on bpffs, e.g. under /sys/fs/bpf)`);
   });
 
   it('test-run with a packet shorter than an Ethernet header', async () => {

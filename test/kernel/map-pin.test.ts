@@ -91,7 +91,7 @@ describeRoot('map pinning', () => {
     expect(e.code).toBe('NOT_BPFFS');
     expect(e.message).toContain(plainDir);
     expect(thrown(() => ensureBpffs(plainDir)).code).toBe('NOT_BPFFS');
-    expect(thrown(() => BpfMap.fromPin(join(plainDir, 'x'))).code).toBe('IO');
+    expect(thrown(() => BpfMap.fromPin(join(plainDir, 'x'))).code).toBe('NOT_BPFFS');
   });
 
   test('fromPin says what a path is when it is not a pinned map', () => {
@@ -104,7 +104,7 @@ describeRoot('map pinning', () => {
     expect(thrown(() => BpfMap.fromPin(dir))).toMatchObject({ code: 'USAGE', message: `${dir} is a directory on bpffs, not a pinned map` });
     const link = join(bpffs, 'a-symlink');
     symlinkSync(join(bpffs, 'missing'), link);
-    expect(thrown(() => BpfMap.fromPin(link))).toMatchObject({ code: 'USAGE', message: expect.stringContaining('is a symbolic link') });
+    expect(thrown(() => BpfMap.fromPin(link))).toMatchObject({ code: 'PIN_UNSAFE', message: expect.stringContaining('is a symlink inside bpffs') });
   });
 
   test('reusePinnedMap accepts a matching pin and names every mismatched field', () => {
