@@ -38,7 +38,7 @@ import { btfFeatures } from './sys/btf-features.js';
 import { coreTargetFromBtf, kernelCoreTarget } from './sys/kernel-btf.js';
 import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
-import { BPF_F_MMAPABLE, BPF_MAP_TYPE, BPF_PROG_TYPE, PROG_TYPE_NAMES } from './uapi/bpf.js';
+import { BPF_F_MMAPABLE, BPF_MAP_TYPE, BPF_PROG_TYPE, PROG_TYPE_NAMES, type ProgTypeName } from './uapi/bpf.js';
 import { BpfSyscallError } from './sys/syscall-error.js';
 import { EINVAL } from './sys/errno.js';
 
@@ -52,7 +52,7 @@ export interface LoadOptions {
   /** Load only these programs (by name); default all whose type is known. */
   programs?: string[];
   /** Program type for programs whose section does not say (e.g. iproute2's "prog"): a bpftool name like 'xdp' or a number. */
-  programType?: string | number;
+  programType?: ProgramTypeOption;
   /** Skip the object's own pinning declarations (create fresh, pin nothing). */
   ignorePinning?: boolean;
   /** BTF to resolve CO-RE relocations against instead of the running kernel's (/sys/kernel/btf). */
@@ -68,7 +68,11 @@ export interface LoadOptions {
   freplace?: { progFd: number; func?: string };
 }
 
-function progTypeNumber(t: string | number): number {
+/** A program type by bpftool's name ('xdp', 'sched_cls' or 'tc', 'kprobe', …) or enum bpf_prog_type number. */
+export type ProgramTypeOption = Exclude<ProgTypeName, 'unspec'> | 'tc' | number;
+
+/** A program type name or number as enum bpf_prog_type; BpfError 'USAGE' for an unknown name. */
+export function progTypeNumber(t: string | number): number {
   if (typeof t === 'number') return t;
   const i = (PROG_TYPE_NAMES as readonly string[]).indexOf(t === 'tc' ? 'sched_cls' : t);
   if (i <= 0) throw new BpfError('USAGE', `unknown program type "${t}"`);
@@ -166,6 +170,10 @@ export class BpfObjectSpec {
       }
       bytes = value;
     } else {
+      const ok = typeof value === 'boolean' || typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value));
+      if (!ok) {
+        throw new BpfError('USAGE', `${this.path}: global ${name} takes an integer, a bigint, a boolean or a Uint8Array of ${variable.size} bytes, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+      }
       const n = typeof value === 'boolean' ? BigInt(value ? 1 : 0) : BigInt(value);
       const b = Buffer.alloc(variable.size);
       if (![1, 2, 4, 8].includes(variable.size)) {
@@ -454,7 +462,16 @@ export class BpfCollection {
     this.createdPins.splice(i, 1);
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closed) throw new BpfError('CLOSED', `${this.path}: cannot get ${what}: the collection was closed (its programs and maps with it); load the object again`);
+  }
+
   map(name: string): BpfMap {
+    this.#checkOpen(`map ${name}`);
     const m = this.maps.get(name);
     if (!m) throw new BpfError('MAP_NOT_FOUND', `${this.path}: no map named ${name} (maps: ${[...this.maps.keys()].join(', ') || 'none'})`);
     return m;
@@ -516,6 +533,7 @@ export class BpfCollection {
   }
 
   program(name: string): BpfProgram {
+    this.#checkOpen(`program ${name}`);
     const p = this.programs.get(name);
     if (!p) throw new BpfError('PROGRAM_NOT_FOUND', `${this.path}: no loaded program named ${name} (loaded: ${[...this.programs.keys()].join(', ') || 'none'})`);
     return p;

@@ -1,6 +1,8 @@
 // Every failure bpf-ts reports is a BpfError with a stable `code`, so callers
 // (and the CLI) can branch on it without parsing messages.
 
+import type { CoreRelocation, LineInfo } from './object/btf/ext.js';
+
 export type BpfErrorCode =
   // object layer
   | 'ELF_TRUNCATED'
@@ -69,5 +71,39 @@ export class BpfError extends Error {
     this.name = 'BpfError';
     this.code = code;
     if (options?.details) this.details = options.details;
+  }
+}
+
+/** The verifier refused a program: its log, the instruction it stopped at and the C line behind it. */
+export class VerifierError extends BpfError {
+  /** The whole verifier log. */
+  readonly log: string;
+  /** Index of the last instruction the log mentions, -1 when it names none. */
+  readonly instruction: number;
+  /** The source line of that instruction, from the object's line_info (undefined without BTF line info). */
+  readonly sourceLine: LineInfo | undefined;
+  constructor(message: string, info: { log: string; instruction: number; sourceLine?: LineInfo | undefined; details?: string; cause?: unknown }) {
+    super('VERIFIER', message, { details: info.details, cause: info.cause });
+    this.name = 'VerifierError';
+    this.log = info.log;
+    this.instruction = info.instruction;
+    this.sourceLine = info.sourceLine;
+  }
+}
+
+/** A CO-RE relocation could not be resolved against the kernel's BTF, and the verifier refused the poisoned instruction. */
+export class CoreRelocationError extends BpfError {
+  /** The verifier log ('' when the failure was found before loading). */
+  readonly log: string;
+  /** Index of the poisoned instruction, -1 when unknown. */
+  readonly instruction: number;
+  /** The relocation that failed, when known. */
+  readonly relocation: CoreRelocation | undefined;
+  constructor(message: string, info: { log?: string; instruction?: number; relocation?: CoreRelocation | undefined; details?: string; cause?: unknown } = {}) {
+    super('CORE_RELOCATION', message, { details: info.details, cause: info.cause });
+    this.name = 'CoreRelocationError';
+    this.log = info.log ?? '';
+    this.instruction = info.instruction ?? -1;
+    this.relocation = info.relocation;
   }
 }

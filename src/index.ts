@@ -1,15 +1,39 @@
 // bpf-ts public API.
 
-export { BpfError, type BpfErrorCode } from './errors.js';
+export { BpfError, VerifierError, CoreRelocationError, type BpfErrorCode } from './errors.js';
 
 // Object layer (pure: no syscalls).
 export { parseObject } from './object/object.js';
 export { readObjectFile } from './object/read.js';
 export { sectionKind, type SectionKind } from './object/section-names.js';
 export type { BpfObjectFile, DataVariable, MapSpec, MapStyle, Pinning, ProgramRelocation, ProgramSpec } from './object/types.js';
-export { parseBtf, type Btf, type BtfType } from './object/btf/btf.js';
-export { parseBtfExt, type BtfExt, type CoreRelocation, type FuncInfo, type LineInfo } from './object/btf/ext.js';
-export { BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, mapTypeName, progTypeName } from './uapi/bpf.js';
+export { parseBtf, type Btf, type BtfType, type BtfLayout, type ParseBtfOptions } from './object/btf/btf.js';
+export type {
+  BtfKindName,
+  BtfLinkage,
+  BtfVoid,
+  BtfInt,
+  BtfRefType,
+  BtfArray,
+  BtfMember,
+  BtfComposite,
+  BtfEnumValue,
+  BtfEnum,
+  BtfEnum64Value,
+  BtfEnum64,
+  BtfFwd,
+  BtfFunc,
+  BtfParam,
+  BtfFuncProto,
+  BtfVar,
+  BtfVarSecinfo,
+  BtfDatasec,
+  BtfFloat,
+  BtfDeclTag,
+} from './object/btf/kinds.js';
+export { parseBtfExt, type BtfExt, type CoreRelocation, type FuncInfo, type LineInfo, type ParseBtfExtOptions } from './object/btf/ext.js';
+export { Insns } from './object/instruction.js';
+export { BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, mapTypeName, progTypeName, type ProgTypeName, type MapTypeName } from './uapi/bpf.js';
 // CO-RE relocation, BTF sanitising, typed values (pure).
 export {
   CoreResolver,
@@ -21,15 +45,20 @@ export {
   type CoreRelocationResult,
   type CorePoisoned,
   type CoreApplied,
+  type CoreCandidate,
+  type CorePatchOutcome,
+  type CoreReloValues,
+  type CoreResolverOptions,
 } from './object/core/index.js';
 export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures } from './object/btf-sanitize.js';
 export { decodeBtfValue, encodeBtfValue, encodeBtfValueInto, toJsonValue, type BtfValueOptions } from './btf-values/index.js';
 
 // Kernel layer.
-export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions } from './collection.js';
-export { BpfMap, type MapCreateSpec, type MapCreateOptions, type MapValue, type UpdateFlag } from './maps/map.js';
+export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions, type ProgramTypeOption } from './collection.js';
+export { BpfMap, updateFlags, type MapCreateSpec, type MapCreateOptions, type MapValue, type UpdateFlag, type UpdateFlags, type BatchChunk } from './maps/map.js';
+export { Fd, type FdKind } from './sys/fd.js';
 export { u8, u16, u32, u64, readU8, readU16, readU32, readU64, readI32, readI64, type MapBytes } from './maps/codec.js';
-export { pinMap, unpin, openPinnedMap, reusePinnedMap, DEFAULT_BPFFS } from './maps/pin.js';
+export { pinMap, unpin, reusePinnedMap, DEFAULT_BPFFS } from './maps/pin.js';
 export { TypedMap, typedMap, typedMapFromKernel, btfCodec, rawCodec, type ValueCodec } from './maps/typed.js';
 export { MapView } from './maps/view.js';
 export type { Globals, GlobalArray, GlobalStruct, GlobalValue, GlobalLayout, GlobalVariableInfo } from './maps/globals.js';
@@ -37,17 +66,21 @@ export { vmlinuxBtf, moduleBtf, moduleBtfNames, kernelCoreTarget, coreTargetFrom
 export { btfFeatures } from './sys/btf-features.js';
 export { btfInfo, btfFdById, kernelBtfById, type BtfInfo } from './sys/btf-info.js';
 export { BpfProgram, verdictName, type ProgramTestRun, type TestRunOptions } from './programs/program.js';
-export { BpfSyscallError } from './sys/syscall-error.js';
+export { BpfSyscallError, type SyscallErrorInfo } from './sys/syscall-error.js';
+export { MapMemory } from './maps/memory.js';
+export type { Mapping as MemoryMapping } from './sys/ffi.js';
 export { listMaps, listPrograms, listLinks } from './sys/ids.js';
 export { possibleCpus } from './sys/cpus.js';
 
 // Attach: XDP over rtnetlink or bpf_link; namespaces and the test network.
 export { attachXdp, queryXdp, listXdp, detachXdp, attachXdpLink, XdpLink, listXdpLinks } from './attach/xdp.js';
 export type { AttachXdpOptions, DetachXdpOptions, XdpAttachment, XdpStatus, XdpMode, InterfaceRef } from './attach/xdp.js';
+export type { XdpDetachment, XdpNetnsOption, XdpProgramSlot, AttachXdpLinkOptions, XdpLinkInfo } from './attach/xdp.js';
+export type { XdpAttachMode, XdpAttachedState } from './attach/xdp-flags.js';
 
 // Attach: TC on clsact (cls_bpf over rtnetlink) or tcx (bpf_link); cgroup v2 hooks; sockmaps.
 export { attachTc, queryTc, listTc, detachTc, hasClsact, removeClsact, TC_DIRECTIONS, DEFAULT_TC_PRIORITY, DEFAULT_TC_HANDLE } from './attach/tc.js';
-export type { AttachTcOptions, DetachTcOptions, TcAttachment, TcDetachment, TcDirection, TcFilterInfo } from './attach/tc.js';
+export type { AttachTcOptions, DetachTcOptions, TcAttachment, TcDetachment, TcDirection, TcFilterInfo, TcNetnsOption } from './attach/tc.js';
 export { attachTcx, queryTcx, listTcx, detachTcx, TcxLink } from './attach/tcx.js';
 export type { AttachTcxOptions, DetachTcxOptions, TcxDetachment, TcxProgram } from './attach/tcx.js';
 export {
@@ -60,16 +93,15 @@ export {
   resolveCgroup,
   cgroupId,
   CGROUP_ATTACH_TYPES,
+  type CgroupAttachTypeName,
   BPF_F_ALLOW_MULTI,
   BPF_F_ALLOW_OVERRIDE,
   BPF_F_REPLACE,
 } from './attach/cgroup.js';
-export type { AttachCgroupOptions, CgroupAttachment, CgroupDetachment, CgroupProgram, DetachCgroupOptions, QueryCgroupOptions } from './attach/cgroup.js';
+export type { AttachCgroupOptions, AttachCgroupLinkOptions, CgroupAttachment, CgroupDetachment, CgroupProgram, DetachCgroupOptions, QueryCgroupOptions } from './attach/cgroup.js';
 export { attachSkMsg, detachSkMsg, querySockmap, SOCKMAP_ATTACH_TYPES } from './attach/sk-msg.js';
 export type { AttachSkMsgOptions, SkMsgAttachment, SkMsgDetachment } from './attach/sk-msg.js';
-export { withNetns } from './netns.js';
-export { setupTestEnv, teardownTestEnv, statusTestEnv, type TestEnv } from './testenv.js';
-export { ping, type PingResult } from './net/icmp.js';
+// Test networks, ping and withNetns: import them from 'bpf-ts/testing'.
 
 // Event readers: perf event arrays and ring buffers.
 export { PerfBufferReader, type PerfBufferOptions } from './events/perf-buffer.js';
@@ -77,7 +109,7 @@ export { RingBufferReader } from './events/ring-buffer.js';
 export type { EventRecord } from './events/stream.js';
 
 // Links: one type for every attachment held by a bpf_link; tracing attach.
-export { BpfLink, BpfLinkSet, type ProgramRef } from './link/link.js';
+export { BpfLink, BpfLinkSet, type ProgramRef, type ProgramOption } from './link/link.js';
 export {
   attachTracepoint,
   attachRawTracepoint,
@@ -105,7 +137,7 @@ export { codec, layoutSize, type Codec, type Layout, type Field, type Scalar } f
 export { openTyped, TypedBpfMap, TypedPerCpuMap, type ObjectSchema, type MapSchema, type VariableSchema } from './typed/object.js';
 export { generateModule, type GenerateOptions } from './gen/generate.js';
 // Capabilities: what this process holds and what a bpf() command needs (hints, preflight checks).
-export { CAP, capName, capNames, capsForCommand, effectiveCaps, missingCaps, type CapNeed, type CapSet } from './sys/caps.js';
+export { CAP, capName, capNames, capsForCommand, effectiveCaps, missingCaps, type CapNeed, type CapSet, type CapCallInfo } from './sys/caps.js';
 export { estimateMapBytes } from './maps/map.js';
 export { DEFAULT_MAX_OBJECT_BYTES, type ReadObjectOptions } from './object/read.js';
 // Real objects: section table, externs, sizing, struct_ops.

@@ -15,7 +15,7 @@ import { BpfMap, sanitizeMapName } from './maps/map.js';
 import { Fd } from './sys/fd.js';
 import { vmlinuxBtf } from './sys/kernel-btf.js';
 import { mapCreate } from './sys/map-attr.js';
-import { linkCreate } from './attach/link-attr.js';
+import { linkCreate } from './sys/link-attr.js';
 import { BPF_ATTACH_TYPE, BPF_MAP_TYPE } from './uapi/bpf.js';
 
 export interface StructOpsKernel {

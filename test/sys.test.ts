@@ -25,6 +25,9 @@ describe('possible CPU lists', () => {
     expect(() => parseCpuList('')).toThrow();
     expect(() => parseCpuList('a-b')).toThrow();
     expect(() => parseCpuList('5-2')).toThrow();
+    for (const bad of ['', 'a-b', '5-2']) {
+      expect(() => parseCpuList(bad)).toThrowError(expect.objectContaining({ name: 'BpfError', code: 'IO', message: expect.stringContaining('/sys/devices/system/cpu/possible') }));
+    }
   });
 });
 

@@ -9,6 +9,7 @@
 
 import { closeSync, existsSync, constants as fsConstants, openSync } from 'node:fs';
 import { BpfError } from '../errors.js';
+import { BpfLink, programOptionFd, type ProgramOption } from '../link/link.js';
 import * as cmd from '../sys/bpf-cmd.js';
 import { EEXIST, EINVAL, ENOENT, EPERM } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
@@ -16,21 +17,20 @@ import { Fd, fdKind } from '../sys/fd.js';
 import { ids, withIdFd } from '../sys/ids.js';
 import { linkInfo, progInfo } from '../sys/info.js';
 import { BPF_LINK_TYPE } from '../sys/link-type.js';
-import { pinFd } from '../sys/bpffs.js';
 import { getFdById, objGet } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { capsForCommand, meetsAll } from '../sys/caps.js';
 import { BPF_PROG_ATTACH } from '../sys/bpf-cmd.js';
 import { BPF_ATTACH_TYPE as A } from '../uapi/bpf.js';
 import { cgroupId, resolveCgroup } from './cgroup-mount.js';
-import { linkCreate, linkDetach } from './link-attr.js';
-import { BPF_F_ALLOW_MULTI, progAttach, progDetach, progQuery } from './prog-attach-attr.js';
+import { linkCreate, linkDetach } from '../sys/link-attr.js';
+import { BPF_F_ALLOW_MULTI, progAttach, progDetach, progQuery } from '../sys/prog-attach-attr.js';
 
-export { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from './prog-attach-attr.js';
+export { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from '../sys/prog-attach-attr.js';
 export { cgroup2Mount, cgroupId, resolveCgroup } from './cgroup-mount.js';
 
 /** Cgroup attach types by bpftool's names (`bpftool cgroup attach CG <type> …`). */
-export const CGROUP_ATTACH_TYPES: Readonly<Record<string, number>> = {
+export const CGROUP_ATTACH_TYPES = {
   ingress: A.CGROUP_INET_INGRESS,
   egress: A.CGROUP_INET_EGRESS,
   sock_create: A.CGROUP_INET_SOCK_CREATE,
@@ -59,9 +59,12 @@ export const CGROUP_ATTACH_TYPES: Readonly<Record<string, number>> = {
   recvmsg_unix: A.CGROUP_UNIX_RECVMSG,
   getpeername_unix: A.CGROUP_UNIX_GETPEERNAME,
   getsockname_unix: A.CGROUP_UNIX_GETSOCKNAME,
-};
+} as const satisfies Readonly<Record<string, number>>;
 
-const NAME_OF = new Map(Object.entries(CGROUP_ATTACH_TYPES).map(([k, v]) => [v, k]));
+/** A cgroup hook by bpftool's name: 'ingress', 'sock_ops', 'connect4', … */
+export type CgroupAttachTypeName = keyof typeof CGROUP_ATTACH_TYPES;
+
+const NAME_OF = new Map<number, string>(Object.entries(CGROUP_ATTACH_TYPES).map(([k, v]) => [v, k]));
 
 export function cgroupAttachTypeName(t: number): string {
   return NAME_OF.get(t) ?? `attach_type_${t}`;
@@ -73,7 +76,7 @@ export function cgroupAttachType(v: string | number): number {
     if (!NAME_OF.has(v)) throw new BpfError('USAGE', `attach type ${v} is not a cgroup attach type`);
     return v;
   }
-  const t = CGROUP_ATTACH_TYPES[v];
+  const t = Object.hasOwn(CGROUP_ATTACH_TYPES, v) ? CGROUP_ATTACH_TYPES[v as CgroupAttachTypeName] : undefined;
   if (t === undefined) throw new BpfError('USAGE', `unknown cgroup attach type "${v}" (one of: ${Object.keys(CGROUP_ATTACH_TYPES).join(', ')})`);
   return t;
 }
@@ -98,18 +101,17 @@ function withCgroupFd<T>(path: string, fn: (fd: number) => T): T {
 
 // ----------------------------------------------------------------- attach
 
-export interface AttachCgroupOptions {
+export type AttachCgroupOptions = ProgramOption & {
   /** The cgroup directory: absolute, or relative to the cgroup2 mount. */
   cgroup: string;
-  progFd: number;
   /** bpftool name or enum bpf_attach_type number. */
-  attachType: string | number;
+  attachType: CgroupAttachTypeName | number;
   /**
    * attach_flags; default BPF_F_ALLOW_MULTI, so programs of other tools on
    * the same hook keep running beside ours. 0 makes it exclusive.
    */
   flags?: number;
-}
+};
 
 export interface CgroupAttachment {
   cgroup: string;
@@ -135,11 +137,12 @@ export function attachCgroup(opts: AttachCgroupOptions): CgroupAttachment {
   const cgroup = resolveCgroup(opts.cgroup);
   const attachType = cgroupAttachType(opts.attachType);
   const flags = opts.flags ?? BPF_F_ALLOW_MULTI;
-  const progId = progInfo(opts.progFd, {}, 'cgroup program').id;
+  const progFd = programOptionFd(opts, 'attachCgroup');
+  const progId = progInfo(progFd, {}, 'cgroup program').id;
   const what = `attach program ${progId} to cgroup ${cgroup} (${cgroupAttachTypeName(attachType)})`;
   withCgroupFd(cgroup, (fd) => {
     try {
-      progAttach({ target: fd, progFd: opts.progFd, attachType, flags }, what);
+      progAttach({ target: fd, progFd, attachType, flags }, what);
     } catch (e) {
       throw attachError(e, what, cgroup);
     }
@@ -147,19 +150,21 @@ export function attachCgroup(opts: AttachCgroupOptions): CgroupAttachment {
   return { cgroup, cgroupId: cgroupId(cgroup), attachType, attachTypeName: cgroupAttachTypeName(attachType), progId, flags };
 }
 
+export type AttachCgroupLinkOptions = ProgramOption & {
+  /** The cgroup directory: absolute, or relative to the cgroup2 mount. */
+  cgroup: string;
+  /** bpftool name or enum bpf_attach_type number. */
+  attachType: CgroupAttachTypeName | number;
+};
+
 /** An owned cgroup link: the attachment lasts while this fd (or a pin) does. */
-export class CgroupLink implements Disposable {
-  readonly fd: Fd;
-  readonly linkId: number;
-  readonly progId: number;
+export class CgroupLink extends BpfLink {
   readonly cgroup: string;
   readonly cgroupId: bigint;
   readonly attachType: number;
 
-  constructor(fd: Fd, info: { linkId: number; progId: number; cgroup: string; cgroupId: bigint; attachType: number }) {
-    this.fd = fd;
-    this.linkId = info.linkId;
-    this.progId = info.progId;
+  constructor(fd: Fd, info: { cgroup: string; cgroupId: bigint; attachType: number }) {
+    super(fd);
     this.cgroup = info.cgroup;
     this.cgroupId = info.cgroupId;
     this.attachType = info.attachType;
@@ -168,44 +173,28 @@ export class CgroupLink implements Disposable {
   get attachTypeName(): string {
     return cgroupAttachTypeName(this.attachType);
   }
-
-  pin(path: string): void {
-    // Checked like every pin: bpffs, no symlinks, no other user's directory; 0600, never replaced.
-    pinFd(this.fd.value, path, { label: `cgroup link ${this.linkId}` });
-  }
-
-  detach(): void {
-    linkDetach(this.fd.value, `cgroup link ${this.linkId}`);
-  }
-
-  close(): void {
-    this.fd.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
-  }
 }
 
 /**
  * Attach through BPF_LINK_CREATE (5.7+). A link attachment always behaves
  * like BPF_F_ALLOW_MULTI, so it coexists with other multi programs.
  */
-export function attachCgroupLink(opts: Omit<AttachCgroupOptions, 'flags'>): CgroupLink {
+export function attachCgroupLink(opts: AttachCgroupLinkOptions): CgroupLink {
   const cgroup = resolveCgroup(opts.cgroup);
   const attachType = cgroupAttachType(opts.attachType);
-  const progId = progInfo(opts.progFd, {}, 'cgroup program').id;
+  const progFd = programOptionFd(opts, 'attachCgroupLink');
+  progInfo(progFd, {}, 'cgroup program'); // a clear error for a fd that is not a program
   const what = `cgroup ${cgroupAttachTypeName(attachType)} link on ${cgroup}`;
   const raw = withCgroupFd(cgroup, (fd) => {
     try {
-      return linkCreate({ progFd: opts.progFd, target: fd, attachType }, what);
+      return linkCreate({ progFd, target: fd, attachType }, what);
     } catch (e) {
       throw attachError(e, `create ${what}`, cgroup);
     }
   });
   const fd = new Fd(raw, what);
   try {
-    return new CgroupLink(fd, { linkId: linkInfo(fd.value, what).id, progId, cgroup, cgroupId: cgroupId(cgroup), attachType });
+    return new CgroupLink(fd, { cgroup, cgroupId: cgroupId(cgroup), attachType });
   } catch (e) {
     fd.close();
     throw e;
@@ -227,7 +216,7 @@ export interface CgroupProgram {
 
 export interface QueryCgroupOptions {
   /** One hook; default every cgroup hook. */
-  attachType?: string | number;
+  attachType?: CgroupAttachTypeName | number;
   /** Also programs inherited from ancestors (what actually runs); no per-program flags then. */
   effective?: boolean;
   /** Pins that may hold this cgroup's links (e.g. those load --link made): found without CAP_SYS_ADMIN. */
@@ -313,7 +302,7 @@ export function queryCgroup(path: string, options: QueryCgroupOptions = {}): Cgr
 
 export interface DetachCgroupOptions {
   /** Only this hook; default every hook. */
-  attachType?: string | number;
+  attachType?: CgroupAttachTypeName | number;
   /** Only this program. */
   progId?: number;
   /** Pins that may hold this cgroup's links: detaching through them needs no CAP_SYS_ADMIN. */

@@ -14,7 +14,8 @@ export interface ResolvedInterface {
 
 /** Resolve to index and name; BpfError 'NO_SUCH_INTERFACE' naming it when absent. */
 export function resolveInterface(ref: InterfaceRef, netns?: string): ResolvedInterface {
-  const where = netns ? ` in network namespace "${netns}"` : '';
+  // Without a namespace the usual mistake is an interface that lives in another one.
+  const where = netns ? ` in network namespace "${netns}"` : ' in this network namespace (if it is in another one, give its netns: --netns NAME)';
   const byIndex = typeof ref === 'number' ? ref : typeof ref === 'object' && 'ifindex' in ref ? ref.ifindex : undefined;
   if (byIndex !== undefined) {
     if (!Number.isInteger(byIndex) || byIndex <= 0) throw new BpfError('USAGE', `invalid interface index ${byIndex}`);

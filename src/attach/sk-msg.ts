@@ -9,6 +9,7 @@
 // must therefore pin the map to keep its sk_msg program attached.
 
 import { BpfError } from '../errors.js';
+import { programOptionFd, type ProgramOption } from '../link/link.js';
 import * as cmd from '../sys/bpf-cmd.js';
 import { ENOENT } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
@@ -17,7 +18,7 @@ import { mapInfo, progInfo } from '../sys/info.js';
 import { getFdById } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_ATTACH_TYPE as A, BPF_MAP_TYPE, mapTypeName } from '../uapi/bpf.js';
-import { progAttach, progDetach, progQuery } from './prog-attach-attr.js';
+import { progAttach, progDetach, progQuery } from '../sys/prog-attach-attr.js';
 
 /** Sockmap attach types by bpftool's names (`bpftool prog attach PROG <type> MAP`). */
 export const SOCKMAP_ATTACH_TYPES: Readonly<Record<string, number>> = {
@@ -41,14 +42,13 @@ function checkSockmap(mapFd: number): { id: number; name: string } {
   return { id: m.id, name: m.name };
 }
 
-export interface AttachSkMsgOptions {
+export type AttachSkMsgOptions = ProgramOption & {
   mapFd: number;
-  progFd: number;
   /** Default BPF_SK_MSG_VERDICT. */
   attachType?: number;
   /** Swap out a program already on this slot of the map instead of refusing (the kernel itself would swap silently). */
   replace?: boolean;
-}
+};
 
 export interface SkMsgAttachment {
   mapId: number;
@@ -69,14 +69,15 @@ export function querySockmap(mapFd: number, attachType: number = A.SK_MSG_VERDIC
 export function attachSkMsg(opts: AttachSkMsgOptions): SkMsgAttachment {
   const attachType = opts.attachType ?? A.SK_MSG_VERDICT;
   const map = checkSockmap(opts.mapFd);
-  const progId = progInfo(opts.progFd, {}, 'sk_msg program').id;
+  const progFd = programOptionFd(opts, 'attachSkMsg');
+  const progId = progInfo(progFd, {}, 'sk_msg program').id;
   const slot = sockmapAttachTypeName(attachType);
   const before = querySockmap(opts.mapFd, attachType);
   const other = before.find((p) => p !== progId);
   if (other !== undefined && !opts.replace) {
     throw new BpfError('ALREADY_ATTACHED', `map ${map.name || map.id} already has ${slot} program ${other}: detach it first, or replace it`);
   }
-  progAttach({ target: opts.mapFd, progFd: opts.progFd, attachType }, `attach ${slot} program ${progId} to map ${map.name || map.id}`);
+  progAttach({ target: opts.mapFd, progFd, attachType }, `attach ${slot} program ${progId} to map ${map.name || map.id}`);
   const out: SkMsgAttachment = { mapId: map.id, mapName: map.name, progId, attachType, attachTypeName: slot };
   if (other !== undefined) out.replacedProgId = other;
   return out;

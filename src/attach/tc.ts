@@ -12,6 +12,7 @@
 // filter is left on either hook.
 
 import { BpfError } from '../errors.js';
+import { programOptionFd, type ProgramOption } from '../link/link.js';
 import { NetlinkError, type NetlinkErrorContext } from '../netlink/error.js';
 import { dumpLinks } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
@@ -186,10 +187,10 @@ export function listTc(options: TcNetnsOption = {}): TcFilterInfo[] {
 
 // ----------------------------------------------------------------- attach
 
-export interface AttachTcOptions extends TcNetnsOption {
+export type AttachTcOptions = TcNetnsOption &
+  ProgramOption & {
   iface: InterfaceRef;
   direction: TcDirection;
-  progFd: number;
   /** 1…65535; default 1. 0: the kernel picks (49152 on an empty hook). */
   priority?: number;
   /** Default 1. 0: the kernel picks. */
@@ -200,7 +201,7 @@ export interface AttachTcOptions extends TcNetnsOption {
   name?: string;
   /** Default true: the return value is the verdict (`tc … bpf da`). */
   directAction?: boolean;
-}
+};
 
 export interface TcAttachment {
   ifindex: number;
@@ -241,10 +242,11 @@ export function attachTc(opts: AttachTcOptions): TcAttachment {
   if (!Number.isInteger(handle) || handle < 0 || handle > 0xffffffff) throw new BpfError('USAGE', `handle must be 0…4294967295, got ${handle}`);
   if (opts.replace && (priority === 0 || handle === 0)) throw new BpfError('USAGE', 'replace needs an explicit priority and handle (not 0)');
   const directAction = opts.directAction ?? true;
+  const progFd = programOptionFd(opts, 'attachTc');
 
   return withNetns(opts.netns, () => {
     const { ifindex, ifname } = resolveInterface(opts.iface, opts.netns);
-    const info = progInfo(opts.progFd, {}, 'TC program');
+    const info = progInfo(progFd, {}, 'TC program');
     if (info.type !== BPF_PROG_TYPE.SCHED_CLS) {
       throw new BpfError('USAGE', `program ${info.name || info.id} is a ${progTypeName(info.type)} program; cls_bpf takes sched_cls programs`);
     }
@@ -274,7 +276,7 @@ export function attachTc(opts: AttachTcOptions): TcAttachment {
       };
       addBpfFilter(
         sock,
-        { ifindex, parent: clsactParent(direction), priority, handle, progFd: opts.progFd, name, directAction, replace: opts.replace === true },
+        { ifindex, parent: clsactParent(direction), priority, handle, progFd, name, directAction, replace: opts.replace === true },
         ctx,
       );
       const after = filtersOf(sock, ifindex, ifname, direction);

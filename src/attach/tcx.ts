@@ -8,6 +8,7 @@
 // each program; link info alone has an ifindex but no namespace.
 
 import { BpfError } from '../errors.js';
+import { BpfLink, programOptionFd, type ProgramOption } from '../link/link.js';
 import { dumpLinks } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { withNetns } from '../netns.js';
@@ -17,13 +18,12 @@ import { existsSync } from 'node:fs';
 import { Fd, fdKind } from '../sys/fd.js';
 import { withIdFd } from '../sys/ids.js';
 import { linkInfo, progInfo } from '../sys/info.js';
-import { pinFd } from '../sys/bpffs.js';
 import { getFdById, objGet } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
 import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js';
-import { linkCreate, linkDetach } from './link-attr.js';
-import { BPF_F_AFTER, BPF_F_BEFORE, BPF_F_ID, progDetach, progQuery } from './prog-attach-attr.js';
+import { linkCreate, linkDetach } from '../sys/link-attr.js';
+import { BPF_F_AFTER, BPF_F_BEFORE, BPF_F_ID, progDetach, progQuery } from '../sys/prog-attach-attr.js';
 import { TC_DIRECTIONS, isTcDirection, type TcDirection, type TcNetnsOption } from './tc.js';
 
 export function tcxAttachType(direction: TcDirection): number {
@@ -41,66 +41,43 @@ export interface TcxProgram {
   linkId: number;
 }
 
-export interface AttachTcxOptions extends TcNetnsOption {
-  iface: InterfaceRef;
-  direction: TcDirection;
-  progFd: number;
-}
+export type AttachTcxOptions = TcNetnsOption &
+  ProgramOption & {
+    iface: InterfaceRef;
+    direction: TcDirection;
+  };
 
 /** An owned tcx link. Keep it referenced, or pin it: dropping it detaches the program. */
-export class TcxLink implements Disposable {
-  readonly fd: Fd;
-  readonly linkId: number;
-  readonly progId: number;
+export class TcxLink extends BpfLink {
   readonly ifindex: number;
   readonly ifname: string;
   readonly direction: TcDirection;
   readonly netns: string | undefined;
 
-  constructor(fd: Fd, info: { linkId: number; progId: number; ifindex: number; ifname: string; direction: TcDirection; netns?: string }) {
-    this.fd = fd;
-    this.linkId = info.linkId;
-    this.progId = info.progId;
+  constructor(fd: Fd, info: { ifindex: number; ifname: string; direction: TcDirection; netns?: string | undefined }) {
+    super(fd);
     this.ifindex = info.ifindex;
     this.ifname = info.ifname;
     this.direction = info.direction;
     this.netns = info.netns;
-  }
-
-  /** Pin on bpffs: the program then stays attached after this process exits. */
-  pin(path: string): void {
-    // Checked like every pin: bpffs, no symlinks, no other user's directory; 0600, never replaced.
-    pinFd(this.fd.value, path, { label: `tcx link ${this.linkId}` });
-  }
-
-  /** Detach now (BPF_LINK_DETACH), even if pinned; the fd stays open until close(). */
-  detach(): void {
-    linkDetach(this.fd.value, `tcx link ${this.linkId}`);
-  }
-
-  close(): void {
-    this.fd.close();
-  }
-
-  [Symbol.dispose](): void {
-    this.close();
   }
 }
 
 /** Attach a sched_cls program to a device's tcx hook through BPF_LINK_CREATE. */
 export function attachTcx(opts: AttachTcxOptions): TcxLink {
   if (!isTcDirection(opts.direction)) throw new BpfError('USAGE', `direction must be ingress or egress, got ${String(opts.direction)}`);
+  const progFd = programOptionFd(opts, 'attachTcx');
   return withNetns(opts.netns, () => {
     // target_ifindex is resolved in the caller's namespace: stay inside for it.
     const { ifindex, ifname } = resolveInterface(opts.iface, opts.netns);
-    const info = progInfo(opts.progFd, {}, 'tcx program');
+    const info = progInfo(progFd, {}, 'tcx program');
     if (info.type !== BPF_PROG_TYPE.SCHED_CLS) {
       throw new BpfError('USAGE', `program ${info.name || info.id} is a ${progTypeName(info.type)} program; tcx takes sched_cls programs`);
     }
     const what = `tcx ${opts.direction} link on ${ifname}`;
     let raw: number;
     try {
-      raw = linkCreate({ progFd: opts.progFd, target: ifindex, attachType: tcxAttachType(opts.direction) }, what);
+      raw = linkCreate({ progFd, target: ifindex, attachType: tcxAttachType(opts.direction) }, what);
     } catch (e) {
       if (e instanceof BpfSyscallError && e.errno === EEXIST) {
         throw new BpfError('ALREADY_ATTACHED', `attach ${what}: program ${info.id} is already on the ${opts.direction} tcx hook of ${ifname}`, { cause: e });
@@ -112,8 +89,7 @@ export function attachTcx(opts: AttachTcxOptions): TcxLink {
     }
     const fd = new Fd(raw, what);
     try {
-      const linkId = linkInfo(fd.value, what).id;
-      return new TcxLink(fd, { linkId, progId: info.id, ifindex, ifname, direction: opts.direction, ...(opts.netns ? { netns: opts.netns } : {}) });
+      return new TcxLink(fd, { ifindex, ifname, direction: opts.direction, netns: opts.netns });
     } catch (e) {
       fd.close();
       throw e;

@@ -7,6 +7,7 @@
 // interface names, the netlink socket and LINK_CREATE are all resolved there.
 
 import { BpfError } from '../errors.js';
+import { programOptionFd, type ProgramOption } from '../link/link.js';
 import { NetlinkError } from '../netlink/error.js';
 import { dumpLinks, ifinfomsg, RTM_SETLINK } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
@@ -19,7 +20,7 @@ import { linkInfo, progInfo } from '../sys/info.js';
 import { BPF_LINK_TYPE } from '../sys/link-type.js';
 import { objGet } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
-import { linkDetach } from './link-attr.js';
+import { linkDetach } from '../sys/link-attr.js';
 import * as ffi from '../sys/ffi.js';
 import { withIdFd } from '../sys/ids.js';
 import { getFdById } from '../sys/obj-attr.js';
@@ -141,12 +142,10 @@ export function listXdp(options: XdpNetnsOption = {}): XdpStatus[] {
 
 // ----------------------------------------------------------------- attach
 
-export interface AttachXdpOptions extends XdpNetnsOption {
-  ifindex?: number;
-  ifname?: string;
-  /** Same as ifindex/ifname, in any spelling. */
-  iface?: InterfaceRef;
-  progFd: number;
+export type AttachXdpOptions = XdpNetnsOption &
+  ProgramOption & {
+  /** The interface, by name or index. */
+  iface: InterfaceRef;
   /** Default 'auto': the kernel picks native when the driver has it, else skb. */
   mode?: XdpMode;
   /**
@@ -155,7 +154,7 @@ export interface AttachXdpOptions extends XdpNetnsOption {
    * one attached; otherwise the attached one is looked up by id.
    */
   replace?: boolean | { expectedProgFd?: number };
-}
+};
 
 export interface XdpAttachment {
   ifindex: number;
@@ -180,12 +179,13 @@ function describeSlots(slots: XdpProgramSlot[]): string {
  * it stays attached and BpfError 'ALREADY_ATTACHED' says which one.
  */
 export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
-  const ref = opts.iface ?? (opts.ifindex !== undefined ? opts.ifindex : opts.ifname);
-  if (ref === undefined) throw new BpfError('USAGE', 'attachXdp: give ifindex or ifname');
+  const progFd = programOptionFd(opts, 'attachXdp');
+  if (opts.iface === undefined) throw new BpfError('USAGE', 'attachXdp: give iface (an interface name or index)');
+  const ref = opts.iface;
   const requested = opts.mode ?? 'auto';
   return withNetns(opts.netns, () => {
     const { ifindex, ifname } = resolveInterface(ref, opts.netns);
-    const progId = progInfo(opts.progFd, {}, 'XDP program').id;
+    const progId = progInfo(progFd, {}, 'XDP program').id;
     using sock = NetlinkSocket.open();
     const before = readXdpState(sock, ifindex);
     // Who holds what, asked now: the error path below must not reuse the socket mid-reply.
@@ -249,7 +249,7 @@ export function attachXdp(opts: AttachXdpOptions): XdpAttachment {
     };
     try {
       sock.ack(
-        { type: RTM_SETLINK, flags: 0, header: ifinfomsg(ifindex), attrs: xdpSetAttrs(opts.progFd, flags, expectedFd) },
+        { type: RTM_SETLINK, flags: 0, header: ifinfomsg(ifindex), attrs: xdpSetAttrs(progFd, flags, expectedFd) },
         {
           op,
           kind: 'xdp',

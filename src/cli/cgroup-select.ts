@@ -18,7 +18,7 @@ const CGROUP_PROG_TYPES = new Set<number>([
   P.CGROUP_SYSCTL,
   P.CGROUP_SOCKOPT,
 ]);
-const CGROUP_TYPES = new Set(Object.values(CGROUP_ATTACH_TYPES));
+const CGROUP_TYPES = new Set<number>(Object.values(CGROUP_ATTACH_TYPES));
 
 const isCgroupProgram = (p: ProgramSpec) => p.type !== null && CGROUP_PROG_TYPES.has(p.type);
 

@@ -5,7 +5,7 @@
 
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { cgroupId, detachCgroup } from '../attach/cgroup.js';
+import { cgroupAttachType, cgroupId, detachCgroup } from '../attach/cgroup.js';
 import { resolveCgroup } from '../attach/cgroup-mount.js';
 import { detachSkMsg } from '../attach/sk-msg.js';
 import { openPinnedMap, removeEmptyDirs, unpin } from '../maps/pin.js';
@@ -32,7 +32,7 @@ export function detachCgroupCli(values: Values, ctx: CommandContext, bpffs: stri
   const progId = parseUint(values['program-id'], '--program-id', 0xffffffff);
   const attachType = values['attach-type'] as string | undefined;
   // The link pins load --link made for this cgroup: detaching through them needs no CAP_SYS_ADMIN.
-  const r = detachCgroup(values.cgroup as string, { progId, attachType, linkPins: cgroupLinkPins(bpffs, values.cgroup as string) });
+  const r = detachCgroup(values.cgroup as string, { progId, ...(attachType !== undefined ? { attachType: cgroupAttachType(attachType) } : {}), linkPins: cgroupLinkPins(bpffs, values.cgroup as string) });
   const removedPins: string[] = [];
   const withLink = r.detached.filter((d) => d.linkId !== undefined);
   if (withLink.length > 0) {

@@ -78,13 +78,13 @@ export function attachForeground(opts: ForegroundXdpOptions): ForegroundXdp {
     mode: l.mode,
     progId: l.progId,
     via: 'link',
-    linkId: l.linkId,
+    linkId: l.id,
     detach() {
       if (l.fd.closed) return false;
       try {
         // ifindex 0: already cut from its device (the device went away, or someone
         // BPF_LINK_DETACHed it). Else detach now, so the hook is empty when we say so.
-        const info = linkInfo(l.fd.value, `XDP link ${l.linkId}`);
+        const info = linkInfo(l.fd.value, `XDP link ${l.id}`);
         if (info.details.kind !== 'xdp' || info.details.ifindex === 0) return false;
         l.detach();
         return true;

@@ -9,7 +9,7 @@
 import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BpfError } from '../errors.js';
-import { linkDetach } from '../attach/link-attr.js';
+import { linkDetach } from '../sys/link-attr.js';
 import { checkExistingPin, isBpffs, pinFd, removeEmptyDirs, untrustedReason, walkBpffsDir } from '../sys/bpffs.js';
 import * as ffi from '../sys/ffi.js';
 import { fdKind } from '../sys/fd.js';

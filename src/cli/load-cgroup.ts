@@ -89,12 +89,12 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
       const progFd = coll.program(cgProg.name).fd.value;
       if (values.link) {
         link = attachCgroupLink({ cgroup, progFd, attachType });
-        const pinPath = (values['pin-link'] as string | undefined) ?? defaultCgroupLinkPin(bpffs, link.cgroupId, link.attachTypeName, link.linkId);
+        const pinPath = (values['pin-link'] as string | undefined) ?? defaultCgroupLinkPin(bpffs, link.cgroupId, link.attachTypeName, link.id);
         const l = link;
         undo.push(() => l.detach());
-        pinLinkVerified(link.fd.value, pinPath, `cgroup link ${link.linkId}`);
+        pinLinkVerified(link.fd.value, pinPath, `cgroup link ${link.id}`);
         undo.push(() => removeLinkPin(pinPath));
-        out.cgroup = { path: cgroup, cgroupId: Number(link.cgroupId), program: cgProg.name, progId: link.progId, attachType: link.attachTypeName, link: true, linkId: link.linkId, linkPin: pinPath };
+        out.cgroup = { path: cgroup, cgroupId: Number(link.cgroupId), program: cgProg.name, progId: link.progId, attachType: link.attachTypeName, link: true, linkId: link.id, linkPin: pinPath };
       } else {
         const att = attachCgroup({ cgroup, progFd, attachType, flags: BPF_F_ALLOW_MULTI });
         out.cgroup = { path: cgroup, cgroupId: Number(att.cgroupId), program: cgProg.name, progId: att.progId, attachType: att.attachTypeName, flags: 'multi', link: false };

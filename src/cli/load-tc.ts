@@ -34,7 +34,7 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
 
   const spec = openObject(objPath);
   applyMaxEntries(spec, values['max-entries']);
-  const prog = selectTcProgram(spec, values.program as string | undefined);
+  const prog = selectTcProgram(spec, values.program as string | undefined, values.direction);
   const direction = parseDirection(values.direction, prog);
   using coll = spec.load({
     ignoreMemoryLimit: values['ignore-memory-limit'] === true,
@@ -55,11 +55,11 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
   let out: Record<string, unknown>;
   try {
     if (values.link) {
-      using link = attachTcx({ iface, direction, progFd: p.fd.value, netns });
-      const pinPath = (values['pin-link'] as string | undefined) ?? defaultTcxLinkPin(bpffs, link.ifname, direction, link.linkId, netns);
+      using link = attachTcx({ iface, direction, program: p, netns });
+      const pinPath = (values['pin-link'] as string | undefined) ?? defaultTcxLinkPin(bpffs, link.ifname, direction, link.id, netns);
       try {
         // Verified after pinning: a detach between LINK_CREATE and the pin leaves nothing attached.
-        pinLinkVerified(link.fd.value, pinPath, `tcx link ${link.linkId}`);
+        pinLinkVerified(link.fd.value, pinPath, `tcx link ${link.id}`);
       } catch (e) {
         try {
           link.detach();
@@ -74,7 +74,7 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
         direction,
         progId: link.progId,
         link: true,
-        linkId: link.linkId,
+        linkId: link.id,
         linkPin: pinPath,
         ...(removedDefunctPin ? { removedDefunctPin } : {}),
         ...common,
@@ -83,7 +83,7 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
       const att = attachTc({
         iface,
         direction,
-        progFd: p.fd.value,
+        program: p,
         netns,
         priority,
         handle,

@@ -4,9 +4,12 @@
 
 import { parseArgs } from 'node:util';
 import { BpfError } from '../errors.js';
-import type { CommandContext } from './command.js';
+import type { Command, CommandContext } from './command.js';
+import { completionScript } from './completion.js';
 import { type CommandEntry, commands } from './commands/index.js';
 import { runCleanups, wireProcessExitPaths, writeStderr, writeStdout } from './lifecycle.js';
+import { commandHelp, optionHelp, optionsReference } from './option-help.js';
+import { readFileSync } from 'node:fs';
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },
@@ -26,8 +29,53 @@ function usage(): string {
     ...commands.flatMap((c) => [`  ${c.name.padEnd(9)} ${c.summary}`]),
     '',
     'every command takes --json (machine-readable output) and --debug (stack traces on errors);',
-    '`bpf-ts COMMAND --help` shows its options.',
+    '`bpf-ts help COMMAND` (or `bpf-ts COMMAND --help`) shows its options; `bpf-ts --version`;',
+    '`bpf-ts completion bash|zsh` prints a shell completion script.',
   ].join('\n');
+}
+
+/** The package version (package.json next to src/ and dist/). */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** Options of a few commands that users reach for on the wrong one. */
+const MISPLACED: Record<string, Record<string, string>> = {
+  run: {
+    tc: 'run attaches XDP or tracing programs; for TC use load --tc',
+    cgroup: 'run attaches XDP or tracing programs; for cgroups use load --cgroup',
+    link: 'run always attaches XDP through a bpf_link (unless --netlink); --link is for load',
+  },
+};
+
+/** parseArgs' error in our words: which option, what is wrong, where it belongs. */
+/** Every command's module (for messages and scripts that span commands). */
+export async function loadCommands(): Promise<Command[]> {
+  return Promise.all(commands.map((c) => c.load()));
+}
+
+async function parseError(cmd: Command, e: unknown): Promise<BpfError> {
+  const code = (e as { code?: string }).code;
+  const opt = /'(-{1,2}[^' <]+)/.exec((e as Error).message)?.[1] ?? '';
+  const name = opt.replace(/^-+/, '');
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const hint = MISPLACED[cmd.name]?.[name];
+    if (hint) return new BpfError('USAGE', hint);
+    const elsewhere = (await loadCommands()).filter((c) => c.name !== cmd.name && name in c.options).map((c) => c.name);
+    const known = Object.keys(cmd.options).map((o) => `--${o}`);
+    return new BpfError(
+      'USAGE',
+      `${cmd.name} has no option ${opt}` +
+        (elsewhere.length ? ` (${opt} is an option of ${elsewhere.join(', ')})` : '') +
+        `; its options: ${known.length ? known.join(', ') : 'none besides --json, --debug, --help'} (bpf-ts help ${cmd.name})`,
+    );
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const spec = cmd.options[name];
+    if (spec?.type === 'string') return new BpfError('USAGE', `${opt} needs a value: ${opt} ${optionHelp(cmd.name, name)?.arg ?? 'VALUE'} (bpf-ts help ${cmd.name})`);
+    return new BpfError('USAGE', `${opt} takes no value (bpf-ts help ${cmd.name})`);
+  }
+  return new BpfError('USAGE', `${cmd.name}: cannot read the options (usage: ${cmd.usage})`);
 }
 
 export async function run(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void } = {}): Promise<number> {
@@ -48,12 +96,32 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     // Commands may have a sub-command word ("map dump", "prog list"): those
     // are handled by the command itself as its first positional.
     const first = argv.find((a) => !a.startsWith('-'));
+    if (!first && (argv.includes('--version') || argv.includes('-V'))) {
+      if (json) ctx.printJson({ version: version() });
+      else out(`bpf-ts ${version()}\n`);
+      return 0;
+    }
     if (!first) {
       out(usage() + '\n');
       return argv.includes('--help') || argv.includes('-h') ? 0 : 1;
     }
     if (first === 'help') {
-      out(usage() + '\n');
+      const topic = argv[argv.indexOf(first) + 1];
+      if (topic === '--all') {
+        out(optionsReference(await loadCommands()) + '\n');
+        return 0;
+      }
+      if (topic === undefined) {
+        out(usage() + '\n');
+        return 0;
+      }
+      const about = findCommand(topic);
+      if (!about) throw new BpfError('USAGE', `no command "${topic}" to help with (commands: ${commands.map((c) => c.name).join(', ')})`);
+      out(commandHelp(await about.load()) + '\n');
+      return 0;
+    }
+    if (first === 'completion') {
+      out(completionScript(argv[argv.indexOf(first) + 1] ?? '', await loadCommands()) + '\n');
       return 0;
     }
     const entry = findCommand(first);
@@ -65,10 +133,10 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     try {
       parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });
     } catch (e) {
-      throw new BpfError('USAGE', `${(e as Error).message.split('\n')[0]} (usage: ${cmd.usage})`);
+      throw await parseError(cmd, e);
     }
     if (parsed.values.help) {
-      out(`usage: ${cmd.usage}\n${cmd.summary}\n`);
+      out(commandHelp(cmd) + '\n');
       return 0;
     }
     return await cmd.run(parsed.positionals, parsed.values as Record<string, string | boolean | string[] | undefined>, ctx);

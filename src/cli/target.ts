@@ -10,7 +10,10 @@ import { BpfMap } from '../maps/map.js';
  */
 export function openMapTarget(target: string | undefined, opts: { readOnly?: boolean } = {}): BpfMap {
   if (!target) throw new BpfError('USAGE', 'name the map: a pin path on bpffs, or id:N');
-  const m = /^id:(\d+)$/.exec(target);
-  if (m) return BpfMap.fromId(Number(m[1]), opts);
+  if (target.startsWith('id:')) {
+    const id = /^id:([1-9]\d{0,9})$/.exec(target);
+    if (!id || Number(id[1]) > 0xffffffff) throw new BpfError('USAGE', `${target} is not a map id: write id:N with N a kernel map id (bpf-ts map list shows them)`);
+    return BpfMap.fromId(Number(id[1]), opts);
+  }
   return BpfMap.fromPin(target, opts);
 }

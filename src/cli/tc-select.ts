@@ -13,7 +13,12 @@ import { BPF_ATTACH_TYPE, BPF_PROG_TYPE } from '../uapi/bpf.js';
 
 const isTcCandidate = (p: ProgramSpec) => p.type === BPF_PROG_TYPE.SCHED_CLS || p.type === null;
 
-export function selectTcProgram(spec: BpfObjectSpec, name: string | undefined): ProgramSpec {
+/**
+ * The TC program to load: --program, the only TC program, or (with several)
+ * the one whose section names the --direction given ("ingress",
+ * "tc/ingress", "tcx/ingress", "classifier/ingress"…) when exactly one does.
+ */
+export function selectTcProgram(spec: BpfObjectSpec, name: string | undefined, direction?: unknown): ProgramSpec {
   if (name) {
     const p = spec.program(name);
     if (!isTcCandidate(p)) throw new BpfError('USAGE', `${spec.path}: program ${name} is not a TC (sched_cls) program (section "${p.section}")`);
@@ -22,6 +27,10 @@ export function selectTcProgram(spec: BpfObjectSpec, name: string | undefined): 
   const tc = spec.programs.filter(isTcCandidate);
   if (tc.length === 1) return tc[0]!;
   if (tc.length === 0) throw new BpfError('PROGRAM_NOT_FOUND', `${spec.path} has no TC (sched_cls) program`);
+  if (isTcDirection(direction)) {
+    const matching = tc.filter((p) => directionFromSection(p) === direction);
+    if (matching.length === 1) return matching[0]!;
+  }
   throw new BpfError('USAGE', `${spec.path} has ${tc.length} TC programs (${tc.map((p) => `${p.name} in "${p.section}"`).join(', ')}): choose one with --program`);
 }
 

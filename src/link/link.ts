@@ -27,6 +27,19 @@ export function progFdOf(p: ProgramRef): number {
   return p.fd.value;
 }
 
+/**
+ * How attach functions take the program: `program` (a BpfProgram or a raw
+ * fd), or `progFd` (a raw fd; the older spelling, still accepted).
+ */
+export type ProgramOption = { program: ProgramRef; progFd?: undefined } | { progFd: number; program?: undefined };
+
+/** The fd behind a ProgramOption; BpfError 'USAGE' naming `what` when neither is given. */
+export function programOptionFd(opts: Partial<{ program: ProgramRef; progFd: number }>, what: string): number {
+  const p = opts.program ?? opts.progFd;
+  if (p === undefined) throw new BpfError('USAGE', `${what}: give the program (program: a BpfProgram or a program fd)`);
+  return progFdOf(p);
+}
+
 export class BpfLink implements Disposable {
   readonly fd: Fd;
   /** Kernel link id (global, like program ids). */

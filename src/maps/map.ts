@@ -5,7 +5,7 @@
 import { BpfError } from '../errors.js';
 import type { MapSpec } from '../object/types.js';
 import * as cmd from '../sys/bpf-cmd.js';
-import { pinFd } from '../sys/bpffs.js';
+import { checkPinPath, pinFd } from '../sys/bpffs.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { availableMemory } from '../sys/meminfo.js';
 import { EINVAL, ENOENT, ENOSPC, isNotSupported } from '../sys/errno.js';
@@ -15,6 +15,7 @@ import { mapInfo, type MapInfo } from '../sys/info.js';
 import {
   BPF_ANY,
   BPF_EXIST,
+  BPF_F_LOCK,
   BPF_F_MMAPABLE,
   BPF_F_NUMA_NODE,
   BPF_F_RDONLY_PROG,
@@ -28,6 +29,7 @@ import { LITTLE_ENDIAN } from '../sys/endian.js';
 import { BPF_MAP_TYPE, isMapOfMapsType, isPerCpuMapType, mapTypeName } from '../sys/map-type.js';
 import { BPF_F_RDONLY, BPF_F_WRONLY, GET_FD_BY_ID, getFdById, objGet } from '../sys/obj-attr.js';
 import { syscallError } from '../sys/wrapper.js';
+import { BpfSyscallError } from '../sys/syscall-error.js';
 import { encodeInto, type MapBytes } from './codec.js';
 import { MapMemory } from './memory.js';
 import { MapView } from './view.js';
@@ -79,14 +81,38 @@ export interface BatchChunk {
 /** One value, or one per possible CPU for per-CPU maps. */
 export type MapValue = Buffer | Buffer[];
 
-export type UpdateFlag = 'any' | 'noexist' | 'exist';
+/**
+ * How an update treats the key: 'any' (create or replace), 'noexist' (create
+ * only), 'exist' (replace only); 'lock' (BPF_F_LOCK) takes the value's
+ * bpf_spin_lock while copying, and combines with the others: ['exist', 'lock'].
+ */
+export type UpdateFlag = 'any' | 'noexist' | 'exist' | 'lock';
+export type UpdateFlags = UpdateFlag | readonly UpdateFlag[];
 
-const UPDATE_FLAGS: Record<UpdateFlag, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
+const UPDATE_FLAGS: Record<UpdateFlag, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST, lock: BPF_F_LOCK };
 
-/** BPF_ANY/NOEXIST/EXIST for a flag name; anything else (a typo like 'noExist') is an error, never BPF_ANY. */
+/** The BPF_* flags word for `flags`; BpfError 'USAGE' for an unknown name or a contradiction. */
+export function updateFlags(flags: UpdateFlags, mapName = ''): number {
+  const list: readonly unknown[] = Array.isArray(flags) ? flags : [flags];
+  const where = mapName ? `map "${mapName}": ` : '';
+  let out = 0;
+  for (const f of list) {
+    if (typeof f !== 'string' || !Object.hasOwn(UPDATE_FLAGS, f)) {
+      throw new BpfError('INVALID_ARGUMENT', `${where}unknown update flag ${JSON.stringify(f)} (one of: ${Object.keys(UPDATE_FLAGS).join(', ')})`);
+    }
+    out |= UPDATE_FLAGS[f as UpdateFlag];
+  }
+  if ((out & (BPF_NOEXIST | BPF_EXIST)) === (BPF_NOEXIST | BPF_EXIST)) throw new BpfError('INVALID_ARGUMENT', `${where}update flags 'noexist' and 'exist' exclude each other`);
+  return out;
+}
+
+/** The flags word for a flag name or list (see updateFlags); anything else (a typo like 'noExist') is an error, never BPF_ANY. */
 export function updateFlagValue(flags: unknown, where: string): number {
-  if (typeof flags === 'string' && Object.hasOwn(UPDATE_FLAGS, flags)) return UPDATE_FLAGS[flags as UpdateFlag];
-  throw new BpfError('INVALID_ARGUMENT', `${where}: update flag must be 'any', 'noexist' or 'exist', got ${JSON.stringify(flags)}`);
+  try {
+    return updateFlags(flags as UpdateFlags);
+  } catch (e) {
+    throw new BpfError('INVALID_ARGUMENT', `${where}: ${(e as Error).message}`, { cause: e });
+  }
 }
 
 /** An integer the kernel takes as __u32: 0 ≤ n ≤ 2^32-1 (min given), else BpfError naming it. */
@@ -95,6 +121,11 @@ export function checkU32(value: unknown, name: string, where: string, min = 0): 
     throw new BpfError('INVALID_ARGUMENT', `${where}: ${name} must be an integer from ${min} to 4294967295, got ${String(value)}`);
   }
   return value;
+}
+
+/** BpfError for a pin or fd that holds something other than a map, pointing to what opens it. */
+function notAMap(what: string, kind: string): BpfError {
+  return new BpfError('MAP_INVALID', `${what} is a BPF ${kind}, not a map${kind === 'link' ? ' (see bpf-ts link, or BpfLink.fromPin)' : kind === 'prog' ? ' (see bpf-ts prog)' : ''}`);
 }
 
 /** Kernel object names: 15 bytes plus NUL, and only these characters. */
@@ -281,7 +312,7 @@ export class BpfMap implements Disposable {
     try {
       const kind = fdKind(owned.value);
       if (kind !== 'map')
-        throw new BpfError('MAP_INVALID', `${what ?? `fd ${owned.value}`} is a BPF ${kind}, not a map`);
+        throw notAMap(what ?? `fd ${owned.value}`, kind);
       return new BpfMap(owned, mapInfo(owned.value));
     } catch (e) {
       owned.close();
@@ -297,9 +328,25 @@ export class BpfMap implements Disposable {
     return BpfMap.fromFd(new Fd(raw, `map id ${id}`), `id ${id}`);
   }
 
-  /** Open a map pinned on bpffs. */
+  /**
+   * Open a map pinned on bpffs (the one way to do it). A path that is not a
+   * pin, or a pin of something else (a program, a link), is a BpfError
+   * saying what it is.
+   */
   static fromPin(path: string, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
-    const raw = objGet(path, openFlags(opts), `map pinned at ${path}`);
+    checkPinPath(path, 'map');
+    let raw: number;
+    try {
+      raw = objGet(path, openFlags(opts), `map pinned at ${path}`);
+    } catch (e) {
+      // A pinned link or program refuses read-only/write-only opens (EINVAL): say what it is instead.
+      if (!(e instanceof BpfSyscallError && e.errno === EINVAL && openFlags(opts) !== 0)) throw e;
+      const probe = new Fd(objGet(path, 0, `pin ${path}`), `pin ${path}`);
+      const kind = fdKind(probe.value);
+      probe.close();
+      if (kind === 'map') throw e;
+      throw notAMap(path, kind);
+    }
     return BpfMap.fromFd(new Fd(raw, `map ${path}`), path);
   }
 
@@ -311,10 +358,15 @@ export class BpfMap implements Disposable {
   // --------------------------------------------------- single elements
 
   /**
-   * The value at `key`, or undefined when absent. Per-CPU maps return one
-   * Buffer per possible CPU.
+   * The value at `key`, or undefined when absent. Per-CPU maps hold one value
+   * per CPU: read them with getPerCpu() (get() refuses them with a BpfError).
    */
-  get(key: MapBytes): MapValue | undefined {
+  get(key: MapBytes): Buffer | undefined {
+    this.#refusePerCpu('get', 'getPerCpu');
+    return this.#lookup(key) as Buffer | undefined;
+  }
+
+  #lookup(key: MapBytes): MapValue | undefined {
     const ops = this.#elemOps();
     this.#putKey(ops, key);
     const r = ops.lookup();
@@ -351,24 +403,24 @@ export class BpfMap implements Disposable {
   /** Per-CPU values at `key` (one per possible CPU), or undefined. Per-CPU maps only. */
   getPerCpu(key: MapBytes): Buffer[] | undefined {
     this.#requirePerCpu('getPerCpu');
-    return this.get(key) as Buffer[] | undefined;
+    return this.#lookup(key) as Buffer[] | undefined;
   }
 
   /**
    * Write `value` at `key`. For per-CPU maps pass one value per possible
    * CPU, or a single value to store on every CPU.
    */
-  set(key: MapBytes, value: MapBytes | MapBytes[], flags: UpdateFlag = 'any'): void {
+  set(key: MapBytes, value: MapBytes | MapBytes[], flags: UpdateFlags = 'any'): void {
     const ops = this.#elemOps();
     this.#putKey(ops, key);
     this.#putValue(ops, value);
     // 'any' costs no lookup on the hot path; anything else is checked (a misspelt flag is an error).
-    const r = ops.update(flags === 'any' ? BPF_ANY : updateFlagValue(flags, this.#context()));
+    const r = ops.update(flags === 'any' ? BPF_ANY : updateFlags(flags, this.name));
     if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context());
   }
 
   /** Per-CPU maps: one value per possible CPU. */
-  setPerCpu(key: MapBytes, values: MapBytes[], flags: UpdateFlag = 'any'): void {
+  setPerCpu(key: MapBytes, values: MapBytes[], flags: UpdateFlags = 'any'): void {
     this.#requirePerCpu('setPerCpu');
     if (values.length !== this.cpus) throw this.#cpuCountError(values.length);
     this.set(key, values, flags);
@@ -376,6 +428,10 @@ export class BpfMap implements Disposable {
 
   /** Delete `key`; true when it existed. */
   delete(key: MapBytes): boolean {
+    if (this.type === BPF_MAP_TYPE.ARRAY || this.type === BPF_MAP_TYPE.PERCPU_ARRAY) {
+      // The kernel says EINVAL; say why.
+      throw new BpfError('MAP_INVALID', `map "${this.name}" is ${mapTypeName(this.type)}: every index of an array always exists and cannot be deleted; write zeros to clear it`);
+    }
     const ops = this.#elemOps();
     encodeInto(ops.key, key, 'key', this.name);
     const r = ops.delete();
@@ -395,9 +451,21 @@ export class BpfMap implements Disposable {
 
   /**
    * Remove and return the value at `key` (BPF_MAP_LOOKUP_AND_DELETE_ELEM);
-   * queues and stacks take no key and pop their next element.
+   * queues and stacks take no key and pop their next element. Per-CPU maps:
+   * lookupAndDeletePerCpu().
    */
-  lookupAndDelete(key?: MapBytes): MapValue | undefined {
+  lookupAndDelete(key?: MapBytes): Buffer | undefined {
+    this.#refusePerCpu('lookupAndDelete', 'lookupAndDeletePerCpu');
+    return this.#lookupAndDelete(key) as Buffer | undefined;
+  }
+
+  /** lookupAndDelete() of a per-CPU map: one Buffer per possible CPU. */
+  lookupAndDeletePerCpu(key: MapBytes): Buffer[] | undefined {
+    this.#requirePerCpu('lookupAndDeletePerCpu');
+    return this.#lookupAndDelete(key) as Buffer[] | undefined;
+  }
+
+  #lookupAndDelete(key?: MapBytes): MapValue | undefined {
     const ops = this.#elemOps();
     if (this.keySize > 0) {
       if (key === undefined) throw new BpfError('KEY_SIZE', `map "${this.name}": lookupAndDelete needs a key`);
@@ -429,7 +497,7 @@ export class BpfMap implements Disposable {
   /** [key, value] pairs via keys() + get(); entries deleted meanwhile are skipped. */
   *entries(): Generator<[Buffer, MapValue]> {
     for (const k of this.keys()) {
-      const v = this.get(k);
+      const v = this.#lookup(k);
       if (v !== undefined) yield [k, v];
     }
   }
@@ -517,8 +585,8 @@ export class BpfMap implements Disposable {
    * Write many entries with BPF_MAP_UPDATE_BATCH (one syscall), or one by
    * one where the map type has no batch support. Returns the count written.
    */
-  setBatch(entries: Iterable<[MapBytes, MapBytes | MapBytes[]]>, flags: UpdateFlag = 'any'): number {
-    const elemFlags = updateFlagValue(flags, this.#context());
+  setBatch(entries: Iterable<[MapBytes, MapBytes | MapBytes[]]>, flags: UpdateFlags = 'any'): number {
+    const elemFlags = updateFlags(flags, this.name);
     const list = [...entries];
     if (list.length === 0) return 0;
     const keys = ffi.allocNative(list.length * this.keySize);
@@ -708,6 +776,11 @@ export class BpfMap implements Disposable {
     }
   }
 
+  #refusePerCpu(what: string, instead: string): void {
+    if (this.perCpu)
+      throw new BpfError('MAP_INVALID', `map "${this.name}" is ${mapTypeName(this.type)}, which holds one value per CPU: use ${instead}() instead of ${what}()`);
+  }
+
   #requirePerCpu(what: string): void {
     if (!this.perCpu)
       throw new BpfError('MAP_INVALID', `map "${this.name}": ${what} needs a per-CPU map, this is ${mapTypeName(this.type)}`);
@@ -727,7 +800,7 @@ export class BpfMap implements Disposable {
     }
     // Collect first: deleting while walking GET_NEXT_KEY restarts the walk.
     for (const k of [...this.keys()]) {
-      const v = this.lookupAndDelete(k);
+      const v = this.#lookupAndDelete(k);
       if (v !== undefined) yield [k, v];
     }
   }

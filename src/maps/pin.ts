@@ -52,12 +52,10 @@ export function unpin(path: string): boolean {
 }
 
 /**
- * Open the map pinned at `path`, after checking the path: on bpffs, no
- * symlink anywhere inside bpffs, and a pin (and directories) that root or
- * we own (PIN_UNSAFE otherwise).
+ * Internal callers' name for BpfMap.fromPin, which checks the path (on bpffs,
+ * no symlink, a pin root or we own). The public API has one way: BpfMap.fromPin.
  */
 export function openPinnedMap(path: string, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
-  checkExistingPin(path, `open map pinned at ${resolve(path)}`);
   return BpfMap.fromPin(path, opts);
 }
 
@@ -81,7 +79,7 @@ export function pinMismatches(map: BpfMap, spec: MapCreateSpec): string[] {
  * BpfError('PIN_MISMATCH') naming every field that differs.
  */
 export function reusePinnedMap(path: string, spec: MapCreateSpec): BpfMap {
-  const map = openPinnedMap(path);
+  const map = BpfMap.fromPin(path);
   const diff = pinMismatches(map, spec);
   if (diff.length > 0) {
     map.close();

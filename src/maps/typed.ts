@@ -9,7 +9,7 @@ import { BpfError } from '../errors.js';
 import type { Btf } from '../object/btf/btf.js';
 import { kernelBtfById } from '../sys/btf-info.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
-import type { BpfMap, MapBytes, MapValue, UpdateFlag } from './map.js';
+import type { BpfMap, MapBytes, MapValue, UpdateFlags } from './map.js';
 
 /** How one side (key or value) of a map turns into JS and back. */
 export interface ValueCodec<T = unknown> {
@@ -108,11 +108,12 @@ export class TypedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   }
 
   get(key: K): V | undefined {
-    const v = this.map.get(this.key.encode(key));
+    const k = this.key.encode(key);
+    const v = this.map.perCpu ? this.map.getPerCpu(k) : this.map.get(k);
     return v === undefined ? undefined : this.#decodeValue(v);
   }
 
-  set(key: K, value: V, flags: UpdateFlag = 'any'): void {
+  set(key: K, value: V, flags: UpdateFlags = 'any'): void {
     this.map.set(this.key.encode(key), this.#encodeValue(value), flags);
   }
 

@@ -115,7 +115,7 @@ function classify(errno: number, ctx: NetlinkErrorContext): { code: BpfErrorCode
   }
   switch (errno) {
     case ENODEV:
-      return { code: 'NO_SUCH_INTERFACE', hint: ctx.ifname ? `no such interface "${ctx.ifname}"` : 'no such interface' };
+      return { code: 'NO_SUCH_INTERFACE', hint: `${ctx.ifname ? `no such interface "${ctx.ifname}"` : 'no such interface'} (if it is in another network namespace, give its netns: --netns NAME)` };
     case EPERM:
     case EACCES:
       return {

@@ -5,6 +5,7 @@
 // Headers and integer attributes are in host byte order; addresses inside
 // attributes are plain network-order bytes.
 
+import { BpfError } from '../errors.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
 
 /** sizeof(struct nlmsghdr); already 4-aligned. */
@@ -182,7 +183,7 @@ export function parseMessages(data: Uint8Array): NlMessage[] {
   while (off + NLMSG_HDRLEN <= buf.length) {
     const len = getU32(buf, off);
     if (len < NLMSG_HDRLEN || off + len > buf.length) {
-      throw new RangeError(`netlink: bad nlmsg_len ${len} at offset ${off} of ${buf.length}`);
+      throw new BpfError('NETLINK', `malformed netlink reply: nlmsg_len ${len} at offset ${off} of a ${buf.length}-byte datagram`);
     }
     out.push({
       type: getU16(buf, off + 4),

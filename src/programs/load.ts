@@ -5,7 +5,7 @@
 // relocations are resolved and patched in before loading; an instruction
 // they had to poison turns a refusal into an error naming the relocation.
 
-import { BpfError } from '../errors.js';
+import { BpfError, CoreRelocationError, VerifierError } from '../errors.js';
 import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, Insns } from '../object/instruction.js';
 import type { ProgramSpec } from '../object/types.js';
 import { applyCoreRelocations, type CorePoisoned, type CoreResolver } from '../object/core/index.js';
@@ -89,22 +89,21 @@ export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'sour
 export function relocateCore(spec: ProgramSpec, insns: Uint8Array, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'core'>): CorePoisoned[] {
   if (spec.coreRelocations.length === 0) return [];
   if (!opts.core) {
-    throw new BpfError('CORE_RELOCATION', `${opts.source}: program ${spec.name} has ${spec.coreRelocations.length} CO-RE relocations but no BTF to resolve them against`);
+    throw new CoreRelocationError(`${opts.source}: program ${spec.name} has ${spec.coreRelocations.length} CO-RE relocations but no BTF to resolve them against`);
   }
   return applyCoreRelocations(insns, opts.littleEndian, spec.coreRelocations, opts.core, `${opts.source}: program ${spec.name}`).poisoned;
 }
 
 /** The refusal explained by a poisoned CO-RE relocation, when one is to blame. */
-function coreFailure(poisoned: CorePoisoned[], log: VerifierLogText, insn: number, prefix: string, fullLog: () => string): BpfError | null {
+function coreFailure(poisoned: CorePoisoned[], log: VerifierLogText, insn: number, prefix: string, fullLog: () => string): CoreRelocationError | null {
   if (poisoned.length === 0) return null;
   // The verifier stops at the first reachable poisoned call: prefer the one it names.
   const hit = poisoned.find((p) => p.insn === insn) ?? (logIncludes(log, 'unknown#195896080') ? poisoned[0] : undefined);
   if (!hit) return null;
   const others = poisoned.filter((p) => p !== hit).map((p) => `also unresolved: ${p.message}`);
   const details = [...others, `verifier log (last lines):\n${logTail(log)}`].join('\n');
-  const err = new BpfError('CORE_RELOCATION', `${prefix}: CO-RE relocation failed: ${hit.message}`, { details });
+  const err = new CoreRelocationError(`${prefix}: CO-RE relocation failed: ${hit.message}`, { details, instruction: hit.insn, relocation: hit.relocation });
   attachLog(err, log, fullLog);
-  Object.assign(err, { instruction: hit.insn, relocation: hit.relocation });
   return err;
 }
 
@@ -187,9 +186,9 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
     const cause = refusalCause(type, attr.expectedAttachType ?? 0, attr.attachBtfId ?? 0, -first);
     // A kernel that will not make a trampoline here is a limit of this kernel, not of the program.
     const code = needsTrampoline(type, -first) ? 'KERNEL_UNSUPPORTED' : 'VERIFIER';
-    const err = new BpfError(code, `${opts.source}: ${progTypeName(type)} program ${spec.name} refused by the kernel (${sys.errnoName}): ${cause}`, {
-      ...(hasLog ? { details: `verifier log (last lines):\n${logTail(log)}` } : {}),
-    });
+    const message = `${opts.source}: ${progTypeName(type)} program ${spec.name} refused by the kernel (${sys.errnoName}): ${cause}`;
+    const details = hasLog ? { details: `verifier log (last lines):\n${logTail(log)}` } : {};
+    const err = code === 'VERIFIER' ? new VerifierError(message, { ...details, log: '', instruction: -1 }) : new BpfError(code, message, details);
     attachLog(err, log, fullLog);
     Object.assign(err, { errno: -first });
     throw err;
@@ -204,12 +203,13 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
   // Refusals only unprivileged callers get: name the capability that lifts them, unless the caller has it.
   const privileged = needsPerfmon(log) ? capsHint([NEED_PERFMON], '') : '';
   const perfmon = privileged ? ' (the verifier allows this only to callers with CAP_PERFMON, which this process lacks: grant CAP_PERFMON)' : '';
-  const err = new BpfError(
-    'VERIFIER',
-    `${opts.source}: ${progTypeName(type)} program ${spec.name} rejected by the verifier${where}: ${verdict}${perfmon}`,
-    { details: `verifier log (last lines):\n${logTail(log)}${srcText}` },
-  );
+  const err = new VerifierError(`${opts.source}: ${progTypeName(type)} program ${spec.name} rejected by the verifier${where}: ${verdict}${perfmon}`, {
+    details: `verifier log (last lines):\n${logTail(log)}${srcText}`,
+    log: '',
+    instruction: insn,
+    sourceLine: src,
+  });
+  // The log is read lazily from the kernel's buffer (it can be megabytes).
   attachLog(err, log, fullLog);
-  Object.assign(err, { instruction: insn, sourceLine: src });
   throw err;
 }

@@ -9,7 +9,7 @@
 // another non-root user or that group/other may write without the sticky
 // bit. What bpf-ts creates is private: directories 0700, pins 0600.
 
-import { chmodSync, lstatSync, mkdirSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import * as ffi from './ffi.js';
@@ -230,4 +230,24 @@ export function removeEmptyDirs(dirs: readonly string[]): string[] {
     }
   }
   return removed;
+}
+
+/**
+ * Check that `path` can be a pin before BPF_OBJ_GET, saying what it is
+ * instead when it cannot (the kernel would say EACCES or EPERM): missing, not
+ * on a bpf filesystem, a directory; symlinks and untrusted pins are refused
+ * by checkExistingPin. Returns the absolute path.
+ */
+export function checkPinPath(path: string, what = 'object'): string {
+  checkPinPathString(path);
+  const abs = resolve(path);
+  const st = lstatOrNull(abs);
+  if (!st) {
+    if (existsSync(dirname(abs)) && !isBpffs(dirname(abs))) throw new BpfError('NOT_BPFFS', `no pinned ${what} at ${abs}: ${dirname(abs)} is not on a bpf filesystem (pins live on bpffs, e.g. under /sys/fs/bpf)`);
+    throw new BpfError('IO', `no pinned ${what} at ${abs}: the path does not exist`);
+  }
+  if (!st.isSymbolicLink() && !isBpffs(abs)) throw new BpfError('NOT_BPFFS', `${abs} is not a pinned ${what}: it is not on a bpf filesystem (pins live on bpffs, e.g. under /sys/fs/bpf)`);
+  if (st.isDirectory()) throw new BpfError('USAGE', `${abs} is a directory on bpffs, not a pinned ${what}`);
+  checkExistingPin(abs, `open ${what} ${abs}`);
+  return abs;
 }

@@ -3,6 +3,7 @@
 // for CPUs that could be hot-plugged later, so user buffers must cover them.
 
 import { readFileSync } from 'node:fs';
+import { BpfError } from '../errors.js';
 
 const POSSIBLE = '/sys/devices/system/cpu/possible';
 
@@ -12,13 +13,13 @@ export function parseCpuList(text: string): number {
   for (const part of text.trim().split(',')) {
     if (part === '') continue;
     const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!m) throw new Error(`bpf-ts: cannot parse CPU list ${JSON.stringify(text)}`);
+    if (!m) throw new BpfError('IO', `cannot parse the CPU list ${JSON.stringify(text)} (from ${POSSIBLE})`);
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (hi < lo) throw new Error(`bpf-ts: cannot parse CPU list ${JSON.stringify(text)}`);
+    if (hi < lo) throw new BpfError('IO', `cannot parse the CPU list ${JSON.stringify(text)} (from ${POSSIBLE})`);
     count += hi - lo + 1;
   }
-  if (count === 0) throw new Error(`bpf-ts: empty CPU list ${JSON.stringify(text)}`);
+  if (count === 0) throw new BpfError('IO', `empty CPU list ${JSON.stringify(text)} (from ${POSSIBLE})`);
   return count;
 }
 

@@ -10,6 +10,7 @@
 // install script (npm 11 skips dependency scripts unless allowed). Pointers
 // are BigInt addresses.
 
+import { BpfError } from '../errors.js';
 import { createRequire } from 'node:module';
 
 type Koffi = typeof import('koffi');
@@ -62,7 +63,7 @@ function lib(): Bound {
   const koffi: Koffi = require('koffi');
   const libc = koffi.load('libc.so.6');
   const nr = SYSCALLS[process.arch];
-  if (!nr) throw new Error(`bpf-ts: unsupported architecture ${process.arch}`);
+  if (!nr) throw new BpfError('KERNEL_UNSUPPORTED', `bpf-ts does not know the bpf() syscall number on ${process.arch} (supported: ${Object.keys(SYSCALLS).join(', ')})`);
   // syscall(2) is variadic in C, but for integer/pointer arguments the
   // fixed-arity prototypes below are call-compatible and much cheaper in koffi.
   bound = {

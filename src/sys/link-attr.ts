@@ -5,6 +5,7 @@
 import * as ffi from './ffi.js';
 import * as cmd from './bpf-cmd.js';
 import { writeU32, writeU64 } from './endian.js';
+import { BPF_F_REPLACE } from './prog-attach-attr.js';
 import { bpfSyscall } from './wrapper.js';
 
 // struct { u32 prog_fd; u32 target_fd|target_ifindex; u32 attach_type; u32 flags; union {…}; } link_create
@@ -52,8 +53,6 @@ export function linkCreate(a: LinkCreateAttr, context?: string): number {
   return fd;
 }
 
-/** BPF_F_REPLACE for LINK_UPDATE: only replace when old_prog_fd is the attached program. */
-export const BPF_F_REPLACE = 1 << 2;
 
 /** BPF_LINK_UPDATE: swap the link's program atomically. */
 export function linkUpdate(linkFd: number, newProgFd: number, opts: { oldProgFd?: number } = {}, context?: string): void {

@@ -7,7 +7,7 @@
 
 import { BpfObjectSpec, openObject, type BpfCollection, type LoadOptions } from '../collection.js';
 import { BpfError } from '../errors.js';
-import type { BpfMap, UpdateFlag } from '../maps/map.js';
+import type { BpfMap, UpdateFlags } from '../maps/map.js';
 import type { BpfProgram } from '../programs/program.js';
 import type { Codec } from './codec.js';
 
@@ -71,9 +71,9 @@ abstract class TypedMapBase<K, V> {
 export class TypedBpfMap<K, V> extends TypedMapBase<K, V> implements Iterable<[K, V]> {
   get(key: K): V | undefined {
     const v = this.raw.get(this.key.encode(key));
-    return v === undefined ? undefined : this.value.decode(v as Uint8Array);
+    return v === undefined ? undefined : this.value.decode(v);
   }
-  set(key: K, value: V, flags: UpdateFlag = 'any'): void {
+  set(key: K, value: V, flags: UpdateFlags = 'any'): void {
     this.raw.set(this.key.encode(key), this.value.encode(value), flags);
   }
   *entries(): Generator<[K, V]> {
@@ -95,7 +95,7 @@ export class TypedPerCpuMap<K, V> extends TypedMapBase<K, V> implements Iterable
     return v?.map((b) => this.value.decode(b));
   }
   /** One value per CPU, or one value written to every CPU. */
-  set(key: K, value: V | V[], flags: UpdateFlag = 'any'): void {
+  set(key: K, value: V | V[], flags: UpdateFlags = 'any'): void {
     const all = Array.isArray(value) && value.length === this.raw.cpus ? (value as V[]) : Array.from({ length: this.raw.cpus }, () => value as V);
     this.raw.setPerCpu(this.key.encode(key), all.map((v) => this.value.encode(v)), flags);
   }

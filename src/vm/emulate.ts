@@ -87,7 +87,8 @@ function verdict(type: number, retval: number): string | null {
 }
 
 /** What one run is doing: the packet, its context, what it emitted. */
-interface RunState {
+/** The state one emulated run carries through its tail calls. */
+export interface RunState {
   cpu: number;
   pkt: Packet;
   skb?: SkBuff;

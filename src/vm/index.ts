@@ -4,3 +4,8 @@ export { Memory, type Region, type RegionKind } from './memory.js';
 export { runAsm, CONFORMANCE_HELPERS, type AsmRunResult } from './asm-run.js';
 export { EmulatedCollection, EmulatedProgram, emulateObject, type EmulateOptions, type EmulatedRunOptions, type EmulatedTestRun } from './emulate.js';
 export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapKey, type MapLike } from './maps.js';
+// Types the API above takes or returns (test/api/exports.test.ts).
+export type { RunState } from './emulate.js';
+export type { Packet, SkBuff, SkBuffInput, XdpMdInput } from './context.js';
+export type { RegionHooks } from './memory.js';
+export type { UpdateFlag as EmulatedUpdateFlag } from './maps.js';

@@ -14,7 +14,7 @@ import readline from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { attachCgroup, BPF_F_ALLOW_MULTI, cgroup2Mount, cgroupId, detachCgroup, queryCgroup } from '../../src/attach/cgroup.js';
-import { progQuery } from '../../src/attach/prog-attach-attr.js';
+import { progQuery } from '../../src/sys/prog-attach-attr.js';
 import { attachSkMsg, querySockmap, querySockmapById } from '../../src/attach/sk-msg.js';
 import { openObject } from '../../src/collection.js';
 import { BpfMap } from '../../src/maps/map.js';

@@ -1,6 +1,6 @@
 // `bpf-ts btf dump` and `bpf-ts btf core`, in-process; no root needed (the
 // committed 6.18 BTF stands in for /sys/kernel/btf/vmlinux).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cli, cliOk } from '../helpers/cli.js';
 import { TARGET_BTF_PATH } from '../helpers/target-btf.js';
@@ -12,6 +12,21 @@ describe('bpf-ts btf dump', () => {
     expect(all.stdout).toContain('typedef unsigned int __u32;');
     const one = (await cliOk('btf', 'dump', 'fixtures/lpm_blocklist.o', '--type', 'ipv4_lpm_key', '--json')).json();
     expect(one).toEqual({ types: [{ id: expect.any(Number), kind: 'struct', name: 'ipv4_lpm_key', c: 'struct ipv4_lpm_key {\n\t__u32 prefixlen;\n\t__u32 addr;\n};' }] });
+  });
+
+  it('without --type, bare base types (int, float) are left out; --type still finds them', async () => {
+    // bpftool's dump of the same object is the independent list of kinds.
+    const named = readFileSync('fixtures/globals.btf.txt', 'utf8')
+      .split('\n')
+      .map((l) => /^\[(\d+)\] (\w+) '([^']+)'/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null && m[3] !== '(anon)');
+    const want = named.filter((m) => m[2] !== 'INT' && m[2] !== 'FLOAT').map((m) => Number(m[1]));
+    expect(named.some((m) => m[2] === 'INT')).toBe(true);
+    const all = (await cliOk('btf', 'dump', 'fixtures/globals.o', '--json')).json();
+    expect(all.types.map((t: { id: number }) => t.id)).toEqual(want);
+    expect((await cliOk('btf', 'dump', 'fixtures/globals.o')).stdout).not.toMatch(/\] int \*\//);
+    const int = (await cliOk('btf', 'dump', 'fixtures/globals.o', '--type', 'unsigned int', '--json')).json();
+    expect(int.types).toEqual([expect.objectContaining({ kind: 'int', name: 'unsigned int' })]);
   });
 
   it('raw kernel BTF needs --type, and finds the type by name (optionally with its kind)', async () => {

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfObjectSpec, loadObject, openObject } from '../../src/collection.js';
-import { BpfError } from '../../src/errors.js';
+import { BpfError, CoreRelocationError } from '../../src/errors.js';
 import { BtfBuilder } from '../helpers/btf-builder.js';
 import { parseBtf } from '../../src/object/btf/btf.js';
 import { type BtfFeatures, sanitizeBtf } from '../../src/object/btf-sanitize.js';
@@ -82,8 +82,11 @@ describeRoot('CO-RE programs in the kernel', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(BpfError);
-    const e = err as BpfError & { instruction: number };
+    expect(err).toBeInstanceOf(CoreRelocationError);
+    const e = err as CoreRelocationError;
     expect(e.code).toBe('CORE_RELOCATION');
+    expect(e.relocation?.insnOff).toBe(e.instruction);
+    expect(e.log).toContain('unknown#195896080');
     expect(e.message).toBe(
       `fixtures/core_missing.o: raw_tracepoint program read_missing: CO-RE relocation failed: struct task_struct___missing: field no_such_field_xyz not found in kernel BTF (insn ${e.instruction})`,
     );

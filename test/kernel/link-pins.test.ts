@@ -168,7 +168,7 @@ describeRoot('link pins and --pin-maps: failures leave nothing, defunct pins do 
     link.detach();
     let err: unknown;
     try {
-      pinLinkVerified(link.fd.value, B('race', 'link'), `XDP link ${link.linkId}`, () =>
+      pinLinkVerified(link.fd.value, B('race', 'link'), `XDP link ${link.id}`, () =>
         withNetns(ns, () => queryXdp('v0').programs.some((s) => s.progId === link.progId)),
       );
     } catch (e) {

@@ -4,8 +4,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadObject, openObject } from '../../src/collection.js';
-import { BpfError } from '../../src/errors.js';
-import type { MapValue } from '../../src/maps/map.js';
+import { BpfError, VerifierError } from '../../src/errors.js';
+import type { BpfMap, MapValue } from '../../src/maps/map.js';
 import { mapIds, progIds } from '../../src/sys/ids.js';
 import { possibleCpus } from '../../src/sys/cpus.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE } from '../../src/uapi/bpf.js';
@@ -21,6 +21,11 @@ function sum(v: MapValue | undefined): bigint {
   if (v === undefined) throw new Error('missing map entry');
   const list = Array.isArray(v) ? v : [v];
   return list.reduce((a, b) => a + b.readBigUInt64LE(0), 0n);
+}
+
+/** The counter at `key`, summed over CPUs for per-CPU maps. */
+function sumAt(m: BpfMap, key: number): bigint {
+  return sum(m.perCpu ? m.getPerCpu(key) : m.get(key));
 }
 
 // Objects that are not meant to load as a whole: section-name samples with
@@ -85,12 +90,12 @@ describeRoot('test-run verdicts', () => {
     expect(p.testRun(icmpEcho({ seq: 4, type: 0 })).retval).toBe(XDP_PASS);
     expect(p.testRun(udp({ dport: 53 })).retval).toBe(XDP_PASS);
     expect(p.testRun(ipv6Stub()).retval).toBe(XDP_PASS);
-    expect(sum(counters.get(0))).toBe(5n);
-    expect(sum(counters.get(1))).toBe(5n);
+    expect(sum(counters.getPerCpu(0))).toBe(5n);
+    expect(sum(counters.getPerCpu(1))).toBe(5n);
     // repeat runs the program N times: the drop counter grows by exactly N.
     p.testRun(icmpEcho({ seq: 100 }), { repeat: 37 });
-    expect(sum(counters.get(1))).toBe(5n + 37n);
-    const perCpu = counters.get(1) as Buffer[];
+    expect(sum(counters.getPerCpu(1))).toBe(5n + 37n);
+    const perCpu = counters.getPerCpu(1)!;
     expect(perCpu).toHaveLength(possibleCpus());
   });
 
@@ -106,13 +111,13 @@ describeRoot('test-run verdicts', () => {
     const p = c.program('xdp_filter');
     const frame = icmpEcho({ seq: 1, src: '192.0.2.7' });
     expect(p.testRun(frame).retval).toBe(XDP_PASS);
-    expect(sum(c.map('drop_count').get(0))).toBe(0n);
+    expect(sumAt(c.map('drop_count'), 0)).toBe(0n);
     // Key: the IPv4 source address as it sits in the packet (network order).
     c.map('blocked_src').set(ipv4('192.0.2.7'), 1);
     expect(p.testRun(frame).retval).toBe(XDP_DROP);
     expect(p.testRun(icmpEcho({ seq: 1, src: '192.0.2.8' })).retval).toBe(XDP_PASS);
     p.testRun(frame, { repeat: 9 });
-    expect(sum(c.map('drop_count').get(0))).toBe(10n);
+    expect(sumAt(c.map('drop_count'), 0)).toBe(10n);
   });
 
   it('lpm_blocklist: a /24 blocks its addresses and no others', () => {
@@ -125,7 +130,7 @@ describeRoot('test-run verdicts', () => {
     expect(p.testRun(icmpEcho({ seq: 1, src: '198.51.100.77' })).retval).toBe(XDP_DROP);
     expect(p.testRun(icmpEcho({ seq: 1, src: '198.51.100.1' })).retval).toBe(XDP_DROP);
     expect(p.testRun(icmpEcho({ seq: 1, src: '198.51.101.1' })).retval).toBe(XDP_PASS);
-    expect(sum(c.map('drops').get(0))).toBe(2n);
+    expect(sumAt(c.map('drops'), 0)).toBe(2n);
     expect(c.map('blocklist').get(key)!.readBigUInt64LE(0)).toBe(2n);
   });
 
@@ -134,9 +139,9 @@ describeRoot('test-run verdicts', () => {
     const p = c.program('packet_count');
     p.testRun(icmpEcho({ seq: 1 }), { repeat: 3 });
     p.testRun(udp({ dport: 9 }), { repeat: 2 });
-    expect(sum(c.map('protocols').get(1))).toBe(3n); // IPPROTO_ICMP
-    expect(sum(c.map('protocols').get(17))).toBe(2n); // IPPROTO_UDP
-    expect(sum(c.map('protocols').get(6))).toBe(0n);
+    expect(sumAt(c.map('protocols'), 1)).toBe(3n); // IPPROTO_ICMP
+    expect(sumAt(c.map('protocols'), 17)).toBe(2n); // IPPROTO_UDP
+    expect(sumAt(c.map('protocols'), 6)).toBe(0n);
   });
 
   it('subprograms: static, global and callback calls return what the C says', () => {
@@ -164,7 +169,7 @@ describeRoot('test-run verdicts', () => {
     const frame = udp({ dport: 9 });
     using plain = loadObject('fixtures/globals.o');
     expect(plain.program('xdp_globals').testRun(frame).retval).toBe(XDP_PASS);
-    const data = plain.map('.data').get(0) as Buffer;
+    const data = plain.map('.data').get(0)!;
     // seen_total starts at 7 and the program adds one per run.
     expect(data.readBigUInt64LE(0)).toBe(8n);
     expect(() => plain.map('.rodata').set(0, Buffer.alloc(plain.map('.rodata').valueSize))).toThrow(/EPERM/);
@@ -186,8 +191,13 @@ describeRoot('test-run verdicts', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(BpfError);
-    const e = err as BpfError & { sourceLine?: { line: number } };
+    expect(err).toBeInstanceOf(VerifierError);
+    const e = err as VerifierError;
     expect(e.code).toBe('VERIFIER');
+    expect(e.name).toBe('VerifierError');
+    expect(e.log).toMatch(/invalid access to packet/);
+    expect(e.instruction).toBeGreaterThanOrEqual(0);
+    expect(e.log).toContain(`${e.instruction}: (`);
     expect(e.message).toMatch(/^fixtures\/broken_verifier\.o: xdp program xdp_oob rejected by the verifier/);
     const src = readFileSync('bpf/broken_verifier.c', 'utf8').split('\n');
     const badLine = src.findIndex((l) => l.includes('VERIFIER REJECTS THIS LINE')) + 1;

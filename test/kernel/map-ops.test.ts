@@ -39,16 +39,16 @@ describeRoot('map operations', () => {
     m.set(1n, 1000n);
     m.set(u64(2), Buffer.from('abcdefgh'));
     m.set(3, 0xdeadbeef);
-    expect(readU64(m.get(1n) as Buffer)).toBe(1000n);
-    expect((m.get(2) as Buffer).toString()).toBe('abcdefgh');
-    expect(readU64(m.get(3) as Buffer)).toBe(0xdeadbeefn);
+    expect(readU64(m.get(1n)!)).toBe(1000n);
+    expect(m.get(2)!.toString()).toBe('abcdefgh');
+    expect(readU64(m.get(3)!)).toBe(0xdeadbeefn);
     expect(m.has(2n)).toBe(true);
     expect(m.delete(2n)).toBe(true);
     expect(m.delete(2n)).toBe(false);
     expect(m.has(2n)).toBe(false);
     expect(m.get(2n)).toBeUndefined();
     // Returned values are copies, not views of the scratch buffer.
-    const v = m.get(1n) as Buffer;
+    const v = m.get(1n)!;
     m.set(1n, 7n);
     expect(readU64(v)).toBe(1000n);
   });
@@ -85,10 +85,17 @@ describeRoot('map operations', () => {
     expect(se.code).toBe('SYSCALL');
     expect(se.command).toBe('BPF_MAP_UPDATE_ELEM');
     expect(se.message).toBe('BPF_MAP_UPDATE_ELEM (map "ops_flags"): EEXIST: element already exists (BPF_NOEXIST)');
-    expect(readU32(m.get(1) as Buffer)).toBe(1);
+    expect(readU32(m.get(1)!)).toBe(1);
     expect((thrown(() => m.set(2, 2, 'exist')) as BpfSyscallError).errnoName).toBe('ENOENT');
     m.set(1, 5, 'exist');
-    expect(readU32(m.get(1) as Buffer)).toBe(5);
+    expect(readU32(m.get(1)!)).toBe(5);
+    // An unknown flag is refused before the syscall, never taken as BPF_ANY.
+    expect(thrown(() => m.set(3, 3, 'exists' as never))).toMatchObject({ code: 'INVALID_ARGUMENT', message: 'map "ops_flags": unknown update flag "exists" (one of: any, noexist, exist, lock)' });
+    expect(thrown(() => m.set(3, 3, ['noexist', 'exist']))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(m.has(3)).toBe(false);
+    // 'lock' reaches the kernel as BPF_F_LOCK: refused (EINVAL) on a value without a bpf_spin_lock.
+    expect((thrown(() => m.set(1, 6, ['exist', 'lock'])) as BpfSyscallError).errnoName).toBe('EINVAL');
+    expect(readU32(m.get(1)!)).toBe(5);
   });
 
   test('a full hash map reports E2BIG with a hint', () => {
@@ -117,12 +124,13 @@ describeRoot('map operations', () => {
 
   test('array: every index exists, delete is refused, keys are 0..n-1', () => {
     const m = make({ name: 'ops_array', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 5 });
-    expect(readU32(m.get(4) as Buffer)).toBe(0);
+    expect(readU32(m.get(4)!)).toBe(0);
     m.set(4, 44);
-    expect(readU32(m.get(4) as Buffer)).toBe(44);
+    expect(readU32(m.get(4)!)).toBe(44);
     expect(m.get(5)).toBeUndefined();
     expect((thrown(() => m.set(5, 1)) as BpfSyscallError).errnoName).toBe('E2BIG');
-    expect((thrown(() => m.delete(1)) as BpfSyscallError).errnoName).toBe('EINVAL');
+    // The kernel refuses with EINVAL; we say why before asking it.
+    expect(thrown(() => m.delete(1))).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_array" is array: every index of an array always exists and cannot be deleted; write zeros to clear it' });
     expect([...m.keys()].map((k) => readU32(k))).toEqual([0, 1, 2, 3, 4]);
   });
 
@@ -157,8 +165,8 @@ describeRoot('map operations', () => {
     };
     m.set(key(8, '10.0.0.0'), 8);
     m.set(key(24, '10.1.2.0'), 24);
-    expect(readU32(m.get(key(32, '10.1.2.3')) as Buffer)).toBe(24);
-    expect(readU32(m.get(key(32, '10.9.9.9')) as Buffer)).toBe(8);
+    expect(readU32(m.get(key(32, '10.1.2.3'))!)).toBe(24);
+    expect(readU32(m.get(key(32, '10.9.9.9'))!)).toBe(8);
     expect(m.get(key(32, '11.0.0.1'))).toBeUndefined();
   });
 
@@ -167,7 +175,10 @@ describeRoot('map operations', () => {
     const m = make({ name: 'ops_pcpu_arr', type: T.PERCPU_ARRAY, keySize: 4, valueSize: 12, maxEntries: 2 });
     expect(m.perCpu).toBe(true);
     expect(m.cpus).toBe(cpus);
-    const zero = m.get(0) as Buffer[];
+    // get() is for single-value maps: a per-CPU map points to getPerCpu().
+    expect(thrown(() => m.delete(0))).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_pcpu_arr" is percpu_array: every index of an array always exists and cannot be deleted; write zeros to clear it' });
+    expect(thrown(() => m.get(0))).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_pcpu_arr" is percpu_array, which holds one value per CPU: use getPerCpu() instead of get()' });
+    const zero = m.getPerCpu(0)!;
     expect(zero).toHaveLength(cpus);
     zero.forEach((v) => expect(v).toEqual(Buffer.alloc(12)));
     const vals = Array.from({ length: cpus }, (_, c) => Buffer.from(`cpu-${c}`.padEnd(12, '*')));
@@ -175,7 +186,7 @@ describeRoot('map operations', () => {
     expect(m.getPerCpu(1)).toEqual(vals);
     // A single value is stored on every CPU.
     m.set(0, Buffer.from('same-on-all!'));
-    expect((m.get(0) as Buffer[]).map((b) => b.toString())).toEqual(Array(cpus).fill('same-on-all!'));
+    expect(m.getPerCpu(0)!.map((b) => b.toString())).toEqual(Array(cpus).fill('same-on-all!'));
     expect((thrown(() => m.setPerCpu(0, [Buffer.alloc(12)].concat(vals))) as BpfError).code).toBe('VALUE_SIZE');
   });
 
@@ -207,7 +218,7 @@ describeRoot('map operations', () => {
       expect(batch).toHaveLength(10_000);
       expect(new Map(batch.map(([k, v]) => [hex(k), hex(v as Buffer)]))).toEqual(walk);
     }
-    expect(readU64(m.get(7 * 9999 + 1) as Buffer)).toBe(9999n * 3n);
+    expect(readU64(m.get(7 * 9999 + 1)!)).toBe(9999n * 3n);
   });
 
   test('batch on an array, deleteBatch and lookup-and-delete batch', () => {
@@ -242,12 +253,12 @@ describeRoot('map operations', () => {
     const m = make({ name: 'ops_rodata', type: T.ARRAY, keySize: 4, valueSize: 16, maxEntries: 1 });
     m.set(0, Buffer.from('initial-rodata!!'));
     m.freeze();
-    expect((m.get(0) as Buffer).toString()).toBe('initial-rodata!!');
+    expect(m.get(0)!.toString()).toBe('initial-rodata!!');
     const e = thrown(() => m.set(0, Buffer.alloc(16))) as BpfSyscallError;
     expect(e).toBeInstanceOf(BpfSyscallError);
     expect(e.errnoName).toBe('EPERM');
     expect(e.message).toMatch(/frozen/);
-    expect((m.get(0) as Buffer).toString()).toBe('initial-rodata!!');
+    expect(m.get(0)!.toString()).toBe('initial-rodata!!');
   });
 
   test('create writes initialValue and freezes when the spec says so', () => {
@@ -260,7 +271,7 @@ describeRoot('map operations', () => {
       initialValue: u64(0x1122334455667788n),
       freeze: true,
     });
-    expect(readU64(m.get(0) as Buffer)).toBe(0x1122334455667788n);
+    expect(readU64(m.get(0)!)).toBe(0x1122334455667788n);
     expect((thrown(() => m.set(0, 1n)) as BpfSyscallError).errnoName).toBe('EPERM');
   });
 
@@ -268,8 +279,8 @@ describeRoot('map operations', () => {
     const q = make({ name: 'ops_queue', type: T.QUEUE, keySize: 0, valueSize: 4, maxEntries: 4 });
     q.set(Buffer.alloc(0), 1);
     q.set(Buffer.alloc(0), 2);
-    expect(readU32(q.lookupAndDelete() as Buffer)).toBe(1);
-    expect(readU32(q.lookupAndDelete() as Buffer)).toBe(2);
+    expect(readU32(q.lookupAndDelete()!)).toBe(1);
+    expect(readU32(q.lookupAndDelete()!)).toBe(2);
     expect(q.lookupAndDelete()).toBeUndefined();
   });
 
@@ -294,7 +305,7 @@ describeRoot('map operations', () => {
     const again = BpfMap.fromId(m.id);
     open.push(again);
     expect(again.id).toBe(m.id);
-    expect(readU32(again.get(9) as Buffer)).toBe(99);
+    expect(readU32(again.get(9)!)).toBe(99);
     const dup = BpfMap.fromFd(m.fd.dup());
     open.push(dup);
     expect(dup.id).toBe(m.id);

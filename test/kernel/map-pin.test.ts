@@ -1,6 +1,6 @@
 // Pinning on a private bpffs mounted for this file only.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, test } from 'vitest';
@@ -13,7 +13,6 @@ import {
   libbpfDataMapName,
   mapPinName,
   openOrCreatePinnedMap,
-  openPinnedMap,
   pinMismatches,
   reusePinnedMap,
   unpin,
@@ -63,12 +62,12 @@ describeRoot('map pinning', () => {
     const again = BpfMap.fromPin(path);
     open.push(again);
     expect(again.id).toBe(m.id);
-    expect(readU32(again.get(1) as Buffer)).toBe(11);
+    expect(readU32(again.get(1)!)).toBe(11);
     // The pin keeps the map alive after every fd is gone.
     const id = m.id;
     m.close();
     again.close();
-    const third = openPinnedMap(path);
+    const third = BpfMap.fromPin(path);
     open.push(third);
     expect(third.id).toBe(id);
     expect(unpin(path)).toBe(true);
@@ -92,16 +91,20 @@ describeRoot('map pinning', () => {
     expect(e.code).toBe('NOT_BPFFS');
     expect(e.message).toContain(plainDir);
     expect(thrown(() => ensureBpffs(plainDir)).code).toBe('NOT_BPFFS');
-    expect(thrown(() => openPinnedMap(join(plainDir, 'x'))).code).toBe('NOT_BPFFS');
+    expect(thrown(() => BpfMap.fromPin(join(plainDir, 'x'))).code).toBe('NOT_BPFFS');
   });
 
-  test('fromPin of a missing pin is ENOENT; of a non-BPF file is an error', () => {
-    const e = thrown(() => BpfMap.fromPin(join(bpffs, 'missing')));
-    expect(e).toBeInstanceOf(BpfSyscallError);
-    expect((e as BpfSyscallError).errnoName).toBe('ENOENT');
+  test('fromPin says what a path is when it is not a pinned map', () => {
+    expect(thrown(() => BpfMap.fromPin(join(bpffs, 'missing')))).toMatchObject({ code: 'IO', message: `no pinned map at ${join(bpffs, 'missing')}: the path does not exist` });
     const f = join(plainDir, 'file');
     writeFileSync(f, 'x');
-    expect(() => BpfMap.fromPin(f)).toThrow(BpfError);
+    expect(thrown(() => BpfMap.fromPin(f))).toMatchObject({ code: 'NOT_BPFFS', message: expect.stringContaining(`${f} is not a pinned map: it is not on a bpf filesystem`) });
+    const dir = join(bpffs, 'a-dir');
+    mkdirSync(dir);
+    expect(thrown(() => BpfMap.fromPin(dir))).toMatchObject({ code: 'USAGE', message: `${dir} is a directory on bpffs, not a pinned map` });
+    const link = join(bpffs, 'a-symlink');
+    symlinkSync(join(bpffs, 'missing'), link);
+    expect(thrown(() => BpfMap.fromPin(link))).toMatchObject({ code: 'PIN_UNSAFE', message: expect.stringContaining('is a symlink inside bpffs') });
   });
 
   test('reusePinnedMap accepts a matching pin and names every mismatched field', () => {
@@ -163,7 +166,7 @@ describeRoot('map pinning', () => {
     using c = loadObject('fixtures/globals.o', { pinMaps: dir });
     expect(readdirSync(dir).sort()).toEqual(['globals_bss', 'globals_data', 'globals_rodata']);
     expect(c.createdPins.length).toBe(3);
-    using bss = openPinnedMap(join(dir, 'globals_bss'));
+    using bss = BpfMap.fromPin(join(dir, 'globals_bss'));
     expect(bss.id).toBe(c.map('.bss').id);
   });
 });

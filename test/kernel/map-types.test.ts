@@ -89,7 +89,7 @@ describeRoot('map types', () => {
       expect([info.keySize, info.valueSize, info.maxEntries]).toEqual([4, 4, 8]);
       const inner = make({ name: 't_inner', type: T.ARRAY, keySize: 4, valueSize: 8, maxEntries: 4 });
       outer.set(3, inner.fd.value);
-      expect(readU32(outer.get(3) as Buffer)).toBe(inner.id);
+      expect(readU32(outer.get(3)!)).toBe(inner.id);
     });
   }
 

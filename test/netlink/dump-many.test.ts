@@ -130,8 +130,8 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
 
     coll = loadObject(fixture('sections.o'), { programs: [XDP_PROG, TC_PROG, TCX_PROG] });
     const fd = (name: string) => coll!.program(name).fd.value;
-    for (const x of XDP_NETLINK) attachXdp({ ifname: x.name, netns: ns, progFd: fd(XDP_PROG), mode: x.mode });
-    for (const x of XDP_LINK) xdpLinks.push(attachXdpLink({ ifname: x.name, netns: ns, progFd: fd(XDP_PROG), mode: x.mode }));
+    for (const x of XDP_NETLINK) attachXdp({ iface: x.name, netns: ns, progFd: fd(XDP_PROG), mode: x.mode });
+    for (const x of XDP_LINK) xdpLinks.push(attachXdpLink({ iface: x.name, netns: ns, progFd: fd(XDP_PROG), mode: x.mode }));
     for (const t of TC) attachTc({ iface: t.name, netns: ns, direction: t.direction, progFd: fd(TC_PROG), priority: t.priority, handle: t.handle });
     for (const t of TCX) tcxLinks.push(attachTcx({ iface: t.name, netns: ns, direction: t.direction, progFd: fd(TCX_PROG) }));
     xdpId = coll.program(XDP_PROG).id;
@@ -220,7 +220,7 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
     const shown = (await cliOk('show', '--json', '--netns', ns)).json();
     expect(shown.netns).toBe(ns);
     expect(shown.xdp.map((r: any) => ({ interface: r.interface, ifindex: r.ifindex, mode: r.mode, progId: r.progId })).sort((x: any, y: any) => x.ifindex - y.ifindex)).toEqual(fromIp);
-    const linkOf = new Map(xdpLinks.map((l) => [l.ifname, l.linkId]));
+    const linkOf = new Map(xdpLinks.map((l) => [l.ifname, l.id]));
     for (const r of shown.xdp) {
       expect(r.name).toBe('prog_xdp_custom'); // BPF_OBJ_NAME_LEN: 15 characters kept
       expect(r.link).toBe(linkOf.has(r.interface));

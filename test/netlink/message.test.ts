@@ -70,7 +70,7 @@ describe('netlink messages', () => {
   it('rejects a bad nlmsg_len', () => {
     const m = encodeMessage({ type: 16, flags: 0, header: Buffer.alloc(0) }, 1);
     m.writeUInt32LE(999, 0);
-    expect(() => parseMessages(m)).toThrow(RangeError);
+    expect(() => parseMessages(m)).toThrowError(expect.objectContaining({ code: 'NETLINK', message: expect.stringContaining('malformed netlink reply') }));
   });
 
   it('parses an RTM_NEWLINK with its IFLA_XDP nest', () => {
@@ -138,6 +138,7 @@ describe('NLMSGERR and extended ACK', () => {
     const nodev = netlinkError(19, { op: 'attach', kind: 'xdp', ifname: 'eth7' });
     expect(nodev.code).toBe('NO_SUCH_INTERFACE');
     expect(nodev.message).toContain('"eth7"');
+    expect(nodev.message).toContain('if it is in another network namespace, give its netns: --netns NAME');
     // outside XDP, EEXIST is not "already attached"
     expect(netlinkError(17, { op: 'create veth', kind: 'link' }).code).toBe('NETLINK');
   });

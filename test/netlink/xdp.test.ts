@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { attachXdp, attachXdpLink, detachXdp, listXdp, queryXdp, type XdpLink } from '../../src/attach/xdp.js';
+import { BpfLink } from '../../src/link/link.js';
 import { setLinkMtu } from '../../src/netlink/link.js';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
 import { ping } from '../../src/net/icmp.js';
@@ -25,7 +26,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
   const links: XdpLink[] = [];
 
   const replies = async (): Promise<number> => (await ping({ netns: env.nsA, to: env.ipB, count: 10, timeoutMs: 500 })).received;
-  const onB = () => ({ ifname: env.vethB, netns: env.nsB });
+  const onB = () => ({ iface: env.vethB, netns: env.nsB });
 
   beforeAll(() => {
     dropFd = loadXdpReturning(XDP_DROP, 'bpfts_drop');
@@ -135,26 +136,42 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
       const link = attachXdpLink({ ...onB(), progFd: dropFd, mode: 'native' });
       links.push(link);
       expect(link).toMatchObject({ ifindex: env.ifindexB, ifname: env.vethB, mode: 'native', progId: dropId });
-      expect(link.linkId).toBeGreaterThan(0);
+      expect(link.id).toBeGreaterThan(0);
       expect(await replies()).toBe(0);
 
       const listed = listXdp({ netns: env.nsB });
       expect(listed).toEqual([
-        expect.objectContaining({ ifname: env.vethB, attached: 'native', programs: [{ mode: 'native', progId: dropId, name: 'bpfts_drop', viaLink: true, linkId: link.linkId }] }),
+        expect.objectContaining({ ifname: env.vethB, attached: 'native', programs: [{ mode: 'native', progId: dropId, name: 'bpfts_drop', viaLink: true, linkId: link.id }] }),
       ]);
 
       // Netlink cannot touch a link-owned program.
       expect(() => attachXdp({ ...onB(), progFd: passFd, mode: 'native' })).toThrowError(
-        expect.objectContaining({ code: 'ALREADY_ATTACHED', message: expect.stringContaining(`bpf_link ${link.linkId}`) }),
+        expect.objectContaining({ code: 'ALREADY_ATTACHED', message: expect.stringContaining(`bpf_link ${link.id}`) }),
       );
       expect(() => attachXdp({ ...onB(), progFd: passFd, mode: 'native', replace: true })).toThrowError(
         expect.objectContaining({ code: 'ALREADY_ATTACHED' }),
       );
 
       const d = detachXdp(env.vethB, { netns: env.nsB });
-      expect(d.detached).toEqual([{ mode: 'native', progId: dropId, linkId: link.linkId }]);
+      expect(d.detached).toEqual([{ mode: 'native', progId: dropId, linkId: link.id }]);
       expect(queryXdp(env.vethB, { netns: env.nsB }).attached).toBe('none');
       expect(await replies()).toBe(10);
+    });
+
+    it('is a BpfLink: takes program:, update() swaps the program through BPF_LINK_UPDATE', async () => {
+      const link = attachXdpLink({ ...onB(), program: dropFd, mode: 'skb' });
+      links.push(link);
+      expect(link).toBeInstanceOf(BpfLink);
+      expect(link.typeName).toBe('xdp');
+      expect(link.progId).toBe(dropId);
+      expect(await replies()).toBe(0);
+      link.update(passFd);
+      expect(link.progId).toBe(passId);
+      expect(queryXdp(env.vethB, { netns: env.nsB })).toMatchObject({ attached: 'skb', progId: passId });
+      expect(await replies()).toBe(10);
+      // With expected: refused when another program is the one attached.
+      expect(() => link.update(dropFd, { expected: dropFd })).toThrowError(/EPERM/);
+      expect(link.progId).toBe(passId);
     });
 
     it('closing the last link fd detaches the program', async () => {
@@ -178,17 +195,17 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
       expect(env.ifindexA).toBe(env.ifindexB);
       const link = attachXdpLink({ ...onB(), progFd: dropFd, mode: 'native' });
       links.push(link);
-      attachXdp({ ifname: env.vethA, netns: env.nsA, progFd: dropFd, mode: 'native' });
+      attachXdp({ iface: env.vethA, netns: env.nsA, progFd: dropFd, mode: 'native' });
       expect(queryXdp(env.vethA, { netns: env.nsA }).programs).toEqual([expect.objectContaining({ progId: dropId, viaLink: false })]);
-      expect(queryXdp(env.vethB, { netns: env.nsB }).programs).toEqual([expect.objectContaining({ viaLink: true, linkId: link.linkId })]);
+      expect(queryXdp(env.vethB, { netns: env.nsB }).programs).toEqual([expect.objectContaining({ viaLink: true, linkId: link.id })]);
       // Detaching A's netlink program must leave B's link alone.
       expect(detachXdp(env.vethA, { netns: env.nsA }).detached).toEqual([{ mode: 'native', progId: dropId }]);
-      expect(queryXdp(env.vethB, { netns: env.nsB }).programs).toEqual([expect.objectContaining({ viaLink: true, linkId: link.linkId })]);
+      expect(queryXdp(env.vethB, { netns: env.nsB }).programs).toEqual([expect.objectContaining({ viaLink: true, linkId: link.id })]);
     });
 
     it('refuses to guess when two namespaces link the same program to the same ifindex', () => {
       const lb = attachXdpLink({ ...onB(), progFd: dropFd, mode: 'skb' });
-      const la = attachXdpLink({ ifname: env.vethA, netns: env.nsA, progFd: dropFd, mode: 'skb' });
+      const la = attachXdpLink({ iface: env.vethA, netns: env.nsA, progFd: dropFd, mode: 'skb' });
       links.push(lb, la);
       const q = queryXdp(env.vethB, { netns: env.nsB });
       expect(q.programs).toEqual([expect.objectContaining({ viaLink: true })]);
@@ -197,7 +214,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
       // Both still attached; closing our own link objects is the unambiguous way.
       lb.close();
       expect(queryXdp(env.vethB, { netns: env.nsB }).attached).toBe('none');
-      expect(queryXdp(env.vethA, { netns: env.nsA }).programs).toEqual([expect.objectContaining({ viaLink: true, linkId: la.linkId })]);
+      expect(queryXdp(env.vethA, { netns: env.nsA }).programs).toEqual([expect.objectContaining({ viaLink: true, linkId: la.id })]);
     });
 
     it('a pinned link outlives its fd; detachXdp still removes it', async () => {
@@ -208,10 +225,10 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
         link.pin(join(dir, 'xdp_link'));
         link.close();
         expect(queryXdp(env.vethB, { netns: env.nsB }).programs).toEqual([
-          expect.objectContaining({ progId: dropId, viaLink: true, linkId: link.linkId }),
+          expect.objectContaining({ progId: dropId, viaLink: true, linkId: link.id }),
         ]);
         expect(await replies()).toBe(0);
-        expect(detachXdp(env.vethB, { netns: env.nsB }).detached[0]).toMatchObject({ linkId: link.linkId });
+        expect(detachXdp(env.vethB, { netns: env.nsB }).detached[0]).toMatchObject({ linkId: link.id });
         expect(await replies()).toBe(10);
         expect(existsSync(join(dir, 'xdp_link'))).toBe(true); // the (now defunct) link is still pinned
       } finally {
@@ -224,28 +241,28 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
   describe('errors', () => {
     it('a missing interface is NO_SUCH_INTERFACE naming it', () => {
       for (const f of [
-        () => attachXdp({ ifname: 'bpfts-nope0', netns: env.nsB, progFd: dropFd, mode: 'skb' }),
-        () => attachXdpLink({ ifname: 'bpfts-nope0', netns: env.nsB, progFd: dropFd }),
+        () => attachXdp({ iface: 'bpfts-nope0', netns: env.nsB, progFd: dropFd, mode: 'skb' }),
+        () => attachXdpLink({ iface: 'bpfts-nope0', netns: env.nsB, progFd: dropFd }),
         () => queryXdp('bpfts-nope0', { netns: env.nsB }),
         () => detachXdp('bpfts-nope0', { netns: env.nsB }),
       ]) {
         expect(f).toThrowError(expect.objectContaining({ code: 'NO_SUCH_INTERFACE', message: expect.stringContaining('"bpfts-nope0"') }));
       }
       // vethA exists only in namespace A: names resolve in the target namespace.
-      expect(() => attachXdp({ ifname: env.vethA, netns: env.nsB, progFd: dropFd })).toThrowError(
+      expect(() => attachXdp({ iface: env.vethA, netns: env.nsB, progFd: dropFd })).toThrowError(
         expect.objectContaining({ code: 'NO_SUCH_INTERFACE' }),
       );
       expect(() => queryXdp(999, { netns: env.nsB })).toThrowError(expect.objectContaining({ code: 'NO_SUCH_INTERFACE' }));
     });
 
     it('a missing namespace is NO_SUCH_NETNS', () => {
-      expect(() => attachXdp({ ifname: 'lo', netns: 'bpfts-no-such-ns', progFd: dropFd })).toThrowError(
+      expect(() => attachXdp({ iface: 'lo', netns: 'bpfts-no-such-ns', progFd: dropFd })).toThrowError(
         expect.objectContaining({ code: 'NO_SUCH_NETNS' }),
       );
     });
 
     it('native XDP on a driver without it says so (kernel text + --mode skb hint)', () => {
-      expect(() => attachXdp({ ifname: 'lo', netns: env.nsB, progFd: dropFd, mode: 'native' })).toThrowError(
+      expect(() => attachXdp({ iface: 'lo', netns: env.nsB, progFd: dropFd, mode: 'native' })).toThrowError(
         /Underlying driver does not support XDP in native mode.*try --mode skb/,
       );
     });

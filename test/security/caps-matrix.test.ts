@@ -13,7 +13,7 @@ import { tracefsRoot } from '../../src/link/tracefs.js';
 import { cgroup2Mount, detachCgroup, queryCgroup } from '../../src/attach/cgroup.js';
 import { detachTc, queryTc } from '../../src/attach/tc.js';
 import { detachTcx, queryTcx } from '../../src/attach/tcx.js';
-import { progAttach } from '../../src/attach/prog-attach-attr.js';
+import { progAttach } from '../../src/sys/prog-attach-attr.js';
 import { withNetns } from '../../src/netns.js';
 import { BPF_ATTACH_TYPE } from '../../src/uapi/bpf.js';
 import { attachXdp, attachXdpLink, detachXdp, queryXdp, type XdpLink } from '../../src/attach/xdp.js';
@@ -494,7 +494,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       needs: ['sys_admin'],
       before: () => void (xdpLink = attachXdpLink({ iface: env.vethB, progFd: coll.program('xdp_drop').fd.value, mode: 'skb', netns: env.nsB })),
       args: () => ['link', 'list', '--json'],
-      check: (r) => expect(r.json().find((l: { id: number }) => l.id === xdpLink!.linkId)).toMatchObject({ type: 'xdp', progId: coll.program('xdp_drop').id }),
+      check: (r) => expect(r.json().find((l: { id: number }) => l.id === xdpLink!.id)).toMatchObject({ type: 'xdp', progId: coll.program('xdp_drop').id }),
       after: clearXdpLink,
       note: 'walks link ids',
     },

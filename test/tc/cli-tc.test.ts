@@ -105,7 +105,8 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
       mapId = m.id;
     }
 
-    const egress = (await cliOk('load', TC_SHARED, ...onB(), '--direction', 'egress', '--program', 'tc_egress', '--bpffs', fs!.path, '--json')).json();
+    // As the README writes it: no --program, the section that names the direction is chosen.
+    const egress = (await cliOk('load', TC_SHARED, ...onB(), '--direction', 'egress', '--bpffs', fs!.path, '--json')).json();
     expect(egress.progId).toBeGreaterThan(0);
     expect(egress.progId).not.toBe(ingress.progId);
     expect(egress).toEqual({
@@ -183,7 +184,7 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
       removedQdisc: true,
     });
     expect((await cliOk('show', '--netns', env.nsB, '--json')).json()).toEqual({ netns: env.nsB, xdp: [] });
-    expect((await cliOk('show', '--netns', env.nsB)).stdout).toBe(`no XDP programs attached in netns ${env.nsB}\n`);
+    expect((await cliOk('show', '--netns', env.nsB)).stdout).toBe(`no XDP or TC programs are attached to any interface of network namespace ${env.nsB}\n`);
     expect(queryTc(env.vethB, { netns: env.nsB })).toEqual([]);
     expect(hasClsact(env.vethB, { netns: env.nsB })).toBe(false);
     expect(tcShow('ingress')).toEqual([]);
@@ -218,9 +219,9 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
 
     // With both filters returning TC_ACT_OK, only the first (priority 1) runs: exactly one count per packet.
     const before = BpfMap.fromPin(accPin());
-    const v0 = (before.get(0) as Buffer).readBigUInt64LE(0);
+    const v0 = before.get(0)!.readBigUInt64LE(0);
     expect((await ping({ netns: env.nsA, to: env.ipB, count: 3, payloadSize: PAYLOAD })).received).toBe(3);
-    expect((before.get(0) as Buffer).readBigUInt64LE(0) - v0).toBe(BigInt(3 * FRAME));
+    expect(before.get(0)!.readBigUInt64LE(0) - v0).toBe(BigInt(3 * FRAME));
     before.close();
 
     const one = (await cliOk('detach', ...onB(), '--direction', 'ingress', '--priority', '7', '--handle', '2', '--json')).json();
@@ -267,11 +268,11 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
 
     // Still attached after the command closed its fds (the pin holds the link), and counting.
     using m = BpfMap.fromPin(accPin());
-    const v0 = (m.get(0) as Buffer).readBigUInt64LE(0);
-    const e0 = (m.get(1) as Buffer).readBigUInt64LE(0);
+    const v0 = m.get(0)!.readBigUInt64LE(0);
+    const e0 = m.get(1)!.readBigUInt64LE(0);
     expect((await ping({ netns: env.nsA, to: env.ipB, count: 5, payloadSize: PAYLOAD })).received).toBe(5);
-    expect((m.get(0) as Buffer).readBigUInt64LE(0) - v0).toBe(BigInt(5 * FRAME));
-    expect((m.get(1) as Buffer).readBigUInt64LE(0) - e0).toBe(0n);
+    expect(m.get(0)!.readBigUInt64LE(0) - v0).toBe(BigInt(5 * FRAME));
+    expect(m.get(1)!.readBigUInt64LE(0) - e0).toBe(0n);
 
     const detached = (await cliOk('detach', ...onB(), '--bpffs', fs!.path, '--json')).json();
     expect(detached).toEqual({

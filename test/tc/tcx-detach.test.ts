@@ -6,7 +6,7 @@
 // test/security/caps-matrix.test.ts.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BPF_ATTACH_TYPE } from '../../src/uapi/bpf.js';
-import { progAttach } from '../../src/attach/prog-attach-attr.js';
+import { progAttach } from '../../src/sys/prog-attach-attr.js';
 import { attachTcx, detachTcx, queryTcx } from '../../src/attach/tcx.js';
 import { openObject, type BpfCollection } from '../../src/collection.js';
 import { withNetns } from '../../src/netns.js';
@@ -56,8 +56,8 @@ describeRoot('tcx detach without a program fd', () => {
     const a = load();
     using link = attachTcx({ iface: env.vethB, netns: env.nsB, direction: 'ingress', progFd: l.fd.value });
     attachPlain(a.fd.value);
-    expect(onHook()).toEqual([{ progId: l.id, linkId: link.linkId }, { progId: a.id, linkId: 0 }]);
+    expect(onHook()).toEqual([{ progId: l.id, linkId: link.id }, { progId: a.id, linkId: 0 }]);
     expect(detachTcx(env.vethB, { netns: env.nsB, direction: 'ingress', progId: a.id }).detached).toEqual([{ direction: 'ingress', progId: a.id, linkId: 0 }]);
-    expect(onHook()).toEqual([{ progId: l.id, linkId: link.linkId }]);
+    expect(onHook()).toEqual([{ progId: l.id, linkId: link.id }]);
   });
 });

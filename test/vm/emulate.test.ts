@@ -157,7 +157,7 @@ function asmObject(text: string, type: number): BpfObjectFile {
     name: 'p', section: 'test', type, expectedAttachType: null, progFlags: 0, ownInstructionCount: 0,
     instructions: assemble(text).bytes, relocations: [], funcInfo: [], lineInfo: [], coreRelocations: [], sectionOffset: 0, btfFuncId: 0,
   };
-  return { path: 'asm', littleEndian: true, license: 'GPL', kernelVersion: null, programs: [prog], maps: [], btf: null, btfExt: null, btfForKernel: null };
+  return { path: 'asm', littleEndian: true, license: 'GPL', kernelVersion: null, programs: [prog], maps: [], btf: null, btfExt: null, btfForKernel: null, externs: [], warnings: [] };
 }
 
 describe('helpers that change the packet, and contexts', () => {

@@ -119,7 +119,7 @@ describeRoot('bpf-ts load / show / detach --xdp (testenv, ICMP A→B)', () => {
       expect(after.received).toBe(10);
       expect(after.receivedSeqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
       expect((await cliOk('show', '--netns', env.nsB, '--json')).json()).toEqual({ netns: env.nsB, xdp: [] });
-      expect((await cliOk('show', '--netns', env.nsB)).stdout).toBe(`no XDP programs attached in netns ${env.nsB}\n`);
+      expect((await cliOk('show', '--netns', env.nsB)).stdout).toBe(`no XDP or TC programs are attached to any interface of network namespace ${env.nsB}\n`);
       expect(attachedOnB()).toMatchObject({ attached: 'none', progId: 0, programs: [] });
     });
   });

@@ -85,18 +85,18 @@ describeRoot('XDP maps steer the program (testenv, ICMP A→B)', () => {
       expect((await ping({ netns: env.nsA, to: env.ipB, count: 3, timeoutMs: 1000 })).received).toBe(3);
       const blocked = coll.map('blocked_src');
       const drops = coll.map('drop_count');
-      expect(sumValues(drops.get(0))).toBe(0n);
+      expect(sumValues(drops.getPerCpu(0))).toBe(0n);
 
       blocked.set(parseIPv4(env.ipA), 1);
       const r = await ping({ netns: env.nsA, to: env.ipB, count: 7, timeoutMs: 800 });
       expect(r).toEqual({ sent: 7, received: 0, receivedSeqs: [] });
-      const perCpu = drops.get(0) as Buffer[];
+      const perCpu = drops.getPerCpu(0)!;
       expect(perCpu).toHaveLength(drops.cpus);
       expect(sumValues(perCpu)).toBe(7n);
 
       expect(blocked.delete(parseIPv4(env.ipA))).toBe(true);
       expect((await ping({ netns: env.nsA, to: env.ipB, count: 5, timeoutMs: 1000 })).received).toBe(5);
-      expect(sumValues(drops.get(0))).toBe(7n);
+      expect(sumValues(drops.getPerCpu(0))).toBe(7n);
     });
 
     it('CLI: load --pin-maps, map update blocked_src, ping 7 → 0, map dump drop_count sums to 7', async () => {
@@ -157,13 +157,13 @@ describeRoot('XDP maps steer the program (testenv, ICMP A→B)', () => {
       // A /24 that is not A's: nothing dropped.
       blocklist.set(lpmKey(24, notA), 0n);
       expect((await ping({ netns: env.nsA, to: env.ipB, count: 10, timeoutMs: 1000 })).received).toBe(10);
-      expect(sumValues(drops.get(0))).toBe(0n);
+      expect(sumValues(drops.getPerCpu(0))).toBe(0n);
 
       // A's /24: every request from A is dropped, counted per CPU and per prefix.
       blocklist.set(lpmKey(24, net24(env.ipA)), 0n);
       const r = await ping({ netns: env.nsA, to: env.ipB, count: 7, timeoutMs: 800 });
       expect(r.received).toBe(0);
-      expect(sumValues(drops.get(0))).toBe(7n);
+      expect(sumValues(drops.getPerCpu(0))).toBe(7n);
       expect(sumValues(blocklist.get(lpmKey(24, net24(env.ipA))))).toBe(7n);
       expect(sumValues(blocklist.get(lpmKey(24, notA)))).toBe(0n);
       // The trie answers a /32 lookup with the covering prefix's entry.
@@ -172,7 +172,7 @@ describeRoot('XDP maps steer the program (testenv, ICMP A→B)', () => {
       // The other testenv's A is outside every stored prefix: all answered, no new drops.
       const r2 = await ping({ netns: other.nsA, to: other.ipB, count: 10, timeoutMs: 1000 });
       expect(r2.received).toBe(10);
-      expect(sumValues(drops.get(0))).toBe(7n);
+      expect(sumValues(drops.getPerCpu(0))).toBe(7n);
       expect(blocklist.get(lpmKey(32, other.ipA))).toBeUndefined();
     });
   });

@@ -48,7 +48,7 @@ describeRoot('XDP FIB forwarding through a DEVMAP (A — R — B)', () => {
     withNetns(t!.nsR, () => {
       for (const e of [t!.r0, t!.r1]) txPorts.set(e.ifindex, e.ifindex);
     });
-    for (const e of [t!.r0, t!.r1]) expect((txPorts.get(e.ifindex) as Buffer).readUInt32LE(0)).toBe(e.ifindex);
+    for (const e of [t!.r0, t!.r1]) expect(txPorts.get(e.ifindex)!.readUInt32LE(0)).toBe(e.ifindex);
   }
 
   beforeAll(() => {

@@ -70,7 +70,9 @@ function dump(positionals: string[], values: Record<string, unknown>, ctx: Comma
     types = [];
     for (let id = btf.startId; id < btf.count; id++) {
       const t = btf.typeById(id);
-      if (t.name) types.push(t);
+      // Base types (int, float) print as a bare "unsigned int": they show up
+      // inside the typedefs and structs that use them; --type still finds them.
+      if (t.name && t.kind !== 'int' && t.kind !== 'float') types.push(t);
     }
   }
   const rows = types.map((t) => ({ id: t.id, kind: t.kind, name: t.name, c: formatType(btf, t.id) }));

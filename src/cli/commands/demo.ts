@@ -36,7 +36,7 @@ export function demoPreflight(caps = effectiveCaps()): void {
   );
 }
 
-function canWriteNetnsDir(): boolean {
+export function canWriteNetnsDir(): boolean {
   try {
     accessSync(existsSync(NETNS_RUN_DIR) ? NETNS_RUN_DIR : '/var/run', constants.W_OK);
     return true;
@@ -56,6 +56,7 @@ export const demo: Command = {
     const count = values.count === undefined ? 10 : Number(values.count);
     if (!Number.isInteger(count) || count < 1 || count > 1000) throw new BpfError('USAGE', `--count must be 1…1000, got ${values.count}`);
     const mode = parseMode(values.mode, 'native');
+    if (mode === 'hw') throw new BpfError('USAGE', 'demo --mode takes native or skb: veth interfaces have no hardware offload (hw)');
     const say = (s: string) => {
       if (!ctx.json) ctx.print(s);
     };
@@ -88,8 +89,8 @@ export const demo: Command = {
       say(`3. sent ${r.sent} echo requests from ${env.nsA}: ${r.received} answered (seq ${answered.join(',') || '-'}), ${unanswered.length} dropped (seq ${unanswered.join(',') || '-'})`);
 
       const counters = coll.map('counters');
-      const passed = sumCounter(counters.get(0), counters.valueSize);
-      const dropped = sumCounter(counters.get(1), counters.valueSize);
+      const passed = sumCounter(counters.getPerCpu(0), counters.valueSize);
+      const dropped = sumCounter(counters.getPerCpu(1), counters.valueSize);
       say(`4. map "counters" (per-CPU, summed): passed=${passed} dropped=${dropped}`);
       const expectedAnswers = count - Math.floor(count / 2);
       const ok = r.received === expectedAnswers && dropped === BigInt(Math.floor(count / 2)) && passed === BigInt(expectedAnswers);

@@ -97,10 +97,10 @@ export const load: Command = {
     let result: { ifname: string; ifindex: number; mode: string; progId: number; replacedProgId?: number; linkId?: number; linkPin?: string };
     try {
       if (values.link && linkPinPath) {
-        using link = attachXdpLink({ iface, progFd: p.fd.value, mode, netns });
+        using link = attachXdpLink({ iface, program: p, mode, netns });
         try {
           // Verified after pinning: a detach between LINK_CREATE and the pin leaves nothing attached.
-          pinLinkVerified(link.fd.value, linkPinPath, `XDP link ${link.linkId}`, () =>
+          pinLinkVerified(link.fd.value, linkPinPath, `XDP link ${link.id}`, () =>
             queryXdp(link.ifindex, { netns }).programs.some((s) => s.progId === link.progId),
           );
         } catch (e) {
@@ -111,9 +111,9 @@ export const load: Command = {
           }
           throw e;
         }
-        result = { ifname: link.ifname, ifindex: link.ifindex, mode: link.mode, progId: link.progId, linkId: link.linkId, linkPin: linkPinPath };
+        result = { ifname: link.ifname, ifindex: link.ifindex, mode: link.mode, progId: link.progId, linkId: link.id, linkPin: linkPinPath };
       } else {
-        result = attachXdp({ iface, progFd: p.fd.value, mode, netns, replace: values.replace === true });
+        result = attachXdp({ iface, program: p, mode, netns, replace: values.replace === true });
       }
     } catch (e) {
       // Nothing stays pinned from a load that did not attach, nor the directories made for it.

@@ -4,7 +4,7 @@
 
 import { BpfError } from '../../errors.js';
 import { toJsonValue } from '../../btf-values/json.js';
-import type { BpfMap, MapValue, UpdateFlag } from '../../maps/map.js';
+import { updateFlags, type BpfMap, type MapValue, type UpdateFlag } from '../../maps/map.js';
 import { type TypedMap, typedMapFromKernel } from '../../maps/typed.js';
 import { listMaps } from '../../sys/ids.js';
 import { mapTypeName } from '../../uapi/bpf.js';
@@ -93,7 +93,7 @@ export const map: Command = {
         return dump(m, ctx);
       case 'lookup': {
         const key = needKey(values);
-        const v = m.get(key);
+        const v = m.perCpu ? m.getPerCpu(key) : m.get(key);
         if (v === undefined) throw new BpfError('MAP_NOT_FOUND', `map ${m.name} (${target}): no entry with key ${spaced(key)}`);
         if (ctx.json) ctx.printJson(entryJson(key, v, kernelTyped(m)));
         else printEntry(ctx, key, v);
@@ -103,8 +103,9 @@ export const map: Command = {
         const key = needKey(values);
         if (typeof values.value !== 'string') throw new BpfError('USAGE', 'update needs --value HEX');
         const value = parseHex(values.value, '--value');
-        const flags = (values.flags ?? 'any') as UpdateFlag;
-        if (!['any', 'noexist', 'exist'].includes(flags)) throw new BpfError('USAGE', `--flags must be any, noexist or exist, got ${flags}`);
+        // "exist,lock": checked by updateFlags (unknown names are a USAGE error, never BPF_ANY).
+        const flags = String(values.flags ?? 'any').split(',') as UpdateFlag[];
+        updateFlags(flags);
         // A per-CPU map gets the same value on every CPU, as bpftool does.
         if (m.perCpu) m.setPerCpu(key, Array.from({ length: m.cpus }, () => value), flags);
         else m.set(key, value, flags);

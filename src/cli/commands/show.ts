@@ -82,6 +82,10 @@ export const show: Command = {
       ctx.print(table(['INTERFACE', 'IFINDEX', 'XDP', 'TC'], interfaces.map((i) => [i.interface, i.ifindex, i.xdp, i.tc])));
       ctx.print('');
     }
+    if (rows.length === 0 && tc.length === 0) {
+      ctx.print(`no XDP or TC programs are attached to any interface${netns ? ` of network namespace ${netns}` : ''}`);
+      return 0;
+    }
     if (rows.length === 0) ctx.print(`no XDP programs attached${netns ? ` in netns ${netns}` : ''}`);
     else ctx.print(table(['INTERFACE', 'IFINDEX', 'MODE', 'ID', 'NAME', 'ATTACHED BY'], rows.map((r) => [r.interface, r.ifindex, r.mode, r.progId, r.name, r.link ? `bpf_link${r.linkId !== undefined ? ' ' + r.linkId : ''}` : 'netlink'])));
     if (tc.length) {

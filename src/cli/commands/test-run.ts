@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { warnLoad } from '../load-warnings.js';
-import { openObject } from '../../collection.js';
+import { openObject, progTypeNumber } from '../../collection.js';
 import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { runAsm } from '../../vm/asm-run.js';
 import type { TraceStep } from '../../vm/vm.js';
@@ -47,6 +47,7 @@ export const testRun: Command = {
     const dataHex = values['data-hex'];
     if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
     const data = parseHex(dataHex, '--data-hex');
+    if (data.length < 14) throw new BpfError('USAGE', `--data-hex is ${data.length} bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)`);
     const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
     if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
     const spec = openObject(positionals[0]);
@@ -62,7 +63,7 @@ export const testRun: Command = {
     const type = (values.type as string | undefined) ?? (wanted.type === null ? 'xdp' : undefined);
     // Only this program, its maps and its tail-call targets: another program the kernel refuses
     // (or a map still to be sized) elsewhere in the object does not stop this one.
-    using coll = spec.load({ programs: [name], onlyNeeded: true, programType: type, ignorePinning: true });
+    using coll = spec.load({ programs: [name], onlyNeeded: true, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
     warnLoad(ctx, coll);
     const r = coll.program(name).testRun(data, { repeat });
     if (ctx.json) {

@@ -7,10 +7,25 @@ import { BpfError } from '../../errors.js';
 import { netnsPath } from '../../netns.js';
 import { setupTestEnv, statusTestEnv, teardownTestEnv, testEnvNames } from '../../testenv.js';
 import type { Command } from '../command.js';
+import { CAP, effectiveCaps, joinCaps, missingCaps, NEED_NETLINK_ADMIN, NEED_SYS_ADMIN, type CapNeed } from '../../sys/caps.js';
+import { canWriteNetnsDir } from './demo.js';
 
 function needName(values: Record<string, unknown>, sub: string): string {
   if (typeof values.name !== 'string') throw new BpfError('USAGE', `testenv ${sub} needs --name NAME (setup prints it)`);
   return values.name;
+}
+
+/**
+ * What setup needs, by capability as demo does: namespaces (CAP_SYS_ADMIN),
+ * veths and addresses (CAP_NET_ADMIN), a writable /var/run/netns (root's, or
+ * CAP_DAC_OVERRIDE). Checked before anything is made: one NOT_ROOT line.
+ */
+export function testenvPreflight(caps = effectiveCaps()): void {
+  const needs: CapNeed[] = [NEED_SYS_ADMIN, NEED_NETLINK_ADMIN];
+  if (!canWriteNetnsDir()) needs.push([CAP.DAC_OVERRIDE]);
+  const missing = missingCaps(needs, caps);
+  if (missing.length === 0) return;
+  throw new BpfError('NOT_ROOT', `testenv setup needs root or ${joinCaps(missing)}, which this process lacks (it creates network namespaces and veth interfaces): sudo npx bpf-ts testenv setup`);
 }
 
 export const testenv: Command = {
@@ -22,6 +37,7 @@ export const testenv: Command = {
     const [sub, ...rest] = positionals;
     switch (sub) {
       case 'setup': {
+        testenvPreflight();
         const env = setupTestEnv({ name: values.name as string | undefined });
         if (ctx.json) ctx.printJson(env);
         else {

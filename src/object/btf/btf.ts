@@ -119,7 +119,8 @@ function walkRecords(words: Uint32Array, start: number, end: number, offsets: Ui
 }
 
 /** Where the sections live; produced by parseBtf. */
-interface BtfLayout {
+/** The parsed sections a Btf is built from (parseBtf builds it; rarely needed directly). */
+export interface BtfLayout {
   raw: Uint8Array;
   view: DataView;
   littleEndian: boolean;

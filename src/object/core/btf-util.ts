@@ -1,7 +1,7 @@
 // Small BTF questions the CO-RE steps share, phrased like libbpf's helpers
 // (skip_mods_and_typedefs, btf_is_composite, is_flex_arr, …).
 
-import { BpfError } from '../../errors.js';
+import { BpfError, CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import type { BtfArray, BtfComposite, BtfType } from '../btf/kinds.js';
 
@@ -39,7 +39,7 @@ export function sizeOf(btf: Btf, id: number, what: string): number {
   try {
     return btf.resolveSize(id);
   } catch (e) {
-    throw new BpfError('CORE_RELOCATION', `${what}: ${(e as Error).message}`, { cause: e });
+    throw new CoreRelocationError(`${what}: ${(e as Error).message}`, { cause: e });
   }
 }
 

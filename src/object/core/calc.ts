@@ -2,7 +2,7 @@
 // clang assumed, to check the instruction against) and once from the target
 // spec (what gets written), as libbpf's bpf_core_calc_relo.
 
-import { BpfError } from '../../errors.js';
+import { BpfError, CoreRelocationError } from '../../errors.js';
 import type { BtfType } from '../btf/kinds.js';
 import {
   BPF_CORE_ENUMVAL_EXISTS,
@@ -67,11 +67,11 @@ function fieldValue(kind: number, spec: CoreSpec | null, littleEndian: boolean):
     const sz = sizeOf(btf, acc.typeId, what);
     if (kind === BPF_CORE_FIELD_BYTE_OFFSET) return { val: BigInt(spec.bitOffset / 8), size: sz, typeId: acc.typeId, validate: true };
     if (kind === BPF_CORE_FIELD_BYTE_SIZE) return { val: BigInt(sz), size: 0, typeId: 0, validate: true };
-    throw new BpfError('CORE_RELOCATION', `${coreReloKindName(kind)} cannot apply to an array element access`);
+    throw new CoreRelocationError(`${coreReloKindName(kind)} cannot apply to an array element access`);
   }
 
   const owner = btf.typeById(acc.typeId);
-  if (owner.kind !== 'struct' && owner.kind !== 'union') throw new BpfError('CORE_RELOCATION', `accessor on ${owner.kind} [${owner.id}]`);
+  if (owner.kind !== 'struct' && owner.kind !== 'union') throw new CoreRelocationError(`accessor on ${owner.kind} [${owner.id}]`);
   const m = owner.members[acc.idx]!;
   const mt: BtfType = skipModsAndTypedefs(btf, m.type);
   const bitOff = spec.bitOffset;
@@ -82,10 +82,10 @@ function fieldValue(kind: number, spec: CoreSpec | null, littleEndian: boolean):
   if (bitfield) {
     // The smallest aligned load of the field's base type's size (or larger) that covers every bit.
     byteSize = 'size' in mt ? mt.size : 0;
-    if (byteSize === 0) throw new BpfError('CORE_RELOCATION', `bitfield ${m.name} has a sizeless type`);
+    if (byteSize === 0) throw new CoreRelocationError(`bitfield ${m.name} has a sizeless type`);
     byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
     while (bitOff + bitSize - byteOff * 8 > byteSize * 8) {
-      if (byteSize >= 8) throw new BpfError('CORE_RELOCATION', `bitfield ${m.name} cannot be read with one 64-bit load`);
+      if (byteSize >= 8) throw new CoreRelocationError(`bitfield ${m.name} cannot be read with one 64-bit load`);
       byteSize *= 2;
       byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
     }
@@ -113,7 +113,7 @@ function fieldValue(kind: number, spec: CoreSpec | null, littleEndian: boolean):
     case BPF_CORE_FIELD_RSHIFT_U64:
       return { val: BigInt(64 - bitSize), size: 0, typeId: 0, validate: true };
     default:
-      throw new BpfError('CORE_RELOCATION', `unknown field relocation kind ${kind}`);
+      throw new CoreRelocationError(`unknown field relocation kind ${kind}`);
   }
 }
 
@@ -130,17 +130,17 @@ function typeValue(kind: number, spec: CoreSpec | null): { val: bigint; validate
     case BPF_CORE_TYPE_SIZE:
       return { val: BigInt(sizeOf(spec.btf, spec.rootTypeId, `[${spec.rootTypeId}]`)), validate: true };
     default:
-      throw new BpfError('CORE_RELOCATION', `unknown type relocation kind ${kind}`);
+      throw new CoreRelocationError(`unknown type relocation kind ${kind}`);
   }
 }
 
 function enumvalValue(kind: number, spec: CoreSpec | null): bigint {
   if (kind === BPF_CORE_ENUMVAL_EXISTS) return spec ? 1n : 0n;
-  if (kind !== BPF_CORE_ENUMVAL_VALUE) throw new BpfError('CORE_RELOCATION', `unknown enum relocation kind ${kind}`);
+  if (kind !== BPF_CORE_ENUMVAL_VALUE) throw new CoreRelocationError(`unknown enum relocation kind ${kind}`);
   if (!spec) throw new Poison();
   const acc = spec.accessors[0]!;
   const t = spec.btf.typeById(acc.typeId);
-  if (t.kind !== 'enum' && t.kind !== 'enum64') throw new BpfError('CORE_RELOCATION', `enumerator of ${t.kind} [${t.id}]`);
+  if (t.kind !== 'enum' && t.kind !== 'enum64') throw new CoreRelocationError(`enumerator of ${t.kind} [${t.id}]`);
   return u64(t.values[acc.idx]!.value);
 }
 
@@ -183,7 +183,7 @@ export function calcCoreRelo(kind: number, local: CoreSpec, targ: CoreSpec | nul
       res.localValue = enumvalValue(kind, local);
       res.targetValue = enumvalValue(kind, targ);
     } else {
-      throw new BpfError('CORE_RELOCATION', `unknown relocation kind ${kind}`);
+      throw new CoreRelocationError(`unknown relocation kind ${kind}`);
     }
   } catch (e) {
     if (!(e instanceof Poison)) throw e;

@@ -3,7 +3,7 @@
 // check that layouts may differ in but kinds may not. Sizes and members are
 // not compared: field relocations check the fields they touch themselves.
 
-import { BpfError } from '../../errors.js';
+import { BpfError, CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { coreNamesMatch } from './names.js';
 import { isComposite, kindsCoreCompatible, skipModsAndTypedefs } from './btf-util.js';
@@ -12,7 +12,7 @@ import { isComposite, kindsCoreCompatible, skipModsAndTypedefs } from './btf-uti
 const MAX_DEPTH = 32;
 
 function tooDeep(localId: number): never {
-  throw new BpfError('CORE_RELOCATION', `type [${localId}] nests too deeply to compare (reference loop?)`);
+  throw new CoreRelocationError(`type [${localId}] nests too deeply to compare (reference loop?)`);
 }
 
 /**

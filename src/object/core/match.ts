@@ -4,7 +4,7 @@
 // arrays on length. Behind a pointer a struct also matches a forward
 // declaration of the same kind. Follows libbpf's __bpf_core_types_match.
 
-import { BpfError } from '../../errors.js';
+import { BpfError, CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import type { BtfComposite, BtfEnum, BtfEnum64, BtfType } from '../btf/kinds.js';
 import { coreNamesMatch } from './names.js';
@@ -13,7 +13,7 @@ import { isAnyEnum, skipModsAndTypedefs } from './btf-util.js';
 const MAX_DEPTH = 32;
 
 function tooDeep(id: number): never {
-  throw new BpfError('CORE_RELOCATION', `type [${id}] nests too deeply to match (reference loop?)`);
+  throw new CoreRelocationError(`type [${id}] nests too deeply to match (reference loop?)`);
 }
 
 function enumsMatch(l: BtfEnum | BtfEnum64, t: BtfEnum | BtfEnum64): boolean {

@@ -5,7 +5,7 @@
 // helper 0xbad2310, which no kernel has, so the verifier rejects the program
 // at that instruction, unless it is dead code and gets removed first.
 
-import { BpfError } from '../../errors.js';
+import { BpfError, CoreRelocationError } from '../../errors.js';
 import { BPF_CALL, BPF_JMP, INSN_SIZE, Insns, LD_IMM64 } from '../instruction.js';
 import type { CoreReloValues } from './calc.js';
 
@@ -54,7 +54,7 @@ const asU64 = (v: number): bigint => BigInt.asUintN(64, BigInt(v));
  */
 export function patchCoreInsn(insns: Insns, i: number, res: CoreReloValues, where: string): CorePatchOutcome {
   const fail = (msg: string): never => {
-    throw new BpfError('CORE_RELOCATION', `${where}: ${msg}`);
+    throw new CoreRelocationError(`${where}: ${msg}`);
   };
   if (i < 0 || i >= insns.count) fail(`instruction ${i} is outside the program (${insns.count} instructions)`);
   if (res.poison) {

@@ -4,7 +4,7 @@
 // to poison the instruction (or, for existence checks, to write 0), and the
 // reason is kept for the loader's error message.
 
-import { BpfError } from '../../errors.js';
+import { BpfError, CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import type { CoreRelocation } from '../btf/ext.js';
 import { coreReloKindName } from '../btf/ext.js';
@@ -106,7 +106,7 @@ export class CoreResolver {
 
     const rootType = this.local.typeById(relo.typeId);
     if (rootType.name === '') {
-      throw new BpfError('CORE_RELOCATION', `${kindName} relocation of ${base.local}: anonymous types cannot be relocated`);
+      throw new CoreRelocationError(`${kindName} relocation of ${base.local}: anonymous types cannot be relocated`);
     }
 
     let chosen: { res: CoreReloValues; spec: CoreSpec } | null = null;
@@ -123,13 +123,11 @@ export class CoreResolver {
       if (!chosen) {
         chosen = { res: r, spec: m.spec };
       } else if (coreReloIsFieldBased(kind) && m.spec.bitOffset !== chosen.spec.bitOffset) {
-        throw new BpfError(
-          'CORE_RELOCATION',
+        throw new CoreRelocationError(
           `${kindName} relocation of ${base.local}: ambiguous: kernel types [${chosen.spec.rootTypeId}] and [${cand.id}] put the field at different offsets (bit ${chosen.spec.bitOffset} vs ${m.spec.bitOffset})`,
         );
       } else if (r.poison !== chosen.res.poison || r.targetValue !== chosen.res.targetValue) {
-        throw new BpfError(
-          'CORE_RELOCATION',
+        throw new CoreRelocationError(
           `${kindName} relocation of ${base.local}: ambiguous: kernel types [${chosen.spec.rootTypeId}] and [${cand.id}] give different values (${chosen.res.targetValue} vs ${r.targetValue})`,
         );
       }

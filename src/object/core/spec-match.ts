@@ -4,7 +4,7 @@
 // steps keep their index. The result is the target's own spec, whose bit
 // offset is where the field lives in the target.
 
-import { BpfError } from '../../errors.js';
+import { BpfError, CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { fieldsAreCompat, typesAreCompat } from './compat.js';
 import { typesMatch } from './match.js';
@@ -28,7 +28,7 @@ export type CoreSpecMatch =
   | { ok: false; depth: number; why: CoreMismatch };
 
 function tooLong(): never {
-  throw new BpfError('CORE_RELOCATION', `access path nests deeper than ${BPF_CORE_SPEC_MAX_LEN} steps`);
+  throw new CoreRelocationError(`access path nests deeper than ${BPF_CORE_SPEC_MAX_LEN} steps`);
 }
 
 type MemberMatch = { found: true; nextId: number } | { found: false; why: 'missing' | 'incompatible' | 'not_composite' };
@@ -94,7 +94,7 @@ export function matchCoreSpec(local: CoreSpec, targBtf: Btf, targId: number): Co
     return { ok: true, spec };
   }
 
-  if (!coreReloIsFieldBased(local.kind)) throw new BpfError('CORE_RELOCATION', `relocation kind ${local.kind} cannot be matched`);
+  if (!coreReloIsFieldBased(local.kind)) throw new CoreRelocationError(`relocation kind ${local.kind} cannot be matched`);
 
   let id = targId;
   for (let i = 0; i < local.accessors.length; i++) {

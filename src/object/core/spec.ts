@@ -2,7 +2,7 @@
 // decoded against a BTF into accessors (root index, member, member, array
 // index, …) and the bit offset they reach, as libbpf's bpf_core_parse_spec.
 
-import { BpfError } from '../../errors.js';
+import { BpfError, CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { coreReloKindName } from '../btf/ext.js';
 import { coreReloIsEnumvalBased, coreReloIsFieldBased, coreReloIsTypeBased } from './relo-kind.js';
@@ -35,7 +35,7 @@ export interface CoreSpec {
 
 function fail(btf: Btf, typeId: number, accessStr: string, kind: number, msg: string): never {
   const t = btf.typeById(typeId);
-  throw new BpfError('CORE_RELOCATION', `${coreReloKindName(kind)} relocation on [${typeId}] ${typeLabel(t)} with access "${accessStr}": ${msg}`);
+  throw new CoreRelocationError(`${coreReloKindName(kind)} relocation on [${typeId}] ${typeLabel(t)} with access "${accessStr}": ${msg}`);
 }
 
 function parseAccessString(accessStr: string): number[] | null {

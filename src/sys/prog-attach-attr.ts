@@ -2,12 +2,13 @@
 // BPF_PROG_ATTACH, BPF_PROG_DETACH (cgroups, sockmaps, tcx without a link)
 // and BPF_PROG_QUERY (who is attached to a cgroup, sockmap or tcx hook).
 
-import * as cmd from '../sys/bpf-cmd.js';
-import { E2BIG, ENOSPC } from '../sys/errno.js';
-import { readU32, readU64, writeU32, writeU64 } from '../sys/endian.js';
-import * as ffi from '../sys/ffi.js';
-import { BpfSyscallError } from '../sys/syscall-error.js';
-import { bpfSyscall } from '../sys/wrapper.js';
+import { BpfError } from '../errors.js';
+import * as cmd from './bpf-cmd.js';
+import { E2BIG, ENOSPC } from './errno.js';
+import { readU32, readU64, writeU32, writeU64 } from './endian.js';
+import * as ffi from './ffi.js';
+import { BpfSyscallError } from './syscall-error.js';
+import { bpfSyscall } from './wrapper.js';
 
 // struct { u32 target_fd|target_ifindex; u32 attach_bpf_fd; u32 attach_type; u32 attach_flags;
 //          u32 replace_bpf_fd; u32 relative_fd|relative_id; u64 expected_revision; }
@@ -131,7 +132,7 @@ export function progQuery(target: number, attachType: number, opts: ProgQueryOpt
     }
     const count = readU32(attr, QUERY_COUNT);
     if (count > capacity) {
-      if (attempt >= 5) throw new Error(`BPF_PROG_QUERY: count keeps growing (${count})`);
+      if (attempt >= 5) throw new BpfError('SYSCALL', `BPF_PROG_QUERY${context ? ` (${context})` : ''}: the program count keeps growing (${count}); try again`);
       capacity = count;
       continue;
     }

@@ -1,0 +1,171 @@
+// One line of help for every option of every command, with its default and
+// the group it is listed under. Kept apart from the parseArgs specs so a
+// command's options stay a plain parseArgs table; test/cli/help.test.ts fails
+// when an option has no line here (so a new option cannot ship undocumented).
+// Options with the same meaning everywhere are described once, in COMMON.
+
+import type { Command } from './command.js';
+
+export interface OptionHelp {
+  /** Placeholder for the value ("IFACE"); none for boolean options. */
+  arg?: string;
+  desc: string;
+  /** What applies when the option is not given. */
+  default?: string;
+  /** Heading it is listed under in `COMMAND --help`. */
+  group?: string;
+}
+
+const WHERE = 'where to attach';
+const OUT = 'output';
+
+/** Options every command takes (main.ts adds them to each parse). */
+export const GLOBAL_HELP: Record<string, OptionHelp> = {
+  json: { desc: 'print one JSON document instead of text', group: OUT },
+  debug: { desc: 'print the stack trace of an error', group: OUT },
+  help: { desc: 'show this help', group: OUT },
+};
+
+const COMMON: Record<string, OptionHelp> = {
+  netns: { arg: 'NAME', desc: 'network namespace the interface is in (name under /var/run/netns, or a path)', default: 'the current namespace', group: WHERE },
+  bpffs: { arg: 'DIR', desc: 'bpf filesystem for pins', default: '/sys/fs/bpf', group: 'pins' },
+  program: { arg: 'NAME', desc: 'the program to use when the object has several', default: 'the only one that fits', group: 'program' },
+  set: { arg: 'NAME=VALUE', desc: 'set a global variable (.data/.rodata/.bss) before loading; repeatable', group: 'program' },
+  mode: { arg: 'MODE', desc: 'XDP mode: native, skb, hw or auto', default: 'native', group: WHERE },
+  xdp: { arg: 'IFACE', desc: 'attach to the XDP hook of this interface', group: WHERE },
+  tc: { arg: 'IFACE', desc: 'attach to the TC hook (clsact, or tcx with --link) of this interface', group: WHERE },
+  direction: { arg: 'DIR', desc: 'TC direction: ingress or egress', default: 'ingress, or what the section says', group: 'tc' },
+  priority: { arg: 'N', desc: 'cls_bpf filter priority (1…65535)', default: '1', group: 'tc' },
+  handle: { arg: 'N', desc: 'cls_bpf filter handle', default: '1', group: 'tc' },
+  cgroup: { arg: 'PATH', desc: 'cgroup v2 directory (absolute, or relative to the cgroup2 mount)', group: WHERE },
+  'attach-type': { arg: 'TYPE', desc: 'cgroup hook by bpftool name (ingress, sock_ops, connect4, …)', default: 'what the section says', group: 'cgroup' },
+  'sk-msg': { arg: 'MAP', desc: 'sockmap/sockhash (pin path or id:N) for an sk_msg program', group: WHERE },
+  'program-id': { arg: 'N', desc: 'only the program with this kernel id', default: 'every program on the hook', group: 'cgroup' },
+  interval: { arg: 'SECONDS', desc: 'seconds between counter prints', default: '1', group: OUT },
+  'event-type': { arg: '[MAP=]STRUCT', desc: 'BTF struct to decode ring/perf buffer events with', default: 'from the map or program BTF', group: OUT },
+  count: { arg: 'N', desc: 'how many rounds before exiting', group: 'run' },
+  'max-entries': { arg: 'MAP=N', desc: "set a map's max_entries before it is created; repeatable", default: "the object's definition", group: 'program' },
+  'ignore-memory-limit': { desc: "create maps whose estimated memory exceeds what is available", default: 'refuse them', group: 'program' },
+  name: { arg: 'NAME', desc: 'test network name (namespaces <name>-a/<name>-b); teardown, status and exec need it', default: 'setup picks a free one and prints it', group: 'test network' },
+};
+
+const OWN: Record<string, Record<string, OptionHelp>> = {
+  load: {
+    'sk-msg-program': { arg: 'NAME', desc: 'the sk_msg program to attach to --sk-msg', default: 'the only sk_msg program', group: 'cgroup' },
+    'pin-maps': { arg: 'DIR', desc: 'also pin every map of the object under DIR', group: 'pins' },
+    replace: { desc: 'replace the program already attached (else refuse)', group: WHERE },
+    link: { desc: 'attach through a bpf_link (XDP, tcx, cgroup) pinned on bpffs', default: 'netlink / clsact / BPF_PROG_ATTACH', group: WHERE },
+    'pin-link': { arg: 'PATH', desc: 'where to pin the link made by --link', default: 'under <bpffs>/bpf-ts/', group: 'pins' },
+    'pin-links': { arg: 'DIR', desc: 'tracing: attach every program where its section says and pin the links under DIR', group: WHERE },
+  },
+  detach: {
+    mode: { arg: 'MODE', desc: 'only the program in this XDP mode (native, skb, hw)', default: 'every mode', group: WHERE },
+    direction: { arg: 'DIR', desc: 'only this TC direction', default: 'both', group: 'tc' },
+    priority: { arg: 'N', desc: 'only the filter at this priority (with --handle)', default: 'every filter bpf-ts can see', group: 'tc' },
+    handle: { arg: 'N', desc: 'only the filter with this handle (with --priority)', group: 'tc' },
+    'remove-qdisc': { desc: 'also remove the clsact qdisc when it is left empty', group: 'tc' },
+    'attach-type': { arg: 'TYPE', desc: 'only this cgroup hook', default: 'every hook', group: 'cgroup' },
+    links: { arg: 'DIR', desc: 'detach and unpin the links `load --pin-links DIR` pinned', group: WHERE },
+    'pin-link': { arg: 'PATH', desc: 'detach the link pinned at PATH and remove the pin', group: WHERE },
+  },
+  show: {
+    netns: { arg: 'NAME', desc: 'show the interfaces of this network namespace', default: 'the current namespace', group: WHERE },
+    cgroup: { arg: 'PATH', desc: 'show the programs on this cgroup instead of interfaces', group: WHERE },
+    effective: { desc: 'with --cgroup: include programs inherited from ancestors', group: 'cgroup' },
+    all: { desc: 'also list every interface, with how many XDP and TC programs it has', group: OUT },
+  },
+  run: {
+    duration: { arg: 'SECONDS', desc: 'exit after this long', default: 'until Ctrl-C', group: 'run' },
+    netlink: { desc: 'attach XDP through netlink instead of a bpf_link', default: 'bpf_link', group: WHERE },
+  },
+  demo: {
+    count: { arg: 'N', desc: 'ICMP echo requests to send', default: '10', group: 'run' },
+    mode: { arg: 'MODE', desc: 'XDP mode: native or skb (veths have no hw mode)', default: 'native', group: WHERE },
+  },
+  inspect: {
+    'max-size': { arg: 'BYTES', desc: 'read objects up to this size (K/M/G suffixes)', default: '256M', group: 'input' },
+  },
+  'test-run': {
+    type: { arg: 'TYPE', desc: 'program type when the section does not say: xdp or tc', default: 'the section, else xdp', group: 'program' },
+    'data-hex': { arg: 'HEX', desc: 'input packet as hex (at least an Ethernet header, 14 bytes)', group: 'program' },
+    repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
+    asm: { arg: 'FILE', desc: 'assembler text (conformance-suite or verifier syntax) or a bpf_conformance .data file, with --emulate', group: 'emulator' },
+    emulate: { desc: 'run in the built-in emulator instead of the kernel (no root)', default: 'the kernel (BPF_PROG_TEST_RUN)', group: 'emulator' },
+    'mem-hex': { arg: 'HEX', desc: "with --asm: the memory r1 points to (replaces the file's -- mem)", group: 'emulator' },
+    budget: { arg: 'N', desc: 'with --emulate: instructions before giving up', default: '1000000', group: 'emulator' },
+    trace: { desc: 'with --emulate: print every executed instruction, the registers it changed and its C line', group: 'emulator' },
+  },
+  map: {
+    key: { arg: 'HEX', desc: 'key bytes as hex (lookup, update, delete)', group: 'entry' },
+    value: { arg: 'HEX', desc: 'value bytes as hex (update)', group: 'entry' },
+    flags: { arg: 'FLAGS', desc: 'update flags: any, noexist or exist, optionally with lock (exist,lock)', default: 'any', group: 'entry' },
+  },
+  btf: {
+    type: { arg: 'NAME', desc: 'dump only this type (and what it refers to)', default: 'every named type', group: 'dump' },
+    base: { arg: 'BTF_FILE', desc: 'base BTF for a split BTF file (e.g. a module against vmlinux)', group: 'dump' },
+    target: { arg: 'BTF_FILE', desc: 'resolve CO-RE relocations against this BTF', default: '/sys/kernel/btf/vmlinux', group: 'core' },
+  },
+  testenv: {
+    side: { arg: 'a|b', desc: 'exec: the namespace to run the command in', default: 'a', group: 'test network' },
+  },
+  top: {
+    interval: { arg: 'SECONDS', desc: 'seconds between refreshes', default: '1', group: OUT },
+    count: { arg: 'N', desc: 'refreshes before exiting', default: 'until Ctrl-C', group: OUT },
+    sort: { arg: 'KEY', desc: 'sort by cpu, runs, avg, id or name', default: 'cpu', group: OUT },
+    limit: { arg: 'N', desc: 'show at most N programs', default: 'all', group: OUT },
+  },
+  gen: {
+    out: { arg: 'FILE.ts', desc: 'write the module here', default: 'stdout', group: OUT },
+    embed: { desc: 'embed the object bytes in the module', default: 'load the object from its path', group: OUT },
+    'event-type': { arg: 'STRUCT', desc: 'also generate a decoder for this event struct; repeatable', group: OUT },
+    runtime: { arg: 'MODULE', desc: 'module the generated code imports its runtime from', default: 'bpf-ts', group: OUT },
+  },
+};
+
+/** The help line of `option` of command `cmd`, or undefined when it has none. */
+export function optionHelp(cmd: string, option: string): OptionHelp | undefined {
+  return OWN[cmd]?.[option] ?? COMMON[option] ?? GLOBAL_HELP[option];
+}
+
+/** `bpf-ts COMMAND --help`: usage, summary, then every option by group with its default. */
+export function commandHelp(cmd: Command): string {
+  const groups = new Map<string, string[]>();
+  const names = [...Object.keys(cmd.options), ...Object.keys(GLOBAL_HELP)];
+  const rows = names.map((name) => {
+    const spec = cmd.options[name] ?? { type: 'boolean' as const };
+    const h = optionHelp(cmd.name, name) ?? { desc: '(undocumented)' };
+    const short = spec.short ? `-${spec.short}, ` : '';
+    const flag = `${short}--${name}${h.arg ? ` ${h.arg}` : ''}`;
+    const dflt = h.default ? ` (default: ${h.default})` : '';
+    return { group: h.group ?? 'options', flag, text: `${h.desc}${dflt}` };
+  });
+  const width = Math.min(32, Math.max(...rows.map((r) => r.flag.length)) + 2);
+  for (const r of rows) {
+    const list = groups.get(r.group) ?? [];
+    list.push(`  ${r.flag.padEnd(width)}${r.flag.length >= width ? '\n  ' + ' '.repeat(width) : ''}${r.text}`);
+    groups.set(r.group, list);
+  }
+  // The generic output group last, as ip/bpftool put OPTIONS at the end.
+  const order = [...groups.keys()].sort((a, b) => Number(a === OUT) - Number(b === OUT));
+  return [`usage: ${cmd.usage}`, cmd.summary, '', ...order.flatMap((g) => [`${g}:`, ...groups.get(g)!, ''])].join('\n');
+}
+
+/** The option reference of docs/cli.md (`bpf-ts help --all`): every option of every command. */
+export function optionsReference(commands: readonly Command[]): string {
+  const out: string[] = [];
+  for (const cmd of commands) {
+    out.push(`### bpf-ts ${cmd.name}${cmd.aliases?.length ? ` (alias ${cmd.aliases.join(', ')})` : ''}`, '', cmd.summary + '.', '');
+    const names = Object.keys(cmd.options);
+    if (names.length === 0) out.push('No options besides `--json`, `--debug`, `--help`.', '');
+    else {
+      out.push('| option | meaning | default |', '|---|---|---|');
+      for (const name of names) {
+        const h = optionHelp(cmd.name, name);
+        out.push(`| \`--${name}${h?.arg ? ` ${h.arg}` : ''}\` | ${(h?.desc ?? '').replace(/\|/g, '\\|')} | ${(h?.default ?? '').replace(/\|/g, '\\|')} |`);
+      }
+      out.push('');
+    }
+  }
+  out.push('Every command also takes `--json` (one JSON document on stdout), `--debug` (stack trace on errors) and `--help`.');
+  return out.join('\n');
+}

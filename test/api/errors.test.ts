@@ -1,0 +1,46 @@
+// Typed errors from the public API: every failure is a BpfError with a
+// stable code; verifier and CO-RE refusals are their own subclasses; a closed
+// collection says it is closed.
+import { describe, expect, it } from 'vitest';
+import { BpfError, CoreRelocationError, VerifierError, openObject } from '../../src/index.js';
+import { describeRoot } from '../helpers/root.js';
+
+const usage = (text: string) => expect.objectContaining({ name: 'BpfError', code: 'USAGE', message: expect.stringContaining(text) });
+
+describe('setGlobal refuses what is not an integer', () => {
+  it.each([
+    ['nine', '"nine"'],
+    [1.5, '1.5'],
+    [Number.NaN, 'NaN'],
+  ])('%j is a USAGE BpfError naming the variable', (value, shown) => {
+    const spec = openObject('fixtures/globals.o');
+    // A string reaches here from untyped callers (JS, JSON config).
+    expect(() => spec.setGlobal('drop_port', value as unknown as number)).toThrowError(usage(`global drop_port takes an integer`));
+    expect(() => spec.setGlobal('drop_port', value as unknown as number)).toThrowError(usage(`got ${shown}`));
+  });
+});
+
+describe('error classes', () => {
+  it('VerifierError and CoreRelocationError are BpfErrors with their codes', () => {
+    const v = new VerifierError('m', { log: '0: (b7) r0 = 0\n', instruction: 0 });
+    expect(v).toBeInstanceOf(BpfError);
+    expect([v.code, v.name, v.instruction, v.sourceLine]).toEqual(['VERIFIER', 'VerifierError', 0, undefined]);
+    const c = new CoreRelocationError('m');
+    expect(c).toBeInstanceOf(BpfError);
+    expect([c.code, c.name, c.instruction, c.log]).toEqual(['CORE_RELOCATION', 'CoreRelocationError', -1, '']);
+  });
+});
+
+describeRoot('a closed collection', () => {
+  it('says it is closed, naming the object and what was asked for', () => {
+    const coll = openObject('fixtures/globals.o').load();
+    expect(coll.closed).toBe(false);
+    expect(coll.program('xdp_globals').name).toBe('xdp_globals');
+    coll.close();
+    expect(coll.closed).toBe(true);
+    expect(() => coll.program('xdp_globals')).toThrowError(
+      expect.objectContaining({ code: 'CLOSED', message: expect.stringMatching(/^fixtures\/globals\.o: cannot get program xdp_globals: the collection was closed/) }),
+    );
+    expect(() => coll.map('.data')).toThrowError(expect.objectContaining({ code: 'CLOSED', message: expect.stringContaining('map .data') }));
+  });
+});
