@@ -10,7 +10,7 @@ import { assemble } from '../../src/asm/assembler.js';
 import { openObject } from '../../src/collection.js';
 import type { BpfObjectFile, ProgramSpec } from '../../src/object/types.js';
 import { emulateObject } from '../../src/vm/emulate.js';
-import { cliOk, cliProcess, ensureDist, unprivilegedWrapper } from '../helpers/cli.js';
+import { cliOk, cliProcess, ensureDist, unprivilegedWrapper, worldReadablePackage } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/oracle.js';
 import { checksum, icmpEcho, ipv4, tcp, udp } from '../helpers/packets.js';
 
@@ -283,7 +283,8 @@ describe('CLI', () => {
   }, 300_000);
   it.skipIf(!asNobody)('test-run OBJ --emulate as an unprivileged user prints the kernel-shaped JSON', async () => {
     const pkt = icmpEcho({ seq: 2 }).toString('hex');
-    const r = await cliProcess(['test-run', join(FIXTURES, 'icmp_even_drop.o'), '--emulate', '--json', '--data-hex', pkt], { wrap });
+    // The unprivileged child reads the object from the world-readable copy: the checkout may be under a 0700 directory.
+    const r = await cliProcess(['test-run', join(worldReadablePackage(), 'fixtures', 'icmp_even_drop.o'), '--emulate', '--json', '--data-hex', pkt], { wrap });
     expect(r.stderr).toBe('');
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({ retval: 1, verdict: 'XDP_DROP', dataOutHex: pkt });
