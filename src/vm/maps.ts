@@ -8,7 +8,17 @@ import { BpfError } from '../errors.js';
 import { BPF_MAP_TYPE, mapTypeName } from '../uapi/bpf.js';
 import { Memory, type Region } from './memory.js';
 
-export type UpdateFlag = 'any' | 'noexist' | 'exist';
+export type UpdateFlag = 'any' | 'noexist' | 'exist' | 'lock';
+/** One flag or several, as BpfMap takes them ('lock' is BPF_F_LOCK: a no-op here, where updates are not concurrent). */
+export type UpdateFlags = UpdateFlag | readonly UpdateFlag[];
+
+/** BPF_NOEXIST / BPF_EXIST / BPF_ANY from update flags; an unknown or contradictory flag is an error, as in BpfMap. */
+function existFlag(flags: UpdateFlags): number {
+  const list: readonly unknown[] = typeof flags === 'string' ? [flags] : flags;
+  for (const f of list) if (f !== 'any' && f !== 'noexist' && f !== 'exist' && f !== 'lock') throw new BpfError('INVALID_ARGUMENT', `unknown update flag ${JSON.stringify(f)} (use any, noexist, exist or lock)`);
+  if (list.includes('noexist') && list.includes('exist')) throw new BpfError('INVALID_ARGUMENT', 'update flags noexist and exist contradict each other');
+  return list.includes('noexist') ? BPF_NOEXIST : list.includes('exist') ? BPF_EXIST : BPF_ANY;
+}
 const BPF_ANY = 0;
 const BPF_NOEXIST = 1;
 const BPF_EXIST = 2;
@@ -51,7 +61,7 @@ export type MapKey = Uint8Array | number | bigint;
  */
 export interface MapLike {
   get(key: MapKey): Buffer | Buffer[] | undefined;
-  set(key: MapKey, value: MapKey | MapKey[], flags?: UpdateFlag): void;
+  set(key: MapKey, value: MapKey | MapKey[], flags?: UpdateFlags): void;
   delete(key: MapKey): boolean;
   has(key: MapKey): boolean;
   keys(): Iterable<Buffer>;
@@ -59,7 +69,7 @@ export interface MapLike {
   /** Every entry at once (BpfMap: BPF_MAP_LOOKUP_BATCH). */
   getBatch(opts?: { batchSize?: number }): [Buffer, Buffer | Buffer[]][];
   /** Write many entries (BpfMap: BPF_MAP_UPDATE_BATCH); the count written. */
-  setBatch(entries: Iterable<[MapKey, MapKey | MapKey[]]>, flags?: UpdateFlag): number;
+  setBatch(entries: Iterable<[MapKey, MapKey | MapKey[]]>, flags?: UpdateFlags): number;
   /** Delete many keys, skipping absent ones (BpfMap: BPF_MAP_DELETE_BATCH); the count deleted. */
   deleteBatch(keys: Iterable<MapKey>): number;
 }
@@ -329,10 +339,10 @@ export class EmulatedMap implements MapLike {
   }
 
   /** Set a value (per-CPU maps: one value for every CPU, or an array of them). Prog arrays take a program name. */
-  set(k: MapKey, value: MapKey | MapKey[] | EmulatedMap, flags: UpdateFlag = 'any'): void {
+  set(k: MapKey, value: MapKey | MapKey[] | EmulatedMap, flags: UpdateFlags = 'any'): void {
     const key = this.keyBytes(k);
     this.checkKey(key, 'set');
-    const f = flags === 'noexist' ? BPF_NOEXIST : flags === 'exist' ? BPF_EXIST : BPF_ANY;
+    const f = existFlag(flags);
     if (value instanceof EmulatedMap) {
       if (this.type !== BPF_MAP_TYPE.ARRAY_OF_MAPS && this.type !== BPF_MAP_TYPE.HASH_OF_MAPS) this.fail('set', EINVAL, 'only a map of maps holds maps');
       const hk = hexKey(key);
@@ -405,7 +415,7 @@ export class EmulatedMap implements MapLike {
   }
 
   /** Write every entry (stopping at the first error, as the kernel does); the count written. */
-  setBatch(entries: Iterable<[MapKey, MapKey | MapKey[]]>, flags: UpdateFlag = 'any'): number {
+  setBatch(entries: Iterable<[MapKey, MapKey | MapKey[]]>, flags: UpdateFlags = 'any'): number {
     let n = 0;
     for (const [k, v] of entries) {
       try {
