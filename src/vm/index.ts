@@ -8,4 +8,4 @@ export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapKey, type Map
 export type { RunState } from './emulate.js';
 export type { Packet, SkBuff, SkBuffInput, XdpMdInput } from './context.js';
 export type { RegionHooks } from './memory.js';
-export type { UpdateFlag as EmulatedUpdateFlag } from './maps.js';
+export type { UpdateFlag as EmulatedUpdateFlag, UpdateFlags as EmulatedUpdateFlags } from './maps.js';
