@@ -6,20 +6,11 @@
 // so machine load hitting one round moves both sides of its ratio.
 
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { check, fmt, nowNs, ROOT } from './util.js';
+import { check, fmt, largestFixture, nowNs, ROOT } from './util.js';
 
 const ROUNDS = 21;
 const TARGET = 1.5;
-
-function largestFixture() {
-  const dir = join(ROOT, 'fixtures');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.o'))
-    .map((f) => join(dir, f))
-    .sort((a, b) => statSync(b).size - statSync(a).size)[0];
-}
 
 function wall(args) {
   const t0 = nowNs();

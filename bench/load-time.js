@@ -10,21 +10,13 @@
 // the median of the per-round ratios is reported.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BenchError, check, fmt, nowNs, ROOT } from './util.js';
+import { BenchError, check, fmt, largestFixture, nowNs, ROOT } from './util.js';
 
 const ROUNDS = 9;
 const TARGET = 1.1;
-
-function largestFixture() {
-  const dir = join(ROOT, 'fixtures');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.o'))
-    .map((f) => join(dir, f))
-    .sort((a, b) => statSync(b).size - statSync(a).size)[0];
-}
 
 const CHILD = `
 const { openObject } = await import(process.argv[1]);

@@ -19,6 +19,15 @@ export function dist(rel) {
 }
 
 /** Monotonic clock in nanoseconds, as a Number (fine for spans under ~100 days). */
+/** The largest object under fixtures/ (the CLI start-up and load-time benches measure it). */
+export function largestFixture() {
+  const dir = join(ROOT, 'fixtures');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.o'))
+    .map((f) => join(dir, f))
+    .sort((a, b) => statSync(b).size - statSync(a).size)[0];
+}
+
 export function nowNs() {
   return Number(process.hrtime.bigint());
 }
