@@ -3,6 +3,7 @@
 // sk_msg program off a sockmap named by pin path or id:N. Pins that `load`
 // made for them under <bpffs>/bpf-ts/ (cgroup links, the sockmap) go too.
 
+import type { DetachValues } from './commands/detach.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { cgroupAttachType, cgroupId, detachCgroup } from '../attach/cgroup.js';
@@ -15,7 +16,7 @@ import { findLinkPins, removeLinkPin } from './link-pins.js';
 import { openMapTarget } from './target.js';
 import { parseUint } from './tc-select.js';
 
-type Values = Record<string, string | boolean | string[] | undefined>;
+type Values = DetachValues;
 
 function cgroupLinkPins(bpffs: string, cgroup: string): string[] {
   const dir = pinDir(bpffs);
@@ -28,11 +29,11 @@ function cgroupLinkPins(bpffs: string, cgroup: string): string[] {
   }
 }
 
-export function detachCgroupCli(values: Values, ctx: CommandContext, bpffs: string): number {
+export function detachCgroupCli(values: Values & { cgroup: string }, ctx: CommandContext, bpffs: string): number {
   const progId = parseUint(values['program-id'], '--program-id', 0xffffffff);
-  const attachType = values['attach-type'] as string | undefined;
+  const attachType = values['attach-type'];
   // The link pins load --link made for this cgroup: detaching through them needs no CAP_SYS_ADMIN.
-  const r = detachCgroup(values.cgroup as string, { progId, ...(attachType !== undefined ? { attachType: cgroupAttachType(attachType) } : {}), linkPins: cgroupLinkPins(bpffs, values.cgroup as string) });
+  const r = detachCgroup(values.cgroup, { progId, ...(attachType !== undefined ? { attachType: cgroupAttachType(attachType) } : {}), linkPins: cgroupLinkPins(bpffs, values.cgroup) });
   const removedPins: string[] = [];
   const withLink = r.detached.filter((d) => d.linkId !== undefined);
   if (withLink.length > 0) {
@@ -51,8 +52,8 @@ export function detachCgroupCli(values: Values, ctx: CommandContext, bpffs: stri
   return 0;
 }
 
-export function detachSkMsgCli(values: Values, ctx: CommandContext, bpffs: string): number {
-  const target = values['sk-msg'] as string;
+export function detachSkMsgCli(values: Values & { 'sk-msg': string }, ctx: CommandContext, bpffs: string): number {
+  const target = values['sk-msg'];
   const progId = parseUint(values['program-id'], '--program-id', 0xffffffff);
   let r;
   {

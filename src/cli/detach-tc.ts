@@ -4,6 +4,7 @@
 // made for tcx links are removed; the clsact qdisc stays unless
 // --remove-qdisc (and then only when no filter is left on it).
 
+import type { DetachValues } from './commands/detach.js';
 import { detachTc, isTcDirection, removeClsact, type TcDetachment, type TcDirection } from '../attach/tc.js';
 import { detachTcx, type TcxDetachment } from '../attach/tcx.js';
 import { resolveInterface } from '../attach/iface.js';
@@ -14,11 +15,11 @@ import { defaultTcxLinkPin } from './default-pins.js';
 import { findLinkPins, removeLinkPin } from './link-pins.js';
 import { parseUint } from './tc-select.js';
 
-type Values = Record<string, string | boolean | string[] | undefined>;
+type Values = DetachValues;
 
-export function detachTcCli(values: Values, ctx: CommandContext, bpffs: string): number {
-  const iface = values.tc as string;
-  const netns = values.netns as string | undefined;
+export function detachTcCli(values: Values & { tc: string }, ctx: CommandContext, bpffs: string): number {
+  const iface = values.tc;
+  const netns = values.netns;
   if (values.mode !== undefined) throw new BpfError('USAGE', '--mode is for --xdp');
   const d = values.direction;
   if (d !== undefined && !isTcDirection(d)) throw new BpfError('USAGE', `--direction must be ingress or egress, got ${String(d)}`);

@@ -9,6 +9,7 @@
 // attached first: a socket added to the map takes the map's programs at that
 // moment, so it must be there before sock_ops starts adding sockets.
 
+import type { LoadValues } from './commands/load.js';
 import { warnLoad } from './load-warnings.js';
 import { basename } from 'node:path';
 import { attachCgroup, attachCgroupLink, BPF_F_ALLOW_MULTI, resolveCgroup, type CgroupLink } from '../attach/cgroup.js';
@@ -22,13 +23,13 @@ import type { CommandContext } from './command.js';
 import { defaultCgroupLinkPin, defaultSkMsgMapPin } from './default-pins.js';
 import { clearDefunctLinkPin, pinLinkVerified, removeLinkPin } from './link-pins.js';
 
-type Values = Record<string, string | boolean | string[] | undefined>;
+type Values = LoadValues;
 
 const NOT_HERE = ['mode', 'direction', 'priority', 'handle', 'netns'] as const;
 
 export function loadCgroup(objPath: string, values: Values, ctx: CommandContext, bpffs: string): number {
-  const cgroupArg = values.cgroup as string | undefined;
-  const mapName = values['sk-msg'] as string | undefined;
+  const cgroupArg = values.cgroup;
+  const mapName = values['sk-msg'];
   for (const f of NOT_HERE) if (values[f] !== undefined) throw new BpfError('USAGE', `--${f} does not apply to --cgroup / --sk-msg`);
   if (!cgroupArg) {
     if (values.program) throw new BpfError('USAGE', '--program picks the cgroup program; the sk_msg program is --sk-msg-program');
@@ -39,19 +40,19 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
   if (values.replace && !mapName) throw new BpfError('USAGE', '--replace swaps the sk_msg program of --sk-msg MAP; cgroup hooks take several programs');
   const cgroup = cgroupArg ? resolveCgroup(cgroupArg) : undefined;
   // A custom link pin path is checked (and a defunct link's pin cleared) before anything is loaded.
-  const customPin = values.link ? (values['pin-link'] as string | undefined) : undefined;
+  const customPin = values.link ? (values['pin-link']) : undefined;
   const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the cgroup link for ${cgroupArg}`) : undefined;
 
   const spec = openObject(objPath);
   applyMaxEntries(spec, values['max-entries']);
-  const cgProg = cgroup ? selectCgroupProgram(spec, values.program as string | undefined) : undefined;
+  const cgProg = cgroup ? selectCgroupProgram(spec, values.program) : undefined;
   const attachType = cgProg ? cgroupAttachTypeFor(cgProg, values['attach-type']) : undefined;
-  const msgProg = mapName ? selectSkMsgProgram(spec, values['sk-msg-program'] as string | undefined) : undefined;
+  const msgProg = mapName ? selectSkMsgProgram(spec, values['sk-msg-program']) : undefined;
   using coll = spec.load({
     ignoreMemoryLimit: values['ignore-memory-limit'] === true,
     programs: [cgProg, msgProg].filter((p) => p !== undefined).map((p) => p.name),
     bpffs,
-    pinMaps: values['pin-maps'] as string | undefined,
+    pinMaps: values['pin-maps'],
   });
   warnLoad(ctx, coll);
   const map = mapName ? coll.map(mapName) : undefined;
@@ -89,7 +90,7 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
       const progFd = coll.program(cgProg.name).fd.value;
       if (values.link) {
         link = attachCgroupLink({ cgroup, progFd, attachType });
-        const pinPath = (values['pin-link'] as string | undefined) ?? defaultCgroupLinkPin(bpffs, link.cgroupId, link.attachTypeName, link.id);
+        const pinPath = values['pin-link'] ?? defaultCgroupLinkPin(bpffs, link.cgroupId, link.attachTypeName, link.id);
         const l = link;
         undo.push(() => l.detach());
         pinLinkVerified(link.fd.value, pinPath, `cgroup link ${link.id}`);

@@ -3,6 +3,7 @@
 // as a cls_bpf filter on clsact (like `tc filter add … bpf da obj OBJ sec S`),
 // or with --link through a tcx bpf_link pinned on bpffs.
 
+import type { LoadValues } from './commands/load.js';
 import { warnLoad } from './load-warnings.js';
 import { basename } from 'node:path';
 import { attachTc } from '../attach/tc.js';
@@ -15,11 +16,11 @@ import { defaultTcxLinkPin } from './default-pins.js';
 import { clearDefunctLinkPin, pinLinkVerified } from './link-pins.js';
 import { parseDirection, parseUint, selectTcProgram, tcProgramNames } from './tc-select.js';
 
-type Values = Record<string, string | boolean | string[] | undefined>;
+type Values = LoadValues;
 
-export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpffs: string): number {
-  const iface = values.tc as string;
-  const netns = values.netns as string | undefined;
+export function loadTc(objPath: string, values: Values & { tc: string }, ctx: CommandContext, bpffs: string): number {
+  const iface = values.tc;
+  const netns = values.netns;
   if (values.mode !== undefined) throw new BpfError('USAGE', '--mode is for --xdp; TC has --direction ingress|egress');
   const priority = parseUint(values.priority, '--priority', 0xffff);
   const handle = parseUint(values.handle, '--handle', 0xffffffff);
@@ -29,19 +30,19 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
   if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
 
   // A custom link pin path is checked (and a defunct link's pin cleared) before anything is loaded.
-  const customPin = values.link ? (values['pin-link'] as string | undefined) : undefined;
+  const customPin = values.link ? (values['pin-link']) : undefined;
   const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the tcx link for ${iface}`) : undefined;
 
   const spec = openObject(objPath);
   applyMaxEntries(spec, values['max-entries']);
-  const prog = selectTcProgram(spec, values.program as string | undefined, values.direction);
+  const prog = selectTcProgram(spec, values.program, values.direction);
   const direction = parseDirection(values.direction, prog);
   using coll = spec.load({
     ignoreMemoryLimit: values['ignore-memory-limit'] === true,
     programs: tcProgramNames(spec, prog),
     programType: 'sched_cls',
     bpffs,
-    pinMaps: values['pin-maps'] as string | undefined,
+    pinMaps: values['pin-maps'],
   });
   warnLoad(ctx, coll);
   const p = coll.program(prog.name);
@@ -56,7 +57,7 @@ export function loadTc(objPath: string, values: Values, ctx: CommandContext, bpf
   try {
     if (values.link) {
       using link = attachTcx({ iface, direction, program: p, netns });
-      const pinPath = (values['pin-link'] as string | undefined) ?? defaultTcxLinkPin(bpffs, link.ifname, direction, link.id, netns);
+      const pinPath = values['pin-link'] ?? defaultTcxLinkPin(bpffs, link.ifname, direction, link.id, netns);
       try {
         // Verified after pinning: a detach between LINK_CREATE and the pin leaves nothing attached.
         pinLinkVerified(link.fd.value, pinPath, `tcx link ${link.id}`);

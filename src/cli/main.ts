@@ -4,7 +4,7 @@
 
 import { parseArgs } from 'node:util';
 import { BpfError } from '../errors.js';
-import type { Command, CommandContext } from './command.js';
+import type { Command, CommandContext, OptionSpec, OptionValues } from './command.js';
 import { completionScript } from './completion.js';
 import { type CommandEntry, commands } from './commands/index.js';
 import { runCleanups, wireProcessExitPaths, writeStderr, writeStdout } from './lifecycle.js';
@@ -139,7 +139,7 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
       out(commandHelp(cmd) + '\n');
       return 0;
     }
-    return await cmd.run(parsed.positionals, parsed.values as Record<string, string | boolean | string[] | undefined>, ctx);
+    return await cmd.run(parsed.positionals, parsed.values as OptionValues<OptionSpec>, ctx);
   } catch (e) {
     // Undo what the command left half-done before saying why it failed.
     runCleanups('error');

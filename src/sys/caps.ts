@@ -10,6 +10,7 @@
 // the map and program types an unprivileged user may otherwise create.
 
 import { readFileSync } from 'node:fs';
+import { BpfError } from '../errors.js';
 import * as cmd from './bpf-cmd.js';
 import { BPF_MAP_TYPE } from './map-type.js';
 import { BPF_PROG_TYPE } from '../uapi/bpf.js';
@@ -53,7 +54,7 @@ export const capBit = (cap: number): bigint => 1n << BigInt(cap);
 /** Parse "CapEff:\t000001fffeffffff" style hex (as in /proc/PID/status). */
 export function parseCapHex(hex: string): CapSet {
   const h = hex.trim();
-  if (!/^[0-9a-fA-F]+$/.test(h)) throw new Error(`bpf-ts: cannot parse capability set ${JSON.stringify(hex)}`);
+  if (!/^[0-9a-fA-F]+$/.test(h)) throw new BpfError('INVALID_ARGUMENT', `cannot parse capability set ${JSON.stringify(hex)} (expected hex as in /proc/PID/status CapEff)`);
   return BigInt('0x' + h);
 }
 

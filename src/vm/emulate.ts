@@ -297,7 +297,8 @@ export class EmulatedProgram {
 
 const id = (name: string): number => {
   const n = helperId(name);
-  if (n === undefined) throw new Error(`helper ${name} unknown`);
+  // Only names from our own helper table reach here: a miss is a bug in this file.
+  if (n === undefined) throw new BpfError('EMU_UNKNOWN_HELPER', `emulator: helper ${name} is not in the helper table`);
   return n;
 };
 

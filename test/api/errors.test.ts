@@ -44,3 +44,24 @@ describeRoot('a closed collection', () => {
     expect(() => coll.map('.data')).toThrowError(expect.objectContaining({ code: 'CLOSED', message: expect.stringContaining('map .data') }));
   });
 });
+
+describe('the library throws only BpfErrors', () => {
+  it('a malformed capability set is an INVALID_ARGUMENT BpfError', async () => {
+    const { parseCapHex } = await import('../../src/sys/caps.js');
+    expect(parseCapHex('000001fffeffffff')).toBe(0x1fffeffffffn);
+    expect(() => parseCapHex('zz')).toThrowError(expect.objectContaining({ name: 'BpfError', code: 'INVALID_ARGUMENT' }));
+  });
+
+  it('no source file throws a bare Error, RangeError, TypeError or SyntaxError', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const files = readdirSync('src', { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(100);
+    const raw = files.flatMap((f) =>
+      readFileSync(`src/${f}`, 'utf8')
+        .split('\n')
+        .map((line, i) => ({ where: `src/${f}:${i + 1}`, line }))
+        .filter(({ line }) => /\bthrow new (Error|RangeError|TypeError|SyntaxError)\(/.test(line)),
+    );
+    expect(raw.map((r) => r.where)).toEqual([]);
+  });
+});

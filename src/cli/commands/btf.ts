@@ -14,7 +14,7 @@ import { applyCoreRelocations, CoreResolver } from '../../object/core/index.js';
 import { Insns } from '../../object/instruction.js';
 import { readObjectFile } from '../../object/read.js';
 import { KERNEL_BTF_DIR, VMLINUX_BTF_PATH, coreTargetFromBtf, kernelCoreTarget, readBtfFile, vmlinuxBtf } from '../../sys/kernel-btf.js';
-import type { Command, CommandContext } from '../command.js';
+import { type CommandContext, defineCommand } from '../command.js';
 import { insnText } from '../../asm/disasm.js';
 import { decodeAt } from '../../asm/insn.js';
 import { table } from '../format.js';
@@ -54,10 +54,10 @@ function findTypes(btf: Btf, spec: string): BtfType[] {
   return kind ? all.filter((t) => t.kind === kind || (kind === 'enum' && t.kind === 'enum64')) : all;
 }
 
-function dump(positionals: string[], values: Record<string, unknown>, ctx: CommandContext): number {
+function dump(positionals: string[], values: { base?: string; type?: string }, ctx: CommandContext): number {
   const [path] = positionals;
   if (!path || positionals.length !== 1) throw new BpfError('USAGE', 'btf dump takes one file: an object, or raw BTF such as /sys/kernel/btf/vmlinux');
-  const { btf, object } = openBtf(path, values.base as string | undefined);
+  const { btf, object } = openBtf(path, values.base);
   let types: BtfType[];
   if (typeof values.type === 'string') {
     types = findTypes(btf, values.type);
@@ -81,7 +81,7 @@ function dump(positionals: string[], values: Record<string, unknown>, ctx: Comma
   return 0;
 }
 
-function core(positionals: string[], values: Record<string, unknown>, ctx: CommandContext): number {
+function core(positionals: string[], values: { target?: string }, ctx: CommandContext): number {
   const [path] = positionals;
   if (!path || positionals.length !== 1) throw new BpfError('USAGE', 'btf core takes one object file');
   const obj = readObjectFile(path);
@@ -144,7 +144,7 @@ function core(positionals: string[], values: Record<string, unknown>, ctx: Comma
   return 0;
 }
 
-export const btf: Command = {
+export const btf = defineCommand({
   name: 'btf',
   summary: 'print BTF types as C (objects, /sys/kernel/btf/*); show CO-RE relocations and what they resolve to',
   usage: 'bpf-ts btf dump OBJ|BTF_FILE [--type NAME] [--base BTF_FILE] [--json] | btf core OBJ [--target BTF_FILE] [--json]',
@@ -159,4 +159,4 @@ export const btf: Command = {
     if (sub === 'core') return core(rest, values, ctx);
     throw new BpfError('USAGE', `btf needs a sub-command: dump or core (usage: ${this.usage})`);
   },
-};
+});

@@ -13,7 +13,7 @@ import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
 import { ping } from '../../net/icmp.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../testenv.js';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { sumCounter } from '../counters.js';
 import { guard } from '../lifecycle.js';
 import { parseMode } from '../xdp-select.js';
@@ -45,7 +45,7 @@ export function canWriteNetnsDir(): boolean {
   }
 }
 
-export const demo: Command = {
+export const demo = defineCommand({
   name: 'demo',
   summary: 'set up a test network, attach the ICMP even-sequence dropper, ping, report, clean up (needs root, or CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_BPF, CAP_NET_RAW)',
   usage: 'bpf-ts demo [--count N] [--mode native|skb] [--name NAME] [--json]',
@@ -74,7 +74,7 @@ export const demo: Command = {
       if (ctx.json && cut) ctx.print(JSON.stringify({ testenv: env.name, removed: true, reason }));
     });
     try {
-      env = setupTestEnv(values.name === undefined ? {} : { name: values.name as string });
+      env = setupTestEnv(values.name === undefined ? {} : { name: values.name });
       say(`1. test network "${env.name}": ${env.nsA}/${env.vethA} ${env.ipA} <-> ${env.nsB}/${env.vethB} ${env.ipB} (IPv6 off, static neighbours)`);
 
       const spec = openObject(FIXTURE);
@@ -115,4 +115,4 @@ export const demo: Command = {
       cleanup.release();
     }
   },
-};
+});

@@ -8,7 +8,7 @@ import { detachXdp, type XdpDetachment } from '../../attach/xdp.js';
 import { withNetns } from '../../netns.js';
 import { BpfError } from '../../errors.js';
 import { DEFAULT_BPFFS } from '../../maps/pin.js';
-import type { Command } from '../command.js';
+import { type CommandContext, defineCommand, type OptionSpec, type OptionValues } from '../command.js';
 import { detachCgroupCli, detachSkMsgCli } from '../detach-cgroup.js';
 import { detachTcCli } from '../detach-tc.js';
 import { parseMode } from '../xdp-select.js';
@@ -16,48 +16,53 @@ import { detachLinksDir } from '../load-tracing.js';
 import { defaultXdpLinkPin } from '../default-pins.js';
 import { checkBpffsOption, detachPinnedLink, findLinkPins, readLinkPin, removeLinkPin } from '../link-pins.js';
 
-export const detach: Command = {
+const detachOptions = {
+  xdp: { type: 'string' },
+  tc: { type: 'string' },
+  direction: { type: 'string' },
+  priority: { type: 'string' },
+  handle: { type: 'string' },
+  'remove-qdisc': { type: 'boolean' },
+  cgroup: { type: 'string' },
+  'attach-type': { type: 'string' },
+  'program-id': { type: 'string' },
+  'sk-msg': { type: 'string' },
+  mode: { type: 'string' },
+  'pin-link': { type: 'string' },
+  netns: { type: 'string' },
+  bpffs: { type: 'string' },
+  links: { type: 'string' },
+} as const satisfies OptionSpec;
+
+/** detach's parsed options (its TC and cgroup halves take them too). */
+export type DetachValues = OptionValues<typeof detachOptions>;
+
+export const detach = defineCommand({
   name: 'detach',
   aliases: ['unload'],
   summary: 'detach XDP, TC (clsact filters and tcx), cgroup or sk_msg programs (alias: unload)',
   usage:
     'bpf-ts detach --xdp IFACE [--mode M] | --pin-link PATH | --links DIR | --tc IFACE [--direction ingress|egress] [--priority N --handle N] [--remove-qdisc] | --cgroup PATH [--attach-type T] [--program-id N] | --sk-msg PIN|id:N [--program-id N] [--netns NAME] [--bpffs DIR] [--json]',
-  options: {
-    xdp: { type: 'string' },
-    tc: { type: 'string' },
-    direction: { type: 'string' },
-    priority: { type: 'string' },
-    handle: { type: 'string' },
-    'remove-qdisc': { type: 'boolean' },
-    cgroup: { type: 'string' },
-    'attach-type': { type: 'string' },
-    'program-id': { type: 'string' },
-    'sk-msg': { type: 'string' },
-    mode: { type: 'string' },
-    'pin-link': { type: 'string' },
-    netns: { type: 'string' },
-    bpffs: { type: 'string' },
-    links: { type: 'string' },
-  },
+  options: detachOptions,
   run(positionals, values, ctx) {
     if (positionals.length !== 0) throw new BpfError('USAGE', `detach takes no positional arguments (usage: ${this.usage})`);
     const kinds = (['xdp', 'tc', 'cgroup', 'sk-msg', 'pin-link', 'links'] as const).filter((k) => values[k] !== undefined);
     if (kinds.length > 1) throw new BpfError('USAGE', `detach takes one of --xdp, --tc, --cgroup, --sk-msg, --pin-link, --links (got ${kinds.map((k) => '--' + k).join(' and ')})`);
     // Links pinned by load --pin-links: each pin is checked on its own (lstat, bpffs).
-    if (values.links !== undefined) return detachLinksDir(values.links as string, ctx);
+    if (values.links !== undefined) return detachLinksDir(values.links, ctx);
     // An explicit --bpffs that is not a (trusted) bpffs is refused before anything is touched.
-    checkBpffsOption(values.bpffs as string | undefined);
-    const bpffs = (values.bpffs as string | undefined) ?? DEFAULT_BPFFS;
-    if (values['pin-link'] !== undefined) return detachPinLinkCli(values['pin-link'] as string, values, ctx);
-    if (values.tc !== undefined) return detachTcCli(values, ctx, bpffs);
-    if (values.cgroup !== undefined) return detachCgroupCli(values, ctx, bpffs);
-    if (values['sk-msg'] !== undefined) return detachSkMsgCli(values, ctx, bpffs);
-    const iface = values.xdp as string | undefined;
+    checkBpffsOption(values.bpffs);
+    const bpffs = values.bpffs ?? DEFAULT_BPFFS;
+    if (values['pin-link'] !== undefined) return detachPinLinkCli(values['pin-link'], values, ctx);
+    if (values.tc !== undefined) return detachTcCli({ ...values, tc: values.tc }, ctx, bpffs);
+    if (values.cgroup !== undefined) return detachCgroupCli({ ...values, cgroup: values.cgroup }, ctx, bpffs);
+    if (values['sk-msg'] !== undefined) return detachSkMsgCli({ ...values, 'sk-msg': values['sk-msg'] }, ctx, bpffs);
+    const iface = values.xdp;
     if (!iface) throw new BpfError('USAGE', 'detach needs --xdp IFACE, --tc IFACE, --cgroup PATH, --sk-msg MAP or --pin-link PATH');
     for (const f of ['direction', 'priority', 'handle', 'remove-qdisc', 'attach-type', 'program-id'] as const) {
       if (values[f] !== undefined) throw new BpfError('USAGE', `--${f} does not apply to --xdp`);
     }
-    const netns = values.netns as string | undefined;
+    const netns = values.netns;
     const mode = values.mode === undefined ? undefined : parseMode(values.mode, 'auto');
     // The default link pin is named after the interface; it may outlive it.
     let ifname = iface;
@@ -120,9 +125,9 @@ export const detach: Command = {
     }
     return 0;
   },
-};
+});
 
-function detachPinLinkCli(path: string, values: Record<string, unknown>, ctx: Parameters<Command['run']>[2]): number {
+function detachPinLinkCli(path: string, values: DetachValues, ctx: CommandContext): number {
   for (const f of ['direction', 'priority', 'handle', 'remove-qdisc', 'attach-type', 'program-id', 'mode', 'netns'] as const) {
     if (values[f] !== undefined) throw new BpfError('USAGE', `--${f} does not apply to --pin-link (the pin names the link)`);
   }

@@ -5,9 +5,9 @@
 import { programListing } from '../../asm/listing.js';
 import { BpfError } from '../../errors.js';
 import { readObjectFile } from '../../object/read.js';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 
-export const disasm: Command = {
+export const disasm = defineCommand({
   name: 'disasm',
   summary: 'print the instructions of an object\'s programs with their C source lines (no root needed)',
   usage: 'bpf-ts disasm OBJ [--program NAME] [--json]',
@@ -17,7 +17,7 @@ export const disasm: Command = {
   run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', 'disasm takes exactly one object file (usage: bpf-ts disasm OBJ [--program NAME])');
     const obj = readObjectFile(positionals[0]);
-    const wanted = values.program as string | undefined;
+    const wanted = values.program;
     const programs = wanted === undefined ? obj.programs : obj.programs.filter((p) => p.name === wanted);
     if (programs.length === 0) {
       throw new BpfError(
@@ -48,4 +48,4 @@ export const disasm: Command = {
     });
     return 0;
   },
-};
+});

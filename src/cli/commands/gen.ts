@@ -8,9 +8,9 @@ import { BpfError } from '../../errors.js';
 import { generateModule } from '../../gen/generate.js';
 import { parseObject } from '../../object/object.js';
 import { readObjectBytes } from '../../object/read.js';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 
-export const gen: Command = {
+export const gen = defineCommand({
   name: 'gen',
   summary: 'write a TypeScript module typed from the object\'s BTF: maps, globals, programs, events',
   usage: 'bpf-ts gen OBJ [--out FILE.ts] [--embed] [--event-type STRUCT]… [--runtime MODULE] [--json]',
@@ -25,7 +25,7 @@ export const gen: Command = {
     const objPath = positionals[0]!;
     const bytes = readObjectBytes(objPath);
     const file = parseObject(bytes, objPath);
-    const out = values.out as string | undefined;
+    const out = values.out;
     if (out !== undefined && !out.endsWith('.ts')) throw new BpfError('USAGE', `--out names a TypeScript file (FILE.ts), got ${out}`);
     const fromDir = out ? dirname(resolve(out)) : process.cwd();
     let rel = relative(fromDir, resolve(objPath)).split(sep).join('/');
@@ -35,8 +35,8 @@ export const gen: Command = {
       sha256: createHash('sha256').update(bytes).digest('hex'),
       relativePath: rel,
       ...(values.embed ? { embed: bytes } : {}),
-      eventTypes: (values['event-type'] as string[] | undefined) ?? [],
-      ...(values.runtime ? { runtimeModule: values.runtime as string } : {}),
+      eventTypes: values['event-type'] ?? [],
+      ...(values.runtime ? { runtimeModule: values.runtime } : {}),
     });
     if (!out) {
       process.stdout.write(text);
@@ -48,4 +48,4 @@ export const gen: Command = {
     else ctx.print(`wrote ${out} (${Buffer.byteLength(text)} bytes) from ${objPath}`);
     return 0;
   },
-};
+});

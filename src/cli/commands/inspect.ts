@@ -4,7 +4,7 @@ import { BpfError } from '../../errors.js';
 import { readObjectFile } from '../../object/read.js';
 import type { BpfObjectFile } from '../../object/types.js';
 import { mapTypeName, progTypeName } from '../../uapi/bpf.js';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { table } from '../format.js';
 
 export function describeObject(obj: BpfObjectFile) {
@@ -48,7 +48,7 @@ export function parseMaxSize(v: unknown): number | undefined {
   return n;
 }
 
-export const inspect: Command = {
+export const inspect = defineCommand({
   name: 'inspect',
   summary: 'list the programs and maps of a BPF object (no root needed)',
   usage: 'bpf-ts inspect OBJ [--max-size BYTES] [--json]  (only regular files; objects over 256 MiB need --max-size)',
@@ -91,4 +91,4 @@ export const inspect: Command = {
     }
     return 0;
   },
-};
+});

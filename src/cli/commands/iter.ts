@@ -6,9 +6,9 @@ import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
 import { attachIter } from '../../link/tracing.js';
 import { BPF_ATTACH_TYPE } from '../../uapi/bpf.js';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 
-export const iter: Command = {
+export const iter = defineCommand({
   name: 'iter',
   summary: 'run a BPF iterator program once and print its output',
   usage: 'bpf-ts iter OBJ [--program NAME] [--json]',
@@ -19,7 +19,7 @@ export const iter: Command = {
     if (positionals.length !== 1) throw new BpfError('USAGE', `iter takes exactly one object file (usage: ${this.usage})`);
     const spec = openObject(positionals[0]!);
     const iters = spec.programs.filter((p) => p.expectedAttachType === BPF_ATTACH_TYPE.TRACE_ITER);
-    const name = values.program as string | undefined;
+    const name = values.program;
     let chosen;
     if (name) {
       chosen = spec.program(name);
@@ -36,4 +36,4 @@ export const iter: Command = {
     else if (output.length > 0) ctx.print(output.toString('utf8').replace(/\n$/, ''));
     return 0;
   },
-};
+});

@@ -6,7 +6,7 @@ import type { LinkInfo } from '../../sys/info.js';
 import { listLinks, listPrograms } from '../../sys/ids.js';
 import { linkTypeName } from '../../sys/link-type.js';
 import { attachTypeName, progTypeName } from '../../uapi/bpf.js';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { table } from '../format.js';
 
 /** One line describing where a link is attached. */
@@ -36,7 +36,7 @@ export function linkTarget(l: LinkInfo): string {
   }
 }
 
-export const link: Command = {
+export const link = defineCommand({
   name: 'link',
   summary: 'list the bpf_links in the kernel (what is attached where)',
   usage: 'bpf-ts link list [--json]',
@@ -54,4 +54,4 @@ export const link: Command = {
     else ctx.print(table(['ID', 'TYPE', 'PROG', 'NAME', 'TARGET'], rows.map((r) => [r.id, r.type, r.progId, r.progName, r.target])));
     return 0;
   },
-};
+});

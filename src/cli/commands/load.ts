@@ -13,61 +13,66 @@ import { checkBpffsOption, clearDefunctLinkPin, pinLinkVerified } from '../link-
 import { openObject } from '../../collection.js';
 import { BpfError } from '../../errors.js';
 import { DEFAULT_BPFFS } from '../../maps/pin.js';
-import type { Command } from '../command.js';
+import { defineCommand, type OptionSpec, type OptionValues } from '../command.js';
 import { loadCgroup } from '../load-cgroup.js';
 import { loadTc } from '../load-tc.js';
 import { loadPinLinks } from '../load-tracing.js';
 import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 
-export const load: Command = {
+const loadOptions = {
+  xdp: { type: 'string' },
+  tc: { type: 'string' },
+  direction: { type: 'string' },
+  priority: { type: 'string' },
+  handle: { type: 'string' },
+  cgroup: { type: 'string' },
+  'attach-type': { type: 'string' },
+  'sk-msg': { type: 'string' },
+  'sk-msg-program': { type: 'string' },
+  mode: { type: 'string' },
+  program: { type: 'string' },
+  'pin-maps': { type: 'string' },
+  replace: { type: 'boolean' },
+  link: { type: 'boolean' },
+  'pin-link': { type: 'string' },
+  netns: { type: 'string' },
+  bpffs: { type: 'string' },
+  'pin-links': { type: 'string' },
+  set: { type: 'string', multiple: true },
+  'ignore-memory-limit': { type: 'boolean' },
+  ...MAX_ENTRIES_OPTION,
+} as const satisfies OptionSpec;
+
+/** load's parsed options (its TC and cgroup halves take them too). */
+export type LoadValues = OptionValues<typeof loadOptions>;
+
+export const load = defineCommand({
   name: 'load',
   summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg (stays attached)',
   usage:
     'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--max-entries MAP=N]… [--ignore-memory-limit] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
-  options: {
-    xdp: { type: 'string' },
-    tc: { type: 'string' },
-    direction: { type: 'string' },
-    priority: { type: 'string' },
-    handle: { type: 'string' },
-    cgroup: { type: 'string' },
-    'attach-type': { type: 'string' },
-    'sk-msg': { type: 'string' },
-    'sk-msg-program': { type: 'string' },
-    mode: { type: 'string' },
-    program: { type: 'string' },
-    'pin-maps': { type: 'string' },
-    replace: { type: 'boolean' },
-    link: { type: 'boolean' },
-    'pin-link': { type: 'string' },
-    netns: { type: 'string' },
-    bpffs: { type: 'string' },
-    'pin-links': { type: 'string' },
-    set: { type: 'string', multiple: true },
-    'ignore-memory-limit': { type: 'boolean' },
-    ...MAX_ENTRIES_OPTION,
-  },
+  options: loadOptions,
   run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
     if (values['pin-links'] !== undefined) {
       if (values.xdp || values.tc || values.cgroup || values['sk-msg']) throw new BpfError('USAGE', '--pin-links attaches tracing programs where their sections say; it does not go with --xdp, --tc or --cgroup');
-      return loadPinLinks(positionals[0]!, values['pin-links'] as string, { program: values.program as string | undefined, set: values.set as string[] | undefined }, ctx);
+      return loadPinLinks(positionals[0]!, values['pin-links'], { program: values.program, set: values.set }, ctx);
     }
     const kinds = [values.xdp && '--xdp', values.tc && '--tc', (values.cgroup || values['sk-msg']) && '--cgroup/--sk-msg'].filter(Boolean);
     if (kinds.length > 1) throw new BpfError('USAGE', `load attaches one kind at a time: ${kinds.join(' and ')} given`);
     // An explicit --bpffs must be a bpf filesystem bpf-ts may trust, whether or not anything gets pinned.
-    checkBpffsOption(values.bpffs as string | undefined);
-    if (values.tc) return loadTc(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
-    if (values.cgroup || values['sk-msg']) return loadCgroup(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
-    const iface = values.xdp as string | undefined;
+    checkBpffsOption(values.bpffs);
+    if (values.tc) return loadTc(positionals[0]!, { ...values, tc: values.tc }, ctx, values.bpffs ?? DEFAULT_BPFFS);
+    if (values.cgroup || values['sk-msg']) return loadCgroup(positionals[0]!, values, ctx, values.bpffs ?? DEFAULT_BPFFS);
+    const iface = values.xdp;
     if (!iface) throw new BpfError('USAGE', 'load needs where to attach: --xdp IFACE, --tc IFACE, --cgroup PATH or --sk-msg MAP');
     for (const f of ['direction', 'priority', 'handle', 'attach-type', 'sk-msg-program'] as const) {
       if (values[f] !== undefined) throw new BpfError('USAGE', `--${f} does not apply to --xdp`);
     }
     const mode = parseMode(values.mode, 'native');
-    const netns = values.netns as string | undefined;
-    const bpffs = (values.bpffs as string | undefined) ?? DEFAULT_BPFFS;
+    const netns = values.netns;
+    const bpffs = values.bpffs ?? DEFAULT_BPFFS;
     if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
     if (values.link && values.replace) throw new BpfError('USAGE', '--replace works on netlink attachments; detach a link first');
 
@@ -77,20 +82,20 @@ export const load: Command = {
     let linkPinPath: string | undefined;
     let removedDefunctPin: string | undefined;
     if (values.link) {
-      const custom = values['pin-link'] as string | undefined;
+      const custom = values['pin-link'];
       linkPinPath = custom ?? defaultXdpLinkPin(bpffs, withNetns(netns, () => resolveInterface(iface, netns)).ifname, netns);
       removedDefunctPin = clearDefunctLinkPin(linkPinPath, `the XDP link for ${iface}`);
     }
 
     const spec = openObject(positionals[0]);
     applyMaxEntries(spec, values['max-entries']);
-    const prog = selectXdpProgram(spec, values.program as string | undefined);
+    const prog = selectXdpProgram(spec, values.program);
     using coll = spec.load({
     ignoreMemoryLimit: values['ignore-memory-limit'] === true,
       programs: xdpProgramNames(spec),
       programType: 'xdp',
       bpffs,
-      pinMaps: values['pin-maps'] as string | undefined,
+      pinMaps: values['pin-maps'],
     });
     warnLoad(ctx, coll);
     const p = coll.program(prog.name);
@@ -147,4 +152,4 @@ export const load: Command = {
     }
     return 0;
   },
-};
+});

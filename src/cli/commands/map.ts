@@ -8,7 +8,7 @@ import { updateFlags, type BpfMap, type MapValue, type UpdateFlag } from '../../
 import { type TypedMap, typedMapFromKernel } from '../../maps/typed.js';
 import { listMaps } from '../../sys/ids.js';
 import { mapTypeName } from '../../uapi/bpf.js';
-import type { Command, CommandContext } from '../command.js';
+import { type CommandContext, defineCommand } from '../command.js';
 import { hexList, table } from '../format.js';
 import { parseHex } from '../hex.js';
 import { openMapTarget } from '../target.js';
@@ -50,7 +50,7 @@ function printEntry(ctx: CommandContext, key: Uint8Array, value: MapValue): void
   }
 }
 
-function needKey(values: Record<string, unknown>): Buffer {
+function needKey(values: { key?: string }): Buffer {
   if (typeof values.key !== 'string') throw new BpfError('USAGE', 'needs --key HEX');
   return parseHex(values.key, '--key');
 }
@@ -67,7 +67,7 @@ function dump(map: BpfMap, ctx: CommandContext): number {
   return 0;
 }
 
-export const map: Command = {
+export const map = defineCommand({
   name: 'map',
   summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps',
   usage: 'bpf-ts map dump|lookup|update|delete|list [PIN_PATH|id:N] [--key HEX] [--value HEX] [--flags any|noexist|exist] [--json]',
@@ -123,4 +123,4 @@ export const map: Command = {
       }
     }
   },
-};
+});

@@ -3,10 +3,10 @@
 import { BpfError } from '../../errors.js';
 import { listPrograms } from '../../sys/ids.js';
 import { progTypeName } from '../../uapi/bpf.js';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { table } from '../format.js';
 
-export const prog: Command = {
+export const prog = defineCommand({
   name: 'prog',
   summary: 'list the programs loaded in the kernel',
   usage: 'bpf-ts prog list [--json]',
@@ -21,4 +21,4 @@ export const prog: Command = {
     }
     return 0;
   },
-};
+});

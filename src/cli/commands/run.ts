@@ -8,7 +8,7 @@ import { warnLoad } from '../load-warnings.js';
 import { openObject } from '../../collection.js';
 import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { BpfError } from '../../errors.js';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { counterReporter } from '../counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from '../events.js';
 import { attachForeground, type ForegroundXdp } from '../foreground-xdp.js';
@@ -23,7 +23,7 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
   return n;
 }
 
-export const run: Command = {
+export const run = defineCommand({
   name: 'run',
   summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
   usage: 'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
@@ -41,23 +41,23 @@ export const run: Command = {
   },
   async run(positionals, values, ctx) {
     if (positionals.length !== 1) throw new BpfError('USAGE', `run takes exactly one object file (usage: ${this.usage})`);
-    const iface = values.xdp as string | undefined;
+    const iface = values.xdp;
     const interval = positiveNumber(values.interval, '--interval', 1);
     const duration = values.duration === undefined ? undefined : positiveNumber(values.duration, '--duration', 1);
     if (!iface) {
       // No hook given: attach every tracing program where its section says.
-      const program = values.program as string | undefined;
-      return runTracing(positionals[0]!, { interval, duration, programs: program ? [program] : undefined, set: values.set as string[] | undefined, eventType: values['event-type'] as string | undefined }, ctx);
+      const program = values.program;
+      return runTracing(positionals[0]!, { interval, duration, programs: program ? [program] : undefined, set: values.set, eventType: values['event-type'] }, ctx);
     }
     const mode = parseMode(values.mode, 'native');
-    const netns = values.netns as string | undefined;
+    const netns = values.netns;
 
     const spec = openObject(positionals[0]);
     applyMaxEntries(spec, values['max-entries']);
-    const prog = selectXdpProgram(spec, values.program as string | undefined);
+    const prog = selectXdpProgram(spec, values.program);
     using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });
     warnLoad(ctx, coll);
-    const headers = eventHeaders(spec.file.btf, eventMapNames(coll), values['event-type'] as string | undefined, spec.path);
+    const headers = eventHeaders(spec.file.btf, eventMapNames(coll), values['event-type'], spec.path);
     const report = counterReporter(coll, ctx);
 
     // Everything below is undone by this one cleanup, on every way out:
@@ -93,4 +93,4 @@ export const run: Command = {
       throw e;
     }
   },
-};
+});

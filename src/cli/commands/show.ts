@@ -11,10 +11,10 @@ import { BpfError } from '../../errors.js';
 import { dumpLinks } from '../../netlink/link.js';
 import { NetlinkSocket } from '../../netlink/socket.js';
 import { withNetns } from '../../netns.js';
-import type { Command, CommandContext } from '../command.js';
+import { type CommandContext, defineCommand } from '../command.js';
 import { table } from '../format.js';
 
-export const show: Command = {
+export const show = defineCommand({
   name: 'show',
   summary: 'list interfaces with XDP and TC programs: hook, program id and name, link or netlink',
   usage: 'bpf-ts show [--netns NAME] [--all] | --cgroup PATH [--effective] [--json]  (--all: also every interface, with or without programs)',
@@ -22,9 +22,9 @@ export const show: Command = {
   run(positionals, values, ctx) {
     if (positionals.length !== 0) throw new BpfError('USAGE', `show takes no positional arguments (usage: ${this.usage})`);
     if (values.cgroup !== undefined && values.all) throw new BpfError('USAGE', '--all lists interfaces; it does not go with --cgroup');
-    if (values.cgroup !== undefined) return showCgroup(values.cgroup as string, values.effective === true, ctx);
+    if (values.cgroup !== undefined) return showCgroup(values.cgroup, values.effective === true, ctx);
     if (values.effective) throw new BpfError('USAGE', '--effective goes with --cgroup');
-    const netns = values.netns as string | undefined;
+    const netns = values.netns;
     const rows = listXdp({ netns }).flatMap((s) =>
       s.programs.map((p) => ({
         interface: s.ifname,
@@ -99,7 +99,7 @@ export const show: Command = {
     }
     return 0;
   },
-};
+});
 
 /** `show --cgroup PATH`: what BPF_PROG_QUERY reports for each hook of a cgroup, like `bpftool cgroup show`. */
 function showCgroup(arg: string, effective: boolean, ctx: CommandContext): number {

@@ -11,11 +11,26 @@ import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { runAsm } from '../../vm/asm-run.js';
 import type { TraceStep } from '../../vm/vm.js';
 import { BpfError } from '../../errors.js';
-import type { Command } from '../command.js';
+import { type CommandContext, defineCommand, type OptionSpec, type OptionValues } from '../command.js';
 import { hex } from '../format.js';
 import { parseHex } from '../hex.js';
 
-export const testRun: Command = {
+const testRunOptions = {
+  program: { type: 'string' },
+  type: { type: 'string' },
+  'data-hex': { type: 'string' },
+  repeat: { type: 'string' },
+  ...MAX_ENTRIES_OPTION,
+  asm: { type: 'string' },
+  emulate: { type: 'boolean' },
+  'mem-hex': { type: 'string' },
+  budget: { type: 'string' },
+  trace: { type: 'boolean' },
+} as const satisfies OptionSpec;
+
+type TestRunValues = OptionValues<typeof testRunOptions>;
+
+export const testRun = defineCommand({
   name: 'test-run',
   summary: 'run a program once on a packet with BPF_PROG_TEST_RUN and print its verdict',
   usage:
@@ -29,18 +44,7 @@ export const testRun: Command = {
     '  --mem-hex HEX  the memory (replaces the file\'s -- mem)\n' +
     '  --budget N     instructions before giving up (default 1000000)\n' +
     '  --trace        (with --emulate) print every executed instruction, the registers it changed and its C line',
-  options: {
-    program: { type: 'string' },
-    type: { type: 'string' },
-    'data-hex': { type: 'string' },
-    repeat: { type: 'string' },
-    ...MAX_ENTRIES_OPTION,
-    asm: { type: 'string' },
-    emulate: { type: 'boolean' },
-    'mem-hex': { type: 'string' },
-    budget: { type: 'string' },
-    trace: { type: 'boolean' },
-  },
+  options: testRunOptions,
   run(positionals, values, ctx) {
     if (values.asm !== undefined || values.emulate) return emulate(positionals, values, ctx);
     if (positionals.length !== 1) throw new BpfError('USAGE', 'test-run takes exactly one object file');
@@ -52,7 +56,7 @@ export const testRun: Command = {
     if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
     const spec = openObject(positionals[0]);
     applyMaxEntries(spec, values['max-entries']);
-    let name = values.program as string | undefined;
+    let name = values.program;
     if (!name) {
       if (spec.programs.length !== 1) {
         throw new BpfError('USAGE', `${spec.path} has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')}): choose one with --program`);
@@ -60,7 +64,7 @@ export const testRun: Command = {
       name = spec.programs[0].name;
     }
     const wanted = spec.program(name);
-    const type = (values.type as string | undefined) ?? (wanted.type === null ? 'xdp' : undefined);
+    const type = values.type ?? (wanted.type === null ? 'xdp' : undefined);
     // Only this program, its maps and its tail-call targets: another program the kernel refuses
     // (or a map still to be sized) elsewhere in the object does not stop this one.
     using coll = spec.load({ programs: [name], onlyNeeded: true, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
@@ -74,12 +78,12 @@ export const testRun: Command = {
     }
     return 0;
   },
-};
+});
 
 /** u64 as a JSON number when it is exact, else as a decimal string. */
 const jsonU64 = (v: bigint): number | string => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
 
-function emulate(positionals: string[], values: Record<string, string | boolean | string[] | undefined>, ctx: Parameters<Command['run']>[2]): number {
+function emulate(positionals: string[], values: TestRunValues, ctx: CommandContext): number {
   const file = values.asm;
   if (typeof file !== 'string' && positionals.length === 1) return emulateObjectProgram(positionals[0], values, ctx);
   if (typeof file !== 'string') throw new BpfError('USAGE', '--emulate runs an object (test-run OBJ --emulate --data-hex HEX) or an assembler file (--asm FILE)');
@@ -110,7 +114,7 @@ function emulate(positionals: string[], values: Record<string, string | boolean 
 }
 
 /** test-run OBJ --emulate: the same run and JSON as with the kernel, in the emulator. */
-function emulateObjectProgram(path: string, values: Record<string, string | boolean | string[] | undefined>, ctx: Parameters<Command['run']>[2]): number {
+function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandContext): number {
   const dataHex = values['data-hex'];
   if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
   const data = parseHex(dataHex, '--data-hex');
@@ -119,7 +123,7 @@ function emulateObjectProgram(path: string, values: Record<string, string | bool
   const budget = values.budget === undefined ? undefined : Number(values.budget);
   if (budget !== undefined && (!Number.isInteger(budget) || budget < 1)) throw new BpfError('USAGE', `--budget must be a positive integer, got ${values.budget}`);
   const spec = openObject(path);
-  let name = values.program as string | undefined;
+  let name = values.program;
   if (!name) {
     if (spec.programs.length !== 1) {
       throw new BpfError('USAGE', `${spec.path} has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')}): choose one with --program`);

@@ -6,11 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { BpfError } from '../../errors.js';
 import { netnsPath } from '../../netns.js';
 import { setupTestEnv, statusTestEnv, teardownTestEnv, testEnvNames } from '../../testenv.js';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { CAP, effectiveCaps, joinCaps, missingCaps, NEED_NETLINK_ADMIN, NEED_SYS_ADMIN, type CapNeed } from '../../sys/caps.js';
 import { canWriteNetnsDir } from './demo.js';
 
-function needName(values: Record<string, unknown>, sub: string): string {
+function needName(values: { name?: string }, sub: string): string {
   if (typeof values.name !== 'string') throw new BpfError('USAGE', `testenv ${sub} needs --name NAME (setup prints it)`);
   return values.name;
 }
@@ -28,7 +28,7 @@ export function testenvPreflight(caps = effectiveCaps()): void {
   throw new BpfError('NOT_ROOT', `testenv setup needs root or ${joinCaps(missing)}, which this process lacks (it creates network namespaces and veth interfaces): sudo npx bpf-ts testenv setup`);
 }
 
-export const testenv: Command = {
+export const testenv = defineCommand({
   name: 'testenv',
   summary: 'set up, inspect, enter or tear down a two-namespace veth test network',
   usage: 'bpf-ts testenv setup|teardown|status|exec [--name NAME] [--side a|b] [-- CMD ARGS…] [--json]',
@@ -38,7 +38,7 @@ export const testenv: Command = {
     switch (sub) {
       case 'setup': {
         testenvPreflight();
-        const env = setupTestEnv({ name: values.name as string | undefined });
+        const env = setupTestEnv({ name: values.name });
         if (ctx.json) ctx.printJson(env);
         else {
           ctx.print(`test environment "${env.name}" is up:`);
@@ -69,7 +69,7 @@ export const testenv: Command = {
       case 'exec': {
         const name = needName(values, sub);
         if (rest.length === 0) throw new BpfError('USAGE', 'testenv exec needs a command after --');
-        const side = (values.side as string | undefined) ?? 'a';
+        const side = values.side ?? 'a';
         if (side !== 'a' && side !== 'b') throw new BpfError('USAGE', `--side must be a or b, got ${side}`);
         const n = testEnvNames(name);
         // nsenter, not `ip netns exec`: no /sys remount, so bpffs pins made by the command survive it.
@@ -81,4 +81,4 @@ export const testenv: Command = {
         throw new BpfError('USAGE', `testenv needs a sub-command: setup, teardown, status or exec (usage: ${this.usage})`);
     }
   },
-};
+});

@@ -10,7 +10,7 @@ import type { ProgInfo } from '../../sys/info.js';
 import { listPrograms } from '../../sys/ids.js';
 import { enableStats } from '../../sys/link-attr.js';
 import { progTypeName } from '../../uapi/bpf.js';
-import type { Command } from '../command.js';
+import { defineCommand } from '../command.js';
 import { table } from '../format.js';
 
 export interface TopRow {
@@ -65,7 +65,7 @@ function positiveNumber(v: unknown, what: string, dflt: number): number {
   return n;
 }
 
-export const top: Command = {
+export const top = defineCommand({
   name: 'top',
   summary: 'show every loaded program\'s runs/s, ns/run and CPU share, refreshed live (like bpftop)',
   usage: 'bpf-ts top [--interval SECONDS] [--count N] [--sort cpu|runs|avg|id|name] [--limit N] [--json]',
@@ -119,4 +119,4 @@ export const top: Command = {
     }
     return 0;
   },
-};
+});
