@@ -4,8 +4,8 @@
 // vmlinux has no candidate at all. Lookups go through the parser's name
 // search (no decoding of vmlinux's ~130k types) and are cached per name.
 
-import type { Btf } from '../btf/btf.js';
-import type { BtfType } from '../btf/kinds.js';
+import type { Btf } from '../../btf/btf.js';
+import type { BtfType } from '../../btf/kinds.js';
 import { essentialName } from './names.js';
 import { isAnyEnum, kindsCoreCompatible } from './btf-util.js';
 

@@ -8,7 +8,7 @@
 // departure from libbpf: unnamed FUNC_PROTO parameters, which become
 // enumerators, get a name, since kernels since 5.x refuse nameless ones.
 
-import { type Btf, BTF_HEADER_SIZE, parseBtf } from './btf/btf.js';
+import { type Btf, BTF_HEADER_SIZE, parseBtf } from './btf.js';
 import {
   BTF_KIND_CONST,
   BTF_KIND_DATASEC,
@@ -24,7 +24,7 @@ import {
   BTF_KIND_TYPE_TAG,
   BTF_KIND_UNION,
   BTF_KIND_VAR,
-} from './btf/kinds.js';
+} from './kinds.js';
 
 /** BTF kinds (and flavours of them) a kernel may or may not accept. */
 export interface BtfFeatures {

@@ -6,16 +6,16 @@
 //                       __aligned_u64 name; __u32 name_len; __u32 kernel_btf; }
 
 import { BpfError } from '../errors.js';
-import { type Btf, parseBtf } from '../object/btf/btf.js';
-import * as cmd from './bpf-cmd.js';
-import { ENOENT } from './errno.js';
-import { readU32, writeU32, writeU64 } from './endian.js';
-import * as ffi from './ffi.js';
-import { Fd } from './fd.js';
-import { objGetInfo } from './info.js';
-import { GET_FD_BY_ID, getFdById } from './obj-attr.js';
-import { vmlinuxBtf } from './kernel-btf.js';
-import { syscallError } from './wrapper.js';
+import { type Btf, parseBtf } from './btf.js';
+import * as cmd from '../sys/bpf-cmd.js';
+import { ENOENT } from '../sys/errno.js';
+import { readU32, writeU32, writeU64 } from '../sys/endian.js';
+import * as ffi from '../sys/ffi.js';
+import { Fd } from '../sys/fd.js';
+import { objGetInfo } from '../sys/info.js';
+import { GET_FD_BY_ID, getFdById } from '../sys/obj-attr.js';
+import { vmlinuxBtf } from './kernel.js';
+import { syscallError } from '../sys/wrapper.js';
 
 const BTF = 0;
 const BTF_SIZE = 8;

@@ -4,10 +4,10 @@
 // Uint8Array of exactly its size. Integers may be given signed or unsigned
 // (-1 and 0xffffffff are the same u32), but must fit.
 
-import { BpfError } from '../errors.js';
-import type { Btf } from '../object/btf/btf.js';
-import type { BtfType } from '../object/btf/kinds.js';
-import { LITTLE_ENDIAN } from '../sys/endian.js';
+import { BpfError } from '../../errors.js';
+import type { Btf } from '../btf.js';
+import type { BtfType } from '../kinds.js';
+import { LITTLE_ENDIAN } from '../../sys/endian.js';
 import { type BtfValueOptions, isCharType, readUnsigned } from './decode.js';
 import { valueFields } from './fields.js';
 

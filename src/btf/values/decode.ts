@@ -8,10 +8,10 @@
 //   structs/unions -> objects (anonymous members flattened), bitfields included
 //   floats -> number; DATASEC -> { variable: value }
 
-import { BpfError } from '../errors.js';
-import type { Btf } from '../object/btf/btf.js';
-import type { BtfInt, BtfType } from '../object/btf/kinds.js';
-import { LITTLE_ENDIAN } from '../sys/endian.js';
+import { BpfError } from '../../errors.js';
+import type { Btf } from '../btf.js';
+import type { BtfInt, BtfType } from '../kinds.js';
+import { LITTLE_ENDIAN } from '../../sys/endian.js';
 import { valueFields } from './fields.js';
 
 export interface BtfValueOptions {
