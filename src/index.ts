@@ -64,7 +64,7 @@ export { MapView } from './maps/view.js';
 export type { Globals, GlobalArray, GlobalStruct, GlobalValue, GlobalLayout, GlobalVariableInfo } from './maps/globals.js';
 export { vmlinuxBtf, moduleBtf, moduleBtfNames, kernelCoreTarget, coreTargetFromBtf, readBtfFile } from './btf/kernel.js';
 export { btfFeatures } from './btf/features.js';
-export { btfInfo, btfFdById, kernelBtfById, type BtfInfo } from './btf/handle.js';
+export { btfInfo, btfFdById, kernelBtfById, loadBtf, type BtfInfo } from './btf/handle.js';
 export { BpfProgram, verdictName, type ProgramTestRun, type TestRunOptions } from './programs/program.js';
 export { BpfSyscallError, type SyscallErrorInfo } from './sys/syscall-error.js';
 export { MapMemory } from './maps/memory.js';

@@ -11,7 +11,7 @@
 import { BpfError } from '../../errors.js';
 import type { Btf } from '../btf.js';
 import type { BtfInt, BtfType } from '../kinds.js';
-import { LITTLE_ENDIAN } from '../../sys/endian.js';
+import { LITTLE_ENDIAN } from '../../host.js';
 import { valueFields } from './fields.js';
 
 export interface BtfValueOptions {

@@ -7,7 +7,7 @@
 import { BpfError } from '../../errors.js';
 import type { Btf } from '../btf.js';
 import type { BtfType } from '../kinds.js';
-import { LITTLE_ENDIAN } from '../../sys/endian.js';
+import { LITTLE_ENDIAN } from '../../host.js';
 import { type BtfValueOptions, isCharType, readUnsigned } from './decode.js';
 import { valueFields } from './fields.js';
 
