@@ -18,7 +18,7 @@ export async function btfParse() {
   } catch (e) {
     return [{ name: 'vmlinux BTF parse', line: `vmlinux BTF parse: skipped (${PATH}: ${e.code ?? e.message})`, skip: `${PATH} unreadable` }];
   }
-  const { parseBtf } = await dist('object/btf/btf.js');
+  const { parseBtf } = await dist('btf/btf.js');
 
   let bestMs = Infinity;
   let maxHeap = 0;

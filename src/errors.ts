@@ -1,7 +1,7 @@
 // Every failure bpf-ts reports is a BpfError with a stable `code`, so callers
 // (and the CLI) can branch on it without parsing messages.
 
-import type { CoreRelocation, LineInfo } from './object/btf/ext.js';
+import type { CoreRelocation, LineInfo } from './btf/ext.js';
 
 export type BpfErrorCode =
   // object layer

@@ -7,7 +7,7 @@ export { parseObject } from './object/object.js';
 export { readObjectFile } from './object/read.js';
 export { sectionKind, type SectionKind } from './object/section-names.js';
 export type { BpfObjectFile, DataVariable, MapSpec, MapStyle, Pinning, ProgramRelocation, ProgramSpec } from './object/types.js';
-export { parseBtf, type Btf, type BtfType, type BtfLayout, type ParseBtfOptions } from './object/btf/btf.js';
+export { parseBtf, type Btf, type BtfType, type BtfLayout, type ParseBtfOptions } from './btf/btf.js';
 export type {
   BtfKindName,
   BtfLinkage,
@@ -30,8 +30,8 @@ export type {
   BtfDatasec,
   BtfFloat,
   BtfDeclTag,
-} from './object/btf/kinds.js';
-export { parseBtfExt, type BtfExt, type CoreRelocation, type FuncInfo, type LineInfo, type ParseBtfExtOptions } from './object/btf/ext.js';
+} from './btf/kinds.js';
+export { parseBtfExt, type BtfExt, type CoreRelocation, type FuncInfo, type LineInfo, type ParseBtfExtOptions } from './btf/ext.js';
 export { Insns } from './object/instruction.js';
 export { BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, mapTypeName, progTypeName, type ProgTypeName, type MapTypeName } from './uapi/bpf.js';
 // CO-RE relocation, BTF sanitising, typed values (pure).
@@ -50,8 +50,8 @@ export {
   type CoreReloValues,
   type CoreResolverOptions,
 } from './object/core/index.js';
-export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures } from './object/btf-sanitize.js';
-export { decodeBtfValue, encodeBtfValue, encodeBtfValueInto, toJsonValue, type BtfValueOptions } from './btf-values/index.js';
+export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures } from './btf/sanitize.js';
+export { decodeBtfValue, encodeBtfValue, encodeBtfValueInto, toJsonValue, type BtfValueOptions } from './btf/values/index.js';
 
 // Kernel layer.
 export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions, type ProgramTypeOption } from './collection.js';
@@ -62,9 +62,9 @@ export { pinMap, unpin, reusePinnedMap, DEFAULT_BPFFS } from './maps/pin.js';
 export { TypedMap, typedMap, typedMapFromKernel, btfCodec, rawCodec, type ValueCodec } from './maps/typed.js';
 export { MapView } from './maps/view.js';
 export type { Globals, GlobalArray, GlobalStruct, GlobalValue, GlobalLayout, GlobalVariableInfo } from './maps/globals.js';
-export { vmlinuxBtf, moduleBtf, moduleBtfNames, kernelCoreTarget, coreTargetFromBtf, readBtfFile } from './sys/kernel-btf.js';
-export { btfFeatures } from './sys/btf-features.js';
-export { btfInfo, btfFdById, kernelBtfById, type BtfInfo } from './sys/btf-info.js';
+export { vmlinuxBtf, moduleBtf, moduleBtfNames, kernelCoreTarget, coreTargetFromBtf, readBtfFile } from './btf/kernel.js';
+export { btfFeatures } from './btf/features.js';
+export { btfInfo, btfFdById, kernelBtfById, loadBtf, type BtfInfo } from './btf/handle.js';
 export { BpfProgram, verdictName, type ProgramTestRun, type TestRunOptions } from './programs/program.js';
 export { BpfSyscallError, type SyscallErrorInfo } from './sys/syscall-error.js';
 export { MapMemory } from './maps/memory.js';

@@ -8,12 +8,12 @@
 
 import { release } from 'node:os';
 import { BpfError } from './errors.js';
-import type { Btf } from './object/btf/btf.js';
-import type { BtfComposite } from './object/btf/kinds.js';
+import type { Btf } from './btf/btf.js';
+import type { BtfComposite } from './btf/kinds.js';
 import type { MapSpec } from './object/types.js';
 import { BpfMap, sanitizeMapName } from './maps/map.js';
 import { Fd } from './sys/fd.js';
-import { vmlinuxBtf } from './sys/kernel-btf.js';
+import { vmlinuxBtf } from './btf/kernel.js';
 import { mapCreate } from './sys/map-attr.js';
 import { linkCreate } from './sys/link-attr.js';
 import { BPF_ATTACH_TYPE, BPF_MAP_TYPE } from './uapi/bpf.js';

@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BpfError } from '../src/errors.js';
-import { parseBtf, type Btf } from '../src/object/btf/btf.js';
-import { CORE_RELO_KIND_NAMES, parseBtfExt, type BtfExt } from '../src/object/btf/ext.js';
+import { parseBtf, type Btf } from '../src/btf/btf.js';
+import { CORE_RELO_KIND_NAMES, parseBtfExt, type BtfExt } from '../src/btf/ext.js';
 import { BtfBuilder } from './helpers/btf-builder.js';
 import { elfSection } from './helpers/elf-section.js';
 

@@ -3,10 +3,10 @@
 // (these blobs are accepted by BPF_BTF_LOAD) is in test/core/kernel.test.ts.
 import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { type Btf, parseBtf } from '../src/object/btf/btf.js';
-import type { BtfKindName } from '../src/object/btf/kinds.js';
-import { formatType } from '../src/object/btf/format.js';
-import { ALL_BTF_FEATURES, type BtfFeatures, sanitizeBtf } from '../src/object/btf-sanitize.js';
+import { type Btf, parseBtf } from '../src/btf/btf.js';
+import type { BtfKindName } from '../src/btf/kinds.js';
+import { formatType } from '../src/btf/format.js';
+import { ALL_BTF_FEATURES, type BtfFeatures, sanitizeBtf } from '../src/btf/sanitize.js';
 import { readObjectFile } from '../src/object/read.js';
 import { BtfBuilder } from './helpers/btf-builder.js';
 

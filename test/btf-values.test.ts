@@ -1,9 +1,9 @@
 // Typed values: bytes <-> plain JS by BTF type. Expected bytes are written
 // here with Buffer's own writers, independently of the codec under test.
 import { describe, expect, it } from 'vitest';
-import { decodeBtfValue, encodeBtfValue, toJsonValue } from '../src/btf-values/index.js';
+import { decodeBtfValue, encodeBtfValue, toJsonValue } from '../src/btf/values/index.js';
 import { BpfError } from '../src/errors.js';
-import { parseBtf } from '../src/object/btf/btf.js';
+import { parseBtf } from '../src/btf/btf.js';
 import { parseObject } from '../src/object/object.js';
 import { readObjectFile } from '../src/object/read.js';
 import { BtfBuilder } from './helpers/btf-builder.js';

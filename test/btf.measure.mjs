@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 const dist = process.argv[2] ?? new URL('../dist', import.meta.url).pathname;
-const { parseBtf } = await import(`${dist}/object/btf/btf.js`);
+const { parseBtf } = await import(`${dist}/btf/btf.js`);
 const path = process.argv[3] ?? '/sys/kernel/btf/vmlinux';
 const bytes = new Uint8Array(readFileSync(path));
 const gc = globalThis.gc ?? (() => {});

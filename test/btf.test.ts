@@ -9,8 +9,8 @@ import {
   BTF_KIND_NAMES,
   type BtfType,
   parseBtf,
-} from '../src/object/btf/btf.js';
-import { formatRaw, formatType } from '../src/object/btf/format.js';
+} from '../src/btf/btf.js';
+import { formatRaw, formatType } from '../src/btf/format.js';
 import { BtfBuilder } from './helpers/btf-builder.js';
 import { elfSection } from './helpers/elf-section.js';
 

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { eventHeaders, formatEvent, hexDump } from '../src/cli/events.js';
 import type { CommandContext } from '../src/cli/command.js';
 import { BpfError } from '../src/errors.js';
-import { parseBtf } from '../src/object/btf/btf.js';
+import { parseBtf } from '../src/btf/btf.js';
 import { BtfBuilder } from './helpers/btf-builder.js';
 
 function ctx(json: boolean): CommandContext {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { BpfError } from '../src/errors.js';
 import { buildGlobals, layoutOf } from '../src/maps/globals.js';
 import type { MapMemory } from '../src/maps/memory.js';
-import { parseBtf } from '../src/object/btf/btf.js';
+import { parseBtf } from '../src/btf/btf.js';
 import { BtfBuilder } from './helpers/btf-builder.js';
 
 // A stand-in for MapMemory over ordinary memory: only what the accessors use.

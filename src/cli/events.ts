@@ -1,11 +1,11 @@
 // Live events for `bpf-ts run`: a reader per ring buffer and perf event
 // array of the object, printed as they arrive.
 
-import { decodeBtfValue } from '../btf-values/decode.js';
-import { toJsonValue } from '../btf-values/json.js';
+import { decodeBtfValue } from '../btf/values/decode.js';
+import { toJsonValue } from '../btf/values/json.js';
 import type { BpfCollection } from '../collection.js';
 import { BpfError } from '../errors.js';
-import type { Btf } from '../object/btf/btf.js';
+import type { Btf } from '../btf/btf.js';
 import { PerfBufferReader } from '../events/perf-buffer.js';
 import { RingBufferReader } from '../events/ring-buffer.js';
 import type { EventRecord } from '../events/stream.js';

@@ -5,12 +5,12 @@
 // object only; the generated module runs on src/typed at run time.
 
 import { BpfError } from '../errors.js';
-import type { Btf } from '../object/btf/btf.js';
-import type { BtfType } from '../object/btf/kinds.js';
+import type { Btf } from '../btf/btf.js';
+import type { BtfType } from '../btf/kinds.js';
 import type { BpfObjectFile, MapSpec } from '../object/types.js';
 import { BPF_MAP_TYPE as M } from '../uapi/bpf.js';
 import type { Field, Layout, Scalar } from '../typed/codec.js';
-import { valueFields } from '../btf-values/fields.js';
+import { valueFields } from '../btf/values/fields.js';
 
 export interface GenerateOptions {
   /** The object as the module names it in its header (as given on the command line). */

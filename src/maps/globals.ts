@@ -14,7 +14,7 @@
 // Uint8Array copy. After the collection is closed every access throws CLOSED.
 
 import { BpfError } from '../errors.js';
-import type { Btf } from '../object/btf/btf.js';
+import type { Btf } from '../btf/btf.js';
 import type { DataVariable } from '../object/types.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
 import type { MapMemory } from './memory.js';

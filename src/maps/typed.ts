@@ -3,11 +3,11 @@
 // encoded and decoded by the key and value types BTF describes. For per-CPU
 // maps a value is an array with one element per possible CPU.
 
-import { decodeBtfValue } from '../btf-values/decode.js';
-import { encodeBtfValue } from '../btf-values/encode.js';
+import { decodeBtfValue } from '../btf/values/decode.js';
+import { encodeBtfValue } from '../btf/values/encode.js';
 import { BpfError } from '../errors.js';
-import type { Btf } from '../object/btf/btf.js';
-import { kernelBtfById } from '../sys/btf-info.js';
+import type { Btf } from '../btf/btf.js';
+import { kernelBtfById } from '../btf/handle.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
 import type { BpfMap, MapBytes, MapValue, UpdateFlags } from './map.js';
 

@@ -7,9 +7,9 @@
 // FUNCs inside a DATASEC) becomes 4-byte int variables, each kfunc entry
 // pointing at one appended "dummy_ksym" variable, as libbpf does.
 
-import type { Btf } from './btf/btf.js';
-import { BTF_KIND_INT, BTF_KIND_VAR } from './btf/kinds.js';
-import { appendToBtf } from './btf-sanitize.js';
+import type { Btf } from '../btf/btf.js';
+import { BTF_KIND_INT, BTF_KIND_VAR } from '../btf/kinds.js';
+import { appendToBtf } from '../btf/sanitize.js';
 import type { ElfFile } from './elf.js';
 import { type ElfSymbol, STT_SECTION } from './symbols.js';
 import type { ExternSpec } from './types.js';

@@ -6,7 +6,7 @@
 // .kconfig externs live in one synthesized read-only array map, ".kconfig",
 // laid out as libbpf lays it out (each value at its natural alignment).
 
-import type { Btf } from './btf/btf.js';
+import type { Btf } from '../btf/btf.js';
 import { SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_SECTION, type ElfSymbol } from './symbols.js';
 import type { ExternSpec, KconfigType, MapSpec } from './types.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_MAP_TYPE } from '../uapi/bpf.js';

@@ -7,7 +7,7 @@
 // relocations naming the maps or programs to put in them.
 
 import { BpfError } from '../errors.js';
-import type { Btf, BtfComposite, BtfType } from './btf/btf.js';
+import type { Btf, BtfComposite, BtfType } from '../btf/btf.js';
 import type { ElfFile, ElfSection } from './elf.js';
 import { checkMapType } from './maps-legacy.js';
 import type { ElfRelocation } from './relocations.js';

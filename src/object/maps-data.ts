@@ -5,7 +5,7 @@
 // the verifier treat `const volatile` configuration as constants.
 
 import { BpfError } from '../errors.js';
-import type { Btf } from './btf/btf.js';
+import type { Btf } from '../btf/btf.js';
 import { type ElfSection, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS } from './elf.js';
 import { type ElfSymbol, STT_SECTION } from './symbols.js';
 import type { DataVariable, MapSpec } from './types.js';

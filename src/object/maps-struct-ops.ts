@@ -6,7 +6,7 @@
 // the kernel's own `struct bpf_struct_ops_<name>`, known only at load.
 
 import { BpfError } from '../errors.js';
-import type { Btf } from './btf/btf.js';
+import type { Btf } from '../btf/btf.js';
 import type { ElfFile, ElfSection } from './elf.js';
 import type { ElfRelocation } from './relocations.js';
 import { STT_FUNC, STT_SECTION, type ElfSymbol } from './symbols.js';

@@ -2,8 +2,8 @@
 // description out; no file or kernel access.
 
 import { BpfError } from '../errors.js';
-import { type Btf, parseBtf } from './btf/btf.js';
-import { type BtfExt, parseBtfExt } from './btf/ext.js';
+import { type Btf, parseBtf } from '../btf/btf.js';
+import { type BtfExt, parseBtfExt } from '../btf/ext.js';
 import { fixupDatasecs } from './btf-datasec.js';
 import { KCONFIG_MAP, readExterns } from './externs.js';
 import { isStructOpsSection, readStructOpsMaps } from './maps-struct-ops.js';

@@ -5,7 +5,7 @@
 // after its own code, with bpf-to-bpf call offsets rewritten to match.
 
 import { BpfError } from '../errors.js';
-import type { BtfExt, CoreRelocation, FuncInfo, LineInfo } from './btf/ext.js';
+import type { BtfExt, CoreRelocation, FuncInfo, LineInfo } from '../btf/ext.js';
 import { type ElfFile, type ElfSection, SHF_EXECINSTR, SHT_PROGBITS } from './elf.js';
 import { BPF_PSEUDO_FUNC, CALL, INSN_SIZE, Insns } from './instruction.js';
 import { type ElfRelocation, R_BPF_64_32, R_BPF_64_64 } from './relocations.js';

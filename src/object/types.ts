@@ -2,8 +2,8 @@
 // kernel object exists. Produced by the pure object layer (no syscalls),
 // consumed by the kernel layer.
 
-import type { Btf } from './btf/btf.js';
-import type { BtfExt, CoreRelocation, FuncInfo, LineInfo } from './btf/ext.js';
+import type { Btf } from '../btf/btf.js';
+import type { BtfExt, CoreRelocation, FuncInfo, LineInfo } from '../btf/ext.js';
 
 /** How an object declared its pinning: none, iproute2's PIN_OBJECT_NS / PIN_GLOBAL_NS, or libbpf's LIBBPF_PIN_BY_NAME. */
 export type Pinning = 'none' | 'object' | 'global' | 'by_name';

@@ -8,11 +8,11 @@
 import { release } from 'node:os';
 import { BpfError } from '../errors.js';
 import type { ProgramSpec } from '../object/types.js';
-import { btfFdById, btfInfo, kernelBtfById } from '../sys/btf-info.js';
+import { btfFdById, btfInfo, kernelBtfById } from '../btf/handle.js';
 import { progInfo } from '../sys/info.js';
 import type { Fd } from '../sys/fd.js';
 import { ids } from '../sys/ids.js';
-import { moduleBtf, moduleBtfNames, vmlinuxBtf } from '../sys/kernel-btf.js';
+import { moduleBtf, moduleBtfNames, vmlinuxBtf } from '../btf/kernel.js';
 import { BPF_ATTACH_TYPE as A, BPF_PROG_TYPE as P, progTypeName } from '../uapi/bpf.js';
 
 export interface AttachTarget {

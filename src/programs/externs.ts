@@ -13,13 +13,13 @@ import { release } from 'node:os';
 import { BpfError } from '../errors.js';
 import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, CALL, Insns } from '../object/instruction.js';
 import type { ExternSpec, MapSpec, ProgramSpec } from '../object/types.js';
-import { btfFdById, btfInfo } from '../sys/btf-info.js';
+import { btfFdById, btfInfo } from '../btf/handle.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
 import type { Fd } from '../sys/fd.js';
 import { ids } from '../sys/ids.js';
 import { kallsymsAddresses } from '../sys/kallsyms.js';
 import { kernelConfig, kernelVersionCode } from '../sys/kernel-config.js';
-import { moduleBtf, moduleBtfNames, vmlinuxBtf } from '../sys/kernel-btf.js';
+import { moduleBtf, moduleBtfNames, vmlinuxBtf } from '../btf/kernel.js';
 
 /** libbpf's marker for a call of an unresolved __weak kfunc: "invalid func unknown#2002000000+n". */
 export const POISON_CALL_KFUNC_BASE = 2002000000;

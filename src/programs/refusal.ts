@@ -5,7 +5,7 @@
 
 import { BPF_PROG_TYPE as P, progTypeName } from '../uapi/bpf.js';
 import { EPERM } from '../sys/errno.js';
-import { vmlinuxBtf } from '../sys/kernel-btf.js';
+import { vmlinuxBtf } from '../btf/kernel.js';
 import { BpfError } from '../errors.js';
 
 export const isRootUser = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;

@@ -6,7 +6,7 @@
 // the end and decodes only the lines it returns: no split of the whole log,
 // no second copy, so memory stays near the size of the log buffer itself.
 
-import type { LineInfo } from '../object/btf/ext.js';
+import type { LineInfo } from '../btf/ext.js';
 
 const TAIL_LINES = 30;
 

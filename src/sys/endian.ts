@@ -2,7 +2,9 @@
 // helpers read and write them that way, so the codecs work on big-endian
 // hosts (s390x, ppc64) as well as the common little-endian ones.
 
-export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+import { LITTLE_ENDIAN } from '../host.js';
+
+export { LITTLE_ENDIAN };
 
 export function writeU32(b: Uint8Array, off: number, v: number): void {
   const buf = asBuffer(b);

@@ -7,7 +7,7 @@
 import { BpfError } from '../errors.js';
 import { helperId } from '../asm/helpers.js';
 import type { Insn } from '../asm/insn.js';
-import type { Btf } from '../object/btf/btf.js';
+import type { Btf } from '../btf/btf.js';
 import { CoreResolver, applyCoreRelocations } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';

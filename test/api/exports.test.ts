@@ -108,6 +108,7 @@ describe('public entry points', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
     expect(pkg.exports['.']).toEqual({ types: './dist/index.d.ts', import: './dist/index.js' });
     expect(pkg.exports['./testing']).toEqual({ types: './dist/testing.d.ts', import: './dist/testing.js' });
+    expect(pkg.exports['./btf']).toEqual({ types: './dist/btf/index.d.ts', import: './dist/btf/index.js' });
   });
 
   it('test scaffolding lives in bpf-ts/testing, not the main entry', async () => {

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { openObject } from '../../src/collection.js';
 import { BpfError } from '../../src/errors.js';
 import { applyCoreRelocations, CoreResolver } from '../../src/object/core/index.js';
-import { coreTargetFromBtf } from '../../src/sys/kernel-btf.js';
+import { coreTargetFromBtf } from '../../src/btf/kernel.js';
 import { targetBtf } from '../helpers/target-btf.js';
 import { Insns } from '../../src/object/instruction.js';
 

@@ -4,7 +4,7 @@
 // computed from the layouts written here.
 import { describe, expect, it } from 'vitest';
 import { BpfError } from '../../src/errors.js';
-import { type Btf, parseBtf } from '../../src/object/btf/btf.js';
+import { type Btf, parseBtf } from '../../src/btf/btf.js';
 import {
   BPF_CORE_ENUMVAL_EXISTS,
   BPF_CORE_ENUMVAL_VALUE,

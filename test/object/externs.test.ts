@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { describeObject } from '../../src/cli/commands/inspect.js';
-import { parseBtf } from '../../src/object/btf/btf.js';
+import { parseBtf } from '../../src/btf/btf.js';
 import { BPF_PSEUDO_CALL, CALL, INSN_SIZE, LD_IMM64 } from '../../src/object/instruction.js';
 import { parseObject } from '../../src/object/object.js';
 import type { BpfObjectFile } from '../../src/object/types.js';

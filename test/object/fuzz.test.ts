@@ -4,9 +4,10 @@
 // parse may hang (still running after 10 s, which is thousands of times a
 // normal parse, however loaded the machine). Speed itself is for the bench.
 //
-// Deterministic: the mutations come from a seeded PRNG. The seed is printed;
-// BPF_FUZZ_SEED=<n> replays (or explores) another one, BPF_FUZZ_N=<n> changes
-// the number of mutations per batch.
+// Each run draws a fresh seed (test/helpers/fuzz.ts) and prints it with the
+// command that replays it; a failure names the seed, batch and input index.
+// BPF_FUZZ_SEED=<n> replays one run, BPF_FUZZ_N=<n> changes the number of
+// mutations per batch.
 //
 // The mutated inputs are parsed in a worker thread, so that an input which
 // makes the parser loop forever is caught (the worker is terminated after
@@ -22,9 +23,11 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfError, type BpfErrorCode } from '../../src/errors.js';
 import { parseObject } from '../../src/object/object.js';
+import { FUZZ_SEED, seedLine } from '../helpers/fuzz.js';
 import { ROOT, listFixtures } from '../helpers/oracle.js';
 
-const SEED = Number(process.env.BPF_FUZZ_SEED ?? 0x0b9f5eed) >>> 0;
+const SEED = FUZZ_SEED;
+const FILE = 'test/object/fuzz.test.ts';
 const PER_BATCH = Number(process.env.BPF_FUZZ_N ?? 5000);
 const BATCHES = 4;
 const MAX_PARSE_MS = 10_000;
@@ -486,7 +489,7 @@ async function fuzzBatch(batch: number, n: number): Promise<Outcome> {
   for (let i = 0; i < n; i++) {
     const base = rng.pick(BASES);
     const { bytes, desc } = mutate(rng, base);
-    inputs.push({ label: `fuzz/${base.file}#${batch}.${i}`, bytes, desc: `[seed ${SEED} batch ${batch} #${i}] ${base.file}: ${desc}` });
+    inputs.push({ label: `fuzz/${base.file}#${batch}.${i}`, bytes, desc: `[BPF_FUZZ_SEED=0x${SEED.toString(16)} batch ${batch} input ${i}] ${base.file}: ${desc}` });
   }
   const results = await parseInWorker(inputs.map(({ label, bytes }) => ({ label, bytes })));
   results.forEach((r, i) => {
@@ -506,7 +509,7 @@ async function fuzzBatch(batch: number, n: number): Promise<Outcome> {
   return out;
 }
 
-describe(`fuzz parseObject (seed ${SEED})`, () => {
+describe('fuzz parseObject', () => {
   beforeAll(() => {
     distDir = compileObjectLayer();
   }, 120_000);
@@ -515,7 +518,7 @@ describe(`fuzz parseObject (seed ${SEED})`, () => {
   });
 
   it('has fixtures to mutate', () => {
-    console.log(`fuzz: seed ${SEED} (BPF_FUZZ_SEED=${SEED} to replay), ${BATCHES} × ${PER_BATCH} mutations of ${BASES.length} fixtures`);
+    console.log(`${seedLine(FILE)}: ${BATCHES} × ${PER_BATCH} mutations of ${BASES.length} fixtures`);
     expect(BASES.length).toBeGreaterThan(10);
   });
 
@@ -526,7 +529,7 @@ describe(`fuzz parseObject (seed ${SEED})`, () => {
       `fuzz batch ${batch}: ${PER_BATCH} inputs in ${out.elapsedMs.toFixed(0)} ms (${((PER_BATCH / out.elapsedMs) * 1000).toFixed(0)}/s, mutation included); ` +
         `${out.ok} parsed, errors: ${codes}; slowest parse ${out.slowest.ms.toFixed(1)} ms (${out.slowest.what})`,
     );
-    expect(out.failures).toEqual([]);
+    expect(out.failures, seedLine(FILE)).toEqual([]);
     // The mutations must reach past the first checks, or this test proves little.
     expect(out.ok).toBeGreaterThan(PER_BATCH / 20);
     expect(out.codes.size).toBeGreaterThanOrEqual(6);

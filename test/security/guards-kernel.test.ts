@@ -10,7 +10,7 @@ import { openObject, type BpfCollection } from '../../src/collection.js';
 import { BpfError } from '../../src/errors.js';
 import { BpfMap } from '../../src/maps/map.js';
 import { typedMap } from '../../src/maps/typed.js';
-import { parseBtf } from '../../src/object/btf/btf.js';
+import { parseBtf } from '../../src/btf/btf.js';
 import { BPF_MAP_TYPE } from '../../src/sys/map-type.js';
 import { BtfBuilder } from '../helpers/btf-builder.js';
 import { cli, fixture } from '../helpers/cli.js';

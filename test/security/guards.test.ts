@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfError } from '../../src/errors.js';
 import { BpfMap, estimateMapBytes, updateFlagValue } from '../../src/maps/map.js';
 import { btfCodec } from '../../src/maps/typed.js';
-import { parseBtf } from '../../src/object/btf/btf.js';
+import { parseBtf } from '../../src/btf/btf.js';
 import { DEFAULT_MAX_OBJECT_BYTES, readObjectBytes } from '../../src/object/read.js';
 import { lastInstruction, logTail, needsPerfmon, verdictLine } from '../../src/programs/verifier-log.js';
 import { possibleCpus } from '../../src/sys/cpus.js';

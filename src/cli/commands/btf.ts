@@ -5,15 +5,15 @@
 // instruction before and after patching. Neither needs root.
 
 import { readFileSync } from 'node:fs';
-import { toJsonValue } from '../../btf-values/json.js';
+import { toJsonValue } from '../../btf/values/json.js';
 import { BpfError } from '../../errors.js';
-import type { Btf } from '../../object/btf/btf.js';
-import { formatType } from '../../object/btf/format.js';
-import type { BtfKindName, BtfType } from '../../object/btf/kinds.js';
+import type { Btf } from '../../btf/btf.js';
+import { formatType } from '../../btf/format.js';
+import type { BtfKindName, BtfType } from '../../btf/kinds.js';
 import { applyCoreRelocations, CoreResolver } from '../../object/core/index.js';
 import { Insns } from '../../object/instruction.js';
 import { readObjectFile } from '../../object/read.js';
-import { KERNEL_BTF_DIR, VMLINUX_BTF_PATH, coreTargetFromBtf, kernelCoreTarget, readBtfFile, vmlinuxBtf } from '../../sys/kernel-btf.js';
+import { KERNEL_BTF_DIR, VMLINUX_BTF_PATH, coreTargetFromBtf, kernelCoreTarget, readBtfFile, vmlinuxBtf } from '../../btf/kernel.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { insnText } from '../../asm/disasm.js';
 import { decodeAt } from '../../asm/insn.js';

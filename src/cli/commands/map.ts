@@ -3,7 +3,7 @@
 // maps that carry BTF also get bpftool's "formatted" key/value per entry.
 
 import { BpfError } from '../../errors.js';
-import { toJsonValue } from '../../btf-values/json.js';
+import { toJsonValue } from '../../btf/values/json.js';
 import { updateFlags, type BpfMap, type MapValue, type UpdateFlag } from '../../maps/map.js';
 import { type TypedMap, typedMapFromKernel } from '../../maps/typed.js';
 import { listMaps } from '../../sys/ids.js';

@@ -3,7 +3,7 @@
 // instruction, so a verifier refusal can be explained in terms of the
 // relocation rather than "invalid func unknown#195896080".
 
-import type { CoreRelocation } from '../btf/ext.js';
+import type { CoreRelocation } from '../../btf/ext.js';
 import { Insns } from '../instruction.js';
 import { patchCoreInsn } from './patch.js';
 import type { CoreRelocationResult, CoreResolver } from './resolve.js';

@@ -2,8 +2,8 @@
 // (skip_mods_and_typedefs, btf_is_composite, is_flex_arr, …).
 
 import { BpfError, CoreRelocationError } from '../../errors.js';
-import type { Btf } from '../btf/btf.js';
-import type { BtfArray, BtfComposite, BtfType } from '../btf/kinds.js';
+import type { Btf } from '../../btf/btf.js';
+import type { BtfArray, BtfComposite, BtfType } from '../../btf/kinds.js';
 
 /** The type under typedefs and qualifiers, and its id. */
 export function skipModsAndTypedefs(btf: Btf, id: number): BtfType {

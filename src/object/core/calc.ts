@@ -3,7 +3,7 @@
 // spec (what gets written), as libbpf's bpf_core_calc_relo.
 
 import { BpfError, CoreRelocationError } from '../../errors.js';
-import type { BtfType } from '../btf/kinds.js';
+import type { BtfType } from '../../btf/kinds.js';
 import {
   BPF_CORE_ENUMVAL_EXISTS,
   BPF_CORE_ENUMVAL_VALUE,
@@ -23,7 +23,7 @@ import {
 } from './relo-kind.js';
 import type { CoreSpec } from './spec.js';
 import { isAnyEnum, sizeOf, skipModsAndTypedefs } from './btf-util.js';
-import { coreReloKindName } from '../btf/ext.js';
+import { coreReloKindName } from '../../btf/ext.js';
 
 export interface CoreReloValues {
   /** The value computed on the local BTF: what the instruction should hold now. */

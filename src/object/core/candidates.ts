@@ -4,18 +4,13 @@
 // vmlinux has no candidate at all. Lookups go through the parser's name
 // search (no decoding of vmlinux's ~130k types) and are cached per name.
 
-import type { Btf } from '../btf/btf.js';
-import type { BtfType } from '../btf/kinds.js';
+import type { Btf } from '../../btf/btf.js';
+import type { BtfType } from '../../btf/kinds.js';
+import type { CoreTarget } from '../../btf/target.js';
 import { essentialName } from './names.js';
 import { isAnyEnum, kindsCoreCompatible } from './btf-util.js';
 
-/** What relocations are resolved against: the running kernel, or a stand-in. */
-export interface CoreTarget {
-  /** vmlinux BTF (or a blob standing in for it). */
-  readonly vmlinux: Btf;
-  /** Module BTFs (split BTF on vmlinux), loaded lazily; asked only when vmlinux has no candidate. */
-  modules?(): Iterable<Btf>;
-}
+export type { CoreTarget };
 
 export interface CoreCandidate {
   btf: Btf;

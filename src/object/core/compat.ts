@@ -4,7 +4,7 @@
 // not compared: field relocations check the fields they touch themselves.
 
 import { BpfError, CoreRelocationError } from '../../errors.js';
-import type { Btf } from '../btf/btf.js';
+import type { Btf } from '../../btf/btf.js';
 import { coreNamesMatch } from './names.js';
 import { isComposite, kindsCoreCompatible, skipModsAndTypedefs } from './btf-util.js';
 

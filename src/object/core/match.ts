@@ -5,8 +5,8 @@
 // declaration of the same kind. Follows libbpf's __bpf_core_types_match.
 
 import { BpfError, CoreRelocationError } from '../../errors.js';
-import type { Btf } from '../btf/btf.js';
-import type { BtfComposite, BtfEnum, BtfEnum64, BtfType } from '../btf/kinds.js';
+import type { Btf } from '../../btf/btf.js';
+import type { BtfComposite, BtfEnum, BtfEnum64, BtfType } from '../../btf/kinds.js';
 import { coreNamesMatch } from './names.js';
 import { isAnyEnum, skipModsAndTypedefs } from './btf-util.js';
 

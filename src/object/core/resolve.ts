@@ -5,9 +5,9 @@
 // reason is kept for the loader's error message.
 
 import { BpfError, CoreRelocationError } from '../../errors.js';
-import type { Btf } from '../btf/btf.js';
-import type { CoreRelocation } from '../btf/ext.js';
-import { coreReloKindName } from '../btf/ext.js';
+import type { Btf } from '../../btf/btf.js';
+import type { CoreRelocation } from '../../btf/ext.js';
+import { coreReloKindName } from '../../btf/ext.js';
 import { calcCoreRelo, type CoreReloValues } from './calc.js';
 import { CoreCandidates, type CoreTarget } from './candidates.js';
 import { describeSpec, specPath, specRootLabel } from './describe.js';

@@ -5,7 +5,7 @@
 // offset is where the field lives in the target.
 
 import { BpfError, CoreRelocationError } from '../../errors.js';
-import type { Btf } from '../btf/btf.js';
+import type { Btf } from '../../btf/btf.js';
 import { fieldsAreCompat, typesAreCompat } from './compat.js';
 import { typesMatch } from './match.js';
 import { essentialName } from './names.js';

@@ -3,8 +3,8 @@
 // index, …) and the bit offset they reach, as libbpf's bpf_core_parse_spec.
 
 import { BpfError, CoreRelocationError } from '../../errors.js';
-import type { Btf } from '../btf/btf.js';
-import { coreReloKindName } from '../btf/ext.js';
+import type { Btf } from '../../btf/btf.js';
+import { coreReloKindName } from '../../btf/ext.js';
 import { coreReloIsEnumvalBased, coreReloIsFieldBased, coreReloIsTypeBased } from './relo-kind.js';
 import { isComposite, isFlexArray, sizeOf, skipModsAndTypedefs, typeLabel } from './btf-util.js';
 

@@ -2,9 +2,9 @@
 // struct/union members are flattened into their parent (as C lets you write
 // iph->saddr through iphdr's anonymous union), offsets made absolute.
 
-import { BpfError } from '../errors.js';
-import type { Btf } from '../object/btf/btf.js';
-import type { BtfComposite } from '../object/btf/kinds.js';
+import { BpfError } from '../../errors.js';
+import type { Btf } from '../btf.js';
+import type { BtfComposite } from '../kinds.js';
 
 export interface ValueField {
   name: string;

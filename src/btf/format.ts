@@ -2,7 +2,7 @@
 //  - formatType: a C declaration, like `bpftool btf dump … format c` prints it;
 //  - formatRaw: bpftool's default ("raw") one-type-per-record listing.
 
-import { BpfError } from '../../errors.js';
+import { BpfError } from '../errors.js';
 import type { Btf } from './btf.js';
 import type { BtfType } from './kinds.js';
 

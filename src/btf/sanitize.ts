@@ -8,7 +8,7 @@
 // departure from libbpf: unnamed FUNC_PROTO parameters, which become
 // enumerators, get a name, since kernels since 5.x refuse nameless ones.
 
-import { type Btf, BTF_HEADER_SIZE, parseBtf } from './btf/btf.js';
+import { type Btf, BTF_HEADER_SIZE, parseBtf } from './btf.js';
 import {
   BTF_KIND_CONST,
   BTF_KIND_DATASEC,
@@ -24,7 +24,7 @@ import {
   BTF_KIND_TYPE_TAG,
   BTF_KIND_UNION,
   BTF_KIND_VAR,
-} from './btf/kinds.js';
+} from './kinds.js';
 
 /** BTF kinds (and flavours of them) a kernel may or may not accept. */
 export interface BtfFeatures {
@@ -98,6 +98,9 @@ export function sanitizeBtf(raw: Uint8Array, features: BtfFeatures, opts: { litt
     const kind = (word >>> 24) & 0x1f;
     const vlen = word & 0xffff;
     const body = rec + 12;
+    // Records are checked when decoded (parsing is lazy): decode what gets rewritten, so a bad
+    // name or member is a BTF_INVALID here rather than a loop over the string section.
+    if (kind === BTF_KIND_DATASEC || kind === BTF_KIND_FUNC_PROTO || kind === BTF_KIND_ENUM64) btf.typeById(id);
     if ((!features.datasec && kind === BTF_KIND_VAR) || (!features.declTag && kind === BTF_KIND_DECL_TAG)) {
       // A one-byte INT: any larger size could exceed the variable it stands for.
       put(rec + 4, info(BTF_KIND_INT, 0));
@@ -108,7 +111,7 @@ export function sanitizeBtf(raw: Uint8Array, features: BtfFeatures, opts: { litt
       const nameOff = u32(rec);
       if (nameOff >= btf.stringStart) {
         // ".data" is not a valid struct name to the kernel.
-        for (let p = strStart + nameOff - btf.stringStart; out[p] !== 0; p++) if (out[p] === 0x2e || out[p] === 0x3f) out[p] = 0x5f;
+        for (let p = strStart + nameOff - btf.stringStart; p < strStart + strLen && out[p] !== 0; p++) if (out[p] === 0x2e || out[p] === 0x3f) out[p] = 0x5f;
       }
       put(rec + 4, info(BTF_KIND_STRUCT, vlen));
       for (let j = 0; j < vlen; j++) {

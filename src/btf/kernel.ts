@@ -8,9 +8,9 @@ import { closeSync, fstatSync, openSync, readFileSync, readdirSync } from 'node:
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { BpfError } from '../errors.js';
-import { type Btf, parseBtf } from '../object/btf/btf.js';
-import type { CoreTarget } from '../object/core/candidates.js';
-import { ffiLoaded, mmap, munmap, PROT_READ } from './ffi.js';
+import { type Btf, parseBtf } from './btf.js';
+import type { CoreTarget } from './target.js';
+import { ffiLoaded, mmap, munmap, PROT_READ } from '../sys/ffi.js';
 
 const MAP_PRIVATE = 2;
 
@@ -116,7 +116,4 @@ export function kernelCoreTarget(): CoreTarget {
   };
 }
 
-/** A given BTF (e.g. another kernel's vmlinux) as CO-RE target, without modules. */
-export function coreTargetFromBtf(btf: Btf): CoreTarget {
-  return { vmlinux: btf };
-}
+export { coreTargetFromBtf } from './target.js';

@@ -9,7 +9,7 @@
 // from the end of the header. Each info block is `u32 rec_size` followed by
 // groups { u32 sec_name_off; u32 num_info; rec_size * num_info bytes }.
 
-import { BpfError } from '../../errors.js';
+import { BpfError } from '../errors.js';
 import type { Btf } from './btf.js';
 
 const BTF_EXT_MAGIC = 0xeb9f;

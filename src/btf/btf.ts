@@ -11,7 +11,7 @@
 // Name lookup hashes the names' bytes in place rather than decoding every
 // name into a JS string.
 
-import { BpfError } from '../../errors.js';
+import { BpfError } from '../errors.js';
 import {
   BTF_KIND_ARRAY,
   BTF_KIND_CONST,

@@ -1,4 +1,5 @@
-// A BTF object in the kernel, by id: BPF_BTF_GET_FD_BY_ID, then
+// A BTF object in the kernel: loaded from a blob (BPF_BTF_LOAD), or by id:
+// BPF_BTF_GET_FD_BY_ID, then
 // BPF_OBJ_GET_INFO_BY_FD with struct bpf_btf_info to copy the raw blob out
 // (how bpftool gets the types of a pinned map it did not load).
 //
@@ -6,16 +7,17 @@
 //                       __aligned_u64 name; __u32 name_len; __u32 kernel_btf; }
 
 import { BpfError } from '../errors.js';
-import { type Btf, parseBtf } from '../object/btf/btf.js';
-import * as cmd from './bpf-cmd.js';
-import { ENOENT } from './errno.js';
-import { readU32, writeU32, writeU64 } from './endian.js';
-import * as ffi from './ffi.js';
-import { Fd } from './fd.js';
-import { objGetInfo } from './info.js';
-import { GET_FD_BY_ID, getFdById } from './obj-attr.js';
-import { vmlinuxBtf } from './kernel-btf.js';
-import { syscallError } from './wrapper.js';
+import { type Btf, parseBtf } from './btf.js';
+import * as cmd from '../sys/bpf-cmd.js';
+import { btfLoad } from '../sys/btf-attr.js';
+import { ENOENT } from '../sys/errno.js';
+import { readU32, writeU32, writeU64 } from '../sys/endian.js';
+import * as ffi from '../sys/ffi.js';
+import { Fd } from '../sys/fd.js';
+import { objGetInfo } from '../sys/info.js';
+import { GET_FD_BY_ID, getFdById } from '../sys/obj-attr.js';
+import { vmlinuxBtf } from './kernel.js';
+import { syscallError } from '../sys/wrapper.js';
 
 const BTF = 0;
 const BTF_SIZE = 8;
@@ -75,4 +77,19 @@ export function kernelBtfById(id: number): Btf {
   const info = btfInfo(fd.value, `BTF id ${id}`);
   const split = info.kernelBtf && info.name !== 'vmlinux';
   return parseBtf(info.raw, { base: split ? vmlinuxBtf() : undefined, source: `BTF id ${id}${info.name ? ` (${info.name})` : ''}` });
+}
+
+/**
+ * Hand a BTF blob (e.g. `sanitizeBtf`'s output) to the kernel: the fd owns
+ * the kernel's BTF object, which programs and maps point their type ids
+ * into. A refusal is a BpfSyscallError naming `label` and the last line of
+ * the kernel's BTF log (which names the offending type).
+ */
+export function loadBtf(bytes: Uint8Array, label = 'BTF'): Fd {
+  const r = btfLoad(bytes);
+  if (r.result >= 0) return new Fd(r.result, label);
+  const withLog = btfLoad(bytes, 1 << 20);
+  if (withLog.result >= 0) return new Fd(withLog.result, label);
+  const last = withLog.log.trim().split('\n').pop();
+  throw syscallError(cmd.BPF_BTF_LOAD, withLog.result, last ? `${label}: ${last}` : label);
 }

@@ -8,10 +8,10 @@
 //   structs/unions -> objects (anonymous members flattened), bitfields included
 //   floats -> number; DATASEC -> { variable: value }
 
-import { BpfError } from '../errors.js';
-import type { Btf } from '../object/btf/btf.js';
-import type { BtfInt, BtfType } from '../object/btf/kinds.js';
-import { LITTLE_ENDIAN } from '../sys/endian.js';
+import { BpfError } from '../../errors.js';
+import type { Btf } from '../btf.js';
+import type { BtfInt, BtfType } from '../kinds.js';
+import { LITTLE_ENDIAN } from '../../host.js';
 import { valueFields } from './fields.js';
 
 export interface BtfValueOptions {
@@ -86,9 +86,31 @@ function decodeBitfield(btf: Btf, typeId: number, b: Uint8Array, base: number, b
   return small(v, 'size' in t ? t.size : 8);
 }
 
-function decodeAt(btf: Btf, id: number, b: Uint8Array, off: number, le: boolean, depth: number): unknown {
+/**
+ * A type placed at byte `off` of a `length`-byte value must start on a byte
+ * and fit: broken BTF can put a member at a fractional byte or past its struct.
+ */
+export function checkPlace(btf: Btf, t: BtfType, off: number, length: number): void {
+  if (t.kind === 'var' || t.kind === 'datasec') return;
+  if (!Number.isInteger(off)) throw new BpfError('BTF_INVALID', `type [${t.id}] ${t.kind} placed at bit ${off * 8}, not on a byte boundary`);
+  const size = t.kind === 'ptr' ? 8 : 'size' in t ? t.size : t.kind === 'array' ? btf.resolveSize(t.id) : 0;
+  if (off < 0 || off + size > length) throw new BpfError('BTF_INVALID', `BTF layout puts ${size} bytes of type [${t.id}] at offset ${off}, past the end of the ${length}-byte value`);
+}
+
+/**
+ * Values a decode may produce: a real value has at most one per bit (bitfields),
+ * plus empty structs. Broken BTF (a zero-size struct whose members are itself)
+ * would otherwise branch exponentially below the depth limit.
+ */
+function nodeBudget(length: number): { left: number } {
+  return { left: 8 * length + 4096 };
+}
+
+function decodeAt(btf: Btf, id: number, b: Uint8Array, off: number, le: boolean, depth: number, budget: { left: number }): unknown {
   if (depth > MAX_DEPTH) throw new BpfError('BTF_INVALID', `type [${id}] nests too deeply to decode`);
+  if (--budget.left < 0) throw new BpfError('BTF_INVALID', `type [${id}] has more parts than its ${b.length}-byte value can hold (a zero-size type containing itself?)`);
   const t = btf.typeById(btf.skipQualifiers(id));
+  checkPlace(btf, t, off, b.length);
   switch (t.kind) {
     case 'int':
       return decodeInt(t, b, off, le);
@@ -114,8 +136,9 @@ function decodeAt(btf: Btf, id: number, b: Uint8Array, off: number, le: boolean,
         const s = asString(b, off, t.nelems);
         if (s !== null) return s;
       }
+      if (t.nelems > budget.left) throw new BpfError('BTF_INVALID', `type [${t.id}] array of ${t.nelems} ${sz}-byte elements does not fit a ${b.length}-byte value`);
       const out = new Array(t.nelems);
-      for (let i = 0; i < t.nelems; i++) out[i] = decodeAt(btf, elem.id, b, off + i * sz, le, depth + 1);
+      for (let i = 0; i < t.nelems; i++) out[i] = decodeAt(btf, elem.id, b, off + i * sz, le, depth + 1, budget);
       return out;
     }
     case 'struct':
@@ -124,17 +147,17 @@ function decodeAt(btf: Btf, id: number, b: Uint8Array, off: number, le: boolean,
       for (const f of valueFields(btf, t)) {
         out[f.name] = f.bitfieldSize
           ? decodeBitfield(btf, f.type, b, off, f.bitOffset, f.bitfieldSize, le)
-          : decodeAt(btf, f.type, b, off + f.bitOffset / 8, le, depth + 1);
+          : decodeAt(btf, f.type, b, off + f.bitOffset / 8, le, depth + 1, budget);
       }
       return out;
     }
     case 'var':
-      return decodeAt(btf, t.type, b, off, le, depth + 1);
+      return decodeAt(btf, t.type, b, off, le, depth + 1, budget);
     case 'datasec': {
       const out: Record<string, unknown> = {};
       for (const v of t.vars) {
         const vt = btf.typeById(v.type);
-        out[vt.name || `@${v.offset}`] = decodeAt(btf, v.type, b, off + v.offset, le, depth + 1);
+        out[vt.name || `@${v.offset}`] = decodeAt(btf, v.type, b, off + v.offset, le, depth + 1, budget);
       }
       return out;
     }
@@ -149,5 +172,5 @@ export function decodeBtfValue(btf: Btf, typeId: number, bytes: Uint8Array, opts
   if (bytes.byteLength < size) {
     throw new BpfError('VALUE_SIZE', `type [${typeId}] needs ${size} bytes, got ${bytes.byteLength}`);
   }
-  return decodeAt(btf, typeId, bytes, 0, opts.littleEndian ?? LITTLE_ENDIAN, 0);
+  return decodeAt(btf, typeId, bytes, 0, opts.littleEndian ?? LITTLE_ENDIAN, 0, nodeBudget(bytes.length));
 }

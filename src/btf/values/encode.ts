@@ -4,11 +4,11 @@
 // Uint8Array of exactly its size. Integers may be given signed or unsigned
 // (-1 and 0xffffffff are the same u32), but must fit.
 
-import { BpfError } from '../errors.js';
-import type { Btf } from '../object/btf/btf.js';
-import type { BtfType } from '../object/btf/kinds.js';
-import { LITTLE_ENDIAN } from '../sys/endian.js';
-import { type BtfValueOptions, isCharType, readUnsigned } from './decode.js';
+import { BpfError } from '../../errors.js';
+import type { Btf } from '../btf.js';
+import type { BtfType } from '../kinds.js';
+import { LITTLE_ENDIAN } from '../../host.js';
+import { type BtfValueOptions, checkPlace, isCharType, readUnsigned } from './decode.js';
 import { valueFields } from './fields.js';
 
 const MAX_DEPTH = 64;
@@ -66,6 +66,7 @@ function encodeBitfield(btf: Btf, typeId: number, v: unknown, b: Uint8Array, bas
 function encodeAt(btf: Btf, id: number, v: unknown, b: Uint8Array, off: number, le: boolean, path: string, depth: number): void {
   if (depth > MAX_DEPTH) bad(path, `type [${id}] nests too deeply to encode`);
   const t = btf.typeById(btf.skipQualifiers(id));
+  checkPlace(btf, t, off, b.length);
   if (v instanceof Uint8Array && t.kind !== 'var') {
     // Raw bytes of exactly the type's size: copied as they are.
     const size = btf.resolveSize(t.id);

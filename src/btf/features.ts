@@ -3,10 +3,10 @@
 // it. Probed once per process; the answer feeds sanitizeBtf before an
 // object's BTF is loaded.
 
-import type { BtfFeatures } from '../object/btf-sanitize.js';
-import { btfLoad } from './btf-attr.js';
-import { LITTLE_ENDIAN } from './endian.js';
-import { Fd } from './fd.js';
+import type { BtfFeatures } from './sanitize.js';
+import { btfLoad } from '../sys/btf-attr.js';
+import { LITTLE_ENDIAN } from '../sys/endian.js';
+import { Fd } from '../sys/fd.js';
 
 const INT = 1, PTR = 2, FUNC = 12, FUNC_PROTO = 13, VAR = 14, DATASEC = 15, FLOAT = 16, DECL_TAG = 17, TYPE_TAG = 18, ENUM64 = 19;
 const info = (kind: number, vlen = 0): number => ((kind << 24) | vlen) >>> 0;
