@@ -503,7 +503,6 @@ export class Btf {
     const head = this.#nameIndex();
     const next = this.#nameNext!;
     const hashes = this.#nameHash!;
-    const offs = this.#typeOffsets;
     const h = fnv1a(needle, 0, needle.length);
     // A bucket holds every name whose hash lands there; compare hash, then bytes.
     for (let idx = head[h & (head.length - 1)]!; idx !== -1; idx = next[idx]!) {
@@ -598,9 +597,8 @@ export class Btf {
 
   /** The blob holding string `offset` (this one or a base) and where in it the string starts. */
   #stringBytes(offset: number): [Uint8Array, number] {
-    let btf: Btf = this;
-    while (offset < btf.stringStart && btf.base) btf = btf.base;
-    return [btf.raw, btf.#strStart + offset - btf.stringStart];
+    if (offset < this.stringStart && this.base) return this.base.#stringBytes(offset);
+    return [this.raw, this.#strStart + offset - this.stringStart];
   }
 
   #nameEquals(offset: number, needle: Uint8Array): boolean {

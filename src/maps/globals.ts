@@ -44,6 +44,7 @@ export interface GlobalVariableInfo {
 export type GlobalValue = number | bigint | boolean | Uint8Array | GlobalArray | GlobalStruct;
 
 /** An array global: index it, take .length, iterate it. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- elements read without casts, as Globals below
 export interface GlobalArray<T = any> {
   [index: number]: T;
   readonly length: number;
@@ -51,6 +52,7 @@ export interface GlobalArray<T = any> {
 }
 
 export interface GlobalStruct {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- members read without casts, as Globals below
   [member: string]: any;
 }
 
@@ -60,6 +62,7 @@ export interface GlobalStruct {
  * same object a precise type (what generated code declares).
  */
 export interface Globals {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberate: see above
   [name: string]: any;
 }
 

@@ -14,6 +14,8 @@ import { BpfError } from '../errors.js';
 import { createRequire } from 'node:module';
 
 type Koffi = typeof import('koffi');
+// koffi types a call's result from the C prototype at run time; each wrapper here gives it its TS type.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Fn = (...args: unknown[]) => any;
 
 const require = createRequire(import.meta.url);

@@ -133,6 +133,7 @@ describeRoot('bpf-ts load --cgroup --sk-msg: sockops + sk_msg redirect (test cgr
     try {
       for (const c of children.splice(0)) c.kill();
       if (cg && existsSync(cg)) {
+        let cleanupError: unknown;
         try {
           if (queryCgroup(cg).length) detachCgroup(cg);
         } finally {
@@ -142,11 +143,16 @@ describeRoot('bpf-ts load --cgroup --sk-msg: sockops + sk_msg redirect (test cgr
               rmdirSync(cg);
               break;
             } catch (e) {
-              if (i >= 600) throw e;
+              // Thrown below, not here: a throw in finally would hide a detach failure.
+              if (i >= 600) {
+                cleanupError = e;
+                break;
+              }
               await sleep(50);
             }
           }
         }
+        if (cleanupError !== undefined) throw cleanupError;
       }
     } finally {
       if (ns) deleteNetns(ns, { force: true });

@@ -49,5 +49,5 @@ for (const [k, v] of e.maps.last) {
   void [ifindex, seq];
 }
 // @ts-expect-error no such map
-e.maps.nope;
+void e.maps.nope;
 e.close();

@@ -78,6 +78,7 @@ describeRoot('the map memory guard honours this host\'s memory cgroup', () => {
     }
     const dir = join(top, `bpf-ts-${uniqueName('mem')}`);
     mkdirSync(dir);
+    let cleanupError: unknown;
     try {
       writeFileSync(join(dir, own.maxFile), String(256 << 20));
       ensureDist();
@@ -96,10 +97,15 @@ describeRoot('the map memory guard honours this host\'s memory cgroup', () => {
           rmdirSync(dir);
           break;
         } catch (e) {
-          if (i >= 100) throw e;
+          // Thrown below, not here: a throw in finally would hide the test's own failure.
+          if (i >= 100) {
+            cleanupError = e;
+            break;
+          }
           spawnSync('sleep', ['0.05']);
         }
       }
     }
+    if (cleanupError !== undefined) throw cleanupError;
   }, 120_000);
 });

@@ -80,7 +80,7 @@ describe('bpf-ts disasm', () => {
     expect(lines).toContain('   2: r3 = &hits ll');
     const src = readFileSync(join(ROOT, 'bpf', 'globals.c'), 'utf8').split('\n');
     const at = lines.indexOf('   2: r3 = &hits ll');
-    const comment = /^; (.*)  \[\.\/globals\.c:(\d+)\]$/.exec(lines[at - 1])!;
+    const comment = /^; (.*) {2}\[\.\/globals\.c:(\d+)\]$/.exec(lines[at - 1])!;
     expect(src[Number(comment[2]) - 1].trim()).toBe(comment[1]);
     expect(comment[1]).toContain('hits');
   });
