@@ -12,15 +12,21 @@ import { defineConfig } from 'vitest/config';
 //   running the suite on the same host: unique netns/veth/map names, private
 //   bpffs mounts, assertions only on what the file created. Each file runs in
 //   its own forked process (rlimits, setns and cwd stay per file).
-// - "serial": kernel files that touch state the whole host shares run after
-//   both, one at a time. A kernel file is serial when it mentions
-//     BPF_ENABLE_STATS / enableStats / bpf_stats_enabled / the `top` command
-//       (run-time stats are one global switch, and a test checks it is off),
-//     tracefs (mounts the one tracefs), /proc/sys/kernel/ (host-wide sysctls;
-//       /proc/sys/net/ is per namespace), RLIMIT / raiseMemlock (limits),
-//     useradd / userdel (host users), an attach to the cgroup2 root,
+// - "serial": kernel files that assert or change state the whole host shares
+//   run after both, one at a time. A kernel file is serial when it mentions
+//     /proc/sys/kernel/ (host-wide sysctls; /proc/sys/net/ is per namespace:
+//       tracing/cli checks `top` leaves kernel.bpf_stats_enabled as it was,
+//       which any other BPF_ENABLE_STATS holder would break),
+//     RLIMIT_ / raiseMemlock (process limits), useradd / userdel (host users),
+//     umount of tracefs (there is one, mounted once and left), an attach to
+//     the cgroup2 root,
 //   or carries the marker comment `// vitest: serial (why)` for anything the
-//   words cannot catch (the event flood, which saturates every CPU).
+//   words cannot catch (the event flood, which keeps every CPU busy).
+//   Holding BPF_ENABLE_STATS (top, sockops-redir), mounting tracefs when it is
+//   missing, dropping to uid 65534 with setpriv (caps-matrix) are safe in
+//   parallel: stats are counted while anyone holds them, a second tracefs
+//   mount stacks, and every unprivileged child works in its own copy, bpffs
+//   and namespaces.
 // Workers: the kernel files mostly wait (on children, namespaces, the
 // verifier), so there are more workers than CPUs.
 const WORKERS = Math.max(2, availableParallelism() * 2);
@@ -35,11 +41,10 @@ const text = new Map(testFiles('test').map((f) => [f, readFileSync(f, 'utf8')] a
 const all = [...text.keys()];
 const needsKernel = (f: string) => /\b(describeRoot|isRoot|getuid)\b/.test(text.get(f)!);
 const GLOBAL_STATE = [
-  /\bBPF_ENABLE_STATS\b|\benableStats\b|\bbpf_stats_enabled\b|['"]top['"]/,
-  /\btracefs/i,
   /\/proc\/sys\/kernel\//,
   /\bRLIMIT_|\braiseMemlock\b/,
   /\b(useradd|userdel)\b/,
+  /umount\w*\([^)]*tracefs|tracefs[^\n]*umount/,
   /attach\w*\(\s*cgroup2Mount\(\)/,
   /^\/\/ vitest: serial\b/m,
 ];
