@@ -27,6 +27,10 @@ import { defineConfig } from 'vitest/config';
 //   parallel: stats are counted while anyone holds them, a second tracefs
 //   mount stacks, and every unprivileged child works in its own copy, bpffs
 //   and namespaces.
+// Pure files share their worker's module cache (isolate: false: src/ is
+// loaded once per worker, not once per file, a third less CPU); a pure file
+// that mocks modules, stubs globals or sets process.env (vi.mock, vi.stub…,
+// vi.useFakeTimers, process.env.X = …) gets a fresh one ("pure-isolated").
 // Workers: the kernel files mostly wait (on children, namespaces, the
 // verifier), so there is one worker more than CPUs (more starve the
 // CPU-bound pure files: the fuzzer, the compiler runs).
@@ -52,7 +56,9 @@ const GLOBAL_STATE = [
 const needsHost = (f: string) => GLOBAL_STATE.some((re) => re.test(text.get(f)!));
 const serial = all.filter((f) => needsKernel(f) && needsHost(f));
 const kernel = all.filter((f) => needsKernel(f) && !needsHost(f));
-const pure = all.filter((f) => !needsKernel(f));
+const needsIsolation = (f: string) => /\bvi\.(mock|doMock|stub\w*|useFakeTimers|spyOn)\b|process\.env(\.\w+|\[[^\]]+\])\s*=[^=]/.test(text.get(f)!);
+const pure = all.filter((f) => !needsKernel(f) && !needsIsolation(f));
+const pureIsolated = all.filter((f) => !needsKernel(f) && needsIsolation(f));
 
 export default defineConfig({
   test: {
@@ -67,11 +73,13 @@ export default defineConfig({
           name: 'pure',
           include: pure,
           maxWorkers: WORKERS,
+          isolate: false,
           sequence: { groupOrder: 0 },
           // Type-level tests of the public API (expectTypeOf), checked by tsc with every test file.
           typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.test.json' },
         },
       },
+      { extends: true, test: { name: 'pure-isolated', include: pureIsolated, maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'kernel', include: kernel, maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'serial', include: serial, fileParallelism: false, sequence: { groupOrder: 1 } } },
     ],
