@@ -1,40 +1,87 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
-// Two projects. "pure" (no kernel: parsers, codecs, CLI text, docs, types)
-// runs its files in parallel; "kernel" (files that need root: namespaces,
-// links, pins) runs after it, one file at a time, so two files never race for
-// the same kernel state. A file is a kernel file when it asks for root
-// (describeRoot / isRoot / getuid), so new files land in the right project.
+// Three projects, sorted by reading each test file, so a new file lands in the
+// right one without anyone listing it:
+//
+// - "pure" (no kernel: parsers, codecs, CLI text, docs, types) and "kernel"
+//   (asks for root: describeRoot / isRoot / getuid) run together, files in
+//   parallel. Kernel files tolerate each other as they tolerate other people
+//   running the suite on the same host: unique netns/veth/map names, private
+//   bpffs mounts, assertions only on what the file created. Each file runs in
+//   its own forked process (rlimits, setns and cwd stay per file).
+// - "serial": kernel files that assert or change state the whole host shares
+//   run after both, one at a time. A kernel file is serial when it mentions
+//     /proc/sys/kernel/ (host-wide sysctls; /proc/sys/net/ is per namespace:
+//       tracing/cli checks `top` leaves kernel.bpf_stats_enabled as it was,
+//       which any other BPF_ENABLE_STATS holder would break),
+//     RLIMIT_ / raiseMemlock (process limits), useradd / userdel (host users),
+//     umount of tracefs (there is one, mounted once and left), an attach to
+//     the cgroup2 root,
+//   or carries the marker comment `// vitest: serial (why)` for anything the
+//   words cannot catch (the event flood, which keeps every CPU busy).
+//   Holding BPF_ENABLE_STATS (top, sockops-redir), mounting tracefs when it is
+//   missing, dropping to uid 65534 with setpriv (caps-matrix) are safe in
+//   parallel: stats are counted while anyone holds them, a second tracefs
+//   mount stacks, and every unprivileged child works in its own copy, bpffs
+//   and namespaces.
+// Pure files share their worker's module cache (isolate: false: src/ is
+// loaded once per worker, not once per file, a third less CPU); a pure file
+// that mocks modules, stubs globals or sets process.env (vi.mock, vi.stub…,
+// vi.useFakeTimers, process.env.X = …) gets a fresh one ("pure-isolated").
+// Workers: the kernel files mostly wait (on children, namespaces, the
+// verifier), so there is one worker more than CPUs (more starve the
+// CPU-bound pure files: the fuzzer, the compiler runs).
+const WORKERS = availableParallelism() + 1;
+
 function testFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
     return e.isDirectory() ? testFiles(p) : e.name.endsWith('.test.ts') ? [p] : [];
   });
 }
-const all = testFiles('test');
-const needsKernel = (f: string) => /\b(describeRoot|isRoot|getuid)\b/.test(readFileSync(f, 'utf8'));
-const kernel = all.filter(needsKernel);
-const pure = all.filter((f) => !needsKernel(f));
+const text = new Map(testFiles('test').map((f) => [f, readFileSync(f, 'utf8')] as const));
+const all = [...text.keys()];
+const needsKernel = (f: string) => /\b(describeRoot|isRoot|getuid)\b/.test(text.get(f)!);
+const GLOBAL_STATE = [
+  /\/proc\/sys\/kernel\//,
+  /\bRLIMIT_|\braiseMemlock\b/,
+  /\b(useradd|userdel)\b/,
+  /umount\w*\([^)]*tracefs|tracefs[^\n]*umount/,
+  /attach\w*\(\s*cgroup2Mount\(\)/,
+  /^\/\/ vitest: serial\b/m,
+];
+const needsHost = (f: string) => GLOBAL_STATE.some((re) => re.test(text.get(f)!));
+const serial = all.filter((f) => needsKernel(f) && needsHost(f));
+const kernel = all.filter((f) => needsKernel(f) && !needsHost(f));
+const needsIsolation = (f: string) => /\bvi\.(mock|doMock|stub\w*|useFakeTimers|spyOn)\b|process\.env(\.\w+|\[[^\]]+\])\s*=[^=]/.test(text.get(f)!);
+const pure = all.filter((f) => !needsKernel(f) && !needsIsolation(f));
+const pureIsolated = all.filter((f) => !needsKernel(f) && needsIsolation(f));
 
 export default defineConfig({
   test: {
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Builds dist/ once, before any worker: tests that run bin/bpf-ts.js must not race to build it.
+    globalSetup: ['./test/helpers/global-setup.ts'],
     projects: [
       {
         extends: true,
         test: {
           name: 'pure',
           include: pure,
-          fileParallelism: true,
+          maxWorkers: WORKERS,
+          isolate: false,
           sequence: { groupOrder: 0 },
           // Type-level tests of the public API (expectTypeOf), checked by tsc with every test file.
           typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.test.json' },
         },
       },
-      { extends: true, test: { name: 'kernel', include: kernel, fileParallelism: false, sequence: { groupOrder: 1 } } },
+      { extends: true, test: { name: 'pure-isolated', include: pureIsolated, maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'kernel', include: kernel, maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'serial', include: serial, fileParallelism: false, sequence: { groupOrder: 1 } } },
     ],
   },
 });

@@ -2,13 +2,14 @@
 // process, output captured), or as a child process through bin/bpf-ts.js
 // (signals, exit codes, a real non-root user). The child needs dist/, which
 // ensureDist() builds when it is missing or older than src/.
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
 import { run } from '../../src/cli/main.js';
+import { ensureDist } from './dist.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'bpf-ts.js');
@@ -52,31 +53,8 @@ export async function cliOk(...argv: string[]): Promise<CliResult> {
   return r;
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    newest = Math.max(newest, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 /** Build dist/ with tsc when it is missing or any file under src/ is newer than it. */
-export function ensureDist(): void {
-  const main = join(ROOT, 'dist', 'cli', 'main.js');
-  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, 'src'))) return;
-  try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
-      cwd: ROOT,
-      stdio: 'pipe',
-      // Only a bound for a hung compiler: on a loaded machine tsc takes minutes.
-      timeout: 900_000,
-    });
-  } catch (e) {
-    const out = e as { stdout?: Buffer; stderr?: Buffer; message: string };
-    throw new Error(`building dist/ with tsc failed: ${out.message}\n${out.stdout?.toString() ?? ''}${out.stderr?.toString() ?? ''}`);
-  }
-}
+export { ensureDist };
 
 // ------------------------------------------------------------- unprivileged
 

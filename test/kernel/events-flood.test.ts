@@ -8,7 +8,11 @@
 // speed: how many packets the flood manages does not matter, and every wait
 // is for a condition, bounded only to turn a hang into a failure.
 //
-// Duration: BPF_TS_FLOOD_SECONDS, default 120 in CI (CI=true), 10 locally.
+// Duration: BPF_TS_FLOOD_SECONDS, default 20 in CI (CI=true), 10 locally.
+// 20 s is twice the point where issue 9 saw delivery stop (about 10 s in);
+// .ci/run repeats the file as a 2-minute soak (npm run test:soak, 120 s).
+//
+// vitest: serial (the flood keeps every CPU busy; see vitest.config.ts)
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +26,7 @@ import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.j
 import { ensureDist, ROOT } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 
-const SECONDS = Number(process.env.BPF_TS_FLOOD_SECONDS ?? (process.env.CI ? 120 : 10));
+const SECONDS = Number(process.env.BPF_TS_FLOOD_SECONDS ?? (process.env.CI ? 20 : 10));
 
 // stats slots of events_seq.c
 const RB_SEQ = 0;
