@@ -494,15 +494,30 @@ export class BpfMap implements Disposable {
     }
   }
 
-  /** [key, value] pairs via keys() + get(); entries deleted meanwhile are skipped. */
-  *entries(): Generator<[Buffer, MapValue]> {
+  /**
+   * [key, value] pairs via keys() + get(); entries deleted meanwhile are
+   * skipped. Per-CPU maps: entriesPerCpu() (entries() refuses them, as get() does).
+   */
+  entries(): Generator<[Buffer, Buffer]> {
+    this.#refusePerCpu('entries', 'entriesPerCpu');
+    return this.#walk() as Generator<[Buffer, Buffer]>;
+  }
+
+  /** entries() of a per-CPU map: one Buffer per possible CPU for each key. */
+  entriesPerCpu(): Generator<[Buffer, Buffer[]]> {
+    this.#requirePerCpu('entriesPerCpu');
+    return this.#walk() as Generator<[Buffer, Buffer[]]>;
+  }
+
+  *#walk(): Generator<[Buffer, MapValue]> {
     for (const k of this.keys()) {
       const v = this.#lookup(k);
       if (v !== undefined) yield [k, v];
     }
   }
 
-  [Symbol.iterator](): Generator<[Buffer, MapValue]> {
+  /** `for (const [k, v] of map)`: entries(). */
+  [Symbol.iterator](): Generator<[Buffer, Buffer]> {
     return this.entries();
   }
 
@@ -561,7 +576,18 @@ export class BpfMap implements Disposable {
    * Every entry, read with BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH),
    * falling back to a GET_NEXT_KEY walk for map types without batch support.
    */
-  *entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, MapValue]> {
+  entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, Buffer]> {
+    this.#refusePerCpu('entriesBatch', 'entriesBatchPerCpu');
+    return this.#batchWalk(opts) as Generator<[Buffer, Buffer]>;
+  }
+
+  /** entriesBatch() of a per-CPU map: one Buffer per possible CPU for each key. */
+  entriesBatchPerCpu(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, Buffer[]]> {
+    this.#requirePerCpu('entriesBatchPerCpu');
+    return this.#batchWalk(opts) as Generator<[Buffer, Buffer[]]>;
+  }
+
+  *#batchWalk(opts: { batchSize?: number; andDelete?: boolean }): Generator<[Buffer, MapValue]> {
     const chunks = this.batchChunks(opts);
     for (;;) {
       const next = chunks.next();
@@ -576,9 +602,16 @@ export class BpfMap implements Disposable {
     }
   }
 
-  /** entriesBatch() collected into an array. */
-  getBatch(opts: { batchSize?: number } = {}): [Buffer, MapValue][] {
+  /** entriesBatch() collected into an array. Per-CPU maps: getBatchPerCpu(). */
+  getBatch(opts: { batchSize?: number } = {}): [Buffer, Buffer][] {
+    this.#refusePerCpu('getBatch', 'getBatchPerCpu');
     return [...this.entriesBatch(opts)];
+  }
+
+  /** entriesBatchPerCpu() collected into an array. */
+  getBatchPerCpu(opts: { batchSize?: number } = {}): [Buffer, Buffer[]][] {
+    this.#requirePerCpu('getBatchPerCpu');
+    return [...this.entriesBatchPerCpu(opts)];
   }
 
   /**
@@ -795,7 +828,7 @@ export class BpfMap implements Disposable {
 
   *#entriesFallback(andDelete: boolean): Generator<[Buffer, MapValue]> {
     if (!andDelete) {
-      yield* this.entries();
+      yield* this.#walk();
       return;
     }
     // Collect first: deleting while walking GET_NEXT_KEY restarts the walk.
