@@ -360,19 +360,21 @@ export class BpfMap implements Disposable {
   /**
    * The value at `key`, or undefined when absent. Per-CPU maps hold one value
    * per CPU: read them with getPerCpu() (get() refuses them with a BpfError).
+   * `lock`: copy the value under its bpf_spin_lock (BPF_F_LOCK), for values
+   * that hold one; the kernel refuses it on other maps.
    */
-  get(key: MapBytes): Buffer | undefined {
+  get(key: MapBytes, opts: { lock?: boolean } = {}): Buffer | undefined {
     this.#refusePerCpu('get', 'getPerCpu');
-    return this.#lookup(key) as Buffer | undefined;
+    return this.#lookup(key, opts.lock ? BPF_F_LOCK : 0) as Buffer | undefined;
   }
 
-  #lookup(key: MapBytes): MapValue | undefined {
+  #lookup(key: MapBytes, flags = 0): MapValue | undefined {
     const ops = this.#elemOps();
     this.#putKey(ops, key);
-    const r = ops.lookup();
+    const r = ops.lookup(flags);
     if (r < 0) {
       if (r === -ENOENT) return undefined;
-      throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context());
+      throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context(), { elemFlags: flags });
     }
     return this.#decodeValue(ops.value, 0);
   }
@@ -415,8 +417,9 @@ export class BpfMap implements Disposable {
     this.#putKey(ops, key);
     this.#putValue(ops, value);
     // 'any' costs no lookup on the hot path; anything else is checked (a misspelt flag is an error).
-    const r = ops.update(flags === 'any' ? BPF_ANY : updateFlags(flags, this.name));
-    if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context());
+    const elemFlags = flags === 'any' ? BPF_ANY : updateFlags(flags, this.name);
+    const r = ops.update(elemFlags);
+    if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context(), { elemFlags });
   }
 
   /** Per-CPU maps: one value per possible CPU. */

@@ -94,7 +94,8 @@ describe('the bash completion function calls bpf-ts back', () => {
     dir = mkdtempSync(join(tmpdir(), 'bpfts-compl-'));
     writeFileSync(join(dir, 'c.sh'), script);
     for (const f of ['tc_shared_map.o', 'globals.o', 'map_in_map.o']) copyFileSync(fixture(f), join(dir, f));
-  });
+    // ensureDist() may run tsc, which takes minutes on a loaded machine.
+  }, 900_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   /** COMPREPLY of _bpf_ts for `words` (the last one being completed), run in `dir` with the real bin as COMP_WORDS[0]. */
