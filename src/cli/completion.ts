@@ -35,6 +35,7 @@ const VALUES: Record<string, string> = {
   bpffs: '@dir',
   'pin-maps': '@dir',
   'pin-links': '@dir',
+  'pin-link': '@file',
   links: '@dir',
   out: '@file',
   base: '@file',
