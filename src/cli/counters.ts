@@ -39,7 +39,7 @@ export function readCounters(coll: BpfCollection): CounterRow[] {
   const rows: CounterRow[] = [];
   for (const [name, m] of counterMaps(coll)) {
     let n = 0;
-    for (const [k, v] of m.getBatch()) {
+    for (const [k, v] of m.perCpu ? m.getBatchPerCpu() : m.getBatch()) {
       if (n++ >= MAX_ROWS) break;
       rows.push({ map: name, key: keyText(k), value: sumCounter(v, m.valueSize) });
     }

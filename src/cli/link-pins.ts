@@ -10,7 +10,7 @@ import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import { linkDetach } from '../sys/link-attr.js';
-import { checkExistingPin, isBpffs, pinFd, removeEmptyDirs, untrustedReason, walkBpffsDir } from '../sys/bpffs.js';
+import { checkExistingPin, isBpffs, pinFd, removeCreatedDirs, removeEmptyDirs, untrustedReason, walkBpffsDir } from '../sys/bpffs.js';
 import * as ffi from '../sys/ffi.js';
 import { fdKind } from '../sys/fd.js';
 import { linkInfo, type LinkInfo } from '../sys/info.js';
@@ -58,11 +58,16 @@ export function readLinkPin(path: string, purpose = `read link pin ${resolve(pat
   }
 }
 
-/** Unlink a link pin, and <bpffs>/bpf-ts/ with it when that leaves it empty (it is ours). */
+/**
+ * Unlink a link pin, and <bpffs>/bpf-ts/ with it when that leaves it empty
+ * (it is ours), and the empty directories bpf-ts made for a custom pin path
+ * (marked 01700 when it made them: removeCreatedDirs).
+ */
 export function removeLinkPin(path: string): void {
   const abs = resolve(path);
   unlinkSync(abs);
   if (basename(dirname(abs)) === basename(pinDir('/'))) removeEmptyDirs([dirname(abs)]);
+  removeCreatedDirs(dirname(abs));
 }
 
 /**

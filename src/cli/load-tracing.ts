@@ -5,13 +5,13 @@
 // pins made so far are removed, and DIR too when this command created it.
 
 import { existsSync, lstatSync, readdirSync, rmdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { openObject } from '../collection.js';
 import { BpfError } from '../errors.js';
 import { autoAttach } from '../link/auto.js';
 import { BpfLink, BpfLinkSet } from '../link/link.js';
 import { unpin } from '../maps/pin.js';
-import { ensureBpffs, removeEmptyDirs, walkBpffsDir } from '../sys/bpffs.js';
+import { ensureBpffs, removeCreatedDirs, removeEmptyDirs, walkBpffsDir } from '../sys/bpffs.js';
 import { EINVAL, EOPNOTSUPP } from '../sys/errno.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import type { CommandContext } from './command.js';
@@ -71,12 +71,16 @@ function rmPin(path: string): void {
   }
 }
 
-function rmdirIfEmpty(dir: string): void {
+function rmdirIfEmpty(dir: string): boolean {
   try {
-    if (readdirSync(dir).length === 0) rmdirSync(dir);
+    if (readdirSync(dir).length === 0) {
+      rmdirSync(dir);
+      return true;
+    }
   } catch {
     // not ours to force
   }
+  return false;
 }
 
 export function detachLinksDir(dir: string, ctx: CommandContext): number {
@@ -113,7 +117,8 @@ export function detachLinksDir(dir: string, ctx: CommandContext): number {
       link.close();
     }
   }
-  rmdirIfEmpty(abs);
+  // DIR itself when empty; then the empty directories above it that load made (marked 01700).
+  if (rmdirIfEmpty(abs)) removeCreatedDirs(dirname(abs));
   if (ctx.json) ctx.printJson({ detached: done, left });
   else {
     for (const d of done) ctx.print(`detached link ${d.linkId} (${d.path})`);

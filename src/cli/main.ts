@@ -81,6 +81,12 @@ async function parseError(cmd: Command, e: unknown): Promise<BpfError> {
 export async function run(argv: string[], io: { out?: (s: string) => void; err?: (s: string) => void } = {}): Promise<number> {
   const out = io.out ?? writeStdout;
   const err = io.err ?? writeStderr;
+  // The completion script's call-back: candidates only, never an error (complete.ts).
+  if (argv[0] === '__complete') {
+    const found = await import('./complete.js').then((m) => m.completeWords(argv.slice(1)), () => []);
+    if (found.length) out(found.join('\n') + '\n');
+    return 0;
+  }
   const debug = argv.includes('--debug');
   // The real CLI process: signals, closed pipes and uncaught errors run the cleanups (lifecycle.ts).
   if (!io.out && !io.err) wireProcessExitPaths({ debug });

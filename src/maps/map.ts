@@ -360,19 +360,21 @@ export class BpfMap implements Disposable {
   /**
    * The value at `key`, or undefined when absent. Per-CPU maps hold one value
    * per CPU: read them with getPerCpu() (get() refuses them with a BpfError).
+   * `lock`: copy the value under its bpf_spin_lock (BPF_F_LOCK), for values
+   * that hold one; the kernel refuses it on other maps.
    */
-  get(key: MapBytes): Buffer | undefined {
+  get(key: MapBytes, opts: { lock?: boolean } = {}): Buffer | undefined {
     this.#refusePerCpu('get', 'getPerCpu');
-    return this.#lookup(key) as Buffer | undefined;
+    return this.#lookup(key, opts.lock ? BPF_F_LOCK : 0) as Buffer | undefined;
   }
 
-  #lookup(key: MapBytes): MapValue | undefined {
+  #lookup(key: MapBytes, flags = 0): MapValue | undefined {
     const ops = this.#elemOps();
     this.#putKey(ops, key);
-    const r = ops.lookup();
+    const r = ops.lookup(flags);
     if (r < 0) {
       if (r === -ENOENT) return undefined;
-      throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context());
+      throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context(), { elemFlags: flags });
     }
     return this.#decodeValue(ops.value, 0);
   }
@@ -415,8 +417,9 @@ export class BpfMap implements Disposable {
     this.#putKey(ops, key);
     this.#putValue(ops, value);
     // 'any' costs no lookup on the hot path; anything else is checked (a misspelt flag is an error).
-    const r = ops.update(flags === 'any' ? BPF_ANY : updateFlags(flags, this.name));
-    if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context());
+    const elemFlags = flags === 'any' ? BPF_ANY : updateFlags(flags, this.name);
+    const r = ops.update(elemFlags);
+    if (r < 0) throw syscallError(cmd.BPF_MAP_UPDATE_ELEM, r, this.#context(), { elemFlags });
   }
 
   /** Per-CPU maps: one value per possible CPU. */
@@ -494,15 +497,30 @@ export class BpfMap implements Disposable {
     }
   }
 
-  /** [key, value] pairs via keys() + get(); entries deleted meanwhile are skipped. */
-  *entries(): Generator<[Buffer, MapValue]> {
+  /**
+   * [key, value] pairs via keys() + get(); entries deleted meanwhile are
+   * skipped. Per-CPU maps: entriesPerCpu() (entries() refuses them, as get() does).
+   */
+  entries(): Generator<[Buffer, Buffer]> {
+    this.#refusePerCpu('entries', 'entriesPerCpu');
+    return this.#walk() as Generator<[Buffer, Buffer]>;
+  }
+
+  /** entries() of a per-CPU map: one Buffer per possible CPU for each key. */
+  entriesPerCpu(): Generator<[Buffer, Buffer[]]> {
+    this.#requirePerCpu('entriesPerCpu');
+    return this.#walk() as Generator<[Buffer, Buffer[]]>;
+  }
+
+  *#walk(): Generator<[Buffer, MapValue]> {
     for (const k of this.keys()) {
       const v = this.#lookup(k);
       if (v !== undefined) yield [k, v];
     }
   }
 
-  [Symbol.iterator](): Generator<[Buffer, MapValue]> {
+  /** `for (const [k, v] of map)`: entries(). */
+  [Symbol.iterator](): Generator<[Buffer, Buffer]> {
     return this.entries();
   }
 
@@ -561,7 +579,18 @@ export class BpfMap implements Disposable {
    * Every entry, read with BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH),
    * falling back to a GET_NEXT_KEY walk for map types without batch support.
    */
-  *entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, MapValue]> {
+  entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, Buffer]> {
+    this.#refusePerCpu('entriesBatch', 'entriesBatchPerCpu');
+    return this.#batchWalk(opts) as Generator<[Buffer, Buffer]>;
+  }
+
+  /** entriesBatch() of a per-CPU map: one Buffer per possible CPU for each key. */
+  entriesBatchPerCpu(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, Buffer[]]> {
+    this.#requirePerCpu('entriesBatchPerCpu');
+    return this.#batchWalk(opts) as Generator<[Buffer, Buffer[]]>;
+  }
+
+  *#batchWalk(opts: { batchSize?: number; andDelete?: boolean }): Generator<[Buffer, MapValue]> {
     const chunks = this.batchChunks(opts);
     for (;;) {
       const next = chunks.next();
@@ -576,9 +605,16 @@ export class BpfMap implements Disposable {
     }
   }
 
-  /** entriesBatch() collected into an array. */
-  getBatch(opts: { batchSize?: number } = {}): [Buffer, MapValue][] {
+  /** entriesBatch() collected into an array. Per-CPU maps: getBatchPerCpu(). */
+  getBatch(opts: { batchSize?: number } = {}): [Buffer, Buffer][] {
+    this.#refusePerCpu('getBatch', 'getBatchPerCpu');
     return [...this.entriesBatch(opts)];
+  }
+
+  /** entriesBatchPerCpu() collected into an array. */
+  getBatchPerCpu(opts: { batchSize?: number } = {}): [Buffer, Buffer[]][] {
+    this.#requirePerCpu('getBatchPerCpu');
+    return [...this.entriesBatchPerCpu(opts)];
   }
 
   /**
@@ -795,7 +831,7 @@ export class BpfMap implements Disposable {
 
   *#entriesFallback(andDelete: boolean): Generator<[Buffer, MapValue]> {
     if (!andDelete) {
-      yield* this.entries();
+      yield* this.#walk();
       return;
     }
     // Collect first: deleting while walking GET_NEXT_KEY restarts the walk.

@@ -130,7 +130,8 @@ export class TypedMap<K = unknown, V = unknown> implements Iterable<[K, V]> {
   }
 
   *entries(): Generator<[K, V]> {
-    for (const [k, v] of this.map.entries()) yield [this.key.decode(k), this.#decodeValue(v)];
+    const all = this.map.perCpu ? this.map.entriesPerCpu() : this.map.entries();
+    for (const [k, v] of all) yield [this.key.decode(k), this.#decodeValue(v)];
   }
 
   [Symbol.iterator](): Generator<[K, V]> {

@@ -44,7 +44,7 @@ function badReloc(elf: ElfFile, msg: string): never {
 }
 
 /** Functions of every code section, by section index, sorted by start. */
-function collectFunctions(inp: ProgramInputs): Map<number, Func[]> {
+function collectFunctions(inp: Pick<ProgramInputs, 'elf' | 'symbols'>): Map<number, Func[]> {
   const { elf, symbols } = inp;
   const out = new Map<number, Func[]>();
   for (const sec of elf.sections) {
@@ -81,6 +81,17 @@ function collectFunctions(inp: ProgramInputs): Map<number, Func[]> {
     out.set(sec.index, funcs);
   }
   return out;
+}
+
+/** The names readPrograms() gives the object's programs, without linking them (shell completion). */
+export function programNames(elf: ElfFile, symbols: ElfSymbol[]): string[] {
+  const names: string[] = [];
+  for (const [secIndex, funcs] of collectFunctions({ elf, symbols })) {
+    if (elf.sections[secIndex]?.name === '.text') continue;
+    const globals = funcs.filter((f) => f.global);
+    for (const f of globals.length > 0 ? globals : funcs) names.push(f.name);
+  }
+  return names;
 }
 
 /** Extract every program with its subprograms linked in. */

@@ -8,6 +8,11 @@
 // bpffs a symlink is refused, and so is a directory or pin that belongs to
 // another non-root user or that group/other may write without the sticky
 // bit. What bpf-ts creates is private: directories 0700, pins 0600.
+//
+// Directories bpf-ts creates also carry the sticky bit (01700): with no
+// group/other access it changes nothing, but it marks them as made by
+// bpf-ts, so a later detach (another process) can remove the empty ones it
+// made for a custom pin path, and never a directory the user made.
 
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -18,6 +23,9 @@ import { objPin } from './obj-attr.js';
 import { BpfSyscallError } from './syscall-error.js';
 
 export const BPF_FS_MAGIC = 0xcafe4a11;
+
+/** Mode of the directories bpf-ts creates on bpffs: private, sticky as its mark (see above). */
+export const CREATED_DIR_MODE = 0o1700;
 
 /** Whether `path` (which must exist) lives on a bpf filesystem. */
 export function isBpffs(path: string): boolean {
@@ -118,8 +126,8 @@ export function walkBpffsDir(dir: string, opts: { mkdir?: boolean; purpose?: str
         }
         try {
           mkdirSync(next, { mode: 0o700 });
-          // mkdir's mode passes through the umask; say 0700 explicitly.
-          chmodSync(next, 0o700);
+          // mkdir's mode passes through the umask (and drops the sticky bit): set it explicitly.
+          chmodSync(next, CREATED_DIR_MODE);
           created.push(next);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -216,6 +224,34 @@ export function pinFd(fd: number, path: string, opts: { mkdir?: boolean; label?:
     throw e;
   }
   return created;
+}
+
+/**
+ * After a pin in `dir` was removed: rmdir `dir` and then its parents while
+ * each is one bpf-ts created (a real directory, not a symlink, mode 01700 —
+ * its mark —, owned by this user) and empty, stopping at the first that is
+ * not, and always at the bpffs mount point. Returns those removed.
+ */
+export function removeCreatedDirs(dir: string): string[] {
+  const removed: string[] = [];
+  const uid = process.geteuid?.() ?? -1;
+  try {
+    let d = resolve(dir);
+    if (!isBpffs(d)) return removed;
+    for (;;) {
+      const parent = dirname(d);
+      const st = lstatSync(d);
+      if (parent === d || !st.isDirectory() || (st.mode & 0o7777) !== CREATED_DIR_MODE || st.uid !== uid) break;
+      // The mount point: another filesystem's directory above (never removed, whatever its mode).
+      if (lstatSync(parent).dev !== st.dev) break;
+      rmdirSync(d);
+      removed.push(d);
+      d = parent;
+    }
+  } catch {
+    // Not empty (other pins live there), gone meanwhile, or not ours: it stays.
+  }
+  return removed;
 }
 
 /** rmdir each of `dirs` (innermost first) that is empty; others stay. Returns those removed. */

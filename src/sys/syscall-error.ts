@@ -18,7 +18,12 @@ const BPF_FS_MAGIC = 0xcafe4a11;
 export interface SyscallErrorInfo extends CapCallInfo {
   /** The bpffs path of OBJ_GET / OBJ_PIN. */
   path?: string;
+  /** Element calls: the flags passed (BPF_F_LOCK explains an EINVAL). */
+  elemFlags?: number;
 }
+
+/** BPF_F_LOCK (uapi; also in map-attr.ts, which this file must not import). */
+const F_LOCK = 4;
 
 // When the caller has every capability a call needs, an EPERM comes from elsewhere.
 const EPERM_ELSEWHERE =
@@ -86,6 +91,8 @@ export function syscallHint(command: number, errno: number, info: SyscallErrorIn
         return 'invalid map definition for this kernel: check type, key/value size, max_entries and flags (lpm_trie needs BPF_F_NO_PREALLOC)';
       if (command === cmd.BPF_OBJ_PIN || command === cmd.BPF_OBJ_GET)
         return 'invalid path or flags (is the path on a bpf filesystem?)';
+      if (info.elemFlags !== undefined && info.elemFlags & F_LOCK)
+        return "the 'lock' flag (BPF_F_LOCK) needs a map whose value holds a struct bpf_spin_lock, described by the map's BTF; this map's value has none: drop 'lock'";
       if (isUpdate) return 'invalid flags, or a value this map type does not accept (e.g. an fd of the wrong kind)';
       return 'invalid argument: an unsupported flag, type or size for this kernel';
     case E.EBADF:

@@ -77,7 +77,7 @@ export class TypedBpfMap<K, V> extends TypedMapBase<K, V> implements Iterable<[K
     this.raw.set(this.key.encode(key), this.value.encode(value), flags);
   }
   *entries(): Generator<[K, V]> {
-    for (const [k, v] of this.raw.entries()) yield [this.key.decode(k), this.value.decode(v as Uint8Array)];
+    for (const [k, v] of this.raw.entries()) yield [this.key.decode(k), this.value.decode(v)];
   }
   [Symbol.iterator](): Generator<[K, V]> {
     return this.entries();

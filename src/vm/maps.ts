@@ -60,14 +60,21 @@ export type MapKey = Uint8Array | number | bigint;
  * MapLike runs unchanged on either.
  */
 export interface MapLike {
+  /** One value per CPU (use the *PerCpu calls), or one value. */
+  readonly perCpu: boolean;
   get(key: MapKey): Buffer | Buffer[] | undefined;
   set(key: MapKey, value: MapKey | MapKey[], flags?: UpdateFlags): void;
   delete(key: MapKey): boolean;
   has(key: MapKey): boolean;
   keys(): Iterable<Buffer>;
-  entries(): Iterable<[Buffer, Buffer | Buffer[]]>;
-  /** Every entry at once (BpfMap: BPF_MAP_LOOKUP_BATCH). */
-  getBatch(opts?: { batchSize?: number }): [Buffer, Buffer | Buffer[]][];
+  /** [key, value] pairs; per-CPU maps refuse it (entriesPerCpu). */
+  entries(): Iterable<[Buffer, Buffer]>;
+  /** A per-CPU map's pairs: one Buffer per CPU for each key. */
+  entriesPerCpu(): Iterable<[Buffer, Buffer[]]>;
+  /** Every entry at once (BpfMap: BPF_MAP_LOOKUP_BATCH); per-CPU maps refuse it (getBatchPerCpu). */
+  getBatch(opts?: { batchSize?: number }): [Buffer, Buffer][];
+  /** getBatch() of a per-CPU map. */
+  getBatchPerCpu(opts?: { batchSize?: number }): [Buffer, Buffer[]][];
   /** Write many entries (BpfMap: BPF_MAP_UPDATE_BATCH); the count written. */
   setBatch(entries: Iterable<[MapKey, MapKey | MapKey[]]>, flags?: UpdateFlags): number;
   /** Delete many keys, skipping absent ones (BpfMap: BPF_MAP_DELETE_BATCH); the count deleted. */
@@ -385,14 +392,37 @@ export class EmulatedMap implements MapLike {
     for (const e of [...this.entries_.values()]) yield Buffer.from(e.key);
   }
 
-  *entries(): Generator<[Buffer, Buffer | Buffer[]]> {
+  /** [key, value] pairs, as BpfMap.entries(): per-CPU maps refuse it (entriesPerCpu()). */
+  entries(): Generator<[Buffer, Buffer]> {
+    this.perCpuOnly(false, 'entries', 'entriesPerCpu');
+    return this.walk() as Generator<[Buffer, Buffer]>;
+  }
+
+  /** entries() of a per-CPU map: one Buffer per CPU for each key. */
+  entriesPerCpu(): Generator<[Buffer, Buffer[]]> {
+    this.perCpuOnly(true, 'entriesPerCpu', 'entries');
+    return this.walk() as Generator<[Buffer, Buffer[]]>;
+  }
+
+  private *walk(): Generator<[Buffer, Buffer | Buffer[]]> {
     for (const k of this.keys()) {
       const v = this.get(k);
       if (v !== undefined) yield [k, v];
     }
   }
 
-  [Symbol.iterator](): Generator<[Buffer, Buffer | Buffer[]]> {
+  /** BpfMap's refusal of the wrong iteration for the map kind (get/getPerCpu's rule). */
+  private perCpuOnly(want: boolean, what: string, instead: string): void {
+    if (this.perCpu === want) return;
+    throw new BpfError(
+      'MAP_INVALID',
+      this.perCpu
+        ? `emulated map ${this.name} is ${mapTypeName(this.type)}, which holds one value per CPU: use ${instead}() instead of ${what}()`
+        : `emulated map ${this.name}: ${what} needs a per-CPU map, this is ${mapTypeName(this.type)}`,
+    );
+  }
+
+  [Symbol.iterator](): Generator<[Buffer, Buffer]> {
     return this.entries();
   }
 
@@ -400,8 +430,19 @@ export class EmulatedMap implements MapLike {
   // one BPF_MAP_*_BATCH syscall does there; batchSize only shapes syscalls.
 
   /** Every entry (`andDelete`: and remove them), as BpfMap.entriesBatch. */
-  *entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, Buffer | Buffer[]]> {
-    const all = [...this.entries()];
+  entriesBatch(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, Buffer]> {
+    this.perCpuOnly(false, 'entriesBatch', 'entriesBatchPerCpu');
+    return this.batchWalk(opts) as Generator<[Buffer, Buffer]>;
+  }
+
+  /** entriesBatch() of a per-CPU map, as BpfMap.entriesBatchPerCpu. */
+  entriesBatchPerCpu(opts: { batchSize?: number; andDelete?: boolean } = {}): Generator<[Buffer, Buffer[]]> {
+    this.perCpuOnly(true, 'entriesBatchPerCpu', 'entriesBatch');
+    return this.batchWalk(opts) as Generator<[Buffer, Buffer[]]>;
+  }
+
+  private *batchWalk(opts: { andDelete?: boolean }): Generator<[Buffer, Buffer | Buffer[]]> {
+    const all = [...this.walk()];
     if (opts.andDelete) {
       if (this.isArray()) this.fail('lookup and delete batch', EINVAL, 'EINVAL: array elements cannot be deleted');
       for (const [k] of all) this.delete(k);
@@ -410,8 +451,15 @@ export class EmulatedMap implements MapLike {
   }
 
   /** Every entry, as BpfMap.getBatch. */
-  getBatch(opts: { batchSize?: number } = {}): [Buffer, Buffer | Buffer[]][] {
+  getBatch(opts: { batchSize?: number } = {}): [Buffer, Buffer][] {
+    this.perCpuOnly(false, 'getBatch', 'getBatchPerCpu');
     return [...this.entriesBatch(opts)];
+  }
+
+  /** Every entry of a per-CPU map, as BpfMap.getBatchPerCpu. */
+  getBatchPerCpu(opts: { batchSize?: number } = {}): [Buffer, Buffer[]][] {
+    this.perCpuOnly(true, 'getBatchPerCpu', 'getBatch');
+    return [...this.entriesBatchPerCpu(opts)];
   }
 
   /** Write every entry (stopping at the first error, as the kernel does); the count written. */

@@ -89,3 +89,22 @@ describe('errors', () => {
     expectTypeOf<CoreRelocationError>().toMatchTypeOf<BpfError>();
   });
 });
+
+describe('map iteration', () => {
+  it('entries() and getBatch() yield one Buffer per key; per-CPU maps through the *PerCpu calls', () => {
+    expectTypeOf(map.entries()).toEqualTypeOf<Generator<[Buffer, Buffer]>>();
+    expectTypeOf(map.entriesPerCpu()).toEqualTypeOf<Generator<[Buffer, Buffer[]]>>();
+    expectTypeOf(map.entriesBatch()).toEqualTypeOf<Generator<[Buffer, Buffer]>>();
+    expectTypeOf(map.entriesBatchPerCpu({ andDelete: true })).toEqualTypeOf<Generator<[Buffer, Buffer[]]>>();
+    expectTypeOf(map.getBatch({ batchSize: 64 })).toEqualTypeOf<[Buffer, Buffer][]>();
+    expectTypeOf(map.getBatchPerCpu()).toEqualTypeOf<[Buffer, Buffer[]][]>();
+    for (const [k, v] of map) {
+      expectTypeOf(k).toEqualTypeOf<Buffer>();
+      expectTypeOf(v).toEqualTypeOf<Buffer>();
+      v.readUInt32LE(0);
+    }
+    for (const [, v] of map.getBatchPerCpu()) expectTypeOf(v).toEqualTypeOf<Buffer[]>();
+    // @ts-expect-error: a per-CPU batch holds arrays, not one Buffer
+    map.getBatchPerCpu()[0]?.[1].readUInt32LE(0);
+  });
+});

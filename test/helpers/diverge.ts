@@ -14,7 +14,19 @@ export type MapDump = Record<string, string>;
 /** A collection a run's outcome can be read from: the kernel's or the emulator's. */
 export interface RunSide {
   program(name: string): { testRun(data: Buffer): { retval: number; dataOut: Uint8Array } };
-  map(name: string): { entries(): Iterable<[Buffer, Value]> };
+  map(name: string): Walkable;
+}
+
+/** A map's two iterations (kernel's or emulator's): one value, or one per CPU. */
+interface Walkable {
+  perCpu: boolean;
+  entries(): Iterable<[Buffer, Buffer]>;
+  entriesPerCpu(): Iterable<[Buffer, Buffer[]]>;
+}
+
+/** Every [key, value] of a map, per-CPU or not. */
+export function allEntries(map: Walkable): [Buffer, Value][] {
+  return map.perCpu ? [...map.entriesPerCpu()] : [...map.entries()];
 }
 
 /** One normal form for a value: per-CPU values summed word by word (u64 when they divide evenly). */
@@ -27,9 +39,9 @@ export function norm(v: Value): string {
   return sum.toString('hex');
 }
 
-export function dump(map: { entries(): Iterable<[Buffer, Value]> }): MapDump {
+export function dump(map: Walkable): MapDump {
   const out: MapDump = {};
-  for (const [k, v] of map.entries()) out[k.toString('hex')] = norm(v);
+  for (const [k, v] of allEntries(map)) out[k.toString('hex')] = norm(v);
   return out;
 }
 
@@ -37,7 +49,7 @@ export function dump(map: { entries(): Iterable<[Buffer, Value]> }): MapDump {
 export type Snapshot = Map<string, [Buffer, Value][]>;
 
 export function snapshot(em: EmulatedCollection, maps: string[]): Snapshot {
-  return new Map(maps.map((m) => [m, [...em.map(m).entries()]]));
+  return new Map(maps.map((m) => [m, allEntries(em.map(m))]));
 }
 
 export type Difference = { kind: 'retval'; ref: number; emu: number } | { kind: 'data'; offset: number; ref: string; emu: string } | { kind: 'map'; map: string; key: string; ref?: string; emu?: string };

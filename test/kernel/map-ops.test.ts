@@ -61,10 +61,10 @@ describeRoot('map operations', () => {
     m4.set(3, -2);
     m4.set(4, 0xffff_fffe);
     // -1 and 0xffffffff are the same key; the byte-keyed lookups are the reference.
-    expect(readU64(m.get(u32(0xffff_ffff)) as Buffer)).toBe(2n ** 40n + 5n);
-    expect(readU64(m.get(u32(0x8000_0000)) as Buffer)).toBe(7n);
-    expect(readU32(m4.get(u32(3)) as Buffer)).toBe(0xffff_fffe);
-    expect(readU32(m4.get(u32(4)) as Buffer)).toBe(0xffff_fffe);
+    expect(readU64(m.get(u32(0xffff_ffff))!)).toBe(2n ** 40n + 5n);
+    expect(readU64(m.get(u32(0x8000_0000))!)).toBe(7n);
+    expect(readU32(m4.get(u32(3))!)).toBe(0xffff_fffe);
+    expect(readU32(m4.get(u32(4))!)).toBe(0xffff_fffe);
     expect(sortedHex(m.keys())).toEqual([hex(u32(0x8000_0000)), hex(u32(0xffff_ffff))].sort());
     // Out of range or non-integer still goes through the checked path.
     expect(thrown(() => m.get(2 ** 32))).toBeInstanceOf(BpfError);
@@ -143,7 +143,7 @@ describeRoot('map operations', () => {
       m.set(k, i);
     }
     expect(sortedHex(m.keys())).toEqual(sortedHex([...want.keys()].map(u32)));
-    const got = new Map([...m.entries()].map(([k, v]) => [readU32(k), readU32(v as Buffer)]));
+    const got = new Map([...m.entries()].map(([k, v]) => [readU32(k), readU32(v)]));
     expect(got).toEqual(want);
     // get() inside the walk does not disturb it.
     let n = 0;
@@ -196,27 +196,38 @@ describeRoot('map operations', () => {
     for (let k = 0; k < 10; k++) m.setPerCpu(k, Array.from({ length: cpus }, (_, c) => BigInt(k * 100 + c)));
     const v = m.getPerCpu(7)!;
     expect(v.map((b) => readU64(b))).toEqual(Array.from({ length: cpus }, (_, c) => BigInt(700 + c)));
-    const batch = m.getBatch({ batchSize: 3 });
+    const batch = m.getBatchPerCpu({ batchSize: 3 });
     expect(batch).toHaveLength(10);
     for (const [k, vals] of batch) {
-      expect((vals as Buffer[]).map((b) => readU64(b))).toEqual(
+      expect(vals.map((b) => readU64(b))).toEqual(
         Array.from({ length: cpus }, (_, c) => BigInt(readU32(k) * 100 + c)),
       );
     }
+    // The key walk gives the same per-CPU values as the batch.
+    const walk = [...m.entriesPerCpu()];
+    expect(sortedHex(walk.map(([k]) => k))).toEqual(sortedHex(batch.map(([k]) => k)));
+    for (const [k, vals] of walk) expect(vals).toEqual(m.getPerCpu(k));
+    // The single-value iterations refuse a per-CPU map as get() does, naming the per-CPU call.
+    expect(thrown(() => m.entries())).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_pcpu_hash" is percpu_hash, which holds one value per CPU: use entriesPerCpu() instead of entries()' });
+    expect(thrown(() => m.getBatch())).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_pcpu_hash" is percpu_hash, which holds one value per CPU: use getBatchPerCpu() instead of getBatch()' });
+    expect(thrown(() => m.entriesBatch())).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_pcpu_hash" is percpu_hash, which holds one value per CPU: use entriesBatchPerCpu() instead of entriesBatch()' });
+    expect(thrown(() => [...m])).toMatchObject({ code: 'MAP_INVALID' });
     const nonPcpu = make({ name: 'ops_not_pcpu', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
     expect((thrown(() => nonPcpu.getPerCpu(0)) as BpfError).code).toBe('MAP_INVALID');
+    expect(thrown(() => nonPcpu.getBatchPerCpu())).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_not_pcpu": getBatchPerCpu needs a per-CPU map, this is hash' });
+    expect(thrown(() => nonPcpu.entriesPerCpu())).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_not_pcpu": entriesPerCpu needs a per-CPU map, this is hash' });
   });
 
   test('batch lookup of 10k entries equals the per-key walk', () => {
     const m = make({ name: 'ops_batch', type: T.HASH, keySize: 4, valueSize: 8, maxEntries: 10_000 });
     const entries: [number, bigint][] = Array.from({ length: 10_000 }, (_, i) => [i * 7 + 1, BigInt(i) * 3n]);
     expect(m.setBatch(entries)).toBe(10_000);
-    const walk = new Map([...m.entries()].map(([k, v]) => [hex(k), hex(v as Buffer)]));
+    const walk = new Map([...m.entries()].map(([k, v]) => [hex(k), hex(v)]));
     expect(walk.size).toBe(10_000);
     for (const batchSize of [64, 1000, 4096]) {
       const batch = m.getBatch({ batchSize });
       expect(batch).toHaveLength(10_000);
-      expect(new Map(batch.map(([k, v]) => [hex(k), hex(v as Buffer)]))).toEqual(walk);
+      expect(new Map(batch.map(([k, v]) => [hex(k), hex(v)]))).toEqual(walk);
     }
     expect(readU64(m.get(7 * 9999 + 1)!)).toBe(9999n * 3n);
   });
@@ -225,7 +236,7 @@ describeRoot('map operations', () => {
     const arr = make({ name: 'ops_batch_arr', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 100 });
     arr.setBatch(Array.from({ length: 100 }, (_, i) => [i, i * i] as [number, number]));
     const got = arr.getBatch({ batchSize: 33 });
-    expect(got.map(([k, v]) => [readU32(k), readU32(v as Buffer)])).toEqual(
+    expect(got.map(([k, v]) => [readU32(k), readU32(v)])).toEqual(
       Array.from({ length: 100 }, (_, i) => [i, i * i]),
     );
 

@@ -78,6 +78,8 @@ const EXPECT: Record<string, { programs: ProgExpect[]; maps: (MapExpect | { name
   },
   // BPF_F_MMAPABLE = 1 << 10
   mmap_array: { programs: [xdp('xdp_mmap_count')], maps: [map('counters', MAP.ARRAY, 4, 8, 8, 'btf', 1 << 10)] },
+  // struct counter { struct bpf_spin_lock lock; __u32 packets; __u64 bytes; }: 16 bytes.
+  spin_lock: { programs: [xdp('xdp_locked_count')], maps: [map('locked', MAP.ARRAY, 4, 16, 4, 'btf')] },
   map_in_map: {
     programs: [xdp('xdp_mim')],
     // outer's value is a map fd: 4 bytes

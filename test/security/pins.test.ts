@@ -171,7 +171,7 @@ describeRoot('pins on a shared bpffs with an unprivileged attacker (uid 65534)',
 
   // ---------------------------------------------------------------- 3. modes
 
-  it('with umask 000, directories bpf-ts creates are 0700 and its pins 0600 (CLI child process)', async () => {
+  it('with umask 000, directories bpf-ts creates are 0700 (plus the sticky bit, its mark: 01700) and its pins 0600 (CLI child process)', async () => {
     const r = await cliProcess(
       ['load', EVEN_DROP, ...onV0(), '--link', '--bpffs', fs.path, '--pin-maps', B('um', 'deep'), '--json'],
       { wrap: ['sh', '-c', 'umask 000; exec "$@"', 'sh'] },
@@ -180,9 +180,9 @@ describeRoot('pins on a shared bpffs with an unprivileged attacker (uid 65534)',
     expect(r.code).toBe(0);
     const out = r.json();
     const mode = (p: string) => (lstatSync(p).mode & 0o7777).toString(8);
-    expect(mode(B('bpf-ts'))).toBe('700');
-    expect(mode(B('um'))).toBe('700');
-    expect(mode(B('um', 'deep'))).toBe('700');
+    expect(mode(B('bpf-ts'))).toBe('1700');
+    expect(mode(B('um'))).toBe('1700');
+    expect(mode(B('um', 'deep'))).toBe('1700');
     expect(mode(out.linkPin)).toBe('600');
     expect(out.pinnedMaps.length).toBeGreaterThan(0);
     for (const p of out.pinnedMaps) expect(mode(p)).toBe('600');

@@ -57,7 +57,7 @@ function needKey(values: { key?: string }): Buffer {
 
 function dump(map: BpfMap, ctx: CommandContext): number {
   // Batch lookups where the map type has them; the map falls back to a key walk otherwise.
-  const entries = map.getBatch();
+  const entries: [Buffer, MapValue][] = map.perCpu ? map.getBatchPerCpu() : map.getBatch();
   const typed = ctx.json ? kernelTyped(map) : null;
   if (ctx.json) ctx.printJson(entries.map(([k, v]) => entryJson(k, v, typed)));
   else {
