@@ -31,6 +31,8 @@ export class RingBufferReader extends EventReader {
   readonly #cons: BigUint64Array;
   readonly #prod: BigUint64Array;
   readonly #data: Uint8Array;
+  /** The same bytes as a Buffer, for Buffer#copy. */
+  readonly #dataBuf: Buffer;
   /** The data area as u32s: record headers are 8-byte aligned, so their len is one index. */
   readonly #words: Uint32Array;
   readonly #mask: number;
@@ -68,6 +70,7 @@ export class RingBufferReader extends EventReader {
       this.#cons = new BigUint64Array(c.buffer, 0, 1);
       this.#prod = new BigUint64Array(p.buffer, 0, 1);
       this.#data = new Uint8Array(p.buffer, page, 2 * size);
+      this.#dataBuf = Buffer.from(p.buffer, page, 2 * size);
       this.#words = new Uint32Array(p.buffer, page, (2 * size) / 4);
       this.#mask = size - 1;
     } catch (e) {
@@ -85,8 +88,13 @@ export class RingBufferReader extends EventReader {
   }
 
   protected drain(emit: (rec: EventRecord) => void): number {
-    const data = this.#data;
-    return this.#consumeRaw((_bytes, offset, length) => emit({ data: Buffer.from(data.subarray(offset, offset + length)), cpu: null, lost: 0 }));
+    // One allocation per record, the copy it must own (no subarray view in between).
+    const data = this.#dataBuf;
+    return this.#consumeRaw((_bytes, offset, length) => {
+      const copy = Buffer.allocUnsafe(length);
+      data.copy(copy, 0, offset, offset + length);
+      emit({ data: copy, cpu: null, lost: 0 });
+    });
   }
 
   /**
@@ -261,7 +269,8 @@ export class RingBufferReader extends EventReader {
    * it, so the loop costs about what a hand-written walk of the ring does.
    */
   nextRecord(): number {
-    if (this.#curStart < 0) this.#openCursor();
+    // Fast path: walk the open batch. With no batch open #curAvail is 0 and
+    // the walk falls through at once to #endOfBatch, which opens one.
     const ring = this.#words;
     const mask = this.#mask;
     const avail = this.#curAvail;
@@ -283,24 +292,32 @@ export class RingBufferReader extends EventReader {
       return off + 8;
     }
     this.#cur = rel;
-    this.#closeCursor();
-    return -1;
+    return this.#endOfBatch();
   }
 
-  #openCursor(): void {
+  #endOfBatch(): number {
+    if (this.#curStart >= 0) {
+      // The open batch is walked (or stops at a record not committed yet): give its space back.
+      this.#closeCursor();
+      return -1;
+    }
     // No callback runs inside: nothing can close the reader mid-read.
     if (this.closed) throw this.closedError();
     this.#releaseHeld();
     const start = Number(Atomics.load(this.#cons, 0));
+    const avail = Number(Atomics.load(this.#prod, 0)) - start;
+    if (avail <= 0) return -1;
     this.#curStart = start;
     this.#curBase = start & this.#mask;
-    this.#curAvail = Number(Atomics.load(this.#prod, 0)) - start;
+    this.#curAvail = avail;
     this.#cur = 0;
+    return this.nextRecord();
   }
 
   #closeCursor(): void {
     if (this.#cur > 0) Atomics.store(this.#cons, 0, BigInt(this.#curStart + this.#cur));
     this.#curStart = -1;
+    this.#curAvail = 0;
     this.#cur = 0;
   }
 
@@ -355,6 +372,7 @@ export class RingBufferReader extends EventReader {
   protected release(): void {
     // An open nextRecord() batch ends here: its next call finds none open and throws CLOSED.
     this.#curStart = -1;
+    this.#curAvail = 0;
     this.#cur = 0;
     if (this.#producer) ffi.munmap(this.#producer);
     if (this.#consumer) ffi.munmap(this.#consumer);
