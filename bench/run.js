@@ -72,8 +72,17 @@ try {
   process.exit(1);
 }
 
+// `npm run bench -- map-ops ringbuf`: only the named benchmarks (ids above).
+const only = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = only.filter((id) => !BENCHMARKS.some((b) => b.id === id));
+if (unknown.length) {
+  console.error(`bench: unknown benchmark ${unknown.join(', ')} (one of: ${BENCHMARKS.map((b) => b.id).join(', ')})`);
+  process.exit(2);
+}
+
 const privilege = bpfPrivilegeProblem();
 for (const b of BENCHMARKS) {
+  if (only.length && !only.includes(b.id)) continue;
   if (b.needsRoot && privilege) {
     const line = `${b.title}: skipped: ${privilege}`;
     console.log(line);

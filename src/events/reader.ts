@@ -48,9 +48,18 @@ export abstract class EventReader implements AsyncIterable<EventRecord>, Disposa
     return this.#closed;
   }
 
-  /** Run `fn`, which reads the mapping; throws CLOSED after close(). */
+  /** The error for any read after close(). */
+  protected closedError(): BpfError {
+    return new BpfError('CLOSED', `${this.label}: reader closed (its map or collection was closed, or the loop over it ended)`);
+  }
+
+  /**
+   * Run `fn`, which reads the mapping; throws CLOSED after close(). Needed
+   * where `fn` runs user code (a callback may close the reader mid-read);
+   * a read that calls nothing outside the reader only checks `closed`.
+   */
   protected reading<T>(fn: () => T): T {
-    if (this.#closed) throw new BpfError('CLOSED', `${this.label}: reader closed (its map or collection was closed, or the loop over it ended)`);
+    if (this.#closed) throw this.closedError();
     this.#depth++;
     try {
       return fn();

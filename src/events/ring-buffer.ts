@@ -14,9 +14,11 @@ import { BPF_MAP_TYPE } from '../uapi/bpf.js';
 import { EventReader } from './reader.js';
 import type { EventRecord } from './stream.js';
 
-const BUSY_BIT = 0x80000000;
-const DISCARD_BIT = 0x40000000;
-const HDR_SIZE = 8;
+// Header bits, written as literals in the loops: BUSY 0x80000000 (reserved,
+// not committed yet), DISCARD 0x40000000, the length in the low 30 bits;
+// the header is 8 bytes. Not module constants: the two bits do not fit V8's
+// small integers, so each use in a loop would load a boxed double and
+// convert it, per record.
 /** Loads are not reordered with other loads (TSO): a plain load has acquire semantics. */
 const LOADS_ORDERED = process.arch === 'x64' || process.arch === 'ia32';
 
@@ -29,13 +31,25 @@ export class RingBufferReader extends EventReader {
   readonly #cons: BigUint64Array;
   readonly #prod: BigUint64Array;
   readonly #data: Uint8Array;
+  /** The same bytes as a Buffer, for Buffer#copy. */
+  readonly #dataBuf: Buffer;
   /** The data area as u32s: record headers are 8-byte aligned, so their len is one index. */
   readonly #words: Uint32Array;
   readonly #mask: number;
   /** consumer_pos after the batch consumeBatch() handed out and not yet released, else -1. */
   #held = -1;
+  // nextRecord()'s open batch: its start (absolute consumer position, -1 when
+  // none is open), the ring offset of that start, the bytes committed when it
+  // opened, and how far into them the cursor is.
+  #curStart = -1;
+  #curBase = 0;
+  #curAvail = 0;
+  #cur = 0;
+  /** Length in bytes of the record nextRecord() returned last. */
+  recordLength = 0;
   /** consumeInto's word view of the caller's buffer, kept while the caller reuses it. */
   #outWords: Uint32Array | null = null;
+  #out: Uint8Array | null = null;
   /** Records skipped because the program discarded them (bpf_ringbuf_discard). */
   discarded = 0;
 
@@ -56,6 +70,7 @@ export class RingBufferReader extends EventReader {
       this.#cons = new BigUint64Array(c.buffer, 0, 1);
       this.#prod = new BigUint64Array(p.buffer, 0, 1);
       this.#data = new Uint8Array(p.buffer, page, 2 * size);
+      this.#dataBuf = Buffer.from(p.buffer, page, 2 * size);
       this.#words = new Uint32Array(p.buffer, page, (2 * size) / 4);
       this.#mask = size - 1;
     } catch (e) {
@@ -73,8 +88,13 @@ export class RingBufferReader extends EventReader {
   }
 
   protected drain(emit: (rec: EventRecord) => void): number {
-    const data = this.#data;
-    return this.#consumeRaw((_bytes, offset, length) => emit({ data: Buffer.from(data.subarray(offset, offset + length)), cpu: null, lost: 0 }));
+    // One allocation per record, the copy it must own (no subarray view in between).
+    const data = this.#dataBuf;
+    return this.#consumeRaw((_bytes, offset, length) => {
+      const copy = Buffer.allocUnsafe(length);
+      data.copy(copy, 0, offset, offset + length);
+      emit({ data: copy, cpu: null, lost: 0 });
+    });
   }
 
   /**
@@ -98,30 +118,34 @@ export class RingBufferReader extends EventReader {
 
   #consumeRaw(fn: (bytes: Uint8Array, offset: number, length: number) => void): number {
     this.#releaseHeld();
+    const ring = this.#words;
+    const data = this.#data;
+    const mask = this.#mask;
     // Positions are read and written once per pass, whole (Atomics: no torn u64),
-    // and handled as plain numbers in between: no BigInt per record.
-    let cons = Number(Atomics.load(this.#cons, 0));
+    // and walked as small integers relative to the pass's start (see #consumeBatch).
     let n = 0;
     for (;;) {
-      const prod = Number(Atomics.load(this.#prod, 0));
-      const before = cons;
-      while (cons < prod) {
-        const off = cons & this.#mask;
-        const len = this.#words[off >>> 2]!;
-        if (len & BUSY_BIT) break; // reserved, not yet submitted: stop here, keep order
-        const size = len & ~(BUSY_BIT | DISCARD_BIT);
-        cons += (size + HDR_SIZE + 7) & ~7;
-        if (len & DISCARD_BIT) this.discarded++;
+      const start = Number(Atomics.load(this.#cons, 0));
+      const avail = Number(Atomics.load(this.#prod, 0)) - start;
+      const base = start & mask;
+      let rel = 0;
+      while (rel < avail) {
+        const off = (base + rel) & mask;
+        const len = LOADS_ORDERED ? ring[off >>> 2]! : Atomics.load(ring, off >>> 2);
+        if (len & 0x80000000) break; // BUSY: reserved, not yet submitted: stop here, keep order
+        const size = len & 0x3fffffff;
+        rel += (size + 15) & ~7; // header + record, 8-byte aligned
+        if (len & 0x40000000) this.discarded++;
         else {
           n++;
-          fn(this.#data, off + HDR_SIZE, size);
+          fn(data, off + 8, size);
           // fn closed the reader: give back what was read, stop touching the ring.
           if (this.closed) break;
         }
       }
-      if (cons === before) break;
+      if (rel === 0) break;
       // Give the space back after each pass, so a busy producer is not starved.
-      Atomics.store(this.#cons, 0, BigInt(cons));
+      Atomics.store(this.#cons, 0, BigInt(start + rel));
       if (this.closed) break;
     }
     return n;
@@ -140,19 +164,22 @@ export class RingBufferReader extends EventReader {
    */
   consumeInto(out: Uint8Array, index: Uint32Array): number {
     if ((out.byteOffset & 7) !== 0) throw new BpfError('USAGE', `ring buffer ${this.map.name}: consumeInto needs an 8-byte aligned buffer`);
-    return this.reading(() => this.#consumeInto(out, index));
+    // No callback runs inside: nothing can close the reader mid-read.
+    if (this.closed) throw this.closedError();
+    return this.#consumeInto(out, index);
   }
 
   #consumeInto(out: Uint8Array, index: Uint32Array): number {
     this.#releaseHeld();
     let words = this.#outWords;
-    if (words === null || words.buffer !== out.buffer || words.byteOffset !== out.byteOffset || words.length !== out.byteLength >>> 2) {
+    if (out !== this.#out || words === null) {
       words = this.#outWords = new Uint32Array(out.buffer, out.byteOffset, out.byteLength >>> 2);
+      this.#out = out;
     }
     const ring = this.#words;
     const mask = this.#mask;
     const maxRecords = index.length >>> 1;
-    const cap = out.byteLength;
+    const cap = out.length; // Uint8Array: its byte length (byteLength is not inlined by V8 in Node 20)
     const start = Number(Atomics.load(this.#cons, 0));
     // Integers relative to `start` in the loop (see #consumeBatch).
     const avail = Number(Atomics.load(this.#prod, 0)) - start;
@@ -166,10 +193,11 @@ export class RingBufferReader extends EventReader {
       // orders loads with loads already, and Atomics.load costs ~50 ns a call in
       // V8 (not inlined), so there a plain typed-array read is the acquire.
       const len = LOADS_ORDERED ? ring[off >>> 2]! : Atomics.load(ring, off >>> 2);
-      if (len & BUSY_BIT) break;
-      const size = len & ~(BUSY_BIT | DISCARD_BIT);
-      const step = (size + HDR_SIZE + 7) & ~7;
-      if (len & DISCARD_BIT) {
+      if (len & 0x80000000) break; // BUSY
+      const size = len & 0x3fffffff;
+      const step = (size + 15) & ~7;
+      if (len & 0x40000000) {
+        // DISCARD
         this.discarded++;
         rel += step;
         continue;
@@ -180,14 +208,14 @@ export class RingBufferReader extends EventReader {
         break;
       }
       // Records are 8-byte aligned in the ring and in `out`: copy whole words.
-      let src = (off + HDR_SIZE) >>> 2;
+      let src = (off + 8) >>> 2;
       let dst = at >>> 2;
       const end = dst + ((size + 3) >>> 2);
       if (at + ((size + 3) & ~3) <= cap) {
         while (dst < end) words[dst++] = ring[src++]!;
       } else {
         const data = this.#data;
-        const from = off + HDR_SIZE;
+        const from = off + 8;
         for (let i = 0; i < size; i++) out[at + i] = data[from + i]!;
       }
       index[2 * n] = at;
@@ -222,14 +250,83 @@ export class RingBufferReader extends EventReader {
    * producer.
    */
   consumeBatch(index: Uint32Array): number {
-    return this.reading(() => this.#consumeBatch(index));
+    // No callback runs inside: nothing can close the reader mid-read.
+    if (this.closed) throw this.closedError();
+    if (this.#curStart >= 0) this.#closeCursor();
+    return this.#consumeBatch(index);
+  }
+
+  /**
+   * Zero-copy cursor, one record per call, with no callback, index or
+   * allocation: returns the byte offset in `reader.data` of the next
+   * committed record (8-byte aligned: offset / 4 indexes `reader.words`) and
+   * sets `recordLength`, or returns -1 when no committed record is left.
+   * Producer and consumer positions are read and written once per batch: the
+   * first call reads what is committed, later calls walk it, and the call
+   * that returns -1 gives the batch's space back to the producer. Records
+   * stay in place until then (or until releaseBatch() or any other consume
+   * call). In a loop `for (let o; (o = r.nextRecord()) >= 0; )` V8 inlines
+   * it, so the loop costs about what a hand-written walk of the ring does.
+   */
+  nextRecord(): number {
+    // Fast path: walk the open batch. With no batch open #curAvail is 0 and
+    // the walk falls through at once to #endOfBatch, which opens one.
+    const ring = this.#words;
+    const mask = this.#mask;
+    const avail = this.#curAvail;
+    let rel = this.#cur;
+    while (rel < avail) {
+      const off = (this.#curBase + rel) & mask;
+      // The header needs acquire order before the record is read: see #consumeInto.
+      const len = LOADS_ORDERED ? ring[off >>> 2]! : Atomics.load(ring, off >>> 2);
+      if (len & 0x80000000) break; // BUSY
+      const size = len & 0x3fffffff;
+      rel += (size + 15) & ~7;
+      if (len & 0x40000000) {
+        // DISCARD
+        this.discarded++;
+        continue;
+      }
+      this.#cur = rel;
+      this.recordLength = size;
+      return off + 8;
+    }
+    this.#cur = rel;
+    return this.#endOfBatch();
+  }
+
+  #endOfBatch(): number {
+    if (this.#curStart >= 0) {
+      // The open batch is walked (or stops at a record not committed yet): give its space back.
+      this.#closeCursor();
+      return -1;
+    }
+    // No callback runs inside: nothing can close the reader mid-read.
+    if (this.closed) throw this.closedError();
+    this.#releaseHeld();
+    const start = Number(Atomics.load(this.#cons, 0));
+    const avail = Number(Atomics.load(this.#prod, 0)) - start;
+    if (avail <= 0) return -1;
+    this.#curStart = start;
+    this.#curBase = start & this.#mask;
+    this.#curAvail = avail;
+    this.#cur = 0;
+    return this.nextRecord();
+  }
+
+  #closeCursor(): void {
+    if (this.#cur > 0) Atomics.store(this.#cons, 0, BigInt(this.#curStart + this.#cur));
+    this.#curStart = -1;
+    this.#curAvail = 0;
+    this.#cur = 0;
   }
 
   #consumeBatch(index: Uint32Array): number {
     const ring = this.#words;
     const mask = this.#mask;
     const max = index.length >>> 1;
-    const start = this.#held >= 0 ? this.#held : Number(Atomics.load(this.#cons, 0));
+    const held = this.#held;
+    const start = held >= 0 ? held : Number(Atomics.load(this.#cons, 0));
     // Walk in small integers relative to `start`: the positions are u64 (doubles
     // here), and a double in the loop's dependency chain (truncate, load, add,
     // convert) made each record ~3x slower than the same walk in int32.
@@ -237,21 +334,24 @@ export class RingBufferReader extends EventReader {
     const base = start & mask; // == start mod ring size (ToInt32 keeps the low 32 bits)
     let rel = 0;
     let n = 0;
+    let discarded = 0;
     while (rel < avail && n < max) {
       const off = (base + rel) & mask;
+      // The header needs acquire order before the record is read: see #consumeInto.
       const len = LOADS_ORDERED ? ring[off >>> 2]! : Atomics.load(ring, off >>> 2);
-      if (len & BUSY_BIT) break;
-      const size = len & ~(BUSY_BIT | DISCARD_BIT);
-      if (len & DISCARD_BIT) this.discarded++;
+      if (len & 0x80000000) break; // BUSY
+      const size = len & 0x3fffffff;
+      if (len & 0x40000000) discarded++; // DISCARD
       else {
-        index[2 * n] = off + HDR_SIZE;
+        index[2 * n] = off + 8;
         index[2 * n + 1] = size;
         n++;
       }
-      rel += (size + HDR_SIZE + 7) & ~7;
+      rel += (size + 15) & ~7;
     }
+    if (discarded !== 0) this.discarded += discarded;
     // The previous batch is done with: give its space back (this one's stays held).
-    if (this.#held >= 0) Atomics.store(this.#cons, 0, BigInt(this.#held));
+    if (held >= 0) Atomics.store(this.#cons, 0, BigInt(held));
     this.#held = start + rel;
     return n;
   }
@@ -263,12 +363,17 @@ export class RingBufferReader extends EventReader {
   }
 
   #releaseHeld(): void {
+    if (this.#curStart >= 0) this.#closeCursor();
     if (this.#held < 0) return;
     Atomics.store(this.#cons, 0, BigInt(this.#held));
     this.#held = -1;
   }
 
   protected release(): void {
+    // An open nextRecord() batch ends here: its next call finds none open and throws CLOSED.
+    this.#curStart = -1;
+    this.#curAvail = 0;
+    this.#cur = 0;
     if (this.#producer) ffi.munmap(this.#producer);
     if (this.#consumer) ffi.munmap(this.#consumer);
     this.#producer = this.#consumer = null;

@@ -73,6 +73,36 @@ describeRoot('map operations', () => {
     expect(thrown(() => m.set(1, -1.5))).toBeInstanceOf(BpfError);
   });
 
+  test('lookupInto: the caller buffer gets the value (reused, switched, unaligned, wider views); absent keys leave it untouched', () => {
+    const m = make({ name: 'ops_into', type: T.HASH, keySize: 4, valueSize: 8, maxEntries: 8 });
+    m.set(1, 0xffff_fffe); // u64 below 2^32: two word stores
+    m.set(2, 2 ** 40 + 5);
+    m.set(Buffer.from(u32(3)), u64(0x0102030405060708n)); // a byte key: copied inline
+    // The reference: the values as a walk of the whole map returns them.
+    const all = new Map([...m.entries()].map(([k, v]) => [readU32(k), readU64(v as Buffer)]));
+    expect(all).toEqual(new Map([[1, 0xffff_fffen], [2, 2n ** 40n + 5n], [3, 0x0102030405060708n]]));
+    const out = Buffer.alloc(8);
+    expect(m.lookupInto(1, out)).toBe(true);
+    expect(readU64(out)).toBe(0xffff_fffen);
+    expect(m.lookupInto(2, out)).toBe(true); // the same buffer again
+    expect(readU64(out)).toBe(2n ** 40n + 5n);
+    const other = new Uint8Array(8); // another buffer: the copy follows it
+    expect(m.lookupInto(u32(3), other)).toBe(true);
+    expect(readU64(other)).toBe(0x0102030405060708n);
+    expect(readU64(out)).toBe(2n ** 40n + 5n);
+    const backing = new Uint8Array(10);
+    const odd = backing.subarray(1, 9); // not 4-byte aligned
+    expect(m.lookupInto(2, odd)).toBe(true);
+    expect(readU64(odd)).toBe(2n ** 40n + 5n);
+    expect([backing[0], backing[9]]).toEqual([0, 0]);
+    out.fill(0xaa);
+    expect(m.lookupInto(9, out)).toBe(false);
+    expect(out.every((b) => b === 0xaa)).toBe(true);
+    // Sizes are bytes: 8 elements of a wider array are 16 bytes, not 8.
+    expect((thrown(() => m.lookupInto(1, Buffer.alloc(4))) as BpfError).code).toBe('VALUE_SIZE');
+    expect((thrown(() => m.lookupInto(1, new Uint16Array(8) as unknown as Uint8Array)) as BpfError).code).toBe('VALUE_SIZE');
+  });
+
   test('update flags: noexist on an existing key is EEXIST, exist on a missing one is ENOENT', () => {
     const m = make({ name: 'ops_flags', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 8 });
     m.set(1, 1, 'noexist');

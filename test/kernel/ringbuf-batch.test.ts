@@ -136,4 +136,60 @@ describeRoot('ring buffer batch consumption (consumeInto)', () => {
     expect(next - 1).toBe(runs * perRun);
     expect(runs * perRun * 24).toBeGreaterThan(2 * map.maxEntries);
   });
+
+  it('nextRecord walks committed records in place, one per call, across laps; -1 gives the space back', () => {
+    using c = loadObject('fixtures/ringbuf.o');
+    const map = c.map('events');
+    const reader = new RingBufferReader(map);
+    const prog = c.program('xdp_ringbuf');
+    const packet = new Uint8Array(60);
+    const words = reader.words;
+    const seqAt = (o: number) => words[(o >>> 2) + 1]! * 2 ** 32 + words[o >>> 2]!;
+    // Small: three records, then -1; the next call opens a new batch.
+    prog.testRun(packet, { repeat: 3 });
+    const first: number[] = [];
+    for (let o; (o = reader.nextRecord()) >= 0; ) {
+      expect(o % 8).toBe(0);
+      expect(reader.recordLength).toBe(16);
+      expect(words[(o >>> 2) + 2]).toBe(60);
+      first.push(seqAt(o));
+    }
+    expect(first).toEqual([1, 2, 3]);
+    expect(reader.nextRecord()).toBe(-1);
+    // Stopping mid-batch, then another consumer: it starts after the last record handed out, none twice.
+    prog.testRun(packet, { repeat: 4 });
+    expect(seqAt(reader.nextRecord())).toBe(4);
+    const rest: bigint[] = [];
+    expect(reader.consume((v) => rest.push(Buffer.from(v).readBigUInt64LE(0)))).toBe(3);
+    expect(rest).toEqual([5n, 6n, 7n]);
+    // Three laps of the ring: every record once, in order (the producer would fail on a full ring if space were not given back).
+    const perRun = 4096;
+    const runs = Math.ceil((3 * map.maxEntries) / (perRun * 24));
+    let next = 8;
+    let bad = 0;
+    for (let r = 0; r < runs; r++) {
+      prog.testRun(packet, { repeat: perRun });
+      let got = 0;
+      for (let o; (o = reader.nextRecord()) >= 0; got++) {
+        if (seqAt(o) !== next || reader.recordLength !== 16) bad++;
+        next++;
+      }
+      expect(got).toBe(perRun);
+    }
+    expect(bad).toBe(0);
+    expect(reader.discarded).toBe(0);
+    // An open batch ends with close(): the next call is a CLOSED error, never a read of unmapped memory.
+    prog.testRun(packet, { repeat: 2 });
+    expect(reader.nextRecord()).toBeGreaterThanOrEqual(0);
+    reader.close();
+    const e = (() => {
+      try {
+        reader.nextRecord();
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(e).toBeInstanceOf(BpfError);
+    expect((e as BpfError).code).toBe('CLOSED');
+  });
 });
