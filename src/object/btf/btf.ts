@@ -138,6 +138,8 @@ export interface BtfLayout {
   buildIndex?: WasmScan['buildIndex'];
   /** Every name offset points at the start of a string (none into the middle of another). */
   namesStartStrings?: boolean;
+  /** Name search in WebAssembly (see scan-wasm.ts). */
+  find?: WasmScan['find'];
 }
 
 const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -176,6 +178,7 @@ export class Btf {
   #nameHead: Int32Array | null = null;
   readonly #buildIndex: WasmScan['buildIndex'] | undefined;
   readonly #namesStartStrings: boolean;
+  readonly #find: WasmScan['find'] | undefined;
   #nameNext: Int32Array | null = null;
   #nameHash: Uint32Array | null = null;
 
@@ -193,6 +196,7 @@ export class Btf {
     this.#strLen = layout.strLen;
     this.#buildIndex = layout.buildIndex;
     this.#namesStartStrings = layout.namesStartStrings ?? false;
+    this.#find = layout.find;
     this.startId = layout.base ? layout.base.count : 1;
     this.count = this.startId + layout.typeOffsets.length;
     this.stringStart = layout.base ? layout.base.stringEnd : 0;
@@ -507,6 +511,11 @@ export class Btf {
     // costs less than hashing every name of vmlinux. Many lookups pay for the index.
     if (!this.#nameHead && this.#scans < SCANS_BEFORE_INDEX) {
       this.#scans++;
+      const found = this.#find?.(needle);
+      if (found) {
+        for (const idx of found) fn(idx);
+        return;
+      }
       if (!this.#searchNamed(needle, fn)) this.#scanNamed(needle, fn);
       return;
     }
@@ -708,6 +717,7 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
       strLen,
       buildIndex: scan.buildIndex,
       namesStartStrings: scan.namesStartStrings,
+      find: scan.find,
     });
   }
 

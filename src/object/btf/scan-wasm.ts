@@ -12,159 +12,23 @@
 // the JavaScript path in btf.ts, which also reports every error.
 
 // ---------------------------------------------------------------- the module
-// Hand-assembled: two functions over an imported memory. Opcodes by name.
-
-const I32 = 0x7f;
-const op = {
-  block: 0x02, loop: 0x03, end: 0x0b, br: 0x0c, brIf: 0x0d, ret: 0x0f,
-  get: 0x20, set: 0x21, tee: 0x22,
-  load: 0x28, load8u: 0x2d, store: 0x36,
-  const: 0x41, eqz: 0x45, eq: 0x46, gtU: 0x4b, leU: 0x4d, geU: 0x4f,
-  add: 0x6a, sub: 0x6b, mul: 0x6c, and: 0x71, xor: 0x73, shl: 0x74, shrU: 0x76,
-} as const;
-const VOID_BLOCK = 0x40;
-
-/** Signed LEB128 (i32.const operands). */
-function sleb(v: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = v & 0x7f;
-    v >>= 7;
-    if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) return [...out, b];
-    out.push(b | 0x80);
-  }
-}
-/** Unsigned LEB128 (sizes, counts, memarg offsets). */
-function uleb(v: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = v & 0x7f;
-    v >>>= 7;
-    if (v !== 0) b |= 0x80;
-    out.push(b);
-  } while (v !== 0);
-  return out;
-}
-const i32 = (v: number) => [op.const, ...sleb(v | 0)];
-const get = (l: number) => [op.get, l];
-const set = (l: number) => [op.set, l];
-const tee = (l: number) => [op.tee, l];
-/** 32-bit load/store (alignment hint 4) and byte load, with a constant offset. */
-const load = (offset = 0) => [op.load, 2, ...uleb(offset)];
-const store = (offset = 0) => [op.store, 2, ...uleb(offset)];
-const load8u = (offset = 0) => [op.load8u, 0, ...uleb(offset)];
-/** address of element `idx` (a local) of the u32 array at `base` (a local). */
-const elem = (base: number, idx: number) => [...get(base), ...get(idx), ...i32(2), op.shl, op.add];
+// Assembled by scan-wasm-source.ts (the functions, opcode by opcode, with
+// what each does); a test checks these bytes are what it produces. Embedded
+// rather than assembled at run time: building it cold cost ~2 ms per process.
 
 // Memory layout: bytes 0-31 each kind's fixed trailing size (255: no such
 // kind), 32-63 its size per vlen entry, 64-67 walk's count of names that do
-// not start a string; the blob and the arrays follow from byte 128.
-const TABLES = 128;
-const ODD_NAMES = 64;
+// not start a string; find's needle and results next; the blob and the
+// arrays from byte TABLES on.
+export const ODD_NAMES = 64;
+export const NEEDLE = 128;
+export const NEEDLE_MAX = 1024;
+export const FOUND = NEEDLE + NEEDLE_MAX;
+export const FOUND_MAX = 1024;
+export const TABLES = FOUND + 4 * FOUND_MAX;
 
-/**
- * walk(start, end, base, offs, names, strBase, strLen) -> n, or -1 at the
- * first record that has an unknown kind or runs past `end`. Stores each
- * record's offset from `base` in offs[] and its name_off in names[], and
- * counts at ODD_NAMES the name offsets that are not 0 and do not point just
- * past a NUL of the string section (a suffix of another string, or invalid).
- */
-function walkBody(): number[] {
-  const [start, end, base, offs, names, strBase, strLen, n, off, info, kind, fixed, size, nameOff] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
-  return [
-    1, 7, I32, // seven i32 locals
-    ...get(start), ...set(off),
-    op.block, VOID_BLOCK, // fail
-    op.block, VOID_BLOCK, // done
-    op.loop, VOID_BLOCK,
-    ...get(off), ...get(end), op.geU, op.brIf, 1,
-    ...get(off), ...i32(12), op.add, ...get(end), op.gtU, op.brIf, 2,
-    ...get(off), ...load(4), ...tee(info),
-    ...i32(24), op.shrU, ...i32(31), op.and, ...tee(kind),
-    ...load8u(0), ...tee(fixed), ...i32(255), op.eq, op.brIf, 2,
-    ...i32(12), ...get(fixed), op.add,
-    ...get(kind), ...load8u(32), ...get(info), ...i32(0xffff), op.and, op.mul, op.add, ...set(size),
-    ...get(off), ...get(size), op.add, ...get(end), op.gtU, op.brIf, 2,
-    ...elem(names, n), ...get(off), ...load(0), ...tee(nameOff), ...store(0),
-    // odd: nameOff != 0 && (nameOff >= strLen || byte before it != 0)
-    op.block, VOID_BLOCK,
-    ...get(nameOff), op.eqz, op.brIf, 0,
-    op.block, VOID_BLOCK,
-    ...get(nameOff), ...get(strLen), op.geU, op.brIf, 0,
-    ...get(strBase), ...get(nameOff), op.add, ...i32(1), op.sub, ...load8u(0), op.eqz, op.brIf, 1,
-    op.end,
-    ...i32(0), ...i32(0), ...load(ODD_NAMES), ...i32(1), op.add, ...store(ODD_NAMES),
-    op.end,
-    ...elem(offs, n), ...get(off), ...get(base), op.sub, ...store(0),
-    ...get(n), ...i32(1), op.add, ...set(n),
-    ...get(off), ...get(size), op.add, ...set(off),
-    op.br, 0,
-    op.end,
-    op.end,
-    ...get(n), op.ret,
-    op.end,
-    ...i32(-1),
-    op.end,
-  ];
-}
-
-/**
- * index(count, names, strBase, strLen, head, next, hashes, mask): for each
- * record from the last to the first whose name_off is in 1..strLen-1, hash
- * the NUL-terminated name at strBase+name_off into hashes[idx], and push
- * idx+1 on bucket head[hash & mask] (next[] chains; 0 ends a chain), so each
- * chain comes out in ascending id order.
- */
-function indexBody(): number[] {
-  const [from, to, names, strBase, strLen, head, next, hashes, mask, idx, nameOff, p, h, c, slot] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14];
-  return [
-    1, 6, I32,
-    ...get(to), ...set(idx),
-    op.block, VOID_BLOCK,
-    op.loop, VOID_BLOCK,
-    ...get(idx), ...get(from), op.leU, op.brIf, 1,
-    ...get(idx), ...i32(1), op.sub, ...set(idx),
-    ...elem(names, idx), ...load(0), ...tee(nameOff), op.eqz, op.brIf, 0,
-    ...get(nameOff), ...get(strLen), op.geU, op.brIf, 0,
-    ...get(strBase), ...get(nameOff), op.add, ...set(p),
-    ...i32(0x811c9dc5), ...set(h),
-    op.block, VOID_BLOCK,
-    op.loop, VOID_BLOCK,
-    ...get(p), ...load8u(0), ...tee(c), op.eqz, op.brIf, 1,
-    ...get(h), ...get(c), op.xor, ...i32(0x01000193), op.mul, ...set(h),
-    ...get(p), ...i32(1), op.add, ...set(p),
-    op.br, 0,
-    op.end,
-    op.end,
-    ...elem(hashes, idx), ...get(h), ...store(0),
-    ...get(head), ...get(h), ...get(mask), op.and, ...i32(2), op.shl, op.add, ...set(slot),
-    ...elem(next, idx), ...get(slot), ...load(0), ...store(0),
-    ...get(slot), ...get(idx), ...i32(1), op.add, ...store(0),
-    op.br, 0,
-    op.end,
-    op.end,
-    op.end,
-  ];
-}
-
-const section = (id: number, body: number[]) => [id, ...uleb(body.length), ...body];
-const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()];
-const name = (s: string) => [...uleb(s.length), ...[...s].map((ch) => ch.charCodeAt(0))];
-const sized = (body: number[]) => [...uleb(body.length), ...body];
-
-function moduleBytes(): Uint8Array {
-  const funcType = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 1, I32];
-  const voidType = (params: number) => [0x60, ...uleb(params), ...Array<number>(params).fill(I32), 0];
-  return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vec([funcType(7), voidType(9)])),
-    // import "e" "m": a memory of at least one page
-    ...section(2, vec([[...name('e'), ...name('m'), 0x02, 0x00, 0x01]])),
-    ...section(3, vec([[0], [1]])),
-    ...section(7, vec([[...name('walk'), 0x00, 0x00], [...name('index'), 0x00, 0x01]])),
-    ...section(10, vec([sized(walkBody()), sized(indexBody())])),
-  ]);
-}
+/** The module's bytes (hex). */
+export const SCAN_WASM_HEX = '0061736d0100000001240360077f7f7f7f7f7f7f017f60097f7f7f7f7f7f7f7f7f0060087f7f7f7f7f7f7f7f017f0208010165016d0200010304030001020717030477616c6b000005696e64657800010466696e6400020a850403bf0101077f20002108024002400340200820014f0d012008410c6a20014b0d0220082802042209411876411f71220a2d0000220b41ff01460d02410c200b6a200a2d0020200941ffff03716c6a210c2008200c6a20014b0d02200420074102746a2008280200220d3602000240200d450d000240200d20064f0d002005200d6a41016b2d0000450d010b4100410028024041016a3602400b200320074102746a200820026b360200200741016a21072008200c6a21080c000b0b20070f0b417f0b9e0101067f2001210902400340200920004d0d01200941016b2109200220094102746a280200220a450d00200a20044f0d002003200a6a210b41c5bbf28878210c02400340200b2d0000220d450d01200c200d7341938380086c210c200b41016a210b0c000b0b200720094102746a200c3602002005200c2008714102746a210e200620094102746a200e280200360200200e200941016a3602000c000b0b0ba10101067f20042d0000210d02400340200820014f0d010240200020084102746a2802002209450d00200920034f0d00200220096a220a2d0000200d470d004101210b02400340200b20054f0d01200a200b6a2d00002004200b6a2d0000470d02200b41016a210b0c000b0b200a20056a2d00000d000240200c20074f0d002006200c4102746a20083602000b200c41016a210c0b200841016a21080c000b0b200c0b';
 
 // ---------------------------------------------------------------- the API
 
@@ -182,6 +46,7 @@ const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
 interface Exports {
   walk(start: number, end: number, base: number, offs: number, names: number, strBase: number, strLen: number): number;
   index(from: number, to: number, names: number, strBase: number, strLen: number, head: number, next: number, hashes: number, mask: number): void;
+  find(names: number, count: number, strBase: number, strLen: number, needle: number, len: number, out: number, maxOut: number): number;
 }
 
 interface Arena {
@@ -206,12 +71,18 @@ const PAGE = 65536;
 const INDEX_SLICE = 2048;
 
 let compiled: object | null | undefined;
+let enabled = true;
+
+/** @internal Tests run the same blobs through the JavaScript path to compare. */
+export function setWasmScanEnabled(on: boolean): void {
+  enabled = on;
+}
 const arenas = new WeakMap<ArrayBufferLike, Arena>();
 
 function wasmModule(): object | null {
   if (compiled !== undefined) return compiled;
   try {
-    compiled = HOST_LE && wasm ? new wasm.Module(moduleBytes()) : null;
+    compiled = HOST_LE && wasm ? new wasm.Module(Buffer.from(SCAN_WASM_HEX, 'hex')) : null;
   } catch {
     compiled = null; // no WebAssembly (--jitless) or it refused: the JS path
   }
@@ -257,7 +128,7 @@ function newArena(size: number): Arena | null {
  * Uint8Array when the fast path does not apply.
  */
 export function btfBuffer(size: number): Uint8Array {
-  const a = size >= WASM_MIN_BYTES ? newArena(size) : null;
+  const a = enabled && size >= WASM_MIN_BYTES ? newArena(size) : null;
   return a ? new Uint8Array(a.memory.buffer, a.blob, size) : new Uint8Array(size);
 }
 
@@ -268,6 +139,8 @@ export interface WasmScan {
   nameOffsets: Uint32Array;
   /** Every non-zero name offset points just past a NUL: a name's bytes are found only where a string starts. */
   namesStartStrings: boolean;
+  /** Indexes of the records named `needle` (bytes, no NUL), ascending; null when it cannot say (needle too long, too many matches). */
+  find(needle: Uint8Array): Uint32Array | null;
   /** Builds the name index (see Btf): bucket heads and chains hold index+1, 0 ends a chain. */
   buildIndex(strStart: number, strLen: number): { head: Int32Array; next: Int32Array; hashes: Uint32Array };
 }
@@ -278,7 +151,7 @@ export interface WasmScan {
  * JavaScript pass, which names the problem.
  */
 export function wasmScan(bytes: Uint8Array, typeStart: number, typeEnd: number, strStart: number, strLen: number): WasmScan | null {
-  if (bytes.byteLength < WASM_MIN_BYTES) return null;
+  if (!enabled || bytes.byteLength < WASM_MIN_BYTES) return null;
   let a = arenas.get(bytes.buffer);
   let raw = bytes;
   if (!a || bytes.byteOffset !== a.blob || bytes.byteLength > a.size) {
@@ -303,6 +176,12 @@ export function wasmScan(bytes: Uint8Array, typeStart: number, typeEnd: number, 
     typeOffsets: new Uint32Array(buf, a.offs, n),
     nameOffsets: new Uint32Array(buf, a.names, n),
     namesStartStrings: words[ODD_NAMES / 4] === 0,
+    find(needle) {
+      if (needle.length === 0 || needle.length > NEEDLE_MAX) return null;
+      new Uint8Array(buf, NEEDLE, needle.length).set(needle);
+      const m = arena.fns.find(arena.names, n, arena.blob + strStart, strLen, NEEDLE, needle.length, FOUND, FOUND_MAX);
+      return m > FOUND_MAX ? null : new Uint32Array(buf, FOUND, m).slice();
+    },
     buildIndex(strStart, strLen) {
       const buckets = bucketsFor(n);
       // Fresh pages read as zero: every bucket starts empty.
