@@ -2,11 +2,19 @@
 // created, CO-RE applied against the running kernel's BTF) with bpf-ts and
 // with `bpftool prog loadall` of the same object, in the same run.
 //
-// bpftool is timed as a whole process: each run parses the kernel's BTF anew
-// (libbpf does for CO-RE) and loads everything. bpf-ts is timed inside a fresh
-// node process around openObject().load() — the same work: read and parse the
-// object and the kernel BTF, create maps, relocate, load — without Node's own
-// start-up (the CLI start-up figure covers that). Rounds alternate the two and
+// bpftool is timed as a whole process (exec and its libraries' loading
+// included, about a millisecond): each run parses the kernel's BTF anew
+// (libbpf does for CO-RE), probes kernel features, loads everything and pins
+// the programs. bpf-ts is timed inside a fresh node process around
+// openObject().load(), after the library's modules are imported — the same
+// work: read and parse the object and the kernel BTF, probe, create maps,
+// relocate, load — plus loading koffi (the FFI, loaded on the first syscall),
+// without Node's own start-up (the CLI start-up figure covers that).
+//
+// That first load is the headline (what `bpf-ts load` pays). The same child
+// then loads the object a second time: what each further load costs a
+// long-running process, with koffi loaded, the kernel's BTF parsed and the
+// feature probes made once per process. Rounds alternate bpf-ts and bpftool;
 // the median of the per-round ratios is reported.
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -27,7 +35,13 @@ const u = process.cpuUsage(u0);
 const ms = Number(process.hrtime.bigint() - t0) / 1e6;
 const programs = c.programs.size;
 c.close();
-console.log(JSON.stringify({ ms, cpuMs: (u.user + u.system) / 1000, programs }));
+const t1 = process.hrtime.bigint();
+const u1 = process.cpuUsage();
+const again = openObject(process.argv[2]).load();
+const uAgain = process.cpuUsage(u1);
+const msAgain = Number(process.hrtime.bigint() - t1) / 1e6;
+again.close();
+console.log(JSON.stringify({ ms, cpuMs: (u.user + u.system) / 1000, programs, msAgain, cpuMsAgain: (uAgain.user + uAgain.system) / 1000 }));
 `;
 
 function bpftsLoad(object) {
@@ -74,6 +88,9 @@ export async function loadTime() {
     const ourCpu = [];
     const theirCpu = [];
     const ratios = [];
+    const oursAgain = [];
+    const ourCpuAgain = [];
+    const ratiosAgain = [];
     // One of each first, untimed: page cache, kernel BTF in memory.
     bpftoolLoad(object, pinDir);
     bpftsLoad(object);
@@ -88,19 +105,33 @@ export async function loadTime() {
       ourCpu.push(c.cpuMs);
       theirCpu.push(b.cpuMs);
       ratios.push(c.ms / b.ms);
+      oursAgain.push(c.msAgain);
+      ourCpuAgain.push(c.cpuMsAgain);
+      ratiosAgain.push(c.msAgain / b.ms);
     }
     const ratio = median(ratios);
+    const ratioAgain = median(ratiosAgain);
     const rel = object.split('/fixtures/')[1] ?? object;
     return [
       {
         name: 'object load time',
         line:
-          `object load (${rel}): bpf-ts ${fmt.ms(median(ours))} ms, bpftool prog loadall ${fmt.ms(median(theirs))} ms; ` +
+          `object load (${rel}): bpf-ts first load in a process ${fmt.ms(median(ours))} ms (openObject().load() after import, koffi loading included, ` +
+          `Node start-up not), bpftool prog loadall ${fmt.ms(median(theirs))} ms (whole process, pins included); ` +
           `paired ratio ${fmt.ratio(ratio)} (median of ${ROUNDS})`,
         detail:
           `CPU time (user+sys): bpf-ts ${fmt.ms(median(ourCpu))} ms, bpftool ${fmt.ms(median(theirCpu))} ms ` +
           `(GNU time, 10 ms resolution); the verifier's share is small for this object`,
         checks: [{ value: `ratio ${fmt.ratio(ratio)}`, target: `ratio <= ${TARGET}`, pass: ratio <= TARGET }],
+      },
+      {
+        name: 'object load time, further loads',
+        line:
+          `object load (${rel}), a further load in the same process (koffi, kernel BTF and feature probes already there): ` +
+          `bpf-ts ${fmt.ms(median(oursAgain))} ms, bpftool prog loadall ${fmt.ms(median(theirs))} ms (whole process, as above); ` +
+          `paired ratio ${fmt.ratio(ratioAgain)} (median of ${ROUNDS})`,
+        detail: `CPU time (user+sys): bpf-ts ${fmt.ms(median(ourCpuAgain))} ms`,
+        checks: [{ value: `ratio ${fmt.ratio(ratioAgain)}`, target: `ratio <= ${TARGET}`, pass: ratioAgain <= TARGET }],
       },
     ];
   } finally {

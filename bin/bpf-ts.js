@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // The CLI is compiled to dist/ by `npm install` (the prepare script).
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// Built-ins through getBuiltinModule, not ESM imports: importing node:fs
+// loads its streams and promises API, start-up time no command needs.
+const { existsSync } = process.getBuiltinModule('node:fs');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
 
 const main = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {

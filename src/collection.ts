@@ -3,7 +3,6 @@
 // created is owned here and closed together; a failure half-way closes what
 // was made and removes pins this load created, so nothing is left behind.
 
-import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from './errors.js';
@@ -107,18 +106,26 @@ function createMap(spec: MapSpec, btfFd: number | undefined, ignoreMemoryLimit?:
 /** An object read from disk, not yet in the kernel. Global variables can be set before loading. */
 export class BpfObjectSpec {
   readonly file: BpfObjectFile;
-  /** SHA-1 of the object bytes: iproute2 pins PIN_OBJECT_NS maps under tc/<sha1>/. */
-  readonly sha1: string;
+  #sha1: string | (() => string);
   readonly #overrides = new Map<string, Uint8Array>();
 
-  constructor(file: BpfObjectFile, sha1: string) {
+  /** `sha1` may be a function: it is then called once, when first needed. */
+  constructor(file: BpfObjectFile, sha1: string | (() => string)) {
     this.file = file;
-    this.sha1 = sha1;
+    this.#sha1 = sha1;
+  }
+
+  /** SHA-1 of the object bytes: iproute2 pins PIN_OBJECT_NS maps under tc/<sha1>/. */
+  get sha1(): string {
+    if (typeof this.#sha1 === 'function') this.#sha1 = this.#sha1();
+    return this.#sha1;
   }
 
   /** Parse an object from bytes. */
   static fromBytes(bytes: Uint8Array, path = '<object>'): BpfObjectSpec {
-    return new BpfObjectSpec(parseObject(bytes, path), createHash('sha1').update(bytes).digest('hex'));
+    // Hashed only for iproute2's per-object pinning; node:crypto loads only then.
+    const sha1 = () => process.getBuiltinModule('node:crypto').createHash('sha1').update(bytes).digest('hex');
+    return new BpfObjectSpec(parseObject(bytes, path), sha1);
   }
 
   get path(): string {

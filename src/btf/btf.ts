@@ -39,6 +39,7 @@ import {
   type BtfType,
   type BtfVoid,
 } from './kinds.js';
+import { setRecordSizes, wasmScan, type WasmScan } from './scan-wasm.js';
 
 export * from './kinds.js';
 
@@ -93,6 +94,7 @@ for (let k = 1; k <= BTF_KIND_MAX; k++) {
   EXTRA_FIXED[k] = extraSize(k, 0);
   EXTRA_PER_VLEN[k] = extraSize(k, 1) - extraSize(k, 0);
 }
+setRecordSizes(EXTRA_FIXED, EXTRA_PER_VLEN);
 
 /**
  * The parse pass over host-order words with no error reporting: records each
@@ -132,6 +134,12 @@ export interface BtfLayout {
   nameOffsets: Uint32Array;
   strStart: number;
   strLen: number;
+  /** Builds the name index in WebAssembly (big base BTF; see scan-wasm.ts). */
+  buildIndex?: WasmScan['buildIndex'];
+  /** Every name offset points at the start of a string (none into the middle of another). */
+  namesStartStrings?: boolean;
+  /** Name search in WebAssembly (see scan-wasm.ts). */
+  find?: WasmScan['find'];
 }
 
 const HOST_LE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
@@ -166,8 +174,11 @@ export class Btf {
   readonly #strLen: number;
   readonly #cache: (BtfType | undefined)[];
   // Name index, built on the first lookup (see #nameIndex).
-  /** Name index (see #nameIndex): bucket -> first local index, chained by #nameNext; #nameHash per index. */
+  /** Name index (see #nameIndex): bucket -> first local index + 1, chained by #nameNext (0 ends); #nameHash per index. */
   #nameHead: Int32Array | null = null;
+  readonly #buildIndex: WasmScan['buildIndex'] | undefined;
+  readonly #namesStartStrings: boolean;
+  readonly #find: WasmScan['find'] | undefined;
   #nameNext: Int32Array | null = null;
   #nameHash: Uint32Array | null = null;
 
@@ -183,6 +194,9 @@ export class Btf {
     this.#nameOffsets = layout.nameOffsets;
     this.#strStart = layout.strStart;
     this.#strLen = layout.strLen;
+    this.#buildIndex = layout.buildIndex;
+    this.#namesStartStrings = layout.namesStartStrings ?? false;
+    this.#find = layout.find;
     this.startId = layout.base ? layout.base.count : 1;
     this.count = this.startId + layout.typeOffsets.length;
     this.stringStart = layout.base ? layout.base.stringEnd : 0;
@@ -497,6 +511,11 @@ export class Btf {
     // costs less than hashing every name of vmlinux. Many lookups pay for the index.
     if (!this.#nameHead && this.#scans < SCANS_BEFORE_INDEX) {
       this.#scans++;
+      const found = this.#find?.(needle);
+      if (found) {
+        for (const idx of found) fn(idx);
+        return;
+      }
       if (!this.#searchNamed(needle, fn)) this.#scanNamed(needle, fn);
       return;
     }
@@ -505,7 +524,8 @@ export class Btf {
     const hashes = this.#nameHash!;
     const h = fnv1a(needle, 0, needle.length);
     // A bucket holds every name whose hash lands there; compare hash, then bytes.
-    for (let idx = head[h & (head.length - 1)]!; idx !== -1; idx = next[idx]!) {
+    for (let e = head[h & (head.length - 1)]!; e !== 0; e = next[e - 1]!) {
+      const idx = e - 1;
       if (hashes[idx] === h && this.#nameEquals(this.#nameOffsets[idx]!, needle)) fn(idx);
     }
   }
@@ -526,7 +546,9 @@ export class Btf {
     const strEnd = this.#strStart + this.#strLen;
     const nameOffs: number[] = [];
     for (let p = buf.indexOf(pat, this.#strStart); p !== -1 && p + pat.length <= strEnd; p = buf.indexOf(pat, p + 1)) {
-      // Any byte position can be a name offset (a suffix of a longer string included).
+      // Any byte position can be a name offset (a suffix of a longer string
+      // included), unless the parse pass found every name at a string's start.
+      if (this.#namesStartStrings && buf[p - 1] !== 0) continue;
       if (nameOffs.length === 8) return false;
       nameOffs.push(p - this.#strStart);
     }
@@ -564,13 +586,19 @@ export class Btf {
    */
   #nameIndex(): Int32Array {
     if (this.#nameHead) return this.#nameHead;
+    if (this.#buildIndex) {
+      const ix = this.#buildIndex(this.#strStart, this.#strLen);
+      this.#nameNext = ix.next;
+      this.#nameHash = ix.hashes;
+      return (this.#nameHead = ix.head);
+    }
     const offs = this.#typeOffsets;
     // Buckets in a typed array (a power of two, at least twice the types): a
     // JS Map of ~100k entries for vmlinux cost most of a CO-RE load's time.
     let buckets = 16;
     while (buckets < offs.length * 2) buckets *= 2;
     const mask = buckets - 1;
-    const head = new Int32Array(buckets).fill(-1);
+    const head = new Int32Array(buckets);
     const next = new Int32Array(offs.length);
     const hashes = new Uint32Array(offs.length);
     // Walk backwards so each chain comes out in ascending id order.
@@ -588,7 +616,7 @@ export class Btf {
       h >>>= 0;
       hashes[idx] = h;
       next[idx] = head[h & mask]!;
-      head[h & mask] = idx;
+      head[h & mask] = idx + 1;
     }
     this.#nameNext = next;
     this.#nameHash = hashes;
@@ -670,6 +698,26 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
     if (bytes[strEnd - 1] !== 0) fail('string section does not end in NUL');
     // Offset 0 must be the empty string: anonymous types use it.
     if (!opts.base && bytes[strStart] !== 0) fail('string section does not start with NUL');
+  }
+
+  // Big base BTF (vmlinux): the pass in WebAssembly, the blob in its memory.
+  const scan = !opts.base && le && HOST_LE ? wasmScan(bytes, typeStart, typeEnd, strStart, strLen) : null;
+  if (scan) {
+    return new Btf({
+      raw: scan.raw,
+      view: scan.raw === bytes ? view : new DataView(scan.raw.buffer, scan.raw.byteOffset, scan.raw.byteLength),
+      littleEndian: le,
+      source: opts.source ?? '',
+      prefix,
+      base: null,
+      typeOffsets: scan.typeOffsets,
+      nameOffsets: scan.nameOffsets,
+      strStart,
+      strLen,
+      buildIndex: scan.buildIndex,
+      namesStartStrings: scan.namesStartStrings,
+      find: scan.find,
+    });
   }
 
   // One pass: the byte offset of each record. A record is at least 12 bytes.

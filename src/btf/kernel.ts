@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { BpfError } from '../errors.js';
 import { type Btf, parseBtf } from './btf.js';
+import { btfBuffer } from './scan-wasm.js';
 import type { CoreTarget } from './target.js';
 import { ffiLoaded, mmap, munmap, PROT_READ } from '../sys/ffi.js';
 
@@ -59,8 +60,9 @@ function readVmlinux(): Uint8Array {
       const size = fstatSync(fd).size;
       const m = size > 0 ? mmap(size, PROT_READ, MAP_PRIVATE, fd, 0) : -1;
       if (typeof m !== 'number') {
-        // A copy: the mapping is read-only, and a write through `raw` must not fault.
-        const copy = new Uint8Array(size);
+        // A copy: the mapping is read-only, and a write through `raw` must not
+        // fault. Into the buffer the parser scans in place (no second copy).
+        const copy = btfBuffer(size);
         copy.set(new Uint8Array(m.buffer, 0, size));
         munmap(m);
         return copy;

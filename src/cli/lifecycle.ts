@@ -18,13 +18,14 @@
 // interrupted a command that still had something to undo (run, demo), else
 // the command's own status (0 for read-only commands).
 
-import { constants } from 'node:os';
 import { BpfError } from '../errors.js';
 
 export const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
 export type ExitSignal = (typeof EXIT_SIGNALS)[number];
 /** Why cleanup ran: a signal, a closed pipe, an error, or the command ending by itself. */
 export type ExitReason = ExitSignal | 'EPIPE' | 'error' | 'done' | 'duration';
+
+const { constants } = process.getBuiltinModule('node:os');
 
 export const signalExitCode = (s: ExitSignal | 'SIGPIPE'): number => 128 + constants.signals[s];
 export const CLOSED_PIPE_EXIT_CODE = signalExitCode('SIGPIPE');

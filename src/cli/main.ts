@@ -2,14 +2,17 @@
 // the one place errors become exit codes. A BpfError prints one line on
 // stderr; a stack trace only with --debug.
 
-import { parseArgs } from 'node:util';
 import { BpfError } from '../errors.js';
 import type { Command, CommandContext, OptionSpec, OptionValues } from './command.js';
-import { completionScript } from './completion.js';
 import { type CommandEntry, commands } from './commands/index.js';
 import { runCleanups, wireProcessExitPaths, writeStderr, writeStdout } from './lifecycle.js';
-import { commandHelp, optionHelp, optionsReference } from './option-help.js';
-import { readFileSync } from 'node:fs';
+
+// Built-ins through getBuiltinModule: an ESM import of node:fs loads its
+// streams and promises API (~2 ms of start-up) for nothing here.
+const { readFileSync } = process.getBuiltinModule('node:fs');
+// Help texts and completion scripts load only when asked for.
+const help = () => import('./option-help.js');
+const { parseArgs } = process.getBuiltinModule('node:util');
 
 const GLOBAL_OPTIONS = {
   json: { type: 'boolean' },
@@ -72,7 +75,7 @@ async function parseError(cmd: Command, e: unknown): Promise<BpfError> {
   }
   if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
     const spec = cmd.options[name];
-    if (spec?.type === 'string') return new BpfError('USAGE', `${opt} needs a value: ${opt} ${optionHelp(cmd.name, name)?.arg ?? 'VALUE'} (bpf-ts help ${cmd.name})`);
+    if (spec?.type === 'string') return new BpfError('USAGE', `${opt} needs a value: ${opt} ${(await help()).optionHelp(cmd.name, name)?.arg ?? 'VALUE'} (bpf-ts help ${cmd.name})`);
     return new BpfError('USAGE', `${opt} takes no value (bpf-ts help ${cmd.name})`);
   }
   return new BpfError('USAGE', `${cmd.name}: cannot read the options (usage: ${cmd.usage})`);
@@ -114,7 +117,7 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     if (first === 'help') {
       const topic = argv[argv.indexOf(first) + 1];
       if (topic === '--all') {
-        out(optionsReference(await loadCommands()) + '\n');
+        out((await help()).optionsReference(await loadCommands()) + '\n');
         return 0;
       }
       if (topic === undefined) {
@@ -123,10 +126,11 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
       }
       const about = findCommand(topic);
       if (!about) throw new BpfError('USAGE', `no command "${topic}" to help with (commands: ${commands.map((c) => c.name).join(', ')})`);
-      out(commandHelp(await about.load()) + '\n');
+      out((await help()).commandHelp(await about.load()) + '\n');
       return 0;
     }
     if (first === 'completion') {
+      const { completionScript } = await import('./completion.js');
       out(completionScript(argv[argv.indexOf(first) + 1] ?? '', await loadCommands()) + '\n');
       return 0;
     }
@@ -142,7 +146,7 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
       throw await parseError(cmd, e);
     }
     if (parsed.values.help) {
-      out(commandHelp(cmd) + '\n');
+      out((await help()).commandHelp(cmd) + '\n');
       return 0;
     }
     return await cmd.run(parsed.positionals, parsed.values as OptionValues<OptionSpec>, ctx);

@@ -1,29 +1,10 @@
-// The ELF header and section table. The only module that uses elfy, so it can
-// be replaced. elfy trusts its input (it slices silently past the end and
-// asserts on a bad shstrndx), so every field it would trip over is checked
-// here first, and every elfy failure becomes a BpfError.
+// The ELF header and section table, read straight from the bytes. Every
+// field is checked before it is used (offsets past the end, a bad shstrndx,
+// names past their table), and every problem is a BpfError. No ELF library:
+// the section table is a few fixed-size records, and loading one cost more
+// start-up time (the CLI's inspect) than the whole parse.
 
-import { createRequire } from 'node:module';
 import { BpfError } from '../errors.js';
-
-const require = createRequire(import.meta.url);
-const elfy: { parse(buf: Buffer): ElfyFile } = require('elfy');
-
-interface ElfySection {
-  name: string;
-  type: string | number;
-  off: number;
-  size: number;
-  link: number;
-  info: number;
-  flags: Record<string, boolean>;
-}
-interface ElfyFile {
-  class: string;
-  endian: string;
-  shnum: number;
-  body: { sections: ElfySection[] };
-}
 
 export const EM_BPF = 247;
 export const ET_REL = 1;
@@ -44,13 +25,6 @@ export const SHF_EXECINSTR = 0x4;
 
 const ELF64_SHDR_SIZE = 64;
 const ELF64_EHDR_SIZE = 64;
-
-// elfy names types it knows; map its names back to numbers.
-const SHT_BY_NAME: Record<string, number> = {
-  null: 0, undef: 0, progbits: 1, symtab: 2, strtab: 3, rela: 4, hash: 5, dynamic: 6,
-  note: 7, nobits: 8, rel: 9, shlib: 10, dynsym: 11, init_array: 14, fini_array: 15,
-  preinit_array: 16, group: 17, symtab_shndx: 18,
-};
 
 export interface ElfSection {
   index: number;
@@ -104,7 +78,7 @@ export function readElf(bytes: Uint8Array, path: string): ElfFile {
   }
   if (shstrndx >= shnum) fail(path, 'ELF_BAD_SECTION', `section name table index ${shstrndx} out of range (${shnum} sections)`);
 
-  // Check what elfy will dereference before it does.
+  // Every section's bytes lie inside the file.
   for (let i = 0; i < shnum; i++) {
     const base = shoff + i * ELF64_SHDR_SIZE;
     const t = dv.getUint32(base + 4, le);
@@ -116,8 +90,7 @@ export function readElf(bytes: Uint8Array, path: string): ElfFile {
   }
   const strBase = shoff + shstrndx * ELF64_SHDR_SIZE;
   if (dv.getUint32(strBase + 4, le) !== SHT_STRTAB) fail(path, 'ELF_BAD_SECTION', `section ${shstrndx} named as the section name table is not a string table`);
-  // elfy reads a name past the table's end (or into the next section) without
-  // complaint, and would name such a section '' or garbage: check every sh_name.
+  // Every sh_name lies inside the name table and is NUL-terminated there.
   const strOff = Number(dv.getBigUint64(strBase + 24, le));
   const strSize = Number(dv.getBigUint64(strBase + 32, le));
   const names = bytes.subarray(strOff, strOff + strSize);
@@ -129,23 +102,23 @@ export function readElf(bytes: Uint8Array, path: string): ElfFile {
     if (names.indexOf(0, nameOff) === -1) fail(path, 'ELF_BAD_STRING', `section ${i}: name at offset ${nameOff} is not NUL-terminated`);
   }
 
-  let parsed: ElfyFile;
-  try {
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    parsed = elfy.parse(buf);
-  } catch (e) {
-    fail(path, 'ELF_BAD_SECTION', `unreadable section table (${(e as Error).message})`);
-  }
-
-  const sections = parsed.body.sections.map((s, index): ElfSection => {
+  const sections: ElfSection[] = new Array(shnum);
+  for (let index = 0; index < shnum; index++) {
     const base = shoff + index * ELF64_SHDR_SIZE;
-    const typeNum = typeof s.type === 'number' ? s.type : SHT_BY_NAME[s.type] ?? dv.getUint32(base + 4, le);
-    // elfy 1.0.0 reads sh_addralign/sh_entsize of ELF64 from offsets 46/54
-    // instead of 48/56, and maps flags to names: read those ourselves.
-    const flags = Number(dv.getBigUint64(base + 8, le) & 0xffffffffn);
+    const nameOff = dv.getUint32(base, le);
+    const type = dv.getUint32(base + 4, le);
+    // sh_flags is 64 bits; every flag BPF objects use is in the low 32.
+    const flags = dv.getUint32(base + (le ? 8 : 12), le);
+    const offset = Number(dv.getBigUint64(base + 24, le));
+    const size = Number(dv.getBigUint64(base + 32, le));
+    const link = dv.getUint32(base + 40, le);
+    const info = dv.getUint32(base + 44, le);
     const entsize = Number(dv.getBigUint64(base + 56, le));
-    const data = typeNum === SHT_NOBITS ? new Uint8Array(0) : bytes.subarray(s.off, s.off + s.size);
-    return { index, name: s.name, type: typeNum, flags, offset: s.off, size: s.size, link: s.link, info: s.info, entsize, data };
-  });
+    const nameEnd = names.indexOf(0, nameOff);
+    const name = Buffer.from(names.buffer, names.byteOffset + nameOff, nameEnd - nameOff).toString('utf8');
+    // SHT_NULL's offset and size mean nothing; SHT_NOBITS occupies no file bytes.
+    const data = type === SHT_NOBITS || type === SHT_NULL ? new Uint8Array(0) : bytes.subarray(offset, offset + size);
+    sections[index] = { index, name, type, flags, offset, size, link, info, entsize, data };
+  }
   return { path, bytes, littleEndian: le, sections };
 }

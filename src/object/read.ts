@@ -6,10 +6,13 @@
 // FIFO without a writer cannot hang it either; the type is checked on the
 // open fd (fstat), not on the path, so nothing can be swapped in between.
 
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { parseObject } from './object.js';
 import type { BpfObjectFile } from './types.js';
+
+// Not an ESM import: that would load node:fs's streams and promises API
+// too, a few ms of CLI start-up (inspect) for nothing.
+const { closeSync, constants, fstatSync, openSync, readSync } = process.getBuiltinModule('node:fs');
 
 /** Largest object read unless the caller raises it: far above any BPF object clang writes. */
 export const DEFAULT_MAX_OBJECT_BYTES = 256 * 1024 * 1024;

@@ -1,4 +1,4 @@
-// .symtab and string tables, read by our own code (elfy stops at sections).
+// .symtab and string tables.
 
 import { BpfError } from '../errors.js';
 import { type ElfFile, type ElfSection, SHT_STRTAB, SHT_SYMTAB } from './elf.js';

@@ -10,7 +10,7 @@ import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, Insns } from '../object/instru
 import type { ProgramSpec } from '../object/types.js';
 import { applyCoreRelocations, type CorePoisoned, type CoreResolver } from '../object/core/index.js';
 import { BPF_PROG_LOAD } from '../sys/bpf-cmd.js';
-import { ENOSPC } from '../sys/errno.js';
+import { EAGAIN, ENOSPC } from '../sys/errno.js';
 import { LITTLE_ENDIAN, writeU32 } from '../sys/endian.js';
 import { Fd } from '../sys/fd.js';
 import { withMemlockRetry } from '../sys/memlock.js';
@@ -176,6 +176,9 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
     res = progLoad(attr, 1, Math.min(size, LOG_MAX));
   }
   if (res.result >= 0) return { fd: new Fd(res.result, `program ${spec.name}`), type };
+  // Interrupted by signals on every attempt (the wrapper retried): what the
+  // log holds is where the verifier stopped, not a verdict.
+  if (first === -EAGAIN && res.result === -EAGAIN) throw new BpfSyscallError(BPF_PROG_LOAD, EAGAIN, context, { progType: type });
   const log = res.logBytes;
   const fullLog = () => res.log;
   const verdict = verdictLine(log);
