@@ -117,6 +117,15 @@ export function slotIndex(insns: readonly Insn[]): number[] {
   return out;
 }
 
+/** Each instruction with its slot index (what `slotIndex` gives) and its index in `insns`. */
+export function* withSlots(insns: readonly Insn[]): Generator<[slot: number, insn: Insn, index: number]> {
+  let s = 0;
+  for (const [n, i] of insns.entries()) {
+    yield [s, i, n];
+    s += slots(i);
+  }
+}
+
 /** The instruction at `slot` (with its second slot when it is an ld_imm64 and one follows). */
 export function decodeAt(bytes: Uint8Array, slot: number, littleEndian = true): Insn {
   const s = readSlot(bytes, slot, littleEndian);

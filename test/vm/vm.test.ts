@@ -146,6 +146,19 @@ describe(`calls (${tier})`, () => {
   });
 });
 
+describe(`registers (${tier})`, () => {
+  it('reg() reads r0..r10 after a run and refuses a register eBPF does not have', () => {
+    const vm = vmOf('r0 = 7\nr5 = -1\nexit');
+    vm.run();
+    expect([vm.reg(0), vm.reg(5), vm.reg(10) & 0xffffffffn]).toEqual([7n, 0xffffffffffffffffn, 512n]);
+    for (const r of [11, -1, 1.5]) {
+      const e = error(() => vm.reg(r));
+      expect(e.code).toBe('INVALID_ARGUMENT');
+      expect(e.message).toBe(`t: there is no register r${r} (eBPF has r0..r10)`);
+    }
+  });
+});
+
 describe(`budget (${tier})`, () => {
   it('stops an endless loop after 1,000,000 instructions by default, or the given budget', () => {
     const e = error(() => run('r0 = 0\ngoto -1\nexit'));
