@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readdirSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openObject } from '../collection.js';
 import { BpfError } from '../errors.js';
-import { autoAttach, autoAttachPlan } from '../link/auto.js';
+import { autoAttach } from '../link/auto.js';
 import { BpfLink, BpfLinkSet } from '../link/link.js';
 import { unpin } from '../maps/pin.js';
 import { ensureBpffs, removeEmptyDirs, walkBpffsDir } from '../sys/bpffs.js';

@@ -18,6 +18,8 @@ import {
   XdpLink,
   openObject,
   type CgroupAttachTypeName,
+  type MapCreateSpec,
+  type MapSpec,
   type LineInfo,
   type ProgramTypeOption,
   type UpdateFlags,
@@ -87,5 +89,11 @@ describe('errors', () => {
     expectTypeOf<VerifierError['instruction']>().toEqualTypeOf<number>();
     expectTypeOf<VerifierError['sourceLine']>().toEqualTypeOf<LineInfo | undefined>();
     expectTypeOf<CoreRelocationError>().toMatchTypeOf<BpfError>();
+  });
+});
+
+describe('object layer', () => {
+  it('a parsed MapSpec is a MapCreateSpec: BpfMap.create() takes it as it is', () => {
+    expectTypeOf<MapSpec>().toMatchTypeOf<MapCreateSpec>();
   });
 });

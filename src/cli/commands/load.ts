@@ -49,17 +49,18 @@ export const load: Command = {
     ...MAX_ENTRIES_OPTION,
   },
   run(positionals, values, ctx) {
-    if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
+    const [file, ...more] = positionals;
+    if (file === undefined || more.length > 0) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
     if (values['pin-links'] !== undefined) {
       if (values.xdp || values.tc || values.cgroup || values['sk-msg']) throw new BpfError('USAGE', '--pin-links attaches tracing programs where their sections say; it does not go with --xdp, --tc or --cgroup');
-      return loadPinLinks(positionals[0]!, values['pin-links'] as string, { program: values.program as string | undefined, set: values.set as string[] | undefined }, ctx);
+      return loadPinLinks(file, values['pin-links'] as string, { program: values.program as string | undefined, set: values.set as string[] | undefined }, ctx);
     }
     const kinds = [values.xdp && '--xdp', values.tc && '--tc', (values.cgroup || values['sk-msg']) && '--cgroup/--sk-msg'].filter(Boolean);
     if (kinds.length > 1) throw new BpfError('USAGE', `load attaches one kind at a time: ${kinds.join(' and ')} given`);
     // An explicit --bpffs must be a bpf filesystem bpf-ts may trust, whether or not anything gets pinned.
     checkBpffsOption(values.bpffs as string | undefined);
-    if (values.tc) return loadTc(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
-    if (values.cgroup || values['sk-msg']) return loadCgroup(positionals[0]!, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
+    if (values.tc) return loadTc(file, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
+    if (values.cgroup || values['sk-msg']) return loadCgroup(file, values, ctx, (values.bpffs as string | undefined) ?? DEFAULT_BPFFS);
     const iface = values.xdp as string | undefined;
     if (!iface) throw new BpfError('USAGE', 'load needs where to attach: --xdp IFACE, --tc IFACE, --cgroup PATH or --sk-msg MAP');
     for (const f of ['direction', 'priority', 'handle', 'attach-type', 'sk-msg-program'] as const) {
@@ -82,7 +83,7 @@ export const load: Command = {
       removedDefunctPin = clearDefunctLinkPin(linkPinPath, `the XDP link for ${iface}`);
     }
 
-    const spec = openObject(positionals[0]);
+    const spec = openObject(file);
     applyMaxEntries(spec, values['max-entries']);
     const prog = selectXdpProgram(spec, values.program as string | undefined);
     using coll = spec.load({

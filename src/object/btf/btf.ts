@@ -503,7 +503,6 @@ export class Btf {
     const head = this.#nameIndex();
     const next = this.#nameNext!;
     const hashes = this.#nameHash!;
-    const offs = this.#typeOffsets;
     const h = fnv1a(needle, 0, needle.length);
     // A bucket holds every name whose hash lands there; compare hash, then bytes.
     for (let idx = head[h & (head.length - 1)]!; idx !== -1; idx = next[idx]!) {

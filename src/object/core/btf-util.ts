@@ -1,7 +1,7 @@
 // Small BTF questions the CO-RE steps share, phrased like libbpf's helpers
 // (skip_mods_and_typedefs, btf_is_composite, is_flex_arr, …).
 
-import { BpfError, CoreRelocationError } from '../../errors.js';
+import { CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import type { BtfArray, BtfComposite, BtfType } from '../btf/kinds.js';
 

@@ -2,7 +2,7 @@
 // clang assumed, to check the instruction against) and once from the target
 // spec (what gets written), as libbpf's bpf_core_calc_relo.
 
-import { BpfError, CoreRelocationError } from '../../errors.js';
+import { CoreRelocationError } from '../../errors.js';
 import type { BtfType } from '../btf/kinds.js';
 import {
   BPF_CORE_ENUMVAL_EXISTS,

@@ -3,7 +3,7 @@
 // check that layouts may differ in but kinds may not. Sizes and members are
 // not compared: field relocations check the fields they touch themselves.
 
-import { BpfError, CoreRelocationError } from '../../errors.js';
+import { CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { coreNamesMatch } from './names.js';
 import { isComposite, kindsCoreCompatible, skipModsAndTypedefs } from './btf-util.js';

@@ -4,7 +4,7 @@
 // arrays on length. Behind a pointer a struct also matches a forward
 // declaration of the same kind. Follows libbpf's __bpf_core_types_match.
 
-import { BpfError, CoreRelocationError } from '../../errors.js';
+import { CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import type { BtfComposite, BtfEnum, BtfEnum64, BtfType } from '../btf/kinds.js';
 import { coreNamesMatch } from './names.js';

@@ -5,7 +5,7 @@
 // helper 0xbad2310, which no kernel has, so the verifier rejects the program
 // at that instruction, unless it is dead code and gets removed first.
 
-import { BpfError, CoreRelocationError } from '../../errors.js';
+import { CoreRelocationError } from '../../errors.js';
 import { BPF_CALL, BPF_JMP, INSN_SIZE, Insns, LD_IMM64 } from '../instruction.js';
 import type { CoreReloValues } from './calc.js';
 

@@ -4,7 +4,7 @@
 // to poison the instruction (or, for existence checks, to write 0), and the
 // reason is kept for the loader's error message.
 
-import { BpfError, CoreRelocationError } from '../../errors.js';
+import { CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import type { CoreRelocation } from '../btf/ext.js';
 import { coreReloKindName } from '../btf/ext.js';

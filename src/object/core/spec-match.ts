@@ -4,7 +4,7 @@
 // steps keep their index. The result is the target's own spec, whose bit
 // offset is where the field lives in the target.
 
-import { BpfError, CoreRelocationError } from '../../errors.js';
+import { CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { fieldsAreCompat, typesAreCompat } from './compat.js';
 import { typesMatch } from './match.js';

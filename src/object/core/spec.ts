@@ -2,7 +2,7 @@
 // decoded against a BTF into accessors (root index, member, member, array
 // index, …) and the bit offset they reach, as libbpf's bpf_core_parse_spec.
 
-import { BpfError, CoreRelocationError } from '../../errors.js';
+import { CoreRelocationError } from '../../errors.js';
 import type { Btf } from '../btf/btf.js';
 import { coreReloKindName } from '../btf/ext.js';
 import { coreReloIsEnumvalBased, coreReloIsFieldBased, coreReloIsTypeBased } from './relo-kind.js';
