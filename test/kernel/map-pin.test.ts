@@ -20,7 +20,6 @@ import {
 import { readU32 } from '../../src/maps/codec.js';
 import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
 import { BpfError } from '../../src/errors.js';
-import { BpfSyscallError } from '../../src/sys/syscall-error.js';
 
 function thrown(fn: () => unknown): BpfError {
   try {

@@ -11,7 +11,7 @@
 // afterAll even when a test fails.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { attachTc, listTc } from '../../src/attach/tc.js';
 import { attachTcx, listTcx, type TcxLink } from '../../src/attach/tcx.js';
 import { attachXdp, attachXdpLink, listXdp, type XdpLink } from '../../src/attach/xdp.js';

@@ -4,7 +4,7 @@
 // our own output. Each expectation applies to every build variant present
 // (clang-19 bpfel, bpfeb, clang-14).
 
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseObject } from '../../src/object/object.js';
 import { sectionKind } from '../../src/object/section-names.js';

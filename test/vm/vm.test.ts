@@ -186,7 +186,7 @@ describe(`programs from ELF objects (${tier})`, () => {
     expect(e.code).toBe('EMU_FAULT');
     const src = readFileSync(join(FIXTURES, '..', 'bpf', 'globals.c'), 'utf8').split('\n');
     const li = spec.lineInfo.filter((l) => l.insnOff <= 0).at(-1)!;
-    expect(src[li.line - 1].trim()).toBe(li.source.trim()); // the line info really is that C line
+    expect(src[li.line - 1]?.trim()).toBe(li.source.trim()); // the line info really is that C line
     expect(e.message).toBe(`xdp_globals: instruction 0 (r2 = *(u32 *)(r1 + 4)): read of 4 bytes at 0x${ctx.id.toString(16)}00000004 (xdp_md+4, region of 4 bytes): outside xdp_md (4 bytes) at ${li.fileName}:${li.line}: ${li.source.trim()}`);
   });
 
