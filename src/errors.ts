@@ -107,3 +107,14 @@ export class CoreRelocationError extends BpfError {
     this.relocation = info.relocation;
   }
 }
+
+/**
+ * `xs[i]` where the caller has established that `i` is in range (an index
+ * computed from the same input): a miss throws BpfError `code` naming `what`,
+ * never hands back `undefined` to fail later.
+ */
+export function at<T>(xs: ArrayLike<T>, i: number, code: BpfErrorCode, what: string): T {
+  const x = xs[i];
+  if (x === undefined) throw new BpfError(code, `${what}: index ${i} is outside 0..${xs.length - 1}`);
+  return x;
+}

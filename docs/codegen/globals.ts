@@ -3,7 +3,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { codec, openTyped } from "bpf-ts";
-import type { BpfCollection, BpfMap, BpfObjectSpec, BpfProgram, LoadOptions, TypedBpfMap, TypedPerCpuMap } from "bpf-ts";
+import type { BpfCollection, BpfObjectSpec, BpfProgram, LoadOptions } from "bpf-ts";
 
 /** sha256 of the object this module was generated from. */
 export const objectSha256 = "2a37ed0694e79ac5fbb4cb8e5db26ca0e9a606d46f9830a2f1460a7cf90a00c2";

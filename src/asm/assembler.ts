@@ -24,12 +24,19 @@ const fail = (msg: string): never => {
   throw new AsmError(msg);
 };
 
+/** A match and its groups; a group that took no part in the match is '' (no group here matches an empty string). */
+type Groups = [string, string, string, string, string, string, string, string, string];
+function exec(re: RegExp, s: string): Groups | null {
+  const m = re.exec(s);
+  return m && (Array.from({ length: 9 }, (_, i) => m[i] ?? '') as Groups);
+}
+
 // ------------------------------------------------------------------ numbers
 
 const NUM = /^([+-]?)(0x[0-9a-f]+|\d+)$/i;
 
 function parseBig(s: string): { v: bigint; hex: boolean } | null {
-  const m = NUM.exec(s.trim());
+  const m = exec(NUM, s.trim());
   if (!m) return null;
   const mag = BigInt(m[2]);
   return { v: m[1] === '-' ? -mag : mag, hex: /^0x/i.test(m[2]) };
@@ -56,9 +63,9 @@ function off16(s: string, what = 'offset'): number {
 }
 
 function reg(s: string): number {
-  const m = /^%?[rw](\d+)$/.exec(s.trim());
-  if (!m) fail(`invalid register "${s.trim()}"`);
-  const r = Number(m![1]);
+  const m = exec(/^%?[rw](\d+)$/, s.trim());
+  if (!m) return fail(`invalid register "${s.trim()}"`);
+  const r = Number(m[1]);
   if (r > 10) fail(`invalid register "${s.trim()}" (r0..r10)`);
   return r;
 }
@@ -92,10 +99,10 @@ function target(s: string): Target {
 
 /** `[%r1+4]`, `[%r10-8]`, `[%r0]` */
 function memOperand(s: string): { reg: number; off: number } {
-  const m = /^\[\s*(%?r\d+)\s*(?:([+-])\s*(0x[0-9a-f]+|\d+)\s*)?\]$/i.exec(s.trim());
-  if (!m) fail(`"${s.trim()}" is not a memory operand like [%r1+4]`);
-  const off = m![2] ? off16(`${m![2]}${m![3]}`) : 0;
-  return { reg: reg(m![1]), off };
+  const m = exec(/^\[\s*(%?r\d+)\s*(?:([+-])\s*(0x[0-9a-f]+|\d+)\s*)?\]$/i, s.trim());
+  if (!m) return fail(`"${s.trim()}" is not a memory operand like [%r1+4]`);
+  const off = m[2] ? off16(`${m[2]}${m[3]}`) : 0;
+  return { reg: reg(m[1]), off };
 }
 
 const CONF_ALU: Record<string, number> = {
@@ -109,15 +116,20 @@ const CONF_JMP: Record<string, number> = {
 const SIZES: Record<string, number> = { b: op.BPF_B, h: op.BPF_H, w: op.BPF_W, dw: op.BPF_DW };
 const WIDTH_SIZE: Record<string, number> = { '8': op.BPF_B, '16': op.BPF_H, '32': op.BPF_W, '64': op.BPF_DW };
 
-function operands(rest: string, n: number, mnemonic: string): string[] {
+type Operands<N extends number, T extends string[] = []> = T['length'] extends N ? T : Operands<N, [...T, string]>;
+
+function operands<N extends 0 | 1 | 2 | 3>(rest: string, n: N, mnemonic: string): Operands<N> {
   const parts = rest.trim() === '' ? [] : rest.split(',').map((p) => p.trim());
   if (parts.length !== n) fail(`invalid number of operands for ${mnemonic}: ${parts.length}, expected ${n}`);
-  return parts;
+  return parts as Operands<N>; // exactly n, checked above
 }
+
+/** A size table's entry for `k` (the regexes admit only its keys). */
+const sizeOf = (table: Record<string, number>, k: string): number => table[k] ?? fail(`invalid size "${k}"`);
 
 /** One line of the conformance syntax. */
 function conformanceLine(text: string): Pending | Omit<Pending, 'line'> {
-  const m = /^([a-z][a-z0-9]*)\b\s*(.*)$/i.exec(text);
+  const m = exec(/^([a-z][a-z0-9]*)\b\s*(.*)$/i, text);
   if (!m) return fail(`cannot parse "${text}"`);
   const mn = m[1].toLowerCase();
   const rest = m[2];
@@ -127,7 +139,7 @@ function conformanceLine(text: string): Pending | Omit<Pending, 'line'> {
   }
   if (mn === 'call') {
     const t = rest.trim();
-    const local = /^local\s+(.+)$/.exec(t);
+    const local = exec(/^local\s+(.+)$/, t);
     if (local) return { insn: mk(op.CALL, 0, op.BPF_PSEUDO_CALL), target: target(local[1]), into: 'imm' };
     if (/^%?r\d+$/.test(t)) return { insn: mk(op.CALLX, reg(t)) };
     if (NUM.test(t)) return { insn: mk(op.CALL, 0, 0, 0, imm32(t, 'helper id')) };
@@ -145,61 +157,63 @@ function conformanceLine(text: string): Pending | Omit<Pending, 'line'> {
     const [t] = operands(rest, 1, mn);
     return mn === 'ja' ? { insn: mk(op.BPF_JMP | op.BPF_JA), target: target(t), into: 'off' } : { insn: mk(op.BPF_JMP32 | op.BPF_JA), target: target(t), into: 'imm' };
   }
-  let mm: RegExpExecArray | null;
-  if ((mm = /^(j[a-z]+?)(32)?$/.exec(mn)) && CONF_JMP[mm[1]] !== undefined) {
+  let mm: Groups | null;
+  let jop: number | undefined;
+  if ((mm = exec(/^(j[a-z]+?)(32)?$/, mn)) && (jop = CONF_JMP[mm[1]]) !== undefined) {
     const [d, s, t] = operands(rest, 3, mn);
     const cl = mm[2] ? op.BPF_JMP32 : op.BPF_JMP;
     const isReg = /^%?r\d+$/.test(s);
-    const insn = isReg ? mk(cl | CONF_JMP[mm[1]] | op.BPF_X, reg(d), reg(s)) : mk(cl | CONF_JMP[mm[1]], reg(d), 0, 0, imm32(s));
+    const insn = isReg ? mk(cl | jop | op.BPF_X, reg(d), reg(s)) : mk(cl | jop, reg(d), 0, 0, imm32(s));
     return { insn, target: target(t), into: 'off' };
   }
-  if ((mm = /^(neg)(32|64)?$/.exec(mn))) {
+  if ((mm = exec(/^(neg)(32|64)?$/, mn))) {
     const [d] = operands(rest, 1, mn);
     return { insn: mk((mm[2] === '32' ? op.BPF_ALU : op.BPF_ALU64) | op.BPF_NEG, reg(d)) };
   }
-  if ((mm = /^(le|be|bswap|swap)(16|32|64)$/.exec(mn))) {
+  if ((mm = exec(/^(le|be|bswap|swap)(16|32|64)$/, mn))) {
     const [d] = operands(rest, 1, mn);
     const code = mm[1] === 'bswap' || mm[1] === 'swap' ? op.BPF_ALU64 | op.BPF_END : op.BPF_ALU | op.BPF_END | (mm[1] === 'be' ? op.BPF_TO_BE : op.BPF_TO_LE);
     return { insn: mk(code, reg(d), 0, 0, Number(mm[2])) };
   }
-  if ((mm = /^movsx(8|16|32)(32|64)$/.exec(mn))) {
+  if ((mm = exec(/^movsx(8|16|32)(32|64)$/, mn))) {
     const [d, s] = operands(rest, 2, mn);
     if (mm[2] === '32' && mm[1] === '32') fail('movsx3232 does not exist');
     return { insn: mk((mm[2] === '32' ? op.BPF_ALU : op.BPF_ALU64) | op.BPF_MOV | op.BPF_X, reg(d), reg(s), Number(mm[1])) };
   }
-  if ((mm = /^([a-z]+?)(32|64)?$/.exec(mn)) && CONF_ALU[mm[1]] !== undefined) {
+  let aop: number | undefined;
+  if ((mm = exec(/^([a-z]+?)(32|64)?$/, mn)) && (aop = CONF_ALU[mm[1]]) !== undefined) {
     const [d, s] = operands(rest, 2, mn);
     const cl = mm[2] === '32' ? op.BPF_ALU : op.BPF_ALU64;
     const sign = mm[1] === 'sdiv' || mm[1] === 'smod' ? 1 : 0;
-    const code = cl | CONF_ALU[mm[1]];
+    const code = cl | aop;
     if (/^%?r\d+$/.test(s)) return { insn: mk(code | op.BPF_X, reg(d), reg(s), sign) };
     return { insn: mk(code, reg(d), 0, sign, imm32(s)) };
   }
-  if ((mm = /^ldx(s?)(b|h|w|dw)$/.exec(mn))) {
+  if ((mm = exec(/^ldx(s?)(b|h|w|dw)$/, mn))) {
     const [d, a] = operands(rest, 2, mn);
     if (mm[1] && mm[2] === 'dw') fail('ldxsdw does not exist');
     const { reg: s, off } = memOperand(a);
-    return { insn: mk(op.BPF_LDX | (mm[1] ? op.BPF_MEMSX : op.BPF_MEM) | SIZES[mm[2]], reg(d), s, off) };
+    return { insn: mk(op.BPF_LDX | (mm[1] ? op.BPF_MEMSX : op.BPF_MEM) | sizeOf(SIZES, mm[2]), reg(d), s, off) };
   }
-  if ((mm = /^st(x?)(b|h|w|dw)$/.exec(mn))) {
+  if ((mm = exec(/^st(x?)(b|h|w|dw)$/, mn))) {
     const [a, v] = operands(rest, 2, mn);
     const { reg: d, off } = memOperand(a);
-    if (mm[1]) return { insn: mk(op.BPF_STX | op.BPF_MEM | SIZES[mm[2]], d, reg(v), off) };
-    return { insn: mk(op.BPF_ST | op.BPF_MEM | SIZES[mm[2]], d, 0, off, imm32(v)) };
+    if (mm[1]) return { insn: mk(op.BPF_STX | op.BPF_MEM | sizeOf(SIZES, mm[2]), d, reg(v), off) };
+    return { insn: mk(op.BPF_ST | op.BPF_MEM | sizeOf(SIZES, mm[2]), d, 0, off, imm32(v)) };
   }
-  if ((mm = /^ld(abs|ind)(b|h|w)$/.exec(mn))) {
+  if ((mm = exec(/^ld(abs|ind)(b|h|w)$/, mn))) {
     if (mm[1] === 'abs') {
       const [v] = operands(rest, 1, mn);
-      return { insn: mk(op.BPF_LD | op.BPF_ABS | SIZES[mm[2]], 0, 0, 0, imm32(v)) };
+      return { insn: mk(op.BPF_LD | op.BPF_ABS | sizeOf(SIZES, mm[2]), 0, 0, 0, imm32(v)) };
     }
     const [s, v] = operands(rest, 2, mn);
-    return { insn: mk(op.BPF_LD | op.BPF_IND | SIZES[mm[2]], 0, reg(s), 0, imm32(v)) };
+    return { insn: mk(op.BPF_LD | op.BPF_IND | sizeOf(SIZES, mm[2]), 0, reg(s), 0, imm32(v)) };
   }
   return fail(`invalid mnemonic "${mn}"`);
 }
 
 function lockLine(rest: string): Omit<Pending, 'line'> {
-  const m = /^(fetch\s+)?([a-z]+?)(32)?\s+(\[[^\]]*\])\s*,\s*(\S+)$/i.exec(rest.trim());
+  const m = exec(/^(fetch\s+)?([a-z]+?)(32)?\s+(\[[^\]]*\])\s*,\s*(\S+)$/i, rest.trim());
   if (!m) return fail(`invalid number of operands for lock: "lock ${rest.trim()}" (lock [fetch] add|or|and|xor|xchg|cmpxchg[32] [%rX+off], %rY)`);
   const { reg: d, off } = memOperand(m[4]);
   const s = reg(m[5]);
@@ -253,89 +267,92 @@ const atomicSize = (w: string) => (w === '64' ? op.BPF_DW : op.BPF_W);
 
 /** One line of kernel notation, or null when the line is not in it. */
 function kernelLine(t: string): Omit<Pending, 'line'> | null {
-  let m: RegExpExecArray | null;
+  let m: Groups | null;
   if (t === 'exit') return { insn: mk(op.EXIT) };
-  if ((m = RX.end.exec(t))) {
+  if ((m = exec(RX.end, t))) {
     if (m[1] !== m[4]) fail('a byte swap works on one register: "rN = be16 rN"');
     const code = m[2] === 'bswap' ? op.BPF_ALU64 | op.BPF_END : op.BPF_ALU | op.BPF_END | (m[2] === 'be' ? op.BPF_TO_BE : op.BPF_TO_LE);
     return { insn: mk(code, rn(m[1]), 0, 0, Number(m[3])) };
   }
-  if ((m = RX.neg.exec(t))) return { insn: mk((m[1] === 'w' ? op.BPF_ALU : op.BPF_ALU64) | op.BPF_NEG, rn(m[2])) };
-  if ((m = RX.cast.exec(t))) return { insn: mk(op.BPF_ALU64 | op.BPF_MOV | op.BPF_X, rn(m[1]), rn(m[2]), 1, (Number(m[3]) << 16) | Number(m[4])) };
-  if ((m = RX.movsx.exec(t))) return { insn: mk((m[1] === 'w' ? op.BPF_ALU : op.BPF_ALU64) | op.BPF_MOV | op.BPF_X, rn(m[2]), rn(m[4]), Number(m[3])) };
-  if ((m = RX.ld64.exec(t))) return ldImm64(rn(m[1]), m[2].trim());
-  if ((m = RX.ldx.exec(t))) {
+  if ((m = exec(RX.neg, t))) return { insn: mk((m[1] === 'w' ? op.BPF_ALU : op.BPF_ALU64) | op.BPF_NEG, rn(m[2])) };
+  if ((m = exec(RX.cast, t))) return { insn: mk(op.BPF_ALU64 | op.BPF_MOV | op.BPF_X, rn(m[1]), rn(m[2]), 1, (Number(m[3]) << 16) | Number(m[4])) };
+  if ((m = exec(RX.movsx, t))) return { insn: mk((m[1] === 'w' ? op.BPF_ALU : op.BPF_ALU64) | op.BPF_MOV | op.BPF_X, rn(m[2]), rn(m[4]), Number(m[3])) };
+  if ((m = exec(RX.ld64, t))) return ldImm64(rn(m[1]), m[2].trim());
+  if ((m = exec(RX.ldx, t))) {
     if (m[2] === 's' && m[3] === '64') fail('s64 loads do not exist');
-    return { insn: mk(op.BPF_LDX | (m[2] === 's' ? op.BPF_MEMSX : op.BPF_MEM) | WIDTH_SIZE[m[3]], rn(m[1]), rn(m[4]), memOff(m[5], m[6])) };
+    return { insn: mk(op.BPF_LDX | (m[2] === 's' ? op.BPF_MEMSX : op.BPF_MEM) | sizeOf(WIDTH_SIZE, m[3]), rn(m[1]), rn(m[4]), memOff(m[5], m[6])) };
   }
-  if ((m = RX.ldabs.exec(t))) {
-    if (m[2] !== undefined) return { insn: mk(op.BPF_LD | op.BPF_IND | WIDTH_SIZE[m[1]], 0, rn(m[2]), 0, imm32(`${m[3]}${m[4]}`)) };
-    return { insn: mk(op.BPF_LD | op.BPF_ABS | WIDTH_SIZE[m[1]], 0, 0, 0, imm32(m[4])) };
+  if ((m = exec(RX.ldabs, t))) {
+    if (m[2] !== '') return { insn: mk(op.BPF_LD | op.BPF_IND | sizeOf(WIDTH_SIZE, m[1]), 0, rn(m[2]), 0, imm32(`${m[3]}${m[4]}`)) };
+    return { insn: mk(op.BPF_LD | op.BPF_ABS | sizeOf(WIDTH_SIZE, m[1]), 0, 0, 0, imm32(m[4])) };
   }
-  if ((m = RX.st.exec(t))) {
-    const [sz, d, off] = [WIDTH_SIZE[m[1]], rn(m[2]), memOff(m[3], m[4])];
-    if (m[5] !== undefined) return { insn: mk(op.BPF_STX | op.BPF_MEM | sz, d, rn(m[5]), off) };
+  if ((m = exec(RX.st, t))) {
+    const [sz, d, off] = [sizeOf(WIDTH_SIZE, m[1]), rn(m[2]), memOff(m[3], m[4])];
+    if (m[5] !== '') return { insn: mk(op.BPF_STX | op.BPF_MEM | sz, d, rn(m[5]), off) };
     return { insn: mk(op.BPF_ST | op.BPF_MEM | sz, d, 0, off, imm32(m[6])) };
   }
-  if ((m = RX.lock.exec(t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | atomicSize(m[1]), rn(m[2]), rn(m[6]), memOff(m[3], m[4]), symOp(ALU_SYM, m[5])) };
-  if ((m = RX.fetch.exec(t))) {
+  if ((m = exec(RX.lock, t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | atomicSize(m[1]), rn(m[2]), rn(m[6]), memOff(m[3], m[4]), symOp(ALU_SYM, m[5])) };
+  if ((m = exec(RX.fetch, t))) {
     if (m[1] !== m[7]) fail('atomic_fetch_* returns into its source register');
     return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | atomicSize(m[3]), rn(m[4]), rn(m[7]), memOff(m[5], m[6]), symOp(ATOMIC_NAME, m[2]) | op.BPF_FETCH) };
   }
-  if ((m = RX.xchg.exec(t))) {
+  if ((m = exec(RX.xchg, t))) {
     if (m[1] !== m[6]) fail('xchg returns into its source register');
     return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | atomicSize(m[2]), rn(m[3]), rn(m[6]), memOff(m[4], m[5]), op.BPF_XCHG) };
   }
-  if ((m = RX.cmpxchg.exec(t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | atomicSize(m[1]), rn(m[2]), rn(m[5]), memOff(m[3], m[4]), op.BPF_CMPXCHG) };
-  if ((m = RX.ldacq.exec(t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | WIDTH_SIZE[m[2]], rn(m[1]), rn(m[3]), memOff(m[4], m[5]), op.BPF_LOAD_ACQ) };
-  if ((m = RX.strel.exec(t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | WIDTH_SIZE[m[1]], rn(m[2]), rn(m[5]), memOff(m[3], m[4]), op.BPF_STORE_REL) };
-  if ((m = RX.alu.exec(t))) {
+  if ((m = exec(RX.cmpxchg, t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | atomicSize(m[1]), rn(m[2]), rn(m[5]), memOff(m[3], m[4]), op.BPF_CMPXCHG) };
+  if ((m = exec(RX.ldacq, t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | sizeOf(WIDTH_SIZE, m[2]), rn(m[1]), rn(m[3]), memOff(m[4], m[5]), op.BPF_LOAD_ACQ) };
+  if ((m = exec(RX.strel, t))) return { insn: mk(op.BPF_STX | op.BPF_ATOMIC | sizeOf(WIDTH_SIZE, m[1]), rn(m[2]), rn(m[5]), memOff(m[3], m[4]), op.BPF_STORE_REL) };
+  if ((m = exec(RX.alu, t))) {
     const cl = m[1] === 'w' ? op.BPF_ALU : op.BPF_ALU64;
     const signedOp = m[3] === 's/=' || m[3] === 's%=';
     const o = symOp(ALU_SYM, signedOp ? m[3].slice(1) : m[3]);
-    if (m[4] !== undefined) return { insn: mk(cl | o | op.BPF_X, rn(m[2]), rn(m[4]), signedOp ? 1 : 0) };
+    if (m[4] !== '') return { insn: mk(cl | o | op.BPF_X, rn(m[2]), rn(m[4]), signedOp ? 1 : 0) };
     return { insn: mk(cl | o, rn(m[2]), 0, signedOp ? 1 : 0, imm32(m[5])) };
   }
-  if ((m = RX.goto.exec(t))) {
+  if ((m = exec(RX.goto, t))) {
     if (m[1] === 'goto') return { insn: mk(op.BPF_JMP | op.BPF_JA), target: target(m[2]), into: 'off' };
     if (m[1] === 'gotol') return { insn: mk(op.BPF_JMP32 | op.BPF_JA), target: target(m[2]), into: 'imm' };
     return { insn: mk(op.BPF_JMP | op.BPF_JCOND, 0, op.BPF_MAY_GOTO), target: target(m[2]), into: 'off' };
   }
-  if ((m = RX.jcc.exec(t))) {
+  if ((m = exec(RX.jcc, t))) {
     const cl = m[1] === 'w' ? op.BPF_JMP32 : op.BPF_JMP;
     const o = symOp(JMP_SYM, m[3]);
-    const insn = m[4] !== undefined ? mk(cl | o | op.BPF_X, rn(m[2]), rn(m[4])) : mk(cl | o, rn(m[2]), 0, 0, imm32(m[5]));
+    const insn = m[4] !== '' ? mk(cl | o | op.BPF_X, rn(m[2]), rn(m[4])) : mk(cl | o, rn(m[2]), 0, 0, imm32(m[5]));
     return { insn, target: target(m[6]), into: 'off' };
   }
-  if ((m = RX.callpc.exec(t))) return { insn: mk(op.CALL, 0, op.BPF_PSEUDO_CALL), target: { rel: Number(m[1]) }, into: 'imm' };
-  if ((m = RX.kfunc.exec(t))) return { insn: mk(op.CALL, 0, op.BPF_PSEUDO_KFUNC_CALL, m[2] ? off16(m[2]) : 0, imm32(m[1])) };
-  if ((m = RX.helper.exec(t))) return { insn: mk(op.CALL, 0, 0, 0, imm32(m[1])) };
-  if ((m = RX.callx.exec(t))) return { insn: mk(op.CALLX, rn(m[1])) };
-  if ((m = RX.raw.exec(t))) {
+  if ((m = exec(RX.callpc, t))) return { insn: mk(op.CALL, 0, op.BPF_PSEUDO_CALL), target: { rel: Number(m[1]) }, into: 'imm' };
+  if ((m = exec(RX.kfunc, t))) return { insn: mk(op.CALL, 0, op.BPF_PSEUDO_KFUNC_CALL, m[2] ? off16(m[2]) : 0, imm32(m[1])) };
+  if ((m = exec(RX.helper, t))) return { insn: mk(op.CALL, 0, 0, 0, imm32(m[1])) };
+  if ((m = exec(RX.callx, t))) return { insn: mk(op.CALLX, rn(m[1])) };
+  if ((m = exec(RX.raw, t))) {
     const insn = mk(Number(m[1]), Number(m[2]), Number(m[3]), off16(m[4]), imm32(m[5]));
     if (insn.code > 0xff || insn.dst > 15 || insn.src > 15) fail(`.insn field out of range`);
-    if (insn.code === op.LD_IMM64) insn.imm2 = imm32(m[6] ?? '0');
+    if (insn.code === op.LD_IMM64) insn.imm2 = imm32(m[6] || '0');
     return { insn };
   }
   return null;
 }
 
 function ldImm64(d: number, rhs: string): Omit<Pending, 'line'> {
-  const pair = (s: string) => s.split(',').map((x) => imm32(x.trim()));
-  let m: RegExpExecArray | null;
+  const pair = (s: string): [number, number] => {
+    const [a = '', b = ''] = s.split(',');
+    return [imm32(a.trim()), imm32(b.trim())];
+  };
+  let m: Groups | null;
   const with2 = (src: number, a: number, b: number) => ({ insn: { ...mk(op.LD_IMM64, d, src, 0, a), imm2: b } });
   if (NUM.test(rhs)) {
     const x = imm64v(rhs);
     return with2(0, Number(BigInt.asIntN(32, x)), Number(BigInt.asIntN(32, x >> 32n)));
   }
-  if ((m = /^map_fd\((.+)\)$/.exec(rhs))) return with2(op.BPF_PSEUDO_MAP_FD, imm32(m[1]), 0);
-  if ((m = /^map_idx\((.+)\)$/.exec(rhs))) return with2(op.BPF_PSEUDO_MAP_IDX, imm32(m[1]), 0);
-  if ((m = /^(map_value|btf_id|map_idx_value)\(([^,]+,[^,]+)\)$/.exec(rhs))) {
+  if ((m = exec(/^map_fd\((.+)\)$/, rhs))) return with2(op.BPF_PSEUDO_MAP_FD, imm32(m[1]), 0);
+  if ((m = exec(/^map_idx\((.+)\)$/, rhs))) return with2(op.BPF_PSEUDO_MAP_IDX, imm32(m[1]), 0);
+  if ((m = exec(/^(map_value|btf_id|map_idx_value)\(([^,]+,[^,]+)\)$/, rhs))) {
     const [a, b] = pair(m[2]);
     const src = m[1] === 'map_value' ? op.BPF_PSEUDO_MAP_VALUE : m[1] === 'btf_id' ? op.BPF_PSEUDO_BTF_ID : op.BPF_PSEUDO_MAP_IDX_VALUE;
     return with2(src, a, b);
   }
-  if ((m = /^func\((?:pc([+-]\d+)|([A-Za-z_.][\w.]*))\)$/.exec(rhs))) {
+  if ((m = exec(/^func\((?:pc([+-]\d+)|([A-Za-z_.][\w.]*))\)$/, rhs))) {
     return { insn: { ...mk(op.LD_IMM64, d, op.BPF_PSEUDO_FUNC), imm2: 0 }, target: m[1] ? { rel: Number(m[1]) } : { label: m[2] }, into: 'imm' };
   }
   return fail(`cannot parse the 64-bit constant "${rhs}"`);
@@ -369,8 +386,8 @@ export function assemble(text: string, opts: { label?: string; littleEndian?: bo
       let t = stripComment(raw);
       // "  12: r0 = 1" listings: the slot number is not a label.
       t = t.replace(/^\d+:\s*/, '');
-      let lm: RegExpExecArray | null;
-      while ((lm = /^([A-Za-z_.][\w.]*):\s*/.exec(t))) {
+      let lm: Groups | null;
+      while ((lm = exec(/^([A-Za-z_.][\w.]*):\s*/, t))) {
         if (labels.has(lm[1])) fail(`label "${lm[1]}" is defined twice`);
         labels.set(lm[1], slot);
         t = t.slice(lm[0].length);

@@ -60,8 +60,9 @@ export function parseDataFile(text: string, label = 'data'): DataFile {
   for (const line of text.split(/\r?\n/)) {
     const h = /^--\s*(.*?)\s*$/.exec(line);
     if (h) {
-      const name = h[1].toLowerCase();
-      if (!KNOWN.has(name)) throw new BpfError('ASM_SYNTAX', `${label}: unknown section "-- ${h[1]}" (known: ${[...KNOWN].map((k) => `-- ${k}`).join(', ')})`);
+      const [, given = ''] = h;
+      const name = given.toLowerCase();
+      if (!KNOWN.has(name)) throw new BpfError('ASM_SYNTAX', `${label}: unknown section "-- ${given}" (known: ${[...KNOWN].map((k) => `-- ${k}`).join(', ')})`);
       current = [];
       sections.set(name, current);
       continue;

@@ -4,7 +4,7 @@
 // the names a caller adds through `DisasmNames` are for reading only.
 
 import { helperName } from './helpers.js';
-import { type Insn, decode, imm64, slotIndex } from './insn.js';
+import { type Insn, decode, imm64, withSlots } from './insn.js';
 import * as op from './opcode.js';
 
 /** Optional names for what relocations and calls refer to; text for display. */
@@ -164,12 +164,11 @@ export interface DisasmLine {
 /** A program's instructions as text, one line per instruction. */
 export function disassemble(bytes: Uint8Array | readonly Insn[], opts: { littleEndian?: boolean; names?: DisasmNames } = {}): DisasmLine[] {
   const insns = bytes instanceof Uint8Array ? decode(bytes, opts.littleEndian ?? true) : bytes;
-  const starts = slotIndex(insns);
-  return insns.map((insn, n) => ({ slot: starts[n], insn, text: insnText(insn, opts.names, starts[n]) }));
+  return [...withSlots(insns)].map(([slot, insn]) => ({ slot, insn, text: insnText(insn, opts.names, slot) }));
 }
 
 /** "   4: r0 = r1" lines, as `bpftool prog dump xlated` and verifier logs print them. */
 export function formatListing(lines: readonly DisasmLine[]): string {
-  const w = String(lines.length ? lines[lines.length - 1].slot : 0).length;
+  const w = String(lines.at(-1)?.slot ?? 0).length;
   return lines.map((l) => `${String(l.slot).padStart(w)}: ${l.text}`).join('\n');
 }

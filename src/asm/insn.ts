@@ -47,9 +47,9 @@ export interface Slot {
 export function readSlot(bytes: Uint8Array, index: number, littleEndian = true): Slot {
   const p = index * INSN_SIZE;
   const dv = new DataView(bytes.buffer, bytes.byteOffset + p, INSN_SIZE);
-  const regs = bytes[p + 1];
+  const regs = dv.getUint8(1);
   return {
-    code: bytes[p],
+    code: dv.getUint8(0),
     dst: littleEndian ? regs & 0xf : regs >> 4,
     src: littleEndian ? regs >> 4 : regs & 0xf,
     off: dv.getInt16(2, littleEndian),
@@ -115,6 +115,22 @@ export function slotIndex(insns: readonly Insn[]): number[] {
     s += slots(i);
   }
   return out;
+}
+
+/** The number of 8-byte slots `insns` take. */
+export function slotCount(insns: readonly Insn[]): number {
+  let n = 0;
+  for (const i of insns) n += slots(i);
+  return n;
+}
+
+/** Each instruction with its slot index (what `slotIndex` gives) and its index in `insns`. */
+export function* withSlots(insns: readonly Insn[]): Generator<[slot: number, insn: Insn, index: number]> {
+  let s = 0;
+  for (const [n, i] of insns.entries()) {
+    yield [s, i, n];
+    s += slots(i);
+  }
 }
 
 /** The instruction at `slot` (with its second slot when it is an ld_imm64 and one follows). */

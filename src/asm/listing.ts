@@ -4,7 +4,7 @@
 // kfunc and local function calls by name.
 
 import type { BpfObjectFile, ProgramRelocation, ProgramSpec } from '../object/types.js';
-import { type DisasmNames, disassemble, signed } from './disasm.js';
+import { type DisasmNames, disassemble, insnText, signed } from './disasm.js';
 import type { Insn } from './insn.js';
 import * as op from './opcode.js';
 
@@ -65,13 +65,12 @@ export function programListing(obj: BpfObjectFile, spec: ProgramSpec): ListingLi
       return undefined;
     },
   };
-  const plain = disassemble(spec.instructions, { littleEndian: obj.littleEndian });
   const named = disassemble(spec.instructions, { littleEndian: obj.littleEndian, names });
   const bySlot = new Map(spec.lineInfo.map((l) => [l.insnOff, l]));
   let lastLine = '';
-  return named.map((l, n) => {
+  return named.map((l) => {
     const li = bySlot.get(l.slot);
-    const out: ListingLine = { slot: l.slot, text: l.text, plain: plain[n].text };
+    const out: ListingLine = { slot: l.slot, text: l.text, plain: insnText(l.insn, undefined, l.slot) };
     if (li) {
       const key = `${li.fileName}:${li.line}`;
       // A new line entry for the same source line is not repeated.

@@ -4,7 +4,7 @@
 // register state, and what the conformance suite's negative tests check.
 
 import { BpfError } from '../errors.js';
-import { type Insn, slotIndex, slots } from './insn.js';
+import { type Insn, slotCount, withSlots } from './insn.js';
 import * as op from './opcode.js';
 
 /** Why an instruction is malformed, or null when it is fine. Jump targets are checked by `validate`. */
@@ -123,10 +123,9 @@ export function jumpTarget(i: Insn, slot: number): number | null {
  */
 export function validate(insns: readonly Insn[], label = 'program', text?: (i: Insn) => string): void {
   if (insns.length === 0) throw new BpfError('INSN_INVALID', `${label}: the program has no instructions`);
-  const starts = slotIndex(insns);
-  const total = insns.length === 0 ? 0 : starts[starts.length - 1] + slots(insns[insns.length - 1]);
+  const total = slotCount(insns);
   const isStart = new Uint8Array(total);
-  for (const s of starts) isStart[s] = 1;
+  for (const [s] of withSlots(insns)) isStart[s] = 1;
   const show = (i: Insn) => {
     if (!text) return '';
     try {
@@ -135,8 +134,7 @@ export function validate(insns: readonly Insn[], label = 'program', text?: (i: I
       return '';
     }
   };
-  insns.forEach((i, n) => {
-    const slot = starts[n];
+  for (const [slot, i] of withSlots(insns)) {
     const p = insnProblem(i);
     if (p) throw new BpfError('INSN_INVALID', `${label}: instruction ${slot}${show(i)}: ${p}`);
     const t = jumpTarget(i, slot);
@@ -146,5 +144,5 @@ export function validate(insns: readonly Insn[], label = 'program', text?: (i: I
       const f = slot + 1 + i.imm;
       if (f < 0 || f >= total || !isStart[f]) throw new BpfError('INSN_INVALID', `${label}: instruction ${slot}${show(i)}: function address ${f} is not an instruction`);
     }
-  });
+  }
 }

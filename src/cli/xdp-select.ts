@@ -21,8 +21,9 @@ export function selectXdpProgram(spec: BpfObjectSpec, name: string | undefined):
     return p;
   }
   const xdp = spec.programs.filter(isInterfaceXdp);
-  if (xdp.length === 1) return xdp[0];
-  if (xdp.length === 0) throw new BpfError('PROGRAM_NOT_FOUND', `${spec.path} has no XDP program`);
+  const [only, ...others] = xdp;
+  if (only === undefined) throw new BpfError('PROGRAM_NOT_FOUND', `${spec.path} has no XDP program`);
+  if (others.length === 0) return only;
   throw new BpfError('USAGE', `${spec.path} has ${xdp.length} XDP programs (${xdp.map((p) => p.name).join(', ')}): choose one with --program`);
 }
 

@@ -103,7 +103,7 @@ export class RingBufferReader extends EventReader {
    */
   consume(fn: (data: Uint8Array) => void): number {
     const data = this.#data;
-    return this.consumeRaw((bytes, offset, length) => fn(data.subarray(offset, offset + length)));
+    return this.consumeRaw((_bytes, offset, length) => fn(data.subarray(offset, offset + length)));
   }
 
   /**

@@ -316,8 +316,9 @@ export function generateModule(file: BpfObjectFile, opts: GenerateOptions): stri
   out.push(`// Regenerate with: bpf-ts gen ${opts.objectLabel}${opts.embed ? ' --embed' : ''}${(opts.eventTypes ?? []).map((e) => ` --event-type ${e}`).join('')}`);
   out.push('');
   if (!opts.embed) out.push(`import { fileURLToPath } from 'node:url';`);
-  out.push(`import { codec, openTyped } from ${JSON.stringify(runtime)};`);
-  out.push(`import type { BpfCollection, BpfMap, BpfObjectSpec, BpfProgram, LoadOptions, TypedBpfMap, TypedPerCpuMap } from ${JSON.stringify(runtime)};`);
+  // The runtime imports, filled in at the end with only the names the module uses
+  // (a user's noUnusedLocals would refuse the others).
+  const importsAt = out.push('', '') - 2;
   out.push('');
   out.push(`/** sha256 of the object this module was generated from. */`);
   out.push(`export const objectSha256 = ${JSON.stringify(opts.sha256)};`);
@@ -363,5 +364,9 @@ export interface Spec {
     out.push(`/** Open the object (default: ${opts.relativePath} next to this module). */`);
   }
   out.push(`export function open(path?: string): Spec {\n  return openTyped<Spec>(path ?? ${defaultSource}, schema);\n}\n`);
+  const body = out.join('\n');
+  const used = (names: string[]) => names.filter((n) => new RegExp(`\\b${n}\\b`).test(body)).join(', ');
+  out[importsAt] = `import { ${used(['codec', 'openTyped'])} } from ${JSON.stringify(runtime)};`;
+  out[importsAt + 1] = `import type { ${used(['BpfCollection', 'BpfMap', 'BpfObjectSpec', 'BpfProgram', 'LoadOptions', 'TypedBpfMap', 'TypedPerCpuMap'])} } from ${JSON.stringify(runtime)};`;
   return out.join('\n');
 }

@@ -3,7 +3,6 @@
 // MapElemOps), so get/set/delete allocate nothing but the returned value.
 
 import { BpfError } from '../errors.js';
-import type { MapSpec } from '../object/types.js';
 import * as cmd from '../sys/bpf-cmd.js';
 import { checkPinPath, pinFd } from '../sys/bpffs.js';
 import { possibleCpus } from '../sys/cpus.js';
@@ -900,7 +899,3 @@ function copyBytes(src: Buffer, off: number, dest: Buffer, len: number): void {
 function openFlags(opts: { readOnly?: boolean; writeOnly?: boolean }): number {
   return (opts.readOnly ? BPF_F_RDONLY : 0) | (opts.writeOnly ? BPF_F_WRONLY : 0);
 }
-
-// Compile-time check that the object layer's MapSpec can be passed to create().
-type Fits<T extends MapCreateSpec> = T;
-type _MapSpecFits = Fits<MapSpec>;

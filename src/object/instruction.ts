@@ -35,20 +35,20 @@ export class Insns {
     return this.bytes.byteLength / INSN_SIZE;
   }
   code(i: number): number {
-    return this.bytes[i * INSN_SIZE];
+    return this.dv.getUint8(i * INSN_SIZE);
   }
   src(i: number): number {
-    const r = this.bytes[i * INSN_SIZE + 1];
+    const r = this.dv.getUint8(i * INSN_SIZE + 1);
     return this.littleEndian ? r >> 4 : r & 0xf;
   }
   dst(i: number): number {
-    const r = this.bytes[i * INSN_SIZE + 1];
+    const r = this.dv.getUint8(i * INSN_SIZE + 1);
     return this.littleEndian ? r & 0xf : r >> 4;
   }
   setSrc(i: number, v: number): void {
     const p = i * INSN_SIZE + 1;
-    const r = this.bytes[p];
-    this.bytes[p] = this.littleEndian ? (r & 0x0f) | (v << 4) : (r & 0xf0) | v;
+    const r = this.dv.getUint8(p);
+    this.dv.setUint8(p, this.littleEndian ? (r & 0x0f) | (v << 4) : (r & 0xf0) | v);
   }
   off(i: number): number {
     return this.dv.getInt16(i * INSN_SIZE + 2, this.littleEndian);

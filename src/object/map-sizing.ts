@@ -85,8 +85,8 @@ export class MapSpecHandle {
 /** "NAME=N" pairs (CLI --max-entries) applied through MapSpecHandle. */
 export function parseMaxEntries(pairs: readonly string[]): { name: string; value: number }[] {
   return pairs.map((p) => {
-    const m = /^([^=]+)=(\d+)$/.exec(p.trim());
-    if (!m) throw new BpfError('USAGE', `--max-entries takes NAME=N (e.g. --max-entries counters=1024), got "${p}"`);
-    return { name: m[1], value: Number(m[2]) };
+    const [, name, n] = /^([^=]+)=(\d+)$/.exec(p.trim()) ?? [];
+    if (name === undefined || n === undefined) throw new BpfError('USAGE', `--max-entries takes NAME=N (e.g. --max-entries counters=1024), got "${p}"`);
+    return { name, value: Number(n) };
   });
 }

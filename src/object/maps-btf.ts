@@ -39,8 +39,9 @@ function longMember(elf: ElfFile, btf: Btf, map: string, member: string, type: n
   if (ptr.kind !== 'ptr') fail(elf, map, `${member} is not declared with __uint() or __ulong()`);
   const t = btf.typeById(ptr.type);
   if (t.kind === 'array') return BigInt(t.nelems);
-  if ((t.kind === 'enum' || t.kind === 'enum64') && t.values.length === 1) {
-    const v = BigInt(t.values[0].value);
+  const [only, ...more] = t.kind === 'enum' || t.kind === 'enum64' ? t.values : [];
+  if (only !== undefined && more.length === 0) {
+    const v = BigInt(only.value);
     return v < 0n ? BigInt.asUintN(64, v) : v;
   }
   fail(elf, map, `${member} is not declared with __uint() or __ulong()`);

@@ -4,7 +4,7 @@
 // each program gets a private copy of every subprogram it reaches, appended
 // after its own code, with bpf-to-bpf call offsets rewritten to match.
 
-import { BpfError } from '../errors.js';
+import { BpfError, at } from '../errors.js';
 import type { BtfExt, CoreRelocation, FuncInfo, LineInfo } from '../btf/ext.js';
 import { type ElfFile, type ElfSection, SHF_EXECINSTR, SHT_PROGBITS } from './elf.js';
 import { BPF_PSEUDO_FUNC, CALL, INSN_SIZE, Insns } from './instruction.js';
@@ -73,11 +73,10 @@ function collectFunctions(inp: Pick<ProgramInputs, 'elf' | 'symbols'>): Map<numb
       funcs.push({ name: label?.name ?? sec.name, section: sec, start: 0, count: sec.size / INSN_SIZE, global: true });
     }
     funcs.sort((a, b) => a.start - b.start);
-    for (let i = 1; i < funcs.length; i++) {
-      if (funcs[i].start < funcs[i - 1].start + funcs[i - 1].count) {
-        throw new BpfError('ELF_BAD_SYMBOL', `${elf.path}: functions ${funcs[i - 1].name} and ${funcs[i].name} overlap in ${sec.name}`);
-      }
-    }
+    funcs.reduce((prev, f) => {
+      if (f.start < prev.start + prev.count) throw new BpfError('ELF_BAD_SYMBOL', `${elf.path}: functions ${prev.name} and ${f.name} overlap in ${sec.name}`);
+      return f;
+    });
     out.set(sec.index, funcs);
   }
   return out;
@@ -108,7 +107,7 @@ export function readPrograms(inp: ProgramInputs): ProgramSpec[] {
 
   const programs: ProgramSpec[] = [];
   for (const [secIndex, funcs] of funcsBySection) {
-    const sec = elf.sections[secIndex];
+    const sec = at(elf.sections, secIndex, 'ELF_BAD_SECTION', `${elf.path}: section index`);
     if (sec.name === '.text') continue;
     const globals = funcs.filter((f) => f.global);
     // libbpf rejects static programs; old objects have them, so take the
@@ -150,8 +149,8 @@ function linkProgram(
   // Then copy and patch. Calls are resolved in section coordinates.
   const calls: { outIdx: number; target: Func; pseudoFunc: boolean }[] = [];
   const relocations: ProgramRelocation[] = [];
-  for (let k = 0; k < order.length; k++) {
-    const f = order[k];
+  // for-of visits what place() appends while it runs.
+  for (const f of order) {
     const base = placed.get(f)!;
     const sec = f.section;
     const insns = new Insns(sec.data, le);

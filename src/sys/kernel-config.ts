@@ -13,8 +13,8 @@ let cached: { path: string; values: Map<string, string> } | undefined;
 export function parseKernelConfig(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
-    const m = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) out.set(m[1], m[2]);
+    const [, name, value] = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line.trim()) ?? [];
+    if (name !== undefined && value !== undefined) out.set(name, value);
   }
   return out;
 }

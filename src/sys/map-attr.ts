@@ -15,20 +15,22 @@ export const BPF_NOEXIST = 1;
 export const BPF_EXIST = 2;
 export const BPF_F_LOCK = 4;
 
-/** BPF_MAP_CREATE map_flags. */
-export const BPF_F_NO_PREALLOC = 1 << 0;
-export const BPF_F_NO_COMMON_LRU = 1 << 1;
-export const BPF_F_NUMA_NODE = 1 << 2;
-export const BPF_F_RDONLY = 1 << 3;
-export const BPF_F_WRONLY = 1 << 4;
-export const BPF_F_STACK_BUILD_ID = 1 << 5;
-export const BPF_F_ZERO_SEED = 1 << 6;
-export const BPF_F_RDONLY_PROG = 1 << 7;
-export const BPF_F_WRONLY_PROG = 1 << 8;
-export const BPF_F_CLONE = 1 << 9;
-export const BPF_F_MMAPABLE = 1 << 10;
-export const BPF_F_PRESERVE_ELEMS = 1 << 11;
-export const BPF_F_INNER_MAP = 1 << 12;
+/** BPF_MAP_CREATE map_flags: defined in uapi/bpf.ts (the object layer reads them too). */
+export {
+  BPF_F_NO_PREALLOC,
+  BPF_F_NO_COMMON_LRU,
+  BPF_F_NUMA_NODE,
+  BPF_F_RDONLY,
+  BPF_F_WRONLY,
+  BPF_F_STACK_BUILD_ID,
+  BPF_F_ZERO_SEED,
+  BPF_F_RDONLY_PROG,
+  BPF_F_WRONLY_PROG,
+  BPF_F_CLONE,
+  BPF_F_MMAPABLE,
+  BPF_F_PRESERVE_ELEMS,
+  BPF_F_INNER_MAP,
+} from '../uapi/bpf.js';
 
 export const BPF_OBJ_NAME_LEN = 16;
 

@@ -8,9 +8,8 @@ import { ENOENT } from './errno.js';
 import { readU32, writeU32, writeU64 } from './endian.js';
 import { bpfRaw, bpfSyscall, syscallError } from './wrapper.js';
 
-/** OBJ_GET file_flags / GET_FD_BY_ID open_flags: open read-only or write-only. */
-export const BPF_F_RDONLY = 1 << 3;
-export const BPF_F_WRONLY = 1 << 4;
+/** OBJ_GET file_flags / GET_FD_BY_ID open_flags: open read-only or write-only (the map_flags values, defined in uapi/bpf.ts). */
+export { BPF_F_RDONLY, BPF_F_WRONLY } from '../uapi/bpf.js';
 
 // struct { u64 pathname; u32 bpf_fd; u32 file_flags; } (path_fd, 6.5+, unused)
 const OBJ_ATTR_SIZE = 16;

@@ -73,10 +73,20 @@ export const BPF_ATTACH_TYPE = {
 export const BPF_F_SLEEPABLE = 1 << 4;
 export const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 
-/** Flags of BPF_MAP_CREATE (map_flags) that objects commonly use. */
+/** Flags of BPF_MAP_CREATE (map_flags); BPF_F_RDONLY/WRONLY are also OBJ_GET's file_flags and GET_FD_BY_ID's open_flags. */
 export const BPF_F_NO_PREALLOC = 1 << 0;
+export const BPF_F_NO_COMMON_LRU = 1 << 1;
+export const BPF_F_NUMA_NODE = 1 << 2;
+export const BPF_F_RDONLY = 1 << 3;
+export const BPF_F_WRONLY = 1 << 4;
+export const BPF_F_STACK_BUILD_ID = 1 << 5;
+export const BPF_F_ZERO_SEED = 1 << 6;
 export const BPF_F_RDONLY_PROG = 1 << 7;
+export const BPF_F_WRONLY_PROG = 1 << 8;
+export const BPF_F_CLONE = 1 << 9;
 export const BPF_F_MMAPABLE = 1 << 10;
+export const BPF_F_PRESERVE_ELEMS = 1 << 11;
+export const BPF_F_INNER_MAP = 1 << 12;
 
 export const mapTypeName = (t: number): string => MAP_TYPE_NAMES[t] ?? `type_${t}`;
 export const progTypeName = (t: number): string => PROG_TYPE_NAMES[t] ?? `type_${t}`;

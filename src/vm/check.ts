@@ -4,8 +4,8 @@
 // control-flow graph; the state at each instruction is the set of registers
 // written on every path that reaches it.
 
-import { BpfError } from '../errors.js';
-import { type Insn, slotIndex, slots } from '../asm/insn.js';
+import { BpfError, at } from '../errors.js';
+import { type Insn, slotIndex, withSlots } from '../asm/insn.js';
 import * as op from '../asm/opcode.js';
 import { jumpTarget } from '../asm/validate.js';
 
@@ -67,11 +67,15 @@ function writes(i: Insn): number {
  */
 export function checkRegisters(insns: readonly Insn[], opts: { entry: number[]; label: string; text: (i: Insn) => string }): void {
   const starts = slotIndex(insns);
-  const total = starts.length ? starts[starts.length - 1] + slots(insns[insns.length - 1]) : 0;
-  const at = new Int32Array(total).fill(-1);
-  starts.forEach((s, n) => (at[s] = n));
+  // Slot -> instruction index (undefined past the end, -1 on an ld_imm64's second slot).
+  const insnAt: number[] = [];
+  for (const [s, , n] of withSlots(insns)) {
+    insnAt[s] = n;
+    insnAt[s + 1] ??= -1;
+  }
   const fail = (n: number, msg: string): never => {
-    throw new BpfError('INSN_INVALID', `${opts.label}: instruction ${starts[n]} (${opts.text(insns[n])}): ${msg}`);
+    const slot = at(starts, n, 'INSN_INVALID', opts.label);
+    throw new BpfError('INSN_INVALID', `${opts.label}: instruction ${slot} (${opts.text(at(insns, n, 'INSN_INVALID', opts.label))}): ${msg}`);
   };
   insns.forEach((i, n) => {
     if (writes(i) & bit(10)) fail(n, 'r10 is the read-only frame pointer');
@@ -79,9 +83,9 @@ export function checkRegisters(insns: readonly Insn[], opts: { entry: number[]; 
   // state[n]: registers certainly written on entry to instruction n; -1 = not reached yet.
   const state = new Int32Array(insns.length).fill(-1);
   const work: number[] = [];
-  const flow = (n: number, s: number) => {
-    if (n < 0 || n >= insns.length) return;
-    const old = state[n];
+  const flow = (n: number | undefined, s: number) => {
+    const old = n === undefined ? undefined : state[n];
+    if (n === undefined || old === undefined) return;
     const next = old === -1 ? s : old & s;
     if (next !== old) {
       state[n] = next;
@@ -90,14 +94,13 @@ export function checkRegisters(insns: readonly Insn[], opts: { entry: number[]; 
   };
   flow(0, opts.entry.reduce((m, r) => m | bit(r), bit(10)));
   // Every local call target is a subprogram entry.
-  insns.forEach((i, n) => {
-    if (i.code === op.CALL && i.src === op.BPF_PSEUDO_CALL) flow(at[starts[n] + 1 + i.imm], ARGS | bit(10));
-    if (i.code === op.LD_IMM64 && i.src === op.BPF_PSEUDO_FUNC) flow(at[starts[n] + 1 + i.imm], ARGS | bit(10));
-  });
-  while (work.length) {
-    const n = work.pop()!;
-    const i = insns[n];
-    const s = state[n];
+  for (const [slot, i] of withSlots(insns)) {
+    if (i.code === op.CALL && i.src === op.BPF_PSEUDO_CALL) flow(insnAt[slot + 1 + i.imm], ARGS | bit(10));
+    if (i.code === op.LD_IMM64 && i.src === op.BPF_PSEUDO_FUNC) flow(insnAt[slot + 1 + i.imm], ARGS | bit(10));
+  }
+  for (let n = work.pop(); n !== undefined; n = work.pop()) {
+    const i = at(insns, n, 'INSN_INVALID', opts.label);
+    const s = at(state, n, 'INSN_INVALID', opts.label);
     const e = effect(i);
     const missing = e.uses & ~s;
     if (missing) {
@@ -108,9 +111,9 @@ export function checkRegisters(insns: readonly Insn[], opts: { entry: number[]; 
     const c = op.cls(i.code);
     const o = op.aluOp(i.code);
     if ((c === op.BPF_JMP || c === op.BPF_JMP32) && o === op.BPF_EXIT) continue;
-    const t = jumpTarget(i, starts[n]);
+    const t = jumpTarget(i, at(starts, n, 'INSN_INVALID', opts.label));
     const isCall = i.code === op.CALL;
-    if (t !== null && !isCall) flow(at[t], out);
+    if (t !== null && !isCall) flow(insnAt[t], out);
     const unconditional = (c === op.BPF_JMP || c === op.BPF_JMP32) && o === op.BPF_JA;
     if (!unconditional) flow(n + 1, out);
   }

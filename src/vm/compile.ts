@@ -8,7 +8,7 @@
 // Rare or heavy operations (64-bit mul/div/mod, register shifts, atomics,
 // helpers) call out to the shared code with the registers written back.
 
-import { type Insn, slotIndex, slots } from '../asm/insn.js';
+import { type Insn, slots, withSlots } from '../asm/insn.js';
 import * as op from '../asm/opcode.js';
 import { jumpTarget } from '../asm/validate.js';
 import * as A from './arith.js';
@@ -26,50 +26,42 @@ const Hr = (r: number) => `h${r}`;
 /** Compile `vm`'s program; the function runs it with registers preloaded from vm.lo/vm.hi and returns the budget left. */
 export function compile(vm: Vm): CompiledRun {
   const insns = vm.insns;
-  const starts = slotIndex(insns);
   const total = vm.slotCount;
   const le = vm.littleEndian;
   // Block starts: entry, jump and call targets, function addresses, and whatever follows a jump, call or exit.
   const isStart = new Uint8Array(total + 1);
   isStart[0] = 1;
-  insns.forEach((i, n) => {
-    const s = starts[n];
+  for (const [s, i] of withSlots(insns)) {
     const c = op.cls(i.code);
     const t = jumpTarget(i, s);
     if (t !== null) isStart[t] = 1;
     if (i.code === op.LD_IMM64 && i.src === op.BPF_PSEUDO_FUNC) isStart[s + 1 + i.imm] = 1;
     if (c === op.BPF_JMP || c === op.BPF_JMP32) isStart[s + slots(i)] = 1;
-  });
+  }
   const sync = Array.from({ length: 11 }, (_, r) => `L[${r}]=l${r};H[${r}]=h${r};`).join('');
   const reload = Array.from({ length: 11 }, (_, r) => `l${r}=L[${r}];h${r}=H[${r}];`).join('');
   const out: string[] = [];
   const emit = (s: string) => out.push(s);
 
-  // The instructions of each block, for exact budget errors.
-  let blockSlots: number[] = [];
-  const blocks: number[][] = [];
-  const blockEnd = () => {
-    if (blockSlots.length) blocks.push(blockSlots);
-    blockSlots = [];
-  };
+  // The program cut into basic blocks (slot and instruction of each member).
+  const blockList: { start: number; members: [number, Insn][] }[] = [];
+  for (const [s, i] of withSlots(insns)) {
+    const open = blockList[blockList.length - 1];
+    if (isStart[s] || open === undefined) blockList.push({ start: s, members: [[s, i]] });
+    else open.members.push([s, i]);
+  }
+  // The slots of each block, for exact budget errors.
+  const blocks = blockList.map((b) => b.members.map(([s]) => s));
 
   const memCheck = (slot: number, base: number, off: number, len: number, write: boolean) =>
     `Rg=regions[${Hr(base)}];e=(${R(base)}>>>0)+${off};` +
     `if(Rg===undefined||e<0||e+${len}>Rg.bytes.byteLength${write ? '||!Rg.writable' : ''}){${sync}throw vm.memFault(${slot},'${write ? 'write' : 'read'}',${base},${off},${len});}`;
 
-  insns.forEach((i, n) => {
-    const s = starts[n];
-    if (isStart[s]) {
-      blockEnd();
-      // Count the block's instructions up to the next block start.
-      let count = 0;
-      for (let m = n; m < insns.length && (m === n || !isStart[starts[m]]); m++) count++;
-      emit(`case ${s}:if((left-=${count})<0){${sync}throw exhausted(${blocks.length},left+${count});}`);
-    }
-    blockSlots.push(s);
-    emit(insnCode(i, s));
-  });
-  blockEnd();
+  for (const [b, { start, members }] of blockList.entries()) {
+    const count = members.length;
+    emit(`case ${start}:if((left-=${count})<0){${sync}throw exhausted(${b},left+${count});}`);
+    for (const [s, i] of members) emit(insnCode(i, s));
+  }
   // Falling off the end.
   emit(`default:${sync}throw vm.fault(${total - 1},'execution ran past the last instruction');`);
 
@@ -241,9 +233,9 @@ export function compile(vm: Vm): CompiledRun {
   }
 
   const isFunc = new Uint8Array(total);
-  insns.forEach((i, n) => {
-    if (i.code === op.LD_IMM64 && i.src === op.BPF_PSEUDO_FUNC) isFunc[starts[n] + 1 + i.imm] = 1;
-  });
+  for (const [s, i] of withSlots(insns)) {
+    if (i.code === op.LD_IMM64 && i.src === op.BPF_PSEUDO_FUNC) isFunc[s + 1 + i.imm] = 1;
+  }
 
   const body = [
     '"use strict";',

@@ -168,7 +168,8 @@ export class SkBuff {
     input: SkBuffInput = {},
   ) {
     const frame = pkt.buf.subarray(pkt.data, pkt.end);
-    const proto = frame.length >= 14 ? (frame[12] << 8) | frame[13] : 0;
+    // The EtherType, big-endian at offset 12.
+    const proto = frame.length >= 14 ? new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint16(12) : 0;
     this.fields.set('len', frame.length);
     this.fields.set('pkt_type', 0);
     this.fields.set('mark', input.mark ?? 0);

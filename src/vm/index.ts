@@ -9,3 +9,4 @@ export type { RunState } from './emulate.js';
 export type { Packet, SkBuff, SkBuffInput, XdpMdInput } from './context.js';
 export type { RegionHooks } from './memory.js';
 export type { UpdateFlag as EmulatedUpdateFlag, UpdateFlags as EmulatedUpdateFlags } from './maps.js';
+export type { RegFile, RegNo, RegNoArray } from './vm.js';

@@ -4,7 +4,7 @@
 // side mirrors BpfMap (get/set/delete/has/keys/entries, per-CPU values as
 // arrays), so a test can run the same code against the kernel or here.
 
-import { BpfError } from '../errors.js';
+import { BpfError, at } from '../errors.js';
 import { BPF_MAP_TYPE, mapTypeName } from '../uapi/bpf.js';
 import { Memory, type Region } from './memory.js';
 
@@ -203,8 +203,15 @@ export class EmulatedMap implements MapLike {
     // Bits past the prefix length do not take part in the key.
     const k = Buffer.from(key);
     const len = k.readUInt32LE(0);
-    for (let bit = len; bit < (this.keySize - 4) * 8; bit++) k[4 + (bit >> 3)] &= ~(0x80 >> (bit & 7));
+    for (let bit = len; bit < (this.keySize - 4) * 8; bit++) k.writeUInt8(k.readUInt8(4 + (bit >> 3)) & ~(0x80 >> (bit & 7)), 4 + (bit >> 3));
     return k;
+  }
+
+  /** A value's region for `cpu` (the only one when the map is not per-CPU). */
+  private onCpu(regions: readonly Region[], cpu: number): Region {
+    const r = regions[this.perCpu ? cpu : 0];
+    if (r === undefined) throw new BpfError('USAGE', `emulated map ${this.name}: cpu ${cpu} does not exist (the emulation has ${this.cpus})`);
+    return r;
   }
 
   // ---------------------------------------------------------------- program side
@@ -214,7 +221,7 @@ export class EmulatedMap implements MapLike {
     if (this.isArray()) {
       const i = this.arrayIndex(key);
       if (i >= this.maxEntries) return 0n;
-      return Memory.address(this.arrays[this.perCpu ? cpu : 0].id, i * this.valueSize);
+      return Memory.address(this.onCpu(this.arrays, cpu).id, i * this.valueSize);
     }
     if (this.type === BPF_MAP_TYPE.ARRAY_OF_MAPS) {
       const e = this.entries_.get(hexKey(key));
@@ -228,7 +235,7 @@ export class EmulatedMap implements MapLike {
       this.entries_.set(hexKey(e.key), e);
     }
     if (e.inner) return Memory.address(e.inner.handle.id);
-    return Memory.address(e.regions[this.perCpu ? cpu : 0].id);
+    return Memory.address(this.onCpu(e.regions, cpu).id);
   }
 
   /** bpf_map_update_elem from a program: 0 or -errno. */
@@ -258,8 +265,8 @@ export class EmulatedMap implements MapLike {
   }
 
   popOrPeek(out: Uint8Array, pop: boolean): number {
-    if (this.queue.length === 0) return -ENOENT;
-    const v = this.type === BPF_MAP_TYPE.STACK ? this.queue[this.queue.length - 1] : this.queue[0];
+    const v = this.type === BPF_MAP_TYPE.STACK ? this.queue.at(-1) : this.queue[0];
+    if (v === undefined) return -ENOENT;
     out.set(v);
     if (pop) {
       if (this.type === BPF_MAP_TYPE.STACK) this.queue.pop();
@@ -274,7 +281,7 @@ export class EmulatedMap implements MapLike {
       const i = this.arrayIndex(key);
       if (i >= this.maxEntries) return -E2BIG;
       if (flags === BPF_NOEXIST) return -EEXIST; // array elements always exist
-      const cpus = this.perCpu && !fromProgram ? this.arrays : [this.arrays[this.perCpu ? cpu : 0]];
+      const cpus = this.perCpu && !fromProgram ? this.arrays : [this.onCpu(this.arrays, cpu)];
       for (const r of cpus) write({ ...r, bytes: r.bytes.subarray(i * this.valueSize, (i + 1) * this.valueSize) });
       return 0;
     }
@@ -303,7 +310,7 @@ export class EmulatedMap implements MapLike {
       this.entries_.delete(hk);
       this.entries_.set(hk, e);
     }
-    const targets = this.perCpu && !fromProgram ? e.regions : [e.regions[this.perCpu ? cpu : 0]];
+    const targets = this.perCpu && !fromProgram ? e.regions : [this.onCpu(e.regions, cpu)];
     for (const r of targets) write(r);
     return 0;
   }
@@ -363,7 +370,7 @@ export class EmulatedMap implements MapLike {
     const r = this.update(
       key,
       (region) => {
-        const v = this.valueBytes(values ? values[c++] : (value as MapKey));
+        const v = this.valueBytes(values ? at(values, c++, 'INVALID_ARGUMENT', `emulated map ${this.name}: per-CPU values`) : (value as MapKey));
         if (v.byteLength !== this.valueSize) throw new BpfError('VALUE_SIZE', `emulated map ${this.name}: value is ${v.byteLength} bytes, the map's values are ${this.valueSize}`);
         region.bytes.set(v);
       },
@@ -503,5 +510,5 @@ function prefixEqual(a: Uint8Array, b: Uint8Array, bits: number): boolean {
   const rest = bits & 7;
   if (rest === 0) return true;
   const mask = (0xff << (8 - rest)) & 0xff;
-  return (a[bytes] & mask) === (b[bytes] & mask);
+  return ((a[bytes] ?? 0) & mask) === ((b[bytes] ?? 0) & mask);
 }

@@ -12,7 +12,7 @@
 import { BpfError } from '../errors.js';
 import { insnText } from '../asm/disasm.js';
 import { helperName } from '../asm/helpers.js';
-import { type Insn, decode, slotIndex, slots } from '../asm/insn.js';
+import { INSN_SIZE, type Insn, decode, withSlots } from '../asm/insn.js';
 import * as op from '../asm/opcode.js';
 import { validate } from '../asm/validate.js';
 import type { ProgramRelocation } from '../object/types.js';
@@ -128,6 +128,21 @@ const INTERNAL: Record<number, number> = {
   0x34: SDIV32_K, 0x3c: SDIV32_X, 0x94: SMOD32_K, 0x9c: SMOD32_X,
 };
 
+/**
+ * @internal A register number. validate() refuses any dst/src above 10 before
+ * the decode arrays are filled, so a RegNo read from them indexes the 11-entry
+ * register file without a check (the `src` field of calls and ld_imm64 holds
+ * a pseudo source, 0..6, which is in range too).
+ */
+export type RegNo = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9 | 10;
+/** @internal The register file: 11 int32 halves, read by RegNo (typed so reads on the hot path need no check). */
+export type RegFile = Int32Array & Record<RegNo, number>;
+/** @internal Per-slot dst/src fields, each a RegNo. */
+export type RegNoArray = Uint8Array & { [slot: number]: RegNo };
+const REGS: readonly RegNo[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+/** @internal */
+export const isRegNo = (r: number): r is RegNo => Number.isInteger(r) && r >= 0 && r <= 10;
+
 class Stop {
   constructor(readonly r0: bigint) {}
 }
@@ -146,9 +161,9 @@ export class Vm {
   /** @internal */
   readonly k: Int32Array;
   /** @internal */
-  readonly dst: Uint8Array;
+  readonly dst: RegNoArray;
   /** @internal */
-  readonly src: Uint8Array;
+  readonly src: RegNoArray;
   /** @internal */
   readonly off: Int32Array;
   /** @internal */
@@ -158,11 +173,11 @@ export class Vm {
   /** @internal */
   readonly slotToInsn: Int32Array;
   /** @internal */
-  readonly lo = new Int32Array(11);
+  readonly lo = new Int32Array(11) as RegFile;
   /** @internal */
-  readonly hi = new Int32Array(11);
-  /** @internal */
-  readonly stacks: Uint8Array[] = [];
+  readonly hi = new Int32Array(11) as RegFile;
+  /** @internal One stack per call frame (MAX_CALL_FRAMES of them). */
+  readonly stacks: [Uint8Array, ...Uint8Array[]];
   private compiled: CompiledRun | undefined;
   /** @internal Budget left when the last helper was called (a helper may end the run). */
   leftAtCall = 0;
@@ -179,46 +194,50 @@ export class Vm {
     this.lineInfo = program.lineInfo ?? [];
     this.memory = opts.memory ?? new Memory();
     this.insnsBytes = program.instructions;
-    const insns = decode(program.instructions, this.littleEndian, this.name);
+    const decoded = decode(program.instructions, this.littleEndian, this.name);
     // A kfunc call in an object is `call -1` with the local-call source until
     // a loader resolves it: mark it a kfunc call so the checks do not take it
     // for a call of a subprogram at its own slot.
     const kfuncSlots = new Set((program.relocations ?? []).filter((r) => r.kind === 'extern' || r.kind === 'kfunc').map((r) => r.insnIndex));
-    slotIndex(insns).forEach((s, n) => {
-      if (kfuncSlots.has(s) && insns[n].code === op.CALL && insns[n].src === op.BPF_PSEUDO_CALL) insns[n] = { ...insns[n], src: op.BPF_PSEUDO_KFUNC_CALL };
-    });
+    const insns = [...withSlots(decoded)].map(([s, i]) =>
+      kfuncSlots.has(s) && i.code === op.CALL && i.src === op.BPF_PSEUDO_CALL ? { ...i, src: op.BPF_PSEUDO_KFUNC_CALL } : i,
+    );
     this.insns = insns;
     const text = (i: Insn) => insnText(i);
     validate(insns, this.name, text);
     checkRegisters(insns, { entry: opts.entryRegs ?? [1], label: this.name, text });
-    const starts = slotIndex(insns);
-    const n = insns.length ? starts[starts.length - 1] + slots(insns[insns.length - 1]) : 0;
+    // decode() took every slot (an ld_imm64's second one included).
+    const n = program.instructions.byteLength / INSN_SIZE;
     this.k = new Int32Array(n);
-    this.dst = new Uint8Array(n);
-    this.src = new Uint8Array(n);
+    this.dst = new Uint8Array(n) as RegNoArray;
+    this.src = new Uint8Array(n) as RegNoArray;
     this.off = new Int32Array(n);
     this.imm = new Int32Array(n);
     this.imm2 = new Int32Array(n);
     this.slotToInsn = new Int32Array(n).fill(-1);
     const relocAt = new Map<number, ProgramRelocation>();
+    const callSlots = new Set([...withSlots(insns)].filter(([, i]) => i.code === op.CALL).map(([s]) => s));
     for (const r of program.relocations ?? []) {
-      if ((r.kind === 'extern' || r.kind === 'kfunc') && insns[slotIndex(insns).indexOf(r.insnIndex)]?.code === op.CALL) this.kfuncNames.set(r.insnIndex, r.symbol);
+      if ((r.kind === 'extern' || r.kind === 'kfunc') && callSlots.has(r.insnIndex)) this.kfuncNames.set(r.insnIndex, r.symbol);
       else relocAt.set(r.insnIndex, r);
     }
-    insns.forEach((i, idx) => {
-      const s = starts[idx];
+    for (const [s, i, idx] of withSlots(insns)) {
       this.slotToInsn[s] = idx;
       let k = i.code;
       const c = op.cls(i.code);
       const o = op.aluOp(i.code);
-      if ((c === op.BPF_ALU || c === op.BPF_ALU64) && (o === op.BPF_DIV || o === op.BPF_MOD) && i.off === 1) k = INTERNAL[i.code];
+      // validate() passed it, so an off of 1 on DIV/MOD is the signed form, which INTERNAL has for every such opcode.
+      if ((c === op.BPF_ALU || c === op.BPF_ALU64) && (o === op.BPF_DIV || o === op.BPF_MOD) && i.off === 1) k = INTERNAL[i.code] ?? k;
       if ((c === op.BPF_ALU || c === op.BPF_ALU64) && o === op.BPF_MOV && op.srcBit(i.code) === op.BPF_X && i.off !== 0) {
         if (i.off === 1) throw new BpfError('INSN_INVALID', `${this.name}: instruction ${s} (${text(i)}): arena address-space casts are not emulated`);
         k = c === op.BPF_ALU64 ? MOVSX64 : MOVSX32;
       }
+      // validate() refused these already; the check gives the register file its RegNo indexes.
+      const { dst, src } = i;
+      if (!isRegNo(dst) || !isRegNo(src)) throw new BpfError('INSN_INVALID', `${this.name}: instruction ${s} (${text(i)}): no register r${isRegNo(dst) ? src : dst}`);
       this.k[s] = k;
-      this.dst[s] = i.dst;
-      this.src[s] = i.src;
+      this.dst[s] = dst;
+      this.src[s] = src;
       this.off[s] = i.off;
       this.imm[s] = i.imm;
       if (i.code === op.LD_IMM64) {
@@ -237,13 +256,11 @@ export class Vm {
         this.imm[s] = Number(BigInt.asIntN(32, v));
         this.imm2[s] = Number(BigInt.asIntN(32, v >> 32n));
       }
-    });
-    this.stackBase = this.memory.reserve(op.MAX_CALL_FRAMES);
-    for (let f = 0; f < op.MAX_CALL_FRAMES; f++) {
-      const bytes = new Uint8Array(STACK);
-      this.stacks.push(bytes);
-      this.memory.add(`stack[frame ${f}]`, bytes, { kind: 'stack', id: this.stackBase + f });
     }
+    this.stackBase = this.memory.reserve(op.MAX_CALL_FRAMES);
+    this.stacks = [new Uint8Array(STACK)];
+    for (let f = 1; f < op.MAX_CALL_FRAMES; f++) this.stacks.push(new Uint8Array(STACK));
+    this.stacks.forEach((bytes, f) => this.memory.add(`stack[frame ${f}]`, bytes, { kind: 'stack', id: this.stackBase + f }));
   }
 
   /** The options this machine was made with. */
@@ -275,8 +292,8 @@ export class Vm {
   }
 
   private describeInsn(slot: number): string {
-    const n = this.slotToInsn[slot];
-    return n >= 0 ? insnText(this.insns[n]) : '?';
+    const i = this.insns[this.slotToInsn[slot] ?? -1];
+    return i ? insnText(i) : '?';
   }
 
   /** A BpfError for instruction `slot`: "prog: instruction 7 (r0 = *(u32 *)(r1 + 4)): message at file.c:12: source". */
@@ -286,11 +303,12 @@ export class Vm {
 
   /** A register as u64 (after or during a run). */
   reg(r: number): bigint {
+    if (!isRegNo(r)) throw new BpfError('INVALID_ARGUMENT', `${this.name}: there is no register r${r} (eBPF has r0..r10)`);
     return A.pairToBig(this.lo[r], this.hi[r]);
   }
 
   /** @internal */
-  memFault(slot: number, what: 'read' | 'write', reg: number, off: number, len: number): BpfError {
+  memFault(slot: number, what: 'read' | 'write', reg: RegNo, off: number, len: number): BpfError {
     const addr = BigInt.asUintN(64, this.reg(reg) + BigInt(off));
     // The region the base register points into (its upper half), if any.
     const region = this.memory.regions[this.hi[reg]];
@@ -323,7 +341,7 @@ export class Vm {
       let run: CompiledRun | undefined;
       if ((this.opts.tier ?? 'compile') === 'compile' && !this.opts.trace && this.k.length <= MAX_COMPILED_SLOTS) run = this.compiled ??= compile(this);
       const entry = opts.entry ?? 0;
-      if (entry !== 0 && (entry < 0 || entry >= this.k.length || this.slotToInsn[entry] < 0)) throw new BpfError('EMU_FAULT', `${this.name}: entry ${entry} is not an instruction`);
+      if (entry !== 0 && !((this.slotToInsn[entry] ?? -1) >= 0)) throw new BpfError('EMU_FAULT', `${this.name}: entry ${entry} is not an instruction`);
       const left = run ? run(budget, entry) : this.loop(budget, entry);
       return { retval: A.pairToBig(L[0], H[0]), instructions: budget - left };
     } catch (e) {
@@ -362,7 +380,7 @@ export class Vm {
     const name = this.kfuncNames.get(slot);
     if (this.src[slot] === op.BPF_PSEUDO_KFUNC_CALL || name !== undefined) {
       this.callHelper(slot, name === undefined ? undefined : this.opts.kfuncs?.get(name), name === undefined ? `kfunc #${this.imm[slot]}` : `kfunc ${name}`);
-    } else this.callHelperId(slot, this.imm[slot]);
+    } else this.callHelperId(slot, this.imm[slot]!);
   }
 
   /** @internal */
@@ -375,7 +393,7 @@ export class Vm {
     if (!h) throw this.fault(slot, `calls ${what}, which this emulator does not provide`, 'EMU_UNKNOWN_HELPER');
     const L = this.lo;
     const H = this.hi;
-    const arg = (r: number) => A.pairToBig(L[r], H[r]);
+    const arg = (r: RegNo) => A.pairToBig(L[r], H[r]);
     let stopped: bigint | undefined;
     const ctx: HelperContext = {
       vm: this,
@@ -397,6 +415,10 @@ export class Vm {
 
   /** The interpreter. Returns the budget left. */
   private loop(budget: number, entry = 0): number {
+    // The per-slot arrays are read as X[pc]! below: pc is a slot here (entry
+    // is checked by run(), jump targets by validate(), and running past the
+    // end by the test at the top of each step), and a check per read would
+    // cost the hot loop. Registers need no `!`: their indexes are RegNo.
     const K = this.k;
     const D = this.dst;
     const S = this.src;
@@ -421,7 +443,7 @@ export class Vm {
     let prev = -1;
     const emit = () => {
       const changed: [number, bigint][] = [];
-      for (let r = 0; r <= 10; r++) if (before![r] !== L[r] || before![11 + r] !== H[r]) changed.push([r, A.pairToBig(L[r], H[r])]);
+      for (const r of REGS) if (before![r] !== L[r] || before![11 + r] !== H[r]) changed.push([r, A.pairToBig(L[r], H[r])]);
       trace!({ program: this.name, slot: prev, text: this.describeInsn(prev), changed, source: this.sourceLine(prev) });
     };
     for (;;) {
@@ -433,12 +455,12 @@ export class Vm {
       }
       if (--left < 0) throw this.fault(pc, `instruction budget of ${budget} exhausted (an endless loop? raise it with the budget option)`, 'EMU_LIMIT');
       if (pc >= n) throw this.fault(n - 1, 'execution ran past the last instruction');
-      const d = D[pc];
-      switch (K[pc]) {
+      const d = D[pc]!;
+      switch (K[pc]!) {
         // ---------------------------------------------------- ALU64, immediate
         case 0x07: {
           const a = L[d];
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           const r = (a + b) | 0;
           H[d] = (H[d] + (b >> 31) + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0;
           L[d] = r;
@@ -446,20 +468,20 @@ export class Vm {
         }
         case 0x17: {
           const a = L[d];
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           H[d] = (H[d] - (b >> 31) - ((a >>> 0) < (b >>> 0) ? 1 : 0)) | 0;
           L[d] = (a - b) | 0;
           break;
         }
         case 0x27: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           A.mul64(L[d], H[d], b, b >> 31);
           L[d] = A.RES_LO;
           H[d] = A.RES_HI;
           break;
         }
         case 0x37: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           if (b === 0) {
             L[d] = 0;
             H[d] = 0;
@@ -471,24 +493,24 @@ export class Vm {
           break;
         }
         case 0x47: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           L[d] |= b;
           H[d] |= b >> 31;
           break;
         }
         case 0x57: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           L[d] &= b;
           H[d] &= b >> 31;
           break;
         }
         case 0x67:
-          A.lsh64(L[d], H[d], IMM[pc]);
+          A.lsh64(L[d], H[d], IMM[pc]!);
           L[d] = A.RES_LO;
           H[d] = A.RES_HI;
           break;
         case 0x77:
-          A.rsh64(L[d], H[d], IMM[pc]);
+          A.rsh64(L[d], H[d], IMM[pc]!);
           L[d] = A.RES_LO;
           H[d] = A.RES_HI;
           break;
@@ -499,7 +521,7 @@ export class Vm {
           break;
         }
         case 0x97: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           if (b !== 0) {
             A.umod64(L[d], H[d], b, b >> 31);
             L[d] = A.RES_LO;
@@ -508,25 +530,25 @@ export class Vm {
           break;
         }
         case 0xa7: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           L[d] ^= b;
           H[d] ^= b >> 31;
           break;
         }
         case 0xb7: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           L[d] = b;
           H[d] = b >> 31;
           break;
         }
         case 0xc7:
-          A.arsh64(L[d], H[d], IMM[pc]);
+          A.arsh64(L[d], H[d], IMM[pc]!);
           L[d] = A.RES_LO;
           H[d] = A.RES_HI;
           break;
         case 0xd7: {
           // bswap16/32/64: unconditional byte swap
-          const w = IMM[pc];
+          const w = IMM[pc]!;
           if (w === 16) {
             L[d] = A.bswap16(L[d]);
             H[d] = 0;
@@ -541,7 +563,7 @@ export class Vm {
           break;
         }
         case SDIV64_K: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           if (b === 0) {
             L[d] = 0;
             H[d] = 0;
@@ -553,7 +575,7 @@ export class Vm {
           break;
         }
         case SMOD64_K: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           if (b !== 0) {
             A.smod64(L[d], H[d], b, b >> 31);
             L[d] = A.RES_LO;
@@ -563,7 +585,7 @@ export class Vm {
         }
         // ---------------------------------------------------- ALU64, register
         case 0x0f: {
-          const s = S[pc];
+          const s = S[pc]!;
           const a = L[d];
           const r = (a + L[s]) | 0;
           H[d] = (H[d] + H[s] + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0;
@@ -571,7 +593,7 @@ export class Vm {
           break;
         }
         case 0x1f: {
-          const s = S[pc];
+          const s = S[pc]!;
           const a = L[d];
           const b = L[s];
           H[d] = (H[d] - H[s] - ((a >>> 0) < (b >>> 0) ? 1 : 0)) | 0;
@@ -579,14 +601,14 @@ export class Vm {
           break;
         }
         case 0x2f: {
-          const s = S[pc];
+          const s = S[pc]!;
           A.mul64(L[d], H[d], L[s], H[s]);
           L[d] = A.RES_LO;
           H[d] = A.RES_HI;
           break;
         }
         case 0x3f: {
-          const s = S[pc];
+          const s = S[pc]!;
           if (L[s] === 0 && H[s] === 0) {
             L[d] = 0;
             H[d] = 0;
@@ -598,29 +620,29 @@ export class Vm {
           break;
         }
         case 0x4f: {
-          const s = S[pc];
+          const s = S[pc]!;
           L[d] |= L[s];
           H[d] |= H[s];
           break;
         }
         case 0x5f: {
-          const s = S[pc];
+          const s = S[pc]!;
           L[d] &= L[s];
           H[d] &= H[s];
           break;
         }
         case 0x6f:
-          A.lsh64(L[d], H[d], L[S[pc]]);
+          A.lsh64(L[d], H[d], L[S[pc]!]);
           L[d] = A.RES_LO;
           H[d] = A.RES_HI;
           break;
         case 0x7f:
-          A.rsh64(L[d], H[d], L[S[pc]]);
+          A.rsh64(L[d], H[d], L[S[pc]!]);
           L[d] = A.RES_LO;
           H[d] = A.RES_HI;
           break;
         case 0x9f: {
-          const s = S[pc];
+          const s = S[pc]!;
           if (L[s] !== 0 || H[s] !== 0) {
             A.umod64(L[d], H[d], L[s], H[s]);
             L[d] = A.RES_LO;
@@ -629,24 +651,24 @@ export class Vm {
           break;
         }
         case 0xaf: {
-          const s = S[pc];
+          const s = S[pc]!;
           L[d] ^= L[s];
           H[d] ^= H[s];
           break;
         }
         case 0xbf: {
-          const s = S[pc];
+          const s = S[pc]!;
           L[d] = L[s];
           H[d] = H[s];
           break;
         }
         case 0xcf:
-          A.arsh64(L[d], H[d], L[S[pc]]);
+          A.arsh64(L[d], H[d], L[S[pc]!]);
           L[d] = A.RES_LO;
           H[d] = A.RES_HI;
           break;
         case SDIV64_X: {
-          const s = S[pc];
+          const s = S[pc]!;
           if (L[s] === 0 && H[s] === 0) {
             L[d] = 0;
             H[d] = 0;
@@ -658,7 +680,7 @@ export class Vm {
           break;
         }
         case SMOD64_X: {
-          const s = S[pc];
+          const s = S[pc]!;
           if (L[s] !== 0 || H[s] !== 0) {
             A.smod64(L[d], H[d], L[s], H[s]);
             L[d] = A.RES_LO;
@@ -667,8 +689,8 @@ export class Vm {
           break;
         }
         case MOVSX64: {
-          const v = L[S[pc]];
-          const w = OFF[pc];
+          const v = L[S[pc]!];
+          const w = OFF[pc]!;
           const r = w === 8 ? (v << 24) >> 24 : w === 16 ? (v << 16) >> 16 : v;
           L[d] = r;
           H[d] = r >> 31;
@@ -676,37 +698,37 @@ export class Vm {
         }
         // ---------------------------------------------------- ALU32, immediate (results zero-extended)
         case 0x04:
-          L[d] = (L[d] + IMM[pc]) | 0;
+          L[d] = (L[d] + IMM[pc]!) | 0;
           H[d] = 0;
           break;
         case 0x14:
-          L[d] = (L[d] - IMM[pc]) | 0;
+          L[d] = (L[d] - IMM[pc]!) | 0;
           H[d] = 0;
           break;
         case 0x24:
-          L[d] = Math.imul(L[d], IMM[pc]);
+          L[d] = Math.imul(L[d], IMM[pc]!);
           H[d] = 0;
           break;
         case 0x34: {
-          const b = IMM[pc] >>> 0;
+          const b = IMM[pc]! >>> 0;
           L[d] = b === 0 ? 0 : Math.floor((L[d] >>> 0) / b) | 0;
           H[d] = 0;
           break;
         }
         case 0x44:
-          L[d] |= IMM[pc];
+          L[d] |= IMM[pc]!;
           H[d] = 0;
           break;
         case 0x54:
-          L[d] &= IMM[pc];
+          L[d] &= IMM[pc]!;
           H[d] = 0;
           break;
         case 0x64:
-          L[d] <<= IMM[pc];
+          L[d] <<= IMM[pc]!;
           H[d] = 0;
           break;
         case 0x74:
-          L[d] = L[d] >>> IMM[pc];
+          L[d] = L[d] >>> IMM[pc]!;
           H[d] = 0;
           break;
         case 0x84:
@@ -714,28 +736,28 @@ export class Vm {
           H[d] = 0;
           break;
         case 0x94: {
-          const b = IMM[pc] >>> 0;
+          const b = IMM[pc]! >>> 0;
           if (b !== 0) L[d] = (L[d] >>> 0) % b | 0;
           H[d] = 0;
           break;
         }
         case 0xa4:
-          L[d] ^= IMM[pc];
+          L[d] ^= IMM[pc]!;
           H[d] = 0;
           break;
         case 0xb4:
-          L[d] = IMM[pc];
+          L[d] = IMM[pc]!;
           H[d] = 0;
           break;
         case 0xc4:
-          L[d] >>= IMM[pc];
+          L[d] >>= IMM[pc]!;
           H[d] = 0;
           break;
         case 0xd4:
         case 0xdc: {
           // le/be: swap only when the target order differs from the program's
-          const w = IMM[pc];
-          const swap = (K[pc] === 0xdc) === le;
+          const w = IMM[pc]!;
+          const swap = (K[pc]! === 0xdc) === le;
           if (w === 16) {
             L[d] = swap ? A.bswap16(L[d]) : L[d] & 0xffff;
             H[d] = 0;
@@ -750,13 +772,13 @@ export class Vm {
           break;
         }
         case SDIV32_K: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           L[d] = b === 0 ? 0 : b === -1 ? -L[d] | 0 : (L[d] / b) | 0;
           H[d] = 0;
           break;
         }
         case SMOD32_K: {
-          const b = IMM[pc];
+          const b = IMM[pc]!;
           if (b === -1) L[d] = 0;
           else if (b !== 0) L[d] = L[d] % b | 0;
           H[d] = 0;
@@ -764,117 +786,117 @@ export class Vm {
         }
         // ---------------------------------------------------- ALU32, register
         case 0x0c:
-          L[d] = (L[d] + L[S[pc]]) | 0;
+          L[d] = (L[d] + L[S[pc]!]) | 0;
           H[d] = 0;
           break;
         case 0x1c:
-          L[d] = (L[d] - L[S[pc]]) | 0;
+          L[d] = (L[d] - L[S[pc]!]) | 0;
           H[d] = 0;
           break;
         case 0x2c:
-          L[d] = Math.imul(L[d], L[S[pc]]);
+          L[d] = Math.imul(L[d], L[S[pc]!]);
           H[d] = 0;
           break;
         case 0x3c: {
-          const b = L[S[pc]] >>> 0;
+          const b = L[S[pc]!] >>> 0;
           L[d] = b === 0 ? 0 : Math.floor((L[d] >>> 0) / b) | 0;
           H[d] = 0;
           break;
         }
         case 0x4c:
-          L[d] |= L[S[pc]];
+          L[d] |= L[S[pc]!];
           H[d] = 0;
           break;
         case 0x5c:
-          L[d] &= L[S[pc]];
+          L[d] &= L[S[pc]!];
           H[d] = 0;
           break;
         case 0x6c:
-          L[d] <<= L[S[pc]];
+          L[d] <<= L[S[pc]!];
           H[d] = 0;
           break;
         case 0x7c:
-          L[d] = L[d] >>> L[S[pc]];
+          L[d] = L[d] >>> L[S[pc]!];
           H[d] = 0;
           break;
         case 0x9c: {
-          const b = L[S[pc]] >>> 0;
+          const b = L[S[pc]!] >>> 0;
           if (b !== 0) L[d] = (L[d] >>> 0) % b | 0;
           H[d] = 0;
           break;
         }
         case 0xac:
-          L[d] ^= L[S[pc]];
+          L[d] ^= L[S[pc]!];
           H[d] = 0;
           break;
         case 0xbc:
-          L[d] = L[S[pc]];
+          L[d] = L[S[pc]!];
           H[d] = 0;
           break;
         case 0xcc:
-          L[d] >>= L[S[pc]];
+          L[d] >>= L[S[pc]!];
           H[d] = 0;
           break;
         case SDIV32_X: {
-          const b = L[S[pc]];
+          const b = L[S[pc]!];
           L[d] = b === 0 ? 0 : b === -1 ? -L[d] | 0 : (L[d] / b) | 0;
           H[d] = 0;
           break;
         }
         case SMOD32_X: {
-          const b = L[S[pc]];
+          const b = L[S[pc]!];
           if (b === -1) L[d] = 0;
           else if (b !== 0) L[d] = L[d] % b | 0;
           H[d] = 0;
           break;
         }
         case MOVSX32: {
-          const v = L[S[pc]];
-          L[d] = OFF[pc] === 8 ? (v << 24) >> 24 : (v << 16) >> 16;
+          const v = L[S[pc]!];
+          L[d] = OFF[pc]! === 8 ? (v << 24) >> 24 : (v << 16) >> 16;
           H[d] = 0;
           break;
         }
         // ---------------------------------------------------- jumps
         case 0x05:
-          pc += OFF[pc];
+          pc += OFF[pc]!;
           break;
         case 0x06:
-          pc += IMM[pc];
+          pc += IMM[pc]!;
           break;
         case 0xe5:
           if (--mayGoto <= 0) {
             mayGoto = MAY_GOTO_LIMIT;
-            pc += OFF[pc];
+            pc += OFF[pc]!;
           }
           break;
         case 0x15: {
-          const b = IMM[pc];
-          if (L[d] === b && H[d] === b >> 31) pc += OFF[pc];
+          const b = IMM[pc]!;
+          if (L[d] === b && H[d] === b >> 31) pc += OFF[pc]!;
           break;
         }
         case 0x1d: {
-          const s = S[pc];
-          if (L[d] === L[s] && H[d] === H[s]) pc += OFF[pc];
+          const s = S[pc]!;
+          if (L[d] === L[s] && H[d] === H[s]) pc += OFF[pc]!;
           break;
         }
         case 0x55: {
-          const b = IMM[pc];
-          if (L[d] !== b || H[d] !== b >> 31) pc += OFF[pc];
+          const b = IMM[pc]!;
+          if (L[d] !== b || H[d] !== b >> 31) pc += OFF[pc]!;
           break;
         }
         case 0x5d: {
-          const s = S[pc];
-          if (L[d] !== L[s] || H[d] !== H[s]) pc += OFF[pc];
+          const s = S[pc]!;
+          if (L[d] !== L[s] || H[d] !== H[s]) pc += OFF[pc]!;
           break;
         }
         case 0x45: {
-          const b = IMM[pc];
-          if ((L[d] & b) !== 0 || (H[d] & (b >> 31)) !== 0) pc += OFF[pc];
+          const b = IMM[pc]!;
+          if ((L[d] & b) !== 0 || (H[d] & (b >> 31)) !== 0) pc += OFF[pc]!;
           break;
         }
         case 0x4d: {
-          const s = S[pc];
-          if ((L[d] & L[s]) !== 0 || (H[d] & H[s]) !== 0) pc += OFF[pc];
+          const s = S[pc]!;
+          if ((L[d] & L[s]) !== 0 || (H[d] & H[s]) !== 0) pc += OFF[pc]!;
           break;
         }
         case 0x25:
@@ -886,14 +908,14 @@ export class Vm {
         case 0xad:
         case 0xbd: {
           // unsigned 64-bit compares
-          const x = (K[pc] & 0x08) !== 0;
-          const bl = x ? L[S[pc]] : IMM[pc];
-          const bh = x ? H[S[pc]] : IMM[pc] >> 31;
+          const x = (K[pc]! & 0x08) !== 0;
+          const bl = x ? L[S[pc]!] : IMM[pc]!;
+          const bh = x ? H[S[pc]!] : IMM[pc]! >> 31;
           const ah = H[d] >>> 0;
           const bhu = bh >>> 0;
           const c = ah !== bhu ? (ah > bhu ? 1 : -1) : (L[d] >>> 0) > (bl >>> 0) ? 1 : L[d] === bl ? 0 : -1;
-          const o = K[pc] & 0xf0;
-          if (o === 0x20 ? c > 0 : o === 0x30 ? c >= 0 : o === 0xa0 ? c < 0 : c <= 0) pc += OFF[pc];
+          const o = K[pc]! & 0xf0;
+          if (o === 0x20 ? c > 0 : o === 0x30 ? c >= 0 : o === 0xa0 ? c < 0 : c <= 0) pc += OFF[pc]!;
           break;
         }
         case 0x65:
@@ -905,33 +927,33 @@ export class Vm {
         case 0xcd:
         case 0xdd: {
           // signed 64-bit compares
-          const x = (K[pc] & 0x08) !== 0;
-          const bl = x ? L[S[pc]] : IMM[pc];
-          const bh = x ? H[S[pc]] : IMM[pc] >> 31;
+          const x = (K[pc]! & 0x08) !== 0;
+          const bl = x ? L[S[pc]!] : IMM[pc]!;
+          const bh = x ? H[S[pc]!] : IMM[pc]! >> 31;
           const ah = H[d];
           const c = ah !== bh ? (ah > bh ? 1 : -1) : (L[d] >>> 0) > (bl >>> 0) ? 1 : L[d] === bl ? 0 : -1;
-          const o = K[pc] & 0xf0;
-          if (o === 0x60 ? c > 0 : o === 0x70 ? c >= 0 : o === 0xc0 ? c < 0 : c <= 0) pc += OFF[pc];
+          const o = K[pc]! & 0xf0;
+          if (o === 0x60 ? c > 0 : o === 0x70 ? c >= 0 : o === 0xc0 ? c < 0 : c <= 0) pc += OFF[pc]!;
           break;
         }
         // JMP32: the low halves only
         case 0x16:
-          if (L[d] === IMM[pc]) pc += OFF[pc];
+          if (L[d] === IMM[pc]!) pc += OFF[pc]!;
           break;
         case 0x1e:
-          if (L[d] === L[S[pc]]) pc += OFF[pc];
+          if (L[d] === L[S[pc]!]) pc += OFF[pc]!;
           break;
         case 0x56:
-          if (L[d] !== IMM[pc]) pc += OFF[pc];
+          if (L[d] !== IMM[pc]!) pc += OFF[pc]!;
           break;
         case 0x5e:
-          if (L[d] !== L[S[pc]]) pc += OFF[pc];
+          if (L[d] !== L[S[pc]!]) pc += OFF[pc]!;
           break;
         case 0x46:
-          if ((L[d] & IMM[pc]) !== 0) pc += OFF[pc];
+          if ((L[d] & IMM[pc]!) !== 0) pc += OFF[pc]!;
           break;
         case 0x4e:
-          if ((L[d] & L[S[pc]]) !== 0) pc += OFF[pc];
+          if ((L[d] & L[S[pc]!]) !== 0) pc += OFF[pc]!;
           break;
         case 0x26:
         case 0x36:
@@ -942,9 +964,9 @@ export class Vm {
         case 0xae:
         case 0xbe: {
           const a = L[d] >>> 0;
-          const b = ((K[pc] & 0x08) !== 0 ? L[S[pc]] : IMM[pc]) >>> 0;
-          const o = K[pc] & 0xf0;
-          if (o === 0x20 ? a > b : o === 0x30 ? a >= b : o === 0xa0 ? a < b : a <= b) pc += OFF[pc];
+          const b = ((K[pc]! & 0x08) !== 0 ? L[S[pc]!] : IMM[pc]!) >>> 0;
+          const o = K[pc]! & 0xf0;
+          if (o === 0x20 ? a > b : o === 0x30 ? a >= b : o === 0xa0 ? a < b : a <= b) pc += OFF[pc]!;
           break;
         }
         case 0x66:
@@ -956,15 +978,15 @@ export class Vm {
         case 0xce:
         case 0xde: {
           const a = L[d];
-          const b = (K[pc] & 0x08) !== 0 ? L[S[pc]] : IMM[pc];
-          const o = K[pc] & 0xf0;
-          if (o === 0x60 ? a > b : o === 0x70 ? a >= b : o === 0xc0 ? a < b : a <= b) pc += OFF[pc];
+          const b = (K[pc]! & 0x08) !== 0 ? L[S[pc]!] : IMM[pc]!;
+          const o = K[pc]! & 0xf0;
+          if (o === 0x60 ? a > b : o === 0x70 ? a >= b : o === 0xc0 ? a < b : a <= b) pc += OFF[pc]!;
           break;
         }
         // ---------------------------------------------------- calls and exit
         case 0x85:
-          if (S[pc] === op.BPF_PSEUDO_CALL) {
-            pc = this.enter(pc, pc + 1 + IMM[pc], frame++, retPc, saved);
+          if (S[pc]! === op.BPF_PSEUDO_CALL) {
+            pc = this.enter(pc, pc + 1 + IMM[pc]!, frame++, retPc, saved);
             continue;
           }
           this.leftAtCall = left;
@@ -972,7 +994,7 @@ export class Vm {
           break;
         case 0x8d: {
           // callx: a function address from ld_imm64 (src=BPF_PSEUDO_FUNC), or a helper id
-          if (H[d] === FUNC_ADDR_ID && L[d] >= 0 && L[d] < n && this.slotToInsn[L[d]] >= 0) {
+          if (H[d] === FUNC_ADDR_ID && (this.slotToInsn[L[d]] ?? -1) >= 0) {
             pc = this.enter(pc, L[d], frame++, retPc, saved);
             continue;
           }
@@ -988,15 +1010,15 @@ export class Vm {
           }
           frame--;
           for (let r = 6, b = frame * 10; r <= 10; r++, b += 2) {
-            L[r] = saved[b];
-            H[r] = saved[b + 1];
+            L[r] = saved[b]!;
+            H[r] = saved[b + 1]!;
           }
-          pc = retPc[frame];
+          pc = retPc[frame]!;
           continue;
         // ---------------------------------------------------- ld_imm64
         case 0x18:
-          L[d] = IMM[pc];
-          H[d] = IMM2[pc];
+          L[d] = IMM[pc]!;
+          H[d] = IMM2[pc]!;
           pc += 2;
           continue;
         // ---------------------------------------------------- loads
@@ -1007,12 +1029,12 @@ export class Vm {
         case 0x81:
         case 0x89:
         case 0x91: {
-          const s = S[pc];
-          const k = K[pc];
+          const s = S[pc]!;
+          const k = K[pc]!;
           const len = k === 0x79 ? 8 : k === 0x61 || k === 0x81 ? 4 : k === 0x69 || k === 0x89 ? 2 : 1;
           const R = regions[H[s]];
-          const e = (L[s] >>> 0) + OFF[pc];
-          if (R === undefined || e < 0 || e + len > R.bytes.byteLength) throw this.memFault(pc, 'read', s, OFF[pc], len);
+          const e = (L[s] >>> 0) + OFF[pc]!;
+          if (R === undefined || e < 0 || e + len > R.bytes.byteLength) throw this.memFault(pc, 'read', s, OFF[pc]!, len);
           if (R.hooks !== undefined) {
             this.hookLoad(pc, R, e, len, d, k >= 0x81);
             break;
@@ -1048,15 +1070,15 @@ export class Vm {
         case 0x6b:
         case 0x73:
         case 0x7b: {
-          const k = K[pc];
+          const k = K[pc]!;
           const sz = k & 0x18;
           const len = sz === 0x18 ? 8 : sz === 0x00 ? 4 : sz === 0x08 ? 2 : 1;
           const R = regions[H[d]];
-          const e = (L[d] >>> 0) + OFF[pc];
-          if (R === undefined || e < 0 || e + len > R.bytes.byteLength || !R.writable) throw this.memFault(pc, 'write', d, OFF[pc], len);
+          const e = (L[d] >>> 0) + OFF[pc]!;
+          if (R === undefined || e < 0 || e + len > R.bytes.byteLength || !R.writable) throw this.memFault(pc, 'write', d, OFF[pc]!, len);
           const x = (k & 0x07) === op.BPF_STX;
-          const vl = x ? L[S[pc]] : IMM[pc];
-          const vh = x ? H[S[pc]] : IMM[pc] >> 31;
+          const vl = x ? L[S[pc]!] : IMM[pc]!;
+          const vh = x ? H[S[pc]!] : IMM[pc]! >> 31;
           if (R.hooks !== undefined) {
             this.hookStore(pc, R, e, len, vl, vh);
             break;
@@ -1084,7 +1106,7 @@ export class Vm {
         case 0x50:
           throw this.fault(pc, 'legacy packet access (LD_ABS/LD_IND) needs a socket buffer context, which is not emulated');
         default:
-          throw this.fault(pc, `opcode 0x${K[pc].toString(16)} is not emulated`);
+          throw this.fault(pc, `opcode 0x${K[pc]!.toString(16)} is not emulated`);
       }
       pc++;
     }
@@ -1092,15 +1114,17 @@ export class Vm {
 
   /** bpf-to-bpf call: save the caller's r6-r10, give the callee a fresh stack frame. */
   private enter(pc: number, target: number, frame: number, retPc: Int32Array, saved: Int32Array): number {
-    if (frame + 1 >= op.MAX_CALL_FRAMES) throw this.fault(pc, `call depth exceeds ${op.MAX_CALL_FRAMES} frames`, 'EMU_LIMIT');
+    // One stack per frame: none left is the depth limit.
+    const stack = this.stacks[frame + 1];
+    if (stack === undefined) throw this.fault(pc, `call depth exceeds ${op.MAX_CALL_FRAMES} frames`, 'EMU_LIMIT');
     const L = this.lo;
     const H = this.hi;
     retPc[frame] = pc + 1;
     for (let r = 6, b = frame * 10; r <= 10; r++, b += 2) {
-      saved[b] = L[r];
-      saved[b + 1] = H[r];
+      saved[b] = L[r]!;
+      saved[b + 1] = H[r]!;
     }
-    this.stacks[frame + 1].fill(0);
+    stack.fill(0);
     L[10] = STACK;
     H[10] = this.stackBase + frame + 1;
     return target;
@@ -1111,11 +1135,11 @@ export class Vm {
   atomic(pc: number): void {
     const L = this.lo;
     const H = this.hi;
-    const d = this.dst[pc];
-    const s = this.src[pc];
-    const imm = this.imm[pc];
-    const off = this.off[pc];
-    const sz = this.k[pc] & 0x18;
+    const d = this.dst[pc]!;
+    const s = this.src[pc]!;
+    const imm = this.imm[pc]!;
+    const off = this.off[pc]!;
+    const sz = this.k[pc]! & 0x18;
     const len = sz === op.BPF_DW ? 8 : sz === op.BPF_W ? 4 : sz === op.BPF_H ? 2 : 1;
     const le = this.littleEndian;
     // load-acquire reads through src into dst; everything else addresses through dst.
@@ -1137,7 +1161,7 @@ export class Vm {
       else if (len === 2) dv.setUint16(e, Number(BigInt.asUintN(16, v)), le);
       else dv.setUint8(e, Number(BigInt.asUintN(8, v)));
     };
-    const setReg = (r: number, v: bigint) => {
+    const setReg = (r: RegNo, v: bigint) => {
       const u = BigInt.asUintN(len === 8 ? 64 : 32, v);
       L[r] = Number(BigInt.asIntN(32, u));
       H[r] = Number(BigInt.asIntN(32, u >> 32n));

@@ -18,6 +18,8 @@ import {
   XdpLink,
   openObject,
   type CgroupAttachTypeName,
+  type MapCreateSpec,
+  type MapSpec,
   type LineInfo,
   type ProgramTypeOption,
   type UpdateFlags,
@@ -106,5 +108,11 @@ describe('map iteration', () => {
     for (const [, v] of map.getBatchPerCpu()) expectTypeOf(v).toEqualTypeOf<Buffer[]>();
     // @ts-expect-error: a per-CPU batch holds arrays, not one Buffer
     map.getBatchPerCpu()[0]?.[1].readUInt32LE(0);
+  });
+});
+
+describe('object layer', () => {
+  it('a parsed MapSpec is a MapCreateSpec: BpfMap.create() takes it as it is', () => {
+    expectTypeOf<MapSpec>().toMatchTypeOf<MapCreateSpec>();
   });
 });

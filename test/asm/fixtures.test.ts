@@ -19,14 +19,14 @@ function parseObjdump(text: string): Map<string, Map<number, string>> {
   const out = new Map<string, Map<number, string>>();
   let cur: Map<number, string> | undefined;
   for (const line of text.split('\n')) {
-    const sec = /^Disassembly of section (.+):$/.exec(line);
-    if (sec) {
+    const [, sec] = /^Disassembly of section (.+):$/.exec(line) ?? [];
+    if (sec !== undefined) {
       cur = new Map();
-      out.set(sec[1], cur);
+      out.set(sec, cur);
       continue;
     }
-    const m = /^\s+(\d+):\t(.*)$/.exec(line);
-    if (m && cur) cur.set(Number(m[1]), m[2].trim());
+    const [, at, text] = /^\s+(\d+):\t(.*)$/.exec(line) ?? [];
+    if (at !== undefined && text !== undefined && cur) cur.set(Number(at), text.trim());
   }
   return out;
 }

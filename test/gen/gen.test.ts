@@ -1,4 +1,5 @@
-// bpf-ts gen: every fixture's module type-checks under tsc --strict with no
+// bpf-ts gen: every fixture's module type-checks under tsc --strict (and a
+// user's noUnusedLocals/noUncheckedIndexedAccess) with no
 // `any`; wrong types are compile errors (test/gen/usage.check.ts); layouts
 // match bpftool's reading of the BTF; and (root) values round-trip through
 // every typed map and global of the loadable fixtures, and an event decodes.
@@ -30,7 +31,7 @@ describe('bpf-ts gen', () => {
     writeFileSync(
       join(GEN, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { strict: true, noEmit: true, target: 'ES2022', lib: ['ES2022', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext', types: ['node'], skipLibCheck: true },
+        compilerOptions: { strict: true, noUnusedLocals: true, noUnusedParameters: true, noUncheckedIndexedAccess: true, noEmit: true, target: 'ES2022', lib: ['ES2022', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext', types: ['node'], skipLibCheck: true },
         include: ['*.ts', '../gen/usage.check.ts'],
       }),
     );

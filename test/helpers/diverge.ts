@@ -32,10 +32,10 @@ export function allEntries(map: Walkable): [Buffer, Value][] {
 /** One normal form for a value: per-CPU values summed word by word (u64 when they divide evenly). */
 export function norm(v: Value): string {
   if (!Array.isArray(v)) return v.toString('hex');
-  const size = v[0].length;
+  const size = v[0]?.length ?? 0;
   const sum = Buffer.alloc(size);
   if (size % 8 === 0) for (let o = 0; o < size; o += 8) sum.writeBigUInt64LE(v.reduce((a, b) => a + b.readBigUInt64LE(o), 0n) & ((1n << 64n) - 1n), o);
-  else for (const b of v) for (let i = 0; i < size; i++) sum[i] |= b[i];
+  else for (const b of v) for (let i = 0; i < size; i++) sum.writeUInt8(sum.readUInt8(i) | b.readUInt8(i), i);
   return sum.toString('hex');
 }
 
@@ -72,7 +72,7 @@ export function firstDifference(ref: Outcome, emu: Outcome): Difference | undefi
     return { kind: 'data', offset: i, ref: at(a), emu: at(b) };
   }
   for (const m of Object.keys(ref.maps)) {
-    const r = ref.maps[m];
+    const r = ref.maps[m] ?? {};
     const e = emu.maps[m] ?? {};
     for (const key of [...new Set([...Object.keys(r), ...Object.keys(e)])].sort()) {
       if (r[key] !== e[key]) return { kind: 'map', map: m, key, ref: r[key], emu: e[key] };
@@ -101,7 +101,7 @@ export function explain(make: (extra: EmulateOptions) => EmulatedCollection, bef
       return () => {
         const p = em.state?.pkt;
         if (!p) return undefined;
-        return d.offset < p.end - p.data ? p.buf[p.data + d.offset].toString(16) : `end ${p.end - p.data}`;
+        return d.offset < p.end - p.data ? (p.buf[p.data + d.offset] ?? NaN).toString(16) : `end ${p.end - p.data}`;
       };
     }
     if (d.kind === 'map') {
@@ -133,7 +133,7 @@ export function explain(make: (extra: EmulateOptions) => EmulatedCollection, bef
   });
   for (const [m, entries] of before) for (const [k, v] of entries) em.map(m).set(k, v);
   read = watch(em);
-  if (d.kind === 'data') prev = d.offset < pkt.length ? pkt[d.offset].toString(16) : `end ${pkt.length}`;
+  if (d.kind === 'data') prev = d.offset < pkt.length ? pkt.readUInt8(d.offset).toString(16) : `end ${pkt.length}`;
   else prev = read();
   em.program(program).testRun(pkt);
   const what = d.kind === 'retval' ? 'the last instruction to set r0' : d.kind === 'data' ? `the last write to packet byte ${d.offset}` : `the last write to ${d.map}[${d.key}]`;

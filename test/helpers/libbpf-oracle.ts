@@ -31,7 +31,7 @@ export function libbpfAvailable(): boolean {
 export function libbpfSectionType(name: string): { type: number; attach: number } | 'unknown' {
   const f = lookup();
   if (!f) throw new Error('libbpf.so.1 is not installed (apt-get install libbpf1)');
-  const t = [0];
-  const a = [0];
+  const t: [number] = [0];
+  const a: [number] = [0];
   return f(name, t, a) === 0 ? { type: t[0], attach: a[0] } : 'unknown';
 }

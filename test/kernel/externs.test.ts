@@ -91,7 +91,7 @@ describeRoot('.kconfig and __ksym externs', () => {
       const bss = coll.map('.bss').get(0)!;
       const spec = openObject(file);
       const at = (name: string) => spec.variable(name).variable.offset;
-      const [maj, min, patch] = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim().split(/[.-]/).map(Number);
+      const [maj = NaN, min = NaN, patch = NaN] = execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim().split(/[.-]/).map(Number);
       expect(bss.readUInt32LE(at('out_version'))).toBe((maj << 16) + (min << 8) + Math.min(patch, 255));
       expect(bss[at('out_cookie')]).toBe(1);
       const jit = configValue('CONFIG_BPF_JIT');

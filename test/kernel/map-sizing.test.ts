@@ -17,7 +17,7 @@ function possibleCpus(): number {
     .trim()
     .split(',')
     .reduce((n, r) => {
-      const [a, b] = r.split('-').map(Number);
+      const [a = NaN, b] = r.split('-').map(Number);
       return n + (b === undefined ? 1 : b - a + 1);
     }, 0);
 }
@@ -79,7 +79,7 @@ describeRoot('sizing maps before load', () => {
   });
 
   it('test-run still loads tail-call targets the program needs (tailcall.o)', async () => {
-    using coll = openObject('fixtures/tailcall.o').load({ programs: [openObject('fixtures/tailcall.o').programs[0].name], onlyNeeded: true });
+    using coll = openObject('fixtures/tailcall.o').load({ programs: openObject('fixtures/tailcall.o').programs.slice(0, 1).map((p) => p.name), onlyNeeded: true });
     const spec = openObject('fixtures/tailcall.o');
     const targets = spec.maps.flatMap((m) => (m.contents ?? []).filter((s) => s.kind === 'program').map((s) => s.target));
     expect(targets.length).toBeGreaterThan(0);

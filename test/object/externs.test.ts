@@ -68,7 +68,7 @@ describe.each(FILES)('$file', (fx) => {
       expect(kf.map((r) => [r.insnIndex * INSN_SIZE + p.sectionOffset, r.symbol])).toEqual(mine.map((r) => [r.offset, r.symbolName]));
       for (const r of kf) {
         expect(p.instructions[r.insnIndex * INSN_SIZE]).toBe(CALL);
-        expect(p.instructions[r.insnIndex * INSN_SIZE + 1] >> 4).toBe(BPF_PSEUDO_CALL);
+        expect((p.instructions[r.insnIndex * INSN_SIZE + 1] ?? -1) >> 4).toBe(BPF_PSEUDO_CALL);
       }
     }
   });

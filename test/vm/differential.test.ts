@@ -37,14 +37,14 @@ function corpus(): Buffer[] {
   ];
   const out = [...base];
   // Truncated frames: every header boundary and a bit either side.
-  for (const cut of [14, 15, 20, 33, 34, 35, 41, 42, 53, 54]) out.push(base[7].subarray(0, cut));
+  for (const cut of [14, 15, 20, 33, 34, 35, 41, 42, 53, 54]) out.push(base[7]!.subarray(0, cut)); // base has 8+ frames, built above
   // ARP-typed and random frames, and single-byte mutations of the crafted ones.
-  const arp = Buffer.from(base[0]);
+  const arp = Buffer.from(base[0]!);
   arp.writeUInt16BE(0x0806, 12);
   out.push(arp);
   for (let i = 0; i < 20; i++) out.push(Buffer.from(Array.from({ length: 14 + rnd(80) }, () => rnd(256))));
   for (let i = 0; i < 40; i++) {
-    const b = Buffer.from(base[rnd(base.length)]);
+    const b = Buffer.from(base[rnd(base.length)]!);
     b[rnd(b.length)] = rnd(256);
     out.push(b);
   }
@@ -150,7 +150,7 @@ const wrongLookup = (em: () => EmulatedCollection): EmulateOptions['helpers'] =>
 const objdumpLine = (file: string, slot: number): string | undefined => {
   const m = new RegExp(`^\\s+${slot}:\\t(.*)$`, 'm').exec(readFileSync(join(FIXTURES, file), 'utf8'));
   // llvm-objdump writes immediates in hex; the emulator as the kernel's verifier log does, in decimal.
-  return m?.[1].replace(/ <[^>]*>$/, '').replace(/(-?)0x([0-9a-f]+)/g, (_s, sign: string, h: string) => `${sign}${parseInt(h, 16)}`);
+  return m?.[1]?.replace(/ <[^>]*>$/, '').replace(/(-?)0x([0-9a-f]+)/g, (_s, sign: string, h: string) => `${sign}${parseInt(h, 16)}`);
 };
 
 function checkMessage(msg: string | undefined): void {
@@ -165,8 +165,8 @@ function checkMessage(msg: string | undefined): void {
   expect(objdumpLine('icmp_even_drop.objdump.txt', Number(slot))).toBe(text);
   expect(text).toMatch(/^\*\(u64 \*\)\(r0 \+ 0\) = r1$/);
   // Its C line, as the source file has it: the counter increment in bump().
-  const src = readFileSync(join(ROOT, 'bpf', file), 'utf8').split('\n')[Number(line) - 1];
-  expect(src.trim()).toBe(source);
+  const src = readFileSync(join(ROOT, 'bpf', file!), 'utf8').split('\n')[Number(line) - 1];
+  expect(src?.trim()).toBe(source);
   expect(source).toBe('*v += 1;');
 }
 
@@ -214,6 +214,6 @@ describe('a return value disagreement is blamed on the last instruction that set
     const [, slot, text, file, line, source] = m!;
     expect(objdumpLine('single_source_filter.objdump.txt', Number(slot))).toBe(text);
     expect(text).toBe('r0 = 2'); // XDP_PASS
-    expect(readFileSync(join(ROOT, 'bpf', file), 'utf8').split('\n')[Number(line) - 1].trim()).toBe(source);
+    expect(readFileSync(join(ROOT, 'bpf', file!), 'utf8').split('\n')[Number(line) - 1]?.trim()).toBe(source);
   });
 });

@@ -16,7 +16,7 @@ function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const out: string[] = [];
   for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^'"]+)['"]/g)) {
-    out.push(m[1] ?? m[2] ?? m[3]);
+    out.push(m[1] ?? m[2] ?? m[3] ?? '');
   }
   return out;
 }

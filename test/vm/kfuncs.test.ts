@@ -38,7 +38,7 @@ describe('kfuncs, emulated', () => {
 
   it('a strong kfunc the emulator lacks is EMU_UNKNOWN_HELPER naming it', () => {
     const em = openObject(join(FIXTURES, 'kfunc_missing.o')).emulate();
-    const name = em.file.programs[0].name;
+    const name = em.file.programs[0]!.name;
     expect(() => em.program(name).testRun(frameOf(60))).toThrow(/bpf_ts_missing_kfunc/);
   });
 });

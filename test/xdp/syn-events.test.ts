@@ -70,9 +70,9 @@ describeRoot('syn_reporter on a veth pair', () => {
       expect(frame.subarray(6, 12).toString('hex')).toBe(env.macA.replaceAll(':', ''));
       expect(frame.readUInt16BE(12)).toBe(0x0800);
       expect(frame[14 + 9]).toBe(6); // IPPROTO_TCP
-      const tcp = 14 + (frame[14] & 0xf) * 4;
+      const tcp = 14 + (frame.readUInt8(14) & 0xf) * 4;
       expect(frame.readUInt16BE(tcp + 2)).toBe(PORT);
-      expect(frame[tcp + 13] & 0x12).toBe(0x02); // SYN without ACK
+      expect(frame.readUInt8(tcp + 13) & 0x12).toBe(0x02); // SYN without ACK
     }
     expect(sports.size).toBe(ATTEMPTS);
   });

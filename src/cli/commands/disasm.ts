@@ -15,8 +15,9 @@ export const disasm = defineCommand({
     program: { type: 'string' },
   },
   run(positionals, values, ctx) {
-    if (positionals.length !== 1) throw new BpfError('USAGE', 'disasm takes exactly one object file (usage: bpf-ts disasm OBJ [--program NAME])');
-    const obj = readObjectFile(positionals[0]);
+    const [file, ...more] = positionals;
+    if (file === undefined || more.length > 0) throw new BpfError('USAGE', 'disasm takes exactly one object file (usage: bpf-ts disasm OBJ [--program NAME])');
+    const obj = readObjectFile(file);
     const wanted = values.program;
     const programs = wanted === undefined ? obj.programs : obj.programs.filter((p) => p.name === wanted);
     if (programs.length === 0) {
@@ -39,7 +40,7 @@ export const disasm = defineCommand({
     }
     listings.forEach((l, n) => {
       if (n > 0) ctx.print('');
-      const w = String(l.lines.length ? l.lines[l.lines.length - 1].slot : 0).length;
+      const w = String(l.lines.at(-1)?.slot ?? 0).length;
       ctx.print(`${l.name} (section ${l.section}):`);
       for (const x of l.lines) {
         if (x.source) ctx.print(`; ${x.source.text}  [${x.source.file}:${x.source.line}]`);

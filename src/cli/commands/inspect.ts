@@ -54,8 +54,9 @@ export const inspect = defineCommand({
   usage: 'bpf-ts inspect OBJ [--max-size BYTES] [--json]  (only regular files; objects over 256 MiB need --max-size)',
   options: { 'max-size': { type: 'string' } },
   run(positionals, values, ctx) {
-    if (positionals.length !== 1) throw new BpfError('USAGE', 'inspect takes exactly one object file');
-    const d = describeObject(readObjectFile(positionals[0], { maxBytes: parseMaxSize(values['max-size']) }));
+    const [file, ...more] = positionals;
+    if (file === undefined || more.length > 0) throw new BpfError('USAGE', 'inspect takes exactly one object file');
+    const d = describeObject(readObjectFile(file, { maxBytes: parseMaxSize(values['max-size']) }));
     if (ctx.json) {
       ctx.printJson(d);
       return 0;

@@ -54,17 +54,18 @@ export const load = defineCommand({
     'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--max-entries MAP=N]… [--ignore-memory-limit] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
   options: loadOptions,
   run(positionals, values, ctx) {
-    if (positionals.length !== 1) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
+    const [file, ...more] = positionals;
+    if (file === undefined || more.length > 0) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
     if (values['pin-links'] !== undefined) {
       if (values.xdp || values.tc || values.cgroup || values['sk-msg']) throw new BpfError('USAGE', '--pin-links attaches tracing programs where their sections say; it does not go with --xdp, --tc or --cgroup');
-      return loadPinLinks(positionals[0]!, values['pin-links'], { program: values.program, set: values.set }, ctx);
+      return loadPinLinks(file, values['pin-links'], { program: values.program, set: values.set }, ctx);
     }
     const kinds = [values.xdp && '--xdp', values.tc && '--tc', (values.cgroup || values['sk-msg']) && '--cgroup/--sk-msg'].filter(Boolean);
     if (kinds.length > 1) throw new BpfError('USAGE', `load attaches one kind at a time: ${kinds.join(' and ')} given`);
     // An explicit --bpffs must be a bpf filesystem bpf-ts may trust, whether or not anything gets pinned.
     checkBpffsOption(values.bpffs);
-    if (values.tc) return loadTc(positionals[0]!, { ...values, tc: values.tc }, ctx, values.bpffs ?? DEFAULT_BPFFS);
-    if (values.cgroup || values['sk-msg']) return loadCgroup(positionals[0]!, values, ctx, values.bpffs ?? DEFAULT_BPFFS);
+    if (values.tc) return loadTc(file, { ...values, tc: values.tc }, ctx, values.bpffs ?? DEFAULT_BPFFS);
+    if (values.cgroup || values['sk-msg']) return loadCgroup(file, values, ctx, values.bpffs ?? DEFAULT_BPFFS);
     const iface = values.xdp;
     if (!iface) throw new BpfError('USAGE', 'load needs where to attach: --xdp IFACE, --tc IFACE, --cgroup PATH or --sk-msg MAP');
     for (const f of ['direction', 'priority', 'handle', 'attach-type', 'sk-msg-program'] as const) {
@@ -87,7 +88,7 @@ export const load = defineCommand({
       removedDefunctPin = clearDefunctLinkPin(linkPinPath, `the XDP link for ${iface}`);
     }
 
-    const spec = openObject(positionals[0]);
+    const spec = openObject(file);
     applyMaxEntries(spec, values['max-entries']);
     const prog = selectXdpProgram(spec, values.program);
     using coll = spec.load({

@@ -40,19 +40,20 @@ export const run = defineCommand({
     ...MAX_ENTRIES_OPTION,
   },
   async run(positionals, values, ctx) {
-    if (positionals.length !== 1) throw new BpfError('USAGE', `run takes exactly one object file (usage: ${this.usage})`);
+    const [file, ...more] = positionals;
+    if (file === undefined || more.length > 0) throw new BpfError('USAGE', `run takes exactly one object file (usage: ${this.usage})`);
     const iface = values.xdp;
     const interval = positiveNumber(values.interval, '--interval', 1);
     const duration = values.duration === undefined ? undefined : positiveNumber(values.duration, '--duration', 1);
     if (!iface) {
       // No hook given: attach every tracing program where its section says.
       const program = values.program;
-      return runTracing(positionals[0]!, { interval, duration, programs: program ? [program] : undefined, set: values.set, eventType: values['event-type'] }, ctx);
+      return runTracing(file, { interval, duration, programs: program ? [program] : undefined, set: values.set, eventType: values['event-type'] }, ctx);
     }
     const mode = parseMode(values.mode, 'native');
     const netns = values.netns;
 
-    const spec = openObject(positionals[0]);
+    const spec = openObject(file);
     applyMaxEntries(spec, values['max-entries']);
     const prog = selectXdpProgram(spec, values.program);
     using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });

@@ -47,21 +47,23 @@ export const testRun = defineCommand({
   options: testRunOptions,
   run(positionals, values, ctx) {
     if (values.asm !== undefined || values.emulate) return emulate(positionals, values, ctx);
-    if (positionals.length !== 1) throw new BpfError('USAGE', 'test-run takes exactly one object file');
+    const [file, ...more] = positionals;
+    if (file === undefined || more.length > 0) throw new BpfError('USAGE', 'test-run takes exactly one object file');
     const dataHex = values['data-hex'];
     if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
     const data = parseHex(dataHex, '--data-hex');
     if (data.length < 14) throw new BpfError('USAGE', `--data-hex is ${data.length} bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)`);
     const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
     if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
-    const spec = openObject(positionals[0]);
+    const spec = openObject(file);
     applyMaxEntries(spec, values['max-entries']);
     let name = values.program;
     if (!name) {
-      if (spec.programs.length !== 1) {
+      const [only, ...others] = spec.programs;
+      if (only === undefined || others.length > 0) {
         throw new BpfError('USAGE', `${spec.path} has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')}): choose one with --program`);
       }
-      name = spec.programs[0].name;
+      name = only.name;
     }
     const wanted = spec.program(name);
     const type = values.type ?? (wanted.type === null ? 'xdp' : undefined);
@@ -85,7 +87,8 @@ const jsonU64 = (v: bigint): number | string => (v <= BigInt(Number.MAX_SAFE_INT
 
 function emulate(positionals: string[], values: TestRunValues, ctx: CommandContext): number {
   const file = values.asm;
-  if (typeof file !== 'string' && positionals.length === 1) return emulateObjectProgram(positionals[0], values, ctx);
+  const [obj, ...more] = positionals;
+  if (typeof file !== 'string' && obj !== undefined && more.length === 0) return emulateObjectProgram(obj, values, ctx);
   if (typeof file !== 'string') throw new BpfError('USAGE', '--emulate runs an object (test-run OBJ --emulate --data-hex HEX) or an assembler file (--asm FILE)');
   if (!values.emulate) throw new BpfError('USAGE', '--asm programs run in the emulator: add --emulate');
   if (positionals.length > 0) throw new BpfError('USAGE', `test-run --asm takes no object file (got ${positionals.join(' ')})`);
@@ -125,10 +128,11 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   const spec = openObject(path);
   let name = values.program;
   if (!name) {
-    if (spec.programs.length !== 1) {
+    const [only, ...others] = spec.programs;
+    if (only === undefined || others.length > 0) {
       throw new BpfError('USAGE', `${spec.path} has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')}): choose one with --program`);
     }
-    name = spec.programs[0].name;
+    name = only.name;
   }
   spec.program(name);
   const trace: string[] = [];
