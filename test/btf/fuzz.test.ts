@@ -28,6 +28,7 @@ import { parseObject } from '../../src/object/object.js';
 import type { BpfObjectFile } from '../../src/object/types.js';
 import { cases, REPLAYING, type Rng, runCases, seedLine, summary } from '../helpers/fuzz.js';
 import { BtfBuilder } from '../helpers/btf-builder.js';
+import { targetBtf } from '../helpers/target-btf.js';
 import { listFixtures } from '../helpers/oracle.js';
 
 const FILE = 'test/btf/fuzz.test.ts';
@@ -523,6 +524,21 @@ describe('BTF found by fuzzing, by hand', () => {
     b.raw([5000, (15 << 24) | 1, 4, v, 0, 4]); // DATASEC, name_off 5000
     const blob = b.build();
     expect(() => sanitizeBtf(blob, { ...ALL_BTF_FEATURES, datasec: false })).toThrowError(expect.objectContaining({ code: 'BTF_INVALID', message: expect.stringContaining('[3]') }));
+  });
+
+  it('CO-RE: a plain field that starts inside a byte is CORE_RELOCATION (it was a RangeError from BigInt(0.375))', () => {
+    // The fuzzer's input: core_echo_dropper.clang19.o with two u32s of .BTF changed.
+    const fx = FIXTURE_BTF.find((x) => x.file === 'core_echo_dropper.clang19.o')!;
+    const bytes = FIXTURES.find((f) => f.file === fx.file)!.bytes.slice();
+    const dv = new DataView(bytes.buffer);
+    dv.setUint32(fx.btfAt + 476, 0xffffffff, true);
+    dv.setUint32(fx.btfAt + 836, 3, true);
+    const obj = parseObject(bytes, fx.file);
+    const p = obj.programs.find((x) => x.name === 'xdp_drop_echo_reply')!;
+    const resolver = new CoreResolver(obj.btf!, coreTargetFromBtf(targetBtf()), { littleEndian: true });
+    expect(() => applyCoreRelocations(p.instructions.slice(), true, p.coreRelocations, resolver, fx.file)).toThrowError(
+      expect.objectContaining({ code: 'CORE_RELOCATION', message: expect.stringContaining('does not start on a byte') }),
+    );
   });
 
   // STRUCT = 4, ARRAY = 3 (info word: kind << 24 | vlen).
