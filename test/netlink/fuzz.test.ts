@@ -5,8 +5,7 @@
 // here). Only a BpfError may escape the parsers; the seed changes every run
 // and is printed (test/helpers/fuzz.ts says how to replay a case).
 import { describe, expect, it } from 'vitest';
-import { BpfError } from '../../src/errors.js';
-import { AF_INET, dumpAddressesV4, RTM_GETADDR } from '../../src/netlink/addr.js';
+import { AF_INET, dumpAddressesV4, RTM_GETADDR, RTM_NEWADDR } from '../../src/netlink/addr.js';
 import { NLMSGERR_ATTR_MISS_TYPE, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS, parseNlmsgErr } from '../../src/netlink/error.js';
 import { ifinfomsg, parseLink, RTM_GETLINK, RTM_NEWLINK } from '../../src/netlink/link.js';
 import {
@@ -24,7 +23,7 @@ import {
   NlAttrs,
   parseMessages,
 } from '../../src/netlink/message.js';
-import { dumpNeighboursV4, RTM_GETNEIGH } from '../../src/netlink/neigh.js';
+import { dumpNeighboursV4, RTM_GETNEIGH, RTM_NEWNEIGH } from '../../src/netlink/neigh.js';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
 import {
   dumpFilters,
@@ -110,8 +109,9 @@ function mutate(rng: Rng, base: Buffer, others: Buffer[]): { bytes: Buffer; desc
     // A length or type field: nlmsg_len / nla_len / nla_type are u16/u32 at 4-aligned offsets.
     const at = 4 * rng.int(Math.max(1, b.length / 4));
     const v = rng.pick([0, 1, 3, 4, 5, 8, 15, 16, 17, 20, 0xffff, 0x7fff, b.length, b.length - at, b.length - at + 4, rng.int(0x10000)]);
+    const half = at + 2 * rng.int(2);
     if (rng.chance(0.5) && at + 4 <= b.length) b.writeUInt32LE(v, at);
-    else if (at + 2 <= b.length) b.writeUInt16LE(v & 0xffff, at + 2 * rng.int(2));
+    else if (half + 2 <= b.length) b.writeUInt16LE(v & 0xffff, half);
     return { bytes: b, desc: `u16/u32 at ${at} = ${v}` };
   }
   if (how < 55) {
@@ -164,7 +164,7 @@ function readAll(bytes: Buffer): void {
   const sock = fakeSocket(msgs);
   dumpAddressesV4(sock);
   dumpNeighboursV4(sock);
-  listQdiscs(sock, msgs[0] ? msgs[0].payload.readInt32LE(4 % Math.max(1, msgs[0].payload.length - 3)) : 1);
+  listQdiscs(sock, msgs[0] && msgs[0].payload.length >= 8 ? msgs[0].payload.readInt32LE(4) : 1);
   dumpFilters(sock, 7, 0xfffffff2, { op: 'fuzz', kind: 'tc' } as never);
 }
 
@@ -200,13 +200,12 @@ describe('fuzz netlink replies', () => {
   });
 });
 
-// Regression cases found by this fuzzer are below, each with the input it found.
+// The fuzzer found no parser bug here so far; these pin the short-header checks it relies on.
 describe('netlink parsing, by hand', () => {
   it('a payload shorter than its family header is NETLINK, not a RangeError', () => {
     for (const type of [RTM_NEWLINK, RTM_NEWTFILTER, RTM_NEWQDISC]) {
       const m: NlMessage = { type, flags: 0, seq: 0, pid: 0, payload: Buffer.alloc(3) };
       expect(() => (type === RTM_NEWLINK ? parseLink(m) : parseTcmsg(m))).toThrowError(expect.objectContaining({ code: 'NETLINK' }));
     }
-    expect(() => BpfError).toBeDefined();
   });
 });

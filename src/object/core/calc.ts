@@ -90,6 +90,8 @@ function fieldValue(kind: number, spec: CoreSpec | null, littleEndian: boolean):
       byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
     }
   } else {
+    // Only a bitfield may start inside a byte (libbpf refuses the same).
+    if (bitOff % 8 !== 0) throw new CoreRelocationError(`field ${m.name} at bit ${bitOff} is not a bitfield but does not start on a byte`);
     byteSize = sizeOf(btf, mt.id, what);
     byteOff = bitOff / 8;
     bitSize = byteSize * 8;
