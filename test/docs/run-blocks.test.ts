@@ -40,7 +40,7 @@ interface Block {
   code: string;
 }
 
-export function docBlocks(): Block[] {
+function docBlocks(): Block[] {
   const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
   return files.flatMap((file) => {
     const text = readFileSync(join(ROOT, file), 'utf8');
@@ -76,6 +76,32 @@ const PRINTS: { file: string; contains: string; stdout: RegExp[] }[] = [
   { file: 'docs/tc.md', contains: 'attachTcx', stdout: [/priority: 1/, /handle: 1/, /tc_ingress/] },
   { file: 'docs/tracing.md', contains: 'attachIter', stdout: [new RegExp(`^${process.pid > 0 ? '\\d+ \\d+' : ''}$`, 'm')] },
 ];
+
+/** What an sh command prints where the doc states it in a comment or prose: file, a part of the command, stdout patterns. */
+const SH_PRINTS: { file: string; command: string; stdout: (RegExp | ((out: string) => void))[] }[] = [
+  // README's demo output block.
+  { file: 'README.md', command: 'bpf-ts demo', stdout: [/: 5 answered \(seq 1,3,5,7,9\), 5 dropped \(seq 2,4,6,8,10\)\n/, /passed=5 dropped=5\n/, /removed test network/] },
+  { file: 'docs/xdp.md', command: 'ping -c 6', stdout: [/6 packets transmitted, 3 received/] },
+  // counters [0] passed, [1] dropped, per CPU: 3 and 3 in all.
+  { file: 'docs/xdp.md', command: 'map dump', stdout: [(out) => expect(perCpuSums(out)).toEqual({ '00000000': 3n, '01000000': 3n })] },
+  { file: 'docs/tc.md', command: 'ping -c 5', stdout: [/5 packets transmitted, 5 received/] },
+  // 490 = 5 × 98 bytes (0x1ea) at key 0 (ingress) and key 1 (egress).
+  { file: 'docs/tc.md', command: 'map dump', stdout: [/^key: 00 00 00 00  value: ea 01 00 00 00 00 00 00\nkey: 01 00 00 00  value: ea 01 00 00 00 00 00 00\n/] },
+  { file: 'docs/cgroup.md', command: 'sh -c', stdout: [/^hello through sk_msg$/m] },
+];
+
+/** `map dump` text of a per-CPU map of u64: key hex → sum over CPUs. */
+function perCpuSums(out: string): Record<string, bigint> {
+  const sums: Record<string, bigint> = {};
+  let key = '';
+  for (const line of out.split('\n')) {
+    const k = /^key: ([0-9a-f ]+)$/.exec(line);
+    if (k) key = k[1]!.replace(/ /g, '');
+    const v = /^\s+value \(CPU \d+\): ([0-9a-f ]+)$/.exec(line);
+    if (v) sums[key] = (sums[key] ?? 0n) + Buffer.from(v[1]!.replace(/ /g, ''), 'hex').readBigUInt64LE(0);
+  }
+  return sums;
+}
 
 const u = uniqueName('dk');
 const nsEth = `${u}-e`;
@@ -156,7 +182,7 @@ interface Step {
 }
 
 /** Split an sh block into commands (continuations and quoted newlines joined) and the output lines shown after each. */
-export function shSteps(code: string): Step[] {
+function shSteps(code: string): Step[] {
   const steps: Step[] = [];
   const lines = code.replace(/\n$/, '').split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -174,7 +200,7 @@ export function shSteps(code: string): Step[] {
 const FOREGROUND = /\bbpf-ts (run|top)\b/;
 
 /** The script the test runs for an sh block; output of step N goes to out/N. */
-function shScript(steps: Step[]): string {
+function shScript(steps: Step[], file: string): string {
   const body = steps.map((s, n) => {
     const cmd = s.command.replace(/\s+#[^'"\n]*$/, '');
     if (/^#/.test(cmd) || !cmd.trim()) return s.command;
@@ -184,9 +210,10 @@ function shScript(steps: Step[]): string {
     if (FOREGROUND.test(cmd) && !/--(duration|count)\b/.test(cmd)) {
       line = `{ rc=0; timeout --preserve-status -s INT 3 ${cmd.replace(/^sudo /, '')} || rc=$?; [ $rc = 130 ] || { echo "exit $rc after Ctrl-C (want 130): ${cmd.replace(/["$`\\]/g, '')}" >&2; exit 1; }; }`;
     }
-    return s.output.length ? `${line} > out/${n}` : line;
+    if (s.output.length) return `${line} > out/${n}`;
+    return SH_PRINTS.some((p) => p.file === file && cmd.includes(p.command)) ? `${line} | tee out/${n}` : line;
   });
-  return ['set -e', 'mkdir -p out', ...body].join('\n') + '\n';
+  return ['set -e -o pipefail', 'mkdir -p out', ...body].join('\n') + '\n';
 }
 
 /** Compare what a command printed with what the doc shows: JSON by value (`…` ends a shown prefix), text line by line up to `...`. */
@@ -277,6 +304,10 @@ describeRoot('every js/ts block and bpf-ts command line in README.md and docs/ r
     expect(runnable.filter((b) => b.lang === 'sh').length).toBeGreaterThan(15);
   });
 
+  it('each SH_PRINTS entry names a command of its file', () => {
+    for (const p of SH_PRINTS) expect(runnable.some((b) => b.file === p.file && b.lang === 'sh' && b.code.includes(p.command)), `${p.file}: ${p.command}`).toBe(true);
+  });
+
   it('each no-run block is listed with its reason, and each listed one exists', () => {
     const marked = all.filter(noRun).map((b) => `${b.file}:${b.line}`);
     const listed = NO_RUN.map((n) => {
@@ -324,13 +355,19 @@ describeRoot('every js/ts block and bpf-ts command line in README.md and docs/ r
   it.each(runnable.filter((b) => b.lang === 'sh').map((b) => [`${b.file}:${b.line}`, b] as const))('%s: its commands run', (where, b) => {
     const steps = shSteps(subst(b.code));
     const work = mkdtempSync(join(dir, 'sh-'));
-    writeFileSync(join(work, 'block.sh'), shScript(steps));
+    writeFileSync(join(work, 'block.sh'), shScript(steps, b.file));
     withContext(b, () => {
     const r = runIsolated(['bash', join(work, 'block.sh')], dir);
     try {
-      if (r.code !== 0) throw new Error(`${where} exited ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}\nscript:\n${shScript(steps)}`);
+      if (r.code !== 0) throw new Error(`${where} exited ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}\nscript:\n${shScript(steps, b.file)}`);
       steps.forEach((s, n) => {
         if (s.output.length) compareOutput(s.output, readFileSync(join(dir, 'out', String(n)), 'utf8'), `${where}: ${s.command}`);
+        for (const p of SH_PRINTS.filter((p) => p.file === b.file && s.command.includes(p.command)))
+          for (const check of p.stdout) {
+            const out = readFileSync(join(dir, 'out', String(n)), 'utf8');
+            if (check instanceof RegExp) expect(out, `${where}: ${s.command}`).toMatch(check);
+            else check(out);
+          }
       });
     } finally {
       rmSync(join(dir, 'out'), { recursive: true, force: true });
