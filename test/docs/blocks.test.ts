@@ -2,7 +2,8 @@
 // this runs on (CI: Node 20): js blocks parse as ES modules with `node
 // --check` (so no `using`, which Node 20 does not have), json blocks parse
 // (a fragment like `"maps": [...]` inside braces), ts blocks have no syntax
-// errors. Placeholders written `…` stand for elided code.
+// errors. Placeholders written `…` stand for elided code. Running them (as
+// root) is test/docs/run-blocks.test.ts.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +22,8 @@ function blocks(): Block[] {
   const files = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
   return files.flatMap((file) => {
     const text = readFileSync(file, 'utf8');
-    return [...text.matchAll(/^```(\w*)\n([\s\S]*?)^```/gm)].map((m) => ({ file, line: text.slice(0, m.index).split('\n').length, lang: m[1]!, code: m[2]! }));
+    // The info string may go on after the language (```js no-run).
+    return [...text.matchAll(/^```(\w*)[^\n]*\n([\s\S]*?)^```/gm)].map((m) => ({ file, line: text.slice(0, m.index).split('\n').length, lang: m[1]!, code: m[2]! }));
   });
 }
 

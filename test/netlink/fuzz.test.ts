@@ -5,7 +5,7 @@
 // here). Only a BpfError may escape the parsers; the seed changes every run
 // and is printed (test/helpers/fuzz.ts says how to replay a case).
 import { describe, expect, it } from 'vitest';
-import { AF_INET, dumpAddressesV4, RTM_GETADDR, RTM_NEWADDR } from '../../src/netlink/addr.js';
+import { AF_INET, dumpAddressesV4, RTM_GETADDR } from '../../src/netlink/addr.js';
 import { NLMSGERR_ATTR_MISS_TYPE, NLMSGERR_ATTR_MSG, NLMSGERR_ATTR_OFFS, parseNlmsgErr } from '../../src/netlink/error.js';
 import { ifinfomsg, parseLink, RTM_GETLINK, RTM_NEWLINK } from '../../src/netlink/link.js';
 import {
@@ -23,7 +23,7 @@ import {
   NlAttrs,
   parseMessages,
 } from '../../src/netlink/message.js';
-import { dumpNeighboursV4, RTM_GETNEIGH, RTM_NEWNEIGH } from '../../src/netlink/neigh.js';
+import { dumpNeighboursV4, RTM_GETNEIGH } from '../../src/netlink/neigh.js';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
 import {
   dumpFilters,

@@ -4,6 +4,7 @@
 // run_cnt/run_time_ns. The statistics fd is closed on every exit path, which
 // puts the kernel's statistics back to what they were before.
 
+import { constants } from 'node:os';
 import { BpfError } from '../../errors.js';
 import { Fd } from '../../sys/fd.js';
 import type { ProgInfo } from '../../sys/info.js';
@@ -85,7 +86,12 @@ export const top = defineCommand({
     const stats = new Fd(enableStats(), 'BPF run-time statistics');
     let stop: (() => void) | undefined;
     const stopped = new Promise<void>((r) => (stop = r));
-    const onSignal = (): void => stop?.();
+    // Ctrl-C ends top as it ends every command: exit 128 + the signal's number (docs/cli.md, Exit paths).
+    let caught: NodeJS.Signals | undefined;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      caught ??= sig;
+      stop?.();
+    };
     const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
     for (const s of signals) process.on(s, onSignal);
     try {
@@ -117,6 +123,6 @@ export const top = defineCommand({
       for (const s of signals) process.off(s, onSignal);
       stats.close();
     }
-    return 0;
+    return caught ? 128 + constants.signals[caught] : 0;
   },
 });

@@ -1,0 +1,378 @@
+// Every js and ts block of README.md and docs/ runs, and every `bpf-ts …`
+// line of their sh blocks, as a user would run them (kernel test: root).
+//
+// How a block runs:
+// - In a scratch project: node_modules/bpf-ts links to this checkout (its
+//   package.json exports dist/, built by ensureDist), `fixtures` links to the
+//   checkout's fixtures, so `import … from 'bpf-ts'` and 'fixtures/x.o' work
+//   as they do for a user of the package. ts blocks are compiled with
+//   TypeScript (ES2022: `using` becomes try/finally, so Node 20 runs it).
+// - In a private mount namespace with its own bpffs on /sys/fs/bpf: pins the
+//   docs name (/sys/fs/bpf/myobj, tc/globals/acc_map, …) are real, never
+//   collide with other runs, and vanish with the block.
+// - In a network namespace the test made, where `eth0` is one end of a veth
+//   whose peer is in a second test namespace: docs write `eth0` as users do,
+//   and nothing is attached in the root namespace.
+// - The word `lab` (testenv names lab, lab-a, lab-b, cgroup lab, /sys/fs/bpf/lab)
+//   is replaced by a name unique to this run: testenv namespaces and cgroups
+//   are global names.
+// - sh blocks: `sudo` and `npx` are the caller (already root) and the checkout's
+//   bin/bpf-ts.js; lines after a command that are not commands are its output
+//   as the doc shows it, compared with what the command printed; a foreground
+//   command (`run`/`top` with neither --duration nor --count) gets Ctrl-C
+//   (SIGINT) after 3 s and must exit 130 having cleaned up.
+// A block fenced ```js no-run (or ts/sh) is listed in NO_RUN with the reason.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import ts from 'typescript';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { ensureDist, ROOT, uniqueName } from '../helpers/cli.js';
+import { describeRoot } from '../helpers/root.js';
+
+interface Block {
+  file: string;
+  line: number;
+  lang: string;
+  info: string;
+  code: string;
+}
+
+function docBlocks(): Block[] {
+  const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+  return files.flatMap((file) => {
+    const text = readFileSync(join(ROOT, file), 'utf8');
+    return [...text.matchAll(/^```(\w*)([^\n]*)\n([\s\S]*?)^```/gm)].map((m) => ({
+      file,
+      line: text.slice(0, m.index).split('\n').length,
+      lang: m[1]!,
+      info: m[2]!.trim(),
+      code: m[3]!,
+    }));
+  });
+}
+
+/** Blocks that do not run, each named by file and a line of it, with why. Keep it short. */
+const NO_RUN: { file: string; contains: string; why: string }[] = [];
+
+/** What a js/ts block prints, where the doc says so (in comments): file, a line of the block, stdout patterns. */
+const PRINTS: { file: string; contains: string; stdout: RegExp[] }[] = [
+  { file: 'README.md', contains: 'console.log(run.verdict)', stdout: [/^XDP_DROP$/m] },
+  { file: 'docs/api.md', contains: 'hits.readBigUInt64LE(8)', stdout: [/^XDP_DROP\n103n 3n\n$/] },
+  { file: 'docs/api.md', contains: 'blocked_src', stdout: [/^<Buffer c0 00 02 07> <Buffer 02 00 00 00>\n<Buffer 02 00 00 00>\n$/] },
+  { file: 'docs/api.md', contains: 'g.seen_total', stdout: [/^8n 5n 9\n0n 10n\n$/] },
+  { file: 'docs/api.md', contains: 'repeat: 100', stdout: [/^1 XDP_DROP\ntrue\n$/] },
+  { file: 'docs/api.md', contains: 'queryXdp', stdout: [/attached: 'native'/, /name: 'xdp_globals'/] },
+  { file: 'docs/api.md', contains: 'listTc', stdout: [/tc_ingress/] },
+  { file: 'docs/api.md', contains: 'RingBufferReader', stdout: [/^1n\n2n\n3n\n$/] },
+  { file: 'docs/cgroup.md', contains: 'queryCgroup', stdout: [/attachTypeName: 'sock_ops'/, /progName: 'bpf_sockmap'/] },
+  { file: 'docs/core.md', contains: 'typedMap', stdout: [/^24 0n\n$/] },
+  { file: 'docs/emulator.md', contains: 'new Vm', stdout: [/retval: 42n/, /instructions: 2/] },
+  // The output the doc shows in the block after it.
+  { file: 'docs/object-model.md', contains: 'ownInstructionCount', stdout: [/^xdp_a \[xdp\] xdp: 3 own \+ 3 appended\nxdp_b \[xdp\] xdp: 5 own \+ 6 appended\nxdp_c \[xdp\] xdp: 2 own \+ 0 appended\nxdp_loop \[xdp\] xdp: 15 own \+ 5 appended\n$/] },
+  { file: 'docs/object-model.md', contains: 'parseObject', stdout: [/\[ '.rodata', '.data', '.bss' \]/] },
+  { file: 'docs/tc.md', contains: 'attachTcx', stdout: [/priority: 1/, /handle: 1/, /tc_ingress/] },
+  // "tgid pid" per task: a machine has more than ten.
+  { file: 'docs/tracing.md', contains: 'attachIter', stdout: [/^(\d+ \d+\n){10,}/] },
+];
+
+/** What an sh command prints where the doc states it in a comment or prose: file, a part of the command, stdout patterns. */
+const SH_PRINTS: { file: string; command: string; stdout: (RegExp | ((out: string) => void))[] }[] = [
+  // README's demo output block.
+  { file: 'README.md', command: 'bpf-ts demo', stdout: [/: 5 answered \(seq 1,3,5,7,9\), 5 dropped \(seq 2,4,6,8,10\)\n/, /passed=5 dropped=5\n/, /removed test network/] },
+  { file: 'docs/xdp.md', command: 'ping -c 6', stdout: [/6 packets transmitted, 3 received/] },
+  // counters [0] passed, [1] dropped, per CPU: 3 and 3 in all.
+  { file: 'docs/xdp.md', command: 'map dump', stdout: [(out) => expect(perCpuSums(out)).toEqual({ '00000000': 3n, '01000000': 3n })] },
+  { file: 'docs/tc.md', command: 'ping -c 5', stdout: [/5 packets transmitted, 5 received/] },
+  // 490 = 5 × 98 bytes (0x1ea) at key 0 (ingress) and key 1 (egress).
+  { file: 'docs/tc.md', command: 'map dump', stdout: [/^key: 00 00 00 00  value: ea 01 00 00 00 00 00 00\nkey: 01 00 00 00  value: ea 01 00 00 00 00 00 00\n/] },
+  { file: 'docs/cgroup.md', command: 'sh -c', stdout: [/^hello through sk_msg$/m] },
+];
+
+/** `map dump` text of a per-CPU map of u64: key hex → sum over CPUs. */
+function perCpuSums(out: string): Record<string, bigint> {
+  const sums: Record<string, bigint> = {};
+  let key = '';
+  for (const line of out.split('\n')) {
+    const k = /^key: ([0-9a-f ]+)$/.exec(line);
+    if (k) key = k[1]!.replace(/ /g, '');
+    const v = /^\s+value \(CPU \d+\): ([0-9a-f ]+)$/.exec(line);
+    if (v) sums[key] = (sums[key] ?? 0n) + Buffer.from(v[1]!.replace(/ /g, ''), 'hex').readBigUInt64LE(0);
+  }
+  return sums;
+}
+
+const u = uniqueName('dk');
+const nsEth = `${u}-e`;
+const nsPeer = `${u}-p`;
+const cgroupRoot = '/sys/fs/cgroup/unified';
+
+// testenv's subnet 10.11.X.0/24: X from the name (src/testenv.ts subnetOctet).
+const octet = (createHash('sha1').update(u).digest().readUInt16BE(0) % 254) + 1;
+const subst = (code: string) => code.replace(/\blab\b/g, u).replace(/\b10\.11\.X\./g, `10.11.${octet}.`);
+
+/** What the test provides around a block: a testenv `lab` it uses without setting it up, a cgroup `lab` it does not mkdir. */
+const needsTestenv = (b: Block) => /\blab-[ab]\b/.test(b.code) && !/testenv setup|setupTestEnv/.test(b.code);
+const needsCgroup = (b: Block) => /(--cgroup |cgroup: ')(\/sys\/fs\/cgroup\/unified\/)?lab\b/.test(b.code) && !/mkdir/.test(b.code);
+
+function cleanupNamed(): string[] {
+  const problems: string[] = [];
+  for (const ns of [`${u}-a`, `${u}-b`, `${u}-ns`]) {
+    if (!existsSync(`/var/run/netns/${ns}`)) continue;
+    // Made inside a block's private mount namespace, only the empty mount point file is left out here.
+    spawnSync('ip', ['netns', 'del', ns], { stdio: 'pipe' });
+    try {
+      rmSync(`/var/run/netns/${ns}`, { force: true });
+    } catch (e) {
+      problems.push(`netns ${ns}: ${(e as Error).message}`);
+    }
+  }
+  if (existsSync(join(cgroupRoot, u))) {
+    try {
+      rmdirSync(join(cgroupRoot, u));
+    } catch (e) {
+      problems.push(`cgroup ${u}: ${(e as Error).message}`);
+    }
+  }
+  return problems;
+}
+
+/** Run a block with what it needs around it, and remove all of it after, whatever happened. */
+function withContext(b: Block, f: () => void): void {
+  try {
+    if (needsTestenv(b)) execFileSync(process.execPath, [join(ROOT, 'bin', 'bpf-ts.js'), 'testenv', 'setup', '--name', u], { stdio: 'pipe' });
+    if (needsCgroup(b)) mkdirSync(join(cgroupRoot, u));
+    f();
+  } finally {
+    if (needsTestenv(b) && existsSync(`/var/run/netns/${u}-a`)) spawnSync(process.execPath, [join(ROOT, 'bin', 'bpf-ts.js'), 'testenv', 'teardown', '--name', u], { stdio: 'pipe' });
+    const problems = cleanupNamed();
+    if (problems.length) throw new Error(`cleanup after ${b.file}:${b.line}: ${problems.join('; ')}`);
+  }
+}
+
+function sh(cmd: string, args: string[]): void {
+  execFileSync(cmd, args, { stdio: 'pipe' });
+}
+
+/** argv that runs `argv` in a private mount namespace with a fresh bpffs, inside the test's eth0 namespace. */
+function isolated(argv: string[]): string[] {
+  const setup = [
+    'mount -t bpf bpf /sys/fs/bpf',
+    // `bpf-ts completion bash > /etc/bash_completion.d/bpf-ts` writes into a throw-away tmpfs.
+    '[ ! -d /etc/bash_completion.d ] || mount -t tmpfs tmpfs /etc/bash_completion.d',
+    'exec "$@"',
+  ].join(' && ');
+  return ['unshare', '--mount', '--propagation', 'private', '--', 'nsenter', `--net=/var/run/netns/${nsEth}`, '--', 'sh', '-c', setup, 'sh', ...argv];
+}
+
+function runIsolated(argv: string[], cwd: string, timeoutMs = 120_000) {
+  const [cmd, ...args] = isolated(argv);
+  const r = spawnSync(cmd!, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, PATH: `${join(cwd, 'bin')}:${process.env.PATH}` } });
+  return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+// ---------------------------------------------------------------- sh blocks
+
+const COMMAND = /^(sudo |npx |bpf-ts |printf |source |npm |#|$)/;
+
+interface Step {
+  command: string;
+  output: string[];
+}
+
+/** Split an sh block into commands (continuations and quoted newlines joined) and the output lines shown after each. */
+function shSteps(code: string): Step[] {
+  const steps: Step[] = [];
+  const lines = code.replace(/\n$/, '').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    let line = lines[i]!;
+    if (!COMMAND.test(line) && steps.length) {
+      steps.at(-1)!.output.push(line);
+      continue;
+    }
+    while ((/\\$/.test(line) || (line.split("'").length - 1) % 2 === 1) && i + 1 < lines.length) line += '\n' + lines[++i]!;
+    steps.push({ command: line, output: [] });
+  }
+  return steps;
+}
+
+const FOREGROUND = /\bbpf-ts (run|top)\b/;
+
+/** The script the test runs for an sh block; output of step N goes to out/N. */
+function shScript(steps: Step[], file: string): string {
+  const body = steps.map((s, n) => {
+    const cmd = s.command.replace(/\s+#[^'"\n]*$/, '');
+    if (/^#/.test(cmd) || !cmd.trim()) return s.command;
+    // `npm install` set this checkout up and `npm test` is what runs this file.
+    if (/^npm (install|test)$/.test(cmd.trim())) return `# not run here: ${cmd}`;
+    let line = cmd;
+    if (FOREGROUND.test(cmd) && !/--(duration|count)\b/.test(cmd)) {
+      line = `{ rc=0; timeout --preserve-status -s INT 3 ${cmd.replace(/^sudo /, '')} || rc=$?; [ $rc = 130 ] || { echo "exit $rc after Ctrl-C (want 130): ${cmd.replace(/["$`\\]/g, '')}" >&2; exit 1; }; }`;
+    }
+    if (s.output.length) return `${line} > out/${n}`;
+    return SH_PRINTS.some((p) => p.file === file && cmd.includes(p.command)) ? `${line} | tee out/${n}` : line;
+  });
+  return ['set -e -o pipefail', 'mkdir -p out', ...body].join('\n') + '\n';
+}
+
+/** Compare what a command printed with what the doc shows: JSON by value (`…` ends a shown prefix), text line by line up to `...`. */
+function compareOutput(shown: string[], actual: string, where: string): void {
+  const text = shown.join('\n');
+  if (text.trimStart().startsWith('{')) {
+    const want = JSON.parse(text.replace(/…/g, '')) as Record<string, unknown>;
+    const got = JSON.parse(actual) as Record<string, unknown>;
+    expect(Object.keys(got).sort(), where).toEqual(Object.keys(want).sort());
+    for (const [k, v] of Object.entries(want)) {
+      // Timings differ run to run: the doc shows an example value.
+      if (k === 'durationNs') expect(typeof got[k], `${where}: ${k}`).toBe('number');
+      else if (typeof v === 'string' && text.includes(`"${v}…"`)) expect(String(got[k]).startsWith(v), `${where}: ${k} = ${String(got[k])}`).toBe(true);
+      else expect(got[k], `${where}: ${k}`).toEqual(v);
+    }
+    return;
+  }
+  const upTo = shown.indexOf('...');
+  const want = upTo >= 0 ? shown.slice(0, upTo) : shown;
+  const got = actual.split('\n').map((l) => l.trimEnd());
+  expect(got.slice(0, want.length), where).toEqual(want.map((l) => l.trimEnd()));
+  if (upTo < 0) expect(got.filter((l) => l).length, where).toBe(want.length);
+}
+
+// ------------------------------------------------------------------- the test
+
+const all = docBlocks();
+const noRun = (b: Block) => /\bno-run\b/.test(b.info);
+const runnable = all.filter((b) => ['js', 'ts', 'sh'].includes(b.lang) && !noRun(b));
+
+describeRoot('every js/ts block and bpf-ts command line in README.md and docs/ runs', () => {
+  let dir = '';
+
+  beforeAll(() => {
+    ensureDist();
+    dir = mkdtempSync(join(tmpdir(), 'bpfts-doc-run-'));
+    mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
+    symlinkSync(ROOT, join(dir, 'node_modules', 'bpf-ts'));
+    symlinkSync(join(ROOT, 'node_modules', 'vitest'), join(dir, 'node_modules', 'vitest'));
+    symlinkSync(join(ROOT, 'fixtures'), join(dir, 'fixtures'));
+    // README's placeholders: obj.o is any XDP object, new.o another one.
+    for (const [name, target] of [
+      ['obj.o', 'icmp_even_drop.o'],
+      ['new.o', 'globals.o'],
+      ['tc_shared_map.o', 'tc_shared_map.o'],
+      ['sockops_redir.o', 'sockops_redir.o'],
+    ])
+      symlinkSync(join(ROOT, 'fixtures', target!), join(dir, name!));
+    mkdirSync(join(dir, 'bin'));
+    const bin = join(ROOT, 'bin', 'bpf-ts.js');
+    writeFileSync(join(dir, 'bin', 'bpf-ts'), `#!/bin/sh\nexec "${process.execPath}" "${bin}" "$@"\n`, { mode: 0o755 });
+    writeFileSync(join(dir, 'bin', 'sudo'), '#!/bin/sh\n# the test already runs as root\nexec "$@"\n', { mode: 0o755 });
+    writeFileSync(
+      join(dir, 'bin', 'npx'),
+      `#!/bin/sh\n[ "$1" = bpf-ts ] || { echo "npx $1: the docs test provides only bpf-ts" >&2; exit 127; }\nshift\nexec "${process.execPath}" "${bin}" "$@"\n`,
+      { mode: 0o755 },
+    );
+    writeFileSync(join(dir, 'bin', 'node'), `#!/bin/sh\nexec "${process.execPath}" "$@"\n`, { mode: 0o755 });
+    // eth0 lives in a namespace of ours; its peer in another; both up, IPv6 off.
+    sh('ip', ['netns', 'add', nsEth]);
+    sh('ip', ['netns', 'add', nsPeer]);
+    sh('ip', ['-n', nsEth, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', nsPeer]);
+    for (const ns of [nsEth, nsPeer]) {
+      sh('nsenter', [`--net=/var/run/netns/${ns}`, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+      sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    }
+  });
+
+  afterAll(() => {
+    const problems: string[] = [];
+    const tryIt = (what: string, f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        problems.push(`${what}: ${(e as Error).message}`);
+      }
+    };
+    for (const ns of [nsEth, nsPeer]) if (existsSync(`/var/run/netns/${ns}`)) tryIt(`netns ${ns}`, () => sh('ip', ['netns', 'del', ns]));
+    problems.push(...cleanupNamed());
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (problems.length) throw new Error(`cleanup: ${problems.join('; ')}`);
+  });
+
+  it('finds the blocks: js, ts and sh', () => {
+    expect(runnable.filter((b) => b.lang === 'js').length).toBeGreaterThan(10);
+    expect(runnable.filter((b) => b.lang === 'ts').length).toBeGreaterThan(3);
+    expect(runnable.filter((b) => b.lang === 'sh').length).toBeGreaterThan(15);
+  });
+
+  it('each SH_PRINTS entry names a command of its file', () => {
+    for (const p of SH_PRINTS) expect(runnable.some((b) => b.file === p.file && b.lang === 'sh' && b.code.includes(p.command)), `${p.file}: ${p.command}`).toBe(true);
+  });
+
+  it('each no-run block is listed with its reason, and each listed one exists', () => {
+    const marked = all.filter(noRun).map((b) => `${b.file}:${b.line}`);
+    const listed = NO_RUN.map((n) => {
+      const b = all.find((x) => x.file === n.file && x.code.includes(n.contains));
+      return b ? `${b.file}:${b.line}` : `${n.file}: no block contains ${n.contains}`;
+    });
+    expect(marked.sort()).toEqual(listed.sort());
+  });
+
+  it.each(runnable.filter((b) => b.lang !== 'sh').map((b) => [`${b.file}:${b.line}`, b] as const))('%s runs', (where, b) => {
+    const base = join(dir, `${b.file.replace(/\W/g, '_')}_${b.line}`);
+    let code = subst(b.code);
+    if (b.lang === 'ts') {
+      const out = ts.transpileModule(code, { reportDiagnostics: true, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } });
+      expect((out.diagnostics ?? []).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
+      code = out.outputText;
+    }
+    // codegen.md: the module `bpf-ts gen` writes (step 3 of its flow) for the object next to it.
+    if (/from '\.\/prog\.js'/.test(b.code)) {
+      rmSync(join(dir, 'prog.o'), { force: true });
+      symlinkSync(join(ROOT, 'fixtures', 'events_typed.o'), join(dir, 'prog.o'));
+      execFileSync(process.execPath, [join(ROOT, 'bin', 'bpf-ts.js'), 'gen', 'prog.o', '--out', 'prog.ts'], { cwd: dir, stdio: 'pipe' });
+      writeFileSync(join(dir, 'prog.js'), ts.transpileModule(readFileSync(join(dir, 'prog.ts'), 'utf8'), { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText);
+    }
+    withContext(b, () => {
+      // testing.md: a vitest file, run by vitest as its user would, with the emulator and (BPF_KERNEL=1) the kernel.
+      if (/from 'vitest'/.test(b.code)) {
+        writeFileSync(`${base}.test.ts`, subst(b.code));
+        const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VITEST|NODE_OPTIONS|TEST$)/.test(k)));
+        for (const kernel of ['0', '1']) {
+          const [cmd, ...args] = isolated([process.execPath, join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir, `${base}.test.ts`]);
+          const r = spawnSync(cmd!, args, { cwd: dir, encoding: 'utf8', timeout: 300_000, env: { ...env, BPF_KERNEL: kernel } });
+          if (r.status !== 0) throw new Error(`${where} (BPF_KERNEL=${kernel}) exited ${r.status ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+          expect(r.stdout.replace(/\x1b\[[0-9;]*m/g, ''), where).toMatch(/Tests\s+1 passed \(1\)/);
+        }
+        return;
+      }
+      writeFileSync(`${base}.mjs`, code);
+      const r = runIsolated(['node', `${base}.mjs`], dir);
+      if (r.code !== 0) throw new Error(`${where} exited ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+      for (const p of PRINTS.filter((p) => p.file === b.file && b.code.includes(p.contains))) for (const re of p.stdout) expect(r.stdout, where).toMatch(re);
+    });
+  });
+
+  it.each(runnable.filter((b) => b.lang === 'sh').map((b) => [`${b.file}:${b.line}`, b] as const))('%s: its commands run', (where, b) => {
+    const steps = shSteps(subst(b.code));
+    const work = mkdtempSync(join(dir, 'sh-'));
+    writeFileSync(join(work, 'block.sh'), shScript(steps, b.file));
+    withContext(b, () => {
+    const r = runIsolated(['bash', join(work, 'block.sh')], dir);
+    try {
+      if (r.code !== 0) throw new Error(`${where} exited ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}\nscript:\n${shScript(steps, b.file)}`);
+      steps.forEach((s, n) => {
+        if (s.output.length) compareOutput(s.output, readFileSync(join(dir, 'out', String(n)), 'utf8'), `${where}: ${s.command}`);
+        for (const p of SH_PRINTS.filter((p) => p.file === b.file && s.command.includes(p.command)))
+          for (const check of p.stdout) {
+            const out = readFileSync(join(dir, 'out', String(n)), 'utf8');
+            if (check instanceof RegExp) expect(out, `${where}: ${s.command}`).toMatch(check);
+            else check(out);
+          }
+      });
+    } finally {
+      rmSync(join(dir, 'out'), { recursive: true, force: true });
+    }
+    });
+  });
+});
