@@ -39,7 +39,7 @@ export async function cliStartup() {
       times[k].push(wall(cases[k]));
     }
   }
-  const rel = (fixture.split('/fixtures/')[1] ?? fixture);
+  const rel = fixture.split('/fixtures/')[1] ?? fixture;
   return ['help', 'inspect'].map((k) => {
     const ratio = median(times[k].map((t, i) => t / times.node[i]));
     const label = k === 'help' ? 'CLI start-up (--help)' : `CLI start-up (inspect ${rel})`;

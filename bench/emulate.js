@@ -47,8 +47,14 @@ export async function emulateVsKernel() {
     let bestE = Infinity;
     let bestK = Infinity;
     for (let r = 0; r < RUNS; r++) {
-      bestK = Math.min(bestK, time((p) => kprog.testRun(p)));
-      bestE = Math.min(bestE, time((p) => eprog.testRun(p)));
+      bestK = Math.min(
+        bestK,
+        time((p) => kprog.testRun(p)),
+      );
+      bestE = Math.min(
+        bestE,
+        time((p) => eprog.testRun(p)),
+      );
     }
     const speedup = bestK / bestE;
     return [

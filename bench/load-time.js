@@ -119,9 +119,7 @@ export async function loadTime() {
           `object load (${rel}): bpf-ts first load in a process ${fmt.ms(median(ours))} ms (openObject().load() after import, koffi loading included, ` +
           `Node start-up not), bpftool prog loadall ${fmt.ms(median(theirs))} ms (whole process, pins included); ` +
           `paired ratio ${fmt.ratio(ratio)} (median of ${ROUNDS})`,
-        detail:
-          `CPU time (user+sys): bpf-ts ${fmt.ms(median(ourCpu))} ms, bpftool ${fmt.ms(median(theirCpu))} ms ` +
-          `(GNU time, 10 ms resolution); the verifier's share is small for this object`,
+        detail: `CPU time (user+sys): bpf-ts ${fmt.ms(median(ourCpu))} ms, bpftool ${fmt.ms(median(theirCpu))} ms ` + `(GNU time, 10 ms resolution); the verifier's share is small for this object`,
         checks: [{ value: `ratio ${fmt.ratio(ratio)}`, target: `ratio <= ${TARGET}`, pass: ratio <= TARGET }],
       },
       {

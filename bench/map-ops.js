@@ -80,7 +80,7 @@ function bareKoffi(fd) {
 function timeGet(map, ops, mask) {
   let sink = 0;
   const c0 = cpuNs();
-    const t0 = nowNs();
+  const t0 = nowNs();
   for (let i = 0; i < ops; i++) {
     const v = map.get(i & mask);
     if (v === undefined) throw new Error(`key ${i & mask} missing`);
@@ -92,7 +92,7 @@ function timeGet(map, ops, mask) {
 function timeLookupInto(map, ops, mask, out) {
   let sink = 0;
   const c0 = cpuNs();
-    const t0 = nowNs();
+  const t0 = nowNs();
   for (let i = 0; i < ops; i++) {
     if (!map.lookupInto(i & mask, out)) throw new Error(`key ${i & mask} missing`);
     sink += out[0];
@@ -102,7 +102,7 @@ function timeLookupInto(map, ops, mask, out) {
 
 function timeSet(map, ops, mask) {
   const c0 = cpuNs();
-    const t0 = nowNs();
+  const t0 = nowNs();
   for (let i = 0; i < ops; i++) map.set(i & mask, i);
   return { ns: (nowNs() - t0) / ops, cpu: (cpuNs() - c0) / ops, sink: 0 };
 }
@@ -171,8 +171,7 @@ export async function mapOps() {
       figures.push({
         name: t.label,
         line:
-          `${t.label}: CPU ${fmt.ns(ts)} ns/op, C ${fmt.ns(c)}, bare koffi ${fmt.ns(b)}; ` +
-          `ratio to C ${fmt.ratio(toC)}, to bare koffi ${fmt.ratio(toBare)} (bare koffi to C ${fmt.ratio(b / c)})`,
+          `${t.label}: CPU ${fmt.ns(ts)} ns/op, C ${fmt.ns(c)}, bare koffi ${fmt.ns(b)}; ` + `ratio to C ${fmt.ratio(toC)}, to bare koffi ${fmt.ratio(toBare)} (bare koffi to C ${fmt.ratio(b / c)})`,
         detail:
           `wall (best of ${RUNS}): ${fmt.ns(wall)} ns/op, C ${fmt.ns(best.c[t.c])}, bare koffi ${fmt.ns(best.bare[t.bare])}; ` +
           `ratio to C ${fmt.ratio(wall / best.c[t.c])}, to bare koffi ${fmt.ratio(wall / best.bare[t.bare])}`,

@@ -95,9 +95,7 @@ async function holdXdpDispatcher(progPin) {
   if (ready !== true) {
     child.stdin.destroy();
     const why = ready instanceof Error ? ready.message : stderr.trim() || 'helper exited';
-    throw new BenchError(
-      `ringbuf: cannot hold xdp_ringbuf in the XDP dispatcher (unshare --net + ip link set dev lo xdpgeneric): ${why}`,
-    );
+    throw new BenchError(`ringbuf: cannot hold xdp_ringbuf in the XDP dispatcher (unshare --net + ip link set dev lo xdpgeneric): ${why}`);
   }
   return {
     async release() {
@@ -125,8 +123,7 @@ function tsLoop(prog, reader, records, st) {
     const hi = (d[o + 4] | (d[o + 5] << 8) | (d[o + 6] << 16) | (d[o + 7] << 24)) >>> 0;
     const len = (d[o + 8] | (d[o + 9] << 8) | (d[o + 10] << 16) | (d[o + 11] << 24)) >>> 0;
     const seq = hi * 4294967296 + lo;
-    if ((seq !== expect || len !== PACKET_SIZE || length !== RECORD_SIZE) && bad === null)
-      bad = `record ${seq} (len ${len}, ${length} bytes) where seq ${expect} was expected`;
+    if ((seq !== expect || len !== PACKET_SIZE || length !== RECORD_SIZE) && bad === null) bad = `record ${seq} (len ${len}, ${length} bytes) where seq ${expect} was expected`;
     expect++;
   };
   let runNs = 0;
@@ -134,7 +131,7 @@ function tsLoop(prog, reader, records, st) {
   const perRecord = new Float64Array(Math.ceil(records / REPEAT));
   let drains = 0;
   const start = nowNs();
-  for (let left = records; left > 0; ) {
+  for (let left = records; left > 0;) {
     const k = Math.min(left, REPEAT);
     const t0 = nowNs();
     const r = prog.testRun(packet, { repeat: k });
@@ -167,7 +164,7 @@ function tsLoopInto(prog, reader, records, st, out, index) {
   const perRecord = new Float64Array(Math.ceil(records / REPEAT));
   let drains = 0;
   const start = nowNs();
-  for (let left = records; left > 0; ) {
+  for (let left = records; left > 0;) {
     const k = Math.min(left, REPEAT);
     const t0 = nowNs();
     const r = prog.testRun(packet, { repeat: k });
@@ -211,7 +208,7 @@ function tsLoopBatch(prog, reader, records, st, index) {
   const perRecord = new Float64Array(Math.ceil(records / REPEAT));
   let drains = 0;
   const start = nowNs();
-  for (let left = records; left > 0; ) {
+  for (let left = records; left > 0;) {
     const k = Math.min(left, REPEAT);
     const t0 = nowNs();
     const r = prog.testRun(packet, { repeat: k });
@@ -255,7 +252,7 @@ function tsLoopCursor(prog, reader, records, st) {
   const perRecord = new Float64Array(Math.ceil(records / REPEAT));
   let drains = 0;
   const start = nowNs();
-  for (let left = records; left > 0; ) {
+  for (let left = records; left > 0;) {
     const k = Math.min(left, REPEAT);
     const t0 = nowNs();
     const r = prog.testRun(packet, { repeat: k });
@@ -341,10 +338,7 @@ export async function ringbuf() {
       const first = st.next;
       const c = runC(binary, [mapPin, progPin, RECORDS, REPEAT, first, WARMUP_C]);
       check(c.records === RECORDS, `ringbuf: C consumer reports ${c.records} records, expected ${RECORDS}`);
-      check(
-        c.lastSeq === first + WARMUP_C + RECORDS - 1,
-        `ringbuf: C consumer ended at seq ${c.lastSeq}, expected ${first + WARMUP_C + RECORDS - 1}`,
-      );
+      check(c.lastSeq === first + WARMUP_C + RECORDS - 1, `ringbuf: C consumer ended at seq ${c.lastSeq}, expected ${first + WARMUP_C + RECORDS - 1}`);
       st.next = c.lastSeq + 1;
       if (!bestC || c.ns < bestC.ns) bestC = c;
       if (!bestCMedian || c.consumeMedianNs < bestCMedian) bestCMedian = c.consumeMedianNs;
@@ -378,9 +372,7 @@ export async function ringbuf() {
           `ratios ${fmt.ratio(cursorSumRatio)} and ${fmt.ratio(batchSumRatio)}; ` +
           `consumeInto (copied into a buffer) ${bestInto.consumeMedianNs.toFixed(1)} ns/event, ratio ${fmt.ratio(intoRatio)}; ` +
           `consumeRaw (callback per record) ${perEvent(bestTs.consumeNs)} ns/event, ratio ${fmt.ratio(consumeRatio)}; best of ${RUNS}`,
-        checks: [
-          { value: `ratio ${fmt.ratio(cursorRatio)}`, target: `ratio >= ${TARGET_RATIO} (stretch 0.9)`, pass: cursorRatio >= TARGET_RATIO },
-        ],
+        checks: [{ value: `ratio ${fmt.ratio(cursorRatio)}`, target: `ratio >= ${TARGET_RATIO} (stretch 0.9)`, pass: cursorRatio >= TARGET_RATIO }],
       },
       {
         name: 'ring buffer test-run + consume',

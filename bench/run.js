@@ -57,7 +57,9 @@ const BENCHMARKS = [
 const started = Date.now();
 console.log(
   `bpf-ts bench: node ${process.version}, Linux ${release()}, ${cpus().length} CPUs, ` +
-    `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
 );
 
 let broken = false;
@@ -109,9 +111,7 @@ const rows = [];
 for (const r of results) {
   if (r.error) rows.push([r.name, '-', '-', 'ERROR']);
   else if (r.skip) rows.push([r.name, '-', '-', `SKIP (${r.skip})`]);
-  else
-    for (const c of r.checks)
-      rows.push([c.what ? `${r.name} (${c.what})` : r.name, c.value, `target ${c.target}`, c.pass ? 'PASS' : 'MISS']);
+  else for (const c of r.checks) rows.push([c.what ? `${r.name} (${c.what})` : r.name, c.value, `target ${c.target}`, c.pass ? 'PASS' : 'MISS']);
 }
 const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length)));
 console.log('\n== summary ==');
@@ -119,12 +119,7 @@ for (const row of rows) console.log(row.map((cell, i) => (i < 3 ? cell.padEnd(wi
 const passed = rows.filter((r) => r[3] === 'PASS').length;
 const missed = rows.filter((r) => r[3] === 'MISS').length;
 const skipped = rows.filter((r) => r[3].startsWith('SKIP')).length;
-console.log(
-  `${passed} PASS, ${missed} MISS` +
-    (skipped ? `, ${skipped} SKIP` : '') +
-    (broken ? ', run BROKEN (see ERROR above)' : '') +
-    ` in ${((Date.now() - started) / 1000).toFixed(0)} s`,
-);
+console.log(`${passed} PASS, ${missed} MISS` + (skipped ? `, ${skipped} SKIP` : '') + (broken ? ', run BROKEN (see ERROR above)' : '') + ` in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 process.exit(broken ? 1 : 0);
 
 function indent(text) {

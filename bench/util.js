@@ -100,8 +100,7 @@ export function ensureDist(required) {
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json')], { cwd: ROOT, encoding: 'utf8' });
   const missing = outputs.filter((p) => !existsSync(p));
-  if (missing.length > 0)
-    throw new BenchError(`tsc did not produce ${missing.join(', ')}:\n${r.stdout}${r.stderr}`);
+  if (missing.length > 0) throw new BenchError(`tsc did not produce ${missing.join(', ')}:\n${r.stdout}${r.stderr}`);
   return { built: true, warnings: r.status === 0 ? '' : `${r.stdout}${r.stderr}`.trim() };
 }
 

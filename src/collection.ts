@@ -179,7 +179,10 @@ export class BpfObjectSpec {
     } else {
       const ok = typeof value === 'boolean' || typeof value === 'bigint' || (typeof value === 'number' && Number.isInteger(value));
       if (!ok) {
-        throw new BpfError('USAGE', `${this.path}: global ${name} takes an integer, a bigint, a boolean or a Uint8Array of ${variable.size} bytes, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`);
+        throw new BpfError(
+          'USAGE',
+          `${this.path}: global ${name} takes an integer, a bigint, a boolean or a Uint8Array of ${variable.size} bytes, got ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+        );
       }
       const n = typeof value === 'boolean' ? BigInt(value ? 1 : 0) : BigInt(value);
       const b = Buffer.alloc(variable.size);
@@ -339,7 +342,10 @@ export class BpfCollection {
         continue;
       }
       if (m.maxEntries === 0 && m.type !== BPF_MAP_TYPE.PERF_EVENT_ARRAY) {
-        throw new BpfError('MAP_SIZE', `${file.path}: map ${m.name} has max_entries 0: the object leaves its size to the loader; set it before loading (spec.map('${m.name}').maxEntries = N, CLI: --max-entries ${m.name}=N)`);
+        throw new BpfError(
+          'MAP_SIZE',
+          `${file.path}: map ${m.name} has max_entries 0: the object leaves its size to the loader; set it before loading (spec.map('${m.name}').maxEntries = N, CLI: --max-entries ${m.name}=N)`,
+        );
       }
       const kconfig = m.style === 'data' && m.section === '.kconfig' ? kconfigValue(m, file.externs, file.path) : undefined;
       const map = createMap({ ...m, initialValue: kconfig ?? spec.initialValue(m) }, btfFd, opts.ignoreMemoryLimit);
@@ -377,7 +383,10 @@ export class BpfCollection {
           this.skipped.push({ name: p.name, section: p.section, reason: `section "${p.section}" names no program type (pass programType / --type)` });
           continue;
         }
-        throw new BpfError('PROGRAM_INVALID', `${file.path}: program ${p.name} in section "${p.section}": the section name does not say which program type it is; pass programType (CLI: --type xdp, or attach with --xdp)`);
+        throw new BpfError(
+          'PROGRAM_INVALID',
+          `${file.path}: program ${p.name} in section "${p.section}": the section name does not say which program type it is; pass programType (CLI: --type xdp, or attach with --xdp)`,
+        );
       }
       // struct_ops programs: against the kernel struct, as the member their map puts them in.
       let structOpsTarget: { attachBtfId: number; member: number } | undefined;
@@ -571,4 +580,3 @@ export class BpfCollection {
     this.close();
   }
 }
-

@@ -96,8 +96,7 @@ export function withNetnsFd<T>(targetFd: number, fn: () => T, label = `fd ${targ
 /** setns(2) refused: EPERM means CAP_SYS_ADMIN, which a hint names only when the caller lacks it. */
 export function setnsError(errno: number, label: string): BpfError {
   const what = `setns into network namespace "${label}": ${errnoName(errno)}`;
-  if (errno === EPERM)
-    return new BpfError('SYSCALL', `${what}: ${capsHint([NEED_SYS_ADMIN], 'this process has CAP_SYS_ADMIN; the namespace belongs to a user namespace it has no CAP_SYS_ADMIN in')}`);
+  if (errno === EPERM) return new BpfError('SYSCALL', `${what}: ${capsHint([NEED_SYS_ADMIN], 'this process has CAP_SYS_ADMIN; the namespace belongs to a user namespace it has no CAP_SYS_ADMIN in')}`);
   return new BpfError('SYSCALL', `${what}: ${errnoDescription(errno)}`);
 }
 

@@ -33,7 +33,10 @@ export function structOpsKernel(spec: MapSpec, source: string): StructOpsKernel 
   const st = btf.findByName(so.typeName, 'struct');
   const value = btf.findByName(`bpf_struct_ops_${so.typeName}`, 'struct');
   if (!st || st.kind !== 'struct' || !value || value.kind !== 'struct') {
-    throw new BpfError('ATTACH_TARGET', `${source}: struct_ops map ${spec.name} implements struct ${so.typeName}, which this kernel (${release()}) does not offer as struct_ops (no bpf_struct_ops_${so.typeName} in its BTF)`);
+    throw new BpfError(
+      'ATTACH_TARGET',
+      `${source}: struct_ops map ${spec.name} implements struct ${so.typeName}, which this kernel (${release()}) does not offer as struct_ops (no bpf_struct_ops_${so.typeName} in its BTF)`,
+    );
   }
   const data = value.members.find((m) => m.name === 'data');
   if (!data) throw new BpfError('ATTACH_TARGET', `${source}: bpf_struct_ops_${so.typeName} in kernel BTF has no data member`);

@@ -146,18 +146,7 @@ describe('parseBtfExt on fixtures', () => {
     const { btf, ext } = load('core_reads');
     const relos = [...ext.coreRelocations.values()].flat();
     const kinds = new Set(relos.map((r) => r.kindName));
-    for (const k of [
-      'field_byte_offset',
-      'field_byte_size',
-      'field_exists',
-      'field_signed',
-      'field_lshift_u64',
-      'field_rshift_u64',
-      'type_exists',
-      'type_size',
-      'enumval_exists',
-      'enumval_value',
-    ]) {
+    for (const k of ['field_byte_offset', 'field_byte_size', 'field_exists', 'field_signed', 'field_lshift_u64', 'field_rshift_u64', 'type_exists', 'type_size', 'enumval_exists', 'enumval_value']) {
       expect(kinds).toContain(k);
     }
     for (const r of relos) expect(r.kindName).toBe(CORE_RELO_KIND_NAMES[r.kind]);
@@ -177,14 +166,12 @@ describe('parseBtfExt on fixtures', () => {
       // offsets may too; the functions, files and relocations may not.
       const b = load(be);
       const l = load(be.replace(/\.bpfeb$/, ''));
-      const funcs = (x: ReturnType<typeof load>) =>
-        [...x.ext.funcInfo].map(([sec, fis]) => [sec, fis.map((f) => x.btf.typeById(f.typeId).name)]);
+      const funcs = (x: ReturnType<typeof load>) => [...x.ext.funcInfo].map(([sec, fis]) => [sec, fis.map((f) => x.btf.typeById(f.typeId).name)]);
       expect(funcs(b)).toEqual(funcs(l));
       expect(funcs(b).length).toBeGreaterThan(0);
       const files = (x: ReturnType<typeof load>) => [...x.ext.lineInfo].map(([sec, lis]) => [sec, [...new Set(lis.map((li) => li.fileName))]]);
       expect(files(b)).toEqual(files(l));
-      const relos = (x: ReturnType<typeof load>) =>
-        [...x.ext.coreRelocations].map(([sec, rs]) => [sec, rs.map((r) => [r.kindName, r.accessStr, x.btf.typeById(r.typeId).name])]);
+      const relos = (x: ReturnType<typeof load>) => [...x.ext.coreRelocations].map(([sec, rs]) => [sec, rs.map((r) => [r.kindName, r.accessStr, x.btf.typeById(r.typeId).name])]);
       expect(relos(b)).toEqual(relos(l));
       expect([b.ext.funcInfoRecSize, b.ext.lineInfoRecSize]).toEqual([l.ext.funcInfoRecSize, l.ext.lineInfoRecSize]);
     });
@@ -192,13 +179,7 @@ describe('parseBtfExt on fixtures', () => {
 });
 
 /** A .BTF.ext built by hand: header + blocks of [recSize, ...groups]. */
-function buildExt(opts: {
-  hdrLen?: number;
-  func?: number[];
-  line?: number[];
-  core?: number[];
-  littleEndian?: boolean;
-}): Uint8Array {
+function buildExt(opts: { hdrLen?: number; func?: number[]; line?: number[]; core?: number[]; littleEndian?: boolean }): Uint8Array {
   const le = opts.littleEndian ?? true;
   const hdrLen = opts.hdrLen ?? 32;
   const blocks = [opts.func ?? [], opts.line ?? [], opts.core ?? []];
@@ -254,12 +235,8 @@ describe('parseBtfExt on synthetic input', () => {
         { insnOff: 0, typeId: fn },
         { insnOff: 2, typeId: fn },
       ]);
-      expect(ext.lineInfo.get('xdp')).toEqual([
-        { insnOff: 1, fileNameOff: file, lineOff: src, line: 12, column: 5, fileName: '/src/prog.c', source: 'int prog(void)' },
-      ]);
-      expect(ext.coreRelocations.get('xdp')).toEqual([
-        { insnOff: 3, typeId: st, accessStr: '0:0', kind: 0, kindName: 'field_byte_offset' },
-      ]);
+      expect(ext.lineInfo.get('xdp')).toEqual([{ insnOff: 1, fileNameOff: file, lineOff: src, line: 12, column: 5, fileName: '/src/prog.c', source: 'int prog(void)' }]);
+      expect(ext.coreRelocations.get('xdp')).toEqual([{ insnOff: 3, typeId: st, accessStr: '0:0', kind: 0, kindName: 'field_byte_offset' }]);
     }
   });
 
@@ -334,9 +311,7 @@ describe('parseBtfExt on synthetic input', () => {
     // Group header cut short: block length covers rec_size plus 4 stray bytes.
     expectInvalid(buildExt({ func: [8, sec] }), /group header at offset 4 runs past the end/);
     expectInvalid(buildExt({ func: [8, sec, 2, 0, fn] }), /2 records of 8 bytes run past the end/);
-    expect(bpfError(() => parseBtfExt(ok, btf, { littleEndian: false })).message).toBe(
-      '.BTF.ext: bad magic 0x9feb for big-endian .BTF.ext',
-    );
+    expect(bpfError(() => parseBtfExt(ok, btf, { littleEndian: false })).message).toBe('.BTF.ext: bad magic 0x9feb for big-endian .BTF.ext');
   });
 
   it('rejects every truncation of a real .BTF.ext', () => {

@@ -118,7 +118,7 @@ describe('BTF scan in WebAssembly', () => {
     }
   });
 
-  it('a malformed big blob fails with the JavaScript path\'s error', () => {
+  it("a malformed big blob fails with the JavaScript path's error", () => {
     const bytes = bigBtf(3000);
     // Kind 31 in the info word of type [1500].
     const at = 24 + 16 + (1500 - 2) * 24 + 4;

@@ -3,13 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BpfError } from '../src/errors.js';
-import {
-  BTF_KIND_ENUM64,
-  BTF_KIND_INT,
-  BTF_KIND_NAMES,
-  type BtfType,
-  parseBtf,
-} from '../src/btf/btf.js';
+import { BTF_KIND_ENUM64, BTF_KIND_INT, BTF_KIND_NAMES, type BtfType, parseBtf } from '../src/btf/btf.js';
 import { formatRaw, formatType } from '../src/btf/format.js';
 import { BtfBuilder } from './helpers/btf-builder.js';
 import { elfSection } from './helpers/elf-section.js';
@@ -218,9 +212,7 @@ describe('decoded fixture types', () => {
     const c = formatType(btf, ip.id);
     expect(c.split('\n').slice(0, 4)).toEqual(['struct iphdr {', '\t__u8 ihl: 4;', '\t__u8 version: 4;', '\t__u8 tos;']);
     expect(c.endsWith('};')).toBe(true);
-    expect(formatType(btf, btf.findByName('ethhdr')!.id)).toBe(
-      'struct ethhdr {\n\tunsigned char h_dest[6];\n\tunsigned char h_source[6];\n\t__be16 h_proto;\n};',
-    );
+    expect(formatType(btf, btf.findByName('ethhdr')!.id)).toBe('struct ethhdr {\n\tunsigned char h_dest[6];\n\tunsigned char h_source[6];\n\t__be16 h_proto;\n};');
     expect(formatType(btf, btf.findByName('__be16')!.id)).toBe('typedef __u16 __be16;');
   });
 });
@@ -242,21 +234,39 @@ function everyKind(le: boolean) {
     { name: 'x', type: int, bitOffset: 0 },
     { name: 'p', type: ptr, bitOffset: 0 },
   ]); // 7
-  const en = b.enum('sign', 4, [['NEG', -5], ['POS', 7]], true); // 8
+  const en = b.enum(
+    'sign',
+    4,
+    [
+      ['NEG', -5],
+      ['POS', 7],
+    ],
+    true,
+  ); // 8
   const uen = b.enum('usign', 4, [['BIG', 0xfffffff0]]); // 9
   const fwd = b.fwd('later', true); // 10
   const td = b.ref('typedef', int, 'myint'); // 11
   const vol = b.ref('volatile', td); // 12
   const cst = b.ref('const', vol); // 13
   const rst = b.ref('restrict', ptr); // 14
-  const proto = b.proto(int, [['x', int], ['', 0]]); // 15
+  const proto = b.proto(int, [
+    ['x', int],
+    ['', 0],
+  ]); // 15
   const fn = b.func('do_it', proto, 0); // 16
   const v = b.var('counter', cst, 2); // 17
   const ds = b.datasec('.data', 4, [[v, 0, 4]]); // 18
   const fl = b.float('double', 8); // 19
   const dtag = b.declTag('tagged', st, 1); // 20
   const ttag = b.ref('type_tag', int, 'user'); // 21
-  const e64 = b.enum64('wide', [['HUGE', 0xffffffffffn], ['MINUS', -1n]], true); // 22
+  const e64 = b.enum64(
+    'wide',
+    [
+      ['HUGE', 0xffffffffffn],
+      ['MINUS', -1n],
+    ],
+    true,
+  ); // 22
   const ue64 = b.enum64('uwide', [['TOP', 0xfedcba9876543210n]]); // 23
   const arr2 = b.array(arr, int, 2); // 24
   return {
@@ -274,7 +284,12 @@ describe('every BTF kind (synthetic blobs)', () => {
       const t = (id: number): BtfType => btf.typeById(id);
       expect(t(0)).toEqual({ kind: 'void', id: 0, name: '' });
       expect(t(ids.int)).toEqual({
-        kind: 'int', id: 1, name: 'int', size: 4, bitOffset: 0, bits: 32,
+        kind: 'int',
+        id: 1,
+        name: 'int',
+        size: 4,
+        bitOffset: 0,
+        bits: 32,
         encoding: { signed: true, char: false, bool: false },
       });
       expect(t(ids.uchar)).toMatchObject({ encoding: { signed: false, char: true, bool: false }, bits: 8 });
@@ -282,7 +297,10 @@ describe('every BTF kind (synthetic blobs)', () => {
       expect(t(ids.ptr)).toEqual({ kind: 'ptr', id: 4, name: '', type: 1 });
       expect(t(ids.arr)).toEqual({ kind: 'array', id: 5, name: '', elemType: 1, indexType: 1, nelems: 3 });
       expect(t(ids.st)).toEqual({
-        kind: 'struct', id: 6, name: 'flags', size: 8,
+        kind: 'struct',
+        id: 6,
+        name: 'flags',
+        size: 8,
         members: [
           { name: 'a', type: 1, bitOffset: 0, bitfieldSize: 3 },
           { name: 'b', type: 2, bitOffset: 3, bitfieldSize: 5 },
@@ -291,8 +309,15 @@ describe('every BTF kind (synthetic blobs)', () => {
       });
       expect(t(ids.un)).toMatchObject({ kind: 'union', size: 8, members: [{ name: 'x' }, { name: 'p', type: 4 }] });
       expect(t(ids.en)).toEqual({
-        kind: 'enum', id: 8, name: 'sign', size: 4, signed: true,
-        values: [{ name: 'NEG', value: -5 }, { name: 'POS', value: 7 }],
+        kind: 'enum',
+        id: 8,
+        name: 'sign',
+        size: 4,
+        signed: true,
+        values: [
+          { name: 'NEG', value: -5 },
+          { name: 'POS', value: 7 },
+        ],
       });
       expect(t(ids.uen)).toMatchObject({ signed: false, values: [{ name: 'BIG', value: 0xfffffff0 }] });
       expect(t(ids.fwd)).toEqual({ kind: 'fwd', id: 10, name: 'later', isUnion: true });
@@ -301,8 +326,14 @@ describe('every BTF kind (synthetic blobs)', () => {
       expect(t(ids.cst)).toMatchObject({ kind: 'const', type: ids.vol });
       expect(t(ids.rst)).toMatchObject({ kind: 'restrict', type: ids.ptr });
       expect(t(ids.proto)).toEqual({
-        kind: 'func_proto', id: 15, name: '', returnType: 1,
-        params: [{ name: 'x', type: 1 }, { name: '', type: 0 }],
+        kind: 'func_proto',
+        id: 15,
+        name: '',
+        returnType: 1,
+        params: [
+          { name: 'x', type: 1 },
+          { name: '', type: 0 },
+        ],
       });
       expect(t(ids.fn)).toEqual({ kind: 'func', id: 16, name: 'do_it', type: 15, linkage: 'static' });
       expect(t(ids.v)).toEqual({ kind: 'var', id: 17, name: 'counter', type: 13, linkage: 'extern' });
@@ -311,8 +342,15 @@ describe('every BTF kind (synthetic blobs)', () => {
       expect(t(ids.dtag)).toEqual({ kind: 'decl_tag', id: 20, name: 'tagged', type: 6, componentIdx: 1 });
       expect(t(ids.ttag)).toEqual({ kind: 'type_tag', id: 21, name: 'user', type: 1 });
       expect(t(ids.e64)).toEqual({
-        kind: 'enum64', id: 22, name: 'wide', size: 8, signed: true,
-        values: [{ name: 'HUGE', value: 0xffffffffffn }, { name: 'MINUS', value: -1n }],
+        kind: 'enum64',
+        id: 22,
+        name: 'wide',
+        size: 8,
+        signed: true,
+        values: [
+          { name: 'HUGE', value: 0xffffffffffn },
+          { name: 'MINUS', value: -1n },
+        ],
       });
       expect(t(ids.ue64)).toMatchObject({ signed: false, values: [{ name: 'TOP', value: 0xfedcba9876543210n }] });
       // Decoded objects are cached.
@@ -374,7 +412,10 @@ describe('every BTF kind (synthetic blobs)', () => {
     const cchar = b.ref('const', char);
     const pcchar = b.ref('ptr', cchar);
     const cpcchar = b.ref('const', pcchar);
-    const proto = b.proto(int, [['', pcchar], ['', int]]);
+    const proto = b.proto(int, [
+      ['', pcchar],
+      ['', int],
+    ]);
     const pfn = b.ref('ptr', proto);
     const vproto = b.proto(0, []);
     const pvfn = b.ref('ptr', vproto);
@@ -457,7 +498,11 @@ describe('name lookup', () => {
       const td = b.ref('typedef', st, 'x');
       const blob = b.build(le);
       const names = ['x', 'y', 't3_x', 'int', '_x', 'nope'];
-      const fresh = names.map((n) => parseBtf(blob).findAllByName(n).map((t) => t.id));
+      const fresh = names.map((n) =>
+        parseBtf(blob)
+          .findAllByName(n)
+          .map((t) => t.id),
+      );
       const indexed = parseBtf(blob);
       for (let i = 0; i < 9; i++) indexed.findByName(`warm${i}`);
       expect(names.map((n) => indexed.findAllByName(n).map((t) => t.id))).toEqual(fresh);
@@ -567,9 +612,7 @@ describe('malformed .BTF', () => {
   it('checks the byte order it is told against the magic', () => {
     const bytes = real();
     expect(parseBtf(bytes, { littleEndian: true }).littleEndian).toBe(true);
-    expect(bpfError(() => parseBtf(bytes, { littleEndian: false, source: src })).message).toBe(
-      `${src}: .BTF: bad magic 0x9feb for big-endian BTF`,
-    );
+    expect(bpfError(() => parseBtf(bytes, { littleEndian: false, source: src })).message).toBe(`${src}: .BTF: bad magic 0x9feb for big-endian BTF`);
   });
 
   it('rejects unknown kinds and vlen past the end while indexing', () => {
@@ -609,9 +652,7 @@ describe('malformed .BTF', () => {
     for (const id of [btf.count, -1, 1.5, Number.NaN]) {
       expect(bpfError(() => btf.typeById(id)).message).toMatch(/type id .* out of range/);
     }
-    expect(bpfError(() => btf.stringAt(99999)).message).toBe(
-      `${src}: .BTF: string offset 99999 past string section (${btf.stringEnd} bytes)`,
-    );
+    expect(bpfError(() => btf.stringAt(99999)).message).toBe(`${src}: .BTF: string offset 99999 past string section (${btf.stringEnd} bytes)`);
     expect(btf.stringAt(0)).toBe('');
     expect(btf.hasString(btf.stringEnd)).toBe(false);
   });

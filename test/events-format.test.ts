@@ -39,9 +39,7 @@ function record(): Buffer {
 
 describe('event output', () => {
   it('hex dump: 16 bytes a line with offsets', () => {
-    expect(hexDump(Uint8Array.from({ length: 18 }, (_, i) => i))).toBe(
-      '  0000: 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f\n  0010: 10 11',
-    );
+    expect(hexDump(Uint8Array.from({ length: 18 }, (_, i) => i))).toBe('  0000: 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f\n  0010: 10 11');
   });
 
   it('--json without BTF: map, cpu, hex data, lost', () => {

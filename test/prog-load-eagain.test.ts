@@ -17,25 +17,38 @@ import { BPF_PROG_TYPE } from '../src/uapi/bpf.js';
 // r0 = 2; exit
 const insns = new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
 const spec: ProgramSpec = {
-  name: 'pass', section: 'xdp', type: BPF_PROG_TYPE.XDP, expectedAttachType: null, progFlags: 0,
-  ownInstructionCount: 2, instructions: insns, relocations: [], funcInfo: [], lineInfo: [], coreRelocations: [],
-  sectionOffset: 0, btfFuncId: 0,
+  name: 'pass',
+  section: 'xdp',
+  type: BPF_PROG_TYPE.XDP,
+  expectedAttachType: null,
+  progFlags: 0,
+  ownInstructionCount: 2,
+  instructions: insns,
+  relocations: [],
+  funcInfo: [],
+  lineInfo: [],
+  coreRelocations: [],
+  sectionOffset: 0,
+  btfFuncId: 0,
 };
 
 describe('PROG_LOAD interrupted on every attempt', () => {
   test('is reported as EAGAIN from bpf(), not as a verifier verdict', () => {
     const calls: number[] = [];
     let err: unknown;
-    withBpfSyscall((c) => {
-      calls.push(c);
-      return -EAGAIN;
-    }, () => {
-      try {
-        loadProgram(spec, { source: 'test.o', littleEndian: true, license: 'GPL', mapFds: new Map() });
-      } catch (e) {
-        err = e;
-      }
-    });
+    withBpfSyscall(
+      (c) => {
+        calls.push(c);
+        return -EAGAIN;
+      },
+      () => {
+        try {
+          loadProgram(spec, { source: 'test.o', littleEndian: true, license: 'GPL', mapFds: new Map() });
+        } catch (e) {
+          err = e;
+        }
+      },
+    );
     expect(err).toBeInstanceOf(BpfSyscallError);
     expect(err).not.toBeInstanceOf(VerifierError);
     expect((err as BpfSyscallError).errno).toBe(EAGAIN);

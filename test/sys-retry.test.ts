@@ -128,8 +128,7 @@ describe('bpf() retry helper', () => {
 
 describe('no module issues bpf() but the helper', () => {
   const SRC = fileURLToPath(new URL('../src', import.meta.url));
-  const files = (dir: string): string[] =>
-    readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : []));
+  const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith('.ts') ? [join(dir, d.name)] : []));
 
   test('only src/sys/wrapper.ts calls ffi.bpf / ffi.bpfAt; only src/sys/ffi.ts binds syscall()', () => {
     const all = files(SRC);

@@ -34,8 +34,27 @@ describe('possible CPU lists', () => {
 describe('errno', () => {
   test('names', () => {
     expect([1, 2, 3, 4, 5, 7, 9, 11, 12, 13, 14, 16, 17, 19, 20, 22, 28, 34, 38, 95, 524].map(errnoName)).toEqual([
-      'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'E2BIG', 'EBADF', 'EAGAIN', 'ENOMEM', 'EACCES', 'EFAULT',
-      'EBUSY', 'EEXIST', 'ENODEV', 'ENOTDIR', 'EINVAL', 'ENOSPC', 'ERANGE', 'ENOSYS', 'EOPNOTSUPP', 'ENOTSUPP',
+      'EPERM',
+      'ENOENT',
+      'ESRCH',
+      'EINTR',
+      'EIO',
+      'E2BIG',
+      'EBADF',
+      'EAGAIN',
+      'ENOMEM',
+      'EACCES',
+      'EFAULT',
+      'EBUSY',
+      'EEXIST',
+      'ENODEV',
+      'ENOTDIR',
+      'EINVAL',
+      'ENOSPC',
+      'ERANGE',
+      'ENOSYS',
+      'EOPNOTSUPP',
+      'ENOTSUPP',
     ]);
     expect(errnoName(4242)).toBe('errno 4242');
     expect(errnoNumber('ENOTSUPP')).toBe(524);
@@ -67,9 +86,20 @@ describe('BpfSyscallError', () => {
 describe('MAP_CREATE attr layout', () => {
   test('fields land at the UAPI offsets', () => {
     const b = encodeMapCreate({
-      mapType: 1, keySize: 2, valueSize: 3, maxEntries: 4, mapFlags: 5, innerMapFd: 6, numaNode: 7,
-      mapName: 'abcdefghijklmnopq', mapIfindex: 8, btfFd: 9, btfKeyTypeId: 10, btfValueTypeId: 11,
-      btfVmlinuxValueTypeId: 12, mapExtra: 0x1_0000_0002n,
+      mapType: 1,
+      keySize: 2,
+      valueSize: 3,
+      maxEntries: 4,
+      mapFlags: 5,
+      innerMapFd: 6,
+      numaNode: 7,
+      mapName: 'abcdefghijklmnopq',
+      mapIfindex: 8,
+      btfFd: 9,
+      btfKeyTypeId: 10,
+      btfValueTypeId: 11,
+      btfVmlinuxValueTypeId: 12,
+      mapExtra: 0x1_0000_0002n,
     });
     expect(b.byteLength).toBe(MAP_CREATE_ATTR_SIZE);
     expect([0, 4, 8, 12, 16, 20, 24].map((o) => readAttrU32(b, o))).toEqual([1, 2, 3, 4, 5, 6, 7]);

@@ -3,12 +3,7 @@
 import { openObject } from 'bpf-ts';
 
 // Ethernet + IPv4 (10.0.0.1 -> 10.0.0.2) + UDP (40000 -> 9) + "hello".
-const frame = Buffer.from(
-  '020000000002020000000001' + '0800' +
-    '4500002100010000401166c80a0000010a000002' +
-    '9c400009000d0000' + '68656c6c6f',
-  'hex',
-);
+const frame = Buffer.from('020000000002020000000001' + '0800' + '4500002100010000401166c80a0000010a000002' + '9c400009000d0000' + '68656c6c6f', 'hex');
 
 const spec = openObject('fixtures/globals.o');
 spec.setGlobal('drop_port', 9); // const volatile __u32 drop_port, in .rodata

@@ -17,7 +17,11 @@ try {
   console.log(`getppid calls seen: ${out.readBigUInt64LE(0)}`);
 
   const iter = attachIter(obj.program('iter_tasks'));
-  const mine = iter.read().toString().split('\n').filter((l) => l === `${process.pid} ${process.pid}`);
+  const mine = iter
+    .read()
+    .toString()
+    .split('\n')
+    .filter((l) => l === `${process.pid} ${process.pid}`);
   iter.close();
   console.log(`iter/task lines for this process's main thread: ${mine.length}`);
 } finally {

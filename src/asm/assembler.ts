@@ -106,12 +106,33 @@ function memOperand(s: string): { reg: number; off: number } {
 }
 
 const CONF_ALU: Record<string, number> = {
-  add: op.BPF_ADD, sub: op.BPF_SUB, mul: op.BPF_MUL, div: op.BPF_DIV, or: op.BPF_OR, and: op.BPF_AND, lsh: op.BPF_LSH,
-  rsh: op.BPF_RSH, mod: op.BPF_MOD, xor: op.BPF_XOR, mov: op.BPF_MOV, arsh: op.BPF_ARSH, sdiv: op.BPF_DIV, smod: op.BPF_MOD,
+  add: op.BPF_ADD,
+  sub: op.BPF_SUB,
+  mul: op.BPF_MUL,
+  div: op.BPF_DIV,
+  or: op.BPF_OR,
+  and: op.BPF_AND,
+  lsh: op.BPF_LSH,
+  rsh: op.BPF_RSH,
+  mod: op.BPF_MOD,
+  xor: op.BPF_XOR,
+  mov: op.BPF_MOV,
+  arsh: op.BPF_ARSH,
+  sdiv: op.BPF_DIV,
+  smod: op.BPF_MOD,
 };
 const CONF_JMP: Record<string, number> = {
-  jeq: op.BPF_JEQ, jgt: op.BPF_JGT, jge: op.BPF_JGE, jset: op.BPF_JSET, jne: op.BPF_JNE, jsgt: op.BPF_JSGT, jsge: op.BPF_JSGE,
-  jlt: op.BPF_JLT, jle: op.BPF_JLE, jslt: op.BPF_JSLT, jsle: op.BPF_JSLE,
+  jeq: op.BPF_JEQ,
+  jgt: op.BPF_JGT,
+  jge: op.BPF_JGE,
+  jset: op.BPF_JSET,
+  jne: op.BPF_JNE,
+  jsgt: op.BPF_JSGT,
+  jsge: op.BPF_JSGE,
+  jlt: op.BPF_JLT,
+  jle: op.BPF_JLE,
+  jslt: op.BPF_JSLT,
+  jsle: op.BPF_JSLE,
 };
 const SIZES: Record<string, number> = { b: op.BPF_B, h: op.BPF_H, w: op.BPF_W, dw: op.BPF_DW };
 const WIDTH_SIZE: Record<string, number> = { '8': op.BPF_B, '16': op.BPF_H, '32': op.BPF_W, '64': op.BPF_DW };

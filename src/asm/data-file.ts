@@ -103,4 +103,3 @@ export function rawText(bytes: Uint8Array): string {
   for (let i = 0; i < bytes.length; i += INSN_SIZE) lines.push(Array.from(bytes.subarray(i, i + INSN_SIZE), (b) => b.toString(16).padStart(2, '0')).join(' '));
   return lines.join('\n');
 }
-

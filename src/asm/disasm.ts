@@ -52,8 +52,7 @@ export const signed = (n: number): string => (n < 0 ? `-${-n}` : `+${n}`);
 /** "0x5", "-0x1" */
 export const signedHex = (n: number): string => (n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`);
 const mem = (reg: number, off: number): string => `(r${reg} ${off < 0 ? '-' : '+'} ${Math.abs(off)})`;
-const rawBytes = (i: Insn): string =>
-  `.insn 0x${i.code.toString(16).padStart(2, '0')}, ${i.dst}, ${i.src}, ${i.off}, ${i.imm}` + (i.code === op.LD_IMM64 ? `, ${i.imm2 ?? 0}` : '');
+const rawBytes = (i: Insn): string => `.insn 0x${i.code.toString(16).padStart(2, '0')}, ${i.dst}, ${i.src}, ${i.off}, ${i.imm}` + (i.code === op.LD_IMM64 ? `, ${i.imm2 ?? 0}` : '');
 
 /** One instruction as text. `slot` only matters to the name callbacks. */
 export function insnText(i: Insn, names?: DisasmNames, slot = i.slot ?? 0): string {

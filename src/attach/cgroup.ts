@@ -127,7 +127,9 @@ function attachError(e: unknown, what: string, cgroup: string): unknown {
   if (e.errno === EEXIST) return new BpfError('ALREADY_ATTACHED', `${what}: EEXIST: the program is already attached to ${cgroup} for this hook`, { cause: e });
   // Without the capabilities the call needs, EPERM means just that (the syscall error names them).
   if (e.errno === EPERM && meetsAll(capsForCommand(BPF_PROG_ATTACH))) {
-    return new BpfError('ALREADY_ATTACHED', `${what}: EPERM: the hook has a program attached without BPF_F_ALLOW_MULTI (exclusive), or the flags differ from those already in use; detach it first`, { cause: e });
+    return new BpfError('ALREADY_ATTACHED', `${what}: EPERM: the hook has a program attached without BPF_F_ALLOW_MULTI (exclusive), or the flags differ from those already in use; detach it first`, {
+      cause: e,
+    });
   }
   return e;
 }

@@ -113,7 +113,10 @@ export function detachSkMsg(mapFd: number, options: { attachType?: number; progI
     }
   }
   if (detached.length === 0) {
-    throw new BpfError('NOT_ATTACHED', `map ${map.name || map.id} (id ${map.id}): ${options.progId !== undefined ? `program ${options.progId} is not its ${slot} program` : `no ${slot} program is attached`}`);
+    throw new BpfError(
+      'NOT_ATTACHED',
+      `map ${map.name || map.id} (id ${map.id}): ${options.progId !== undefined ? `program ${options.progId} is not its ${slot} program` : `no ${slot} program is attached`}`,
+    );
   }
   return { mapId: map.id, mapName: map.name, detached };
 }

@@ -16,18 +16,7 @@ import { programOptionFd, type ProgramOption } from '../link/link.js';
 import { NetlinkError, type NetlinkErrorContext } from '../netlink/error.js';
 import { dumpLinks } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
-import {
-  addBpfFilter,
-  addClsactQdisc,
-  clsactParent,
-  deleteClsactQdisc,
-  deleteFilter,
-  dumpFilters,
-  ETH_P_ALL,
-  ingressSlotQdisc,
-  type TcDirection,
-  type TcFilter,
-} from '../netlink/tc.js';
+import { addBpfFilter, addClsactQdisc, clsactParent, deleteClsactQdisc, deleteFilter, dumpFilters, ETH_P_ALL, ingressSlotQdisc, type TcDirection, type TcFilter } from '../netlink/tc.js';
 import { withNetns } from '../netns.js';
 import { EEXIST, EINVAL, ENOENT } from '../sys/errno.js';
 import { withIdFd } from '../sys/ids.js';
@@ -62,10 +51,7 @@ export function ensureClsact(sock: NetlinkSocket, ifindex: number, ifname: strin
     const q = ingressSlotQdisc(sock, ifindex);
     if (!q) return false;
     if (q.kind === 'clsact' || (q.kind === 'ingress' && direction === 'ingress')) return true;
-    throw new BpfError(
-      'NETLINK',
-      `${ifname} has an "${q.kind}" qdisc where clsact goes, which has no ${direction} hook: remove it first (tc qdisc del dev ${ifname} ${q.kind})`,
-    );
+    throw new BpfError('NETLINK', `${ifname} has an "${q.kind}" qdisc where clsact goes, which has no ${direction} hook: remove it first (tc qdisc del dev ${ifname} ${q.kind})`);
   };
   if (check()) return false;
   try {
@@ -189,19 +175,19 @@ export function listTc(options: TcNetnsOption = {}): TcFilterInfo[] {
 
 export type AttachTcOptions = TcNetnsOption &
   ProgramOption & {
-  iface: InterfaceRef;
-  direction: TcDirection;
-  /** 1…65535; default 1. 0: the kernel picks (49152 on an empty hook). */
-  priority?: number;
-  /** Default 1. 0: the kernel picks. */
-  handle?: number;
-  /** Swap out the filter at priority/handle (NLM_F_REPLACE) instead of refusing. */
-  replace?: boolean;
-  /** TCA_BPF_NAME; default the program's name. The CLI passes "<object>:[<section>]" like iproute2. */
-  name?: string;
-  /** Default true: the return value is the verdict (`tc … bpf da`). */
-  directAction?: boolean;
-};
+    iface: InterfaceRef;
+    direction: TcDirection;
+    /** 1…65535; default 1. 0: the kernel picks (49152 on an empty hook). */
+    priority?: number;
+    /** Default 1. 0: the kernel picks. */
+    handle?: number;
+    /** Swap out the filter at priority/handle (NLM_F_REPLACE) instead of refusing. */
+    replace?: boolean;
+    /** TCA_BPF_NAME; default the program's name. The CLI passes "<object>:[<section>]" like iproute2. */
+    name?: string;
+    /** Default true: the return value is the verdict (`tc … bpf da`). */
+    directAction?: boolean;
+  };
 
 export interface TcAttachment {
   ifindex: number;
@@ -274,11 +260,7 @@ export function attachTc(opts: AttachTcOptions): TcAttachment {
           return undefined;
         },
       };
-      addBpfFilter(
-        sock,
-        { ifindex, parent: clsactParent(direction), priority, handle, progFd, name, directAction, replace: opts.replace === true },
-        ctx,
-      );
+      addBpfFilter(sock, { ifindex, parent: clsactParent(direction), priority, handle, progFd, name, directAction, replace: opts.replace === true }, ctx);
       const after = filtersOf(sock, ifindex, ifname, direction);
       const known = new Set(before.map((f) => `${f.priority}/${f.handle}`));
       const mine =
@@ -341,10 +323,14 @@ export function detachTc(iface: InterfaceRef, options: DetachTcOptions = {}): Tc
       );
       for (const f of matching) {
         try {
-          deleteFilter(sock, { ifindex, parent: f.parent, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol }, {
-            op: `delete ${direction} filter priority ${f.priority} handle ${f.handle} of ${ifname}`,
-            ifname,
-          });
+          deleteFilter(
+            sock,
+            { ifindex, parent: f.parent, priority: f.priority, handle: f.handle, kind: f.kind, protocol: f.protocol },
+            {
+              op: `delete ${direction} filter priority ${f.priority} handle ${f.handle} of ${ifname}`,
+              ifname,
+            },
+          );
         } catch (e) {
           if (e instanceof NetlinkError && e.errno === ENOENT) continue; // gone meanwhile
           throw e;
@@ -355,9 +341,7 @@ export function detachTc(iface: InterfaceRef, options: DetachTcOptions = {}): Tc
       }
     }
     if (detached.length === 0) {
-      const sel = [options.priority !== undefined ? `priority ${options.priority}` : '', options.handle !== undefined ? `handle ${options.handle}` : '']
-        .filter(Boolean)
-        .join(' ');
+      const sel = [options.priority !== undefined ? `priority ${options.priority}` : '', options.handle !== undefined ? `handle ${options.handle}` : ''].filter(Boolean).join(' ');
       throw new BpfError('NOT_ATTACHED', `detach TC from ${ifname}: no bpf filter${sel ? ` at ${sel}` : ''} on ${options.direction ?? 'ingress or egress'}`);
     }
     return { ifindex, ifname, detached };

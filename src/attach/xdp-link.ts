@@ -99,11 +99,7 @@ export function attachXdpLink(opts: AttachXdpLinkOptions): XdpLink {
       raw = linkCreate({ progFd, target: ifindex, attachType: BPF_ATTACH_TYPE.XDP, flags: xdpModeFlag(mode) }, `XDP link on ${ifname}, ${mode} mode`);
     } catch (e) {
       if (e instanceof BpfSyscallError && (e.errno === EBUSY || e.errno === EEXIST)) {
-        throw new BpfError(
-          'ALREADY_ATTACHED',
-          `attach XDP link to ${ifname} (${mode} mode): ${e.errnoName}: an XDP program is already attached to ${ifname}; detach it first`,
-          { cause: e },
-        );
+        throw new BpfError('ALREADY_ATTACHED', `attach XDP link to ${ifname} (${mode} mode): ${e.errnoName}: an XDP program is already attached to ${ifname}; detach it first`, { cause: e });
       }
       throw e;
     }

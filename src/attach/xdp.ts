@@ -25,14 +25,7 @@ import * as ffi from '../sys/ffi.js';
 import { withIdFd } from '../sys/ids.js';
 import { getFdById } from '../sys/obj-attr.js';
 import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js';
-import {
-  XDP_FLAGS_REPLACE,
-  XDP_FLAGS_UPDATE_IF_NOEXIST,
-  xdpModeFlag,
-  type XdpAttachedState,
-  type XdpAttachMode,
-  type XdpMode,
-} from './xdp-flags.js';
+import { XDP_FLAGS_REPLACE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpModeFlag, type XdpAttachedState, type XdpAttachMode, type XdpMode } from './xdp-flags.js';
 import { detachXdpLinkById, listXdpLinks, xdpLinkCandidates, type XdpLinkInfo } from './xdp-link.js';
 import { occupiedSlots, readXdpState, slotOf, slotOwnedByLink, slotProgId, xdpSetAttrs, xdpStateOf, type XdpState } from './xdp-state.js';
 
@@ -144,17 +137,17 @@ export function listXdp(options: XdpNetnsOption = {}): XdpStatus[] {
 
 export type AttachXdpOptions = XdpNetnsOption &
   ProgramOption & {
-  /** The interface, by name or index. */
-  iface: InterfaceRef;
-  /** Default 'auto': the kernel picks native when the driver has it, else skb. */
-  mode?: XdpMode;
-  /**
-   * Swap out whatever program is attached (atomically, with
-   * XDP_FLAGS_REPLACE). With expectedProgFd, only if that program is the
-   * one attached; otherwise the attached one is looked up by id.
-   */
-  replace?: boolean | { expectedProgFd?: number };
-};
+    /** The interface, by name or index. */
+    iface: InterfaceRef;
+    /** Default 'auto': the kernel picks native when the driver has it, else skb. */
+    mode?: XdpMode;
+    /**
+     * Swap out whatever program is attached (atomically, with
+     * XDP_FLAGS_REPLACE). With expectedProgFd, only if that program is the
+     * one attached; otherwise the attached one is looked up by id.
+     */
+    replace?: boolean | { expectedProgFd?: number };
+  };
 
 export interface XdpAttachment {
   ifindex: number;
@@ -168,9 +161,7 @@ export interface XdpAttachment {
 
 function describeSlots(slots: XdpProgramSlot[]): string {
   if (slots.length === 0) return 'nothing is attached now';
-  return slots
-    .map((o) => `program ${o.progId} is attached in ${o.mode} mode${o.viaLink ? ` through bpf_link${o.linkId ? ` ${o.linkId}` : ''}` : ''}`)
-    .join('; ');
+  return slots.map((o) => `program ${o.progId} is attached in ${o.mode} mode${o.viaLink ? ` through bpf_link${o.linkId ? ` ${o.linkId}` : ''}` : ''}`).join('; ');
 }
 
 /**

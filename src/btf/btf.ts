@@ -722,10 +722,7 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
 
   // One pass: the byte offset of each record. A record is at least 12 bytes.
   // Read through 32-bit words when the blob allows it (vmlinux: ~130k records).
-  const words =
-    le === HOST_LE && (bytes.byteOffset & 3) === 0 && (typeStart & 3) === 0
-      ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2)
-      : null;
+  const words = le === HOST_LE && (bytes.byteOffset & 3) === 0 && (typeStart & 3) === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2) : null;
   const offsets = new Uint32Array(Math.floor(typeLen / TYPE_HEADER_SIZE));
   const nameOffsets = new Uint32Array(offsets.length);
   let n = words ? walkRecords(words, typeStart, typeEnd, offsets, nameOffsets) : -1;
@@ -733,7 +730,7 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
   if (n < 0) {
     n = 0;
     const firstId = opts.base ? opts.base.count : 1;
-    for (let off = typeStart; off < typeEnd; ) {
+    for (let off = typeStart; off < typeEnd;) {
       if (off + TYPE_HEADER_SIZE > typeEnd) {
         fail(`type [${firstId + n}] header at type section offset ${off - typeStart} runs past the end (${typeLen} bytes)`);
       }
@@ -742,9 +739,7 @@ export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
       if (kind === 0 || kind > BTF_KIND_MAX) fail(`type [${firstId + n}] has unknown kind ${kind}`);
       const size = TYPE_HEADER_SIZE + extraSize(kind, info & 0xffff);
       if (off + size > typeEnd) {
-        fail(
-          `type [${firstId + n}] ${BTF_KIND_NAMES[kind]!.toUpperCase()} with vlen ${info & 0xffff} runs past the end of the type section (${typeLen} bytes)`,
-        );
+        fail(`type [${firstId + n}] ${BTF_KIND_NAMES[kind]!.toUpperCase()} with vlen ${info & 0xffff} runs past the end of the type section (${typeLen} bytes)`);
       }
       nameOffsets[n] = view.getUint32(off, le);
       offsets[n++] = off;

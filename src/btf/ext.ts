@@ -139,13 +139,7 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, opts: ParseBtfExtOption
    * Records may be larger than the fields known here (newer LLVM appends
    * fields); only rec_size says how far apart they are.
    */
-  const walk = <T>(
-    what: string,
-    off: number,
-    len: number,
-    minRecSize: number,
-    decode: (at: number, section: string) => T,
-  ): { recSize: number; bySection: Map<string, T[]> } => {
+  const walk = <T>(what: string, off: number, len: number, minRecSize: number, decode: (at: number, section: string) => T): { recSize: number; bySection: Map<string, T[]> } => {
     const bySection = new Map<string, T[]>();
     if (len === 0) return { recSize: 0, bySection };
     const start = hdrLen + off;
@@ -156,7 +150,7 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, opts: ParseBtfExtOption
     if (recSize < minRecSize) fail(`${what} record size ${recSize} below ${minRecSize}`);
     if (recSize % 4 !== 0) fail(`${what} record size ${recSize} is not a multiple of 4`);
     // Each group consumes at least its 8-byte header, so this loop ends.
-    for (let at = start + 4; at < end; ) {
+    for (let at = start + 4; at < end;) {
       if (at + 8 > end) fail(`${what} group header at offset ${at - start} runs past the end (${len} bytes)`);
       const section = str(`${what} section name`, u32(at));
       const num = u32(at + 4);

@@ -8,7 +8,16 @@ import { btfLoad } from '../sys/btf-attr.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
 import { Fd } from '../sys/fd.js';
 
-const INT = 1, PTR = 2, FUNC = 12, FUNC_PROTO = 13, VAR = 14, DATASEC = 15, FLOAT = 16, DECL_TAG = 17, TYPE_TAG = 18, ENUM64 = 19;
+const INT = 1,
+  PTR = 2,
+  FUNC = 12,
+  FUNC_PROTO = 13,
+  VAR = 14,
+  DATASEC = 15,
+  FLOAT = 16,
+  DECL_TAG = 17,
+  TYPE_TAG = 18,
+  ENUM64 = 19;
 const info = (kind: number, vlen = 0): number => ((kind << 24) | vlen) >>> 0;
 /** `int`: BTF_TYPE_INT_ENC(name, BTF_INT_SIGNED, 0, 32, 4). */
 const intType = (name: number): number[] => [name, info(INT), 4, (1 << 24) | 32];

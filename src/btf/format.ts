@@ -59,9 +59,7 @@ class CPrinter {
         return this.decl(t.elemType, `${wrapped}[${t.nelems}]`, indent, depth + 1);
       }
       case 'func_proto': {
-        const params = t.params.map((p, i) =>
-          p.type === 0 && i === t.params.length - 1 ? '...' : this.decl(p.type, p.name, indent, depth + 1),
-        );
+        const params = t.params.map((p, i) => (p.type === 0 && i === t.params.length - 1 ? '...' : this.decl(p.type, p.name, indent, depth + 1)));
         const wrapped = starred ? `(${inner})` : inner;
         return this.decl(t.returnType, `${wrapped}(${params.join(', ') || 'void'})`, indent, depth + 1);
       }
@@ -193,16 +191,10 @@ export function formatRaw(btf: Btf, id: number): string {
     case 'union':
       return [
         `${head} size=${t.size} vlen=${t.members.length}`,
-        ...t.members.map(
-          (m) =>
-            `\t${quote(m.name)} type_id=${m.type} bits_offset=${m.bitOffset}${m.bitfieldSize ? ` bitfield_size=${m.bitfieldSize}` : ''}`,
-        ),
+        ...t.members.map((m) => `\t${quote(m.name)} type_id=${m.type} bits_offset=${m.bitOffset}${m.bitfieldSize ? ` bitfield_size=${m.bitfieldSize}` : ''}`),
       ].join('\n');
     case 'enum':
-      return [
-        `${head} encoding=${t.signed ? 'SIGNED' : 'UNSIGNED'} size=${t.size} vlen=${t.values.length}`,
-        ...t.values.map((v) => `\t${quote(v.name)} val=${v.value}`),
-      ].join('\n');
+      return [`${head} encoding=${t.signed ? 'SIGNED' : 'UNSIGNED'} size=${t.size} vlen=${t.values.length}`, ...t.values.map((v) => `\t${quote(v.name)} val=${v.value}`)].join('\n');
     case 'enum64':
       return [
         `${head} encoding=${t.signed ? 'SIGNED' : 'UNSIGNED'} size=${t.size} vlen=${t.values.length}`,
@@ -213,10 +205,7 @@ export function formatRaw(btf: Btf, id: number): string {
     case 'func':
       return `${head} type_id=${t.type} linkage=${t.linkage}`;
     case 'func_proto':
-      return [
-        `${head} ret_type_id=${t.returnType} vlen=${t.params.length}`,
-        ...t.params.map((p) => `\t${quote(p.name)} type_id=${p.type}`),
-      ].join('\n');
+      return [`${head} ret_type_id=${t.returnType} vlen=${t.params.length}`, ...t.params.map((p) => `\t${quote(p.name)} type_id=${p.type}`)].join('\n');
     case 'var':
       return `${head} type_id=${t.type}, linkage=${t.linkage}`;
     case 'datasec':

@@ -84,7 +84,9 @@ export function vmlinuxBtf(): Btf {
 /** Names of the loaded modules that have BTF. */
 export function moduleBtfNames(): string[] {
   try {
-    return readdirSync(KERNEL_BTF_DIR).filter((n) => n !== 'vmlinux').sort();
+    return readdirSync(KERNEL_BTF_DIR)
+      .filter((n) => n !== 'vmlinux')
+      .sort();
   } catch {
     return [];
   }

@@ -202,18 +202,4 @@ export interface BtfDeclTag extends Base {
   componentIdx: number;
 }
 
-export type BtfType =
-  | BtfVoid
-  | BtfInt
-  | BtfRefType
-  | BtfArray
-  | BtfComposite
-  | BtfEnum
-  | BtfEnum64
-  | BtfFwd
-  | BtfFunc
-  | BtfFuncProto
-  | BtfVar
-  | BtfDatasec
-  | BtfFloat
-  | BtfDeclTag;
+export type BtfType = BtfVoid | BtfInt | BtfRefType | BtfArray | BtfComposite | BtfEnum | BtfEnum64 | BtfFwd | BtfFunc | BtfFuncProto | BtfVar | BtfDatasec | BtfFloat | BtfDeclTag;

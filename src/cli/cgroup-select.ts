@@ -9,15 +9,7 @@ import { BpfError } from '../errors.js';
 import type { ProgramSpec } from '../object/types.js';
 import { BPF_PROG_TYPE as P } from '../uapi/bpf.js';
 
-const CGROUP_PROG_TYPES = new Set<number>([
-  P.CGROUP_SKB,
-  P.CGROUP_SOCK,
-  P.SOCK_OPS,
-  P.CGROUP_DEVICE,
-  P.CGROUP_SOCK_ADDR,
-  P.CGROUP_SYSCTL,
-  P.CGROUP_SOCKOPT,
-]);
+const CGROUP_PROG_TYPES = new Set<number>([P.CGROUP_SKB, P.CGROUP_SOCK, P.SOCK_OPS, P.CGROUP_DEVICE, P.CGROUP_SOCK_ADDR, P.CGROUP_SYSCTL, P.CGROUP_SOCKOPT]);
 const CGROUP_TYPES = new Set<number>(Object.values(CGROUP_ATTACH_TYPES));
 
 const isCgroupProgram = (p: ProgramSpec) => p.type !== null && CGROUP_PROG_TYPES.has(p.type);

@@ -55,11 +55,12 @@ export function objectNames(path: string): ObjectNames | null {
     }
     const elf = readElf(bytes.subarray(0, got), path);
     const symbols = readSymbols(elf);
-    const inSection = (pred: (name: string, index: number) => boolean) =>
-      symbols.filter((s) => s.name && !s.name.startsWith('.') && pred(elf.sections[s.section]?.name ?? '', s.section));
+    const inSection = (pred: (name: string, index: number) => boolean) => symbols.filter((s) => s.name && !s.name.startsWith('.') && pred(elf.sections[s.section]?.name ?? '', s.section));
     const section = (i: number) => elf.sections[i];
     const maps = inSection((name, i) => name === '.maps' || (section(i) !== undefined && isLegacyMapSection(section(i)!))).map((s) => s.name);
-    const globals = inSection((_n, i) => section(i) !== undefined && isDataSection(section(i)!)).filter((s) => s.type === STT_OBJECT).map((s) => s.name);
+    const globals = inSection((_n, i) => section(i) !== undefined && isDataSection(section(i)!))
+      .filter((s) => s.type === STT_OBJECT)
+      .map((s) => s.name);
     return { programs: programNames(elf, symbols), maps: unique(maps), globals: unique(globals) };
   } catch {
     return null;

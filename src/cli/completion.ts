@@ -49,17 +49,19 @@ function optionsOf(commands: readonly Command[], name: string): string[] {
 
 function bash(commands: readonly Command[]): string {
   const names = [...commands.map((c) => c.name), 'help', 'completion'];
-  const cases = commands
-    .map((c) => `    ${[c.name, ...(c.aliases ?? [])].join('|')}) opts="${optionsOf(commands, c.name).join(' ')}"; subs="${(SUBCOMMANDS[c.name] ?? []).join(' ')}" ;;`)
-    .join('\n');
+  const cases = commands.map((c) => `    ${[c.name, ...(c.aliases ?? [])].join('|')}) opts="${optionsOf(commands, c.name).join(' ')}"; subs="${(SUBCOMMANDS[c.name] ?? []).join(' ')}" ;;`).join('\n');
   const values = Object.entries(VALUES)
     .map(([o, v]) => {
       const action =
-        v === '@iface' ? `COMPREPLY=($(compgen -W "$(_bpf_ts_ifaces)" -- "$cur"))`
-        : v === '@netns' ? `COMPREPLY=($(compgen -W "$(ls /var/run/netns 2>/dev/null)" -- "$cur"))`
-        : v === '@dir' ? `COMPREPLY=($(compgen -d -- "$cur"))`
-        : v === '@file' ? `COMPREPLY=($(compgen -f -- "$cur"))`
-        : `COMPREPLY=($(compgen -W "${v}" -- "$cur"))`;
+        v === '@iface'
+          ? `COMPREPLY=($(compgen -W "$(_bpf_ts_ifaces)" -- "$cur"))`
+          : v === '@netns'
+            ? `COMPREPLY=($(compgen -W "$(ls /var/run/netns 2>/dev/null)" -- "$cur"))`
+            : v === '@dir'
+              ? `COMPREPLY=($(compgen -d -- "$cur"))`
+              : v === '@file'
+                ? `COMPREPLY=($(compgen -f -- "$cur"))`
+                : `COMPREPLY=($(compgen -W "${v}" -- "$cur"))`;
       return `    --${o}) ${action}; return ;;`;
     })
     .join('\n');

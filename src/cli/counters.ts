@@ -8,10 +8,7 @@ import { BPF_MAP_TYPE } from '../uapi/bpf.js';
 import type { CommandContext } from './command.js';
 import { table } from './format.js';
 
-const COUNTER_TYPES = new Set<number>([
-  BPF_MAP_TYPE.ARRAY, BPF_MAP_TYPE.PERCPU_ARRAY, BPF_MAP_TYPE.HASH,
-  BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.LRU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH,
-]);
+const COUNTER_TYPES = new Set<number>([BPF_MAP_TYPE.ARRAY, BPF_MAP_TYPE.PERCPU_ARRAY, BPF_MAP_TYPE.HASH, BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.LRU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH]);
 const MAX_ROWS = 64;
 
 export interface CounterRow {
@@ -65,7 +62,14 @@ export function counterReporter(coll: BpfCollection, ctx: CommandContext): () =>
       ctx.print(JSON.stringify({ elapsed: (now - started) / 1000, counters: rows.map((r) => ({ map: r.map, key: r.key, value: r.value.toString(), perSecond: Math.round(r.rate * 10) / 10 })) }));
     } else {
       ctx.print(`--- ${((now - started) / 1000).toFixed(1)} s`);
-      ctx.print(rows.length ? table(['MAP', 'KEY', 'VALUE', 'PER SECOND'], rows.map((r) => [r.map, r.key, r.value.toString(), r.rate.toFixed(1)])) : '(no counter maps)');
+      ctx.print(
+        rows.length
+          ? table(
+              ['MAP', 'KEY', 'VALUE', 'PER SECOND'],
+              rows.map((r) => [r.map, r.key, r.value.toString(), r.rate.toFixed(1)]),
+            )
+          : '(no counter maps)',
+      );
     }
   };
 }

@@ -23,7 +23,9 @@ function cgroupLinkPins(bpffs: string, cgroup: string): string[] {
   let prefix: string;
   try {
     prefix = `cgroup_${cgroupId(resolveCgroup(cgroup))}_`;
-    return readdirSync(dir).filter((n) => n.startsWith(prefix)).map((n) => join(dir, n));
+    return readdirSync(dir)
+      .filter((n) => n.startsWith(prefix))
+      .map((n) => join(dir, n));
   } catch {
     return [];
   }
@@ -38,7 +40,11 @@ export function detachCgroupCli(values: Values & { cgroup: string }, ctx: Comman
   const withLink = r.detached.filter((d) => d.linkId !== undefined);
   if (withLink.length > 0) {
     const likely = withLink.map((d) => defaultCgroupLinkPin(bpffs, cgroupId(r.cgroup), d.attachTypeName, d.linkId!));
-    for (const held of findLinkPins(bpffs, withLink.map((d) => d.linkId!), likely)) {
+    for (const held of findLinkPins(
+      bpffs,
+      withLink.map((d) => d.linkId!),
+      likely,
+    )) {
       removeLinkPin(held.path);
       removedPins.push(held.path);
     }
@@ -62,11 +68,7 @@ export function detachSkMsgCli(values: Values & { 'sk-msg': string }, ctx: Comma
   }
   // The sockmap pin load made only to keep the attachment alive has no job left.
   const removedPins: string[] = [];
-  const candidates = /^id:\d+$/.test(target)
-    ? existsSync(pinDir(bpffs))
-      ? readdirSync(pinDir(bpffs)).map((n) => join(pinDir(bpffs), n))
-      : []
-    : [target];
+  const candidates = /^id:\d+$/.test(target) ? (existsSync(pinDir(bpffs)) ? readdirSync(pinDir(bpffs)).map((n) => join(pinDir(bpffs), n)) : []) : [target];
   for (const p of candidates) {
     if (!isDefaultSkMsgMapPin(p, r.mapId) || !holdsMap(p, r.mapId)) continue;
     if (unpin(p)) removedPins.push(p);

@@ -40,7 +40,7 @@ export function loadCgroup(objPath: string, values: Values, ctx: CommandContext,
   if (values.replace && !mapName) throw new BpfError('USAGE', '--replace swaps the sk_msg program of --sk-msg MAP; cgroup hooks take several programs');
   const cgroup = cgroupArg ? resolveCgroup(cgroupArg) : undefined;
   // A custom link pin path is checked (and a defunct link's pin cleared) before anything is loaded.
-  const customPin = values.link ? (values['pin-link']) : undefined;
+  const customPin = values.link ? values['pin-link'] : undefined;
   const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the cgroup link for ${cgroupArg}`) : undefined;
 
   const spec = openObject(objPath);

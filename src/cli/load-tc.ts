@@ -30,7 +30,7 @@ export function loadTc(objPath: string, values: Values & { tc: string }, ctx: Co
   if (values['pin-link'] && !values.link) throw new BpfError('USAGE', '--pin-link goes with --link');
 
   // A custom link pin path is checked (and a defunct link's pin cleared) before anything is loaded.
-  const customPin = values.link ? (values['pin-link']) : undefined;
+  const customPin = values.link ? values['pin-link'] : undefined;
   const removedDefunctPin = customPin ? clearDefunctLinkPin(customPin, `the tcx link for ${iface}`) : undefined;
 
   const spec = openObject(objPath);

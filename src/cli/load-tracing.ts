@@ -34,7 +34,11 @@ export function loadPinLinks(objPath: string, dir: string, opts: { program?: str
   const pinned: PinnedLink[] = [];
   const links: (BpfLink | BpfLinkSet)[] = [];
   try {
-    using coll = loadSkippingUnsupported(spec, attach.map((p) => p.name), skipped);
+    using coll = loadSkippingUnsupported(
+      spec,
+      attach.map((p) => p.name),
+      skipped,
+    );
     for (const p of attach) {
       if (!coll.programs.has(p.name)) continue;
       const l = autoAttach(coll.program(p.name), p);

@@ -86,7 +86,10 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
   const err = io.err ?? writeStderr;
   // The completion script's call-back: candidates only, never an error (complete.ts).
   if (argv[0] === '__complete') {
-    const found = await import('./complete.js').then((m) => m.completeWords(argv.slice(1)), () => []);
+    const found = await import('./complete.js').then(
+      (m) => m.completeWords(argv.slice(1)),
+      () => [],
+    );
     if (found.length) out(found.join('\n') + '\n');
     return 0;
   }

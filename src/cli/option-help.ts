@@ -45,7 +45,7 @@ const COMMON: Record<string, OptionHelp> = {
   'event-type': { arg: '[MAP=]STRUCT', desc: 'BTF struct to decode ring/perf buffer events with', default: 'from the map or program BTF', group: OUT },
   count: { arg: 'N', desc: 'how many rounds before exiting', group: 'run' },
   'max-entries': { arg: 'MAP=N', desc: "set a map's max_entries before it is created; repeatable", default: "the object's definition", group: 'program' },
-  'ignore-memory-limit': { desc: "create maps whose estimated memory exceeds what is available", default: 'refuse them', group: 'program' },
+  'ignore-memory-limit': { desc: 'create maps whose estimated memory exceeds what is available', default: 'refuse them', group: 'program' },
   name: { arg: 'NAME', desc: 'test network name (namespaces <name>-a/<name>-b); teardown, status and exec need it', default: 'setup picks a free one and prints it', group: 'test network' },
 };
 

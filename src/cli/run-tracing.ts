@@ -86,9 +86,16 @@ export async function runTracing(path: string, opts: TracingRunOptions, ctx: Com
   applySets(spec, opts.set);
   const { attach, skipped } = tracingSelection(spec, opts.programs);
   if (attach.length === 0) {
-    throw new BpfError('USAGE', `${spec.path}: no program names a tracing target to attach to${skipped.length ? ` (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})` : ''}; for XDP use --xdp IFACE, for TC load --tc`);
+    throw new BpfError(
+      'USAGE',
+      `${spec.path}: no program names a tracing target to attach to${skipped.length ? ` (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})` : ''}; for XDP use --xdp IFACE, for TC load --tc`,
+    );
   }
-  const coll = loadSkippingUnsupported(spec, attach.map((p) => p.name), skipped);
+  const coll = loadSkippingUnsupported(
+    spec,
+    attach.map((p) => p.name),
+    skipped,
+  );
   const links: (BpfLink | BpfLinkSet)[] = [];
   let timer: ReturnType<typeof setInterval> | undefined;
   let stopEvents: (() => void) | undefined;

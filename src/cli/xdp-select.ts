@@ -10,8 +10,7 @@ import { isXdpMode, type XdpMode } from '../attach/xdp-flags.js';
 
 const isXdpCandidate = (p: ProgramSpec) => p.type === BPF_PROG_TYPE.XDP || p.type === null;
 // devmap/cpumap programs run from a map entry, never on an interface.
-const isInterfaceXdp = (p: ProgramSpec) =>
-  isXdpCandidate(p) && p.expectedAttachType !== BPF_ATTACH_TYPE.XDP_DEVMAP && p.expectedAttachType !== BPF_ATTACH_TYPE.XDP_CPUMAP;
+const isInterfaceXdp = (p: ProgramSpec) => isXdpCandidate(p) && p.expectedAttachType !== BPF_ATTACH_TYPE.XDP_DEVMAP && p.expectedAttachType !== BPF_ATTACH_TYPE.XDP_CPUMAP;
 
 export function selectXdpProgram(spec: BpfObjectSpec, name: string | undefined): ProgramSpec {
   if (name) {

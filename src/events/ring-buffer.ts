@@ -203,8 +203,7 @@ export class RingBufferReader extends EventReader {
         continue;
       }
       if (at + size > cap) {
-        if (n === 0)
-          throw new BpfError('USAGE', `ring buffer ${this.map.name}: a ${size}-byte record does not fit the ${cap}-byte buffer given to consumeInto`);
+        if (n === 0) throw new BpfError('USAGE', `ring buffer ${this.map.name}: a ${size}-byte record does not fit the ${cap}-byte buffer given to consumeInto`);
         break;
       }
       // Records are 8-byte aligned in the ring and in `out`: copy whole words.
@@ -341,7 +340,8 @@ export class RingBufferReader extends EventReader {
       const len = LOADS_ORDERED ? ring[off >>> 2]! : Atomics.load(ring, off >>> 2);
       if (len & 0x80000000) break; // BUSY
       const size = len & 0x3fffffff;
-      if (len & 0x40000000) discarded++; // DISCARD
+      if (len & 0x40000000)
+        discarded++; // DISCARD
       else {
         index[2 * n] = off + 8;
         index[2 * n + 1] = size;

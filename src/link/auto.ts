@@ -9,16 +9,7 @@ import type { ProgramSpec } from '../object/types.js';
 import type { BpfProgram } from '../programs/program.js';
 import { BPF_ATTACH_TYPE as A, BPF_PROG_TYPE as P } from '../uapi/bpf.js';
 import type { BpfLink, BpfLinkSet } from './link.js';
-import {
-  attachIter,
-  attachKprobe,
-  attachKsyscall,
-  attachPerfEvent,
-  attachRawTracepoint,
-  attachTracepoint,
-  attachTracing,
-  attachUprobe,
-} from './tracing.js';
+import { attachIter, attachKprobe, attachKsyscall, attachPerfEvent, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe } from './tracing.js';
 
 export type AutoAttachPlan =
   | { kind: 'tracepoint'; category: string; name: string }

@@ -12,16 +12,7 @@ import { BPF_ATTACH_TYPE } from '../uapi/bpf.js';
 import { EOPNOTSUPP, EINVAL } from '../sys/errno.js';
 import { Fd } from '../sys/fd.js';
 import { iterCreate, linkCreate, rawTracepointOpen } from '../sys/link-attr.js';
-import {
-  PERF_COUNT_SW_CPU_CLOCK,
-  PERF_EVENT_IOC_ENABLE,
-  PERF_TYPE_SOFTWARE,
-  PERF_TYPE_TRACEPOINT,
-  type PerfEventAttr,
-  perfEventOpen,
-  perfIoctl,
-  probePmu,
-} from '../sys/perf-event.js';
+import { PERF_COUNT_SW_CPU_CLOCK, PERF_EVENT_IOC_ENABLE, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, type PerfEventAttr, perfEventOpen, perfIoctl, probePmu } from '../sys/perf-event.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BpfLink, BpfLinkSet, progFdOf, type ProgramRef } from './link.js';
 import { tracepointId } from './tracefs.js';
@@ -46,10 +37,7 @@ export class PerfEventLink extends BpfLink {
 function perfLink(program: ProgramRef, attr: PerfEventAttr, pid: number, cpu: number, target: string, cookie?: bigint): PerfEventLink {
   const perf = new Fd(perfEventOpen(attr, pid, cpu, target), `perf event for ${target}`);
   try {
-    const raw = linkCreate(
-      { progFd: progFdOf(program), target: perf.value, attachType: BPF_ATTACH_TYPE.PERF_EVENT, ...(cookie !== undefined ? { cookie } : {}) },
-      `attach to ${target}`,
-    );
+    const raw = linkCreate({ progFd: progFdOf(program), target: perf.value, attachType: BPF_ATTACH_TYPE.PERF_EVENT, ...(cookie !== undefined ? { cookie } : {}) }, `attach to ${target}`);
     const link = new PerfEventLink(new Fd(raw, `link to ${target}`), perf, target);
     try {
       perfIoctl(perf.value, PERF_EVENT_IOC_ENABLE, 0, target);
@@ -184,10 +172,7 @@ export class IterLink extends BpfLink {
 
 /** iter/<kind> (task, bpf_map, tcp…): link the iterator program. `iterInfo` for parameterised ones (a map fd). */
 export function attachIter(program: ProgramRef, opts: { iterInfo?: Uint8Array } = {}): IterLink {
-  const raw = linkCreate(
-    { progFd: progFdOf(program), target: 0, attachType: BPF_ATTACH_TYPE.TRACE_ITER, ...(opts.iterInfo ? { iterInfo: opts.iterInfo } : {}) },
-    'iterator link',
-  );
+  const raw = linkCreate({ progFd: progFdOf(program), target: 0, attachType: BPF_ATTACH_TYPE.TRACE_ITER, ...(opts.iterInfo ? { iterInfo: opts.iterInfo } : {}) }, 'iterator link');
   return new IterLink(new Fd(raw, 'iterator link'));
 }
 
@@ -214,14 +199,12 @@ export interface PerfSampleOptions extends AttachOptions {
 /** perf_event programs: software cpu-clock sampling on every online CPU. */
 export function attachPerfEvent(program: ProgramRef, opts: PerfSampleOptions = {}): BpfLinkSet {
   const freq = opts.periodNs === undefined;
-  const value = freq ? opts.frequency ?? 99 : opts.periodNs!;
+  const value = freq ? (opts.frequency ?? 99) : opts.periodNs!;
   if (!Number.isInteger(value) || value <= 0) throw new BpfError('USAGE', `perf_event: ${freq ? 'frequency' : 'period'} must be a positive integer, got ${value}`);
   const links: BpfLink[] = [];
   try {
     for (const cpu of opts.cpus ?? onlineCpus()) {
-      links.push(
-        perfLink(program, { type: PERF_TYPE_SOFTWARE, config: BigInt(PERF_COUNT_SW_CPU_CLOCK), sample: BigInt(value), freq }, -1, cpu, `cpu-clock on cpu ${cpu}`, opts.cookie),
-      );
+      links.push(perfLink(program, { type: PERF_TYPE_SOFTWARE, config: BigInt(PERF_COUNT_SW_CPU_CLOCK), sample: BigInt(value), freq }, -1, cpu, `cpu-clock on cpu ${cpu}`, opts.cookie));
     }
   } catch (e) {
     for (const l of links) l.close();

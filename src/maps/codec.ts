@@ -37,8 +37,7 @@ const HALF_RANGE = [0, 0x80, 0x8000, 0, 0x8000_0000];
 // Scalars may be given signed or unsigned (-1 and 0xffffffff are the same 4
 // bytes), but must fit: silently truncating a key would address another entry.
 function writeScalar(dest: Buffer, size: number, v: number | bigint, what: 'key' | 'value', mapName: string): void {
-  if (size !== 1 && size !== 2 && size !== 4 && size !== 8)
-    throw sizeError(what, mapName, `is a ${typeof v}, which only fits 1, 2, 4 or 8-byte ${what}s`, size);
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw sizeError(what, mapName, `is a ${typeof v}, which only fits 1, 2, 4 or 8-byte ${what}s`, size);
   const bits = size * 8;
   if (typeof v === 'number' && size <= 4) {
     const half = HALF_RANGE[size]!;
@@ -79,18 +78,12 @@ function writeU16(dest: Buffer, v: number): void {
 }
 
 function rangeError(what: 'key' | 'value', mapName: string, v: number | bigint, size: number): BpfError {
-  return new BpfError(
-    what === 'key' ? 'KEY_SIZE' : 'VALUE_SIZE',
-    `map "${mapName}": ${what} ${v} does not fit in ${size} bytes (the map's ${what === 'key' ? 'key_size' : 'value_size'})`,
-  );
+  return new BpfError(what === 'key' ? 'KEY_SIZE' : 'VALUE_SIZE', `map "${mapName}": ${what} ${v} does not fit in ${size} bytes (the map's ${what === 'key' ? 'key_size' : 'value_size'})`);
 }
 
 function sizeError(what: 'key' | 'value', mapName: string, problem: string, size: number): BpfError {
   const field = what === 'key' ? 'key_size' : 'value_size';
-  return new BpfError(
-    what === 'key' ? 'KEY_SIZE' : 'VALUE_SIZE',
-    `map "${mapName}": ${what} ${problem}, but the map's ${field} is ${size}`,
-  );
+  return new BpfError(what === 'key' ? 'KEY_SIZE' : 'VALUE_SIZE', `map "${mapName}": ${what} ${problem}, but the map's ${field} is ${size}`);
 }
 
 /** The bytes of one scalar of `size` bytes in host byte order. */

@@ -103,8 +103,7 @@ export function layoutOf(btf: Btf | null, id: number, size: number): GlobalLayou
 }
 
 const isScalarSize = (n: number): n is 1 | 2 | 4 | 8 => n === 1 || n === 2 || n === 4 || n === 8;
-const scalarBySize = (size: number): GlobalLayout =>
-  isScalarSize(size) ? { kind: 'int', size, signed: false } : { kind: 'bytes', size };
+const scalarBySize = (size: number): GlobalLayout => (isScalarSize(size) ? { kind: 'int', size, signed: false } : { kind: 'bytes', size });
 
 /** One data section's variables, mapped. */
 export interface GlobalSection {
@@ -220,10 +219,7 @@ class Access {
         },
       };
     }
-    const composite =
-      layout.kind === 'array'
-        ? (this.#typedArray(offset, layout) ?? this.#array(offset, layout, path))
-        : this.#struct(offset, layout, path);
+    const composite = layout.kind === 'array' ? (this.#typedArray(offset, layout) ?? this.#array(offset, layout, path)) : this.#struct(offset, layout, path);
     return {
       get: () => {
         if (!mem.valid) throw mem.closedError();
@@ -398,8 +394,7 @@ class Access {
     const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
     return (v) => {
       const n = typeof v === 'bigint' ? Number(v) : v;
-      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max)
-        throw this.#valueError(path, v, `an integer in ${min}..${max}`);
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) throw this.#valueError(path, v, `an integer in ${min}..${max}`);
       if (size === 1) dv.setUint8(off, n & 0xff);
       else if (size === 2) dv.setUint16(off, n & 0xffff, le);
       else dv.setUint32(off, n >>> 0, le);
@@ -407,10 +402,7 @@ class Access {
   }
 
   #readOnly(path: string): BpfError {
-    return new BpfError(
-      'READ_ONLY',
-      `global ${path} is in ${this.#section}, frozen at load: set it with setGlobal('${path.split(/[.[]/)[0]}', …) on the spec before loading`,
-    );
+    return new BpfError('READ_ONLY', `global ${path} is in ${this.#section}, frozen at load: set it with setGlobal('${path.split(/[.[]/)[0]}', …) on the spec before loading`);
   }
 
   #valueError(path: string, v: unknown, want: string): BpfError {

@@ -11,19 +11,7 @@ import { EINVAL, ENOENT, ENOSPC, isNotSupported } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
 import { Fd, fdKind } from '../sys/fd.js';
 import { mapInfo, type MapInfo } from '../sys/info.js';
-import {
-  BPF_ANY,
-  BPF_EXIST,
-  BPF_F_LOCK,
-  BPF_F_MMAPABLE,
-  BPF_F_NUMA_NODE,
-  BPF_F_RDONLY_PROG,
-  BPF_NOEXIST,
-  MapElemOps,
-  mapBatch,
-  mapCreate,
-  mapFreeze,
-} from '../sys/map-attr.js';
+import { BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_NOEXIST, MapElemOps, mapBatch, mapCreate, mapFreeze } from '../sys/map-attr.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
 import { BPF_MAP_TYPE, isMapOfMapsType, isPerCpuMapType, mapTypeName } from '../sys/map-type.js';
 import { BPF_F_RDONLY, BPF_F_WRONLY, GET_FD_BY_ID, getFdById, objGet } from '../sys/obj-attr.js';
@@ -315,8 +303,7 @@ export class BpfMap implements Disposable {
     const owned = typeof fd === 'number' ? new Fd(fd, 'map') : fd;
     try {
       const kind = fdKind(owned.value);
-      if (kind !== 'map')
-        throw notAMap(what ?? `fd ${owned.value}`, kind);
+      if (kind !== 'map') throw notAMap(what ?? `fd ${owned.value}`, kind);
       return new BpfMap(owned, mapInfo(owned.value));
     } catch (e) {
       owned.close();
@@ -402,10 +389,7 @@ export class BpfMap implements Disposable {
     // `length` first: for a Uint8Array it is the byte length, and V8 (Node 20)
     // inlines it where `byteLength` costs ~40 ns a call, 3% of a lookup.
     if ((out.length !== this.#valueBytes || out.BYTES_PER_ELEMENT !== 1) && out.byteLength !== this.#valueBytes)
-      throw new BpfError(
-        'VALUE_SIZE',
-        `map "${this.name}": lookupInto needs a ${this.#valueBytes}-byte buffer, got ${out.byteLength} bytes`,
-      );
+      throw new BpfError('VALUE_SIZE', `map "${this.name}": lookupInto needs a ${this.#valueBytes}-byte buffer, got ${out.byteLength} bytes`);
     const ops = this.#elemOps();
     this.#putKey(ops, key);
     const r = ops.lookup();
@@ -676,8 +660,7 @@ export class BpfMap implements Disposable {
     while (start < list.length) {
       const n = list.length - start;
       const keys = ffi.allocNative(n * this.keySize);
-      for (let i = 0; i < n; i++)
-        encodeInto(keys.bytes.subarray(i * this.keySize, (i + 1) * this.keySize), list[start + i]!, 'key', this.name);
+      for (let i = 0; i < n; i++) encodeInto(keys.bytes.subarray(i * this.keySize, (i + 1) * this.keySize), list[start + i]!, 'key', this.name);
       const { result, count } = mapBatch(cmd.BPF_MAP_DELETE_BATCH, { fd: this.fd.value, keys, count: n });
       if (result >= 0) return deleted + n;
       if (result === -ENOENT) {
@@ -835,8 +818,7 @@ export class BpfMap implements Disposable {
 
   #encodeValue(dest: Buffer, off: number, value: MapBytes | MapBytes[]): void {
     if (!this.perCpu) {
-      if (Array.isArray(value))
-        throw new BpfError('VALUE_SIZE', `map "${this.name}": one value expected, got an array (not a per-CPU map)`);
+      if (Array.isArray(value)) throw new BpfError('VALUE_SIZE', `map "${this.name}": one value expected, got an array (not a per-CPU map)`);
       encodeInto(off === 0 && dest.byteLength === this.valueSize ? dest : dest.subarray(off, off + this.valueSize), value, 'value', this.name);
       return;
     }
@@ -849,20 +831,15 @@ export class BpfMap implements Disposable {
   }
 
   #refusePerCpu(what: string, instead: string): void {
-    if (this.perCpu)
-      throw new BpfError('MAP_INVALID', `map "${this.name}" is ${mapTypeName(this.type)}, which holds one value per CPU: use ${instead}() instead of ${what}()`);
+    if (this.perCpu) throw new BpfError('MAP_INVALID', `map "${this.name}" is ${mapTypeName(this.type)}, which holds one value per CPU: use ${instead}() instead of ${what}()`);
   }
 
   #requirePerCpu(what: string): void {
-    if (!this.perCpu)
-      throw new BpfError('MAP_INVALID', `map "${this.name}": ${what} needs a per-CPU map, this is ${mapTypeName(this.type)}`);
+    if (!this.perCpu) throw new BpfError('MAP_INVALID', `map "${this.name}": ${what} needs a per-CPU map, this is ${mapTypeName(this.type)}`);
   }
 
   #cpuCountError(n: number): BpfError {
-    return new BpfError(
-      'VALUE_SIZE',
-      `map "${this.name}": ${n} per-CPU values given, but there are ${this.cpus} possible CPUs`,
-    );
+    return new BpfError('VALUE_SIZE', `map "${this.name}": ${n} per-CPU values given, but there are ${this.cpus} possible CPUs`);
   }
 
   *#entriesFallback(andDelete: boolean): Generator<[Buffer, MapValue]> {

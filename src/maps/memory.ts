@@ -54,11 +54,7 @@ export class MapMemory {
       m = ffi.mmap(length, ffi.PROT_READ, ffi.MAP_SHARED, fd, 0);
       ro = true;
     }
-    if (typeof m === 'number')
-      throw new BpfError(
-        'NOT_MMAPABLE',
-        `${label}: mmap of the map's values failed (errno ${-m}); the map must be an array created with BPF_F_MMAPABLE`,
-      );
+    if (typeof m === 'number') throw new BpfError('NOT_MMAPABLE', `${label}: mmap of the map's values failed (errno ${-m}); the map must be an array created with BPF_F_MMAPABLE`);
     return new MapMemory(m, size, ro, label);
   }
 

@@ -94,11 +94,7 @@ export function reusePinnedMap(path: string, spec: MapCreateSpec): BpfMap {
  * another process pins the same path first (EEXIST), its map is reused, as
  * libbpf does.
  */
-export function openOrCreatePinnedMap(
-  path: string,
-  spec: MapCreateSpec,
-  opts: MapCreateOptions & { mkdir?: boolean } = {},
-): { map: BpfMap; created: boolean; createdDirs: string[] } {
+export function openOrCreatePinnedMap(path: string, spec: MapCreateSpec, opts: MapCreateOptions & { mkdir?: boolean } = {}): { map: BpfMap; created: boolean; createdDirs: string[] } {
   if (checkExistingPin(path)) return { map: reusePinnedMap(path, spec), created: false, createdDirs: [] };
   const map = BpfMap.create(spec, opts);
   try {

@@ -33,7 +33,10 @@ export function checkNotSelfContaining(btf: Btf, typeId: number): void {
     const t = btf.typeById(btf.skipQualifiers(id));
     if (done.has(t.id)) return;
     if (onPath.has(t.id)) {
-      throw new BpfError('BTF_INVALID', `BTF type [${t.id}] ${t.kind} ${t.name || '(anon)'} contains itself (through ${via}), which no C type can: the BTF is corrupt, so values of this map cannot be decoded`);
+      throw new BpfError(
+        'BTF_INVALID',
+        `BTF type [${t.id}] ${t.kind} ${t.name || '(anon)'} contains itself (through ${via}), which no C type can: the BTF is corrupt, so values of this map cannot be decoded`,
+      );
     }
     onPath.add(t.id);
     if (t.kind === 'struct' || t.kind === 'union') for (const m of t.members) visit(m.type, `member ${m.name || '(anon)'}`);

@@ -89,8 +89,7 @@ export class MapView {
   }
 
   #checkIndex(index: number): void {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length)
-      throw new BpfError('KEY_SIZE', `map "${this.#name}": index ${index} is outside 0..${this.length - 1}`);
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) throw new BpfError('KEY_SIZE', `map "${this.#name}": index ${index} is outside 0..${this.length - 1}`);
   }
 
   #valueError(problem: string): BpfError {

@@ -120,20 +120,13 @@ function classify(errno: number, ctx: NetlinkErrorContext): { code: BpfErrorCode
     case EACCES:
       return {
         code: 'NETLINK',
-        hint: capsHint(
-          [NEED_NETLINK_ADMIN],
-          'this process has CAP_NET_ADMIN; the refusal comes from elsewhere (a security module, or a namespace owned by another user namespace)',
-        ),
+        hint: capsHint([NEED_NETLINK_ADMIN], 'this process has CAP_NET_ADMIN; the refusal comes from elsewhere (a security module, or a namespace owned by another user namespace)'),
       };
     case ERANGE:
-      return xdp
-        ? { code: 'NETLINK', hint: 'MTU too large for native XDP on this device: lower the MTU or try --mode skb' }
-        : { code: 'NETLINK' };
+      return xdp ? { code: 'NETLINK', hint: 'MTU too large for native XDP on this device: lower the MTU or try --mode skb' } : { code: 'NETLINK' };
     case EBUSY:
     case EEXIST:
-      return xdp
-        ? { code: 'ALREADY_ATTACHED', hint: 'a program is already attached: use --replace' }
-        : { code: 'NETLINK', hint: errno === EEXIST ? 'it already exists' : 'device or resource busy' };
+      return xdp ? { code: 'ALREADY_ATTACHED', hint: 'a program is already attached: use --replace' } : { code: 'NETLINK', hint: errno === EEXIST ? 'it already exists' : 'device or resource busy' };
     default:
       return { code: 'NETLINK' };
   }

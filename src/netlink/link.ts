@@ -166,20 +166,14 @@ export function getLink(sock: NetlinkSocket, ref: LinkRef): Link {
 /** RTM_GETLINK dump: every interface in the socket's namespace. */
 export function dumpLinks(sock: NetlinkSocket): Link[] {
   return sock
-    .dump(
-      { type: RTM_GETLINK, flags: 0, header: ifinfomsg(), attrs: [attrU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)] },
-      { op: 'list interfaces', kind: 'link' },
-    )
+    .dump({ type: RTM_GETLINK, flags: 0, header: ifinfomsg(), attrs: [attrU32(IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS)] }, { op: 'list interfaces', kind: 'link' })
     .filter((m) => m.type === RTM_NEWLINK)
     .map(parseLink);
 }
 
 /** Bring an interface up (or down): IFF_UP in ifi_flags, masked by ifi_change. */
 export function setLinkUp(sock: NetlinkSocket, ifindex: number, up = true): void {
-  sock.ack(
-    { type: RTM_NEWLINK, flags: 0, header: ifinfomsg(ifindex, up ? IFF_UP : 0, IFF_UP) },
-    { op: `set ifindex ${ifindex} ${up ? 'up' : 'down'}`, kind: 'link' },
-  );
+  sock.ack({ type: RTM_NEWLINK, flags: 0, header: ifinfomsg(ifindex, up ? IFF_UP : 0, IFF_UP) }, { op: `set ifindex ${ifindex} ${up ? 'up' : 'down'}`, kind: 'link' });
 }
 
 /** RTM_DELLINK. Deleting one end of a veth pair deletes both. */
@@ -189,8 +183,5 @@ export function deleteLink(sock: NetlinkSocket, ifindex: number): void {
 
 /** Set an interface's MTU (IFLA_MTU). */
 export function setLinkMtu(sock: NetlinkSocket, ifindex: number, mtu: number): void {
-  sock.ack(
-    { type: RTM_NEWLINK, flags: 0, header: ifinfomsg(ifindex), attrs: [attrU32(IFLA_MTU, mtu)] },
-    { op: `set MTU of ifindex ${ifindex} to ${mtu}`, kind: 'link' },
-  );
+  sock.ack({ type: RTM_NEWLINK, flags: 0, header: ifinfomsg(ifindex), attrs: [attrU32(IFLA_MTU, mtu)] }, { op: `set MTU of ifindex ${ifindex} to ${mtu}`, kind: 'link' });
 }

@@ -45,7 +45,6 @@ export const NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xffff;
 export const nlmsgAlign = (n: number): number => (n + NLMSG_ALIGNTO - 1) & ~(NLMSG_ALIGNTO - 1);
 export const nlaAlign = (n: number): number => (n + NLA_ALIGNTO - 1) & ~(NLA_ALIGNTO - 1);
 
-
 // Host-order integer access for netlink structs (C structs, native endian).
 export function putU16(b: Buffer, off: number, v: number): void {
   if (LITTLE_ENDIAN) b.writeUInt16LE(v & 0xffff, off);

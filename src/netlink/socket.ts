@@ -239,8 +239,7 @@ export class NetlinkSocket implements Disposable {
         if (m.type === NLMSG_NOOP) continue;
         if (m.type === NLMSG_OVERRUN) throw new BpfError('NETLINK', `${asContext(ctx).op}: netlink overrun (data lost)`);
         if (m.type === NLMSG_ERROR || (m.type === NLMSG_DONE && m.payload.length >= 4 && getS32(m.payload, 0) < 0)) {
-          const err: { errno: number; ext: ExtAck } =
-            m.type === NLMSG_ERROR ? parseNlmsgErr(m) : { errno: -getS32(m.payload, 0), ext: {} };
+          const err: { errno: number; ext: ExtAck } = m.type === NLMSG_ERROR ? parseNlmsgErr(m) : { errno: -getS32(m.payload, 0), ext: {} };
           if (err.errno !== 0) {
             const at = err.ext.offset !== undefined ? attrTypeAt(wire, err.ext.offset) : undefined;
             throw netlinkError(err.errno, asContext(ctx), err.ext, at);
@@ -284,15 +283,8 @@ export class NetlinkSocket implements Disposable {
 
 /** The receive queue overflowed while an answer was on its way (recv said ENOBUFS). */
 function lostError(ctx: Context, isDump: boolean): NetlinkError {
-  const what = isDump
-    ? 'part of the list was lost, so nothing is reported — run it again'
-    : 'the answer was lost, so whether the request took effect is unknown — check, then retry';
-  return new NetlinkError(
-    'NETLINK',
-    `${asContext(ctx).op}: ENOBUFS: the netlink socket's receive buffer overflowed and the kernel dropped messages; ${what}`,
-    ENOBUFS,
-    {},
-  );
+  const what = isDump ? 'part of the list was lost, so nothing is reported — run it again' : 'the answer was lost, so whether the request took effect is unknown — check, then retry';
+  return new NetlinkError('NETLINK', `${asContext(ctx).op}: ENOBUFS: the netlink socket's receive buffer overflowed and the kernel dropped messages; ${what}`, ENOBUFS, {});
 }
 
 function int32(v: number): Buffer {

@@ -6,21 +6,7 @@
 
 import { BpfError } from '../errors.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
-import {
-  attrNest,
-  attrString,
-  attrU32,
-  getS32,
-  getU32,
-  messageAttrs,
-  NLM_F_CREATE,
-  NLM_F_EXCL,
-  NLM_F_REPLACE,
-  putS32,
-  putU32,
-  type NlAttr,
-  type NlMessage,
-} from './message.js';
+import { attrNest, attrString, attrU32, getS32, getU32, messageAttrs, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, putS32, putU32, type NlAttr, type NlMessage } from './message.js';
 import type { NetlinkErrorContext } from './error.js';
 import type { NetlinkSocket } from './socket.js';
 
@@ -233,11 +219,7 @@ export function dumpFilters(sock: NetlinkSocket, ifindex: number, parent: number
 }
 
 /** RTM_DELTFILTER of the filter at priority/handle (handle 0: the whole priority). */
-export function deleteFilter(
-  sock: NetlinkSocket,
-  f: { ifindex: number; parent: number; priority: number; handle: number; kind: string; protocol?: number },
-  ctx: NetlinkErrorContext,
-): void {
+export function deleteFilter(sock: NetlinkSocket, f: { ifindex: number; parent: number; priority: number; handle: number; kind: string; protocol?: number }, ctx: NetlinkErrorContext): void {
   sock.ack(
     {
       type: RTM_DELTFILTER,

@@ -3,16 +3,7 @@
 // attributes } }. IFLA_NET_NS_FD in the peer part creates the peer directly
 // inside another network namespace, so it never appears in ours.
 
-import {
-  attrBytes,
-  attrNest,
-  attrString,
-  attrU32,
-  encodeAttrs,
-  NLM_F_CREATE,
-  NLM_F_EXCL,
-  type NlAttr,
-} from './message.js';
+import { attrBytes, attrNest, attrString, attrU32, encodeAttrs, NLM_F_CREATE, NLM_F_EXCL, type NlAttr } from './message.js';
 import { IFLA_ADDRESS, IFLA_IFNAME, IFLA_INFO_DATA, IFLA_INFO_KIND, IFLA_LINKINFO, IFLA_MTU, IFLA_NET_NS_FD, ifinfomsg, parseMac, RTM_NEWLINK } from './link.js';
 import type { NetlinkSocket } from './socket.js';
 
@@ -40,15 +31,6 @@ function endAttrs(end: VethEnd): NlAttr[] {
 export function createVeth(sock: NetlinkSocket, end: VethEnd, peer: VethEnd): void {
   // The peer's payload is not a plain nest: an ifinfomsg comes first.
   const peerPayload = Buffer.concat([ifinfomsg(), encodeAttrs(endAttrs(peer))]);
-  const attrs: NlAttr[] = [
-    ...endAttrs(end),
-    attrNest(IFLA_LINKINFO, [
-      attrString(IFLA_INFO_KIND, 'veth'),
-      attrNest(IFLA_INFO_DATA, [attrBytes(VETH_INFO_PEER, peerPayload)]),
-    ]),
-  ];
-  sock.ack(
-    { type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL, header: ifinfomsg(), attrs },
-    { op: `create veth pair ${end.ifname} <-> ${peer.ifname}`, kind: 'link' },
-  );
+  const attrs: NlAttr[] = [...endAttrs(end), attrNest(IFLA_LINKINFO, [attrString(IFLA_INFO_KIND, 'veth'), attrNest(IFLA_INFO_DATA, [attrBytes(VETH_INFO_PEER, peerPayload)])])];
+  sock.ack({ type: RTM_NEWLINK, flags: NLM_F_CREATE | NLM_F_EXCL, header: ifinfomsg(), attrs }, { op: `create veth pair ${end.ifname} <-> ${peer.ifname}`, kind: 'link' });
 }

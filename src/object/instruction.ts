@@ -28,7 +28,10 @@ export const BPF_PSEUDO_KFUNC_CALL = 2;
 /** Read and patch instructions in a buffer of a given byte order. */
 export class Insns {
   readonly dv: DataView;
-  constructor(readonly bytes: Uint8Array, readonly littleEndian: boolean) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly littleEndian: boolean,
+  ) {
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   get count(): number {

@@ -10,8 +10,20 @@ import type { MapSpec } from './types.js';
 
 /** Map types whose values are plain bytes of the object's choosing: value_size may change. */
 const OPAQUE_VALUE_TYPES: ReadonlySet<number> = new Set([
-  M.HASH, M.ARRAY, M.PERCPU_HASH, M.PERCPU_ARRAY, M.LRU_HASH, M.LRU_PERCPU_HASH, M.LPM_TRIE,
-  M.QUEUE, M.STACK, M.BLOOM_FILTER, M.SK_STORAGE, M.INODE_STORAGE, M.TASK_STORAGE, M.CGRP_STORAGE,
+  M.HASH,
+  M.ARRAY,
+  M.PERCPU_HASH,
+  M.PERCPU_ARRAY,
+  M.LRU_HASH,
+  M.LRU_PERCPU_HASH,
+  M.LPM_TRIE,
+  M.QUEUE,
+  M.STACK,
+  M.BLOOM_FILTER,
+  M.SK_STORAGE,
+  M.INODE_STORAGE,
+  M.TASK_STORAGE,
+  M.CGRP_STORAGE,
 ]);
 
 const U32_MAX = 0xffffffff;

@@ -153,13 +153,7 @@ function decodeDefinition(elf: ElfFile, btf: Btf, name: string, def: BtfComposit
 }
 
 /** Every map in the ".maps" section, with declared initial contents. */
-export function readBtfMaps(
-  elf: ElfFile,
-  sec: ElfSection,
-  btf: Btf | null,
-  symbols: ElfSymbol[],
-  relocations: ElfRelocation[],
-): MapSpec[] {
+export function readBtfMaps(elf: ElfFile, sec: ElfSection, btf: Btf | null, symbols: ElfSymbol[], relocations: ElfRelocation[]): MapSpec[] {
   if (!btf) throw new BpfError('MAP_INVALID', `${elf.path}: section .maps needs BTF, but the object has no .BTF section (build with clang -g)`);
   const datasec = btf.findByName('.maps', 'datasec');
   if (!datasec || datasec.kind !== 'datasec') throw new BpfError('MAP_INVALID', `${elf.path}: .BTF has no DATASEC for .maps`);

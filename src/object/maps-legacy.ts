@@ -43,9 +43,7 @@ export function checkMapType(elf: ElfFile, name: string, type: number): void {
 
 /** Read every definition in one legacy maps section. */
 export function readLegacyMaps(elf: ElfFile, sec: ElfSection, symbols: ElfSymbol[], warnings: string[] = []): MapSpec[] {
-  const syms = symbols
-    .filter((s) => s.section === sec.index && s.type !== STT_SECTION && s.name !== '')
-    .sort((a, b) => a.value - b.value);
+  const syms = symbols.filter((s) => s.section === sec.index && s.type !== STT_SECTION && s.name !== '').sort((a, b) => a.value - b.value);
   if (syms.length === 0) return [];
   // Old compilers leave st_size at 0: then the definitions share the section evenly.
   const evenSize = Math.floor(sec.size / syms.length);
@@ -54,7 +52,10 @@ export function readLegacyMaps(elf: ElfFile, sec: ElfSection, symbols: ElfSymbol
   return syms.map((sym) => {
     const size = sym.size || evenSize;
     if (size < LEGACY_MAP_DEF_SIZE || sym.value + size > sec.data.byteLength) {
-      throw new BpfError('MAP_INVALID', `${elf.path}: map ${sym.name}: definition of ${size} bytes at offset ${sym.value} does not fit section ${sec.name} (${sec.data.byteLength} bytes; need at least ${LEGACY_MAP_DEF_SIZE})`);
+      throw new BpfError(
+        'MAP_INVALID',
+        `${elf.path}: map ${sym.name}: definition of ${size} bytes at offset ${sym.value} does not fit section ${sec.name} (${sec.data.byteLength} bytes; need at least ${LEGACY_MAP_DEF_SIZE})`,
+      );
     }
     const u32 = (i: number) => dv.getUint32(sym.value + i * 4, le);
     const spec: MapSpec = {
@@ -85,7 +86,9 @@ export function readLegacyMaps(elf: ElfFile, sec: ElfSection, symbols: ElfSymbol
       const extra = sec.data.subarray(sym.value + LEGACY_MAP_DEF_SIZE, sym.value + size);
       const nz = extra.findIndex((b) => b !== 0);
       if (nz >= 0) {
-        warnings.push(`${elf.path}: map ${sym.name}: definition is ${size} bytes; bytes ${LEGACY_MAP_DEF_SIZE}..${size - 1} are fields bpf-ts does not know and are not zero (first at byte ${LEGACY_MAP_DEF_SIZE + nz}); they are ignored`);
+        warnings.push(
+          `${elf.path}: map ${sym.name}: definition is ${size} bytes; bytes ${LEGACY_MAP_DEF_SIZE}..${size - 1} are fields bpf-ts does not know and are not zero (first at byte ${LEGACY_MAP_DEF_SIZE + nz}); they are ignored`,
+        );
       }
     }
     return spec;

@@ -122,12 +122,7 @@ function findFunc(funcs: Func[] | undefined, at: number): Func | undefined {
   return funcs?.find((f) => f.start === at);
 }
 
-function linkProgram(
-  inp: ProgramInputs,
-  main: Func,
-  funcsBySection: Map<number, Func[]>,
-  relocsBySection: Map<number, Map<number, ElfRelocation>>,
-): ProgramSpec {
+function linkProgram(inp: ProgramInputs, main: Func, funcsBySection: Map<number, Func[]>, relocsBySection: Map<number, Map<number, ElfRelocation>>): ProgramSpec {
   const { elf } = inp;
   const le = elf.littleEndian;
   const placed = new Map<Func, number>();
@@ -200,7 +195,8 @@ function linkProgram(
             calls.push({ outIdx, target, pseudoFunc: true });
           } else {
             const r = inp.resolveMap(rel, insns.imm(idx));
-            if (!r) badReloc(elf, `${sec.name}+${idx * INSN_SIZE}: ld_imm64 refers to ${rel.symbol.name || 'a symbol'} in ${symSec?.name ?? 'no section'}, which is not a map, global data or a function`);
+            if (!r)
+              badReloc(elf, `${sec.name}+${idx * INSN_SIZE}: ld_imm64 refers to ${rel.symbol.name || 'a symbol'} in ${symSec?.name ?? 'no section'}, which is not a map, global data or a function`);
             relocations.push({ ...r, insnIndex: outIdx });
           }
         }
@@ -258,4 +254,3 @@ function linkProgram(
   if (kind.attachTarget) spec.attachTarget = kind.attachTarget;
   return spec;
 }
-

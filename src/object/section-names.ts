@@ -227,11 +227,7 @@ function toDefs(rows: Row[], origin: SectionDef['origin']): SectionDef[] {
 }
 
 /** Every section name bpf-ts recognises, in the order they are tried. */
-export const SECTION_DEFS: readonly SectionDef[] = Object.freeze([
-  ...toDefs(LIBBPF, 'libbpf'),
-  ...toDefs(LIBBPF_0, 'libbpf-0.x'),
-  ...toDefs(LEGACY, 'legacy'),
-]);
+export const SECTION_DEFS: readonly SectionDef[] = Object.freeze([...toDefs(LIBBPF, 'libbpf'), ...toDefs(LIBBPF_0, 'libbpf-0.x'), ...toDefs(LEGACY, 'legacy')]);
 
 /** libbpf's matching: null when `d` does not match, else the target after "name/" ('' for none). */
 function match(d: SectionDef, section: string): string | null {

@@ -66,13 +66,7 @@ function moduleFd(name: string): Fd | null {
 }
 
 /** The attach target of a tracing, LSM or freplace program, or an error saying which is missing. */
-export function resolveAttachTarget(
-  spec: ProgramSpec,
-  type: number,
-  attachType: number | null,
-  source: string,
-  freplace?: { progFd: number; func?: string },
-): AttachTarget {
+export function resolveAttachTarget(spec: ProgramSpec, type: number, attachType: number | null, source: string, freplace?: { progFd: number; func?: string }): AttachTarget {
   const prefix = `${source}: ${progTypeName(type)} program ${spec.name} (section "${spec.section}")`;
   if (type === P.EXT) {
     const func = freplace?.func ?? spec.attachTarget;
@@ -102,5 +96,8 @@ export function resolveAttachTarget(
     if (!fd) continue;
     return { attachBtfId: t.id, attachBtfObjFd: fd.value, where: mod, owned: fd };
   }
-  throw new BpfError('ATTACH_TARGET', `${prefix}: attach target ${want.kind === 'typedef' ? 'typedef' : 'function'} ${want.name} is not in the BTF of this kernel (${release()})${moduleBtfNames().length ? ' or its modules' : ''}`);
+  throw new BpfError(
+    'ATTACH_TARGET',
+    `${prefix}: attach target ${want.kind === 'typedef' ? 'typedef' : 'function'} ${want.name} is not in the BTF of this kernel (${release()})${moduleBtfNames().length ? ' or its modules' : ''}`,
+  );
 }

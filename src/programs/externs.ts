@@ -24,10 +24,7 @@ import { moduleBtf, moduleBtfNames, vmlinuxBtf } from '../btf/kernel.js';
 /** libbpf's marker for a call of an unresolved __weak kfunc: "invalid func unknown#2002000000+n". */
 export const POISON_CALL_KFUNC_BASE = 2002000000;
 
-type Resolved =
-  | { kind: 'btf'; btfId: number; module: string | null; fdIndex: number; btfObjFd: number }
-  | { kind: 'addr'; addr: bigint }
-  | { kind: 'missing' };
+type Resolved = { kind: 'btf'; btfId: number; module: string | null; fdIndex: number; btfObjFd: number } | { kind: 'addr'; addr: bigint } | { kind: 'missing' };
 
 export class ExternResolver {
   readonly #source: string;
@@ -45,7 +42,10 @@ export class ExternResolver {
   #spec(name: string, program: string): ExternSpec {
     const e = this.#externs.get(name);
     if (!e || e.kind === 'unknown') {
-      throw new BpfError('EXTERN_UNRESOLVED', `${this.#source}: program ${program} uses extern ${name}, which the object's BTF does not describe as a kfunc, __ksym or __kconfig (build with -g, declare it with __ksym or __kconfig)`);
+      throw new BpfError(
+        'EXTERN_UNRESOLVED',
+        `${this.#source}: program ${program} uses extern ${name}, which the object's BTF does not describe as a kfunc, __ksym or __kconfig (build with -g, declare it with __ksym or __kconfig)`,
+      );
     }
     return e;
   }
@@ -212,7 +212,10 @@ export function kconfigValue(map: MapSpec, externs: ExternSpec[], source: string
       const v = linuxValue(e.name);
       if (v === undefined) {
         if (e.weak) continue;
-        throw new BpfError('EXTERN_UNRESOLVED', `${source}: .kconfig extern ${e.name} is not one the loader knows (LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE, LINUX_HAS_SYSCALL_WRAPPER); declare it __weak to read 0`);
+        throw new BpfError(
+          'EXTERN_UNRESOLVED',
+          `${source}: .kconfig extern ${e.name} is not one the loader knows (LINUX_KERNEL_VERSION, LINUX_HAS_BPF_COOKIE, LINUX_HAS_SYSCALL_WRAPPER); declare it __weak to read 0`,
+        );
       }
       if (type === 'string') throw new BpfError('EXTERN_UNRESOLVED', `${source}: .kconfig extern ${e.name} is a number, declared as a char array`);
       writeInt(out, offset, size, v);

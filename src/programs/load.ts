@@ -51,7 +51,10 @@ export interface LoadProgramOptions {
 /** The instructions with map fds and global-data addresses written in. */
 export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'mapFds' | 'externs'>): Uint8Array {
   if (opts.littleEndian !== LITTLE_ENDIAN) {
-    throw new BpfError('PROGRAM_INVALID', `${opts.source}: program ${spec.name} is ${opts.littleEndian ? 'little' : 'big'}-endian BPF; this machine only runs ${LITTLE_ENDIAN ? 'little' : 'big'}-endian BPF (rebuild with -target bpf)`);
+    throw new BpfError(
+      'PROGRAM_INVALID',
+      `${opts.source}: program ${spec.name} is ${opts.littleEndian ? 'little' : 'big'}-endian BPF; this machine only runs ${LITTLE_ENDIAN ? 'little' : 'big'}-endian BPF (rebuild with -target bpf)`,
+    );
   }
   const bytes = spec.instructions.slice();
   const insns = new Insns(bytes, opts.littleEndian);
@@ -140,7 +143,10 @@ function attachLog(err: BpfError, bytes: VerifierLogText, full: () => string): v
 export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: Fd; type: number } {
   const type = spec.type ?? opts.type;
   if (type === undefined || type === null) {
-    throw new BpfError('PROGRAM_INVALID', `${opts.source}: program ${spec.name} in section "${spec.section}": the section name does not say which program type it is; choose one (e.g. --xdp or --type xdp)`);
+    throw new BpfError(
+      'PROGRAM_INVALID',
+      `${opts.source}: program ${spec.name} in section "${spec.section}": the section name does not say which program type it is; choose one (e.g. --xdp or --type xdp)`,
+    );
   }
   const withBtf = opts.btfFd !== undefined && spec.funcInfo.length > 0;
   const insns = relocate(spec, opts);

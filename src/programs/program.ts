@@ -13,8 +13,16 @@ import { checkU32 } from '../maps/map.js';
 export const XDP_ACTIONS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const;
 /** TC_ACT_* by value; -1 is TC_ACT_UNSPEC. */
 const TC_ACTIONS: Record<number, string> = {
-  [-1]: 'TC_ACT_UNSPEC', 0: 'TC_ACT_OK', 1: 'TC_ACT_RECLASSIFY', 2: 'TC_ACT_SHOT', 3: 'TC_ACT_PIPE',
-  4: 'TC_ACT_STOLEN', 5: 'TC_ACT_QUEUED', 6: 'TC_ACT_REPEAT', 7: 'TC_ACT_REDIRECT', 8: 'TC_ACT_TRAP',
+  [-1]: 'TC_ACT_UNSPEC',
+  0: 'TC_ACT_OK',
+  1: 'TC_ACT_RECLASSIFY',
+  2: 'TC_ACT_SHOT',
+  3: 'TC_ACT_PIPE',
+  4: 'TC_ACT_STOLEN',
+  5: 'TC_ACT_QUEUED',
+  6: 'TC_ACT_REPEAT',
+  7: 'TC_ACT_REDIRECT',
+  8: 'TC_ACT_TRAP',
 };
 
 /** The name of a return value for a program type (XDP_DROP, TC_ACT_SHOT, …), or null. */

@@ -13,8 +13,7 @@ const TAIL_LINES = 30;
 /** A log as the kernel wrote it (bytes) or already decoded. */
 export type VerifierLogText = string | Uint8Array;
 
-const asBuffer = (log: Uint8Array): Buffer =>
-  Buffer.isBuffer(log) ? log : Buffer.from(log.buffer, log.byteOffset, log.byteLength);
+const asBuffer = (log: Uint8Array): Buffer => (Buffer.isBuffer(log) ? log : Buffer.from(log.buffer, log.byteOffset, log.byteLength));
 
 /** Lines from the last to the first, decoded one at a time. */
 function* linesFromEnd(log: VerifierLogText): Generator<string> {

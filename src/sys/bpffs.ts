@@ -81,10 +81,7 @@ export function untrustedReason(st: Stats, kind: 'directory' | 'pin'): string | 
 }
 
 function refuse(path: string, kind: 'directory' | 'pin', reason: string, purpose: string): never {
-  throw new BpfError(
-    'PIN_UNSAFE',
-    `${purpose}: ${kind} ${path} ${reason}; another user could replace or remove what bpf-ts puts there — remove it (or use a path you own)`,
-  );
+  throw new BpfError('PIN_UNSAFE', `${purpose}: ${kind} ${path} ${reason}; another user could replace or remove what bpf-ts puts there — remove it (or use a path you own)`);
 }
 
 function lstatOrNull(path: string): Stats | null {
@@ -119,10 +116,7 @@ export function walkBpffsDir(dir: string, opts: { mkdir?: boolean; purpose?: str
         // Checking for a pin: a missing directory inside bpffs simply holds none.
         if (inside && opts.missingOk && !opts.mkdir) return created;
         if (!inside || !opts.mkdir) {
-          throw new BpfError(
-            'NOT_BPFFS',
-            `${abs} does not exist` + (inside ? '' : `; ${cur} is not on a bpf filesystem (mount one with: mount -t bpf bpf /sys/fs/bpf)`),
-          );
+          throw new BpfError('NOT_BPFFS', `${abs} does not exist` + (inside ? '' : `; ${cur} is not on a bpf filesystem (mount one with: mount -t bpf bpf /sys/fs/bpf)`));
         }
         try {
           mkdirSync(next, { mode: 0o700 });
@@ -213,8 +207,7 @@ export function pinFd(fd: number, path: string, opts: { mkdir?: boolean; label?:
       objPin(fd, abs, opts.label ? `${opts.label} at ${abs}` : abs);
     } catch (e) {
       // Lost a race with another pinner.
-      if (e instanceof BpfSyscallError && e.errno === EEXIST)
-        throw new BpfError('PIN_EXISTS', `cannot pin ${opts.label ?? 'object'}: ${abs} already exists`, { cause: e });
+      if (e instanceof BpfSyscallError && e.errno === EEXIST) throw new BpfError('PIN_EXISTS', `cannot pin ${opts.label ?? 'object'}: ${abs} already exists`, { cause: e });
       throw e;
     }
     // The kernel applies the umask to 0600; say it explicitly.
@@ -279,7 +272,8 @@ export function checkPinPath(path: string, what = 'object'): string {
   const abs = resolve(path);
   const st = lstatOrNull(abs);
   if (!st) {
-    if (existsSync(dirname(abs)) && !isBpffs(dirname(abs))) throw new BpfError('NOT_BPFFS', `no pinned ${what} at ${abs}: ${dirname(abs)} is not on a bpf filesystem (pins live on bpffs, e.g. under /sys/fs/bpf)`);
+    if (existsSync(dirname(abs)) && !isBpffs(dirname(abs)))
+      throw new BpfError('NOT_BPFFS', `no pinned ${what} at ${abs}: ${dirname(abs)} is not on a bpf filesystem (pins live on bpffs, e.g. under /sys/fs/bpf)`);
     throw new BpfError('IO', `no pinned ${what} at ${abs}: the path does not exist`);
   }
   if (!st.isSymbolicLink() && !isBpffs(abs)) throw new BpfError('NOT_BPFFS', `${abs} is not a pinned ${what}: it is not on a bpf filesystem (pins live on bpffs, e.g. under /sys/fs/bpf)`);

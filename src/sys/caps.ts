@@ -31,14 +31,47 @@ export const CAP = {
 } as const;
 
 const NAMES: Record<number, string> = {
-  0: 'CAP_CHOWN', 1: 'CAP_DAC_OVERRIDE', 2: 'CAP_DAC_READ_SEARCH', 3: 'CAP_FOWNER', 4: 'CAP_FSETID', 5: 'CAP_KILL',
-  6: 'CAP_SETGID', 7: 'CAP_SETUID', 8: 'CAP_SETPCAP', 9: 'CAP_LINUX_IMMUTABLE', 10: 'CAP_NET_BIND_SERVICE',
-  11: 'CAP_NET_BROADCAST', 12: 'CAP_NET_ADMIN', 13: 'CAP_NET_RAW', 14: 'CAP_IPC_LOCK', 15: 'CAP_IPC_OWNER',
-  16: 'CAP_SYS_MODULE', 17: 'CAP_SYS_RAWIO', 18: 'CAP_SYS_CHROOT', 19: 'CAP_SYS_PTRACE', 20: 'CAP_SYS_PACCT',
-  21: 'CAP_SYS_ADMIN', 22: 'CAP_SYS_BOOT', 23: 'CAP_SYS_NICE', 24: 'CAP_SYS_RESOURCE', 25: 'CAP_SYS_TIME',
-  26: 'CAP_SYS_TTY_CONFIG', 27: 'CAP_MKNOD', 28: 'CAP_LEASE', 29: 'CAP_AUDIT_WRITE', 30: 'CAP_AUDIT_CONTROL',
-  31: 'CAP_SETFCAP', 32: 'CAP_MAC_OVERRIDE', 33: 'CAP_MAC_ADMIN', 34: 'CAP_SYSLOG', 35: 'CAP_WAKE_ALARM',
-  36: 'CAP_BLOCK_SUSPEND', 37: 'CAP_AUDIT_READ', 38: 'CAP_PERFMON', 39: 'CAP_BPF', 40: 'CAP_CHECKPOINT_RESTORE',
+  0: 'CAP_CHOWN',
+  1: 'CAP_DAC_OVERRIDE',
+  2: 'CAP_DAC_READ_SEARCH',
+  3: 'CAP_FOWNER',
+  4: 'CAP_FSETID',
+  5: 'CAP_KILL',
+  6: 'CAP_SETGID',
+  7: 'CAP_SETUID',
+  8: 'CAP_SETPCAP',
+  9: 'CAP_LINUX_IMMUTABLE',
+  10: 'CAP_NET_BIND_SERVICE',
+  11: 'CAP_NET_BROADCAST',
+  12: 'CAP_NET_ADMIN',
+  13: 'CAP_NET_RAW',
+  14: 'CAP_IPC_LOCK',
+  15: 'CAP_IPC_OWNER',
+  16: 'CAP_SYS_MODULE',
+  17: 'CAP_SYS_RAWIO',
+  18: 'CAP_SYS_CHROOT',
+  19: 'CAP_SYS_PTRACE',
+  20: 'CAP_SYS_PACCT',
+  21: 'CAP_SYS_ADMIN',
+  22: 'CAP_SYS_BOOT',
+  23: 'CAP_SYS_NICE',
+  24: 'CAP_SYS_RESOURCE',
+  25: 'CAP_SYS_TIME',
+  26: 'CAP_SYS_TTY_CONFIG',
+  27: 'CAP_MKNOD',
+  28: 'CAP_LEASE',
+  29: 'CAP_AUDIT_WRITE',
+  30: 'CAP_AUDIT_CONTROL',
+  31: 'CAP_SETFCAP',
+  32: 'CAP_MAC_OVERRIDE',
+  33: 'CAP_MAC_ADMIN',
+  34: 'CAP_SYSLOG',
+  35: 'CAP_WAKE_ALARM',
+  36: 'CAP_BLOCK_SUSPEND',
+  37: 'CAP_AUDIT_READ',
+  38: 'CAP_PERFMON',
+  39: 'CAP_BPF',
+  40: 'CAP_CHECKPOINT_RESTORE',
 };
 
 /** "CAP_BPF" for 39. */
@@ -116,22 +149,44 @@ export function unprivilegedBpfDisabled(): number {
 
 // Map types any user may create when unprivileged BPF is enabled (map_create()).
 const UNPRIVILEGED_MAPS = new Set<number>([
-  BPF_MAP_TYPE.ARRAY, BPF_MAP_TYPE.PERCPU_ARRAY, BPF_MAP_TYPE.PROG_ARRAY, BPF_MAP_TYPE.PERF_EVENT_ARRAY,
-  BPF_MAP_TYPE.CGROUP_ARRAY, BPF_MAP_TYPE.ARRAY_OF_MAPS, BPF_MAP_TYPE.HASH, BPF_MAP_TYPE.PERCPU_HASH,
-  BPF_MAP_TYPE.HASH_OF_MAPS, BPF_MAP_TYPE.RINGBUF, BPF_MAP_TYPE.USER_RINGBUF, BPF_MAP_TYPE.CGROUP_STORAGE,
+  BPF_MAP_TYPE.ARRAY,
+  BPF_MAP_TYPE.PERCPU_ARRAY,
+  BPF_MAP_TYPE.PROG_ARRAY,
+  BPF_MAP_TYPE.PERF_EVENT_ARRAY,
+  BPF_MAP_TYPE.CGROUP_ARRAY,
+  BPF_MAP_TYPE.ARRAY_OF_MAPS,
+  BPF_MAP_TYPE.HASH,
+  BPF_MAP_TYPE.PERCPU_HASH,
+  BPF_MAP_TYPE.HASH_OF_MAPS,
+  BPF_MAP_TYPE.RINGBUF,
+  BPF_MAP_TYPE.USER_RINGBUF,
+  BPF_MAP_TYPE.CGROUP_STORAGE,
   BPF_MAP_TYPE.PERCPU_CGROUP_STORAGE,
 ]);
-const NET_ADMIN_MAPS = new Set<number>([
-  BPF_MAP_TYPE.SOCKMAP, BPF_MAP_TYPE.SOCKHASH, BPF_MAP_TYPE.DEVMAP, BPF_MAP_TYPE.DEVMAP_HASH, BPF_MAP_TYPE.XSKMAP,
-]);
+const NET_ADMIN_MAPS = new Set<number>([BPF_MAP_TYPE.SOCKMAP, BPF_MAP_TYPE.SOCKHASH, BPF_MAP_TYPE.DEVMAP, BPF_MAP_TYPE.DEVMAP_HASH, BPF_MAP_TYPE.XSKMAP]);
 
 const T = BPF_PROG_TYPE as Record<string, number>;
 const progTypes = (...names: string[]) => new Set(names.map((n) => T[n]).filter((v): v is number => v !== undefined));
 // is_net_admin_prog_type() and is_perfmon_prog_type() in kernel/bpf/syscall.c.
 const NET_ADMIN_PROGS = progTypes(
-  'SCHED_CLS', 'SCHED_ACT', 'XDP', 'LWT_IN', 'LWT_OUT', 'LWT_XMIT', 'LWT_SEG6LOCAL', 'SK_SKB', 'SK_MSG',
-  'FLOW_DISSECTOR', 'CGROUP_DEVICE', 'CGROUP_SOCK', 'CGROUP_SOCK_ADDR', 'CGROUP_SOCKOPT', 'CGROUP_SYSCTL',
-  'SOCK_OPS', 'EXT', 'NETFILTER',
+  'SCHED_CLS',
+  'SCHED_ACT',
+  'XDP',
+  'LWT_IN',
+  'LWT_OUT',
+  'LWT_XMIT',
+  'LWT_SEG6LOCAL',
+  'SK_SKB',
+  'SK_MSG',
+  'FLOW_DISSECTOR',
+  'CGROUP_DEVICE',
+  'CGROUP_SOCK',
+  'CGROUP_SOCK_ADDR',
+  'CGROUP_SOCKOPT',
+  'CGROUP_SYSCTL',
+  'SOCK_OPS',
+  'EXT',
+  'NETFILTER',
 );
 const PERFMON_PROGS = progTypes('KPROBE', 'TRACEPOINT', 'PERF_EVENT', 'RAW_TRACEPOINT', 'RAW_TRACEPOINT_WRITABLE', 'TRACING', 'LSM', 'STRUCT_OPS', 'EXT');
 const UNPRIVILEGED_PROGS = progTypes('SOCKET_FILTER', 'CGROUP_SKB');
@@ -208,7 +263,7 @@ export function joinCaps(caps: readonly number[]): string {
 export function capsHint(needs: readonly CapNeed[], otherwise: string, caps: CapSet | null = effectiveCaps()): string {
   const missing = missingCaps(needs, caps);
   if (missing.length === 0) return otherwise;
-  const unknown = caps === null ? ' (could not read this process\'s capabilities)' : '';
+  const unknown = caps === null ? " (could not read this process's capabilities)" : '';
   return `needs ${joinCaps(missing)}, which this process lacks${unknown}: run as root or grant ${missing.length === 1 ? 'it' : 'them'} (e.g. setcap, systemd AmbientCapabilities, a pod securityContext)`;
 }
 

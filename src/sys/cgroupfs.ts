@@ -60,7 +60,10 @@ export interface MemoryCgroup {
  */
 export function memoryCgroupFrom(mountinfo: string, procCgroup: string): MemoryCgroup | null {
   const mounts = mountinfoEntries(mountinfo);
-  const lines = procCgroup.split('\n').map((l) => /^(\d+):([^:]*):(.*)$/.exec(l)).filter((m): m is RegExpExecArray => m !== null);
+  const lines = procCgroup
+    .split('\n')
+    .map((l) => /^(\d+):([^:]*):(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null);
   const v1 = lines.find((m) => m[2]!.split(',').includes('memory'));
   const v1Mount = mounts.find((m) => m.fstype === 'cgroup' && m.superOptions.includes('memory'));
   if (v1 && v1Mount) return { version: 1, dirs: chain(v1Mount, v1[3]!), maxFile: 'memory.limit_in_bytes', currentFile: 'memory.usage_in_bytes' };

@@ -72,9 +72,7 @@ function lib(): Bound {
     koffi,
     libc,
     bpf: libc.func('long syscall(long nr, int cmd, void *attr, unsigned int size)'),
-    perfEventOpen: libc.func(
-      'long syscall(long nr, void *attr, int pid, int cpu, int group_fd, unsigned long flags)',
-    ),
+    perfEventOpen: libc.func('long syscall(long nr, void *attr, int pid, int cpu, int group_fd, unsigned long flags)'),
     close: libc.func('int close(int fd)'),
     socket: libc.func('int socket(int domain, int type, int protocol)'),
     bind: libc.func('int bind(int fd, void *addr, unsigned int len)'),
@@ -254,7 +252,6 @@ export function poll(fd: number, onReadable: () => void, onError?: (status: numb
   }) as never);
   return { close: () => handle.close() };
 }
-
 
 const F_DUPFD_CLOEXEC = 1030;
 

@@ -30,7 +30,10 @@ export function kernelConfig(): { path: string; values: Map<string, string> } {
     cached = { path, values: parseKernelConfig(text) };
     return cached;
   }
-  throw new BpfError('KCONFIG_UNAVAILABLE', `the kernel configuration is in neither ${candidates.join(' nor ')} (enable CONFIG_IKCONFIG_PROC, or install the config file); needed for CONFIG_* externs`);
+  throw new BpfError(
+    'KCONFIG_UNAVAILABLE',
+    `the kernel configuration is in neither ${candidates.join(' nor ')} (enable CONFIG_IKCONFIG_PROC, or install the config file); needed for CONFIG_* externs`,
+  );
 }
 
 /** KERNEL_VERSION(a, b, c) of a release string like "6.18.44-foo", as LINUX_KERNEL_VERSION wants it (c capped at 255). */

@@ -53,7 +53,6 @@ export function linkCreate(a: LinkCreateAttr, context?: string): number {
   return fd;
 }
 
-
 /** BPF_LINK_UPDATE: swap the link's program atomically. */
 export function linkUpdate(linkFd: number, newProgFd: number, opts: { oldProgFd?: number } = {}, context?: string): void {
   // struct { u32 link_fd; u32 new_prog_fd; u32 flags; u32 old_prog_fd; }

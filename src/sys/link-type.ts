@@ -19,23 +19,7 @@ export const BPF_LINK_TYPE = {
   SOCKMAP: 14,
 } as const;
 
-const NAMES = [
-  'unspec',
-  'raw_tracepoint',
-  'tracing',
-  'cgroup',
-  'iter',
-  'netns',
-  'xdp',
-  'perf_event',
-  'kprobe_multi',
-  'struct_ops',
-  'netfilter',
-  'tcx',
-  'uprobe_multi',
-  'netkit',
-  'sockmap',
-] as const;
+const NAMES = ['unspec', 'raw_tracepoint', 'tracing', 'cgroup', 'iter', 'netns', 'xdp', 'perf_event', 'kprobe_multi', 'struct_ops', 'netfilter', 'tcx', 'uprobe_multi', 'netkit', 'sockmap'] as const;
 
 /** bpftool-style name ("tcx"); "type_99" when unknown. */
 export function linkTypeName(type: number): string {

@@ -11,12 +11,7 @@ export { BPF_MAP_TYPE, mapTypeName } from '../uapi/bpf.js';
  * slot padded to a multiple of 8 bytes.
  */
 export function isPerCpuMapType(type: number): boolean {
-  return (
-    type === T.PERCPU_HASH ||
-    type === T.PERCPU_ARRAY ||
-    type === T.LRU_PERCPU_HASH ||
-    type === T.PERCPU_CGROUP_STORAGE
-  );
+  return type === T.PERCPU_HASH || type === T.PERCPU_ARRAY || type === T.LRU_PERCPU_HASH || type === T.PERCPU_CGROUP_STORAGE;
 }
 
 /** Maps whose values are written as fds (and read back as ids, where readable at all). */

@@ -163,12 +163,7 @@ export interface TestRunResult {
 }
 
 /** BPF_PROG_TEST_RUN: run the program `repeat` times on `data` (and an optional context). */
-export function progTestRun(
-  progFd: number,
-  data: Uint8Array,
-  opts: { repeat?: number; ctxIn?: Uint8Array; dataOutSize?: number; flags?: number } = {},
-  context?: string,
-): TestRunResult {
+export function progTestRun(progFd: number, data: Uint8Array, opts: { repeat?: number; ctxIn?: Uint8Array; dataOutSize?: number; flags?: number } = {}, context?: string): TestRunResult {
   const attr = ffi.allocNative(TEST_RUN_ATTR_SIZE);
   const b = attr.bytes;
   const inBuf = ffi.nativeCopy(data);

@@ -26,8 +26,7 @@ export interface SyscallErrorInfo extends CapCallInfo {
 const F_LOCK = 4;
 
 // When the caller has every capability a call needs, an EPERM comes from elsewhere.
-const EPERM_ELSEWHERE =
-  'this process has the capabilities this call needs; the refusal comes from elsewhere: a security module (SELinux, AppArmor, lockdown) or a user namespace without a BPF token';
+const EPERM_ELSEWHERE = 'this process has the capabilities this call needs; the refusal comes from elsewhere: a security module (SELinux, AppArmor, lockdown) or a user namespace without a BPF token';
 
 const MAP_ELEM_CMDS = new Set([
   cmd.BPF_MAP_LOOKUP_ELEM,
@@ -41,12 +40,7 @@ const MAP_ELEM_CMDS = new Set([
   cmd.BPF_MAP_DELETE_BATCH,
 ]);
 
-const GET_BY_ID_CMDS = new Set([
-  cmd.BPF_PROG_GET_FD_BY_ID,
-  cmd.BPF_MAP_GET_FD_BY_ID,
-  cmd.BPF_LINK_GET_FD_BY_ID,
-  cmd.BPF_BTF_GET_FD_BY_ID,
-]);
+const GET_BY_ID_CMDS = new Set([cmd.BPF_PROG_GET_FD_BY_ID, cmd.BPF_MAP_GET_FD_BY_ID, cmd.BPF_LINK_GET_FD_BY_ID, cmd.BPF_BTF_GET_FD_BY_ID]);
 
 /** What an errno most likely means for a given command. */
 export function syscallHint(command: number, errno: number, info: SyscallErrorInfo = {}): string {
@@ -64,9 +58,7 @@ export function syscallHint(command: number, errno: number, info: SyscallErrorIn
       }
       return capsHint(
         capsForCommand(command, info),
-        command === cmd.BPF_MAP_CREATE || command === cmd.BPF_PROG_LOAD
-          ? `${EPERM_ELSEWHERE}; on kernels before 5.11 RLIMIT_MEMLOCK may be too low`
-          : EPERM_ELSEWHERE,
+        command === cmd.BPF_MAP_CREATE || command === cmd.BPF_PROG_LOAD ? `${EPERM_ELSEWHERE}; on kernels before 5.11 RLIMIT_MEMLOCK may be too low` : EPERM_ELSEWHERE,
       );
     case E.ENOENT:
       if (command === cmd.BPF_OBJ_GET) return 'no such pinned object at this path';
@@ -83,14 +75,11 @@ export function syscallHint(command: number, errno: number, info: SyscallErrorIn
       return 'an argument is larger than this kernel accepts (attr size, key/value size or max_entries)';
     case E.ENOSPC:
       if (command === cmd.BPF_PROG_LOAD) return 'verifier log buffer too small';
-      if (command === cmd.BPF_MAP_LOOKUP_BATCH || command === cmd.BPF_MAP_LOOKUP_AND_DELETE_BATCH)
-        return 'batch count smaller than one hash bucket; use a larger batch';
+      if (command === cmd.BPF_MAP_LOOKUP_BATCH || command === cmd.BPF_MAP_LOOKUP_AND_DELETE_BATCH) return 'batch count smaller than one hash bucket; use a larger batch';
       return 'no space left (map or kernel limit reached)';
     case E.EINVAL:
-      if (command === cmd.BPF_MAP_CREATE)
-        return 'invalid map definition for this kernel: check type, key/value size, max_entries and flags (lpm_trie needs BPF_F_NO_PREALLOC)';
-      if (command === cmd.BPF_OBJ_PIN || command === cmd.BPF_OBJ_GET)
-        return 'invalid path or flags (is the path on a bpf filesystem?)';
+      if (command === cmd.BPF_MAP_CREATE) return 'invalid map definition for this kernel: check type, key/value size, max_entries and flags (lpm_trie needs BPF_F_NO_PREALLOC)';
+      if (command === cmd.BPF_OBJ_PIN || command === cmd.BPF_OBJ_GET) return 'invalid path or flags (is the path on a bpf filesystem?)';
       if (info.elemFlags !== undefined && info.elemFlags & F_LOCK)
         return "the 'lock' flag (BPF_F_LOCK) needs a map whose value holds a struct bpf_spin_lock, described by the map's BTF; this map's value has none: drop 'lock'";
       if (isUpdate) return 'invalid flags, or a value this map type does not accept (e.g. an fd of the wrong kind)';
@@ -101,8 +90,7 @@ export function syscallHint(command: number, errno: number, info: SyscallErrorIn
       return 'out of memory: the map is too large for the memory cgroup (or RLIMIT_MEMLOCK on kernels before 5.11)';
     case E.EACCES:
       if (command === cmd.BPF_PROG_LOAD) return 'rejected by the verifier';
-      if ((command === cmd.BPF_OBJ_GET || command === cmd.BPF_OBJ_PIN) && info.path)
-        return describeAccess(info.path, command === cmd.BPF_OBJ_PIN ? 'pin' : 'open');
+      if ((command === cmd.BPF_OBJ_GET || command === cmd.BPF_OBJ_PIN) && info.path) return describeAccess(info.path, command === cmd.BPF_OBJ_PIN ? 'pin' : 'open');
       return 'access denied (object opened read-only or write-only, or a security module refused)';
     case E.EFAULT:
       return 'the kernel could not read or write a buffer it was given (a bug in bpf-ts)';

@@ -87,7 +87,12 @@ function readScalar(dv: DataView, off: number, t: Scalar): number | bigint | boo
 }
 
 const INT_RANGE: Partial<Record<Scalar, [number, number]>> = {
-  u8: [0, 0xff], i8: [-0x80, 0x7f], u16: [0, 0xffff], i16: [-0x8000, 0x7fff], u32: [0, 0xffffffff], i32: [-0x80000000, 0x7fffffff],
+  u8: [0, 0xff],
+  i8: [-0x80, 0x7f],
+  u16: [0, 0xffff],
+  i16: [-0x8000, 0x7fff],
+  u32: [0, 0xffffffff],
+  i32: [-0x80000000, 0x7fffffff],
 };
 
 function writeScalar(dv: DataView, off: number, t: Scalar, v: unknown, where: string): void {
@@ -130,8 +135,16 @@ function writeScalar(dv: DataView, off: number, t: Scalar, v: unknown, where: st
 
 type TypedArrayCtor = { new (n: number): ArrayLike<number | bigint> & { [i: number]: number | bigint } };
 const ARRAY_CTOR: Record<Exclude<Scalar, 'bool'>, TypedArrayCtor> = {
-  u8: Uint8Array, i8: Int8Array, u16: Uint16Array, i16: Int16Array, u32: Uint32Array, i32: Int32Array,
-  u64: BigUint64Array, i64: BigInt64Array, f32: Float32Array, f64: Float64Array,
+  u8: Uint8Array,
+  i8: Int8Array,
+  u16: Uint16Array,
+  i16: Int16Array,
+  u32: Uint32Array,
+  i32: Int32Array,
+  u64: BigUint64Array,
+  i64: BigInt64Array,
+  f32: Float32Array,
+  f64: Float64Array,
 } as unknown as Record<Exclude<Scalar, 'bool'>, TypedArrayCtor>;
 
 function decodeAt(l: Layout, dv: DataView, off: number): unknown {

@@ -97,7 +97,11 @@ export class TypedPerCpuMap<K, V> extends TypedMapBase<K, V> implements Iterable
   /** One value per CPU, or one value written to every CPU. */
   set(key: K, value: V | V[], flags: UpdateFlags = 'any'): void {
     const all = Array.isArray(value) && value.length === this.raw.cpus ? (value as V[]) : Array.from({ length: this.raw.cpus }, () => value as V);
-    this.raw.setPerCpu(this.key.encode(key), all.map((v) => this.value.encode(v)), flags);
+    this.raw.setPerCpu(
+      this.key.encode(key),
+      all.map((v) => this.value.encode(v)),
+      flags,
+    );
   }
   *entries(): Generator<[K, V[]]> {
     for (const k of this.raw.keys()) {
@@ -199,7 +203,7 @@ export function openTyped<S>(source: string | Uint8Array, schema: ObjectSchema):
       enumerable: true,
       get: () => {
         const m = spec.maps.find((x) => x.name === v.map);
-        const bytes = m ? spec.initialValue(m) ?? new Uint8Array(m.valueSize) : new Uint8Array(v.offset + v.codec.size);
+        const bytes = m ? (spec.initialValue(m) ?? new Uint8Array(m.valueSize)) : new Uint8Array(v.offset + v.codec.size);
         return v.codec.decode(bytes, v.offset);
       },
       set: (value: unknown) => {

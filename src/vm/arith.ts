@@ -46,7 +46,7 @@ export function udiv64(alo: number, ahi: number, blo: number, bhi: number): void
 
 export function umod64(alo: number, ahi: number, blo: number, bhi: number): void {
   if (ahi === 0 && bhi === 0) {
-    RES_LO = (alo >>> 0) % (blo >>> 0) | 0;
+    RES_LO = ((alo >>> 0) % (blo >>> 0)) | 0;
     RES_HI = 0;
   } else fromBig(toBig(alo, ahi) % toBig(blo, bhi));
 }

@@ -92,7 +92,10 @@ export function checkRegisters(insns: readonly Insn[], opts: { entry: number[]; 
       work.push(n);
     }
   };
-  flow(0, opts.entry.reduce((m, r) => m | bit(r), bit(10)));
+  flow(
+    0,
+    opts.entry.reduce((m, r) => m | bit(r), bit(10)),
+  );
   // Every local call target is a subprogram entry.
   for (const [slot, i] of withSlots(insns)) {
     if (i.code === op.CALL && i.src === op.BPF_PSEUDO_CALL) flow(insnAt[slot + 1 + i.imm], ARGS | bit(10));

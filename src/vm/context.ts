@@ -151,12 +151,31 @@ export interface SkBuffInput {
 
 /** __sk_buff fields by offset (include/uapi/linux/bpf.h); writable ones as the verifier allows for TC. */
 const SKB_FIELDS: Record<number, { name: string; writable?: boolean }> = {
-  0: { name: 'len' }, 4: { name: 'pkt_type' }, 8: { name: 'mark', writable: true }, 12: { name: 'queue_mapping', writable: true },
-  16: { name: 'protocol' }, 20: { name: 'vlan_present' }, 24: { name: 'vlan_tci' }, 28: { name: 'vlan_proto' },
-  32: { name: 'priority', writable: true }, 36: { name: 'ingress_ifindex' }, 40: { name: 'ifindex' }, 44: { name: 'tc_index', writable: true },
-  48: { name: 'cb[0]', writable: true }, 52: { name: 'cb[1]', writable: true }, 56: { name: 'cb[2]', writable: true }, 60: { name: 'cb[3]', writable: true },
-  64: { name: 'cb[4]', writable: true }, 68: { name: 'hash' }, 72: { name: 'tc_classid', writable: true }, 76: { name: 'data' },
-  80: { name: 'data_end' }, 84: { name: 'napi_id' }, 140: { name: 'data_meta' }, 160: { name: 'wire_len' }, 164: { name: 'gso_segs' },
+  0: { name: 'len' },
+  4: { name: 'pkt_type' },
+  8: { name: 'mark', writable: true },
+  12: { name: 'queue_mapping', writable: true },
+  16: { name: 'protocol' },
+  20: { name: 'vlan_present' },
+  24: { name: 'vlan_tci' },
+  28: { name: 'vlan_proto' },
+  32: { name: 'priority', writable: true },
+  36: { name: 'ingress_ifindex' },
+  40: { name: 'ifindex' },
+  44: { name: 'tc_index', writable: true },
+  48: { name: 'cb[0]', writable: true },
+  52: { name: 'cb[1]', writable: true },
+  56: { name: 'cb[2]', writable: true },
+  60: { name: 'cb[3]', writable: true },
+  64: { name: 'cb[4]', writable: true },
+  68: { name: 'hash' },
+  72: { name: 'tc_classid', writable: true },
+  76: { name: 'data' },
+  80: { name: 'data_end' },
+  84: { name: 'napi_id' },
+  140: { name: 'data_meta' },
+  160: { name: 'wire_len' },
+  164: { name: 'gso_segs' },
 };
 
 /** The __sk_buff state a TC or socket-filter program sees and may change. */

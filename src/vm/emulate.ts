@@ -75,8 +75,16 @@ export interface EmulatedTestRun {
 
 const XDP_ACTIONS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
 const TC_ACTIONS: Record<number, string> = {
-  [-1]: 'TC_ACT_UNSPEC', 0: 'TC_ACT_OK', 1: 'TC_ACT_RECLASSIFY', 2: 'TC_ACT_SHOT', 3: 'TC_ACT_PIPE',
-  4: 'TC_ACT_STOLEN', 5: 'TC_ACT_QUEUED', 6: 'TC_ACT_REPEAT', 7: 'TC_ACT_REDIRECT', 8: 'TC_ACT_TRAP',
+  [-1]: 'TC_ACT_UNSPEC',
+  0: 'TC_ACT_OK',
+  1: 'TC_ACT_RECLASSIFY',
+  2: 'TC_ACT_SHOT',
+  3: 'TC_ACT_PIPE',
+  4: 'TC_ACT_STOLEN',
+  5: 'TC_ACT_QUEUED',
+  6: 'TC_ACT_REPEAT',
+  7: 'TC_ACT_REDIRECT',
+  8: 'TC_ACT_TRAP',
 };
 const MAX_TAIL_CALL_CNT = 33;
 
@@ -199,7 +207,13 @@ export class EmulatedProgram {
         throw new BpfError('CORE_RELOCATION', `${coll.file.path}: program ${this.name} has CO-RE relocations: give emulate() a coreTarget (e.g. a vmlinux BTF)`);
       }
       insns = insns.slice();
-      applyCoreRelocations(insns, coll.file.littleEndian, this.spec.coreRelocations, new CoreResolver(coll.file.btf, { vmlinux: coll.opts.coreTarget }, { littleEndian: coll.file.littleEndian }), `${coll.file.path}: program ${this.name}`);
+      applyCoreRelocations(
+        insns,
+        coll.file.littleEndian,
+        this.spec.coreRelocations,
+        new CoreResolver(coll.file.btf, { vmlinux: coll.opts.coreTarget }, { littleEndian: coll.file.littleEndian }),
+        `${coll.file.path}: program ${this.name}`,
+      );
     }
     const kfuncs = kernelKfuncs(coll);
     const ldImm64 = (_i: Insn, _slot: number, r?: ProgramRelocation): bigint | undefined => {
@@ -316,174 +330,234 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
   };
   const neg = (errno: number) => BigInt.asUintN(64, BigInt(errno));
   const defs: [string, HelperDef['fn']][] = [
-    ['bpf_map_lookup_elem', (ctx, map, key) => {
-      const m = mapOf(ctx, map);
-      return m.lookupAddress(bytes(ctx, key, m.keySize, 'key'), st().cpu);
-    }],
-    ['bpf_map_update_elem', (ctx, map, key, value, flags) => {
-      const m = mapOf(ctx, map);
-      if (m.type === BPF_MAP_TYPE.PROG_ARRAY || m.type === BPF_MAP_TYPE.ARRAY_OF_MAPS || m.type === BPF_MAP_TYPE.HASH_OF_MAPS) return neg(-EINVAL);
-      return neg(m.updateFromProgram(bytes(ctx, key, m.keySize, 'key'), bytes(ctx, value, m.valueSize, 'value'), Number(flags), st().cpu));
-    }],
-    ['bpf_map_delete_elem', (ctx, map, key) => {
-      const m = mapOf(ctx, map);
-      return neg(m.deleteFromProgram(bytes(ctx, key, m.keySize, 'key')));
-    }],
-    ['bpf_map_push_elem', (ctx, map, value, flags) => {
-      const m = mapOf(ctx, map);
-      return neg(m.push(bytes(ctx, value, m.valueSize, 'value'), Number(flags)));
-    }],
-    ['bpf_map_pop_elem', (ctx, map, value) => {
-      const m = mapOf(ctx, map);
-      return neg(m.popOrPeek(bytes(ctx, value, m.valueSize, 'value', true), true));
-    }],
-    ['bpf_map_peek_elem', (ctx, map, value) => {
-      const m = mapOf(ctx, map);
-      return neg(m.popOrPeek(bytes(ctx, value, m.valueSize, 'value', true), false));
-    }],
+    [
+      'bpf_map_lookup_elem',
+      (ctx, map, key) => {
+        const m = mapOf(ctx, map);
+        return m.lookupAddress(bytes(ctx, key, m.keySize, 'key'), st().cpu);
+      },
+    ],
+    [
+      'bpf_map_update_elem',
+      (ctx, map, key, value, flags) => {
+        const m = mapOf(ctx, map);
+        if (m.type === BPF_MAP_TYPE.PROG_ARRAY || m.type === BPF_MAP_TYPE.ARRAY_OF_MAPS || m.type === BPF_MAP_TYPE.HASH_OF_MAPS) return neg(-EINVAL);
+        return neg(m.updateFromProgram(bytes(ctx, key, m.keySize, 'key'), bytes(ctx, value, m.valueSize, 'value'), Number(flags), st().cpu));
+      },
+    ],
+    [
+      'bpf_map_delete_elem',
+      (ctx, map, key) => {
+        const m = mapOf(ctx, map);
+        return neg(m.deleteFromProgram(bytes(ctx, key, m.keySize, 'key')));
+      },
+    ],
+    [
+      'bpf_map_push_elem',
+      (ctx, map, value, flags) => {
+        const m = mapOf(ctx, map);
+        return neg(m.push(bytes(ctx, value, m.valueSize, 'value'), Number(flags)));
+      },
+    ],
+    [
+      'bpf_map_pop_elem',
+      (ctx, map, value) => {
+        const m = mapOf(ctx, map);
+        return neg(m.popOrPeek(bytes(ctx, value, m.valueSize, 'value', true), true));
+      },
+    ],
+    [
+      'bpf_map_peek_elem',
+      (ctx, map, value) => {
+        const m = mapOf(ctx, map);
+        return neg(m.popOrPeek(bytes(ctx, value, m.valueSize, 'value', true), false));
+      },
+    ],
     ['bpf_ktime_get_ns', () => coll.now()],
     ['bpf_ktime_get_boot_ns', () => coll.now()],
     ['bpf_ktime_get_coarse_ns', () => coll.now()],
     ['bpf_get_prandom_u32', () => BigInt(coll.prandom())],
     ['bpf_get_smp_processor_id', () => BigInt(st().cpu)],
-    ['bpf_trace_printk', (ctx, fmt, size, a1, a2, a3) => {
-      const raw = bytes(ctx, fmt, Number(size), 'format');
-      const text = Buffer.from(raw).toString('latin1').replace(/\0.*$/s, '');
-      const line = formatPrintk(text, [a1, a2, a3]).replace(/\n$/, '');
-      st().printk.push(line);
-      coll.printk.push(line);
-      return BigInt(line.length + 1);
-    }],
-    ['bpf_redirect', (_ctx, ifindex, flags) => {
-      st().redirect = { ifindex: Number(ifindex), flags: Number(flags) };
-      return st().skb ? 7n : 4n; // TC_ACT_REDIRECT / XDP_REDIRECT
-    }],
-    ['bpf_redirect_map', (ctx, map, key, flags) => {
-      const m = mapOf(ctx, map);
-      const k = Buffer.alloc(4);
-      k.writeUInt32LE(Number(BigInt.asUintN(32, key)));
-      const present = m.type === BPF_MAP_TYPE.XSKMAP || m.type === BPF_MAP_TYPE.DEVMAP || m.type === BPF_MAP_TYPE.CPUMAP ? m.has(k) : m.lookupAddress(k, st().cpu) !== 0n;
-      if (!present) return flags & 3n; // the lower bits: the action when the slot is empty
-      st().redirect = { map: m.name, key: Number(BigInt.asUintN(32, key)), flags: Number(flags) };
-      return 4n; // XDP_REDIRECT
-    }],
+    [
+      'bpf_trace_printk',
+      (ctx, fmt, size, a1, a2, a3) => {
+        const raw = bytes(ctx, fmt, Number(size), 'format');
+        const text = Buffer.from(raw).toString('latin1').replace(/\0.*$/s, '');
+        const line = formatPrintk(text, [a1, a2, a3]).replace(/\n$/, '');
+        st().printk.push(line);
+        coll.printk.push(line);
+        return BigInt(line.length + 1);
+      },
+    ],
+    [
+      'bpf_redirect',
+      (_ctx, ifindex, flags) => {
+        st().redirect = { ifindex: Number(ifindex), flags: Number(flags) };
+        return st().skb ? 7n : 4n; // TC_ACT_REDIRECT / XDP_REDIRECT
+      },
+    ],
+    [
+      'bpf_redirect_map',
+      (ctx, map, key, flags) => {
+        const m = mapOf(ctx, map);
+        const k = Buffer.alloc(4);
+        k.writeUInt32LE(Number(BigInt.asUintN(32, key)));
+        const present = m.type === BPF_MAP_TYPE.XSKMAP || m.type === BPF_MAP_TYPE.DEVMAP || m.type === BPF_MAP_TYPE.CPUMAP ? m.has(k) : m.lookupAddress(k, st().cpu) !== 0n;
+        if (!present) return flags & 3n; // the lower bits: the action when the slot is empty
+        st().redirect = { map: m.name, key: Number(BigInt.asUintN(32, key)), flags: Number(flags) };
+        return 4n; // XDP_REDIRECT
+      },
+    ],
     ['bpf_xdp_adjust_head', (_ctx, _x, delta) => neg(st().pkt.adjustHead(Number(BigInt.asIntN(32, delta))))],
     ['bpf_xdp_adjust_tail', (_ctx, _x, delta) => neg(st().pkt.adjustTail(Number(BigInt.asIntN(32, delta))))],
     ['bpf_xdp_adjust_meta', (_ctx, _x, delta) => neg(st().pkt.adjustMeta(Number(BigInt.asIntN(32, delta))))],
-    ['bpf_tail_call', (ctx, _c, map, index) => {
-      const s = st();
-      const m = mapOf(ctx, map);
-      const name = m.programs.get(Number(BigInt.asUintN(32, index)));
-      if (name === undefined || s.tailCalls >= MAX_TAIL_CALL_CNT) return 0n; // falls through, as in the kernel
-      s.tailCalls++;
-      ctx.stop(coll.program(name).runTail(s));
-    }],
-    ['bpf_perf_event_output', (ctx, _c, map, flags, data, size) => {
-      const m = mapOf(ctx, map);
-      const s = st();
-      const idx = Number(flags & 0xffffffffn);
-      const ctxLen = Number((flags >> 32n) & 0xfffffn);
-      const cpu = idx === 0xffffffff ? s.cpu : idx;
-      const body = Buffer.concat([Buffer.from(bytes(ctx, data, Number(size), 'data')), Buffer.from(s.pkt.buf.subarray(s.pkt.data, Math.min(s.pkt.end, s.pkt.data + ctxLen)))]);
-      const ev: MapEvent = { cpu, data: body };
-      m.events.push(ev);
-      s.events.push({ map: m.name, ...ev });
-      return 0n;
-    }],
-    ['bpf_ringbuf_output', (ctx, map, data, size) => {
-      const m = mapOf(ctx, map);
-      const ev = { cpu: st().cpu, data: Buffer.from(bytes(ctx, data, Number(size), 'data')) };
-      m.events.push(ev);
-      st().events.push({ map: m.name, ...ev });
-      return 0n;
-    }],
-    ['bpf_ringbuf_reserve', (ctx, map, size) => {
-      const m = mapOf(ctx, map);
-      const r = coll.memory.add(`ringbuf ${m.name} record`, new Uint8Array(Number(size)), { kind: 'map_value' });
-      reserved.set(r.id, m);
-      return Memory.address(r.id);
-    }],
-    ['bpf_ringbuf_submit', (ctx, data) => {
-      const rid = Number(BigInt.asUintN(64, data) >> 32n);
-      const m = reserved.get(rid);
-      if (!m) ctx.fault('bpf_ringbuf_submit of a pointer bpf_ringbuf_reserve did not return');
-      const ev = { cpu: st().cpu, data: Buffer.from(coll.memory.regions[rid]!.bytes) };
-      m!.events.push(ev);
-      st().events.push({ map: m!.name, ...ev });
-      reserved.delete(rid);
-      coll.memory.remove(rid);
-    }],
-    ['bpf_ringbuf_discard', (ctx, data) => {
-      const rid = Number(BigInt.asUintN(64, data) >> 32n);
-      if (!reserved.delete(rid)) ctx.fault('bpf_ringbuf_discard of a pointer bpf_ringbuf_reserve did not return');
-      coll.memory.remove(rid);
-    }],
-    ['bpf_csum_diff', (ctx, from, fromSize, to, toSize, seed) => {
-      // One's-complement sum of `to` minus `from`, plus seed, folded to 32 bits as csum_partial leaves it.
-      if (Number(fromSize) % 4 || Number(toSize) % 4) return neg(-EINVAL);
-      let sum = BigInt.asUintN(32, seed);
-      const add = (v: number) => {
-        sum += BigInt(v >>> 0);
-        sum = (sum & 0xffffffffn) + (sum >> 32n);
-      };
-      const f = Number(fromSize) ? bytes(ctx, from, Number(fromSize), 'from') : new Uint8Array(0);
-      const t = Number(toSize) ? bytes(ctx, to, Number(toSize), 'to') : new Uint8Array(0);
-      const word = (b: Uint8Array, i: number) => new DataView(b.buffer, b.byteOffset + i, 4).getUint32(0, true);
-      for (let i = 0; i < f.length; i += 4) add(~word(f, i));
-      for (let i = 0; i < t.length; i += 4) add(word(t, i));
-      return sum;
-    }],
-    ['bpf_loop', (ctx, nr, fn, cbCtx, flags) => {
-      // Calls fn(i, ctx) until it returns 1 or nr times; returns the number of calls.
-      if (flags !== 0n) return neg(-EINVAL);
-      if (nr > 1n << 23n) return neg(-7); // -E2BIG
-      const f = BigInt.asUintN(64, fn);
-      if (f >> 32n !== BigInt(FUNC_ADDR_ID)) ctx.fault(`callback 0x${f.toString(16)} is not a function address`);
-      const prog = coll.programs.get(ctx.vm.name);
-      if (!prog) ctx.fault('bpf_loop from a program this collection does not know');
-      const cb = prog!.callback();
-      let i = 0n;
-      while (i < nr) {
-        const r = cb.run([i, cbCtx], { entry: Number(f & 0xffffffffn) }).retval;
-        i++;
-        if (r === 1n) break;
-      }
-      return i;
-    }],
-    ['bpf_skb_load_bytes', (ctx, _skb, offset, to, len) => {
-      const pkt = st().pkt;
-      const off = Number(BigInt.asIntN(32, offset));
-      const n = Number(len);
-      if (off < 0 || n < 0 || pkt.data + off + n > pkt.end) return neg(-EFAULT);
-      bytes(ctx, to, n, 'to', true).set(pkt.buf.subarray(pkt.data + off, pkt.data + off + n));
-      return 0n;
-    }],
-    ['bpf_skb_store_bytes', (ctx, _skb, offset, from, len) => {
-      const pkt = st().pkt;
-      const off = Number(BigInt.asIntN(32, offset));
-      const n = Number(len);
-      if (off < 0 || n < 0 || pkt.data + off + n > pkt.end) return neg(-EFAULT);
-      pkt.buf.set(bytes(ctx, from, n, 'from'), pkt.data + off);
-      return 0n;
-    }],
+    [
+      'bpf_tail_call',
+      (ctx, _c, map, index) => {
+        const s = st();
+        const m = mapOf(ctx, map);
+        const name = m.programs.get(Number(BigInt.asUintN(32, index)));
+        if (name === undefined || s.tailCalls >= MAX_TAIL_CALL_CNT) return 0n; // falls through, as in the kernel
+        s.tailCalls++;
+        ctx.stop(coll.program(name).runTail(s));
+      },
+    ],
+    [
+      'bpf_perf_event_output',
+      (ctx, _c, map, flags, data, size) => {
+        const m = mapOf(ctx, map);
+        const s = st();
+        const idx = Number(flags & 0xffffffffn);
+        const ctxLen = Number((flags >> 32n) & 0xfffffn);
+        const cpu = idx === 0xffffffff ? s.cpu : idx;
+        const body = Buffer.concat([Buffer.from(bytes(ctx, data, Number(size), 'data')), Buffer.from(s.pkt.buf.subarray(s.pkt.data, Math.min(s.pkt.end, s.pkt.data + ctxLen)))]);
+        const ev: MapEvent = { cpu, data: body };
+        m.events.push(ev);
+        s.events.push({ map: m.name, ...ev });
+        return 0n;
+      },
+    ],
+    [
+      'bpf_ringbuf_output',
+      (ctx, map, data, size) => {
+        const m = mapOf(ctx, map);
+        const ev = { cpu: st().cpu, data: Buffer.from(bytes(ctx, data, Number(size), 'data')) };
+        m.events.push(ev);
+        st().events.push({ map: m.name, ...ev });
+        return 0n;
+      },
+    ],
+    [
+      'bpf_ringbuf_reserve',
+      (ctx, map, size) => {
+        const m = mapOf(ctx, map);
+        const r = coll.memory.add(`ringbuf ${m.name} record`, new Uint8Array(Number(size)), { kind: 'map_value' });
+        reserved.set(r.id, m);
+        return Memory.address(r.id);
+      },
+    ],
+    [
+      'bpf_ringbuf_submit',
+      (ctx, data) => {
+        const rid = Number(BigInt.asUintN(64, data) >> 32n);
+        const m = reserved.get(rid);
+        if (!m) ctx.fault('bpf_ringbuf_submit of a pointer bpf_ringbuf_reserve did not return');
+        const ev = { cpu: st().cpu, data: Buffer.from(coll.memory.regions[rid]!.bytes) };
+        m!.events.push(ev);
+        st().events.push({ map: m!.name, ...ev });
+        reserved.delete(rid);
+        coll.memory.remove(rid);
+      },
+    ],
+    [
+      'bpf_ringbuf_discard',
+      (ctx, data) => {
+        const rid = Number(BigInt.asUintN(64, data) >> 32n);
+        if (!reserved.delete(rid)) ctx.fault('bpf_ringbuf_discard of a pointer bpf_ringbuf_reserve did not return');
+        coll.memory.remove(rid);
+      },
+    ],
+    [
+      'bpf_csum_diff',
+      (ctx, from, fromSize, to, toSize, seed) => {
+        // One's-complement sum of `to` minus `from`, plus seed, folded to 32 bits as csum_partial leaves it.
+        if (Number(fromSize) % 4 || Number(toSize) % 4) return neg(-EINVAL);
+        let sum = BigInt.asUintN(32, seed);
+        const add = (v: number) => {
+          sum += BigInt(v >>> 0);
+          sum = (sum & 0xffffffffn) + (sum >> 32n);
+        };
+        const f = Number(fromSize) ? bytes(ctx, from, Number(fromSize), 'from') : new Uint8Array(0);
+        const t = Number(toSize) ? bytes(ctx, to, Number(toSize), 'to') : new Uint8Array(0);
+        const word = (b: Uint8Array, i: number) => new DataView(b.buffer, b.byteOffset + i, 4).getUint32(0, true);
+        for (let i = 0; i < f.length; i += 4) add(~word(f, i));
+        for (let i = 0; i < t.length; i += 4) add(word(t, i));
+        return sum;
+      },
+    ],
+    [
+      'bpf_loop',
+      (ctx, nr, fn, cbCtx, flags) => {
+        // Calls fn(i, ctx) until it returns 1 or nr times; returns the number of calls.
+        if (flags !== 0n) return neg(-EINVAL);
+        if (nr > 1n << 23n) return neg(-7); // -E2BIG
+        const f = BigInt.asUintN(64, fn);
+        if (f >> 32n !== BigInt(FUNC_ADDR_ID)) ctx.fault(`callback 0x${f.toString(16)} is not a function address`);
+        const prog = coll.programs.get(ctx.vm.name);
+        if (!prog) ctx.fault('bpf_loop from a program this collection does not know');
+        const cb = prog!.callback();
+        let i = 0n;
+        while (i < nr) {
+          const r = cb.run([i, cbCtx], { entry: Number(f & 0xffffffffn) }).retval;
+          i++;
+          if (r === 1n) break;
+        }
+        return i;
+      },
+    ],
+    [
+      'bpf_skb_load_bytes',
+      (ctx, _skb, offset, to, len) => {
+        const pkt = st().pkt;
+        const off = Number(BigInt.asIntN(32, offset));
+        const n = Number(len);
+        if (off < 0 || n < 0 || pkt.data + off + n > pkt.end) return neg(-EFAULT);
+        bytes(ctx, to, n, 'to', true).set(pkt.buf.subarray(pkt.data + off, pkt.data + off + n));
+        return 0n;
+      },
+    ],
+    [
+      'bpf_skb_store_bytes',
+      (ctx, _skb, offset, from, len) => {
+        const pkt = st().pkt;
+        const off = Number(BigInt.asIntN(32, offset));
+        const n = Number(len);
+        if (off < 0 || n < 0 || pkt.data + off + n > pkt.end) return neg(-EFAULT);
+        pkt.buf.set(bytes(ctx, from, n, 'from'), pkt.data + off);
+        return 0n;
+      },
+    ],
     ['bpf_l3_csum_replace', (_ctx, _skb, offset, from, to, size) => neg(csumReplace(st().pkt, Number(offset), from, to, Number(size & 0xfn), false))],
     ['bpf_l4_csum_replace', (_ctx, _skb, offset, from, to, flags) => neg(csumReplace(st().pkt, Number(offset), from, to, Number(flags & 0xfn), (flags & 0x20n) !== 0n))],
     ['bpf_spin_lock', () => 0n],
     ['bpf_spin_unlock', () => 0n],
-    ['bpf_fib_lookup', (ctx, _c, params, plen) => {
-      // struct bpf_fib_lookup: family @0, ifindex @8, ipv4_dst @32, smac @52, dmac @58.
-      const p = bytes(ctx, params, Math.min(Number(plen), 64), 'params', true);
-      if (p.length < 64) return neg(-EINVAL);
-      if (p[0] !== 2) return 4n; // not IPv4: BPF_FIB_LKUP_RET_NOT_FWDED
-      const dst = `${p[32]}.${p[33]}.${p[34]}.${p[35]}`;
-      const route = coll.opts.routes?.[dst];
-      if (!route) return 4n; // no route in the table the test gave: BPF_FIB_LKUP_RET_NOT_FWDED
-      const mac = (m: string) => Buffer.from(m.replace(/[:-]/g, ''), 'hex');
-      new DataView(p.buffer, p.byteOffset).setUint32(8, route.ifindex, true);
-      p.set(mac(route.smac).subarray(0, 6), 52);
-      p.set(mac(route.dmac).subarray(0, 6), 58);
-      return 0n; // BPF_FIB_LKUP_RET_SUCCESS
-    }],
+    [
+      'bpf_fib_lookup',
+      (ctx, _c, params, plen) => {
+        // struct bpf_fib_lookup: family @0, ifindex @8, ipv4_dst @32, smac @52, dmac @58.
+        const p = bytes(ctx, params, Math.min(Number(plen), 64), 'params', true);
+        if (p.length < 64) return neg(-EINVAL);
+        if (p[0] !== 2) return 4n; // not IPv4: BPF_FIB_LKUP_RET_NOT_FWDED
+        const dst = `${p[32]}.${p[33]}.${p[34]}.${p[35]}`;
+        const route = coll.opts.routes?.[dst];
+        if (!route) return 4n; // no route in the table the test gave: BPF_FIB_LKUP_RET_NOT_FWDED
+        const mac = (m: string) => Buffer.from(m.replace(/[:-]/g, ''), 'hex');
+        new DataView(p.buffer, p.byteOffset).setUint32(8, route.ifindex, true);
+        p.set(mac(route.smac).subarray(0, 6), 52);
+        p.set(mac(route.dmac).subarray(0, 6), 58);
+        return 0n; // BPF_FIB_LKUP_RET_SUCCESS
+      },
+    ],
   ];
   const reserved = new Map<number, EmulatedMapT>();
   const out = new Map<number, HelperDef>();
@@ -515,19 +589,25 @@ function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
     return new DataView(v!.buffer, v!.byteOffset, 16);
   };
   const defs: [string, HelperDef['fn']][] = [
-    ['bpf_dynptr_from_xdp', (ctx, _xdp, flags, ptr) => {
-      const d = dynptr(ctx, ptr);
-      for (let i = 0; i < 16; i += 4) d.setUint32(i, 0, true);
-      if (flags !== 0n) return BigInt.asUintN(64, BigInt(-EINVAL)); // and a null dynptr, as the kernel leaves it
-      const pkt = st().pkt;
-      d.setBigUint64(0, BigInt.asUintN(64, pkt.addr(pkt.data)), true);
-      d.setUint32(8, ((pkt.end - pkt.data) & DYNPTR_SIZE_MASK) | (BPF_DYNPTR_TYPE_XDP << DYNPTR_TYPE_SHIFT), true);
-      return 0n;
-    }],
-    ['bpf_dynptr_size', (ctx, ptr) => {
-      const d = dynptr(ctx, ptr);
-      return d.getBigUint64(0, true) === 0n ? BigInt.asUintN(64, BigInt(-EINVAL)) : BigInt(d.getUint32(8, true) & DYNPTR_SIZE_MASK);
-    }],
+    [
+      'bpf_dynptr_from_xdp',
+      (ctx, _xdp, flags, ptr) => {
+        const d = dynptr(ctx, ptr);
+        for (let i = 0; i < 16; i += 4) d.setUint32(i, 0, true);
+        if (flags !== 0n) return BigInt.asUintN(64, BigInt(-EINVAL)); // and a null dynptr, as the kernel leaves it
+        const pkt = st().pkt;
+        d.setBigUint64(0, BigInt.asUintN(64, pkt.addr(pkt.data)), true);
+        d.setUint32(8, ((pkt.end - pkt.data) & DYNPTR_SIZE_MASK) | (BPF_DYNPTR_TYPE_XDP << DYNPTR_TYPE_SHIFT), true);
+        return 0n;
+      },
+    ],
+    [
+      'bpf_dynptr_size',
+      (ctx, ptr) => {
+        const d = dynptr(ctx, ptr);
+        return d.getBigUint64(0, true) === 0n ? BigInt.asUintN(64, BigInt(-EINVAL)) : BigInt(d.getUint32(8, true) & DYNPTR_SIZE_MASK);
+      },
+    ],
   ];
   const out = new Map<string, HelperDef>();
   for (const [name, fn] of defs) out.set(name, { name, fn });

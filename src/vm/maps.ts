@@ -15,7 +15,8 @@ export type UpdateFlags = UpdateFlag | readonly UpdateFlag[];
 /** BPF_NOEXIST / BPF_EXIST / BPF_ANY from update flags; an unknown or contradictory flag is an error, as in BpfMap. */
 function existFlag(flags: UpdateFlags): number {
   const list: readonly unknown[] = typeof flags === 'string' ? [flags] : flags;
-  for (const f of list) if (f !== 'any' && f !== 'noexist' && f !== 'exist' && f !== 'lock') throw new BpfError('INVALID_ARGUMENT', `unknown update flag ${JSON.stringify(f)} (use any, noexist, exist or lock)`);
+  for (const f of list)
+    if (f !== 'any' && f !== 'noexist' && f !== 'exist' && f !== 'lock') throw new BpfError('INVALID_ARGUMENT', `unknown update flag ${JSON.stringify(f)} (use any, noexist, exist or lock)`);
   if (list.includes('noexist') && list.includes('exist')) throw new BpfError('INVALID_ARGUMENT', 'update flags noexist and exist contradict each other');
   return list.includes('noexist') ? BPF_NOEXIST : list.includes('exist') ? BPF_EXIST : BPF_ANY;
 }
@@ -162,8 +163,16 @@ export class EmulatedMap implements MapLike {
   private isHash(): boolean {
     // Redirect maps keep their (sparse) slots like a hash; the slot number must be below max_entries.
     return [
-      BPF_MAP_TYPE.HASH, BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.LRU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH, BPF_MAP_TYPE.HASH_OF_MAPS,
-      BPF_MAP_TYPE.LPM_TRIE, BPF_MAP_TYPE.DEVMAP_HASH, BPF_MAP_TYPE.DEVMAP, BPF_MAP_TYPE.CPUMAP, BPF_MAP_TYPE.XSKMAP,
+      BPF_MAP_TYPE.HASH,
+      BPF_MAP_TYPE.PERCPU_HASH,
+      BPF_MAP_TYPE.LRU_HASH,
+      BPF_MAP_TYPE.LRU_PERCPU_HASH,
+      BPF_MAP_TYPE.HASH_OF_MAPS,
+      BPF_MAP_TYPE.LPM_TRIE,
+      BPF_MAP_TYPE.DEVMAP_HASH,
+      BPF_MAP_TYPE.DEVMAP,
+      BPF_MAP_TYPE.CPUMAP,
+      BPF_MAP_TYPE.XSKMAP,
     ].includes(this.type as never);
   }
 

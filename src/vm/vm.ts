@@ -124,8 +124,14 @@ const SMOD32_X = 0x1a;
 const MOVSX64 = 0x03;
 const MOVSX32 = 0x0b;
 const INTERNAL: Record<number, number> = {
-  0x37: SDIV64_K, 0x3f: SDIV64_X, 0x97: SMOD64_K, 0x9f: SMOD64_X,
-  0x34: SDIV32_K, 0x3c: SDIV32_X, 0x94: SMOD32_K, 0x9c: SMOD32_X,
+  0x37: SDIV64_K,
+  0x3f: SDIV64_X,
+  0x97: SMOD64_K,
+  0x9f: SMOD64_X,
+  0x34: SDIV32_K,
+  0x3c: SDIV32_X,
+  0x94: SMOD32_K,
+  0x9c: SMOD32_X,
 };
 
 /**
@@ -199,9 +205,7 @@ export class Vm {
     // a loader resolves it: mark it a kfunc call so the checks do not take it
     // for a call of a subprogram at its own slot.
     const kfuncSlots = new Set((program.relocations ?? []).filter((r) => r.kind === 'extern' || r.kind === 'kfunc').map((r) => r.insnIndex));
-    const insns = [...withSlots(decoded)].map(([s, i]) =>
-      kfuncSlots.has(s) && i.code === op.CALL && i.src === op.BPF_PSEUDO_CALL ? { ...i, src: op.BPF_PSEUDO_KFUNC_CALL } : i,
-    );
+    const insns = [...withSlots(decoded)].map(([s, i]) => (kfuncSlots.has(s) && i.code === op.CALL && i.src === op.BPF_PSEUDO_CALL ? { ...i, src: op.BPF_PSEUDO_KFUNC_CALL } : i));
     this.insns = insns;
     const text = (i: Insn) => insnText(i);
     validate(insns, this.name, text);
@@ -462,14 +466,14 @@ export class Vm {
           const a = L[d];
           const b = IMM[pc]!;
           const r = (a + b) | 0;
-          H[d] = (H[d] + (b >> 31) + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0;
+          H[d] = (H[d] + (b >> 31) + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
           L[d] = r;
           break;
         }
         case 0x17: {
           const a = L[d];
           const b = IMM[pc]!;
-          H[d] = (H[d] - (b >> 31) - ((a >>> 0) < (b >>> 0) ? 1 : 0)) | 0;
+          H[d] = (H[d] - (b >> 31) - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
           L[d] = (a - b) | 0;
           break;
         }
@@ -588,7 +592,7 @@ export class Vm {
           const s = S[pc]!;
           const a = L[d];
           const r = (a + L[s]) | 0;
-          H[d] = (H[d] + H[s] + ((r >>> 0) < (a >>> 0) ? 1 : 0)) | 0;
+          H[d] = (H[d] + H[s] + (r >>> 0 < a >>> 0 ? 1 : 0)) | 0;
           L[d] = r;
           break;
         }
@@ -596,7 +600,7 @@ export class Vm {
           const s = S[pc]!;
           const a = L[d];
           const b = L[s];
-          H[d] = (H[d] - H[s] - ((a >>> 0) < (b >>> 0) ? 1 : 0)) | 0;
+          H[d] = (H[d] - H[s] - (a >>> 0 < b >>> 0 ? 1 : 0)) | 0;
           L[d] = (a - b) | 0;
           break;
         }
@@ -737,7 +741,7 @@ export class Vm {
           break;
         case 0x94: {
           const b = IMM[pc]! >>> 0;
-          if (b !== 0) L[d] = (L[d] >>> 0) % b | 0;
+          if (b !== 0) L[d] = ((L[d] >>> 0) % b) | 0;
           H[d] = 0;
           break;
         }
@@ -780,7 +784,7 @@ export class Vm {
         case SMOD32_K: {
           const b = IMM[pc]!;
           if (b === -1) L[d] = 0;
-          else if (b !== 0) L[d] = L[d] % b | 0;
+          else if (b !== 0) L[d] = (L[d] % b) | 0;
           H[d] = 0;
           break;
         }
@@ -821,7 +825,7 @@ export class Vm {
           break;
         case 0x9c: {
           const b = L[S[pc]!] >>> 0;
-          if (b !== 0) L[d] = (L[d] >>> 0) % b | 0;
+          if (b !== 0) L[d] = ((L[d] >>> 0) % b) | 0;
           H[d] = 0;
           break;
         }
@@ -846,7 +850,7 @@ export class Vm {
         case SMOD32_X: {
           const b = L[S[pc]!];
           if (b === -1) L[d] = 0;
-          else if (b !== 0) L[d] = L[d] % b | 0;
+          else if (b !== 0) L[d] = (L[d] % b) | 0;
           H[d] = 0;
           break;
         }
@@ -913,7 +917,7 @@ export class Vm {
           const bh = x ? H[S[pc]!] : IMM[pc]! >> 31;
           const ah = H[d] >>> 0;
           const bhu = bh >>> 0;
-          const c = ah !== bhu ? (ah > bhu ? 1 : -1) : (L[d] >>> 0) > (bl >>> 0) ? 1 : L[d] === bl ? 0 : -1;
+          const c = ah !== bhu ? (ah > bhu ? 1 : -1) : L[d] >>> 0 > bl >>> 0 ? 1 : L[d] === bl ? 0 : -1;
           const o = K[pc]! & 0xf0;
           if (o === 0x20 ? c > 0 : o === 0x30 ? c >= 0 : o === 0xa0 ? c < 0 : c <= 0) pc += OFF[pc]!;
           break;
@@ -931,7 +935,7 @@ export class Vm {
           const bl = x ? L[S[pc]!] : IMM[pc]!;
           const bh = x ? H[S[pc]!] : IMM[pc]! >> 31;
           const ah = H[d];
-          const c = ah !== bh ? (ah > bh ? 1 : -1) : (L[d] >>> 0) > (bl >>> 0) ? 1 : L[d] === bl ? 0 : -1;
+          const c = ah !== bh ? (ah > bh ? 1 : -1) : L[d] >>> 0 > bl >>> 0 ? 1 : L[d] === bl ? 0 : -1;
           const o = K[pc]! & 0xf0;
           if (o === 0x60 ? c > 0 : o === 0x70 ? c >= 0 : o === 0xc0 ? c < 0 : c <= 0) pc += OFF[pc]!;
           break;

@@ -12,7 +12,15 @@ const SRC = resolve('src') + '/';
 
 /** For each entry: named types its API uses that neither it nor the main entry exports. */
 function unexportedTypes(entries: string[]): Record<string, string[]> {
-  const program = ts.createProgram(entries, { strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'], types: ['node'], noEmit: true });
+  const program = ts.createProgram(entries, {
+    strict: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'],
+    types: ['node'],
+    noEmit: true,
+  });
   const checker = program.getTypeChecker();
   const unalias = (s: ts.Symbol) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
   const exportsOf = (entry: string) => checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!).map(unalias);
@@ -24,73 +32,73 @@ function unexportedTypes(entries: string[]): Record<string, string[]> {
   return out;
 
   function missingFrom(own: ts.Symbol[]): string[] {
-  const exported = new Set([...main, ...everywhere, ...own]);
-  const inSrc = (s: ts.Symbol | undefined) => !!s?.declarations?.some((d) => resolve(d.getSourceFile().fileName).startsWith(SRC));
-  const NAMED = ts.SymbolFlags.Interface | ts.SymbolFlags.Class | ts.SymbolFlags.TypeAlias | ts.SymbolFlags.Enum;
-  const missing = new Map<string, string>();
-  const seenTypes = new Set<ts.Type>();
-  const seenSymbols = new Set<ts.Symbol>();
+    const exported = new Set([...main, ...everywhere, ...own]);
+    const inSrc = (s: ts.Symbol | undefined) => !!s?.declarations?.some((d) => resolve(d.getSourceFile().fileName).startsWith(SRC));
+    const NAMED = ts.SymbolFlags.Interface | ts.SymbolFlags.Class | ts.SymbolFlags.TypeAlias | ts.SymbolFlags.Enum;
+    const missing = new Map<string, string>();
+    const seenTypes = new Set<ts.Type>();
+    const seenSymbols = new Set<ts.Symbol>();
 
-  const isPublic = (d: ts.Declaration) =>
-    !(ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) && !(d as ts.NamedDeclaration).name?.getText().startsWith('#');
+    const isPublic = (d: ts.Declaration) => !(ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) && !(d as ts.NamedDeclaration).name?.getText().startsWith('#');
 
-  function named(sym: ts.Symbol, via: string): void {
-    if (!inSrc(sym) || !(sym.flags & NAMED)) return;
-    if (!exported.has(sym)) missing.set(sym.getName(), via);
-    if (seenSymbols.has(sym)) return;
-    seenSymbols.add(sym);
-    if (sym.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.Class)) members(checker.getDeclaredTypeOfSymbol(sym), sym.getName());
-  }
-
-  function members(t: ts.Type, via: string): void {
-    for (const p of checker.getPropertiesOfType(t)) {
-      const d = p.valueDeclaration ?? p.declarations?.[0];
-      if (!d || !isPublic(d)) continue;
-      walk(checker.getTypeOfSymbolAtLocation(p, d), `${via}.${p.getName()}`);
+    function named(sym: ts.Symbol, via: string): void {
+      if (!inSrc(sym) || !(sym.flags & NAMED)) return;
+      if (!exported.has(sym)) missing.set(sym.getName(), via);
+      if (seenSymbols.has(sym)) return;
+      seenSymbols.add(sym);
+      if (sym.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.Class)) members(checker.getDeclaredTypeOfSymbol(sym), sym.getName());
     }
-    for (const s of [...t.getCallSignatures(), ...t.getConstructSignatures()]) sig(s, via);
-  }
 
-  function sig(s: ts.Signature, via: string): void {
-    for (const p of s.getParameters()) walk(checker.getTypeOfSymbolAtLocation(p, p.valueDeclaration!), `${via}(${p.getName()})`);
-    walk(s.getReturnType(), `${via}()`);
-  }
+    function members(t: ts.Type, via: string): void {
+      for (const p of checker.getPropertiesOfType(t)) {
+        const d = p.valueDeclaration ?? p.declarations?.[0];
+        if (!d || !isPublic(d)) continue;
+        walk(checker.getTypeOfSymbolAtLocation(p, d), `${via}.${p.getName()}`);
+      }
+      for (const s of [...t.getCallSignatures(), ...t.getConstructSignatures()]) sig(s, via);
+    }
 
-  function walk(t: ts.Type, via: string): void {
-    if (seenTypes.has(t)) return;
-    seenTypes.add(t);
-    if (t.aliasSymbol) {
-      named(t.aliasSymbol, via);
-      t.aliasTypeArguments?.forEach((a) => walk(a, via));
+    function sig(s: ts.Signature, via: string): void {
+      for (const p of s.getParameters()) walk(checker.getTypeOfSymbolAtLocation(p, p.valueDeclaration!), `${via}(${p.getName()})`);
+      walk(s.getReturnType(), `${via}()`);
     }
-    if (t.isUnionOrIntersection()) return t.types.forEach((u) => walk(u, via));
-    const sym = t.getSymbol();
-    if (sym && sym.flags & NAMED) {
-      named(sym, via);
-      if (t.flags & ts.TypeFlags.Object && (t as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) checker.getTypeArguments(t as ts.TypeReference).forEach((a) => walk(a, via));
-      return;
-    }
-    if (t.flags & ts.TypeFlags.Object) {
-      if ((t as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) checker.getTypeArguments(t as ts.TypeReference).forEach((a) => walk(a, via));
-      if (!inSrc(sym)) return; // lib types (Buffer, Map, Generator…): only their type arguments matter
-      members(t, via);
-      t.getCallSignatures().forEach((s) => sig(s, via));
-    }
-  }
 
-  for (const s of own) {
-    const d = s.valueDeclaration ?? s.declarations?.[0];
-    if (!d || !inSrc(s)) continue;
-    if (s.flags & NAMED) named(s, s.getName());
-    if (s.flags & ts.SymbolFlags.Value) {
-      const t = checker.getTypeOfSymbolAtLocation(s, d);
-      t.getCallSignatures().forEach((g) => sig(g, s.getName()));
-      t.getConstructSignatures().forEach((g) => g.getParameters().forEach((p) => walk(checker.getTypeOfSymbolAtLocation(p, p.valueDeclaration!), `new ${s.getName()}(${p.getName()})`)));
-      if (s.flags & ts.SymbolFlags.Class) members(t, s.getName()); // statics
-      else if (!(s.flags & ts.SymbolFlags.Function)) walk(t, s.getName());
+    function walk(t: ts.Type, via: string): void {
+      if (seenTypes.has(t)) return;
+      seenTypes.add(t);
+      if (t.aliasSymbol) {
+        named(t.aliasSymbol, via);
+        t.aliasTypeArguments?.forEach((a) => walk(a, via));
+      }
+      if (t.isUnionOrIntersection()) return t.types.forEach((u) => walk(u, via));
+      const sym = t.getSymbol();
+      if (sym && sym.flags & NAMED) {
+        named(sym, via);
+        if (t.flags & ts.TypeFlags.Object && (t as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) checker.getTypeArguments(t as ts.TypeReference).forEach((a) => walk(a, via));
+        return;
+      }
+      if (t.flags & ts.TypeFlags.Object) {
+        if ((t as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) checker.getTypeArguments(t as ts.TypeReference).forEach((a) => walk(a, via));
+        if (!inSrc(sym)) return; // lib types (Buffer, Map, Generator…): only their type arguments matter
+        members(t, via);
+        t.getCallSignatures().forEach((s) => sig(s, via));
+      }
     }
-  }
-  return [...missing].map(([name, via]) => `${name} (used by ${via})`).sort();
+
+    for (const s of own) {
+      const d = s.valueDeclaration ?? s.declarations?.[0];
+      if (!d || !inSrc(s)) continue;
+      if (s.flags & NAMED) named(s, s.getName());
+      if (s.flags & ts.SymbolFlags.Value) {
+        const t = checker.getTypeOfSymbolAtLocation(s, d);
+        t.getCallSignatures().forEach((g) => sig(g, s.getName()));
+        t.getConstructSignatures().forEach((g) => g.getParameters().forEach((p) => walk(checker.getTypeOfSymbolAtLocation(p, p.valueDeclaration!), `new ${s.getName()}(${p.getName()})`)));
+        if (s.flags & ts.SymbolFlags.Class)
+          members(t, s.getName()); // statics
+        else if (!(s.flags & ts.SymbolFlags.Function)) walk(t, s.getName());
+      }
+    }
+    return [...missing].map(([name, via]) => `${name} (used by ${via})`).sort();
   }
 }
 

@@ -7,8 +7,27 @@ import * as btf from '../../src/btf/index.js';
 import * as main from '../../src/index.js';
 
 it('exports the BTF API, the same functions as the main entry', () => {
-  const shared = ['parseBtf', 'parseBtfExt', 'sanitizeBtf', 'ALL_BTF_FEATURES', 'decodeBtfValue', 'encodeBtfValue', 'encodeBtfValueInto', 'toJsonValue',
-    'vmlinuxBtf', 'moduleBtf', 'moduleBtfNames', 'kernelCoreTarget', 'coreTargetFromBtf', 'readBtfFile', 'btfFeatures', 'btfInfo', 'btfFdById', 'kernelBtfById', 'loadBtf'];
+  const shared = [
+    'parseBtf',
+    'parseBtfExt',
+    'sanitizeBtf',
+    'ALL_BTF_FEATURES',
+    'decodeBtfValue',
+    'encodeBtfValue',
+    'encodeBtfValueInto',
+    'toJsonValue',
+    'vmlinuxBtf',
+    'moduleBtf',
+    'moduleBtfNames',
+    'kernelCoreTarget',
+    'coreTargetFromBtf',
+    'readBtfFile',
+    'btfFeatures',
+    'btfInfo',
+    'btfFdById',
+    'kernelBtfById',
+    'loadBtf',
+  ];
   for (const name of shared) {
     expect((btf as Record<string, unknown>)[name], name).toBeDefined();
     expect((btf as Record<string, unknown>)[name], name).toBe((main as Record<string, unknown>)[name]);

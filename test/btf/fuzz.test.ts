@@ -70,15 +70,46 @@ function blobOf(bytes: Uint8Array): Blob {
 }
 
 const HEADER_FIELDS: [string, number, 1 | 2 | 4][] = [
-  ['magic', 0, 2], ['version', 2, 1], ['flags', 3, 1], ['hdr_len', 4, 4], ['type_off', 8, 4], ['type_len', 12, 4], ['str_off', 16, 4], ['str_len', 20, 4],
+  ['magic', 0, 2],
+  ['version', 2, 1],
+  ['flags', 3, 1],
+  ['hdr_len', 4, 4],
+  ['type_off', 8, 4],
+  ['type_len', 12, 4],
+  ['str_off', 16, 4],
+  ['str_len', 20, 4],
 ];
 
 /** Values that tend to break parsers, for a u32 that was `orig`. */
 function interestingU32(rng: Rng, orig: number, blob: Blob): number {
   const n = blob.records.length;
-  const kindWord = () => (((rng.chance(0.2) ? 0x80000000 : 0) | (rng.int(24) << 24) | rng.pick([0, 1, 2, 3, rng.int(0x10000), 0xffff])) >>> 0);
-  return rng.pick([0, 1, 2, 4, 8, 0xffffffff, 0x7fffffff, 0x80000000, orig + 1, orig - 1, orig ^ (1 << rng.int(32)), orig * 2, n, n + 1, n + 2, rng.int(n + 3),
-    blob.bytes.length, blob.strEnd - blob.strStart, blob.strEnd - blob.strStart - 1, kindWord(), kindWord(), rng.u32()]) >>> 0;
+  const kindWord = () => ((rng.chance(0.2) ? 0x80000000 : 0) | (rng.int(24) << 24) | rng.pick([0, 1, 2, 3, rng.int(0x10000), 0xffff])) >>> 0;
+  return (
+    rng.pick([
+      0,
+      1,
+      2,
+      4,
+      8,
+      0xffffffff,
+      0x7fffffff,
+      0x80000000,
+      orig + 1,
+      orig - 1,
+      orig ^ (1 << rng.int(32)),
+      orig * 2,
+      n,
+      n + 1,
+      n + 2,
+      rng.int(n + 3),
+      blob.bytes.length,
+      blob.strEnd - blob.strStart,
+      blob.strEnd - blob.strStart - 1,
+      kindWord(),
+      kindWord(),
+      rng.u32(),
+    ]) >>> 0
+  );
 }
 
 type Edit = { at: number; old: Uint8Array };
@@ -114,54 +145,54 @@ function mutateBlob(rng: Rng, blob: Blob, opts: { inPlace: boolean; maxEdits: nu
     if (opts.inPlace) for (let i = edits.length - 1; i >= 0; i--) blob.bytes.set(edits[i]!.old, edits[i]!.at);
   };
   try {
-  for (let e = 0; e < k && bytes.length === blob.bytes.length; e++) {
-    const how = rng.int(100);
-    if (how < 12) {
-      const [name, off, w] = rng.pick(HEADER_FIELDS);
-      const orig = w === 4 ? dv().getUint32(off, blob.le) : w === 2 ? dv().getUint16(off, blob.le) : bytes[off]!;
-      const v = interestingU32(rng, orig, blob);
-      if (w === 4) u32(off, v);
-      else write(off, w === 2 ? Uint8Array.of(v & 0xff, (v >> 8) & 0xff) : Uint8Array.of(v & 0xff));
-      descs.push(`header ${name} = ${v}`);
-    } else if (how < 55) {
-      // A u32 of a type record: its name/info/size-or-type word, or one of its members.
-      const idx = rng.int(blob.records.length);
-      const rec = blob.records[idx]!;
-      const next = blob.records[idx + 1] ?? blob.typeEnd;
-      const at = rec + 4 * rng.int(Math.max(1, Math.min(12, (next - rec) / 4)));
-      const v = interestingU32(rng, dv().getUint32(at, blob.le), blob);
-      u32(at, v);
-      descs.push(`type [${idx + 1}] word at +${at - rec} = 0x${v.toString(16)}`);
-    } else if (how < 75) {
-      const n = 1 + rng.int(8);
-      const at: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const p = rng.chance(0.7) ? blob.typeStart + rng.int(Math.max(1, blob.typeEnd - blob.typeStart)) : rng.int(bytes.length);
-        write(p, Uint8Array.of(rng.chance(0.5) ? bytes[p]! ^ (1 << rng.int(8)) : rng.int(256)));
-        at.push(p);
+    for (let e = 0; e < k && bytes.length === blob.bytes.length; e++) {
+      const how = rng.int(100);
+      if (how < 12) {
+        const [name, off, w] = rng.pick(HEADER_FIELDS);
+        const orig = w === 4 ? dv().getUint32(off, blob.le) : w === 2 ? dv().getUint16(off, blob.le) : bytes[off]!;
+        const v = interestingU32(rng, orig, blob);
+        if (w === 4) u32(off, v);
+        else write(off, w === 2 ? Uint8Array.of(v & 0xff, (v >> 8) & 0xff) : Uint8Array.of(v & 0xff));
+        descs.push(`header ${name} = ${v}`);
+      } else if (how < 55) {
+        // A u32 of a type record: its name/info/size-or-type word, or one of its members.
+        const idx = rng.int(blob.records.length);
+        const rec = blob.records[idx]!;
+        const next = blob.records[idx + 1] ?? blob.typeEnd;
+        const at = rec + 4 * rng.int(Math.max(1, Math.min(12, (next - rec) / 4)));
+        const v = interestingU32(rng, dv().getUint32(at, blob.le), blob);
+        u32(at, v);
+        descs.push(`type [${idx + 1}] word at +${at - rec} = 0x${v.toString(16)}`);
+      } else if (how < 75) {
+        const n = 1 + rng.int(8);
+        const at: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const p = rng.chance(0.7) ? blob.typeStart + rng.int(Math.max(1, blob.typeEnd - blob.typeStart)) : rng.int(bytes.length);
+          write(p, Uint8Array.of(rng.chance(0.5) ? bytes[p]! ^ (1 << rng.int(8)) : rng.int(256)));
+          at.push(p);
+        }
+        descs.push(`flip bytes ${at.join(',')}`);
+      } else if (how < 85) {
+        // Splice: a run of bytes copied over another place (types over types, strings over types…).
+        const len = 4 * (1 + rng.int(16));
+        const from = rng.chance(0.5) ? rng.pick(blob.records) : rng.int(Math.max(1, bytes.length - len));
+        const to = rng.chance(0.7) ? rng.pick(blob.records) + 4 * rng.int(3) : rng.int(Math.max(1, bytes.length - len));
+        write(to, bytes.slice(from, from + len));
+        descs.push(`splice ${len} bytes from ${from} to ${to}`);
+      } else if (how < 92) {
+        // The string section: a name loses its NUL, gets invalid UTF-8, or ends early.
+        const at = blob.strStart + rng.int(Math.max(1, blob.strEnd - blob.strStart));
+        const v = rng.pick([0x00, 0xff, 0xc3, 0x41, 0x80]);
+        write(at, Uint8Array.of(v));
+        descs.push(`string byte ${at - blob.strStart} = 0x${v.toString(16)}`);
+      } else {
+        // Truncation (a view: nothing to undo), near a section or record boundary half the time.
+        const edge = rng.pick([blob.typeStart, blob.typeEnd, blob.strStart, blob.strEnd, rng.pick(blob.records), BTF_HEADER_SIZE]);
+        const len = Math.max(0, Math.min(bytes.length, rng.chance(0.5) ? edge + rng.int(9) - 4 : rng.int(bytes.length)));
+        bytes = bytes.subarray(0, len);
+        descs.push(`truncate to ${len}`);
       }
-      descs.push(`flip bytes ${at.join(',')}`);
-    } else if (how < 85) {
-      // Splice: a run of bytes copied over another place (types over types, strings over types…).
-      const len = 4 * (1 + rng.int(16));
-      const from = rng.chance(0.5) ? rng.pick(blob.records) : rng.int(Math.max(1, bytes.length - len));
-      const to = rng.chance(0.7) ? rng.pick(blob.records) + 4 * rng.int(3) : rng.int(Math.max(1, bytes.length - len));
-      write(to, bytes.slice(from, from + len));
-      descs.push(`splice ${len} bytes from ${from} to ${to}`);
-    } else if (how < 92) {
-      // The string section: a name loses its NUL, gets invalid UTF-8, or ends early.
-      const at = blob.strStart + rng.int(Math.max(1, blob.strEnd - blob.strStart));
-      const v = rng.pick([0x00, 0xff, 0xc3, 0x41, 0x80]);
-      write(at, Uint8Array.of(v));
-      descs.push(`string byte ${at - blob.strStart} = 0x${v.toString(16)}`);
-    } else {
-      // Truncation (a view: nothing to undo), near a section or record boundary half the time.
-      const edge = rng.pick([blob.typeStart, blob.typeEnd, blob.strStart, blob.strEnd, rng.pick(blob.records), BTF_HEADER_SIZE]);
-      const len = Math.max(0, Math.min(bytes.length, rng.chance(0.5) ? edge + rng.int(9) - 4 : rng.int(bytes.length)));
-      bytes = bytes.subarray(0, len);
-      descs.push(`truncate to ${len}`);
     }
-  }
   } catch (e) {
     undo();
     throw e;
@@ -206,7 +237,11 @@ function exercise(btf: Btf, rng: Rng, ids: number[]): void {
       }
     }
     // A name that decodes as valid UTF-8 is found again by it (an invalid one shows U+FFFD and cannot be).
-    if (t.name && !t.name.includes('\uFFFD')) expect(btf.findAllByName(t.name).some((x) => x.name === t.name), `findAllByName('${t.name}')`).toBe(true);
+    if (t.name && !t.name.includes('\uFFFD'))
+      expect(
+        btf.findAllByName(t.name).some((x) => x.name === t.name),
+        `findAllByName('${t.name}')`,
+      ).toBe(true);
   }
   btf.findByName(rng.pick(['task_struct', 'iphdr', 'sk_buff', 'xdp_md', 'bpf_map_type', '']));
 }
@@ -288,7 +323,12 @@ describe('fuzz BTF', () => {
 
   it('sanitizeBtf on mutated fixture BTF: a BTF_INVALID, or output that parses and has none of the kinds the kernel lacks', () => {
     const FORBIDDEN: [keyof BtfFeatures, BtfKindName[]][] = [
-      ['btfFunc', ['func', 'func_proto']], ['datasec', ['var', 'datasec']], ['float', ['float']], ['declTag', ['decl_tag']], ['typeTag', ['type_tag']], ['enum64', ['enum64']],
+      ['btfFunc', ['func', 'func_proto']],
+      ['datasec', ['var', 'datasec']],
+      ['float', ['float']],
+      ['declTag', ['decl_tag']],
+      ['typeTag', ['type_tag']],
+      ['enum64', ['enum64']],
     ];
     const r = runCases(FILE, 'sanitize', cases(800), (rng, note) => {
       const { file, blob, obj } = rng.pick(FIXTURE_BTF);
@@ -307,14 +347,20 @@ describe('fuzz BTF', () => {
           if (t.kind === 'func' && t.linkage === 'global') throw new Error(`[${id}] FUNC is still global`);
         }
       }
-      exercise(btf, rng, idsNear(blob, m.touched).filter((id) => id < btf.count));
+      exercise(
+        btf,
+        rng,
+        idsNear(blob, m.touched).filter((id) => id < btf.count),
+      );
     });
     expectClean('sanitize', r);
     if (!REPLAYING) expect(r.ok).toBeGreaterThan(r.cases / 5);
   });
 
   it('CO-RE apply: mutated .BTF.ext relocations against vmlinux, and intact relocations against a mutated vmlinux', () => {
-    const objs = FIXTURES.filter((f) => f.file.startsWith('core_')).map((f) => parsed(f.file)).filter((o) => o.programs.some((p) => p.coreRelocations.length));
+    const objs = FIXTURES.filter((f) => f.file.startsWith('core_'))
+      .map((f) => parsed(f.file))
+      .filter((o) => o.programs.some((p) => p.coreRelocations.length));
     expect(objs.length).toBeGreaterThanOrEqual(6);
     const elfs = FIXTURES.filter((f) => f.file.startsWith('core_') && FIXTURE_BTF.some((x) => x.file === f.file && x.extRaw));
     const target = haveVmlinux ? parseBtf(vmlinux().bytes.slice()) : undefined;
@@ -395,7 +441,11 @@ describe('fuzz BTF', () => {
     for (const { file, obj } of FIXTURE_BTF) addPool(obj.btf!, file, range(1, obj.btf!.count));
     if (haveVmlinux) {
       const v = parseBtf(vmlinux().bytes.slice());
-      addPool(v, 'vmlinux', ['iphdr', 'ethhdr', 'tcphdr', 'udphdr', 'xdp_md', 'bpf_attr', 'sockaddr_in6', 'bpf_map_type', 'in6_addr', 'bpf_sock_ops'].flatMap((n) => v.findAllByName(n).map((t) => t.id)));
+      addPool(
+        v,
+        'vmlinux',
+        ['iphdr', 'ethhdr', 'tcphdr', 'udphdr', 'xdp_md', 'bpf_attr', 'sockaddr_in6', 'bpf_map_type', 'in6_addr', 'bpf_sock_ops'].flatMap((n) => v.findAllByName(n).map((t) => t.id)),
+      );
     }
     expect(pool.length).toBeGreaterThan(100);
 
@@ -414,7 +464,8 @@ describe('fuzz BTF', () => {
       expect(again.length).toBe(size);
       if (!hasUnion(btf, id)) expect(decodeBtfValue(btf, id, again, { littleEndian: le })).toEqual(v);
       // Wrong values: a leaf or a whole value replaced with junk is encoded or refused with a BpfError.
-      const junk = () => rng.pick<unknown>([null, undefined, 'nine', -1, -1n, 2n ** 80n, 1.5, NaN, Infinity, [], {}, [1, 2, 3], new Uint8Array(3), { x: 1 }, true, Symbol('s'), () => 1, 'a'.repeat(70)]);
+      const junk = () =>
+        rng.pick<unknown>([null, undefined, 'nine', -1, -1n, 2n ** 80n, 1.5, NaN, Infinity, [], {}, [1, 2, 3], new Uint8Array(3), { x: 1 }, true, Symbol('s'), () => 1, 'a'.repeat(70)]);
       note('junk value');
       try {
         encodeBtfValue(btf, id, rng.chance(0.3) ? junk() : replaceLeaf(rng, v, junk()), { littleEndian: le });

@@ -44,7 +44,12 @@ describe('cgroup2 mount discovery', () => {
   });
 
   it('no cgroup2 line is BpfError NO_CGROUP2', () => {
-    const p = file('v1only', HYBRID.split('\n').filter((l) => !l.includes('cgroup2')).join('\n'));
+    const p = file(
+      'v1only',
+      HYBRID.split('\n')
+        .filter((l) => !l.includes('cgroup2'))
+        .join('\n'),
+    );
     try {
       cgroup2Mount(p);
       expect.unreachable();

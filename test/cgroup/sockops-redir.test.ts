@@ -67,7 +67,9 @@ class EchoPair {
 /** TCP segments sent in the namespace so far (/proc/net/snmp, read from inside it). */
 function tcpOutSegs(netns: string): number {
   return withNetns(netns, () => {
-    const [head, values] = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Tcp:'));
+    const [head, values] = readFileSync('/proc/net/snmp', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('Tcp:'));
     return Number(values!.split(' ')[head!.split(' ').indexOf('OutSegs')]);
   });
 }
@@ -193,7 +195,11 @@ describeRoot('bpf-ts load --cgroup --sk-msg: sockops + sk_msg redirect (test cgr
     // Both established sockets, each under its own (local, remote) key.
     using map = BpfMap.fromPin(mapPin);
     expect(map.id).toBe(mapId);
-    const keys = await waitFor('2 sockhash entries', () => [...map.keys()].map((k) => k.toString('hex')).sort(), (k) => k.length >= 2);
+    const keys = await waitFor(
+      '2 sockhash entries',
+      () => [...map.keys()].map((k) => k.toString('hex')).sort(),
+      (k) => k.length >= 2,
+    );
     expect(keys).toEqual([sockKey(conn.clientPort, conn.serverPort), sockKey(conn.serverPort, conn.clientPort)].sort());
 
     const segs0 = tcpOutSegs(ns);
@@ -213,7 +219,13 @@ describeRoot('bpf-ts load --cgroup --sk-msg: sockops + sk_msg redirect (test cgr
     pair.send('close');
     expect(await pair.next()).toEqual({ event: 'closed' });
     // Closed sockets leave the map.
-    expect(await waitFor('an empty sockhash', () => [...map.keys()].length, (n) => n === 0)).toBe(0);
+    expect(
+      await waitFor(
+        'an empty sockhash',
+        () => [...map.keys()].length,
+        (n) => n === 0,
+      ),
+    ).toBe(0);
 
     // detach --cgroup: BPF_PROG_QUERY on the cgroup finds no program left.
     const dc = (await cliOk('detach', '--cgroup', cg, '--bpffs', fs!.path, '--json')).json();
@@ -234,9 +246,21 @@ describeRoot('bpf-ts load --cgroup --sk-msg: sockops + sk_msg redirect (test cgr
     expect(querySockmap(map.fd.value)).toEqual([]);
     map.close();
     // Nothing holds the programs or the map any more: the kernel frees them.
-    await waitFor('bpf_redir to be freed', () => withIdFd('prog', msgProgId, () => true), (v) => v === null);
-    await waitFor('bpf_sockmap to be freed', () => withIdFd('prog', opsProgId, () => true), (v) => v === null);
-    await waitFor('sock_map to be freed', () => withIdFd('map', mapId, () => true), (v) => v === null);
+    await waitFor(
+      'bpf_redir to be freed',
+      () => withIdFd('prog', msgProgId, () => true),
+      (v) => v === null,
+    );
+    await waitFor(
+      'bpf_sockmap to be freed',
+      () => withIdFd('prog', opsProgId, () => true),
+      (v) => v === null,
+    );
+    await waitFor(
+      'sock_map to be freed',
+      () => withIdFd('map', mapId, () => true),
+      (v) => v === null,
+    );
   });
 
   it('why the CLI pins the map: without a pin, the SOCKHASH drops its sk_msg program when its last fd closes', () => {

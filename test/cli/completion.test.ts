@@ -15,18 +15,22 @@ import { fixturesWithOracle, isDataSectionName, isLegacyMapsSection, programs, s
 
 /** Map names readelf shows: symbols in .maps (BTF) or a legacy maps section. */
 function oracleMaps(o: ReadelfOracle): string[] {
-  return o.symbols.filter((s) => {
-    const sec = sectionByIndex(o, s.ndx);
-    return sec && s.name && !s.name.startsWith('.') && (sec.name === '.maps' || isLegacyMapsSection(sec.name));
-  }).map((s) => s.name);
+  return o.symbols
+    .filter((s) => {
+      const sec = sectionByIndex(o, s.ndx);
+      return sec && s.name && !s.name.startsWith('.') && (sec.name === '.maps' || isLegacyMapsSection(sec.name));
+    })
+    .map((s) => s.name);
 }
 
 /** Global variables readelf shows: OBJECT symbols in .data/.rodata/.bss(.*). */
 function oracleGlobals(o: ReadelfOracle): string[] {
-  return o.symbols.filter((s) => {
-    const sec = sectionByIndex(o, s.ndx);
-    return sec && s.type === 'OBJECT' && !s.name.startsWith('.') && isDataSectionName(sec.name);
-  }).map((s) => s.name);
+  return o.symbols
+    .filter((s) => {
+      const sec = sectionByIndex(o, s.ndx);
+      return sec && s.type === 'OBJECT' && !s.name.startsWith('.') && isDataSectionName(sec.name);
+    })
+    .map((s) => s.name);
 }
 
 const sorted = (xs: string[]) => [...new Set(xs)].sort();
@@ -106,9 +110,13 @@ describe('the bash completion function calls bpf-ts back', () => {
   };
   const oracle = (file: string) => fixturesWithOracle().find((f) => f.file === file)!.oracle;
 
-  it('--program: the object\'s programs, as readelf lists them', () => {
+  it("--program: the object's programs, as readelf lists them", () => {
     expect(sorted(complete(['load', 'tc_shared_map.o', '--tc', 'lo', '--program', '']))).toEqual(sorted(programs(oracle('tc_shared_map.o')).map((p) => p.name)));
-    expect(complete(['run', 'globals.o', '--program', 'x'])).toEqual(programs(oracle('globals.o')).map((p) => p.name).filter((n) => n.startsWith('x')));
+    expect(complete(['run', 'globals.o', '--program', 'x'])).toEqual(
+      programs(oracle('globals.o'))
+        .map((p) => p.name)
+        .filter((n) => n.startsWith('x')),
+    );
   });
 
   it('--max-entries and --set: MAP= and NAME= from the object', () => {

@@ -276,15 +276,7 @@ describeRoot('CLI exit paths: closed pipe, signals, errors, SIGKILL (child proce
     // perf_event_open() for its event map fails with EACCES. Without
     // CAP_SYS_ADMIN setns() is refused too, so the child starts inside the
     // namespace (nsenter) instead of using --netns.
-    const dropped = () => [
-      'nsenter',
-      `--net=/var/run/netns/${env.nsB}`,
-      'setpriv',
-      '--bounding-set',
-      '-sys_admin,-perfmon',
-      '--inh-caps',
-      '-sys_admin,-perfmon',
-    ];
+    const dropped = () => ['nsenter', `--net=/var/run/netns/${env.nsB}`, 'setpriv', '--bounding-set', '-sys_admin,-perfmon', '--inh-caps', '-sys_admin,-perfmon'];
     for (const via of ['link', 'netlink'] as const) {
       it(`run (${via}): perf_event_open EACCES detaches again, exit 1, one line on stderr`, async () => {
         const c = cli(['run', fixture('perf_ifindex.o'), '--xdp', env.vethB, '--mode', 'skb', '--json', ...(via === 'netlink' ? ['--netlink'] : [])], { wrap: dropped() });

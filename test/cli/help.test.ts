@@ -20,7 +20,11 @@ beforeAll(async () => {
 
 describe('help', () => {
   it('every option of every command has a description', () => {
-    const missing = commands.flatMap((c) => Object.keys(c.options).filter((o) => !optionHelp(c.name, o)?.desc).map((o) => `${c.name} --${o}`));
+    const missing = commands.flatMap((c) =>
+      Object.keys(c.options)
+        .filter((o) => !optionHelp(c.name, o)?.desc)
+        .map((o) => `${c.name} --${o}`),
+    );
     expect(missing).toEqual([]);
   });
 

@@ -44,7 +44,7 @@ describe('bpf-ts btf dump', () => {
     expect(missing.stderr).toMatch(/no type named no_such_type_xyz/);
   });
 
-  it.skipIf(!existsSync('/sys/kernel/btf/vmlinux'))('the running kernel\'s /sys/kernel/btf/vmlinux', async () => {
+  it.skipIf(!existsSync('/sys/kernel/btf/vmlinux'))("the running kernel's /sys/kernel/btf/vmlinux", async () => {
     const t = (await cliOk('btf', 'dump', '/sys/kernel/btf/vmlinux', '--type', 'struct task_struct', '--json')).json();
     expect(t.types).toHaveLength(1);
     expect(t.types[0].c).toMatch(/^struct task_struct \{/);

@@ -43,7 +43,7 @@ describeRoot('CO-RE programs in the kernel', () => {
     });
   }
 
-  it('core_reads fills `results` with this process\'s pid/ppid and the values the source promises', () => {
+  it("core_reads fills `results` with this process's pid/ppid and the values the source promises", () => {
     using c = loadObject('fixtures/core_reads.o');
     const p = c.program('core_reads');
     // ctx viewed as struct iphdr: byte 0 = 0x45 -> version 4, ihl 5.
@@ -138,7 +138,7 @@ describeRoot('CO-RE programs in the kernel', () => {
         core: new CoreResolver(parseBtf(local.build()), { vmlinux: parseBtf(target.build()) }),
       });
 
-    it('loads when the branch always skips it (dead code is the program\'s own guard)', () => {
+    it("loads when the branch always skips it (dead code is the program's own guard)", () => {
       const { fd } = load(2);
       fd.close();
     });
@@ -160,7 +160,7 @@ describeRoot('BTF features and sanitising', () => {
   });
 
   const NONE: BtfFeatures = { btfFunc: false, funcGlobal: false, datasec: false, float: false, declTag: false, typeTag: false, enum64: false };
-  it('every fixture\'s BTF, sanitised for the oldest kernel, is still accepted by BPF_BTF_LOAD', () => {
+  it("every fixture's BTF, sanitised for the oldest kernel, is still accepted by BPF_BTF_LOAD", () => {
     const objects = readdirSync('fixtures').filter((f) => /\.o$/.test(f) && !f.includes('.bpfeb'));
     let n = 0;
     for (const f of objects) {
@@ -176,7 +176,7 @@ describeRoot('BTF features and sanitising', () => {
     expect(n).toBeGreaterThan(50);
   });
 
-  it('a refused BTF blob leaves the kernel\'s log in btfError, and maps and programs still load', () => {
+  it("a refused BTF blob leaves the kernel's log in btfError, and maps and programs still load", () => {
     const spec = openObject('fixtures/lpm_blocklist.o');
     const btf = spec.file.btf!;
     // Shrink struct ipv4_lpm_key to 4 bytes: its `addr` member (bits 32..63) then sticks out.
@@ -240,6 +240,11 @@ describeRoot('BTF from the kernel and typed dumps', () => {
     typed.set({ prefixlen: 16, addr: ipv4('203.0.0.0').readUInt32LE(0) }, 5n);
     expect(c.program('xdp_blocklist').testRun(icmpEcho({ seq: 1, src: '203.0.113.1' })).retval).toBe(XDP_DROP);
     expect(typed.get({ prefixlen: 16, addr: ipv4('203.0.0.0').readUInt32LE(0) })).toBe(6n);
-    expect(new Map([...typed].map(([k, v]) => [k.prefixlen, v]))).toEqual(new Map([[24, 1n], [16, 6n]]));
+    expect(new Map([...typed].map(([k, v]) => [k.prefixlen, v]))).toEqual(
+      new Map([
+        [24, 1n],
+        [16, 6n],
+      ]),
+    );
   });
 });

@@ -348,7 +348,7 @@ describe('enums', () => {
     expect(() => resolve(local, target, le, '9', BPF_CORE_ENUMVAL_VALUE)).toThrow(/no enumerator #9/);
   });
 
-  it('signed enumerators are written as their 64-bit two\'s complement', () => {
+  it("signed enumerators are written as their 64-bit two's complement", () => {
     const l = new BtfBuilder();
     const le = l.enum('e', 4, [['NEG', -1]], true);
     const btf = parse(l);

@@ -19,7 +19,12 @@ interface Block {
 }
 
 function blocks(): Block[] {
-  const files = ['README.md', ...readdirSync('docs').filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+  const files = [
+    'README.md',
+    ...readdirSync('docs')
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join('docs', f)),
+  ];
   return files.flatMap((file) => {
     const text = readFileSync(file, 'utf8');
     // The info string may go on after the language (```js no-run).
@@ -47,7 +52,11 @@ describe('code blocks in README.md and docs/', () => {
     try {
       execFileSync(process.execPath, ['--check', f], { stdio: 'pipe' });
     } catch (e) {
-      throw new Error(`${b.file}:${b.line}: ${String((e as { stderr?: Buffer }).stderr ?? e).split('\n').find((l) => /Error/.test(l))}`);
+      throw new Error(
+        `${b.file}:${b.line}: ${String((e as { stderr?: Buffer }).stderr ?? e)
+          .split('\n')
+          .find((l) => /Error/.test(l))}`,
+      );
     }
   });
 

@@ -17,7 +17,7 @@ describeRoot('docs/examples', () => {
   it('tracing.mjs: a tracepoint counts exactly our getppid calls; the iterator finds our task', () => {
     const out = execFileSync(process.execPath, ['docs/examples/tracing.mjs'], { encoding: 'utf8' });
     expect(out).toContain('getppid calls seen: 10\n');
-    expect(out).toContain('iter/task lines for this process\'s main thread: 1\n');
+    expect(out).toContain("iter/task lines for this process's main thread: 1\n");
   });
 
   it('globals.mjs: .rodata from setGlobal, .data written through the mapping and incremented by the program, .rodata write refused', () => {

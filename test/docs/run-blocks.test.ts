@@ -41,7 +41,12 @@ interface Block {
 }
 
 function docBlocks(): Block[] {
-  const files = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+  const files = [
+    'README.md',
+    ...readdirSync(join(ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => join('docs', f)),
+  ];
   return files.flatMap((file) => {
     const text = readFileSync(join(ROOT, file), 'utf8');
     return [...text.matchAll(/^```(\w*)([^\n]*)\n([\s\S]*?)^```/gm)].map((m) => ({
@@ -71,7 +76,11 @@ const PRINTS: { file: string; contains: string; stdout: RegExp[] }[] = [
   { file: 'docs/core.md', contains: 'typedMap', stdout: [/^24 0n\n$/] },
   { file: 'docs/emulator.md', contains: 'new Vm', stdout: [/retval: 42n/, /instructions: 2/] },
   // The output the doc shows in the block after it.
-  { file: 'docs/object-model.md', contains: 'ownInstructionCount', stdout: [/^xdp_a \[xdp\] xdp: 3 own \+ 3 appended\nxdp_b \[xdp\] xdp: 5 own \+ 6 appended\nxdp_c \[xdp\] xdp: 2 own \+ 0 appended\nxdp_loop \[xdp\] xdp: 15 own \+ 5 appended\n$/] },
+  {
+    file: 'docs/object-model.md',
+    contains: 'ownInstructionCount',
+    stdout: [/^xdp_a \[xdp\] xdp: 3 own \+ 3 appended\nxdp_b \[xdp\] xdp: 5 own \+ 6 appended\nxdp_c \[xdp\] xdp: 2 own \+ 0 appended\nxdp_loop \[xdp\] xdp: 15 own \+ 5 appended\n$/],
+  },
   { file: 'docs/object-model.md', contains: 'parseObject', stdout: [/\[ '.rodata', '.data', '.bss' \]/] },
   { file: 'docs/tc.md', contains: 'attachTcx', stdout: [/priority: 1/, /handle: 1/, /tc_ingress/] },
   // "tgid pid" per task: a machine has more than ten.
@@ -87,7 +96,7 @@ const SH_PRINTS: { file: string; command: string; stdout: (RegExp | ((out: strin
   { file: 'docs/xdp.md', command: 'map dump', stdout: [(out) => expect(perCpuSums(out)).toEqual({ '00000000': 3n, '01000000': 3n })] },
   { file: 'docs/tc.md', command: 'ping -c 5', stdout: [/5 packets transmitted, 5 received/] },
   // 490 = 5 × 98 bytes (0x1ea) at key 0 (ingress) and key 1 (egress).
-  { file: 'docs/tc.md', command: 'map dump', stdout: [/^key: 00 00 00 00  value: ea 01 00 00 00 00 00 00\nkey: 01 00 00 00  value: ea 01 00 00 00 00 00 00\n/] },
+  { file: 'docs/tc.md', command: 'map dump', stdout: [/^key: 00 00 00 00 {2}value: ea 01 00 00 00 00 00 00\nkey: 01 00 00 00 {2}value: ea 01 00 00 00 00 00 00\n/] },
   { file: 'docs/cgroup.md', command: 'sh -c', stdout: [/^hello through sk_msg$/m] },
 ];
 
@@ -141,15 +150,17 @@ function cleanupNamed(): string[] {
 
 /** Run a block with what it needs around it, and remove all of it after, whatever happened. */
 function withContext(b: Block, f: () => void): void {
+  let problems: string[] = [];
   try {
     if (needsTestenv(b)) execFileSync(process.execPath, [join(ROOT, 'bin', 'bpf-ts.js'), 'testenv', 'setup', '--name', u], { stdio: 'pipe' });
     if (needsCgroup(b)) mkdirSync(join(cgroupRoot, u));
     f();
   } finally {
     if (needsTestenv(b) && existsSync(`/var/run/netns/${u}-a`)) spawnSync(process.execPath, [join(ROOT, 'bin', 'bpf-ts.js'), 'testenv', 'teardown', '--name', u], { stdio: 'pipe' });
-    const problems = cleanupNamed();
-    if (problems.length) throw new Error(`cleanup after ${b.file}:${b.line}: ${problems.join('; ')}`);
+    problems = cleanupNamed();
   }
+  // After the finally, so a cleanup problem never hides the block's own failure.
+  if (problems.length) throw new Error(`cleanup after ${b.file}:${b.line}: ${problems.join('; ')}`);
 }
 
 function sh(cmd: string, args: string[]): void {
@@ -267,11 +278,9 @@ describeRoot('every js/ts block and bpf-ts command line in README.md and docs/ r
     const bin = join(ROOT, 'bin', 'bpf-ts.js');
     writeFileSync(join(dir, 'bin', 'bpf-ts'), `#!/bin/sh\nexec "${process.execPath}" "${bin}" "$@"\n`, { mode: 0o755 });
     writeFileSync(join(dir, 'bin', 'sudo'), '#!/bin/sh\n# the test already runs as root\nexec "$@"\n', { mode: 0o755 });
-    writeFileSync(
-      join(dir, 'bin', 'npx'),
-      `#!/bin/sh\n[ "$1" = bpf-ts ] || { echo "npx $1: the docs test provides only bpf-ts" >&2; exit 127; }\nshift\nexec "${process.execPath}" "${bin}" "$@"\n`,
-      { mode: 0o755 },
-    );
+    writeFileSync(join(dir, 'bin', 'npx'), `#!/bin/sh\n[ "$1" = bpf-ts ] || { echo "npx $1: the docs test provides only bpf-ts" >&2; exit 127; }\nshift\nexec "${process.execPath}" "${bin}" "$@"\n`, {
+      mode: 0o755,
+    });
     writeFileSync(join(dir, 'bin', 'node'), `#!/bin/sh\nexec "${process.execPath}" "$@"\n`, { mode: 0o755 });
     // eth0 lives in a namespace of ours; its peer in another; both up, IPv6 off.
     sh('ip', ['netns', 'add', nsEth]);
@@ -306,7 +315,11 @@ describeRoot('every js/ts block and bpf-ts command line in README.md and docs/ r
   });
 
   it('each SH_PRINTS entry names a command of its file', () => {
-    for (const p of SH_PRINTS) expect(runnable.some((b) => b.file === p.file && b.lang === 'sh' && b.code.includes(p.command)), `${p.file}: ${p.command}`).toBe(true);
+    for (const p of SH_PRINTS)
+      expect(
+        runnable.some((b) => b.file === p.file && b.lang === 'sh' && b.code.includes(p.command)),
+        `${p.file}: ${p.command}`,
+      ).toBe(true);
   });
 
   it('each no-run block is listed with its reason, and each listed one exists', () => {
@@ -331,7 +344,10 @@ describeRoot('every js/ts block and bpf-ts command line in README.md and docs/ r
       rmSync(join(dir, 'prog.o'), { force: true });
       symlinkSync(join(ROOT, 'fixtures', 'events_typed.o'), join(dir, 'prog.o'));
       execFileSync(process.execPath, [join(ROOT, 'bin', 'bpf-ts.js'), 'gen', 'prog.o', '--out', 'prog.ts'], { cwd: dir, stdio: 'pipe' });
-      writeFileSync(join(dir, 'prog.js'), ts.transpileModule(readFileSync(join(dir, 'prog.ts'), 'utf8'), { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText);
+      writeFileSync(
+        join(dir, 'prog.js'),
+        ts.transpileModule(readFileSync(join(dir, 'prog.ts'), 'utf8'), { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText,
+      );
     }
     withContext(b, () => {
       // testing.md: a vitest file, run by vitest as its user would, with the emulator and (BPF_KERNEL=1) the kernel.
@@ -342,6 +358,7 @@ describeRoot('every js/ts block and bpf-ts command line in README.md and docs/ r
           const [cmd, ...args] = isolated([process.execPath, join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir, `${base}.test.ts`]);
           const r = spawnSync(cmd!, args, { cwd: dir, encoding: 'utf8', timeout: 300_000, env: { ...env, BPF_KERNEL: kernel } });
           if (r.status !== 0) throw new Error(`${where} (BPF_KERNEL=${kernel}) exited ${r.status ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+          // eslint-disable-next-line no-control-regex -- vitest colours its summary with ANSI escapes
           expect(r.stdout.replace(/\x1b\[[0-9;]*m/g, ''), where).toMatch(/Tests\s+1 passed \(1\)/);
         }
         return;
@@ -358,21 +375,21 @@ describeRoot('every js/ts block and bpf-ts command line in README.md and docs/ r
     const work = mkdtempSync(join(dir, 'sh-'));
     writeFileSync(join(work, 'block.sh'), shScript(steps, b.file));
     withContext(b, () => {
-    const r = runIsolated(['bash', join(work, 'block.sh')], dir);
-    try {
-      if (r.code !== 0) throw new Error(`${where} exited ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}\nscript:\n${shScript(steps, b.file)}`);
-      steps.forEach((s, n) => {
-        if (s.output.length) compareOutput(s.output, readFileSync(join(dir, 'out', String(n)), 'utf8'), `${where}: ${s.command}`);
-        for (const p of SH_PRINTS.filter((p) => p.file === b.file && s.command.includes(p.command)))
-          for (const check of p.stdout) {
-            const out = readFileSync(join(dir, 'out', String(n)), 'utf8');
-            if (check instanceof RegExp) expect(out, `${where}: ${s.command}`).toMatch(check);
-            else check(out);
-          }
-      });
-    } finally {
-      rmSync(join(dir, 'out'), { recursive: true, force: true });
-    }
+      const r = runIsolated(['bash', join(work, 'block.sh')], dir);
+      try {
+        if (r.code !== 0) throw new Error(`${where} exited ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}\nscript:\n${shScript(steps, b.file)}`);
+        steps.forEach((s, n) => {
+          if (s.output.length) compareOutput(s.output, readFileSync(join(dir, 'out', String(n)), 'utf8'), `${where}: ${s.command}`);
+          for (const p of SH_PRINTS.filter((p) => p.file === b.file && s.command.includes(p.command)))
+            for (const check of p.stdout) {
+              const out = readFileSync(join(dir, 'out', String(n)), 'utf8');
+              if (check instanceof RegExp) expect(out, `${where}: ${s.command}`).toMatch(check);
+              else check(out);
+            }
+        });
+      } finally {
+        rmSync(join(dir, 'out'), { recursive: true, force: true });
+      }
     });
   });
 });

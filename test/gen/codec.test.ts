@@ -63,7 +63,14 @@ describe('typed codecs', () => {
 
   it('wrong types and missing fields are BpfErrors naming the place', () => {
     const c = codec<{ a: number; b: bigint }>(
-      { kind: 'struct', size: 16, fields: [{ name: 'a', offset: 0, layout: { kind: 'scalar', type: 'u32' } }, { name: 'b', offset: 8, layout: { kind: 'scalar', type: 'u64' } }] },
+      {
+        kind: 'struct',
+        size: 16,
+        fields: [
+          { name: 'a', offset: 0, layout: { kind: 'scalar', type: 'u32' } },
+          { name: 'b', offset: 8, layout: { kind: 'scalar', type: 'u64' } },
+        ],
+      },
       'struct t',
     );
     const bad = (v: unknown) => () => c.encode(v as { a: number; b: bigint });

@@ -24,8 +24,7 @@ const KIND = {
   enum64: 19,
 } as const;
 
-const info = (kind: number, vlen: number, kflag = false): number =>
-  ((kflag ? 0x80000000 : 0) | (kind << 24) | (vlen & 0xffff)) >>> 0;
+const info = (kind: number, vlen: number, kflag = false): number => ((kflag ? 0x80000000 : 0) | (kind << 24) | (vlen & 0xffff)) >>> 0;
 
 export interface BuilderBase {
   /** Type count of the base (void included): first id of the split blob. */
@@ -76,12 +75,7 @@ export class BtfBuilder {
   array(elem: number, index: number, nelems: number): number {
     return this.raw([0, info(KIND.array, 0), 0, elem, index, nelems]);
   }
-  composite(
-    kind: 'struct' | 'union',
-    name: string,
-    size: number,
-    members: { name: string; type: number; bitOffset: number; bitfieldSize?: number }[],
-  ): number {
+  composite(kind: 'struct' | 'union', name: string, size: number, members: { name: string; type: number; bitOffset: number; bitfieldSize?: number }[]): number {
     const kflag = members.some((m) => m.bitfieldSize);
     const words = [this.str(name), info(KIND[kind], members.length, kflag), size];
     for (const m of members) {

@@ -275,7 +275,9 @@ export function unprivilegedWrapper(): string[] | undefined {
 /** Names unique to this run: a tag, this pid and a random suffix, within testenv's 13 characters. */
 export function uniqueName(tag: string): string {
   const pid = (process.pid % 36 ** 3).toString(36);
-  const rnd = Math.floor(Math.random() * 36 ** 3).toString(36).padStart(3, '0');
+  const rnd = Math.floor(Math.random() * 36 ** 3)
+    .toString(36)
+    .padStart(3, '0');
   return `${tag}${pid}${rnd}`.slice(0, 13);
 }
 

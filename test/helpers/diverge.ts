@@ -52,7 +52,8 @@ export function snapshot(em: EmulatedCollection, maps: string[]): Snapshot {
   return new Map(maps.map((m) => [m, allEntries(em.map(m))]));
 }
 
-export type Difference = { kind: 'retval'; ref: number; emu: number } | { kind: 'data'; offset: number; ref: string; emu: string } | { kind: 'map'; map: string; key: string; ref?: string; emu?: string };
+export type Difference =
+  { kind: 'retval'; ref: number; emu: number } | { kind: 'data'; offset: number; ref: string; emu: string } | { kind: 'map'; map: string; key: string; ref?: string; emu?: string };
 
 interface Outcome {
   retval: number;
@@ -87,8 +88,7 @@ function describe(d: Difference): string {
   return `map ${d.map} key ${d.key}: reference ${d.ref ?? 'absent'}, emulator ${d.emu ?? 'absent'}`;
 }
 
-const stepText = (s: TraceStep) =>
-  `${s.program} instruction ${s.slot} (${s.text})${s.source ? ` at ${s.source.fileName}:${s.source.line}: ${s.source.source.trim()}` : ''}`;
+const stepText = (s: TraceStep) => `${s.program} instruction ${s.slot} (${s.text})${s.source ? ` at ${s.source.fileName}:${s.source.line}: ${s.source.source.trim()}` : ''}`;
 
 /**
  * Replay `pkt` through `program` in a fresh emulator made by `make` (with a

@@ -112,7 +112,10 @@ export function runCases(file: string, harness: string, n: number, run: (rng: Rn
 }
 
 export function summary(harness: string, r: FuzzReport): string {
-  const codes = [...r.codes].sort((a, b) => b[1] - a[1]).map(([c, k]) => `${c}=${k}`).join(' ');
+  const codes = [...r.codes]
+    .sort((a, b) => b[1] - a[1])
+    .map(([c, k]) => `${c}=${k}`)
+    .join(' ');
   return `fuzz ${harness}: ${r.cases} cases in ${r.ms.toFixed(0)} ms, ${r.ok} ok, errors: ${codes || 'none'}; slowest ${r.slowest.toFixed(1)} ms`;
 }
 

@@ -68,8 +68,7 @@ const hex = (s: string): number => {
 
 // [Nr] Name Type Address Off Size ES Flg Lk Inf Al. The name may be empty
 // (section 0) or long enough to touch the type column.
-const SECTION_RE =
-  /^\s*\[\s*(\d+)\]\s(.*?)\s+([A-Z][A-Z0-9_]*|0x[0-9a-f]+)\s+([0-9a-f]{16})\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([A-Za-z]*)\s+(\d+)\s+(\d+)\s+(\d+)\s*$/;
+const SECTION_RE = /^\s*\[\s*(\d+)\]\s(.*?)\s+([A-Z][A-Z0-9_]*|0x[0-9a-f]+)\s+([0-9a-f]{16})\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([A-Za-z]*)\s+(\d+)\s+(\d+)\s+(\d+)\s*$/;
 // Num: Value Size Type Bind Vis Ndx Name
 const SYMBOL_RE = /^\s*(\d+):\s+([0-9a-f]{16})\s+(\d+|0x[0-9a-f]+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)(?: (.*))?$/;
 // Offset Info Type Symbol's-Value Symbol's-Name

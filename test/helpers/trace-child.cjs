@@ -22,7 +22,8 @@ rl.on('line', (line) => {
   if (cmd === 'getppid') for (let i = 0; i < n; i++) getppid();
   else if (cmd === 'getpgid') for (let i = 0; i < n; i++) result = getpgid(0);
   else if (cmd === 'abs') for (let i = 1; i <= n; i++) result += abs(-i);
-  else if (cmd === 'ppid') for (let i = 0; i < n; i++) result = process.ppid; // node's uv_os_getppid
+  else if (cmd === 'ppid')
+    for (let i = 0; i < n; i++) result = process.ppid; // node's uv_os_getppid
   else if (cmd === 'open') for (let i = 0; i < n; i++) fs.closeSync(fs.openSync('/dev/null', 'r'));
   else if (cmd === 'exit') process.exit(0);
   process.stdout.write(`ok ${result}\n`);

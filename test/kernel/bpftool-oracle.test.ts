@@ -51,7 +51,9 @@ describeRoot('bpftool prog loadall as the oracle', () => {
   });
   it('externs.o: the same verdict on the typed __ksym (the kernel needs it in kallsyms)', () => {
     const b = bpftoolLoadall('fixtures/externs.o');
-    const listed = readFileSync('/proc/kallsyms', 'latin1').split('\n').some((l) => l.endsWith(' bpf_prog_active'));
+    const listed = readFileSync('/proc/kallsyms', 'latin1')
+      .split('\n')
+      .some((l) => l.endsWith(' bpf_prog_active'));
     expect(b.ok).toBe(listed);
     const e = ours('fixtures/externs.o');
     if (listed) expect(e).toBeNull();

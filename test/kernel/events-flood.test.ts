@@ -150,98 +150,101 @@ describeRoot('event readers under a packet flood', () => {
     if (env) teardownTestEnv(env);
   });
 
-  it(`ring buffer and perf buffer, ${SECONDS} s flood: none missing unless refused, none twice, fds and RSS flat`, async () => {
-    env = setupTestEnv();
-    const e = env;
-    const nsB = netnsPath(e.nsB);
-    using c = loadObject('fixtures/events_seq.o');
-    attachXdp({ iface: e.vethA, netns: e.nsA, progFd: c.program('xdp_both').fd.value });
-    try {
-      const rb = new RingBufferReader(c.map('rb'));
-      const perf = new PerfBufferReader(c.map('perf'));
-      const rbSeen = new SeqSet();
-      const perfSeen = new SeqSet();
-      const perfOrder = new Map<number, number>();
-      let perfDisorder = 0;
-      const rbLoop = (async () => {
-        for await (const r of rb) rbSeen.add(seqOf(r.data));
-      })();
-      const perfLoop = (async () => {
-        for await (const r of perf) {
-          const s = seqOf(r.data);
-          // One CPU's samples come in the order that CPU wrote them.
-          if ((perfOrder.get(r.cpu!) ?? 0) > s) perfDisorder++;
-          perfOrder.set(r.cpu!, s);
-          perfSeen.add(s);
-        }
-      })();
+  it(
+    `ring buffer and perf buffer, ${SECONDS} s flood: none missing unless refused, none twice, fds and RSS flat`,
+    async () => {
+      env = setupTestEnv();
+      const e = env;
+      const nsB = netnsPath(e.nsB);
+      using c = loadObject('fixtures/events_seq.o');
+      attachXdp({ iface: e.vethA, netns: e.nsA, progFd: c.program('xdp_both').fd.value });
+      try {
+        const rb = new RingBufferReader(c.map('rb'));
+        const perf = new PerfBufferReader(c.map('perf'));
+        const rbSeen = new SeqSet();
+        const perfSeen = new SeqSet();
+        const perfOrder = new Map<number, number>();
+        let perfDisorder = 0;
+        const rbLoop = (async () => {
+          for await (const r of rb) rbSeen.add(seqOf(r.data));
+        })();
+        const perfLoop = (async () => {
+          for await (const r of perf) {
+            const s = seqOf(r.data);
+            // One CPU's samples come in the order that CPU wrote them.
+            if ((perfOrder.get(r.cpu!) ?? 0) > s) perfDisorder++;
+            perfOrder.set(r.cpu!, s);
+            perfSeen.add(s);
+          }
+        })();
 
-      const FLOOD = flood(join(ROOT, 'dist', 'sys', 'ffi.js'));
-      const sender = spawn('nsenter', [`--net=${nsB}`, '--', process.execPath, '--input-type=module', '-e', FLOOD, e.ipA, String(SECONDS)], { stdio: 'pipe' });
-      children.push(sender);
-      await waitLine(sender, 'half', 'the flood sender');
-      const before = { fds: fdCount(), rss: process.memoryUsage().rss, rb: rbSeen.count, perf: perfSeen.count };
-      const done = await waitLine(sender, 'done', 'the flood sender');
-      const after = { fds: fdCount(), rss: process.memoryUsage().rss, rb: rbSeen.count, perf: perfSeen.count };
-      sender.stdin.end();
-      expect(await exited(sender)).toBe(0);
-      const sent = Number(done.split(' ')[1]);
+        const FLOOD = flood(join(ROOT, 'dist', 'sys', 'ffi.js'));
+        const sender = spawn('nsenter', [`--net=${nsB}`, '--', process.execPath, '--input-type=module', '-e', FLOOD, e.ipA, String(SECONDS)], { stdio: 'pipe' });
+        children.push(sender);
+        await waitLine(sender, 'half', 'the flood sender');
+        const before = { fds: fdCount(), rss: process.memoryUsage().rss, rb: rbSeen.count, perf: perfSeen.count };
+        const done = await waitLine(sender, 'done', 'the flood sender');
+        const after = { fds: fdCount(), rss: process.memoryUsage().rss, rb: rbSeen.count, perf: perfSeen.count };
+        sender.stdin.end();
+        expect(await exited(sender)).toBe(0);
+        const sent = Number(done.split(' ')[1]);
 
-      // A perf CPU reports the samples it refused with its next sample: send a
-      // few packets from every CPU (veth runs the receiver's XDP on the
-      // sender's CPU) until every number is accounted for.
-      const accounted = () =>
-        rbSeen.count + stat(c, RB_FULL) === stat(c, RB_SEQ) && perfSeen.count + perf.lost === stat(c, PERF_SEQ);
-      for (let round = 0; round < 10 && !accounted(); round++) {
-        for (const cpu of perf.cpus) {
-          const t = spawn('taskset', ['-c', String(cpu), 'nsenter', `--net=${nsB}`, '--', process.execPath, '-e', TRICKLE, e.ipA, '3'], { stdio: 'pipe' });
-          children.push(t);
-          expect(await exited(t)).toBe(0);
+        // A perf CPU reports the samples it refused with its next sample: send a
+        // few packets from every CPU (veth runs the receiver's XDP on the
+        // sender's CPU) until every number is accounted for.
+        const accounted = () => rbSeen.count + stat(c, RB_FULL) === stat(c, RB_SEQ) && perfSeen.count + perf.lost === stat(c, PERF_SEQ);
+        for (let round = 0; round < 10 && !accounted(); round++) {
+          for (const cpu of perf.cpus) {
+            const t = spawn('taskset', ['-c', String(cpu), 'nsenter', `--net=${nsB}`, '--', process.execPath, '-e', TRICKLE, e.ipA, '3'], { stdio: 'pipe' });
+            children.push(t);
+            expect(await exited(t)).toBe(0);
+          }
+          await new Promise((r) => setTimeout(r, 100));
         }
-        await new Promise((r) => setTimeout(r, 100));
+        await until(accounted, 30_000, () =>
+          JSON.stringify({
+            rb: { seen: rbSeen.count, full: stat(c, RB_FULL), issued: stat(c, RB_SEQ) },
+            perf: { seen: perfSeen.count, lost: perf.lost, failed: stat(c, PERF_FAIL), issued: stat(c, PERF_SEQ) },
+          }),
+        );
+
+        const rbIssued = stat(c, RB_SEQ);
+        const perfIssued = stat(c, PERF_SEQ);
+        console.log(
+          `flood ${SECONDS} s: ${sent} sent; ring buffer ${rbSeen.count}/${rbIssued} (${stat(c, RB_FULL)} refused); ` +
+            `perf ${perfSeen.count}/${perfIssued} (${perf.lost} lost); fds ${before.fds}->${after.fds}; ` +
+            `RSS ${(before.rss / 2 ** 20).toFixed(0)}->${(after.rss / 2 ** 20).toFixed(0)} MiB`,
+        );
+        // The flood reached the program (how much of it does not matter), in both halves.
+        expect(sent).toBeGreaterThan(0);
+        expect(rbIssued).toBeGreaterThanOrEqual(10_000);
+        expect(after.rb).toBeGreaterThan(before.rb);
+        expect(after.perf).toBeGreaterThan(before.perf);
+
+        // Ring buffer: each record once; the missing ones are exactly those reserve refused.
+        expect(rbSeen.dups).toBe(0);
+        expect(rbSeen.count + stat(c, RB_FULL)).toBe(rbIssued);
+        expect(rbSeen.has(rbIssued)).toBe(true); // the last one arrived: the ring never got stuck
+
+        // Perf: each sample once, per-CPU order kept; the missing ones are exactly those the
+        // kernel refused, which the reader reports as lost.
+        expect(perfSeen.dups).toBe(0);
+        expect(perfDisorder).toBe(0);
+        expect(perf.lost).toBe(stat(c, PERF_FAIL));
+        expect(perfSeen.count + perf.lost).toBe(perfIssued);
+        expect(perfSeen.has(perfIssued)).toBe(true);
+
+        // Nothing piles up while events stream: the same fds, and memory within a bound.
+        expect(after.fds).toBe(before.fds);
+        expect(after.rss - before.rss).toBeLessThan(64 * 1024 * 1024);
+
+        rb.close();
+        perf.close();
+        await Promise.all([rbLoop, perfLoop]);
+      } finally {
+        detachXdp(e.vethA, { netns: e.nsA });
       }
-      await until(accounted, 30_000, () =>
-        JSON.stringify({
-          rb: { seen: rbSeen.count, full: stat(c, RB_FULL), issued: stat(c, RB_SEQ) },
-          perf: { seen: perfSeen.count, lost: perf.lost, failed: stat(c, PERF_FAIL), issued: stat(c, PERF_SEQ) },
-        }),
-      );
-
-      const rbIssued = stat(c, RB_SEQ);
-      const perfIssued = stat(c, PERF_SEQ);
-      console.log(
-        `flood ${SECONDS} s: ${sent} sent; ring buffer ${rbSeen.count}/${rbIssued} (${stat(c, RB_FULL)} refused); ` +
-          `perf ${perfSeen.count}/${perfIssued} (${perf.lost} lost); fds ${before.fds}->${after.fds}; ` +
-          `RSS ${(before.rss / 2 ** 20).toFixed(0)}->${(after.rss / 2 ** 20).toFixed(0)} MiB`,
-      );
-      // The flood reached the program (how much of it does not matter), in both halves.
-      expect(sent).toBeGreaterThan(0);
-      expect(rbIssued).toBeGreaterThanOrEqual(10_000);
-      expect(after.rb).toBeGreaterThan(before.rb);
-      expect(after.perf).toBeGreaterThan(before.perf);
-
-      // Ring buffer: each record once; the missing ones are exactly those reserve refused.
-      expect(rbSeen.dups).toBe(0);
-      expect(rbSeen.count + stat(c, RB_FULL)).toBe(rbIssued);
-      expect(rbSeen.has(rbIssued)).toBe(true); // the last one arrived: the ring never got stuck
-
-      // Perf: each sample once, per-CPU order kept; the missing ones are exactly those the
-      // kernel refused, which the reader reports as lost.
-      expect(perfSeen.dups).toBe(0);
-      expect(perfDisorder).toBe(0);
-      expect(perf.lost).toBe(stat(c, PERF_FAIL));
-      expect(perfSeen.count + perf.lost).toBe(perfIssued);
-      expect(perfSeen.has(perfIssued)).toBe(true);
-
-      // Nothing piles up while events stream: the same fds, and memory within a bound.
-      expect(after.fds).toBe(before.fds);
-      expect(after.rss - before.rss).toBeLessThan(64 * 1024 * 1024);
-
-      rb.close();
-      perf.close();
-      await Promise.all([rbLoop, perfLoop]);
-    } finally {
-      detachXdp(e.vethA, { netns: e.nsA });
-    }
-  }, (SECONDS + 240) * 1000);
+    },
+    (SECONDS + 240) * 1000,
+  );
 });

@@ -31,7 +31,10 @@ function configText(): string {
   return gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
 }
 function configValue(name: string): string | undefined {
-  return configText().split('\n').find((l) => l.startsWith(name + '='))?.slice(name.length + 1);
+  return configText()
+    .split('\n')
+    .find((l) => l.startsWith(name + '='))
+    ?.slice(name.length + 1);
 }
 
 describeRoot('kfuncs', () => {
@@ -103,8 +106,15 @@ describeRoot('.kconfig and __ksym externs', () => {
       expect(missingInt.map.name).toBe('.data'); // initialised to 77 in the source
       expect(coll.map('.data').get(0)!.readBigUInt64LE(missingInt.variable.offset)).toBe(0n);
       const lv = (configValue('CONFIG_LOCALVERSION') ?? '""').slice(1, -1).slice(0, 15);
-      expect(bss.subarray(at('out_localversion'), at('out_localversion') + 16).toString('latin1').replace(/\0+$/, '')).toBe(lv);
-      const kallsyms = readFileSync('/proc/kallsyms', 'latin1').split('\n').find((l) => / tcp_v4_connect$/.test(l))!;
+      expect(
+        bss
+          .subarray(at('out_localversion'), at('out_localversion') + 16)
+          .toString('latin1')
+          .replace(/\0+$/, ''),
+      ).toBe(lv);
+      const kallsyms = readFileSync('/proc/kallsyms', 'latin1')
+        .split('\n')
+        .find((l) => / tcp_v4_connect$/.test(l))!;
       expect(bss.readBigUInt64LE(at('out_tcp_v4_connect'))).toBe(BigInt('0x' + kallsyms.split(' ')[0]));
       expect(bss.readBigUInt64LE(at('out_weak_var'))).toBe(0n);
       // The .kconfig map is frozen: user space cannot change what the program saw.
@@ -119,7 +129,9 @@ describeRoot('.kconfig and __ksym externs', () => {
       const r = p.relocations.find((x) => x.kind === 'extern')!;
       expect([insns.src(r.insnIndex), insns.imm(r.insnIndex), insns.imm(r.insnIndex + 1)]).toEqual([BPF_PSEUDO_BTF_ID, vmlinuxId('VAR', 'bpf_prog_active'), 0]);
       // Without CONFIG_KALLSYMS_ALL kallsyms lists no data symbols and the kernel refuses the load.
-      const listed = readFileSync('/proc/kallsyms', 'latin1').split('\n').some((l) => / bpf_prog_active$/.test(l));
+      const listed = readFileSync('/proc/kallsyms', 'latin1')
+        .split('\n')
+        .some((l) => / bpf_prog_active$/.test(l));
       if (listed) {
         using coll = spec.load({ programs: ['xdp_typed_ksym'] });
         coll.program('xdp_typed_ksym').testRun(new Uint8Array(64));

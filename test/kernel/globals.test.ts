@@ -31,7 +31,10 @@ import { udp } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
 
 /** Mappings of BPF maps in this process (the kernel names them anon_inode:bpf-map). */
-const bpfMappings = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('bpf-map')).length;
+const bpfMappings = () =>
+  readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('bpf-map')).length;
 
 const XDP_PASS = 2;
 const XDP_DROP = 1;

@@ -136,9 +136,7 @@ describeRoot('link pins and --pin-maps: failures leave nothing, defunct pins do 
 
   it('detach --tc finds a tcx link pinned at a custom --pin-link path and removes only that pin', async () => {
     const custom = B('tcx-custom', 'in');
-    const a = (
-      await cliOk('load', fixture('tc_shared_map.o'), '--tc', 'v0', '--netns', ns, '--program', 'tc_ingress', '--link', '--pin-link', custom, '--bpffs', fs.path, '--json')
-    ).json();
+    const a = (await cliOk('load', fixture('tc_shared_map.o'), '--tc', 'v0', '--netns', ns, '--program', 'tc_ingress', '--link', '--pin-link', custom, '--bpffs', fs.path, '--json')).json();
     expect(a.linkPin).toBe(custom);
     const d = (await cliOk('detach', '--tc', 'v0', '--netns', ns, '--bpffs', fs.path, '--json')).json();
     expect(d.detached).toEqual([{ direction: 'ingress', progId: a.progId, link: true, linkId: a.linkId }]);
@@ -168,9 +166,7 @@ describeRoot('link pins and --pin-maps: failures leave nothing, defunct pins do 
     link.detach();
     let err: unknown;
     try {
-      pinLinkVerified(link.fd.value, B('race', 'link'), `XDP link ${link.id}`, () =>
-        withNetns(ns, () => queryXdp('v0').programs.some((s) => s.progId === link.progId)),
-      );
+      pinLinkVerified(link.fd.value, B('race', 'link'), `XDP link ${link.id}`, () => withNetns(ns, () => queryXdp('v0').programs.some((s) => s.progId === link.progId)));
     } catch (e) {
       err = e;
     }

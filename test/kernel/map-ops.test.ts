@@ -80,7 +80,13 @@ describeRoot('map operations', () => {
     m.set(Buffer.from(u32(3)), u64(0x0102030405060708n)); // a byte key: copied inline
     // The reference: the values as a walk of the whole map returns them.
     const all = new Map([...m.entries()].map(([k, v]) => [readU32(k), readU64(v as Buffer)]));
-    expect(all).toEqual(new Map([[1, 0xffff_fffen], [2, 2n ** 40n + 5n], [3, 0x0102030405060708n]]));
+    expect(all).toEqual(
+      new Map([
+        [1, 0xffff_fffen],
+        [2, 2n ** 40n + 5n],
+        [3, 0x0102030405060708n],
+      ]),
+    );
     const out = Buffer.alloc(8);
     expect(m.lookupInto(1, out)).toBe(true);
     expect(readU64(out)).toBe(0xffff_fffen);
@@ -143,9 +149,7 @@ describeRoot('map operations', () => {
     expect(k.code).toBe('KEY_SIZE');
     expect(k.message).toBe('map "ops_sizes": key is 8 bytes, but the map\'s key_size is 4');
     expect((thrown(() => m.set(1, Buffer.alloc(4))) as BpfError).code).toBe('VALUE_SIZE');
-    expect((thrown(() => m.set(1n << 40n, 1)) as BpfError).message).toBe(
-      'map "ops_sizes": key 1099511627776 does not fit in 4 bytes (the map\'s key_size)',
-    );
+    expect((thrown(() => m.set(1n << 40n, 1)) as BpfError).message).toBe('map "ops_sizes": key 1099511627776 does not fit in 4 bytes (the map\'s key_size)');
     expect((thrown(() => m.set(2 ** 32, 1)) as BpfError).code).toBe('KEY_SIZE');
     // Signed and unsigned spellings of the same bits are both accepted.
     m.set(-1, -1n);
@@ -206,7 +210,10 @@ describeRoot('map operations', () => {
     expect(m.perCpu).toBe(true);
     expect(m.cpus).toBe(cpus);
     // get() is for single-value maps: a per-CPU map points to getPerCpu().
-    expect(thrown(() => m.delete(0))).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_pcpu_arr" is percpu_array: every index of an array always exists and cannot be deleted; write zeros to clear it' });
+    expect(thrown(() => m.delete(0))).toMatchObject({
+      code: 'MAP_INVALID',
+      message: 'map "ops_pcpu_arr" is percpu_array: every index of an array always exists and cannot be deleted; write zeros to clear it',
+    });
     expect(thrown(() => m.get(0))).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_pcpu_arr" is percpu_array, which holds one value per CPU: use getPerCpu() instead of get()' });
     const zero = m.getPerCpu(0)!;
     expect(zero).toHaveLength(cpus);
@@ -223,15 +230,17 @@ describeRoot('map operations', () => {
   test('per-CPU hash: values, keys and batch reads', () => {
     const cpus = possibleCpus();
     const m = make({ name: 'ops_pcpu_hash', type: T.PERCPU_HASH, keySize: 4, valueSize: 8, maxEntries: 64 });
-    for (let k = 0; k < 10; k++) m.setPerCpu(k, Array.from({ length: cpus }, (_, c) => BigInt(k * 100 + c)));
+    for (let k = 0; k < 10; k++)
+      m.setPerCpu(
+        k,
+        Array.from({ length: cpus }, (_, c) => BigInt(k * 100 + c)),
+      );
     const v = m.getPerCpu(7)!;
     expect(v.map((b) => readU64(b))).toEqual(Array.from({ length: cpus }, (_, c) => BigInt(700 + c)));
     const batch = m.getBatchPerCpu({ batchSize: 3 });
     expect(batch).toHaveLength(10);
     for (const [k, vals] of batch) {
-      expect(vals.map((b) => readU64(b))).toEqual(
-        Array.from({ length: cpus }, (_, c) => BigInt(readU32(k) * 100 + c)),
-      );
+      expect(vals.map((b) => readU64(b))).toEqual(Array.from({ length: cpus }, (_, c) => BigInt(readU32(k) * 100 + c)));
     }
     // The key walk gives the same per-CPU values as the batch.
     const walk = [...m.entriesPerCpu()];
@@ -240,7 +249,10 @@ describeRoot('map operations', () => {
     // The single-value iterations refuse a per-CPU map as get() does, naming the per-CPU call.
     expect(thrown(() => m.entries())).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_pcpu_hash" is percpu_hash, which holds one value per CPU: use entriesPerCpu() instead of entries()' });
     expect(thrown(() => m.getBatch())).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_pcpu_hash" is percpu_hash, which holds one value per CPU: use getBatchPerCpu() instead of getBatch()' });
-    expect(thrown(() => m.entriesBatch())).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_pcpu_hash" is percpu_hash, which holds one value per CPU: use entriesBatchPerCpu() instead of entriesBatch()' });
+    expect(thrown(() => m.entriesBatch())).toMatchObject({
+      code: 'MAP_INVALID',
+      message: 'map "ops_pcpu_hash" is percpu_hash, which holds one value per CPU: use entriesBatchPerCpu() instead of entriesBatch()',
+    });
     expect(thrown(() => [...m])).toMatchObject({ code: 'MAP_INVALID' });
     const nonPcpu = make({ name: 'ops_not_pcpu', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
     expect((thrown(() => nonPcpu.getPerCpu(0)) as BpfError).code).toBe('MAP_INVALID');
@@ -266,9 +278,7 @@ describeRoot('map operations', () => {
     const arr = make({ name: 'ops_batch_arr', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 100 });
     arr.setBatch(Array.from({ length: 100 }, (_, i) => [i, i * i] as [number, number]));
     const got = arr.getBatch({ batchSize: 33 });
-    expect(got.map(([k, v]) => [readU32(k), readU32(v)])).toEqual(
-      Array.from({ length: 100 }, (_, i) => [i, i * i]),
-    );
+    expect(got.map(([k, v]) => [readU32(k), readU32(v)])).toEqual(Array.from({ length: 100 }, (_, i) => [i, i * i]));
 
     const h = make({ name: 'ops_batch_del', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 100 });
     h.setBatch(Array.from({ length: 50 }, (_, i) => [i, i] as [number, number]));

@@ -7,16 +7,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { describeRoot } from '../helpers/root.js';
 import { BpfMap } from '../../src/maps/map.js';
 import { loadObject } from '../../src/collection.js';
-import {
-  ensureBpffs,
-  iproute2GlobalPinPath,
-  libbpfDataMapName,
-  mapPinName,
-  openOrCreatePinnedMap,
-  pinMismatches,
-  reusePinnedMap,
-  unpin,
-} from '../../src/maps/pin.js';
+import { ensureBpffs, iproute2GlobalPinPath, libbpfDataMapName, mapPinName, openOrCreatePinnedMap, pinMismatches, reusePinnedMap, unpin } from '../../src/maps/pin.js';
 import { readU32 } from '../../src/maps/codec.js';
 import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
 import { BpfError } from '../../src/errors.js';
@@ -149,7 +140,7 @@ describeRoot('map pinning', () => {
     expect(readdirSync(join(fresh, 'tc'))).toEqual([]);
   });
 
-  test('--pin-maps names: libbpf\'s internal map names, dots made underscores (bpffs refuses dots)', () => {
+  test("--pin-maps names: libbpf's internal map names, dots made underscores (bpffs refuses dots)", () => {
     // What bpftool 7.1 / libbpf named the maps of these objects (map names from `bpftool map show`).
     expect(libbpfDataMapName('fixtures/globals.o', '.bss')).toBe('globals.bss');
     expect(libbpfDataMapName('/tmp/verylongobjectname.o', '.rodata')).toBe('verylong.rodata');

@@ -48,7 +48,12 @@ describeRoot('sizing maps before load', () => {
       expect(bpftoolMap(coll.map('events').info().id)).toMatchObject({ type: 'perf_event_array', bytes_key: 4, bytes_value: 4, max_entries: possibleCpus() });
       coll.program('xdp_count').testRun(new Uint8Array(60));
       coll.program('xdp_count').testRun(new Uint8Array(60));
-      expect(coll.map('len_counts').get(Buffer.from([60, 0, 0, 0]))!.readBigUInt64LE(0)).toBe(2n);
+      expect(
+        coll
+          .map('len_counts')
+          .get(Buffer.from([60, 0, 0, 0]))!
+          .readBigUInt64LE(0),
+      ).toBe(2n);
     });
   }
 
@@ -79,7 +84,12 @@ describeRoot('sizing maps before load', () => {
   });
 
   it('test-run still loads tail-call targets the program needs (tailcall.o)', async () => {
-    using coll = openObject('fixtures/tailcall.o').load({ programs: openObject('fixtures/tailcall.o').programs.slice(0, 1).map((p) => p.name), onlyNeeded: true });
+    using coll = openObject('fixtures/tailcall.o').load({
+      programs: openObject('fixtures/tailcall.o')
+        .programs.slice(0, 1)
+        .map((p) => p.name),
+      onlyNeeded: true,
+    });
     const spec = openObject('fixtures/tailcall.o');
     const targets = spec.maps.flatMap((m) => (m.contents ?? []).filter((s) => s.kind === 'program').map((s) => s.target));
     expect(targets.length).toBeGreaterThan(0);

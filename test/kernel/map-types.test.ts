@@ -23,10 +23,7 @@ describeRoot('map types', () => {
     ['percpu_hash', { name: 't_pcpu_hash', type: T.PERCPU_HASH, keySize: 4, valueSize: 8, maxEntries: 64 }],
     ['percpu_array', { name: 't_pcpu_array', type: T.PERCPU_ARRAY, keySize: 4, valueSize: 12, maxEntries: 4 }],
     ['lru_hash', { name: 't_lru', type: T.LRU_HASH, keySize: 4, valueSize: 4, maxEntries: 256 }],
-    [
-      'lpm_trie',
-      { name: 't_lpm', type: T.LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: 100, flags: BPF_F_NO_PREALLOC },
-    ],
+    ['lpm_trie', { name: 't_lpm', type: T.LPM_TRIE, keySize: 8, valueSize: 4, maxEntries: 100, flags: BPF_F_NO_PREALLOC }],
     ['devmap', { name: 't_devmap', type: T.DEVMAP, keySize: 4, valueSize: 4, maxEntries: 8 }],
     ['devmap_hash', { name: 't_devmap_hash', type: T.DEVMAP_HASH, keySize: 4, valueSize: 8, maxEntries: 8 }],
     ['cpumap (u32 qsize)', { name: 't_cpumap4', type: T.CPUMAP, keySize: 4, valueSize: 4, maxEntries: 2 }],
@@ -49,12 +46,7 @@ describeRoot('map types', () => {
     expect(info.name).toBe(spec.name);
     expect(info.id).toBeGreaterThan(0);
     expect(m.id).toBe(info.id);
-    expect([m.type, m.keySize, m.valueSize, m.maxEntries]).toEqual([
-      spec.type,
-      spec.keySize,
-      spec.valueSize,
-      spec.maxEntries,
-    ]);
+    expect([m.type, m.keySize, m.valueSize, m.maxEntries]).toEqual([spec.type, spec.keySize, spec.valueSize, spec.maxEntries]);
   });
 
   test('devmaps report BPF_F_RDONLY_PROG, which the kernel adds itself', () => {
@@ -80,10 +72,7 @@ describeRoot('map types', () => {
     const label = type === T.ARRAY_OF_MAPS ? 'array_of_maps' : 'hash_of_maps';
     test(`${label} with an inner template fd; entries read back as inner map ids`, () => {
       const template = make({ name: 't_inner_tpl', type: T.ARRAY, keySize: 4, valueSize: 8, maxEntries: 4 });
-      const outer = make(
-        { name: `t_${label}`, type, keySize: 4, valueSize: 4, maxEntries: 8 },
-        { innerMapFd: template.fd.value },
-      );
+      const outer = make({ name: `t_${label}`, type, keySize: 4, valueSize: 4, maxEntries: 8 }, { innerMapFd: template.fd.value });
       const info = outer.info();
       expect(info.type).toBe(type);
       expect([info.keySize, info.valueSize, info.maxEntries]).toEqual([4, 4, 8]);
@@ -116,8 +105,6 @@ describeRoot('map types', () => {
   });
 
   test('map-in-map without any inner map is a clear error', () => {
-    expect(() => BpfMap.create({ name: 'no_inner', type: T.HASH_OF_MAPS, keySize: 4, valueSize: 4, maxEntries: 1 })).toThrow(
-      expect.objectContaining({ code: 'MAP_INVALID' }),
-    );
+    expect(() => BpfMap.create({ name: 'no_inner', type: T.HASH_OF_MAPS, keySize: 4, valueSize: 4, maxEntries: 1 })).toThrow(expect.objectContaining({ code: 'MAP_INVALID' }));
   });
 });

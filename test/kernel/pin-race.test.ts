@@ -40,11 +40,7 @@ interface Outcome {
 }
 
 function startChild(program: string, bpffs: string): { child: ChildProcessWithoutNullStreams; ready: Promise<void>; result: Promise<Outcome> } {
-  const child = spawn(
-    process.execPath,
-    ['--input-type=module', '-e', CHILD, join(ROOT, 'dist', 'collection.js'), TC_SHARED, program, bpffs],
-    { stdio: 'pipe' },
-  );
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, join(ROOT, 'dist', 'collection.js'), TC_SHARED, program, bpffs], { stdio: 'pipe' });
   let out = '';
   let err = '';
   let onReady: () => void;
@@ -89,7 +85,12 @@ describeRoot('iproute2 PIN_GLOBAL_NS map: two concurrent loaders share it', () =
         b.child.stdin.write('go\n');
         const [ra, rb] = await Promise.all([a.result, b.result]);
         if (!ra.ok || !rb.ok) {
-          failures.push(`round ${round}: ${[ra, rb].filter((r) => !r.ok).map((r) => `${r.code}: ${r.message}`).join('; ')}`);
+          failures.push(
+            `round ${round}: ${[ra, rb]
+              .filter((r) => !r.ok)
+              .map((r) => `${r.code}: ${r.message}`)
+              .join('; ')}`,
+          );
           continue;
         }
         expect(ra.mapId).toBe(rb.mapId);

@@ -148,7 +148,7 @@ describeRoot('ring buffer batch consumption (consumeInto)', () => {
     // Small: three records, then -1; the next call opens a new batch.
     prog.testRun(packet, { repeat: 3 });
     const first: number[] = [];
-    for (let o; (o = reader.nextRecord()) >= 0; ) {
+    for (let o; (o = reader.nextRecord()) >= 0;) {
       expect(o % 8).toBe(0);
       expect(reader.recordLength).toBe(16);
       expect(words[(o >>> 2) + 2]).toBe(60);

@@ -62,7 +62,9 @@ describeRoot('bpf_spin_lock values and the lock flag', () => {
     for (const e of [thrown(() => m.set(0, counter(1, 1n), 'lock')), thrown(() => m.get(0, { lock: true }))]) {
       expect(e).toBeInstanceOf(BpfSyscallError);
       expect((e as BpfSyscallError).errno).toBe(EINVAL);
-      expect((e as Error).message).toMatch(/^BPF_MAP_(UPDATE|LOOKUP)_ELEM \(map "nolock_t"\): EINVAL: the 'lock' flag \(BPF_F_LOCK\) needs a map whose value holds a struct bpf_spin_lock, described by the map's BTF; this map's value has none: drop 'lock'$/);
+      expect((e as Error).message).toMatch(
+        /^BPF_MAP_(UPDATE|LOOKUP)_ELEM \(map "nolock_t"\): EINVAL: the 'lock' flag \(BPF_F_LOCK\) needs a map whose value holds a struct bpf_spin_lock, described by the map's BTF; this map's value has none: drop 'lock'$/,
+      );
     }
     // Without the flag the same calls work, and an EINVAL without it keeps the general hint.
     m.set(0, counter(3, 4n));

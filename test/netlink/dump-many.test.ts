@@ -121,7 +121,10 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
     for (let i = 0; i < PAIRS; i++) for (const end of ['a', 'b'] as const) batch.push(`link set ${dev(i, end)} up`);
     // An address and a permanent neighbour (the other end) on every device: the address and neighbour dumps span datagrams too.
     for (let i = 0; i < PAIRS; i++) {
-      for (const [end, peer] of [['a', 'b'], ['b', 'a']] as const) {
+      for (const [end, peer] of [
+        ['a', 'b'],
+        ['b', 'a'],
+      ] as const) {
         batch.push(`addr add ${ipOf(i, end)}/24 dev ${dev(i, end)}`);
         batch.push(`neigh replace ${ipOf(i, peer)} lladdr ${macOf(i, peer)} nud permanent dev ${dev(i, end)}`);
       }
@@ -173,9 +176,7 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
   });
 
   it('dumpAddressesV4 lists exactly the IPv4 addresses `ip -j -4 addr show` lists', () => {
-    const expected = (JSON.parse(inNs(['ip', '-j', '-4', 'addr', 'show'])) as any[])
-      .flatMap((l) => l.addr_info.map((a: any) => `${l.ifindex}:${a.local}/${a.prefixlen}:${a.label}`))
-      .sort();
+    const expected = (JSON.parse(inNs(['ip', '-j', '-4', 'addr', 'show'])) as any[]).flatMap((l) => l.addr_info.map((a: any) => `${l.ifindex}:${a.local}/${a.prefixlen}:${a.label}`)).sort();
     expect(expected).toHaveLength(2 * PAIRS + 1); // and 127.0.0.1 on lo
     const got = withNetns(ns, () => {
       using sock = NetlinkSocket.open();
@@ -183,10 +184,12 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
     });
     expect(got.map((a) => `${a.ifindex}:${a.address}/${a.prefixlen}:${a.label}`).sort()).toEqual(expected);
     const d7b = ifindexOf(dev(7, 'b'));
-    expect(withNetns(ns, () => {
-      using sock = NetlinkSocket.open();
-      return dumpAddressesV4(sock, d7b);
-    })).toEqual([{ ifindex: d7b, address: ipOf(7, 'b'), prefixlen: 24, label: dev(7, 'b') }]);
+    expect(
+      withNetns(ns, () => {
+        using sock = NetlinkSocket.open();
+        return dumpAddressesV4(sock, d7b);
+      }),
+    ).toEqual([{ ifindex: d7b, address: ipOf(7, 'b'), prefixlen: 24, label: dev(7, 'b') }]);
   });
 
   it('dumpNeighboursV4 lists exactly the entries `ip -j -4 neigh show` lists', () => {
@@ -210,9 +213,7 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
   it('listXdp and `show --json` list exactly the XDP programs `ip -d -j link show` reports', async () => {
     const fromIp = ipXdp();
     // iproute2 agrees with what this file attached.
-    expect(fromIp.map((x: any) => `${x.interface}/${x.mode}/${x.progId}`).sort()).toEqual(
-      [...XDP_NETLINK, ...XDP_LINK].map((x) => `${x.name}/${x.mode}/${xdpId}`).sort(),
-    );
+    expect(fromIp.map((x: any) => `${x.interface}/${x.mode}/${x.progId}`).sort()).toEqual([...XDP_NETLINK, ...XDP_LINK].map((x) => `${x.name}/${x.mode}/${xdpId}`).sort());
 
     const lib = listXdp({ netns: ns }).flatMap((s) => s.programs.map((p) => ({ interface: s.ifname, ifindex: s.ifindex, mode: p.mode, progId: p.progId })));
     expect(lib.sort((x, y) => x.ifindex - y.ifindex)).toEqual(fromIp);
@@ -252,9 +253,18 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
   it('listTc and `show --json` list exactly the cls_bpf filters `tc -j filter show` reports', async () => {
     const fromTc = tcFilters().map(key).sort();
     expect(fromTc).toEqual(TC.map((t) => key({ interface: t.name, direction: t.direction, priority: t.priority, handle: t.handle, progId: tcId })).sort());
-    expect(listTc({ netns: ns }).map((f) => key({ interface: f.ifname, direction: f.direction, priority: f.priority, handle: f.handle, progId: f.progId ?? null })).sort()).toEqual(fromTc);
+    expect(
+      listTc({ netns: ns })
+        .map((f) => key({ interface: f.ifname, direction: f.direction, priority: f.priority, handle: f.handle, progId: f.progId ?? null }))
+        .sort(),
+    ).toEqual(fromTc);
     const shown = (await cliOk('show', '--json', '--netns', ns)).json();
-    expect(shown.tc.filter((r: any) => r.priority !== null).map(key).sort()).toEqual(fromTc);
+    expect(
+      shown.tc
+        .filter((r: any) => r.priority !== null)
+        .map(key)
+        .sort(),
+    ).toEqual(fromTc);
   });
 
   it('listTcx and `show --json` list exactly the tcx links, as the kernel describes them in fdinfo', async () => {
@@ -277,7 +287,11 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
     expect(fromKernel.map((t) => `${t.interface}/${t.direction}/${t.progId}`).sort()).toEqual(TCX.map((t) => `${t.name}/${t.direction}/${tcxId}`).sort());
     const expected = fromKernel.map((t) => `${t.interface}/${t.ifindex}/${t.direction}/${t.progId}/${t.linkId}`).sort();
 
-    expect(listTcx({ netns: ns }).map((t) => `${t.ifname}/${t.ifindex}/${t.direction}/${t.progId}/${t.linkId}`).sort()).toEqual(expected);
+    expect(
+      listTcx({ netns: ns })
+        .map((t) => `${t.ifname}/${t.ifindex}/${t.direction}/${t.progId}/${t.linkId}`)
+        .sort(),
+    ).toEqual(expected);
     const shown = (await cliOk('show', '--json', '--netns', ns)).json();
     const tcx = shown.tc.filter((r: any) => r.priority === null);
     expect(tcx.map((r: any) => `${r.interface}/${r.ifindex}/${r.direction}/${r.progId}/${r.linkId}`).sort()).toEqual(expected);
@@ -303,8 +317,7 @@ describeRoot(`netlink dumps over many datagrams (${PAIRS} veth pairs with long a
 describeRoot('bpf-ts show in the root namespace (read-only)', () => {
   beforeAll(() => ensureDist(), 900_000);
 
-  const ipSet = (): string[] =>
-    (JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as any[]).map((l) => `${l.ifindex}:${l.ifname}`).sort();
+  const ipSet = (): string[] => (JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as any[]).map((l) => `${l.ifindex}:${l.ifname}`).sort();
 
   it('exits 0, and its interface list is the set `ip -j link show` reports', async () => {
     // Other work on this host may add or remove devices meanwhile: compare

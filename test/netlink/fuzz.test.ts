@@ -84,7 +84,14 @@ function captureReplies(): { name: string; bytes: Buffer }[] {
         type: RTM_NEWTFILTER,
         flags: NLM_F_MULTI,
         header: tcmsg({ ifindex: 7, handle, parent: 0xfffffff2, info: (1 << 16) | 0x0300 }),
-        attrs: [attrString(TCA_KIND, 'bpf'), attrU32(TCA_CHAIN, 0), attrNest(TCA_OPTIONS, handle ? [attrU32(TCA_BPF_ID, 42), attrString(TCA_BPF_NAME, 'prog.o:[tc]'), { type: TCA_BPF_TAG, value: Buffer.from('0123456789abcdef', 'hex') }, attrU32(TCA_BPF_FLAGS, 1)] : [])],
+        attrs: [
+          attrString(TCA_KIND, 'bpf'),
+          attrU32(TCA_CHAIN, 0),
+          attrNest(
+            TCA_OPTIONS,
+            handle ? [attrU32(TCA_BPF_ID, 42), attrString(TCA_BPF_NAME, 'prog.o:[tc]'), { type: TCA_BPF_TAG, value: Buffer.from('0123456789abcdef', 'hex') }, attrU32(TCA_BPF_FLAGS, 1)] : [],
+          ),
+        ],
       },
       9,
     );
@@ -92,7 +99,11 @@ function captureReplies(): { name: string; bytes: Buffer }[] {
   out.push({ name: 'filters', bytes: Buffer.concat([filter(0), filter(1), done]) });
   // An error reply with extended ack: errno, the request's header, then TLVs.
   const req = encodeMessage({ type: RTM_NEWLINK, flags: 5, header: ifinfomsg(3), attrs: [attrString(3, 'veth0')] }, 5);
-  const errPayload = Buffer.concat([Buffer.from(Int32Array.of(-22).buffer), req.subarray(0, 16), encodeAttrs([attrString(NLMSGERR_ATTR_MSG, 'Invalid argument here'), attrU32(NLMSGERR_ATTR_OFFS, 36), attrU32(NLMSGERR_ATTR_MISS_TYPE, 3)])]);
+  const errPayload = Buffer.concat([
+    Buffer.from(Int32Array.of(-22).buffer),
+    req.subarray(0, 16),
+    encodeAttrs([attrString(NLMSGERR_ATTR_MSG, 'Invalid argument here'), attrU32(NLMSGERR_ATTR_OFFS, 36), attrU32(NLMSGERR_ATTR_MISS_TYPE, 3)]),
+  ]);
   out.push({ name: 'error', bytes: wire({ type: NLMSG_ERROR, flags: NLM_F_ACK_TLVS | 0x100, seq: 5, pid: 0, payload: errPayload }) });
   return out;
 }
@@ -176,7 +187,9 @@ describe('fuzz netlink replies', () => {
     const names = new Set(replies.map((r) => r.name));
     for (const n of ['links', 'addresses', 'neighbours', 'qdiscs', 'filters', 'error']) expect(names.has(n), n).toBe(true);
     // The root namespace has a loopback at least: the real link dump parses, and names it.
-    const links = parseMessages(replies.find((r) => r.name === 'links')!.bytes).filter((m) => m.type === RTM_NEWLINK).map(parseLink);
+    const links = parseMessages(replies.find((r) => r.name === 'links')!.bytes)
+      .filter((m) => m.type === RTM_NEWLINK)
+      .map(parseLink);
     expect(links.some((l) => l.ifname === 'lo' && l.ifindex === 1)).toBe(true);
     for (const r of replies) readAll(r.bytes);
   });

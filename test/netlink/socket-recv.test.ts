@@ -96,8 +96,7 @@ function datagrams(msgs: Buffer[], size: number): Buffer[] {
   return out;
 }
 
-const linkDump = (seq: number, indexes: number[], flags = NLM_F_MULTI, size = 4096): Buffer[] =>
-  datagrams([...indexes.map((i) => linkMsg(seq, i, flags)), doneMsg(seq, flags)], size);
+const linkDump = (seq: number, indexes: number[], flags = NLM_F_MULTI, size = 4096): Buffer[] => datagrams([...indexes.map((i) => linkMsg(seq, i, flags)), doneMsg(seq, flags)], size);
 
 const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
 

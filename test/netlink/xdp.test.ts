@@ -40,7 +40,10 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
     // Leave both ends clean for the next test whatever happened.
     for (const l of links.splice(0)) l.close();
     if (!env) return;
-    for (const [dev, ns] of [[env.vethB, env.nsB], [env.vethA, env.nsA]] as const) {
+    for (const [dev, ns] of [
+      [env.vethB, env.nsB],
+      [env.vethA, env.nsA],
+    ] as const) {
       if (queryXdp(dev, { netns: ns }).attached !== 'none') detachXdp(dev, { netns: ns });
     }
   });
@@ -109,9 +112,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
 
   it('replace with an expected fd only swaps when that program is the attached one', () => {
     attachXdp({ ...onB(), progFd: dropFd, mode: 'skb' });
-    expect(() => attachXdp({ ...onB(), progFd: passFd, mode: 'skb', replace: { expectedProgFd: passFd } })).toThrowError(
-      /Active program does not match expected/,
-    );
+    expect(() => attachXdp({ ...onB(), progFd: passFd, mode: 'skb', replace: { expectedProgFd: passFd } })).toThrowError(/Active program does not match expected/);
     expect(queryXdp(env.vethB, { netns: env.nsB }).progId).toBe(dropId);
     expect(attachXdp({ ...onB(), progFd: passFd, mode: 'skb', replace: { expectedProgFd: dropFd } }).progId).toBe(passId);
   });
@@ -126,9 +127,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
   it('detaching a mode that holds nothing is NOT_ATTACHED', () => {
     expect(() => detachXdp(env.vethB, { netns: env.nsB })).toThrowError(expect.objectContaining({ code: 'NOT_ATTACHED' }));
     attachXdp({ ...onB(), progFd: dropFd, mode: 'skb' });
-    expect(() => detachXdp(env.vethB, { mode: 'native', netns: env.nsB })).toThrowError(
-      expect.objectContaining({ code: 'NOT_ATTACHED', message: expect.stringContaining('skb mode') }),
-    );
+    expect(() => detachXdp(env.vethB, { mode: 'native', netns: env.nsB })).toThrowError(expect.objectContaining({ code: 'NOT_ATTACHED', message: expect.stringContaining('skb mode') }));
   });
 
   describe('through a bpf_link', () => {
@@ -140,17 +139,13 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
       expect(await replies()).toBe(0);
 
       const listed = listXdp({ netns: env.nsB });
-      expect(listed).toEqual([
-        expect.objectContaining({ ifname: env.vethB, attached: 'native', programs: [{ mode: 'native', progId: dropId, name: 'bpfts_drop', viaLink: true, linkId: link.id }] }),
-      ]);
+      expect(listed).toEqual([expect.objectContaining({ ifname: env.vethB, attached: 'native', programs: [{ mode: 'native', progId: dropId, name: 'bpfts_drop', viaLink: true, linkId: link.id }] })]);
 
       // Netlink cannot touch a link-owned program.
       expect(() => attachXdp({ ...onB(), progFd: passFd, mode: 'native' })).toThrowError(
         expect.objectContaining({ code: 'ALREADY_ATTACHED', message: expect.stringContaining(`bpf_link ${link.id}`) }),
       );
-      expect(() => attachXdp({ ...onB(), progFd: passFd, mode: 'native', replace: true })).toThrowError(
-        expect.objectContaining({ code: 'ALREADY_ATTACHED' }),
-      );
+      expect(() => attachXdp({ ...onB(), progFd: passFd, mode: 'native', replace: true })).toThrowError(expect.objectContaining({ code: 'ALREADY_ATTACHED' }));
 
       const d = detachXdp(env.vethB, { netns: env.nsB });
       expect(d.detached).toEqual([{ mode: 'native', progId: dropId, linkId: link.id }]);
@@ -185,9 +180,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
 
     it('a second link on a busy hook is ALREADY_ATTACHED', () => {
       attachXdp({ ...onB(), progFd: dropFd, mode: 'native' });
-      expect(() => links.push(attachXdpLink({ ...onB(), progFd: passFd, mode: 'native' }))).toThrowError(
-        expect.objectContaining({ code: 'ALREADY_ATTACHED' }),
-      );
+      expect(() => links.push(attachXdpLink({ ...onB(), progFd: passFd, mode: 'native' }))).toThrowError(expect.objectContaining({ code: 'ALREADY_ATTACHED' }));
     });
 
     it('tells links apart from netlink attachments on the same ifindex in another namespace', () => {
@@ -224,9 +217,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
         const link = attachXdpLink({ ...onB(), progFd: dropFd, mode: 'native' });
         link.pin(join(dir, 'xdp_link'));
         link.close();
-        expect(queryXdp(env.vethB, { netns: env.nsB }).programs).toEqual([
-          expect.objectContaining({ progId: dropId, viaLink: true, linkId: link.id }),
-        ]);
+        expect(queryXdp(env.vethB, { netns: env.nsB }).programs).toEqual([expect.objectContaining({ progId: dropId, viaLink: true, linkId: link.id })]);
         expect(await replies()).toBe(0);
         expect(detachXdp(env.vethB, { netns: env.nsB }).detached[0]).toMatchObject({ linkId: link.id });
         expect(await replies()).toBe(10);
@@ -249,22 +240,16 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
         expect(f).toThrowError(expect.objectContaining({ code: 'NO_SUCH_INTERFACE', message: expect.stringContaining('"bpfts-nope0"') }));
       }
       // vethA exists only in namespace A: names resolve in the target namespace.
-      expect(() => attachXdp({ iface: env.vethA, netns: env.nsB, progFd: dropFd })).toThrowError(
-        expect.objectContaining({ code: 'NO_SUCH_INTERFACE' }),
-      );
+      expect(() => attachXdp({ iface: env.vethA, netns: env.nsB, progFd: dropFd })).toThrowError(expect.objectContaining({ code: 'NO_SUCH_INTERFACE' }));
       expect(() => queryXdp(999, { netns: env.nsB })).toThrowError(expect.objectContaining({ code: 'NO_SUCH_INTERFACE' }));
     });
 
     it('a missing namespace is NO_SUCH_NETNS', () => {
-      expect(() => attachXdp({ iface: 'lo', netns: 'bpfts-no-such-ns', progFd: dropFd })).toThrowError(
-        expect.objectContaining({ code: 'NO_SUCH_NETNS' }),
-      );
+      expect(() => attachXdp({ iface: 'lo', netns: 'bpfts-no-such-ns', progFd: dropFd })).toThrowError(expect.objectContaining({ code: 'NO_SUCH_NETNS' }));
     });
 
     it('native XDP on a driver without it says so (kernel text + --mode skb hint)', () => {
-      expect(() => attachXdp({ iface: 'lo', netns: env.nsB, progFd: dropFd, mode: 'native' })).toThrowError(
-        /Underlying driver does not support XDP in native mode.*try --mode skb/,
-      );
+      expect(() => attachXdp({ iface: 'lo', netns: env.nsB, progFd: dropFd, mode: 'native' })).toThrowError(/Underlying driver does not support XDP in native mode.*try --mode skb/);
     });
 
     it('native XDP with a too-large peer MTU is ERANGE with the kernel text and an MTU hint', () => {
@@ -275,9 +260,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
         });
       setMtuA(9000);
       try {
-        expect(() => attachXdp({ ...onB(), progFd: dropFd, mode: 'native' })).toThrowError(
-          /ERANGE: veth: Peer MTU is too large to set XDP.*MTU too large for native XDP/,
-        );
+        expect(() => attachXdp({ ...onB(), progFd: dropFd, mode: 'native' })).toThrowError(/ERANGE: veth: Peer MTU is too large to set XDP.*MTU too large for native XDP/);
         expect(queryXdp(env.vethB, { netns: env.nsB }).attached).toBe('none');
       } finally {
         setMtuA(1500);

@@ -19,9 +19,7 @@ const load = (f: Fixture): BpfObjectFile => parseObject(new Uint8Array(readFileS
 
 describe('extern fixtures are there', () => {
   it('three sources, each built with the default clang, clang 14 and clang 19', () => {
-    expect(FILES.map((f) => f.file).sort()).toEqual(
-      ['externs', 'kfunc_missing', 'kfuncs'].flatMap((b) => [`${b}.clang14.o`, `${b}.clang19.o`, `${b}.o`]).sort(),
-    );
+    expect(FILES.map((f) => f.file).sort()).toEqual(['externs', 'kfunc_missing', 'kfuncs'].flatMap((b) => [`${b}.clang14.o`, `${b}.clang19.o`, `${b}.o`]).sort());
   });
 });
 
@@ -107,7 +105,12 @@ describe.each(FILES)('$file', (fx) => {
 
   it('inspect lists kfuncs and externs', () => {
     const d = describeObject(obj);
-    expect(d.kfuncs.map((k) => k.name).sort()).toEqual(obj.externs.filter((e) => e.kind === 'kfunc').map((e) => e.name).sort());
+    expect(d.kfuncs.map((k) => k.name).sort()).toEqual(
+      obj.externs
+        .filter((e) => e.kind === 'kfunc')
+        .map((e) => e.name)
+        .sort(),
+    );
     expect(d.kfuncs.length + d.externs.length).toBe(undef.length);
   });
 });
@@ -141,7 +144,10 @@ describe('kinds and layout', () => {
     expect(kc.flags).toBe(BPF_F_MMAPABLE | BPF_F_RDONLY_PROG);
     expect(kc.freeze).toBe(true);
     // Every value at its natural alignment, none overlapping, all inside the map.
-    const placed = o.externs.filter((e) => e.kind === 'kconfig').map((e) => e.kconfig!).sort((a, b) => a.offset - b.offset);
+    const placed = o.externs
+      .filter((e) => e.kind === 'kconfig')
+      .map((e) => e.kconfig!)
+      .sort((a, b) => a.offset - b.offset);
     let end = 0;
     for (const p of placed) {
       expect(p.offset % (p.type === 'string' ? 1 : p.size)).toBe(0);

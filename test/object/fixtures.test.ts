@@ -15,13 +15,35 @@ import { type Fixture, functions, listFixtures, parseReadelf, sectionBytes } fro
 const MAP = { HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_ARRAY: 6, LPM_TRIE: 11, ARRAY_OF_MAPS: 12, DEVMAP: 14, SOCKHASH: 18, RINGBUF: 27 };
 // enum bpf_prog_type
 const PROG = {
-  SOCKET_FILTER: 1, KPROBE: 2, SCHED_CLS: 3, TRACEPOINT: 5, XDP: 6, PERF_EVENT: 7, CGROUP_SKB: 8, LWT_IN: 10, SOCK_OPS: 13,
-  SK_SKB: 14, SK_MSG: 16, RAW_TRACEPOINT: 17, CGROUP_SOCK_ADDR: 18, FLOW_DISSECTOR: 22, TRACING: 26, SYSCALL: 31,
+  SOCKET_FILTER: 1,
+  KPROBE: 2,
+  SCHED_CLS: 3,
+  TRACEPOINT: 5,
+  XDP: 6,
+  PERF_EVENT: 7,
+  CGROUP_SKB: 8,
+  LWT_IN: 10,
+  SOCK_OPS: 13,
+  SK_SKB: 14,
+  SK_MSG: 16,
+  RAW_TRACEPOINT: 17,
+  CGROUP_SOCK_ADDR: 18,
+  FLOW_DISSECTOR: 22,
+  TRACING: 26,
+  SYSCALL: 31,
 };
 // enum bpf_attach_type
 const ATTACH = {
-  CGROUP_INET_EGRESS: 1, CGROUP_SOCK_OPS: 3, SK_SKB_STREAM_VERDICT: 5, SK_MSG_VERDICT: 7, CGROUP_INET4_CONNECT: 10,
-  FLOW_DISSECTOR: 17, TRACE_FENTRY: 24, XDP_DEVMAP: 33, XDP: 37, TCX_INGRESS: 46,
+  CGROUP_INET_EGRESS: 1,
+  CGROUP_SOCK_OPS: 3,
+  SK_SKB_STREAM_VERDICT: 5,
+  SK_MSG_VERDICT: 7,
+  CGROUP_INET4_CONNECT: 10,
+  FLOW_DISSECTOR: 17,
+  TRACE_FENTRY: 24,
+  XDP_DEVMAP: 33,
+  XDP: 37,
+  TCX_INGRESS: 46,
 };
 const BPF_F_NO_PREALLOC = 1;
 const BPF_F_RDONLY_PROG = 1 << 7;
@@ -31,7 +53,18 @@ const BPF_F_XDP_HAS_FRAGS = 1 << 5;
 const BPF_FUNC_map_lookup_elem = 1;
 const BPF_FUNC_loop = 181;
 // enum bpf_core_relo_kind
-const CORE = { FIELD_BYTE_OFFSET: 0, FIELD_BYTE_SIZE: 1, FIELD_EXISTS: 2, FIELD_SIGNED: 3, FIELD_LSHIFT_U64: 4, FIELD_RSHIFT_U64: 5, TYPE_EXISTS: 8, TYPE_SIZE: 9, ENUMVAL_EXISTS: 10, ENUMVAL_VALUE: 11 };
+const CORE = {
+  FIELD_BYTE_OFFSET: 0,
+  FIELD_BYTE_SIZE: 1,
+  FIELD_EXISTS: 2,
+  FIELD_SIGNED: 3,
+  FIELD_LSHIFT_U64: 4,
+  FIELD_RSHIFT_U64: 5,
+  TYPE_EXISTS: 8,
+  TYPE_SIZE: 9,
+  ENUMVAL_EXISTS: 10,
+  ENUMVAL_VALUE: 11,
+};
 
 interface ProgExpect {
   name: string;
@@ -42,7 +75,14 @@ type MapExpect = Pick<MapSpec, 'name' | 'type' | 'keySize' | 'valueSize' | 'maxE
 
 const xdp = (name: string, section = 'xdp'): ProgExpect => ({ name, section, type: PROG.XDP });
 const map = (name: string, type: number, keySize: number, valueSize: number, maxEntries: number, style: MapSpec['style'], flags = 0, pinning: MapSpec['pinning'] = 'none'): MapExpect => ({
-  name, type, keySize, valueSize, maxEntries, flags, pinning, style,
+  name,
+  type,
+  keySize,
+  valueSize,
+  maxEntries,
+  flags,
+  pinning,
+  style,
 });
 
 // From bpf/*.c. Data maps only list what the source fixes (size, style);

@@ -33,8 +33,18 @@ const BATCHES = 4;
 const MAX_PARSE_MS = 10_000;
 
 const OBJECT_CODES = new Set<BpfErrorCode>([
-  'ELF_TRUNCATED', 'ELF_BAD_MAGIC', 'ELF_UNSUPPORTED', 'ELF_BAD_SECTION', 'ELF_BAD_SYMBOL', 'ELF_BAD_STRING',
-  'ELF_BAD_RELOCATION', 'BTF_INVALID', 'BTF_EXT_INVALID', 'MAP_INVALID', 'MAP_UNKNOWN_TYPE', 'PROGRAM_INVALID',
+  'ELF_TRUNCATED',
+  'ELF_BAD_MAGIC',
+  'ELF_UNSUPPORTED',
+  'ELF_BAD_SECTION',
+  'ELF_BAD_SYMBOL',
+  'ELF_BAD_STRING',
+  'ELF_BAD_RELOCATION',
+  'BTF_INVALID',
+  'BTF_EXT_INVALID',
+  'MAP_INVALID',
+  'MAP_UNKNOWN_TYPE',
+  'PROGRAM_INVALID',
 ]);
 
 /** mulberry32: small, fast, good enough to pick mutations. */
@@ -80,7 +90,10 @@ class RawElf {
   readonly shnum: number;
   readonly shstrndx: number;
   readonly sections: RawSection[] = [];
-  constructor(readonly file: string, readonly bytes: Uint8Array) {
+  constructor(
+    readonly file: string,
+    readonly bytes: Uint8Array,
+  ) {
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.le = bytes[5] === 1;
     this.shoff = Number(this.dv.getBigUint64(40, this.le));
@@ -154,9 +167,33 @@ function readField(base: RawElf, at: number, width: 1 | 2 | 4 | 8): bigint {
 function interesting(rng: Rng, base: RawElf, orig: bigint, width: 1 | 2 | 4 | 8): bigint {
   const max = (1n << BigInt(width * 8)) - 1n;
   const len = BigInt(base.bytes.length);
-  const choices = [0n, 1n, 2n, 7n, 8n, 24n, 64n, max, max - 1n, max >> 1n, (max >> 1n) + 1n, orig + 1n, orig - 1n, orig + 8n, orig - 8n,
-    orig * 2n, orig + 0x1000n, len, len - 1n, len + 1n, len - orig, BigInt(base.shnum), BigInt(base.shnum - 1), BigInt(rng.int(1 << 16)),
-    BigInt(rng.int(2 ** 31)) * BigInt(rng.int(4) + 1)];
+  const choices = [
+    0n,
+    1n,
+    2n,
+    7n,
+    8n,
+    24n,
+    64n,
+    max,
+    max - 1n,
+    max >> 1n,
+    (max >> 1n) + 1n,
+    orig + 1n,
+    orig - 1n,
+    orig + 8n,
+    orig - 8n,
+    orig * 2n,
+    orig + 0x1000n,
+    len,
+    len - 1n,
+    len + 1n,
+    len - orig,
+    BigInt(base.shnum),
+    BigInt(base.shnum - 1),
+    BigInt(rng.int(1 << 16)),
+    BigInt(rng.int(2 ** 31)) * BigInt(rng.int(4) + 1),
+  ];
   return BigInt.asUintN(width * 8, rng.pick(choices));
 }
 
@@ -168,23 +205,52 @@ function mutateField(rng: Rng, base: RawElf, at: number, width: 1 | 2 | 4 | 8, b
 type Mutator = (rng: Rng, base: RawElf, into?: Uint8Array) => { bytes: Uint8Array; desc: string };
 
 const EHDR_FIELDS: [string, number, 1 | 2 | 4 | 8][] = [
-  ['e_ident[EI_CLASS]', 4, 1], ['e_ident[EI_DATA]', 5, 1], ['e_type', 16, 2], ['e_machine', 18, 2], ['e_shoff', 40, 8],
-  ['e_shentsize', 58, 2], ['e_shnum', 60, 2], ['e_shstrndx', 62, 2],
+  ['e_ident[EI_CLASS]', 4, 1],
+  ['e_ident[EI_DATA]', 5, 1],
+  ['e_type', 16, 2],
+  ['e_machine', 18, 2],
+  ['e_shoff', 40, 8],
+  ['e_shentsize', 58, 2],
+  ['e_shnum', 60, 2],
+  ['e_shstrndx', 62, 2],
 ];
 const SHDR_FIELDS: [string, number, 1 | 2 | 4 | 8][] = [
-  ['sh_name', 0, 4], ['sh_type', 4, 4], ['sh_flags', 8, 8], ['sh_offset', 24, 8], ['sh_size', 32, 8], ['sh_link', 40, 4],
-  ['sh_info', 44, 4], ['sh_entsize', 56, 8],
+  ['sh_name', 0, 4],
+  ['sh_type', 4, 4],
+  ['sh_flags', 8, 8],
+  ['sh_offset', 24, 8],
+  ['sh_size', 32, 8],
+  ['sh_link', 40, 4],
+  ['sh_info', 44, 4],
+  ['sh_entsize', 56, 8],
 ];
 const SYM_FIELDS: [string, number, 1 | 2 | 4 | 8][] = [
-  ['st_name', 0, 4], ['st_info', 4, 1], ['st_other', 5, 1], ['st_shndx', 6, 2], ['st_value', 8, 8], ['st_size', 16, 8],
+  ['st_name', 0, 4],
+  ['st_info', 4, 1],
+  ['st_other', 5, 1],
+  ['st_shndx', 6, 2],
+  ['st_value', 8, 8],
+  ['st_size', 16, 8],
 ];
 const BTF_FIELDS: [string, number, 1 | 2 | 4 | 8][] = [
-  ['magic', 0, 2], ['version', 2, 1], ['flags', 3, 1], ['hdr_len', 4, 4], ['type_off', 8, 4], ['type_len', 12, 4],
-  ['str_off', 16, 4], ['str_len', 20, 4],
+  ['magic', 0, 2],
+  ['version', 2, 1],
+  ['flags', 3, 1],
+  ['hdr_len', 4, 4],
+  ['type_off', 8, 4],
+  ['type_len', 12, 4],
+  ['str_off', 16, 4],
+  ['str_len', 20, 4],
 ];
 const BTF_EXT_FIELDS: [string, number, 1 | 2 | 4 | 8][] = [
-  ['magic', 0, 2], ['hdr_len', 4, 4], ['func_info_off', 8, 4], ['func_info_len', 12, 4], ['line_info_off', 16, 4],
-  ['line_info_len', 20, 4], ['core_relo_off', 24, 4], ['core_relo_len', 28, 4],
+  ['magic', 0, 2],
+  ['hdr_len', 4, 4],
+  ['func_info_off', 8, 4],
+  ['func_info_len', 12, 4],
+  ['line_info_off', 16, 4],
+  ['line_info_len', 20, 4],
+  ['core_relo_off', 24, 4],
+  ['core_relo_len', 28, 4],
 ];
 
 const MUTATORS: Record<string, Mutator> = {
@@ -322,8 +388,16 @@ const MUTATORS: Record<string, Mutator> = {
 };
 
 const WEIGHTED: string[] = [
-  ...Array<string>(2).fill('truncate'), ...Array<string>(2).fill('flip'), 'header', ...Array<string>(3).fill('sectionHeader'),
-  ...Array<string>(2).fill('symbol'), ...Array<string>(2).fill('relocation'), ...Array<string>(2).fill('btf'), 'code', 'mapData', 'random',
+  ...Array<string>(2).fill('truncate'),
+  ...Array<string>(2).fill('flip'),
+  'header',
+  ...Array<string>(3).fill('sectionHeader'),
+  ...Array<string>(2).fill('symbol'),
+  ...Array<string>(2).fill('relocation'),
+  ...Array<string>(2).fill('btf'),
+  'code',
+  'mapData',
+  'random',
 ];
 
 function mutate(rng: Rng, base: RawElf): { bytes: Uint8Array; desc: string } {
@@ -404,9 +478,26 @@ function compileObjectLayer(): string {
   try {
     execFileSync(
       process.execPath,
-      [join(ROOT, 'node_modules/typescript/bin/tsc'), 'src/object/object.ts', 'src/cli/commands/inspect.ts', 'src/errors.ts',
-        '--outDir', join(dir, 'out'), '--rootDir', 'src', '--module', 'NodeNext', '--moduleResolution', 'NodeNext',
-        '--target', 'ES2022', '--skipLibCheck', '--types', 'node', '--noCheck'],
+      [
+        join(ROOT, 'node_modules/typescript/bin/tsc'),
+        'src/object/object.ts',
+        'src/cli/commands/inspect.ts',
+        'src/errors.ts',
+        '--outDir',
+        join(dir, 'out'),
+        '--rootDir',
+        'src',
+        '--module',
+        'NodeNext',
+        '--moduleResolution',
+        'NodeNext',
+        '--target',
+        'ES2022',
+        '--skipLibCheck',
+        '--types',
+        'node',
+        '--noCheck',
+      ],
       { cwd: ROOT, stdio: 'pipe' },
     );
   } catch (e) {
@@ -524,7 +615,10 @@ describe('fuzz parseObject', () => {
 
   it.each(Array.from({ length: BATCHES }, (_, i) => i))('batch %i', async (batch) => {
     const out = await fuzzBatch(batch, PER_BATCH);
-    const codes = [...out.codes].sort((a, b) => b[1] - a[1]).map(([c, k]) => `${c}=${k}`).join(' ');
+    const codes = [...out.codes]
+      .sort((a, b) => b[1] - a[1])
+      .map(([c, k]) => `${c}=${k}`)
+      .join(' ');
     console.log(
       `fuzz batch ${batch}: ${PER_BATCH} inputs in ${out.elapsedMs.toFixed(0)} ms (${((PER_BATCH / out.elapsedMs) * 1000).toFixed(0)}/s, mutation included); ` +
         `${out.ok} parsed, errors: ${codes}; slowest parse ${out.slowest.ms.toFixed(1)} ms (${out.slowest.what})`,
@@ -654,18 +748,15 @@ describe('malformed objects, by hand', () => {
     expect(errorOf(patch(elf, rel.hdr + 44, 4, 999)).code).toBe('ELF_BAD_RELOCATION');
   });
 
-  it.each(['single_source_filter.o', 'single_source_filter.bpfeb.o', 'single_source_filter.clang14.o'])(
-    'a legacy map of type 999 is MAP_UNKNOWN_TYPE naming the map (%s)',
-    (name) => {
-      const elf = load(name);
-      const maps = elf.section('maps')!;
-      const sym = elf.symbol('blocked_src')!;
-      const e = errorOf(patch(elf, maps.offset + sym.value, 4, 999));
-      expect(e.code).toBe('MAP_UNKNOWN_TYPE');
-      expect(e.message).toContain('blocked_src');
-      expect(e.message).toContain('999');
-    },
-  );
+  it.each(['single_source_filter.o', 'single_source_filter.bpfeb.o', 'single_source_filter.clang14.o'])('a legacy map of type 999 is MAP_UNKNOWN_TYPE naming the map (%s)', (name) => {
+    const elf = load(name);
+    const maps = elf.section('maps')!;
+    const sym = elf.symbol('blocked_src')!;
+    const e = errorOf(patch(elf, maps.offset + sym.value, 4, 999));
+    expect(e.code).toBe('MAP_UNKNOWN_TYPE');
+    expect(e.message).toContain('blocked_src');
+    expect(e.message).toContain('999');
+  });
 
   it('an iproute2 map with custom pinning is MAP_INVALID', () => {
     const elf = load('tc_shared_map.o');

@@ -36,7 +36,10 @@ const BPF_PSEUDO_FUNC = 4;
 
 class RawInsns {
   readonly dv: DataView;
-  constructor(readonly bytes: Uint8Array, readonly le: boolean) {
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly le: boolean,
+  ) {
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   get count(): number {
@@ -180,7 +183,7 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
     expect(actual).toEqual(expected);
   });
 
-  it('takes each program\'s size and offset from its symbol', () => {
+  it("takes each program's size and offset from its symbol", () => {
     for (const s of oraclePrograms(o)) {
       const p = progByName(s.name);
       expect(s.size % 8, s.name).toBe(0);
@@ -223,7 +226,11 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
         }
       }
       // Relocations against undefined symbols (kfuncs, .kconfig/.ksyms externs) are checked in externs.test.ts.
-      const undefinedAt = new Set(relocationsFor(o, s.section.name).filter((r) => o.symbols[r.symbolIndex]!.ndx === 'UND').map((r) => (r.offset - s.value) / 8));
+      const undefinedAt = new Set(
+        relocationsFor(o, s.section.name)
+          .filter((r) => o.symbols[r.symbolIndex]!.ndx === 'UND')
+          .map((r) => (r.offset - s.value) / 8),
+      );
       const actual = p.relocations.filter((r) => r.kind !== 'extern' && r.kind !== 'kfunc' && !undefinedAt.has(r.insnIndex)).sort((a, b) => a.insnIndex - b.insnIndex);
       expect(actual, s.name).toEqual(expected);
       for (const r of actual) expect(p.instructions[r.insnIndex * 8], `${s.name} insn ${r.insnIndex}`).toBe(LD_IMM64);
@@ -266,7 +273,10 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
         const fi = p.funcInfo.map((x) => ({ at: x.insnOff, name: btfTypes[x.typeId - 1]?.name }));
         expect(fi.length, s.name).toBe(fns.length);
         for (const f of fns) {
-          expect(fi.some((x) => x.name === f.name && where.get(f)!.includes(x.at)), `${s.name}: func_info for ${f.name}`).toBe(true);
+          expect(
+            fi.some((x) => x.name === f.name && where.get(f)!.includes(x.at)),
+            `${s.name}: func_info for ${f.name}`,
+          ).toBe(true);
         }
       }
     }
@@ -280,7 +290,10 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
         if (sym.ndx === 'UND') {
           // kfunc: a relocation of kind kfunc on the call, resolved at load.
           const p = obj.programs.find((x) => x.section === sec.name && r.offset >= x.sectionOffset && r.offset < x.sectionOffset + x.ownInstructionCount * 8)!;
-          expect(p.relocations.some((x) => x.kind === 'kfunc' && x.symbol === sym.name && x.insnIndex === (r.offset - p.sectionOffset) / 8), `${sec.name}+${r.offset} -> kfunc ${r.symbolName}`).toBe(true);
+          expect(
+            p.relocations.some((x) => x.kind === 'kfunc' && x.symbol === sym.name && x.insnIndex === (r.offset - p.sectionOffset) / 8),
+            `${sec.name}+${r.offset} -> kfunc ${r.symbolName}`,
+          ).toBe(true);
           continue;
         }
         expect(callee && isExecutable(callee), `${sec.name}+${r.offset} -> ${r.symbolName}`).toBe(true);
@@ -304,7 +317,7 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
     expect(obj.maps.map((m) => m.name).sort()).toEqual(expected);
   });
 
-  it('decodes legacy and iproute2 definitions at the symbol\'s offset', () => {
+  it("decodes legacy and iproute2 definitions at the symbol's offset", () => {
     for (const d of o.symbols) {
       const sec = sectionByIndex(o, d.ndx);
       if (!sec || !isLegacyMapsSection(sec.name) || d.type !== 'OBJECT') continue;
@@ -346,7 +359,7 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
     }
   });
 
-  it('puts every .rel.maps target into some map\'s declared contents', () => {
+  it("puts every .rel.maps target into some map's declared contents", () => {
     const maps = o.sections.find((x) => x.name === '.maps');
     const rels = relocationsFor(o, '.maps');
     const expected = rels.map((r) => r.symbolName).sort();

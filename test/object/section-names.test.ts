@@ -51,7 +51,13 @@ describe('section table', () => {
 
   it('libbpf 1.x knows most rows (the oracle really answered)', () => {
     if (!haveLibbpf) return;
-    const known = SECTION_DEFS.filter((d) => d.origin === 'libbpf' && examples(d.pattern, d.origin).slice(0, 1).some((e) => libbpfSectionType(e) !== 'unknown'));
+    const known = SECTION_DEFS.filter(
+      (d) =>
+        d.origin === 'libbpf' &&
+        examples(d.pattern, d.origin)
+          .slice(0, 1)
+          .some((e) => libbpfSectionType(e) !== 'unknown'),
+    );
     expect(known.length).toBeGreaterThan(80);
   });
 

@@ -29,13 +29,21 @@ describe.each(['tcp_cc.o', 'tcp_cc.clang14.o', 'tcp_cc.clang19.o'])('%s', (f) =>
   it("keeps the variable's bytes: name and flags as the C source set them", () => {
     const d = obj.maps.find((x) => x.name === 'bpfts_cc')!.structOps!.data;
     const off = (member: string) => Number(new RegExp(`'${member}' type_id=\\d+ bits_offset=(\\d+)`).exec(struct)![1]) / 8;
-    expect(Buffer.from(d.subarray(off('name'), off('name') + 16)).toString('latin1').replace(/\0+$/, '')).toBe('bpfts_cc');
+    expect(
+      Buffer.from(d.subarray(off('name'), off('name') + 16))
+        .toString('latin1')
+        .replace(/\0+$/, ''),
+    ).toBe('bpfts_cc');
     expect(new DataView(d.buffer, d.byteOffset).getUint32(off('flags'), true)).toBe(1);
   });
 
   it('its programs are struct_ops programs, and inspect shows the members', () => {
     expect(obj.programs.map((p) => p.type)).toEqual(Array(4).fill(BPF_PROG_TYPE.STRUCT_OPS));
     const d = describeObject(obj).maps.find((m) => m.name === 'bpfts_cc') as { structOps?: { struct: string; members: Record<string, string> } };
-    expect(d.structOps).toEqual({ struct: 'tcp_congestion_ops', link: false, members: { init: 'bpfts_init', cong_avoid: 'bpfts_cong_avoid', ssthresh: 'bpfts_ssthresh', undo_cwnd: 'bpfts_undo_cwnd' } });
+    expect(d.structOps).toEqual({
+      struct: 'tcp_congestion_ops',
+      link: false,
+      members: { init: 'bpfts_init', cong_avoid: 'bpfts_cong_avoid', ssthresh: 'bpfts_ssthresh', undo_cwnd: 'bpfts_undo_cwnd' },
+    });
   });
 });

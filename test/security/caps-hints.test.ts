@@ -6,19 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as cmd from '../../src/sys/bpf-cmd.js';
-import {
-  CAP,
-  capBit,
-  capEffFromStatus,
-  capName,
-  capNames,
-  capsForCommand,
-  capsHint,
-  effectiveCaps,
-  hasCap,
-  missingCaps,
-  type CapSet,
-} from '../../src/sys/caps.js';
+import { CAP, capBit, capEffFromStatus, capName, capNames, capsForCommand, capsHint, effectiveCaps, hasCap, missingCaps, type CapSet } from '../../src/sys/caps.js';
 import { EACCES, EPERM } from '../../src/sys/errno.js';
 import { BPF_MAP_TYPE } from '../../src/sys/map-type.js';
 import { BpfSyscallError, syscallHint } from '../../src/sys/syscall-error.js';

@@ -73,7 +73,7 @@ function refusal(stderr: string): string {
   if (mnt) return `${mnt[1]}: ${mnt[2]}`;
   const sysctl = /\((\/proc\/sys\/[^)]*)\): (E[A-Z]+)/.exec(first);
   if (sysctl) return `write ${sysctl[1]}: ${sysctl[2]}`;
-  if (/tracefs at .* not searchable/.test(first)) return 'tracefs (root\'s, mode 0700): EACCES';
+  if (/tracefs at .* not searchable/.test(first)) return "tracefs (root's, mode 0700): EACCES";
   if (/^nsenter: .*Operation not permitted/.test(first)) return 'nsenter: EPERM';
   const nl = /: (EPERM|EACCES)/.exec(first);
   if (nl) return `netlink: ${nl[1]}`;
@@ -321,7 +321,9 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       netns: () => env.nsB,
       before: async () => {
         // Loaded by the same user from inside the namespace (the case above), so the pin is its own.
-        const r = await runUnprivileged(['load', unprivFixture('tc_shared_map.o'), '--tc', env.vethB, '--program', 'tc_ingress', '--link', '--bpffs', userDir()], ['bpf', 'net_admin'], { netns: env.nsB });
+        const r = await runUnprivileged(['load', unprivFixture('tc_shared_map.o'), '--tc', env.vethB, '--program', 'tc_ingress', '--link', '--bpffs', userDir()], ['bpf', 'net_admin'], {
+          netns: env.nsB,
+        });
         expect(r.code, r.stderr).toBe(0);
       },
       args: () => ['detach', '--tc', env.vethB, '--bpffs', userDir()],
@@ -385,7 +387,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
         expect(existsSync(skMsgPin)).toBe(false);
       },
       after: clearCgroup,
-      note: 'the kernel detaches from a sockmap only with the program\'s fd, and a program only the map holds can be opened only by id (see below)',
+      note: "the kernel detaches from a sockmap only with the program's fd, and a program only the map holds can be opened only by id (see below)",
     },
     {
       command: 'detach --cgroup PATH (attached without a link, by load --sk-msg)',
@@ -395,19 +397,22 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       args: () => ['detach', '--cgroup', cg, '--bpffs', userDir(), '--json'],
       check: () => expect(queryCgroup(cg)).toEqual([]),
       after: clearCgroup,
-      note: 'a multi-program cgroup hook detaches only with the program\'s fd: opened by id (see below)',
+      note: "a multi-program cgroup hook detaches only with the program's fd: opened by id (see below)",
     },
     {
       command: 'run OBJ --program NAME --duration S (tracepoint, auto-attached)',
       needs: ['bpf', 'perfmon', 'dac_read_search'],
       args: () => ['run', unprivFixture('tracing.o'), '--program', 'tp_getppid', '--duration', '0.3', '--interval', '0.1', '--json'],
       check: (r) => {
-        const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+        const lines = r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
         expect(lines[0].attached).toMatchObject({ program: 'tp_getppid', target: 'tracepoint syscalls/sys_enter_getppid' });
         expect(lines.at(-1)).toEqual({ detached: true, reason: 'duration' });
       },
       missing: { dac_read_search: /tracefs at \S+ is not searchable.*CAP_DAC_READ_SEARCH/ },
-      note: 'CAP_DAC_READ_SEARCH to read tracepoint ids in tracefs (mode 0700, root\'s); mounting tracefs would need CAP_SYS_ADMIN',
+      note: "CAP_DAC_READ_SEARCH to read tracepoint ids in tracefs (mode 0700, root's); mounting tracefs would need CAP_SYS_ADMIN",
     },
     {
       command: 'load OBJ --pin-links DIR (tracepoint, DIR in a directory the user owns)',
@@ -433,7 +438,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
         expect(existsSync(join(linksDir(), 'tp_getppid'))).toBe(false);
       },
       after: clearLinks,
-      note: 'removing the user\'s own pins: the last reference goes and the kernel detaches',
+      note: "removing the user's own pins: the last reference goes and the kernel detaches",
     },
     {
       command: 'iter OBJ --program NAME (task iterator)',
@@ -684,17 +689,17 @@ function renderDoc(rows: Row[]): string {
     '- Anything that walks kernel ids (`prog list`, `map list`, `map dump id:N`, `link list`, `top`) needs `CAP_SYS_ADMIN`.',
     '- Detaching needs no more than attaching wherever the kernel allows it: XDP, tcx and cgroup links are opened',
     '  through their pins; tcx programs attached without a link are detached by their place on the hook',
-    '  (`BPF_PROG_DETACH` with `BPF_F_BEFORE` for the first, `BPF_F_AFTER | BPF_F_ID` after the previous program\'s id,',
+    "  (`BPF_PROG_DETACH` with `BPF_F_BEFORE` for the first, `BPF_F_AFTER | BPF_F_ID` after the previous program's id,",
     '  and the revision the query returned), which needs no program fd. Two cases are left where the kernel asks for',
-    '  the program\'s fd: `BPF_PROG_DETACH` from a sockmap (`sock_map_prog_detach()` calls `bpf_prog_get(attach_bpf_fd)`)',
+    "  the program's fd: `BPF_PROG_DETACH` from a sockmap (`sock_map_prog_detach()` calls `bpf_prog_get(attach_bpf_fd)`)",
     '  and from a multi-program cgroup hook; tried as root on this kernel, `BPF_PROG_DETACH` without a program fd',
-    '  returns `EINVAL` for both (sockops_redir.o: its `msg_verdict` slot and the cgroup\'s `sock_ops` hook). Once `load` has exited',
+    "  returns `EINVAL` for both (sockops_redir.o: its `msg_verdict` slot and the cgroup's `sock_ops` hook). Once `load` has exited",
     '  nothing but the map or the cgroup holds that program, so the only way to an fd is `BPF_PROG_GET_FD_BY_ID`, which',
     '  needs `CAP_SYS_ADMIN` (measured above: without it, `BPF_PROG_GET_FD_BY_ID: EPERM`). Use `load --cgroup --link`',
     '  to detach a cgroup program with `CAP_NET_ADMIN` alone.',
     '- `--netns NAME` enters the namespace with setns(2), which needs `CAP_SYS_ADMIN`; a process started inside the',
     '  namespace (e.g. a pod) does not need it.',
-    '- When the kernel says no, bpf-ts reads the caller\'s effective capabilities (`CapEff` in `/proc/self/status`) and',
+    "- When the kernel says no, bpf-ts reads the caller's effective capabilities (`CapEff` in `/proc/self/status`) and",
     '  names only the ones missing for that call.',
     '',
   );

@@ -57,8 +57,7 @@ function withSelfContainingStruct(obj: Uint8Array, name: string): Uint8Array {
     return s;
   };
   // Extra bytes per kind after the 12-byte header (btf.h).
-  const extra = (kind: number, vlen: number): number =>
-    [0, 4, 0, 12, 12 * vlen, 12 * vlen, 8 * vlen, 0, 0, 0, 0, 0, 0, 8 * vlen, 4, 12 * vlen, 0, 4, 0, 12 * vlen][kind] ?? NaN;
+  const extra = (kind: number, vlen: number): number => [0, 4, 0, 12, 12 * vlen, 12 * vlen, 8 * vlen, 0, 0, 0, 0, 0, 0, 8 * vlen, 4, 12 * vlen, 0, 4, 0, 12 * vlen][kind] ?? NaN;
   let id = 1;
   for (let o = typeStart; o < typeEnd; id++) {
     const info = v.getUint32(o + 4, true);

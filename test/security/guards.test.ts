@@ -79,9 +79,7 @@ describe('numbers the kernel takes as __u32 are checked first', () => {
     [2 ** 32, '4294967296'],
     [NaN, 'NaN'],
   ])('maxEntries %s is a BpfError, not a wrapped value', (maxEntries, shown) => {
-    expect(code(() => BpfMap.create({ ...spec, maxEntries }))).toBe(
-      `INVALID_ARGUMENT: map "guard" (hash): maxEntries must be an integer from 0 to 4294967295, got ${shown}`,
-    );
+    expect(code(() => BpfMap.create({ ...spec, maxEntries }))).toBe(`INVALID_ARGUMENT: map "guard" (hash): maxEntries must be an integer from 0 to 4294967295, got ${shown}`);
   });
 
   it('BpfMap.fromId(2**32 + id) is refused instead of opening map id', () => {
@@ -110,7 +108,9 @@ describe('map memory is estimated before MAP_CREATE', () => {
     expect(need).toBeGreaterThan(avail); // 2^24 × 4100 B × CPUs is more than this machine has
     const msg = code(() => BpfMap.create({ name: 'huge', type: BPF_MAP_TYPE.PERCPU_HASH, keySize: 4, valueSize: 4096, maxEntries: 1 << 24 }));
     expect(msg).toMatch(
-      new RegExp(`^MEMORY_LIMIT: map "huge" \\(percpu_hash\\): needs about ${Math.round(need / 1048576)} MiB \\(16777216 entries × \\(4 \\+ 4096\\) bytes × ${cpus} possible CPUs\\), more than the \\d+ MiB available \\((MemAvailable in /proc/meminfo|memory cgroup limit)\\); lower max_entries, or pass ignoreMemoryLimit`),
+      new RegExp(
+        `^MEMORY_LIMIT: map "huge" \\(percpu_hash\\): needs about ${Math.round(need / 1048576)} MiB \\(16777216 entries × \\(4 \\+ 4096\\) bytes × ${cpus} possible CPUs\\), more than the \\d+ MiB available \\((MemAvailable in /proc/meminfo|memory cgroup limit)\\); lower max_entries, or pass ignoreMemoryLimit`,
+      ),
     );
   });
 
@@ -141,7 +141,7 @@ describe('verifier logs: explained from the tail, read in place', () => {
       'processed 20 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0',
     ]);
     expect(needsPerfmon(bytes)).toBe(true);
-    expect(needsPerfmon('R1 invalid mem access \'scalar\'\n')).toBe(false);
+    expect(needsPerfmon("R1 invalid mem access 'scalar'\n")).toBe(false);
   });
 
   it('a 77 MB log is explained within 1.5× its size (decoding and splitting it grew memory by 2.9× the log)', () => {

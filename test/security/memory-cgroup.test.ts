@@ -22,7 +22,7 @@ const HYBRID_MOUNTS = [
 const HYBRID_SELF = '9:name=systemd:/\n4:memory:/jobs/j1\n1:cpu:/\n0::/jobs/j1\n';
 
 describe('the memory cgroup comes from the mount table and /proc/self/cgroup', () => {
-  it('hybrid host: the v1 memory hierarchy, the process\'s cgroup and its ancestors', () => {
+  it("hybrid host: the v1 memory hierarchy, the process's cgroup and its ancestors", () => {
     expect(memoryCgroupFrom(HYBRID_MOUNTS, HYBRID_SELF)).toEqual({
       version: 1,
       dirs: ['/sys/fs/cgroup/memory/jobs/j1', '/sys/fs/cgroup/memory/jobs', '/sys/fs/cgroup/memory'],
@@ -64,7 +64,7 @@ describe('the memory cgroup comes from the mount table and /proc/self/cgroup', (
   });
 });
 
-describeRoot('the map memory guard honours this host\'s memory cgroup', () => {
+describeRoot("the map memory guard honours this host's memory cgroup", () => {
   it('a process in a 256 MiB memory cgroup is refused a 512 MiB hash map, naming the cgroup limit', () => {
     const own = ownMemoryCgroup();
     if (!own) throw new Error('no memory cgroup hierarchy is mounted: cannot test the guard against one');

@@ -15,7 +15,10 @@ import { describeRoot } from '../helpers/root.js';
 import { ATTACKER_UID, makeVethNs, mountSharedBpffs, removeNs, xdpProgIdOnV0 } from './helpers.js';
 
 const DROP_ALL = fixture('drop_all.o');
-const entries = (dir: string) => readdirSync(dir).filter((n) => !n.endsWith('.debug')).sort();
+const entries = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => !n.endsWith('.debug'))
+    .sort();
 const mode = (p: string) => lstatSync(p).mode & 0o7777;
 
 describeRoot('directories made for custom pin paths are removed by detach', () => {

@@ -172,10 +172,7 @@ describeRoot('pins on a shared bpffs with an unprivileged attacker (uid 65534)',
   // ---------------------------------------------------------------- 3. modes
 
   it('with umask 000, directories bpf-ts creates are 0700 (plus the sticky bit, its mark: 01700) and its pins 0600 (CLI child process)', async () => {
-    const r = await cliProcess(
-      ['load', EVEN_DROP, ...onV0(), '--link', '--bpffs', fs.path, '--pin-maps', B('um', 'deep'), '--json'],
-      { wrap: ['sh', '-c', 'umask 000; exec "$@"', 'sh'] },
-    );
+    const r = await cliProcess(['load', EVEN_DROP, ...onV0(), '--link', '--bpffs', fs.path, '--pin-maps', B('um', 'deep'), '--json'], { wrap: ['sh', '-c', 'umask 000; exec "$@"', 'sh'] });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = r.json();

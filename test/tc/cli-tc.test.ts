@@ -52,8 +52,7 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
   const onB = () => ['--tc', env.vethB, '--netns', env.nsB];
   const accPin = () => `${fs!.path}/tc/globals/acc_map`;
   /** iproute2's own view of a hook, as JSON. */
-  const tcShow = (direction: string): any[] =>
-    JSON.parse(execFileSync('nsenter', [`--net=${netnsPath(env.nsB)}`, 'tc', '-j', 'filter', 'show', 'dev', env.vethB, direction]).toString() || '[]');
+  const tcShow = (direction: string): any[] => JSON.parse(execFileSync('nsenter', [`--net=${netnsPath(env.nsB)}`, 'tc', '-j', 'filter', 'show', 'dev', env.vethB, direction]).toString() || '[]');
 
   beforeAll(() => {
     fs = mountBpffs();
@@ -155,7 +154,10 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
         { interface: env.vethB, ifindex: env.ifindexB, direction: 'egress', priority: 1, handle: 1, progId: egress.progId, name: 'tc_egress', directAction: true, link: false },
       ],
     });
-    for (const [dir, loaded] of [['ingress', ingress], ['egress', egress]] as const) {
+    for (const [dir, loaded] of [
+      ['ingress', ingress],
+      ['egress', egress],
+    ] as const) {
       const filters = tcShow(dir).filter((f) => f.options);
       expect(filters).toHaveLength(1);
       expect(filters[0]).toMatchObject({
@@ -257,13 +259,22 @@ describeRoot('bpf-ts load / show / detach --tc (testenv, ICMP A→B)', () => {
     expect(existsSync(pin)).toBe(true);
     // No qdisc is involved with tcx.
     expect(hasClsact(env.vethB, { netns: env.nsB })).toBe(false);
-    expect(queryTcx(env.vethB, { netns: env.nsB })).toEqual([
-      { ifindex: env.ifindexB, ifname: env.vethB, direction: 'ingress', progId: loaded.progId, progName: 'tc_ingress', linkId: loaded.linkId },
-    ]);
+    expect(queryTcx(env.vethB, { netns: env.nsB })).toEqual([{ ifindex: env.ifindexB, ifname: env.vethB, direction: 'ingress', progId: loaded.progId, progName: 'tc_ingress', linkId: loaded.linkId }]);
 
     const shown = (await cliOk('show', '--netns', env.nsB, '--json')).json();
     expect(shown.tc).toEqual([
-      { interface: env.vethB, ifindex: env.ifindexB, direction: 'ingress', priority: null, handle: null, progId: loaded.progId, name: 'tc_ingress', directAction: true, link: true, linkId: loaded.linkId },
+      {
+        interface: env.vethB,
+        ifindex: env.ifindexB,
+        direction: 'ingress',
+        priority: null,
+        handle: null,
+        progId: loaded.progId,
+        name: 'tc_ingress',
+        directAction: true,
+        link: true,
+        linkId: loaded.linkId,
+      },
     ]);
 
     // Still attached after the command closed its fds (the pin holds the link), and counting.

@@ -4,16 +4,7 @@
 // pkt_sched.h / pkt_cls.h / rtnetlink.h, not from the code under test.
 import { describe, expect, it } from 'vitest';
 import { BpfError } from '../../src/errors.js';
-import {
-  addBpfFilter,
-  addClsactQdisc,
-  clsactParent,
-  deleteFilter,
-  dumpFilters,
-  filterInfo,
-  parseFilter,
-  tcmsg,
-} from '../../src/netlink/tc.js';
+import { addBpfFilter, addClsactQdisc, clsactParent, deleteFilter, dumpFilters, filterInfo, parseFilter, tcmsg } from '../../src/netlink/tc.js';
 import { attrNest, attrString, attrU32, encodeMessage, NLA_F_NESTED, NlAttrs, parseMessages, type NlMessage, type NlRequest } from '../../src/netlink/message.js';
 import type { NetlinkSocket } from '../../src/netlink/socket.js';
 import { directionFromSection, parseUint } from '../../src/cli/tc-select.js';

@@ -23,8 +23,7 @@ describeRoot('tcx detach without a program fd', () => {
     return c.program('tc_ingress');
   };
   const onHook = () => queryTcx(env.vethB, { netns: env.nsB, direction: 'ingress' }).map((p) => ({ progId: p.progId, linkId: p.linkId }));
-  const attachPlain = (progFd: number) =>
-    withNetns(env.nsB, () => progAttach({ target: env.ifindexB, progFd, attachType: BPF_ATTACH_TYPE.TCX_INGRESS }, 'test attach'));
+  const attachPlain = (progFd: number) => withNetns(env.nsB, () => progAttach({ target: env.ifindexB, progFd, attachType: BPF_ATTACH_TYPE.TCX_INGRESS }, 'test attach'));
 
   beforeAll(() => {
     env = setupTestEnv({ name: uniqueName('tcxd') });
@@ -56,7 +55,10 @@ describeRoot('tcx detach without a program fd', () => {
     const a = load();
     using link = attachTcx({ iface: env.vethB, netns: env.nsB, direction: 'ingress', progFd: l.fd.value });
     attachPlain(a.fd.value);
-    expect(onHook()).toEqual([{ progId: l.id, linkId: link.id }, { progId: a.id, linkId: 0 }]);
+    expect(onHook()).toEqual([
+      { progId: l.id, linkId: link.id },
+      { progId: a.id, linkId: 0 },
+    ]);
     expect(detachTcx(env.vethB, { netns: env.nsB, direction: 'ingress', progId: a.id }).detached).toEqual([{ direction: 'ingress', progId: a.id, linkId: 0 }]);
     expect(onHook()).toEqual([{ progId: l.id, linkId: link.id }]);
   });

@@ -9,16 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BpfError } from '../../src/errors.js';
 import { openObject, type BpfCollection } from '../../src/collection.js';
 import { BpfLink } from '../../src/link/link.js';
-import {
-  attachIter,
-  attachKprobe,
-  attachPerfEvent,
-  attachRawTracepoint,
-  attachTracepoint,
-  attachTracing,
-  attachUprobe,
-  onlineCpus,
-} from '../../src/link/tracing.js';
+import { attachIter, attachKprobe, attachPerfEvent, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, onlineCpus } from '../../src/link/tracing.js';
 import { BPF_LINK_TYPE } from '../../src/sys/link-type.js';
 import { resolveProbeBinary, symbolFileOffset } from '../../src/link/uprobe-target.js';
 import { mountBpffs } from '../helpers/bpffs.js';
@@ -144,7 +135,10 @@ describeRoot('tracing attach', () => {
   });
 
   it('symbolFileOffset agrees with readelf for a shared library and an executable', () => {
-    const cases: [string, string][] = [[resolveProbeBinary('libc.so.6'), 'abs'], [realpathSync(process.execPath), 'uv_os_getppid']];
+    const cases: [string, string][] = [
+      [resolveProbeBinary('libc.so.6'), 'abs'],
+      [realpathSync(process.execPath), 'uv_os_getppid'],
+    ];
     for (const [file, sym] of cases) {
       const syms = execFileSync('llvm-readelf-19', ['-W', '--dyn-syms', file], { maxBuffer: 1 << 28 }).toString();
       const m = new RegExp(`^\\s*\\d+: ([0-9a-f]+)\\s+\\d+ (?:FUNC|IFUNC)\\s+\\w+\\s+\\w+\\s+(\\d+) ${sym}(?:@\\S*)?$`, 'm').exec(syms);

@@ -48,7 +48,10 @@ describe('auto-attach plans from section names', () => {
 describe('top arithmetic', () => {
   const info = (id: number, runCnt: bigint, runTimeNs: bigint, name = `p${id}`): ProgInfo => ({ id, runCnt, runTimeNs, name, type: 1 }) as ProgInfo;
   it('rates are deltas over the interval; a new program starts from its own first sample', () => {
-    const prev = new Map([[1, info(1, 100n, 1_000_000n)], [2, info(2, 0n, 0n)]]);
+    const prev = new Map([
+      [1, info(1, 100n, 1_000_000n)],
+      [2, info(2, 0n, 0n)],
+    ]);
     const rows = topRows(prev, [info(1, 300n, 21_000_000n), info(2, 0n, 0n), info(3, 50n, 5_000n)], 2);
     expect(rows.map((r) => r.id)).toEqual([1, 2, 3]);
     expect(rows[0]).toMatchObject({ runsPerSec: 100, avgNs: 100_000, cpuPercent: 1, totalRuns: '300' });
@@ -56,7 +59,10 @@ describe('top arithmetic', () => {
     expect(rows[2]).toMatchObject({ runsPerSec: 0, avgNs: 0 });
   });
   it('sorts by the key asked for', () => {
-    const prev = new Map([[1, info(1, 0n, 0n, 'b')], [2, info(2, 0n, 0n, 'a')]]);
+    const prev = new Map([
+      [1, info(1, 0n, 0n, 'b')],
+      [2, info(2, 0n, 0n, 'a')],
+    ]);
     const now = [info(1, 10n, 10_000n, 'b'), info(2, 20n, 5_000n, 'a')];
     expect(topRows(prev, now, 1, 'runs').map((r) => r.id)).toEqual([2, 1]);
     expect(topRows(prev, now, 1, 'avg').map((r) => r.id)).toEqual([1, 2]);
@@ -69,7 +75,9 @@ describeRoot('tracing CLI', () => {
   let coll: BpfCollection;
   beforeAll(async () => {
     child = await startTraceChild();
-    coll = openObject(fixture('tracing.o')).setGlobal('target_tgid', child.pid).load({ programs: ['tp_getppid', 'rawtp_sys_enter'], ignorePinning: true });
+    coll = openObject(fixture('tracing.o'))
+      .setGlobal('target_tgid', child.pid)
+      .load({ programs: ['tp_getppid', 'rawtp_sys_enter'], ignorePinning: true });
   });
   afterAll(async () => {
     coll?.close();
@@ -124,7 +132,10 @@ describeRoot('tracing CLI', () => {
     }
     const r = await running;
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(5);
     const ours = lines.flatMap((l) => l.programs).filter((p: { id: number }) => p.id === id);
     expect(ours).toHaveLength(5);

@@ -78,14 +78,32 @@ describeRoot('run: tracing auto-attach', () => {
 
   it('a program the kernel cannot take is skipped with the reason; the others attach (fentry without trampolines)', async () => {
     const r = await cli('run', fixture('tracing.o'), '--json', '--duration', '0.5', '--interval', '60');
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    const attached = lines.filter((l) => l.attached).map((l) => l.attached.program).sort();
-    const skipped = lines.filter((l) => l.skipped).map((l) => l.skipped.name).sort();
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const attached = lines
+      .filter((l) => l.attached)
+      .map((l) => l.attached.program)
+      .sort();
+    const skipped = lines
+      .filter((l) => l.skipped)
+      .map((l) => l.skipped.name)
+      .sort();
     expect(r.code).toBe(0);
     // Every program of the object is either attached or skipped with a reason.
-    expect(attached.concat(skipped).sort()).toEqual(
-      ['fentry_getpgid', 'fexit_getpgid', 'iter_tasks', 'lsm_file_open', 'perf_sample', 'rawtp_sys_enter', 'tp_getppid', 'tpbtf_sys_enter', 'uprobe_abs', 'uretprobe_abs'],
-    );
+    expect(attached.concat(skipped).sort()).toEqual([
+      'fentry_getpgid',
+      'fexit_getpgid',
+      'iter_tasks',
+      'lsm_file_open',
+      'perf_sample',
+      'rawtp_sys_enter',
+      'tp_getppid',
+      'tpbtf_sys_enter',
+      'uprobe_abs',
+      'uretprobe_abs',
+    ]);
     expect(lines.find((l) => l.skipped?.name === 'iter_tasks').skipped.reason).toMatch(/bpf-ts iter/);
     for (const n of ['tp_getppid', 'rawtp_sys_enter', 'tpbtf_sys_enter', 'perf_sample']) expect(attached).toContain(n);
     // Plain "uprobe" sections name no binary: skipped with that reason.
@@ -115,7 +133,9 @@ describeRoot('load --pin-links / detach --links', () => {
       // The command has exited; the pinned links still count.
       using tp = BpfLink.fromPin(`${dir}/tp_getppid`);
       const prog = BpfProgram.fromId(tp.progId);
-      const counts = progInfo(prog.fd.value, { mapIds: true }).mapIds.map((id) => BpfMap.fromId(id)).find((m) => m.name === 'counts')!;
+      const counts = progInfo(prog.fd.value, { mapIds: true })
+        .mapIds.map((id) => BpfMap.fromId(id))
+        .find((m) => m.name === 'counts')!;
       prog.close();
       await child.call('getppid', 11);
       const out = Buffer.alloc(8);

@@ -21,8 +21,27 @@ const swap = (x: bigint, bytes: number) => {
 };
 
 const EDGES = [
-  0n, 1n, 2n, 7n, u64(-1n), u64(-2n), 0x7fffffffn, 0x80000000n, u64(-0x80000000n), 0xffffffffn, 1n << 32n, (1n << 32n) + 1n,
-  1n << 63n, (1n << 63n) - 1n, u64(-(1n << 63n) + 1n), 0x8000000000000001n, 63n, 64n, 31n, 32n, 33n,
+  0n,
+  1n,
+  2n,
+  7n,
+  u64(-1n),
+  u64(-2n),
+  0x7fffffffn,
+  0x80000000n,
+  u64(-0x80000000n),
+  0xffffffffn,
+  1n << 32n,
+  (1n << 32n) + 1n,
+  1n << 63n,
+  (1n << 63n) - 1n,
+  u64(-(1n << 63n) + 1n),
+  0x8000000000000001n,
+  63n,
+  64n,
+  31n,
+  32n,
+  33n,
 ];
 
 // Seeded xorshift so failures reproduce.
@@ -75,7 +94,6 @@ function run(body: string[], a: bigint, b: bigint): bigint {
 // Immediate forms over fewer pairs (a program per immediate).
 const immPairs = pairs.filter((_p, i) => i % 5 === 0);
 
-
 type Ref = (a: bigint, b: bigint) => bigint;
 // [kernel-notation operator, 64-bit reference, 32-bit reference]
 const BINARY: [string, Ref, Ref][] = [
@@ -125,7 +143,11 @@ describe('ALU against BigInt reference arithmetic', () => {
       check(run(['r0 = le16 r0'], a, 0n), a & 0xffffn, 'le');
       check(run(['r0 = le32 r0'], a, 0n), a & M32, 'le');
       check(run(['r0 = le64 r0'], a, 0n), a, 'le');
-      for (const [w, bytes] of [[16, 2], [32, 4], [64, 8]] as const) {
+      for (const [w, bytes] of [
+        [16, 2],
+        [32, 4],
+        [64, 8],
+      ] as const) {
         check(run([`r0 = be${w} r0`], a, 0n), swap(a, bytes), `be${w} ${h}`);
         check(run([`r0 = bswap${w} r0`], a, 0n), swap(a, bytes), `bswap${w} ${h}`);
       }

@@ -26,28 +26,27 @@ const files = (dir: string) =>
 
 describe.skipIf(!present)('bpf_conformance', () => {
   for (const tier of ['compile', 'interpret'] as const) {
-  it(`tests/: all 313 programs return their -- result (${tier})`, () => {
-    const names = files('tests');
-    expect(names.length).toBe(313);
-    const failures: string[] = [];
-    let passed = 0;
-    for (const f of names) {
-      const text = readFileSync(join(SUITE, 'tests', f), 'utf8');
-      try {
-        const r = runAsm(text, { label: f, tier });
-        if (r.expected === undefined) failures.push(`${f}: no -- result`);
-        else if (r.expectedError !== undefined) failures.push(`${f}: expects an error, returned 0x${r.retval.toString(16)}`);
-        else if (r.retval !== r.expected) failures.push(`${f}: returned 0x${r.retval.toString(16)}, expected 0x${r.expected.toString(16)}`);
-        else passed++;
-      } catch (e) {
-        failures.push(`${f}: ${(e as Error).message}`);
+    it(`tests/: all 313 programs return their -- result (${tier})`, () => {
+      const names = files('tests');
+      expect(names.length).toBe(313);
+      const failures: string[] = [];
+      let passed = 0;
+      for (const f of names) {
+        const text = readFileSync(join(SUITE, 'tests', f), 'utf8');
+        try {
+          const r = runAsm(text, { label: f, tier });
+          if (r.expected === undefined) failures.push(`${f}: no -- result`);
+          else if (r.expectedError !== undefined) failures.push(`${f}: expects an error, returned 0x${r.retval.toString(16)}`);
+          else if (r.retval !== r.expected) failures.push(`${f}: returned 0x${r.retval.toString(16)}, expected 0x${r.expected.toString(16)}`);
+          else passed++;
+        } catch (e) {
+          failures.push(`${f}: ${(e as Error).message}`);
+        }
       }
-    }
-    console.log(`bpf_conformance tests/ (${tier}): ${passed} of ${names.length} programs return their -- result`);
-    expect(failures).toEqual([]);
-    expect(passed).toBe(313);
-  });
-
+      console.log(`bpf_conformance tests/ (${tier}): ${passed} of ${names.length} programs return their -- result`);
+      expect(failures).toEqual([]);
+      expect(passed).toBe(313);
+    });
   }
 
   it('tests/: -- raw and -- asm agree where a file has both, and every program round-trips through the disassembler', () => {
@@ -61,7 +60,12 @@ describe.skipIf(!present)('bpf_conformance', () => {
         expect(Buffer.from(raw.bytes).equals(Buffer.from(d.bytes)), f).toBe(true);
         both++;
       }
-      const back = assemble(disassemble(d.bytes).map((l) => l.text).join('\n'), { label: f }).bytes;
+      const back = assemble(
+        disassemble(d.bytes)
+          .map((l) => l.text)
+          .join('\n'),
+        { label: f },
+      ).bytes;
       expect(Buffer.from(back).equals(Buffer.from(d.bytes)), `${f}: bytes -> text -> bytes`).toBe(true);
     }
     expect(both).toBeGreaterThan(0);
@@ -92,7 +96,9 @@ describe.skipIf(!present)('bpf_conformance', () => {
       if (r.expected !== undefined && r.retval === r.expected) accepted.push(`${f}: returned the expected 0x${r.retval.toString(16)}`);
       if (r.expected === undefined) accepted.push(`${f}: ran without complaint`);
     }
-    console.log(`bpf_conformance negative/: ${names.length - accepted.length} of ${names.length} refused (${[...codes].map(([c, n]) => `${n} ${c}`).join(', ')}; the rest run to a value other than their wrong -- result)`);
+    console.log(
+      `bpf_conformance negative/: ${names.length - accepted.length} of ${names.length} refused (${[...codes].map(([c, n]) => `${n} ${c}`).join(', ')}; the rest run to a value other than their wrong -- result)`,
+    );
     expect(accepted).toEqual([]);
   });
 

@@ -30,9 +30,16 @@ const rnd = (n: number) => {
 
 function corpus(): Buffer[] {
   const base = [
-    icmpEcho({ seq: 1 }), icmpEcho({ seq: 2 }), icmpEcho({ seq: 3, type: 0 }), icmpEcho({ seq: 4, src: '192.168.7.9' }),
-    udp({ dport: 9 }), udp({ dport: 53, src: '10.0.0.7' }), udp({ dport: 9, src: '10.1.2.3' }),
-    tcp({ dport: 80, flags: TCP_SYN }), tcp({ dport: 443, flags: TCP_SYN | TCP_ACK }), tcp({ dport: 22, flags: TCP_SYN, src: '172.16.0.1' }),
+    icmpEcho({ seq: 1 }),
+    icmpEcho({ seq: 2 }),
+    icmpEcho({ seq: 3, type: 0 }),
+    icmpEcho({ seq: 4, src: '192.168.7.9' }),
+    udp({ dport: 9 }),
+    udp({ dport: 53, src: '10.0.0.7' }),
+    udp({ dport: 9, src: '10.1.2.3' }),
+    tcp({ dport: 80, flags: TCP_SYN }),
+    tcp({ dport: 443, flags: TCP_SYN | TCP_ACK }),
+    tcp({ dport: 22, flags: TCP_SYN, src: '172.16.0.1' }),
     ipv6Stub(),
   ];
   const out = [...base];
@@ -214,6 +221,10 @@ describe('a return value disagreement is blamed on the last instruction that set
     const [, slot, text, file, line, source] = m!;
     expect(objdumpLine('single_source_filter.objdump.txt', Number(slot))).toBe(text);
     expect(text).toBe('r0 = 2'); // XDP_PASS
-    expect(readFileSync(join(ROOT, 'bpf', file!), 'utf8').split('\n')[Number(line) - 1]?.trim()).toBe(source);
+    expect(
+      readFileSync(join(ROOT, 'bpf', file!), 'utf8')
+        .split('\n')
+        [Number(line) - 1]?.trim(),
+    ).toBe(source);
   });
 });

@@ -57,8 +57,18 @@ describeRoot('seed behaviours, emulated, as uid 65534 with no capabilities', () 
     }
     openUp(copy);
     // No config file: vitest's defaults find the test; `--configLoader runner` writes no bundled config next to it.
-    const argv = [...SETPRIV, process.execPath, join(copy, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/vm/emulate.test.ts',
-      '-t', 'seed programs, emulated', '--reporter=json', '--configLoader', 'runner'];
+    const argv = [
+      ...SETPRIV,
+      process.execPath,
+      join(copy, 'node_modules', 'vitest', 'vitest.mjs'),
+      'run',
+      'test/vm/emulate.test.ts',
+      '-t',
+      'seed programs, emulated',
+      '--reporter=json',
+      '--configLoader',
+      'runner',
+    ];
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
       const [cmd = 'setpriv', ...args] = argv;
       const child = spawn(cmd, args, { cwd: copy, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, BPF_TS_EXPECT_NO_PRIVILEGES: '1' } });
@@ -87,8 +97,16 @@ describeRoot('seed behaviours, emulated, as uid 65534 with no capabilities', () 
     expect(out.code).toBe(0);
     // Everything in that describe ran (the privilege check included), and every seed program had its test.
     expect(results.map((r) => r.title)).toContain('runs as uid 65534 with no capabilities at all');
-    for (const s of SEED) expect(results.some((r) => r.title.startsWith(`${s}:`)), s).toBe(true);
-    const inFile = (readFileSync(join(ROOT, 'test', 'vm', 'emulate.test.ts'), 'utf8').split("describe('helpers that change")[0]?.match(/^\s+(?:if \([^)]*\) )?it(\.runIf\([^)]*\))?\(/gm) ?? []).length;
+    for (const s of SEED)
+      expect(
+        results.some((r) => r.title.startsWith(`${s}:`)),
+        s,
+      ).toBe(true);
+    const inFile = (
+      readFileSync(join(ROOT, 'test', 'vm', 'emulate.test.ts'), 'utf8')
+        .split("describe('helpers that change")[0]
+        ?.match(/^\s+(?:if \([^)]*\) )?it(\.runIf\([^)]*\))?\(/gm) ?? []
+    ).length;
     expect(results).toHaveLength(inFile);
   }, 300_000);
 });

@@ -25,11 +25,12 @@ describe('seed programs, emulated', () => {
   // Set by test/vm/emulate-unprivileged.test.ts, which runs this describe as
   // uid 65534 with no capabilities and requires this test to have passed.
   // Defined only there (not skipped elsewhere: CI as root allows no skips).
-  if (process.env.BPF_TS_EXPECT_NO_PRIVILEGES === '1') it('runs as uid 65534 with no capabilities at all', () => {
-    expect([process.getuid?.(), process.geteuid?.(), process.getgid?.()]).toEqual([65534, 65534, 65534]);
-    const status = readFileSync('/proc/self/status', 'utf8');
-    for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(status).toMatch(new RegExp(`^${set}:\\s+0+$`, 'm'));
-  });
+  if (process.env.BPF_TS_EXPECT_NO_PRIVILEGES === '1')
+    it('runs as uid 65534 with no capabilities at all', () => {
+      expect([process.getuid?.(), process.geteuid?.(), process.getgid?.()]).toEqual([65534, 65534, 65534]);
+      const status = readFileSync('/proc/self/status', 'utf8');
+      for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb']) expect(status).toMatch(new RegExp(`^${set}:\\s+0+$`, 'm'));
+    });
 
   it('icmp_even_drop: even echo sequence numbers dropped, counters per verdict', () => {
     const em = fx('icmp_even_drop.o').emulate();
@@ -154,8 +155,19 @@ describe('seed programs, emulated', () => {
 /** A one-program object from assembler text, for helper tests. */
 function asmObject(text: string, type: number): BpfObjectFile {
   const prog: ProgramSpec = {
-    name: 'p', section: 'test', type, expectedAttachType: null, progFlags: 0, ownInstructionCount: 0,
-    instructions: assemble(text).bytes, relocations: [], funcInfo: [], lineInfo: [], coreRelocations: [], sectionOffset: 0, btfFuncId: 0,
+    name: 'p',
+    section: 'test',
+    type,
+    expectedAttachType: null,
+    progFlags: 0,
+    ownInstructionCount: 0,
+    instructions: assemble(text).bytes,
+    relocations: [],
+    funcInfo: [],
+    lineInfo: [],
+    coreRelocations: [],
+    sectionOffset: 0,
+    btfFuncId: 0,
   };
   return { path: 'asm', littleEndian: true, license: 'GPL', kernelVersion: null, programs: [prog], maps: [], btf: null, btfExt: null, btfForKernel: null, externs: [], warnings: [] };
 }
@@ -183,7 +195,9 @@ describe('helpers that change the packet, and contexts', () => {
 
   it('bpf_xdp_adjust_meta: metadata room before data, 4-byte multiples only', () => {
     const text = 'r6 = r1\nr2 = -8\ncall bpf_xdp_adjust_meta#54\nif r0 != 0x0 goto +5\nr2 = *(u32 *)(r6 + 0)\nr3 = *(u32 *)(r6 + 8)\nr2 -= r3\nr0 = r2\nexit\nr0 = 99\nexit';
-    const r = emulateObject(asmObject(text.replace('goto +5', 'goto +5'), 6)).program('p').testRun(frame);
+    const r = emulateObject(asmObject(text.replace('goto +5', 'goto +5'), 6))
+      .program('p')
+      .testRun(frame);
     expect(r.retval).toBe(8); // data - data_meta
     expect(r.dataOut).toEqual(frame); // the frame itself is unchanged
     const odd = emulateObject(asmObject('r2 = -3\ncall bpf_xdp_adjust_meta#54\nexit', 6)).program('p').testRun(frame);
@@ -192,7 +206,9 @@ describe('helpers that change the packet, and contexts', () => {
 
   it('xdp_md fields: data_end - data is the frame length; ingress_ifindex from the run options', () => {
     const text = 'r2 = *(u32 *)(r1 + 4)\nr3 = *(u32 *)(r1 + 0)\nr2 -= r3\nr0 = *(u32 *)(r1 + 12)\nr0 <<= 16\nr0 += r2\nexit';
-    const r = emulateObject(asmObject(text, 6)).program('p').testRun(frame, { xdp: { ingressIfindex: 7 } });
+    const r = emulateObject(asmObject(text, 6))
+      .program('p')
+      .testRun(frame, { xdp: { ingressIfindex: 7 } });
     expect(r.retval).toBe((7 << 16) + frame.length);
   });
 
@@ -209,12 +225,29 @@ describe('helpers that change the packet, and contexts', () => {
     // daddr (frame offset 30) 10.0.0.2 -> 10.0.0.3; bytes 0a 00 00 03 read as a little-endian u32 are 0x0300000a.
     const text = [
       'r6 = r1',
-      'r2 = 30', 'r3 = r10', 'r3 += -8', 'r4 = 4', 'call bpf_skb_load_bytes#26',
+      'r2 = 30',
+      'r3 = r10',
+      'r3 += -8',
+      'r4 = 4',
+      'call bpf_skb_load_bytes#26',
       'r7 = *(u32 *)(r10 - 8)',
-      'r1 = 0x0300000a', '*(u32 *)(r10 - 16) = r1',
-      'r1 = r6', 'r2 = 30', 'r3 = r10', 'r3 += -16', 'r4 = 4', 'r5 = 0', 'call bpf_skb_store_bytes#9',
-      'r1 = r6', 'r2 = 24', 'r3 = r7', 'r4 = 0x0300000a', 'r5 = 4', 'call bpf_l3_csum_replace#10',
-      'r0 = 0', 'exit',
+      'r1 = 0x0300000a',
+      '*(u32 *)(r10 - 16) = r1',
+      'r1 = r6',
+      'r2 = 30',
+      'r3 = r10',
+      'r3 += -16',
+      'r4 = 4',
+      'r5 = 0',
+      'call bpf_skb_store_bytes#9',
+      'r1 = r6',
+      'r2 = 24',
+      'r3 = r7',
+      'r4 = 0x0300000a',
+      'r5 = 4',
+      'call bpf_l3_csum_replace#10',
+      'r0 = 0',
+      'exit',
     ].join('\n');
     const r = emulateObject(asmObject(text, 3)).program('p').testRun(frame);
     const ip = r.dataOut.subarray(14, 34);

@@ -26,21 +26,28 @@ const src = (p: string) => JSON.stringify(join(ROOT, 'src', p));
 function compile(snippets: Record<string, string>): Record<string, string[]> {
   const dir = mkdtempSync(join(tmpdir(), 'bpf-ts-maplike-'));
   try {
-    const files = Object.fromEntries(Object.entries(snippets).map(([name, code]) => {
-      const file = join(dir, `${name}.ts`);
-      writeFileSync(file, code);
-      return [name, file];
-    }));
+    const files = Object.fromEntries(
+      Object.entries(snippets).map(([name, code]) => {
+        const file = join(dir, `${name}.ts`);
+        writeFileSync(file, code);
+        return [name, file];
+      }),
+    );
     const program = ts.createProgram(Object.values(files), {
-      target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      strict: true, noEmit: true, skipLibCheck: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')],
+      target: ts.ScriptTarget.ES2022,
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      types: ['node'],
+      typeRoots: [join(ROOT, 'node_modules', '@types')],
       lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'],
     });
     const diagnostics = ts.getPreEmitDiagnostics(program);
-    return Object.fromEntries(Object.entries(files).map(([name, file]) => [
-      name,
-      diagnostics.filter((d) => d.file?.fileName === file).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')),
-    ]));
+    return Object.fromEntries(
+      Object.entries(files).map(([name, file]) => [name, diagnostics.filter((d) => d.file?.fileName === file).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))]),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -87,11 +94,9 @@ describe('MapLike: one interface, both maps', () => {
     expect(errs).toHaveLength(1);
     expect(errs![0]).toMatch(/deleteBatch/);
   }, 120_000);
-
 });
 
-const mk = (type: number, keySize: number, valueSize: number, maxEntries: number, cpus = 1) =>
-  new EmulatedMap(new Memory(), { name: 'm', type, keySize, valueSize, maxEntries, flags: 0 }, { cpus });
+const mk = (type: number, keySize: number, valueSize: number, maxEntries: number, cpus = 1) => new EmulatedMap(new Memory(), { name: 'm', type, keySize, valueSize, maxEntries, flags: 0 }, { cpus });
 const u64 = (n: number | bigint) => {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(BigInt(n));
@@ -101,15 +106,31 @@ const u64 = (n: number | bigint) => {
 describe('emulated batches', () => {
   it('hash: setBatch writes all and counts, getBatch reads them, deleteBatch skips absent keys', () => {
     const m = mk(T.HASH, 4, 8, 8);
-    expect(m.setBatch([[1, 10n], [2, u64(20)], [3, 30]])).toBe(3);
-    expect(m.getBatch().map(([k, v]) => [k.readUInt32LE(0), v.readBigUInt64LE(0)])).toEqual([[1, 10n], [2, 20n], [3, 30n]]);
+    expect(
+      m.setBatch([
+        [1, 10n],
+        [2, u64(20)],
+        [3, 30],
+      ]),
+    ).toBe(3);
+    expect(m.getBatch().map(([k, v]) => [k.readUInt32LE(0), v.readBigUInt64LE(0)])).toEqual([
+      [1, 10n],
+      [2, 20n],
+      [3, 30n],
+    ]);
     expect(m.deleteBatch([1, 9, 3])).toBe(2);
     expect([...m.keys()].map((k) => k.readUInt32LE(0))).toEqual([2]);
   });
 
   it('setBatch stops at the first error, as BPF_MAP_UPDATE_BATCH does, saying how far it got', () => {
     const m = mk(T.HASH, 4, 8, 2);
-    expect(() => m.setBatch([[1, 1n], [2, 2n], [3, 3n]])).toThrow(/E2BIG, after 2 of the batch/);
+    expect(() =>
+      m.setBatch([
+        [1, 1n],
+        [2, 2n],
+        [3, 3n],
+      ]),
+    ).toThrow(/E2BIG, after 2 of the batch/);
     expect(m.getBatch()).toHaveLength(2);
     expect(() => m.setBatch([[1, 5n]], 'noexist')).toThrow(/EEXIST/);
   });
@@ -137,9 +158,16 @@ describe('emulated batches', () => {
 describeRoot('the same MapLike code on a kernel map and an emulated one', () => {
   it('hash map: identical results from setBatch/getBatch/deleteBatch', () => {
     const run = (m: MapLike) => {
-      const wrote = m.setBatch([[7, 70n], [8, 80n], [9, 90n]]);
+      const wrote = m.setBatch([
+        [7, 70n],
+        [8, 80n],
+        [9, 90n],
+      ]);
       const deleted = m.deleteBatch([8, 100]);
-      const left = m.getBatch().map(([k, v]) => `${k.toString('hex')}=${v.toString('hex')}`).sort();
+      const left = m
+        .getBatch()
+        .map(([k, v]) => `${k.toString('hex')}=${v.toString('hex')}`)
+        .sort();
       return { wrote, deleted, left };
     };
     using kern = BpfMap.create({ name: 'maplike_t', type: T.HASH, keySize: 4, valueSize: 8, maxEntries: 8 });

@@ -7,8 +7,7 @@ import { BPF_MAP_TYPE as T } from '../../src/uapi/bpf.js';
 import { EmulatedMap } from '../../src/vm/maps.js';
 import { Memory } from '../../src/vm/memory.js';
 
-const mk = (type: number, keySize: number, valueSize: number, maxEntries: number, cpus = 1) =>
-  new EmulatedMap(new Memory(), { name: 'm', type, keySize, valueSize, maxEntries, flags: 0 }, { cpus });
+const mk = (type: number, keySize: number, valueSize: number, maxEntries: number, cpus = 1) => new EmulatedMap(new Memory(), { name: 'm', type, keySize, valueSize, maxEntries, flags: 0 }, { cpus });
 const u32 = (n: number) => {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(n);
@@ -56,7 +55,10 @@ describe('emulated maps', () => {
     v.writeBigUInt64LE(5n);
     expect(m.updateFromProgram(u32(0), v, 0, 2)).toBe(0);
     expect((m.get(0) as Buffer[]).map((b) => b.readBigUInt64LE(0))).toEqual([0n, 0n, 5n]);
-    m.set(0, [0, 1, 2].map(() => Buffer.alloc(8, 1)));
+    m.set(
+      0,
+      [0, 1, 2].map(() => Buffer.alloc(8, 1)),
+    );
     expect((m.get(0) as Buffer[]).every((b) => b.equals(Buffer.alloc(8, 1)))).toBe(true);
   });
 

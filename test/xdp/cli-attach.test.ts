@@ -148,9 +148,7 @@ describeRoot('bpf-ts load / show / detach --xdp (testenv, ICMP A→B)', () => {
     // Still attached after the command returned and closed its fds: the pin holds the link.
     expect((await pingB()).receivedSeqs).toEqual([1, 3, 5, 7, 9]);
     const shown = (await cliOk('show', '--netns', env.nsB, '--json')).json();
-    expect(shown.xdp).toEqual([
-      { interface: env.vethB, ifindex: env.ifindexB, mode: 'native', progId: loaded.progId, name: 'xdp_even_drop', link: true, linkId: loaded.linkId },
-    ]);
+    expect(shown.xdp).toEqual([{ interface: env.vethB, ifindex: env.ifindexB, mode: 'native', progId: loaded.progId, name: 'xdp_even_drop', link: true, linkId: loaded.linkId }]);
 
     // A netlink --replace cannot touch a link-owned program.
     const refused = await cli('load', DROP_ALL, ...onB(), '--mode', 'native', '--replace', '--bpffs', fs!.path);

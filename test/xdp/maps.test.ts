@@ -102,9 +102,7 @@ describeRoot('XDP maps steer the program (testenv, ICMP A→B)', () => {
     it('CLI: load --pin-maps, map update blocked_src, ping 7 → 0, map dump drop_count sums to 7', async () => {
       const pinDir = `${fs!.path}/x`;
       try {
-        const loaded = (
-          await cliOk('load', fixture('single_source_filter.o'), '--xdp', env.vethB, '--netns', env.nsB, '--mode', 'skb', '--bpffs', fs!.path, '--pin-maps', pinDir, '--json')
-        ).json();
+        const loaded = (await cliOk('load', fixture('single_source_filter.o'), '--xdp', env.vethB, '--netns', env.nsB, '--mode', 'skb', '--bpffs', fs!.path, '--pin-maps', pinDir, '--json')).json();
         expect(loaded).toMatchObject({ interface: env.vethB, program: 'xdp_filter', mode: 'skb', link: false });
         expect([...loaded.pinnedMaps].sort()).toEqual([`${pinDir}/blocked_src`, `${pinDir}/drop_count`]);
         expect(queryXdp(env.vethB, { netns: env.nsB })).toMatchObject({ attached: 'skb', progId: loaded.progId });

@@ -58,10 +58,14 @@ describeRoot('bpf-ts run / demo (child process)', () => {
     const r = await ping({ netns: env.nsA, to: env.ipB, count: 4, timeoutMs: 1000 });
     expect(r.receivedSeqs).toEqual([1, 3]);
 
-    const seen = await child.waitForLine((l) => {
-      const j = parse(l) as CounterLine | undefined;
-      return j?.counters !== undefined && counter(j, '1') === '2';
-    }, 30_000, index + 1);
+    const seen = await child.waitForLine(
+      (l) => {
+        const j = parse(l) as CounterLine | undefined;
+        return j?.counters !== undefined && counter(j, '1') === '2';
+      },
+      30_000,
+      index + 1,
+    );
     const counters = JSON.parse(seen.line) as CounterLine;
     expect(counter(counters, '0')).toBe('2');
     expect(counter(counters, '1')).toBe('2');

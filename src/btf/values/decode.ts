@@ -145,9 +145,7 @@ function decodeAt(btf: Btf, id: number, b: Uint8Array, off: number, le: boolean,
     case 'union': {
       const out: Record<string, unknown> = {};
       for (const f of valueFields(btf, t)) {
-        out[f.name] = f.bitfieldSize
-          ? decodeBitfield(btf, f.type, b, off, f.bitOffset, f.bitfieldSize, le)
-          : decodeAt(btf, f.type, b, off + f.bitOffset / 8, le, depth + 1, budget);
+        out[f.name] = f.bitfieldSize ? decodeBitfield(btf, f.type, b, off, f.bitOffset, f.bitfieldSize, le) : decodeAt(btf, f.type, b, off + f.bitOffset / 8, le, depth + 1, budget);
       }
       return out;
     }

@@ -9,7 +9,7 @@ import { defineCommand } from '../command.js';
 
 export const disasm = defineCommand({
   name: 'disasm',
-  summary: 'print the instructions of an object\'s programs with their C source lines (no root needed)',
+  summary: "print the instructions of an object's programs with their C source lines (no root needed)",
   usage: 'bpf-ts disasm OBJ [--program NAME] [--json]',
   options: {
     program: { type: 'string' },

@@ -12,7 +12,7 @@ import { defineCommand } from '../command.js';
 
 export const gen = defineCommand({
   name: 'gen',
-  summary: 'write a TypeScript module typed from the object\'s BTF: maps, globals, programs, events',
+  summary: "write a TypeScript module typed from the object's BTF: maps, globals, programs, events",
   usage: 'bpf-ts gen OBJ [--out FILE.ts] [--embed] [--event-type STRUCT]… [--runtime MODULE] [--json]',
   options: {
     out: { type: 'string' },

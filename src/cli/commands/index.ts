@@ -77,7 +77,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'top',
-    summary: 'show every loaded program\'s runs/s, ns/run and CPU share, refreshed live (like bpftop)',
+    summary: "show every loaded program's runs/s, ns/run and CPU share, refreshed live (like bpftop)",
     load: async () => (await import('./top.js')).top,
   },
   {
@@ -87,12 +87,12 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'disasm',
-    summary: 'print the instructions of an object\'s programs with their C source lines (no root needed)',
+    summary: "print the instructions of an object's programs with their C source lines (no root needed)",
     load: async () => (await import('./disasm.js')).disasm,
   },
   {
     name: 'gen',
-    summary: 'write a TypeScript module typed from the object\'s BTF: maps, globals, programs, events',
+    summary: "write a TypeScript module typed from the object's BTF: maps, globals, programs, events",
     load: async () => (await import('./gen.js')).gen,
   },
 ];

@@ -27,15 +27,19 @@ export function describeObject(obj: BpfObjectFile) {
       pinning: m.pinning,
       ...(m.mapExtra !== undefined ? { mapExtra: '0x' + m.mapExtra.toString(16) } : {}),
       // struct_ops: the kernel struct it implements and which program fills each member.
-      ...(m.structOps
-        ? { structOps: { struct: m.structOps.typeName, link: m.structOps.link, members: Object.fromEntries(m.structOps.funcs.map((f) => [f.member, f.program])) } }
-        : {}),
+      ...(m.structOps ? { structOps: { struct: m.structOps.typeName, link: m.structOps.link, members: Object.fromEntries(m.structOps.funcs.map((f) => [f.member, f.program])) } } : {}),
     })),
     // What the loader must find in the running kernel.
     kfuncs: obj.externs.filter((e) => e.kind === 'kfunc').map((e) => ({ name: e.name, weak: e.weak })),
     externs: obj.externs
       .filter((e) => e.kind !== 'kfunc')
-      .map((e) => ({ name: e.name, kind: e.kind, weak: e.weak, ...(e.kconfig ? { type: e.kconfig.type, size: e.kconfig.size } : {}), ...(e.kind === 'ksym' ? { typeless: e.typeless === true } : {}) })),
+      .map((e) => ({
+        name: e.name,
+        kind: e.kind,
+        weak: e.weak,
+        ...(e.kconfig ? { type: e.kconfig.type, size: e.kconfig.size } : {}),
+        ...(e.kind === 'ksym' ? { typeless: e.typeless === true } : {}),
+      })),
   };
 }
 
@@ -64,7 +68,12 @@ export const inspect = defineCommand({
     ctx.print(`license: ${d.license ?? '(none)'}`);
     for (const w of d.warnings) ctx.print(`warning: ${w}`);
     ctx.print('');
-    ctx.print(table(['PROGRAM', 'SECTION', 'TYPE', 'INSNS'], d.programs.map((p) => [p.name, p.section, p.type, p.instructions])));
+    ctx.print(
+      table(
+        ['PROGRAM', 'SECTION', 'TYPE', 'INSNS'],
+        d.programs.map((p) => [p.name, p.section, p.type, p.instructions]),
+      ),
+    );
     ctx.print('');
     if (d.maps.length === 0) ctx.print('no maps');
     else {
@@ -86,7 +95,10 @@ export const inspect = defineCommand({
       ctx.print(
         table(
           ['EXTERN', 'KIND', 'WEAK'],
-          [...d.kfuncs.map((k) => [k.name, 'kfunc', k.weak ? 'yes' : 'no']), ...d.externs.map((e) => [e.name, e.kind === 'kconfig' ? `kconfig ${e.type}` : e.kind === 'ksym' ? (e.typeless ? 'ksym (typeless)' : 'ksym') : e.kind, e.weak ? 'yes' : 'no'])],
+          [
+            ...d.kfuncs.map((k) => [k.name, 'kfunc', k.weak ? 'yes' : 'no']),
+            ...d.externs.map((e) => [e.name, e.kind === 'kconfig' ? `kconfig ${e.type}` : e.kind === 'ksym' ? (e.typeless ? 'ksym (typeless)' : 'ksym') : e.kind, e.weak ? 'yes' : 'no']),
+          ],
         ),
       );
     }

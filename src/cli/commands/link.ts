@@ -51,7 +51,13 @@ export const link = defineCommand({
     });
     if (ctx.json) ctx.printJson(rows);
     else if (rows.length === 0) ctx.print('no bpf_links in the kernel');
-    else ctx.print(table(['ID', 'TYPE', 'PROG', 'NAME', 'TARGET'], rows.map((r) => [r.id, r.type, r.progId, r.progName, r.target])));
+    else
+      ctx.print(
+        table(
+          ['ID', 'TYPE', 'PROG', 'NAME', 'TARGET'],
+          rows.map((r) => [r.id, r.type, r.progId, r.progName, r.target]),
+        ),
+      );
     return 0;
   },
 });

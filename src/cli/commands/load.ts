@@ -57,7 +57,8 @@ export const load = defineCommand({
     const [file, ...more] = positionals;
     if (file === undefined || more.length > 0) throw new BpfError('USAGE', `load takes exactly one object file (usage: ${this.usage})`);
     if (values['pin-links'] !== undefined) {
-      if (values.xdp || values.tc || values.cgroup || values['sk-msg']) throw new BpfError('USAGE', '--pin-links attaches tracing programs where their sections say; it does not go with --xdp, --tc or --cgroup');
+      if (values.xdp || values.tc || values.cgroup || values['sk-msg'])
+        throw new BpfError('USAGE', '--pin-links attaches tracing programs where their sections say; it does not go with --xdp, --tc or --cgroup');
       return loadPinLinks(file, values['pin-links'], { program: values.program, set: values.set }, ctx);
     }
     const kinds = [values.xdp && '--xdp', values.tc && '--tc', (values.cgroup || values['sk-msg']) && '--cgroup/--sk-msg'].filter(Boolean);
@@ -92,7 +93,7 @@ export const load = defineCommand({
     applyMaxEntries(spec, values['max-entries']);
     const prog = selectXdpProgram(spec, values.program);
     using coll = spec.load({
-    ignoreMemoryLimit: values['ignore-memory-limit'] === true,
+      ignoreMemoryLimit: values['ignore-memory-limit'] === true,
       programs: xdpProgramNames(spec),
       programType: 'xdp',
       bpffs,
@@ -106,9 +107,7 @@ export const load = defineCommand({
         using link = attachXdpLink({ iface, program: p, mode, netns });
         try {
           // Verified after pinning: a detach between LINK_CREATE and the pin leaves nothing attached.
-          pinLinkVerified(link.fd.value, linkPinPath, `XDP link ${link.id}`, () =>
-            queryXdp(link.ifindex, { netns }).programs.some((s) => s.progId === link.progId),
-          );
+          pinLinkVerified(link.fd.value, linkPinPath, `XDP link ${link.id}`, () => queryXdp(link.ifindex, { netns }).programs.some((s) => s.progId === link.progId));
         } catch (e) {
           try {
             link.detach();
@@ -143,7 +142,9 @@ export const load = defineCommand({
     };
     if (ctx.json) ctx.printJson(out);
     else {
-      ctx.print(`attached ${prog.name} (id ${out.progId}) to ${out.interface} (ifindex ${out.ifindex}) in ${out.mode} mode${out.link ? `, through bpf_link ${out.linkId} pinned at ${out.linkPin}` : ''}`);
+      ctx.print(
+        `attached ${prog.name} (id ${out.progId}) to ${out.interface} (ifindex ${out.ifindex}) in ${out.mode} mode${out.link ? `, through bpf_link ${out.linkId} pinned at ${out.linkPin}` : ''}`,
+      );
       if (removedDefunctPin) ctx.print(`removed ${removedDefunctPin}: it held a bpf_link that was no longer attached (its device was gone)`);
       if (mode === 'auto') ctx.print(`(--mode auto: the kernel chose ${out.mode})`);
       if (out.replacedProgId !== undefined) ctx.print(`replaced program id ${out.replacedProgId}`);

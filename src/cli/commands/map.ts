@@ -13,7 +13,10 @@ import { hexList, table } from '../format.js';
 import { parseHex } from '../hex.js';
 import { openMapTarget } from '../target.js';
 
-const spaced = (b: Uint8Array) => hexList(b).map((x) => x.slice(2)).join(' ');
+const spaced = (b: Uint8Array) =>
+  hexList(b)
+    .map((x) => x.slice(2))
+    .join(' ');
 
 /** bpftool -j's "formatted": key (when BTF describes it), value or values per CPU. */
 function formattedEntry(typed: TypedMap, key: Uint8Array, value: MapValue): Record<string, unknown> {
@@ -26,9 +29,7 @@ function formattedEntry(typed: TypedMap, key: Uint8Array, value: MapValue): Reco
 
 /** bpftool -j's raw entry: value, or values per CPU; plus "formatted" when the map has BTF. */
 export function entryJson(key: Uint8Array, value: MapValue, typed?: TypedMap | null) {
-  const raw = Array.isArray(value)
-    ? { key: hexList(key), values: value.map((v, cpu) => ({ cpu, value: hexList(v) })) }
-    : { key: hexList(key), value: hexList(value) };
+  const raw = Array.isArray(value) ? { key: hexList(key), values: value.map((v, cpu) => ({ cpu, value: hexList(v) })) } : { key: hexList(key), value: hexList(value) };
   return typed && typed.value.typeId ? { ...raw, formatted: formattedEntry(typed, key, value) } : raw;
 }
 
@@ -81,7 +82,13 @@ export const map = defineCommand({
     if (sub === 'list') {
       const maps = listMaps();
       if (ctx.json) ctx.printJson(maps.map((m) => ({ id: m.id, name: m.name, type: mapTypeName(m.type), keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags })));
-      else ctx.print(table(['ID', 'NAME', 'TYPE', 'KEY', 'VALUE', 'MAX', 'FLAGS'], maps.map((m) => [m.id, m.name, mapTypeName(m.type), m.keySize, m.valueSize, m.maxEntries, '0x' + m.flags.toString(16)])));
+      else
+        ctx.print(
+          table(
+            ['ID', 'NAME', 'TYPE', 'KEY', 'VALUE', 'MAX', 'FLAGS'],
+            maps.map((m) => [m.id, m.name, mapTypeName(m.type), m.keySize, m.valueSize, m.maxEntries, '0x' + m.flags.toString(16)]),
+          ),
+        );
       return 0;
     }
     if (!['dump', 'lookup', 'update', 'delete'].includes(sub ?? '')) {
@@ -107,7 +114,12 @@ export const map = defineCommand({
         const flags = String(values.flags ?? 'any').split(',') as UpdateFlag[];
         updateFlags(flags);
         // A per-CPU map gets the same value on every CPU, as bpftool does.
-        if (m.perCpu) m.setPerCpu(key, Array.from({ length: m.cpus }, () => value), flags);
+        if (m.perCpu)
+          m.setPerCpu(
+            key,
+            Array.from({ length: m.cpus }, () => value),
+            flags,
+          );
         else m.set(key, value, flags);
         if (ctx.json) ctx.printJson({ updated: true, key: hexList(key), value: hexList(value) });
         else ctx.print(`updated map ${m.name}: key ${spaced(key)}`);

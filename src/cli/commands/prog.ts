@@ -17,7 +17,12 @@ export const prog = defineCommand({
     if (ctx.json) {
       ctx.printJson(progs.map((p) => ({ id: p.id, name: p.name, type: progTypeName(p.type), tag: p.tag, xlatedBytes: p.xlatedProgLen, jitedBytes: p.jitedProgLen, mapIds: p.mapIds })));
     } else {
-      ctx.print(table(['ID', 'NAME', 'TYPE', 'TAG', 'XLATED', 'MAPS'], progs.map((p) => [p.id, p.name, progTypeName(p.type), p.tag, p.xlatedProgLen, p.mapIds.join(',')])));
+      ctx.print(
+        table(
+          ['ID', 'NAME', 'TYPE', 'TAG', 'XLATED', 'MAPS'],
+          progs.map((p) => [p.id, p.name, progTypeName(p.type), p.tag, p.xlatedProgLen, p.mapIds.join(',')]),
+        ),
+      );
     }
     return 0;
   },

@@ -26,7 +26,8 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 export const run = defineCommand({
   name: 'run',
   summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
-  usage: 'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
+  usage:
+    'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
   options: {
     xdp: { type: 'string' },
     mode: { type: 'string' },
@@ -78,8 +79,22 @@ export const run = defineCommand({
     });
     try {
       att = attachForeground({ iface, progFd: coll.program(prog.name).fd.value, mode, netns, netlink: values.netlink === true, warn: (l) => writeStderr(l + '\n') });
-      if (!ctx.json) ctx.print(`attached ${prog.name} (id ${att.progId}) to ${att.ifname} in ${att.mode} mode${att.via === 'link' ? ` through bpf_link ${att.linkId}` : ' through netlink'}; Ctrl-C detaches`);
-      else ctx.print(JSON.stringify({ attached: { interface: att.ifname, ifindex: att.ifindex, program: prog.name, progId: att.progId, mode: att.mode, via: att.via, ...(att.linkId !== undefined ? { linkId: att.linkId } : {}) } }));
+      if (!ctx.json)
+        ctx.print(`attached ${prog.name} (id ${att.progId}) to ${att.ifname} in ${att.mode} mode${att.via === 'link' ? ` through bpf_link ${att.linkId}` : ' through netlink'}; Ctrl-C detaches`);
+      else
+        ctx.print(
+          JSON.stringify({
+            attached: {
+              interface: att.ifname,
+              ifindex: att.ifindex,
+              program: prog.name,
+              progId: att.progId,
+              mode: att.mode,
+              via: att.via,
+              ...(att.linkId !== undefined ? { linkId: att.linkId } : {}),
+            },
+          }),
+        );
 
       stopEvents = streamEvents(coll, ctx, headers);
       // Runs until --duration; signals and a closed pipe end the process from lifecycle.ts after the cleanup.

@@ -79,7 +79,12 @@ export const show = defineCommand({
       return 0;
     }
     if (interfaces) {
-      ctx.print(table(['INTERFACE', 'IFINDEX', 'XDP', 'TC'], interfaces.map((i) => [i.interface, i.ifindex, i.xdp, i.tc])));
+      ctx.print(
+        table(
+          ['INTERFACE', 'IFINDEX', 'XDP', 'TC'],
+          interfaces.map((i) => [i.interface, i.ifindex, i.xdp, i.tc]),
+        ),
+      );
       ctx.print('');
     }
     if (rows.length === 0 && tc.length === 0) {
@@ -87,13 +92,28 @@ export const show = defineCommand({
       return 0;
     }
     if (rows.length === 0) ctx.print(`no XDP programs attached${netns ? ` in netns ${netns}` : ''}`);
-    else ctx.print(table(['INTERFACE', 'IFINDEX', 'MODE', 'ID', 'NAME', 'ATTACHED BY'], rows.map((r) => [r.interface, r.ifindex, r.mode, r.progId, r.name, r.link ? `bpf_link${r.linkId !== undefined ? ' ' + r.linkId : ''}` : 'netlink'])));
+    else
+      ctx.print(
+        table(
+          ['INTERFACE', 'IFINDEX', 'MODE', 'ID', 'NAME', 'ATTACHED BY'],
+          rows.map((r) => [r.interface, r.ifindex, r.mode, r.progId, r.name, r.link ? `bpf_link${r.linkId !== undefined ? ' ' + r.linkId : ''}` : 'netlink']),
+        ),
+      );
     if (tc.length) {
       ctx.print('');
       ctx.print(
         table(
           ['INTERFACE', 'IFINDEX', 'TC HOOK', 'PRIO', 'HANDLE', 'ID', 'NAME', 'ATTACHED BY'],
-          tc.map((r) => [r.interface, r.ifindex, r.direction, r.priority, r.handle === null ? null : `0x${r.handle.toString(16)}`, r.progId, r.name, r.link ? `tcx bpf_link ${'linkId' in r ? r.linkId : ''}` : r.priority === null ? 'tcx' : `clsact${r.directAction ? ' da' : ''}`]),
+          tc.map((r) => [
+            r.interface,
+            r.ifindex,
+            r.direction,
+            r.priority,
+            r.handle === null ? null : `0x${r.handle.toString(16)}`,
+            r.progId,
+            r.name,
+            r.link ? `tcx bpf_link ${'linkId' in r ? r.linkId : ''}` : r.priority === null ? 'tcx' : `clsact${r.directAction ? ' da' : ''}`,
+          ]),
         ),
       );
     }
@@ -114,6 +134,12 @@ function showCgroup(arg: string, effective: boolean, ctx: CommandContext): numbe
   }));
   if (ctx.json) ctx.printJson({ cgroup: path, ...(effective ? { effective: true } : {}), programs });
   else if (programs.length === 0) ctx.print(`no programs attached to cgroup ${path}${effective ? ' (effective)' : ''}`);
-  else ctx.print(table(['ID', 'ATTACH TYPE', 'NAME', 'FLAGS', 'ATTACHED BY'], programs.map((p) => [p.progId, p.attachType, p.name, 'flags' in p ? (p.flags ?? null) : null, p.link ? `bpf_link ${p.linkId ?? ''}` : 'prog_attach'])));
+  else
+    ctx.print(
+      table(
+        ['ID', 'ATTACH TYPE', 'NAME', 'FLAGS', 'ATTACHED BY'],
+        programs.map((p) => [p.progId, p.attachType, p.name, 'flags' in p ? (p.flags ?? null) : null, p.link ? `bpf_link ${p.linkId ?? ''}` : 'prog_attach']),
+      ),
+    );
   return 0;
 }

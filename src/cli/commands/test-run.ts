@@ -41,7 +41,7 @@ export const testRun = defineCommand({
     '                 (-- asm / -- raw / -- mem / -- result sections)\n' +
     '  --emulate      run in the built-in emulator instead of the kernel (no root); for --asm files r1 = memory,\n' +
     '                 r2 = its length; for objects the packet as BPF_PROG_TEST_RUN gives it, maps emulated\n' +
-    '  --mem-hex HEX  the memory (replaces the file\'s -- mem)\n' +
+    "  --mem-hex HEX  the memory (replaces the file's -- mem)\n" +
     '  --budget N     instructions before giving up (default 1000000)\n' +
     '  --trace        (with --emulate) print every executed instruction, the registers it changed and its C line',
   options: testRunOptions,
@@ -52,7 +52,8 @@ export const testRun = defineCommand({
     const dataHex = values['data-hex'];
     if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
     const data = parseHex(dataHex, '--data-hex');
-    if (data.length < 14) throw new BpfError('USAGE', `--data-hex is ${data.length} bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)`);
+    if (data.length < 14)
+      throw new BpfError('USAGE', `--data-hex is ${data.length} bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)`);
     const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
     if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
     const spec = openObject(file);

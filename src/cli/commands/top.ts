@@ -68,7 +68,7 @@ function positiveNumber(v: unknown, what: string, dflt: number): number {
 
 export const top = defineCommand({
   name: 'top',
-  summary: 'show every loaded program\'s runs/s, ns/run and CPU share, refreshed live (like bpftop)',
+  summary: "show every loaded program's runs/s, ns/run and CPU share, refreshed live (like bpftop)",
   usage: 'bpf-ts top [--interval SECONDS] [--count N] [--sort cpu|runs|avg|id|name] [--limit N] [--json]',
   options: {
     interval: { type: 'string' },
@@ -99,10 +99,7 @@ export const top = defineCommand({
       let t0 = process.hrtime.bigint();
       for (let i = 0; i < count; i++) {
         let timer: NodeJS.Timeout | undefined;
-        const ended = await Promise.race([
-          stopped.then(() => true),
-          new Promise<boolean>((r) => (timer = setTimeout(() => r(false), interval * 1000))),
-        ]);
+        const ended = await Promise.race([stopped.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), interval * 1000)))]);
         clearTimeout(timer);
         if (ended) break;
         const now = listPrograms();
@@ -115,7 +112,12 @@ export const top = defineCommand({
           ctx.print(JSON.stringify({ time: new Date().toISOString(), intervalSec: interval, programs: rows }));
         } else {
           ctx.print(`${new Date().toISOString()}  ${now.length} programs`);
-          ctx.print(table(['ID', 'TYPE', 'NAME', 'RUNS/S', 'AVG NS', 'CPU %'], rows.map((r) => [r.id, r.type, r.name, r.runsPerSec, r.avgNs, r.cpuPercent.toFixed(2)])));
+          ctx.print(
+            table(
+              ['ID', 'TYPE', 'NAME', 'RUNS/S', 'AVG NS', 'CPU %'],
+              rows.map((r) => [r.id, r.type, r.name, r.runsPerSec, r.avgNs, r.cpuPercent.toFixed(2)]),
+            ),
+          );
           ctx.print('');
         }
       }

@@ -23,9 +23,7 @@ function enumsMatch(l: BtfEnum | BtfEnum64, t: BtfEnum | BtfEnum64): boolean {
 
 function compositesMatch(localBtf: Btf, l: BtfComposite, targBtf: Btf, t: BtfComposite, behindPtr: boolean, level: number): boolean {
   if (l.members.length > t.members.length) return false;
-  return l.members.every((lm) =>
-    t.members.some((tm) => coreNamesMatch(lm.name, tm.name) && typesMatch(localBtf, lm.type, targBtf, tm.type, behindPtr, level - 1)),
-  );
+  return l.members.every((lm) => t.members.some((tm) => coreNamesMatch(lm.name, tm.name) && typesMatch(localBtf, lm.type, targBtf, tm.type, behindPtr, level - 1)));
 }
 
 export function typesMatch(localBtf: Btf, localId: number, targBtf: Btf, targId: number, behindPtr = false, level = MAX_DEPTH): boolean {

@@ -97,15 +97,7 @@ export function patchCoreInsn(insns: Insns, i: number, res: CoreReloValues, wher
     }
     case BPF_LD: {
       const next = i + 1;
-      if (
-        code !== LD_IMM64 ||
-        next >= insns.count ||
-        insns.src(i) !== 0 ||
-        insns.off(i) !== 0 ||
-        insns.code(next) !== 0 ||
-        insns.bytes[next * INSN_SIZE + 1] !== 0 ||
-        insns.off(next) !== 0
-      ) {
+      if (code !== LD_IMM64 || next >= insns.count || insns.src(i) !== 0 || insns.off(i) !== 0 || insns.code(next) !== 0 || insns.bytes[next * INSN_SIZE + 1] !== 0 || insns.off(next) !== 0) {
         fail(`instruction ${i} (LD) is not a plain ld_imm64`);
       }
       const imm = (BigInt(insns.imm(next) >>> 0) << 32n) | BigInt(insns.imm(i) >>> 0);

@@ -35,10 +35,5 @@ export function coreReloIsEnumvalBased(kind: number): boolean {
  * 0 instead of poisoning the instruction, so programs can branch on them.
  */
 export function coreReloIsExistence(kind: number): boolean {
-  return (
-    kind === BPF_CORE_FIELD_EXISTS ||
-    kind === BPF_CORE_TYPE_EXISTS ||
-    kind === BPF_CORE_ENUMVAL_EXISTS ||
-    kind === BPF_CORE_TYPE_MATCHES
-  );
+  return kind === BPF_CORE_FIELD_EXISTS || kind === BPF_CORE_TYPE_EXISTS || kind === BPF_CORE_ENUMVAL_EXISTS || kind === BPF_CORE_TYPE_MATCHES;
 }

@@ -144,10 +144,7 @@ export class CoreResolver {
     }
 
     const r = calcCoreRelo(kind, local, null, this.littleEndian);
-    const reason =
-      cands.length === 0
-        ? `no ${typeLabel(rootType).replace(rootType.name, essentialName(rootType.name))} in kernel BTF`
-        : mismatchReason(local, best!.why, best!.depth);
+    const reason = cands.length === 0 ? `no ${typeLabel(rootType).replace(rootType.name, essentialName(rootType.name))} in kernel BTF` : mismatchReason(local, best!.why, best!.depth);
     return { ...base, ...r, target: null, reason };
   }
 }

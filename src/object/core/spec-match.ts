@@ -76,10 +76,7 @@ export function matchCoreSpec(local: CoreSpec, targBtf: Btf, targId: number): Co
   const spec: CoreSpec = { btf: targBtf, rootTypeId: targId, kind: local.kind, raw: [], accessors: [], bitOffset: 0 };
 
   if (coreReloIsTypeBased(local.kind)) {
-    const same =
-      local.kind === BPF_CORE_TYPE_MATCHES
-        ? typesMatch(local.btf, local.rootTypeId, targBtf, targId)
-        : typesAreCompat(local.btf, local.rootTypeId, targBtf, targId);
+    const same = local.kind === BPF_CORE_TYPE_MATCHES ? typesMatch(local.btf, local.rootTypeId, targBtf, targId) : typesAreCompat(local.btf, local.rootTypeId, targBtf, targId);
     return same ? { ok: true, spec } : { ok: false, depth: 0, why: 'type' };
   }
 
