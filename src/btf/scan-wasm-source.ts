@@ -1,8 +1,8 @@
 // The source of the WebAssembly module in scan-wasm.ts: its functions
 // assembled opcode by opcode. Not loaded at run time (scan-wasm.ts embeds the
 // bytes); a test checks that moduleBytes() is what scan-wasm.ts embeds, so a
-// change here goes with regenerating SCAN_WASM_HEX:
-//   node -e "import('./dist/btf/scan-wasm-source.js').then(m => console.log(Buffer.from(m.moduleBytes()).toString('hex')))"
+// change here goes with regenerating SCAN_WASM_HEX: after `npm run build`,
+// print moduleBytes() of dist/btf/scan-wasm-source.js as hex and paste it there.
 
 import { ODD_NAMES } from './scan-wasm.js';
 

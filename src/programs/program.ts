@@ -6,31 +6,11 @@ import { Fd } from '../sys/fd.js';
 import { type ProgInfo, progInfo } from '../sys/info.js';
 import { getFdById, objGet } from '../sys/obj-attr.js';
 import { progTestRun, type TestRunResult } from '../sys/prog-attr.js';
-import { BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
+import { progTypeName, verdictName } from '../uapi/bpf.js';
 import { pinFd } from '../maps/pin.js';
 import { checkU32 } from '../maps/map.js';
 
-export const XDP_ACTIONS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const;
-/** TC_ACT_* by value; -1 is TC_ACT_UNSPEC. */
-const TC_ACTIONS: Record<number, string> = {
-  [-1]: 'TC_ACT_UNSPEC',
-  0: 'TC_ACT_OK',
-  1: 'TC_ACT_RECLASSIFY',
-  2: 'TC_ACT_SHOT',
-  3: 'TC_ACT_PIPE',
-  4: 'TC_ACT_STOLEN',
-  5: 'TC_ACT_QUEUED',
-  6: 'TC_ACT_REPEAT',
-  7: 'TC_ACT_REDIRECT',
-  8: 'TC_ACT_TRAP',
-};
-
-/** The name of a return value for a program type (XDP_DROP, TC_ACT_SHOT, …), or null. */
-export function verdictName(type: number, retval: number): string | null {
-  if (type === BPF_PROG_TYPE.XDP) return XDP_ACTIONS[retval] ?? null;
-  if (type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT) return TC_ACTIONS[retval | 0] ?? null;
-  return null;
-}
+export { XDP_ACTIONS, verdictName } from '../uapi/bpf.js';
 
 export interface TestRunOptions {
   repeat?: number;

@@ -246,3 +246,26 @@ export const progTypeName = (t: number): string => PROG_TYPE_NAMES[t] ?? `type_$
 const ATTACH_TYPE_BY_VALUE = new Map<number, string>(Object.entries(BPF_ATTACH_TYPE).map(([k, v]) => [v, k.toLowerCase()]));
 /** bpftool-style attach type name ("trace_fentry", "tcx_ingress"), "type_N" when unknown. */
 export const attachTypeName = (t: number): string => ATTACH_TYPE_BY_VALUE.get(t) ?? `type_${t}`;
+
+// Program return values by name: the kernel (test-run) and the emulator report them alike.
+export const XDP_ACTIONS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'] as const;
+/** TC_ACT_* by value; -1 is TC_ACT_UNSPEC. */
+const TC_ACTIONS: Record<number, string> = {
+  [-1]: 'TC_ACT_UNSPEC',
+  0: 'TC_ACT_OK',
+  1: 'TC_ACT_RECLASSIFY',
+  2: 'TC_ACT_SHOT',
+  3: 'TC_ACT_PIPE',
+  4: 'TC_ACT_STOLEN',
+  5: 'TC_ACT_QUEUED',
+  6: 'TC_ACT_REPEAT',
+  7: 'TC_ACT_REDIRECT',
+  8: 'TC_ACT_TRAP',
+};
+
+/** The name of a return value for a program type (XDP_DROP, TC_ACT_SHOT, …), or null. */
+export function verdictName(type: number, retval: number): string | null {
+  if (type === BPF_PROG_TYPE.XDP) return XDP_ACTIONS[retval] ?? null;
+  if (type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT) return TC_ACTIONS[retval | 0] ?? null;
+  return null;
+}

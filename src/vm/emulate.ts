@@ -10,7 +10,7 @@ import type { Insn } from '../asm/insn.js';
 import type { Btf } from '../btf/btf.js';
 import { CoreResolver, applyCoreRelocations } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
-import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
+import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
 import { type SkBuffInput, Packet, SkBuff, XDP_HEADROOM, XDP_TAILROOM, type XdpMdInput, xdpContext } from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
@@ -73,26 +73,7 @@ export interface EmulatedTestRun {
   skb?: Record<string, number>;
 }
 
-const XDP_ACTIONS = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
-const TC_ACTIONS: Record<number, string> = {
-  [-1]: 'TC_ACT_UNSPEC',
-  0: 'TC_ACT_OK',
-  1: 'TC_ACT_RECLASSIFY',
-  2: 'TC_ACT_SHOT',
-  3: 'TC_ACT_PIPE',
-  4: 'TC_ACT_STOLEN',
-  5: 'TC_ACT_QUEUED',
-  6: 'TC_ACT_REPEAT',
-  7: 'TC_ACT_REDIRECT',
-  8: 'TC_ACT_TRAP',
-};
 const MAX_TAIL_CALL_CNT = 33;
-
-function verdict(type: number, retval: number): string | null {
-  if (type === BPF_PROG_TYPE.XDP) return XDP_ACTIONS[retval] ?? null;
-  if (type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT) return TC_ACTIONS[retval | 0] ?? null;
-  return null;
-}
 
 /** What one run is doing: the packet, its context, what it emitted. */
 /** The state one emulated run carries through its tail calls. */
@@ -272,7 +253,7 @@ export class EmulatedProgram {
       const retval = Number(BigInt.asUintN(32, r.retval));
       return {
         retval,
-        verdict: verdict(type, retval | 0),
+        verdict: verdictName(type, retval | 0),
         dataOut: pkt.out(),
         durationNs: 0,
         instructions: r.instructions,

@@ -23,7 +23,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfError, type BpfErrorCode } from '../../src/errors.js';
 import { parseObject } from '../../src/object/object.js';
-import { FUZZ_SEED, seedLine } from '../helpers/fuzz.js';
+import { FUZZ_SEED, Rng, seedLine } from '../helpers/fuzz.js';
 import { ROOT, listFixtures } from '../helpers/oracle.js';
 
 const SEED = FUZZ_SEED;
@@ -46,26 +46,6 @@ const OBJECT_CODES = new Set<BpfErrorCode>([
   'MAP_UNKNOWN_TYPE',
   'PROGRAM_INVALID',
 ]);
-
-/** mulberry32: small, fast, good enough to pick mutations. */
-class Rng {
-  constructor(private s: number) {}
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-}
 
 // ---------------------------------------------------------------------------
 // A raw ELF64 reader of our own, for finding what to mutate in valid input.
