@@ -3,7 +3,7 @@
 // --check` (so no `using`, which Node 20 does not have), json blocks parse
 // (a fragment like `"maps": [...]` inside braces), ts blocks have no syntax
 // errors. Placeholders written `…` stand for elided code. Running them (as
-// root) is test/docs/run-blocks.test.ts.
+// root) is test/docs/run-blocks.ts.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -22,6 +22,10 @@
 //   command (`run`/`top` with neither --duration nor --count) gets Ctrl-C
 //   (SIGINT) after 3 s and must exit 130 having cleaned up.
 // A block fenced ```js no-run (or ts/sh) is listed in NO_RUN with the reason.
+//
+// The blocks are dealt round-robin into parts, one test file each
+// (run-blocks-N.test.ts), so the parts run in parallel: each part makes its
+// own namespaces, bpffs and names.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -256,140 +260,151 @@ const all = docBlocks();
 const noRun = (b: Block) => /\bno-run\b/.test(b.info);
 const runnable = all.filter((b) => ['js', 'ts', 'sh'].includes(b.lang) && !noRun(b));
 
-describeRoot('every js/ts block and bpf-ts command line in README.md and docs/ runs', () => {
-  let dir = '';
+/** Part `part` (0-based) of `parts`: every parts-th runnable block; part 0 also checks the lists. */
+export function runDocBlocks(part: number, parts: number): void {
+  const mine = runnable.filter((_b, i) => i % parts === part);
+  describeRoot(`every js/ts block and bpf-ts command line in README.md and docs/ runs (part ${part + 1} of ${parts})`, () => {
+    let dir = '';
 
-  beforeAll(() => {
-    ensureDist();
-    dir = mkdtempSync(join(tmpdir(), 'bpfts-doc-run-'));
-    mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
-    symlinkSync(ROOT, join(dir, 'node_modules', 'bpf-ts'));
-    symlinkSync(join(ROOT, 'node_modules', 'vitest'), join(dir, 'node_modules', 'vitest'));
-    symlinkSync(join(ROOT, 'fixtures'), join(dir, 'fixtures'));
-    // README's placeholders: obj.o is any XDP object, new.o another one.
-    for (const [name, target] of [
-      ['obj.o', 'icmp_even_drop.o'],
-      ['new.o', 'globals.o'],
-      ['tc_shared_map.o', 'tc_shared_map.o'],
-      ['sockops_redir.o', 'sockops_redir.o'],
-    ])
-      symlinkSync(join(ROOT, 'fixtures', target!), join(dir, name!));
-    mkdirSync(join(dir, 'bin'));
-    const bin = join(ROOT, 'bin', 'bpf-ts.js');
-    writeFileSync(join(dir, 'bin', 'bpf-ts'), `#!/bin/sh\nexec "${process.execPath}" "${bin}" "$@"\n`, { mode: 0o755 });
-    writeFileSync(join(dir, 'bin', 'sudo'), '#!/bin/sh\n# the test already runs as root\nexec "$@"\n', { mode: 0o755 });
-    writeFileSync(join(dir, 'bin', 'npx'), `#!/bin/sh\n[ "$1" = bpf-ts ] || { echo "npx $1: the docs test provides only bpf-ts" >&2; exit 127; }\nshift\nexec "${process.execPath}" "${bin}" "$@"\n`, {
-      mode: 0o755,
-    });
-    writeFileSync(join(dir, 'bin', 'node'), `#!/bin/sh\nexec "${process.execPath}" "$@"\n`, { mode: 0o755 });
-    // eth0 lives in a namespace of ours; its peer in another; both up, IPv6 off.
-    sh('ip', ['netns', 'add', nsEth]);
-    sh('ip', ['netns', 'add', nsPeer]);
-    sh('ip', ['-n', nsEth, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', nsPeer]);
-    for (const ns of [nsEth, nsPeer]) {
-      sh('nsenter', [`--net=/var/run/netns/${ns}`, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
-      sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
-      sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    }
-  });
-
-  afterAll(() => {
-    const problems: string[] = [];
-    const tryIt = (what: string, f: () => void) => {
-      try {
-        f();
-      } catch (e) {
-        problems.push(`${what}: ${(e as Error).message}`);
-      }
-    };
-    for (const ns of [nsEth, nsPeer]) if (existsSync(`/var/run/netns/${ns}`)) tryIt(`netns ${ns}`, () => sh('ip', ['netns', 'del', ns]));
-    problems.push(...cleanupNamed());
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (problems.length) throw new Error(`cleanup: ${problems.join('; ')}`);
-  });
-
-  it('finds the blocks: js, ts and sh', () => {
-    expect(runnable.filter((b) => b.lang === 'js').length).toBeGreaterThan(10);
-    expect(runnable.filter((b) => b.lang === 'ts').length).toBeGreaterThan(3);
-    expect(runnable.filter((b) => b.lang === 'sh').length).toBeGreaterThan(15);
-  });
-
-  it('each SH_PRINTS entry names a command of its file', () => {
-    for (const p of SH_PRINTS)
-      expect(
-        runnable.some((b) => b.file === p.file && b.lang === 'sh' && b.code.includes(p.command)),
-        `${p.file}: ${p.command}`,
-      ).toBe(true);
-  });
-
-  it('each no-run block is listed with its reason, and each listed one exists', () => {
-    const marked = all.filter(noRun).map((b) => `${b.file}:${b.line}`);
-    const listed = NO_RUN.map((n) => {
-      const b = all.find((x) => x.file === n.file && x.code.includes(n.contains));
-      return b ? `${b.file}:${b.line}` : `${n.file}: no block contains ${n.contains}`;
-    });
-    expect(marked.sort()).toEqual(listed.sort());
-  });
-
-  it.each(runnable.filter((b) => b.lang !== 'sh').map((b) => [`${b.file}:${b.line}`, b] as const))('%s runs', (where, b) => {
-    const base = join(dir, `${b.file.replace(/\W/g, '_')}_${b.line}`);
-    let code = subst(b.code);
-    if (b.lang === 'ts') {
-      const out = ts.transpileModule(code, { reportDiagnostics: true, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } });
-      expect((out.diagnostics ?? []).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
-      code = out.outputText;
-    }
-    // codegen.md: the module `bpf-ts gen` writes (step 3 of its flow) for the object next to it.
-    if (/from '\.\/prog\.js'/.test(b.code)) {
-      rmSync(join(dir, 'prog.o'), { force: true });
-      symlinkSync(join(ROOT, 'fixtures', 'events_typed.o'), join(dir, 'prog.o'));
-      execFileSync(process.execPath, [join(ROOT, 'bin', 'bpf-ts.js'), 'gen', 'prog.o', '--out', 'prog.ts'], { cwd: dir, stdio: 'pipe' });
+    beforeAll(() => {
+      ensureDist();
+      dir = mkdtempSync(join(tmpdir(), 'bpfts-doc-run-'));
+      mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
+      symlinkSync(ROOT, join(dir, 'node_modules', 'bpf-ts'));
+      symlinkSync(join(ROOT, 'node_modules', 'vitest'), join(dir, 'node_modules', 'vitest'));
+      symlinkSync(join(ROOT, 'fixtures'), join(dir, 'fixtures'));
+      // README's placeholders: obj.o is any XDP object, new.o another one.
+      for (const [name, target] of [
+        ['obj.o', 'icmp_even_drop.o'],
+        ['new.o', 'globals.o'],
+        ['tc_shared_map.o', 'tc_shared_map.o'],
+        ['sockops_redir.o', 'sockops_redir.o'],
+      ])
+        symlinkSync(join(ROOT, 'fixtures', target!), join(dir, name!));
+      mkdirSync(join(dir, 'bin'));
+      const bin = join(ROOT, 'bin', 'bpf-ts.js');
+      writeFileSync(join(dir, 'bin', 'bpf-ts'), `#!/bin/sh\nexec "${process.execPath}" "${bin}" "$@"\n`, { mode: 0o755 });
+      writeFileSync(join(dir, 'bin', 'sudo'), '#!/bin/sh\n# the test already runs as root\nexec "$@"\n', { mode: 0o755 });
       writeFileSync(
-        join(dir, 'prog.js'),
-        ts.transpileModule(readFileSync(join(dir, 'prog.ts'), 'utf8'), { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText,
+        join(dir, 'bin', 'npx'),
+        `#!/bin/sh\n[ "$1" = bpf-ts ] || { echo "npx $1: the docs test provides only bpf-ts" >&2; exit 127; }\nshift\nexec "${process.execPath}" "${bin}" "$@"\n`,
+        {
+          mode: 0o755,
+        },
       );
-    }
-    withContext(b, () => {
-      // testing.md: a vitest file, run by vitest as its user would, with the emulator and (BPF_KERNEL=1) the kernel.
-      if (/from 'vitest'/.test(b.code)) {
-        writeFileSync(`${base}.test.ts`, subst(b.code));
-        const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VITEST|NODE_OPTIONS|TEST$)/.test(k)));
-        for (const kernel of ['0', '1']) {
-          const [cmd, ...args] = isolated([process.execPath, join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir, `${base}.test.ts`]);
-          const r = spawnSync(cmd!, args, { cwd: dir, encoding: 'utf8', timeout: 300_000, env: { ...env, BPF_KERNEL: kernel } });
-          if (r.status !== 0) throw new Error(`${where} (BPF_KERNEL=${kernel}) exited ${r.status ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
-          // eslint-disable-next-line no-control-regex -- vitest colours its summary with ANSI escapes
-          expect(r.stdout.replace(/\x1b\[[0-9;]*m/g, ''), where).toMatch(/Tests\s+1 passed \(1\)/);
-        }
-        return;
+      writeFileSync(join(dir, 'bin', 'node'), `#!/bin/sh\nexec "${process.execPath}" "$@"\n`, { mode: 0o755 });
+      // eth0 lives in a namespace of ours; its peer in another; both up, IPv6 off.
+      sh('ip', ['netns', 'add', nsEth]);
+      sh('ip', ['netns', 'add', nsPeer]);
+      sh('ip', ['-n', nsEth, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', nsPeer]);
+      for (const ns of [nsEth, nsPeer]) {
+        sh('nsenter', [`--net=/var/run/netns/${ns}`, 'sysctl', '-qw', 'net.ipv6.conf.all.disable_ipv6=1']);
+        sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+        sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       }
-      writeFileSync(`${base}.mjs`, code);
-      const r = runIsolated(['node', `${base}.mjs`], dir);
-      if (r.code !== 0) throw new Error(`${where} exited ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
-      for (const p of PRINTS.filter((p) => p.file === b.file && b.code.includes(p.contains))) for (const re of p.stdout) expect(r.stdout, where).toMatch(re);
     });
-  });
 
-  it.each(runnable.filter((b) => b.lang === 'sh').map((b) => [`${b.file}:${b.line}`, b] as const))('%s: its commands run', (where, b) => {
-    const steps = shSteps(subst(b.code));
-    const work = mkdtempSync(join(dir, 'sh-'));
-    writeFileSync(join(work, 'block.sh'), shScript(steps, b.file));
-    withContext(b, () => {
-      const r = runIsolated(['bash', join(work, 'block.sh')], dir);
-      try {
-        if (r.code !== 0) throw new Error(`${where} exited ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}\nscript:\n${shScript(steps, b.file)}`);
-        steps.forEach((s, n) => {
-          if (s.output.length) compareOutput(s.output, readFileSync(join(dir, 'out', String(n)), 'utf8'), `${where}: ${s.command}`);
-          for (const p of SH_PRINTS.filter((p) => p.file === b.file && s.command.includes(p.command)))
-            for (const check of p.stdout) {
-              const out = readFileSync(join(dir, 'out', String(n)), 'utf8');
-              if (check instanceof RegExp) expect(out, `${where}: ${s.command}`).toMatch(check);
-              else check(out);
-            }
+    afterAll(() => {
+      const problems: string[] = [];
+      const tryIt = (what: string, f: () => void) => {
+        try {
+          f();
+        } catch (e) {
+          problems.push(`${what}: ${(e as Error).message}`);
+        }
+      };
+      for (const ns of [nsEth, nsPeer]) if (existsSync(`/var/run/netns/${ns}`)) tryIt(`netns ${ns}`, () => sh('ip', ['netns', 'del', ns]));
+      problems.push(...cleanupNamed());
+      if (dir) rmSync(dir, { recursive: true, force: true });
+      if (problems.length) throw new Error(`cleanup: ${problems.join('; ')}`);
+    });
+
+    if (part === 0)
+      it('finds the blocks: js, ts and sh', () => {
+        expect(runnable.filter((b) => b.lang === 'js').length).toBeGreaterThan(10);
+        expect(runnable.filter((b) => b.lang === 'ts').length).toBeGreaterThan(3);
+        expect(runnable.filter((b) => b.lang === 'sh').length).toBeGreaterThan(15);
+      });
+
+    if (part === 0)
+      it('each SH_PRINTS entry names a command of its file', () => {
+        for (const p of SH_PRINTS)
+          expect(
+            runnable.some((b) => b.file === p.file && b.lang === 'sh' && b.code.includes(p.command)),
+            `${p.file}: ${p.command}`,
+          ).toBe(true);
+      });
+
+    if (part === 0)
+      it('each no-run block is listed with its reason, and each listed one exists', () => {
+        const marked = all.filter(noRun).map((b) => `${b.file}:${b.line}`);
+        const listed = NO_RUN.map((n) => {
+          const b = all.find((x) => x.file === n.file && x.code.includes(n.contains));
+          return b ? `${b.file}:${b.line}` : `${n.file}: no block contains ${n.contains}`;
         });
-      } finally {
-        rmSync(join(dir, 'out'), { recursive: true, force: true });
+        expect(marked.sort()).toEqual(listed.sort());
+      });
+
+    it.each(mine.filter((b) => b.lang !== 'sh').map((b) => [`${b.file}:${b.line}`, b] as const))('%s runs', (where, b) => {
+      const base = join(dir, `${b.file.replace(/\W/g, '_')}_${b.line}`);
+      let code = subst(b.code);
+      if (b.lang === 'ts') {
+        const out = ts.transpileModule(code, { reportDiagnostics: true, compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } });
+        expect((out.diagnostics ?? []).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
+        code = out.outputText;
       }
+      // codegen.md: the module `bpf-ts gen` writes (step 3 of its flow) for the object next to it.
+      if (/from '\.\/prog\.js'/.test(b.code)) {
+        rmSync(join(dir, 'prog.o'), { force: true });
+        symlinkSync(join(ROOT, 'fixtures', 'events_typed.o'), join(dir, 'prog.o'));
+        execFileSync(process.execPath, [join(ROOT, 'bin', 'bpf-ts.js'), 'gen', 'prog.o', '--out', 'prog.ts'], { cwd: dir, stdio: 'pipe' });
+        writeFileSync(
+          join(dir, 'prog.js'),
+          ts.transpileModule(readFileSync(join(dir, 'prog.ts'), 'utf8'), { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } }).outputText,
+        );
+      }
+      withContext(b, () => {
+        // testing.md: a vitest file, run by vitest as its user would, with the emulator and (BPF_KERNEL=1) the kernel.
+        if (/from 'vitest'/.test(b.code)) {
+          writeFileSync(`${base}.test.ts`, subst(b.code));
+          const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VITEST|NODE_OPTIONS|TEST$)/.test(k)));
+          for (const kernel of ['0', '1']) {
+            const [cmd, ...args] = isolated([process.execPath, join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir, `${base}.test.ts`]);
+            const r = spawnSync(cmd!, args, { cwd: dir, encoding: 'utf8', timeout: 300_000, env: { ...env, BPF_KERNEL: kernel } });
+            if (r.status !== 0) throw new Error(`${where} (BPF_KERNEL=${kernel}) exited ${r.status ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+            // eslint-disable-next-line no-control-regex -- vitest colours its summary with ANSI escapes
+            expect(r.stdout.replace(/\x1b\[[0-9;]*m/g, ''), where).toMatch(/Tests\s+1 passed \(1\)/);
+          }
+          return;
+        }
+        writeFileSync(`${base}.mjs`, code);
+        const r = runIsolated(['node', `${base}.mjs`], dir);
+        if (r.code !== 0) throw new Error(`${where} exited ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+        for (const p of PRINTS.filter((p) => p.file === b.file && b.code.includes(p.contains))) for (const re of p.stdout) expect(r.stdout, where).toMatch(re);
+      });
+    });
+
+    it.each(mine.filter((b) => b.lang === 'sh').map((b) => [`${b.file}:${b.line}`, b] as const))('%s: its commands run', (where, b) => {
+      const steps = shSteps(subst(b.code));
+      const work = mkdtempSync(join(dir, 'sh-'));
+      writeFileSync(join(work, 'block.sh'), shScript(steps, b.file));
+      withContext(b, () => {
+        const r = runIsolated(['bash', join(work, 'block.sh')], dir);
+        try {
+          if (r.code !== 0) throw new Error(`${where} exited ${r.code ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}\nscript:\n${shScript(steps, b.file)}`);
+          steps.forEach((s, n) => {
+            if (s.output.length) compareOutput(s.output, readFileSync(join(dir, 'out', String(n)), 'utf8'), `${where}: ${s.command}`);
+            for (const p of SH_PRINTS.filter((p) => p.file === b.file && s.command.includes(p.command)))
+              for (const check of p.stdout) {
+                const out = readFileSync(join(dir, 'out', String(n)), 'utf8');
+                if (check instanceof RegExp) expect(out, `${where}: ${s.command}`).toMatch(check);
+                else check(out);
+              }
+          });
+        } finally {
+          rmSync(join(dir, 'out'), { recursive: true, force: true });
+        }
+      });
     });
   });
-});
+}
