@@ -151,6 +151,33 @@ describe('BTF scan in WebAssembly', () => {
   });
 });
 
+describe('the same buffer parsed twice (its WebAssembly arena reused)', () => {
+  it("the second name index does not chain into the first one's buckets", () => {
+    // Found by the BTF fuzzer (a mutated vmlinux re-parsed in place): the
+    // index kept the first parse's bucket heads, so a chain looped back on
+    // itself and a lookup never ended.
+    const bytes = bigBtf(200);
+    const buf = btfBuffer(bytes.length);
+    buf.set(bytes);
+    const lookups = (btf: Btf) => Array.from({ length: 20 }, (_, i) => ids(btf.findAllByName(`s${i * 7}`)));
+    const first = parseBtf(buf);
+    expect(inWasm(first)).toBe(true);
+    const want = lookups(jsParse(bytes.slice()));
+    expect(lookups(first)).toEqual(want);
+    // Rename struct s7 (type [9]) to s14 in place, and parse the same buffer again.
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const rec = 24 + 16 + 7 * 24;
+    const s14 = dv.getUint32(24 + 16 + 14 * 24, true);
+    dv.setUint32(rec, s14, true);
+    const second = parseBtf(buf);
+    expect(inWasm(second)).toBe(true);
+    const after = lookups(second);
+    expect(after).toEqual(lookups(jsParse(buf.slice())));
+    expect(after[1]).toEqual([]);
+    expect(after[2]).toEqual([9, 16]);
+  });
+});
+
 describe.skipIf(!existsSync(VMLINUX))('vmlinux through the WebAssembly path', () => {
   const bytes = existsSync(VMLINUX) ? new Uint8Array(readFileSync(VMLINUX)) : new Uint8Array();
   let dump = '';

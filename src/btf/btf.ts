@@ -524,7 +524,10 @@ export class Btf {
     const hashes = this.#nameHash!;
     const h = fnv1a(needle, 0, needle.length);
     // A bucket holds every name whose hash lands there; compare hash, then bytes.
+    // No chain is longer than the types: a longer one is a corrupt index, never a hang.
+    let steps = this.#typeOffsets.length;
     for (let e = head[h & (head.length - 1)]!; e !== 0; e = next[e - 1]!) {
+      if (steps-- === 0) this.#fail(`the name index of ${name} loops (corrupt index)`);
       const idx = e - 1;
       if (hashes[idx] === h && this.#nameEquals(this.#nameOffsets[idx]!, needle)) fn(idx);
     }

@@ -185,7 +185,10 @@ export function wasmScan(bytes: Uint8Array, typeStart: number, typeEnd: number, 
     },
     buildIndex(strStart, strLen) {
       const buckets = bucketsFor(n);
-      // Fresh pages read as zero: every bucket starts empty.
+      // Every bucket starts empty. The arena outlives one parse (the same
+      // buffer parsed again reuses it): heads left from an earlier index
+      // would chain into the new one, even into a cycle.
+      new Int32Array(buf, arena.head, buckets).fill(0);
       // In slices, from the last record down: a call that runs long stays in
       // the baseline tier, later calls get the optimised code.
       for (let to = n; to > 0; to -= INDEX_SLICE) {
