@@ -154,3 +154,17 @@ describe('no module issues bpf() but the helper', () => {
     expect(/\bffi\s*\.\s*bpf(At)?\b/.test('ffi.bpfRaw(1)')).toBe(false);
   });
 });
+
+describe('walking the id spaces', () => {
+  test('a link another process is still creating (EAGAIN from LINK_GET_FD_BY_ID) is skipped, not an error', async () => {
+    const { withIdFd } = await import('../src/sys/ids.js');
+    const f = fake([-EAGAIN]);
+    let ran = false;
+    expect(withBpfSyscall(f.call, () => withIdFd('link', 4435, () => (ran = true)))).toBeNull();
+    expect(ran).toBe(false);
+    expect(f.calls).toEqual([cmd.BPF_LINK_GET_FD_BY_ID]);
+    // Any other refusal is still an error.
+    const g = fake([-EPERM]);
+    expect(() => withBpfSyscall(g.call, () => withIdFd('link', 4435, () => 0))).toThrow(BpfSyscallError);
+  });
+});

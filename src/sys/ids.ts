@@ -2,7 +2,9 @@
 // ours) with *_GET_NEXT_ID, and describe each through a short-lived fd.
 // Objects can vanish between "next id" and "open by id": those are skipped.
 
+import { EAGAIN } from './errno.js';
 import * as ffi from './ffi.js';
+import { BpfSyscallError } from './syscall-error.js';
 import { GET_FD_BY_ID, GET_NEXT_ID, getFdById, getNextId, type BpfObjectKind } from './obj-attr.js';
 import { linkInfo, mapInfo, progInfo, type LinkInfo, type MapInfo, type ProgInfo } from './info.js';
 
@@ -21,9 +23,19 @@ export const mapIds = (): number[] => [...ids('map')];
 export const progIds = (): number[] => [...ids('prog')];
 export const linkIds = (): number[] => [...ids('link')];
 
-/** Open an object by id, run `fn` on the fd, close it. Null if the id is gone. */
+/**
+ * Open an object by id, run `fn` on the fd, close it. Null if the id is gone,
+ * or not there yet: the kernel answers EAGAIN for a link whose id is taken
+ * while another process is still creating it (bpf_link_by_id).
+ */
 export function withIdFd<T>(kind: BpfObjectKind, id: number, fn: (fd: number) => T): T | null {
-  const fd = getFdById(GET_FD_BY_ID[kind], id);
+  let fd: number | null;
+  try {
+    fd = getFdById(GET_FD_BY_ID[kind], id);
+  } catch (e) {
+    if (e instanceof BpfSyscallError && e.errno === EAGAIN) return null;
+    throw e;
+  }
   if (fd === null) return null;
   try {
     return fn(fd);
