@@ -79,6 +79,27 @@ const elem = (base: number, idx: number) => [...get(base), ...get(idx), ...i32(2
  * counts at ODD_NAMES the name offsets that are not 0 and do not point just
  * past a NUL of the string section (a suffix of another string, or invalid).
  */
+/**
+ * nameOff = names[idx]; leave the enclosing block (br_if 0) when it is 0 or
+ * not below strLen; else push strBase + nameOff: where the record's name is.
+ */
+const nameAddress = (names: number, idx: number, nameOff: number, strBase: number, strLen: number) => [
+  ...elem(names, idx),
+  ...load(0),
+  ...tee(nameOff),
+  op.eqz,
+  op.brIf,
+  0,
+  ...get(nameOff),
+  ...get(strLen),
+  op.geU,
+  op.brIf,
+  0,
+  ...get(strBase),
+  ...get(nameOff),
+  op.add,
+];
+
 function walkBody(): number[] {
   const [start, end, base, offs, names, strBase, strLen, n, off, info, kind, fixed, size, nameOff] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13];
   return [
@@ -226,20 +247,7 @@ function indexBody(): number[] {
     ...i32(1),
     op.sub,
     ...set(idx),
-    ...elem(names, idx),
-    ...load(0),
-    ...tee(nameOff),
-    op.eqz,
-    op.brIf,
-    0,
-    ...get(nameOff),
-    ...get(strLen),
-    op.geU,
-    op.brIf,
-    0,
-    ...get(strBase),
-    ...get(nameOff),
-    op.add,
+    ...nameAddress(names, idx, nameOff, strBase, strLen),
     ...set(p),
     ...i32(0x811c9dc5),
     ...set(h),
@@ -320,20 +328,7 @@ function findBody(): number[] {
     1,
     op.block,
     VOID_BLOCK, // next
-    ...elem(names, idx),
-    ...load(0),
-    ...tee(nameOff),
-    op.eqz,
-    op.brIf,
-    0,
-    ...get(nameOff),
-    ...get(strLen),
-    op.geU,
-    op.brIf,
-    0,
-    ...get(strBase),
-    ...get(nameOff),
-    op.add,
+    ...nameAddress(names, idx, nameOff, strBase, strLen),
     ...tee(p),
     ...load8u(0),
     ...get(first),
