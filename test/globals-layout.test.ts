@@ -7,6 +7,7 @@ import { buildGlobals, layoutOf } from '../src/maps/globals.js';
 import type { MapMemory } from '../src/maps/memory.js';
 import { parseBtf } from '../src/btf/btf.js';
 import { BtfBuilder } from './helpers/btf-builder.js';
+import { thrown } from './helpers/thrown.js';
 
 // A stand-in for MapMemory over ordinary memory: only what the accessors use.
 function memory(size: number, readOnly: boolean) {
@@ -22,16 +23,6 @@ function memory(size: number, readOnly: boolean) {
     readOnlyError: (w: string) => new BpfError('READ_ONLY', `${w} is read-only`),
   };
   return { m: m as unknown as MapMemory, close: () => (state.valid = false), bytes: new DataView(m.buffer) };
-}
-
-function thrown(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfError');
 }
 
 // struct cfg { u16 port; s8 delta; _Bool on; u32 pad_bits:3; }; s32 limits[3]; u64 total; double ratio;

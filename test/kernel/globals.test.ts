@@ -23,12 +23,12 @@ vi.mock('../../src/sys/ffi.js', async (importOriginal) => {
 });
 
 import { loadObject, openObject } from '../../src/collection.js';
-import { BpfError } from '../../src/errors.js';
 import { BpfMap } from '../../src/maps/map.js';
 import { readU64 } from '../../src/maps/codec.js';
 import { BPF_MAP_TYPE } from '../../src/uapi/bpf.js';
 import { udp } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
+import { thrown } from '../helpers/thrown.js';
 
 /** Mappings of BPF maps in this process (the kernel names them anon_inode:bpf-map). */
 const bpfMappings = () =>
@@ -38,16 +38,6 @@ const bpfMappings = () =>
 
 const XDP_PASS = 2;
 const XDP_DROP = 1;
-
-function thrown(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfError');
-}
 
 describeRoot('global data and mmapable arrays through mmap', () => {
   beforeEach(() => {

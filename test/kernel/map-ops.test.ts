@@ -10,18 +10,10 @@ import { possibleCpus } from '../../src/sys/cpus.js';
 import { BpfSyscallError } from '../../src/sys/syscall-error.js';
 import { BpfError } from '../../src/errors.js';
 import { listMaps, mapIds } from '../../src/sys/ids.js';
+import { thrown } from '../helpers/thrown.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const sortedHex = (keys: Iterable<Uint8Array>) => [...keys].map(hex).sort();
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an exception');
-}
 
 describeRoot('map operations', () => {
   const open: BpfMap[] = [];
@@ -105,8 +97,8 @@ describeRoot('map operations', () => {
     expect(m.lookupInto(9, out)).toBe(false);
     expect(out.every((b) => b === 0xaa)).toBe(true);
     // Sizes are bytes: 8 elements of a wider array are 16 bytes, not 8.
-    expect((thrown(() => m.lookupInto(1, Buffer.alloc(4))) as BpfError).code).toBe('VALUE_SIZE');
-    expect((thrown(() => m.lookupInto(1, new Uint16Array(8) as unknown as Uint8Array)) as BpfError).code).toBe('VALUE_SIZE');
+    expect(thrown(() => m.lookupInto(1, Buffer.alloc(4))).code).toBe('VALUE_SIZE');
+    expect(thrown(() => m.lookupInto(1, new Uint16Array(8) as unknown as Uint8Array)).code).toBe('VALUE_SIZE');
   });
 
   test('update flags: noexist on an existing key is EEXIST, exist on a missing one is ENOENT', () => {
@@ -148,9 +140,9 @@ describeRoot('map operations', () => {
     const k = thrown(() => m.get(Buffer.alloc(8))) as BpfError;
     expect(k.code).toBe('KEY_SIZE');
     expect(k.message).toBe('map "ops_sizes": key is 8 bytes, but the map\'s key_size is 4');
-    expect((thrown(() => m.set(1, Buffer.alloc(4))) as BpfError).code).toBe('VALUE_SIZE');
-    expect((thrown(() => m.set(1n << 40n, 1)) as BpfError).message).toBe('map "ops_sizes": key 1099511627776 does not fit in 4 bytes (the map\'s key_size)');
-    expect((thrown(() => m.set(2 ** 32, 1)) as BpfError).code).toBe('KEY_SIZE');
+    expect(thrown(() => m.set(1, Buffer.alloc(4))).code).toBe('VALUE_SIZE');
+    expect(thrown(() => m.set(1n << 40n, 1)).message).toBe('map "ops_sizes": key 1099511627776 does not fit in 4 bytes (the map\'s key_size)');
+    expect(thrown(() => m.set(2 ** 32, 1)).code).toBe('KEY_SIZE');
     // Signed and unsigned spellings of the same bits are both accepted.
     m.set(-1, -1n);
     expect(m.get(0xffffffff)).toEqual(Buffer.alloc(8, 0xff));
@@ -224,7 +216,7 @@ describeRoot('map operations', () => {
     // A single value is stored on every CPU.
     m.set(0, Buffer.from('same-on-all!'));
     expect(m.getPerCpu(0)!.map((b) => b.toString())).toEqual(Array(cpus).fill('same-on-all!'));
-    expect((thrown(() => m.setPerCpu(0, [Buffer.alloc(12)].concat(vals))) as BpfError).code).toBe('VALUE_SIZE');
+    expect(thrown(() => m.setPerCpu(0, [Buffer.alloc(12)].concat(vals))).code).toBe('VALUE_SIZE');
   });
 
   test('per-CPU hash: values, keys and batch reads', () => {
@@ -255,7 +247,7 @@ describeRoot('map operations', () => {
     });
     expect(thrown(() => [...m])).toMatchObject({ code: 'MAP_INVALID' });
     const nonPcpu = make({ name: 'ops_not_pcpu', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
-    expect((thrown(() => nonPcpu.getPerCpu(0)) as BpfError).code).toBe('MAP_INVALID');
+    expect(thrown(() => nonPcpu.getPerCpu(0)).code).toBe('MAP_INVALID');
     expect(thrown(() => nonPcpu.getBatchPerCpu())).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_not_pcpu": getBatchPerCpu needs a per-CPU map, this is hash' });
     expect(thrown(() => nonPcpu.entriesPerCpu())).toMatchObject({ code: 'MAP_INVALID', message: 'map "ops_not_pcpu": entriesPerCpu needs a per-CPU map, this is hash' });
   });
@@ -341,7 +333,7 @@ describeRoot('map operations', () => {
     m.close();
     m.close();
     expect(m.closed).toBe(true);
-    expect((thrown(() => m.get(0)) as BpfError).code).toBe('CLOSED');
+    expect(thrown(() => m.get(0)).code).toBe('CLOSED');
     let leaked: BpfMap;
     {
       using d = BpfMap.create({ name: 'ops_using', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });

@@ -10,17 +10,7 @@ import { loadObject } from '../../src/collection.js';
 import { ensureBpffs, iproute2GlobalPinPath, libbpfDataMapName, mapPinName, openOrCreatePinnedMap, pinMismatches, reusePinnedMap, unpin } from '../../src/maps/pin.js';
 import { readU32 } from '../../src/maps/codec.js';
 import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
-import { BpfError } from '../../src/errors.js';
-
-function thrown(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected an exception');
-}
+import { thrown } from '../helpers/thrown.js';
 
 describeRoot('map pinning', () => {
   let bpffs = '';

@@ -9,6 +9,7 @@ import { BpfMap } from '../../src/maps/map.js';
 import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
 import { BpfSyscallError } from '../../src/sys/syscall-error.js';
 import { describeRoot } from '../helpers/root.js';
+import { thrown } from '../helpers/thrown.js';
 
 const XDP_PASS = 2;
 const EINVAL = 22;
@@ -22,15 +23,6 @@ function counter(packets: number, bytes: bigint, lockWord = 0): Buffer {
   return b;
 }
 const read = (b: Buffer) => ({ lock: b.readUInt32LE(0), packets: b.readUInt32LE(4), bytes: b.readBigUInt64LE(8) });
-
-function thrown(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a throw');
-}
 
 describeRoot('bpf_spin_lock values and the lock flag', () => {
   for (const file of ['fixtures/spin_lock.o', 'fixtures/spin_lock.clang14.o']) {

@@ -8,27 +8,17 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { detachXdp, queryXdp } from '../../src/attach/xdp.js';
 import { loadObject } from '../../src/collection.js';
-import { BpfError } from '../../src/errors.js';
 import { BpfMap } from '../../src/maps/map.js';
 import { openPinnedMap, unpin } from '../../src/maps/pin.js';
 import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
 import { cli, cliProcess, ensureDist, fixture, uniqueName } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { ATTACKER_UID, asAttacker, makeVethNs, mountSharedBpffs, removeNs, xdpProgIdOnV0 } from './helpers.js';
+import { thrown } from '../helpers/thrown.js';
 
 const DROP_ALL = fixture('drop_all.o');
 const TC_SHARED = fixture('tc_shared_map.o');
 const EVEN_DROP = fixture('icmp_even_drop.o');
-
-function thrown(fn: () => unknown): BpfError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof BpfError) return e;
-    throw e;
-  }
-  throw new Error('expected a BpfError');
-}
 
 /** What a test left in a bpffs root, without the kernel's own maps.debug/progs.debug (bpf_preload). */
 const entries = (dir: string) => readdirSync(dir).filter((n) => !n.endsWith('.debug'));

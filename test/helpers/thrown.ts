@@ -1,0 +1,12 @@
+import { BpfError } from '../../src/errors.js';
+
+/** The BpfError `fn` throws. Anything else it throws propagates; not throwing fails the test. */
+export function thrown(fn: () => unknown): BpfError {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof BpfError) return e;
+    throw e;
+  }
+  throw new Error('expected a BpfError');
+}
