@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { warnLoad } from '../load-warnings.js';
-import { openObject, progTypeNumber } from '../../collection.js';
+import { type BpfObjectSpec, openObject, progTypeNumber } from '../../collection.js';
 import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { runAsm } from '../../vm/asm-run.js';
 import type { TraceStep } from '../../vm/vm.js';
@@ -54,18 +54,10 @@ export const testRun = defineCommand({
     const data = parseHex(dataHex, '--data-hex');
     if (data.length < 14)
       throw new BpfError('USAGE', `--data-hex is ${data.length} bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)`);
-    const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
-    if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
+    const repeat = positiveInt(values.repeat, '--repeat') ?? 1;
     const spec = openObject(file);
     applyMaxEntries(spec, values['max-entries']);
-    let name = values.program;
-    if (!name) {
-      const [only, ...others] = spec.programs;
-      if (only === undefined || others.length > 0) {
-        throw new BpfError('USAGE', `${spec.path} has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')}): choose one with --program`);
-      }
-      name = only.name;
-    }
+    const name = programName(spec, values.program);
     const wanted = spec.program(name);
     const type = values.type ?? (wanted.type === null ? 'xdp' : undefined);
     // Only this program, its maps and its tail-call targets: another program the kernel refuses
@@ -83,6 +75,24 @@ export const testRun = defineCommand({
   },
 });
 
+/** An option's positive integer value, or undefined when it was not given. */
+function positiveInt(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new BpfError('USAGE', `${option} must be a positive integer, got ${text}`);
+  return n;
+}
+
+/** --program, or the object's only program. */
+function programName(spec: BpfObjectSpec, wanted: string | undefined): string {
+  if (wanted) return wanted;
+  const [only, ...others] = spec.programs;
+  if (only === undefined || others.length > 0) {
+    throw new BpfError('USAGE', `${spec.path} has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')}): choose one with --program`);
+  }
+  return only.name;
+}
+
 /** u64 as a JSON number when it is exact, else as a decimal string. */
 const jsonU64 = (v: bigint): number | string => (v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString());
 
@@ -99,8 +109,7 @@ function emulate(positionals: string[], values: TestRunValues, ctx: CommandConte
   } catch (e) {
     throw new BpfError('IO', `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
-  const budget = values.budget === undefined ? undefined : Number(values.budget);
-  if (budget !== undefined && (!Number.isInteger(budget) || budget < 1)) throw new BpfError('USAGE', `--budget must be a positive integer, got ${values.budget}`);
+  const budget = positiveInt(values.budget, '--budget');
   const mem = typeof values['mem-hex'] === 'string' ? new Uint8Array(parseHex(values['mem-hex'], '--mem-hex')) : undefined;
   const r = runAsm(text, { label: file, mem, budget });
   const matches = r.expected === undefined ? undefined : r.expected === r.retval;
@@ -122,19 +131,10 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   const dataHex = values['data-hex'];
   if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
   const data = parseHex(dataHex, '--data-hex');
-  const repeat = values.repeat === undefined ? 1 : Number(values.repeat);
-  if (!Number.isInteger(repeat) || repeat < 1) throw new BpfError('USAGE', `--repeat must be a positive integer, got ${values.repeat}`);
-  const budget = values.budget === undefined ? undefined : Number(values.budget);
-  if (budget !== undefined && (!Number.isInteger(budget) || budget < 1)) throw new BpfError('USAGE', `--budget must be a positive integer, got ${values.budget}`);
+  const repeat = positiveInt(values.repeat, '--repeat') ?? 1;
+  const budget = positiveInt(values.budget, '--budget');
   const spec = openObject(path);
-  let name = values.program;
-  if (!name) {
-    const [only, ...others] = spec.programs;
-    if (only === undefined || others.length > 0) {
-      throw new BpfError('USAGE', `${spec.path} has ${spec.programs.length} programs (${spec.programs.map((p) => p.name).join(', ')}): choose one with --program`);
-    }
-    name = only.name;
-  }
+  const name = programName(spec, values.program);
   spec.program(name);
   const trace: string[] = [];
   const traced: { insn: number; text: string; changed: Record<string, string>; source?: string }[] = [];
