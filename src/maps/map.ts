@@ -356,19 +356,18 @@ export class BpfMap implements Disposable {
    */
   get(key: MapBytes, opts?: { lock?: boolean }): Buffer | undefined {
     if (this.perCpu) this.#refusePerCpu('get', 'getPerCpu');
-    const flags = opts?.lock ? BPF_F_LOCK : 0;
-    const ops = this.#elemOps();
-    this.#putKey(ops, key);
-    const r = ops.lookup(flags);
-    if (r < 0) {
-      if (r === -ENOENT) return undefined;
-      throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context(), { elemFlags: flags });
-    }
+    const value = this.#lookupRaw(key, opts?.lock ? BPF_F_LOCK : 0);
     // The one allocation get() cannot avoid (~100 ns, the rest of its cost over lookupInto).
-    return copyOut(ops.value, 0, this.valueSize);
+    return value && copyOut(value, 0, this.valueSize);
   }
 
-  #lookup(key: MapBytes, flags = 0): MapValue | undefined {
+  #lookup(key: MapBytes): MapValue | undefined {
+    const value = this.#lookupRaw(key, 0);
+    return value && this.#decodeValue(value, 0);
+  }
+
+  /** BPF_MAP_LOOKUP_ELEM into the map's value block (valid until the next call), or undefined when absent. */
+  #lookupRaw(key: MapBytes, flags: number): Buffer | undefined {
     const ops = this.#elemOps();
     this.#putKey(ops, key);
     const r = ops.lookup(flags);
@@ -376,7 +375,7 @@ export class BpfMap implements Disposable {
       if (r === -ENOENT) return undefined;
       throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context(), { elemFlags: flags });
     }
-    return this.#decodeValue(ops.value, 0);
+    return ops.value;
   }
 
   /**
