@@ -108,7 +108,7 @@ function runtimeDeps(): string[] {
 }
 
 /** Directories 0755, files 0644 (0755 when the owner may execute): whatever umask the checkout was made with. */
-function openUp(path: string): void {
+export function openUp(path: string): void {
   const st = statSync(path);
   if (st.isDirectory()) {
     chmodSync(path, 0o755);

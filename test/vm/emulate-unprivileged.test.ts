@@ -7,11 +7,11 @@
 // proves what it runs as (uid and /proc/self/status capability sets).
 
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { ROOT } from '../helpers/cli.js';
+import { openUp, ROOT } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 
 const SETPRIV = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
@@ -30,15 +30,6 @@ function closure(names: string[]): string[] {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
   for (const n of [...names, ...Object.keys(pkg.dependencies ?? {})]) visit(n);
   return [...seen];
-}
-
-/** Directories 0755, files 0644 (0755 when executable). */
-function openUp(path: string): void {
-  const st = statSync(path);
-  if (st.isDirectory()) {
-    chmodSync(path, 0o755);
-    for (const e of readdirSync(path)) openUp(join(path, e));
-  } else if (st.isFile()) chmodSync(path, st.mode & 0o100 ? 0o755 : 0o644);
 }
 
 let copy: string | undefined;
