@@ -11,7 +11,10 @@
 // are BigInt addresses.
 
 import { BpfError } from '../errors.js';
+import { closeSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 type Koffi = typeof import('koffi');
 // koffi types a call's result from the C prototype at run time; each wrapper here gives it its TS type.
@@ -60,9 +63,78 @@ interface Bound {
 
 let bound: Bound | undefined;
 
+/**
+ * The dynamic loader (PT_INTERP) named in a 64-bit little-endian ELF
+ * executable's program headers, or null when it cannot tell.
+ */
+function elfInterpreter(path: string): string | null {
+  const PT_INTERP = 3;
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const n = readSync(fd, head, 0, head.length, 0);
+    // \x7fELF, ELFCLASS64, ELFDATA2LSB.
+    if (n < 64 || head.readUInt32BE(0) !== 0x7f454c46 || head[4] !== 2 || head[5] !== 1) return null;
+    const phoff = Number(head.readBigUInt64LE(32));
+    const phentsize = head.readUInt16LE(54);
+    const phnum = head.readUInt16LE(56);
+    for (let i = 0; i < phnum; i++) {
+      const p = phoff + i * phentsize;
+      if (p + 56 > n) return null;
+      if (head.readUInt32LE(p) !== PT_INTERP) continue;
+      const off = Number(head.readBigUInt64LE(p + 8));
+      const size = Number(head.readBigUInt64LE(p + 32));
+      if (size < 2 || size > 256) return null;
+      const name = Buffer.alloc(size);
+      if (readSync(fd, name, 0, size, off) !== size) return null;
+      return name.toString('latin1', 0, size - 1);
+    }
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * koffi's native module, loaded straight from its per-platform package.
+ * koffi's entry point finds the same file through three layers of CommonJS
+ * (its loader, the platform package's, a libc check), which in a fresh
+ * process cost ~10 ms of a ~30 ms first load; this costs ~2 ms. Only the
+ * layout npm makes (node_modules/koffi with node_modules/@koromix/koffi-<os>-<arch>
+ * beside it, versions equal) is tried: anything else, or any error, returns
+ * null and koffi's own loader runs. The file is required by its real path,
+ * as koffi's loader does, so both share one module instance when both run.
+ */
+function koffiDirect(): Koffi | null {
+  if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return null;
+  try {
+    // Node's resolution order: node_modules of this module's directory, then each parent's.
+    let koffiDir: string | null = null;
+    for (let d = dirname(fileURLToPath(import.meta.url)); ; d = dirname(d)) {
+      const candidate = join(d, 'node_modules', 'koffi');
+      try {
+        koffiDir = realpathSync(candidate);
+        break;
+      } catch {
+        // Not here: try the parent.
+      }
+      if (dirname(d) === d) return null;
+    }
+    const version = (JSON.parse(readFileSync(join(koffiDir, 'package.json'), 'utf8')) as { version?: unknown }).version;
+    const interp = elfInterpreter(process.execPath);
+    if (interp === null) return null;
+    const libc = interp.includes('ld-musl-') ? 'musl' : 'linux';
+    const file = realpathSync(join(koffiDir, '..', '@koromix', `koffi-linux-${process.arch}`, `${libc}_${process.arch}`, 'koffi.node'));
+    const native = require(file) as Koffi;
+    return native.version === version && typeof native.load === 'function' ? native : null;
+  } catch {
+    return null;
+  }
+}
+
 function lib(): Bound {
   if (bound) return bound;
-  const koffi: Koffi = require('koffi');
+  const koffi: Koffi = koffiDirect() ?? require('koffi');
   const libc = koffi.load('libc.so.6');
   const nr = SYSCALLS[process.arch];
   if (!nr) throw new BpfError('KERNEL_UNSUPPORTED', `bpf-ts does not know the bpf() syscall number on ${process.arch} (supported: ${Object.keys(SYSCALLS).join(', ')})`);
