@@ -230,6 +230,12 @@ export function openObject(path: string): BpfObjectSpec {
   return BpfObjectSpec.fromBytes(readObjectBytes(path), path);
 }
 
+/** Whether a BTF blob has a FUNC type (a kernel that loads it knows FUNC). */
+function hasFunc(btf: Btf): boolean {
+  for (let id = btf.startId; id < btf.count; id++) if (btf.kindOf(id) === 'func') return true;
+  return false;
+}
+
 /** Open an object file and load it. */
 export function loadObject(path: string, opts: LoadOptions = {}): BpfCollection {
   return openObject(path).load(opts);
@@ -298,20 +304,32 @@ export class BpfCollection {
     if (opts.pinMaps) walkBpffsDir(opts.pinMaps, { missingOk: true, purpose: `pin maps under ${opts.pinMaps}` });
     this.#file = file;
     // Older kernels refuse BTF kinds newer than they are: rewrite those first.
-    const features = file.btfForKernel ? btfFeatures() : null;
-    if (file.btfForKernel && features) {
-      const bytes = sanitizeBtf(file.btfForKernel, features, { littleEndian: file.littleEndian });
-      const r = btfLoad(bytes);
-      if (r.result >= 0) this.btf = new Fd(r.result, `BTF of ${file.path}`);
-      else {
-        // Keep the kernel's BTF verifier log: it names the offending type.
-        const withLog = btfLoad(bytes, 1 << 20);
-        this.btfError = withLog.log.trim() || `errno ${-r.result}`;
+    // A kernel that takes the object's BTF as it is (any recent one) needs no
+    // rewriting, so that is tried first: when it holds a FUNC, its acceptance
+    // also answers the one question asked below, and the seven feature
+    // probes are skipped. Refused (or no FUNC in it): probe and rewrite, as before.
+    let btfFunc = false;
+    if (file.btfForKernel) {
+      const asIs = file.btf && hasFunc(file.btf) ? btfLoad(file.btfForKernel) : null;
+      if (asIs && asIs.result >= 0) {
+        this.btf = new Fd(asIs.result, `BTF of ${file.path}`);
+        btfFunc = true;
+      } else {
+        const features = btfFeatures();
+        btfFunc = features.btfFunc;
+        const bytes = sanitizeBtf(file.btfForKernel, features, { littleEndian: file.littleEndian });
+        const r = btfLoad(bytes);
+        if (r.result >= 0) this.btf = new Fd(r.result, `BTF of ${file.path}`);
+        else {
+          // Keep the kernel's BTF verifier log: it names the offending type.
+          const withLog = btfLoad(bytes, 1 << 20);
+          this.btfError = withLog.log.trim() || `errno ${-r.result}`;
+        }
       }
     }
     const btfFd = this.btf?.value;
     // func_info names FUNC types, which a kernel without them saw as typedefs.
-    const progBtfFd = features?.btfFunc ? btfFd : undefined;
+    const progBtfFd = btfFunc ? btfFd : undefined;
     // One resolver per load (its caches span programs), made when a program needs it:
     // reading the kernel's BTF is skipped for objects without CO-RE.
     let core: CoreResolver | undefined;

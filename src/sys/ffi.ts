@@ -12,7 +12,7 @@
 
 import { BpfError } from '../errors.js';
 import { closeSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { Module, createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -102,8 +102,7 @@ function elfInterpreter(path: string): string | null {
  * process cost ~10 ms of a ~30 ms first load; this costs ~2 ms. Only the
  * layout npm makes (node_modules/koffi with node_modules/@koromix/koffi-<os>-<arch>
  * beside it, versions equal) is tried: anything else, or any error, returns
- * null and koffi's own loader runs. The file is required by its real path,
- * as koffi's loader does, so both share one module instance when both run.
+ * null and koffi's own loader runs.
  */
 function koffiDirect(): Koffi | null {
   if (process.platform !== 'linux' || (process.arch !== 'x64' && process.arch !== 'arm64')) return null;
@@ -125,7 +124,18 @@ function koffiDirect(): Koffi | null {
     if (interp === null) return null;
     const libc = interp.includes('ld-musl-') ? 'musl' : 'linux';
     const file = realpathSync(join(koffiDir, '..', '@koromix', `koffi-linux-${process.arch}`, `${libc}_${process.arch}`, 'koffi.node'));
-    const native = require(file) as Koffi;
+    // Registered in require's cache under the path koffi's loader resolves,
+    // so it finds this instance rather than loading the file a second time;
+    // process.dlopen skips the ~4 ms require() spends resolving it cold.
+    let m = require.cache[file];
+    if (!m) {
+      const fresh = new Module(file);
+      fresh.filename = file;
+      process.dlopen(fresh, file);
+      fresh.loaded = true;
+      require.cache[file] = m = fresh;
+    }
+    const native = m.exports as Koffi;
     return native.version === version && typeof native.load === 'function' ? native : null;
   } catch {
     return null;
