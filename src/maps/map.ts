@@ -183,9 +183,10 @@ function validateMapSpec(s: MapCreateSpec, context: string): void {
  * for per-CPU maps (each CPU has its own value), whether preallocated or
  * not, since a full map costs that much either way. Ring buffers: their size.
  */
-export function estimateMapBytes(spec: Pick<MapCreateSpec, 'type' | 'keySize' | 'valueSize' | 'maxEntries'>, cpus = possibleCpus()): number {
+export function estimateMapBytes(spec: Pick<MapCreateSpec, 'type' | 'keySize' | 'valueSize' | 'maxEntries'>, cpus?: number): number {
   if (spec.type === BPF_MAP_TYPE.RINGBUF || spec.type === BPF_MAP_TYPE.USER_RINGBUF) return spec.maxEntries;
-  const perCpu = isPerCpuMapType(spec.type) ? cpus : 1;
+  // sysfs is read only for per-CPU maps.
+  const perCpu = isPerCpuMapType(spec.type) ? (cpus ?? possibleCpus()) : 1;
   return spec.maxEntries * (spec.keySize + spec.valueSize) * perCpu;
 }
 

@@ -17,6 +17,19 @@ export interface CoreCandidate {
   id: number;
 }
 
+// Types by name per target BTF, kept across resolvers: the kernel's BTF is
+// parsed once per process and never changes, so a further load in the same
+// process scans it for no name it has looked up before.
+const byName = new WeakMap<Btf, Map<string, readonly BtfType[]>>();
+
+function named(btf: Btf, name: string): readonly BtfType[] {
+  let m = byName.get(btf);
+  if (!m) byName.set(btf, (m = new Map()));
+  let found = m.get(name);
+  if (!found) m.set(name, (found = btf.findAllByName(name)));
+  return found;
+}
+
 /** Caching candidate lookup over one target. */
 export class CoreCandidates {
   readonly target: CoreTarget;
@@ -45,8 +58,7 @@ export class CoreCandidates {
 
   #search(btf: Btf, name: string, local: BtfType, minId: number): CoreCandidate[] {
     // Ids below minId belong to the base, which was searched already.
-    return btf
-      .findAllByName(name)
+    return named(btf, name)
       .filter((t) => t.id >= minId && kindsCoreCompatible(local, t))
       .map((t) => ({ btf, id: t.id }));
   }
