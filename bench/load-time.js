@@ -9,7 +9,9 @@
 // openObject().load(), after the library's modules are imported — the same
 // work: read and parse the object and the kernel BTF, probe, create maps,
 // relocate, load — plus loading koffi (the FFI, loaded on the first syscall),
-// without Node's own start-up (the CLI start-up figure covers that).
+// without Node's own start-up (the CLI start-up figure covers that). Probing
+// is where the two may differ: bpf-ts skips its BTF feature probes when the
+// kernel takes the object's BTF as it is (that load is timed).
 //
 // That first load is the headline (what `bpf-ts load` pays). The same child
 // then loads the object a second time: what each further load costs a
