@@ -88,6 +88,8 @@ function extraSize(kind: number, vlen: number): number {
 
 // extraSize as tables for the parse pass: bytes after the header are
 // FIXED[kind] + PER_VLEN[kind] * vlen; FIXED is 255 for kinds that do not exist.
+const CACHE_SHIFT = 8;
+const CACHE_PAGE = 1 << CACHE_SHIFT;
 const EXTRA_FIXED = new Uint8Array(32).fill(255);
 const EXTRA_PER_VLEN = new Uint8Array(32);
 for (let k = 1; k <= BTF_KIND_MAX; k++) {
@@ -172,7 +174,10 @@ export class Btf {
   #scans = 0;
   readonly #strStart: number;
   readonly #strLen: number;
-  readonly #cache: (BtfType | undefined)[];
+  // Decoded types in pages of CACHE_PAGE, made on first use: vmlinux has
+  // ~130k types and a load decodes a few hundred, and one array of them all
+  // (1 MB, V8's large-object space) forced a full GC in every fresh process.
+  readonly #cache: ((BtfType | undefined)[] | undefined)[];
   // Name index, built on the first lookup (see #nameIndex).
   /** Name index (see #nameIndex): bucket -> first local index + 1, chained by #nameNext (0 ends); #nameHash per index. */
   #nameHead: Int32Array | null = null;
@@ -201,7 +206,7 @@ export class Btf {
     this.count = this.startId + layout.typeOffsets.length;
     this.stringStart = layout.base ? layout.base.stringEnd : 0;
     this.stringEnd = this.stringStart + layout.strLen;
-    this.#cache = new Array<BtfType | undefined>(layout.typeOffsets.length);
+    this.#cache = [];
   }
 
   #fail(msg: string): never {
@@ -243,7 +248,8 @@ export class Btf {
     if (!Number.isInteger(idx) || idx < 0 || idx >= this.#typeOffsets.length) {
       this.#fail(`type id ${id} out of range (${this.count} types)`);
     }
-    return (this.#cache[idx] ??= this.#decode(id, this.#typeOffsets[idx]!));
+    const page = (this.#cache[idx >>> CACHE_SHIFT] ??= []);
+    return (page[idx & (CACHE_PAGE - 1)] ??= this.#decode(id, this.#typeOffsets[idx]!));
   }
 
   /** Byte offset of a type's record inside `raw` (for patching a copy of the blob). */
