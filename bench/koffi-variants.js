@@ -23,6 +23,7 @@ const MASK = ENTRIES - 1;
 const BPF_MAP_LOOKUP_ELEM = 1;
 const SIZE = 32;
 const NR = { x64: 321, arm64: 280 }[process.arch];
+const NR_GETPPID = { x64: 110, arm64: 173 }[process.arch];
 
 const cpuNs = () => {
   const u = process.cpuUsage();
@@ -213,14 +214,31 @@ for (const v of variants) {
   if (pure) sides.push({ key: `${v.id}-abs`, run: compileLoop(`abs ${v.id}`, PURE_LOOP, pure) });
 }
 
+// The cheapest syscall (getppid), from koffi with 1 argument and with the
+// 4-argument declaration of A (the kernel ignores the extra ones), against C.
+const GETPPID_LOOP = `
+  let sink = 0;
+  const c0 = cpuNs();
+  for (let i = 0; i < ops; i++) sink += call();
+  return [(cpuNs() - c0) / ops, sink];`;
+{
+  const f1 = libc.func('long syscall(long nr)');
+  const f4 = libc.func('long syscall(long nr, int cmd, uintptr_t attr, unsigned int size)');
+  sides.push({ key: 'getppid-1', run: compileLoop('getppid 1', GETPPID_LOOP, () => f1(NR_GETPPID)) });
+  sides.push({ key: 'getppid-4', run: compileLoop('getppid 4', GETPPID_LOOP, () => f4(NR_GETPPID, 1, base, SIZE)) });
+}
+
 const binary = compileC('map_ops');
+const floorBinary = compileC('syscall_floor');
 const samples = new Map(sides.map((v) => [v.key, []]));
 const cSamples = [];
+const cFloor = [];
 const loads = [loadavg()[0]];
 
 for (const v of sides) v.run(OPS); // warm-up
 for (let r = 0; r < ROUNDS; r++) {
   cSamples.push(runC(binary, [ENTRIES, OPS, 1]).lookupCpuNs);
+  cFloor.push(runC(floorBinary, [OPS]).getppidCpuNs);
   for (let j = 0; j < sides.length; j++) {
     const v = sides[(j + r) % sides.length];
     samples.get(v.key).push(v.run(OPS));
@@ -247,5 +265,17 @@ for (const v of variants) {
   const p = samples.get(`${v.id}-abs`);
   const cells = [s ? fmt.ns(median(s)) : '', s ? fmt.ratio(median(s) / cMed) : '', s ? fmt.ratio(pairedRatio(s, ref)) : '', p ? fmt.ns(median(p)) : '', p ? fmt.ratio(pairedRatio(p, refAbs)) : ''];
   console.log(`| ${v.id}: ${v.label} | ${cells.join(' | ')} |`);
+}
+const floorMed = median(cFloor);
+console.log('');
+console.log('| getppid (no work in the kernel) | ns/call (median) | koffi minus C |');
+console.log('|---|---|---|');
+console.log(`| C: syscall(SYS_getppid) (bench/c/syscall_floor.c) | ${fmt.ns(floorMed)} | |`);
+for (const [k, label] of [
+  ['getppid-1', 'koffi: long syscall(long) (1 argument)'],
+  ['getppid-4', 'koffi: declaration A (4 arguments)'],
+]) {
+  const m = median(samples.get(k));
+  console.log(`| ${label} | ${fmt.ns(m)} | ${fmt.ns(m - floorMed)} |`);
 }
 if (sinkAll === -1) console.log(''); // keeps the values read alive
