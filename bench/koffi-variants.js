@@ -92,7 +92,7 @@ function compileLoop(tag, body, call) {
 const variants = [
   {
     id: 'A',
-    label: 'syscall(long, int, uintptr_t, unsigned) -> long, Number address (bpf-ts before)',
+    label: 'syscall(long, int, uintptr_t, unsigned) -> long, Number address (what bpf-ts uses)',
     make: (fn) => {
       const f = libc.func(`long ${fn}(long nr, int cmd, uintptr_t attr, unsigned int size)`);
       return () => f(NR, BPF_MAP_LOOKUP_ELEM, base, SIZE);
