@@ -372,11 +372,17 @@ export class BpfMap implements Disposable {
     const ops = this.#elemOps();
     this.#putKey(ops, key);
     const r = ops.lookup(flags);
-    if (r < 0) {
-      if (r === -ENOENT) return undefined;
-      throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context(), { elemFlags: flags });
-    }
-    return ops.value;
+    return r < 0 ? this.#lookupFailed(r, flags) : ops.value;
+  }
+
+  /** A failed BPF_MAP_LOOKUP_ELEM: undefined when the key is absent (ENOENT), else the error. */
+  #lookupFailed(r: number, flags: number): undefined {
+    if (r === -ENOENT) return undefined;
+    throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context(), flags ? { elemFlags: flags } : undefined);
+  }
+
+  #outSizeError(out: Uint8Array): BpfError {
+    return new BpfError('VALUE_SIZE', `map "${this.name}": lookupInto needs a ${this.#valueBytes}-byte buffer, got ${out.byteLength} bytes`);
   }
 
   /**
@@ -388,14 +394,14 @@ export class BpfMap implements Disposable {
   lookupInto(key: MapBytes, out: Uint8Array): boolean {
     // `length` first: for a Uint8Array it is the byte length, and V8 (Node 20)
     // inlines it where `byteLength` costs ~40 ns a call, 3% of a lookup.
-    if ((out.length !== this.#valueBytes || out.BYTES_PER_ELEMENT !== 1) && out.byteLength !== this.#valueBytes)
-      throw new BpfError('VALUE_SIZE', `map "${this.name}": lookupInto needs a ${this.#valueBytes}-byte buffer, got ${out.byteLength} bytes`);
+    // Slow paths (errors) live in helpers: a small body lets V8 inline lookupInto into the caller's loop.
+    if ((out.length !== this.#valueBytes || out.BYTES_PER_ELEMENT !== 1) && out.byteLength !== this.#valueBytes) throw this.#outSizeError(out);
     const ops = this.#elemOps();
     this.#putKey(ops, key);
     const r = ops.lookup();
     if (r < 0) {
-      if (r === -ENOENT) return false;
-      throw syscallError(cmd.BPF_MAP_LOOKUP_ELEM, r, this.#context());
+      this.#lookupFailed(r, 0); // throws unless the key is absent
+      return false;
     }
     if (out !== this.#out) this.#adoptOut(out);
     const w = this.#outWords;

@@ -448,8 +448,9 @@ function bindBpfAt(): Fn {
  * call. Returns the result or -errno.
  */
 export function bpfAt(cmd: number, attr: number, size: number): number {
-  const f = bpfAtFn ?? bindBpfAt();
-  return ret(f(nrBpfAt, cmd, attr, size));
+  // `long` results in the safe-integer range come back as Numbers: no ret() conversion on the hot path.
+  const r: number = (bpfAtFn ?? bindBpfAt())(nrBpfAt, cmd, attr, size);
+  return r < 0 ? -errno() : r;
 }
 
 /** True once koffi is loaded (callers pick a syscall path only when it costs no load). */

@@ -62,7 +62,14 @@ export function bpfRaw(cmd: number, attr: Uint8Array, size: number = attr.byteLe
  * the map-element hot path; same retries. Returns the result or -errno.
  */
 export function bpfRawAt(cmd: number, attr: number, size: number): number {
-  let r = rawBpfAt(cmd, attr, size);
+  const r = rawBpfAt(cmd, attr, size);
+  // Success returns at once; failures (ENOENT on a missing key, EINTR) take
+  // the out-of-line retry path, which keeps this hot function small.
+  return r >= 0 ? r : retryAt(cmd, attr, size, r);
+}
+
+/** bpfRawAt's retries after a first failure `r`. */
+function retryAt(cmd: number, attr: number, size: number, r: number): number {
   for (let attempt = 1; r < 0 && attempt < MAX_BPF_ATTEMPTS && isRetryable(cmd, -r); attempt++) r = rawBpfAt(cmd, attr, size);
   return r;
 }

@@ -1,5 +1,6 @@
 // Element operations, iteration, batches, per-CPU values and freezing on
 // real kernel maps.
+import assert from 'node:assert';
 import { afterAll, expect, test } from 'vitest';
 import { describeRoot } from '../helpers/root.js';
 import { BpfMap, type MapCreateSpec } from '../../src/maps/map.js';
@@ -356,5 +357,40 @@ describeRoot('map operations', () => {
     const info = listMaps().find((i) => i.id === m.id);
     expect(info).toMatchObject({ name: 'ops_byid', type: T.HASH, keySize: 4, valueSize: 4, maxEntries: 3 });
     expect((thrown(() => BpfMap.fromId(0x7fffffff)) as BpfSyscallError).errnoName).toBe('ENOENT');
+  });
+
+  test('get returns genuine, independent Buffers: unchanged by thousands of later gets and by later sets', () => {
+    const m = make({ name: 'ops_getbufs', type: T.HASH, keySize: 4, valueSize: 8, maxEntries: 256 });
+    const expected = (k: number) => BigInt(k * 1000 + 1);
+    for (let k = 0; k < 256; k++) m.set(k, k * 1000 + 1);
+    // 5000 gets of 8 bytes span several of Node's 8 KiB Buffer pools.
+    const got: Buffer[] = [];
+    for (let i = 0; i < 5000; i++) got.push(m.get(i & 255)!);
+    for (let k = 0; k < 256; k++) m.set(k, 0);
+    for (let i = 0; i < 5000; i++) m.get(i & 255);
+    const wrong = got.map((b, i) => [i, readU64(b)] as const).filter(([i, v]) => v !== expected(i & 255));
+    expect(wrong).toEqual([]);
+    // Independent memory: writing one value changes no other, not even one of the same key.
+    got[0]!.fill(0xff);
+    expect(readU64(got[256]!)).toBe(expected(0));
+    expect(readU64(got[1]!)).toBe(expected(1));
+    // Real Buffers (prototype Buffer.prototype), so strict deep equality with Buffer.from holds.
+    expect(Object.getPrototypeOf(got[1])).toBe(Buffer.prototype);
+    expect(Buffer.isBuffer(got[1])).toBe(true);
+    assert.deepStrictEqual(got[1], Buffer.from(u64(expected(1))));
+  });
+
+  test('a lookup the kernel refuses (write-only fd: EPERM) is a BpfSyscallError naming the map from get, lookupInto and has', () => {
+    const m = make({ name: 'ops_wronly', type: T.HASH, keySize: 4, valueSize: 8, maxEntries: 4 });
+    m.set(1, 5);
+    const w = BpfMap.fromId(m.id, { writeOnly: true });
+    open.push(w);
+    w.set(2, 6); // writes are allowed
+    expect(readU64(m.get(2)!)).toBe(6n);
+    for (const e of [thrown(() => w.get(1)), thrown(() => w.lookupInto(1, Buffer.alloc(8))), thrown(() => w.has(1))]) {
+      expect(e).toBeInstanceOf(BpfSyscallError);
+      expect((e as BpfSyscallError).errnoName).toBe('EPERM');
+      expect(e.message).toContain('ops_wronly');
+    }
   });
 });
