@@ -2,8 +2,9 @@
 // into a few files under dist/cli-bundle/, for bin/bpf-ts.js. Node 20 spends
 // most of a short command's start-up resolving and loading ES modules one by
 // one (inspect imported 28); with the bundle, --help loads 2 files (the bin
-// and main.js) and inspect 4. tsc's dist/ stays what the library exports and what the .d.ts describe; this is
-// an extra output only the bin uses. Run by `npm run build`, after tsc.
+// and main.js) and inspect 4. tsc's dist/ stays what the library exports
+// and what the .d.ts describe; this is an extra output only the bin uses.
+// Run by `npm run build`, after tsc.
 //
 // Chunks: `main.js` holds main.ts and what it imports statically (what
 // --help needs); each command stays behind its dynamic import. inspect's
