@@ -66,7 +66,7 @@ let broken = false;
 const results = [];
 
 try {
-  const d = ensureDist(['maps/map.js', 'uapi/bpf.js', 'btf/btf.js', 'vm/vm.js', 'asm/assembler.js', 'index.js']);
+  const d = ensureDist(['maps/map.js', 'uapi/bpf.js', 'btf/btf.js', 'vm/vm.js', 'asm/assembler.js', 'index.js', 'cli/main.js']);
   if (d.built) console.log('(built dist/ with tsc: src/ was newer)');
   if (d.warnings) console.log(`(tsc reported errors but emitted; measuring what it built)\n${indent(d.warnings)}`);
 } catch (e) {

@@ -88,20 +88,34 @@ function newestMtime(dir) {
 
 /**
  * Compile the library into dist/ when a source is newer than the output the
- * bench imports. tsc emits even when it reports type errors (another change
- * in progress elsewhere in the tree); that is reported, not fatal, as long as
- * the modules the bench needs exist.
+ * bench imports, and bundle the CLI when its bundle is older than that. tsc
+ * emits even when it reports type errors (another change in progress
+ * elsewhere in the tree); that is reported, not fatal, as long as the modules
+ * the bench needs exist.
  */
 export function ensureDist(required) {
   const src = join(ROOT, 'src');
   const outputs = required.map((r) => join(DIST_DIR, r));
   const oldest = Math.min(...outputs.map((p) => (existsSync(p) ? statSync(p).mtimeMs : 0)));
-  if (oldest > 0 && oldest >= newestMtime(src)) return { built: false };
+  if (oldest > 0 && oldest >= newestMtime(src)) {
+    ensureCliBundle();
+    return { built: false };
+  }
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.json')], { cwd: ROOT, encoding: 'utf8' });
   const missing = outputs.filter((p) => !existsSync(p));
   if (missing.length > 0) throw new BenchError(`tsc did not produce ${missing.join(', ')}:\n${r.stdout}${r.stderr}`);
+  ensureCliBundle();
   return { built: true, warnings: r.status === 0 ? '' : `${r.stdout}${r.stderr}`.trim() };
+}
+
+/** The CLI bundle bin/bpf-ts.js runs (scripts/bundle-cli.js), when missing or older than tsc's dist/cli/main.js. */
+export function ensureCliBundle() {
+  const main = join(DIST_DIR, 'cli', 'main.js');
+  const bundle = join(DIST_DIR, 'cli-bundle', 'main.js');
+  if (existsSync(bundle) && statSync(bundle).mtimeMs >= statSync(main).mtimeMs) return;
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle-cli.js')], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new BenchError(`bundling the CLI failed:\n${r.stdout}${r.stderr}`);
 }
 
 /** gcc -O2 bench/c/<name>.c -> bench/build/<name>; returns the binary's path. */

@@ -18,7 +18,18 @@ describe('npm pack', () => {
   }, 120_000);
 
   it('ships bin, docs, dist with the sources its maps name, and the license', () => {
-    for (const f of ['bin/bpf-ts.js', 'LICENSE', 'README.md', 'docs/api.md', 'docs/examples/quickstart.mjs', 'dist/index.js', 'dist/index.d.ts', 'dist/testing.js', 'dist/cli/main.js']) {
+    for (const f of [
+      'bin/bpf-ts.js',
+      'LICENSE',
+      'README.md',
+      'docs/api.md',
+      'docs/examples/quickstart.mjs',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/testing.js',
+      'dist/cli/main.js',
+      'dist/cli-bundle/main.js',
+    ]) {
       expect(files, f).toContain(f);
     }
     const maps = files.filter((f) => f.endsWith('.js.map'));

@@ -1,10 +1,16 @@
 // The CLI imports a command's module only when that command runs: --help
 // reads the summaries in commands/index.ts, inspect loads the object layer
 // and nothing that reaches the kernel (no koffi, no sys/).
+//
+// bin/bpf-ts.js runs the bundle in dist/cli-bundle/ (scripts/bundle-cli.js):
+// node loads a few bundle files, each evaluating the modules bundled into it.
+// The source map of each file names those modules (src/…), so "which modules
+// a command loads" is read from the files node loaded and their maps.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { commands } from '../../src/cli/commands/index.js';
 import { BIN, ROOT, ensureDist, fixture } from '../helpers/cli.js';
@@ -21,34 +27,52 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Module URLs (relative to the package) loaded by `bpf-ts ARGS`, plus the exit status. */
-function modulesOf(args: string[]): { status: number | null; modules: string[] } {
+/**
+ * What `bpf-ts ARGS` loads: the files node loaded (relative to the package),
+ * the source modules bundled into them (src/…, from their source maps), and
+ * the exit status.
+ */
+function modulesOf(args: string[]): { status: number | null; files: string[]; modules: string[] } {
   const r = spawnSync(process.execPath, ['--no-warnings', `--experimental-loader=${hook}`, BIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
   });
-  const modules = r.stderr
+  // Files only: node's built-ins (node:module, which the bundler's helper imports) cost nothing to load.
+  const urls = r.stderr
     .split('\n')
-    .filter((l) => l.startsWith('MODULE '))
-    .map((l) => l.slice('MODULE '.length).replace(/^file:\/\/.*?\/(dist|bin|node_modules)\//, '$1/'));
-  return { status: r.status, modules };
+    .filter((l) => l.startsWith('MODULE ') && !l.startsWith('MODULE node:'))
+    .map((l) => l.slice('MODULE '.length));
+  const files = urls.map((u) => u.replace(/^file:\/\/.*?\/(dist|bin|node_modules)\//, '$1/'));
+  const modules = urls.flatMap((u) => {
+    if (!u.includes('/dist/cli-bundle/')) return [u.replace(/^file:\/\/.*?\/(dist|bin|node_modules)\//, '$1/')];
+    // The bundler's helper chunk (namespace objects) has no sources and no map.
+    if (/\/rolldown-runtime-[\w-]+\.js$/.test(u)) return ['(rolldown runtime)'];
+    const map = JSON.parse(readFileSync(fileURLToPath(u) + '.map', 'utf8')) as { sources: string[] };
+    return map.sources.map((s) => s.replace(/^(\.\.\/)+/, ''));
+  });
+  return { status: r.status, files, modules };
 }
 
-test('--help loads no command module and no koffi', () => {
-  const { status, modules } = modulesOf(['--help']);
+test('--help loads one bundle file: no command module, no object layer, no koffi', () => {
+  const { status, files, modules } = modulesOf(['--help']);
   expect(status).toBe(0);
-  expect(modules).toContain('dist/cli/commands/index.js');
-  expect(modules.filter((m) => m.startsWith('dist/cli/commands/') && m !== 'dist/cli/commands/index.js')).toEqual([]);
-  expect(modules.filter((m) => m.includes('koffi') || m.startsWith('dist/sys/') || m.startsWith('dist/object/'))).toEqual([]);
+  expect(files).toEqual(['bin/bpf-ts.js', 'dist/cli-bundle/main.js']);
+  expect(modules).toContain('src/cli/commands/index.ts');
+  expect(modules).toContain('src/cli/main.ts');
+  expect(modules.filter((m) => m.startsWith('src/cli/commands/') && m !== 'src/cli/commands/index.ts')).toEqual([]);
+  expect(modules.filter((m) => m.includes('koffi') || m.startsWith('src/sys/') || m.startsWith('src/object/'))).toEqual([]);
 });
 
 test('inspect loads its own module and the object layer, not koffi, sys/ or other commands', () => {
-  const { status, modules } = modulesOf(['inspect', fixture('globals.o')]);
+  const { status, files, modules } = modulesOf(['inspect', fixture('globals.o')]);
   expect(status).toBe(0);
-  expect(modules).toContain('dist/cli/commands/inspect.js');
-  expect(modules).toContain('dist/object/object.js');
-  expect(modules.filter((m) => m.startsWith('dist/cli/commands/') && !/\/(index|inspect)\.js$/.test(m))).toEqual([]);
-  expect(modules.filter((m) => m.includes('koffi') || m.startsWith('dist/sys/'))).toEqual([]);
+  // The bin, main.js, inspect's chunk and at most the bundler's small runtime helper chunk.
+  expect(files.length).toBeLessThanOrEqual(4);
+  expect(files.every((f) => f === 'bin/bpf-ts.js' || f.startsWith('dist/cli-bundle/'))).toBe(true);
+  expect(modules).toContain('src/cli/commands/inspect.ts');
+  expect(modules).toContain('src/object/object.ts');
+  expect(modules.filter((m) => m.startsWith('src/cli/commands/') && !/\/(index|inspect)\.ts$/.test(m))).toEqual([]);
+  expect(modules.filter((m) => m.includes('koffi') || m.startsWith('src/sys/'))).toEqual([]);
 });
 
 test('the summaries in commands/index.ts are those of the command modules', async () => {

@@ -53,7 +53,7 @@ export async function cliOk(...argv: string[]): Promise<CliResult> {
   return r;
 }
 
-/** Build dist/ with tsc when it is missing or any file under src/ is newer than it. */
+/** Build dist/ with tsc, and the CLI bundle, when missing or older than src/. */
 export { ensureDist };
 
 // ------------------------------------------------------------- unprivileged

@@ -1,5 +1,6 @@
-// ensureDist() builds dist/ when it is missing or older than src/. Kept apart
-// from cli.ts (which registers vitest hooks) so the global setup can use it.
+// ensureDist() builds dist/ and the CLI bundle when missing or older than
+// src/. Kept apart from cli.ts (which registers vitest hooks) so the global
+// setup can use it.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,12 +17,10 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Build dist/ with tsc when it is missing or any file under src/ is newer than it. */
-export function ensureDist(): void {
-  const main = join(ROOT, 'dist', 'cli', 'main.js');
-  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(ROOT, 'src'))) return;
+/** Run a build step (node SCRIPT ARGS…) in the checkout; its output goes into the error when it fails. */
+function step(what: string, args: string[]): void {
   try {
-    execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')], {
+    execFileSync(process.execPath, args, {
       cwd: ROOT,
       stdio: 'pipe',
       // Only a bound for a hung compiler: on a loaded machine tsc takes minutes.
@@ -29,6 +28,22 @@ export function ensureDist(): void {
     });
   } catch (e) {
     const out = e as { stdout?: Buffer; stderr?: Buffer; message: string };
-    throw new Error(`building dist/ with tsc failed: ${out.message}\n${out.stdout?.toString() ?? ''}${out.stderr?.toString() ?? ''}`);
+    throw new Error(`${what} failed: ${out.message}\n${out.stdout?.toString() ?? ''}${out.stderr?.toString() ?? ''}`);
+  }
+}
+
+/**
+ * What `npm run build` makes, when missing or older than src/: dist/ with
+ * tsc, then the CLI bundle bin/bpf-ts.js runs (dist/cli-bundle/, from
+ * scripts/bundle-cli.js).
+ */
+export function ensureDist(): void {
+  const main = join(ROOT, 'dist', 'cli', 'main.js');
+  const bundle = join(ROOT, 'dist', 'cli-bundle', 'main.js');
+  if (!existsSync(main) || statSync(main).mtimeMs < newestMtime(join(ROOT, 'src'))) {
+    step('building dist/ with tsc', [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')]);
+  }
+  if (!existsSync(bundle) || statSync(bundle).mtimeMs < statSync(main).mtimeMs) {
+    step('bundling the CLI (scripts/bundle-cli.js)', [join(ROOT, 'scripts', 'bundle-cli.js')]);
   }
 }

@@ -1,0 +1,91 @@
+// Bundle the CLI: dist/cli/main.js (tsc's output) and everything it imports,
+// into a few files under dist/cli-bundle/, for bin/bpf-ts.js. Node 20 spends
+// most of a short command's start-up resolving and loading ES modules one by
+// one (inspect imported 28); with the bundle, --help loads 2 files (the bin
+// and main.js) and inspect 4. tsc's dist/ stays what the library exports
+// and what the .d.ts describe; this is an extra output only the bin uses.
+// Run by `npm run build`, after tsc.
+//
+// Chunks: `main.js` holds main.ts and what it imports statically (what
+// --help needs); each command stays behind its dynamic import. inspect's
+// modules (the object layer, BTF) form one chunk of their own, which the
+// kernel commands share; koffi stays external, loaded by sys/ffi.ts on the
+// first syscall.
+import { readFileSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build, RolldownMagicString } from 'rolldown';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DIST = join(ROOT, 'dist');
+export const BUNDLE_DIR = join(DIST, 'cli-bundle');
+
+/** Every `import.meta.url` expression of an ESTree program. */
+function importMetaUrls(ast) {
+  const found = [];
+  const visit = (node) => {
+    if (Array.isArray(node)) return node.forEach(visit);
+    if (!node || typeof node !== 'object') return;
+    if (node.type === 'MemberExpression' && node.object?.type === 'MetaProperty' && node.object.meta.name === 'import' && !node.computed && node.property.name === 'url') {
+      found.push(node);
+      return;
+    }
+    for (const k in node) if (k !== 'type' && k !== 'start' && k !== 'end') visit(node[k]);
+  };
+  visit(ast);
+  return found;
+}
+
+/**
+ * tsc's output with tsc's source maps (rolldown chains them, so the bundle's
+ * maps name src/*.ts), and `import.meta.url` kept meaning the module's own
+ * place in dist/ (main.ts finds package.json from it, demo.ts its fixture).
+ */
+const fromDist = {
+  name: 'bpf-ts-dist',
+  load(id) {
+    if (!id.startsWith(DIST + '/') || !id.endsWith('.js')) return null;
+    const code = readFileSync(id, 'utf8');
+    const map = JSON.parse(readFileSync(id + '.map', 'utf8'));
+    return { code, map };
+  },
+  transform(code, id) {
+    if (!id.startsWith(DIST + '/') || !code.includes('import.meta.url')) return null;
+    const own = JSON.stringify(relative(BUNDLE_DIR, id).split(sep).join('/'));
+    const s = new RolldownMagicString(code);
+    // Expressions only: the text `import.meta.url` in a string (gen's template) stays.
+    for (const node of importMetaUrls(this.parse(code))) s.overwrite(node.start, node.end, `new URL(${own}, import.meta.url).href`);
+    return { code: s };
+  },
+};
+
+export async function bundleCli() {
+  return build({
+    input: { main: join(DIST, 'cli', 'main.js') },
+    platform: 'node',
+    preserveEntrySignatures: 'allow-extension',
+    external: [/^node:/, 'koffi'],
+    plugins: [fromDist],
+    logLevel: 'warn',
+    output: {
+      dir: BUNDLE_DIR,
+      format: 'esm',
+      sourcemap: true,
+      cleanDir: true,
+      entryFileNames: '[name].js',
+      chunkFileNames: '[name]-[hash].js',
+      codeSplitting: {
+        groups: [
+          { name: 'main', tags: ['$initial'], priority: 2 },
+          { name: 'main', test: (id) => id.includes('rolldown/runtime'), priority: 3 },
+          { name: 'inspect', test: /[\\/]dist[\\/]cli[\\/]commands[\\/]inspect\.js$/, priority: 1 },
+        ],
+      },
+    },
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const out = await bundleCli();
+  console.log(`bundled the CLI into ${relative(ROOT, BUNDLE_DIR)}/: ${out.output.filter((o) => o.type === 'chunk').length} files`);
+}
