@@ -31,10 +31,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ts from 'typescript';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureDist, ROOT, uniqueName } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
+import { ts } from '../helpers/typescript.js';
 
 interface Block {
   file: string;
