@@ -3,13 +3,13 @@
 // and what bpftool says about the same blob. vmlinux is the big blob here;
 // the synthetic blobs below are big enough (>= WASM_MIN_BYTES) to take the
 // WebAssembly path anywhere.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BpfError } from '../src/errors.js';
 import { type Btf, parseBtf } from '../src/btf/btf.js';
 import { btfBuffer, SCAN_WASM_HEX, setWasmScanEnabled, WASM_MIN_BYTES } from '../src/btf/scan-wasm.js';
 import { moduleBytes } from '../src/btf/scan-wasm-source.js';
+import { bigOutput } from './helpers/big-output.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 
@@ -182,7 +182,7 @@ describe.skipIf(!existsSync(VMLINUX))('vmlinux through the WebAssembly path', ()
   const bytes = existsSync(VMLINUX) ? new Uint8Array(readFileSync(VMLINUX)) : new Uint8Array();
   let dump = '';
   try {
-    dump = execFileSync('bpftool', ['btf', 'dump', 'file', VMLINUX], { maxBuffer: 1 << 30, encoding: 'utf8' });
+    dump = bigOutput('bpftool', ['btf', 'dump', 'file', VMLINUX]);
   } catch {
     // no bpftool: the comparison with the JavaScript path still runs
   }

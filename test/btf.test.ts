@@ -7,6 +7,7 @@ import { BTF_KIND_ENUM64, BTF_KIND_INT, BTF_KIND_NAMES, type BtfType, parseBtf }
 import { formatRaw, formatType } from '../src/btf/format.js';
 import { BtfBuilder } from './helpers/btf-builder.js';
 import { elfSection } from './helpers/elf-section.js';
+import { bigOutput } from './helpers/big-output.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 const VMLINUX = '/sys/kernel/btf/vmlinux';
@@ -757,7 +758,7 @@ describe.skipIf(!existsSync(VMLINUX))('/sys/kernel/btf/vmlinux', () => {
   }
   it.skipIf(!bpftool)('count matches bpftool btf dump', () => {
     const btf = parseBtf(bytes);
-    const out = execFileSync('bpftool', ['btf', 'dump', 'file', VMLINUX], { maxBuffer: 1 << 30, encoding: 'utf8' });
+    const out = bigOutput('bpftool', ['btf', 'dump', 'file', VMLINUX]);
     expect(btf.count - 1).toBe(out.match(/^\[/gm)?.length);
   });
 });

@@ -5,8 +5,9 @@
 // named type declared under src/ that index.ts does not export.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import ts from 'typescript';
+import type TS from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { ts } from '../helpers/typescript.js';
 
 const SRC = resolve('src') + '/';
 
@@ -22,7 +23,7 @@ function unexportedTypes(entries: string[]): Record<string, string[]> {
     noEmit: true,
   });
   const checker = program.getTypeChecker();
-  const unalias = (s: ts.Symbol) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
+  const unalias = (s: TS.Symbol) => (s.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(s) : s);
   const exportsOf = (entry: string) => checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(entry)!)!).map(unalias);
   const main = exportsOf(entries[0]!);
   // A type is reachable when any entry point exports it (main, bpf-ts/testing, bpf-ts/asm…).
@@ -31,17 +32,17 @@ function unexportedTypes(entries: string[]): Record<string, string[]> {
   for (const entry of entries) out[entry] = missingFrom(entry === entries[0] ? main : exportsOf(entry));
   return out;
 
-  function missingFrom(own: ts.Symbol[]): string[] {
+  function missingFrom(own: TS.Symbol[]): string[] {
     const exported = new Set([...main, ...everywhere, ...own]);
-    const inSrc = (s: ts.Symbol | undefined) => !!s?.declarations?.some((d) => resolve(d.getSourceFile().fileName).startsWith(SRC));
+    const inSrc = (s: TS.Symbol | undefined) => !!s?.declarations?.some((d) => resolve(d.getSourceFile().fileName).startsWith(SRC));
     const NAMED = ts.SymbolFlags.Interface | ts.SymbolFlags.Class | ts.SymbolFlags.TypeAlias | ts.SymbolFlags.Enum;
     const missing = new Map<string, string>();
-    const seenTypes = new Set<ts.Type>();
-    const seenSymbols = new Set<ts.Symbol>();
+    const seenTypes = new Set<TS.Type>();
+    const seenSymbols = new Set<TS.Symbol>();
 
-    const isPublic = (d: ts.Declaration) => !(ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) && !(d as ts.NamedDeclaration).name?.getText().startsWith('#');
+    const isPublic = (d: TS.Declaration) => !(ts.getCombinedModifierFlags(d) & (ts.ModifierFlags.Private | ts.ModifierFlags.Protected)) && !(d as TS.NamedDeclaration).name?.getText().startsWith('#');
 
-    function named(sym: ts.Symbol, via: string): void {
+    function named(sym: TS.Symbol, via: string): void {
       if (!inSrc(sym) || !(sym.flags & NAMED)) return;
       if (!exported.has(sym)) missing.set(sym.getName(), via);
       if (seenSymbols.has(sym)) return;
@@ -49,7 +50,7 @@ function unexportedTypes(entries: string[]): Record<string, string[]> {
       if (sym.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.Class)) members(checker.getDeclaredTypeOfSymbol(sym), sym.getName());
     }
 
-    function members(t: ts.Type, via: string): void {
+    function members(t: TS.Type, via: string): void {
       for (const p of checker.getPropertiesOfType(t)) {
         const d = p.valueDeclaration ?? p.declarations?.[0];
         if (!d || !isPublic(d)) continue;
@@ -58,12 +59,12 @@ function unexportedTypes(entries: string[]): Record<string, string[]> {
       for (const s of [...t.getCallSignatures(), ...t.getConstructSignatures()]) sig(s, via);
     }
 
-    function sig(s: ts.Signature, via: string): void {
+    function sig(s: TS.Signature, via: string): void {
       for (const p of s.getParameters()) walk(checker.getTypeOfSymbolAtLocation(p, p.valueDeclaration!), `${via}(${p.getName()})`);
       walk(s.getReturnType(), `${via}()`);
     }
 
-    function walk(t: ts.Type, via: string): void {
+    function walk(t: TS.Type, via: string): void {
       if (seenTypes.has(t)) return;
       seenTypes.add(t);
       if (t.aliasSymbol) {
@@ -74,11 +75,11 @@ function unexportedTypes(entries: string[]): Record<string, string[]> {
       const sym = t.getSymbol();
       if (sym && sym.flags & NAMED) {
         named(sym, via);
-        if (t.flags & ts.TypeFlags.Object && (t as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) checker.getTypeArguments(t as ts.TypeReference).forEach((a) => walk(a, via));
+        if (t.flags & ts.TypeFlags.Object && (t as TS.ObjectType).objectFlags & ts.ObjectFlags.Reference) checker.getTypeArguments(t as TS.TypeReference).forEach((a) => walk(a, via));
         return;
       }
       if (t.flags & ts.TypeFlags.Object) {
-        if ((t as ts.ObjectType).objectFlags & ts.ObjectFlags.Reference) checker.getTypeArguments(t as ts.TypeReference).forEach((a) => walk(a, via));
+        if ((t as TS.ObjectType).objectFlags & ts.ObjectFlags.Reference) checker.getTypeArguments(t as TS.TypeReference).forEach((a) => walk(a, via));
         if (!inSrc(sym)) return; // lib types (Buffer, Map, Generator…): only their type arguments matter
         members(t, via);
         t.getCallSignatures().forEach((s) => sig(s, via));

@@ -187,11 +187,13 @@ describeRoot('CLI exit paths: closed pipe, signals, errors, SIGKILL (child proce
       ['show --netns', ['show', '--netns', env.nsB]],
     ];
     it('read-only commands end quietly with exit 0 (inspect, map list, prog list, show)', async () => {
-      for (const [name, args] of readOnly()) {
+      // Side by side: each is its own process with its own closed pipe.
+      const ends = readOnly().map(async ([name, args]) => {
         const c = cli(args, { stdout: 'closed' });
         const exit = await c.exited;
-        expect({ name, exit, stderr: c.stderr }).toEqual({ name, exit: { code: 0, signal: null }, stderr: '' });
-      }
+        return { name, exit, stderr: c.stderr };
+      });
+      for (const end of await Promise.all(ends)) expect(end).toEqual({ name: end.name, exit: { code: 0, signal: null }, stderr: '' });
     });
 
     for (const via of ['link', 'netlink'] as const) {

@@ -31,10 +31,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ts from 'typescript';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ensureDist, ROOT, uniqueName } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
+import { ts } from '../helpers/typescript.js';
 
 interface Block {
   file: string;
@@ -364,17 +364,25 @@ export function runDocBlocks(part: number, parts: number): void {
         );
       }
       withContext(b, () => {
-        // testing.md: a vitest file, run by vitest as its user would, with the emulator and (BPF_KERNEL=1) the kernel.
+        // testing.md: a vitest file, run by vitest as its user would, with the emulator and (BPF_KERNEL=1) the kernel:
+        // one vitest run with a project for each (each project's workers start with its env), not two runs.
         if (/from 'vitest'/.test(b.code)) {
-          writeFileSync(`${base}.test.ts`, subst(b.code));
-          const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VITEST|NODE_OPTIONS|TEST$)/.test(k)));
-          for (const kernel of ['0', '1']) {
-            const [cmd, ...args] = isolated([process.execPath, join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir, `${base}.test.ts`]);
-            const r = spawnSync(cmd!, args, { cwd: dir, encoding: 'utf8', timeout: 300_000, env: { ...env, BPF_KERNEL: kernel } });
-            if (r.status !== 0) throw new Error(`${where} (BPF_KERNEL=${kernel}) exited ${r.status ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
-            // eslint-disable-next-line no-control-regex -- vitest colours its summary with ANSI escapes
-            expect(r.stdout.replace(/\x1b\[[0-9;]*m/g, ''), where).toMatch(/Tests\s+1 passed \(1\)/);
-          }
+          const file = `${base}.test.ts`;
+          writeFileSync(file, subst(b.code));
+          const modes = { emulator: '0', kernel: '1' };
+          // node_modules/bpf-ts links to the checkout, so vite would take dist/ for project source and transform
+          // all of it in each worker; an installed package (a directory under node_modules) is left to Node.
+          const installed = `new RegExp(${JSON.stringify(join(ROOT, 'dist').replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '/')})`;
+          const projects = Object.entries(modes).map(([name, kernel]) => `{ extends: true, test: { name: '${name}', include: [${JSON.stringify(file)}], env: { BPF_KERNEL: '${kernel}' } } }`);
+          writeFileSync(`${base}.config.mjs`, `export default { test: { server: { deps: { external: [${installed}] } }, projects: [${projects.join(', ')}] } };\n`);
+          const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(VITEST|NODE_OPTIONS|TEST$|BPF_KERNEL$)/.test(k)));
+          const [cmd, ...args] = isolated([process.execPath, join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--root', dir, '--config', `${base}.config.mjs`]);
+          const r = spawnSync(cmd!, args, { cwd: dir, encoding: 'utf8', timeout: 300_000, env });
+          if (r.status !== 0) throw new Error(`${where} exited ${r.status ?? r.signal}\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+          // eslint-disable-next-line no-control-regex -- vitest colours its summary with ANSI escapes
+          const out = r.stdout.replace(/\x1b\[[0-9;]*m/g, '');
+          expect(out, where).toMatch(/Tests\s+2 passed \(2\)/);
+          for (const [name, kernel] of Object.entries(modes)) expect(out, `${where}: BPF_KERNEL=${kernel}`).toMatch(new RegExp(`✓ +${name} +\\S+\\.test\\.ts \\(1 test\\)`));
           return;
         }
         writeFileSync(`${base}.mjs`, code);

@@ -13,6 +13,7 @@ import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, Insns } from '../../src/objec
 import { ExternResolver } from '../../src/programs/externs.js';
 import { relocate } from '../../src/programs/load.js';
 import { describeRoot } from '../helpers/root.js';
+import { bigOutput } from '../helpers/big-output.js';
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
@@ -21,7 +22,7 @@ const VARIANTS = ['', '.clang14', '.clang19'];
 /** id of a named FUNC/VAR in the running kernel's BTF, as bpftool prints it. */
 let dump: string | undefined;
 function vmlinuxId(kind: 'FUNC' | 'VAR', name: string): number {
-  const out = (dump ??= execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { encoding: 'utf8', maxBuffer: 256 << 20 }));
+  const out = (dump ??= bigOutput('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux']));
   const m = new RegExp(`^\\[(\\d+)\\] ${kind} '${name}'`, 'm').exec(out);
   if (!m) throw new Error(`bpftool: no ${kind} ${name} in vmlinux`);
   return Number(m[1]);

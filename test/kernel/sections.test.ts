@@ -5,7 +5,6 @@
 // (its config, its BTF's enum bpf_attach_type, its verifier's words), and
 // bpf-ts's message must say that reason.
 
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { expect, it } from 'vitest';
@@ -13,13 +12,14 @@ import { openObject } from '../../src/collection.js';
 import { BpfError } from '../../src/errors.js';
 import { BPF_F_SLEEPABLE, BPF_PROG_TYPE as P } from '../../src/uapi/bpf.js';
 import { describeRoot } from '../helpers/root.js';
+import { bigOutput } from '../helpers/big-output.js';
 
 const config = (): string => gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
 let maxAttach: number | undefined;
 /** __MAX_BPF_ATTACH_TYPE from bpftool's C dump of the running kernel's BTF. */
 function kernelMaxAttachType(): number {
   if (maxAttach === undefined) {
-    const c = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { encoding: 'utf8', maxBuffer: 512 << 20 });
+    const c = bigOutput('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c']);
     maxAttach = Number(/__MAX_BPF_ATTACH_TYPE = (\d+)/.exec(c)![1]);
   }
   return maxAttach;

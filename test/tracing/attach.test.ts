@@ -16,6 +16,7 @@ import { mountBpffs } from '../helpers/bpffs.js';
 import { fixture } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { startTraceChild, type TraceChild } from '../helpers/trace-child.js';
+import { bigOutput } from '../helpers/big-output.js';
 
 const GETPPID_NR: Record<string, number> = { x64: 110, arm64: 173, riscv64: 173 };
 
@@ -42,7 +43,7 @@ function count(c: BpfCollection, slot: number): bigint {
 
 /** BTF id of a vmlinux type as bpftool lists it (an independent reading of the kernel's BTF). */
 function bpftoolBtfId(kind: string, name: string): number {
-  const out = execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'], { maxBuffer: 1 << 30 }).toString();
+  const out = bigOutput('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux']);
   const m = new RegExp(`^\\[(\\d+)\\] ${kind} '${name}'`, 'm').exec(out);
   if (!m) throw new Error(`bpftool lists no ${kind} ${name}`);
   return Number(m[1]);
@@ -140,7 +141,7 @@ describeRoot('tracing attach', () => {
       [realpathSync(process.execPath), 'uv_os_getppid'],
     ];
     for (const [file, sym] of cases) {
-      const syms = execFileSync('llvm-readelf-19', ['-W', '--dyn-syms', file], { maxBuffer: 1 << 28 }).toString();
+      const syms = bigOutput('llvm-readelf-19', ['-W', '--dyn-syms', file]);
       const m = new RegExp(`^\\s*\\d+: ([0-9a-f]+)\\s+\\d+ (?:FUNC|IFUNC)\\s+\\w+\\s+\\w+\\s+(\\d+) ${sym}(?:@\\S*)?$`, 'm').exec(syms);
       expect(m, `${sym} in ${file}`).not.toBeNull();
       const value = BigInt('0x' + m![1]);

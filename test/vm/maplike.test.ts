@@ -7,7 +7,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { BpfMap } from '../../src/maps/map.js';
 import { BPF_MAP_TYPE as T } from '../../src/uapi/bpf.js';
@@ -15,6 +14,7 @@ import { EmulatedMap, type MapLike } from '../../src/vm/maps.js';
 import { Memory } from '../../src/vm/memory.js';
 import { ROOT } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
+import { ts } from '../helpers/typescript.js';
 
 const src = (p: string) => JSON.stringify(join(ROOT, 'src', p));
 
