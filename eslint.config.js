@@ -31,8 +31,9 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    // CommonJS child scripts (spawned by tests): require() is how they import.
-    files: ['**/*.cjs'],
+    // CommonJS child scripts (spawned by tests) and the bin (bin/package.json
+    // says "commonjs": see bin/bpf-ts.js): require() is how they import.
+    files: ['**/*.cjs', 'bin/*.js'],
     languageOptions: { sourceType: 'commonjs' },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },

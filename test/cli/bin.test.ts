@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, expect, test } from 'vitest';
 import { BIN, ROOT, ensureDist } from '../helpers/cli.js';
 
@@ -18,6 +18,7 @@ function packageWith(files: string[]): string {
   dirs.push(dir);
   mkdirSync(join(dir, 'bin'));
   copyFileSync(BIN, join(dir, 'bin', 'bpf-ts.js'));
+  copyFileSync(join(dirname(BIN), 'package.json'), join(dir, 'bin', 'package.json'));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
   for (const f of files) {
     mkdirSync(join(dir, f, '..'), { recursive: true });

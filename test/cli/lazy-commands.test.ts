@@ -17,6 +17,7 @@ import { BIN, ROOT, ensureDist, fixture } from '../helpers/cli.js';
 
 let dir: string;
 let hook: string;
+let cjsHook: string;
 
 beforeAll(() => {
   ensureDist();
@@ -24,6 +25,13 @@ beforeAll(() => {
   hook = join(dir, 'hook.mjs');
   // A loader hook that names every module node loads through the ESM loader.
   writeFileSync(hook, `export async function load(u, c, n) { process.stderr.write('MODULE ' + u + '\\n'); return n(u, c); }\n`);
+  // The bin and the bundle are CommonJS, which that hook does not see: a
+  // preload names every file in require's cache when the process exits.
+  cjsHook = join(dir, 'hook.cjs');
+  writeFileSync(
+    cjsHook,
+    `process.on('exit', () => { for (const f of Object.keys(require.cache)) if (f !== __filename) process.stderr.write('MODULE ' + require('node:url').pathToFileURL(f).href + '\\n'); });\n`,
+  );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -33,15 +41,20 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
  * the exit status.
  */
 function modulesOf(args: string[]): { status: number | null; files: string[]; modules: string[] } {
-  const r = spawnSync(process.execPath, ['--no-warnings', `--experimental-loader=${hook}`, BIN, ...args], {
+  const r = spawnSync(process.execPath, ['--no-warnings', `--experimental-loader=${hook}`, '--require', cjsHook, BIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
   });
   // Files only: node's built-ins (node:module, which the bundler's helper imports) cost nothing to load.
-  const urls = r.stderr
-    .split('\n')
-    .filter((l) => l.startsWith('MODULE ') && !l.startsWith('MODULE node:'))
-    .map((l) => l.slice('MODULE '.length));
+  // Each file once: the loader hook also sees the CommonJS entry point.
+  const urls = [
+    ...new Set(
+      r.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('MODULE ') && !l.startsWith('MODULE node:'))
+        .map((l) => l.slice('MODULE '.length)),
+    ),
+  ];
   const files = urls.map((u) => u.replace(/^file:\/\/.*?\/(dist|bin|node_modules)\//, '$1/'));
   const modules = urls.flatMap((u) => {
     if (!u.includes('/dist/cli-bundle/')) return [u.replace(/^file:\/\/.*?\/(dist|bin|node_modules)\//, '$1/')];
