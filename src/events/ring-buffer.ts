@@ -22,6 +22,23 @@ import type { EventRecord } from './stream.js';
 /** Loads are not reordered with other loads (TSO): a plain load has acquire semantics. */
 const LOADS_ORDERED = process.arch === 'x64' || process.arch === 'ia32';
 
+// An ArrayBuffer over unmapped memory crashes the process when touched, and
+// the reader hands out views of its mappings (`data`, `words`) that a loop
+// may still hold after close(). So close() swaps the pages for private
+// anonymous memory in place (the ring is released, the range stays valid)
+// and the range is unmapped once no view over it is reachable.
+// (If the swap fails, the ring's own pages stay mapped until then.) The
+// held value must not reference the buffer, or the buffer is never collected.
+const unmapOnCollect = new FinalizationRegistry<ffi.Mapping>((m) => {
+  ffi.munmap(m);
+});
+const NO_BUFFER = new ArrayBuffer(0);
+
+function retire(m: ffi.Mapping): void {
+  ffi.remapAnonymous(m);
+  unmapOnCollect.register(m.buffer, { address: m.address, length: m.length, buffer: NO_BUFFER });
+}
+
 export class RingBufferReader extends EventReader {
   /** The reader's own dup of the map fd: it mmaps and polls this one, so closing the map cannot pull it away. */
   readonly #fd: Fd;
@@ -47,6 +64,17 @@ export class RingBufferReader extends EventReader {
   #cur = 0;
   /** Length in bytes of the record nextRecord() returned last. */
   recordLength = 0;
+  // The firstRecord()/recordAfter() walk: its start (absolute consumer
+  // position, -1 when none is open), the ring offset of that start, the bytes
+  // committed when it opened (0 when none is open: every recordAfter() then
+  // ends), and the header offset of the record it returned last (-1: none).
+  // The caller's loop variable carries the position, so the walk stores
+  // nothing it reads back per record (a field written by one call and read by
+  // the next put a store-to-load round trip on nextRecord()'s critical path).
+  #walkStart = -1;
+  #walkBase = 0;
+  #walkAvail = 0;
+  #walkAt = -1;
   /** consumeInto's word view of the caller's buffer, kept while the caller reuses it. */
   #outWords: Uint32Array | null = null;
   #out: Uint8Array | null = null;
@@ -232,10 +260,12 @@ export class RingBufferReader extends EventReader {
    * contiguous) as bytes and as u32 words: where consumeBatch() points.
    */
   get data(): Uint8Array {
+    if (this.closed) throw this.closedError();
     return this.#data;
   }
 
   get words(): Uint32Array {
+    if (this.closed) throw this.closedError();
     return this.#words;
   }
 
@@ -252,6 +282,7 @@ export class RingBufferReader extends EventReader {
     // No callback runs inside: nothing can close the reader mid-read.
     if (this.closed) throw this.closedError();
     if (this.#curStart >= 0) this.#closeCursor();
+    if (this.#walkStart >= 0) this.#closeWalk();
     return this.#consumeBatch(index);
   }
 
@@ -320,6 +351,99 @@ export class RingBufferReader extends EventReader {
     this.#cur = 0;
   }
 
+  /**
+   * The fastest way to read the ring: a walk over the committed records in
+   * place, with no callback, index, copy or allocation, whose position lives
+   * in the caller's loop variable:
+   *
+   *     const words = reader.words;
+   *     for (let o = reader.firstRecord(); o >= 0; o = reader.recordAfter(o)) {
+   *       // the record is reader.data[o .. o + reader.lengthOf(o)); o / 4 indexes words
+   *     }
+   *
+   * firstRecord() reads the producer position once and returns the byte
+   * offset in `reader.data` of the first committed record (8-byte aligned),
+   * or -1 when there is none. recordAfter(o) takes the offset the previous
+   * call returned and returns the next record's, skipping discarded records
+   * (counted in `discarded`); at the end of what was committed when the walk
+   * opened, or at a record still being written (reserved, not submitted), it
+   * gives the walked space back to the producer and returns -1. Records stay
+   * in place until then. A walk left early is ended by releaseBatch() or by
+   * any other consume call (firstRecord(), nextRecord(), consumeBatch(),
+   * consumeInto(), consume(), consumeRaw()): each gives back the records
+   * returned so far, and the next read starts after them. After close(),
+   * recordAfter() throws CLOSED.
+   */
+  firstRecord(): number {
+    // No callback runs inside: nothing can close the reader mid-read.
+    if (this.closed) throw this.closedError();
+    this.#releaseHeld();
+    const start = Number(Atomics.load(this.#cons, 0));
+    const avail = Number(Atomics.load(this.#prod, 0)) - start;
+    if (avail <= 0) return -1;
+    this.#walkStart = start;
+    this.#walkBase = start & this.#mask;
+    this.#walkAvail = avail;
+    this.#walkAt = -1;
+    return this.#walkFrom(this.#walkBase);
+  }
+
+  /** The record after the one at `offset` (a value firstRecord() or recordAfter() returned), or -1: see firstRecord(). */
+  recordAfter(offset: number): number {
+    // The next header follows this record, 8-byte aligned; `offset` is already.
+    const len = this.#words[(offset - 8) >>> 2]!;
+    return this.#walkFrom((offset + (len & 0x3fffffff) + 7) & ~7 & this.#mask);
+  }
+
+  /** Length in bytes of the record at `offset` (a value firstRecord(), recordAfter() or nextRecord() returned). */
+  lengthOf(offset: number): number {
+    return this.#words[(offset - 8) >>> 2]! & 0x3fffffff;
+  }
+
+  /** The first record, at or after the header at ring offset `h`, that was committed when the walk opened. */
+  #walkFrom(h: number): number {
+    const ring = this.#words;
+    const mask = this.#mask;
+    // Bytes walked since the start, the bound of the walk: all of it when no walk is open.
+    for (let rel = (h - this.#walkBase) & mask; rel < this.#walkAvail; rel = (h - this.#walkBase) & mask) {
+      // The header needs acquire order before the record is read: see #consumeInto.
+      const len = LOADS_ORDERED ? ring[h >>> 2]! : Atomics.load(ring, h >>> 2);
+      if (len & 0x80000000) break; // BUSY
+      if ((len & 0x40000000) === 0) {
+        this.#walkAt = h;
+        return h + 8;
+      }
+      this.discarded++; // DISCARD
+      h = (h + (len & 0x3fffffff) + 15) & ~7 & mask;
+    }
+    return this.#endWalk(h);
+  }
+
+  /** The walk reached `h` (its end, or a record not committed yet): give the space before it back. */
+  #endWalk(h: number): number {
+    if (this.#walkStart < 0) {
+      // Ended by another consume call, releaseBatch() or close().
+      if (this.closed) throw this.closedError();
+      return -1;
+    }
+    const rel = (h - this.#walkBase) & this.#mask;
+    if (rel > 0) Atomics.store(this.#cons, 0, BigInt(this.#walkStart + rel));
+    this.#walkStart = -1;
+    this.#walkAvail = 0;
+    return -1;
+  }
+
+  /** An open walk left early: give back the records it returned. */
+  #closeWalk(): void {
+    const at = this.#walkAt;
+    if (at >= 0) {
+      const end = (at + (this.#words[at >>> 2]! & 0x3fffffff) + 15) & ~7 & this.#mask;
+      Atomics.store(this.#cons, 0, BigInt(this.#walkStart + ((end - this.#walkBase) & this.#mask)));
+    }
+    this.#walkStart = -1;
+    this.#walkAvail = 0;
+  }
+
   #consumeBatch(index: Uint32Array): number {
     const ring = this.#words;
     const mask = this.#mask;
@@ -364,6 +488,7 @@ export class RingBufferReader extends EventReader {
 
   #releaseHeld(): void {
     if (this.#curStart >= 0) this.#closeCursor();
+    if (this.#walkStart >= 0) this.#closeWalk();
     if (this.#held < 0) return;
     Atomics.store(this.#cons, 0, BigInt(this.#held));
     this.#held = -1;
@@ -374,8 +499,13 @@ export class RingBufferReader extends EventReader {
     this.#curStart = -1;
     this.#curAvail = 0;
     this.#cur = 0;
-    if (this.#producer) ffi.munmap(this.#producer);
-    if (this.#consumer) ffi.munmap(this.#consumer);
+    this.#walkStart = -1;
+    this.#walkAvail = 0;
+    // `data`/`words` may still be held (a walk's loop reads them inline): the
+    // pages go back to the kernel but the range stays mapped, as zeros, until
+    // the views are collected (see retire()).
+    if (this.#producer) retire(this.#producer);
+    if (this.#consumer) retire(this.#consumer);
     this.#producer = this.#consumer = null;
     this.#fd?.close();
   }
