@@ -65,15 +65,19 @@ export class RingBufferReader extends EventReader {
   /** Length in bytes of the record nextRecord() returned last. */
   recordLength = 0;
   // The firstRecord()/recordAfter() walk: its start (absolute consumer
-  // position, -1 when none is open), the ring offset of that start, the bytes
-  // committed when it opened (0 when none is open: every recordAfter() then
-  // ends), and the header offset of the record it returned last (-1: none).
+  // position, -1 when none is open), the ring offset of that start, where
+  // what was committed when it opened ends (ring offset of the start plus the
+  // bytes committed: 0 when no walk is open, which ends every recordAfter()),
+  // and the header offset of the record it returned last (-1: none).
+  // The walk's offsets are not wrapped: the start is below the ring size and
+  // fewer than size bytes are committed, so every record lies inside the
+  // double mapping, and the end is one compare, no mask.
   // The caller's loop variable carries the position, so the walk stores
   // nothing it reads back per record (a field written by one call and read by
   // the next put a store-to-load round trip on nextRecord()'s critical path).
   #walkStart = -1;
   #walkBase = 0;
-  #walkAvail = 0;
+  #walkEnd = 0;
   #walkAt = -1;
   /** consumeInto's word view of the caller's buffer, kept while the caller reuses it. */
   #outWords: Uint32Array | null = null;
@@ -383,7 +387,7 @@ export class RingBufferReader extends EventReader {
     if (avail <= 0) return -1;
     this.#walkStart = start;
     this.#walkBase = start & this.#mask;
-    this.#walkAvail = avail;
+    this.#walkEnd = this.#walkBase + avail;
     this.#walkAt = -1;
     return this.#walkFrom(this.#walkBase);
   }
@@ -391,8 +395,7 @@ export class RingBufferReader extends EventReader {
   /** The record after the one at `offset` (a value firstRecord() or recordAfter() returned), or -1: see firstRecord(). */
   recordAfter(offset: number): number {
     // The next header follows this record, 8-byte aligned; `offset` is already.
-    const len = this.#words[(offset - 8) >>> 2]!;
-    return this.#walkFrom((offset + (len & 0x3fffffff) + 7) & ~7 & this.#mask);
+    return this.#walkFrom((offset + (this.#words[(offset - 8) >>> 2]! & 0x3fffffff) + 7) & ~7);
   }
 
   /** Length in bytes of the record at `offset` (a value firstRecord(), recordAfter() or nextRecord() returned). */
@@ -400,12 +403,10 @@ export class RingBufferReader extends EventReader {
     return this.#words[(offset - 8) >>> 2]! & 0x3fffffff;
   }
 
-  /** The first record, at or after the header at ring offset `h`, that was committed when the walk opened. */
+  /** The first record, at or after the header at `h`, that was committed when the walk opened. */
   #walkFrom(h: number): number {
     const ring = this.#words;
-    const mask = this.#mask;
-    // Bytes walked since the start, the bound of the walk: all of it when no walk is open.
-    for (let rel = (h - this.#walkBase) & mask; rel < this.#walkAvail; rel = (h - this.#walkBase) & mask) {
+    while (h < this.#walkEnd) {
       // The header needs acquire order before the record is read: see #consumeInto.
       const len = LOADS_ORDERED ? ring[h >>> 2]! : Atomics.load(ring, h >>> 2);
       if (len & 0x80000000) break; // BUSY
@@ -414,7 +415,7 @@ export class RingBufferReader extends EventReader {
         return h + 8;
       }
       this.discarded++; // DISCARD
-      h = (h + (len & 0x3fffffff) + 15) & ~7 & mask;
+      h = (h + (len & 0x3fffffff) + 15) & ~7;
     }
     return this.#endWalk(h);
   }
@@ -426,10 +427,9 @@ export class RingBufferReader extends EventReader {
       if (this.closed) throw this.closedError();
       return -1;
     }
-    const rel = (h - this.#walkBase) & this.#mask;
-    if (rel > 0) Atomics.store(this.#cons, 0, BigInt(this.#walkStart + rel));
+    if (h > this.#walkBase) Atomics.store(this.#cons, 0, BigInt(this.#walkStart + (h - this.#walkBase)));
     this.#walkStart = -1;
-    this.#walkAvail = 0;
+    this.#walkEnd = 0;
     return -1;
   }
 
@@ -437,11 +437,11 @@ export class RingBufferReader extends EventReader {
   #closeWalk(): void {
     const at = this.#walkAt;
     if (at >= 0) {
-      const end = (at + (this.#words[at >>> 2]! & 0x3fffffff) + 15) & ~7 & this.#mask;
-      Atomics.store(this.#cons, 0, BigInt(this.#walkStart + ((end - this.#walkBase) & this.#mask)));
+      const end = (at + (this.#words[at >>> 2]! & 0x3fffffff) + 15) & ~7;
+      Atomics.store(this.#cons, 0, BigInt(this.#walkStart + (end - this.#walkBase)));
     }
     this.#walkStart = -1;
-    this.#walkAvail = 0;
+    this.#walkEnd = 0;
   }
 
   #consumeBatch(index: Uint32Array): number {
@@ -500,7 +500,7 @@ export class RingBufferReader extends EventReader {
     this.#curAvail = 0;
     this.#cur = 0;
     this.#walkStart = -1;
-    this.#walkAvail = 0;
+    this.#walkEnd = 0;
     // `data`/`words` may still be held (a walk's loop reads them inline): the
     // pages go back to the kernel but the range stays mapped, as zeros, until
     // the views are collected (see retire()).
