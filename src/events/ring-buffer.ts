@@ -379,17 +379,24 @@ export class RingBufferReader extends EventReader {
    * recordAfter() throws CLOSED.
    */
   firstRecord(): number {
+    // Small, so V8 inlines it into the caller's loop set-up with #walkFrom:
+    // then every value the loop variable takes is a small integer.
+    this.#openWalk();
+    return this.#walkFrom(this.#walkBase);
+  }
+
+  /** Read the positions; with nothing committed no walk opens (#walkEnd stays 0) and #walkFrom returns -1. */
+  #openWalk(): void {
     // No callback runs inside: nothing can close the reader mid-read.
     if (this.closed) throw this.closedError();
     this.#releaseHeld();
     const start = Number(Atomics.load(this.#cons, 0));
     const avail = Number(Atomics.load(this.#prod, 0)) - start;
-    if (avail <= 0) return -1;
+    if (avail <= 0) return;
     this.#walkStart = start;
     this.#walkBase = start & this.#mask;
     this.#walkEnd = this.#walkBase + avail;
     this.#walkAt = -1;
-    return this.#walkFrom(this.#walkBase);
   }
 
   /** The record after the one at `offset` (a value firstRecord() or recordAfter() returned), or -1: see firstRecord(). */
@@ -417,20 +424,22 @@ export class RingBufferReader extends EventReader {
       this.discarded++; // DISCARD
       h = (h + (len & 0x3fffffff) + 15) & ~7;
     }
-    return this.#endWalk(h);
+    // A literal, not #endWalk's result: every return of the (inlined) walk is
+    // then a small integer, and the caller's loop variable stays untagged.
+    this.#endWalk(h);
+    return -1;
   }
 
   /** The walk reached `h` (its end, or a record not committed yet): give the space before it back. */
-  #endWalk(h: number): number {
+  #endWalk(h: number): void {
     if (this.#walkStart < 0) {
       // Ended by another consume call, releaseBatch() or close().
       if (this.closed) throw this.closedError();
-      return -1;
+      return;
     }
     if (h > this.#walkBase) Atomics.store(this.#cons, 0, BigInt(this.#walkStart + (h - this.#walkBase)));
     this.#walkStart = -1;
     this.#walkEnd = 0;
-    return -1;
   }
 
   /** An open walk left early: give back the records it returned. */
