@@ -305,8 +305,8 @@ function tsLoopWalk(prog, reader, records, st) {
     for (let o = reader.firstRecord(); o >= 0; o = reader.recordAfter(o), n++) {
       const w = o >>> 2;
       const seq = words[w + 1] * 4294967296 + words[w];
-      if ((seq !== expect || words[w + 2] !== PACKET_SIZE || reader.lengthOf(o) !== RECORD_SIZE) && bad === null)
-        bad = `record ${seq} (len ${words[w + 2]}, ${reader.lengthOf(o)} bytes) where seq ${expect} was expected`;
+      if ((seq !== expect || words[w + 2] !== PACKET_SIZE || reader.recordLength !== RECORD_SIZE) && bad === null)
+        bad = `record ${seq} (len ${words[w + 2]}, ${reader.recordLength} bytes) where seq ${expect} was expected`;
       expect++;
     }
     const t2 = nowNs();

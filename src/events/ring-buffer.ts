@@ -44,15 +44,18 @@ export class RingBufferReader extends EventReader {
   readonly #fd: Fd;
   #consumer: ffi.Mapping | null = null;
   #producer: ffi.Mapping | null = null;
+  // The views start as empty views of their own type (the constructor sets
+  // the real ones): a field that first holds undefined is generalized by V8
+  // to "any value", and every use in a loop then checks what it holds.
   /** consumer_pos and producer_pos: u64s the kernel reads and writes with acquire/release. */
-  readonly #cons: BigUint64Array;
-  readonly #prod: BigUint64Array;
-  readonly #data: Uint8Array;
+  readonly #cons: BigUint64Array = new BigUint64Array(1);
+  readonly #prod: BigUint64Array = new BigUint64Array(1);
+  readonly #data: Uint8Array = new Uint8Array(0);
   /** The same bytes as a Buffer, for Buffer#copy. */
   readonly #dataBuf: Buffer;
   /** The data area as u32s: record headers are 8-byte aligned, so their len is one index. */
-  readonly #words: Uint32Array;
-  readonly #mask: number;
+  readonly #words: Uint32Array = new Uint32Array(0);
+  readonly #mask: number = 0;
   /** consumer_pos after the batch consumeBatch() handed out and not yet released, else -1. */
   #held = -1;
   // nextRecord()'s open batch: its start (absolute consumer position, -1 when
@@ -62,7 +65,7 @@ export class RingBufferReader extends EventReader {
   #curBase = 0;
   #curAvail = 0;
   #cur = 0;
-  /** Length in bytes of the record nextRecord() returned last. */
+  /** Length in bytes of the record nextRecord(), firstRecord() or recordAfter() returned last. */
   recordLength = 0;
   // The firstRecord()/recordAfter() walk: its start (absolute consumer
   // position, -1 when none is open), the ring offset of that start, where
@@ -362,12 +365,12 @@ export class RingBufferReader extends EventReader {
    *
    *     const words = reader.words;
    *     for (let o = reader.firstRecord(); o >= 0; o = reader.recordAfter(o)) {
-   *       // the record is reader.data[o .. o + reader.lengthOf(o)); o / 4 indexes words
+   *       // the record is reader.data[o .. o + reader.recordLength); o / 4 indexes words
    *     }
    *
    * firstRecord() reads the producer position once and returns the byte
-   * offset in `reader.data` of the first committed record (8-byte aligned),
-   * or -1 when there is none. recordAfter(o) takes the offset the previous
+   * offset in `reader.data` of the first committed record (8-byte aligned)
+   * and sets `recordLength`, or returns -1 when there is none. recordAfter(o) takes the offset the previous
    * call returned and returns the next record's, skipping discarded records
    * (counted in `discarded`); at the end of what was committed when the walk
    * opened, or at a record still being written (reserved, not submitted), it
@@ -405,11 +408,6 @@ export class RingBufferReader extends EventReader {
     return this.#walkFrom((offset + (this.#words[(offset - 8) >>> 2]! & 0x3fffffff) + 7) & ~7);
   }
 
-  /** Length in bytes of the record at `offset` (a value firstRecord(), recordAfter() or nextRecord() returned). */
-  lengthOf(offset: number): number {
-    return this.#words[(offset - 8) >>> 2]! & 0x3fffffff;
-  }
-
   /** The first record, at or after the header at `h`, that was committed when the walk opened. */
   #walkFrom(h: number): number {
     const ring = this.#words;
@@ -419,6 +417,9 @@ export class RingBufferReader extends EventReader {
       if (len & 0x80000000) break; // BUSY
       if ((len & 0x40000000) === 0) {
         this.#walkAt = h;
+        // A field the caller reads right after the call: V8 forwards the
+        // stored value, so the length costs the caller no load.
+        this.recordLength = len & 0x3fffffff;
         return h + 8;
       }
       this.discarded++; // DISCARD
