@@ -198,130 +198,96 @@ function tsLoopInto(prog, reader, records, st, out, index) {
   return { ns, runNs, consumeNs, consumeMedianNs: median(perRecord.subarray(0, drains)) };
 }
 
-/** tsLoop with consumeBatch: records read in place in the ring through its word view, index only. */
-function tsLoopBatch(prog, reader, records, st, index) {
-  const packet = new Uint8Array(PACKET_SIZE).fill(0xab);
-  const words = reader.words;
-  let expect = st.next;
-  let runNs = 0;
-  let consumeNs = 0;
-  const perRecord = new Float64Array(Math.ceil(records / REPEAT));
-  let drains = 0;
-  const start = nowNs();
-  for (let left = records; left > 0;) {
-    const k = Math.min(left, REPEAT);
-    const t0 = nowNs();
-    const r = prog.testRun(packet, { repeat: k });
-    const t1 = nowNs();
-    let n = 0;
-    let bad = null;
-    for (;;) {
-      const got = reader.consumeBatch(index);
-      if (got === 0) break;
-      for (let i = 0; i < got; i++) {
-        const w = index[2 * i] >>> 2;
-        const seq = words[w + 1] * 4294967296 + words[w];
-        if ((seq !== expect || words[w + 2] !== PACKET_SIZE || index[2 * i + 1] !== RECORD_SIZE) && bad === null)
-          bad = `record ${seq} (len ${words[w + 2]}, ${index[2 * i + 1]} bytes) where seq ${expect} was expected`;
-        expect++;
-      }
-      n += got;
-    }
-    reader.releaseBatch();
-    const t2 = nowNs();
-    runNs += t1 - t0;
-    consumeNs += t2 - t1;
-    perRecord[drains++] = (t2 - t1) / k;
-    if (r.retval !== XDP_PASS) throw new BenchError(`ringbuf: xdp_ringbuf returned ${r.retval}, expected XDP_PASS`);
-    if (bad !== null) throw new BenchError(`ringbuf: TS consumeBatch: ${bad} (lost or reordered records)`);
-    if (n !== k) throw new BenchError(`ringbuf: TS consumeBatch drained ${n} records after a test run of repeat ${k}`);
-    left -= n;
-  }
-  const ns = nowNs() - start;
-  st.next = expect;
-  return { ns, runNs, consumeNs, consumeMedianNs: median(perRecord.subarray(0, drains)) };
-}
-
-/** tsLoop with nextRecord: the cursor over the ring, records read in place, no index, no callback. */
-function tsLoopCursor(prog, reader, records, st) {
-  const packet = new Uint8Array(PACKET_SIZE).fill(0xab);
-  const words = reader.words;
-  let expect = st.next;
-  let runNs = 0;
-  let consumeNs = 0;
-  const perRecord = new Float64Array(Math.ceil(records / REPEAT));
-  let drains = 0;
-  const start = nowNs();
-  for (let left = records; left > 0;) {
-    const k = Math.min(left, REPEAT);
-    const t0 = nowNs();
-    const r = prog.testRun(packet, { repeat: k });
-    const t1 = nowNs();
-    let n = 0;
-    let bad = null;
-    for (let o; (o = reader.nextRecord()) >= 0; n++) {
-      const w = o >>> 2;
-      const seq = words[w + 1] * 4294967296 + words[w];
-      if ((seq !== expect || words[w + 2] !== PACKET_SIZE || reader.recordLength !== RECORD_SIZE) && bad === null)
-        bad = `record ${seq} (len ${words[w + 2]}, ${reader.recordLength} bytes) where seq ${expect} was expected`;
-      expect++;
-    }
-    const t2 = nowNs();
-    runNs += t1 - t0;
-    consumeNs += t2 - t1;
-    perRecord[drains++] = (t2 - t1) / k;
-    if (r.retval !== XDP_PASS) throw new BenchError(`ringbuf: xdp_ringbuf returned ${r.retval}, expected XDP_PASS`);
-    if (bad !== null) throw new BenchError(`ringbuf: TS nextRecord: ${bad} (lost or reordered records)`);
-    if (n !== k) throw new BenchError(`ringbuf: TS nextRecord drained ${n} records after a test run of repeat ${k}`);
-    left -= n;
-  }
-  const ns = nowNs() - start;
-  st.next = expect;
-  return { ns, runNs, consumeNs, consumeMedianNs: median(perRecord.subarray(0, drains)) };
-}
-
 /**
- * tsLoop with the firstRecord()/recordAfter() walk: records read in place,
- * the position in this loop's own variable, no index, no callback. The same
- * per-record work as the C consumer: the u64 seq against the expected one,
- * the len field against the packet size, the record's length.
+ * One drain with the firstRecord()/recordAfter() walk: records read in
+ * place, the position in this loop's own variable, no index, no callback.
+ * The same per-record work as the C consumer's ring_consume(): the u64 seq
+ * against the expected one, the len field against the packet size, the
+ * record's length. A function of its own, called per drain, as C's is (and
+ * so optimized as a whole by V8 rather than entered mid-loop).
  */
-function tsLoopWalk(prog, reader, records, st) {
+function walkDrain(reader, words, st) {
+  let expect = st.next;
+  let n = 0;
+  for (let o = reader.firstRecord(); o >= 0; o = reader.recordAfter(o), n++) {
+    const w = o >>> 2;
+    const seq = words[w + 1] * 4294967296 + words[w];
+    if ((seq !== expect || words[w + 2] !== PACKET_SIZE || reader.recordLength !== RECORD_SIZE) && st.bad === null)
+      st.bad = `record ${seq} (len ${words[w + 2]}, ${reader.recordLength} bytes) where seq ${expect} was expected`;
+    expect++;
+  }
+  st.next = expect;
+  return n;
+}
+
+/** One drain with nextRecord(): the cursor over the ring, records read in place, no index, no callback. */
+function cursorDrain(reader, words, st) {
+  let expect = st.next;
+  let n = 0;
+  for (let o; (o = reader.nextRecord()) >= 0; n++) {
+    const w = o >>> 2;
+    const seq = words[w + 1] * 4294967296 + words[w];
+    if ((seq !== expect || words[w + 2] !== PACKET_SIZE || reader.recordLength !== RECORD_SIZE) && st.bad === null)
+      st.bad = `record ${seq} (len ${words[w + 2]}, ${reader.recordLength} bytes) where seq ${expect} was expected`;
+    expect++;
+  }
+  st.next = expect;
+  return n;
+}
+
+/** One drain with consumeBatch(): records read in place through the ring's word view, an offset/length index per batch. */
+function batchDrain(reader, words, st, index) {
+  let expect = st.next;
+  let n = 0;
+  for (;;) {
+    const got = reader.consumeBatch(index);
+    if (got === 0) break;
+    for (let i = 0; i < got; i++) {
+      const w = index[2 * i] >>> 2;
+      const seq = words[w + 1] * 4294967296 + words[w];
+      if ((seq !== expect || words[w + 2] !== PACKET_SIZE || index[2 * i + 1] !== RECORD_SIZE) && st.bad === null)
+        st.bad = `record ${seq} (len ${words[w + 2]}, ${index[2 * i + 1]} bytes) where seq ${expect} was expected`;
+      expect++;
+    }
+    n += got;
+  }
+  reader.releaseBatch();
+  st.next = expect;
+  return n;
+}
+
+/** tsLoop with one of the in-place drains above, each drain timed. */
+function tsLoopInPlace(prog, reader, records, st, name, drain, index) {
   const packet = new Uint8Array(PACKET_SIZE).fill(0xab);
   const words = reader.words;
-  let expect = st.next;
   let runNs = 0;
   let consumeNs = 0;
   const perRecord = new Float64Array(Math.ceil(records / REPEAT));
   let drains = 0;
+  st.bad = null;
   const start = nowNs();
   for (let left = records; left > 0;) {
     const k = Math.min(left, REPEAT);
     const t0 = nowNs();
     const r = prog.testRun(packet, { repeat: k });
     const t1 = nowNs();
-    let n = 0;
-    let bad = null;
-    for (let o = reader.firstRecord(); o >= 0; o = reader.recordAfter(o), n++) {
-      const w = o >>> 2;
-      const seq = words[w + 1] * 4294967296 + words[w];
-      if ((seq !== expect || words[w + 2] !== PACKET_SIZE || reader.recordLength !== RECORD_SIZE) && bad === null)
-        bad = `record ${seq} (len ${words[w + 2]}, ${reader.recordLength} bytes) where seq ${expect} was expected`;
-      expect++;
-    }
+    const n = drain(reader, words, st, index);
     const t2 = nowNs();
     runNs += t1 - t0;
     consumeNs += t2 - t1;
     perRecord[drains++] = (t2 - t1) / k;
     if (r.retval !== XDP_PASS) throw new BenchError(`ringbuf: xdp_ringbuf returned ${r.retval}, expected XDP_PASS`);
-    if (bad !== null) throw new BenchError(`ringbuf: TS firstRecord/recordAfter: ${bad} (lost or reordered records)`);
-    if (n !== k) throw new BenchError(`ringbuf: TS firstRecord/recordAfter drained ${n} records after a test run of repeat ${k}`);
+    if (st.bad !== null) throw new BenchError(`ringbuf: TS ${name}: ${st.bad} (lost or reordered records)`);
+    if (n !== k) throw new BenchError(`ringbuf: TS ${name} drained ${n} records after a test run of repeat ${k}`);
     left -= n;
   }
   const ns = nowNs() - start;
-  st.next = expect;
   return { ns, runNs, consumeNs, consumeMedianNs: median(perRecord.subarray(0, drains)) };
 }
+
+const tsLoopWalk = (prog, reader, records, st) => tsLoopInPlace(prog, reader, records, st, 'firstRecord/recordAfter', walkDrain);
+const tsLoopCursor = (prog, reader, records, st) => tsLoopInPlace(prog, reader, records, st, 'nextRecord', cursorDrain);
+const tsLoopBatch = (prog, reader, records, st, index) => tsLoopInPlace(prog, reader, records, st, 'consumeBatch', batchDrain, index);
 
 /** Median of per-drain ns/record: a drain preempted by another process on a loaded host does not count. */
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
