@@ -490,7 +490,10 @@ export class RingBufferReader extends EventReader {
     return n;
   }
 
-  /** Give back the space of the records the last consumeBatch() returned. */
+  /**
+   * Give back the space of the records the last consumeBatch() returned, or
+   * of those an unfinished nextRecord() batch or firstRecord() walk returned.
+   */
   releaseBatch(): void {
     if (this.closed) return;
     this.#releaseHeld();

@@ -74,6 +74,7 @@ const PRINTS: { file: string; contains: string; stdout: RegExp[] }[] = [
   { file: 'docs/api.md', contains: 'g.seen_total', stdout: [/^8n 5n 9\n0n 10n\n$/] },
   { file: 'docs/api.md', contains: 'repeat: 100', stdout: [/^1 XDP_DROP\ntrue\n$/] },
   { file: 'docs/api.md', contains: 'queryXdp', stdout: [/attached: 'native'/, /name: 'xdp_globals'/] },
+  { file: 'docs/api.md', contains: 'rb.firstRecord()', stdout: [/^1000 500500 16\n$/] },
   { file: 'docs/api.md', contains: 'listTc', stdout: [/tc_ingress/] },
   { file: 'docs/api.md', contains: 'RingBufferReader', stdout: [/^1n\n2n\n3n\n$/] },
   { file: 'docs/cgroup.md', contains: 'queryCgroup', stdout: [/attachTypeName: 'sock_ops'/, /progName: 'bpf_sockmap'/] },
