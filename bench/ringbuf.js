@@ -1,10 +1,19 @@
 // Figures: BPF ring buffer consumption against a C consumer of the same ring
-// (bench/c/ringbuf_consumer.c). Headline: consuming alone, with
-// RingBufferReader.nextRecord() (a cursor: records read in place through the
-// ring's typed view, one pass, no index, no callback, no copy), consumeBatch()
-// (in place, with an offset/length index per batch) beside it; consumeInto(),
-// which copies into a buffer, and consumeRaw() as details;
-// then the composite of test-run producing + consumeRaw() consuming.
+// (bench/c/ringbuf_consumer.c). Headline: consuming alone, with the
+// RingBufferReader walk firstRecord()/recordAfter() (records read in place
+// through the ring's typed view, one pass, the position in the caller's loop
+// variable: no index, no callback, no copy), nextRecord() (the same pass, the
+// position kept in the reader) and consumeBatch() (in place, with an
+// offset/length index per batch) beside it; consumeInto(), which copies into
+// a buffer, and consumeRaw() as details; then the composite of test-run
+// producing + consumeRaw() consuming.
+//
+// Per record both sides do the same work: read the header (stop at BUSY,
+// skip DISCARD), check the u64 seq against the expected one, the u32 len
+// field against the packet size and the record's length (C: at least 12
+// bytes, as it reads 12; TS: exactly 16), count it. One difference, in C's
+// disfavour but as libbpf does: C stores consumer_pos after each record,
+// the TS reader once per drain (an x86 store, no fence, either way).
 // Consume alone compares the medians, over the drains of one run, of each
 // drain's time per record (C and TS alike): on a shared, loaded host a sum
 // over the run also counts every time the process was preempted mid-drain,
