@@ -206,6 +206,18 @@ describe('ring buffer walk (firstRecord/recordAfter) on a hand-built ring', () =
     expect(r.consumer()).toBe(r.end());
   });
 
+  it('an offset no walk returned never moves the consumer position past the producer', () => {
+    const r = fakeRing();
+    r.at(0);
+    r.add(1);
+    r.add(2);
+    r.add(3);
+    expect(r.reader.firstRecord()).toBe(8);
+    expect(r.reader.recordAfter(200)).toBe(-1); // beyond the 72 committed bytes
+    expect(r.consumer()).toBe(r.end());
+    expect(r.end()).toBe(72);
+  });
+
   it('after close(): firstRecord, recordAfter and the views throw CLOSED; a view kept from before reads zeros', () => {
     const r = fakeRing();
     r.at(0);

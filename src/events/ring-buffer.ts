@@ -370,9 +370,11 @@ export class RingBufferReader extends EventReader {
    *
    * firstRecord() reads the producer position once and returns the byte
    * offset in `reader.data` of the first committed record (8-byte aligned)
-   * and sets `recordLength`, or returns -1 when there is none. recordAfter(o) takes the offset the previous
-   * call returned and returns the next record's, skipping discarded records
-   * (counted in `discarded`); at the end of what was committed when the walk
+   * and sets `recordLength`, or returns -1 when there is none. recordAfter(o)
+   * takes the offset the previous call returned and returns the next
+   * record's, skipping discarded records (counted in `discarded`); offsets
+   * are not wrapped during a walk (a record may sit past the ring's size in
+   * `data`, which maps it twice). At the end of what was committed when the walk
    * opened, or at a record still being written (reserved, not submitted), it
    * gives the walked space back to the producer and returns -1. Records stay
    * in place until then. A walk left early is ended by releaseBatch() or by
@@ -382,8 +384,7 @@ export class RingBufferReader extends EventReader {
    * recordAfter() throws CLOSED.
    */
   firstRecord(): number {
-    // Small, so V8 inlines it into the caller's loop set-up with #walkFrom:
-    // then every value the loop variable takes is a small integer.
+    // Small, so V8 inlines it, and #walkFrom, into the caller's loop set-up.
     this.#openWalk();
     return this.#walkFrom(this.#walkBase);
   }
@@ -425,8 +426,8 @@ export class RingBufferReader extends EventReader {
       this.discarded++; // DISCARD
       h = (h + (len & 0x3fffffff) + 15) & ~7;
     }
-    // A literal, not #endWalk's result: every return of the (inlined) walk is
-    // then a small integer, and the caller's loop variable stays untagged.
+    // A literal, not #endWalk's result: no call result (any value to V8)
+    // merges into what the inlined walk returns, only small integers.
     this.#endWalk(h);
     return -1;
   }
@@ -438,7 +439,11 @@ export class RingBufferReader extends EventReader {
       if (this.closed) throw this.closedError();
       return;
     }
-    if (h > this.#walkBase) Atomics.store(this.#cons, 0, BigInt(this.#walkStart + (h - this.#walkBase)));
+    // h is #walkEnd at the end (records tile what was committed); never
+    // beyond, even from an offset that no walk returned: consumer_pos past
+    // producer_pos would leave the kernel seeing a full ring for good.
+    const end = Math.min(h, this.#walkEnd);
+    if (end > this.#walkBase) Atomics.store(this.#cons, 0, BigInt(this.#walkStart + (end - this.#walkBase)));
     this.#walkStart = -1;
     this.#walkEnd = 0;
   }
