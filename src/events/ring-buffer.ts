@@ -22,20 +22,40 @@ import type { EventRecord } from './stream.js';
 /** Loads are not reordered with other loads (TSO): a plain load has acquire semantics. */
 const LOADS_ORDERED = process.arch === 'x64' || process.arch === 'ia32';
 
+// An ArrayBuffer over unmapped memory crashes the process when touched, and
+// the reader hands out views of its mappings (`data`, `words`) that a loop
+// may still hold after close(). So close() swaps the pages for private
+// anonymous memory in place (the ring is released, the range stays valid)
+// and the range is unmapped once no view over it is reachable.
+// (If the swap fails, the ring's own pages stay mapped until then.) The
+// held value must not reference the buffer, or the buffer is never collected.
+const unmapOnCollect = new FinalizationRegistry<ffi.Mapping>((m) => {
+  ffi.munmap(m);
+});
+const NO_BUFFER = new ArrayBuffer(0);
+
+function retire(m: ffi.Mapping): void {
+  ffi.remapAnonymous(m);
+  unmapOnCollect.register(m.buffer, { address: m.address, length: m.length, buffer: NO_BUFFER });
+}
+
 export class RingBufferReader extends EventReader {
   /** The reader's own dup of the map fd: it mmaps and polls this one, so closing the map cannot pull it away. */
   readonly #fd: Fd;
   #consumer: ffi.Mapping | null = null;
   #producer: ffi.Mapping | null = null;
+  // The views start as empty views of their own type (the constructor sets
+  // the real ones): a field that first holds undefined is generalized by V8
+  // to "any value", and every use in a loop then checks what it holds.
   /** consumer_pos and producer_pos: u64s the kernel reads and writes with acquire/release. */
-  readonly #cons: BigUint64Array;
-  readonly #prod: BigUint64Array;
-  readonly #data: Uint8Array;
+  readonly #cons: BigUint64Array = new BigUint64Array(1);
+  readonly #prod: BigUint64Array = new BigUint64Array(1);
+  readonly #data: Uint8Array = new Uint8Array(0);
   /** The same bytes as a Buffer, for Buffer#copy. */
   readonly #dataBuf: Buffer;
   /** The data area as u32s: record headers are 8-byte aligned, so their len is one index. */
-  readonly #words: Uint32Array;
-  readonly #mask: number;
+  readonly #words: Uint32Array = new Uint32Array(0);
+  readonly #mask: number = 0;
   /** consumer_pos after the batch consumeBatch() handed out and not yet released, else -1. */
   #held = -1;
   // nextRecord()'s open batch: its start (absolute consumer position, -1 when
@@ -45,8 +65,23 @@ export class RingBufferReader extends EventReader {
   #curBase = 0;
   #curAvail = 0;
   #cur = 0;
-  /** Length in bytes of the record nextRecord() returned last. */
+  /** Length in bytes of the record nextRecord(), firstRecord() or recordAfter() returned last. */
   recordLength = 0;
+  // The firstRecord()/recordAfter() walk: its start (absolute consumer
+  // position, -1 when none is open), the ring offset of that start, where
+  // what was committed when it opened ends (ring offset of the start plus the
+  // bytes committed: 0 when no walk is open, which ends every recordAfter()),
+  // and the header offset of the record it returned last (-1: none).
+  // The walk's offsets are not wrapped: the start is below the ring size and
+  // fewer than size bytes are committed, so every record lies inside the
+  // double mapping, and the end is one compare, no mask.
+  // The caller's loop variable carries the position, so the walk stores
+  // nothing it reads back per record (a field written by one call and read by
+  // the next put a store-to-load round trip on nextRecord()'s critical path).
+  #walkStart = -1;
+  #walkBase = 0;
+  #walkEnd = 0;
+  #walkAt = -1;
   /** consumeInto's word view of the caller's buffer, kept while the caller reuses it. */
   #outWords: Uint32Array | null = null;
   #out: Uint8Array | null = null;
@@ -232,10 +267,12 @@ export class RingBufferReader extends EventReader {
    * contiguous) as bytes and as u32 words: where consumeBatch() points.
    */
   get data(): Uint8Array {
+    if (this.closed) throw this.closedError();
     return this.#data;
   }
 
   get words(): Uint32Array {
+    if (this.closed) throw this.closedError();
     return this.#words;
   }
 
@@ -252,6 +289,7 @@ export class RingBufferReader extends EventReader {
     // No callback runs inside: nothing can close the reader mid-read.
     if (this.closed) throw this.closedError();
     if (this.#curStart >= 0) this.#closeCursor();
+    if (this.#walkStart >= 0) this.#closeWalk();
     return this.#consumeBatch(index);
   }
 
@@ -320,6 +358,107 @@ export class RingBufferReader extends EventReader {
     this.#cur = 0;
   }
 
+  /**
+   * The fastest way to read the ring: a walk over the committed records in
+   * place, with no callback, index, copy or allocation, whose position lives
+   * in the caller's loop variable:
+   *
+   *     const words = reader.words;
+   *     for (let o = reader.firstRecord(); o >= 0; o = reader.recordAfter(o)) {
+   *       // the record is reader.data[o .. o + reader.recordLength); o / 4 indexes words
+   *     }
+   *
+   * firstRecord() reads the producer position once and returns the byte
+   * offset in `reader.data` of the first committed record (8-byte aligned)
+   * and sets `recordLength`, or returns -1 when there is none. recordAfter(o)
+   * takes the offset the previous call returned and returns the next
+   * record's, skipping discarded records (counted in `discarded`); offsets
+   * are not wrapped during a walk (a record may sit past the ring's size in
+   * `data`, which maps it twice). At the end of what was committed when the walk
+   * opened, or at a record still being written (reserved, not submitted), it
+   * gives the walked space back to the producer and returns -1. Records stay
+   * in place until then. A walk left early is ended by releaseBatch() or by
+   * any other consume call (firstRecord(), nextRecord(), consumeBatch(),
+   * consumeInto(), consume(), consumeRaw()): each gives back the records
+   * returned so far, and the next read starts after them. After close(),
+   * recordAfter() throws CLOSED.
+   */
+  firstRecord(): number {
+    // Small, so V8 inlines it, and #walkFrom, into the caller's loop set-up.
+    this.#openWalk();
+    return this.#walkFrom(this.#walkBase);
+  }
+
+  /** Read the positions; with nothing committed no walk opens (#walkEnd stays 0) and #walkFrom returns -1. */
+  #openWalk(): void {
+    // No callback runs inside: nothing can close the reader mid-read.
+    if (this.closed) throw this.closedError();
+    this.#releaseHeld();
+    const start = Number(Atomics.load(this.#cons, 0));
+    const avail = Number(Atomics.load(this.#prod, 0)) - start;
+    if (avail <= 0) return;
+    this.#walkStart = start;
+    this.#walkBase = start & this.#mask;
+    this.#walkEnd = this.#walkBase + avail;
+    this.#walkAt = -1;
+  }
+
+  /** The record after the one at `offset` (a value firstRecord() or recordAfter() returned), or -1: see firstRecord(). */
+  recordAfter(offset: number): number {
+    // The next header follows this record, 8-byte aligned; `offset` is already.
+    return this.#walkFrom((offset + (this.#words[(offset - 8) >>> 2]! & 0x3fffffff) + 7) & ~7);
+  }
+
+  /** The first record, at or after the header at `h`, that was committed when the walk opened. */
+  #walkFrom(h: number): number {
+    const ring = this.#words;
+    while (h < this.#walkEnd) {
+      // The header needs acquire order before the record is read: see #consumeInto.
+      const len = LOADS_ORDERED ? ring[h >>> 2]! : Atomics.load(ring, h >>> 2);
+      if (len & 0x80000000) break; // BUSY
+      if ((len & 0x40000000) === 0) {
+        this.#walkAt = h;
+        // A field the caller reads right after the call: V8 forwards the
+        // stored value, so the length costs the caller no load.
+        this.recordLength = len & 0x3fffffff;
+        return h + 8;
+      }
+      this.discarded++; // DISCARD
+      h = (h + (len & 0x3fffffff) + 15) & ~7;
+    }
+    // A literal, not #endWalk's result: no call result (any value to V8)
+    // merges into what the inlined walk returns, only small integers.
+    this.#endWalk(h);
+    return -1;
+  }
+
+  /** The walk reached `h` (its end, or a record not committed yet): give the space before it back. */
+  #endWalk(h: number): void {
+    if (this.#walkStart < 0) {
+      // Ended by another consume call, releaseBatch() or close().
+      if (this.closed) throw this.closedError();
+      return;
+    }
+    // h is #walkEnd at the end (records tile what was committed); never
+    // beyond, even from an offset that no walk returned: consumer_pos past
+    // producer_pos would leave the kernel seeing a full ring for good.
+    const end = Math.min(h, this.#walkEnd);
+    if (end > this.#walkBase) Atomics.store(this.#cons, 0, BigInt(this.#walkStart + (end - this.#walkBase)));
+    this.#walkStart = -1;
+    this.#walkEnd = 0;
+  }
+
+  /** An open walk left early: give back the records it returned. */
+  #closeWalk(): void {
+    const at = this.#walkAt;
+    if (at >= 0) {
+      const end = (at + (this.#words[at >>> 2]! & 0x3fffffff) + 15) & ~7;
+      Atomics.store(this.#cons, 0, BigInt(this.#walkStart + (end - this.#walkBase)));
+    }
+    this.#walkStart = -1;
+    this.#walkEnd = 0;
+  }
+
   #consumeBatch(index: Uint32Array): number {
     const ring = this.#words;
     const mask = this.#mask;
@@ -356,7 +495,10 @@ export class RingBufferReader extends EventReader {
     return n;
   }
 
-  /** Give back the space of the records the last consumeBatch() returned. */
+  /**
+   * Give back the space of the records the last consumeBatch() returned, or
+   * of those an unfinished nextRecord() batch or firstRecord() walk returned.
+   */
   releaseBatch(): void {
     if (this.closed) return;
     this.#releaseHeld();
@@ -364,6 +506,7 @@ export class RingBufferReader extends EventReader {
 
   #releaseHeld(): void {
     if (this.#curStart >= 0) this.#closeCursor();
+    if (this.#walkStart >= 0) this.#closeWalk();
     if (this.#held < 0) return;
     Atomics.store(this.#cons, 0, BigInt(this.#held));
     this.#held = -1;
@@ -374,8 +517,13 @@ export class RingBufferReader extends EventReader {
     this.#curStart = -1;
     this.#curAvail = 0;
     this.#cur = 0;
-    if (this.#producer) ffi.munmap(this.#producer);
-    if (this.#consumer) ffi.munmap(this.#consumer);
+    this.#walkStart = -1;
+    this.#walkEnd = 0;
+    // `data`/`words` may still be held (a walk's loop reads them inline): the
+    // pages go back to the kernel but the range stays mapped, as zeros, until
+    // the views are collected (see retire()).
+    if (this.#producer) retire(this.#producer);
+    if (this.#consumer) retire(this.#consumer);
     this.#producer = this.#consumer = null;
     this.#fd?.close();
   }

@@ -17,6 +17,7 @@ import {
   VerifierError,
   XdpLink,
   openObject,
+  RingBufferReader,
   type CgroupAttachTypeName,
   type MapCreateSpec,
   type MapSpec,
@@ -114,5 +115,17 @@ describe('map iteration', () => {
 describe('object layer', () => {
   it('a parsed MapSpec is a MapCreateSpec: BpfMap.create() takes it as it is', () => {
     expectTypeOf<MapSpec>().toMatchTypeOf<MapCreateSpec>();
+  });
+});
+
+describe('ring buffer walk', () => {
+  it('offsets and lengths are numbers, the views typed arrays: no cast in the loop', () => {
+    const rb = new RingBufferReader(map);
+    expectTypeOf(rb.firstRecord()).toEqualTypeOf<number>();
+    expectTypeOf(rb.recordAfter(8)).toEqualTypeOf<number>();
+    expectTypeOf(rb.recordLength).toEqualTypeOf<number>();
+    expectTypeOf(rb.words).toEqualTypeOf<Uint32Array>();
+    expectTypeOf(rb.data).toEqualTypeOf<Uint8Array>();
+    expectTypeOf(rb.releaseBatch()).toEqualTypeOf<void>();
   });
 });
