@@ -10,8 +10,7 @@ import { defineConfig } from 'vitest/config';
 //   (asks for root: describeRoot / isRoot / getuid) run together, files in
 //   parallel. Kernel files tolerate each other as they tolerate other people
 //   running the suite on the same host: unique netns/veth/map names, private
-//   bpffs mounts, assertions only on what the file created. Each file runs in
-//   its own forked process (rlimits, setns and cwd stay per file).
+//   bpffs mounts, assertions only on what the file created.
 // - "serial": kernel files that assert or change state the whole host shares
 //   run after both, one at a time. A kernel file is serial when it mentions
 //     /proc/sys/kernel/ (host-wide sysctls; /proc/sys/net/ is per namespace:
@@ -27,10 +26,14 @@ import { defineConfig } from 'vitest/config';
 //   parallel: stats are counted while anyone holds them, a second tracefs
 //   mount stacks, and every unprivileged child works in its own copy, bpffs
 //   and namespaces.
-// Pure files share their worker's module cache (isolate: false: src/ is
-// loaded once per worker, not once per file, a third less CPU); a pure file
-// that mocks modules, stubs globals or sets process.env (vi.mock, vi.stub…,
-// vi.useFakeTimers, process.env.X = …) gets a fresh one ("pure-isolated").
+// Pure and kernel files share their worker's module cache (isolate: false:
+// src/ is loaded and transformed once per worker, not once per file, a third
+// less CPU). A file that changes its process for the files after it — mocks
+// modules, stubs globals, sets process.env, changes cwd, umask or ids
+// (vi.mock, vi.stub…, vi.useFakeTimers, process.env.X = …, process.chdir…) —
+// gets a fresh process ("pure-isolated", "kernel-isolated"). Namespace
+// switches are safe to share: withNetns always switches back. (Rlimits are
+// serial, so isolated already.)
 // Workers: the kernel files mostly wait (on children, namespaces, the
 // verifier), so there is one worker more than CPUs (more starve the
 // CPU-bound pure files: the fuzzer, the compiler runs).
@@ -55,10 +58,13 @@ const GLOBAL_STATE = [
 ];
 const needsHost = (f: string) => GLOBAL_STATE.some((re) => re.test(text.get(f)!));
 const serial = all.filter((f) => needsKernel(f) && needsHost(f));
-const kernel = all.filter((f) => needsKernel(f) && !needsHost(f));
-const needsIsolation = (f: string) => /\bvi\.(mock|doMock|stub\w*|useFakeTimers|spyOn)\b|process\.env(\.\w+|\[[^\]]+\])\s*=[^=]/.test(text.get(f)!);
+const kernelFiles = all.filter((f) => needsKernel(f) && !needsHost(f));
+const needsIsolation = (f: string) =>
+  /\bvi\.(mock|doMock|stub\w*|useFakeTimers|spyOn)\b|process\.env(\.\w+|\[[^\]]+\])\s*=[^=]|\bdelete process\.env\b|\bprocess\.(chdir|umask|set\w*id|setgroups)\(/.test(text.get(f)!);
 const pure = all.filter((f) => !needsKernel(f) && !needsIsolation(f));
 const pureIsolated = all.filter((f) => !needsKernel(f) && needsIsolation(f));
+const kernel = kernelFiles.filter((f) => !needsIsolation(f));
+const kernelIsolated = kernelFiles.filter((f) => needsIsolation(f));
 
 export default defineConfig({
   test: {
@@ -66,6 +72,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Builds dist/ once, before any worker: tests that run bin/bpf-ts.js must not race to build it.
     globalSetup: ['./test/helpers/global-setup.ts'],
+    // Per-file cleanups of shared helpers (test/helpers/file-scope.ts).
+    setupFiles: ['./test/helpers/file-setup.ts'],
     projects: [
       {
         extends: true,
@@ -80,7 +88,8 @@ export default defineConfig({
         },
       },
       { extends: true, test: { name: 'pure-isolated', include: pureIsolated, maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },
-      { extends: true, test: { name: 'kernel', include: kernel, maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'kernel', include: kernel, maxWorkers: WORKERS, isolate: false, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'kernel-isolated', include: kernelIsolated, maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: 'serial', include: serial, fileParallelism: false, sequence: { groupOrder: 1 } } },
     ],
   },

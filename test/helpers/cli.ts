@@ -7,9 +7,9 @@ import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
 import { run } from '../../src/cli/main.js';
 import { ensureDist } from './dist.js';
+import { afterThisFile } from './file-scope.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = join(ROOT, 'bin', 'bpf-ts.js');
@@ -62,13 +62,13 @@ export { ensureDist };
 const COPY_PREFIX = 'bpf-ts-unpriv-';
 let unprivilegedCopy: string | undefined;
 
-// Removed when the test file that made it is done (this module is loaded
-// afresh for each file). A worker killed before that leaves it for
+// Removed when the test file that made it is done (file-scope.ts: also where
+// files share a worker's modules). A worker killed before that leaves it for
 // sweepStaleCopies.
-afterAll(() => {
+function removeCopy(): void {
   if (unprivilegedCopy) rmSync(unprivilegedCopy, { recursive: true, force: true });
   unprivilegedCopy = undefined;
-});
+}
 
 /** Whether every directory from / down to `dir` lets others search it (o+x). */
 function searchableByAll(dir: string): boolean {
@@ -155,6 +155,7 @@ export function worldReadablePackage(): string {
     throw e;
   }
   unprivilegedCopy = dir;
+  afterThisFile(removeCopy);
   return dir;
 }
 

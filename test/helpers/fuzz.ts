@@ -3,7 +3,7 @@
 // runner that derives each case's generator from (seed, harness, index), so
 // BPF_FUZZ_CASE=harness:index replays exactly one failing case.
 import { randomInt } from 'node:crypto';
-import { writeSync } from 'node:fs';
+import { appendFileSync, writeSync } from 'node:fs';
 import { BpfError } from '../../src/errors.js';
 
 const hex = (n: number) => `0x${n.toString(16).padStart(8, '0')}`;
@@ -108,7 +108,17 @@ export function runCases(file: string, harness: string, n: number, run: (rng: Rn
     }
   }
   report.ms = performance.now() - t0;
+  recordStats(file, harness, report.cases, report.ok, report.codes);
   return report;
+}
+
+/**
+ * BPF_FUZZ_STATS=FILE appends one JSON line per harness run (seed, cases, ok,
+ * error codes): how the coverage thresholds were calibrated over many seeds.
+ */
+export function recordStats(file: string, harness: string, cases: number, ok: number, codes: Map<string, number>): void {
+  const out = process.env.BPF_FUZZ_STATS;
+  if (out) appendFileSync(out, `${JSON.stringify({ file, harness, seed: FUZZ_SEED, cases, ok, codes: Object.fromEntries(codes) })}\n`);
 }
 
 export function summary(harness: string, r: FuzzReport): string {

@@ -196,7 +196,7 @@ describe('fuzz netlink replies', () => {
 
   it('mutated replies: parsed, or a BpfError', () => {
     const all = replies.map((r) => r.bytes);
-    const r = runCases(FILE, 'netlink', cases(20000), (rng, note) => {
+    const r = runCases(FILE, 'netlink', cases(8000), (rng, note) => {
       const base = rng.pick(replies);
       let { bytes, desc } = mutate(rng, base.bytes, all);
       if (rng.chance(0.3)) {
@@ -209,6 +209,7 @@ describe('fuzz netlink replies', () => {
     });
     console.log(summary('netlink', r));
     expect(r.failures, seedLine(FILE)).toEqual([]);
+    // 54-56% parse (24 seeds); a quarter is > 40 sigma below that at 8000 cases.
     if (!REPLAYING) expect(r.ok).toBeGreaterThan(r.cases / 4);
   });
 });

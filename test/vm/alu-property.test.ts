@@ -2,10 +2,17 @@
 // written with BigInt straight from the ISA's definitions (RFC 9669 and the
 // kernel's rules), for edge values and seeded random operands. Every case
 // runs a real program through assemble + Vm, so decoding is covered too.
+// The random operands change with the run's fuzz seed (test/helpers/fuzz.ts:
+// printed first, BPF_FUZZ_SEED replays it, BPF_FUZZ_SCALE draws more), so
+// runs add up; each immediate builds and compiles its own program, so the
+// immediate forms take one pair in eight.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/assembler.js';
 import { Vm } from '../../src/vm/vm.js';
+import { caseRng, SCALE, seedLine } from '../helpers/fuzz.js';
+
+const FILE = 'test/vm/alu-property.test.ts';
 
 const M64 = (1n << 64n) - 1n;
 const M32 = 0xffffffffn;
@@ -44,29 +51,27 @@ const EDGES = [
   33n,
 ];
 
-// Seeded xorshift so failures reproduce.
-let seed = 0x2545f491n;
+// Random operands from the run's seed, so failures reproduce.
+const rng = caseRng('alu-operands', 0);
 function rnd64(): bigint {
-  seed ^= (seed << 13n) & M64;
-  seed ^= seed >> 7n;
-  seed ^= (seed << 17n) & M64;
-  seed &= M64;
+  const x = (BigInt(rng.u32()) << 32n) | BigInt(rng.u32());
   // Mix sizes: full 64-bit, 32-bit, small, negative small.
-  switch (Number(seed & 3n)) {
+  switch (rng.int(4)) {
     case 0:
-      return seed;
+      return x;
     case 1:
-      return seed & M32;
+      return x & M32;
     case 2:
-      return seed & 0xffn;
+      return x & 0xffn;
     default:
-      return u64(-(seed & 0xffffn));
+      return u64(-(x & 0xffffn));
   }
 }
 
 const pairs: [bigint, bigint][] = [];
 for (const a of EDGES) for (const b of EDGES) pairs.push([a, b]);
-for (let i = 0; i < 300; i++) pairs.push([rnd64(), rnd64()]);
+const RANDOM_PAIRS = Math.max(1, Math.round(100 * SCALE));
+for (let i = 0; i < RANDOM_PAIRS; i++) pairs.push([rnd64(), rnd64()]);
 
 // Collected rather than expect()ed one by one (tens of thousands of cases).
 const failures: string[] = [];
@@ -92,7 +97,7 @@ function run(body: string[], a: bigint, b: bigint): bigint {
   return want;
 }
 // Immediate forms over fewer pairs (a program per immediate).
-const immPairs = pairs.filter((_p, i) => i % 5 === 0);
+const immPairs = pairs.filter((_p, i) => i % 8 === 0);
 
 type Ref = (a: bigint, b: bigint) => bigint;
 // [kernel-notation operator, 64-bit reference, 32-bit reference]
@@ -115,7 +120,12 @@ const BINARY: [string, Ref, Ref][] = [
 
 describe('ALU against BigInt reference arithmetic', () => {
   afterEach(() => {
-    expect(failures).toEqual([]);
+    expect(failures, seedLine(FILE)).toEqual([]);
+  });
+
+  it('prints the seed', () => {
+    console.log(`${seedLine(FILE)}: ${pairs.length} operand pairs, ${RANDOM_PAIRS} of them random`);
+    expect(pairs.length).toBe(EDGES.length ** 2 + RANDOM_PAIRS);
   });
 
   for (const [opText, ref64, ref32] of BINARY) {
