@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 // Three projects, sorted by reading each test file, so a new file lands in the
 // right one without anyone listing it:
@@ -38,6 +39,20 @@ import { defineConfig } from 'vitest/config';
 // verifier), so there is one worker more than CPUs (more starve the
 // CPU-bound pure files: the fuzzer, the compiler runs).
 const WORKERS = availableParallelism() + 1;
+// Order: files marked `// vitest: long (why)` (a minute of waiting children,
+// a nested vitest, the fuzzer) start first, whatever their project, so the
+// suite does not end with one long file running alone. vitest's own order
+// (longest first by its cache of the last run, else larger files first) knows
+// nothing in a fresh clone, and keeps projects apart.
+const isLong = (f: string) => /^\/\/ vitest: long\b/m.test(text.get(f) ?? '');
+class LongFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const order = await super.sort(files);
+    const rank = (t: TestSpecification) => (isLong(relative(process.cwd(), t.moduleId)) ? 0 : 1);
+    // Stable: within each rank, vitest's order stands; groups (serial last) stay apart.
+    return [...order].sort((a, b) => a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder || rank(a) - rank(b));
+  }
+}
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -72,6 +87,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Builds dist/ once, before any worker: tests that run bin/bpf-ts.js must not race to build it.
     globalSetup: ['./test/helpers/global-setup.ts'],
+    sequence: { sequencer: LongFirst },
     // Per-file cleanups of shared helpers (test/helpers/file-scope.ts).
     setupFiles: ['./test/helpers/file-setup.ts'],
     projects: [

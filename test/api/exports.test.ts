@@ -1,3 +1,4 @@
+// vitest: long (a TypeScript program over the package: ~5 s)
 // Every type the public API accepts or returns is importable from the main
 // entry: walk the signatures of everything src/index.ts exports (function
 // parameters and results, public class members, properties of option and

@@ -1,3 +1,4 @@
+// vitest: long (signals and pipes to CLI children: ~6 s)
 // Every way a CLI process ends leaves the system as it found it (issue 9,
 // items 2, 3 and 8), checked on the real CLI in a child process:
 // - a closed stdout (EPIPE): no stack trace; read-only commands exit 0; run

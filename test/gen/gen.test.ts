@@ -1,3 +1,4 @@
+// vitest: long (tsc over every generated module: ~6 s)
 // bpf-ts gen: every fixture's module type-checks under tsc --strict (and a
 // user's noUnusedLocals/noUncheckedIndexedAccess) with no
 // `any`; wrong types are compile errors (test/gen/usage.check.ts); layouts

@@ -1,3 +1,4 @@
+// vitest: long (100,000-record ring and perf runs: ~13 s)
 // Ring buffer and perf event array readers, fed by BPF_PROG_TEST_RUN.
 // The readers' behaviour under a real concurrent flood is in events-flood.test.ts.
 import { spawn } from 'node:child_process';

@@ -285,7 +285,10 @@ describeRoot('ownership: nothing leaks', () => {
       for (const p of c.programs.values()) ourProgs.push(p.id);
       for (const m of c.maps.values()) ourMaps.push(m.id);
     }
-    expect(fdCount()).toBe(fds);
+    // At most as many: kernel files share a worker, and another file's dropped
+    // object may be finalized meanwhile. A leaked program or map fd keeps its
+    // kernel object alive, which the id check below catches.
+    expect(fdCount()).toBeLessThanOrEqual(fds);
     expect(ourProgs).toHaveLength(1000);
     // The kernel frees programs and maps after an RCU grace period: wait for
     // it (the bound only stops a real leak from hanging the run).

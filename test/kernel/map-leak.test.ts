@@ -1,6 +1,6 @@
 // Creating and closing maps must not leak fds in this process or maps in the
 // kernel. Map freeing is RCU-deferred, so the kernel side is polled.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect, test } from 'vitest';
@@ -11,12 +11,35 @@ import { mapIds } from '../../src/sys/ids.js';
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 
+/**
+ * How many of this process's fds hold one of `ids` (map_id in /proc/self/fdinfo).
+ * Counting only our maps: other files share this worker, and their objects'
+ * fds may be closed by the same GC.
+ */
+function fdsHolding(ids: Set<number>): number {
+  let n = 0;
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile (readdir's own fd)
+    }
+    const m = /^map_id:\s*(\d+)$/m.exec(info);
+    if (m && ids.has(Number(m[1]))) n++;
+  }
+  return n;
+}
+
 // Separate function so no stack slot of the test keeps the last map reachable.
-function createAndDrop(n: number): void {
+function createAndDrop(n: number): Set<number> {
+  const ids = new Set<number>();
   for (let i = 0; i < n; i++) {
     const m = BpfMap.create({ name: 'dropped', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
     m.set(0, i);
+    ids.add(m.id);
   }
+  return ids;
 }
 
 describeRoot('map lifetime', () => {
@@ -30,7 +53,9 @@ describeRoot('map lifetime', () => {
       ours.push(m.id);
       m.close();
     }
-    expect(fdCount()).toBe(fdsBefore);
+    expect(fdsHolding(new Set(ours))).toBe(0);
+    // No fd of any other kind either (fewer is possible: another file's dropped object finalized meanwhile).
+    expect(fdCount()).toBeLessThanOrEqual(fdsBefore);
 
     // Other processes may create or free maps meanwhile: compare on ours only.
     // The kernel frees maps after an RCU grace period; the bound only stops a real leak from hanging the run.
@@ -50,14 +75,14 @@ describeRoot('map lifetime', () => {
   test('dropped (unclosed) maps are closed by the finalizer safety net', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
-    const fdsBefore = fdCount();
-    createAndDrop(50);
-    expect(fdCount()).toBe(fdsBefore + 50);
+    const ids = createAndDrop(50);
+    expect(ids.size).toBe(50);
+    expect(fdsHolding(ids)).toBe(50);
     await new Promise((r) => setTimeout(r, 0));
-    for (let i = 0; i < 20 && fdCount() > fdsBefore; i++) {
+    for (let i = 0; i < 20 && fdsHolding(ids) > 0; i++) {
       gc();
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(fdCount()).toBe(fdsBefore);
+    expect(fdsHolding(ids)).toBe(0);
   });
 });

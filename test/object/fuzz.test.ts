@@ -1,3 +1,4 @@
+// vitest: long (the object fuzzer, CPU-bound: ~10 s)
 // Malformed objects through parseObject. Every outcome must be a parse or a
 // BpfError with an object-layer code and a message that starts with the path
 // label — never a RangeError / TypeError / anything else — and no single

@@ -1,3 +1,4 @@
+// vitest: long (~180 CLI children under setpriv: ~25 s)
 // Least privilege, measured: every command runs as uid 65534 under setpriv
 // with exactly the capabilities it is documented to need, and must succeed
 // (with a real effect checked as root); then once per needed capability with

@@ -1,3 +1,4 @@
+// vitest: long (a nested vitest as uid 65534: ~8 s)
 // The seed behaviour tests, emulated, as an unprivileged user: vitest runs
 // the "seed programs, emulated" tests of emulate.test.ts (even-sequence
 // dropper, single-source filter, LPM blocklist, protocol counter, SYN
