@@ -9,6 +9,7 @@ import { BpfError } from '../errors.js';
 import type { BpfMap } from '../maps/map.js';
 import { errnoName } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
+import { retire, unmapWhenCollected } from '../sys/mapping.js';
 import type { Fd } from '../sys/fd.js';
 import { BPF_MAP_TYPE } from '../uapi/bpf.js';
 import { EventReader } from './reader.js';
@@ -22,22 +23,9 @@ import type { EventRecord } from './stream.js';
 /** Loads are not reordered with other loads (TSO): a plain load has acquire semantics. */
 const LOADS_ORDERED = process.arch === 'x64' || process.arch === 'ia32';
 
-// An ArrayBuffer over unmapped memory crashes the process when touched, and
-// the reader hands out views of its mappings (`data`, `words`) that a loop
-// may still hold after close(). So close() swaps the pages for private
-// anonymous memory in place (the ring is released, the range stays valid)
-// and the range is unmapped once no view over it is reachable.
-// (If the swap fails, the ring's own pages stay mapped until then.) The
-// held value must not reference the buffer, or the buffer is never collected.
-const unmapOnCollect = new FinalizationRegistry<ffi.Mapping>((m) => {
-  ffi.munmap(m);
-});
-const NO_BUFFER = new ArrayBuffer(0);
-
-function retire(m: ffi.Mapping): void {
-  ffi.remapAnonymous(m);
-  unmapOnCollect.register(m.buffer, { address: m.address, length: m.length, buffer: NO_BUFFER });
-}
+// The reader hands out views of its mappings (`data`, `words`) that a loop
+// may still hold after close(): close() retires the mappings (sys/mapping.ts:
+// zeroed pages in place, unmapped once no view is reachable).
 
 export class RingBufferReader extends EventReader {
   /** The reader's own dup of the map fd: it mmaps and polls this one, so closing the map cannot pull it away. */
@@ -522,8 +510,11 @@ export class RingBufferReader extends EventReader {
     // `data`/`words` may still be held (a walk's loop reads them inline): the
     // pages go back to the kernel but the range stays mapped, as zeros, until
     // the views are collected (see retire()).
-    if (this.#producer) retire(this.#producer);
-    if (this.#consumer) retire(this.#consumer);
+    for (const m of [this.#producer, this.#consumer]) {
+      if (!m) continue;
+      retire(m);
+      unmapWhenCollected(m);
+    }
     this.#producer = this.#consumer = null;
     this.#fd?.close();
   }

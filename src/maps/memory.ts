@@ -12,11 +12,7 @@
 
 import { BpfError } from '../errors.js';
 import * as ffi from '../sys/ffi.js';
-
-// Unmap a range once no ArrayBuffer over it is reachable.
-const unmapOnCollect = new FinalizationRegistry<ffi.Mapping>((m) => {
-  ffi.munmap(m);
-});
+import { retire, unmapWhenCollected } from '../sys/mapping.js';
 
 const EPERM = 1;
 
@@ -36,7 +32,7 @@ export class MapMemory {
     this.size = size;
     this.readOnly = readOnly;
     this.#label = label;
-    unmapOnCollect.register(mapping.buffer, mapping);
+    unmapWhenCollected(mapping);
   }
 
   /**
@@ -80,7 +76,6 @@ export class MapMemory {
     const m = this.#mapping;
     if (!m) return;
     this.#mapping = null;
-    // If the swap fails the map pages simply stay mapped until the buffer is collected.
-    ffi.remapAnonymous(m);
+    retire(m);
   }
 }
