@@ -99,8 +99,6 @@ export default defineConfig({
           maxWorkers: WORKERS,
           isolate: false,
           sequence: { groupOrder: 0 },
-          // Type-level tests of the public API (expectTypeOf), checked by tsc with every test file.
-          typecheck: { enabled: true, include: ['test/**/*.test-d.ts'], tsconfig: './tsconfig.test.json' },
         },
       },
       { extends: true, test: { name: 'pure-isolated', include: pureIsolated, maxWorkers: WORKERS, sequence: { groupOrder: 0 } } },

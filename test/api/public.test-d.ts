@@ -1,5 +1,5 @@
-// Type-level tests of the public API (vitest typecheck: `npm test` runs them
-// through tsc with tsconfig.test.json). A user writes no casts.
+// Type-level tests of the public API, checked by tsc with tsconfig.test.json
+// (test/typecheck.test.ts in `npm test`; `npm run typecheck`). A user writes no casts.
 import { describe, expectTypeOf, it } from 'vitest';
 import {
   attachCgroupLink,
