@@ -26,7 +26,7 @@ import { applyCoreRelocations, CoreResolver } from '../../src/object/core/index.
 import { readElf } from '../../src/object/elf.js';
 import { parseObject } from '../../src/object/object.js';
 import type { BpfObjectFile } from '../../src/object/types.js';
-import { cases, REPLAYING, type Rng, runCases, seedLine, summary } from '../helpers/fuzz.js';
+import { BTF_HEADER_FIELDS, cases, REPLAYING, type Rng, runCases, seedLine, summary } from '../helpers/fuzz.js';
 import { BtfBuilder } from '../helpers/btf-builder.js';
 import { targetBtf } from '../helpers/target-btf.js';
 import { listFixtures } from '../helpers/oracle.js';
@@ -68,17 +68,6 @@ function blobOf(bytes: Uint8Array): Blob {
     records,
   };
 }
-
-const HEADER_FIELDS: [string, number, 1 | 2 | 4][] = [
-  ['magic', 0, 2],
-  ['version', 2, 1],
-  ['flags', 3, 1],
-  ['hdr_len', 4, 4],
-  ['type_off', 8, 4],
-  ['type_len', 12, 4],
-  ['str_off', 16, 4],
-  ['str_len', 20, 4],
-];
 
 /** Values that tend to break parsers, for a u32 that was `orig`. */
 function interestingU32(rng: Rng, orig: number, blob: Blob): number {
@@ -148,7 +137,7 @@ function mutateBlob(rng: Rng, blob: Blob, opts: { inPlace: boolean; maxEdits: nu
     for (let e = 0; e < k && bytes.length === blob.bytes.length; e++) {
       const how = rng.int(100);
       if (how < 12) {
-        const [name, off, w] = rng.pick(HEADER_FIELDS);
+        const [name, off, w] = rng.pick(BTF_HEADER_FIELDS);
         const orig = w === 4 ? dv().getUint32(off, blob.le) : w === 2 ? dv().getUint16(off, blob.le) : bytes[off]!;
         const v = interestingU32(rng, orig, blob);
         if (w === 4) u32(off, v);

@@ -132,3 +132,27 @@ export function summary(harness: string, r: FuzzReport): string {
 /** Scale case counts: BPF_FUZZ_SCALE=10 for a longer local run. */
 export const SCALE = Number(process.env.BPF_FUZZ_SCALE ?? 1);
 export const cases = (n: number) => (ONLY ? n : Math.max(1, Math.round(n * SCALE)));
+
+/** struct btf_header's fields (name, offset, width): what header mutations pick from. */
+export const BTF_HEADER_FIELDS: readonly (readonly [string, number, 1 | 2 | 4])[] = [
+  ['magic', 0, 2],
+  ['version', 2, 1],
+  ['flags', 3, 1],
+  ['hdr_len', 4, 4],
+  ['type_off', 8, 4],
+  ['type_len', 12, 4],
+  ['str_off', 16, 4],
+  ['str_len', 20, 4],
+];
+
+/** struct btf_ext_header's fields, as above. */
+export const BTF_EXT_HEADER_FIELDS: readonly (readonly [string, number, 1 | 2 | 4])[] = [
+  ['magic', 0, 2],
+  ['hdr_len', 4, 4],
+  ['func_info_off', 8, 4],
+  ['func_info_len', 12, 4],
+  ['line_info_off', 16, 4],
+  ['line_info_len', 20, 4],
+  ['core_relo_off', 24, 4],
+  ['core_relo_len', 28, 4],
+];

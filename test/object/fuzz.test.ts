@@ -26,7 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfError, type BpfErrorCode } from '../../src/errors.js';
 import { parseObject } from '../../src/object/object.js';
 import { ensureDist } from '../helpers/dist.js';
-import { FUZZ_SEED, Rng, recordStats, SCALE, seedLine } from '../helpers/fuzz.js';
+import { BTF_EXT_HEADER_FIELDS, BTF_HEADER_FIELDS, FUZZ_SEED, Rng, recordStats, SCALE, seedLine } from '../helpers/fuzz.js';
 import { ROOT, listFixtures } from '../helpers/oracle.js';
 
 const SEED = FUZZ_SEED;
@@ -215,26 +215,6 @@ const SYM_FIELDS: [string, number, 1 | 2 | 4 | 8][] = [
   ['st_value', 8, 8],
   ['st_size', 16, 8],
 ];
-const BTF_FIELDS: [string, number, 1 | 2 | 4 | 8][] = [
-  ['magic', 0, 2],
-  ['version', 2, 1],
-  ['flags', 3, 1],
-  ['hdr_len', 4, 4],
-  ['type_off', 8, 4],
-  ['type_len', 12, 4],
-  ['str_off', 16, 4],
-  ['str_len', 20, 4],
-];
-const BTF_EXT_FIELDS: [string, number, 1 | 2 | 4 | 8][] = [
-  ['magic', 0, 2],
-  ['hdr_len', 4, 4],
-  ['func_info_off', 8, 4],
-  ['func_info_len', 12, 4],
-  ['line_info_off', 16, 4],
-  ['line_info_len', 20, 4],
-  ['core_relo_off', 24, 4],
-  ['core_relo_len', 28, 4],
-];
 
 const MUTATORS: Record<string, Mutator> = {
   truncate(rng, base) {
@@ -333,7 +313,7 @@ const MUTATORS: Record<string, Mutator> = {
     const s = base.section(ext ? '.BTF.ext' : '.BTF');
     if (!s) return MUTATORS.flip!(rng, base, into);
     if (rng.chance(0.6)) {
-      const [name, off, w] = rng.pick(ext ? BTF_EXT_FIELDS : BTF_FIELDS);
+      const [name, off, w] = rng.pick(ext ? BTF_EXT_HEADER_FIELDS : BTF_HEADER_FIELDS);
       return { bytes: mutateField(rng, base, s.offset + off, w, into), desc: `${s.name} header ${name}` };
     }
     // A field inside the type or record data: aligned u32s are what the parsers read.
