@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BpfError } from '../src/errors.js';
 import { type Btf, parseBtf } from '../src/btf/btf.js';
+import { btfBlob } from '../src/btf/features.js';
 import { btfBuffer, SCAN_WASM_HEX, setWasmScanEnabled, WASM_MIN_BYTES } from '../src/btf/scan-wasm.js';
 import { moduleBytes } from '../src/btf/scan-wasm-source.js';
 import { bigOutput } from './helpers/big-output.js';
@@ -62,19 +63,7 @@ function bigBtf(n: number, opts: { suffixName?: boolean } = {}): Uint8Array {
     const nameOff = opts.suffixName && i === 1 ? names[10]! + 1 : names[i]!;
     words.push(nameOff, ((4 << 24) | 1) >>> 0, 4, mName, 1, 0);
   }
-  const str = Buffer.concat(all.map((s) => Buffer.from(`${s}\0`)));
-  const out = new Uint8Array(24 + words.length * 4 + str.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint16(0, 0xeb9f, true);
-  dv.setUint8(2, 1);
-  dv.setUint32(4, 24, true);
-  dv.setUint32(8, 0, true);
-  dv.setUint32(12, words.length * 4, true);
-  dv.setUint32(16, words.length * 4, true);
-  dv.setUint32(20, str.length, true);
-  words.forEach((w, i) => dv.setUint32(24 + i * 4, w >>> 0, true));
-  out.set(str, 24 + words.length * 4);
-  return out;
+  return btfBlob(words, all.map((s) => `${s}\0`).join(''));
 }
 
 const ids = (ts: { id: number }[]) => ts.map((t) => t.id);
