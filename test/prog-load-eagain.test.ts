@@ -6,31 +6,17 @@
 // The syscall is faked through the wrapper's seam: no root, no kernel.
 import { describe, expect, test } from 'vitest';
 import { VerifierError } from '../src/errors.js';
-import type { ProgramSpec } from '../src/object/types.js';
 import { loadProgram } from '../src/programs/load.js';
 import * as cmd from '../src/sys/bpf-cmd.js';
 import { EAGAIN } from '../src/sys/errno.js';
 import { BpfSyscallError } from '../src/sys/syscall-error.js';
 import { MAX_BPF_ATTEMPTS, withBpfSyscall } from '../src/sys/wrapper.js';
 import { BPF_PROG_TYPE } from '../src/uapi/bpf.js';
+import { programSpec } from './helpers/program-spec.js';
 
 // r0 = 2; exit
 const insns = new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
-const spec: ProgramSpec = {
-  name: 'pass',
-  section: 'xdp',
-  type: BPF_PROG_TYPE.XDP,
-  expectedAttachType: null,
-  progFlags: 0,
-  ownInstructionCount: 2,
-  instructions: insns,
-  relocations: [],
-  funcInfo: [],
-  lineInfo: [],
-  coreRelocations: [],
-  sectionOffset: 0,
-  btfFuncId: 0,
-};
+const spec = programSpec({ name: 'pass', section: 'xdp', type: BPF_PROG_TYPE.XDP, instructions: insns });
 
 describe('PROG_LOAD interrupted on every attempt', () => {
   test('is reported as EAGAIN from bpf(), not as a verifier verdict', () => {

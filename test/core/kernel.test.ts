@@ -21,6 +21,7 @@ import { possibleCpus } from '../../src/sys/cpus.js';
 import { BPF_PROG_TYPE } from '../../src/uapi/bpf.js';
 import { mountBpffs } from '../helpers/bpffs.js';
 import { cliOk } from '../helpers/cli.js';
+import { programSpec } from '../helpers/program-spec.js';
 import { icmpEcho, ipv4, udp } from '../helpers/packets.js';
 import { rawTracepointTestRun } from '../helpers/raw-tp-run.js';
 import { describeRoot } from '../helpers/root.js';
@@ -113,21 +114,13 @@ describeRoot('CO-RE programs in the kernel', () => {
       b.set([0xb7, 0x00, 0, 0], 16);
       b.writeInt32LE(0, 20);
       b.set([0x95], 24);
-      return {
+      return programSpec({
         name: 'guarded',
         section: 'xdp',
         type: BPF_PROG_TYPE.XDP,
-        expectedAttachType: null,
-        progFlags: 0,
-        ownInstructionCount: 4,
         instructions: new Uint8Array(b),
-        relocations: [],
-        funcInfo: [],
-        lineInfo: [],
         coreRelocations: [{ insnOff: 2, typeId: thing, accessStr: '0:0', kind: BPF_CORE_FIELD_BYTE_OFFSET, kindName: 'field_byte_offset' }],
-        sectionOffset: 0,
-        btfFuncId: 0,
-      };
+      });
     }
     const load = (jumpIf: number) =>
       loadProgram(program(jumpIf), {

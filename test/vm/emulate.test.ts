@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/assembler.js';
 import { openObject } from '../../src/collection.js';
-import type { BpfObjectFile, ProgramSpec } from '../../src/object/types.js';
+import type { BpfObjectFile } from '../../src/object/types.js';
 import { emulateObject } from '../../src/vm/emulate.js';
 import { cliOk, cliProcess, ensureDist, unprivilegedWrapper, worldReadablePackage } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/oracle.js';
+import { programSpec } from '../helpers/program-spec.js';
 import { checksum, icmpEcho, ipv4, tcp, udp } from '../helpers/packets.js';
 
 const fx = (f: string) => openObject(join(FIXTURES, f));
@@ -154,21 +155,7 @@ describe('seed programs, emulated', () => {
 
 /** A one-program object from assembler text, for helper tests. */
 function asmObject(text: string, type: number): BpfObjectFile {
-  const prog: ProgramSpec = {
-    name: 'p',
-    section: 'test',
-    type,
-    expectedAttachType: null,
-    progFlags: 0,
-    ownInstructionCount: 0,
-    instructions: assemble(text).bytes,
-    relocations: [],
-    funcInfo: [],
-    lineInfo: [],
-    coreRelocations: [],
-    sectionOffset: 0,
-    btfFuncId: 0,
-  };
+  const prog = programSpec({ name: 'p', section: 'test', type, instructions: assemble(text).bytes });
   return { path: 'asm', littleEndian: true, license: 'GPL', kernelVersion: null, programs: [prog], maps: [], btf: null, btfExt: null, btfForKernel: null, externs: [], warnings: [] };
 }
 
