@@ -11,6 +11,7 @@ import { RingBufferReader } from '../events/ring-buffer.js';
 import type { EventRecord } from '../events/stream.js';
 import { BPF_MAP_TYPE } from '../uapi/bpf.js';
 import type { CommandContext } from './command.js';
+import { writeStderr } from './lifecycle.js';
 
 export function hexDump(data: Uint8Array, indent = '  '): string {
   const lines: string[] = [];
@@ -91,7 +92,7 @@ export function streamEvents(coll: BpfCollection, ctx: CommandContext, headers: 
       for await (const r of reader) ctx.print(formatEvent(name, r, ctx, headers.get(name)));
     })().catch((e: unknown) => {
       // A reader that fails (polling error, corrupt buffer) ends with one line, not an unhandled rejection.
-      process.stderr.write(`bpf-ts: events from ${name} stopped: ${e instanceof Error ? e.message : String(e)}\n`);
+      writeStderr(`bpf-ts: events from ${name} stopped: ${e instanceof Error ? e.message : String(e)}\n`);
     });
   }
   return () => {

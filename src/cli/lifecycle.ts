@@ -88,15 +88,50 @@ let wired = false;
 let armed = false;
 let finishing = false;
 let debug = false;
-const broken = new Set<NodeJS.WriteStream>();
+
+// Output is written straight to fds 1 and 2 with write(2). process.stdout and
+// process.stderr are streams whose set-up loads Node's stream and net modules
+// (~4 ms of a short command's start-up), and on Linux they write
+// synchronously anyway. An fd a parent left non-blocking may refuse a write
+// (EAGAIN) when its pipe is full: from then on that fd goes through Node's
+// stream, which waits for it.
+type StdFd = 1 | 2;
+type OutMode = 'direct' | 'stream' | 'broken';
+const outMode: Record<StdFd, OutMode> = { 1: 'direct', 2: 'direct' };
+const { writeSync } = process.getBuiltinModule('node:fs');
+
+const stdStream = (fd: StdFd): NodeJS.WriteStream => (fd === 1 ? process.stdout : process.stderr);
+
+function writeFd(fd: StdFd, s: string): void {
+  if (outMode[fd] === 'stream') {
+    stdStream(fd).write(s);
+    return;
+  }
+  if (outMode[fd] === 'broken') return;
+  let rest: Buffer | undefined;
+  try {
+    const n = writeSync(fd, s);
+    if (n === s.length && n === Buffer.byteLength(s)) return;
+    // A short write (a signal, a non-blocking fd): the remaining bytes.
+    rest = Buffer.from(s).subarray(n);
+    while (rest.length > 0) rest = rest.subarray(writeSync(fd, rest));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code !== 'EAGAIN') return onOutputError(fd, err);
+    outMode[fd] = 'stream';
+    const stream = stdStream(fd);
+    stream.on('error', (e2: NodeJS.ErrnoException) => onOutputError(fd, e2));
+    stream.write(rest ?? s);
+  }
+}
 
 /** Write to stdout unless it is gone (closed pipe): output then goes nowhere, quietly. */
 export function writeStdout(s: string): void {
-  if (!broken.has(process.stdout)) process.stdout.write(s);
+  writeFd(1, s);
 }
 
 export function writeStderr(s: string): void {
-  if (!broken.has(process.stderr)) process.stderr.write(s);
+  writeFd(2, s);
 }
 
 /** Clean up and leave with `code`. Re-entrant calls (an error while cleaning up) only exit. */
@@ -115,14 +150,14 @@ function armSignals(): void {
   for (const s of EXIT_SIGNALS) process.on(s, () => finish(s, signalExitCode(s)));
 }
 
-function onStreamError(stream: NodeJS.WriteStream, e: NodeJS.ErrnoException): void {
-  broken.add(stream);
+function onOutputError(fd: StdFd, e: NodeJS.ErrnoException): void {
+  outMode[fd] = 'broken';
   if (e.code === 'EPIPE') {
     const interrupted = pending.length > 0;
     finish('EPIPE', interrupted ? CLOSED_PIPE_EXIT_CODE : typeof process.exitCode === 'number' ? process.exitCode : 0);
   }
   // Anything else (EIO from a hung-up terminal, ENOSPC): the output is gone too.
-  if (stream !== process.stderr) errLine(`bpf-ts: cannot write output: ${e.code ?? e.message}`);
+  if (fd === 1) errLine(`bpf-ts: cannot write output: ${e.code ?? e.message}`);
   finish('error', 1);
 }
 
@@ -142,8 +177,6 @@ export function wireProcessExitPaths(opts: { debug?: boolean } = {}): void {
   debug = opts.debug === true;
   if (wired) return;
   wired = true;
-  process.stdout.on('error', (e) => onStreamError(process.stdout, e));
-  process.stderr.on('error', (e) => onStreamError(process.stderr, e));
   process.on('uncaughtException', onUncaught);
   // process.exit() from anywhere still undoes what is pending.
   process.on('exit', () => {

@@ -39,7 +39,8 @@ export const gen = defineCommand({
       ...(values.runtime ? { runtimeModule: values.runtime } : {}),
     });
     if (!out) {
-      process.stdout.write(text);
+      // print() adds the newline the module text ends with.
+      ctx.print(text.endsWith('\n') ? text.slice(0, -1) : text);
       return 0;
     }
     mkdirSync(dirname(resolve(out)), { recursive: true });
