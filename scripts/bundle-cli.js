@@ -17,6 +17,7 @@
 // modules (the object layer, BTF) form one chunk of their own, which the
 // kernel commands share; koffi stays external, loaded by sys/ffi.ts on the
 // first syscall.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +93,12 @@ export async function bundleCli() {
   });
   // The package is "type": "module": this directory's .js files are CommonJS.
   writeFileSync(join(BUNDLE_DIR, 'package.json'), '{ "type": "commonjs" }\n');
+  // V8 code caches of the chunks (bin/code-cache.js), made by a Node started
+  // as bin/bpf-ts.js is: no NODE_OPTIONS (V8 refuses a cache made under other flags).
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'code-cache.js')], { cwd: ROOT, env, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`scripts/code-cache.js failed (${r.status ?? r.signal}): ${r.stderr.trim()}`);
   return out;
 }
 
