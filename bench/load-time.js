@@ -47,7 +47,8 @@ console.log(JSON.stringify({ ms, cpuMs: (u.user + u.system) / 1000, programs, ms
 `;
 
 function bpftsLoad(object) {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, join(ROOT, 'dist', 'collection.js'), object], {
+  // What `import { openObject } from 'bpf-ts'` loads: the library's bundle (package.json "exports").
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', CHILD, join(ROOT, 'dist', 'bundle', 'index.js'), object], {
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new BenchError(`bpf-ts load of ${object} failed: ${r.stderr.trim()}`);

@@ -109,13 +109,17 @@ export function ensureDist(required) {
   return { built: true, warnings: r.status === 0 ? '' : `${r.stdout}${r.stderr}`.trim() };
 }
 
-/** The CLI bundle bin/bpf-ts.js runs (scripts/bundle-cli.js), when missing or older than tsc's dist/cli/main.js. */
+/**
+ * The bundles (scripts/bundle.js): the CLI's, which bin/bpf-ts.js runs, and
+ * the library's, which `import 'bpf-ts'` loads; made when missing or older
+ * than tsc's dist/cli/main.js.
+ */
 export function ensureCliBundle() {
   const main = join(DIST_DIR, 'cli', 'main.js');
-  const bundle = join(DIST_DIR, 'cli-bundle', 'main.js');
-  if (existsSync(bundle) && statSync(bundle).mtimeMs >= statSync(main).mtimeMs) return;
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle-cli.js')], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new BenchError(`bundling the CLI failed:\n${r.stdout}${r.stderr}`);
+  const bundles = [join(DIST_DIR, 'cli-bundle', 'main.js'), join(DIST_DIR, 'bundle', 'index.js')];
+  if (bundles.every((b) => existsSync(b) && statSync(b).mtimeMs >= statSync(main).mtimeMs)) return;
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle.js')], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new BenchError(`bundling failed:\n${r.stdout}${r.stderr}`);
 }
 
 /** gcc -O2 bench/c/<name>.c -> bench/build/<name>; returns the binary's path. */

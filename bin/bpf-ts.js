@@ -2,7 +2,7 @@
 // The CLI is compiled to dist/ by `npm install` (the prepare script, `npm run
 // build`): tsc's dist/cli/main.js, bundled into dist/cli-bundle/ (a few
 // files instead of dozens of modules: the start-up of a short command is
-// mostly Node loading modules; scripts/bundle-cli.js). This file and the
+// mostly Node loading modules; scripts/bundle.js). This file and the
 // bundle are CommonJS (bin/package.json): an ES module here would make Node
 // set up its ES module loader, start-up time no command needs.
 const { existsSync } = require('node:fs');

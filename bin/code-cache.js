@@ -26,7 +26,7 @@ const Module = require('node:module');
 const { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } = require('node:fs');
 const { basename, dirname, join } = require('node:path');
 
-/** Chunk names rolldown gave a content hash (scripts/bundle-cli.js: `[name]-[hash].js`). */
+/** Chunk names rolldown gave a content hash (scripts/bundle.js: `[name]-[hash].js`). */
 const HASHED_CHUNK = /^[\w.-]+-[\w-]{8}\.js$/;
 
 /** This Node build's cache folder: V8 refuses a cache another version made. */

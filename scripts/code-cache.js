@@ -1,7 +1,7 @@
 // Make the V8 code caches of the CLI bundle (bin/code-cache.js explains
 // them): run the commands that need no root over the committed fixtures,
 // in this process, with every chunk compiled through vm.Script, then save
-// what V8 compiled. Run by scripts/bundle-cli.js in a process of its own
+// what V8 compiled. Run by scripts/bundle.js in a process of its own
 // with no NODE_OPTIONS: a cache is only taken by a Node with the same V8
 // flags as the one that made it, and `bpf-ts` runs with none.
 import { readdirSync } from 'node:fs';

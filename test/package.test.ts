@@ -26,6 +26,8 @@ describe('npm pack', () => {
       'docs/examples/quickstart.mjs',
       'dist/index.js',
       'dist/index.d.ts',
+      'dist/bundle/index.js',
+      'dist/bundle/testing.js',
       'dist/testing.js',
       'dist/cli/main.js',
       'dist/cli-bundle/main.js',

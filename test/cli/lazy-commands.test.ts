@@ -2,7 +2,7 @@
 // reads the summaries in commands/index.ts, inspect loads the object layer
 // and nothing that reaches the kernel (no koffi, no sys/).
 //
-// bin/bpf-ts.js runs the bundle in dist/cli-bundle/ (scripts/bundle-cli.js):
+// bin/bpf-ts.js runs the bundle in dist/cli-bundle/ (scripts/bundle.js):
 // node loads a few bundle files, each evaluating the modules bundled into it.
 // The source map of each file names those modules (src/…), so "which modules
 // a command loads" is read from the files node loaded and their maps.

@@ -35,15 +35,15 @@ function step(what: string, args: string[]): void {
 /**
  * What `npm run build` makes, when missing or older than src/: dist/ with
  * tsc, then the CLI bundle bin/bpf-ts.js runs (dist/cli-bundle/, from
- * scripts/bundle-cli.js).
+ * scripts/bundle.js), and the library's bundle the package exports.
  */
 export function ensureDist(): void {
   const main = join(ROOT, 'dist', 'cli', 'main.js');
-  const bundle = join(ROOT, 'dist', 'cli-bundle', 'main.js');
+  const bundles = [join(ROOT, 'dist', 'cli-bundle', 'main.js'), join(ROOT, 'dist', 'bundle', 'index.js')];
   if (!existsSync(main) || statSync(main).mtimeMs < newestMtime(join(ROOT, 'src'))) {
     step('building dist/ with tsc', [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.json')]);
   }
-  if (!existsSync(bundle) || statSync(bundle).mtimeMs < statSync(main).mtimeMs) {
-    step('bundling the CLI (scripts/bundle-cli.js)', [join(ROOT, 'scripts', 'bundle-cli.js')]);
+  if (bundles.some((b) => !existsSync(b) || statSync(b).mtimeMs < statSync(main).mtimeMs)) {
+    step('bundling the library and the CLI (scripts/bundle.js)', [join(ROOT, 'scripts', 'bundle.js')]);
   }
 }
