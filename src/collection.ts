@@ -3,8 +3,6 @@
 // created is owned here and closed together; a failure half-way closes what
 // was made and removes pins this load created, so nothing is left behind.
 
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { BpfError } from './errors.js';
 import { BpfMap } from './maps/map.js';
 import { type TypedMap, typedMap } from './maps/typed.js';
@@ -40,6 +38,8 @@ import { Fd } from './sys/fd.js';
 import { BPF_F_MMAPABLE, BPF_MAP_TYPE, BPF_PROG_TYPE, PROG_TYPE_NAMES, type ProgTypeName } from './uapi/bpf.js';
 import { BpfSyscallError } from './sys/syscall-error.js';
 import { EINVAL } from './sys/errno.js';
+const { rmSync } = process.getBuiltinModule('node:fs');
+const { join } = process.getBuiltinModule('node:path');
 
 export interface LoadOptions {
   /** bpffs mount used for pinning declared in the object (iproute2 tc/globals, libbpf by-name). */

@@ -16,14 +16,14 @@
 // made inside withNetns() stay visible to everyone afterwards.
 
 // Node opens every fd O_CLOEXEC already.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { constants as fsConstants } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { BpfError } from './errors.js';
 import * as ffi from './sys/ffi.js';
 import { CAP, capsHint, effectiveCaps, hasCap, NEED_SYS_ADMIN } from './sys/caps.js';
 import { describeAccess } from './sys/file-access.js';
 import { EPERM, errnoDescription, errnoName } from './sys/errno.js';
+const { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync } = process.getBuiltinModule('node:fs');
+const { constants: fsConstants } = process.getBuiltinModule('node:fs');
+const { dirname, join } = process.getBuiltinModule('node:path');
 
 export const NETNS_RUN_DIR = '/var/run/netns';
 export const CLONE_NEWNET = 0x40000000;

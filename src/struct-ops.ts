@@ -6,7 +6,6 @@
 // the kernel's member offsets with program fds in the function pointers;
 // updating the map registers it (or, for .struct_ops.link, a bpf_link does).
 
-import { release } from 'node:os';
 import { BpfError } from './errors.js';
 import type { Btf } from './btf/btf.js';
 import type { BtfComposite } from './btf/kinds.js';
@@ -17,6 +16,7 @@ import { vmlinuxBtf } from './btf/kernel.js';
 import { mapCreate } from './sys/map-attr.js';
 import { linkCreate } from './sys/link-attr.js';
 import { BPF_ATTACH_TYPE, BPF_MAP_TYPE } from './uapi/bpf.js';
+const { release } = process.getBuiltinModule('node:os');
 
 export interface StructOpsKernel {
   /** The kernel struct (tcp_congestion_ops) and its id: programs' attach_btf_id. */

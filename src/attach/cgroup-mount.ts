@@ -2,11 +2,11 @@
 // /sys/fs/cgroup on unified systems, /sys/fs/cgroup/unified on hybrid ones.
 // BPF cgroup hooks exist only on v2 cgroups; a v1 directory is refused.
 
-import { readFileSync, statSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import * as ffi from '../sys/ffi.js';
 import { mountinfoEntries } from '../sys/cgroupfs.js';
+const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
+const { isAbsolute, join, resolve } = process.getBuiltinModule('node:path');
 
 export const CGROUP2_SUPER_MAGIC = 0x63677270;
 

@@ -7,7 +7,6 @@
 // (and the maps it uses) stay after the loader exits, until detached or the
 // cgroup is removed. A link attachment lives as long as the link: pin it.
 
-import { closeSync, existsSync, constants as fsConstants, openSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { BpfLink, programOptionFd, type ProgramOption } from '../link/link.js';
 import * as cmd from '../sys/bpf-cmd.js';
@@ -25,6 +24,7 @@ import { BPF_ATTACH_TYPE as A } from '../uapi/bpf.js';
 import { cgroupId, resolveCgroup } from './cgroup-mount.js';
 import { linkCreate, linkDetach } from '../sys/link-attr.js';
 import { BPF_F_ALLOW_MULTI, progAttach, progDetach, progQuery } from '../sys/prog-attach-attr.js';
+const { closeSync, existsSync, constants: fsConstants, openSync } = process.getBuiltinModule('node:fs');
 
 export { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from '../sys/prog-attach-attr.js';
 export { cgroup2Mount, cgroupId, resolveCgroup } from './cgroup-mount.js';

@@ -14,7 +14,6 @@ import { NetlinkSocket } from '../netlink/socket.js';
 import { withNetns } from '../netns.js';
 import * as cmd from '../sys/bpf-cmd.js';
 import { EEXIST, EINVAL, ENOENT, ESTALE } from '../sys/errno.js';
-import { existsSync } from 'node:fs';
 import { Fd, fdKind } from '../sys/fd.js';
 import { withIdFd } from '../sys/ids.js';
 import { linkInfo, progInfo } from '../sys/info.js';
@@ -25,6 +24,7 @@ import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js'
 import { linkCreate, linkDetach } from '../sys/link-attr.js';
 import { BPF_F_AFTER, BPF_F_BEFORE, BPF_F_ID, progDetach, progQuery } from '../sys/prog-attach-attr.js';
 import { TC_DIRECTIONS, isTcDirection, type TcDirection, type TcNetnsOption } from './tc.js';
+const { existsSync } = process.getBuiltinModule('node:fs');
 
 export function tcxAttachType(direction: TcDirection): number {
   return direction === 'ingress' ? BPF_ATTACH_TYPE.TCX_INGRESS : BPF_ATTACH_TYPE.TCX_EGRESS;

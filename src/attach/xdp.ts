@@ -13,7 +13,6 @@ import { dumpLinks, ifinfomsg, RTM_SETLINK } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
 import { withNetns } from '../netns.js';
 import * as cmd from '../sys/bpf-cmd.js';
-import { existsSync } from 'node:fs';
 import { EBUSY, EEXIST, EINVAL, EPERM } from '../sys/errno.js';
 import { Fd, fdKind } from '../sys/fd.js';
 import { linkInfo, progInfo } from '../sys/info.js';
@@ -28,6 +27,7 @@ import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js'
 import { XDP_FLAGS_REPLACE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpModeFlag, type XdpAttachedState, type XdpAttachMode, type XdpMode } from './xdp-flags.js';
 import { detachXdpLinkById, listXdpLinks, xdpLinkCandidates, type XdpLinkInfo } from './xdp-link.js';
 import { occupiedSlots, readXdpState, slotOf, slotOwnedByLink, slotProgId, xdpSetAttrs, xdpStateOf, type XdpState } from './xdp-state.js';
+const { existsSync } = process.getBuiltinModule('node:fs');
 
 export { attachXdpLink, XdpLink, listXdpLinks, type AttachXdpLinkOptions, type XdpLinkInfo } from './xdp-link.js';
 export type { InterfaceRef } from './iface.js';

@@ -4,14 +4,15 @@
 // relocation finds nothing in vmlinux. Tests and cross-kernel builds pass
 // their own blob instead (coreTargetFromBtf / readBtfFile).
 
-import { closeSync, fstatSync, openSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+// zlib loads when a gzip file comes (a module-level import costs every import of the library ~4 ms).
+const gunzipSync = (b: Uint8Array): Buffer => process.getBuiltinModule('node:zlib').gunzipSync(b);
 import { BpfError } from '../errors.js';
 import { type Btf, parseBtf } from './btf.js';
 import { btfBuffer } from './scan-wasm.js';
 import type { CoreTarget } from './target.js';
 import { ffiLoaded, mmap, munmap, PROT_READ } from '../sys/ffi.js';
+const { closeSync, fstatSync, openSync, readFileSync, readdirSync } = process.getBuiltinModule('node:fs');
+const { join } = process.getBuiltinModule('node:path');
 
 const MAP_PRIVATE = 2;
 

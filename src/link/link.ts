@@ -3,7 +3,6 @@
 // is open or it is pinned on bpffs. Every attach kind bpf-ts creates (XDP,
 // tcx, cgroup, tracing, perf events, iterators) is a BpfLink or extends it.
 
-import { resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import { BpfProgram } from '../programs/program.js';
 import { BPF_LINK_GET_FD_BY_ID } from '../sys/bpf-cmd.js';
@@ -14,6 +13,7 @@ import { type LinkInfo, linkInfo } from '../sys/info.js';
 import { linkDetach, linkUpdate } from '../sys/link-attr.js';
 import { linkTypeName } from '../sys/link-type.js';
 import { getFdById, objGet } from '../sys/obj-attr.js';
+const { resolve } = process.getBuiltinModule('node:path');
 
 /** A loaded program, or a raw program fd (which stays the caller's). */
 export type ProgramRef = BpfProgram | number;

@@ -2,12 +2,12 @@
 // where it is mounted; mounted at /sys/kernel/tracing when it is not, as
 // bpftool does (the mount stays: other tools expect it there).
 
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { BpfError } from '../errors.js';
 import * as ffi from '../sys/ffi.js';
 import { errnoName } from '../sys/errno.js';
 import { CAP, capsHint } from '../sys/caps.js';
+const { readFileSync, readdirSync, statSync } = process.getBuiltinModule('node:fs');
+const { join } = process.getBuiltinModule('node:path');
 
 export const TRACEFS_DEFAULT = '/sys/kernel/tracing';
 const CANDIDATES = [TRACEFS_DEFAULT, '/sys/kernel/debug/tracing'];

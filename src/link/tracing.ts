@@ -6,7 +6,6 @@
 //     (raw_tp by name; the others on the BTF target given at load);
 //   iter: BPF_LINK_CREATE (BPF_TRACE_ITER), read through BPF_ITER_CREATE.
 
-import { readFileSync, readSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE } from '../uapi/bpf.js';
 import { EOPNOTSUPP, EINVAL } from '../sys/errno.js';
@@ -17,6 +16,7 @@ import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BpfLink, BpfLinkSet, progFdOf, type ProgramRef } from './link.js';
 import { tracepointId } from './tracefs.js';
 import { resolveProbeBinary, symbolFileOffset } from './uprobe-target.js';
+const { readFileSync, readSync } = process.getBuiltinModule('node:fs');
 
 /** A link that also owns the perf event it joins the program to. */
 export class PerfEventLink extends BpfLink {

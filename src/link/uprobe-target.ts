@@ -3,9 +3,9 @@
 // kernel wants a file offset, not an address: st_value minus the section's
 // address plus its file offset, which is right for PIE, non-PIE and .so.
 
-import { accessSync, constants, existsSync, readFileSync, realpathSync } from 'node:fs';
-import { delimiter, isAbsolute, join } from 'node:path';
 import { BpfError } from '../errors.js';
+const { accessSync, constants, existsSync, readFileSync, realpathSync } = process.getBuiltinModule('node:fs');
+const { delimiter, isAbsolute, join } = process.getBuiltinModule('node:path');
 
 const SHT_SYMTAB = 2;
 const SHT_DYNSYM = 11;

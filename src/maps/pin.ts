@@ -3,12 +3,12 @@
 // (<pin root>/<name>). A reused pin must match the object's definition, or
 // programs would run against a map of another shape.
 
-import { lstatSync, unlinkSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import { checkExistingPin, checkPinPathString, walkBpffsDir } from '../sys/bpffs.js';
 import { mapTypeName } from '../sys/map-type.js';
 import { BpfMap, expectedMapFlags, normalizeMapSpec, type MapCreateOptions, type MapCreateSpec } from './map.js';
+const { lstatSync, unlinkSync } = process.getBuiltinModule('node:fs');
+const { dirname, join, resolve } = process.getBuiltinModule('node:path');
 
 export { BPF_FS_MAGIC, ensureBpffs, isBpffs, pinFd, removeEmptyDirs } from '../sys/bpffs.js';
 

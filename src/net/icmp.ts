@@ -5,13 +5,13 @@
 // deadline passes. Meant for test networks only (see testenv.ts): the
 // namespace is mandatory so nothing is ever sent from the host's own.
 
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BpfError } from '../errors.js';
 import { parseIPv4 } from '../netlink/addr.js';
 import { withNetns } from '../netns.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
 import { EAGAIN, EINTR, errnoName } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
+const { setTimeout: sleep } = process.getBuiltinModule('node:timers/promises');
 
 const AF_INET = 2;
 const SOCK_RAW = 3;

@@ -5,7 +5,6 @@
 // module BTF (then attach_btf_obj_fd names the module's BTF object).
 // freplace/<fn> replaces function <fn> of a program the caller names.
 
-import { release } from 'node:os';
 import { BpfError } from '../errors.js';
 import type { ProgramSpec } from '../object/types.js';
 import { btfFdById, btfInfo, kernelBtfById } from '../btf/handle.js';
@@ -14,6 +13,7 @@ import type { Fd } from '../sys/fd.js';
 import { ids } from '../sys/ids.js';
 import { moduleBtf, moduleBtfNames, vmlinuxBtf } from '../btf/kernel.js';
 import { BPF_ATTACH_TYPE as A, BPF_PROG_TYPE as P, progTypeName } from '../uapi/bpf.js';
+const { release } = process.getBuiltinModule('node:os');
 
 export interface AttachTarget {
   attachBtfId: number;

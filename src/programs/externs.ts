@@ -9,7 +9,6 @@
 // libbpf poisons it: harmless in dead code); an unresolved strong one is an
 // error naming it and the kernel.
 
-import { release } from 'node:os';
 import { BpfError } from '../errors.js';
 import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, CALL, Insns } from '../object/instruction.js';
 import type { ExternSpec, MapSpec, ProgramSpec } from '../object/types.js';
@@ -20,6 +19,7 @@ import { ids } from '../sys/ids.js';
 import { kallsymsAddresses } from '../sys/kallsyms.js';
 import { kernelConfig, kernelVersionCode } from '../sys/kernel-config.js';
 import { moduleBtf, moduleBtfNames, vmlinuxBtf } from '../btf/kernel.js';
+const { release } = process.getBuiltinModule('node:os');
 
 /** libbpf's marker for a call of an unresolved __weak kfunc: "invalid func unknown#2002000000+n". */
 export const POISON_CALL_KFUNC_BASE = 2002000000;

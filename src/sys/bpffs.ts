@@ -14,13 +14,14 @@
 // bpf-ts, so a later detach (another process) can remove the empty ones it
 // made for a custom pin path, and never a directory the user made.
 
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmdirSync, statSync, type Stats } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import type { Stats } from 'node:fs';
 import { BpfError } from '../errors.js';
 import * as ffi from './ffi.js';
 import { EEXIST } from './errno.js';
 import { objPin } from './obj-attr.js';
 import { BpfSyscallError } from './syscall-error.js';
+const { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmdirSync, statSync } = process.getBuiltinModule('node:fs');
+const { dirname, join, resolve } = process.getBuiltinModule('node:path');
 
 export const BPF_FS_MAGIC = 0xcafe4a11;
 

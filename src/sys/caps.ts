@@ -9,11 +9,11 @@
 // and kernel.unprivileged_bpf_disabled decides whether CAP_BPF is needed for
 // the map and program types an unprivileged user may otherwise create.
 
-import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import * as cmd from './bpf-cmd.js';
 import { BPF_MAP_TYPE } from './map-type.js';
 import { BPF_PROG_TYPE } from '../uapi/bpf.js';
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 /** Capability numbers (include/uapi/linux/capability.h). */
 export const CAP = {

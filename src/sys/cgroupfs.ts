@@ -4,8 +4,8 @@
 // hybrid host the memory controller may still be a v1 hierarchy
 // (/sys/fs/cgroup/memory). attach/ finds cgroup2 for hooks with the same parser.
 
-import { readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+const { readFileSync } = process.getBuiltinModule('node:fs');
+const { join, posix } = process.getBuiltinModule('node:path');
 
 export interface MountinfoEntry {
   mountPoint: string;

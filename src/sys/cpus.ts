@@ -2,8 +2,8 @@
 // perf_event_array maps by. "Possible" (not "online"): per-CPU map slots exist
 // for CPUs that could be hot-plugged later, so user buffers must cover them.
 
-import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 const POSSIBLE = '/sys/devices/system/cpu/possible';
 

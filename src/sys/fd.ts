@@ -2,9 +2,9 @@
 // FinalizationRegistry is only a safety net for Fds that were dropped while
 // still open, so a leak in user code does not leak kernel objects forever.
 
-import { readlinkSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import * as ffi from './ffi.js';
+const { readlinkSync } = process.getBuiltinModule('node:fs');
 
 // Holds the raw number only: the registry must not keep the Fd itself alive.
 const leaked = new FinalizationRegistry<number>((fd) => {

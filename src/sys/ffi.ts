@@ -11,10 +11,10 @@
 // are BigInt addresses.
 
 import { BpfError } from '../errors.js';
-import { closeSync, openSync, readFileSync, readSync, realpathSync } from 'node:fs';
-import { Module, createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+const { closeSync, openSync, readFileSync, readSync, realpathSync } = process.getBuiltinModule('node:fs');
+const { Module, createRequire } = process.getBuiltinModule('node:module');
+const { dirname, join } = process.getBuiltinModule('node:path');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
 
 type Koffi = typeof import('koffi');
 // koffi types a call's result from the C prototype at run time; each wrapper here gives it its TS type.

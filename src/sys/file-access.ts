@@ -3,9 +3,10 @@
 // CAP_BPF. The hint names all of them, and the way out that needs no
 // privilege (open read-only) when the mode allows it.
 
-import { readFileSync, statSync, type Stats } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import type { Stats } from 'node:fs';
 import { CAP, effectiveCaps, hasCap } from './caps.js';
+const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
+const { dirname, resolve } = process.getBuiltinModule('node:path');
 
 function nameFromDb(file: string, id: number): string | undefined {
   try {

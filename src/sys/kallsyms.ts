@@ -2,8 +2,8 @@
 // __ksym`): their address. Only root sees real addresses (kptr_restrict);
 // others read zeroes, which is reported rather than used.
 
-import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 export const KALLSYMS = '/proc/kallsyms';
 

@@ -3,8 +3,8 @@
 // found through the mount table, v2 or a v1 memory hierarchy),
 // whichever is lower.
 
-import { readFileSync } from 'node:fs';
 import { ownMemoryCgroupLeft } from './cgroupfs.js';
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 function read(path: string): string | null {
   try {

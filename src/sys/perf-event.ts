@@ -3,11 +3,11 @@
 // software sampling (cpu-clock). struct perf_event_attr is encoded here; the
 // ring-buffer side of perf events lives in src/events.
 
-import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import * as ffi from './ffi.js';
 import { writeU32, writeU64 } from './endian.js';
 import { errnoName, EACCES, EPERM, ENOENT, EINVAL } from './errno.js';
+const { readFileSync } = process.getBuiltinModule('node:fs');
 
 export const PERF_TYPE_SOFTWARE = 1;
 export const PERF_TYPE_TRACEPOINT = 2;

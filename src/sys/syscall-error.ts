@@ -10,7 +10,7 @@ import { errnoDescription, errnoName } from './errno.js';
 import { capsForCommand, capsHint, type CapCallInfo } from './caps.js';
 import { describeAccess } from './file-access.js';
 import * as ffi from './ffi.js';
-import { dirname, resolve } from 'node:path';
+const { dirname, resolve } = process.getBuiltinModule('node:path');
 
 const BPF_FS_MAGIC = 0xcafe4a11;
 
