@@ -17,6 +17,7 @@ import { fixture } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { startTraceChild, type TraceChild } from '../helpers/trace-child.js';
 import { bigOutput } from '../helpers/big-output.js';
+import { bpftoolList } from '../helpers/bpftool.js';
 
 const GETPPID_NR: Record<string, number> = { x64: 110, arm64: 173, riscv64: 173 };
 
@@ -33,7 +34,7 @@ function load(child: TraceChild, programs: string[]): BpfCollection {
 }
 
 /** Program ids bpftool lists (an independent reading of the kernel's program table). */
-const bpftoolProgIds = (): Set<number> => new Set((JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j']).toString()) as { id: number }[]).map((p) => p.id));
+const bpftoolProgIds = (): Set<number> => new Set(bpftoolList('prog').map((p) => p.id));
 
 function count(c: BpfCollection, slot: number): bigint {
   const out = Buffer.alloc(8);

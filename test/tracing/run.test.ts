@@ -11,12 +11,13 @@ import { mountBpffs } from '../helpers/bpffs.js';
 import { CliChild, cli, cliOk, ensureDist, fixture } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { startTraceChild, type TraceChild } from '../helpers/trace-child.js';
+import { bpftoolList } from '../helpers/bpftool.js';
 
 interface ToolLink {
   id: number;
   prog_id: number;
 }
-const linkIds = (): Set<number> => new Set((JSON.parse(execFileSync('bpftool', ['link', 'show', '-j']).toString()) as ToolLink[]).map((l) => l.id));
+const linkIds = (): Set<number> => new Set(bpftoolList<ToolLink>('link').map((l) => l.id));
 
 /** Wait (bounded) until none of `ids` is in the kernel's link table. */
 async function gone(ids: number[], timeoutMs = 15_000): Promise<boolean> {
