@@ -98,7 +98,7 @@ export async function bundleCli() {
   });
   // The package is "type": "module": this directory's .js files are CommonJS.
   writeFileSync(join(BUNDLE_DIR, 'package.json'), '{ "type": "commonjs" }\n');
-  // V8 code caches of the chunks (bin/code-cache.js), made by a Node started
+  // V8 code caches of the chunks (bin/bpf-ts.js), made by a Node started
   // as bin/bpf-ts.js is: no NODE_OPTIONS (V8 refuses a cache made under other flags).
   const env = { ...process.env };
   delete env.NODE_OPTIONS;

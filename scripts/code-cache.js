@@ -1,4 +1,4 @@
-// Make the V8 code caches of the CLI bundle (bin/code-cache.js explains
+// Make the V8 code caches of the CLI bundle (bin/bpf-ts.js explains
 // them): run the commands that need no root over the committed fixtures,
 // in this process, with every chunk compiled through vm.Script, then save
 // what V8 compiled. Run by scripts/bundle.js in a process of its own
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BUNDLE_DIR = join(ROOT, 'dist', 'cli-bundle');
 const require = createRequire(import.meta.url);
-const { produceCodeCaches } = require('../bin/code-cache.js');
+const { produceCodeCaches } = require('../bin/bpf-ts.js');
 
 const save = produceCodeCaches(BUNDLE_DIR);
 const { run } = require(join(BUNDLE_DIR, 'main.js'));

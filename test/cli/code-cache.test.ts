@@ -1,4 +1,4 @@
-// The CLI bundle's V8 code caches (bin/code-cache.js, made by
+// The CLI bundle's V8 code caches (bin/bpf-ts.js, made by
 // scripts/code-cache.js during the build): one per content-hashed chunk, each
 // one V8 itself accepts for its chunk, used by the bin, and harmless when
 // damaged. V8's verdict (vm.Script's cachedDataRejected) is the oracle.
@@ -13,7 +13,7 @@ import { ROOT, ensureDist, fixture } from '../helpers/cli.js';
 
 const require = createRequire(import.meta.url);
 const BUNDLE = join(ROOT, 'dist', 'cli-bundle');
-const { HASHED_CHUNK, cacheDir } = require('../../bin/code-cache.js') as { HASHED_CHUNK: RegExp; cacheDir: (bundleDir: string) => string };
+const { HASHED_CHUNK, cacheDir } = require('../../bin/bpf-ts.js') as { HASHED_CHUNK: RegExp; cacheDir: (bundleDir: string) => string };
 const Module = require('node:module') as { wrap(source: string): string };
 const OBJ = fixture('core_reads.clang14.o');
 
@@ -30,7 +30,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
  */
 function inspectIn(root: string): { out: string; stats: { used: number; rejected: number } } {
   const script = `
-    const cc = require(${JSON.stringify(join(root, 'bin', 'code-cache.js'))});
+    const cc = require(${JSON.stringify(join(root, 'bin', 'bpf-ts.js'))});
     cc.useCodeCaches(${JSON.stringify(join(root, 'dist', 'cli-bundle'))});
     let out = '';
     require(${JSON.stringify(join(root, 'dist', 'cli-bundle', 'main.js'))})

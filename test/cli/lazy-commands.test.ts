@@ -69,8 +69,7 @@ function modulesOf(args: string[]): { status: number | null; files: string[]; mo
 test('--help loads one bundle file: no command module, no object layer, no koffi', () => {
   const { status, files, modules } = modulesOf(['--help']);
   expect(status).toBe(0);
-  // bin/code-cache.js: the hook that compiles chunks from V8 code caches.
-  expect(files).toEqual(['bin/bpf-ts.js', 'bin/code-cache.js', 'dist/cli-bundle/main.js']);
+  expect(files).toEqual(['bin/bpf-ts.js', 'dist/cli-bundle/main.js']);
   expect(modules).toContain('src/cli/commands/index.ts');
   expect(modules).toContain('src/cli/main.ts');
   expect(modules.filter((m) => m.startsWith('src/cli/commands/') && m !== 'src/cli/commands/index.ts')).toEqual([]);
@@ -80,9 +79,9 @@ test('--help loads one bundle file: no command module, no object layer, no koffi
 test('inspect loads its own module and the object layer, not koffi, sys/ or other commands', () => {
   const { status, files, modules } = modulesOf(['inspect', fixture('globals.o')]);
   expect(status).toBe(0);
-  // The bin and its code-cache hook, main.js, inspect's chunk and at most the bundler's small runtime helper chunk.
-  expect(files.length).toBeLessThanOrEqual(5);
-  expect(files.every((f) => f === 'bin/bpf-ts.js' || f === 'bin/code-cache.js' || f.startsWith('dist/cli-bundle/'))).toBe(true);
+  // The bin, main.js, inspect's chunk and at most the bundler's small runtime helper chunk.
+  expect(files.length).toBeLessThanOrEqual(4);
+  expect(files.every((f) => f === 'bin/bpf-ts.js' || f.startsWith('dist/cli-bundle/'))).toBe(true);
   expect(modules).toContain('src/cli/commands/inspect.ts');
   expect(modules).toContain('src/object/object.ts');
   expect(modules.filter((m) => m.startsWith('src/cli/commands/') && !/\/(index|inspect)\.ts$/.test(m))).toEqual([]);
