@@ -21,8 +21,7 @@ import * as ffi from './sys/ffi.js';
 import { CAP, capsHint, effectiveCaps, hasCap, NEED_SYS_ADMIN } from './sys/caps.js';
 import { describeAccess } from './sys/file-access.js';
 import { EPERM, errnoDescription, errnoName } from './sys/errno.js';
-const { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync } = process.getBuiltinModule('node:fs');
-const { constants: fsConstants } = process.getBuiltinModule('node:fs');
+const { closeSync, constants: fsConstants, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync } = process.getBuiltinModule('node:fs');
 const { dirname, join } = process.getBuiltinModule('node:path');
 
 export const NETNS_RUN_DIR = '/var/run/netns';

@@ -7,8 +7,6 @@
 // router/neighbour solicitations, no MLD) and each side has a permanent
 // neighbour entry for the other (no ARP).
 
-// crypto loads when a name is hashed, not with the library.
-const createHash = (algorithm: string) => process.getBuiltinModule('node:crypto').createHash(algorithm);
 import { BpfError } from './errors.js';
 import { addAddressV4 } from './netlink/addr.js';
 import { deleteLink, getLink, IFF_LOWER_UP, setLinkUp, type Link } from './netlink/link.js';
@@ -19,6 +17,8 @@ import { createNetns, deleteNetns, netnsExists, openNetns, withNetns } from './n
 import * as ffi from './sys/ffi.js';
 import { capsHint, NEED_NETLINK_ADMIN } from './sys/caps.js';
 const { closeSync, existsSync, writeFileSync } = process.getBuiltinModule('node:fs');
+// crypto loads when a name is hashed, not with the library.
+const createHash = (algorithm: string) => process.getBuiltinModule('node:crypto').createHash(algorithm);
 
 export interface TestEnv {
   name: string;

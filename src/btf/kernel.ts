@@ -4,8 +4,6 @@
 // relocation finds nothing in vmlinux. Tests and cross-kernel builds pass
 // their own blob instead (coreTargetFromBtf / readBtfFile).
 
-// zlib loads when a gzip file comes (a module-level import costs every import of the library ~4 ms).
-const gunzipSync = (b: Uint8Array): Buffer => process.getBuiltinModule('node:zlib').gunzipSync(b);
 import { BpfError } from '../errors.js';
 import { type Btf, parseBtf } from './btf.js';
 import { btfBuffer } from './scan-wasm.js';
@@ -13,6 +11,8 @@ import type { CoreTarget } from './target.js';
 import { ffiLoaded, mmap, munmap, PROT_READ } from '../sys/ffi.js';
 const { closeSync, fstatSync, openSync, readFileSync, readdirSync } = process.getBuiltinModule('node:fs');
 const { join } = process.getBuiltinModule('node:path');
+// zlib loads when a gzip file comes (a module-level import costs every import of the library ~4 ms).
+const gunzipSync = (b: Uint8Array): Buffer => process.getBuiltinModule('node:zlib').gunzipSync(b);
 
 const MAP_PRIVATE = 2;
 

@@ -3,11 +3,11 @@
 // libbpf reads it. Values stay as the file spells them: "y", "m", a number,
 // a quoted string; options that are "not set" are absent.
 
-// zlib loads when /proc/config.gz is read, not with the library.
-const gunzipSync = (b: Uint8Array): Buffer => process.getBuiltinModule('node:zlib').gunzipSync(b);
 import { BpfError } from '../errors.js';
 const { existsSync, readFileSync } = process.getBuiltinModule('node:fs');
 const { release } = process.getBuiltinModule('node:os');
+// zlib loads when /proc/config.gz is read, not with the library.
+const gunzipSync = (b: Uint8Array): Buffer => process.getBuiltinModule('node:zlib').gunzipSync(b);
 
 let cached: { path: string; values: Map<string, string> } | undefined;
 
