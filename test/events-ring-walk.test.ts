@@ -9,9 +9,10 @@
 // u32 page offset), then the payload, 8-byte aligned. The kernel tests
 // (test/kernel/ringbuf-batch.test.ts) run the same walk on a real ring.
 import { describe, expect, it, vi } from 'vitest';
-import { BpfError } from '../src/errors.js';
 import type { BpfMap } from '../src/maps/map.js';
 import { BPF_MAP_TYPE } from '../src/uapi/bpf.js';
+import { seqIn } from './helpers/ring.js';
+import { thrown } from './helpers/thrown.js';
 
 const PAGE = 4096;
 const SIZE = 4096; // data bytes (max_entries)
@@ -96,19 +97,9 @@ function walk(reader: InstanceType<typeof RingBufferReader>): number[] {
     expect(o % 8).toBe(0);
     expect(reader.recordLength).toBe(16);
     expect(words[(o >>> 2) + 2]).toBe(60);
-    seqs.push(words[(o >>> 2) + 1]! * 2 ** 32 + words[o >>> 2]!);
+    seqs.push(seqIn(words, o));
   }
   return seqs;
-}
-
-function thrownCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(BpfError);
-    return (e as BpfError).code;
-  }
-  return undefined;
 }
 
 describe('ring buffer walk (firstRecord/recordAfter) on a hand-built ring', () => {
@@ -162,7 +153,7 @@ describe('ring buffer walk (firstRecord/recordAfter) on a hand-built ring', () =
     const words = r.reader.words;
     for (let o = r.reader.firstRecord(); o >= 0; o = r.reader.recordAfter(o)) {
       offsets.push(o);
-      seqs.push(words[(o >>> 2) + 1]! * 2 ** 32 + words[o >>> 2]!);
+      seqs.push(seqIn(words, o));
     }
     // The second record starts 16 bytes before the end and runs past it (read from the second copy);
     // offsets are not wrapped back during a walk.
@@ -227,10 +218,10 @@ describe('ring buffer walk (firstRecord/recordAfter) on a hand-built ring', () =
     const o = r.reader.firstRecord();
     expect(words[o >>> 2]).toBe(1);
     r.reader.close();
-    expect(thrownCode(() => r.reader.recordAfter(o))).toBe('CLOSED');
-    expect(thrownCode(() => r.reader.firstRecord())).toBe('CLOSED');
-    expect(thrownCode(() => r.reader.words)).toBe('CLOSED');
-    expect(thrownCode(() => r.reader.data)).toBe('CLOSED');
+    expect(thrown(() => r.reader.recordAfter(o)).code).toBe('CLOSED');
+    expect(thrown(() => r.reader.firstRecord()).code).toBe('CLOSED');
+    expect(thrown(() => r.reader.words).code).toBe('CLOSED');
+    expect(thrown(() => r.reader.data).code).toBe('CLOSED');
     expect(words[o >>> 2]).toBe(0);
   });
 });

@@ -4,9 +4,10 @@
 // fixtures/ringbuf.o under BPF_PROG_TEST_RUN: {u64 seq; u32 len} per run.
 import { expect, it } from 'vitest';
 import { loadObject, openObject } from '../../src/collection.js';
-import { BpfError } from '../../src/errors.js';
 import { RingBufferReader } from '../../src/events/ring-buffer.js';
+import { seqIn } from '../helpers/ring.js';
 import { describeRoot } from '../helpers/root.js';
+import { thrown } from '../helpers/thrown.js';
 
 describeRoot('ring buffer batch consumption (consumeInto)', () => {
   it('copies records in order into the buffer, stops when the index is full, resumes where it stopped', () => {
@@ -43,15 +44,7 @@ describeRoot('ring buffer batch consumption (consumeInto)', () => {
     using c = loadObject('fixtures/ringbuf.o');
     using reader = new RingBufferReader(c.map('events'));
     c.program('xdp_ringbuf').testRun(new Uint8Array(60));
-    const e = (() => {
-      try {
-        reader.consumeInto(new Uint8Array(8), new Uint32Array(2));
-      } catch (err) {
-        return err;
-      }
-    })();
-    expect(e).toBeInstanceOf(BpfError);
-    expect((e as BpfError).code).toBe('USAGE');
+    expect(thrown(() => reader.consumeInto(new Uint8Array(8), new Uint32Array(2))).code).toBe('USAGE');
     const index = new Uint32Array(2);
     const out = new Uint8Array(16);
     expect(reader.consumeInto(out, index)).toBe(1);
@@ -123,7 +116,7 @@ describeRoot('ring buffer batch consumption (consumeInto)', () => {
         if (n === 0) break;
         for (let i = 0; i < n; i++) {
           const at = index[2 * i]!;
-          const seq = r % 2 === 0 ? words[(at >>> 2) + 1]! * 2 ** 32 + words[at >>> 2]! : Number(out.readBigUInt64LE(at));
+          const seq = r % 2 === 0 ? seqIn(words, at) : Number(out.readBigUInt64LE(at));
           if (seq !== next || index[2 * i + 1] !== 16) bad++;
           next++;
         }
@@ -144,7 +137,7 @@ describeRoot('ring buffer batch consumption (consumeInto)', () => {
     const prog = c.program('xdp_ringbuf');
     const packet = new Uint8Array(60);
     const words = reader.words;
-    const seqAt = (o: number) => words[(o >>> 2) + 1]! * 2 ** 32 + words[o >>> 2]!;
+    const seqAt = (o: number) => seqIn(words, o);
     // Small: three records, then -1; the next call opens a new batch.
     prog.testRun(packet, { repeat: 3 });
     const first: number[] = [];
@@ -182,15 +175,7 @@ describeRoot('ring buffer batch consumption (consumeInto)', () => {
     prog.testRun(packet, { repeat: 2 });
     expect(reader.nextRecord()).toBeGreaterThanOrEqual(0);
     reader.close();
-    const e = (() => {
-      try {
-        reader.nextRecord();
-      } catch (err) {
-        return err;
-      }
-    })();
-    expect(e).toBeInstanceOf(BpfError);
-    expect((e as BpfError).code).toBe('CLOSED');
+    expect(thrown(() => reader.nextRecord()).code).toBe('CLOSED');
   });
   it('firstRecord/recordAfter walk the committed records in place across laps; -1 gives the space back', () => {
     using c = loadObject('fixtures/ringbuf.o');
@@ -199,7 +184,7 @@ describeRoot('ring buffer batch consumption (consumeInto)', () => {
     const prog = c.program('xdp_ringbuf');
     const packet = new Uint8Array(60);
     const words = reader.words;
-    const seqAt = (o: number) => words[(o >>> 2) + 1]! * 2 ** 32 + words[o >>> 2]!;
+    const seqAt = (o: number) => seqIn(words, o);
     expect(reader.firstRecord()).toBe(-1);
     prog.testRun(packet, { repeat: 3 });
     const first: number[] = [];
@@ -244,15 +229,7 @@ describeRoot('ring buffer batch consumption (consumeInto)', () => {
     const o = reader.firstRecord();
     expect(seqAt(o)).toBe(next);
     reader.close();
-    const e = (() => {
-      try {
-        reader.recordAfter(o);
-      } catch (err) {
-        return err;
-      }
-    })();
-    expect(e).toBeInstanceOf(BpfError);
-    expect((e as BpfError).code).toBe('CLOSED');
+    expect(thrown(() => reader.recordAfter(o)).code).toBe('CLOSED');
     expect(() => reader.firstRecord()).toThrow(/closed/);
     expect(() => reader.words).toThrow(/closed/);
     expect(seqAt(o)).toBe(0);
@@ -267,7 +244,7 @@ describeRoot('ring buffer batch consumption (consumeInto)', () => {
     const seqs: number[] = [];
     for (let round = 0; round < 3; round++) {
       c.program('xdp_rb').testRun(new Uint8Array(64), { repeat: 1000 });
-      for (let o = reader.firstRecord(); o >= 0; o = reader.recordAfter(o)) seqs.push(words[(o >>> 2) + 1]! * 2 ** 32 + words[o >>> 2]!);
+      for (let o = reader.firstRecord(); o >= 0; o = reader.recordAfter(o)) seqs.push(seqIn(words, o));
     }
     expect(seqs).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1).filter((s) => s % 3 !== 0));
     expect(reader.discarded).toBe(1000);
