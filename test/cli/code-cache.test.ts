@@ -12,8 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ROOT, ensureDist, fixture } from '../helpers/cli.js';
 
 const require = createRequire(import.meta.url);
-const BUNDLE = join(ROOT, 'dist', 'cli-bundle');
-const { HASHED_CHUNK, cacheDir } = require('../../bin/bpf-ts.js') as { HASHED_CHUNK: RegExp; cacheDir: (bundleDir: string) => string };
+const { HASHED_CHUNK, cacheDir, BUNDLE_DIR: BUNDLE } = require('../../bin/bpf-ts.js') as { HASHED_CHUNK: RegExp; cacheDir: (bundleDir: string) => string; BUNDLE_DIR: string };
 const Module = require('node:module') as { wrap(source: string): string };
 const OBJ = fixture('core_reads.clang14.o');
 
