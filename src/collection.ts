@@ -56,6 +56,13 @@ export interface LoadOptions {
   ignorePinning?: boolean;
   /** BTF to resolve CO-RE relocations against instead of the running kernel's (/sys/kernel/btf). */
   targetBtf?: Btf;
+  /**
+   * false: resolve CO-RE relocations here against the kernel's BTF, as on
+   * kernels before 5.17. By default the kernel applies them itself when it
+   * can (it took the object's BTF as it is, no targetBtf), and they are
+   * resolved here only for a program it fails.
+   */
+  kernelCore?: boolean;
   /** Create maps even when their estimated memory exceeds what is available (see BpfMap.create). */
   ignoreMemoryLimit?: boolean;
   /**
@@ -309,11 +316,15 @@ export class BpfCollection {
     // also answers the one question asked below, and the seven feature
     // probes are skipped. Refused (or no FUNC in it): probe and rewrite, as before.
     let btfFunc = false;
+    // The kernel may apply CO-RE relocations (5.17+) to the BTF it took as it is
+    // (a rewritten one could name other strings), against itself, not a targetBtf.
+    const kernelCore = { enabled: false };
     if (file.btfForKernel) {
       const asIs = file.btf && hasFunc(file.btf) ? btfLoad(file.btfForKernel) : null;
       if (asIs && asIs.result >= 0) {
         this.btf = new Fd(asIs.result, `BTF of ${file.path}`);
         btfFunc = true;
+        kernelCore.enabled = !opts.targetBtf && opts.kernelCore !== false;
       } else {
         const features = btfFeatures();
         btfFunc = features.btfFunc;
@@ -436,7 +447,8 @@ export class BpfCollection {
         type,
         mapFds,
         btfFd: progBtfFd,
-        core: coreFor(p),
+        core: () => coreFor(p),
+        kernelCore,
         externs,
       });
       this.programs.set(p.name, new BpfProgram(fd, p.name, type));

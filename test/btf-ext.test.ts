@@ -236,7 +236,7 @@ describe('parseBtfExt on synthetic input', () => {
         { insnOff: 2, typeId: fn },
       ]);
       expect(ext.lineInfo.get('xdp')).toEqual([{ insnOff: 1, fileNameOff: file, lineOff: src, line: 12, column: 5, fileName: '/src/prog.c', source: 'int prog(void)' }]);
-      expect(ext.coreRelocations.get('xdp')).toEqual([{ insnOff: 3, typeId: st, accessStr: '0:0', kind: 0, kindName: 'field_byte_offset' }]);
+      expect(ext.coreRelocations.get('xdp')).toEqual([{ insnOff: 3, typeId: st, accessStr: '0:0', accessStrOff: acc, kind: 0, kindName: 'field_byte_offset' }]);
     }
   });
 

@@ -46,6 +46,12 @@ export interface CoreRelocation {
   typeId: number;
   /** "0:1:2" style accessor: field/array indices, or the enumerator index. */
   accessStr: string;
+  /**
+   * Where accessStr starts in the .BTF string section: what the kernel's own
+   * CO-RE (BPF_PROG_LOAD core_relos) reads. Absent in relocations built by
+   * hand, which are then resolved here.
+   */
+  accessStrOff?: number;
   /** enum bpf_core_relo_kind. */
   kind: number;
   kindName: string;
@@ -195,6 +201,7 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, opts: ParseBtfExtOption
         insnOff: insn(`core_relo in '${section}'`, u32(at)),
         typeId: typeId(`core_relo in '${section}'`, u32(at + 4)),
         accessStr: str(`core_relo in '${section}' access`, u32(at + 8)),
+        accessStrOff: u32(at + 8),
         kind,
         kindName: coreReloKindName(kind),
       };

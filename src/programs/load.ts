@@ -14,7 +14,7 @@ import { EAGAIN, ENOSPC } from '../sys/errno.js';
 import { LITTLE_ENDIAN, writeU32 } from '../sys/endian.js';
 import { Fd } from '../sys/fd.js';
 import { withMemlockRetry } from '../sys/memlock.js';
-import { progLoad, type ProgLoadAttr } from '../sys/prog-attr.js';
+import { CORE_RELO_SIZE, progLoad, type ProgLoadAttr } from '../sys/prog-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { progTypeName } from '../uapi/bpf.js';
 import { capsHint, NEED_PERFMON } from '../sys/caps.js';
@@ -39,8 +39,20 @@ export interface LoadProgramOptions {
   /** fd of the object's BTF in the kernel, when it was loaded. */
   btfFd?: number;
   ifindex?: number;
-  /** Resolves CO-RE relocations (needed when the program has any); share one per object load for its caches. */
-  core?: CoreResolver;
+  /**
+   * Resolves CO-RE relocations (needed when the program has any and the
+   * kernel does not apply them); share one per object load for its caches.
+   * A function is called only when the relocations are resolved here.
+   */
+  core?: CoreResolver | (() => CoreResolver | undefined);
+  /**
+   * Let the kernel apply the CO-RE relocations (core_relos, Linux 5.17+)
+   * while the program's BTF is loaded with it: no reading of the kernel's
+   * BTF here. Shared by a load's programs: `enabled` turns false once the
+   * kernel fails a program the relocations resolved here then load, and
+   * the rest resolve them here.
+   */
+  kernelCore?: { enabled: boolean };
   /** Resolves kfuncs and __ksym externs against the kernel (needed when the program uses any); one per object load. */
   externs?: ExternResolver;
   /** attach_btf_id / attach_btf_obj_fd (or attach_prog_fd for freplace): the BTF target of tracing, LSM and EXT programs. */
@@ -91,10 +103,26 @@ export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'sour
  */
 export function relocateCore(spec: ProgramSpec, insns: Uint8Array, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'core'>): CorePoisoned[] {
   if (spec.coreRelocations.length === 0) return [];
-  if (!opts.core) {
+  const core = typeof opts.core === 'function' ? opts.core() : opts.core;
+  if (!core) {
     throw new CoreRelocationError(`${opts.source}: program ${spec.name} has ${spec.coreRelocations.length} CO-RE relocations but no BTF to resolve them against`);
   }
-  return applyCoreRelocations(insns, opts.littleEndian, spec.coreRelocations, opts.core, `${opts.source}: program ${spec.name}`).poisoned;
+  return applyCoreRelocations(insns, opts.littleEndian, spec.coreRelocations, core, `${opts.source}: program ${spec.name}`).poisoned;
+}
+
+/** The program's CO-RE relocations as struct bpf_core_relo records, or null when one lacks its string offset. */
+function encodeCoreRelos(spec: ProgramSpec): Uint8Array | null {
+  const b = new Uint8Array(spec.coreRelocations.length * CORE_RELO_SIZE);
+  for (let i = 0; i < spec.coreRelocations.length; i++) {
+    const r = spec.coreRelocations[i]!;
+    if (r.accessStrOff === undefined) return null;
+    const at = i * CORE_RELO_SIZE;
+    writeU32(b, at, r.insnOff * 8);
+    writeU32(b, at + 4, r.typeId);
+    writeU32(b, at + 8, r.accessStrOff);
+    writeU32(b, at + 12, r.kind);
+  }
+  return b;
 }
 
 /** The refusal explained by a poisoned CO-RE relocation, when one is to blame. */
@@ -150,7 +178,6 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
   }
   const withBtf = opts.btfFd !== undefined && spec.funcInfo.length > 0;
   const insns = relocate(spec, opts);
-  const poisoned = relocateCore(spec, insns, opts);
   const attr: ProgLoadAttr = {
     type,
     insns,
@@ -170,7 +197,25 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
     attr.lineInfo = encodeLineInfo(spec);
   }
   const context = `program ${spec.name}`;
+  // The kernel applies CO-RE relocations itself when given them with the
+  // program's BTF (the relocations name its types and strings), as libbpf's
+  // light skeletons have it do: the kernel's BTF is then never read here.
+  const kernelCore = opts.kernelCore;
+  let kernelFailed = false;
+  if (kernelCore?.enabled && withBtf && spec.coreRelocations.length > 0) {
+    const coreRelos = encodeCoreRelos(spec);
+    if (coreRelos) {
+      kernelFailed = true;
+      const r = withMemlockRetry(() => progLoad({ ...attr, coreRelos }).result);
+      if (r >= 0) return { fd: new Fd(r, `program ${spec.name}`), type };
+      // Refused (a kernel before 5.17 says E2BIG: fields it does not know):
+      // resolve them here and load again, which also explains a refusal as before.
+    }
+  }
+  const poisoned = relocateCore(spec, insns, opts);
   const first = withMemlockRetry(() => progLoad(attr).result);
+  // Loaded once resolved here after the kernel failed them: the load's other programs skip the kernel.
+  if (first >= 0 && kernelFailed) kernelCore!.enabled = false;
   if (first >= 0) return { fd: new Fd(first, `program ${spec.name}`), type };
 
   // Refused: load again with a log. Errors other than a verifier refusal

@@ -28,7 +28,12 @@ const LINE_INFO_CNT = 104;
 const ATTACH_BTF_ID = 108;
 // union { u32 attach_prog_fd; u32 attach_btf_obj_fd; }
 const ATTACH_BTF_OBJ_FD = 112;
+const CORE_RELO_CNT = 116;
 const FD_ARRAY = 120;
+const CORE_RELOS = 128;
+const CORE_RELO_REC_SIZE = 136;
+/** sizeof(struct bpf_core_relo): insn_off (bytes), type_id, access_str_off, kind. */
+export const CORE_RELO_SIZE = 16;
 const LOG_TRUE_SIZE = 140;
 /** Up to and including log_true_size (6.4+); older kernels accept it as long as the tail is zero. */
 export const PROG_LOAD_ATTR_SIZE = 144;
@@ -54,6 +59,8 @@ export interface ProgLoadAttr {
   attachBtfObjFd?: number;
   /** fd_array: fds that BPF_PSEUDO_KFUNC_CALL insns (off = index) and similar refer to. */
   fdArray?: number[];
+  /** core_relos: struct bpf_core_relo records for the kernel to apply (5.17+), host order. */
+  coreRelos?: Uint8Array;
 }
 
 export interface ProgLoadResult {
@@ -122,6 +129,13 @@ export function progLoad(a: ProgLoadAttr, logLevel = 0, logSize = 0): ProgLoadRe
     const fa = ffi.nativeCopy(arr);
     keep.push(fa);
     writeU64(b, FD_ARRAY, fa.address);
+  }
+  if (a.coreRelos && a.coreRelos.byteLength > 0) {
+    const cr = ffi.nativeCopy(a.coreRelos);
+    keep.push(cr);
+    writeU32(b, CORE_RELO_CNT, a.coreRelos.byteLength / CORE_RELO_SIZE);
+    writeU64(b, CORE_RELOS, cr.address);
+    writeU32(b, CORE_RELO_REC_SIZE, CORE_RELO_SIZE);
   }
   const result = bpfRaw(cmd.BPF_PROG_LOAD, b, PROG_LOAD_ATTR_SIZE);
   keep.length = 0;

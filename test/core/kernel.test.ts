@@ -1,6 +1,7 @@
 // CO-RE, BTF sanitising and typed maps against the running kernel (root).
 // Expected values come from the C sources in bpf/, the frames built by
 // test/helpers/packets.ts, and this process's own pid/ppid.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,11 @@ import { loadProgram } from '../../src/programs/load.js';
 import { btfLoad } from '../../src/sys/btf-attr.js';
 import { btfFeatures } from '../../src/btf/features.js';
 import { btfFdById, btfInfo, kernelBtfById } from '../../src/btf/handle.js';
+import * as cmd from '../../src/sys/bpf-cmd.js';
+import { E2BIG } from '../../src/sys/errno.js';
+import * as ffi from '../../src/sys/ffi.js';
 import { Fd } from '../../src/sys/fd.js';
+import { withBpfSyscall } from '../../src/sys/wrapper.js';
 import { getNextId, GET_NEXT_ID } from '../../src/sys/obj-attr.js';
 import { possibleCpus } from '../../src/sys/cpus.js';
 import { BPF_PROG_TYPE } from '../../src/uapi/bpf.js';
@@ -44,56 +49,60 @@ describeRoot('CO-RE programs in the kernel', () => {
     });
   }
 
-  it("core_reads fills `results` with this process's pid/ppid and the values the source promises", () => {
-    using c = loadObject('fixtures/core_reads.o');
-    const p = c.program('core_reads');
-    // ctx viewed as struct iphdr: byte 0 = 0x45 -> version 4, ihl 5.
-    const ctx = new Uint8Array(16);
-    ctx[0] = 0x45;
-    expect(rawTracepointTestRun(p.fd.value, ctx)).toBe(0);
-    const results = c.typedMap<number, bigint>('results');
-    const slot = (i: number) => results.get(i);
-    expect(slot(0)).toBe(BigInt(process.pid)); // group_leader->pid: the process's tgid
-    expect(slot(1)).toBe(BigInt(process.ppid)); // real_parent->tgid
-    expect(slot(2)).toBeGreaterThan(0n); // mm->map_count
-    expect(slot(3)).toBe(1n); // field_exists(task->pid)
-    expect(slot(4)).toBe(0n); // field_exists(a field only the local flavour has)
-    expect(slot(5)).toBe(1n); // type_exists(struct bpf_map)
-    expect(slot(6)).toBe(0n); // type_exists(a made-up type)
-    expect(slot(7)).toBe(27n); // BPF_MAP_TYPE_RINGBUF (UAPI)
-    expect(slot(8)).toBe(16n); // sizeof(task->comm) = TASK_COMM_LEN
-    expect(slot(9)).toBe(0n); // in_execve: not inside execve
-    expect(slot(10)).toBe(4n); // iphdr version
-    expect(slot(11)).toBe(5n); // iphdr ihl
-    expect(slot(12)).toBe(1n); // run counter
-    expect(slot(13)).toBe(20n); // sizeof(struct iphdr)
-    expect(slot(14)).toBe(1n); // enum_value_exists(BPF_MAP_TYPE_RINGBUF)
-    // A zero context: both bitfields read 0, the counter moves on.
-    rawTracepointTestRun(p.fd.value, new Uint8Array(16));
-    expect([slot(10), slot(11), slot(12)]).toEqual([0n, 0n, 2n]);
-    // The typed map walks as plain numbers and bigints.
-    expect([...results.keys()]).toEqual(Array.from({ length: 16 }, (_, i) => i));
-  });
+  for (const kernelCore of [true, false]) {
+    it(`core_reads (relocated ${kernelCore ? 'by the kernel' : 'here'}) fills \`results\` with this process's pid/ppid and the values the source promises`, () => {
+      using c = loadObject('fixtures/core_reads.o', { kernelCore });
+      const p = c.program('core_reads');
+      // ctx viewed as struct iphdr: byte 0 = 0x45 -> version 4, ihl 5.
+      const ctx = new Uint8Array(16);
+      ctx[0] = 0x45;
+      expect(rawTracepointTestRun(p.fd.value, ctx)).toBe(0);
+      const results = c.typedMap<number, bigint>('results');
+      const slot = (i: number) => results.get(i);
+      expect(slot(0)).toBe(BigInt(process.pid)); // group_leader->pid: the process's tgid
+      expect(slot(1)).toBe(BigInt(process.ppid)); // real_parent->tgid
+      expect(slot(2)).toBeGreaterThan(0n); // mm->map_count
+      expect(slot(3)).toBe(1n); // field_exists(task->pid)
+      expect(slot(4)).toBe(0n); // field_exists(a field only the local flavour has)
+      expect(slot(5)).toBe(1n); // type_exists(struct bpf_map)
+      expect(slot(6)).toBe(0n); // type_exists(a made-up type)
+      expect(slot(7)).toBe(27n); // BPF_MAP_TYPE_RINGBUF (UAPI)
+      expect(slot(8)).toBe(16n); // sizeof(task->comm) = TASK_COMM_LEN
+      expect(slot(9)).toBe(0n); // in_execve: not inside execve
+      expect(slot(10)).toBe(4n); // iphdr version
+      expect(slot(11)).toBe(5n); // iphdr ihl
+      expect(slot(12)).toBe(1n); // run counter
+      expect(slot(13)).toBe(20n); // sizeof(struct iphdr)
+      expect(slot(14)).toBe(1n); // enum_value_exists(BPF_MAP_TYPE_RINGBUF)
+      // A zero context: both bitfields read 0, the counter moves on.
+      rawTracepointTestRun(p.fd.value, new Uint8Array(16));
+      expect([slot(10), slot(11), slot(12)]).toEqual([0n, 0n, 2n]);
+      // The typed map walks as plain numbers and bigints.
+      expect([...results.keys()]).toEqual(Array.from({ length: 16 }, (_, i) => i));
+    });
+  }
 
-  it('core_missing fails with CORE_RELOCATION naming the type, the field and the instruction', () => {
-    let err: unknown;
-    try {
-      loadObject('fixtures/core_missing.o');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(BpfError);
-    expect(err).toBeInstanceOf(CoreRelocationError);
-    const e = err as CoreRelocationError;
-    expect(e.code).toBe('CORE_RELOCATION');
-    expect(e.relocation?.insnOff).toBe(e.instruction);
-    expect(e.log).toContain('unknown#195896080');
-    expect(e.message).toBe(
-      `fixtures/core_missing.o: raw_tracepoint program read_missing: CO-RE relocation failed: struct task_struct___missing: field no_such_field_xyz not found in kernel BTF (insn ${e.instruction})`,
-    );
-    // The verifier's own words stay available.
-    expect(e.details).toContain('invalid func unknown#195896080');
-  });
+  for (const kernelCore of [true, false]) {
+    it(`core_missing fails with CORE_RELOCATION naming the type, the field and the instruction (${kernelCore ? 'the kernel failed it first' : 'resolved here'})`, () => {
+      let err: unknown;
+      try {
+        loadObject('fixtures/core_missing.o', { kernelCore });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(BpfError);
+      expect(err).toBeInstanceOf(CoreRelocationError);
+      const e = err as CoreRelocationError;
+      expect(e.code).toBe('CORE_RELOCATION');
+      expect(e.relocation?.insnOff).toBe(e.instruction);
+      expect(e.log).toContain('unknown#195896080');
+      expect(e.message).toBe(
+        `fixtures/core_missing.o: raw_tracepoint program read_missing: CO-RE relocation failed: struct task_struct___missing: field no_such_field_xyz not found in kernel BTF (insn ${e.instruction})`,
+      );
+      // The verifier's own words stay available.
+      expect(e.details).toContain('invalid func unknown#195896080');
+    });
+  }
 
   describe('a poisoned instruction the program can never reach', () => {
     // struct thing___local { int gone; } against a kernel whose thing has no `gone`.
@@ -144,6 +153,119 @@ describeRoot('CO-RE programs in the kernel', () => {
         }),
       );
     });
+  });
+});
+
+// The kernel's own CO-RE (BPF_PROG_LOAD core_relos, Linux 5.17+): what a
+// default load uses when the kernel took the object's BTF as it is.
+describeRoot('CO-RE applied by the kernel', () => {
+  const OBJ = 'fixtures/core_reads.o';
+  // struct bpf_attr for BPF_PROG_LOAD: core_relo_cnt at 116, core_relo_rec_size at 136.
+  const coreReloCnt = (attr: Uint8Array) => new DataView(attr.buffer, attr.byteOffset).getUint32(116, true);
+  const coreReloRecSize = (attr: Uint8Array) => new DataView(attr.buffer, attr.byteOffset).getUint32(136, true);
+
+  /** Loads OBJ with the bpf() syscall passed through `fake`; returns the PROG_LOADs made and the results. */
+  function loadWatched(opts: { kernelCore?: boolean }, fake: (attr: Uint8Array) => number | null = () => null, spec: BpfObjectSpec = openObject(OBJ)) {
+    const progLoads: { relos: number; recSize: number; result: number }[] = [];
+    let results: (bigint | undefined)[] = [];
+    withBpfSyscall(
+      (c, attr, size) => {
+        if (typeof attr === 'number') return ffi.bpfAt(c, attr, size);
+        if (c !== cmd.BPF_PROG_LOAD) return ffi.bpf(c, attr, size);
+        const r = fake(attr) ?? ffi.bpf(c, attr, size);
+        progLoads.push({ relos: coreReloCnt(attr), recSize: coreReloRecSize(attr), result: r < 0 ? r : 0 });
+        return r;
+      },
+      () => {
+        using c = spec.load(opts);
+        expect(rawTracepointTestRun(c.program('core_reads').fd.value, new Uint8Array(16))).toBe(0);
+        const m = c.typedMap<number, bigint>('results');
+        results = Array.from({ length: 15 }, (_, i) => m.get(i));
+      },
+    );
+    return { progLoads, results };
+  }
+  const relocations = () => openObject(OBJ).file.programs.find((p) => p.name === 'core_reads')!.coreRelocations.length;
+
+  it('a default load hands every relocation to the kernel in one BPF_PROG_LOAD', () => {
+    const { progLoads, results } = loadWatched({});
+    expect(relocations()).toBeGreaterThan(10);
+    expect(progLoads).toEqual([{ relos: relocations(), recSize: 16, result: 0 }]);
+    expect(results[0]).toBe(BigInt(process.pid));
+    // kernelCore: false resolves them here: the same load without core_relos, the same results.
+    const here = loadWatched({ kernelCore: false });
+    expect(here.progLoads).toEqual([{ relos: 0, recSize: 0, result: 0 }]);
+    // Slot 2 (mm->map_count) moves with this process's mappings between the loads.
+    const stable = (r: (bigint | undefined)[]) => r.filter((_, i) => i !== 2);
+    expect(stable(here.results)).toEqual(stable(results));
+  });
+
+  it("the kernel's relocated program is instruction for instruction the one relocated here (bpftool prog dump xlated)", () => {
+    const xlated = (kernelCore: boolean) => {
+      using c = loadObject(OBJ, { kernelCore });
+      const id = c.program('core_reads').info().id;
+      const insns = JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'dump', 'xlated', 'id', String(id)], { encoding: 'utf8' })) as { disasm: string }[];
+      // Map ids differ between the two loads.
+      return insns.map((i) => i.disasm.replace(/map\[id:\d+\]/g, 'map[id:N]'));
+    };
+    const byKernel = xlated(true);
+    expect(byKernel.length).toBeGreaterThan(100);
+    expect(byKernel).toEqual(xlated(false));
+  });
+
+  it('a kernel that does not know core_relos (E2BIG, before 5.17) is asked once per load; the relocations are then resolved here', () => {
+    // The object with its program twice: the second is not offered to the kernel again.
+    const spec = openObject(OBJ);
+    const p = spec.file.programs.find((x) => x.name === 'core_reads')!;
+    const twice = new BpfObjectSpec({ ...spec.file, programs: [p, { ...p, name: 'core_reads_too' }] }, spec.sha1);
+    const { progLoads, results } = loadWatched({}, (attr) => (coreReloCnt(attr) > 0 ? -E2BIG : null), twice);
+    expect(progLoads).toEqual([
+      { relos: relocations(), recSize: 16, result: -E2BIG },
+      { relos: 0, recSize: 0, result: 0 },
+      { relos: 0, recSize: 0, result: 0 },
+    ]);
+    expect(results[0]).toBe(BigInt(process.pid));
+    expect(results[8]).toBe(16n); // sizeof(task->comm), resolved here
+  });
+
+  it("a load the kernel relocates never opens the kernel's BTF (/sys/kernel/btf/vmlinux); one relocated here does", () => {
+    // A fresh process (this one may hold the kernel's BTF already), its fs calls recorded.
+    const script = `
+      import fs from 'node:fs';
+      const opened = [];
+      for (const f of ['openSync', 'readFileSync']) {
+        const orig = fs[f];
+        fs[f] = function (p, ...rest) { opened.push(String(p)); return orig.call(this, p, ...rest); };
+      }
+      const { openObject } = await import(process.argv[1]);
+      for (const kernelCore of [true, false]) {
+        opened.length = 0;
+        openObject(process.argv[2]).load({ kernelCore }).close();
+        console.log(JSON.stringify(opened.filter((p) => p.startsWith('/sys/kernel/btf/'))));
+      }`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script, join(process.cwd(), 'dist/bundle/index.js'), OBJ], { encoding: 'utf8' });
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    ).toEqual([[], ['/sys/kernel/btf/vmlinux']]);
+  });
+
+  it('a load given targetBtf resolves against it here, never through the kernel', () => {
+    const withTarget = (): number[] => {
+      const seen: number[] = [];
+      withBpfSyscall(
+        (c, attr, size) => {
+          if (typeof attr === 'number') return ffi.bpfAt(c, attr, size);
+          if (c === cmd.BPF_PROG_LOAD) seen.push(coreReloCnt(attr));
+          return ffi.bpf(c, attr, size);
+        },
+        () => loadObject('fixtures/core_echo_dropper.o', { targetBtf: targetBtf() }).close(),
+      );
+      return seen;
+    };
+    expect(withTarget()).toEqual([0]);
   });
 });
 
