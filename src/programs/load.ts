@@ -48,9 +48,9 @@ export interface LoadProgramOptions {
   /**
    * Let the kernel apply the CO-RE relocations (core_relos, Linux 5.17+)
    * while the program's BTF is loaded with it: no reading of the kernel's
-   * BTF here. Shared by a load's programs: `enabled` turns false once the
-   * kernel fails a program the relocations resolved here then load, and
-   * the rest resolve them here.
+   * BTF here. Shared by a load's programs: `enabled` turns false when the
+   * kernel failed a program that then loaded with the relocations resolved
+   * here, and the load's other programs skip the kernel.
    */
   kernelCore?: { enabled: boolean };
   /** Resolves kfuncs and __ksym externs against the kernel (needed when the program uses any); one per object load. */
