@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BpfObjectSpec, loadObject, openObject } from '../../src/collection.js';
-import { BpfError, CoreRelocationError } from '../../src/errors.js';
+import { CoreRelocationError } from '../../src/errors.js';
 import { BtfBuilder } from '../helpers/btf-builder.js';
 import { parseBtf } from '../../src/btf/btf.js';
 import { type BtfFeatures, sanitizeBtf } from '../../src/btf/sanitize.js';
@@ -31,6 +31,7 @@ import { icmpEcho, ipv4, udp } from '../helpers/packets.js';
 import { rawTracepointTestRun } from '../helpers/raw-tp-run.js';
 import { describeRoot } from '../helpers/root.js';
 import { targetBtf } from '../helpers/target-btf.js';
+import { thrown } from '../helpers/thrown.js';
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
@@ -84,13 +85,7 @@ describeRoot('CO-RE programs in the kernel', () => {
 
   for (const kernelCore of [true, false]) {
     it(`core_missing fails with CORE_RELOCATION naming the type, the field and the instruction (${kernelCore ? 'the kernel failed it first' : 'resolved here'})`, () => {
-      let err: unknown;
-      try {
-        loadObject('fixtures/core_missing.o', { kernelCore });
-      } catch (e) {
-        err = e;
-      }
-      expect(err).toBeInstanceOf(BpfError);
+      const err = thrown(() => loadObject('fixtures/core_missing.o', { kernelCore }));
       expect(err).toBeInstanceOf(CoreRelocationError);
       const e = err as CoreRelocationError;
       expect(e.code).toBe('CORE_RELOCATION');
@@ -164,33 +159,40 @@ describeRoot('CO-RE applied by the kernel', () => {
   const coreReloCnt = (attr: Uint8Array) => new DataView(attr.buffer, attr.byteOffset).getUint32(116, true);
   const coreReloRecSize = (attr: Uint8Array) => new DataView(attr.buffer, attr.byteOffset).getUint32(136, true);
 
-  /** Loads OBJ with the bpf() syscall passed through `fake`; returns the PROG_LOADs made and the results. */
-  function loadWatched(opts: { kernelCore?: boolean }, fake: (attr: Uint8Array) => number | null = () => null, spec: BpfObjectSpec = openObject(OBJ)) {
+  /**
+   * Runs `fn` with the bpf() syscall passed through (or answered by `fake`
+   * when it returns a number); returns each BPF_PROG_LOAD's core_relos
+   * fields and result.
+   */
+  function watchProgLoads(fn: () => void, fake: (attr: Uint8Array) => number | null = () => null) {
     const progLoads: { relos: number; recSize: number; result: number }[] = [];
+    withBpfSyscall((c, attr, size) => {
+      if (typeof attr === 'number') return ffi.bpfAt(c, attr, size);
+      if (c !== cmd.BPF_PROG_LOAD) return ffi.bpf(c, attr, size);
+      const r = fake(attr) ?? ffi.bpf(c, attr, size);
+      progLoads.push({ relos: coreReloCnt(attr), recSize: coreReloRecSize(attr), result: r < 0 ? r : 0 });
+      return r;
+    }, fn);
+    return progLoads;
+  }
+
+  /** Loads `spec` (OBJ) under watchProgLoads; returns the PROG_LOADs made and the program's results after one run. */
+  function loadWatched(opts: { kernelCore?: boolean }, fake?: (attr: Uint8Array) => number | null, spec: BpfObjectSpec = openObject(OBJ)) {
     let results: (bigint | undefined)[] = [];
-    withBpfSyscall(
-      (c, attr, size) => {
-        if (typeof attr === 'number') return ffi.bpfAt(c, attr, size);
-        if (c !== cmd.BPF_PROG_LOAD) return ffi.bpf(c, attr, size);
-        const r = fake(attr) ?? ffi.bpf(c, attr, size);
-        progLoads.push({ relos: coreReloCnt(attr), recSize: coreReloRecSize(attr), result: r < 0 ? r : 0 });
-        return r;
-      },
-      () => {
-        using c = spec.load(opts);
-        expect(rawTracepointTestRun(c.program('core_reads').fd.value, new Uint8Array(16))).toBe(0);
-        const m = c.typedMap<number, bigint>('results');
-        results = Array.from({ length: 15 }, (_, i) => m.get(i));
-      },
-    );
+    const progLoads = watchProgLoads(() => {
+      using c = spec.load(opts);
+      expect(rawTracepointTestRun(c.program('core_reads').fd.value, new Uint8Array(16))).toBe(0);
+      const m = c.typedMap<number, bigint>('results');
+      results = Array.from({ length: 15 }, (_, i) => m.get(i));
+    }, fake);
     return { progLoads, results };
   }
-  const relocations = () => openObject(OBJ).file.programs.find((p) => p.name === 'core_reads')!.coreRelocations.length;
+  const relocations = openObject(OBJ).file.programs.find((p) => p.name === 'core_reads')!.coreRelocations.length;
 
   it('a default load hands every relocation to the kernel in one BPF_PROG_LOAD', () => {
     const { progLoads, results } = loadWatched({});
-    expect(relocations()).toBeGreaterThan(10);
-    expect(progLoads).toEqual([{ relos: relocations(), recSize: 16, result: 0 }]);
+    expect(relocations).toBeGreaterThan(10);
+    expect(progLoads).toEqual([{ relos: relocations, recSize: 16, result: 0 }]);
     expect(results[0]).toBe(BigInt(process.pid));
     // kernelCore: false resolves them here: the same load without core_relos, the same results.
     const here = loadWatched({ kernelCore: false });
@@ -220,7 +222,7 @@ describeRoot('CO-RE applied by the kernel', () => {
     const twice = new BpfObjectSpec({ ...spec.file, programs: [p, { ...p, name: 'core_reads_too' }] }, spec.sha1);
     const { progLoads, results } = loadWatched({}, (attr) => (coreReloCnt(attr) > 0 ? -E2BIG : null), twice);
     expect(progLoads).toEqual([
-      { relos: relocations(), recSize: 16, result: -E2BIG },
+      { relos: relocations, recSize: 16, result: -E2BIG },
       { relos: 0, recSize: 0, result: 0 },
       { relos: 0, recSize: 0, result: 0 },
     ]);
@@ -253,19 +255,8 @@ describeRoot('CO-RE applied by the kernel', () => {
   });
 
   it('a load given targetBtf resolves against it here, never through the kernel', () => {
-    const withTarget = (): number[] => {
-      const seen: number[] = [];
-      withBpfSyscall(
-        (c, attr, size) => {
-          if (typeof attr === 'number') return ffi.bpfAt(c, attr, size);
-          if (c === cmd.BPF_PROG_LOAD) seen.push(coreReloCnt(attr));
-          return ffi.bpf(c, attr, size);
-        },
-        () => loadObject('fixtures/core_echo_dropper.o', { targetBtf: targetBtf() }).close(),
-      );
-      return seen;
-    };
-    expect(withTarget()).toEqual([0]);
+    const progLoads = watchProgLoads(() => loadObject('fixtures/core_echo_dropper.o', { targetBtf: targetBtf() }).close());
+    expect(progLoads.map((l) => l.relos)).toEqual([0]);
   });
 });
 
