@@ -205,11 +205,11 @@ export function loadProgram(spec: ProgramSpec, opts: LoadProgramOptions): { fd: 
   if (kernelCore?.enabled && withBtf && spec.coreRelocations.length > 0) {
     const coreRelos = encodeCoreRelos(spec);
     if (coreRelos) {
-      kernelFailed = true;
       const r = withMemlockRetry(() => progLoad({ ...attr, coreRelos }).result);
       if (r >= 0) return { fd: new Fd(r, `program ${spec.name}`), type };
       // Refused (a kernel before 5.17 says E2BIG: fields it does not know):
       // resolve them here and load again, which also explains a refusal as before.
+      kernelFailed = true;
     }
   }
   const poisoned = relocateCore(spec, insns, opts);
