@@ -6,7 +6,11 @@
 // position kept in the reader) and consumeBatch() (in place, with an
 // offset/length index per batch) beside it; consumeInto(), which copies into
 // a buffer, and consumeRaw() as details; then the composite of test-run
-// producing + consumeRaw() consuming.
+// producing + consumeRaw() consuming. Beside the walk, the same walk written
+// inline with no reader (bareDrain, over the bench's own mapping of the
+// ring): the floor of any JavaScript consumer, as the bare koffi call is in
+// map-ops.js, so the detail line shows the reader's own share apart from
+// what V8 makes of such a loop.
 //
 // Per record both sides do the same work: read the header (stop at BUSY,
 // skip DISCARD), check the u64 seq against the expected one, the u32 len
@@ -265,6 +269,65 @@ function batchDrain(reader, words, st, index) {
   return n;
 }
 
+/**
+ * The ring mapped by the bench itself, as the C consumer maps it: the
+ * consumer page (read-write) and the producer page with the data area twice
+ * (read-only), for bareDrain.
+ */
+function mapRing(ffi, fd, size) {
+  const page = ffi.pageSize();
+  const c = ffi.mmap(page, ffi.PROT_READ | ffi.PROT_WRITE, ffi.MAP_SHARED, fd, 0);
+  if (typeof c === 'number') throw new BenchError(`ringbuf: mmap of the consumer page failed (errno ${-c})`);
+  const p = ffi.mmap(page + 2 * size, ffi.PROT_READ, ffi.MAP_SHARED, fd, page);
+  if (typeof p === 'number') {
+    ffi.munmap(c);
+    throw new BenchError(`ringbuf: mmap of the data area failed (errno ${-p})`);
+  }
+  return {
+    cons: new BigUint64Array(c.buffer, 0, 1),
+    prod: new BigUint64Array(p.buffer, 0, 1),
+    words: new Uint32Array(p.buffer, page, (2 * size) / 4),
+    mask: size - 1,
+    unmap() {
+      ffi.munmap(p);
+      ffi.munmap(c);
+    },
+  };
+}
+
+/**
+ * One drain with no reader at all: the walk written inline in this loop over
+ * the bench's own mapping of the ring (positions, headers, BUSY and DISCARD,
+ * the release of the space), with the same per-record check as walkDrain.
+ * It is the floor for any JavaScript consumer, as the bare koffi call is for
+ * map lookups: the reader's walk is compared with it to show the library's
+ * own share. x86 only (plain loads and stores as acquire and release).
+ */
+function bareDrain(ring, words, st) {
+  let expect = st.next;
+  let n = 0;
+  const start = Number(ring.cons[0]);
+  const base = start & ring.mask;
+  const end = base + (Number(ring.prod[0]) - start);
+  let h = base;
+  while (h < end) {
+    const len = words[h >>> 2];
+    if (len & 0x80000000) break; // BUSY
+    const size = len & 0x3fffffff;
+    if ((len & 0x40000000) === 0) {
+      const w = (h + 8) >>> 2;
+      const seq = words[w + 1] * 4294967296 + words[w];
+      if ((seq !== expect || words[w + 2] !== PACKET_SIZE || size !== RECORD_SIZE) && st.bad === null) st.bad = `record ${seq} (len ${words[w + 2]}, ${size} bytes) where seq ${expect} was expected`;
+      expect++;
+      n++;
+    }
+    h = (h + size + 15) & ~7;
+  }
+  if (h > base) ring.cons[0] = BigInt(start + (h - base));
+  st.next = expect;
+  return n;
+}
+
 /** tsLoop with one of the in-place drains above, each drain timed. */
 function tsLoopInPlace(prog, reader, records, st, name, drain, index) {
   const packet = new Uint8Array(PACKET_SIZE).fill(0xab);
@@ -297,6 +360,8 @@ function tsLoopInPlace(prog, reader, records, st, name, drain, index) {
 const tsLoopWalk = (prog, reader, records, st) => tsLoopInPlace(prog, reader, records, st, 'firstRecord/recordAfter', walkDrain);
 const tsLoopCursor = (prog, reader, records, st) => tsLoopInPlace(prog, reader, records, st, 'nextRecord', cursorDrain);
 const tsLoopBatch = (prog, reader, records, st, index) => tsLoopInPlace(prog, reader, records, st, 'consumeBatch', batchDrain, index);
+// `reader` is the bench's own mapping here: tsLoopInPlace only hands it to the drain, and takes `words` from it.
+const tsLoopBare = (prog, ring, records, st) => tsLoopInPlace(prog, ring, records, st, 'bare walk', bareDrain);
 
 /** Median of per-drain ns/record: a drain preempted by another process on a loaded host does not count. */
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
@@ -309,10 +374,12 @@ export async function ringbuf() {
   const binary = compileC('ringbuf_consumer');
   const { loadObject } = await dist('collection.js');
   const { RingBufferReader } = await dist('events/ring-buffer.js');
+  const ffi = await dist('sys/ffi.js');
 
   const fs = mountBpffs();
   let coll = null;
   let reader = null;
+  let ring = null;
   let hold = null;
   try {
     coll = loadObject(OBJECT);
@@ -327,6 +394,8 @@ export async function ringbuf() {
 
     reader = new RingBufferReader(map);
     check(reader.consume(() => {}) === 0, 'ringbuf: ring not empty after load');
+    // bareDrain's plain loads and stores order as acquire/release on x86 only.
+    if (process.arch === 'x64' || process.arch === 'ia32') ring = mapRing(ffi, map.fd.value, map.maxEntries);
 
     // seq_counter starts at 0 in .bss; the first record is seq 1.
     const st = { next: 1 };
@@ -337,12 +406,14 @@ export async function ringbuf() {
     tsLoopBatch(prog, reader, WARMUP_TS, st, index);
     tsLoopCursor(prog, reader, WARMUP_TS, st);
     tsLoopWalk(prog, reader, WARMUP_TS, st);
+    if (ring) tsLoopBare(prog, ring, WARMUP_TS, st);
 
     let bestTs = null;
     let bestInto = null;
     let bestBatch = null;
     let bestCursor = null;
     let bestWalk = null;
+    let bestBare = null;
     let bestC = null;
     let bestCMedian = null;
     for (let r = 0; r < RUNS; r++) {
@@ -356,6 +427,10 @@ export async function ringbuf() {
       if (!bestCursor || tc.consumeMedianNs < bestCursor.consumeMedianNs) bestCursor = tc;
       const tw = tsLoopWalk(prog, reader, RECORDS, st);
       if (!bestWalk || tw.consumeMedianNs < bestWalk.consumeMedianNs) bestWalk = tw;
+      if (ring) {
+        const tn = tsLoopBare(prog, ring, RECORDS, st);
+        if (!bestBare || tn.consumeMedianNs < bestBare.consumeMedianNs) bestBare = tn;
+      }
 
       const first = st.next;
       const c = runC(binary, [mapPin, progPin, RECORDS, REPEAT, first, WARMUP_C]);
@@ -382,6 +457,11 @@ export async function ringbuf() {
     const cursorSumRatio = bestC.consumeNs / bestCursor.consumeNs;
     const walkRatio = bestCMedian / bestWalk.consumeMedianNs;
     const walkSumRatio = bestC.consumeNs / bestWalk.consumeNs;
+    // The library's share: the reader's walk against the same walk inline (rate ratio, >= 1 means slower).
+    const bare = bestBare
+      ? `the bare inline walk (no reader) ${bestBare.consumeMedianNs.toFixed(1)} ns/event, ratio to C ${fmt.ratio(bestCMedian / bestBare.consumeMedianNs)}, ` +
+        `firstRecord/recordAfter to it ${fmt.ratio(bestWalk.consumeMedianNs / bestBare.consumeMedianNs)}x its time; `
+      : `no bare inline walk on ${process.arch} (it relies on x86 load/store ordering); `;
     return [
       {
         // Headline: the firstRecord()/recordAfter() walk, the library's fastest
@@ -393,7 +473,7 @@ export async function ringbuf() {
           `(nextRecord ${bestCursor.consumeMedianNs.toFixed(1)} ns/event, ratio ${fmt.ratio(cursorRatio)}; ` +
           `consumeBatch ${bestBatch.consumeMedianNs.toFixed(1)} ns/event, ratio ${fmt.ratio(batchRatio)})`,
         detail:
-          `median over drains of ${REPEAT} records, best run; as whole-run sums: firstRecord/recordAfter ${perEvent(bestWalk.consumeNs)}, ` +
+          `median over drains of ${REPEAT} records, best run; ${bare}as whole-run sums: firstRecord/recordAfter ${perEvent(bestWalk.consumeNs)}, ` +
           `nextRecord ${perEvent(bestCursor.consumeNs)}, consumeBatch ${perEvent(bestBatch.consumeNs)}, C ${perEvent(bestC.consumeNs)} ns/event, ` +
           `ratios ${fmt.ratio(walkSumRatio)}, ${fmt.ratio(cursorSumRatio)} and ${fmt.ratio(batchSumRatio)}; ` +
           `consumeInto (copied into a buffer) ${bestInto.consumeMedianNs.toFixed(1)} ns/event, ratio ${fmt.ratio(intoRatio)}; ` +
@@ -414,6 +494,7 @@ export async function ringbuf() {
   } finally {
     await hold?.release();
     reader?.close();
+    ring?.unmap();
     coll?.close();
     fs.unmount();
   }

@@ -291,7 +291,8 @@ export class RingBufferReader extends EventReader {
    * that returns -1 gives the batch's space back to the producer. Records
    * stay in place until then (or until releaseBatch() or any other consume
    * call). In a loop `for (let o; (o = r.nextRecord()) >= 0; )` V8 inlines
-   * it, so the loop costs about what a hand-written walk of the ring does.
+   * it (`npm run bench` times it against the same walk written inline with
+   * no reader: ~1.5x that loop's time per record, as the walk below).
    */
   nextRecord(): number {
     // Fast path: walk the open batch. With no batch open #curAvail is 0 and
