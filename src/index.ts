@@ -150,3 +150,6 @@ export { assemble, disassemble, insnText, decode, encode, validate, programListi
 export { Vm, Memory, runAsm, type HelperDef, type HelperContext, type VmOptions, type VmProgram, type RunResult } from './vm/index.js';
 export { EmulatedCollection, EmulatedProgram, EmulatedMap, type EmulateOptions, type EmulatedRunOptions, type EmulatedTestRun, type MapLike, type EmulatedUpdateFlags } from './vm/index.js';
 export type { RegFile, RegNo, RegNoArray } from './vm/index.js';
+
+// AF_XDP sockets
+export { XdpSocket, XDP_COPY, XDP_ZEROCOPY, type XdpSocketOptions, type XdpStatistics } from './xsk/socket.js';

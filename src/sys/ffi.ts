@@ -46,6 +46,7 @@ interface Bound {
   sendto: Fn;
   recvfrom: Fn;
   setsockopt: Fn;
+  getsockopt: Fn;
   getsockname: Fn;
   setns: Fn;
   statfs: Fn;
@@ -161,6 +162,7 @@ function lib(): Bound {
     sendto: libc.func('long sendto(int fd, void *buf, size_t len, int flags, void *addr, unsigned int alen)'),
     recvfrom: libc.func('long recvfrom(int fd, _Out_ void *buf, size_t len, int flags, void *addr, void *alen)'),
     setsockopt: libc.func('int setsockopt(int fd, int level, int name, void *val, unsigned int len)'),
+    getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Inout_ void *val, _Inout_ void *len)'),
     getsockname: libc.func('int getsockname(int fd, _Inout_ void *addr, _Inout_ void *len)'),
     setns: libc.func('int setns(int fd, int nstype)'),
     statfs: libc.func('int statfs(const char *path, _Out_ void *buf)'),
@@ -223,6 +225,14 @@ export function recv(fd: number, buf: Uint8Array, flags: number): number {
 
 export function setsockopt(fd: number, level: number, name: number, value: Uint8Array): number {
   return ret(lib().setsockopt(fd, level, name, value, value.byteLength));
+}
+
+/** getsockopt(2) into `value`; returns the length the kernel wrote, or -errno. */
+export function getsockopt(fd: number, level: number, name: number, value: Uint8Array): number {
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(value.byteLength);
+  const r = ret(lib().getsockopt(fd, level, name, value, len));
+  return r < 0 ? r : len.readUInt32LE(0);
 }
 
 /** getsockname(2) into `addr`; returns 0 or -errno. */
@@ -293,6 +303,11 @@ export function munmap(m: Mapping): number {
 const MAP_PRIVATE = 2;
 const MAP_FIXED = 0x10;
 const MAP_ANONYMOUS = 0x20;
+
+/** Private zeroed memory (mmap MAP_PRIVATE|MAP_ANONYMOUS, read-write); the mapping or -errno. */
+export function mmapAnonymous(length: number): Mapping | number {
+  return mmap(length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
 
 /**
  * Replace the pages of `m` in place with private zeroed memory (mmap

@@ -15,10 +15,15 @@ export function ipv4(a: string): Buffer {
 const ETH_SRC = Buffer.from('020000000001', 'hex');
 const ETH_DST = Buffer.from('020000000002', 'hex');
 
-function ethernet(payload: Buffer, ethertype = 0x0800): Buffer {
+/** "02:62:74:..:00:0a" as 6 bytes. */
+export function mac(text: string): Buffer {
+  return Buffer.from(text.split(':').join(''), 'hex');
+}
+
+function ethernet(payload: Buffer, ethertype = 0x0800, src: Buffer = ETH_SRC, dst: Buffer = ETH_DST): Buffer {
   const h = Buffer.alloc(14);
-  ETH_DST.copy(h, 0);
-  ETH_SRC.copy(h, 6);
+  dst.copy(h, 0);
+  src.copy(h, 6);
   h.writeUInt16BE(ethertype, 12);
   return Buffer.concat([h, payload]);
 }
@@ -37,7 +42,7 @@ function ip(proto: number, src: string, dst: string, payload: Buffer, ttl = 64):
 }
 
 /** ICMP echo request (type 8) or reply (type 0) with id and sequence number. */
-export function icmpEcho(opts: { seq: number; id?: number; type?: 0 | 8; src?: string; dst?: string; payload?: Buffer }): Buffer {
+export function icmpEcho(opts: { seq: number; id?: number; type?: 0 | 8; src?: string; dst?: string; payload?: Buffer; ethSrc?: string; ethDst?: string }): Buffer {
   const payload = opts.payload ?? Buffer.from('bpf-ts-test-data');
   const m = Buffer.alloc(8);
   m[0] = opts.type ?? 8;
@@ -45,7 +50,9 @@ export function icmpEcho(opts: { seq: number; id?: number; type?: 0 | 8; src?: s
   m.writeUInt16BE(opts.seq, 6);
   const msg = Buffer.concat([m, payload]);
   msg.writeUInt16BE(checksum(msg), 2);
-  return ethernet(ip(1, opts.src ?? '10.0.0.1', opts.dst ?? '10.0.0.2', msg));
+  const ethSrc = opts.ethSrc ? mac(opts.ethSrc) : ETH_SRC;
+  const ethDst = opts.ethDst ? mac(opts.ethDst) : ETH_DST;
+  return ethernet(ip(1, opts.src ?? '10.0.0.1', opts.dst ?? '10.0.0.2', msg), 0x0800, ethSrc, ethDst);
 }
 
 export function udp(opts: { src?: string; dst?: string; sport?: number; dport: number; payload?: Buffer }): Buffer {
