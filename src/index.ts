@@ -117,20 +117,24 @@ export {
   attachKprobe,
   attachKsyscall,
   attachUprobe,
+  attachUprobeMulti,
+  attachKprobeMulti,
   attachIter,
   attachPerfEvent,
   syscallSymbol,
   onlineCpus,
   PerfEventLink,
   IterLink,
+  MultiProbeLink,
   type AttachOptions,
   type KprobeOptions,
   type UprobeOptions,
+  type UprobeMultiOptions,
   type PerfSampleOptions,
 } from './link/tracing.js';
 export { autoAttach, autoAttachPlan, type AutoAttachPlan } from './link/auto.js';
 export { tracefsRoot, tracepointId } from './link/tracefs.js';
-export { symbolFileOffset, resolveProbeBinary } from './link/uprobe-target.js';
+export { symbolFileOffset, matchFunctions, functionOffsets, resolveProbeBinary } from './link/uprobe-target.js';
 export type { LinkInfo, LinkDetails, ProgInfo, MapInfo } from './sys/info.js';
 // Typed access for modules written by `bpf-ts gen`.
 export { codec, layoutSize, type Codec, type Layout, type Field, type Scalar } from './typed/codec.js';

@@ -9,7 +9,7 @@ import type { ProgramSpec } from '../object/types.js';
 import type { BpfProgram } from '../programs/program.js';
 import { BPF_ATTACH_TYPE as A, BPF_PROG_TYPE as P } from '../uapi/bpf.js';
 import type { BpfLink, BpfLinkSet } from './link.js';
-import { attachIter, attachKprobe, attachKsyscall, attachPerfEvent, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe } from './tracing.js';
+import { attachIter, attachKprobe, attachKprobeMulti, attachKsyscall, attachPerfEvent, attachRawTracepoint, attachTracepoint, attachTracing, attachUprobe, attachUprobeMulti } from './tracing.js';
 
 export type AutoAttachPlan =
   | { kind: 'tracepoint'; category: string; name: string }
@@ -18,6 +18,8 @@ export type AutoAttachPlan =
   | { kind: 'kprobe'; func: string; offset: number; retprobe: boolean }
   | { kind: 'ksyscall'; syscall: string; retprobe: boolean }
   | { kind: 'uprobe'; binary: string; symbol: string; offset: number; retprobe: boolean }
+  | { kind: 'uprobe_multi'; binary: string; pattern: string; retprobe: boolean }
+  | { kind: 'kprobe_multi'; func: string; retprobe: boolean }
   | { kind: 'iter'; target: string }
   | { kind: 'perf_event' }
   | { kind: 'none'; reason: string };
@@ -51,6 +53,18 @@ export function autoAttachPlan(spec: Pick<ProgramSpec, 'section' | 'type' | 'exp
       return { kind: 'perf_event' };
     case P.KPROBE: {
       if (!target) return { kind: 'none', reason: `section ${spec.section} names no target (attach it with the library)` };
+      if (prefix.includes('.session')) return { kind: 'none', reason: `${prefix} programs are not auto-attached yet` };
+      if (spec.expectedAttachType === A.TRACE_UPROBE_MULTI) {
+        // uprobe.multi/<binary>:<glob>
+        const i = target.lastIndexOf(':');
+        if (i <= 0 || i === target.length - 1) return { kind: 'none', reason: `section ${spec.section}: want ${prefix}/<binary>:<function or glob>` };
+        return { kind: 'uprobe_multi', binary: target.slice(0, i), pattern: target.slice(i + 1), retprobe };
+      }
+      if (spec.expectedAttachType === A.TRACE_KPROBE_MULTI) {
+        // kprobe.multi/<function>: a glob would need the kernel's function list (tracefs)
+        if (!/^[\w.]+$/.test(target)) return { kind: 'none', reason: `section ${spec.section}: globs over kernel functions are not auto-attached; give attachKprobeMulti the list` };
+        return { kind: 'kprobe_multi', func: target, retprobe };
+      }
       if (prefix.startsWith('uprobe') || prefix.startsWith('uretprobe')) {
         // uprobe/<binary>:<symbol>[+offset]
         const m = /^(.+):([\w.@]+?)(?:\+(0x[\da-f]+|\d+))?$/i.exec(target);
@@ -58,7 +72,6 @@ export function autoAttachPlan(spec: Pick<ProgramSpec, 'section' | 'type' | 'exp
         return { kind: 'uprobe', binary: m[1]!, symbol: m[2]!, offset: m[3] ? Number(m[3]) : 0, retprobe };
       }
       if (prefix.startsWith('ksyscall') || prefix.startsWith('kretsyscall')) return { kind: 'ksyscall', syscall: target, retprobe };
-      if (prefix.includes('.multi') || prefix.includes('.session')) return { kind: 'none', reason: `${prefix} programs are not auto-attached yet` };
       const m = /^([\w.]+)(?:\+(0x[\da-f]+|\d+))?$/i.exec(target);
       if (!m) return { kind: 'none', reason: `section ${spec.section}: want kprobe/<function>[+offset]` };
       return { kind: 'kprobe', func: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
@@ -84,6 +97,10 @@ export function autoAttach(program: BpfProgram, spec: Pick<ProgramSpec, 'section
       return attachKsyscall(program, plan.syscall, { retprobe: plan.retprobe });
     case 'uprobe':
       return attachUprobe(program, plan.binary, plan.symbol, { offset: plan.offset, retprobe: plan.retprobe });
+    case 'uprobe_multi':
+      return attachUprobeMulti(program, plan.binary, plan.pattern, { retprobe: plan.retprobe });
+    case 'kprobe_multi':
+      return attachKprobeMulti(program, [plan.func], { retprobe: plan.retprobe });
     case 'iter':
       return attachIter(program);
     case 'perf_event':

@@ -4,18 +4,20 @@
 //     joined to the program by BPF_LINK_CREATE (attach type BPF_PERF_EVENT);
 //   raw_tp, tp_btf, fentry/fexit/fmod_ret, lsm, freplace: BPF_RAW_TRACEPOINT_OPEN
 //     (raw_tp by name; the others on the BTF target given at load);
-//   iter: BPF_LINK_CREATE (BPF_TRACE_ITER), read through BPF_ITER_CREATE.
+//   iter: BPF_LINK_CREATE (BPF_TRACE_ITER), read through BPF_ITER_CREATE;
+//   uprobe.multi, kprobe.multi: BPF_LINK_CREATE with every attach point in one
+//     link (BPF_TRACE_UPROBE_MULTI / BPF_TRACE_KPROBE_MULTI).
 
 import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE } from '../uapi/bpf.js';
 import { EOPNOTSUPP, EINVAL } from '../sys/errno.js';
 import { Fd } from '../sys/fd.js';
-import { iterCreate, linkCreate, rawTracepointOpen } from '../sys/link-attr.js';
+import { BPF_F_MULTI_RETURN, iterCreate, linkCreate, rawTracepointOpen } from '../sys/link-attr.js';
 import { PERF_COUNT_SW_CPU_CLOCK, PERF_EVENT_IOC_ENABLE, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, type PerfEventAttr, perfEventOpen, perfIoctl, probePmu } from '../sys/perf-event.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BpfLink, BpfLinkSet, progFdOf, type ProgramRef } from './link.js';
 import { tracepointId } from './tracefs.js';
-import { resolveProbeBinary, symbolFileOffset } from './uprobe-target.js';
+import { matchFunctions, resolveProbeBinary, symbolFileOffset } from './uprobe-target.js';
 const { readFileSync, readSync } = process.getBuiltinModule('node:fs');
 
 /** A link that also owns the perf event it joins the program to. */
@@ -129,6 +131,101 @@ export function attachUprobe(program: ProgramRef, binary: string, symbol: string
   };
   const pid = opts.pid ?? -1;
   return perfLink(program, attr, pid, pid === -1 ? 0 : -1, what, opts.cookie);
+}
+
+export interface UprobeMultiOptions {
+  /** Attach at function return (uretprobe.multi). */
+  retprobe?: boolean;
+  /** Only this process (default: every process that maps the file). */
+  pid?: number;
+  /**
+   * One bpf_get_attach_cookie() value per attach point, in the order of the
+   * points: the functions as listed, or for a glob in name order (see the
+   * returned link's `functions`).
+   */
+  cookies?: readonly bigint[];
+}
+
+/** A uprobe_multi or kprobe_multi link, with what it is attached to. */
+export class MultiProbeLink extends BpfLink {
+  /** "uprobe.multi /usr/lib/…/libc.so.6:abs,getpid" and the like. */
+  readonly target: string;
+  /** The functions attached, in cookie order. */
+  readonly functions: readonly string[];
+  constructor(fd: Fd, target: string, functions: readonly string[]) {
+    super(fd);
+    this.target = target;
+    this.functions = functions;
+  }
+}
+
+/**
+ * uprobe.multi/uretprobe.multi: one link on several functions of `binary`
+ * (a path, a library name such as "libc.so.6", or a program in PATH):
+ * `functions` lists them, or is one glob ("getp*", "*alloc") as libbpf's
+ * uprobe.multi sections write it. The program must be loaded for
+ * BPF_TRACE_UPROBE_MULTI (section uprobe.multi or uretprobe.multi). Linux 6.6+.
+ */
+export function attachUprobeMulti(program: ProgramRef, binary: string, functions: string | readonly string[], opts: UprobeMultiOptions = {}): MultiProbeLink {
+  const path = resolveProbeBinary(binary, opts.pid);
+  const kind = opts.retprobe ? 'uretprobe.multi' : 'uprobe.multi';
+  const label = typeof functions === 'string' ? functions : functions.join(',');
+  const what = `${kind} ${path}:${label}${opts.pid !== undefined ? ` (pid ${opts.pid})` : ''}`;
+  const bytes = readFileSync(path);
+  const points = typeof functions === 'string' ? matchFunctions(bytes, functions, path) : functions.map((name) => ({ name, offset: symbolFileOffset(bytes, name, path) }));
+  if (points.length === 0) throw new BpfError('USAGE', `${what}: no function given`);
+  if (opts.cookies && opts.cookies.length !== points.length) {
+    throw new BpfError('USAGE', `${what}: ${opts.cookies.length} cookies for ${points.length} functions (${points.map((p) => p.name).join(', ')})`);
+  }
+  const raw = linkCreate(
+    {
+      progFd: progFdOf(program),
+      target: 0,
+      attachType: BPF_ATTACH_TYPE.TRACE_UPROBE_MULTI,
+      uprobeMulti: { path, offsets: points.map((p) => p.offset), ...(opts.cookies ? { cookies: opts.cookies } : {}), flags: opts.retprobe ? BPF_F_MULTI_RETURN : 0, pid: opts.pid ?? 0 },
+    },
+    `attach ${what}`,
+  );
+  return new MultiProbeLink(
+    new Fd(raw, `link to ${what}`),
+    what,
+    points.map((p) => p.name),
+  );
+}
+
+/**
+ * kprobe.multi/kretprobe.multi: one link on several kernel functions, through
+ * fprobe (the kernel needs CONFIG_FPROBE; Linux 5.18+). The program must be
+ * loaded for BPF_TRACE_KPROBE_MULTI (section kprobe.multi or kretprobe.multi).
+ */
+export function attachKprobeMulti(program: ProgramRef, functions: readonly string[], opts: { retprobe?: boolean; cookies?: readonly bigint[] } = {}): MultiProbeLink {
+  const what = `${opts.retprobe ? 'kretprobe.multi' : 'kprobe.multi'} ${functions.join(',')}`;
+  if (functions.length === 0) throw new BpfError('USAGE', `${what}: no function given`);
+  for (const f of functions) if (!/^[\w.]+$/.test(f)) throw new BpfError('USAGE', `${what}: ${f} is not a kernel function name`);
+  if (opts.cookies && opts.cookies.length !== functions.length) throw new BpfError('USAGE', `${what}: ${opts.cookies.length} cookies for ${functions.length} functions`);
+  let raw: number;
+  try {
+    raw = linkCreate(
+      {
+        progFd: progFdOf(program),
+        target: 0,
+        attachType: BPF_ATTACH_TYPE.TRACE_KPROBE_MULTI,
+        kprobeMulti: { syms: functions, ...(opts.cookies ? { cookies: opts.cookies } : {}), flags: opts.retprobe ? BPF_F_MULTI_RETURN : 0 },
+      },
+      `attach ${what}`,
+    );
+  } catch (e) {
+    // Without CONFIG_FPROBE the kernel's stub answers EOPNOTSUPP.
+    if (e instanceof BpfSyscallError && e.errno === EOPNOTSUPP) {
+      throw new BpfError(
+        'KERNEL_UNSUPPORTED',
+        `${what}: this kernel cannot attach kprobe.multi links (built without CONFIG_FPROBE); attach one kprobe per function, or fentry/fexit where BTF allows`,
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+  return new MultiProbeLink(new Fd(raw, `link to ${what}`), what, [...functions]);
 }
 
 /** raw_tp/<name>: a raw tracepoint, arguments as the kernel passes them. */

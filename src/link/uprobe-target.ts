@@ -27,6 +27,34 @@ interface Shdr {
  * such as "abs@@GLIBC_2.2.5" matches "abs"). Throws NO_SUCH_TARGET.
  */
 export function symbolFileOffset(bytes: Uint8Array, symbol: string, path = 'binary'): number {
+  const offset = functionOffsets(bytes, path).get(symbol);
+  if (offset === undefined) throw new BpfError('NO_SUCH_TARGET', `${path}: no function ${symbol} in its symbol tables (.symtab/.dynsym)`);
+  return offset;
+}
+
+/**
+ * The functions of `bytes` whose names match the glob `pattern` (`*` any
+ * run of characters, `?` one; libbpf's uprobe.multi syntax), with their file
+ * offsets, in name order. Throws NO_SUCH_TARGET when none does.
+ */
+export function matchFunctions(bytes: Uint8Array, pattern: string, path = 'binary'): { name: string; offset: number }[] {
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
+  const out = [...functionOffsets(bytes, path)].filter(([name]) => re.test(name)).map(([name, offset]) => ({ name, offset }));
+  if (out.length === 0) throw new BpfError('NO_SUCH_TARGET', `${path}: no function matches ${pattern} in its symbol tables (.symtab/.dynsym)`);
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/**
+ * Every defined function (FUNC or IFUNC symbol) of the ELF file `bytes` by
+ * name (without its version suffix), with its file offset: .symtab first (it
+ * has local functions too), then .dynsym; the first definition of a name wins.
+ */
+export function functionOffsets(bytes: Uint8Array, path = 'binary'): Map<string, number> {
   if (bytes.byteLength < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
     throw new BpfError('NO_SUCH_TARGET', `${path}: not an ELF file`);
   }
@@ -48,7 +76,7 @@ export function symbolFileOffset(bytes: Uint8Array, symbol: string, path = 'bina
       entsize: Number(dv.getBigUint64(b + 56, le)),
     });
   }
-  // .symtab first (it has local functions too), then .dynsym.
+  const out = new Map<string, number>();
   for (const want of [SHT_SYMTAB, SHT_DYNSYM]) {
     for (const tab of sh) {
       if (tab.type !== want || tab.entsize !== 24) continue;
@@ -63,16 +91,17 @@ export function symbolFileOffset(bytes: Uint8Array, symbol: string, path = 'bina
         const nameOff = str.offset + dv.getUint32(off, le);
         let end = nameOff;
         while (end < str.offset + str.size && bytes[end] !== 0) end++;
-        const name = Buffer.from(bytes.buffer, bytes.byteOffset + nameOff, end - nameOff).toString('latin1');
-        const at = name.indexOf('@');
-        if ((at < 0 ? name : name.slice(0, at)) !== symbol) continue;
+        const full = Buffer.from(bytes.buffer, bytes.byteOffset + nameOff, end - nameOff).toString('latin1');
+        const at = full.indexOf('@');
+        const name = at < 0 ? full : full.slice(0, at);
+        if (out.has(name)) continue;
         const value = dv.getBigUint64(off + 8, le);
         const sec = sh[shndx]!;
-        return Number(value - sec.addr) + sec.offset;
+        out.set(name, Number(value - sec.addr) + sec.offset);
       }
     }
   }
-  throw new BpfError('NO_SUCH_TARGET', `${path}: no function ${symbol} in its symbol tables (.symtab/.dynsym)`);
+  return out;
 }
 
 const LIB_DIRS = ['/lib64', '/usr/lib64', '/lib', '/usr/lib', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];

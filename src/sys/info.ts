@@ -158,6 +158,8 @@ export type LinkDetails =
   | { kind: 'netfilter'; pf: number; hooknum: number; priority: number; flags: number }
   | { kind: 'struct_ops'; mapId: number }
   | { kind: 'sockmap'; mapId: number; attachType: number }
+  | { kind: 'uprobe_multi'; path: string; count: number; retprobe: boolean; pid: number }
+  | { kind: 'kprobe_multi'; count: number; retprobe: boolean; missed: bigint }
   | { kind: 'other' };
 
 export interface LinkInfo {
@@ -168,30 +170,39 @@ export interface LinkInfo {
 }
 
 const LINK_INFO_SIZE = 64; // header (16) + union (48)
+const PATH_MAX = 4096;
 const U = 16; // offset of the union
 
 export function linkInfo(fd: number, context?: string): LinkInfo {
   let mem = ffi.allocNative(LINK_INFO_SIZE);
   objGetInfo(fd, mem, context);
   const type = readU32(mem.bytes, 0);
-  let tpName = '';
-  if (type === L.RAW_TRACEPOINT) {
+  // The raw tracepoint's name, or the uprobe_multi link's path.
+  let name = '';
+  if (type === L.UPROBE_MULTI) {
+    // struct { u64 path; u64 offsets; u64 ref_ctr_offsets; u64 cookies; u32 path_size; u32 count; u32 flags; u32 pid; }:
+    // the path only when asked for with a buffer.
+    ({ mem, text: name } = linkInfoWithBuffer(fd, U + 32, PATH_MAX, context));
+  } else if (type === L.RAW_TRACEPOINT) {
     // With a NULL tp_name the kernel reports the length it needs; ask again with a buffer.
     const len = readU32(mem.bytes, U + 8);
-    if (len > 0) {
-      const name = ffi.allocNative(len);
-      mem = ffi.allocNative(LINK_INFO_SIZE);
-      writeU64(mem.bytes, U, name.address);
-      writeU32(mem.bytes, U + 8, len);
-      objGetInfo(fd, mem, context);
-      tpName = readCString(name.bytes, 0, len);
-    }
+    if (len > 0) ({ mem, text: name } = linkInfoWithBuffer(fd, U + 8, len, context));
   }
   const b = mem.bytes;
-  return { type, id: readU32(b, 4), progId: readU32(b, 8), details: linkDetails(type, b, tpName) };
+  return { type, id: readU32(b, 4), progId: readU32(b, 8), details: linkDetails(type, b, name) };
 }
 
-function linkDetails(type: number, b: Buffer, tpName: string): LinkDetails {
+/** bpf_link_info again, with a `len`-byte buffer at the union's first u64 and its size at `sizeAt`: the info and the string written there. */
+function linkInfoWithBuffer(fd: number, sizeAt: number, len: number, context?: string): { mem: ffi.NativeBuffer; text: string } {
+  const buf = ffi.allocNative(len);
+  const mem = ffi.allocNative(LINK_INFO_SIZE);
+  writeU64(mem.bytes, U, buf.address);
+  writeU32(mem.bytes, sizeAt, len);
+  objGetInfo(fd, mem, context);
+  return { mem, text: readCString(buf.bytes, 0, len) };
+}
+
+function linkDetails(type: number, b: Buffer, name: string): LinkDetails {
   switch (type) {
     case L.XDP:
       return { kind: 'xdp', ifindex: readU32(b, U) };
@@ -211,7 +222,7 @@ function linkDetails(type: number, b: Buffer, tpName: string): LinkDetails {
         targetBtfId: readU32(b, U + 8),
       };
     case L.RAW_TRACEPOINT:
-      return { kind: 'raw_tracepoint', tpName };
+      return { kind: 'raw_tracepoint', tpName: name };
     case L.NETFILTER:
       return {
         kind: 'netfilter',
@@ -224,6 +235,11 @@ function linkDetails(type: number, b: Buffer, tpName: string): LinkDetails {
       return { kind: 'struct_ops', mapId: readU32(b, U) };
     case L.SOCKMAP:
       return { kind: 'sockmap', mapId: readU32(b, U), attachType: readU32(b, U + 4) };
+    case L.UPROBE_MULTI:
+      return { kind: 'uprobe_multi', path: name, count: readU32(b, U + 36), retprobe: (readU32(b, U + 40) & 1) !== 0, pid: readU32(b, U + 44) };
+    case L.KPROBE_MULTI:
+      // struct { u64 addrs; u32 count; u32 flags; u64 missed; u64 cookies; }
+      return { kind: 'kprobe_multi', count: readU32(b, U + 8), retprobe: (readU32(b, U + 12) & 1) !== 0, missed: readU64(b, U + 16) };
     default:
       return { kind: 'other' };
   }

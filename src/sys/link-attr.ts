@@ -25,6 +25,39 @@ export interface LinkCreateAttr {
   cookie?: bigint;
   /** iter: struct bpf_iter_link_info (e.g. a map fd for map iterators). */
   iterInfo?: Uint8Array;
+  /** BPF_TRACE_UPROBE_MULTI: one link on many file offsets of one file. */
+  uprobeMulti?: UprobeMultiAttr;
+  /** BPF_TRACE_KPROBE_MULTI: one link on many kernel functions. */
+  kprobeMulti?: KprobeMultiAttr;
+}
+
+/** BPF_F_UPROBE_MULTI_RETURN / BPF_F_KPROBE_MULTI_RETURN: attach at function return. */
+export const BPF_F_MULTI_RETURN = 1;
+
+export interface UprobeMultiAttr {
+  path: string;
+  /** File offsets (unsigned long each). */
+  offsets: readonly number[];
+  /** One cookie per offset, or none. */
+  cookies?: readonly bigint[];
+  flags: number;
+  /** Only this process; 0 = every process that maps the file. */
+  pid: number;
+}
+
+export interface KprobeMultiAttr {
+  /** Kernel function names. */
+  syms: readonly string[];
+  /** One cookie per function, or none. */
+  cookies?: readonly bigint[];
+  flags: number;
+}
+
+/** An array of u64 in native memory (the kernel copies it during the call). */
+function u64Array(values: readonly bigint[]): ffi.NativeBuffer {
+  const mem = ffi.allocNative(8 * Math.max(values.length, 1));
+  values.forEach((v, i) => writeU64(mem.bytes, 8 * i, v));
+  return mem;
 }
 
 /** BPF_LINK_CREATE. Returns the new link fd; throws BpfSyscallError. */
@@ -34,8 +67,32 @@ export function linkCreate(a: LinkCreateAttr, context?: string): number {
   writeU32(attr, 4, a.target);
   writeU32(attr, 8, a.attachType);
   writeU32(attr, 12, a.flags ?? 0);
-  let keep: ffi.NativeBuffer | undefined;
-  if (a.iterInfo) {
+  let keep: ffi.NativeBuffer | ffi.NativeBuffer[] | undefined;
+  if (a.uprobeMulti) {
+    // union { struct { u64 path; u64 offsets; u64 ref_ctr_offsets; u64 cookies; u32 cnt; u32 flags; u32 pid; } uprobe_multi }
+    const m = a.uprobeMulti;
+    const path = ffi.nativeCopy(m.path);
+    const offsets = u64Array(m.offsets.map(BigInt));
+    const cookies = m.cookies ? u64Array(m.cookies) : null;
+    keep = [path, offsets, ...(cookies ? [cookies] : [])];
+    writeU64(attr, U, path.address);
+    writeU64(attr, U + 8, offsets.address);
+    writeU64(attr, U + 24, cookies ? cookies.address : 0n);
+    writeU32(attr, U + 32, m.offsets.length);
+    writeU32(attr, U + 36, m.flags);
+    writeU32(attr, U + 40, m.pid);
+  } else if (a.kprobeMulti) {
+    // union { struct { u32 flags; u32 cnt; u64 syms; u64 addrs; u64 cookies; } kprobe_multi }
+    const m = a.kprobeMulti;
+    const names = m.syms.map((n) => ffi.nativeCopy(n));
+    const syms = u64Array(names.map((n) => n.address));
+    const cookies = m.cookies ? u64Array(m.cookies) : null;
+    keep = [...names, syms, ...(cookies ? [cookies] : [])];
+    writeU32(attr, U, m.flags);
+    writeU32(attr, U + 4, m.syms.length);
+    writeU64(attr, U + 8, syms.address);
+    writeU64(attr, U + 24, cookies ? cookies.address : 0n);
+  } else if (a.iterInfo) {
     // union { struct { u64 iter_info; u32 iter_info_len; } }
     keep = ffi.nativeCopy(a.iterInfo);
     writeU64(attr, U, keep.address);

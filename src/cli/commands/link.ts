@@ -9,6 +9,8 @@ import { attachTypeName, progTypeName } from '../../uapi/bpf.js';
 import { defineCommand } from '../command.js';
 import { table } from '../format.js';
 
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
 /** One line describing where a link is attached. */
 export function linkTarget(l: LinkInfo): string {
   const d = l.details;
@@ -31,6 +33,10 @@ export function linkTarget(l: LinkInfo): string {
     case 'struct_ops':
     case 'sockmap':
       return `map ${d.mapId}`;
+    case 'uprobe_multi':
+      return `${d.retprobe ? 'uretprobe' : 'uprobe'} ${d.path} (${plural(d.count, 'function')}${d.pid ? `, pid ${d.pid}` : ''})`;
+    case 'kprobe_multi':
+      return `${d.retprobe ? 'kretprobe' : 'kprobe'} ${plural(d.count, 'function')}`;
     default:
       return '';
   }
