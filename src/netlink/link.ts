@@ -26,6 +26,7 @@ export const IFLA_OPERSTATE = 16;
 export const IFLA_LINKINFO = 18;
 export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
+export const IFLA_NUM_RX_QUEUES = 32;
 export const IFLA_XDP = 43;
 
 // IFLA_LINKINFO nest
@@ -79,6 +80,8 @@ export interface Link {
   address?: string;
   /** IFLA_INFO_KIND: "veth", "bridge", …; absent for physical devices. */
   kind?: string;
+  /** IFLA_NUM_RX_QUEUES: receive queues (an AF_XDP socket binds to one). */
+  rxQueues?: number;
   xdp: LinkXdp;
 }
 
@@ -122,6 +125,8 @@ export function parseLink(msg: NlMessage): Link {
   if (addr && addr.length > 0) link.address = formatMac(addr);
   const kind = attrs.nested(IFLA_LINKINFO)?.string(IFLA_INFO_KIND);
   if (kind) link.kind = kind;
+  const rxQueues = attrs.u32(IFLA_NUM_RX_QUEUES);
+  if (rxQueues !== undefined) link.rxQueues = rxQueues;
   return link;
 }
 

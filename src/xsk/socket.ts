@@ -270,7 +270,7 @@ export class XdpSocket implements Disposable, AsyncIterable<Buffer> {
     const rx = this.#rx;
     const cons = load(rx.consumer);
     const avail = (load(rx.producer) - cons) >>> 0;
-    const n = Math.min(avail, max);
+    const n = Math.min(avail, Math.floor(max));
     const mask = this.frameSize - 1;
     let i = 0;
     try {

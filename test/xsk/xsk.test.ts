@@ -11,13 +11,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attachXdp, detachXdp } from '../../src/attach/xdp.js';
+import { attachXdp, detachXdp, queryXdp } from '../../src/attach/xdp.js';
 import { loadObject, type BpfCollection } from '../../src/collection.js';
 import { ping } from '../../src/net/icmp.js';
 import { netnsExists, withNetns } from '../../src/netns.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { XdpSocket, type XdpSocketOptions } from '../../src/xsk/socket.js';
-import { fixture, worldReadablePackage } from '../helpers/cli.js';
+import { CliChild, fixture, worldReadablePackage } from '../helpers/cli.js';
 import { checksum, icmpEcho, ipv4, mac } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
 import { thrown } from '../helpers/thrown.js';
@@ -222,5 +222,40 @@ describeRoot('AF_XDP socket on a veth, XDP redirecting into an XSKMAP', () => {
       message: `AF_XDP socket on ${env!.vethB} queue 0: registering the UMEM (XDP_UMEM_REG) failed (ENOBUFS): the UMEM is locked memory: raise RLIMIT_MEMLOCK (ulimit -l), grant CAP_IPC_LOCK, or ask for fewer frames`,
     });
     expect(openAsNobody(['net_raw', 'ipc_lock'], 1 << 20)).toEqual({ ok: true });
+  });
+});
+
+describeRoot('bpf-ts run --xdp with an XSKMAP: a socket per queue, frames printed, all undone on Ctrl-C', () => {
+  let env: TestEnv | undefined;
+  beforeAll(() => {
+    env = setupTestEnv();
+  });
+  afterAll(() => {
+    if (env) teardownTestEnv(env);
+  });
+
+  it('prints each redirected frame, and Ctrl-C closes the sockets and detaches', async () => {
+    const run = new CliChild(['run', fixture('xsk_redirect.o'), '--xdp', env!.vethB, '--netns', env!.nsB, '--json']);
+    try {
+      const { line } = await run.waitForLine((l) => l.startsWith('{"xsk":{"interface"') && l.includes('"queues"'));
+      // veth allocates a queue per CPU and uses one: one socket.
+      expect(JSON.parse(line)).toEqual({ xsk: { interface: env!.vethB, queues: [0], maps: ['xsks'] } });
+      expect((await ping({ netns: env!.nsA, to: env!.ipB, count: 3, timeoutMs: 300 })).received).toBe(0);
+      for (let seq = 1; seq <= 3; seq++) await run.waitForLine((l) => l.includes('"queue":0') && Buffer.from(JSON.parse(l).data, 'hex').readUInt16BE(40) === seq);
+      run.child.kill('SIGINT');
+      expect((await run.exited).code).toBe(130);
+    } finally {
+      await run.kill();
+    }
+    const frames = run.lines.filter((l) => l.startsWith('{"xsk":{"interface"') && l.includes('"data"')).map((l) => Buffer.from(JSON.parse(l).data, 'hex'));
+    expect(frames.map((f) => [f.length, f[34], f.readUInt16BE(40)])).toEqual([
+      [98, 8, 1],
+      [98, 8, 2],
+      [98, 8, 3],
+    ]);
+    expect(JSON.parse(run.lines.at(-1)!)).toEqual({ detached: true, reason: 'SIGINT' });
+    // Nothing left: no program on the hook, and B's stack answers again.
+    expect(queryXdp(env!.vethB, { netns: env!.nsB }).attached).toBe('none');
+    expect((await ping({ netns: env!.nsA, to: env!.ipB, count: 2, timeoutMs: 2000 })).received).toBe(2);
   });
 });

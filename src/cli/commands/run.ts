@@ -1,5 +1,6 @@
 // bpf-ts run OBJ --xdp IFACE: attach in the foreground, print the object's
-// counters every interval, and detach on every way out — --duration, Ctrl-C,
+// counters every interval, its events and, when it has an XSKMAP, the frames
+// it redirects to AF_XDP sockets, and detach on every way out — --duration, Ctrl-C,
 // SIGTERM, SIGHUP, SIGQUIT, a closed stdout, an error — leaving the interface
 // as it was. It attaches through an unpinned bpf_link, so even SIGKILL
 // leaves nothing behind (see ../foreground-xdp.ts).
@@ -15,6 +16,7 @@ import { attachForeground, type ForegroundXdp } from '../foreground-xdp.js';
 import { guard, writeStderr } from '../lifecycle.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 import { runTracing } from '../run-tracing.js';
+import { streamXskFrames, type XskStream } from '../xsk-frames.js';
 
 function positiveNumber(v: unknown, flag: string, fallback: number): number {
   if (v === undefined) return fallback;
@@ -25,7 +27,7 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 
 export const run = defineCommand({
   name: 'run',
-  summary: 'attach in the foreground, print counters every interval and events live, detach on Ctrl-C',
+  summary: 'attach in the foreground, print counters every interval and events (and AF_XDP frames) live, detach on Ctrl-C',
   usage:
     'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
   options: {
@@ -67,9 +69,11 @@ export const run = defineCommand({
     let att: ForegroundXdp | undefined;
     let timer: ReturnType<typeof setInterval> | undefined;
     let stopEvents: (() => void) | undefined;
+    let xsk: XskStream | null = null;
     const cleanup = guard('run: detach', (reason) => {
       clearInterval(timer);
       stopEvents?.();
+      xsk?.stop();
       if (!att) return;
       // Detach first: printing the last counters must not stand between a failure and the cleanup.
       const detached = att.detach();
@@ -78,6 +82,8 @@ export const run = defineCommand({
       else ctx.print(detached ? `detached ${prog.name} from ${att.ifname} (${reason})` : `${prog.name} was no longer attached to ${att.ifname}; left the interface alone`);
     });
     try {
+      // An XSKMAP's program needs sockets to redirect to: one per receive queue, there before it runs.
+      xsk = streamXskFrames(coll, ctx, { ifname: iface, ...(netns ? { netns } : {}) });
       att = attachForeground({ iface, progFd: coll.program(prog.name).fd.value, mode, netns, netlink: values.netlink === true, warn: (l) => writeStderr(l + '\n') });
       if (!ctx.json)
         ctx.print(`attached ${prog.name} (id ${att.progId}) to ${att.ifname} in ${att.mode} mode${att.via === 'link' ? ` through bpf_link ${att.linkId}` : ' through netlink'}; Ctrl-C detaches`);
@@ -97,6 +103,11 @@ export const run = defineCommand({
         );
 
       stopEvents = streamEvents(coll, ctx, headers);
+      if (xsk) {
+        const queues = xsk.queues.length === 1 ? `queue ${xsk.queues[0]}` : `queues 0-${xsk.queues.length - 1}`;
+        if (ctx.json) ctx.print(JSON.stringify({ xsk: { interface: att.ifname, queues: xsk.queues, maps: xsk.maps } }));
+        else ctx.print(`AF_XDP: a socket on ${att.ifname} ${queues}, registered in ${xsk.maps.join(', ')}; frames print as they arrive`);
+      }
       // Runs until --duration; signals and a closed pipe end the process from lifecycle.ts after the cleanup.
       await new Promise<void>((resolve) => {
         timer = setInterval(report, interval * 1000);
