@@ -48,7 +48,7 @@ export function streamXskFrames(coll: BpfCollection, ctx: CommandContext, where:
     for (let queue = 0; queue < count; queue++) {
       let xsk: XdpSocket;
       try {
-        xsk = XdpSocket.open({ iface: link.ifindex, queue, ...(where.netns ? { netns: where.netns } : {}) });
+        xsk = XdpSocket.open({ iface: where.ifname, queue, ...(where.netns ? { netns: where.netns } : {}) });
       } catch (e) {
         // Netlink counts the queues allocated; bind accepts only those in use
         // (veth allocates one per CPU and uses one). They are numbered from 0.

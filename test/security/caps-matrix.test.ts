@@ -75,6 +75,8 @@ function refusal(stderr: string): string {
   const sysctl = /\((\/proc\/sys\/[^)]*)\): (E[A-Z]+)/.exec(first);
   if (sysctl) return `write ${sysctl[1]}: ${sysctl[2]}`;
   if (/tracefs at .* not searchable/.test(first)) return "tracefs (root's, mode 0700): EACCES";
+  const sock = /(socket\([A-Z_]+\)) failed \((E[A-Z]+)\)/.exec(first);
+  if (sock) return `${sock[1]}: ${sock[2]}`;
   if (/^nsenter: .*Operation not permitted/.test(first)) return 'nsenter: EPERM';
   const nl = /: (EPERM|EACCES)/.exec(first);
   if (nl) return `netlink: ${nl[1]}`;
@@ -542,6 +544,19 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       },
       after: clearXdp,
       missing: { perfmon: /CAP_PERFMON/ },
+    },
+    {
+      command: 'run OBJ --xdp IFACE --duration S (AF_XDP: xsk_redirect, a socket per queue, inside the namespace)',
+      needs: ['bpf', 'net_admin', 'net_raw'],
+      netns: () => env.nsB,
+      args: () => ['run', unprivFixture('xsk_redirect.o'), '--xdp', env.vethB, '--mode', 'skb', '--duration', '0.3', '--interval', '0.1', '--json'],
+      check: (r) => {
+        expect(r.stdout).toContain(`{"xsk":{"interface":"${env.vethB}","queues":[0],"maps":["xsks"]}}`);
+        expect(xdpNone()).toBe(true);
+      },
+      after: clearXdp,
+      note: 'CAP_NET_RAW for the AF_XDP sockets',
+      missing: { net_raw: /CAP_NET_RAW/ },
     },
     {
       command: 'map dump PIN (pin mode 0644, owned by root)',
