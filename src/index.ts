@@ -156,4 +156,4 @@ export { EmulatedCollection, EmulatedProgram, EmulatedMap, type EmulateOptions, 
 export type { RegFile, RegNo, RegNoArray } from './vm/index.js';
 
 // AF_XDP sockets
-export { XdpSocket, XDP_COPY, XDP_ZEROCOPY, type XdpSocketOptions, type XdpStatistics } from './xsk/socket.js';
+export { XdpSocket, XdpSocketError, XDP_COPY, XDP_ZEROCOPY, type XdpSocketOptions, type XdpStatistics } from './xsk/socket.js';

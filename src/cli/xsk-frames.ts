@@ -8,8 +8,9 @@ import type { BpfCollection } from '../collection.js';
 import { withNetns } from '../netns.js';
 import { getLink } from '../netlink/link.js';
 import { NetlinkSocket } from '../netlink/socket.js';
+import { EINVAL } from '../sys/errno.js';
 import { BPF_MAP_TYPE } from '../uapi/bpf.js';
-import { XdpSocket } from '../xsk/socket.js';
+import { XdpSocket, XdpSocketError } from '../xsk/socket.js';
 import type { CommandContext } from './command.js';
 import { hexDump } from './events.js';
 import { writeStderr } from './lifecycle.js';
@@ -52,7 +53,7 @@ export function streamXskFrames(coll: BpfCollection, ctx: CommandContext, where:
       } catch (e) {
         // Netlink counts the queues allocated; bind accepts only those in use
         // (veth allocates one per CPU and uses one). They are numbered from 0.
-        if (queue > 0 && e instanceof Error && e.message.includes('failed (EINVAL)')) break;
+        if (queue > 0 && e instanceof XdpSocketError && e.errno === EINVAL) break;
         throw e;
       }
       sockets.push(xsk);

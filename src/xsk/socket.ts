@@ -100,6 +100,17 @@ export interface XdpStatistics {
   txRingEmptyDescs: bigint;
 }
 
+/** A call on an AF_XDP socket the kernel refused (code SYSCALL), with its errno. */
+export class XdpSocketError extends BpfError {
+  /** Positive errno. */
+  readonly errno: number;
+  constructor(message: string, errno: number) {
+    super('SYSCALL', message);
+    this.name = 'XdpSocketError';
+    this.errno = errno;
+  }
+}
+
 /** One mmap'd ring: the shared indexes and the descriptor area, as u32 words. */
 interface Ring {
   producer: Uint32Array;
@@ -235,7 +246,7 @@ export class XdpSocket implements Disposable, AsyncIterable<Buffer> {
       const raw = ffi.socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
       if (raw < 0) {
         const hint = -raw === EPERM ? capsHint([NEED_NET_RAW], 'refused by a security module') : 'the kernel needs CONFIG_XDP_SOCKETS';
-        throw new BpfError('SYSCALL', `${label}: socket(AF_XDP) failed (${errnoName(-raw)}): ${hint}`);
+        throw new XdpSocketError(`${label}: socket(AF_XDP) failed (${errnoName(-raw)}): ${hint}`, -raw);
       }
       return new XdpSocket(new Fd(raw, label), { queue, frameSize, frames, ringSize, ifindex, mode, label });
     });
@@ -428,13 +439,13 @@ export class XdpSocket implements Disposable, AsyncIterable<Buffer> {
     if (r < 0) throw this.#error(what, -r);
   }
 
-  #error(what: string, errno: number): BpfError {
+  #error(what: string, errno: number): XdpSocketError {
     let hint = '';
     if (errno === EPERM) hint = `: ${capsHint([NEED_NET_RAW], 'refused by a security module')}`;
     else if (errno === ENOBUFS && what.includes('UMEM')) {
       hint = `: the UMEM is locked memory: raise RLIMIT_MEMLOCK (ulimit -l), grant ${capName(CAP.IPC_LOCK)}, or ask for fewer frames`;
     } else if (what.startsWith('binding')) hint = bindHint(errno, this.mode);
-    return new BpfError('SYSCALL', `${this.#label}: ${what} failed (${errnoName(errno)})${hint}`);
+    return new XdpSocketError(`${this.#label}: ${what} failed (${errnoName(errno)})${hint}`, errno);
   }
 
   #closedError(): BpfError {

@@ -16,7 +16,7 @@ import { loadObject, type BpfCollection } from '../../src/collection.js';
 import { ping } from '../../src/net/icmp.js';
 import { netnsExists, withNetns } from '../../src/netns.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
-import { XdpSocket, type XdpSocketOptions } from '../../src/xsk/socket.js';
+import { XdpSocket, XdpSocketError, type XdpSocketOptions } from '../../src/xsk/socket.js';
 import { CliChild, fixture, worldReadablePackage } from '../helpers/cli.js';
 import { checksum, icmpEcho, ipv4, mac } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
@@ -181,7 +181,10 @@ describeRoot('AF_XDP socket on a veth, XDP redirecting into an XSKMAP', () => {
     expect(e.message).toBe(
       `AF_XDP socket on ${env!.vethB} queue 0 (netns ${env!.nsB}): binding to queue 0 failed (EBUSY): another AF_XDP socket is bound to this queue (still after 2 s): close it first`,
     );
+    expect(e).toBeInstanceOf(XdpSocketError);
+    expect((e as XdpSocketError).errno).toBe(16); // EBUSY
     e = thrown(() => open({ queue: 5 }));
+    expect((e as XdpSocketError).errno).toBe(22); // EINVAL
     expect(e.message).toMatch(/queue 5 .*binding to queue 5 failed \(EINVAL\): the queue does not exist on this interface/);
     e = thrown(() => open({ iface: 'nope0' }));
     expect(e).toMatchObject({ code: 'NO_SUCH_INTERFACE' });
