@@ -91,7 +91,7 @@ const PRINTS: { file: string; contains: string; stdout: RegExp[] }[] = [
   // "tgid pid" per task: a machine has more than ten.
   { file: 'docs/tracing.md', contains: 'attachIter', stdout: [/^(\d+ \d+\n){10,}/] },
   // Three pings from lab-a, redirected into the socket: 14 + 20 + 8 + 56 bytes each, echo requests 1..3.
-  { file: 'docs/xsk.md', contains: 'xsk.read()', stdout: [/^98 bytes, ICMP type 8 seq 1\n98 bytes, ICMP type 8 seq 2\n98 bytes, ICMP type 8 seq 3\n$/] },
+  { file: 'docs/xsk.md', contains: 'for await (const frame of xsk)', stdout: [/^98 bytes, ICMP type 8 seq 1\n98 bytes, ICMP type 8 seq 2\n98 bytes, ICMP type 8 seq 3\n$/] },
 ];
 
 /** What an sh command prints where the doc states it in a comment or prose: file, a part of the command, stdout patterns. */
