@@ -25,6 +25,7 @@ import { netnsPath } from '../../src/netns.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { ensureDist, ROOT } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
+import { udpFloodPreamble } from '../helpers/udp-flood.js';
 
 const SECONDS = Number(process.env.BPF_TS_FLOOD_SECONDS ?? 10);
 
@@ -74,16 +75,7 @@ const seqOf = (d: Buffer): number => Number(d.readBigUInt64LE(0));
  * bpf-ts's own sendto (a synchronous loop: node's dgram queues without
  * bound); says "half" and "done N", then stays until its stdin closes.
  */
-const flood = (ffi: string) => `
-import * as ffi from ${JSON.stringify(ffi)};
-const [ip, secs] = [process.argv[1], Number(process.argv[2])];
-const fd = ffi.socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */, 0);
-if (fd < 0) throw new Error('socket: errno ' + -fd);
-const addr = Buffer.alloc(16);
-addr.writeUInt16LE(2, 0);
-addr.writeUInt16BE(9, 2);
-Buffer.from(ip.split('.').map(Number)).copy(addr, 4);
-const payload = Buffer.alloc(18, 0x5a);
+const flood = (ffi: string) => `${udpFloodPreamble(ffi)}
 const start = Date.now();
 let half = false;
 let sent = 0;
