@@ -9,9 +9,10 @@
 // index (release); the consumer reads that index (acquire), then the
 // descriptors, then moves its own index.
 //
-// The UMEM is split once: the first half of the frames receive (they cycle
-// through fill -> rx -> back to fill), the second half send (free list ->
-// tx -> completion -> free list). Frames never move between the halves.
+// The UMEM is split once: the first half of the frames, at most a ring's
+// worth, receive (they cycle through fill -> rx -> back to fill), the rest
+// send (free list -> tx -> completion -> free list). Frames never move
+// between the two.
 
 import { BpfError } from '../errors.js';
 import type { BpfMap } from '../maps/map.js';
