@@ -15,6 +15,11 @@ import type { CommandContext } from './command.js';
 import { hexDump } from './events.js';
 import { writeStderr } from './lifecycle.js';
 
+// Printing frames needs no deep rings, and a NIC may have dozens of queues:
+// 1 MiB of locked UMEM per socket (128 receive frames), not the library's 4 MiB.
+const FRAMES = 256;
+const RING_SIZE = 128;
+
 /** Names of the object's XSKMAPs. */
 export function xskMapNames(coll: BpfCollection): string[] {
   return [...coll.maps].filter(([, m]) => m.type === BPF_MAP_TYPE.XSKMAP).map(([n]) => n);
@@ -49,7 +54,7 @@ export function streamXskFrames(coll: BpfCollection, ctx: CommandContext, where:
     for (let queue = 0; queue < count; queue++) {
       let xsk: XdpSocket;
       try {
-        xsk = XdpSocket.open({ iface: where.ifname, queue, ...(where.netns ? { netns: where.netns } : {}) });
+        xsk = XdpSocket.open({ iface: where.ifname, queue, frames: FRAMES, ringSize: RING_SIZE, ...(where.netns ? { netns: where.netns } : {}) });
       } catch (e) {
         // Netlink counts the queues allocated; bind accepts only those in use
         // (veth allocates one per CPU and uses one). They are numbered from 0.
