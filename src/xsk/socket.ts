@@ -323,9 +323,18 @@ export class XdpSocket implements Disposable, AsyncIterable<Buffer> {
     if (frame.byteLength > this.frameSize) {
       throw new BpfError('USAGE', `${this.#label}: a ${frame.byteLength}-byte frame does not fit a ${this.frameSize}-byte UMEM frame`);
     }
-    this.#reclaim();
     const tx = this.#tx;
-    if (this.#txFree.length === 0 || (this.#txProd - load(tx.consumer)) >>> 0 >= tx.mask + 1) return false;
+    const full = () => {
+      this.#reclaim();
+      return this.#txFree.length === 0 || (this.#txProd - load(tx.consumer)) >>> 0 >= tx.mask + 1;
+    };
+    // Full: kick first. The kernel sends a bounded batch per kick, and skips
+    // frames while the completion ring is full: what it left must not wait
+    // for a send() that never comes because the ring stays full.
+    if (full()) {
+      this.#kick();
+      if (full()) return false;
+    }
     const addr = this.#txFree.pop()!;
     this.#bytes.set(frame, addr);
     const w = (this.#txProd & tx.mask) * 4;
@@ -335,10 +344,15 @@ export class XdpSocket implements Disposable, AsyncIterable<Buffer> {
     tx.desc[w + 3] = 0;
     this.#txProd = (this.#txProd + 1) >>> 0;
     store(tx.producer, this.#txProd);
-    // Copy mode sends inside this call; zero-copy drivers are woken by it.
-    const r = ffi.sendto(this.fd, EMPTY, MSG_DONTWAIT, null);
-    if (r < 0 && -r !== EAGAIN && -r !== EBUSY && -r !== ENOBUFS) throw this.#error('sending (sendto)', -r);
+    this.#kick();
     return true;
+  }
+
+  /** Ask the kernel to send what the tx ring holds: copy mode sends inside this call, zero-copy drivers are woken by it. */
+  #kick(): void {
+    const r = ffi.sendto(this.fd, EMPTY, MSG_DONTWAIT, null);
+    // Busy or out of room now: what is queued goes with the next kick.
+    if (r < 0 && -r !== EAGAIN && -r !== EBUSY && -r !== ENOBUFS) throw this.#error('sending (sendto)', -r);
   }
 
   /** Send frames the kernel has finished with: back on the free list. */
