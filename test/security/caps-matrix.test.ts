@@ -403,6 +403,19 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       note: "a multi-program cgroup hook detaches only with the program's fd: opened by id (see below)",
     },
     {
+      command: 'run OBJ --program NAME --duration S (uprobe.multi on libc, auto-attached)',
+      needs: ['bpf', 'perfmon'],
+      args: () => ['run', unprivFixture('uprobe_multi.o'), '--program', 'umulti_auto', '--duration', '0.3', '--interval', '0.1', '--json'],
+      check: (r) => {
+        const lines = r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        expect(lines[0].attached).toMatchObject({ program: 'umulti_auto', target: 'uprobe.multi/libc.so.6:getpp*' });
+        expect(lines.at(-1)).toEqual({ detached: true, reason: 'duration' });
+      },
+    },
+    {
       command: 'run OBJ --program NAME --duration S (tracepoint, auto-attached)',
       needs: ['bpf', 'perfmon', 'dac_read_search'],
       args: () => ['run', unprivFixture('tracing.o'), '--program', 'tp_getppid', '--duration', '0.3', '--interval', '0.1', '--json'],
