@@ -14,10 +14,7 @@ import * as ffi from '../sys/ffi.js';
 const { setTimeout: sleep } = process.getBuiltinModule('node:timers/promises');
 
 const AF_INET = 2;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
 const IPPROTO_ICMP = 1;
-const MSG_DONTWAIT = 0x40;
 
 const ICMP_ECHOREPLY = 0;
 const ICMP_ECHO = 8;
@@ -77,7 +74,7 @@ export async function ping(opts: PingOptions): Promise<PingResult> {
   // Our identifier: raw sockets see every ICMP packet of the namespace.
   const id = (process.pid * 31 + ++identCounter) & 0xffff;
 
-  const fd = withNetns(opts.netns, () => ffi.socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP));
+  const fd = withNetns(opts.netns, () => ffi.socket(AF_INET, ffi.SOCK_RAW | ffi.SOCK_CLOEXEC, IPPROTO_ICMP));
   if (fd < 0) throw new BpfError('SYSCALL', `ping: socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) failed: ${errnoName(-fd)}`);
   try {
     const sa = Buffer.alloc(16); // struct sockaddr_in
@@ -99,7 +96,7 @@ export async function ping(opts: PingOptions): Promise<PingResult> {
     const buf = Buffer.alloc(65536);
     const deadline = Date.now() + timeoutMs;
     while (seen.size < count) {
-      const n = ffi.recv(fd, buf, MSG_DONTWAIT);
+      const n = ffi.recv(fd, buf, ffi.MSG_DONTWAIT);
       if (n === -EAGAIN || n === -EINTR) {
         if (Date.now() >= deadline) break;
         await sleep(pollMs);

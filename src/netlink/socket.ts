@@ -36,8 +36,6 @@ import {
 } from './message.js';
 
 const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
 export const NETLINK_ROUTE = 0;
 
 const SOL_SOCKET = 1;
@@ -84,7 +82,7 @@ export class NetlinkSocket implements Disposable {
 
   /** Open a socket in the calling thread's network namespace. */
   static open(options: NetlinkSocketOptions = {}): NetlinkSocket {
-    const fd = ffi.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, options.protocol ?? NETLINK_ROUTE);
+    const fd = ffi.socket(AF_NETLINK, ffi.SOCK_RAW | ffi.SOCK_CLOEXEC, options.protocol ?? NETLINK_ROUTE);
     if (fd < 0) throw new BpfError('NETLINK', `netlink: socket(AF_NETLINK) failed: ${errnoName(-fd)}`);
     try {
       const one = int32(1);

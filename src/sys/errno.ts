@@ -105,6 +105,7 @@ export const ERANGE = 34;
 export const ENOSYS = 38;
 export const ESTALE = 116;
 export const EOPNOTSUPP = 95;
+export const ENOBUFS = 105;
 export const ENOTSUPP = 524;
 
 /** "EPERM" for 1; "errno 999" for numbers this table does not know. */

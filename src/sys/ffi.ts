@@ -206,6 +206,11 @@ export function close(fd: number): number {
   return ret(lib().close(fd));
 }
 
+/** socket(2) type and flag, and the send/recv flag, the socket callers share. */
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0o2000000;
+export const MSG_DONTWAIT = 0x40;
+
 export function socket(domain: number, type: number, protocol: number): number {
   return ret(lib().socket(domain, type, protocol));
 }

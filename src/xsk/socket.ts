@@ -17,7 +17,7 @@
 import { BpfError } from '../errors.js';
 import type { BpfMap } from '../maps/map.js';
 import { CAP, capName, capsHint, NEED_NET_RAW } from '../sys/caps.js';
-import { errnoName } from '../sys/errno.js';
+import { EAGAIN, EBUSY, EINVAL, ENOBUFS, EOPNOTSUPP, EPERM, errnoName } from '../sys/errno.js';
 import { Fd } from '../sys/fd.js';
 import * as ffi from '../sys/ffi.js';
 import { retire, unmapWhenCollected } from '../sys/mapping.js';
@@ -27,8 +27,6 @@ import { BPF_MAP_TYPE } from '../uapi/bpf.js';
 
 export const AF_XDP = 44;
 export const SOL_XDP = 283;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
 
 // setsockopt/getsockopt names at SOL_XDP.
 const XDP_MMAP_OFFSETS = 1;
@@ -57,12 +55,6 @@ const UMEM_REG_SIZE = 32;
 const MMAP_OFFSETS_SIZE = 128;
 /** struct xdp_statistics: six u64 counters. */
 const STATISTICS_SIZE = 48;
-
-const MSG_DONTWAIT = 0x40;
-const EAGAIN = 11;
-const EBUSY = 16;
-const ENOBUFS = 105;
-const EPERM = 1;
 
 /** Loads are not reordered with other loads, nor stores with stores (TSO): plain accesses order as acquire/release. */
 const TSO = process.arch === 'x64' || process.arch === 'ia32';
@@ -244,7 +236,7 @@ export class XdpSocket implements Disposable, AsyncIterable<Buffer> {
       if (!ifindex) {
         throw new BpfError('NO_SUCH_INTERFACE', `${label}: no interface "${options.iface}"${options.netns ? ` in netns ${options.netns}` : ''} (see \`ip link\`)`);
       }
-      const raw = ffi.socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+      const raw = ffi.socket(AF_XDP, ffi.SOCK_RAW | ffi.SOCK_CLOEXEC, 0);
       if (raw < 0) {
         const hint = -raw === EPERM ? capsHint([NEED_NET_RAW], 'refused by a security module') : 'the kernel needs CONFIG_XDP_SOCKETS';
         throw new XdpSocketError(`${label}: socket(AF_XDP) failed (${errnoName(-raw)}): ${hint}`, -raw);
@@ -350,7 +342,7 @@ export class XdpSocket implements Disposable, AsyncIterable<Buffer> {
 
   /** Ask the kernel to send what the tx ring holds: copy mode sends inside this call, zero-copy drivers are woken by it. */
   #kick(): void {
-    const r = ffi.sendto(this.fd, EMPTY, MSG_DONTWAIT, null);
+    const r = ffi.sendto(this.fd, EMPTY, ffi.MSG_DONTWAIT, null);
     // Busy or out of room now: what is queued goes with the next kick.
     if (r < 0 && -r !== EAGAIN && -r !== EBUSY && -r !== ENOBUFS) throw this.#error('sending (sendto)', -r);
   }
@@ -496,11 +488,11 @@ function isPowerOfTwo(n: number): boolean {
 
 function bindHint(errno: number, mode: XdpSocket['mode']): string {
   switch (errno) {
-    case 22: // EINVAL
+    case EINVAL:
       return ': the queue does not exist on this interface (see `ethtool -l`), or the interface is down';
-    case 95: // EOPNOTSUPP
+    case EOPNOTSUPP:
       return mode === 'zerocopy' ? ": this driver has no zero-copy AF_XDP support: use mode 'copy'" : '';
-    case 16: // EBUSY
+    case EBUSY:
       return `: another AF_XDP socket is bound to this queue (still after ${BUSY_RETRY_MS / 1000} s): close it first`;
     default:
       return '';

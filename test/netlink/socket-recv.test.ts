@@ -15,6 +15,10 @@ const peer = vi.hoisted(() => ({
 }));
 
 vi.mock('../../src/sys/ffi.js', () => ({
+  // The socket constants NetlinkSocket takes from ffi, as the real module has them.
+  SOCK_RAW: 3,
+  SOCK_CLOEXEC: 0o2000000,
+  MSG_DONTWAIT: 0x40,
   socket: () => 42,
   close: () => 0,
   setsockopt: () => 0,
