@@ -134,7 +134,7 @@ export {
 } from './link/tracing.js';
 export { autoAttach, autoAttachPlan, type AutoAttachPlan } from './link/auto.js';
 export { tracefsRoot, tracepointId } from './link/tracefs.js';
-export { symbolFileOffset, matchFunctions, functionOffsets, resolveProbeBinary } from './link/uprobe-target.js';
+export { symbolFileOffset, functionsAt, matchFunctions, functionOffsets, resolveProbeBinary } from './link/uprobe-target.js';
 export type { LinkInfo, LinkDetails, ProgInfo, MapInfo } from './sys/info.js';
 // Typed access for modules written by `bpf-ts gen`.
 export { codec, layoutSize, type Codec, type Layout, type Field, type Scalar } from './typed/codec.js';

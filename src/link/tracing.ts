@@ -17,7 +17,7 @@ import { PERF_COUNT_SW_CPU_CLOCK, PERF_EVENT_IOC_ENABLE, PERF_TYPE_SOFTWARE, PER
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BpfLink, BpfLinkSet, progFdOf, type ProgramRef } from './link.js';
 import { tracepointId } from './tracefs.js';
-import { matchFunctions, resolveProbeBinary, symbolFileOffset } from './uprobe-target.js';
+import { functionsAt, matchFunctions, resolveProbeBinary, symbolFileOffset } from './uprobe-target.js';
 const { readFileSync, readSync } = process.getBuiltinModule('node:fs');
 
 /** A link that also owns the perf event it joins the program to. */
@@ -172,7 +172,7 @@ export function attachUprobeMulti(program: ProgramRef, binary: string, functions
   const label = typeof functions === 'string' ? functions : functions.join(',');
   const what = `${kind} ${path}:${label}${opts.pid !== undefined ? ` (pid ${opts.pid})` : ''}`;
   const bytes = readFileSync(path);
-  const points = typeof functions === 'string' ? matchFunctions(bytes, functions, path) : functions.map((name) => ({ name, offset: symbolFileOffset(bytes, name, path) }));
+  const points = typeof functions === 'string' ? matchFunctions(bytes, functions, path) : functionsAt(bytes, functions, path);
   if (points.length === 0) throw new BpfError('USAGE', `${what}: no function given`);
   if (opts.cookies && opts.cookies.length !== points.length) {
     throw new BpfError('USAGE', `${what}: ${opts.cookies.length} cookies for ${points.length} functions (${points.map((p) => p.name).join(', ')})`);

@@ -27,10 +27,22 @@ interface Shdr {
  * such as "abs@@GLIBC_2.2.5" matches "abs"). Throws NO_SUCH_TARGET.
  */
 export function symbolFileOffset(bytes: Uint8Array, symbol: string, path = 'binary'): number {
-  const offset = functionOffsets(bytes, path).get(symbol);
-  if (offset === undefined) throw new BpfError('NO_SUCH_TARGET', `${path}: no function ${symbol} in its symbol tables (.symtab/.dynsym)`);
-  return offset;
+  // The first definition: stop there rather than index the whole table.
+  for (const [name, offset] of eachFunction(bytes, path)) if (name === symbol) return offset;
+  throw noFunction(path, symbol);
 }
+
+/** symbolFileOffset for several functions, in their order, reading the symbol tables once. */
+export function functionsAt(bytes: Uint8Array, names: readonly string[], path = 'binary'): { name: string; offset: number }[] {
+  const all = functionOffsets(bytes, path);
+  return names.map((name) => {
+    const offset = all.get(name);
+    if (offset === undefined) throw noFunction(path, name);
+    return { name, offset };
+  });
+}
+
+const noFunction = (path: string, name: string) => new BpfError('NO_SUCH_TARGET', `${path}: no function ${name} in its symbol tables (.symtab/.dynsym)`);
 
 /**
  * The functions of `bytes` whose names match the glob `pattern` (`*` any
@@ -55,6 +67,13 @@ export function matchFunctions(bytes: Uint8Array, pattern: string, path = 'binar
  * has local functions too), then .dynsym; the first definition of a name wins.
  */
 export function functionOffsets(bytes: Uint8Array, path = 'binary'): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, offset] of eachFunction(bytes, path)) if (!out.has(name)) out.set(name, offset);
+  return out;
+}
+
+/** Each defined function's [name without version, file offset], .symtab first, then .dynsym (a name may come twice). */
+function* eachFunction(bytes: Uint8Array, path: string): Generator<[string, number]> {
   if (bytes.byteLength < 64 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
     throw new BpfError('NO_SUCH_TARGET', `${path}: not an ELF file`);
   }
@@ -76,7 +95,6 @@ export function functionOffsets(bytes: Uint8Array, path = 'binary'): Map<string,
       entsize: Number(dv.getBigUint64(b + 56, le)),
     });
   }
-  const out = new Map<string, number>();
   for (const want of [SHT_SYMTAB, SHT_DYNSYM]) {
     for (const tab of sh) {
       if (tab.type !== want || tab.entsize !== 24) continue;
@@ -93,15 +111,12 @@ export function functionOffsets(bytes: Uint8Array, path = 'binary'): Map<string,
         while (end < str.offset + str.size && bytes[end] !== 0) end++;
         const full = Buffer.from(bytes.buffer, bytes.byteOffset + nameOff, end - nameOff).toString('latin1');
         const at = full.indexOf('@');
-        const name = at < 0 ? full : full.slice(0, at);
-        if (out.has(name)) continue;
         const value = dv.getBigUint64(off + 8, le);
         const sec = sh[shndx]!;
-        out.set(name, Number(value - sec.addr) + sec.offset);
+        yield [at < 0 ? full : full.slice(0, at), Number(value - sec.addr) + sec.offset];
       }
     }
   }
-  return out;
 }
 
 const LIB_DIRS = ['/lib64', '/usr/lib64', '/lib', '/usr/lib', '/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu'];
