@@ -56,10 +56,13 @@ export function setForwarding(ns: string, on: boolean): void {
 }
 
 /** The "Ip:" counters of /proc/net/snmp in a namespace (Forwarding, InReceives, ForwDatagrams, …). */
-export function ipCounters(ns: string): Record<string, number> {
+export const ipCounters = (ns: string): Record<string, number> => snmpCounters(ns, 'Ip');
+
+/** One protocol's counters of /proc/net/snmp in a namespace ("Ip", "Icmp": InEchos, OutEchoReps, …). */
+export function snmpCounters(ns: string, proto: string): Record<string, number> {
   const text = withNetns(ns, () => readFileSync('/proc/thread-self/net/snmp', 'utf8'));
-  const [names, values] = text.split('\n').filter((l) => l.startsWith('Ip: '));
-  if (!names || !values) throw new Error(`no Ip: lines in /proc/net/snmp of ${ns}`);
+  const [names, values] = text.split('\n').filter((l) => l.startsWith(`${proto}: `));
+  if (!names || !values) throw new Error(`no ${proto}: lines in /proc/net/snmp of ${ns}`);
   const n = names.split(/\s+/).slice(1);
   const v = values.split(/\s+/).slice(1).map(Number);
   return Object.fromEntries(n.map((k, i) => [k, v[i]!]));

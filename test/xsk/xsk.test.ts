@@ -8,29 +8,20 @@
 // payload, counted in A's /proc/net/snmp), which comes back through the
 // socket. IPv6 is off and neighbours are static: exact frame counts.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachXdp, detachXdp, queryXdp } from '../../src/attach/xdp.js';
 import { loadObject, type BpfCollection } from '../../src/collection.js';
 import { ping } from '../../src/net/icmp.js';
-import { netnsExists, withNetns } from '../../src/netns.js';
+import { netnsExists } from '../../src/netns.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { XdpSocket, XdpSocketError, type XdpSocketOptions } from '../../src/xsk/socket.js';
 import { CliChild, fixture, worldReadablePackage } from '../helpers/cli.js';
 import { checksum, icmpEcho, ipv4, mac } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
+import { snmpCounters } from '../helpers/topology.js';
 import { thrown } from '../helpers/thrown.js';
 import { hasSetpriv, setprivArgs, type CapWord } from '../helpers/unpriv.js';
-
-/** ICMP counters of a namespace's /proc/net/snmp ("Icmp:" lines). */
-function icmpCounters(ns: string): Record<string, number> {
-  const text = withNetns(ns, () => readFileSync('/proc/thread-self/net/snmp', 'utf8'));
-  const [names, values] = text.split('\n').filter((l) => l.startsWith('Icmp: '));
-  const n = names!.split(/\s+/).slice(1);
-  const v = values!.split(/\s+/).slice(1).map(Number);
-  return Object.fromEntries(n.map((k, i) => [k, v[i]!]));
-}
 
 /** The next frame the socket's async iterator yields, or null after `ms`. */
 async function nextFrame(it: AsyncIterator<Buffer>, ms = 10_000): Promise<Buffer | null> {
@@ -130,7 +121,7 @@ describeRoot('AF_XDP socket on a veth, XDP redirecting into an XSKMAP', () => {
   it('sends a frame A’s kernel answers, and receives the answer', async () => {
     using xsk = open();
     xsk.register(coll!.map('xsks'));
-    const icmpBefore = icmpCounters(env!.nsA);
+    const icmpBefore = snmpCounters(env!.nsA, 'Icmp');
     const payload = Buffer.from('bpf-ts AF_XDP tx');
     const request = icmpEcho({ seq: 7, id: 0x1234, src: env!.ipB, dst: env!.ipA, ethSrc: env!.macB, ethDst: env!.macA, payload });
     const frames = xsk[Symbol.asyncIterator]();
@@ -148,7 +139,7 @@ describeRoot('AF_XDP socket on a veth, XDP redirecting into an XSKMAP', () => {
     expect(f.readUInt16BE(40)).toBe(7);
     expect(f.subarray(42)).toEqual(payload);
     expect(checksum(f.subarray(34))).toBe(0);
-    const icmpAfter = icmpCounters(env!.nsA);
+    const icmpAfter = snmpCounters(env!.nsA, 'Icmp');
     expect(icmpAfter.InEchos! - icmpBefore.InEchos!).toBe(1);
     expect(icmpAfter.OutEchoReps! - icmpBefore.OutEchoReps!).toBe(1);
     // Copy mode sends inside send(): the frame is back on the free list.
