@@ -88,16 +88,24 @@ export function streamEvents(coll: BpfCollection, ctx: CommandContext, headers: 
       throw e;
     }
     readers.push(reader);
-    void (async () => {
-      for await (const r of reader) ctx.print(formatEvent(name, r, ctx, headers.get(name)));
-    })().catch((e: unknown) => {
-      // A reader that fails (polling error, corrupt buffer) ends with one line, not an unhandled rejection.
-      writeStderr(`bpf-ts: events from ${name} stopped: ${e instanceof Error ? e.message : String(e)}\n`);
-    });
+    printEach(reader, (r) => formatEvent(name, r, ctx, headers.get(name)), ctx, `events from ${name}`);
   }
   return () => {
     for (const r of readers) r.close();
   };
+}
+
+/**
+ * Print each item of `source` as it arrives. A source that fails (polling
+ * error, corrupt buffer) ends with one line on stderr naming `what`, not an
+ * unhandled rejection.
+ */
+export function printEach<T>(source: AsyncIterable<T>, format: (item: T) => string, ctx: CommandContext, what: string): void {
+  void (async () => {
+    for await (const item of source) ctx.print(format(item));
+  })().catch((e: unknown) => {
+    writeStderr(`bpf-ts: ${what} stopped: ${e instanceof Error ? e.message : String(e)}\n`);
+  });
 }
 
 /** Names of the maps streamEvents reads. */

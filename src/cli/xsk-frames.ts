@@ -12,8 +12,7 @@ import { EINVAL } from '../sys/errno.js';
 import { BPF_MAP_TYPE } from '../uapi/bpf.js';
 import { XdpSocket, XdpSocketError } from '../xsk/socket.js';
 import type { CommandContext } from './command.js';
-import { hexDump } from './events.js';
-import { writeStderr } from './lifecycle.js';
+import { hexDump, printEach } from './events.js';
 
 // Printing frames needs no deep rings, and a NIC may have dozens of queues:
 // 1 MiB of locked UMEM per socket (128 receive frames), not the library's 4 MiB.
@@ -68,13 +67,7 @@ export function streamXskFrames(coll: BpfCollection, ctx: CommandContext, where:
     stop();
     throw e;
   }
-  for (const xsk of sockets) {
-    void (async () => {
-      for await (const frame of xsk) ctx.print(formatFrame(where.ifname, xsk.queue, frame, ctx));
-    })().catch((e: unknown) => {
-      writeStderr(`bpf-ts: AF_XDP frames from ${where.ifname} queue ${xsk.queue} stopped: ${e instanceof Error ? e.message : String(e)}\n`);
-    });
-  }
+  for (const xsk of sockets) printEach(xsk, (frame) => formatFrame(where.ifname, xsk.queue, frame, ctx), ctx, `AF_XDP frames from ${where.ifname} queue ${xsk.queue}`);
   return { queues: sockets.map((s) => s.queue), maps, stop };
 }
 
