@@ -70,6 +70,8 @@ export function insnText(i: Insn, names?: DisasmNames, slot = i.slot ?? 0): stri
       }
       if (o === op.BPF_NEG) return `${r}${dst} = -${r}${dst}`;
       if (o === op.BPF_MOV && x && off === 1 && c === op.BPF_ALU64) return `r${dst} = addr_space_cast(r${src}, ${imm >>> 16}, ${imm & 0xffff})`;
+      // The kernel's own form, only in translated code: a per-CPU address made absolute (inlined per-CPU lookups).
+      if (o === op.BPF_MOV && x && off === op.BPF_ADDR_PERCPU && c === op.BPF_ALU64) return `r${dst} = &(void __percpu *)(r${src})`;
       if (o === op.BPF_MOV && x && off !== 0) return `${r}${dst} = (s${off})${r}${src}`;
       let sym = ALU_SYM[o];
       if (sym === undefined) break;
@@ -130,6 +132,8 @@ export function insnText(i: Insn, names?: DisasmNames, slot = i.slot ?? 0): stri
       return `r${dst} = *(${m === op.BPF_MEMSX ? 's' : 'u'}${SIZE_NAME[op.size(code)]} *)${mem(src, off)}`;
     }
     case op.BPF_ST:
+      // A speculation barrier the verifier inserts (translated code only).
+      if (code === op.NOSPEC) return 'nospec';
       if (op.mode(code) !== op.BPF_MEM) break;
       return `*(u${SIZE_NAME[op.size(code)]} *)${mem(dst, off)} = ${imm}`;
     case op.BPF_STX: {

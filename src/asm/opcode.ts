@@ -92,6 +92,12 @@ export const CALL = BPF_JMP | BPF_CALL;
 export const CALLX = BPF_JMP | BPF_CALL | BPF_X;
 export const EXIT = BPF_JMP | BPF_EXIT;
 
+// Forms only the kernel writes, seen in translated (xlated) code:
+/** movsx's `off` value that marks a per-CPU address made absolute (BPF_ADDR_PERCPU). */
+export const BPF_ADDR_PERCPU = -1;
+/** BPF_ST | BPF_NOSPEC: a speculation barrier. */
+export const NOSPEC = BPF_ST | 0xc0;
+
 export const cls = (code: number): number => code & 0x07;
 export const aluOp = (code: number): number => code & 0xf0;
 export const srcBit = (code: number): number => code & 0x08;

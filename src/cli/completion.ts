@@ -2,7 +2,7 @@
 // table, so it always knows every command and option. It completes command
 // words, sub-commands, options, object files (*.o) for OBJ, interface names
 // for --xdp/--tc (of the --netns namespace when one is given), namespaces for
-// --netns, pin paths for map sub-commands, and a few fixed value lists. Names
+// --netns, pin paths for map and prog sub-commands, and a few fixed value lists. Names
 // inside the object (--program, --set NAME=, --max-entries MAP=) come from
 // `bpf-ts __complete WORDS…` (complete.ts), which the script calls back.
 
@@ -13,7 +13,7 @@ import { GLOBAL_HELP } from './option-help.js';
 /** Words that follow the command itself ("map dump", "testenv setup"). */
 export const SUBCOMMANDS: Record<string, string[]> = {
   map: ['dump', 'lookup', 'update', 'delete', 'list'],
-  prog: ['list'],
+  prog: ['list', 'dump'],
   link: ['list'],
   btf: ['dump', 'core'],
   testenv: ['setup', 'teardown', 'status', 'exec'],
@@ -109,8 +109,8 @@ ${cases}
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
-  elif [ "$cmd" = map ] && [[ " $subs " == *" \${COMP_WORDS[i+1]} "* ]] && [ $((i + 1)) -lt "$COMP_CWORD" ]; then
-    # map dump|lookup|…: a pin path (a file on bpffs) or id:N.
+  elif { [ "$cmd" = map ] || [ "$cmd" = prog ]; } && [[ " $subs " == *" \${COMP_WORDS[i+1]} "* ]] && [ $((i + 1)) -lt "$COMP_CWORD" ]; then
+    # map dump|lookup|…, prog dump: a pin path (a file on bpffs) or id:N.
     COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "id:" -- "$cur"))
   else
     COMPREPLY=($(compgen -W "$subs" -- "$cur") $(compgen -G "\${cur}*.o" 2>/dev/null) $(compgen -d -- "$cur"))

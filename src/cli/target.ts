@@ -1,7 +1,18 @@
 // Naming a kernel object on the command line: a bpffs pin path, or id:N.
 
+import { resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import { BpfMap } from '../maps/map.js';
+import { BpfProgram } from '../programs/program.js';
+import { readLinkPin } from './link-pins.js';
+
+/** N of "id:N", or undefined for a pin path; a malformed id is a USAGE error saying how to list the ids. */
+function idOf(target: string, what: 'map' | 'program', lister: string): number | undefined {
+  if (!target.startsWith('id:')) return undefined;
+  const id = /^id:([1-9]\d{0,9})$/.exec(target);
+  if (!id || Number(id[1]) > 0xffffffff) throw new BpfError('USAGE', `${target} is not a ${what} id: write id:N with N a kernel ${what} id (${lister} shows them)`);
+  return Number(id[1]);
+}
 
 /**
  * Open a map named on the command line. `readOnly` (map dump, map lookup)
@@ -10,10 +21,20 @@ import { BpfMap } from '../maps/map.js';
  */
 export function openMapTarget(target: string | undefined, opts: { readOnly?: boolean } = {}): BpfMap {
   if (!target) throw new BpfError('USAGE', 'name the map: a pin path on bpffs, or id:N');
-  if (target.startsWith('id:')) {
-    const id = /^id:([1-9]\d{0,9})$/.exec(target);
-    if (!id || Number(id[1]) > 0xffffffff) throw new BpfError('USAGE', `${target} is not a map id: write id:N with N a kernel map id (bpf-ts map list shows them)`);
-    return BpfMap.fromId(Number(id[1]), opts);
-  }
-  return BpfMap.fromPin(target, opts);
+  const id = idOf(target, 'map', 'bpf-ts map list');
+  return id === undefined ? BpfMap.fromPin(target, opts) : BpfMap.fromId(id, opts);
+}
+
+/**
+ * Open a program named on the command line: a pinned program, a pinned link
+ * (the program attached through it, as `load --link` leaves it; opened by id,
+ * which needs CAP_SYS_ADMIN), or id:N.
+ */
+export function openProgTarget(target: string | undefined): BpfProgram {
+  if (!target) throw new BpfError('USAGE', 'name the program: a pin path on bpffs (a program or a link), or id:N');
+  const id = idOf(target, 'program', 'bpf-ts prog list');
+  if (id !== undefined) return BpfProgram.fromId(id);
+  const link = readLinkPin(target, `open program ${resolve(target)}`);
+  if (link !== null && link !== 'other') return BpfProgram.fromId(link.progId);
+  return BpfProgram.fromPin(target);
 }

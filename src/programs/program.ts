@@ -2,13 +2,15 @@
 
 import { BpfError } from '../errors.js';
 import { BPF_PROG_GET_FD_BY_ID } from '../sys/bpf-cmd.js';
-import { Fd } from '../sys/fd.js';
+import { checkPinPath } from '../sys/bpffs.js';
+import { Fd, fdKind } from '../sys/fd.js';
 import { type ProgInfo, progInfo } from '../sys/info.js';
 import { getFdById, objGet } from '../sys/obj-attr.js';
 import { progTestRun, type TestRunResult } from '../sys/prog-attr.js';
 import { progTypeName, verdictName } from '../uapi/bpf.js';
 import { pinFd } from '../maps/pin.js';
 import { checkU32 } from '../maps/map.js';
+import { type XlatedProgram, xlatedProgram } from './xlated.js';
 
 export { XDP_ACTIONS, verdictName } from '../uapi/bpf.js';
 
@@ -34,11 +36,23 @@ export class BpfProgram {
     this.type = type;
   }
 
-  /** Open a pinned program. */
+  /**
+   * Open a pinned program. Like every pin bpf-ts opens, the path must not be
+   * a symlink and must belong to the caller or root (PIN_UNSAFE otherwise);
+   * a pin of a map or link is a BpfError saying what it is.
+   */
   static fromPin(path: string): BpfProgram {
-    const fd = new Fd(objGet(path, 0, `pinned program ${path}`), `program ${path}`);
-    const info = progInfo(fd.value);
-    return new BpfProgram(fd, info.name, info.type);
+    const abs = checkPinPath(path, 'program');
+    const fd = new Fd(objGet(abs, 0, `pinned program ${abs}`), `program ${abs}`);
+    try {
+      const kind = fdKind(fd.value);
+      if (kind !== 'prog') throw new BpfError('PROGRAM_INVALID', `${abs} is a pinned ${kind}, not a program${kind === 'map' ? ' (see bpf-ts map)' : kind === 'link' ? ' (see bpf-ts link)' : ''}`);
+      const info = progInfo(fd.value);
+      return new BpfProgram(fd, info.name, info.type);
+    } catch (e) {
+      fd.close();
+      throw e;
+    }
   }
 
   /** Open a program by kernel id. */
@@ -61,6 +75,16 @@ export class BpfProgram {
 
   get id(): number {
     return this.info().id;
+  }
+
+  /**
+   * The instructions as the kernel runs them, after the verifier's rewrites
+   * (what `bpftool prog dump xlated` shows), with maps, globals, calls and C
+   * source lines named. Needs CAP_BPF; helper names also need the kernel to
+   * show this process addresses (CAP_SYSLOG; see `addressesShown`).
+   */
+  xlated(): XlatedProgram {
+    return xlatedProgram(this.fd.value, `program ${this.name}`);
   }
 
   /** BPF_PROG_TEST_RUN on a frame (XDP, TC, socket filter, …). */

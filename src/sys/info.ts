@@ -144,6 +144,93 @@ export function progInfo(fd: number, opts: { mapIds?: boolean } = {}, context?: 
   };
 }
 
+// ------------------------------------------- a program's instructions
+
+/** What bpf_prog_info gives of a program's code: the instructions as the kernel runs them, and where its functions and source lines start. */
+export interface ProgInsns {
+  /** The translated ("xlated") instructions after the verifier's rewrites, host byte order. */
+  xlated: Uint8Array;
+  /**
+   * Why `xlated` is empty although the program has instructions: the caller
+   * lacks CAP_BPF ('capability'), or the kernel blinded the program's
+   * constants and shows it only to callers who may see kernel addresses
+   * ('blinded').
+   */
+  withheld?: 'capability' | 'blinded';
+  /** Address of each JITed function (0n when the kernel hides addresses from the caller); empty when not JITed. */
+  jitedKsyms: bigint[];
+  /** func_info: where each function starts, in xlated instruction slots, and its BTF FUNC type. */
+  funcInfo: { insnOff: number; typeId: number }[];
+  /** line_info, in xlated slots: offsets into the program's BTF strings; line and column packed as the kernel keeps them. */
+  lineInfo: { insnOff: number; fileNameOff: number; lineOff: number; lineCol: number }[];
+  /** The program's BTF object (0 when it has none). */
+  btfId: number;
+}
+
+// bpf_prog_info fields for the arrays, and the record sizes the kernel insists on.
+const XLATED_LEN = 20;
+const XLATED_PTR = 32;
+const NR_JITED_KSYMS = 104;
+const JITED_KSYMS = 112;
+const FUNC_INFO_REC_SIZE = 132;
+const FUNC_INFO = 136;
+const NR_FUNC_INFO = 144;
+const NR_LINE_INFO = 148;
+const LINE_INFO = 152;
+const LINE_INFO_REC_SIZE = 172;
+const FUNC_REC = 8; // struct bpf_func_info { u32 insn_off; u32 type_id; }
+const LINE_REC = 16; // struct bpf_line_info { u32 insn_off, file_name_off, line_off, line_col; }
+
+/** The program's instructions as the kernel holds them (two calls: the counts, then the arrays). */
+export function progInsns(fd: number, context?: string): ProgInsns {
+  const first = ffi.allocNative(PROG_INFO_SIZE);
+  objGetInfo(fd, first, context);
+  const f = first.bytes;
+  const xlatedLen = readU32(f, XLATED_LEN);
+  const nKsyms = readU32(f, NR_JITED_KSYMS);
+  const nFunc = readU32(f, NR_FUNC_INFO);
+  const nLine = readU32(f, NR_LINE_INFO);
+  const btfId = readU32(f, 128);
+  // Without CAP_BPF the kernel reports every length as 0 (bpf_prog_get_info_by_fd).
+  if (xlatedLen === 0) return { xlated: new Uint8Array(0), withheld: 'capability', jitedKsyms: [], funcInfo: [], lineInfo: [], btfId };
+  const insns = ffi.allocNative(xlatedLen);
+  const ksyms = ffi.allocNative(nKsyms * 8);
+  const funcs = ffi.allocNative(nFunc * FUNC_REC);
+  const lines = ffi.allocNative(nLine * LINE_REC);
+  const mem = ffi.allocNative(PROG_INFO_SIZE);
+  const m = mem.bytes;
+  writeU32(m, XLATED_LEN, xlatedLen);
+  writeU64(m, XLATED_PTR, insns.address);
+  writeU32(m, NR_JITED_KSYMS, nKsyms);
+  writeU64(m, JITED_KSYMS, ksyms.address);
+  if (nFunc > 0) {
+    writeU32(m, NR_FUNC_INFO, nFunc);
+    writeU32(m, FUNC_INFO_REC_SIZE, FUNC_REC);
+    writeU64(m, FUNC_INFO, funcs.address);
+  }
+  if (nLine > 0) {
+    writeU32(m, NR_LINE_INFO, nLine);
+    writeU32(m, LINE_INFO_REC_SIZE, LINE_REC);
+    writeU64(m, LINE_INFO, lines.address);
+  }
+  objGetInfo(fd, mem, context);
+  // A blinded program's instructions go only to callers who may see kernel addresses: the kernel clears the pointer instead.
+  if (readU64(m, XLATED_PTR) === 0n) return { xlated: new Uint8Array(0), withheld: 'blinded', jitedKsyms: [], funcInfo: [], lineInfo: [], btfId };
+  // The second call reports the counts again: copy no more than both calls saw.
+  const len = Math.min(xlatedLen, readU32(m, XLATED_LEN));
+  return {
+    xlated: Uint8Array.from(insns.bytes.subarray(0, len)),
+    // When the caller may not see kernel addresses the kernel clears jited_ksyms and leaves our buffer zeroed.
+    jitedKsyms: Array.from({ length: Math.min(nKsyms, readU32(m, NR_JITED_KSYMS)) }, (_, i) => readU64(ksyms.bytes, i * 8)),
+    funcInfo: Array.from({ length: Math.min(nFunc, readU32(m, NR_FUNC_INFO)) }, (_, i) => ({ insnOff: readU32(funcs.bytes, i * FUNC_REC), typeId: readU32(funcs.bytes, i * FUNC_REC + 4) })),
+    lineInfo: Array.from({ length: Math.min(nLine, readU32(m, NR_LINE_INFO)) }, (_, i) => {
+      const o = i * LINE_REC;
+      return { insnOff: readU32(lines.bytes, o), fileNameOff: readU32(lines.bytes, o + 4), lineOff: readU32(lines.bytes, o + 8), lineCol: readU32(lines.bytes, o + 12) };
+    }),
+    btfId,
+  };
+}
+
 // ------------------------------------------------------------------ links
 
 /** The type-specific part of bpf_link_info, for the link types bpf-ts attaches. */

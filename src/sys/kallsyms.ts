@@ -32,3 +32,31 @@ export function kallsymsAddresses(names: Iterable<string>, text?: string): Map<s
   }
   return out;
 }
+
+/** /proc/kallsyms as text, or null when it cannot be read. */
+export function readKallsyms(): string | null {
+  try {
+    return readFileSync(KALLSYMS, 'latin1');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The first symbol at each wanted address. Addresses that show as zero (the
+ * caller may not see kernel addresses) name nothing.
+ */
+export function kallsymsNamesAt(addresses: Iterable<bigint>, text: string): Map<bigint, string> {
+  const wanted = new Map<string, bigint>();
+  for (const a of addresses) if (a !== 0n) wanted.set(a.toString(16).padStart(16, '0'), a);
+  const out = new Map<bigint, string>();
+  if (wanted.size === 0) return out;
+  for (const line of text.split('\n')) {
+    const a = wanted.get(line.slice(0, line.indexOf(' ')));
+    if (a === undefined || out.has(a)) continue;
+    const sp2 = line.indexOf(' ', line.indexOf(' ') + 1);
+    const end = line.indexOf('\t', sp2 + 1);
+    out.set(a, line.slice(sp2 + 1, end < 0 ? undefined : end));
+  }
+  return out;
+}

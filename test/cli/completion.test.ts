@@ -142,4 +142,10 @@ describe('the bash completion function calls bpf-ts back', () => {
     expect(complete(['map', 'lookup', 'i'])).toEqual(['id:']);
     expect(complete(['map', 'd'])).toEqual(['dump', 'delete']);
   });
+
+  it('prog dump takes a pin path or id:', () => {
+    expect(complete(['prog', 'd'])).toEqual(['dump']);
+    expect(complete(['prog', 'dump', 'glob'])).toEqual(['globals.o']);
+    expect(complete(['prog', 'dump', 'i'])).toEqual(['id:']);
+  });
 });

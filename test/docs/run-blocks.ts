@@ -72,7 +72,8 @@ const PRINTS: { file: string; contains: string; stdout: RegExp[] }[] = [
   { file: 'docs/api.md', contains: 'hits.readBigUInt64LE(8)', stdout: [/^XDP_DROP\n103n 3n\n$/] },
   { file: 'docs/api.md', contains: 'blocked_src', stdout: [/^<Buffer c0 00 02 07> <Buffer 02 00 00 00>\n<Buffer 02 00 00 00>\n$/] },
   { file: 'docs/api.md', contains: 'g.seen_total', stdout: [/^8n 5n 9\n0n 10n\n$/] },
-  { file: 'docs/api.md', contains: 'repeat: 100', stdout: [/^1 XDP_DROP\ntrue\n$/] },
+  // 68 instructions in the kernel: the two per-CPU array lookups inlined.
+  { file: 'docs/api.md', contains: 'repeat: 100', stdout: [/^1 XDP_DROP\ncounters xdp_even_drop 68\ntrue\n$/] },
   { file: 'docs/api.md', contains: 'queryXdp', stdout: [/attached: 'native'/, /name: 'xdp_globals'/] },
   { file: 'docs/api.md', contains: 'rb.firstRecord()', stdout: [/^500 125250 16\n$/] },
   { file: 'docs/api.md', contains: 'listTc', stdout: [/tc_ingress/] },
@@ -105,7 +106,17 @@ const SH_PRINTS: { file: string; command: string; stdout: (RegExp | ((out: strin
   // 490 = 5 × 98 bytes (0x1ea) at key 0 (ingress) and key 1 (egress).
   { file: 'docs/tc.md', command: 'map dump', stdout: [/^key: 00 00 00 00 {2}value: ea 01 00 00 00 00 00 00\nkey: 01 00 00 00 {2}value: ea 01 00 00 00 00 00 00\n/] },
   { file: 'docs/cgroup.md', command: 'sh -c', stdout: [/^hello through sk_msg$/m] },
+  // The listing in the text block after the command's block, but for the id the kernel gave this run.
+  { file: 'docs/cli.md', command: 'prog dump', stdout: [(out) => expect(out.replace(/^xdp_b \(id \d+,/, 'xdp_b (id 3114,')).toBe(textBlockAfter('docs/cli.md', 'bpf-ts prog dump'))] },
 ];
+
+/** The first ```text block after the line of `file` that contains `marker`. */
+function textBlockAfter(file: string, marker: string): string {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const block = /^```text\n([\s\S]*?)^```/m.exec(text.slice(text.indexOf(marker)));
+  if (!block) throw new Error(`${file}: no text block after ${marker}`);
+  return block[1]!;
+}
 
 /** `map dump` text of a per-CPU map of u64: key hex → sum over CPUs. */
 function perCpuSums(out: string): Record<string, bigint> {

@@ -11,7 +11,7 @@ import { cliProcess, worldReadablePackage, type CliResult } from './cli.js';
 export const NOBODY = 65534;
 
 /** Capability names as setpriv spells them (lower case, no CAP_ prefix). */
-export type CapWord = 'bpf' | 'net_admin' | 'perfmon' | 'sys_admin' | 'net_raw' | 'dac_override' | 'dac_read_search' | 'sys_resource' | 'ipc_lock';
+export type CapWord = 'bpf' | 'net_admin' | 'perfmon' | 'sys_admin' | 'net_raw' | 'dac_override' | 'dac_read_search' | 'sys_resource' | 'ipc_lock' | 'syslog';
 
 export const capTitle = (c: CapWord): string => `CAP_${c.toUpperCase()}`;
 

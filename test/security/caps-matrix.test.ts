@@ -74,6 +74,7 @@ function refusal(stderr: string): string {
   if (mnt) return `${mnt[1]}: ${mnt[2]}`;
   const sysctl = /\((\/proc\/sys\/[^)]*)\): (E[A-Z]+)/.exec(first);
   if (sysctl) return `write ${sysctl[1]}: ${sysctl[2]}`;
+  if (/reading its instructions needs CAP_BPF/.test(first)) return 'BPF_OBJ_GET_INFO_BY_FD: no instructions reported';
   if (/tracefs at .* not searchable/.test(first)) return "tracefs (root's, mode 0700): EACCES";
   const sock = /(socket\([A-Z_]+\)) failed \((E[A-Z]+)\)/.exec(first);
   if (sock) return `${sock[1]}: ${sock[2]}`;
@@ -103,6 +104,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
   const tcPlain: BpfCollection[] = [];
   let map: BpfMap;
   let mapPin: string;
+  let progPin: string;
   const rows: Row[] = [];
   let failures = 0;
 
@@ -168,6 +170,10 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     map.pin(mapPin);
     chmodSync(mapPin, 0o644);
     coll = openObject(fixture('drop_all.o')).load({ programs: ['xdp_drop'], programType: 'xdp', ignorePinning: true });
+    // The program pinned and handed to the user, as a deployment would.
+    progPin = join(fs.path, 'caps_prog');
+    coll.program('xdp_drop').pin(progPin);
+    chownSync(progPin, NOBODY, NOBODY);
     for (let i = 0; i < 2; i++) tcPlain.push(openObject(fixture('tc_shared_map.o')).load({ programs: ['tc_ingress'], ignorePinning: true }));
     // Tracepoint ids live in tracefs: mounted (as root, as bpftool would) before the unprivileged runs.
     tracefsRoot();
@@ -614,6 +620,18 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       needs: ['sys_admin'],
       args: () => ['prog', 'list', '--json'],
       check: (r) => expect(JSON.stringify(r.json())).toContain(`${coll.program('xdp_drop').id}`),
+    },
+    {
+      command: 'prog dump PIN (a pin the user owns)',
+      needs: ['bpf'],
+      args: () => ['prog', 'dump', progPin, '--json'],
+      check: (r) =>
+        expect(r.json().instructions).toEqual([
+          { insn: 0, text: 'r0 = 1' },
+          { insn: 1, text: 'exit' },
+        ]),
+      note: 'helper names also need CAP_SYSLOG, source lines and map names CAP_SYS_ADMIN; without them a warning says so',
+      missing: { bpf: /needs CAP_BPF/ },
     },
     {
       command: 'demo',

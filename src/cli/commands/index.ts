@@ -57,7 +57,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'prog',
-    summary: 'list the programs loaded in the kernel',
+    summary: "list the programs loaded in the kernel; dump one's instructions as the kernel runs them",
     load: async () => (await import('./prog.js')).prog,
   },
   {
