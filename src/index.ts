@@ -67,6 +67,8 @@ export { btfFeatures } from './btf/features.js';
 export { btfInfo, btfFdById, kernelBtfById, loadBtf, type BtfInfo } from './btf/handle.js';
 export { BpfProgram, verdictName, type ProgramTestRun, type TestRunOptions } from './programs/program.js';
 export type { XlatedLine, XlatedMap, XlatedProgram } from './programs/xlated.js';
+export { attachSocketFilter, detachSocketFilter, attachReuseportProgram, type SocketAttachment, type SocketTarget } from './attach/socket.js';
+export { PacketSocket, type PacketSocketOptions } from './net/packet-socket.js';
 export { BpfSyscallError, type SyscallErrorInfo } from './sys/syscall-error.js';
 export { MapMemory } from './maps/memory.js';
 export type { Mapping as MemoryMapping } from './sys/ffi.js';

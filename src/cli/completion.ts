@@ -24,6 +24,7 @@ export const SUBCOMMANDS: Record<string, string[]> = {
 const VALUES: Record<string, string> = {
   xdp: '@iface',
   tc: '@iface',
+  socket: '@iface',
   netns: '@netns',
   mode: 'native skb hw auto',
   direction: 'ingress egress',

@@ -45,8 +45,8 @@ export function version(): string {
 /** Options of a few commands that users reach for on the wrong one. */
 const MISPLACED: Record<string, Record<string, string>> = {
   run: {
-    tc: 'run attaches XDP or tracing programs; for TC use load --tc',
-    cgroup: 'run attaches XDP or tracing programs; for cgroups use load --cgroup',
+    tc: 'run attaches XDP programs, socket filters or tracing programs; for TC use load --tc',
+    cgroup: 'run attaches XDP programs, socket filters or tracing programs; for cgroups use load --cgroup',
     link: 'run always attaches XDP through a bpf_link (unless --netlink); --link is for load',
   },
 };

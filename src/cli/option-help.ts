@@ -75,6 +75,7 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     all: { desc: 'also list every interface, with how many XDP and TC programs it has', group: OUT },
   },
   run: {
+    socket: { arg: 'IFACE', desc: "attach the object's socket filter to a packet socket on this interface (every frame it receives and sends)", group: WHERE },
     duration: { arg: 'SECONDS', desc: 'exit after this long', default: 'until Ctrl-C', group: 'run' },
     netlink: { desc: 'attach XDP through netlink instead of a bpf_link', default: 'bpf_link', group: WHERE },
   },

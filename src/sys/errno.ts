@@ -103,6 +103,7 @@ export const EINVAL = 22;
 export const ENOSPC = 28;
 export const ERANGE = 34;
 export const ENOSYS = 38;
+export const ENOTSOCK = 88;
 export const ESTALE = 116;
 export const EOPNOTSUPP = 95;
 export const ENOBUFS = 105;

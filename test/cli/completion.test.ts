@@ -131,10 +131,11 @@ describe('the bash completion function calls bpf-ts back', () => {
     expect(complete(['load', 'nope.o', '--program', ''])).toEqual([]);
   });
 
-  it('--xdp/--tc: interfaces of this namespace (/sys/class/net)', () => {
+  it('--xdp/--tc/--socket: interfaces of this namespace (/sys/class/net)', () => {
     const ifaces = readdirSync('/sys/class/net').sort();
     expect(sorted(complete(['load', 'x.o', '--xdp', '']))).toEqual(ifaces);
     expect(complete(['load', 'x.o', '--tc', 'l'])).toEqual(ifaces.filter((i) => i.startsWith('l')));
+    expect(complete(['run', 'x.o', '--socket', 'l'])).toEqual(ifaces.filter((i) => i.startsWith('l')));
   });
 
   it('map sub-commands take a pin path or id:', () => {

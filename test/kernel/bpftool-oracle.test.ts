@@ -78,6 +78,15 @@ describeRoot('bpftool prog loadall as the oracle', () => {
     expect(b.out).toContain('legacy map definitions');
     expect(ours('fixtures/legacy_extra.o')).toBeNull();
   });
+  it('socket_filter.o (samples/bpf sockex style): libbpf 1.x refuses its legacy maps; bpf-ts loads all three socket filters', () => {
+    const b = bpftoolLoadall('fixtures/socket_filter.o');
+    expect(b.ok).toBe(false);
+    expect(b.out).toContain('legacy map definitions');
+    expect(ours('fixtures/socket_filter.o')).toBeNull();
+    using c = openObject('fixtures/socket_filter.o').load();
+    expect([...c.programs.keys()].sort()).toEqual(['count_protocols', 'drop_marked', 'reuseport_second']);
+    for (const p of c.programs.values()) expect(p.typeName).toBe('socket_filter');
+  });
   it('map_extra.o: bpf-ts loads __ulong() (libbpf before 1.4 does not know it)', () => {
     const b = bpftoolLoadall('fixtures/map_extra.o');
     if (!b.ok) expect(b.out).toMatch(/map_extra/);

@@ -553,6 +553,18 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       after: clearXdp,
     },
     {
+      command: 'run OBJ --socket IFACE --duration S (socket filter on a packet socket, inside the namespace)',
+      needs: ['bpf', 'net_raw'],
+      netns: () => env.nsB,
+      args: () => ['run', unprivFixture('socket_filter.o'), '--socket', env.vethB, '--program', 'count_protocols', '--duration', '0.3', '--interval', '0.1', '--json'],
+      check: (r) => {
+        expect(r.stdout).toContain('"via":"packet socket"');
+        expect(r.stdout).toContain('{"detached":true,"reason":"duration"}');
+      },
+      note: 'CAP_NET_RAW for the packet socket',
+      missing: { net_raw: /CAP_NET_RAW/ },
+    },
+    {
       command: 'run OBJ --xdp IFACE --duration S (perf event array: syn_reporter, inside the namespace)',
       needs: ['bpf', 'net_admin', 'perfmon'],
       netns: () => env.nsB,

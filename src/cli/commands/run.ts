@@ -16,6 +16,7 @@ import { attachForeground, type ForegroundXdp } from '../foreground-xdp.js';
 import { guard, writeStderr } from '../lifecycle.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 import { runTracing } from '../run-tracing.js';
+import { runSocket } from '../run-socket.js';
 import { streamXskFrames, type XskStream } from '../xsk-frames.js';
 
 function positiveNumber(v: unknown, flag: string, fallback: number): number {
@@ -27,11 +28,12 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 
 export const run = defineCommand({
   name: 'run',
-  summary: 'attach in the foreground, print counters every interval and events (and AF_XDP frames) live, detach on Ctrl-C',
+  summary: 'attach in the foreground (XDP, a socket filter on a packet socket, tracing), print counters every interval and events and frames live, detach on Ctrl-C',
   usage:
-    'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] [--netns NAME]] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
+    'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] | --socket IFACE] [--netns NAME] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
   options: {
     xdp: { type: 'string' },
+    socket: { type: 'string' },
     mode: { type: 'string' },
     program: { type: 'string' },
     interval: { type: 'string' },
@@ -48,6 +50,14 @@ export const run = defineCommand({
     const iface = values.xdp;
     const interval = positiveNumber(values.interval, '--interval', 1);
     const duration = values.duration === undefined ? undefined : positiveNumber(values.duration, '--duration', 1);
+    if (values.socket !== undefined) {
+      if (iface) throw new BpfError('USAGE', 'run takes one of --xdp and --socket');
+      return runSocket(
+        file,
+        { iface: values.socket, netns: values.netns, program: values.program, set: values.set, maxEntries: values['max-entries'], interval, duration, eventType: values['event-type'] },
+        ctx,
+      );
+    }
     if (!iface) {
       // No hook given: attach every tracing program where its section says.
       const program = values.program;
