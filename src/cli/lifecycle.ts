@@ -55,6 +55,31 @@ export function guard(label: string, fn: (reason: ExitReason) => void): Guard {
   return { release, [Symbol.dispose]: () => release('done') };
 }
 
+/**
+ * The foreground part of `run`: `start` (which attaches), then `tick` every
+ * `interval` seconds until `duration` seconds have passed, then `cleanup`
+ * released with 'duration'; without a duration, until a signal or a closed
+ * pipe ends the process (after the cleanups). A throw releases `cleanup`
+ * with 'error' and goes on up. Returns the exit code.
+ */
+export async function foreground(cleanup: Guard, o: { interval: number; duration?: number; tick: () => void }, start: () => void | Promise<void>): Promise<number> {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  try {
+    await start();
+    await new Promise<void>((resolve) => {
+      timer = setInterval(o.tick, o.interval * 1000);
+      if (o.duration !== undefined) setTimeout(resolve, o.duration * 1000);
+    });
+    clearInterval(timer);
+    cleanup.release('duration');
+    return 0;
+  } catch (e) {
+    clearInterval(timer);
+    cleanup.release('error');
+    throw e;
+  }
+}
+
 /** Cleanups still registered (a command in the middle of something). */
 export function pendingCleanups(): number {
   return pending.length;

@@ -13,7 +13,7 @@ import { BPF_PROG_TYPE } from '../uapi/bpf.js';
 import type { CommandContext } from './command.js';
 import { counterReporter } from './counters.js';
 import { eventHeaders, eventMapNames, hexDump, printEach, streamEvents } from './events.js';
-import { guard } from './lifecycle.js';
+import { foreground, guard } from './lifecycle.js';
 import { warnLoad } from './load-warnings.js';
 import { applyMaxEntries } from './max-entries.js';
 import { applySets } from './run-tracing.js';
@@ -54,11 +54,9 @@ export async function runSocket(path: string, opts: SocketRunOptions, ctx: Comma
   const report = counterReporter(coll, ctx);
 
   let sock: PacketSocket | undefined;
-  let timer: ReturnType<typeof setInterval> | undefined;
   let stopEvents: (() => void) | undefined;
   // One cleanup on every way out (duration, signal, closed pipe, error: lifecycle.ts).
   const cleanup = guard('run: close the packet socket', (reason) => {
-    clearInterval(timer);
     stopEvents?.();
     if (!sock) return;
     sock.close();
@@ -66,29 +64,19 @@ export async function runSocket(path: string, opts: SocketRunOptions, ctx: Comma
     if (ctx.json) ctx.print(JSON.stringify({ detached: true, reason }));
     else ctx.print(`closed the packet socket on ${sock.ifname}: ${prog.name} is gone with it (${reason})`);
   });
-  try {
-    sock = PacketSocket.open(opts.iface, { netns: opts.netns, filter: coll.program(prog.name) });
+  // `await`: `coll` (using) must stay open until the run ends.
+  return await foreground(cleanup, { interval: opts.interval, duration: opts.duration, tick: report }, () => {
+    const s = (sock = PacketSocket.open(opts.iface, { netns: opts.netns, filter: coll.program(prog.name) }));
     const id = coll.program(prog.name).info().id;
-    if (ctx.json) ctx.print(JSON.stringify({ attached: { interface: sock.ifname, ifindex: sock.ifindex, program: prog.name, progId: id, via: 'packet socket' } }));
-    else ctx.print(`attached ${prog.name} (id ${id}) to a packet socket on ${sock.ifname}: it sees every frame the interface receives and sends; Ctrl-C closes it`);
+    if (ctx.json) ctx.print(JSON.stringify({ attached: { interface: s.ifname, ifindex: s.ifindex, program: prog.name, progId: id, via: 'packet socket' } }));
+    else ctx.print(`attached ${prog.name} (id ${id}) to a packet socket on ${s.ifname}: it sees every frame the interface receives and sends; Ctrl-C closes it`);
     stopEvents = streamEvents(coll, ctx, headers);
     // What the filter keeps (a non-zero verdict) is queued on the socket: print it as it arrives.
-    const s = sock;
     printEach(
       s,
       (frame) => (ctx.json ? JSON.stringify({ socket: { interface: s.ifname }, data: frame.toString('hex') }) : `[socket ${s.ifname}] ${frame.length} bytes\n${hexDump(frame)}`),
       ctx,
       `frames from the packet socket on ${s.ifname}`,
     );
-    // Runs until --duration; signals and a closed pipe end the process from lifecycle.ts after the cleanup.
-    await new Promise<void>((resolve) => {
-      timer = setInterval(report, opts.interval * 1000);
-      if (opts.duration !== undefined) setTimeout(resolve, opts.duration * 1000);
-    });
-    cleanup.release('duration');
-    return 0;
-  } catch (e) {
-    cleanup.release('error');
-    throw e;
-  }
+  });
 }

@@ -12,7 +12,7 @@ import type { ProgramSpec } from '../object/types.js';
 import type { CommandContext } from './command.js';
 import { counterReporter } from './counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from './events.js';
-import { guard } from './lifecycle.js';
+import { foreground, guard } from './lifecycle.js';
 
 export interface TracingRunOptions {
   programs?: string[];
@@ -97,13 +97,11 @@ export async function runTracing(path: string, opts: TracingRunOptions, ctx: Com
     skipped,
   );
   const links: (BpfLink | BpfLinkSet)[] = [];
-  let timer: ReturnType<typeof setInterval> | undefined;
   let stopEvents: (() => void) | undefined;
   const report = counterReporter(coll, ctx);
   // One cleanup on every way out (duration, signal, closed pipe, error: lifecycle.ts).
   // The links are unpinned, so even SIGKILL leaves nothing attached.
   const cleanup = guard('run: detach tracing links', (reason) => {
-    clearInterval(timer);
     stopEvents?.();
     const had = links.length > 0;
     for (const l of links.splice(0)) l.close();
@@ -116,7 +114,7 @@ export async function runTracing(path: string, opts: TracingRunOptions, ctx: Com
     if (ctx.json) ctx.print(JSON.stringify({ detached: true, reason }));
     else ctx.print(`detached every program (${reason})`);
   });
-  try {
+  return foreground(cleanup, { interval: opts.interval, duration: opts.duration, tick: report }, () => {
     const headers = eventHeaders(spec.file.btf, eventMapNames(coll), opts.eventType, spec.path);
     for (const p of attach) {
       if (!coll.programs.has(p.name)) continue;
@@ -144,15 +142,5 @@ export async function runTracing(path: string, opts: TracingRunOptions, ctx: Com
     if (links.length === 0) throw new BpfError('KERNEL_UNSUPPORTED', `${spec.path}: nothing could be attached on this kernel`);
     if (!ctx.json) ctx.print('Ctrl-C detaches');
     stopEvents = streamEvents(coll, ctx, headers);
-    // Runs until --duration; signals and a closed pipe end the process from lifecycle.ts after the cleanup.
-    await new Promise<void>((resolve) => {
-      timer = setInterval(report, opts.interval * 1000);
-      if (opts.duration !== undefined) setTimeout(resolve, opts.duration * 1000);
-    });
-    cleanup.release('duration');
-    return 0;
-  } catch (e) {
-    cleanup.release('error');
-    throw e;
-  }
+  });
 }

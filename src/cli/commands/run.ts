@@ -13,7 +13,7 @@ import { defineCommand } from '../command.js';
 import { counterReporter } from '../counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from '../events.js';
 import { attachForeground, type ForegroundXdp } from '../foreground-xdp.js';
-import { guard, writeStderr } from '../lifecycle.js';
+import { foreground, guard, writeStderr } from '../lifecycle.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 import { runTracing } from '../run-tracing.js';
 import { runSocket } from '../run-socket.js';
@@ -77,11 +77,9 @@ export const run = defineCommand({
     // Everything below is undone by this one cleanup, on every way out:
     // --duration, a signal, a closed pipe, an error (lifecycle.ts).
     let att: ForegroundXdp | undefined;
-    let timer: ReturnType<typeof setInterval> | undefined;
     let stopEvents: (() => void) | undefined;
     let xsk: XskStream | null = null;
     const cleanup = guard('run: detach', (reason) => {
-      clearInterval(timer);
       stopEvents?.();
       xsk?.stop();
       if (!att) return;
@@ -91,23 +89,23 @@ export const run = defineCommand({
       if (ctx.json) ctx.print(JSON.stringify({ detached, reason }));
       else ctx.print(detached ? `detached ${prog.name} from ${att.ifname} (${reason})` : `${prog.name} was no longer attached to ${att.ifname}; left the interface alone`);
     });
-    try {
+    // `await`: `coll` (using) must stay open until the run ends.
+    return await foreground(cleanup, { interval, duration, tick: report }, () => {
       // An XSKMAP's program needs sockets to redirect to: one per receive queue, there before it runs.
       xsk = streamXskFrames(coll, ctx, { ifname: iface, ...(netns ? { netns } : {}) });
-      att = attachForeground({ iface, progFd: coll.program(prog.name).fd.value, mode, netns, netlink: values.netlink === true, warn: (l) => writeStderr(l + '\n') });
-      if (!ctx.json)
-        ctx.print(`attached ${prog.name} (id ${att.progId}) to ${att.ifname} in ${att.mode} mode${att.via === 'link' ? ` through bpf_link ${att.linkId}` : ' through netlink'}; Ctrl-C detaches`);
+      const a = (att = attachForeground({ iface, progFd: coll.program(prog.name).fd.value, mode, netns, netlink: values.netlink === true, warn: (l) => writeStderr(l + '\n') }));
+      if (!ctx.json) ctx.print(`attached ${prog.name} (id ${a.progId}) to ${a.ifname} in ${a.mode} mode${a.via === 'link' ? ` through bpf_link ${a.linkId}` : ' through netlink'}; Ctrl-C detaches`);
       else
         ctx.print(
           JSON.stringify({
             attached: {
-              interface: att.ifname,
-              ifindex: att.ifindex,
+              interface: a.ifname,
+              ifindex: a.ifindex,
               program: prog.name,
-              progId: att.progId,
-              mode: att.mode,
-              via: att.via,
-              ...(att.linkId !== undefined ? { linkId: att.linkId } : {}),
+              progId: a.progId,
+              mode: a.mode,
+              via: a.via,
+              ...(a.linkId !== undefined ? { linkId: a.linkId } : {}),
             },
           }),
         );
@@ -115,19 +113,9 @@ export const run = defineCommand({
       stopEvents = streamEvents(coll, ctx, headers);
       if (xsk) {
         const queues = xsk.queues.length === 1 ? `queue ${xsk.queues[0]}` : `queues 0-${xsk.queues.length - 1}`;
-        if (ctx.json) ctx.print(JSON.stringify({ xsk: { interface: att.ifname, queues: xsk.queues, maps: xsk.maps } }));
-        else ctx.print(`AF_XDP: a socket on ${att.ifname} ${queues}, registered in ${xsk.maps.join(', ')}; frames print as they arrive`);
+        if (ctx.json) ctx.print(JSON.stringify({ xsk: { interface: a.ifname, queues: xsk.queues, maps: xsk.maps } }));
+        else ctx.print(`AF_XDP: a socket on ${a.ifname} ${queues}, registered in ${xsk.maps.join(', ')}; frames print as they arrive`);
       }
-      // Runs until --duration; signals and a closed pipe end the process from lifecycle.ts after the cleanup.
-      await new Promise<void>((resolve) => {
-        timer = setInterval(report, interval * 1000);
-        if (duration !== undefined) setTimeout(resolve, duration * 1000);
-      });
-      cleanup.release('duration');
-      return 0;
-    } catch (e) {
-      cleanup.release('error');
-      throw e;
-    }
+    });
   },
 });
