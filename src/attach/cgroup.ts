@@ -24,7 +24,8 @@ import { BPF_ATTACH_TYPE as A } from '../uapi/bpf.js';
 import { cgroupId, resolveCgroup } from './cgroup-mount.js';
 import { linkCreate, linkDetach } from '../sys/link-attr.js';
 import { BPF_F_ALLOW_MULTI, progAttach, progDetach, progQuery } from '../sys/prog-attach-attr.js';
-const { closeSync, existsSync, constants: fsConstants, openSync } = process.getBuiltinModule('node:fs');
+import { trustedPinAt } from '../sys/bpffs.js';
+const { closeSync, constants: fsConstants, openSync } = process.getBuiltinModule('node:fs');
 
 export { BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE, BPF_F_REPLACE } from '../sys/prog-attach-attr.js';
 export { cgroup2Mount, cgroupId, resolveCgroup } from './cgroup-mount.js';
@@ -239,7 +240,8 @@ function cgroupLinks(id: bigint, pins: readonly string[] = []): Map<string, { li
     }
   };
   for (const pin of pins) {
-    if (!existsSync(pin)) continue;
+    // A pin bpf-ts may not trust (a symlink another user planted) is not opened.
+    if (!trustedPinAt(pin)) continue;
     const fd = new Fd(objGet(pin, 0, `link pinned at ${pin}`), `link ${pin}`);
     try {
       if (fdKind(fd.value) === 'link') add(linkInfo(fd.value, `link pinned at ${pin}`), pin);

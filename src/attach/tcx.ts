@@ -24,7 +24,7 @@ import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js'
 import { linkCreate, linkDetach } from '../sys/link-attr.js';
 import { BPF_F_AFTER, BPF_F_BEFORE, BPF_F_ID, progDetach, progQuery } from '../sys/prog-attach-attr.js';
 import { TC_DIRECTIONS, isTcDirection, type TcDirection, type TcNetnsOption } from './tc.js';
-const { existsSync } = process.getBuiltinModule('node:fs');
+import { trustedPinAt } from '../sys/bpffs.js';
 
 export function tcxAttachType(direction: TcDirection): number {
   return direction === 'ingress' ? BPF_ATTACH_TYPE.TCX_INGRESS : BPF_ATTACH_TYPE.TCX_EGRESS;
@@ -155,7 +155,8 @@ export interface DetachTcxOptions extends TcNetnsOption {
 
 /** The link's fd from its pin when there is one there, else by id; null when it is gone. */
 function openTcxLink(linkId: number, pin: string | undefined): Fd | null {
-  if (pin && existsSync(pin)) {
+  // A pin bpf-ts may not trust (a symlink another user planted) is not opened: the link is found by id instead.
+  if (pin && trustedPinAt(pin)) {
     const fd = new Fd(objGet(pin, 0, `tcx link pinned at ${pin}`), `link ${pin}`);
     if (fdKind(fd.value) === 'link' && linkInfo(fd.value, `link pinned at ${pin}`).id === linkId) return fd;
     fd.close();

@@ -27,7 +27,7 @@ import { resolveInterface, unlessVanished, type InterfaceRef } from './iface.js'
 import { XDP_FLAGS_REPLACE, XDP_FLAGS_UPDATE_IF_NOEXIST, xdpModeFlag, type XdpAttachedState, type XdpAttachMode, type XdpMode } from './xdp-flags.js';
 import { detachXdpLinkById, listXdpLinks, xdpLinkCandidates, type XdpLinkInfo } from './xdp-link.js';
 import { occupiedSlots, readXdpState, slotOf, slotOwnedByLink, slotProgId, xdpSetAttrs, xdpStateOf, type XdpState } from './xdp-state.js';
-const { existsSync } = process.getBuiltinModule('node:fs');
+import { trustedPinAt } from '../sys/bpffs.js';
 
 export { attachXdpLink, XdpLink, listXdpLinks, type AttachXdpLinkOptions, type XdpLinkInfo } from './xdp-link.js';
 export type { InterfaceRef } from './iface.js';
@@ -293,7 +293,8 @@ export interface DetachXdpOptions extends XdpNetnsOption {
 /** Detach through the first pin holding an XDP link for `progId` on `ifindex`; its link id, or undefined. */
 function detachThroughPins(pins: readonly string[], ifindex: number, progId: number, ifname: string): number | undefined {
   for (const path of pins) {
-    if (!existsSync(path)) continue;
+    // A pin bpf-ts may not trust (a symlink another user planted) is not opened: the detach goes on without it.
+    if (!trustedPinAt(path)) continue;
     const fd = new Fd(objGet(path, 0, `XDP link pinned at ${path}`), `link ${path}`);
     try {
       if (fdKind(fd.value) !== 'link') continue;

@@ -190,6 +190,23 @@ export function checkExistingPin(path: string, purpose?: string): Stats | null {
 }
 
 /**
+ * Whether there is a pin bpf-ts may open at `path`: false when there is
+ * none, and when checkExistingPin would refuse it (a symlink, a pin or a
+ * directory on the way that another user owns or may write, no bpffs). For
+ * the detach paths that look where bpf-ts pins its links and go on by other
+ * means when what is there is not theirs: someone else's file must neither
+ * be opened nor stop the detach.
+ */
+export function trustedPinAt(path: string): boolean {
+  try {
+    return checkExistingPin(path) !== null;
+  } catch (e) {
+    if (e instanceof BpfError && (e.code === 'PIN_UNSAFE' || e.code === 'PIN_EXISTS' || e.code === 'NOT_BPFFS')) return false;
+    throw e;
+  }
+}
+
+/**
  * Pin the object behind `fd` at `path`: the parent must be on bpffs (walked
  * as above; with `mkdir` missing directories are made 0700) and nothing may
  * exist at `path` yet (BpfError 'PIN_EXISTS'); pins are never silently

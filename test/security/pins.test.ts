@@ -11,6 +11,7 @@ import { loadObject } from '../../src/collection.js';
 import { BpfMap } from '../../src/maps/map.js';
 import { openPinnedMap, unpin } from '../../src/maps/pin.js';
 import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
+import { defaultXdpLinkPin } from '../../src/cli/default-pins.js';
 import { cli, cliProcess, ensureDist, fixture, uniqueName } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { ATTACKER_UID, asAttacker, makeVethNs, mountSharedBpffs, removeNs, xdpProgIdOnV0 } from './helpers.js';
@@ -74,6 +75,25 @@ describeRoot('pins on a shared bpffs with an unprivileged attacker (uid 65534)',
     expect(r.stderr).not.toContain('    at ');
     expect(readdirSync(B('bpf-ts'))).toEqual([]);
     expect(xdpProgIdOnV0(ns)).toBe(0);
+  });
+
+  it("a symlink the attacker plants where detach looks for bpf-ts's link pins is skipped, not followed: detach still works", async () => {
+    // The program goes on through a link pinned where root says (--pin-link); the attacker then makes bpf-ts/ and a
+    // symlink at the name `load --link` pins under by default, pointing at a file of their own outside bpffs.
+    mkdirSync(B('root-links'), { mode: 0o700 });
+    expect((await cli('load', DROP_ALL, ...onV0(), '--bpffs', fs.path, '--link', '--pin-link', B('root-links', 'v0'))).code).toBe(0);
+    const bait = join(plain, 'bait');
+    writeFileSync(bait, '');
+    chownSync(bait, ATTACKER_UID, ATTACKER_UID);
+    expect(asAttacker(['mkdir', B('bpf-ts')]).status).toBe(0);
+    expect(asAttacker(['ln', '-s', bait, defaultXdpLinkPin(fs.path, 'v0', ns)]).status).toBe(0);
+    const r = await cli('detach', ...onV0().slice(0, 4), '--bpffs', fs.path);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(xdpProgIdOnV0(ns)).toBe(0);
+    // The link's own pin is gone with it; the symlink is left as it was: bpf-ts removes only pins it may trust.
+    expect(existsSync(B('root-links', 'v0'))).toBe(false);
+    expect(lstatSync(defaultXdpLinkPin(fs.path, 'v0', ns)).isSymbolicLink()).toBe(true);
   });
 
   it('an attacker-made --pin-maps directory is refused, by the CLI and the library', async () => {
