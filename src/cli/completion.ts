@@ -16,6 +16,7 @@ export const SUBCOMMANDS: Record<string, string[]> = {
   prog: ['list', 'dump'],
   link: ['list'],
   btf: ['dump', 'core'],
+  feature: ['probe'],
   testenv: ['setup', 'teardown', 'status', 'exec'],
   completion: ['bash', 'zsh'],
 };

@@ -96,6 +96,9 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     budget: { arg: 'N', desc: 'with --emulate: instructions before giving up', default: '1000000', group: 'emulator' },
     trace: { desc: 'with --emulate: print every executed instruction, the registers it changed and its C line', group: 'emulator' },
   },
+  feature: {
+    helpers: { desc: 'also list the helpers each program type may call (a probe per type and helper: about a second)', default: 'types and features only', group: OUT },
+  },
   map: {
     key: { arg: 'HEX', desc: 'key bytes as hex (lookup, update, delete)', group: 'entry' },
     value: { arg: 'HEX', desc: 'value bytes as hex (update)', group: 'entry' },

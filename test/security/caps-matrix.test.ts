@@ -74,6 +74,7 @@ function refusal(stderr: string): string {
   if (mnt) return `${mnt[1]}: ${mnt[2]}`;
   const sysctl = /\((\/proc\/sys\/[^)]*)\): (E[A-Z]+)/.exec(first);
   if (sysctl) return `write ${sysctl[1]}: ${sysctl[2]}`;
+  if (/probes were refused for want of/.test(first)) return 'every probe: EPERM';
   if (/reading its instructions needs CAP_BPF/.test(first)) return 'BPF_OBJ_GET_INFO_BY_FD: no instructions reported';
   if (/tracefs at .* not searchable/.test(first)) return "tracefs (root's, mode 0700): EACCES";
   const sock = /(socket\([A-Z_]+\)) failed \((E[A-Z]+)\)/.exec(first);
@@ -644,6 +645,14 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
         ]),
       note: 'helper names also need CAP_SYSLOG, source lines and map names CAP_SYS_ADMIN; without them a warning says so',
       missing: { bpf: /needs CAP_BPF/ },
+    },
+    {
+      command: 'feature probe',
+      needs: ['bpf'],
+      args: () => ['feature', 'probe', '--json'],
+      check: (r) => expect(r.json()).toMatchObject({ programTypes: { socket_filter: true }, mapTypes: { hash: true } }),
+      note: 'CAP_NET_ADMIN and CAP_PERFMON as well to tell the network and tracing program types; without them those read unknown and a warning names them',
+      missing: { bpf: /CAP_BPF/ },
     },
     {
       command: 'demo',

@@ -91,6 +91,11 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./disasm.js')).disasm,
   },
   {
+    name: 'feature',
+    summary: 'probe what the running kernel supports: program and map types, helpers, verifier features, BPF sysctls and config (like bpftool feature probe)',
+    load: async () => (await import('./feature.js')).feature,
+  },
+  {
     name: 'gen',
     summary: "write a TypeScript module typed from the object's BTF: maps, globals, programs, events",
     load: async () => (await import('./gen.js')).gen,
