@@ -18,10 +18,9 @@ import { EPERM } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
 import { type MapInfo, mapInfo, type ProgInsns, progInfo, progInsns } from '../sys/info.js';
 import { kallsymsAddresses, kallsymsNamesAt, readKallsyms } from '../sys/kallsyms.js';
-import { BPF_MAP_TYPE } from '../sys/map-type.js';
 import { GET_FD_BY_ID, getFdById } from '../sys/obj-attr.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
-import { progTypeName } from '../uapi/bpf.js';
+import { mapTypeName, progTypeName } from '../uapi/bpf.js';
 
 const { endianness } = process.getBuiltinModule('node:os');
 
@@ -166,11 +165,6 @@ export function xlatedProgram(fd: number, context?: string): XlatedProgram {
     mapNamesShown: maps.every((m) => m.info !== undefined),
     lines,
   };
-}
-
-function mapTypeName(type: number): string {
-  const e = Object.entries(BPF_MAP_TYPE).find(([, v]) => v === type);
-  return e ? e[0].toLowerCase() : `type ${type}`;
 }
 
 /** bpf_map_info of a map id; without CAP_SYS_ADMIN (EPERM) only the id is known. */
