@@ -69,6 +69,7 @@ export { BpfProgram, verdictName, type ProgramTestRun, type TestRunOptions } fro
 export type { XlatedLine, XlatedMap, XlatedProgram } from './programs/xlated.js';
 export { attachSocketFilter, detachSocketFilter, attachReuseportProgram, type SocketAttachment, type SocketTarget } from './attach/socket.js';
 export { PacketSocket, type PacketSocketOptions } from './net/packet-socket.js';
+export { attachNetfilter, NFPROTO, NF_INET_HOOK, type NetfilterOptions, type NetfilterFamily, type NetfilterHook } from './link/netfilter.js';
 export { haveProgramType, haveMapType, haveHelper, helperProbe, haveMiscFeatures, probeKernel, type KernelFeatures, type MiscFeatures } from './features/probe.js';
 export { BpfSyscallError, type SyscallErrorInfo } from './sys/syscall-error.js';
 export { MapMemory } from './maps/memory.js';

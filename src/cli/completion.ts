@@ -26,6 +26,7 @@ const VALUES: Record<string, string> = {
   xdp: '@iface',
   tc: '@iface',
   socket: '@iface',
+  netfilter: ['ipv4', 'ipv6'].flatMap((f) => ['prerouting', 'input', 'forward', 'output', 'postrouting'].map((h) => `${f}:${h}`)).join(' '),
   netns: '@netns',
   mode: 'native skb hw auto',
   direction: 'ingress egress',

@@ -45,11 +45,29 @@ export function version(): string {
 /** Options of a few commands that users reach for on the wrong one. */
 const MISPLACED: Record<string, Record<string, string>> = {
   run: {
-    tc: 'run attaches XDP programs, socket filters or tracing programs; for TC use load --tc',
-    cgroup: 'run attaches XDP programs, socket filters or tracing programs; for cgroups use load --cgroup',
+    tc: 'run attaches XDP programs, socket filters, netfilter programs or tracing programs; for TC use load --tc',
+    cgroup: 'run attaches XDP programs, socket filters, netfilter programs or tracing programs; for cgroups use load --cgroup',
     link: 'run always attaches XDP through a bpf_link (unless --netlink); --link is for load',
   },
 };
+
+/**
+ * `--priority -128`: parseArgs takes "-128" for an option. A negative number
+ * after an option that wants a value is that value (`--priority=-128`).
+ */
+function negativeValues(args: string[], options: Command['options']): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const next = args[i + 1];
+    const opt = options[a.replace(/^--/, '')];
+    if (a.startsWith('--') && !a.includes('=') && opt?.type === 'string' && next !== undefined && /^-\d+$/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
 
 /** parseArgs' error in our words: which option, what is wrong, where it belongs. */
 /** Every command's module (for messages and scripts that span commands). */
@@ -141,7 +159,7 @@ export async function run(argv: string[], io: { out?: (s: string) => void; err?:
     if (!entry) throw new BpfError('USAGE', `unknown command "${first}" (try bpf-ts --help)`);
     // Imported on use: only this command's modules load (fast start-up).
     const cmd = await entry.load();
-    const rest = argv.slice(argv.indexOf(first) + 1).concat(argv.slice(0, argv.indexOf(first)));
+    const rest = negativeValues(argv.slice(argv.indexOf(first) + 1).concat(argv.slice(0, argv.indexOf(first))), cmd.options);
     let parsed;
     try {
       parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...cmd.options }, allowPositionals: true, strict: true });

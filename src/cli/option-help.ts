@@ -76,6 +76,12 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
   },
   run: {
     socket: { arg: 'IFACE', desc: "attach the object's socket filter to a packet socket on this interface (every frame it receives and sends)", group: WHERE },
+    netfilter: {
+      arg: 'FAMILY:HOOK',
+      desc: "hook the object's netfilter program into this family (ipv4, ipv6) and hook (prerouting, input, forward, output, postrouting) of the namespace",
+      group: WHERE,
+    },
+    priority: { arg: 'N', desc: "with --netfilter: the hook's priority among netfilter's (iptables' filter table is 0)", default: '0', group: WHERE },
     duration: { arg: 'SECONDS', desc: 'exit after this long', default: 'until Ctrl-C', group: 'run' },
     netlink: { desc: 'attach XDP through netlink instead of a bpf_link', default: 'bpf_link', group: WHERE },
   },

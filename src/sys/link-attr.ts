@@ -29,6 +29,8 @@ export interface LinkCreateAttr {
   uprobeMulti?: UprobeMultiAttr;
   /** BPF_TRACE_KPROBE_MULTI: one link on many kernel functions. */
   kprobeMulti?: KprobeMultiAttr;
+  /** BPF_NETFILTER: the family, hook and priority of a netfilter hook in the caller's network namespace. */
+  netfilter?: { pf: number; hooknum: number; priority: number; flags: number };
 }
 
 /** BPF_F_UPROBE_MULTI_RETURN / BPF_F_KPROBE_MULTI_RETURN: attach at function return. */
@@ -92,6 +94,12 @@ export function linkCreate(a: LinkCreateAttr, context?: string): number {
     writeU32(attr, U + 4, m.syms.length);
     writeU64(attr, U + 8, syms.address);
     writeU64(attr, U + 24, cookies ? cookies.address : 0n);
+  } else if (a.netfilter) {
+    // union { struct { u32 pf; u32 hooknum; s32 priority; u32 flags; } netfilter }
+    writeU32(attr, U, a.netfilter.pf);
+    writeU32(attr, U + 4, a.netfilter.hooknum);
+    writeU32(attr, U + 8, a.netfilter.priority >>> 0);
+    writeU32(attr, U + 12, a.netfilter.flags);
   } else if (a.iterInfo) {
     // union { struct { u64 iter_info; u32 iter_info_len; } }
     keep = ffi.nativeCopy(a.iterInfo);

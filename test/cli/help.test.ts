@@ -70,7 +70,7 @@ describe('parser errors are in our words', () => {
   it('run --tc points to load --tc', async () => {
     const r = await cli('run', 'x.o', '--tc', 'eth0');
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('bpf-ts: run attaches XDP programs, socket filters or tracing programs; for TC use load --tc\n');
+    expect(r.stderr).toBe('bpf-ts: run attaches XDP programs, socket filters, netfilter programs or tracing programs; for TC use load --tc\n');
   });
 
   it('an unknown option names the command, its options and where the option belongs', async () => {

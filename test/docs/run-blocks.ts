@@ -93,6 +93,7 @@ const PRINTS: { file: string; contains: string; stdout: RegExp[] }[] = [
   { file: 'docs/tc.md', contains: 'attachTcx', stdout: [/priority: 1/, /handle: 1/, /tc_ingress/] },
   // "tgid pid" per task: a machine has more than ten.
   { file: 'docs/tracing.md', contains: 'attachIter', stdout: [/^(\d+ \d+\n){10,}/] },
+  { file: 'docs/api.md', contains: 'attachNetfilter(obj', stdout: [/^0\n3\n3n\n$/] },
   { file: 'docs/api.md', contains: 'haveProgramType', stdout: [/^true true\ntrue false\ntrue\n$/] },
   // Three echo requests in and three replies out, 98 bytes each; nothing queued.
   { file: 'docs/sockets.md', contains: "obj.program('count_protocols')", stdout: [/^6n 588n\nnull\n$/] },

@@ -566,6 +566,16 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       missing: { net_raw: /CAP_NET_RAW/ },
     },
     {
+      command: 'run OBJ --netfilter ipv4:prerouting --duration S (inside the namespace)',
+      needs: ['bpf', 'net_admin'],
+      netns: () => env.nsB,
+      args: () => ['run', unprivFixture('netfilter_drop.o'), '--netfilter', 'ipv4:prerouting', '--duration', '0.3', '--interval', '0.1', '--json'],
+      check: (r) => {
+        expect(r.stdout).toContain('"netfilter":{"family":"ipv4","hook":"prerouting","priority":0}');
+        expect(r.stdout).toContain('{"detached":true,"reason":"duration"}');
+      },
+    },
+    {
       command: 'run OBJ --xdp IFACE --duration S (perf event array: syn_reporter, inside the namespace)',
       needs: ['bpf', 'net_admin', 'perfmon'],
       netns: () => env.nsB,

@@ -26,28 +26,13 @@ import { bpftoolList } from '../helpers/bpftool.js';
 import { CliChild, fixture, ROOT } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { thrown } from '../helpers/thrown.js';
+import { sendUdp } from '../helpers/udp.js';
+import { until } from '../helpers/wait.js';
 
 const ICMP = 1;
 const UDP = 17;
 // An echo request as ping sends it: 14 Ethernet + 20 IPv4 + 8 ICMP + 56 payload.
 const ECHO_FRAME = 98;
-
-/** UDP datagrams from inside `ns` to ip:port, through a socket made there. */
-function sendUdp(ns: string, ip: string, port: number, payloads: string[]): void {
-  withNetns(ns, () => {
-    const fd = ffi.socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */ | ffi.SOCK_CLOEXEC, 0);
-    if (fd < 0) throw new Error(`socket: errno ${-fd}`);
-    try {
-      const addr = Buffer.alloc(16);
-      addr.writeUInt16LE(2, 0);
-      addr.writeUInt16BE(port, 2);
-      Buffer.from(ip.split('.').map(Number)).copy(addr, 4);
-      for (const p of payloads) if (ffi.sendto(fd, Buffer.from(p), 0, addr) !== p.length) throw new Error(`sendto ${p}`);
-    } finally {
-      ffi.close(fd);
-    }
-  });
-}
 
 /** Frames the socket has queued, waiting (bounded) until `n` are in: delivery is in B's softirq, after the send returns. */
 async function framesOf(s: PacketSocket, n: number): Promise<Buffer[]> {
@@ -268,11 +253,8 @@ describeRoot('socket filters on packet and UDP sockets', () => {
       run.child.kill('SIGINT');
       expect((await run.exited).code).toBe(130);
       expect(run.lines.at(-1)).toBe('{"detached":true,"reason":"SIGINT"}');
-      // The kernel frees a program in deferred work after its last reference goes: bounded wait.
-      const listed = () => bpftoolList('prog').some((p) => p.id === attached.progId);
-      const deadline = Date.now() + 10_000;
-      while (listed() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(listed()).toBe(false);
+      // The kernel frees a program in deferred work after its last reference goes.
+      expect(await until(() => !bpftoolList('prog').some((p) => p.id === attached.progId), 10_000, 50)).toBe(true);
     } finally {
       await run.kill();
     }

@@ -16,7 +16,7 @@ import { attachForeground, type ForegroundXdp } from '../foreground-xdp.js';
 import { foreground, guard, writeStderr } from '../lifecycle.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 import { runTracing } from '../run-tracing.js';
-import { runSocket } from '../run-socket.js';
+import { runNetfilter, runSocket } from '../run-one.js';
 import { streamXskFrames, type XskStream } from '../xsk-frames.js';
 
 function positiveNumber(v: unknown, flag: string, fallback: number): number {
@@ -26,14 +26,24 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
   return n;
 }
 
+/** A netfilter priority: an integer; netfilter keeps the two extremes of the s32 range. */
+function parsePriority(v: string | undefined): number {
+  if (v === undefined) return 0;
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v) || n <= -(2 ** 31) || n >= 2 ** 31 - 1) throw new BpfError('USAGE', `--priority must be an integer between -2147483647 and 2147483646, got ${v}`);
+  return n;
+}
+
 export const run = defineCommand({
   name: 'run',
-  summary: 'attach in the foreground (XDP, a socket filter on a packet socket, tracing), print counters every interval and events and frames live, detach on Ctrl-C',
+  summary: 'attach in the foreground (XDP, a socket filter on a packet socket, a netfilter hook, tracing), print counters every interval and events and frames live, detach on Ctrl-C',
   usage:
-    'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] | --socket IFACE] [--netns NAME] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
+    'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] | --socket IFACE | --netfilter FAMILY:HOOK [--priority N]] [--netns NAME] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
   options: {
     xdp: { type: 'string' },
     socket: { type: 'string' },
+    netfilter: { type: 'string' },
+    priority: { type: 'string' },
     mode: { type: 'string' },
     program: { type: 'string' },
     interval: { type: 'string' },
@@ -50,14 +60,12 @@ export const run = defineCommand({
     const iface = values.xdp;
     const interval = positiveNumber(values.interval, '--interval', 1);
     const duration = values.duration === undefined ? undefined : positiveNumber(values.duration, '--duration', 1);
-    if (values.socket !== undefined) {
-      if (iface) throw new BpfError('USAGE', 'run takes one of --xdp and --socket');
-      return runSocket(
-        file,
-        { iface: values.socket, netns: values.netns, program: values.program, set: values.set, maxEntries: values['max-entries'], interval, duration, eventType: values['event-type'] },
-        ctx,
-      );
-    }
+    const hooks = [iface, values.socket, values.netfilter].filter((h) => h !== undefined).length;
+    if (hooks > 1) throw new BpfError('USAGE', 'run takes one of --xdp, --socket and --netfilter');
+    const one = { netns: values.netns, program: values.program, set: values.set, maxEntries: values['max-entries'], interval, duration, eventType: values['event-type'] };
+    if (values.socket !== undefined) return runSocket(file, values.socket, one, ctx);
+    if (values.netfilter !== undefined) return runNetfilter(file, values.netfilter, parsePriority(values.priority), one, ctx);
+    if (values.priority !== undefined) throw new BpfError('USAGE', '--priority goes with --netfilter');
     if (!iface) {
       // No hook given: attach every tracing program where its section says.
       const program = values.program;

@@ -1,0 +1,13 @@
+// Waiting for what the kernel does after a call returns (a frame delivered
+// in softirq, a link or program freed in deferred work): poll `cond` until
+// it holds or `ms` pass. The bound is for a lost event only, never timing.
+
+/** True once `cond()` holds; false if it still does not after `ms`. */
+export async function until(cond: () => boolean, ms = 10_000, stepMs = 10): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+  return true;
+}
