@@ -51,9 +51,14 @@ function fdOf(s: SocketTarget): number {
   return -1;
 }
 
-function socketFd(s: SocketTarget, what: string): number {
+/**
+ * The file descriptor behind a socket: what a SOCKMAP, SOCKHASH or
+ * REUSEPORT_SOCKARRAY entry takes (`map.set(key, socketFd(server))`). A Node
+ * socket has one once bound or listening, until it closes.
+ */
+export function socketFd(s: SocketTarget, what = 'socket'): number {
   const fd = fdOf(s);
-  if (fd < 0) throw new BpfError('USAGE', `${what}: the socket has no file descriptor yet (or any more): attach once it is bound or listening ('listening' event), before it closes`);
+  if (fd < 0) throw new BpfError('USAGE', `${what}: the socket has no file descriptor yet (or any more): use it once it is bound or listening ('listening' event), before it closes`);
   return fd;
 }
 

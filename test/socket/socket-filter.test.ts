@@ -12,10 +12,11 @@
 //   others arrive byte for byte; and on a packet socket, the same verdicts.
 // - `bpf-ts run OBJ --socket IFACE`: counters, kept frames, Ctrl-C.
 import { execFileSync, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { attachReuseportProgram, attachSocketFilter, detachSocketFilter } from '../../src/attach/socket.js';
+import { attachReuseportProgram, attachSocketFilter, detachSocketFilter, socketFd } from '../../src/attach/socket.js';
 import { type BpfCollection, loadObject, openObject } from '../../src/collection.js';
 import { ping } from '../../src/net/icmp.js';
 import { PacketSocket } from '../../src/net/packet-socket.js';
@@ -148,6 +149,17 @@ describeRoot('socket filters on packet and UDP sockets', () => {
       a.detach(); // nothing left to detach: no error
     } finally {
       ffi.close(fd);
+    }
+    // socketFd: a number as is, an object's fd, a Node socket not bound yet refused in words.
+    expect(socketFd(7)).toBe(7);
+    expect(socketFd({ fd: 9 })).toBe(9);
+    const unbound = dgram.createSocket('udp4');
+    try {
+      expect(thrown(() => socketFd(unbound, 'sockmap entry')).message).toBe(
+        "sockmap entry: the socket has no file descriptor yet (or any more): use it once it is bound or listening ('listening' event), before it closes",
+      );
+    } finally {
+      unbound.close();
     }
     const file = openSync('/dev/null', 'r');
     try {
