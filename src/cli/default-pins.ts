@@ -17,6 +17,11 @@ export function defaultTcxLinkPin(bpffs: string, ifname: string, direction: TcDi
   return join(pinDir(bpffs), `tcx_${netns ? netns + '_' : ''}${ifname}_${direction}_${linkId}`);
 }
 
+/** A netfilter link: several may share a hook, so the link id is part of the name. */
+export function defaultNetfilterLinkPin(bpffs: string, family: string, hook: string, linkId: number, netns?: string): string {
+  return join(pinDir(bpffs), `netfilter_${netns ? netns + '_' : ''}${family}_${hook}_${linkId}`);
+}
+
 /** A cgroup link, by cgroup id (the directory's inode), hook and link id. */
 export function defaultCgroupLinkPin(bpffs: string, cgroupId: bigint | number, attachType: string, linkId: number): string {
   return join(pinDir(bpffs), `cgroup_${cgroupId}_${attachType}_${linkId}`);

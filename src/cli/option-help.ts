@@ -51,6 +51,12 @@ const COMMON: Record<string, OptionHelp> = {
 
 const OWN: Record<string, Record<string, OptionHelp>> = {
   load: {
+    netfilter: {
+      arg: 'FAMILY:HOOK',
+      desc: "hook the object's netfilter program into this family (ipv4, ipv6) and hook (prerouting, input, forward, output, postrouting), through a pinned bpf_link",
+      group: WHERE,
+    },
+    priority: { arg: 'N', desc: "TC: cls_bpf filter priority (1…65535); netfilter: the hook priority (iptables' filter table is 0)", default: '1 (TC), 0 (netfilter)', group: 'tc' },
     'sk-msg-program': { arg: 'NAME', desc: 'the sk_msg program to attach to --sk-msg', default: 'the only sk_msg program', group: 'cgroup' },
     'pin-maps': { arg: 'DIR', desc: 'also pin every map of the object under DIR', group: 'pins' },
     replace: { desc: 'replace the program already attached (else refuse)', group: WHERE },

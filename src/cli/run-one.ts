@@ -42,7 +42,8 @@ interface Hook {
   attach(coll: BpfCollection, prog: string, progId: number): { where: string; json: Record<string, unknown>; close(): void; closed: string };
 }
 
-function chooseProgram(spec: ReturnType<typeof openObject>, hook: Hook, name: string | undefined): ProgramSpec {
+/** The program for a hook: --program (of the right type), or the object's only one of that type. */
+export function chooseProgram(spec: ReturnType<typeof openObject>, hook: Pick<Hook, 'kind' | 'type' | 'section' | 'option'>, name: string | undefined): ProgramSpec {
   const fits = spec.programs.filter((p) => p.type === hook.type);
   if (name !== undefined) {
     const p = spec.program(name);
@@ -114,6 +115,14 @@ export function runSocket(path: string, iface: string, opts: OneRunOptions, ctx:
     opts,
     ctx,
   );
+}
+
+/** A netfilter priority: an integer; netfilter keeps the two extremes of the s32 range. */
+export function parsePriority(v: string | undefined): number {
+  if (v === undefined) return 0;
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v) || n <= -(2 ** 31) || n >= 2 ** 31 - 1) throw new BpfError('USAGE', `--priority must be an integer between -2147483647 and 2147483646, got ${v}`);
+  return n;
 }
 
 /** "ipv4:prerouting" → its family and hook. */

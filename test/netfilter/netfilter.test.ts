@@ -4,6 +4,8 @@
 // what the kernel itself counts: B's /proc/net/snmp sees none of the
 // dropped echo requests (dropped before ICMP), the link as bpftool lists it,
 // and pings answered again once the link is closed.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type BpfCollection, loadObject } from '../../src/collection.js';
 import { attachNetfilter } from '../../src/link/netfilter.js';
@@ -11,7 +13,8 @@ import { ping } from '../../src/net/icmp.js';
 import { linkInfo } from '../../src/sys/info.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { bpftoolList } from '../helpers/bpftool.js';
-import { CliChild, fixture } from '../helpers/cli.js';
+import { mountBpffs } from '../helpers/bpffs.js';
+import { CliChild, cliOk, fixture } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { thrown } from '../helpers/thrown.js';
 import { snmpCounters } from '../helpers/topology.js';
@@ -67,6 +70,24 @@ describeRoot('netfilter programs hooked with bpf_link', () => {
     );
     const wrong = thrown(() => attachNetfilter(sock.program('drop_marked'), { family: 'ipv4', hook: 'input', priority: 1, netns: env.nsB }));
     expect(wrong.message).toMatch(/^BPF_LINK_CREATE \(netfilter ipv4 input priority 1 \(netns [\w-]+\)\): EINVAL.* \(the program must be a netfilter program, from a "netfilter" section\)$/);
+  });
+
+  it('bpf-ts load OBJ --netfilter ipv4:input: stays hooked after the command, through its pinned link; detach --pin-link unhooks it', async () => {
+    const fs = mountBpffs();
+    try {
+      const out = (await cliOk('load', fixture('netfilter_drop.o'), '--netfilter', 'ipv4:input', '--priority', '-10', '--netns', env.nsB, '--bpffs', fs.path, '--json')).json();
+      expect(out).toMatchObject({ program: 'nf_drop_icmp', netfilter: { family: 'ipv4', hook: 'input', priority: -10 }, netns: env.nsB });
+      expect(out.linkPin).toBe(join(fs.path, 'bpf-ts', `netfilter_${env.nsB}_ipv4_input_${out.linkId}`));
+      expect(bpftoolList<{ id: number; prog_id: number }>('link').find((l) => l.id === out.linkId)?.prog_id).toBe(out.progId);
+      expect(await ping({ netns: env.nsA, to: env.ipB, count: 2, timeoutMs: 300 })).toMatchObject({ received: 0 });
+      const d = await cliOk('detach', '--pin-link', out.linkPin);
+      expect(d.stdout).toContain(`detached bpf_link ${out.linkId}`);
+      expect(existsSync(out.linkPin)).toBe(false);
+      expect(existsSync(join(fs.path, 'bpf-ts'))).toBe(false);
+      expect(await ping({ netns: env.nsA, to: env.ipB, count: 2 })).toMatchObject({ received: 2 });
+    } finally {
+      fs.unmount();
+    }
   });
 
   it('bpf-ts run OBJ --netfilter ipv4:prerouting --priority -128: counters while it runs, unhooked on Ctrl-C', async () => {

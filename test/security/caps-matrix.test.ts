@@ -576,6 +576,18 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       },
     },
     {
+      command: 'load OBJ --netfilter ipv4:input (inside the namespace, link pinned in a directory the user owns)',
+      needs: ['bpf', 'net_admin'],
+      netns: () => env.nsB,
+      args: () => ['load', unprivFixture('netfilter_drop.o'), '--netfilter', 'ipv4:input', '--pin-link', join(userDir(), 'nf_link'), '--json'],
+      check: (r) => {
+        expect(r.json()).toMatchObject({ netfilter: { family: 'ipv4', hook: 'input', priority: 0 }, linkPin: join(userDir(), 'nf_link') });
+        expect(existsSync(join(userDir(), 'nf_link'))).toBe(true);
+      },
+      // The pin is the link's last reference: removing it unhooks the program.
+      after: () => rmSync(join(userDir(), 'nf_link'), { force: true }),
+    },
+    {
       command: 'run OBJ --xdp IFACE --duration S (perf event array: syn_reporter, inside the namespace)',
       needs: ['bpf', 'net_admin', 'perfmon'],
       netns: () => env.nsB,

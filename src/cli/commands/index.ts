@@ -21,7 +21,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'load',
-    summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg (stays attached)',
+    summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg, netfilter (stays attached)',
     load: async () => (await import('./load.js')).load,
   },
   {

@@ -15,6 +15,7 @@ import { BpfError } from '../../errors.js';
 import { DEFAULT_BPFFS } from '../../maps/pin.js';
 import { defineCommand, type OptionSpec, type OptionValues } from '../command.js';
 import { loadCgroup } from '../load-cgroup.js';
+import { loadNetfilter } from '../load-netfilter.js';
 import { loadTc } from '../load-tc.js';
 import { loadPinLinks } from '../load-tracing.js';
 import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
@@ -23,6 +24,7 @@ import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 const loadOptions = {
   xdp: { type: 'string' },
   tc: { type: 'string' },
+  netfilter: { type: 'string' },
   direction: { type: 'string' },
   priority: { type: 'string' },
   handle: { type: 'string' },
@@ -49,9 +51,9 @@ export type LoadValues = OptionValues<typeof loadOptions>;
 
 export const load = defineCommand({
   name: 'load',
-  summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg (stays attached)',
+  summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg, netfilter (stays attached)',
   usage:
-    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--max-entries MAP=N]… [--ignore-memory-limit] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
+    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] | --netfilter FAMILY:HOOK [--priority N] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--max-entries MAP=N]… [--ignore-memory-limit] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
   options: loadOptions,
   run(positionals, values, ctx) {
     const [file, ...more] = positionals;
@@ -60,6 +62,10 @@ export const load = defineCommand({
       if (values.xdp || values.tc || values.cgroup || values['sk-msg'])
         throw new BpfError('USAGE', '--pin-links attaches tracing programs where their sections say; it does not go with --xdp, --tc or --cgroup');
       return loadPinLinks(file, values['pin-links'], { program: values.program, set: values.set }, ctx);
+    }
+    if (values.netfilter !== undefined) {
+      checkBpffsOption(values.bpffs);
+      return loadNetfilter(file, { ...values, netfilter: values.netfilter }, ctx, values.bpffs ?? DEFAULT_BPFFS);
     }
     const kinds = [values.xdp && '--xdp', values.tc && '--tc', (values.cgroup || values['sk-msg']) && '--cgroup/--sk-msg'].filter(Boolean);
     if (kinds.length > 1) throw new BpfError('USAGE', `load attaches one kind at a time: ${kinds.join(' and ')} given`);

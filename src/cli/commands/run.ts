@@ -16,21 +16,13 @@ import { attachForeground, type ForegroundXdp } from '../foreground-xdp.js';
 import { foreground, guard, writeStderr } from '../lifecycle.js';
 import { parseMode, selectXdpProgram, xdpProgramNames } from '../xdp-select.js';
 import { runTracing } from '../run-tracing.js';
-import { runNetfilter, runSocket } from '../run-one.js';
+import { parsePriority, runNetfilter, runSocket } from '../run-one.js';
 import { streamXskFrames, type XskStream } from '../xsk-frames.js';
 
 function positiveNumber(v: unknown, flag: string, fallback: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new BpfError('USAGE', `${flag} must be a positive number of seconds, got ${String(v)}`);
-  return n;
-}
-
-/** A netfilter priority: an integer; netfilter keeps the two extremes of the s32 range. */
-function parsePriority(v: string | undefined): number {
-  if (v === undefined) return 0;
-  const n = Number(v);
-  if (!/^-?\d+$/.test(v) || n <= -(2 ** 31) || n >= 2 ** 31 - 1) throw new BpfError('USAGE', `--priority must be an integer between -2147483647 and 2147483646, got ${v}`);
   return n;
 }
 
