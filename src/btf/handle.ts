@@ -14,6 +14,7 @@ import { ENOENT } from '../sys/errno.js';
 import { readU32, writeU32, writeU64 } from '../sys/endian.js';
 import * as ffi from '../sys/ffi.js';
 import { Fd } from '../sys/fd.js';
+import { ids, withIdFd } from '../sys/ids.js';
 import { objGetInfo } from '../sys/info.js';
 import { GET_FD_BY_ID, getFdById } from '../sys/obj-attr.js';
 import { vmlinuxBtf } from './kernel.js';
@@ -39,26 +40,60 @@ export interface BtfInfo {
 
 /** bpf_btf_info of a BTF fd, raw blob included (two calls: size first, then the bytes). */
 export function btfInfo(fd: number, context?: string): BtfInfo {
+  const { id, name, kernelBtf, raw } = queryBtfInfo(fd, context, true);
+  return { id, name, kernelBtf, raw: raw! };
+}
+
+/** What `bpf-ts btf list` shows of a BTF object: no blob copied. */
+export interface BtfSummary {
+  id: number;
+  name: string;
+  kernelBtf: boolean;
+  /** Bytes of the raw blob. */
+  size: number;
+}
+
+/** bpf_btf_info without the blob: its size and name. */
+export function btfSummary(fd: number, context?: string): BtfSummary {
+  const { id, name, kernelBtf, size } = queryBtfInfo(fd, context, false);
+  return { id, name, kernelBtf, size };
+}
+
+/** Two calls: the sizes first, then with room for the name (and the blob when `withBlob`). */
+function queryBtfInfo(fd: number, context: string | undefined, withBlob: boolean): BtfSummary & { raw?: Uint8Array } {
   const first = ffi.allocNative(BTF_INFO_SIZE);
   objGetInfo(fd, first, context);
   const size = readU32(first.bytes, BTF_SIZE);
   const nameLen = readU32(first.bytes, NAME_LEN);
-  const blob = ffi.allocNative(Math.max(size, 1));
+  const blob = withBlob ? ffi.allocNative(Math.max(size, 1)) : null;
   const name = ffi.allocNative(nameLen + 1);
   const mem = ffi.allocNative(BTF_INFO_SIZE);
-  writeU64(mem.bytes, BTF, blob.address);
-  writeU32(mem.bytes, BTF_SIZE, size);
+  if (blob) {
+    writeU64(mem.bytes, BTF, blob.address);
+    writeU32(mem.bytes, BTF_SIZE, size);
+  }
   writeU64(mem.bytes, NAME, name.address);
   writeU32(mem.bytes, NAME_LEN, nameLen + 1);
   objGetInfo(fd, mem, context);
-  const got = readU32(mem.bytes, BTF_SIZE);
+  const got = blob ? readU32(mem.bytes, BTF_SIZE) : size;
   if (got > size) throw new BpfError('SYSCALL', `${context ?? `BTF fd ${fd}`}: BTF grew from ${size} to ${got} bytes while being read`);
   return {
     id: readU32(mem.bytes, ID),
     name: name.bytes.toString('utf8', 0, nameLen),
     kernelBtf: readU32(mem.bytes, KERNEL_BTF) !== 0,
-    raw: Uint8Array.from(blob.bytes.subarray(0, got)),
+    size,
+    ...(blob ? { raw: Uint8Array.from(blob.bytes.subarray(0, got)) } : {}),
   };
+}
+
+/** Every BTF object in the kernel (vmlinux, modules, what programs and maps loaded); needs CAP_SYS_ADMIN. */
+export function listBtf(): BtfSummary[] {
+  const out: BtfSummary[] = [];
+  for (const id of ids('btf')) {
+    const s = withIdFd('btf', id, (fd) => btfSummary(fd, `BTF id ${id}`));
+    if (s !== null) out.push(s);
+  }
+  return out;
 }
 
 /** An fd for the BTF object with kernel id `id`. */

@@ -15,7 +15,7 @@ export const SUBCOMMANDS: Record<string, string[]> = {
   map: ['dump', 'lookup', 'update', 'delete', 'list'],
   prog: ['list', 'dump'],
   link: ['list'],
-  btf: ['dump', 'core'],
+  btf: ['dump', 'list', 'core'],
   feature: ['probe'],
   testenv: ['setup', 'teardown', 'status', 'exec'],
   completion: ['bash', 'zsh'],

@@ -63,7 +63,8 @@ describe('V8 code caches of the CLI bundle', () => {
     }
     // A cache made for other source (here: the inspect chunk's) is refused, not run.
     const inspectChunk = chunks.find((f) => f.startsWith('inspect-'))!;
-    const other = chunks.find((f) => f.startsWith('ffi-'))!;
+    // Any other chunk (how the bundler groups modules into chunks changes with the imports).
+    const other = chunks.find((f) => !f.startsWith('inspect-'))!;
     const s = new Script(Module.wrap(readFileSync(join(BUNDLE, other), 'utf8')), { cachedData: readFileSync(join(dir, inspectChunk + '.cache')) });
     expect(s.cachedDataRejected).toBe(true);
   });

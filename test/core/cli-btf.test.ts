@@ -52,8 +52,8 @@ describe('bpf-ts btf dump', () => {
   });
 
   it('usage errors', async () => {
-    expect((await cli('btf')).stderr).toMatch(/btf needs a sub-command: dump or core/);
-    expect((await cli('btf', 'dump')).stderr).toMatch(/btf dump takes one file/);
+    expect((await cli('btf')).stderr).toMatch(/btf needs a sub-command: dump, list or core/);
+    expect((await cli('btf', 'dump')).stderr).toMatch(/btf dump takes one file or id/);
     expect((await cli('btf', 'dump', 'fixtures/nope.o')).stderr).toMatch(/fixtures\/nope\.o: cannot read: ENOENT/);
   });
 });

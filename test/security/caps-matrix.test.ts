@@ -651,6 +651,12 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     },
     { command: 'map list', needs: ['sys_admin'], args: () => ['map', 'list', '--json'], check: (r) => expect(r.json().some((m: { id: number }) => m.id === map.id)).toBe(true) },
     {
+      command: 'btf list',
+      needs: ['sys_admin'],
+      args: () => ['btf', 'list', '--json'],
+      check: (r) => expect(r.json().find((b: { id: number }) => b.id === 1)).toMatchObject({ name: 'vmlinux', kernelBtf: true }),
+    },
+    {
       command: 'prog list',
       needs: ['sys_admin'],
       args: () => ['prog', 'list', '--json'],

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { toJsonValue } from '../../btf/values/json.js';
 import { BpfError } from '../../errors.js';
 import type { Btf } from '../../btf/btf.js';
+import { kernelBtfById, listBtf } from '../../btf/handle.js';
 import { formatType } from '../../btf/format.js';
 import type { BtfKindName, BtfType } from '../../btf/kinds.js';
 import { applyCoreRelocations, CoreResolver } from '../../object/core/index.js';
@@ -31,8 +32,16 @@ function isElf(path: string): boolean {
   }
 }
 
-/** BTF of an object (its .BTF) or a raw blob; module BTF under /sys/kernel/btf is split on vmlinux. */
+/** BTF of an object (its .BTF), a raw blob (module BTF under /sys/kernel/btf is split on vmlinux), or a BTF object in the kernel (id:N). */
 function openBtf(path: string, basePath?: string): { btf: Btf; object: boolean } {
+  const id = /^id:(\d+)$/.exec(path);
+  if (id) {
+    const n = Number(id[1]);
+    if (n < 1 || n > 0xffffffff) throw new BpfError('USAGE', `${path} is not a BTF id: write id:N (bpf-ts btf list shows them)`);
+    // A program's or map's BTF is whole; the kernel's module BTF is parsed on top of vmlinux.
+    return { btf: kernelBtfById(n), object: false };
+  }
+  if (path.startsWith('id:')) throw new BpfError('USAGE', `${path} is not a BTF id: write id:N (bpf-ts btf list shows them)`);
   if (isElf(path)) {
     const obj = readObjectFile(path);
     if (!obj.btf) throw new BpfError('BTF_INVALID', `${path}: no .BTF section (build with -g)`);
@@ -56,7 +65,7 @@ function findTypes(btf: Btf, spec: string): BtfType[] {
 
 function dump(positionals: string[], values: { base?: string; type?: string }, ctx: CommandContext): number {
   const [path] = positionals;
-  if (!path || positionals.length !== 1) throw new BpfError('USAGE', 'btf dump takes one file: an object, or raw BTF such as /sys/kernel/btf/vmlinux');
+  if (!path || positionals.length !== 1) throw new BpfError('USAGE', 'btf dump takes one file or id: an object, raw BTF such as /sys/kernel/btf/vmlinux, or id:N of a BTF object in the kernel');
   const { btf, object } = openBtf(path, values.base);
   let types: BtfType[];
   if (typeof values.type === 'string') {
@@ -144,10 +153,24 @@ function core(positionals: string[], values: { target?: string }, ctx: CommandCo
   return 0;
 }
 
+/** `btf list`: the kernel's BTF objects, like `bpftool btf list`. */
+function list(ctx: CommandContext): number {
+  const all = listBtf();
+  if (ctx.json) ctx.printJson(all);
+  else
+    ctx.print(
+      table(
+        ['ID', 'NAME', 'KERNEL', 'SIZE'],
+        all.map((b) => [b.id, b.name || '-', b.kernelBtf ? 'yes' : 'no', b.size]),
+      ),
+    );
+  return 0;
+}
+
 export const btf = defineCommand({
   name: 'btf',
-  summary: 'print BTF types as C (objects, /sys/kernel/btf/*); show CO-RE relocations and what they resolve to',
-  usage: 'bpf-ts btf dump OBJ|BTF_FILE [--type NAME] [--base BTF_FILE] [--json] | btf core OBJ [--target BTF_FILE] [--json]',
+  summary: "print BTF types as C (objects, /sys/kernel/btf/*, the kernel's BTF objects by id); list those; show CO-RE relocations and what they resolve to",
+  usage: 'bpf-ts btf dump OBJ|BTF_FILE|id:N [--type NAME] [--base BTF_FILE] [--json] | btf list [--json] | btf core OBJ [--target BTF_FILE] [--json]',
   options: {
     type: { type: 'string' },
     base: { type: 'string' },
@@ -157,6 +180,7 @@ export const btf = defineCommand({
     const [sub, ...rest] = positionals;
     if (sub === 'dump') return dump(rest, values, ctx);
     if (sub === 'core') return core(rest, values, ctx);
-    throw new BpfError('USAGE', `btf needs a sub-command: dump or core (usage: ${this.usage})`);
+    if (sub === 'list' && rest.length === 0) return list(ctx);
+    throw new BpfError('USAGE', `btf needs a sub-command: dump, list or core (usage: ${this.usage})`);
   },
 });

@@ -62,7 +62,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'btf',
-    summary: 'print BTF types as C (objects, /sys/kernel/btf/*); show CO-RE relocations and what they resolve to',
+    summary: "print BTF types as C (objects, /sys/kernel/btf/*, the kernel's BTF objects by id); list those; show CO-RE relocations and what they resolve to",
     load: async () => (await import('./btf.js')).btf,
   },
   {

@@ -81,7 +81,8 @@ export const map = defineCommand({
     const [sub, target] = positionals;
     if (sub === 'list') {
       const maps = listMaps();
-      if (ctx.json) ctx.printJson(maps.map((m) => ({ id: m.id, name: m.name, type: mapTypeName(m.type), keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags })));
+      if (ctx.json)
+        ctx.printJson(maps.map((m) => ({ id: m.id, name: m.name, type: mapTypeName(m.type), keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, btfId: m.btfId })));
       else
         ctx.print(
           table(

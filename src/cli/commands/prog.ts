@@ -15,7 +15,7 @@ const USAGE = 'bpf-ts prog list [--json] | prog dump PIN_PATH|id:N [--json]';
 function list(ctx: CommandContext): number {
   const progs = listPrograms({ mapIds: true });
   if (ctx.json) {
-    ctx.printJson(progs.map((p) => ({ id: p.id, name: p.name, type: progTypeName(p.type), tag: p.tag, xlatedBytes: p.xlatedProgLen, jitedBytes: p.jitedProgLen, mapIds: p.mapIds })));
+    ctx.printJson(progs.map((p) => ({ id: p.id, name: p.name, type: progTypeName(p.type), tag: p.tag, xlatedBytes: p.xlatedProgLen, jitedBytes: p.jitedProgLen, mapIds: p.mapIds, btfId: p.btfId })));
   } else {
     ctx.print(
       table(
