@@ -8,7 +8,9 @@ import { BpfError } from '../errors.js';
 import { openNetns } from '../netns.js';
 import type { BpfProgram } from '../programs/program.js';
 import { Fd } from '../sys/fd.js';
+import { E2BIG } from '../sys/errno.js';
 import { linkCreate } from '../sys/link-attr.js';
+import { BpfSyscallError } from '../sys/syscall-error.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, progTypeName } from '../uapi/bpf.js';
 import { BpfLink } from './link.js';
 
@@ -33,9 +35,15 @@ export function attachNetns(program: BpfProgram, opts: { netns?: string } = {}):
   }
   // The calling thread's namespace (withNetns may have moved it) when none is named.
   const ns = openNetns(opts.netns ?? '/proc/thread-self/ns/net');
+  const what = `${progTypeName(program.type)} ${program.name} on ${where}`;
   try {
-    const what = `${progTypeName(program.type)} ${program.name} on ${where}`;
     return new BpfLink(new Fd(linkCreate({ progFd: program.fd.value, target: ns, attachType }, what), what));
+  } catch (e) {
+    // The kernel's way of saying the one flow dissector slot is taken.
+    if (e instanceof BpfSyscallError && e.errno === E2BIG && program.type === BPF_PROG_TYPE.FLOW_DISSECTOR) {
+      throw new BpfError('ALREADY_ATTACHED', `attach ${what}: the namespace has a flow dissector already (one per namespace): close or detach its link first`, { cause: e });
+    }
+    throw e;
   } finally {
     closeSync(ns);
   }

@@ -1,9 +1,12 @@
-// Socket lookup in BPF (src/link/netns.ts attachNetns, fixtures/sk_lookup.o)
-// in a namespace pair this file creates: steer_ports hands datagrams for
+// Programs on a network namespace (src/link/netns.ts attachNetns), in a
+// namespace pair this file creates. Socket lookup (fixtures/sk_lookup.o):
+// steer_ports hands datagrams for
 // ports 8000-8009 to the socket in its SOCKMAP, bound to port 7000. What
 // arrives is read from that socket; what does not is counted by the
 // kernel itself (B's /proc/net/snmp Udp NoPorts); the link as bpftool lists
-// it names B's namespace by inode.
+// it names B's namespace by inode. A flow dissector (fixtures/flow_dissector.o)
+// is what `bpftool net show` inside B lists, one per namespace.
+import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadObject } from '../../src/collection.js';
@@ -71,6 +74,28 @@ describeRoot('sk_lookup programs on a network namespace', () => {
     sendUdp(env.nsA, env.ipB, 8004, ['to 8004 unsteered']);
     expect(await until(() => snmpCounters(env.nsB, 'Udp').NoPorts! - before.NoPorts! === 2)).toBe(true);
     expect(drain()).toEqual(['to 8003', 'to 8009', 'to 7000']);
+  });
+
+  it('a flow dissector: the one bpftool net show lists in B while the link lives; a second is refused in words', () => {
+    // bpftool's text (its -j output for flow_dissector is not valid JSON in this version): "flow_dissector:\nid N\n".
+    const dissectors = () => {
+      const out = execFileSync('nsenter', [`--net=/var/run/netns/${env.nsB}`, 'bpftool', 'net', 'show'], { encoding: 'utf8' });
+      const section = /^flow_dissector:\n((?:id \d+\n)*)/m.exec(out);
+      expect(section, out).not.toBeNull();
+      return [...section![1]!.matchAll(/id (\d+)/g)].map((m) => ({ id: Number(m[1]) }));
+    };
+    using coll = loadObject(fixture('flow_dissector.o'));
+    const prog = coll.program('count_dissect');
+    const link = attachNetns(prog, { netns: env.nsB });
+    try {
+      expect(dissectors()).toEqual([{ id: prog.info().id }]);
+      const again = thrown(() => attachNetns(prog, { netns: env.nsB }));
+      expect(again.code).toBe('ALREADY_ATTACHED');
+      expect(again.message).toBe(`attach flow_dissector count_dissect on netns ${env.nsB}: the namespace has a flow dissector already (one per namespace): close or detach its link first`);
+    } finally {
+      link.close();
+    }
+    expect(dissectors()).toEqual([]);
   });
 
   it('a program of another type, or a namespace that is not there, is refused in words', () => {
