@@ -103,11 +103,30 @@ describeRoot('socket filters on packet and UDP sockets', () => {
     expect(s.read()).toBeNull();
   });
 
-  it('drop_marked on a Node dgram socket: the process receives only the unmarked datagrams', async () => {
+  it('for await over a PacketSocket: kept frames as they arrive; leaving the loop closes the socket', async () => {
+    using coll = loadObject(fixture('socket_filter.o'));
+    const s = PacketSocket.open(env.vethB, { netns: env.nsB, filter: coll.program('drop_marked'), ignoreOutgoing: true });
+    try {
+      sendUdp(env.nsA, env.ipB, 9, ['drop 1', 'keep a', 'drop 2', 'keep b']);
+      const got: string[] = [];
+      for await (const frame of s) {
+        got.push(frame.subarray(42).toString());
+        if (got.length === 2) break;
+      }
+      expect(got).toEqual(['keep a', 'keep b']);
+      expect(s.closed).toBe(true);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('drop_marked on a Node dgram socket: the process receives only the unmarked datagrams (and a net.Server takes a filter)', async () => {
     // The receiver is a Node process in B: its socket must be made there, which nsenter does for the whole process.
     const script = `
       import dgram from 'node:dgram';
-      import { loadObject, attachSocketFilter } from ${JSON.stringify(join(ROOT, 'dist', 'index.js'))};
+      import net from 'node:net';
+      import { readlinkSync } from 'node:fs';
+      import { loadObject, attachSocketFilter, socketFd } from ${JSON.stringify(join(ROOT, 'dist', 'index.js'))};
       const coll = loadObject(${JSON.stringify(fixture('socket_filter.o'))});
       const got = [];
       const s = dgram.createSocket('udp4');
@@ -115,9 +134,17 @@ describeRoot('socket filters on packet and UDP sockets', () => {
         if (m.toString() === 'end') { console.log(JSON.stringify(got)); s.close(); coll.close(); }
         else got.push(m.toString());
       });
-      s.bind(7777, ${JSON.stringify(env.ipB)}, () => {
-        attachSocketFilter(s, coll.program('drop_marked'));
-        console.log('ready');
+      // A net.Server takes one too (its fd from the listening handle): the same fd /proc names a socket.
+      const server = net.createServer().listen(7778, ${JSON.stringify(env.ipB)}, () => {
+        const a = attachSocketFilter(server, coll.program('drop_marked'));
+        const link = readlinkSync('/proc/self/fd/' + socketFd(server));
+        console.error('tcp ' + (a.fd === socketFd(server) && link.startsWith('socket:')));
+        a.detach();
+        server.close();
+        s.bind(7777, ${JSON.stringify(env.ipB)}, () => {
+          attachSocketFilter(s, coll.program('drop_marked'));
+          console.log('ready');
+        });
       });`;
     const child = spawn('nsenter', [`--net=/var/run/netns/${env.nsB}`, process.execPath, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -129,6 +156,7 @@ describeRoot('socket filters on packet and UDP sockets', () => {
       const deadline = Date.now() + 20_000;
       while (!out.includes('ready\n') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
       expect(out, err).toContain('ready\n');
+      expect(err).toContain('tcp true');
       sendUdp(env.nsA, env.ipB, 7777, ['drop me', 'hello', 'drop', 'world', 'end']);
       expect(await exited, err).toBe(0);
       expect(JSON.parse(out.split('\n')[1]!)).toEqual(['hello', 'world']);
