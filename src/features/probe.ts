@@ -10,6 +10,8 @@
 
 import { assemble } from '../asm/assembler.js';
 import { helperId, helperName, HELPER_NAMES } from '../asm/helpers.js';
+import { encode } from '../asm/insn.js';
+import * as op from '../asm/opcode.js';
 import { btfBlob } from '../btf/features.js';
 import { BpfError } from '../errors.js';
 import { btfLoad } from '../sys/btf-attr.js';
@@ -19,10 +21,8 @@ import { EINVAL, EPERM, ENOTSUPP, errnoName } from '../sys/errno.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
 import * as ffi from '../sys/ffi.js';
 import { kernelVersionCode } from '../sys/kernel-config.js';
-import { encodeMapCreate } from '../sys/map-attr.js';
-import { withMemlockRetry } from '../sys/memlock.js';
+import { mapCreateRaw } from '../sys/map-attr.js';
 import { progLoad } from '../sys/prog-attr.js';
-import { bpfRaw } from '../sys/wrapper.js';
 import {
   BPF_ATTACH_TYPE as A,
   BPF_F_MMAPABLE,
@@ -240,13 +240,13 @@ export function haveMapType(type: number | MapTypeName): boolean {
       btfFd = r.result;
     }
     if (t === M.ARRAY_OF_MAPS || t === M.HASH_OF_MAPS) {
-      innerMapFd = create({ mapType: M.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
+      innerMapFd = mapCreateRaw({ mapType: M.HASH, keySize: 4, valueSize: 4, maxEntries: 1 });
       if (innerMapFd < 0) {
         if (innerMapFd === -EPERM) refusal(`map type ${mapTypeName(t)}`, cmd.BPF_MAP_CREATE, { mapType: M.HASH });
         throw new BpfError('SYSCALL', `probing map type ${mapTypeName(t)}: an inner hash map could not be made (${errnoName(-innerMapFd)})`);
       }
     }
-    const fd = create({
+    const fd = mapCreateRaw({
       mapType: t,
       keySize,
       valueSize,
@@ -264,11 +264,6 @@ export function haveMapType(type: number | MapTypeName): boolean {
     if (btfFd >= 0) ffi.close(btfFd);
     if (innerMapFd !== undefined && innerMapFd >= 0) ffi.close(innerMapFd);
   }
-}
-
-function create(a: Parameters<typeof encodeMapCreate>[0]): number {
-  const attr = encodeMapCreate(a);
-  return withMemlockRetry(() => bpfRaw(cmd.BPF_MAP_CREATE, attr, attr.byteLength));
 }
 
 // The verifier's words for "no such helper" and "not for this program type" (older and newer kernels).
@@ -299,12 +294,14 @@ export function helperProbe(progType: number | ProgTypeName, helper: number | st
   const cached = helperCache.get(key);
   if (cached) return cached;
   const extra = loadExtras(t);
-  // call <id>; exit — built directly: the helper may be one the assembler has no name for.
-  const code = new Uint8Array(16);
-  const dv = new DataView(code.buffer);
-  code[0] = 0x85;
-  dv.setInt32(4, id, LITTLE_ENDIAN);
-  code[8] = 0x95;
+  // call <id>; exit — encoded, not assembled: the helper may be one the assembler has no name for.
+  const code = encode(
+    [
+      { code: op.CALL, dst: 0, src: 0, off: 0, imm: id },
+      { code: op.EXIT, dst: 0, src: 0, off: 0, imm: 0 },
+    ],
+    LITTLE_ENDIAN,
+  );
   const r = probeLoad(t, code, extra, true);
   if (r.result === -EPERM) {
     refusal(`helper ${helperName(id) ?? id} for ${progTypeName(t)}`, cmd.BPF_PROG_LOAD, { progType: t });
@@ -378,8 +375,9 @@ export function probeKernel(opts: { helpers?: boolean } = {}): KernelFeatures {
   const out: KernelFeatures = { programTypes, mapTypes, misc: tell(haveMiscFeatures), unknown };
   if (opts.helpers) {
     out.helpers = {};
-    for (const name of PROG_TYPE_NAMES.slice(1)) {
-      const t = P[name.toUpperCase() as keyof typeof P];
+    // PROG_TYPE_NAMES is indexed by type.
+    for (let t = 1; t < PROG_TYPE_NAMES.length; t++) {
+      const name = PROG_TYPE_NAMES[t]!;
       if (programTypes[name] !== true || UNPROBEABLE.has(t)) continue;
       const list: string[] = [];
       for (let id = 1; id < HELPER_NAMES.length; id++) if (tell(() => haveHelper(t, id))) list.push(helperName(id)!);

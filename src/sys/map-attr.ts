@@ -79,10 +79,15 @@ export function encodeMapCreate(a: MapCreateAttr): Buffer {
 
 /** BPF_MAP_CREATE; returns the new map fd (raising RLIMIT_MEMLOCK if an old kernel needs it). */
 export function mapCreate(a: MapCreateAttr, context?: string): number {
-  const attr = encodeMapCreate(a);
-  const r = withMemlockRetry(() => bpfRaw(cmd.BPF_MAP_CREATE, attr, attr.byteLength));
+  const r = mapCreateRaw(a);
   if (r < 0) throw syscallError(cmd.BPF_MAP_CREATE, r, context, { mapType: a.mapType });
   return r;
+}
+
+/** mapCreate returning -errno instead of throwing (feature probes read the errno). */
+export function mapCreateRaw(a: MapCreateAttr): number {
+  const attr = encodeMapCreate(a);
+  return withMemlockRetry(() => bpfRaw(cmd.BPF_MAP_CREATE, attr, attr.byteLength));
 }
 
 // ------------------------------------------------------- single-element ops
