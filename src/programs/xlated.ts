@@ -10,15 +10,14 @@ import { type DisasmNames, insnText, signed } from '../asm/disasm.js';
 import { helperName } from '../asm/helpers.js';
 import { decode, type Insn, withSlots } from '../asm/insn.js';
 import * as op from '../asm/opcode.js';
-import { btfFdById, btfInfo } from '../btf/handle.js';
-import { type Btf, parseBtf } from '../btf/btf.js';
+import { kernelBtfById } from '../btf/handle.js';
+import type { Btf } from '../btf/btf.js';
 import { formatType } from '../btf/format.js';
 import { BpfError } from '../errors.js';
 import { EPERM } from '../sys/errno.js';
-import * as ffi from '../sys/ffi.js';
 import { type MapInfo, mapInfo, type ProgInsns, progInfo, progInsns } from '../sys/info.js';
 import { kallsymsAddresses, kallsymsNamesAt, readKallsyms } from '../sys/kallsyms.js';
-import { GET_FD_BY_ID, getFdById } from '../sys/obj-attr.js';
+import { withIdFd } from '../sys/ids.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
 import { mapTypeName, progTypeName } from '../uapi/bpf.js';
 
@@ -167,33 +166,25 @@ export function xlatedProgram(fd: number, context?: string): XlatedProgram {
   };
 }
 
-/** bpf_map_info of a map id; without CAP_SYS_ADMIN (EPERM) only the id is known. */
-function openMapInfo(id: number): { id: number; info?: MapInfo } {
-  let fd: number | null;
+/** `fn()`, or `denied` when the kernel says EPERM (ids open only with CAP_SYS_ADMIN). */
+function unlessDenied<T, D>(fn: () => T, denied: D): T | D {
   try {
-    fd = getFdById(GET_FD_BY_ID.map, id);
+    return fn();
   } catch (e) {
-    if (e instanceof BpfSyscallError && e.errno === EPERM) return { id };
+    if (e instanceof BpfSyscallError && e.errno === EPERM) return denied;
     throw e;
   }
-  if (fd === null) return { id };
-  try {
-    return { id, info: mapInfo(fd, `map id ${id}`) };
-  } finally {
-    ffi.close(fd);
-  }
+}
+
+/** bpf_map_info of a map id; without CAP_SYS_ADMIN only the id is known. */
+function openMapInfo(id: number): { id: number; info?: MapInfo } {
+  const info = unlessDenied(() => withIdFd('map', id, (fd) => mapInfo(fd, `map id ${id}`)), null);
+  return info ? { id, info } : { id };
 }
 
 /** A BTF object by id, or null when the caller may not open it. */
 function readBtf(id: number): Btf | null {
-  try {
-    using fd = btfFdById(id);
-    const info = btfInfo(fd.value, `BTF id ${id}`);
-    return parseBtf(info.raw, { source: `BTF id ${id}` });
-  } catch (e) {
-    if (e instanceof BpfSyscallError && e.errno === EPERM) return null;
-    throw e;
-  }
+  return unlessDenied(() => kernelBtfById(id), null);
 }
 
 /** The global variable of a data section map (.bss, .data, .rodata) that byte `off` of its value falls in. */

@@ -7,6 +7,15 @@ const { readFileSync } = process.getBuiltinModule('node:fs');
 
 export const KALLSYMS = '/proc/kallsyms';
 
+/** A line's address (16 hex digits) and symbol: "ffffffff81000000 T _stext\t[module]". */
+function fields(line: string): [address: string, name: string] | null {
+  const sp1 = line.indexOf(' ');
+  const sp2 = line.indexOf(' ', sp1 + 1);
+  if (sp1 < 0 || sp2 < 0) return null;
+  const end = line.indexOf('\t', sp2 + 1);
+  return [line.slice(0, sp1), line.slice(sp2 + 1, end < 0 ? undefined : end)];
+}
+
 /** Address of each wanted symbol found (first occurrence, vmlinux before modules as the file lists them). */
 export function kallsymsAddresses(names: Iterable<string>, text?: string): Map<string, bigint> {
   const wanted = new Set(names);
@@ -21,14 +30,9 @@ export function kallsymsAddresses(names: Iterable<string>, text?: string): Map<s
     }
   }
   for (const line of body.split('\n')) {
-    // "ffffffff81000000 T _stext [module]"
-    const sp1 = line.indexOf(' ');
-    const sp2 = line.indexOf(' ', sp1 + 1);
-    if (sp1 < 0 || sp2 < 0) continue;
-    const end = line.indexOf('\t', sp2 + 1);
-    const name = line.slice(sp2 + 1, end < 0 ? undefined : end);
-    if (!wanted.has(name) || out.has(name)) continue;
-    out.set(name, BigInt('0x' + line.slice(0, sp1)));
+    const f = fields(line);
+    if (!f || !wanted.has(f[1]) || out.has(f[1])) continue;
+    out.set(f[1], BigInt('0x' + f[0]));
   }
   return out;
 }
@@ -52,11 +56,9 @@ export function kallsymsNamesAt(addresses: Iterable<bigint>, text: string): Map<
   const out = new Map<bigint, string>();
   if (wanted.size === 0) return out;
   for (const line of text.split('\n')) {
-    const a = wanted.get(line.slice(0, line.indexOf(' ')));
-    if (a === undefined || out.has(a)) continue;
-    const sp2 = line.indexOf(' ', line.indexOf(' ') + 1);
-    const end = line.indexOf('\t', sp2 + 1);
-    out.set(a, line.slice(sp2 + 1, end < 0 ? undefined : end));
+    const f = fields(line);
+    const a = f ? wanted.get(f[0]) : undefined;
+    if (a !== undefined && !out.has(a)) out.set(a, f![1]);
   }
   return out;
 }
