@@ -1,6 +1,8 @@
 // A push queue consumed with `for await`: readers push records as the event
 // loop reports readiness; iteration waits without blocking the loop.
 
+import * as ffi from '../sys/ffi.js';
+
 export interface EventRecord {
   /** The record bytes (a copy: safe to keep). */
   data: Buffer;
@@ -106,4 +108,30 @@ export class EventStream<T> implements AsyncIterable<T> {
       },
     };
   }
+}
+
+/**
+ * `for await` over a socket whose fd polls readable (an AF_XDP or packet
+ * socket): `drain` pushes what is waiting each time koffi's poll reports the
+ * fd, and once on the next turn for what came before. An error from `drain`
+ * or from polling fails the stream and closes the owner; so does leaving
+ * the loop. The owner closes `poll` before its fd.
+ */
+export function pollStream<T>(fd: number, drain: (push: (item: T) => void) => void, owner: { close(): void; pollError(status: number): unknown }): { stream: EventStream<T>; poll: { close(): void } } {
+  const stream = new EventStream<T>(() => owner.close());
+  const pump = () => {
+    try {
+      drain((item) => stream.push(item));
+    } catch (e) {
+      // Never throw into koffi's callback.
+      stream.fail(e);
+      owner.close();
+    }
+  };
+  const poll = ffi.poll(fd, pump, (status) => {
+    stream.fail(owner.pollError(status));
+    owner.close();
+  });
+  setImmediate(pump);
+  return { stream, poll };
 }

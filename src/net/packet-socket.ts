@@ -16,7 +16,7 @@ import { capsHint, NEED_NET_RAW } from '../sys/caps.js';
 import { EAGAIN, EINTR, EPERM, errnoName } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
 import { Fd } from '../sys/fd.js';
-import { EventStream } from '../events/stream.js';
+import { type EventStream, pollStream } from '../events/stream.js';
 
 const AF_PACKET = 17;
 const ETH_P_ALL = 0x0003;
@@ -102,22 +102,15 @@ export class PacketSocket {
   /** Frames as they arrive, until the socket closes (leaving the loop closes it). */
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
     if (!this.#stream) {
-      const stream = new EventStream<Buffer>(() => this.close());
+      const { stream, poll } = pollStream<Buffer>(
+        this.fd,
+        (push) => {
+          for (let f = this.closed ? null : this.read(); f; f = this.read()) push(f);
+        },
+        { close: () => this.close(), pollError: (status) => new BpfError('SYSCALL', `${this.#fd.label}: polling failed (${errnoName(-status)})`) },
+      );
       this.#stream = stream;
-      const pump = () => {
-        try {
-          for (let f = this.closed ? null : this.read(); f; f = this.read()) stream.push(f);
-        } catch (e) {
-          // Never throw into koffi's callback.
-          stream.fail(e);
-          this.close();
-        }
-      };
-      this.#poll = ffi.poll(this.fd, pump, (status) => {
-        stream.fail(new BpfError('SYSCALL', `${this.#fd.label}: polling failed (${errnoName(-status)})`));
-        this.close();
-      });
-      setImmediate(pump);
+      this.#poll = poll;
     }
     return this.#stream[Symbol.asyncIterator]();
   }

@@ -22,7 +22,7 @@ import { Fd } from '../sys/fd.js';
 import * as ffi from '../sys/ffi.js';
 import { retire, unmapWhenCollected } from '../sys/mapping.js';
 import { withNetns } from '../netns.js';
-import { EventStream } from '../events/stream.js';
+import { type EventStream, pollStream } from '../events/stream.js';
 import { BPF_MAP_TYPE } from '../uapi/bpf.js';
 
 export const AF_XDP = 44;
@@ -378,23 +378,15 @@ export class XdpSocket implements Disposable, AsyncIterable<Buffer> {
   [Symbol.asyncIterator](): AsyncIterator<Buffer> {
     if (this.#closed) throw this.#closedError();
     if (!this.#stream) {
-      const stream = new EventStream<Buffer>(() => this.close());
+      const { stream, poll } = pollStream<Buffer>(
+        this.fd,
+        (push) => {
+          if (!this.#closed) this.consume((f) => push(Buffer.from(f)));
+        },
+        { close: () => this.close(), pollError: (status) => this.#error('polling', -status) },
+      );
       this.#stream = stream;
-      const pump = () => {
-        try {
-          if (!this.#closed) this.consume((f) => stream.push(Buffer.from(f)));
-        } catch (e) {
-          // Never throw into koffi's callback.
-          stream.fail(e);
-          this.close();
-        }
-      };
-      this.#poll = ffi.poll(this.fd, pump, (status) => {
-        stream.fail(this.#error('polling', -status));
-        this.close();
-      });
-      // Frames that arrived before the first readiness callback.
-      setImmediate(pump);
+      this.#poll = poll;
     }
     return this.#stream[Symbol.asyncIterator]();
   }
