@@ -6,7 +6,7 @@
 // interval, events live; what was attached is closed on every way out, and
 // the kernel unhooks the program with it, even on SIGKILL.
 
-import { openObject, type BpfCollection } from '../collection.js';
+import { openObject, type BpfCollection, type BpfObjectSpec } from '../collection.js';
 import { BpfError } from '../errors.js';
 import { attachNetfilter, NF_INET_HOOK, NFPROTO, type NetfilterFamily, type NetfilterHook } from '../link/netfilter.js';
 import { PacketSocket } from '../net/packet-socket.js';
@@ -30,20 +30,27 @@ export interface OneRunOptions {
   eventType?: string;
 }
 
-/** How one kind of hook takes its program. */
-interface Hook {
+/** The programs a hook takes, for choosing one and for the messages. */
+interface HookKind {
   /** "socket filter", "netfilter program" */
   kind: string;
   type: number;
-  /** The section the programs come from, for the messages. */
+  /** The section the programs come from. */
   section: string;
   option: string;
+}
+
+const SOCKET_FILTER: HookKind = { kind: 'socket filter', type: BPF_PROG_TYPE.SOCKET_FILTER, section: 'socket', option: '--socket' };
+export const NETFILTER_PROGRAM: HookKind = { kind: 'netfilter program', type: BPF_PROG_TYPE.NETFILTER, section: 'netfilter', option: '--netfilter' };
+
+/** How one kind of hook takes its program. */
+interface Hook extends HookKind {
   /** Attach; returns what the attached/detached lines say, and the close that unhooks it. */
   attach(coll: BpfCollection, prog: string, progId: number): { where: string; json: Record<string, unknown>; close(): void; closed: string };
 }
 
 /** The program for a hook: --program (of the right type), or the object's only one of that type. */
-export function chooseProgram(spec: ReturnType<typeof openObject>, hook: Pick<Hook, 'kind' | 'type' | 'section' | 'option'>, name: string | undefined): ProgramSpec {
+function chooseProgram(spec: BpfObjectSpec, hook: HookKind, name: string | undefined): ProgramSpec {
   const fits = spec.programs.filter((p) => p.type === hook.type);
   if (name !== undefined) {
     const p = spec.program(name);
@@ -55,14 +62,30 @@ export function chooseProgram(spec: ReturnType<typeof openObject>, hook: Pick<Ho
   throw new BpfError('USAGE', `${spec.path} has ${fits.length} ${hook.kind}s (${fits.map((p) => p.name).join(', ')}): choose one with --program`);
 }
 
-/** Run until --duration, a signal or a closed pipe (lifecycle.ts). Returns the exit code. */
-async function runOne(path: string, hook: Hook, opts: OneRunOptions, ctx: CommandContext): Promise<number> {
+/**
+ * The object at `path` with --set and --max-entries applied, and the one
+ * program for `hook` loaded (with the maps it uses); the caller owns `coll`.
+ */
+export function loadForHook(
+  path: string,
+  hook: HookKind,
+  opts: { program?: string; set?: string[]; maxEntries?: string[]; ignoreMemoryLimit?: boolean },
+  ctx: CommandContext,
+): { spec: BpfObjectSpec; prog: ProgramSpec; coll: BpfCollection } {
   const spec = openObject(path);
   applySets(spec, opts.set);
   applyMaxEntries(spec, opts.maxEntries);
   const prog = chooseProgram(spec, hook, opts.program);
-  using coll = spec.load({ programs: [prog.name], ignorePinning: true });
+  const coll = spec.load({ programs: [prog.name], ignorePinning: true, ...(opts.ignoreMemoryLimit ? { ignoreMemoryLimit: true } : {}) });
   warnLoad(ctx, coll);
+  return { spec, prog, coll };
+}
+
+/** Run until --duration, a signal or a closed pipe (lifecycle.ts). Returns the exit code. */
+async function runOne(path: string, hook: Hook, opts: OneRunOptions, ctx: CommandContext): Promise<number> {
+  const loaded = loadForHook(path, hook, opts, ctx);
+  const { spec, prog } = loaded;
+  using coll = loaded.coll;
   const headers = eventHeaders(spec.file.btf, eventMapNames(coll), opts.eventType, spec.path);
   const report = counterReporter(coll, ctx);
   let held: ReturnType<Hook['attach']> | undefined;
@@ -91,10 +114,7 @@ export function runSocket(path: string, iface: string, opts: OneRunOptions, ctx:
   return runOne(
     path,
     {
-      kind: 'socket filter',
-      type: BPF_PROG_TYPE.SOCKET_FILTER,
-      section: 'socket',
-      option: '--socket',
+      ...SOCKET_FILTER,
       attach(coll, prog) {
         const s = PacketSocket.open(iface, { netns: opts.netns, filter: coll.program(prog) });
         // What the filter keeps (a non-zero verdict) is queued on the socket.
@@ -141,10 +161,7 @@ export function runNetfilter(path: string, at: string, priority: number, opts: O
   return runOne(
     path,
     {
-      kind: 'netfilter program',
-      type: BPF_PROG_TYPE.NETFILTER,
-      section: 'netfilter',
-      option: '--netfilter',
+      ...NETFILTER_PROGRAM,
       attach(coll, prog) {
         const link = attachNetfilter(coll.program(prog), { family, hook, priority, netns: opts.netns });
         const ns = opts.netns ? ` of netns ${opts.netns}` : '';
