@@ -38,12 +38,10 @@ const ECHO_FRAME = 98;
 /** Frames the socket has queued, waiting (bounded) until `n` are in: delivery is in B's softirq, after the send returns. */
 async function framesOf(s: PacketSocket, n: number): Promise<Buffer[]> {
   const out: Buffer[] = [];
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
+  await until(() => {
     for (let f = s.read(); f; f = s.read()) out.push(f);
-    if (out.length >= n) break;
-    await new Promise((r) => setTimeout(r, 10));
-  }
+    return out.length >= n;
+  });
   return out;
 }
 
@@ -153,8 +151,7 @@ describeRoot('socket filters on packet and UDP sockets', () => {
     child.stderr.on('data', (d) => (err += d));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
-      const deadline = Date.now() + 20_000;
-      while (!out.includes('ready\n') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+      await until(() => out.includes('ready\n') || child.exitCode !== null, 20_000, 20);
       expect(out, err).toContain('ready\n');
       expect(err).toContain('tcp true');
       sendUdp(env.nsA, env.ipB, 7777, ['drop me', 'hello', 'drop', 'world', 'end']);
@@ -236,13 +233,12 @@ describeRoot('socket filters on packet and UDP sockets', () => {
       sendUdp(env.nsA, env.ipB, 7000, sent);
       const got: string[][] = [[], []];
       const buf = Buffer.alloc(64);
-      const deadline = Date.now() + 10_000;
-      while (got[1]!.length < sent.length && Date.now() < deadline) {
+      await until(() => {
         group.forEach((fd, i) => {
           for (let n = ffi.recv(fd, buf, ffi.MSG_DONTWAIT); n >= 0; n = ffi.recv(fd, buf, ffi.MSG_DONTWAIT)) got[i]!.push(buf.subarray(0, n).toString());
         });
-        await new Promise((r) => setTimeout(r, 10));
-      }
+        return got[1]!.length >= sent.length;
+      });
       expect(got).toEqual([[], sent]);
     } finally {
       for (const fd of group) ffi.close(fd);

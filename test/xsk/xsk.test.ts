@@ -21,6 +21,7 @@ import { checksum, icmpEcho, ipv4, mac } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
 import { snmpCounters } from '../helpers/topology.js';
 import { thrown } from '../helpers/thrown.js';
+import { until } from '../helpers/wait.js';
 import { hasSetpriv, setprivArgs, type CapWord } from '../helpers/unpriv.js';
 
 /** The next frame the socket's async iterator yields, or null after `ms`. */
@@ -41,11 +42,10 @@ async function nextFrame(it: AsyncIterator<Buffer>, ms = 10_000): Promise<Buffer
  */
 async function readFrames(xsk: XdpSocket, n: number): Promise<Buffer[]> {
   const out: Buffer[] = [];
-  const deadline = Date.now() + 10_000;
-  while (out.length < n && Date.now() < deadline) {
+  await until(() => {
     out.push(...xsk.read(n - out.length));
-    if (out.length < n) await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+    return out.length >= n;
+  });
   return out;
 }
 
@@ -169,8 +169,10 @@ describeRoot('AF_XDP socket on a veth, XDP redirecting into an XSKMAP', () => {
     xsk.register(coll!.map('xsks'));
     expect((await ping({ netns: env!.nsA, to: env!.ipB, count: 1, timeoutMs: 300 })).received).toBe(0);
     let kept: Buffer | undefined;
-    const deadline = Date.now() + 10_000;
-    while (!kept && Date.now() < deadline) if (xsk.consume((f) => (kept = f)) === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => {
+      xsk.consume((f) => (kept = f));
+      return kept !== undefined;
+    });
     expect(kept![34]).toBe(8);
     xsk.close();
     xsk.close(); // idempotent
