@@ -192,7 +192,8 @@ export function progInsns(fd: number, context?: string): ProgInsns {
   const nLine = readU32(f, NR_LINE_INFO);
   const btfId = readU32(f, 128);
   // Without CAP_BPF the kernel reports every length as 0 (bpf_prog_get_info_by_fd).
-  if (xlatedLen === 0) return { xlated: new Uint8Array(0), withheld: 'capability', jitedKsyms: [], funcInfo: [], lineInfo: [], btfId };
+  const withheld = (why: ProgInsns['withheld']): ProgInsns => ({ xlated: new Uint8Array(0), withheld: why, jitedKsyms: [], funcInfo: [], lineInfo: [], btfId });
+  if (xlatedLen === 0) return withheld('capability');
   const insns = ffi.allocNative(xlatedLen);
   const ksyms = ffi.allocNative(nKsyms * 8);
   const funcs = ffi.allocNative(nFunc * FUNC_REC);
@@ -215,7 +216,7 @@ export function progInsns(fd: number, context?: string): ProgInsns {
   }
   objGetInfo(fd, mem, context);
   // A blinded program's instructions go only to callers who may see kernel addresses: the kernel clears the pointer instead.
-  if (readU64(m, XLATED_PTR) === 0n) return { xlated: new Uint8Array(0), withheld: 'blinded', jitedKsyms: [], funcInfo: [], lineInfo: [], btfId };
+  if (readU64(m, XLATED_PTR) === 0n) return withheld('blinded');
   // The second call reports the counts again: copy no more than both calls saw.
   const len = Math.min(xlatedLen, readU32(m, XLATED_LEN));
   return {
