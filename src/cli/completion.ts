@@ -12,9 +12,9 @@ import { GLOBAL_HELP } from './option-help.js';
 
 /** Words that follow the command itself ("map dump", "testenv setup"). */
 export const SUBCOMMANDS: Record<string, string[]> = {
-  map: ['dump', 'lookup', 'update', 'delete', 'list'],
-  prog: ['list', 'dump'],
-  link: ['list'],
+  map: ['dump', 'lookup', 'update', 'delete', 'show', 'list'],
+  prog: ['list', 'show', 'dump'],
+  link: ['list', 'show', 'detach'],
   btf: ['dump', 'list', 'core'],
   feature: ['probe'],
   testenv: ['setup', 'teardown', 'status', 'exec'],
@@ -112,8 +112,8 @@ ${cases}
   esac
   if [[ "$cur" == -* ]]; then
     COMPREPLY=($(compgen -W "$opts" -- "$cur"))
-  elif { [ "$cmd" = map ] || [ "$cmd" = prog ]; } && [[ " $subs " == *" \${COMP_WORDS[i+1]} "* ]] && [ $((i + 1)) -lt "$COMP_CWORD" ]; then
-    # map dump|lookup|…, prog dump: a pin path (a file on bpffs) or id:N.
+  elif { [ "$cmd" = map ] || [ "$cmd" = prog ] || [ "$cmd" = link ]; } && [[ " $subs " == *" \${COMP_WORDS[i+1]} "* ]] && [ $((i + 1)) -lt "$COMP_CWORD" ]; then
+    # map dump|lookup|…, prog show|dump, link show|detach: a pin path (a file on bpffs) or id:N.
     COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "id:" -- "$cur"))
   else
     COMPREPLY=($(compgen -W "$subs" -- "$cur") $(compgen -G "\${cur}*.o" 2>/dev/null) $(compgen -d -- "$cur"))

@@ -116,6 +116,9 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     value: { arg: 'HEX', desc: 'value bytes as hex (update)', group: 'entry' },
     flags: { arg: 'FLAGS', desc: 'update flags: any, noexist or exist, optionally with lock (exist,lock)', default: 'any', group: 'entry' },
   },
+  link: {
+    bpffs: { arg: 'DIR', desc: 'detach id:N: the bpf filesystem searched for pins of the link, removed once it is detached', default: '/sys/fs/bpf', group: 'pins' },
+  },
   btf: {
     type: { arg: 'NAME', desc: 'dump only this type (and what it refers to)', default: 'every named type', group: 'dump' },
     base: { arg: 'BTF_FILE', desc: 'base BTF for a split BTF file (e.g. a module against vmlinux)', group: 'dump' },

@@ -2,12 +2,13 @@
 
 import { resolve } from 'node:path';
 import { BpfError } from '../errors.js';
+import { BpfLink } from '../link/link.js';
 import { BpfMap } from '../maps/map.js';
 import { BpfProgram } from '../programs/program.js';
 import { readLinkPin } from './link-pins.js';
 
 /** N of "id:N", or undefined for a pin path; a malformed id is a USAGE error saying how to list the ids. */
-function idOf(target: string, what: 'map' | 'program', lister: string): number | undefined {
+function idOf(target: string, what: 'map' | 'program' | 'link', lister: string): number | undefined {
   if (!target.startsWith('id:')) return undefined;
   const id = /^id:([1-9]\d{0,9})$/.exec(target);
   if (!id || Number(id[1]) > 0xffffffff) throw new BpfError('USAGE', `${target} is not a ${what} id: write id:N with N a kernel ${what} id (${lister} shows them)`);
@@ -37,4 +38,11 @@ export function openProgTarget(target: string | undefined): BpfProgram {
   const link = readLinkPin(target, `open program ${resolve(target)}`);
   if (link !== null && link !== 'other') return BpfProgram.fromId(link.progId);
   return BpfProgram.fromPin(target);
+}
+
+/** Open a link named on the command line: a pinned link, or id:N (needs CAP_SYS_ADMIN). */
+export function openLinkTarget(target: string | undefined): BpfLink {
+  if (!target) throw new BpfError('USAGE', 'name the link: a pin path on bpffs, or id:N');
+  const id = idOf(target, 'link', 'bpf-ts link list');
+  return id === undefined ? BpfLink.fromPin(target) : BpfLink.fromId(id);
 }

@@ -316,7 +316,7 @@ export class BpfMap implements Disposable {
   static fromId(id: number, opts: { readOnly?: boolean; writeOnly?: boolean } = {}): BpfMap {
     checkU32(id, 'id', 'BpfMap.fromId', 1);
     const raw = getFdById(GET_FD_BY_ID.map, id, openFlags(opts));
-    if (raw === null) throw syscallError(cmd.BPF_MAP_GET_FD_BY_ID, -ENOENT, `map id ${id}`);
+    if (raw === null) throw new BpfError('MAP_NOT_FOUND', `no map with id ${id}`);
     return BpfMap.fromFd(new Fd(raw, `map id ${id}`), `id ${id}`);
   }
 

@@ -14,11 +14,9 @@ import { kernelBtfById } from '../btf/handle.js';
 import type { Btf } from '../btf/btf.js';
 import { formatType } from '../btf/format.js';
 import { BpfError } from '../errors.js';
-import { EPERM } from '../sys/errno.js';
-import { type MapInfo, mapInfo, type ProgInsns, progInfo, progInsns } from '../sys/info.js';
+import { type MapInfo, type ProgInsns, progInfo, progInsns } from '../sys/info.js';
 import { kallsymsAddresses, kallsymsNamesAt, readKallsyms } from '../sys/kallsyms.js';
-import { withIdFd } from '../sys/ids.js';
-import { BpfSyscallError } from '../sys/syscall-error.js';
+import { mapInfoById, unlessDenied } from '../sys/ids.js';
 import { mapTypeName, progTypeName } from '../uapi/bpf.js';
 
 const { endianness } = process.getBuiltinModule('node:os');
@@ -166,20 +164,10 @@ export function xlatedProgram(fd: number, context?: string): XlatedProgram {
   };
 }
 
-/** `fn()`, or `denied` when the kernel says EPERM (ids open only with CAP_SYS_ADMIN). */
-function unlessDenied<T, D>(fn: () => T, denied: D): T | D {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof BpfSyscallError && e.errno === EPERM) return denied;
-    throw e;
-  }
-}
-
 /** bpf_map_info of a map id; without CAP_SYS_ADMIN only the id is known. */
 function openMapInfo(id: number): { id: number; info?: MapInfo } {
-  const info = unlessDenied(() => withIdFd('map', id, (fd) => mapInfo(fd, `map id ${id}`)), null);
-  return info ? { id, info } : { id };
+  const info = mapInfoById(id);
+  return info !== null && info !== 'denied' ? { id, info } : { id };
 }
 
 /** A BTF object by id, or null when the caller may not open it. */

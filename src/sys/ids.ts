@@ -2,7 +2,7 @@
 // ours) with *_GET_NEXT_ID, and describe each through a short-lived fd.
 // Objects can vanish between "next id" and "open by id": those are skipped.
 
-import { EAGAIN } from './errno.js';
+import { EAGAIN, EPERM } from './errno.js';
 import * as ffi from './ffi.js';
 import { BpfSyscallError } from './syscall-error.js';
 import { GET_FD_BY_ID, GET_NEXT_ID, getFdById, getNextId, type BpfObjectKind } from './obj-attr.js';
@@ -44,6 +44,16 @@ export function withIdFd<T>(kind: BpfObjectKind, id: number, fn: (fd: number) =>
   }
 }
 
+/** `fn()`, or `denied` when the kernel says EPERM (ids open only with CAP_SYS_ADMIN). */
+export function unlessDenied<T, D>(fn: () => T, denied: D): T | D {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof BpfSyscallError && e.errno === EPERM) return denied;
+    throw e;
+  }
+}
+
 function list<T>(kind: BpfObjectKind, describe: (fd: number) => T): T[] {
   const out: T[] = [];
   for (const id of ids(kind)) {
@@ -63,4 +73,14 @@ export function listPrograms(opts: { mapIds?: boolean } = {}): ProgInfo[] {
 
 export function listLinks(): LinkInfo[] {
   return list('link', (fd) => linkInfo(fd));
+}
+
+/** bpf_map_info of a map id: null when no such map, 'denied' when this process may not open ids (CAP_SYS_ADMIN). */
+export function mapInfoById(id: number): MapInfo | null | 'denied' {
+  return unlessDenied(() => withIdFd('map', id, (fd) => mapInfo(fd, `map id ${id}`)), 'denied');
+}
+
+/** bpf_prog_info of a program id: null when no such program, 'denied' when this process may not open ids (CAP_SYS_ADMIN). */
+export function progInfoById(id: number): ProgInfo | null | 'denied' {
+  return unlessDenied(() => withIdFd('prog', id, (fd) => progInfo(fd, {}, `program id ${id}`)), 'denied');
 }

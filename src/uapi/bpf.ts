@@ -240,6 +240,29 @@ export const BPF_F_MMAPABLE = 1 << 10;
 export const BPF_F_PRESERVE_ELEMS = 1 << 11;
 export const BPF_F_INNER_MAP = 1 << 12;
 
+const MAP_FLAG_NAMES: [number, string][] = Object.entries({
+  no_prealloc: BPF_F_NO_PREALLOC,
+  no_common_lru: BPF_F_NO_COMMON_LRU,
+  numa_node: BPF_F_NUMA_NODE,
+  rdonly: BPF_F_RDONLY,
+  wronly: BPF_F_WRONLY,
+  stack_build_id: BPF_F_STACK_BUILD_ID,
+  zero_seed: BPF_F_ZERO_SEED,
+  rdonly_prog: BPF_F_RDONLY_PROG,
+  wronly_prog: BPF_F_WRONLY_PROG,
+  clone: BPF_F_CLONE,
+  mmapable: BPF_F_MMAPABLE,
+  preserve_elems: BPF_F_PRESERVE_ELEMS,
+  inner_map: BPF_F_INNER_MAP,
+}).map(([name, bit]) => [bit, name]);
+
+/** A map's map_flags by name ("no_prealloc", "mmapable"…); bits without a name as 0x…. */
+export function mapFlagNames(flags: number): string[] {
+  const names = MAP_FLAG_NAMES.filter(([bit]) => flags & bit).map(([, name]) => name);
+  const rest = MAP_FLAG_NAMES.reduce((f, [bit]) => f & ~bit, flags) >>> 0;
+  return rest ? [...names, `0x${rest.toString(16)}`] : names;
+}
+
 export const mapTypeName = (t: number): string => MAP_TYPE_NAMES[t] ?? `type_${t}`;
 export const progTypeName = (t: number): string => PROG_TYPE_NAMES[t] ?? `type_${t}`;
 

@@ -115,6 +115,16 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
     if (existsSync(linkPin())) rmSync(linkPin());
   };
   const linkPin = () => defaultXdpLinkPin(fs.path, env.vethB);
+  let userLinkId = 0;
+  /** An XDP link on vethB as the user's own load --link would leave it: a pin of theirs in their directory. */
+  const pinUserXdpLink = () => {
+    using link = attachXdpLink({ iface: env.vethB, progFd: coll.program('xdp_drop').fd.value, mode: 'skb', netns: env.nsB });
+    // (bpf-ts itself, as root, refuses to pin into a directory another user owns.)
+    objPin(link.fd.value, linkPin());
+    chownSync(linkPin(), NOBODY, NOBODY);
+    chmodSync(linkPin(), 0o600);
+    userLinkId = link.id;
+  };
   let testenvName = '';
   const clearTc = () => {
     if (netnsExists(env.nsB) && queryTc(env.vethB, { netns: env.nsB }).length) detachTc(env.vethB, { netns: env.nsB });
@@ -280,14 +290,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       command: 'detach --xdp IFACE (bpf_link pinned by load --link)',
       needs: ['net_admin'],
       netns: () => env.nsB,
-      before: () => {
-        using link = attachXdpLink({ iface: env.vethB, progFd: coll.program('xdp_drop').fd.value, mode: 'skb', netns: env.nsB });
-        // As the user's own load --link would leave it: a pin of theirs in their directory.
-        // (bpf-ts itself, as root, refuses to pin into a directory another user owns.)
-        objPin(link.fd.value, linkPin());
-        chownSync(linkPin(), NOBODY, NOBODY);
-        chmodSync(linkPin(), 0o600);
-      },
+      before: pinUserXdpLink,
       args: () => ['detach', '--xdp', env.vethB, '--bpffs', fs.path],
       check: () => {
         expect(xdpNone()).toBe(true);
@@ -295,6 +298,39 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       },
       after: clearXdp,
       note: 'the link is found through its pin, not by walking link ids, which needs CAP_SYS_ADMIN',
+    },
+    {
+      command: 'link show PIN (a link pin the user owns)',
+      needs: [],
+      before: pinUserXdpLink,
+      args: () => ['link', 'show', linkPin(), '--json'],
+      check: (r) => expect(r.json()).toMatchObject({ type: 'xdp', progId: coll.program('xdp_drop').id, defunct: false, pinnedAt: linkPin() }),
+      after: clearXdp,
+      note: "the program's name and type also need CAP_SYS_ADMIN, as programs open by id; without it a warning says so",
+    },
+    {
+      command: 'link detach PIN (a link pin the user owns)',
+      needs: [],
+      before: pinUserXdpLink,
+      args: () => ['link', 'detach', linkPin(), '--json'],
+      check: () => {
+        expect(xdpNone()).toBe(true);
+        expect(existsSync(linkPin())).toBe(false);
+      },
+      after: clearXdp,
+      note: 'the kernel lets whoever holds a link detach it',
+    },
+    {
+      command: 'link detach id:N',
+      needs: ['sys_admin'],
+      before: pinUserXdpLink,
+      args: () => ['link', 'detach', `id:${userLinkId}`, '--bpffs', fs.path, '--json'],
+      check: () => {
+        expect(xdpNone()).toBe(true);
+        expect(existsSync(linkPin())).toBe(false);
+      },
+      after: clearXdp,
+      note: 'links open by id; its pins are looked for on --bpffs',
     },
     {
       command: 'load OBJ --tc IFACE (inside the namespace, iproute2 pins under a directory the user owns)',
@@ -675,6 +711,23 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       missing: { bpf: /needs CAP_BPF/ },
     },
     {
+      command: 'prog show PIN (a pin the user owns)',
+      needs: [],
+      args: () => ['prog', 'show', progPin, '--json'],
+      check: (r) => {
+        expect(r.json()).toMatchObject({ id: coll.program('xdp_drop').id, name: 'xdp_drop', type: 'xdp', xlatedBytes: null, maps: [], links: null });
+        expect(r.stderr).toMatch(/sizes are not shown: .*CAP_BPF/);
+      },
+      note: 'its sizes also need CAP_BPF, the links holding it and map names CAP_SYS_ADMIN; without them a warning names each',
+    },
+    {
+      command: 'map show PIN (pin mode 0644, owned by root)',
+      needs: [],
+      args: () => ['map', 'show', mapPin, '--json'],
+      check: (r) => expect(r.json()).toMatchObject({ id: map.id, name: 'caps_matrix', keySize: 4, valueSize: 8, maxEntries: 16 }),
+      note: 'the programs using it also need CAP_SYS_ADMIN, to walk program ids; without it a warning says so',
+    },
+    {
       command: 'feature probe',
       needs: ['bpf'],
       args: () => ['feature', 'probe', '--json'],
@@ -782,7 +835,7 @@ function renderDoc(rows: Row[]): string {
     '',
     '- Pins are plain files on bpffs: opening one needs read (and, except for `map dump`/`map lookup`, which open',
     '  read-only), write permission on it, or `CAP_DAC_OVERRIDE`; `CAP_BPF` does not help.',
-    '- Anything that walks kernel ids (`prog list`, `map list`, `map dump id:N`, `link list`, `top`) needs `CAP_SYS_ADMIN`.',
+    '- Anything that walks kernel ids (`prog list`, `map list`, `link list`, `top`) or opens an object by id (`map dump id:N`, `prog show id:N`, `link detach id:N`, …) needs `CAP_SYS_ADMIN`.',
     '- Detaching needs no more than attaching wherever the kernel allows it: XDP, tcx and cgroup links are opened',
     '  through their pins; tcx programs attached without a link are detached by their place on the hook',
     "  (`BPF_PROG_DETACH` with `BPF_F_BEFORE` for the first, `BPF_F_AFTER | BPF_F_ID` after the previous program's id,",

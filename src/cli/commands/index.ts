@@ -52,12 +52,12 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'map',
-    summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps',
+    summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps; show one',
     load: async () => (await import('./map.js')).map,
   },
   {
     name: 'prog',
-    summary: "list the programs loaded in the kernel; dump one's instructions as the kernel runs them",
+    summary: 'list the programs loaded in the kernel; show one (maps, links, load time); dump its instructions as the kernel runs them',
     load: async () => (await import('./prog.js')).prog,
   },
   {
@@ -72,7 +72,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'link',
-    summary: 'list the bpf_links in the kernel (what is attached where)',
+    summary: 'list the bpf_links in the kernel (what is attached where); show one; detach one',
     load: async () => (await import('./link.js')).link,
   },
   {

@@ -1,13 +1,15 @@
-// bpf-ts map dump|lookup|update|delete|list: read and write maps in the
-// kernel, addressed by pin path or id, in bpftool's shapes. With --json,
+// bpf-ts map dump|lookup|update|delete|list|show: read and write maps in
+// the kernel, addressed by pin path or id, in bpftool's shapes; show one
+// map's description and the programs using it. With --json,
 // maps that carry BTF also get bpftool's "formatted" key/value per entry.
 
 import { BpfError } from '../../errors.js';
 import { toJsonValue } from '../../btf/values/json.js';
 import { updateFlags, type BpfMap, type MapValue, type UpdateFlag } from '../../maps/map.js';
 import { type TypedMap, typedMapFromKernel } from '../../maps/typed.js';
-import { listMaps } from '../../sys/ids.js';
-import { mapTypeName } from '../../uapi/bpf.js';
+import { bpfFdInfo } from '../../sys/fdinfo.js';
+import { listMaps, listPrograms, unlessDenied } from '../../sys/ids.js';
+import { mapFlagNames, mapTypeName, progTypeName } from '../../uapi/bpf.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { hexList, table } from '../format.js';
 import { parseHex } from '../hex.js';
@@ -68,10 +70,44 @@ function dump(map: BpfMap, ctx: CommandContext): number {
   return 0;
 }
 
+function show(m: BpfMap, ctx: CommandContext): number {
+  const info = m.info();
+  const { memlock, frozen } = bpfFdInfo(m.fd.value);
+  // Who uses it: every program whose map ids include it.
+  const progs = unlessDenied(() => listPrograms({ mapIds: true }).filter((p) => p.mapIds.includes(info.id)), null);
+  if (progs === null) ctx.warn?.('the programs using it are not shown: walking program ids needs CAP_SYS_ADMIN');
+  const row = {
+    id: info.id,
+    name: info.name,
+    type: mapTypeName(info.type),
+    keySize: info.keySize,
+    valueSize: info.valueSize,
+    maxEntries: info.maxEntries,
+    flags: info.flags,
+    flagNames: mapFlagNames(info.flags),
+    btfId: info.btfId,
+    frozen,
+    memlock,
+    programs: progs?.map((p) => ({ id: p.id, name: p.name, type: progTypeName(p.type) })) ?? null,
+  };
+  if (ctx.json) {
+    ctx.printJson(row);
+    return 0;
+  }
+  ctx.print(`map ${row.id}: ${row.name || '(no name)'} (${row.type})`);
+  ctx.print(`  entries    up to ${row.maxEntries}, key ${row.keySize} bytes, value ${row.valueSize} bytes`);
+  ctx.print(`  flags      0x${row.flags.toString(16)}${row.flagNames.length ? ` (${row.flagNames.join(', ')})` : ''}`);
+  if (row.btfId) ctx.print(`  btf        id ${row.btfId}`);
+  if (frozen !== null) ctx.print(`  frozen     ${frozen ? 'yes (read-only to user space)' : 'no'}`);
+  if (memlock !== null) ctx.print(`  memlock    ${memlock} bytes`);
+  if (row.programs !== null) ctx.print(`  used by    ${row.programs.length === 0 ? '-' : row.programs.map((p) => `${p.id} ${p.name || '(no name)'} (${p.type})`).join(', ')}`);
+  return 0;
+}
+
 export const map = defineCommand({
   name: 'map',
-  summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps',
-  usage: 'bpf-ts map dump|lookup|update|delete|list [PIN_PATH|id:N] [--key HEX] [--value HEX] [--flags any|noexist|exist] [--json]',
+  summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps; show one',
+  usage: 'bpf-ts map dump|lookup|update|delete|show|list [PIN_PATH|id:N] [--key HEX] [--value HEX] [--flags any|noexist|exist] [--json]',
   options: {
     key: { type: 'string' },
     value: { type: 'string' },
@@ -92,11 +128,13 @@ export const map = defineCommand({
         );
       return 0;
     }
-    if (!['dump', 'lookup', 'update', 'delete'].includes(sub ?? '')) {
-      throw new BpfError('USAGE', `map needs a sub-command: dump, lookup, update, delete or list (usage: ${this.usage})`);
+    if (!['dump', 'lookup', 'update', 'delete', 'show'].includes(sub ?? '')) {
+      throw new BpfError('USAGE', `map needs a sub-command: dump, lookup, update, delete, show or list (usage: ${this.usage})`);
     }
-    using m = openMapTarget(target, { readOnly: sub === 'dump' || sub === 'lookup' });
+    using m = openMapTarget(target, { readOnly: sub === 'dump' || sub === 'lookup' || sub === 'show' });
     switch (sub) {
+      case 'show':
+        return show(m, ctx);
       case 'dump':
         return dump(m, ctx);
       case 'lookup': {

@@ -1,16 +1,21 @@
-// bpf-ts prog list|dump: the programs in the kernel, like `bpftool prog
-// list`, and one program's instructions as the kernel runs them, like
-// `bpftool prog dump xlated`.
+// bpf-ts prog list|show|dump: the programs in the kernel, like `bpftool prog
+// list`; one program in detail, like `bpftool prog show` (plus the links
+// holding it); and its instructions as the kernel runs them, like `bpftool
+// prog dump xlated`.
 
 import { BpfError } from '../../errors.js';
 import type { XlatedProgram } from '../../programs/xlated.js';
-import { listPrograms } from '../../sys/ids.js';
-import { progTypeName } from '../../uapi/bpf.js';
+import { bootTimeToDate, bpfFdInfo } from '../../sys/fdinfo.js';
+import { listLinks, listPrograms, mapInfoById, unlessDenied } from '../../sys/ids.js';
+import { progInfo } from '../../sys/info.js';
+import { linkTypeName } from '../../sys/link-type.js';
+import { mapTypeName, progTypeName } from '../../uapi/bpf.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { table } from '../format.js';
 import { openProgTarget } from '../target.js';
+import { linkTarget } from './link.js';
 
-const USAGE = 'bpf-ts prog list [--json] | prog dump PIN_PATH|id:N [--json]';
+const USAGE = 'bpf-ts prog list [--json] | prog show PIN_PATH|id:N [--json] | prog dump PIN_PATH|id:N [--json]';
 
 function list(ctx: CommandContext): number {
   const progs = listPrograms({ mapIds: true });
@@ -24,6 +29,55 @@ function list(ctx: CommandContext): number {
       ),
     );
   }
+  return 0;
+}
+
+function show(target: string | undefined, ctx: CommandContext): number {
+  using prog = openProgTarget(target);
+  const info = progInfo(prog.fd.value, { mapIds: true }, `program ${prog.name}`);
+  const { memlock } = bpfFdInfo(prog.fd.value);
+  const maps = info.mapIds.map((id) => {
+    const m = mapInfoById(id);
+    return m === null || m === 'denied' ? { id, name: null, type: null, shown: m !== 'denied' } : { id, name: m.name, type: mapTypeName(m.type), shown: true };
+  });
+  if (maps.some((m) => !m.shown)) ctx.warn?.('map names are not shown: opening a map by id needs CAP_SYS_ADMIN');
+  // Where it runs: every bpf_link holding it (netlink XDP/TC and legacy cgroup attachments are not links: `bpf-ts show`).
+  const links = unlessDenied(() => listLinks().filter((l) => l.progId === info.id), null);
+  if (links === null) ctx.warn?.('the links holding it are not shown: walking link ids needs CAP_SYS_ADMIN');
+  // A loaded program has instructions: a size of 0 is the kernel withholding it.
+  const sizesShown = info.xlatedProgLen > 0;
+  if (!sizesShown) ctx.warn?.('its sizes are not shown: the kernel reports them only to a caller with CAP_BPF');
+  const row = {
+    id: info.id,
+    name: info.name,
+    type: progTypeName(info.type),
+    tag: info.tag,
+    gplCompatible: info.gplCompatible,
+    loadedAt: bootTimeToDate(info.loadTime).toISOString(),
+    uid: info.createdByUid,
+    xlatedBytes: sizesShown ? info.xlatedProgLen : null,
+    jitedBytes: sizesShown ? info.jitedProgLen : null,
+    memlock,
+    verifiedInsns: info.verifiedInsns,
+    btfId: info.btfId,
+    maps: maps.map(({ id, name, type }) => ({ id, name, type })),
+    runCount: Number(info.runCnt),
+    runTimeNs: Number(info.runTimeNs),
+    links: links?.map((l) => ({ id: l.id, type: linkTypeName(l.type), target: linkTarget(l) })) ?? null,
+  };
+  if (ctx.json) {
+    ctx.printJson(row);
+    return 0;
+  }
+  ctx.print(`program ${row.id}: ${row.name || '(no name)'} (${row.type})`);
+  ctx.print(`  tag        ${row.tag}${row.gplCompatible ? ' (GPL)' : ''}`);
+  ctx.print(`  loaded     ${row.loadedAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')} by uid ${row.uid}`);
+  const sizes = [...(sizesShown ? [`${info.xlatedProgLen} bytes xlated`, `${info.jitedProgLen} bytes JITed`] : []), ...(memlock === null ? [] : [`${memlock} bytes memlock`])];
+  ctx.print(`  size       ${[sizes.join(', '), `${row.verifiedInsns} instructions verified`].filter(Boolean).join('; ')}`);
+  ctx.print(`  maps       ${maps.length === 0 ? '-' : maps.map((m) => (m.name === null ? `${m.id}` : `${m.id} ${m.name} (${m.type})`)).join(', ')}`);
+  if (row.btfId) ctx.print(`  btf        id ${row.btfId}`);
+  if (row.runCount > 0) ctx.print(`  runs       ${row.runCount} in ${row.runTimeNs} ns (counted while kernel.bpf_stats_enabled is 1)`);
+  if (row.links !== null) ctx.print(`  links      ${row.links.length === 0 ? '-' : row.links.map((l) => `${l.id} (${l.type}${l.target ? `, ${l.target}` : ''})`).join(', ')}`);
   return 0;
 }
 
@@ -75,14 +129,15 @@ function dump(target: string | undefined, ctx: CommandContext): number {
 
 export const prog = defineCommand({
   name: 'prog',
-  summary: "list the programs loaded in the kernel; dump one's instructions as the kernel runs them",
+  summary: 'list the programs loaded in the kernel; show one (maps, links, load time); dump its instructions as the kernel runs them',
   usage: USAGE,
   options: {},
   run(positionals, _values, ctx) {
     const [sub, target, ...more] = positionals;
     if (sub === 'list' && target === undefined) return list(ctx);
     if (sub === 'dump' && more.length === 0) return dump(target, ctx);
-    if (sub === 'list' || sub === 'dump') throw new BpfError('USAGE', `prog ${sub}: unexpected argument ${sub === 'list' ? target : more[0]} (usage: ${USAGE})`);
-    throw new BpfError('USAGE', `prog needs a sub-command: list or dump (usage: ${USAGE})`);
+    if (sub === 'show' && more.length === 0) return show(target, ctx);
+    if (sub === 'list' || sub === 'dump' || sub === 'show') throw new BpfError('USAGE', `prog ${sub}: unexpected argument ${sub === 'list' ? target : more[0]} (usage: ${USAGE})`);
+    throw new BpfError('USAGE', `prog needs a sub-command: list, show or dump (usage: ${USAGE})`);
   },
 });

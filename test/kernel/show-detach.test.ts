@@ -1,0 +1,183 @@
+// One kernel object in detail, and a link cut from its hook: `prog show`,
+// `map show`, `link show` against `bpftool … show … -j` of the same object,
+// and `link detach` (by id and by pin) against what iproute2 sees on the
+// device and what is left on bpffs. XDP on a veth inside a namespace of the
+// test's own, a bpffs mounted for the test.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { detachXdp, queryXdp } from '../../src/attach/xdp.js';
+import { openObject } from '../../src/collection.js';
+import { BpfLink } from '../../src/link/link.js';
+import { attachRawTracepoint } from '../../src/link/tracing.js';
+import { BpfMap } from '../../src/maps/map.js';
+import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
+import { BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG } from '../../src/uapi/bpf.js';
+import { cli, cliOk, fixture, uniqueName } from '../helpers/cli.js';
+import { describeRoot } from '../helpers/root.js';
+import { makeVethNs, mountSharedBpffs, removeNs, xdpProgIdOnV0 } from '../security/helpers.js';
+
+const EVEN_DROP = fixture('icmp_even_drop.o');
+const bpftool = (...args: string[]) => JSON.parse(execFileSync('bpftool', [...args, '-j'], { encoding: 'utf8' }));
+
+describeRoot('prog/map/link show and link detach (CLI, one veth namespace, bpftool as the reference)', () => {
+  let fs: { path: string; unmount(): void };
+  let ns = '';
+  const B = (...p: string[]) => join(fs.path, ...p);
+  const onV0 = () => ['--xdp', 'v0', '--netns', ns, '--mode', 'skb', '--link', '--bpffs', fs.path];
+  const linkPin = () => B('bpf-ts', `xdp_link_${ns}_v0`);
+
+  beforeAll(() => {
+    fs = mountSharedBpffs();
+    ns = uniqueName('shw');
+    makeVethNs(ns);
+  });
+  afterEach(() => {
+    if (queryXdp('v0', { netns: ns }).attached !== 'none') detachXdp('v0', { netns: ns });
+    for (const n of readdirSync(fs.path).filter((n) => !n.endsWith('.debug'))) rmSync(B(n), { recursive: true, force: true });
+  });
+  afterAll(() => {
+    try {
+      removeNs(ns);
+    } finally {
+      fs?.unmount();
+    }
+  });
+
+  it('prog show: the fields bpftool prog show gives, the load time to the second, and the link holding it', async () => {
+    const loaded = (await cliOk('load', EVEN_DROP, ...onV0(), '--json')).json();
+    const tool = bpftool('prog', 'show', 'id', String(loaded.progId));
+    const mine = (await cliOk('prog', 'show', `id:${loaded.progId}`, '--json')).json();
+    expect(mine).toMatchObject({
+      id: tool.id,
+      name: tool.name,
+      type: tool.type,
+      tag: tool.tag,
+      gplCompatible: tool.gpl_compatible,
+      uid: tool.uid,
+      xlatedBytes: tool.bytes_xlated,
+      jitedBytes: tool.bytes_jited,
+      memlock: tool.bytes_memlock,
+      btfId: tool.btf_id,
+    });
+    expect(mine.maps.map((m: { id: number }) => m.id)).toEqual(tool.map_ids);
+    // The map's name and type as bpftool map show gives them.
+    const m = bpftool('map', 'show', 'id', String(tool.map_ids[0]));
+    expect(mine.maps[0]).toEqual({ id: m.id, name: m.name, type: m.type });
+    // bpftool's loaded_at is whole seconds of the same clock conversion (/proc/uptime has 10 ms steps).
+    expect(Math.abs(Date.parse(mine.loadedAt) / 1000 - tool.loaded_at)).toBeLessThan(1.5);
+    // The link that load --link made, as bpftool link show lists it.
+    const links = bpftool('link', 'show').filter((l: { prog_id: number }) => l.prog_id === loaded.progId);
+    expect(links.map((l: { id: number }) => l.id)).toEqual([loaded.linkId]);
+    expect(mine.links).toEqual([{ id: loaded.linkId, type: 'xdp', target: `ifindex ${loaded.ifindex}` }]);
+
+    // The text form, and the program behind a link pin.
+    const text = (await cliOk('prog', 'show', linkPin())).stdout;
+    expect(text).toContain(`program ${loaded.progId}: xdp_even_drop (xdp)`);
+    expect(text).toContain(`tag        ${tool.tag} (GPL)`);
+    expect(text).toContain(`${tool.bytes_xlated} bytes xlated, ${tool.bytes_jited} bytes JITed, ${tool.bytes_memlock} bytes memlock`);
+    expect(text).toContain(`maps       ${m.id} counters (percpu_array)`);
+    expect(text).toContain(`links      ${loaded.linkId} (xdp, ifindex ${loaded.ifindex})`);
+  });
+
+  it('map show: the fields bpftool map show gives, frozen and flags by name, and the programs using it', async () => {
+    using plain = BpfMap.create({ name: 'show_plain', type: T.HASH, keySize: 4, valueSize: 16, maxEntries: 7, flags: BPF_F_NO_PREALLOC });
+    using frozen = BpfMap.create({ name: 'show_frozen', type: T.ARRAY, keySize: 4, valueSize: 8, maxEntries: 3, flags: BPF_F_MMAPABLE | BPF_F_RDONLY_PROG });
+    frozen.freeze();
+    for (const [map, names] of [
+      [plain, ['no_prealloc']],
+      [frozen, ['rdonly_prog', 'mmapable']],
+    ] as const) {
+      const tool = bpftool('map', 'show', 'id', String(map.id));
+      const mine = (await cliOk('map', 'show', `id:${map.id}`, '--json')).json();
+      expect(mine).toEqual({
+        id: tool.id,
+        name: tool.name,
+        type: tool.type,
+        keySize: tool.bytes_key,
+        valueSize: tool.bytes_value,
+        maxEntries: tool.max_entries,
+        flags: tool.flags,
+        flagNames: names,
+        btfId: 0,
+        frozen: tool.frozen === 1,
+        memlock: tool.bytes_memlock,
+        programs: [],
+      });
+    }
+    expect(bpftool('map', 'show', 'id', String(frozen.id)).frozen).toBe(1);
+
+    // A map a loaded program uses lists that program (bpftool prog show's map_ids, read the other way).
+    const loaded = (await cliOk('load', EVEN_DROP, ...onV0(), '--json')).json();
+    const mapId = bpftool('prog', 'show', 'id', String(loaded.progId)).map_ids[0];
+    const text = (await cliOk('map', 'show', `id:${mapId}`)).stdout;
+    expect(text).toContain(`map ${mapId}: counters (percpu_array)`);
+    expect(text).toContain('entries    up to 2, key 4 bytes, value 8 bytes');
+    expect(text).toContain(`used by    ${loaded.progId} xdp_even_drop (xdp)`);
+  });
+
+  it('link show: a pinned link as bpftool link show pinned reads it', async () => {
+    const loaded = (await cliOk('load', EVEN_DROP, ...onV0(), '--json')).json();
+    const tool = bpftool('link', 'show', 'pinned', linkPin());
+    const mine = (await cliOk('link', 'show', linkPin(), '--json')).json();
+    expect(mine).toMatchObject({ id: tool.id, type: tool.type, progId: tool.prog_id, progName: 'xdp_even_drop', progType: 'xdp', defunct: false, pinnedAt: linkPin() });
+    expect(mine.details).toEqual({ kind: 'xdp', ifindex: loaded.ifindex });
+    const byId = (await cliOk('link', 'show', `id:${tool.id}`, '--json')).json();
+    expect(byId).toEqual({ ...mine, pinnedAt: null });
+  });
+
+  it('link detach id:N: the program leaves the device (ip link), the pin goes, the link is freed', async () => {
+    const loaded = (await cliOk('load', EVEN_DROP, ...onV0(), '--json')).json();
+    expect(xdpProgIdOnV0(ns)).toBe(loaded.progId);
+    const out = (await cliOk('link', 'detach', `id:${loaded.linkId}`, '--bpffs', fs.path, '--json')).json();
+    expect(out).toMatchObject({ id: loaded.linkId, type: 'xdp', progId: loaded.progId, detached: true, removedPins: [linkPin()] });
+    expect(xdpProgIdOnV0(ns)).toBe(0);
+    expect(existsSync(linkPin())).toBe(false);
+    expect(existsSync(B('bpf-ts'))).toBe(false); // the directory bpf-ts made, empty now
+    expect(bpftool('link', 'show').some((l: { id: number }) => l.id === loaded.linkId)).toBe(false);
+  });
+
+  it('link detach PIN: detached while another process holds the link; then id:N says it was already detached', async () => {
+    const loaded = (await cliOk('load', EVEN_DROP, ...onV0(), '--json')).json();
+    using held = BpfLink.fromPin(linkPin());
+    const text = (await cliOk('link', 'detach', linkPin())).stdout;
+    expect(text).toContain(`detached link ${loaded.linkId} (xdp, ifindex ${loaded.ifindex}), program ${loaded.progId} xdp_even_drop (xdp)`);
+    expect(text).toContain(`removed pin ${linkPin()}`);
+    expect(xdpProgIdOnV0(ns)).toBe(0);
+    expect(existsSync(linkPin())).toBe(false);
+    // The link lives on, defunct, while this process holds it: bpftool still lists it.
+    expect(bpftool('link', 'show', 'id', String(held.id)).prog_id).toBe(loaded.progId);
+    expect(held.info().details).toEqual({ kind: 'xdp', ifindex: 0 });
+    const again = (await cliOk('link', 'detach', `id:${held.id}`, '--bpffs', fs.path, '--json')).json();
+    expect(again).toMatchObject({ id: held.id, detached: false, removedPins: [] });
+    expect((await cliOk('link', 'show', `id:${held.id}`)).stdout).toMatch(/state +detached/);
+  });
+
+  it('a link type the kernel cannot detach (raw tracepoint): the error says so and the pin stays', async () => {
+    using coll = openObject(fixture('tracing.o')).load({ programs: ['rawtp_sys_enter'], ignorePinning: true });
+    const prog = coll.program('rawtp_sys_enter');
+    using link = attachRawTracepoint(prog, 'sys_enter');
+    const pin = B('rawtp_link');
+    link.pin(pin);
+    const r = await cli('link', 'detach', pin);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `bpf-ts: link ${link.id}: the kernel cannot detach a raw_tracepoint link while it lives; it goes when the last process holding it closes it and its pin is removed (rm ${pin})\n`,
+    );
+    expect(existsSync(pin)).toBe(true);
+    expect(bpftool('link', 'show', 'pinned', pin)).toMatchObject({ id: link.id, type: 'raw_tracepoint', prog_id: prog.id });
+  });
+
+  it('wrong targets: a map pin is not a link, unknown ids, no target', async () => {
+    using map = BpfMap.create({ name: 'show_notlink', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    map.pin(B('a_map'));
+    expect((await cli('link', 'show', B('a_map'))).stderr).toBe(`bpf-ts: ${B('a_map')} is a pinned map, not a link\n`);
+    expect((await cli('link', 'detach', 'id:4000000000')).stderr).toBe('bpf-ts: no link with id 4000000000\n');
+    expect((await cli('prog', 'show', 'id:4000000000')).stderr).toBe('bpf-ts: no program with id 4000000000\n');
+    expect((await cli('map', 'show', 'id:4000000000')).stderr).toBe('bpf-ts: no map with id 4000000000\n');
+    const none = await cli('link', 'detach');
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe('bpf-ts: name the link: a pin path on bpffs, or id:N\n');
+  });
+});
