@@ -12,9 +12,9 @@ import { GLOBAL_HELP } from './option-help.js';
 
 /** Words that follow the command itself ("map dump", "testenv setup"). */
 export const SUBCOMMANDS: Record<string, string[]> = {
-  map: ['dump', 'lookup', 'update', 'delete', 'show', 'list'],
-  prog: ['list', 'show', 'dump'],
-  link: ['list', 'show', 'detach'],
+  map: ['dump', 'lookup', 'update', 'delete', 'show', 'pin', 'list'],
+  prog: ['list', 'show', 'dump', 'pin'],
+  link: ['list', 'show', 'detach', 'pin'],
   btf: ['dump', 'list', 'core'],
   feature: ['probe'],
   testenv: ['setup', 'teardown', 'status', 'exec'],

@@ -174,7 +174,7 @@ export function findLinkPins(bpffs: string, linkIds: number[], likely: string[] 
 export function detachPinnedLink(path: string): PinnedLink {
   const held = readLinkPin(path);
   if (held === null) throw new BpfError('NOT_ATTACHED', `nothing is pinned at ${resolve(path)}`);
-  if (held === 'other') throw new BpfError('USAGE', `${resolve(path)} holds a map or program, not a bpf_link; remove it with unpin if you mean to`);
+  if (held === 'other') throw new BpfError('USAGE', `${resolve(path)} holds a map or program, not a bpf_link; remove it with rm ${resolve(path)} if you mean to`);
   if (!held.defunct) {
     const fd = objGet(held.path, 0, `link pinned at ${held.path}`);
     try {

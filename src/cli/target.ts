@@ -5,6 +5,7 @@ import { BpfError } from '../errors.js';
 import { BpfLink } from '../link/link.js';
 import { BpfMap } from '../maps/map.js';
 import { BpfProgram } from '../programs/program.js';
+import type { CommandContext } from './command.js';
 import { readLinkPin } from './link-pins.js';
 
 /** N of "id:N", or undefined for a pin path; a malformed id is a USAGE error saying how to list the ids. */
@@ -45,4 +46,24 @@ export function openLinkTarget(target: string | undefined): BpfLink {
   if (!target) throw new BpfError('USAGE', 'name the link: a pin path on bpffs, or id:N');
   const id = idOf(target, 'link', 'bpf-ts link list');
   return id === undefined ? BpfLink.fromPin(target) : BpfLink.fromId(id);
+}
+
+/**
+ * `bpf-ts prog|map|link pin TARGET PATH`: pin the object TARGET names at
+ * PATH as well (missing directories made 0700, the pin 0600; never over an
+ * existing file or through a symlink), and say so.
+ */
+export function pinAt(open: () => PinnableObject, what: string, path: string | undefined, ctx: CommandContext): number {
+  if (!path) throw new BpfError('USAGE', `name where to pin the ${what}: a path on bpffs`);
+  using obj = open();
+  const createdDirs = obj.pin(path, { mkdir: true });
+  const pinnedAt = resolve(path);
+  if (ctx.json) ctx.printJson({ id: obj.id, pinnedAt, createdDirs });
+  else ctx.print(`pinned ${what} ${obj.id} at ${pinnedAt}`);
+  return 0;
+}
+
+interface PinnableObject extends Disposable {
+  id: number;
+  pin(path: string, opts: { mkdir?: boolean }): string[];
 }

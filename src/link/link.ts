@@ -93,10 +93,15 @@ export class BpfLink implements Disposable {
     return linkTypeName(this.type);
   }
 
-  /** Pin on a bpf filesystem: the link (and its attachment) outlives this process until the pin is removed. */
-  pin(path: string): void {
-    pinFd(this.fd.value, path, { label: `${this.typeName} link ${this.id}` });
+  /**
+   * Pin on a bpf filesystem: the link (and its attachment) outlives this
+   * process until the pin is removed. `mkdir`: make missing directories
+   * (0700); returns those it made.
+   */
+  pin(path: string, opts: { mkdir?: boolean } = {}): string[] {
+    const created = pinFd(this.fd.value, path, { ...opts, label: `${this.typeName} link ${this.id}` });
     this.#pinnedAt = resolve(path);
+    return created;
   }
 
   /** Remove the pin made by pin() (or the one at `path`). The link lives on while this object holds its fd. */

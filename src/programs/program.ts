@@ -95,9 +95,12 @@ export class BpfProgram {
     return { ...r, verdict: verdictName(this.type, r.retval) };
   }
 
-  /** Pin on bpffs so the program outlives this process. Refuses to replace an existing pin. */
-  pin(path: string): void {
-    pinFd(this.fd.value, path, { label: `program ${this.name}` });
+  /**
+   * Pin on bpffs so the program outlives this process. Refuses to replace an
+   * existing pin. `mkdir`: make missing directories (0700); returns those it made.
+   */
+  pin(path: string, opts: { mkdir?: boolean } = {}): string[] {
+    return pinFd(this.fd.value, path, { ...opts, label: `program ${this.name}` });
   }
 
   close(): void {

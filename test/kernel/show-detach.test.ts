@@ -4,7 +4,7 @@
 // device and what is left on bpffs. XDP on a veth inside a namespace of the
 // test's own, a bpffs mounted for the test.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { detachXdp, queryXdp } from '../../src/attach/xdp.js';
@@ -169,10 +169,36 @@ describeRoot('prog/map/link show and link detach (CLI, one veth namespace, bpfto
     expect(bpftool('link', 'show', 'pinned', pin)).toMatchObject({ id: link.id, type: 'raw_tracepoint', prog_id: prog.id });
   });
 
+  it('prog/map/link pin: a second pin of the same object (bpftool reads the same id), private; link detach id:N removes every pin of the link', async () => {
+    const loaded = (await cliOk('load', EVEN_DROP, ...onV0(), '--json')).json();
+    const mapId = bpftool('prog', 'show', 'id', String(loaded.progId)).map_ids[0];
+    const p = (await cliOk('prog', 'pin', `id:${loaded.progId}`, B('deep', 'er', 'prog'), '--json')).json();
+    expect(p).toEqual({ id: loaded.progId, pinnedAt: B('deep', 'er', 'prog'), createdDirs: [B('deep'), B('deep', 'er')] });
+    expect(bpftool('prog', 'show', 'pinned', B('deep', 'er', 'prog')).id).toBe(loaded.progId);
+    expect(statSync(B('deep', 'er', 'prog')).mode & 0o7777).toBe(0o600);
+    expect(statSync(B('deep', 'er')).mode & 0o7777).toBe(0o1700);
+    expect((await cliOk('map', 'pin', `id:${mapId}`, B('map'))).stdout).toBe(`pinned map ${mapId} at ${B('map')}\n`);
+    expect(bpftool('map', 'show', 'pinned', B('map')).id).toBe(mapId);
+    await cliOk('link', 'pin', linkPin(), B('link2'));
+    expect(bpftool('link', 'show', 'pinned', B('link2')).id).toBe(loaded.linkId);
+    // Never over an existing file.
+    const again = await cli('map', 'pin', `id:${mapId}`, B('link2'));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe(`bpf-ts: cannot pin map "counters": ${B('link2')} already exists\n`);
+    // Both pins of the link go with it; the program and map pins stay.
+    const out = (await cliOk('link', 'detach', `id:${loaded.linkId}`, '--bpffs', fs.path, '--json')).json();
+    expect([...out.removedPins].sort()).toEqual([B('link2'), linkPin()].sort());
+    expect(existsSync(B('link2'))).toBe(false);
+    expect(existsSync(B('deep', 'er', 'prog'))).toBe(true);
+    expect(existsSync(B('map'))).toBe(true);
+  });
+
   it('wrong targets: a map pin is not a link, unknown ids, no target', async () => {
     using map = BpfMap.create({ name: 'show_notlink', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
     map.pin(B('a_map'));
     expect((await cli('link', 'show', B('a_map'))).stderr).toBe(`bpf-ts: ${B('a_map')} is a pinned map, not a link\n`);
+    expect((await cli('detach', '--pin-link', B('a_map'))).stderr).toBe(`bpf-ts: ${B('a_map')} holds a map or program, not a bpf_link; remove it with rm ${B('a_map')} if you mean to\n`);
+    expect((await cli('prog', 'pin', 'id:1')).stderr).toBe('bpf-ts: name where to pin the program: a path on bpffs\n');
     expect((await cli('link', 'detach', 'id:4000000000')).stderr).toBe('bpf-ts: no link with id 4000000000\n');
     expect((await cli('prog', 'show', 'id:4000000000')).stderr).toBe('bpf-ts: no program with id 4000000000\n');
     expect((await cli('map', 'show', 'id:4000000000')).stderr).toBe('bpf-ts: no map with id 4000000000\n');

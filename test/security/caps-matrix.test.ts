@@ -6,7 +6,8 @@
 // capability and never asks for one the process already holds.
 // docs/capabilities.md is generated from these results (BPF_TS_WRITE_CAPS_DOC=1
 // rewrites it); the last test checks the committed file matches.
-import { chownSync, chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chownSync, chmodSync, existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { commands } from '../../src/cli/commands/index.js';
@@ -719,6 +720,25 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
         expect(r.stderr).toMatch(/sizes are not shown: .*CAP_BPF/);
       },
       note: 'its sizes also need CAP_BPF, the links holding it and map names CAP_SYS_ADMIN; without them a warning names each',
+    },
+    {
+      command: 'prog pin PIN PATH (a pin the user owns, into their directory)',
+      needs: [],
+      args: () => ['prog', 'pin', progPin, join(userDir(), 'again', 'prog'), '--json'],
+      check: (r) => {
+        expect(r.json()).toEqual({ id: coll.program('xdp_drop').id, pinnedAt: join(userDir(), 'again', 'prog'), createdDirs: [join(userDir(), 'again')] });
+        expect(statSync(join(userDir(), 'again', 'prog'))).toMatchObject({ uid: NOBODY, mode: 0o100600 });
+      },
+      after: () => rmSync(join(userDir(), 'again'), { recursive: true, force: true }),
+    },
+    {
+      command: 'map pin id:N PATH (into their directory)',
+      needs: ['sys_admin'],
+      args: () => ['map', 'pin', `id:${map.id}`, join(userDir(), 'map_again')],
+      // bpftool reads it (bpf-ts, as root, will not open a pin in a directory another user owns).
+      check: () => expect(JSON.parse(execFileSync('bpftool', ['map', 'show', 'pinned', join(userDir(), 'map_again'), '-j'], { encoding: 'utf8' })).id).toBe(map.id),
+      after: () => rmSync(join(userDir(), 'map_again'), { force: true }),
+      note: 'maps open by id',
     },
     {
       command: 'map show PIN (pin mode 0644, owned by root)',

@@ -52,7 +52,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'map',
-    summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps; show one',
+    summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps; show one; pin one',
     load: async () => (await import('./map.js')).map,
   },
   {
@@ -72,7 +72,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'link',
-    summary: 'list the bpf_links in the kernel (what is attached where); show one; detach one',
+    summary: 'list the bpf_links in the kernel (what is attached where); show one; detach one; pin one',
     load: async () => (await import('./link.js')).link,
   },
   {

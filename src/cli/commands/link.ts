@@ -16,9 +16,9 @@ import { attachTypeName, progTypeName } from '../../uapi/bpf.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { table } from '../format.js';
 import { checkBpffsOption, findLinkPins, linkIsDefunct, removeLinkPin } from '../link-pins.js';
-import { openLinkTarget } from '../target.js';
+import { openLinkTarget, pinAt } from '../target.js';
 
-const USAGE = 'bpf-ts link list [--json] | link show PIN_PATH|id:N [--json] | link detach PIN_PATH|id:N [--bpffs DIR] [--json]';
+const USAGE = 'bpf-ts link list [--json] | link show PIN_PATH|id:N [--json] | link detach PIN_PATH|id:N [--bpffs DIR] [--json] | link pin PIN_PATH|id:N PATH [--json]';
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 /** One line describing where a link is attached. */
@@ -144,7 +144,7 @@ function detach(target: string | undefined, bpffs: string, ctx: CommandContext):
 
 export const link = defineCommand({
   name: 'link',
-  summary: 'list the bpf_links in the kernel (what is attached where); show one; detach one',
+  summary: 'list the bpf_links in the kernel (what is attached where); show one; detach one; pin one',
   usage: USAGE,
   options: {
     bpffs: { type: 'string' },
@@ -157,7 +157,9 @@ export const link = defineCommand({
       checkBpffsOption(values.bpffs);
       return detach(target, values.bpffs ?? DEFAULT_BPFFS, ctx);
     }
-    if (sub === 'list' || sub === 'show' || sub === 'detach') throw new BpfError('USAGE', `link ${sub}: unexpected argument ${sub === 'list' ? target : more[0]} (usage: ${USAGE})`);
-    throw new BpfError('USAGE', `link needs a sub-command: list, show or detach (usage: ${USAGE})`);
+    if (sub === 'pin' && more.length <= 1) return pinAt(() => openLinkTarget(target), 'link', more[0], ctx);
+    if (sub === 'list' || sub === 'show' || sub === 'detach' || sub === 'pin')
+      throw new BpfError('USAGE', `link ${sub}: unexpected argument ${sub === 'list' ? target : more[sub === 'pin' ? 1 : 0]} (usage: ${USAGE})`);
+    throw new BpfError('USAGE', `link needs a sub-command: list, show, detach or pin (usage: ${USAGE})`);
   },
 });

@@ -13,7 +13,7 @@ import { mapFlagNames, mapTypeName, progTypeName } from '../../uapi/bpf.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { hexList, table } from '../format.js';
 import { parseHex } from '../hex.js';
-import { openMapTarget } from '../target.js';
+import { openMapTarget, pinAt } from '../target.js';
 
 const spaced = (b: Uint8Array) =>
   hexList(b)
@@ -106,8 +106,8 @@ function show(m: BpfMap, ctx: CommandContext): number {
 
 export const map = defineCommand({
   name: 'map',
-  summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps; show one',
-  usage: 'bpf-ts map dump|lookup|update|delete|show|list [PIN_PATH|id:N] [--key HEX] [--value HEX] [--flags any|noexist|exist] [--json]',
+  summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps; show one; pin one',
+  usage: 'bpf-ts map dump|lookup|update|delete|show|list [PIN_PATH|id:N] [--key HEX] [--value HEX] [--flags any|noexist|exist] [--json] | map pin PIN_PATH|id:N PATH [--json]',
   options: {
     key: { type: 'string' },
     value: { type: 'string' },
@@ -128,8 +128,12 @@ export const map = defineCommand({
         );
       return 0;
     }
+    if (sub === 'pin') {
+      if (positionals.length > 3) throw new BpfError('USAGE', `map pin: unexpected argument ${positionals[3]} (usage: ${this.usage})`);
+      return pinAt(() => openMapTarget(target), 'map', positionals[2], ctx);
+    }
     if (!['dump', 'lookup', 'update', 'delete', 'show'].includes(sub ?? '')) {
-      throw new BpfError('USAGE', `map needs a sub-command: dump, lookup, update, delete, show or list (usage: ${this.usage})`);
+      throw new BpfError('USAGE', `map needs a sub-command: dump, lookup, update, delete, show, pin or list (usage: ${this.usage})`);
     }
     using m = openMapTarget(target, { readOnly: sub === 'dump' || sub === 'lookup' || sub === 'show' });
     switch (sub) {

@@ -12,10 +12,10 @@ import { linkTypeName } from '../../sys/link-type.js';
 import { mapTypeName, progTypeName } from '../../uapi/bpf.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { table } from '../format.js';
-import { openProgTarget } from '../target.js';
+import { openProgTarget, pinAt } from '../target.js';
 import { linkTarget } from './link.js';
 
-const USAGE = 'bpf-ts prog list [--json] | prog show PIN_PATH|id:N [--json] | prog dump PIN_PATH|id:N [--json]';
+const USAGE = 'bpf-ts prog list [--json] | prog show|dump PIN_PATH|id:N [--json] | prog pin PIN_PATH|id:N PATH [--json]';
 
 function list(ctx: CommandContext): number {
   const progs = listPrograms({ mapIds: true });
@@ -137,7 +137,9 @@ export const prog = defineCommand({
     if (sub === 'list' && target === undefined) return list(ctx);
     if (sub === 'dump' && more.length === 0) return dump(target, ctx);
     if (sub === 'show' && more.length === 0) return show(target, ctx);
-    if (sub === 'list' || sub === 'dump' || sub === 'show') throw new BpfError('USAGE', `prog ${sub}: unexpected argument ${sub === 'list' ? target : more[0]} (usage: ${USAGE})`);
-    throw new BpfError('USAGE', `prog needs a sub-command: list, show or dump (usage: ${USAGE})`);
+    if (sub === 'pin' && more.length <= 1) return pinAt(() => openProgTarget(target), 'program', more[0], ctx);
+    if (sub === 'list' || sub === 'dump' || sub === 'show' || sub === 'pin')
+      throw new BpfError('USAGE', `prog ${sub}: unexpected argument ${sub === 'list' ? target : more[sub === 'pin' ? 1 : 0]} (usage: ${USAGE})`);
+    throw new BpfError('USAGE', `prog needs a sub-command: list, show, dump or pin (usage: ${USAGE})`);
   },
 });
