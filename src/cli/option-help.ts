@@ -115,6 +115,7 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     key: { arg: 'HEX', desc: 'key bytes as hex (lookup, update, delete)', group: 'entry' },
     value: { arg: 'HEX', desc: 'value bytes as hex (update)', group: 'entry' },
     flags: { arg: 'FLAGS', desc: 'update flags: any, noexist or exist, optionally with lock (exist,lock)', default: 'any', group: 'entry' },
+    hex: { desc: 'dump, lookup: keys and values as hex bytes only, even where the map\'s BTF describes them (--json: no "formatted")', default: 'decoded through BTF when the map has it', group: OUT },
   },
   link: {
     bpffs: { arg: 'DIR', desc: 'detach id:N: the bpf filesystem searched for pins of the link, removed once it is detached', default: '/sys/fs/bpf', group: 'pins' },

@@ -353,4 +353,25 @@ describeRoot('BTF from the kernel and typed dumps', () => {
       ]),
     );
   });
+
+  it('bpf-ts map dump and lookup (text) decode through BTF as bpftool map dump does; --hex gives the bytes', async () => {
+    const dir = join(fs.path, 'lpm_text');
+    using c = loadObject('fixtures/lpm_blocklist.o', { pinMaps: dir });
+    const key = Buffer.alloc(8);
+    key.writeUInt32LE(24, 0);
+    ipv4('198.51.100.0').copy(key, 4);
+    c.map('blocklist').set(key, 3n);
+    // bpftool's plain dump of a map with BTF is its decoded JSON.
+    const pin = join(dir, 'blocklist');
+    const tool = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'pinned', pin], { encoding: 'utf8' }));
+    expect(tool).toHaveLength(1);
+    const line = `key: { prefixlen: ${tool[0].key.prefixlen}, addr: ${tool[0].key.addr} }  value: ${tool[0].value}`;
+    expect((await cliOk('map', 'dump', pin)).stdout).toBe(`${line}\nFound 1 element\n`);
+    expect((await cliOk('map', 'lookup', pin, '--key', key.toString('hex'))).stdout).toBe(`${line}\n`);
+    // --hex: the bytes bpftool -j gives for the same entry.
+    const raw = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'pinned', pin, '-j'], { encoding: 'utf8' }))[0];
+    const spaced = (l: string[]) => l.map((b) => b.slice(2)).join(' ');
+    expect((await cliOk('map', 'dump', pin, '--hex')).stdout).toBe(`key: ${spaced(raw.key)}  value: ${spaced(raw.value)}\nFound 1 element\n`);
+    expect((await cliOk('map', 'dump', pin, '--hex', '--json')).json()).toEqual([{ key: raw.key, value: raw.value }]);
+  });
 });

@@ -108,7 +108,7 @@ const SH_PRINTS: { file: string; command: string; stdout: (RegExp | ((out: strin
   { file: 'README.md', command: 'bpf-ts demo', stdout: [/: 5 answered \(seq 1,3,5,7,9\), 5 dropped \(seq 2,4,6,8,10\)\n/, /passed=5 dropped=5\n/, /removed test network/] },
   { file: 'docs/xdp.md', command: 'ping -c 6', stdout: [/6 packets transmitted, 3 received/] },
   // counters [0] passed, [1] dropped, per CPU: 3 and 3 in all.
-  { file: 'docs/xdp.md', command: 'map dump', stdout: [(out) => expect(perCpuSums(out)).toEqual({ '00000000': 3n, '01000000': 3n })] },
+  { file: 'docs/xdp.md', command: 'map dump', stdout: [(out) => expect(perCpuSums(out)).toEqual({ '0': 3n, '1': 3n })] },
   { file: 'docs/tc.md', command: 'ping -c 5', stdout: [/5 packets transmitted, 5 received/] },
   // 490 = 5 × 98 bytes (0x1ea) at key 0 (ingress) and key 1 (egress).
   { file: 'docs/tc.md', command: 'map dump', stdout: [/^key: 00 00 00 00 {2}value: ea 01 00 00 00 00 00 00\nkey: 01 00 00 00 {2}value: ea 01 00 00 00 00 00 00\n/] },
@@ -125,15 +125,15 @@ function textBlockAfter(file: string, marker: string): string {
   return block[1]!;
 }
 
-/** `map dump` text of a per-CPU map of u64: key hex → sum over CPUs. */
+/** `map dump` text of a per-CPU map of u64 with BTF (decimal keys and values): key → sum over CPUs. */
 function perCpuSums(out: string): Record<string, bigint> {
   const sums: Record<string, bigint> = {};
   let key = '';
   for (const line of out.split('\n')) {
-    const k = /^key: ([0-9a-f ]+)$/.exec(line);
-    if (k) key = k[1]!.replace(/ /g, '');
-    const v = /^\s+value \(CPU \d+\): ([0-9a-f ]+)$/.exec(line);
-    if (v) sums[key] = (sums[key] ?? 0n) + Buffer.from(v[1]!.replace(/ /g, ''), 'hex').readBigUInt64LE(0);
+    const k = /^key: (\d+)$/.exec(line);
+    if (k) key = k[1]!;
+    const v = /^\s+value \(CPU \d+\): (\d+)$/.exec(line);
+    if (v) sums[key] = (sums[key] ?? 0n) + BigInt(v[1]!);
   }
   return sums;
 }

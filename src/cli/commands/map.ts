@@ -44,12 +44,31 @@ function kernelTyped(map: BpfMap): TypedMap | null {
   }
 }
 
-function printEntry(ctx: CommandContext, key: Uint8Array, value: MapValue): void {
+/**
+ * A decoded BTF value on one line: numbers in decimal, strings quoted,
+ * { field: value, … } and [a, b, …] — what bpftool prints as JSON, compact.
+ */
+export function oneLine(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(oneLine).join(', ')}]`;
+  if (v !== null && typeof v === 'object') {
+    const fields = Object.entries(v).map(([k, x]) => `${k}: ${oneLine(x)}`);
+    return fields.length ? `{ ${fields.join(', ')} }` : '{}';
+  }
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+/**
+ * One entry as text: decoded through the map's BTF where it describes the
+ * key or value (as bpftool does), else (or with --hex) the bytes in hex.
+ */
+function printEntry(ctx: CommandContext, key: Uint8Array, value: MapValue, typed: TypedMap | null): void {
+  const k = typed?.key.typeId ? oneLine(toJsonValue(typed.key.decode(key))) : spaced(key);
+  const v = (b: Uint8Array) => (typed?.value.typeId ? oneLine(toJsonValue(typed.value.decode(b))) : spaced(b));
   if (Array.isArray(value)) {
-    ctx.print(`key: ${spaced(key)}`);
-    value.forEach((v, cpu) => ctx.print(`  value (CPU ${String(cpu).padStart(2, '0')}): ${spaced(v)}`));
+    ctx.print(`key: ${k}`);
+    value.forEach((x, cpu) => ctx.print(`  value (CPU ${String(cpu).padStart(2, '0')}): ${v(x)}`));
   } else {
-    ctx.print(`key: ${spaced(key)}  value: ${spaced(value)}`);
+    ctx.print(`key: ${k}  value: ${v(value)}`);
   }
 }
 
@@ -58,13 +77,13 @@ function needKey(values: { key?: string }): Buffer {
   return parseHex(values.key, '--key');
 }
 
-function dump(map: BpfMap, ctx: CommandContext): number {
+function dump(map: BpfMap, hex: boolean, ctx: CommandContext): number {
   // Batch lookups where the map type has them; the map falls back to a key walk otherwise.
   const entries: [Buffer, MapValue][] = map.perCpu ? map.getBatchPerCpu() : map.getBatch();
-  const typed = ctx.json ? kernelTyped(map) : null;
+  const typed = hex ? null : kernelTyped(map);
   if (ctx.json) ctx.printJson(entries.map(([k, v]) => entryJson(k, v, typed)));
   else {
-    for (const [k, v] of entries) printEntry(ctx, k, v);
+    for (const [k, v] of entries) printEntry(ctx, k, v, typed);
     ctx.print(`Found ${entries.length} element${entries.length === 1 ? '' : 's'}`);
   }
   return 0;
@@ -107,11 +126,12 @@ function show(m: BpfMap, ctx: CommandContext): number {
 export const map = defineCommand({
   name: 'map',
   summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps; show one; pin one',
-  usage: 'bpf-ts map dump|lookup|update|delete|show|list [PIN_PATH|id:N] [--key HEX] [--value HEX] [--flags any|noexist|exist] [--json] | map pin PIN_PATH|id:N PATH [--json]',
+  usage: 'bpf-ts map dump|lookup|update|delete|show|list [PIN_PATH|id:N] [--key HEX] [--value HEX] [--flags any|noexist|exist] [--hex] [--json] | map pin PIN_PATH|id:N PATH [--json]',
   options: {
     key: { type: 'string' },
     value: { type: 'string' },
     flags: { type: 'string' },
+    hex: { type: 'boolean' },
   },
   run(positionals, values, ctx) {
     const [sub, target] = positionals;
@@ -140,13 +160,14 @@ export const map = defineCommand({
       case 'show':
         return show(m, ctx);
       case 'dump':
-        return dump(m, ctx);
+        return dump(m, values.hex === true, ctx);
       case 'lookup': {
         const key = needKey(values);
         const v = m.perCpu ? m.getPerCpu(key) : m.get(key);
         if (v === undefined) throw new BpfError('MAP_NOT_FOUND', `map ${m.name} (${target}): no entry with key ${spaced(key)}`);
-        if (ctx.json) ctx.printJson(entryJson(key, v, kernelTyped(m)));
-        else printEntry(ctx, key, v);
+        const typed = values.hex ? null : kernelTyped(m);
+        if (ctx.json) ctx.printJson(entryJson(key, v, typed));
+        else printEntry(ctx, key, v, typed);
         return 0;
       }
       case 'update': {
