@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BpfObjectSpec, loadObject, openObject } from '../../src/collection.js';
+import { type BpfCollection, BpfObjectSpec, loadObject, openObject } from '../../src/collection.js';
 import { CoreRelocationError } from '../../src/errors.js';
 import { BtfBuilder } from '../helpers/btf-builder.js';
 import { parseBtf } from '../../src/btf/btf.js';
@@ -322,13 +322,19 @@ describeRoot('BTF from the kernel and typed dumps', () => {
     expect(Buffer.from(vm.raw).equals(readFileSync('/sys/kernel/btf/vmlinux'))).toBe(true);
   });
 
-  it('bpf-ts map dump --json adds bpftool\'s "formatted" key/value (LPM blocklist) and per-CPU values', async () => {
-    const dir = join(fs.path, 'lpm');
-    using c = loadObject('fixtures/lpm_blocklist.o', { pinMaps: dir });
+  /** 198.51.100.0/24 into the LPM blocklist with `count`; returns the key's bytes. */
+  const blockPrefix = (c: BpfCollection, count: bigint): Buffer => {
     const key = Buffer.alloc(8);
     key.writeUInt32LE(24, 0);
     ipv4('198.51.100.0').copy(key, 4);
-    c.map('blocklist').set(key, 0n);
+    c.map('blocklist').set(key, count);
+    return key;
+  };
+
+  it('bpf-ts map dump --json adds bpftool\'s "formatted" key/value (LPM blocklist) and per-CPU values', async () => {
+    const dir = join(fs.path, 'lpm');
+    using c = loadObject('fixtures/lpm_blocklist.o', { pinMaps: dir });
+    const key = blockPrefix(c, 0n);
     expect(c.program('xdp_blocklist').testRun(icmpEcho({ seq: 1, src: '198.51.100.9' })).retval).toBe(XDP_DROP);
     const out = (await cliOk('map', 'dump', join(dir, 'blocklist'), '--json')).json();
     expect(out).toHaveLength(1);
@@ -357,10 +363,7 @@ describeRoot('BTF from the kernel and typed dumps', () => {
   it('bpf-ts map dump and lookup (text) decode through BTF as bpftool map dump does; --hex gives the bytes', async () => {
     const dir = join(fs.path, 'lpm_text');
     using c = loadObject('fixtures/lpm_blocklist.o', { pinMaps: dir });
-    const key = Buffer.alloc(8);
-    key.writeUInt32LE(24, 0);
-    ipv4('198.51.100.0').copy(key, 4);
-    c.map('blocklist').set(key, 3n);
+    const key = blockPrefix(c, 3n);
     // bpftool's plain dump of a map with BTF is its decoded JSON.
     const pin = join(dir, 'blocklist');
     const tool = JSON.parse(execFileSync('bpftool', ['map', 'dump', 'pinned', pin], { encoding: 'utf8' }));
