@@ -117,6 +117,9 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     flags: { arg: 'FLAGS', desc: 'update flags: any, noexist or exist, optionally with lock (exist,lock)', default: 'any', group: 'entry' },
     hex: { desc: 'dump, lookup: keys and values as hex bytes only, even where the map\'s BTF describes them (--json: no "formatted")', default: 'decoded through BTF when the map has it', group: OUT },
   },
+  prog: {
+    netns: { arg: 'NAME', desc: 'show: the network namespace whose interfaces are searched for the program (XDP and TC)', default: 'the current namespace', group: 'show' },
+  },
   link: {
     bpffs: { arg: 'DIR', desc: 'detach id:N: the bpf filesystem searched for pins of the link, removed once it is detached', default: '/sys/fs/bpf', group: 'pins' },
   },

@@ -115,7 +115,21 @@ const SH_PRINTS: { file: string; command: string; stdout: (RegExp | ((out: strin
   { file: 'docs/cgroup.md', command: 'sh -c', stdout: [/^hello through sk_msg$/m] },
   // The listing in the text block after the command's block, but for the id the kernel gave this run.
   { file: 'docs/cli.md', command: 'prog dump', stdout: [(out) => expect(out.replace(/^xdp_b \(id \d+,/, 'xdp_b (id 3114,')).toBe(textBlockAfter('docs/cli.md', 'bpf-ts prog dump'))] },
+  // The sample after link show / prog show / link detach, line for line, but for what the kernel numbers and dates.
+  ...['link show', 'prog show', 'link detach'].map((command) => ({
+    file: 'docs/cli.md',
+    command,
+    stdout: [(out: string) => expect(kernelNumbersOut(textBlockAfter('docs/cli.md', 'bpf-ts link detach /sys'))).toContain(kernelNumbersOut(out))],
+  })),
 ];
+
+/** Ids, sizes, tags and dates as the kernel gave them this run, replaced by placeholders. */
+function kernelNumbersOut(text: string): string {
+  return text
+    .replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/g, 'DATE')
+    .replace(/\b[0-9a-f]{16}\b/g, 'TAG')
+    .replace(/\b\d+\b/g, 'N');
+}
 
 /** The first ```text block after the line of `file` that contains `marker`. */
 function textBlockAfter(file: string, marker: string): string {

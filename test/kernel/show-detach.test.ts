@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { detachTc, removeClsact } from '../../src/attach/tc.js';
 import { detachXdp, queryXdp } from '../../src/attach/xdp.js';
 import { openObject } from '../../src/collection.js';
 import { BpfLink } from '../../src/link/link.js';
@@ -79,6 +80,36 @@ describeRoot('prog/map/link show and link detach (CLI, one veth namespace, bpfto
     expect(text).toContain(`${tool.bytes_xlated} bytes xlated, ${tool.bytes_jited} bytes JITed, ${tool.bytes_memlock} bytes memlock`);
     expect(text).toContain(`maps       ${m.id} counters (percpu_array)`);
     expect(text).toContain(`links      ${loaded.linkId} (xdp, ifindex ${loaded.ifindex})`);
+  });
+
+  it('prog show --netns: the interfaces an XDP or TC program is on, as ip link and tc filter show them', async () => {
+    const viaLink = (await cliOk('load', EVEN_DROP, ...onV0(), '--json')).json();
+    expect(xdpProgIdOnV0(ns)).toBe(viaLink.progId);
+    const show = async (id: number, ...more: string[]) => (await cliOk('prog', 'show', `id:${id}`, ...more, '--json')).json().interfaces;
+    expect(await show(viaLink.progId, '--netns', ns)).toEqual([{ interface: 'v0', ifindex: viaLink.ifindex, hook: 'xdp skb', linkId: viaLink.linkId }]);
+    expect(await show(viaLink.progId)).toEqual([]); // nothing of this namespace's
+    detachXdp('v0', { netns: ns, linkPins: [linkPin()] });
+
+    // Through netlink, no link.
+    const viaNetlink = (await cliOk('load', EVEN_DROP, '--xdp', 'v0', '--netns', ns, '--mode', 'skb', '--json')).json();
+    expect(xdpProgIdOnV0(ns)).toBe(viaNetlink.progId);
+    expect(await show(viaNetlink.progId, '--netns', ns)).toEqual([{ interface: 'v0', ifindex: viaNetlink.ifindex, hook: 'xdp skb', linkId: null }]);
+    expect((await cliOk('prog', 'show', `id:${viaNetlink.progId}`, '--netns', ns)).stdout).toContain('  attached   v0 xdp skb (no link)\n');
+
+    // A clsact cls_bpf filter.
+    const tc = (await cliOk('load', fixture('tc_shared_map.o'), '--tc', 'v0', '--netns', ns, '--direction', 'ingress', '--program', 'tc_ingress', '--bpffs', fs.path, '--json')).json();
+    try {
+      const filters = JSON.parse(execFileSync('nsenter', [`--net=/var/run/netns/${ns}`, 'tc', '-j', 'filter', 'show', 'dev', 'v0', 'ingress'], { encoding: 'utf8' }));
+      expect(filters.find((f: { options?: { prog?: { id: number } } }) => f.options?.prog)?.options.prog.id).toBe(tc.progId);
+      expect(await show(tc.progId, '--netns', ns)).toEqual([{ interface: 'v0', ifindex: tc.ifindex, hook: 'tc ingress', linkId: null }]);
+    } finally {
+      detachTc('v0', { netns: ns });
+      removeClsact('v0', { netns: ns, onlyIfEmpty: false });
+    }
+    // Program types with no interface hooks have none to show.
+    using c = openObject(fixture('tracing.o')).load({ programs: ['rawtp_sys_enter'], ignorePinning: true });
+    expect(await show(c.program('rawtp_sys_enter').id)).toBeNull();
+    expect((await cli('prog', 'list', '--netns', ns)).stderr).toMatch(/--netns goes with prog show/);
   });
 
   it('map show: the fields bpftool map show gives, frozen and flags by name, and the programs using it', async () => {

@@ -5,17 +5,20 @@
 
 import { BpfError } from '../../errors.js';
 import type { XlatedProgram } from '../../programs/xlated.js';
+import { listTc } from '../../attach/tc.js';
+import { listTcx } from '../../attach/tcx.js';
+import { listXdp } from '../../attach/xdp.js';
 import { bootTimeToDate, bpfFdInfo } from '../../sys/fdinfo.js';
 import { listLinks, listPrograms, mapInfoById, unlessDenied } from '../../sys/ids.js';
 import { progInfo } from '../../sys/info.js';
 import { linkTypeName } from '../../sys/link-type.js';
-import { mapTypeName, progTypeName } from '../../uapi/bpf.js';
+import { BPF_PROG_TYPE, mapTypeName, progTypeName } from '../../uapi/bpf.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { table } from '../format.js';
 import { openProgTarget, pinAt } from '../target.js';
 import { linkTarget } from './link.js';
 
-const USAGE = 'bpf-ts prog list [--json] | prog show|dump PIN_PATH|id:N [--json] | prog pin PIN_PATH|id:N PATH [--json]';
+const USAGE = 'bpf-ts prog list [--json] | prog show PIN_PATH|id:N [--netns NAME] [--json] | prog dump PIN_PATH|id:N [--json] | prog pin PIN_PATH|id:N PATH [--json]';
 
 function list(ctx: CommandContext): number {
   const progs = listPrograms({ mapIds: true });
@@ -32,7 +35,44 @@ function list(ctx: CommandContext): number {
   return 0;
 }
 
-function show(target: string | undefined, ctx: CommandContext): number {
+/** Where an XDP or TC program sits on an interface of this network namespace. */
+interface InterfaceHook {
+  interface: string;
+  ifindex: number;
+  /** "xdp skb", "tc ingress" (clsact cls_bpf), "tcx egress". */
+  hook: string;
+  /** The bpf_link holding it there, or null (netlink, clsact, BPF_PROG_ATTACH). */
+  linkId: number | null;
+}
+
+/**
+ * The interfaces of a network namespace (this one, or --netns) an XDP or TC program is attached
+ * to — through netlink, clsact or tcx, link or not — as `bpf-ts show` finds
+ * them; null for other program types, or when this process may not look
+ * (then a warning names CAP_NET_ADMIN).
+ */
+function interfaceHooks(progId: number, type: number, netns: string | undefined, ctx: CommandContext): InterfaceHook[] | null {
+  const T = BPF_PROG_TYPE;
+  if (type !== T.XDP && type !== T.SCHED_CLS && type !== T.SCHED_ACT) return null;
+  const hooks = unlessDenied(
+    () =>
+      type === T.XDP
+        ? listXdp({ netns }).flatMap((s) => s.programs.filter((p) => p.progId === progId).map((p) => ({ interface: s.ifname, ifindex: s.ifindex, hook: `xdp ${p.mode}`, linkId: p.linkId ?? null })))
+        : [
+            ...listTc({ netns })
+              .filter((f) => f.progId === progId)
+              .map((f) => ({ interface: f.ifname, ifindex: f.ifindex, hook: `tc ${f.direction}`, linkId: null })),
+            ...listTcx({ netns })
+              .filter((t) => t.progId === progId)
+              .map((t) => ({ interface: t.ifname, ifindex: t.ifindex, hook: `tcx ${t.direction}`, linkId: t.linkId || null })),
+          ],
+    null,
+  );
+  if (hooks === null) ctx.warn?.('the interfaces it is attached to are not shown: querying them needs CAP_NET_ADMIN');
+  return hooks;
+}
+
+function show(target: string | undefined, netns: string | undefined, ctx: CommandContext): number {
   using prog = openProgTarget(target);
   const info = progInfo(prog.fd.value, { mapIds: true }, `program ${prog.name}`);
   const { memlock } = bpfFdInfo(prog.fd.value);
@@ -64,6 +104,7 @@ function show(target: string | undefined, ctx: CommandContext): number {
     runCount: Number(info.runCnt),
     runTimeNs: Number(info.runTimeNs),
     links: links?.map((l) => ({ id: l.id, type: linkTypeName(l.type), target: linkTarget(l) })) ?? null,
+    interfaces: interfaceHooks(info.id, info.type, netns, ctx),
   };
   if (ctx.json) {
     ctx.printJson(row);
@@ -78,6 +119,10 @@ function show(target: string | undefined, ctx: CommandContext): number {
   if (row.btfId) ctx.print(`  btf        id ${row.btfId}`);
   if (row.runCount > 0) ctx.print(`  runs       ${row.runCount} in ${row.runTimeNs} ns (counted while kernel.bpf_stats_enabled is 1)`);
   if (row.links !== null) ctx.print(`  links      ${row.links.length === 0 ? '-' : row.links.map((l) => `${l.id} (${l.type}${l.target ? `, ${l.target}` : ''})`).join(', ')}`);
+  if (row.interfaces !== null)
+    ctx.print(
+      `  attached   ${row.interfaces.length === 0 ? `- (on no interface of ${netns ? `network namespace ${netns}` : 'this network namespace'})` : row.interfaces.map((h) => `${h.interface} ${h.hook} (${h.linkId === null ? 'no link' : `bpf_link ${h.linkId}`})`).join(', ')}`,
+    );
   return 0;
 }
 
@@ -131,12 +176,13 @@ export const prog = defineCommand({
   name: 'prog',
   summary: 'list the programs loaded in the kernel; show one (maps, links, load time); dump its instructions as the kernel runs them',
   usage: USAGE,
-  options: {},
-  run(positionals, _values, ctx) {
+  options: { netns: { type: 'string' } },
+  run(positionals, values, ctx) {
     const [sub, target, ...more] = positionals;
+    if (values.netns !== undefined && sub !== 'show') throw new BpfError('USAGE', `--netns goes with prog show (usage: ${USAGE})`);
     if (sub === 'list' && target === undefined) return list(ctx);
     if (sub === 'dump' && more.length === 0) return dump(target, ctx);
-    if (sub === 'show' && more.length === 0) return show(target, ctx);
+    if (sub === 'show' && more.length === 0) return show(target, values.netns, ctx);
     if (sub === 'pin' && more.length <= 1) return pinAt(() => openProgTarget(target), 'program', more[0], ctx);
     if (sub === 'list' || sub === 'dump' || sub === 'show' || sub === 'pin')
       throw new BpfError('USAGE', `prog ${sub}: unexpected argument ${sub === 'list' ? target : more[sub === 'pin' ? 1 : 0]} (usage: ${USAGE})`);
