@@ -6,11 +6,11 @@
 // bpf-ts only removes a pin after it has opened it and seen the link it
 // expects there (or a defunct one), never by name alone.
 
-import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { unlinkSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import { BpfError } from '../errors.js';
 import { linkDetach } from '../sys/link-attr.js';
-import { checkExistingPin, isBpffs, pinFd, removeCreatedDirs, removeEmptyDirs, untrustedReason, walkBpffsDir } from '../sys/bpffs.js';
+import { checkExistingPin, isBpffs, pinFd, removeCreatedDirs, removeEmptyDirs, walkBpffsDir, walkPins } from '../sys/bpffs.js';
 import * as ffi from '../sys/ffi.js';
 import { fdKind } from '../sys/fd.js';
 import { linkInfo, type LinkInfo } from '../sys/info.js';
@@ -140,30 +140,7 @@ export function findLinkPins(bpffs: string, linkIds: number[], likely: string[] 
   if (found.length >= want.size || want.size === 0) return found;
   const root = resolve(bpffs);
   if (!isBpffs(root)) return found;
-  let budget = limit;
-  const walk = (dir: string): void => {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const n of names) {
-      if (--budget < 0) return;
-      const p = join(dir, n);
-      let st;
-      try {
-        st = lstatSync(p);
-      } catch {
-        continue;
-      }
-      if (st.isSymbolicLink()) continue;
-      if (st.isDirectory()) {
-        if (!untrustedReason(st, 'directory')) walk(p);
-      } else if (st.isFile() && !untrustedReason(st, 'pin')) consider(p);
-    }
-  };
-  walk(root);
+  for (const { path } of walkPins(root, { trustedOnly: true, limit }).pins) consider(path);
   return found;
 }
 

@@ -20,7 +20,7 @@ import * as ffi from './ffi.js';
 import { EEXIST } from './errno.js';
 import { objPin } from './obj-attr.js';
 import { BpfSyscallError } from './syscall-error.js';
-const { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, rmdirSync, statSync } = process.getBuiltinModule('node:fs');
+const { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } = process.getBuiltinModule('node:fs');
 const { dirname, join, resolve } = process.getBuiltinModule('node:path');
 
 export const BPF_FS_MAGIC = 0xcafe4a11;
@@ -298,4 +298,40 @@ export function checkPinPath(path: string, what = 'object'): string {
   if (st.isDirectory()) throw new BpfError('USAGE', `${abs} is a directory on bpffs, not a pinned ${what}`);
   checkExistingPin(abs, `open ${what} ${abs}`);
   return abs;
+}
+
+/**
+ * The pins (regular files) under `root`, depth first in name order, with
+ * their lstat: never through a symlink, never beyond `limit` entries (then
+ * `truncated`). `trustedOnly` skips directories and pins another user could
+ * have placed (untrustedReason), for callers that act on what they find;
+ * a listing shows them all. Directories it may not read are skipped.
+ */
+export function walkPins(root: string, opts: { trustedOnly?: boolean; limit?: number } = {}): { pins: { path: string; stat: Stats }[]; truncated: boolean } {
+  const pins: { path: string; stat: Stats }[] = [];
+  let budget = opts.limit ?? 20_000;
+  const walk = (dir: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      if (--budget < 0) return;
+      const path = join(dir, n);
+      let st: Stats;
+      try {
+        st = lstatSync(path);
+      } catch {
+        continue; // gone meanwhile
+      }
+      if (st.isSymbolicLink()) continue;
+      if (st.isDirectory()) {
+        if (!opts.trustedOnly || !untrustedReason(st, 'directory')) walk(path);
+      } else if (st.isFile() && (!opts.trustedOnly || !untrustedReason(st, 'pin'))) pins.push({ path, stat: st });
+    }
+  };
+  walk(resolve(root));
+  return { pins, truncated: budget < 0 };
 }

@@ -115,6 +115,12 @@ const SH_PRINTS: { file: string; command: string; stdout: (RegExp | ((out: strin
   { file: 'docs/cgroup.md', command: 'sh -c', stdout: [/^hello through sk_msg$/m] },
   // The listing in the text block after the command's block, but for the id the kernel gave this run.
   { file: 'docs/cli.md', command: 'prog dump', stdout: [(out) => expect(out.replace(/^xdp_b \(id \d+,/, 'xdp_b (id 3114,')).toBe(textBlockAfter('docs/cli.md', 'bpf-ts prog dump'))] },
+  // The pins table after it, but for kernel numbers, this run's name for `lab` and column widths.
+  {
+    file: 'docs/cli.md',
+    command: 'bpf-ts pins',
+    stdout: [(out) => expect(kernelNumbersOut(out.replaceAll(u, 'lab')).replace(/ +/g, ' ')).toBe(kernelNumbersOut(textBlockAfter('docs/cli.md', 'sudo npx bpf-ts pins')).replace(/ +/g, ' '))],
+  },
   // The sample after link show / prog show / link detach, line for line, but for what the kernel numbers and dates.
   ...['link show', 'prog show', 'link detach'].map((command) => ({
     file: 'docs/cli.md',

@@ -4,7 +4,7 @@
 // device and what is left on bpffs. XDP on a veth inside a namespace of the
 // test's own, a bpffs mounted for the test.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { detachTc, removeClsact } from '../../src/attach/tc.js';
@@ -17,7 +17,7 @@ import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
 import { BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG } from '../../src/uapi/bpf.js';
 import { cli, cliOk, fixture, uniqueName } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
-import { makeVethNs, mountSharedBpffs, removeNs, xdpProgIdOnV0 } from '../security/helpers.js';
+import { addVeth, deleteVeth, makeVethNs, mountSharedBpffs, removeNs, xdpProgIdOnV0 } from '../security/helpers.js';
 
 const EVEN_DROP = fixture('icmp_even_drop.o');
 const bpftool = (...args: string[]) => JSON.parse(execFileSync('bpftool', [...args, '-j'], { encoding: 'utf8' }));
@@ -222,6 +222,42 @@ describeRoot('prog/map/link show and link detach (CLI, one veth namespace, bpfto
     expect(existsSync(B('link2'))).toBe(false);
     expect(existsSync(B('deep', 'er', 'prog'))).toBe(true);
     expect(existsSync(B('map'))).toBe(true);
+  });
+
+  it('pins: what each pin holds, as bpftool reads the same pins; a link pin whose device is gone is defunct; symlinks are not followed', async () => {
+    const loaded = (await cliOk('load', EVEN_DROP, ...onV0(), '--pin-maps', B('m'), '--json')).json();
+    await cliOk('prog', 'pin', `id:${loaded.progId}`, B('p', 'prog'));
+    await cliOk('map', 'pin', B('m', 'counters'), B('theirs'));
+    chownSync(B('theirs'), 65534, 65534);
+    symlinkSync(B('m'), B('zz_symlink')); // would list m/counters a second time if followed
+    const tool = (kind: string, path: string) => bpftool(kind, 'show', 'pinned', path);
+    const map = tool('map', B('m', 'counters'));
+    const out = (await cliOk('pins', fs.path, '--json')).json();
+    expect(out).toEqual({
+      dir: fs.path,
+      truncated: false,
+      pins: [
+        { path: linkPin(), kind: 'link', id: tool('link', linkPin()).id, name: null, type: 'xdp', progId: loaded.progId, target: `ifindex ${loaded.ifindex}`, defunct: false, owner: 0, mode: 0o600 },
+        { path: B('m', 'counters'), kind: 'map', id: map.id, name: map.name, type: map.type, owner: 0, mode: 0o600 },
+        { path: B('p', 'prog'), kind: 'prog', id: tool('prog', B('p', 'prog')).id, name: 'xdp_even_drop', type: 'xdp', owner: 0, mode: 0o600 },
+        { path: B('theirs'), kind: 'map', id: map.id, name: map.name, type: map.type, owner: 65534, mode: 0o600 },
+      ],
+    });
+    const text = (await cliOk('pins', fs.path)).stdout.split('\n');
+    expect(text[0]).toMatch(/^PIN +KIND +ID +NAME +DETAIL +OWNER$/);
+    expect(text[1]).toMatch(new RegExp(`^bpf-ts/xdp_link_${ns}_v0 +link +${loaded.linkId} +- +xdp link, prog ${loaded.progId}, ifindex ${loaded.ifindex} +root \\(uid 0\\)$`));
+    expect(text[4]).toMatch(/^theirs +map .* nobody \(uid 65534\)$/);
+
+    // The device goes: the link holds nothing, and pins says so.
+    deleteVeth(ns);
+    try {
+      const after = (await cliOk('pins', B('bpf-ts'), '--json')).json();
+      expect(after.pins).toEqual([expect.objectContaining({ path: linkPin(), kind: 'link', defunct: true, target: 'ifindex 0' })]);
+      expect((await cliOk('pins', B('bpf-ts'))).stdout).toContain('(defunct: holds nothing)');
+    } finally {
+      addVeth(ns);
+    }
+    expect((await cli('pins', '/tmp')).stderr).toBe('bpf-ts: /tmp is not on a bpf filesystem (mount one with: mount -t bpf bpf /tmp)\n');
   });
 
   it('wrong targets: a map pin is not a link, unknown ids, no target', async () => {

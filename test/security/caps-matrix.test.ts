@@ -322,6 +322,14 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       note: 'the kernel lets whoever holds a link detach it',
     },
     {
+      command: 'pins DIR (their directory)',
+      needs: [],
+      before: pinUserXdpLink,
+      args: () => ['pins', userDir(), '--json'],
+      check: (r) => expect(r.json().pins).toEqual([expect.objectContaining({ path: linkPin(), kind: 'link', id: userLinkId, type: 'xdp', defunct: false, owner: NOBODY })]),
+      after: clearXdp,
+    },
+    {
       command: 'link detach id:N',
       needs: ['sys_admin'],
       before: pinUserXdpLink,

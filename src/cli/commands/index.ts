@@ -76,6 +76,11 @@ export const commands: CommandEntry[] = [
     load: async () => (await import('./link.js')).link,
   },
   {
+    name: 'pins',
+    summary: "list what is pinned on bpffs: each pin's kind, id, name and type, its owner, and the link pins that hold nothing any more",
+    load: async () => (await import('./pins.js')).pins,
+  },
+  {
     name: 'top',
     summary: "show every loaded program's runs/s, ns/run and CPU share, refreshed live (like bpftop)",
     load: async () => (await import('./top.js')).top,
