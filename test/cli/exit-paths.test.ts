@@ -186,8 +186,10 @@ describeRoot('CLI exit paths: closed pipe, signals, errors, SIGKILL (child proce
       ['map list', ['map', 'list']],
       ['prog list --json', ['prog', 'list', '--json']],
       ['show --netns', ['show', '--netns', env.nsB]],
+      ['pins', ['pins']],
+      ['link list --json', ['link', 'list', '--json']],
     ];
-    it('read-only commands end quietly with exit 0 (inspect, map list, prog list, show)', async () => {
+    it('read-only commands end quietly with exit 0 (inspect, map list, prog list, show, pins, link list)', async () => {
       // Side by side: each is its own process with its own closed pipe.
       const ends = readOnly().map(async ([name, args]) => {
         const c = cli(args, { stdout: 'closed' });

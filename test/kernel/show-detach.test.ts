@@ -3,8 +3,8 @@
 // and `link detach` (by id and by pin) against what iproute2 sees on the
 // device and what is left on bpffs. XDP on a veth inside a namespace of the
 // test's own, a bpffs mounted for the test.
-import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { detachTc, removeClsact } from '../../src/attach/tc.js';
@@ -15,7 +15,7 @@ import { attachRawTracepoint } from '../../src/link/tracing.js';
 import { BpfMap } from '../../src/maps/map.js';
 import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
 import { BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG } from '../../src/uapi/bpf.js';
-import { cli, cliOk, fixture, uniqueName } from '../helpers/cli.js';
+import { cli, cliOk, cliProcess, fixture, ROOT, uniqueName } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { addVeth, deleteVeth, makeVethNs, mountSharedBpffs, removeNs, xdpProgIdOnV0 } from '../security/helpers.js';
 
@@ -135,6 +135,9 @@ describeRoot('prog/map/link show and link detach (CLI, one veth namespace, bpfto
         frozen: tool.frozen === 1,
         memlock: tool.bytes_memlock,
         programs: [],
+        // Pinned nowhere, held by this test process alone, which is also the CLI here (cli() runs it in-process) and leaves itself out.
+        pinned: [],
+        processes: [],
       });
     }
     expect(bpftool('map', 'show', 'id', String(frozen.id)).frozen).toBe(1);
@@ -148,14 +151,43 @@ describeRoot('prog/map/link show and link detach (CLI, one veth namespace, bpfto
     expect(text).toContain(`used by    ${loaded.progId} xdp_even_drop (xdp)`);
   });
 
+  it('show: the processes holding an object, by pid, and its pins', async () => {
+    using map = BpfMap.create({ name: 'show_held', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    map.pin(B('held'));
+    // Another process opens the pin (BPF_OBJ_GET) and waits.
+    const script = `import { BpfMap } from ${JSON.stringify(join(ROOT, 'dist', 'index.js'))}; const m = BpfMap.fromPin(process.argv[1]); console.log(m.id); process.stdin.on('data', () => process.exit(0));`;
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', script, B('held')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const opened = await new Promise<string>((res) => holder.stdout!.once('data', (d) => res(String(d).trim())));
+      expect(Number(opened)).toBe(map.id);
+      // The CLI as its own process: this test process is a holder too.
+      const show = async (...args: string[]) => {
+        const r = await cliProcess(['map', 'show', B('held'), ...args]);
+        expect(r.code, r.stderr).toBe(0);
+        return r;
+      };
+      const out = (await show('--json')).json();
+      expect(out.pinned).toEqual([B('held')]);
+      const me = { pid: process.pid, comm: readFileSync('/proc/self/comm', 'utf8').trim() };
+      expect(out.processes).toEqual([me, { pid: holder.pid!, comm: 'node' }].sort((a, b) => a.pid - b.pid));
+      const text = (await show()).stdout;
+      expect(text).toContain(`  pinned     ${B('held')}\n`);
+      expect(text).toContain(`node (pid ${holder.pid})`);
+    } finally {
+      holder.stdin!.end('x');
+    }
+  });
+
   it('link show: a pinned link as bpftool link show pinned reads it', async () => {
     const loaded = (await cliOk('load', EVEN_DROP, ...onV0(), '--json')).json();
     const tool = bpftool('link', 'show', 'pinned', linkPin());
     const mine = (await cliOk('link', 'show', linkPin(), '--json')).json();
     expect(mine).toMatchObject({ id: tool.id, type: tool.type, progId: tool.prog_id, progName: 'xdp_even_drop', progType: 'xdp', defunct: false, pinnedAt: linkPin() });
     expect(mine.details).toEqual({ kind: 'xdp', ifindex: loaded.ifindex });
+    // Held by its pin only (load has exited): pins are searched on the bpffs of the pin named and on /sys/fs/bpf.
+    expect(mine).toMatchObject({ pinned: [linkPin()], processes: [] });
     const byId = (await cliOk('link', 'show', `id:${tool.id}`, '--json')).json();
-    expect(byId).toEqual({ ...mine, pinnedAt: null });
+    expect(byId).toEqual({ ...mine, pinnedAt: null, pinned: [] });
   });
 
   it('link detach id:N: the program leaves the device (ip link), the pin goes, the link is freed', async () => {

@@ -307,7 +307,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       args: () => ['link', 'show', linkPin(), '--json'],
       check: (r) => expect(r.json()).toMatchObject({ type: 'xdp', progId: coll.program('xdp_drop').id, defunct: false, pinnedAt: linkPin() }),
       after: clearXdp,
-      note: "the program's name and type also need CAP_SYS_ADMIN, as programs open by id; without it a warning says so",
+      note: "the program's name and type also need CAP_SYS_ADMIN, as programs open by id, other users' processes holding it CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE; without them a warning names each",
     },
     {
       command: 'link detach PIN (a link pin the user owns)',
@@ -727,7 +727,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
         expect(r.json()).toMatchObject({ id: coll.program('xdp_drop').id, name: 'xdp_drop', type: 'xdp', xlatedBytes: null, maps: [], links: null });
         expect(r.stderr).toMatch(/sizes are not shown: .*CAP_BPF/);
       },
-      note: 'its sizes also need CAP_BPF, the links holding it and map names CAP_SYS_ADMIN; without them a warning names each',
+      note: "its sizes also need CAP_BPF, the links holding it and map names CAP_SYS_ADMIN, other users' processes holding it CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE; without them a warning names each",
     },
     {
       command: 'prog pin PIN PATH (a pin the user owns, into their directory)',
@@ -753,7 +753,7 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       needs: [],
       args: () => ['map', 'show', mapPin, '--json'],
       check: (r) => expect(r.json()).toMatchObject({ id: map.id, name: 'caps_matrix', keySize: 4, valueSize: 8, maxEntries: 16 }),
-      note: 'the programs using it also need CAP_SYS_ADMIN, to walk program ids; without it a warning says so',
+      note: "the programs using it also need CAP_SYS_ADMIN, to walk program ids, other users' processes holding it CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE; without them a warning names each",
     },
     {
       command: 'feature probe',

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openObject, type BpfCollection, type BpfObjectSpec } from '../../src/collection.js';
-import { linkTarget } from '../../src/cli/commands/link.js';
+import { linkTarget } from '../../src/cli/link-target.js';
 import { autoAttach, autoAttachPlan } from '../../src/link/auto.js';
 import { attachKprobeMulti, attachUprobeMulti } from '../../src/link/tracing.js';
 import { matchFunctions, resolveProbeBinary } from '../../src/link/uprobe-target.js';

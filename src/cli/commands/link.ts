@@ -12,45 +12,15 @@ import type { LinkInfo, ProgInfo } from '../../sys/info.js';
 import { listLinks, listPrograms, progInfoById } from '../../sys/ids.js';
 import { linkTypeName } from '../../sys/link-type.js';
 import { BpfSyscallError } from '../../sys/syscall-error.js';
-import { attachTypeName, progTypeName } from '../../uapi/bpf.js';
+import { progTypeName } from '../../uapi/bpf.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { table } from '../format.js';
 import { checkBpffsOption, findLinkPins, linkIsDefunct, removeLinkPin } from '../link-pins.js';
+import { holdersOf, printHolders } from '../holders.js';
+import { linkTarget } from '../link-target.js';
 import { openLinkTarget, pinAt } from '../target.js';
 
 const USAGE = 'bpf-ts link list [--json] | link show PIN_PATH|id:N [--json] | link detach PIN_PATH|id:N [--bpffs DIR] [--json] | link pin PIN_PATH|id:N PATH [--json]';
-const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-
-/** One line describing where a link is attached. */
-export function linkTarget(l: LinkInfo): string {
-  const d = l.details;
-  switch (d.kind) {
-    case 'xdp':
-      return `ifindex ${d.ifindex}`;
-    case 'tcx':
-    case 'netkit':
-      return `ifindex ${d.ifindex} ${attachTypeName(d.attachType)}`;
-    case 'cgroup':
-      return `cgroup ${d.cgroupId} ${attachTypeName(d.attachType)}`;
-    case 'netns':
-      return `netns ${d.netnsIno} ${attachTypeName(d.attachType)}`;
-    case 'tracing':
-      return `${attachTypeName(d.attachType)} btf ${d.targetObjId}:${d.targetBtfId}`;
-    case 'raw_tracepoint':
-      return `tracepoint ${d.tpName}`;
-    case 'netfilter':
-      return `netfilter pf ${d.pf} hook ${d.hooknum} prio ${d.priority}`;
-    case 'struct_ops':
-    case 'sockmap':
-      return `map ${d.mapId}`;
-    case 'uprobe_multi':
-      return `${d.retprobe ? 'uretprobe' : 'uprobe'} ${d.path} (${plural(d.count, 'function')}${d.pid ? `, pid ${d.pid}` : ''})`;
-    case 'kprobe_multi':
-      return `${d.retprobe ? 'kretprobe' : 'kprobe'} ${plural(d.count, 'function')}`;
-    default:
-      return '';
-  }
-}
 
 /** A link's program by id, or null when it is gone or this process may not open it (then a warning names CAP_SYS_ADMIN). */
 function programById(id: number, ctx: CommandContext): ProgInfo | null {
@@ -94,15 +64,16 @@ function show(target: string | undefined, ctx: CommandContext): number {
   const p = programById(info.progId, ctx);
   const defunct = linkIsDefunct(info);
   const pinnedAt = pinOf(target);
+  const holders = holdersOf('link', info.id, ctx, pinnedAt);
   if (ctx.json) {
-    ctx.printJson({ ...linkJson(info, p), defunct, pinnedAt });
+    ctx.printJson({ ...linkJson(info, p), defunct, pinnedAt, ...holders });
     return 0;
   }
   ctx.print(`link ${info.id}: ${linkTypeName(info.type)}`);
   ctx.print(`  program    ${programText(info.progId, p)}`);
   ctx.print(`  target     ${linkTarget(info) || '-'}`);
   ctx.print(`  state      ${defunct ? 'detached (its hook is gone, or it was detached; it holds nothing)' : 'attached'}`);
-  if (pinnedAt) ctx.print(`  pinned at  ${pinnedAt}`);
+  printHolders(ctx, holders);
   return 0;
 }
 

@@ -13,6 +13,7 @@ import { mapFlagNames, mapTypeName, progTypeName } from '../../uapi/bpf.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { hexList, table } from '../format.js';
 import { parseHex } from '../hex.js';
+import { holdersOf, printHolders } from '../holders.js';
 import { openMapTarget, pinAt } from '../target.js';
 
 const spaced = (b: Uint8Array) =>
@@ -89,7 +90,7 @@ function dump(map: BpfMap, hex: boolean, ctx: CommandContext): number {
   return 0;
 }
 
-function show(m: BpfMap, ctx: CommandContext): number {
+function show(m: BpfMap, pin: string | null, ctx: CommandContext): number {
   const info = m.info();
   const { memlock, frozen } = bpfFdInfo(m.fd.value);
   // Who uses it: every program whose map ids include it.
@@ -108,6 +109,7 @@ function show(m: BpfMap, ctx: CommandContext): number {
     frozen,
     memlock,
     programs: progs?.map((p) => ({ id: p.id, name: p.name, type: progTypeName(p.type) })) ?? null,
+    ...holdersOf('map', info.id, ctx, pin),
   };
   if (ctx.json) {
     ctx.printJson(row);
@@ -120,6 +122,7 @@ function show(m: BpfMap, ctx: CommandContext): number {
   if (frozen !== null) ctx.print(`  frozen     ${frozen ? 'yes (read-only to user space)' : 'no'}`);
   if (memlock !== null) ctx.print(`  memlock    ${memlock} bytes`);
   if (row.programs !== null) ctx.print(`  used by    ${row.programs.length === 0 ? '-' : row.programs.map((p) => `${p.id} ${p.name || '(no name)'} (${p.type})`).join(', ')}`);
+  printHolders(ctx, row);
   return 0;
 }
 
@@ -158,7 +161,7 @@ export const map = defineCommand({
     using m = openMapTarget(target, { readOnly: sub === 'dump' || sub === 'lookup' || sub === 'show' });
     switch (sub) {
       case 'show':
-        return show(m, ctx);
+        return show(m, target?.startsWith('id:') ? null : (target ?? null), ctx);
       case 'dump':
         return dump(m, values.hex === true, ctx);
       case 'lookup': {

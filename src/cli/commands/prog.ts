@@ -16,7 +16,8 @@ import { BPF_PROG_TYPE, mapTypeName, progTypeName } from '../../uapi/bpf.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { table } from '../format.js';
 import { openProgTarget, pinAt } from '../target.js';
-import { linkTarget } from './link.js';
+import { holdersOf, printHolders } from '../holders.js';
+import { linkTarget } from '../link-target.js';
 
 const USAGE = 'bpf-ts prog list [--json] | prog show PIN_PATH|id:N [--netns NAME] [--json] | prog dump PIN_PATH|id:N [--json] | prog pin PIN_PATH|id:N PATH [--json]';
 
@@ -105,6 +106,7 @@ function show(target: string | undefined, netns: string | undefined, ctx: Comman
     runTimeNs: Number(info.runTimeNs),
     links: links?.map((l) => ({ id: l.id, type: linkTypeName(l.type), target: linkTarget(l) })) ?? null,
     interfaces: interfaceHooks(info.id, info.type, netns, ctx),
+    ...holdersOf('prog', info.id, ctx, target?.startsWith('id:') ? null : target),
   };
   if (ctx.json) {
     ctx.printJson(row);
@@ -123,6 +125,7 @@ function show(target: string | undefined, netns: string | undefined, ctx: Comman
     ctx.print(
       `  attached   ${row.interfaces.length === 0 ? `- (on no interface of ${netns ? `network namespace ${netns}` : 'this network namespace'})` : row.interfaces.map((h) => `${h.interface} ${h.hook} (${h.linkId === null ? 'no link' : `bpf_link ${h.linkId}`})`).join(', ')}`,
     );
+  printHolders(ctx, row);
   return 0;
 }
 
