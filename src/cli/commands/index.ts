@@ -57,7 +57,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'prog',
-    summary: 'list the programs loaded in the kernel; show one (maps, links, load time); dump its instructions as the kernel runs them',
+    summary: 'list the programs loaded in the kernel; show one (maps, links, load time, what holds it); dump its instructions as the kernel runs them; pin it',
     load: async () => (await import('./prog.js')).prog,
   },
   {

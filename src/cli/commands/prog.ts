@@ -177,7 +177,7 @@ function dump(target: string | undefined, ctx: CommandContext): number {
 
 export const prog = defineCommand({
   name: 'prog',
-  summary: 'list the programs loaded in the kernel; show one (maps, links, load time); dump its instructions as the kernel runs them',
+  summary: 'list the programs loaded in the kernel; show one (maps, links, load time, what holds it); dump its instructions as the kernel runs them; pin it',
   usage: USAGE,
   options: { netns: { type: 'string' } },
   run(positionals, values, ctx) {
