@@ -78,6 +78,7 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     netns: { arg: 'NAME', desc: 'show the interfaces of this network namespace', default: 'the current namespace', group: WHERE },
     cgroup: { arg: 'PATH', desc: 'show the programs on this cgroup instead of interfaces', group: WHERE },
     effective: { desc: 'with --cgroup: include programs inherited from ancestors', group: 'cgroup' },
+    tree: { desc: 'with --cgroup: also every cgroup under it, each with its programs (like bpftool cgroup tree)', group: 'cgroup' },
     all: { desc: 'also list every interface, with how many XDP and TC programs it has', group: OUT },
   },
   run: {

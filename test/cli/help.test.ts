@@ -75,7 +75,7 @@ describe('parser errors are in our words', () => {
 
   it('an unknown option names the command, its options and where the option belongs', async () => {
     const r = await cli('show', '--link');
-    expect(r.stderr).toBe('bpf-ts: show has no option --link (--link is an option of load); its options: --netns, --cgroup, --effective, --all (bpf-ts help show)\n');
+    expect(r.stderr).toBe('bpf-ts: show has no option --link (--link is an option of load); its options: --netns, --cgroup, --effective, --tree, --all (bpf-ts help show)\n');
     noNodeText(r.stderr);
   });
 

@@ -7,6 +7,8 @@ import { queryCgroup, resolveCgroup } from '../../attach/cgroup.js';
 import { listTc } from '../../attach/tc.js';
 import { listTcx } from '../../attach/tcx.js';
 import { listXdp } from '../../attach/xdp.js';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { BpfError } from '../../errors.js';
 import { dumpLinks } from '../../netlink/link.js';
 import { NetlinkSocket } from '../../netlink/socket.js';
@@ -17,13 +19,13 @@ import { table } from '../format.js';
 export const show = defineCommand({
   name: 'show',
   summary: 'list interfaces with XDP and TC programs: hook, program id and name, link or netlink',
-  usage: 'bpf-ts show [--netns NAME] [--all] | --cgroup PATH [--effective] [--json]  (--all: also every interface, with or without programs)',
-  options: { netns: { type: 'string' }, cgroup: { type: 'string' }, effective: { type: 'boolean' }, all: { type: 'boolean' } },
+  usage: 'bpf-ts show [--netns NAME] [--all] | --cgroup PATH [--effective] [--tree] [--json]  (--all: also every interface, with or without programs)',
+  options: { netns: { type: 'string' }, cgroup: { type: 'string' }, effective: { type: 'boolean' }, tree: { type: 'boolean' }, all: { type: 'boolean' } },
   run(positionals, values, ctx) {
     if (positionals.length !== 0) throw new BpfError('USAGE', `show takes no positional arguments (usage: ${this.usage})`);
     if (values.cgroup !== undefined && values.all) throw new BpfError('USAGE', '--all lists interfaces; it does not go with --cgroup');
-    if (values.cgroup !== undefined) return showCgroup(values.cgroup, values.effective === true, ctx);
-    if (values.effective) throw new BpfError('USAGE', '--effective goes with --cgroup');
+    if (values.cgroup !== undefined) return (values.tree ? showCgroupTree : showCgroup)(values.cgroup, values.effective === true, ctx);
+    if (values.effective || values.tree) throw new BpfError('USAGE', `${values.tree ? '--tree' : '--effective'} goes with --cgroup`);
     const netns = values.netns;
     const rows = listXdp({ netns }).flatMap((s) =>
       s.programs.map((p) => ({
@@ -121,10 +123,9 @@ export const show = defineCommand({
   },
 });
 
-/** `show --cgroup PATH`: what BPF_PROG_QUERY reports for each hook of a cgroup, like `bpftool cgroup show`. */
-function showCgroup(arg: string, effective: boolean, ctx: CommandContext): number {
-  const path = resolveCgroup(arg);
-  const programs = queryCgroup(path, { effective }).map((p) => ({
+/** The programs BPF_PROG_QUERY reports on each hook of one cgroup, as show --cgroup prints them. */
+function cgroupPrograms(path: string, effective: boolean) {
+  return queryCgroup(path, { effective }).map((p) => ({
     attachType: p.attachTypeName,
     progId: p.progId,
     name: p.progName ?? null,
@@ -132,14 +133,83 @@ function showCgroup(arg: string, effective: boolean, ctx: CommandContext): numbe
     link: p.linkId !== undefined,
     ...(p.linkId !== undefined ? { linkId: p.linkId } : {}),
   }));
+}
+
+type CgroupRow = ReturnType<typeof cgroupPrograms>[number];
+
+function cgroupTable(programs: CgroupRow[]): string {
+  return table(
+    ['ID', 'ATTACH TYPE', 'NAME', 'FLAGS', 'ATTACHED BY'],
+    programs.map((p) => [p.progId, p.attachType, p.name, 'flags' in p ? (p.flags ?? null) : null, p.link ? `bpf_link ${p.linkId ?? ''}` : 'prog_attach']),
+  );
+}
+
+/** `show --cgroup PATH`: what BPF_PROG_QUERY reports for each hook of a cgroup, like `bpftool cgroup show`. */
+function showCgroup(arg: string, effective: boolean, ctx: CommandContext): number {
+  const path = resolveCgroup(arg);
+  const programs = cgroupPrograms(path, effective);
   if (ctx.json) ctx.printJson({ cgroup: path, ...(effective ? { effective: true } : {}), programs });
   else if (programs.length === 0) ctx.print(`no programs attached to cgroup ${path}${effective ? ' (effective)' : ''}`);
+  else ctx.print(cgroupTable(programs));
+  return 0;
+}
+
+/** Every cgroup at and under `root`, parents first, names in order; never through a symlink. */
+function cgroupsUnder(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string): void => {
+    out.push(dir);
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      return; // removed meanwhile, or not ours to read
+    }
+    for (const n of names) {
+      const p = join(dir, n);
+      try {
+        if (lstatSync(p).isDirectory()) walk(p);
+      } catch {
+        // removed meanwhile
+      }
+    }
+  };
+  walk(root);
+  return out;
+}
+
+/**
+ * `show --cgroup PATH --tree`: the cgroups at and under PATH that have
+ * programs, each with them, like `bpftool cgroup tree` (systemd attaches
+ * device and firewall programs to many of a host's cgroups).
+ */
+function showCgroupTree(arg: string, effective: boolean, ctx: CommandContext): number {
+  const root = resolveCgroup(arg);
+  const cgroups = cgroupsUnder(root).flatMap((cgroup) => {
+    let programs: CgroupRow[];
+    try {
+      programs = cgroupPrograms(cgroup, effective);
+    } catch (e) {
+      // A cgroup removed while the tree was walked.
+      if (e instanceof BpfError && e.code === 'IO' && !existsSync(cgroup)) return [];
+      throw e;
+    }
+    return programs.length ? [{ cgroup, programs }] : [];
+  });
+  if (ctx.json) ctx.printJson({ cgroup: root, tree: true, ...(effective ? { effective: true } : {}), cgroups });
+  else if (cgroups.length === 0) ctx.print(`no programs attached to cgroup ${root} or any under it${effective ? ' (effective)' : ''}`);
   else
     ctx.print(
-      table(
-        ['ID', 'ATTACH TYPE', 'NAME', 'FLAGS', 'ATTACHED BY'],
-        programs.map((p) => [p.progId, p.attachType, p.name, 'flags' in p ? (p.flags ?? null) : null, p.link ? `bpf_link ${p.linkId ?? ''}` : 'prog_attach']),
-      ),
+      cgroups
+        .map(({ cgroup, programs }) =>
+          [
+            cgroup,
+            ...cgroupTable(programs)
+              .split('\n')
+              .map((l) => `  ${l}`),
+          ].join('\n'),
+        )
+        .join('\n\n'),
     );
   return 0;
 }
