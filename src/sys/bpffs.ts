@@ -305,17 +305,20 @@ export function checkPinPath(path: string, what = 'object'): string {
  * their lstat: never through a symlink, never beyond `limit` entries (then
  * `truncated`). `trustedOnly` skips directories and pins another user could
  * have placed (untrustedReason), for callers that act on what they find;
- * a listing shows them all. Directories it may not read are skipped.
+ * a listing shows them all. Directories it may not read are skipped and
+ * named in `unreadable`.
  */
-export function walkPins(root: string, opts: { trustedOnly?: boolean; limit?: number } = {}): { pins: { path: string; stat: Stats }[]; truncated: boolean } {
+export function walkPins(root: string, opts: { trustedOnly?: boolean; limit?: number } = {}): { pins: { path: string; stat: Stats }[]; truncated: boolean; unreadable: string[] } {
   const pins: { path: string; stat: Stats }[] = [];
+  const unreadable: string[] = [];
   let budget = opts.limit ?? 20_000;
   const walk = (dir: string): void => {
     let names: string[];
     try {
       names = readdirSync(dir).sort();
-    } catch {
-      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') unreadable.push(dir);
+      return; // or removed meanwhile
     }
     for (const n of names) {
       if (--budget < 0) return;
@@ -333,5 +336,5 @@ export function walkPins(root: string, opts: { trustedOnly?: boolean; limit?: nu
     }
   };
   walk(resolve(root));
-  return { pins, truncated: budget < 0 };
+  return { pins, truncated: budget < 0, unreadable };
 }

@@ -4,7 +4,7 @@
 // device and what is left on bpffs. XDP on a veth inside a namespace of the
 // test's own, a bpffs mounted for the test.
 import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { detachTc, removeClsact } from '../../src/attach/tc.js';
@@ -17,6 +17,7 @@ import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
 import { BPF_F_MMAPABLE, BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG } from '../../src/uapi/bpf.js';
 import { cli, cliOk, cliProcess, fixture, ROOT, uniqueName } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
+import { runUnprivileged } from '../helpers/unpriv.js';
 import { addVeth, deleteVeth, makeVethNs, mountSharedBpffs, removeNs, xdpProgIdOnV0 } from '../security/helpers.js';
 
 const EVEN_DROP = fixture('icmp_even_drop.o');
@@ -290,6 +291,21 @@ describeRoot('prog/map/link show and link detach (CLI, one veth namespace, bpfto
       addVeth(ns);
     }
     expect((await cli('pins', '/tmp')).stderr).toBe('bpf-ts: /tmp is not on a bpf filesystem (mount one with: mount -t bpf bpf /tmp)\n');
+  });
+
+  it('pins as another user: a directory it may not read is named, never passed over in silence', async () => {
+    mkdirSync(B('private'), { mode: 0o700 });
+    using map = BpfMap.create({ name: 'show_private', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+    map.pin(B('private', 'm'));
+    const inside = await runUnprivileged(['pins', fs.path, '--json'], []);
+    expect(inside.code, inside.stderr).toBe(0);
+    expect(inside.json().pins).toEqual([]);
+    expect(inside.stderr).toBe(`bpf-ts: warning: not listed: ${B('private')} (owner root (uid 0), mode 0700) may not be read by this process\n`);
+    const denied = await runUnprivileged(['pins', B('private')], []);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toBe(`bpf-ts: cannot list ${B('private')} (owner root (uid 0), mode 0700): permission denied; run as its owner or root, or with CAP_DAC_READ_SEARCH\n`);
+    // Root lists it.
+    expect((await cliOk('pins', fs.path, '--json')).json().pins.map((p: { path: string; id: number }) => [p.path, p.id])).toEqual([[B('private', 'm'), map.id]]);
   });
 
   it('wrong targets: a map pin is not a link, unknown ids, no target', async () => {

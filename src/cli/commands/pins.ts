@@ -3,6 +3,7 @@
 // id, name and type, its owner), and which link pins hold nothing any more —
 // to find what a run, a test or another tool left behind.
 
+import { statSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
 import { BpfError } from '../../errors.js';
 import { DEFAULT_BPFFS } from '../../maps/pin.js';
@@ -27,7 +28,13 @@ export const pins = defineCommand({
     if (positionals.length > 1) throw new BpfError('USAGE', `pins takes one directory (usage: ${this.usage})`);
     const dir = resolve(positionals[0] ?? DEFAULT_BPFFS);
     if (!isBpffs(dir)) throw new BpfError('NOT_BPFFS', `${dir} is not on a bpf filesystem (mount one with: mount -t bpf bpf ${dir})`);
-    const { pins: found, truncated } = walkPins(dir);
+    const { pins: found, truncated, unreadable } = walkPins(dir);
+    const denied = (d: string) => {
+      const st = statSync(d);
+      return `${d} (owner ${describeOwner(st.uid)}, mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`;
+    };
+    if (unreadable[0] === dir) throw new BpfError('IO', `cannot list ${denied(dir)}: permission denied; run as its owner or root, or with CAP_DAC_READ_SEARCH`);
+    for (const d of unreadable) ctx.warn?.(`not listed: ${denied(d)} may not be read by this process`);
     // maps.debug and progs.debug at a mount's root are the kernel's own (bpf_preload: read them with cat).
     const mountRoot = !isBpffs(dirname(dir));
     const rows = found.filter((p) => !(mountRoot && KERNEL_FILES.includes(relative(dir, p.path)))).map((p) => describePin(p.path, p.stat));
