@@ -99,12 +99,15 @@ function bpffsRoot(path: string): string {
  */
 export function holdersOf(kind: HeldKind, id: number, ctx: CommandContext, pin?: string | null): Holders {
   const roots = [...new Set([DEFAULT_BPFFS, ...(pin ? [bpffsRoot(pin)] : [])])].filter((r) => isBpffs(r));
-  const pinned = roots.flatMap((root) =>
-    walkPins(root)
-      .pins.map((p) => describePin(p.path, p.stat))
+  const pinned = roots.flatMap((root) => {
+    const walked = walkPins(root);
+    if (walked.unreadable.length)
+      ctx.warn?.(`pins under ${walked.unreadable.join(', ')} are not shown: this process may not read ${walked.unreadable.length === 1 ? 'that directory' : 'those directories'}`);
+    return walked.pins
+      .map((p) => describePin(p.path, p.stat))
       .filter((r) => r.kind === kind && r.id === id)
-      .map((r) => r.path),
-  );
+      .map((r) => r.path);
+  });
   const { holders, hidden } = fdHolders(kind, id);
   if (hidden > 0) ctx.warn?.(`processes of other users that hold it are not shown: reading their fds needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE (${hidden} not readable)`);
   return { pinned, processes: holders.map(({ pid, comm }) => ({ pid, comm })) };
