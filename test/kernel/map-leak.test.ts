@@ -8,6 +8,7 @@ import { describeRoot } from '../helpers/root.js';
 import { BpfMap } from '../../src/maps/map.js';
 import { BPF_MAP_TYPE as T } from '../../src/sys/map-type.js';
 import { mapIds } from '../../src/sys/ids.js';
+import { until } from '../helpers/wait.js';
 
 const fdCount = () => readdirSync('/proc/self/fd').length;
 
@@ -68,14 +69,15 @@ describeRoot('map lifetime', () => {
 
     // Other processes may create or free maps meanwhile: compare on ours only.
     // The kernel frees maps after an RCU grace period; the bound only stops a real leak from hanging the run.
-    const deadline = Date.now() + 30_000;
     let alive: number[] = [];
-    do {
-      const now = new Set(mapIds());
-      alive = ours.filter((id) => now.has(id));
-      if (alive.length === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    } while (Date.now() < deadline);
+    await until(
+      () => {
+        const now = new Set(mapIds());
+        return (alive = ours.filter((id) => now.has(id))).length === 0;
+      },
+      30_000,
+      50,
+    );
     expect(alive).toEqual([]);
     const idsAfter = new Set(mapIds());
     expect([...idsAfter].filter((id) => !idsBefore.has(id) && ours.includes(id))).toEqual([]);
@@ -101,11 +103,14 @@ describeRoot('map lifetime', () => {
     const id = viewAndDrop();
     expect(mapIds()).toContain(id);
     // The bound only stops a real leak from hanging the run (the kernel frees after an RCU grace period).
-    const deadline = Date.now() + 30_000;
-    while (mapIds().includes(id) && Date.now() < deadline) {
-      gc();
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(
+      () => {
+        gc();
+        return !mapIds().includes(id);
+      },
+      30_000,
+      50,
+    );
     expect(mapIds()).not.toContain(id);
   });
 });

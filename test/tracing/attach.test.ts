@@ -18,6 +18,7 @@ import { describeRoot } from '../helpers/root.js';
 import { startTraceChild, type TraceChild } from '../helpers/trace-child.js';
 import { bigOutput } from '../helpers/big-output.js';
 import { bpftoolList } from '../helpers/bpftool.js';
+import { until } from '../helpers/wait.js';
 
 const GETPPID_NR: Record<string, number> = { x64: 110, arm64: 173, riscv64: 173 };
 
@@ -58,12 +59,8 @@ describeRoot('tracing attach', () => {
   afterAll(async () => {
     await child?.stop();
     // Closed collections and links free their programs; the kernel does it after an RCU grace period.
-    const deadline = Date.now() + 30_000;
-    let left = loadedIds.filter((id) => bpftoolProgIds().has(id));
-    while (left.length && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      left = loadedIds.filter((id) => bpftoolProgIds().has(id));
-    }
+    let left: number[] = [];
+    await until(() => (left = loadedIds.filter((id) => bpftoolProgIds().has(id))).length === 0, 30_000, 100);
     expect(loadedIds.length).toBeGreaterThan(5);
     expect(left, 'programs still loaded after the tests').toEqual([]);
   });

@@ -12,6 +12,7 @@ import { CliChild, cli, cliOk, ensureDist, fixture } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { startTraceChild, type TraceChild } from '../helpers/trace-child.js';
 import { bpftoolList } from '../helpers/bpftool.js';
+import { until } from '../helpers/wait.js';
 
 interface ToolLink {
   id: number;
@@ -20,14 +21,15 @@ interface ToolLink {
 const linkIds = (): Set<number> => new Set(bpftoolList<ToolLink>('link').map((l) => l.id));
 
 /** Wait (bounded) until none of `ids` is in the kernel's link table. */
-async function gone(ids: number[], timeoutMs = 15_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const now = linkIds();
-    if (ids.every((id) => !now.has(id))) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function gone(ids: number[], timeoutMs = 15_000): Promise<boolean> {
+  return until(
+    () => {
+      const now = linkIds();
+      return ids.every((id) => !now.has(id));
+    },
+    timeoutMs,
+    50,
+  );
 }
 
 describeRoot('run: tracing auto-attach', () => {

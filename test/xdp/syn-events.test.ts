@@ -10,6 +10,7 @@ import { netnsPath } from '../../src/netns.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { ipv4 } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
+import { until } from '../helpers/wait.js';
 
 const PORT = 8089; // nothing listens: each attempt is one SYN answered by one RST
 const ATTEMPTS = 4;
@@ -47,8 +48,7 @@ describeRoot('syn_reporter on a veth pair', () => {
     // Every SYN was answered before the client exited, so every record is in
     // the buffer: wait for the event loop to deliver them (the bound only
     // keeps a lost record from hanging the run).
-    const deadline = Date.now() + 30_000;
-    while (events.length < ATTEMPTS && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+    await until(() => events.length >= ATTEMPTS, 30_000, 20);
     await new Promise((res) => setTimeout(res, 200));
     reader.close();
     await collecting;

@@ -19,6 +19,7 @@ import { XdpSocket } from '../../src/xsk/socket.js';
 import { ensureDist, fixture, ROOT } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { udpFloodPreamble } from '../helpers/udp-flood.js';
+import { until } from '../helpers/wait.js';
 
 const SECONDS = 5;
 /** Ethernet + IPv4 + UDP headers: the datagram's number starts here. */
@@ -98,8 +99,7 @@ describeRoot('AF_XDP socket under a UDP flood', () => {
       const st = xsk.stats();
       return received + foreign + Number(st.rxDropped + st.rxRingFull);
     };
-    const deadline = Date.now() + 60_000;
-    while (accounted() < seen() - seenBefore && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    await until(() => accounted() >= seen() - seenBefore, 60_000, 50);
     const st = xsk.stats();
     const programSaw = seen() - seenBefore;
     expect({ accounted: accounted(), programSaw }).toEqual({ accounted: programSaw, programSaw });
