@@ -116,6 +116,7 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     key: { arg: 'HEX', desc: 'key bytes as hex (lookup, update, delete)', group: 'entry' },
     value: { arg: 'HEX', desc: 'value bytes as hex (update)', group: 'entry' },
     flags: { arg: 'FLAGS', desc: 'update flags: any, noexist or exist, optionally with lock (exist,lock)', default: 'any', group: 'entry' },
+    set: { arg: 'NAME=VALUE', desc: 'update: set this member of a value its BTF describes (a struct, or .data/.bss), keeping the others; repeatable', group: 'entry' },
     hex: { desc: 'dump, lookup: keys and values as hex bytes only, even where the map\'s BTF describes them (--json: no "formatted")', default: 'decoded through BTF when the map has it', group: OUT },
   },
   prog: {

@@ -13,6 +13,7 @@ import type { CommandContext } from './command.js';
 import { counterReporter } from './counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from './events.js';
 import { foreground, guard } from './lifecycle.js';
+import { parseSet } from './set-arg.js';
 
 export interface TracingRunOptions {
   programs?: string[];
@@ -26,18 +27,7 @@ export interface TracingRunOptions {
 /** Apply --set NAME=VALUE (decimal, 0x hex, true/false) to the spec's globals. */
 export function applySets(spec: BpfObjectSpec, sets: string[] = []): void {
   for (const s of sets) {
-    const m = /^([A-Za-z_]\w*)=(.+)$/.exec(s);
-    if (!m) throw new BpfError('USAGE', `--set wants NAME=VALUE, got ${JSON.stringify(s)}`);
-    const [, name, text] = m as unknown as [string, string, string];
-    let value: bigint | boolean;
-    if (text === 'true' || text === 'false') value = text === 'true';
-    else {
-      try {
-        value = BigInt(text);
-      } catch {
-        throw new BpfError('USAGE', `--set ${name}: ${JSON.stringify(text)} is not a number (decimal or 0x hex) or true/false`);
-      }
-    }
+    const { name, value } = parseSet(s);
     spec.setGlobal(name, value);
   }
 }

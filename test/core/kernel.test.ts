@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BpfCollection, BpfObjectSpec, loadObject, openObject } from '../../src/collection.js';
 import { CoreRelocationError } from '../../src/errors.js';
+import { BpfMap } from '../../src/maps/map.js';
+import { BPF_MAP_TYPE } from '../../src/sys/map-type.js';
 import { BtfBuilder } from '../helpers/btf-builder.js';
 import { parseBtf } from '../../src/btf/btf.js';
 import { type BtfFeatures, sanitizeBtf } from '../../src/btf/sanitize.js';
@@ -25,7 +27,7 @@ import { getNextId, GET_NEXT_ID } from '../../src/sys/obj-attr.js';
 import { possibleCpus } from '../../src/sys/cpus.js';
 import { BPF_PROG_TYPE } from '../../src/uapi/bpf.js';
 import { mountBpffs } from '../helpers/bpffs.js';
-import { cliOk } from '../helpers/cli.js';
+import { cli, cliOk } from '../helpers/cli.js';
 import { programSpec } from '../helpers/program-spec.js';
 import { icmpEcho, ipv4, udp } from '../helpers/packets.js';
 import { rawTracepointTestRun } from '../helpers/raw-tp-run.js';
@@ -357,6 +359,27 @@ describeRoot('BTF from the kernel and typed dumps', () => {
         [24, 1n],
         [16, 6n],
       ]),
+    );
+  });
+
+  it('bpf-ts map update --set NAME=VALUE changes one member of a BTF-described value; the program sees it', async () => {
+    const dir = join(fs.path, 'globals_set');
+    using c = loadObject('fixtures/globals.o', { pinMaps: dir });
+    const data = join(dir, 'globals_data');
+    const dumped = () => JSON.parse(execFileSync('bpftool', ['map', 'dump', 'pinned', data], { encoding: 'utf8' }))[0].value['.data'][0].seen_total;
+    expect(dumped()).toBe(7);
+    expect((await cliOk('map', 'update', data, '--set', 'seen_total=100')).stdout).toBe('updated map .data: key 00 00 00 00  value: { seen_total: 100 }\n');
+    // xdp_globals adds 1 to seen_total on every run: it read the 100.
+    c.program('xdp_globals').testRun(udp({ dport: 9 }));
+    expect(dumped()).toBe(101);
+    expect((await cli('map', 'update', data, '--set', 'nope=1')).stderr).toBe('bpf-ts: map .data: no member nope (its members: seen_total)\n');
+    const frozen = await cli('map', 'update', join(dir, 'globals_rodata'), '--set', 'verbose=1');
+    expect(frozen.code).toBe(1);
+    expect(frozen.stderr).toMatch(/EPERM: map is frozen/);
+    using plain = BpfMap.create({ name: 'no_btf', type: BPF_MAP_TYPE.HASH, keySize: 4, valueSize: 4, maxEntries: 2 });
+    plain.pin(join(dir, 'plain'));
+    expect((await cli('map', 'update', join(dir, 'plain'), '--key', '00000000', '--set', 'x=1')).stderr).toBe(
+      'bpf-ts: map no_btf: no BTF describes its value, so --set has no names to go by: give --value HEX\n',
     );
   });
 

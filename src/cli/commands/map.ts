@@ -14,6 +14,8 @@ import { type CommandContext, defineCommand } from '../command.js';
 import { hexList, table } from '../format.js';
 import { parseHex } from '../hex.js';
 import { holdersOf, printHolders } from '../holders.js';
+import { BPF_MAP_TYPE } from '../../sys/map-type.js';
+import { parseSet } from '../set-arg.js';
 import { openMapTarget, pinAt } from '../target.js';
 
 const spaced = (b: Uint8Array) =>
@@ -90,6 +92,39 @@ function dump(map: BpfMap, hex: boolean, ctx: CommandContext): number {
   return 0;
 }
 
+/**
+ * `map update PIN --set NAME=VALUE…`: change members of a value its BTF
+ * describes (a struct, or a global data section: .data, .bss), leaving the
+ * others as they are. Read, change, write: not atomic against a program
+ * writing the same value meanwhile. Without --key, a single-entry array's
+ * key 0 (global data).
+ */
+function updateMembers(m: BpfMap, keyHex: string | undefined, sets: string[], flagsText: string | undefined, ctx: CommandContext): number {
+  const typed = kernelTyped(m);
+  if (!typed?.value.typeId) throw new BpfError('USAGE', `map ${m.name}: no BTF describes its value, so --set has no names to go by: give --value HEX`);
+  if (m.perCpu) throw new BpfError('USAGE', `map ${m.name} is per-CPU: --set would write one value to every CPU; give --value HEX`);
+  const singleSlot = m.type === BPF_MAP_TYPE.ARRAY && m.maxEntries === 1 && m.keySize === 4;
+  if (keyHex === undefined && !singleSlot) throw new BpfError('USAGE', `map ${m.name} has more than one entry: say which with --key HEX`);
+  const key = keyHex === undefined ? Buffer.alloc(4) : parseHex(keyHex, '--key');
+  const current = typed.value.decode(m.get(key) ?? Buffer.alloc(m.valueSize));
+  if (current === null || typeof current !== 'object' || Array.isArray(current)) {
+    throw new BpfError('USAGE', `map ${m.name}: its value is not a struct or a data section, so it has no members to --set: give --value HEX`);
+  }
+  const members = current as Record<string, unknown>;
+  for (const s of sets) {
+    const { name, value } = parseSet(s);
+    if (!(name in members)) throw new BpfError('VARIABLE_NOT_FOUND', `map ${m.name}: no member ${name} (its members: ${Object.keys(members).join(', ')})`);
+    members[name] = value;
+  }
+  const flags = String(flagsText ?? 'any').split(',') as UpdateFlag[];
+  updateFlags(flags);
+  m.set(key, typed.value.encode(members), flags);
+  const shown = oneLine(toJsonValue(typed.value.decode(m.get(key)!)));
+  if (ctx.json) ctx.printJson({ updated: true, key: hexList(key), value: toJsonValue(typed.value.decode(m.get(key)!)) });
+  else ctx.print(`updated map ${m.name}: key ${spaced(key)}  value: ${shown}`);
+  return 0;
+}
+
 function show(m: BpfMap, pin: string | null, ctx: CommandContext): number {
   const info = m.info();
   const { memlock, frozen } = bpfFdInfo(m.fd.value);
@@ -129,12 +164,14 @@ function show(m: BpfMap, pin: string | null, ctx: CommandContext): number {
 export const map = defineCommand({
   name: 'map',
   summary: 'dump, look up, update, delete map entries (pin path or id:N); list maps; show one; pin one',
-  usage: 'bpf-ts map dump|lookup|update|delete|show|list [PIN_PATH|id:N] [--key HEX] [--value HEX] [--flags any|noexist|exist] [--hex] [--json] | map pin PIN_PATH|id:N PATH [--json]',
+  usage:
+    'bpf-ts map dump|lookup|update|delete|show|list [PIN_PATH|id:N] [--key HEX] [--value HEX] [--flags any|noexist|exist] [--set NAME=VALUE]… [--hex] [--json] | map pin PIN_PATH|id:N PATH [--json]',
   options: {
     key: { type: 'string' },
     value: { type: 'string' },
     flags: { type: 'string' },
     hex: { type: 'boolean' },
+    set: { type: 'string', multiple: true },
   },
   run(positionals, values, ctx) {
     const [sub, target] = positionals;
@@ -174,8 +211,12 @@ export const map = defineCommand({
         return 0;
       }
       case 'update': {
+        if (values.set?.length) {
+          if (values.value !== undefined) throw new BpfError('USAGE', 'update takes --value HEX or --set NAME=VALUE, not both');
+          return updateMembers(m, values.key, values.set, values.flags, ctx);
+        }
         const key = needKey(values);
-        if (typeof values.value !== 'string') throw new BpfError('USAGE', 'update needs --value HEX');
+        if (typeof values.value !== 'string') throw new BpfError('USAGE', 'update needs --value HEX (or --set NAME=VALUE for a map whose BTF describes its value)');
         const value = parseHex(values.value, '--value');
         // "exist,lock": checked by updateFlags (unknown names are a USAGE error, never BPF_ANY).
         const flags = String(values.flags ?? 'any').split(',') as UpdateFlag[];
