@@ -106,6 +106,8 @@ function updateMembers(m: BpfMap, keyHex: string | undefined, sets: string[], fl
   const singleSlot = m.type === BPF_MAP_TYPE.ARRAY && m.maxEntries === 1 && m.keySize === 4;
   if (keyHex === undefined && !singleSlot) throw new BpfError('USAGE', `map ${m.name} has more than one entry: say which with --key HEX`);
   const key = keyHex === undefined ? Buffer.alloc(4) : parseHex(keyHex, '--key');
+  const flags = String(flagsText ?? 'any').split(',') as UpdateFlag[];
+  updateFlags(flags);
   const current = typed.value.decode(m.get(key) ?? Buffer.alloc(m.valueSize));
   if (current === null || typeof current !== 'object' || Array.isArray(current)) {
     throw new BpfError('USAGE', `map ${m.name}: its value is not a struct or a data section, so it has no members to --set: give --value HEX`);
@@ -116,12 +118,12 @@ function updateMembers(m: BpfMap, keyHex: string | undefined, sets: string[], fl
     if (!(name in members)) throw new BpfError('VARIABLE_NOT_FOUND', `map ${m.name}: no member ${name} (its members: ${Object.keys(members).join(', ')})`);
     members[name] = value;
   }
-  const flags = String(flagsText ?? 'any').split(',') as UpdateFlag[];
-  updateFlags(flags);
-  m.set(key, typed.value.encode(members), flags);
-  const shown = oneLine(toJsonValue(typed.value.decode(m.get(key)!)));
-  if (ctx.json) ctx.printJson({ updated: true, key: hexList(key), value: toJsonValue(typed.value.decode(m.get(key)!)) });
-  else ctx.print(`updated map ${m.name}: key ${spaced(key)}  value: ${shown}`);
+  const written = typed.value.encode(members);
+  m.set(key, written, flags);
+  // What was written, as the encoder laid it out (padding zeroed).
+  const value = toJsonValue(written instanceof Uint8Array ? typed.value.decode(written) : members);
+  if (ctx.json) ctx.printJson({ updated: true, key: hexList(key), value });
+  else ctx.print(`updated map ${m.name}: key ${spaced(key)}  value: ${oneLine(value)}`);
   return 0;
 }
 
