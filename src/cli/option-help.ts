@@ -122,6 +122,9 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
   prog: {
     netns: { arg: 'NAME', desc: 'show: the network namespace whose interfaces are searched for the program (XDP and TC)', default: 'the current namespace', group: 'show' },
   },
+  pins: {
+    prune: { desc: "remove the pins of links that hold nothing any more (never map or program pins, never another user's)", group: 'pins' },
+  },
   link: {
     bpffs: { arg: 'DIR', desc: 'detach id:N: the bpf filesystem searched for pins of the link, removed once it is detached', default: '/sys/fs/bpf', group: 'pins' },
   },

@@ -293,6 +293,32 @@ describeRoot('prog/map/link show and link detach (CLI, one veth namespace, bpfto
     expect((await cli('pins', '/tmp')).stderr).toBe('bpf-ts: /tmp is not on a bpf filesystem (mount one with: mount -t bpf bpf /tmp)\n');
   });
 
+  it("pins --prune removes only link pins that hold nothing, and never another user's", async () => {
+    const loaded = (await cliOk('load', EVEN_DROP, ...onV0(), '--pin-maps', B('m'), '--json')).json();
+    await cliOk('link', 'pin', linkPin(), B('other', 'l'));
+    chownSync(B('other', 'l'), 65534, 65534);
+    // Live: nothing to prune.
+    expect((await cliOk('pins', fs.path, '--prune', '--json')).json().removed).toEqual([]);
+    deleteVeth(ns);
+    try {
+      const r = await cli('pins', fs.path, '--prune', '--json');
+      expect(r.code).toBe(0);
+      const out = r.json();
+      expect(out.removed).toEqual([linkPin()]);
+      expect(out.pins.map((p: { path: string; kind: string; defunct?: boolean }) => [p.path, p.kind, p.defunct ?? null])).toEqual([
+        [B('m', 'counters'), 'map', null],
+        [B('other', 'l'), 'link', true],
+      ]);
+      expect(r.stderr).toMatch(new RegExp(`^bpf-ts: warning: left ${B('other', 'l')}: .*owned by nobody \\(uid 65534\\)`));
+      expect(existsSync(linkPin())).toBe(false);
+      expect(existsSync(B('bpf-ts'))).toBe(false); // its directory, bpf-ts's own and empty now
+      // The link lives on in the pin that stayed, as bpftool reads it.
+      expect(bpftool('link', 'show', 'pinned', B('other', 'l'))).toMatchObject({ id: loaded.linkId, prog_id: loaded.progId });
+    } finally {
+      addVeth(ns);
+    }
+  });
+
   it('pins as another user: a directory it may not read is named, never passed over in silence', async () => {
     mkdirSync(B('private'), { mode: 0o700 });
     using map = BpfMap.create({ name: 'show_private', type: T.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });

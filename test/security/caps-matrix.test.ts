@@ -20,6 +20,7 @@ import { withNetns } from '../../src/netns.js';
 import { BPF_ATTACH_TYPE } from '../../src/uapi/bpf.js';
 import { attachXdp, attachXdpLink, detachXdp, queryXdp, type XdpLink } from '../../src/attach/xdp.js';
 import { openObject, type BpfCollection } from '../../src/collection.js';
+import { BpfLink } from '../../src/link/link.js';
 import { BpfMap } from '../../src/maps/map.js';
 import { netnsExists } from '../../src/netns.js';
 import { BPF_MAP_TYPE } from '../../src/sys/map-type.js';
@@ -327,6 +328,21 @@ describeRoot('capabilities per command (setpriv, uid 65534)', () => {
       before: pinUserXdpLink,
       args: () => ['pins', userDir(), '--json'],
       check: (r) => expect(r.json().pins).toEqual([expect.objectContaining({ path: linkPin(), kind: 'link', id: userLinkId, type: 'xdp', defunct: false, owner: NOBODY })]),
+      after: clearXdp,
+    },
+    {
+      command: 'pins DIR --prune (their directory, a link pin of theirs whose link holds nothing)',
+      needs: [],
+      before: () => {
+        pinUserXdpLink();
+        using l = BpfLink.fromId(userLinkId);
+        l.detach(); // defunct now: the pin holds nothing
+      },
+      args: () => ['pins', userDir(), '--prune', '--json'],
+      check: (r) => {
+        expect(r.json().removed).toEqual([linkPin()]);
+        expect(existsSync(linkPin())).toBe(false);
+      },
       after: clearXdp,
     },
     {

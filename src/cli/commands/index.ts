@@ -77,7 +77,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'pins',
-    summary: "list what is pinned on bpffs: each pin's kind, id, name and type, its owner, and the link pins that hold nothing any more",
+    summary: "list what is pinned on bpffs: each pin's kind, id, name and type, its owner, and the link pins that hold nothing any more (--prune removes those)",
     load: async () => (await import('./pins.js')).pins,
   },
   {
