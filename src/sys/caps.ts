@@ -24,6 +24,7 @@ export const CAP = {
   NET_ADMIN: 12,
   NET_RAW: 13,
   IPC_LOCK: 14,
+  SYS_PTRACE: 19,
   SYS_ADMIN: 21,
   SYS_RESOURCE: 24,
   PERFMON: 38,
