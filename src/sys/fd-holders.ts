@@ -3,15 +3,17 @@
 // gives. What bpftool's "pids" shows (it uses a BPF iterator for the same
 // walk); here it is procfs, so it needs no BPF program and no kernel support.
 
+import { fdKindOfLink } from './fd.js';
+
 const { readdirSync, readFileSync, readlinkSync } = process.getBuiltinModule('node:fs');
 
 export type HeldKind = 'map' | 'prog' | 'link';
 
-/** anon_inode name and fdinfo field of each kind. */
-const KINDS: Record<HeldKind, { inode: string; field: RegExp }> = {
-  map: { inode: 'anon_inode:bpf-map', field: /^map_id:\s*(\d+)$/m },
-  prog: { inode: 'anon_inode:bpf-prog', field: /^prog_id:\s*(\d+)$/m },
-  link: { inode: 'anon_inode:bpf_link', field: /^link_id:\s*(\d+)$/m },
+/** The fdinfo line with the object's id, by kind. */
+const ID_FIELD: Record<HeldKind, RegExp> = {
+  map: /^map_id:\s*(\d+)$/m,
+  prog: /^prog_id:\s*(\d+)$/m,
+  link: /^link_id:\s*(\d+)$/m,
 };
 
 export interface FdHolder {
@@ -29,7 +31,7 @@ export interface FdHolder {
  * CAP_SYS_PTRACE).
  */
 export function fdHolders(kind: HeldKind, id: number): { holders: FdHolder[]; hidden: number } {
-  const { inode, field } = KINDS[kind];
+  const field = ID_FIELD[kind];
   const holders: FdHolder[] = [];
   let hidden = 0;
   for (const entry of readdirSync('/proc')) {
@@ -45,7 +47,8 @@ export function fdHolders(kind: HeldKind, id: number): { holders: FdHolder[]; hi
     let denied = false;
     for (const fd of fds) {
       try {
-        if (readlinkSync(`/proc/${entry}/fd/${fd}`) !== inode) continue;
+        // A link fd reads bpf_link from LINK_CREATE, bpf-link from OBJ_GET of a pin: fdKindOfLink knows both.
+        if (fdKindOfLink(readlinkSync(`/proc/${entry}/fd/${fd}`)) !== kind) continue;
         if (Number(field.exec(readFileSync(`/proc/${entry}/fdinfo/${fd}`, 'utf8'))?.[1]) === id) mine.push(Number(fd));
       } catch (e) {
         // Closed meanwhile, or (EACCES) listing was allowed but reading is not.

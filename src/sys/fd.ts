@@ -78,6 +78,11 @@ export function fdKind(fd: number): FdKind {
   } catch {
     return 'other';
   }
+  return fdKindOfLink(target);
+}
+
+/** The kind of BPF object a /proc/<pid>/fd/<n> link names (any process's). */
+export function fdKindOfLink(target: string): FdKind {
   switch (target) {
     case 'anon_inode:bpf-map':
       return 'map';

@@ -179,6 +179,20 @@ describeRoot('prog/map/link show and link detach (CLI, one veth namespace, bpfto
     }
   });
 
+  it('show: a process holding a link it opened from the pin (anon_inode:bpf-link, not bpf_link) is found', async () => {
+    await cliOk('load', EVEN_DROP, ...onV0());
+    const script = `import { BpfLink } from ${JSON.stringify(join(ROOT, 'dist', 'index.js'))}; const l = BpfLink.fromPin(process.argv[1]); console.log(l.id); process.stdin.on('data', () => process.exit(0));`;
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', script, linkPin()], { stdio: ['pipe', 'pipe', 'inherit'] });
+    try {
+      const opened = Number(await new Promise<string>((res) => holder.stdout!.once('data', (d) => res(String(d).trim()))));
+      const r = await cliProcess(['link', 'show', linkPin(), '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.json()).toMatchObject({ id: opened, pinned: [linkPin()], processes: [{ pid: holder.pid!, comm: 'node' }] });
+    } finally {
+      holder.stdin!.end('x');
+    }
+  });
+
   it('link show: a pinned link as bpftool link show pinned reads it', async () => {
     const loaded = (await cliOk('load', EVEN_DROP, ...onV0(), '--json')).json();
     const tool = bpftool('link', 'show', 'pinned', linkPin());
