@@ -8,7 +8,7 @@ import { DEFAULT_BPFFS } from '../maps/pin.js';
 import { isBpffs, walkPins } from '../sys/bpffs.js';
 import { errnoDescription } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
-import { CAP, effectiveCaps, hasCap } from '../sys/caps.js';
+import { CAP, effectiveCaps, joinCaps, missingCaps } from '../sys/caps.js';
 import { fdKind } from '../sys/fd.js';
 import { fdHolders, type HeldKind } from '../sys/fd-holders.js';
 import { linkInfo, mapInfo, progInfo } from '../sys/info.js';
@@ -112,9 +112,8 @@ export function holdersOf(kind: HeldKind, id: number, ctx: CommandContext, pin?:
   const { holders, hidden } = fdHolders(kind, id);
   if (hidden > 0) {
     // Name only what this process lacks; one that has both is refused by something else (a sandbox's init, say).
-    const caps = effectiveCaps();
-    const missing = (['DAC_READ_SEARCH', 'SYS_PTRACE'] as const).filter((c) => caps === null || !hasCap(caps, CAP[c])).map((c) => `CAP_${c}`);
-    const why = missing.length ? `reading their fds needs ${missing.join(' and ')}` : 'the kernel refused to show their fds';
+    const missing = missingCaps([[CAP.DAC_READ_SEARCH], [CAP.SYS_PTRACE]], effectiveCaps());
+    const why = missing.length ? `reading their fds needs ${joinCaps(missing)}` : 'the kernel refused to show their fds';
     ctx.warn?.(`${hidden} process${hidden === 1 ? '' : 'es'} that may hold it ${hidden === 1 ? 'is' : 'are'} not shown: ${why}`);
   }
   return { pinned, processes: holders.map(({ pid, comm }) => ({ pid, comm })) };

@@ -41,6 +41,11 @@ export function openProgTarget(target: string | undefined): BpfProgram {
   return BpfProgram.fromPin(target);
 }
 
+/** The absolute pin path a target names, or null for id:N (or none). */
+export function pinOfTarget(target: string | undefined): string | null {
+  return target === undefined || target.startsWith('id:') ? null : resolve(target);
+}
+
 /** Open a link named on the command line: a pinned link, or id:N (needs CAP_SYS_ADMIN). */
 export function openLinkTarget(target: string | undefined): BpfLink {
   if (!target) throw new BpfError('USAGE', 'name the link: a pin path on bpffs, or id:N');

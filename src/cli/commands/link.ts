@@ -3,7 +3,6 @@
 // perf events…); one link in detail; and cutting one from its hook, like
 // `bpftool link detach`, removing the pins that held it.
 
-import { resolve } from 'node:path';
 import { BpfError } from '../../errors.js';
 import type { BpfLink } from '../../link/link.js';
 import { DEFAULT_BPFFS } from '../../maps/pin.js';
@@ -18,7 +17,7 @@ import { table } from '../format.js';
 import { checkBpffsOption, findLinkPins, linkIsDefunct, removeLinkPin } from '../link-pins.js';
 import { holdersOf, printHolders } from '../holders.js';
 import { linkTarget } from '../link-target.js';
-import { openLinkTarget, pinAt } from '../target.js';
+import { openLinkTarget, pinAt, pinOfTarget } from '../target.js';
 
 const USAGE = 'bpf-ts link list [--json] | link show PIN_PATH|id:N [--json] | link detach PIN_PATH|id:N [--bpffs DIR] [--json] | link pin PIN_PATH|id:N PATH [--json]';
 
@@ -50,9 +49,6 @@ function list(ctx: CommandContext): number {
   return 0;
 }
 
-/** The absolute pin path a target names, or null for id:N. */
-const pinOf = (target: string | undefined): string | null => (target === undefined || target.startsWith('id:') ? null : resolve(target));
-
 /** "12 xdp_pass (xdp)", or the id alone when the program could not be opened. */
 function programText(id: number, p: ProgInfo | null): string {
   return p ? `${id} ${p.name || '(no name)'} (${progTypeName(p.type)})` : `${id}`;
@@ -63,7 +59,7 @@ function show(target: string | undefined, ctx: CommandContext): number {
   const info = link.info();
   const p = programById(info.progId, ctx);
   const defunct = linkIsDefunct(info);
-  const pinnedAt = pinOf(target);
+  const pinnedAt = pinOfTarget(target);
   const holders = holdersOf('link', info.id, ctx, pinnedAt);
   if (ctx.json) {
     ctx.printJson({ ...linkJson(info, p), defunct, pinnedAt, ...holders });
@@ -96,7 +92,7 @@ function detach(target: string | undefined, bpffs: string, ctx: CommandContext):
   using link = openLinkTarget(target);
   const info = link.info();
   const wasDefunct = linkIsDefunct(info);
-  const pin = pinOf(target);
+  const pin = pinOfTarget(target);
   detachOrExplain(link, info, pin);
   // A pin of a detached link holds nothing: the pin named goes (opened and
   // checked above), or for id:N every pin on this bpffs seen to hold it.

@@ -16,7 +16,7 @@ import { parseHex } from '../hex.js';
 import { holdersOf, printHolders } from '../holders.js';
 import { BPF_MAP_TYPE } from '../../sys/map-type.js';
 import { parseSet } from '../set-arg.js';
-import { openMapTarget, pinAt } from '../target.js';
+import { openMapTarget, pinAt, pinOfTarget } from '../target.js';
 
 const spaced = (b: Uint8Array) =>
   hexList(b)
@@ -200,7 +200,7 @@ export const map = defineCommand({
     using m = openMapTarget(target, { readOnly: sub === 'dump' || sub === 'lookup' || sub === 'show' });
     switch (sub) {
       case 'show':
-        return show(m, target?.startsWith('id:') ? null : (target ?? null), ctx);
+        return show(m, pinOfTarget(target), ctx);
       case 'dump':
         return dump(m, values.hex === true, ctx);
       case 'lookup': {

@@ -15,7 +15,7 @@ import { linkTypeName } from '../../sys/link-type.js';
 import { BPF_PROG_TYPE, mapTypeName, progTypeName } from '../../uapi/bpf.js';
 import { type CommandContext, defineCommand } from '../command.js';
 import { table } from '../format.js';
-import { openProgTarget, pinAt } from '../target.js';
+import { openProgTarget, pinAt, pinOfTarget } from '../target.js';
 import { holdersOf, printHolders } from '../holders.js';
 import { linkTarget } from '../link-target.js';
 
@@ -106,7 +106,7 @@ function show(target: string | undefined, netns: string | undefined, ctx: Comman
     runTimeNs: Number(info.runTimeNs),
     links: links?.map((l) => ({ id: l.id, type: linkTypeName(l.type), target: linkTarget(l) })) ?? null,
     interfaces: interfaceHooks(info.id, info.type, netns, ctx),
-    ...holdersOf('prog', info.id, ctx, target?.startsWith('id:') ? null : target),
+    ...holdersOf('prog', info.id, ctx, pinOfTarget(target)),
   };
   if (ctx.json) {
     ctx.printJson(row);
