@@ -13,6 +13,7 @@ import { CoreResolver } from './object/core/index.js';
 import { DEFAULT_BPFFS, byNamePinPath, iproute2GlobalPinPath, mapPinName, removeEmptyDirs, reusePinnedMap } from './maps/pin.js';
 import { checkExistingPin, walkBpffsDir } from './sys/bpffs.js';
 import { parseObject } from './object/object.js';
+import { type InstructionsProgram, objectFromInstructions } from './object/from-instructions.js';
 import { readObjectBytes } from './object/read.js';
 import type { BpfObjectFile, DataVariable, MapSpec, ProgramSpec } from './object/types.js';
 import { loadProgram } from './programs/load.js';
@@ -77,6 +78,9 @@ export interface LoadOptions {
 /** A program type by bpftool's name ('xdp', 'sched_cls' or 'tc', 'kprobe', …) or enum bpf_prog_type number. */
 export type ProgramTypeOption = Exclude<ProgTypeName, 'unspec'> | 'tc' | number;
 
+/** BpfObjectSpec.fromInstructions: the program's type (by name or number), name, license, attach type, flags. */
+export type FromInstructionsOptions = Omit<InstructionsProgram, 'type'> & { type: ProgramTypeOption };
+
 /** A program type name or number as enum bpf_prog_type; BpfError 'USAGE' for an unknown name. */
 export function progTypeNumber(t: string | number): number {
   if (typeof t === 'number') return t;
@@ -133,6 +137,18 @@ export class BpfObjectSpec {
     // Hashed only for iproute2's per-object pinning; node:crypto loads only then.
     const sha1 = () => process.getBuiltinModule('node:crypto').createHash('sha1').update(bytes).digest('hex');
     return new BpfObjectSpec(parseObject(bytes, path), sha1);
+  }
+
+  /**
+   * An object of one program from its instructions (`assemble(text).bytes`
+   * from bpf-ts/asm, or bytes built in code), for load(), testRun() and
+   * emulate() like any object: `BpfObjectSpec.fromInstructions(bytes, { type: 'xdp' })`.
+   * The license defaults to "GPL"; map fds in ld_imm64 reach the kernel as they are.
+   */
+  static fromInstructions(instructions: Uint8Array, opts: FromInstructionsOptions): BpfObjectSpec {
+    const file = objectFromInstructions(instructions, { ...opts, type: progTypeNumber(opts.type) });
+    const sha1 = () => process.getBuiltinModule('node:crypto').createHash('sha1').update(instructions).digest('hex');
+    return new BpfObjectSpec(file, sha1);
   }
 
   get path(): string {

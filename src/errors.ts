@@ -40,6 +40,7 @@ export type BpfErrorCode =
   | 'KCONFIG_UNAVAILABLE'
   | 'ATTACH_TARGET'
   | 'MAP_SIZE'
+  | 'TEST_RUN_OUTPUT'
   // attach layer
   | 'NETLINK'
   | 'NO_SUCH_INTERFACE'

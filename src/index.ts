@@ -54,7 +54,7 @@ export { sanitizeBtf, ALL_BTF_FEATURES, type BtfFeatures } from './btf/sanitize.
 export { decodeBtfValue, encodeBtfValue, encodeBtfValueInto, toJsonValue, type BtfValueOptions } from './btf/values/index.js';
 
 // Kernel layer.
-export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions, type ProgramTypeOption } from './collection.js';
+export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions, type ProgramTypeOption, type FromInstructionsOptions } from './collection.js';
 export { BpfMap, updateFlags, type MapCreateSpec, type MapCreateOptions, type MapValue, type UpdateFlag, type UpdateFlags, type BatchChunk } from './maps/map.js';
 export { Fd, type FdKind } from './sys/fd.js';
 export { u8, u16, u32, u64, readU8, readU16, readU32, readU64, readI32, readI64, type MapBytes } from './maps/codec.js';
@@ -153,6 +153,7 @@ export { DEFAULT_MAX_OBJECT_BYTES, type ReadObjectOptions } from './object/read.
 // Real objects: section table, externs, sizing, struct_ops.
 export { SECTION_DEFS, sectionDef, type SectionDef } from './object/section-names.js';
 export type { ExternSpec, KconfigType } from './object/types.js';
+export type { InstructionsProgram } from './object/from-instructions.js';
 export { MapSpecHandle } from './object/map-sizing.js';
 // Instructions (assembler, disassembler) and the emulator: also importable
 // alone as 'bpf-ts/asm' and 'bpf-ts/vm', which never load koffi.

@@ -4,6 +4,9 @@ import * as cmd from './bpf-cmd.js';
 import * as ffi from './ffi.js';
 import { readU32, writeU32, writeU64 } from './endian.js';
 import { bpfRaw, bpfSyscall } from './wrapper.js';
+import { BpfSyscallError } from './syscall-error.js';
+import { ENOSPC } from './errno.js';
+import { BpfError } from '../errors.js';
 
 // struct { /* BPF_PROG_LOAD */ } offsets.
 const PROG_TYPE = 0;
@@ -176,14 +179,23 @@ export interface TestRunResult {
   ctxOut: Buffer | null;
 }
 
+/** A page: the frame an XDP test run's packet can grow to (head or tail) beyond its input. */
+const XDP_FRAME = 4096;
+/** The largest packet an skb program can make (bpf_skb_change_tail stops at 64 KiB). */
+const SKB_MAX = 65536;
+/** One output buffer for the usual case, reused: test runs are synchronous and copy their output out. */
+let sharedOut: ffi.NativeBuffer | undefined;
+
 /** BPF_PROG_TEST_RUN: run the program `repeat` times on `data` (and an optional context). */
 export function progTestRun(progFd: number, data: Uint8Array, opts: { repeat?: number; ctxIn?: Uint8Array; dataOutSize?: number; flags?: number } = {}, context?: string): TestRunResult {
   const attr = ffi.allocNative(TEST_RUN_ATTR_SIZE);
   const b = attr.bytes;
   const inBuf = ffi.nativeCopy(data);
-  // XDP programs may grow the frame (bpf_xdp_adjust_head/tail): leave headroom.
-  const outSize = opts.dataOutSize ?? Math.max(data.byteLength + 256, 256);
-  const out = ffi.allocNative(outSize);
+  // Programs grow packets: bpf_xdp_adjust_tail up to a page's frame, bpf_skb_change_tail
+  // up to 64 KiB. The kernel refuses (ENOSPC) an output larger than this buffer after
+  // the program has run, so it is sized for the most a run can return, not for the input.
+  const outSize = opts.dataOutSize ?? Math.max(data.byteLength + XDP_FRAME, SKB_MAX);
+  const out = outSize === SKB_MAX ? (sharedOut ??= ffi.allocNative(SKB_MAX)) : ffi.allocNative(outSize);
   writeU32(b, TR_PROG_FD, progFd);
   writeU32(b, TR_DATA_SIZE_IN, data.byteLength);
   writeU32(b, TR_DATA_SIZE_OUT, outSize);
@@ -201,7 +213,16 @@ export function progTestRun(progFd: number, data: Uint8Array, opts: { repeat?: n
     writeU64(b, TR_CTX_OUT, ctxOut.address);
   }
   writeU32(b, TR_FLAGS, opts.flags ?? 0);
-  bpfSyscall(cmd.BPF_PROG_TEST_RUN, b, TEST_RUN_ATTR_SIZE, context);
+  try {
+    bpfSyscall(cmd.BPF_PROG_TEST_RUN, b, TEST_RUN_ATTR_SIZE, context);
+  } catch (e) {
+    if (!(e instanceof BpfSyscallError && e.errno === ENOSPC)) throw e;
+    const size = readU32(b, TR_DATA_SIZE_OUT);
+    throw new BpfError(
+      'TEST_RUN_OUTPUT',
+      `${context ?? 'BPF_PROG_TEST_RUN'}: the packet after the run is ${size} bytes, more than the ${outSize}-byte output buffer (the run happened: retval ${readU32(b, TR_RETVAL)})`,
+    );
+  }
   const outLen = Math.min(readU32(b, TR_DATA_SIZE_OUT), outSize);
   return {
     retval: readU32(b, TR_RETVAL),

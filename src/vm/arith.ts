@@ -87,7 +87,9 @@ export function rsh64(lo: number, hi: number, s: number): void {
     RES_LO = (lo >>> s) | (hi << (32 - s));
     RES_HI = hi >>> s;
   } else {
-    RES_LO = hi >>> (s - 32);
+    // `| 0`: the compiled tier keeps registers as int32 and compares them signed
+    // (JMP32 s<=); hi >>> 0 for a shift of exactly 32 would be a uint32.
+    RES_LO = (hi >>> (s - 32)) | 0;
     RES_HI = 0;
   }
 }

@@ -10,8 +10,12 @@ import { Memory, type Region, type RegionHooks } from './memory.js';
 export const XDP_HEADROOM = 256;
 /** sizeof(struct xdp_frame), kept at the start of the headroom. */
 const XDP_FRAME_SIZE = 40;
-/** Tailroom for bpf_xdp_adjust_tail to grow into (a page minus headroom and skb_shared_info, as test_run gives). */
-const XDP_TAILROOM = 4096 - XDP_HEADROOM - 320;
+/**
+ * The most bytes data..data_end may span: test_run's frame is a page, less the
+ * headroom and the skb_shared_info kept at its end (xdp_data_hard_end), so
+ * bpf_xdp_adjust_tail grows a frame up to this length, not by this much.
+ */
+const XDP_DATA_MAX = 4096 - XDP_HEADROOM - 320;
 const ETH_HLEN = 14;
 
 const bad = (what: string): never => {
@@ -88,17 +92,27 @@ export class Packet {
     return 0;
   }
 
-  /** bpf_xdp_adjust_meta: 0 or -EINVAL (meta must stay between the xdp_frame and data, 4-byte aligned length). */
+  /**
+   * bpf_xdp_adjust_meta: -EINVAL when meta would leave the room between the
+   * xdp_frame and data, -EACCES when the metadata's length is not a multiple
+   * of 4 or above 255 (skb_shared_info's u8 meta_len), else 0.
+   */
   adjustMeta(delta: number): number {
     const meta = this.meta + delta;
-    if (meta < XDP_FRAME_SIZE || meta > this.data || (this.data - meta) % 4 !== 0) return -22;
+    if (meta < XDP_FRAME_SIZE || meta > this.data) return -22;
+    const metalen = this.data - meta;
+    if (metalen % 4 !== 0 || metalen > 255) return -13;
     this.meta = meta;
     return 0;
   }
 
-  /** The frame as test_run returns it: data .. data_end. */
+  /**
+   * The frame as test_run returns it: data_meta .. data_end, so metadata a
+   * program put in front with bpf_xdp_adjust_meta comes first (none: data_meta
+   * is data; skb programs have none).
+   */
   out(): Buffer {
-    return Buffer.from(this.buf.subarray(this.data, this.end));
+    return Buffer.from(this.buf.subarray(this.meta, this.end));
   }
 }
 
@@ -234,4 +248,4 @@ export class SkBuff {
   }
 }
 
-export { XDP_TAILROOM };
+export { XDP_DATA_MAX };

@@ -11,7 +11,7 @@ import type { Btf } from '../btf/btf.js';
 import { CoreResolver, applyCoreRelocations } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
-import { type SkBuffInput, Packet, SkBuff, XDP_HEADROOM, XDP_TAILROOM, type XdpMdInput, xdpContext } from './context.js';
+import { type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, xdpContext } from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
@@ -58,7 +58,7 @@ export interface EmulatedTestRun {
   retval: number;
   /** XDP_* / TC_ACT_* name of retval. */
   verdict: string | null;
-  /** The packet after the run (from data to data_end). */
+  /** The packet after the run (from data_meta to data_end, as the kernel returns it: metadata first). */
   dataOut: Buffer;
   durationNs: number;
   /** Instructions executed (the last run). */
@@ -239,9 +239,10 @@ export class EmulatedProgram {
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const sock = type === BPF_PROG_TYPE.SOCKET_FILTER;
     if (!xdp && !tc && !sock) throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC and socket filters are)`);
-    const size = (xdp ? XDP_HEADROOM + XDP_TAILROOM : 64) + data.length;
+    const tailroom = xdp ? Math.max(0, XDP_DATA_MAX - data.length) : 0;
+    const size = (xdp ? XDP_HEADROOM : 64) + data.length + tailroom;
     if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
-    const pkt = new Packet(coll.memory, data, xdp ? XDP_HEADROOM : 64, xdp ? XDP_TAILROOM : 0, coll.scratch, coll.packetRegion);
+    const pkt = new Packet(coll.memory, data, xdp ? XDP_HEADROOM : 64, tailroom, coll.scratch, coll.packetRegion);
     coll.packetRegion = pkt.region;
     const skb = xdp ? undefined : new SkBuff(pkt, tc, opts.skb);
     // One xdp_md region for every run: its hooks read the run in progress.
@@ -310,6 +311,20 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     return v!;
   };
   const neg = (errno: number) => BigInt.asUintN(64, BigInt(errno));
+  // bpf_xdp_load_bytes / bpf_xdp_store_bytes: offset and len are u32; either
+  // beyond 0xffff is -EFAULT, a range past the frame's end -EINVAL (the
+  // kernel's bpf_xdp_pointer), else the bytes are copied and the result is 0.
+  const xdpBytes = (ctx: HelperContext, offset: bigint, buf: bigint, len: bigint, dir: 'load' | 'store'): bigint => {
+    const pkt = st().pkt;
+    const off = Number(BigInt.asUintN(32, offset));
+    const n = Number(BigInt.asUintN(32, len));
+    if (off > 0xffff || n > 0xffff) return neg(-EFAULT);
+    if (off + n > pkt.end - pkt.data) return neg(-EINVAL);
+    const at = pkt.data + off;
+    if (dir === 'load') bytes(ctx, buf, n, 'buf', true).set(pkt.buf.subarray(at, at + n));
+    else pkt.buf.set(bytes(ctx, buf, n, 'buf'), at);
+    return 0n;
+  };
   const defs: [string, HelperDef['fn']][] = [
     [
       'bpf_map_lookup_elem',
@@ -392,6 +407,10 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     ['bpf_xdp_adjust_head', (_ctx, _x, delta) => neg(st().pkt.adjustHead(Number(BigInt.asIntN(32, delta))))],
     ['bpf_xdp_adjust_tail', (_ctx, _x, delta) => neg(st().pkt.adjustTail(Number(BigInt.asIntN(32, delta))))],
     ['bpf_xdp_adjust_meta', (_ctx, _x, delta) => neg(st().pkt.adjustMeta(Number(BigInt.asIntN(32, delta))))],
+    // The frame is one buffer (no fragments): its length is data_end - data.
+    ['bpf_xdp_get_buff_len', () => BigInt(st().pkt.end - st().pkt.data)],
+    ['bpf_xdp_load_bytes', (ctx, _x, offset, buf, len) => xdpBytes(ctx, offset, buf, len, 'load')],
+    ['bpf_xdp_store_bytes', (ctx, _x, offset, buf, len) => xdpBytes(ctx, offset, buf, len, 'store')],
     [
       'bpf_tail_call',
       (ctx, _c, map, index) => {
@@ -461,19 +480,9 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     [
       'bpf_csum_diff',
       (ctx, from, fromSize, to, toSize, seed) => {
-        // One's-complement sum of `to` minus `from`, plus seed, folded to 32 bits as csum_partial leaves it.
-        if (Number(fromSize) % 4 || Number(toSize) % 4) return neg(-EINVAL);
-        let sum = BigInt.asUintN(32, seed);
-        const add = (v: number) => {
-          sum += BigInt(v >>> 0);
-          sum = (sum & 0xffffffffn) + (sum >> 32n);
-        };
         const f = Number(fromSize) ? bytes(ctx, from, Number(fromSize), 'from') : new Uint8Array(0);
         const t = Number(toSize) ? bytes(ctx, to, Number(toSize), 'to') : new Uint8Array(0);
-        const word = (b: Uint8Array, i: number) => new DataView(b.buffer, b.byteOffset + i, 4).getUint32(0, true);
-        for (let i = 0; i < f.length; i += 4) add(~word(f, i));
-        for (let i = 0; i < t.length; i += 4) add(word(t, i));
-        return sum;
+        return BigInt(csumDiff(f, t, Number(BigInt.asUintN(32, seed))));
       },
     ],
     [
@@ -646,4 +655,49 @@ function formatPrintk(fmt: string, args: bigint[]): string {
 /** Emulate an object's programs and maps (what BpfObjectSpec.emulate does). */
 export function emulateObject(file: BpfObjectFile, opts: EmulateOptions = {}): EmulatedCollection {
   return new EmulatedCollection(file, opts);
+}
+
+// bpf_csum_diff as Linux 6.13+ computes it on x86-64: any sizes (no
+// multiple-of-4 rule any more), the sum over `to` with the seed, less the sum
+// over `from`, folded to 16 bits (csum_from32to16, not complemented).
+// Checked against the kernel with random buffers, sizes and seeds
+// (test/vm/kernel-random.test.ts). Before 6.13, x86 returned the 32-bit sum
+// unfolded and refused sizes that are not multiples of 4.
+
+/**
+ * csum_partial as x86-64 computes it: little-endian words from the buffer's
+ * start (the last one zero-padded) summed with end-around carry, plus seed.
+ * Any implementation gives the same 16-bit fold; the 32-bit value itself
+ * (which a later complement exposes: 0 or 0xffff after bpf_csum_diff's fold)
+ * is the sum modulo 2^32 - 1 over 32-bit words, and 0 only when every
+ * addend was 0. Sums of 16-bit words agree only modulo 0xffff.
+ */
+function csumPartial(b: Uint8Array, seed: number): number {
+  let sum = seed >>> 0;
+  const whole = b.length & ~3;
+  for (let i = 0; i < whole; i += 4) sum += (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+  let tail = 0;
+  for (let i = whole; i < b.length; i++) tail += b[i]! * 2 ** (8 * (i - whole));
+  sum += tail;
+  // Up to 2^16 words of < 2^32 each: exact in a double.
+  const r = sum % 0xffffffff;
+  return r === 0 && sum !== 0 ? 0xffffffff : r;
+}
+
+/** One's-complement 32-bit addition. */
+function csumAdd(a: number, b: number): number {
+  const s = a + b;
+  return s > 0xffffffff ? s - 0xffffffff : s;
+}
+
+/** csum_from32to16: fold a 32-bit sum to 16 bits (0xffff stays 0xffff, 0 only from 0). */
+function csumFrom32to16(x: number): number {
+  const rotated = ((x >>> 16) | (x << 16)) >>> 0;
+  return ((x + rotated) >>> 16) & 0xffff;
+}
+
+function csumDiff(from: Uint8Array, to: Uint8Array, seed: number): number {
+  if (to.length === 0 && from.length > 0) return csumFrom32to16(~csumPartial(from, ~seed >>> 0) >>> 0);
+  if (from.length === 0) return csumFrom32to16(csumPartial(to, seed));
+  return csumFrom32to16(csumAdd(csumPartial(to, seed), ~csumPartial(from, 0) >>> 0));
 }

@@ -20,6 +20,12 @@ describeRoot('docs/examples', () => {
     expect(out).toContain("iter/task lines for this process's main thread: 1\n");
   });
 
+  it('instructions.mjs: assembled instructions loaded by the kernel and emulated, the same verdicts', () => {
+    const out = execFileSync(process.execPath, ['docs/examples/instructions.mjs'], { encoding: 'utf8' });
+    // The program drops frames shorter than 64 bytes.
+    expect(out).toBe('60 bytes: kernel XDP_DROP, emulator XDP_DROP\n64 bytes: kernel XDP_PASS, emulator XDP_PASS\n1500 bytes: kernel XDP_PASS, emulator XDP_PASS\n');
+  });
+
   it('globals.mjs: .rodata from setGlobal, .data written through the mapping and incremented by the program, .rodata write refused', () => {
     const out = execFileSync(process.execPath, ['docs/examples/globals.mjs'], { encoding: 'utf8' });
     // globals.c: every run does seen_total++ and hits[0]++; UDP to drop_port (9) also hits[1]++.

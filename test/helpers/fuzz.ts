@@ -131,7 +131,11 @@ export function summary(harness: string, r: FuzzReport): string {
 
 /** Scale case counts: BPF_FUZZ_SCALE=10 for a longer local run. */
 export const SCALE = Number(process.env.BPF_FUZZ_SCALE ?? 1);
-export const cases = (n: number) => (ONLY ? n : Math.max(1, Math.round(n * SCALE)));
+export const cases = (n: number): number => {
+  const k = Math.max(1, Math.round(n * SCALE));
+  // Replaying one case: run up to it even when it came from a run with a larger BPF_FUZZ_SCALE.
+  return ONLY ? Math.max(k, Number(ONLY[1]) + 1) : k;
+};
 
 /** struct btf_header's fields (name, offset, width): what header mutations pick from. */
 export const BTF_HEADER_FIELDS: readonly (readonly [string, number, 1 | 2 | 4])[] = [

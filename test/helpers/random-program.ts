@@ -1,0 +1,290 @@
+// Random XDP programs the verifier accepts, for comparing the emulator with
+// the kernel instruction by instruction (test/vm/kernel-random.test.ts).
+//
+// Every program has the same frame: the packet's first 72 bytes are the
+// inputs of r0-r8 (unknown scalars to the verifier, so it proves nothing
+// away), the stack's 64 bytes start as copies of them, a random body works on
+// r0-r8 and the stack, and the epilogue writes r0-r8 to bytes 72-143 and the
+// stack to 144-207 of the packet, which BPF_PROG_TEST_RUN hands back: every
+// bit of state is compared, not only r0; its last 16 bytes are left for a
+// probe. r9 holds the packet pointer and is never a body operand; jumps go
+// forward only, so every program ends.
+//
+// The body draws from every ALU and ALU64 operation (register and immediate
+// forms, sdiv/smod, movsx, neg, byte swaps), stores and loads of every size
+// (sign-extending ones too), the atomics on the stack, ld_imm64, and the
+// conditional jumps of JMP and JMP32. Immediates come from edge values (0, -1,
+// INT_MIN, shift widths) as often as from random ones. What the verifier
+// refuses is avoided by construction: division by an immediate 0, shifts by
+// an immediate out of range, unaligned stack access.
+
+import type { Insn } from '../../src/asm/insn.js';
+import * as op from '../../src/asm/opcode.js';
+import type { Rng } from './fuzz.js';
+
+export const INPUT_OFF = 0;
+export const REGS_OUT_OFF = 72;
+export const STACK_OUT_OFF = 144;
+/** Two u64s the body never touches, for a probe of the registers at one instruction (kernel-random.test.ts). */
+export const PROBE_OFF = 208;
+export const PACKET_LEN = 224;
+/** r0-r8: what the body may read and write. */
+export const BODY_REGS = 9;
+const STACK = 64;
+
+const I32_EDGES = [0, 1, -1, 2, 7, 31, 32, 63, 64, 0x7fffffff, -0x80000000, 0xffff, 0x8000, -2, 0x7f, 0x80, 0xff];
+
+function imm32(rng: Rng): number {
+  if (rng.chance(0.5)) return rng.pick(I32_EDGES);
+  return rng.u32() | 0;
+}
+
+const BIN_OPS = [op.BPF_ADD, op.BPF_SUB, op.BPF_MUL, op.BPF_DIV, op.BPF_OR, op.BPF_AND, op.BPF_LSH, op.BPF_RSH, op.BPF_MOD, op.BPF_XOR, op.BPF_MOV, op.BPF_ARSH];
+const JMP_OPS = [op.BPF_JEQ, op.BPF_JGT, op.BPF_JGE, op.BPF_JSET, op.BPF_JNE, op.BPF_JSGT, op.BPF_JSGE, op.BPF_JLT, op.BPF_JLE, op.BPF_JSLT, op.BPF_JSLE];
+const SIZES = [op.BPF_B, op.BPF_H, op.BPF_W, op.BPF_DW] as const;
+const SIZE_BYTES: Record<number, number> = { [op.BPF_B]: 1, [op.BPF_H]: 2, [op.BPF_W]: 4, [op.BPF_DW]: 8 };
+const ATOMIC_OPS = [op.BPF_ADD, op.BPF_OR, op.BPF_AND, op.BPF_XOR];
+const BPF_FETCH = 0x01;
+const BPF_XCHG = 0xe0 | BPF_FETCH;
+const BPF_CMPXCHG = 0xf0 | BPF_FETCH;
+
+const reg = (rng: Rng) => rng.int(BODY_REGS);
+/** An offset below r10, aligned to `bytes`, inside the 64-byte frame. */
+const stackOff = (rng: Rng, bytes: number) => -bytes * (1 + rng.int(STACK / bytes));
+
+/** One body instruction (or a ld_imm64), never a jump. */
+function straight(rng: Rng): Insn {
+  const alu64 = rng.chance(0.6);
+  const cls = alu64 ? op.BPF_ALU64 : op.BPF_ALU;
+  switch (rng.int(10)) {
+    case 0:
+    case 1:
+    case 2:
+    case 3: {
+      // Binary operation, register or immediate source; sdiv/smod through off = 1.
+      const o = rng.pick(BIN_OPS);
+      const signedDiv = (o === op.BPF_DIV || o === op.BPF_MOD) && rng.chance(0.5) ? 1 : 0;
+      if (rng.chance(0.5)) {
+        // movsx: MOV with off 8/16 (and 32 for ALU64) sign-extends the source.
+        const sx = o === op.BPF_MOV && rng.chance(0.4) ? rng.pick(alu64 ? [8, 16, 32] : [8, 16]) : 0;
+        return { code: cls | o | op.BPF_X, dst: reg(rng), src: reg(rng), off: sx || signedDiv, imm: 0 };
+      }
+      let imm = imm32(rng);
+      const width = alu64 ? 64 : 32;
+      if (o === op.BPF_LSH || o === op.BPF_RSH || o === op.BPF_ARSH) imm = rng.int(width);
+      if ((o === op.BPF_DIV || o === op.BPF_MOD) && imm === 0) imm = rng.pick([1, -1, 3, 0x7fffffff, -0x80000000]);
+      return { code: cls | o | op.BPF_K, dst: reg(rng), src: 0, off: signedDiv, imm };
+    }
+    case 4: {
+      // neg, or a byte swap: le/be (ALU) or the unconditional bswap (ALU64, RFC 9669).
+      if (rng.chance(0.3)) return { code: cls | op.BPF_NEG, dst: reg(rng), src: 0, off: 0, imm: 0 };
+      const imm = rng.pick([16, 32, 64]);
+      if (alu64) return { code: op.BPF_ALU64 | op.BPF_END | op.BPF_TO_LE, dst: reg(rng), src: 0, off: 0, imm };
+      return { code: op.BPF_ALU | op.BPF_END | (rng.chance(0.5) ? op.BPF_TO_BE : op.BPF_TO_LE), dst: reg(rng), src: 0, off: 0, imm };
+    }
+    case 5: {
+      // Store a register or an immediate.
+      const size = rng.pick(SIZES);
+      const off = stackOff(rng, SIZE_BYTES[size]!);
+      if (rng.chance(0.7)) return { code: op.BPF_STX | op.BPF_MEM | size, dst: 10, src: reg(rng), off, imm: 0 };
+      return { code: op.BPF_ST | op.BPF_MEM | size, dst: 10, src: 0, off, imm: imm32(rng) };
+    }
+    case 6: {
+      // Load, zero- or sign-extending.
+      const sx = rng.chance(0.4);
+      const size = sx ? rng.pick([op.BPF_B, op.BPF_H, op.BPF_W]) : rng.pick(SIZES);
+      return { code: op.BPF_LDX | (sx ? op.BPF_MEMSX : op.BPF_MEM) | size, dst: reg(rng), src: 10, off: stackOff(rng, SIZE_BYTES[size]!), imm: 0 };
+    }
+    case 7: {
+      // Atomic read-modify-write on the stack: add/or/and/xor with or without fetch, xchg, cmpxchg (r0 implied).
+      const size = rng.pick([op.BPF_W, op.BPF_DW]);
+      const k = rng.int(10);
+      const imm = k < 8 ? ATOMIC_OPS[k >> 1]! | (k & 1 ? BPF_FETCH : 0) : k === 8 ? BPF_XCHG : BPF_CMPXCHG;
+      return { code: op.BPF_STX | op.BPF_ATOMIC | size, dst: 10, src: reg(rng), off: stackOff(rng, SIZE_BYTES[size]!), imm };
+    }
+    case 8: {
+      // ld_imm64: a 64-bit constant.
+      const hi = rng.chance(0.5) ? rng.pick([0, -1, 0x7fffffff, -0x80000000, 1]) : rng.u32() | 0;
+      return { code: op.LD_IMM64, dst: reg(rng), src: 0, off: 0, imm: imm32(rng), imm2: hi };
+    }
+    default: {
+      // mov of an immediate: ALU64 sign-extends it, ALU zero-extends.
+      return { code: cls | op.BPF_MOV | op.BPF_K, dst: reg(rng), src: 0, off: 0, imm: imm32(rng) };
+    }
+  }
+}
+
+const slotsOf = (i: Insn) => (i.code === op.LD_IMM64 ? 2 : 1);
+
+/** The body: `n` instructions, about one in six a conditional forward jump over the next few. */
+function body(rng: Rng, n: number): Insn[] {
+  const out: (Insn & { skip?: number })[] = [];
+  for (let k = 0; k < n; k++) {
+    const left = n - k - 1;
+    if (left > 0 && rng.chance(1 / 6)) {
+      const skip = 1 + rng.int(Math.min(4, left));
+      const jmp32 = rng.chance(0.4);
+      const cls = jmp32 ? op.BPF_JMP32 : op.BPF_JMP;
+      // No unconditional ja: what it jumps over would be unreachable, which the verifier refuses.
+      if (rng.chance(0.5)) out.push({ code: cls | rng.pick(JMP_OPS) | op.BPF_X, dst: reg(rng), src: reg(rng), off: 0, imm: 0, skip });
+      else out.push({ code: cls | rng.pick(JMP_OPS) | op.BPF_K, dst: reg(rng), src: 0, off: 0, imm: imm32(rng), skip });
+    } else out.push(straight(rng));
+  }
+  // Jump offsets count slots (a ld_imm64 is two), to the instruction `skip` places on.
+  return out.map((insn, k) => {
+    if (insn.skip === undefined) return insn;
+    let off = 0;
+    for (let j = k + 1; j <= k + insn.skip; j++) off += slotsOf(out[j]!);
+    const { skip: _skip, ...rest } = insn;
+    return { ...rest, off };
+  });
+}
+
+const ldx = (size: number, dst: number, src: number, off: number): Insn => ({ code: op.BPF_LDX | op.BPF_MEM | size, dst, src, off, imm: 0 });
+const stx = (size: number, dst: number, src: number, off: number): Insn => ({ code: op.BPF_STX | op.BPF_MEM | size, dst, src, off, imm: 0 });
+
+/** A whole program: bounds check, inputs, `n` random body instructions, outputs, return XDP_PASS. */
+export function randomProgram(rng: Rng, n: number): Insn[] {
+  return programAround(body(rng, n));
+}
+
+/** Prologue instructions before the body, and epilogue instructions after it. */
+export const PROLOGUE = 7 + BODY_REGS + STACK / 8;
+export const EPILOGUE = BODY_REGS + 2 * (STACK / 8) + 2;
+
+/** The frame around a body: bounds check, inputs into r0-r8 and the stack, then r0-r8 and the stack out, XDP_PASS. */
+export function programAround(bodyInsns: Insn[]): Insn[] {
+  const insns: Insn[] = [
+    ldx(op.BPF_W, 9, 1, 0), // r9 = xdp_md->data
+    ldx(op.BPF_W, 8, 1, 4), // r8 = xdp_md->data_end
+    { code: op.BPF_ALU64 | op.BPF_MOV | op.BPF_X, dst: 7, src: 9, off: 0, imm: 0 },
+    { code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_K, dst: 7, src: 0, off: 0, imm: PACKET_LEN },
+    { code: op.BPF_JMP | op.BPF_JLE | op.BPF_X, dst: 7, src: 8, off: 2, imm: 0 }, // room for every byte used
+    { code: op.BPF_ALU64 | op.BPF_MOV | op.BPF_K, dst: 0, src: 0, off: 0, imm: 0 }, // XDP_ABORTED
+    { code: op.BPF_JMP | op.BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 },
+  ];
+  for (let r = 0; r < BODY_REGS; r++) insns.push(ldx(op.BPF_DW, r, 9, INPUT_OFF + 8 * r));
+  for (let s = 0; s < STACK / 8; s++) insns.push(stx(op.BPF_DW, 10, s % BODY_REGS, -8 * (s + 1)));
+  insns.push(...bodyInsns);
+  for (let r = 0; r < BODY_REGS; r++) insns.push(stx(op.BPF_DW, 9, r, REGS_OUT_OFF + 8 * r));
+  for (let s = 0; s < STACK / 8; s++) {
+    insns.push(ldx(op.BPF_DW, 1, 10, -8 * (s + 1)));
+    insns.push(stx(op.BPF_DW, 9, 1, STACK_OUT_OFF + 8 * s));
+  }
+  insns.push({ code: op.BPF_ALU64 | op.BPF_MOV | op.BPF_K, dst: 0, src: 0, off: 0, imm: 2 }); // XDP_PASS
+  insns.push({ code: op.BPF_JMP | op.BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 });
+  return insns;
+}
+
+const U64_EDGES = [0n, 1n, (1n << 64n) - 1n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 1n << 32n, 1n << 63n, (1n << 63n) - 1n, 0xffffffff80000000n, 63n, 64n, 31n, 32n];
+
+/** A packet of PACKET_LEN bytes: r0-r8's inputs (edge values or random, little-endian), the rest random. */
+export function randomInputs(rng: Rng): Buffer {
+  const b = Buffer.from(rng.bytes(PACKET_LEN));
+  for (let r = 0; r < BODY_REGS; r++) {
+    if (rng.chance(0.5)) b.writeBigUInt64LE(rng.pick(U64_EDGES), INPUT_OFF + 8 * r);
+    else if (rng.chance(0.3)) b.writeBigUInt64LE(BigInt(rng.u32()), INPUT_OFF + 8 * r);
+  }
+  return b;
+}
+
+// ---------------------------------------------------------------- helper calls
+
+/** The XDP helpers the second kind of random program calls, with the emulator's names. */
+export const XDP_HELPERS = ['bpf_xdp_adjust_head', 'bpf_xdp_adjust_tail', 'bpf_xdp_adjust_meta', 'bpf_csum_diff', 'bpf_xdp_load_bytes', 'bpf_xdp_store_bytes', 'bpf_xdp_get_buff_len'] as const;
+/** What a helper program's packet holds first: r7's input, then the stack's 64 bytes, then r8's input. */
+export const HELPER_PACKET_MIN = 80;
+/** At most this many calls: each one's r0 is kept in its own stack slot below the 64-byte buffer. */
+export const MAX_HELPER_CALLS = 8;
+/** What the program writes at the packet's start when the packet still has room: r7, each call's r0, the buffer. */
+export const HELPER_OUT = { r7: 0, results: 8, buffer: 8 + 8 * MAX_HELPER_CALLS, end: 8 + 8 * MAX_HELPER_CALLS + STACK };
+const resultSlot = (c: number) => -STACK - 8 * (c + 1);
+
+const mov64 = (dst: number, imm: number): Insn => ({ code: op.BPF_ALU64 | op.BPF_MOV | op.BPF_K, dst, src: 0, off: 0, imm });
+const movReg = (dst: number, src: number): Insn => ({ code: op.BPF_ALU64 | op.BPF_MOV | op.BPF_X, dst, src, off: 0, imm: 0 });
+const add64 = (dst: number, imm: number): Insn => ({ code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_K, dst, src: 0, off: 0, imm });
+const exit: Insn = { code: op.BPF_JMP | op.BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 };
+
+/** Deltas and offsets near the edges the kernel checks (headroom 256, ETH_HLEN, 0xffff, the 4 KiB frame). */
+const DELTAS = [0, 1, -1, 4, -4, 14, -14, -64, 64, -256, -255, -257, -300, 100, -100, 3000, 3520, 3440, 4096, 0x7fffffff, -0x80000000, 0xffff, 0x10000];
+const delta = (rng: Rng) => (rng.chance(0.6) ? rng.pick(DELTAS) : rng.int(801) - 400);
+
+/**
+ * A program that calls `calls` of XDP_HELPERS with random arguments (edge
+ * values, r8's input, sizes the kernel accepts and refuses at run time) and
+ * keeps each result in a stack slot of its own and folds it into r7
+ * (r7 = r7 * 31 + r0). At the end, when the packet still has room (the
+ * helpers move its head and tail), it writes r7, the results and the 64-byte
+ * buffer the helpers read and write there (HELPER_OUT) and returns XDP_PASS;
+ * otherwise it returns r7's low 32 bits. The whole packet out is compared.
+ */
+export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: string) => number): Insn[] {
+  const insns: Insn[] = [
+    movReg(6, 1), // ctx, callee-saved
+    ldx(op.BPF_W, 9, 6, 0),
+    ldx(op.BPF_W, 8, 6, 4),
+    movReg(1, 9),
+    add64(1, HELPER_PACKET_MIN),
+    { code: op.BPF_JMP | op.BPF_JLE | op.BPF_X, dst: 1, src: 8, off: 2, imm: 0 },
+    mov64(0, 0),
+    exit,
+    ldx(op.BPF_DW, 7, 9, 0),
+  ];
+  for (let s = 0; s < STACK / 8; s++) insns.push(ldx(op.BPF_DW, 1, 9, 8 + 8 * s), stx(op.BPF_DW, 10, 1, -8 * (s + 1)));
+  insns.push(ldx(op.BPF_DW, 8, 9, 72));
+  for (let c = 0; c < MAX_HELPER_CALLS; c++) insns.push({ code: op.BPF_ST | op.BPF_MEM | op.BPF_DW, dst: 10, src: 0, off: resultSlot(c), imm: 0 });
+  if (calls > MAX_HELPER_CALLS) throw new Error(`at most ${MAX_HELPER_CALLS} calls`);
+  for (let c = 0; c < calls; c++) {
+    const name = rng.pick(XDP_HELPERS);
+    switch (name) {
+      case 'bpf_xdp_adjust_head':
+      case 'bpf_xdp_adjust_tail':
+      case 'bpf_xdp_adjust_meta':
+        insns.push(movReg(1, 6), rng.chance(0.8) ? mov64(2, delta(rng)) : movReg(2, 8));
+        break;
+      case 'bpf_csum_diff': {
+        // from/to: stack ranges; a size that is not a multiple of 4 is -EINVAL at run time.
+        const arg = (ptr: number, size: number) => {
+          const n = rng.chance(0.15) ? 0 : rng.chance(0.8) ? 4 * (1 + rng.int(8)) : 1 + rng.int(31);
+          if (n === 0 && rng.chance(0.5)) insns.push(mov64(ptr, 0));
+          else insns.push(movReg(ptr, 10), add64(ptr, -STACK + rng.int(STACK - Math.max(n, 1) + 1)));
+          insns.push(mov64(size, n));
+        };
+        arg(1, 2);
+        arg(3, 4);
+        insns.push(rng.chance(0.5) ? movReg(5, 8) : mov64(5, imm32(rng)));
+        break;
+      }
+      case 'bpf_xdp_load_bytes':
+      case 'bpf_xdp_store_bytes': {
+        const len = 1 + rng.int(STACK);
+        insns.push(movReg(1, 6), rng.chance(0.7) ? mov64(2, rng.chance(0.5) ? rng.int(200) : delta(rng)) : movReg(2, 8));
+        insns.push(movReg(3, 10), add64(3, -STACK + rng.int(STACK - len + 1)), mov64(4, len));
+        break;
+      }
+      default:
+        insns.push(movReg(1, 6));
+    }
+    insns.push({ code: op.BPF_JMP | op.BPF_CALL, dst: 0, src: 0, off: 0, imm: helperId(name) }, stx(op.BPF_DW, 10, 0, resultSlot(c)));
+    insns.push({ code: op.BPF_ALU64 | op.BPF_MUL | op.BPF_K, dst: 7, src: 0, off: 0, imm: 31 }, { code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_X, dst: 7, src: 0, off: 0, imm: 0 });
+    // Vary r8 between calls, so register arguments change too.
+    if (rng.chance(0.5)) insns.push({ code: op.BPF_ALU64 | op.BPF_XOR | op.BPF_K, dst: 8, src: 0, off: 0, imm: imm32(rng) });
+  }
+  // The helpers invalidated the packet pointers: read them again.
+  const stores: Insn[] = [stx(op.BPF_DW, 9, 7, HELPER_OUT.r7)];
+  for (let c = 0; c < MAX_HELPER_CALLS; c++) stores.push(ldx(op.BPF_DW, 1, 10, resultSlot(c)), stx(op.BPF_DW, 9, 1, HELPER_OUT.results + 8 * c));
+  for (let s = 0; s < STACK / 8; s++) stores.push(ldx(op.BPF_DW, 1, 10, -STACK + 8 * s), stx(op.BPF_DW, 9, 1, HELPER_OUT.buffer + 8 * s));
+  insns.push(ldx(op.BPF_W, 9, 6, 0), ldx(op.BPF_W, 8, 6, 4), movReg(1, 9), add64(1, HELPER_OUT.end));
+  insns.push({ code: op.BPF_JMP | op.BPF_JGT | op.BPF_X, dst: 1, src: 8, off: stores.length + 2, imm: 0 });
+  insns.push(...stores, mov64(0, 2), exit);
+  insns.push(movReg(0, 7), exit);
+  return insns;
+}
+
+/** A packet for randomHelperProgram: HELPER_PACKET_MIN to 300 random bytes (r7, the stack, r8 inside the first 80). */
+export function randomHelperPacket(rng: Rng): Buffer {
+  const len = rng.chance(0.3) ? HELPER_PACKET_MIN + rng.int(HELPER_OUT.end + 8 - HELPER_PACKET_MIN) : HELPER_PACKET_MIN + rng.int(300 - HELPER_PACKET_MIN + 1);
+  const b = Buffer.from(rng.bytes(len));
+  if (rng.chance(0.5)) b.writeBigUInt64LE(rng.pick(U64_EDGES), 72);
+  return b;
+}
