@@ -81,6 +81,21 @@ export type ProgramTypeOption = Exclude<ProgTypeName, 'unspec'> | 'tc' | number;
 /** BpfObjectSpec.fromInstructions: the program's type (by name or number), name, license, attach type, flags. */
 export type FromInstructionsOptions = Omit<InstructionsProgram, 'type'> & { type: ProgramTypeOption };
 
+/**
+ * Map types whose max_entries 0 is not a size left to the loader: perf event
+ * arrays (one slot per CPU), and local and cgroup storage, whose entries live
+ * with their socket, task, inode or cgroup: the kernel refuses any other value.
+ */
+const SIZED_BY_KERNEL: ReadonlySet<number> = new Set([
+  BPF_MAP_TYPE.PERF_EVENT_ARRAY,
+  BPF_MAP_TYPE.SK_STORAGE,
+  BPF_MAP_TYPE.INODE_STORAGE,
+  BPF_MAP_TYPE.TASK_STORAGE,
+  BPF_MAP_TYPE.CGRP_STORAGE,
+  BPF_MAP_TYPE.CGROUP_STORAGE,
+  BPF_MAP_TYPE.PERCPU_CGROUP_STORAGE,
+]);
+
 /** A program type name or number as enum bpf_prog_type; BpfError 'USAGE' for an unknown name. */
 export function progTypeNumber(t: string | number): number {
   if (typeof t === 'number') return t;
@@ -110,7 +125,8 @@ function createMap(spec: MapSpec, btfFd: number | undefined, ignoreMemoryLimit?:
     // Like libbpf: a kernel that refuses the BTF description still gets the map
     // (only for the kernel's refusals: a guard's error, e.g. MEMORY_LIMIT, stands).
     if (btfFd === undefined || !(spec.btfKeyTypeId || spec.btfValueTypeId) || !(e instanceof BpfSyscallError)) throw e;
-    return BpfMap.create({ ...spec, btfKeyTypeId: 0, btfValueTypeId: 0 }, { ignoreMemoryLimit });
+    // The BTF fd stays for a map-in-map's inner template, whose own description may be fine.
+    return BpfMap.create({ ...spec, btfKeyTypeId: 0, btfValueTypeId: 0 }, { btfFd, ignoreMemoryLimit });
   }
 }
 
@@ -386,7 +402,7 @@ export class BpfCollection {
         this.reusedPins.add(m.name);
         continue;
       }
-      if (m.maxEntries === 0 && m.type !== BPF_MAP_TYPE.PERF_EVENT_ARRAY) {
+      if (m.maxEntries === 0 && !SIZED_BY_KERNEL.has(m.type)) {
         throw new BpfError(
           'MAP_SIZE',
           `${file.path}: map ${m.name} has max_entries 0: the object leaves its size to the loader; set it before loading (spec.map('${m.name}').maxEntries = N, CLI: --max-entries ${m.name}=N)`,
@@ -419,6 +435,10 @@ export class BpfCollection {
     for (const p of file.programs) {
       if (wanted && !wanted.includes(p.name)) {
         this.skipped.push({ name: p.name, section: p.section, reason: 'not requested' });
+        continue;
+      }
+      if (!wanted && p.autoload === false) {
+        this.skipped.push({ name: p.name, section: p.section, reason: `SEC("?${p.section}"): loaded only when asked for by name (programs option; CLI --program)` });
         continue;
       }
       const type = p.type ?? override;

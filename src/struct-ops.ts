@@ -13,6 +13,7 @@ import type { MapSpec } from './object/types.js';
 import { BpfMap, sanitizeMapName } from './maps/map.js';
 import { Fd } from './sys/fd.js';
 import { vmlinuxBtf } from './btf/kernel.js';
+import { essentialName } from './object/core/names.js';
 import { mapCreate } from './sys/map-attr.js';
 import { linkCreate } from './sys/link-attr.js';
 import { BPF_ATTACH_TYPE, BPF_MAP_TYPE } from './uapi/bpf.js';
@@ -30,16 +31,18 @@ export interface StructOpsKernel {
 export function structOpsKernel(spec: MapSpec, source: string): StructOpsKernel {
   const so = spec.structOps!;
   const btf = vmlinuxBtf();
-  const st = btf.findByName(so.typeName, 'struct');
-  const value = btf.findByName(`bpf_struct_ops_${so.typeName}`, 'struct');
+  // struct tcp_congestion_ops___mine is the kernel's tcp_congestion_ops (a flavor, as libbpf reads it).
+  const name = essentialName(so.typeName);
+  const st = btf.findByName(name, 'struct');
+  const value = btf.findByName(`bpf_struct_ops_${name}`, 'struct');
   if (!st || st.kind !== 'struct' || !value || value.kind !== 'struct') {
     throw new BpfError(
       'ATTACH_TARGET',
-      `${source}: struct_ops map ${spec.name} implements struct ${so.typeName}, which this kernel (${release()}) does not offer as struct_ops (no bpf_struct_ops_${so.typeName} in its BTF)`,
+      `${source}: struct_ops map ${spec.name} implements struct ${so.typeName}, which this kernel (${release()}) does not offer as struct_ops (no bpf_struct_ops_${name} in its BTF)`,
     );
   }
   const data = value.members.find((m) => m.name === 'data');
-  if (!data) throw new BpfError('ATTACH_TARGET', `${source}: bpf_struct_ops_${so.typeName} in kernel BTF has no data member`);
+  if (!data) throw new BpfError('ATTACH_TARGET', `${source}: bpf_struct_ops_${name} in kernel BTF has no data member`);
   return { struct: st, value, dataOffset: data.bitOffset / 8 };
 }
 

@@ -121,6 +121,20 @@ export function sanitizeMapName(name: string): string {
 }
 
 /**
+ * A ring buffer's size as the kernel takes it: a power-of-two number of
+ * pages. Like libbpf, a size that is not one becomes the smallest such size
+ * above it (1000 -> 4096), so objects written for libbpf load the same; 0
+ * stays 0 (for the kernel to refuse, naming no size at all).
+ */
+export function ringbufSize(bytes: number): number {
+  if (bytes === 0) return 0;
+  const page = ffi.pageSize();
+  if (bytes % page === 0 && Number.isInteger(Math.log2(bytes / page))) return bytes;
+  for (let size = page; size <= 0xffffffff; size *= 2) if (size > bytes) return size;
+  return bytes;
+}
+
+/**
  * The definition as the kernel will report it: perf_event_array with
  * max_entries 0 means one slot per possible CPU, ring buffers have no key or
  * value, fd-valued maps default to 4-byte keys and values.
@@ -145,6 +159,7 @@ export function normalizeMapSpec<T extends MapCreateSpec>(spec: T): T {
     case BPF_MAP_TYPE.USER_RINGBUF:
       s.keySize = 0;
       s.valueSize = 0;
+      s.maxEntries = ringbufSize(s.maxEntries);
       break;
     case BPF_MAP_TYPE.ARRAY_OF_MAPS:
     case BPF_MAP_TYPE.HASH_OF_MAPS:
@@ -263,7 +278,9 @@ export class BpfMap implements Disposable {
       innerFd = tempInner.fd.value;
     }
     const flags = s.flags ?? 0;
-    const withBtf = opts.btfFd !== undefined && ((s.btfKeyTypeId ?? 0) !== 0 || (s.btfValueTypeId ?? 0) !== 0);
+    // Map-in-map outer maps take no key/value BTF (the kernel refuses it), as libbpf sends them;
+    // their inner template above keeps it (a bpf_spin_lock in the inner value needs it).
+    const withBtf = opts.btfFd !== undefined && !isMapOfMapsType(s.type) && ((s.btfKeyTypeId ?? 0) !== 0 || (s.btfValueTypeId ?? 0) !== 0);
     let raw: number;
     try {
       raw = mapCreate(

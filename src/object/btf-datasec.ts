@@ -11,7 +11,7 @@ import type { Btf } from '../btf/btf.js';
 import { BTF_KIND_INT, BTF_KIND_VAR } from '../btf/kinds.js';
 import { appendToBtf } from '../btf/sanitize.js';
 import type { ElfFile } from './elf.js';
-import { type ElfSymbol, STT_SECTION } from './symbols.js';
+import { type ElfSymbol, STT_FUNC, STT_SECTION } from './symbols.js';
 import type { ExternSpec } from './types.js';
 
 const BTF_TYPE_SIZE = 12;
@@ -53,7 +53,33 @@ export function fixupDatasecs(btf: Btf, elf: ElfFile, symbols: ElfSymbol[], exte
       dv.setUint32(at + 8, v.size, le);
     });
   }
+  hideFuncs(btf, dv, elf, symbols);
   return ksymsId ? fixKsyms(btf, raw, ksymsId) : raw;
+}
+
+const STV_INTERNAL = 1;
+const STV_HIDDEN = 2;
+
+/**
+ * Global subprograms in .text whose symbol is hidden (`__hidden`,
+ * visibility("hidden")) go to the kernel as static FUNCs, as libbpf does: the
+ * verifier then checks them inside each caller, with the caller's argument
+ * types (a stack pointer stays one), instead of alone with arguments that may
+ * be NULL. libbpf's usdt.bpf.h relies on it.
+ */
+function hideFuncs(btf: Btf, dv: DataView, elf: ElfFile, symbols: ElfSymbol[]): void {
+  const text = elf.sections.find((s) => s.name === '.text');
+  if (!text) return;
+  const hidden = new Set(symbols.filter((s) => s.section === text.index && s.type === STT_FUNC && (s.visibility === STV_HIDDEN || s.visibility === STV_INTERNAL)).map((s) => s.name));
+  if (hidden.size === 0) return;
+  for (let id = btf.startId; id < btf.count; id++) {
+    if (btf.kindOf(id) !== 'func') continue;
+    const t = btf.typeById(id);
+    if (t.kind !== 'func' || t.linkage !== 'global' || !hidden.has(t.name)) continue;
+    const rec = btf.recordOffset(id);
+    const info = dv.getUint32(rec + 4, btf.littleEndian);
+    dv.setUint32(rec + 4, (info & ~0xffff) >>> 0, btf.littleEndian); // linkage 0: static
+  }
 }
 
 function fixKconfig(btf: Btf, dv: DataView, rec: number, vars: { type: number }[], externs: ExternSpec[]): void {

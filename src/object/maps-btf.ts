@@ -31,13 +31,15 @@ function uintMember(elf: ElfFile, btf: Btf, map: string, member: string, type: n
 
 /**
  * N of `__uint(name, N)` (a pointer to an N-element array) or of
- * `__ulong(name, N)` (a pointer to an enum whose one enumerator is N: ENUM64
- * from clang 15 on; clang 14 writes a 32-bit ENUM, so larger values arrive cut).
+ * `__ulong(name, N)`: an enum whose one enumerator is N (ENUM64 from clang 15
+ * on; clang 14 writes a 32-bit ENUM, so larger values arrive cut), as a member
+ * of that enum type (libbpf 1.4's bpf_helpers.h) or a pointer to it (an older
+ * spelling some projects carry).
  */
 function longMember(elf: ElfFile, btf: Btf, map: string, member: string, type: number): bigint {
   const ptr = btf.typeById(type);
-  if (ptr.kind !== 'ptr') fail(elf, map, `${member} is not declared with __uint() or __ulong()`);
-  const t = btf.typeById(ptr.type);
+  if (ptr.kind !== 'ptr' && ptr.kind !== 'enum' && ptr.kind !== 'enum64') fail(elf, map, `${member} is not declared with __uint() or __ulong()`);
+  const t = ptr.kind === 'ptr' ? btf.typeById(ptr.type) : ptr;
   if (t.kind === 'array') return BigInt(t.nelems);
   const [only, ...more] = t.kind === 'enum' || t.kind === 'enum64' ? t.values : [];
   if (only !== undefined && more.length === 0) {

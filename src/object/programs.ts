@@ -140,12 +140,19 @@ function linkProgram(inp: ProgramInputs, main: Func, funcsBySection: Map<number,
   };
   place(main);
 
-  // First pass over a growing list: decide where every reached function goes.
-  // Then copy and patch. Calls are resolved in section coordinates.
+  // First decide where every reached function goes, then copy and patch.
+  // Calls are resolved in section coordinates. A function is appended when
+  // first called and scanned right then, before the rest of its caller
+  // (depth-first, as libbpf appends subprograms), so the kernel gets the
+  // instructions libbpf gives it: the same program tag.
   const calls: { outIdx: number; target: Func; pseudoFunc: boolean }[] = [];
   const relocations: ProgramRelocation[] = [];
-  // for-of visits what place() appends while it runs.
-  for (const f of order) {
+  const reach = (target: Func): void => {
+    const fresh = !placed.has(target);
+    place(target);
+    if (fresh) scan(target);
+  };
+  const scan = (f: Func): void => {
     const base = placed.get(f)!;
     const sec = f.section;
     const insns = new Insns(sec.data, le);
@@ -170,8 +177,8 @@ function linkProgram(inp: ProgramInputs, main: Func, funcsBySection: Map<number,
         }
         const target = findFunc(funcsBySection.get(targetSec), targetIdx);
         if (!target) badReloc(elf, `${sec.name}+${idx * INSN_SIZE}: call target (section ${elf.sections[targetSec]?.name ?? targetSec}, instruction ${targetIdx}) is not the start of a function`);
-        place(target);
         calls.push({ outIdx, target, pseudoFunc: false });
+        reach(target);
         continue;
       }
       if (code === CALL && rel) {
@@ -191,8 +198,8 @@ function linkProgram(inp: ProgramInputs, main: Func, funcsBySection: Map<number,
             const off = rel.symbol.value + insns.imm(idx);
             const target = off % INSN_SIZE === 0 ? findFunc(funcsBySection.get(symSec.index), off / INSN_SIZE) : undefined;
             if (!target) badReloc(elf, `${sec.name}+${idx * INSN_SIZE}: function pointer to ${symSec.name}+${off} is not the start of a function`);
-            place(target);
             calls.push({ outIdx, target, pseudoFunc: true });
+            reach(target);
           } else {
             const r = inp.resolveMap(rel, insns.imm(idx));
             if (!r)
@@ -207,7 +214,8 @@ function linkProgram(inp: ProgramInputs, main: Func, funcsBySection: Map<number,
         badReloc(elf, `${sec.name}+${idx * INSN_SIZE}: call relocation on an instruction that is not a call`);
       }
     }
-  }
+  };
+  scan(main);
 
   // Copy every placed function, then patch calls to their new distances.
   const out = new Uint8Array(total * INSN_SIZE);
@@ -222,7 +230,10 @@ function linkProgram(inp: ProgramInputs, main: Func, funcsBySection: Map<number,
     if (c.pseudoFunc) outInsns.setSrc(c.outIdx, BPF_PSEUDO_FUNC);
   }
 
-  const kind = sectionKind(main.section.name);
+  // SEC("?xdp"): an xdp program libbpf does not load unless asked (autoload off).
+  const optional = main.section.name.startsWith('?');
+  const section = optional ? main.section.name.slice(1) : main.section.name;
+  const kind = sectionKind(section);
   const funcInfo: FuncInfo[] = [];
   const lineInfo: LineInfo[] = [];
   const coreRelocations: CoreRelocation[] = [];
@@ -238,7 +249,7 @@ function linkProgram(inp: ProgramInputs, main: Func, funcsBySection: Map<number,
   }
   const spec: ProgramSpec = {
     name: main.name,
-    section: main.section.name,
+    section,
     type: kind.type,
     expectedAttachType: kind.expectedAttachType,
     progFlags: kind.progFlags,
@@ -252,5 +263,6 @@ function linkProgram(inp: ProgramInputs, main: Func, funcsBySection: Map<number,
     btfFuncId: inp.btfFuncId(main.name),
   };
   if (kind.attachTarget) spec.attachTarget = kind.attachTarget;
+  if (optional) spec.autoload = false;
   return spec;
 }

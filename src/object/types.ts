@@ -104,6 +104,12 @@ export interface ProgramSpec {
   expectedAttachType: number | null;
   /** What the section names after its prefix: kprobe/<fn>, tracepoint/<cat>/<name>, … */
   attachTarget?: string;
+  /**
+   * false for libbpf's SEC("?…") programs (`section` is the name after the "?"):
+   * load() leaves them out unless asked for by name (`programs`), as libbpf's
+   * autoload does. Absent: loaded.
+   */
+  autoload?: boolean;
   /** Extra BPF_F_* prog flags (BPF_F_XDP_HAS_FRAGS for xdp.frags, BPF_F_SLEEPABLE for .s sections). */
   progFlags: number;
   /** Instructions of the function itself, in 8-byte slots (ld_imm64 counts two). */

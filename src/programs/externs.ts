@@ -19,6 +19,7 @@ import { ids } from '../sys/ids.js';
 import { kallsymsAddresses } from '../sys/kallsyms.js';
 import { kernelConfig, kernelVersionCode } from '../sys/kernel-config.js';
 import { moduleBtf, moduleBtfNames, vmlinuxBtf } from '../btf/kernel.js';
+import { essentialName } from '../object/core/names.js';
 const { release } = process.getBuiltinModule('node:os');
 
 /** libbpf's marker for a call of an unresolved __weak kfunc: "invalid func unknown#2002000000+n". */
@@ -98,18 +99,22 @@ export class ExternResolver {
   #resolve(e: ExternSpec): Resolved {
     let r = this.#cache.get(e.name);
     if (r) return r;
-    if (e.kind === 'kfunc') r = this.#findBtf(e.name, 'func');
+    // A flavor suffix (bpf_task_acquire___v2) names the same kernel symbol, as libbpf reads it:
+    // one object can declare a kfunc twice with different prototypes and test which one loaded.
+    const name = essentialName(e.name);
+    if (e.kind === 'kfunc') r = this.#findBtf(name, 'func');
     else if (e.typeless) {
-      const addr = kallsymsAddresses([e.name]).get(e.name);
+      const addr = kallsymsAddresses([name]).get(name);
       if (addr === 0n) {
-        throw new BpfError('EXTERN_UNRESOLVED', `${this.#source}: /proc/kallsyms shows address 0 for ${e.name} (kptr_restrict hides addresses from this user: load as root)`);
+        throw new BpfError('EXTERN_UNRESOLVED', `${this.#source}: /proc/kallsyms shows address 0 for ${name} (kptr_restrict hides addresses from this user: load as root)`);
       }
       r = addr === undefined ? { kind: 'missing' } : { kind: 'addr', addr };
-    } else r = this.#findBtf(e.name, 'var');
+    } else r = this.#findBtf(name, 'var');
     if (r.kind === 'missing' && !e.weak) {
       const where = e.kind === 'kfunc' ? 'kfunc' : e.typeless ? '__ksym symbol' : '__ksym variable';
       const looked = e.typeless ? '/proc/kallsyms' : `vmlinux BTF${moduleBtfNames().length ? ' or any module BTF' : ''}`;
-      throw new BpfError('EXTERN_UNRESOLVED', `${this.#source}: ${where} ${e.name} is not in this kernel (${release()}): not found in ${looked}; declare it __weak to load without it`);
+      const as = name === e.name ? '' : ` (as ${name}: a ___ suffix is a flavor)`;
+      throw new BpfError('EXTERN_UNRESOLVED', `${this.#source}: ${where} ${e.name}${as} is not in this kernel (${release()}): not found in ${looked}; declare it __weak to load without it`);
     }
     this.#cache.set(e.name, r);
     return r;

@@ -6,8 +6,8 @@ import { checkPinPath } from '../sys/bpffs.js';
 import { Fd, fdKind } from '../sys/fd.js';
 import { type ProgInfo, progInfo } from '../sys/info.js';
 import { getFdById, objGet } from '../sys/obj-attr.js';
-import { progTestRun, type TestRunResult } from '../sys/prog-attr.js';
-import { progTypeName, verdictName } from '../uapi/bpf.js';
+import { progTestRun, progTestRunContext, type TestRunResult } from '../sys/prog-attr.js';
+import { BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
 import { pinFd } from '../maps/pin.js';
 import { checkU32 } from '../maps/map.js';
 import { type XlatedProgram, xlatedProgram } from './xlated.js';
@@ -87,10 +87,20 @@ export class BpfProgram {
     return xlatedProgram(this.fd.value, `program ${this.name}`);
   }
 
-  /** BPF_PROG_TEST_RUN on a frame (XDP, TC, socket filter, …). */
+  /**
+   * BPF_PROG_TEST_RUN on a frame (XDP, TC, socket filter, …). Syscall and raw
+   * tracepoint programs take no frame, only `ctx` (their arguments; a syscall
+   * program's context comes back in `ctxOut`): pass an empty `data`.
+   */
   testRun(data: Uint8Array, opts: TestRunOptions = {}): ProgramTestRun {
     // repeat is a __u32: -1 would become 4294967295 runs and block this thread for minutes.
     if (opts.repeat !== undefined) checkU32(opts.repeat, 'repeat', `program ${this.name}: testRun`);
+    if (this.type === BPF_PROG_TYPE.SYSCALL || this.type === BPF_PROG_TYPE.RAW_TRACEPOINT) {
+      if (data.byteLength > 0 || (opts.repeat ?? 1) > 1) {
+        throw new BpfError('USAGE', `program ${this.name}: a ${this.typeName} program runs on its context only (testRun(new Uint8Array(0), { ctx })), once`);
+      }
+      return { ...progTestRunContext(this.fd.value, opts.ctx, `program ${this.name}`), verdict: null };
+    }
     const r = progTestRun(this.fd.value, data, { repeat: opts.repeat, ctxIn: opts.ctx }, `program ${this.name}`);
     return { ...r, verdict: verdictName(this.type, r.retval) };
   }

@@ -179,6 +179,25 @@ export interface TestRunResult {
   ctxOut: Buffer | null;
 }
 
+/**
+ * BPF_PROG_TEST_RUN for programs that take only a context (syscall, raw
+ * tracepoint): the kernel refuses data, an output buffer, repeat and duration
+ * for them (EINVAL). A syscall program's context is written back into the
+ * input buffer, so `ctxOut` is the context after the run.
+ */
+export function progTestRunContext(progFd: number, ctx: Uint8Array | undefined, context?: string): TestRunResult {
+  const attr = ffi.allocNative(TEST_RUN_ATTR_SIZE);
+  const b = attr.bytes;
+  writeU32(b, TR_PROG_FD, progFd);
+  const ctxIn = ctx && ctx.byteLength > 0 ? ffi.nativeCopy(ctx) : null;
+  if (ctxIn) {
+    writeU32(b, TR_CTX_SIZE_IN, ctxIn.bytes.byteLength);
+    writeU64(b, TR_CTX_IN, ctxIn.address);
+  }
+  bpfSyscall(cmd.BPF_PROG_TEST_RUN, b, TEST_RUN_ATTR_SIZE, context);
+  return { retval: readU32(b, TR_RETVAL), durationNs: 0, dataOut: Buffer.alloc(0), ctxOut: ctxIn ? Buffer.from(ctxIn.bytes) : null };
+}
+
 /** A page: the frame an XDP test run's packet can grow to (head or tail) beyond its input. */
 const XDP_FRAME = 4096;
 /** The largest packet an skb program can make (bpf_skb_change_tail stops at 64 KiB). */

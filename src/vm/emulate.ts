@@ -8,7 +8,7 @@ import { BpfError } from '../errors.js';
 import { helperId } from '../asm/helpers.js';
 import type { Insn } from '../asm/insn.js';
 import type { Btf } from '../btf/btf.js';
-import { CoreResolver, applyCoreRelocations } from '../object/core/index.js';
+import { CoreResolver, applyCoreRelocations, essentialName } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
 import { type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, xdpContext } from './context.js';
@@ -201,7 +201,7 @@ export class EmulatedProgram {
       if (r?.kind === 'extern') {
         // A kfunc's address (bpf_ksym_exists): non-zero when emulated; 0 for a
         // __weak one that is not, as a kernel without it gives.
-        if (kfuncs.has(r.symbol)) return KFUNC_ADDR;
+        if (kfuncs.has(r.symbol) || kfuncs.has(essentialName(r.symbol))) return KFUNC_ADDR;
         return (coll.file.externs ?? []).some((e) => e.name === r.symbol && e.weak) ? 0n : undefined;
       }
       if (!r || r.kind === 'kfunc') return undefined;

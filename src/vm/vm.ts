@@ -9,6 +9,7 @@
 // What a program reaches outside itself (context, packet, maps, helpers,
 // kfuncs) plugs in through VmOptions and `memory`.
 
+import { essentialName } from '../object/core/names.js';
 import { BpfError } from '../errors.js';
 import { insnText } from '../asm/disasm.js';
 import { helperName } from '../asm/helpers.js';
@@ -383,7 +384,9 @@ export class Vm {
   callSlot(slot: number): void {
     const name = this.kfuncNames.get(slot);
     if (this.src[slot] === op.BPF_PSEUDO_KFUNC_CALL || name !== undefined) {
-      this.callHelper(slot, name === undefined ? undefined : this.opts.kfuncs?.get(name), name === undefined ? `kfunc #${this.imm[slot]}` : `kfunc ${name}`);
+      // bpf_dynptr_size___v2 calls bpf_dynptr_size (a flavor suffix, as libbpf resolves kfuncs).
+      const def = name === undefined ? undefined : (this.opts.kfuncs?.get(name) ?? this.opts.kfuncs?.get(essentialName(name)));
+      this.callHelper(slot, def, name === undefined ? `kfunc #${this.imm[slot]}` : `kfunc ${name}`);
     } else this.callHelperId(slot, this.imm[slot]!);
   }
 

@@ -20,6 +20,9 @@ import { netnsExists } from '../../src/netns.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { BIN, ensureDist, fixture, ROOT, uniqueName } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
+import { mountBpffs } from '../helpers/bpffs.js';
+import { BpfMap } from '../../src/maps/map.js';
+import { BPF_MAP_TYPE } from '../../src/uapi/bpf.js';
 
 const SIGNALS = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGTERM: 15 } as const;
 type ExitSignal = keyof typeof SIGNALS;
@@ -180,13 +183,21 @@ describeRoot('CLI exit paths: closed pipe, signals, errors, SIGKILL (child proce
   });
 
   describe('closed stdout (EPIPE)', () => {
+    // pins lists a bpffs of the test's own (with a map pinned), not /sys/fs/bpf: a host may not mount that.
+    let fs: ReturnType<typeof mountBpffs> | undefined;
+    beforeAll(() => {
+      fs = mountBpffs();
+      using m = BpfMap.create({ name: 'epipe_pin', type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+      m.pin(join(fs.path, 'epipe_pin'));
+    });
+    afterAll(() => fs?.unmount());
     const readOnly = (): [string, string[]][] => [
       ['inspect OBJ', ['inspect', fixture('icmp_even_drop.o')]],
       ['inspect OBJ --json', ['inspect', fixture('syn_reporter.o'), '--json']],
       ['map list', ['map', 'list']],
       ['prog list --json', ['prog', 'list', '--json']],
       ['show --netns', ['show', '--netns', env.nsB]],
-      ['pins', ['pins']],
+      ['pins', ['pins', fs!.path]],
       ['link list --json', ['link', 'list', '--json']],
     ];
     it('read-only commands end quietly with exit 0 (inspect, map list, prog list, show, pins, link list)', async () => {

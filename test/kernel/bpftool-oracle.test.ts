@@ -6,14 +6,23 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openObject } from '../../src/collection.js';
 import { BpfError } from '../../src/errors.js';
-import { describeRoot } from '../helpers/root.js';
+import { describeRoot, isRoot } from '../helpers/root.js';
+import { mountBpffs } from '../helpers/bpffs.js';
 import { uniqueName } from '../helpers/cli.js';
 
+// bpftool pins what it loads: into a bpffs of this file's own (a host may not mount /sys/fs/bpf).
+let bpffs: ReturnType<typeof mountBpffs> | undefined;
+beforeAll(() => {
+  if (isRoot) bpffs = mountBpffs();
+});
+afterAll(() => bpffs?.unmount());
+
 function bpftoolLoadall(file: string): { ok: boolean; out: string } {
-  const dir = `/sys/fs/bpf/${uniqueName('oracle')}`;
+  const dir = join(bpffs!.path, uniqueName('oracle'));
   mkdirSync(dir, { mode: 0o700 });
   try {
     execFileSync('bpftool', ['prog', 'loadall', file, dir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,6 +1,7 @@
 // Loading fixtures into the kernel and running them with BPF_PROG_TEST_RUN.
 // Expected verdicts and counts come from the C sources in bpf/ and the
 // frames built here, never from our own output.
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadObject, openObject } from '../../src/collection.js';
@@ -87,14 +88,23 @@ describeRoot('loading fixtures into the kernel', () => {
           const info = c.map(m.name).info();
           expect(info.type).toBe(m.type);
           if (m.type === BPF_MAP_TYPE.PERF_EVENT_ARRAY && m.maxEntries === 0) expect(info.maxEntries).toBe(possibleCpus());
+          else if (m.type === BPF_MAP_TYPE.RINGBUF) expect(info.maxEntries).toBe(pagesPowerOfTwo(m.maxEntries));
           else expect(info.maxEntries).toBe(m.maxEntries);
           if (m.type !== BPF_MAP_TYPE.RINGBUF) {
             expect(info.keySize).toBe(m.keySize);
             expect(info.valueSize).toBe(m.valueSize);
           }
         }
-        expect([...c.programs.keys()].sort()).toEqual(spec.programs.map((p) => p.name).sort());
-        for (const p of spec.programs) {
+        // SEC("?…") programs (autoload off) are skipped unless asked for by name.
+        const loaded = spec.programs.filter((p) => p.autoload !== false);
+        expect([...c.programs.keys()].sort()).toEqual(loaded.map((p) => p.name).sort());
+        expect(c.skipped.map((p) => p.name).sort()).toEqual(
+          spec.programs
+            .filter((p) => p.autoload === false)
+            .map((p) => p.name)
+            .sort(),
+        );
+        for (const p of loaded) {
           const info = c.program(p.name).info();
           expect(info.type).toBe(p.type ?? BPF_PROG_TYPE.XDP);
           expect(info.name).toBe(p.name.slice(0, 15));
@@ -104,6 +114,14 @@ describeRoot('loading fixtures into the kernel', () => {
     }
   }
 });
+
+/** A ring buffer's size in the kernel: a power-of-two number of pages, the smallest at or above the declared bytes. */
+function pagesPowerOfTwo(bytes: number): number {
+  const page = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim());
+  let size = page;
+  while (size < bytes) size *= 2;
+  return size;
+}
 
 describeRoot('test-run verdicts', () => {
   it('icmp_even_drop: even sequence numbers are dropped, odd pass, counters exact', () => {

@@ -16,6 +16,8 @@ export function describeObject(obj: BpfObjectFile) {
       section: p.section,
       type: p.type === null ? null : progTypeName(p.type),
       instructions: p.ownInstructionCount,
+      // SEC("?…"): left out of a load unless asked for by name (libbpf's autoload off).
+      ...(p.autoload === false ? { autoload: false } : {}),
     })),
     maps: obj.maps.map((m) => ({
       name: m.name,
@@ -71,9 +73,10 @@ export const inspect = defineCommand({
     ctx.print(
       table(
         ['PROGRAM', 'SECTION', 'TYPE', 'INSNS'],
-        d.programs.map((p) => [p.name, p.section, p.type, p.instructions]),
+        d.programs.map((p) => [p.name, p.autoload === false ? `?${p.section}` : p.section, p.type, p.instructions]),
       ),
     );
+    if (d.programs.some((p) => p.autoload === false)) ctx.print('(?: a SEC("?…") program, loaded only when asked for by name: --program NAME)');
     ctx.print('');
     if (d.maps.length === 0) ctx.print('no maps');
     else {
