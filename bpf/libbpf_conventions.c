@@ -15,6 +15,8 @@
 //  - locked_inner: a spin lock in the value of a map-in-map's inner map
 //    (its BTF must reach the inner template).
 //  - add_args: SEC("syscall"), run with only a context.
+//  - throws: bpf_throw()s for frames over 100 bytes; its exception callback
+//    (named by a BTF decl tag, called by nothing) must be appended to it.
 //  - call_order: calls first_a (which calls leaf_c) and then second_b; libbpf
 //    appends subprograms depth-first (first_a, leaf_c, second_b), and the
 //    program tag depends on that order.
@@ -186,6 +188,22 @@ int call_order(struct __sk_buff *skb)
 	int n = skb->len;
 
 	return first_a(n) + second_b(n) > 200 ? 2 : 0;
+}
+
+extern void bpf_throw(__u64 cookie) __ksym;
+
+__attribute__((noinline)) int throw_cb(__u64 cookie)
+{
+	return cookie + 100;
+}
+
+SEC("tc")
+__attribute__((btf_decl_tag("exception_callback:throw_cb")))
+int throws(struct __sk_buff *skb)
+{
+	if (skb->len > 100)
+		bpf_throw(7);
+	return 1;
 }
 
 char _license[] SEC("license") = "GPL";

@@ -100,10 +100,19 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     'max-size': { arg: 'BYTES', desc: 'read objects up to this size (K/M/G suffixes)', default: '256M', group: 'input' },
   },
   'test-run': {
-    type: { arg: 'TYPE', desc: 'program type when the section does not say: xdp or tc', default: 'the section, else xdp', group: 'program' },
+    type: {
+      arg: 'TYPE',
+      desc: "program type when the section does not say (xdp or tc), or of an --asm file's program (xdp, tc, socket_filter, …)",
+      default: 'the section, else xdp',
+      group: 'program',
+    },
     'data-hex': { arg: 'HEX', desc: 'input packet as hex (at least an Ethernet header, 14 bytes)', group: 'program' },
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
-    asm: { arg: 'FILE', desc: 'assembler text (conformance-suite or verifier syntax) or a bpf_conformance .data file, with --emulate', group: 'emulator' },
+    asm: {
+      arg: 'FILE',
+      desc: 'assembler text (conformance-suite or verifier syntax) or a bpf_conformance .data file: with --type, a program run on --data-hex by the kernel (or --emulate); with --emulate alone, on --mem-hex',
+      group: 'emulator',
+    },
     emulate: { desc: 'run in the built-in emulator instead of the kernel (no root)', default: 'the kernel (BPF_PROG_TEST_RUN)', group: 'emulator' },
     'mem-hex': { arg: 'HEX', desc: "with --asm: the memory r1 points to (replaces the file's -- mem)", group: 'emulator' },
     budget: { arg: 'N', desc: 'with --emulate: instructions before giving up', default: '1000000', group: 'emulator' },

@@ -108,6 +108,10 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
       const f = btf?.findByName(name, 'func');
       return f ? f.id : 0;
     },
+    exceptionCallback: (name) => {
+      const f = btf?.findByName(name, 'func');
+      return f ? exceptionCallbacks(btf!).get(f.id) : undefined;
+    },
     resolveMap,
   });
   for (const p of programs) {
@@ -131,4 +135,21 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
     externs,
     warnings,
   };
+}
+
+const EXCEPTION_CB = 'exception_callback:';
+const exceptionCallbackCache = new WeakMap<Btf, Map<number, string>>();
+
+/** FUNC id -> the callback its "exception_callback:NAME" decl tag names (bpf_experimental.h's __exception_cb). */
+function exceptionCallbacks(btf: Btf): Map<number, string> {
+  let m = exceptionCallbackCache.get(btf);
+  if (m) return m;
+  m = new Map();
+  for (let id = btf.startId; id < btf.count; id++) {
+    if (btf.kindOf(id) !== 'decl_tag') continue;
+    const t = btf.typeById(id);
+    if (t.kind === 'decl_tag' && t.componentIdx === -1 && t.name.startsWith(EXCEPTION_CB)) m.set(t.type, t.name.slice(EXCEPTION_CB.length));
+  }
+  exceptionCallbackCache.set(btf, m);
+  return m;
 }

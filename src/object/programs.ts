@@ -32,6 +32,8 @@ export interface ProgramInputs {
   btfExt: BtfExt | null;
   /** BTF FUNC id by name, 0 when unknown. */
   btfFuncId: (name: string) => number;
+  /** The function a program names as its exception callback (BTF decl tag "exception_callback:NAME"), if any. */
+  exceptionCallback?: (funcName: string) => string | undefined;
   resolveMap: MapResolver;
 }
 
@@ -216,6 +218,14 @@ function linkProgram(inp: ProgramInputs, main: Func, funcsBySection: Map<number,
     }
   };
   scan(main);
+  // bpf_throw's callback (__exception_cb): nothing calls it, but the kernel finds it
+  // through the program's BTF and func_info, so it goes last, as libbpf appends it.
+  const cbName = inp.exceptionCallback?.(main.name);
+  if (cbName !== undefined) {
+    const cb = [...funcsBySection.values()].flat().find((f) => f.name === cbName);
+    if (!cb) badReloc(elf, `${main.name}: its exception callback ${cbName} (BTF decl tag exception_callback:${cbName}) is not a function of the object`);
+    reach(cb);
+  }
 
   // Copy every placed function, then patch calls to their new distances.
   const out = new Uint8Array(total * INSN_SIZE);

@@ -72,6 +72,14 @@ describeRoot('libbpf conventions in the kernel', () => {
     expect(p.testRun(Buffer.alloc(60)).verdict).toBe('XDP_DROP');
   });
 
+  it('bpf_throw: the exception callback (named by a BTF decl tag, called by nothing) is appended, and answers the throw', () => {
+    using coll = openObject(file('')).load({ programs: ['throws'] });
+    const p = coll.program('throws');
+    expect(p.testRun(Buffer.alloc(64)).retval).toBe(1);
+    // 200 bytes: bpf_throw(7); the callback returns cookie + 100.
+    expect(p.testRun(Buffer.alloc(200)).retval).toBe(107);
+  });
+
   it('SEC("?xdp"): loaded when asked for by name', () => {
     using coll = openObject(file('')).load({ programs: ['opt_in'] });
     expect(coll.program('opt_in').testRun(Buffer.alloc(64)).verdict).toBe('XDP_DROP');

@@ -75,9 +75,10 @@ interface Edge {
  * pointers, worked out from the oracle's symbols and relocations and the
  * instruction bytes. Throws if a call does not land on a function.
  */
-function reach(o: ReadelfOracle, file: Uint8Array, le: boolean, main: Fn): { fns: Fn[]; edges: Edge[] } {
+function reach(o: ReadelfOracle, file: Uint8Array, le: boolean, main: Fn, alsoNames: string[] = []): { fns: Fn[]; edges: Edge[] } {
   const all = functions(o);
-  const fns: Fn[] = [main];
+  // alsoNames: functions nothing calls that the program still carries (its exception callback).
+  const fns: Fn[] = [main, ...alsoNames.map((n) => all.find((f) => f.name === n)!)];
   const edges: Edge[] = [];
   const find = (ndx: number, byteOff: number, why: string): Fn => {
     const f = all.find((x) => x.ndx === ndx && x.value === byteOff);
@@ -162,7 +163,11 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
   const le = littleEndianOf(file);
   const o = fx.oracle;
   const obj: BpfObjectFile = parseObject(file, fx.file);
-  const btfTypes = existsSync(fx.btfPath) ? parseBtfDump(readFileSync(fx.btfPath, 'utf8')) : null;
+  const btfDump = existsSync(fx.btfPath) ? readFileSync(fx.btfPath, 'utf8') : null;
+  const btfTypes = btfDump ? parseBtfDump(btfDump) : null;
+  /** bpftool: a DECL_TAG 'exception_callback:NAME' on the program's FUNC names a function the program carries. */
+  const exceptionCallbacks = (prog: string): string[] =>
+    [...(btfDump ?? '').matchAll(/DECL_TAG 'exception_callback:(\w+)' type_id=(\d+) component_idx=-1/g)].filter((m) => btfTypes?.[Number(m[2]) - 1]?.name === prog).map((m) => m[1]!);
   const progByName = (name: string): ProgramSpec => {
     const p = obj.programs.find((x) => x.name === name);
     if (!p) throw new Error(`program ${name} missing from parseObject output`);
@@ -248,7 +253,7 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
   it('appends every subprogram a program reaches, and links each call to its copy', () => {
     for (const s of oraclePrograms(o)) {
       const p = progByName(s.name);
-      const { fns, edges } = reach(o, file, le, s);
+      const { fns, edges } = reach(o, file, le, s, exceptionCallbacks(s.name));
       const total = fns.reduce((n, f) => n + f.size / 8, 0);
       expect(p.instructions.length, `${s.name}: ${fns.map((f) => f.name).join(' + ')}`).toBe(total * 8);
       const out = new RawInsns(p.instructions, le);

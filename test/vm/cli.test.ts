@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, cliOk, cliProcess, ensureDist, fixture, unprivilegedWrapper } from '../helpers/cli.js';
 import { ROOT, parseReadelf, relocationsFor } from '../helpers/oracle.js';
+import { describeRoot } from '../helpers/root.js';
 
 const SUITE = join(ROOT, '..', 'shared', 'bpf_conformance', 'tests');
 const dir = mkdtempSync(join(tmpdir(), 'bpf-ts-vm-'));
@@ -51,10 +52,31 @@ describe('bpf-ts test-run --asm --emulate', () => {
     expect(r.code).toBe(1);
     expect(r.json().error.code).toBe('EMU_FAULT');
     expect(r.stderr.trim()).toMatch(/^bpf-ts: .*oob\.s: instruction 0 \(r0 = \*\(u32 \*\)\(r1 \+ 8\)\): read of 4 bytes at 0x[0-9a-f]+ \(mem\+8, region of 4 bytes\): outside mem \(4 bytes\)$/);
-    expect((await cli('test-run', '--asm', p)).stderr).toMatch(/add --emulate/);
+    expect((await cli('test-run', '--asm', p)).stderr).toMatch(/--asm runs in the kernel as the program type --type names .*add --emulate without --type/);
     expect((await cli('test-run', '--emulate')).stderr).toMatch(/--asm FILE/);
     const bad = file('bad.s', 'mov %r0, 1\nfrob %r1\nexit\n');
     expect((await cli('test-run', '--asm', bad, '--emulate')).stderr).toMatch(/bad\.s:2: invalid mnemonic "frob"/);
+  });
+
+  describeRoot('--asm FILE --type xdp: in the kernel, and with --emulate on the same packet', () => {
+    // Drops frames shorter than 64 bytes: the verdicts follow from the frame lengths, not from either runner.
+    const minLen = () => file('min_len.s', 'r2 = *(u32 *)(r1 + 4)\nr1 = *(u32 *)(r1 + 0)\nr2 -= r1\nr0 = 1\nif r2 < 64 goto +1\nr0 = 2\nexit\n');
+    it.each([
+      [60, 'XDP_DROP'],
+      [64, 'XDP_PASS'],
+    ])('%i bytes: %s from both', async (len, verdict) => {
+      const hexFrame = '00'.repeat(len);
+      const kernel = (await cliOk('test-run', '--asm', minLen(), '--type', 'xdp', '--data-hex', hexFrame, '--json')).json();
+      const emulated = (await cliOk('test-run', '--asm', minLen(), '--type', 'xdp', '--data-hex', hexFrame, '--emulate', '--json')).json();
+      expect([kernel.verdict, emulated.verdict]).toEqual([verdict, verdict]);
+      expect(kernel.dataOutHex).toBe(hexFrame);
+    });
+
+    it('the verifier refuses in its words, naming the file and the instruction', async () => {
+      const r = await cli('test-run', '--asm', file('ctx8.s', 'r0 = *(u64 *)(r1 + 0)\nexit\n'), '--type', 'xdp', '--data-hex', '00'.repeat(64));
+      expect(r.code).toBe(1);
+      expect(r.stderr.split('\n')[0]).toMatch(/ctx8\.s: xdp program ctx8 rejected by the verifier at instruction 0: invalid bpf_context access off=0 size=8$/);
+    });
   });
 
   const wrap = unprivilegedWrapper();

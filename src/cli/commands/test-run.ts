@@ -6,7 +6,9 @@
 
 import { readFileSync } from 'node:fs';
 import { warnLoad } from '../load-warnings.js';
-import { type BpfObjectSpec, openObject, progTypeNumber } from '../../collection.js';
+import { BpfObjectSpec, openObject, progTypeNumber, type ProgramTypeOption } from '../../collection.js';
+import { parseDataFile } from '../../asm/data-file.js';
+import { basename } from 'node:path';
 import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
 import { runAsm } from '../../vm/asm-run.js';
 import type { TraceStep } from '../../vm/vm.js';
@@ -36,26 +38,35 @@ export const testRun = defineCommand({
   usage:
     'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--repeat N] [--max-entries MAP=N]… [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
+    '       bpf-ts test-run --asm FILE --type xdp|tc|socket_filter|… --data-hex HEX [--emulate] [--repeat N] [--json]\n' +
     '       bpf-ts test-run --asm FILE --emulate [--mem-hex HEX] [--budget N] [--json]\n' +
     '  --asm FILE     assembler text (conformance-suite or verifier syntax), or a bpf_conformance .data file\n' +
-    '                 (-- asm / -- raw / -- mem / -- result sections)\n' +
-    '  --emulate      run in the built-in emulator instead of the kernel (no root); for --asm files r1 = memory,\n' +
-    '                 r2 = its length; for objects the packet as BPF_PROG_TEST_RUN gives it, maps emulated\n' +
+    '                 (-- asm / -- raw / -- mem / -- result sections); with --type, a program of that type run on\n' +
+    "                 --data-hex by the kernel (or --emulate) as an object's program would be\n" +
+    '  --emulate      run in the built-in emulator instead of the kernel (no root); for --asm files without --type\n' +
+    '                 r1 = memory, r2 = its length; otherwise the packet as BPF_PROG_TEST_RUN gives it, maps emulated\n' +
     "  --mem-hex HEX  the memory (replaces the file's -- mem)\n" +
     '  --budget N     instructions before giving up (default 1000000)\n' +
     '  --trace        (with --emulate) print every executed instruction, the registers it changed and its C line',
   options: testRunOptions,
   run(positionals, values, ctx) {
-    if (values.asm !== undefined || values.emulate) return emulate(positionals, values, ctx);
+    // --asm FILE --type T: the assembled program as an object of one program, run like any object's.
+    const asmObject = values.asm !== undefined && (values.type !== undefined || !values.emulate);
+    if (asmObject) {
+      if (positionals.length > 0) throw new BpfError('USAGE', `test-run --asm takes no object file (got ${positionals.join(' ')})`);
+      if (values.type === undefined)
+        throw new BpfError('USAGE', '--asm runs in the kernel as the program type --type names (e.g. --type xdp); add --emulate without --type for a conformance-suite file');
+    } else if (values.asm !== undefined || values.emulate) return emulate(positionals, values, ctx);
     const [file, ...more] = positionals;
-    if (file === undefined || more.length > 0) throw new BpfError('USAGE', 'test-run takes exactly one object file');
+    if (!asmObject && (file === undefined || more.length > 0)) throw new BpfError('USAGE', 'test-run takes exactly one object file');
     const dataHex = values['data-hex'];
     if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
     const data = parseHex(dataHex, '--data-hex');
     if (data.length < 14)
       throw new BpfError('USAGE', `--data-hex is ${data.length} bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)`);
     const repeat = positiveInt(values.repeat, '--repeat') ?? 1;
-    const spec = openObject(file);
+    const spec = asmObject ? asmSpec(values.asm!, values.type!) : openObject(file!);
+    if (asmObject && values.emulate) return emulateSpec(spec, data, values, ctx);
     applyMaxEntries(spec, values['max-entries']);
     const name = programName(spec, values.program);
     const wanted = spec.program(name);
@@ -101,14 +112,8 @@ function emulate(positionals: string[], values: TestRunValues, ctx: CommandConte
   const [obj, ...more] = positionals;
   if (typeof file !== 'string' && obj !== undefined && more.length === 0) return emulateObjectProgram(obj, values, ctx);
   if (typeof file !== 'string') throw new BpfError('USAGE', '--emulate runs an object (test-run OBJ --emulate --data-hex HEX) or an assembler file (--asm FILE)');
-  if (!values.emulate) throw new BpfError('USAGE', '--asm programs run in the emulator: add --emulate');
   if (positionals.length > 0) throw new BpfError('USAGE', `test-run --asm takes no object file (got ${positionals.join(' ')})`);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new BpfError('IO', `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+  const text = readText(file);
   const budget = positiveInt(values.budget, '--budget');
   const mem = typeof values['mem-hex'] === 'string' ? new Uint8Array(parseHex(values['mem-hex'], '--mem-hex')) : undefined;
   const r = runAsm(text, { label: file, mem, budget });
@@ -126,14 +131,41 @@ function emulate(positionals: string[], values: TestRunValues, ctx: CommandConte
   return matches === false ? 1 : 0;
 }
 
+/** The program of an assembler file (--asm), as an object of one program of type `type`, named after the file. */
+function asmSpec(path: string, type: string): BpfObjectSpec {
+  const text = readText(path);
+  const name = (
+    basename(path)
+      .replace(/\.[^.]*$/, '')
+      .replace(/[^A-Za-z0-9_.]/g, '_') || 'asm'
+  ).slice(0, 15);
+  return BpfObjectSpec.fromInstructions(parseDataFile(text, path).bytes, { type: programTypeOption(type), name, label: path });
+}
+
+/** --type as a program type: a name bpftool uses (xdp, sched_cls or tc, socket_filter, …). */
+function programTypeOption(type: string): ProgramTypeOption {
+  progTypeNumber(type); // USAGE error naming an unknown type
+  return type as ProgramTypeOption;
+}
+
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new BpfError('IO', `${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
 /** test-run OBJ --emulate: the same run and JSON as with the kernel, in the emulator. */
 function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandContext): number {
   const dataHex = values['data-hex'];
   if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
-  const data = parseHex(dataHex, '--data-hex');
+  return emulateSpec(openObject(path), parseHex(dataHex, '--data-hex'), values, ctx);
+}
+
+function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, ctx: CommandContext): number {
   const repeat = positiveInt(values.repeat, '--repeat') ?? 1;
   const budget = positiveInt(values.budget, '--budget');
-  const spec = openObject(path);
   const name = programName(spec, values.program);
   spec.program(name);
   const trace: string[] = [];
