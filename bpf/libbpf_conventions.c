@@ -17,6 +17,8 @@
 //  - add_args: SEC("syscall"), run with only a context.
 //  - throws: bpf_throw()s for frames over 100 bytes; its exception callback
 //    (named by a BTF decl tag, called by nothing) must be appended to it.
+//  - arena_page: allocates a page of an arena declared without map_extra,
+//    which the verifier accepts only once the loader has mmap'd the arena.
 //  - call_order: calls first_a (which calls leaf_c) and then second_b; libbpf
 //    appends subprograms depth-first (first_a, leaf_c, second_b), and the
 //    program tag depends on that order.
@@ -188,6 +190,24 @@ int call_order(struct __sk_buff *skb)
 	int n = skb->len;
 
 	return first_a(n) + second_b(n) > 200 ? 2 : 0;
+}
+
+#define MAP_TYPE_ARENA 33
+
+struct {
+	__uint(type, MAP_TYPE_ARENA);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 2); /* pages; no map_extra: the user address comes from mmap */
+} scratch_arena SEC(".maps");
+
+extern void *bpf_arena_alloc_pages(void *map, void *addr, __u32 page_cnt, int node_id, __u64 flags) __ksym;
+
+SEC("syscall")
+int arena_page(void *ctx)
+{
+	void *page = bpf_arena_alloc_pages(&scratch_arena, 0, 1, -1, 0);
+
+	return page ? 1 : 0;
 }
 
 extern void bpf_throw(__u64 cookie) __ksym;

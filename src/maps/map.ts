@@ -239,6 +239,8 @@ export class BpfMap implements Disposable {
   #ops: MapElemOps | undefined;
   readonly #closeHooks = new Set<() => void>();
   #memory: MapMemory | undefined;
+  /** An arena's user mapping (#mapArena). */
+  #arena: ffi.Mapping | undefined;
   #frozen = false;
   // lookupInto's last destination and views of it, kept while the caller
   // reuses it: copying a value is then a word or two, with no view per call.
@@ -307,6 +309,7 @@ export class BpfMap implements Disposable {
     const fd = new Fd(raw, `map ${s.name}`);
     try {
       const map = new BpfMap(fd, mapInfo(raw, context));
+      if (s.type === BPF_MAP_TYPE.ARENA && !s.mapExtra) map.#mapArena(context);
       if (s.initialValue) map.set(0, s.initialValue);
       if (s.freeze) map.freeze();
       return map;
@@ -747,7 +750,21 @@ export class BpfMap implements Disposable {
     return () => this.#closeHooks.delete(fn);
   }
 
+  /**
+   * An arena without map_extra gets its user address from its first mmap, and
+   * programs that use it are refused until it has one ("arena's user address
+   * must be set via map_extra or mmap()"): map it now, as libbpf does, for the
+   * map's lifetime. bpf-ts hands out no view of it, so close() may unmap it.
+   */
+  #mapArena(context: string): void {
+    const m = ffi.mmap(this.maxEntries * ffi.pageSize(), ffi.PROT_READ | ffi.PROT_WRITE, ffi.MAP_SHARED, this.fd.value, 0);
+    if (typeof m === 'number') throw new BpfSyscallError(cmd.BPF_MAP_CREATE, -m, `${context}: mmap of the arena`);
+    this.#arena = m;
+  }
+
   close(): void {
+    if (this.#arena) ffi.munmap(this.#arena);
+    this.#arena = undefined;
     // Views first: they must never reach the map's pages once it is closed.
     this.#memory?.invalidate();
     if (!this.fd.closed) {

@@ -80,6 +80,13 @@ describeRoot('libbpf conventions in the kernel', () => {
     expect(p.testRun(Buffer.alloc(200)).retval).toBe(107);
   });
 
+  it("an arena without map_extra is mmap'd before its programs load: they allocate its pages until it is full", () => {
+    using coll = openObject(file('')).load({ programs: ['arena_page'] });
+    const p = coll.program('arena_page');
+    // max_entries 2: two pages, then bpf_arena_alloc_pages returns NULL.
+    expect([1, 2, 3].map(() => p.testRun(new Uint8Array(0)).retval)).toEqual([1, 1, 0]);
+  });
+
   it('SEC("?xdp"): loaded when asked for by name', () => {
     using coll = openObject(file('')).load({ programs: ['opt_in'] });
     expect(coll.program('opt_in').testRun(Buffer.alloc(64)).verdict).toBe('XDP_DROP');
