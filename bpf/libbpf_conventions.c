@@ -5,6 +5,9 @@
 //  - flavored_kfunc: a __weak kfunc declared under a flavor name
 //    (bpf_dynptr_size___mine): the loader resolves bpf_dynptr_size. Returns
 //    XDP_PASS when it did (the call ran), XDP_DROP when the symbol read 0.
+//  - flavor_mismatch: the same kfunc under a flavor whose prototype differs
+//    from the kernel's (an extra argument): a __weak one stays unresolved, as
+//    libbpf leaves it; returns XDP_PASS when the symbol reads 0.
 //  - hidden_fill: calls a global subprogram with hidden visibility that
 //    writes through its pointer argument unchecked; the verifier accepts it
 //    only when the loader hands the kernel its FUNC as static, as libbpf does.
@@ -34,6 +37,7 @@
 struct bpf_dynptr;
 extern int bpf_dynptr_from_xdp(struct xdp_md *x, __u64 flags, struct bpf_dynptr *ptr__uninit) __ksym;
 extern __u32 bpf_dynptr_size___mine(const struct bpf_dynptr *p) __ksym __weak;
+extern __u32 bpf_dynptr_size___two_args(const struct bpf_dynptr *p, int extra) __ksym __weak;
 
 struct dynptr_storage { __u64 a, b; };
 
@@ -53,6 +57,12 @@ int flavored_kfunc(struct xdp_md *ctx)
 	if (bpf_dynptr_from_xdp(ctx, 0, (struct bpf_dynptr *)&d))
 		return XDP_ABORTED;
 	return bpf_dynptr_size___mine((struct bpf_dynptr *)&d) > 0 ? XDP_PASS : XDP_ABORTED;
+}
+
+SEC("xdp")
+int flavor_mismatch(struct xdp_md *ctx)
+{
+	return bpf_dynptr_size___two_args ? XDP_DROP : XDP_PASS;
 }
 
 __attribute__((noinline, visibility("hidden"))) int fill(struct xdp_md *ctx, long *res)

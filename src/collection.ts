@@ -383,7 +383,7 @@ export class BpfCollection {
     };
 
     // kfuncs, __ksym and .kconfig externs: resolved against this kernel, once per load.
-    using externs = new ExternResolver(file.path, file.externs);
+    using externs = new ExternResolver(file.path, file.externs, file.btf);
     const needed = opts.onlyNeeded && opts.programs ? programClosure(file, opts.programs) : null;
     const structOps = new Map<string, StructOpsKernel>();
     for (const m of file.maps) {
@@ -437,7 +437,9 @@ export class BpfCollection {
         this.skipped.push({ name: p.name, section: p.section, reason: 'not requested' });
         continue;
       }
-      if (!wanted && p.autoload === false) {
+      // A SEC("?struct_ops") program a .struct_ops map of the object uses is loaded with it, as libbpf switches it on.
+      const inStructOps = () => file.maps.some((m) => structOps.has(m.name) && m.structOps!.funcs.some((f) => f.program === p.name));
+      if (!wanted && p.autoload === false && !inStructOps()) {
         this.skipped.push({ name: p.name, section: p.section, reason: `SEC("?${p.section}"): loaded only when asked for by name (programs option; CLI --program)` });
         continue;
       }

@@ -20,6 +20,8 @@ import { kallsymsAddresses } from '../sys/kallsyms.js';
 import { kernelConfig, kernelVersionCode } from '../sys/kernel-config.js';
 import { moduleBtf, moduleBtfNames, vmlinuxBtf } from '../btf/kernel.js';
 import { essentialName } from '../object/core/names.js';
+import { typesAreCompat } from '../object/core/compat.js';
+import type { Btf } from '../btf/btf.js';
 const { release } = process.getBuiltinModule('node:os');
 
 /** libbpf's marker for a call of an unresolved __weak kfunc: "invalid func unknown#2002000000+n". */
@@ -35,9 +37,13 @@ export class ExternResolver {
   /** fd_array for BPF_PROG_LOAD: slot 0 unused, then module BTF fds. */
   readonly fdArray: number[] = [0];
 
-  constructor(source: string, externs: ExternSpec[]) {
+  readonly #btf: Btf | null;
+
+  /** `btf`: the object's BTF, to compare a __weak extern's declared type with the kernel's. */
+  constructor(source: string, externs: ExternSpec[], btf: Btf | null = null) {
     this.#source = source;
     this.#externs = new Map(externs.map((e) => [e.name, e]));
+    this.#btf = btf;
   }
 
   #spec(name: string, program: string): ExternSpec {
@@ -77,23 +83,42 @@ export class ExternResolver {
     return { index: this.fdArray.indexOf(fd.value), fd: fd.value };
   }
 
-  /** Where a kfunc or typed ksym lives in the kernel's BTF. */
-  #findBtf(name: string, kind: 'func' | 'var'): Resolved {
+  /**
+   * Where a kfunc or typed ksym lives in the kernel's BTF. A __weak one whose
+   * declared type (the FUNC's prototype, the VAR's type) is not compatible
+   * with the kernel's counts as missing, as libbpf has it: that is how an
+   * object declares one kfunc under two flavors (bpf_x___v1, bpf_x___v2) with
+   * different prototypes and asks bpf_ksym_exists() which this kernel has.
+   * A strong one is left to the verifier, which checks every argument.
+   */
+  #findBtf(e: ExternSpec, name: string, kind: 'func' | 'var'): Resolved {
     const v = vmlinuxBtf().findByName(name, kind);
-    if (v) return { kind: 'btf', btfId: v.id, module: null, fdIndex: 0, btfObjFd: 0 };
+    if (v) return this.#compatible(e, vmlinuxBtf(), v.id) ? { kind: 'btf', btfId: v.id, module: null, fdIndex: 0, btfObjFd: 0 } : { kind: 'missing' };
     for (const mod of moduleBtfNames()) {
       let t;
+      let btf;
       try {
-        t = moduleBtf(mod).findByName(name, kind);
+        btf = moduleBtf(mod);
+        t = btf.findByName(name, kind);
       } catch {
         continue;
       }
       if (t && t.id >= vmlinuxBtf().count) {
+        if (!this.#compatible(e, btf, t.id)) return { kind: 'missing' };
         const { index, fd } = this.#moduleFd(mod);
         return { kind: 'btf', btfId: t.id, module: mod, fdIndex: index, btfObjFd: fd };
       }
     }
     return { kind: 'missing' };
+  }
+
+  /** A __weak extern's declared type against the kernel's FUNC or VAR `kernId` (strong ones: always). */
+  #compatible(e: ExternSpec, kernBtf: Btf, kernId: number): boolean {
+    if (!e.weak || !this.#btf || !e.btfTypeId) return true;
+    const local = this.#btf.typeById(e.btfTypeId);
+    const kern = kernBtf.typeById(kernId);
+    if ((local.kind !== 'func' && local.kind !== 'var') || (kern.kind !== 'func' && kern.kind !== 'var')) return true;
+    return typesAreCompat(this.#btf, local.type, kernBtf, kern.type);
   }
 
   #resolve(e: ExternSpec): Resolved {
@@ -102,14 +127,14 @@ export class ExternResolver {
     // A flavor suffix (bpf_task_acquire___v2) names the same kernel symbol, as libbpf reads it:
     // one object can declare a kfunc twice with different prototypes and test which one loaded.
     const name = essentialName(e.name);
-    if (e.kind === 'kfunc') r = this.#findBtf(name, 'func');
+    if (e.kind === 'kfunc') r = this.#findBtf(e, name, 'func');
     else if (e.typeless) {
       const addr = kallsymsAddresses([name]).get(name);
       if (addr === 0n) {
         throw new BpfError('EXTERN_UNRESOLVED', `${this.#source}: /proc/kallsyms shows address 0 for ${name} (kptr_restrict hides addresses from this user: load as root)`);
       }
       r = addr === undefined ? { kind: 'missing' } : { kind: 'addr', addr };
-    } else r = this.#findBtf(name, 'var');
+    } else r = this.#findBtf(e, name, 'var');
     if (r.kind === 'missing' && !e.weak) {
       const where = e.kind === 'kfunc' ? 'kfunc' : e.typeless ? '__ksym symbol' : '__ksym variable';
       const looked = e.typeless ? '/proc/kallsyms' : `vmlinux BTF${moduleBtfNames().length ? ' or any module BTF' : ''}`;

@@ -508,27 +508,35 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     [
       'bpf_skb_load_bytes',
       (ctx, _skb, offset, to, len) => {
+        // An offset above INT_MAX or a range past the end is -EFAULT, and `to` is zeroed (the kernel's err_clear).
         const pkt = st().pkt;
-        const off = Number(BigInt.asIntN(32, offset));
-        const n = Number(len);
-        if (off < 0 || n < 0 || pkt.data + off + n > pkt.end) return neg(-EFAULT);
-        bytes(ctx, to, n, 'to', true).set(pkt.buf.subarray(pkt.data + off, pkt.data + off + n));
+        const off = Number(BigInt.asUintN(32, offset));
+        const n = Number(BigInt.asUintN(32, len));
+        const dst = bytes(ctx, to, n, 'to', true);
+        if (off > INT_MAX || off + n > pkt.end - pkt.data) {
+          dst.fill(0);
+          return neg(-EFAULT);
+        }
+        dst.set(pkt.buf.subarray(pkt.data + off, pkt.data + off + n));
         return 0n;
       },
     ],
     [
       'bpf_skb_store_bytes',
-      (ctx, _skb, offset, from, len) => {
+      (ctx, _skb, offset, from, len, flags) => {
+        // Flags other than BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH are -EINVAL (those two change only
+        // skb->csum and the hash, which a test run does not return); then the offset checks of load_bytes.
+        if (BigInt.asUintN(64, flags) & ~3n) return neg(-EINVAL);
         const pkt = st().pkt;
-        const off = Number(BigInt.asIntN(32, offset));
-        const n = Number(len);
-        if (off < 0 || n < 0 || pkt.data + off + n > pkt.end) return neg(-EFAULT);
+        const off = Number(BigInt.asUintN(32, offset));
+        const n = Number(BigInt.asUintN(32, len));
+        if (off > INT_MAX || off + n > pkt.end - pkt.data) return neg(-EFAULT);
         pkt.buf.set(bytes(ctx, from, n, 'from'), pkt.data + off);
         return 0n;
       },
     ],
-    ['bpf_l3_csum_replace', (_ctx, _skb, offset, from, to, size) => neg(csumReplace(st().pkt, Number(offset), from, to, Number(size & 0xfn), false))],
-    ['bpf_l4_csum_replace', (_ctx, _skb, offset, from, to, flags) => neg(csumReplace(st().pkt, Number(offset), from, to, Number(flags & 0xfn), (flags & 0x20n) !== 0n))],
+    ['bpf_l3_csum_replace', (_ctx, _skb, offset, from, to, flags) => neg(csumReplace(st().pkt, offset, from, to, flags, false))],
+    ['bpf_l4_csum_replace', (_ctx, _skb, offset, from, to, flags) => neg(csumReplace(st().pkt, offset, from, to, flags, true))],
     ['bpf_spin_lock', () => 0n],
     ['bpf_spin_unlock', () => 0n],
     [
@@ -607,32 +615,65 @@ function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
 
 const EFAULT = 14;
 
-const fold16 = (x: number): number => {
-  while (x > 0xffff) x = (x & 0xffff) + Math.floor(x / 0x10000);
-  return x;
+const INT_MAX = 0x7fffffff;
+/** l4_csum_replace's flags: the field size (0, 2, 4), BPF_F_PSEUDO_HDR, BPF_F_MARK_MANGLED_0, BPF_F_MARK_ENFORCE, BPF_F_IPV6. */
+const L4_FLAGS = 0xffn;
+const BPF_F_MARK_MANGLED_0 = 0x20n;
+const BPF_F_MARK_ENFORCE = 0x40n;
+
+// The kernel's one's-complement helpers (include/net/checksum.h), on u32/u16 numbers.
+const csumAdd32 = (a: number, b: number): number => {
+  const r = (a + b) >>> 0;
+  return (r + (r < b ? 1 : 0)) >>> 0;
+};
+const csumSub32 = (a: number, b: number): number => csumAdd32(a, ~b >>> 0);
+const csumFold = (x: number): number => ((((~x >>> 0) - (((x >>> 16) | (x << 16)) >>> 0)) >>> 0) >>> 16) & 0xffff;
+const csum16Add = (a: number, b: number): number => {
+  const r = (a + b) & 0xffff;
+  return (r + (r < b ? 1 : 0)) & 0xffff;
 };
 
 /**
- * l3/l4_csum_replace on a packet: incremental update of the 16-bit checksum at
- * `offset` (RFC 1624) for a 2- or 4-byte field changing from `from` to `to`,
- * or by a csum_diff value (size 0). Values are as the program loaded them
- * (memory order), and so is the arithmetic: a one's-complement sum does not
- * care about byte order as long as both sides agree.
+ * bpf_l3_csum_replace / bpf_l4_csum_replace as Linux runs them on a test
+ * run's skb (ip_summed CHECKSUM_NONE, so BPF_F_PSEUDO_HDR changes nothing):
+ * unknown flags -EINVAL, an odd offset or one above 0xffff -EFAULT, a field
+ * past the end -EFAULT, then csum_replace2 (l3, 16-bit arithmetic),
+ * csum_replace4 (l3 4-byte, and every l4 size: inet_proto_csum_replace2 widens
+ * to 4) or, for size 0, the csum_diff value `to` (with `from` 0, else
+ * -EINVAL). BPF_F_MARK_MANGLED_0 (UDP) leaves a zero checksum alone unless
+ * BPF_F_MARK_ENFORCE, and writes 0xffff for a result of 0. `from` and `to`
+ * are the field's bytes as the program loaded them: one's-complement sums do
+ * not care about byte order as long as both sides agree. Checked against the
+ * kernel at random (test/vm/kernel-random.test.ts).
  */
-function csumReplace(pkt: Packet, offset: number, from: bigint, to: bigint, size: number, mangled0: boolean): number {
-  const at = pkt.data + offset;
-  if (offset < 0 || at + 2 > pkt.end) return -EFAULT;
-  if (size !== 0 && size !== 2 && size !== 4) return -EINVAL;
+function csumReplace(pkt: Packet, offset: bigint, from: bigint, to: bigint, flags: bigint, l4: boolean): number {
+  if (BigInt.asUintN(64, flags) & ~(l4 ? L4_FLAGS : 0xfn)) return -EINVAL;
+  const off = Number(BigInt.asUintN(32, offset));
+  if (off > 0xffff || off & 1) return -EFAULT;
+  if (off + 2 > pkt.end - pkt.data) return -EFAULT;
+  const at = pkt.data + off;
   const dv = new DataView(pkt.buf.buffer, pkt.buf.byteOffset);
   const old = dv.getUint16(at, true);
-  if (mangled0 && old === 0) return 0; // UDP: no checksum stays no checksum
-  const lo = (v: bigint) => Number(v & 0xffffn);
-  const hi = (v: bigint) => Number((v >> 16n) & 0xffffn);
-  let sum = ~old & 0xffff;
-  if (size === 2) sum += (~lo(from) & 0xffff) + lo(to);
-  else if (size === 4) sum += (~lo(from) & 0xffff) + (~hi(from) & 0xffff) + lo(to) + hi(to);
-  else sum += lo(to) + hi(to);
-  let v = ~fold16(sum) & 0xffff;
+  const mangled0 = l4 && (flags & BPF_F_MARK_MANGLED_0) !== 0n;
+  if (mangled0 && (flags & BPF_F_MARK_ENFORCE) === 0n && old === 0) return 0;
+  const f32 = Number(BigInt.asUintN(32, from));
+  const t32 = Number(BigInt.asUintN(32, to));
+  let v: number;
+  switch (Number(flags & 0xfn)) {
+    case 0:
+      if (from !== 0n) return -EINVAL;
+      v = csumFold(csumAdd32(t32, ~old >>> 0));
+      break;
+    case 2:
+      if (l4) v = csumFold(csumAdd32(csumSub32(~old >>> 0, f32 & 0xffff), t32 & 0xffff));
+      else v = ~csum16Add(csum16Add(~old & 0xffff, ~f32 & 0xffff), t32 & 0xffff) & 0xffff;
+      break;
+    case 4:
+      v = csumFold(csumAdd32(csumSub32(~old >>> 0, f32), t32));
+      break;
+    default:
+      return -EINVAL;
+  }
   if (mangled0 && v === 0) v = 0xffff;
   dv.setUint16(at, v, true);
   return 0;

@@ -192,6 +192,11 @@ export function randomInputs(rng: Rng): Buffer {
 
 /** The XDP helpers the second kind of random program calls, with the emulator's names. */
 export const XDP_HELPERS = ['bpf_xdp_adjust_head', 'bpf_xdp_adjust_tail', 'bpf_xdp_adjust_meta', 'bpf_csum_diff', 'bpf_xdp_load_bytes', 'bpf_xdp_store_bytes', 'bpf_xdp_get_buff_len'] as const;
+/** The same for TC (sched_cls) programs: the socket buffer's byte and checksum helpers. */
+export const SKB_HELPERS = ['bpf_skb_load_bytes', 'bpf_skb_store_bytes', 'bpf_l3_csum_replace', 'bpf_l4_csum_replace', 'bpf_csum_diff'] as const;
+type HelperName = (typeof XDP_HELPERS)[number] | (typeof SKB_HELPERS)[number];
+/** Where the context keeps the packet pointers: struct xdp_md, struct __sk_buff. */
+const CTX_DATA = { xdp: [0, 4], tc: [76, 80] } as const;
 /** What a helper program's packet holds first: r7's input, then the stack's 64 bytes, then r8's input. */
 export const HELPER_PACKET_MIN = 80;
 /** At most this many calls: each one's r0 is kept in its own stack slot below the 64-byte buffer. */
@@ -218,11 +223,13 @@ const delta = (rng: Rng) => (rng.chance(0.6) ? rng.pick(DELTAS) : rng.int(801) -
  * buffer the helpers read and write there (HELPER_OUT) and returns XDP_PASS;
  * otherwise it returns r7's low 32 bits. The whole packet out is compared.
  */
-export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: string) => number): Insn[] {
+export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: string) => number, kind: 'xdp' | 'tc' = 'xdp'): Insn[] {
+  const [dataOff, endOff] = CTX_DATA[kind];
+  const helpers: readonly HelperName[] = kind === 'xdp' ? XDP_HELPERS : SKB_HELPERS;
   const insns: Insn[] = [
     movReg(6, 1), // ctx, callee-saved
-    ldx(op.BPF_W, 9, 6, 0),
-    ldx(op.BPF_W, 8, 6, 4),
+    ldx(op.BPF_W, 9, 6, dataOff),
+    ldx(op.BPF_W, 8, 6, endOff),
     movReg(1, 9),
     add64(1, HELPER_PACKET_MIN),
     { code: op.BPF_JMP | op.BPF_JLE | op.BPF_X, dst: 1, src: 8, off: 2, imm: 0 },
@@ -235,7 +242,7 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
   for (let c = 0; c < MAX_HELPER_CALLS; c++) insns.push({ code: op.BPF_ST | op.BPF_MEM | op.BPF_DW, dst: 10, src: 0, off: resultSlot(c), imm: 0 });
   if (calls > MAX_HELPER_CALLS) throw new Error(`at most ${MAX_HELPER_CALLS} calls`);
   for (let c = 0; c < calls; c++) {
-    const name = rng.pick(XDP_HELPERS);
+    const name = rng.pick(helpers);
     switch (name) {
       case 'bpf_xdp_adjust_head':
       case 'bpf_xdp_adjust_tail':
@@ -256,10 +263,24 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
         break;
       }
       case 'bpf_xdp_load_bytes':
-      case 'bpf_xdp_store_bytes': {
+      case 'bpf_xdp_store_bytes':
+      case 'bpf_skb_load_bytes':
+      case 'bpf_skb_store_bytes': {
         const len = 1 + rng.int(STACK);
         insns.push(movReg(1, 6), rng.chance(0.7) ? mov64(2, rng.chance(0.5) ? rng.int(200) : delta(rng)) : movReg(2, 8));
         insns.push(movReg(3, 10), add64(3, -STACK + rng.int(STACK - len + 1)), mov64(4, len));
+        // skb_store_bytes's flags: BPF_F_RECOMPUTE_CSUM, BPF_F_INVALIDATE_HASH, or one it refuses.
+        if (name === 'bpf_skb_store_bytes') insns.push(mov64(5, rng.pick([0, 0, 1, 2, 3, 4])));
+        break;
+      }
+      case 'bpf_l3_csum_replace':
+      case 'bpf_l4_csum_replace': {
+        // (skb, offset, from, to, size | flags): 2- and 4-byte fields, 0 (to is a csum_diff), and sizes it refuses;
+        // l4 flags: BPF_F_PSEUDO_HDR (0x10), BPF_F_MARK_MANGLED_0 (0x20), BPF_F_MARK_ENFORCE (0x40).
+        const size = rng.pick([2, 4, 0, 2, 4, 3, 8]);
+        const flags = name === 'bpf_l4_csum_replace' ? rng.pick([0, 0, 0x10, 0x20, 0x40, 0x30, 0x80]) : rng.pick([0, 0, 0, 0x10]);
+        insns.push(movReg(1, 6), mov64(2, rng.chance(0.8) ? rng.int(160) : delta(rng)));
+        insns.push(rng.chance(0.5) ? movReg(3, 8) : mov64(3, imm32(rng)), rng.chance(0.5) ? movReg(4, 7) : mov64(4, imm32(rng)), mov64(5, size | flags));
         break;
       }
       default:
@@ -274,7 +295,7 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
   const stores: Insn[] = [stx(op.BPF_DW, 9, 7, HELPER_OUT.r7)];
   for (let c = 0; c < MAX_HELPER_CALLS; c++) stores.push(ldx(op.BPF_DW, 1, 10, resultSlot(c)), stx(op.BPF_DW, 9, 1, HELPER_OUT.results + 8 * c));
   for (let s = 0; s < STACK / 8; s++) stores.push(ldx(op.BPF_DW, 1, 10, -STACK + 8 * s), stx(op.BPF_DW, 9, 1, HELPER_OUT.buffer + 8 * s));
-  insns.push(ldx(op.BPF_W, 9, 6, 0), ldx(op.BPF_W, 8, 6, 4), movReg(1, 9), add64(1, HELPER_OUT.end));
+  insns.push(ldx(op.BPF_W, 9, 6, dataOff), ldx(op.BPF_W, 8, 6, endOff), movReg(1, 9), add64(1, HELPER_OUT.end));
   insns.push({ code: op.BPF_JMP | op.BPF_JGT | op.BPF_X, dst: 1, src: 8, off: stores.length + 2, imm: 0 });
   insns.push(...stores, mov64(0, 2), exit);
   insns.push(movReg(0, 7), exit);

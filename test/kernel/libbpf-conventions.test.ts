@@ -65,6 +65,12 @@ describeRoot('libbpf conventions in the kernel', () => {
     expect(coll.program('flavored_kfunc').testRun(Buffer.alloc(64)).verdict).toBe('XDP_PASS');
   });
 
+  it("a __weak kfunc under a flavor whose prototype is not the kernel's stays unresolved (libbpf's rule): the symbol reads 0", () => {
+    using coll = openObject(file('')).load({ programs: ['flavor_mismatch'] });
+    // XDP_DROP would mean bpf_dynptr_size___two_args was taken for bpf_dynptr_size despite its extra argument.
+    expect(coll.program('flavor_mismatch').testRun(Buffer.alloc(64)).verdict).toBe('XDP_PASS');
+  });
+
   it('a hidden global subprogram goes to the verifier as static: it writes through its unchecked pointer, and runs', () => {
     using coll = openObject(file('')).load({ programs: ['hidden_fill'] });
     const p = coll.program('hidden_fill');

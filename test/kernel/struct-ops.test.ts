@@ -104,4 +104,15 @@ describeRoot('struct_ops: a TCP congestion control in BPF', () => {
     expect((err as BpfError).code).toBe('ATTACH_TARGET');
     expect((err as BpfError).message).toMatch(/not used by any .struct_ops map/);
   });
+
+  it('a SEC("?struct_ops") program its .struct_ops map uses is loaded with the map, as libbpf switches it on', () => {
+    const spec = openObject('fixtures/tcp_cc.o');
+    const member = spec.maps.find((x) => x.name === 'bpfts_cc')!.structOps!.funcs[0]!;
+    // What parseObject makes of SEC("?struct_ops/…"): autoload off.
+    spec.program(member.program).autoload = false;
+    using coll = spec.load();
+    expect(coll.skipped.map((s) => s.name)).not.toContain(member.program);
+    expect(coll.programs.has(member.program)).toBe(true);
+    expect(available()).toContain('bpfts_cc');
+  });
 });

@@ -34,6 +34,7 @@ import {
   randomProgram,
   REGS_OUT_OFF,
   STACK_OUT_OFF,
+  SKB_HELPERS,
   XDP_HELPERS,
 } from '../helpers/random-program.js';
 import { helperId } from '../../src/asm/helpers.js';
@@ -58,11 +59,11 @@ type Mutation = (insns: Insn[]) => Insn[];
 const same: Mutation = (insns) => insns;
 
 /** The kernel's run and both emulator tiers' on each input; the first disagreement, or undefined. */
-function disagreement(insns: Insn[], inputs: Buffer[], mutate = same): { input: Buffer; kernel: Outcome; emulator: Outcome; tier: string } | undefined {
-  const spec = BpfObjectSpec.fromInstructions(encode(insns), { type: 'xdp', name: NAME });
+function disagreement(insns: Insn[], inputs: Buffer[], mutate = same, type: 'xdp' | 'sched_cls' = 'xdp'): { input: Buffer; kernel: Outcome; emulator: Outcome; tier: string } | undefined {
+  const spec = BpfObjectSpec.fromInstructions(encode(insns), { type, name: NAME });
   using coll = spec.load();
   const prog = coll.program(NAME);
-  const emulated = mutate === same ? spec : BpfObjectSpec.fromInstructions(encode(mutate(insns)), { type: 'xdp', name: NAME });
+  const emulated = mutate === same ? spec : BpfObjectSpec.fromInstructions(encode(mutate(insns)), { type, name: NAME });
   const tiers = (['compile', 'interpret'] as const).map((tier) => [tier, emulated.emulate({ tier }).program(NAME)] as const);
   for (const input of inputs) {
     const k = prog.testRun(input);
@@ -319,30 +320,35 @@ describeRoot('the emulator computes what the kernel computes, on random programs
       ).toBe(true);
   });
 
-  it('every random sequence of XDP helper calls: the same results, packet (head, tail, bytes) and return value', () => {
+  it.each([
+    ['xdp', 'XDP'],
+    ['tc', 'TC (sched_cls)'],
+  ] as const)('every random sequence of %s helper calls: the same results, packet bytes and length, and return value', (kind, _label) => {
+    const names: readonly string[] = kind === 'xdp' ? XDP_HELPERS : SKB_HELPERS;
+    const harness = kind === 'xdp' ? 'kernel-random-helpers' : 'kernel-random-skb-helpers';
     const called = new Map<string, number>();
     let compared = 0;
-    const r = runCases(FILE, 'kernel-random-helpers', cases(200), (rng, note) => {
-      const insns = randomHelperProgram(rng, 2 + rng.int(6), (name) => helperId(name.replace(/^bpf_/, '')) ?? 0);
+    const r = runCases(FILE, harness, cases(200), (rng, note) => {
+      const insns = randomHelperProgram(rng, 2 + rng.int(6), (name) => helperId(name.replace(/^bpf_/, '')) ?? 0, kind);
       const packets = Array.from({ length: 3 }, () => randomHelperPacket(rng));
       note(`program:\n${listing(insns)}`);
-      const d = disagreement(insns, packets);
+      const d = disagreement(insns, packets, same, kind === 'xdp' ? 'xdp' : 'sched_cls');
       for (const i of insns) if (i.code === (op.BPF_JMP | op.BPF_CALL)) called.set(insnText(i), (called.get(insnText(i)) ?? 0) + 1);
       compared += packets.length;
       if (!d) return;
-      const fault = kernelFault(insns, d.input);
+      const fault = kind === 'xdp' ? kernelFault(insns, d.input) : undefined;
       if (fault) {
         kernelFaults.push(`${fault}, on packet ${d.input.toString('hex')}; program:\n${listing(insns)}`);
         return;
       }
       throw new Error(`the ${d.tier} emulator disagrees with the kernel on packet ${d.input.toString('hex')}: ${helperDifferences(insns, d.kernel, d.emulator).join('; ')}`);
     });
-    console.log(summary('kernel-random-helpers', r) + `; ${compared} packets compared; calls: ${[...called].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    console.log(summary(harness, r) + `; ${compared} packets compared; calls: ${[...called].map(([k, n]) => `${k} ${n}`).join(', ')}`);
     for (const v of kernelFaults.splice(0)) console.log(`the kernel's error, not the emulator's: ${v}`);
     expect(r.failures, seedLine(FILE)).toEqual([]);
     expect([...r.codes]).toEqual([]);
     if (REPLAYING) return;
-    for (const h of XDP_HELPERS)
+    for (const h of names)
       expect(
         [...called.keys()].some((k) => k.includes(h)),
         h,
