@@ -42,6 +42,7 @@ export function compile(vm: Vm): CompiledRun {
   const reload = Array.from({ length: 11 }, (_, r) => `l${r}=L[${r}];h${r}=H[${r}];`).join('');
   const out: string[] = [];
   const emit = (s: string) => out.push(s);
+  const exitCode = `if(frame===0){${sync}return left;}frame--;b=frame*10;l6=saved[b];h6=saved[b+1];l7=saved[b+2];h7=saved[b+3];l8=saved[b+4];h8=saved[b+5];l9=saved[b+6];h9=saved[b+7];l10=saved[b+8];h10=saved[b+9];sdv=sdvs[frame];pc=retPc[frame];continue;`;
 
   // The program cut into basic blocks (slot and instruction of each member).
   const blockList: { start: number; members: [number, Insn][] }[] = [];
@@ -170,9 +171,7 @@ export function compile(vm: Vm): CompiledRun {
       const t = jumpTarget(i, s);
       if (o === op.BPF_JA) return jump(t!);
       if (o === op.BPF_JCOND) return `if(--mayGoto<=0){mayGoto=${8 * 1024 * 1024};${jump(t!)}}`;
-      if (o === op.BPF_EXIT) {
-        return `if(frame===0){${sync}return left;}frame--;b=frame*10;l6=saved[b];h6=saved[b+1];l7=saved[b+2];h7=saved[b+3];l8=saved[b+4];h8=saved[b+5];l9=saved[b+6];h9=saved[b+7];l10=saved[b+8];h10=saved[b+9];sdv=sdvs[frame];pc=retPc[frame];continue;`;
-      }
+      if (o === op.BPF_EXIT) return exitCode;
       if (o === op.BPF_CALL) {
         const enter = (target: string) =>
           `if(frame+1>=${op.MAX_CALL_FRAMES}){${sync}throw vm.fault(${s},'call depth exceeds ${op.MAX_CALL_FRAMES} frames','EMU_LIMIT');}` +
@@ -193,7 +192,8 @@ export function compile(vm: Vm): CompiledRun {
     }
     if (c === op.BPF_LD) {
       if (code === op.LD_IMM64) return `${l}=(${vm.imm[s]});${h}=(${vm.imm2[s]});`;
-      return `${sync}throw vm.fault(${s},'legacy packet access (LD_ABS/LD_IND) needs a socket buffer context, which is not emulated');`;
+      // LD_ABS/LD_IND: r0 from the socket buffer, or the function returns 0 (the exit below).
+      return `${sync}if(vm.legacyLoad(${s})){l0=L[0];h0=H[0];}else{l0=0;h0=0;${exitCode}}`;
     }
     // r10 is read-only, so an access through it is to the current frame's
     // stack at an offset known now: no lookup, and the bounds check is done here.

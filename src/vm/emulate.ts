@@ -213,7 +213,16 @@ export class EmulatedProgram {
     };
     this.vm = new Vm(
       { instructions: insns, name: this.name, littleEndian: coll.file.littleEndian, lineInfo: this.spec.lineInfo, relocations: this.spec.relocations },
-      { memory: coll.memory, helpers: kernelHelpers(coll), kfuncs, ldImm64, budget: coll.opts.budget, tier: coll.opts.tier, trace: coll.opts.trace },
+      {
+        memory: coll.memory,
+        helpers: kernelHelpers(coll),
+        kfuncs,
+        ldImm64,
+        budget: coll.opts.budget,
+        tier: coll.opts.tier,
+        trace: coll.opts.trace,
+        legacyLoad: (offset, size) => legacyLoad(coll.state!, this.type !== BPF_PROG_TYPE.SOCKET_FILTER, offset, size),
+      },
     ).prepare();
     return this.vm;
   }
@@ -255,7 +264,9 @@ export class EmulatedProgram {
       return {
         retval,
         verdict: verdictName(type, retval | 0),
-        dataOut: pkt.out(),
+        // A socket filter sees the frame from its network header; test_run hands back the
+        // Ethernet header it pushed in front zeroed, and so does this.
+        dataOut: sock ? zeroL2(pkt.out()) : pkt.out(),
         durationNs: 0,
         instructions: r.instructions,
         ...(state.redirect ? { redirect: state.redirect } : {}),
@@ -741,4 +752,39 @@ function csumDiff(from: Uint8Array, to: Uint8Array, seed: number): number {
   if (to.length === 0 && from.length > 0) return csumFrom32to16(~csumPartial(from, ~seed >>> 0) >>> 0);
   if (from.length === 0) return csumFrom32to16(csumPartial(to, seed));
   return csumFrom32to16(csumAdd(csumPartial(to, seed), ~csumPartial(from, 0) >>> 0));
+}
+
+const SKF_NET_OFF = -0x100000;
+const SKF_LL_OFF = -0x200000;
+const ETH_HLEN = 14;
+
+/**
+ * LD_ABS/LD_IND as the kernel's bpf_skb_load_helper_8/16/32 answer them on a
+ * test run's socket buffer: a non-negative offset counts from skb->data (the
+ * Ethernet header for TC, the network header for socket filters) and must fit
+ * before its end; SKF_NET_OFF + n counts from the network header and
+ * SKF_LL_OFF + n from the Ethernet header, anywhere between the buffer's head
+ * (its zeroed headroom included) and its end; anything else fails (undefined).
+ */
+function legacyLoad(st: RunState, l2: boolean, offset: number, size: 1 | 2 | 4): bigint | undefined {
+  const pkt = st.pkt;
+  let at: number;
+  if (offset >= 0) {
+    if (offset + size > pkt.end - pkt.data) return undefined;
+    at = pkt.data + offset;
+  } else {
+    const net = l2 ? pkt.data + ETH_HLEN : pkt.data;
+    if (offset >= SKF_NET_OFF) at = net + (offset - SKF_NET_OFF);
+    else if (offset >= SKF_LL_OFF) at = net - ETH_HLEN + (offset - SKF_LL_OFF);
+    else return undefined;
+    if (at < 0 || at + size > pkt.end) return undefined;
+  }
+  let v = 0;
+  for (let i = 0; i < size; i++) v = v * 256 + pkt.buf[at + i]!;
+  return BigInt(v);
+}
+
+function zeroL2(out: Buffer): Buffer {
+  out.fill(0, 0, Math.min(ETH_HLEN, out.length));
+  return out;
 }

@@ -83,6 +83,14 @@ export interface VmOptions {
   tier?: 'compile' | 'interpret';
   /** Called after every instruction with the registers it changed (runs interpreted). */
   trace?: (step: TraceStep) => void;
+  /**
+   * LD_ABS/LD_IND (classic packet loads of socket filters and TC programs):
+   * the `size` bytes at socket-buffer offset `offset` (negative: SKF_NET_OFF /
+   * SKF_LL_OFF relative), big-endian, or undefined when the load fails (the
+   * function then returns 0, as the kernel's rewrite of the instruction does).
+   * Without it such programs fault.
+   */
+  legacyLoad?: (offset: number, size: 1 | 2 | 4) => bigint | undefined;
 }
 
 /** One executed instruction, for tracing. */
@@ -378,6 +386,25 @@ export class Vm {
       if (err instanceof BpfError) throw this.fault(slot, err.message);
       throw err;
     }
+  }
+
+  /**
+   * @internal LD_ABS/LD_IND at `slot`: r0 = the bytes at imm (ABS) or at src +
+   * imm, as a 32-bit int (IND), big-endian, zero-extended; false when the load
+   * fails. r1-r5 are the kernel's scratch here, which the verifier keeps
+   * programs from reading.
+   */
+  legacyLoad(slot: number): boolean {
+    const code = this.k[slot]!;
+    const size = (code & 0x18) === op.BPF_B ? 1 : (code & 0x18) === op.BPF_H ? 2 : 4;
+    const load = this.opts.legacyLoad;
+    if (!load) throw this.fault(slot, 'legacy packet access (LD_ABS/LD_IND) reads a socket buffer: only socket filter and TC programs have one');
+    const offset = (code & 0xe0) === op.BPF_IND ? (this.lo[this.src[slot]!]! + this.imm[slot]!) | 0 : this.imm[slot]!;
+    const v = load(offset, size);
+    if (v === undefined) return false;
+    this.lo[0] = Number(v) | 0;
+    this.hi[0] = 0;
+    return true;
   }
 
   /** @internal The helper or kfunc call at `slot` (not a local call). */
@@ -1010,6 +1037,28 @@ export class Vm {
           this.callHelperId(pc, L[d]);
           break;
         }
+        case 0x20:
+        case 0x28:
+        case 0x30:
+        case 0x40:
+        case 0x48:
+        case 0x50:
+          if (this.legacyLoad(pc)) break;
+          // A failed load ends the function with r0 = 0, as the kernel's rewrite of it does
+          // (`if r0 s>= 0 goto +2; w0 ^= w0; exit`): the exit of case 0x95.
+          L[0] = 0;
+          H[0] = 0;
+          if (frame === 0) {
+            if (trace) emit();
+            return left;
+          }
+          frame--;
+          for (let r = 6, b = frame * 10; r <= 10; r++, b += 2) {
+            L[r] = saved[b]!;
+            H[r] = saved[b + 1]!;
+          }
+          pc = retPc[frame]!;
+          continue;
         case 0x95:
           if (frame === 0) {
             if (trace) emit();
@@ -1105,13 +1154,6 @@ export class Vm {
         case 0xd3:
           this.atomic(pc);
           break;
-        case 0x20:
-        case 0x28:
-        case 0x30:
-        case 0x40:
-        case 0x48:
-        case 0x50:
-          throw this.fault(pc, 'legacy packet access (LD_ABS/LD_IND) needs a socket buffer context, which is not emulated');
         default:
           throw this.fault(pc, `opcode 0x${K[pc]!.toString(16)} is not emulated`);
       }

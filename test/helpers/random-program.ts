@@ -309,3 +309,60 @@ export function randomHelperPacket(rng: Rng): Buffer {
   if (rng.chance(0.5)) b.writeBigUInt64LE(rng.pick(U64_EDGES), 72);
   return b;
 }
+
+// ---------------------------------------------------------------- classic packet loads
+
+const SKF_NET_OFF = -0x100000;
+const SKF_LL_OFF = -0x200000;
+
+/** An offset near an edge the kernel checks: the frame's end, the network and link-layer bases, the headroom. */
+function legacyOffset(rng: Rng): number {
+  const k = rng.int(10);
+  if (k < 4) return rng.int(11); // inside any frame (at least 14 bytes)
+  switch (k) {
+    case 4:
+      return 20 + rng.int(110); // around the end of a 14..120-byte frame
+    case 5:
+      return SKF_NET_OFF - 80 + rng.int(160); // before the network header (the Ethernet header, the headroom) and after
+    case 6:
+      return SKF_LL_OFF - 8 + rng.int(140);
+    case 7:
+      return rng.pick([-1, -4, SKF_LL_OFF - 1, -0x7fffffff, 0x7fffffff, 0xffff, 0x10000]);
+    case 8:
+      return SKF_NET_OFF + rng.int(20);
+    default:
+      return rng.u32() | 0;
+  }
+}
+
+/**
+ * A socket filter or TC program of `loads` LD_ABS/LD_IND (every size, random
+ * offsets near the edges; IND with r8 as the base) folding each r0 into r7
+ * (r7 = r7 * 31 + r0) and returning r7's low 32 bits: the first load that
+ * fails ends the program with 0, so the return value tells how far it got.
+ */
+export function randomLegacyLoadProgram(rng: Rng, loads: number): Insn[] {
+  const insns: Insn[] = [movReg(6, 1), mov64(7, rng.int(1000))];
+  const sizes = [op.BPF_B, op.BPF_H, op.BPF_W];
+  for (let k = 0; k < loads; k++) {
+    const size = rng.pick(sizes);
+    if (rng.chance(0.5)) {
+      insns.push({ code: op.BPF_LD | op.BPF_ABS | size, dst: 0, src: 0, off: 0, imm: legacyOffset(rng) });
+    } else {
+      // IND: r8 + imm, added as 64 bits and taken as a 32-bit int.
+      const base = legacyOffset(rng);
+      const imm = rng.chance(0.6) ? rng.int(16) - 8 : legacyOffset(rng);
+      if (rng.chance(0.2)) insns.push({ code: op.LD_IMM64, dst: 8, src: 0, off: 0, imm: base, imm2: rng.pick([0, -1, 1]) });
+      else insns.push(mov64(8, base));
+      insns.push({ code: op.BPF_LD | op.BPF_IND | size, dst: 0, src: 8, off: 0, imm });
+    }
+    insns.push({ code: op.BPF_ALU64 | op.BPF_MUL | op.BPF_K, dst: 7, src: 0, off: 0, imm: 31 }, { code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_X, dst: 7, src: 0, off: 0, imm: 0 });
+  }
+  insns.push(movReg(0, 7), exit);
+  return insns;
+}
+
+/** A frame of 14 to 120 random bytes (an Ethernet header at least, as test_run requires). */
+export function randomFrame(rng: Rng): Buffer {
+  return Buffer.from(rng.bytes(14 + rng.int(107)));
+}
