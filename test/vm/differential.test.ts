@@ -61,7 +61,9 @@ function corpus(): Buffer[] {
 interface Case {
   file: string;
   /** Program type for sections that do not say (default xdp). */
-  type?: 'xdp' | 'tc';
+  type?: 'xdp' | 'tc' | 'socket_filter';
+  /** Only these programs (default: every one of the type). */
+  programs?: string[];
   /** CO-RE: resolve against the committed vmlinux BTF (the kernel resolves against its own). */
   core?: boolean;
   /** Map contents set in both before the packets. */
@@ -95,6 +97,8 @@ const CASES: Case[] = [
   { file: 'tc_shared_map.o', type: 'tc' },
   { file: 'core_echo_dropper.o', core: true },
   { file: 'kfuncs.o' },
+  // samples/bpf's sockex1: LD_ABS loads (load_half, load_byte) and a legacy map.
+  { file: 'socket_filter.o', type: 'socket_filter', programs: ['count_protocols'] },
 ];
 
 // Contents compared: everything but event channels and program/map tables.
@@ -106,8 +110,8 @@ describeRoot('emulator vs BPF_PROG_TEST_RUN', () => {
     it(`${c.file}: every program, ${packets.length} packets: same retval, bytes and maps`, () => {
       const spec = openObject(join(FIXTURES, c.file));
       for (const [name, value] of Object.entries(c.globals ?? {})) spec.setGlobal(name, value);
-      const want = c.type === 'tc' ? 3 : 6; // BPF_PROG_TYPE_SCHED_CLS / XDP
-      const xdp = spec.programs.filter((p) => p.type === null || p.type === want);
+      const want = c.type === 'tc' ? 3 : c.type === 'socket_filter' ? 1 : 6; // BPF_PROG_TYPE_SCHED_CLS / SOCKET_FILTER / XDP
+      const xdp = spec.programs.filter((p) => (p.type === null || p.type === want) && (!c.programs || c.programs.includes(p.name)));
       expect(xdp.length).toBeGreaterThan(0);
       using kern = spec.load({ programs: xdp.map((p) => p.name), programType: c.type ?? 'xdp', ignorePinning: true });
       const make = (extra: EmulateOptions = {}) => spec.emulate({ programType: c.type, coreTarget: c.core ? targetBtf() : undefined, ...extra });
@@ -125,8 +129,8 @@ describeRoot('emulator vs BPF_PROG_TEST_RUN', () => {
           try {
             k = kern.program(p.name).testRun(pkt);
           } catch (err) {
-            // The kernel refuses some frames for TC (IPv4 shorter than its header): nothing to compare.
-            if (c.type === 'tc' && /EINVAL/.test((err as Error).message)) {
+            // The kernel refuses some frames for skb programs (IPv4 shorter than its header): nothing to compare.
+            if ((c.type === 'tc' || c.type === 'socket_filter') && /EINVAL/.test((err as Error).message)) {
               refused++;
               continue;
             }
