@@ -44,7 +44,9 @@ export class Packet {
     const size = headroom + frame.length + tailroom;
     if (scratch && scratch.length >= size) {
       this.buf = scratch.subarray(0, size);
-      this.buf.fill(0);
+      // Only the headroom must read as zeroes (adjust_head and adjust_meta expose it); the
+      // tailroom is never readable until adjust_tail grows the frame, which zeroes what it adds.
+      this.buf.fill(0, 0, headroom);
     } else this.buf = new Uint8Array(size);
     this.buf.set(frame, headroom);
     this.meta = headroom;
@@ -112,7 +114,9 @@ export class Packet {
    * is data; skb programs have none).
    */
   out(): Buffer {
-    return Buffer.from(this.buf.subarray(this.meta, this.end));
+    const out = Buffer.allocUnsafe(this.end - this.meta);
+    out.set(this.buf.subarray(this.meta, this.end));
+    return out;
   }
 }
 

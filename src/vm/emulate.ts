@@ -74,6 +74,8 @@ export interface EmulatedTestRun {
 }
 
 const MAX_TAIL_CALL_CNT = 33;
+/** xdp_md fields when a run gives none (read-only: shared by every run). */
+const NO_XDP_MD: XdpMdInput = Object.freeze({});
 
 /** What one run is doing: the packet, its context, what it emitted. */
 /** The state one emulated run carries through its tail calls. */
@@ -102,6 +104,8 @@ export class EmulatedCollection {
   /** @internal The packet region and the xdp_md region, kept mapped between runs. */
   packetRegion: Region | undefined;
   /** @internal */ xdpCtx: Region | undefined;
+  /** @internal xdpCtx's address (the region stays mapped from run to run). */
+  xdpCtxAddr: bigint | undefined;
   /** @internal The packet buffer, reused run after run. */
   scratch = new Uint8Array(4096);
   private clockNs = 1_000_000_000n;
@@ -235,10 +239,10 @@ export class EmulatedProgram {
     if (cpu < 0 || cpu >= coll.cpus) throw new BpfError('USAGE', `cpu ${cpu}: the emulation has ${coll.cpus} CPU(s) (EmulateOptions.cpus)`);
     const repeat = Math.max(1, opts.repeat ?? 1);
     let last: EmulatedTestRun | undefined;
-    const t0 = process.hrtime.bigint();
+    const t0 = performance.now();
     for (let i = 0; i < repeat; i++) last = this.once(vm, data, cpu, opts);
-    const durationNs = Number((process.hrtime.bigint() - t0) / BigInt(repeat));
-    return { ...last!, durationNs };
+    last!.durationNs = Math.round(((performance.now() - t0) * 1e6) / repeat);
+    return last!;
   }
 
   private once(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
@@ -256,7 +260,7 @@ export class EmulatedProgram {
     const skb = xdp ? undefined : new SkBuff(pkt, tc, opts.skb);
     // One xdp_md region for every run: its hooks read the run in progress.
     const ctx = xdp ? (coll.xdpCtx ??= xdpContext(coll.memory, () => ({ pkt: coll.state!.pkt, md: coll.state!.xdpMd }))) : skb!.context(coll.memory);
-    const state: RunState = { cpu, pkt, skb, xdpMd: opts.xdp ?? {}, events: [], printk: [], tailCalls: 0, ctxAddr: Memory.address(ctx.id) };
+    const state: RunState = { cpu, pkt, skb, xdpMd: opts.xdp ?? NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: xdp ? (coll.xdpCtxAddr ??= Memory.address(ctx.id)) : Memory.address(ctx.id) };
     coll.state = state;
     try {
       const r = vm.run([state.ctxAddr]);

@@ -107,6 +107,20 @@ interface Entry {
   /** Queue/stack elements and devmap targets are plain bytes. */
 }
 
+/** Maps kept as key -> entry. Redirect maps keep their (sparse) slots like a hash; the slot number must be below max_entries. */
+const HASH_LIKE: ReadonlySet<number> = new Set([
+  BPF_MAP_TYPE.HASH,
+  BPF_MAP_TYPE.PERCPU_HASH,
+  BPF_MAP_TYPE.LRU_HASH,
+  BPF_MAP_TYPE.LRU_PERCPU_HASH,
+  BPF_MAP_TYPE.HASH_OF_MAPS,
+  BPF_MAP_TYPE.LPM_TRIE,
+  BPF_MAP_TYPE.DEVMAP_HASH,
+  BPF_MAP_TYPE.DEVMAP,
+  BPF_MAP_TYPE.CPUMAP,
+  BPF_MAP_TYPE.XSKMAP,
+]);
+
 export class EmulatedMap implements MapLike {
   readonly name: string;
   readonly type: number;
@@ -161,19 +175,7 @@ export class EmulatedMap implements MapLike {
   }
 
   private isHash(): boolean {
-    // Redirect maps keep their (sparse) slots like a hash; the slot number must be below max_entries.
-    return [
-      BPF_MAP_TYPE.HASH,
-      BPF_MAP_TYPE.PERCPU_HASH,
-      BPF_MAP_TYPE.LRU_HASH,
-      BPF_MAP_TYPE.LRU_PERCPU_HASH,
-      BPF_MAP_TYPE.HASH_OF_MAPS,
-      BPF_MAP_TYPE.LPM_TRIE,
-      BPF_MAP_TYPE.DEVMAP_HASH,
-      BPF_MAP_TYPE.DEVMAP,
-      BPF_MAP_TYPE.CPUMAP,
-      BPF_MAP_TYPE.XSKMAP,
-    ].includes(this.type as never);
+    return HASH_LIKE.has(this.type);
   }
 
   private isLru(): boolean {
@@ -188,8 +190,9 @@ export class EmulatedMap implements MapLike {
     if (key.byteLength !== this.keySize) throw new BpfError('KEY_SIZE', `emulated map ${this.name}: ${what}: key is ${key.byteLength} bytes, the map's keys are ${this.keySize}`);
   }
 
+  /** The u32 index an array map's key holds (little-endian, as the programs store it): no DataView per lookup. */
   private arrayIndex(key: Uint8Array): number {
-    return new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true);
+    return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
   }
 
   /** LPM trie: the stored entry with the longest prefix matching `key`, or undefined. */
