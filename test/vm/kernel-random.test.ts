@@ -159,7 +159,7 @@ function registersIn(input: Buffer): string {
  * The instructions the verifier visited (from its level-2 log, by slot). An
  * instruction a run executes but the verifier never visited is the verifier's
  * error: it judged a path dead (and the kernel removed its code) that the
- * input takes. Linux 6.18 does this to about one random program in 2,000
+ * input takes. Linux 6.18 does this to a few random programs in 10,000
  * (state pruning around stack spills and narrow stack accesses); those runs
  * say nothing about the emulator, so they are reported, not failed.
  */
@@ -246,7 +246,7 @@ function probeOperands(insns: Insn[], jumpSlot: number, input: Buffer): [bigint,
  * (with the kernel's own operands at the jump before them), or it left out
  * the `w0 = w0` its verifier puts after every 32-bit cmpxchg (x86's cmpxchg
  * does not write eax when the values match, so r0 keeps its upper half).
- * Linux 6.18 does each to about one random program in 3,000, always around
+ * Linux 6.18 does one or the other to a few programs in 10,000, always around
  * atomics on the stack; the test prints them (kernel findings), not fails.
  */
 function kernelFault(insns: Insn[], input: Buffer): string | undefined {
