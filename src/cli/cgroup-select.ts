@@ -20,7 +20,8 @@ function pick(spec: BpfObjectSpec, name: string | undefined, ok: (p: ProgramSpec
     if (!ok(p)) throw new BpfError('USAGE', `${spec.path}: program ${name} is not a ${what} program (section "${p.section}")`);
     return p;
   }
-  const all = spec.programs.filter(ok);
+  // SEC("?…") programs only by name: libbpf loads them only when asked.
+  const all = spec.programs.filter((p) => ok(p) && p.autoload !== false);
   if (all.length === 1) return all[0]!;
   if (all.length === 0) throw new BpfError('PROGRAM_NOT_FOUND', `${spec.path} has no ${what} program`);
   throw new BpfError('USAGE', `${spec.path} has ${all.length} ${what} programs (${all.map((p) => p.name).join(', ')}): choose one with ${flag}`);

@@ -51,7 +51,8 @@ interface Hook extends HookKind {
 
 /** The program for a hook: --program (of the right type), or the object's only one of that type. */
 function chooseProgram(spec: BpfObjectSpec, hook: HookKind, name: string | undefined): ProgramSpec {
-  const fits = spec.programs.filter((p) => p.type === hook.type);
+  // SEC("?…") programs only by name: libbpf loads them only when asked.
+  const fits = spec.programs.filter((p) => p.type === hook.type && p.autoload !== false);
   if (name !== undefined) {
     const p = spec.program(name);
     if (p.type !== hook.type) throw new BpfError('USAGE', `${spec.path}: program ${p.name} (section "${p.section}") is not a ${hook.kind}: ${hook.option} takes one from a "${hook.section}" section`);

@@ -24,7 +24,8 @@ export function selectTcProgram(spec: BpfObjectSpec, name: string | undefined, d
     if (!isTcCandidate(p)) throw new BpfError('USAGE', `${spec.path}: program ${name} is not a TC (sched_cls) program (section "${p.section}")`);
     return p;
   }
-  const tc = spec.programs.filter(isTcCandidate);
+  // SEC("?tc") programs only by name (--program): libbpf loads them only when asked.
+  const tc = spec.programs.filter((p) => isTcCandidate(p) && p.autoload !== false);
   if (tc.length === 1) return tc[0]!;
   if (tc.length === 0) throw new BpfError('PROGRAM_NOT_FOUND', `${spec.path} has no TC (sched_cls) program`);
   if (isTcDirection(direction)) {
@@ -40,7 +41,7 @@ export function selectTcProgram(spec: BpfObjectSpec, name: string | undefined, d
  * other than the chosen one are left out: they may be XDP programs.
  */
 export function tcProgramNames(spec: BpfObjectSpec, chosen: ProgramSpec): string[] {
-  return spec.programs.filter((p) => p === chosen || p.type === BPF_PROG_TYPE.SCHED_CLS).map((p) => p.name);
+  return spec.programs.filter((p) => p === chosen || (p.type === BPF_PROG_TYPE.SCHED_CLS && p.autoload !== false)).map((p) => p.name);
 }
 
 /** ingress/egress from the section: tcx attach types, or a name ending in "ingress"/"egress". */

@@ -19,16 +19,24 @@ export function selectXdpProgram(spec: BpfObjectSpec, name: string | undefined):
     if (!isInterfaceXdp(p)) throw new BpfError('USAGE', `${spec.path}: program ${name} (section "${p.section}") is a devmap/cpumap program: it runs from a map entry, not on an interface`);
     return p;
   }
-  const xdp = spec.programs.filter(isInterfaceXdp);
+  // SEC("?xdp") programs are picked only by name (--program), as libbpf loads them only when asked.
+  const xdp = spec.programs.filter((p) => isInterfaceXdp(p) && p.autoload !== false);
   const [only, ...others] = xdp;
-  if (only === undefined) throw new BpfError('PROGRAM_NOT_FOUND', `${spec.path} has no XDP program`);
+  if (only === undefined) {
+    const optional = spec.programs.filter(isInterfaceXdp).map((p) => p.name);
+    if (optional.length) throw new BpfError('PROGRAM_NOT_FOUND', `${spec.path} has only SEC("?…") XDP programs (${optional.join(', ')}), loaded only when asked: choose one with --program`);
+    throw new BpfError('PROGRAM_NOT_FOUND', `${spec.path} has no XDP program`);
+  }
   if (others.length === 0) return only;
   throw new BpfError('USAGE', `${spec.path} has ${xdp.length} XDP programs (${xdp.map((p) => p.name).join(', ')}): choose one with --program`);
 }
 
-/** Every XDP program of the object: loaded together so tail calls between them resolve. */
-export function xdpProgramNames(spec: BpfObjectSpec): string[] {
-  return spec.programs.filter(isXdpCandidate).map((p) => p.name);
+/**
+ * The XDP programs loaded with `chosen`: every one the object loads by default,
+ * together so tail calls between them resolve (SEC("?…") ones only when chosen).
+ */
+export function xdpProgramNames(spec: BpfObjectSpec, chosen?: string): string[] {
+  return spec.programs.filter((p) => isXdpCandidate(p) && (p.autoload !== false || p.name === chosen)).map((p) => p.name);
 }
 
 export function parseMode(v: unknown, fallback: XdpMode): XdpMode {

@@ -100,7 +100,7 @@ export const load = defineCommand({
     const prog = selectXdpProgram(spec, values.program);
     using coll = spec.load({
       ignoreMemoryLimit: values['ignore-memory-limit'] === true,
-      programs: xdpProgramNames(spec),
+      programs: xdpProgramNames(spec, prog.name),
       programType: 'xdp',
       bpffs,
       pinMaps: values['pin-maps'],

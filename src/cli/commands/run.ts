@@ -69,7 +69,7 @@ export const run = defineCommand({
     const spec = openObject(file);
     applyMaxEntries(spec, values['max-entries']);
     const prog = selectXdpProgram(spec, values.program);
-    using coll = spec.load({ programs: xdpProgramNames(spec), programType: 'xdp', ignorePinning: true });
+    using coll = spec.load({ programs: xdpProgramNames(spec, prog.name), programType: 'xdp', ignorePinning: true });
     warnLoad(ctx, coll);
     const headers = eventHeaders(spec.file.btf, eventMapNames(coll), values['event-type'], spec.path);
     const report = counterReporter(coll, ctx);
