@@ -429,6 +429,9 @@ export class BpfCollection {
 
     const mapFds = new Map<string, number>();
     for (const [name, m] of this.maps) mapFds.set(name, m.fd.value);
+    // Arena globals go to the end of the object's one arena, as libbpf places them.
+    const arena = file.arenaData ? [...this.maps.values()].find((m) => m.type === BPF_MAP_TYPE.ARENA) : undefined;
+    const arenaDataOffset = arena ? arena.placeArenaGlobals(file.arenaData!) : undefined;
     const override = opts.programType !== undefined ? progTypeNumber(opts.programType) : undefined;
     for (const name of opts.programs ?? []) spec.program(name);
     const wanted = needed ? [...needed.programs] : opts.programs;
@@ -484,6 +487,7 @@ export class BpfCollection {
         kernelVersion: file.kernelVersion ?? 0,
         type,
         mapFds,
+        arenaDataOffset,
         btfFd: progBtfFd,
         core: () => coreFor(p),
         kernelCore,

@@ -762,6 +762,24 @@ export class BpfMap implements Disposable {
     this.#arena = m;
   }
 
+  /**
+   * @internal Put an object's arena globals (`initial`, the .addr_space.1 bytes) at
+   * the end of this arena, where libbpf puts them; returns their offset in it.
+   * The arena must be mapped (created here without map_extra).
+   */
+  placeArenaGlobals(initial: Uint8Array): number {
+    const page = ffi.pageSize();
+    const size = this.maxEntries * page;
+    const need = Math.ceil(initial.byteLength / page) * page;
+    if (!this.#arena) {
+      throw new BpfError('MAP_INVALID', `map "${this.name}": arena globals need the arena mapped by the loader; declare it without map_extra (a fixed user address is not supported for them yet)`);
+    }
+    if (need > size) throw new BpfError('MAP_SIZE', `map "${this.name}": the arena's ${this.maxEntries} pages cannot hold its ${initial.byteLength} bytes of globals: raise max_entries`);
+    const offset = size - need;
+    new Uint8Array(this.#arena.buffer, offset, initial.byteLength).set(initial);
+    return offset;
+  }
+
   close(): void {
     if (this.#arena) ffi.munmap(this.#arena);
     this.#arena = undefined;

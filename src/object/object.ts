@@ -7,7 +7,7 @@ import { type BtfExt, parseBtfExt } from '../btf/ext.js';
 import { fixupDatasecs } from './btf-datasec.js';
 import { KCONFIG_MAP, readExterns } from './externs.js';
 import { isStructOpsSection, readStructOpsMaps } from './maps-struct-ops.js';
-import { type ElfFile, type ElfSection, readElf } from './elf.js';
+import { type ElfFile, type ElfSection, readElf, SHT_NOBITS } from './elf.js';
 import { isLegacyMapSection, legacyMapAt, readLegacyMaps } from './maps-legacy.js';
 import { readBtfMaps } from './maps-btf.js';
 import { isDataSection, readDataMap } from './maps-data.js';
@@ -15,6 +15,7 @@ import { readPrograms } from './programs.js';
 import { readRelocations } from './relocations.js';
 import { type ElfSymbol, SHN_UNDEF, STT_SECTION, readSymbols } from './symbols.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation } from './types.js';
+import { BPF_MAP_TYPE } from '../uapi/bpf.js';
 
 function section(elf: ElfFile, name: string): ElfSection | undefined {
   return elf.sections.find((s) => s.name === name);
@@ -89,6 +90,19 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
       const m = sym.type !== STT_SECTION ? maps.find((x) => x.section === '.maps' && x.name === sym.name) : undefined;
       return m ? { kind: 'map_fd', insnIndex: -1, map: m.name } : null;
     }
+    if (sec.name === ARENA_SECTION) {
+      // An arena global (`__arena`, address_space(1)): a value in the object's one arena map.
+      const arenas = maps.filter((x) => x.type === BPF_MAP_TYPE.ARENA);
+      if (arenas.length !== 1) {
+        throw new BpfError(
+          'ELF_BAD_RELOCATION',
+          `${path}: ${sym.name || 'a symbol'} is an arena global (${ARENA_SECTION}), which needs exactly one BPF_MAP_TYPE_ARENA map in the object (it has ${arenas.length})`,
+        );
+      }
+      const offset = imm + (sym.type === STT_SECTION ? 0 : sym.value);
+      if (offset < 0 || offset >= sec.size) return null;
+      return { kind: 'map_value', insnIndex: -1, map: arenas[0]!.name, offset, arena: true };
+    }
     if (isDataSection(sec)) {
       const m = maps.find((x) => x.style === 'data' && x.section === sec.name);
       if (!m) return null;
@@ -122,6 +136,7 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
     }
   }
 
+  const arenaSec = elf.sections.find((x) => x.name === ARENA_SECTION);
   return {
     path,
     littleEndian: elf.littleEndian,
@@ -134,8 +149,12 @@ export function parseObject(bytes: Uint8Array, path = '<object>'): BpfObjectFile
     btfForKernel: btf ? fixupDatasecs(btf, elf, symbols, externs) : null,
     externs,
     warnings,
+    ...(arenaSec ? { arenaData: arenaSec.type === SHT_NOBITS ? new Uint8Array(arenaSec.size) : arenaSec.data.slice() } : {}),
   };
 }
+
+/** clang's section for address_space(1) globals: the arena's. */
+const ARENA_SECTION = '.addr_space.1';
 
 const EXCEPTION_CB = 'exception_callback:';
 const exceptionCallbackCache = new WeakMap<Btf, Map<number, string>>();

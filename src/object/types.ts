@@ -68,8 +68,12 @@ export interface DataVariable {
 export type ProgramRelocation =
   /** ld_imm64 of a map: src_reg = BPF_PSEUDO_MAP_FD, imm = map fd. */
   | { kind: 'map_fd'; insnIndex: number; map: string }
-  /** ld_imm64 into global data: src_reg = BPF_PSEUDO_MAP_VALUE, imm = fd, next imm = offset. */
-  | { kind: 'map_value'; insnIndex: number; map: string; offset: number }
+  /**
+   * ld_imm64 into global data: src_reg = BPF_PSEUDO_MAP_VALUE, imm = fd, next imm = offset.
+   * `arena`: an arena global (section .addr_space.1): `offset` counts from where the
+   * loader puts the arena's globals (its last pages), not from the arena's start.
+   */
+  | { kind: 'map_value'; insnIndex: number; map: string; offset: number; arena?: true }
   /** ld_imm64 of a __ksym variable or of a kfunc's address: resolved against the kernel at load. */
   | { kind: 'extern'; insnIndex: number; symbol: string }
   /** A call of a kfunc (`extern … __ksym` function): BPF_PSEUDO_KFUNC_CALL with the kernel BTF id at load. */
@@ -148,4 +152,6 @@ export interface BpfObjectFile {
   externs: ExternSpec[];
   /** Things parsing accepted but the user should know (e.g. legacy map fields that are ignored). */
   warnings: string[];
+  /** The initial bytes of the arena globals (`__arena`, section .addr_space.1), when the object has any. */
+  arenaData?: Uint8Array;
 }

@@ -36,6 +36,8 @@ export interface LoadProgramOptions {
   expectedAttachType?: number;
   /** fd of every map the program refers to, by map name. */
   mapFds: ReadonlyMap<string, number>;
+  /** Where the arena's globals start in the arena (bytes), for `arena` map_value relocations. */
+  arenaDataOffset?: number;
   /** fd of the object's BTF in the kernel, when it was loaded. */
   btfFd?: number;
   ifindex?: number;
@@ -61,7 +63,7 @@ export interface LoadProgramOptions {
 }
 
 /** The instructions with map fds and global-data addresses written in. */
-export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'mapFds' | 'externs'>): Uint8Array {
+export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'source' | 'littleEndian' | 'mapFds' | 'externs' | 'arenaDataOffset'>): Uint8Array {
   if (opts.littleEndian !== LITTLE_ENDIAN) {
     throw new BpfError(
       'PROGRAM_INVALID',
@@ -83,7 +85,8 @@ export function relocate(spec: ProgramSpec, opts: Pick<LoadProgramOptions, 'sour
       insns.setSrc(r.insnIndex, BPF_PSEUDO_MAP_FD);
     } else {
       insns.setSrc(r.insnIndex, BPF_PSEUDO_MAP_VALUE);
-      insns.setImm(r.insnIndex + 1, r.offset);
+      if (r.arena && opts.arenaDataOffset === undefined) throw new BpfError('MAP_INVALID', `${opts.source}: program ${spec.name} uses arena globals, but arena ${r.map} has no place for them`);
+      insns.setImm(r.insnIndex + 1, r.offset + (r.arena ? opts.arenaDataOffset! : 0));
     }
   }
   if (externs) {

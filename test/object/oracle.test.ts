@@ -229,6 +229,11 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
           expected.push({ kind: 'map_fd', insnIndex, map: sym.name });
         } else if (isDataSectionName(symSec.name)) {
           expected.push({ kind: 'map_value', insnIndex, map: symSec.name, offset: sym.value + imm });
+        } else if (symSec.name === '.addr_space.1') {
+          // An arena global: a value of the object's arena map (the objects with one define that map alone in .maps).
+          const maps = o.symbols.filter((x) => sectionByIndex(o, x.ndx)?.name === '.maps' && x.type === 'OBJECT');
+          expect(maps.length, `${s.name}: arena globals need the one arena map`).toBe(1);
+          expected.push({ kind: 'map_value', insnIndex, map: maps[0]!.name, offset: sym.value + imm, arena: true });
         }
       }
       // Relocations against undefined symbols (kfuncs, .kconfig/.ksyms externs) are checked in externs.test.ts.
@@ -411,7 +416,8 @@ describe.each(FIXTURES)('$file against llvm-readelf', (fx) => {
 describe('build variants of one source agree', () => {
   const groups = new Map<string, typeof FIXTURES>();
   for (const f of FIXTURES) groups.set(f.base, [...(groups.get(f.base) ?? []), f]);
-  const multi = [...groups].filter(([, v]) => v.length > 1);
+  // arena_globals: clang 14 knows no arenas and builds its arena globals as .data, on purpose.
+  const multi = [...groups].filter(([base, v]) => v.length > 1 && base !== 'arena_globals');
 
   it('has several variants to compare', () => {
     expect(multi.length).toBeGreaterThan(5);
