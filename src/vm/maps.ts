@@ -23,6 +23,8 @@ function existFlag(flags: UpdateFlags): number {
 const BPF_ANY = 0;
 const BPF_NOEXIST = 1;
 const BPF_EXIST = 2;
+/** From a program: the kernel refuses it on values without a bpf_spin_lock. */
+const BPF_F_LOCK = 4;
 
 // errno values the helpers return (negated).
 export const EPERM = 1;
@@ -288,15 +290,19 @@ export class EmulatedMap implements MapLike {
   }
 
   private update(key: Uint8Array, write: (r: Region) => void, flags: number, cpu: number, fromProgram: boolean): number {
-    if (flags > BPF_EXIST) return -EINVAL;
+    // The kernel's order: unknown flags, then (arrays) the index, NOEXIST, and
+    // BPF_F_LOCK on a value without a bpf_spin_lock (the emulator knows of none).
+    if ((flags & ~BPF_F_LOCK) > BPF_EXIST) return -EINVAL;
     if (this.isArray()) {
       const i = this.arrayIndex(key);
       if (i >= this.maxEntries) return -E2BIG;
-      if (flags === BPF_NOEXIST) return -EEXIST; // array elements always exist
+      if (flags & BPF_NOEXIST) return -EEXIST; // array elements always exist
+      if (flags & BPF_F_LOCK) return -EINVAL;
       const cpus = this.perCpu && !fromProgram ? this.arrays : [this.onCpu(this.arrays, cpu)];
       for (const r of cpus) write({ ...r, bytes: r.bytes.subarray(i * this.valueSize, (i + 1) * this.valueSize) });
       return 0;
     }
+    if (flags & BPF_F_LOCK) return -EINVAL;
     if (!this.isHash()) return -EINVAL;
     if (this.type === BPF_MAP_TYPE.LPM_TRIE && key.byteLength >= 4 && new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true) > (this.keySize - 4) * 8) return -EINVAL;
     const slotted = this.type === BPF_MAP_TYPE.DEVMAP || this.type === BPF_MAP_TYPE.CPUMAP || this.type === BPF_MAP_TYPE.XSKMAP;

@@ -366,3 +366,51 @@ export function randomLegacyLoadProgram(rng: Rng, loads: number): Insn[] {
 export function randomFrame(rng: Rng): Buffer {
   return Buffer.from(rng.bytes(14 + rng.int(107)));
 }
+
+// ---------------------------------------------------------------- map helper calls
+
+/** The map the third kind of random program works on: u32 keys, u64 values, four entries (so it fills up). */
+export const RANDOM_MAP = { name: 'rand_map', keySize: 4, valueSize: 8, maxEntries: 4 } as const;
+
+/**
+ * An XDP program of `ops` map operations on RANDOM_MAP (lookup, then maybe an
+ * in-place add through the pointer; update with BPF_ANY, BPF_NOEXIST,
+ * BPF_EXIST or a flag the kernel refuses; delete), keys 0-5 and 0xffffffff,
+ * each result folded into r7 (a lookup's value, or 0x5a5a when it found
+ * nothing). Returns r7's low 32 bits. `mapLoads` receives the slot of every
+ * ld_imm64 of the map (the relocation the loader resolves).
+ */
+export function randomMapProgram(rng: Rng, ops: number, helperId: (name: string) => number, mapLoads: number[]): Insn[] {
+  const insns: Insn[] = [movReg(6, 1), mov64(7, rng.int(1000))];
+  const loadMap = (dst: number) => {
+    // Relocations count 8-byte slots (each ld_imm64 before takes two).
+    mapLoads.push(insns.reduce((n, i) => n + (i.code === op.LD_IMM64 ? 2 : 1), 0));
+    insns.push({ code: op.LD_IMM64, dst, src: 0, off: 0, imm: 0, imm2: 0 });
+  };
+  const fold = () => insns.push({ code: op.BPF_ALU64 | op.BPF_MUL | op.BPF_K, dst: 7, src: 0, off: 0, imm: 31 }, { code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_X, dst: 7, src: 0, off: 0, imm: 0 });
+  for (let k = 0; k < ops; k++) {
+    const key = rng.pick([0, 1, 2, 3, 4, 5, -1]);
+    insns.push({ code: op.BPF_ST | op.BPF_MEM | op.BPF_W, dst: 10, src: 0, off: -8, imm: key });
+    insns.push({ code: op.BPF_ST | op.BPF_MEM | op.BPF_DW, dst: 10, src: 0, off: -16, imm: imm32(rng) });
+    const what = rng.int(3);
+    loadMap(1);
+    insns.push(movReg(2, 10), add64(2, -8));
+    if (what === 0) {
+      insns.push({ code: op.BPF_JMP | op.BPF_CALL, dst: 0, src: 0, off: 0, imm: helperId('map_lookup_elem') });
+      // Found: fold the value (and maybe add to it in place); not found: fold 0x5a5a.
+      const add = rng.chance(0.5);
+      insns.push({ code: op.BPF_JMP | op.BPF_JNE | op.BPF_K, dst: 0, src: 0, off: 2, imm: 0 });
+      insns.push(mov64(0, 0x5a5a), { code: op.BPF_JMP | op.BPF_JA, dst: 0, src: 0, off: add ? 4 : 1, imm: 0 });
+      if (add) insns.push(ldx(op.BPF_DW, 1, 0, 0), add64(1, 1 + rng.int(100)), stx(op.BPF_DW, 0, 1, 0));
+      insns.push(ldx(op.BPF_DW, 0, 0, 0));
+    } else if (what === 1) {
+      insns.push(movReg(3, 10), add64(3, -16), mov64(4, rng.pick([0, 0, 1, 1, 2, 2, 4, 8])));
+      insns.push({ code: op.BPF_JMP | op.BPF_CALL, dst: 0, src: 0, off: 0, imm: helperId('map_update_elem') });
+    } else {
+      insns.push({ code: op.BPF_JMP | op.BPF_CALL, dst: 0, src: 0, off: 0, imm: helperId('map_delete_elem') });
+    }
+    fold();
+  }
+  insns.push(movReg(0, 7), exit);
+  return insns;
+}

@@ -35,6 +35,8 @@ import {
   randomInputs,
   randomLegacyLoadProgram,
   randomProgram,
+  randomMapProgram,
+  RANDOM_MAP,
   REGS_OUT_OFF,
   STACK_OUT_OFF,
   SKB_HELPERS,
@@ -43,7 +45,8 @@ import {
 import { helperId } from '../../src/asm/helpers.js';
 import { progLoad } from '../../src/sys/prog-attr.js';
 import { Fd } from '../../src/sys/fd.js';
-import { BPF_PROG_TYPE } from '../../src/uapi/bpf.js';
+import { BPF_MAP_TYPE, BPF_PROG_TYPE } from '../../src/uapi/bpf.js';
+import { objectFromInstructions } from '../../src/object/from-instructions.js';
 import { cases, REPLAYING, type Rng, runCases, seedLine, summary } from '../helpers/fuzz.js';
 import { describeRoot } from '../helpers/root.js';
 
@@ -421,6 +424,42 @@ describeRoot('the emulator computes what the kernel computes, on random programs
     if (REPLAYING) return;
     expect(failedEarly).toBeGreaterThan(compared / 10);
     expect(failedEarly).toBeLessThan(compared);
+  });
+
+  it.each([
+    [BPF_MAP_TYPE.HASH, 'hash'],
+    [BPF_MAP_TYPE.ARRAY, 'array'],
+  ] as const)('every random sequence of lookups, updates and deletes on a %s map: the same results and contents', (type, typeName) => {
+    let compared = 0;
+    const harness = `kernel-random-map-${typeName}`;
+    const r = runCases(
+      FILE,
+      harness,
+      cases(150),
+      strict((rng, note) => {
+        const loads: number[] = [];
+        const insns = randomMapProgram(rng, 2 + rng.int(8), (name) => helperId(name) ?? 0, loads);
+        note(`program:\n${listing(insns)}`);
+        const file = objectFromInstructions(encode(insns), { type: BPF_PROG_TYPE.XDP, name: NAME });
+        file.maps.push({ ...RANDOM_MAP, type, flags: 0, pinning: 'none', style: 'btf', section: '.maps', btfKeyTypeId: 0, btfValueTypeId: 0, freeze: false });
+        file.programs[0]!.relocations.push(...loads.map((insnIndex) => ({ kind: 'map_fd' as const, insnIndex, map: RANDOM_MAP.name })));
+        const spec = new BpfObjectSpec(file, 'random');
+        using coll = spec.load();
+        const em = spec.emulate();
+        const dump = (m: { entries(): Iterable<[Buffer, Buffer]> }) => [...m.entries()].map(([k, v]) => `${k.toString('hex')}=${v.toString('hex')}`).sort();
+        for (let run = 0; run < 3; run++) {
+          const pkt = Buffer.alloc(64);
+          const k = coll.program(NAME).testRun(pkt).retval;
+          const e = em.program(NAME).testRun(pkt).retval;
+          compared++;
+          if (k !== e) throw new Error(`run ${run}: retval kernel ${k}, emulator ${e}`);
+          expect(dump(em.map(RANDOM_MAP.name)), `run ${run}: the map afterwards`).toEqual(dump(coll.map(RANDOM_MAP.name)));
+        }
+      }),
+    );
+    console.log(summary(harness, r) + `; ${compared} runs compared`);
+    expect(r.failures, seedLine(FILE)).toEqual([]);
+    expect([...r.codes]).toEqual([]);
   });
 
   it('a wrong emulator fails it, with the inputs, the register and the one instruction that explains it', () => {
