@@ -7,7 +7,8 @@
 //    XDP_PASS when it did (the call ran), XDP_DROP when the symbol read 0.
 //  - flavor_mismatch: the same kfunc under a flavor whose prototype differs
 //    from the kernel's (an extra argument): a __weak one stays unresolved, as
-//    libbpf leaves it; returns XDP_PASS when the symbol reads 0.
+//    libbpf leaves it; returns XDP_PASS when the symbol reads 0. Its call is
+//    poisoned with the extern's index in libbpf's sorted extern table.
 //  - hidden_fill: calls a global subprogram with hidden visibility that
 //    writes through its pointer argument unchecked; the verifier accepts it
 //    only when the loader hands the kernel its FUNC as static, as libbpf does.
@@ -62,7 +63,12 @@ int flavored_kfunc(struct xdp_md *ctx)
 SEC("xdp")
 int flavor_mismatch(struct xdp_md *ctx)
 {
-	return bpf_dynptr_size___two_args ? XDP_DROP : XDP_PASS;
+	struct dynptr_storage d = {};
+
+	/* Unresolved: the call below is dead code, poisoned with the extern's index in libbpf's table. */
+	if (bpf_dynptr_size___two_args)
+		return bpf_dynptr_size___two_args((struct bpf_dynptr *)&d, 1) ? XDP_DROP : XDP_ABORTED;
+	return XDP_PASS;
 }
 
 __attribute__((noinline, visibility("hidden"))) int fill(struct xdp_md *ctx, long *res)

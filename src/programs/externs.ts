@@ -145,6 +145,18 @@ export class ExternResolver {
     return r;
   }
 
+  /**
+   * An extern's index in libbpf's sorted extern table (cmp_externs: .kconfig
+   * ones first, then kfuncs and __ksym by name), which its poisoned calls
+   * carry: the same number, so the same instructions and program tag.
+   */
+  #libbpfIndex(e: ExternSpec): number {
+    const all = [...this.#externs.values()];
+    const kconfig = all.filter((x) => x.kind === 'kconfig').length;
+    const ksyms = all.filter((x) => x.kind === 'kfunc' || x.kind === 'ksym').map((x) => x.name);
+    return kconfig + ksyms.filter((n) => n < e.name).length;
+  }
+
   /** Patch the program's kfunc calls and __ksym loads into `bytes` (its relocated instructions). */
   apply(spec: ProgramSpec, bytes: Uint8Array, littleEndian: boolean): void {
     const insns = new Insns(bytes, littleEndian);
@@ -161,7 +173,7 @@ export class ExternResolver {
           insns.setOff(i, r.fdIndex);
         } else {
           // libbpf's poison: an invalid helper call the verifier names if it is reachable.
-          const idx = [...this.#externs.keys()].indexOf(e.name);
+          const idx = this.#libbpfIndex(e);
           bytes[i * 8] = CALL;
           bytes[i * 8 + 1] = 0;
           insns.setOff(i, 0);
