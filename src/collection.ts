@@ -433,6 +433,8 @@ export class BpfCollection {
     const arena = file.arenaData ? [...this.maps.values()].find((m) => m.type === BPF_MAP_TYPE.ARENA) : undefined;
     const arenaDataOffset = arena ? arena.placeArenaGlobals(file.arenaData!) : undefined;
     const override = opts.programType !== undefined ? progTypeNumber(opts.programType) : undefined;
+    /** The created .struct_ops map that puts program `name` in one of its members, if any. */
+    const structOpsOwner = (name: string) => file.maps.find((m) => structOps.has(m.name) && m.structOps!.funcs.some((f) => f.program === name));
     for (const name of opts.programs ?? []) spec.program(name);
     const wanted = needed ? [...needed.programs] : opts.programs;
     for (const p of file.programs) {
@@ -441,8 +443,7 @@ export class BpfCollection {
         continue;
       }
       // A SEC("?struct_ops") program a .struct_ops map of the object uses is loaded with it, as libbpf switches it on.
-      const inStructOps = () => file.maps.some((m) => structOps.has(m.name) && m.structOps!.funcs.some((f) => f.program === p.name));
-      if (!wanted && p.autoload === false && !inStructOps()) {
+      if (!wanted && p.autoload === false && !structOpsOwner(p.name)) {
         this.skipped.push({ name: p.name, section: p.section, reason: `SEC("?${p.section}"): loaded only when asked for by name (programs option; CLI --program)` });
         continue;
       }
@@ -461,7 +462,7 @@ export class BpfCollection {
       // struct_ops programs: against the kernel struct, as the member their map puts them in.
       let structOpsTarget: { attachBtfId: number; member: number } | undefined;
       if (type === BPF_PROG_TYPE.STRUCT_OPS) {
-        const owner = file.maps.find((m) => structOps.has(m.name) && m.structOps!.funcs.some((f) => f.program === p.name));
+        const owner = structOpsOwner(p.name);
         if (!owner) {
           if (wanted && opts.programs?.includes(p.name) && !needed) {
             throw new BpfError('ATTACH_TARGET', `${file.path}: struct_ops program ${p.name} is not used by any .struct_ops map of the object, so it has no kernel struct to load against`);

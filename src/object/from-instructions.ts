@@ -5,6 +5,7 @@
 // with a ProgramSpec of asm.Instructions is the model). Pure: no syscalls.
 
 import { BpfError } from '../errors.js';
+import { LITTLE_ENDIAN } from '../host.js';
 import { PROG_TYPE_NAMES } from '../uapi/bpf.js';
 import type { BpfObjectFile } from './types.js';
 
@@ -26,7 +27,6 @@ export interface InstructionsProgram {
 }
 
 const NAME = /^[A-Za-z0-9_.]{1,15}$/;
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * `instructions` (struct bpf_insn, 8 bytes each, ld_imm64 two) as an object
@@ -48,7 +48,7 @@ export function objectFromInstructions(instructions: Uint8Array, prog: Instructi
   const section = PROG_TYPE_NAMES[prog.type]!;
   return {
     path: label,
-    littleEndian: prog.littleEndian ?? HOST_LITTLE_ENDIAN,
+    littleEndian: prog.littleEndian ?? LITTLE_ENDIAN,
     license: prog.license ?? 'GPL',
     kernelVersion: null,
     programs: [

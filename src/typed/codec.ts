@@ -6,6 +6,7 @@
 // host byte order, as maps and global data hold them.
 
 import { BpfError } from '../errors.js';
+import { LITTLE_ENDIAN } from '../host.js';
 
 export type Scalar = 'u8' | 'i8' | 'u16' | 'i16' | 'u32' | 'i32' | 'u64' | 'i64' | 'f32' | 'f64' | 'bool';
 
@@ -34,7 +35,7 @@ export interface Codec<T> {
   encode(value: T, into?: Uint8Array, offset?: number): Uint8Array;
 }
 
-const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LE = LITTLE_ENDIAN;
 
 const SCALAR_SIZE: Record<Scalar, number> = { u8: 1, i8: 1, u16: 2, i16: 2, u32: 4, i32: 4, u64: 8, i64: 8, f32: 4, f64: 8, bool: 1 };
 

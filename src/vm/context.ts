@@ -252,4 +252,4 @@ export class SkBuff {
   }
 }
 
-export { XDP_DATA_MAX };
+export { ETH_HLEN, XDP_DATA_MAX };

@@ -11,7 +11,7 @@ import type { Btf } from '../btf/btf.js';
 import { CoreResolver, applyCoreRelocations, essentialName } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
-import { type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, xdpContext } from './context.js';
+import { ETH_HLEN, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, xdpContext } from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
@@ -642,7 +642,9 @@ const csumAdd32 = (a: number, b: number): number => {
   return (r + (r < b ? 1 : 0)) >>> 0;
 };
 const csumSub32 = (a: number, b: number): number => csumAdd32(a, ~b >>> 0);
-const csumFold = (x: number): number => ((((~x >>> 0) - (((x >>> 16) | (x << 16)) >>> 0)) >>> 0) >>> 16) & 0xffff;
+/** A u32 with its halves swapped (ror32 by 16): both folds to 16 bits add it. */
+const ror16 = (x: number): number => ((x >>> 16) | (x << 16)) >>> 0;
+const csumFold = (x: number): number => ((((~x >>> 0) - ror16(x)) >>> 0) >>> 16) & 0xffff;
 const csum16Add = (a: number, b: number): number => {
   const r = (a + b) & 0xffff;
   return (r + (r < b ? 1 : 0)) & 0xffff;
@@ -740,27 +742,19 @@ function csumPartial(b: Uint8Array, seed: number): number {
   return r === 0 && sum !== 0 ? 0xffffffff : r;
 }
 
-/** One's-complement 32-bit addition. */
-function csumAdd(a: number, b: number): number {
-  const s = a + b;
-  return s > 0xffffffff ? s - 0xffffffff : s;
-}
-
 /** csum_from32to16: fold a 32-bit sum to 16 bits (0xffff stays 0xffff, 0 only from 0). */
 function csumFrom32to16(x: number): number {
-  const rotated = ((x >>> 16) | (x << 16)) >>> 0;
-  return ((x + rotated) >>> 16) & 0xffff;
+  return ((x + ror16(x)) >>> 16) & 0xffff;
 }
 
 function csumDiff(from: Uint8Array, to: Uint8Array, seed: number): number {
   if (to.length === 0 && from.length > 0) return csumFrom32to16(~csumPartial(from, ~seed >>> 0) >>> 0);
   if (from.length === 0) return csumFrom32to16(csumPartial(to, seed));
-  return csumFrom32to16(csumAdd(csumPartial(to, seed), ~csumPartial(from, 0) >>> 0));
+  return csumFrom32to16(csumAdd32(csumPartial(to, seed), ~csumPartial(from, 0) >>> 0));
 }
 
 const SKF_NET_OFF = -0x100000;
 const SKF_LL_OFF = -0x200000;
-const ETH_HLEN = 14;
 
 /**
  * LD_ABS/LD_IND as the kernel's bpf_skb_load_helper_8/16/32 answer them on a

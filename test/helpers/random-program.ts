@@ -18,7 +18,7 @@
 // refuses is avoided by construction: division by an immediate 0, shifts by
 // an immediate out of range, unaligned stack access.
 
-import type { Insn } from '../../src/asm/insn.js';
+import { type Insn, slotCount, slots } from '../../src/asm/insn.js';
 import * as op from '../../src/asm/opcode.js';
 import type { Rng } from './fuzz.js';
 
@@ -114,8 +114,6 @@ function straight(rng: Rng): Insn {
   }
 }
 
-const slotsOf = (i: Insn) => (i.code === op.LD_IMM64 ? 2 : 1);
-
 /** The body: `n` instructions, about one in six a conditional forward jump over the next few. */
 function body(rng: Rng, n: number): Insn[] {
   const out: (Insn & { skip?: number })[] = [];
@@ -134,7 +132,7 @@ function body(rng: Rng, n: number): Insn[] {
   return out.map((insn, k) => {
     if (insn.skip === undefined) return insn;
     let off = 0;
-    for (let j = k + 1; j <= k + insn.skip; j++) off += slotsOf(out[j]!);
+    for (let j = k + 1; j <= k + insn.skip; j++) off += slots(out[j]!);
     const { skip: _skip, ...rest } = insn;
     return { ...rest, off };
   });
@@ -384,7 +382,7 @@ export function randomMapProgram(rng: Rng, ops: number, helperId: (name: string)
   const insns: Insn[] = [movReg(6, 1), mov64(7, rng.int(1000))];
   const loadMap = (dst: number) => {
     // Relocations count 8-byte slots (each ld_imm64 before takes two).
-    mapLoads.push(insns.reduce((n, i) => n + (i.code === op.LD_IMM64 ? 2 : 1), 0));
+    mapLoads.push(slotCount(insns));
     insns.push({ code: op.LD_IMM64, dst, src: 0, off: 0, imm: 0, imm2: 0 });
   };
   const fold = () => insns.push({ code: op.BPF_ALU64 | op.BPF_MUL | op.BPF_K, dst: 7, src: 0, off: 0, imm: 31 }, { code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_X, dst: 7, src: 0, off: 0, imm: 0 });

@@ -18,7 +18,7 @@ import { describe, expect, it } from 'vitest';
 import { BpfObjectSpec } from '../../src/collection.js';
 import { BpfError } from '../../src/errors.js';
 import { insnText } from '../../src/asm/disasm.js';
-import { encode, type Insn } from '../../src/asm/insn.js';
+import { encode, type Insn, slotCount, withSlots } from '../../src/asm/insn.js';
 import * as op from '../../src/asm/opcode.js';
 import {
   BODY_REGS,
@@ -126,10 +126,9 @@ const isBody = (insns: Insn[], i: number) => i >= PROLOGUE && i < insns.length -
 
 function listing(insns: Insn[], first = 0): string {
   const lines: string[] = [];
-  let slot = first;
-  for (const i of insns) {
+  for (const [s, i] of withSlots(insns)) {
+    const slot = first + s;
     if (i !== NOP) lines.push(`  ${String(slot).padStart(3)}: ${insnText(i, undefined, slot)}`);
-    slot += i.code === op.LD_IMM64 ? 2 : 1;
   }
   return lines.join('\n');
 }
@@ -209,11 +208,7 @@ function skippedByVerifier(insns: Insn[], input: Buffer): number[] {
 }
 
 function indexOfSlot(insns: Insn[], slot: number): number {
-  let s = 0;
-  for (let i = 0; i < insns.length; i++) {
-    if (s === slot) return i;
-    s += insns[i]!.code === op.LD_IMM64 ? 2 : 1;
-  }
+  for (const [s, , i] of withSlots(insns)) if (s === slot) return i;
   throw new Error(`no instruction at slot ${slot}`);
 }
 
@@ -226,7 +221,7 @@ function indexOfSlot(insns: Insn[], slot: number): number {
 function probeOperands(insns: Insn[], jumpSlot: number, input: Buffer): [bigint, bigint] {
   const at = indexOfSlot(insns, jumpSlot);
   const j = insns[at]!;
-  const end = insns.reduce((n, i) => n + (i.code === op.LD_IMM64 ? 2 : 1), 0);
+  const end = slotCount(insns);
   const store = (src: number, off: number): Insn => ({ code: op.BPF_STX | op.BPF_MEM | op.BPF_DW, dst: 9, src, off, imm: 0 });
   const ja = (from: number, to: number): Insn => ({ code: op.BPF_JMP | op.BPF_JA, dst: 0, src: 0, off: to - from - 1, imm: 0 });
   const probe = [

@@ -6,7 +6,7 @@
 
 import { readFileSync } from 'node:fs';
 import { warnLoad } from '../load-warnings.js';
-import { BpfObjectSpec, openObject, progTypeNumber, type ProgramTypeOption } from '../../collection.js';
+import { BpfObjectSpec, openObject, progTypeNumber } from '../../collection.js';
 import { parseDataFile } from '../../asm/data-file.js';
 import { basename } from 'node:path';
 import { applyMaxEntries, MAX_ENTRIES_OPTION } from '../max-entries.js';
@@ -139,13 +139,7 @@ function asmSpec(path: string, type: string): BpfObjectSpec {
       .replace(/\.[^.]*$/, '')
       .replace(/[^A-Za-z0-9_.]/g, '_') || 'asm'
   ).slice(0, 15);
-  return BpfObjectSpec.fromInstructions(parseDataFile(text, path).bytes, { type: programTypeOption(type), name, label: path });
-}
-
-/** --type as a program type: a name bpftool uses (xdp, sched_cls or tc, socket_filter, …). */
-function programTypeOption(type: string): ProgramTypeOption {
-  progTypeNumber(type); // USAGE error naming an unknown type
-  return type as ProgramTypeOption;
+  return BpfObjectSpec.fromInstructions(parseDataFile(text, path).bytes, { type: progTypeNumber(type), name, label: path });
 }
 
 function readText(file: string): string {
