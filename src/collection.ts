@@ -21,7 +21,7 @@ import { ExternResolver, kconfigValue } from './programs/externs.js';
 import { resolveAttachTarget } from './programs/attach-target.js';
 import { MapSpecHandle } from './object/map-sizing.js';
 import { programClosure } from './object/needs.js';
-import { createStructOpsMap, structOpsKernel, structOpsLink, structOpsMemberIndex, structOpsValue, type StructOpsKernel } from './struct-ops.js';
+import { createStructOpsMap, structOpsKernel, structOpsLink, structOpsMemberIndex, structOpsRegisterError, structOpsValue, type StructOpsKernel } from './struct-ops.js';
 import { assertAttachTypeKnown } from './programs/refusal.js';
 import { needsAttachBtf } from './object/section-names.js';
 import { BpfProgram } from './programs/program.js';
@@ -38,7 +38,7 @@ import { LITTLE_ENDIAN } from './sys/endian.js';
 import { Fd } from './sys/fd.js';
 import { BPF_F_MMAPABLE, BPF_MAP_TYPE, BPF_PROG_TYPE, PROG_TYPE_NAMES, type ProgTypeName } from './uapi/bpf.js';
 import { BpfSyscallError } from './sys/syscall-error.js';
-import { EINVAL } from './sys/errno.js';
+import { EBUSY, EINVAL } from './sys/errno.js';
 const { rmSync } = process.getBuiltinModule('node:fs');
 const { join } = process.getBuiltinModule('node:path');
 
@@ -71,6 +71,13 @@ export interface LoadOptions {
    * maps all of these use; other maps are not created (test-run uses this).
    */
   onlyNeeded?: boolean;
+  /**
+   * false: create struct_ops maps and load their programs without registering
+   * them with the kernel, as libbpf's load does (its attach registers);
+   * registerStructOps() does it later. Default: register each map whose
+   * programs were all loaded.
+   */
+  registerStructOps?: boolean;
   /** freplace programs: the program whose function they replace (fd), and the function when the section does not name it. */
   freplace?: { progFd: number; func?: string };
 }
@@ -313,6 +320,8 @@ export class BpfCollection {
   readonly structOpsLinks = new Map<string, Fd>();
   /** .struct_ops maps registered by their update: the kernel holds them until key 0 is deleted. */
   readonly #registeredStructOps: BpfMap[] = [];
+  /** struct_ops maps created and not registered yet, with the kernel struct each implements. */
+  readonly #pendingStructOps = new Map<string, { spec: MapSpec; kernel: StructOpsKernel }>();
   /** Programs of the object that were not loaded, and why. */
   readonly skipped: { name: string; section: string; reason: string }[] = [];
   /** The object, for typedMap(); its BTF with DATASEC sizes filled in is parsed on first use. */
@@ -388,6 +397,7 @@ export class BpfCollection {
     const structOps = new Map<string, StructOpsKernel>();
     for (const m of file.maps) {
       if (needed && !needed.maps.has(m.name)) continue;
+      if (m.autocreate === false) continue;
       if (m.style === 'struct_ops') {
         // Created against the kernel's bpf_struct_ops_<name>; filled once its programs exist.
         const k = structOpsKernel(m, file.path);
@@ -430,8 +440,9 @@ export class BpfCollection {
     const mapFds = new Map<string, number>();
     for (const [name, m] of this.maps) mapFds.set(name, m.fd.value);
     // Arena globals go to the end of the object's one arena, as libbpf places them.
-    const arena = file.arenaData ? [...this.maps.values()].find((m) => m.type === BPF_MAP_TYPE.ARENA) : undefined;
-    const arenaDataOffset = arena ? arena.placeArenaGlobals(file.arenaData!) : undefined;
+    const arena = file.arenaData ? [...this.maps].find(([, m]) => m.type === BPF_MAP_TYPE.ARENA) : undefined;
+    const arenaMapExtra = arena && file.maps.find((m) => m.name === arena[0])?.mapExtra;
+    const arenaDataOffset = arena ? arena[1].placeArenaGlobals(file.arenaData!, arenaMapExtra) : undefined;
     const override = opts.programType !== undefined ? progTypeNumber(opts.programType) : undefined;
     /** The created .struct_ops map that puts program `name` in one of its members, if any. */
     const structOpsOwner = (name: string) => file.maps.find((m) => structOps.has(m.name) && m.structOps!.funcs.some((f) => f.program === name));
@@ -464,15 +475,26 @@ export class BpfCollection {
       if (type === BPF_PROG_TYPE.STRUCT_OPS) {
         const owner = structOpsOwner(p.name);
         if (!owner) {
+          const off = file.maps.find((m) => m.autocreate === false && m.structOps?.funcs.some((f) => f.program === p.name));
+          const reason = off
+            ? `used only by struct_ops map ${off.name}, which is not created unless asked for (spec.map('${off.name}').autocreate = true)`
+            : 'struct_ops program not used by any loaded .struct_ops map';
           if (wanted && opts.programs?.includes(p.name) && !needed) {
-            throw new BpfError('ATTACH_TARGET', `${file.path}: struct_ops program ${p.name} is not used by any .struct_ops map of the object, so it has no kernel struct to load against`);
+            throw new BpfError(
+              'ATTACH_TARGET',
+              `${file.path}: struct_ops program ${p.name} has no kernel struct to load against: it is ${off ? reason : 'not used by any .struct_ops map of the object'}`,
+            );
           }
-          this.skipped.push({ name: p.name, section: p.section, reason: 'struct_ops program not used by any loaded .struct_ops map' });
+          this.skipped.push({ name: p.name, section: p.section, reason });
           continue;
         }
         const k = structOps.get(owner.name)!;
         const member = owner.structOps!.funcs.find((f) => f.program === p.name)!.member;
         structOpsTarget = { attachBtfId: k.struct.id, member: structOpsMemberIndex(k, member, file.path, owner.name) };
+      }
+      const off = p.relocations.find((r) => (r.kind === 'map_fd' || r.kind === 'map_value') && file.maps.some((m) => m.name === r.map && m.autocreate === false));
+      if (off && 'map' in off) {
+        throw new BpfError('MAP_NOT_FOUND', `${file.path}: program ${p.name} uses map ${off.map}, which is not created unless asked for: set spec.map('${off.map}').autocreate = true before load`);
       }
       if (p.expectedAttachType !== null) assertAttachTypeKnown(p.expectedAttachType, `${file.path}: program ${p.name} (section "${p.section}")`);
       // tracing/LSM/freplace: the kernel function or type the section names.
@@ -511,14 +533,12 @@ export class BpfCollection {
       }
     }
 
-    // struct_ops: the value with program fds; updating registers it (.struct_ops.link: a bpf_link does).
-    for (const [name, k] of structOps) {
+    // struct_ops: registered now when all their programs were loaded (libbpf waits for attach:
+    // registerStructOps: false, then registerStructOps()); the others wait for registerStructOps(name).
+    for (const [name, kernel] of structOps) {
       const m = file.maps.find((x) => x.name === name)!;
-      const progFds = new Map([...this.programs].map(([n, p]) => [n, p.fd.value]));
-      const map = this.maps.get(name)!;
-      map.set(0, structOpsValue(m, k, file.btf!, progFds, file.path));
-      if (m.structOps!.link) this.structOpsLinks.set(name, structOpsLink(map, name));
-      else this.#registeredStructOps.push(map);
+      this.#pendingStructOps.set(name, { spec: m, kernel });
+      if (opts.registerStructOps !== false && m.structOps!.funcs.every((f) => this.programs.has(f.program))) this.registerStructOps(name);
     }
 
     if (opts.pinMaps) {
@@ -619,6 +639,54 @@ export class BpfCollection {
     }
     this.#globals = buildGlobals(sections, file.btf);
     return this.#globals;
+  }
+
+  /** struct_ops maps created and not registered: loaded with registerStructOps: false, or some of their programs were not loaded. */
+  get unregisteredStructOps(): string[] {
+    return [...this.#pendingStructOps.keys()];
+  }
+
+  /**
+   * Register struct_ops maps left unregistered at load (all of them, or the
+   * one named): the map's value with its programs' fds registers a
+   * .struct_ops map; a .struct_ops.link map also gets its bpf_link
+   * (structOpsLinks). close() unregisters them again.
+   */
+  registerStructOps(name?: string): void {
+    this.#checkOpen(name === undefined ? 'registerStructOps' : `struct_ops map ${name}`);
+    if (name !== undefined && !this.#pendingStructOps.has(name)) {
+      const known = this.#file?.maps.some((m) => m.name === name && m.style === 'struct_ops');
+      if (!known || !this.maps.has(name))
+        throw new BpfError('MAP_NOT_FOUND', `${this.path}: no struct_ops map named ${name} was created (unregistered: ${this.unregisteredStructOps.join(', ') || 'none'})`);
+      throw new BpfError('ALREADY_ATTACHED', `${this.path}: struct_ops map ${name} is already registered`);
+    }
+    for (const n of name === undefined ? [...this.#pendingStructOps.keys()] : [name]) {
+      const { spec, kernel } = this.#pendingStructOps.get(n)!;
+      const so = spec.structOps!;
+      const missing = so.funcs.find((f) => !this.programs.has(f.program));
+      if (missing) {
+        throw new BpfError(
+          'PROGRAM_NOT_FOUND',
+          `${this.path}: struct_ops map ${n} needs program ${missing.program} (member ${missing.member}), which was not loaded: load it too (programs option; CLI --program)`,
+        );
+      }
+      const progFds = new Map([...this.programs].map(([p, prog]) => [p, prog.fd.value]));
+      const map = this.maps.get(n)!;
+      const value = structOpsValue(spec, kernel, this.#file!.btf!, progFds, this.path);
+      try {
+        try {
+          map.set(0, value);
+        } catch (e) {
+          // A .struct_ops.link map's value is set once: a retry after a failed link finds it set.
+          if (!(so.link && e instanceof BpfSyscallError && e.errno === EBUSY)) throw e;
+        }
+        if (so.link) this.structOpsLinks.set(n, structOpsLink(map, n));
+      } catch (e) {
+        throw structOpsRegisterError(e, this.path, n, so.typeName);
+      }
+      if (!so.link) this.#registeredStructOps.push(map);
+      this.#pendingStructOps.delete(n);
+    }
   }
 
   program(name: string): BpfProgram {

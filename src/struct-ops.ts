@@ -17,6 +17,8 @@ import { essentialName } from './object/core/names.js';
 import { mapCreate } from './sys/map-attr.js';
 import { linkCreate } from './sys/link-attr.js';
 import { BPF_ATTACH_TYPE, BPF_MAP_TYPE } from './uapi/bpf.js';
+import { BpfSyscallError } from './sys/syscall-error.js';
+import { EACCES, EEXIST, EINVAL, EPERM, isNotSupported } from './sys/errno.js';
 const { release } = process.getBuiltinModule('node:os');
 
 export interface StructOpsKernel {
@@ -107,4 +109,26 @@ export function structOpsValue(spec: MapSpec, k: StructOpsKernel, objBtf: Btf, p
 export function structOpsLink(map: BpfMap, name: string): Fd {
   const raw = linkCreate({ progFd: map.fd.value, target: 0, attachType: BPF_ATTACH_TYPE.STRUCT_OPS }, `struct_ops map ${name}`);
   return new Fd(raw, `struct_ops link ${name}`);
+}
+
+/**
+ * Registering a struct_ops map failed (its update, or its link): say what the
+ * kernel's answer means and how to load without registering. Permission
+ * errors keep their own message, which names the capability.
+ */
+export function structOpsRegisterError(e: unknown, source: string, map: string, struct: string): unknown {
+  if (!(e instanceof BpfSyscallError) || e.errno === EPERM || e.errno === EACCES) return e;
+  const why =
+    e.errno === EEXIST
+      ? `one of that name is already registered (a struct ${struct} names itself, e.g. a congestion control's name)`
+      : isNotSupported(e.errno)
+        ? `this kernel lets BPF programs implement struct ${struct} but does not register it (e.g. bpf_dummy_ops, which exists for test runs)`
+        : e.errno === EINVAL
+          ? `the kernel's checks of struct ${struct} refused it (e.g. a member it requires is not set)`
+          : e.message;
+  return new BpfError(
+    e.errno === EEXIST ? 'ALREADY_ATTACHED' : 'SYSCALL',
+    `${source}: the kernel would not register struct_ops map ${map} (${e.errnoName}): ${why}; to load its programs without registering it, pass registerStructOps: false`,
+    { cause: e },
+  );
 }

@@ -7,7 +7,7 @@ import * as cmd from '../sys/bpf-cmd.js';
 import { checkPinPath, pinFd } from '../sys/bpffs.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { availableMemory } from '../sys/meminfo.js';
-import { EINVAL, ENOENT, ENOSPC, isNotSupported } from '../sys/errno.js';
+import { EEXIST, EINVAL, ENOENT, ENOSPC, isNotSupported } from '../sys/errno.js';
 import * as ffi from '../sys/ffi.js';
 import { Fd, fdKind } from '../sys/fd.js';
 import { mapInfo, type MapInfo } from '../sys/info.js';
@@ -763,17 +763,40 @@ export class BpfMap implements Disposable {
   }
 
   /**
+   * An arena with map_extra lives at that user address in every process that
+   * maps it, and the kernel takes no other: map it there, never over memory
+   * this process already uses (MAP_FIXED_NOREPLACE, where libbpf uses
+   * MAP_FIXED), to write its globals.
+   */
+  #mapArenaAt(address: bigint): void {
+    const m = ffi.mmap(this.maxEntries * ffi.pageSize(), ffi.PROT_READ | ffi.PROT_WRITE, ffi.MAP_SHARED | ffi.MAP_FIXED_NOREPLACE, this.fd.value, 0, address);
+    if (typeof m === 'number') {
+      const e = new BpfSyscallError(cmd.BPF_MAP_CREATE, -m, `map "${this.name}": mmap of the arena at its map_extra 0x${address.toString(16)}`);
+      if (e.errno !== EEXIST) throw e;
+      throw new BpfError(
+        'MAP_INVALID',
+        `map "${this.name}": its map_extra puts the arena at 0x${address.toString(16)}, where this process already has memory (another arena with that map_extra, still open?): close that one first, or give the object another address (__ulong(map_extra, …)) or none`,
+        { cause: e },
+      );
+    }
+    if (m.address !== address) {
+      ffi.munmap(m);
+      throw new BpfError('MAP_INVALID', `map "${this.name}": the kernel mapped the arena at 0x${m.address.toString(16)}, not at its map_extra 0x${address.toString(16)}`);
+    }
+    this.#arena = m;
+  }
+
+  /**
    * @internal Put an object's arena globals (`initial`, the .addr_space.1 bytes) at
    * the end of this arena, where libbpf puts them; returns their offset in it.
-   * The arena must be mapped (created here without map_extra).
+   * An arena with map_extra is mapped at that address first.
    */
-  placeArenaGlobals(initial: Uint8Array): number {
+  placeArenaGlobals(initial: Uint8Array, mapExtra?: bigint): number {
     const page = ffi.pageSize();
     const size = this.maxEntries * page;
     const need = Math.ceil(initial.byteLength / page) * page;
-    if (!this.#arena) {
-      throw new BpfError('MAP_INVALID', `map "${this.name}": arena globals need the arena mapped by the loader; declare it without map_extra (a fixed user address is not supported for them yet)`);
-    }
+    if (!this.#arena && mapExtra) this.#mapArenaAt(mapExtra);
+    if (!this.#arena) throw new BpfError('MAP_INVALID', `map "${this.name}": the arena is not mapped, so its globals have nowhere to go`);
     if (need > size) throw new BpfError('MAP_SIZE', `map "${this.name}": the arena's ${this.maxEntries} pages cannot hold its ${initial.byteLength} bytes of globals: raise max_entries`);
     const offset = size - need;
     new Uint8Array(this.#arena.buffer, offset, initial.byteLength).set(initial);

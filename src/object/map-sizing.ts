@@ -1,8 +1,9 @@
 // Sizing maps before they are created: objects such as xdp-bench or
 // xdp-monitor leave max_entries 0 for the loader to fill in, and users resize
 // tables to fit their traffic. A MapSpecHandle changes one MapSpec of a
-// not-yet-loaded object, refusing sizes the kernel would refuse anyway or
-// that make no sense for the map's type.
+// not-yet-loaded object (its size; whether it is created at all), refusing
+// sizes the kernel would refuse anyway or that make no sense for the map's
+// type.
 
 import { BpfError } from '../errors.js';
 import { BPF_MAP_TYPE as M, mapTypeName } from '../uapi/bpf.js';
@@ -76,6 +77,20 @@ export class MapSpecHandle {
       this.#fail(`a ring buffer's max_entries is its size in bytes and must be a power of two (and a multiple of the page size), got ${n}`);
     }
     s.maxEntries = n;
+  }
+
+  /**
+   * false: not created at load, and programs that use it cannot load (libbpf's
+   * bpf_map__set_autocreate). Maps in SEC("?.struct_ops") start false; set
+   * true to create one and load its programs.
+   */
+  get autocreate(): boolean {
+    return this.#spec.autocreate !== false;
+  }
+
+  set autocreate(v: boolean) {
+    if (typeof v !== 'boolean') throw new BpfError('USAGE', `${this.#source}: map ${this.#spec.name}: autocreate is true or false, got ${String(v)}`);
+    this.#spec.autocreate = v;
   }
 
   get valueSize(): number {

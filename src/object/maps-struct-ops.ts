@@ -4,6 +4,8 @@
 // R_BPF_64_ABS64 relocations to programs in "struct_ops/…" sections; its
 // other members (a name, flags) are plain bytes. The kernel map's value is
 // the kernel's own `struct bpf_struct_ops_<name>`, known only at load.
+// libbpf's "?.struct_ops" and "?.struct_ops.link" hold maps not created
+// unless asked for (autocreate false), with their programs.
 
 import { BpfError } from '../errors.js';
 import type { Btf } from '../btf/btf.js';
@@ -16,8 +18,10 @@ import { BPF_MAP_TYPE } from '../uapi/bpf.js';
 /** BPF_F_LINK: a .struct_ops.link map is registered by BPF_LINK_CREATE, not by its update. */
 export const BPF_F_LINK = 1 << 13;
 
+const STRUCT_OPS_SECTIONS: ReadonlySet<string> = new Set(['.struct_ops', '.struct_ops.link', '?.struct_ops', '?.struct_ops.link']);
+
 export function isStructOpsSection(s: ElfSection): boolean {
-  return s.name === '.struct_ops' || s.name === '.struct_ops.link';
+  return STRUCT_OPS_SECTIONS.has(s.name);
 }
 
 export function readStructOpsMaps(elf: ElfFile, sec: ElfSection, btf: Btf | null, symbols: ElfSymbol[], relocs: ElfRelocation[]): MapSpec[] {
@@ -41,7 +45,7 @@ export function readStructOpsMaps(elf: ElfFile, sec: ElfSection, btf: Btf | null
       if (!m) throw new BpfError('MAP_INVALID', `${elf.path}: struct_ops map ${sym.name}: a function pointer at byte ${at / 8} is not at a member of struct ${st.name}`);
       funcs.push({ member: m.name, program: r.symbol.name });
     }
-    const link = sec.name === '.struct_ops.link';
+    const link = sec.name.endsWith('.link');
     return {
       name: sym.name,
       type: BPF_MAP_TYPE.STRUCT_OPS,
@@ -55,6 +59,7 @@ export function readStructOpsMaps(elf: ElfFile, sec: ElfSection, btf: Btf | null
       btfKeyTypeId: 0,
       btfValueTypeId: 0,
       freeze: false,
+      ...(sec.name.startsWith('?') ? { autocreate: false } : {}),
       structOps: { typeName: st.name, btfTypeId: st.id, data: sec.data.slice(sym.value, sym.value + st.size), funcs, link },
     } satisfies MapSpec;
   });

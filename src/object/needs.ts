@@ -1,7 +1,9 @@
 // What loading some programs of an object needs: the maps their
 // instructions refer to, the maps and programs those maps are declared to
 // hold (tail-call targets in prog arrays, inner maps), transitively.
-// Subprograms are already linked into each program. Lets `test-run` load
+// A struct_ops program needs the map that names it (not the map's other
+// programs, which only registering needs). Subprograms are already linked
+// into each program. Lets `test-run` load
 // one program without the rest of the object (whose other programs may be
 // ones this kernel refuses, or whose other maps still need sizing).
 
@@ -19,6 +21,8 @@ export function programClosure(file: BpfObjectFile, names: readonly string[]): {
       programs.add(p);
       const spec = file.programs.find((x) => x.name === p);
       for (const r of spec?.relocations ?? []) if (r.kind === 'map_fd' || r.kind === 'map_value') mapQueue.push(r.map);
+      // A struct_ops program loads against the kernel struct its map implements.
+      for (const m of file.maps) if (m.structOps?.funcs.some((f) => f.program === p)) mapQueue.push(m.name);
       continue;
     }
     const m = mapQueue.pop()!;

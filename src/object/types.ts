@@ -52,6 +52,11 @@ export interface MapSpec {
    * object, the variable's bytes, which member each program fills, and whether a bpf_link registers it.
    */
   structOps?: { typeName: string; btfTypeId: number; data: Uint8Array; funcs: { member: string; program: string }[]; link: boolean };
+  /**
+   * false: not created at load unless set true first (libbpf's bpf_map__set_autocreate);
+   * maps in `SEC("?.struct_ops")` start so, and their programs load only with them.
+   */
+  autocreate?: boolean;
   /** Declared initial contents (BTF `values = { … }`): slot -> name of a map or program. */
   contents?: { key: number; target: string; kind: 'map' | 'program' }[];
 }

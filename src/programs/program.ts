@@ -12,6 +12,9 @@ import { pinFd } from '../maps/pin.js';
 import { checkU32 } from '../maps/map.js';
 import { type XlatedProgram, xlatedProgram } from './xlated.js';
 
+/** Program types the kernel test-runs on a context alone (no packet, no repeat). */
+const CONTEXT_ONLY: ReadonlySet<number> = new Set([BPF_PROG_TYPE.SYSCALL, BPF_PROG_TYPE.RAW_TRACEPOINT, BPF_PROG_TYPE.STRUCT_OPS]);
+
 export { XDP_ACTIONS, verdictName } from '../uapi/bpf.js';
 
 export interface TestRunOptions {
@@ -88,14 +91,16 @@ export class BpfProgram {
   }
 
   /**
-   * BPF_PROG_TEST_RUN on a frame (XDP, TC, socket filter, …). Syscall and raw
-   * tracepoint programs take no frame, only `ctx` (their arguments; a syscall
-   * program's context comes back in `ctxOut`): pass an empty `data`.
+   * BPF_PROG_TEST_RUN on a frame (XDP, TC, socket filter, …). Syscall, raw
+   * tracepoint and struct_ops programs take no frame, only `ctx` (their
+   * arguments, u64 each; a syscall program's context comes back in
+   * `ctxOut`): pass an empty `data`. The kernel test-runs struct_ops
+   * programs of bpf_dummy_ops only.
    */
   testRun(data: Uint8Array, opts: TestRunOptions = {}): ProgramTestRun {
     // repeat is a __u32: -1 would become 4294967295 runs and block this thread for minutes.
     if (opts.repeat !== undefined) checkU32(opts.repeat, 'repeat', `program ${this.name}: testRun`);
-    if (this.type === BPF_PROG_TYPE.SYSCALL || this.type === BPF_PROG_TYPE.RAW_TRACEPOINT) {
+    if (CONTEXT_ONLY.has(this.type)) {
       if (data.byteLength > 0 || (opts.repeat ?? 1) > 1) {
         throw new BpfError('USAGE', `program ${this.name}: a ${this.typeName} program runs on its context only (testRun(new Uint8Array(0), { ctx })), once`);
       }

@@ -291,10 +291,10 @@ export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 
-/** mmap(2) of `length` bytes of `fd` at `offset`; returns the mapping or -errno. */
-export function mmap(length: number, prot: number, flags: number, fd: number, offset: number): Mapping | number {
+/** mmap(2) of `length` bytes of `fd` at `offset` (at address `at`, for MAP_FIXED_NOREPLACE); returns the mapping or -errno. */
+export function mmap(length: number, prot: number, flags: number, fd: number, offset: number, at: bigint | null = null): Mapping | number {
   const l = lib();
-  const p = l.mmap(null, length, prot, flags, fd, offset);
+  const p = l.mmap(at, length, prot, flags, fd, offset);
   // MAP_FAILED is (void *)-1.
   const addr = p === null ? 0n : l.koffi.address(p);
   if (addr === 0n || addr === 0xffffffffffffffffn) return -errno();
@@ -307,6 +307,8 @@ export function munmap(m: Mapping): number {
 
 const MAP_PRIVATE = 2;
 const MAP_FIXED = 0x10;
+/** MAP_FIXED that fails (EEXIST) rather than replace whatever is mapped there. */
+export const MAP_FIXED_NOREPLACE = 0x100000;
 const MAP_ANONYMOUS = 0x20;
 
 /** Private zeroed memory (mmap MAP_PRIVATE|MAP_ANONYMOUS, read-write); the mapping or -errno. */

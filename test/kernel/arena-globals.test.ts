@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openObject } from '../../src/collection.js';
+import type { BpfError } from '../../src/errors.js';
 import { FIXTURES } from '../helpers/oracle.js';
 import { describeRoot } from '../helpers/root.js';
 
@@ -44,5 +45,53 @@ describeRoot('arena globals in the kernel', () => {
     expect(p.info().tag).toBe(LIBBPF_TAG[v]);
     // hits * 10 + totals[2], hits 6, 7, 8: the initial values reached the program, and the arena keeps its writes.
     expect([1, 2, 3].map(() => p.testRun(new Uint8Array(0)).retval)).toEqual([63, 73, 83]);
+  });
+});
+
+describeRoot('arena globals in an arena with a fixed address (map_extra)', () => {
+  const fixed = (v: string) => join(FIXTURES, `arena_fixed${v}.o`);
+  // libbpf 1.5's tags for the same objects (bpf_object__load, bpf_prog_get_info_by_fd).
+  const LIBBPF_TAG: Record<string, string> = { '': '912f531016b08b17', '.clang19': '912f531016b08b17', '.clang14': '09bec662355543aa' };
+  /** Lines of /proc/self/maps that start at `address`. */
+  const mappedAt = (address: bigint) =>
+    readFileSync('/proc/self/maps', 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith(`${address.toString(16)}-`));
+
+  it.each(['', '.clang19', '.clang14'])("arena_fixed%s.o: libbpf's instructions; count starts at 40, table[1] is 200", (v) => {
+    // bpftool's dump of the object's BTF: map_extra's enum value, 1 << 44 (clang 14
+    // writes a 64-bit enum value as 0, so its arena has no fixed address).
+    const value = /ENUM(?:64)? '\(anon\)' encoding=\w+ size=8 vlen=1\n\t'__unique_value\w*' val=(\d+)(?:ULL)?\n/.exec(readFileSync(join(FIXTURES, `arena_fixed${v}.btf.txt`), 'utf8'));
+    expect(BigInt(value![1]!)).toBe(v === '.clang14' ? 0n : 1n << 44n);
+    expect(openObject(fixed(v)).map('arena').spec.mapExtra ?? 0n).toBe(BigInt(value![1]!));
+    const address = 1n << 44n;
+    {
+      using coll = openObject(fixed(v)).load();
+      const p = coll.program('step');
+      expect(p.info().tag).toBe(LIBBPF_TAG[v]);
+      expect([1, 2, 3].map(() => p.testRun(new Uint8Array(0)).retval)).toEqual([242, 244, 246]);
+      // clang 14: no fixed address, and its globals are in .data.
+      const lines = mappedAt(address);
+      if (v === '.clang14') expect(lines).toEqual([]);
+      else {
+        // Mapped shared, where map_extra says, for the arena's 4 pages.
+        expect(lines.length).toBe(1);
+        const [range, perms] = lines[0]!.split(' ');
+        const [from, to] = range!.split('-').map((x) => BigInt(`0x${x}`));
+        expect([to! - from!, perms]).toEqual([4n * 4096n, 'rw-s']);
+        // A second load of it while this one is open would need the same address: refused, nothing replaced.
+        let err: BpfError | undefined;
+        try {
+          openObject(fixed(v)).load();
+        } catch (e) {
+          err = e as BpfError;
+        }
+        expect(err?.code).toBe('MAP_INVALID');
+        expect(err?.message).toMatch(/^map "arena": its map_extra puts the arena at 0x100000000000, where this process already has memory/);
+        expect(p.testRun(new Uint8Array(0)).retval).toBe(248);
+      }
+    }
+    // Closed: the address is free again.
+    expect(mappedAt(address)).toEqual([]);
   });
 });

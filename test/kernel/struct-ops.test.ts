@@ -8,13 +8,15 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
-import { openObject } from '../../src/collection.js';
+import { type BpfObjectSpec, openObject } from '../../src/collection.js';
 import { BpfError } from '../../src/errors.js';
 import { createNetns, deleteNetns, withNetns } from '../../src/netns.js';
 import { inNetns } from '../helpers/topology.js';
 import { linkInfo } from '../../src/sys/info.js';
 import { describeRoot } from '../helpers/root.js';
 import { uniqueName } from '../helpers/cli.js';
+import { allocNative } from '../../src/sys/ffi.js';
+import { BpfSyscallError } from '../../src/sys/syscall-error.js';
 
 const AVAILABLE = '/proc/sys/net/ipv4/tcp_available_congestion_control';
 const available = () => readFileSync(AVAILABLE, 'utf8').trim().split(/\s+/);
@@ -28,6 +30,19 @@ function memberOffset(dump: string, member: string): number {
   const start = dump.indexOf("STRUCT 'tcp_congestion_ops'");
   const m = new RegExp(`'${member}' type_id=\\d+ bits_offset=(\\d+)`).exec(dump.slice(start))!;
   return Number(m[1]) / 8;
+}
+
+/**
+ * Give the congestion control in `file`'s spec a name of our own (other runs
+ * may have theirs registered at the same time); returns it.
+ */
+function renameCc(spec: BpfObjectSpec, file: string): string {
+  const name = `bt${process.pid % 100000}_${Math.floor(Math.random() * 1e6)}`.slice(0, 15);
+  const data = spec.maps.find((x) => x.name === 'bpfts_cc')!.structOps!.data;
+  const at = memberOffset(readFileSync(file.replace(/\.o$/, '.btf.txt'), 'utf8'), 'name');
+  data.fill(0, at, at + 16);
+  data.set(Buffer.from(name), at);
+  return name;
 }
 
 // One TCP connection on 127.0.0.1 inside the namespace, 1 MiB from client to server.
@@ -48,11 +63,7 @@ describeRoot('struct_ops: a TCP congestion control in BPF', () => {
       expect(m.structOps!.typeName).toBe('tcp_congestion_ops');
       expect(m.structOps!.link).toBe(link);
       expect(m.structOps!.funcs.map((f) => f.member).sort()).toEqual(['cong_avoid', 'init', 'ssthresh', 'undo_cwnd']);
-      // A name of our own (other runs may have theirs registered at the same time).
-      const name = `bt${process.pid % 100000}_${Math.floor(Math.random() * 1e6)}`.slice(0, 15);
-      const at = memberOffset(readFileSync(file.replace(/\.o$/, '.btf.txt'), 'utf8'), 'name');
-      m.structOps!.data.fill(0, at, at + 16);
-      m.structOps!.data.set(Buffer.from(name), at);
+      const name = renameCc(spec, file);
       const ns = uniqueName('cc');
       let mapId = -1;
       createNetns(ns);
@@ -114,5 +125,167 @@ describeRoot('struct_ops: a TCP congestion control in BPF', () => {
     expect(coll.skipped.map((s) => s.name)).not.toContain(member.program);
     expect(coll.programs.has(member.program)).toBe(true);
     expect(available()).toContain('bpfts_cc');
+  });
+});
+
+/** bpftool's view of a struct_ops map's registration: BPF_STRUCT_OPS_STATE_INIT until registered, INUSE after. */
+const structOpsState = (mapId: number): string => {
+  // Asked by id, bpftool prints the map's info and its value as two objects, comma-separated.
+  const out = execFileSync('bpftool', ['struct_ops', 'dump', 'id', String(mapId), '-j'], { encoding: 'utf8' });
+  const dump = JSON.parse(`[${out}]`) as Record<string, { common?: { state: string } }>[];
+  return Object.values(dump[1]!)[0]!.common!.state;
+};
+
+/** The BpfError a call throws (fails the test when it throws nothing). */
+const thrown = (f: () => unknown): BpfError => {
+  try {
+    f();
+  } catch (e) {
+    return e as BpfError;
+  }
+  throw new Error('expected an error');
+};
+
+describeRoot('struct_ops maps loaded without registering them, as libbpf loads (it registers at attach)', () => {
+  // Tags libbpf 1.5 (Linux 6.12's tools/lib/bpf) gave these programs on this kernel:
+  // bpf_object__load of struct_ops_deferred.o, which creates the map and registers nothing.
+  const LIBBPF_TAGS = { scale_state: '112239e850c023fb', sum_args: '229255838da36552' };
+  const u64s = (...xs: bigint[]) => {
+    const b = Buffer.alloc(8 * xs.length);
+    xs.forEach((x, i) => b.writeBigUInt64LE(BigInt.asUintN(64, x), 8 * i));
+    return b;
+  };
+
+  for (const v of ['', '.clang14', '.clang19']) {
+    const file = `fixtures/struct_ops_deferred${v}.o`;
+
+    it(`${file}: bpf_dummy_ops, which the kernel will not register: a default load says so and how to load anyway`, () => {
+      const e = thrown(() => openObject(file).load());
+      expect(e.code).toBe('SYSCALL');
+      expect((e.cause as BpfSyscallError).errnoName).toBe('EOPNOTSUPP');
+      expect(e.message).toBe(
+        `${file}: the kernel would not register struct_ops map dummy (EOPNOTSUPP): this kernel lets BPF programs implement struct bpf_dummy_ops but does not register it (e.g. bpf_dummy_ops, which exists for test runs); to load its programs without registering it, pass registerStructOps: false`,
+      );
+    });
+
+    it(`${file}: registerStructOps: false creates the map and loads its programs (libbpf's tags), registers nothing; the kernel test-runs them`, () => {
+      using coll = openObject(file).load({ registerStructOps: false });
+      expect([...coll.programs.keys()].sort()).toEqual(['scale_state', 'sum_args']);
+      expect(Object.fromEntries([...coll.programs].map(([n, p]) => [n, p.info().tag]))).toEqual(LIBBPF_TAGS);
+      // The "?.struct_ops" map is not created, nor its program loaded (libbpf: autocreate 0, no tag).
+      expect([...coll.maps.keys()]).toEqual(['dummy']);
+      expect(coll.skipped).toEqual([
+        {
+          name: 'optional_state',
+          section: 'struct_ops/optional_state',
+          reason: "used only by struct_ops map dummy_optional, which is not created unless asked for (spec.map('dummy_optional').autocreate = true)",
+        },
+      ]);
+      expect(coll.unregisteredStructOps).toEqual(['dummy']);
+      const mapId = coll.map('dummy').info().id;
+      expect(bpftoolStructOps()).toContainEqual({ id: mapId, name: 'dummy', kernel_struct_ops: 'bpf_dummy_ops' });
+      expect(structOpsState(mapId)).toBe('BPF_STRUCT_OPS_STATE_INIT');
+
+      // test_1 with no state (a NULL pointer), then with one the kernel copies in and back out.
+      expect(coll.program('scale_state').testRun(new Uint8Array(0), { ctx: u64s(0n) }).retval).toBe(0x11);
+      const state = allocNative(4);
+      state.bytes.writeInt32LE(5);
+      expect(coll.program('scale_state').testRun(new Uint8Array(0), { ctx: u64s(state.address) }).retval).toBe(5 + 7);
+      expect(state.bytes.readInt32LE()).toBe(5 * 3 + 1);
+      // test_2(state, int a1, unsigned short a2, char a3, unsigned long a4): each argument as its C type.
+      const sum = coll.program('sum_args').testRun(new Uint8Array(0), { ctx: u64s(state.address, -5n, 0x10002n, 0x41n, 100n) }).retval;
+      expect(sum | 0).toBe(-5 + 2 + 0x41 + 100);
+
+      // Registering later meets the kernel's same answer, and the map stays unregistered.
+      const e = thrown(() => coll.registerStructOps());
+      expect([e.code, (e.cause as BpfSyscallError).errnoName]).toEqual(['SYSCALL', 'EOPNOTSUPP']);
+      expect(coll.unregisteredStructOps).toEqual(['dummy']);
+      expect(thrown(() => coll.registerStructOps('nope')).code).toBe('MAP_NOT_FOUND');
+      coll.close();
+      expect(thrown(() => coll.registerStructOps()).code).toBe('CLOSED');
+      expect(bpftoolStructOps().map((x) => x.id)).not.toContain(mapId);
+    });
+
+    it(`${file}: a "?.struct_ops" map set to autocreate is created and its program loaded with it`, () => {
+      const spec = openObject(file);
+      expect(spec.map('dummy_optional').autocreate).toBe(false);
+      spec.map('dummy_optional').autocreate = true;
+      using coll = spec.load({ registerStructOps: false });
+      expect([...coll.maps.keys()].sort()).toEqual(['dummy', 'dummy_optional']);
+      expect(coll.unregisteredStructOps.sort()).toEqual(['dummy', 'dummy_optional']);
+      expect(coll.program('optional_state').testRun(new Uint8Array(0), { ctx: u64s(0n) }).retval).toBe(0x22);
+      // Asked for by name while its map stays off: refused, saying which map to switch on.
+      const e = thrown(() => openObject(file).load({ programs: ['optional_state'], registerStructOps: false }));
+      expect(e.code).toBe('ATTACH_TARGET');
+      expect(e.message).toMatch(/dummy_optional, which is not created unless asked for \(spec\.map\('dummy_optional'\)\.autocreate = true\)/);
+    });
+  }
+
+  it('tcp_cc.o with registerStructOps: false: not a congestion control until registerStructOps(), and none again after close', () => {
+    const spec = openObject('fixtures/tcp_cc.o');
+    const name = renameCc(spec, 'fixtures/tcp_cc.o');
+    using coll = spec.load({ registerStructOps: false });
+    const mapId = coll.map('bpfts_cc').info().id;
+    expect(available()).not.toContain(name);
+    expect(structOpsState(mapId)).toBe('BPF_STRUCT_OPS_STATE_INIT');
+    coll.registerStructOps('bpfts_cc');
+    expect(available()).toContain(name);
+    expect(structOpsState(mapId)).toBe('BPF_STRUCT_OPS_STATE_INUSE');
+    expect(coll.unregisteredStructOps).toEqual([]);
+    expect(thrown(() => coll.registerStructOps('bpfts_cc')).code).toBe('ALREADY_ATTACHED');
+    coll.close();
+    expect(available()).not.toContain(name);
+  });
+
+  it('tcp_cc_link.o: registerStructOps() makes the bpf_link; a second object of the same name is refused with why', () => {
+    const file = 'fixtures/tcp_cc_link.o';
+    const spec = openObject(file);
+    const name = renameCc(spec, file);
+    using coll = spec.load({ registerStructOps: false });
+    expect(coll.structOpsLinks.size).toBe(0);
+    expect(available()).not.toContain(name);
+    coll.registerStructOps();
+    const linkId = linkInfo(coll.structOpsLinks.get('bpfts_cc')!.value).id;
+    expect(JSON.parse(execFileSync('bpftool', ['link', 'show', 'id', String(linkId), '-j'], { encoding: 'utf8' }))).toEqual(expect.objectContaining({ id: linkId, type: 'struct_ops' }));
+    expect(available()).toContain(name);
+    // The same congestion control name again: the kernel says EEXIST.
+    const again = openObject(file);
+    const at = memberOffset(readFileSync(file.replace(/\.o$/, '.btf.txt'), 'utf8'), 'name');
+    again.maps.find((x) => x.name === 'bpfts_cc')!.structOps!.data.set(spec.maps.find((x) => x.name === 'bpfts_cc')!.structOps!.data.subarray(at, at + 16), at);
+    const e = thrown(() => again.load());
+    expect([e.code, (e.cause as BpfSyscallError).errnoName]).toEqual(['ALREADY_ATTACHED', 'EEXIST']);
+    expect(e.message).toMatch(/one of that name is already registered/);
+    expect(available().filter((x) => x === name)).toEqual([name]);
+  });
+
+  it('tcp_cc.o without cong_avoid (an incomplete congestion control): the kernel refuses to register it (EINVAL), and the message says why', () => {
+    const spec = openObject('fixtures/tcp_cc.o');
+    const name = renameCc(spec, 'fixtures/tcp_cc.o');
+    const so = spec.maps.find((x) => x.name === 'bpfts_cc')!.structOps!;
+    so.funcs.splice(
+      so.funcs.findIndex((f) => f.member === 'cong_avoid'),
+      1,
+    );
+    const e = thrown(() => spec.load());
+    expect([e.code, (e.cause as BpfSyscallError).errnoName]).toEqual(['SYSCALL', 'EINVAL']);
+    expect(e.message).toBe(
+      "fixtures/tcp_cc.o: the kernel would not register struct_ops map bpfts_cc (EINVAL): the kernel's checks of struct tcp_congestion_ops refused it (e.g. a member it requires is not set); to load its programs without registering it, pass registerStructOps: false",
+    );
+    expect(available()).not.toContain(name);
+    // Without registering, the rest loads.
+    using coll = spec.load({ registerStructOps: false });
+    expect([...coll.programs.keys()].sort()).toEqual(['bpfts_init', 'bpfts_ssthresh', 'bpfts_undo_cwnd']);
+  });
+
+  it('tcp_cc.o with only some programs: the map waits, and registering names the program it lacks', () => {
+    const spec = openObject('fixtures/tcp_cc.o');
+    const name = renameCc(spec, 'fixtures/tcp_cc.o');
+    using coll = spec.load({ programs: ['bpfts_init', 'bpfts_ssthresh'] });
+    expect(coll.unregisteredStructOps).toEqual(['bpfts_cc']);
+    expect(available()).not.toContain(name);
+    const e = thrown(() => coll.registerStructOps('bpfts_cc'));
+    expect(e.code).toBe('PROGRAM_NOT_FOUND');
+    // The first member in the object's order whose program was left out (llvm-readelf: cong_avoid's relocation).
+    expect(e.message).toBe('fixtures/tcp_cc.o: struct_ops map bpfts_cc needs program bpfts_cong_avoid (member cong_avoid), which was not loaded: load it too (programs option; CLI --program)');
   });
 });

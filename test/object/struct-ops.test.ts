@@ -47,3 +47,32 @@ describe.each(['tcp_cc.o', 'tcp_cc.clang14.o', 'tcp_cc.clang19.o'])('%s', (f) =>
     });
   });
 });
+
+// bpf/struct_ops_deferred.c: a map in SEC(".struct_ops") and one in SEC("?.struct_ops"),
+// which libbpf leaves uncreated (and its programs unloaded) unless asked for.
+describe.each(['struct_ops_deferred.o', 'struct_ops_deferred.clang14.o', 'struct_ops_deferred.clang19.o'])('%s', (f) => {
+  const obj = parseObject(new Uint8Array(readFileSync(`${FIXTURES}/${f}`)), f);
+  const re = parseReadelf(readFileSync(`${FIXTURES}/${f.replace(/\.o$/, '.readelf.txt')}`, 'utf8'));
+
+  it('reads both sections; the "?" one as a map not created unless asked for', () => {
+    const byName = Object.fromEntries(obj.maps.map((m) => [m.name, m]));
+    expect(Object.keys(byName).sort()).toEqual(['dummy', 'dummy_optional']);
+    // llvm-readelf: the two sections and which program each relocation names.
+    expect(re.sections.map((s) => s.name)).toEqual(expect.arrayContaining(['.struct_ops', '?.struct_ops']));
+    for (const [map, section] of [
+      ['dummy', '.struct_ops'],
+      ['dummy_optional', '?.struct_ops'],
+    ] as const) {
+      const m = byName[map]!;
+      expect([m.type, m.section, m.structOps!.typeName, m.structOps!.link]).toEqual([BPF_MAP_TYPE.STRUCT_OPS, section, 'bpf_dummy_ops', false]);
+      expect(m.structOps!.funcs.map((x) => x.program).sort()).toEqual(
+        relocationsFor(re, section)
+          .map((r) => r.symbolName)
+          .sort(),
+      );
+    }
+    expect(byName.dummy!.autocreate).toBeUndefined();
+    expect(byName.dummy_optional!.autocreate).toBe(false);
+    expect(describeObject(obj).maps.find((m) => m.name === 'dummy_optional')).toMatchObject({ autocreate: false });
+  });
+});

@@ -28,6 +28,8 @@ export function describeObject(obj: BpfObjectFile) {
       flags: m.flags,
       pinning: m.pinning,
       ...(m.mapExtra !== undefined ? { mapExtra: '0x' + m.mapExtra.toString(16) } : {}),
+      // SEC("?.struct_ops"): not created unless asked for (libbpf's autocreate off).
+      ...(m.autocreate === false ? { autocreate: false } : {}),
       // struct_ops: the kernel struct it implements and which program fills each member.
       ...(m.structOps ? { structOps: { struct: m.structOps.typeName, link: m.structOps.link, members: Object.fromEntries(m.structOps.funcs.map((f) => [f.member, f.program])) } } : {}),
     })),
@@ -90,7 +92,8 @@ export const inspect = defineCommand({
     for (const m of d.maps) {
       if (!m.structOps) continue;
       ctx.print('');
-      ctx.print(`struct_ops map ${m.name}: struct ${m.structOps.struct}${m.structOps.link ? ' (registered through a bpf_link)' : ''}`);
+      const how = [m.structOps.link && 'registered through a bpf_link', m.autocreate === false && 'not created unless asked for: SEC("?.struct_ops")'].filter(Boolean);
+      ctx.print(`struct_ops map ${m.name}: struct ${m.structOps.struct}${how.length ? ` (${how.join('; ')})` : ''}`);
       for (const [member, prog] of Object.entries(m.structOps.members)) ctx.print(`  .${member} = ${prog}`);
     }
     if (d.kfuncs.length > 0 || d.externs.length > 0) {

@@ -73,7 +73,7 @@ export const testRun = defineCommand({
     const type = values.type ?? (wanted.type === null ? 'xdp' : undefined);
     // Only this program, its maps and its tail-call targets: another program the kernel refuses
     // (or a map still to be sized) elsewhere in the object does not stop this one.
-    using coll = spec.load({ programs: [name], onlyNeeded: true, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
+    using coll = spec.load({ programs: [name], onlyNeeded: true, registerStructOps: false, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
     warnLoad(ctx, coll);
     const r = coll.program(name).testRun(data, { repeat });
     if (ctx.json) {
