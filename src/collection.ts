@@ -689,6 +689,21 @@ export class BpfCollection {
     }
   }
 
+  /**
+   * Leave struct_ops map `name` registered when the collection closes (close()
+   * unregisters by default): it stays until its key 0 is deleted (`bpf-ts
+   * detach --links DIR` when pinned there, `bpftool struct_ops unregister`).
+   * A .struct_ops.link map stays as long as its link: pin that instead.
+   */
+  keepStructOpsRegistered(name: string): void {
+    this.#checkOpen(`struct_ops map ${name}`);
+    const map = this.maps.get(name);
+    const i = map ? this.#registeredStructOps.indexOf(map) : -1;
+    if (i < 0)
+      throw new BpfError('NOT_ATTACHED', `${this.path}: struct_ops map ${name} is not registered by its update${this.structOpsLinks.has(name) ? ' (a bpf_link registers it: pin the link)' : ''}`);
+    this.#registeredStructOps.splice(i, 1);
+  }
+
   program(name: string): BpfProgram {
     this.#checkOpen(`program ${name}`);
     const p = this.programs.get(name);

@@ -120,7 +120,7 @@ export function structOpsRegisterError(e: unknown, source: string, map: string, 
   if (!(e instanceof BpfSyscallError) || e.errno === EPERM || e.errno === EACCES) return e;
   const why =
     e.errno === EEXIST
-      ? `one of that name is already registered (a struct ${struct} names itself, e.g. a congestion control's name)`
+      ? `the kernel already has a struct ${struct} of that name registered (another object's, or this one loaded twice)`
       : isNotSupported(e.errno)
         ? `this kernel lets BPF programs implement struct ${struct} but does not register it (e.g. bpf_dummy_ops, which exists for test runs)`
         : e.errno === EINVAL

@@ -62,7 +62,11 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     replace: { desc: 'replace the program already attached (else refuse)', group: WHERE },
     link: { desc: 'attach through a bpf_link (XDP, tcx, cgroup) pinned on bpffs', default: 'netlink / clsact / BPF_PROG_ATTACH', group: WHERE },
     'pin-link': { arg: 'PATH', desc: 'where to pin the link made by --link', default: 'under <bpffs>/bpf-ts/', group: 'pins' },
-    'pin-links': { arg: 'DIR', desc: 'tracing: attach every program where its section says and pin the links under DIR', group: WHERE },
+    'pin-links': {
+      arg: 'DIR',
+      desc: 'attach every tracing program where its section says and register every struct_ops map; pin the links (a struct_ops map registered by its update: the map) under DIR',
+      group: WHERE,
+    },
   },
   detach: {
     mode: { arg: 'MODE', desc: 'only the program in this XDP mode (native, skb, hw)', default: 'every mode', group: WHERE },
@@ -71,7 +75,7 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     handle: { arg: 'N', desc: 'only the filter with this handle (with --priority)', group: 'tc' },
     'remove-qdisc': { desc: 'also remove the clsact qdisc when it is left empty', group: 'tc' },
     'attach-type': { arg: 'TYPE', desc: 'only this cgroup hook', default: 'every hook', group: 'cgroup' },
-    links: { arg: 'DIR', desc: 'detach and unpin the links `load --pin-links DIR` pinned', group: WHERE },
+    links: { arg: 'DIR', desc: 'detach and unpin the links `load --pin-links DIR` pinned, and unregister the struct_ops maps pinned there', group: WHERE },
     'pin-link': { arg: 'PATH', desc: 'detach the link pinned at PATH and remove the pin', group: WHERE },
   },
   show: {

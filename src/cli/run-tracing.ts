@@ -4,7 +4,7 @@
 // out. Links are unpinned: if the process dies, however it dies, the kernel
 // detaches them with the last fd.
 
-import { openObject, type BpfCollection, type BpfObjectSpec } from '../collection.js';
+import { openObject, type BpfCollection, type BpfObjectSpec, type LoadOptions } from '../collection.js';
 import { BpfError } from '../errors.js';
 import { autoAttach, autoAttachPlan } from '../link/auto.js';
 import { BpfLink, BpfLinkSet } from '../link/link.js';
@@ -51,12 +51,12 @@ export function tracingSelection(spec: BpfObjectSpec, names?: string[]): { attac
  * Load `names`; a program the kernel cannot take (KERNEL_UNSUPPORTED: e.g.
  * no trampolines for fentry) is dropped and reported, the rest load.
  */
-export function loadSkippingUnsupported(spec: BpfObjectSpec, names: string[], skipped: { name: string; reason: string }[]): BpfCollection {
+export function loadSkippingUnsupported(spec: BpfObjectSpec, names: string[], skipped: { name: string; reason: string }[], opts: LoadOptions = {}): BpfCollection {
   const left = [...names];
   for (;;) {
     if (left.length === 0) throw new BpfError('PROGRAM_INVALID', `${spec.path}: no program could be loaded (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})`);
     try {
-      return spec.load({ programs: left, ignorePinning: true });
+      return spec.load({ ...opts, programs: left, ignorePinning: true });
     } catch (e) {
       if (!(e instanceof BpfError) || e.code !== 'KERNEL_UNSUPPORTED') throw e;
       const msg = e.message;

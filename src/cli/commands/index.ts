@@ -21,7 +21,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'load',
-    summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg, netfilter (stays attached)',
+    summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg, netfilter, tracing, struct_ops (stays attached)',
     load: async () => (await import('./load.js')).load,
   },
   {

@@ -51,9 +51,9 @@ export type LoadValues = OptionValues<typeof loadOptions>;
 
 export const load = defineCommand({
   name: 'load',
-  summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg, netfilter (stays attached)',
+  summary: 'load an object and attach it: XDP, TC (clsact or tcx), cgroup, sk_msg, netfilter, tracing, struct_ops (stays attached)',
   usage:
-    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] | --netfilter FAMILY:HOOK [--priority N] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--max-entries MAP=N]… [--ignore-memory-limit] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing: attach where sections say, pin the links)',
+    'bpf-ts load OBJ --xdp IFACE [--mode native|skb|hw|auto] | --tc IFACE [--direction ingress|egress] [--priority N] [--handle N] | --cgroup PATH [--attach-type T] [--sk-msg MAP [--sk-msg-program NAME]] | --netfilter FAMILY:HOOK [--priority N] [--program NAME] [--pin-maps DIR] [--replace] [--link [--pin-link PATH]] [--netns NAME] [--bpffs DIR] [--max-entries MAP=N]… [--ignore-memory-limit] [--json] | --pin-links DIR [--program NAME] [--set NAME=VALUE]… (tracing programs attached where sections say, struct_ops maps registered; pinned under DIR)',
   options: loadOptions,
   run(positionals, values, ctx) {
     const [file, ...more] = positionals;
