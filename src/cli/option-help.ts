@@ -111,6 +111,12 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       group: 'program',
     },
     'data-hex': { arg: 'HEX', desc: 'input packet as hex (at least an Ethernet header, 14 bytes)', group: 'program' },
+    'ctx-hex': {
+      arg: 'HEX',
+      desc: "the program's context as hex: a syscall program's argument struct, a raw tracepoint's or struct_ops program's u64 arguments (the only input these take), or an XDP/TC program's xdp_md/__sk_buff; printed again after the run when it changed",
+      default: 'none',
+      group: 'program',
+    },
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
     asm: {
       arg: 'FILE',

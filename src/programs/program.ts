@@ -13,7 +13,7 @@ import { checkU32 } from '../maps/map.js';
 import { type XlatedProgram, xlatedProgram } from './xlated.js';
 
 /** Program types the kernel test-runs on a context alone (no packet, no repeat). */
-const CONTEXT_ONLY: ReadonlySet<number> = new Set([BPF_PROG_TYPE.SYSCALL, BPF_PROG_TYPE.RAW_TRACEPOINT, BPF_PROG_TYPE.STRUCT_OPS]);
+export const CONTEXT_ONLY: ReadonlySet<number> = new Set([BPF_PROG_TYPE.SYSCALL, BPF_PROG_TYPE.RAW_TRACEPOINT, BPF_PROG_TYPE.STRUCT_OPS]);
 
 export { XDP_ACTIONS, verdictName } from '../uapi/bpf.js';
 

@@ -16,11 +16,14 @@ import { BpfError } from '../../errors.js';
 import { type CommandContext, defineCommand, type OptionSpec, type OptionValues } from '../command.js';
 import { hex } from '../format.js';
 import { parseHex } from '../hex.js';
+import { CONTEXT_ONLY } from '../../programs/program.js';
+import { progTypeName } from '../../uapi/bpf.js';
 
 const testRunOptions = {
   program: { type: 'string' },
   type: { type: 'string' },
   'data-hex': { type: 'string' },
+  'ctx-hex': { type: 'string' },
   repeat: { type: 'string' },
   ...MAX_ENTRIES_OPTION,
   asm: { type: 'string' },
@@ -36,7 +39,8 @@ export const testRun = defineCommand({
   name: 'test-run',
   summary: 'run a program once on a packet with BPF_PROG_TEST_RUN and print its verdict',
   usage:
-    'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--repeat N] [--max-entries MAP=N]… [--json]\n' +
+    'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--ctx-hex HEX] [--repeat N] [--max-entries MAP=N]… [--json]\n' +
+    '       bpf-ts test-run OBJ [--program NAME] [--ctx-hex HEX] [--json]   (syscall, raw_tracepoint, struct_ops programs: a context alone)\n' +
     '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
     '       bpf-ts test-run --asm FILE --type xdp|tc|socket_filter|… --data-hex HEX [--emulate] [--repeat N] [--json]\n' +
     '       bpf-ts test-run --asm FILE --emulate [--mem-hex HEX] [--budget N] [--json]\n' +
@@ -59,32 +63,50 @@ export const testRun = defineCommand({
     } else if (values.asm !== undefined || values.emulate) return emulate(positionals, values, ctx);
     const [file, ...more] = positionals;
     if (!asmObject && (file === undefined || more.length > 0)) throw new BpfError('USAGE', 'test-run takes exactly one object file');
-    const dataHex = values['data-hex'];
-    if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
-    const data = parseHex(dataHex, '--data-hex');
-    if (data.length < 14)
-      throw new BpfError('USAGE', `--data-hex is ${data.length} bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)`);
-    const repeat = positiveInt(values.repeat, '--repeat') ?? 1;
     const spec = asmObject ? asmSpec(values.asm!, values.type!) : openObject(file!);
+    const name = asmObject && values.emulate ? '' : programName(spec, values.program);
+    const type = values.type ?? (name && spec.program(name).type === null ? 'xdp' : undefined);
+    const progType = type !== undefined ? progTypeNumber(type) : spec.program(name).type!;
+    const ctxIn = values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex');
+    const contextOnly = !values.emulate && CONTEXT_ONLY.has(progType);
+    if (contextOnly && (values['data-hex'] !== undefined || values.repeat !== undefined)) {
+      throw new BpfError('USAGE', `${name} is a ${progTypeName(progType)} program: it runs once on its context alone (--ctx-hex HEX), without --data-hex or --repeat`);
+    }
+    const data = contextOnly ? Buffer.alloc(0) : packet(values['data-hex']);
+    const repeat = positiveInt(values.repeat, '--repeat') ?? 1;
     if (asmObject && values.emulate) return emulateSpec(spec, data, values, ctx);
     applyMaxEntries(spec, values['max-entries']);
-    const name = programName(spec, values.program);
-    const wanted = spec.program(name);
-    const type = values.type ?? (wanted.type === null ? 'xdp' : undefined);
     // Only this program, its maps and its tail-call targets: another program the kernel refuses
     // (or a map still to be sized) elsewhere in the object does not stop this one.
     using coll = spec.load({ programs: [name], onlyNeeded: true, registerStructOps: false, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
     warnLoad(ctx, coll);
-    const r = coll.program(name).testRun(data, { repeat });
+    const r = coll.program(name).testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}) });
     if (ctx.json) {
-      ctx.printJson({ retval: r.retval, verdict: r.verdict, durationNs: r.durationNs, dataOutHex: hex(r.dataOut) });
+      ctx.printJson({
+        retval: r.retval,
+        verdict: r.verdict,
+        durationNs: r.durationNs,
+        dataOutHex: hex(r.dataOut),
+        ...(r.ctxOut ? { ctxOutHex: hex(r.ctxOut) } : {}),
+      });
     } else {
-      ctx.print(`${name}: ${r.verdict ?? 'retval'} (retval ${r.retval}), ${r.durationNs} ns per run${repeat > 1 ? ` over ${repeat} runs` : ''}`);
+      if (contextOnly) ctx.print(`${name}: retval ${r.retval} (0x${r.retval.toString(16)})`);
+      else ctx.print(`${name}: ${r.verdict ?? 'retval'} (retval ${r.retval}), ${r.durationNs} ns per run${repeat > 1 ? ` over ${repeat} runs` : ''}`);
       if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
+      if (r.ctxOut && ctxIn && !r.ctxOut.equals(ctxIn)) ctx.print(`context after the run: ${hex(r.ctxOut)}`);
     }
     return 0;
   },
 });
+
+/** --data-hex: the packet, at least an Ethernet header. */
+function packet(dataHex: string | undefined): Buffer {
+  if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
+  const data = parseHex(dataHex, '--data-hex');
+  if (data.length < 14)
+    throw new BpfError('USAGE', `--data-hex is ${data.length} bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)`);
+  return data;
+}
 
 /** An option's positive integer value, or undefined when it was not given. */
 function positiveInt(text: string | undefined, option: string): number | undefined {
