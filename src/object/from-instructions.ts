@@ -6,7 +6,7 @@
 
 import { BpfError } from '../errors.js';
 import { LITTLE_ENDIAN } from '../host.js';
-import { PROG_TYPE_NAMES } from '../uapi/bpf.js';
+import { BPF_F_SLEEPABLE, BPF_PROG_TYPE, PROG_TYPE_NAMES } from '../uapi/bpf.js';
 import type { BpfObjectFile } from './types.js';
 
 export interface InstructionsProgram {
@@ -18,7 +18,7 @@ export interface InstructionsProgram {
   license?: string;
   /** BPF_* attach type the kernel checks at load (cgroup hooks, sk_lookup, …). */
   expectedAttachType?: number;
-  /** BPF_F_* program flags (e.g. BPF_F_XDP_HAS_FRAGS). */
+  /** BPF_F_* program flags (e.g. BPF_F_XDP_HAS_FRAGS). Default 0; for syscall programs BPF_F_SLEEPABLE, which the kernel requires of them (as libbpf's SEC("syscall") sets). */
   progFlags?: number;
   /** Byte order of `instructions` (default: this host's). */
   littleEndian?: boolean;
@@ -57,7 +57,7 @@ export function objectFromInstructions(instructions: Uint8Array, prog: Instructi
         section,
         type: prog.type,
         expectedAttachType: prog.expectedAttachType ?? null,
-        progFlags: prog.progFlags ?? 0,
+        progFlags: prog.progFlags ?? (prog.type === BPF_PROG_TYPE.SYSCALL ? BPF_F_SLEEPABLE : 0),
         ownInstructionCount: instructions.byteLength / 8,
         instructions: Uint8Array.from(instructions),
         relocations: [],

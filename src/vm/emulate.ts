@@ -52,6 +52,8 @@ export interface EmulatedRunOptions {
   xdp?: XdpMdInput;
   skb?: SkBuffInput;
   repeat?: number;
+  /** Syscall programs: their context (the argument struct; r1 points to a copy, none when absent), handed back in ctxOut. */
+  ctx?: Uint8Array;
 }
 
 export interface EmulatedTestRun {
@@ -71,6 +73,8 @@ export interface EmulatedTestRun {
   printk: string[];
   /** __sk_buff fields after the run (TC, socket filter). */
   skb?: Record<string, number>;
+  /** Syscall programs: the context after the run, as BPF_PROG_TEST_RUN writes it back (null without one). */
+  ctxOut?: Buffer | null;
 }
 
 const MAX_TAIL_CALL_CNT = 33;
@@ -248,10 +252,11 @@ export class EmulatedProgram {
   private once(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
     const coll = this.coll;
     const type = this.type;
+    if (type === BPF_PROG_TYPE.SYSCALL) return this.onceSyscall(vm, data, cpu, opts);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const sock = type === BPF_PROG_TYPE.SOCKET_FILTER;
-    if (!xdp && !tc && !sock) throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC and socket filters are)`);
+    if (!xdp && !tc && !sock) throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters and syscall programs are)`);
     const tailroom = xdp ? Math.max(0, XDP_DATA_MAX - data.length) : 0;
     const size = (xdp ? XDP_HEADROOM : 64) + data.length + tailroom;
     if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
@@ -282,6 +287,37 @@ export class EmulatedProgram {
       coll.state = undefined;
       if (!xdp) coll.memory.remove(ctx);
       coll.packetRegion = pkt.region; // adjust_tail may have re-mapped it
+    }
+  }
+
+  /**
+   * A syscall program: no packet; r1 points to a writable copy of the context
+   * (NULL without one, as the kernel passes it), which comes back in ctxOut.
+   */
+  private onceSyscall(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const coll = this.coll;
+    if (data.byteLength > 0) throw new BpfError('USAGE', `program ${this.name}: a syscall program runs on its context alone (testRun(new Uint8Array(0), { ctx }))`);
+    const ctx = opts.ctx && opts.ctx.byteLength > 0 ? coll.memory.add('ctx', Uint8Array.from(opts.ctx), { kind: 'context', writable: true }) : undefined;
+    const pkt = new Packet(coll.memory, data, 0, 0, coll.scratch, coll.packetRegion);
+    coll.packetRegion = pkt.region;
+    const ctxAddr = ctx ? Memory.address(ctx.id) : 0n;
+    const state: RunState = { cpu, pkt, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr };
+    coll.state = state;
+    try {
+      const r = vm.run([ctxAddr]);
+      return {
+        retval: Number(BigInt.asUintN(32, r.retval)),
+        verdict: null,
+        dataOut: Buffer.alloc(0),
+        durationNs: 0,
+        instructions: r.instructions,
+        events: state.events,
+        printk: state.printk,
+        ctxOut: ctx ? Buffer.from(ctx.bytes) : null,
+      };
+    } finally {
+      coll.state = undefined;
+      if (ctx) coll.memory.remove(ctx);
     }
   }
 

@@ -19,6 +19,15 @@ describeRoot('test-run --ctx-hex', () => {
     expect(text.stdout).toBe('add_args: retval 14 (0xe)\ncontext after the run: 07000000050000000c000000\n');
   });
 
+  it('--emulate: the emulator hands back what the kernel does', async () => {
+    const args = ['test-run', fixture('libbpf_conventions.o'), '--program', 'add_args', '--ctx-hex', 'fbffffff 09000000 ffffffff', '--json'];
+    const kernel = (await cliOk(...args)).json();
+    const emulated = (await cliOk(...args, '--emulate')).json();
+    // a = -5, b = 9: sum 4, retval -10 as a u32.
+    expect(kernel).toMatchObject({ retval: 0xfffffff6, ctxOutHex: 'fbffffff0900000004000000' });
+    expect({ retval: emulated.retval, verdict: emulated.verdict, ctxOutHex: emulated.ctxOutHex }).toEqual({ retval: kernel.retval, verdict: null, ctxOutHex: kernel.ctxOutHex });
+  });
+
   it('a struct_ops program of bpf_dummy_ops, its one u64 argument a NULL state; nothing is registered', async () => {
     const r = await cliOk('test-run', fixture('struct_ops_deferred.o'), '--program', 'scale_state', '--ctx-hex', '0000000000000000');
     expect(r.stdout).toBe('scale_state: retval 17 (0x11)\n');

@@ -174,6 +174,19 @@ export function programAround(bodyInsns: Insn[]): Insn[] {
   return insns;
 }
 
+/**
+ * The same program as a syscall program: r9 is the context (r1), which holds
+ * the inputs and takes the outputs as the packet did; no bounds check (the
+ * kernel checks the context is as large as the largest offset used), so the
+ * frame's first seven instructions become r9 = r1 and no-ops (every other
+ * instruction keeps its slot).
+ */
+export function asSyscallProgram(insns: Insn[]): Insn[] {
+  const nop: Insn = { code: op.BPF_JMP | op.BPF_JA, dst: 0, src: 0, off: 0, imm: 0 };
+  const r9IsCtx: Insn = { code: op.BPF_ALU64 | op.BPF_MOV | op.BPF_X, dst: 9, src: 1, off: 0, imm: 0 };
+  return [r9IsCtx, ...Array<Insn>(6).fill(nop), ...insns.slice(7)];
+}
+
 const U64_EDGES = [0n, 1n, (1n << 64n) - 1n, 0x7fffffffn, 0x80000000n, 0xffffffffn, 1n << 32n, 1n << 63n, (1n << 63n) - 1n, 0xffffffff80000000n, 63n, 64n, 31n, 32n];
 
 /** A packet of PACKET_LEN bytes: r0-r8's inputs (edge values or random, little-endian), the rest random. */

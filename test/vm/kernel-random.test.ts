@@ -29,6 +29,7 @@ import {
   PROBE_OFF,
   programAround,
   PROLOGUE,
+  asSyscallProgram,
   randomHelperPacket,
   randomHelperProgram,
   randomFrame,
@@ -69,19 +70,22 @@ function disagreement(
   insns: Insn[],
   inputs: Buffer[],
   mutate = same,
-  type: 'xdp' | 'sched_cls' | 'socket_filter' = 'xdp',
+  type: 'xdp' | 'sched_cls' | 'socket_filter' | 'syscall' = 'xdp',
 ): { input: Buffer; kernel: Outcome; emulator: Outcome; tier: string } | undefined {
   const spec = BpfObjectSpec.fromInstructions(encode(insns), { type, name: NAME });
   using coll = spec.load();
   const prog = coll.program(NAME);
   const emulated = mutate === same ? spec : BpfObjectSpec.fromInstructions(encode(mutate(insns)), { type, name: NAME });
   const tiers = (['compile', 'interpret'] as const).map((tier) => [tier, emulated.emulate({ tier }).program(NAME)] as const);
+  // A syscall program's input and output are its context, which the kernel writes back.
+  const syscall = type === 'syscall';
+  const none = new Uint8Array(0);
   for (const input of inputs) {
-    const k = prog.testRun(input);
-    const kernel = { retval: k.retval, out: Buffer.from(k.dataOut) };
+    const k = syscall ? prog.testRun(none, { ctx: input }) : prog.testRun(input);
+    const kernel = { retval: k.retval, out: Buffer.from(syscall ? k.ctxOut! : k.dataOut) };
     for (const [tier, emu] of tiers) {
-      const e = emu.testRun(input);
-      const emulator = { retval: e.retval, out: Buffer.from(e.dataOut) };
+      const e = syscall ? emu.testRun(none, { ctx: input }) : emu.testRun(input);
+      const emulator = { retval: e.retval, out: Buffer.from(syscall ? e.ctxOut! : e.dataOut) };
       if (kernel.retval !== emulator.retval || !kernel.out.equals(emulator.out)) return { input, kernel, emulator, tier };
     }
   }
@@ -345,6 +349,26 @@ describeRoot('the emulator computes what the kernel computes, on random programs
         [...kinds].some((k) => k.startsWith(code)),
         code,
       ).toBe(true);
+  });
+
+  it('every random program as a syscall program (its context in and out): the same r0-r8, stack and return value', () => {
+    let compared = 0;
+    const r = runCases(
+      FILE,
+      'kernel-random-syscall',
+      cases(100),
+      strict((rng, note) => {
+        const insns = asSyscallProgram(randomProgram(rng, 16 + rng.int(48)));
+        const inputs = Array.from({ length: INPUTS_PER_PROGRAM }, () => randomInputs(rng));
+        note(`program:\n${listing(insns)}`);
+        const d = disagreement(insns, inputs, same, 'syscall');
+        compared += inputs.length;
+        if (d) throw new Error(`the ${d.tier} emulator disagrees with the kernel on context ${registersIn(d.input)}: ${differences(d.kernel, d.emulator).join('; ')}`);
+      }),
+    );
+    console.log(summary('kernel-random-syscall', r) + `; ${compared} contexts compared`);
+    expect(r.failures, seedLine(FILE)).toEqual([]);
+    expect([...r.codes]).toEqual([]);
   });
 
   it.each([

@@ -17,7 +17,7 @@ import { type CommandContext, defineCommand, type OptionSpec, type OptionValues 
 import { hex } from '../format.js';
 import { parseHex } from '../hex.js';
 import { CONTEXT_ONLY } from '../../programs/program.js';
-import { progTypeName } from '../../uapi/bpf.js';
+import { BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
 
 const testRunOptions = {
   program: { type: 'string' },
@@ -174,9 +174,11 @@ function readText(file: string): string {
 
 /** test-run OBJ --emulate: the same run and JSON as with the kernel, in the emulator. */
 function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandContext): number {
-  const dataHex = values['data-hex'];
-  if (typeof dataHex !== 'string') throw new BpfError('USAGE', 'test-run needs --data-hex HEX (the packet, from the Ethernet header on)');
-  return emulateSpec(openObject(path), parseHex(dataHex, '--data-hex'), values, ctx);
+  const spec = openObject(path);
+  // A syscall program runs on its context alone (--ctx-hex), as in the kernel.
+  const syscall = spec.program(programName(spec, values.program)).type === BPF_PROG_TYPE.SYSCALL;
+  if (syscall && values['data-hex'] !== undefined) throw new BpfError('USAGE', 'a syscall program runs on its context alone (--ctx-hex HEX), without --data-hex');
+  return emulateSpec(spec, syscall ? Buffer.alloc(0) : packet(values['data-hex']), values, ctx);
 }
 
 function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, ctx: CommandContext): number {
@@ -193,7 +195,8 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     else trace.push(`${String(t.slot).padStart(5)}: ${t.text.padEnd(40)}${regs ? ` ; ${regs}` : ''}${src ? `  [${src}]` : ''}`);
   };
   const em = spec.emulate({ budget, trace: values.trace ? onStep : undefined });
-  const r = em.program(name).testRun(data, { repeat });
+  const ctxIn = values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex');
+  const r = em.program(name).testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}) });
   for (const l of trace) ctx.print(l);
   if (ctx.json) {
     ctx.printJson({
@@ -201,14 +204,17 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
       verdict: r.verdict,
       durationNs: r.durationNs,
       dataOutHex: hex(r.dataOut),
+      ...(r.ctxOut ? { ctxOutHex: hex(r.ctxOut) } : {}),
       ...(r.redirect ? { redirect: r.redirect } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
       ...(values.trace ? { trace: traced } : {}),
     });
   } else {
-    ctx.print(`${name}: ${r.verdict ?? 'retval'} (retval ${r.retval}), ${r.durationNs} ns per run (emulated, ${r.instructions} instructions)${repeat > 1 ? ` over ${repeat} runs` : ''}`);
+    if (r.verdict === null) ctx.print(`${name}: retval ${r.retval} (0x${r.retval.toString(16)}) (emulated, ${r.instructions} instructions)`);
+    else ctx.print(`${name}: ${r.verdict} (retval ${r.retval}), ${r.durationNs} ns per run (emulated, ${r.instructions} instructions)${repeat > 1 ? ` over ${repeat} runs` : ''}`);
     if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
+    if (r.ctxOut && ctxIn && !r.ctxOut.equals(ctxIn)) ctx.print(`context after the run: ${hex(r.ctxOut)}`);
     for (const l of r.printk) ctx.print(`printk: ${l}`);
   }
   return 0;
