@@ -24,7 +24,11 @@ export function mul64(alo: number, ahi: number, blo: number, bhi: number): void 
   RES_HI = (mulhiU(alo, blo) + Math.imul(alo, bhi) + Math.imul(ahi, blo)) | 0;
 }
 
-const toBig = (lo: number, hi: number): bigint => (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+const toBig = (lo: number, hi: number): bigint => {
+  const h = hi >>> 0;
+  // Below 2^53 (addresses, most values) the u64 is an exact number: one BigInt, not four.
+  return h < 0x200000 ? BigInt(h * 4294967296 + (lo >>> 0)) : (BigInt(h) << 32n) | BigInt(lo >>> 0);
+};
 const fromBig = (v: bigint): void => {
   RES_LO = Number(BigInt.asIntN(32, v));
   RES_HI = Number(BigInt.asIntN(32, v >> 32n));

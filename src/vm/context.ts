@@ -66,6 +66,11 @@ export class Packet {
     return Memory.address(this.region.id, offset);
   }
 
+  /** addr() as an exact number (region ids stay below 2^21), for context hooks. */
+  addrNumber(offset: number): number {
+    return this.region.id * 4294967296 + (offset >>> 0);
+  }
+
   /** Re-map the region so it still ends exactly at data_end (reads past it fault). */
   private remap(): void {
     const id = this.region.id;
@@ -134,17 +139,17 @@ export function xdpContext(memory: Memory, current: () => { pkt: Packet; md: Xdp
       if (size !== 4) bad(`xdp_md access of ${size} bytes at offset ${off} (fields are u32)`);
       switch (off) {
         case 0:
-          return pkt.addr(pkt.data);
+          return pkt.addrNumber(pkt.data);
         case 4:
-          return pkt.addr(pkt.end);
+          return pkt.addrNumber(pkt.end);
         case 8:
-          return pkt.addr(pkt.meta);
+          return pkt.addrNumber(pkt.meta);
         case 12:
-          return BigInt(md.ingressIfindex ?? 1);
+          return (md.ingressIfindex ?? 1) >>> 0;
         case 16:
-          return BigInt(md.rxQueueIndex ?? 0);
+          return (md.rxQueueIndex ?? 0) >>> 0;
         case 20:
-          return BigInt(md.egressIfindex ?? 0);
+          return (md.egressIfindex ?? 0) >>> 0;
       }
       return bad(`xdp_md has no field at offset ${off}`);
     },
@@ -236,10 +241,10 @@ export class SkBuff {
         const f = SKB_FIELDS[off];
         if (!f) return bad(`__sk_buff has no field at offset ${off} that this emulator provides`);
         if (size !== 4) return bad(`__sk_buff.${f.name}: access of ${size} bytes (the field is u32)`);
-        if (f.name === 'data') return this.pkt.addr(this.pkt.data);
-        if (f.name === 'data_end') return this.pkt.addr(this.pkt.end);
-        if (f.name === 'data_meta') return this.pkt.addr(this.pkt.meta);
-        return BigInt(this.fields.get(f.name)! >>> 0);
+        if (f.name === 'data') return this.pkt.addrNumber(this.pkt.data);
+        if (f.name === 'data_end') return this.pkt.addrNumber(this.pkt.end);
+        if (f.name === 'data_meta') return this.pkt.addrNumber(this.pkt.meta);
+        return this.fields.get(f.name)! >>> 0;
       },
       store: (off, size, value) => {
         const f = SKB_FIELDS[off];

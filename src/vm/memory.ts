@@ -14,7 +14,8 @@ export type RegionKind = 'stack' | 'context' | 'packet' | 'map_value' | 'global'
  * pointers and kernel state. `load` returns the full 64-bit register value.
  */
 export interface RegionHooks {
-  load(offset: number, size: number): bigint;
+  /** The value, or as a number when it is a non-negative integer below 2^53 (a pointer, a u32 field: no BigInt made). */
+  load(offset: number, size: number): bigint | number;
   store(offset: number, size: number, value: bigint): void;
 }
 

@@ -117,6 +117,8 @@ export const DEFAULT_BUDGET = 1_000_000;
 /** may_goto falls through this many times, then jumps (the kernel's BPF_MAX_LOOPS). */
 const MAY_GOTO_LIMIT = 8 * 1024 * 1024;
 const STACK = op.MAX_BPF_STACK;
+/** Values up to 2^53 - 1 split into register halves exactly as numbers. */
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 // Internal opcodes for the encodings an opcode byte alone does not tell apart
 // (signed div/mod: off = 1; movsx: off = 8/16/32). They reuse opcode bytes no
@@ -341,11 +343,19 @@ export class Vm {
     const H = this.hi;
     L.fill(0);
     H.fill(0);
-    args.forEach((a, i) => {
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      if (typeof a === 'number' ? Number.isSafeInteger(a) && a >= 0 : a >= 0n && a <= MAX_EXACT) {
+        // An address or a small value: exact as a number, split without BigInt arithmetic.
+        const n = Number(a);
+        L[i + 1] = n | 0;
+        H[i + 1] = Math.floor(n / 4294967296) | 0;
+        continue;
+      }
       const v = BigInt.asUintN(64, BigInt(a));
       L[i + 1] = Number(BigInt.asIntN(32, v));
       H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
-    });
+    }
     this.stacks[0].fill(0);
     L[10] = STACK;
     H[10] = this.stackBase;
@@ -365,13 +375,20 @@ export class Vm {
 
   /** @internal A context field load: the hook gives the 64-bit value (pointers for data/data_end). */
   hookLoad(slot: number, R: Region, e: number, len: number, d: number, signExtend: boolean): void {
-    let v: bigint;
+    let loaded: bigint | number;
     try {
-      v = R.hooks!.load(e, len);
+      loaded = R.hooks!.load(e, len);
     } catch (err) {
       if (err instanceof BpfError) throw this.fault(slot, err.message);
       throw err;
     }
+    if (typeof loaded === 'number' && !signExtend) {
+      // Non-negative and below 2^53 (the hook's promise): the halves without BigInt arithmetic.
+      this.lo[d] = loaded | 0;
+      this.hi[d] = Math.floor(loaded / 4294967296) | 0;
+      return;
+    }
+    let v = BigInt(loaded);
     if (signExtend) v = BigInt.asIntN(len * 8, v);
     v = BigInt.asUintN(64, v);
     this.lo[d] = Number(BigInt.asIntN(32, v));
@@ -427,7 +444,6 @@ export class Vm {
     if (!h) throw this.fault(slot, `calls ${what}, which this emulator does not provide`, 'EMU_UNKNOWN_HELPER');
     const L = this.lo;
     const H = this.hi;
-    const arg = (r: RegNo) => A.pairToBig(L[r], H[r]);
     let stopped: bigint | undefined;
     const ctx: HelperContext = {
       vm: this,
@@ -440,10 +456,20 @@ export class Vm {
         throw this.fault(slot, `${h.name}: ${m}`);
       },
     };
-    const r = h.fn(ctx, arg(1), arg(2), arg(3), arg(4), arg(5));
-    const v = BigInt.asUintN(64, BigInt(r ?? 0));
-    L[0] = Number(BigInt.asIntN(32, v));
-    H[0] = Number(BigInt.asIntN(32, v >> 32n));
+    const r = h.fn(ctx, A.pairToBig(L[1], H[1]), A.pairToBig(L[2], H[2]), A.pairToBig(L[3], H[3]), A.pairToBig(L[4], H[4]), A.pairToBig(L[5], H[5]));
+    if (typeof r === 'number' && Number.isSafeInteger(r)) {
+      // An exact number, negative ones too (-errno): its two's-complement halves without BigInt arithmetic.
+      L[0] = r | 0;
+      H[0] = Math.floor(r / 4294967296) | 0;
+    } else if (typeof r === 'bigint' && r >= 0n && r <= MAX_EXACT) {
+      const n = Number(r);
+      L[0] = n | 0;
+      H[0] = Math.floor(n / 4294967296) | 0;
+    } else {
+      const v = BigInt.asUintN(64, BigInt(r ?? 0));
+      L[0] = Number(BigInt.asIntN(32, v));
+      H[0] = Number(BigInt.asIntN(32, v >> 32n));
+    }
     if (stopped !== undefined) throw new Stop(stopped);
   }
 
