@@ -50,7 +50,9 @@ export function readStructOpsMaps(elf: ElfFile, sec: ElfSection, btf: Btf | null
       name: sym.name,
       type: BPF_MAP_TYPE.STRUCT_OPS,
       keySize: 4,
-      valueSize: 0, // the kernel's bpf_struct_ops_<name>: known at load
+      // The object's struct, as libbpf reports it before load; the kernel map's value is
+      // the wider bpf_struct_ops_<name>, known only at load.
+      valueSize: st.size,
       maxEntries: 1,
       flags: link ? BPF_F_LINK : 0,
       pinning: 'none',

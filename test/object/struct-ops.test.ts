@@ -24,6 +24,8 @@ describe.each(['tcp_cc.o', 'tcp_cc.clang14.o', 'tcp_cc.clang19.o'])('%s', (f) =>
     expect(m.structOps!.funcs.map((x) => [x.member, x.program]).sort()).toEqual(rels.map((r) => [memberAt(r.offset), r.symbolName]).sort());
     expect(m.structOps!.typeName).toBe('tcp_congestion_ops');
     expect(m.structOps!.link).toBe(false);
+    // The value as the object declares it (libbpf's size before load), per bpftool: the struct's size.
+    expect(m.valueSize).toBe(Number(/STRUCT 'tcp_congestion_ops' size=(\d+)/.exec(dump)![1]));
   });
 
   it("keeps the variable's bytes: name and flags as the C source set them", () => {
@@ -71,6 +73,9 @@ describe.each(['struct_ops_deferred.o', 'struct_ops_deferred.clang14.o', 'struct
           .sort(),
       );
     }
+    // bpftool: struct bpf_dummy_ops is 24 bytes here (libbpf 1.5 reports the map's value size as 24 before load).
+    expect(readFileSync(`${FIXTURES}/${f.replace(/\.o$/, '.btf.txt')}`, 'utf8')).toMatch(/STRUCT 'bpf_dummy_ops' size=24 vlen=3/);
+    expect([byName.dummy!.valueSize, byName.dummy_optional!.valueSize]).toEqual([24, 24]);
     expect(byName.dummy!.autocreate).toBeUndefined();
     expect(byName.dummy_optional!.autocreate).toBe(false);
     expect(describeObject(obj).maps.find((m) => m.name === 'dummy_optional')).toMatchObject({ autocreate: false });
