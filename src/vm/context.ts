@@ -61,6 +61,23 @@ export class Packet {
     }
   }
 
+  /**
+   * Take `frame` for another run in place (the same buffer and, unless a
+   * helper re-mapped it, the same region) when it has the same layout: false
+   * when it does not, and a new Packet is needed.
+   */
+  refill(frame: Uint8Array, headroom: number, tailroom: number): boolean {
+    if (this.buf.length !== headroom + frame.length + tailroom) return false;
+    this.buf.fill(0, 0, headroom);
+    this.buf.set(frame, headroom);
+    this.meta = headroom;
+    this.data = headroom;
+    this.end = headroom + frame.length;
+    if (this.memory.regions[this.region.id] !== this.region) this.region = this.memory.add('packet', this.buf.subarray(0, this.end), { kind: 'packet' });
+    else if (this.region.bytes.byteLength !== this.end) this.remap();
+    return true;
+  }
+
   /** Pointers into the packet are addresses in its region. */
   addr(offset: number): bigint {
     return Memory.address(this.region.id, offset);
@@ -132,10 +149,10 @@ export interface XdpMdInput {
 }
 
 /** struct xdp_md over a packet. */
-export function xdpContext(memory: Memory, current: () => { pkt: Packet; md: XdpMdInput }): Region {
+export function xdpContext(memory: Memory, current: () => { pkt: Packet; xdpMd: XdpMdInput }): Region {
   const hooks: RegionHooks = {
     load(off, size) {
-      const { pkt, md } = current();
+      const { pkt, xdpMd: md } = current();
       if (size !== 4) bad(`xdp_md access of ${size} bytes at offset ${off} (fields are u32)`);
       switch (off) {
         case 0:

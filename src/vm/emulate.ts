@@ -112,6 +112,8 @@ export class EmulatedCollection {
   xdpCtxAddr: bigint | undefined;
   /** @internal The packet buffer, reused run after run. */
   scratch = new Uint8Array(4096);
+  /** @internal The last run's packet (over scratch), refilled by the next run when it can be. */
+  packet: Packet | undefined;
   private clockNs = 1_000_000_000n;
   private rand: number;
 
@@ -258,19 +260,25 @@ export class EmulatedProgram {
     const sock = type === BPF_PROG_TYPE.SOCKET_FILTER;
     if (!xdp && !tc && !sock) throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters and syscall programs are)`);
     const tailroom = xdp ? Math.max(0, XDP_DATA_MAX - data.length) : 0;
-    const size = (xdp ? XDP_HEADROOM : 64) + data.length + tailroom;
-    if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
-    const pkt = new Packet(coll.memory, data, xdp ? XDP_HEADROOM : 64, tailroom, coll.scratch, coll.packetRegion);
+    const headroom = xdp ? XDP_HEADROOM : 64;
+    // The last run's packet, refilled in place when the layout is the same (no new buffer or mapping per run).
+    let pkt = coll.packet;
+    if (!pkt || !pkt.refill(data, headroom, tailroom)) {
+      const size = headroom + data.length + tailroom;
+      if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
+      pkt = coll.packet = new Packet(coll.memory, data, headroom, tailroom, coll.scratch, coll.packetRegion);
+    }
     coll.packetRegion = pkt.region;
     const skb = xdp ? undefined : new SkBuff(pkt, tc, opts.skb);
     // One xdp_md region for every run: its hooks read the run in progress.
-    const ctx = xdp ? (coll.xdpCtx ??= xdpContext(coll.memory, () => ({ pkt: coll.state!.pkt, md: coll.state!.xdpMd }))) : skb!.context(coll.memory);
+    const ctx = xdp ? (coll.xdpCtx ??= xdpContext(coll.memory, () => coll.state!)) : skb!.context(coll.memory);
     const state: RunState = { cpu, pkt, skb, xdpMd: opts.xdp ?? NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: xdp ? (coll.xdpCtxAddr ??= Memory.address(ctx.id)) : Memory.address(ctx.id) };
     coll.state = state;
     try {
-      const r = vm.run([state.ctxAddr]);
+      // The context's address as an exact number (id * 2^32): r1 without BigInt arithmetic.
+      const r = vm.run([ctx.id * 4294967296]);
       const retval = Number(BigInt.asUintN(32, r.retval));
-      return {
+      const result: EmulatedTestRun = {
         retval,
         verdict: verdictName(type, retval | 0),
         // A socket filter sees the frame from its network header; test_run hands back the
@@ -278,11 +286,12 @@ export class EmulatedProgram {
         dataOut: sock ? zeroL2(pkt.out()) : pkt.out(),
         durationNs: 0,
         instructions: r.instructions,
-        ...(state.redirect ? { redirect: state.redirect } : {}),
         events: state.events,
         printk: state.printk,
-        ...(skb ? { skb: Object.fromEntries(skb.fields) } : {}),
       };
+      if (state.redirect) result.redirect = state.redirect;
+      if (skb) result.skb = Object.fromEntries(skb.fields);
+      return result;
     } finally {
       coll.state = undefined;
       if (!xdp) coll.memory.remove(ctx);
@@ -300,6 +309,7 @@ export class EmulatedProgram {
     const ctx = opts.ctx && opts.ctx.byteLength > 0 ? coll.memory.add('ctx', Uint8Array.from(opts.ctx), { kind: 'context', writable: true }) : undefined;
     const pkt = new Packet(coll.memory, data, 0, 0, coll.scratch, coll.packetRegion);
     coll.packetRegion = pkt.region;
+    coll.packet = undefined; // its region went to this empty packet
     const ctxAddr = ctx ? Memory.address(ctx.id) : 0n;
     const state: RunState = { cpu, pkt, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr };
     coll.state = state;

@@ -53,7 +53,8 @@ export class Memory {
 
   /** The address of byte `offset` of region `id`. */
   static address(id: number, offset = 0): bigint {
-    return (BigInt(id) << 32n) | BigInt(offset >>> 0);
+    // Region ids stay far below 2^21: id * 2^32 + offset is an exact number, so one BigInt, not three.
+    return BigInt(id * 4294967296 + (offset >>> 0));
   }
 
   /** Map `bytes` (not copied: the program sees and changes them) and return its base address. */
@@ -61,6 +62,11 @@ export class Memory {
     const id = opts.id ?? this.free.pop() ?? this.nextId++;
     if (id === FUNC_ADDR_ID || id === 0) throw new BpfError('EMU_FAULT', `region id ${id} is reserved`);
     if (this.regions[id]) throw new BpfError('EMU_FAULT', `region id ${id} is already mapped (${this.regions[id]!.name})`);
+    // An id given back (a region re-mapped under its old id) is no longer free.
+    if (opts.id !== undefined) {
+      const i = this.free.indexOf(id);
+      if (i >= 0) this.free.splice(i, 1);
+    }
     if (bytes.byteLength > 0x7fffffff) throw new BpfError('EMU_FAULT', `region ${name}: ${bytes.byteLength} bytes is more than 2 GiB`);
     const r: Region = {
       id,

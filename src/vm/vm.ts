@@ -164,6 +164,32 @@ class Stop {
   constructor(readonly r0: bigint) {}
 }
 
+/** A helper's view of its call: which instruction, and how to end the program or fault from it. */
+class HelperCall implements HelperContext {
+  readonly memory: Memory;
+  insn = 0;
+  /** The r0 stop() ended the program with, if it did. */
+  stopped: bigint | undefined = undefined;
+  #helper = '';
+  // Arrow properties, made once per object: a helper may pass them around unbound.
+  readonly stop = (r0: bigint | number): void => {
+    this.stopped = BigInt.asUintN(64, BigInt(r0));
+  };
+  readonly fault = (message: string): never => {
+    throw this.vm.fault(this.insn, `${this.#helper}: ${message}`);
+  };
+
+  constructor(readonly vm: Vm) {
+    this.memory = vm.memory;
+  }
+
+  begin(slot: number, helper: string): void {
+    this.insn = slot;
+    this.#helper = helper;
+    this.stopped = undefined;
+  }
+}
+
 export class Vm {
   readonly memory: Memory;
   readonly name: string;
@@ -439,24 +465,25 @@ export class Vm {
     this.callHelper(slot, this.opts.helpers?.get(id), `helper ${helperName(id) ?? 'unknown'}#${id}`);
   }
 
+  /** The context of a helper call, reused call after call unless a helper runs this machine again (a tail call into itself). */
+  #helperCall: HelperCall | undefined;
+  #helperDepth = 0;
+
   /** @internal */
   callHelper(slot: number, h: HelperDef | undefined, what: string): void {
     if (!h) throw this.fault(slot, `calls ${what}, which this emulator does not provide`, 'EMU_UNKNOWN_HELPER');
     const L = this.lo;
     const H = this.hi;
-    let stopped: bigint | undefined;
-    const ctx: HelperContext = {
-      vm: this,
-      memory: this.memory,
-      insn: slot,
-      stop: (r0) => {
-        stopped = BigInt.asUintN(64, BigInt(r0));
-      },
-      fault: (m) => {
-        throw this.fault(slot, `${h.name}: ${m}`);
-      },
-    };
-    const r = h.fn(ctx, A.pairToBig(L[1], H[1]), A.pairToBig(L[2], H[2]), A.pairToBig(L[3], H[3]), A.pairToBig(L[4], H[4]), A.pairToBig(L[5], H[5]));
+    const ctx = this.#helperDepth === 0 ? (this.#helperCall ??= new HelperCall(this)) : new HelperCall(this);
+    ctx.begin(slot, h.name);
+    let r: ReturnType<HelperFn>;
+    this.#helperDepth++;
+    try {
+      r = h.fn(ctx, A.pairToBig(L[1], H[1]), A.pairToBig(L[2], H[2]), A.pairToBig(L[3], H[3]), A.pairToBig(L[4], H[4]), A.pairToBig(L[5], H[5]));
+    } finally {
+      this.#helperDepth--;
+    }
+    const stopped = ctx.stopped;
     if (typeof r === 'number' && Number.isSafeInteger(r)) {
       // An exact number, negative ones too (-errno): its two's-complement halves without BigInt arithmetic.
       L[0] = r | 0;

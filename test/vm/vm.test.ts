@@ -195,3 +195,17 @@ for (const tier of ['compile', 'interpret'] as const) {
     });
   });
 }
+
+describe('Memory regions', () => {
+  it('a region re-mapped under its old id takes that id off the free list: later regions get other ids', () => {
+    const m = new Memory();
+    const a = m.add('a', new Uint8Array(8));
+    m.remove(a);
+    // What a packet's re-mapping does (bpf_xdp_adjust_tail): the same id again.
+    const again = m.add('a', new Uint8Array(16), { id: a.id });
+    const b = m.add('b', new Uint8Array(8));
+    const c = m.add('c', new Uint8Array(8));
+    expect(new Set([again.id, b.id, c.id]).size).toBe(3);
+    expect(m.regions[a.id]).toBe(again);
+  });
+});
