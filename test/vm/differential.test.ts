@@ -181,6 +181,21 @@ function checkMessage(msg: string | undefined): void {
   expect(source).toBe('*v += 1;');
 }
 
+describeRoot('a program that tail-calls itself', () => {
+  it('tailcall.o with xdp_entry in its own slot: the kernel and the emulator stop at the tail-call limit and fall through (the emulator re-enters its own machine)', () => {
+    const spec = openObject(join(FIXTURES, 'tailcall.o'));
+    using coll = spec.load();
+    coll.map('jmp_table').set(u32(1), u32(coll.program('xdp_entry').fd.value));
+    const kernel = coll.program('xdp_entry').testRun(udp({ dport: 1 }));
+    const em = spec.emulate();
+    em.map('jmp_table').programs.set(1, 'xdp_entry');
+    const emulated = em.program('xdp_entry').testRun(udp({ dport: 1 }));
+    // Past the limit bpf_tail_call returns, and the program falls through to XDP_PASS.
+    expect([kernel.verdict, emulated.verdict]).toEqual(['XDP_PASS', 'XDP_PASS']);
+    expect(emulated.dataOut.equals(kernel.dataOut)).toBe(true);
+  });
+});
+
 describeRoot('a disagreement with the kernel names the packet and the instruction', () => {
   it('icmp_even_drop with a wrong bpf_map_lookup_elem: counters[0] differs, blamed on the store of *v += 1', () => {
     const spec = openObject(join(FIXTURES, 'icmp_even_drop.o'));
