@@ -96,6 +96,7 @@ const PRINTS: { file: string; contains: string; stdout: RegExp[] }[] = [
   { file: 'docs/tracing.md', contains: 'attachIter', stdout: [/^(\d+ \d+\n){10,}/] },
   { file: 'docs/api.md', contains: 'attachNetfilter(obj', stdout: [/^0\n3\n3n\n$/] },
   { file: 'docs/api.md', contains: 'haveProgramType', stdout: [/^true true\ntrue false\ntrue\n$/] },
+  { file: 'docs/api.md', contains: 'registerStructOps: false })', stdout: [/^SYSCALL EOPNOTSUPP\n\[ 'dummy' \]\n17\n$/] },
   // Three echo requests in and three replies out, 98 bytes each; nothing queued.
   { file: 'docs/sockets.md', contains: "obj.program('count_protocols')", stdout: [/^6n 588n\nnull\n$/] },
   // Three pings from lab-a, redirected into the socket: 14 + 20 + 8 + 56 bytes each, echo requests 1..3.
