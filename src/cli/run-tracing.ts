@@ -9,6 +9,8 @@ import { BpfError } from '../errors.js';
 import { autoAttach, autoAttachPlan } from '../link/auto.js';
 import { BpfLink, BpfLinkSet } from '../link/link.js';
 import type { ProgramSpec } from '../object/types.js';
+import { BPF_F_LINK } from '../object/maps-struct-ops.js';
+import { linkInfo } from '../sys/info.js';
 import type { CommandContext } from './command.js';
 import { counterReporter } from './counters.js';
 import { eventHeaders, eventMapNames, streamEvents } from './events.js';
@@ -74,26 +76,34 @@ export function loadSkippingUnsupported(spec: BpfObjectSpec, names: string[], sk
 export async function runTracing(path: string, opts: TracingRunOptions, ctx: CommandContext): Promise<number> {
   const spec = openObject(path);
   applySets(spec, opts.set);
-  const { attach, skipped } = tracingSelection(spec, opts.programs);
-  if (attach.length === 0) {
+  const { attach, skipped: all } = tracingSelection(spec, opts.programs);
+  // struct_ops maps (not with --program, which names tracing programs), registered while the run lasts.
+  const structOps = opts.programs?.length ? [] : spec.maps.filter((m) => m.style === 'struct_ops' && m.autocreate !== false);
+  const members = new Set(structOps.flatMap((m) => m.structOps!.funcs.map((f) => f.program)));
+  const skipped = all.filter((s) => !members.has(s.name));
+  if (attach.length === 0 && structOps.length === 0) {
     throw new BpfError(
       'USAGE',
-      `${spec.path}: no program names a tracing target to attach to${skipped.length ? ` (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})` : ''}; for XDP use --xdp IFACE, for TC load --tc`,
+      `${spec.path}: no program names a tracing target to attach to${skipped.length ? ` (${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')})` : ''}, and no struct_ops map is there to register; for XDP use --xdp IFACE, for TC load --tc`,
     );
   }
-  const coll = loadSkippingUnsupported(
-    spec,
-    attach.map((p) => p.name),
-    skipped,
-  );
+  // A .struct_ops map registered by its update stays registered until someone
+  // deletes its key 0 — after a SIGKILL, no one would. Registered through a
+  // bpf_link instead (BPF_F_LINK, as for .struct_ops.link), it ends with the process.
+  for (const m of structOps) {
+    m.flags |= BPF_F_LINK;
+    m.structOps!.link = true;
+  }
+  const coll = loadSkippingUnsupported(spec, [...attach.map((p) => p.name), ...members], skipped, { registerStructOps: false });
   const links: (BpfLink | BpfLinkSet)[] = [];
+  let registered = 0;
   let stopEvents: (() => void) | undefined;
   const report = counterReporter(coll, ctx);
   // One cleanup on every way out (duration, signal, closed pipe, error: lifecycle.ts).
-  // The links are unpinned, so even SIGKILL leaves nothing attached.
+  // The links, struct_ops links too, are unpinned, so even SIGKILL leaves nothing attached.
   const cleanup = guard('run: detach tracing links', (reason) => {
     stopEvents?.();
-    const had = links.length > 0;
+    const had = links.length > 0 || registered > 0;
     for (const l of links.splice(0)) l.close();
     try {
       if (had && reason !== 'error') report();
@@ -102,10 +112,18 @@ export async function runTracing(path: string, opts: TracingRunOptions, ctx: Com
     }
     if (!had) return;
     if (ctx.json) ctx.print(JSON.stringify({ detached: true, reason }));
-    else ctx.print(`detached every program (${reason})`);
+    else ctx.print(`detached every program${registered ? ' and unregistered the struct_ops maps' : ''} (${reason})`);
   });
   return foreground(cleanup, { interval: opts.interval, duration: opts.duration, tick: report }, () => {
     const headers = eventHeaders(spec.file.btf, eventMapNames(coll), opts.eventType, spec.path);
+    for (const m of structOps) {
+      coll.registerStructOps(m.name);
+      registered++;
+      const mapId = coll.map(m.name).info().id;
+      const linkId = linkInfo(coll.structOpsLinks.get(m.name)!.value).id;
+      if (ctx.json) ctx.print(JSON.stringify({ registered: { map: m.name, struct: m.structOps!.typeName, mapId, linkId } }));
+      else ctx.print(`registered struct_ops map ${m.name} (struct ${m.structOps!.typeName}, map ${mapId}, link ${linkId})`);
+    }
     for (const p of attach) {
       if (!coll.programs.has(p.name)) continue;
       const plan = autoAttachPlan(p);
@@ -129,8 +147,8 @@ export async function runTracing(path: string, opts: TracingRunOptions, ctx: Com
       if (ctx.json) ctx.print(JSON.stringify({ skipped: s }));
       else ctx.print(`skipped ${s.name}: ${s.reason}`);
     }
-    if (links.length === 0) throw new BpfError('KERNEL_UNSUPPORTED', `${spec.path}: nothing could be attached on this kernel`);
-    if (!ctx.json) ctx.print('Ctrl-C detaches');
+    if (links.length === 0 && registered === 0) throw new BpfError('KERNEL_UNSUPPORTED', `${spec.path}: nothing could be attached on this kernel`);
+    if (!ctx.json) ctx.print(`Ctrl-C ${links.length ? 'detaches' : 'unregisters'}`);
     stopEvents = streamEvents(coll, ctx, headers);
   });
 }

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { mountBpffs } from '../helpers/bpffs.js';
-import { cliProcess, fixture } from '../helpers/cli.js';
+import { CliChild, cliProcess, fixture } from '../helpers/cli.js';
+import { until } from '../helpers/wait.js';
 import { FIXTURES, parseReadelf } from '../helpers/oracle.js';
 import { describeRoot } from '../helpers/root.js';
 
@@ -110,6 +111,31 @@ describeRoot('load --pin-links: struct_ops maps registered beyond the command', 
       expect(existsSync(`${fs.path}/d`)).toBe(false);
     } finally {
       fs.unmount();
+    }
+  });
+
+  it('run OBJ: registered while it runs, through a bpf_link, so even SIGKILL unregisters it; SIGINT does, saying so', async () => {
+    for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+      const name = uniqueCc();
+      const child = new CliChild(['run', renamedCopy('tcp_cc', name), '--json']);
+      try {
+        const { line } = await child.waitForLine((l) => l.includes('"registered"'));
+        const reg = JSON.parse(line).registered as { map: string; struct: string; mapId: number; linkId: number };
+        expect(reg).toEqual({ map: 'bpfts_cc', struct: 'tcp_congestion_ops', mapId: expect.any(Number), linkId: expect.any(Number) });
+        expect(available()).toContain(name);
+        const link = JSON.parse(execFileSync('bpftool', ['link', 'show', 'id', String(reg.linkId), '-j'], { encoding: 'utf8' })) as { type: string };
+        expect(link.type).toBe('struct_ops');
+        child.child.kill(signal);
+        const exit = await child.exited;
+        if (signal === 'SIGINT') {
+          expect(exit.code).toBe(130);
+          expect(child.lines).toContain(JSON.stringify({ detached: true, reason: 'SIGINT' }));
+        } else expect(exit.signal).toBe('SIGKILL');
+        // The kernel drops the link with the process's last fd, and the registration with it.
+        expect(await until(() => !available().includes(name), 10_000)).toBe(true);
+      } finally {
+        await child.kill();
+      }
     }
   });
 });

@@ -37,7 +37,7 @@ export const commands: CommandEntry[] = [
   },
   {
     name: 'run',
-    summary: 'attach in the foreground (XDP, a socket filter on a packet socket, a netfilter hook, tracing), print counters every interval and events and frames live, detach on Ctrl-C',
+    summary: 'attach in the foreground (XDP, a socket filter on a packet socket, a netfilter hook, tracing, struct_ops), print counters every interval and events and frames live, detach on Ctrl-C',
     load: async () => (await import('./run.js')).run,
   },
   {

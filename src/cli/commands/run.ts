@@ -28,7 +28,7 @@ function positiveNumber(v: unknown, flag: string, fallback: number): number {
 
 export const run = defineCommand({
   name: 'run',
-  summary: 'attach in the foreground (XDP, a socket filter on a packet socket, a netfilter hook, tracing), print counters every interval and events and frames live, detach on Ctrl-C',
+  summary: 'attach in the foreground (XDP, a socket filter on a packet socket, a netfilter hook, tracing, struct_ops), print counters every interval and events and frames live, detach on Ctrl-C',
   usage:
     'bpf-ts run OBJ [--xdp IFACE [--mode native|skb|hw|auto] [--netlink] | --socket IFACE | --netfilter FAMILY:HOOK [--priority N]] [--netns NAME] [--program NAME] [--set NAME=VALUE]… [--max-entries MAP=N]… [--interval S] [--duration S] [--event-type [MAP=]STRUCT] [--json]',
   options: {
