@@ -83,9 +83,9 @@ export class Packet {
     return Memory.address(this.region.id, offset);
   }
 
-  /** addr() as an exact number (region ids stay below 2^21), for context hooks. */
-  addrNumber(offset: number): number {
-    return this.region.id * 4294967296 + (offset >>> 0);
+  /** addr() as a number when exact (see Memory.addressValue), for context hooks. */
+  addrValue(offset: number): number | bigint {
+    return Memory.addressValue(this.region.id, offset);
   }
 
   /** Re-map the region so it still ends exactly at data_end (reads past it fault). */
@@ -156,11 +156,11 @@ export function xdpContext(memory: Memory, current: () => { pkt: Packet; xdpMd: 
       if (size !== 4) bad(`xdp_md access of ${size} bytes at offset ${off} (fields are u32)`);
       switch (off) {
         case 0:
-          return pkt.addrNumber(pkt.data);
+          return pkt.addrValue(pkt.data);
         case 4:
-          return pkt.addrNumber(pkt.end);
+          return pkt.addrValue(pkt.end);
         case 8:
-          return pkt.addrNumber(pkt.meta);
+          return pkt.addrValue(pkt.meta);
         case 12:
           return (md.ingressIfindex ?? 1) >>> 0;
         case 16:
@@ -258,9 +258,9 @@ export class SkBuff {
         const f = SKB_FIELDS[off];
         if (!f) return bad(`__sk_buff has no field at offset ${off} that this emulator provides`);
         if (size !== 4) return bad(`__sk_buff.${f.name}: access of ${size} bytes (the field is u32)`);
-        if (f.name === 'data') return this.pkt.addrNumber(this.pkt.data);
-        if (f.name === 'data_end') return this.pkt.addrNumber(this.pkt.end);
-        if (f.name === 'data_meta') return this.pkt.addrNumber(this.pkt.meta);
+        if (f.name === 'data') return this.pkt.addrValue(this.pkt.data);
+        if (f.name === 'data_end') return this.pkt.addrValue(this.pkt.end);
+        if (f.name === 'data_meta') return this.pkt.addrValue(this.pkt.meta);
         return this.fields.get(f.name)! >>> 0;
       },
       store: (off, size, value) => {

@@ -275,8 +275,8 @@ export class EmulatedProgram {
     const state: RunState = { cpu, pkt, skb, xdpMd: opts.xdp ?? NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: xdp ? (coll.xdpCtxAddr ??= Memory.address(ctx.id)) : Memory.address(ctx.id) };
     coll.state = state;
     try {
-      // The context's address as an exact number (id * 2^32): r1 without BigInt arithmetic.
-      const r = vm.run([ctx.id * 4294967296]);
+      // The context's address, as a number when exact: r1 without BigInt arithmetic.
+      const r = vm.run([Memory.addressValue(ctx.id)]);
       const retval = Number(BigInt.asUintN(32, r.retval));
       const result: EmulatedTestRun = {
         retval,

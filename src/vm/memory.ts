@@ -31,6 +31,9 @@ export interface Region {
   readonly hooks: RegionHooks | undefined;
 }
 
+/** Addresses of regions below this id are exact as numbers (id * 2^32 + offset < 2^53). */
+const EXACT_IDS = 0x200000;
+
 /** Region ids start here (0 is the null pointer's). */
 export const FIRST_USER_REGION = 16;
 /** Upper half of a function address made by ld_imm64 src=BPF_PSEUDO_FUNC (not memory). */
@@ -53,8 +56,13 @@ export class Memory {
 
   /** The address of byte `offset` of region `id`. */
   static address(id: number, offset = 0): bigint {
-    // Region ids stay far below 2^21: id * 2^32 + offset is an exact number, so one BigInt, not three.
-    return BigInt(id * 4294967296 + (offset >>> 0));
+    // Below region id 2^21, id * 2^32 + offset is an exact number: one BigInt, not three.
+    return id < EXACT_IDS ? BigInt(id * 4294967296 + (offset >>> 0)) : (BigInt(id) << 32n) | BigInt(offset >>> 0);
+  }
+
+  /** address() as a number when it is exact (region ids below 2^21, nearly always), else as a bigint. */
+  static addressValue(id: number, offset = 0): number | bigint {
+    return id < EXACT_IDS ? id * 4294967296 + (offset >>> 0) : Memory.address(id, offset);
   }
 
   /** Map `bytes` (not copied: the program sees and changes them) and return its base address. */

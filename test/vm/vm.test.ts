@@ -208,4 +208,14 @@ describe('Memory regions', () => {
     expect(new Set([again.id, b.id, c.id]).size).toBe(3);
     expect(m.regions[a.id]).toBe(again);
   });
+
+  it('addresses are id * 2^32 + offset for every id: numbers where exact (ids below 2^21), bigints above', () => {
+    for (const id of [16, 0x1fffff, 0x200000, 0xfffffffe]) {
+      const want = (BigInt(id) << 32n) | 0xfffffffen;
+      expect(Memory.address(id, 0xfffffffe)).toBe(want);
+      const v = Memory.addressValue(id, 0xfffffffe);
+      expect(typeof v).toBe(id < 0x200000 ? 'number' : 'bigint');
+      expect(BigInt(v)).toBe(want);
+    }
+  });
 });
