@@ -6,6 +6,9 @@
 // returns 0x11 without a state; step (bpf/arena_fixed.c) returns 40 + 2 + 200
 // on a fresh load.
 
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { cli, cliOk, fixture } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
@@ -26,6 +29,21 @@ describeRoot('test-run --ctx-hex', () => {
     // a = -5, b = 9: sum 4, retval -10 as a u32.
     expect(kernel).toMatchObject({ retval: 0xfffffff6, ctxOutHex: 'fbffffff0900000004000000' });
     expect({ retval: emulated.retval, verdict: emulated.verdict, ctxOutHex: emulated.ctxOutHex }).toEqual({ retval: kernel.retval, verdict: null, ctxOutHex: kernel.ctxOutHex });
+  });
+
+  it('--asm --type syscall: a hand-written syscall program (sleepable, as the kernel requires) in the kernel and the emulator', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpfts-ctx-'));
+    try {
+      const file = join(dir, 'inc.s');
+      // ctx->n += 1; return ctx->n
+      writeFileSync(file, 'r2 = *(u32 *)(r1 + 0)\nr2 += 1\n*(u32 *)(r1 + 0) = r2\nr0 = r2\nexit\n');
+      for (const extra of [[], ['--emulate']]) {
+        const r = (await cliOk('test-run', '--asm', file, '--type', 'syscall', '--ctx-hex', '29000000', '--json', ...extra)).json();
+        expect({ retval: r.retval, ctxOutHex: r.ctxOutHex }, extra.join(' ') || 'kernel').toEqual({ retval: 42, ctxOutHex: '2a000000' });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a struct_ops program of bpf_dummy_ops, its one u64 argument a NULL state; nothing is registered', async () => {

@@ -68,7 +68,8 @@ export const testRun = defineCommand({
     const type = values.type ?? (name && spec.program(name).type === null ? 'xdp' : undefined);
     const progType = type !== undefined ? progTypeNumber(type) : spec.program(name).type!;
     const ctxIn = values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex');
-    const contextOnly = !values.emulate && CONTEXT_ONLY.has(progType);
+    // The emulator runs syscall programs on a context; the other context-only types only the kernel does.
+    const contextOnly = CONTEXT_ONLY.has(progType) && (!values.emulate || progType === BPF_PROG_TYPE.SYSCALL);
     if (contextOnly && (values['data-hex'] !== undefined || values.repeat !== undefined)) {
       throw new BpfError('USAGE', `${name} is a ${progTypeName(progType)} program: it runs once on its context alone (--ctx-hex HEX), without --data-hex or --repeat`);
     }
