@@ -80,6 +80,8 @@ export interface EmulatedTestRun {
 const MAX_TAIL_CALL_CNT = 33;
 /** xdp_md fields when a run gives none (read-only: shared by every run). */
 const NO_XDP_MD: XdpMdInput = Object.freeze({});
+/** testRun's options when none are given (read-only: shared by every run). */
+const NO_RUN_OPTIONS: EmulatedRunOptions = Object.freeze({});
 
 /** What one run is doing: the packet, its context, what it emitted. */
 /** The state one emulated run carries through its tail calls. */
@@ -178,6 +180,8 @@ export class EmulatedProgram {
   readonly name: string;
   readonly type: number;
   private vm: Vm | undefined;
+  /** run()'s argument list, r1 only: one array for every run. */
+  private readonly runArgs: (number | bigint)[] = [0];
 
   constructor(
     private readonly coll: EmulatedCollection,
@@ -238,7 +242,7 @@ export class EmulatedProgram {
   }
 
   /** Run on a frame as BPF_PROG_TEST_RUN does; the same result shape plus what happened. */
-  testRun(data: Uint8Array, opts: EmulatedRunOptions = {}): EmulatedTestRun {
+  testRun(data: Uint8Array, opts: EmulatedRunOptions = NO_RUN_OPTIONS): EmulatedTestRun {
     const coll = this.coll;
     const vm = this.machine;
     const cpu = opts.cpu ?? 0;
@@ -276,7 +280,8 @@ export class EmulatedProgram {
     coll.state = state;
     try {
       // The context's address, as a number when exact: r1 without BigInt arithmetic.
-      const r = vm.run([Memory.addressValue(ctx.id)]);
+      this.runArgs[0] = Memory.addressValue(ctx.id);
+      const r = vm.run(this.runArgs);
       const retval = Number(BigInt.asUintN(32, r.retval));
       const result: EmulatedTestRun = {
         retval,

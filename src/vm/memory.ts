@@ -33,6 +33,8 @@ export interface Region {
 
 /** Addresses of regions below this id are exact as numbers (id * 2^32 + offset < 2^53). */
 const EXACT_IDS = 0x200000;
+/** Addresses up to this one split into region id and offset as numbers. */
+const MAX_EXACT_ADDRESS = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Region ids start here (0 is the null pointer's). */
 export const FIRST_USER_REGION = 16;
@@ -108,9 +110,21 @@ export class Memory {
 
   /** `len` bytes at `addr` (a view, for helpers); undefined when not all inside one region. */
   view(addr: bigint, len: number, write = false): Uint8Array | undefined {
-    const f = this.find(addr);
-    if (!f || len < 0 || f.offset + len > f.region.bytes.byteLength || (write && !f.region.writable)) return undefined;
-    return f.region.bytes.subarray(f.offset, f.offset + len);
+    // Without find()'s result object: helpers call this for every pointer argument.
+    let id: number;
+    let offset: number;
+    if (addr >= 0n && addr <= MAX_EXACT_ADDRESS) {
+      const n = Number(addr);
+      id = Math.floor(n / 4294967296);
+      offset = n - id * 4294967296;
+    } else {
+      const a = BigInt.asUintN(64, addr);
+      id = Number(a >> 32n);
+      offset = Number(a & 0xffffffffn);
+    }
+    const r = this.regions[id];
+    if (!r || len < 0 || offset + len > r.bytes.byteLength || (write && !r.writable)) return undefined;
+    return r.bytes.subarray(offset, offset + len);
   }
 
   /** "stack[frame 0]+504", "mem+3", or the raw hex address. */

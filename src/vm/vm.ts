@@ -456,13 +456,21 @@ export class Vm {
     if (this.src[slot] === op.BPF_PSEUDO_KFUNC_CALL || name !== undefined) {
       // bpf_dynptr_size___v2 calls bpf_dynptr_size (a flavor suffix, as libbpf resolves kfuncs).
       const def = name === undefined ? undefined : (this.opts.kfuncs?.get(name) ?? this.opts.kfuncs?.get(essentialName(name)));
-      this.callHelper(slot, def, name === undefined ? `kfunc #${this.imm[slot]}` : `kfunc ${name}`);
+      if (!def) throw this.unknownCall(slot, name === undefined ? `kfunc #${this.imm[slot]}` : `kfunc ${name}`);
+      this.callHelper(slot, def);
     } else this.callHelperId(slot, this.imm[slot]!);
   }
 
   /** @internal */
   callHelperId(slot: number, id: number): void {
-    this.callHelper(slot, this.opts.helpers?.get(id), `helper ${helperName(id) ?? 'unknown'}#${id}`);
+    const h = this.opts.helpers?.get(id);
+    // The name is looked up only for the error: a call that succeeds makes no string.
+    if (!h) throw this.unknownCall(slot, `helper ${helperName(id) ?? 'unknown'}#${id}`);
+    this.callHelper(slot, h);
+  }
+
+  private unknownCall(slot: number, what: string): BpfError {
+    return this.fault(slot, `calls ${what}, which this emulator does not provide`, 'EMU_UNKNOWN_HELPER');
   }
 
   /** The context of a helper call, reused call after call unless a helper runs this machine again (a tail call into itself). */
@@ -470,8 +478,7 @@ export class Vm {
   #helperDepth = 0;
 
   /** @internal */
-  callHelper(slot: number, h: HelperDef | undefined, what: string): void {
-    if (!h) throw this.fault(slot, `calls ${what}, which this emulator does not provide`, 'EMU_UNKNOWN_HELPER');
+  callHelper(slot: number, h: HelperDef): void {
     const L = this.lo;
     const H = this.hi;
     const ctx = this.#helperDepth === 0 ? (this.#helperCall ??= new HelperCall(this)) : new HelperCall(this);
