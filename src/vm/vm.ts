@@ -117,6 +117,8 @@ export const DEFAULT_BUDGET = 1_000_000;
 /** may_goto falls through this many times, then jumps (the kernel's BPF_MAX_LOOPS). */
 const MAY_GOTO_LIMIT = 8 * 1024 * 1024;
 const STACK = op.MAX_BPF_STACK;
+/** run()'s options when none are given (read-only: shared by every run). */
+const NO_OPTIONS: { budget?: number; entry?: number } = Object.freeze({});
 /** Values up to 2^53 - 1 split into register halves exactly as numbers. */
 const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
@@ -364,7 +366,7 @@ export class Vm {
    * Run from the first instruction with r1..r5 set from `args` (u64 values
    * or addresses from `memory`), r10 at the top of a zeroed stack.
    */
-  run(args: readonly (bigint | number)[] = [], opts: { budget?: number; /** Start at this slot (a function: bpf_loop callbacks). */ entry?: number } = {}): RunResult {
+  run(args: readonly (bigint | number)[] = [], opts: { budget?: number; /** Start at this slot (a function: bpf_loop callbacks). */ entry?: number } = NO_OPTIONS): RunResult {
     const L = this.lo;
     const H = this.hi;
     L.fill(0);
