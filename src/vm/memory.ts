@@ -101,29 +101,36 @@ export class Memory {
 
   /** The region and offset an address points at, or undefined. */
   find(addr: bigint): { region: Region; offset: number } | undefined {
-    const a = BigInt.asUintN(64, addr);
-    const r = this.regions[Number(a >> 32n)];
-    const offset = Number(a & 0xffffffffn);
+    const r = this.#split(addr);
+    const offset = this.#offset;
     if (!r || offset >= r.bytes.byteLength) return undefined;
     return { region: r, offset };
+  }
+
+  /** The offset #split() found last (a field, not a result object: view() runs for every helper pointer). */
+  #offset = 0;
+
+  /** The region an address points into (or undefined), its offset left in #offset. */
+  #split(addr: bigint): Region | undefined {
+    let id: number;
+    if (addr >= 0n && addr <= MAX_EXACT_ADDRESS) {
+      const n = Number(addr);
+      id = Math.floor(n / 4294967296);
+      this.#offset = n - id * 4294967296;
+    } else {
+      const a = BigInt.asUintN(64, addr);
+      id = Number(a >> 32n);
+      this.#offset = Number(a & 0xffffffffn);
+    }
+    return this.regions[id];
   }
 
   /** `len` bytes at `addr` (a view, for helpers); undefined when not all inside one region. */
   view(addr: bigint, len: number, write = false): Uint8Array | undefined {
     // Without find()'s result object: helpers call this for every pointer argument.
-    let id: number;
-    let offset: number;
-    if (addr >= 0n && addr <= MAX_EXACT_ADDRESS) {
-      const n = Number(addr);
-      id = Math.floor(n / 4294967296);
-      offset = n - id * 4294967296;
-    } else {
-      const a = BigInt.asUintN(64, addr);
-      id = Number(a >> 32n);
-      offset = Number(a & 0xffffffffn);
-    }
-    const r = this.regions[id];
-    if (!r || len < 0 || offset + len > r.bytes.byteLength || (write && !r.writable)) return undefined;
+    const r = this.#split(addr);
+    const offset = this.#offset;
+    if (!r || offset >= r.bytes.byteLength || len < 0 || offset + len > r.bytes.byteLength || (write && !r.writable)) return undefined;
     return r.bytes.subarray(offset, offset + len);
   }
 
