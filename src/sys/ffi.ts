@@ -376,19 +376,45 @@ export interface NativeBuffer {
 }
 
 // The memory is freed once nothing references the ArrayBuffer viewing it, so a
-// NativeBuffer (or any subarray of `bytes`) keeps its memory alive.
+// NativeBuffer (or any subarray of `bytes`) keeps its memory alive (a small
+// block keeps its whole slab alive).
 const nativeFree = new FinalizationRegistry<unknown>((ptr) => lib().koffi.free(ptr));
+
+/** Blocks up to this size come from a shared slab; larger ones get their own allocation. */
+const SMALL_BLOCK = 1024;
+const SLAB_SIZE = 16384;
+/**
+ * The slab small blocks are cut from. A native allocation and its view cost
+ * ~1.5 µs (more than many a syscall they serve); a slice of a slab ~0.1 µs.
+ * Blocks are 8-byte aligned and never reused: a slab is freed, as Node's
+ * Buffer pool is, once no block cut from it is referenced.
+ */
+let slab: { ab: ArrayBuffer; base: bigint; used: number } | undefined;
 
 /** Zero-filled native memory of `length` bytes (at least 1). */
 export function allocNative(length: number): NativeBuffer {
   const l = lib();
   const n = Math.max(1, length);
-  const ptr = l.koffi.alloc('uint8_t', n);
-  const ab = l.koffi.view(ptr, n);
-  nativeFree.register(ab, ptr);
-  const bytes = Buffer.from(ab, 0, n);
+  if (n > SMALL_BLOCK) {
+    const ptr = l.koffi.alloc('uint8_t', n);
+    const ab = l.koffi.view(ptr, n);
+    nativeFree.register(ab, ptr);
+    const bytes = Buffer.from(ab, 0, n);
+    bytes.fill(0);
+    return { address: l.koffi.address(ptr), bytes };
+  }
+  const size = (n + 7) & ~7;
+  if (!slab || slab.used + size > SLAB_SIZE) {
+    const ptr = l.koffi.alloc('uint8_t', SLAB_SIZE);
+    const ab = l.koffi.view(ptr, SLAB_SIZE);
+    nativeFree.register(ab, ptr);
+    slab = { ab, base: l.koffi.address(ptr), used: 0 };
+  }
+  const offset = slab.used;
+  slab.used += size;
+  const bytes = Buffer.from(slab.ab, offset, n);
   bytes.fill(0);
-  return { address: l.koffi.address(ptr), bytes };
+  return { address: slab.base + BigInt(offset), bytes };
 }
 
 /** A native copy of `data`; a string becomes NUL-terminated UTF-8 (a C string the kernel can read). */
