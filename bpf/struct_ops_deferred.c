@@ -4,20 +4,12 @@
 // (EOPNOTSUPP). libbpf creates the map and loads its programs at load and
 // registers at attach; bpf-ts does the same with registerStructOps: false.
 // A second map, in "?.struct_ops", is created only when asked for, and its
-// program loads only with it. The kernel struct is declared here, member
-// by member as the kernel's BTF has it (no vmlinux.h needed).
+// program loads only with it. The kernel struct is declared in dummy_ops.h,
+// member by member as the kernel's BTF has it (no vmlinux.h needed).
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-struct bpf_dummy_ops_state {
-	int val;
-};
-
-struct bpf_dummy_ops {
-	int (*test_1)(struct bpf_dummy_ops_state *cb);
-	int (*test_2)(struct bpf_dummy_ops_state *cb, int a1, unsigned short a2, char a3, unsigned long a4);
-	int (*test_sleepable)(struct bpf_dummy_ops_state *cb);
-};
+#include "dummy_ops.h"
 
 // test_1: with a state, return its value plus 7 and leave 3 * value + 1 in
 // it; without one (a NULL pointer), return 0x11.

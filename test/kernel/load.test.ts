@@ -47,11 +47,13 @@ const NOT_LOADABLE = new Set([
   'tcp_cc.o',
   'tcp_cc_link.o',
   'struct_ops_deferred.o',
+  'struct_ops_optional_link.o',
   'freplace_ext.o',
   'tracing.o',
 ]);
 // tcp_cc registers a TCP congestion control under a fixed name: struct-ops.test.ts loads it under unique names.
 // struct_ops_deferred implements bpf_dummy_ops, which the kernel does not register: struct-ops.test.ts loads it without.
+// struct_ops_optional_link's one map is created only when asked for (SEC("?.struct_ops.link")): struct-ops.test.ts.
 // sized_maps leaves a map's size to the loader: test/kernel/map-sizing.test.ts sizes it.
 
 describeRoot('loading fixtures into the kernel', () => {

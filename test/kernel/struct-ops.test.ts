@@ -222,6 +222,26 @@ describeRoot('struct_ops maps loaded without registering them, as libbpf loads (
     });
   }
 
+  it('struct_ops_optional_link.o: its "?.struct_ops.link" map and program are left out; asked for, the map is created with BPF_F_LINK', () => {
+    const file = 'fixtures/struct_ops_optional_link.o';
+    {
+      using coll = openObject(file).load();
+      expect([[...coll.maps.keys()], [...coll.programs.keys()], coll.skipped.map((x) => x.name)]).toEqual([[], [], ['linked_state']]);
+    }
+    const spec = openObject(file);
+    spec.map('dummy_linked').autocreate = true;
+    using coll = spec.load({ registerStructOps: false });
+    const id = coll.map('dummy_linked').info().id;
+    // bpftool: the map's flags carry BPF_F_LINK (0x2000).
+    const flags = JSON.parse(execFileSync('bpftool', ['map', 'show', 'id', String(id), '-j'], { encoding: 'utf8' })).flags as number;
+    expect(flags & 0x2000).toBe(0x2000);
+    expect(coll.program('linked_state').testRun(new Uint8Array(0), { ctx: u64s(0n) }).retval).toBe(0x33);
+    // A BPF_F_LINK map is checked when its value is written, before any link: bpf_dummy_ops is refused there.
+    const e = thrown(() => coll.registerStructOps());
+    expect([e.code, (e.cause as BpfSyscallError).errnoName, (e.cause as BpfSyscallError).command]).toEqual(['SYSCALL', 'EOPNOTSUPP', 'BPF_MAP_UPDATE_ELEM']);
+    expect(coll.structOpsLinks.size).toBe(0);
+  });
+
   it('tcp_cc.o with registerStructOps: false: not a congestion control until registerStructOps(), and none again after close', () => {
     const spec = openObject('fixtures/tcp_cc.o');
     const name = renameCc(spec, 'fixtures/tcp_cc.o');

@@ -81,3 +81,16 @@ describe.each(['struct_ops_deferred.o', 'struct_ops_deferred.clang14.o', 'struct
     expect(describeObject(obj).maps.find((m) => m.name === 'dummy_optional')).toMatchObject({ autocreate: false });
   });
 });
+
+// bpf/struct_ops_optional_link.c: a map in SEC("?.struct_ops.link").
+describe.each(['struct_ops_optional_link.o', 'struct_ops_optional_link.clang14.o', 'struct_ops_optional_link.clang19.o'])('%s', (f) => {
+  it('the "?" link section: not created unless asked for, and registered through a bpf_link (BPF_F_LINK, as libbpf 1.5 reports: flags 8192)', () => {
+    const obj = parseObject(new Uint8Array(readFileSync(`${FIXTURES}/${f}`)), f);
+    const re = parseReadelf(readFileSync(`${FIXTURES}/${f.replace(/\.o$/, '.readelf.txt')}`, 'utf8'));
+    expect(re.sections.map((s) => s.name)).toContain('?.struct_ops.link');
+    expect(obj.maps.map((m) => m.name)).toEqual(['dummy_linked']);
+    const m = obj.maps[0]!;
+    expect([m.section, m.autocreate, m.structOps!.link, m.flags, m.valueSize]).toEqual(['?.struct_ops.link', false, true, 8192, 24]);
+    expect(m.structOps!.funcs).toEqual(relocationsFor(re, '?.struct_ops.link').map((r) => ({ member: 'test_1', program: r.symbolName })));
+  });
+});
