@@ -358,15 +358,25 @@ describeRoot('the emulator computes what the kernel computes, on random programs
       'kernel-random-syscall',
       cases(100),
       strict((rng, note) => {
-        const insns = asSyscallProgram(randomProgram(rng, 16 + rng.int(48)));
+        const xdp = randomProgram(rng, 16 + rng.int(48));
+        const insns = asSyscallProgram(xdp);
         const inputs = Array.from({ length: INPUTS_PER_PROGRAM }, () => randomInputs(rng));
         note(`program:\n${listing(insns)}`);
         const d = disagreement(insns, inputs, same, 'syscall');
         compared += inputs.length;
-        if (d) throw new Error(`the ${d.tier} emulator disagrees with the kernel on context ${registersIn(d.input)}: ${differences(d.kernel, d.emulator).join('; ')}`);
+        if (!d) return;
+        // The same body as an XDP program, on the same input: when the kernel is wrong there too
+        // (the verifier faults kernelFault() proves), it is the kernel's error, not the emulator's.
+        const fault = disagreement(xdp, [d.input]) ? kernelFault(xdp, d.input) : undefined;
+        if (fault) {
+          kernelFaults.push(`${fault} (the same body as a syscall program, on context ${registersIn(d.input)})`);
+          return;
+        }
+        throw new Error(`the ${d.tier} emulator disagrees with the kernel on context ${registersIn(d.input)}: ${differences(d.kernel, d.emulator).join('; ')}`);
       }),
     );
     console.log(summary('kernel-random-syscall', r) + `; ${compared} contexts compared`);
+    for (const v of kernelFaults.splice(0)) console.log(`the kernel's error, not the emulator's: ${v}`);
     expect(r.failures, seedLine(FILE)).toEqual([]);
     expect([...r.codes]).toEqual([]);
   });
