@@ -44,11 +44,8 @@ export function loadPinLinks(objPath: string, dir: string, opts: { program?: str
   if (abs.includes('\0')) throw new BpfError('USAGE', '--pin-links: path contains a NUL byte');
   const spec = openObject(objPath);
   applySets(spec, opts.set);
-  const { attach, skipped: all } = tracingSelection(spec, opts.program ? [opts.program] : undefined);
   // struct_ops maps (not with --program, which names one tracing program) and the programs they hold.
-  const structOps = opts.program ? [] : spec.maps.filter((m) => m.style === 'struct_ops' && m.autocreate !== false);
-  const members = new Set(structOps.flatMap((m) => m.structOps!.funcs.map((f) => f.program)));
-  const skipped = all.filter((s) => !members.has(s.name));
+  const { attach, skipped, structOps, members } = tracingSelection(spec, opts.program ? [opts.program] : undefined);
   if (attach.length === 0 && structOps.length === 0) {
     throw new BpfError(
       'USAGE',

@@ -8,7 +8,7 @@ import { openObject, type BpfCollection, type BpfObjectSpec, type LoadOptions } 
 import { BpfError } from '../errors.js';
 import { autoAttach, autoAttachPlan } from '../link/auto.js';
 import { BpfLink, BpfLinkSet } from '../link/link.js';
-import type { ProgramSpec } from '../object/types.js';
+import type { MapSpec, ProgramSpec } from '../object/types.js';
 import { BPF_F_LINK } from '../object/maps-struct-ops.js';
 import { linkInfo } from '../sys/info.js';
 import type { CommandContext } from './command.js';
@@ -34,19 +34,25 @@ export function applySets(spec: BpfObjectSpec, sets: string[] = []): void {
   }
 }
 
-/** Programs run would attach, and the ones it leaves, with why. */
-export function tracingSelection(spec: BpfObjectSpec, names?: string[]): { attach: ProgramSpec[]; skipped: { name: string; reason: string }[] } {
+/**
+ * Programs run would attach, and the ones it leaves, with why; and, unless
+ * `names` picks tracing programs, the struct_ops maps to register and the
+ * programs they hold (loaded with them, not listed as skipped).
+ */
+export function tracingSelection(spec: BpfObjectSpec, names?: string[]): { attach: ProgramSpec[]; skipped: { name: string; reason: string }[]; structOps: MapSpec[]; members: Set<string> } {
   const pool = names?.length ? names.map((n) => spec.program(n)) : spec.programs;
   const attach: ProgramSpec[] = [];
-  const skipped: { name: string; reason: string }[] = [];
+  const all: { name: string; reason: string }[] = [];
   for (const p of pool) {
     const plan = autoAttachPlan(p);
-    if (plan.kind === 'none') skipped.push({ name: p.name, reason: plan.reason });
-    else if (plan.kind === 'iter') skipped.push({ name: p.name, reason: 'iterators run when read, not on an event: use bpf-ts iter' });
+    if (plan.kind === 'none') all.push({ name: p.name, reason: plan.reason });
+    else if (plan.kind === 'iter') all.push({ name: p.name, reason: 'iterators run when read, not on an event: use bpf-ts iter' });
     else attach.push(p);
   }
-  if (names?.length && skipped.length) throw new BpfError('USAGE', `${spec.path}: ${skipped.map((s) => `program ${s.name}: ${s.reason}`).join('; ')}`);
-  return { attach, skipped };
+  if (names?.length && all.length) throw new BpfError('USAGE', `${spec.path}: ${all.map((s) => `program ${s.name}: ${s.reason}`).join('; ')}`);
+  const structOps = names?.length ? [] : spec.maps.filter((m) => m.style === 'struct_ops' && m.autocreate !== false);
+  const members = new Set(structOps.flatMap((m) => m.structOps!.funcs.map((f) => f.program)));
+  return { attach, skipped: all.filter((s) => !members.has(s.name)), structOps, members };
 }
 
 /**
@@ -76,11 +82,8 @@ export function loadSkippingUnsupported(spec: BpfObjectSpec, names: string[], sk
 export async function runTracing(path: string, opts: TracingRunOptions, ctx: CommandContext): Promise<number> {
   const spec = openObject(path);
   applySets(spec, opts.set);
-  const { attach, skipped: all } = tracingSelection(spec, opts.programs);
-  // struct_ops maps (not with --program, which names tracing programs), registered while the run lasts.
-  const structOps = opts.programs?.length ? [] : spec.maps.filter((m) => m.style === 'struct_ops' && m.autocreate !== false);
-  const members = new Set(structOps.flatMap((m) => m.structOps!.funcs.map((f) => f.program)));
-  const skipped = all.filter((s) => !members.has(s.name));
+  // struct_ops maps (not with --program, which names tracing programs) are registered while the run lasts.
+  const { attach, skipped, structOps, members } = tracingSelection(spec, opts.programs);
   if (attach.length === 0 && structOps.length === 0) {
     throw new BpfError(
       'USAGE',

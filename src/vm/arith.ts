@@ -39,6 +39,20 @@ const fromNum = (v: number): void => {
   RES_LO = (v - h * TWO32) | 0;
   RES_HI = h | 0;
 };
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+const MIN_EXACT = -MAX_EXACT;
+
+/**
+ * Set the result from a value handed in from outside the machine (an
+ * argument, a helper's result, a context field): a safe-integer number, or
+ * any bigint taken mod 2^64. Small ones (addresses, most values) are split
+ * as numbers, without BigInt arithmetic.
+ */
+export function fromValue(v: bigint | number): void {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) fromNum(v);
+  else if (typeof v === 'bigint' && v >= MIN_EXACT && v <= MAX_EXACT) fromNum(Number(v));
+  else fromBig(BigInt(v));
+}
 
 /** Unsigned 64-bit division; the divisor is not zero. */
 export function udiv64(alo: number, ahi: number, blo: number, bhi: number): void {

@@ -26,9 +26,9 @@ const bad = (what: string): never => {
 export class Packet {
   readonly buf: Uint8Array;
   /** Offsets into buf. */
-  meta: number;
-  data: number;
-  end: number;
+  meta = 0;
+  data = 0;
+  end = 0;
   region: Region;
 
   constructor(
@@ -36,46 +36,39 @@ export class Packet {
     frame: Uint8Array,
     headroom: number,
     tailroom: number,
-    /** A buffer to reuse (zeroed here) when it is large enough. */
+    /** A buffer to reuse when it is large enough. */
     scratch?: Uint8Array,
-    /** The previous run's packet region: kept when it covers the same bytes (no new mapping per run). */
+    /** The previous packet's region, unmapped for this one. */
     previous?: Region,
   ) {
     const size = headroom + frame.length + tailroom;
-    if (scratch && scratch.length >= size) {
-      this.buf = scratch.subarray(0, size);
-      // Only the headroom must read as zeroes (adjust_head and adjust_meta expose it); the
-      // tailroom is never readable until adjust_tail grows the frame, which zeroes what it adds.
-      this.buf.fill(0, 0, headroom);
-    } else this.buf = new Uint8Array(size);
-    this.buf.set(frame, headroom);
-    this.meta = headroom;
-    this.data = headroom;
-    this.end = headroom + frame.length;
-    const b = previous?.bytes;
-    if (previous && memory.regions[previous.id] === previous && b!.buffer === this.buf.buffer && b!.byteOffset === this.buf.byteOffset && b!.byteLength === this.end) {
-      this.region = previous;
-    } else {
-      if (previous) memory.remove(previous);
-      this.region = memory.add('packet', this.buf.subarray(0, this.end), { kind: 'packet' });
-    }
+    this.buf = scratch && scratch.length >= size ? scratch.subarray(0, size) : new Uint8Array(size);
+    this.#take(frame, headroom);
+    if (previous) memory.remove(previous);
+    this.region = memory.add('packet', this.buf.subarray(0, this.end), { kind: 'packet' });
   }
 
   /**
-   * Take `frame` for another run in place (the same buffer and, unless a
-   * helper re-mapped it, the same region) when it has the same layout: false
+   * Take `frame` for another run in place (the same buffer, and the same
+   * region unless the frame's end moved) when it has the same layout: false
    * when it does not, and a new Packet is needed.
    */
   refill(frame: Uint8Array, headroom: number, tailroom: number): boolean {
     if (this.buf.length !== headroom + frame.length + tailroom) return false;
+    this.#take(frame, headroom);
+    if (this.region.bytes.byteLength !== this.end) this.remap();
+    return true;
+  }
+
+  /** `frame` after `headroom` bytes of buf. */
+  #take(frame: Uint8Array, headroom: number): void {
+    // Only the headroom must read as zeroes (adjust_head and adjust_meta expose it); the
+    // tailroom is never readable until adjust_tail grows the frame, which zeroes what it adds.
     this.buf.fill(0, 0, headroom);
     this.buf.set(frame, headroom);
     this.meta = headroom;
     this.data = headroom;
     this.end = headroom + frame.length;
-    if (this.memory.regions[this.region.id] !== this.region) this.region = this.memory.add('packet', this.buf.subarray(0, this.end), { kind: 'packet' });
-    else if (this.region.bytes.byteLength !== this.end) this.remap();
-    return true;
   }
 
   /** Pointers into the packet are addresses in its region. */

@@ -107,9 +107,8 @@ export class EmulatedCollection {
   /** @internal */
   readonly mapsByRegion = new Map<number, EmulatedMapT>();
   /** @internal */ state: RunState | undefined;
-  /** @internal The packet region and the xdp_md region, kept mapped between runs. */
-  packetRegion: Region | undefined;
-  /** @internal */ xdpCtx: Region | undefined;
+  /** @internal The xdp_md region, kept mapped between runs. */
+  xdpCtx: Region | undefined;
   /** @internal xdpCtx's address (the region stays mapped from run to run). */
   xdpCtxAddr: bigint | undefined;
   /** @internal The packet buffer, reused run after run. */
@@ -270,9 +269,8 @@ export class EmulatedProgram {
     if (!pkt || !pkt.refill(data, headroom, tailroom)) {
       const size = headroom + data.length + tailroom;
       if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
-      pkt = coll.packet = new Packet(coll.memory, data, headroom, tailroom, coll.scratch, coll.packetRegion);
+      pkt = coll.packet = new Packet(coll.memory, data, headroom, tailroom, coll.scratch, coll.packet?.region);
     }
-    coll.packetRegion = pkt.region;
     const skb = xdp ? undefined : new SkBuff(pkt, tc, opts.skb);
     // One xdp_md region for every run: its hooks read the run in progress.
     const ctx = xdp ? (coll.xdpCtx ??= xdpContext(coll.memory, () => coll.state!)) : skb!.context(coll.memory);
@@ -300,7 +298,6 @@ export class EmulatedProgram {
     } finally {
       coll.state = undefined;
       if (!xdp) coll.memory.remove(ctx);
-      coll.packetRegion = pkt.region; // adjust_tail may have re-mapped it
     }
   }
 
@@ -312,9 +309,7 @@ export class EmulatedProgram {
     const coll = this.coll;
     if (data.byteLength > 0) throw new BpfError('USAGE', `program ${this.name}: a syscall program runs on its context alone (testRun(new Uint8Array(0), { ctx }))`);
     const ctx = opts.ctx && opts.ctx.byteLength > 0 ? coll.memory.add('ctx', Uint8Array.from(opts.ctx), { kind: 'context', writable: true }) : undefined;
-    const pkt = new Packet(coll.memory, data, 0, 0, coll.scratch, coll.packetRegion);
-    coll.packetRegion = pkt.region;
-    coll.packet = undefined; // its region went to this empty packet
+    const pkt = (coll.packet = new Packet(coll.memory, data, 0, 0, coll.scratch, coll.packet?.region));
     const ctxAddr = ctx ? Memory.address(ctx.id) : 0n;
     const state: RunState = { cpu, pkt, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr };
     coll.state = state;

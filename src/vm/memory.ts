@@ -5,6 +5,7 @@
 // lands on nothing and faults.
 
 import { BpfError } from '../errors.js';
+import { fromValue, RES_HI, RES_LO } from './arith.js';
 
 export type RegionKind = 'stack' | 'context' | 'packet' | 'map_value' | 'global' | 'memory';
 
@@ -33,8 +34,6 @@ export interface Region {
 
 /** Addresses of regions below this id are exact as numbers (id * 2^32 + offset < 2^53). */
 const EXACT_IDS = 0x200000;
-/** Addresses up to this one split into region id and offset as numbers. */
-const MAX_EXACT_ADDRESS = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Region ids start here (0 is the null pointer's). */
 export const FIRST_USER_REGION = 16;
@@ -101,35 +100,19 @@ export class Memory {
 
   /** The region and offset an address points at, or undefined. */
   find(addr: bigint): { region: Region; offset: number } | undefined {
-    const r = this.#split(addr);
-    const offset = this.#offset;
+    fromValue(addr);
+    const r = this.regions[RES_HI >>> 0];
+    const offset = RES_LO >>> 0;
     if (!r || offset >= r.bytes.byteLength) return undefined;
     return { region: r, offset };
-  }
-
-  /** The offset #split() found last (a field, not a result object: view() runs for every helper pointer). */
-  #offset = 0;
-
-  /** The region an address points into (or undefined), its offset left in #offset. */
-  #split(addr: bigint): Region | undefined {
-    let id: number;
-    if (addr >= 0n && addr <= MAX_EXACT_ADDRESS) {
-      const n = Number(addr);
-      id = Math.floor(n / 4294967296);
-      this.#offset = n - id * 4294967296;
-    } else {
-      const a = BigInt.asUintN(64, addr);
-      id = Number(a >> 32n);
-      this.#offset = Number(a & 0xffffffffn);
-    }
-    return this.regions[id];
   }
 
   /** `len` bytes at `addr` (a view, for helpers); undefined when not all inside one region. */
   view(addr: bigint, len: number, write = false): Uint8Array | undefined {
     // Without find()'s result object: helpers call this for every pointer argument.
-    const r = this.#split(addr);
-    const offset = this.#offset;
+    fromValue(addr);
+    const r = this.regions[RES_HI >>> 0];
+    const offset = RES_LO >>> 0;
     if (!r || offset >= r.bytes.byteLength || len < 0 || offset + len > r.bytes.byteLength || (write && !r.writable)) return undefined;
     return r.bytes.subarray(offset, offset + len);
   }

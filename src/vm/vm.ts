@@ -119,8 +119,6 @@ const MAY_GOTO_LIMIT = 8 * 1024 * 1024;
 const STACK = op.MAX_BPF_STACK;
 /** run()'s options when none are given (read-only: shared by every run). */
 const NO_OPTIONS: { budget?: number; entry?: number } = Object.freeze({});
-/** Values up to 2^53 - 1 split into register halves exactly as numbers. */
-const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
 
 // Internal opcodes for the encodings an opcode byte alone does not tell apart
 // (signed div/mod: off = 1; movsx: off = 8/16/32). They reuse opcode bytes no
@@ -372,17 +370,9 @@ export class Vm {
     L.fill(0);
     H.fill(0);
     for (let i = 0; i < args.length; i++) {
-      const a = args[i]!;
-      if (typeof a === 'number' ? Number.isSafeInteger(a) && a >= 0 : a >= 0n && a <= MAX_EXACT) {
-        // An address or a small value: exact as a number, split without BigInt arithmetic.
-        const n = Number(a);
-        L[i + 1] = n | 0;
-        H[i + 1] = Math.floor(n / 4294967296) | 0;
-        continue;
-      }
-      const v = BigInt.asUintN(64, BigInt(a));
-      L[i + 1] = Number(BigInt.asIntN(32, v));
-      H[i + 1] = Number(BigInt.asIntN(32, v >> 32n));
+      A.fromValue(args[i]!);
+      L[i + 1] = A.RES_LO;
+      H[i + 1] = A.RES_HI;
     }
     this.stacks[0].fill(0);
     L[10] = STACK;
@@ -410,17 +400,9 @@ export class Vm {
       if (err instanceof BpfError) throw this.fault(slot, err.message);
       throw err;
     }
-    if (typeof loaded === 'number' && !signExtend) {
-      // Non-negative and below 2^53 (the hook's promise): the halves without BigInt arithmetic.
-      this.lo[d] = loaded | 0;
-      this.hi[d] = Math.floor(loaded / 4294967296) | 0;
-      return;
-    }
-    let v = BigInt(loaded);
-    if (signExtend) v = BigInt.asIntN(len * 8, v);
-    v = BigInt.asUintN(64, v);
-    this.lo[d] = Number(BigInt.asIntN(32, v));
-    this.hi[d] = Number(BigInt.asIntN(32, v >> 32n));
+    A.fromValue(signExtend ? BigInt.asIntN(len * 8, BigInt(loaded)) : loaded);
+    this.lo[d] = A.RES_LO;
+    this.hi[d] = A.RES_HI;
   }
 
   /** @internal */
@@ -493,19 +475,9 @@ export class Vm {
       this.#helperDepth--;
     }
     const stopped = ctx.stopped;
-    if (typeof r === 'number' && Number.isSafeInteger(r)) {
-      // An exact number, negative ones too (-errno): its two's-complement halves without BigInt arithmetic.
-      L[0] = r | 0;
-      H[0] = Math.floor(r / 4294967296) | 0;
-    } else if (typeof r === 'bigint' && r >= 0n && r <= MAX_EXACT) {
-      const n = Number(r);
-      L[0] = n | 0;
-      H[0] = Math.floor(n / 4294967296) | 0;
-    } else {
-      const v = BigInt.asUintN(64, BigInt(r ?? 0));
-      L[0] = Number(BigInt.asIntN(32, v));
-      H[0] = Number(BigInt.asIntN(32, v >> 32n));
-    }
+    A.fromValue(r ?? 0);
+    L[0] = A.RES_LO;
+    H[0] = A.RES_HI;
     if (stopped !== undefined) throw new Stop(stopped);
   }
 
@@ -1105,23 +1077,14 @@ export class Vm {
         case 0x40:
         case 0x48:
         case 0x50:
-          if (this.legacyLoad(pc)) break;
-          // A failed load ends the function with r0 = 0, as the kernel's rewrite of it does
-          // (`if r0 s>= 0 goto +2; w0 ^= w0; exit`): the exit of case 0x95.
-          L[0] = 0;
-          H[0] = 0;
-          if (frame === 0) {
-            if (trace) emit();
-            return left;
-          }
-          frame--;
-          for (let r = 6, b = frame * 10; r <= 10; r++, b += 2) {
-            L[r] = saved[b]!;
-            H[r] = saved[b + 1]!;
-          }
-          pc = retPc[frame]!;
-          continue;
         case 0x95:
+          if (K[pc] !== 0x95) {
+            if (this.legacyLoad(pc)) break;
+            // A failed load ends the function with r0 = 0, as the kernel's rewrite of it does
+            // (`if r0 s>= 0 goto +2; w0 ^= w0; exit`): the exit below.
+            L[0] = 0;
+            H[0] = 0;
+          }
           if (frame === 0) {
             if (trace) emit();
             return left;

@@ -82,23 +82,35 @@ export const testRun = defineCommand({
     using coll = spec.load({ programs: [name], onlyNeeded: true, registerStructOps: false, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
     warnLoad(ctx, coll);
     const r = coll.program(name).testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}) });
-    if (ctx.json) {
-      ctx.printJson({
-        retval: r.retval,
-        verdict: r.verdict,
-        durationNs: r.durationNs,
-        dataOutHex: hex(r.dataOut),
-        ...(r.ctxOut ? { ctxOutHex: hex(r.ctxOut) } : {}),
-      });
-    } else {
+    if (ctx.json) ctx.printJson(runJson(r));
+    else {
       if (contextOnly) ctx.print(`${name}: retval ${r.retval} (0x${r.retval.toString(16)})`);
       else ctx.print(`${name}: ${r.verdict ?? 'retval'} (retval ${r.retval}), ${r.durationNs} ns per run${repeat > 1 ? ` over ${repeat} runs` : ''}`);
-      if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
-      if (r.ctxOut && ctxIn && !r.ctxOut.equals(ctxIn)) ctx.print(`context after the run: ${hex(r.ctxOut)}`);
+      printChanges(ctx, r, data, ctxIn);
     }
     return 0;
   },
 });
+
+/** What a kernel run and an emulated run both report. */
+interface RunOutcome {
+  retval: number;
+  verdict: string | null;
+  durationNs: number;
+  dataOut: Buffer;
+  ctxOut?: Buffer | null;
+}
+
+/** The JSON fields both kinds of run print. */
+function runJson(r: RunOutcome) {
+  return { retval: r.retval, verdict: r.verdict, durationNs: r.durationNs, dataOutHex: hex(r.dataOut), ...(r.ctxOut ? { ctxOutHex: hex(r.ctxOut) } : {}) };
+}
+
+/** The lines saying what a run changed: the packet, the context. */
+function printChanges(ctx: CommandContext, r: RunOutcome, data: Buffer, ctxIn: Buffer | undefined): void {
+  if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
+  if (r.ctxOut && ctxIn && !r.ctxOut.equals(ctxIn)) ctx.print(`context after the run: ${hex(r.ctxOut)}`);
+}
 
 /** --data-hex: the packet, at least an Ethernet header. */
 function packet(dataHex: string | undefined): Buffer {
@@ -201,11 +213,7 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   for (const l of trace) ctx.print(l);
   if (ctx.json) {
     ctx.printJson({
-      retval: r.retval,
-      verdict: r.verdict,
-      durationNs: r.durationNs,
-      dataOutHex: hex(r.dataOut),
-      ...(r.ctxOut ? { ctxOutHex: hex(r.ctxOut) } : {}),
+      ...runJson(r),
       ...(r.redirect ? { redirect: r.redirect } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
@@ -214,8 +222,7 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   } else {
     if (r.verdict === null) ctx.print(`${name}: retval ${r.retval} (0x${r.retval.toString(16)}) (emulated, ${r.instructions} instructions)`);
     else ctx.print(`${name}: ${r.verdict} (retval ${r.retval}), ${r.durationNs} ns per run (emulated, ${r.instructions} instructions)${repeat > 1 ? ` over ${repeat} runs` : ''}`);
-    if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
-    if (r.ctxOut && ctxIn && !r.ctxOut.equals(ctxIn)) ctx.print(`context after the run: ${hex(r.ctxOut)}`);
+    printChanges(ctx, r, data, ctxIn);
     for (const l of r.printk) ctx.print(`printk: ${l}`);
   }
   return 0;
