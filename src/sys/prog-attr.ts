@@ -189,6 +189,13 @@ let sharedAttr: ffi.NativeBuffer | undefined;
 let sharedIn: ffi.NativeBuffer | undefined;
 let sharedOut: ffi.NativeBuffer | undefined;
 
+/** The shared attr block, zeroed for the next run. */
+function testRunAttr(): Buffer {
+  const b = (sharedAttr ??= ffi.allocNative(TEST_RUN_ATTR_SIZE)).bytes;
+  b.fill(0);
+  return b;
+}
+
 /**
  * BPF_PROG_TEST_RUN for programs that take only a context (syscall, raw
  * tracepoint): the kernel refuses data, an output buffer, repeat and duration
@@ -196,9 +203,7 @@ let sharedOut: ffi.NativeBuffer | undefined;
  * input buffer, so `ctxOut` is the context after the run.
  */
 export function progTestRunContext(progFd: number, ctx: Uint8Array | undefined, context?: string): TestRunResult {
-  const attr = (sharedAttr ??= ffi.allocNative(TEST_RUN_ATTR_SIZE));
-  const b = attr.bytes;
-  b.fill(0);
+  const b = testRunAttr();
   writeU32(b, TR_PROG_FD, progFd);
   const ctxIn = ctx && ctx.byteLength > 0 ? ffi.nativeCopy(ctx) : null;
   if (ctxIn) {
@@ -216,9 +221,7 @@ const SKB_MAX = 65536;
 
 /** BPF_PROG_TEST_RUN: run the program `repeat` times on `data` (and an optional context). */
 export function progTestRun(progFd: number, data: Uint8Array, opts: { repeat?: number; ctxIn?: Uint8Array; dataOutSize?: number; flags?: number } = {}, context?: string): TestRunResult {
-  const attr = (sharedAttr ??= ffi.allocNative(TEST_RUN_ATTR_SIZE));
-  const b = attr.bytes;
-  b.fill(0);
+  const b = testRunAttr();
   if (!sharedIn || sharedIn.bytes.byteLength < data.byteLength) sharedIn = ffi.allocNative(Math.max(data.byteLength, 256));
   const inBuf = sharedIn;
   inBuf.bytes.set(data);
