@@ -17,6 +17,7 @@ import { BPF_MAP_TYPE, isMapOfMapsType, isPerCpuMapType, mapTypeName } from '../
 import { BPF_F_RDONLY, BPF_F_WRONLY, GET_FD_BY_ID, getFdById, objGet } from '../sys/obj-attr.js';
 import { syscallError } from '../sys/wrapper.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
+import { copyOut } from '../bytes.js';
 import { encodeInto, type MapBytes } from './codec.js';
 import { MapMemory } from './memory.js';
 import { MapView } from './view.js';
@@ -934,36 +935,6 @@ export class BpfMap implements Disposable {
       if (v !== undefined) yield [k, v];
     }
   }
-}
-
-// Values of up to 64 bytes go into one of V8's on-heap typed arrays, made by
-// Node's own Buffer class (FastBuffer, Buffer's species) from a length, not
-// into a view of Node's shared 8 KB pool (Buffer.allocUnsafe): each pool is
-// external memory, which V8 weighs towards full GCs (one pool per 1,024 u64
-// values). get() of a u64 in a loop: ~1,700 -> ~1,470 ns CPU (bench/map-ops.js's
-// harness, where other loops share the heap, shows no change). Beyond 64 bytes
-// V8 allocates a backing store outside the heap, slower than the pool.
-const SMALL_BUFFER = 64;
-const FastBuffer = (Buffer as unknown as { [Symbol.species]?: unknown })[Symbol.species];
-const smallBuffer: (len: number) => Buffer =
-  typeof FastBuffer === 'function' && FastBuffer !== Buffer ? (len) => new (FastBuffer as new (len: number) => Buffer)(len) : (len) => Buffer.allocUnsafe(len);
-
-/**
- * A new Buffer with `len` bytes of `src` from `off`: one view per call, where
- * Buffer.from(src.subarray(...)) creates two.
- */
-function copyOut(src: Buffer, off: number, len: number): Buffer {
-  const out = len <= SMALL_BUFFER ? smallBuffer(len) : Buffer.allocUnsafe(len);
-  copyBytes(src, off, out, len);
-  return out;
-}
-
-// Small values (the usual u32/u64) copy faster byte by byte than through a
-// native copy. Only copyOut calls this, with Buffers: a call site V8 sees one
-// receiver type at stays fast (lookupInto's user buffers made it ~20 ns slower).
-function copyBytes(src: Buffer, off: number, dest: Buffer, len: number): void {
-  if (len <= 32) for (let i = 0; i < len; i++) dest[i] = src[off + i]!;
-  else dest.set(src.subarray(off, off + len));
 }
 
 function openFlags(opts: { readOnly?: boolean; writeOnly?: boolean }): number {

@@ -211,7 +211,12 @@ export function compile(vm: Vm): CompiledRun {
       const stack = chk.endsWith('Rg=sdv;');
       const dv = stack ? 'sdv' : 'Rg.dv';
       // Contexts (xdp_md, __sk_buff) load through their hooks.
-      const hook = stack ? '' : `if(Rg.hooks!==undefined){${sync}vm.hookLoad(${s},Rg,e,${len},${d},${sx});${l}=L[${d}];${h}=H[${d}];}else `;
+      // A plain field's value is split here; the registers are written back only if the hook fails.
+      const hook = stack
+        ? ''
+        : sx
+          ? `if(Rg.hooks!==undefined){${sync}vm.hookLoad(${s},Rg,e,${len},${d},true);${l}=L[${d}];${h}=H[${d}];}else `
+          : `if(Rg.hooks!==undefined){try{hv=Rg.hooks.load(e,${len});}catch(err){${sync}throw vm.hookError(${s},err);}A.fromValue(hv);${l}=A.RES_LO;${h}=A.RES_HI;}else `;
       if (len === 8) return `${chk}${hook}{${le ? `${l}=${dv}.getInt32(e,true);${h}=${dv}.getInt32(e+4,true);` : `${h}=${dv}.getInt32(e,false);${l}=${dv}.getInt32(e+4,false);`}}`;
       const get = len === 4 ? `getInt32(e,${le})` : len === 2 ? (sx ? `getInt16(e,${le})` : `getUint16(e,${le})`) : sx ? 'getInt8(e)' : 'getUint8(e)';
       return `${chk}${hook}{${l}=${dv}.${get};${h}=${sx ? `${l}>>31` : '0'};}`;
@@ -244,7 +249,7 @@ export function compile(vm: Vm): CompiledRun {
     'return function run(budget,entry){',
     'let sdv=sdvs[0];',
     Array.from({ length: 11 }, (_, r) => `let l${r}=L[${r}],h${r}=H[${r}];`).join(''),
-    `let left=budget,pc=entry|0,frame=0,mayGoto=${8 * 1024 * 1024},t=0,u=0,b=0,e=0,Rg;`,
+    `let left=budget,pc=entry|0,frame=0,mayGoto=${8 * 1024 * 1024},t=0,u=0,b=0,e=0,Rg,hv;`,
     'const exhausted=(blk,had)=>vm.fault(blocks[blk][had],`instruction budget of ${budget} exhausted (an endless loop? raise it with the budget option)`,"EMU_LIMIT");',
     'for(;;){switch(pc){',
     ...out,

@@ -3,6 +3,7 @@
 // u32 field of struct xdp_md / __sk_buff, the kernel rewrites that into a
 // load of the packet pointer, and so do these hooks.
 
+import { newBuffer } from '../bytes.js';
 import { BpfError } from '../errors.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
 
@@ -129,10 +130,8 @@ export class Packet {
    * is data; skb programs have none).
    */
   out(): Buffer {
-    const out = Buffer.allocUnsafe(this.end - this.meta);
-    // Byte by byte: a packet is short, and a subarray to copy from would be one more object per run.
-    const buf = this.buf;
-    for (let i = this.meta, o = 0; i < this.end; i++, o++) out[o] = buf[i]!;
+    const out = newBuffer(this.end - this.meta);
+    out.set(this.buf.subarray(this.meta, this.end));
     return out;
   }
 }

@@ -13,6 +13,7 @@ import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
 import { ETH_HLEN, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, xdpContext } from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
+import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
 
@@ -279,8 +280,8 @@ export class EmulatedProgram {
     try {
       // The context's address, as a number when exact: r1 without BigInt arithmetic.
       this.runArgs[0] = Memory.addressValue(ctx.id);
-      const r = vm.run(this.runArgs);
-      const retval = Number(BigInt.asUintN(32, r.retval));
+      const instructions = vm.runRaw(this.runArgs);
+      const retval = vm.lo[0] >>> 0;
       const result: EmulatedTestRun = {
         retval,
         verdict: verdictName(type, retval | 0),
@@ -288,7 +289,7 @@ export class EmulatedProgram {
         // Ethernet header it pushed in front zeroed, and so does this.
         dataOut: sock ? zeroL2(pkt.out()) : pkt.out(),
         durationNs: 0,
-        instructions: r.instructions,
+        instructions,
         events: state.events,
         printk: state.printk,
       };
@@ -385,6 +386,20 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     if (dir === 'load') bytes(ctx, buf, n, 'buf', true).set(pkt.buf.subarray(at, at + n));
     else pkt.buf.set(bytes(ctx, buf, n, 'buf'), at);
     return 0n;
+  };
+  // bpf_map_lookup_elem of an array map (counters, the usual case) on the
+  // registers: no BigInt in or out. Anything else, faults included, goes to the helper.
+  const lookupFast = (vm: Vm): boolean => {
+    const m = coll.mapsByRegion.get(vm.hi[1] >>> 0);
+    const key = vm.memory.regions[vm.hi[2] >>> 0];
+    const at = vm.lo[2] >>> 0;
+    if (m === undefined || key === undefined || m.keySize !== 4 || at + 4 > key.bytes.byteLength) return false;
+    const addr = m.arrayLookupAt(key.bytes, at, st().cpu);
+    if (addr === undefined) return false;
+    A.fromValue(addr);
+    vm.lo[0] = A.RES_LO;
+    vm.hi[0] = A.RES_HI;
+    return true;
   };
   const defs: [string, HelperDef['fn']][] = [
     [
@@ -620,7 +635,9 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
   ];
   const reserved = new Map<number, EmulatedMapT>();
   const out = new Map<number, HelperDef>();
-  for (const [name, fn] of defs) out.set(id(name), { name, fn });
+  // args: the arrow's parameters after ctx (none of these has a default or rest parameter).
+  for (const [name, fn] of defs) out.set(id(name), { name, fn, args: Math.max(0, fn.length - 1) });
+  out.get(id('bpf_map_lookup_elem'))!.fast = lookupFast;
   for (const [name, fn] of Object.entries(coll.opts.helpers ?? {})) {
     const n = helperId(name);
     if (n === undefined) throw new BpfError('USAGE', `emulate(): helpers.${name} is no kernel helper (names as in enum bpf_func_id, e.g. bpf_map_lookup_elem)`);
@@ -669,7 +686,7 @@ function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
     ],
   ];
   const out = new Map<string, HelperDef>();
-  for (const [name, fn] of defs) out.set(name, { name, fn });
+  for (const [name, fn] of defs) out.set(name, { name, fn, args: Math.max(0, fn.length - 1) });
   for (const [name, fn] of Object.entries(coll.opts.kfuncs ?? {})) out.set(name, { name, fn });
   return out;
 }

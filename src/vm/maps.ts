@@ -193,8 +193,8 @@ export class EmulatedMap implements MapLike {
   }
 
   /** The u32 index an array map's key holds (little-endian, as the programs store it): no DataView per lookup. */
-  private arrayIndex(key: Uint8Array): number {
-    return (key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24)) >>> 0;
+  private arrayIndex(key: Uint8Array, at = 0): number {
+    return (key[at]! | (key[at + 1]! << 8) | (key[at + 2]! << 16) | (key[at + 3]! << 24)) >>> 0;
   }
 
   /** LPM trie: the stored entry with the longest prefix matching `key`, or undefined. */
@@ -229,6 +229,17 @@ export class EmulatedMap implements MapLike {
   }
 
   // ---------------------------------------------------------------- program side
+
+  /**
+   * lookupAddress() of an array map with the key read in place (`key` holds
+   * it at `at`): the address as addressValue() gives it, 0 past the end;
+   * undefined for other maps.
+   */
+  arrayLookupAt(key: Uint8Array, at: number, cpu: number): number | bigint | undefined {
+    if (!this.isArray()) return undefined;
+    const i = this.arrayIndex(key, at);
+    return i >= this.maxEntries ? 0 : Memory.addressValue(this.onCpu(this.arrays, cpu).id, i * this.valueSize);
+  }
 
   /** bpf_map_lookup_elem: the value's address on `cpu`, or 0. */
   lookupAddress(key: Uint8Array, cpu: number): bigint {

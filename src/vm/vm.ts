@@ -57,6 +57,16 @@ export type HelperFn = (ctx: HelperContext, r1: bigint, r2: bigint, r3: bigint, 
 export interface HelperDef {
   name: string;
   fn: HelperFn;
+  /**
+   * How many of r1..r5 `fn` reads (default 5): the others are passed as 0n,
+   * not converted (a BigInt costs ~35 ns; a helper call converts each argument).
+   */
+  args?: number;
+  /**
+   * @internal The call done on the registers when it can be (vm.lo/vm.hi in,
+   * r0 set): true; false hands it to `fn`, which also reports every fault.
+   */
+  fast?: (vm: Vm) => boolean;
 }
 
 export interface VmOptions {
@@ -365,10 +375,19 @@ export class Vm {
    * or addresses from `memory`), r10 at the top of a zeroed stack.
    */
   run(args: readonly (bigint | number)[] = [], opts: { budget?: number; /** Start at this slot (a function: bpf_loop callbacks). */ entry?: number } = NO_OPTIONS): RunResult {
+    const instructions = this.runRaw(args, opts);
+    return { retval: A.pairToBig(this.lo[0], this.hi[0]), instructions };
+  }
+
+  /** @internal run() leaving r0 in lo[0]/hi[0] (no BigInt made): the instructions executed. */
+  runRaw(args: readonly (bigint | number)[], opts: { budget?: number; entry?: number } = NO_OPTIONS): number {
     const L = this.lo;
     const H = this.hi;
-    L.fill(0);
-    H.fill(0);
+    // A loop, not fill(): for 11 slots the builtin's call costs ~5x the stores.
+    for (let i = 0; i < 11; i++) {
+      L[i] = 0;
+      H[i] = 0;
+    }
     for (let i = 0; i < args.length; i++) {
       A.fromValue(args[i]!);
       L[i + 1] = A.RES_LO;
@@ -383,12 +402,19 @@ export class Vm {
       if ((this.opts.tier ?? 'compile') === 'compile' && !this.opts.trace && this.k.length <= MAX_COMPILED_SLOTS) run = this.compiled ??= compile(this);
       const entry = opts.entry ?? 0;
       if (entry !== 0 && !((this.slotToInsn[entry] ?? -1) >= 0)) throw new BpfError('EMU_FAULT', `${this.name}: entry ${entry} is not an instruction`);
-      const left = run ? run(budget, entry) : this.loop(budget, entry);
-      return { retval: A.pairToBig(L[0], H[0]), instructions: budget - left };
+      return budget - (run ? run(budget, entry) : this.loop(budget, entry));
     } catch (e) {
-      if (e instanceof Stop) return { retval: BigInt.asUintN(64, e.r0), instructions: budget - this.leftAtCall };
-      throw e;
+      if (!(e instanceof Stop)) throw e;
+      A.fromValue(e.r0);
+      L[0] = A.RES_LO;
+      H[0] = A.RES_HI;
+      return budget - this.leftAtCall;
     }
+  }
+
+  /** @internal What a context hook's failure at `slot` throws: its BpfError as a fault of that instruction. */
+  hookError(slot: number, err: unknown): unknown {
+    return err instanceof BpfError ? this.fault(slot, err.message) : err;
   }
 
   /** @internal A context field load: the hook gives the 64-bit value (pointers for data/data_end). */
@@ -397,8 +423,7 @@ export class Vm {
     try {
       loaded = R.hooks!.load(e, len);
     } catch (err) {
-      if (err instanceof BpfError) throw this.fault(slot, err.message);
-      throw err;
+      throw this.hookError(slot, err);
     }
     A.fromValue(signExtend ? BigInt.asIntN(len * 8, BigInt(loaded)) : loaded);
     this.lo[d] = A.RES_LO;
@@ -410,8 +435,7 @@ export class Vm {
     try {
       R.hooks!.store(e, len, A.pairToBig(vl, vh));
     } catch (err) {
-      if (err instanceof BpfError) throw this.fault(slot, err.message);
-      throw err;
+      throw this.hookError(slot, err);
     }
   }
 
@@ -436,13 +460,19 @@ export class Vm {
 
   /** @internal The helper or kfunc call at `slot` (not a local call). */
   callSlot(slot: number): void {
+    const known = this.#callDefs[slot];
+    if (known !== undefined) return this.callHelper(slot, known);
     const name = this.kfuncNames.get(slot);
     if (this.src[slot] === op.BPF_PSEUDO_KFUNC_CALL || name !== undefined) {
       // bpf_dynptr_size___v2 calls bpf_dynptr_size (a flavor suffix, as libbpf resolves kfuncs).
       const def = name === undefined ? undefined : (this.opts.kfuncs?.get(name) ?? this.opts.kfuncs?.get(essentialName(name)));
       if (!def) throw this.unknownCall(slot, name === undefined ? `kfunc #${this.imm[slot]}` : `kfunc ${name}`);
-      this.callHelper(slot, def);
-    } else this.callHelperId(slot, this.imm[slot]!);
+      this.callHelper(slot, (this.#callDefs[slot] = def));
+    } else {
+      const h = this.opts.helpers?.get(this.imm[slot]!);
+      if (h) this.#callDefs[slot] = h;
+      this.callHelperId(slot, this.imm[slot]!);
+    }
   }
 
   /** @internal */
@@ -460,17 +490,28 @@ export class Vm {
   /** The context of a helper call, reused call after call unless a helper runs this machine again (a tail call into itself). */
   #helperCall: HelperCall | undefined;
   #helperDepth = 0;
+  /** What each call instruction calls, once looked up (the helper and kfunc tables are fixed per machine). */
+  readonly #callDefs: (HelperDef | undefined)[] = [];
 
   /** @internal */
   callHelper(slot: number, h: HelperDef): void {
+    if (h.fast !== undefined && h.fast(this)) return;
     const L = this.lo;
     const H = this.hi;
+    const n = h.args ?? 5;
     const ctx = this.#helperDepth === 0 ? (this.#helperCall ??= new HelperCall(this)) : new HelperCall(this);
     ctx.begin(slot, h.name);
     let r: ReturnType<HelperFn>;
     this.#helperDepth++;
     try {
-      r = h.fn(ctx, A.pairToBig(L[1], H[1]), A.pairToBig(L[2], H[2]), A.pairToBig(L[3], H[3]), A.pairToBig(L[4], H[4]), A.pairToBig(L[5], H[5]));
+      r = h.fn(
+        ctx,
+        n > 0 ? A.pairToBig(L[1], H[1]) : 0n,
+        n > 1 ? A.pairToBig(L[2], H[2]) : 0n,
+        n > 2 ? A.pairToBig(L[3], H[3]) : 0n,
+        n > 3 ? A.pairToBig(L[4], H[4]) : 0n,
+        n > 4 ? A.pairToBig(L[5], H[5]) : 0n,
+      );
     } finally {
       this.#helperDepth--;
     }

@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/assembler.js';
 import { openObject } from '../../src/collection.js';
-import type { BpfObjectFile } from '../../src/object/types.js';
+import type { BpfObjectFile, MapSpec } from '../../src/object/types.js';
+import { BPF_MAP_TYPE } from '../../src/uapi/bpf.js';
 import { emulateObject } from '../../src/vm/emulate.js';
+import { Vm } from '../../src/vm/vm.js';
 import { cliOk, cliProcess, ensureDist, unprivilegedWrapper, worldReadablePackage } from '../helpers/cli.js';
 import { FIXTURES } from '../helpers/oracle.js';
 import { programSpec } from '../helpers/program-spec.js';
@@ -280,6 +282,76 @@ describe('helpers that change the packet, and contexts', () => {
     const em = emulateObject(asmObject(text, 6));
     expect(em.program('p').testRun(frame).printk).toEqual(['n=-5']);
     expect(() => emulateObject(asmObject('call bpf_get_socket_cookie#46\nexit', 6)).program('p').testRun(frame)).toThrow(/calls helper bpf_get_socket_cookie#46, which this emulator does not provide/);
+  });
+});
+
+describe('bpf_map_lookup_elem on array maps (done on the registers) and helpers that read fewer arguments', () => {
+  const frame = udp({ dport: 9 });
+  const map = (name: string, type: number, keySize: number, maxEntries: number): MapSpec => ({
+    name,
+    type,
+    keySize,
+    valueSize: 8,
+    maxEntries,
+    flags: 0,
+    pinning: 'none',
+    style: 'btf',
+    section: '.maps',
+    btfKeyTypeId: 0,
+    btfValueTypeId: 0,
+    freeze: false,
+  });
+  // key at r10-4 (or `keyAt` off r10), lookup in `m`; r0 = the u64 value, or 0xdead for NULL.
+  const lookup = (m: string, index: number, keyAt = -4) => {
+    const text = [
+      `*(u32 *)(r10 - 4) = ${index}`,
+      'r1 = map_fd(0) ll',
+      'r2 = r10',
+      `r2 += ${keyAt}`,
+      'call bpf_map_lookup_elem#1',
+      'if r0 == 0x0 goto +2',
+      'r0 = *(u64 *)(r0 + 0)',
+      'exit',
+      'r0 = 0xdead',
+      'exit',
+    ].join('\n');
+    const obj = asmObject(text, 6);
+    obj.maps = [map('arr', BPF_MAP_TYPE.ARRAY, 4, 4), map('pcpu', BPF_MAP_TYPE.PERCPU_ARRAY, 4, 4), map('h', BPF_MAP_TYPE.HASH, 4, 4)];
+    obj.programs[0]!.relocations = [{ kind: 'map_fd', insnIndex: 1, map: m }];
+    const em = emulateObject(obj, { cpus: 2 });
+    const le = (n: number) => Buffer.from(new BigUint64Array([BigInt(n)]).buffer);
+    for (let i = 0; i < 4; i++) em.map('arr').set(u32(i), le(100 + i));
+    for (let i = 0; i < 4; i++) em.map('pcpu').set(u32(i), [le(200 + i), le(300 + i)]);
+    em.map('h').set(u32(3), le(7));
+    return (cpu = 0) => em.program('p').testRun(frame, { cpu }).retval;
+  };
+
+  it('the value at the index; NULL at max_entries and beyond (as array_map_lookup_elem)', () => {
+    expect([0, 3].map((i) => lookup('arr', i)())).toEqual([100, 103]);
+    expect([4, -1].map((i) => lookup('arr', i)())).toEqual([0xdead, 0xdead]);
+  });
+
+  it('per-CPU arrays: the copy of the CPU the run is on', () => {
+    const run = lookup('pcpu', 2);
+    expect([run(0), run(1)]).toEqual([202, 302]);
+  });
+
+  it('other maps and bad key pointers take the helper: hash hits and misses, the key outside the stack faults', () => {
+    expect([lookup('h', 3)(), lookup('h', 2)()]).toEqual([7, 0xdead]);
+    // r10 - 2: the key's last two bytes lie past the top of the stack.
+    expect(() => lookup('arr', 1, -2)()).toThrow(/bpf_map_lookup_elem: key: 4 bytes at 0x[0-9a-f]+ \(stack\[frame 0\]\+510, region of 512 bytes\) are not all in one region/);
+  });
+
+  it('HelperDef.args: the registers past it reach the helper as 0n; without it all five do', () => {
+    const text = 'r1 = 1\nr2 = 2\nr3 = 3\nr4 = 4\nr5 = 5\ncall bpf_get_prandom_u32#7\nexit';
+    const seen: bigint[][] = [];
+    const vm = (args?: number) => new Vm({ instructions: assemble(text).bytes, name: 'p' }, { helpers: new Map([[7, { name: 'bpf_get_prandom_u32', fn: (_c, ...r) => (seen.push(r), 0n), args }]]) });
+    vm(2).run();
+    vm().run();
+    expect(seen).toEqual([
+      [1n, 2n, 0n, 0n, 0n],
+      [1n, 2n, 3n, 4n, 5n],
+    ]);
   });
 });
 
