@@ -107,7 +107,7 @@ const SIZED_BY_KERNEL: ReadonlySet<number> = new Set([
 export function progTypeNumber(t: string | number): number {
   if (typeof t === 'number') return t;
   const i = (PROG_TYPE_NAMES as readonly string[]).indexOf(t === 'tc' ? 'sched_cls' : t);
-  if (i <= 0) throw new BpfError('USAGE', `unknown program type "${t}"`);
+  if (i <= 0) throw new BpfError('USAGE', `unknown program type "${t}" (known: ${PROG_TYPE_NAMES.slice(1).join(', ')}, tc; or a BPF_PROG_TYPE number)`);
   return i;
 }
 

@@ -55,7 +55,7 @@ export { decodeBtfValue, encodeBtfValue, encodeBtfValueInto, toJsonValue, type B
 
 // Kernel layer.
 export { BpfObjectSpec, BpfCollection, openObject, loadObject, type LoadOptions, type ProgramTypeOption, type FromInstructionsOptions } from './collection.js';
-export { BpfMap, updateFlags, type MapCreateSpec, type MapCreateOptions, type MapValue, type UpdateFlag, type UpdateFlags, type BatchChunk } from './maps/map.js';
+export { BpfMap, updateFlags, type MapCreateSpec, type MapCreateOptions, type MapTypeOption, type MapValue, type UpdateFlag, type UpdateFlags, type BatchChunk } from './maps/map.js';
 export { Fd, type FdKind } from './sys/fd.js';
 export { u8, u16, u32, u64, readU8, readU16, readU32, readU64, readI32, readI64, type MapBytes } from './maps/codec.js';
 export { pinMap, unpin, reusePinnedMap, DEFAULT_BPFFS } from './maps/pin.js';

@@ -14,6 +14,7 @@ import { mapInfo, type MapInfo } from '../sys/info.js';
 import { BPF_ANY, BPF_EXIST, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_NUMA_NODE, BPF_F_RDONLY_PROG, BPF_NOEXIST, MapElemOps, mapBatch, mapCreate, mapFreeze } from '../sys/map-attr.js';
 import { LITTLE_ENDIAN } from '../sys/endian.js';
 import { BPF_MAP_TYPE, isMapOfMapsType, isPerCpuMapType, mapTypeName } from '../sys/map-type.js';
+import { MAP_TYPE_NAMES, type MapTypeName } from '../uapi/bpf.js';
 import { BPF_F_RDONLY, BPF_F_WRONLY, GET_FD_BY_ID, getFdById, objGet } from '../sys/obj-attr.js';
 import { syscallError } from '../sys/wrapper.js';
 import { BpfSyscallError } from '../sys/syscall-error.js';
@@ -25,10 +26,13 @@ import { MapView } from './view.js';
 export type { MapBytes } from './codec.js';
 
 /** What BpfMap.create needs; a full MapSpec from the object layer fits. */
+/** A map type: BPF_MAP_TYPE.* or its name as bpftool prints it ('hash', 'percpu_array', 'ringbuf', …). */
+export type MapTypeOption = Exclude<MapTypeName, 'unspec'> | number;
+
 export interface MapCreateSpec {
   name: string;
-  /** BPF_MAP_TYPE_* */
-  type: number;
+  /** BPF_MAP_TYPE.* or its name ('hash', 'array', 'percpu_array', 'lru_hash', 'ringbuf', …). */
+  type: MapTypeOption;
   keySize: number;
   valueSize: number;
   maxEntries: number;
@@ -135,14 +139,25 @@ export function ringbufSize(bytes: number): number {
   return bytes;
 }
 
+/** A definition whose type is a number (BPF_MAP_TYPE.*), as normalizeMapSpec() returns it. */
+type Resolved<T extends MapCreateSpec = MapCreateSpec> = Omit<T, 'type'> & { type: number };
+
+/** A map type by name or number as enum bpf_map_type; BpfError 'USAGE' listing the names for an unknown one. */
+export function mapTypeNumber(t: MapTypeOption, context: string): number {
+  if (typeof t === 'number') return t;
+  const i = (MAP_TYPE_NAMES as readonly string[]).indexOf(t);
+  if (i <= 0) throw new BpfError('USAGE', `${context}: unknown map type "${String(t)}" (known: ${MAP_TYPE_NAMES.slice(1).join(', ')}; or a BPF_MAP_TYPE number)`);
+  return i;
+}
+
 /**
  * The definition as the kernel will report it: perf_event_array with
  * max_entries 0 means one slot per possible CPU, ring buffers have no key or
  * value, fd-valued maps default to 4-byte keys and values.
  */
-export function normalizeMapSpec<T extends MapCreateSpec>(spec: T): T {
-  const s = { ...spec };
-  switch (spec.type) {
+export function normalizeMapSpec<T extends MapCreateSpec>(spec: T): Resolved<T> {
+  const s = { ...spec, type: mapTypeNumber(spec.type, `map "${spec.name}"`) };
+  switch (s.type) {
     case BPF_MAP_TYPE.PERF_EVENT_ARRAY: {
       // As cilium/ebpf: one slot per possible CPU (more are never used), u32 keys and fd values,
       // whatever the object declared (a struct value type is a common mistake the kernel refuses).
@@ -176,14 +191,15 @@ export function normalizeMapSpec<T extends MapCreateSpec>(spec: T): T {
  */
 export function expectedMapFlags(spec: MapCreateSpec): number {
   const flags = spec.flags ?? 0;
-  if (spec.type === BPF_MAP_TYPE.DEVMAP || spec.type === BPF_MAP_TYPE.DEVMAP_HASH) return (flags | BPF_F_RDONLY_PROG) >>> 0;
+  const type = mapTypeNumber(spec.type, `map "${spec.name}"`);
+  if (type === BPF_MAP_TYPE.DEVMAP || type === BPF_MAP_TYPE.DEVMAP_HASH) return (flags | BPF_F_RDONLY_PROG) >>> 0;
   return flags >>> 0;
 }
 
 const align8 = (n: number) => (n + 7) & ~7;
 
 /** Every number of a definition is a __u32 the kernel would silently wrap or truncate: check them first. */
-function validateMapSpec(s: MapCreateSpec, context: string): void {
+function validateMapSpec(s: Resolved, context: string): void {
   checkU32(s.type, 'type', context);
   checkU32(s.keySize, 'keySize', context);
   checkU32(s.valueSize, 'valueSize', context);
@@ -200,16 +216,17 @@ function validateMapSpec(s: MapCreateSpec, context: string): void {
  * not, since a full map costs that much either way. Ring buffers: their size.
  */
 export function estimateMapBytes(spec: Pick<MapCreateSpec, 'type' | 'keySize' | 'valueSize' | 'maxEntries'>, cpus?: number): number {
-  if (spec.type === BPF_MAP_TYPE.RINGBUF || spec.type === BPF_MAP_TYPE.USER_RINGBUF) return spec.maxEntries;
+  const type = mapTypeNumber(spec.type, 'estimateMapBytes');
+  if (type === BPF_MAP_TYPE.RINGBUF || type === BPF_MAP_TYPE.USER_RINGBUF) return spec.maxEntries;
   // sysfs is read only for per-CPU maps.
-  const perCpu = isPerCpuMapType(spec.type) ? (cpus ?? possibleCpus()) : 1;
+  const perCpu = isPerCpuMapType(type) ? (cpus ?? possibleCpus()) : 1;
   return spec.maxEntries * (spec.keySize + spec.valueSize) * perCpu;
 }
 
 const MiB = (n: number) => `${(n / 1048576).toFixed(n < 10 * 1048576 ? 1 : 0)} MiB`;
 
 /** Refuse a map whose estimated size exceeds available memory (the kernel would OOM-kill us instead). */
-function checkMapMemory(s: MapCreateSpec, context: string): void {
+function checkMapMemory(s: Resolved, context: string): void {
   const need = estimateMapBytes(s);
   if (need < 64 * 1048576) return; // small maps: not worth reading /proc
   const avail = availableMemory();

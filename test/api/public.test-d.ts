@@ -116,6 +116,14 @@ describe('object layer', () => {
   it('a parsed MapSpec is a MapCreateSpec: BpfMap.create() takes it as it is', () => {
     expectTypeOf<MapSpec>().toMatchTypeOf<MapCreateSpec>();
   });
+
+  it('a map type by name or number; a misspelt name does not compile', () => {
+    expectTypeOf<{ name: 'a'; type: 'percpu_array'; keySize: 4; valueSize: 8; maxEntries: 1 }>().toMatchTypeOf<MapCreateSpec>();
+    expectTypeOf<{ name: 'a'; type: 6; keySize: 4; valueSize: 8; maxEntries: 1 }>().toMatchTypeOf<MapCreateSpec>();
+    // @ts-expect-error: not a map type name
+    const bad: MapCreateSpec = { name: 'a', type: 'percpu_arary', keySize: 4, valueSize: 8, maxEntries: 1 };
+    void bad;
+  });
 });
 
 describe('ring buffer walk', () => {

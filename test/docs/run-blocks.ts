@@ -75,6 +75,7 @@ const PRINTS: { file: string; contains: string; stdout: RegExp[] }[] = [
   { file: 'docs/api.md', contains: 'hits.readBigUInt64LE(8)', stdout: [/^XDP_DROP\n103n 3n\n$/] },
   { file: 'docs/api.md', contains: 'blocked_src', stdout: [/^<Buffer c0 00 02 07> <Buffer 02 00 00 00>\n<Buffer 02 00 00 00>\n$/] },
   { file: 'docs/api.md', contains: 'g.seen_total', stdout: [/^8n 5n 9\n0n 10n\n$/] },
+  { file: 'docs/api.md', contains: "type: 'lru_hash'", stdout: [/^9 1n\n$/] },
   // 68 instructions in the kernel: the two per-CPU array lookups inlined.
   { file: 'docs/api.md', contains: 'repeat: 100', stdout: [/^1 XDP_DROP\ncounters xdp_even_drop 68\ntrue\n$/] },
   { file: 'docs/api.md', contains: 'queryXdp', stdout: [/attached: 'native'/, /name: 'xdp_globals'/] },

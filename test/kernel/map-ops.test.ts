@@ -1,6 +1,7 @@
 // Element operations, iteration, batches, per-CPU values and freezing on
 // real kernel maps.
 import assert from 'node:assert';
+import { execFileSync } from 'node:child_process';
 import { afterAll, expect, test } from 'vitest';
 import { describeRoot } from '../helpers/root.js';
 import { BpfMap, type MapCreateSpec } from '../../src/maps/map.js';
@@ -24,6 +25,17 @@ describeRoot('map operations', () => {
     return m;
   };
   afterAll(() => open.forEach((m) => m.close()));
+
+  test("a map type by bpftool's name: the kernel reports the type it names; a misspelt one is refused before any syscall", () => {
+    const m = make({ name: 'ops_by_name', type: 'lru_percpu_hash', keySize: 4, valueSize: 8, maxEntries: 8 });
+    expect(m.type).toBe(T.LRU_PERCPU_HASH);
+    const shown = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'id', String(m.id)], { encoding: 'utf8' })) as { type: string };
+    expect(shown.type).toBe('lru_percpu_hash');
+    const e = thrown(() => make({ name: 'ops_misspelt', type: 'lru_percpu_hsh' as 'hash', keySize: 4, valueSize: 8, maxEntries: 8 }));
+    expect(e).toBeInstanceOf(BpfError);
+    expect(e.code).toBe('USAGE');
+    expect(e.message).toMatch(/^map "ops_misspelt": unknown map type "lru_percpu_hsh" \(known: hash, array, prog_array, .*, arena; or a BPF_MAP_TYPE number\)$/);
+  });
 
   test('hash: set/get/has/delete round trip with bytes, numbers and bigints', () => {
     const m = make({ name: 'ops_hash', type: T.HASH, keySize: 8, valueSize: 8, maxEntries: 64 });
