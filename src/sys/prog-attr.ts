@@ -216,6 +216,8 @@ export function progTestRunContext(progFd: number, ctx: Uint8Array | undefined, 
 
 /** A page: the frame an XDP test run's packet can grow to (head or tail) beyond its input. */
 const XDP_FRAME = 4096;
+/** Room for the context the kernel hands back (struct __sk_buff, the largest with a test run, is 192 bytes). */
+const CTX_OUT_MAX = 1024;
 /** The largest packet an skb program can make (bpf_skb_change_tail stops at 64 KiB). */
 const SKB_MAX = 65536;
 
@@ -240,10 +242,12 @@ export function progTestRun(progFd: number, data: Uint8Array, opts: { repeat?: n
   let ctxOut: ffi.NativeBuffer | null = null;
   if (opts.ctxIn) {
     ctxIn = ffi.nativeCopy(opts.ctxIn);
-    ctxOut = ffi.allocNative(opts.ctxIn.byteLength);
+    // The kernel takes a context shorter than its struct (the rest zero) but hands back
+    // the whole struct, refusing (ENOSPC) a smaller output buffer: room for any of them.
+    ctxOut = ffi.allocNative(Math.max(opts.ctxIn.byteLength, CTX_OUT_MAX));
     writeU32(b, TR_CTX_SIZE_IN, opts.ctxIn.byteLength);
     writeU64(b, TR_CTX_IN, ctxIn.address);
-    writeU32(b, TR_CTX_SIZE_OUT, opts.ctxIn.byteLength);
+    writeU32(b, TR_CTX_SIZE_OUT, ctxOut.bytes.byteLength);
     writeU64(b, TR_CTX_OUT, ctxOut.address);
   }
   writeU32(b, TR_FLAGS, opts.flags ?? 0);
@@ -251,6 +255,9 @@ export function progTestRun(progFd: number, data: Uint8Array, opts: { repeat?: n
     bpfSyscall(cmd.BPF_PROG_TEST_RUN, b, TEST_RUN_ATTR_SIZE, context);
   } catch (e) {
     if (!(e instanceof BpfSyscallError && e.errno === ENOSPC)) throw e;
+    const ctxSize = readU32(b, TR_CTX_SIZE_OUT);
+    if (ctxOut && ctxSize > ctxOut.bytes.byteLength)
+      throw new BpfError('TEST_RUN_OUTPUT', `${context ?? 'BPF_PROG_TEST_RUN'}: the context after the run is ${ctxSize} bytes, more than the ${ctxOut.bytes.byteLength}-byte output buffer`);
     const size = readU32(b, TR_DATA_SIZE_OUT);
     throw new BpfError(
       'TEST_RUN_OUTPUT',

@@ -142,6 +142,61 @@ export interface XdpMdInput {
   egressIfindex?: number;
 }
 
+/** The length of struct xdp_md. */
+const XDP_MD_SIZE = 24;
+
+const refuseCtx = (struct: string, what: string, errno: string): never => {
+  throw new BpfError('INVALID_ARGUMENT', `${struct} context: ${what} (BPF_PROG_TEST_RUN refuses it: ${errno})`);
+};
+
+/** A context given as bytes: not empty, and zero past the struct (as bpf_ctx_init checks). */
+function ctxBytes(ctx: Uint8Array, struct: string, size: number): DataView {
+  if (ctx.byteLength === 0) refuseCtx(struct, 'empty', 'EINVAL');
+  for (let i = size; i < ctx.byteLength; i++) if (ctx[i] !== 0) refuseCtx(struct, `byte ${i} is past the struct's ${size} bytes and not zero`, 'E2BIG');
+  const b = new Uint8Array(size);
+  b.set(ctx.subarray(0, size));
+  return new DataView(b.buffer);
+}
+
+/**
+ * An xdp_md given as bytes (testRun's `ctx`, as the kernel takes it): `data`
+ * is the length of the metadata at the front of the input, `data_end` where
+ * the frame ends (bytes past it would be fragments of a multi-buffer frame,
+ * which the emulator does not have), ingress_ifindex and rx_queue_index as
+ * the program reads them. What BPF_PROG_TEST_RUN refuses is a BpfError naming
+ * the field and the kernel's errno. The emulator has no network devices: an
+ * ingress_ifindex is taken as it is, where the kernel wants the device
+ * (ENODEV) and a queue it has (EINVAL).
+ */
+export function xdpMdFromCtx(ctx: Uint8Array, size: number): { metaLen: number; md: XdpMdInput } {
+  const dv = ctxBytes(ctx, 'xdp_md', XDP_MD_SIZE);
+  const [data, dataEnd, dataMeta, ingress, rxQueue, egress] = [0, 4, 8, 12, 16, 20].map((o) => dv.getUint32(o, true)) as [number, number, number, number, number, number];
+  const refuse = (what: string) => refuseCtx('xdp_md', what, 'EINVAL');
+  if (dataMeta !== 0) refuse('data_meta must be 0 (nothing comes before the metadata)');
+  if (dataEnd > size) refuse(`data_end ${dataEnd} is past the ${size} bytes given`);
+  if (data > dataEnd) refuse(`data ${data} is past data_end ${dataEnd}`);
+  if (data % 4 !== 0 || data > XDP_HEADROOM - XDP_FRAME_SIZE) refuse(`data ${data}: the metadata length must be a multiple of 4, at most ${XDP_HEADROOM - XDP_FRAME_SIZE}`);
+  if (egress !== 0) refuse('egress_ifindex must be 0 (only devmap programs have one)');
+  if (ingress === 0 && rxQueue !== 0) refuse(`rx_queue_index ${rxQueue} needs an ingress_ifindex`);
+  if (dataEnd < size) {
+    throw new BpfError(
+      'USAGE',
+      `xdp_md context: data_end ${dataEnd} leaves ${size - dataEnd} of the ${size} bytes in fragments (a multi-buffer frame), which the emulator does not have: give data_end ${size}`,
+    );
+  }
+  return { metaLen: data, md: { ingressIfindex: ingress, rxQueueIndex: rxQueue } };
+}
+
+/** xdp_md as BPF_PROG_TEST_RUN hands it back: data and data_end from data_meta, the ifindex and queue as given. */
+export function xdpCtxOut(pkt: Packet, md: XdpMdInput): Buffer {
+  const out = Buffer.alloc(XDP_MD_SIZE);
+  out.writeUInt32LE(pkt.data - pkt.meta, 0);
+  out.writeUInt32LE(pkt.end - pkt.meta, 4);
+  out.writeUInt32LE((md.ingressIfindex ?? 0) >>> 0, 12);
+  out.writeUInt32LE((md.rxQueueIndex ?? 0) >>> 0, 16);
+  return out;
+}
+
 /** struct xdp_md over a packet. */
 export function xdpContext(memory: Memory, current: () => { pkt: Packet; xdpMd: XdpMdInput }): Region {
   const hooks: RegionHooks = {
@@ -156,7 +211,8 @@ export function xdpContext(memory: Memory, current: () => { pkt: Packet; xdpMd: 
         case 8:
           return pkt.addrValue(pkt.meta);
         case 12:
-          return (md.ingressIfindex ?? 1) >>> 0;
+          // 0 is the loopback device a test run uses then.
+          return (md.ingressIfindex || 1) >>> 0;
         case 16:
           return (md.rxQueueIndex ?? 0) >>> 0;
         case 20:
@@ -168,7 +224,7 @@ export function xdpContext(memory: Memory, current: () => { pkt: Packet; xdpMd: 
       return bad(`xdp_md is read-only (store at offset ${off})`);
     },
   };
-  return memory.add('xdp_md', new Uint8Array(24), { kind: 'context', hooks });
+  return memory.add('xdp_md', new Uint8Array(XDP_MD_SIZE), { kind: 'context', hooks });
 }
 
 export interface SkBuffInput {
@@ -181,91 +237,233 @@ export interface SkBuffInput {
   tcClassid?: number;
   queueMapping?: number;
   cb?: number[];
+  tstamp?: bigint;
+  hwtstamp?: bigint;
+  /** 0: the frame's length, as the kernel sets it. */
+  wireLen?: number;
+  gsoSegs?: number;
+  gsoSize?: number;
 }
 
-/** __sk_buff fields by offset (include/uapi/linux/bpf.h); writable ones as the verifier allows for TC. */
-const SKB_FIELDS: Record<number, { name: string; writable?: boolean }> = {
-  0: { name: 'len' },
-  4: { name: 'pkt_type' },
-  8: { name: 'mark', writable: true },
-  12: { name: 'queue_mapping', writable: true },
-  16: { name: 'protocol' },
-  20: { name: 'vlan_present' },
-  24: { name: 'vlan_tci' },
-  28: { name: 'vlan_proto' },
-  32: { name: 'priority', writable: true },
-  36: { name: 'ingress_ifindex' },
-  40: { name: 'ifindex' },
-  44: { name: 'tc_index', writable: true },
-  48: { name: 'cb[0]', writable: true },
-  52: { name: 'cb[1]', writable: true },
-  56: { name: 'cb[2]', writable: true },
-  60: { name: 'cb[3]', writable: true },
-  64: { name: 'cb[4]', writable: true },
-  68: { name: 'hash' },
-  72: { name: 'tc_classid', writable: true },
-  76: { name: 'data' },
-  80: { name: 'data_end' },
-  84: { name: 'napi_id' },
-  140: { name: 'data_meta' },
-  160: { name: 'wire_len' },
-  164: { name: 'gso_segs' },
-};
+/**
+ * One __sk_buff field (include/uapi/linux/bpf.h). `target`: the size of the
+ * kernel's own field the verifier loads it from. A narrow load (1 or 2 bytes)
+ * smaller than that reads the bytes at its offset; one as large reads the
+ * whole kernel field wherever it points inside the u32 (Linux 6.18 loads
+ * skb->protocol, a u16, for a u16 read at offset 16 or 18 alike).
+ */
+interface SkbField {
+  name: string;
+  size: 1 | 4 | 8;
+  target: 1 | 2 | 4 | 8;
+  /** data, data_end, data_meta: packet pointers, read whole only. */
+  pointer?: true;
+  /** TC programs may write it (socket filters write only cb). */
+  tcWrite?: true;
+  /** The verifier refuses it to socket filters. */
+  tcOnly?: true;
+}
 
-/** The __sk_buff state a TC or socket-filter program sees and may change. */
+const SKB_SIZE = 192;
+const CB_START = 48;
+const CB_END = 68;
+const SKB_FIELDS = new Map<number, SkbField>([
+  [0, { name: 'len', size: 4, target: 4 }],
+  [4, { name: 'pkt_type', size: 4, target: 1 }],
+  [8, { name: 'mark', size: 4, target: 4, tcWrite: true }],
+  [12, { name: 'queue_mapping', size: 4, target: 2, tcWrite: true }],
+  [16, { name: 'protocol', size: 4, target: 2 }],
+  [20, { name: 'vlan_present', size: 4, target: 1 }],
+  [24, { name: 'vlan_tci', size: 4, target: 2 }],
+  [28, { name: 'vlan_proto', size: 4, target: 2 }],
+  [32, { name: 'priority', size: 4, target: 4, tcWrite: true }],
+  [36, { name: 'ingress_ifindex', size: 4, target: 4 }],
+  [40, { name: 'ifindex', size: 4, target: 4 }],
+  [44, { name: 'tc_index', size: 4, target: 2, tcWrite: true }],
+  [68, { name: 'hash', size: 4, target: 4 }],
+  [72, { name: 'tc_classid', size: 4, target: 2, tcWrite: true, tcOnly: true }],
+  [76, { name: 'data', size: 4, target: 4, pointer: true, tcOnly: true }],
+  [80, { name: 'data_end', size: 4, target: 4, pointer: true, tcOnly: true }],
+  [84, { name: 'napi_id', size: 4, target: 4 }],
+  [140, { name: 'data_meta', size: 4, target: 4, pointer: true, tcOnly: true }],
+  [152, { name: 'tstamp', size: 8, target: 8, tcWrite: true, tcOnly: true }],
+  [160, { name: 'wire_len', size: 4, target: 4, tcOnly: true }],
+  [164, { name: 'gso_segs', size: 4, target: 2 }],
+  [176, { name: 'gso_size', size: 4, target: 2 }],
+  [180, { name: 'tstamp_type', size: 1, target: 1, tcOnly: true }],
+  [184, { name: 'hwtstamp', size: 8, target: 8, tcOnly: true }],
+]);
+
+/**
+ * Fields BPF_PROG_TEST_RUN takes from a given __sk_buff (convert___skb_to_skb)
+ * and hands back after the run: any other non-zero byte is EINVAL.
+ */
+const SKB_CTX_IN: readonly (readonly [number, number])[] = [
+  [8, 4], // mark
+  [32, 4], // priority
+  [36, 4], // ingress_ifindex
+  [40, 4], // ifindex
+  [CB_START, CB_END - CB_START],
+  [152, 8], // tstamp
+  [160, 4], // wire_len
+  [164, 4], // gso_segs
+  [176, 4], // gso_size
+  [184, 8], // hwtstamp
+];
+
+/** GSO_LEGACY_MAX_SIZE and GSO_MAX_SEGS: the largest wire_len and gso_segs a test run takes. */
+const WIRE_LEN_MAX = 65536;
+const GSO_SEGS_MAX = 65535;
+
+/**
+ * The SkBuffInput in a __sk_buff given as bytes (testRun's `ctx`, as the
+ * kernel takes it): a context BPF_PROG_TEST_RUN refuses is a BpfError naming
+ * the field and the kernel's errno.
+ */
+export function skBuffInputFromCtx(ctx: Uint8Array, frameLen: number): SkBuffInput {
+  const refuse = (what: string) => refuseCtx('__sk_buff', what, 'EINVAL');
+  const dv = ctxBytes(ctx, '__sk_buff', SKB_SIZE);
+  const taken = new Uint8Array(SKB_SIZE);
+  for (const [off, len] of SKB_CTX_IN) taken.fill(1, off, off + len);
+  for (let i = 0; i < SKB_SIZE; i++)
+    if (dv.getUint8(i) !== 0 && !taken[i]) refuse(`${fieldAt(i)} must be zero (a test run takes only mark, priority, ingress_ifindex, ifindex, cb, tstamp, wire_len, gso_segs, gso_size and hwtstamp)`);
+  const u32 = (off: number) => dv.getUint32(off, true);
+  const wireLen = u32(160);
+  if (wireLen !== 0 && (wireLen < frameLen || wireLen > WIRE_LEN_MAX)) refuse(`wire_len ${wireLen} is not between the frame's ${frameLen} bytes and ${WIRE_LEN_MAX}`);
+  if (u32(164) > GSO_SEGS_MAX) refuse(`gso_segs ${u32(164)} is more than ${GSO_SEGS_MAX}`);
+  return {
+    mark: u32(8),
+    priority: u32(32),
+    ingressIfindex: u32(36),
+    ...(u32(40) !== 0 ? { ifindex: u32(40) } : {}),
+    cb: [0, 1, 2, 3, 4].map((i) => u32(CB_START + 4 * i)),
+    tstamp: dv.getBigUint64(152, true),
+    // A test run given a context counts wire_len 0 as the frame's length.
+    wireLen: wireLen || frameLen,
+    gsoSegs: u32(164),
+    gsoSize: u32(176),
+    hwtstamp: dv.getBigUint64(184, true),
+  };
+}
+
+/** "mark", "cb[2]", or "offset 99" for a byte of __sk_buff. */
+function fieldAt(off: number): string {
+  if (off >= CB_START && off < CB_END) return `cb[${(off - CB_START) >> 2}]`;
+  const f = SKB_FIELDS.get(off & ~3) ?? SKB_FIELDS.get(off & ~7);
+  return f && off < (off & ~(f.size - 1)) + f.size ? f.name : `offset ${off}`;
+}
+
+/** The __sk_buff state a TC or socket-filter program sees and may change, laid out as the struct. */
 export class SkBuff {
-  readonly fields = new Map<string, number>();
+  /** The struct's bytes (host order, as the kernel hands the context back); packet pointers are not kept here. */
+  readonly raw = new Uint8Array(SKB_SIZE);
+  readonly #dv = new DataView(this.raw.buffer);
+  readonly #tc: boolean;
   constructor(
     readonly pkt: Packet,
     l2: boolean,
     input: SkBuffInput = {},
   ) {
-    const frame = pkt.buf.subarray(pkt.data, pkt.end);
+    this.#tc = l2;
     // The EtherType, big-endian at offset 12.
-    const proto = frame.length >= 14 ? new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint16(12) : 0;
-    this.fields.set('len', frame.length);
-    this.fields.set('pkt_type', 0);
-    this.fields.set('mark', input.mark ?? 0);
-    this.fields.set('queue_mapping', input.queueMapping ?? 0);
+    const proto = pkt.end - pkt.data >= ETH_HLEN ? (pkt.buf[pkt.data + 12]! << 8) | pkt.buf[pkt.data + 13]! : 0;
+    // Socket filters see the frame from the network header; len counts from there.
+    if (!l2) pkt.data = Math.min(pkt.data + ETH_HLEN, pkt.end);
+    const set32 = (off: number, v: number | undefined) => this.#dv.setUint32(off, (v ?? 0) >>> 0, true);
+    set32(0, pkt.end - pkt.data);
+    set32(8, input.mark);
+    set32(12, input.queueMapping);
     // skb->protocol is __be16: the u32 field holds it as stored, big-endian in memory.
-    this.fields.set('protocol', ((proto & 0xff) << 8) | (proto >> 8));
-    this.fields.set('priority', input.priority ?? 0);
-    this.fields.set('ingress_ifindex', input.ingressIfindex ?? 0);
-    this.fields.set('ifindex', input.ifindex ?? 1);
-    this.fields.set('tc_index', input.tcIndex ?? 0);
-    for (let i = 0; i < 5; i++) this.fields.set(`cb[${i}]`, input.cb?.[i] ?? 0);
-    this.fields.set('hash', input.hash ?? 0);
-    this.fields.set('tc_classid', input.tcClassid ?? 0);
-    this.fields.set('napi_id', 0);
-    this.fields.set('wire_len', 0);
-    this.fields.set('gso_segs', 0);
-    if (!l2) {
-      // Socket filters see the frame from the network header; len counts from there.
-      pkt.data = Math.min(pkt.data + ETH_HLEN, pkt.end);
-      this.fields.set('len', pkt.end - pkt.data);
+    set32(16, ((proto & 0xff) << 8) | (proto >> 8));
+    set32(32, input.priority);
+    set32(36, input.ingressIfindex);
+    set32(40, input.ifindex || 1);
+    set32(44, input.tcIndex);
+    for (let i = 0; i < 5; i++) set32(CB_START + 4 * i, input.cb?.[i]);
+    set32(68, input.hash);
+    set32(72, input.tcClassid);
+    this.#dv.setBigUint64(152, BigInt.asUintN(64, input.tstamp ?? 0n), true);
+    set32(160, input.wireLen);
+    set32(164, input.gsoSegs);
+    set32(176, input.gsoSize);
+    this.#dv.setBigUint64(184, BigInt.asUintN(64, input.hwtstamp ?? 0n), true);
+  }
+
+  /** The u32 fields and cb[] after the run, by name (tstamp and hwtstamp, u64, are in ctxOut()). */
+  get fields(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [off, f] of SKB_FIELDS) {
+      if (f.pointer || f.size !== 4 || (f.tcOnly && !this.#tc)) continue;
+      out.set(f.name, this.#dv.getUint32(off, true));
+      // cb[] in struct order: it follows tc_index.
+      if (f.name === 'tc_index') for (let i = 0; i < 5; i++) out.set(`cb[${i}]`, this.#dv.getUint32(CB_START + 4 * i, true));
     }
+    return out;
+  }
+
+  /** The context as BPF_PROG_TEST_RUN writes it back: the fields it takes, the rest zero. */
+  ctxOut(): Buffer {
+    const out = Buffer.alloc(SKB_SIZE);
+    for (const [off, len] of SKB_CTX_IN) out.set(this.raw.subarray(off, off + len), off);
+    return out;
   }
 
   context(memory: Memory): Region {
+    const tc = this.#tc;
+    const dv = this.#dv;
+    const who = tc ? 'TC programs' : 'socket filters';
+    const refused = (what: string): never => bad(`__sk_buff: ${what} (the kernel's verifier refuses it to ${who})`);
+    const field = (off: number, size: number): [number, SkbField] => {
+      const base = off & ~3;
+      const f = SKB_FIELDS.get(base) ?? SKB_FIELDS.get(off & ~7);
+      if (!f) return refused(`no field at offset ${off} that this emulator provides`);
+      const at = f.size === 8 ? off & ~7 : base;
+      if (f.tcOnly && !tc) return refused(`${f.name} is not readable`);
+      if (off % size !== 0 || off + size > at + Math.max(f.size, 4)) return refused(`a ${size}-byte access at offset ${off} crosses ${f.name}`);
+      return [at, f];
+    };
     const hooks: RegionHooks = {
       load: (off, size) => {
-        const f = SKB_FIELDS[off];
-        if (!f) return bad(`__sk_buff has no field at offset ${off} that this emulator provides`);
-        if (size !== 4) return bad(`__sk_buff.${f.name}: access of ${size} bytes (the field is u32)`);
-        if (f.name === 'data') return this.pkt.addrValue(this.pkt.data);
-        if (f.name === 'data_end') return this.pkt.addrValue(this.pkt.end);
-        if (f.name === 'data_meta') return this.pkt.addrValue(this.pkt.meta);
-        return this.fields.get(f.name)! >>> 0;
+        if (off >= CB_START && off < CB_END) {
+          if (off % size !== 0 || off + size > CB_END) return refused(`a ${size}-byte access at offset ${off} of cb[]`);
+          return size === 8 ? readU64Value(dv, off) : size === 4 ? dv.getUint32(off, true) : size === 2 ? dv.getUint16(off, true) : dv.getUint8(off);
+        }
+        const [at, f] = field(off, size);
+        if (f.size === 8 || f.pointer) {
+          if (off !== at || size !== f.size) return refused(`${f.name} is read whole (${f.size} bytes), not ${size} at offset ${off}`);
+          if (f.pointer) return this.pkt.addrValue(f.name === 'data' ? this.pkt.data : f.name === 'data_end' ? this.pkt.end : this.pkt.meta);
+          return readU64Value(dv, at);
+        }
+        if (f.size === 1) return size === 1 && off === at ? dv.getUint8(at) : refused(`${f.name} is one byte, at offset ${at}`);
+        const whole = dv.getUint32(at, true);
+        if (size === 4 && off === at) return whole;
+        if (size >= f.target) return whole;
+        return (whole >>> ((off - at) * 8)) & (size === 1 ? 0xff : 0xffff);
       },
       store: (off, size, value) => {
-        const f = SKB_FIELDS[off];
-        if (!f || !f.writable) return bad(`__sk_buff.${f?.name ?? `+${off}`} cannot be written by the program`);
-        if (size !== 4) return bad(`__sk_buff.${f.name}: store of ${size} bytes (the field is u32)`);
-        this.fields.set(f.name, Number(BigInt.asUintN(32, value)));
+        if (off >= CB_START && off < CB_END) {
+          if (off % size !== 0 || off + size > CB_END) return refused(`a ${size}-byte store at offset ${off} of cb[]`);
+          if (size === 8) dv.setBigUint64(off, BigInt.asUintN(64, value), true);
+          else if (size === 4) dv.setUint32(off, Number(BigInt.asUintN(32, value)), true);
+          else if (size === 2) dv.setUint16(off, Number(BigInt.asUintN(16, value)), true);
+          else dv.setUint8(off, Number(BigInt.asUintN(8, value)));
+          return;
+        }
+        const [at, f] = field(off, size);
+        if (!tc || !f.tcWrite) return refused(`${f.name} cannot be written`);
+        if (off !== at || size !== f.size) return refused(`${f.name}: a ${size}-byte store at offset ${off} (stores are whole: ${f.size} bytes)`);
+        if (f.size === 8) dv.setBigUint64(at, BigInt.asUintN(64, value), true);
+        else dv.setUint32(at, Number(BigInt.asUintN(32, value)), true);
       },
     };
-    return memory.add('__sk_buff', new Uint8Array(192), { kind: 'context', hooks });
+    return memory.add('__sk_buff', new Uint8Array(SKB_SIZE), { kind: 'context', hooks });
   }
+}
+
+/** A u64 of the struct as a hook returns it: a number when exact, else a bigint. */
+function readU64Value(dv: DataView, off: number): number | bigint {
+  const hi = dv.getUint32(off + 4, true);
+  return hi < 0x200000 ? hi * 4294967296 + dv.getUint32(off, true) : dv.getBigUint64(off, true);
 }
 
 export { ETH_HLEN, XDP_DATA_MAX };

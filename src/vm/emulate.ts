@@ -11,7 +11,7 @@ import type { Btf } from '../btf/btf.js';
 import { CoreResolver, applyCoreRelocations, essentialName } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
-import { ETH_HLEN, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, xdpContext } from './context.js';
+import { ETH_HLEN, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, skBuffInputFromCtx, xdpContext, xdpCtxOut, xdpMdFromCtx } from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
@@ -53,7 +53,14 @@ export interface EmulatedRunOptions {
   xdp?: XdpMdInput;
   skb?: SkBuffInput;
   repeat?: number;
-  /** Syscall programs: their context (the argument struct; r1 points to a copy, none when absent), handed back in ctxOut. */
+  /**
+   * The context as bytes, as BPF_PROG_TEST_RUN takes it: XDP a struct xdp_md
+   * (data: the metadata length at the front of the input; data_end: the
+   * input's length), TC and socket filters a struct __sk_buff (the fields a
+   * test run takes; others must be zero), syscall programs their argument
+   * struct (r1 points to a copy; none when absent). Handed back in ctxOut as
+   * the kernel writes it back.
+   */
   ctx?: Uint8Array;
 }
 
@@ -74,7 +81,7 @@ export interface EmulatedTestRun {
   printk: string[];
   /** __sk_buff fields after the run (TC, socket filter). */
   skb?: Record<string, number>;
-  /** Syscall programs: the context after the run, as BPF_PROG_TEST_RUN writes it back (null without one). */
+  /** The context after the run when `ctx` was given (TC, socket filter, syscall), as BPF_PROG_TEST_RUN writes it back. */
   ctxOut?: Buffer | null;
 }
 
@@ -263,8 +270,12 @@ export class EmulatedProgram {
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const sock = type === BPF_PROG_TYPE.SOCKET_FILTER;
     if (!xdp && !tc && !sock) throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters and syscall programs are)`);
+    if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
+    // An xdp_md given as bytes may put metadata in front of the frame: it comes out of the headroom.
+    const xdpIn = xdp && opts.ctx ? xdpMdFromCtx(opts.ctx, data.length) : undefined;
+    const metaLen = xdpIn?.metaLen ?? 0;
     const tailroom = xdp ? Math.max(0, XDP_DATA_MAX - data.length) : 0;
-    const headroom = xdp ? XDP_HEADROOM : 64;
+    const headroom = xdp ? XDP_HEADROOM - metaLen : 64;
     // The last run's packet, refilled in place when the layout is the same (no new buffer or mapping per run).
     let pkt = coll.packet;
     if (!pkt || !pkt.refill(data, headroom, tailroom)) {
@@ -272,10 +283,21 @@ export class EmulatedProgram {
       if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
       pkt = coll.packet = new Packet(coll.memory, data, headroom, tailroom, coll.scratch, coll.packet?.region);
     }
-    const skb = xdp ? undefined : new SkBuff(pkt, tc, opts.skb);
+    pkt.data += metaLen;
+    const skbIn = opts.ctx && !xdp ? skBuffInputFromCtx(opts.ctx, tc ? data.length : Math.max(0, data.length - ETH_HLEN)) : opts.skb;
+    const skb = xdp ? undefined : new SkBuff(pkt, tc, skbIn);
     // One xdp_md region for every run: its hooks read the run in progress.
     const ctx = xdp ? (coll.xdpCtx ??= xdpContext(coll.memory, () => coll.state!)) : skb!.context(coll.memory);
-    const state: RunState = { cpu, pkt, skb, xdpMd: opts.xdp ?? NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: xdp ? (coll.xdpCtxAddr ??= Memory.address(ctx.id)) : Memory.address(ctx.id) };
+    const state: RunState = {
+      cpu,
+      pkt,
+      skb,
+      xdpMd: xdpIn?.md ?? opts.xdp ?? NO_XDP_MD,
+      events: [],
+      printk: [],
+      tailCalls: 0,
+      ctxAddr: xdp ? (coll.xdpCtxAddr ??= Memory.address(ctx.id)) : Memory.address(ctx.id),
+    };
     coll.state = state;
     try {
       // The context's address, as a number when exact: r1 without BigInt arithmetic.
@@ -295,6 +317,7 @@ export class EmulatedProgram {
       };
       if (state.redirect) result.redirect = state.redirect;
       if (skb) result.skb = Object.fromEntries(skb.fields);
+      if (opts.ctx) result.ctxOut = skb ? skb.ctxOut() : xdpCtxOut(pkt, xdpIn!.md);
       return result;
     } finally {
       coll.state = undefined;

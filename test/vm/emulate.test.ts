@@ -212,7 +212,9 @@ describe('helpers that change the packet, and contexts', () => {
     expect(r.retval).toBe((0x0008 << 16) + frame.length); // ETH_P_IP 0x0800 read as a little-endian u16 is 0x0008
     expect(r.skb?.mark).toBe(0x2a);
     expect(r.verdict).toBeNull(); // retval is no TC_ACT_* value
-    expect(() => emulateObject(asmObject('r2 = 1\n*(u32 *)(r1 + 0) = r2\nr0 = 0\nexit', 3)).program('p').testRun(frame)).toThrow(/__sk_buff\.len cannot be written/);
+    expect(() => emulateObject(asmObject('r2 = 1\n*(u32 *)(r1 + 0) = r2\nr0 = 0\nexit', 3)).program('p').testRun(frame)).toThrow(
+      /__sk_buff: len cannot be written \(the kernel's verifier refuses it to TC programs\)/,
+    );
   });
 
   it('skb_load_bytes / skb_store_bytes / l3_csum_replace: rewrite the IPv4 destination, the header checksum stays valid', () => {
@@ -261,9 +263,12 @@ describe('helpers that change the packet, and contexts', () => {
     expect([t.verdict, t.redirect]).toEqual(['TC_ACT_REDIRECT', { ifindex: 4, flags: 0 }]);
   });
 
-  it('socket filter: the skb starts at the network header', () => {
-    const r = emulateObject(asmObject('r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 76)\nr0 = *(u8 *)(r3 + 0)\nr0 <<= 16\nr0 += r2\nexit', 1)).program('p').testRun(frame);
+  it('socket filter: the skb starts at the network header; no direct packet access (as the verifier has it)', () => {
+    const r = emulateObject(asmObject('r6 = r1\nr7 = *(u32 *)(r6 + 0)\nr0 = *(u8 *)skb[0]\nr0 <<= 16\nr0 += r7\nexit', 1)).program('p').testRun(frame);
     expect(r.retval).toBe((0x45 << 16) + frame.length - 14); // first byte is the IPv4 version/IHL, len excludes Ethernet
+    expect(() => emulateObject(asmObject('r3 = *(u32 *)(r1 + 76)\nr0 = 0\nexit', 1)).program('p').testRun(frame)).toThrow(
+      /__sk_buff: data is not readable \(the kernel's verifier refuses it to socket filters\)/,
+    );
   });
 
   it('bpf_trace_printk lines are captured; unknown helpers are named', () => {
@@ -282,6 +287,43 @@ describe('helpers that change the packet, and contexts', () => {
     const em = emulateObject(asmObject(text, 6));
     expect(em.program('p').testRun(frame).printk).toEqual(['n=-5']);
     expect(() => emulateObject(asmObject('call bpf_get_socket_cookie#46\nexit', 6)).program('p').testRun(frame)).toThrow(/calls helper bpf_get_socket_cookie#46, which this emulator does not provide/);
+  });
+});
+
+describe('contexts given as bytes, as BPF_PROG_TEST_RUN takes them (no kernel)', () => {
+  const frame = udp({ dport: 9 });
+
+  it('__sk_buff: mark and cb from the bytes; a byte stored into cb[1] and the fields taken come back in ctxOut', () => {
+    const ctx = Buffer.alloc(192);
+    ctx.writeUInt32LE(0x1234, 8); // mark
+    ctx.writeUInt32LE(0xaabbccdd, 52); // cb[1]
+    ctx.writeUInt32LE(0x99, 24); // vlan_tci: not a field a test run takes
+    const p = emulateObject(asmObject('r2 = 0x77\n*(u8 *)(r1 + 53) = r2\nr0 = *(u16 *)(r1 + 8)\nexit', 3)).program('p');
+    expect(() => p.testRun(frame, { ctx })).toThrow(/^__sk_buff context: vlan_tci must be zero .*\(BPF_PROG_TEST_RUN refuses it: EINVAL\)$/);
+    ctx.writeUInt32LE(0, 24);
+    const r = p.testRun(frame, { ctx });
+    expect(r.retval).toBe(0x1234);
+    const want = Buffer.alloc(192);
+    want.writeUInt32LE(0x1234, 8);
+    want.writeUInt32LE(1, 40); // ifindex 0 is lo
+    want.writeUInt32LE(0xaabb77dd, 52); // byte 53 of cb[1] (little-endian) replaced
+    want.writeUInt32LE(frame.length, 160); // wire_len 0 is the frame's length
+    expect(r.ctxOut).toEqual(want);
+    expect(r.skb?.['cb[1]']).toBe(0xaabb77dd);
+  });
+
+  it('xdp_md: data = the metadata at the front of the input; dataOut starts with it; ctxOut counts from data_meta', () => {
+    const ctx = Buffer.alloc(24);
+    ctx.writeUInt32LE(8, 0);
+    ctx.writeUInt32LE(frame.length, 4);
+    const p = emulateObject(asmObject('r2 = *(u32 *)(r1 + 0)\nr3 = *(u32 *)(r1 + 8)\nr2 -= r3\nr0 = r2\nexit', 6)).program('p');
+    const r = p.testRun(frame, { ctx });
+    expect(r.retval).toBe(8);
+    expect(r.dataOut).toEqual(frame);
+    expect([r.ctxOut!.readUInt32LE(0), r.ctxOut!.readUInt32LE(4)]).toEqual([8, frame.length]);
+    ctx.writeUInt32LE(6, 0);
+    expect(() => p.testRun(frame, { ctx })).toThrow(/^xdp_md context: data 6: the metadata length must be a multiple of 4/);
+    expect(() => p.testRun(frame, { ctx: Buffer.alloc(24), xdp: {} })).toThrow(/give the context as ctx bytes or as xdp fields, not both/);
   });
 });
 

@@ -109,7 +109,9 @@ function runJson(r: RunOutcome) {
 /** The lines saying what a run changed: the packet, the context. */
 function printChanges(ctx: CommandContext, r: RunOutcome, data: Buffer, ctxIn: Buffer | undefined): void {
   if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
-  if (r.ctxOut && ctxIn && !r.ctxOut.equals(ctxIn)) ctx.print(`context after the run: ${hex(r.ctxOut)}`);
+  // The kernel hands back the whole struct: a shorter context given counts as zero-padded.
+  const given = ctxIn && r.ctxOut && ctxIn.length < r.ctxOut.length ? Buffer.concat([ctxIn, Buffer.alloc(r.ctxOut.length - ctxIn.length)]) : ctxIn;
+  if (r.ctxOut && given && !r.ctxOut.equals(given)) ctx.print(`context after the run: ${hex(r.ctxOut)}`);
 }
 
 /** --data-hex: the packet, at least an Ethernet header. */
