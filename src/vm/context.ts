@@ -25,11 +25,15 @@ const bad = (what: string): never => {
 
 /** The packet: one buffer with headroom, the frame and tailroom; a region that ends at data_end. */
 export class Packet {
-  readonly buf: Uint8Array;
+  buf: Uint8Array;
   /** Offsets into buf. */
   meta = 0;
   data = 0;
   end = 0;
+  /** Socket buffers: where the mac and network headers start (offsets into buf, set by SkBuff), and the transport header once set. */
+  mac = 0;
+  net = 0;
+  transport: number | undefined;
   region: Region;
 
   constructor(
@@ -108,6 +112,49 @@ export class Packet {
     this.end = end;
     this.remap();
     return 0;
+  }
+
+  /** bpf_skb_change_tail: the frame made `len` bytes long, grown with zeroes (in a larger buffer when it runs out). */
+  setLength(len: number): void {
+    const end = this.data + len;
+    if (end > this.buf.length) this.#realloc(0, end);
+    if (end > this.end) this.buf.fill(0, this.end, end);
+    this.end = end;
+    this.remap();
+  }
+
+  /**
+   * bpf_skb_change_head: `n` zero bytes pushed in front of data, where the mac
+   * header now starts. buf's offsets are the kernel's from skb->head (a TC
+   * test run's data starts 64 bytes in): skb_cow takes a new head when n is
+   * more than the headroom, larger by n - headroom rounded up to NET_SKB_PAD
+   * (64), and moves every header offset by that much — the transport header
+   * too, which a test run never set (0xffff as a u16): it wraps to a set one
+   * (bpf_skb_change_tail's lower bound, once past data).
+   */
+  pushHead(n: number): void {
+    if (n > this.data) {
+      const more = Math.ceil((n - this.data) / 64) * 64;
+      this.#realloc(more, this.buf.length + more);
+      this.transport = ((this.transport ?? 0xffff) + more) & 0xffff;
+    }
+    this.data -= n;
+    this.meta = this.data;
+    this.mac = this.data;
+    this.buf.fill(0, this.data, this.data + n);
+    this.remap();
+  }
+
+  /** A larger buffer, `head` bytes more in front and `size` long, every offset moved with it. */
+  #realloc(head: number, size: number): void {
+    const buf = new Uint8Array(size);
+    buf.set(this.buf.subarray(0, this.end), head);
+    this.buf = buf;
+    this.meta += head;
+    this.data += head;
+    this.end += head;
+    this.mac += head;
+    this.net += head;
   }
 
   /**
@@ -368,9 +415,12 @@ export class SkBuff {
     // The EtherType, big-endian at offset 12.
     const proto = pkt.end - pkt.data >= ETH_HLEN ? (pkt.buf[pkt.data + 12]! << 8) | pkt.buf[pkt.data + 13]! : 0;
     // Socket filters see the frame from the network header; len counts from there.
+    pkt.mac = pkt.data;
     if (!l2) pkt.data = Math.min(pkt.data + ETH_HLEN, pkt.end);
+    pkt.net = Math.min(pkt.mac + ETH_HLEN, pkt.end);
+    pkt.transport = undefined;
     const set32 = (off: number, v: number | undefined) => this.#dv.setUint32(off, (v ?? 0) >>> 0, true);
-    set32(0, pkt.end - pkt.data);
+    // len (offset 0) is read from the packet: helpers change it.
     set32(8, input.mark);
     set32(12, input.queueMapping);
     // skb->protocol is __be16: the u32 field holds it as stored, big-endian in memory.
@@ -394,7 +444,7 @@ export class SkBuff {
     const out = new Map<string, number>();
     for (const [off, f] of SKB_FIELDS) {
       if (f.pointer || f.size !== 4 || (f.tcOnly && !this.#tc)) continue;
-      out.set(f.name, this.#dv.getUint32(off, true));
+      out.set(f.name, off === 0 ? this.pkt.end - this.pkt.data : this.#dv.getUint32(off, true));
       // cb[] in struct order: it follows tc_index.
       if (f.name === 'tc_index') for (let i = 0; i < 5; i++) out.set(`cb[${i}]`, this.#dv.getUint32(CB_START + 4 * i, true));
     }
@@ -435,7 +485,7 @@ export class SkBuff {
           return readU64Value(dv, at);
         }
         if (f.size === 1) return size === 1 && off === at ? dv.getUint8(at) : refused(`${f.name} is one byte, at offset ${at}`);
-        const whole = dv.getUint32(at, true);
+        const whole = at === 0 ? this.pkt.end - this.pkt.data : dv.getUint32(at, true);
         if (size === 4 && off === at) return whole;
         if (size >= f.target) return whole;
         return (whole >>> ((off - at) * 8)) & (size === 1 ? 0xff : 0xffff);

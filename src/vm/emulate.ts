@@ -242,7 +242,7 @@ export class EmulatedProgram {
         budget: coll.opts.budget,
         tier: coll.opts.tier,
         trace: coll.opts.trace,
-        legacyLoad: (offset, size) => legacyLoad(coll.state!, this.type !== BPF_PROG_TYPE.SOCKET_FILTER, offset, size),
+        legacyLoad: (offset, size) => legacyLoad(coll.state!, offset, size),
       },
     ).prepare();
     return this.vm;
@@ -471,6 +471,7 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     ['bpf_ktime_get_ns', () => coll.now()],
     ['bpf_ktime_get_boot_ns', () => coll.now()],
     ['bpf_ktime_get_coarse_ns', () => coll.now()],
+    ['bpf_ktime_get_tai_ns', () => coll.now()],
     ['bpf_get_prandom_u32', () => BigInt(coll.prandom())],
     ['bpf_get_smp_processor_id', () => BigInt(st().cpu)],
     [
@@ -634,6 +635,40 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
         return 0n;
       },
     ],
+    [
+      'bpf_skb_pull_data',
+      // A test run's socket buffer is linear: up to skb->len is there already, more is -ENOMEM.
+      (_ctx, _skb, len) => neg(Number(BigInt.asUintN(32, len)) <= st().pkt.end - st().pkt.data ? 0 : -ENOMEM),
+    ],
+    [
+      'bpf_skb_change_tail',
+      // -EINVAL for flags, beyond SKB_MAX_ALLOC, or cutting into the headers (__bpf_skb_min_len: the
+      // transport header's offset once set, else the network header's, each only when past data).
+      (_ctx, _skb, len, flags) => {
+        const pkt = st().pkt;
+        const n = Number(BigInt.asUintN(32, len));
+        let minLen = Math.max(0, pkt.net - pkt.data);
+        if (pkt.transport !== undefined && pkt.transport > pkt.data) minLen = pkt.transport - pkt.data;
+        if (flags !== 0n || n > SKB_MAX_ALLOC || n < minLen) return neg(-EINVAL);
+        pkt.setLength(n);
+        return 0n;
+      },
+    ],
+    [
+      'bpf_skb_change_head',
+      // Zeroes in front, the mac header moved there; -EINVAL for flags or a length beyond SKB_MAX_ALLOC (u32 arithmetic).
+      (_ctx, _skb, room, flags) => {
+        const pkt = st().pkt;
+        const n = Number(BigInt.asUintN(32, room));
+        const len = pkt.end - pkt.data;
+        const newLen = (len + n) >>> 0;
+        if (flags !== 0n || newLen > SKB_MAX_ALLOC || newLen < len) return neg(-EINVAL);
+        pkt.pushHead(n);
+        return 0n;
+      },
+    ],
+    // A test run's skb is CHECKSUM_NONE: bpf_csum_update works only on CHECKSUM_COMPLETE.
+    ['bpf_csum_update', () => neg(-ENOTSUPP)],
     ['bpf_l3_csum_replace', (_ctx, _skb, offset, from, to, flags) => neg(csumReplace(st().pkt, offset, from, to, flags, false))],
     ['bpf_l4_csum_replace', (_ctx, _skb, offset, from, to, flags) => neg(csumReplace(st().pkt, offset, from, to, flags, true))],
     ['bpf_spin_lock', () => 0n],
@@ -715,6 +750,11 @@ function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
 }
 
 const EFAULT = 14;
+const ENOMEM = 12;
+/** The kernel's internal ENOTSUPP (not EOPNOTSUPP), as helpers return it. */
+const ENOTSUPP = 524;
+/** BPF_SKB_MAX_LEN: SKB_MAX_ALLOC, four pages less the skb_shared_info (320 bytes on x86-64). */
+const SKB_MAX_ALLOC = 4 * 4096 - 320;
 
 const INT_MAX = 0x7fffffff;
 /** l4_csum_replace's flags: the field size (0, 2, 4), BPF_F_PSEUDO_HDR, BPF_F_MARK_MANGLED_0, BPF_F_MARK_ENFORCE, BPF_F_IPV6. */
@@ -850,16 +890,15 @@ const SKF_LL_OFF = -0x200000;
  * SKF_LL_OFF + n from the Ethernet header, anywhere between the buffer's head
  * (its zeroed headroom included) and its end; anything else fails (undefined).
  */
-function legacyLoad(st: RunState, l2: boolean, offset: number, size: 1 | 2 | 4): bigint | undefined {
+function legacyLoad(st: RunState, offset: number, size: 1 | 2 | 4): bigint | undefined {
   const pkt = st.pkt;
   let at: number;
   if (offset >= 0) {
     if (offset + size > pkt.end - pkt.data) return undefined;
     at = pkt.data + offset;
   } else {
-    const net = l2 ? pkt.data + ETH_HLEN : pkt.data;
-    if (offset >= SKF_NET_OFF) at = net + (offset - SKF_NET_OFF);
-    else if (offset >= SKF_LL_OFF) at = net - ETH_HLEN + (offset - SKF_LL_OFF);
+    if (offset >= SKF_NET_OFF) at = pkt.net + (offset - SKF_NET_OFF);
+    else if (offset >= SKF_LL_OFF) at = pkt.mac + (offset - SKF_LL_OFF);
     else return undefined;
     if (at < 0 || at + size > pkt.end) return undefined;
   }

@@ -204,7 +204,17 @@ export function randomInputs(rng: Rng): Buffer {
 /** The XDP helpers the second kind of random program calls, with the emulator's names. */
 export const XDP_HELPERS = ['bpf_xdp_adjust_head', 'bpf_xdp_adjust_tail', 'bpf_xdp_adjust_meta', 'bpf_csum_diff', 'bpf_xdp_load_bytes', 'bpf_xdp_store_bytes', 'bpf_xdp_get_buff_len'] as const;
 /** The same for TC (sched_cls) programs: the socket buffer's byte and checksum helpers. */
-export const SKB_HELPERS = ['bpf_skb_load_bytes', 'bpf_skb_store_bytes', 'bpf_l3_csum_replace', 'bpf_l4_csum_replace', 'bpf_csum_diff'] as const;
+export const SKB_HELPERS = [
+  'bpf_skb_load_bytes',
+  'bpf_skb_store_bytes',
+  'bpf_l3_csum_replace',
+  'bpf_l4_csum_replace',
+  'bpf_csum_diff',
+  'bpf_skb_pull_data',
+  'bpf_skb_change_tail',
+  'bpf_skb_change_head',
+  'bpf_csum_update',
+] as const;
 type HelperName = (typeof XDP_HELPERS)[number] | (typeof SKB_HELPERS)[number];
 /** Where the context keeps the packet pointers: struct xdp_md, struct __sk_buff. */
 const CTX_DATA = { xdp: [0, 4], tc: [76, 80] } as const;
@@ -294,6 +304,21 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
         insns.push(rng.chance(0.5) ? movReg(3, 8) : mov64(3, imm32(rng)), rng.chance(0.5) ? movReg(4, 7) : mov64(4, imm32(rng)), mov64(5, size | flags));
         break;
       }
+      case 'bpf_skb_pull_data':
+        insns.push(movReg(1, 6), rng.chance(0.7) ? mov64(2, rng.pick([0, 1, 14, 79, 80, 300, 301, -1])) : rng.chance(0.5) ? mov64(2, rng.int(320)) : movReg(2, 8));
+        break;
+      case 'bpf_skb_change_tail':
+        // New lengths near the network header (14), the packet's, SKB_MAX_ALLOC (16064) and u32 edges; flags other than 0 are -EINVAL.
+        insns.push(movReg(1, 6), rng.chance(0.8) ? mov64(2, rng.pick([0, 13, 14, 15, 80, 100, 200, 300, 1000, 16064, 16065, -1]) + (rng.chance(0.3) ? rng.int(9) - 4 : 0)) : movReg(2, 8));
+        insns.push(mov64(3, rng.chance(0.85) ? 0 : rng.pick([1, 2, -1])));
+        break;
+      case 'bpf_skb_change_head':
+        insns.push(movReg(1, 6), rng.chance(0.8) ? mov64(2, rng.pick([0, 1, 4, 14, 64, 65, 100, 256, 15800, 16000, -1, -100])) : movReg(2, 8));
+        insns.push(mov64(3, rng.chance(0.85) ? 0 : rng.pick([1, -1])));
+        break;
+      case 'bpf_csum_update':
+        insns.push(movReg(1, 6), rng.chance(0.5) ? movReg(2, 8) : mov64(2, imm32(rng)));
+        break;
       default:
         insns.push(movReg(1, 6));
     }

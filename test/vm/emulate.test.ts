@@ -255,6 +255,22 @@ describe('helpers that change the packet, and contexts', () => {
     expect(oob.retval).toBe(2 ** 32 - 14);
   });
 
+  it('bpf_skb_change_tail / bpf_skb_change_head: grown with zeroes, the mac header moved to the new front, the network header kept', () => {
+    const tail = emulateObject(
+      asmObject('r6 = r1\nr2 = 100\nr3 = 0\ncall bpf_skb_change_tail#38\nr7 = r0\nr1 = r6\nr2 = 13\nr3 = 0\ncall bpf_skb_change_tail#38\nr0 <<= 8\nr0 |= r7\nr0 &= 0xffff\nexit', 3),
+    )
+      .program('p')
+      .testRun(frame);
+    expect(tail.dataOut).toEqual(Buffer.concat([frame, Buffer.alloc(100 - frame.length)]));
+    expect(tail.retval).toBe(0xea00); // the second call: -EINVAL (0xea) for a length inside the Ethernet header
+    // Pushing 4 bytes: data_end - data grows by 4; SKF_LL_OFF now reads a pushed zero, SKF_NET_OFF still the IPv4 header.
+    const text =
+      'r6 = r1\nr2 = 4\nr3 = 0\ncall bpf_skb_change_head#43\nr7 = *(u32 *)(r6 + 0)\nr0 = *(u8 *)skb[-2097152]\nr8 = r0\nr0 = *(u8 *)skb[-1048576]\nr0 <<= 8\nr0 |= r8\nr0 <<= 16\nr0 |= r7\nexit';
+    const head = emulateObject(asmObject(text, 3)).program('p').testRun(frame);
+    expect(head.dataOut).toEqual(Buffer.concat([Buffer.alloc(4), frame]));
+    expect(head.retval).toBe(((0x45 << 8) << 16) | (frame.length + 4));
+  });
+
   it('bpf_redirect: XDP_REDIRECT for XDP, TC_ACT_REDIRECT for TC, with the target recorded', () => {
     const text = 'r1 = 4\nr2 = 0\ncall bpf_redirect#23\nexit';
     const x = emulateObject(asmObject(text, 6)).program('p').testRun(frame);
