@@ -385,6 +385,14 @@ const id = (name: string): number => {
 
 function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
   const st = () => coll.state!;
+  /** The machine and entry slot of a callback (bpf_loop, bpf_for_each_map_elem): `fn` must be a function address. */
+  const callback = (ctx: HelperContext, fn: bigint): { vm: Vm; entry: number } => {
+    const f = BigInt.asUintN(64, fn);
+    if (f >> 32n !== BigInt(FUNC_ADDR_ID)) ctx.fault(`callback 0x${f.toString(16)} is not a function address`);
+    const prog = coll.programs.get(ctx.vm.name);
+    if (!prog) ctx.fault('a callback from a program this collection does not know');
+    return { vm: prog!.callback(), entry: Number(f & 0xffffffffn) };
+  };
   const mapOf = (ctx: HelperContext, addr: bigint): EmulatedMapT => {
     const m = coll.mapsByRegion.get(Number(BigInt.asUintN(64, addr) >> 32n));
     if (!m) ctx.fault(`0x${addr.toString(16)} is not a map`);
@@ -591,18 +599,36 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
         // Calls fn(i, ctx) until it returns 1 or nr times; returns the number of calls.
         if (flags !== 0n) return neg(-EINVAL);
         if (nr > 1n << 23n) return neg(-7); // -E2BIG
-        const f = BigInt.asUintN(64, fn);
-        if (f >> 32n !== BigInt(FUNC_ADDR_ID)) ctx.fault(`callback 0x${f.toString(16)} is not a function address`);
-        const prog = coll.programs.get(ctx.vm.name);
-        if (!prog) ctx.fault('bpf_loop from a program this collection does not know');
-        const cb = prog!.callback();
+        const cb = callback(ctx, fn);
         let i = 0n;
         while (i < nr) {
-          const r = cb.run([i, cbCtx], { entry: Number(f & 0xffffffffn) }).retval;
+          const r = cb.vm.run([i, cbCtx], { entry: cb.entry }).retval;
           i++;
           if (r === 1n) break;
         }
         return i;
+      },
+    ],
+    [
+      'bpf_for_each_map_elem',
+      (ctx, map, fn, cbCtx, flags) => {
+        // Calls fn(map, &key, &value, ctx) for each element until it returns non-zero; returns the number of calls.
+        const m = mapOf(ctx, map);
+        if (flags !== 0n) return neg(-EINVAL);
+        const cb = callback(ctx, fn);
+        // The key the callback reads: a copy (an array's index lives on the kernel's stack).
+        const key = ctx.memory.add(`${m.name} key`, new Uint8Array(m.keySize), { kind: 'memory', writable: false });
+        try {
+          const keyAddr = Memory.address(key.id);
+          const n = m.forEachElement(st().cpu, (k, value) => {
+            key.bytes.set(k);
+            return cb.vm.run([map, keyAddr, value, cbCtx], { entry: cb.entry }).retval !== 0n;
+          });
+          if (n === undefined) ctx.fault(`map ${m.name} is a ${m.typeName}: bpf_for_each_map_elem walks hash, LRU hash and array maps (per-CPU too)`);
+          return BigInt(n!);
+        } finally {
+          ctx.memory.remove(key);
+        }
       },
     ],
     [

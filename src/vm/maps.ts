@@ -110,6 +110,9 @@ interface Entry {
 }
 
 /** Maps kept as key -> entry. Redirect maps keep their (sparse) slots like a hash; the slot number must be below max_entries. */
+/** The hash maps bpf_for_each_map_elem walks (with the two array types). */
+const FOR_EACH_HASH: ReadonlySet<number> = new Set([BPF_MAP_TYPE.HASH, BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.LRU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH]);
+
 const HASH_LIKE: ReadonlySet<number> = new Set([
   BPF_MAP_TYPE.HASH,
   BPF_MAP_TYPE.PERCPU_HASH,
@@ -261,6 +264,35 @@ export class EmulatedMap implements MapLike {
     }
     if (e.inner) return Memory.address(e.inner.handle.id);
     return Memory.address(this.onCpu(e.regions, cpu).id);
+  }
+
+  /**
+   * bpf_for_each_map_elem: `visit` each element (an array's every index, a
+   * hash map's entries in insertion order — the kernel's order is its hash
+   * buckets', seeded at random per map) with the key's bytes and the value's
+   * address on `cpu`, until it returns true; the number visited. undefined
+   * for map types the kernel refuses it.
+   */
+  forEachElement(cpu: number, visit: (key: Uint8Array, value: number | bigint) => boolean): number | undefined {
+    let n = 0;
+    if (this.isArray()) {
+      const region = this.onCpu(this.arrays, cpu);
+      const key = new Uint8Array(4);
+      for (let i = 0; i < this.maxEntries; i++) {
+        n++;
+        new DataView(key.buffer).setUint32(0, i, true);
+        if (visit(key, Memory.addressValue(region.id, i * this.valueSize))) break;
+      }
+      return n;
+    }
+    if (!FOR_EACH_HASH.has(this.type)) return undefined;
+    for (const e of [...this.entries_.values()]) {
+      // An entry the callback deleted is not visited.
+      if (this.entries_.get(hexKey(e.key)) !== e) continue;
+      n++;
+      if (visit(e.key, Memory.addressValue(this.onCpu(e.regions, cpu).id))) break;
+    }
+    return n;
   }
 
   /** bpf_map_update_elem from a program: 0 or -errno. */

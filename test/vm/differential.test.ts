@@ -196,6 +196,43 @@ describeRoot('a program that tail-calls itself', () => {
   });
 });
 
+describeRoot('bpf_for_each_map_elem', () => {
+  it.each(['for_each.o', 'for_each.clang14.o'])(
+    '%s: walks over an array (in order, stopping at .rodata stop_at), a per-CPU array and a hash map: the same return value and contents, run after run',
+    (file) => {
+      const spec = openObject(join(FIXTURES, file));
+      using coll = spec.load({ ignorePinning: true });
+      const cpus = coll.map('pcpu').cpus;
+      const em = spec.emulate({ cpus });
+      for (const k of [3, 9, 1, 200]) for (const m of [coll.map('tbl'), em.map('tbl')]) m.set(u32(k), BigInt(k * 10));
+      const dump = (m: { entries(): Iterable<[Buffer, Buffer]> }) => [...m.entries()].map(([k, v]) => `${k.toString('hex')}=${v.toString('hex')}`).sort();
+      const retvals: number[] = [];
+      for (let run = 0; run < 3; run++) {
+        const before = coll
+          .map('pcpu')
+          .getPerCpu(0)!
+          .map((b) => b.readBigUInt64LE(0));
+        const k = coll.program('walk').testRun(Buffer.alloc(64)).retval;
+        // The CPU the kernel ran on is the one whose per-CPU values the walk changed.
+        const cpu = coll
+          .map('pcpu')
+          .getPerCpu(0)!
+          .findIndex((b, c) => b.readBigUInt64LE(0) !== before[c]);
+        expect(cpu).toBeGreaterThanOrEqual(0);
+        expect(em.program('walk').testRun(Buffer.alloc(64), { cpu }).retval, `run ${run}`).toBe(k);
+        expect(dump(em.map('arr'))).toEqual(dump(coll.map('arr')));
+        expect(dump(em.map('tbl'))).toEqual(dump(coll.map('tbl')));
+        retvals.push(k);
+      }
+      // The array walk visits indices 0..stop_at (5): six visits, each adding 1; the hash walk all four keys (value += key + 1 each run).
+      expect(coll.map('arr').get(u32(5))!.readBigUInt64LE(0)).toBe(3n);
+      expect(coll.map('arr').get(u32(6))!.readBigUInt64LE(0)).toBe(0n);
+      expect(coll.map('tbl').get(u32(9))!.readBigUInt64LE(0)).toBe(90n + 3n * 10n);
+      expect(new Set(retvals).size).toBe(3); // each run's fold differs: the values changed in between
+    },
+  );
+});
+
 describeRoot('a disagreement with the kernel names the packet and the instruction', () => {
   it('icmp_even_drop with a wrong bpf_map_lookup_elem: counters[0] differs, blamed on the store of *v += 1', () => {
     const spec = openObject(join(FIXTURES, 'icmp_even_drop.o'));
