@@ -439,6 +439,11 @@ export class SkBuff {
     this.#dv.setBigUint64(184, BigInt.asUintN(64, input.hwtstamp ?? 0n), true);
   }
 
+  /** The device the socket buffer is on (1, lo, unless the context named another). */
+  get ifindex(): number {
+    return this.#dv.getUint32(40, true);
+  }
+
   /** The u32 fields and cb[] after the run, by name (tstamp and hwtstamp, u64, are in ctxOut()). */
   get fields(): Map<string, number> {
     const out = new Map<string, number>();

@@ -32,6 +32,12 @@ export interface EmulateOptions {
   coreTarget?: Btf;
   /** bpf_fib_lookup answers: destination IPv4 (dotted) -> { ifindex, smac, dmac } . */
   routes?: Record<string, { ifindex: number; smac: string; dmac: string }>;
+  /**
+   * Network devices by ifindex, as bpf_check_mtu sees them: their MTU. A test
+   * run's device is lo (ifindex 1, MTU 65536) unless a context names another;
+   * an ifindex not here (and not 1) is -ENODEV.
+   */
+  mtu?: Record<number, number>;
   tier?: 'compile' | 'interpret';
   /** Program type for programs whose section does not say (iproute2's "prog", "classifier" objects): 'xdp' (default) or 'tc'. */
   programType?: 'xdp' | 'tc' | 'socket_filter';
@@ -73,8 +79,12 @@ export interface EmulatedTestRun {
   durationNs: number;
   /** Instructions executed (the last run). */
   instructions: number;
-  /** bpf_redirect / bpf_redirect_map target, when the program asked for one. */
-  redirect?: { ifindex?: number; map?: string; key?: number; flags: number };
+  /**
+   * bpf_redirect / bpf_redirect_map / bpf_redirect_peer / bpf_redirect_neigh
+   * target, when the program asked for one (`via` the last two; `nexthop`, the
+   * struct bpf_redir_neigh given to bpf_redirect_neigh).
+   */
+  redirect?: { ifindex?: number; map?: string; key?: number; flags: number; via?: 'peer' | 'neigh'; nexthop?: Buffer };
   /** Events this run emitted (perf event arrays and ring buffers), by map name. */
   events: { map: string; cpu: number; data: Buffer }[];
   /** bpf_trace_printk lines. */
@@ -496,8 +506,53 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     [
       'bpf_redirect',
       (_ctx, ifindex, flags) => {
-        st().redirect = { ifindex: Number(ifindex), flags: Number(flags) };
-        return st().skb ? 7n : 4n; // TC_ACT_REDIRECT / XDP_REDIRECT
+        // TC takes BPF_F_INGRESS (1) alone, else TC_ACT_SHOT; XDP no flags, else XDP_ABORTED. Nothing recorded then.
+        const tc = st().skb !== undefined;
+        if (tc ? BigInt.asUintN(64, flags) & ~1n : flags !== 0n) return tc ? TC_ACT_SHOT : 0n;
+        st().redirect = { ifindex: Number(BigInt.asUintN(32, ifindex)), flags: Number(flags) };
+        return tc ? TC_ACT_REDIRECT : 4n; // XDP_REDIRECT
+      },
+    ],
+    [
+      'bpf_check_mtu',
+      (ctx, _c, ifindex, mtuLen, lenDiff, flags) => {
+        // The device's MTU plus its Ethernet header against the frame's length (or *mtu_len, an L3
+        // length, plus that header) plus len_diff; *mtu_len gets the MTU. A test run's skb is never
+        // GSO. Flags it refuses (-EINVAL) and a device it lacks (-ENODEV) write nothing.
+        const s = st();
+        const tc = s.skb !== undefined;
+        const view = bytes(ctx, mtuLen, 4, 'mtu_len', true);
+        const dv = new DataView(view.buffer, view.byteOffset, 4);
+        const given = dv.getUint32(0, true);
+        const f = BigInt.asUintN(64, flags);
+        if (tc ? f & ~1n || (f && (lenDiff !== 0n || given !== 0)) : f !== 0n) return neg(-EINVAL);
+        const dev = Number(BigInt.asUintN(32, ifindex)) || (tc ? s.skb!.ifindex : s.xdpMd.ingressIfindex || 1);
+        const mtu = dev === 1 ? (coll.opts.mtu?.[1] ?? LO_MTU) : coll.opts.mtu?.[dev];
+        if (mtu === undefined) return neg(-ENODEV);
+        // C ints: the lengths wrap at 32 bits as the kernel's do.
+        const len = given !== 0 ? (given + ETH_HLEN) | 0 : s.pkt.end - s.pkt.data;
+        const total = (len + Number(BigInt.asIntN(32, lenDiff))) | 0;
+        dv.setUint32(0, mtu, true);
+        return total <= mtu + ETH_HLEN ? 0n : 1n; // BPF_MTU_CHK_RET_SUCCESS / FRAG_NEEDED
+      },
+    ],
+    [
+      'bpf_redirect_peer',
+      (_ctx, ifindex, flags) => {
+        if (flags !== 0n) return TC_ACT_SHOT;
+        st().redirect = { ifindex: Number(BigInt.asUintN(32, ifindex)), flags: 0, via: 'peer' };
+        return TC_ACT_REDIRECT;
+      },
+    ],
+    [
+      'bpf_redirect_neigh',
+      (ctx, ifindex, params, plen, flags) => {
+        // A struct bpf_redir_neigh (20 bytes) or none (plen 0): the next hop then comes from the route.
+        const n = Number(BigInt.asUintN(32, plen));
+        if ((n !== 0 && n < REDIR_NEIGH_SIZE) || flags !== 0n) return TC_ACT_SHOT;
+        const nexthop = n === 0 ? undefined : Buffer.from(bytes(ctx, params, REDIR_NEIGH_SIZE, 'params'));
+        st().redirect = { ifindex: Number(BigInt.asUintN(32, ifindex)), flags: 0, via: 'neigh', ...(nexthop ? { nexthop } : {}) };
+        return TC_ACT_REDIRECT;
       },
     ],
     [
@@ -776,6 +831,13 @@ function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
 }
 
 const EFAULT = 14;
+const TC_ACT_SHOT = 2n;
+const ENODEV = 19;
+/** The loopback device's MTU, the device of a test run given no other. */
+const LO_MTU = 65536;
+const TC_ACT_REDIRECT = 7n;
+/** sizeof(struct bpf_redir_neigh): nh_family, then an IPv4 or IPv6 address. */
+const REDIR_NEIGH_SIZE = 20;
 const ENOMEM = 12;
 /** The kernel's internal ENOTSUPP (not EOPNOTSUPP), as helpers return it. */
 const ENOTSUPP = 524;

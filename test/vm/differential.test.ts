@@ -10,7 +10,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openObject } from '../../src/collection.js';
+import { assemble } from '../../src/asm/assembler.js';
+import { BpfObjectSpec, openObject } from '../../src/collection.js';
 import { FIXTURES } from '../helpers/oracle.js';
 import { icmpEcho, ipv4, ipv6Stub, tcp, udp } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
@@ -231,6 +232,63 @@ describeRoot('bpf_for_each_map_elem', () => {
       expect(new Set(retvals).size).toBe(3); // each run's fold differs: the values changed in between
     },
   );
+});
+
+describeRoot('redirect helpers', () => {
+  // (program type, call, what the kernel returns for it), each run by both; the emulator also records the target.
+  const cases: [string, string, number][] = [
+    ['sched_cls', 'r1 = 1\nr2 = 0\ncall bpf_redirect#23', 7],
+    ['sched_cls', 'r1 = 1\nr2 = 1\ncall bpf_redirect#23', 7], // BPF_F_INGRESS
+    ['sched_cls', 'r1 = 1\nr2 = 2\ncall bpf_redirect#23', 2],
+    ['xdp', 'r1 = 1\nr2 = 0\ncall bpf_redirect#23', 4],
+    ['xdp', 'r1 = 1\nr2 = 1\ncall bpf_redirect#23', 0],
+    ['sched_cls', 'r1 = 1\nr2 = 0\ncall bpf_redirect_peer#155', 7],
+    ['sched_cls', 'r1 = 1\nr2 = 1\ncall bpf_redirect_peer#155', 2],
+    ['sched_cls', 'r1 = 1\nr2 = 0\nr3 = 0\nr4 = 0\ncall bpf_redirect_neigh#152', 7],
+    ['sched_cls', 'r1 = 1\nr2 = r10\nr2 += -24\nr3 = 20\nr4 = 0\ncall bpf_redirect_neigh#152', 7],
+    ['sched_cls', 'r1 = 1\nr2 = r10\nr2 += -24\nr3 = 8\nr4 = 0\ncall bpf_redirect_neigh#152', 2],
+    ['sched_cls', 'r1 = 1\nr2 = 0\nr3 = 0\nr4 = 1\ncall bpf_redirect_neigh#152', 2],
+  ];
+  it.each(cases)('%s, %s: the kernel returns %i, and so does the emulator', (type, call, want) => {
+    // A struct bpf_redir_neigh on the stack: AF_INET (2), 10.0.0.2.
+    const text = `*(u64 *)(r10 - 24) = 0\n*(u64 *)(r10 - 16) = 0\n*(u32 *)(r10 - 8) = 0\n*(u32 *)(r10 - 24) = 2\n*(u32 *)(r10 - 20) = 0x0200000a\n${call}\nexit`;
+    const spec = BpfObjectSpec.fromInstructions(assemble(text).bytes, { type: type as 'xdp', name: 'p' });
+    using coll = spec.load();
+    const k = coll.program('p').testRun(udp({ dport: 9 })).retval;
+    const e = spec
+      .emulate()
+      .program('p')
+      .testRun(udp({ dport: 9 }));
+    expect([k, e.retval]).toEqual([want, want]);
+    const redirected = want === 7 || want === 4;
+    expect(e.redirect !== undefined).toBe(redirected);
+    if (call.includes('neigh#') && call.includes('r3 = 20')) expect(e.redirect).toMatchObject({ via: 'neigh', nexthop: Buffer.from('02000000' + '0a000002' + '00'.repeat(12), 'hex') });
+  });
+});
+
+describeRoot('bpf_check_mtu', () => {
+  it('XDP and TC, on lo and on a device that is not there, every edge of *mtu_len, len_diff and flags: the same result and the same *mtu_len as the kernel', () => {
+    const diffs: string[] = [];
+    const outcomes = new Map<number, number>();
+    for (const type of ['xdp', 'sched_cls'] as const)
+      for (const ifindex of [0, 1, 999])
+        for (const mtuLen of [0, 1, 100, 65536, 65537, 0xffffffff])
+          for (const lenDiff of [0, -100, 65449, 65450, 65451, 0x7fffffff, -0x80000000])
+            for (const flags of [0, 1, 2]) {
+              // r0 = the result's low byte << 24 | *mtu_len's low 24 bits afterwards.
+              const text = `*(u32 *)(r10 - 4) = ${mtuLen | 0}\nr2 = ${ifindex}\nr3 = r10\nr3 += -4\nr4 = ${lenDiff}\nr5 = ${flags}\ncall bpf_check_mtu#163\nr0 &= 0xff\nr0 <<= 24\nr1 = *(u32 *)(r10 - 4)\nr1 &= 0xffffff\nr0 |= r1\nexit`;
+              const spec = BpfObjectSpec.fromInstructions(assemble(text).bytes, { type, name: 'p' });
+              const frame = udp({ dport: 9, payload: Buffer.alloc(58) }); // 100 bytes
+              using coll = spec.load();
+              const k = coll.program('p').testRun(frame).retval;
+              const e = spec.emulate().program('p').testRun(frame).retval;
+              outcomes.set(k >>> 24, (outcomes.get(k >>> 24) ?? 0) + 1);
+              if (k !== e) diffs.push(`${type} ifindex ${ifindex} *mtu_len ${mtuLen} len_diff ${lenDiff} flags ${flags}: kernel 0x${k.toString(16)}, emulator 0x${e.toString(16)}`);
+            }
+    expect(diffs).toEqual([]);
+    // Every outcome was compared: SUCCESS (0), FRAG_NEEDED (1), -EINVAL (0xea), -ENODEV (0xed).
+    expect([...outcomes.keys()].sort((a, b) => a - b)).toEqual([0, 1, 0xea, 0xed]);
+  });
 });
 
 describeRoot('a disagreement with the kernel names the packet and the instruction', () => {
