@@ -439,6 +439,20 @@ export class SkBuff {
     this.#dv.setBigUint64(184, BigInt.asUintN(64, input.hwtstamp ?? 0n), true);
   }
 
+  /** skb->pkt_type (bpf_skb_change_type changes it). */
+  get pktType(): number {
+    return this.#dv.getUint32(4, true);
+  }
+  set pktType(t: number) {
+    this.#dv.setUint32(4, t, true);
+  }
+
+  /** skb->protocol in host order (0x0800 for IPv4): the EtherType the frame came with. */
+  get protocol(): number {
+    const stored = this.#dv.getUint32(16, true);
+    return ((stored & 0xff) << 8) | (stored >> 8);
+  }
+
   /** The device the socket buffer is on (1, lo, unless the context named another). */
   get ifindex(): number {
     return this.#dv.getUint32(40, true);

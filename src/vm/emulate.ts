@@ -281,6 +281,7 @@ export class EmulatedProgram {
     const sock = type === BPF_PROG_TYPE.SOCKET_FILTER;
     if (!xdp && !tc && !sock) throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters and syscall programs are)`);
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
+    checkFrame(this.name, data, !xdp);
     // An xdp_md given as bytes may put metadata in front of the frame: it comes out of the headroom.
     const xdpIn = xdp && opts.ctx ? xdpMdFromCtx(opts.ctx, data.length) : undefined;
     const metaLen = xdpIn?.metaLen ?? 0;
@@ -748,6 +749,21 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
         return 0n;
       },
     ],
+    [
+      'bpf_skb_change_type',
+      // Only PACKET_HOST..PACKET_OTHERHOST (0-3), from and to; else -EINVAL.
+      (_ctx, _skb, type) => {
+        const skb = st().skb!;
+        const t = Number(BigInt.asUintN(32, type));
+        if (skb.pktType > 3 || t > 3) return neg(-EINVAL);
+        skb.pktType = t;
+        return 0n;
+      },
+    ],
+    // A test run's skb has no classid or route realm.
+    ['bpf_get_cgroup_classid', () => 0n],
+    ['bpf_get_route_realm', () => 0n],
+    ['bpf_skb_ecn_set_ce', () => BigInt(ecnSetCe(st().pkt, st().skb!))],
     // A test run's skb is CHECKSUM_NONE: bpf_csum_update works only on CHECKSUM_COMPLETE.
     ['bpf_csum_update', () => neg(-ENOTSUPP)],
     ['bpf_l3_csum_replace', (_ctx, _skb, offset, from, to, flags) => neg(csumReplace(st().pkt, offset, from, to, flags, false))],
@@ -969,6 +985,56 @@ function csumDiff(from: Uint8Array, to: Uint8Array, seed: number): number {
 
 const SKF_NET_OFF = -0x100000;
 const SKF_LL_OFF = -0x200000;
+
+/**
+ * The frames BPF_PROG_TEST_RUN refuses (EINVAL): shorter than an Ethernet
+ * header, and for socket buffers an IPv4 or IPv6 EtherType without the whole
+ * IP header after it.
+ */
+function checkFrame(program: string, data: Uint8Array, skb: boolean): void {
+  const refuse = (why: string): never => {
+    throw new BpfError('INVALID_ARGUMENT', `program ${program}: a ${data.length}-byte frame ${why} (BPF_PROG_TEST_RUN refuses it: EINVAL)`);
+  };
+  if (data.length < ETH_HLEN) refuse(`is shorter than its ${ETH_HLEN}-byte Ethernet header`);
+  if (!skb) return;
+  const proto = (data[12]! << 8) | data[13]!;
+  const ip = proto === 0x0800 ? 20 : proto === 0x86dd ? 40 : 0;
+  if (data.length < ETH_HLEN + ip) refuse(`has EtherType 0x${proto.toString(16)} but not the ${ip}-byte ${ip === 20 ? 'IPv4' : 'IPv6'} header after it`);
+}
+
+/**
+ * bpf_skb_ecn_set_ce: an ECN-capable IPv4 or IPv6 header (at the network
+ * header, whole in the frame) marked Congestion Experienced, the IPv4
+ * checksum updated as the kernel's IP_ECN_set_ce adds to it; 1 when the
+ * header is (now) CE, 0 when it is not ECN-capable or not there.
+ */
+function ecnSetCe(pkt: Packet, skb: SkBuff): number {
+  const proto = skb.protocol;
+  const net = pkt.net;
+  const dv = new DataView(pkt.buf.buffer, pkt.buf.byteOffset, pkt.buf.byteLength);
+  if (proto === 0x0800) {
+    if (net + 20 > pkt.end) return 0;
+    const tos = pkt.buf[net + 1]!;
+    const ecn = (tos + 1) & 3; // not-ECT 01, ECT(1) 10, ECT(0) 11, CE 00
+    if (!(ecn & 2)) return ecn === 0 ? 1 : 0;
+    // csum16_add of htons(0xfffb) + htons(ecn) on the check field as stored, end-around carry.
+    const swap16 = (x: number) => ((x & 0xff) << 8) | (x >> 8);
+    const add = (swap16(0xfffb) + swap16(ecn)) & 0xffff;
+    let sum = (dv.getUint16(net + 10, true) + add) & 0xffff;
+    sum = (sum + (sum < add ? 1 : 0)) & 0xffff;
+    dv.setUint16(net + 10, sum, true);
+    pkt.buf[net + 1] = tos | 3;
+    return 1;
+  }
+  if (proto === 0x86dd) {
+    if (net + 40 > pkt.end) return 0;
+    // The traffic class spans bytes 0-1; its ECN bits are bits 4-5 of byte 1.
+    if (((pkt.buf[net + 1]! >> 4) & 3) === 0) return 0;
+    pkt.buf[net + 1] = pkt.buf[net + 1]! | 0x30;
+    return 1;
+  }
+  return 0;
+}
 
 /**
  * LD_ABS/LD_IND as the kernel's bpf_skb_load_helper_8/16/32 answer them on a

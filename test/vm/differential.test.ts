@@ -17,6 +17,7 @@ import { icmpEcho, ipv4, ipv6Stub, tcp, udp } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
 import { targetBtf } from '../helpers/target-btf.js';
 import { compareRun } from '../helpers/diverge.js';
+import type { BpfSyscallError } from '../../src/sys/syscall-error.js';
 import type { EmulateOptions, EmulatedCollection } from '../../src/vm/emulate.js';
 import { ROOT } from '../helpers/cli.js';
 
@@ -288,6 +289,92 @@ describeRoot('bpf_check_mtu', () => {
     expect(diffs).toEqual([]);
     // Every outcome was compared: SUCCESS (0), FRAG_NEEDED (1), -EINVAL (0xea), -ENODEV (0xed).
     expect([...outcomes.keys()].sort((a, b) => a - b)).toEqual([0, 1, 0xea, 0xed]);
+  });
+});
+
+describeRoot('TC helpers on the socket buffer', () => {
+  /** Frames: IPv4 with every TOS byte and a random checksum, IPv6 with every traffic class, and ARP. */
+  const frames = (() => {
+    const out: Buffer[] = [];
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) >>> 16;
+    for (let tos = 0; tos < 256; tos++) {
+      const b = udp({ dport: 9 });
+      b[15] = tos;
+      b.writeUInt16BE(rnd(), 24);
+      out.push(b);
+    }
+    for (let tc = 0; tc < 256; tc++) {
+      const b = Buffer.concat([ipv6Stub(), Buffer.alloc(8)]);
+      b.writeUInt16BE(0x6000 | (tc << 4) | (rnd() & 0xf), 14);
+      out.push(b);
+    }
+    const arp = Buffer.alloc(60);
+    arp.writeUInt16BE(0x0806, 12);
+    out.push(arp);
+    return out;
+  })();
+
+  it('frames a test run refuses (EINVAL) are refused by the emulator: shorter than Ethernet, IP without its whole header', () => {
+    const eth = (n: number, type: number) => {
+      const b = Buffer.alloc(n);
+      if (n >= 14) b.writeUInt16BE(type, 12);
+      return b;
+    };
+    for (const type of ['sched_cls', 'socket_filter', 'xdp'] as const) {
+      const spec = BpfObjectSpec.fromInstructions(assemble('r0 = 0\nexit').bytes, { type, name: 'p' });
+      using coll = spec.load();
+      const em = spec.emulate().program('p');
+      const answers = [
+        [0, 0],
+        [13, 0],
+        [14, 0x0800],
+        [33, 0x0800],
+        [34, 0x0800],
+        [53, 0x86dd],
+        [54, 0x86dd],
+        [20, 0x8100],
+      ].map(([n, t]) => {
+        const f = eth(n!, t!);
+        const k = (() => {
+          try {
+            return String(coll.program('p').testRun(f).retval);
+          } catch (e) {
+            return (e as BpfSyscallError).errnoName;
+          }
+        })();
+        const e = (() => {
+          try {
+            return String(em.testRun(f).retval);
+          } catch (x) {
+            return /refuses it: (E\w+)\)$/.exec((x as Error).message)?.[1] ?? (x as Error).message;
+          }
+        })();
+        return `${type} ${n} bytes 0x${t!.toString(16)}: kernel ${k}, emulator ${e}`;
+      });
+      for (const a of answers) expect(a.replace(/kernel (\S+), emulator \1$/, 'same')).toMatch(/same$/);
+      expect(answers.filter((a) => a.includes('EINVAL')).length).toBe(type === 'xdp' ? 2 : 5);
+    }
+  });
+
+  it.each([
+    ['bpf_skb_ecn_set_ce', 'call bpf_skb_ecn_set_ce#97\nexit'],
+    ['bpf_skb_change_type then pkt_type', 'r6 = r1\nr2 = *(u32 *)(r6 + 16)\nr2 &= 7\ncall bpf_skb_change_type#32\nr7 = r0\nr0 = *(u32 *)(r6 + 4)\nr0 <<= 8\nr0 |= r7\nr0 &= 0xffff\nexit'],
+    ['bpf_get_cgroup_classid and bpf_get_route_realm', 'r6 = r1\ncall bpf_get_cgroup_classid#17\nr7 = r0\nr1 = r6\ncall bpf_get_route_realm#24\nr0 += r7\nexit'],
+  ])('%s: the same result and packet as the kernel on %# 500-odd frames', (_name, text) => {
+    const spec = BpfObjectSpec.fromInstructions(assemble(text).bytes, { type: 'sched_cls', name: 'p' });
+    using coll = spec.load();
+    const em = spec.emulate().program('p');
+    const diffs: string[] = [];
+    const retvals = new Set<number>();
+    for (const f of frames) {
+      const k = coll.program('p').testRun(f);
+      const e = em.testRun(f);
+      retvals.add(k.retval);
+      if (k.retval !== e.retval || !k.dataOut.equals(e.dataOut)) diffs.push(`${f.toString('hex')}: kernel ${k.retval} ${k.dataOut.toString('hex')}, emulator ${e.retval} ${e.dataOut.toString('hex')}`);
+    }
+    expect(diffs).toEqual([]);
+    expect(retvals.size).toBeGreaterThan(text.includes('classid') ? 0 : 1);
   });
 });
 
