@@ -859,6 +859,8 @@ const ENOMEM = 12;
 const ENOTSUPP = 524;
 /** BPF_SKB_MAX_LEN: SKB_MAX_ALLOC, four pages less the skb_shared_info (320 bytes on x86-64). */
 const SKB_MAX_ALLOC = 4 * 4096 - 320;
+/** The longest frame a TC or socket filter test run takes: a page less NET_SKB_PAD and the skb_shared_info. */
+const SKB_DATA_MAX = 4096 - 64 - 320;
 
 const INT_MAX = 0x7fffffff;
 /** l4_csum_replace's flags: the field size (0, 2, 4), BPF_F_PSEUDO_HDR, BPF_F_MARK_MANGLED_0, BPF_F_MARK_ENFORCE, BPF_F_IPV6. */
@@ -988,15 +990,26 @@ const SKF_LL_OFF = -0x200000;
 
 /**
  * The frames BPF_PROG_TEST_RUN refuses (EINVAL): shorter than an Ethernet
- * header, and for socket buffers an IPv4 or IPv6 EtherType without the whole
- * IP header after it.
+ * header; for socket buffers, longer than a test run's skb holds (a page less
+ * its headroom and skb_shared_info) or an IPv4 or IPv6 EtherType without the
+ * whole IP header after it. An XDP frame past XDP_DATA_MAX the kernel splits
+ * into a linear part and fragments, which the emulator does not have.
  */
 function checkFrame(program: string, data: Uint8Array, skb: boolean): void {
   const refuse = (why: string): never => {
     throw new BpfError('INVALID_ARGUMENT', `program ${program}: a ${data.length}-byte frame ${why} (BPF_PROG_TEST_RUN refuses it: EINVAL)`);
   };
   if (data.length < ETH_HLEN) refuse(`is shorter than its ${ETH_HLEN}-byte Ethernet header`);
-  if (!skb) return;
+  if (!skb) {
+    if (data.length > XDP_DATA_MAX) {
+      throw new BpfError(
+        'USAGE',
+        `program ${program}: a ${data.length}-byte frame: the kernel keeps ${XDP_DATA_MAX} bytes in the XDP buffer and the rest in fragments (a multi-buffer frame), which the emulator does not have; give at most ${XDP_DATA_MAX} bytes`,
+      );
+    }
+    return;
+  }
+  if (data.length > SKB_DATA_MAX) refuse(`is longer than the ${SKB_DATA_MAX} bytes a test run's socket buffer holds`);
   const proto = (data[12]! << 8) | data[13]!;
   const ip = proto === 0x0800 ? 20 : proto === 0x86dd ? 40 : 0;
   if (data.length < ETH_HLEN + ip) refuse(`has EtherType 0x${proto.toString(16)} but not the ${ip}-byte ${ip === 20 ? 'IPv4' : 'IPv6'} header after it`);

@@ -334,6 +334,14 @@ describeRoot('TC helpers on the socket buffer', () => {
         [53, 0x86dd],
         [54, 0x86dd],
         [20, 0x8100],
+        [3520, 0x0806],
+        // Past 3,520 bytes an XDP frame has fragments (the test below).
+        ...(type === 'xdp'
+          ? []
+          : [
+              [3712, 0x0806],
+              [3713, 0x0806],
+            ]),
       ].map(([n, t]) => {
         const f = eth(n!, t!);
         const k = (() => {
@@ -353,8 +361,18 @@ describeRoot('TC helpers on the socket buffer', () => {
         return `${type} ${n} bytes 0x${t!.toString(16)}: kernel ${k}, emulator ${e}`;
       });
       for (const a of answers) expect(a.replace(/kernel (\S+), emulator \1$/, 'same')).toMatch(/same$/);
-      expect(answers.filter((a) => a.includes('EINVAL')).length).toBe(type === 'xdp' ? 2 : 5);
+      expect(answers.filter((a) => a.includes('EINVAL')).length).toBe(type === 'xdp' ? 2 : 6);
     }
+  });
+
+  it('an XDP frame longer than 3,520 bytes: the kernel keeps 3,520 in the buffer (the rest in fragments); the emulator, which has no fragments, says so', () => {
+    const spec = BpfObjectSpec.fromInstructions(assemble('r2 = *(u32 *)(r1 + 4)\nr3 = *(u32 *)(r1 + 0)\nr2 -= r3\nr0 = r2\nexit').bytes, { type: 'xdp', name: 'p' });
+    using coll = spec.load();
+    expect(coll.program('p').testRun(Buffer.alloc(3521)).retval).toBe(3520);
+    expect(spec.emulate().program('p').testRun(Buffer.alloc(3520)).retval).toBe(3520);
+    expect(() => spec.emulate().program('p').testRun(Buffer.alloc(3521))).toThrow(
+      /a 3521-byte frame: the kernel keeps 3520 bytes in the XDP buffer and the rest in fragments .*give at most 3520 bytes$/,
+    );
   });
 
   it.each([
