@@ -50,6 +50,12 @@ export interface EmulateOptions {
   helpers?: Record<string, HelperDef['fn']>;
   /** kfuncs to add or replace, by name (bpf_dynptr_from_xdp and bpf_dynptr_size are built in). */
   kfuncs?: Record<string, HelperDef['fn']>;
+  /**
+   * Values of the object's ld_imm64 externs by name: a `__ksym` variable's
+   * address (the kernel's is in /proc/kallsyms), or a symbol an asm block
+   * loads (`r0 = MY_CONST ll`). A program that loads one not given is refused naming it.
+   */
+  externs?: Record<string, bigint | number>;
 }
 
 export interface EmulatedRunOptions {
@@ -230,6 +236,8 @@ export class EmulatedProgram {
     const kfuncs = kernelKfuncs(coll);
     const ldImm64 = (_i: Insn, _slot: number, r?: ProgramRelocation): bigint | undefined => {
       if (r?.kind === 'extern') {
+        const given = coll.opts.externs?.[r.symbol];
+        if (given !== undefined) return BigInt.asUintN(64, BigInt(given));
         // A kfunc's address (bpf_ksym_exists): non-zero when emulated; 0 for a
         // __weak one that is not, as a kernel without it gives.
         if (kfuncs.has(r.symbol) || kfuncs.has(essentialName(r.symbol))) return KFUNC_ADDR;

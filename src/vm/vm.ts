@@ -300,7 +300,8 @@ export class Vm {
           const r = opts.ldImm64?.(i, s, reloc);
           if (r === undefined) {
             const what = reloc?.kind === 'extern' || reloc?.kind === 'kfunc' ? `extern ${reloc.symbol}` : reloc ? `map ${reloc.map}` : 'a map or kernel object';
-            throw new BpfError('EMU_FAULT', `${this.name}: instruction ${s} (${text(i)}) refers to ${what}, which this emulator was not given${this.sourceSuffix(s)}`);
+            const hint = reloc?.kind === 'extern' ? ` (emulate({ externs: { ${reloc.symbol}: value } }) gives it)` : '';
+            throw new BpfError('EMU_FAULT', `${this.name}: instruction ${s} (${text(i)}) refers to ${what}, which this emulator was not given${hint}${this.sourceSuffix(s)}`);
           }
           v = r;
         }

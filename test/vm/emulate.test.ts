@@ -320,6 +320,23 @@ describe('helpers that change the packet, and contexts', () => {
   });
 });
 
+describe('externs the emulator is given', () => {
+  it("a __ksym address: refused naming the option until given; then the program stores it (.bss offset 0x20, from llvm-readelf's symbol table)", () => {
+    const spec = fx('externs.o');
+    expect(() =>
+      spec
+        .emulate()
+        .program('xdp_externs')
+        .testRun(udp({ dport: 9 })),
+    ).toThrow(
+      /^xdp_externs: instruction \d+ \(r2 = 0x0 ll\) refers to extern tcp_v4_connect, which this emulator was not given \(emulate\(\{ externs: \{ tcp_v4_connect: value \} \}\) gives it\) at \.\/externs\.c:42/,
+    );
+    const em = spec.emulate({ externs: { tcp_v4_connect: 0xffffffff81a0c0d0n } });
+    expect(em.program('xdp_externs').testRun(udp({ dport: 9 })).verdict).toBe('XDP_PASS');
+    expect((em.map('.bss').get(u32(0)) as Buffer).readBigUInt64LE(0x20)).toBe(0xffffffff81a0c0d0n);
+  });
+});
+
 describe('contexts given as bytes, as BPF_PROG_TEST_RUN takes them (no kernel)', () => {
   const frame = udp({ dport: 9 });
 
