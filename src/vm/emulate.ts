@@ -97,7 +97,7 @@ export interface EmulatedTestRun {
   printk: string[];
   /** __sk_buff fields after the run (TC, socket filter). */
   skb?: Record<string, number>;
-  /** The context after the run when `ctx` was given (TC, socket filter, syscall), as BPF_PROG_TEST_RUN writes it back. */
+  /** The context after the run when `ctx` was given, as BPF_PROG_TEST_RUN writes it back. */
   ctxOut?: Buffer | null;
 }
 
@@ -289,10 +289,11 @@ export class EmulatedProgram {
     const sock = type === BPF_PROG_TYPE.SOCKET_FILTER;
     if (!xdp && !tc && !sock) throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters and syscall programs are)`);
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
-    checkFrame(this.name, data, !xdp);
+    if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
     // An xdp_md given as bytes may put metadata in front of the frame: it comes out of the headroom.
     const xdpIn = xdp && opts.ctx ? xdpMdFromCtx(opts.ctx, data.length) : undefined;
     const metaLen = xdpIn?.metaLen ?? 0;
+    checkFrame(this.name, data, !xdp, metaLen);
     const tailroom = xdp ? Math.max(0, XDP_DATA_MAX - data.length) : 0;
     const headroom = xdp ? XDP_HEADROOM - metaLen : 64;
     // The last run's packet, refilled in place when the layout is the same (no new buffer or mapping per run).
@@ -1000,19 +1001,22 @@ const SKF_LL_OFF = -0x200000;
  * The frames BPF_PROG_TEST_RUN refuses (EINVAL): shorter than an Ethernet
  * header; for socket buffers, longer than a test run's skb holds (a page less
  * its headroom and skb_shared_info) or an IPv4 or IPv6 EtherType without the
- * whole IP header after it. An XDP frame past XDP_DATA_MAX the kernel splits
- * into a linear part and fragments, which the emulator does not have.
+ * whole IP header after it. An XDP frame past XDP_DATA_MAX (and `metaLen`
+ * bytes of metadata) the kernel splits into a linear part and fragments,
+ * which the emulator does not have.
  */
-function checkFrame(program: string, data: Uint8Array, skb: boolean): void {
+function checkFrame(program: string, data: Uint8Array, skb: boolean, metaLen: number): void {
   const refuse = (why: string): never => {
     throw new BpfError('INVALID_ARGUMENT', `program ${program}: a ${data.length}-byte frame ${why} (BPF_PROG_TEST_RUN refuses it: EINVAL)`);
   };
   if (data.length < ETH_HLEN) refuse(`is shorter than its ${ETH_HLEN}-byte Ethernet header`);
   if (!skb) {
-    if (data.length > XDP_DATA_MAX) {
+    // Metadata comes out of the headroom: the buffer holds that much more.
+    const max = XDP_DATA_MAX + metaLen;
+    if (data.length > max) {
       throw new BpfError(
         'USAGE',
-        `program ${program}: a ${data.length}-byte frame: the kernel keeps ${XDP_DATA_MAX} bytes in the XDP buffer and the rest in fragments (a multi-buffer frame), which the emulator does not have; give at most ${XDP_DATA_MAX} bytes`,
+        `program ${program}: a ${data.length}-byte frame: the kernel keeps ${max} bytes in the XDP buffer and the rest in fragments (a multi-buffer frame), which the emulator does not have; give at most ${max} bytes`,
       );
     }
     return;
