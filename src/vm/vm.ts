@@ -322,8 +322,14 @@ export class Vm {
 
   /** Compile now (else the first run does): keeps the compile out of a timed run. */
   prepare(): this {
-    if ((this.opts.tier ?? 'compile') === 'compile' && this.k.length <= MAX_COMPILED_SLOTS) this.compiled ??= compile(this);
+    this.#compiledRun();
     return this;
+  }
+
+  /** The compiled program when this machine runs compiled (compiled the first time), else undefined (interpreted, traced, or too long). */
+  #compiledRun(): CompiledRun | undefined {
+    if ((this.opts.tier ?? 'compile') !== 'compile' || this.opts.trace || this.k.length > MAX_COMPILED_SLOTS) return undefined;
+    return (this.compiled ??= compile(this));
   }
 
   /** Number of 8-byte slots. */
@@ -399,8 +405,7 @@ export class Vm {
     H[10] = this.stackBase;
     const budget = opts.budget ?? this.opts.budget ?? DEFAULT_BUDGET;
     try {
-      let run: CompiledRun | undefined;
-      if ((this.opts.tier ?? 'compile') === 'compile' && !this.opts.trace && this.k.length <= MAX_COMPILED_SLOTS) run = this.compiled ??= compile(this);
+      const run = this.#compiledRun();
       const entry = opts.entry ?? 0;
       if (entry !== 0 && !((this.slotToInsn[entry] ?? -1) >= 0)) throw new BpfError('EMU_FAULT', `${this.name}: entry ${entry} is not an instruction`);
       return budget - (run ? run(budget, entry) : this.loop(budget, entry));

@@ -3,7 +3,8 @@
 // tail calls, TC context fields, and the CLI as an unprivileged user.
 // Expected values come from the C sources (bpf/*.c) and RFC header layouts.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/assembler.js';
@@ -460,6 +461,27 @@ describe('CLI', () => {
     // Without --trace the run is the same and reports the same count of instructions.
     const plain = await cliOk('test-run', join(FIXTURES, 'icmp_even_drop.o'), '--emulate', '--data-hex', pkt.toString('hex'));
     expect(plain.stdout).toContain(`(emulated, ${j.trace.length} instructions)`);
+    // One emulated run's time is the engine's first pass over new code: no "ns per run" without --repeat.
+    expect(plain.stdout).toMatch(/^xdp_even_drop: XDP_DROP \(retval 1\) \(emulated, \d+ instructions\)$/m);
+    const repeated = await cliOk('test-run', join(FIXTURES, 'icmp_even_drop.o'), '--emulate', '--repeat', '3', '--data-hex', pkt.toString('hex'));
+    expect(repeated.stdout).toMatch(/^xdp_even_drop: XDP_DROP \(retval 1\), \d+ ns per run over 3 runs \(emulated, \d+ instructions\)$/m);
+  });
+
+  it('test-run --emulate --json: a bpf_redirect_neigh next hop as hex', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-ts-neigh-'));
+    try {
+      const file = join(dir, 'neigh.txt');
+      // struct bpf_redir_neigh on the stack: AF_INET (2), 10.0.0.2; then bpf_redirect_neigh(5, &it, 20, 0).
+      writeFileSync(
+        file,
+        '*(u64 *)(r10 - 24) = 0\n*(u64 *)(r10 - 16) = 0\n*(u32 *)(r10 - 8) = 0\n*(u32 *)(r10 - 24) = 2\n*(u32 *)(r10 - 20) = 0x0200000a\nr1 = 5\nr2 = r10\nr2 += -24\nr3 = 20\nr4 = 0\ncall bpf_redirect_neigh#152\nexit\n',
+      );
+      const j = (await cliOk('test-run', '--asm', file, '--type', 'tc', '--emulate', '--json', '--data-hex', udp({ dport: 9 }).toString('hex'))).json();
+      expect(j.verdict).toBe('TC_ACT_REDIRECT');
+      expect(j.redirect).toEqual({ ifindex: 5, flags: 0, via: 'neigh', nexthop: '020000000a000002000000000000000000000000' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   const wrap = unprivilegedWrapper();

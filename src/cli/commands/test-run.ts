@@ -216,14 +216,15 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   if (ctx.json) {
     ctx.printJson({
       ...runJson(r),
-      ...(r.redirect ? { redirect: r.redirect } : {}),
+      ...(r.redirect ? { redirect: { ...r.redirect, ...(r.redirect.nexthop ? { nexthop: hex(r.redirect.nexthop) } : {}) } } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
       ...(values.trace ? { trace: traced } : {}),
     });
   } else {
     if (r.verdict === null) ctx.print(`${name}: retval ${r.retval} (0x${r.retval.toString(16)}) (emulated, ${r.instructions} instructions)`);
-    else ctx.print(`${name}: ${r.verdict} (retval ${r.retval}), ${r.durationNs} ns per run (emulated, ${r.instructions} instructions)${repeat > 1 ? ` over ${repeat} runs` : ''}`);
+    // One emulated run's time is the JavaScript engine's first pass over new code: shown only for --repeat.
+    else ctx.print(`${name}: ${r.verdict} (retval ${r.retval})${repeat > 1 ? `, ${r.durationNs} ns per run over ${repeat} runs` : ''} (emulated, ${r.instructions} instructions)`);
     printChanges(ctx, r, data, ctxIn);
     for (const l of r.printk) ctx.print(`printk: ${l}`);
   }
