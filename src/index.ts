@@ -159,7 +159,17 @@ export { MapSpecHandle } from './object/map-sizing.js';
 // alone as 'bpf-ts/asm' and 'bpf-ts/vm', which never load koffi.
 export { assemble, disassemble, insnText, decode, encode, validate, programListing, type Insn } from './asm/index.js';
 export { Vm, Memory, runAsm, type HelperDef, type HelperContext, type VmOptions, type VmProgram, type RunResult } from './vm/index.js';
-export { EmulatedCollection, EmulatedProgram, EmulatedMap, type EmulateOptions, type EmulatedRunOptions, type EmulatedTestRun, type MapLike, type EmulatedUpdateFlags } from './vm/index.js';
+export {
+  EmulatedCollection,
+  EmulatedProgram,
+  EmulatedMap,
+  type EmulateOptions,
+  type EmulatedDevice,
+  type EmulatedRunOptions,
+  type EmulatedTestRun,
+  type MapLike,
+  type EmulatedUpdateFlags,
+} from './vm/index.js';
 export type { RegFile, RegNo, RegNoArray } from './vm/index.js';
 
 // AF_XDP sockets

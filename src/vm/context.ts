@@ -210,12 +210,10 @@ function ctxBytes(ctx: Uint8Array, struct: string, size: number): DataView {
  * is the length of the metadata at the front of the input, `data_end` where
  * the frame ends (bytes past it would be fragments of a multi-buffer frame,
  * which the emulator does not have), ingress_ifindex and rx_queue_index as
- * the program reads them. What BPF_PROG_TEST_RUN refuses is a BpfError naming
- * the field and the kernel's errno. The emulator has no network devices: an
- * ingress_ifindex is taken as it is, where the kernel wants the device
- * (ENODEV) and a queue it has (EINVAL).
+ * the program reads them: a device `device` knows and one of its queues. What
+ * BPF_PROG_TEST_RUN refuses is a BpfError naming the field and the kernel's errno.
  */
-export function xdpMdFromCtx(ctx: Uint8Array, size: number): { metaLen: number; md: XdpMdInput } {
+export function xdpMdFromCtx(ctx: Uint8Array, size: number, device: (ifindex: number) => { rxQueues: number } | undefined): { metaLen: number; md: XdpMdInput } {
   const dv = ctxBytes(ctx, 'xdp_md', XDP_MD_SIZE);
   const [data, dataEnd, dataMeta, ingress, rxQueue, egress] = [0, 4, 8, 12, 16, 20].map((o) => dv.getUint32(o, true)) as [number, number, number, number, number, number];
   const refuse = (what: string) => refuseCtx('xdp_md', what, 'EINVAL');
@@ -225,6 +223,11 @@ export function xdpMdFromCtx(ctx: Uint8Array, size: number): { metaLen: number; 
   if (data % 4 !== 0 || data > XDP_HEADROOM - XDP_FRAME_SIZE) refuse(`data ${data}: the metadata length must be a multiple of 4, at most ${XDP_HEADROOM - XDP_FRAME_SIZE}`);
   if (egress !== 0) refuse('egress_ifindex must be 0 (only devmap programs have one)');
   if (ingress === 0 && rxQueue !== 0) refuse(`rx_queue_index ${rxQueue} needs an ingress_ifindex`);
+  if (ingress !== 0) {
+    const dev = device(ingress);
+    if (!dev) refuseCtx('xdp_md', `ingress_ifindex ${ingress} is no device (give it in emulate({ devices }))`, 'ENODEV');
+    if (rxQueue >= dev!.rxQueues) refuse(`rx_queue_index ${rxQueue}: device ${ingress} has ${dev!.rxQueues} receive queue(s)`);
+  }
   if (dataEnd < size) {
     throw new BpfError(
       'USAGE',
@@ -367,7 +370,7 @@ const GSO_SEGS_MAX = 65535;
  * kernel takes it): a context BPF_PROG_TEST_RUN refuses is a BpfError naming
  * the field and the kernel's errno.
  */
-export function skBuffInputFromCtx(ctx: Uint8Array, frameLen: number): SkBuffInput {
+export function skBuffInputFromCtx(ctx: Uint8Array, frameLen: number, device: (ifindex: number) => unknown): SkBuffInput {
   const refuse = (what: string) => refuseCtx('__sk_buff', what, 'EINVAL');
   const dv = ctxBytes(ctx, '__sk_buff', SKB_SIZE);
   const taken = new Uint8Array(SKB_SIZE);
@@ -378,6 +381,7 @@ export function skBuffInputFromCtx(ctx: Uint8Array, frameLen: number): SkBuffInp
   const wireLen = u32(160);
   if (wireLen !== 0 && (wireLen < frameLen || wireLen > WIRE_LEN_MAX)) refuse(`wire_len ${wireLen} is not between the frame's ${frameLen} bytes and ${WIRE_LEN_MAX}`);
   if (u32(164) > GSO_SEGS_MAX) refuse(`gso_segs ${u32(164)} is more than ${GSO_SEGS_MAX}`);
+  if (u32(40) !== 0 && !device(u32(40))) refuseCtx('__sk_buff', `ifindex ${u32(40)} is no device (give it in emulate({ devices }))`, 'ENODEV');
   return {
     mark: u32(8),
     priority: u32(32),

@@ -33,11 +33,14 @@ export interface EmulateOptions {
   /** bpf_fib_lookup answers: destination IPv4 (dotted) -> { ifindex, smac, dmac } . */
   routes?: Record<string, { ifindex: number; smac: string; dmac: string }>;
   /**
-   * Network devices by ifindex, as bpf_check_mtu sees them: their MTU. A test
-   * run's device is lo (ifindex 1, MTU 65536) unless a context names another;
-   * an ifindex not here (and not 1) is -ENODEV.
+   * The network devices the emulated host has besides lo (ifindex 1, MTU
+   * 65536, one receive queue), by ifindex: their MTU (default 1500, for
+   * bpf_check_mtu) and receive queues (default 1). A test run's device is lo
+   * unless the context names another, which must be one of these (else
+   * ENODEV, as the kernel refuses it); bpf_check_mtu of any other ifindex is
+   * -ENODEV.
    */
-  mtu?: Record<number, number>;
+  devices?: Record<number, EmulatedDevice>;
   tier?: 'compile' | 'interpret';
   /** Program type for programs whose section does not say (iproute2's "prog", "classifier" objects): 'xdp' (default) or 'tc'. */
   programType?: 'xdp' | 'tc' | 'socket_filter';
@@ -56,6 +59,12 @@ export interface EmulateOptions {
    * loads (`r0 = MY_CONST ll`). A program that loads one not given is refused naming it.
    */
   externs?: Record<string, bigint | number>;
+}
+
+/** A network device of the emulated host (EmulateOptions.devices). */
+export interface EmulatedDevice {
+  mtu?: number;
+  rxQueues?: number;
 }
 
 export interface EmulatedRunOptions {
@@ -178,6 +187,12 @@ export class EmulatedCollection {
     return p;
   }
 
+  /** @internal The device at `ifindex` with its MTU and queues (lo at 1, else EmulateOptions.devices), or undefined. */
+  device(ifindex: number): Required<EmulatedDevice> | undefined {
+    const d = ifindex === 1 ? { mtu: LO_MTU, rxQueues: 1, ...this.opts.devices?.[1] } : this.opts.devices?.[ifindex];
+    return d && { mtu: d.mtu ?? ETH_MTU, rxQueues: d.rxQueues ?? 1 };
+  }
+
   /** @internal */
   now(): bigint {
     if (this.opts.clock) return this.opts.clock();
@@ -293,7 +308,7 @@ export class EmulatedProgram {
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
     // An xdp_md given as bytes may put metadata in front of the frame: it comes out of the headroom.
-    const xdpIn = xdp && opts.ctx ? xdpMdFromCtx(opts.ctx, data.length) : undefined;
+    const xdpIn = xdp && opts.ctx ? xdpMdFromCtx(opts.ctx, data.length, (i) => coll.device(i)) : undefined;
     const metaLen = xdpIn?.metaLen ?? 0;
     checkFrame(this.name, data, !xdp, metaLen);
     const tailroom = xdp ? Math.max(0, XDP_DATA_MAX - data.length) : 0;
@@ -306,7 +321,7 @@ export class EmulatedProgram {
       pkt = coll.packet = new Packet(coll.memory, data, headroom, tailroom, coll.scratch, coll.packet?.region);
     }
     pkt.data += metaLen;
-    const skbIn = opts.ctx && !xdp ? skBuffInputFromCtx(opts.ctx, tc ? data.length : Math.max(0, data.length - ETH_HLEN)) : opts.skb;
+    const skbIn = opts.ctx && !xdp ? skBuffInputFromCtx(opts.ctx, tc ? data.length : Math.max(0, data.length - ETH_HLEN), (i) => coll.device(i)) : opts.skb;
     const skb = xdp ? undefined : new SkBuff(pkt, tc, skbIn);
     // One xdp_md region for every run: its hooks read the run in progress.
     const ctx = xdp ? (coll.xdpCtx ??= xdpContext(coll.memory, () => coll.state!)) : skb!.context(coll.memory);
@@ -539,8 +554,9 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
         const f = BigInt.asUintN(64, flags);
         if (tc ? f & ~1n || (f && (lenDiff !== 0n || given !== 0)) : f !== 0n) return neg(-EINVAL);
         const dev = Number(BigInt.asUintN(32, ifindex)) || (tc ? s.skb!.ifindex : s.xdpMd.ingressIfindex || 1);
-        const mtu = dev === 1 ? (coll.opts.mtu?.[1] ?? LO_MTU) : coll.opts.mtu?.[dev];
-        if (mtu === undefined) return neg(-ENODEV);
+        const device = coll.device(dev);
+        if (device === undefined) return neg(-ENODEV);
+        const mtu = device.mtu;
         // C ints: the lengths wrap at 32 bits as the kernel's do.
         const len = given !== 0 ? (given + ETH_HLEN) | 0 : s.pkt.end - s.pkt.data;
         const total = (len + Number(BigInt.asIntN(32, lenDiff))) | 0;
@@ -862,6 +878,8 @@ const TC_ACT_SHOT = 2n;
 const ENODEV = 19;
 /** The loopback device's MTU, the device of a test run given no other. */
 const LO_MTU = 65536;
+/** An emulated device's MTU when EmulateOptions.devices gives none. */
+const ETH_MTU = 1500;
 const TC_ACT_REDIRECT = 7n;
 /** sizeof(struct bpf_redir_neigh): nh_family, then an IPv4 or IPv6 address. */
 const REDIR_NEIGH_SIZE = 20;

@@ -2,7 +2,7 @@
 export { Vm, DEFAULT_BUDGET, type HelperContext, type HelperDef, type HelperFn, type RunResult, type TraceStep, type VmLineInfo, type VmOptions, type VmProgram } from './vm.js';
 export { Memory, type Region, type RegionKind } from './memory.js';
 export { runAsm, CONFORMANCE_HELPERS, type AsmRunResult } from './asm-run.js';
-export { EmulatedCollection, EmulatedProgram, emulateObject, type EmulateOptions, type EmulatedRunOptions, type EmulatedTestRun } from './emulate.js';
+export { EmulatedCollection, EmulatedProgram, emulateObject, type EmulateOptions, type EmulatedDevice, type EmulatedRunOptions, type EmulatedTestRun } from './emulate.js';
 export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapKey, type MapLike } from './maps.js';
 // Types the API above takes or returns (test/api/exports.test.ts).
 export type { RunState } from './emulate.js';

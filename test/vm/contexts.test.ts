@@ -150,6 +150,8 @@ describeRoot('__sk_buff, emulated as the kernel has it', () => {
         ['gso_segs 65535', with_((c) => c.writeUInt32LE(65535, 164))],
         ['gso_segs 65536', with_((c) => c.writeUInt32LE(65536, 164))],
         ['gso_size 2^32-1', with_((c) => c.writeUInt32LE(0xffffffff, 176))],
+        ['ifindex of no device', with_((c) => c.writeUInt32LE(999, 40))],
+        ['ingress_ifindex of no device', with_((c) => c.writeUInt32LE(999, 36))],
       ];
       const text = 'r0 = *(u32 *)(r1 + 160)\nexit'; // wire_len, TC only
       const program = kind === 'sched_cls' ? text : 'r0 = *(u32 *)(r1 + 0)\nexit';
@@ -157,7 +159,7 @@ describeRoot('__sk_buff, emulated as the kernel has it', () => {
       expect(answers.filter(([, k, e]) => JSON.stringify(k) !== JSON.stringify(e))).toEqual([]);
       // Both outcomes were exercised: refusals and runs.
       expect(answers.filter(([, k]) => typeof k === 'string').map(([w, k]) => `${w}: ${String(k)}`)).toEqual(
-        expect.arrayContaining(['a longer one, not zero past the struct: E2BIG', 'tc_index given: EINVAL', 'wire_len 65537: EINVAL', 'gso_segs 65536: EINVAL']),
+        expect.arrayContaining(['a longer one, not zero past the struct: E2BIG', 'tc_index given: EINVAL', 'wire_len 65537: EINVAL', 'gso_segs 65536: EINVAL', 'ifindex of no device: ENODEV']),
       );
     });
   }
@@ -191,6 +193,8 @@ describeRoot('__sk_buff, emulated as the kernel has it', () => {
       ['data_meta given', md(0, 100, (c) => c.writeUInt32LE(1, 8))],
       ['ingress lo, queue 0', md(0, 100, (c) => c.writeUInt32LE(1, 12))],
       ['a queue without an ingress device', md(0, 100, (c) => c.writeUInt32LE(1, 16))],
+      ['ingress lo, queue 1 (lo has one)', md(0, 100, (c) => (c.writeUInt32LE(1, 12), c.writeUInt32LE(1, 16)))],
+      ['an ingress device that is not there', md(0, 100, (c) => c.writeUInt32LE(999, 12))],
       ['egress_ifindex given', md(0, 100, (c) => c.writeUInt32LE(1, 20))],
       ['a short context (data and data_end only)', md(4, 100, () => {}, 8)],
       ['a longer one, zero past the struct', md(0, 100, () => {}, 32)],
@@ -219,6 +223,8 @@ describeRoot('__sk_buff, emulated as the kernel has it', () => {
         '216 bytes of metadata (the most), reads the fields: 1054d8',
         '220 bytes of metadata, reads the fields: EINVAL',
         'egress_ifindex given, reads the fields: EINVAL',
+        'ingress lo, queue 1 (lo has one), reads the fields: EINVAL',
+        'an ingress device that is not there, reads the fields: ENODEV',
         'a longer one, not zero past the struct, reads the fields: E2BIG',
       ]),
     );

@@ -272,9 +272,9 @@ describe('helpers that change the packet, and contexts', () => {
     expect(head.retval).toBe(((0x45 << 8) << 16) | (frame.length + 4));
   });
 
-  it('bpf_check_mtu on a device of the mtu option: its MTU written back; a frame past it FRAG_NEEDED; a device not there -ENODEV', () => {
-    const text = '*(u32 *)(r10 - 4) = 0\nr2 = 0\nr3 = r10\nr3 += -4\nr4 = 0\nr5 = 0\ncall bpf_check_mtu#163\nr0 <<= 24\nr1 = *(u32 *)(r10 - 4)\nr0 |= r1\nexit';
-    const p = emulateObject(asmObject(text, 6), { mtu: { 7: 1500 } }).program('p');
+  it('bpf_check_mtu on a device of the devices option: its MTU written back; a frame past it FRAG_NEEDED; a device not there -ENODEV, and a context naming one refused', () => {
+    const text = (ifindex: number) => `*(u32 *)(r10 - 4) = 0\nr2 = ${ifindex}\nr3 = r10\nr3 += -4\nr4 = 0\nr5 = 0\ncall bpf_check_mtu#163\nr0 <<= 24\nr1 = *(u32 *)(r10 - 4)\nr0 |= r1\nexit`;
+    const p = emulateObject(asmObject(text(0), 6), { devices: { 7: { mtu: 1500 } } }).program('p');
     const ctx = Buffer.alloc(24);
     ctx.writeUInt32LE(7, 12); // ingress_ifindex
     const big = Buffer.alloc(1515);
@@ -282,8 +282,10 @@ describe('helpers that change the packet, and contexts', () => {
     expect(p.testRun(big.subarray(0, 1514), { ctx }).retval).toBe(1500); // 1500 + the Ethernet header fits
     ctx.writeUInt32LE(1515, 4);
     expect(p.testRun(big, { ctx }).retval).toBe((1 << 24) | 1500); // BPF_MTU_CHK_RET_FRAG_NEEDED
+    const other = emulateObject(asmObject(text(9), 6), { devices: { 7: {} } }).program('p');
+    expect(other.testRun(big, { ctx }).retval).toBe(((-19 & 0xff) << 24) >>> 0); // -ENODEV, nothing written
     ctx.writeUInt32LE(8, 12);
-    expect(p.testRun(big, { ctx }).retval).toBe(((-19 & 0xff) << 24) >>> 0); // -ENODEV, nothing written
+    expect(() => p.testRun(big, { ctx })).toThrow(/^xdp_md context: ingress_ifindex 8 is no device \(give it in emulate\(\{ devices \}\)\) \(BPF_PROG_TEST_RUN refuses it: ENODEV\)$/);
   });
 
   it('bpf_redirect: XDP_REDIRECT for XDP, TC_ACT_REDIRECT for TC, with the target recorded', () => {
