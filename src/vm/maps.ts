@@ -278,9 +278,10 @@ export class EmulatedMap implements MapLike {
     if (this.isArray()) {
       const region = this.onCpu(this.arrays, cpu);
       const key = new Uint8Array(4);
+      const index = new DataView(key.buffer);
       for (let i = 0; i < this.maxEntries; i++) {
         n++;
-        new DataView(key.buffer).setUint32(0, i, true);
+        index.setUint32(0, i, true);
         if (visit(key, Memory.addressValue(region.id, i * this.valueSize))) break;
       }
       return n;
