@@ -18,6 +18,8 @@ const XDP_FRAME_SIZE = 40;
  */
 const XDP_DATA_MAX = 4096 - XDP_HEADROOM - 320;
 const ETH_HLEN = 14;
+/** An 802.1Q/802.1ad tag's length. */
+const VLAN_HLEN = 4;
 
 const bad = (what: string): never => {
   throw new BpfError('EMU_FAULT', what);
@@ -133,16 +135,48 @@ export class Packet {
    * (bpf_skb_change_tail's lower bound, once past data).
    */
   pushHead(n: number): void {
-    if (n > this.data) {
-      const more = Math.ceil((n - this.data) / 64) * 64;
-      this.#realloc(more, this.buf.length + more);
-      this.transport = ((this.transport ?? 0xffff) + more) & 0xffff;
-    }
+    if (n > this.data) this.#newHead(n);
     this.data -= n;
     this.meta = this.data;
     this.mac = this.data;
     this.buf.fill(0, this.data, this.data + n);
     this.remap();
+  }
+
+  /**
+   * __vlan_insert_tag: a 4-byte 802.1Q/802.1ad header (`proto`, `tci`)
+   * after the MAC addresses, data and the mac header moved back over it;
+   * skb_cow_head first takes a new head when the headroom is short (moving
+   * the transport header as pushHead() says).
+   */
+  insertVlan(proto: number, tci: number): void {
+    if (this.data < VLAN_HLEN) this.#newHead(VLAN_HLEN);
+    this.data -= VLAN_HLEN;
+    this.buf.copyWithin(this.data, this.data + VLAN_HLEN, this.data + VLAN_HLEN + 12);
+    this.meta = this.data;
+    this.mac -= VLAN_HLEN;
+    this.buf[this.data + 12] = proto >> 8;
+    this.buf[this.data + 13] = proto & 0xff;
+    this.buf[this.data + 14] = (tci >> 8) & 0xff;
+    this.buf[this.data + 15] = tci & 0xff;
+    this.remap();
+  }
+
+  /** __skb_vlan_pop's move: the 4 bytes after the MAC addresses taken out; the network header at least an Ethernet header in. */
+  removeVlan(): void {
+    this.buf.copyWithin(this.data + VLAN_HLEN, this.data, this.data + 12);
+    this.data += VLAN_HLEN;
+    this.meta = this.data;
+    this.mac += VLAN_HLEN;
+    if (this.net - this.data < ETH_HLEN) this.net = this.data + ETH_HLEN;
+    this.remap();
+  }
+
+  /** skb_cow's new head for `n` bytes of headroom: larger by the shortfall rounded up to NET_SKB_PAD, the never-set transport header wrapping to a set one. */
+  #newHead(n: number): void {
+    const more = Math.ceil((n - this.data) / 64) * 64;
+    this.#realloc(more, this.buf.length + more);
+    this.transport = ((this.transport ?? 0xffff) + more) & 0xffff;
   }
 
   /** A larger buffer, `head` bytes more in front and `size` long, every offset moved with it. */
@@ -416,8 +450,11 @@ export class SkBuff {
     input: SkBuffInput = {},
   ) {
     this.#tc = l2;
-    // The EtherType, big-endian at offset 12.
-    const proto = pkt.end - pkt.data >= ETH_HLEN ? (pkt.buf[pkt.data + 12]! << 8) | pkt.buf[pkt.data + 13]! : 0;
+    // skb->protocol as eth_type_trans sets it: the EtherType (big-endian at offset 12) from 0x600 up;
+    // below, an 802.3 length: ETH_P_802_3 (1) when the two bytes after the header are 0xffff, else ETH_P_802_2 (4).
+    const at = (o: number) => (pkt.buf[pkt.data + o]! << 8) | pkt.buf[pkt.data + o + 1]!;
+    const type = pkt.end - pkt.data >= ETH_HLEN ? at(12) : 0;
+    const proto = type >= 0x600 ? type : pkt.end - pkt.data >= ETH_HLEN + 2 && at(14) === 0xffff ? 0x0001 : 0x0004;
     // Socket filters see the frame from the network header; len counts from there.
     pkt.mac = pkt.data;
     if (!l2) pkt.data = Math.min(pkt.data + ETH_HLEN, pkt.end);
@@ -428,7 +465,7 @@ export class SkBuff {
     set32(8, input.mark);
     set32(12, input.queueMapping);
     // skb->protocol is __be16: the u32 field holds it as stored, big-endian in memory.
-    set32(16, ((proto & 0xff) << 8) | (proto >> 8));
+    set32(16, swap16(proto));
     set32(32, input.priority);
     set32(36, input.ingressIfindex);
     set32(40, input.ifindex || 1);
@@ -451,10 +488,23 @@ export class SkBuff {
     this.#dv.setUint32(4, t, true);
   }
 
-  /** skb->protocol in host order (0x0800 for IPv4): the EtherType the frame came with. */
+  /** skb->protocol in host order (0x0800 for IPv4): the EtherType the frame came with, until a VLAN helper changes it. */
   get protocol(): number {
-    const stored = this.#dv.getUint32(16, true);
-    return ((stored & 0xff) << 8) | (stored >> 8);
+    return swap16(this.#dv.getUint32(16, true));
+  }
+  set protocol(p: number) {
+    this.#dv.setUint32(16, swap16(p), true);
+  }
+
+  /** The tag outside the frame (skb->vlan_proto, host order, and skb->vlan_tci), or undefined: __sk_buff's vlan_present, vlan_proto and vlan_tci. */
+  get vlan(): { proto: number; tci: number } | undefined {
+    return this.#dv.getUint32(20, true) ? { proto: swap16(this.#dv.getUint32(28, true)), tci: this.#dv.getUint32(24, true) } : undefined;
+  }
+  set vlan(tag: { proto: number; tci: number } | undefined) {
+    // vlan_present is the kernel's vlan_all != 0: a tag with a protocol is present whatever its TCI.
+    this.#dv.setUint32(20, tag ? 1 : 0, true);
+    this.#dv.setUint32(24, tag?.tci ?? 0, true);
+    this.#dv.setUint32(28, tag ? swap16(tag.proto) : 0, true);
   }
 
   /** The device the socket buffer is on (1, lo, unless the context named another). */
@@ -532,6 +582,9 @@ export class SkBuff {
     return memory.add('__sk_buff', new Uint8Array(SKB_SIZE), { kind: 'context', hooks });
   }
 }
+
+/** A __be16 as the u32 field that holds it reads on a little-endian host, and back. */
+const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 
 /** A u64 of the struct as a hook returns it: a number when exact, else a bigint. */
 function readU64Value(dv: DataView, off: number): number | bigint {

@@ -787,6 +787,44 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
         return 0n;
       },
     ],
+    [
+      'bpf_skb_vlan_push',
+      // A protocol other than 802.1Q/802.1ad (as stored: big-endian) is taken as 802.1Q; a tag already
+      // outside the frame goes into it first (skb_vlan_flush), the frame's protocol becoming its.
+      (_ctx, _skb, proto, tci) => {
+        const { skb, pkt } = st();
+        const p = swap16(Number(BigInt.asUintN(16, proto)));
+        const outside = skb!.vlan;
+        if (outside) {
+          if (pkt.data !== pkt.mac) return neg(-EINVAL);
+          pkt.insertVlan(outside.proto, outside.tci);
+          skb!.protocol = outside.proto;
+          // Linux 6.18 moves the network header back over the tag too (it then starts 14 bytes in).
+          pkt.net -= 4;
+        }
+        skb!.vlan = { proto: isVlanProto(p) ? p : ETH_P_8021Q, tci: Number(BigInt.asUintN(16, tci)) };
+        return 0n;
+      },
+    ],
+    [
+      'bpf_skb_vlan_pop',
+      // The tag outside the frame dropped, else the frame's own popped; then a next tag in the frame moves outside.
+      () => {
+        const skb = st().skb!;
+        if (skb.vlan) skb.vlan = undefined;
+        else {
+          if (!isVlanProto(skb.protocol)) return 0n;
+          const r = vlanPop(st().pkt, skb);
+          if (typeof r === 'number') return neg(r);
+        }
+        if (!isVlanProto(skb.protocol)) return 0n;
+        const proto = skb.protocol;
+        const r = vlanPop(st().pkt, skb);
+        if (typeof r === 'number') return neg(r);
+        skb.vlan = { proto, tci: r.tci };
+        return 0n;
+      },
+    ],
     // A test run's skb has no classid or route realm.
     ['bpf_get_cgroup_classid', () => 0n],
     ['bpf_get_route_realm', () => 0n],
@@ -1045,6 +1083,28 @@ function checkFrame(program: string, data: Uint8Array, skb: boolean, metaLen: nu
   const proto = (data[12]! << 8) | data[13]!;
   const ip = proto === 0x0800 ? 20 : proto === 0x86dd ? 40 : 0;
   if (data.length < ETH_HLEN + ip) refuse(`has EtherType 0x${proto.toString(16)} but not the ${ip}-byte ${ip === 20 ? 'IPv4' : 'IPv6'} header after it`);
+}
+
+const ETH_P_8021Q = 0x8100;
+const isVlanProto = (p: number): boolean => p === ETH_P_8021Q || p === 0x88a8;
+const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
+
+/**
+ * __skb_vlan_pop: the tag in the frame after the MAC addresses taken out
+ * (data must be at the mac header: -EINVAL; the frame must hold it: -ENOMEM);
+ * skb->protocol becomes the encapsulated one (vlan_set_encap_proto: an
+ * EtherType from 0x600 up, else 802.3 or 802.2 by the two bytes after).
+ */
+function vlanPop(pkt: Packet, skb: SkBuff): { tci: number } | number {
+  if (pkt.data !== pkt.mac) return -EINVAL;
+  if (pkt.end - pkt.data < ETH_HLEN + 4) return -ENOMEM;
+  const at = (o: number) => (pkt.buf[pkt.data + o]! << 8) | pkt.buf[pkt.data + o + 1]!;
+  const tci = at(14);
+  const encap = at(16);
+  const raw = pkt.end - pkt.data >= 20 ? at(18) : 0;
+  pkt.removeVlan();
+  skb.protocol = encap >= 0x600 ? encap : raw === 0xffff ? 0x0001 : 0x0004;
+  return { tci };
 }
 
 /**

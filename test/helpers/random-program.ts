@@ -214,6 +214,8 @@ export const SKB_HELPERS = [
   'bpf_skb_change_tail',
   'bpf_skb_change_head',
   'bpf_csum_update',
+  'bpf_skb_vlan_push',
+  'bpf_skb_vlan_pop',
 ] as const;
 type HelperName = (typeof XDP_HELPERS)[number] | (typeof SKB_HELPERS)[number];
 /** Where the context keeps the packet pointers: struct xdp_md, struct __sk_buff. */
@@ -316,6 +318,13 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
         insns.push(movReg(1, 6), rng.chance(0.8) ? mov64(2, rng.pick([0, 1, 4, 14, 64, 65, 100, 256, 15800, 16000, -1, -100])) : movReg(2, 8));
         insns.push(mov64(3, rng.chance(0.85) ? 0 : rng.pick([1, -1])));
         break;
+      case 'bpf_skb_vlan_push':
+        // 802.1Q and 802.1ad as stored (big-endian), and others the kernel takes as 802.1Q; TCIs past 16 bits.
+        insns.push(movReg(1, 6), mov64(2, rng.pick([0x0081, 0x0081, 0xa888, 0x0008, rng.int(0x10000)])), mov64(3, rng.chance(0.8) ? rng.int(0x10000) : rng.pick([0x10000, -1, 0x12345])));
+        break;
+      case 'bpf_skb_vlan_pop':
+        insns.push(movReg(1, 6));
+        break;
       case 'bpf_csum_update':
         insns.push(movReg(1, 6), rng.chance(0.5) ? movReg(2, 8) : mov64(2, imm32(rng)));
         break;
@@ -327,6 +336,14 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
     // Vary r8 between calls, so register arguments change too.
     if (rng.chance(0.5)) insns.push({ code: op.BPF_ALU64 | op.BPF_XOR | op.BPF_K, dst: 8, src: 0, off: 0, imm: imm32(rng) });
   }
+  // A socket buffer's len, protocol and VLAN tag (vlan_present, vlan_tci, vlan_proto) folded in too.
+  if (kind === 'tc')
+    for (const off of [0, 16, 20, 24, 28])
+      insns.push(
+        ldx(op.BPF_W, 1, 6, off),
+        { code: op.BPF_ALU64 | op.BPF_MUL | op.BPF_K, dst: 7, src: 0, off: 0, imm: 31 },
+        { code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_X, dst: 7, src: 1, off: 0, imm: 0 },
+      );
   // The helpers invalidated the packet pointers: read them again.
   const stores: Insn[] = [stx(op.BPF_DW, 9, 7, HELPER_OUT.r7)];
   for (let c = 0; c < MAX_HELPER_CALLS; c++) stores.push(ldx(op.BPF_DW, 1, 10, resultSlot(c)), stx(op.BPF_DW, 9, 1, HELPER_OUT.results + 8 * c));
@@ -343,6 +360,11 @@ export function randomHelperPacket(rng: Rng): Buffer {
   const len = rng.chance(0.3) ? HELPER_PACKET_MIN + rng.int(HELPER_OUT.end + 8 - HELPER_PACKET_MIN) : HELPER_PACKET_MIN + rng.int(300 - HELPER_PACKET_MIN + 1);
   const b = Buffer.from(rng.bytes(len));
   if (rng.chance(0.5)) b.writeBigUInt64LE(rng.pick(U64_EDGES), 72);
+  // Some frames VLAN-tagged, once or twice (802.1Q, 802.1ad), for the skb VLAN helpers.
+  if (rng.chance(0.3)) {
+    b.writeUInt16BE(rng.pick([0x8100, 0x88a8]), 12);
+    b.writeUInt16BE(rng.pick([0x0800, 0x86dd, 0x8100, 0x0806, 0x0001]), 16);
+  }
   return b;
 }
 
