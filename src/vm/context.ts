@@ -5,6 +5,7 @@
 
 import { newBuffer } from '../bytes.js';
 import { BpfError } from '../errors.js';
+import { bswap16 } from './arith.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
 
 /** XDP_PACKET_HEADROOM: room before the frame for bpf_xdp_adjust_head/meta. */
@@ -144,10 +145,11 @@ export class Packet {
   }
 
   /**
-   * __vlan_insert_tag: a 4-byte 802.1Q/802.1ad header (`proto`, `tci`)
-   * after the MAC addresses, data and the mac header moved back over it;
-   * skb_cow_head first takes a new head when the headroom is short (moving
-   * the transport header as pushHead() says).
+   * skb_vlan_push's move of a tag into the frame: a 4-byte 802.1Q/802.1ad
+   * header (`proto`, `tci`) after the MAC addresses, data, the mac header and
+   * (as Linux 6.18 has it) the network header moved back over it; skb_cow_head
+   * first takes a new head when the headroom is short (moving the transport
+   * header as pushHead() says).
    */
   insertVlan(proto: number, tci: number): void {
     if (this.data < VLAN_HLEN) this.#newHead(VLAN_HLEN);
@@ -155,6 +157,7 @@ export class Packet {
     this.buf.copyWithin(this.data, this.data + VLAN_HLEN, this.data + VLAN_HLEN + 12);
     this.meta = this.data;
     this.mac -= VLAN_HLEN;
+    this.net -= VLAN_HLEN;
     this.buf[this.data + 12] = proto >> 8;
     this.buf[this.data + 13] = proto & 0xff;
     this.buf[this.data + 14] = (tci >> 8) & 0xff;
@@ -279,6 +282,19 @@ export function xdpCtxOut(pkt: Packet, md: XdpMdInput): Buffer {
   out.writeUInt32LE((md.ingressIfindex ?? 0) >>> 0, 12);
   out.writeUInt32LE((md.rxQueueIndex ?? 0) >>> 0, 16);
   return out;
+}
+
+/**
+ * skb->protocol for the EtherType field `at` bytes into the frame, as
+ * eth_type_trans (the Ethernet header's, at 12) and vlan_set_encap_proto (a
+ * VLAN header's, at 16) set it: the EtherType from 0x600 up; below, an 802.3
+ * length: ETH_P_802_3 (1) when the two bytes after it are 0xffff, else
+ * ETH_P_802_2 (4).
+ */
+export function frameProtocol(pkt: Packet, at: number): number {
+  const be16 = (o: number) => (pkt.data + o + 2 <= pkt.end ? (pkt.buf[pkt.data + o]! << 8) | pkt.buf[pkt.data + o + 1]! : 0);
+  const type = be16(at);
+  return type >= 0x600 ? type : be16(at + 2) === 0xffff ? 0x0001 : 0x0004;
 }
 
 /** struct xdp_md over a packet. */
@@ -450,11 +466,7 @@ export class SkBuff {
     input: SkBuffInput = {},
   ) {
     this.#tc = l2;
-    // skb->protocol as eth_type_trans sets it: the EtherType (big-endian at offset 12) from 0x600 up;
-    // below, an 802.3 length: ETH_P_802_3 (1) when the two bytes after the header are 0xffff, else ETH_P_802_2 (4).
-    const at = (o: number) => (pkt.buf[pkt.data + o]! << 8) | pkt.buf[pkt.data + o + 1]!;
-    const type = pkt.end - pkt.data >= ETH_HLEN ? at(12) : 0;
-    const proto = type >= 0x600 ? type : pkt.end - pkt.data >= ETH_HLEN + 2 && at(14) === 0xffff ? 0x0001 : 0x0004;
+    const proto = frameProtocol(pkt, 12);
     // Socket filters see the frame from the network header; len counts from there.
     pkt.mac = pkt.data;
     if (!l2) pkt.data = Math.min(pkt.data + ETH_HLEN, pkt.end);
@@ -465,7 +477,7 @@ export class SkBuff {
     set32(8, input.mark);
     set32(12, input.queueMapping);
     // skb->protocol is __be16: the u32 field holds it as stored, big-endian in memory.
-    set32(16, swap16(proto));
+    set32(16, bswap16(proto));
     set32(32, input.priority);
     set32(36, input.ingressIfindex);
     set32(40, input.ifindex || 1);
@@ -490,21 +502,21 @@ export class SkBuff {
 
   /** skb->protocol in host order (0x0800 for IPv4): the EtherType the frame came with, until a VLAN helper changes it. */
   get protocol(): number {
-    return swap16(this.#dv.getUint32(16, true));
+    return bswap16(this.#dv.getUint32(16, true));
   }
   set protocol(p: number) {
-    this.#dv.setUint32(16, swap16(p), true);
+    this.#dv.setUint32(16, bswap16(p), true);
   }
 
   /** The tag outside the frame (skb->vlan_proto, host order, and skb->vlan_tci), or undefined: __sk_buff's vlan_present, vlan_proto and vlan_tci. */
   get vlan(): { proto: number; tci: number } | undefined {
-    return this.#dv.getUint32(20, true) ? { proto: swap16(this.#dv.getUint32(28, true)), tci: this.#dv.getUint32(24, true) } : undefined;
+    return this.#dv.getUint32(20, true) ? { proto: bswap16(this.#dv.getUint32(28, true)), tci: this.#dv.getUint32(24, true) } : undefined;
   }
   set vlan(tag: { proto: number; tci: number } | undefined) {
     // vlan_present is the kernel's vlan_all != 0: a tag with a protocol is present whatever its TCI.
     this.#dv.setUint32(20, tag ? 1 : 0, true);
     this.#dv.setUint32(24, tag?.tci ?? 0, true);
-    this.#dv.setUint32(28, tag ? swap16(tag.proto) : 0, true);
+    this.#dv.setUint32(28, tag ? bswap16(tag.proto) : 0, true);
   }
 
   /** The device the socket buffer is on (1, lo, unless the context named another). */
@@ -559,7 +571,6 @@ export class SkBuff {
         }
         if (f.size === 1) return size === 1 && off === at ? dv.getUint8(at) : refused(`${f.name} is one byte, at offset ${at}`);
         const whole = at === 0 ? this.pkt.end - this.pkt.data : dv.getUint32(at, true);
-        if (size === 4 && off === at) return whole;
         if (size >= f.target) return whole;
         return (whole >>> ((off - at) * 8)) & (size === 1 ? 0xff : 0xffff);
       },
@@ -583,13 +594,10 @@ export class SkBuff {
   }
 }
 
-/** A __be16 as the u32 field that holds it reads on a little-endian host, and back. */
-const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
-
 /** A u64 of the struct as a hook returns it: a number when exact, else a bigint. */
 function readU64Value(dv: DataView, off: number): number | bigint {
   const hi = dv.getUint32(off + 4, true);
   return hi < 0x200000 ? hi * 4294967296 + dv.getUint32(off, true) : dv.getBigUint64(off, true);
 }
 
-export { ETH_HLEN, XDP_DATA_MAX };
+export { ETH_HLEN, VLAN_HLEN, XDP_DATA_MAX };

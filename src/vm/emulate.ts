@@ -11,7 +11,21 @@ import type { Btf } from '../btf/btf.js';
 import { CoreResolver, applyCoreRelocations, essentialName } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
-import { ETH_HLEN, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, skBuffInputFromCtx, xdpContext, xdpCtxOut, xdpMdFromCtx } from './context.js';
+import {
+  ETH_HLEN,
+  type SkBuffInput,
+  Packet,
+  SkBuff,
+  VLAN_HLEN,
+  XDP_DATA_MAX,
+  XDP_HEADROOM,
+  type XdpMdInput,
+  frameProtocol,
+  skBuffInputFromCtx,
+  xdpContext,
+  xdpCtxOut,
+  xdpMdFromCtx,
+} from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
@@ -793,14 +807,12 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
       // outside the frame goes into it first (skb_vlan_flush), the frame's protocol becoming its.
       (_ctx, _skb, proto, tci) => {
         const { skb, pkt } = st();
-        const p = swap16(Number(BigInt.asUintN(16, proto)));
+        const p = A.bswap16(Number(BigInt.asUintN(16, proto)));
         const outside = skb!.vlan;
         if (outside) {
           if (pkt.data !== pkt.mac) return neg(-EINVAL);
           pkt.insertVlan(outside.proto, outside.tci);
           skb!.protocol = outside.proto;
-          // Linux 6.18 moves the network header back over the tag too (it then starts 14 bytes in).
-          pkt.net -= 4;
         }
         skb!.vlan = { proto: isVlanProto(p) ? p : ETH_P_8021Q, tci: Number(BigInt.asUintN(16, tci)) };
         return 0n;
@@ -1087,7 +1099,6 @@ function checkFrame(program: string, data: Uint8Array, skb: boolean, metaLen: nu
 
 const ETH_P_8021Q = 0x8100;
 const isVlanProto = (p: number): boolean => p === ETH_P_8021Q || p === 0x88a8;
-const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 
 /**
  * __skb_vlan_pop: the tag in the frame after the MAC addresses taken out
@@ -1097,13 +1108,11 @@ const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
  */
 function vlanPop(pkt: Packet, skb: SkBuff): { tci: number } | number {
   if (pkt.data !== pkt.mac) return -EINVAL;
-  if (pkt.end - pkt.data < ETH_HLEN + 4) return -ENOMEM;
-  const at = (o: number) => (pkt.buf[pkt.data + o]! << 8) | pkt.buf[pkt.data + o + 1]!;
-  const tci = at(14);
-  const encap = at(16);
-  const raw = pkt.end - pkt.data >= 20 ? at(18) : 0;
+  if (pkt.end - pkt.data < ETH_HLEN + VLAN_HLEN) return -ENOMEM;
+  const tci = (pkt.buf[pkt.data + 14]! << 8) | pkt.buf[pkt.data + 15]!;
+  const protocol = frameProtocol(pkt, 16);
   pkt.removeVlan();
-  skb.protocol = encap >= 0x600 ? encap : raw === 0xffff ? 0x0001 : 0x0004;
+  skb.protocol = protocol;
   return { tci };
 }
 
@@ -1123,8 +1132,7 @@ function ecnSetCe(pkt: Packet, skb: SkBuff): number {
     const ecn = (tos + 1) & 3; // not-ECT 01, ECT(1) 10, ECT(0) 11, CE 00
     if (!(ecn & 2)) return ecn === 0 ? 1 : 0;
     // csum16_add of htons(0xfffb) + htons(ecn) on the check field as stored, end-around carry.
-    const swap16 = (x: number) => ((x & 0xff) << 8) | (x >> 8);
-    const add = (swap16(0xfffb) + swap16(ecn)) & 0xffff;
+    const add = (A.bswap16(0xfffb) + A.bswap16(ecn)) & 0xffff;
     let sum = (dv.getUint16(net + 10, true) + add) & 0xffff;
     sum = (sum + (sum < add ? 1 : 0)) & 0xffff;
     dv.setUint16(net + 10, sum, true);
