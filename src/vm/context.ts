@@ -19,6 +19,10 @@ const XDP_FRAME_SIZE = 40;
  */
 const XDP_DATA_MAX = 4096 - XDP_HEADROOM - 320;
 const ETH_HLEN = 14;
+/** sizeof(struct skb_shared_info), aligned, at the end of every socket buffer's data (x86-64). */
+const SKB_SHINFO_SIZE = 320;
+/** The largest kmalloc: a page of order 10. */
+const KMALLOC_MAX_SIZE = 4 << 20;
 /** An 802.1Q/802.1ad tag's length. */
 const VLAN_HLEN = 4;
 
@@ -175,6 +179,54 @@ export class Packet {
     this.remap();
   }
 
+  /**
+   * Whether skb_cow could take a head with `n` bytes of headroom: the
+   * kernel's allocation (the buffer and its skb_shared_info) is at most
+   * KMALLOC_MAX_SIZE, 4 MiB; beyond it pskb_expand_head fails (-ENOMEM).
+   */
+  headFits(n: number): boolean {
+    return n <= this.data || this.buf.length + Math.ceil((n - this.data) / 64) * 64 + SKB_SHINFO_SIZE <= KMALLOC_MAX_SIZE;
+  }
+
+  /** skb_cow / skb_cow_head: a new head (see #newHead) when fewer than `n` bytes are in front of data. */
+  reserveHead(n: number): void {
+    if (n <= this.data) return;
+    this.#newHead(n);
+    this.remap();
+  }
+
+  /**
+   * bpf_skb_net_hdr_push: `n` zero bytes put in `off` bytes after data, the
+   * first `off` bytes moving to the new front (past the frame's end they are
+   * what the buffer holds there, as in the kernel); the mac and network
+   * headers move with them, the transport header too when it was the network
+   * header. The headroom must be there (reserveHead).
+   */
+  insertAt(off: number, n: number): void {
+    const from = this.data;
+    if (from + off > this.buf.length) this.#realloc(0, from + off);
+    this.buf.copyWithin(from - n, from, from + off);
+    this.buf.fill(0, from - n + off, from + off);
+    this.data = this.meta = from - n;
+    this.#moveHeaders(-n);
+  }
+
+  /** bpf_skb_net_hdr_pop: the `n` bytes `off` bytes after data taken out (the first `off` move up); headers as insertAt() moves them. The frame must hold off + n bytes. */
+  removeAt(off: number, n: number): void {
+    const from = this.data;
+    this.buf.copyWithin(from + n, from, from + off);
+    this.data = this.meta = from + n;
+    this.#moveHeaders(n);
+  }
+
+  #moveHeaders(by: number): void {
+    const same = this.transport === this.net;
+    this.mac += by;
+    this.net += by;
+    if (same) this.transport = this.net;
+    this.remap();
+  }
+
   /** skb_cow's new head for `n` bytes of headroom: larger by the shortfall rounded up to NET_SKB_PAD, the never-set transport header wrapping to a set one. */
   #newHead(n: number): void {
     const more = Math.ceil((n - this.data) / 64) * 64;
@@ -182,10 +234,14 @@ export class Packet {
     this.transport = ((this.transport ?? 0xffff) + more) & 0xffff;
   }
 
-  /** A larger buffer, `head` bytes more in front and `size` long, every offset moved with it. */
+  /**
+   * A larger buffer, `head` bytes more in front and `size` long, every offset
+   * moved with it. Bytes past the frame's end come along (the kernel copies
+   * up to the end and leaves the rest as the allocator gave it).
+   */
   #realloc(head: number, size: number): void {
     const buf = new Uint8Array(size);
-    buf.set(this.buf.subarray(0, this.end), head);
+    buf.set(this.buf, head);
     this.buf = buf;
     this.meta += head;
     this.data += head;
@@ -490,6 +546,28 @@ export class SkBuff {
     set32(164, input.gsoSegs);
     set32(176, input.gsoSize);
     this.#dv.setBigUint64(184, BigInt.asUintN(64, input.hwtstamp ?? 0n), true);
+  }
+
+  /** skb->encapsulation: set by bpf_skb_adjust_room with an encap flag (then -EALREADY for another, -ENOTSUPP for bpf_skb_change_tail). */
+  encapsulation = false;
+  /**
+   * skb->ip_summed as bpf_csum_level sees it: a test run's socket buffer is
+   * CHECKSUM_NONE; CHECKSUM_UNNECESSARY with csum_level 0-3 once raised.
+   */
+  csumUnnecessary = false;
+  csumLevel = 0;
+
+  /** skb->hash (bpf_set_hash sets it; helpers that move or rewrite headers clear it). */
+  get hash(): number {
+    return this.#dv.getUint32(68, true);
+  }
+  set hash(h: number) {
+    this.#dv.setUint32(68, h >>> 0, true);
+  }
+
+  /** skb_shinfo(skb)->gso_size: non-zero is a GSO packet (a test run takes it from the context). */
+  get gsoSize(): number {
+    return this.#dv.getUint32(176, true);
   }
 
   /** skb->pkt_type (bpf_skb_change_type changes it). */

@@ -11,24 +11,11 @@ import type { Btf } from '../btf/btf.js';
 import { CoreResolver, applyCoreRelocations, essentialName } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
-import {
-  ETH_HLEN,
-  type SkBuffInput,
-  Packet,
-  SkBuff,
-  VLAN_HLEN,
-  XDP_DATA_MAX,
-  XDP_HEADROOM,
-  type XdpMdInput,
-  frameProtocol,
-  skBuffInputFromCtx,
-  xdpContext,
-  xdpCtxOut,
-  xdpMdFromCtx,
-} from './context.js';
+import { ETH_HLEN, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, skBuffInputFromCtx, xdpContext, xdpCtxOut, xdpMdFromCtx } from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
+import { ENOMEM, ENOTSUPP, ETH_P_8021Q, SKB_MAX_ALLOC, adjustRoom, changeProto, csumLevel, ecnSetCe, isVlanProto, loadBytesRelative, vlanPop } from './skb.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
 
 export interface EmulateOptions {
@@ -747,14 +734,15 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     [
       'bpf_skb_store_bytes',
       (ctx, _skb, offset, from, len, flags) => {
-        // Flags other than BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH are -EINVAL (those two change only
-        // skb->csum and the hash, which a test run does not return); then the offset checks of load_bytes.
+        // Flags other than BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH are -EINVAL (the first changes only
+        // skb->csum, which a test run does not return); then the offset checks of load_bytes.
         if (BigInt.asUintN(64, flags) & ~3n) return neg(-EINVAL);
         const pkt = st().pkt;
         const off = Number(BigInt.asUintN(32, offset));
         const n = Number(BigInt.asUintN(32, len));
         if (off > INT_MAX || off + n > pkt.end - pkt.data) return neg(-EFAULT);
         pkt.buf.set(bytes(ctx, from, n, 'from'), pkt.data + off);
+        if (flags & 2n) st().skb!.hash = 0; // BPF_F_INVALIDATE_HASH
         return 0n;
       },
     ],
@@ -773,20 +761,52 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
         let minLen = Math.max(0, pkt.net - pkt.data);
         if (pkt.transport !== undefined && pkt.transport > pkt.data) minLen = pkt.transport - pkt.data;
         if (flags !== 0n || n > SKB_MAX_ALLOC || n < minLen) return neg(-EINVAL);
+        if (st().skb!.encapsulation) return neg(-ENOTSUPP);
         pkt.setLength(n);
         return 0n;
       },
     ],
     [
       'bpf_skb_change_head',
-      // Zeroes in front, the mac header moved there; -EINVAL for flags or a length beyond SKB_MAX_ALLOC (u32 arithmetic).
+      // Zeroes in front, the mac header moved there; -EINVAL for flags, a negative int, or a length beyond
+      // SKB_MAX_ALLOC (u32 arithmetic) unless the packet is GSO; -ENOMEM for a head past the largest allocation.
       (_ctx, _skb, room, flags) => {
-        const pkt = st().pkt;
+        const { pkt, skb } = st();
         const n = Number(BigInt.asUintN(32, room));
         const len = pkt.end - pkt.data;
         const newLen = (len + n) >>> 0;
-        if (flags !== 0n || newLen > SKB_MAX_ALLOC || newLen < len) return neg(-EINVAL);
+        if (flags !== 0n || n > INT_MAX || (skb!.gsoSize === 0 && newLen > SKB_MAX_ALLOC) || newLen < len) return neg(-EINVAL);
+        if (!pkt.headFits(n)) return neg(-ENOMEM);
         pkt.pushHead(n);
+        return 0n;
+      },
+    ],
+    [
+      'bpf_skb_change_proto',
+      // __be16 as stored: the protocol's bytes swapped on this little-endian host.
+      (_ctx, _skb, proto, flags) => neg(changeProto(st().pkt, st().skb!, A.bswap16(Number(BigInt.asUintN(16, proto))), flags)),
+    ],
+    [
+      'bpf_skb_adjust_room',
+      (_ctx, _skb, lenDiff, mode, flags) => neg(adjustRoom(st().pkt, st().skb!, Number(BigInt.asIntN(32, lenDiff)), Number(BigInt.asUintN(32, mode)), BigInt.asUintN(64, flags))),
+    ],
+    ['bpf_csum_level', (_ctx, _skb, level) => neg(csumLevel(st().skb!, BigInt.asUintN(64, level)))],
+    [
+      'bpf_skb_load_bytes_relative',
+      (ctx, _skb, offset, to, len, start) =>
+        neg(loadBytesRelative(st().pkt, Number(BigInt.asUintN(32, offset)), bytes(ctx, to, Number(BigInt.asUintN(32, len)), 'to', true), Number(BigInt.asUintN(32, start)))),
+    ],
+    [
+      'bpf_set_hash',
+      (_ctx, _skb, hash) => {
+        st().skb!.hash = Number(BigInt.asUintN(32, hash));
+        return 0n;
+      },
+    ],
+    [
+      'bpf_set_hash_invalid',
+      () => {
+        st().skb!.hash = 0;
         return 0n;
       },
     ],
@@ -933,11 +953,6 @@ const ETH_MTU = 1500;
 const TC_ACT_REDIRECT = 7n;
 /** sizeof(struct bpf_redir_neigh): nh_family, then an IPv4 or IPv6 address. */
 const REDIR_NEIGH_SIZE = 20;
-const ENOMEM = 12;
-/** The kernel's internal ENOTSUPP (not EOPNOTSUPP), as helpers return it. */
-const ENOTSUPP = 524;
-/** BPF_SKB_MAX_LEN: SKB_MAX_ALLOC, four pages less the skb_shared_info (320 bytes on x86-64). */
-const SKB_MAX_ALLOC = 4 * 4096 - 320;
 /** The longest frame a TC or socket filter test run takes: a page less NET_SKB_PAD and the skb_shared_info. */
 const SKB_DATA_MAX = 4096 - 64 - 320;
 
@@ -1095,58 +1110,6 @@ function checkFrame(program: string, data: Uint8Array, skb: boolean, metaLen: nu
   const proto = (data[12]! << 8) | data[13]!;
   const ip = proto === 0x0800 ? 20 : proto === 0x86dd ? 40 : 0;
   if (data.length < ETH_HLEN + ip) refuse(`has EtherType 0x${proto.toString(16)} but not the ${ip}-byte ${ip === 20 ? 'IPv4' : 'IPv6'} header after it`);
-}
-
-const ETH_P_8021Q = 0x8100;
-const isVlanProto = (p: number): boolean => p === ETH_P_8021Q || p === 0x88a8;
-
-/**
- * __skb_vlan_pop: the tag in the frame after the MAC addresses taken out
- * (data must be at the mac header: -EINVAL; the frame must hold it: -ENOMEM);
- * skb->protocol becomes the encapsulated one (vlan_set_encap_proto: an
- * EtherType from 0x600 up, else 802.3 or 802.2 by the two bytes after).
- */
-function vlanPop(pkt: Packet, skb: SkBuff): { tci: number } | number {
-  if (pkt.data !== pkt.mac) return -EINVAL;
-  if (pkt.end - pkt.data < ETH_HLEN + VLAN_HLEN) return -ENOMEM;
-  const tci = (pkt.buf[pkt.data + 14]! << 8) | pkt.buf[pkt.data + 15]!;
-  const protocol = frameProtocol(pkt, 16);
-  pkt.removeVlan();
-  skb.protocol = protocol;
-  return { tci };
-}
-
-/**
- * bpf_skb_ecn_set_ce: an ECN-capable IPv4 or IPv6 header (at the network
- * header, whole in the frame) marked Congestion Experienced, the IPv4
- * checksum updated as the kernel's IP_ECN_set_ce adds to it; 1 when the
- * header is (now) CE, 0 when it is not ECN-capable or not there.
- */
-function ecnSetCe(pkt: Packet, skb: SkBuff): number {
-  const proto = skb.protocol;
-  const net = pkt.net;
-  const dv = new DataView(pkt.buf.buffer, pkt.buf.byteOffset, pkt.buf.byteLength);
-  if (proto === 0x0800) {
-    if (net + 20 > pkt.end) return 0;
-    const tos = pkt.buf[net + 1]!;
-    const ecn = (tos + 1) & 3; // not-ECT 01, ECT(1) 10, ECT(0) 11, CE 00
-    if (!(ecn & 2)) return ecn === 0 ? 1 : 0;
-    // csum16_add of htons(0xfffb) + htons(ecn) on the check field as stored, end-around carry.
-    const add = (A.bswap16(0xfffb) + A.bswap16(ecn)) & 0xffff;
-    let sum = (dv.getUint16(net + 10, true) + add) & 0xffff;
-    sum = (sum + (sum < add ? 1 : 0)) & 0xffff;
-    dv.setUint16(net + 10, sum, true);
-    pkt.buf[net + 1] = tos | 3;
-    return 1;
-  }
-  if (proto === 0x86dd) {
-    if (net + 40 > pkt.end) return 0;
-    // The traffic class spans bytes 0-1; its ECN bits are bits 4-5 of byte 1.
-    if (((pkt.buf[net + 1]! >> 4) & 3) === 0) return 0;
-    pkt.buf[net + 1] = pkt.buf[net + 1]! | 0x30;
-    return 1;
-  }
-  return 0;
 }
 
 /**

@@ -216,6 +216,12 @@ export const SKB_HELPERS = [
   'bpf_csum_update',
   'bpf_skb_vlan_push',
   'bpf_skb_vlan_pop',
+  'bpf_skb_change_proto',
+  'bpf_skb_adjust_room',
+  'bpf_csum_level',
+  'bpf_skb_load_bytes_relative',
+  'bpf_set_hash',
+  'bpf_set_hash_invalid',
 ] as const;
 type HelperName = (typeof XDP_HELPERS)[number] | (typeof SKB_HELPERS)[number];
 /** Where the context keeps the packet pointers: struct xdp_md, struct __sk_buff. */
@@ -227,11 +233,49 @@ export const MAX_HELPER_CALLS = 8;
 /** What the program writes at the packet's start when the packet still has room: r7, each call's r0, the buffer. */
 export const HELPER_OUT = { r7: 0, results: 8, buffer: 8 + 8 * MAX_HELPER_CALLS, end: 8 + 8 * MAX_HELPER_CALLS + STACK };
 const resultSlot = (c: number) => -STACK - 8 * (c + 1);
+/** Below the result slots: where the TC programs' closing probes read header bytes to. */
+const PROBE_SLOT = resultSlot(MAX_HELPER_CALLS);
+
+/** The calls of a helper program whose results it keeps (in HELPER_OUT.results, in this order): not the closing probes. */
+export function resultCalls(insns: Insn[]): Insn[] {
+  return insns.filter((i, at) => i.code === (op.BPF_JMP | op.BPF_CALL) && insns[at + 1]?.code === (op.BPF_STX | op.BPF_MEM | op.BPF_DW) && insns[at + 1]!.dst === 10);
+}
 
 const mov64 = (dst: number, imm: number): Insn => ({ code: op.BPF_ALU64 | op.BPF_MOV | op.BPF_K, dst, src: 0, off: 0, imm });
 const movReg = (dst: number, src: number): Insn => ({ code: op.BPF_ALU64 | op.BPF_MOV | op.BPF_X, dst, src, off: 0, imm: 0 });
 const add64 = (dst: number, imm: number): Insn => ({ code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_K, dst, src: 0, off: 0, imm });
 const exit: Insn = { code: op.BPF_JMP | op.BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 };
+
+// bpf_skb_adjust_room's flags (uapi/linux/bpf.h).
+const ADJ_ROOM = { fixedGso: 1, encapV4: 2, encapV6: 4, gre: 8, udp: 16, noCsumReset: 32, l2Eth: 64, decapV4: 128, decapV6: 256 };
+
+/** bpf_skb_adjust_room's flags, the inner L2 length (the top byte) and the sign of len_diff that goes with them. */
+function adjustRoomFlags(rng: Rng): [flags: number, inner: number, sign: 1 | -1] {
+  const f = ADJ_ROOM;
+  const some = (...bits: number[]) => bits.reduce((a, b) => (rng.chance(0.3) ? a | b : a), 0);
+  const sign = (): 1 | -1 => (rng.chance(0.5) ? 1 : -1);
+  switch (rng.int(6)) {
+    case 0:
+      return [some(f.noCsumReset, f.fixedGso), 0, sign()];
+    case 1:
+    case 2: {
+      // An encap: one IP version (now and then both), GRE or UDP or neither (or both), an inner Ethernet header.
+      const l3 = rng.chance(0.9) ? rng.pick([f.encapV4, f.encapV6]) : f.encapV4 | f.encapV6;
+      const l4 = rng.pick([0, f.gre, f.udp, f.gre, f.udp, f.gre | f.udp]);
+      const eth = rng.chance(0.3) ? f.l2Eth : 0;
+      return [l3 | l4 | eth | some(f.noCsumReset, f.fixedGso), rng.chance(0.7) ? (eth ? 14 : 0) : rng.pick([0, 4, 14, 20, 255]), rng.chance(0.9) ? 1 : -1];
+    }
+    case 3: {
+      const l3 = rng.chance(0.9) ? rng.pick([f.decapV4, f.decapV6]) : f.decapV4 | f.decapV6;
+      return [l3 | some(f.noCsumReset, f.fixedGso), 0, rng.chance(0.9) ? -1 : 1];
+    }
+    case 4:
+      return [rng.int(0x200), rng.chance(0.2) ? rng.pick([4, 14, 255]) : 0, sign()];
+    default:
+      // A bit it refuses (9, 30), or none.
+      return [rng.pick([0, 0x200, 0x40000000]) | some(f.noCsumReset), 0, sign()];
+  }
+}
 
 /** Deltas and offsets near the edges the kernel checks (headroom 256, ETH_HLEN, 0xffff, the 4 KiB frame). */
 const DELTAS = [0, 1, -1, 4, -4, 14, -14, -64, 64, -256, -255, -257, -300, 100, -100, 3000, 3520, 3440, 4096, 0x7fffffff, -0x80000000, 0xffff, 0x10000];
@@ -264,8 +308,12 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
   insns.push(ldx(op.BPF_DW, 8, 9, 72));
   for (let c = 0; c < MAX_HELPER_CALLS; c++) insns.push({ code: op.BPF_ST | op.BPF_MEM | op.BPF_DW, dst: 10, src: 0, off: resultSlot(c), imm: 0 });
   if (calls > MAX_HELPER_CALLS) throw new Error(`at most ${MAX_HELPER_CALLS} calls`);
+  // Some TC programs first raise the checksum level (CHECKSUM_UNNECESSARY), which bpf_skb_adjust_room resets.
+  if (kind === 'tc' && rng.chance(0.3)) insns.push(movReg(1, 6), mov64(2, 1), { code: op.BPF_JMP | op.BPF_CALL, dst: 0, src: 0, off: 0, imm: helperId('bpf_csum_level') });
+  let name: HelperName | undefined;
   for (let c = 0; c < calls; c++) {
-    const name = rng.pick(helpers);
+    // Now and then the same helper again: what one call leaves the next one sees (a level raised then queried, room made then taken).
+    name = name !== undefined && rng.chance(0.25) ? name : rng.pick(helpers);
     switch (name) {
       case 'bpf_xdp_adjust_head':
       case 'bpf_xdp_adjust_tail':
@@ -311,7 +359,7 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
         break;
       case 'bpf_skb_change_tail':
         // New lengths near the network header (14), the packet's, SKB_MAX_ALLOC (16064) and u32 edges; flags other than 0 are -EINVAL.
-        insns.push(movReg(1, 6), rng.chance(0.8) ? mov64(2, rng.pick([0, 13, 14, 15, 80, 100, 200, 300, 1000, 16064, 16065, -1]) + (rng.chance(0.3) ? rng.int(9) - 4 : 0)) : movReg(2, 8));
+        insns.push(movReg(1, 6), rng.chance(0.8) ? mov64(2, rng.pick([0, 13, 14, 15, 30, 50, 80, 100, 200, 300, 1000, 16064, 16065, -1]) + (rng.chance(0.3) ? rng.int(9) - 4 : 0)) : movReg(2, 8));
         insns.push(mov64(3, rng.chance(0.85) ? 0 : rng.pick([1, 2, -1])));
         break;
       case 'bpf_skb_change_head':
@@ -325,6 +373,35 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
       case 'bpf_skb_vlan_pop':
         insns.push(movReg(1, 6));
         break;
+      case 'bpf_skb_change_proto':
+        // IPv4 and IPv6 as stored (big-endian), others the kernel does not translate, bits past the u16.
+        insns.push(movReg(1, 6), mov64(2, rng.pick([0x0008, 0xdd86, 0x0008, 0xdd86, 0x0081, 0x10008, rng.int(0x10000)])), mov64(3, rng.chance(0.85) ? 0 : rng.pick([1, -1])));
+        break;
+      case 'bpf_skb_adjust_room': {
+        // (skb, len_diff, mode, flags): BPF_ADJ_ROOM_NET (0), _MAC (1) and modes it refuses; flags as
+        // programs use them (an encap with its L3/L4/L2 parts growing, a decap shrinking, none) and at random.
+        const [flags, inner, sign] = adjustRoomFlags(rng);
+        const size = rng.pick([0, 1, 4, 8, 14, 20, 28, 34, 40, 48, 54, 100, 0xfff, 0x1000]);
+        insns.push(movReg(1, 6), rng.chance(0.85) ? mov64(2, sign * size || rng.pick([0, -0x80000000])) : movReg(2, 8));
+        insns.push(mov64(3, rng.pick([0, 0, 0, 1, 1, 1, 2, -1])));
+        insns.push(mov64(4, inner), { code: op.BPF_ALU64 | op.BPF_LSH | op.BPF_K, dst: 4, src: 0, off: 0, imm: 56 });
+        insns.push({ code: op.BPF_ALU64 | op.BPF_OR | op.BPF_K, dst: 4, src: 0, off: 0, imm: flags });
+        break;
+      }
+      case 'bpf_csum_level':
+        // BPF_CSUM_LEVEL_QUERY, _INC, _DEC, _RESET, and levels it refuses.
+        insns.push(movReg(1, 6), mov64(2, rng.pick([0, 0, 1, 1, 1, 2, 2, 3, 4, -1])));
+        break;
+      case 'bpf_skb_load_bytes_relative': {
+        // From the mac (0) or network (1) header, or a start it refuses; offsets near both ends and past 0xffff.
+        const len = 1 + rng.int(STACK);
+        insns.push(movReg(1, 6), mov64(2, rng.chance(0.85) ? rng.int(120) : rng.pick([0xffff, 0x10000, -1])));
+        insns.push(movReg(3, 10), add64(3, -STACK + rng.int(STACK - len + 1)), mov64(4, len), mov64(5, rng.pick([0, 1, 0, 1, 2])));
+        break;
+      }
+      case 'bpf_set_hash':
+        insns.push(movReg(1, 6), rng.chance(0.5) ? movReg(2, 8) : mov64(2, imm32(rng)));
+        break;
       case 'bpf_csum_update':
         insns.push(movReg(1, 6), rng.chance(0.5) ? movReg(2, 8) : mov64(2, imm32(rng)));
         break;
@@ -336,14 +413,25 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
     // Vary r8 between calls, so register arguments change too.
     if (rng.chance(0.5)) insns.push({ code: op.BPF_ALU64 | op.BPF_XOR | op.BPF_K, dst: 8, src: 0, off: 0, imm: imm32(rng) });
   }
-  // A socket buffer's len, protocol and VLAN tag (vlan_present, vlan_tci, vlan_proto) folded in too.
-  if (kind === 'tc')
-    for (const off of [0, 16, 20, 24, 28])
-      insns.push(
-        ldx(op.BPF_W, 1, 6, off),
-        { code: op.BPF_ALU64 | op.BPF_MUL | op.BPF_K, dst: 7, src: 0, off: 0, imm: 31 },
-        { code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_X, dst: 7, src: 1, off: 0, imm: 0 },
-      );
+  if (kind === 'tc') {
+    const fold = (reg: number): Insn[] => [
+      { code: op.BPF_ALU64 | op.BPF_MUL | op.BPF_K, dst: 7, src: 0, off: 0, imm: 31 },
+      { code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_X, dst: 7, src: reg, off: 0, imm: 0 },
+    ];
+    // A socket buffer's len, protocol, VLAN tag (vlan_present, vlan_tci, vlan_proto) and hash folded in too,
+    for (const off of [0, 16, 20, 24, 28, 68]) insns.push(ldx(op.BPF_W, 1, 6, off), ...fold(1));
+    // and what no field shows: where the mac and network headers are now (8 bytes from each, or -EFAULT
+    // past the end; into a slot below the results) and the checksum state (bpf_csum_level's query).
+    for (const start of [0, 1]) {
+      insns.push(movReg(1, 6), mov64(2, 0), movReg(3, 10), add64(3, PROBE_SLOT), mov64(4, 8), mov64(5, start));
+      insns.push({ code: op.BPF_JMP | op.BPF_CALL, dst: 0, src: 0, off: 0, imm: helperId('bpf_skb_load_bytes_relative') }, ...fold(0));
+      insns.push(ldx(op.BPF_DW, 1, 10, PROBE_SLOT), ...fold(1));
+    }
+    insns.push(movReg(1, 6), mov64(2, 0), { code: op.BPF_JMP | op.BPF_CALL, dst: 0, src: 0, off: 0, imm: helperId('bpf_csum_level') }, ...fold(0));
+    // bpf_skb_change_tail to the length it has changes nothing but says whether the skb is encapsulated
+    // (-ENOTSUPP) or its transport header is past the end (-EINVAL).
+    insns.push(movReg(1, 6), ldx(op.BPF_W, 2, 6, 0), mov64(3, 0), { code: op.BPF_JMP | op.BPF_CALL, dst: 0, src: 0, off: 0, imm: helperId('bpf_skb_change_tail') }, ...fold(0));
+  }
   // The helpers invalidated the packet pointers: read them again.
   const stores: Insn[] = [stx(op.BPF_DW, 9, 7, HELPER_OUT.r7)];
   for (let c = 0; c < MAX_HELPER_CALLS; c++) stores.push(ldx(op.BPF_DW, 1, 10, resultSlot(c)), stx(op.BPF_DW, 9, 1, HELPER_OUT.results + 8 * c));
@@ -360,11 +448,12 @@ export function randomHelperPacket(rng: Rng): Buffer {
   const len = rng.chance(0.3) ? HELPER_PACKET_MIN + rng.int(HELPER_OUT.end + 8 - HELPER_PACKET_MIN) : HELPER_PACKET_MIN + rng.int(300 - HELPER_PACKET_MIN + 1);
   const b = Buffer.from(rng.bytes(len));
   if (rng.chance(0.5)) b.writeBigUInt64LE(rng.pick(U64_EDGES), 72);
-  // Some frames VLAN-tagged, once or twice (802.1Q, 802.1ad), for the skb VLAN helpers.
-  if (rng.chance(0.3)) {
+  // Some frames VLAN-tagged, once or twice (802.1Q, 802.1ad), for the skb VLAN helpers; some IPv4 or
+  // IPv6 (the headers the protocol and room helpers work on).
+  if (rng.chance(0.25)) {
     b.writeUInt16BE(rng.pick([0x8100, 0x88a8]), 12);
     b.writeUInt16BE(rng.pick([0x0800, 0x86dd, 0x8100, 0x0806, 0x0001]), 16);
-  }
+  } else if (rng.chance(0.85)) b.writeUInt16BE(rng.pick([0x0800, 0x86dd]), 12);
   return b;
 }
 

@@ -42,6 +42,7 @@ import {
   STACK_OUT_OFF,
   SKB_HELPERS,
   XDP_HELPERS,
+  resultCalls,
 } from '../helpers/random-program.js';
 import { helperId } from '../../src/asm/helpers.js';
 import { progLoad } from '../../src/sys/prog-attr.js';
@@ -61,6 +62,22 @@ interface Outcome {
   out: Buffer;
 }
 
+/** Results each TC helper must have given the random sequences at least once (errnos negative). */
+const SKB_RESULTS: Record<string, string[]> = {
+  bpf_skb_adjust_room: ['0', '-14', '-22', '-524'],
+  bpf_skb_change_proto: ['0', '-22', '-524'],
+  bpf_csum_level: ['0', '-13', '-22'],
+  bpf_skb_load_bytes_relative: ['0', '-14'],
+  bpf_skb_load_bytes: ['0', '-14'],
+  bpf_skb_store_bytes: ['0', '-14', '-22'],
+  bpf_l3_csum_replace: ['0', '-14', '-22'],
+  bpf_l4_csum_replace: ['0', '-14', '-22'],
+  bpf_skb_pull_data: ['0', '-12'],
+  bpf_skb_change_tail: ['0', '-22'],
+  bpf_skb_change_head: ['0', '-22'],
+  bpf_csum_update: ['-524'],
+};
+
 /** What the emulator is given instead of the kernel's program: the program itself, or (to see this test fail) a wrong one. */
 type Mutation = (insns: Insn[]) => Insn[];
 const same: Mutation = (insns) => insns;
@@ -71,6 +88,8 @@ function disagreement(
   inputs: Buffer[],
   mutate = same,
   type: 'xdp' | 'sched_cls' | 'socket_filter' | 'syscall' = 'xdp',
+  /** Shown each of the kernel's outcomes. */
+  seen?: (kernel: Outcome) => void,
 ): { input: Buffer; kernel: Outcome; emulator: Outcome; tier: string } | undefined {
   const spec = BpfObjectSpec.fromInstructions(encode(insns), { type, name: NAME });
   using coll = spec.load();
@@ -83,6 +102,7 @@ function disagreement(
   for (const input of inputs) {
     const k = syscall ? prog.testRun(none, { ctx: input }) : prog.testRun(input);
     const kernel = { retval: k.retval, out: Buffer.from(syscall ? k.ctxOut! : k.dataOut) };
+    seen?.(kernel);
     for (const [tier, emu] of tiers) {
       const e = syscall ? emu.testRun(none, { ctx: input }) : emu.testRun(input);
       const emulator = { retval: e.retval, out: Buffer.from(syscall ? e.ctxOut! : e.dataOut) };
@@ -139,7 +159,7 @@ function listing(insns: Insn[], first = 0): string {
 
 /** What differs after a helper program: each call's result first (the likeliest cause), then the buffer, r7, the packet. */
 function helperDifferences(insns: Insn[], kernel: Outcome, emulator: Outcome): string[] {
-  const calls = insns.filter((i) => i.code === (op.BPF_JMP | op.BPF_CALL)).map((i) => insnText(i));
+  const calls = resultCalls(insns).map((i) => insnText(i));
   const out: string[] = [];
   const room = (o: Outcome) => o.retval === 2 && o.out.length >= HELPER_OUT.end;
   if (room(kernel) && room(emulator)) {
@@ -388,6 +408,8 @@ describeRoot('the emulator computes what the kernel computes, on random programs
     const names: readonly string[] = kind === 'xdp' ? XDP_HELPERS : SKB_HELPERS;
     const harness = kind === 'xdp' ? 'kernel-random-helpers' : 'kernel-random-skb-helpers';
     const called = new Map<string, number>();
+    // What the kernel's calls returned, by helper: an errno, 0-3, or "more" (a checksum, a length).
+    const results = new Map<string, Map<string, number>>();
     let compared = 0;
     const r = runCases(
       FILE,
@@ -397,8 +419,20 @@ describeRoot('the emulator computes what the kernel computes, on random programs
         const insns = randomHelperProgram(rng, 2 + rng.int(6), (name) => helperId(name.replace(/^bpf_/, '')) ?? 0, kind);
         const packets = Array.from({ length: 3 }, () => randomHelperPacket(rng));
         note(`program:\n${listing(insns)}`);
-        const d = disagreement(insns, packets, same, kind === 'xdp' ? 'xdp' : 'sched_cls');
-        for (const i of insns) if (i.code === (op.BPF_JMP | op.BPF_CALL)) called.set(insnText(i), (called.get(insnText(i)) ?? 0) + 1);
+        const calls = resultCalls(insns).map((i) => insnText(i).replace(/^call (.*)#\d+$/, '$1'));
+        const seen = (k: Outcome) => {
+          // Only a run that wrote its results out (it returns 2 then) says what each call returned;
+          // an XDP frame's metadata, which comes first in the output, would move them.
+          if (kind !== 'tc' || k.retval !== 2 || k.out.length < HELPER_OUT.end) return;
+          calls.forEach((name, c) => {
+            const v = k.out.readBigInt64LE(HELPER_OUT.results + 8 * c);
+            const key = v < 0n && v > -4096n ? String(v) : v >= 0n && v <= 3n ? String(v) : 'more';
+            const m = results.get(name) ?? results.set(name, new Map()).get(name)!;
+            m.set(key, (m.get(key) ?? 0) + 1);
+          });
+        };
+        const d = disagreement(insns, packets, same, kind === 'xdp' ? 'xdp' : 'sched_cls', seen);
+        for (const i of resultCalls(insns)) called.set(insnText(i), (called.get(insnText(i)) ?? 0) + 1);
         compared += packets.length;
         if (!d) return;
         const fault = kind === 'xdp' ? kernelFault(insns, d.input) : undefined;
@@ -410,6 +444,7 @@ describeRoot('the emulator computes what the kernel computes, on random programs
       }),
     );
     console.log(summary(harness, r) + `; ${compared} packets compared; calls: ${[...called].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+    console.log(`the kernel's results: ${[...results].map(([h, m]) => `${h} ${[...m].map(([k, n]) => `${k}:${n}`).join(' ')}`).join('; ')}`);
     for (const v of kernelFaults.splice(0)) console.log(`the kernel's error, not the emulator's: ${v}`);
     expect(r.failures, seedLine(FILE)).toEqual([]);
     expect([...r.codes]).toEqual([]);
@@ -419,6 +454,13 @@ describeRoot('the emulator computes what the kernel computes, on random programs
         [...called.keys()].some((k) => k.includes(h)),
         h,
       ).toBe(true);
+    // The sequences reach each helper's success and its errors, as the kernel answered them.
+    if (kind === 'tc')
+      for (const [h, want] of Object.entries(SKB_RESULTS))
+        expect(
+          want.filter((v) => !results.get(h)?.has(v)),
+          `${h}: results the kernel never gave (it gave ${[...(results.get(h)?.keys() ?? [])].join(', ')})`,
+        ).toEqual([]);
   });
 
   it.each(['socket_filter', 'sched_cls'] as const)('every random sequence of LD_ABS/LD_IND loads in a %s program: the same return value and packet', (type) => {

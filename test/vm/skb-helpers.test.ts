@@ -1,0 +1,200 @@
+// The socket-buffer helpers that rebuild headers — bpf_skb_adjust_room,
+// bpf_skb_change_proto, bpf_csum_level, bpf_set_hash — on sequences where one
+// call's state decides the next one's answer: an encapsulated skb refusing a
+// second encap and a change of tail, the transport header an encap sets,
+// CHECKSUM_UNNECESSARY raised and reset, the hash cleared. Each sequence runs
+// in the kernel (root) and in the emulator; every call's result goes to cb[]
+// and must be what the table says, in both, with the same frame out. The
+// random TC sequences in kernel-random.test.ts cover the rest at random.
+
+import { expect, it } from 'vitest';
+import { assemble } from '../../src/asm/assembler.js';
+import { helperId } from '../../src/asm/helpers.js';
+import { BpfObjectSpec } from '../../src/collection.js';
+import { describeRoot } from '../helpers/root.js';
+
+/** A frame of `len` bytes with this EtherType, an IP version nibble where it goes, and counting bytes after. */
+function frame(etherType: number, len = 100): Buffer {
+  const b = Buffer.from(Array.from({ length: len }, (_, i) => i & 0xff));
+  b.writeUInt16BE(etherType, 12);
+  if (etherType === 0x0800) b[14] = 0x45;
+  if (etherType === 0x86dd) b[14] = 0x60;
+  return b;
+}
+const IPV4 = frame(0x0800);
+const IPV6 = frame(0x86dd);
+
+// bpf_skb_adjust_room's flags and modes, bpf_skb_change_proto's protocols as a program passes them (big-endian).
+const F = { encapV4: 2n, encapV6: 4n, gre: 8n, udp: 16n, noCsumReset: 32n, l2Eth: 64n, decapV4: 128n, decapV6: 256n, innerL2: (n: number) => BigInt(n) << 56n };
+const NET = 0;
+const MAC = 1;
+const PROTO_IP = 0x0008;
+const PROTO_IPV6 = 0xdd86;
+const CSUM = { query: 0, inc: 1, dec: 2, reset: 3 };
+
+/** A helper call with constant arguments after the skb, or a u32 field of __sk_buff read (by offset). */
+type Step = { call: string; args: bigint[] } | { field: number };
+const call = (name: string, ...args: (number | bigint)[]): Step => ({ call: name, args: args.map(BigInt) });
+const PROTOCOL: Step = { field: 16 };
+const HASH: Step = { field: 68 };
+const LEN: Step = { field: 0 };
+
+/** Each step's result into cb[0..4]; the program returns TC_ACT_OK. */
+function program(steps: Step[]): string {
+  const lines = ['r6 = r1'];
+  steps.forEach((s, i) => {
+    if ('field' in s) lines.push(`r0 = *(u32 *)(r6 + ${s.field})`);
+    else {
+      lines.push('r1 = r6');
+      s.args.forEach((a, k) => lines.push(`r${k + 2} = ${BigInt.asIntN(64, a)} ll`));
+      lines.push(`call ${s.call}#${helperId(s.call.replace(/^bpf_/, ''))}`);
+    }
+    lines.push(`*(u32 *)(r6 + ${48 + 4 * i}) = r0`);
+  });
+  lines.push('r0 = 0', 'exit');
+  return lines.join('\n');
+}
+
+/** A context the test run takes: zero but for gso_size. */
+function context(gsoSize = 0): Buffer {
+  const c = Buffer.alloc(192);
+  c.writeUInt32LE(gsoSize, 176);
+  return c;
+}
+
+interface Run {
+  results: number[];
+  dataOut: string;
+}
+const results = (ctxOut: Buffer, n: number) => Array.from({ length: n }, (_, i) => ctxOut.readInt32LE(48 + 4 * i));
+
+const E = { EFAULT: -14, EINVAL: -22, ENOMEM: -12, EACCES: -13, EALREADY: -114, ENOTSUPP: -524 };
+
+/** [what, frame, steps, the results the kernel gives, gso_size] */
+const SEQUENCES: [string, Buffer, Step[], number[], number?][] = [
+  [
+    'an IPv4-in-GRE encap of 24 bytes; a second encap is EALREADY; the tail cannot cut into the transport header the encap set (EINVAL) and cannot move on an encapsulated skb (ENOTSUPP)',
+    IPV4,
+    [call('bpf_skb_adjust_room', 24, MAC, F.encapV4 | F.gre), call('bpf_skb_adjust_room', 24, MAC, F.encapV4 | F.gre), call('bpf_skb_change_tail', 20, 0), call('bpf_skb_change_tail', 60, 0), LEN],
+    [0, E.EALREADY, E.EINVAL, E.ENOTSUPP, 124],
+  ],
+  [
+    'IPv6 over IPv4 (ENCAP_L3_IPV6 on an IPv4 skb): the protocol becomes the outer IPv6; UDP sets the transport header 40 bytes after the network header',
+    IPV4,
+    [call('bpf_skb_adjust_room', 48, MAC, F.encapV6 | F.udp), PROTOCOL, call('bpf_skb_change_tail', 60, 0), call('bpf_skb_change_tail', 40, 0), LEN],
+    [0, 0xdd86, E.ENOTSUPP, E.EINVAL, 148],
+  ],
+  [
+    'encap flags the kernel refuses: an inner L2 header longer than the room, an inner Ethernet header under 14 bytes, GRE with UDP, both IP versions',
+    IPV4,
+    [
+      call('bpf_skb_adjust_room', 8, MAC, F.encapV4 | F.innerL2(20)),
+      call('bpf_skb_adjust_room', 24, MAC, F.encapV4 | F.l2Eth | F.innerL2(4)),
+      call('bpf_skb_adjust_room', 24, MAC, F.encapV4 | F.gre | F.udp),
+      call('bpf_skb_adjust_room', 24, MAC, F.encapV4 | F.encapV6),
+      call('bpf_skb_adjust_room', 38, MAC, F.encapV4 | F.gre | F.l2Eth | F.innerL2(14)),
+    ],
+    [E.EINVAL, E.EINVAL, E.EINVAL, E.EINVAL, 0],
+  ],
+  [
+    'shrinking: encap flags refused, growing with a decap flag refused, a decap to IPv6 sets the protocol, more than the frame holds is ENOTSUPP',
+    IPV4,
+    [
+      call('bpf_skb_adjust_room', -8, MAC, F.encapV4),
+      call('bpf_skb_adjust_room', 8, MAC, F.decapV4),
+      call('bpf_skb_adjust_room', -20, MAC, F.decapV6),
+      PROTOCOL,
+      call('bpf_skb_adjust_room', -90, NET, 0),
+    ],
+    [E.EINVAL, E.EINVAL, 0, 0xdd86, E.ENOTSUPP],
+  ],
+  [
+    'a frame that is not IP: ENOTSUPP for room and protocol (whatever the mode), but more than 0xfff bytes (EFAULT) and an unknown flag (EINVAL) are refused first',
+    frame(0x0806),
+    [
+      call('bpf_skb_adjust_room', 8, MAC, 0),
+      call('bpf_skb_change_proto', PROTO_IPV6, 0),
+      call('bpf_skb_adjust_room', 8, 2, 0),
+      call('bpf_skb_adjust_room', 0x1000, MAC, 0),
+      call('bpf_skb_adjust_room', 8, MAC, 1n << 9n),
+    ],
+    [E.ENOTSUPP, E.ENOTSUPP, E.ENOTSUPP, E.EFAULT, E.EINVAL],
+  ],
+  [
+    'modes: NET makes the room after the 40-byte IPv6 header, MAC after the Ethernet header; any other mode is ENOTSUPP',
+    IPV6,
+    [call('bpf_skb_adjust_room', 8, NET, 0), call('bpf_skb_adjust_room', 4, MAC, 0), call('bpf_skb_adjust_room', 4, 2, 0), call('bpf_skb_adjust_room', -4, 0xffffffff, 0), LEN],
+    [0, 0, E.ENOTSUPP, E.ENOTSUPP, 112],
+  ],
+  [
+    'a GSO packet (gso_size from the context, no gso_type) cannot grow or shrink',
+    IPV6,
+    [call('bpf_skb_adjust_room', 8, NET, 0), call('bpf_skb_adjust_room', -8, NET, 0), call('bpf_skb_change_proto', PROTO_IP, 0), LEN],
+    [E.ENOTSUPP, E.ENOTSUPP, 0, 80],
+    1400,
+  ],
+  [
+    'bpf_skb_change_head past SKB_MAX_ALLOC: EINVAL, but a GSO packet may grow that far',
+    IPV4,
+    [call('bpf_skb_change_head', 16000, 0), LEN, call('bpf_skb_change_head', 0x80000000, 0), call('bpf_skb_change_head', 5000000, 0), LEN],
+    [0, 16100, E.EINVAL, E.ENOMEM, 16100],
+    1400,
+  ],
+  [
+    'the checksum level: CHECKSUM_NONE answers EACCES; raised it counts up to 3',
+    IPV4,
+    [call('bpf_csum_level', CSUM.query), call('bpf_csum_level', CSUM.inc), call('bpf_csum_level', CSUM.inc), call('bpf_csum_level', CSUM.query), call('bpf_csum_level', 4)],
+    [E.EACCES, 0, 0, 1, E.EINVAL],
+  ],
+  [
+    'bpf_skb_adjust_room resets CHECKSUM_UNNECESSARY unless BPF_F_ADJ_ROOM_NO_CSUM_RESET',
+    IPV6,
+    [
+      call('bpf_csum_level', CSUM.inc),
+      call('bpf_skb_adjust_room', 8, NET, F.noCsumReset),
+      call('bpf_csum_level', CSUM.query),
+      call('bpf_skb_adjust_room', -8, NET, 0),
+      call('bpf_csum_level', CSUM.query),
+    ],
+    [0, 0, 0, 0, E.EACCES],
+  ],
+  [
+    'IPv4 to IPv6 and back; asking for the protocol it has is ENOTSUPP; flags are EINVAL',
+    IPV4,
+    [call('bpf_skb_change_proto', PROTO_IPV6, 0), LEN, call('bpf_skb_change_proto', PROTO_IPV6, 0), call('bpf_skb_change_proto', PROTO_IP, 1), call('bpf_skb_change_proto', PROTO_IP, 0)],
+    [0, 120, E.ENOTSUPP, E.EINVAL, 0],
+  ],
+  [
+    'IPv6 to IPv4 on a frame cut to less than the mac header and 20 bytes: ENOMEM, nothing moved',
+    IPV6,
+    [call('bpf_skb_change_tail', 30, 0), call('bpf_skb_change_proto', PROTO_IP, 0), PROTOCOL, LEN],
+    [0, E.ENOMEM, 0xdd86, 30],
+  ],
+  [
+    'bpf_set_hash, then bpf_skb_change_proto clears the hash; bpf_set_hash_invalid clears it too',
+    IPV4,
+    [call('bpf_set_hash', 0x1234), HASH, call('bpf_skb_change_proto', PROTO_IPV6, 0), HASH, call('bpf_set_hash_invalid')],
+    [0, 0x1234, 0, 0, 0],
+  ],
+];
+
+describeRoot('header-rebuilding skb helpers, in sequence: the kernel and the emulator', () => {
+  it.each(SEQUENCES)('%s', (_what, input, steps, want, gsoSize) => {
+    const text = program(steps);
+    const spec = BpfObjectSpec.fromInstructions(assemble(text).bytes, { type: 'sched_cls', name: 'p' });
+    const ctx = context(gsoSize);
+    let kernel: Run;
+    {
+      using coll = spec.load();
+      const r = coll.program('p').testRun(input, { ctx });
+      kernel = { results: results(r.ctxOut!, steps.length), dataOut: r.dataOut.toString('hex') };
+    }
+    const e = spec.emulate().program('p').testRun(input, { ctx });
+    const emulated: Run = { results: results(e.ctxOut!, steps.length), dataOut: e.dataOut.toString('hex') };
+    expect(kernel.results).toEqual(want);
+    expect(emulated.results).toEqual(kernel.results);
+    // The frames out (16 KiB for some): their lengths, then whether they are the same bytes.
+    expect(emulated.dataOut.length).toBe(kernel.dataOut.length);
+    expect(emulated.dataOut === kernel.dataOut, 'the frames out are the same bytes').toBe(true);
+  });
+});
