@@ -30,9 +30,24 @@ const bad = (what: string): never => {
   throw new BpfError('EMU_FAULT', what);
 };
 
-/** The packet: one buffer with headroom, the frame and tailroom; a region that ends at data_end. */
+/** A page of a multi-buffer XDP frame: `size` bytes of it used, from its start (as a test run fills them). */
+interface Frag {
+  page: Uint8Array;
+  size: number;
+}
+const PAGE_SIZE = 4096;
+/** MAX_SKB_FRAGS: the most fragments a frame has (a test run's input past them is -ENOMEM). */
+export const MAX_SKB_FRAGS = 17;
+
+/**
+ * The packet: one buffer with headroom, the frame and tailroom; a region
+ * that ends at data_end. A multi-buffer XDP frame has the rest of its bytes
+ * in fragments, which programs reach only through helpers.
+ */
 export class Packet {
   buf: Uint8Array;
+  /** The fragments after data_end (XDP); empty for a frame in one buffer. */
+  #frags: Frag[] = [];
   /** Offsets into buf. */
   meta = 0;
   data = 0;
@@ -81,6 +96,79 @@ export class Packet {
     this.meta = headroom;
     this.data = headroom;
     this.end = headroom + frame.length;
+    if (this.#frags.length) this.#frags = [];
+  }
+
+  /** The bytes of a multi-buffer frame past its linear part, a page per fragment. */
+  setFrags(rest: Uint8Array): void {
+    this.#frags = [];
+    for (let at = 0; at < rest.length; at += PAGE_SIZE) {
+      const page = new Uint8Array(PAGE_SIZE);
+      page.set(rest.subarray(at, at + PAGE_SIZE));
+      this.#frags.push({ page, size: Math.min(PAGE_SIZE, rest.length - at) });
+    }
+  }
+
+  /** Whether the frame has fragments (xdp_buff_has_frags). */
+  get fragmented(): boolean {
+    return this.#frags.length > 0;
+  }
+
+  /** xdp_get_buff_len: data to data_end and the fragments. */
+  get buffLen(): number {
+    let n = this.end - this.data;
+    for (const f of this.#frags) n += f.size;
+    return n;
+  }
+
+  /** Bytes `off` onwards of the frame, across data..data_end and the fragments, into `to` (or from it when `store`); the range must be in buffLen. */
+  copyFrame(off: number, to: Uint8Array, store = false): void {
+    let done = 0;
+    const part = (buf: Uint8Array, start: number, size: number) => {
+      if (done === to.length) return;
+      if (off >= size) {
+        off -= size;
+        return;
+      }
+      const k = Math.min(to.length - done, size - off);
+      if (store) buf.set(to.subarray(done, done + k), start + off);
+      else to.set(buf.subarray(start + off, start + off + k), done);
+      done += k;
+      off = 0;
+    };
+    part(this.buf, this.data, this.end - this.data);
+    for (const f of this.#frags) part(f.page, 0, f.size);
+  }
+
+  /**
+   * bpf_xdp_adjust_tail on a frame with fragments: growing fills the last
+   * fragment's page with zeroes (-EINVAL past it); shrinking takes bytes off
+   * the last fragments, dropping each one emptied, and off data_end once none
+   * is left (-EINVAL for more than the frame less an Ethernet header). The
+   * kernel negates an int: -INT_MIN stays negative and shrinks nothing.
+   */
+  adjustFragsTail(delta: number): number {
+    if (delta >= 0) {
+      const last = this.#frags[this.#frags.length - 1]!;
+      if (delta > PAGE_SIZE - last.size) return -22;
+      last.page.fill(0, last.size, last.size + delta);
+      last.size += delta;
+      return 0;
+    }
+    let shrink = -delta | 0;
+    if (shrink > this.buffLen - ETH_HLEN) return -22;
+    while (shrink > 0 && this.#frags.length) {
+      const last = this.#frags[this.#frags.length - 1]!;
+      const k = Math.min(shrink, last.size);
+      last.size -= k;
+      shrink -= k;
+      if (last.size === 0) this.#frags.pop();
+    }
+    if (this.#frags.length === 0 && shrink > 0) {
+      this.end -= shrink;
+      this.remap();
+    }
+    return 0;
   }
 
   /** Pointers into the packet are addresses in its region. */
@@ -270,8 +358,14 @@ export class Packet {
    * is data; skb programs have none).
    */
   out(): Buffer {
-    const out = newBuffer(this.end - this.meta);
+    const linear = this.end - this.meta;
+    const out = newBuffer(linear + this.buffLen - (this.end - this.data));
     out.set(this.buf.subarray(this.meta, this.end));
+    let at = linear;
+    for (const f of this.#frags) {
+      out.set(f.page.subarray(0, f.size), at);
+      at += f.size;
+    }
     return out;
   }
 }
@@ -301,12 +395,12 @@ function ctxBytes(ctx: Uint8Array, struct: string, size: number): DataView {
 /**
  * An xdp_md given as bytes (testRun's `ctx`, as the kernel takes it): `data`
  * is the length of the metadata at the front of the input, `data_end` where
- * the frame ends (bytes past it would be fragments of a multi-buffer frame,
- * which the emulator does not have), ingress_ifindex and rx_queue_index as
+ * the linear part ends (the bytes after it go to fragments: a multi-buffer
+ * frame), ingress_ifindex and rx_queue_index as
  * the program reads them: a device `device` knows and one of its queues. What
  * BPF_PROG_TEST_RUN refuses is a BpfError naming the field and the kernel's errno.
  */
-export function xdpMdFromCtx(ctx: Uint8Array, size: number, device: (ifindex: number) => { rxQueues: number } | undefined): { metaLen: number; md: XdpMdInput } {
+export function xdpMdFromCtx(ctx: Uint8Array, size: number, device: (ifindex: number) => { rxQueues: number } | undefined): { metaLen: number; dataEnd: number; md: XdpMdInput } {
   const dv = ctxBytes(ctx, 'xdp_md', XDP_MD_SIZE);
   const [data, dataEnd, dataMeta, ingress, rxQueue, egress] = [0, 4, 8, 12, 16, 20].map((o) => dv.getUint32(o, true)) as [number, number, number, number, number, number];
   const refuse = (what: string) => refuseCtx('xdp_md', what, 'EINVAL');
@@ -321,13 +415,7 @@ export function xdpMdFromCtx(ctx: Uint8Array, size: number, device: (ifindex: nu
     if (!dev) refuseCtx('xdp_md', `ingress_ifindex ${ingress} is no device (give it in emulate({ devices }))`, 'ENODEV');
     if (rxQueue >= dev!.rxQueues) refuse(`rx_queue_index ${rxQueue}: device ${ingress} has ${dev!.rxQueues} receive queue(s)`);
   }
-  if (dataEnd < size) {
-    throw new BpfError(
-      'USAGE',
-      `xdp_md context: data_end ${dataEnd} leaves ${size - dataEnd} of the ${size} bytes in fragments (a multi-buffer frame), which the emulator does not have: give data_end ${size}`,
-    );
-  }
-  return { metaLen: data, md: { ingressIfindex: ingress, rxQueueIndex: rxQueue } };
+  return { metaLen: data, dataEnd, md: { ingressIfindex: ingress, rxQueueIndex: rxQueue } };
 }
 
 /** xdp_md as BPF_PROG_TEST_RUN hands it back: data and data_end from data_meta, the ifindex and queue as given. */

@@ -11,7 +11,7 @@ import type { Btf } from '../btf/btf.js';
 import { CoreResolver, applyCoreRelocations, essentialName } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
-import { ETH_HLEN, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, skBuffInputFromCtx, xdpContext, xdpCtxOut, xdpMdFromCtx } from './context.js';
+import { ETH_HLEN, MAX_SKB_FRAGS, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, skBuffInputFromCtx, xdpContext, xdpCtxOut, xdpMdFromCtx } from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
@@ -122,6 +122,8 @@ const NO_RUN_OPTIONS: EmulatedRunOptions = Object.freeze({});
 export interface RunState {
   cpu: number;
   pkt: Packet;
+  /** An XDP, TC or socket-filter run (a syscall program's has no packet). */
+  packet: boolean;
   skb?: SkBuff;
   xdpMd: XdpMdInput;
   redirect?: EmulatedTestRun['redirect'];
@@ -311,16 +313,21 @@ export class EmulatedProgram {
     // An xdp_md given as bytes may put metadata in front of the frame: it comes out of the headroom.
     const xdpIn = xdp && opts.ctx ? xdpMdFromCtx(opts.ctx, data.length, (i) => coll.device(i)) : undefined;
     const metaLen = xdpIn?.metaLen ?? 0;
-    checkFrame(this.name, data, !xdp, metaLen);
-    const tailroom = xdp ? Math.max(0, XDP_DATA_MAX - data.length) : 0;
+    // An XDP frame's linear part: up to data_end (a context's) and the buffer's room; the rest goes to fragments.
+    const linear = xdp ? Math.min(xdpIn?.dataEnd ?? data.length, XDP_DATA_MAX + metaLen) : data.length;
+    checkFrame(this.name, data, !xdp, metaLen, linear);
+    const frame = linear < data.length ? data.subarray(0, linear) : data;
+    // The buffer is a page less the skb_shared_info, metadata and headroom included.
+    const tailroom = xdp ? XDP_DATA_MAX + metaLen - linear : 0;
     const headroom = xdp ? XDP_HEADROOM - metaLen : 64;
     // The last run's packet, refilled in place when the layout is the same (no new buffer or mapping per run).
     let pkt = coll.packet;
-    if (!pkt || !pkt.refill(data, headroom, tailroom)) {
-      const size = headroom + data.length + tailroom;
+    if (!pkt || !pkt.refill(frame, headroom, tailroom)) {
+      const size = headroom + frame.length + tailroom;
       if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
-      pkt = coll.packet = new Packet(coll.memory, data, headroom, tailroom, coll.scratch, coll.packet?.region);
+      pkt = coll.packet = new Packet(coll.memory, frame, headroom, tailroom, coll.scratch, coll.packet?.region);
     }
+    if (frame !== data) pkt.setFrags(data.subarray(linear));
     pkt.data += metaLen;
     const skbIn = opts.ctx && !xdp ? skBuffInputFromCtx(opts.ctx, tc ? data.length : Math.max(0, data.length - ETH_HLEN), (i) => coll.device(i)) : opts.skb;
     const skb = xdp ? undefined : new SkBuff(pkt, tc, skbIn);
@@ -329,6 +336,7 @@ export class EmulatedProgram {
     const state: RunState = {
       cpu,
       pkt,
+      packet: true,
       skb,
       xdpMd: xdpIn?.md ?? opts.xdp ?? NO_XDP_MD,
       events: [],
@@ -373,7 +381,7 @@ export class EmulatedProgram {
     const ctx = opts.ctx && opts.ctx.byteLength > 0 ? coll.memory.add('ctx', Uint8Array.from(opts.ctx), { kind: 'context', writable: true }) : undefined;
     const pkt = (coll.packet = new Packet(coll.memory, data, 0, 0, coll.scratch, coll.packet?.region));
     const ctxAddr = ctx ? Memory.address(ctx.id) : 0n;
-    const state: RunState = { cpu, pkt, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr };
+    const state: RunState = { cpu, pkt, packet: false, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr };
     coll.state = state;
     try {
       const r = vm.run([ctxAddr]);
@@ -443,17 +451,16 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
   };
   const neg = (errno: number) => BigInt.asUintN(64, BigInt(errno));
   // bpf_xdp_load_bytes / bpf_xdp_store_bytes: offset and len are u32; either
-  // beyond 0xffff is -EFAULT, a range past the frame's end -EINVAL (the
-  // kernel's bpf_xdp_pointer), else the bytes are copied and the result is 0.
+  // beyond 0xffff is -EFAULT, a range past the frame's end (its fragments
+  // included) -EINVAL, as the kernel's bpf_xdp_pointer; else the bytes are
+  // copied, across fragments too, and the result is 0.
   const xdpBytes = (ctx: HelperContext, offset: bigint, buf: bigint, len: bigint, dir: 'load' | 'store'): bigint => {
     const pkt = st().pkt;
     const off = Number(BigInt.asUintN(32, offset));
     const n = Number(BigInt.asUintN(32, len));
     if (off > 0xffff || n > 0xffff) return neg(-EFAULT);
-    if (off + n > pkt.end - pkt.data) return neg(-EINVAL);
-    const at = pkt.data + off;
-    if (dir === 'load') bytes(ctx, buf, n, 'buf', true).set(pkt.buf.subarray(at, at + n));
-    else pkt.buf.set(bytes(ctx, buf, n, 'buf'), at);
+    if (off + n > pkt.buffLen) return neg(-EINVAL);
+    pkt.copyFrame(off, bytes(ctx, buf, n, 'buf', dir === 'load'), dir === 'store');
     return 0n;
   };
   // bpf_map_lookup_elem of an array map (counters, the usual case) on the
@@ -597,10 +604,17 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
       },
     ],
     ['bpf_xdp_adjust_head', (_ctx, _x, delta) => neg(st().pkt.adjustHead(Number(BigInt.asIntN(32, delta))))],
-    ['bpf_xdp_adjust_tail', (_ctx, _x, delta) => neg(st().pkt.adjustTail(Number(BigInt.asIntN(32, delta))))],
+    [
+      'bpf_xdp_adjust_tail',
+      (_ctx, _x, delta) => {
+        const pkt = st().pkt;
+        const d = Number(BigInt.asIntN(32, delta));
+        return neg(pkt.fragmented ? pkt.adjustFragsTail(d) : pkt.adjustTail(d));
+      },
+    ],
     ['bpf_xdp_adjust_meta', (_ctx, _x, delta) => neg(st().pkt.adjustMeta(Number(BigInt.asIntN(32, delta))))],
-    // The frame is one buffer (no fragments): its length is data_end - data.
-    ['bpf_xdp_get_buff_len', () => BigInt(st().pkt.end - st().pkt.data)],
+    // data_end - data and the fragments of a multi-buffer frame.
+    ['bpf_xdp_get_buff_len', () => BigInt(st().pkt.buffLen)],
     ['bpf_xdp_load_bytes', (ctx, _x, offset, buf, len) => xdpBytes(ctx, offset, buf, len, 'load')],
     ['bpf_xdp_store_bytes', (ctx, _x, offset, buf, len) => xdpBytes(ctx, offset, buf, len, 'store')],
     [
@@ -620,9 +634,16 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
         const m = mapOf(ctx, map);
         const s = st();
         const idx = Number(flags & 0xffffffffn);
+        // A packet program may add the packet's first bytes (BPF_F_CTXLEN_MASK, fragments included); more than it
+        // holds is -EFAULT. Other flags past the CPU index, or a length from a program without a packet, are -EINVAL.
         const ctxLen = Number((flags >> 32n) & 0xfffffn);
+        if (BigInt.asUintN(64, flags) >> 52n) return neg(-EINVAL);
+        if (ctxLen > 0 && !s.packet) return neg(-EINVAL);
+        if (ctxLen > s.pkt.buffLen) return neg(-EFAULT);
         const cpu = idx === 0xffffffff ? s.cpu : idx;
-        const body = Buffer.concat([Buffer.from(bytes(ctx, data, Number(size), 'data')), Buffer.from(s.pkt.buf.subarray(s.pkt.data, Math.min(s.pkt.end, s.pkt.data + ctxLen)))]);
+        const tail = Buffer.alloc(ctxLen);
+        s.pkt.copyFrame(0, tail);
+        const body = Buffer.concat([Buffer.from(bytes(ctx, data, Number(size), 'data')), tail]);
         const ev: MapEvent = { cpu, data: body };
         m.events.push(ev);
         s.events.push({ map: m.name, ...ev });
@@ -925,7 +946,7 @@ function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
         if (flags !== 0n) return BigInt.asUintN(64, BigInt(-EINVAL)); // and a null dynptr, as the kernel leaves it
         const pkt = st().pkt;
         d.setBigUint64(0, BigInt.asUintN(64, pkt.addr(pkt.data)), true);
-        d.setUint32(8, ((pkt.end - pkt.data) & DYNPTR_SIZE_MASK) | (BPF_DYNPTR_TYPE_XDP << DYNPTR_TYPE_SHIFT), true);
+        d.setUint32(8, (pkt.buffLen & DYNPTR_SIZE_MASK) | (BPF_DYNPTR_TYPE_XDP << DYNPTR_TYPE_SHIFT), true);
         return 0n;
       },
     ],
@@ -1083,27 +1104,21 @@ const SKF_NET_OFF = -0x100000;
 const SKF_LL_OFF = -0x200000;
 
 /**
- * The frames BPF_PROG_TEST_RUN refuses (EINVAL): shorter than an Ethernet
- * header; for socket buffers, longer than a test run's skb holds (a page less
- * its headroom and skb_shared_info) or an IPv4 or IPv6 EtherType without the
- * whole IP header after it. An XDP frame past XDP_DATA_MAX (and `metaLen`
- * bytes of metadata) the kernel splits into a linear part and fragments,
- * which the emulator does not have.
+ * The frames BPF_PROG_TEST_RUN refuses: shorter than an Ethernet header
+ * (EINVAL; for XDP, not counting the metadata); for socket buffers, longer
+ * than a test run's skb holds (a page less its headroom and skb_shared_info)
+ * or an IPv4 or IPv6 EtherType without the whole IP header after it
+ * (EINVAL). An XDP frame past its `linear` part goes to fragments of a page
+ * each: more than MAX_SKB_FRAGS of them is ENOMEM.
  */
-function checkFrame(program: string, data: Uint8Array, skb: boolean, metaLen: number): void {
-  const refuse = (why: string): never => {
-    throw new BpfError('INVALID_ARGUMENT', `program ${program}: a ${data.length}-byte frame ${why} (BPF_PROG_TEST_RUN refuses it: EINVAL)`);
+function checkFrame(program: string, data: Uint8Array, skb: boolean, metaLen: number, linear = data.length): void {
+  const refuse = (why: string, errno = 'EINVAL'): never => {
+    throw new BpfError('INVALID_ARGUMENT', `program ${program}: a ${data.length}-byte frame ${why} (BPF_PROG_TEST_RUN refuses it: ${errno})`);
   };
-  if (data.length < ETH_HLEN) refuse(`is shorter than its ${ETH_HLEN}-byte Ethernet header`);
+  if (data.length - metaLen < ETH_HLEN) refuse(`is shorter than its ${ETH_HLEN}-byte Ethernet header${metaLen ? ` after ${metaLen} bytes of metadata` : ''}`);
   if (!skb) {
-    // Metadata comes out of the headroom: the buffer holds that much more.
-    const max = XDP_DATA_MAX + metaLen;
-    if (data.length > max) {
-      throw new BpfError(
-        'USAGE',
-        `program ${program}: a ${data.length}-byte frame: the kernel keeps ${max} bytes in the XDP buffer and the rest in fragments (a multi-buffer frame), which the emulator does not have; give at most ${max} bytes`,
-      );
-    }
+    const frags = Math.ceil((data.length - linear) / 4096);
+    if (frags > MAX_SKB_FRAGS) refuse(`needs ${frags} fragments of a page after its ${linear}-byte linear part, more than the ${MAX_SKB_FRAGS} a frame has`, 'ENOMEM');
     return;
   }
   if (data.length > SKB_DATA_MAX) refuse(`is longer than the ${SKB_DATA_MAX} bytes a test run's socket buffer holds`);

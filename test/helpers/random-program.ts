@@ -338,7 +338,9 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
       case 'bpf_skb_load_bytes':
       case 'bpf_skb_store_bytes': {
         const len = 1 + rng.int(STACK);
-        insns.push(movReg(1, 6), rng.chance(0.7) ? mov64(2, rng.chance(0.5) ? rng.int(200) : delta(rng)) : movReg(2, 8));
+        // XDP offsets also near where the linear part (3,520 bytes) and each 4 KiB fragment end.
+        const near = kind === 'xdp' && rng.chance(0.3) ? rng.pick([3456, 3520, 3520, 4000, 7616, 7616, 11712]) + rng.int(97) - 48 : undefined;
+        insns.push(movReg(1, 6), near !== undefined ? mov64(2, near) : rng.chance(0.7) ? mov64(2, rng.chance(0.5) ? rng.int(200) : delta(rng)) : movReg(2, 8));
         insns.push(movReg(3, 10), add64(3, -STACK + rng.int(STACK - len + 1)), mov64(4, len));
         // skb_store_bytes's flags: BPF_F_RECOMPUTE_CSUM, BPF_F_INVALIDATE_HASH, or one it refuses.
         if (name === 'bpf_skb_store_bytes') insns.push(mov64(5, rng.pick([0, 0, 1, 2, 3, 4])));
@@ -443,9 +445,15 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
   return insns;
 }
 
-/** A packet for randomHelperProgram: HELPER_PACKET_MIN to 300 random bytes (r7, the stack, r8 inside the first 80). */
-export function randomHelperPacket(rng: Rng): Buffer {
-  const len = rng.chance(0.3) ? HELPER_PACKET_MIN + rng.int(HELPER_OUT.end + 8 - HELPER_PACKET_MIN) : HELPER_PACKET_MIN + rng.int(300 - HELPER_PACKET_MIN + 1);
+/**
+ * A packet for randomHelperProgram: HELPER_PACKET_MIN to 300 random bytes
+ * (r7, the stack, r8 inside the first 80); for XDP now and then a
+ * multi-buffer frame, longer than the 3,520 bytes of the linear part (its
+ * fragments a page each, the last one partly filled).
+ */
+export function randomHelperPacket(rng: Rng, kind: 'xdp' | 'tc' = 'tc'): Buffer {
+  const long = kind === 'xdp' && rng.chance(0.3) ? 3400 + rng.int(9000) : 0;
+  const len = long || (rng.chance(0.3) ? HELPER_PACKET_MIN + rng.int(HELPER_OUT.end + 8 - HELPER_PACKET_MIN) : HELPER_PACKET_MIN + rng.int(300 - HELPER_PACKET_MIN + 1));
   const b = Buffer.from(rng.bytes(len));
   if (rng.chance(0.5)) b.writeBigUInt64LE(rng.pick(U64_EDGES), 72);
   // Some frames VLAN-tagged, once or twice (802.1Q, 802.1ad), for the skb VLAN helpers; some IPv4 or

@@ -230,13 +230,38 @@ describeRoot('__sk_buff, emulated as the kernel has it', () => {
     );
   });
 
-  it('xdp_md: data_end short of the input (a multi-buffer frame) is refused by the emulator, which has no fragments, saying what to give', () => {
-    const p = BpfObjectSpec.fromInstructions(assemble('r0 = 2\nexit').bytes, { type: 'xdp', name: 'p' }).emulate().program('p');
+  it('xdp_md with metadata: the frame still grows to 3,520 bytes (the metadata comes out of the headroom, not the frame)', () => {
     const ctx = Buffer.alloc(24);
-    expect(() => p.testRun(Buffer.alloc(100), { ctx })).toThrow(
-      /^xdp_md context: data_end 0 leaves 100 of the 100 bytes in fragments \(a multi-buffer frame\), which the emulator does not have: give data_end 100$/,
-    );
-    // The kernel takes it: the program sees an empty linear part.
-    expect(kernelRun('r2 = *(u32 *)(r1 + 4)\nr3 = *(u32 *)(r1 + 0)\nr2 -= r3\nr0 = r2\nr0 += 7\nexit', 'xdp', ctx, Buffer.alloc(100))).toMatchObject({ retval: 7 });
+    ctx.writeUInt32LE(8, 0);
+    ctx.writeUInt32LE(108, 4);
+    const frame = Buffer.alloc(108, 1);
+    // r0 = bpf_xdp_adjust_tail(ctx, N) + 100 (100: done, 78: -EINVAL)
+    for (const [grow, want] of [
+      [3420, 100],
+      [3421, 78],
+    ] as const) {
+      const text = `r2 = ${grow}\ncall bpf_xdp_adjust_tail#65\nr0 += 100\nexit`;
+      const k = kernelRun(text, 'xdp', ctx, frame);
+      expect(k, `adjust_tail(${grow})`).toMatchObject({ retval: want });
+      expect(emulatedRun(text, 'xdp', ctx, frame)).toEqual(k);
+    }
+  });
+
+  it('xdp_md: data_end short of the input makes a multi-buffer frame (the rest in fragments), in the kernel and the emulator', () => {
+    // r0 = (data_end - data) << 16 | bpf_xdp_get_buff_len()
+    const text = 'r6 = r1\ncall bpf_xdp_get_buff_len#188\nr2 = *(u32 *)(r6 + 4)\nr3 = *(u32 *)(r6 + 0)\nr2 -= r3\nr2 <<= 16\nr0 |= r2\nexit';
+    const frame = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
+    for (const [meta, dataEnd] of [
+      [0, 0],
+      [0, 60],
+      [8, 40],
+    ] as const) {
+      const ctx = Buffer.alloc(24);
+      ctx.writeUInt32LE(meta, 0);
+      ctx.writeUInt32LE(dataEnd, 4);
+      const k = kernelRun(text, 'xdp', ctx, frame);
+      expect(k, `data ${meta}, data_end ${dataEnd}`).toMatchObject({ retval: ((dataEnd - meta) << 16) | (100 - meta) });
+      expect(emulatedRun(text, 'xdp', ctx, frame)).toEqual(k);
+    }
   });
 });

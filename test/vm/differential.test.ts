@@ -12,12 +12,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/assembler.js';
 import { BpfObjectSpec, openObject } from '../../src/collection.js';
+import { BpfSyscallError } from '../../src/sys/syscall-error.js';
+import { BPF_F_XDP_HAS_FRAGS } from '../../src/uapi/bpf.js';
 import { FIXTURES } from '../helpers/oracle.js';
 import { icmpEcho, ipv4, ipv6Stub, tcp, udp } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
 import { targetBtf } from '../helpers/target-btf.js';
 import { compareRun } from '../helpers/diverge.js';
-import type { BpfSyscallError } from '../../src/sys/syscall-error.js';
 import type { EmulateOptions, EmulatedCollection } from '../../src/vm/emulate.js';
 import { ROOT } from '../helpers/cli.js';
 
@@ -365,14 +366,26 @@ describeRoot('TC helpers on the socket buffer', () => {
     }
   });
 
-  it('an XDP frame longer than 3,520 bytes: the kernel keeps 3,520 in the buffer (the rest in fragments); the emulator, which has no fragments, says so', () => {
-    const spec = BpfObjectSpec.fromInstructions(assemble('r2 = *(u32 *)(r1 + 4)\nr3 = *(u32 *)(r1 + 0)\nr2 -= r3\nr0 = r2\nexit').bytes, { type: 'xdp', name: 'p' });
+  it('an XDP frame longer than 3,520 bytes: 3,520 in the buffer, the rest in fragments of a page (17 at most, then ENOMEM), in the kernel and the emulator', () => {
+    // r0 = (data_end - data) << 17 | bpf_xdp_get_buff_len(): the linear part and the whole frame.
+    const text = 'r6 = r1\ncall bpf_xdp_get_buff_len#188\nr2 = *(u32 *)(r6 + 4)\nr3 = *(u32 *)(r6 + 0)\nr2 -= r3\nr2 <<= 17\nr0 |= r2\nexit';
+    const spec = BpfObjectSpec.fromInstructions(assemble(text).bytes, { type: 'xdp', name: 'p', progFlags: BPF_F_XDP_HAS_FRAGS });
     using coll = spec.load();
-    expect(coll.program('p').testRun(Buffer.alloc(3521)).retval).toBe(3520);
-    expect(spec.emulate().program('p').testRun(Buffer.alloc(3520)).retval).toBe(3520);
-    expect(() => spec.emulate().program('p').testRun(Buffer.alloc(3521))).toThrow(
-      /a 3521-byte frame: the kernel keeps 3520 bytes in the XDP buffer and the rest in fragments .*give at most 3520 bytes$/,
-    );
+    const em = spec.emulate().program('p');
+    const run = (f: (b: Buffer) => { retval: number; dataOut: Uint8Array }, n: number) => {
+      const frame = Buffer.from(Array.from({ length: n }, (_, i) => (i * 7) & 0xff));
+      try {
+        const r = f(frame);
+        expect(Buffer.from(r.dataOut).equals(frame), `${n} bytes come back whole`).toBe(true);
+        return `${r.retval >>> 17} + ${(r.retval & 0x1ffff) - (r.retval >>> 17)}`;
+      } catch (e) {
+        return e instanceof BpfSyscallError ? e.errnoName : (/refuses it: (E\w+)\)$/.exec((e as Error).message)?.[1] ?? (e as Error).message);
+      }
+    };
+    const sizes = [3520, 3521, 7616, 7617, 3520 + 17 * 4096, 3520 + 17 * 4096 + 1];
+    const kernel = sizes.map((n) => run((b) => coll.program('p').testRun(b), n));
+    expect(kernel).toEqual(['3520 + 0', '3520 + 1', '3520 + 4096', '3520 + 4097', '3520 + 69632', 'ENOMEM']);
+    expect(sizes.map((n) => run((b) => em.testRun(b), n))).toEqual(kernel);
   });
 
   it.each([

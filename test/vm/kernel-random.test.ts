@@ -47,7 +47,7 @@ import {
 import { helperId } from '../../src/asm/helpers.js';
 import { progLoad } from '../../src/sys/prog-attr.js';
 import { Fd } from '../../src/sys/fd.js';
-import { BPF_MAP_TYPE, BPF_PROG_TYPE } from '../../src/uapi/bpf.js';
+import { BPF_F_XDP_HAS_FRAGS, BPF_MAP_TYPE, BPF_PROG_TYPE } from '../../src/uapi/bpf.js';
 import { objectFromInstructions } from '../../src/object/from-instructions.js';
 import { cases, REPLAYING, type Rng, runCases, seedLine, summary } from '../helpers/fuzz.js';
 import { describeRoot } from '../helpers/root.js';
@@ -90,11 +90,13 @@ function disagreement(
   type: 'xdp' | 'sched_cls' | 'socket_filter' | 'syscall' = 'xdp',
   /** Shown each of the kernel's outcomes. */
   seen?: (kernel: Outcome) => void,
+  /** BPF_F_* program flags (BPF_F_XDP_HAS_FRAGS). */
+  flags = 0,
 ): { input: Buffer; kernel: Outcome; emulator: Outcome; tier: string } | undefined {
-  const spec = BpfObjectSpec.fromInstructions(encode(insns), { type, name: NAME });
+  const spec = BpfObjectSpec.fromInstructions(encode(insns), { type, name: NAME, ...(flags ? { progFlags: flags } : {}) });
   using coll = spec.load();
   const prog = coll.program(NAME);
-  const emulated = mutate === same ? spec : BpfObjectSpec.fromInstructions(encode(mutate(insns)), { type, name: NAME });
+  const emulated = mutate === same ? spec : BpfObjectSpec.fromInstructions(encode(mutate(insns)), { type, name: NAME, ...(flags ? { progFlags: flags } : {}) });
   const tiers = (['compile', 'interpret'] as const).map((tier) => [tier, emulated.emulate({ tier }).program(NAME)] as const);
   // A syscall program's input and output are its context, which the kernel writes back.
   const syscall = type === 'syscall';
@@ -417,8 +419,10 @@ describeRoot('the emulator computes what the kernel computes, on random programs
       cases(200),
       strict((rng, note) => {
         const insns = randomHelperProgram(rng, 2 + rng.int(6), (name) => helperId(name.replace(/^bpf_/, '')) ?? 0, kind);
-        const packets = Array.from({ length: 3 }, () => randomHelperPacket(rng));
-        note(`program:\n${listing(insns)}`);
+        const packets = Array.from({ length: 3 }, () => randomHelperPacket(rng, kind));
+        // Half the XDP programs say they take multi-buffer frames (xdp.frags); a test run gives them to either.
+        const flags = kind === 'xdp' && rng.chance(0.5) ? BPF_F_XDP_HAS_FRAGS : 0;
+        note(`program${flags ? ' (BPF_F_XDP_HAS_FRAGS)' : ''}:\n${listing(insns)}`);
         const calls = resultCalls(insns).map((i) => insnText(i).replace(/^call (.*)#\d+$/, '$1'));
         const seen = (k: Outcome) => {
           // Only a run that wrote its results out (it returns 2 then) says what each call returned;
@@ -431,7 +435,7 @@ describeRoot('the emulator computes what the kernel computes, on random programs
             m.set(key, (m.get(key) ?? 0) + 1);
           });
         };
-        const d = disagreement(insns, packets, same, kind === 'xdp' ? 'xdp' : 'sched_cls', seen);
+        const d = disagreement(insns, packets, same, kind === 'xdp' ? 'xdp' : 'sched_cls', seen, flags);
         for (const i of resultCalls(insns)) called.set(insnText(i), (called.get(insnText(i)) ?? 0) + 1);
         compared += packets.length;
         if (!d) return;
