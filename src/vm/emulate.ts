@@ -15,6 +15,7 @@ import { ETH_HLEN, MAX_SKB_FRAGS, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
+import { BPRINTF_VARARGS_MAX, type PrintfMemory, bprintf, formatBytes } from './printf.js';
 import { ENOMEM, ENOTSUPP, ETH_P_8021Q, SKB_MAX_ALLOC, adjustRoom, changeProto, csumLevel, ecnSetCe, isVlanProto, loadBytesRelative, vlanPop } from './skb.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
 
@@ -450,6 +451,16 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     return v!;
   };
   const neg = (errno: number) => BigInt.asUintN(64, BigInt(errno));
+  // bpf_trace_printk / bpf_trace_vprintk: the line (at most 1,023 characters, a closing newline dropped) and its whole length.
+  const printk = (ctx: HelperContext, fmt: bigint, size: bigint, args: bigint[]): bigint => {
+    const f = formatBytes(bytes(ctx, fmt, Number(BigInt.asUintN(32, size)), 'format'));
+    const text = typeof f === 'number' ? f : bprintf(f, args, printfMemory(ctx));
+    if (typeof text === 'number') return neg(text);
+    const line = text.slice(0, 1023).replace(/\n$/, '');
+    st().printk.push(line);
+    coll.printk.push(line);
+    return BigInt(text.length);
+  };
   // bpf_xdp_load_bytes / bpf_xdp_store_bytes: offset and len are u32; either
   // beyond 0xffff is -EFAULT, a range past the frame's end (its fragments
   // included) -EINVAL, as the kernel's bpf_xdp_pointer; else the bytes are
@@ -527,15 +538,31 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     ['bpf_ktime_get_tai_ns', () => coll.now()],
     ['bpf_get_prandom_u32', () => BigInt(coll.prandom())],
     ['bpf_get_smp_processor_id', () => BigInt(st().cpu)],
+    ['bpf_trace_printk', (ctx, fmt, size, a1, a2, a3) => printk(ctx, fmt, size, [a1, a2, a3])],
     [
-      'bpf_trace_printk',
-      (ctx, fmt, size, a1, a2, a3) => {
-        const raw = bytes(ctx, fmt, Number(size), 'format');
-        const text = Buffer.from(raw).toString('latin1').replace(/\0.*$/s, '');
-        const line = formatPrintk(text, [a1, a2, a3]).replace(/\n$/, '');
-        st().printk.push(line);
-        coll.printk.push(line);
-        return BigInt(line.length + 1);
+      'bpf_trace_vprintk',
+      (ctx, fmt, size, data, dataLen) => {
+        const args = printfArgs(ctx, data, dataLen);
+        return typeof args === 'number' ? neg(args) : printk(ctx, fmt, size, args);
+      },
+    ],
+    [
+      'bpf_snprintf',
+      // The format is a constant string (the verifier checked it); the output is cut to str_size with a NUL,
+      // and the result is the whole length and the NUL.
+      (ctx, str, size, fmt, data, dataLen) => {
+        const args = printfArgs(ctx, data, dataLen);
+        if (typeof args === 'number') return neg(args);
+        const text = bprintf(formatString(ctx, fmt), args, printfMemory(ctx));
+        if (typeof text === 'number') return neg(text);
+        const n = Number(BigInt.asUintN(32, size));
+        if (n > 0) {
+          const dst = bytes(ctx, str, n, 'str', true);
+          const k = Math.min(text.length, n - 1);
+          dst.set(Buffer.from(text.slice(0, k), 'latin1'));
+          dst[k] = 0;
+        }
+        return BigInt(text.length + 1);
       },
     ],
     [
@@ -1043,18 +1070,38 @@ function csumReplace(pkt: Packet, offset: bigint, from: bigint, to: bigint, flag
   return 0;
 }
 
-/** bpf_trace_printk's format: %d %i %u %x %ld %lld %lu %llu %lx %llx %p %s(not supported) %%. */
-function formatPrintk(fmt: string, args: bigint[]): string {
-  let n = 0;
-  return fmt.replace(/%(l{0,2})([diuxp%])/g, (_m, l: string, c: string) => {
-    if (c === '%') return '%';
-    const a = args[n++] ?? 0n;
-    const bits = l.length ? 64 : 32;
-    if (c === 'd' || c === 'i') return BigInt.asIntN(bits, a).toString();
-    if (c === 'u') return BigInt.asUintN(bits, a).toString();
-    if (c === 'p') return `0x${BigInt.asUintN(64, a).toString(16)}`;
-    return BigInt.asUintN(bits, a).toString(16);
-  });
+/** The varargs of bpf_trace_vprintk and bpf_snprintf: u64s, `len` a multiple of 8 up to 12 of them (else -EINVAL). */
+function printfArgs(ctx: HelperContext, data: bigint, len: bigint): bigint[] | number {
+  const n = Number(BigInt.asUintN(32, len));
+  if (n % 8 || n > BPRINTF_VARARGS_MAX * 8 || (n && data === 0n)) return -EINVAL;
+  if (n === 0) return [];
+  const v = ctx.memory.view(data, n);
+  if (!v) ctx.fault(`printf arguments: ${n} bytes at ${ctx.memory.describe(data)} are not all in one region`);
+  const dv = new DataView(v!.buffer, v!.byteOffset, n);
+  return Array.from({ length: n / 8 }, (_, i) => dv.getBigUint64(8 * i, true));
+}
+
+/** A constant format string (bpf_snprintf's, NUL-terminated as the verifier made sure). */
+function formatString(ctx: HelperContext, addr: bigint): Uint8Array {
+  const f = ctx.memory.find(addr);
+  const bytes = f?.region.bytes.subarray(f.offset);
+  const end = bytes?.indexOf(0) ?? -1;
+  if (!bytes || end < 0) ctx.fault(`the format at ${ctx.memory.describe(addr)} is no NUL-terminated string`);
+  return bytes!.subarray(0, end);
+}
+
+/** What %s, %pks and %pI4/6 read: the program's memory; an address it cannot read gives undefined. */
+function printfMemory(ctx: HelperContext): PrintfMemory {
+  return {
+    bytes: (addr, len) => ctx.memory.view(addr, len)?.slice(),
+    string: (addr, max) => {
+      const f = ctx.memory.find(addr);
+      if (!f) return undefined;
+      const b = f.region.bytes.subarray(f.offset, f.offset + max);
+      const end = b.indexOf(0);
+      return Buffer.from(end < 0 ? b : b.subarray(0, end)).toString('latin1');
+    },
+  };
 }
 
 /** Emulate an object's programs and maps (what BpfObjectSpec.emulate does). */
