@@ -44,4 +44,15 @@ int snprintf_run(struct printf_args *a)
 	return 0;
 }
 
+// bpf_strncmp of the context's text (copied to .bss) against `fmt`: whole
+// (64 bytes) into ret, the first 3 bytes into ptrs.
+SEC("syscall")
+int strncmp_run(struct printf_args *a)
+{
+	__builtin_memcpy(text, a->text, 64);
+	a->ret = bpf_strncmp(text, 64, (const char *)fmt);
+	a->ptrs = bpf_strncmp(text, 3, (const char *)fmt);
+	return 0;
+}
+
 char _license[] SEC("license") = "GPL";

@@ -653,6 +653,12 @@ export class SkBuff {
     this.#dv.setUint32(68, h >>> 0, true);
   }
 
+  /** skb->tstamp and its clock (__sk_buff's tstamp_type: BPF_SKB_CLOCK_REALTIME 0, MONOTONIC 1, TAI 2): bpf_skb_set_tstamp sets both. */
+  setTstamp(tstamp: bigint, type: number): void {
+    this.#dv.setBigUint64(152, tstamp, true);
+    this.#dv.setUint8(180, type);
+  }
+
   /** skb_shinfo(skb)->gso_size: non-zero is a GSO packet (a test run takes it from the context). */
   get gsoSize(): number {
     return this.#dv.getUint32(176, true);

@@ -16,7 +16,7 @@ import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } 
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 import { BPRINTF_VARARGS_MAX, type PrintfMemory, bprintf, formatBytes } from './printf.js';
-import { ENOMEM, ENOTSUPP, ETH_P_8021Q, SKB_MAX_ALLOC, adjustRoom, changeProto, csumLevel, ecnSetCe, isVlanProto, loadBytesRelative, vlanPop } from './skb.js';
+import { ENOMEM, ENOTSUPP, ETH_P_8021Q, SKB_MAX_ALLOC, adjustRoom, changeProto, csumLevel, ecnSetCe, isVlanProto, loadBytesRelative, setTstamp, vlanPop } from './skb.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
 
 export interface EmulateOptions {
@@ -845,6 +845,24 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
         neg(loadBytesRelative(st().pkt, Number(BigInt.asUintN(32, offset)), bytes(ctx, to, Number(BigInt.asUintN(32, len)), 'to', true), Number(BigInt.asUintN(32, start)))),
     ],
     [
+      'bpf_strncmp',
+      // strncmp(s1, s2, s1_sz): -1, 0 or 1 at the first byte that differs, 0 past a NUL both have; s2 is a constant string.
+      (ctx, s1, size, s2) => {
+        const a = bytes(ctx, s1, Number(BigInt.asUintN(32, size)), 's1');
+        const b = formatString(ctx, s2);
+        for (let i = 0; i < a.length; i++) {
+          const c1 = a[i]!;
+          const c2 = i < b.length ? b[i]! : 0;
+          if (c1 !== c2) return neg(c1 < c2 ? -1 : 1);
+          if (c1 === 0) break;
+        }
+        return 0n;
+      },
+    ],
+    ['bpf_skb_set_tstamp', (_ctx, _skb, tstamp, type) => neg(setTstamp(st().skb!, BigInt.asUintN(64, tstamp), Number(BigInt.asUintN(32, type))))],
+    // The emulated host has one NUMA node.
+    ['bpf_get_numa_node_id', () => 0n],
+    [
       'bpf_set_hash',
       (_ctx, _skb, hash) => {
         st().skb!.hash = Number(BigInt.asUintN(32, hash));
@@ -1081,7 +1099,7 @@ function printfArgs(ctx: HelperContext, data: bigint, len: bigint): bigint[] | n
   return Array.from({ length: n / 8 }, (_, i) => dv.getBigUint64(8 * i, true));
 }
 
-/** A constant format string (bpf_snprintf's, NUL-terminated as the verifier made sure). */
+/** A constant string (bpf_snprintf's format, bpf_strncmp's s2: NUL-terminated, as the verifier made sure). */
 function formatString(ctx: HelperContext, addr: bigint): Uint8Array {
   const f = ctx.memory.find(addr);
   const bytes = f?.region.bytes.subarray(f.offset);

@@ -219,6 +219,20 @@ export function ecnSetCe(pkt: Packet, skb: SkBuff): number {
   return 0;
 }
 
+const EOPNOTSUPP = 95;
+
+/**
+ * bpf_skb_set_tstamp: on IPv4 and IPv6 socket buffers only (-EOPNOTSUPP),
+ * BPF_SKB_CLOCK_REALTIME (0) with any time, MONOTONIC (1) and TAI (2) with
+ * a non-zero one; any other clock -EINVAL.
+ */
+export function setTstamp(skb: SkBuff, tstamp: bigint, type: number): number {
+  if (skb.protocol !== ETH_P_IP && skb.protocol !== ETH_P_IPV6) return -EOPNOTSUPP;
+  if (type > 2 || (type !== 0 && tstamp === 0n)) return -EINVAL;
+  skb.setTstamp(tstamp, type);
+  return 0;
+}
+
 /** BPF_HDR_START_MAC, BPF_HDR_START_NET */
 const HDR_START_MAC = 0;
 const HDR_START_NET = 1;

@@ -152,6 +152,34 @@ describe('bpf_snprintf in the emulator', () => {
   });
 });
 
+describeRoot('bpf_strncmp: the kernel and the emulator compare alike', () => {
+  it('random strings against random constant strings, whole and on the first 3 bytes', () => {
+    const r = runCases(FILE, 'strncmp', cases(40), (rng, note) => {
+      const base = Buffer.from(rng.bytes(12).map((b) => 0x61 + (b % 4)));
+      const text = Buffer.alloc(64);
+      base.copy(text);
+      if (rng.chance(0.3)) text[rng.int(12)] = rng.pick([0, 0x80, 0xff, 0x60]);
+      const s2 = Buffer.from(base.subarray(0, rng.int(14)));
+      if (s2.length && rng.chance(0.4)) s2[rng.int(s2.length)] = 0x61 + rng.int(5);
+      const fmt = s2.toString('latin1').replace(/\0.*$/s, '');
+      note(`text ${text.subarray(0, 13).toString('hex')}, s2 ${JSON.stringify(fmt)}`);
+      const c: Case = { fmt, args: Array<bigint>(12).fill(0n), ptrs: 0, text };
+      const both = (out: Uint8Array) => [Buffer.from(out).readInt32LE(100), Buffer.from(out).readInt32LE(96)];
+      using coll = specFor(fmt).load();
+      const k = both(coll.program('strncmp_run').testRun(new Uint8Array(0), { ctx: context(c) }).ctxOut!);
+      const e = both(
+        specFor(fmt)
+          .emulate()
+          .program('strncmp_run')
+          .testRun(new Uint8Array(0), { ctx: context(c) }).ctxOut!,
+      );
+      if (k.join() !== e.join()) throw new Error(`kernel ${k.join(', ')}, emulator ${e.join(', ')}`);
+    });
+    expect(r.failures, seedLine(FILE)).toEqual([]);
+    expect([...r.codes]).toEqual([]);
+  });
+});
+
 describeRoot('bpf_snprintf: the kernel and the emulator format alike', () => {
   it('twelve 63-character strings need more than the 512 bytes arguments have: ENOSPC in both', () => {
     const text = Buffer.alloc(64, 0x61);

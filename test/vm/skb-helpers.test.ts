@@ -32,18 +32,21 @@ const PROTO_IP = 0x0008;
 const PROTO_IPV6 = 0xdd86;
 const CSUM = { query: 0, inc: 1, dec: 2, reset: 3 };
 
-/** A helper call with constant arguments after the skb, or a u32 field of __sk_buff read (by offset). */
-type Step = { call: string; args: bigint[] } | { field: number };
+/** A helper call with constant arguments after the skb, or a field of __sk_buff read (by offset and size; its low 32 bits kept). */
+type Step = { call: string; args: bigint[] } | { field: number; size?: 1 | 4 | 8 };
 const call = (name: string, ...args: (number | bigint)[]): Step => ({ call: name, args: args.map(BigInt) });
 const PROTOCOL: Step = { field: 16 };
 const HASH: Step = { field: 68 };
 const LEN: Step = { field: 0 };
+const TSTAMP: Step = { field: 152, size: 8 };
+const TSTAMP_TYPE: Step = { field: 180, size: 1 };
 
 /** Each step's result into cb[0..4]; the program returns TC_ACT_OK. */
 function program(steps: Step[]): string {
+  if (steps.length > 5) throw new Error('at most 5 steps: cb[] has 5 slots');
   const lines = ['r6 = r1'];
   steps.forEach((s, i) => {
-    if ('field' in s) lines.push(`r0 = *(u32 *)(r6 + ${s.field})`);
+    if ('field' in s) lines.push(`r0 = *(u${(s.size ?? 4) * 8} *)(r6 + ${s.field})`);
     else {
       lines.push('r1 = r6');
       s.args.forEach((a, k) => lines.push(`r${k + 2} = ${BigInt.asIntN(64, a)} ll`));
@@ -170,6 +173,19 @@ const SEQUENCES: [string, Buffer, Step[], number[], number?][] = [
     [call('bpf_skb_change_tail', 30, 0), call('bpf_skb_change_proto', PROTO_IP, 0), PROTOCOL, LEN],
     [0, E.ENOMEM, 0xdd86, 30],
   ],
+  [
+    'bpf_skb_set_tstamp: MONOTONIC with a time, then TAI without one (EINVAL) and a clock that is not one (EINVAL)',
+    IPV4,
+    [call('bpf_skb_set_tstamp', 1000, 1), TSTAMP, TSTAMP_TYPE, call('bpf_skb_set_tstamp', 0, 2), call('bpf_skb_set_tstamp', 7, 3)],
+    [0, 1000, 1, E.EINVAL, E.EINVAL],
+  ],
+  [
+    'bpf_skb_set_tstamp: REALTIME takes 0; TAI; on a frame that is not IP, EOPNOTSUPP',
+    IPV6,
+    [call('bpf_skb_set_tstamp', 0, 0), TSTAMP_TYPE, call('bpf_skb_set_tstamp', 9, 2), TSTAMP_TYPE, TSTAMP],
+    [0, 0, 0, 2, 9],
+  ],
+  ['bpf_skb_set_tstamp on ARP: EOPNOTSUPP, nothing set; one NUMA node', frame(0x0806), [call('bpf_skb_set_tstamp', 5, 1), TSTAMP, TSTAMP_TYPE, call('bpf_get_numa_node_id')], [-95, 0, 0, 0]],
   [
     'bpf_set_hash, then bpf_skb_change_proto clears the hash; bpf_set_hash_invalid clears it too',
     IPV4,
