@@ -7,6 +7,7 @@ import { newBuffer } from '../bytes.js';
 import { BpfError } from '../errors.js';
 import { bswap16 } from './arith.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
+import type { TunnelInfo } from './skb.js';
 
 /** XDP_PACKET_HEADROOM: room before the frame for bpf_xdp_adjust_head/meta. */
 export const XDP_HEADROOM = 256;
@@ -636,6 +637,8 @@ export class SkBuff {
     this.#dv.setBigUint64(184, BigInt.asUintN(64, input.hwtstamp ?? 0n), true);
   }
 
+  /** The tunnel metadata bpf_skb_set_tunnel_key attached (a test run's skb has none). */
+  tunnel: TunnelInfo | undefined;
   /** skb->encapsulation: set by bpf_skb_adjust_room with an encap flag (then -EALREADY for another, -ENOTSUPP for bpf_skb_change_tail). */
   encapsulation = false;
   /**

@@ -16,7 +16,24 @@ import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } 
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 import { BPRINTF_VARARGS_MAX, type PrintfMemory, bprintf, formatBytes } from './printf.js';
-import { ENOMEM, ENOTSUPP, ETH_P_8021Q, SKB_MAX_ALLOC, adjustRoom, changeProto, csumLevel, ecnSetCe, isVlanProto, loadBytesRelative, setTstamp, vlanPop } from './skb.js';
+import {
+  ENOMEM,
+  ENOTSUPP,
+  ETH_P_8021Q,
+  SKB_MAX_ALLOC,
+  adjustRoom,
+  changeProto,
+  csumLevel,
+  ecnSetCe,
+  isVlanProto,
+  getTunnelKey,
+  getTunnelOpt,
+  loadBytesRelative,
+  setTstamp,
+  setTunnelKey,
+  setTunnelOpt,
+  vlanPop,
+} from './skb.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
 
 export interface EmulateOptions {
@@ -859,6 +876,10 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
         return 0n;
       },
     ],
+    ['bpf_skb_set_tunnel_key', (ctx, _skb, from, size, flags) => neg(setTunnelKey(st().skb!, bytes(ctx, from, Number(BigInt.asUintN(32, size)), 'from'), BigInt.asUintN(64, flags)))],
+    ['bpf_skb_get_tunnel_key', (ctx, _skb, to, size, flags) => neg(getTunnelKey(st().skb!, bytes(ctx, to, Number(BigInt.asUintN(32, size)), 'to', true), BigInt.asUintN(64, flags)))],
+    ['bpf_skb_set_tunnel_opt', (ctx, _skb, from, size) => neg(setTunnelOpt(st().skb!, bytes(ctx, from, Number(BigInt.asUintN(32, size)), 'from')))],
+    ['bpf_skb_get_tunnel_opt', (ctx, _skb, to, size) => neg(getTunnelOpt(st().skb!, bytes(ctx, to, Number(BigInt.asUintN(32, size)), 'to', true)))],
     ['bpf_skb_set_tstamp', (_ctx, _skb, tstamp, type) => neg(setTstamp(st().skb!, BigInt.asUintN(64, tstamp), Number(BigInt.asUintN(32, type))))],
     // The emulated host has one NUMA node.
     ['bpf_get_numa_node_id', () => 0n],

@@ -7,6 +7,7 @@ export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapKey, type Map
 // Types the API above takes or returns (test/api/exports.test.ts).
 export type { RunState } from './emulate.js';
 export type { Packet, SkBuff, SkBuffInput, XdpMdInput } from './context.js';
+export type { TunnelInfo } from './skb.js';
 export type { RegionHooks } from './memory.js';
 export type { UpdateFlag as EmulatedUpdateFlag, UpdateFlags as EmulatedUpdateFlags } from './maps.js';
 export type { RegFile, RegNo, RegNoArray } from './vm.js';

@@ -233,6 +233,135 @@ export function setTstamp(skb: SkBuff, tstamp: bigint, type: number): number {
   return 0;
 }
 
+// ---------------------------------------------------------------- tunnel metadata
+
+/**
+ * What bpf_skb_set_tunnel_key attaches to the socket buffer (the kernel's
+ * per-CPU metadata dst) and bpf_skb_get_tunnel_key/_opt read back: a test
+ * run's skb has none until the program sets it.
+ */
+export interface TunnelInfo {
+  ipv6: boolean;
+  /** tun_id: the program's u32. */
+  id: number;
+  /** key.u.ip*.src and .dst: 16 bytes, an IPv4 address (network order) in the first 4. */
+  src: Uint8Array;
+  dst: Uint8Array;
+  tos: number;
+  ttl: number;
+  /** The IPv6 flow label (20 bits). */
+  label: number;
+  /** IP_TUNNEL_*_BIT flags. */
+  flags: number;
+  options: Uint8Array;
+}
+
+const EPROTO = 71;
+const ENOENT = 2;
+/** sizeof(struct bpf_tunnel_key), and the older layouts the helpers take (up to local_ipv6, tunnel_label, tunnel_ext, remote_ipv4). */
+const TUNNEL_KEY_SIZE = 44;
+const TUNNEL_KEY_COMPAT = [28, 24, 22, 8];
+// BPF_F_TUNINFO_IPV6, BPF_F_ZERO_CSUM_TX, BPF_F_DONT_FRAGMENT, BPF_F_SEQ_NUMBER, BPF_F_NO_TUNNEL_KEY / BPF_F_TUNINFO_FLAGS.
+const TUNINFO_IPV6 = 1n;
+const ZERO_CSUM_TX = 2n;
+const DONT_FRAGMENT = 4n;
+const SEQ_NUMBER = 8n;
+const NO_TUNNEL_KEY = 16n;
+const TUNINFO_FLAGS = 16n;
+// IP_TUNNEL_*_BIT
+const TUN_CSUM = 1 << 0;
+const TUN_KEY = 1 << 2;
+const TUN_SEQ = 1 << 3;
+const TUN_DONT_FRAGMENT = 1 << 8;
+const TUN_NOCACHE = 1 << 13;
+/** ip_tunnel_set_options_present: GENEVE, VXLAN, ERSPAN, GTP and PFCP options. */
+const TUN_OPTIONS = (1 << 11) | (1 << 12) | (1 << 14) | (1 << 15) | (1 << 17);
+/** IP_TUNNEL_OPTS_MAX: options_len is a u8. */
+const TUNNEL_OPTS_MAX = 255;
+
+/** bpf_skb_set_tunnel_key: `from` is the program's struct bpf_tunnel_key (`size` bytes of it). */
+export function setTunnelKey(skb: SkBuff, from: Uint8Array, flags: bigint): number {
+  if (flags & ~(TUNINFO_IPV6 | ZERO_CSUM_TX | DONT_FRAGMENT | SEQ_NUMBER | NO_TUNNEL_KEY)) return -EINVAL;
+  if (from.length !== TUNNEL_KEY_SIZE && !TUNNEL_KEY_COMPAT.includes(from.length)) return -EINVAL;
+  const key = new Uint8Array(TUNNEL_KEY_SIZE);
+  key.set(from);
+  const dv = new DataView(key.buffer);
+  const ipv6 = (flags & TUNINFO_IPV6) !== 0n;
+  if ((!ipv6 && dv.getUint32(24, true)) || dv.getUint16(22, true)) return -EINVAL;
+  const info: TunnelInfo = {
+    ipv6,
+    id: dv.getUint32(0, true),
+    src: new Uint8Array(16),
+    dst: new Uint8Array(16),
+    tos: key[20]!,
+    ttl: key[21]!,
+    label: ipv6 ? dv.getUint32(24, true) & 0xfffff : 0,
+    flags: TUN_NOCACHE | (flags & DONT_FRAGMENT ? TUN_DONT_FRAGMENT : 0) | (flags & ZERO_CSUM_TX ? 0 : TUN_CSUM) | (flags & SEQ_NUMBER ? TUN_SEQ : 0) | (flags & NO_TUNNEL_KEY ? 0 : TUN_KEY),
+    options: new Uint8Array(0),
+  };
+  // The remote address goes to dst, the local one to src (the kernel's transmit side).
+  if (ipv6) {
+    info.dst.set(key.subarray(4, 20));
+    info.src.set(key.subarray(28, 44));
+  } else {
+    new DataView(info.dst.buffer).setUint32(0, dv.getUint32(4, true));
+    new DataView(info.src.buffer).setUint32(0, dv.getUint32(28, true));
+  }
+  skb.tunnel = info;
+  return 0;
+}
+
+/**
+ * bpf_skb_get_tunnel_key: the key as the kernel reads its metadata back —
+ * src as the remote address, dst as the local one — into `to` (zeroed on
+ * every error: no tunnel or an unknown flag -EINVAL, the other IP version
+ * -EPROTO, a size that is no layout -EINVAL).
+ */
+export function getTunnelKey(skb: SkBuff, to: Uint8Array, flags: bigint): number {
+  const info = skb.tunnel;
+  const fail = (errno: number) => (to.fill(0), -errno);
+  if (!info || flags & ~(TUNINFO_IPV6 | TUNINFO_FLAGS)) return fail(EINVAL);
+  if (info.ipv6 !== ((flags & TUNINFO_IPV6) !== 0n)) return fail(EPROTO);
+  if (to.length !== TUNNEL_KEY_SIZE && (!TUNNEL_KEY_COMPAT.includes(to.length) || (to.length === 8 && info.ipv6))) return fail(EINVAL);
+  const key = new Uint8Array(TUNNEL_KEY_SIZE);
+  const dv = new DataView(key.buffer);
+  dv.setUint32(0, info.id, true);
+  key[20] = info.tos;
+  key[21] = info.ttl;
+  // tunnel_flags is __be16: the low 16 flag bits as stored.
+  if (flags & TUNINFO_FLAGS) dv.setUint16(22, info.flags & 0xffff, false);
+  if (info.ipv6) {
+    key.set(info.src, 4);
+    key.set(info.dst, 28);
+    dv.setUint32(24, info.label, true);
+  } else {
+    dv.setUint32(4, new DataView(info.src.buffer).getUint32(0), true);
+    dv.setUint32(28, new DataView(info.dst.buffer).getUint32(0), true);
+  }
+  to.set(key.subarray(0, to.length));
+  return 0;
+}
+
+/** bpf_skb_set_tunnel_opt: only after bpf_skb_set_tunnel_key in this run, a multiple of 4 bytes (-EINVAL), at most 255 (-ENOMEM). */
+export function setTunnelOpt(skb: SkBuff, from: Uint8Array): number {
+  const info = skb.tunnel;
+  if (!info || from.length & 3) return -EINVAL;
+  if (from.length > TUNNEL_OPTS_MAX) return -ENOMEM;
+  info.options = from.slice();
+  if (from.length) info.flags |= TUN_OPTIONS;
+  return 0;
+}
+
+/** bpf_skb_get_tunnel_opt: the options and their length; none (-ENOENT) or more than `to` holds (-ENOMEM) zero `to`. */
+export function getTunnelOpt(skb: SkBuff, to: Uint8Array): number {
+  const info = skb.tunnel;
+  if (!info || !(info.flags & TUN_OPTIONS)) return (to.fill(0), -ENOENT);
+  if (to.length < info.options.length) return (to.fill(0), -ENOMEM);
+  to.fill(0);
+  to.set(info.options);
+  return info.options.length;
+}
+
 /** BPF_HDR_START_MAC, BPF_HDR_START_NET */
 const HDR_START_MAC = 0;
 const HDR_START_NET = 1;

@@ -32,8 +32,12 @@ const PROTO_IP = 0x0008;
 const PROTO_IPV6 = 0xdd86;
 const CSUM = { query: 0, inc: 1, dec: 2, reset: 3 };
 
-/** A helper call with constant arguments after the skb, or a field of __sk_buff read (by offset and size; its low 32 bits kept). */
-type Step = { call: string; args: bigint[] } | { field: number; size?: 1 | 4 | 8 };
+/**
+ * A helper call with constant arguments after the skb, a field of __sk_buff
+ * read (by offset and size; its low 32 bits kept), or instructions of its own
+ * that leave a result in r0.
+ */
+type Step = { call: string; args: bigint[] } | { field: number; size?: 1 | 4 | 8 } | { raw: string[] };
 const call = (name: string, ...args: (number | bigint)[]): Step => ({ call: name, args: args.map(BigInt) });
 const PROTOCOL: Step = { field: 16 };
 const HASH: Step = { field: 68 };
@@ -41,12 +45,51 @@ const LEN: Step = { field: 0 };
 const TSTAMP: Step = { field: 152, size: 8 };
 const TSTAMP_TYPE: Step = { field: 180, size: 1 };
 
-/** Each step's result into cb[0..4]; the program returns TC_ACT_OK. */
+// The tunnel steps' buffers on the stack: what a set call reads, what a get call writes.
+const IN_AT = -48;
+const OUT_AT = -96;
+const callOf = (name: string) => `call ${name}#${helperId(name.replace(/^bpf_/, ''))}`;
+/** Stores of `b` (padded to 4 bytes) at r10 + at. */
+const stackBytes = (b: Buffer, at: number) => {
+  const p = Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
+  return Array.from({ length: p.length / 4 }, (_, k) => `*(u32 *)(r10 - ${-(at + 4 * k)}) = ${p.readInt32LE(4 * k)}`);
+};
+
+/** struct bpf_tunnel_key (44 bytes): tunnel_id, remote_ipv4/6, tos, ttl, tunnel_ext, tunnel_label, local_ipv4/6. */
+function tunnelKey(k: { id: number; remote: number | string; local: number | string; tos?: number; ttl?: number; ext?: number; label?: number }): Buffer {
+  const b = Buffer.alloc(44);
+  b.writeUInt32LE(k.id, 0);
+  const addr = (a: number | string, at: number) => (typeof a === 'number' ? b.writeUInt32LE(a, at) : Buffer.from(a, 'hex').copy(b, at));
+  addr(k.remote, 4);
+  b[20] = k.tos ?? 0;
+  b[21] = k.ttl ?? 0;
+  b.writeUInt16LE(k.ext ?? 0, 22);
+  b.writeUInt32LE(k.label ?? 0, 24);
+  addr(k.local, 28);
+  return b;
+}
+const setKey = (key: Buffer, size: number, flags: number): Step => ({
+  raw: [...stackBytes(key.subarray(0, Math.max(size, 4)), IN_AT), 'r1 = r6', 'r2 = r10', `r2 += ${IN_AT}`, `r3 = ${size}`, `r4 = ${flags}`, callOf('bpf_skb_set_tunnel_key')],
+});
+const getKey = (size: number, flags: number): Step => ({ raw: ['r1 = r6', 'r2 = r10', `r2 += ${OUT_AT}`, `r3 = ${size}`, `r4 = ${flags}`, callOf('bpf_skb_get_tunnel_key')] });
+const setOpt = (opts: Buffer): Step => ({ raw: [...stackBytes(opts, IN_AT), 'r1 = r6', 'r2 = r10', `r2 += ${IN_AT}`, `r3 = ${opts.length}`, callOf('bpf_skb_set_tunnel_opt')] });
+const getOpt = (size: number): Step => ({ raw: ['r1 = r6', 'r2 = r10', `r2 += ${OUT_AT}`, `r3 = ${size}`, callOf('bpf_skb_get_tunnel_opt')] });
+const TUN = { ipv6: 1, zeroCsum: 2, dontFragment: 4, seq: 8, noKey: 16, flags: 16 };
+
+/**
+ * Each step's result into cb[0..4]; the program returns TC_ACT_OK. With
+ * steps of its own it first zeroes 96 bytes of stack and at the end writes
+ * the 48 a get call writes to over the frame's first bytes, so the frame out
+ * shows them.
+ */
 function program(steps: Step[]): string {
   if (steps.length > 5) throw new Error('at most 5 steps: cb[] has 5 slots');
+  const raw = steps.some((s) => 'raw' in s);
   const lines = ['r6 = r1'];
+  if (raw) for (let at = -8; at >= OUT_AT; at -= 8) lines.push(`*(u64 *)(r10 - ${-at}) = 0`);
   steps.forEach((s, i) => {
     if ('field' in s) lines.push(`r0 = *(u${(s.size ?? 4) * 8} *)(r6 + ${s.field})`);
+    else if ('raw' in s) lines.push(...s.raw);
     else {
       lines.push('r1 = r6');
       s.args.forEach((a, k) => lines.push(`r${k + 2} = ${BigInt.asIntN(64, a)} ll`));
@@ -54,6 +97,7 @@ function program(steps: Step[]): string {
     }
     lines.push(`*(u32 *)(r6 + ${48 + 4 * i}) = r0`);
   });
+  if (raw) lines.push('r1 = r6', 'r2 = 0', 'r3 = r10', `r3 += ${OUT_AT}`, 'r4 = 48', 'r5 = 0', callOf('bpf_skb_store_bytes'));
   lines.push('r0 = 0', 'exit');
   return lines.join('\n');
 }
@@ -71,7 +115,9 @@ interface Run {
 }
 const results = (ctxOut: Buffer, n: number) => Array.from({ length: n }, (_, i) => ctxOut.readInt32LE(48 + 4 * i));
 
-const E = { EFAULT: -14, EINVAL: -22, ENOMEM: -12, EACCES: -13, EALREADY: -114, ENOTSUPP: -524 };
+const E = { ENOENT: -2, EFAULT: -14, EINVAL: -22, ENOMEM: -12, EACCES: -13, EPROTO: -71, EALREADY: -114, ENOTSUPP: -524 };
+const V4_KEY = tunnelKey({ id: 0x12345678, remote: 0x0a000001, local: 0x0a000002, tos: 3, ttl: 64 });
+const V6_KEY = tunnelKey({ id: 7, remote: '20010db8000000000000000000000001', local: 'fe800000000000000000000000000002', tos: 0x10, ttl: 9, label: 0xfff12345 });
 
 /** [what, frame, steps, the results the kernel gives, gso_size] */
 const SEQUENCES: [string, Buffer, Step[], number[], number?][] = [
@@ -186,6 +232,37 @@ const SEQUENCES: [string, Buffer, Step[], number[], number?][] = [
     [0, 0, 0, 2, 9],
   ],
   ['bpf_skb_set_tstamp on ARP: EOPNOTSUPP, nothing set; one NUMA node', frame(0x0806), [call('bpf_skb_set_tstamp', 5, 1), TSTAMP, TSTAMP_TYPE, call('bpf_get_numa_node_id')], [-95, 0, 0, 0]],
+  [
+    'tunnel key (IPv4): set, then read back with the remote and local addresses swapped as the kernel stores them; the other IP version EPROTO, a size that is no layout EINVAL, no options ENOENT',
+    IPV4,
+    [setKey(V4_KEY, 44, 0), getKey(44, TUN.ipv6), getKey(40, 0), getOpt(8), getKey(44, 0)],
+    [0, E.EPROTO, E.EINVAL, E.ENOENT, 0],
+  ],
+  [
+    'tunnel key (IPv6) with its label cut to 20 bits and the flags read back (BPF_F_TUNINFO_FLAGS); options: too small a buffer ENOMEM, else their length',
+    IPV6,
+    [setKey(V6_KEY, 44, TUN.ipv6 | TUN.dontFragment | TUN.seq), setOpt(Buffer.from('0102030405060708', 'hex')), getOpt(4), getOpt(16), getKey(44, TUN.ipv6 | TUN.flags)],
+    [0, 0, E.ENOMEM, 8, 0],
+  ],
+  [
+    'what bpf_skb_set_tunnel_key and _opt refuse: options before a key, a size that is no layout, an IPv4 key with a label, tunnel_ext, an unknown flag',
+    IPV4,
+    [
+      setOpt(Buffer.alloc(8, 1)),
+      setKey(V4_KEY, 40, 0),
+      setKey(tunnelKey({ id: 1, remote: 1, local: 2, label: 5 }), 44, 0),
+      setKey(tunnelKey({ id: 1, remote: 1, local: 2, ext: 1 }), 44, 0),
+      setKey(V4_KEY, 44, 32),
+    ],
+    [E.EINVAL, E.EINVAL, E.EINVAL, E.EINVAL, E.EINVAL],
+  ],
+  [
+    'the older struct layouts: a key of 8 bytes (id and IPv4 address) set and read, read as 24; options of 6 bytes EINVAL; flags without the key, checksum off',
+    IPV4,
+    [setKey(V4_KEY, 8, TUN.zeroCsum | TUN.noKey), getKey(8, 0), setOpt(Buffer.alloc(6, 1)), getKey(24, TUN.flags), getKey(22, 0)],
+    [0, 0, E.EINVAL, 0, 0],
+  ],
+  ['an IPv6 key read with the 8-byte IPv4 layout: EINVAL, the buffer zeroed', IPV6, [setKey(V6_KEY, 44, TUN.ipv6), getKey(44, TUN.ipv6), getKey(8, TUN.ipv6)], [0, 0, E.EINVAL]],
   [
     'bpf_set_hash, then bpf_skb_change_proto clears the hash; bpf_set_hash_invalid clears it too',
     IPV4,
