@@ -70,4 +70,23 @@ int walk(struct xdp_md *ctx)
 	return (__u32)(a.sum * 7 + p.sum * 5 + h.sum * 3 + a.visits + (n << 4) + (np << 8) + (nh << 12) + (p.visits << 16) + (h.visits << 20) + (bad << 24));
 }
 
+// bpf_map_lookup_percpu_elem: pcpu[1] on CPUs 0-3 (NULL for one the host
+// lacks: + 1000) folded, and + 5 when a key past max_entries is NULL.
+SEC("xdp")
+int percpu_read(struct xdp_md *ctx)
+{
+	__u32 key = 1;
+	__u64 sum = 0;
+
+	for (__u32 cpu = 0; cpu < 4; cpu++) {
+		__u64 *v = bpf_map_lookup_percpu_elem(&pcpu, &key, cpu);
+
+		sum = v ? sum * 7 + *v : sum + 1000;
+	}
+	key = 9;
+	if (!bpf_map_lookup_percpu_elem(&pcpu, &key, 0))
+		sum += 5;
+	return (__u32)sum;
+}
+
 char _license[] SEC("license") = "GPL";

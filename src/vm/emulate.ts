@@ -514,6 +514,15 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
       },
     ],
     [
+      'bpf_map_lookup_percpu_elem',
+      // A per-CPU map's value on that CPU; NULL for a CPU the emulated host does not have.
+      (ctx, map, key, cpu) => {
+        const m = mapOf(ctx, map);
+        const c = Number(BigInt.asUintN(32, cpu));
+        return c >= coll.cpus ? 0n : m.lookupAddress(bytes(ctx, key, m.keySize, 'key'), c);
+      },
+    ],
+    [
       'bpf_map_update_elem',
       (ctx, map, key, value, flags) => {
         const m = mapOf(ctx, map);

@@ -236,6 +236,24 @@ describeRoot('bpf_for_each_map_elem', () => {
   );
 });
 
+describeRoot('bpf_map_lookup_percpu_elem', () => {
+  it.each(['for_each.o', 'for_each.clang14.o'])('%s: a per-CPU value on each CPU the host has, NULL past them and past max_entries', (file) => {
+    const spec = openObject(join(FIXTURES, file));
+    using coll = spec.load({ ignorePinning: true });
+    const cpus = coll.map('pcpu').cpus;
+    const em = spec.emulate({ cpus });
+    const values = Array.from({ length: cpus }, (_, c) => u64(11 * (c + 1)));
+    coll.map('pcpu').setPerCpu(u32(1), values);
+    em.map('pcpu').set(u32(1), values);
+    const k = coll.program('percpu_read').testRun(Buffer.alloc(64)).retval;
+    // The fold the program computes, from the values set and the host's CPU count.
+    let want = 0n;
+    for (let c = 0; c < 4; c++) want = c < cpus ? want * 7n + 11n * BigInt(c + 1) : want + 1000n;
+    expect(k).toBe(Number(BigInt.asUintN(32, want + 5n)));
+    expect(em.program('percpu_read').testRun(Buffer.alloc(64)).retval).toBe(k);
+  });
+});
+
 describeRoot('redirect helpers', () => {
   // (program type, call, what the kernel returns for it), each run by both; the emulator also records the target.
   const cases: [string, string, number][] = [
