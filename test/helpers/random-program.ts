@@ -222,6 +222,11 @@ export const SKB_HELPERS = [
   'bpf_skb_load_bytes_relative',
   'bpf_set_hash',
   'bpf_set_hash_invalid',
+  'bpf_skb_set_tunnel_key',
+  'bpf_skb_get_tunnel_key',
+  'bpf_skb_set_tunnel_opt',
+  'bpf_skb_get_tunnel_opt',
+  'bpf_skb_set_tstamp',
 ] as const;
 type HelperName = (typeof XDP_HELPERS)[number] | (typeof SKB_HELPERS)[number];
 /** Where the context keeps the packet pointers: struct xdp_md, struct __sk_buff. */
@@ -311,9 +316,17 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
   // Some TC programs first raise the checksum level (CHECKSUM_UNNECESSARY), which bpf_skb_adjust_room resets.
   if (kind === 'tc' && rng.chance(0.3)) insns.push(movReg(1, 6), mov64(2, 1), { code: op.BPF_JMP | op.BPF_CALL, dst: 0, src: 0, off: 0, imm: helperId('bpf_csum_level') });
   let name: HelperName | undefined;
+  let tunnelV6 = 0;
   for (let c = 0; c < calls; c++) {
     // Now and then the same helper again: what one call leaves the next one sees (a level raised then queried, room made then taken).
-    name = name !== undefined && rng.chance(0.25) ? name : rng.pick(helpers);
+    // And the tunnel helpers mostly after the one that attaches what they read.
+    const after =
+      name === 'bpf_skb_set_tunnel_key'
+        ? (['bpf_skb_get_tunnel_key', 'bpf_skb_get_tunnel_key', 'bpf_skb_set_tunnel_opt'] as const)
+        : name === 'bpf_skb_set_tunnel_opt'
+          ? (['bpf_skb_get_tunnel_opt'] as const)
+          : undefined;
+    name = after && rng.chance(0.8) ? rng.pick(after) : name !== undefined && rng.chance(0.25) ? name : rng.pick(helpers);
     switch (name) {
       case 'bpf_xdp_adjust_head':
       case 'bpf_xdp_adjust_tail':
@@ -404,6 +417,32 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
       case 'bpf_set_hash':
         insns.push(movReg(1, 6), rng.chance(0.5) ? movReg(2, 8) : mov64(2, imm32(rng)));
         break;
+      case 'bpf_skb_set_tunnel_key':
+      case 'bpf_skb_get_tunnel_key': {
+        // struct bpf_tunnel_key in the stack buffer, its sizes (44 and the older 28, 24, 22, 8, and one that is
+        // none); a set key mostly with tunnel_ext (and, for IPv4, tunnel_label) zeroed, as the kernel wants them.
+        const size = rng.pick([44, 44, 44, 28, 24, 22, 8, 40]);
+        // 4-byte aligned: the verifier refuses misaligned stores to the stack.
+        const at = -STACK + 4 * rng.int(Math.floor((STACK - size) / 4) + 1);
+        const set = name === 'bpf_skb_set_tunnel_key';
+        // A get mostly asks for the IP version the last set gave (BPF_F_TUNINFO_IPV6), now and then with BPF_F_TUNINFO_FLAGS.
+        const flags = set ? rng.pick([0, 1, 2, 4, 8, 16, 0x1f, 0x20]) : rng.chance(0.9) ? tunnelV6 | rng.pick([0, 16]) : rng.pick([0, 1, 16, 17, 2]);
+        if (set) tunnelV6 = flags & 1;
+        if (set && size >= 24 && rng.chance(0.8)) insns.push({ code: op.BPF_ST | op.BPF_MEM | op.BPF_H, dst: 10, src: 0, off: at + 22, imm: 0 });
+        if (set && size >= 28 && !(flags & 1) && rng.chance(0.8)) insns.push({ code: op.BPF_ST | op.BPF_MEM | op.BPF_W, dst: 10, src: 0, off: at + 24, imm: 0 });
+        insns.push(movReg(1, 6), movReg(2, 10), add64(2, at), mov64(3, size), mov64(4, flags));
+        break;
+      }
+      case 'bpf_skb_set_tunnel_opt':
+      case 'bpf_skb_get_tunnel_opt': {
+        const size = rng.pick(name === 'bpf_skb_set_tunnel_opt' ? [4, 8, 12, 6, 40, 64] : [4, 8, 16, 64, 2]);
+        insns.push(movReg(1, 6), movReg(2, 10), add64(2, -STACK + rng.int(STACK - size + 1)), mov64(3, size));
+        break;
+      }
+      case 'bpf_skb_set_tstamp':
+        // BPF_SKB_CLOCK_REALTIME, MONOTONIC, TAI and one that is none; times 0, an input, edges.
+        insns.push(movReg(1, 6), rng.chance(0.5) ? movReg(2, 8) : mov64(2, rng.pick([0, 0, 1, -1, imm32(rng)])), mov64(3, rng.pick([0, 1, 2, 2, 3])));
+        break;
       case 'bpf_csum_update':
         insns.push(movReg(1, 6), rng.chance(0.5) ? movReg(2, 8) : mov64(2, imm32(rng)));
         break;
@@ -420,8 +459,9 @@ export function randomHelperProgram(rng: Rng, calls: number, helperId: (name: st
       { code: op.BPF_ALU64 | op.BPF_MUL | op.BPF_K, dst: 7, src: 0, off: 0, imm: 31 },
       { code: op.BPF_ALU64 | op.BPF_ADD | op.BPF_X, dst: 7, src: reg, off: 0, imm: 0 },
     ];
-    // A socket buffer's len, protocol, VLAN tag (vlan_present, vlan_tci, vlan_proto) and hash folded in too,
+    // A socket buffer's len, protocol, VLAN tag (vlan_present, vlan_tci, vlan_proto), hash and tstamp (and its clock) folded in too,
     for (const off of [0, 16, 20, 24, 28, 68]) insns.push(ldx(op.BPF_W, 1, 6, off), ...fold(1));
+    insns.push(ldx(op.BPF_DW, 1, 6, 152), ...fold(1), ldx(op.BPF_B, 1, 6, 180), ...fold(1));
     // and what no field shows: where the mac and network headers are now (8 bytes from each, or -EFAULT
     // past the end; into a slot below the results) and the checksum state (bpf_csum_level's query).
     for (const start of [0, 1]) {

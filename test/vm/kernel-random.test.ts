@@ -76,6 +76,11 @@ const SKB_RESULTS: Record<string, string[]> = {
   bpf_skb_change_tail: ['0', '-22'],
   bpf_skb_change_head: ['0', '-22'],
   bpf_csum_update: ['-524'],
+  bpf_skb_set_tunnel_key: ['0', '-22'],
+  bpf_skb_get_tunnel_key: ['0', '-22'],
+  bpf_skb_set_tunnel_opt: ['0', '-22'],
+  bpf_skb_get_tunnel_opt: ['-2'],
+  bpf_skb_set_tstamp: ['0', '-22', '-95'],
 };
 
 /** What the emulator is given instead of the kernel's program: the program itself, or (to see this test fail) a wrong one. */
