@@ -91,6 +91,15 @@ export function bprintf(fmt: Uint8Array, args: readonly bigint[], memory: Printf
     }
     if (n >= args.length) return -EINVAL;
     const arg = args[n]!;
+    // A %s or %p?s string, copied into what room the arguments have left (cut to it; none: -ENOSPC).
+    const copyString = (): string | number => {
+      const s = stringArg(arg, memory, at(i + 1));
+      if (typeof s === 'number') return s;
+      if (BIN_ARGS_MAX === used) return -ENOSPC;
+      const str = s.slice(0, BIN_ARGS_MAX - used - 1);
+      used += str.length + 1;
+      return str;
+    };
     i++;
     const spec: Spec = { left: false, plus: false, space: false, zero: false, width: 0 };
     for (;;) {
@@ -122,11 +131,8 @@ export function bprintf(fmt: Uint8Array, args: readonly bigint[], memory: Printf
       if ((ext === 0x6b || ext === 0x75) && at(i + 2) === 0x73) {
         // %pks, %pus: a string copied in first, printed as it is (no width).
         i += 2;
-        const s = stringArg(arg, memory, at(i + 1));
-        if (typeof s === 'number') return s;
-        if (BIN_ARGS_MAX === used) return -ENOSPC;
-        const str = s.slice(0, BIN_ARGS_MAX - used - 1);
-        used += str.length + 1;
+        const str = copyString();
+        if (typeof str === 'number') return str;
         out += str;
         skip();
         n++;
@@ -162,11 +168,8 @@ export function bprintf(fmt: Uint8Array, args: readonly bigint[], memory: Printf
       continue;
     }
     if (conv === 0x73) {
-      const s = stringArg(arg, memory, at(i + 1));
-      if (typeof s === 'number') return s;
-      if (BIN_ARGS_MAX === used) return -ENOSPC;
-      const str = s.slice(0, BIN_ARGS_MAX - used - 1);
-      used += str.length + 1;
+      const str = copyString();
+      if (typeof str === 'number') return str;
       out += widen(spec, str);
       n++;
       continue;
