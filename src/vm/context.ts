@@ -507,7 +507,19 @@ interface SkbField {
   tcWrite?: true;
   /** The verifier refuses it to socket filters. */
   tcOnly?: true;
+  /** cgroup skb programs: the field is theirs alone (the socket's), or refused to them. */
+  cgroup?: 'only' | 'no';
+  /** cgroup skb programs may write it (and cb). */
+  cgWrite?: true;
+  /** Read whole only (the socket's addresses). */
+  whole?: true;
 }
+
+/** Which program reads the context: TC (sched_cls/act), a socket filter, or a cgroup skb program (ingress/egress). */
+export type SkbKind = 'tc' | 'socket' | 'cgroup';
+
+const readable = (f: SkbField, kind: SkbKind): boolean => (f.cgroup === 'only' ? kind === 'cgroup' : kind === 'socket' ? !f.tcOnly : kind === 'cgroup' ? f.cgroup !== 'no' : true);
+const writable = (f: SkbField, kind: SkbKind): boolean => (kind === 'tc' ? !!f.tcWrite : kind === 'cgroup' ? !!f.cgWrite : false);
 
 const SKB_SIZE = 192;
 const CB_START = 48;
@@ -515,27 +527,35 @@ const CB_END = 68;
 const SKB_FIELDS = new Map<number, SkbField>([
   [0, { name: 'len', size: 4, target: 4 }],
   [4, { name: 'pkt_type', size: 4, target: 1 }],
-  [8, { name: 'mark', size: 4, target: 4, tcWrite: true }],
+  [8, { name: 'mark', size: 4, target: 4, tcWrite: true, cgWrite: true }],
   [12, { name: 'queue_mapping', size: 4, target: 2, tcWrite: true }],
   [16, { name: 'protocol', size: 4, target: 2 }],
   [20, { name: 'vlan_present', size: 4, target: 1 }],
   [24, { name: 'vlan_tci', size: 4, target: 2 }],
   [28, { name: 'vlan_proto', size: 4, target: 2 }],
-  [32, { name: 'priority', size: 4, target: 4, tcWrite: true }],
+  [32, { name: 'priority', size: 4, target: 4, tcWrite: true, cgWrite: true }],
   [36, { name: 'ingress_ifindex', size: 4, target: 4 }],
   [40, { name: 'ifindex', size: 4, target: 4 }],
   [44, { name: 'tc_index', size: 4, target: 2, tcWrite: true }],
   [68, { name: 'hash', size: 4, target: 4 }],
-  [72, { name: 'tc_classid', size: 4, target: 2, tcWrite: true, tcOnly: true }],
+  [72, { name: 'tc_classid', size: 4, target: 2, tcWrite: true, tcOnly: true, cgroup: 'no' }],
   [76, { name: 'data', size: 4, target: 4, pointer: true, tcOnly: true }],
   [80, { name: 'data_end', size: 4, target: 4, pointer: true, tcOnly: true }],
   [84, { name: 'napi_id', size: 4, target: 4 }],
-  [140, { name: 'data_meta', size: 4, target: 4, pointer: true, tcOnly: true }],
-  [152, { name: 'tstamp', size: 8, target: 8, tcWrite: true, tcOnly: true }],
-  [160, { name: 'wire_len', size: 4, target: 4, tcOnly: true }],
+  // The socket a test run makes for the skb (cgroup skb programs read it): its family and addresses from the IP header.
+  [88, { name: 'family', size: 4, target: 2, cgroup: 'only' }],
+  [92, { name: 'remote_ip4', size: 4, target: 4, cgroup: 'only', whole: true }],
+  [96, { name: 'local_ip4', size: 4, target: 4, cgroup: 'only', whole: true }],
+  ...[0, 1, 2, 3].map((i): [number, SkbField] => [100 + 4 * i, { name: `remote_ip6[${i}]`, size: 4, target: 4, cgroup: 'only', whole: true }]),
+  ...[0, 1, 2, 3].map((i): [number, SkbField] => [116 + 4 * i, { name: `local_ip6[${i}]`, size: 4, target: 4, cgroup: 'only', whole: true }]),
+  [132, { name: 'remote_port', size: 4, target: 4, cgroup: 'only' }],
+  [136, { name: 'local_port', size: 4, target: 4, cgroup: 'only' }],
+  [140, { name: 'data_meta', size: 4, target: 4, pointer: true, tcOnly: true, cgroup: 'no' }],
+  [152, { name: 'tstamp', size: 8, target: 8, tcWrite: true, tcOnly: true, cgWrite: true }],
+  [160, { name: 'wire_len', size: 4, target: 4, tcOnly: true, cgroup: 'no' }],
   [164, { name: 'gso_segs', size: 4, target: 2 }],
   [176, { name: 'gso_size', size: 4, target: 2 }],
-  [180, { name: 'tstamp_type', size: 1, target: 1, tcOnly: true }],
+  [180, { name: 'tstamp_type', size: 1, target: 1, tcOnly: true, cgroup: 'no' }],
   [184, { name: 'hwtstamp', size: 8, target: 8, tcOnly: true }],
 ]);
 
@@ -599,20 +619,32 @@ function fieldAt(off: number): string {
   return f && off < (off & ~(f.size - 1)) + f.size ? f.name : `offset ${off}`;
 }
 
-/** The __sk_buff state a TC or socket-filter program sees and may change, laid out as the struct. */
+/** The __sk_buff state a TC, socket-filter or cgroup skb program sees and may change, laid out as the struct. */
 export class SkBuff {
   /** The struct's bytes (host order, as the kernel hands the context back); packet pointers are not kept here. */
   readonly raw = new Uint8Array(SKB_SIZE);
   readonly #dv = new DataView(this.raw.buffer);
-  readonly #tc: boolean;
+  readonly #kind: SkbKind;
   constructor(
     readonly pkt: Packet,
-    l2: boolean,
+    kind: SkbKind,
     input: SkBuffInput = {},
   ) {
-    this.#tc = l2;
+    this.#kind = kind;
+    const l2 = kind === 'tc';
     const proto = frameProtocol(pkt, 12);
-    // Socket filters see the frame from the network header; len counts from there.
+    // The test run's socket: AF_INET or AF_INET6 with the header's addresses (remote = destination), else AF_UNSPEC.
+    const ip = (from: number, to: number, n: number) => this.raw.set(pkt.buf.subarray(pkt.data + from, pkt.data + from + n), to);
+    if (proto === 0x0800 && pkt.end - pkt.data >= ETH_HLEN + 20) {
+      this.#dv.setUint32(88, 2, true);
+      ip(30, 92, 4);
+      ip(26, 96, 4);
+    } else if (proto === 0x86dd && pkt.end - pkt.data >= ETH_HLEN + 40) {
+      this.#dv.setUint32(88, 10, true);
+      ip(38, 100, 16);
+      ip(22, 116, 16);
+    }
+    // Socket filters and cgroup skb programs see the frame from the network header; len counts from there.
     pkt.mac = pkt.data;
     if (!l2) pkt.data = Math.min(pkt.data + ETH_HLEN, pkt.end);
     pkt.net = Math.min(pkt.mac + ETH_HLEN, pkt.end);
@@ -703,7 +735,7 @@ export class SkBuff {
   get fields(): Map<string, number> {
     const out = new Map<string, number>();
     for (const [off, f] of SKB_FIELDS) {
-      if (f.pointer || f.size !== 4 || (f.tcOnly && !this.#tc)) continue;
+      if (f.pointer || f.size !== 4 || !readable(f, this.#kind)) continue;
       out.set(f.name, off === 0 ? this.pkt.end - this.pkt.data : this.#dv.getUint32(off, true));
       // cb[] in struct order: it follows tc_index.
       if (f.name === 'tc_index') for (let i = 0; i < 5; i++) out.set(`cb[${i}]`, this.#dv.getUint32(CB_START + 4 * i, true));
@@ -719,17 +751,18 @@ export class SkBuff {
   }
 
   context(memory: Memory): Region {
-    const tc = this.#tc;
+    const kind = this.#kind;
     const dv = this.#dv;
-    const who = tc ? 'TC programs' : 'socket filters';
+    const who = kind === 'tc' ? 'TC programs' : kind === 'socket' ? 'socket filters' : 'cgroup skb programs';
     const refused = (what: string): never => bad(`__sk_buff: ${what} (the kernel's verifier refuses it to ${who})`);
     const field = (off: number, size: number): [number, SkbField] => {
       const base = off & ~3;
       const f = SKB_FIELDS.get(base) ?? SKB_FIELDS.get(off & ~7);
       if (!f) return refused(`no field at offset ${off} that this emulator provides`);
       const at = f.size === 8 ? off & ~7 : base;
-      if (f.tcOnly && !tc) return refused(`${f.name} is not readable`);
+      if (!readable(f, kind)) return refused(`${f.name} is not readable`);
       if (off % size !== 0 || off + size > at + Math.max(f.size, 4)) return refused(`a ${size}-byte access at offset ${off} crosses ${f.name}`);
+      if (f.whole && (off !== at || size !== f.size)) return refused(`${f.name} is read whole (${f.size} bytes), not ${size} at offset ${off}`);
       return [at, f];
     };
     const hooks: RegionHooks = {
@@ -759,7 +792,7 @@ export class SkBuff {
           return;
         }
         const [at, f] = field(off, size);
-        if (!tc || !f.tcWrite) return refused(`${f.name} cannot be written`);
+        if (!writable(f, kind)) return refused(`${f.name} cannot be written`);
         if (off !== at || size !== f.size) return refused(`${f.name}: a ${size}-byte store at offset ${off} (stores are whole: ${f.size} bytes)`);
         if (f.size === 8) dv.setBigUint64(at, BigInt.asUintN(64, value), true);
         else dv.setUint32(at, Number(BigInt.asUintN(32, value)), true);

@@ -6,7 +6,7 @@ export { EmulatedCollection, EmulatedProgram, emulateObject, type EmulateOptions
 export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapKey, type MapLike } from './maps.js';
 // Types the API above takes or returns (test/api/exports.test.ts).
 export type { RunState } from './emulate.js';
-export type { Packet, SkBuff, SkBuffInput, XdpMdInput } from './context.js';
+export type { Packet, SkBuff, SkBuffInput, SkbKind, XdpMdInput } from './context.js';
 export type { TunnelInfo } from './skb.js';
 export type { RegionHooks } from './memory.js';
 export type { UpdateFlag as EmulatedUpdateFlag, UpdateFlags as EmulatedUpdateFlags } from './maps.js';

@@ -13,8 +13,33 @@ import { BpfError } from '../../src/errors.js';
 import { BpfSyscallError } from '../../src/sys/syscall-error.js';
 import { describeRoot } from '../helpers/root.js';
 
-type Kind = 'sched_cls' | 'socket_filter' | 'xdp';
-const KINDS: Kind[] = ['sched_cls', 'socket_filter'];
+type Kind = 'sched_cls' | 'socket_filter' | 'cgroup_skb' | 'xdp';
+type SkbKind = Exclude<Kind, 'xdp'>;
+const KINDS: SkbKind[] = ['sched_cls', 'socket_filter', 'cgroup_skb'];
+/** data, data_end, data_meta and sk: [from, to) in __sk_buff. */
+const POINTERS = [
+  [76, 80],
+  [80, 84],
+  [140, 144],
+  [168, 176],
+] as const;
+/** What the verifier takes, counted from the kernel's answers on Linux 6.18: loads, stores, and the frame's length from where the program sees it. */
+const TAKEN: Record<Exclude<Kind, 'xdp'>, { loads: number; stores: number; len: number }> = {
+  sched_cls: { loads: 166, stores: 43, len: 258 },
+  socket_filter: { loads: 149, stores: 37, len: 244 },
+  cgroup_skb: { loads: 182, stores: 40, len: 244 },
+};
+
+/** `text` leaving its result in r2, then: returned (r0), or for a cgroup skb program (which returns 0 or 1) stored in cb[0] and 1 returned. */
+const result = (text: string, kind: Kind) =>
+  kind === 'cgroup_skb'
+    ? `${text}
+*(u32 *)(r1 + 48) = r2
+r0 = 1
+exit`
+    : `${text}
+r0 = r2
+exit`;
 
 /** A 258-byte frame (len 0x102: two non-zero bytes) with EtherType 0x8a4b. */
 const FRAME = (() => {
@@ -72,10 +97,40 @@ function emulatedRun(text: string, kind: Kind, ctx: Uint8Array = CTX, frame: Buf
   }
 }
 
-/** A load of `size` bytes at `off`, folded into the u32 retval (an 8-byte value's halves XORed). */
-const loadProgram = (off: number, size: number) => `r0 = *(u${size * 8} *)(r1 + ${off})\nr2 = r0\nr2 >>= 32\nr0 ^= r2\nexit`;
+/** A load of `size` bytes at `off`, folded into a u32 (an 8-byte value's halves XORed): the retval, or cb[0] (result()). */
+const loadProgram = (off: number, size: number, kind: Kind) => result(`r2 = *(u${size * 8} *)(r1 + ${off})\nr3 = r2\nr3 >>= 32\nr2 ^= r3`, kind);
 
 describeRoot('__sk_buff, emulated as the kernel has it', () => {
+  it('cgroup_skb: the socket a test run makes — family and addresses from the IP header (remote: the destination), AF_UNSPEC otherwise', () => {
+    const v4 = Buffer.alloc(100);
+    v4.writeUInt16BE(0x0800, 12);
+    v4[14] = 0x45;
+    Buffer.from([10, 0, 0, 1, 10, 0, 0, 2]).copy(v4, 26);
+    const v6 = Buffer.alloc(100);
+    v6.writeUInt16BE(0x86dd, 12);
+    v6[14] = 0x60;
+    for (let i = 0; i < 32; i++) v6[22 + i] = i + 1; // saddr 01..10, daddr 11..20
+    const read = (offs: number[]) => result(offs.map((o, i) => `r3 = *(u32 *)(r1 + ${o})\n*(u32 *)(r1 + ${48 + 4 * i}) = r3`).join('\n') + '\nr2 = *(u32 *)(r1 + 48)', 'cgroup_skb');
+    const cases: [string, Buffer, number[], number[]][] = [
+      // family, remote_ip4, local_ip4, remote_port, local_port
+      ['IPv4', v4, [88, 92, 96, 132, 136], [2, v4.readUInt32LE(30), v4.readUInt32LE(26), 0, 0]],
+      // family, remote_ip6[0], remote_ip6[3], local_ip6[0], local_ip6[3]
+      ['IPv6', v6, [88, 100, 112, 116, 128], [10, v6.readUInt32LE(38), v6.readUInt32LE(50), v6.readUInt32LE(22), v6.readUInt32LE(34)]],
+      ['ARP', Buffer.from(v4).fill(0x06, 13, 14), [88, 92, 96, 100, 116], [0, 0, 0, 0, 0]],
+    ];
+    for (const [what, frame, offs, want] of cases) {
+      const text = read(offs);
+      const k = kernelRun(text, 'cgroup_skb', CTX, frame);
+      if (typeof k === 'string') throw new Error(`${what}: ${k}`);
+      const cb = Buffer.from(k.ctxOut, 'hex');
+      expect(
+        offs.map((_, i) => cb.readUInt32LE(48 + 4 * i)),
+        what,
+      ).toEqual(want);
+      expect(emulatedRun(text, 'cgroup_skb', CTX, frame)).toEqual(k);
+    }
+  });
+
   for (const kind of KINDS) {
     it(`${kind}: every load at every offset and width is taken or refused as by the verifier, and reads what the kernel reads`, () => {
       const diffs: string[] = [];
@@ -84,28 +139,31 @@ describeRoot('__sk_buff, emulated as the kernel has it', () => {
         for (const size of [1, 2, 4, 8]) {
           if (off % size !== 0) continue;
           // Packet pointers (data, data_end, data_meta) and skb->sk take no arithmetic: checked below.
-          if ([76, 80, 140, 168].includes(off & ~7) || [76, 80, 140].includes(off & ~3)) continue;
-          const text = loadProgram(off, size);
+          const overlaps = ([from, to]: readonly [number, number]) => off < to && off + size > from;
+          if (POINTERS.some(overlaps)) continue;
+          const text = loadProgram(off, size, kind);
           const k = kernelRun(text, kind);
           const e = emulatedRun(text, kind);
-          if (k === 'verifier' ? e !== 'refused' : typeof e === 'string' || typeof k === 'string' || e.retval !== k.retval)
+          if (k === 'verifier' ? e !== 'refused' : typeof e === 'string' || typeof k === 'string' || e.retval !== k.retval || e.ctxOut !== k.ctxOut)
             diffs.push(`${size} bytes at ${off}: kernel ${JSON.stringify(k)}, emulator ${JSON.stringify(e)}`);
           if (k !== 'verifier') taken++;
         }
       }
       expect(diffs).toEqual([]);
       // Counted from the kernel's answers on Linux 6.18: what the comparison covered.
-      expect(taken).toBe(kind === 'sched_cls' ? 159 : 142);
+      expect(taken).toBe(TAKEN[kind].loads);
     });
 
-    it(`${kind}: data_end - data is the frame the program sees (the Ethernet header is not a socket filter's)`, () => {
-      const text = 'r2 = *(u32 *)(r1 + 80)\nr3 = *(u32 *)(r1 + 76)\nr2 -= r3\nr0 = r2\nexit';
+    it(`${kind}: data_end - data is the frame the program sees (from the network header for a cgroup skb program; a socket filter has no packet pointers)`, () => {
+      const text = result('r2 = *(u32 *)(r1 + 80)\nr3 = *(u32 *)(r1 + 76)\nr2 -= r3', kind);
       const k = kernelRun(text, kind);
       const e = emulatedRun(text, kind);
-      if (kind === 'sched_cls') {
-        expect(k).toEqual({ retval: 258, ctxOut: expect.any(String) });
+      if (kind === 'socket_filter') [k, e].forEach((r, i) => expect(r).toBe(['verifier', 'refused'][i]));
+      else {
+        const got = typeof k === 'string' ? k : kind === 'cgroup_skb' ? Buffer.from(k.ctxOut, 'hex').readUInt32LE(48) : k.retval;
+        expect(got).toBe(TAKEN[kind].len);
         expect(e).toEqual(k);
-      } else [k, e].forEach((r, i) => expect(r).toBe(['verifier', 'refused'][i]));
+      }
     });
 
     it(`${kind}: every store at every offset and width is taken or refused as by the verifier, and the context handed back is the kernel's`, () => {
@@ -122,7 +180,7 @@ describeRoot('__sk_buff, emulated as the kernel has it', () => {
         }
       }
       expect(diffs).toEqual([]);
-      expect(taken).toBe(kind === 'sched_cls' ? 43 : 37);
+      expect(taken).toBe(TAKEN[kind].stores);
     });
 
     it(`${kind}: the context a test run takes — what it refuses, and what it hands back`, () => {
@@ -131,7 +189,7 @@ describeRoot('__sk_buff, emulated as the kernel has it', () => {
         f(c);
         return c;
       };
-      const len = kind === 'sched_cls' ? 258 : 244;
+      const len = TAKEN[kind].len;
       const cases: [string, Buffer][] = [
         ['zeroes', with_(() => {})],
         ['the fields it takes', CTX],
@@ -154,7 +212,7 @@ describeRoot('__sk_buff, emulated as the kernel has it', () => {
         ['ingress_ifindex of no device', with_((c) => c.writeUInt32LE(999, 36))],
       ];
       const text = 'r0 = *(u32 *)(r1 + 160)\nexit'; // wire_len, TC only
-      const program = kind === 'sched_cls' ? text : 'r0 = *(u32 *)(r1 + 0)\nexit';
+      const program = kind === 'sched_cls' ? text : result('r2 = *(u32 *)(r1 + 0)', kind);
       const answers = cases.map(([what, ctx]) => [what, kernelRun(program, kind, ctx), emulatedRun(program, kind, ctx)] as const);
       expect(answers.filter(([, k, e]) => JSON.stringify(k) !== JSON.stringify(e))).toEqual([]);
       // Both outcomes were exercised: refusals and runs.
