@@ -63,8 +63,8 @@ function corpus(): Buffer[] {
 
 interface Case {
   file: string;
-  /** Program type for sections that do not say (default xdp). */
-  type?: 'xdp' | 'tc' | 'socket_filter';
+  /** Program type for sections that do not say (default xdp); cgroup_skb: the programs of that section. */
+  type?: 'xdp' | 'tc' | 'socket_filter' | 'cgroup_skb';
   /** Only these programs (default: every one of the type). */
   programs?: string[];
   /** CO-RE: resolve against the committed vmlinux BTF (the kernel resolves against its own). */
@@ -102,6 +102,8 @@ const CASES: Case[] = [
   { file: 'kfuncs.o' },
   // samples/bpf's sockex1: LD_ABS loads (load_half, load_byte) and a legacy map.
   { file: 'socket_filter.o', type: 'socket_filter', programs: ['count_protocols'] },
+  // A cgroup skb egress filter: the packet from its network header, the test run's socket's addresses.
+  { file: 'cgroup_skb_filter.o', type: 'cgroup_skb' },
 ];
 
 // Contents compared: everything but event channels and program/map tables.
@@ -113,11 +115,13 @@ describeRoot('emulator vs BPF_PROG_TEST_RUN', () => {
     it(`${c.file}: every program, ${packets.length} packets: same retval, bytes and maps`, () => {
       const spec = openObject(join(FIXTURES, c.file));
       for (const [name, value] of Object.entries(c.globals ?? {})) spec.setGlobal(name, value);
-      const want = c.type === 'tc' ? 3 : c.type === 'socket_filter' ? 1 : 6; // BPF_PROG_TYPE_SCHED_CLS / SOCKET_FILTER / XDP
+      const want = { tc: 3, socket_filter: 1, cgroup_skb: 8, xdp: 6 }[c.type ?? 'xdp']; // BPF_PROG_TYPE_*
       const xdp = spec.programs.filter((p) => (p.type === null || p.type === want) && (!c.programs || c.programs.includes(p.name)));
       expect(xdp.length).toBeGreaterThan(0);
-      using kern = spec.load({ programs: xdp.map((p) => p.name), programType: c.type ?? 'xdp', ignorePinning: true });
-      const make = (extra: EmulateOptions = {}) => spec.emulate({ programType: c.type, coreTarget: c.core ? targetBtf() : undefined, ...extra });
+      // The type of programs whose section does not say (a cgroup skb program's does).
+      const programType = c.type === 'cgroup_skb' ? undefined : c.type;
+      using kern = spec.load({ programs: xdp.map((p) => p.name), programType: programType ?? 'xdp', ignorePinning: true });
+      const make = (extra: EmulateOptions = {}) => spec.emulate({ programType, coreTarget: c.core ? targetBtf() : undefined, ...extra });
       const em = make();
       c.setup?.((map, key, value) => {
         kern.map(map).set(key, value);
@@ -133,7 +137,7 @@ describeRoot('emulator vs BPF_PROG_TEST_RUN', () => {
             k = kern.program(p.name).testRun(pkt);
           } catch (err) {
             // The kernel refuses some frames for skb programs (IPv4 shorter than its header): nothing to compare.
-            if ((c.type === 'tc' || c.type === 'socket_filter') && /EINVAL/.test((err as Error).message)) {
+            if (c.type !== undefined && c.type !== 'xdp' && /EINVAL/.test((err as Error).message)) {
               refused++;
               continue;
             }

@@ -90,6 +90,25 @@ describe('seed programs, emulated', () => {
     expect([count(6), count(17), count(1)]).toEqual([1n, 2n, 0n]);
   });
 
+  it('cgroup_skb_filter (a cgroup skb egress program): DNS dropped unless to 10.0.0.53, TCP marked, packets and bytes counted per protocol from the network header', () => {
+    const em = fx('cgroup_skb_filter.o').emulate();
+    const p = em.program('egress_filter');
+    const dns = udp({ dport: 53 });
+    const ctx = Buffer.alloc(192);
+    expect(p.testRun(dns).retval).toBe(0);
+    expect(p.testRun(udp({ dport: 53, dst: '10.0.0.53' })).retval).toBe(1);
+    const t = p.testRun(tcp({ dport: 443, flags: 2 }), { ctx });
+    expect(t.retval).toBe(1);
+    expect(t.ctxOut!.readUInt32LE(8)).toBe(0x1000 | (443 & 0xff)); // mark
+    const count = (proto: number) => {
+      const v = em.map('by_proto').get(u32(proto)) as Buffer;
+      return [v.readBigUInt64LE(0), v.readBigUInt64LE(8)];
+    };
+    // skb->len counts from the network header: the frame less its 14-byte Ethernet header.
+    expect(count(17)).toEqual([2n, BigInt(2 * (dns.length - 14))]);
+    expect(count(6)).toEqual([1n, BigInt(tcp({ dport: 443, flags: 2 }).length - 14)]);
+  });
+
   it('syn_reporter: a SYN becomes one perf event, meta then the packet; SYN+ACK does not', () => {
     const em = fx('syn_reporter.o').emulate();
     const p = em.program('xdp_syn');
