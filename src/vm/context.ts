@@ -229,7 +229,7 @@ export class Packet {
    * (bpf_skb_change_tail's lower bound, once past data).
    */
   pushHead(n: number): void {
-    if (n > this.data) this.#newHead(n);
+    this.#cow(n);
     this.data -= n;
     this.meta = this.data;
     this.mac = this.data;
@@ -245,7 +245,7 @@ export class Packet {
    * header as pushHead() says).
    */
   insertVlan(proto: number, tci: number): void {
-    if (this.data < VLAN_HLEN) this.#newHead(VLAN_HLEN);
+    this.#cow(VLAN_HLEN);
     this.data -= VLAN_HLEN;
     this.buf.copyWithin(this.data, this.data + VLAN_HLEN, this.data + VLAN_HLEN + 12);
     this.meta = this.data;
@@ -277,11 +277,9 @@ export class Packet {
     return n <= this.data || this.buf.length + Math.ceil((n - this.data) / 64) * 64 + SKB_SHINFO_SIZE <= KMALLOC_MAX_SIZE;
   }
 
-  /** skb_cow / skb_cow_head: a new head (see #newHead) when fewer than `n` bytes are in front of data. */
+  /** skb_cow / skb_cow_head for a helper that moves no bytes itself: the new head (#cow) mapped for the program. */
   reserveHead(n: number): void {
-    if (n <= this.data) return;
-    this.#newHead(n);
-    this.remap();
+    if (this.#cow(n)) this.remap();
   }
 
   /**
@@ -316,11 +314,17 @@ export class Packet {
     this.remap();
   }
 
-  /** skb_cow's new head for `n` bytes of headroom: larger by the shortfall rounded up to NET_SKB_PAD, the never-set transport header wrapping to a set one. */
-  #newHead(n: number): void {
+  /**
+   * skb_cow: a new head when fewer than `n` bytes are in front of data (true
+   * then), larger by the shortfall rounded up to NET_SKB_PAD, the never-set
+   * transport header wrapping to a set one. The caller remaps.
+   */
+  #cow(n: number): boolean {
+    if (n <= this.data) return false;
     const more = Math.ceil((n - this.data) / 64) * 64;
     this.#realloc(more, this.buf.length + more);
     this.transport = ((this.transport ?? 0xffff) + more) & 0xffff;
+    return true;
   }
 
   /**
@@ -633,16 +637,19 @@ export class SkBuff {
     this.#kind = kind;
     const l2 = kind === 'tc';
     const proto = frameProtocol(pkt, 12);
-    // The test run's socket: AF_INET or AF_INET6 with the header's addresses (remote = destination), else AF_UNSPEC.
-    const ip = (from: number, to: number, n: number) => this.raw.set(pkt.buf.subarray(pkt.data + from, pkt.data + from + n), to);
-    if (proto === 0x0800 && pkt.end - pkt.data >= ETH_HLEN + 20) {
-      this.#dv.setUint32(88, 2, true);
-      ip(30, 92, 4);
-      ip(26, 96, 4);
-    } else if (proto === 0x86dd && pkt.end - pkt.data >= ETH_HLEN + 40) {
-      this.#dv.setUint32(88, 10, true);
-      ip(38, 100, 16);
-      ip(22, 116, 16);
+    // The test run's socket, which only cgroup skb programs read: AF_INET or AF_INET6 with the header's
+    // addresses (remote = destination), else AF_UNSPEC.
+    if (kind === 'cgroup') {
+      const ip = (from: number, to: number, n: number) => this.raw.set(pkt.buf.subarray(pkt.data + from, pkt.data + from + n), to);
+      if (proto === 0x0800 && pkt.end - pkt.data >= ETH_HLEN + 20) {
+        this.#dv.setUint32(88, 2, true);
+        ip(30, 92, 4);
+        ip(26, 96, 4);
+      } else if (proto === 0x86dd && pkt.end - pkt.data >= ETH_HLEN + 40) {
+        this.#dv.setUint32(88, 10, true);
+        ip(38, 100, 16);
+        ip(22, 116, 16);
+      }
     }
     // Socket filters and cgroup skb programs see the frame from the network header; len counts from there.
     pkt.mac = pkt.data;

@@ -17,6 +17,7 @@ import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 import { BPRINTF_VARARGS_MAX, type PrintfMemory, bprintf, formatBytes } from './printf.js';
 import {
+  EFAULT,
   ENOMEM,
   ENOTSUPP,
   ETH_P_8021Q,
@@ -1042,7 +1043,6 @@ function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
   return out;
 }
 
-const EFAULT = 14;
 const TC_ACT_SHOT = 2n;
 const ENODEV = 19;
 /** The loopback device's MTU, the device of a test run given no other. */
@@ -1132,13 +1132,20 @@ function printfArgs(ctx: HelperContext, data: bigint, len: bigint): bigint[] | n
   return Array.from({ length: n / 8 }, (_, i) => dv.getBigUint64(8 * i, true));
 }
 
+/** The bytes at `addr` up to a NUL (at most `max`) and whether the NUL came; undefined where no region is. */
+function cString(ctx: HelperContext, addr: bigint, max = Infinity): { bytes: Uint8Array; terminated: boolean } | undefined {
+  const f = ctx.memory.find(addr);
+  if (!f) return undefined;
+  const b = f.region.bytes.subarray(f.offset, f.offset + max);
+  const end = b.indexOf(0);
+  return { bytes: end < 0 ? b : b.subarray(0, end), terminated: end >= 0 };
+}
+
 /** A constant string (bpf_snprintf's format, bpf_strncmp's s2: NUL-terminated, as the verifier made sure). */
 function formatString(ctx: HelperContext, addr: bigint): Uint8Array {
-  const f = ctx.memory.find(addr);
-  const bytes = f?.region.bytes.subarray(f.offset);
-  const end = bytes?.indexOf(0) ?? -1;
-  if (!bytes || end < 0) ctx.fault(`the format at ${ctx.memory.describe(addr)} is no NUL-terminated string`);
-  return bytes!.subarray(0, end);
+  const s = cString(ctx, addr);
+  if (!s?.terminated) ctx.fault(`the constant string at ${ctx.memory.describe(addr)} is not NUL-terminated`);
+  return s!.bytes;
 }
 
 /** What %s, %pks and %pI4/6 read: the program's memory; an address it cannot read gives undefined. */
@@ -1146,11 +1153,8 @@ function printfMemory(ctx: HelperContext): PrintfMemory {
   return {
     bytes: (addr, len) => ctx.memory.view(addr, len)?.slice(),
     string: (addr, max) => {
-      const f = ctx.memory.find(addr);
-      if (!f) return undefined;
-      const b = f.region.bytes.subarray(f.offset, f.offset + max);
-      const end = b.indexOf(0);
-      return Buffer.from(end < 0 ? b : b.subarray(0, end)).toString('latin1');
+      const s = cString(ctx, addr, max);
+      return s && Buffer.from(s.bytes).toString('latin1');
     },
   };
 }

@@ -4,8 +4,8 @@
 // signs and padding. Checked against the kernel's bpf_snprintf output in
 // test/vm/printf.test.ts.
 
-const EINVAL = 22;
-const ENOSPC = 28;
+import { EINVAL, ENOSPC } from './maps.js';
+
 /** MAX_BPRINTF_BIN_ARGS: the room the arguments take once copied (strings inline). */
 const BIN_ARGS_MAX = 512;
 /** MAX_BPRINTF_VARARGS */

@@ -7,10 +7,10 @@
 
 import * as A from './arith.js';
 import { ETH_HLEN, type Packet, type SkBuff, VLAN_HLEN, frameProtocol } from './context.js';
-import { EINVAL } from './maps.js';
+import { EINVAL, ENOENT } from './maps.js';
 
 export const ENOMEM = 12;
-const EFAULT = 14;
+export const EFAULT = 14;
 const EACCES = 13;
 const EALREADY = 114;
 /** The kernel's internal ENOTSUPP (not EOPNOTSUPP), as helpers return it. */
@@ -106,7 +106,7 @@ export function adjustRoom(pkt: Packet, skb: SkBuff, lenDiff: number, mode: numb
   const lenCur = (len - (pkt.net - pkt.data)) >>> 0;
   if (shrink ? abs >= lenCur || lenCur - abs < lenMin : len + abs > SKB_MAX_ALLOC && skb.gsoSize === 0) return -ENOTSUPP;
   const r = shrink ? netShrink(pkt, skb, off, abs, flags) : netGrow(pkt, skb, off, abs, f, Number(flags >> ENCAP_L2_SHIFT));
-  if (r === 0 && !(f & NO_CSUM_RESET)) [skb.csumUnnecessary, skb.csumLevel] = [false, 0];
+  if (r === 0 && !(f & NO_CSUM_RESET)) resetChecksumUnnecessary(skb);
   return r;
 }
 
@@ -146,6 +146,12 @@ function netShrink(pkt: Packet, skb: SkBuff, off: number, n: number, flags: bigi
   return 0;
 }
 
+/** __skb_reset_checksum_unnecessary: back to CHECKSUM_NONE (bpf_csum_level's RESET, and bpf_skb_adjust_room unless told not to). */
+function resetChecksumUnnecessary(skb: SkBuff): void {
+  skb.csumUnnecessary = false;
+  skb.csumLevel = 0;
+}
+
 /** SKB_MAX_CSUM_LEVEL */
 const MAX_CSUM_LEVEL = 3;
 
@@ -163,7 +169,7 @@ export function csumLevel(skb: SkBuff, level: bigint): number {
       else if (skb.csumUnnecessary) skb.csumLevel--;
       return 0;
     case 3n:
-      [skb.csumUnnecessary, skb.csumLevel] = [false, 0];
+      resetChecksumUnnecessary(skb);
       return 0;
     default:
       return -EINVAL;
@@ -257,7 +263,6 @@ export interface TunnelInfo {
 }
 
 const EPROTO = 71;
-const ENOENT = 2;
 /** sizeof(struct bpf_tunnel_key), and the older layouts the helpers take (up to local_ipv6, tunnel_label, tunnel_ext, remote_ipv4). */
 const TUNNEL_KEY_SIZE = 44;
 const TUNNEL_KEY_COMPAT = [28, 24, 22, 8];
