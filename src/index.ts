@@ -170,7 +170,7 @@ export {
   type MapLike,
   type EmulatedUpdateFlags,
 } from './vm/index.js';
-export type { RegFile, RegNo, RegNoArray, TunnelInfo } from './vm/index.js';
+export type { RegFile, RegNo, RegNoArray, TunnelInfo, EmulatedTask, Task, TraceState } from './vm/index.js';
 
 // AF_XDP sockets
 export { XdpSocket, XdpSocketError, XDP_COPY, XDP_ZEROCOPY, type XdpSocketOptions, type XdpStatistics } from './xsk/socket.js';

@@ -118,6 +118,13 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       group: 'program',
     },
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
+    arg: {
+      arg: 'N',
+      desc: "a tracing program's next argument, a u64 (decimal, -1 or 0x hex; repeat for each): a raw tracepoint's ctx->args[i], and with --emulate the parameters BPF_PROG reads (tp_btf, fentry, fexit, fmod_ret, lsm) or a kprobe's PT_REGS_PARM1..6 (x86-64 registers)",
+      default: 'none',
+      group: 'program',
+    },
+    ret: { arg: 'N', desc: "with --emulate: the traced function's return value, after the arguments (fexit, fmod_ret, lsm; a kretprobe's PT_REGS_RC)", default: '0', group: 'emulator' },
     asm: {
       arg: 'FILE',
       desc: 'assembler text (conformance-suite or verifier syntax) or a bpf_conformance .data file: with --type, a program run on --data-hex by the kernel (or --emulate); with --emulate alone, on --mem-hex',

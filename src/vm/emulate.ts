@@ -1,6 +1,6 @@
 // An object's programs and maps in the emulator: what `spec.emulate()`
 // returns. Maps are EmulatedMaps (global data included), programs run on a
-// packet the way BPF_PROG_TEST_RUN runs them, with the kernel helpers XDP,
+// packet (tracing programs on their arguments) the way BPF_PROG_TEST_RUN runs them, with the kernel helpers XDP,
 // TC and socket-filter programs call, and report what happened besides the
 // return value: redirects, events, trace_printk lines.
 
@@ -10,7 +10,7 @@ import type { Insn } from '../asm/insn.js';
 import type { Btf } from '../btf/btf.js';
 import { CoreResolver, applyCoreRelocations, essentialName } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
-import { BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
+import { BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
 import { ETH_HLEN, MAX_SKB_FRAGS, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, skBuffInputFromCtx, xdpContext, xdpCtxOut, xdpMdFromCtx } from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import * as A from './arith.js';
@@ -36,6 +36,7 @@ import {
   vlanPop,
 } from './skb.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
+import { type EmulatedTask, MAX_BPF_FUNC_ARGS, type Task, type TraceState, argsBytes, attachHasRet, ptRegs, resolveTask, traceContextKind, traceHelpers } from './trace.js';
 
 export interface EmulateOptions {
   /** Virtual CPUs for per-CPU maps (default 1); each run picks one with `cpu`. */
@@ -79,6 +80,18 @@ export interface EmulateOptions {
    * loads (`r0 = MY_CONST ll`). A program that loads one not given is refused naming it.
    */
   externs?: Record<string, bigint | number>;
+  /**
+   * The task programs run in (bpf_get_current_pid_tgid, _uid_gid, _comm,
+   * _cgroup_id), field by field over the calling process's, as a kernel
+   * test run runs in its caller's task. A run's `task` goes over this.
+   */
+  task?: EmulatedTask;
+  /**
+   * The CPU's virtual address width (/proc/cpuinfo "address sizes": 48, or
+   * 57 on CPUs with 5-level paging; default 48): a probe read of an address
+   * not canonical for it is -ERANGE, of others -EFAULT, as x86-64 kernels check.
+   */
+  virtualAddressBits?: 48 | 57;
 }
 
 /** A network device of the emulated host (EmulateOptions.devices). */
@@ -103,6 +116,20 @@ export interface EmulatedRunOptions {
    * the kernel writes it back.
    */
   ctx?: Uint8Array;
+  /**
+   * Tracing programs: the arguments, u64 each — what a raw tracepoint's
+   * ctx->args[i] and the parameters of BPF_PROG (tp_btf, fentry, fexit,
+   * fmod_ret, lsm) read, and a kprobe's PT_REGS_PARM1..6 (x86-64 registers).
+   */
+  args?: readonly (bigint | number)[];
+  /** fexit, fmod_ret and lsm programs: the return value after the arguments (default 0); a kretprobe's PT_REGS_RC. */
+  ret?: bigint | number;
+  /** bpf_get_func_ip: the traced function's address (the kernel's is in /proc/kallsyms; default 0); a kprobe's PT_REGS_IP. */
+  funcIp?: bigint | number;
+  /** bpf_get_attach_cookie (default 0, as a test run has). */
+  cookie?: bigint | number;
+  /** This run's task, field by field over EmulateOptions.task. */
+  task?: EmulatedTask;
 }
 
 export interface EmulatedTestRun {
@@ -150,6 +177,9 @@ export interface RunState {
   printk: string[];
   tailCalls: number;
   ctxAddr: bigint;
+  /** The run's task fields (EmulatedRunOptions.task), resolved into `trace` when a helper asks. */
+  task?: EmulatedTask;
+  trace?: TraceState;
 }
 
 export class EmulatedCollection {
@@ -215,6 +245,13 @@ export class EmulatedCollection {
     return d && { mtu: d.mtu ?? ETH_MTU, rxQueues: d.rxQueues ?? 1 };
   }
 
+  #task: Task | undefined;
+
+  /** @internal The task of a run: its own fields over EmulateOptions.task over the calling process. */
+  task(run: EmulatedTask | undefined): Task {
+    return run ? resolveTask(this.opts.task, run) : (this.#task ??= resolveTask(this.opts.task));
+  }
+
   /** @internal */
   now(): bigint {
     if (this.opts.clock) return this.opts.clock();
@@ -250,7 +287,11 @@ export class EmulatedProgram {
     this.name = spec.name;
     const fallback = coll.opts.programType === 'tc' ? BPF_PROG_TYPE.SCHED_CLS : coll.opts.programType === 'socket_filter' ? BPF_PROG_TYPE.SOCKET_FILTER : BPF_PROG_TYPE.XDP;
     this.type = spec.type ?? fallback;
+    this.traceKind = traceContextKind(this.type, spec.expectedAttachType);
   }
+
+  /** How a tracing program takes its context (undefined for others). */
+  private readonly traceKind: 'args' | 'bytes' | undefined;
 
   /** The Vm, made on first use (maps wired through ld_imm64, CO-RE applied, helpers bound). */
   get machine(): Vm {
@@ -306,6 +347,8 @@ export class EmulatedProgram {
   /** Run on a frame as BPF_PROG_TEST_RUN does; the same result shape plus what happened. */
   testRun(data: Uint8Array, opts: EmulatedRunOptions = NO_RUN_OPTIONS): EmulatedTestRun {
     const coll = this.coll;
+    if (this.type === BPF_PROG_TYPE.TRACING && !this.traceKind)
+      throw new BpfError('USAGE', `program ${this.name}: emulating iterator programs is not supported (their context points at kernel objects)`);
     const vm = this.machine;
     const cpu = opts.cpu ?? 0;
     if (cpu < 0 || cpu >= coll.cpus) throw new BpfError('USAGE', `cpu ${cpu}: the emulation has ${coll.cpus} CPU(s) (EmulateOptions.cpus)`);
@@ -323,13 +366,14 @@ export class EmulatedProgram {
     const coll = this.coll;
     const type = this.type;
     if (type === BPF_PROG_TYPE.SYSCALL) return this.onceSyscall(vm, data, cpu, opts);
+    if (this.traceKind) return this.onceTrace(vm, data, cpu, opts, this.traceKind);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
     // Socket filters and cgroup skb programs get the frame from its network header, and hand it back with the Ethernet header zeroed.
     const sock = type === BPF_PROG_TYPE.SOCKET_FILTER || cgroup;
     if (!xdp && !tc && !sock)
-      throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb and syscall programs are)`);
+      throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, syscall and tracing programs are)`);
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
     // An xdp_md given as bytes may put metadata in front of the frame: it comes out of the headroom.
@@ -365,6 +409,7 @@ export class EmulatedProgram {
       printk: [],
       tailCalls: 0,
       ctxAddr: xdp ? (coll.xdpCtxAddr ??= Memory.address(ctx.id)) : Memory.address(ctx.id),
+      task: opts.task,
     };
     coll.state = state;
     try {
@@ -401,9 +446,15 @@ export class EmulatedProgram {
     const coll = this.coll;
     if (data.byteLength > 0) throw new BpfError('USAGE', `program ${this.name}: a syscall program runs on its context alone (testRun(new Uint8Array(0), { ctx }))`);
     const ctx = opts.ctx && opts.ctx.byteLength > 0 ? coll.memory.add('ctx', Uint8Array.from(opts.ctx), { kind: 'context', writable: true }) : undefined;
-    const pkt = (coll.packet = new Packet(coll.memory, data, 0, 0, coll.scratch, coll.packet?.region));
+    return this.runOnContext(vm, cpu, ctx, { task: opts.task }, true);
+  }
+
+  /** A run with no packet: r1 the context's address (NULL without one); the region is unmapped afterwards. */
+  private runOnContext(vm: Vm, cpu: number, ctx: Region | undefined, extra: Pick<RunState, 'task' | 'trace'>, ctxOut: boolean): EmulatedTestRun {
+    const coll = this.coll;
+    const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet?.region));
     const ctxAddr = ctx ? Memory.address(ctx.id) : 0n;
-    const state: RunState = { cpu, pkt, packet: false, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr };
+    const state: RunState = { cpu, pkt, packet: false, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr, ...extra };
     coll.state = state;
     try {
       const r = vm.run([ctxAddr]);
@@ -415,12 +466,51 @@ export class EmulatedProgram {
         instructions: r.instructions,
         events: state.events,
         printk: state.printk,
-        ctxOut: ctx ? Buffer.from(ctx.bytes) : null,
+        ...(ctxOut ? { ctxOut: ctx ? Buffer.from(ctx.bytes) : null } : {}),
       };
     } finally {
       coll.state = undefined;
       if (ctx) coll.memory.remove(ctx);
     }
+  }
+
+  /**
+   * A tracing program: no packet. Raw tracepoints and trampoline programs get
+   * their arguments (fexit, fmod_ret and lsm the return value after them),
+   * kprobes a struct pt_regs, tracepoints their record; read-only, as the
+   * verifier has it.
+   */
+  private onceTrace(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions, kind: 'args' | 'bytes'): EmulatedTestRun {
+    const coll = this.coll;
+    const what = `program ${this.name}`;
+    if (data.byteLength > 0) throw new BpfError('USAGE', `${what}: a ${progTypeName(this.type)} program runs on its arguments alone (testRun(new Uint8Array(0), { args }))`);
+    if (opts.ctx && opts.args) throw new BpfError('USAGE', `${what}: give the context as ctx bytes or as args, not both`);
+    const attach = this.spec.expectedAttachType;
+    const hasRet = attachHasRet(this.type, attach);
+    const trampoline = this.type === BPF_PROG_TYPE.LSM || (this.type === BPF_PROG_TYPE.TRACING && attach !== BPF_ATTACH_TYPE.TRACE_RAW_TP);
+    const funcIp = BigInt.asUintN(64, BigInt(opts.funcIp ?? 0));
+    let ctxBytes: Uint8Array;
+    if (kind === 'bytes') {
+      if (opts.ctx) ctxBytes = Uint8Array.from(opts.ctx);
+      else if (this.type === BPF_PROG_TYPE.KPROBE) ctxBytes = ptRegs(opts.args ?? [], opts.ret, funcIp, what);
+      else throw new BpfError('USAGE', `${what}: a tracepoint program runs on its record: give it as ctx (the layout is in /sys/kernel/tracing/events/<category>/<name>/format)`);
+    } else {
+      const args = opts.args ? [...opts.args, ...(hasRet ? [opts.ret ?? 0] : [])] : undefined;
+      ctxBytes = args ? argsBytes(args, coll.file.littleEndian, what) : Uint8Array.from(opts.ctx ?? []);
+      if (!trampoline && ctxBytes.length > MAX_BPF_FUNC_ARGS * 8) {
+        throw new BpfError('USAGE', `${what}: ${ctxBytes.length} bytes of arguments; a raw tracepoint takes at most ${MAX_BPF_FUNC_ARGS} (the kernel's test run refuses more: EINVAL)`);
+      }
+    }
+    // An empty context is NULL, as the kernel passes it.
+    const ctx = ctxBytes.length > 0 ? coll.memory.add(kind === 'args' ? 'args' : this.type === BPF_PROG_TYPE.KPROBE ? 'pt_regs' : 'record', ctxBytes, { kind: 'context', writable: false }) : undefined;
+    const trace: TraceState = {
+      task: coll.task(opts.task),
+      nargs: trampoline ? Math.floor(ctxBytes.length / 8) - (hasRet ? 1 : 0) : undefined,
+      funcRet: this.type === BPF_PROG_TYPE.TRACING && (attach === BPF_ATTACH_TYPE.TRACE_FEXIT || attach === BPF_ATTACH_TYPE.MODIFY_RETURN),
+      funcIp,
+      cookie: BigInt.asUintN(64, BigInt(opts.cookie ?? 0)),
+    };
+    return this.runOnContext(vm, cpu, ctx, { trace }, false);
   }
 
   private callbackVm: Vm | undefined;
@@ -985,6 +1075,12 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
       },
     ],
   ];
+  // The task and tracing state: a packet or syscall run's made when a helper first asks.
+  const trace = (): TraceState => {
+    const s = st();
+    return (s.trace ??= { task: coll.task(s.task), funcRet: false, funcIp: 0n, cookie: 0n });
+  };
+  defs.push(...traceHelpers(trace, bytes, coll.opts.virtualAddressBits ?? 48));
   const reserved = new Map<number, EmulatedMapT>();
   const out = new Map<number, HelperDef>();
   // args: the arrow's parameters after ctx (none of these has a default or rest parameter).

@@ -8,6 +8,7 @@ export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapKey, type Map
 export type { RunState } from './emulate.js';
 export type { Packet, SkBuff, SkBuffInput, SkbKind, XdpMdInput } from './context.js';
 export type { TunnelInfo } from './skb.js';
+export type { EmulatedTask, Task, TraceState } from './trace.js';
 export type { RegionHooks } from './memory.js';
 export type { UpdateFlag as EmulatedUpdateFlag, UpdateFlags as EmulatedUpdateFlags } from './maps.js';
 export type { RegFile, RegNo, RegNoArray } from './vm.js';

@@ -39,7 +39,8 @@ function normalise(t: string): string {
     .replace(/\bcall (?:kfunc|[A-Za-z_]\w*)#(-?\d+)/, 'call $1') // helper/kfunc: llvm prints the imm
     .replace(/\batomic64_/, 'atomic_')
     .replace(/^lock (.*) ([+|&^]=) w(\d+)$/, 'lock $1 $2 r$3') // llvm names the 32-bit operand w
-    .replace(/([+-]?)0x([0-9a-f]+)/gi, (_m, sign, hex) => `${sign}${BigInt(`0x${hex}`)}`);
+    .replace(/([+-]?)0x([0-9a-f]+)/gi, (_m, sign, hex) => `${sign}${BigInt(`0x${hex}`)}`)
+    .replace(/= (-?\d+) ll$/, (_m, n) => `= ${BigInt.asUintN(64, BigInt(n))} ll`); // a 64-bit constant: llvm prints it signed, the verifier's notation unsigned
 }
 
 describe('disassembler and assembler on every fixture instruction', () => {

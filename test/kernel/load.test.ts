@@ -31,8 +31,9 @@ function sumAt(m: BpfMap, key: number): bigint {
 
 // Objects that are not meant to load as a whole: section-name samples with
 // tracing programs that need attach targets, and deliberately broken ones;
-// tracing.o, whose fentry/fexit/lsm programs need BPF trampolines some kernels
-// refuse (test/tracing loads each of its programs on its own).
+// tracing.o and trace_args.o, whose fentry/fexit/lsm programs need BPF
+// trampolines some kernels refuse (test/tracing and test/vm/trace.test.ts load
+// the others on their own).
 // section_table has a program for every section name (some need targets or
 // kernel features); kfunc_missing fails by design; externs' typed ksym needs
 // CONFIG_KALLSYMS_ALL. Their own tests are test/kernel/{sections,externs}.test.ts.
@@ -50,6 +51,7 @@ const NOT_LOADABLE = new Set([
   'struct_ops_optional_link.o',
   'freplace_ext.o',
   'tracing.o',
+  'trace_args.o',
 ]);
 // tcp_cc registers a TCP congestion control under a fixed name: struct-ops.test.ts loads it under unique names.
 // struct_ops_deferred implements bpf_dummy_ops, which the kernel does not register: struct-ops.test.ts loads it without.

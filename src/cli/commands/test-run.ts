@@ -18,6 +18,7 @@ import { hex } from '../format.js';
 import { parseHex } from '../hex.js';
 import { CONTEXT_ONLY } from '../../programs/program.js';
 import { BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
+import { traceContextKind } from '../../vm/trace.js';
 
 const testRunOptions = {
   program: { type: 'string' },
@@ -31,6 +32,8 @@ const testRunOptions = {
   'mem-hex': { type: 'string' },
   budget: { type: 'string' },
   trace: { type: 'boolean' },
+  arg: { type: 'string', multiple: true },
+  ret: { type: 'string' },
 } as const satisfies OptionSpec;
 
 type TestRunValues = OptionValues<typeof testRunOptions>;
@@ -41,7 +44,9 @@ export const testRun = defineCommand({
   usage:
     'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--ctx-hex HEX] [--repeat N] [--max-entries MAP=N]… [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] [--ctx-hex HEX] [--json]   (syscall, raw_tracepoint, struct_ops programs: a context alone)\n' +
+    '       bpf-ts test-run OBJ [--program NAME] [--arg N]… [--json]   (raw_tracepoint programs: their arguments)\n' +
     '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
+    '       bpf-ts test-run OBJ [--program NAME] --emulate [--arg N]… [--ret N] [--json]   (tracing programs)\n' +
     '       bpf-ts test-run --asm FILE --type xdp|tc|socket_filter|… --data-hex HEX [--emulate] [--repeat N] [--json]\n' +
     '       bpf-ts test-run --asm FILE --emulate [--mem-hex HEX] [--budget N] [--json]\n' +
     '  --asm FILE     assembler text (conformance-suite or verifier syntax), or a bpf_conformance .data file\n' +
@@ -67,7 +72,12 @@ export const testRun = defineCommand({
     const name = asmObject && values.emulate ? '' : programName(spec, values.program);
     const type = values.type ?? (name && spec.program(name).type === null ? 'xdp' : undefined);
     const progType = type !== undefined ? progTypeNumber(type) : spec.program(name).type!;
-    const ctxIn = values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex');
+    const args = parseArgs(values);
+    if (values.ret !== undefined) throw new BpfError('USAGE', "--ret gives an emulated run the traced function's return value: add --emulate");
+    if (args && progType !== BPF_PROG_TYPE.RAW_TRACEPOINT) {
+      throw new BpfError('USAGE', `program ${name} (${progTypeName(progType)}): --arg gives a raw tracepoint's arguments (with --emulate, any tracing program's)`);
+    }
+    const ctxIn = args ? u64Bytes(args) : values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex');
     // The emulator runs syscall programs on a context; the other context-only types only the kernel does.
     const contextOnly = CONTEXT_ONLY.has(progType) && (!values.emulate || progType === BPF_PROG_TYPE.SYSCALL);
     if (contextOnly && (values['data-hex'] !== undefined || values.repeat !== undefined)) {
@@ -190,11 +200,36 @@ function readText(file: string): string {
 /** test-run OBJ --emulate: the same run and JSON as with the kernel, in the emulator. */
 function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandContext): number {
   const spec = openObject(path);
-  // A syscall program runs on its context alone (--ctx-hex), as in the kernel.
-  const syscall = spec.program(programName(spec, values.program)).type === BPF_PROG_TYPE.SYSCALL;
-  if (syscall && values['data-hex'] !== undefined) throw new BpfError('USAGE', 'a syscall program runs on its context alone (--ctx-hex HEX), without --data-hex');
-  return emulateSpec(spec, syscall ? Buffer.alloc(0) : packet(values['data-hex']), values, ctx);
+  // Syscall and tracing programs run on their context alone (--ctx-hex, --arg), as in the kernel.
+  const p = spec.program(programName(spec, values.program));
+  const type = p.type ?? BPF_PROG_TYPE.XDP;
+  const tracing = traceContextKind(type, p.expectedAttachType) !== undefined;
+  if ((type === BPF_PROG_TYPE.SYSCALL || tracing) && values['data-hex'] !== undefined) {
+    throw new BpfError('USAGE', `${p.name} is a ${progTypeName(type)} program: it runs on its ${tracing ? 'arguments (--arg N…)' : 'context (--ctx-hex HEX)'} alone, without --data-hex`);
+  }
+  if (!tracing && (values.arg !== undefined || values.ret !== undefined)) throw new BpfError('USAGE', `program ${p.name} (${progTypeName(type)}): --arg and --ret are for tracing programs`);
+  return emulateSpec(spec, type === BPF_PROG_TYPE.SYSCALL || tracing ? Buffer.alloc(0) : packet(values['data-hex']), values, ctx);
 }
+
+/** --arg values as u64s: decimal, negative, or 0x hex. */
+function parseArgs(values: TestRunValues): bigint[] | undefined {
+  if (values.arg === undefined) return undefined;
+  if (values['ctx-hex'] !== undefined) throw new BpfError('USAGE', 'give the arguments as --arg or as --ctx-hex, not both');
+  return values.arg.map((a) => parseU64(a, '--arg'));
+}
+
+function parseU64(text: string, flag: string): bigint {
+  let v: bigint | undefined;
+  try {
+    v = /^-?(0x[0-9a-f]+|\d+)$/i.test(text.trim()) ? (text.trim().startsWith('-') ? -BigInt(text.trim().slice(1)) : BigInt(text.trim())) : undefined;
+  } catch {
+    v = undefined;
+  }
+  if (v === undefined || v < -(1n << 63n) || v >= 1n << 64n) throw new BpfError('USAGE', `${flag} ${text}: not a 64-bit integer (decimal, -1, or 0x hex)`);
+  return BigInt.asUintN(64, v);
+}
+
+const u64Bytes = (args: bigint[]): Buffer => Buffer.concat(args.map((a) => Buffer.from(new BigUint64Array([a]).buffer)));
 
 function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, ctx: CommandContext): number {
   const repeat = positiveInt(values.repeat, '--repeat') ?? 1;
@@ -211,7 +246,9 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   };
   const em = spec.emulate({ budget, trace: values.trace ? onStep : undefined });
   const ctxIn = values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex');
-  const r = em.program(name).testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}) });
+  const args = parseArgs(values);
+  const ret = values.ret === undefined ? undefined : parseU64(values.ret, '--ret');
+  const r = em.program(name).testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}), ...(args ? { args } : {}), ...(ret !== undefined ? { ret } : {}) });
   for (const l of trace) ctx.print(l);
   if (ctx.json) {
     ctx.printJson({

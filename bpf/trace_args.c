@@ -1,0 +1,141 @@
+// trace_args.c - tracing programs the emulator must run as the kernel does.
+// Each records what it saw in `seen` (its arguments at several widths, the
+// task it runs in, probe reads that fail and succeed, the function-argument
+// helpers) and returns a value made from its arguments. The tests run them in
+// the kernel — raw_args through BPF_PROG_TEST_RUN, fentry3/fexit3 attached to
+// bpf_fentry_test3, which a tracing program's test run calls with (4, 5, 6) —
+// and in the emulator with the same arguments, and compare `seen`.
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#define SLOTS 64
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} seen SEC(".maps");
+
+// fentry3/fexit3 record only this process's calls (other test runs on the
+// host call bpf_fentry_test3 too).
+const volatile __u32 target_tgid = 0;
+
+static __always_inline void put(__u32 slot, __u64 v)
+{
+	__u64 *p = bpf_map_lookup_elem(&seen, &slot);
+
+	if (p)
+		*p = v;
+}
+
+// The task: pid/tgid, uid/gid, comm whole and cut to 5 bytes, cgroup id.
+static __always_inline void task(__u32 base)
+{
+	char comm[16] __attribute__((aligned(8))) = {};
+	char cut[8] __attribute__((aligned(8)));
+
+	put(base, bpf_get_current_pid_tgid());
+	put(base + 1, bpf_get_current_uid_gid());
+	put(base + 2, bpf_get_current_comm(comm, sizeof(comm)));
+	put(base + 3, *(__u64 *)comm);
+	put(base + 4, *(__u64 *)(comm + 8));
+	__builtin_memset(cut, 0xaa, sizeof(cut));
+	bpf_get_current_comm(cut, 5);
+	put(base + 5, *(__u64 *)cut);
+	put(base + 6, bpf_get_current_cgroup_id());
+}
+
+// Probe reads of an address the test chooses (one no kernel maps: the result
+// is the error and a zeroed buffer, which differs by helper and address).
+static __always_inline void probes(__u32 base, __u64 addr)
+{
+	char str[8] __attribute__((aligned(8)));
+	__u64 buf;
+
+	buf = 0x1111;
+	put(base, bpf_probe_read_kernel(&buf, sizeof(buf), (void *)addr));
+	put(base + 1, buf);
+	buf = 0x2222;
+	put(base + 2, bpf_probe_read_user(&buf, sizeof(buf), (void *)addr));
+	put(base + 3, buf);
+	__builtin_memset(str, 0x55, sizeof(str));
+	put(base + 4, bpf_probe_read_kernel_str(str, sizeof(str), (void *)addr));
+	put(base + 5, *(__u64 *)str);
+	__builtin_memset(str, 0x66, sizeof(str));
+	put(base + 6, bpf_probe_read_user_str(str, sizeof(str), (void *)addr));
+	put(base + 7, *(__u64 *)str);
+	buf = 0x3333;
+	put(base + 8, bpf_probe_read(&buf, sizeof(buf), (void *)addr));
+	put(base + 9, buf);
+	__builtin_memset(str, 0x77, sizeof(str));
+	put(base + 10, bpf_probe_read_str(str, sizeof(str), (void *)addr));
+	put(base + 11, *(__u64 *)str);
+}
+
+SEC("raw_tp/sys_enter")
+int raw_args(struct bpf_raw_tracepoint_args *ctx)
+{
+	char name[12] __attribute__((aligned(8))) = "raw_args";
+	char str[8] __attribute__((aligned(8)));
+	__u64 buf = 0;
+
+	put(0, ctx->args[0]);
+	put(1, *(__u32 *)((char *)ctx + 12));
+	put(2, *(__u16 *)((char *)ctx + 18));
+	put(3, *(__u8 *)((char *)ctx + 31));
+	task(4);
+	probes(11, ctx->args[1]);
+	probes(23, ctx->args[2]);
+	// Reads that succeed: this program's own stack is kernel memory.
+	put(35, bpf_probe_read_kernel(&buf, 4, name + 2));
+	put(36, buf);
+	__builtin_memset(str, 0x55, sizeof(str));
+	put(37, bpf_probe_read_kernel_str(str, sizeof(str), name));
+	put(38, *(__u64 *)str);
+	put(39, bpf_probe_read_kernel_str(str, sizeof(str), name + 5));
+	put(40, *(__u64 *)str);
+	put(41, bpf_get_attach_cookie(ctx));
+	return ctx->args[0] + ctx->args[3];
+}
+
+SEC("fentry/bpf_fentry_test3")
+int BPF_PROG(fentry3, char a, int b, __u64 c)
+{
+	__u64 v;
+
+	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+		return 0;
+	put(42, a);
+	put(43, b);
+	put(44, c);
+	put(45, bpf_get_func_arg_cnt(ctx));
+	v = 0x77;
+	put(46, bpf_get_func_arg(ctx, 2, &v));
+	put(47, v);
+	v = 0x77;
+	put(48, bpf_get_func_arg(ctx, 3, &v));
+	put(49, v);
+	put(50, bpf_get_func_ip(ctx));
+	task(51);
+	return 0;
+}
+
+SEC("fexit/bpf_fentry_test3")
+int BPF_PROG(fexit3, char a, int b, __u64 c, int ret)
+{
+	__u64 v = 0x77;
+
+	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+		return 0;
+	put(58, ret + a);
+	put(59, bpf_get_func_ret(ctx, &v));
+	put(60, v);
+	put(61, bpf_get_func_arg_cnt(ctx));
+	put(62, bpf_get_func_ip(ctx));
+	put(63, bpf_get_attach_cookie(ctx));
+	return 0;
+}
+
+char _license[] SEC("license") = "GPL";
