@@ -36,6 +36,7 @@ import {
   vlanPop,
 } from './skb.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
+import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
 import { type EmulatedTask, MAX_BPF_FUNC_ARGS, type Task, type TraceState, argsBytes, attachHasRet, ptRegs, resolveTask, traceContextKind, traceHelpers } from './trace.js';
 
 export interface EmulateOptions {
@@ -177,6 +178,8 @@ export interface RunState {
   printk: string[];
   tailCalls: number;
   ctxAddr: bigint;
+  /** A flow dissector's run: bpf_skb_load_bytes has no skb to read. */
+  flow?: boolean;
   /** The run's task fields (EmulatedRunOptions.task), resolved into `trace` when a helper asks. */
   task?: EmulatedTask;
   trace?: TraceState;
@@ -367,13 +370,17 @@ export class EmulatedProgram {
     const type = this.type;
     if (type === BPF_PROG_TYPE.SYSCALL) return this.onceSyscall(vm, data, cpu, opts);
     if (this.traceKind) return this.onceTrace(vm, data, cpu, opts, this.traceKind);
+    if (type === BPF_PROG_TYPE.FLOW_DISSECTOR) return this.onceFlow(vm, data, cpu, opts);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
     // Socket filters and cgroup skb programs get the frame from its network header, and hand it back with the Ethernet header zeroed.
     const sock = type === BPF_PROG_TYPE.SOCKET_FILTER || cgroup;
     if (!xdp && !tc && !sock)
-      throw new BpfError('USAGE', `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, syscall and tracing programs are)`);
+      throw new BpfError(
+        'USAGE',
+        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, flow dissectors, syscall and tracing programs are)`,
+      );
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
     // An xdp_md given as bytes may put metadata in front of the frame: it comes out of the headroom.
@@ -471,6 +478,47 @@ export class EmulatedProgram {
     } finally {
       coll.state = undefined;
       if (ctx) coll.memory.remove(ctx);
+    }
+  }
+
+  /**
+   * A flow dissector: the frame from its Ethernet header; the struct
+   * bpf_flow_keys it fills is the output (dataOut), as a test run returns it.
+   */
+  private onceFlow(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const coll = this.coll;
+    checkFrame(this.name, data, false, 0);
+    if (data.length > FLOW_DATA_MAX)
+      throw new BpfError('INVALID_ARGUMENT', `program ${this.name}: a ${data.length}-byte frame is longer than the page a test run takes (BPF_PROG_TEST_RUN refuses it: EINVAL)`);
+    const flags = opts.ctx ? flowKeysFlags(this.name, opts.ctx) : 0;
+    if (coll.scratch.length < data.length) coll.scratch = new Uint8Array(FLOW_DATA_MAX);
+    const pkt = (coll.packet = new Packet(coll.memory, data, 0, 0, coll.scratch, coll.packet?.region));
+    const keys = coll.memory.add('flow_keys', new Uint8Array(FLOW_KEYS_SIZE), { kind: 'memory', writable: true });
+    primeFlowKeys(keys, data, flags);
+    const ctx = flowContext(coll.memory, pkt, keys);
+    const state: RunState = { cpu, pkt, packet: true, flow: true, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: Memory.address(ctx.id), task: opts.task };
+    coll.state = state;
+    try {
+      this.runArgs[0] = Memory.addressValue(ctx.id);
+      const instructions = vm.runRaw(this.runArgs);
+      const retval = vm.lo[0] >>> 0;
+      clampFlowKeys(keys, data.length);
+      const result: EmulatedTestRun = {
+        retval,
+        verdict: verdictName(this.type, retval),
+        dataOut: Buffer.from(keys.bytes),
+        durationNs: 0,
+        instructions,
+        events: state.events,
+        printk: state.printk,
+      };
+      // The context comes back as given: the flags alone.
+      if (opts.ctx) result.ctxOut = flowKeysOut(flags);
+      return result;
+    } finally {
+      coll.state = undefined;
+      coll.memory.remove(ctx);
+      coll.memory.remove(keys);
     }
   }
 
@@ -886,12 +934,13 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     [
       'bpf_skb_load_bytes',
       (ctx, _skb, offset, to, len) => {
-        // An offset above INT_MAX or a range past the end is -EFAULT, and `to` is zeroed (the kernel's err_clear).
+        // An offset above INT_MAX or a range past the end is -EFAULT, and `to` is zeroed (the kernel's err_clear);
+        // a flow dissector's test run has no skb to read at all.
         const pkt = st().pkt;
         const off = Number(BigInt.asUintN(32, offset));
         const n = Number(BigInt.asUintN(32, len));
         const dst = bytes(ctx, to, n, 'to', true);
-        if (off > INT_MAX || off + n > pkt.end - pkt.data) {
+        if (off > INT_MAX || off + n > pkt.end - pkt.data || st().flow) {
           dst.fill(0);
           return neg(-EFAULT);
         }
@@ -1150,6 +1199,8 @@ const TC_ACT_REDIRECT = 7n;
 const REDIR_NEIGH_SIZE = 20;
 /** The longest frame a TC or socket filter test run takes: a page less NET_SKB_PAD and the skb_shared_info. */
 const SKB_DATA_MAX = 4096 - 64 - 320;
+/** The longest frame a flow dissector's test run takes: a page (no headroom or shared info). */
+const FLOW_DATA_MAX = 4096;
 
 const INT_MAX = 0x7fffffff;
 /** l4_csum_replace's flags: the field size (0, 2, 4), BPF_F_PSEUDO_HDR, BPF_F_MARK_MANGLED_0, BPF_F_MARK_ENFORCE, BPF_F_IPV6. */

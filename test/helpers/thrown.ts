@@ -10,3 +10,9 @@ export function thrown(fn: () => unknown): BpfError {
   }
   throw new Error('expected a BpfError');
 }
+
+/** "CODE: message" of the BpfError `fn` throws (what a test compares whole). */
+export function codeAndMessage(fn: () => unknown): string {
+  const e = thrown(fn);
+  return `${e.code}: ${e.message}`;
+}

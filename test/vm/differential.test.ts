@@ -64,7 +64,7 @@ function corpus(): Buffer[] {
 interface Case {
   file: string;
   /** Program type for sections that do not say (default xdp); cgroup_skb: the programs of that section. */
-  type?: 'xdp' | 'tc' | 'socket_filter' | 'cgroup_skb';
+  type?: 'xdp' | 'tc' | 'socket_filter' | 'cgroup_skb' | 'flow_dissector';
   /** Only these programs (default: every one of the type). */
   programs?: string[];
   /** CO-RE: resolve against the committed vmlinux BTF (the kernel resolves against its own). */
@@ -104,6 +104,8 @@ const CASES: Case[] = [
   { file: 'socket_filter.o', type: 'socket_filter', programs: ['count_protocols'] },
   // A cgroup skb egress filter: the packet from its network header, the test run's socket's addresses.
   { file: 'cgroup_skb_filter.o', type: 'cgroup_skb' },
+  // A flow dissector: its output is the struct bpf_flow_keys it fills; truncated headers take bpf_skb_load_bytes, which fails in a test run.
+  { file: 'flow_keys.o', type: 'flow_dissector' },
 ];
 
 // Contents compared: everything but event channels and program/map tables.
@@ -115,11 +117,11 @@ describeRoot('emulator vs BPF_PROG_TEST_RUN', () => {
     it(`${c.file}: every program, ${packets.length} packets: same retval, bytes and maps`, () => {
       const spec = openObject(join(FIXTURES, c.file));
       for (const [name, value] of Object.entries(c.globals ?? {})) spec.setGlobal(name, value);
-      const want = { tc: 3, socket_filter: 1, cgroup_skb: 8, xdp: 6 }[c.type ?? 'xdp']; // BPF_PROG_TYPE_*
+      const want = { tc: 3, socket_filter: 1, cgroup_skb: 8, flow_dissector: 22, xdp: 6 }[c.type ?? 'xdp']; // BPF_PROG_TYPE_*
       const xdp = spec.programs.filter((p) => (p.type === null || p.type === want) && (!c.programs || c.programs.includes(p.name)));
       expect(xdp.length).toBeGreaterThan(0);
-      // The type of programs whose section does not say (a cgroup skb program's does).
-      const programType = c.type === 'cgroup_skb' ? undefined : c.type;
+      // The type of programs whose section does not say (a cgroup skb program's and a flow dissector's do).
+      const programType = c.type === 'cgroup_skb' || c.type === 'flow_dissector' ? undefined : c.type;
       using kern = spec.load({ programs: xdp.map((p) => p.name), programType: programType ?? 'xdp', ignorePinning: true });
       const make = (extra: EmulateOptions = {}) => spec.emulate({ programType, coreTarget: c.core ? targetBtf() : undefined, ...extra });
       const em = make();

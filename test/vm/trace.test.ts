@@ -16,10 +16,10 @@
 // down here from them.
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BpfError } from '../../src/errors.js';
 import { openObject } from '../../src/collection.js';
 import { Memory, type EmulatedTask } from '../../src/vm/index.js';
 import { cli, cliOk, fixture } from '../helpers/cli.js';
+import { codeAndMessage, thrown } from '../helpers/thrown.js';
 import { Rng, caseRng, seedLine } from '../helpers/fuzz.js';
 import { describeRoot } from '../helpers/root.js';
 
@@ -122,15 +122,9 @@ describeRoot('raw tracepoint programs: the emulator against the kernel', () => {
     const short = u64s([1n, 2n, 3n]);
     expect(() => coll.program('raw_args').testRun(new Uint8Array(0), { ctx: short })).toThrow(expect.objectContaining({ errno: 22 }));
     const emu = openObject(fixture('trace_args.o')).emulate();
-    let err: unknown;
-    try {
-      emu.program('raw_args').testRun(new Uint8Array(0), { ctx: short });
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(BpfError);
-    expect((err as BpfError).code).toBe('EMU_FAULT');
-    expect((err as BpfError).message).toMatch(/instruction 36 \(r7 = \*\(u8 \*\)\(r6 \+ 31\)\): read of 1 bytes at 0x[0-9a-f]+ \(args\+31, region of 24 bytes\): outside args/);
+    const err = thrown(() => emu.program('raw_args').testRun(new Uint8Array(0), { ctx: short }));
+    expect(err.code).toBe('EMU_FAULT');
+    expect(err.message).toMatch(/instruction 36 \(r7 = \*\(u8 \*\)\(r6 \+ 31\)\): read of 1 bytes at 0x[0-9a-f]+ \(args\+31, region of 24 bytes\): outside args/);
   });
 });
 
@@ -230,14 +224,7 @@ describe('tracing programs in the emulator', () => {
 
   it('says what a run lacks or has too much of', () => {
     const emu = spec().emulate();
-    const codeOf = (f: () => unknown): string => {
-      try {
-        f();
-      } catch (e) {
-        return `${(e as BpfError).code}: ${(e as BpfError).message}`;
-      }
-      return 'no error';
-    };
+    const codeOf = codeAndMessage;
     expect(codeOf(() => emu.program('raw_args').testRun(new Uint8Array(14), { args: [1] }))).toBe(
       'USAGE: program raw_args: a raw_tracepoint program runs on its arguments alone (testRun(new Uint8Array(0), { args }))',
     );

@@ -96,7 +96,7 @@ export const testRun = defineCommand({
     else {
       if (contextOnly) ctx.print(`${name}: retval ${r.retval} (0x${r.retval.toString(16)})`);
       else ctx.print(`${name}: ${r.verdict ?? 'retval'} (retval ${r.retval}), ${r.durationNs} ns per run${repeat > 1 ? ` over ${repeat} runs` : ''}`);
-      printChanges(ctx, r, data, ctxIn);
+      printChanges(ctx, r, data, ctxIn, progType);
     }
     return 0;
   },
@@ -117,8 +117,10 @@ function runJson(r: RunOutcome) {
 }
 
 /** The lines saying what a run changed: the packet, the context. */
-function printChanges(ctx: CommandContext, r: RunOutcome, data: Buffer, ctxIn: Buffer | undefined): void {
-  if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
+function printChanges(ctx: CommandContext, r: RunOutcome, data: Buffer, ctxIn: Buffer | undefined, type: number): void {
+  // A flow dissector's output is the struct bpf_flow_keys it filled.
+  if (type === BPF_PROG_TYPE.FLOW_DISSECTOR) ctx.print(`flow keys: ${flowKeysText(r.dataOut)}`);
+  else if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
   // The kernel hands back the whole struct: a shorter context given counts as zero-padded.
   const given = ctxIn && r.ctxOut && ctxIn.length < r.ctxOut.length ? Buffer.concat([ctxIn, Buffer.alloc(r.ctxOut.length - ctxIn.length)]) : ctxIn;
   if (r.ctxOut && given && !r.ctxOut.equals(given)) ctx.print(`context after the run: ${hex(r.ctxOut)}`);
@@ -211,6 +213,22 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   return emulateSpec(spec, type === BPF_PROG_TYPE.SYSCALL || tracing ? Buffer.alloc(0) : packet(values['data-hex']), values, ctx);
 }
 
+/** struct bpf_flow_keys in words: offsets, protocols, fragment bits, addresses and ports. */
+function flowKeysText(k: Buffer): string {
+  if (k.length < 56) return hex(k);
+  const v6 = k.readUInt16LE(4) === 0x86dd;
+  const addr = (at: number) => (v6 ? Array.from({ length: 8 }, (_, i) => k.readUInt16BE(at + 2 * i).toString(16)).join(':') : Array.from(k.subarray(at, at + 4)).join('.'));
+  const bits = [k[6] ? 'frag' : '', k[7] ? 'first_frag' : '', k[8] ? 'encap' : ''].filter(Boolean);
+  return (
+    `nhoff ${k.readUInt16LE(0)} thoff ${k.readUInt16LE(2)} n_proto 0x${k.readUInt16BE(10).toString(16).padStart(4, '0')} ip_proto ${k[9]}` +
+    (k.readUInt16LE(4) ? ` ${addr(16)} -> ${addr(v6 ? 32 : 20)}` : '') +
+    (k.readUInt16BE(12) || k.readUInt16BE(14) ? ` ports ${k.readUInt16BE(12)} -> ${k.readUInt16BE(14)}` : '') +
+    (bits.length ? ` ${bits.join(' ')}` : '') +
+    (k.readUInt32BE(52) ? ` flow_label 0x${k.readUInt32BE(52).toString(16)}` : '') +
+    (k.readUInt32LE(48) ? ` flags 0x${k.readUInt32LE(48).toString(16)}` : '')
+  );
+}
+
 /** --arg values as u64s: decimal, negative, or 0x hex. */
 function parseArgs(values: TestRunValues): bigint[] | undefined {
   if (values.arg === undefined) return undefined;
@@ -262,7 +280,7 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     if (r.verdict === null) ctx.print(`${name}: retval ${r.retval} (0x${r.retval.toString(16)}) (emulated, ${r.instructions} instructions)`);
     // One emulated run's time is the JavaScript engine's first pass over new code: shown only for --repeat.
     else ctx.print(`${name}: ${r.verdict} (retval ${r.retval})${repeat > 1 ? `, ${r.durationNs} ns per run over ${repeat} runs` : ''} (emulated, ${r.instructions} instructions)`);
-    printChanges(ctx, r, data, ctxIn);
+    printChanges(ctx, r, data, ctxIn, spec.program(name).type ?? BPF_PROG_TYPE.XDP);
     for (const l of r.printk) ctx.print(`printk: ${l}`);
   }
   return 0;
