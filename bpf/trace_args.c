@@ -138,4 +138,61 @@ int BPF_PROG(fexit3, char a, int b, __u64 c, int ret)
 	return 0;
 }
 
+// Programs on a byte context, run by the kernel on a child's calls: a
+// uprobe and uretprobe on libc's abs(int) read x86-64 struct pt_regs, a
+// tracepoint its record. `regs_seen` holds what they read.
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 16);
+	__type(key, __u32);
+	__type(value, __u64);
+} regs_seen SEC(".maps");
+
+struct pt_regs_x86 {
+	__u64 r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+};
+
+static __always_inline void rput(__u32 slot, __u64 v)
+{
+	__u64 *p = bpf_map_lookup_elem(&regs_seen, &slot);
+
+	if (p)
+		*p = v;
+}
+
+SEC("uprobe")
+int abs_entry(struct pt_regs_x86 *ctx)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+		return 0;
+	rput(0, (__s64)(int)ctx->di); // PT_REGS_PARM1 as abs's int
+	rput(1, *(__u32 *)((char *)ctx + 112)); // the same register by offset, narrower
+	rput(2, bpf_get_current_pid_tgid() >> 32);
+	rput(3, bpf_get_attach_cookie(ctx));
+	return 0;
+}
+
+SEC("uretprobe")
+int abs_return(struct pt_regs_x86 *ctx)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+		return 0;
+	rput(4, (__s64)(int)ctx->ax); // PT_REGS_RC
+	rput(5, *(__u16 *)((char *)ctx + 80));
+	return 0;
+}
+
+// syscalls/sys_enter_getppid: 8 bytes of common fields (no program may read
+// them), then int __syscall_nr at offset 8.
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int getppid_record(void *ctx)
+{
+	if ((bpf_get_current_pid_tgid() >> 32) != target_tgid)
+		return 0;
+	rput(6, *(int *)((char *)ctx + 8));
+	rput(7, *(__u8 *)((char *)ctx + 9));
+	rput(8, *(__u16 *)((char *)ctx + 10));
+	return 0;
+}
+
 char _license[] SEC("license") = "GPL";

@@ -37,7 +37,7 @@ import {
 } from './skb.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
-import { type EmulatedTask, MAX_BPF_FUNC_ARGS, type Task, type TraceState, argsBytes, attachHasRet, ptRegs, resolveTask, traceContextKind, traceHelpers } from './trace.js';
+import { type EmulatedTask, MAX_BPF_FUNC_ARGS, type Task, type TraceState, argsBytes, attachHasRet, ptRegs, resolveTask, traceContextKind, traceHelpers, tracepointRecordHooks } from './trace.js';
 
 export interface EmulateOptions {
   /** Virtual CPUs for per-CPU maps (default 1); each run picks one with `cpu`. */
@@ -550,7 +550,9 @@ export class EmulatedProgram {
       }
     }
     // An empty context is NULL, as the kernel passes it.
-    const ctx = ctxBytes.length > 0 ? coll.memory.add(kind === 'args' ? 'args' : this.type === BPF_PROG_TYPE.KPROBE ? 'pt_regs' : 'record', ctxBytes, { kind: 'context', writable: false }) : undefined;
+    const name = kind === 'args' ? 'args' : this.type === BPF_PROG_TYPE.KPROBE ? 'pt_regs' : 'record';
+    const hooks = this.type === BPF_PROG_TYPE.TRACEPOINT ? tracepointRecordHooks(ctxBytes) : undefined;
+    const ctx = ctxBytes.length > 0 ? coll.memory.add(name, ctxBytes, { kind: 'context', writable: false, hooks }) : undefined;
     const trace: TraceState = {
       task: coll.task(opts.task),
       nargs: trampoline ? Math.floor(ctxBytes.length / 8) - (hasRet ? 1 : 0) : undefined,

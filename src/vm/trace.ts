@@ -14,7 +14,7 @@
 import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE } from '../uapi/bpf.js';
 import { EINVAL } from './maps.js';
-import type { Memory } from './memory.js';
+import type { Memory, RegionHooks } from './memory.js';
 import { EFAULT } from './skb.js';
 import type { HelperContext, HelperDef } from './vm.js';
 
@@ -280,4 +280,30 @@ export function ptRegs(args: readonly (bigint | number)[], ret: bigint | number 
   if (ret !== undefined) dv.setBigUint64(PT_REGS_AX, BigInt.asUintN(64, BigInt(ret)), true);
   dv.setBigUint64(PT_REGS_IP, ip, true);
   return regs;
+}
+
+/** The common fields at the start of every tracepoint record (type, flags, preempt count, pid). */
+const TRACE_ENTRY_SIZE = 8;
+
+/**
+ * A tracepoint record as the verifier lets a program read it: from offset 8
+ * (the common fields before are refused), read-only. (The memory checks the
+ * record's end before a hook is asked.)
+ */
+export function tracepointRecordHooks(record: Uint8Array): RegionHooks {
+  const dv = new DataView(record.buffer, record.byteOffset, record.byteLength);
+  const refuse = (why: string): never => {
+    throw new BpfError('EMU_FAULT', `tracepoint record: ${why} (the kernel's verifier refuses it)`);
+  };
+  return {
+    load(off, size) {
+      if (off < TRACE_ENTRY_SIZE) refuse(`a ${size}-byte read at offset ${off}: the first ${TRACE_ENTRY_SIZE} bytes (common_type, common_flags, common_preempt_count, common_pid) are not readable`);
+      if (size === 8) {
+        const v = dv.getBigUint64(off, true);
+        return v < 2n ** 53n ? Number(v) : v;
+      }
+      return size === 4 ? dv.getUint32(off, true) : size === 2 ? dv.getUint16(off, true) : dv.getUint8(off);
+    },
+    store: (off, size) => refuse(`a ${size}-byte write at offset ${off}: the record is read-only`),
+  };
 }

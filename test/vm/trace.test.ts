@@ -16,12 +16,17 @@
 // down here from them.
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { openObject } from '../../src/collection.js';
+import { BpfObjectSpec, openObject } from '../../src/collection.js';
+import { assemble } from '../../src/asm/assembler.js';
 import { Memory, type EmulatedTask } from '../../src/vm/index.js';
 import { cli, cliOk, fixture } from '../helpers/cli.js';
 import { codeAndMessage, thrown } from '../helpers/thrown.js';
 import { Rng, caseRng, seedLine } from '../helpers/fuzz.js';
 import { describeRoot } from '../helpers/root.js';
+import { startTraceChild } from '../helpers/trace-child.js';
+import { attachTracepoint, attachUprobe } from '../../src/link/tracing.js';
+
+const GETPPID_NR: Record<string, number> = { x64: 110, arm64: 173, riscv64: 173 };
 
 const SLOTS = 64;
 const FILE = 'test/vm/trace.test.ts';
@@ -117,6 +122,11 @@ describeRoot('raw tracepoint programs: the emulator against the kernel', () => {
     }
   });
 
+  it('the verifier refuses a tracepoint program reading the common fields, as the emulator does', () => {
+    const prog = BpfObjectSpec.fromInstructions(assemble('r0 = *(u32 *)(r1 + 4)\nexit').bytes, { type: 'tracepoint', name: 'tp' });
+    expect(() => prog.load({ ignorePinning: true })).toThrow(/rejected by the verifier at instruction 0: invalid bpf_context access off=4 size=4/);
+  });
+
   it('arguments shorter than the program reads: the kernel refuses the run (EINVAL), the emulator faults naming them', () => {
     using coll = openObject(fixture('trace_args.o')).load({ programs: ['raw_args'], ignorePinning: true });
     const short = u64s([1n, 2n, 3n]);
@@ -125,6 +135,41 @@ describeRoot('raw tracepoint programs: the emulator against the kernel', () => {
     const err = thrown(() => emu.program('raw_args').testRun(new Uint8Array(0), { ctx: short }));
     expect(err.code).toBe('EMU_FAULT');
     expect(err.message).toMatch(/instruction 36 \(r7 = \*\(u8 \*\)\(r6 \+ 31\)\): read of 1 bytes at 0x[0-9a-f]+ \(args\+31, region of 24 bytes\): outside args/);
+  });
+});
+
+describeRoot("uprobes and tracepoints: the emulator against the kernel on a child's calls", () => {
+  // The child calls abs(-1) … abs(-5) and getppid() 3 times; the programs record only its tgid.
+  it('abs_entry/abs_return read pt_regs (di, ax) and getppid_record its record as the emulator does', async () => {
+    const child = await startTraceChild();
+    try {
+      const spec = openObject(fixture('trace_args.o')).setGlobal('target_tgid', child.pid);
+      using coll = spec.load({ programs: ['abs_entry', 'abs_return', 'getppid_record'], ignorePinning: true });
+      {
+        using entry = attachUprobe(coll.program('abs_entry'), 'libc.so.6', 'abs', { pid: child.pid });
+        using ret = attachUprobe(coll.program('abs_return'), 'libc.so.6', 'abs', { pid: child.pid, retprobe: true });
+        using tp = attachTracepoint(coll.program('getppid_record'), 'syscalls', 'sys_enter_getppid');
+        void entry;
+        void ret;
+        void tp;
+        expect(await child.call('abs', 5)).toBe(15);
+        await child.call('getppid', 3);
+      }
+      const kernel = Array.from({ length: 9 }, (_, i) => BigInt.asIntN(64, coll.map('regs_seen').get(i)!.readBigUInt64LE(0)));
+      // What the kernel saw: the last call, abs(-5) returning 5; getppid's number; this child.
+      const nr = BigInt(GETPPID_NR[process.arch] ?? 110);
+      expect(kernel).toEqual([-5n, 0xfffffffbn, BigInt(child.pid), 0n, 5n, 5n, nr, 0n, 0n]);
+      // The emulator on the same arguments, return value and record (the common fields zero: no program reads them).
+      const emu = spec.emulate({ task: { tgid: child.pid } });
+      emu.program('abs_entry').testRun(new Uint8Array(0), { args: [0xfffffffbn] });
+      emu.program('abs_return').testRun(new Uint8Array(0), { ret: 5 });
+      const record = Buffer.alloc(16);
+      record.writeInt32LE(Number(nr), 8);
+      emu.program('getppid_record').testRun(new Uint8Array(0), { ctx: record });
+      expect(Array.from({ length: 9 }, (_, i) => BigInt.asIntN(64, (emu.map('regs_seen').get(key(i)) as Buffer).readBigUInt64LE(0)))).toEqual(kernel);
+    } finally {
+      await child.stop();
+    }
   });
 });
 
@@ -205,6 +250,18 @@ describe('tracing programs in the emulator', () => {
     // kernel and user reads of each address: ERANGE -34, EFAULT -14
     expect(run(48)).toEqual([-34n, -14n, -34n, -14n]);
     expect(run(57)).toEqual([-14n, -14n, -34n, -14n]);
+  });
+
+  it('a tracepoint record: its first 8 bytes (the common fields) are refused, as by the verifier; past the record faults', () => {
+    const prog = (off: number) => BpfObjectSpec.fromInstructions(assemble(`r0 = *(u32 *)(r1 + ${off})\nexit`).bytes, { type: 'tracepoint', name: 'tp' });
+    const record = Buffer.from('0000000000000000' + '6e000000' + '00000000', 'hex');
+    expect(prog(8).emulate().program('tp').testRun(new Uint8Array(0), { ctx: record }).retval).toBe(110);
+    expect(codeAndMessage(() => prog(4).emulate().program('tp').testRun(new Uint8Array(0), { ctx: record }))).toBe(
+      "EMU_FAULT: tp: instruction 0 (r0 = *(u32 *)(r1 + 4)): tracepoint record: a 4-byte read at offset 4: the first 8 bytes (common_type, common_flags, common_preempt_count, common_pid) are not readable (the kernel's verifier refuses it)",
+    );
+    expect(codeAndMessage(() => prog(16).emulate().program('tp').testRun(new Uint8Array(0), { ctx: record }))).toMatch(
+      /read of 4 bytes at 0x[0-9a-f]+ \(record\+16, region of 16 bytes\): outside record \(16 bytes\)$/,
+    );
   });
 
   it('a pointer argument into memory the test maps: kernel probe reads copy it, user ones fail', () => {
