@@ -265,10 +265,14 @@ export function progTestRun(progFd: number, data: Uint8Array, opts: { repeat?: n
     );
   }
   const outLen = Math.min(readU32(b, TR_DATA_SIZE_OUT), outSize);
+  // A program type whose test run hands no context back (netfilter) leaves ctx_size_out
+  // at the buffer's size, which no context struct reaches: no context then.
+  const ctxLen = readU32(b, TR_CTX_SIZE_OUT);
+  const ctxUntouched = ctxOut !== null && ctxLen === ctxOut.bytes.byteLength && ctxLen === CTX_OUT_MAX;
   return {
     retval: readU32(b, TR_RETVAL),
     durationNs: readU32(b, TR_DURATION),
     dataOut: Buffer.from(out.bytes.subarray(0, outLen)),
-    ctxOut: ctxOut ? Buffer.from(ctxOut.bytes.subarray(0, readU32(b, TR_CTX_SIZE_OUT))) : null,
+    ctxOut: ctxOut && !ctxUntouched ? Buffer.from(ctxOut.bytes.subarray(0, ctxLen)) : null,
   };
 }

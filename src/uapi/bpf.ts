@@ -294,5 +294,6 @@ export function verdictName(type: number, retval: number): string | null {
   if (type === BPF_PROG_TYPE.XDP) return XDP_ACTIONS[retval] ?? null;
   if (type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT) return TC_ACTIONS[retval | 0] ?? null;
   if (type === BPF_PROG_TYPE.FLOW_DISSECTOR) return FLOW_DISSECTOR_RESULTS[retval] ?? null;
+  if (type === BPF_PROG_TYPE.NETFILTER) return retval === 0 ? 'NF_DROP' : retval === 1 ? 'NF_ACCEPT' : null;
   return null;
 }

@@ -35,6 +35,8 @@ const bad = (what: string): never => {
 interface Frag {
   page: Uint8Array;
   size: number;
+  /** The page mapped for a pointer into it (bpf_dynptr_slice), until the fragment changes. */
+  region?: Region;
 }
 const PAGE_SIZE = 4096;
 /** MAX_SKB_FRAGS: the most fragments a frame has (a test run's input past them is -ENOMEM). */
@@ -97,12 +99,41 @@ export class Packet {
     this.meta = headroom;
     this.data = headroom;
     this.end = headroom + frame.length;
-    if (this.#frags.length) this.#frags = [];
+    if (this.#frags.length) this.#dropFrags();
+  }
+
+  #dropFrags(): void {
+    for (const f of this.#frags) this.#unmap(f);
+    this.#frags = [];
+  }
+
+  #unmap(f: Frag): void {
+    if (f.region) this.memory.remove(f.region);
+    f.region = undefined;
+  }
+
+  /**
+   * bpf_xdp_pointer: the address of bytes [off, off + n) of the frame when
+   * they lie in the linear part or in one fragment (its page then mapped),
+   * else undefined: a range across a boundary has no one address.
+   */
+  framePointer(off: number, n: number): bigint | undefined {
+    const linear = this.end - this.data;
+    if (off + n <= linear) return this.addr(this.data + off);
+    let at = linear;
+    for (const f of this.#frags) {
+      if (off >= at && off + n <= at + f.size) {
+        f.region ??= this.memory.add('xdp fragment', f.page.subarray(0, f.size), { kind: 'packet' });
+        return Memory.address(f.region.id, off - at);
+      }
+      at += f.size;
+    }
+    return undefined;
   }
 
   /** The bytes of a multi-buffer frame past its linear part, a page per fragment. */
   setFrags(rest: Uint8Array): void {
-    this.#frags = [];
+    this.#dropFrags();
     for (let at = 0; at < rest.length; at += PAGE_SIZE) {
       const page = new Uint8Array(PAGE_SIZE);
       page.set(rest.subarray(at, at + PAGE_SIZE));
@@ -152,6 +183,7 @@ export class Packet {
     if (delta >= 0) {
       const last = this.#frags[this.#frags.length - 1]!;
       if (delta > PAGE_SIZE - last.size) return -22;
+      this.#unmap(last);
       last.page.fill(0, last.size, last.size + delta);
       last.size += delta;
       return 0;
@@ -161,6 +193,7 @@ export class Packet {
     while (shrink > 0 && this.#frags.length) {
       const last = this.#frags[this.#frags.length - 1]!;
       const k = Math.min(shrink, last.size);
+      this.#unmap(last);
       last.size -= k;
       shrink -= k;
       if (last.size === 0) this.#frags.pop();

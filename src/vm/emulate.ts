@@ -36,6 +36,7 @@ import {
   vlanPop,
 } from './skb.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
+import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegion } from './netfilter.js';
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
 import { type EmulatedTask, MAX_BPF_FUNC_ARGS, type Task, type TraceState, argsBytes, attachHasRet, ptRegs, resolveTask, traceContextKind, traceHelpers, tracepointRecordHooks } from './trace.js';
 
@@ -178,6 +179,8 @@ export interface RunState {
   printk: string[];
   tailCalls: number;
   ctxAddr: bigint;
+  /** A netfilter run: its sk_buff's address (ctx->skb), which bpf_dynptr_from_skb takes. */
+  nfSkb?: bigint;
   /** A flow dissector's run: bpf_skb_load_bytes has no skb to read. */
   flow?: boolean;
   /** The run's task fields (EmulatedRunOptions.task), resolved into `trace` when a helper asks. */
@@ -371,6 +374,7 @@ export class EmulatedProgram {
     if (type === BPF_PROG_TYPE.SYSCALL) return this.onceSyscall(vm, data, cpu, opts);
     if (this.traceKind) return this.onceTrace(vm, data, cpu, opts, this.traceKind);
     if (type === BPF_PROG_TYPE.FLOW_DISSECTOR) return this.onceFlow(vm, data, cpu, opts);
+    if (type === BPF_PROG_TYPE.NETFILTER) return this.onceNetfilter(vm, data, cpu, opts);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
@@ -379,7 +383,7 @@ export class EmulatedProgram {
     if (!xdp && !tc && !sock)
       throw new BpfError(
         'USAGE',
-        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, flow dissectors, syscall and tracing programs are)`,
+        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, flow dissectors, netfilter, syscall and tracing programs are)`,
       );
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
@@ -460,8 +464,8 @@ export class EmulatedProgram {
   private runOnContext(vm: Vm, cpu: number, ctx: Region | undefined, extra: Pick<RunState, 'task' | 'trace'>, ctxOut: boolean): EmulatedTestRun {
     const coll = this.coll;
     const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet?.region));
-    const ctxAddr = ctx ? Memory.address(ctx.id) : 0n;
-    const state: RunState = { cpu, pkt, packet: false, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr, ...extra };
+    const state = runState(cpu, pkt, ctx, false, extra);
+    const ctxAddr = state.ctxAddr;
     coll.state = state;
     try {
       const r = vm.run([ctxAddr]);
@@ -481,6 +485,14 @@ export class EmulatedProgram {
     }
   }
 
+  /** Run on a context region with this state: r1 its address (as a number when exact, no BigInt). */
+  private enter(vm: Vm, ctx: Region, state: RunState): { retval: number; instructions: number } {
+    this.coll.state = state;
+    this.runArgs[0] = Memory.addressValue(ctx.id);
+    const instructions = vm.runRaw(this.runArgs);
+    return { retval: vm.lo[0] >>> 0, instructions };
+  }
+
   /**
    * A flow dissector: the frame from its Ethernet header; the struct
    * bpf_flow_keys it fills is the output (dataOut), as a test run returns it.
@@ -496,12 +508,9 @@ export class EmulatedProgram {
     const keys = coll.memory.add('flow_keys', new Uint8Array(FLOW_KEYS_SIZE), { kind: 'memory', writable: true });
     primeFlowKeys(keys, data, flags);
     const ctx = flowContext(coll.memory, pkt, keys);
-    const state: RunState = { cpu, pkt, packet: true, flow: true, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: Memory.address(ctx.id), task: opts.task };
-    coll.state = state;
+    const state = runState(cpu, pkt, ctx, true, { flow: true, task: opts.task });
     try {
-      this.runArgs[0] = Memory.addressValue(ctx.id);
-      const instructions = vm.runRaw(this.runArgs);
-      const retval = vm.lo[0] >>> 0;
+      const { retval, instructions } = this.enter(vm, ctx, state);
       clampFlowKeys(keys, data.length);
       const result: EmulatedTestRun = {
         retval,
@@ -519,6 +528,37 @@ export class EmulatedProgram {
       coll.state = undefined;
       coll.memory.remove(ctx);
       coll.memory.remove(keys);
+    }
+  }
+
+  /**
+   * A netfilter program: struct bpf_nf_ctx over the hook state (the ctx's pf
+   * and hook, IPv4 LOCAL_OUT without one) and the socket buffer, whose data
+   * starts at the network header. The verdict is NF_DROP/NF_ACCEPT; nothing
+   * else comes back, as from the kernel's test run.
+   */
+  private onceNetfilter(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const coll = this.coll;
+    const run = netfilterRun(this.name, opts.ctx, data);
+    if (data.length > SKB_DATA_MAX)
+      throw new BpfError(
+        'INVALID_ARGUMENT',
+        `program ${this.name}: a ${data.length}-byte packet is longer than the ${SKB_DATA_MAX} bytes a test run's socket buffer holds (BPF_PROG_TEST_RUN refuses it: EINVAL)`,
+      );
+    const headroom = 64;
+    if (coll.scratch.length < headroom + data.length) coll.scratch = new Uint8Array(headroom + SKB_DATA_MAX);
+    const pkt = (coll.packet = new Packet(coll.memory, data, headroom, 0, coll.scratch, coll.packet?.region));
+    netfilterData(pkt, run);
+    const hookState = hookStateRegion(coll.memory, run);
+    const skb = skbRegion(coll.memory);
+    const ctx = netfilterContext(coll.memory, hookState, skb);
+    const state = runState(cpu, pkt, ctx, true, { nfSkb: Memory.address(skb.id), task: opts.task });
+    try {
+      const { retval, instructions } = this.enter(vm, ctx, state);
+      return { retval, verdict: verdictName(this.type, retval), dataOut: Buffer.alloc(0), durationNs: 0, instructions, events: state.events, printk: state.printk };
+    } finally {
+      coll.state = undefined;
+      for (const r of [ctx, skb, hookState]) coll.memory.remove(r);
     }
   }
 
@@ -1145,6 +1185,11 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
   return out;
 }
 
+/** A run's state on a context region (or none: r1 NULL), nothing emitted yet. */
+function runState(cpu: number, pkt: Packet, ctx: Region | undefined, packet: boolean, extra: Pick<RunState, 'task' | 'trace' | 'flow' | 'nfSkb'>): RunState {
+  return { cpu, pkt, packet, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: ctx ? Memory.address(ctx.id) : 0n, ...extra };
+}
+
 /** What a kfunc's address reads as in an emulated program (any non-zero value: nothing may call through it). */
 const KFUNC_ADDR = 0xffff_ffff_0000_0001n;
 
@@ -1153,7 +1198,10 @@ const KFUNC_ADDR = 0xffff_ffff_0000_0001n;
 // programs; only the kfuncs read it.
 const DYNPTR_SIZE_MASK = 0xff_ffff;
 const DYNPTR_TYPE_SHIFT = 28;
+const BPF_DYNPTR_TYPE_SKB = 3;
 const BPF_DYNPTR_TYPE_XDP = 4;
+/** BPF_DYNPTR_RDONLY_BIT in the size word. */
+const DYNPTR_RDONLY = 0x8000_0000;
 
 /** The kfuncs the XDP fixtures call, by name, plus EmulateOptions.kfuncs. */
 function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
@@ -1162,6 +1210,28 @@ function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
     const v = ctx.memory.view(addr, 16, true);
     if (!v) ctx.fault(`16 bytes of struct bpf_dynptr at ${ctx.memory.describe(addr)} are not all in one writable region`);
     return new DataView(v!.buffer, v!.byteOffset, 16);
+  };
+  // bpf_dynptr_slice(_rdwr): a pointer to [offset, offset + size) of the dynptr, NULL past its end (or a
+  // read-only one for _rdwr). An XDP frame's range inside its linear part or one fragment is pointed to,
+  // one across a boundary copied into `buffer` (NULL without one); a test run's socket buffer is linear.
+  const slice = (ctx: HelperContext, ptr: bigint, offset: bigint, buffer: bigint, size: bigint, rdwr: boolean): bigint => {
+    const d = dynptr(ctx, ptr);
+    const data = d.getBigUint64(0, true);
+    const word = d.getUint32(8, true);
+    const len = BigInt(word & DYNPTR_SIZE_MASK);
+    const off = BigInt.asUintN(64, offset);
+    const n = BigInt.asUintN(64, size);
+    if (data === 0n || off > len || n > len - off || (rdwr && word & DYNPTR_RDONLY)) return 0n;
+    const at = Number(off) + d.getUint32(12, true);
+    const pkt = st().pkt;
+    if (((word >>> DYNPTR_TYPE_SHIFT) & 7) === BPF_DYNPTR_TYPE_XDP) {
+      const p = pkt.framePointer(at, Number(n));
+      if (p !== undefined) return p;
+      if (buffer === 0n) return 0n;
+      pkt.copyFrame(at, ctx.memory.view(buffer, Number(n), true) ?? ctx.fault(`buffer: ${n} bytes at ${ctx.memory.describe(buffer)} are not writable memory`));
+      return buffer;
+    }
+    return BigInt.asUintN(64, data + BigInt(at));
   };
   const defs: [string, HelperDef['fn']][] = [
     [
@@ -1176,6 +1246,25 @@ function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
         return 0n;
       },
     ],
+    [
+      'bpf_dynptr_from_skb',
+      // Over the socket buffer's data (from the network header for netfilter, the mac header for TC);
+      // read-only for program types that may not write packets, as the verifier makes it.
+      (ctx, skb, flags, ptr) => {
+        const s = st();
+        const d = dynptr(ctx, ptr);
+        for (let i = 0; i < 16; i += 4) d.setUint32(i, 0, true);
+        const own = s.nfSkb !== undefined ? BigInt.asUintN(64, skb) === s.nfSkb : s.skb !== undefined && BigInt.asUintN(64, skb) === s.ctxAddr;
+        if (!own) ctx.fault(`0x${BigInt.asUintN(64, skb).toString(16)} is not this run's socket buffer`);
+        if (flags !== 0n) return BigInt.asUintN(64, BigInt(-EINVAL));
+        const pkt = s.pkt;
+        d.setBigUint64(0, BigInt.asUintN(64, pkt.addr(pkt.data)), true);
+        d.setUint32(8, ((pkt.end - pkt.data) & DYNPTR_SIZE_MASK) | (BPF_DYNPTR_TYPE_SKB << DYNPTR_TYPE_SHIFT) | (s.nfSkb !== undefined ? DYNPTR_RDONLY : 0), true);
+        return 0n;
+      },
+    ],
+    ['bpf_dynptr_slice', (ctx, ptr, offset, buffer, size) => slice(ctx, ptr, offset, buffer, size, false)],
+    ['bpf_dynptr_slice_rdwr', (ctx, ptr, offset, buffer, size) => slice(ctx, ptr, offset, buffer, size, true)],
     [
       'bpf_dynptr_size',
       (ctx, ptr) => {
