@@ -195,4 +195,50 @@ int getppid_record(void *ctx)
 	return 0;
 }
 
+// The current task as kernel memory: fields read directly through the BTF
+// pointer of bpf_get_current_task_btf, and through bpf_get_current_task's
+// plain address with probe reads, the way older programs do. Offsets are
+// CO-RE relocations (preserve_access_index).
+struct task_struct {
+	int pid;
+	int tgid;
+	char comm[16];
+	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+} __attribute__((preserve_access_index));
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, __u64);
+} task_seen SEC(".maps");
+
+static __always_inline void tput(__u32 slot, __u64 v)
+{
+	__u64 *p = bpf_map_lookup_elem(&task_seen, &slot);
+
+	if (p)
+		*p = v;
+}
+
+SEC("raw_tp/sys_enter")
+int task_fields(void *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	struct task_struct *old = (struct task_struct *)bpf_get_current_task();
+	char comm[16] __attribute__((aligned(8))) = {};
+	int tgid = 0;
+
+	tput(0, t->pid);
+	tput(1, t->tgid);
+	__builtin_memcpy(comm, t->comm, sizeof(comm));
+	tput(2, *(__u64 *)comm);
+	tput(3, t->real_parent->tgid);
+	tput(4, t->group_leader->pid);
+	tput(5, bpf_probe_read_kernel(&tgid, sizeof(tgid), __builtin_preserve_access_index(&old->tgid)));
+	tput(6, tgid);
+	return 0;
+}
+
 char _license[] SEC("license") = "GPL";

@@ -36,6 +36,7 @@ import {
   vlanPop,
 } from './skb.js';
 import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js';
+import { mapTaskStruct } from './task.js';
 import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegion } from './netfilter.js';
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
 import { type EmulatedTask, MAX_BPF_FUNC_ARGS, type Task, type TraceState, argsBytes, attachHasRet, ptRegs, resolveTask, traceContextKind, traceHelpers, tracepointRecordHooks } from './trace.js';
@@ -1171,7 +1172,18 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     const s = st();
     return (s.trace ??= { task: coll.task(s.task), funcRet: false, funcIp: 0n, cookie: 0n });
   };
-  defs.push(...traceHelpers(trace, bytes, coll.opts.virtualAddressBits ?? 48));
+  // The task's task_struct, mapped once per task and kept (a program may keep its address in a map).
+  const taskStructs = new Map<string, bigint>();
+  const currentTask = (ctx: HelperContext): bigint => {
+    const btf = coll.opts.coreTarget;
+    if (!btf) ctx.fault('struct task_struct is laid out by a kernel BTF: give emulate() a coreTarget (e.g. a vmlinux BTF)');
+    const t = trace().task;
+    const key = `${t.pid} ${t.tgid} ${t.ppid} ${Buffer.from(t.comm).toString('hex')}`;
+    let addr = taskStructs.get(key);
+    if (addr === undefined) taskStructs.set(key, (addr = mapTaskStruct(coll.memory, btf!, t)));
+    return addr;
+  };
+  defs.push(...traceHelpers(trace, bytes, coll.opts.virtualAddressBits ?? 48, currentTask));
   const reserved = new Map<number, EmulatedMapT>();
   const out = new Map<number, HelperDef>();
   // args: the arrow's parameters after ctx (none of these has a default or rest parameter).

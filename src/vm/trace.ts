@@ -42,6 +42,8 @@ export interface EmulatedTask {
   comm?: string;
   /** bpf_get_current_cgroup_id: the task's cgroup v2 id (default 1, the root cgroup's). */
   cgroupId?: bigint | number;
+  /** The parent process's id (task->real_parent->tgid; default: this process's parent). */
+  ppid?: number;
 }
 
 /** A task with every field set. */
@@ -52,6 +54,7 @@ export interface Task {
   gid: number;
   comm: Uint8Array;
   cgroupId: bigint;
+  ppid: number;
 }
 
 /**
@@ -70,6 +73,7 @@ export function resolveTask(...layers: (EmulatedTask | undefined)[]): Task {
     gid: t.gid ?? process.getgid?.() ?? 0,
     comm: Buffer.from(name, 'utf8').subarray(0, COMM_MAX),
     cgroupId: BigInt.asUintN(64, BigInt(t.cgroupId ?? 1)),
+    ppid: t.ppid ?? process.ppid,
   };
 }
 
@@ -144,6 +148,8 @@ export function traceHelpers(
   st: () => TraceState,
   bytes: (ctx: HelperContext, addr: bigint, len: number, what: string, write?: boolean) => Uint8Array,
   virtualAddressBits: number,
+  /** The task's struct task_struct, mapped (bpf_get_current_task). */
+  currentTask: (ctx: HelperContext) => bigint,
 ): [string, HelperDef['fn']][] {
   const virtBits = BigInt(virtualAddressBits);
   const u32 = (v: bigint): number => Number(BigInt.asUintN(32, v));
@@ -225,6 +231,8 @@ export function traceHelpers(
       },
     ],
     ['bpf_get_current_cgroup_id', () => st().task.cgroupId],
+    ['bpf_get_current_task', (ctx) => currentTask(ctx)],
+    ['bpf_get_current_task_btf', (ctx) => currentTask(ctx)],
     ['bpf_probe_read_kernel', (ctx, dst, size, src) => readKernel(ctx, dst, size, src)],
     ['bpf_probe_read_user', (ctx, dst, size) => readUser(ctx, dst, size)],
     ['bpf_probe_read_kernel_str', (ctx, dst, size, src) => readKernelStr(ctx, dst, size, src)],

@@ -15,11 +15,14 @@
 // ones kernel/trace/bpf_trace.c and the verifier's inlining give, written
 // down here from them.
 import { readFileSync, readlinkSync, statSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BpfObjectSpec, openObject } from '../../src/collection.js';
 import { assemble } from '../../src/asm/assembler.js';
-import { Memory, type EmulatedTask } from '../../src/vm/index.js';
-import { cli, cliOk, fixture } from '../helpers/cli.js';
+import { Memory, type EmulatedTask, type MapLike } from '../../src/vm/index.js';
+import { targetBtf } from '../helpers/target-btf.js';
+import { ROOT, cli, cliOk, ensureDist, fixture } from '../helpers/cli.js';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { codeAndMessage, thrown } from '../helpers/thrown.js';
 import { Rng, caseRng, seedLine } from '../helpers/fuzz.js';
 import { describeRoot } from '../helpers/root.js';
@@ -76,6 +79,7 @@ function hostTask(): Required<EmulatedTask> {
     gid: process.getgid!(),
     comm: readFileSync('/proc/thread-self/comm', 'utf8').replace(/\n$/, ''),
     cgroupId: statSync(`${cg2}${path === '/' ? '' : path}`, { bigint: true }).ino,
+    ppid: Number(/^PPid:\s+(\d+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]),
   };
 }
 
@@ -173,6 +177,58 @@ describeRoot("uprobes and tracepoints: the emulator against the kernel on a chil
   });
 });
 
+describeRoot('the current task_struct: the emulator against the kernel', () => {
+  it('task_fields reads pid, tgid, comm, real_parent->tgid and group_leader->pid as the kernel gives them, directly and by probe read', () => {
+    const spec = openObject(fixture('trace_args.o'));
+    using coll = spec.load({ programs: ['task_fields'], ignorePinning: true });
+    coll.program('task_fields').testRun(new Uint8Array(0));
+    const emu = spec.emulate({ coreTarget: targetBtf(), task: hostTask() });
+    emu.program('task_fields').testRun(new Uint8Array(0));
+    const slots = (m: MapLike) => Array.from({ length: 7 }, (_, i) => (m.get(key(i)) as Buffer).readBigUInt64LE(0));
+    const kernel = slots(coll.map('task_seen'));
+    const task = hostTask();
+    expect(kernel).toEqual([
+      BigInt(task.pid),
+      BigInt(task.tgid),
+      Buffer.from(task.comm.padEnd(8, '\0').slice(0, 8), 'latin1').readBigUInt64LE(0),
+      BigInt(task.ppid),
+      BigInt(task.tgid),
+      0n,
+      BigInt(task.tgid),
+    ]);
+    expect(slots(emu.map('task_seen'))).toEqual(kernel);
+  });
+
+  // The worker loads the built package (tsc may have to build dist/ first: not part of the test's time).
+  beforeAll(() => ensureDist(), 300_000);
+
+  it("from a worker thread: its own pid, the process's tgid, and group_leader the first thread, in both", async () => {
+    // The test run happens on the worker's thread (a raw tracepoint's test run runs in its caller's task).
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const { readlinkSync } = require('node:fs');
+      import(${JSON.stringify(join(ROOT, 'dist', 'collection.js'))}).then(({ openObject }) => {
+        const c = openObject(${JSON.stringify(fixture('trace_args.o'))}).load({ ignorePinning: true, programs: ['task_fields'] });
+        c.program('task_fields').testRun(new Uint8Array(0));
+        const seen = Array.from({ length: 7 }, (_, i) => c.map('task_seen').get(Buffer.from(new Uint32Array([i]).buffer)).readBigUInt64LE(0).toString());
+        c.close();
+        parentPort.postMessage({ tid: Number(readlinkSync('/proc/thread-self').split('/')[2]), seen });
+      });`;
+    const worker = new Worker(code, { eval: true });
+    const { tid, seen } = await new Promise<{ tid: number; seen: string[] }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    const kernel = seen.map(BigInt);
+    expect(tid).not.toBe(process.pid);
+    expect([kernel[0], kernel[1], kernel[4]]).toEqual([BigInt(tid), BigInt(process.pid), BigInt(process.pid)]);
+    const emu = openObject(fixture('trace_args.o')).emulate({ coreTarget: targetBtf(), task: { ...hostTask(), pid: tid } });
+    emu.program('task_fields').testRun(new Uint8Array(0));
+    expect(Array.from({ length: 7 }, (_, i) => (emu.map('task_seen').get(key(i)) as Buffer).readBigUInt64LE(0))).toEqual(kernel);
+  });
+});
+
 describe('tracing programs in the emulator', () => {
   const spec = () => openObject(fixture('trace_args.o')).setGlobal('target_tgid', 4242);
   const seen = (emu: ReturnType<ReturnType<typeof spec>['emulate']>, s: number): bigint => (emu.map('seen').get(key(s)) as Buffer).readBigUInt64LE();
@@ -250,6 +306,19 @@ describe('tracing programs in the emulator', () => {
     // kernel and user reads of each address: ERANGE -34, EFAULT -14
     expect(run(48)).toEqual([-34n, -14n, -34n, -14n]);
     expect(run(57)).toEqual([-14n, -14n, -34n, -14n]);
+  });
+
+  it('bpf_get_current_task(_btf): a task_struct laid out by the coreTarget BTF, its parent behind real_parent; without a BTF, an error saying so', () => {
+    const emu = openObject(fixture('trace_args.o')).emulate({ coreTarget: targetBtf(), task: { pid: 11, tgid: 10, ppid: 1, comm: 'worker-thread-17' } });
+    emu.program('task_fields').testRun(new Uint8Array(0));
+    const slot = (i: number) => (emu.map('task_seen').get(key(i)) as Buffer).readBigUInt64LE(0);
+    // group_leader: the process's first thread, whose pid is the tgid.
+    expect([slot(0), slot(1), slot(3), slot(4), slot(5), slot(6)]).toEqual([11n, 10n, 1n, 10n, 0n, 10n]);
+    expect(Buffer.from(new BigUint64Array([slot(2)]).buffer).toString('latin1')).toBe('worker-t');
+    const bare = openObject(fixture('trace_args.o')).emulate();
+    expect(codeAndMessage(() => bare.program('task_fields').testRun(new Uint8Array(0)))).toBe(
+      `CORE_RELOCATION: ${fixture('trace_args.o')}: program task_fields has CO-RE relocations: give emulate() a coreTarget (e.g. a vmlinux BTF)`,
+    );
   });
 
   it('a tracepoint record: its first 8 bytes (the common fields) are refused, as by the verifier; past the record faults', () => {
