@@ -366,8 +366,10 @@ export class Packet {
    * up to the end and leaves the rest as the allocator gave it).
    */
   #realloc(head: number, size: number): void {
+    // pskb_expand_head copies from the head to the tail only: past the frame's end the new buffer
+    // holds what the allocator left there (kmalloc does not clear it), zeroes here.
     const buf = new Uint8Array(size);
-    buf.set(this.buf, head);
+    buf.set(this.buf.subarray(0, this.end), head);
     this.buf = buf;
     this.meta += head;
     this.data += head;

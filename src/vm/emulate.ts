@@ -39,7 +39,20 @@ import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js'
 import { mapTaskStruct } from './task.js';
 import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegion } from './netfilter.js';
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
-import { type EmulatedTask, MAX_BPF_FUNC_ARGS, type Task, type TraceState, argsBytes, attachHasRet, ptRegs, resolveTask, traceContextKind, traceHelpers, tracepointRecordHooks } from './trace.js';
+import {
+  type EmulatedTask,
+  MAX_BPF_FUNC_ARGS,
+  type Task,
+  type TraceState,
+  argsBytes,
+  u64Option,
+  attachHasRet,
+  ptRegs,
+  resolveTask,
+  traceContextKind,
+  traceHelpers,
+  tracepointRecordHooks,
+} from './trace.js';
 
 export interface EmulateOptions {
   /** Virtual CPUs for per-CPU maps (default 1); each run picks one with `cpu`. */
@@ -577,7 +590,7 @@ export class EmulatedProgram {
     const attach = this.spec.expectedAttachType;
     const hasRet = attachHasRet(this.type, attach);
     const trampoline = this.type === BPF_PROG_TYPE.LSM || (this.type === BPF_PROG_TYPE.TRACING && attach !== BPF_ATTACH_TYPE.TRACE_RAW_TP);
-    const funcIp = BigInt.asUintN(64, BigInt(opts.funcIp ?? 0));
+    const funcIp = u64Option(opts.funcIp ?? 0, 'funcIp', what);
     let ctxBytes: Uint8Array;
     if (kind === 'bytes') {
       if (opts.ctx) ctxBytes = Uint8Array.from(opts.ctx);
@@ -596,10 +609,10 @@ export class EmulatedProgram {
     const ctx = ctxBytes.length > 0 ? coll.memory.add(name, ctxBytes, { kind: 'context', writable: false, hooks }) : undefined;
     const trace: TraceState = {
       task: coll.task(opts.task),
-      nargs: trampoline ? Math.floor(ctxBytes.length / 8) - (hasRet ? 1 : 0) : undefined,
+      nargs: trampoline ? Math.max(0, Math.floor(ctxBytes.length / 8) - (hasRet ? 1 : 0)) : undefined,
       funcRet: this.type === BPF_PROG_TYPE.TRACING && (attach === BPF_ATTACH_TYPE.TRACE_FEXIT || attach === BPF_ATTACH_TYPE.MODIFY_RETURN),
       funcIp,
-      cookie: BigInt.asUintN(64, BigInt(opts.cookie ?? 0)),
+      cookie: u64Option(opts.cookie ?? 0, 'cookie', what),
     };
     return this.runOnContext(vm, cpu, ctx, { trace }, false);
   }

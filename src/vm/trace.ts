@@ -8,8 +8,8 @@
 // error a read of it gets follows the kernel's checks: an address the
 // kernel never reads as its own (user space and its guard page, the vsyscall
 // page, a non-canonical address) is -ERANGE for the kernel variants,
-// anything else -EFAULT; there is no user memory, so the user variants are always -EFAULT. Every failed read
-// zeroes its buffer, as the kernel does.
+// anything else -EFAULT; there is no user memory, so the user variants are
+// always -EFAULT. Every failed read zeroes its buffer, as the kernel does.
 
 import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE } from '../uapi/bpf.js';
@@ -111,13 +111,18 @@ export function attachHasRet(type: number, attach: number | null): boolean {
   );
 }
 
+/** A run option's integer as a u64 (negative ones as two's complement); a USAGE error for anything else. */
+export function u64Option(v: bigint | number, name: string, what: string): bigint {
+  if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new BpfError('USAGE', `${what}: ${name} is ${v}, not an integer (give a bigint for 64-bit values)`);
+  return BigInt.asUintN(64, BigInt(v));
+}
+
 /** The arguments as the context holds them: one u64 each, in the object's byte order. */
 export function argsBytes(args: readonly (bigint | number)[], littleEndian: boolean, what: string): Uint8Array {
   const out = new Uint8Array(args.length * 8);
   const dv = new DataView(out.buffer);
   args.forEach((a, i) => {
-    if (typeof a === 'number' && !Number.isSafeInteger(a)) throw new BpfError('USAGE', `${what}: argument ${i} is ${a}, not an integer (give a bigint for 64-bit values)`);
-    dv.setBigUint64(i * 8, BigInt.asUintN(64, BigInt(a)), littleEndian);
+    dv.setBigUint64(i * 8, u64Option(a, `argument ${i}`, what), littleEndian);
   });
   return out;
 }
@@ -172,8 +177,10 @@ export function traceHelpers(
     return neg(EFAULT);
   };
   // bpf_probe_read_kernel_str: up to size - 1 bytes and a NUL (the rest of
-  // dst untouched), returning the bytes written with the NUL. A string that
-  // runs past its region's end reads unmapped memory: -EFAULT.
+  // dst untouched), returning the bytes written with the NUL. The kernel
+  // reads up to size bytes (the last replaced by the NUL), so a string that
+  // reaches its region's end before a NUL or size bytes reads unmapped
+  // memory: -EFAULT.
   const readKernelStr = (ctx: HelperContext, dst: bigint, size: bigint, src: bigint): bigint => {
     const n = u32(size);
     const out = bytes(ctx, dst, n, 'dst', true);
@@ -183,7 +190,7 @@ export function traceHelpers(
     if (from) {
       const nul = from.subarray(0, n).indexOf(0);
       const len = nul >= 0 ? nul : n - 1;
-      if (nul >= 0 || from.length >= n - 1) {
+      if (nul >= 0 || from.length >= n) {
         out.set(from.subarray(0, len));
         out[len] = 0;
         return BigInt(len + 1);
@@ -285,7 +292,7 @@ export function ptRegs(args: readonly (bigint | number)[], ret: bigint | number 
   const dv = new DataView(regs.buffer);
   const words = argsBytes(args, true, what);
   args.forEach((_, i) => regs.set(words.subarray(i * 8, i * 8 + 8), PT_REGS_PARM[i]!));
-  if (ret !== undefined) dv.setBigUint64(PT_REGS_AX, BigInt.asUintN(64, BigInt(ret)), true);
+  if (ret !== undefined) dv.setBigUint64(PT_REGS_AX, u64Option(ret, 'ret', what), true);
   dv.setBigUint64(PT_REGS_IP, ip, true);
   return regs;
 }

@@ -5,7 +5,7 @@
 // emulator must give the same verdict and counts, and refuse the same inputs.
 import { describe, expect, it } from 'vitest';
 import { openObject } from '../../src/collection.js';
-import { fixture } from '../helpers/cli.js';
+import { cliOk, fixture } from '../helpers/cli.js';
 import { icmpEcho, ipv6Stub, tcp, udp } from '../helpers/packets.js';
 import { describeRoot } from '../helpers/root.js';
 import { codeAndMessage } from '../helpers/thrown.js';
@@ -73,6 +73,13 @@ describe('netfilter programs in the emulator', () => {
     expect(codeAndMessage(() => prog.testRun(ipv6Stub(), { ctx: hookState(NF_INET_PRE_ROUTING) }))).toBe(
       'INVALID_ARGUMENT: program nf_drop_icmp: an IPv6 frame at an IPv4 hook (BPF_PROG_TEST_RUN refuses it: EINVAL)',
     );
+  });
+});
+
+describe('bpf-ts test-run on a netfilter program', () => {
+  it('prints the verdict and nothing about a packet (a netfilter test run hands none back)', async () => {
+    const r = await cliOk('test-run', fixture('netfilter_drop.o'), '--emulate', '--data-hex', icmpEcho({ seq: 1 }).subarray(14).toString('hex'));
+    expect(r.stdout).toMatch(/^nf_drop_icmp: NF_DROP \(retval 0\) \(emulated, \d+ instructions\)\n$/);
   });
 });
 

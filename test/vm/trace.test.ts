@@ -346,6 +346,12 @@ describe('tracing programs in the emulator', () => {
     // 4 bytes from args[2] to the region's end, no NUL: an 8-byte read faults, a string read too.
     expect([BigInt.asIntN(64, seen(emu, 23)), seen(emu, 24)]).toEqual([-14n, 0n]);
     expect([BigInt.asIntN(64, seen(emu, 27)), seen(emu, 28)]).toEqual([-14n, 0n]);
+    // A string read takes up to size bytes, the last made a NUL: 8 bytes with none are enough for size 8, 7 are not.
+    const eight = Memory.address(emu.memory.add('eight', Buffer.from('abcdefgh')).id);
+    const seven = Memory.address(emu.memory.add('seven', Buffer.from('abcdefg')).id);
+    emu.program('raw_args').testRun(new Uint8Array(0), { args: [0n, eight, seven, 0n] });
+    expect([seen(emu, 15), text(16)]).toEqual([8n, 'abcdefg\0']);
+    expect([BigInt.asIntN(64, seen(emu, 27)), seen(emu, 28)]).toEqual([-14n, 0n]);
   });
 
   it('says what a run lacks or has too much of', () => {

@@ -120,7 +120,8 @@ function runJson(r: RunOutcome) {
 function printChanges(ctx: CommandContext, r: RunOutcome, data: Buffer, ctxIn: Buffer | undefined, type: number): void {
   // A flow dissector's output is the struct bpf_flow_keys it filled.
   if (type === BPF_PROG_TYPE.FLOW_DISSECTOR) ctx.print(`flow keys: ${flowKeysText(r.dataOut)}`);
-  else if (!r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
+  // Netfilter's test run hands no packet back.
+  else if (type !== BPF_PROG_TYPE.NETFILTER && !r.dataOut.equals(data)) ctx.print(`packet rewritten: ${hex(r.dataOut)}`);
   // The kernel hands back the whole struct: a shorter context given counts as zero-padded.
   const given = ctxIn && r.ctxOut && ctxIn.length < r.ctxOut.length ? Buffer.concat([ctxIn, Buffer.alloc(r.ctxOut.length - ctxIn.length)]) : ctxIn;
   if (r.ctxOut && given && !r.ctxOut.equals(given)) ctx.print(`context after the run: ${hex(r.ctxOut)}`);
@@ -237,12 +238,8 @@ function parseArgs(values: TestRunValues): bigint[] | undefined {
 }
 
 function parseU64(text: string, flag: string): bigint {
-  let v: bigint | undefined;
-  try {
-    v = /^-?(0x[0-9a-f]+|\d+)$/i.test(text.trim()) ? (text.trim().startsWith('-') ? -BigInt(text.trim().slice(1)) : BigInt(text.trim())) : undefined;
-  } catch {
-    v = undefined;
-  }
+  const m = /^(-?)(0x[0-9a-f]+|\d+)$/i.exec(text.trim());
+  const v = m ? (m[1] ? -1n : 1n) * BigInt(m[2]!) : undefined;
   if (v === undefined || v < -(1n << 63n) || v >= 1n << 64n) throw new BpfError('USAGE', `${flag} ${text}: not a 64-bit integer (decimal, -1, or 0x hex)`);
   return BigInt.asUintN(64, v);
 }
