@@ -197,14 +197,20 @@ int getppid_record(void *ctx)
 
 // The current task as kernel memory: fields read directly through the BTF
 // pointer of bpf_get_current_task_btf, and through bpf_get_current_task's
-// plain address with probe reads, the way older programs do. Offsets are
-// CO-RE relocations (preserve_access_index).
+// plain address with probe reads, the way older programs do, and through a
+// NULL pointer (a probe load: 0). Offsets are CO-RE relocations
+// (preserve_access_index).
+struct rt_mutex_waiter {
+	struct task_struct *task;
+} __attribute__((preserve_access_index));
+
 struct task_struct {
 	int pid;
 	int tgid;
 	char comm[16];
 	struct task_struct *real_parent;
 	struct task_struct *group_leader;
+	struct rt_mutex_waiter *pi_blocked_on; // NULL while the task runs
 } __attribute__((preserve_access_index));
 
 struct {
@@ -238,6 +244,8 @@ int task_fields(void *ctx)
 	tput(4, t->group_leader->pid);
 	tput(5, bpf_probe_read_kernel(&tgid, sizeof(tgid), __builtin_preserve_access_index(&old->tgid)));
 	tput(6, tgid);
+	// A load through a NULL pointer: the kernel's exception table makes it 0.
+	tput(7, (__u64)t->pi_blocked_on->task + 0x1234);
 	return 0;
 }
 

@@ -207,7 +207,11 @@ export function compile(vm: Vm): CompiledRun {
       const sz = op.size(code);
       const len = op.sizeBytes(sz);
       const sx = op.mode(code) === op.BPF_MEMSX;
-      const chk = stackAccess(x, len) ?? memCheck(s, x, off, len, false);
+      const direct = stackAccess(x, len);
+      // A probe load from no region reads 0; the rest of the load is the else branch.
+      const probe = direct === null && vm.opts.probeMem === true;
+      const chk = direct ?? (probe ? `Rg=regions[${Hr(x)}];if(Rg===undefined){${l}=0;${h}=0;}else{e=(${R(x)}>>>0)+${off};` + memCheck(s, x, off, len, false) : memCheck(s, x, off, len, false));
+      const close = probe ? '}' : '';
       const stack = chk.endsWith('Rg=sdv;');
       const dv = stack ? 'sdv' : 'Rg.dv';
       // Contexts (xdp_md, __sk_buff) load through their hooks.
@@ -217,9 +221,9 @@ export function compile(vm: Vm): CompiledRun {
         : sx
           ? `if(Rg.hooks!==undefined){${sync}vm.hookLoad(${s},Rg,e,${len},${d},true);${l}=L[${d}];${h}=H[${d}];}else `
           : `if(Rg.hooks!==undefined){try{hv=Rg.hooks.load(e,${len});}catch(err){${sync}throw vm.hookError(${s},err);}A.fromValue(hv);${l}=A.RES_LO;${h}=A.RES_HI;}else `;
-      if (len === 8) return `${chk}${hook}{${le ? `${l}=${dv}.getInt32(e,true);${h}=${dv}.getInt32(e+4,true);` : `${h}=${dv}.getInt32(e,false);${l}=${dv}.getInt32(e+4,false);`}}`;
+      if (len === 8) return `${chk}${hook}{${le ? `${l}=${dv}.getInt32(e,true);${h}=${dv}.getInt32(e+4,true);` : `${h}=${dv}.getInt32(e,false);${l}=${dv}.getInt32(e+4,false);`}}${close}`;
       const get = len === 4 ? `getInt32(e,${le})` : len === 2 ? (sx ? `getInt16(e,${le})` : `getUint16(e,${le})`) : sx ? 'getInt8(e)' : 'getUint8(e)';
-      return `${chk}${hook}{${l}=${dv}.${get};${h}=${sx ? `${l}>>31` : '0'};}`;
+      return `${chk}${hook}{${l}=${dv}.${get};${h}=${sx ? `${l}>>31` : '0'};}${close}`;
     }
     if (c === op.BPF_ST || (c === op.BPF_STX && op.mode(code) === op.BPF_MEM)) {
       const len = op.sizeBytes(op.size(code));

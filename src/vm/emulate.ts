@@ -359,6 +359,8 @@ export class EmulatedProgram {
         tier: coll.opts.tier,
         trace: coll.opts.trace,
         legacyLoad: (offset, size) => legacyLoad(coll.state!, offset, size),
+        // Tracing programs load through kernel pointers the verifier makes probe loads.
+        probeMem: this.traceKind !== undefined,
       },
     ).prepare();
     return this.vm;

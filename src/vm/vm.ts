@@ -101,6 +101,13 @@ export interface VmOptions {
    * Without it such programs fault.
    */
   legacyLoad?: (offset: number, size: 1 | 2 | 4) => bigint | undefined;
+  /**
+   * Tracing programs' loads through kernel pointers (BPF_PROBE_MEM): a load
+   * from an address no region holds (NULL plus a field's offset, a pointer
+   * never mapped) gives 0, as the kernel's exception table makes it, instead
+   * of a fault. Loads outside a region that is there still fault.
+   */
+  probeMem?: boolean;
 }
 
 /** One executed instruction, for tracing. */
@@ -1162,6 +1169,11 @@ export class Vm {
           const len = k === 0x79 ? 8 : k === 0x61 || k === 0x81 ? 4 : k === 0x69 || k === 0x89 ? 2 : 1;
           const R = regions[H[s]];
           const e = (L[s] >>> 0) + OFF[pc]!;
+          if (R === undefined && this.opts.probeMem) {
+            L[d] = 0;
+            H[d] = 0;
+            break;
+          }
           if (R === undefined || e < 0 || e + len > R.bytes.byteLength) throw this.memFault(pc, 'read', s, OFF[pc]!, len);
           if (R.hooks !== undefined) {
             this.hookLoad(pc, R, e, len, d, k >= 0x81);

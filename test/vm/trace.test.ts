@@ -18,7 +18,7 @@ import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BpfObjectSpec, openObject } from '../../src/collection.js';
 import { assemble } from '../../src/asm/assembler.js';
-import { Memory, type EmulatedTask, type MapLike } from '../../src/vm/index.js';
+import { Memory, Vm, type EmulatedTask, type MapLike } from '../../src/vm/index.js';
 import { targetBtf } from '../helpers/target-btf.js';
 import { ROOT, cli, cliOk, ensureDist, fixture } from '../helpers/cli.js';
 import { join } from 'node:path';
@@ -184,7 +184,7 @@ describeRoot('the current task_struct: the emulator against the kernel', () => {
     coll.program('task_fields').testRun(new Uint8Array(0));
     const emu = spec.emulate({ coreTarget: targetBtf(), task: hostTask() });
     emu.program('task_fields').testRun(new Uint8Array(0));
-    const slots = (m: MapLike) => Array.from({ length: 7 }, (_, i) => (m.get(key(i)) as Buffer).readBigUInt64LE(0));
+    const slots = (m: MapLike) => Array.from({ length: 8 }, (_, i) => (m.get(key(i)) as Buffer).readBigUInt64LE(0));
     const kernel = slots(coll.map('task_seen'));
     const task = hostTask();
     expect(kernel).toEqual([
@@ -195,6 +195,7 @@ describeRoot('the current task_struct: the emulator against the kernel', () => {
       BigInt(task.tgid),
       0n,
       BigInt(task.tgid),
+      0x1234n, // a load through pi_blocked_on, NULL while the task runs: 0, plus 0x1234
     ]);
     expect(slots(emu.map('task_seen'))).toEqual(kernel);
   });
@@ -210,7 +211,7 @@ describeRoot('the current task_struct: the emulator against the kernel', () => {
       import(${JSON.stringify(join(ROOT, 'dist', 'collection.js'))}).then(({ openObject }) => {
         const c = openObject(${JSON.stringify(fixture('trace_args.o'))}).load({ ignorePinning: true, programs: ['task_fields'] });
         c.program('task_fields').testRun(new Uint8Array(0));
-        const seen = Array.from({ length: 7 }, (_, i) => c.map('task_seen').get(Buffer.from(new Uint32Array([i]).buffer)).readBigUInt64LE(0).toString());
+        const seen = Array.from({ length: 8 }, (_, i) => c.map('task_seen').get(Buffer.from(new Uint32Array([i]).buffer)).readBigUInt64LE(0).toString());
         c.close();
         parentPort.postMessage({ tid: Number(readlinkSync('/proc/thread-self').split('/')[2]), seen });
       });`;
@@ -225,7 +226,7 @@ describeRoot('the current task_struct: the emulator against the kernel', () => {
     expect([kernel[0], kernel[1], kernel[4]]).toEqual([BigInt(tid), BigInt(process.pid), BigInt(process.pid)]);
     const emu = openObject(fixture('trace_args.o')).emulate({ coreTarget: targetBtf(), task: { ...hostTask(), pid: tid } });
     emu.program('task_fields').testRun(new Uint8Array(0));
-    expect(Array.from({ length: 7 }, (_, i) => (emu.map('task_seen').get(key(i)) as Buffer).readBigUInt64LE(0))).toEqual(kernel);
+    expect(Array.from({ length: 8 }, (_, i) => (emu.map('task_seen').get(key(i)) as Buffer).readBigUInt64LE(0))).toEqual(kernel);
   });
 });
 
@@ -312,13 +313,32 @@ describe('tracing programs in the emulator', () => {
     const emu = openObject(fixture('trace_args.o')).emulate({ coreTarget: targetBtf(), task: { pid: 11, tgid: 10, ppid: 1, comm: 'worker-thread-17' } });
     emu.program('task_fields').testRun(new Uint8Array(0));
     const slot = (i: number) => (emu.map('task_seen').get(key(i)) as Buffer).readBigUInt64LE(0);
-    // group_leader: the process's first thread, whose pid is the tgid.
-    expect([slot(0), slot(1), slot(3), slot(4), slot(5), slot(6)]).toEqual([11n, 10n, 1n, 10n, 0n, 10n]);
+    // group_leader: the process's first thread, whose pid is the tgid; through a NULL pointer a load reads 0.
+    expect([slot(0), slot(1), slot(3), slot(4), slot(5), slot(6), slot(7)]).toEqual([11n, 10n, 1n, 10n, 0n, 10n, 0x1234n]);
+    // The same in the reference interpreter.
+    const interpreted = openObject(fixture('trace_args.o')).emulate({ coreTarget: targetBtf(), tier: 'interpret', task: { pid: 11, tgid: 10, ppid: 1 } });
+    interpreted.program('task_fields').testRun(new Uint8Array(0));
+    expect((interpreted.map('task_seen').get(key(7)) as Buffer).readBigUInt64LE(0)).toBe(0x1234n);
     expect(Buffer.from(new BigUint64Array([slot(2)]).buffer).toString('latin1')).toBe('worker-t');
     const bare = openObject(fixture('trace_args.o')).emulate();
     expect(codeAndMessage(() => bare.program('task_fields').testRun(new Uint8Array(0)))).toBe(
       `CORE_RELOCATION: ${fixture('trace_args.o')}: program task_fields has CO-RE relocations: give emulate() a coreTarget (e.g. a vmlinux BTF)`,
     );
+  });
+
+  it('Vm probeMem: a load from no region reads 0 (plain and sign-extending, both tiers); outside a region that is there it still faults', () => {
+    const run = (text: string, tier: 'compile' | 'interpret', probeMem: boolean, arg: bigint) => {
+      const vm = new Vm({ instructions: assemble(text).bytes }, { tier, probeMem });
+      const mem = vm.memory.add('obj', new Uint8Array(8).fill(0xff));
+      return vm.run([arg === -1n ? Memory.address(mem.id) : arg]).retval;
+    };
+    for (const tier of ['compile', 'interpret'] as const) {
+      expect(run('r0 = *(u64 *)(r1 + 16)\nr0 += 5\nexit', tier, true, 0n)).toBe(5n);
+      expect(run('r0 = *(s8 *)(r1 + 3)\nexit', tier, true, 0x1234_0000_0000n)).toBe(0n);
+      expect(run('r0 = *(u32 *)(r1 + 4)\nexit', tier, true, -1n)).toBe(0xffffffffn);
+      expect(codeAndMessage(() => run('r0 = *(u32 *)(r1 + 8)\nexit', tier, true, -1n))).toMatch(/^EMU_FAULT: .*read of 4 bytes .*: outside obj \(8 bytes\)$/);
+      expect(codeAndMessage(() => run('r0 = *(u64 *)(r1 + 16)\nexit', tier, false, 0n))).toMatch(/^EMU_FAULT: .*read of 8 bytes at 0x10 .*outside every memory region$/);
+    }
   });
 
   it('a tracepoint record: its first 8 bytes (the common fields) are refused, as by the verifier; past the record faults', () => {
