@@ -555,10 +555,12 @@ interface SkbField {
 }
 
 /** Which program reads the context: TC (sched_cls/act), a socket filter, or a cgroup skb program (ingress/egress). */
-export type SkbKind = 'tc' | 'socket' | 'cgroup';
+export type SkbKind = 'tc' | 'socket' | 'cgroup' | 'lwt';
 
-const readable = (f: SkbField, kind: SkbKind): boolean => (f.cgroup === 'only' ? kind === 'cgroup' : kind === 'socket' ? !f.tcOnly : kind === 'cgroup' ? f.cgroup !== 'no' : true);
-const writable = (f: SkbField, kind: SkbKind): boolean => (kind === 'tc' ? !!f.tcWrite : kind === 'cgroup' ? !!f.cgWrite : false);
+// Light-weight tunnel programs (lwt_is_valid_access) read what socket filters do and the packet pointers; they write mark and priority.
+const readable = (f: SkbField, kind: SkbKind): boolean =>
+  f.cgroup === 'only' ? kind === 'cgroup' : kind === 'socket' ? !f.tcOnly : kind === 'lwt' ? !f.tcOnly || f.name === 'data' || f.name === 'data_end' : kind === 'cgroup' ? f.cgroup !== 'no' : true;
+const writable = (f: SkbField, kind: SkbKind): boolean => (kind === 'tc' ? !!f.tcWrite : kind === 'cgroup' ? !!f.cgWrite : kind === 'lwt' ? f.name === 'mark' || f.name === 'priority' : false);
 
 const SKB_SIZE = 192;
 const CB_START = 48;
@@ -795,7 +797,7 @@ export class SkBuff {
   context(memory: Memory): Region {
     const kind = this.#kind;
     const dv = this.#dv;
-    const who = kind === 'tc' ? 'TC programs' : kind === 'socket' ? 'socket filters' : 'cgroup skb programs';
+    const who = kind === 'tc' ? 'TC programs' : kind === 'socket' ? 'socket filters' : kind === 'lwt' ? 'lwt programs' : 'cgroup skb programs';
     const refused = (what: string): never => bad(`__sk_buff: ${what} (the kernel's verifier refuses it to ${who})`);
     const field = (off: number, size: number): [number, SkbField] => {
       const base = off & ~3;

@@ -394,12 +394,13 @@ export class EmulatedProgram {
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
-    // Socket filters and cgroup skb programs get the frame from its network header, and hand it back with the Ethernet header zeroed.
-    const sock = type === BPF_PROG_TYPE.SOCKET_FILTER || cgroup;
+    const lwt = type === BPF_PROG_TYPE.LWT_IN || type === BPF_PROG_TYPE.LWT_OUT || type === BPF_PROG_TYPE.LWT_XMIT;
+    // Socket filters, cgroup skb and lwt programs get the frame from its network header, and hand it back with the Ethernet header zeroed.
+    const sock = type === BPF_PROG_TYPE.SOCKET_FILTER || cgroup || lwt;
     if (!xdp && !tc && !sock)
       throw new BpfError(
         'USAGE',
-        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, flow dissectors, netfilter, syscall and tracing programs are)`,
+        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, lwt, flow dissectors, netfilter, syscall and tracing programs are)`,
       );
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
@@ -423,7 +424,7 @@ export class EmulatedProgram {
     if (frame !== data) pkt.setFrags(data.subarray(linear));
     pkt.data += metaLen;
     const skbIn = opts.ctx && !xdp ? skBuffInputFromCtx(opts.ctx, tc ? data.length : Math.max(0, data.length - ETH_HLEN), (i) => coll.device(i)) : opts.skb;
-    const skb = xdp ? undefined : new SkBuff(pkt, tc ? 'tc' : cgroup ? 'cgroup' : 'socket', skbIn);
+    const skb = xdp ? undefined : new SkBuff(pkt, tc ? 'tc' : cgroup ? 'cgroup' : lwt ? 'lwt' : 'socket', skbIn);
     // One xdp_md region for every run: its hooks read the run in progress.
     const ctx = xdp ? (coll.xdpCtx ??= xdpContext(coll.memory, () => coll.state!)) : skb!.context(coll.memory);
     const state: RunState = {

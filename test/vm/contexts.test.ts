@@ -1,6 +1,6 @@
 // Program contexts in the emulator against the kernel (root). struct
-// __sk_buff: every load and store a TC program or socket filter can make at
-// every offset and width — which ones the verifier takes, and what they read
+// __sk_buff: every load and store a TC, socket filter, cgroup skb or
+// light-weight tunnel (lwt_in/out/xmit) program can make at every offset and width — which ones the verifier takes, and what they read
 // (narrow loads included). struct xdp_md and __sk_buff: the context
 // BPF_PROG_TEST_RUN takes as bytes, what it refuses, and what it hands back.
 // The kernel is the oracle: each program is loaded and run by it and by the
@@ -13,9 +13,9 @@ import { BpfError } from '../../src/errors.js';
 import { BpfSyscallError } from '../../src/sys/syscall-error.js';
 import { describeRoot } from '../helpers/root.js';
 
-type Kind = 'sched_cls' | 'socket_filter' | 'cgroup_skb' | 'xdp';
+type Kind = 'sched_cls' | 'socket_filter' | 'cgroup_skb' | 'lwt_in' | 'lwt_out' | 'lwt_xmit' | 'xdp';
 type SkbKind = Exclude<Kind, 'xdp'>;
-const KINDS: SkbKind[] = ['sched_cls', 'socket_filter', 'cgroup_skb'];
+const KINDS: SkbKind[] = ['sched_cls', 'socket_filter', 'cgroup_skb', 'lwt_in', 'lwt_out', 'lwt_xmit'];
 /** data, data_end, data_meta and sk: [from, to) in __sk_buff. */
 const POINTERS = [
   [76, 80],
@@ -28,6 +28,9 @@ const TAKEN: Record<Exclude<Kind, 'xdp'>, { loads: number; stores: number; len: 
   sched_cls: { loads: 166, stores: 43, len: 258 },
   socket_filter: { loads: 149, stores: 37, len: 244 },
   cgroup_skb: { loads: 182, stores: 40, len: 244 },
+  lwt_in: { loads: 149, stores: 39, len: 244 },
+  lwt_out: { loads: 149, stores: 39, len: 244 },
+  lwt_xmit: { loads: 149, stores: 39, len: 244 },
 };
 
 /** `text` leaving its result in r2, then: returned (r0), or for a cgroup skb program (which returns 0 or 1) stored in cb[0] and 1 returned. */
