@@ -68,13 +68,16 @@ export class Packet {
     tailroom: number,
     /** A buffer to reuse when it is large enough. */
     scratch?: Uint8Array,
-    /** The previous packet's region, unmapped for this one. */
-    previous?: Region,
+    /** The previous packet: its region and mapped fragments unmapped for this one. */
+    previous?: Packet,
   ) {
     const size = headroom + frame.length + tailroom;
     this.buf = scratch && scratch.length >= size ? scratch.subarray(0, size) : new Uint8Array(size);
     this.#take(frame, headroom);
-    if (previous) memory.remove(previous);
+    if (previous) {
+      previous.#dropFrags();
+      memory.remove(previous.region);
+    }
     this.region = memory.add('packet', this.buf.subarray(0, this.end), { kind: 'packet' });
   }
 

@@ -419,7 +419,7 @@ export class EmulatedProgram {
     if (!pkt || !pkt.refill(frame, headroom, tailroom)) {
       const size = headroom + frame.length + tailroom;
       if (coll.scratch.length < size) coll.scratch = new Uint8Array(size);
-      pkt = coll.packet = new Packet(coll.memory, frame, headroom, tailroom, coll.scratch, coll.packet?.region);
+      pkt = coll.packet = new Packet(coll.memory, frame, headroom, tailroom, coll.scratch, coll.packet);
     }
     if (frame !== data) pkt.setFrags(data.subarray(linear));
     pkt.data += metaLen;
@@ -480,7 +480,7 @@ export class EmulatedProgram {
   /** A run with no packet: r1 the context's address (NULL without one); the region is unmapped afterwards. */
   private runOnContext(vm: Vm, cpu: number, ctx: Region | undefined, extra: Pick<RunState, 'task' | 'trace'>, ctxOut: boolean): EmulatedTestRun {
     const coll = this.coll;
-    const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet?.region));
+    const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
     const state = runState(cpu, pkt, ctx, false, extra);
     const ctxAddr = state.ctxAddr;
     coll.state = state;
@@ -521,7 +521,7 @@ export class EmulatedProgram {
       throw new BpfError('INVALID_ARGUMENT', `program ${this.name}: a ${data.length}-byte frame is longer than the page a test run takes (BPF_PROG_TEST_RUN refuses it: EINVAL)`);
     const flags = opts.ctx ? flowKeysFlags(this.name, opts.ctx) : 0;
     if (coll.scratch.length < data.length) coll.scratch = new Uint8Array(FLOW_DATA_MAX);
-    const pkt = (coll.packet = new Packet(coll.memory, data, 0, 0, coll.scratch, coll.packet?.region));
+    const pkt = (coll.packet = new Packet(coll.memory, data, 0, 0, coll.scratch, coll.packet));
     const keys = coll.memory.add('flow_keys', new Uint8Array(FLOW_KEYS_SIZE), { kind: 'memory', writable: true });
     primeFlowKeys(keys, data, flags);
     const ctx = flowContext(coll.memory, pkt, keys);
@@ -564,7 +564,7 @@ export class EmulatedProgram {
       );
     const headroom = 64;
     if (coll.scratch.length < headroom + data.length) coll.scratch = new Uint8Array(headroom + SKB_DATA_MAX);
-    const pkt = (coll.packet = new Packet(coll.memory, data, headroom, 0, coll.scratch, coll.packet?.region));
+    const pkt = (coll.packet = new Packet(coll.memory, data, headroom, 0, coll.scratch, coll.packet));
     netfilterData(pkt, run);
     const hookState = hookStateRegion(coll.memory, run);
     const skb = skbRegion(coll.memory);

@@ -40,6 +40,19 @@ describe('dynptr slices in the emulator', () => {
     expect(run(LINEAR + 10)).toEqual([9000n, at8(f, 0), at8(f, LINEAR + 10), at8(f, LINEAR + 10), 0n]);
     expect(run(LINEAR + 4096 - 2)).toEqual([9000n, at8(f, 0), at8(f, LINEAR + 4094), NONE, 0n]);
     expect(run(8993)).toEqual([9000n, at8(f, 0), NONE, NONE, 0n]);
+    // A fragment mapped for a slice is unmapped with its frame, by the next frame or another program's packet.
+    const mapped = () => e.memory.regions.filter((r) => r !== undefined).length;
+    e.program('tc_slices').testRun(frame(100)); // its machine's stack frames, mapped once
+    e.program('xdp_slices').testRun(frame(100));
+    const before = mapped();
+    for (let i = 0; i < 3; i++) {
+      run(LINEAR + 10);
+      e.program('xdp_slices').testRun(frame(100));
+      run(LINEAR + 10);
+      e.program('tc_slices').testRun(frame(100));
+    }
+    e.program('xdp_slices').testRun(frame(100));
+    expect(mapped()).toBe(before);
   });
 
   it('TC: slices of the socket buffer; a read-write slice writes the frame', () => {
