@@ -42,6 +42,7 @@ import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut,
 import {
   type EmulatedTask,
   MAX_BPF_FUNC_ARGS,
+  PERF_EVENT_DATA_SIZE,
   type Task,
   type TraceState,
   argsBytes,
@@ -598,7 +599,11 @@ export class EmulatedProgram {
     if (kind === 'bytes') {
       if (opts.ctx) ctxBytes = Uint8Array.from(opts.ctx);
       else if (this.type === BPF_PROG_TYPE.KPROBE) ctxBytes = ptRegs(opts.args ?? [], opts.ret, funcIp, what);
-      else throw new BpfError('USAGE', `${what}: a tracepoint program runs on its record: give it as ctx (the layout is in /sys/kernel/tracing/events/<category>/<name>/format)`);
+      else if (this.type === BPF_PROG_TYPE.PERF_EVENT) {
+        // struct bpf_perf_event_data: the sampled registers (args as a kprobe's), sample_period and addr zero.
+        ctxBytes = new Uint8Array(PERF_EVENT_DATA_SIZE);
+        ctxBytes.set(ptRegs(opts.args ?? [], opts.ret, funcIp, what));
+      } else throw new BpfError('USAGE', `${what}: a tracepoint program runs on its record: give it as ctx (the layout is in /sys/kernel/tracing/events/<category>/<name>/format)`);
     } else {
       const args = opts.args ? [...opts.args, ...(hasRet ? [opts.ret ?? 0] : [])] : undefined;
       ctxBytes = args ? argsBytes(args, coll.file.littleEndian, what) : Uint8Array.from(opts.ctx ?? []);
@@ -607,7 +612,7 @@ export class EmulatedProgram {
       }
     }
     // An empty context is NULL, as the kernel passes it.
-    const name = kind === 'args' ? 'args' : this.type === BPF_PROG_TYPE.KPROBE ? 'pt_regs' : 'record';
+    const name = kind === 'args' ? 'args' : this.type === BPF_PROG_TYPE.KPROBE ? 'pt_regs' : this.type === BPF_PROG_TYPE.PERF_EVENT ? 'bpf_perf_event_data' : 'record';
     const hooks = this.type === BPF_PROG_TYPE.TRACEPOINT ? tracepointRecordHooks(ctxBytes) : undefined;
     const ctx = ctxBytes.length > 0 ? coll.memory.add(name, ctxBytes, { kind: 'context', writable: false, hooks }) : undefined;
     const trace: TraceState = {

@@ -94,12 +94,13 @@ export type TraceContextKind = 'args' | 'bytes';
 /**
  * Tracing program types the emulator runs: 'args' ones get u64 arguments
  * (raw tracepoints, trampolines, LSM); 'bytes' ones a context the caller
- * lays out (a kprobe's or uprobe's struct pt_regs, a tracepoint's record).
+ * lays out (a kprobe's or uprobe's struct pt_regs, a tracepoint's record, a
+ * perf event program's struct bpf_perf_event_data).
  */
 export function traceContextKind(type: number, attach: number | null): TraceContextKind | undefined {
   if (type === BPF_PROG_TYPE.RAW_TRACEPOINT || type === BPF_PROG_TYPE.RAW_TRACEPOINT_WRITABLE || type === BPF_PROG_TYPE.LSM) return 'args';
   if (type === BPF_PROG_TYPE.TRACING) return attach === BPF_ATTACH_TYPE.TRACE_ITER ? undefined : 'args';
-  if (type === BPF_PROG_TYPE.KPROBE || type === BPF_PROG_TYPE.TRACEPOINT) return 'bytes';
+  if (type === BPF_PROG_TYPE.KPROBE || type === BPF_PROG_TYPE.TRACEPOINT || type === BPF_PROG_TYPE.PERF_EVENT) return 'bytes';
   return undefined;
 }
 
@@ -275,6 +276,8 @@ export function traceHelpers(
 
 /** sizeof(struct pt_regs) on x86-64. */
 export const PT_REGS_SIZE = 168;
+/** struct bpf_perf_event_data: the registers, then sample_period and addr (u64 each). */
+export const PERF_EVENT_DATA_SIZE = PT_REGS_SIZE + 16;
 // Offsets in x86-64's struct pt_regs of the argument registers (di, si, dx, cx, r8, r9), ax and ip.
 const PT_REGS_PARM = [112, 104, 96, 88, 72, 64];
 const PT_REGS_AX = 80;

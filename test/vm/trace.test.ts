@@ -276,7 +276,7 @@ describe('tracing programs in the emulator', () => {
     expect([seen(emu, 58), seen(emu, 60)]).toEqual([4n, 0n]);
   });
 
-  it('tracing.o: tp_btf, raw_tp, lsm and fexit programs count the task they filter on; a uretprobe adds PT_REGS_RC; a tracepoint reads its record', () => {
+  it('tracing.o: tp_btf, raw_tp, lsm and fexit programs count the task they filter on; a uretprobe adds PT_REGS_RC; a tracepoint reads its record; a perf event program counts every sample', () => {
     const emu = openObject(fixture('tracing.o'))
       .setGlobal('target_tgid', 777)
       .setGlobal('getppid_nr', 110n)
@@ -291,7 +291,10 @@ describe('tracing programs in the emulator', () => {
     emu.program('uretprobe_abs').testRun(new Uint8Array(0), { ret: 41 });
     emu.program('uretprobe_abs').testRun(new Uint8Array(0), { ret: 1 });
     emu.program('tp_getppid').testRun(new Uint8Array(0), { ctx: new Uint8Array(16) });
-    expect([0, 1, 2, 4, 5, 7, 8, 10].map(count)).toEqual([1n, 1n, 1n, 2n, 42n, 2n, 7n, 1n]);
+    // perf_event: struct bpf_perf_event_data (registers, sample_period, addr), from any task.
+    emu.program('perf_sample').testRun(new Uint8Array(0));
+    emu.program('perf_sample').testRun(new Uint8Array(0), { ctx: new Uint8Array(184), task: { tgid: 1 } });
+    expect([0, 1, 2, 4, 5, 7, 8, 9, 10].map(count)).toEqual([1n, 1n, 1n, 2n, 42n, 2n, 7n, 2n, 1n]);
     // Another task: nothing counted.
     emu.program('tpbtf_sys_enter').testRun(new Uint8Array(0), { args: [0n, 110n], task: { tgid: 778 } });
     expect(count(2)).toBe(1n);
