@@ -54,9 +54,12 @@ export function compile(vm: Vm): CompiledRun {
   // The slots of each block, for exact budget errors.
   const blocks = blockList.map((b) => b.members.map(([s]) => s));
 
-  const memCheck = (slot: number, base: number, off: number, len: number, write: boolean) =>
+  // A probe load (`probeInto`: the destination's halves) from no region reads 0: the access code that follows
+  // is then the else branch, which the caller closes.
+  const memCheck = (slot: number, base: number, off: number, len: number, write: boolean, probeInto?: [string, string]) =>
     `Rg=regions[${Hr(base)}];e=(${R(base)}>>>0)+${off};` +
-    `if(Rg===undefined||e<0||e+${len}>Rg.bytes.byteLength${write ? '||!Rg.writable' : ''}){${sync}throw vm.memFault(${slot},'${write ? 'write' : 'read'}',${base},${off},${len});}`;
+    (probeInto ? `if(Rg===undefined){${probeInto[0]}=0;${probeInto[1]}=0;}else{` : '') +
+    `if(${probeInto ? '' : 'Rg===undefined||'}e<0||e+${len}>Rg.bytes.byteLength${write ? '||!Rg.writable' : ''}){${sync}throw vm.memFault(${slot},'${write ? 'write' : 'read'}',${base},${off},${len});}`;
 
   for (const [b, { start, members }] of blockList.entries()) {
     const count = members.length;
@@ -208,9 +211,8 @@ export function compile(vm: Vm): CompiledRun {
       const len = op.sizeBytes(sz);
       const sx = op.mode(code) === op.BPF_MEMSX;
       const direct = stackAccess(x, len);
-      // A probe load from no region reads 0; the rest of the load is the else branch.
       const probe = direct === null && vm.opts.probeMem === true;
-      const chk = direct ?? (probe ? `Rg=regions[${Hr(x)}];if(Rg===undefined){${l}=0;${h}=0;}else{e=(${R(x)}>>>0)+${off};` + memCheck(s, x, off, len, false) : memCheck(s, x, off, len, false));
+      const chk = direct ?? memCheck(s, x, off, len, false, probe ? [l, h] : undefined);
       const close = probe ? '}' : '';
       const stack = chk.endsWith('Rg=sdv;');
       const dv = stack ? 'sdv' : 'Rg.dv';

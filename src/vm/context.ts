@@ -422,17 +422,29 @@ export interface XdpMdInput {
 /** The length of struct xdp_md. */
 const XDP_MD_SIZE = 24;
 
-const refuseCtx = (struct: string, what: string, errno: string): never => {
-  throw new BpfError('INVALID_ARGUMENT', `${struct} context: ${what} (BPF_PROG_TEST_RUN refuses it: ${errno})`);
-};
+/** What BPF_PROG_TEST_RUN refuses, said once: the subject, why, and the kernel's errno. */
+export function refuseTestRun(code: 'INVALID_ARGUMENT' | 'USAGE', subject: string, why: string, errno = 'EINVAL'): never {
+  throw new BpfError(code, `${subject}: ${why} (BPF_PROG_TEST_RUN refuses it: ${errno})`);
+}
+
+const refuseCtx = (struct: string, what: string, errno: string): never => refuseTestRun('INVALID_ARGUMENT', `${struct} context`, what, errno);
+
+/**
+ * A context struct of `size` bytes from the bytes a test run is given, as
+ * bpf_ctx_init takes them: shorter is zero-padded, longer must be zero past
+ * the struct (else `refuse` with E2BIG).
+ */
+export function structFromCtx(ctx: Uint8Array, size: number, refuse: (why: string, errno: string) => never): Uint8Array {
+  for (let i = size; i < ctx.byteLength; i++) if (ctx[i] !== 0) refuse(`byte ${i} is past the struct's ${size} bytes and not zero`, 'E2BIG');
+  const b = new Uint8Array(size);
+  b.set(ctx.subarray(0, size));
+  return b;
+}
 
 /** A context given as bytes: not empty, and zero past the struct (as bpf_ctx_init checks). */
 function ctxBytes(ctx: Uint8Array, struct: string, size: number): DataView {
   if (ctx.byteLength === 0) refuseCtx(struct, 'empty', 'EINVAL');
-  for (let i = size; i < ctx.byteLength; i++) if (ctx[i] !== 0) refuseCtx(struct, `byte ${i} is past the struct's ${size} bytes and not zero`, 'E2BIG');
-  const b = new Uint8Array(size);
-  b.set(ctx.subarray(0, size));
-  return new DataView(b.buffer);
+  return new DataView(structFromCtx(ctx, size, (why, errno) => refuseCtx(struct, why, errno)).buffer);
 }
 
 /**

@@ -11,7 +11,21 @@ import type { Btf } from '../btf/btf.js';
 import { CoreResolver, applyCoreRelocations, essentialName } from '../object/core/index.js';
 import type { BpfObjectFile, MapSpec, ProgramRelocation, ProgramSpec } from '../object/types.js';
 import { BPF_ATTACH_TYPE, BPF_MAP_TYPE, BPF_PROG_TYPE, progTypeName, verdictName } from '../uapi/bpf.js';
-import { ETH_HLEN, MAX_SKB_FRAGS, type SkBuffInput, Packet, SkBuff, XDP_DATA_MAX, XDP_HEADROOM, type XdpMdInput, skBuffInputFromCtx, xdpContext, xdpCtxOut, xdpMdFromCtx } from './context.js';
+import {
+  ETH_HLEN,
+  MAX_SKB_FRAGS,
+  refuseTestRun,
+  type SkBuffInput,
+  Packet,
+  SkBuff,
+  XDP_DATA_MAX,
+  XDP_HEADROOM,
+  type XdpMdInput,
+  skBuffInputFromCtx,
+  xdpContext,
+  xdpCtxOut,
+  xdpMdFromCtx,
+} from './context.js';
 import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
@@ -414,7 +428,7 @@ export class EmulatedProgram {
     const frame = linear < data.length ? data.subarray(0, linear) : data;
     // The buffer is a page less the skb_shared_info, metadata and headroom included.
     const tailroom = xdp ? XDP_DATA_MAX + metaLen - linear : 0;
-    const headroom = xdp ? XDP_HEADROOM - metaLen : 64;
+    const headroom = xdp ? XDP_HEADROOM - metaLen : SKB_HEADROOM;
     // The last run's packet, refilled in place when the layout is the same (no new buffer or mapping per run).
     let pkt = coll.packet;
     if (!pkt || !pkt.refill(frame, headroom, tailroom)) {
@@ -518,8 +532,7 @@ export class EmulatedProgram {
   private onceFlow(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
     const coll = this.coll;
     checkFrame(this.name, data, false, 0);
-    if (data.length > FLOW_DATA_MAX)
-      throw new BpfError('INVALID_ARGUMENT', `program ${this.name}: a ${data.length}-byte frame is longer than the page a test run takes (BPF_PROG_TEST_RUN refuses it: EINVAL)`);
+    if (data.length > FLOW_DATA_MAX) refuseTestRun('INVALID_ARGUMENT', `program ${this.name}`, `a ${data.length}-byte frame is longer than the page a test run takes`);
     const flags = opts.ctx ? flowKeysFlags(this.name, opts.ctx) : 0;
     if (coll.scratch.length < data.length) coll.scratch = new Uint8Array(FLOW_DATA_MAX);
     const pkt = (coll.packet = new Packet(coll.memory, data, 0, 0, coll.scratch, coll.packet));
@@ -558,12 +571,8 @@ export class EmulatedProgram {
   private onceNetfilter(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
     const coll = this.coll;
     const run = netfilterRun(this.name, opts.ctx, data);
-    if (data.length > SKB_DATA_MAX)
-      throw new BpfError(
-        'INVALID_ARGUMENT',
-        `program ${this.name}: a ${data.length}-byte packet is longer than the ${SKB_DATA_MAX} bytes a test run's socket buffer holds (BPF_PROG_TEST_RUN refuses it: EINVAL)`,
-      );
-    const headroom = 64;
+    if (data.length > SKB_DATA_MAX) refuseTestRun('INVALID_ARGUMENT', `program ${this.name}`, `a ${data.length}-byte packet is longer than the ${SKB_DATA_MAX} bytes a test run's socket buffer holds`);
+    const headroom = SKB_HEADROOM;
     if (coll.scratch.length < headroom + data.length) coll.scratch = new Uint8Array(headroom + SKB_DATA_MAX);
     const pkt = (coll.packet = new Packet(coll.memory, data, headroom, 0, coll.scratch, coll.packet));
     netfilterData(pkt, run);
@@ -668,11 +677,7 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     if (!m) ctx.fault(`0x${addr.toString(16)} is not a map`);
     return m!;
   };
-  const bytes = (ctx: HelperContext, addr: bigint, len: number, what: string, write = false): Uint8Array => {
-    const v = ctx.memory.view(addr, len, write);
-    if (!v) ctx.fault(`${what}: ${len} bytes at ${ctx.memory.describe(addr)} are not all in one ${write ? 'writable ' : ''}region`);
-    return v!;
-  };
+  const bytes = memoryBytes;
   const neg = (errno: number) => BigInt.asUintN(64, BigInt(errno));
   // bpf_trace_printk / bpf_trace_vprintk: the line (at most 1,023 characters, a closing newline dropped) and its whole length.
   const printk = (ctx: HelperContext, fmt: bigint, size: bigint, args: bigint[]): bigint => {
@@ -1218,6 +1223,13 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
   return out;
 }
 
+/** `len` bytes a helper's pointer argument points to, or a fault naming the argument. */
+function memoryBytes(ctx: HelperContext, addr: bigint, len: number, what: string, write = false): Uint8Array {
+  const v = ctx.memory.view(addr, len, write);
+  if (!v) ctx.fault(`${what}: ${len} bytes at ${ctx.memory.describe(addr)} are not all in one ${write ? 'writable ' : ''}region`);
+  return v!;
+}
+
 /** A run's state on a context region (or none: r1 NULL), nothing emitted yet. */
 function runState(cpu: number, pkt: Packet, ctx: Region | undefined, packet: boolean, extra: Pick<RunState, 'task' | 'trace' | 'flow' | 'nfSkb'>): RunState {
   return { cpu, pkt, packet, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: ctx ? Memory.address(ctx.id) : 0n, ...extra };
@@ -1240,9 +1252,8 @@ const DYNPTR_RDONLY = 0x8000_0000;
 function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
   const st = () => coll.state!;
   const dynptr = (ctx: HelperContext, addr: bigint): DataView => {
-    const v = ctx.memory.view(addr, 16, true);
-    if (!v) ctx.fault(`16 bytes of struct bpf_dynptr at ${ctx.memory.describe(addr)} are not all in one writable region`);
-    return new DataView(v!.buffer, v!.byteOffset, 16);
+    const v = memoryBytes(ctx, addr, 16, 'struct bpf_dynptr', true);
+    return new DataView(v.buffer, v.byteOffset, 16);
   };
   // bpf_dynptr_slice(_rdwr): a pointer to [offset, offset + size) of the dynptr, NULL past its end (or a
   // read-only one for _rdwr). An XDP frame's range inside its linear part or one fragment is pointed to,
@@ -1261,7 +1272,7 @@ function kernelKfuncs(coll: EmulatedCollection): Map<string, HelperDef> {
       const p = pkt.framePointer(at, Number(n));
       if (p !== undefined) return p;
       if (buffer === 0n) return 0n;
-      pkt.copyFrame(at, ctx.memory.view(buffer, Number(n), true) ?? ctx.fault(`buffer: ${n} bytes at ${ctx.memory.describe(buffer)} are not writable memory`));
+      pkt.copyFrame(at, memoryBytes(ctx, buffer, Number(n), 'buffer', true));
       return buffer;
     }
     return BigInt.asUintN(64, data + BigInt(at));
@@ -1321,8 +1332,10 @@ const ETH_MTU = 1500;
 const TC_ACT_REDIRECT = 7n;
 /** sizeof(struct bpf_redir_neigh): nh_family, then an IPv4 or IPv6 address. */
 const REDIR_NEIGH_SIZE = 20;
+/** A test run's socket buffer starts this far into its buffer (NET_SKB_PAD). */
+const SKB_HEADROOM = 64;
 /** The longest frame a TC or socket filter test run takes: a page less NET_SKB_PAD and the skb_shared_info. */
-const SKB_DATA_MAX = 4096 - 64 - 320;
+const SKB_DATA_MAX = 4096 - SKB_HEADROOM - 320;
 /** The longest frame a flow dissector's test run takes: a page (no headroom or shared info). */
 const FLOW_DATA_MAX = 4096;
 
@@ -1485,9 +1498,7 @@ const SKF_LL_OFF = -0x200000;
  * each: more than MAX_SKB_FRAGS of them is ENOMEM.
  */
 function checkFrame(program: string, data: Uint8Array, skb: boolean, metaLen: number, linear = data.length): void {
-  const refuse = (why: string, errno = 'EINVAL'): never => {
-    throw new BpfError('INVALID_ARGUMENT', `program ${program}: a ${data.length}-byte frame ${why} (BPF_PROG_TEST_RUN refuses it: ${errno})`);
-  };
+  const refuse = (why: string, errno = 'EINVAL'): never => refuseTestRun('INVALID_ARGUMENT', `program ${program}`, `a ${data.length}-byte frame ${why}`, errno);
   if (data.length - metaLen < ETH_HLEN) refuse(`is shorter than its ${ETH_HLEN}-byte Ethernet header${metaLen ? ` after ${metaLen} bytes of metadata` : ''}`);
   if (!skb) {
     const frags = Math.ceil((data.length - linear) / 4096);

@@ -7,7 +7,7 @@
 // data, data_end and the flow_keys pointer.
 
 import { BpfError } from '../errors.js';
-import { ETH_HLEN, type Packet } from './context.js';
+import { ETH_HLEN, type Packet, refuseTestRun, structFromCtx } from './context.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
 
 /** sizeof(struct bpf_flow_keys). */
@@ -27,12 +27,8 @@ const SKB_SIZE = 192;
  * every other field zero) gives; a USAGE error for what the kernel refuses.
  */
 export function flowKeysFlags(program: string, ctx: Uint8Array): number {
-  const refuse = (why: string, errno: string): never => {
-    throw new BpfError('USAGE', `program ${program}: ${why} (BPF_PROG_TEST_RUN refuses it: ${errno})`);
-  };
-  if (ctx.length > FLOW_KEYS_SIZE && ctx.subarray(FLOW_KEYS_SIZE).some((b) => b !== 0)) refuse(`the context is a struct bpf_flow_keys (${FLOW_KEYS_SIZE} bytes); ${ctx.length} given`, 'E2BIG');
-  const keys = new Uint8Array(FLOW_KEYS_SIZE);
-  keys.set(ctx.subarray(0, FLOW_KEYS_SIZE));
+  const refuse = (why: string, errno: string): never => refuseTestRun('USAGE', `program ${program}`, why, errno);
+  const keys = structFromCtx(ctx, FLOW_KEYS_SIZE, refuse);
   if (keys.some((b, i) => b !== 0 && (i < FLAGS || i >= FLAGS + 4))) refuse('a flow dissector context may set only flags (offset 48) of struct bpf_flow_keys', 'EINVAL');
   return new DataView(keys.buffer).getUint32(FLAGS, true);
 }

@@ -7,7 +7,7 @@
 // (bpf_dynptr_from_skb); the sk_buff's own fields are not emulated.
 
 import { BpfError } from '../errors.js';
-import { ETH_HLEN, type Packet } from './context.js';
+import { ETH_HLEN, type Packet, refuseTestRun, structFromCtx } from './context.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
 
 export const NFPROTO_IPV4 = 2;
@@ -28,17 +28,14 @@ export interface NetfilterRun {
 
 /** The test run's checks of its context (a struct nf_hook_state) and input, with the kernel's errors as USAGE/INVALID_ARGUMENT. */
 export function netfilterRun(program: string, ctx: Uint8Array | undefined, data: Uint8Array): NetfilterRun {
-  const refuse = (code: 'USAGE' | 'INVALID_ARGUMENT', why: string, errno = 'EINVAL'): never => {
-    throw new BpfError(code, `program ${program}: ${why} (BPF_PROG_TEST_RUN refuses it: ${errno})`);
-  };
+  const refuse = (code: 'USAGE' | 'INVALID_ARGUMENT', why: string, errno = 'EINVAL'): never => refuseTestRun(code, `program ${program}`, why, errno);
   let pf = NFPROTO_IPV4;
   let hook = NF_INET_LOCAL_OUT;
   if (ctx && ctx.length > 0) {
-    if (ctx.length > NF_HOOK_STATE_SIZE && ctx.subarray(NF_HOOK_STATE_SIZE).some((b) => b !== 0))
-      refuse('USAGE', `the context is a struct nf_hook_state (${NF_HOOK_STATE_SIZE} bytes); ${ctx.length} given`, 'E2BIG');
-    if (ctx.subarray(8, NF_HOOK_STATE_SIZE).some((b) => b !== 0)) refuse('USAGE', 'a netfilter context may set only hook (offset 0) and pf (offset 1) of struct nf_hook_state');
-    hook = ctx[0]!;
-    pf = ctx[1] ?? 0;
+    const state = structFromCtx(ctx, NF_HOOK_STATE_SIZE, (why, errno) => refuse('USAGE', why, errno));
+    if (state.subarray(8).some((b) => b !== 0)) refuse('USAGE', 'a netfilter context may set only hook (offset 0) and pf (offset 1) of struct nf_hook_state');
+    hook = state[0]!;
+    pf = state[1]!;
     if (pf !== NFPROTO_IPV4 && pf !== NFPROTO_IPV6) refuse('USAGE', `pf ${pf}: a netfilter test run takes NFPROTO_IPV4 (2) or NFPROTO_IPV6 (10)`);
   }
   if (data.length < IPV4_HLEN) refuse('INVALID_ARGUMENT', `a ${data.length}-byte packet is shorter than an IPv4 header`);
