@@ -117,6 +117,11 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       default: 'none',
       group: 'program',
     },
+    lookup: {
+      arg: "'PROTO SRC:PORT -> DST:PORT'",
+      desc: "a sk_lookup program's input: the lookup a packet from SRC to DST (tcp or udp; IPv6 in brackets, [2001:db8::1]:443) makes; the socket it chooses is printed by cookie",
+      group: 'program',
+    },
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
     arg: {
       arg: 'N',

@@ -106,7 +106,10 @@ export class BpfProgram {
       }
       return { ...progTestRunContext(this.fd.value, opts.ctx, `program ${this.name}`), verdict: null };
     }
-    const r = progTestRun(this.fd.value, data, { repeat: opts.repeat, ctxIn: opts.ctx }, `program ${this.name}`);
+    // A socket lookup takes its struct bpf_sk_lookup only, and refuses (EINVAL) even an empty output buffer.
+    const contextOnly = this.type === BPF_PROG_TYPE.SK_LOOKUP;
+    if (contextOnly && data.byteLength > 0) throw new BpfError('USAGE', `program ${this.name}: a sk_lookup program runs on its struct bpf_sk_lookup ctx only (testRun(new Uint8Array(0), { ctx }))`);
+    const r = progTestRun(this.fd.value, data, { repeat: opts.repeat, ctxIn: opts.ctx, contextOnly }, `program ${this.name}`);
     return { ...r, verdict: verdictName(this.type, r.retval) };
   }
 

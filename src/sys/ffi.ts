@@ -43,6 +43,8 @@ interface Bound {
   close: Fn;
   socket: Fn;
   bind: Fn;
+  listen: Fn;
+  connect: Fn;
   sendto: Fn;
   recvfrom: Fn;
   setsockopt: Fn;
@@ -159,6 +161,8 @@ function lib(): Bound {
     close: libc.func('int close(int fd)'),
     socket: libc.func('int socket(int domain, int type, int protocol)'),
     bind: libc.func('int bind(int fd, void *addr, unsigned int len)'),
+    listen: libc.func('int listen(int fd, int backlog)'),
+    connect: libc.func('int connect(int fd, void *addr, unsigned int len)'),
     sendto: libc.func('long sendto(int fd, void *buf, size_t len, int flags, void *addr, unsigned int alen)'),
     recvfrom: libc.func('long recvfrom(int fd, _Out_ void *buf, size_t len, int flags, void *addr, void *alen)'),
     setsockopt: libc.func('int setsockopt(int fd, int level, int name, void *val, unsigned int len)'),
@@ -217,6 +221,15 @@ export function socket(domain: number, type: number, protocol: number): number {
 
 export function bind(fd: number, addr: Uint8Array): number {
   return ret(lib().bind(fd, addr, addr.byteLength));
+}
+
+export function listen(fd: number, backlog: number): number {
+  return ret(lib().listen(fd, backlog));
+}
+
+/** connect(2), blocking unless the socket is not. */
+export function connect(fd: number, addr: Uint8Array): number {
+  return ret(lib().connect(fd, addr, addr.byteLength));
 }
 
 export function sendto(fd: number, buf: Uint8Array, flags: number, addr: Uint8Array | null): number {

@@ -222,7 +222,16 @@ const CTX_OUT_MAX = 1024;
 const SKB_MAX = 65536;
 
 /** BPF_PROG_TEST_RUN: run the program `repeat` times on `data` (and an optional context). */
-export function progTestRun(progFd: number, data: Uint8Array, opts: { repeat?: number; ctxIn?: Uint8Array; dataOutSize?: number; flags?: number } = {}, context?: string): TestRunResult {
+/**
+ * BPF_PROG_TEST_RUN on `data` (or, with `contextOnly`, on the context alone:
+ * no data_in/data_out at all, as socket lookup runs require).
+ */
+export function progTestRun(
+  progFd: number,
+  data: Uint8Array,
+  opts: { repeat?: number; ctxIn?: Uint8Array; dataOutSize?: number; flags?: number; contextOnly?: boolean } = {},
+  context?: string,
+): TestRunResult {
   const b = testRunAttr();
   if (!sharedIn || sharedIn.bytes.byteLength < data.byteLength) sharedIn = ffi.allocNative(Math.max(data.byteLength, 256));
   const inBuf = sharedIn;
@@ -230,13 +239,14 @@ export function progTestRun(progFd: number, data: Uint8Array, opts: { repeat?: n
   // Programs grow packets: bpf_xdp_adjust_tail up to a page's frame, bpf_skb_change_tail
   // up to 64 KiB. The kernel refuses (ENOSPC) an output larger than this buffer after
   // the program has run, so it is sized for the most a run can return, not for the input.
-  const outSize = opts.dataOutSize ?? Math.max(data.byteLength + XDP_FRAME, SKB_MAX);
-  const out = outSize === SKB_MAX ? (sharedOut ??= ffi.allocNative(SKB_MAX)) : ffi.allocNative(outSize);
+  const outSize = opts.contextOnly ? 0 : (opts.dataOutSize ?? Math.max(data.byteLength + XDP_FRAME, SKB_MAX));
+  const out = outSize === SKB_MAX ? (sharedOut ??= ffi.allocNative(SKB_MAX)) : ffi.allocNative(Math.max(outSize, 1));
   writeU32(b, TR_PROG_FD, progFd);
   writeU32(b, TR_DATA_SIZE_IN, data.byteLength);
   writeU32(b, TR_DATA_SIZE_OUT, outSize);
-  writeU64(b, TR_DATA_IN, inBuf.address);
-  writeU64(b, TR_DATA_OUT, out.address);
+  // A context-only run passes no buffers (a socket lookup's test run refuses any: EINVAL).
+  writeU64(b, TR_DATA_IN, opts.contextOnly ? 0n : inBuf.address);
+  writeU64(b, TR_DATA_OUT, opts.contextOnly ? 0n : out.address);
   writeU32(b, TR_REPEAT, opts.repeat ?? 1);
   let ctxIn: ffi.NativeBuffer | null = null;
   let ctxOut: ffi.NativeBuffer | null = null;

@@ -286,14 +286,15 @@ const TC_ACTIONS: Record<number, string> = {
   8: 'TC_ACT_TRAP',
 };
 
-/** The name of a return value for a program type (XDP_DROP, TC_ACT_SHOT, …), or null. */
 /** A flow dissector's results (enum bpf_ret_code): BPF_DROP hands the packet to the kernel's own dissector. */
 const FLOW_DISSECTOR_RESULTS: Record<number, string> = { 0: 'BPF_OK', 2: 'BPF_DROP', 129: 'BPF_FLOW_DISSECTOR_CONTINUE' };
 
+/** The name of a return value for a program type (XDP_DROP, TC_ACT_SHOT, …), or null. */
 export function verdictName(type: number, retval: number): string | null {
   if (type === BPF_PROG_TYPE.XDP) return XDP_ACTIONS[retval] ?? null;
   if (type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT) return TC_ACTIONS[retval | 0] ?? null;
   if (type === BPF_PROG_TYPE.FLOW_DISSECTOR) return FLOW_DISSECTOR_RESULTS[retval] ?? null;
   if (type === BPF_PROG_TYPE.NETFILTER) return retval === 0 ? 'NF_DROP' : retval === 1 ? 'NF_ACCEPT' : null;
+  if (type === BPF_PROG_TYPE.SK_LOOKUP) return retval === 0 ? 'SK_DROP' : retval === 1 ? 'SK_PASS' : null;
   return null;
 }

@@ -53,6 +53,7 @@ import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js'
 import { mapTaskStruct } from './task.js';
 import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegion } from './netfilter.js';
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
+import { EmulatedSocket, type EmulatedSocketSpec, type SkLookup, skLookupAssign, skLookupContext, skLookupFromCtx, skLookupOut } from './socket.js';
 import {
   type EmulatedTask,
   MAX_BPF_FUNC_ARGS,
@@ -143,8 +144,9 @@ export interface EmulatedRunOptions {
    * (data: the metadata length at the front of the input; data_end: the
    * input's length), TC and socket filters a struct __sk_buff (the fields a
    * test run takes; others must be zero), syscall programs their argument
-   * struct (r1 points to a copy; none when absent). Handed back in ctxOut as
-   * the kernel writes it back.
+   * struct (r1 points to a copy; none when absent), socket lookup programs
+   * their struct bpf_sk_lookup (required). Handed back in ctxOut as the
+   * kernel writes it back.
    */
   ctx?: Uint8Array;
   /**
@@ -186,9 +188,13 @@ export interface EmulatedTestRun {
   skb?: Record<string, number>;
   /** The context after the run when `ctx` was given, as BPF_PROG_TEST_RUN writes it back. */
   ctxOut?: Buffer | null;
+  /** A socket lookup program's choice (its cookie is in ctxOut), null for none. */
+  socket?: EmulatedSocket | null;
 }
 
 const MAX_TAIL_CALL_CNT = 33;
+const SK_DROP = 0;
+const SK_PASS = 1;
 /** xdp_md fields when a run gives none (read-only: shared by every run). */
 const NO_XDP_MD: XdpMdInput = Object.freeze({});
 /** testRun's options when none are given (read-only: shared by every run). */
@@ -215,6 +221,8 @@ export interface RunState {
   /** The run's task fields (EmulatedRunOptions.task), resolved into `trace` when a helper asks. */
   task?: EmulatedTask;
   trace?: TraceState;
+  /** A socket lookup's run: the lookup bpf_sk_assign answers. */
+  skLookup?: SkLookup;
 }
 
 export class EmulatedCollection {
@@ -235,6 +243,9 @@ export class EmulatedCollection {
   scratch = new Uint8Array(4096);
   /** @internal The last run's packet (over scratch), refilled by the next run when it can be. */
   packet: Packet | undefined;
+  /** @internal The sockets socket() made, by their struct bpf_sock's region. */
+  readonly socketsByRegion = new Map<number, EmulatedSocket>();
+  private nextCookie = 1n;
   private clockNs = 1_000_000_000n;
   private rand: number;
 
@@ -272,6 +283,21 @@ export class EmulatedCollection {
     const p = this.programs.get(name);
     if (!p) throw new BpfError('PROGRAM_NOT_FOUND', `${this.file.path}: no program named ${name} (programs: ${[...this.programs.keys()].join(', ') || 'none'})`);
     return p;
+  }
+
+  /**
+   * A socket for SOCKMAP/SOCKHASH entries (`map.set(key, socket)`), as a
+   * socket fd is for the kernel's: what socket lookup programs find and
+   * bpf_sk_assign picks. Its cookie is `spec.cookie` or the next from 1.
+   */
+  socket(spec: EmulatedSocketSpec): EmulatedSocket {
+    const cookie = spec.cookie ?? this.nextCookie;
+    if (typeof cookie !== 'bigint' || cookie <= 0n || cookie >= 1n << 64n) throw new BpfError('USAGE', `emulated socket: cookie ${String(cookie)} is not a u64 above 0`);
+    for (const s of this.socketsByRegion.values()) if (s.cookie === cookie) throw new BpfError('USAGE', `emulated socket: cookie ${cookie} is taken by another socket of this emulation`);
+    const sock = new EmulatedSocket(this.memory, spec, cookie);
+    if (cookie >= this.nextCookie) this.nextCookie = cookie + 1n;
+    this.socketsByRegion.set(sock.region.id, sock);
+    return sock;
   }
 
   /** @internal The device at `ifindex` with its MTU and queues (lo at 1, else EmulateOptions.devices), or undefined. */
@@ -406,6 +432,7 @@ export class EmulatedProgram {
     if (this.traceKind) return this.onceTrace(vm, data, cpu, opts, this.traceKind);
     if (type === BPF_PROG_TYPE.FLOW_DISSECTOR) return this.onceFlow(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.NETFILTER) return this.onceNetfilter(vm, data, cpu, opts);
+    if (type === BPF_PROG_TYPE.SK_LOOKUP) return this.onceSkLookup(vm, data, cpu, opts);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
@@ -415,7 +442,7 @@ export class EmulatedProgram {
     if (!xdp && !tc && !sock)
       throw new BpfError(
         'USAGE',
-        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, lwt, flow dissectors, netfilter, syscall and tracing programs are)`,
+        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
       );
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
@@ -586,6 +613,41 @@ export class EmulatedProgram {
     } finally {
       coll.state = undefined;
       for (const r of [ctx, skb, hookState]) coll.memory.remove(r);
+    }
+  }
+
+  /**
+   * A socket lookup program on its struct bpf_sk_lookup: the run's answer is
+   * the socket bpf_sk_assign chose, kept only when the program returns
+   * SK_PASS (BPF_PROG_SK_LOOKUP_RUN_ARRAY), its cookie written into ctxOut.
+   */
+  private onceSkLookup(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const coll = this.coll;
+    const lookup = skLookupFromCtx(this.name, opts.ctx, data);
+    const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
+    const ctx = skLookupContext(coll.memory, lookup);
+    const state = runState(cpu, pkt, ctx, false, { skLookup: lookup, task: opts.task });
+    try {
+      const ran = this.enter(vm, ctx, state);
+      const pass = ran.retval === SK_PASS;
+      if (!pass) lookup.selected = null;
+      // Any answer but SK_DROP leaves the lookup passing (the verifier lets a program return only the two).
+      const retval = pass || ran.retval !== SK_DROP ? SK_PASS : SK_DROP;
+      const ctxOut = skLookupOut(this.name, lookup);
+      return {
+        retval,
+        verdict: verdictName(this.type, retval),
+        dataOut: Buffer.alloc(0),
+        durationNs: 0,
+        instructions: ran.instructions,
+        events: state.events,
+        printk: state.printk,
+        ctxOut,
+        socket: lookup.selected,
+      };
+    } finally {
+      coll.state = undefined;
+      coll.memory.remove(ctx);
     }
   }
 
@@ -1210,6 +1272,31 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
     return addr;
   };
   defs.push(...traceHelpers(trace, bytes, coll.opts.virtualAddressBits ?? 48, currentTask));
+  // Sockets: a struct bpf_sock pointer a SOCKMAP/SOCKHASH lookup gave (NULL where the helper takes one).
+  const socketAt = (ctx: HelperContext, addr: bigint, what: string): EmulatedSocket | null => {
+    const a = BigInt.asUintN(64, addr);
+    if (a === 0n) return null;
+    const sock = coll.socketsByRegion.get(Number(a >> 32n));
+    if (!sock || (a & 0xffffffffn) !== 0n) ctx.fault(`${what}: ${ctx.memory.describe(a)} is not a socket`);
+    return sock!;
+  };
+  defs.push(
+    [
+      'bpf_sk_assign',
+      (ctx, _ctx, sk, flags) => {
+        const lookup = st().skLookup;
+        if (!lookup) ctx.fault('bpf_sk_assign is emulated for socket lookup (sk_lookup) programs only');
+        return neg(skLookupAssign(lookup!, socketAt(ctx, sk, 'sk'), BigInt.asUintN(64, flags)));
+      },
+    ],
+    [
+      'bpf_sk_release',
+      (ctx, sk) => {
+        if (!socketAt(ctx, sk, 'sk')) ctx.fault('bpf_sk_release of NULL (the verifier takes only a socket the program holds)');
+        return 0n;
+      },
+    ],
+  );
   const reserved = new Map<number, EmulatedMapT>();
   const out = new Map<number, HelperDef>();
   // args: the arrow's parameters after ctx (none of these has a default or rest parameter).
@@ -1231,7 +1318,7 @@ function memoryBytes(ctx: HelperContext, addr: bigint, len: number, what: string
 }
 
 /** A run's state on a context region (or none: r1 NULL), nothing emitted yet. */
-function runState(cpu: number, pkt: Packet, ctx: Region | undefined, packet: boolean, extra: Pick<RunState, 'task' | 'trace' | 'flow' | 'nfSkb'>): RunState {
+function runState(cpu: number, pkt: Packet, ctx: Region | undefined, packet: boolean, extra: Pick<RunState, 'task' | 'trace' | 'flow' | 'nfSkb' | 'skLookup'>): RunState {
   return { cpu, pkt, packet, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: ctx ? Memory.address(ctx.id) : 0n, ...extra };
 }
 

@@ -7,6 +7,7 @@
 import { BpfError, at } from '../errors.js';
 import { BPF_MAP_TYPE, mapTypeName } from '../uapi/bpf.js';
 import { Memory, type Region } from './memory.js';
+import { EmulatedSocket } from './socket.js';
 
 export type UpdateFlag = 'any' | 'noexist' | 'exist' | 'lock';
 /** One flag or several, as BpfMap takes them ('lock' is BPF_F_LOCK: a no-op here, where updates are not concurrent). */
@@ -106,6 +107,8 @@ interface Entry {
   regions: Region[];
   /** Array/hash of maps: the inner map. */
   inner?: EmulatedMap;
+  /** SOCKMAP/SOCKHASH: the socket. */
+  socket?: EmulatedSocket;
   /** Queue/stack elements and devmap targets are plain bytes. */
 }
 
@@ -181,6 +184,11 @@ export class EmulatedMap implements MapLike {
 
   private isHash(): boolean {
     return HASH_LIKE.has(this.type);
+  }
+
+  /** SOCKMAP and SOCKHASH hold sockets: a program's lookup points to one's struct bpf_sock, the user's reads its cookie. */
+  private isSockMap(): boolean {
+    return this.type === BPF_MAP_TYPE.SOCKMAP || this.type === BPF_MAP_TYPE.SOCKHASH;
   }
 
   private isLru(): boolean {
@@ -263,6 +271,7 @@ export class EmulatedMap implements MapLike {
       this.entries_.set(hexKey(e.key), e);
     }
     if (e.inner) return Memory.address(e.inner.handle.id);
+    if (e.socket) return Memory.address(e.socket.region.id);
     return Memory.address(this.onCpu(e.regions, cpu).id);
   }
 
@@ -406,6 +415,13 @@ export class EmulatedMap implements MapLike {
     }
     const e = this.entries_.get(hexKey(this.type === BPF_MAP_TYPE.LPM_TRIE ? this.lpmCanonical(key) : key));
     if (!e) return undefined;
+    if (e.socket) {
+      // The kernel hands user space the socket's cookie, in a u64 value only.
+      if (this.valueSize !== 8) this.fail('get', ENOSPC, `ENOSPC: a socket's cookie is read through 8-byte values, the map's are ${this.valueSize}`);
+      const v = Buffer.alloc(8);
+      v.writeBigUInt64LE(e.socket.cookie);
+      return v;
+    }
     const vals = e.regions.map((r) => Buffer.from(r.bytes));
     return this.perCpu ? vals : vals[0];
   }
@@ -414,11 +430,15 @@ export class EmulatedMap implements MapLike {
     return this.get(key) !== undefined;
   }
 
-  /** Set a value (per-CPU maps: one value for every CPU, or an array of them). Prog arrays take a program name. */
-  set(k: MapKey, value: MapKey | MapKey[] | EmulatedMap, flags: UpdateFlags = 'any'): void {
+  /** Set a value (per-CPU maps: one value for every CPU, or an array of them). Maps of maps take a map, SOCKMAP/SOCKHASH a socket. */
+  set(k: MapKey, value: MapKey | MapKey[] | EmulatedMap | EmulatedSocket, flags: UpdateFlags = 'any'): void {
     const key = this.keyBytes(k);
     this.checkKey(key, 'set');
     const f = existFlag(flags);
+    if (this.isSockMap() || value instanceof EmulatedSocket) {
+      this.setSocket(key, value, f);
+      return;
+    }
     if (value instanceof EmulatedMap) {
       if (this.type !== BPF_MAP_TYPE.ARRAY_OF_MAPS && this.type !== BPF_MAP_TYPE.HASH_OF_MAPS) this.fail('set', EINVAL, 'only a map of maps holds maps');
       const hk = hexKey(key);
@@ -441,6 +461,20 @@ export class EmulatedMap implements MapLike {
       false,
     );
     this.errnoToThrow(r, 'set');
+  }
+
+  /** A socket into a SOCKMAP slot or SOCKHASH key, with the kernel's errors (sock_map_update_elem_sys). */
+  private setSocket(key: Uint8Array, sock: unknown, flags: number): void {
+    if (!this.isSockMap()) this.fail('set', EINVAL, 'EINVAL: only a SOCKMAP or SOCKHASH holds sockets');
+    if (!(sock instanceof EmulatedSocket)) this.fail('set', EINVAL, `EINVAL: a ${this.typeName} holds sockets: set one EmulatedCollection.socket() made`);
+    if (sock.memory !== this.memory) this.fail('set', EINVAL, `EINVAL: socket cookie ${sock.cookie} belongs to another emulation`);
+    if (this.type === BPF_MAP_TYPE.SOCKMAP && this.arrayIndex(key) >= this.maxEntries) this.fail('set', E2BIG, 'E2BIG');
+    const hk = hexKey(key);
+    const had = this.entries_.has(hk);
+    if (had && flags === BPF_NOEXIST) this.fail('set', EEXIST, 'EEXIST');
+    if (!had && flags === BPF_EXIST) this.fail('set', ENOENT, 'ENOENT');
+    if (!had && this.entries_.size >= this.maxEntries) this.fail('set', E2BIG, 'E2BIG');
+    this.entries_.set(hk, { key: Buffer.from(key), regions: [], socket: sock });
   }
 
   delete(k: MapKey): boolean {

@@ -19,12 +19,14 @@ import { parseHex } from '../hex.js';
 import { CONTEXT_ONLY } from '../../programs/program.js';
 import { BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
 import { traceContextKind } from '../../vm/trace.js';
+import { skLookupCtx } from '../../vm/socket.js';
 
 const testRunOptions = {
   program: { type: 'string' },
   type: { type: 'string' },
   'data-hex': { type: 'string' },
   'ctx-hex': { type: 'string' },
+  lookup: { type: 'string' },
   repeat: { type: 'string' },
   ...MAX_ENTRIES_OPTION,
   asm: { type: 'string' },
@@ -45,6 +47,7 @@ export const testRun = defineCommand({
     'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--ctx-hex HEX] [--repeat N] [--max-entries MAP=N]… [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] [--ctx-hex HEX] [--json]   (syscall, raw_tracepoint, struct_ops programs: a context alone)\n' +
     '       bpf-ts test-run OBJ [--program NAME] [--arg N]… [--json]   (raw_tracepoint programs: their arguments)\n' +
+    "       bpf-ts test-run OBJ [--program NAME] --lookup 'tcp|udp SRC:PORT -> DST:PORT' [--emulate] [--json]   (sk_lookup programs)\n" +
     '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] --emulate [--arg N]… [--ret N] [--json]   (tracing programs)\n' +
     '       bpf-ts test-run --asm FILE --type xdp|tc|socket_filter|… --data-hex HEX [--emulate] [--repeat N] [--json]\n' +
@@ -77,22 +80,22 @@ export const testRun = defineCommand({
     if (args && progType !== BPF_PROG_TYPE.RAW_TRACEPOINT) {
       throw new BpfError('USAGE', `program ${name} (${progTypeName(progType)}): --arg gives a raw tracepoint's arguments (with --emulate, any tracing program's)`);
     }
-    const ctxIn = args ? u64Bytes(args) : values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex');
+    const ctxIn = args ? u64Bytes(args) : contextIn(values, progType, name);
     // The emulator runs syscall programs on a context; the other context-only types only the kernel does.
     const contextOnly = CONTEXT_ONLY.has(progType) && (!values.emulate || progType === BPF_PROG_TYPE.SYSCALL);
     if (contextOnly && (values['data-hex'] !== undefined || values.repeat !== undefined)) {
       throw new BpfError('USAGE', `${name} is a ${progTypeName(progType)} program: it runs once on its context alone (--ctx-hex HEX), without --data-hex or --repeat`);
     }
-    const data = contextOnly ? Buffer.alloc(0) : packet(values['data-hex']);
+    const data = contextOnly || progType === BPF_PROG_TYPE.SK_LOOKUP ? Buffer.alloc(0) : packet(values['data-hex']);
     const repeat = positiveInt(values.repeat, '--repeat') ?? 1;
-    if (asmObject && values.emulate) return emulateSpec(spec, data, values, ctx);
+    if (asmObject && values.emulate) return emulateSpec(spec, data, values, ctx, ctxIn);
     applyMaxEntries(spec, values['max-entries']);
     // Only this program, its maps and its tail-call targets: another program the kernel refuses
     // (or a map still to be sized) elsewhere in the object does not stop this one.
     using coll = spec.load({ programs: [name], onlyNeeded: true, registerStructOps: false, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
     warnLoad(ctx, coll);
     const r = coll.program(name).testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}) });
-    if (ctx.json) ctx.printJson(runJson(r));
+    if (ctx.json) ctx.printJson(runJson(r, progType));
     else {
       if (contextOnly) ctx.print(`${name}: retval ${r.retval} (0x${r.retval.toString(16)})`);
       else ctx.print(`${name}: ${r.verdict ?? 'retval'} (retval ${r.retval}), ${r.durationNs} ns per run${repeat > 1 ? ` over ${repeat} runs` : ''}`);
@@ -111,13 +114,54 @@ interface RunOutcome {
   ctxOut?: Buffer | null;
 }
 
-/** The JSON fields both kinds of run print. */
-function runJson(r: RunOutcome) {
-  return { retval: r.retval, verdict: r.verdict, durationNs: r.durationNs, dataOutHex: hex(r.dataOut), ...(r.ctxOut ? { ctxOutHex: hex(r.ctxOut) } : {}) };
+/** The JSON fields both kinds of run print (a socket lookup's: the chosen socket's cookie, null for none). */
+function runJson(r: RunOutcome, type: number) {
+  const cookie = type === BPF_PROG_TYPE.SK_LOOKUP && r.ctxOut ? r.ctxOut.readBigUInt64LE(0) : undefined;
+  return {
+    retval: r.retval,
+    verdict: r.verdict,
+    durationNs: r.durationNs,
+    dataOutHex: hex(r.dataOut),
+    ...(r.ctxOut ? { ctxOutHex: hex(r.ctxOut) } : {}),
+    ...(cookie !== undefined ? { socketCookie: cookie ? jsonU64(cookie) : null } : {}),
+  };
+}
+
+/** The context a program runs on: --lookup (sk_lookup programs), else --ctx-hex. */
+function contextIn(values: TestRunValues, type: number, name: string): Buffer | undefined {
+  const hexCtx = values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex');
+  if (type !== BPF_PROG_TYPE.SK_LOOKUP) {
+    if (values.lookup !== undefined) throw new BpfError('USAGE', `program ${name} (${progTypeName(type)}): --lookup is the input of sk_lookup programs`);
+    return hexCtx;
+  }
+  if (values['data-hex'] !== undefined) throw new BpfError('USAGE', `${name} is a sk_lookup program: it runs on a lookup (--lookup 'tcp 192.0.2.1:40000 -> 10.0.0.2:8003'), not on a packet`);
+  if (values.lookup !== undefined && hexCtx) throw new BpfError('USAGE', 'give the lookup as --lookup or as --ctx-hex (a struct bpf_sk_lookup), not both');
+  if (values.lookup !== undefined) return parseLookup(values.lookup);
+  if (hexCtx) return hexCtx;
+  throw new BpfError('USAGE', `${name} is a sk_lookup program: give the lookup it runs on, e.g. --lookup 'tcp 192.0.2.1:40000 -> 10.0.0.2:8003' (or --ctx-hex with a struct bpf_sk_lookup)`);
+}
+
+/** --lookup 'tcp 192.0.2.1:40000 -> 10.0.0.2:8003' ([2001:db8::1]:443 for IPv6): a struct bpf_sk_lookup. */
+function parseLookup(text: string): Buffer {
+  const m = /^\s*(tcp|udp)\s+(\S+)\s*->\s*(\S+)\s*$/i.exec(text);
+  const end = (s: string) => {
+    const e = /^(?:\[([0-9a-fA-F:.]+)\]|(\d+\.\d+\.\d+\.\d+)):(\d+)$/.exec(s);
+    return e ? { address: (e[1] ?? e[2])!, port: Number(e[3]) } : undefined;
+  };
+  const remote = m && end(m[2]!);
+  const local = m && end(m[3]!);
+  if (!m || !remote || !local) throw new BpfError('USAGE', `--lookup ${JSON.stringify(text)}: write it as 'tcp|udp SRC:PORT -> DST:PORT' (IPv6 in brackets: [2001:db8::1]:443)`);
+  return skLookupCtx({ protocol: m[1]!.toLowerCase() as 'tcp' | 'udp', remote, local });
 }
 
 /** The lines saying what a run changed: the packet, the context. */
 function printChanges(ctx: CommandContext, r: RunOutcome, data: Buffer, ctxIn: Buffer | undefined, type: number): void {
+  // A socket lookup's answer is the socket it chose, by cookie (the only field the run writes back).
+  if (type === BPF_PROG_TYPE.SK_LOOKUP) {
+    const cookie = r.ctxOut ? r.ctxOut.readBigUInt64LE(0) : 0n;
+    ctx.print(cookie ? `socket chosen: cookie ${cookie}` : 'socket chosen: none');
+    return;
+  }
   // A flow dissector's output is the struct bpf_flow_keys it filled.
   if (type === BPF_PROG_TYPE.FLOW_DISSECTOR) ctx.print(`flow keys: ${flowKeysText(r.dataOut)}`);
   // Netfilter's test run hands no packet back.
@@ -207,11 +251,13 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   const p = spec.program(programName(spec, values.program));
   const type = p.type ?? BPF_PROG_TYPE.XDP;
   const tracing = traceContextKind(type, p.expectedAttachType) !== undefined;
+  const ctxIn = contextIn(values, type, p.name);
+  if (type === BPF_PROG_TYPE.SK_LOOKUP) return emulateSpec(spec, Buffer.alloc(0), values, ctx, ctxIn);
   if ((type === BPF_PROG_TYPE.SYSCALL || tracing) && values['data-hex'] !== undefined) {
     throw new BpfError('USAGE', `${p.name} is a ${progTypeName(type)} program: it runs on its ${tracing ? 'arguments (--arg N…)' : 'context (--ctx-hex HEX)'} alone, without --data-hex`);
   }
   if (!tracing && (values.arg !== undefined || values.ret !== undefined)) throw new BpfError('USAGE', `program ${p.name} (${progTypeName(type)}): --arg and --ret are for tracing programs`);
-  return emulateSpec(spec, type === BPF_PROG_TYPE.SYSCALL || tracing ? Buffer.alloc(0) : packet(values['data-hex']), values, ctx);
+  return emulateSpec(spec, type === BPF_PROG_TYPE.SYSCALL || tracing ? Buffer.alloc(0) : packet(values['data-hex']), values, ctx, ctxIn);
 }
 
 /** struct bpf_flow_keys in words: offsets, protocols, fragment bits, addresses and ports. */
@@ -246,7 +292,7 @@ function parseU64(text: string, flag: string): bigint {
 
 const u64Bytes = (args: bigint[]): Buffer => Buffer.concat(args.map((a) => Buffer.from(new BigUint64Array([a]).buffer)));
 
-function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, ctx: CommandContext): number {
+function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, ctx: CommandContext, ctxGiven?: Buffer): number {
   const repeat = positiveInt(values.repeat, '--repeat') ?? 1;
   const budget = positiveInt(values.budget, '--budget');
   const name = programName(spec, values.program);
@@ -260,14 +306,14 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     else trace.push(`${String(t.slot).padStart(5)}: ${t.text.padEnd(40)}${regs ? ` ; ${regs}` : ''}${src ? `  [${src}]` : ''}`);
   };
   const em = spec.emulate({ budget, trace: values.trace ? onStep : undefined });
-  const ctxIn = values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex');
+  const ctxIn = ctxGiven ?? (values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex'));
   const args = parseArgs(values);
   const ret = values.ret === undefined ? undefined : parseU64(values.ret, '--ret');
   const r = em.program(name).testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}), ...(args ? { args } : {}), ...(ret !== undefined ? { ret } : {}) });
   for (const l of trace) ctx.print(l);
   if (ctx.json) {
     ctx.printJson({
-      ...runJson(r),
+      ...runJson(r, spec.program(name).type ?? BPF_PROG_TYPE.XDP),
       ...(r.redirect ? { redirect: { ...r.redirect, ...(r.redirect.nexthop ? { nexthop: hex(r.redirect.nexthop) } : {}) } } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
@@ -277,7 +323,9 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     if (r.verdict === null) ctx.print(`${name}: retval ${r.retval} (0x${r.retval.toString(16)}) (emulated, ${r.instructions} instructions)`);
     // One emulated run's time is the JavaScript engine's first pass over new code: shown only for --repeat.
     else ctx.print(`${name}: ${r.verdict} (retval ${r.retval})${repeat > 1 ? `, ${r.durationNs} ns per run over ${repeat} runs` : ''} (emulated, ${r.instructions} instructions)`);
-    printChanges(ctx, r, data, ctxIn, spec.program(name).type ?? BPF_PROG_TYPE.XDP);
+    const type = spec.program(name).type ?? BPF_PROG_TYPE.XDP;
+    printChanges(ctx, r, data, ctxIn, type);
+    if (type === BPF_PROG_TYPE.SK_LOOKUP && !r.socket) ctx.print("(the emulator's SOCKMAPs and SOCKHASHes start empty: a library test gives them sockets, EmulatedCollection.socket())");
     for (const l of r.printk) ctx.print(`printk: ${l}`);
   }
   return 0;
