@@ -123,6 +123,12 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       group: 'program',
     },
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
+    socket: {
+      arg: "'MAP[KEY]=PROTO ADDR:PORT'",
+      desc: "with --emulate: put a socket in slot KEY of a SOCKMAP or SOCKHASH (tcp listens, udp is bound; '-> PEER:PORT' connects it; add reuseport or v6only); repeatable",
+      default: 'the maps empty',
+      group: 'emulator',
+    },
     arg: {
       arg: 'N',
       desc: "a tracing program's next argument, a u64 (decimal, -1 or 0x hex; repeat for each): a raw tracepoint's ctx->args[i], and with --emulate the parameters BPF_PROG reads (tp_btf, fentry, fexit, fmod_ret, lsm) or a kprobe's PT_REGS_PARM1..6 (x86-64 registers)",

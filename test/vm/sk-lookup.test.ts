@@ -161,8 +161,15 @@ describe('skLookupCtx and bpf-ts test-run --lookup', () => {
     const lookup = ['--lookup', 'udp 192.0.2.1:5353 -> 10.0.0.2:8003'];
     const text = await cliOk('test-run', fixture('sk_lookup.o'), '--emulate', ...lookup);
     expect(text.stdout).toBe(
-      "steer_ports: SK_PASS (retval 1) (emulated, 16 instructions)\nsocket chosen: none\n(the emulator's SOCKMAPs and SOCKHASHes start empty: a library test gives them sockets, EmulatedCollection.socket())\n",
+      "steer_ports: SK_PASS (retval 1) (emulated, 16 instructions)\nsocket chosen: none\n(the emulator's SOCKMAPs and SOCKHASHes start empty: give them sockets with --socket 'MAP[KEY]=tcp|udp ADDR:PORT')\n",
     );
+    // --socket: the socket in the map's slot, the one chosen named; a TCP lookup it refuses (EPROTOTYPE), and steer_ports drops.
+    const withSocket = await cliOk('test-run', fixture('sk_lookup.o'), '--emulate', ...lookup, '--socket', 'target[0]=udp 0.0.0.0:7000');
+    expect(withSocket.stdout).toBe('steer_ports: SK_PASS (retval 1) (emulated, 34 instructions)\nsocket chosen: cookie 1 (udp 0.0.0.0:7000, target[0])\n');
+    const tcp = await cliOk('test-run', fixture('sk_lookup.o'), '--emulate', '--lookup', 'tcp [2001:db8::1]:1 -> [2001:db8::2]:8009', '--socket', 'target[0]=tcp [::]:7000 v6only', '--json');
+    expect(tcp.json()).toMatchObject({ retval: 1, verdict: 'SK_PASS', socketCookie: 1 });
+    const refused = await cliOk('test-run', fixture('sk_lookup.o'), '--emulate', '--lookup', 'tcp 192.0.2.1:1 -> 10.0.0.2:8009', '--socket', 'target[0]=tcp [::]:7000 v6only');
+    expect(refused.stdout).toMatch(/^steer_ports: SK_DROP \(retval 0\).*\nsocket chosen: none\n$/);
     const json = (await cliOk('test-run', fixture('sk_lookup.o'), '--emulate', ...lookup, '--json')).json();
     expect(json).toMatchObject({
       retval: 1,
@@ -175,6 +182,8 @@ describe('skLookupCtx and bpf-ts test-run --lookup', () => {
       [['--data-hex', '00'.repeat(14)], "bpf-ts: steer_ports is a sk_lookup program: it runs on a lookup (--lookup 'tcp 192.0.2.1:40000 -> 10.0.0.2:8003'), not on a packet\n"],
       [['--lookup', 'tcp 1.2.3.4 -> 5.6.7.8:9'], `bpf-ts: --lookup "tcp 1.2.3.4 -> 5.6.7.8:9": write it as 'tcp|udp SRC:PORT -> DST:PORT' (IPv6 in brackets: [2001:db8::1]:443)\n`],
       [[...lookup, '--ctx-hex', '00'], 'bpf-ts: give the lookup as --lookup or as --ctx-hex (a struct bpf_sk_lookup), not both\n'],
+      [[...lookup, '--socket', 'target[0]=udp 7000'], `bpf-ts: --socket "target[0]=udp 7000": write it as 'MAP[KEY]=tcp|udp ADDR:PORT [-> PEER:PORT] [reuseport] [v6only]' (IPv6 in brackets)\n`],
+      [[...lookup, '--socket', 'target[1]=udp 0.0.0.0:7000'], 'bpf-ts: emulated map target: set: E2BIG\n'],
     ];
     for (const [args, stderr] of errors) {
       const r = await cli('test-run', fixture('sk_lookup.o'), '--emulate', ...args);
@@ -456,5 +465,7 @@ describeRoot('bpf-ts test-run --lookup in the kernel', () => {
   it("the kernel's run: the verdict, its time, and the socket chosen (none: a fresh object's SOCKMAP is empty)", async () => {
     const r = await cliOk('test-run', fixture('sk_lookup.o'), '--lookup', 'tcp [2001:db8::1]:40000 -> [2001:db8::2]:8003');
     expect(r.stdout).toMatch(/^steer_ports: SK_PASS \(retval 1\), \d+ ns per run\nsocket chosen: none\n$/);
+    const sock = await cli('test-run', fixture('sk_lookup.o'), '--lookup', 'tcp 1.2.3.4:1 -> 5.6.7.8:9', '--socket', 'target[0]=udp 0.0.0.0:7000');
+    expect(sock.stderr).toBe("bpf-ts: --socket gives the emulator's socket maps sockets: add --emulate (the kernel's take socket fds, which a test in code hands them)\n");
   });
 });

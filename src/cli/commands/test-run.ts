@@ -19,7 +19,7 @@ import { parseHex } from '../hex.js';
 import { CONTEXT_ONLY } from '../../programs/program.js';
 import { BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
 import { traceContextKind } from '../../vm/trace.js';
-import { skLookupCtx } from '../../vm/socket.js';
+import { type EmulatedSocketSpec, skLookupCtx } from '../../vm/socket.js';
 
 const testRunOptions = {
   program: { type: 'string' },
@@ -27,6 +27,7 @@ const testRunOptions = {
   'data-hex': { type: 'string' },
   'ctx-hex': { type: 'string' },
   lookup: { type: 'string' },
+  socket: { type: 'string', multiple: true },
   repeat: { type: 'string' },
   ...MAX_ENTRIES_OPTION,
   asm: { type: 'string' },
@@ -47,7 +48,7 @@ export const testRun = defineCommand({
     'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--ctx-hex HEX] [--repeat N] [--max-entries MAP=N]… [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] [--ctx-hex HEX] [--json]   (syscall, raw_tracepoint, struct_ops programs: a context alone)\n' +
     '       bpf-ts test-run OBJ [--program NAME] [--arg N]… [--json]   (raw_tracepoint programs: their arguments)\n' +
-    "       bpf-ts test-run OBJ [--program NAME] --lookup 'tcp|udp SRC:PORT -> DST:PORT' [--emulate] [--json]   (sk_lookup programs)\n" +
+    "       bpf-ts test-run OBJ [--program NAME] --lookup 'tcp|udp SRC:PORT -> DST:PORT' [--emulate [--socket 'MAP[KEY]=tcp|udp ADDR:PORT']…] [--json]   (sk_lookup programs)\n" +
     '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] --emulate [--arg N]… [--ret N] [--json]   (tracing programs)\n' +
     '       bpf-ts test-run --asm FILE --type xdp|tc|socket_filter|… --data-hex HEX [--emulate] [--repeat N] [--json]\n' +
@@ -77,6 +78,7 @@ export const testRun = defineCommand({
     const progType = type !== undefined ? progTypeNumber(type) : spec.program(name).type!;
     const args = parseArgs(values);
     if (values.ret !== undefined) throw new BpfError('USAGE', "--ret gives an emulated run the traced function's return value: add --emulate");
+    if (values.socket !== undefined) throw new BpfError('USAGE', "--socket gives the emulator's socket maps sockets: add --emulate (the kernel's take socket fds, which a test in code hands them)");
     if (args && progType !== BPF_PROG_TYPE.RAW_TRACEPOINT) {
       throw new BpfError('USAGE', `program ${name} (${progTypeName(progType)}): --arg gives a raw tracepoint's arguments (with --emulate, any tracing program's)`);
     }
@@ -141,17 +143,41 @@ function contextIn(values: TestRunValues, type: number, name: string): Buffer | 
   throw new BpfError('USAGE', `${name} is a sk_lookup program: give the lookup it runs on, e.g. --lookup 'tcp 192.0.2.1:40000 -> 10.0.0.2:8003' (or --ctx-hex with a struct bpf_sk_lookup)`);
 }
 
+/** ADDR:PORT, an IPv6 address in brackets ([2001:db8::1]:443). */
+function endpoint(text: string): { address: string; port: number } | undefined {
+  const e = /^(?:\[([0-9a-fA-F:.]+)\]|(\d+\.\d+\.\d+\.\d+)):(\d+)$/.exec(text);
+  return e ? { address: (e[1] ?? e[2])!, port: Number(e[3]) } : undefined;
+}
+
 /** --lookup 'tcp 192.0.2.1:40000 -> 10.0.0.2:8003' ([2001:db8::1]:443 for IPv6): a struct bpf_sk_lookup. */
 function parseLookup(text: string): Buffer {
   const m = /^\s*(tcp|udp)\s+(\S+)\s*->\s*(\S+)\s*$/i.exec(text);
-  const end = (s: string) => {
-    const e = /^(?:\[([0-9a-fA-F:.]+)\]|(\d+\.\d+\.\d+\.\d+)):(\d+)$/.exec(s);
-    return e ? { address: (e[1] ?? e[2])!, port: Number(e[3]) } : undefined;
-  };
-  const remote = m && end(m[2]!);
-  const local = m && end(m[3]!);
+  const remote = m && endpoint(m[2]!);
+  const local = m && endpoint(m[3]!);
   if (!m || !remote || !local) throw new BpfError('USAGE', `--lookup ${JSON.stringify(text)}: write it as 'tcp|udp SRC:PORT -> DST:PORT' (IPv6 in brackets: [2001:db8::1]:443)`);
   return skLookupCtx({ protocol: m[1]!.toLowerCase() as 'tcp' | 'udp', remote, local });
+}
+
+/** One --socket: a map slot and the socket it holds. */
+interface SocketOption {
+  map: string;
+  key: number;
+  spec: EmulatedSocketSpec;
+  text: string;
+}
+
+/** --socket 'MAP[KEY]=tcp|udp ADDR:PORT [-> PEER:PORT] [reuseport] [v6only]': an emulated socket for a SOCKMAP/SOCKHASH slot. */
+function parseSocket(text: string): SocketOption {
+  const m = /^\s*([\w.]+)\[(\d+)\]\s*=\s*(tcp|udp)\s+(\S+)(?:\s*->\s*(\S+))?((?:\s+(?:reuseport|v6only))*)\s*$/i.exec(text);
+  const local = m && endpoint(m[4]!);
+  const remote = m?.[5] === undefined ? undefined : endpoint(m[5]);
+  if (!m || !local || (m[5] !== undefined && !remote))
+    throw new BpfError('USAGE', `--socket ${JSON.stringify(text)}: write it as 'MAP[KEY]=tcp|udp ADDR:PORT [-> PEER:PORT] [reuseport] [v6only]' (IPv6 in brackets)`);
+  const opts = m[6]!.toLowerCase();
+  const spec: EmulatedSocketSpec = { protocol: m[3]!.toLowerCase() as 'tcp' | 'udp', ...local, ...(remote ? { remote } : {}) };
+  if (opts.includes('reuseport')) spec.reuseport = true;
+  if (opts.includes('v6only')) spec.v6only = true;
+  return { map: m[1]!, key: Number(m[2]), spec, text: `${m[3]!.toLowerCase()} ${m[4]}${remote ? ` -> ${m[5]}` : ''}${opts.replace(/\s+/g, ' ')}, ${m[1]}[${m[2]}]` };
 }
 
 /** The lines saying what a run changed: the packet, the context. */
@@ -306,6 +332,14 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     else trace.push(`${String(t.slot).padStart(5)}: ${t.text.padEnd(40)}${regs ? ` ; ${regs}` : ''}${src ? `  [${src}]` : ''}`);
   };
   const em = spec.emulate({ budget, trace: values.trace ? onStep : undefined });
+  // --socket: sockets put where the kernel's map would take socket fds, described by cookie after the run.
+  const sockets = new Map<bigint, string>();
+  for (const text of values.socket ?? []) {
+    const o = parseSocket(text);
+    const sock = em.socket(o.spec);
+    em.map(o.map).set(o.key, sock);
+    sockets.set(sock.cookie, o.text);
+  }
   const ctxIn = ctxGiven ?? (values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex'));
   const args = parseArgs(values);
   const ret = values.ret === undefined ? undefined : parseU64(values.ret, '--ret');
@@ -324,8 +358,10 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     // One emulated run's time is the JavaScript engine's first pass over new code: shown only for --repeat.
     else ctx.print(`${name}: ${r.verdict} (retval ${r.retval})${repeat > 1 ? `, ${r.durationNs} ns per run over ${repeat} runs` : ''} (emulated, ${r.instructions} instructions)`);
     const type = spec.program(name).type ?? BPF_PROG_TYPE.XDP;
-    printChanges(ctx, r, data, ctxIn, type);
-    if (type === BPF_PROG_TYPE.SK_LOOKUP && !r.socket) ctx.print("(the emulator's SOCKMAPs and SOCKHASHes start empty: a library test gives them sockets, EmulatedCollection.socket())");
+    if (type === BPF_PROG_TYPE.SK_LOOKUP) {
+      ctx.print(r.socket ? `socket chosen: cookie ${r.socket.cookie} (${sockets.get(r.socket.cookie)})` : 'socket chosen: none');
+      if (!values.socket) ctx.print("(the emulator's SOCKMAPs and SOCKHASHes start empty: give them sockets with --socket 'MAP[KEY]=tcp|udp ADDR:PORT')");
+    } else printChanges(ctx, r, data, ctxIn, type);
     for (const l of r.printk) ctx.print(`printk: ${l}`);
   }
   return 0;
