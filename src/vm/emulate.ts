@@ -53,7 +53,7 @@ import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js'
 import { mapTaskStruct } from './task.js';
 import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegion } from './netfilter.js';
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
-import { EmulatedSocket, type EmulatedSocketSpec, type SkLookup, skLookupAssign, skLookupContext, skLookupFromCtx, skLookupOut } from './socket.js';
+import { EmulatedSocket, type EmulatedSocketSpec, type SkLookup, lookupSocket, skLookupAssign, skLookupContext, skLookupFromCtx, skLookupOut, socketTuple } from './socket.js';
 import {
   type EmulatedTask,
   MAX_BPF_FUNC_ARGS,
@@ -243,8 +243,10 @@ export class EmulatedCollection {
   scratch = new Uint8Array(4096);
   /** @internal The last run's packet (over scratch), refilled by the next run when it can be. */
   packet: Packet | undefined;
-  /** @internal The sockets socket() made, by their struct bpf_sock's region. */
+  /** @internal The sockets socket() made, by their struct bpf_sock's (and sock_common's) region. */
   readonly socketsByRegion = new Map<number, EmulatedSocket>();
+  /** The sockets socket() made, oldest first: what bpf_sk_lookup_tcp/udp find. */
+  readonly sockets: EmulatedSocket[] = [];
   private nextCookie = 1n;
   private clockNs = 1_000_000_000n;
   private rand: number;
@@ -286,9 +288,11 @@ export class EmulatedCollection {
   }
 
   /**
-   * A socket for SOCKMAP/SOCKHASH entries (`map.set(key, socket)`), as a
-   * socket fd is for the kernel's: what socket lookup programs find and
-   * bpf_sk_assign picks. Its cookie is `spec.cookie` or the next from 1.
+   * A socket of the emulated host: what bpf_sk_lookup_tcp/udp and
+   * bpf_skc_lookup_tcp find, and for SOCKMAP/SOCKHASH entries
+   * (`map.set(key, socket)`), as a socket fd is for the kernel's, what socket
+   * lookup programs find and bpf_sk_assign picks. Its cookie is `spec.cookie`
+   * or the next from 1.
    */
   socket(spec: EmulatedSocketSpec): EmulatedSocket {
     const cookie = spec.cookie ?? this.nextCookie;
@@ -297,6 +301,7 @@ export class EmulatedCollection {
     const sock = new EmulatedSocket(this.memory, spec, cookie);
     if (cookie >= this.nextCookie) this.nextCookie = cookie + 1n;
     this.socketsByRegion.set(sock.region.id, sock);
+    this.sockets.push(sock);
     return sock;
   }
 
@@ -1289,6 +1294,25 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
         return neg(skLookupAssign(lookup!, socketAt(ctx, sk, 'sk'), BigInt.asUintN(64, flags)));
       },
     ],
+    ...(['bpf_sk_lookup_tcp', 'bpf_sk_lookup_udp', 'bpf_skc_lookup_tcp'] as const).map((name): [string, HelperDef['fn']] => [
+      name,
+      // The packet's tuple among the emulated host's sockets (EmulatedCollection.socket()), on the run's device.
+      (ctx, _ctx, tuple, size, netns, flags) => {
+        const t = socketTuple(bytes(ctx, tuple, Number(BigInt.asUintN(32, size)), 'tuple'));
+        const ns = BigInt.asUintN(64, netns);
+        // flags must be 0; a netns whose low 32 bits are a negative s32 (BPF_F_CURRENT_NETNS) is the run's,
+        // an id another namespace's, which the emulator has none of.
+        if (!t || BigInt.asUintN(64, flags) !== 0n || (ns & 0x80000000n) === 0n) return 0n;
+        const s = st();
+        const dif = s.skb ? s.skb.ifindex : s.xdpMd.ingressIfindex || 1;
+        const sock = lookupSocket(coll.sockets, name === 'bpf_sk_lookup_udp' ? 'udp' : 'tcp', t, dif);
+        if (!sock) return 0n;
+        if (name !== 'bpf_skc_lookup_tcp') return Memory.address(sock.region.id);
+        const common = sock.commonRegion;
+        coll.socketsByRegion.set(common.id, sock);
+        return Memory.address(common.id);
+      },
+    ]),
     [
       'bpf_sk_release',
       (ctx, sk) => {

@@ -46,6 +46,8 @@ export interface EmulatedSocketSpec {
   family?: 'ipv4' | 'ipv6';
   /** A connected socket's peer: TCP established, UDP connected. Without one a TCP socket listens and a UDP socket is unconnected. */
   remote?: { address: string; port: number };
+  /** A TCP connection a listener accepted (not one this side connected): an IPv6 one keeps 127.0.0.6 as its IPv4 peer too. */
+  accepted?: boolean;
   /** SO_REUSEPORT: a test run refuses to pick it (EOPNOTSUPP) unless bpf_sk_assign had BPF_SK_LOOKUP_F_NO_REUSEPORT. */
   reuseport?: boolean;
   /** IPV6_V6ONLY: an IPv6 socket that takes no IPv4 lookups. */
@@ -88,8 +90,13 @@ export class EmulatedSocket {
   readonly reuseport: boolean;
   readonly v6only: boolean;
   readonly port: number;
+  /** SO_BINDTODEVICE's ifindex, 0 for none. */
+  readonly boundDevIf: number;
   /** @internal Its struct bpf_sock, which a program's pointer to it points to. */
   readonly region: Region;
+  /** @internal The addresses the kernel's lookups match: the local one an IPv4 (`v4`) or IPv6 (`v6`) lookup finds it under (null: not at all), and the peer's. */
+  readonly match: { local4: Uint8Array | null; local6: Uint8Array | null; peer4: Uint8Array | null; peer6: Uint8Array | null; peerPort: number };
+  #common: Region | undefined;
 
   /** @internal Made by EmulatedCollection.socket(). */
   constructor(
@@ -105,6 +112,7 @@ export class EmulatedSocket {
     if (family === 'ipv4' && local?.length === 16) throw new BpfError('USAGE', `${what}: an IPv6 address for an IPv4 socket`);
     if (spec.v6only && family !== 'ipv6') throw new BpfError('USAGE', `${what}: v6only is an IPv6 socket's option`);
     checkPort(spec.port, 1, what);
+    if (spec.accepted && !(spec.remote && spec.protocol === 'tcp')) throw new BpfError('USAGE', `${what}: accepted is a TCP connection's (give its remote)`);
     if (spec.remote && !local) throw new BpfError('USAGE', `${what}: a connected socket needs its local address (the one connect gave it)`);
     const peer = spec.remote && { addr: parseAddress(spec.remote.address, what), port: checkPort(spec.remote.port, 1, `${what} remote`) };
     if (peer && family === 'ipv4' && peer.addr.length === 16) throw new BpfError('USAGE', `${what}: an IPv6 peer for an IPv4 socket`);
@@ -115,6 +123,22 @@ export class EmulatedSocket {
     this.reuseport = spec.reuseport ?? false;
     this.v6only = spec.v6only ?? false;
     this.port = spec.port;
+    this.boundDevIf = spec.boundDevIf ?? 0;
+    // An IPv4 socket, or an IPv6 one on ::, on a v4-mapped address or (connected) to a
+    // v4-mapped peer, is in the IPv4 tables; an IPv6 socket is in the IPv6 ones.
+    const any4 = new Uint8Array(4);
+    const mappedPart = (a: Uint8Array): Uint8Array | null => (a.length === 4 ? a : isV4Mapped(a) ? a.subarray(12) : null);
+    const own6 = local ?? new Uint8Array(16);
+    this.match =
+      this.family === AF_INET
+        ? { local4: local ?? any4, local6: null, peer4: peer?.addr ?? null, peer6: null, peerPort: peer?.port ?? 0 }
+        : {
+            local4: this.v6only ? null : own6.every((x) => x === 0) ? any4 : mappedPart(own6),
+            local6: own6,
+            peer4: peer ? mappedPart(peer.addr) : null,
+            peer6: peer?.addr ?? null,
+            peerPort: peer?.port ?? 0,
+          };
 
     const b = new Uint8Array(BPF_SOCK_SIZE);
     const dv = new DataView(b.buffer);
@@ -128,7 +152,9 @@ export class EmulatedSocket {
     // socket's IPv4 fields hold a v4-mapped address's IPv4 part, and its own address,
     // when neither mapped nor any, as 127.0.0.6; an IPv4 socket's IPv6 fields are zero
     // but for a connected TCP socket's, which hold the addresses v4-mapped.
-    const v4 = (a: Uint8Array | undefined, own: boolean) => (!a ? undefined : a.length === 4 ? a : isV4Mapped(a) ? a.subarray(12) : own && a.some((x) => x !== 0) ? LOOPBACK4_IPV6 : undefined);
+    // An accepted IPv6 connection's IPv4 peer is 127.0.0.6 as well.
+    const v4 = (a: Uint8Array | undefined, own: boolean) =>
+      !a ? undefined : a.length === 4 ? a : isV4Mapped(a) ? a.subarray(12) : (own || spec.accepted) && a.some((x) => x !== 0) ? LOOPBACK4_IPV6 : undefined;
     const v6 = (a: Uint8Array | undefined) => (!a ? undefined : a.length === 16 ? a : peer && this.protocol === IPPROTO_TCP ? [...V4_MAPPED, ...a] : undefined);
     b.set(v4(local, true) ?? [], SK.src_ip4);
     b.set(v6(local) ?? [], SK.src_ip6);
@@ -141,6 +167,15 @@ export class EmulatedSocket {
     dv.setUint32(SK.state, this.state, true);
     dv.setInt32(SK.rx_queue_mapping, -1, true);
     this.region = memory.add(`struct bpf_sock of socket cookie ${cookie}`, b, { kind: 'memory', writable: false, hooks: bpfSockHooks(b, cookie) });
+  }
+
+  /** @internal Its struct bpf_sock as a sock_common (bpf_skc_lookup_tcp's answer): the same bytes, type to priority not readable. */
+  get commonRegion(): Region {
+    return (this.#common ??= this.memory.add(`struct sock_common of socket cookie ${this.cookie}`, this.region.bytes, {
+      kind: 'memory',
+      writable: false,
+      hooks: bpfSockHooks(this.region.bytes, this.cookie, true),
+    }));
   }
 
   /** Held in the kernel's RCU-freed lookup tables (a listener, a UDP socket): what bpf_sk_assign takes. */
@@ -162,7 +197,7 @@ export class EmulatedSocket {
 }
 
 /** The accesses struct bpf_sock takes (bpf_sock_is_valid_access): read-only; narrow loads of the addresses anywhere, of other fields at their start. */
-function bpfSockHooks(bytes: Uint8Array, cookie: bigint): RegionHooks {
+function bpfSockHooks(bytes: Uint8Array, cookie: bigint, common = false): RegionHooks {
   const dv = new DataView(bytes.buffer);
   const refuse = (what: string): never => {
     throw new BpfError('EMU_FAULT', `struct bpf_sock of socket cookie ${cookie}: ${what} (the kernel's verifier refuses it)`);
@@ -172,6 +207,8 @@ function bpfSockHooks(bytes: Uint8Array, cookie: bigint): RegionHooks {
   return {
     load(off, size) {
       if (off < 0 || off + size > BPF_SOCK_SIZE || off % size !== 0) refuse(`a ${size}-byte read at offset ${off}`);
+      // A sock_common has no type, protocol, mark or priority (bpf_sock_common_is_valid_access).
+      if (common && off >= SK.type && off < SK.priority + 4) refuse(`a ${size}-byte read at offset ${off}, which a sock_common does not have`);
       const narrow = narrowAt.has(off) || inRange(off, SK.src_ip4, 4) || inRange(off, SK.src_ip6, 16) || inRange(off, SK.dst_ip4, 4) || inRange(off, SK.dst_ip6, 16);
       let ok: boolean;
       if (narrow) ok = size <= 4;
@@ -357,4 +394,80 @@ export function skLookupOut(program: string, lookup: SkLookup): Buffer {
     );
   out.writeBigUInt64LE(sk?.cookie ?? 0n, L.cookie);
   return out;
+}
+
+/** A struct bpf_sock_tuple as bpf_sk_lookup_tcp/udp take it: the packet's source (the remote end) and destination (the local end). */
+export interface SocketTuple {
+  family: number;
+  saddr: Uint8Array;
+  sport: number;
+  daddr: Uint8Array;
+  dport: number;
+}
+
+/** The tuple of `bytes` (12 for IPv4, 36 for IPv6, ports in network order), or null for another size, as the helpers find nothing then. */
+export function socketTuple(bytes: Uint8Array): SocketTuple | null {
+  const n = bytes.length === 12 ? 4 : bytes.length === 36 ? 16 : 0;
+  if (!n) return null;
+  const port = (at: number) => (bytes[at]! << 8) | bytes[at + 1]!;
+  return { family: n === 4 ? AF_INET : AF_INET6, saddr: bytes.subarray(0, n), daddr: bytes.subarray(n, 2 * n), sport: port(2 * n), dport: port(2 * n + 2) };
+}
+
+const same = (a: Uint8Array | null, b: Uint8Array): boolean => a !== null && a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * The socket the kernel's lookup of `t` finds among `sockets` (newest first,
+ * as its hash chains hold them), for a packet on device `dif`: a connection
+ * matching all four ends first, else a TCP listener (or UDP socket) on the
+ * destination address, else on the wildcard one — the best scored (a socket
+ * bound to the device, an IPv4 socket for IPv4, a connected UDP socket whose
+ * peer is the source). Of a SO_REUSEPORT group the first is answered: the
+ * kernel picks by a hash of the tuple with a per-boot secret.
+ */
+export function lookupSocket(sockets: readonly EmulatedSocket[], protocol: 'tcp' | 'udp', t: SocketTuple, dif: number): EmulatedSocket | null {
+  const v4 = t.family === AF_INET;
+  const proto = protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
+  // Chain order: the newest first, but an IPv6 SO_REUSEPORT socket goes to the end.
+  const chain = [...sockets].reverse().filter((s) => s.protocol === proto);
+  const ordered = [...chain.filter((s) => !(s.reuseport && s.family === AF_INET6)), ...chain.filter((s) => s.reuseport && s.family === AF_INET6)];
+  const devOk = (s: EmulatedSocket) => s.boundDevIf === 0 || s.boundDevIf === dif;
+  const local = (s: EmulatedSocket) => (v4 ? s.match.local4 : s.family === AF_INET6 ? s.match.local6 : null);
+  const peer = (s: EmulatedSocket) => (v4 ? s.match.peer4 : s.family === AF_INET6 ? s.match.peer6 : null);
+  if (proto === IPPROTO_TCP) {
+    // Established: an IPv6 socket connected to a v4-mapped peer is in the IPv4 table only.
+    const est = ordered.find(
+      (s) =>
+        s.state === TCP_ESTABLISHED &&
+        (v4 || !isV4Mapped(s.match.peer6 ?? new Uint8Array(16))) &&
+        s.port === t.dport &&
+        same(local(s), t.daddr) &&
+        same(peer(s), t.saddr) &&
+        s.match.peerPort === t.sport &&
+        devOk(s),
+    );
+    if (est) return est;
+  }
+  const score = (s: EmulatedSocket, addr: Uint8Array): number => {
+    if (s.port !== t.dport || !same(local(s), addr) || !devOk(s)) return -1;
+    if (proto === IPPROTO_TCP) {
+      if (s.state !== TCP_LISTEN) return -1;
+      return (s.boundDevIf ? 2 : 1) + (v4 && s.family === AF_INET ? 1 : 0);
+    }
+    let n = v4 ? (s.family === AF_INET ? 2 : 1) : 0;
+    if (s.state === TCP_ESTABLISHED) {
+      if (!same(peer(s), t.saddr) || s.match.peerPort !== t.sport) return -1;
+      n += v4 ? 8 : 2;
+    }
+    return n + (s.boundDevIf ? (v4 ? 4 : 1) : 0);
+  };
+  for (const addr of [t.daddr, new Uint8Array(t.daddr.length)]) {
+    let best: EmulatedSocket | null = null;
+    let hi = -1;
+    for (const s of ordered) {
+      const n = score(s, addr);
+      if (n > hi) [best, hi] = [s, n];
+    }
+    if (best) return best;
+  }
+  return null;
 }

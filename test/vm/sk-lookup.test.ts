@@ -143,6 +143,42 @@ describe('socket lookup programs in the emulator', () => {
   });
 });
 
+describe('bpf_sk_lookup_tcp/udp in the emulator: the sockets emu.socket() made', () => {
+  /** tc_lookup's answer for an IPv4 tuple (fixtures/sk_lookup_helpers.o: .bss answer at 0, query at 0x48). */
+  const ask = (emu: ReturnType<ReturnType<typeof openObject>['emulate']>, q: { udp?: boolean; src: number[]; sport: number; dst: number[]; dport: number; netns?: bigint; flags?: bigint }) => {
+    const query = Buffer.alloc(64);
+    query.writeUInt32LE(q.udp ? 1 : 0, 0);
+    query.writeUInt32LE(12, 4);
+    query.writeBigUInt64LE(q.netns ?? 0xffffffffn, 8);
+    query.writeBigUInt64LE(q.flags ?? 0n, 16);
+    Buffer.from([...q.src, ...q.dst]).copy(query, 24);
+    query.writeUInt16BE(q.sport, 32);
+    query.writeUInt16BE(q.dport, 34);
+    emu.map('.bss').set(0, Buffer.concat([Buffer.alloc(0x48), query]));
+    const frame = Buffer.alloc(64);
+    frame.writeUInt16BE(0x0800, 12);
+    emu.program('tc_lookup').testRun(frame);
+    const a = emu.map('.bss').get(0) as Buffer;
+    return a.readUInt32LE(0) ? { state: a.readUInt32LE(8), port: a.readUInt32LE(20) } : null;
+  };
+
+  it('a connection before a listener, an address before the wildcard; another namespace id, flags, or nothing there: none', () => {
+    const emu = openObject(fixture('sk_lookup_helpers.o')).emulate();
+    emu.socket({ protocol: 'tcp', port: 80 }); // 0.0.0.0:80, listening
+    emu.socket({ protocol: 'tcp', address: '10.0.0.2', port: 80 });
+    emu.socket({ protocol: 'tcp', address: '10.0.0.2', port: 80, remote: { address: '192.0.2.1', port: 40000 }, accepted: true });
+    emu.socket({ protocol: 'udp', address: '10.0.0.2', port: 53 });
+    const from = (src: number[], sport: number, dst: number[], extra = {}) => ask(emu, { src, sport, dst, dport: 80, ...extra });
+    expect(from([192, 0, 2, 1], 40000, [10, 0, 0, 2])).toEqual({ state: 1, port: 80 }); // TCP_ESTABLISHED
+    expect(from([192, 0, 2, 1], 40001, [10, 0, 0, 2])).toEqual({ state: 10, port: 80 }); // TCP_LISTEN on 10.0.0.2
+    expect(from([192, 0, 2, 1], 40001, [10, 0, 0, 3])).toEqual({ state: 10, port: 80 }); // the wildcard listener
+    expect(ask(emu, { udp: true, src: [1, 1, 1, 1], sport: 5, dst: [10, 0, 0, 2], dport: 53 })).toEqual({ state: 7, port: 53 }); // TCP_CLOSE: a bound UDP socket
+    expect(from([192, 0, 2, 1], 40000, [10, 0, 0, 2], { netns: 0n })).toBeNull();
+    expect(from([192, 0, 2, 1], 40000, [10, 0, 0, 2], { flags: 1n })).toBeNull();
+    expect(ask(emu, { src: [1, 1, 1, 1], sport: 5, dst: [10, 0, 0, 2], dport: 81 })).toBeNull();
+  });
+});
+
 describe('skLookupCtx and bpf-ts test-run --lookup', () => {
   it('skLookupCtx: the struct bpf_sk_lookup of a lookup in words, IPv4 and IPv6', () => {
     expect(skLookupCtx({ protocol: 'udp', remote: { address: '192.0.2.1', port: 5353 }, local: { address: '10.0.0.2', port: 8003 } })).toEqual(
@@ -201,6 +237,8 @@ const SO_REUSEPORT = 15;
 const SO_PRIORITY = 12;
 const SO_MARK = 36;
 const SO_COOKIE = 57;
+const SO_REUSEADDR = 2;
+const SO_BINDTODEVICE = 25;
 const IPPROTO_IPV6 = 41;
 const IPV6_V6ONLY = 26;
 
@@ -231,7 +269,7 @@ const check = (r: number, what: string) => {
 };
 
 /** The sockets: each made for real in the namespace and described to the emulator. */
-const SOCKETS: EmulatedSocketSpec[] = [
+const SOCKETS: (EmulatedSocketSpec & { reuseaddr?: boolean })[] = [
   { protocol: 'tcp', address: '127.0.0.1', port: 7001, mark: 0x77, priority: 3 },
   { protocol: 'udp', address: '0.0.0.0', port: 7002 },
   { protocol: 'tcp', address: '::', port: 7003, family: 'ipv6' },
@@ -244,6 +282,18 @@ const SOCKETS: EmulatedSocketSpec[] = [
   { protocol: 'tcp', address: '::1', port: 7010, remote: { address: '::1', port: 7003 } },
   { protocol: 'udp', address: '::1', port: 7011, remote: { address: '::1', port: 7004 } },
   { protocol: 'tcp', address: '::ffff:127.0.0.1', port: 7012, family: 'ipv6', remote: { address: '::ffff:127.0.0.1', port: 7001 } },
+  // Bound to lo (SO_BINDTODEVICE): found from lo only.
+  { protocol: 'udp', address: '0.0.0.0', port: 7013, boundDevIf: 1 },
+  { protocol: 'tcp', address: '0.0.0.0', port: 7014, boundDevIf: 1 },
+  // Two UDP sockets on one address and port (SO_REUSEADDR): the connected one for its peer, the other for the rest.
+  { protocol: 'udp', address: '127.0.0.1', port: 7015, reuseaddr: true },
+  { protocol: 'udp', address: '127.0.0.1', port: 7015, reuseaddr: true, remote: { address: '127.0.0.1', port: 7002 } },
+];
+/** The connections the listeners accepted (the kernel has them too): sockets 5, 9 and 11 from the server's side. */
+const ACCEPTED: EmulatedSocketSpec[] = [
+  { protocol: 'tcp', address: '127.0.0.1', port: 7001, remote: { address: '127.0.0.1', port: 7006 }, accepted: true },
+  { protocol: 'tcp', address: '::1', port: 7003, remote: { address: '::1', port: 7010 }, accepted: true },
+  { protocol: 'tcp', address: '127.0.0.1', port: 7001, remote: { address: '127.0.0.1', port: 7012 }, accepted: true },
 ];
 /** socks slots 0-6 and by_key keys 0-6 (7 of each stays empty): sockets by index. */
 const SOCKS = [0, 1, 2, 3, 4, 5, 6];
@@ -266,6 +316,8 @@ describeRoot('socket lookup: the emulator against BPF_PROG_TEST_RUN', () => {
         if (s.v6only) check(ffi.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, int(1)), 'IPV6_V6ONLY');
         if (s.mark) check(ffi.setsockopt(fd, SOL_SOCKET, SO_MARK, int(s.mark)), 'SO_MARK');
         if (s.priority) check(ffi.setsockopt(fd, SOL_SOCKET, SO_PRIORITY, int(s.priority)), 'SO_PRIORITY');
+        if (s.reuseaddr) check(ffi.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, int(1)), 'SO_REUSEADDR');
+        if (s.boundDevIf) check(ffi.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, Buffer.from('lo\0')), 'SO_BINDTODEVICE');
         check(ffi.bind(fd, sockaddr(s.address!, s.port)), `bind ${s.address}:${s.port}`);
         if (s.remote) check(ffi.connect(fd, sockaddr(s.remote.address, s.remote.port)), `connect to ${s.remote.address}:${s.remote.port}`);
         else if (s.protocol === 'tcp') check(ffi.listen(fd, 4), 'listen');
@@ -284,7 +336,7 @@ describeRoot('socket lookup: the emulator against BPF_PROG_TEST_RUN', () => {
     const spec = openObject(fixture('sk_lookup_assign.o'));
     const kern = spec.load({ ignorePinning: true });
     const emu = spec.emulate();
-    const sockets = SOCKETS.map((s, i) => emu.socket({ ...s, cookie: cookies[i]! }));
+    const sockets = SOCKETS.map(({ reuseaddr: _, ...s }, i) => emu.socket({ ...s, cookie: cookies[i]! }));
     SOCKS.forEach((s, slot) => {
       kern.map('socks').set(slot, fds[s]!);
       emu.map('socks').set(slot, sockets[s]!);
@@ -338,6 +390,98 @@ describeRoot('socket lookup: the emulator against BPF_PROG_TEST_RUN', () => {
     // ::ffff:127.0.0.1 (key 0) for TCP over IPv4 and IPv6, the v6-only UDP socket
     // (key 3) for UDP over IPv6, the SO_REUSEPORT listener (key 5) for TCP over IPv4.
     expect(compared).toBe(4);
+  });
+
+  it('bpf_sk_lookup_tcp/udp and bpf_skc_lookup_tcp from TC and XDP: 600 random tuples find the socket the kernel finds, or none', () => {
+    // A second device in the namespace: a packet on it does not find the sockets bound to lo.
+    execFileSync('ip', ['-n', ns, 'link', 'add', 'bpfts-d0', 'type', 'veth', 'peer', 'name', 'bpfts-d1']); // both ends in the test's namespace
+    const [{ ifindex: d0 }] = JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show', 'bpfts-d0'], { encoding: 'utf8' })) as [{ ifindex: number }];
+    const spec = openObject(fixture('sk_lookup_helpers.o'));
+    using kern = spec.load({ ignorePinning: true });
+    const emu = spec.emulate({ devices: { [d0]: {} } });
+    for (const [i, { reuseaddr: _, ...s }] of SOCKETS.entries()) emu.socket({ ...s, cookie: cookies[i]! });
+    for (const s of ACCEPTED) emu.socket(s);
+    let seed = 0x10c;
+    const rnd = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const v4 = (a: string) => a.split('.').map(Number);
+    const v6 = (a: string): number[] => {
+      const b = new Array<number>(16).fill(0);
+      if (a === '::1') b[15] = 1;
+      const m = /^::ffff:(.*)$/.exec(a);
+      if (m) b.splice(10, 6, 0xff, 0xff, ...v4(m[1]!));
+      return b;
+    };
+    const all = [...SOCKETS, ...ACCEPTED];
+    const frame = Buffer.alloc(64);
+    frame.writeUInt16BE(0x0800, 12);
+    const found = new Map<string, number>();
+    for (let i = 0; i < 600; i++) {
+      // A tuple aimed at one socket (its local end, its peer as the source), then perhaps bent.
+      const target = all[rnd(all.length)]!;
+      const family = rnd(4) === 0 ? (target.address!.includes(':') ? 4 : 6) : target.address!.includes(':') && !target.address!.startsWith('::ffff:') ? 6 : rnd(2) ? 4 : 6;
+      const addr = (a: string | undefined, any: boolean): number[] => {
+        const text = a ?? (target.address!.includes(':') ? '::' : '0.0.0.0');
+        const wild = text === '0.0.0.0' || text === '::';
+        if (family === 4) {
+          if (wild || any) return rnd(2) ? [127, 0, 0, 1] : [10, rnd(256), rnd(256), 1];
+          return text.includes(':') ? (text.startsWith('::ffff:') ? v6(text).slice(12) : [127, 0, 0, 6]) : v4(text);
+        }
+        if (wild || any) return rnd(2) ? v6('::1') : v6(`::ffff:127.0.0.${rnd(3)}`);
+        return text.includes(':') ? v6(text) : v6(`::ffff:${text}`);
+      };
+      const daddr = addr(target.address, rnd(8) === 0);
+      const saddr = target.remote && rnd(4) ? addr(target.remote.address, false) : addr(undefined, true);
+      const sport = target.remote && rnd(4) ? target.remote.port : [7002, 40000, 7006][rnd(3)]!;
+      const dport = rnd(10) ? target.port : 7000 + rnd(20);
+      const tuple = Buffer.alloc(40);
+      const n = family === 4 ? 4 : 16;
+      Buffer.from(saddr).copy(tuple, 0);
+      Buffer.from(daddr).copy(tuple, n);
+      tuple.writeUInt16BE(sport, 2 * n);
+      tuple.writeUInt16BE(dport, 2 * n + 2);
+      const size = rnd(30) === 0 ? [8, 24, 40][rnd(3)]! : family === 4 ? 12 : 36;
+      const netns = [0xffffffffn, 0xffffffffn, 0xffffffffn, 0xffffffffn, 0n, 3n, 0x1_ffffffffn, 0x80000000n, 0x1_00000000n][rnd(9)]!;
+      const query = Buffer.alloc(64);
+      query.writeUInt32LE(target.protocol === 'udp' ? 1 : rnd(8) === 0 ? 1 : 0, 0);
+      query.writeUInt32LE(size, 4);
+      query.writeBigUInt64LE(netns, 8);
+      query.writeBigUInt64LE(rnd(40) === 0 ? 1n : 0n, 16);
+      tuple.copy(query, 24);
+      const prog = [
+        ['tc_lookup', 'xdp_lookup'],
+        ['tc_skc_lookup', 'xdp_skc_lookup'],
+      ][target.protocol === 'tcp' && rnd(3) === 0 ? 1 : 0]![rnd(2)]!;
+      // .bss: answer at 0 (72 bytes), query at 0x48 (llvm-readelf's symbol table of the fixture).
+      const bssOf = (b: Buffer) => Buffer.concat([b.subarray(0, 0x48), query]);
+      // A quarter of the packets arrive on bpfts-d0: __sk_buff ifindex (offset 40), xdp_md ingress_ifindex (12).
+      const ctx = rnd(4) ? undefined : prog.startsWith('tc') ? Buffer.alloc(192) : Buffer.alloc(24);
+      if (ctx && prog.startsWith('tc')) ctx.writeUInt32LE(d0, 40);
+      else if (ctx) {
+        ctx.writeUInt32LE(frame.length, 4);
+        ctx.writeUInt32LE(d0, 12);
+      }
+      const opts = ctx ? { ctx } : {};
+      const k = withNetns(ns, () => {
+        kern.map('.bss').set(0, bssOf(kern.map('.bss').get(0)!));
+        kern.program(prog).testRun(frame, opts);
+        return kern.map('.bss').get(0)!;
+      });
+      emu.map('.bss').set(0, bssOf(emu.map('.bss').get(0) as Buffer));
+      emu.program(prog).testRun(frame, opts);
+      const e = emu.map('.bss').get(0) as Buffer;
+      expect(e.toString('hex'), `case ${i}: ${prog} query ${query.toString('hex')}`).toBe(k.toString('hex'));
+      const what = k.readUInt32LE(0) ? `found state ${k.readUInt32LE(8)}` : 'none';
+      found.set(what, (found.get(what) ?? 0) + 1);
+      // The cases that tell the rules apart: a socket bound to lo, from lo and from bpfts-d0; port 7015's two sockets.
+      const port = k.readUInt32LE(20);
+      if (port === 7013 || port === 7014) found.set(`bound to lo, found from ${ctx ? 'd0' : 'lo'}`, 1);
+      if (port === 7015) found.set(`7015 ${k.readUInt32LE(8) === 1 ? 'connected' : 'unconnected'}`, 1);
+    }
+    // Listeners (10), connections (1) and UDP sockets (7: unconnected, TCP_CLOSE) were found, and nothing for some.
+    expect([...found.keys()].sort()).toEqual(['7015 connected', '7015 unconnected', 'bound to lo, found from lo', 'found state 1', 'found state 10', 'found state 7', 'none']);
   });
 
   it('400 random lookups: the same verdict, cookie, context back and everything the program read, or the same refusal', () => {
