@@ -6,6 +6,7 @@
 // found and what its struct bpf_sock shows (a sock_common's fields only, for
 // bpf_skc_lookup_tcp).
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf_helpers.h>
 
 struct query {
@@ -108,6 +109,69 @@ SEC("xdp")
 int xdp_skc_lookup(struct xdp_md *ctx)
 {
 	SKC_LOOKUP(ctx);
+}
+
+/* A TCP packet to a port nobody listens on (and no connection of ours) is
+ * dropped, as a host firewall might: the packet's own tuple looked up with
+ * bpf_skc_lookup_tcp (IPv4 and IPv6, no IP options); `verdicts` counts
+ * [0] passed, [1] dropped. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} verdicts SEC(".maps");
+
+static __always_inline int count(__u32 i, int verdict)
+{
+	__u64 *n = bpf_map_lookup_elem(&verdicts, &i);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return verdict;
+}
+
+SEC("tc")
+int tc_no_listener_drop(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct bpf_sock_tuple t = {};
+	__u32 size;
+	__u8 *eth = data;
+	if (data + 14 > end)
+		return TC_ACT_OK;
+	__u16 proto = (eth[12] << 8) | eth[13];
+	__u8 *ip = data + 14;
+	__u8 *l4;
+	if (proto == 0x0800) {
+		if ((void *)ip + 20 > end || ip[9] != 6 || (ip[0] & 0x0f) != 5)
+			return TC_ACT_OK;
+		__builtin_memcpy(&t.ipv4.saddr, ip + 12, 4);
+		__builtin_memcpy(&t.ipv4.daddr, ip + 16, 4);
+		l4 = ip + 20;
+		if ((void *)l4 + 4 > end)
+			return TC_ACT_OK;
+		__builtin_memcpy(&t.ipv4.sport, l4, 2);
+		__builtin_memcpy(&t.ipv4.dport, l4 + 2, 2);
+		size = sizeof(t.ipv4);
+	} else if (proto == 0x86dd) {
+		if ((void *)ip + 40 > end || ip[6] != 6)
+			return TC_ACT_OK;
+		__builtin_memcpy(t.ipv6.saddr, ip + 8, 16);
+		__builtin_memcpy(t.ipv6.daddr, ip + 24, 16);
+		l4 = ip + 40;
+		if ((void *)l4 + 4 > end)
+			return TC_ACT_OK;
+		__builtin_memcpy(&t.ipv6.sport, l4, 2);
+		__builtin_memcpy(&t.ipv6.dport, l4 + 2, 2);
+		size = sizeof(t.ipv6);
+	} else {
+		return TC_ACT_OK;
+	}
+	struct bpf_sock *sk = bpf_skc_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return count(1, TC_ACT_SHOT);
+	bpf_sk_release(sk);
+	return count(0, TC_ACT_OK);
 }
 
 char _license[] SEC("license") = "GPL";

@@ -94,7 +94,7 @@ export class EmulatedSocket {
   readonly boundDevIf: number;
   /** @internal Its struct bpf_sock, which a program's pointer to it points to. */
   readonly region: Region;
-  /** @internal The addresses the kernel's lookups match: the local one an IPv4 (`v4`) or IPv6 (`v6`) lookup finds it under (null: not at all), and the peer's. */
+  /** @internal The addresses the kernel's lookups match: the local one an IPv4 (`local4`) or IPv6 (`local6`) lookup finds it under (null: not at all), and the peer's. */
   readonly match: { local4: Uint8Array | null; local6: Uint8Array | null; peer4: Uint8Array | null; peer6: Uint8Array | null; peerPort: number };
   #common: Region | undefined;
 
@@ -123,7 +123,7 @@ export class EmulatedSocket {
     this.reuseport = spec.reuseport ?? false;
     this.v6only = spec.v6only ?? false;
     this.port = spec.port;
-    this.boundDevIf = spec.boundDevIf ?? 0;
+    this.boundDevIf = u32(spec.boundDevIf, 'boundDevIf', what);
     // An IPv4 socket, or an IPv6 one on ::, on a v4-mapped address or (connected) to a
     // v4-mapped peer, is in the IPv4 tables; an IPv6 socket is in the IPv6 ones.
     const any4 = new Uint8Array(4);
@@ -142,12 +142,12 @@ export class EmulatedSocket {
 
     const b = new Uint8Array(BPF_SOCK_SIZE);
     const dv = new DataView(b.buffer);
-    dv.setUint32(SK.bound_dev_if, spec.boundDevIf ?? 0, true);
+    dv.setUint32(SK.bound_dev_if, this.boundDevIf, true);
     dv.setUint32(SK.family, this.family, true);
     dv.setUint32(SK.type, spec.protocol === 'tcp' ? SOCK_STREAM : SOCK_DGRAM, true);
     dv.setUint32(SK.protocol, this.protocol, true);
-    dv.setUint32(SK.mark, spec.mark ?? 0, true);
-    dv.setUint32(SK.priority, spec.priority ?? 0, true);
+    dv.setUint32(SK.mark, u32(spec.mark, 'mark', what), true);
+    dv.setUint32(SK.priority, u32(spec.priority, 'priority', what), true);
     // What the kernel keeps, as read from its sockets (test/vm/sk-lookup.test.ts): an IPv6
     // socket's IPv4 fields hold a v4-mapped address's IPv4 part, and its own address,
     // when neither mapped nor any, as 127.0.0.6; an IPv4 socket's IPv6 fields are zero
@@ -184,10 +184,9 @@ export class EmulatedSocket {
   }
 
   /**
-   * bpf_sk_assign's checks of this socket for a lookup (bpf_sk_lookup_assign):
-   * 0 when it may be picked, else the negative errno.
+   * @internal bpf_sk_assign's checks of this socket for a lookup
+   * (bpf_sk_lookup_assign): 0 when it may be picked, else the negative errno.
    */
-  /** @internal */
   assignError(lookup: SkLookup): number {
     if (!this.assignable) return -ESOCKTNOSUPPORT;
     if (this.protocol !== lookup.protocol) return -EPROTOTYPE;
@@ -221,6 +220,13 @@ function bpfSockHooks(bytes: Uint8Array, cookie: bigint, common = false): Region
     },
     store: (off, size) => refuse(`a ${size}-byte write at offset ${off}`),
   };
+}
+
+/** An optional u32 option (0 when absent). */
+function u32(v: number | undefined, name: string, what: string): number {
+  if (v === undefined) return 0;
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new BpfError('USAGE', `${what}: ${name} ${v} is not a u32`);
+  return v;
 }
 
 function checkPort(port: number, min: number, what: string): number {

@@ -18,6 +18,7 @@ import * as ffi from '../../src/sys/ffi.js';
 import { type EmulatedSocketSpec, skLookupCtx } from '../../src/vm/index.js';
 import { cli, cliOk, fixture } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
+import { tcp } from '../helpers/packets.js';
 import { codeAndMessage } from '../helpers/thrown.js';
 
 const AF_INET = 2;
@@ -39,6 +40,23 @@ function lookupCtx(f: { family: number; protocol: number; remote?: number[]; loc
   b.writeUInt16BE(f.remotePort ?? 0, 36);
   b.writeUInt32LE(f.localPort, 60);
   return b;
+}
+
+/** An Ethernet frame holding an IPv6 TCP segment (no extension headers). */
+function tcp6(src: number[], sport: number, dst: number[], dport: number): Buffer {
+  const f = Buffer.alloc(14 + 40 + 20);
+  f.writeUInt16BE(0x86dd, 12);
+  f[14] = 0x60;
+  f.writeUInt16BE(20, 18); // payload length
+  f[20] = 6; // next header: TCP
+  f[21] = 64;
+  Buffer.from(src).copy(f, 22);
+  Buffer.from(dst).copy(f, 38);
+  f.writeUInt16BE(sport, 54);
+  f.writeUInt16BE(dport, 56);
+  f[66] = 5 << 4;
+  f[67] = 0x02; // SYN
+  return f;
 }
 
 /** local_port's bits as the program reads them (bpf/sk_lookup_assign.c). */
@@ -218,7 +236,7 @@ describe('skLookupCtx and bpf-ts test-run --lookup', () => {
       [['--data-hex', '00'.repeat(14)], "bpf-ts: steer_ports is a sk_lookup program: it runs on a lookup (--lookup 'tcp 192.0.2.1:40000 -> 10.0.0.2:8003'), not on a packet\n"],
       [['--lookup', 'tcp 1.2.3.4 -> 5.6.7.8:9'], `bpf-ts: --lookup "tcp 1.2.3.4 -> 5.6.7.8:9": write it as 'tcp|udp SRC:PORT -> DST:PORT' (IPv6 in brackets: [2001:db8::1]:443)\n`],
       [[...lookup, '--ctx-hex', '00'], 'bpf-ts: give the lookup as --lookup or as --ctx-hex (a struct bpf_sk_lookup), not both\n'],
-      [[...lookup, '--socket', 'target[0]=udp 7000'], `bpf-ts: --socket "target[0]=udp 7000": write it as 'MAP[KEY]=tcp|udp ADDR:PORT [-> PEER:PORT] [reuseport] [v6only]' (IPv6 in brackets)\n`],
+      [[...lookup, '--socket', 'target[0]=udp 7000'], `bpf-ts: --socket "target[0]=udp 7000": write it as '[MAP[KEY]=]tcp|udp ADDR:PORT [-> PEER:PORT] [reuseport] [v6only]' (IPv6 in brackets)\n`],
       [[...lookup, '--socket', 'target[1]=udp 0.0.0.0:7000'], 'bpf-ts: emulated map target: set: E2BIG\n'],
     ];
     for (const [args, stderr] of errors) {
@@ -227,6 +245,17 @@ describe('skLookupCtx and bpf-ts test-run --lookup', () => {
     }
     const xdp = await cli('test-run', fixture('drop_all.o'), '--emulate', ...lookup, '--data-hex', '00'.repeat(14));
     expect(xdp.stderr).toMatch(/--lookup is the input of sk_lookup programs\n$/);
+  });
+});
+
+describe('bpf-ts test-run --emulate --socket for an XDP or TC program', () => {
+  it('tc_no_listener_drop: a SYN to 10.0.0.2:80 passes with a listener there (--socket without a map slot), is dropped without one', async () => {
+    const syn = tcp({ dst: '10.0.0.2', dport: 80, flags: 2 }).toString('hex');
+    const run = (...more: string[]) => cliOk('test-run', fixture('sk_lookup_helpers.o'), '--program', 'tc_no_listener_drop', '--emulate', '--data-hex', syn, ...more);
+    expect((await run('--socket', 'tcp 10.0.0.2:80')).stdout).toMatch(/^tc_no_listener_drop: TC_ACT_OK \(retval 0\) \(emulated, \d+ instructions\)\n$/);
+    expect((await run('--socket', 'tcp 0.0.0.0:80')).stdout).toMatch(/^tc_no_listener_drop: TC_ACT_OK /);
+    expect((await run('--socket', 'tcp 10.0.0.3:80')).stdout).toMatch(/^tc_no_listener_drop: TC_ACT_SHOT \(retval 2\)/);
+    expect((await run()).stdout).toMatch(/^tc_no_listener_drop: TC_ACT_SHOT \(retval 2\)/);
   });
 });
 
@@ -482,6 +511,43 @@ describeRoot('socket lookup: the emulator against BPF_PROG_TEST_RUN', () => {
     }
     // Listeners (10), connections (1) and UDP sockets (7: unconnected, TCP_CLOSE) were found, and nothing for some.
     expect([...found.keys()].sort()).toEqual(['7015 connected', '7015 unconnected', 'bound to lo, found from lo', 'found state 1', 'found state 10', 'found state 7', 'none']);
+  });
+
+  it('tc_no_listener_drop: a SYN to each socket (and to ports and addresses nobody has) gets the verdict the kernel gives, and the same counts', () => {
+    const spec = openObject(fixture('sk_lookup_helpers.o'));
+    using kern = spec.load({ ignorePinning: true });
+    const emu = spec.emulate();
+    for (const [i, { reuseaddr: _, ...s }] of SOCKETS.entries()) emu.socket({ ...s, cookie: cookies[i]! });
+    for (const s of ACCEPTED) emu.socket(s);
+    const frames: Buffer[] = [];
+    for (const s of [...SOCKETS, ...ACCEPTED]) {
+      const v6 = s.address!.includes(':');
+      const peer = s.remote ?? { address: v6 ? '::1' : '127.0.0.1', port: 40000 };
+      for (const dport of [s.port, s.port + 100]) {
+        if (!v6 || s.address!.startsWith('::ffff:')) {
+          const dst = v6 ? s.address!.slice(7) : s.address === '0.0.0.0' ? '127.0.0.9' : s.address!;
+          const src = peer.address.startsWith('::ffff:') ? peer.address.slice(7) : peer.address.includes(':') ? '127.0.0.1' : peer.address;
+          frames.push(tcp({ src, dst, sport: peer.port, dport, flags: 2 }));
+        }
+        const six = (a: string) =>
+          a === '::1'
+            ? [...new Array<number>(15).fill(0), 1]
+            : a === '::'
+              ? [...new Array<number>(15).fill(0), 1]
+              : [...new Array<number>(10).fill(0), 0xff, 0xff, ...a.replace('::ffff:', '').split('.').map(Number)];
+        frames.push(tcp6(six(peer.address.includes(':') ? peer.address : `::ffff:${peer.address}`), peer.port, six(v6 ? s.address! : `::ffff:${s.address}`), dport));
+      }
+    }
+    const verdicts = new Set<string>();
+    for (const f of frames) {
+      const k = withNetns(ns, () => kern.program('tc_no_listener_drop').testRun(f));
+      const e = emu.program('tc_no_listener_drop').testRun(f);
+      expect(e.verdict, f.toString('hex')).toBe(k.verdict);
+      verdicts.add(k.verdict!);
+    }
+    expect([...verdicts].sort()).toEqual(['TC_ACT_OK', 'TC_ACT_SHOT']);
+    const counts = (m: { get(k: number): Buffer | Buffer[] | undefined }) => [0, 1].map((i) => (m.get(i) as Buffer).readBigUInt64LE(0));
+    expect(counts(emu.map('verdicts'))).toEqual(counts(kern.map('verdicts')));
   });
 
   it('400 random lookups: the same verdict, cookie, context back and everything the program read, or the same refusal', () => {

@@ -158,26 +158,29 @@ function parseLookup(text: string): Buffer {
   return skLookupCtx({ protocol: m[1]!.toLowerCase() as 'tcp' | 'udp', remote, local });
 }
 
-/** One --socket: a map slot and the socket it holds. */
+/** One --socket: the socket, and the map slot that holds it (none: on the host only). */
 interface SocketOption {
-  map: string;
-  key: number;
+  slot?: { map: string; key: number };
   spec: EmulatedSocketSpec;
   text: string;
 }
 
-/** --socket 'MAP[KEY]=tcp|udp ADDR:PORT [-> PEER:PORT] [reuseport] [v6only]': an emulated socket for a SOCKMAP/SOCKHASH slot. */
+/**
+ * --socket '[MAP[KEY]=]tcp|udp ADDR:PORT [-> PEER:PORT] [reuseport] [v6only]': a socket of the
+ * emulated host (found by bpf_sk_lookup_tcp/udp), and in a SOCKMAP/SOCKHASH slot when one is named.
+ */
 function parseSocket(text: string): SocketOption {
-  const m = /^\s*([\w.]+)\[(\d+)\]\s*=\s*(tcp|udp)\s+(\S+)(?:\s*->\s*(\S+))?((?:\s+(?:reuseport|v6only))*)\s*$/i.exec(text);
+  const m = /^\s*(?:([\w.]+)\[(\d+)\]\s*=\s*)?(tcp|udp)\s+(\S+)(?:\s*->\s*(\S+))?((?:\s+(?:reuseport|v6only))*)\s*$/i.exec(text);
   const local = m && endpoint(m[4]!);
   const remote = m?.[5] === undefined ? undefined : endpoint(m[5]);
   if (!m || !local || (m[5] !== undefined && !remote))
-    throw new BpfError('USAGE', `--socket ${JSON.stringify(text)}: write it as 'MAP[KEY]=tcp|udp ADDR:PORT [-> PEER:PORT] [reuseport] [v6only]' (IPv6 in brackets)`);
+    throw new BpfError('USAGE', `--socket ${JSON.stringify(text)}: write it as '[MAP[KEY]=]tcp|udp ADDR:PORT [-> PEER:PORT] [reuseport] [v6only]' (IPv6 in brackets)`);
   const opts = m[6]!.toLowerCase();
   const spec: EmulatedSocketSpec = { protocol: m[3]!.toLowerCase() as 'tcp' | 'udp', ...local, ...(remote ? { remote } : {}) };
   if (opts.includes('reuseport')) spec.reuseport = true;
   if (opts.includes('v6only')) spec.v6only = true;
-  return { map: m[1]!, key: Number(m[2]), spec, text: `${m[3]!.toLowerCase()} ${m[4]}${remote ? ` -> ${m[5]}` : ''}${opts.replace(/\s+/g, ' ')}, ${m[1]}[${m[2]}]` };
+  const slot = m[1] === undefined ? undefined : { map: m[1], key: Number(m[2]) };
+  return { ...(slot ? { slot } : {}), spec, text: `${m[3]!.toLowerCase()} ${m[4]}${remote ? ` -> ${m[5]}` : ''}${opts.replace(/\s+/g, ' ')}${slot ? `, ${slot.map}[${slot.key}]` : ''}` };
 }
 
 /** The lines saying what a run changed: the packet, the context. */
@@ -337,7 +340,7 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   for (const text of values.socket ?? []) {
     const o = parseSocket(text);
     const sock = em.socket(o.spec);
-    em.map(o.map).set(o.key, sock);
+    if (o.slot) em.map(o.slot.map).set(o.slot.key, sock);
     sockets.set(sock.cookie, o.text);
   }
   const ctxIn = ctxGiven ?? (values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex'));
