@@ -122,6 +122,11 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       desc: "a sk_lookup program's input: the lookup a packet from SRC to DST (tcp or udp; IPv6 in brackets, [2001:db8::1]:443) makes; the socket it chooses is printed by cookie",
       group: 'program',
     },
+    addr: {
+      arg: "'PROTO ADDR:PORT [from SRC]'",
+      desc: "with --emulate: a cgroup sock_addr program's input: the address a call (connect, bind, sendmsg, recvmsg, getpeername…) of a tcp or udp socket was given or returns (IPv6 in brackets; 'from SRC', sendmsg's source); the address the program leaves, or EPERM, is printed",
+      group: 'program',
+    },
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
     socket: {
       arg: "'[MAP[KEY]=]PROTO ADDR:PORT'",

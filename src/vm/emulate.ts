@@ -53,6 +53,7 @@ import { type HelperContext, type HelperDef, type TraceStep, Vm } from './vm.js'
 import { mapTaskStruct } from './task.js';
 import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegion } from './netfilter.js';
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
+import { sockAddrContext, sockAddrFromCtx, sockAddrHook, sockAddrOut } from './sock-addr.js';
 import { EmulatedSocket, type EmulatedSocketSpec, type SkLookup, lookupSocket, skLookupAssign, skLookupContext, skLookupFromCtx, skLookupOut, socketTuple } from './socket.js';
 import {
   type EmulatedTask,
@@ -163,6 +164,8 @@ export interface EmulatedRunOptions {
   cookie?: bigint | number;
   /** This run's task, field by field over EmulateOptions.task. */
   task?: EmulatedTask;
+  /** A cgroup sock_addr program's calling socket (ctx->sk; default: an unbound one of the ctx's family, type and protocol). */
+  socket?: EmulatedSocket;
 }
 
 export interface EmulatedTestRun {
@@ -223,6 +226,8 @@ export interface RunState {
   trace?: TraceState;
   /** A socket lookup's run: the lookup bpf_sk_assign answers. */
   skLookup?: SkLookup;
+  /** A cgroup sock_addr run: the calling socket (ctx->sk, bpf_get_socket_cookie's). */
+  sockAddrSocket?: EmulatedSocket;
 }
 
 export class EmulatedCollection {
@@ -303,6 +308,16 @@ export class EmulatedCollection {
     this.socketsByRegion.set(sock.region.id, sock);
     this.sockets.push(sock);
     return sock;
+  }
+
+  #unbound = new Map<string, EmulatedSocket>();
+
+  /** @internal The unbound socket a sock_addr run's ctx->sk is when the run gives none, one per family and protocol. */
+  unboundSocket(family: number, protocol: 'tcp' | 'udp'): EmulatedSocket {
+    const key = `${family} ${protocol}`;
+    let s = this.#unbound.get(key);
+    if (!s) this.#unbound.set(key, (s = this.socket({ protocol, family: family === 10 ? 'ipv6' : 'ipv4', port: 0 })));
+    return s;
   }
 
   /** @internal The device at `ifindex` with its MTU and queues (lo at 1, else EmulateOptions.devices), or undefined. */
@@ -398,7 +413,7 @@ export class EmulatedProgram {
       { instructions: insns, name: this.name, littleEndian: coll.file.littleEndian, lineInfo: this.spec.lineInfo, relocations: this.spec.relocations },
       {
         memory: coll.memory,
-        helpers: kernelHelpers(coll),
+        helpers: kernelHelpers(coll, this.type),
         kfuncs,
         ldImm64,
         budget: coll.opts.budget,
@@ -438,6 +453,7 @@ export class EmulatedProgram {
     if (type === BPF_PROG_TYPE.FLOW_DISSECTOR) return this.onceFlow(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.NETFILTER) return this.onceNetfilter(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.SK_LOOKUP) return this.onceSkLookup(vm, data, cpu, opts);
+    if (type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR) return this.onceSockAddr(vm, data, cpu, opts);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
@@ -447,7 +463,7 @@ export class EmulatedProgram {
     if (!xdp && !tc && !sock)
       throw new BpfError(
         'USAGE',
-        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
+        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock_addr, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
       );
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
@@ -657,6 +673,29 @@ export class EmulatedProgram {
   }
 
   /**
+   * A cgroup sock_addr program on the struct bpf_sock_addr of a call (the
+   * kernel runs it inside connect, bind, sendmsg, …; it has no test run): the
+   * address it leaves comes back in ctxOut, retval 1 lets the call go on.
+   */
+  private onceSockAddr(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const coll = this.coll;
+    const hook = sockAddrHook(this.name, this.spec.expectedAttachType);
+    const { bytes, socket } = sockAddrFromCtx(this.name, opts.ctx, data, hook);
+    const sock = opts.socket ?? coll.unboundSocket(socket.family, socket.protocol);
+    if (sock.memory !== coll.memory) throw new BpfError('USAGE', `program ${this.name}: socket cookie ${sock.cookie} belongs to another emulation`);
+    const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
+    const ctx = sockAddrContext(coll.memory, bytes, hook, sock.region);
+    const state = runState(cpu, pkt, ctx, false, { sockAddrSocket: sock, task: opts.task });
+    try {
+      const ran = this.enter(vm, ctx, state);
+      return { retval: ran.retval, verdict: null, dataOut: Buffer.alloc(0), durationNs: 0, instructions: ran.instructions, events: state.events, printk: state.printk, ctxOut: sockAddrOut(bytes) };
+    } finally {
+      coll.state = undefined;
+      coll.memory.remove(ctx);
+    }
+  }
+
+  /**
    * A tracing program: no packet. Raw tracepoints and trampoline programs get
    * their arguments (fexit, fmod_ret and lsm the return value after them),
    * kprobes a struct pt_regs, tracepoints their record; read-only, as the
@@ -729,7 +768,7 @@ const id = (name: string): number => {
   return n;
 };
 
-function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
+function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, HelperDef> {
   const st = () => coll.state!;
   /** The machine and entry slot of a callback (bpf_loop, bpf_for_each_map_elem): `fn` must be a function address. */
   const callback = (ctx: HelperContext, fn: bigint): { vm: Vm; entry: number } => {
@@ -1314,6 +1353,15 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
       },
     ]),
     [
+      'bpf_get_socket_cookie',
+      // A sock_addr program's: the calling socket's cookie (the helper is not there for other program types).
+      (ctx) => {
+        const sock = st().sockAddrSocket;
+        if (!sock) ctx.fault('bpf_get_socket_cookie outside a cgroup sock_addr run');
+        return sock!.cookie;
+      },
+    ],
+    [
       'bpf_sk_release',
       (ctx, sk) => {
         if (!socketAt(ctx, sk, 'sk')) ctx.fault('bpf_sk_release of NULL (the verifier takes only a socket the program holds)');
@@ -1326,6 +1374,8 @@ function kernelHelpers(coll: EmulatedCollection): Map<number, HelperDef> {
   // args: the arrow's parameters after ctx (none of these has a default or rest parameter).
   for (const [name, fn] of defs) out.set(id(name), { name, fn, args: Math.max(0, fn.length - 1) });
   out.get(id('bpf_map_lookup_elem'))!.fast = lookupFast;
+  // A socket's cookie is emulated where the socket is: a sock_addr program's calling socket.
+  if (progType !== BPF_PROG_TYPE.CGROUP_SOCK_ADDR) out.delete(id('bpf_get_socket_cookie'));
   for (const [name, fn] of Object.entries(coll.opts.helpers ?? {})) {
     const n = helperId(name);
     if (n === undefined) throw new BpfError('USAGE', `emulate(): helpers.${name} is no kernel helper (names as in enum bpf_func_id, e.g. bpf_map_lookup_elem)`);
@@ -1342,7 +1392,7 @@ function memoryBytes(ctx: HelperContext, addr: bigint, len: number, what: string
 }
 
 /** A run's state on a context region (or none: r1 NULL), nothing emitted yet. */
-function runState(cpu: number, pkt: Packet, ctx: Region | undefined, packet: boolean, extra: Pick<RunState, 'task' | 'trace' | 'flow' | 'nfSkb' | 'skLookup'>): RunState {
+function runState(cpu: number, pkt: Packet, ctx: Region | undefined, packet: boolean, extra: Pick<RunState, 'task' | 'trace' | 'flow' | 'nfSkb' | 'skLookup' | 'sockAddrSocket'>): RunState {
   return { cpu, pkt, packet, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: ctx ? Memory.address(ctx.id) : 0n, ...extra };
 }
 

@@ -5,6 +5,7 @@ export { runAsm, CONFORMANCE_HELPERS, type AsmRunResult } from './asm-run.js';
 export { EmulatedCollection, EmulatedProgram, emulateObject, type EmulateOptions, type EmulatedDevice, type EmulatedRunOptions, type EmulatedTestRun } from './emulate.js';
 export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapKey, type MapLike } from './maps.js';
 export { EmulatedSocket, skLookupCtx, type EmulatedSocketSpec, type SkLookupSpec } from './socket.js';
+export { sockAddrCtx, type SockAddrSpec } from './sock-addr.js';
 // Types the API above takes or returns (test/api/exports.test.ts).
 export type { RunState } from './emulate.js';
 export type { SkLookup } from './socket.js';

@@ -40,11 +40,11 @@ export interface EmulatedSocketSpec {
   protocol: 'tcp' | 'udp';
   /** The local address, IPv4 dotted or IPv6 text (default 0.0.0.0, or :: for an IPv6 socket; a connected socket's is required). */
   address?: string;
-  /** The bound port (a socket in a SOCKMAP is bound). */
+  /** The bound port; 0 for a socket not bound yet (which no lookup finds and no SOCKMAP takes). */
   port: number;
   /** AF_INET or AF_INET6 (default: the address's). */
   family?: 'ipv4' | 'ipv6';
-  /** A connected socket's peer: TCP established, UDP connected. Without one a TCP socket listens and a UDP socket is unconnected. */
+  /** A connected socket's peer: TCP established, UDP connected. Without one a bound TCP socket listens and a UDP socket is unconnected. */
   remote?: { address: string; port: number };
   /** A TCP connection a listener accepted (not one this side connected): an IPv6 one keeps 127.0.0.6 as its IPv4 peer too. */
   accepted?: boolean;
@@ -85,7 +85,7 @@ export class EmulatedSocket {
   readonly family: number;
   /** IPPROTO_TCP or IPPROTO_UDP. */
   readonly protocol: number;
-  /** TCP_LISTEN, TCP_ESTABLISHED or (an unconnected UDP socket) TCP_CLOSE. */
+  /** TCP_LISTEN, TCP_ESTABLISHED or TCP_CLOSE (an unconnected UDP socket, an unbound one). */
   readonly state: number;
   readonly reuseport: boolean;
   readonly v6only: boolean;
@@ -111,7 +111,8 @@ export class EmulatedSocket {
     if (family !== 'ipv4' && family !== 'ipv6') throw new BpfError('USAGE', `${what}: family ${JSON.stringify(family)} (ipv4 or ipv6)`);
     if (family === 'ipv4' && local?.length === 16) throw new BpfError('USAGE', `${what}: an IPv6 address for an IPv4 socket`);
     if (spec.v6only && family !== 'ipv6') throw new BpfError('USAGE', `${what}: v6only is an IPv6 socket's option`);
-    checkPort(spec.port, 1, what);
+    checkPort(spec.port, 0, what);
+    if (spec.port === 0 && (spec.remote || spec.reuseport)) throw new BpfError('USAGE', `${what}: a connected or SO_REUSEPORT socket is bound to a port`);
     if (spec.accepted && !(spec.remote && spec.protocol === 'tcp')) throw new BpfError('USAGE', `${what}: accepted is a TCP connection's (give its remote)`);
     if (spec.remote && !local) throw new BpfError('USAGE', `${what}: a connected socket needs its local address (the one connect gave it)`);
     const peer = spec.remote && { addr: parseAddress(spec.remote.address, what), port: checkPort(spec.remote.port, 1, `${what} remote`) };
@@ -119,7 +120,7 @@ export class EmulatedSocket {
     this.cookie = cookie;
     this.family = family === 'ipv6' ? AF_INET6 : AF_INET;
     this.protocol = spec.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
-    this.state = peer ? TCP_ESTABLISHED : spec.protocol === 'tcp' ? TCP_LISTEN : TCP_CLOSE;
+    this.state = peer ? TCP_ESTABLISHED : spec.protocol === 'tcp' && spec.port > 0 ? TCP_LISTEN : TCP_CLOSE;
     this.reuseport = spec.reuseport ?? false;
     this.v6only = spec.v6only ?? false;
     this.port = spec.port;
@@ -178,9 +179,9 @@ export class EmulatedSocket {
     }));
   }
 
-  /** Held in the kernel's RCU-freed lookup tables (a listener, a UDP socket): what bpf_sk_assign takes. */
+  /** Held in the kernel's RCU-freed lookup tables (a listener, a bound UDP socket): what bpf_sk_assign takes. */
   private get assignable(): boolean {
-    return this.protocol === IPPROTO_TCP ? this.state === TCP_LISTEN : this.state === TCP_CLOSE;
+    return this.protocol === IPPROTO_TCP ? this.state === TCP_LISTEN : this.state === TCP_CLOSE && this.port !== 0;
   }
 
   /**
@@ -434,7 +435,8 @@ export function lookupSocket(sockets: readonly EmulatedSocket[], protocol: 'tcp'
   const v4 = t.family === AF_INET;
   const proto = protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
   // Chain order: the newest first, but an IPv6 SO_REUSEPORT socket goes to the end.
-  const chain = [...sockets].reverse().filter((s) => s.protocol === proto);
+  // Unbound sockets are in no table.
+  const chain = [...sockets].reverse().filter((s) => s.protocol === proto && s.port !== 0);
   const ordered = [...chain.filter((s) => !(s.reuseport && s.family === AF_INET6)), ...chain.filter((s) => s.reuseport && s.family === AF_INET6)];
   const devOk = (s: EmulatedSocket) => s.boundDevIf === 0 || s.boundDevIf === dif;
   const local = (s: EmulatedSocket) => (v4 ? s.match.local4 : s.family === AF_INET6 ? s.match.local6 : null);

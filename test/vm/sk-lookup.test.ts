@@ -153,9 +153,15 @@ describe('socket lookup programs in the emulator', () => {
     expect(codeAndMessage(() => emu.map('socks').set(2, other))).toBe('SYSCALL: emulated map socks: set: EINVAL: socket cookie 1 belongs to another emulation');
     expect(codeAndMessage(() => emu.socket({ protocol: 'udp', port: 9, cookie: 1n }))).toBe('USAGE: emulated socket: cookie 1 is taken by another socket of this emulation');
     expect(codeAndMessage(() => emu.socket({ protocol: 'tcp', address: '10.0.0.300', port: 9 }))).toBe('USAGE: emulated socket tcp 10.0.0.300:9: "10.0.0.300" is not an IPv4 or IPv6 address');
-    expect(codeAndMessage(() => emu.socket({ protocol: 'tcp', port: 0 }))).toBe('USAGE: emulated socket tcp :0: port 0 is not 1..65535');
+    expect(codeAndMessage(() => emu.socket({ protocol: 'tcp', port: 70000 }))).toBe('USAGE: emulated socket tcp :70000: port 70000 is not 0..65535');
+    expect(codeAndMessage(() => emu.socket({ protocol: 'udp', port: 0, remote: { address: '1.2.3.4', port: 5 } }))).toBe(
+      'USAGE: emulated socket udp :0: a connected or SO_REUSEPORT socket is bound to a port',
+    );
+    // Port 0: a socket not bound yet, which the kernel's SOCKMAP refuses.
+    const unbound = emu.socket({ protocol: 'udp', port: 0 });
+    expect(codeAndMessage(() => emu.map('socks').set(2, unbound))).toBe(`SYSCALL: emulated map socks: set: EOPNOTSUPP: socket cookie ${unbound.cookie} is not bound`);
     expect(codeAndMessage(() => emu.socket({ protocol: 'udp', address: '1.2.3.4', port: 9, v6only: true }))).toBe("USAGE: emulated socket udp 1.2.3.4:9: v6only is an IPv6 socket's option");
-    expect(emu.socket({ protocol: 'udp', port: 9 }).cookie).toBe(5n); // after the four setup() made
+    expect(emu.socket({ protocol: 'udp', port: 9 }).cookie).toBe(6n); // after the four setup() made and the unbound one
     expect(emu.map('socks').delete(0)).toBe(true);
     expect(emu.map('socks').get(0)).toBeUndefined();
   });

@@ -20,6 +20,7 @@ import { CONTEXT_ONLY } from '../../programs/program.js';
 import { BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
 import { traceContextKind } from '../../vm/trace.js';
 import { type EmulatedSocketSpec, skLookupCtx } from '../../vm/socket.js';
+import { sockAddrCtx } from '../../vm/sock-addr.js';
 
 const testRunOptions = {
   program: { type: 'string' },
@@ -27,6 +28,7 @@ const testRunOptions = {
   'data-hex': { type: 'string' },
   'ctx-hex': { type: 'string' },
   lookup: { type: 'string' },
+  addr: { type: 'string' },
   socket: { type: 'string', multiple: true },
   repeat: { type: 'string' },
   ...MAX_ENTRIES_OPTION,
@@ -49,6 +51,7 @@ export const testRun = defineCommand({
     '       bpf-ts test-run OBJ [--program NAME] [--ctx-hex HEX] [--json]   (syscall, raw_tracepoint, struct_ops programs: a context alone)\n' +
     '       bpf-ts test-run OBJ [--program NAME] [--arg N]… [--json]   (raw_tracepoint programs: their arguments)\n' +
     "       bpf-ts test-run OBJ [--program NAME] --lookup 'tcp|udp SRC:PORT -> DST:PORT' [--emulate [--socket 'MAP[KEY]=tcp|udp ADDR:PORT']…] [--json]   (sk_lookup programs)\n" +
+    "       bpf-ts test-run OBJ [--program NAME] --emulate --addr 'tcp|udp ADDR:PORT [from SRC]' [--json]   (cgroup sock_addr programs: connect4, bind6, sendmsg4, …)\n" +
     '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] --emulate [--arg N]… [--ret N] [--json]   (tracing programs)\n' +
     '       bpf-ts test-run --asm FILE --type xdp|tc|socket_filter|… --data-hex HEX [--emulate] [--repeat N] [--json]\n' +
@@ -77,6 +80,11 @@ export const testRun = defineCommand({
     const type = values.type ?? (name && spec.program(name).type === null ? 'xdp' : undefined);
     const progType = type !== undefined ? progTypeNumber(type) : spec.program(name).type!;
     const args = parseArgs(values);
+    if (progType === BPF_PROG_TYPE.CGROUP_SOCK_ADDR)
+      throw new BpfError(
+        'USAGE',
+        `${name} is a cgroup sock_addr program: the kernel has no test run for those (it runs them in connect, bind, sendmsg…): add --emulate, or attach it (bpf-ts load OBJ --cgroup DIR)`,
+      );
     if (values.ret !== undefined) throw new BpfError('USAGE', "--ret gives an emulated run the traced function's return value: add --emulate");
     if (values.socket !== undefined) throw new BpfError('USAGE', "--socket gives the emulator's socket maps sockets: add --emulate (the kernel's take socket fds, which a test in code hands them)");
     if (args && progType !== BPF_PROG_TYPE.RAW_TRACEPOINT) {
@@ -132,6 +140,14 @@ function runJson(r: RunOutcome, type: number) {
 /** The context a program runs on: --lookup (sk_lookup programs), else --ctx-hex. */
 function contextIn(values: TestRunValues, type: number, name: string): Buffer | undefined {
   const hexCtx = values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex');
+  if (type !== BPF_PROG_TYPE.CGROUP_SOCK_ADDR && values.addr !== undefined) throw new BpfError('USAGE', `program ${name} (${progTypeName(type)}): --addr is the input of cgroup sock_addr programs`);
+  if (type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR) {
+    if (values['data-hex'] !== undefined) throw new BpfError('USAGE', `${name} is a cgroup sock_addr program: it runs on the address of a call (--addr 'tcp 10.0.0.1:80'), not on a packet`);
+    if (values.addr !== undefined && hexCtx) throw new BpfError('USAGE', 'give the address as --addr or as --ctx-hex (a struct bpf_sock_addr), not both');
+    if (values.addr !== undefined) return parseSockAddr(values.addr);
+    if (hexCtx) return hexCtx;
+    throw new BpfError('USAGE', `${name} is a cgroup sock_addr program: give the address of the call it runs on, e.g. --addr 'tcp 10.0.0.1:80' (or --ctx-hex with a struct bpf_sock_addr)`);
+  }
   if (type !== BPF_PROG_TYPE.SK_LOOKUP) {
     if (values.lookup !== undefined) throw new BpfError('USAGE', `program ${name} (${progTypeName(type)}): --lookup is the input of sk_lookup programs`);
     return hexCtx;
@@ -156,6 +172,36 @@ function parseLookup(text: string): Buffer {
   const local = m && endpoint(m[3]!);
   if (!m || !remote || !local) throw new BpfError('USAGE', `--lookup ${JSON.stringify(text)}: write it as 'tcp|udp SRC:PORT -> DST:PORT' (IPv6 in brackets: [2001:db8::1]:443)`);
   return skLookupCtx({ protocol: m[1]!.toLowerCase() as 'tcp' | 'udp', remote, local });
+}
+
+/** --addr 'tcp 10.0.0.1:80' ([2001:db8::1]:443 for IPv6; 'udp ADDR:PORT from SRC' for sendmsg): a struct bpf_sock_addr. */
+function parseSockAddr(text: string): Buffer {
+  const m = /^\s*(tcp|udp)\s+(\S+)(?:\s+from\s+(\S+))?\s*$/i.exec(text);
+  const to = m && endpoint(m[2]!);
+  const src = m?.[3]?.replace(/^\[(.*)\]$/, '$1');
+  if (!m || !to) throw new BpfError('USAGE', `--addr ${JSON.stringify(text)}: write it as 'tcp|udp ADDR:PORT [from SRC]' (IPv6 in brackets: [2001:db8::1]:443)`);
+  return sockAddrCtx({ protocol: m[1]!.toLowerCase() as 'tcp' | 'udp', ...to, ...(src !== undefined ? { msgSrc: src } : {}) });
+}
+
+/** A struct bpf_sock_addr's address (user_ip4 or user_ip6, user_port) and msg_src in words. */
+function sockAddrText(ctx: Buffer): { address: string; msgSrc: string | null } {
+  const v6 = ctx.readUInt32LE(0) === 10;
+  const ip = (at: number) => (v6 ? `[${ipv6Text(ctx.subarray(at, at + 16))}]` : Array.from(ctx.subarray(at, at + 4)).join('.'));
+  const src = v6 ? ctx.subarray(44, 60) : ctx.subarray(40, 44);
+  return { address: `${ip(v6 ? 8 : 4)}:${ctx.readUInt16BE(24)}`, msgSrc: src.some((b) => b !== 0) ? ip(v6 ? 44 : 40).replace(/^\[|\]$/g, '') : null };
+}
+
+/** An IPv6 address as text, its longest run of zero groups (two or more) written :: (RFC 5952). */
+function ipv6Text(b: Uint8Array): string {
+  const groups = Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16));
+  let best = { at: -1, len: 1 };
+  for (let i = 0; i < 8; i++) {
+    let n = 0;
+    while (i + n < 8 && groups[i + n] === '0') n++;
+    if (n > best.len) best = { at: i, len: n };
+  }
+  if (best.at < 0) return groups.join(':');
+  return `${groups.slice(0, best.at).join(':')}::${groups.slice(best.at + best.len).join(':')}`;
 }
 
 /** One --socket: the socket, and the map slot that holds it (none: on the host only). */
@@ -281,7 +327,7 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   const type = p.type ?? BPF_PROG_TYPE.XDP;
   const tracing = traceContextKind(type, p.expectedAttachType) !== undefined;
   const ctxIn = contextIn(values, type, p.name);
-  if (type === BPF_PROG_TYPE.SK_LOOKUP) return emulateSpec(spec, Buffer.alloc(0), values, ctx, ctxIn);
+  if (type === BPF_PROG_TYPE.SK_LOOKUP || type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR) return emulateSpec(spec, Buffer.alloc(0), values, ctx, ctxIn);
   if ((type === BPF_PROG_TYPE.SYSCALL || tracing) && values['data-hex'] !== undefined) {
     throw new BpfError('USAGE', `${p.name} is a ${progTypeName(type)} program: it runs on its ${tracing ? 'arguments (--arg N…)' : 'context (--ctx-hex HEX)'} alone, without --data-hex`);
   }
@@ -349,8 +395,10 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   const r = em.program(name).testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}), ...(args ? { args } : {}), ...(ret !== undefined ? { ret } : {}) });
   for (const l of trace) ctx.print(l);
   if (ctx.json) {
+    const sockAddr = spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR && r.ctxOut ? sockAddrText(r.ctxOut) : undefined;
     ctx.printJson({
       ...runJson(r, spec.program(name).type ?? BPF_PROG_TYPE.XDP),
+      ...(sockAddr ? { allowed: r.retval !== 0, ...sockAddr } : {}),
       ...(r.redirect ? { redirect: { ...r.redirect, ...(r.redirect.nexthop ? { nexthop: hex(r.redirect.nexthop) } : {}) } } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
@@ -361,7 +409,14 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     // One emulated run's time is the JavaScript engine's first pass over new code: shown only for --repeat.
     else ctx.print(`${name}: ${r.verdict} (retval ${r.retval})${repeat > 1 ? `, ${r.durationNs} ns per run over ${repeat} runs` : ''} (emulated, ${r.instructions} instructions)`);
     const type = spec.program(name).type ?? BPF_PROG_TYPE.XDP;
-    if (type === BPF_PROG_TYPE.SK_LOOKUP) {
+    if (type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR && r.ctxOut && ctxIn) {
+      // The call goes on with the address the program left (retval 1), or fails with EPERM (0).
+      const before = sockAddrText(ctxIn);
+      const after = sockAddrText(r.ctxOut);
+      if (r.retval === 0) ctx.print('the call fails: EPERM');
+      else ctx.print(`address: ${after.address}${after.address === before.address ? ' (unchanged)' : ` (was ${before.address})`}`);
+      if (r.retval !== 0 && after.msgSrc !== before.msgSrc) ctx.print(`source: ${after.msgSrc ?? "the route's"} (was ${before.msgSrc ?? "the route's"})`);
+    } else if (type === BPF_PROG_TYPE.SK_LOOKUP) {
       ctx.print(r.socket ? `socket chosen: cookie ${r.socket.cookie} (${sockets.get(r.socket.cookie)})` : 'socket chosen: none');
       if (!values.socket) ctx.print("(the emulator's SOCKMAPs and SOCKHASHes start empty: give them sockets with --socket 'MAP[KEY]=tcp|udp ADDR:PORT')");
     } else printChanges(ctx, r, data, ctxIn, type);

@@ -1,0 +1,115 @@
+// Socket calls for test/vm/sock-addr.test.ts, made inside a test cgroup and a
+// test network namespace (loopback only), so that the cgroup's sock_addr
+// programs run on them. One JSON operation per stdin line, one JSON answer
+// per stdout line:
+//   {"op":"listen","addr","port"}            TCP listener kept open   → {"ok":true}
+//   {"op":"tcp-connect","addr","port","from"} connect (from [addr, port] bound first)
+//                                             → {"local":port,"remote":[addr,port]} | {"error":code}
+//   {"op":"udp-connect","addr","port","family"} → {"local":port,"remote":[addr,port]} | {"error":code,"local":port}
+//   {"op":"bind","addr","port"}              a UDP socket bound, kept → {"local":[addr,port]} | {"error":code}
+//   {"op":"udp-send","addr","port","from","rcv"} a receiver bound at rcv, a sender at from,
+//                                             the sender sends to addr:port → {"from":[addr,port]} | {"error":code} | {"timeout":true}
+'use strict';
+const net = require('node:net');
+const dgram = require('node:dgram');
+const readline = require('node:readline');
+
+const kept = [];
+const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const failed = (e) => ({ error: e.code ?? String(e) });
+
+const bindUdp = (s, [address, port]) =>
+  new Promise((resolve, reject) => {
+    s.once('error', reject);
+    s.bind({ address, port }, () => {
+      s.removeListener('error', reject);
+      resolve();
+    });
+  });
+
+async function run(op) {
+  switch (op.op) {
+    case 'listen': {
+      const s = net.createServer((c) => c.on('error', () => {}));
+      kept.push(s);
+      await new Promise((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(op.port, op.addr, resolve);
+      });
+      return { ok: true };
+    }
+    case 'tcp-connect':
+      return new Promise((resolve) => {
+        const c = net.connect({ host: op.addr, port: op.port, ...(op.from ? { localAddress: op.from[0], localPort: op.from[1] } : {}) });
+        c.once('connect', () => {
+          kept.push(c);
+          resolve({ local: c.localPort, remote: [c.remoteAddress, c.remotePort] });
+        });
+        c.once('error', (e) => resolve(failed(e)));
+      });
+    case 'udp-connect':
+      return new Promise((resolve) => {
+        const s = dgram.createSocket(op.family === 6 ? 'udp6' : 'udp4');
+        s.once('error', (e) => resolve(failed(e)));
+        // node binds the socket to a port of its own before it connects: reported as local.
+        s.connect(op.port, op.addr, (e) => {
+          const local = s.address().port;
+          if (e) {
+            s.close();
+            return resolve({ ...failed(e), local });
+          }
+          const r = s.remoteAddress();
+          s.close();
+          resolve({ local, remote: [r.address, r.port] });
+        });
+      });
+    case 'bind': {
+      const s = dgram.createSocket('udp4');
+      try {
+        await bindUdp(s, [op.addr, op.port]);
+      } catch (e) {
+        s.close();
+        return failed(e);
+      }
+      kept.push(s);
+      const a = s.address();
+      return { local: [a.address, a.port] };
+    }
+    case 'udp-send': {
+      const r = dgram.createSocket('udp4');
+      const s = dgram.createSocket('udp4');
+      try {
+        await bindUdp(r, op.rcv);
+        await bindUdp(s, op.from);
+        return await new Promise((resolve) => {
+          const timer = setTimeout(() => resolve({ timeout: true }), 3000);
+          r.once('message', (_m, rinfo) => {
+            clearTimeout(timer);
+            resolve({ from: [rinfo.address, rinfo.port] });
+          });
+          s.send('x', op.port, op.addr, (e) => {
+            if (e) {
+              clearTimeout(timer);
+              resolve(failed(e));
+            }
+          });
+        });
+      } catch (e) {
+        return failed(e);
+      } finally {
+        r.close();
+        s.close();
+      }
+    }
+    default:
+      return { error: `unknown op ${op.op}` };
+  }
+}
+
+(async () => {
+  for await (const line of readline.createInterface({ input: process.stdin })) say(await run(JSON.parse(line)));
+  for (const k of kept) {
+    if (typeof k.close === 'function') k.close();
+    else k.destroy();
+  }
+})();
