@@ -250,8 +250,7 @@ export class EmulatedCollection {
   packet: Packet | undefined;
   /** @internal The sockets socket() made, by their struct bpf_sock's (and sock_common's) region. */
   readonly socketsByRegion = new Map<number, EmulatedSocket>();
-  /** The sockets socket() made, oldest first: what bpf_sk_lookup_tcp/udp find. */
-  readonly sockets: EmulatedSocket[] = [];
+  readonly #sockets: EmulatedSocket[] = [];
   private nextCookie = 1n;
   private clockNs = 1_000_000_000n;
   private rand: number;
@@ -306,8 +305,13 @@ export class EmulatedCollection {
     const sock = new EmulatedSocket(this.memory, spec, cookie);
     if (cookie >= this.nextCookie) this.nextCookie = cookie + 1n;
     this.socketsByRegion.set(sock.region.id, sock);
-    this.sockets.push(sock);
+    this.#sockets.push(sock);
     return sock;
+  }
+
+  /** The sockets socket() made, oldest first: what bpf_sk_lookup_tcp/udp find. */
+  get sockets(): readonly EmulatedSocket[] {
+    return this.#sockets;
   }
 
   #unbound = new Map<string, EmulatedSocket>();

@@ -13,6 +13,7 @@ import { loadObject } from '../../src/collection.js';
 import { attachNetns } from '../../src/link/netns.js';
 import { withNetns } from '../../src/netns.js';
 import * as ffi from '../../src/sys/ffi.js';
+import { ids } from '../../src/sys/ids.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { bpftoolList } from '../helpers/bpftool.js';
 import { fixture } from '../helpers/cli.js';
@@ -55,6 +56,7 @@ describeRoot('sk_lookup programs on a network namespace', () => {
     coll.map('target').set(0, sock);
     const before = snmpCounters(env.nsB, 'Udp');
     const link = attachNetns(coll.program('steer_ports'), { netns: env.nsB });
+    let linkId = 0;
     try {
       // The kernel's account of the link: a netns link of B's namespace (by inode), sk_lookup.
       const listed = bpftoolList<{ id: number; type: string; netns_ino?: number; attach_type?: string }>('link').find((l) => l.id === link.id);
@@ -69,8 +71,13 @@ describeRoot('sk_lookup programs on a network namespace', () => {
       expect(snmpCounters(env.nsB, 'Udp').NoPorts! - before.NoPorts!).toBe(1);
       expect(coll.map('steered').get(0)!.readBigUInt64LE(0)).toBe(2n);
     } finally {
+      linkId = link.id;
       link.close();
     }
+    // Closing our fd detaches the link once no one else holds it: a bpftool another test runs
+    // meanwhile may hold it for a moment (it opens every link to list them). Sent before the
+    // link is gone, the datagram would still be steered.
+    expect(await until(() => ![...ids('link')].includes(linkId))).toBe(true);
     sendUdp(env.nsA, env.ipB, 8004, ['to 8004 unsteered']);
     expect(await until(() => snmpCounters(env.nsB, 'Udp').NoPorts! - before.NoPorts! === 2)).toBe(true);
     expect(drain()).toEqual(['to 8003', 'to 8009', 'to 7000']);
