@@ -11,3 +11,14 @@ export async function until(cond: () => boolean, ms = 10_000, stepMs = 10): Prom
   }
   return true;
 }
+
+/**
+ * True once no link has `id`: closing our fd detaches a link only when no one
+ * else holds it, and a bpftool another test runs may hold it for a moment (it
+ * opens every link to list them). Call before asserting that a closed link's
+ * effect has stopped.
+ */
+export async function linkReleased(id: number): Promise<boolean> {
+  const { ids } = await import('../../src/sys/ids.js');
+  return until(() => ![...ids('link')].includes(id));
+}

@@ -19,7 +19,7 @@ import { describeRoot } from '../helpers/root.js';
 import { thrown } from '../helpers/thrown.js';
 import { snmpCounters } from '../helpers/topology.js';
 import { sendUdp } from '../helpers/udp.js';
-import { until } from '../helpers/wait.js';
+import { linkReleased, until } from '../helpers/wait.js';
 
 describeRoot('netfilter programs hooked with bpf_link', () => {
   let env: TestEnv;
@@ -53,6 +53,7 @@ describeRoot('netfilter programs hooked with bpf_link', () => {
     } finally {
       link.close();
     }
+    expect(await linkReleased(link.id)).toBe(true);
     expect(await ping({ netns: env.nsA, to: env.ipB, count: 2 })).toMatchObject({ received: 2 });
     expect(count(coll, 0)).toBe(3n);
   });

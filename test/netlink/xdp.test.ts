@@ -15,6 +15,7 @@ import { withNetns } from '../../src/netns.js';
 import * as ffi from '../../src/sys/ffi.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { describeRoot } from '../helpers/root.js';
+import { linkReleased } from '../helpers/wait.js';
 import { loadXdpReturning, progIdOf, XDP_DROP, XDP_PASS } from './xdp-prog.js';
 
 describeRoot('XDP attach (testenv, ICMP A→B)', () => {
@@ -174,6 +175,7 @@ describeRoot('XDP attach (testenv, ICMP A→B)', () => {
       expect(link.mode).toBe('skb');
       expect(await replies()).toBe(0);
       link.close();
+      expect(await linkReleased(link.id)).toBe(true);
       expect(queryXdp(env.vethB, { netns: env.nsB }).attached).toBe('none');
       expect(await replies()).toBe(10);
     });

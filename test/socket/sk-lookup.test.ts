@@ -13,7 +13,6 @@ import { loadObject } from '../../src/collection.js';
 import { attachNetns } from '../../src/link/netns.js';
 import { withNetns } from '../../src/netns.js';
 import * as ffi from '../../src/sys/ffi.js';
-import { ids } from '../../src/sys/ids.js';
 import { setupTestEnv, teardownTestEnv, type TestEnv } from '../../src/testenv.js';
 import { bpftoolList } from '../helpers/bpftool.js';
 import { fixture } from '../helpers/cli.js';
@@ -21,7 +20,7 @@ import { describeRoot } from '../helpers/root.js';
 import { thrown } from '../helpers/thrown.js';
 import { snmpCounters } from '../helpers/topology.js';
 import { sendUdp } from '../helpers/udp.js';
-import { until } from '../helpers/wait.js';
+import { linkReleased, until } from '../helpers/wait.js';
 
 describeRoot('sk_lookup programs on a network namespace', () => {
   let env: TestEnv;
@@ -74,16 +73,14 @@ describeRoot('sk_lookup programs on a network namespace', () => {
       linkId = link.id;
       link.close();
     }
-    // Closing our fd detaches the link once no one else holds it: a bpftool another test runs
-    // meanwhile may hold it for a moment (it opens every link to list them). Sent before the
-    // link is gone, the datagram would still be steered.
-    expect(await until(() => ![...ids('link')].includes(linkId))).toBe(true);
+    // Sent before the link is gone (another process may hold it a moment), the datagram would still be steered.
+    expect(await linkReleased(linkId)).toBe(true);
     sendUdp(env.nsA, env.ipB, 8004, ['to 8004 unsteered']);
     expect(await until(() => snmpCounters(env.nsB, 'Udp').NoPorts! - before.NoPorts! === 2)).toBe(true);
     expect(drain()).toEqual(['to 8003', 'to 8009', 'to 7000']);
   });
 
-  it('a flow dissector: the one bpftool net show lists in B while the link lives; a second is refused in words', () => {
+  it('a flow dissector: the one bpftool net show lists in B while the link lives; a second is refused in words', async () => {
     // bpftool's text (its -j output for flow_dissector is not valid JSON in this version): "flow_dissector:\nid N\n".
     const dissectors = () => {
       const out = execFileSync('nsenter', [`--net=/var/run/netns/${env.nsB}`, 'bpftool', 'net', 'show'], { encoding: 'utf8' });
@@ -102,6 +99,7 @@ describeRoot('sk_lookup programs on a network namespace', () => {
     } finally {
       link.close();
     }
+    expect(await linkReleased(link.id)).toBe(true);
     expect(dissectors()).toEqual([]);
   });
 
