@@ -130,7 +130,7 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
     socket: {
       arg: "'[MAP[KEY]=]PROTO ADDR:PORT'",
-      desc: "with --emulate: a socket of the emulated host, which bpf_sk_lookup_tcp/udp find (tcp listens, udp is bound; '-> PEER:PORT' connects it; add reuseport or v6only), put in slot KEY of a SOCKMAP or SOCKHASH when MAP[KEY]= is given; repeatable",
+      desc: "with --emulate: a socket of the emulated host, which bpf_sk_lookup_tcp/udp find (tcp listens, udp is bound; '-> PEER:PORT' connects it; add reuseport or v6only), put in slot KEY of a SOCKMAP or SOCKHASH when MAP[KEY]= is given; a cgroup sock program's one socket (port 0: not bound yet); repeatable",
       default: 'no sockets',
       group: 'emulator',
     },

@@ -54,7 +54,19 @@ import { mapTaskStruct } from './task.js';
 import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegion } from './netfilter.js';
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
 import { sockAddrContext, sockAddrFromCtx, sockAddrHook, sockAddrOut } from './sock-addr.js';
-import { EmulatedSocket, type EmulatedSocketSpec, type SkLookup, lookupSocket, skLookupAssign, skLookupContext, skLookupFromCtx, skLookupOut, socketTuple } from './socket.js';
+import {
+  type CgroupSockHook,
+  cgroupSockContext,
+  EmulatedSocket,
+  type EmulatedSocketSpec,
+  type SkLookup,
+  lookupSocket,
+  skLookupAssign,
+  skLookupContext,
+  skLookupFromCtx,
+  skLookupOut,
+  socketTuple,
+} from './socket.js';
 import {
   type EmulatedTask,
   MAX_BPF_FUNC_ARGS,
@@ -164,7 +176,12 @@ export interface EmulatedRunOptions {
   cookie?: bigint | number;
   /** This run's task, field by field over EmulateOptions.task. */
   task?: EmulatedTask;
-  /** A cgroup sock_addr program's calling socket (ctx->sk; default: an unbound one of the ctx's family, type and protocol). */
+  /**
+   * A cgroup sock_addr program's calling socket (ctx->sk; default: an unbound
+   * one of the ctx's family, type and protocol); a cgroup sock program's
+   * context, the socket being made (sock_create), released, or bound
+   * (post_bind4/6: bound, and a TCP one not listening yet).
+   */
   socket?: EmulatedSocket;
 }
 
@@ -458,6 +475,7 @@ export class EmulatedProgram {
     if (type === BPF_PROG_TYPE.NETFILTER) return this.onceNetfilter(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.SK_LOOKUP) return this.onceSkLookup(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR) return this.onceSockAddr(vm, data, cpu, opts);
+    if (type === BPF_PROG_TYPE.CGROUP_SOCK) return this.onceCgroupSock(vm, data, cpu, opts);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
@@ -467,7 +485,7 @@ export class EmulatedProgram {
     if (!xdp && !tc && !sock)
       throw new BpfError(
         'USAGE',
-        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock_addr, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
+        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock and sock_addr, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
       );
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
@@ -693,6 +711,57 @@ export class EmulatedProgram {
     try {
       const ran = this.enter(vm, ctx, state);
       return { retval: ran.retval, verdict: null, dataOut: Buffer.alloc(0), durationNs: 0, instructions: ran.instructions, events: state.events, printk: state.printk, ctxOut: sockAddrOut(bytes) };
+    } finally {
+      coll.state = undefined;
+      coll.memory.remove(ctx);
+    }
+  }
+
+  /**
+   * A cgroup sock program on the socket (opts.socket) being made, released or
+   * bound: retval 0 fails socket()/bind() with EPERM; what sock_create and
+   * sock_release write (bound_dev_if, mark, priority) the socket keeps, and
+   * ctxOut is its struct bpf_sock after the run.
+   */
+  private onceCgroupSock(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const coll = this.coll;
+    const attach = this.spec.expectedAttachType;
+    const A = BPF_ATTACH_TYPE;
+    const hook: CgroupSockHook | undefined =
+      attach === A.CGROUP_INET_SOCK_CREATE
+        ? 'sock_create'
+        : attach === A.CGROUP_INET_SOCK_RELEASE
+          ? 'sock_release'
+          : attach === A.CGROUP_INET4_POST_BIND
+            ? 'post_bind4'
+            : attach === A.CGROUP_INET6_POST_BIND
+              ? 'post_bind6'
+              : undefined;
+    const what = `program ${this.name}${hook ? ` (${hook})` : ''}`;
+    if (!hook) throw new BpfError('USAGE', `${what}: a cgroup sock program's hook is sock_create, sock_release, post_bind4 or post_bind6 (its section says none)`);
+    if (data.byteLength > 0 || opts.ctx) throw new BpfError('USAGE', `${what}: a cgroup sock program runs on a socket alone (testRun(new Uint8Array(0), { socket: emu.socket({ … }) }))`);
+    const sock = opts.socket;
+    if (!sock) throw new BpfError('USAGE', `${what}: give the socket it runs on: testRun(new Uint8Array(0), { socket: emu.socket({ protocol, port: 0 }) })`);
+    if (sock.memory !== coll.memory) throw new BpfError('USAGE', `${what}: socket cookie ${sock.cookie} belongs to another emulation`);
+    if (hook.startsWith('post_bind')) {
+      const v6 = hook === 'post_bind6';
+      if (sock.family !== (v6 ? 10 : 2) || sock.port === 0) throw new BpfError('USAGE', `${what}: runs after a bind of an ${v6 ? 'IPv6' : 'IPv4'} socket: give a bound one (port above 0)`);
+    }
+    const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
+    const ctx = cgroupSockContext(coll.memory, sock, hook);
+    const state = runState(cpu, pkt, ctx, false, { task: opts.task });
+    try {
+      const ran = this.enter(vm, ctx, state);
+      return {
+        retval: ran.retval,
+        verdict: null,
+        dataOut: Buffer.alloc(0),
+        durationNs: 0,
+        instructions: ran.instructions,
+        events: state.events,
+        printk: state.printk,
+        ctxOut: Buffer.from(sock.region.bytes),
+      };
     } finally {
       coll.state = undefined;
       coll.memory.remove(ctx);

@@ -46,6 +46,8 @@ export interface EmulatedSocketSpec {
   family?: 'ipv4' | 'ipv6';
   /** A connected socket's peer: TCP established, UDP connected. Without one a bound TCP socket listens and a UDP socket is unconnected. */
   remote?: { address: string; port: number };
+  /** A bound TCP socket: listening (the default), or bound only (false; TCP_CLOSE, as a post_bind program sees it). */
+  listening?: boolean;
   /** A TCP connection a listener accepted (not one this side connected): an IPv6 one keeps 127.0.0.6 as its IPv4 peer too. */
   accepted?: boolean;
   /** SO_REUSEPORT: a test run refuses to pick it (EOPNOTSUPP) unless bpf_sk_assign had BPF_SK_LOOKUP_F_NO_REUSEPORT. */
@@ -90,8 +92,10 @@ export class EmulatedSocket {
   readonly reuseport: boolean;
   readonly v6only: boolean;
   readonly port: number;
-  /** SO_BINDTODEVICE's ifindex, 0 for none. */
-  readonly boundDevIf: number;
+  /** SO_BINDTODEVICE's ifindex, 0 for none (a sock_create program may set it). */
+  get boundDevIf(): number {
+    return new DataView(this.region.bytes.buffer).getUint32(SK.bound_dev_if, true);
+  }
   /** @internal Its struct bpf_sock, which a program's pointer to it points to. */
   readonly region: Region;
   /** @internal The addresses the kernel's lookups match: the local one an IPv4 (`local4`) or IPv6 (`local6`) lookup finds it under (null: not at all), and the peer's. */
@@ -120,11 +124,11 @@ export class EmulatedSocket {
     this.cookie = cookie;
     this.family = family === 'ipv6' ? AF_INET6 : AF_INET;
     this.protocol = spec.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
-    this.state = peer ? TCP_ESTABLISHED : spec.protocol === 'tcp' && spec.port > 0 ? TCP_LISTEN : TCP_CLOSE;
+    if (spec.listening !== undefined && (spec.protocol !== 'tcp' || peer || spec.port === 0)) throw new BpfError('USAGE', `${what}: listening is a bound TCP socket's option`);
+    this.state = peer ? TCP_ESTABLISHED : spec.protocol === 'tcp' && spec.port > 0 && spec.listening !== false ? TCP_LISTEN : TCP_CLOSE;
     this.reuseport = spec.reuseport ?? false;
     this.v6only = spec.v6only ?? false;
     this.port = spec.port;
-    this.boundDevIf = u32(spec.boundDevIf, 'boundDevIf', what);
     // An IPv4 socket, or an IPv6 one on ::, on a v4-mapped address or (connected) to a
     // v4-mapped peer, is in the IPv4 tables; an IPv6 socket is in the IPv6 ones.
     const any4 = new Uint8Array(4);
@@ -143,7 +147,7 @@ export class EmulatedSocket {
 
     const b = new Uint8Array(BPF_SOCK_SIZE);
     const dv = new DataView(b.buffer);
-    dv.setUint32(SK.bound_dev_if, this.boundDevIf, true);
+    dv.setUint32(SK.bound_dev_if, u32(spec.boundDevIf, 'boundDevIf', what), true);
     dv.setUint32(SK.family, this.family, true);
     dv.setUint32(SK.type, spec.protocol === 'tcp' ? SOCK_STREAM : SOCK_DGRAM, true);
     dv.setUint32(SK.protocol, this.protocol, true);
@@ -197,30 +201,72 @@ export class EmulatedSocket {
 }
 
 /** The accesses struct bpf_sock takes (bpf_sock_is_valid_access): read-only; narrow loads of the addresses anywhere, of other fields at their start. */
+const NARROW_AT: ReadonlySet<number> = new Set([SK.family, SK.type, SK.protocol, SK.src_port, SK.state, SK.rx_queue_mapping]);
+const inRange = (off: number, from: number, len: number) => off >= from && off < from + len;
+
+/** bpf_sock_is_valid_access: narrow loads of the addresses anywhere, of other fields at their start; dst_port's 2 bytes or 4 at its start; the rest whole. */
+function bpfSockAccess(off: number, size: number): boolean {
+  if (off < 0 || off + size > BPF_SOCK_SIZE || off % size !== 0 || size > 4) return false;
+  if (NARROW_AT.has(off) || inRange(off, SK.src_ip4, 4) || inRange(off, SK.src_ip6, 16) || inRange(off, SK.dst_ip4, 4) || inRange(off, SK.dst_ip6, 16)) return true;
+  // dst_port: 4 bytes at its start (the padding after it reads 0), or within its two bytes; the padding alone is refused.
+  if (inRange(off, SK.dst_port, 4)) return off === SK.dst_port || (off === SK.dst_port + 1 && size === 1);
+  // Any other field (bound_dev_if, mark, priority): whole.
+  return size === 4;
+}
+
+const readField = (bytes: Uint8Array, dv: DataView, off: number, size: number): number => (size === 4 ? dv.getUint32(off, true) : size === 2 ? dv.getUint16(off, true) : bytes[off]!);
+
 function bpfSockHooks(bytes: Uint8Array, cookie: bigint, common = false): RegionHooks {
   const dv = new DataView(bytes.buffer);
   const refuse = (what: string): never => {
     throw new BpfError('EMU_FAULT', `struct bpf_sock of socket cookie ${cookie}: ${what} (the kernel's verifier refuses it)`);
   };
-  const narrowAt = new Set([SK.family, SK.type, SK.protocol, SK.src_port, SK.state, SK.rx_queue_mapping]);
-  const inRange = (off: number, from: number, len: number) => off >= from && off < from + len;
   return {
     load(off, size) {
-      if (off < 0 || off + size > BPF_SOCK_SIZE || off % size !== 0) refuse(`a ${size}-byte read at offset ${off}`);
       // A sock_common has no type, protocol, mark or priority (bpf_sock_common_is_valid_access).
       if (common && off >= SK.type && off < SK.priority + 4) refuse(`a ${size}-byte read at offset ${off}, which a sock_common does not have`);
-      const narrow = narrowAt.has(off) || inRange(off, SK.src_ip4, 4) || inRange(off, SK.src_ip6, 16) || inRange(off, SK.dst_ip4, 4) || inRange(off, SK.dst_ip6, 16);
-      let ok: boolean;
-      if (narrow) ok = size <= 4;
-      // dst_port: 4 bytes at its start (the padding after it reads 0), or within its two bytes; the padding alone is refused.
-      else if (inRange(off, SK.dst_port, 4)) ok = off === SK.dst_port || (off === SK.dst_port + 1 && size === 1);
-      // Any other field (bound_dev_if, mark, priority): whole.
-      else ok = size === 4;
-      if (!ok || size > 4) refuse(`a ${size}-byte read at offset ${off}`);
-      return size === 4 ? dv.getUint32(off, true) : size === 2 ? dv.getUint16(off, true) : bytes[off]!;
+      if (!bpfSockAccess(off, size)) refuse(`a ${size}-byte read at offset ${off}`);
+      return readField(bytes, dv, off, size);
     },
     store: (off, size) => refuse(`a ${size}-byte write at offset ${off}`),
   };
+}
+
+/** A cgroup sock program's hook: sock_create and sock_release write bound_dev_if, mark and priority; post_bind4/6 read the bound address and port. */
+export type CgroupSockHook = 'sock_create' | 'sock_release' | 'post_bind4' | 'post_bind6';
+
+/**
+ * The socket as a cgroup sock program's context (sock_filter_is_valid_access):
+ * bpf_sock's loads, with bound_dev_if, mark and priority only for
+ * sock_create/sock_release (which may write them: the socket keeps what they
+ * write), src_ip4 only for post_bind4, src_ip6 only for post_bind6, src_port
+ * only for post_bind.
+ */
+export function cgroupSockContext(memory: Memory, sock: EmulatedSocket, hook: CgroupSockHook): Region {
+  const bytes = sock.region.bytes;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const refuse = (what: string): never => {
+    throw new BpfError('EMU_FAULT', `struct bpf_sock (${hook}): ${what} (the kernel's verifier refuses it)`);
+  };
+  const create = hook === 'sock_create' || hook === 'sock_release';
+  const attachOk = (off: number): boolean => {
+    if (off === SK.bound_dev_if || off === SK.mark || off === SK.priority) return create;
+    if (inRange(off, SK.src_ip4, 4)) return hook === 'post_bind4';
+    if (inRange(off, SK.src_ip6, 16)) return hook === 'post_bind6';
+    if (inRange(off, SK.src_port, 4)) return hook === 'post_bind4' || hook === 'post_bind6';
+    return true;
+  };
+  const hooks: RegionHooks = {
+    load(off, size) {
+      if (!bpfSockAccess(off, size) || !attachOk(off)) refuse(`a ${size}-byte read at offset ${off}`);
+      return readField(bytes, dv, off, size);
+    },
+    store(off, size, value) {
+      if (!create || size !== 4 || (off !== SK.bound_dev_if && off !== SK.mark && off !== SK.priority)) refuse(`a ${size}-byte write at offset ${off}`);
+      dv.setUint32(off, Number(BigInt.asUintN(32, value)), true);
+    },
+  };
+  return memory.add(`struct bpf_sock (${hook}) of socket cookie ${sock.cookie}`, bytes, { kind: 'context', writable: true, hooks });
 }
 
 /** An optional u32 option (0 when absent). */

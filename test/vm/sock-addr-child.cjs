@@ -9,6 +9,10 @@
 //   {"op":"bind","addr","port"}              a UDP socket bound, kept → {"local":[addr,port]} | {"error":code}
 //   {"op":"udp-send","addr","port","from","rcv"} a receiver bound at rcv, a sender at from,
 //                                             the sender sends to addr:port → {"from":[addr,port]} | {"error":code} | {"timeout":true}
+//   {"op":"socket","family","proto"}         socket(2), then SO_MARK, SO_PRIORITY and SO_BINDTOIFINDEX
+//                                             (through the library's FFI, argv[2]: node has no getsockopt)
+//                                             → {"mark","priority","ifindex"} | {"error":code}
+// "listen" and "bind" answer {"error":code} when the call fails; "bind" takes "family" 6 for udp6.
 'use strict';
 const net = require('node:net');
 const dgram = require('node:dgram');
@@ -17,6 +21,8 @@ const readline = require('node:readline');
 const kept = [];
 const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const failed = (e) => ({ error: e.code ?? String(e) });
+const ERRNO = { 1: 'EPERM', 13: 'EACCES', 97: 'EAFNOSUPPORT' };
+let ffi;
 
 const bindUdp = (s, [address, port]) =>
   new Promise((resolve, reject) => {
@@ -31,11 +37,15 @@ async function run(op) {
   switch (op.op) {
     case 'listen': {
       const s = net.createServer((c) => c.on('error', () => {}));
+      try {
+        await new Promise((resolve, reject) => {
+          s.once('error', reject);
+          s.listen(op.port, op.addr, resolve);
+        });
+      } catch (e) {
+        return failed(e);
+      }
       kept.push(s);
-      await new Promise((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(op.port, op.addr, resolve);
-      });
       return { ok: true };
     }
     case 'tcp-connect':
@@ -64,7 +74,7 @@ async function run(op) {
         });
       });
     case 'bind': {
-      const s = dgram.createSocket('udp4');
+      const s = dgram.createSocket(op.family === 6 ? 'udp6' : 'udp4');
       try {
         await bindUdp(s, [op.addr, op.port]);
       } catch (e) {
@@ -100,6 +110,18 @@ async function run(op) {
         r.close();
         s.close();
       }
+    }
+    case 'socket': {
+      ffi ??= await import(process.argv[2]);
+      const fd = ffi.socket(op.family === 6 ? 10 : 2, (op.proto === 'tcp' ? 1 : 2) | ffi.SOCK_CLOEXEC, 0);
+      if (fd < 0) return { error: ERRNO[-fd] ?? `errno ${-fd}` };
+      const get = (name) => {
+        const b = Buffer.alloc(4);
+        return ffi.getsockopt(fd, 1, name, b) < 0 ? -1 : b.readUInt32LE(0);
+      };
+      const out = { mark: get(36), priority: get(12), ifindex: get(62) };
+      ffi.close(fd);
+      return out;
     }
     default:
       return { error: `unknown op ${op.op}` };

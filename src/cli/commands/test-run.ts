@@ -20,6 +20,7 @@ import { CONTEXT_ONLY } from '../../programs/program.js';
 import { BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
 import { traceContextKind } from '../../vm/trace.js';
 import { parseSocket, sockAddrText, socketContext } from '../socket-args.js';
+import type { EmulatedSocket } from '../../vm/socket.js';
 
 const testRunOptions = {
   program: { type: 'string' },
@@ -51,6 +52,7 @@ export const testRun = defineCommand({
     '       bpf-ts test-run OBJ [--program NAME] [--arg N]… [--json]   (raw_tracepoint programs: their arguments)\n' +
     "       bpf-ts test-run OBJ [--program NAME] --lookup 'tcp|udp SRC:PORT -> DST:PORT' [--emulate [--socket 'MAP[KEY]=tcp|udp ADDR:PORT']…] [--json]   (sk_lookup programs)\n" +
     "       bpf-ts test-run OBJ [--program NAME] --emulate --addr 'tcp|udp ADDR:PORT [from SRC]' [--json]   (cgroup sock_addr programs: connect4, bind6, sendmsg4, …)\n" +
+    "       bpf-ts test-run OBJ [--program NAME] --emulate --socket 'tcp|udp ADDR:PORT' [--json]   (cgroup sock programs: sock_create, post_bind4, …)\n" +
     '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] --emulate [--arg N]… [--ret N] [--json]   (tracing programs)\n' +
     '       bpf-ts test-run --asm FILE --type xdp|tc|socket_filter|… --data-hex HEX [--emulate] [--repeat N] [--json]\n' +
@@ -79,6 +81,11 @@ export const testRun = defineCommand({
     const type = values.type ?? (name && spec.program(name).type === null ? 'xdp' : undefined);
     const progType = type !== undefined ? progTypeNumber(type) : spec.program(name).type!;
     const args = parseArgs(values);
+    if (progType === BPF_PROG_TYPE.CGROUP_SOCK)
+      throw new BpfError(
+        'USAGE',
+        `${name} is a cgroup sock program: the kernel has no test run for those (it runs them in socket() and bind()): add --emulate, or attach it (bpf-ts load OBJ --cgroup DIR)`,
+      );
     if (progType === BPF_PROG_TYPE.CGROUP_SOCK_ADDR)
       throw new BpfError(
         'USAGE',
@@ -240,7 +247,11 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   const type = p.type ?? BPF_PROG_TYPE.XDP;
   const tracing = traceContextKind(type, p.expectedAttachType) !== undefined;
   const ctxIn = contextIn(values, type, p.name);
-  if (type === BPF_PROG_TYPE.SK_LOOKUP || type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR) return emulateSpec(spec, Buffer.alloc(0), values, ctx, ctxIn);
+  if (type === BPF_PROG_TYPE.SK_LOOKUP || type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR || type === BPF_PROG_TYPE.CGROUP_SOCK) {
+    if (type === BPF_PROG_TYPE.CGROUP_SOCK && (values['data-hex'] !== undefined || values.socket?.length !== 1))
+      throw new BpfError('USAGE', `${p.name} is a cgroup sock program: it runs on one socket, --socket 'tcp|udp ADDR:PORT' (port 0: not bound yet, as sock_create sees it), not on a packet`);
+    return emulateSpec(spec, Buffer.alloc(0), values, ctx, ctxIn);
+  }
   if ((type === BPF_PROG_TYPE.SYSCALL || tracing) && values['data-hex'] !== undefined) {
     throw new BpfError('USAGE', `${p.name} is a ${progTypeName(type)} program: it runs on its ${tracing ? 'arguments (--arg N…)' : 'context (--ctx-hex HEX)'} alone, without --data-hex`);
   }
@@ -296,16 +307,21 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   const em = spec.emulate({ budget, trace: values.trace ? onStep : undefined });
   // --socket: sockets put where the kernel's map would take socket fds, described by cookie after the run.
   const sockets = new Map<bigint, string>();
+  const cgroupSock = spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCK;
+  let last: EmulatedSocket | undefined;
   for (const text of values.socket ?? []) {
     const o = parseSocket(text);
-    const sock = em.socket(o.spec);
+    // A cgroup sock program's socket is being made or bound: a TCP one does not listen yet.
+    const sock = (last = em.socket(cgroupSock && o.spec.protocol === 'tcp' && o.spec.port > 0 && !o.spec.remote ? { ...o.spec, listening: false } : o.spec));
     if (o.slot) em.map(o.slot.map).set(o.slot.key, sock);
     sockets.set(sock.cookie, o.text);
   }
   const ctxIn = ctxGiven ?? (values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex'));
   const args = parseArgs(values);
   const ret = values.ret === undefined ? undefined : parseU64(values.ret, '--ret');
-  const r = em.program(name).testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}), ...(args ? { args } : {}), ...(ret !== undefined ? { ret } : {}) });
+  const r = em
+    .program(name)
+    .testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}), ...(args ? { args } : {}), ...(ret !== undefined ? { ret } : {}), ...(cgroupSock && last ? { socket: last } : {}) });
   for (const l of trace) ctx.print(l);
   if (ctx.json) {
     const sockAddr = spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR && r.ctxOut ? sockAddrText(r.ctxOut) : undefined;
@@ -322,7 +338,11 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     // One emulated run's time is the JavaScript engine's first pass over new code: shown only for --repeat.
     else ctx.print(`${name}: ${r.verdict} (retval ${r.retval})${repeat > 1 ? `, ${r.durationNs} ns per run over ${repeat} runs` : ''} (emulated, ${r.instructions} instructions)`);
     const type = spec.program(name).type ?? BPF_PROG_TYPE.XDP;
-    if (type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR && r.ctxOut && ctxIn) {
+    if (type === BPF_PROG_TYPE.CGROUP_SOCK && r.ctxOut) {
+      // The socket keeps what sock_create wrote; retval 0 fails socket() or bind() with EPERM.
+      if (r.retval === 0) ctx.print('the call fails: EPERM');
+      else ctx.print(`socket: bound_dev_if ${r.ctxOut.readUInt32LE(0)}, mark 0x${r.ctxOut.readUInt32LE(16).toString(16)}, priority ${r.ctxOut.readUInt32LE(20)}`);
+    } else if (type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR && r.ctxOut && ctxIn) {
       // The call goes on with the address the program left (retval 1), or fails with EPERM (0).
       const before = sockAddrText(ctxIn);
       const after = sockAddrText(r.ctxOut);
