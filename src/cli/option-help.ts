@@ -128,6 +128,8 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       group: 'program',
     },
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
+    set: { arg: 'NAME=VALUE', desc: 'set a global (.data, .bss, .rodata) before the load or the emulation: decimal, 0x hex, true or false; repeatable', group: 'program' },
+    entry: { arg: 'MAP:KEY=VALUE', desc: "write a map entry (key and value as hex bytes) before the run, in the kernel's map or the emulator's; repeatable", group: 'program' },
     socket: {
       arg: "'[MAP[KEY]=]PROTO ADDR:PORT'",
       desc: "with --emulate: a socket of the emulated host, which bpf_sk_lookup_tcp/udp find (tcp listens, udp is bound; '-> PEER:PORT' connects it; add reuseport or v6only), put in slot KEY of a SOCKMAP or SOCKHASH when MAP[KEY]= is given; a cgroup sock program's one socket (port 0: not bound yet); repeatable",

@@ -20,6 +20,7 @@ import { CONTEXT_ONLY } from '../../programs/program.js';
 import { BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
 import { traceContextKind } from '../../vm/trace.js';
 import { parseSocket, sockAddrText, socketContext } from '../socket-args.js';
+import { parseSet } from '../set-arg.js';
 import type { EmulatedSocket } from '../../vm/socket.js';
 
 const testRunOptions = {
@@ -30,6 +31,8 @@ const testRunOptions = {
   lookup: { type: 'string' },
   addr: { type: 'string' },
   socket: { type: 'string', multiple: true },
+  set: { type: 'string', multiple: true },
+  entry: { type: 'string', multiple: true },
   repeat: { type: 'string' },
   ...MAX_ENTRIES_OPTION,
   asm: { type: 'string' },
@@ -47,7 +50,7 @@ export const testRun = defineCommand({
   name: 'test-run',
   summary: 'run a program once on a packet with BPF_PROG_TEST_RUN and print its verdict',
   usage:
-    'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--ctx-hex HEX] [--repeat N] [--max-entries MAP=N]… [--json]\n' +
+    'bpf-ts test-run OBJ [--program NAME] [--type xdp|tc] --data-hex HEX [--ctx-hex HEX] [--repeat N] [--max-entries MAP=N]… [--set NAME=VALUE]… [--entry MAP:KEY=VALUE]… [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] [--ctx-hex HEX] [--json]   (syscall, raw_tracepoint, struct_ops programs: a context alone)\n' +
     '       bpf-ts test-run OBJ [--program NAME] [--arg N]… [--json]   (raw_tracepoint programs: their arguments)\n' +
     "       bpf-ts test-run OBJ [--program NAME] --lookup 'tcp|udp SRC:PORT -> DST:PORT' [--emulate [--socket 'MAP[KEY]=tcp|udp ADDR:PORT']…] [--json]   (sk_lookup programs)\n" +
@@ -106,10 +109,12 @@ export const testRun = defineCommand({
     const repeat = positiveInt(values.repeat, '--repeat') ?? 1;
     if (asmObject && values.emulate) return emulateSpec(spec, data, values, ctx, ctxIn);
     applyMaxEntries(spec, values['max-entries']);
+    applySets(spec, values.set);
     // Only this program, its maps and its tail-call targets: another program the kernel refuses
     // (or a map still to be sized) elsewhere in the object does not stop this one.
     using coll = spec.load({ programs: [name], onlyNeeded: true, registerStructOps: false, ...(type !== undefined ? { programType: progTypeNumber(type) } : {}), ignorePinning: true });
     warnLoad(ctx, coll);
+    applyEntries(coll, values.entry);
     const r = coll.program(name).testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}) });
     if (ctx.json) ctx.printJson(runJson(r, progType));
     else {
@@ -173,6 +178,23 @@ function packet(dataHex: string | undefined): Buffer {
   if (data.length < 14)
     throw new BpfError('USAGE', `--data-hex is ${data.length} bytes: XDP and TC programs see a packet from its Ethernet header on, so it needs at least 14 bytes (dst MAC, src MAC, ethertype)`);
   return data;
+}
+
+/** --set NAME=VALUE: globals (.data/.bss/.rodata) before the load or the emulation. */
+function applySets(spec: BpfObjectSpec, sets: string[] | undefined): void {
+  for (const text of sets ?? []) {
+    const { name, value } = parseSet(text);
+    spec.setGlobal(name, value);
+  }
+}
+
+/** --entry MAP:KEY=VALUE (hex bytes each): map entries written before the run, in the kernel's maps or the emulator's. */
+function applyEntries(coll: { map(name: string): { set(key: Uint8Array, value: Uint8Array): void } }, entries: string[] | undefined): void {
+  for (const text of entries ?? []) {
+    const m = /^([\w.]+):([0-9a-fA-F]+)=([0-9a-fA-F]+)$/.exec(text.replace(/\s+/g, ''));
+    if (!m) throw new BpfError('USAGE', `--entry ${JSON.stringify(text)}: write it as MAP:KEY=VALUE, key and value in hex (e.g. services4:0a00000100500000=7f0000011f900000)`);
+    coll.map(m[1]!).set(parseHex(m[2]!, `--entry ${m[1]} key`), parseHex(m[3]!, `--entry ${m[1]} value`));
+  }
 }
 
 /** An option's positive integer value, or undefined when it was not given. */
@@ -304,7 +326,9 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     if (ctx.json) traced.push({ insn: t.slot, text: t.text, changed: Object.fromEntries(t.changed.map(([r, v]) => [`r${r}`, `0x${v.toString(16)}`])), ...(src ? { source: src } : {}) });
     else trace.push(`${String(t.slot).padStart(5)}: ${t.text.padEnd(40)}${regs ? ` ; ${regs}` : ''}${src ? `  [${src}]` : ''}`);
   };
+  applySets(spec, values.set);
   const em = spec.emulate({ budget, trace: values.trace ? onStep : undefined });
+  applyEntries(em, values.entry);
   // --socket: sockets put where the kernel's map would take socket fds, described by cookie after the run.
   const sockets = new Map<bigint, string>();
   const cgroupSock = spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCK;
