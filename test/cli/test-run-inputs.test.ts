@@ -26,6 +26,10 @@ describe('test-run --emulate --set / --entry', () => {
     expect(snat.stdout).toMatch(/\naddress: 10\.0\.0\.9:53 \(unchanged\)\nsource: 127\.0\.0\.2 \(was the route's\)\n$/);
     const mark = await run(fixture('sock_create.o'), '--program', 'create', '--socket', 'tcp 0.0.0.0:0', '--set', 'mark_with=42', '--set', 'pin_tcp_to_lo=1');
     expect(mark.stdout).toMatch(/\nsocket: bound_dev_if 1, mark 0x2a, priority 0\n$/);
+    const json = await run(fixture('sock_create.o'), '--program', 'create', '--socket', 'udp 0.0.0.0:0', '--set', 'mark_with=42', '--json');
+    expect(json.json()).toMatchObject({ retval: 1, allowed: true, socket: { boundDevIf: 0, mark: 42, priority: 5 } });
+    const denied = await run(fixture('sock_create.o'), '--program', 'create', '--socket', 'udp 0.0.0.0:0', '--set', 'deny_protocol=17', '--json');
+    expect(denied.json()).toMatchObject({ retval: 0, allowed: false });
   });
 
   it('refuses in words: a malformed entry, a key of the wrong size, a global the object lacks', async () => {

@@ -352,6 +352,8 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     ctx.printJson({
       ...runJson(r, spec.program(name).type ?? BPF_PROG_TYPE.XDP),
       ...(sockAddr ? { allowed: r.retval !== 0, ...sockAddr } : {}),
+      // A cgroup sock program's socket after the run: what sock_create may have written.
+      ...(cgroupSock && r.ctxOut ? { allowed: r.retval !== 0, socket: { boundDevIf: r.ctxOut.readUInt32LE(0), mark: r.ctxOut.readUInt32LE(16), priority: r.ctxOut.readUInt32LE(20) } } : {}),
       ...(r.redirect ? { redirect: { ...r.redirect, ...(r.redirect.nexthop ? { nexthop: hex(r.redirect.nexthop) } : {}) } } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
