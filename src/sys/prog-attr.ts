@@ -240,7 +240,8 @@ export function progTestRun(
   // up to 64 KiB. The kernel refuses (ENOSPC) an output larger than this buffer after
   // the program has run, so it is sized for the most a run can return, not for the input.
   const outSize = opts.contextOnly ? 0 : (opts.dataOutSize ?? Math.max(data.byteLength + XDP_FRAME, SKB_MAX));
-  const out = outSize === SKB_MAX ? (sharedOut ??= ffi.allocNative(SKB_MAX)) : ffi.allocNative(Math.max(outSize, 1));
+  // The shared buffer for the usual size and for none (a context-only run reads nothing back).
+  const out = outSize === SKB_MAX || outSize === 0 ? (sharedOut ??= ffi.allocNative(SKB_MAX)) : ffi.allocNative(outSize);
   writeU32(b, TR_PROG_FD, progFd);
   writeU32(b, TR_DATA_SIZE_IN, data.byteLength);
   writeU32(b, TR_DATA_SIZE_OUT, outSize);

@@ -31,6 +31,11 @@ const bad = (what: string): never => {
   throw new BpfError('EMU_FAULT', what);
 };
 
+/** A fault for an access of `subject` (a context struct, a record) that the kernel's verifier refuses. */
+export function refuseAccess(subject: string, what: string): never {
+  return bad(`${subject}: ${what} (the kernel's verifier refuses it)`);
+}
+
 /** A page of a multi-buffer XDP frame: `size` bytes of it used, from its start (as a test run fills them). */
 interface Frag {
   page: Uint8Array;

@@ -55,8 +55,10 @@ import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegi
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
 import { sockAddrContext, sockAddrFromCtx, sockAddrHook, sockAddrOut } from './sock-addr.js';
 import {
-  type CgroupSockHook,
+  AF_INET,
+  AF_INET6,
   cgroupSockContext,
+  cgroupSockHook,
   EmulatedSocket,
   type EmulatedSocketSpec,
   type SkLookup,
@@ -337,7 +339,7 @@ export class EmulatedCollection {
   unboundSocket(family: number, protocol: 'tcp' | 'udp'): EmulatedSocket {
     const key = `${family} ${protocol}`;
     let s = this.#unbound.get(key);
-    if (!s) this.#unbound.set(key, (s = this.socket({ protocol, family: family === 10 ? 'ipv6' : 'ipv4', port: 0 })));
+    if (!s) this.#unbound.set(key, (s = this.socket({ protocol, family: family === AF_INET6 ? 'ipv6' : 'ipv4', port: 0 })));
     return s;
   }
 
@@ -596,6 +598,30 @@ export class EmulatedProgram {
   }
 
   /**
+   * A run with no packet on a context region, unmapped afterwards: the
+   * result's retval and verdict (SK_LOOKUP folds the program's answer) and
+   * what else it hands back come from `finish`.
+   */
+  private runOnRegion(
+    vm: Vm,
+    cpu: number,
+    ctx: Region,
+    extra: Pick<RunState, 'task' | 'skLookup' | 'sockAddrSocket'>,
+    finish: (retval: number) => Pick<EmulatedTestRun, 'retval' | 'verdict' | 'ctxOut' | 'socket'>,
+  ): EmulatedTestRun {
+    const coll = this.coll;
+    const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
+    const state = runState(cpu, pkt, ctx, false, extra);
+    try {
+      const ran = this.enter(vm, ctx, state);
+      return { dataOut: Buffer.alloc(0), durationNs: 0, instructions: ran.instructions, events: state.events, printk: state.printk, ...finish(ran.retval) };
+    } finally {
+      coll.state = undefined;
+      coll.memory.remove(ctx);
+    }
+  }
+
+  /**
    * A flow dissector: the frame from its Ethernet header; the struct
    * bpf_flow_keys it fills is the output (dataOut), as a test run returns it.
    */
@@ -665,33 +691,13 @@ export class EmulatedProgram {
    * SK_PASS (BPF_PROG_SK_LOOKUP_RUN_ARRAY), its cookie written into ctxOut.
    */
   private onceSkLookup(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
-    const coll = this.coll;
     const lookup = skLookupFromCtx(this.name, opts.ctx, data);
-    const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
-    const ctx = skLookupContext(coll.memory, lookup);
-    const state = runState(cpu, pkt, ctx, false, { skLookup: lookup, task: opts.task });
-    try {
-      const ran = this.enter(vm, ctx, state);
-      const pass = ran.retval === SK_PASS;
-      if (!pass) lookup.selected = null;
+    return this.runOnRegion(vm, cpu, skLookupContext(this.coll.memory, lookup), { skLookup: lookup, task: opts.task }, (ran) => {
+      if (ran !== SK_PASS) lookup.selected = null;
       // Any answer but SK_DROP leaves the lookup passing (the verifier lets a program return only the two).
-      const retval = pass || ran.retval !== SK_DROP ? SK_PASS : SK_DROP;
-      const ctxOut = skLookupOut(this.name, lookup);
-      return {
-        retval,
-        verdict: verdictName(this.type, retval),
-        dataOut: Buffer.alloc(0),
-        durationNs: 0,
-        instructions: ran.instructions,
-        events: state.events,
-        printk: state.printk,
-        ctxOut,
-        socket: lookup.selected,
-      };
-    } finally {
-      coll.state = undefined;
-      coll.memory.remove(ctx);
-    }
+      const retval = ran === SK_DROP ? SK_DROP : SK_PASS;
+      return { retval, verdict: verdictName(this.type, retval), ctxOut: skLookupOut(this.name, lookup), socket: lookup.selected };
+    });
   }
 
   /**
@@ -705,16 +711,8 @@ export class EmulatedProgram {
     const { bytes, socket } = sockAddrFromCtx(this.name, opts.ctx, data, hook);
     const sock = opts.socket ?? coll.unboundSocket(socket.family, socket.protocol);
     if (sock.memory !== coll.memory) throw new BpfError('USAGE', `program ${this.name}: socket cookie ${sock.cookie} belongs to another emulation`);
-    const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
     const ctx = sockAddrContext(coll.memory, bytes, hook, sock.region);
-    const state = runState(cpu, pkt, ctx, false, { sockAddrSocket: sock, task: opts.task });
-    try {
-      const ran = this.enter(vm, ctx, state);
-      return { retval: ran.retval, verdict: null, dataOut: Buffer.alloc(0), durationNs: 0, instructions: ran.instructions, events: state.events, printk: state.printk, ctxOut: sockAddrOut(bytes) };
-    } finally {
-      coll.state = undefined;
-      coll.memory.remove(ctx);
-    }
+    return this.runOnRegion(vm, cpu, ctx, { sockAddrSocket: sock, task: opts.task }, (retval) => ({ retval, verdict: null, ctxOut: sockAddrOut(bytes) }));
   }
 
   /**
@@ -725,18 +723,7 @@ export class EmulatedProgram {
    */
   private onceCgroupSock(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
     const coll = this.coll;
-    const attach = this.spec.expectedAttachType;
-    const A = BPF_ATTACH_TYPE;
-    const hook: CgroupSockHook | undefined =
-      attach === A.CGROUP_INET_SOCK_CREATE
-        ? 'sock_create'
-        : attach === A.CGROUP_INET_SOCK_RELEASE
-          ? 'sock_release'
-          : attach === A.CGROUP_INET4_POST_BIND
-            ? 'post_bind4'
-            : attach === A.CGROUP_INET6_POST_BIND
-              ? 'post_bind6'
-              : undefined;
+    const hook = cgroupSockHook(this.spec.expectedAttachType);
     const what = `program ${this.name}${hook ? ` (${hook})` : ''}`;
     if (!hook) throw new BpfError('USAGE', `${what}: a cgroup sock program's hook is sock_create, sock_release, post_bind4 or post_bind6 (its section says none)`);
     if (data.byteLength > 0 || opts.ctx) throw new BpfError('USAGE', `${what}: a cgroup sock program runs on a socket alone (testRun(new Uint8Array(0), { socket: emu.socket({ … }) }))`);
@@ -745,27 +732,10 @@ export class EmulatedProgram {
     if (sock.memory !== coll.memory) throw new BpfError('USAGE', `${what}: socket cookie ${sock.cookie} belongs to another emulation`);
     if (hook.startsWith('post_bind')) {
       const v6 = hook === 'post_bind6';
-      if (sock.family !== (v6 ? 10 : 2) || sock.port === 0) throw new BpfError('USAGE', `${what}: runs after a bind of an ${v6 ? 'IPv6' : 'IPv4'} socket: give a bound one (port above 0)`);
+      if (sock.family !== (v6 ? AF_INET6 : AF_INET) || sock.port === 0) throw new BpfError('USAGE', `${what}: runs after a bind of an ${v6 ? 'IPv6' : 'IPv4'} socket: give a bound one (port above 0)`);
     }
-    const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
     const ctx = cgroupSockContext(coll.memory, sock, hook);
-    const state = runState(cpu, pkt, ctx, false, { task: opts.task });
-    try {
-      const ran = this.enter(vm, ctx, state);
-      return {
-        retval: ran.retval,
-        verdict: null,
-        dataOut: Buffer.alloc(0),
-        durationNs: 0,
-        instructions: ran.instructions,
-        events: state.events,
-        printk: state.printk,
-        ctxOut: Buffer.from(sock.region.bytes),
-      };
-    } finally {
-      coll.state = undefined;
-      coll.memory.remove(ctx);
-    }
+    return this.runOnRegion(vm, cpu, ctx, { task: opts.task }, (retval) => ({ retval, verdict: null, ctxOut: Buffer.from(sock.region.bytes) }));
   }
 
   /**

@@ -469,9 +469,8 @@ export class EmulatedMap implements MapLike {
     if (!this.isSockMap()) this.fail('set', EINVAL, 'EINVAL: only a SOCKMAP or SOCKHASH holds sockets');
     if (!(sock instanceof EmulatedSocket)) this.fail('set', EINVAL, `EINVAL: a ${this.typeName} holds sockets: set one EmulatedCollection.socket() made`);
     if (sock.memory !== this.memory) this.fail('set', EINVAL, `EINVAL: socket cookie ${sock.cookie} belongs to another emulation`);
-    // The kernel takes a TCP socket listening or connected, a UDP socket bound.
-    if (sock.port === 0) this.fail('set', EOPNOTSUPP, `EOPNOTSUPP: socket cookie ${sock.cookie} is not bound`);
-    if (sock.protocol === 6 && sock.state === 7) this.fail('set', EOPNOTSUPP, `EOPNOTSUPP: TCP socket cookie ${sock.cookie} neither listens nor is connected`);
+    const refusal = sock.sockmapRefusal;
+    if (refusal) this.fail('set', EOPNOTSUPP, `EOPNOTSUPP: ${refusal}`);
     if (this.type === BPF_MAP_TYPE.SOCKMAP && this.arrayIndex(key) >= this.maxEntries) this.fail('set', E2BIG, 'E2BIG');
     const hk = hexKey(key);
     const had = this.entries_.has(hk);

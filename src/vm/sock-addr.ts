@@ -11,9 +11,9 @@
 
 import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE } from '../uapi/bpf.js';
-import { refuseTestRun, structFromCtx } from './context.js';
+import { refuseAccess, refuseTestRun, structFromCtx } from './context.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
-import { AF_INET, AF_INET6, parseAddress } from './socket.js';
+import { AF_INET, AF_INET6, checkPort, checkProtocol, parseAddress } from './socket.js';
 
 /** sizeof(struct bpf_sock_addr), and where its fields are. */
 export const SOCK_ADDR_SIZE = 72;
@@ -57,8 +57,8 @@ export interface SockAddrSpec {
 /** The struct bpf_sock_addr a call makes for `spec` (its socket's family from the address). */
 export function sockAddrCtx(spec: SockAddrSpec): Buffer {
   const what = `sock_addr ${spec.protocol} ${spec.address}:${spec.port}`;
-  if (spec.protocol !== 'tcp' && spec.protocol !== 'udp') throw new BpfError('USAGE', `${what}: protocol ${JSON.stringify(spec.protocol)} (tcp or udp)`);
-  if (!Number.isInteger(spec.port) || spec.port < 0 || spec.port > 0xffff) throw new BpfError('USAGE', `${what}: port ${spec.port} is not 0..65535`);
+  checkProtocol(spec.protocol, what);
+  checkPort(spec.port, 0, what);
   const addr = parseAddress(spec.address, what);
   const src = spec.msgSrc === undefined ? undefined : parseAddress(spec.msgSrc, what);
   if (src && src.length !== addr.length) throw new BpfError('USAGE', `${what}: msgSrc ${spec.msgSrc} is not of the address's family`);
@@ -112,9 +112,7 @@ export function sockAddrFromCtx(program: string, ctx: Uint8Array | undefined, da
  */
 export function sockAddrContext(memory: Memory, bytes: Uint8Array, hook: { v6: boolean; msgSrc: boolean; name: string }, sk: Region): Region {
   const dv = new DataView(bytes.buffer);
-  const refuse = (what: string): never => {
-    throw new BpfError('EMU_FAULT', `bpf_sock_addr (${hook.name}): ${what} (the kernel's verifier refuses it)`);
-  };
+  const refuse = (what: string): never => refuseAccess(`bpf_sock_addr (${hook.name})`, what);
   const within = (off: number, from: number, len: number) => off >= from && off < from + len;
   // The address fields this hook has, and whether an 8-byte access at `off` is inside an IPv6 one.
   const addressField = (off: number): boolean =>

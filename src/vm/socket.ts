@@ -9,7 +9,8 @@
 // run hands back the chosen socket's cookie.
 
 import { BpfError } from '../errors.js';
-import { refuseTestRun, structFromCtx } from './context.js';
+import { BPF_ATTACH_TYPE } from '../uapi/bpf.js';
+import { refuseAccess, refuseTestRun, structFromCtx } from './context.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
 
 export const AF_INET = 2;
@@ -109,7 +110,7 @@ export class EmulatedSocket {
     cookie: bigint,
   ) {
     const what = `emulated socket ${spec.protocol} ${spec.address ?? ''}:${spec.port}`;
-    if (spec.protocol !== 'tcp' && spec.protocol !== 'udp') throw new BpfError('USAGE', `emulated socket: protocol ${JSON.stringify(spec.protocol)} (tcp or udp)`);
+    checkProtocol(spec.protocol, 'emulated socket');
     const local = spec.address === undefined ? undefined : parseAddress(spec.address, what);
     const family = spec.family ?? (local && local.length === 16 ? 'ipv6' : 'ipv4');
     if (family !== 'ipv4' && family !== 'ipv6') throw new BpfError('USAGE', `${what}: family ${JSON.stringify(family)} (ipv4 or ipv6)`);
@@ -183,6 +184,13 @@ export class EmulatedSocket {
     }));
   }
 
+  /** @internal Why a SOCKMAP/SOCKHASH refuses it (EOPNOTSUPP: the kernel takes a TCP socket listening or connected, a UDP socket bound), or undefined. */
+  get sockmapRefusal(): string | undefined {
+    if (this.port === 0) return `socket cookie ${this.cookie} is not bound`;
+    if (this.protocol === IPPROTO_TCP && this.state === TCP_CLOSE) return `TCP socket cookie ${this.cookie} neither listens nor is connected`;
+    return undefined;
+  }
+
   /** Held in the kernel's RCU-freed lookup tables (a listener, a bound UDP socket): what bpf_sk_assign takes. */
   private get assignable(): boolean {
     return this.protocol === IPPROTO_TCP ? this.state === TCP_LISTEN : this.state === TCP_CLOSE && this.port !== 0;
@@ -218,9 +226,7 @@ const readField = (bytes: Uint8Array, dv: DataView, off: number, size: number): 
 
 function bpfSockHooks(bytes: Uint8Array, cookie: bigint, common = false): RegionHooks {
   const dv = new DataView(bytes.buffer);
-  const refuse = (what: string): never => {
-    throw new BpfError('EMU_FAULT', `struct bpf_sock of socket cookie ${cookie}: ${what} (the kernel's verifier refuses it)`);
-  };
+  const refuse = (what: string): never => refuseAccess(`struct bpf_sock of socket cookie ${cookie}`, what);
   return {
     load(off, size) {
       // A sock_common has no type, protocol, mark or priority (bpf_sock_common_is_valid_access).
@@ -235,6 +241,16 @@ function bpfSockHooks(bytes: Uint8Array, cookie: bigint, common = false): Region
 /** A cgroup sock program's hook: sock_create and sock_release write bound_dev_if, mark and priority; post_bind4/6 read the bound address and port. */
 export type CgroupSockHook = 'sock_create' | 'sock_release' | 'post_bind4' | 'post_bind6';
 
+const CGROUP_SOCK_HOOKS: ReadonlyMap<number, CgroupSockHook> = new Map([
+  [BPF_ATTACH_TYPE.CGROUP_INET_SOCK_CREATE, 'sock_create'],
+  [BPF_ATTACH_TYPE.CGROUP_INET_SOCK_RELEASE, 'sock_release'],
+  [BPF_ATTACH_TYPE.CGROUP_INET4_POST_BIND, 'post_bind4'],
+  [BPF_ATTACH_TYPE.CGROUP_INET6_POST_BIND, 'post_bind6'],
+]);
+
+/** The hook of a cgroup sock program by its expected attach type, or undefined when its section names none. */
+export const cgroupSockHook = (attach: number | null): CgroupSockHook | undefined => (attach === null ? undefined : CGROUP_SOCK_HOOKS.get(attach));
+
 /**
  * The socket as a cgroup sock program's context (sock_filter_is_valid_access):
  * bpf_sock's loads, with bound_dev_if, mark and priority only for
@@ -245,9 +261,7 @@ export type CgroupSockHook = 'sock_create' | 'sock_release' | 'post_bind4' | 'po
 export function cgroupSockContext(memory: Memory, sock: EmulatedSocket, hook: CgroupSockHook): Region {
   const bytes = sock.region.bytes;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const refuse = (what: string): never => {
-    throw new BpfError('EMU_FAULT', `struct bpf_sock (${hook}): ${what} (the kernel's verifier refuses it)`);
-  };
+  const refuse = (what: string): never => refuseAccess(`struct bpf_sock (${hook})`, what);
   const create = hook === 'sock_create' || hook === 'sock_release';
   const attachOk = (off: number): boolean => {
     if (off === SK.bound_dev_if || off === SK.mark || off === SK.priority) return create;
@@ -276,7 +290,13 @@ function u32(v: number | undefined, name: string, what: string): number {
   return v;
 }
 
-function checkPort(port: number, min: number, what: string): number {
+/** A socket's protocol as a spec gives it: tcp or udp, else a USAGE error naming `what`. */
+export function checkProtocol(protocol: string, what: string): void {
+  if (protocol !== 'tcp' && protocol !== 'udp') throw new BpfError('USAGE', `${what}: protocol ${JSON.stringify(protocol)} (tcp or udp)`);
+}
+
+/** A port from `min` to 65535, else a USAGE error naming `what`. */
+export function checkPort(port: number, min: number, what: string): number {
   if (!Number.isInteger(port) || port < min || port > 0xffff) throw new BpfError('USAGE', `${what}: port ${port} is not ${min}..65535`);
   return port;
 }
@@ -332,7 +352,7 @@ export interface SkLookupSpec {
 /** The struct bpf_sk_lookup a socket lookup test run takes (its ctx) for `spec`: both ends of one family. */
 export function skLookupCtx(spec: SkLookupSpec): Buffer {
   const what = `lookup ${spec.protocol} ${spec.remote.address}:${spec.remote.port} -> ${spec.local.address}:${spec.local.port}`;
-  if (spec.protocol !== 'tcp' && spec.protocol !== 'udp') throw new BpfError('USAGE', `${what}: protocol ${JSON.stringify(spec.protocol)} (tcp or udp)`);
+  checkProtocol(spec.protocol, what);
   const remote = parseAddress(spec.remote.address, what);
   const local = parseAddress(spec.local.address, what);
   if (remote.length !== local.length) throw new BpfError('USAGE', `${what}: one end is IPv4 and the other IPv6`);
@@ -407,9 +427,7 @@ export function skLookupFromCtx(program: string, ctx: Uint8Array | undefined, da
  */
 export function skLookupContext(memory: Memory, lookup: SkLookup): Region {
   const dv = new DataView(lookup.view.buffer);
-  const refuse = (what: string): never => {
-    throw new BpfError('EMU_FAULT', `bpf_sk_lookup: ${what} (the kernel's verifier refuses it)`);
-  };
+  const refuse = (what: string): never => refuseAccess('bpf_sk_lookup', what);
   const hooks: RegionHooks = {
     load(off, size) {
       const bad = () => refuse(`a ${size}-byte read at offset ${off}`);

@@ -13,6 +13,7 @@
 
 import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE } from '../uapi/bpf.js';
+import { refuseAccess } from './context.js';
 import { EINVAL } from './maps.js';
 import type { Memory, RegionHooks } from './memory.js';
 import { EFAULT } from './skb.js';
@@ -310,9 +311,7 @@ const TRACE_ENTRY_SIZE = 8;
  */
 export function tracepointRecordHooks(record: Uint8Array): RegionHooks {
   const dv = new DataView(record.buffer, record.byteOffset, record.byteLength);
-  const refuse = (why: string): never => {
-    throw new BpfError('EMU_FAULT', `tracepoint record: ${why} (the kernel's verifier refuses it)`);
-  };
+  const refuse = (why: string): never => refuseAccess('tracepoint record', why);
   return {
     load(off, size) {
       if (off < TRACE_ENTRY_SIZE) refuse(`a ${size}-byte read at offset ${off}: the first ${TRACE_ENTRY_SIZE} bytes (common_type, common_flags, common_preempt_count, common_pid) are not readable`);
