@@ -169,6 +169,8 @@ export {
   type EmulatedSocketSpec,
   type SkLookupSpec,
   type SockAddrSpec,
+  type SysctlAccess,
+  type SysctlOutcome,
   type EmulateOptions,
   type EmulatedDevice,
   type EmulatedRunOptions,

@@ -127,6 +127,17 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       desc: "with --emulate: a cgroup sock_addr program's input: the address a call (connect, bind, sendmsg, recvmsg, getpeername…) of a tcp or udp socket was given or returns (IPv6 in brackets; 'from SRC', sendmsg's source); the address the program leaves, or EPERM, is printed",
       group: 'program',
     },
+    sysctl: {
+      arg: "'NAME[=VALUE]'",
+      desc: "with --emulate: a cgroup sysctl program's input: a read of /proc/sys/NAME (net.ipv4.ip_forward or net/ipv4/ip_forward), or with =VALUE a write of VALUE and a newline, as echo VALUE > /proc/sys/NAME makes; whether the call goes on, the value a write goes on with and the file position are printed",
+      group: 'program',
+    },
+    'sysctl-current': {
+      arg: 'TEXT',
+      desc: "with --sysctl: the file's current value as the program reads it (a newline is added, as the file reads)",
+      default: 'what /proc/sys/NAME reads on this machine (none when it cannot be read)',
+      group: 'program',
+    },
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
     set: { arg: 'NAME=VALUE', desc: 'set a global (.data, .bss, .rodata) before the load or the emulation: decimal, 0x hex, true or false; repeatable', group: 'program' },
     entry: { arg: 'MAP:KEY=VALUE', desc: "write a map entry (key and value as hex bytes) before the run, in the kernel's map or the emulator's; repeatable", group: 'program' },

@@ -26,7 +26,7 @@ import {
   xdpCtxOut,
   xdpMdFromCtx,
 } from './context.js';
-import { EINVAL, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
+import { EINVAL, EPERM, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 import { BPRINTF_VARARGS_MAX, type PrintfMemory, bprintf, formatBytes } from './printf.js';
@@ -54,6 +54,8 @@ import { mapTaskStruct } from './task.js';
 import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegion } from './netfilter.js';
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
 import { sockAddrContext, sockAddrFromCtx, sockAddrHook, sockAddrOut } from './sock-addr.js';
+import { bpfStrtol, bpfStrtoul } from './strtox.js';
+import { type SysctlAccess, type SysctlOutcome, SysctlRun, sysctlContext, sysctlCtxOut, sysctlHelpers } from './sysctl.js';
 import {
   AF_INET,
   AF_INET6,
@@ -185,6 +187,8 @@ export interface EmulatedRunOptions {
    * (post_bind4/6: bound, and a TCP one not listening yet).
    */
   socket?: EmulatedSocket;
+  /** A cgroup sysctl program's call: the sysctl, its current value, and a write's bytes. */
+  sysctl?: SysctlAccess;
 }
 
 export interface EmulatedTestRun {
@@ -212,6 +216,14 @@ export interface EmulatedTestRun {
   ctxOut?: Buffer | null;
   /** A socket lookup program's choice (its cookie is in ctxOut), null for none. */
   socket?: EmulatedSocket | null;
+  /**
+   * cgroup sock, sock_addr and sysctl programs: what the call the kernel runs
+   * them in gets from the hook — 0 it goes on; -1 (-EPERM) when the program
+   * returned 0 (bind: an even number); or what bpf_set_retval set.
+   */
+  callRetval?: number;
+  /** A cgroup sysctl program's: the file position, and the value it put in place of a write's. */
+  sysctl?: SysctlOutcome;
 }
 
 const MAX_TAIL_CALL_CNT = 33;
@@ -247,6 +259,10 @@ export interface RunState {
   skLookup?: SkLookup;
   /** A cgroup sock_addr run: the calling socket (ctx->sk, bpf_get_socket_cookie's). */
   sockAddrSocket?: EmulatedSocket;
+  /** A cgroup sysctl run: the call the helpers read and change. */
+  sysctl?: SysctlRun;
+  /** A cgroup hook's run: the call's result so far (bpf_cg_run_ctx.retval), which bpf_get_retval and bpf_set_retval read and write. */
+  cgroupRetval?: number;
 }
 
 export class EmulatedCollection {
@@ -478,6 +494,7 @@ export class EmulatedProgram {
     if (type === BPF_PROG_TYPE.SK_LOOKUP) return this.onceSkLookup(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR) return this.onceSockAddr(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.CGROUP_SOCK) return this.onceCgroupSock(vm, data, cpu, opts);
+    if (type === BPF_PROG_TYPE.CGROUP_SYSCTL) return this.onceSysctl(vm, data, cpu, opts);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
@@ -487,7 +504,7 @@ export class EmulatedProgram {
     if (!xdp && !tc && !sock)
       throw new BpfError(
         'USAGE',
-        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock and sock_addr, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
+        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock, sock_addr and sysctl, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
       );
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
@@ -606,15 +623,15 @@ export class EmulatedProgram {
     vm: Vm,
     cpu: number,
     ctx: Region,
-    extra: Pick<RunState, 'task' | 'skLookup' | 'sockAddrSocket'>,
-    finish: (retval: number) => Pick<EmulatedTestRun, 'retval' | 'verdict' | 'ctxOut' | 'socket'>,
+    extra: Pick<RunState, 'task' | 'skLookup' | 'sockAddrSocket' | 'sysctl' | 'cgroupRetval'>,
+    finish: (retval: number, state: RunState) => Pick<EmulatedTestRun, 'retval' | 'verdict' | 'ctxOut' | 'socket' | 'callRetval' | 'sysctl'>,
   ): EmulatedTestRun {
     const coll = this.coll;
     const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
     const state = runState(cpu, pkt, ctx, false, extra);
     try {
       const ran = this.enter(vm, ctx, state);
-      return { dataOut: Buffer.alloc(0), durationNs: 0, instructions: ran.instructions, events: state.events, printk: state.printk, ...finish(ran.retval) };
+      return { dataOut: Buffer.alloc(0), durationNs: 0, instructions: ran.instructions, events: state.events, printk: state.printk, ...finish(ran.retval, state) };
     } finally {
       coll.state = undefined;
       coll.memory.remove(ctx);
@@ -712,7 +729,14 @@ export class EmulatedProgram {
     const sock = opts.socket ?? coll.unboundSocket(socket.family, socket.protocol);
     if (sock.memory !== coll.memory) throw new BpfError('USAGE', `program ${this.name}: socket cookie ${sock.cookie} belongs to another emulation`);
     const ctx = sockAddrContext(coll.memory, bytes, hook, sock.region);
-    return this.runOnRegion(vm, cpu, ctx, { sockAddrSocket: sock, task: opts.task }, (retval) => ({ retval, verdict: null, ctxOut: sockAddrOut(bytes) }));
+    // A bind program's second bit is a flag (no CAP_NET_BIND_SERVICE check), its first the verdict.
+    const bind = hook.name.startsWith('bind');
+    return this.runOnRegion(vm, cpu, ctx, { sockAddrSocket: sock, task: opts.task, cgroupRetval: 0 }, (retval, state) => ({
+      retval,
+      verdict: null,
+      ctxOut: sockAddrOut(bytes),
+      callRetval: cgroupCallRetval(state, retval, bind),
+    }));
   }
 
   /**
@@ -735,7 +759,29 @@ export class EmulatedProgram {
       if (sock.family !== (v6 ? AF_INET6 : AF_INET) || sock.port === 0) throw new BpfError('USAGE', `${what}: runs after a bind of an ${v6 ? 'IPv6' : 'IPv4'} socket: give a bound one (port above 0)`);
     }
     const ctx = cgroupSockContext(coll.memory, sock, hook);
-    return this.runOnRegion(vm, cpu, ctx, { task: opts.task }, (retval) => ({ retval, verdict: null, ctxOut: Buffer.from(sock.region.bytes) }));
+    return this.runOnRegion(vm, cpu, ctx, { task: opts.task, cgroupRetval: 0 }, (retval, state) => ({
+      retval,
+      verdict: null,
+      ctxOut: Buffer.from(sock.region.bytes),
+      callRetval: cgroupCallRetval(state, retval),
+    }));
+  }
+
+  /**
+   * A cgroup sysctl program on a read or write of a sysctl file (opts.sysctl):
+   * the call goes on when callRetval is 0, with the file position and, for a
+   * write, the value the program left (result.sysctl).
+   */
+  private onceSysctl(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const what = `program ${this.name}`;
+    if (data.byteLength > 0 || opts.ctx) throw new BpfError('USAGE', `${what}: a cgroup sysctl program runs on a sysctl access alone (testRun(new Uint8Array(0), { sysctl: { name, value, write } }))`);
+    if (!opts.sysctl) throw new BpfError('USAGE', `${what}: give the access it runs on: testRun(new Uint8Array(0), { sysctl: { name: 'net/ipv4/ip_forward', value: '0\\n', write: '1\\n' } })`);
+    const run = new SysctlRun(opts.sysctl, what);
+    const ctx = sysctlContext(this.coll.memory, run);
+    return this.runOnRegion(vm, cpu, ctx, { task: opts.task, sysctl: run, cgroupRetval: 0 }, (retval, state) => {
+      const callRetval = cgroupCallRetval(state, retval);
+      return { retval, verdict: null, ctxOut: sysctlCtxOut(run), callRetval, sysctl: run.outcome(callRetval) };
+    });
   }
 
   /**
@@ -1404,6 +1450,34 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
         return sock!.cookie;
       },
     ],
+    ...sysctlHelpers(() => st().sysctl, bytes),
+    [
+      'bpf_get_retval',
+      // The cgroup run's retval, an int sign-extended.
+      (ctx) => {
+        const r = st().cgroupRetval;
+        if (r === undefined) ctx.fault('bpf_get_retval outside a cgroup hook run');
+        return BigInt.asUintN(64, BigInt(r!));
+      },
+    ],
+    [
+      'bpf_set_retval',
+      (ctx, retval) => {
+        if (st().cgroupRetval === undefined) ctx.fault('bpf_set_retval outside a cgroup hook run');
+        st().cgroupRetval = Number(BigInt.asIntN(32, retval));
+        return 0n;
+      },
+    ],
+    ...(['bpf_strtol', 'bpf_strtoul'] as const).map((name): [string, HelperDef['fn']] => [
+      name,
+      // *res is written whatever the result (0 on an error), as the kernel's.
+      (ctx, buf, size, flags, res) => {
+        const [r, v] = (name === 'bpf_strtol' ? bpfStrtol : bpfStrtoul)(bytes(ctx, buf, Number(BigInt.asUintN(32, size)), 'buf'), BigInt.asUintN(64, flags));
+        const out = bytes(ctx, res, 8, 'res', true);
+        new DataView(out.buffer, out.byteOffset, 8).setBigUint64(0, BigInt.asUintN(64, v), true);
+        return neg(r);
+      },
+    ]),
     [
       'bpf_sk_release',
       (ctx, sk) => {
@@ -1427,6 +1501,17 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
   return out;
 }
 
+/**
+ * bpf_prog_run_array_cg after the program: the call's result — the run's
+ * retval, or -EPERM when the program said no (its low bit, with `retFlags`)
+ * and no error is set already.
+ */
+function cgroupCallRetval(state: RunState, ret: number, retFlags = false): number {
+  const r = state.cgroupRetval ?? 0;
+  const verdict = retFlags ? ret & 1 : ret;
+  return verdict === 0 && !(r < 0 && r >= -4095) ? -EPERM : r;
+}
+
 /** `len` bytes a helper's pointer argument points to, or a fault naming the argument. */
 function memoryBytes(ctx: HelperContext, addr: bigint, len: number, what: string, write = false): Uint8Array {
   const v = ctx.memory.view(addr, len, write);
@@ -1435,7 +1520,13 @@ function memoryBytes(ctx: HelperContext, addr: bigint, len: number, what: string
 }
 
 /** A run's state on a context region (or none: r1 NULL), nothing emitted yet. */
-function runState(cpu: number, pkt: Packet, ctx: Region | undefined, packet: boolean, extra: Pick<RunState, 'task' | 'trace' | 'flow' | 'nfSkb' | 'skLookup' | 'sockAddrSocket'>): RunState {
+function runState(
+  cpu: number,
+  pkt: Packet,
+  ctx: Region | undefined,
+  packet: boolean,
+  extra: Pick<RunState, 'task' | 'trace' | 'flow' | 'nfSkb' | 'skLookup' | 'sockAddrSocket' | 'sysctl' | 'cgroupRetval'>,
+): RunState {
   return { cpu, pkt, packet, xdpMd: NO_XDP_MD, events: [], printk: [], tailCalls: 0, ctxAddr: ctx ? Memory.address(ctx.id) : 0n, ...extra };
 }
 

@@ -6,9 +6,11 @@ export { EmulatedCollection, EmulatedProgram, emulateObject, type EmulateOptions
 export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapKey, type MapLike } from './maps.js';
 export { EmulatedSocket, skLookupCtx, type EmulatedSocketSpec, type SkLookupSpec } from './socket.js';
 export { sockAddrCtx, type SockAddrSpec } from './sock-addr.js';
+export type { SysctlAccess, SysctlOutcome } from './sysctl.js';
 // Types the API above takes or returns (test/api/exports.test.ts).
 export type { RunState } from './emulate.js';
 export type { SkLookup } from './socket.js';
+export type { SysctlRun } from './sysctl.js';
 export type { Packet, SkBuff, SkBuffInput, SkbKind, XdpMdInput } from './context.js';
 export type { TunnelInfo } from './skb.js';
 export type { EmulatedTask, Task, TraceState } from './trace.js';

@@ -34,6 +34,7 @@ export const E2BIG = 7;
 export const EEXIST = 17;
 export const EINVAL = 22;
 export const ENOSPC = 28;
+export const ERANGE = 34;
 const EOPNOTSUPP = 95;
 
 export interface EmulatedMapSpec {

@@ -14,12 +14,11 @@
 import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE } from '../uapi/bpf.js';
 import { refuseAccess } from './context.js';
-import { EINVAL } from './maps.js';
+import { EINVAL, ERANGE } from './maps.js';
 import type { Memory, RegionHooks } from './memory.js';
 import { EFAULT } from './skb.js';
 import type { HelperContext, HelperDef } from './vm.js';
 
-const ERANGE = 34;
 const EOPNOTSUPP = 95;
 /** MAX_BPF_FUNC_ARGS: the most u64 arguments a raw tracepoint's test run takes. */
 export const MAX_BPF_FUNC_ARGS = 12;

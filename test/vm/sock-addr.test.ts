@@ -10,25 +10,18 @@
 // emulator's run of the same hook leaves; what each program read (its `seen`)
 // the same in both. And every load and store of each hook's context, taken or
 // refused as by the verifier.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
-import readline from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assemble } from '../../src/asm/assembler.js';
-import { attachCgroupLink, cgroup2Mount } from '../../src/attach/cgroup.js';
+import { attachCgroupLink } from '../../src/attach/cgroup.js';
 import { BpfObjectSpec, openObject } from '../../src/collection.js';
+import { assemble } from '../../src/asm/assembler.js';
+import { BPF_ATTACH_TYPE } from '../../src/uapi/bpf.js';
 import type { BpfCollection } from '../../src/collection.js';
 import { BpfError } from '../../src/errors.js';
-import { setLinkUp } from '../../src/netlink/link.js';
-import { NetlinkSocket } from '../../src/netlink/socket.js';
-import { createNetns, deleteNetns, netnsPath, withNetns } from '../../src/netns.js';
 import { type EmulatedCollection, type EmulatedSocket, sockAddrCtx } from '../../src/vm/index.js';
-import { cli, cliOk, ensureDist, fixture, ROOT, uniqueName } from '../helpers/cli.js';
+import { cli, cliOk, fixture } from '../helpers/cli.js';
 import { describeRoot } from '../helpers/root.js';
 import { codeAndMessage } from '../helpers/thrown.js';
-
-const CHILD = join(ROOT, 'test', 'vm', 'sock-addr-child.cjs');
+import { accessDiffs, type Caller, Lab, labWithObject } from '../helpers/cgroup-lab.js';
 
 /** An IPv4 address and port as the maps key them: struct addr4 (ip, then the port in network order in a u32's low bytes). */
 const addr4 = (ip: string, port: number) => {
@@ -183,82 +176,6 @@ describe('cgroup sock programs in the emulator and bpf-ts test-run --emulate --s
   });
 });
 
-// ---------------------------------------------------------------- against the kernel's calls
-
-/** The child in the cgroup, spoken to line by line. */
-class Caller {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly #lines: AsyncIterator<string>;
-  stderr = '';
-
-  constructor(netns: string, cgroup: string) {
-    // The shell moves itself into the cgroup, then becomes node: its sockets belong to the cgroup.
-    const ffiModule = join(ROOT, 'dist', 'sys', 'ffi.js');
-    this.child = spawn('nsenter', [`--net=${netnsPath(netns)}`, '--', 'sh', '-c', `echo $$ > ${cgroup}/cgroup.procs && exec "${process.execPath}" "${CHILD}" "${ffiModule}"`], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    this.child.stderr.on('data', (d) => (this.stderr += d));
-    this.#lines = readline.createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
-  }
-
-  async call(op: Record<string, unknown>): Promise<{
-    error?: string;
-    remote?: [string, number];
-    local?: number | [string, number];
-    from?: [string, number];
-    timeout?: boolean;
-    ok?: boolean;
-    mark?: number;
-    priority?: number;
-    ifindex?: number;
-  }> {
-    this.child.stdin.write(JSON.stringify(op) + '\n');
-    const r = await this.#lines.next();
-    if (r.done) throw new Error(`the caller exited; stderr: ${this.stderr}`);
-    return JSON.parse(r.value as string);
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
-  }
-}
-
-/** A test cgroup, a test network namespace (lo up) and a Caller in both; close() removes all three. */
-class Lab {
-  readonly cgroup: string;
-  readonly netns: string;
-  readonly caller: Caller;
-
-  constructor(tag: string) {
-    ensureDist(); // the caller reads the library's FFI from dist/
-    this.cgroup = join(cgroup2Mount(), `bpf-ts-${uniqueName(tag)}`);
-    mkdirSync(this.cgroup);
-    this.netns = uniqueName(`${tag}ns`);
-    createNetns(this.netns);
-    withNetns(this.netns, () => {
-      using sock = NetlinkSocket.open();
-      setLinkUp(sock, 1); // lo
-    });
-    this.caller = new Caller(this.netns, this.cgroup);
-  }
-
-  close(): void {
-    try {
-      this.caller.kill();
-    } finally {
-      deleteNetns(this.netns, { force: true });
-      // The cgroup empties once the child has gone.
-      for (let i = 0; i < 100 && existsSync(this.cgroup); i++) {
-        try {
-          rmdirSync(this.cgroup);
-        } catch {
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-        }
-      }
-    }
-  }
-}
-
 describeRoot('cgroup sock_addr: the emulator against the kernel running the hooks in real calls', () => {
   let lab: Lab;
   let caller: Caller;
@@ -401,48 +318,6 @@ describeRoot('cgroup sock_addr: the emulator against the kernel running the hook
   });
 });
 
-/**
- * Every load and store at every offset and width of a `ctxSize`-byte
- * context: whether the kernel's verifier takes it (a program of `type` and
- * `attach` loads) against whether the emulator's run (`run`) goes through
- * without a fault matching `fault`. The differences, and how many the kernel took.
- */
-function accessDiffs(type: 'cgroup_sock' | 'cgroup_sock_addr', attach: number, ctxSize: number, run: (emu: EmulatedCollection) => void, fault: RegExp) {
-  const spec = (text: string) => BpfObjectSpec.fromInstructions(assemble(text).bytes, { type, name: 'p', expectedAttachType: attach });
-  const kernelTakes = (text: string) => {
-    try {
-      spec(text).load().close();
-      return true;
-    } catch (e) {
-      if (e instanceof BpfError && e.code === 'VERIFIER') return false;
-      throw e;
-    }
-  };
-  const emulatorTakes = (text: string) => {
-    try {
-      run(spec(text).emulate());
-      return true;
-    } catch (e) {
-      if (e instanceof BpfError && e.code === 'EMU_FAULT' && fault.test(e.message)) return false;
-      throw e;
-    }
-  };
-  const diffs: string[] = [];
-  const taken = { load: 0, store: 0 };
-  for (let off = 0; off < ctxSize; off++)
-    for (const size of [1, 2, 4, 8]) {
-      if (off % size) continue;
-      for (const op of ['load', 'store'] as const) {
-        // A store writes r0 (0): the kernel refuses storing a pointer.
-        const text = op === 'load' ? `r2 = *(u${size * 8} *)(r1 + ${off})\nr0 = 1\nexit` : `r0 = 0\n*(u${size * 8} *)(r1 + ${off}) = r0\nr0 = 1\nexit`;
-        const k = kernelTakes(text);
-        if (k) taken[op]++;
-        if (emulatorTakes(text) !== k) diffs.push(`${op} ${size} at ${off}: kernel ${k ? 'takes' : 'refuses'} it`);
-      }
-    }
-  return { diffs, taken };
-}
-
 describeRoot('struct bpf_sock_addr: the loads and stores the verifier takes, hook by hook', () => {
   const A = { bind4: 8, connect4: 10, connect6: 11, sendmsg4: 14, sendmsg6: 15, recvmsg4: 19, getpeername6: 30 };
   for (const [hook, attach] of Object.entries(A)) {
@@ -460,13 +335,9 @@ describeRoot('struct bpf_sock_addr: the loads and stores the verifier takes, hoo
 describeRoot('cgroup sock programs: the emulator against the kernel running them in socket() and bind()', () => {
   /** .bss of fixtures/sock_create.o (llvm-readelf's symbol table): calls at 0 (3 u64), seen at 0x18 (56 bytes), deny_protocol 0x50, mark_with 0x54, pin_tcp_to_lo 0x58. */
   const B = { seen: 0x18, seenSize: 56, deny: 0x50, mark: 0x54, pin: 0x58, size: 0x5c };
-  let lab: Lab;
-  let caller: Caller;
-  let cg: string;
-  let kern: BpfCollection;
-  let emu: EmulatedCollection;
+  const t = labWithObject('sc', 'sock_create.o', 120_000);
   const setGlobals = (g: { deny?: number }) => {
-    for (const c of [kern, emu] as const) {
+    for (const c of [t.kern, t.emu] as const) {
       const b = Buffer.alloc(B.size);
       b.writeUInt32LE(g.deny ?? 0, B.deny);
       b.writeUInt32LE(0x2a, B.mark);
@@ -476,24 +347,8 @@ describeRoot('cgroup sock programs: the emulator against the kernel running them
   };
   const seen = (c: { map(n: string): { get(k: number): Buffer | Buffer[] | undefined } }) => (c.map('.bss').get(0) as Buffer).subarray(B.seen, B.seen + B.seenSize).toString('hex');
 
-  beforeAll(() => {
-    lab = new Lab('sc');
-    ({ caller, cgroup: cg } = lab);
-    const spec = openObject(fixture('sock_create.o'));
-    kern = spec.load({ ignorePinning: true });
-    emu = spec.emulate();
-  }, 120_000);
-
-  afterAll(() => {
-    try {
-      kern?.close();
-    } finally {
-      lab?.close();
-    }
-  });
-
   const attached = async (prog: 'create' | 'bind4' | 'bind6', attachType: 'sock_create' | 'post_bind4' | 'post_bind6', fn: () => Promise<void>) => {
-    const link = attachCgroupLink({ cgroup: cg, attachType, program: kern.program(prog) });
+    const link = attachCgroupLink({ cgroup: t.lab.cgroup, attachType, program: t.kern.program(prog) });
     try {
       await fn();
     } finally {
@@ -510,19 +365,19 @@ describeRoot('cgroup sock programs: the emulator against the kernel running them
         [6, 'tcp'],
         [6, 'udp'],
       ] as const) {
-        const k = await caller.call({ op: 'socket', family, proto });
-        const sock = emu.socket({ protocol: proto, family: family === 6 ? 'ipv6' : 'ipv4', port: 0 });
-        const e = emu.program('create').testRun(new Uint8Array(0), { socket: sock });
+        const k = await t.lab.caller.call({ op: 'socket', family, proto });
+        const sock = t.emu.socket({ protocol: proto, family: family === 6 ? 'ipv6' : 'ipv4', port: 0 });
+        const e = t.emu.program('create').testRun(new Uint8Array(0), { socket: sock });
         const where = `${proto} over IPv${family}`;
         expect({ mark: e.ctxOut!.readUInt32LE(16), priority: e.ctxOut!.readUInt32LE(20), ifindex: e.ctxOut!.readUInt32LE(0) }, where).toEqual(k);
         expect(sock.boundDevIf, where).toBe(k.ifindex); // the socket keeps what the program wrote
-        expect(seen(emu), where).toBe(seen(kern));
+        expect(seen(t.emu), where).toBe(seen(t.kern));
       }
       setGlobals({ deny: 17 });
-      const k = await caller.call({ op: 'socket', family: 4, proto: 'udp' });
-      const e = emu.program('create').testRun(new Uint8Array(0), { socket: emu.socket({ protocol: 'udp', port: 0 }) });
+      const k = await t.lab.caller.call({ op: 'socket', family: 4, proto: 'udp' });
+      const e = t.emu.program('create').testRun(new Uint8Array(0), { socket: t.emu.socket({ protocol: 'udp', port: 0 }) });
       expect({ k, retval: e.retval }).toEqual({ k: { error: 'EPERM' }, retval: 0 });
-      expect(seen(emu)).toBe(seen(kern));
+      expect(seen(t.emu)).toBe(seen(t.kern));
       setGlobals({});
     });
   });
@@ -554,19 +409,19 @@ describeRoot('cgroup sock programs: the emulator against the kernel running them
       await attached(prog, attachType, async () => {
         for (const [proto, address, port] of cases) {
           const v6 = address.includes(':');
-          const k = proto === 'udp' ? await caller.call({ op: 'bind', family: v6 ? 6 : 4, addr: address, port }) : await caller.call({ op: 'listen', addr: address, port });
+          const k = proto === 'udp' ? await t.lab.caller.call({ op: 'bind', family: v6 ? 6 : 4, addr: address, port }) : await t.lab.caller.call({ op: 'listen', addr: address, port });
           // post_bind runs once the port is taken, before a TCP socket listens.
-          const sock = emu.socket({ protocol: proto, address, port, ...(proto === 'tcp' ? { listening: false } : {}) });
-          const e = emu.program(prog).testRun(new Uint8Array(0), { socket: sock });
+          const sock = t.emu.socket({ protocol: proto, address, port, ...(proto === 'tcp' ? { listening: false } : {}) });
+          const e = t.emu.program(prog).testRun(new Uint8Array(0), { socket: sock });
           const where = `${prog}: ${proto} bind ${address}:${port}`;
           expect([undefined, 'EPERM'], `${where}: the bind got as far as the hook`).toContain(k.error);
           expect(k.error === 'EPERM' ? 0 : 1, where).toBe(e.retval);
-          expect(seen(emu), where).toBe(seen(kern));
+          expect(seen(t.emu), where).toBe(seen(t.kern));
         }
       });
     }
     const calls = (c: { map(n: string): { get(k: number): Buffer | Buffer[] | undefined } }) => [0, 1, 2].map((i) => (c.map('.bss').get(0) as Buffer).readBigUInt64LE(8 * i));
-    expect(calls(emu)).toEqual(calls(kern));
+    expect(calls(t.emu)).toEqual(calls(t.kern));
   });
 });
 
@@ -589,4 +444,55 @@ describeRoot('struct bpf_sock as a cgroup sock program sees it: the loads and st
       expect(taken.store).toBe(hook.startsWith('sock_') ? 3 : 0);
     });
   }
+});
+
+describeRoot('bpf_get_retval and bpf_set_retval in cgroup hooks: the error a call gets, the emulator against the kernel', () => {
+  // One program per case, attached alone to a test cgroup; the call made by a
+  // process in it, and the emulated run's callRetval: the same error (or none).
+  const A = BPF_ATTACH_TYPE;
+  const SET = (v: number) => `r1 = ${v}\ncall bpf_set_retval#187`;
+  const cases: [string, 'cgroup_sock_addr' | 'cgroup_sock', number, string][] = [
+    ['connect4 returning 1', 'cgroup_sock_addr', A.CGROUP_INET4_CONNECT, 'r0 = 1'],
+    ['connect4 returning 0', 'cgroup_sock_addr', A.CGROUP_INET4_CONNECT, 'r0 = 0'],
+    ['connect4 setting -EACCES, returning 1', 'cgroup_sock_addr', A.CGROUP_INET4_CONNECT, `${SET(-13)}\nr0 = 1`],
+    ['connect4 setting -EACCES, returning 0', 'cgroup_sock_addr', A.CGROUP_INET4_CONNECT, `${SET(-13)}\nr0 = 0`],
+    ['connect4 setting 0, returning 0', 'cgroup_sock_addr', A.CGROUP_INET4_CONNECT, `${SET(0)}\nr0 = 0`],
+    ['connect4 setting -5000 (no errno), returning 0', 'cgroup_sock_addr', A.CGROUP_INET4_CONNECT, `${SET(-5000)}\nr0 = 0`],
+    ['connect4 returning 1 only while bpf_get_retval is 0', 'cgroup_sock_addr', A.CGROUP_INET4_CONNECT, 'call bpf_get_retval#186\nr1 = r0\nr0 = 1\nif r1 == 0 goto +1\nr0 = 0'],
+    ['bind4 returning 2 (the flag, no verdict)', 'cgroup_sock_addr', A.CGROUP_INET4_BIND, 'r0 = 2'],
+    ['bind4 returning 3 (the flag and the verdict)', 'cgroup_sock_addr', A.CGROUP_INET4_BIND, 'r0 = 3'],
+    ['sock_create setting -EACCES, returning 0', 'cgroup_sock', A.CGROUP_INET_SOCK_CREATE, `${SET(-13)}\nr0 = 0`],
+    ['sock_create setting -EPROTONOSUPPORT, returning 1', 'cgroup_sock', A.CGROUP_INET_SOCK_CREATE, `${SET(-93)}\nr0 = 1`],
+  ];
+  let lab: Lab;
+  beforeAll(() => {
+    lab = new Lab('rv');
+  }, 60_000);
+  afterAll(() => lab?.close());
+
+  for (const [what, type, attach, body] of cases)
+    it(what, async () => {
+      const spec = BpfObjectSpec.fromInstructions(assemble(`${body}\nexit`).bytes, { type, name: 'p', expectedAttachType: attach });
+      using kern = spec.load();
+      const emu = spec.emulate();
+      let answer: Awaited<ReturnType<Caller['call']>>;
+      let e;
+      {
+        using _link = attachCgroupLink({ cgroup: lab.cgroup, program: kern.program('p'), attachType: attach });
+        if (attach === A.CGROUP_INET_SOCK_CREATE) {
+          answer = await lab.caller.call({ op: 'socket', family: 4, proto: 'udp' });
+          e = emu.program('p').testRun(new Uint8Array(0), { socket: emu.socket({ protocol: 'udp', port: 0 }) });
+        } else if (attach === A.CGROUP_INET4_BIND) {
+          answer = await lab.caller.call({ op: 'bind', addr: '127.0.0.1', port: 0 });
+          e = emu.program('p').testRun(new Uint8Array(0), { ctx: sockAddrCtx({ protocol: 'udp', address: '127.0.0.1', port: 0 }) });
+        } else {
+          // Nothing listens on port 9: a connection let through is refused by the peer, not the hook.
+          answer = await lab.caller.call({ op: 'tcp-connect', addr: '127.0.0.1', port: 9 });
+          e = emu.program('p').testRun(new Uint8Array(0), { ctx: sockAddrCtx({ protocol: 'tcp', address: '127.0.0.1', port: 9 }) });
+        }
+      }
+      const ERR: Record<number, string> = { [-1]: 'EPERM', [-13]: 'EACCES', [-93]: 'EPROTONOSUPPORT' };
+      if (e.callRetval === 0) expect(answer.error ?? 'none').toMatch(/^(none|ECONNREFUSED)$/);
+      else expect(answer.error).toBe(ERR[e.callRetval!]);
+    });
 });

@@ -22,6 +22,8 @@ import { traceContextKind } from '../../vm/trace.js';
 import { parseSocket, sockAddrText, socketContext } from '../socket-args.js';
 import { parseSet } from '../set-arg.js';
 import type { EmulatedSocket } from '../../vm/socket.js';
+import type { SysctlAccess } from '../../vm/sysctl.js';
+import { errnoName } from '../../sys/errno.js';
 
 const testRunOptions = {
   program: { type: 'string' },
@@ -30,6 +32,8 @@ const testRunOptions = {
   'ctx-hex': { type: 'string' },
   lookup: { type: 'string' },
   addr: { type: 'string' },
+  sysctl: { type: 'string' },
+  'sysctl-current': { type: 'string' },
   socket: { type: 'string', multiple: true },
   set: { type: 'string', multiple: true },
   entry: { type: 'string', multiple: true },
@@ -56,6 +60,7 @@ export const testRun = defineCommand({
     "       bpf-ts test-run OBJ [--program NAME] --lookup 'tcp|udp SRC:PORT -> DST:PORT' [--emulate [--socket 'MAP[KEY]=tcp|udp ADDR:PORT']…] [--json]   (sk_lookup programs)\n" +
     "       bpf-ts test-run OBJ [--program NAME] --emulate --addr 'tcp|udp ADDR:PORT [from SRC]' [--json]   (cgroup sock_addr programs: connect4, bind6, sendmsg4, …)\n" +
     "       bpf-ts test-run OBJ [--program NAME] --emulate --socket 'tcp|udp ADDR:PORT' [--json]   (cgroup sock programs: sock_create, post_bind4, …)\n" +
+    "       bpf-ts test-run OBJ [--program NAME] --emulate --sysctl 'NAME[=VALUE]' [--sysctl-current TEXT] [--json]   (cgroup sysctl programs)\n" +
     '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] --emulate [--arg N]… [--ret N] [--json]   (tracing programs)\n' +
     '       bpf-ts test-run --asm FILE --type xdp|tc|socket_filter|… --data-hex HEX [--emulate] [--repeat N] [--json]\n' +
@@ -94,6 +99,12 @@ export const testRun = defineCommand({
         'USAGE',
         `${name} is a cgroup sock_addr program: the kernel has no test run for those (it runs them in connect, bind, sendmsg…): add --emulate, or attach it (bpf-ts load OBJ --cgroup DIR)`,
       );
+    if (progType === BPF_PROG_TYPE.CGROUP_SYSCTL)
+      throw new BpfError(
+        'USAGE',
+        `${name} is a cgroup sysctl program: the kernel has no test run for those (it runs them in reads and writes of /proc/sys): add --emulate, or attach it (bpf-ts load OBJ --cgroup DIR)`,
+      );
+    if (values.sysctl !== undefined || values['sysctl-current'] !== undefined) throw new BpfError('USAGE', `program ${name} (${progTypeName(progType)}): --sysctl is a cgroup sysctl program's input`);
     if (values.ret !== undefined) throw new BpfError('USAGE', "--ret gives an emulated run the traced function's return value: add --emulate");
     if (values.socket !== undefined) throw new BpfError('USAGE', "--socket gives the emulator's socket maps sockets: add --emulate (the kernel's take socket fds, which a test in code hands them)");
     if (args && progType !== BPF_PROG_TYPE.RAW_TRACEPOINT) {
@@ -269,7 +280,16 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   const type = p.type ?? BPF_PROG_TYPE.XDP;
   const tracing = traceContextKind(type, p.expectedAttachType) !== undefined;
   const ctxIn = contextIn(values, type, p.name);
-  if (type === BPF_PROG_TYPE.SK_LOOKUP || type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR || type === BPF_PROG_TYPE.CGROUP_SOCK) {
+  if ((values.sysctl !== undefined || values['sysctl-current'] !== undefined) !== (type === BPF_PROG_TYPE.CGROUP_SYSCTL))
+    throw new BpfError(
+      'USAGE',
+      type === BPF_PROG_TYPE.CGROUP_SYSCTL
+        ? `${p.name} is a cgroup sysctl program: give the access it runs on, e.g. --sysctl net.ipv4.ip_forward (a read) or --sysctl net.ipv4.ip_forward=1 (a write)`
+        : `program ${p.name} (${progTypeName(type)}): --sysctl is a cgroup sysctl program's input`,
+    );
+  if (type === BPF_PROG_TYPE.SK_LOOKUP || type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR || type === BPF_PROG_TYPE.CGROUP_SOCK || type === BPF_PROG_TYPE.CGROUP_SYSCTL) {
+    if (type === BPF_PROG_TYPE.CGROUP_SYSCTL && (values['data-hex'] !== undefined || ctxIn))
+      throw new BpfError('USAGE', `${p.name} is a cgroup sysctl program: it runs on a read or write of a sysctl (--sysctl), not on a packet or a context`);
     if (type === BPF_PROG_TYPE.CGROUP_SOCK && (values['data-hex'] !== undefined || values.socket?.length !== 1))
       throw new BpfError('USAGE', `${p.name} is a cgroup sock program: it runs on one socket, --socket 'tcp|udp ADDR:PORT' (port 0: not bound yet, as sock_create sees it), not on a packet`);
     return emulateSpec(spec, Buffer.alloc(0), values, ctx, ctxIn);
@@ -279,6 +299,28 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   }
   if (!tracing && (values.arg !== undefined || values.ret !== undefined)) throw new BpfError('USAGE', `program ${p.name} (${progTypeName(type)}): --arg and --ret are for tracing programs`);
   return emulateSpec(spec, type === BPF_PROG_TYPE.SYSCALL || tracing ? Buffer.alloc(0) : packet(values['data-hex']), values, ctx, ctxIn);
+}
+
+/**
+ * --sysctl NAME[=VALUE]: a read, or a write of VALUE and a newline; the
+ * current value from --sysctl-current (a newline added) or this machine's
+ * /proc/sys (none when it cannot be read).
+ */
+function sysctlAccess(text: string, current: string | undefined): SysctlAccess {
+  const eq = text.indexOf('=');
+  const name = (eq < 0 ? text : text.slice(0, eq)).trim();
+  if (!/^[\w./-]+$/.test(name) || name.includes('..')) throw new BpfError('USAGE', `--sysctl ${text}: write it as NAME or NAME=VALUE (net.ipv4.ip_forward=1)`);
+  const path = name.includes('/') ? name.replace(/^\/proc\/sys\//, '') : name.replace(/\./g, '/');
+  let value: string | null;
+  if (current !== undefined) value = `${current}\n`;
+  else {
+    try {
+      value = readFileSync(`/proc/sys/${path}`, 'latin1');
+    } catch {
+      value = null;
+    }
+  }
+  return { name, value, ...(eq < 0 ? {} : { write: `${text.slice(eq + 1)}\n` }) };
 }
 
 /** struct bpf_flow_keys in words: offsets, protocols, fragment bits, addresses and ports. */
@@ -343,17 +385,28 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   const ctxIn = ctxGiven ?? (values['ctx-hex'] === undefined ? undefined : parseHex(values['ctx-hex'], '--ctx-hex'));
   const args = parseArgs(values);
   const ret = values.ret === undefined ? undefined : parseU64(values.ret, '--ret');
-  const r = em
-    .program(name)
-    .testRun(data, { repeat, ...(ctxIn ? { ctx: ctxIn } : {}), ...(args ? { args } : {}), ...(ret !== undefined ? { ret } : {}), ...(cgroupSock && last ? { socket: last } : {}) });
+  const sysctl = values.sysctl === undefined ? undefined : sysctlAccess(values.sysctl, values['sysctl-current']);
+  const r = em.program(name).testRun(data, {
+    repeat,
+    ...(ctxIn ? { ctx: ctxIn } : {}),
+    ...(args ? { args } : {}),
+    ...(ret !== undefined ? { ret } : {}),
+    ...(cgroupSock && last ? { socket: last } : {}),
+    ...(sysctl ? { sysctl } : {}),
+  });
+  // A cgroup hook's call goes on (0), or fails with the errno the run left.
+  const allowed = r.callRetval === undefined ? undefined : r.callRetval === 0;
+  const fails = r.callRetval ? `the call fails: ${r.callRetval < 0 ? errnoName(-r.callRetval) : `returns ${r.callRetval}`}` : undefined;
   for (const l of trace) ctx.print(l);
   if (ctx.json) {
     const sockAddr = spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR && r.ctxOut ? sockAddrText(r.ctxOut) : undefined;
     ctx.printJson({
       ...runJson(r, spec.program(name).type ?? BPF_PROG_TYPE.XDP),
-      ...(sockAddr ? { allowed: r.retval !== 0, ...sockAddr } : {}),
+      ...(allowed !== undefined ? { allowed, ...(r.callRetval ? { callRetval: r.callRetval } : {}) } : {}),
+      ...(sockAddr ?? {}),
       // A cgroup sock program's socket after the run: what sock_create may have written.
-      ...(cgroupSock && r.ctxOut ? { allowed: r.retval !== 0, socket: { boundDevIf: r.ctxOut.readUInt32LE(0), mark: r.ctxOut.readUInt32LE(16), priority: r.ctxOut.readUInt32LE(20) } } : {}),
+      ...(cgroupSock && r.ctxOut ? { socket: { boundDevIf: r.ctxOut.readUInt32LE(0), mark: r.ctxOut.readUInt32LE(16), priority: r.ctxOut.readUInt32LE(20) } } : {}),
+      ...(sysctl && r.sysctl ? { sysctl: { name: sysctl.name, filePos: r.sysctl.filePos, newValue: r.sysctl.newValue?.toString('latin1') ?? null } } : {}),
       ...(r.redirect ? { redirect: { ...r.redirect, ...(r.redirect.nexthop ? { nexthop: hex(r.redirect.nexthop) } : {}) } } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
@@ -366,15 +419,22 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     const type = spec.program(name).type ?? BPF_PROG_TYPE.XDP;
     if (type === BPF_PROG_TYPE.CGROUP_SOCK && r.ctxOut) {
       // The socket keeps what sock_create wrote; retval 0 fails socket() or bind() with EPERM.
-      if (r.retval === 0) ctx.print('the call fails: EPERM');
+      if (fails) ctx.print(fails);
       else ctx.print(`socket: bound_dev_if ${r.ctxOut.readUInt32LE(0)}, mark 0x${r.ctxOut.readUInt32LE(16).toString(16)}, priority ${r.ctxOut.readUInt32LE(20)}`);
     } else if (type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR && r.ctxOut && ctxIn) {
       // The call goes on with the address the program left (retval 1), or fails with EPERM (0).
       const before = sockAddrText(ctxIn);
       const after = sockAddrText(r.ctxOut);
-      if (r.retval === 0) ctx.print('the call fails: EPERM');
+      if (fails) ctx.print(fails);
       else ctx.print(`address: ${after.address}${after.address === before.address ? ' (unchanged)' : ` (was ${before.address})`}`);
-      if (r.retval !== 0 && after.msgSrc !== before.msgSrc) ctx.print(`source: ${after.msgSrc ?? "the route's"} (was ${before.msgSrc ?? "the route's"})`);
+      if (!fails && after.msgSrc !== before.msgSrc) ctx.print(`source: ${after.msgSrc ?? "the route's"} (was ${before.msgSrc ?? "the route's"})`);
+    } else if (type === BPF_PROG_TYPE.CGROUP_SYSCTL && sysctl && r.sysctl) {
+      const text = (b: Uint8Array | string) => JSON.stringify(Buffer.from(b).toString('latin1'));
+      if (fails) ctx.print(fails);
+      else if (sysctl.write === undefined) ctx.print('the read goes on');
+      else if (r.sysctl.newValue) ctx.print(`the write goes on with ${text(r.sysctl.newValue)} (the program's, in place of ${text(sysctl.write)})`);
+      else ctx.print(`the write goes on with ${text(sysctl.write)}`);
+      if (r.sysctl.filePos !== (sysctl.filePos ?? 0)) ctx.print(`file position: ${r.sysctl.filePos} (was ${sysctl.filePos ?? 0})`);
     } else if (type === BPF_PROG_TYPE.SK_LOOKUP) {
       ctx.print(r.socket ? `socket chosen: cookie ${r.socket.cookie} (${sockets.get(r.socket.cookie)})` : 'socket chosen: none');
       if (!values.socket) ctx.print("(the emulator's SOCKMAPs and SOCKHASHes start empty: give them sockets with --socket 'MAP[KEY]=tcp|udp ADDR:PORT')");

@@ -1,7 +1,7 @@
-// Socket calls for test/vm/sock-addr.test.ts, made inside a test cgroup and a
-// test network namespace (loopback only), so that the cgroup's sock_addr
-// programs run on them. One JSON operation per stdin line, one JSON answer
-// per stdout line:
+// Calls for the cgroup hook tests (test/helpers/cgroup-lab.ts), made inside a
+// test network namespace (loopback only) and, mostly, a test cgroup, so that
+// the cgroup's sock_addr, sock and sysctl programs run on them. One JSON
+// operation per stdin line, one JSON answer per stdout line:
 //   {"op":"listen","addr","port"}            TCP listener kept open   → {"ok":true}
 //   {"op":"tcp-connect","addr","port","from"} connect (from [addr, port] bound first)
 //                                             → {"local":port,"remote":[addr,port]} | {"error":code}
@@ -12,8 +12,14 @@
 //   {"op":"socket","family","proto"}         socket(2), then SO_MARK, SO_PRIORITY and SO_BINDTOIFINDEX
 //                                             (through the library's FFI, argv[2]: node has no getsockopt)
 //                                             → {"mark","priority","ifindex"} | {"error":code}
+//   {"op":"sysctl-read","name","pos","size"} pread of /proc/sys/<name> → {"hex"} | {"error":code}
+//   {"op":"sysctl-write","name","hex","pos"}  one pwrite(2) of the bytes → {"n"} | {"error":code}
+//                                             (node's own write loops over a short one: koffi,
+//                                             for this call the library has no use for)
+//                                             (the names are the namespace's own: net/…)
 // "listen" and "bind" answer {"error":code} when the call fails; "bind" takes "family" 6 for udp6.
 'use strict';
+const fs = require('node:fs');
 const net = require('node:net');
 const dgram = require('node:dgram');
 const readline = require('node:readline');
@@ -21,8 +27,9 @@ const readline = require('node:readline');
 const kept = [];
 const say = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const failed = (e) => ({ error: e.code ?? String(e) });
-const ERRNO = { 1: 'EPERM', 13: 'EACCES', 97: 'EAFNOSUPPORT' };
+const ERRNO = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 93: 'EPROTONOSUPPORT', 97: 'EAFNOSUPPORT' };
 let ffi;
+let pwrite;
 
 const bindUdp = (s, [address, port]) =>
   new Promise((resolve, reject) => {
@@ -122,6 +129,35 @@ async function run(op) {
       const out = { mark: get(36), priority: get(12), ifindex: get(62) };
       ffi.close(fd);
       return out;
+    }
+    case 'sysctl-read':
+    case 'sysctl-write': {
+      // Only the test namespace's own sysctls: this process's net/ tree.
+      if (!/^net\/[a-z0-9_./-]+$/.test(op.name) || op.name.includes('..')) return { error: `not a net sysctl: ${op.name}` };
+      let fd;
+      try {
+        fd = fs.openSync(`/proc/sys/${op.name}`, op.op === 'sysctl-read' ? fs.constants.O_RDONLY : fs.constants.O_WRONLY);
+        if (op.op === 'sysctl-write') {
+          if (!pwrite) {
+            const koffi = require('koffi');
+            const f = koffi.load('libc.so.6').func('long pwrite(int fd, void *buf, size_t n, long off)');
+            pwrite = (...a) => {
+              const n = f(...a);
+              return n < 0 ? -koffi.errno() : n;
+            };
+          }
+          const b = Buffer.from(op.hex, 'hex');
+          const n = pwrite(fd, b, b.length, op.pos);
+          return n < 0 ? { error: ERRNO[-n] ?? `errno ${-n}` } : { n };
+        }
+        const b = Buffer.alloc(op.size);
+        const n = fs.readSync(fd, b, 0, op.size, op.pos);
+        return { hex: b.subarray(0, n).toString('hex') };
+      } catch (e) {
+        return failed(e);
+      } finally {
+        if (fd !== undefined) fs.closeSync(fd);
+      }
     }
     default:
       return { error: `unknown op ${op.op}` };
