@@ -170,6 +170,8 @@ export {
   type SkLookupSpec,
   type SockAddrSpec,
   type SysctlAccess,
+  type SockoptCall,
+  type SockoptOutcome,
   type SysctlOutcome,
   type EmulateOptions,
   type EmulatedDevice,

@@ -138,6 +138,11 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       default: 'what /proc/sys/NAME reads on this machine (none when it cannot be read)',
       group: 'program',
     },
+    sockopt: {
+      arg: "'LEVEL OPTNAME [VALUE] [size N] [error ERRNO]'",
+      desc: "with --emulate: a cgroup sockopt program's input: the option by name or number (SOL_SOCKET SO_MARK, SOL_TCP TCP_CONGESTION, 1 36) and a value — an int (42), str:TEXT or hex:BYTES — that is the caller's for setsockopt and the kernel's answer for getsockopt (size N: the caller's buffer; error ERRNO: the kernel's own getsockopt failed); what the kernel's setsockopt is called with, or what the getsockopt caller gets, is printed",
+      group: 'program',
+    },
     repeat: { arg: 'N', desc: 'run the program N times (counters grow by N)', default: '1', group: 'program' },
     set: { arg: 'NAME=VALUE', desc: 'set a global (.data, .bss, .rodata) before the load or the emulation: decimal, 0x hex, true or false; repeatable', group: 'program' },
     entry: { arg: 'MAP:KEY=VALUE', desc: "write a map entry (key and value as hex bytes) before the run, in the kernel's map or the emulator's; repeatable", group: 'program' },

@@ -52,6 +52,7 @@ const ERRNO: Record<number, [name: string, description: string]> = {
   84: ['EILSEQ', 'illegal byte sequence'],
   88: ['ENOTSOCK', 'not a socket'],
   90: ['EMSGSIZE', 'message too long'],
+  92: ['ENOPROTOOPT', 'protocol not available (no such socket option)'],
   93: ['EPROTONOSUPPORT', 'protocol not supported'],
   95: ['EOPNOTSUPP', 'operation not supported'],
   97: ['EAFNOSUPPORT', 'address family not supported'],

@@ -55,6 +55,7 @@ import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegi
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
 import { sockAddrContext, sockAddrFromCtx, sockAddrHook, sockAddrOut } from './sock-addr.js';
 import { bpfStrtol, bpfStrtoul } from './strtox.js';
+import { type SockoptCall, type SockoptOutcome, SockoptRun, sockoptContext, sockoptHook } from './sockopt.js';
 import { type SysctlAccess, type SysctlOutcome, SysctlRun, sysctlContext, sysctlCtxOut, sysctlHelpers } from './sysctl.js';
 import {
   AF_INET,
@@ -189,6 +190,12 @@ export interface EmulatedRunOptions {
   socket?: EmulatedSocket;
   /** A cgroup sysctl program's call: the sysctl, its current value, and a write's bytes. */
   sysctl?: SysctlAccess;
+  /**
+   * A cgroup sockopt program's call: the option, and the caller's value
+   * (setsockopt) or the kernel's answer (getsockopt). The socket is
+   * `socket` (default: an unbound IPv4 TCP one).
+   */
+  sockopt?: SockoptCall;
 }
 
 export interface EmulatedTestRun {
@@ -224,6 +231,8 @@ export interface EmulatedTestRun {
   callRetval?: number;
   /** A cgroup sysctl program's: the file position, and the value it put in place of a write's. */
   sysctl?: SysctlOutcome;
+  /** A cgroup sockopt program's: what the kernel's setsockopt is called with, or what the getsockopt caller gets. */
+  sockopt?: SockoptOutcome;
 }
 
 const MAX_TAIL_CALL_CNT = 33;
@@ -495,6 +504,7 @@ export class EmulatedProgram {
     if (type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR) return this.onceSockAddr(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.CGROUP_SOCK) return this.onceCgroupSock(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.CGROUP_SYSCTL) return this.onceSysctl(vm, data, cpu, opts);
+    if (type === BPF_PROG_TYPE.CGROUP_SOCKOPT) return this.onceSockopt(vm, data, cpu, opts);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
@@ -504,7 +514,7 @@ export class EmulatedProgram {
     if (!xdp && !tc && !sock)
       throw new BpfError(
         'USAGE',
-        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock, sock_addr and sysctl, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
+        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock, sock_addr, sysctl and sockopt, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
       );
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
@@ -624,7 +634,7 @@ export class EmulatedProgram {
     cpu: number,
     ctx: Region,
     extra: Pick<RunState, 'task' | 'skLookup' | 'sockAddrSocket' | 'sysctl' | 'cgroupRetval'>,
-    finish: (retval: number, state: RunState) => Pick<EmulatedTestRun, 'retval' | 'verdict' | 'ctxOut' | 'socket' | 'callRetval' | 'sysctl'>,
+    finish: (retval: number, state: RunState) => Pick<EmulatedTestRun, 'retval' | 'verdict' | 'ctxOut' | 'socket' | 'callRetval' | 'sysctl' | 'sockopt'>,
   ): EmulatedTestRun {
     const coll = this.coll;
     const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
@@ -782,6 +792,35 @@ export class EmulatedProgram {
       const callRetval = cgroupCallRetval(state, retval);
       return { retval, verdict: null, ctxOut: sysctlCtxOut(run), callRetval, sysctl: run.outcome(callRetval) };
     });
+  }
+
+  /**
+   * A cgroup sockopt program on a setsockopt or getsockopt call (opts.sockopt):
+   * callRetval is what the call returns (0 or -errno) and result.sockopt what
+   * the kernel's setsockopt is called with, or what the getsockopt caller gets.
+   */
+  private onceSockopt(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const coll = this.coll;
+    const what = `program ${this.name}`;
+    const hook = sockoptHook(this.name, this.spec.expectedAttachType);
+    if (data.byteLength > 0 || opts.ctx)
+      throw new BpfError('USAGE', `${what}: a cgroup sockopt program runs on a ${hook} call alone (testRun(new Uint8Array(0), { sockopt: { level, optname, optval } }))`);
+    if (!opts.sockopt) throw new BpfError('USAGE', `${what}: give the ${hook} call it runs on: testRun(new Uint8Array(0), { sockopt: { level: 1, optname: 36, optval } }) (SOL_SOCKET, SO_MARK)`);
+    const run = new SockoptRun(hook, opts.sockopt, what);
+    const sock = opts.socket ?? coll.unboundSocket(AF_INET, 'tcp');
+    if (sock.memory !== coll.memory) throw new BpfError('USAGE', `${what}: socket cookie ${sock.cookie} belongs to another emulation`);
+    const optval = coll.memory.add('optval', run.buf, { kind: 'packet', writable: true });
+    // ctx->retval is the cgroup run's, as bpf_get_retval and bpf_set_retval have it.
+    const retval = { get: () => coll.state!.cgroupRetval!, set: (v: number) => void (coll.state!.cgroupRetval = v) };
+    try {
+      const ctx = sockoptContext(coll.memory, run, sock.region, optval, retval);
+      return this.runOnRegion(vm, cpu, ctx, { task: opts.task, cgroupRetval: run.retval }, (ret, state) => {
+        const [callRetval, sockopt] = run.finish(cgroupCallRetval(state, ret));
+        return { retval: ret, verdict: null, ctxOut: null, callRetval, sockopt };
+      });
+    } finally {
+      coll.memory.remove(optval);
+    }
   }
 
   /**

@@ -7,6 +7,7 @@ export { EmulatedMap, type EmulatedMapSpec, type MapEvent, type MapKey, type Map
 export { EmulatedSocket, skLookupCtx, type EmulatedSocketSpec, type SkLookupSpec } from './socket.js';
 export { sockAddrCtx, type SockAddrSpec } from './sock-addr.js';
 export type { SysctlAccess, SysctlOutcome } from './sysctl.js';
+export type { SockoptCall, SockoptOutcome } from './sockopt.js';
 // Types the API above takes or returns (test/api/exports.test.ts).
 export type { RunState } from './emulate.js';
 export type { SkLookup } from './socket.js';

@@ -68,7 +68,12 @@ export class Memory {
 
   /** Map `bytes` (not copied: the program sees and changes them) and return its base address. */
   add(name: string, bytes: Uint8Array, opts: { kind?: RegionKind; writable?: boolean; id?: number; hooks?: RegionHooks } = {}): Region {
-    const id = opts.id ?? this.free.pop() ?? this.nextId++;
+    let id = opts.id ?? this.free.pop();
+    if (id === undefined) {
+      // Ids count up past the one function addresses use.
+      if (this.nextId === FUNC_ADDR_ID) this.nextId++;
+      id = this.nextId++;
+    }
     if (id === FUNC_ADDR_ID || id === 0) throw new BpfError('EMU_FAULT', `region id ${id} is reserved`);
     if (this.regions[id]) throw new BpfError('EMU_FAULT', `region id ${id} is already mapped (${this.regions[id]!.name})`);
     // An id given back (a region re-mapped under its old id) is no longer free.

@@ -31,9 +31,12 @@ export interface CallAnswer {
   mark?: number;
   priority?: number;
   ifindex?: number;
-  /** sysctl-read: the bytes read (hex); sysctl-write: how many were written. */
+  /** sysctl-read, sockopt get: the bytes read (hex); sysctl-write: how many were written; sockopt get: the length. */
   hex?: string;
   n?: number;
+  /** sockopt: the call's errno, and each readback option's answer. */
+  errno?: number;
+  readback?: { errno?: number; hex?: string }[];
 }
 
 /** The child in the test namespace (and in the cgroup, when one is given), spoken to line by line. */

@@ -17,6 +17,11 @@
 //                                             (node's own write loops over a short one: koffi,
 //                                             for this call the library has no use for)
 //                                             (the names are the namespace's own: net/…)
+//   {"op":"sockopt","family","proto","setup":[[level,name,hex]…],"call":"set"|"get","level","name",
+//    "hex" (set) | "size" (get: the buffer, zero-filled),"readback":[[level,name,size]…]}
+//                                             a fresh socket, the setup's setsockopt calls, one setsockopt or
+//                                             getsockopt, then getsockopt of each readback option
+//                                             → {"errno"} | {"ok":true} | {"hex","n"}, and "readback": [{"errno"} | {"hex"}]
 // "listen" and "bind" answer {"error":code} when the call fails; "bind" takes "family" 6 for udp6.
 'use strict';
 const fs = require('node:fs');
@@ -157,6 +162,35 @@ async function run(op) {
         return failed(e);
       } finally {
         if (fd !== undefined) fs.closeSync(fd);
+      }
+    }
+    case 'sockopt': {
+      ffi ??= await import(process.argv[2]);
+      const fd = ffi.socket(op.family === 6 ? 10 : 2, (op.proto === 'tcp' ? 1 : 2) | ffi.SOCK_CLOEXEC, 0);
+      if (fd < 0) return { error: ERRNO[-fd] ?? `errno ${-fd}` };
+      const get = (level, name, size) => {
+        const b = Buffer.alloc(size);
+        const n = ffi.getsockopt(fd, level, name, b);
+        return n < 0 ? { errno: -n } : { hex: b.subarray(0, n).toString('hex'), n };
+      };
+      try {
+        for (const [level, name, hex] of op.setup ?? []) {
+          const r = ffi.setsockopt(fd, level, name, Buffer.from(hex, 'hex'));
+          if (r < 0) return { error: `setup ${level}/${name}: errno ${-r}` };
+        }
+        let out;
+        if (op.call === 'set') {
+          const r = ffi.setsockopt(fd, op.level, op.name, Buffer.from(op.hex, 'hex'));
+          out = r < 0 ? { errno: -r } : { ok: true };
+        } else out = get(op.level, op.name, op.size);
+        out.readback = (op.readback ?? []).map(([level, name, size]) => {
+          const r = get(level, name, size);
+          delete r.n;
+          return r;
+        });
+        return out;
+      } finally {
+        ffi.close(fd);
       }
     }
     default:

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { assemble } from '../../src/asm/assembler.js';
 import { BpfError } from '../../src/errors.js';
 import { parseObject } from '../../src/object/object.js';
-import { Memory } from '../../src/vm/memory.js';
+import { FUNC_ADDR_ID, Memory } from '../../src/vm/memory.js';
 import { type HelperDef, Vm, type VmOptions } from '../../src/vm/vm.js';
 import { FIXTURES } from '../helpers/oracle.js';
 
@@ -207,6 +207,15 @@ describe('Memory regions', () => {
     const c = m.add('c', new Uint8Array(8));
     expect(new Set([again.id, b.id, c.id]).size).toBe(3);
     expect(m.regions[a.id]).toBe(again);
+  });
+
+  it('a 300th region gets an id: ids count past 0xbf, the one function addresses use', () => {
+    // An emulation that made many sockets (each one a region) failed at the 190th with "region id 191 is reserved".
+    const m = new Memory();
+    const ids = Array.from({ length: 300 }, (_, i) => m.add(`r${i}`, new Uint8Array(8)).id);
+    expect(new Set(ids).size).toBe(300);
+    expect(ids).not.toContain(FUNC_ADDR_ID);
+    expect(FUNC_ADDR_ID).toBe(0xbf);
   });
 
   it('addresses are id * 2^32 + offset for every id: numbers where exact (ids below 2^21), bigints above', () => {

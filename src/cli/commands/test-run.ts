@@ -17,9 +17,10 @@ import { type CommandContext, defineCommand, type OptionSpec, type OptionValues 
 import { hex } from '../format.js';
 import { parseHex } from '../hex.js';
 import { CONTEXT_ONLY } from '../../programs/program.js';
-import { BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
+import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
 import { traceContextKind } from '../../vm/trace.js';
 import { parseSocket, sockAddrText, socketContext } from '../socket-args.js';
+import { parseSockopt, sockoptText } from '../sockopt-args.js';
 import { parseSet } from '../set-arg.js';
 import type { EmulatedSocket } from '../../vm/socket.js';
 import type { SysctlAccess } from '../../vm/sysctl.js';
@@ -34,6 +35,7 @@ const testRunOptions = {
   addr: { type: 'string' },
   sysctl: { type: 'string' },
   'sysctl-current': { type: 'string' },
+  sockopt: { type: 'string' },
   socket: { type: 'string', multiple: true },
   set: { type: 'string', multiple: true },
   entry: { type: 'string', multiple: true },
@@ -61,6 +63,7 @@ export const testRun = defineCommand({
     "       bpf-ts test-run OBJ [--program NAME] --emulate --addr 'tcp|udp ADDR:PORT [from SRC]' [--json]   (cgroup sock_addr programs: connect4, bind6, sendmsg4, …)\n" +
     "       bpf-ts test-run OBJ [--program NAME] --emulate --socket 'tcp|udp ADDR:PORT' [--json]   (cgroup sock programs: sock_create, post_bind4, …)\n" +
     "       bpf-ts test-run OBJ [--program NAME] --emulate --sysctl 'NAME[=VALUE]' [--sysctl-current TEXT] [--json]   (cgroup sysctl programs)\n" +
+    "       bpf-ts test-run OBJ [--program NAME] --emulate --sockopt 'LEVEL OPTNAME [VALUE] [size N] [error ERRNO]' [--socket …] [--json]   (cgroup setsockopt/getsockopt programs)\n" +
     '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] --emulate [--arg N]… [--ret N] [--json]   (tracing programs)\n' +
     '       bpf-ts test-run --asm FILE --type xdp|tc|socket_filter|… --data-hex HEX [--emulate] [--repeat N] [--json]\n' +
@@ -89,22 +92,13 @@ export const testRun = defineCommand({
     const type = values.type ?? (name && spec.program(name).type === null ? 'xdp' : undefined);
     const progType = type !== undefined ? progTypeNumber(type) : spec.program(name).type!;
     const args = parseArgs(values);
-    if (progType === BPF_PROG_TYPE.CGROUP_SOCK)
+    const hook = CALL_HOOKS.get(progType);
+    if (hook)
       throw new BpfError(
         'USAGE',
-        `${name} is a cgroup sock program: the kernel has no test run for those (it runs them in socket() and bind()): add --emulate, or attach it (bpf-ts load OBJ --cgroup DIR)`,
+        `${name} is a ${hook.kind} program: the kernel has no test run for those (it runs them in ${hook.calls}): add --emulate, or attach it (bpf-ts load OBJ --cgroup DIR)`,
       );
-    if (progType === BPF_PROG_TYPE.CGROUP_SOCK_ADDR)
-      throw new BpfError(
-        'USAGE',
-        `${name} is a cgroup sock_addr program: the kernel has no test run for those (it runs them in connect, bind, sendmsg…): add --emulate, or attach it (bpf-ts load OBJ --cgroup DIR)`,
-      );
-    if (progType === BPF_PROG_TYPE.CGROUP_SYSCTL)
-      throw new BpfError(
-        'USAGE',
-        `${name} is a cgroup sysctl program: the kernel has no test run for those (it runs them in reads and writes of /proc/sys): add --emulate, or attach it (bpf-ts load OBJ --cgroup DIR)`,
-      );
-    if (values.sysctl !== undefined || values['sysctl-current'] !== undefined) throw new BpfError('USAGE', `program ${name} (${progTypeName(progType)}): --sysctl is a cgroup sysctl program's input`);
+    callInput(values, progType, name);
     if (values.ret !== undefined) throw new BpfError('USAGE', "--ret gives an emulated run the traced function's return value: add --emulate");
     if (values.socket !== undefined) throw new BpfError('USAGE', "--socket gives the emulator's socket maps sockets: add --emulate (the kernel's take socket fds, which a test in code hands them)");
     if (args && progType !== BPF_PROG_TYPE.RAW_TRACEPOINT) {
@@ -272,6 +266,41 @@ function readText(file: string): string {
   }
 }
 
+/** Program types the kernel runs only inside calls, having no test run for them: which calls, and the option giving the emulator one. */
+const CALL_HOOKS: ReadonlyMap<number, { kind: string; calls: string; input?: { option: 'sysctl' | 'sockopt'; runsOn: string; example: string } }> = new Map([
+  [BPF_PROG_TYPE.CGROUP_SOCK, { kind: 'cgroup sock', calls: 'socket() and bind()' }],
+  [BPF_PROG_TYPE.CGROUP_SOCK_ADDR, { kind: 'cgroup sock_addr', calls: 'connect, bind, sendmsg…' }],
+  [
+    BPF_PROG_TYPE.CGROUP_SYSCTL,
+    {
+      kind: 'cgroup sysctl',
+      calls: 'reads and writes of /proc/sys',
+      input: { option: 'sysctl', runsOn: 'read or write of a sysctl', example: '--sysctl net.ipv4.ip_forward (a read) or --sysctl net.ipv4.ip_forward=1 (a write)' },
+    },
+  ],
+  [
+    BPF_PROG_TYPE.CGROUP_SOCKOPT,
+    {
+      kind: 'cgroup sockopt',
+      calls: 'setsockopt and getsockopt',
+      input: { option: 'sockopt', runsOn: 'setsockopt or getsockopt call', example: "--sockopt 'SOL_SOCKET SO_MARK 42' (setsockopt: the caller's value; getsockopt: the kernel's answer)" },
+    },
+  ],
+]);
+
+/**
+ * The call input a program of `type` takes (--sysctl, --sockopt), and
+ * whether it was given; undefined for other types, which may be given none
+ * of them (a USAGE error names whose input it is).
+ */
+function callInput(values: TestRunValues, type: number, name: string): { kind: string; option: string; runsOn: string; example: string; given: boolean } | undefined {
+  const given = { sysctl: values.sysctl !== undefined || values['sysctl-current'] !== undefined, sockopt: values.sockopt !== undefined };
+  const hook = CALL_HOOKS.get(type);
+  for (const other of CALL_HOOKS.values())
+    if (other.input && other !== hook && given[other.input.option]) throw new BpfError('USAGE', `program ${name} (${progTypeName(type)}): --${other.input.option} is a ${other.kind} program's input`);
+  return hook?.input ? { kind: hook.kind, ...hook.input, given: given[hook.input.option] } : undefined;
+}
+
 /** test-run OBJ --emulate: the same run and JSON as with the kernel, in the emulator. */
 function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandContext): number {
   const spec = openObject(path);
@@ -280,16 +309,13 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   const type = p.type ?? BPF_PROG_TYPE.XDP;
   const tracing = traceContextKind(type, p.expectedAttachType) !== undefined;
   const ctxIn = contextIn(values, type, p.name);
-  if ((values.sysctl !== undefined || values['sysctl-current'] !== undefined) !== (type === BPF_PROG_TYPE.CGROUP_SYSCTL))
-    throw new BpfError(
-      'USAGE',
-      type === BPF_PROG_TYPE.CGROUP_SYSCTL
-        ? `${p.name} is a cgroup sysctl program: give the access it runs on, e.g. --sysctl net.ipv4.ip_forward (a read) or --sysctl net.ipv4.ip_forward=1 (a write)`
-        : `program ${p.name} (${progTypeName(type)}): --sysctl is a cgroup sysctl program's input`,
-    );
-  if (type === BPF_PROG_TYPE.SK_LOOKUP || type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR || type === BPF_PROG_TYPE.CGROUP_SOCK || type === BPF_PROG_TYPE.CGROUP_SYSCTL) {
-    if (type === BPF_PROG_TYPE.CGROUP_SYSCTL && (values['data-hex'] !== undefined || ctxIn))
-      throw new BpfError('USAGE', `${p.name} is a cgroup sysctl program: it runs on a read or write of a sysctl (--sysctl), not on a packet or a context`);
+  const input = callInput(values, type, p.name);
+  if (input) {
+    if (!input.given) throw new BpfError('USAGE', `${p.name} is a ${input.kind} program: give the ${input.runsOn} it runs on, e.g. ${input.example}`);
+    if (values['data-hex'] !== undefined || ctxIn) throw new BpfError('USAGE', `${p.name} is a ${input.kind} program: it runs on a ${input.runsOn} (--${input.option}), not on a packet or a context`);
+    return emulateSpec(spec, Buffer.alloc(0), values, ctx, ctxIn);
+  }
+  if (type === BPF_PROG_TYPE.SK_LOOKUP || type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR || type === BPF_PROG_TYPE.CGROUP_SOCK) {
     if (type === BPF_PROG_TYPE.CGROUP_SOCK && (values['data-hex'] !== undefined || values.socket?.length !== 1))
       throw new BpfError('USAGE', `${p.name} is a cgroup sock program: it runs on one socket, --socket 'tcp|udp ADDR:PORT' (port 0: not bound yet, as sock_create sees it), not on a packet`);
     return emulateSpec(spec, Buffer.alloc(0), values, ctx, ctxIn);
@@ -374,6 +400,8 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   // --socket: sockets put where the kernel's map would take socket fds, described by cookie after the run.
   const sockets = new Map<bigint, string>();
   const cgroupSock = spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCK;
+  // A cgroup sock or sockopt program's socket: the one --socket gave.
+  const ownSocket = cgroupSock || spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCKOPT;
   let last: EmulatedSocket | undefined;
   for (const text of values.socket ?? []) {
     const o = parseSocket(text);
@@ -386,13 +414,15 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   const args = parseArgs(values);
   const ret = values.ret === undefined ? undefined : parseU64(values.ret, '--ret');
   const sysctl = values.sysctl === undefined ? undefined : sysctlAccess(values.sysctl, values['sysctl-current']);
+  const sockopt = values.sockopt === undefined ? undefined : parseSockopt(values.sockopt);
   const r = em.program(name).testRun(data, {
     repeat,
     ...(ctxIn ? { ctx: ctxIn } : {}),
     ...(args ? { args } : {}),
     ...(ret !== undefined ? { ret } : {}),
-    ...(cgroupSock && last ? { socket: last } : {}),
+    ...(ownSocket && last ? { socket: last } : {}),
     ...(sysctl ? { sysctl } : {}),
+    ...(sockopt ? { sockopt } : {}),
   });
   // A cgroup hook's call goes on (0), or fails with the errno the run left.
   const allowed = r.callRetval === undefined ? undefined : r.callRetval === 0;
@@ -407,6 +437,7 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
       // A cgroup sock program's socket after the run: what sock_create may have written.
       ...(cgroupSock && r.ctxOut ? { socket: { boundDevIf: r.ctxOut.readUInt32LE(0), mark: r.ctxOut.readUInt32LE(16), priority: r.ctxOut.readUInt32LE(20) } } : {}),
       ...(sysctl && r.sysctl ? { sysctl: { name: sysctl.name, filePos: r.sysctl.filePos, newValue: r.sysctl.newValue?.toString('latin1') ?? null } } : {}),
+      ...(r.sockopt ? { sockopt: { level: r.sockopt.level, optname: r.sockopt.optname, optvalHex: r.sockopt.optval ? hex(r.sockopt.optval) : null, optlen: r.sockopt.optlen } } : {}),
       ...(r.redirect ? { redirect: { ...r.redirect, ...(r.redirect.nexthop ? { nexthop: hex(r.redirect.nexthop) } : {}) } } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
@@ -435,6 +466,9 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
       else if (r.sysctl.newValue) ctx.print(`the write goes on with ${text(r.sysctl.newValue)} (the program's, in place of ${text(sysctl.write)})`);
       else ctx.print(`the write goes on with ${text(sysctl.write)}`);
       if (r.sysctl.filePos !== (sysctl.filePos ?? 0)) ctx.print(`file position: ${r.sysctl.filePos} (was ${sysctl.filePos ?? 0})`);
+    } else if (type === BPF_PROG_TYPE.CGROUP_SOCKOPT && sockopt && r.sockopt) {
+      const hook = spec.program(name).expectedAttachType === BPF_ATTACH_TYPE.CGROUP_GETSOCKOPT ? 'getsockopt' : 'setsockopt';
+      for (const l of sockoptText(hook, sockopt, r.callRetval ?? 0, r.sockopt)) ctx.print(l);
     } else if (type === BPF_PROG_TYPE.SK_LOOKUP) {
       ctx.print(r.socket ? `socket chosen: cookie ${r.socket.cookie} (${sockets.get(r.socket.cookie)})` : 'socket chosen: none');
       if (!values.socket) ctx.print("(the emulator's SOCKMAPs and SOCKHASHes start empty: give them sockets with --socket 'MAP[KEY]=tcp|udp ADDR:PORT')");

@@ -1,0 +1,116 @@
+// A cgroup sockopt program's input for bpf-ts test-run --emulate:
+// --sockopt 'LEVEL OPTNAME [VALUE] [size N] [error ERRNO]' — the option by
+// name or number (SOL_SOCKET SO_MARK, 0 1), the value as an int (42), text
+// (str:cubic) or bytes (hex:2a000000): the caller's for setsockopt, the
+// kernel's answer for getsockopt (size: the caller's buffer; error: the
+// kernel's own getsockopt failed). And the outcome in words.
+
+import { BpfError } from '../errors.js';
+import { errnoName, errnoNumber } from '../sys/errno.js';
+import type { SockoptCall, SockoptOutcome } from '../vm/sockopt.js';
+
+const LEVELS: Record<string, number> = { SOL_IP: 0, SOL_SOCKET: 1, SOL_TCP: 6, SOL_UDP: 17, SOL_IPV6: 41 };
+/** Option names by level (uapi socket.h, in.h, in6.h, tcp.h): the common ones. */
+const OPTNAMES: Record<number, Record<string, number>> = {
+  1: {
+    SO_DEBUG: 1,
+    SO_REUSEADDR: 2,
+    SO_TYPE: 3,
+    SO_ERROR: 4,
+    SO_DONTROUTE: 5,
+    SO_BROADCAST: 6,
+    SO_SNDBUF: 7,
+    SO_RCVBUF: 8,
+    SO_KEEPALIVE: 9,
+    SO_OOBINLINE: 10,
+    SO_PRIORITY: 12,
+    SO_LINGER: 13,
+    SO_REUSEPORT: 15,
+    SO_RCVLOWAT: 18,
+    SO_BINDTODEVICE: 25,
+    SO_MARK: 36,
+    SO_BINDTOIFINDEX: 62,
+  },
+  0: { IP_TOS: 1, IP_TTL: 2, IP_HDRINCL: 3, IP_OPTIONS: 4, IP_RECVERR: 11, IP_MTU_DISCOVER: 10, IP_FREEBIND: 15, IP_TRANSPARENT: 19, IP_BIND_ADDRESS_NO_PORT: 24 },
+  6: {
+    TCP_NODELAY: 1,
+    TCP_MAXSEG: 2,
+    TCP_CORK: 3,
+    TCP_KEEPIDLE: 4,
+    TCP_KEEPINTVL: 5,
+    TCP_KEEPCNT: 6,
+    TCP_SYNCNT: 7,
+    TCP_DEFER_ACCEPT: 9,
+    TCP_WINDOW_CLAMP: 10,
+    TCP_INFO: 11,
+    TCP_QUICKACK: 12,
+    TCP_CONGESTION: 13,
+    TCP_USER_TIMEOUT: 18,
+    TCP_NOTSENT_LOWAT: 25,
+  },
+  41: { IPV6_UNICAST_HOPS: 16, IPV6_V6ONLY: 26, IPV6_TCLASS: 67 },
+};
+
+const FORMAT = "write it as 'LEVEL OPTNAME [VALUE] [size N] [error ERRNO]' (SOL_SOCKET SO_MARK 42; a VALUE is an int, str:TEXT or hex:BYTES)";
+
+/** --sockopt as the call it describes (its value the caller's for setsockopt, the kernel's answer for getsockopt). */
+export function parseSockopt(text: string): SockoptCall {
+  const refuse = (why: string): never => {
+    throw new BpfError('USAGE', `--sockopt "${text}": ${why}`);
+  };
+  const words = text.trim().split(/\s+/);
+  const int = (w: string | undefined, what: string): number => {
+    if (w === undefined || !/^-?(0x[0-9a-f]+|\d+)$/i.test(w)) return refuse(`${what} ${w ?? '(none)'}: ${FORMAT}`);
+    const n = Number(w);
+    if (n < -(2 ** 31) || n >= 2 ** 32) refuse(`${what} ${w} does not fit 32 bits`);
+    return n | 0;
+  };
+  const [l, o, ...rest] = words;
+  const level = l !== undefined && l.toUpperCase() in LEVELS ? LEVELS[l.toUpperCase()]! : int(l, 'level');
+  const names = OPTNAMES[level] ?? {};
+  const optname = o !== undefined && o.toUpperCase() in names ? names[o.toUpperCase()]! : int(o, 'optname');
+  let optval = Buffer.alloc(0);
+  let optlen: number | undefined;
+  let error: number | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const w = rest[i]!;
+    if (w === 'size') optlen = int(rest[++i], 'size');
+    else if (w === 'error') {
+      const e = rest[++i];
+      error = e === undefined ? undefined : (errnoNumber(e.toUpperCase()) ?? (/^\d+$/.test(e) ? Number(e) : undefined));
+      if (error === undefined) refuse(`error ${e ?? '(none)'}: an errno name or number (ENOPROTOOPT, 92)`);
+    } else if (w.startsWith('str:')) optval = Buffer.from(w.slice(4));
+    else if (w.startsWith('hex:')) {
+      if (!/^([0-9a-f]{2})*$/i.test(w.slice(4))) refuse(`${w}: hex: takes whole bytes (hex:2a000000)`);
+      optval = Buffer.from(w.slice(4), 'hex');
+    } else {
+      optval = Buffer.alloc(4);
+      optval.writeInt32LE(int(w, 'value'));
+    }
+  }
+  if (optlen !== undefined && optlen < 0) refuse(`size ${optlen}: a buffer size is 0 or more`);
+  return { level, optname, optval, ...(optlen !== undefined ? { optlen } : {}), ...(error !== undefined ? { error } : {}) };
+}
+
+/** LEVEL OPTNAME by name where it has one. */
+export function sockoptName(level: number, optname: number): string {
+  const l = Object.entries(LEVELS).find(([, v]) => v === level)?.[0] ?? String(level);
+  const o = Object.entries(OPTNAMES[level] ?? {}).find(([, v]) => v === optname)?.[0] ?? String(optname);
+  return `${l} ${o}`;
+}
+
+/** What a sockopt run means for the call, in words (one or two lines). */
+export function sockoptText(hook: 'setsockopt' | 'getsockopt', call: SockoptCall, callRetval: number, out: SockoptOutcome): string[] {
+  const bytes = (b: Buffer) => `${b.length} byte${b.length === 1 ? '' : 's'}${b.length ? `: ${b.toString('hex')}` : ''}`;
+  if (callRetval < 0) return [`the call fails: ${errnoName(-callRetval)}`];
+  if (hook === 'setsockopt') {
+    if (!out.optval) return [`the program answers the call: setsockopt returns ${callRetval} (the kernel's is not called)`];
+    const renamed = out.level !== call.level || out.optname !== call.optname ? ` (was ${sockoptName(call.level, call.optname)})` : '';
+    const given = call.optval.subarray(0, call.optlen ?? call.optval.length);
+    return [`the kernel's setsockopt gets ${sockoptName(out.level, out.optname)}${renamed}, ${bytes(out.optval)}${out.optval.equals(given) ? ' (as given)' : ''}`];
+  }
+  const result = callRetval > 0 ? ` (getsockopt returns ${callRetval})` : '';
+  if (!out.optval) return [`the caller's buffer and length are left as they were${result}`];
+  const kernel = call.error === undefined && out.optval.equals(call.optval) && out.optlen === call.optval.length;
+  return [`the caller gets ${bytes(out.optval)}${kernel ? " (the kernel's answer)" : ''}${result}`];
+}
