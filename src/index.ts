@@ -166,6 +166,8 @@ export {
   EmulatedSocket,
   skLookupCtx,
   sockAddrCtx,
+  cgroupDevCtx,
+  type CgroupDevSpec,
   type EmulatedSocketSpec,
   type SkLookupSpec,
   type SockAddrSpec,

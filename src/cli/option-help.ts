@@ -138,6 +138,11 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       default: 'what /proc/sys/NAME reads on this machine (none when it cannot be read)',
       group: 'program',
     },
+    device: {
+      arg: "'char|block MAJOR:MINOR ACCESS'",
+      desc: "with --emulate: a cgroup device program's input: an open of a device node for reading (r), writing (w) or both (rw), or its mknod (m); whether the call goes on is printed",
+      group: 'program',
+    },
     sockopt: {
       arg: "'LEVEL OPTNAME [VALUE] [size N] [error ERRNO]'",
       desc: "with --emulate: a cgroup sockopt program's input: the option by name or number (SOL_SOCKET SO_MARK, SOL_TCP TCP_CONGESTION, 1 36) and a value — an int (42), str:TEXT or hex:BYTES — that is the caller's for setsockopt and the kernel's answer for getsockopt (size N: the caller's buffer; error ERRNO: the kernel's own getsockopt failed); what the kernel's setsockopt is called with, or what the getsockopt caller gets, is printed",

@@ -55,6 +55,7 @@ import { hookStateRegion, netfilterContext, netfilterData, netfilterRun, skbRegi
 import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut, primeFlowKeys } from './flow.js';
 import { sockAddrContext, sockAddrFromCtx, sockAddrHook, sockAddrOut } from './sock-addr.js';
 import { bpfStrtol, bpfStrtoul } from './strtox.js';
+import { devContext, devCtxFromCtx } from './device.js';
 import { type SockoptCall, type SockoptOutcome, SockoptRun, sockoptContext, sockoptHook } from './sockopt.js';
 import { type SysctlAccess, type SysctlOutcome, SysctlRun, sysctlContext, sysctlCtxOut, sysctlHelpers } from './sysctl.js';
 import {
@@ -163,7 +164,8 @@ export interface EmulatedRunOptions {
    * input's length), TC and socket filters a struct __sk_buff (the fields a
    * test run takes; others must be zero), syscall programs their argument
    * struct (r1 points to a copy; none when absent), socket lookup programs
-   * their struct bpf_sk_lookup (required). Handed back in ctxOut as the
+   * their struct bpf_sk_lookup (required), cgroup device programs their
+   * struct bpf_cgroup_dev_ctx (cgroupDevCtx(); required). Handed back in ctxOut as the
    * kernel writes it back.
    */
   ctx?: Uint8Array;
@@ -505,6 +507,7 @@ export class EmulatedProgram {
     if (type === BPF_PROG_TYPE.CGROUP_SOCK) return this.onceCgroupSock(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.CGROUP_SYSCTL) return this.onceSysctl(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.CGROUP_SOCKOPT) return this.onceSockopt(vm, data, cpu, opts);
+    if (type === BPF_PROG_TYPE.CGROUP_DEVICE) return this.onceDevice(vm, data, cpu, opts);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
@@ -514,7 +517,7 @@ export class EmulatedProgram {
     if (!xdp && !tc && !sock)
       throw new BpfError(
         'USAGE',
-        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock, sock_addr, sysctl and sockopt, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
+        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock, sock_addr, sysctl, sockopt and device, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
       );
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
@@ -792,6 +795,21 @@ export class EmulatedProgram {
       const callRetval = cgroupCallRetval(state, retval);
       return { retval, verdict: null, ctxOut: sysctlCtxOut(run), callRetval, sysctl: run.outcome(callRetval) };
     });
+  }
+
+  /**
+   * A cgroup device program on an open or mknod of a device node (ctx: its
+   * struct bpf_cgroup_dev_ctx): callRetval 0 lets the call go on.
+   */
+  private onceDevice(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const bytes = devCtxFromCtx(this.name, opts.ctx, data);
+    const ctx = devContext(this.coll.memory, bytes);
+    return this.runOnRegion(vm, cpu, ctx, { task: opts.task, cgroupRetval: 0 }, (retval, state) => ({
+      retval,
+      verdict: null,
+      ctxOut: Buffer.from(bytes),
+      callRetval: cgroupCallRetval(state, retval),
+    }));
   }
 
   /**

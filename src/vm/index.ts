@@ -8,6 +8,7 @@ export { EmulatedSocket, skLookupCtx, type EmulatedSocketSpec, type SkLookupSpec
 export { sockAddrCtx, type SockAddrSpec } from './sock-addr.js';
 export type { SysctlAccess, SysctlOutcome } from './sysctl.js';
 export type { SockoptCall, SockoptOutcome } from './sockopt.js';
+export { cgroupDevCtx, type CgroupDevSpec } from './device.js';
 // Types the API above takes or returns (test/api/exports.test.ts).
 export type { RunState } from './emulate.js';
 export type { SkLookup } from './socket.js';

@@ -120,7 +120,13 @@ export class Lab {
  * `attach` loads) against whether the emulator's run (`run`) goes through
  * without a fault matching `fault`. The differences, and how many the kernel took.
  */
-export function accessDiffs(type: 'cgroup_sock' | 'cgroup_sock_addr' | 'cgroup_sysctl' | 'cgroup_sockopt', attach: number, ctxSize: number, run: (emu: EmulatedCollection) => void, fault: RegExp) {
+export function accessDiffs(
+  type: 'cgroup_sock' | 'cgroup_sock_addr' | 'cgroup_sysctl' | 'cgroup_sockopt' | 'cgroup_device',
+  attach: number,
+  ctxSize: number,
+  run: (emu: EmulatedCollection) => void,
+  fault: RegExp,
+) {
   const spec = (text: string) => BpfObjectSpec.fromInstructions(assemble(text).bytes, { type, name: 'p', expectedAttachType: attach });
   const kernelTakes = (text: string) => {
     try {
@@ -165,8 +171,10 @@ export interface LabObject {
 
 export function labWithObject(tag: string, object: string, timeout = 60_000): LabObject {
   const t = {} as LabObject;
-  beforeAll(() => {
+  beforeAll(async () => {
     t.lab = new Lab(tag);
+    // The caller has loaded all it uses before any program is attached.
+    await t.lab.caller.call({ op: 'ping' });
     const spec = openObject(fixture(object));
     t.kern = spec.load({ ignorePinning: true });
     t.emu = spec.emulate();

@@ -22,6 +22,10 @@
 //                                             a fresh socket, the setup's setsockopt calls, one setsockopt or
 //                                             getsockopt, then getsockopt of each readback option
 //                                             → {"errno"} | {"ok":true} | {"hex","n"}, and "readback": [{"errno"} | {"hex"}]
+//   {"op":"open","path","mode":"r"|"w"|"rw"} open(2) of a device node, closed at once → {"ok":true} | {"errno"}
+//   {"op":"mknod","path","type":"char"|"block","major","minor"} mknod(2) (koffi, as pwrite), the node
+//                                             removed at once → {"ok":true} | {"errno"}
+//   {"op":"ping"}                             → {"ok":true} once the process has loaded all it uses
 // "listen" and "bind" answer {"error":code} when the call fails; "bind" takes "family" 6 for udp6.
 'use strict';
 const fs = require('node:fs');
@@ -35,6 +39,7 @@ const failed = (e) => ({ error: e.code ?? String(e) });
 const ERRNO = { 1: 'EPERM', 2: 'ENOENT', 13: 'EACCES', 22: 'EINVAL', 93: 'EPROTONOSUPPORT', 97: 'EAFNOSUPPORT' };
 let ffi;
 let pwrite;
+let mknod;
 
 const bindUdp = (s, [address, port]) =>
   new Promise((resolve, reject) => {
@@ -124,7 +129,6 @@ async function run(op) {
       }
     }
     case 'socket': {
-      ffi ??= await import(process.argv[2]);
       const fd = ffi.socket(op.family === 6 ? 10 : 2, (op.proto === 'tcp' ? 1 : 2) | ffi.SOCK_CLOEXEC, 0);
       if (fd < 0) return { error: ERRNO[-fd] ?? `errno ${-fd}` };
       const get = (name) => {
@@ -143,14 +147,6 @@ async function run(op) {
       try {
         fd = fs.openSync(`/proc/sys/${op.name}`, op.op === 'sysctl-read' ? fs.constants.O_RDONLY : fs.constants.O_WRONLY);
         if (op.op === 'sysctl-write') {
-          if (!pwrite) {
-            const koffi = require('koffi');
-            const f = koffi.load('libc.so.6').func('long pwrite(int fd, void *buf, size_t n, long off)');
-            pwrite = (...a) => {
-              const n = f(...a);
-              return n < 0 ? -koffi.errno() : n;
-            };
-          }
           const b = Buffer.from(op.hex, 'hex');
           const n = pwrite(fd, b, b.length, op.pos);
           return n < 0 ? { error: ERRNO[-n] ?? `errno ${-n}` } : { n };
@@ -165,7 +161,6 @@ async function run(op) {
       }
     }
     case 'sockopt': {
-      ffi ??= await import(process.argv[2]);
       const fd = ffi.socket(op.family === 6 ? 10 : 2, (op.proto === 'tcp' ? 1 : 2) | ffi.SOCK_CLOEXEC, 0);
       if (fd < 0) return { error: ERRNO[-fd] ?? `errno ${-fd}` };
       const get = (level, name, size) => {
@@ -193,12 +188,42 @@ async function run(op) {
         ffi.close(fd);
       }
     }
+    case 'open':
+      try {
+        fs.closeSync(fs.openSync(op.path, { r: fs.constants.O_RDONLY, w: fs.constants.O_WRONLY, rw: fs.constants.O_RDWR }[op.mode] | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY));
+        return { ok: true };
+      } catch (e) {
+        return { errno: -e.errno };
+      }
+    case 'mknod': {
+      // makedev(3) for glibc: major's low 12 bits at 8, minor's low 8 bits at 0, minor's rest at 12.
+      const dev = ((BigInt(op.major) & 0xfffn) << 8n) | (BigInt(op.minor) & 0xffn) | ((BigInt(op.minor) & ~0xffn) << 12n) | ((BigInt(op.major) & ~0xfffn) << 32n);
+      const r = mknod(op.path, (op.type === 'char' ? 0o020000 : 0o060000) | 0o600, dev);
+      if (r < 0) return { errno: -r };
+      fs.unlinkSync(op.path);
+      return { ok: true };
+    }
+    case 'ping':
+      return { ok: true };
     default:
       return { error: `unknown op ${op.op}` };
   }
 }
 
 (async () => {
+  // Everything loaded before the first call ({"op":"ping"} answers once it is): loading it later
+  // (koffi reads /dev/urandom) would be a device access the cgroup's programs see.
+  ffi = await import(process.argv[2]);
+  const koffi = require('koffi');
+  const libc = koffi.load('libc.so.6');
+  const checked =
+    (f) =>
+    (...a) => {
+      const n = f(...a);
+      return n < 0 ? -koffi.errno() : n;
+    };
+  pwrite = checked(libc.func('long pwrite(int fd, void *buf, size_t n, long off)'));
+  mknod = checked(libc.func('int mknod(const char *path, uint32_t mode, uint64_t dev)'));
   for await (const line of readline.createInterface({ input: process.stdin })) say(await run(JSON.parse(line)));
   for (const k of kept) {
     if (typeof k.close === 'function') k.close();

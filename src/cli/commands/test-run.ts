@@ -20,10 +20,9 @@ import { CONTEXT_ONLY } from '../../programs/program.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
 import { traceContextKind } from '../../vm/trace.js';
 import { parseSocket, sockAddrText, socketContext } from '../socket-args.js';
-import { parseSockopt, sockoptText } from '../sockopt-args.js';
+import { deviceContext, parseSockopt, sockoptText, sysctlAccess } from '../call-args.js';
 import { parseSet } from '../set-arg.js';
 import type { EmulatedSocket } from '../../vm/socket.js';
-import type { SysctlAccess } from '../../vm/sysctl.js';
 import { errnoName } from '../../sys/errno.js';
 
 const testRunOptions = {
@@ -36,6 +35,7 @@ const testRunOptions = {
   sysctl: { type: 'string' },
   'sysctl-current': { type: 'string' },
   sockopt: { type: 'string' },
+  device: { type: 'string' },
   socket: { type: 'string', multiple: true },
   set: { type: 'string', multiple: true },
   entry: { type: 'string', multiple: true },
@@ -63,6 +63,7 @@ export const testRun = defineCommand({
     "       bpf-ts test-run OBJ [--program NAME] --emulate --addr 'tcp|udp ADDR:PORT [from SRC]' [--json]   (cgroup sock_addr programs: connect4, bind6, sendmsg4, …)\n" +
     "       bpf-ts test-run OBJ [--program NAME] --emulate --socket 'tcp|udp ADDR:PORT' [--json]   (cgroup sock programs: sock_create, post_bind4, …)\n" +
     "       bpf-ts test-run OBJ [--program NAME] --emulate --sysctl 'NAME[=VALUE]' [--sysctl-current TEXT] [--json]   (cgroup sysctl programs)\n" +
+    "       bpf-ts test-run OBJ [--program NAME] --emulate --device 'char|block MAJOR:MINOR r|w|m' [--json]   (cgroup device programs)\n" +
     "       bpf-ts test-run OBJ [--program NAME] --emulate --sockopt 'LEVEL OPTNAME [VALUE] [size N] [error ERRNO]' [--socket …] [--json]   (cgroup setsockopt/getsockopt programs)\n" +
     '       bpf-ts test-run OBJ [--program NAME] --data-hex HEX --emulate [--repeat N] [--json]\n' +
     '       bpf-ts test-run OBJ [--program NAME] --emulate [--arg N]… [--ret N] [--json]   (tracing programs)\n' +
@@ -267,9 +268,17 @@ function readText(file: string): string {
 }
 
 /** Program types the kernel runs only inside calls, having no test run for them: which calls, and the option giving the emulator one. */
-const CALL_HOOKS: ReadonlyMap<number, { kind: string; calls: string; input?: { option: 'sysctl' | 'sockopt'; runsOn: string; example: string } }> = new Map([
+const CALL_HOOKS: ReadonlyMap<number, { kind: string; calls: string; input?: { option: 'sysctl' | 'sockopt' | 'device'; runsOn: string; example: string } }> = new Map([
   [BPF_PROG_TYPE.CGROUP_SOCK, { kind: 'cgroup sock', calls: 'socket() and bind()' }],
   [BPF_PROG_TYPE.CGROUP_SOCK_ADDR, { kind: 'cgroup sock_addr', calls: 'connect, bind, sendmsg…' }],
+  [
+    BPF_PROG_TYPE.CGROUP_DEVICE,
+    {
+      kind: 'cgroup device',
+      calls: 'open and mknod of device nodes',
+      input: { option: 'device', runsOn: 'device access', example: "--device 'char 1:3 rw' (r, w: an open; m: mknod)" },
+    },
+  ],
   [
     BPF_PROG_TYPE.CGROUP_SYSCTL,
     {
@@ -294,7 +303,7 @@ const CALL_HOOKS: ReadonlyMap<number, { kind: string; calls: string; input?: { o
  * of them (a USAGE error names whose input it is).
  */
 function callInput(values: TestRunValues, type: number, name: string): { kind: string; option: string; runsOn: string; example: string; given: boolean } | undefined {
-  const given = { sysctl: values.sysctl !== undefined || values['sysctl-current'] !== undefined, sockopt: values.sockopt !== undefined };
+  const given = { sysctl: values.sysctl !== undefined || values['sysctl-current'] !== undefined, sockopt: values.sockopt !== undefined, device: values.device !== undefined };
   const hook = CALL_HOOKS.get(type);
   for (const other of CALL_HOOKS.values())
     if (other.input && other !== hook && given[other.input.option]) throw new BpfError('USAGE', `program ${name} (${progTypeName(type)}): --${other.input.option} is a ${other.kind} program's input`);
@@ -313,7 +322,7 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   if (input) {
     if (!input.given) throw new BpfError('USAGE', `${p.name} is a ${input.kind} program: give the ${input.runsOn} it runs on, e.g. ${input.example}`);
     if (values['data-hex'] !== undefined || ctxIn) throw new BpfError('USAGE', `${p.name} is a ${input.kind} program: it runs on a ${input.runsOn} (--${input.option}), not on a packet or a context`);
-    return emulateSpec(spec, Buffer.alloc(0), values, ctx, ctxIn);
+    return emulateSpec(spec, Buffer.alloc(0), values, ctx, values.device === undefined ? undefined : deviceContext(values.device));
   }
   if (type === BPF_PROG_TYPE.SK_LOOKUP || type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR || type === BPF_PROG_TYPE.CGROUP_SOCK) {
     if (type === BPF_PROG_TYPE.CGROUP_SOCK && (values['data-hex'] !== undefined || values.socket?.length !== 1))
@@ -325,28 +334,6 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   }
   if (!tracing && (values.arg !== undefined || values.ret !== undefined)) throw new BpfError('USAGE', `program ${p.name} (${progTypeName(type)}): --arg and --ret are for tracing programs`);
   return emulateSpec(spec, type === BPF_PROG_TYPE.SYSCALL || tracing ? Buffer.alloc(0) : packet(values['data-hex']), values, ctx, ctxIn);
-}
-
-/**
- * --sysctl NAME[=VALUE]: a read, or a write of VALUE and a newline; the
- * current value from --sysctl-current (a newline added) or this machine's
- * /proc/sys (none when it cannot be read).
- */
-function sysctlAccess(text: string, current: string | undefined): SysctlAccess {
-  const eq = text.indexOf('=');
-  const name = (eq < 0 ? text : text.slice(0, eq)).trim();
-  if (!/^[\w./-]+$/.test(name) || name.includes('..')) throw new BpfError('USAGE', `--sysctl ${text}: write it as NAME or NAME=VALUE (net.ipv4.ip_forward=1)`);
-  const path = name.includes('/') ? name.replace(/^\/proc\/sys\//, '') : name.replace(/\./g, '/');
-  let value: string | null;
-  if (current !== undefined) value = `${current}\n`;
-  else {
-    try {
-      value = readFileSync(`/proc/sys/${path}`, 'latin1');
-    } catch {
-      value = null;
-    }
-  }
-  return { name, value, ...(eq < 0 ? {} : { write: `${text.slice(eq + 1)}\n` }) };
 }
 
 /** struct bpf_flow_keys in words: offsets, protocols, fragment bits, addresses and ports. */
@@ -466,6 +453,8 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
       else if (r.sysctl.newValue) ctx.print(`the write goes on with ${text(r.sysctl.newValue)} (the program's, in place of ${text(sysctl.write)})`);
       else ctx.print(`the write goes on with ${text(sysctl.write)}`);
       if (r.sysctl.filePos !== (sysctl.filePos ?? 0)) ctx.print(`file position: ${r.sysctl.filePos} (was ${sysctl.filePos ?? 0})`);
+    } else if (type === BPF_PROG_TYPE.CGROUP_DEVICE) {
+      ctx.print(fails ?? 'the call goes on');
     } else if (type === BPF_PROG_TYPE.CGROUP_SOCKOPT && sockopt && r.sockopt) {
       const hook = spec.program(name).expectedAttachType === BPF_ATTACH_TYPE.CGROUP_GETSOCKOPT ? 'getsockopt' : 'setsockopt';
       for (const l of sockoptText(hook, sockopt, r.callRetval ?? 0, r.sockopt)) ctx.print(l);

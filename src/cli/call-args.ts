@@ -1,13 +1,19 @@
-// A cgroup sockopt program's input for bpf-ts test-run --emulate:
-// --sockopt 'LEVEL OPTNAME [VALUE] [size N] [error ERRNO]' — the option by
-// name or number (SOL_SOCKET SO_MARK, 0 1), the value as an int (42), text
-// (str:cubic) or bytes (hex:2a000000): the caller's for setsockopt, the
-// kernel's answer for getsockopt (size: the caller's buffer; error: the
-// kernel's own getsockopt failed). And the outcome in words.
+// The inputs bpf-ts test-run --emulate gives the cgroup hooks the kernel runs
+// only inside calls (it has no test run for them), and their outcomes in words:
+// - --sysctl 'NAME[=VALUE]': a read or write of /proc/sys/NAME;
+// - --sockopt 'LEVEL OPTNAME [VALUE] [size N] [error ERRNO]': the option by
+//   name or number (SOL_SOCKET SO_MARK, 0 1), the value as an int (42), text
+//   (str:cubic) or bytes (hex:2a000000): the caller's for setsockopt, the
+//   kernel's answer for getsockopt (size: the caller's buffer; error: the
+//   kernel's own getsockopt failed);
+// - --device 'char|block MAJOR:MINOR ACCESS': an open (r, w) or mknod (m) of a device node.
 
+import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { errnoName, errnoNumber } from '../sys/errno.js';
+import { cgroupDevCtx } from '../vm/device.js';
 import type { SockoptCall, SockoptOutcome } from '../vm/sockopt.js';
+import type { SysctlAccess } from '../vm/sysctl.js';
 
 const LEVELS: Record<string, number> = { SOL_IP: 0, SOL_SOCKET: 1, SOL_TCP: 6, SOL_UDP: 17, SOL_IPV6: 41 };
 /** Option names by level (uapi socket.h, in.h, in6.h, tcp.h): the common ones. */
@@ -113,4 +119,34 @@ export function sockoptText(hook: 'setsockopt' | 'getsockopt', call: SockoptCall
   if (!out.optval) return [`the caller's buffer and length are left as they were${result}`];
   const kernel = call.error === undefined && out.optval.equals(call.optval) && out.optlen === call.optval.length;
   return [`the caller gets ${bytes(out.optval)}${kernel ? " (the kernel's answer)" : ''}${result}`];
+}
+
+/**
+ * --sysctl NAME[=VALUE]: a read, or a write of VALUE and a newline; the
+ * current value from --sysctl-current (a newline added) or this machine's
+ * /proc/sys (none when it cannot be read).
+ */
+export function sysctlAccess(text: string, current: string | undefined): SysctlAccess {
+  const eq = text.indexOf('=');
+  const name = (eq < 0 ? text : text.slice(0, eq)).trim();
+  if (!/^[\w./-]+$/.test(name) || name.includes('..')) throw new BpfError('USAGE', `--sysctl ${text}: write it as NAME or NAME=VALUE (net.ipv4.ip_forward=1)`);
+  const path = name.includes('/') ? name.replace(/^\/proc\/sys\//, '') : name.replace(/\./g, '/');
+  let value: string | null;
+  if (current !== undefined) value = `${current}\n`;
+  else {
+    try {
+      value = readFileSync(`/proc/sys/${path}`, 'latin1');
+    } catch {
+      value = null;
+    }
+  }
+  return { name, value, ...(eq < 0 ? {} : { write: `${text.slice(eq + 1)}\n` }) };
+}
+
+/** --device 'char|block MAJOR:MINOR ACCESS' as a struct bpf_cgroup_dev_ctx (ACCESS: r, w, m, or a mix). */
+export function deviceContext(text: string): Buffer {
+  const m = /^\s*(char|block)\s+(\d+):(\d+)\s+([rwm]+)\s*$/.exec(text);
+  if (!m) throw new BpfError('USAGE', `--device "${text}": write it as 'char|block MAJOR:MINOR ACCESS' (ACCESS: r, w, m or a mix: 'char 1:3 rw')`);
+  const access = [...new Set(m[4]!)].map((c) => (c === 'r' ? 'read' : c === 'w' ? 'write' : 'mknod') as 'read' | 'write' | 'mknod');
+  return cgroupDevCtx({ type: m[1] as 'char' | 'block', major: Number(m[2]), minor: Number(m[3]), access });
 }
