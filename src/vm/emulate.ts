@@ -187,16 +187,20 @@ export interface EmulatedRunOptions {
    * A cgroup sock_addr program's calling socket (ctx->sk; default: an unbound
    * one of the ctx's family, type and protocol); a cgroup sock program's
    * context, the socket being made (sock_create), released, or bound
-   * (post_bind4/6: bound, and a TCP one not listening yet).
+   * (post_bind4/6: bound, and a TCP one not listening yet); a cgroup
+   * sockopt program's ctx->sk (default: an unbound IPv4 TCP one).
    */
   socket?: EmulatedSocket;
   /** A cgroup sysctl program's call: the sysctl, its current value, and a write's bytes. */
   sysctl?: SysctlAccess;
   /**
-   * A cgroup sockopt program's call: the option, and the caller's value
-   * (setsockopt) or the kernel's answer (getsockopt). The socket is
-   * `socket` (default: an unbound IPv4 TCP one).
+   * cgroup hooks: the id of the cgroup the program is attached to, which
+   * keys its cgroup local storage (bpf_get_local_storage); default the
+   * task's cgroup (EmulatedTask.cgroupId), else 1. A cgroup skb run, as
+   * BPF_PROG_TEST_RUN, has storage of its own instead, fresh for each testRun().
    */
+  cgroup?: bigint | number;
+  /** A cgroup sockopt program's call: the option, and the caller's value (setsockopt) or the kernel's answer (getsockopt). */
   sockopt?: SockoptCall;
 }
 
@@ -226,9 +230,11 @@ export interface EmulatedTestRun {
   /** A socket lookup program's choice (its cookie is in ctxOut), null for none. */
   socket?: EmulatedSocket | null;
   /**
-   * cgroup sock, sock_addr and sysctl programs: what the call the kernel runs
-   * them in gets from the hook — 0 it goes on; -1 (-EPERM) when the program
-   * returned 0 (bind: an even number); or what bpf_set_retval set.
+   * The cgroup hooks the kernel runs inside calls (sock, sock_addr, sysctl,
+   * sockopt, device): what the call gets from the hook — 0 it goes on; -1
+   * (-EPERM) when the program returned 0 (bind: an even number); or what
+   * bpf_set_retval set. For sockopt, what the call then returns (its optlen
+   * rules applied).
    */
   callRetval?: number;
   /** A cgroup sysctl program's: the file position, and the value it put in place of a write's. */
@@ -286,6 +292,8 @@ export class EmulatedCollection {
   /** @internal */
   readonly mapsByRegion = new Map<number, EmulatedMapT>();
   /** @internal */ state: RunState | undefined;
+  /** @internal A testRun()'s cgroup local storage: the cgroup and attach type it is keyed by, or the test run's own values. */
+  localStorage: { cgroupId: bigint; attachType: number; scratch?: Map<EmulatedMapT, Region[]> } | undefined;
   /** @internal The xdp_md region, kept mapped between runs. */
   xdpCtx: Region | undefined;
   /** @internal xdpCtx's address (the region stays mapped from run to run). */
@@ -489,10 +497,21 @@ export class EmulatedProgram {
     let last: EmulatedTestRun | undefined;
     // durationNs is the runs' time: the first run's compilation to JavaScript is not.
     vm.prepare();
-    const t0 = performance.now();
-    for (let i = 0; i < repeat; i++) last = this.once(vm, data, cpu, opts);
-    last!.durationNs = Math.round(((performance.now() - t0) * 1e6) / repeat);
-    return last!;
+    const scratch = this.type === BPF_PROG_TYPE.CGROUP_SKB ? new Map<EmulatedMapT, Region[]>() : undefined;
+    coll.localStorage = {
+      cgroupId: BigInt.asUintN(64, BigInt(opts.cgroup ?? opts.task?.cgroupId ?? coll.opts.task?.cgroupId ?? 1)),
+      attachType: this.spec.expectedAttachType ?? 0,
+      scratch,
+    };
+    try {
+      const t0 = performance.now();
+      for (let i = 0; i < repeat; i++) last = this.once(vm, data, cpu, opts);
+      last!.durationNs = Math.round(((performance.now() - t0) * 1e6) / repeat);
+      return last!;
+    } finally {
+      for (const regions of scratch?.values() ?? []) for (const r of regions) coll.memory.remove(r);
+      coll.localStorage = undefined;
+    }
   }
 
   private once(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
@@ -1508,6 +1527,21 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
       },
     ],
     ...sysctlHelpers(() => st().sysctl, bytes),
+    [
+      'bpf_get_local_storage',
+      // The value of the cgroup the program is attached to (made at its first run, as the kernel's at attach),
+      // or a cgroup skb test run's own.
+      (ctx, map) => {
+        const m = mapOf(ctx, map);
+        const ls = coll.localStorage;
+        if (!m.isCgroupStorage) ctx.fault(`bpf_get_local_storage of ${m.typeName} map ${m.name} (the verifier takes only a cgroup storage map)`);
+        if (!ls) ctx.fault('bpf_get_local_storage outside a testRun()');
+        if (!ls!.scratch) return m.storageAddress(ls!.cgroupId, ls!.attachType, st().cpu);
+        let regions = ls!.scratch.get(m);
+        if (!regions) ls!.scratch.set(m, (regions = m.scratchStorage()));
+        return m.storageRegionAddress(regions, st().cpu);
+      },
+    ],
     [
       'bpf_get_retval',
       // The cgroup run's retval, an int sign-extended.

@@ -163,7 +163,7 @@ export class EmulatedMap implements MapLike {
     this.valueSize = spec.valueSize;
     this.maxEntries = spec.maxEntries;
     this.flags = spec.flags;
-    this.perCpu = [BPF_MAP_TYPE.PERCPU_ARRAY, BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH].includes(spec.type as never);
+    this.perCpu = [BPF_MAP_TYPE.PERCPU_ARRAY, BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH, BPF_MAP_TYPE.PERCPU_CGROUP_STORAGE].includes(spec.type as never);
     this.cpus = opts.cpus ?? 1;
     this.handle = memory.add(`map ${spec.name}`, new Uint8Array(0), { kind: 'memory', writable: false });
     if (this.isArray()) {
@@ -191,6 +191,43 @@ export class EmulatedMap implements MapLike {
   /** SOCKMAP and SOCKHASH hold sockets: a program's lookup points to one's struct bpf_sock, the user's reads its cookie. */
   private isSockMap(): boolean {
     return this.type === BPF_MAP_TYPE.SOCKMAP || this.type === BPF_MAP_TYPE.SOCKHASH;
+  }
+
+  /** Cgroup local storage: one value per cgroup (and attach type, for 16-byte keys), which bpf_get_local_storage reaches. */
+  get isCgroupStorage(): boolean {
+    return this.type === BPF_MAP_TYPE.CGROUP_STORAGE || this.type === BPF_MAP_TYPE.PERCPU_CGROUP_STORAGE;
+  }
+
+  /**
+   * bpf_get_local_storage for a program attached to cgroup `cgroupId` with
+   * `attachType`: its value's address on `cpu`. The kernel makes the value
+   * (zeroed) when the program is attached; the emulator at its first run.
+   * The key is the cgroup id (8-byte keys: one value for every attach type)
+   * or struct bpf_cgroup_storage_key { cgroup_inode_id, attach_type }.
+   */
+  storageAddress(cgroupId: bigint, attachType: number, cpu: number): bigint {
+    const key = Buffer.alloc(this.keySize);
+    key.writeBigUInt64LE(BigInt.asUintN(64, cgroupId));
+    if (this.keySize >= 12) key.writeUInt32LE(attachType >>> 0, 8);
+    const hk = hexKey(key);
+    let e = this.entries_.get(hk);
+    if (!e) {
+      e = { key, regions: this.scratchStorage(`[${hk}]`) };
+      this.entries_.set(hk, e);
+    }
+    return Memory.address(this.onCpu(e.regions, cpu).id);
+  }
+
+  /** A cgroup storage value outside the map (a test run's own; BPF_PROG_TEST_RUN makes one per run): zeroed, one region per CPU. */
+  scratchStorage(tag = '[test run]'): Region[] {
+    return Array.from({ length: this.perCpu ? this.cpus : 1 }, (_, c) =>
+      this.memory.add(`${this.name}${tag}${this.perCpu ? `[cpu ${c}]` : ''}`, new Uint8Array(this.valueSize), { kind: 'map_value' }),
+    );
+  }
+
+  /** A storage region's address on `cpu`. */
+  storageRegionAddress(regions: readonly Region[], cpu: number): bigint {
+    return Memory.address(this.onCpu(regions, cpu).id);
   }
 
   private isLru(): boolean {
@@ -314,7 +351,8 @@ export class EmulatedMap implements MapLike {
 
   /** bpf_map_delete_elem: 0 or -errno. */
   deleteFromProgram(key: Uint8Array): number {
-    if (this.isArray()) return -EINVAL;
+    // A cgroup's storage lives as long as the program is attached there.
+    if (this.isArray() || this.isCgroupStorage) return -EINVAL;
     const k = this.type === BPF_MAP_TYPE.LPM_TRIE ? this.lpmCanonical(key) : Buffer.from(key);
     const e = this.entries_.get(hexKey(k));
     if (!e) return -ENOENT;
@@ -358,6 +396,14 @@ export class EmulatedMap implements MapLike {
       return 0;
     }
     if (flags & BPF_F_LOCK) return -EINVAL;
+    if (this.isCgroupStorage) {
+      // Only a cgroup's existing storage is written (BPF_ANY or BPF_EXIST); none is made from user space.
+      if (flags & ~BPF_EXIST) return -EINVAL;
+      const e = this.entries_.get(hexKey(key));
+      if (!e) return -ENOENT;
+      for (const r of this.perCpu && !fromProgram ? e.regions : [this.onCpu(e.regions, cpu)]) write(r);
+      return 0;
+    }
     if (!this.isHash()) return -EINVAL;
     if (this.type === BPF_MAP_TYPE.LPM_TRIE && key.byteLength >= 4 && new DataView(key.buffer, key.byteOffset, 4).getUint32(0, true) > (this.keySize - 4) * 8) return -EINVAL;
     const slotted = this.type === BPF_MAP_TYPE.DEVMAP || this.type === BPF_MAP_TYPE.CPUMAP || this.type === BPF_MAP_TYPE.XSKMAP;
@@ -484,6 +530,7 @@ export class EmulatedMap implements MapLike {
   delete(k: MapKey): boolean {
     const key = this.keyBytes(k);
     this.checkKey(key, 'delete');
+    if (this.isCgroupStorage) this.fail('delete', EINVAL, "EINVAL: a cgroup's storage is not deleted: it goes when the program is detached from the cgroup");
     return this.deleteFromProgram(key) === 0;
   }
 

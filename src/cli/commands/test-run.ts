@@ -298,7 +298,7 @@ const CALL_HOOKS: ReadonlyMap<number, { kind: string; calls: string; input?: { o
 ]);
 
 /**
- * The call input a program of `type` takes (--sysctl, --sockopt), and
+ * The call input a program of `type` takes (--sysctl, --sockopt, --device), and
  * whether it was given; undefined for other types, which may be given none
  * of them (a USAGE error names whose input it is).
  */
@@ -413,7 +413,7 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   });
   // A cgroup hook's call goes on (0), or fails with the errno the run left.
   const allowed = r.callRetval === undefined ? undefined : r.callRetval === 0;
-  const fails = r.callRetval ? `the call fails: ${r.callRetval < 0 ? errnoName(-r.callRetval) : `returns ${r.callRetval}`}` : undefined;
+  const fails = r.callRetval ? (r.callRetval < 0 ? `the call fails: ${errnoName(-r.callRetval)}` : `the call returns ${r.callRetval} (the program's bpf_set_retval)`) : undefined;
   for (const l of trace) ctx.print(l);
   if (ctx.json) {
     const sockAddr = spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR && r.ctxOut ? sockAddrText(r.ctxOut) : undefined;
