@@ -56,6 +56,7 @@ import { FLOW_KEYS_SIZE, clampFlowKeys, flowContext, flowKeysFlags, flowKeysOut,
 import { sockAddrContext, sockAddrFromCtx, sockAddrHook, sockAddrOut } from './sock-addr.js';
 import { bpfStrtol, bpfStrtoul } from './strtox.js';
 import { devContext, devCtxFromCtx } from './device.js';
+import { bpfGetsockopt, bpfSetsockopt } from './bpf-sockopt.js';
 import { type SockoptCall, type SockoptOutcome, SockoptRun, sockoptContext, sockoptHook } from './sockopt.js';
 import { type SysctlAccess, type SysctlOutcome, SysctlRun, sysctlContext, sysctlCtxOut, sysctlHelpers } from './sysctl.js';
 import {
@@ -371,10 +372,12 @@ export class EmulatedCollection {
   #unbound = new Map<string, EmulatedSocket>();
 
   /** @internal The unbound socket a sock_addr run's ctx->sk is when the run gives none, one per family and protocol. */
-  unboundSocket(family: number, protocol: 'tcp' | 'udp'): EmulatedSocket {
+  unboundSocket(family: number, protocol: 'tcp' | 'udp', fresh = false): EmulatedSocket {
     const key = `${family} ${protocol}`;
     let s = this.#unbound.get(key);
     if (!s) this.#unbound.set(key, (s = this.socket({ protocol, family: family === AF_INET6 ? 'ipv6' : 'ipv4', port: 0 })));
+    // A run's default socket is a new one: what an earlier run's bpf_setsockopt set is gone.
+    else if (fresh) s.resetOptions();
     return s;
   }
 
@@ -758,7 +761,7 @@ export class EmulatedProgram {
     const coll = this.coll;
     const hook = sockAddrHook(this.name, this.spec.expectedAttachType);
     const { bytes, socket } = sockAddrFromCtx(this.name, opts.ctx, data, hook);
-    const sock = opts.socket ?? coll.unboundSocket(socket.family, socket.protocol);
+    const sock = opts.socket ?? coll.unboundSocket(socket.family, socket.protocol, true);
     if (sock.memory !== coll.memory) throw new BpfError('USAGE', `program ${this.name}: socket cookie ${sock.cookie} belongs to another emulation`);
     const ctx = sockAddrContext(coll.memory, bytes, hook, sock.region);
     // A bind program's second bit is a flag (no CAP_NET_BIND_SERVICE check), its first the verdict.
@@ -844,7 +847,7 @@ export class EmulatedProgram {
       throw new BpfError('USAGE', `${what}: a cgroup sockopt program runs on a ${hook} call alone (testRun(new Uint8Array(0), { sockopt: { level, optname, optval } }))`);
     if (!opts.sockopt) throw new BpfError('USAGE', `${what}: give the ${hook} call it runs on: testRun(new Uint8Array(0), { sockopt: { level: 1, optname: 36, optval } }) (SOL_SOCKET, SO_MARK)`);
     const run = new SockoptRun(hook, opts.sockopt, what);
-    const sock = opts.socket ?? coll.unboundSocket(AF_INET, 'tcp');
+    const sock = opts.socket ?? coll.unboundSocket(AF_INET, 'tcp', true);
     if (sock.memory !== coll.memory) throw new BpfError('USAGE', `${what}: socket cookie ${sock.cookie} belongs to another emulation`);
     const optval = coll.memory.add('optval', run.buf, { kind: 'packet', writable: true });
     // ctx->retval is the cgroup run's, as bpf_get_retval and bpf_set_retval have it.
@@ -1527,6 +1530,19 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
       },
     ],
     ...sysctlHelpers(() => st().sysctl, bytes),
+    ...(['bpf_setsockopt', 'bpf_getsockopt'] as const).map((name): [string, HelperDef['fn']] => [
+      name,
+      // On a sock_addr program's calling socket (r1 its ctx) or a socket pointer (a sockopt program's ctx->sk).
+      (ctx, sk, level, optname, optval, optlen) => {
+        const s = st();
+        const sock = BigInt.asUintN(64, sk) === s.ctxAddr && s.sockAddrSocket ? s.sockAddrSocket : socketAt(ctx, sk, 'sk');
+        if (!sock) ctx.fault(`${name} of NULL`);
+        const buf = bytes(ctx, optval, Number(BigInt.asUintN(32, optlen)), 'optval', name === 'bpf_getsockopt');
+        const notEmulated = (what: string): never => ctx.fault(`${name} of ${what} is not emulated`);
+        const [l, o] = [Number(BigInt.asIntN(32, level)), Number(BigInt.asIntN(32, optname))];
+        return neg(name === 'bpf_setsockopt' ? bpfSetsockopt(sock!, l, o, buf, notEmulated) : bpfGetsockopt(sock!, l, o, buf, notEmulated));
+      },
+    ]),
     [
       'bpf_get_local_storage',
       // The value of the cgroup the program is attached to (made at its first run, as the kernel's at attach),

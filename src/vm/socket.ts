@@ -90,12 +90,37 @@ export class EmulatedSocket {
   readonly protocol: number;
   /** TCP_LISTEN, TCP_ESTABLISHED or TCP_CLOSE (an unconnected UDP socket, an unbound one). */
   readonly state: number;
-  readonly reuseport: boolean;
+  /** SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE (as getsockopt reads them) and the BPF callback flags (SK_BPF_CB_FLAGS), which bpf_setsockopt may set. */
+  readonly sockopts: { reuseaddr: boolean; reuseport: boolean; keepalive: boolean; cbFlags: number };
   readonly v6only: boolean;
   readonly port: number;
-  /** SO_BINDTODEVICE's ifindex, 0 for none (a sock_create program may set it). */
+  /** SO_REUSEPORT: in a group of sockets sharing the port. */
+  get reuseport(): boolean {
+    return this.sockopts.reuseport;
+  }
+  /** SO_BINDTODEVICE's ifindex, 0 for none (a sock_create program, or bpf_setsockopt's SO_BINDTOIFINDEX, may set it). */
   get boundDevIf(): number {
     return new DataView(this.region.bytes.buffer).getUint32(SK.bound_dev_if, true);
+  }
+  /** SO_MARK. */
+  get mark(): number {
+    return new DataView(this.region.bytes.buffer).getUint32(SK.mark, true);
+  }
+  /** SO_PRIORITY. */
+  get priority(): number {
+    return new DataView(this.region.bytes.buffer).getUint32(SK.priority, true);
+  }
+  /** @internal Back to the options it was made with (the emulation's default socket, for each run it stands in). */
+  resetOptions(): void {
+    this.setField('mark', this.#made.mark);
+    this.setField('priority', this.#made.priority);
+    this.setField('boundDevIf', this.#made.boundDevIf);
+    Object.assign(this.sockopts, { reuseaddr: false, reuseport: this.#made.reuseport, keepalive: false, cbFlags: 0 });
+  }
+  #made: { mark: number; priority: number; boundDevIf: number; reuseport: boolean };
+  /** @internal Set SO_MARK, SO_PRIORITY or SO_BINDTOIFINDEX, which the socket's struct bpf_sock holds. */
+  setField(name: 'mark' | 'priority' | 'boundDevIf', value: number): void {
+    new DataView(this.region.bytes.buffer).setUint32(name === 'boundDevIf' ? SK.bound_dev_if : SK[name], value >>> 0, true);
   }
   /** @internal Its struct bpf_sock, which a program's pointer to it points to. */
   readonly region: Region;
@@ -127,7 +152,7 @@ export class EmulatedSocket {
     this.protocol = spec.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
     if (spec.listening !== undefined && (spec.protocol !== 'tcp' || peer || spec.port === 0)) throw new BpfError('USAGE', `${what}: listening is a bound TCP socket's option`);
     this.state = peer ? TCP_ESTABLISHED : spec.protocol === 'tcp' && spec.port > 0 && spec.listening !== false ? TCP_LISTEN : TCP_CLOSE;
-    this.reuseport = spec.reuseport ?? false;
+    this.sockopts = { reuseaddr: false, reuseport: spec.reuseport ?? false, keepalive: false, cbFlags: 0 };
     this.v6only = spec.v6only ?? false;
     this.port = spec.port;
     // An IPv4 socket, or an IPv6 one on ::, on a v4-mapped address or (connected) to a
@@ -173,6 +198,7 @@ export class EmulatedSocket {
     dv.setUint32(SK.state, this.state, true);
     dv.setInt32(SK.rx_queue_mapping, -1, true);
     this.region = memory.add(`struct bpf_sock of socket cookie ${cookie}`, b, { kind: 'memory', writable: false, hooks: bpfSockHooks(b, cookie) });
+    this.#made = { mark: this.mark, priority: this.priority, boundDevIf: this.boundDevIf, reuseport: this.reuseport };
   }
 
   /** @internal Its struct bpf_sock as a sock_common (bpf_skc_lookup_tcp's answer): the same bytes, type to priority not readable. */

@@ -19,6 +19,7 @@
 //                                             (the names are the namespace's own: net/…)
 //   {"op":"sockopt","family","proto","setup":[[level,name,hex]…],"call":"set"|"get","level","name",
 //    "hex" (set) | "size" (get: the buffer, zero-filled),"readback":[[level,name,size]…]}
+//    ("call":"connect","addr","port": an IPv4 connect instead, the cgroup's connect4 hook running)
 //                                             a fresh socket, the setup's setsockopt calls, one setsockopt or
 //                                             getsockopt, then getsockopt of each readback option
 //                                             → {"errno"} | {"ok":true} | {"hex","n"}, and "readback": [{"errno"} | {"hex"}]
@@ -174,7 +175,15 @@ async function run(op) {
           if (r < 0) return { error: `setup ${level}/${name}: errno ${-r}` };
         }
         let out;
-        if (op.call === 'set') {
+        if (op.call === 'connect') {
+          // An IPv4 connect to op.addr:op.port (UDP: nothing sent; TCP: refused by a closed port, after the hooks).
+          const sa = Buffer.alloc(16);
+          sa.writeUInt16LE(2, 0);
+          sa.writeUInt16BE(op.port, 2);
+          Buffer.from(op.addr.split('.').map(Number)).copy(sa, 4);
+          const r = ffi.connect(fd, sa);
+          out = r < 0 ? { errno: -r } : { ok: true };
+        } else if (op.call === 'set') {
           const r = ffi.setsockopt(fd, op.level, op.name, Buffer.from(op.hex, 'hex'));
           out = r < 0 ? { errno: -r } : { ok: true };
         } else out = get(op.level, op.name, op.size);

@@ -17,7 +17,7 @@ import { assemble } from '../../src/asm/assembler.js';
 import { attachCgroupLink } from '../../src/attach/cgroup.js';
 import { BpfObjectSpec, openObject } from '../../src/collection.js';
 import { BPF_ATTACH_TYPE } from '../../src/uapi/bpf.js';
-import type { EmulatedCollection, SockoptCall } from '../../src/vm/index.js';
+import { type EmulatedCollection, type SockoptCall, sockAddrCtx } from '../../src/vm/index.js';
 import { accessDiffs, type CallAnswer, labWithObject } from '../helpers/cgroup-lab.js';
 import { cli, cliOk, fixture } from '../helpers/cli.js';
 import { Rng } from '../helpers/fuzz.js';
@@ -178,6 +178,55 @@ describe('bpf-ts test-run --emulate --sockopt', () => {
   });
 });
 
+describe('bpf_setsockopt and bpf_getsockopt in the emulator', () => {
+  /** fixtures/connect_sockopt.o with req set: level, optname, optlen, an int value. */
+  const setup = (level: number, optname: number, value: number, optlen = 4) => {
+    const emu = openObject(fixture('connect_sockopt.o')).emulate();
+    const bss = Buffer.alloc(36);
+    bss.writeInt32LE(level, 0);
+    bss.writeInt32LE(optname, 4);
+    bss.writeUInt32LE(optlen, 8);
+    bss.writeUInt32LE(value >>> 0, 12);
+    emu.map('.bss').set(0, bss);
+    return emu;
+  };
+  const connect = (emu: EmulatedCollection, socket = emu.socket({ protocol: 'udp', port: 0 })) => {
+    emu.program('connect_opt').testRun(new Uint8Array(0), { ctx: sockAddrCtx({ protocol: 'udp', address: '127.0.0.1', port: 9 }), socket });
+    const res = (emu.map('.bss').get(0) as Buffer).subarray(0x14);
+    return { set: res.readInt32LE(0), get: res.readInt32LE(4), got: res.readUInt32LE(8), socket };
+  };
+
+  it("sets the calling socket's options, which getsockopt reads back and the socket keeps; refuses what the kernel refuses", () => {
+    const marked = connect(setup(SOL_SOCKET, SO_MARK, 0x2a));
+    expect([marked.set, marked.get, marked.got, marked.socket.mark]).toEqual([0, 0, 0x2a, 0x2a]);
+    const keep = connect(setup(SOL_SOCKET, SO_KEEPALIVE, 5));
+    expect([keep.got, keep.socket.sockopts.keepalive]).toEqual([1, true]);
+    // A short optlen, an option bpf does not take, a level it does not know: EINVAL, the buffer zeroed.
+    expect(connect(setup(SOL_SOCKET, SO_MARK, 7, 2))).toMatchObject({ set: -22, get: -22, got: 0 });
+    expect(connect(setup(SOL_SOCKET, 3, 7))).toMatchObject({ set: -22, get: -22 });
+    expect(connect(setup(77, 1, 7))).toMatchObject({ set: -22, get: -22 });
+  });
+
+  it('faults, naming it, on an option the kernel takes whose effect it does not model', () => {
+    expect(codeAndMessage(() => connect(setup(SOL_SOCKET, SO_SNDBUF, 4096)))).toMatch(
+      /^EMU_FAULT: connect_opt: .*bpf_setsockopt of SOL_SOCKET SO_SNDBUF \(its value depends on the host's sysctls or the TCP state\) is not emulated/,
+    );
+    expect(codeAndMessage(() => connect(setup(SOL_TCP, 1, 1)))).toMatch(/bpf_setsockopt of SOL_TCP option 1 is not emulated/);
+  });
+
+  it("a run's default calling socket is a new one each time: what an earlier run set is gone", () => {
+    const emu = setup(SOL_SOCKET, SO_MARK, 9);
+    const run = () => emu.program('connect_opt').testRun(new Uint8Array(0), { ctx: sockAddrCtx({ protocol: 'udp', address: '127.0.0.1', port: 9 }) });
+    const socket = () => emu.unboundSocket(2, 'udp'); // the default of an IPv4 UDP call
+    run();
+    expect([socket().mark, socket().priority]).toEqual([9, 0]);
+    // The next run sets SO_PRIORITY on its (new) socket: the mark of the first is gone.
+    emu.map('.bss').set(0, Buffer.concat([Buffer.from(new Int32Array([SOL_SOCKET, SO_PRIORITY, 4, 3]).buffer), Buffer.alloc(20)]));
+    run();
+    expect([socket().mark, socket().priority]).toEqual([0, 3]);
+  });
+});
+
 // ---------------------------------------------------------------- against the kernel's calls
 
 /** The options the tests set and read, their values, and what to read back after a setsockopt. */
@@ -326,4 +375,63 @@ describeRoot('struct bpf_sockopt: the loads and stores the verifier takes, hook 
       emu.program('p').testRun(new Uint8Array(0), { sockopt: { level: 1, optname: 36, optval: u32(5) }, socket: emu.socket({ protocol: 'udp', port: 0, family: f }) }).retval;
     expect([family('ipv4'), family('ipv6')]).toEqual([0, 1]);
   });
+});
+
+describeRoot('bpf_setsockopt and bpf_getsockopt in a connect4 program: the emulator against the kernel', () => {
+  // fixtures/connect_sockopt.o's .bss (llvm-readelf's symbol table): req at 0 (level, optname, optlen, val[8]), res at 0x14 (set_ret, get_ret, got[8]).
+  const t = labWithObject('cso', 'connect_sockopt.o');
+  const READ: [number, number, number][] = [
+    [SOL_SOCKET, SO_MARK, 4],
+    [SOL_SOCKET, SO_PRIORITY, 4],
+    [SOL_SOCKET, 62, 4], // SO_BINDTOIFINDEX
+    [SOL_SOCKET, 2, 4], // SO_REUSEADDR
+    [SOL_SOCKET, 15, 4], // SO_REUSEPORT
+    [SOL_SOCKET, SO_KEEPALIVE, 4],
+  ];
+
+  it('300 random options, values and lengths: the same results, bytes read, and options the socket is left with', async () => {
+    using _link = attachCgroupLink({ cgroup: t.lab.cgroup, program: t.kern.program('connect_opt'), attachType: 'connect4' });
+    const rng = new Rng(0xc0ec7);
+    const seen = new Set<string>();
+    for (let i = 0; i < 300; i++) {
+      // The options the emulator models, some the kernel refuses (EINVAL), and other levels it refuses.
+      const [level, optname] = rng.pick([
+        [SOL_SOCKET, SO_MARK],
+        [SOL_SOCKET, SO_PRIORITY],
+        [SOL_SOCKET, 62],
+        [SOL_SOCKET, 2],
+        [SOL_SOCKET, 15],
+        [SOL_SOCKET, SO_KEEPALIVE],
+        [SOL_SOCKET, 1009], // SK_BPF_CB_FLAGS: 1 the only flag
+        [SOL_SOCKET, 3], // SO_TYPE: not settable through bpf
+        [SOL_SOCKET, 99],
+        [SOL_IP, 2], // IP_TTL: not bpf's
+        [5, 1],
+        [255, 36],
+      ] as const);
+      const optlen = rng.pick([4, 4, 4, 4, 1, 2, 8]);
+      const val = Buffer.alloc(8);
+      // SO_BINDTOIFINDEX: devices of the namespace (lo is 1), none, and negative ones (EINVAL).
+      val.writeUInt32LE(optname === 62 ? rng.pick([0, 1, 2, 0xffffffff, 0x80000000]) : rng.pick([0, 1, 2, 7, 100, 0xffff, 0x7fffffff, 0xffffffff, rng.u32()]));
+      const bss = Buffer.alloc(36);
+      bss.writeInt32LE(level, 0);
+      bss.writeInt32LE(optname, 4);
+      bss.writeUInt32LE(optlen, 8);
+      val.copy(bss, 12);
+      for (const c of [t.kern, t.emu]) c.map('.bss').set(0, bss);
+      const proto = rng.pick(['tcp', 'udp'] as const);
+      const inside = await t.lab.caller.call({ op: 'sockopt', family: 4, proto, call: 'connect', addr: '127.0.0.1', port: 9, readback: READ });
+      const sock = t.emu.socket({ protocol: proto, port: 0 });
+      t.emu.program('connect_opt').testRun(new Uint8Array(0), { ctx: sockAddrCtx({ protocol: proto, address: '127.0.0.1', port: 9 }), socket: sock });
+      const what = `${proto} level ${level} optname ${optname} optlen ${optlen} value ${val.readUInt32LE(0)}`;
+      const res = (c: { map(n: string): { get(k: number): unknown } }) => (c.map('.bss').get(0) as Buffer).subarray(0x14, 0x24).toString('hex');
+      expect(res(t.emu), what).toBe(res(t.kern));
+      // The socket's options after the connect: as getsockopt reads them in the kernel, as the emulated socket holds them.
+      const u32le = (v: number | boolean) => u32(+v).toString('hex');
+      expect(inside.readback, what).toEqual([sock.mark, sock.priority, sock.boundDevIf, sock.sockopts.reuseaddr, sock.sockopts.reuseport, sock.sockopts.keepalive].map((v) => ({ hex: u32le(v) })));
+      seen.add(`${(t.kern.map('.bss').get(0) as Buffer).readInt32LE(0x14)}`);
+    }
+    // Options taken (0) and refused (-EINVAL).
+    expect([...seen].sort()).toEqual(['-22', '0']);
+  }, 120_000);
 });
