@@ -4,9 +4,10 @@
 // but SO_BINDTODEVICE), other levels their own lists, anything else is
 // -EINVAL. The emulator keeps what a socket option means to the programs
 // around it — SO_MARK, SO_PRIORITY, SO_BINDTOIFINDEX (in the socket's
-// struct bpf_sock), SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SK_BPF_CB_FLAGS — and faults on
-// options the kernel takes whose effect it does not model (buffer sizes that
-// depend on the host's sysctls, SOL_TCP, SOL_IP, SOL_IPV6…), naming them.
+// struct bpf_sock), SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SK_BPF_CB_FLAGS,
+// IP_TOS — and faults on options the kernel takes whose effect it does not
+// model (buffer sizes that depend on the host's sysctls, SOL_TCP, SOL_IPV6…),
+// naming them.
 // A program's call is privileged (the kernel skips the capability checks
 // for bpf_setsockopt), so SO_MARK and any SO_PRIORITY are taken.
 
@@ -39,12 +40,33 @@ const SOL_SOCKET_INT: ReadonlySet<number> = new Set([
 ]);
 const NAMES: Record<number, string> = Object.fromEntries(Object.entries(SO).map(([k, v]) => [v, `SO_${k}`]));
 
+/** TC_PRIO_* by the TOS bits (ip_tos2prio): best effort, bulk, interactive, interactive bulk, each twice. */
+const TOS2PRIO = [0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4];
+
+/**
+ * IP_TOS (__ip_sock_set_tos): a TCP socket keeps its ECN bits; a new value
+ * also sets the socket's priority from its TOS bits (rt_tos2priority).
+ */
+function setTos(sock: EmulatedSocket, value: number): void {
+  let val = value;
+  const old = sock.sockopts.tos;
+  if (sock.protocol === 6) val = (val & ~3) | (old & 3);
+  if (old === val) return;
+  sock.sockopts.tos = val & 0xff;
+  sock.setField('priority', TOS2PRIO[(val & 0x1e) >> 1]!);
+}
+
 /** A fault naming an option the kernel takes but the emulator does not model. */
 export type NotEmulated = (what: string) => never;
 
 /** bpf_setsockopt: 0 or -errno. */
 export function bpfSetsockopt(sock: EmulatedSocket, level: number, optname: number, optval: Uint8Array, notEmulated: NotEmulated): number {
-  if (level !== SOL_SOCKET) return otherLevel(sock, level, optname, optval.length, notEmulated);
+  if (level !== SOL_SOCKET) {
+    const r = otherLevel(sock, level, optname, optval.length, notEmulated);
+    if (r < 0) return r;
+    setTos(sock, new DataView(optval.buffer, optval.byteOffset, 4).getInt32(0, true));
+    return 0;
+  }
   if (optname === SO.BINDTODEVICE) return notEmulated('SOL_SOCKET SO_BINDTODEVICE (a device name: SO_BINDTOIFINDEX is emulated)');
   if (!SOL_SOCKET_INT.has(optname)) return -EINVAL;
   if (optval.length !== 4) return -EINVAL;
@@ -87,7 +109,9 @@ export function bpfGetsockopt(sock: EmulatedSocket, level: number, optname: numb
   };
   if (level !== SOL_SOCKET) {
     const r = otherLevel(sock, level, optname, buf.length, notEmulated);
-    return r < 0 ? fail(-r) : r;
+    if (r < 0) return fail(-r);
+    new DataView(buf.buffer, buf.byteOffset, 4).setUint32(0, sock.sockopts.tos, true);
+    return 0;
   }
   // SO_BINDTODEVICE is not read through bpf_getsockopt.
   if (!SOL_SOCKET_INT.has(optname) || buf.length !== 4) return fail(EINVAL);
@@ -108,14 +132,11 @@ export function bpfGetsockopt(sock: EmulatedSocket, level: number, optname: numb
 
 /**
  * Levels other than SOL_SOCKET: SOL_IP takes IP_TOS alone (an int, an IPv4
- * socket's), whose effect is not modelled; SOL_IPV6 and SOL_TCP are not
- * modelled; other levels are -EINVAL.
+ * socket's): 0 for it, the caller then sets or reads it; SOL_IPV6 and SOL_TCP
+ * are not modelled; other levels are -EINVAL.
  */
 function otherLevel(sock: EmulatedSocket, level: number, optname: number, optlen: number, notEmulated: NotEmulated): number {
-  if (level === SOL_IP) {
-    if (sock.family !== AF_INET || optname !== IP_TOS || optlen !== 4) return -EINVAL;
-    return notEmulated('SOL_IP IP_TOS');
-  }
+  if (level === SOL_IP) return sock.family !== AF_INET || optname !== IP_TOS || optlen !== 4 ? -EINVAL : 0;
   if (level === SOL_IPV6 || level === SOL_TCP) return notEmulated(`${level === SOL_TCP ? 'SOL_TCP' : 'SOL_IPV6'} option ${optname}`);
   return -EINVAL;
 }

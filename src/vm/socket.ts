@@ -90,8 +90,8 @@ export class EmulatedSocket {
   readonly protocol: number;
   /** TCP_LISTEN, TCP_ESTABLISHED or TCP_CLOSE (an unconnected UDP socket, an unbound one). */
   readonly state: number;
-  /** SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE (as getsockopt reads them) and the BPF callback flags (SK_BPF_CB_FLAGS), which bpf_setsockopt may set. */
-  readonly sockopts: { reuseaddr: boolean; reuseport: boolean; keepalive: boolean; cbFlags: number };
+  /** SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE (as getsockopt reads them), the BPF callback flags (SK_BPF_CB_FLAGS) and IP_TOS, which bpf_setsockopt may set. */
+  readonly sockopts: { reuseaddr: boolean; reuseport: boolean; keepalive: boolean; cbFlags: number; tos: number };
   readonly v6only: boolean;
   readonly port: number;
   /** SO_REUSEPORT: in a group of sockets sharing the port. */
@@ -115,7 +115,7 @@ export class EmulatedSocket {
     this.setField('mark', this.#made.mark);
     this.setField('priority', this.#made.priority);
     this.setField('boundDevIf', this.#made.boundDevIf);
-    Object.assign(this.sockopts, { reuseaddr: false, reuseport: this.#made.reuseport, keepalive: false, cbFlags: 0 });
+    Object.assign(this.sockopts, { reuseaddr: false, reuseport: this.#made.reuseport, keepalive: false, cbFlags: 0, tos: 0 });
   }
   #made: { mark: number; priority: number; boundDevIf: number; reuseport: boolean };
   /** @internal Set SO_MARK, SO_PRIORITY or SO_BINDTOIFINDEX, which the socket's struct bpf_sock holds. */
@@ -152,7 +152,7 @@ export class EmulatedSocket {
     this.protocol = spec.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
     if (spec.listening !== undefined && (spec.protocol !== 'tcp' || peer || spec.port === 0)) throw new BpfError('USAGE', `${what}: listening is a bound TCP socket's option`);
     this.state = peer ? TCP_ESTABLISHED : spec.protocol === 'tcp' && spec.port > 0 && spec.listening !== false ? TCP_LISTEN : TCP_CLOSE;
-    this.sockopts = { reuseaddr: false, reuseport: spec.reuseport ?? false, keepalive: false, cbFlags: 0 };
+    this.sockopts = { reuseaddr: false, reuseport: spec.reuseport ?? false, keepalive: false, cbFlags: 0, tos: 0 };
     this.v6only = spec.v6only ?? false;
     this.port = spec.port;
     // An IPv4 socket, or an IPv6 one on ::, on a v4-mapped address or (connected) to a

@@ -212,6 +212,7 @@ describe('bpf_setsockopt and bpf_getsockopt in the emulator', () => {
       /^EMU_FAULT: connect_opt: .*bpf_setsockopt of SOL_SOCKET SO_SNDBUF \(its value depends on the host's sysctls or the TCP state\) is not emulated/,
     );
     expect(codeAndMessage(() => connect(setup(SOL_TCP, 1, 1)))).toMatch(/bpf_setsockopt of SOL_TCP option 1 is not emulated/);
+    expect(codeAndMessage(() => connect(setup(41, 67, 1)))).toMatch(/bpf_setsockopt of SOL_IPV6 option 67 is not emulated/);
   });
 
   it("a run's default calling socket is a new one each time: what an earlier run set is gone", () => {
@@ -387,6 +388,7 @@ describeRoot('bpf_setsockopt and bpf_getsockopt in a connect4 program: the emula
     [SOL_SOCKET, 2, 4], // SO_REUSEADDR
     [SOL_SOCKET, 15, 4], // SO_REUSEPORT
     [SOL_SOCKET, SO_KEEPALIVE, 4],
+    [SOL_IP, IP_TOS, 4],
   ];
 
   it('300 random options, values and lengths: the same results, bytes read, and options the socket is left with', async () => {
@@ -406,13 +408,17 @@ describeRoot('bpf_setsockopt and bpf_getsockopt in a connect4 program: the emula
         [SOL_SOCKET, 3], // SO_TYPE: not settable through bpf
         [SOL_SOCKET, 99],
         [SOL_IP, 2], // IP_TTL: not bpf's
+        [SOL_IP, IP_TOS],
+        [SOL_IP, IP_TOS],
         [5, 1],
         [255, 36],
       ] as const);
       const optlen = rng.pick([4, 4, 4, 4, 1, 2, 8]);
       const val = Buffer.alloc(8);
       // SO_BINDTOIFINDEX: devices of the namespace (lo is 1), none, and negative ones (EINVAL).
-      val.writeUInt32LE(optname === 62 ? rng.pick([0, 1, 2, 0xffffffff, 0x80000000]) : rng.pick([0, 1, 2, 7, 100, 0xffff, 0x7fffffff, 0xffffffff, rng.u32()]));
+      // IP_TOS: DSCP and ECN bits, above a byte too.
+      const tos = [0, 0x10, 0x12, 0x13, 0xb8, 0x28, 0x1e, 0x101, 0xff];
+      val.writeUInt32LE(optname === 62 ? rng.pick([0, 1, 2, 0xffffffff, 0x80000000]) : level === SOL_IP ? rng.pick(tos) : rng.pick([0, 1, 2, 7, 100, 0xffff, 0x7fffffff, 0xffffffff, rng.u32()]));
       const bss = Buffer.alloc(36);
       bss.writeInt32LE(level, 0);
       bss.writeInt32LE(optname, 4);
@@ -428,7 +434,9 @@ describeRoot('bpf_setsockopt and bpf_getsockopt in a connect4 program: the emula
       expect(res(t.emu), what).toBe(res(t.kern));
       // The socket's options after the connect: as getsockopt reads them in the kernel, as the emulated socket holds them.
       const u32le = (v: number | boolean) => u32(+v).toString('hex');
-      expect(inside.readback, what).toEqual([sock.mark, sock.priority, sock.boundDevIf, sock.sockopts.reuseaddr, sock.sockopts.reuseport, sock.sockopts.keepalive].map((v) => ({ hex: u32le(v) })));
+      expect(inside.readback, what).toEqual(
+        [sock.mark, sock.priority, sock.boundDevIf, sock.sockopts.reuseaddr, sock.sockopts.reuseport, sock.sockopts.keepalive, sock.sockopts.tos].map((v) => ({ hex: u32le(v) })),
+      );
       seen.add(`${(t.kern.map('.bss').get(0) as Buffer).readInt32LE(0x14)}`);
     }
     // Options taken (0) and refused (-EINVAL).
