@@ -228,7 +228,11 @@ export interface EmulatedTestRun {
   skb?: Record<string, number>;
   /** The context after the run when `ctx` was given, as BPF_PROG_TEST_RUN writes it back. */
   ctxOut?: Buffer | null;
-  /** A socket lookup program's choice (its cookie is in ctxOut), null for none. */
+  /**
+   * A socket lookup program's choice (its cookie is in ctxOut), null for
+   * none; a cgroup sock_addr or sockopt program's calling socket, as the run
+   * left it (bpf_setsockopt).
+   */
   socket?: EmulatedSocket | null;
   /**
    * The cgroup hooks the kernel runs inside calls (sock, sock_addr, sysctl,
@@ -771,6 +775,7 @@ export class EmulatedProgram {
       verdict: null,
       ctxOut: sockAddrOut(bytes),
       callRetval: cgroupCallRetval(state, retval, bind),
+      socket: sock,
     }));
   }
 
@@ -856,7 +861,7 @@ export class EmulatedProgram {
       const ctx = sockoptContext(coll.memory, run, sock.region, optval, retval);
       return this.runOnRegion(vm, cpu, ctx, { task: opts.task, cgroupRetval: run.retval }, (ret, state) => {
         const [callRetval, sockopt] = run.finish(cgroupCallRetval(state, ret));
-        return { retval: ret, verdict: null, ctxOut: null, callRetval, sockopt };
+        return { retval: ret, verdict: null, ctxOut: null, callRetval, sockopt, socket: sock };
       });
     } finally {
       coll.memory.remove(optval);

@@ -215,6 +215,20 @@ describe('bpf_setsockopt and bpf_getsockopt in the emulator', () => {
     expect(codeAndMessage(() => connect(setup(41, 67, 1)))).toMatch(/bpf_setsockopt of SOL_IPV6 option 67 is not emulated/);
   });
 
+  it('bpf-ts test-run --emulate --addr says which options the program set on the calling socket; JSON too', async () => {
+    const bss = Buffer.alloc(36);
+    bss.writeInt32LE(SOL_SOCKET, 0);
+    bss.writeInt32LE(SO_MARK, 4);
+    bss.writeUInt32LE(4, 8);
+    bss.writeUInt32LE(42, 12);
+    const args = ['test-run', fixture('connect_sockopt.o'), '--emulate', '--addr', 'udp 10.0.0.1:53', '--entry', `.bss:00000000=${bss.toString('hex')}`];
+    expect((await cliOk(...args)).stdout).toMatch(/\naddress: 10\.0\.0\.1:53 \(unchanged\)\nsocket: mark 42 \(set by the program\)\n$/);
+    expect((await cliOk(...args, '--json')).json()).toMatchObject({ retval: 1, allowed: true, socket: { mark: 42 } });
+    // Nothing set (an option bpf may not set: EINVAL): no socket line.
+    bss.writeInt32LE(3, 4);
+    expect((await cliOk(...args.slice(0, -1), `.bss:00000000=${bss.toString('hex')}`)).stdout).not.toMatch(/socket:/);
+  });
+
   it("a run's default calling socket is a new one each time: what an earlier run set is gone", () => {
     const emu = setup(SOL_SOCKET, SO_MARK, 9);
     const run = () => emu.program('connect_opt').testRun(new Uint8Array(0), { ctx: sockAddrCtx({ protocol: 'udp', address: '127.0.0.1', port: 9 }) });

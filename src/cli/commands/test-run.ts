@@ -336,6 +336,19 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   return emulateSpec(spec, type === BPF_PROG_TYPE.SYSCALL || tracing ? Buffer.alloc(0) : packet(values['data-hex']), values, ctx, ctxIn);
 }
 
+/** A socket's options as bpf_setsockopt sets them. */
+function socketOptions(sock: EmulatedSocket): Record<string, number> {
+  const o = sock.sockopts;
+  return { mark: sock.mark, priority: sock.priority, boundDevIf: sock.boundDevIf, reuseaddr: +o.reuseaddr, reuseport: +o.reuseport, keepalive: +o.keepalive, tos: o.tos, cbFlags: o.cbFlags };
+}
+
+/** The options of a sock_addr or sockopt program's calling socket that the run changed (bpf_setsockopt), or undefined. */
+function socketChanges(sock: EmulatedSocket | null | undefined, type: number | null, before: Record<string, number> | undefined): Record<string, number> | undefined {
+  if (!sock || (type !== BPF_PROG_TYPE.CGROUP_SOCK_ADDR && type !== BPF_PROG_TYPE.CGROUP_SOCKOPT)) return undefined;
+  const set = Object.fromEntries(Object.entries(socketOptions(sock)).filter(([k, v]) => v !== (before?.[k] ?? 0)));
+  return Object.keys(set).length ? set : undefined;
+}
+
 /** struct bpf_flow_keys in words: offsets, protocols, fragment bits, addresses and ports. */
 function flowKeysText(k: Buffer): string {
   if (k.length < 56) return hex(k);
@@ -402,6 +415,8 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   const ret = values.ret === undefined ? undefined : parseU64(values.ret, '--ret');
   const sysctl = values.sysctl === undefined ? undefined : sysctlAccess(values.sysctl, values['sysctl-current']);
   const sockopt = values.sockopt === undefined ? undefined : parseSockopt(values.sockopt);
+  // The options of the socket given (a run's default one starts with none set).
+  const optionsBefore = ownSocket && last ? socketOptions(last) : undefined;
   const r = em.program(name).testRun(data, {
     repeat,
     ...(ctxIn ? { ctx: ctxIn } : {}),
@@ -411,6 +426,8 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     ...(sysctl ? { sysctl } : {}),
     ...(sockopt ? { sockopt } : {}),
   });
+  // A sock_addr or sockopt program's calling socket: the options its bpf_setsockopt changed.
+  const changed = socketChanges(r.socket, spec.program(name).type, optionsBefore);
   // A cgroup hook's call goes on (0), or fails with the errno the run left.
   const allowed = r.callRetval === undefined ? undefined : r.callRetval === 0;
   const fails = r.callRetval ? (r.callRetval < 0 ? `the call fails: ${errnoName(-r.callRetval)}` : `the call returns ${r.callRetval} (the program's bpf_set_retval)`) : undefined;
@@ -421,6 +438,7 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
       ...runJson(r, spec.program(name).type ?? BPF_PROG_TYPE.XDP),
       ...(allowed !== undefined ? { allowed, ...(r.callRetval ? { callRetval: r.callRetval } : {}) } : {}),
       ...(sockAddr ?? {}),
+      ...(changed ? { socket: changed } : {}),
       // A cgroup sock program's socket after the run: what sock_create may have written.
       ...(cgroupSock && r.ctxOut ? { socket: { boundDevIf: r.ctxOut.readUInt32LE(0), mark: r.ctxOut.readUInt32LE(16), priority: r.ctxOut.readUInt32LE(20) } } : {}),
       ...(sysctl && r.sysctl ? { sysctl: { name: sysctl.name, filePos: r.sysctl.filePos, newValue: r.sysctl.newValue?.toString('latin1') ?? null } } : {}),
@@ -446,6 +464,12 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
       if (fails) ctx.print(fails);
       else ctx.print(`address: ${after.address}${after.address === before.address ? ' (unchanged)' : ` (was ${before.address})`}`);
       if (!fails && after.msgSrc !== before.msgSrc) ctx.print(`source: ${after.msgSrc ?? "the route's"} (was ${before.msgSrc ?? "the route's"})`);
+      if (changed)
+        ctx.print(
+          `socket: ${Object.entries(changed)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')} (set by the program)`,
+        );
     } else if (type === BPF_PROG_TYPE.CGROUP_SYSCTL && sysctl && r.sysctl) {
       const text = (b: Uint8Array | string) => JSON.stringify(Buffer.from(b).toString('latin1'));
       if (fails) ctx.print(fails);
@@ -458,6 +482,12 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     } else if (type === BPF_PROG_TYPE.CGROUP_SOCKOPT && sockopt && r.sockopt) {
       const hook = spec.program(name).expectedAttachType === BPF_ATTACH_TYPE.CGROUP_GETSOCKOPT ? 'getsockopt' : 'setsockopt';
       for (const l of sockoptText(hook, sockopt, r.callRetval ?? 0, r.sockopt)) ctx.print(l);
+      if (changed)
+        ctx.print(
+          `socket: ${Object.entries(changed)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')} (set by the program)`,
+        );
     } else if (type === BPF_PROG_TYPE.SK_LOOKUP) {
       ctx.print(r.socket ? `socket chosen: cookie ${r.socket.cookie} (${sockets.get(r.socket.cookie)})` : 'socket chosen: none');
       if (!values.socket) ctx.print("(the emulator's SOCKMAPs and SOCKHASHes start empty: give them sockets with --socket 'MAP[KEY]=tcp|udp ADDR:PORT')");
