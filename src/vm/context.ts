@@ -43,7 +43,8 @@ interface Frag {
   /** The page mapped for a pointer into it (bpf_dynptr_slice), until the fragment changes. */
   region?: Region;
 }
-const PAGE_SIZE = 4096;
+/** PAGE_SIZE: an XDP fragment's size; the most of a sysctl value or a socket option the kernel hands a program. */
+export const PAGE_SIZE = 4096;
 /** MAX_SKB_FRAGS: the most fragments a frame has (a test run's input past them is -ENOMEM). */
 export const MAX_SKB_FRAGS = 17;
 

@@ -299,6 +299,8 @@ export class EmulatedCollection {
   /** @internal */ state: RunState | undefined;
   /** @internal A testRun()'s cgroup local storage: the cgroup and attach type it is keyed by, or the test run's own values. */
   localStorage: { cgroupId: bigint; attachType: number; scratch?: Map<EmulatedMapT, Region[]> } | undefined;
+  /** @internal Whether a map is cgroup storage: only then does a testRun() set localStorage up. */
+  readonly hasCgroupStorage: boolean;
   /** @internal The xdp_md region, kept mapped between runs. */
   xdpCtx: Region | undefined;
   /** @internal xdpCtx's address (the region stays mapped from run to run). */
@@ -326,6 +328,7 @@ export class EmulatedCollection {
       this.maps.set(m.name, map);
       this.mapsByRegion.set(map.handle.id, map);
     }
+    this.hasCgroupStorage = [...this.maps.values()].some((m) => m.isCgroupStorage);
     for (const p of file.programs) this.programs.set(p.name, new EmulatedProgram(this, p));
     // Declared contents: prog array slots and map-in-map slots.
     for (const m of file.maps) {
@@ -504,12 +507,11 @@ export class EmulatedProgram {
     let last: EmulatedTestRun | undefined;
     // durationNs is the runs' time: the first run's compilation to JavaScript is not.
     vm.prepare();
-    const scratch = this.type === BPF_PROG_TYPE.CGROUP_SKB ? new Map<EmulatedMapT, Region[]>() : undefined;
-    coll.localStorage = {
-      cgroupId: BigInt.asUintN(64, BigInt(opts.cgroup ?? opts.task?.cgroupId ?? coll.opts.task?.cgroupId ?? 1)),
-      attachType: this.spec.expectedAttachType ?? 0,
-      scratch,
-    };
+    // Cgroup storage, when the object has some: the cgroup's, or (cgroup skb, as BPF_PROG_TEST_RUN) this testRun()'s own.
+    const scratch = coll.hasCgroupStorage && this.type === BPF_PROG_TYPE.CGROUP_SKB ? new Map<EmulatedMapT, Region[]>() : undefined;
+    coll.localStorage = coll.hasCgroupStorage
+      ? { cgroupId: BigInt.asUintN(64, BigInt(opts.cgroup ?? opts.task?.cgroupId ?? coll.opts.task?.cgroupId ?? 1)), attachType: this.spec.expectedAttachType ?? 0, scratch }
+      : undefined;
     try {
       const t0 = performance.now();
       for (let i = 0; i < repeat; i++) last = this.once(vm, data, cpu, opts);
@@ -765,8 +767,7 @@ export class EmulatedProgram {
     const coll = this.coll;
     const hook = sockAddrHook(this.name, this.spec.expectedAttachType);
     const { bytes, socket } = sockAddrFromCtx(this.name, opts.ctx, data, hook);
-    const sock = opts.socket ?? coll.unboundSocket(socket.family, socket.protocol, true);
-    if (sock.memory !== coll.memory) throw new BpfError('USAGE', `program ${this.name}: socket cookie ${sock.cookie} belongs to another emulation`);
+    const sock = ownSocket(coll, opts.socket ?? coll.unboundSocket(socket.family, socket.protocol, true), `program ${this.name}`);
     const ctx = sockAddrContext(coll.memory, bytes, hook, sock.region);
     // A bind program's second bit is a flag (no CAP_NET_BIND_SERVICE check), its first the verdict.
     const bind = hook.name.startsWith('bind');
@@ -791,9 +792,8 @@ export class EmulatedProgram {
     const what = `program ${this.name}${hook ? ` (${hook})` : ''}`;
     if (!hook) throw new BpfError('USAGE', `${what}: a cgroup sock program's hook is sock_create, sock_release, post_bind4 or post_bind6 (its section says none)`);
     if (data.byteLength > 0 || opts.ctx) throw new BpfError('USAGE', `${what}: a cgroup sock program runs on a socket alone (testRun(new Uint8Array(0), { socket: emu.socket({ … }) }))`);
-    const sock = opts.socket;
-    if (!sock) throw new BpfError('USAGE', `${what}: give the socket it runs on: testRun(new Uint8Array(0), { socket: emu.socket({ protocol, port: 0 }) })`);
-    if (sock.memory !== coll.memory) throw new BpfError('USAGE', `${what}: socket cookie ${sock.cookie} belongs to another emulation`);
+    if (!opts.socket) throw new BpfError('USAGE', `${what}: give the socket it runs on: testRun(new Uint8Array(0), { socket: emu.socket({ protocol, port: 0 }) })`);
+    const sock = ownSocket(coll, opts.socket, what);
     if (hook.startsWith('post_bind')) {
       const v6 = hook === 'post_bind6';
       if (sock.family !== (v6 ? AF_INET6 : AF_INET) || sock.port === 0) throw new BpfError('USAGE', `${what}: runs after a bind of an ${v6 ? 'IPv6' : 'IPv4'} socket: give a bound one (port above 0)`);
@@ -852,8 +852,7 @@ export class EmulatedProgram {
       throw new BpfError('USAGE', `${what}: a cgroup sockopt program runs on a ${hook} call alone (testRun(new Uint8Array(0), { sockopt: { level, optname, optval } }))`);
     if (!opts.sockopt) throw new BpfError('USAGE', `${what}: give the ${hook} call it runs on: testRun(new Uint8Array(0), { sockopt: { level: 1, optname: 36, optval } }) (SOL_SOCKET, SO_MARK)`);
     const run = new SockoptRun(hook, opts.sockopt, what);
-    const sock = opts.socket ?? coll.unboundSocket(AF_INET, 'tcp', true);
-    if (sock.memory !== coll.memory) throw new BpfError('USAGE', `${what}: socket cookie ${sock.cookie} belongs to another emulation`);
+    const sock = ownSocket(coll, opts.socket ?? coll.unboundSocket(AF_INET, 'tcp', true), what);
     const optval = coll.memory.add('optval', run.buf, { kind: 'packet', writable: true });
     // ctx->retval is the cgroup run's, as bpf_get_retval and bpf_set_retval have it.
     const retval = { get: () => coll.state!.cgroupRetval!, set: (v: number) => void (coll.state!.cgroupRetval = v) };
@@ -1559,7 +1558,7 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
         if (!ls) ctx.fault('bpf_get_local_storage outside a testRun()');
         if (!ls!.scratch) return m.storageAddress(ls!.cgroupId, ls!.attachType, st().cpu);
         let regions = ls!.scratch.get(m);
-        if (!regions) ls!.scratch.set(m, (regions = m.scratchStorage()));
+        if (!regions) ls!.scratch.set(m, (regions = m.newStorage()));
         return m.storageRegionAddress(regions, st().cpu);
       },
     ],
@@ -1611,6 +1610,12 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
     out.set(n, { name, fn });
   }
   return out;
+}
+
+/** `sock`, when this emulation made it (a run's socket), else a USAGE error naming `what`. */
+function ownSocket(coll: EmulatedCollection, sock: EmulatedSocket, what: string): EmulatedSocket {
+  if (sock.memory !== coll.memory) throw new BpfError('USAGE', `${what}: socket cookie ${sock.cookie} belongs to another emulation`);
+  return sock;
 }
 
 /**

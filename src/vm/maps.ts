@@ -212,14 +212,14 @@ export class EmulatedMap implements MapLike {
     const hk = hexKey(key);
     let e = this.entries_.get(hk);
     if (!e) {
-      e = { key, regions: this.scratchStorage(`[${hk}]`) };
+      e = { key, regions: this.newStorage(`[${hk}]`) };
       this.entries_.set(hk, e);
     }
     return Memory.address(this.onCpu(e.regions, cpu).id);
   }
 
-  /** A cgroup storage value outside the map (a test run's own; BPF_PROG_TEST_RUN makes one per run): zeroed, one region per CPU. */
-  scratchStorage(tag = '[test run]'): Region[] {
+  /** A cgroup storage value, zeroed, one region per CPU: a cgroup's entry, or a test run's own (BPF_PROG_TEST_RUN makes one per run, outside the map). */
+  newStorage(tag = '[test run]'): Region[] {
     return Array.from({ length: this.perCpu ? this.cpus : 1 }, (_, c) =>
       this.memory.add(`${this.name}${tag}${this.perCpu ? `[cpu ${c}]` : ''}`, new Uint8Array(this.valueSize), { kind: 'map_value' }),
     );

@@ -11,14 +11,13 @@
 
 import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE } from '../uapi/bpf.js';
-import { refuseAccess } from './context.js';
+import { PAGE_SIZE, refuseAccess } from './context.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
 import { EFAULT } from './skb.js';
 
 /** sizeof(struct bpf_sockopt): sk, optval, optval_end (pointers), level, optname, optlen, retval (s32). */
 export const SOCKOPT_CTX_SIZE = 40;
 const F = { sk: 0, optval: 8, optvalEnd: 16, level: 24, optname: 28, optlen: 32, retval: 36 };
-const PAGE_SIZE = 4096;
 
 /** One setsockopt or getsockopt call, for a cgroup sockopt program's run. */
 export interface SockoptCall {

@@ -11,15 +11,13 @@
 // the test against this host's kernel shows which one it runs.
 
 import { BpfError } from '../errors.js';
-import { refuseAccess } from './context.js';
+import { PAGE_SIZE, refuseAccess } from './context.js';
 import { E2BIG, EINVAL } from './maps.js';
 import type { Memory, Region, RegionHooks } from './memory.js';
 import type { HelperContext } from './vm.js';
 
 /** sizeof(struct bpf_sysctl): write (u32) at 0, file_pos (u32) at 4. */
 export const SYSCTL_CTX_SIZE = 8;
-/** PAGE_SIZE: the most of a current or new value the kernel hands the program. */
-const PAGE_SIZE = 4096;
 const BPF_F_SYSCTL_BASE_NAME = 1n;
 
 /** A read or write of a sysctl file, for a cgroup sysctl program's run. */
