@@ -395,7 +395,9 @@ export class RingBufferReader extends EventReader {
   /** The record after the one at `offset` (a value firstRecord() or recordAfter() returned), or -1: see firstRecord(). */
   recordAfter(offset: number): number {
     // The next header follows this record, 8-byte aligned; `offset` is already.
-    return this.#walkFrom((offset + (this.#words[(offset - 8) >>> 2]! & 0x3fffffff) + 7) & ~7);
+    // The length #walkFrom just stored, when `offset` is the record it returned (no header load).
+    const len = offset === this.#walkAt + 8 ? this.recordLength : this.#words[(offset - 8) >>> 2]! & 0x3fffffff;
+    return this.#walkFrom((offset + len + 7) & ~7);
   }
 
   /** The first record, at or after the header at `h`, that was committed when the walk opened. */
