@@ -167,7 +167,13 @@ export {
   skLookupCtx,
   sockAddrCtx,
   cgroupDevCtx,
+  BPF_SOCK_OPS,
+  TcpState,
   type CgroupDevSpec,
+  type SockOpsCall,
+  type SockOpsName,
+  type SockOpsOutcome,
+  type SockOpsSkb,
   type EmulatedSocketSpec,
   type SkLookupSpec,
   type SockAddrSpec,
@@ -182,7 +188,7 @@ export {
   type MapLike,
   type EmulatedUpdateFlags,
 } from './vm/index.js';
-export type { RegFile, RegNo, RegNoArray, TunnelInfo, EmulatedTask, Task, TraceState } from './vm/index.js';
+export type { RegFile, RegNo, RegNoArray, TunnelInfo, EmulatedTask, Task, TraceState, SockOpsRun, TcpHost } from './vm/index.js';
 
 // AF_XDP sockets
 export { XdpSocket, XdpSocketError, XDP_COPY, XDP_ZEROCOPY, type XdpSocketOptions, type XdpStatistics } from './xsk/socket.js';

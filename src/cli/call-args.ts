@@ -6,13 +6,18 @@
 //   (str:cubic) or bytes (hex:2a000000): the caller's for setsockopt, the
 //   kernel's answer for getsockopt (size: the caller's buffer; error: the
 //   kernel's own getsockopt failed);
-// - --device 'char|block MAJOR:MINOR ACCESS': an open (r, w) or mknod (m) of a device node.
+// - --device 'char|block MAJOR:MINOR ACCESS': an open (r, w) or mknod (m) of a device node;
+// - --sock-ops 'OP [args A,B…] [request] [state S] [FIELD N]…': a sock_ops
+//   program's TCP event on the --socket, with the tcp_sock fields it reads
+//   (snd_cwnd 10, srtt_us 800, … as struct bpf_sock_ops names them).
 
 import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { errnoName, errnoNumber } from '../sys/errno.js';
 import { cgroupDevCtx } from '../vm/device.js';
+import type { SockOpsCall } from '../vm/sock-ops.js';
 import type { SockoptCall, SockoptOutcome } from '../vm/sockopt.js';
+import type { TcpState } from '../vm/tcp.js';
 import type { SysctlAccess } from '../vm/sysctl.js';
 
 const LEVELS: Record<string, number> = { SOL_IP: 0, SOL_SOCKET: 1, SOL_TCP: 6, SOL_UDP: 17, SOL_IPV6: 41 };
@@ -149,4 +154,63 @@ export function deviceContext(text: string): Buffer {
   if (!m) throw new BpfError('USAGE', `--device "${text}": write it as 'char|block MAJOR:MINOR ACCESS' (ACCESS: r, w, m or a mix: 'char 1:3 rw')`);
   const access = [...new Set(m[4]!)].map((c) => (c === 'r' ? 'read' : c === 'w' ? 'write' : 'mknod') as 'read' | 'write' | 'mknod');
   return cgroupDevCtx({ type: m[1] as 'char' | 'block', major: Number(m[2]), minor: Number(m[3]), access });
+}
+
+/** struct bpf_sock_ops's tcp_sock fields, as --sock-ops takes them, and where the emulated socket keeps them. */
+const TCP_FIELDS: Record<string, keyof TcpState> = {
+  snd_cwnd: 'sndCwnd',
+  srtt_us: 'srttUs',
+  rtt_min: 'rttMin',
+  snd_ssthresh: 'sndSsthresh',
+  rcv_nxt: 'rcvNxt',
+  snd_nxt: 'sndNxt',
+  snd_una: 'sndUna',
+  mss_cache: 'mssCache',
+  ecn_flags: 'ecnFlags',
+  rate_delivered: 'rateDelivered',
+  rate_interval_us: 'rateIntervalUs',
+  packets_out: 'packetsOut',
+  retrans_out: 'retransOut',
+  total_retrans: 'totalRetrans',
+  segs_in: 'segsIn',
+  data_segs_in: 'dataSegsIn',
+  segs_out: 'segsOut',
+  data_segs_out: 'dataSegsOut',
+  lost_out: 'lostOut',
+  sacked_out: 'sackedOut',
+  sk_txhash: 'txhash',
+  bpf_sock_ops_cb_flags: 'cbFlags',
+  bytes_received: 'bytesReceived',
+  bytes_acked: 'bytesAcked',
+};
+
+/** --sock-ops 'OP [args A,B…] [request] [state S] [FIELD N]…': the call, and the tcp_sock fields to give the socket. */
+export function parseSockOps(text: string): { call: SockOpsCall; tcp: Partial<Record<keyof TcpState, number | bigint>> } {
+  const usage = (why: string): never => {
+    throw new BpfError(
+      'USAGE',
+      `--sock-ops ${JSON.stringify(text)}: ${why}; write it as 'OP [args A,B,…] [request] [state S] [FIELD N]…' (OP a BPF_SOCK_OPS_* name or number, e.g. ACTIVE_ESTABLISHED_CB; FIELD a struct bpf_sock_ops tcp field, e.g. snd_cwnd 10)`,
+    );
+  };
+  const words = text.trim().split(/\s+/);
+  const op = words.shift() ?? '';
+  if (!op) usage('no op');
+  const num = (w: string | undefined, what: string) => {
+    if (w === undefined || !/^(0x[0-9a-f]+|\d+)$/i.test(w)) return usage(`${what} ${w ?? '(missing)'} is not a number`);
+    return Number(w);
+  };
+  const call: SockOpsCall = { op: /^\d+$/.test(op) ? Number(op) : (op as SockOpsCall['op']) };
+  const tcp: Partial<Record<keyof TcpState, number | bigint>> = {};
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!.toLowerCase();
+    if (w === 'request') call.request = true;
+    else if (w === 'args') call.args = (words[++i] ?? '').split(',').map((a) => num(a, 'arg'));
+    else if (w === 'state') call.state = num(words[++i], 'state');
+    else if (w in TCP_FIELDS) {
+      const field = TCP_FIELDS[w]!;
+      const v = words[++i];
+      tcp[field] = field === 'bytesReceived' || field === 'bytesAcked' ? BigInt(num(v, w)) : num(v, w);
+    } else usage(`unknown word ${JSON.stringify(words[i])}`);
+  }
+  return { call, tcp };
 }

@@ -143,6 +143,11 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       desc: "with --emulate: a cgroup device program's input: an open of a device node for reading (r), writing (w) or both (rw), or its mknod (m); whether the call goes on is printed",
       group: 'program',
     },
+    'sock-ops': {
+      arg: "'OP [args A,B,…] [request] [state S] [FIELD N]…'",
+      desc: "with --emulate: a sock_ops program's input, a TCP event on the --socket: the op by BPF_SOCK_OPS_* name or number (ACTIVE_ESTABLISHED_CB, TIMEOUT_INIT, 4), its args (RTO_CB: retransmits, rto, expired; STATE_CB: old and new state), request (on a request socket: a SYN not answered yet), state (sk_state during the call; default the op's), and the tcp_sock fields the program reads by their struct bpf_sock_ops names (snd_cwnd 10, srtt_us 800, data_segs_out 0); the program's reply, what tcp_call_bpf returns, and the options and fields it set on the socket are printed",
+      group: 'program',
+    },
     sockopt: {
       arg: "'LEVEL OPTNAME [VALUE] [size N] [error ERRNO]'",
       desc: "with --emulate: a cgroup sockopt program's input: the option by name or number (SOL_SOCKET SO_MARK, SOL_TCP TCP_CONGESTION, 1 36) and a value — an int (42), str:TEXT or hex:BYTES — that is the caller's for setsockopt and the kernel's answer for getsockopt (size N: the caller's buffer; error ERRNO: the kernel's own getsockopt failed); what the kernel's setsockopt is called with, or what the getsockopt caller gets, is printed",
@@ -153,7 +158,7 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
     entry: { arg: 'MAP:KEY=VALUE', desc: "write a map entry (key and value as hex bytes) before the run, in the kernel's map or the emulator's; repeatable", group: 'program' },
     socket: {
       arg: "'[MAP[KEY]=]PROTO ADDR:PORT'",
-      desc: "with --emulate: a socket of the emulated host, which bpf_sk_lookup_tcp/udp find (tcp listens, udp is bound; '-> PEER:PORT' connects it; add reuseport or v6only), put in slot KEY of a SOCKMAP or SOCKHASH when MAP[KEY]= is given; a cgroup sock program's one socket (port 0: not bound yet); repeatable",
+      desc: "with --emulate: a socket of the emulated host, which bpf_sk_lookup_tcp/udp find (tcp listens, udp is bound; '-> PEER:PORT' connects it; add reuseport or v6only), put in slot KEY of a SOCKMAP or SOCKHASH when MAP[KEY]= is given; a cgroup sock program's one socket (port 0: not bound yet), a sock_ops program's TCP socket; repeatable",
       default: 'no sockets',
       group: 'emulator',
     },

@@ -5,20 +5,22 @@
 // -EINVAL. The emulator keeps what a socket option means to the programs
 // around it — SO_MARK, SO_PRIORITY, SO_BINDTOIFINDEX (in the socket's
 // struct bpf_sock), SO_REUSEADDR, SO_REUSEPORT, SO_KEEPALIVE, SK_BPF_CB_FLAGS,
-// IP_TOS — and faults on options the kernel takes whose effect it does not
-// model (buffer sizes that depend on the host's sysctls, SOL_TCP, SOL_IPV6…),
-// naming them.
+// IP_TOS, and a TCP socket's SOL_TCP options (tcp.ts) — and faults on
+// options the kernel takes whose effect it does not model (buffer sizes
+// that depend on the host's sysctls, SOL_IPV6…), naming them.
 // A program's call is privileged (the kernel skips the capability checks
 // for bpf_setsockopt), so SO_MARK and any SO_PRIORITY are taken.
 
 import { EINVAL } from './maps.js';
 import { AF_INET, type EmulatedSocket } from './socket.js';
+import { tcpGetsockopt, tcpSetsockopt } from './tcp.js';
 
 const SOL_SOCKET = 1;
 const SOL_IP = 0;
 const SOL_TCP = 6;
 const SOL_IPV6 = 41;
 const IP_TOS = 1;
+const IPPROTO_TCP = 6;
 const SO = { REUSEADDR: 2, SNDBUF: 7, RCVBUF: 8, KEEPALIVE: 9, PRIORITY: 12, REUSEPORT: 15, RCVLOWAT: 18, BINDTODEVICE: 25, MARK: 36, MAX_PACING_RATE: 47, BINDTOIFINDEX: 62, TXREHASH: 74 };
 /** SK_BPF_CB_FLAGS (6.14+): the socket's BPF callback flags, SK_BPF_CB_TX_TIMESTAMPING (1) the only one. */
 const SK_BPF_CB_FLAGS = 1009;
@@ -50,7 +52,7 @@ const TOS2PRIO = [0, 0, 0, 0, 2, 2, 2, 2, 6, 6, 6, 6, 4, 4, 4, 4];
 function setTos(sock: EmulatedSocket, value: number): void {
   let val = value;
   const old = sock.sockopts.tos;
-  if (sock.protocol === 6) val = (val & ~3) | (old & 3);
+  if (sock.protocol === IPPROTO_TCP) val = (val & ~3) | (old & 3);
   if (old === val) return;
   sock.sockopts.tos = val & 0xff;
   sock.setField('priority', TOS2PRIO[(val & 0x1e) >> 1]!);
@@ -61,6 +63,7 @@ export type NotEmulated = (what: string) => never;
 
 /** bpf_setsockopt: 0 or -errno. */
 export function bpfSetsockopt(sock: EmulatedSocket, level: number, optname: number, optval: Uint8Array, notEmulated: NotEmulated): number {
+  if (level === SOL_TCP) return sock.protocol !== IPPROTO_TCP ? -EINVAL : tcpSetsockopt(sock.tcp, sock.tcpHost, sock.skState, optname, optval, notEmulated);
   if (level !== SOL_SOCKET) {
     const r = otherLevel(sock, level, optname, optval.length, notEmulated);
     if (r < 0) return r;
@@ -107,6 +110,10 @@ export function bpfGetsockopt(sock: EmulatedSocket, level: number, optname: numb
     buf.fill(0);
     return -errno;
   };
+  if (level === SOL_TCP) {
+    const r = sock.protocol !== IPPROTO_TCP ? -EINVAL : tcpGetsockopt(sock.tcp, sock.skState, optname, buf, notEmulated);
+    return r < 0 ? fail(-r) : 0;
+  }
   if (level !== SOL_SOCKET) {
     const r = otherLevel(sock, level, optname, buf.length, notEmulated);
     if (r < 0) return fail(-r);
@@ -132,11 +139,11 @@ export function bpfGetsockopt(sock: EmulatedSocket, level: number, optname: numb
 
 /**
  * Levels other than SOL_SOCKET: SOL_IP takes IP_TOS alone (an int, an IPv4
- * socket's): 0 for it, the caller then sets or reads it; SOL_IPV6 and SOL_TCP
- * are not modelled; other levels are -EINVAL.
+ * socket's): 0 for it, the caller then sets or reads it; SOL_IPV6 is not
+ * modelled; other levels are -EINVAL (SOL_TCP is tcp.ts's).
  */
 function otherLevel(sock: EmulatedSocket, level: number, optname: number, optlen: number, notEmulated: NotEmulated): number {
   if (level === SOL_IP) return sock.family !== AF_INET || optname !== IP_TOS || optlen !== 4 ? -EINVAL : 0;
-  if (level === SOL_IPV6 || level === SOL_TCP) return notEmulated(`${level === SOL_TCP ? 'SOL_TCP' : 'SOL_IPV6'} option ${optname}`);
+  if (level === SOL_IPV6) return notEmulated(`SOL_IPV6 option ${optname}`);
   return -EINVAL;
 }

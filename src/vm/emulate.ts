@@ -26,7 +26,7 @@ import {
   xdpCtxOut,
   xdpMdFromCtx,
 } from './context.js';
-import { EINVAL, EPERM, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
+import { EINVAL, EOPNOTSUPP, EPERM, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 import { BPRINTF_VARARGS_MAX, type PrintfMemory, bprintf, formatBytes } from './printf.js';
@@ -59,6 +59,8 @@ import { devContext, devCtxFromCtx } from './device.js';
 import { bpfGetsockopt, bpfSetsockopt } from './bpf-sockopt.js';
 import { type SockoptCall, type SockoptOutcome, SockoptRun, sockoptContext, sockoptHook } from './sockopt.js';
 import { type SysctlAccess, type SysctlOutcome, SysctlRun, sysctlContext, sysctlCtxOut, sysctlHelpers } from './sysctl.js';
+import { SOCK_OPS_ALL_CB_FLAGS, TCP, type TcpHost, tcpHost } from './tcp.js';
+import { BPF_SOCK_OPS, type SockOpsCall, type SockOpsOutcome, SockOpsRun, sockOpsContext } from './sock-ops.js';
 import {
   AF_INET,
   AF_INET6,
@@ -144,6 +146,12 @@ export interface EmulateOptions {
    * not canonical for it is -ERANGE, of others -EFAULT, as x86-64 kernels check.
    */
   virtualAddressBits?: 48 | 57;
+  /** CONFIG_HZ (100, 250 or 1000; default 250): the jiffy TCP_BPF_DELACK_MAX, TCP_BPF_RTO_MIN and TCP_RTO_MAX_MS round to. */
+  hz?: number;
+  /** The congestion controls bpf_setsockopt(TCP_CONGESTION) finds (tcp_available_congestion_control; default reno and cubic). */
+  tcpCongestionAvailable?: readonly string[];
+  /** A new TCP socket's congestion control (net.ipv4.tcp_congestion_control; default cubic when available, else reno). */
+  tcpCongestion?: string;
 }
 
 /** A network device of the emulated host (EmulateOptions.devices). */
@@ -203,6 +211,8 @@ export interface EmulatedRunOptions {
   cgroup?: bigint | number;
   /** A cgroup sockopt program's call: the option, and the caller's value (setsockopt) or the kernel's answer (getsockopt). */
   sockopt?: SockoptCall;
+  /** A sock_ops program's call: the op, its args, and the segment (its socket is `socket`, a TCP one: required). */
+  sockOps?: SockOpsCall;
 }
 
 export interface EmulatedTestRun {
@@ -246,6 +256,8 @@ export interface EmulatedTestRun {
   sysctl?: SysctlOutcome;
   /** A cgroup sockopt program's: what the kernel's setsockopt is called with, or what the getsockopt caller gets. */
   sockopt?: SockoptOutcome;
+  /** A sock_ops program's: its reply, and what tcp_call_bpf returns to the kernel. */
+  sockOps?: SockOpsOutcome;
 }
 
 const MAX_TAIL_CALL_CNT = 33;
@@ -285,6 +297,8 @@ export interface RunState {
   sysctl?: SysctlRun;
   /** A cgroup hook's run: the call's result so far (bpf_cg_run_ctx.retval), which bpf_get_retval and bpf_set_retval read and write. */
   cgroupRetval?: number;
+  /** A sock_ops run: the call and its socket, which the sock_ops helpers act on. */
+  sockOps?: { run: SockOpsRun; sock: EmulatedSocket };
 }
 
 export class EmulatedCollection {
@@ -313,6 +327,8 @@ export class EmulatedCollection {
   readonly socketsByRegion = new Map<number, EmulatedSocket>();
   readonly #sockets: EmulatedSocket[] = [];
   private nextCookie = 1n;
+  /** @internal HZ and congestion controls, for TCP sockets' options. */
+  readonly tcpHost: TcpHost;
   private clockNs = 1_000_000_000n;
   private rand: number;
 
@@ -321,6 +337,7 @@ export class EmulatedCollection {
     readonly opts: EmulateOptions = {},
   ) {
     this.cpus = opts.cpus ?? 1;
+    this.tcpHost = tcpHost(opts);
     this.rand = (opts.seed ?? 1) >>> 0 || 1;
     for (const m of file.maps) {
       const initial = opts.initialValues?.(m) ?? m.initialValue;
@@ -364,7 +381,7 @@ export class EmulatedCollection {
     const cookie = spec.cookie ?? this.nextCookie;
     if (typeof cookie !== 'bigint' || cookie <= 0n || cookie >= 1n << 64n) throw new BpfError('USAGE', `emulated socket: cookie ${String(cookie)} is not a u64 above 0`);
     for (const s of this.socketsByRegion.values()) if (s.cookie === cookie) throw new BpfError('USAGE', `emulated socket: cookie ${cookie} is taken by another socket of this emulation`);
-    const sock = new EmulatedSocket(this.memory, spec, cookie);
+    const sock = new EmulatedSocket(this.memory, spec, cookie, this.tcpHost);
     if (cookie >= this.nextCookie) this.nextCookie = cookie + 1n;
     this.socketsByRegion.set(sock.region.id, sock);
     this.#sockets.push(sock);
@@ -536,6 +553,7 @@ export class EmulatedProgram {
     if (type === BPF_PROG_TYPE.CGROUP_SYSCTL) return this.onceSysctl(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.CGROUP_SOCKOPT) return this.onceSockopt(vm, data, cpu, opts);
     if (type === BPF_PROG_TYPE.CGROUP_DEVICE) return this.onceDevice(vm, data, cpu, opts);
+    if (type === BPF_PROG_TYPE.SOCK_OPS) return this.onceSockOps(vm, data, cpu, opts);
     const xdp = type === BPF_PROG_TYPE.XDP;
     const tc = type === BPF_PROG_TYPE.SCHED_CLS || type === BPF_PROG_TYPE.SCHED_ACT;
     const cgroup = type === BPF_PROG_TYPE.CGROUP_SKB;
@@ -545,7 +563,7 @@ export class EmulatedProgram {
     if (!xdp && !tc && !sock)
       throw new BpfError(
         'USAGE',
-        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock, sock_addr, sysctl, sockopt and device, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
+        `program ${this.name}: emulating ${progTypeName(type)} programs is not supported (XDP, TC, socket filters, cgroup skb, cgroup sock, sock_addr, sysctl, sockopt and device, sock_ops, lwt, flow dissectors, netfilter, socket lookup, syscall and tracing programs are)`,
       );
     if (opts.ctx && (opts.skb || opts.xdp)) throw new BpfError('USAGE', `program ${this.name}: give the context as ctx bytes or as ${xdp ? 'xdp' : 'skb'} fields, not both`);
     if (data.length < ETH_HLEN) checkFrame(this.name, data, !xdp, 0);
@@ -664,8 +682,8 @@ export class EmulatedProgram {
     vm: Vm,
     cpu: number,
     ctx: Region,
-    extra: Pick<RunState, 'task' | 'skLookup' | 'sockAddrSocket' | 'sysctl' | 'cgroupRetval'>,
-    finish: (retval: number, state: RunState) => Pick<EmulatedTestRun, 'retval' | 'verdict' | 'ctxOut' | 'socket' | 'callRetval' | 'sysctl' | 'sockopt'>,
+    extra: Pick<RunState, 'task' | 'skLookup' | 'sockAddrSocket' | 'sysctl' | 'cgroupRetval' | 'sockOps'>,
+    finish: (retval: number, state: RunState) => Pick<EmulatedTestRun, 'retval' | 'verdict' | 'ctxOut' | 'socket' | 'callRetval' | 'sysctl' | 'sockopt' | 'sockOps'>,
   ): EmulatedTestRun {
     const coll = this.coll;
     const pkt = (coll.packet = new Packet(coll.memory, new Uint8Array(0), 0, 0, coll.scratch, coll.packet));
@@ -844,6 +862,37 @@ export class EmulatedProgram {
    * callRetval is what the call returns (0 or -errno) and result.sockopt what
    * the kernel's setsockopt is called with, or what the getsockopt caller gets.
    */
+  /**
+   * A sock_ops program on a TCP socket's event (opts.sockOps): the socket's
+   * state as the call has it for the run (sk_state, the skb), its reply.
+   */
+  private onceSockOps(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
+    const coll = this.coll;
+    const what = `program ${this.name}`;
+    const example = "testRun(new Uint8Array(0), { socket, sockOps: { op: 'ACTIVE_ESTABLISHED_CB' } })";
+    if (data.byteLength > 0 || opts.ctx) throw new BpfError('USAGE', `${what}: a sock_ops program runs on a TCP socket's event alone (${example})`);
+    if (!opts.sockOps || !opts.socket) throw new BpfError('USAGE', `${what}: give the TCP socket (EmulatedCollection.socket()) and the event it runs on: ${example}`);
+    const sock = ownSocket(coll, opts.socket, what);
+    const run = new SockOpsRun(opts.sockOps, sock, what);
+    const skbData = run.skb && coll.memory.add('skb data', Uint8Array.from(run.skb.data ?? []), { kind: 'packet', writable: false });
+    // The socket's state is the call's during the run (its struct bpf_sock's too).
+    const saved = sock.skState;
+    sock.setSkState(run.state);
+    try {
+      const ctx = sockOpsContext(coll.memory, run, sock, skbData);
+      return this.runOnRegion(vm, cpu, ctx, { task: opts.task, sockOps: { run, sock } }, (retval) => ({
+        retval,
+        verdict: null,
+        ctxOut: null,
+        sockOps: run.outcome(retval),
+        socket: sock,
+      }));
+    } finally {
+      sock.setSkState(saved);
+      if (skbData) coll.memory.remove(skbData);
+    }
+  }
+
   private onceSockopt(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
     const coll = this.coll;
     const what = `program ${this.name}`;
@@ -957,6 +1006,11 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
   };
   const bytes = memoryBytes;
   const neg = (errno: number) => BigInt.asUintN(64, BigInt(errno));
+  const sockOpsOf = (ctx: HelperContext, name: string) => {
+    const so = st().sockOps;
+    if (!so) ctx.fault(`${name} outside a sock_ops run`);
+    return so!;
+  };
   // bpf_trace_printk / bpf_trace_vprintk: the line (at most 1,023 characters, a closing newline dropped) and its whole length.
   const printk = (ctx: HelperContext, fmt: bigint, size: bigint, args: bigint[]): bigint => {
     const f = formatBytes(bytes(ctx, fmt, Number(BigInt.asUintN(32, size)), 'format'));
@@ -1526,22 +1580,64 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
     ]),
     [
       'bpf_get_socket_cookie',
-      // A sock_addr program's: the calling socket's cookie (the helper is not there for other program types).
+      // A sock_addr or sock_ops program's: the calling socket's cookie (r1 its ctx; a request socket's, which its connection keeps).
       (ctx) => {
-        const sock = st().sockAddrSocket;
-        if (!sock) ctx.fault('bpf_get_socket_cookie outside a cgroup sock_addr run');
+        const s = st();
+        const sock = s.sockAddrSocket ?? s.sockOps?.sock;
+        if (!sock) ctx.fault('bpf_get_socket_cookie outside a cgroup sock_addr or sock_ops run');
         return sock!.cookie;
       },
     ],
+    [
+      'bpf_sock_ops_cb_flags_set',
+      // Replaces the socket's callback flags with those it knows; returns the bits it does not (an int).
+      (ctx, _ops, flags) => {
+        const so = sockOpsOf(ctx, 'bpf_sock_ops_cb_flags_set');
+        if (so.run.op > BPF_SOCK_OPS.WRITE_HDR_OPT_CB) return neg(-EOPNOTSUPP);
+        if (so.run.request) return neg(-EINVAL);
+        const v = Number(BigInt.asIntN(32, flags));
+        so.sock.tcp.cbFlags = v & SOCK_OPS_ALL_CB_FLAGS;
+        return neg(v & ~SOCK_OPS_ALL_CB_FLAGS);
+      },
+    ],
+    ...(['bpf_sock_map_update', 'bpf_sock_hash_update'] as const).map((name): [string, HelperDef['fn']] => [
+      name,
+      // The run's socket into a SOCKMAP slot or SOCKHASH key: from the established and listen callbacks only.
+      (ctx, _ops, map, key, flags) => {
+        const so = sockOpsOf(ctx, name);
+        const m = mapOf(ctx, map);
+        if (!m.isSockMap()) ctx.fault(`${name} of ${m.typeName} map ${m.name} (the verifier takes only a ${name === 'bpf_sock_map_update' ? 'SOCKMAP' : 'SOCKHASH'})`);
+        const op = so.run.op;
+        if (op !== BPF_SOCK_OPS.ACTIVE_ESTABLISHED_CB && op !== BPF_SOCK_OPS.PASSIVE_ESTABLISHED_CB && op !== BPF_SOCK_OPS.TCP_LISTEN_CB) return neg(-EOPNOTSUPP);
+        return neg(m.updateSocketFromProgram(bytes(ctx, key, m.keySize, 'key'), so.sock, BigInt.asUintN(64, flags)));
+      },
+    ]),
     ...sysctlHelpers(() => st().sysctl, bytes),
     ...(['bpf_setsockopt', 'bpf_getsockopt'] as const).map((name): [string, HelperDef['fn']] => [
       name,
       // On a sock_addr program's calling socket (r1 its ctx) or a socket pointer (a sockopt program's ctx->sk).
       (ctx, sk, level, optname, optval, optlen) => {
         const s = st();
-        const sock = BigInt.asUintN(64, sk) === s.ctxAddr && s.sockAddrSocket ? s.sockAddrSocket : socketAt(ctx, sk, 'sk');
-        if (!sock) ctx.fault(`${name} of NULL`);
+        const onCtx = BigInt.asUintN(64, sk) === s.ctxAddr;
         const buf = bytes(ctx, optval, Number(BigInt.asUintN(32, optlen)), 'optval', name === 'bpf_getsockopt');
+        if (onCtx && s.sockOps) {
+          // A sock_ops program's: TCP callbacks only, on a full socket (a request socket has no options yet).
+          const { run } = s.sockOps;
+          if (run.op > BPF_SOCK_OPS.WRITE_HDR_OPT_CB) return neg(-EOPNOTSUPP);
+          if (
+            name === 'bpf_getsockopt' &&
+            Number(BigInt.asIntN(32, level)) === 6 /* SOL_TCP */ &&
+            Number(BigInt.asIntN(32, optname)) >= TCP.BPF_SYN &&
+            Number(BigInt.asIntN(32, optname)) <= TCP.BPF_SYN_MAC
+          )
+            ctx.fault(`${name} of SOL_TCP TCP_BPF_SYN${['', '_IP', '_MAC'][Number(optname) - TCP.BPF_SYN]} (the SYN: the emulator keeps no packets of a connection) is not emulated`);
+          if (run.request) {
+            if (name === 'bpf_getsockopt') buf.fill(0);
+            return neg(-EINVAL);
+          }
+        }
+        const sock = onCtx && (s.sockAddrSocket ?? s.sockOps?.sock) ? (s.sockAddrSocket ?? s.sockOps!.sock) : socketAt(ctx, sk, 'sk');
+        if (!sock) ctx.fault(`${name} of NULL`);
         const notEmulated = (what: string): never => ctx.fault(`${name} of ${what} is not emulated`);
         const [l, o] = [Number(BigInt.asIntN(32, level)), Number(BigInt.asIntN(32, optname))];
         return neg(name === 'bpf_setsockopt' ? bpfSetsockopt(sock!, l, o, buf, notEmulated) : bpfGetsockopt(sock!, l, o, buf, notEmulated));
@@ -1603,7 +1699,7 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
   for (const [name, fn] of defs) out.set(id(name), { name, fn, args: Math.max(0, fn.length - 1) });
   out.get(id('bpf_map_lookup_elem'))!.fast = lookupFast;
   // A socket's cookie is emulated where the socket is: a sock_addr program's calling socket.
-  if (progType !== BPF_PROG_TYPE.CGROUP_SOCK_ADDR) out.delete(id('bpf_get_socket_cookie'));
+  if (progType !== BPF_PROG_TYPE.CGROUP_SOCK_ADDR && progType !== BPF_PROG_TYPE.SOCK_OPS) out.delete(id('bpf_get_socket_cookie'));
   for (const [name, fn] of Object.entries(coll.opts.helpers ?? {})) {
     const n = helperId(name);
     if (n === undefined) throw new BpfError('USAGE', `emulate(): helpers.${name} is no kernel helper (names as in enum bpf_func_id, e.g. bpf_map_lookup_elem)`);

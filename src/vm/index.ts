@@ -9,10 +9,14 @@ export { sockAddrCtx, type SockAddrSpec } from './sock-addr.js';
 export type { SysctlAccess, SysctlOutcome } from './sysctl.js';
 export type { SockoptCall, SockoptOutcome } from './sockopt.js';
 export { cgroupDevCtx, type CgroupDevSpec } from './device.js';
+export { BPF_SOCK_OPS, type SockOpsCall, type SockOpsName, type SockOpsOutcome, type SockOpsSkb } from './sock-ops.js';
+export { TcpState } from './tcp.js';
 // Types the API above takes or returns (test/api/exports.test.ts).
 export type { RunState } from './emulate.js';
 export type { SkLookup } from './socket.js';
 export type { SysctlRun } from './sysctl.js';
+export type { SockOpsRun } from './sock-ops.js';
+export type { TcpHost } from './tcp.js';
 export type { Packet, SkBuff, SkBuffInput, SkbKind, XdpMdInput } from './context.js';
 export type { TunnelInfo } from './skb.js';
 export type { EmulatedTask, Task, TraceState } from './trace.js';

@@ -35,7 +35,7 @@ export const EEXIST = 17;
 export const EINVAL = 22;
 export const ENOSPC = 28;
 export const ERANGE = 34;
-const EOPNOTSUPP = 95;
+export const EOPNOTSUPP = 95;
 
 export interface EmulatedMapSpec {
   name: string;
@@ -189,7 +189,8 @@ export class EmulatedMap implements MapLike {
   }
 
   /** SOCKMAP and SOCKHASH hold sockets: a program's lookup points to one's struct bpf_sock, the user's reads its cookie. */
-  private isSockMap(): boolean {
+  /** @internal */
+  isSockMap(): boolean {
     return this.type === BPF_MAP_TYPE.SOCKMAP || this.type === BPF_MAP_TYPE.SOCKHASH;
   }
 
@@ -525,6 +526,19 @@ export class EmulatedMap implements MapLike {
     if (!had && flags === BPF_EXIST) this.fail('set', ENOENT, 'ENOENT');
     if (!had && this.entries_.size >= this.maxEntries) this.fail('set', E2BIG, 'E2BIG');
     this.entries_.set(hk, { key: Buffer.from(key), regions: [], socket: sock });
+  }
+
+  /** @internal bpf_sock_map_update / bpf_sock_hash_update of a sock_ops program (sock_map_update_common): 0 or -errno; no socket state check on this path. */
+  updateSocketFromProgram(key: Uint8Array, sock: EmulatedSocket, flags: bigint): number {
+    if (flags > BigInt(BPF_EXIST)) return -EINVAL;
+    if (this.type === BPF_MAP_TYPE.SOCKMAP && this.arrayIndex(key) >= this.maxEntries) return -E2BIG;
+    const hk = hexKey(key);
+    const had = this.entries_.has(hk);
+    if (had && flags === BigInt(BPF_NOEXIST)) return -EEXIST;
+    if (!had && flags === BigInt(BPF_EXIST)) return -ENOENT;
+    if (!had && this.entries_.size >= this.maxEntries) return -E2BIG;
+    this.entries_.set(hk, { key: Buffer.from(key), regions: [], socket: sock });
+    return 0;
   }
 
   delete(k: MapKey): boolean {

@@ -12,6 +12,7 @@ import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE } from '../uapi/bpf.js';
 import { refuseAccess, refuseTestRun, structFromCtx } from './context.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
+import { type TcpHost, TcpState } from './tcp.js';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -116,8 +117,29 @@ export class EmulatedSocket {
     this.setField('priority', this.#made.priority);
     this.setField('boundDevIf', this.#made.boundDevIf);
     Object.assign(this.sockopts, { reuseaddr: false, reuseport: this.#made.reuseport, keepalive: false, cbFlags: 0, tos: 0 });
+    if (this.#tcp) Object.assign(this.#tcp, new TcpState(this.tcpHost.congestion));
   }
   #made: { mark: number; priority: number; boundDevIf: number; reuseport: boolean };
+  #tcp: TcpState | undefined;
+  /** @internal The host's TCP settings (HZ, congestion controls) its SOL_TCP options follow. */
+  readonly tcpHost: TcpHost;
+  /**
+   * A TCP socket's own state (struct tcp_sock): the counters a sock_ops
+   * program reads (snd_cwnd, srtt_us, …: set them as the connection has
+   * them, the emulator runs no TCP), its callback flags and the SOL_TCP
+   * options bpf_setsockopt sets. A UDP socket has none (USAGE error).
+   */
+  get tcp(): TcpState {
+    if (!this.#tcp) throw new BpfError('USAGE', `emulated socket cookie ${this.cookie}: a UDP socket has no TCP state`);
+    return this.#tcp;
+  }
+  /** @internal sk_state as a run has it (a sock_ops run's own state; else the socket's). */
+  skState: number;
+  /** @internal A run's sk_state, in its struct bpf_sock too. */
+  setSkState(state: number): void {
+    this.skState = state;
+    this.region.dv.setUint32(SK.state, state, true);
+  }
   /** @internal Set SO_MARK, SO_PRIORITY or SO_BINDTOIFINDEX, which the socket's struct bpf_sock holds. */
   setField(name: 'mark' | 'priority' | 'boundDevIf', value: number): void {
     new DataView(this.region.bytes.buffer).setUint32(name === 'boundDevIf' ? SK.bound_dev_if : SK[name], value >>> 0, true);
@@ -133,6 +155,7 @@ export class EmulatedSocket {
     /** @internal */ readonly memory: Memory,
     spec: EmulatedSocketSpec,
     cookie: bigint,
+    tcpHost: TcpHost,
   ) {
     const what = `emulated socket ${spec.protocol} ${spec.address ?? ''}:${spec.port}`;
     checkProtocol(spec.protocol, 'emulated socket');
@@ -152,7 +175,10 @@ export class EmulatedSocket {
     this.protocol = spec.protocol === 'tcp' ? IPPROTO_TCP : IPPROTO_UDP;
     if (spec.listening !== undefined && (spec.protocol !== 'tcp' || peer || spec.port === 0)) throw new BpfError('USAGE', `${what}: listening is a bound TCP socket's option`);
     this.state = peer ? TCP_ESTABLISHED : spec.protocol === 'tcp' && spec.port > 0 && spec.listening !== false ? TCP_LISTEN : TCP_CLOSE;
+    this.skState = this.state;
     this.sockopts = { reuseaddr: false, reuseport: spec.reuseport ?? false, keepalive: false, cbFlags: 0, tos: 0 };
+    this.tcpHost = tcpHost;
+    this.#tcp = this.protocol === IPPROTO_TCP ? new TcpState(tcpHost.congestion) : undefined;
     this.v6only = spec.v6only ?? false;
     this.port = spec.port;
     // An IPv4 socket, or an IPv6 one on ::, on a v4-mapped address or (connected) to a

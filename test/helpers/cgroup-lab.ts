@@ -4,9 +4,10 @@
 // at a time. And accessDiffs(), every load and store of a hook's context
 // against the verifier.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import readline from 'node:readline';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll } from 'vitest';
 import { assemble } from '../../src/asm/assembler.js';
 import { cgroup2Mount } from '../../src/attach/cgroup.js';
@@ -15,7 +16,7 @@ import { BpfError } from '../../src/errors.js';
 import { setLinkUp } from '../../src/netlink/link.js';
 import { NetlinkSocket } from '../../src/netlink/socket.js';
 import { createNetns, deleteNetns, netnsPath, withNetns } from '../../src/netns.js';
-import type { EmulatedCollection } from '../../src/vm/index.js';
+import type { EmulateOptions, EmulatedCollection } from '../../src/vm/index.js';
 import { ensureDist, fixture, ROOT, uniqueName } from './cli.js';
 
 const CHILD = join(ROOT, 'test', 'vm', 'cgroup-caller.cjs');
@@ -121,7 +122,7 @@ export class Lab {
  * without a fault matching `fault`. The differences, and how many the kernel took.
  */
 export function accessDiffs(
-  type: 'cgroup_sock' | 'cgroup_sock_addr' | 'cgroup_sysctl' | 'cgroup_sockopt' | 'cgroup_device',
+  type: 'cgroup_sock' | 'cgroup_sock_addr' | 'cgroup_sysctl' | 'cgroup_sockopt' | 'cgroup_device' | 'sock_ops',
   attach: number,
   ctxSize: number,
   run: (emu: EmulatedCollection) => void,
@@ -187,4 +188,19 @@ export function labWithObject(tag: string, object: string, timeout = 60_000): La
     }
   });
   return t;
+}
+
+/**
+ * The emulator's TCP settings as the kernel has them in `netns`: CONFIG_HZ
+ * (/proc/config.gz), the congestion controls registered, and a new socket's.
+ */
+export function hostTcp(netns: string): Pick<EmulateOptions, 'hz' | 'tcpCongestion' | 'tcpCongestionAvailable'> {
+  const m = /^CONFIG_HZ=(\d+)$/m.exec(gunzipSync(readFileSync('/proc/config.gz')).toString());
+  if (!m) throw new Error('CONFIG_HZ is not in /proc/config.gz');
+  // /proc/sys/net shows the namespace of the thread that opens it.
+  return withNetns(netns, () => ({
+    hz: Number(m[1]),
+    tcpCongestionAvailable: readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').trim().split(/\s+/),
+    tcpCongestion: readFileSync('/proc/sys/net/ipv4/tcp_congestion_control', 'utf8').trim(),
+  }));
 }

@@ -26,6 +26,8 @@
 //   {"op":"open","path","mode":"r"|"w"|"rw"} open(2) of a device node, closed at once → {"ok":true} | {"errno"}
 //   {"op":"mknod","path","type":"char"|"block","major","minor"} mknod(2) (koffi, as pwrite), the node
 //                                             removed at once → {"ok":true} | {"errno"}
+//   {"op":"tcp-talk","addr","port","bytes"}   a listener, one connection to it, `bytes` sent and echoed
+//                                             back, both ends closed, the listener too → {"local":port} | {"error":code}
 //   {"op":"ping"}                             → {"ok":true} once the process has loaded all it uses
 // "listen" and "bind" answer {"error":code} when the call fails; "bind" takes "family" 6 for udp6.
 'use strict';
@@ -212,10 +214,42 @@ async function run(op) {
       fs.unlinkSync(op.path);
       return { ok: true };
     }
+    case 'tcp-talk':
+      return talk(op);
     case 'ping':
       return { ok: true };
     default:
       return { error: `unknown op ${op.op}` };
+  }
+}
+
+/** One TCP connection's whole life in this process: both ends, and the listener, in the cgroup. */
+async function talk(op) {
+  const server = net.createServer((c) => {
+    c.on('error', () => {});
+    c.on('data', (d) => c.write(d));
+    c.on('end', () => c.end());
+  });
+  try {
+    await new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(op.port, op.addr, resolve);
+    });
+    return await new Promise((resolve) => {
+      const c = net.connect({ host: op.addr, port: op.port });
+      let got = 0;
+      c.once('error', (e) => resolve(failed(e)));
+      c.once('connect', () => c.write(Buffer.alloc(op.bytes, 0x5a)));
+      c.on('data', (d) => {
+        got += d.length;
+        if (got >= op.bytes) c.end();
+      });
+      c.once('close', () => resolve({ local: c.localPort }));
+    });
+  } catch (e) {
+    return failed(e);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
   }
 }
 

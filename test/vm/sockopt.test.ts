@@ -18,10 +18,11 @@ import { attachCgroupLink } from '../../src/attach/cgroup.js';
 import { BpfObjectSpec, openObject } from '../../src/collection.js';
 import { BPF_ATTACH_TYPE } from '../../src/uapi/bpf.js';
 import { type EmulatedCollection, type SockoptCall, sockAddrCtx } from '../../src/vm/index.js';
-import { accessDiffs, type CallAnswer, labWithObject } from '../helpers/cgroup-lab.js';
+import { accessDiffs, type CallAnswer, hostTcp, labWithObject } from '../helpers/cgroup-lab.js';
 import { cli, cliOk, fixture } from '../helpers/cli.js';
 import { Rng } from '../helpers/fuzz.js';
 import { describeRoot } from '../helpers/root.js';
+import { SET_POOL } from '../helpers/tcp-options.js';
 import { codeAndMessage } from '../helpers/thrown.js';
 
 /** .bss of the fixture (llvm-readelf's symbol table): seen 0 (48 bytes), calls 0x30, max_mark 0x40, priority_eacces 0x44, custom 0x48, bad_optlen 0x4c, ttl_denied 0x50. */
@@ -211,7 +212,11 @@ describe('bpf_setsockopt and bpf_getsockopt in the emulator', () => {
     expect(codeAndMessage(() => connect(setup(SOL_SOCKET, SO_SNDBUF, 4096)))).toMatch(
       /^EMU_FAULT: connect_opt: .*bpf_setsockopt of SOL_SOCKET SO_SNDBUF \(its value depends on the host's sysctls or the TCP state\) is not emulated/,
     );
-    expect(codeAndMessage(() => connect(setup(SOL_TCP, 1, 1)))).toMatch(/bpf_setsockopt of SOL_TCP option 1 is not emulated/);
+    const tcpConnect = (emu: EmulatedCollection) =>
+      emu.program('connect_opt').testRun(new Uint8Array(0), { ctx: sockAddrCtx({ protocol: 'tcp', address: '127.0.0.1', port: 9 }), socket: emu.socket({ protocol: 'tcp', port: 0 }) });
+    expect(codeAndMessage(() => tcpConnect(setup(SOL_TCP, 10, 5000)))).toMatch(/bpf_setsockopt of SOL_TCP TCP_WINDOW_CLAMP \(its floor depends on the kernel build: SOCK_MIN_RCVBUF\) is not emulated/);
+    // SOL_TCP on a UDP socket: EINVAL, as sol_tcp_sockopt has it.
+    expect(connect(setup(SOL_TCP, 1, 1))).toMatchObject({ set: -22, get: -22, got: 0 });
     expect(codeAndMessage(() => connect(setup(41, 67, 1)))).toMatch(/bpf_setsockopt of SOL_IPV6 option 67 is not emulated/);
   });
 
@@ -455,5 +460,46 @@ describeRoot('bpf_setsockopt and bpf_getsockopt in a connect4 program: the emula
     }
     // Options taken (0) and refused (-EINVAL).
     expect([...seen].sort()).toEqual(['-22', '0']);
+  }, 120_000);
+
+  it('300 random SOL_TCP options and values on TCP and UDP sockets: the same results, bytes read, and TCP options the socket is left with', async () => {
+    using _link = attachCgroupLink({ cgroup: t.lab.cgroup, program: t.kern.program('connect_opt'), attachType: 'connect4' });
+    const emu = openObject(fixture('connect_sockopt.o')).emulate(hostTcp(t.lab.netns));
+    // What getsockopt reads back after the connect (not TCP_MAXSEG: the connect sized mss_cache to the route).
+    const READ_TCP: [number, number, number][] = [1, 4, 5, 6, 7, 18, 25, 16, 27, 44].map((o): [number, number, number] => [SOL_TCP, o, 4]);
+    READ_TCP.push([SOL_TCP, TCP_CONGESTION, 16]);
+    const rng = new Rng(0x7c9c07);
+    const seen = new Map<number, number>();
+    for (let i = 0; i < 300; i++) {
+      const o = rng.pick(SET_POOL.filter((p) => p.level === SOL_TCP));
+      const v = rng.pick(o.values);
+      // An int (sometimes short or long), or a congestion control's name (and its NUL, when it has one).
+      const val = typeof v === 'string' ? Buffer.from(v, 'latin1') : u32(v);
+      const optlen = typeof v === 'string' ? Math.min(8, v.length) : rng.pick([4, 4, 4, 4, 4, 2, 8]);
+      const bss = Buffer.alloc(36);
+      bss.writeInt32LE(SOL_TCP, 0);
+      bss.writeInt32LE(o.optname, 4);
+      bss.writeUInt32LE(optlen, 8);
+      val.copy(bss, 12, 0, 8);
+      for (const c of [t.kern, emu]) c.map('.bss').set(0, bss);
+      const proto = rng.pick(['tcp', 'tcp', 'tcp', 'udp'] as const);
+      const inside = await t.lab.caller.call({ op: 'sockopt', family: 4, proto, call: 'connect', addr: '127.0.0.1', port: 9, readback: proto === 'tcp' ? READ_TCP : [] });
+      const sock = emu.socket({ protocol: proto, port: 0 });
+      emu.program('connect_opt').testRun(new Uint8Array(0), { ctx: sockAddrCtx({ protocol: proto, address: '127.0.0.1', port: 9 }), socket: sock });
+      const what = `${proto} optname ${o.optname} optlen ${optlen} value ${JSON.stringify(v)}`;
+      const res = (c: { map(n: string): { get(k: number): unknown } }) => (c.map('.bss').get(0) as Buffer).subarray(0x14, 0x24).toString('hex');
+      expect(res(emu), what).toBe(res(t.kern));
+      if (proto === 'tcp') {
+        const tcp = sock.tcp;
+        const name = Buffer.alloc(16);
+        name.write(tcp.congestion, 'latin1');
+        const ints = [+tcp.nodelay, tcp.keepIdle, tcp.keepIntvl, tcp.keepCnt, tcp.synCnt, tcp.userTimeout, tcp.notsentLowat, tcp.thinLinearTimeouts, tcp.saveSyn, tcp.rtoMaxMs];
+        expect(inside.readback, what).toEqual([...ints.map((n) => ({ hex: u32(n).toString('hex') })), { hex: name.toString('hex') }]);
+      }
+      const r = (t.kern.map('.bss').get(0) as Buffer).readInt32LE(0x14);
+      seen.set(r, (seen.get(r) ?? 0) + 1);
+    }
+    // Taken, refused (EINVAL), ENOPROTOOPT (TCP_SAVED_SYN), ENOENT (no such congestion control), -ENOTSUPP ("cdg").
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual([-524, -92, -22, -2, 0]);
   }, 120_000);
 });

@@ -20,9 +20,10 @@ import { CONTEXT_ONLY } from '../../programs/program.js';
 import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, progTypeName } from '../../uapi/bpf.js';
 import { traceContextKind } from '../../vm/trace.js';
 import { parseSocket, sockAddrText, socketContext } from '../socket-args.js';
-import { deviceContext, parseSockopt, sockoptText, sysctlAccess } from '../call-args.js';
+import { deviceContext, parseSockOps, parseSockopt, sockoptText, sysctlAccess } from '../call-args.js';
 import { parseSet } from '../set-arg.js';
 import type { EmulatedSocket } from '../../vm/socket.js';
+import { TcpState } from '../../vm/tcp.js';
 import { errnoName } from '../../sys/errno.js';
 
 const testRunOptions = {
@@ -35,6 +36,7 @@ const testRunOptions = {
   sysctl: { type: 'string' },
   'sysctl-current': { type: 'string' },
   sockopt: { type: 'string' },
+  'sock-ops': { type: 'string' },
   device: { type: 'string' },
   socket: { type: 'string', multiple: true },
   set: { type: 'string', multiple: true },
@@ -268,7 +270,7 @@ function readText(file: string): string {
 }
 
 /** Program types the kernel runs only inside calls, having no test run for them: which calls, and the option giving the emulator one. */
-const CALL_HOOKS: ReadonlyMap<number, { kind: string; calls: string; input?: { option: 'sysctl' | 'sockopt' | 'device'; runsOn: string; example: string } }> = new Map([
+const CALL_HOOKS: ReadonlyMap<number, { kind: string; calls: string; input?: { option: 'sysctl' | 'sockopt' | 'device' | 'sock-ops'; runsOn: string; example: string } }> = new Map([
   [BPF_PROG_TYPE.CGROUP_SOCK, { kind: 'cgroup sock', calls: 'socket() and bind()' }],
   [BPF_PROG_TYPE.CGROUP_SOCK_ADDR, { kind: 'cgroup sock_addr', calls: 'connect, bind, sendmsg…' }],
   [
@@ -295,6 +297,14 @@ const CALL_HOOKS: ReadonlyMap<number, { kind: string; calls: string; input?: { o
       input: { option: 'sockopt', runsOn: 'setsockopt or getsockopt call', example: "--sockopt 'SOL_SOCKET SO_MARK 42' (setsockopt: the caller's value; getsockopt: the kernel's answer)" },
     },
   ],
+  [
+    BPF_PROG_TYPE.SOCK_OPS,
+    {
+      kind: 'sock_ops',
+      calls: "a TCP connection's events",
+      input: { option: 'sock-ops', runsOn: 'TCP event', example: "--sock-ops ACTIVE_ESTABLISHED_CB --socket 'tcp 10.0.0.1:40000 -> 10.0.0.2:80'" },
+    },
+  ],
 ]);
 
 /**
@@ -303,7 +313,12 @@ const CALL_HOOKS: ReadonlyMap<number, { kind: string; calls: string; input?: { o
  * of them (a USAGE error names whose input it is).
  */
 function callInput(values: TestRunValues, type: number, name: string): { kind: string; option: string; runsOn: string; example: string; given: boolean } | undefined {
-  const given = { sysctl: values.sysctl !== undefined || values['sysctl-current'] !== undefined, sockopt: values.sockopt !== undefined, device: values.device !== undefined };
+  const given = {
+    sysctl: values.sysctl !== undefined || values['sysctl-current'] !== undefined,
+    sockopt: values.sockopt !== undefined,
+    device: values.device !== undefined,
+    'sock-ops': values['sock-ops'] !== undefined,
+  };
   const hook = CALL_HOOKS.get(type);
   for (const other of CALL_HOOKS.values())
     if (other.input && other !== hook && given[other.input.option]) throw new BpfError('USAGE', `program ${name} (${progTypeName(type)}): --${other.input.option} is a ${other.kind} program's input`);
@@ -322,6 +337,8 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
   if (input) {
     if (!input.given) throw new BpfError('USAGE', `${p.name} is a ${input.kind} program: give the ${input.runsOn} it runs on, e.g. ${input.example}`);
     if (values['data-hex'] !== undefined || ctxIn) throw new BpfError('USAGE', `${p.name} is a ${input.kind} program: it runs on a ${input.runsOn} (--${input.option}), not on a packet or a context`);
+    if (type === BPF_PROG_TYPE.SOCK_OPS && values.socket?.length !== 1)
+      throw new BpfError('USAGE', `${p.name} is a sock_ops program: it runs on one TCP socket, --socket 'tcp ADDR:PORT -> PEER:PORT' (a connection) or 'tcp ADDR:PORT' (a listener)`);
     return emulateSpec(spec, Buffer.alloc(0), values, ctx, values.device === undefined ? undefined : deviceContext(values.device));
   }
   if (type === BPF_PROG_TYPE.SK_LOOKUP || type === BPF_PROG_TYPE.CGROUP_SOCK_ADDR || type === BPF_PROG_TYPE.CGROUP_SOCK) {
@@ -337,15 +354,46 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
 }
 
 /** A socket's options as bpf_setsockopt sets them. */
-function socketOptions(sock: EmulatedSocket): Record<string, number> {
+function socketOptions(sock: EmulatedSocket): Record<string, number | string> {
   const o = sock.sockopts;
-  return { mark: sock.mark, priority: sock.priority, boundDevIf: sock.boundDevIf, reuseaddr: +o.reuseaddr, reuseport: +o.reuseport, keepalive: +o.keepalive, tos: o.tos, cbFlags: o.cbFlags };
+  const own = { mark: sock.mark, priority: sock.priority, boundDevIf: sock.boundDevIf, reuseaddr: +o.reuseaddr, reuseport: +o.reuseport, keepalive: +o.keepalive, tos: o.tos, cbFlags: o.cbFlags };
+  return sock.protocol === 6 ? { ...own, ...tcpOptions(sock.tcp) } : own;
 }
 
-/** The options of a sock_addr or sockopt program's calling socket that the run changed (bpf_setsockopt), or undefined. */
-function socketChanges(sock: EmulatedSocket | null | undefined, type: number | null, before: Record<string, number> | undefined): Record<string, number> | undefined {
-  if (!sock || (type !== BPF_PROG_TYPE.CGROUP_SOCK_ADDR && type !== BPF_PROG_TYPE.CGROUP_SOCKOPT)) return undefined;
-  const set = Object.fromEntries(Object.entries(socketOptions(sock)).filter(([k, v]) => v !== (before?.[k] ?? 0)));
+/** A TCP socket's SOL_TCP options and the tcp_sock fields a program may set (the sock_ops callback flags as sockOpsCbFlags). */
+function tcpOptions(t: TcpState): Record<string, number | string> {
+  return {
+    sockOpsCbFlags: t.cbFlags,
+    sndCwnd: t.sndCwnd,
+    sndSsthresh: t.sndSsthresh,
+    sndCwndClamp: t.sndCwndClamp,
+    txhash: t.txhash,
+    congestion: t.congestion,
+    nodelay: +t.nodelay,
+    userMss: t.userMss,
+    keepIdle: t.keepIdle,
+    keepIntvl: t.keepIntvl,
+    keepCnt: t.keepCnt,
+    synCnt: t.synCnt,
+    userTimeout: t.userTimeout,
+    notsentLowat: t.notsentLowat,
+    thinLinearTimeouts: t.thinLinearTimeouts,
+    saveSyn: t.saveSyn,
+    rtoMaxMs: t.rtoMaxMs,
+    delackMaxUs: t.delackMaxUs,
+    rtoMinUs: t.rtoMinUs,
+  };
+}
+
+/**
+ * The options of a sock_addr, sockopt or sock_ops program's socket that the
+ * run changed (bpf_setsockopt, the sock_ops helpers), or undefined; `before`
+ * undefined: a run's default socket, which starts as a new one.
+ */
+function socketChanges(sock: EmulatedSocket | null | undefined, type: number | null, before: Record<string, number | string> | undefined): Record<string, number | string> | undefined {
+  if (!sock || (type !== BPF_PROG_TYPE.CGROUP_SOCK_ADDR && type !== BPF_PROG_TYPE.CGROUP_SOCKOPT && type !== BPF_PROG_TYPE.SOCK_OPS)) return undefined;
+  const fresh = sock.protocol === 6 ? tcpOptions(new TcpState(sock.tcpHost.congestion)) : {};
+  const set = Object.fromEntries(Object.entries(socketOptions(sock)).filter(([k, v]) => v !== (before?.[k] ?? fresh[k] ?? 0)));
   return Object.keys(set).length ? set : undefined;
 }
 
@@ -401,7 +449,8 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   const sockets = new Map<bigint, string>();
   const cgroupSock = spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCK;
   // A cgroup sock or sockopt program's socket: the one --socket gave.
-  const ownSocket = cgroupSock || spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCKOPT;
+  const sockOps = spec.program(name).type === BPF_PROG_TYPE.SOCK_OPS;
+  const ownSocket = cgroupSock || sockOps || spec.program(name).type === BPF_PROG_TYPE.CGROUP_SOCKOPT;
   let last: EmulatedSocket | undefined;
   for (const text of values.socket ?? []) {
     const o = parseSocket(text);
@@ -415,6 +464,8 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   const ret = values.ret === undefined ? undefined : parseU64(values.ret, '--ret');
   const sysctl = values.sysctl === undefined ? undefined : sysctlAccess(values.sysctl, values['sysctl-current']);
   const sockopt = values.sockopt === undefined ? undefined : parseSockopt(values.sockopt);
+  const sockOpsIn = values['sock-ops'] === undefined ? undefined : parseSockOps(values['sock-ops']);
+  if (sockOpsIn && last) Object.assign(last.tcp, sockOpsIn.tcp);
   // The options of the socket given (a run's default one starts with none set).
   const optionsBefore = ownSocket && last ? socketOptions(last) : undefined;
   const r = em.program(name).testRun(data, {
@@ -425,6 +476,7 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     ...(ownSocket && last ? { socket: last } : {}),
     ...(sysctl ? { sysctl } : {}),
     ...(sockopt ? { sockopt } : {}),
+    ...(sockOpsIn ? { sockOps: sockOpsIn.call } : {}),
   });
   // A sock_addr or sockopt program's calling socket: the options its bpf_setsockopt changed.
   const changed = socketChanges(r.socket, spec.program(name).type, optionsBefore);
@@ -443,6 +495,7 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
       ...(cgroupSock && r.ctxOut ? { socket: { boundDevIf: r.ctxOut.readUInt32LE(0), mark: r.ctxOut.readUInt32LE(16), priority: r.ctxOut.readUInt32LE(20) } } : {}),
       ...(sysctl && r.sysctl ? { sysctl: { name: sysctl.name, filePos: r.sysctl.filePos, newValue: r.sysctl.newValue?.toString('latin1') ?? null } } : {}),
       ...(r.sockopt ? { sockopt: { level: r.sockopt.level, optname: r.sockopt.optname, optvalHex: r.sockopt.optval ? hex(r.sockopt.optval) : null, optlen: r.sockopt.optlen } } : {}),
+      ...(r.sockOps ? { sockOps: r.sockOps } : {}),
       ...(r.redirect ? { redirect: { ...r.redirect, ...(r.redirect.nexthop ? { nexthop: hex(r.redirect.nexthop) } : {}) } } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
@@ -482,6 +535,16 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
     } else if (type === BPF_PROG_TYPE.CGROUP_SOCKOPT && sockopt && r.sockopt) {
       const hook = spec.program(name).expectedAttachType === BPF_ATTACH_TYPE.CGROUP_GETSOCKOPT ? 'getsockopt' : 'setsockopt';
       for (const l of sockoptText(hook, sockopt, r.callRetval ?? 0, r.sockopt)) ctx.print(l);
+      if (changed)
+        ctx.print(
+          `socket: ${Object.entries(changed)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')} (set by the program)`,
+        );
+    } else if (type === BPF_PROG_TYPE.SOCK_OPS && r.sockOps) {
+      // What tcp_call_bpf hands the kernel: the reply, or -1 when the program returned 0 (the kernel's default then).
+      const o = r.sockOps;
+      ctx.print(r.retval === 0 ? `reply: ${o.reply}, but the program returned 0: tcp_call_bpf returns -1` : `reply: ${o.reply} (tcp_call_bpf returns it)`);
       if (changed)
         ctx.print(
           `socket: ${Object.entries(changed)
