@@ -7,9 +7,10 @@
 //   kernel's answer for getsockopt (size: the caller's buffer; error: the
 //   kernel's own getsockopt failed);
 // - --device 'char|block MAJOR:MINOR ACCESS': an open (r, w) or mknod (m) of a device node;
-// - --sock-ops 'OP [args A,B…] [request] [state S] [FIELD N]…': a sock_ops
-//   program's TCP event on the --socket, with the tcp_sock fields it reads
-//   (snd_cwnd 10, srtt_us 800, … as struct bpf_sock_ops names them).
+// - --sock-ops 'OP [args A,B…] [request] [state S] [skb HEX] [tcp_flags N]
+//   [room N] [syn HEX] [FIELD N]…': a sock_ops program's TCP event on the
+//   --socket, the segment, the option space, the SYN, and the tcp_sock
+//   fields it reads (snd_cwnd 10, srtt_us 800, … as struct bpf_sock_ops names them).
 
 import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
@@ -184,12 +185,12 @@ const TCP_FIELDS: Record<string, keyof TcpState> = {
   bytes_acked: 'bytesAcked',
 };
 
-/** --sock-ops 'OP [args A,B…] [request] [state S] [FIELD N]…': the call, and the tcp_sock fields to give the socket. */
+/** --sock-ops 'OP [args A,B…] [request] [state S] [skb HEX] [tcp_flags N] [room N] [syn HEX] [FIELD N]…': the call, and the tcp_sock fields to give the socket. */
 export function parseSockOps(text: string): { call: SockOpsCall; tcp: Partial<Record<keyof TcpState, number | bigint>> } {
   const usage = (why: string): never => {
     throw new BpfError(
       'USAGE',
-      `--sock-ops ${JSON.stringify(text)}: ${why}; write it as 'OP [args A,B,…] [request] [state S] [FIELD N]…' (OP a BPF_SOCK_OPS_* name or number, e.g. ACTIVE_ESTABLISHED_CB; FIELD a struct bpf_sock_ops tcp field, e.g. snd_cwnd 10)`,
+      `--sock-ops ${JSON.stringify(text)}: ${why}; write it as 'OP [args A,B,…] [request] [state S] [skb HEX] [tcp_flags N] [room N] [syn HEX] [FIELD N]…' (OP a BPF_SOCK_OPS_* name or number, e.g. ACTIVE_ESTABLISHED_CB; FIELD a struct bpf_sock_ops tcp field, e.g. snd_cwnd 10)`,
     );
   };
   const words = text.trim().split(/\s+/);
@@ -206,6 +207,13 @@ export function parseSockOps(text: string): { call: SockOpsCall; tcp: Partial<Re
     if (w === 'request') call.request = true;
     else if (w === 'args') call.args = (words[++i] ?? '').split(',').map((a) => num(a, 'arg'));
     else if (w === 'state') call.state = num(words[++i], 'state');
+    else if (w === 'skb' || w === 'syn') {
+      const hex = words[++i] ?? '';
+      if (!/^([0-9a-f]{2})*$/i.test(hex)) usage(`${w} ${hex || '(missing)'} is not hex bytes`);
+      if (w === 'syn') call.syn = Buffer.from(hex, 'hex');
+      else call.skb = { ...call.skb, data: Buffer.from(hex, 'hex') };
+    } else if (w === 'tcp_flags') call.skb = { ...call.skb, tcpFlags: num(words[++i], w) };
+    else if (w === 'room') call.remainingOptLen = num(words[++i], w);
     else if (w in TCP_FIELDS) {
       const field = TCP_FIELDS[w]!;
       const v = words[++i];

@@ -144,8 +144,8 @@ const OWN: Record<string, Record<string, OptionHelp>> = {
       group: 'program',
     },
     'sock-ops': {
-      arg: "'OP [args A,B,…] [request] [state S] [FIELD N]…'",
-      desc: "with --emulate: a sock_ops program's input, a TCP event on the --socket: the op by BPF_SOCK_OPS_* name or number (ACTIVE_ESTABLISHED_CB, TIMEOUT_INIT, 4), its args (RTO_CB: retransmits, rto, expired; STATE_CB: old and new state), request (on a request socket: a SYN not answered yet), state (sk_state during the call; default the op's), and the tcp_sock fields the program reads by their struct bpf_sock_ops names (snd_cwnd 10, srtt_us 800, data_segs_out 0); the program's reply, what tcp_call_bpf returns, and the options and fields it set on the socket are printed",
+      arg: "'OP [args A,B,…] [request] [state S] [skb HEX] [tcp_flags N] [room N] [syn HEX] [FIELD N]…'",
+      desc: "with --emulate: a sock_ops program's input, a TCP event on the --socket: the op by BPF_SOCK_OPS_* name or number (ACTIVE_ESTABLISHED_CB, TIMEOUT_INIT, 4), its args (RTO_CB: retransmits, rto, expired; STATE_CB: old and new state), request (on a request socket: a SYN not answered yet), state (sk_state during the call; default the op's), skb (the segment's bytes from its TCP header, which skb_data shows) and tcp_flags, room (the header option space: HDR_OPT_LEN_CB's left, default 40; WRITE_HDR_OPT_CB's reserved), syn (the SYN's TCP header), and the tcp_sock fields the program reads by their struct bpf_sock_ops names (snd_cwnd 10, srtt_us 800, data_segs_out 0); the program's reply, what tcp_call_bpf returns, the header option space it reserved or the options it wrote, and the options and fields it set on the socket are printed",
       group: 'program',
     },
     sockopt: {

@@ -59,8 +59,8 @@ import { devContext, devCtxFromCtx } from './device.js';
 import { bpfGetsockopt, bpfSetsockopt } from './bpf-sockopt.js';
 import { type SockoptCall, type SockoptOutcome, SockoptRun, sockoptContext, sockoptHook } from './sockopt.js';
 import { type SysctlAccess, type SysctlOutcome, SysctlRun, sysctlContext, sysctlCtxOut, sysctlHelpers } from './sysctl.js';
-import { SOCK_OPS_ALL_CB_FLAGS, TCP, type TcpHost, tcpHost } from './tcp.js';
-import { BPF_SOCK_OPS, type SockOpsCall, type SockOpsOutcome, SockOpsRun, sockOpsContext } from './sock-ops.js';
+import { SOCK_OPS_ALL_CB_FLAGS, SOL_TCP, TCP, type TcpHost, tcpHost } from './tcp.js';
+import { BPF_SOCK_OPS, type SockOpsCall, type SockOpsOutcome, SockOpsRun, loadHdrOpt, reserveHdrOpt, sockOpsContext, storeHdrOpt, synHeader } from './sock-ops.js';
 import {
   AF_INET,
   AF_INET6,
@@ -874,7 +874,8 @@ export class EmulatedProgram {
     if (!opts.sockOps || !opts.socket) throw new BpfError('USAGE', `${what}: give the TCP socket (EmulatedCollection.socket()) and the event it runs on: ${example}`);
     const sock = ownSocket(coll, opts.socket, what);
     const run = new SockOpsRun(opts.sockOps, sock, what);
-    const skbData = run.skb && coll.memory.add('skb data', Uint8Array.from(run.skb.data ?? []), { kind: 'packet', writable: false });
+    // The segment, read-only to the program (bpf_store_hdr_opt writes after skb_data_end).
+    const skbData = run.segment && coll.memory.add('skb data', run.segment, { kind: 'packet', writable: false });
     // The socket's state is the call's during the run (its struct bpf_sock's too).
     const saved = sock.skState;
     sock.setSkState(run.state);
@@ -1624,13 +1625,9 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
           // A sock_ops program's: TCP callbacks only, on a full socket (a request socket has no options yet).
           const { run } = s.sockOps;
           if (run.op > BPF_SOCK_OPS.WRITE_HDR_OPT_CB) return neg(-EOPNOTSUPP);
-          if (
-            name === 'bpf_getsockopt' &&
-            Number(BigInt.asIntN(32, level)) === 6 /* SOL_TCP */ &&
-            Number(BigInt.asIntN(32, optname)) >= TCP.BPF_SYN &&
-            Number(BigInt.asIntN(32, optname)) <= TCP.BPF_SYN_MAC
-          )
-            ctx.fault(`${name} of SOL_TCP TCP_BPF_SYN${['', '_IP', '_MAC'][Number(optname) - TCP.BPF_SYN]} (the SYN: the emulator keeps no packets of a connection) is not emulated`);
+          const o = Number(BigInt.asIntN(32, optname));
+          // The SYN's headers, before any full-socket check (a request socket has them too).
+          if (name === 'bpf_getsockopt' && Number(BigInt.asIntN(32, level)) === SOL_TCP && o >= TCP.BPF_SYN && o <= TCP.BPF_SYN_MAC) return neg(synHeader(run, o, buf, ctx));
           if (run.request) {
             if (name === 'bpf_getsockopt') buf.fill(0);
             return neg(-EINVAL);
@@ -1643,6 +1640,21 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
         return neg(name === 'bpf_setsockopt' ? bpfSetsockopt(sock!, l, o, buf, notEmulated) : bpfGetsockopt(sock!, l, o, buf, notEmulated));
       },
     ]),
+    [
+      'bpf_reserve_hdr_opt',
+      // Option space for the program's own TCP header options (HDR_OPT_LEN_CB).
+      (ctx, _ops, len, flags) => neg(reserveHdrOpt(sockOpsOf(ctx, 'bpf_reserve_hdr_opt').run, Number(BigInt.asUintN(32, len)), BigInt.asUintN(64, flags))),
+    ],
+    [
+      'bpf_store_hdr_opt',
+      // An option into the reserved space (WRITE_HDR_OPT_CB).
+      (ctx, _ops, from, len, flags) => neg(storeHdrOpt(sockOpsOf(ctx, 'bpf_store_hdr_opt').run, bytes(ctx, from, Number(BigInt.asUintN(32, len)), 'from'), BigInt.asUintN(64, flags))),
+    ],
+    [
+      'bpf_load_hdr_opt',
+      // An option of the segment (or the SYN's) by kind and magic, into the buffer that names it.
+      (ctx, _ops, buf, len, flags) => neg(loadHdrOpt(sockOpsOf(ctx, 'bpf_load_hdr_opt').run, bytes(ctx, buf, Number(BigInt.asUintN(32, len)), 'searchby_res', true), BigInt.asUintN(64, flags))),
+    ],
     [
       'bpf_get_local_storage',
       // The value of the cgroup the program is attached to (made at its first run, as the kernel's at attach),

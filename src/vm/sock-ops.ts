@@ -45,6 +45,24 @@ export const BPF_SOCK_OPS = {
 export type SockOpsName = keyof typeof BPF_SOCK_OPS;
 const OP_NAMES = Object.keys(BPF_SOCK_OPS) as SockOpsName[];
 
+const MAX_TCP_OPTION_SPACE = 40;
+const TCP_HDR_LEN = 20;
+const TCPOPT_EOL = 0;
+const TCPOPT_NOP = 1;
+/** Experimental options (RFC 6994): kind 254 (and 253) with a 2- or 4-byte magic after the length. */
+const TCPOPT_EXP = 254;
+const TCPOPT_EXP_2 = 253;
+const EPERM = 1;
+const ENOENT = 2;
+const EFAULT = 14;
+const EEXIST = 17;
+const EINVAL = 22;
+const ENOSPC = 28;
+const ENOMSG = 42;
+const EOPNOTSUPP = 95;
+const BPF_LOAD_HDR_OPT_TCP_SYN = 1n;
+const TCP_BPF_SYN = 1005;
+
 // sk_state values (include/net/tcp_states.h).
 const TCP_ESTABLISHED = 1;
 const TCP_SYN_SENT = 2;
@@ -73,6 +91,14 @@ export interface SockOpsCall {
   state?: number;
   /** The segment the callback is about (ESTABLISHED callbacks, header options, timestamps); none by default. */
   skb?: SockOpsSkb;
+  /**
+   * HDR_OPT_LEN_CB: the option space left in the header (a multiple of 4;
+   * default 40, none used); WRITE_HDR_OPT_CB: the space reserved for the
+   * program's options (default 0).
+   */
+  remainingOptLen?: number;
+  /** The connection's SYN, its TCP header from the first byte (options included), when the kernel has it (a SYN-ACK being written, a listener with TCP_SAVE_SYN): what bpf_load_hdr_opt(BPF_LOAD_HDR_OPT_TCP_SYN) searches and bpf_getsockopt(TCP_BPF_SYN) reads. */
+  syn?: Uint8Array;
 }
 
 /** ctx->skb_data .. skb_data_end, skb_len, skb_tcp_flags, skb_hwtstamp. */
@@ -95,6 +121,10 @@ export interface SockOpsOutcome {
   replylong: number[];
   /** What tcp_call_bpf returns: -1 when the program returned 0, else reply. */
   callResult: number;
+  /** HDR_OPT_LEN_CB: the option space the kernel sets aside for WRITE_HDR_OPT_CB (what bpf_reserve_hdr_opt took, rounded up to 4; 0 when the program returned 0). */
+  reserved?: number;
+  /** WRITE_HDR_OPT_CB: the reserved space as it goes out, the options bpf_store_hdr_opt wrote and NOPs after them (all NOPs when the program returned 0). */
+  written?: Buffer;
 }
 
 /** The op's number, or a USAGE error. */
@@ -123,6 +153,15 @@ export class SockOpsRun {
   readonly locked: boolean;
   readonly state: number;
   readonly skb: SockOpsSkb | undefined;
+  readonly syn: Uint8Array | undefined;
+  /** remaining_opt_len: the option space bpf_reserve_hdr_opt and bpf_store_hdr_opt may still take. */
+  remaining: number;
+  /** The reserved space at the run's start (WRITE_HDR_OPT_CB). */
+  readonly reservedIn: number;
+  /** Where skb_data_end is in the segment's bytes: stored options move it on. */
+  dataEnd: number;
+  /** The segment's bytes, with room after them for the options a WRITE_HDR_OPT_CB program stores. */
+  readonly segment: Uint8Array | undefined;
 
   constructor(call: SockOpsCall, sock: EmulatedSocket, what: string) {
     this.op = sockOpsOp(call.op, what);
@@ -151,11 +190,38 @@ export class SockOpsRun {
       if (skb.hwtstamp !== undefined && (skb.hwtstamp < 0n || skb.hwtstamp >= 1n << 64n)) throw new BpfError('USAGE', `${what}: skb.hwtstamp is not a u64`);
     }
     this.skb = skb;
+    const defaultRoom = this.op === BPF_SOCK_OPS.HDR_OPT_LEN_CB ? MAX_TCP_OPTION_SPACE : 0;
+    const room = call.remainingOptLen ?? defaultRoom;
+    if (!Number.isInteger(room) || room < 0 || room > MAX_TCP_OPTION_SPACE) throw new BpfError('USAGE', `${what}: remainingOptLen ${room} is not an option space (0 to ${MAX_TCP_OPTION_SPACE} bytes)`);
+    if (call.remainingOptLen !== undefined && this.op !== BPF_SOCK_OPS.HDR_OPT_LEN_CB && this.op !== BPF_SOCK_OPS.WRITE_HDR_OPT_CB)
+      throw new BpfError('USAGE', `${what}: remainingOptLen is for HDR_OPT_LEN_CB and WRITE_HDR_OPT_CB`);
+    this.remaining = this.reservedIn = room;
+    const data = skb?.data ?? new Uint8Array(0);
+    this.dataEnd = data.length;
+    this.segment = skb && new Uint8Array(data.length + (this.op === BPF_SOCK_OPS.WRITE_HDR_OPT_CB ? room : 0));
+    this.segment?.set(data);
+    this.syn = call.syn;
   }
 
   outcome(retval: number): SockOpsOutcome {
     const reply = this.words[0]! | 0;
-    return { reply, replylong: [...this.words], callResult: retval === 0 ? -1 : reply };
+    const out: SockOpsOutcome = { reply, replylong: [...this.words], callResult: retval === 0 ? -1 : reply };
+    // bpf_skops_hdr_opt_len and bpf_skops_write_hdr_opt: what the kernel does with the space after the run.
+    if (this.op === BPF_SOCK_OPS.HDR_OPT_LEN_CB) {
+      const took = this.reservedIn - this.remaining;
+      out.reserved = retval === 0 ? 0 : (took + 3) & ~3;
+    } else if (this.op === BPF_SOCK_OPS.WRITE_HDR_OPT_CB && this.segment) {
+      const start = this.dataEnd - (this.reservedIn - this.remaining);
+      const area = Buffer.alloc(this.reservedIn, TCPOPT_NOP);
+      if (retval !== 0) area.set(this.segment.subarray(start, this.dataEnd));
+      out.written = area;
+    }
+    return out;
+  }
+
+  /** The options in the segment the program may search: after the fixed TCP header, up to skb_data_end. */
+  options(): Uint8Array {
+    return this.segment ? this.segment.subarray(Math.min(TCP_HDR_LEN, this.dataEnd), this.dataEnd) : new Uint8Array(0);
   }
 }
 
@@ -234,7 +300,7 @@ export function sockOpsContext(memory: Memory, run: SockOpsRun, sock: EmulatedSo
         if (size !== 8) bad();
         if (off === F.sk) return run.request ? 0 : Memory.addressValue(sock.region.id);
         if (off === F.skb_data) return skbData ? Memory.addressValue(skbData.id) : 0;
-        if (off === F.skb_data_end) return skbData ? Memory.addressValue(skbData.id, skbData.bytes.length) : 0;
+        if (off === F.skb_data_end) return skbData ? Memory.addressValue(skbData.id, run.dataEnd) : 0;
         if (!run.locked) return 0;
         return off === F.bytes_received ? tcp.bytesReceived : tcp.bytesAcked;
       }
@@ -289,4 +355,110 @@ export function sockOpsContext(memory: Memory, run: SockOpsRun, sock: EmulatedSo
     },
   };
   return memory.add('bpf_sock_ops', new Uint8Array(SOCK_OPS_CTX_SIZE), { kind: 'context', writable: true, hooks });
+}
+
+/**
+ * bpf_search_tcp_opt: the first option of `kind` (with `magic` after its
+ * length, when given) in `opts`: its offset, or -errno — -ENOMSG when none
+ * (`eol` set when an EOL ended the search), -EFAULT for a malformed option.
+ */
+function searchOption(opts: Uint8Array, kind: number, magic: Uint8Array | undefined, eol: { hit: boolean }): number {
+  let i = 0;
+  while (i < opts.length) {
+    const k = opts[i]!;
+    if (k === TCPOPT_EOL) {
+      eol.hit = true;
+      return -ENOMSG;
+    }
+    if (k === TCPOPT_NOP) {
+      i++;
+      continue;
+    }
+    const left = opts.length - i;
+    const len = opts[i + 1];
+    if (left < 2 || len === undefined || len > left || len < 2) return -EFAULT;
+    if (k === kind) {
+      if (!magic) return i;
+      // A magic longer than the option's data ends the search.
+      if (magic.length > len - 2) return -ENOMSG;
+      if (magic.every((b, j) => opts[i + 2 + j] === b)) return i;
+    }
+    i += len;
+  }
+  return -ENOMSG;
+}
+
+const isExperimental = (kind: number) => kind === TCPOPT_EXP || kind === TCPOPT_EXP_2;
+
+/** bpf_reserve_hdr_opt: 0 or -errno. */
+export function reserveHdrOpt(run: SockOpsRun, len: number, flags: bigint): number {
+  if (run.op !== BPF_SOCK_OPS.HDR_OPT_LEN_CB) return -EPERM;
+  if (flags !== 0n || len < 2) return -EINVAL;
+  if (len > run.remaining) return -ENOSPC;
+  run.remaining -= len;
+  return 0;
+}
+
+/** bpf_store_hdr_opt of `from` (len its size): 0 or -errno; the option goes at skb_data_end, which moves past it. */
+export function storeHdrOpt(run: SockOpsRun, from: Uint8Array, flags: bigint): number {
+  if (run.op !== BPF_SOCK_OPS.WRITE_HDR_OPT_CB) return -EPERM;
+  if (from.length < 2 || flags !== 0n) return -EINVAL;
+  const [kind, len] = [from[0]!, from[1]!];
+  if (len > from.length || kind === TCPOPT_EOL || kind === TCPOPT_NOP) return -EINVAL;
+  if (len > run.remaining) return -ENOSPC;
+  // An experimental option is a duplicate when its kind and first two magic bytes are.
+  if (isExperimental(kind) && len < 4) return -EINVAL;
+  const eol = { hit: false };
+  const found = searchOption(run.options(), kind, isExperimental(kind) ? from.subarray(2, 4) : undefined, eol);
+  if (found >= 0) return -EEXIST;
+  if (found !== -ENOMSG) return found;
+  if (eol.hit) return -ENOSPC;
+  run.segment!.set(from.subarray(0, len), run.dataEnd);
+  run.dataEnd += len;
+  run.remaining -= len;
+  return 0;
+}
+
+/** bpf_load_hdr_opt into `buf` (len its size): the option's length or -errno; `noSyn` faults when the SYN is asked for and the call has none given. */
+export function loadHdrOpt(run: SockOpsRun, buf: Uint8Array, flags: bigint): number {
+  if (run.op > BPF_SOCK_OPS.WRITE_HDR_OPT_CB) return -EOPNOTSUPP;
+  if (buf.length < 2 || (flags & ~BPF_LOAD_HDR_OPT_TCP_SYN) !== 0n) return -EINVAL;
+  const [kind, searchLen] = [buf[0]!, buf[1]!];
+  if (searchLen > buf.length || kind === TCPOPT_EOL || kind === TCPOPT_NOP) return -EINVAL;
+  let magic: Uint8Array | undefined;
+  if (isExperimental(kind)) {
+    if (searchLen !== 4 && searchLen !== 6) return -EINVAL;
+    magic = buf.slice(2, searchLen);
+  } else if (searchLen !== 0) return -EINVAL;
+  let opts: Uint8Array;
+  if (flags & BPF_LOAD_HDR_OPT_TCP_SYN) {
+    if (!run.syn) return -ENOENT;
+    const hdrLen = run.syn.length >= 13 ? (run.syn[12]! >> 4) * 4 : 0;
+    opts = run.syn.subarray(TCP_HDR_LEN, Math.max(TCP_HDR_LEN, Math.min(hdrLen, run.syn.length)));
+  } else {
+    if (!run.segment || run.op === BPF_SOCK_OPS.HDR_OPT_LEN_CB) return -EPERM;
+    opts = run.options();
+  }
+  const at = searchOption(opts, kind, magic, { hit: false });
+  if (at < 0) return at;
+  const len = opts[at + 1]!;
+  // The whole option (kind, length, data); a short buffer takes what fits, and -ENOSPC.
+  buf.set(opts.subarray(at, at + Math.min(len, buf.length)));
+  return len > buf.length ? -ENOSPC : len;
+}
+
+/**
+ * bpf_getsockopt(SOL_TCP, TCP_BPF_SYN…) in a sock_ops program
+ * (bpf_sock_ops_get_syn): the SYN's TCP header into `buf` — its length, or
+ * -ENOSPC when it does not fit (what fits copied), -ENOENT with no SYN; the
+ * rest of the buffer zeroed. The SYN's IP and MAC headers are not kept.
+ */
+export function synHeader(run: SockOpsRun, optname: number, buf: Uint8Array, ctx: { fault(m: string): never }): number {
+  buf.fill(0);
+  if (!run.syn) return -ENOENT;
+  if (optname !== TCP_BPF_SYN)
+    ctx.fault(`bpf_getsockopt of SOL_TCP ${optname === TCP_BPF_SYN + 1 ? 'TCP_BPF_SYN_IP' : 'TCP_BPF_SYN_MAC'} (the SYN's IP and MAC headers: the call gives its TCP header alone) is not emulated`);
+  const hdrLen = run.syn.length >= 13 ? Math.min((run.syn[12]! >> 4) * 4, run.syn.length) : run.syn.length;
+  buf.set(run.syn.subarray(0, Math.min(hdrLen, buf.length)));
+  return hdrLen > buf.length ? -ENOSPC : hdrLen;
 }

@@ -14,6 +14,7 @@ const ENOPROTOOPT = 92;
 /** The kernel-internal ENOTSUPP a bpf_setsockopt of TCP_CONGESTION "cdg" returns. */
 const ENOTSUPP = 524;
 
+export const SOL_TCP = 6;
 export const TCP = {
   NODELAY: 1,
   MAXSEG: 2,

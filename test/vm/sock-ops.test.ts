@@ -23,11 +23,11 @@ import { GET_POOL, SET_POOL } from '../helpers/tcp-options.js';
 import { describeRoot } from '../helpers/root.js';
 import { codeAndMessage } from '../helpers/thrown.js';
 
-/** Byte offsets of a struct's members, from bpftool's BTF dump of the fixture. */
-function members(struct: string): Map<string, number> {
-  const text = readFileSync(fixture('sockops_policy.btf.txt'), 'utf8');
+/** Byte offsets of a struct's members, from bpftool's BTF dump of a fixture. */
+function members(struct: string, object = 'sockops_policy'): Map<string, number> {
+  const text = readFileSync(fixture(`${object}.btf.txt`), 'utf8');
   const at = text.indexOf(`STRUCT '${struct}' size=`);
-  if (at < 0) throw new Error(`no struct ${struct} in sockops_policy.btf.txt`);
+  if (at < 0) throw new Error(`no struct ${struct} in ${object}.btf.txt`);
   const out = new Map<string, number>();
   for (const line of text.slice(at).split('\n').slice(1)) {
     const m = /^\t'(\w+)' type_id=\d+ bits_offset=(\d+)$/.exec(line);
@@ -255,9 +255,16 @@ describe('sock_ops programs in the emulator', () => {
     expect(codeAndMessage(() => p.testRun(new Uint8Array(0), { socket: connected(emu), sockOps: { op: 4 } }))).toMatch(
       /^EMU_FAULT: record: .*bpf_setsockopt of SOL_TCP TCP_WINDOW_CLAMP \(its floor depends on the kernel build: SOCK_MIN_RCVBUF\) is not emulated/,
     );
-    emu.map('.bss').set(0, bss({ act: 1 << 4, deny: 0, get: [{ level: SOL_TCP, optname: 1005, len: 16 }] }));
-    expect(codeAndMessage(() => p.testRun(new Uint8Array(0), { socket: connected(emu), sockOps: { op: 4 } }))).toMatch(
-      /bpf_getsockopt of SOL_TCP TCP_BPF_SYN \(the SYN: the emulator keeps no packets of a connection\) is not emulated/,
+    // TCP_BPF_SYN: the SYN's TCP header when the call has one (ENOSPC in a short buffer, what fits copied), else ENOENT;
+    // its IP and MAC headers are not given.
+    emu.map('.bss').set(0, bss({ act: 1 << 5, deny: 0, get: [{ level: SOL_TCP, optname: 1005, len: 16 }] }));
+    const syn = Buffer.from('9c400050000000010000000050020000', 'hex');
+    const withSyn = runOne(emu, connected(emu), { op: 'PASSIVE_ESTABLISHED_CB', syn: Buffer.concat([syn, Buffer.alloc(4)]) });
+    expect([withSyn.f.u32('get_ret') | 0, withSyn.rec.subarray(REC.get('got')!, REC.get('got')! + 16).toString('hex')]).toEqual([-28, syn.toString('hex')]);
+    expect(runOne(emu, connected(emu), { op: 'PASSIVE_ESTABLISHED_CB' }).f.u32('get_ret') | 0).toBe(-2);
+    emu.map('.bss').set(0, bss({ act: 1 << 5, deny: 0, get: [{ level: SOL_TCP, optname: 1006, len: 16 }] }));
+    expect(codeAndMessage(() => p.testRun(new Uint8Array(0), { socket: connected(emu), sockOps: { op: 5, syn } }))).toMatch(
+      /bpf_getsockopt of SOL_TCP TCP_BPF_SYN_IP \(the SYN's IP and MAC headers: the call gives its TCP header alone\) is not emulated/,
     );
   });
 });
@@ -294,7 +301,7 @@ describe('bpf-ts test-run --emulate --sock-ops', () => {
     ]);
     expect(await bad(...args, '--sock-ops', 'RTO_CB snd_wnd 3')).toEqual([
       1,
-      `bpf-ts: --sock-ops "RTO_CB snd_wnd 3": unknown word "snd_wnd"; write it as 'OP [args A,B,…] [request] [state S] [FIELD N]…' (OP a BPF_SOCK_OPS_* name or number, e.g. ACTIVE_ESTABLISHED_CB; FIELD a struct bpf_sock_ops tcp field, e.g. snd_cwnd 10)\n`,
+      `bpf-ts: --sock-ops "RTO_CB snd_wnd 3": unknown word "snd_wnd"; write it as 'OP [args A,B,…] [request] [state S] [skb HEX] [tcp_flags N] [room N] [syn HEX] [FIELD N]…' (OP a BPF_SOCK_OPS_* name or number, e.g. ACTIVE_ESTABLISHED_CB; FIELD a struct bpf_sock_ops tcp field, e.g. snd_cwnd 10)\n`,
     ]);
     expect((await bad(...args, '--sock-ops', 'established'))[1]).toMatch(/^bpf-ts: program record: sock_ops op "established" is not one of VOID, TIMEOUT_INIT, /);
     expect(await bad('test-run', obj, '--sock-ops', 'RTO_CB')).toEqual([
@@ -474,4 +481,226 @@ describeRoot('sock_ops: the emulator against the kernel running the program thro
     // 4-byte reads of every u32 field but the pointers' and u64s' halves, 8-byte reads of those, 1/2-byte of skb_tcp_flags; reply and sk_txhash written.
     expect(taken).toEqual({ load: 44 + 6 + 2, store: 2 });
   }, 60_000);
+});
+
+// ---------------------------------------------------------------- TCP header options
+
+const HREC = members('record', 'sockops_hdr_opt');
+const HCFG = members('config', 'sockops_hdr_opt');
+const HOPT = members('opt', 'sockops_hdr_opt');
+const HOPT_SIZE = 32; // bpftool: STRUCT 'opt' size=32
+const HBSS_SIZE = 160; // cfg (152 bytes) and record_layout (8), llvm-readelf's symbol table
+const TCPHDR_SYN = 0x02;
+
+interface HdrPolicy {
+  cbFlags: number;
+  reserve: number[];
+  reserveFlags: bigint;
+  store: { bytes: Buffer; len: number; flags: bigint }[];
+  load: { bytes: Buffer; len: number; flags: bigint }[];
+}
+
+function hdrBss(p: HdrPolicy): Buffer {
+  const b = Buffer.alloc(HBSS_SIZE);
+  b.writeInt32LE(p.cbFlags, HCFG.get('cb_flags')!);
+  p.reserve.forEach((n, i) => b.writeUInt32LE(n, HCFG.get('reserve')! + 4 * i));
+  b.writeBigUInt64LE(p.reserveFlags, HCFG.get('reserve_flags')!);
+  for (const [field, list] of [
+    ['store', p.store],
+    ['load', p.load],
+  ] as const)
+    list.forEach((o, i) => {
+      const at = HCFG.get(field)! + i * HOPT_SIZE;
+      b.writeUInt32LE(o.len, at + HOPT.get('len')!);
+      b.writeBigUInt64LE(o.flags, at + HOPT.get('flags')!);
+      o.bytes.copy(b, at + HOPT.get('bytes')!);
+    });
+  return b;
+}
+
+/** Options to store: experimental ones (kind 254/253, magics), an unassigned kind, the kernel's own MSS and timestamps (duplicates on the segments that have them), malformed ones. */
+const STORE_POOL = [
+  'fe06eb9f0102', // kind 254, magic 0xeb9f, 2 bytes
+  'fe04eb9f', // the magic alone
+  'fd08eb9f11223344', // kind 253
+  '2004aabb', // kind 32, unassigned
+  '0204ffff', // MSS: a duplicate on a SYN
+  '080a000000010000', // timestamps (too short for its length 10: EINVAL with len 8)
+  'fe03eb', // an experimental option shorter than its magic
+  '0102', // a NOP
+  '00000000', // EOL
+  'fe10eb9f000000000000000000000000', // 16 bytes: more than most reservations hold
+];
+/** What to look up: kind and length (the magic after it for experimental kinds). */
+const LOAD_POOL = ['fe04eb9f', 'fe06eb9f0102', 'fd04eb9f', '2000', '0200', '0800', '0300', '0400', 'fe05eb9f00', '0202', '0100', 'fe04ffff'];
+
+function randomHdrPolicy(rng: Rng): HdrPolicy {
+  const opt = (pool: string[], lens: number[]) => {
+    const bytes = Buffer.alloc(16);
+    const hex = Buffer.from(rng.pick(pool), 'hex');
+    hex.copy(bytes);
+    // Mostly the option's own size; sometimes the buffer shorter or longer than it.
+    const len = rng.chance(0.7) ? Math.max(hex.length, 2) : rng.pick(lens);
+    return { bytes, len, flags: rng.chance(0.85) ? 0n : rng.pick([1n, 2n]) };
+  };
+  return {
+    cbFlags: rng.pick([0x50, 0x50, 0x70, 0x40, 0x60, 0x10, 0x7f]),
+    // At most 16 bytes taken (40 never fits): on this host (6.18.44) a connection whose handshake-completing
+    // ACK carries more than 28 bytes of options, a stored one among them, never gets established.
+    reserve: ((r0) => [r0, r0 + 4 <= 16 ? rng.pick([0, 4, 40]) : rng.pick([0, 40])])(rng.pick([0, 1, 2, 4, 6, 8, 12, 16, 40])),
+    reserveFlags: rng.chance(0.9) ? 0n : 1n,
+    // The second store often a second experimental option, which fits a reservation or not (ENOSPC).
+    // The second store often a second experimental option, which fits a reservation or not (ENOSPC), or the first again (EEXIST).
+    store: ((first) => [
+      first,
+      rng.chance(0.4) ? { bytes: Buffer.from('fe06eb9e03040000000000000000000000', 'hex').subarray(0, 16), len: 6, flags: 0n } : rng.chance(0.3) ? first : opt(STORE_POOL, [2, 4, 16]),
+    ])(opt(STORE_POOL, [1, 2, 3, 16])),
+    load: [opt(LOAD_POOL, [1, 2, 3, 4, 16]), opt(LOAD_POOL, [2, 4, 8, 16])],
+  };
+}
+
+describe('sock_ops TCP header options in the emulator', () => {
+  /** A TCP header (20 bytes, data offset for `options`) followed by `options`. */
+  const header = (options: string) => {
+    const opts = Buffer.from(options, 'hex');
+    const h = Buffer.alloc(20 + opts.length);
+    h[12] = ((20 + opts.length) / 4) << 4;
+    opts.copy(h, 20);
+    return h;
+  };
+  const run = (emu: EmulatedCollection, call: SockOpsCall, p: Partial<HdrPolicy>) => {
+    emu.map('.bss').set(0, hdrBss({ cbFlags: 0, reserve: [0, 0], reserveFlags: 0n, store: [], load: [], ...p }));
+    const r = emu.program('hdr').testRun(new Uint8Array(0), { socket: connected(emu), sockOps: call });
+    const rec = r.events[0]!.data;
+    const i32 = (name: string, i: number) => rec.readInt32LE(HREC.get(name)! + 4 * i);
+    return {
+      r,
+      store: [0, 1].map((i) => i32('store_ret', i)),
+      load: [0, 1].map((i) => i32('load_ret', i)),
+      loaded: (i: number) => rec.subarray(HREC.get('loaded')! + 16 * i, HREC.get('loaded')! + 16 * i + 16),
+    };
+  };
+  const opt = (hex: string, len = Buffer.from(hex, 'hex').length, flags = 0n) => ({ bytes: Buffer.concat([Buffer.from(hex, 'hex'), Buffer.alloc(16)]).subarray(0, 16), len, flags });
+
+  it('bpf_load_hdr_opt: a magic longer than the first such option ends the search; a malformed option is EFAULT; a short buffer ENOSPC', () => {
+    const emu = openObject(fixture('sockops_hdr_opt.o')).emulate();
+    // kind 254 with a 2-byte magic eb9f, then one with the 4-byte magic eb9f0102.
+    const skb = { data: header('fe04eb9f' + 'fe08eb9f01020304'), tcpFlags: 0x10 };
+    const a = run(emu, { op: 'PARSE_HDR_OPT_CB', skb }, { load: [opt('fe06eb9f0102'), opt('fe04eb9f', 3)] });
+    expect(a.load).toEqual([-42, -22]);
+    const b = run(emu, { op: 'PARSE_HDR_OPT_CB', skb: { data: header('0101' + '2008aabb') } }, { load: [opt('2000'), opt('0200')] });
+    expect(b.load).toEqual([-14, -14]); // kind 32 claims 8 bytes of the 4 left
+    const c = run(emu, { op: 'PARSE_HDR_OPT_CB', skb: { data: header('fe08eb9f01020304') } }, { load: [opt('fe04eb9f', 4), opt('fe04eb9f', 16)] });
+    expect([c.load, c.loaded(0).subarray(0, 4).toString('hex'), c.loaded(1).subarray(0, 8).toString('hex')]).toEqual([[-28, 8], 'fe08eb9f', 'fe08eb9f01020304']);
+  });
+
+  it('bpf_store_hdr_opt: after skb_data_end, not twice, not past an EOL; what goes out NOP-padded; bpf_reserve_hdr_opt rounded up', () => {
+    const emu = openObject(fixture('sockops_hdr_opt.o')).emulate();
+    const write = (options: string, room: number, p: Partial<HdrPolicy>) => run(emu, { op: 'WRITE_HDR_OPT_CB', skb: { data: header(options) }, remainingOptLen: room }, p);
+    const w = write('0101080a0000000100000002', 12, { store: [opt('fe06eb9f0102'), opt('fe06eb9f0304')] });
+    expect([w.store, w.r.sockOps!.written!.toString('hex')]).toEqual([[0, -17], 'fe06eb9f0102010101010101']);
+    // An EOL among the options: nothing goes after it.
+    expect(write('00000000', 8, { store: [opt('2004aabb'), opt('0204ffff')] }).store).toEqual([-28, -28]);
+    // A 6-byte option in 4 bytes; a NOP; flags.
+    expect(write('', 4, { store: [opt('fe06eb9f0102'), opt('0102')] }).store).toEqual([-28, -22]);
+    const len = run(emu, { op: 'HDR_OPT_LEN_CB', remainingOptLen: 20 }, { reserve: [6, 16] });
+    expect(len.r.sockOps!.reserved).toBe(8);
+  });
+});
+
+describe('bpf-ts test-run --emulate --sock-ops: TCP header options', () => {
+  // Reserve 6 bytes; write the experimental option fe06eb9f0102.
+  const policy = hdrBss({
+    cbFlags: 0x40,
+    reserve: [6, 0],
+    reserveFlags: 0n,
+    store: [{ bytes: Buffer.concat([Buffer.from('fe06eb9f0102', 'hex'), Buffer.alloc(10)]), len: 6, flags: 0n }],
+    load: [],
+  });
+  const args = ['test-run', fixture('sockops_hdr_opt.o'), '--emulate', '--socket', 'tcp 10.0.0.1:40000 -> 10.0.0.2:80', '--entry', `.bss:00000000=${policy.toString('hex')}`];
+
+  it('prints the option space a HDR_OPT_LEN_CB program reserved and the options a WRITE_HDR_OPT_CB program wrote', async () => {
+    expect((await cliOk(...args, '--sock-ops', 'HDR_OPT_LEN_CB tcp_flags 16 room 28')).stdout).toMatch(/\nheader option space reserved: 8 bytes\n$/);
+    // A data segment's header (ACK, timestamps), 8 bytes reserved after it: the option, then NOPs.
+    const th = '9c400050000000010000000080100200000000000101080a0000000100000002';
+    const w = await cliOk(...args, '--sock-ops', `WRITE_HDR_OPT_CB skb ${th} room 8`, '--json');
+    expect(w.json()).toMatchObject({ sockOps: { written: 'fe06eb9f01020101' } });
+    expect((await cliOk(...args, '--sock-ops', `WRITE_HDR_OPT_CB skb ${th} room 4`)).stdout).toMatch(/\nheader options written: 01010101\n$/);
+    expect((await cli(...args, '--sock-ops', 'WRITE_HDR_OPT_CB skb 9c4 room 4')).stderr).toMatch(/^bpf-ts: --sock-ops "WRITE_HDR_OPT_CB skb 9c4 room 4": skb 9c4 is not hex bytes; /);
+  });
+});
+
+describeRoot('sock_ops TCP header options: the emulator against the kernel writing and reading them', () => {
+  const t = labWithObject('shdr', 'sockops_hdr_opt.o');
+
+  it("60 connections under random policies: every call's record, replayed, is the kernel's", async () => {
+    const spec = openObject(fixture('sockops_hdr_opt.o'));
+    using _link = attachCgroupLink({ cgroup: t.lab.cgroup, program: t.kern.program('hdr'), attachType: BPF_ATTACH_TYPE.CGROUP_SOCK_OPS });
+    using reader = new RingBufferReader(t.kern.maps.get('calls')!);
+    const rng = new Rng(0x4d0b7);
+    const ops = new Map<number, number>();
+    const seen = { reserve: new Set<number>(), store: new Set<number>(), load: new Set<number>(), syn: new Set<number>() };
+    for (let round = 0; round < 60; round++) {
+      const policy = randomHdrPolicy(rng);
+      const cfg = hdrBss(policy);
+      t.kern.map('.bss').set(0, cfg);
+      const talk = await t.lab.caller.call({ op: 'tcp-talk', addr: '127.0.0.1', port: 21000 + round, bytes: rng.pick([1, 3000]) });
+      expect(talk.error, JSON.stringify(talk)).toBeUndefined();
+      const recs: Buffer[] = [];
+      reader.consume((d) => recs.push(Buffer.from(d)));
+      const emu = spec.emulate();
+      emu.map('.bss').set(0, cfg);
+      const socket = emu.socket({ protocol: 'tcp', address: '127.0.0.1', port: 21000 + round, remote: { address: '127.0.0.1', port: 40000 } });
+      for (const rec of recs) {
+        const u32 = (name: string, i = 0) => rec.readUInt32LE(HREC.get(name)! + 4 * i);
+        const bytes = (name: string, n: number) => rec.subarray(HREC.get(name)!, HREC.get(name)! + n);
+        const op = u32('op');
+        const shown = u32('shown');
+        const hdr = bytes('hdr', 60);
+        const flags = u32('skb_tcp_flags');
+        const call: SockOpsCall = { op, args: [u32('arg0')], request: u32('is_fullsock') === 0 };
+        if (u32('has_skb')) call.skb = { data: hdr.subarray(0, shown), len: u32('skb_len'), tcpFlags: flags };
+        // The option space: the kernel's own options take 20 bytes of a SYN or SYN-ACK's 40 (MSS,
+        // SACK permitted and timestamps, window scale), 12 of any other segment's (timestamps);
+        // a WRITE_HDR_OPT_CB has what HDR_OPT_LEN_CB reserved, after the bytes it shows.
+        if (op === 14) call.remainingOptLen = flags & TCPHDR_SYN ? 20 : 28;
+        if (op === 15) call.remainingOptLen = (hdr[12]! >> 4) * 4 - shown;
+        const synRet = rec.readInt32LE(HREC.get('syn_ret')!);
+        if (synRet > 0) call.syn = bytes('syn', synRet);
+        let e;
+        try {
+          e = emu.program('hdr').testRun(new Uint8Array(0), { socket, sockOps: call });
+        } catch (err) {
+          throw new Error(`op ${op} shown ${shown} remaining ${call.remainingOptLen} skb_len ${u32('skb_len')} hdr ${hdr.toString('hex')}: ${(err as Error).message}`);
+        }
+        const mine = e.events[0]!.data;
+        if (!mine.equals(rec)) {
+          const names = [...HREC.keys()];
+          const diff = names.filter((k, i) => {
+            const end = HREC.get(names[i + 1]!) ?? rec.length;
+            return !mine.subarray(HREC.get(k)!, end).equals(rec.subarray(HREC.get(k)!, end));
+          });
+          const show = (b: Buffer) => diff.map((k) => `${k}=${b.subarray(HREC.get(k)!, HREC.get(names[names.indexOf(k) + 1]!) ?? b.length).toString('hex')}`).join(' ');
+          expect.fail(`round ${round}, call ${recs.indexOf(rec)} (op ${op}, flags 0x${flags.toString(16)}): differs in ${diff.join(', ')}\nkernel ${show(rec)}\nemu    ${show(mine)}`);
+        }
+        ops.set(op, (ops.get(op) ?? 0) + 1);
+        for (let i = 0; i < 2; i++) {
+          seen.reserve.add(rec.readInt32LE(HREC.get('reserve_ret')! + 4 * i));
+          seen.store.add(rec.readInt32LE(HREC.get('store_ret')! + 4 * i));
+          seen.load.add(Math.min(rec.readInt32LE(HREC.get('load_ret')! + 4 * i), 1));
+        }
+        seen.syn.add(Math.min(synRet, 1));
+      }
+    }
+    // The callbacks, and each helper's answers: taken, refused (EINVAL), no room (ENOSPC), a duplicate (EEXIST),
+    // not found (ENOMSG), not here (EPERM), no SYN (ENOENT), not a TCP callback (EOPNOTSUPP).
+    for (const op of [13, 14, 15]) expect(ops.get(op) ?? 0, JSON.stringify([...ops])).toBeGreaterThan(10);
+    const sorted = (set: Set<number>) => [...set].sort((a, b) => a - b);
+    expect({ reserve: sorted(seen.reserve), store: sorted(seen.store), load: sorted(seen.load), syn: sorted(seen.syn) }, JSON.stringify([...ops])).toEqual({
+      reserve: [-28, -22, 0],
+      store: [-28, -22, -17, 0],
+      load: [-42, -28, -22, -2, -1, 1],
+      syn: [-2, 1],
+    });
+  }, 180_000);
 });

@@ -495,7 +495,7 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
       ...(cgroupSock && r.ctxOut ? { socket: { boundDevIf: r.ctxOut.readUInt32LE(0), mark: r.ctxOut.readUInt32LE(16), priority: r.ctxOut.readUInt32LE(20) } } : {}),
       ...(sysctl && r.sysctl ? { sysctl: { name: sysctl.name, filePos: r.sysctl.filePos, newValue: r.sysctl.newValue?.toString('latin1') ?? null } } : {}),
       ...(r.sockopt ? { sockopt: { level: r.sockopt.level, optname: r.sockopt.optname, optvalHex: r.sockopt.optval ? hex(r.sockopt.optval) : null, optlen: r.sockopt.optlen } } : {}),
-      ...(r.sockOps ? { sockOps: r.sockOps } : {}),
+      ...(r.sockOps ? { sockOps: { ...r.sockOps, ...(r.sockOps.written ? { written: hex(r.sockOps.written) } : {}) } } : {}),
       ...(r.redirect ? { redirect: { ...r.redirect, ...(r.redirect.nexthop ? { nexthop: hex(r.redirect.nexthop) } : {}) } } : {}),
       ...(r.events.length ? { events: r.events.map((e) => ({ map: e.map, cpu: e.cpu, dataHex: hex(e.data) })) } : {}),
       ...(r.printk.length ? { printk: r.printk } : {}),
@@ -545,6 +545,8 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
       // What tcp_call_bpf hands the kernel: the reply, or -1 when the program returned 0 (the kernel's default then).
       const o = r.sockOps;
       ctx.print(r.retval === 0 ? `reply: ${o.reply}, but the program returned 0: tcp_call_bpf returns -1` : `reply: ${o.reply} (tcp_call_bpf returns it)`);
+      if (o.reserved !== undefined) ctx.print(`header option space reserved: ${o.reserved} bytes`);
+      if (o.written) ctx.print(`header options written: ${hex(o.written) || '(none)'}`);
       if (changed)
         ctx.print(
           `socket: ${Object.entries(changed)
