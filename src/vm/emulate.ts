@@ -26,7 +26,7 @@ import {
   xdpCtxOut,
   xdpMdFromCtx,
 } from './context.js';
-import { EINVAL, EOPNOTSUPP, EPERM, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
+import { EINVAL, ENOENT, EOPNOTSUPP, EPERM, type EmulatedMap as EmulatedMapT, EmulatedMap, type MapEvent } from './maps.js';
 import * as A from './arith.js';
 import { FUNC_ADDR_ID, Memory, type Region } from './memory.js';
 import { BPRINTF_VARARGS_MAX, type PrintfMemory, bprintf, formatBytes } from './printf.js';
@@ -1697,6 +1697,32 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
         return neg(r);
       },
     ]),
+    [
+      'bpf_sk_storage_get',
+      // The socket's value in an sk_storage map; with BPF_SK_STORAGE_GET_F_CREATE (1) made when missing (zeroed, or `value`'s bytes).
+      (ctx, map, sk, value, flags) => {
+        const m = mapOf(ctx, map);
+        if (!m.isSkStorage) ctx.fault(`bpf_sk_storage_get of ${m.typeName} map ${m.name} (the verifier takes only an sk_storage map)`);
+        const sock = socketAt(ctx, sk, 'sk');
+        const f = BigInt.asUintN(64, flags);
+        if (!sock || f > 1n) return 0n;
+        const have = m.skStorageOf(sock);
+        if (have) return Memory.address(have.id);
+        if (f === 0n) return 0n;
+        const init = BigInt.asUintN(64, value) === 0n ? undefined : bytes(ctx, value, m.valueSize, 'value');
+        return Memory.address(m.newSkStorage(sock, init).id);
+      },
+    ],
+    [
+      'bpf_sk_storage_delete',
+      (ctx, map, sk) => {
+        const m = mapOf(ctx, map);
+        if (!m.isSkStorage) ctx.fault(`bpf_sk_storage_delete of ${m.typeName} map ${m.name} (the verifier takes only an sk_storage map)`);
+        const sock = socketAt(ctx, sk, 'sk');
+        if (!sock) return neg(-EINVAL);
+        return m.deleteSkStorage(sock) ? 0n : neg(-ENOENT);
+      },
+    ],
     [
       'bpf_sk_release',
       (ctx, sk) => {

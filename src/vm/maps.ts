@@ -194,6 +194,46 @@ export class EmulatedMap implements MapLike {
     return this.type === BPF_MAP_TYPE.SOCKMAP || this.type === BPF_MAP_TYPE.SOCKHASH;
   }
 
+  /** Socket local storage (SK_STORAGE): one value per socket, which bpf_sk_storage_get reaches; user space keys it by socket (the kernel's, by socket fd). */
+  get isSkStorage(): boolean {
+    return this.type === BPF_MAP_TYPE.SK_STORAGE;
+  }
+
+  readonly #skStorage = new Map<EmulatedSocket, Region>();
+
+  /** @internal A socket's storage region, or undefined. */
+  skStorageOf(sock: EmulatedSocket): Region | undefined {
+    return this.#skStorage.get(sock);
+  }
+
+  /** @internal A socket's new storage: `init`'s bytes, or zeros. */
+  newSkStorage(sock: EmulatedSocket, init?: Uint8Array): Region {
+    const r = this.memory.add(`${this.name}[socket ${sock.cookie}]`, new Uint8Array(this.valueSize), { kind: 'map_value' });
+    if (init) r.bytes.set(init.subarray(0, this.valueSize));
+    this.#skStorage.set(sock, r);
+    return r;
+  }
+
+  /** @internal Drop a socket's storage: whether it had one. */
+  deleteSkStorage(sock: EmulatedSocket): boolean {
+    const r = this.#skStorage.get(sock);
+    if (!r) return false;
+    this.#skStorage.delete(sock);
+    this.memory.remove(r);
+    return true;
+  }
+
+  /** A socket as the key of an SK_STORAGE map (the only key those take), else a USAGE error. */
+  #socketKey(k: MapKey | EmulatedSocket, what: string): EmulatedSocket | undefined {
+    if (k instanceof EmulatedSocket) {
+      if (!this.isSkStorage) throw new BpfError('USAGE', `emulated map ${this.name}: ${what}: a socket is the key of an sk_storage map only; this one is a ${this.typeName}`);
+      if (k.memory !== this.memory) this.fail(what, EINVAL, `EINVAL: socket cookie ${k.cookie} belongs to another emulation`);
+      return k;
+    }
+    if (this.isSkStorage) throw new BpfError('USAGE', `emulated map ${this.name}: ${what}: an sk_storage map is keyed by socket: pass an EmulatedSocket (the kernel's takes a socket fd)`);
+    return undefined;
+  }
+
   /** Cgroup local storage: one value per cgroup (and attach type, for 16-byte keys), which bpf_get_local_storage reaches. */
   get isCgroupStorage(): boolean {
     return this.type === BPF_MAP_TYPE.CGROUP_STORAGE || this.type === BPF_MAP_TYPE.PERCPU_CGROUP_STORAGE;
@@ -452,9 +492,14 @@ export class EmulatedMap implements MapLike {
     return typeof v === 'number' || typeof v === 'bigint' ? scalarBytes(v, this.valueSize, 'value', this.name) : v;
   }
 
-  /** The value (per-CPU maps: one Buffer per CPU), or undefined. */
-  get(k: MapKey): Buffer | Buffer[] | undefined {
-    const key = this.keyBytes(k);
+  /** The value (per-CPU maps: one Buffer per CPU), or undefined. An sk_storage map's key is a socket. */
+  get(k: MapKey | EmulatedSocket): Buffer | Buffer[] | undefined {
+    const sock = this.#socketKey(k, 'get');
+    if (sock) {
+      const r = this.#skStorage.get(sock);
+      return r && Buffer.from(r.bytes);
+    }
+    const key = this.keyBytes(k as MapKey);
     this.checkKey(key, 'get');
     if (this.isArray()) {
       const i = this.arrayIndex(key);
@@ -475,13 +520,25 @@ export class EmulatedMap implements MapLike {
     return this.perCpu ? vals : vals[0];
   }
 
-  has(key: MapKey): boolean {
+  has(key: MapKey | EmulatedSocket): boolean {
     return this.get(key) !== undefined;
   }
 
-  /** Set a value (per-CPU maps: one value for every CPU, or an array of them). Maps of maps take a map, SOCKMAP/SOCKHASH a socket. */
-  set(k: MapKey, value: MapKey | MapKey[] | EmulatedMap | EmulatedSocket, flags: UpdateFlags = 'any'): void {
-    const key = this.keyBytes(k);
+  /** Set a value (per-CPU maps: one value for every CPU, or an array of them). Maps of maps take a map, SOCKMAP/SOCKHASH a socket; an sk_storage map's key is a socket. */
+  set(k: MapKey | EmulatedSocket, value: MapKey | MapKey[] | EmulatedMap | EmulatedSocket, flags: UpdateFlags = 'any'): void {
+    const sock = this.#socketKey(k, 'set');
+    if (sock) {
+      const v = value instanceof EmulatedMap || value instanceof EmulatedSocket || Array.isArray(value) ? undefined : this.valueBytes(value);
+      if (!v || v.byteLength !== this.valueSize) throw new BpfError('VALUE_SIZE', `emulated map ${this.name}: a socket's storage is ${this.valueSize} bytes`);
+      const f = existFlag(flags);
+      const had = this.#skStorage.get(sock);
+      if (had && f === BPF_NOEXIST) this.fail('set', EEXIST, 'EEXIST');
+      if (!had && f === BPF_EXIST) this.fail('set', ENOENT, 'ENOENT');
+      if (had) had.bytes.set(v);
+      else this.newSkStorage(sock, v);
+      return;
+    }
+    const key = this.keyBytes(k as MapKey);
     this.checkKey(key, 'set');
     const f = existFlag(flags);
     if (this.isSockMap() || value instanceof EmulatedSocket) {
@@ -541,14 +598,18 @@ export class EmulatedMap implements MapLike {
     return 0;
   }
 
-  delete(k: MapKey): boolean {
-    const key = this.keyBytes(k);
+  delete(k: MapKey | EmulatedSocket): boolean {
+    const sock = this.#socketKey(k, 'delete');
+    if (sock) return this.deleteSkStorage(sock);
+    const key = this.keyBytes(k as MapKey);
     this.checkKey(key, 'delete');
     if (this.isCgroupStorage) this.fail('delete', EINVAL, "EINVAL: a cgroup's storage is not deleted: it goes when the program is detached from the cgroup");
     return this.deleteFromProgram(key) === 0;
   }
 
   *keys(): Generator<Buffer> {
+    // The kernel's sk_storage maps have no get_next_key.
+    if (this.isSkStorage) this.fail('keys', EOPNOTSUPP, "EOPNOTSUPP: an sk_storage map's keys are sockets: get(socket) each");
     if (this.isArray()) {
       for (let i = 0; i < this.maxEntries; i++) {
         const k = Buffer.alloc(4);
