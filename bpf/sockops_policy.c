@@ -2,8 +2,9 @@
 // records every call the kernel makes and acts on it as `cfg` says.
 // `record` (sockops) puts one struct record per call in the `calls` ring
 // buffer: the op and its args, every struct bpf_sock_ops field, the socket's
-// cookie, ctx->sk's state and family, the segment's TCP header (when it has
-// one), and what the program then did — for an op in cfg.act_ops:
+// cookie, ctx->sk's state and family, its struct bpf_tcp_sock
+// (bpf_tcp_sock), the segment's TCP header (when it has one), and what the
+// program then did — for an op in cfg.act_ops:
 // bpf_sock_ops_cb_flags_set(cfg.cb_flags) (when cfg.set_cb), up to three
 // bpf_setsockopt and three bpf_getsockopt calls (level, optname, 1 to 16
 // bytes), a reply and an sk_txhash written, bpf_sock_hash_update into
@@ -51,6 +52,9 @@ struct record {
 	__u8 got[NOPT][16];
 	__u32 after_cwnd, after_ssthresh, after_cb_flags, after_txhash, after_reply;
 	__s32 map_ret;
+	// bpf_tcp_sock(ctx->sk): the same tcp_sock as struct bpf_tcp_sock shows it.
+	__u32 has_tp;
+	struct bpf_tcp_sock tp;
 };
 
 struct config cfg;
@@ -131,6 +135,36 @@ int record(struct bpf_sock_ops *ctx)
 		r->has_sk = 1;
 		r->sk_state = sk->state;
 		r->sk_family = sk->family;
+		struct bpf_tcp_sock *tp = bpf_tcp_sock(sk);
+		if (tp) {
+			r->has_tp = 1;
+			r->tp.snd_cwnd = tp->snd_cwnd;
+			r->tp.srtt_us = tp->srtt_us;
+			r->tp.rtt_min = tp->rtt_min;
+			r->tp.snd_ssthresh = tp->snd_ssthresh;
+			r->tp.rcv_nxt = tp->rcv_nxt;
+			r->tp.snd_nxt = tp->snd_nxt;
+			r->tp.snd_una = tp->snd_una;
+			r->tp.mss_cache = tp->mss_cache;
+			r->tp.ecn_flags = tp->ecn_flags;
+			r->tp.rate_delivered = tp->rate_delivered;
+			r->tp.rate_interval_us = tp->rate_interval_us;
+			r->tp.packets_out = tp->packets_out;
+			r->tp.retrans_out = tp->retrans_out;
+			r->tp.total_retrans = tp->total_retrans;
+			r->tp.segs_in = tp->segs_in;
+			r->tp.data_segs_in = tp->data_segs_in;
+			r->tp.segs_out = tp->segs_out;
+			r->tp.data_segs_out = tp->data_segs_out;
+			r->tp.lost_out = tp->lost_out;
+			r->tp.sacked_out = tp->sacked_out;
+			r->tp.bytes_received = tp->bytes_received;
+			r->tp.bytes_acked = tp->bytes_acked;
+			r->tp.dsack_dups = tp->dsack_dups;
+			r->tp.delivered = tp->delivered;
+			r->tp.delivered_ce = tp->delivered_ce;
+			r->tp.icsk_retransmits = tp->icsk_retransmits;
+		}
 	}
 
 	__u8 *data = (void *)(long)ctx->skb_data;

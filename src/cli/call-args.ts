@@ -157,7 +157,7 @@ export function deviceContext(text: string): Buffer {
   return cgroupDevCtx({ type: m[1] as 'char' | 'block', major: Number(m[2]), minor: Number(m[3]), access });
 }
 
-/** struct bpf_sock_ops's tcp_sock fields, as --sock-ops takes them, and where the emulated socket keeps them. */
+/** struct bpf_sock_ops's (and struct bpf_tcp_sock's) tcp_sock fields, as --sock-ops takes them, and where the emulated socket keeps them. */
 const TCP_FIELDS: Record<string, keyof TcpState> = {
   snd_cwnd: 'sndCwnd',
   srtt_us: 'srttUs',
@@ -183,6 +183,11 @@ const TCP_FIELDS: Record<string, keyof TcpState> = {
   bpf_sock_ops_cb_flags: 'cbFlags',
   bytes_received: 'bytesReceived',
   bytes_acked: 'bytesAcked',
+  // struct bpf_tcp_sock's own.
+  dsack_dups: 'dsackDups',
+  delivered: 'delivered',
+  delivered_ce: 'deliveredCe',
+  icsk_retransmits: 'icskRetransmits',
 };
 
 /** --sock-ops 'OP [args A,B…] [request] [state S] [skb HEX] [tcp_flags N] [room N] [syn HEX] [FIELD N]…': the call, and the tcp_sock fields to give the socket. */

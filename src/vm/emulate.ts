@@ -1698,6 +1698,17 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
       },
     ]),
     [
+      'bpf_tcp_sock',
+      // A TCP socket's struct bpf_tcp_sock (NULL for any other), which helpers taking a socket take too.
+      (ctx, sk) => {
+        const sock = socketAt(ctx, sk, 'sk');
+        if (!sock || sock.protocol !== 6) return 0n;
+        const r = sock.tcpSockRegion;
+        coll.socketsByRegion.set(r.id, sock);
+        return Memory.address(r.id);
+      },
+    ],
+    [
       'bpf_sk_storage_get',
       // The socket's value in an sk_storage map; with BPF_SK_STORAGE_GET_F_CREATE (1) made when missing (zeroed, or `value`'s bytes).
       (ctx, map, sk, value, flags) => {

@@ -14,6 +14,7 @@ import { BpfError } from '../errors.js';
 import { refuseAccess } from './context.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
 import type { EmulatedSocket } from './socket.js';
+import { TCP_SOCK_U32 } from './tcp.js';
 
 /** sizeof(struct bpf_sock_ops). */
 export const SOCK_OPS_CTX_SIZE = 224;
@@ -248,31 +249,8 @@ const F = {
   skb_tcp_flags: 212,
   skb_hwtstamp: 216,
 };
-/** The u32 tcp_sock fields from offset 76 on, in order (rtt_min, cb flags and state among them, read apart). */
-const TCP_U32 = [
-  'sndCwnd',
-  'srttUs',
-  null,
-  null,
-  null,
-  'sndSsthresh',
-  'rcvNxt',
-  'sndNxt',
-  'sndUna',
-  'mssCache',
-  'ecnFlags',
-  'rateDelivered',
-  'rateIntervalUs',
-  'packetsOut',
-  'retransOut',
-  'totalRetrans',
-  'segsIn',
-  'dataSegsIn',
-  'segsOut',
-  'dataSegsOut',
-  'lostOut',
-  'sackedOut',
-] as const;
+/** The u32 tcp_sock fields from offset 76 on, in order: struct bpf_tcp_sock's, with bpf_sock_ops_cb_flags and state before rtt_min (read apart). */
+const TCP_U32 = [...TCP_SOCK_U32.slice(0, 2), null, null, null, ...TCP_SOCK_U32.slice(3)];
 // Where a socket's struct bpf_sock keeps the addresses the context reads (skc_rcv_saddr, skc_daddr, their IPv6 forms, skc_dport).
 const SK_SRC_IP4 = 24;
 const SK_SRC_IP6 = 28;
@@ -335,7 +313,8 @@ export function sockOpsContext(memory: Memory, run: SockOpsRun, sock: EmulatedSo
         case F.bpf_sock_ops_cb_flags:
           return run.locked ? tcp.cbFlags : 0;
         case F.rtt_min:
-          // Gated on a full socket, not on a locked tcp_sock: a timestamp callback reads it (Linux 6.18.44; 6.18.19 read past a request socket).
+          // Not gated in Linux 6.18: a timestamp callback reads it, a request socket whatever lies past the
+          // request sock (mostly 0, at times not): 0 here.
           return run.request ? 0 : tcp.rttMin >>> 0;
         case F.sk_txhash:
           return run.locked ? tcp.txhash >>> 0 : 0;

@@ -12,7 +12,7 @@ import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE } from '../uapi/bpf.js';
 import { refuseAccess, refuseTestRun, structFromCtx } from './context.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
-import { type TcpHost, TcpState } from './tcp.js';
+import { type TcpHost, TcpState, tcpSockRegion } from './tcp.js';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
@@ -234,6 +234,12 @@ export class EmulatedSocket {
       writable: false,
       hooks: bpfSockHooks(this.region.bytes, this.cookie, true),
     }));
+  }
+
+  #tcpSock: Region | undefined;
+  /** @internal Its struct bpf_tcp_sock (a TCP socket's), which bpf_tcp_sock() points to. */
+  get tcpSockRegion(): Region {
+    return (this.#tcpSock ??= tcpSockRegion(this.memory, this.tcp, `struct bpf_tcp_sock of socket cookie ${this.cookie}`));
   }
 
   /** @internal Why a SOCKMAP/SOCKHASH refuses it (EOPNOTSUPP: the kernel takes a TCP socket listening or connected, a UDP socket bound), or undefined. */

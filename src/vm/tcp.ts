@@ -7,6 +7,8 @@
 // checks (do_tcp_setsockopt, bpf_sol_tcp_setsockopt in net/core/filter.c).
 
 import { BpfError } from '../errors.js';
+import { refuseAccess } from './context.js';
+import type { Memory, Region, RegionHooks } from './memory.js';
 
 const EINVAL = 22;
 const ENOENT = 2;
@@ -100,6 +102,11 @@ export class TcpState {
   sackedOut = 0;
   bytesReceived = 0n;
   bytesAcked = 0n;
+  /** What struct bpf_tcp_sock shows beyond the sock_ops context: DSACK blocks received, packets delivered (and ECE-marked), unrecovered RTOs. */
+  dsackDups = 0;
+  delivered = 0;
+  deliveredCe = 0;
+  icskRetransmits = 0;
   /** sk_txhash (a sock_ops program may write it). */
   txhash = 0;
   /** The SYN carried data (tp->syn_data): TCP_BPF_IW is refused once more data segments went out than that. */
@@ -278,4 +285,57 @@ export function tcpHost(opts: { hz?: number; tcpCongestion?: string; tcpCongesti
   const congestion = opts.tcpCongestion ?? (congestionAvailable.includes('cubic') ? 'cubic' : 'reno');
   if (!congestionAvailable.includes(congestion)) throw new BpfError('USAGE', `emulate(): tcpCongestion "${congestion}" is not among tcpCongestionAvailable (${congestionAvailable.join(', ')})`);
   return { hz, congestionAvailable, congestion };
+}
+
+/** sizeof(struct bpf_tcp_sock). */
+const TCP_SOCK_SIZE = 112;
+/** struct bpf_tcp_sock's u32 fields in order from offset 0 (bytes_received and bytes_acked, u64s, at 80 and 88; four more from 96); struct bpf_sock_ops has them too, from offset 76. */
+export const TCP_SOCK_U32 = [
+  'sndCwnd',
+  'srttUs',
+  'rttMin',
+  'sndSsthresh',
+  'rcvNxt',
+  'sndNxt',
+  'sndUna',
+  'mssCache',
+  'ecnFlags',
+  'rateDelivered',
+  'rateIntervalUs',
+  'packetsOut',
+  'retransOut',
+  'totalRetrans',
+  'segsIn',
+  'dataSegsIn',
+  'segsOut',
+  'dataSegsOut',
+  'lostOut',
+  'sackedOut',
+] as const;
+const TCP_SOCK_TAIL = ['dsackDups', 'delivered', 'deliveredCe', 'icskRetransmits'] as const;
+
+/**
+ * struct bpf_tcp_sock over a socket's TcpState, as bpf_tcp_sock() hands it
+ * to a program (bpf_tcp_sock_is_valid_access): 4-byte reads of the u32
+ * fields, 8-byte reads of bytes_received and bytes_acked, nothing written.
+ * ecn_flags and icsk_retransmits are a byte in the kernel's sockets.
+ */
+export function tcpSockRegion(memory: Memory, t: TcpState, name: string): Region {
+  const hooks: RegionHooks = {
+    load(off, size) {
+      const bad = () => refuseAccess('bpf_tcp_sock', `a ${size}-byte read at offset ${off}`);
+      if (off < 0 || off >= TCP_SOCK_SIZE || off % size !== 0) bad();
+      if (off === 80 || off === 88) {
+        if (size !== 8) bad();
+        return off === 80 ? t.bytesReceived : t.bytesAcked;
+      }
+      if (size !== 4 || (off > 80 && off < 96)) bad();
+      const field = off < 80 ? TCP_SOCK_U32[off >>> 2]! : TCP_SOCK_TAIL[(off - 96) >>> 2]!;
+      return field === 'ecnFlags' || field === 'icskRetransmits' ? t[field] & 0xff : t[field] >>> 0;
+    },
+    store(off, size) {
+      refuseAccess('bpf_tcp_sock', `a ${size}-byte write at offset ${off}`);
+    },
+  };
+  return memory.add(name, new Uint8Array(TCP_SOCK_SIZE), { kind: 'memory', writable: false, hooks });
 }

@@ -284,8 +284,17 @@ describeRoot('cgroup sysctl: the emulator against the kernel running the program
           bss.writeUInt32LE(flags, BSS.probes + 4);
           for (const c of [t.kern, t.emu]) c.map('.bss').set(0, bss);
           const before = await current(name);
-          const inside = await call(t.lab.caller, name, { write: write === undefined ? undefined : Buffer.from(write), pos: 0 });
-          expect(inside.error, `${name} size ${size} flags ${flags}`).toBeUndefined();
+          // The caller's node reads a sysctl of its own now and then (V8: vm/overcommit_memory), which the
+          // probe records too: the call again when the kernel's record names another sysctl.
+          const shown = (flags ? name.slice(name.lastIndexOf('/') + 1) : name).slice(0, size - 1);
+          for (let attempt = 0; ; attempt++) {
+            const inside = await call(t.lab.caller, name, { write: write === undefined ? undefined : Buffer.from(write), pos: 0 });
+            expect(inside.error, `${name} size ${size} flags ${flags}`).toBeUndefined();
+            const got = probes(t.kern)
+              .subarray(24, 24 + shown.length)
+              .toString('latin1');
+            if (got === shown || attempt === 2) break;
+          }
           t.emu.program('probe').testRun(new Uint8Array(0), { sysctl: { name, value: before, write } });
           const what = `${name} size ${size} flags ${flags}`;
           expect(probes(t.emu).toString('hex'), what).toBe(probes(t.kern).toString('hex'));
