@@ -858,11 +858,6 @@ export class EmulatedProgram {
   }
 
   /**
-   * A cgroup sockopt program on a setsockopt or getsockopt call (opts.sockopt):
-   * callRetval is what the call returns (0 or -errno) and result.sockopt what
-   * the kernel's setsockopt is called with, or what the getsockopt caller gets.
-   */
-  /**
    * A sock_ops program on a TCP socket's event (opts.sockOps): the socket's
    * state as the call has it for the run (sk_state, the skb), its reply.
    */
@@ -894,6 +889,11 @@ export class EmulatedProgram {
     }
   }
 
+  /**
+   * A cgroup sockopt program on a setsockopt or getsockopt call (opts.sockopt):
+   * callRetval is what the call returns (0 or -errno) and result.sockopt what
+   * the kernel's setsockopt is called with, or what the getsockopt caller gets.
+   */
   private onceSockopt(vm: Vm, data: Uint8Array, cpu: number, opts: EmulatedRunOptions): EmulatedTestRun {
     const coll = this.coll;
     const what = `program ${this.name}`;
@@ -1616,7 +1616,7 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
     ...sysctlHelpers(() => st().sysctl, bytes),
     ...(['bpf_setsockopt', 'bpf_getsockopt'] as const).map((name): [string, HelperDef['fn']] => [
       name,
-      // On a sock_addr program's calling socket (r1 its ctx) or a socket pointer (a sockopt program's ctx->sk).
+      // On a sock_addr or sock_ops program's calling socket (r1 its ctx) or a socket pointer (a sockopt program's ctx->sk).
       (ctx, sk, level, optname, optval, optlen) => {
         const s = st();
         const onCtx = BigInt.asUintN(64, sk) === s.ctxAddr;
@@ -1633,7 +1633,8 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
             return neg(-EINVAL);
           }
         }
-        const sock = onCtx && (s.sockAddrSocket ?? s.sockOps?.sock) ? (s.sockAddrSocket ?? s.sockOps!.sock) : socketAt(ctx, sk, 'sk');
+        // r1 the ctx: the calling socket (sock_addr, sock_ops); else a socket pointer.
+        const sock = (onCtx ? (s.sockAddrSocket ?? s.sockOps?.sock) : undefined) ?? socketAt(ctx, sk, 'sk');
         if (!sock) ctx.fault(`${name} of NULL`);
         const notEmulated = (what: string): never => ctx.fault(`${name} of ${what} is not emulated`);
         const [l, o] = [Number(BigInt.asIntN(32, level)), Number(BigInt.asIntN(32, optname))];
