@@ -355,6 +355,10 @@ describe('bpf-ts test-run --emulate --sock-ops', () => {
       1,
       `bpf-ts: --sock-ops "RTO_CB snd_wnd 3": unknown word "snd_wnd"; write it as 'OP [args A,B,…] [request] [state S] [skb HEX] [tcp_flags N] [room N] [syn HEX] [FIELD N]…' (OP a BPF_SOCK_OPS_* name or number, e.g. ACTIVE_ESTABLISHED_CB; FIELD a struct bpf_sock_ops tcp field, e.g. snd_cwnd 10)\n`,
     ]);
+    expect(await bad('test-run', obj, '--emulate', '--socket', 'udp 10.0.0.1:53', '--sock-ops', 'RTO_CB')).toEqual([
+      1,
+      'bpf-ts: program record: sock_ops programs run on TCP sockets; socket cookie 1 is UDP\n',
+    ]);
     expect((await bad(...args, '--sock-ops', 'established'))[1]).toMatch(/^bpf-ts: program record: sock_ops op "established" is not one of VOID, TIMEOUT_INIT, /);
     expect(await bad('test-run', obj, '--sock-ops', 'RTO_CB')).toEqual([
       1,

@@ -465,7 +465,8 @@ function emulateSpec(spec: BpfObjectSpec, data: Buffer, values: TestRunValues, c
   const sysctl = values.sysctl === undefined ? undefined : sysctlAccess(values.sysctl, values['sysctl-current']);
   const sockopt = values.sockopt === undefined ? undefined : parseSockopt(values.sockopt);
   const sockOpsIn = values['sock-ops'] === undefined ? undefined : parseSockOps(values['sock-ops']);
-  if (sockOpsIn && last) Object.assign(last.tcp, sockOpsIn.tcp);
+  // The tcp_sock fields given (a UDP --socket is refused by the run itself, naming it).
+  if (sockOpsIn && last && Object.keys(sockOpsIn.tcp).length > 0) Object.assign(last.tcp, sockOpsIn.tcp);
   // The options of the socket given (a run's default one starts with none set).
   const optionsBefore = ownSocket && last ? socketOptions(last) : undefined;
   const r = em.program(name).testRun(data, {
