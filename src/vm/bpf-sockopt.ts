@@ -12,7 +12,7 @@
 // for bpf_setsockopt), so SO_MARK and any SO_PRIORITY are taken.
 
 import { EINVAL } from './maps.js';
-import { AF_INET, type EmulatedSocket } from './socket.js';
+import { AF_INET, type EmulatedSocket, IPPROTO_TCP } from './socket.js';
 import { tcpGetsockopt, tcpSetsockopt } from './tcp.js';
 
 const SOL_SOCKET = 1;
@@ -20,7 +20,6 @@ const SOL_IP = 0;
 const SOL_TCP = 6;
 const SOL_IPV6 = 41;
 const IP_TOS = 1;
-const IPPROTO_TCP = 6;
 const SO = { REUSEADDR: 2, SNDBUF: 7, RCVBUF: 8, KEEPALIVE: 9, PRIORITY: 12, REUSEPORT: 15, RCVLOWAT: 18, BINDTODEVICE: 25, MARK: 36, MAX_PACING_RATE: 47, BINDTOIFINDEX: 62, TXREHASH: 74 };
 /** SK_BPF_CB_FLAGS (6.14+): the socket's BPF callback flags, SK_BPF_CB_TX_TIMESTAMPING (1) the only one. */
 const SK_BPF_CB_FLAGS = 1009;

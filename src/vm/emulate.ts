@@ -64,6 +64,7 @@ import { BPF_SOCK_OPS, type SockOpsCall, type SockOpsOutcome, SockOpsRun, loadHd
 import {
   AF_INET,
   AF_INET6,
+  IPPROTO_TCP,
   cgroupSockContext,
   cgroupSockHook,
   EmulatedSocket,
@@ -1703,7 +1704,7 @@ function kernelHelpers(coll: EmulatedCollection, progType: number): Map<number, 
       // A TCP socket's struct bpf_tcp_sock (NULL for any other), which helpers taking a socket take too.
       (ctx, sk) => {
         const sock = socketAt(ctx, sk, 'sk');
-        if (!sock || sock.protocol !== 6) return 0n;
+        if (!sock || sock.protocol !== IPPROTO_TCP) return 0n;
         const r = sock.tcpSockRegion;
         coll.socketsByRegion.set(r.id, sock);
         return Memory.address(r.id);

@@ -576,26 +576,24 @@ export class EmulatedMap implements MapLike {
     if (sock.memory !== this.memory) this.fail('set', EINVAL, `EINVAL: socket cookie ${sock.cookie} belongs to another emulation`);
     const refusal = sock.sockmapRefusal;
     if (refusal) this.fail('set', EOPNOTSUPP, `EOPNOTSUPP: ${refusal}`);
-    if (this.type === BPF_MAP_TYPE.SOCKMAP && this.arrayIndex(key) >= this.maxEntries) this.fail('set', E2BIG, 'E2BIG');
-    const hk = hexKey(key);
-    const had = this.entries_.has(hk);
-    if (had && flags === BPF_NOEXIST) this.fail('set', EEXIST, 'EEXIST');
-    if (!had && flags === BPF_EXIST) this.fail('set', ENOENT, 'ENOENT');
-    if (!had && this.entries_.size >= this.maxEntries) this.fail('set', E2BIG, 'E2BIG');
-    this.entries_.set(hk, { key: Buffer.from(key), regions: [], socket: sock });
+    this.errnoToThrow(this.putSocket(key, sock, flags), 'set');
   }
 
-  /** @internal bpf_sock_map_update / bpf_sock_hash_update of a sock_ops program (sock_map_update_common): 0 or -errno; no socket state check on this path. */
-  updateSocketFromProgram(key: Uint8Array, sock: EmulatedSocket, flags: bigint): number {
-    if (flags > BigInt(BPF_EXIST)) return -EINVAL;
+  /** The socket into its slot or key (sock_map_update_common, sock_hash_update_common): 0 or -errno. */
+  private putSocket(key: Uint8Array, sock: EmulatedSocket, flags: number): number {
     if (this.type === BPF_MAP_TYPE.SOCKMAP && this.arrayIndex(key) >= this.maxEntries) return -E2BIG;
     const hk = hexKey(key);
     const had = this.entries_.has(hk);
-    if (had && flags === BigInt(BPF_NOEXIST)) return -EEXIST;
-    if (!had && flags === BigInt(BPF_EXIST)) return -ENOENT;
+    if (had && flags === BPF_NOEXIST) return -EEXIST;
+    if (!had && flags === BPF_EXIST) return -ENOENT;
     if (!had && this.entries_.size >= this.maxEntries) return -E2BIG;
     this.entries_.set(hk, { key: Buffer.from(key), regions: [], socket: sock });
     return 0;
+  }
+
+  /** @internal bpf_sock_map_update / bpf_sock_hash_update of a sock_ops program: 0 or -errno; no socket state check on this path. */
+  updateSocketFromProgram(key: Uint8Array, sock: EmulatedSocket, flags: bigint): number {
+    return flags > BigInt(BPF_EXIST) ? -EINVAL : this.putSocket(key, sock, Number(flags));
   }
 
   delete(k: MapKey | EmulatedSocket): boolean {

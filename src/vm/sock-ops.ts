@@ -13,8 +13,10 @@
 import { BpfError } from '../errors.js';
 import { refuseAccess } from './context.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
-import type { EmulatedSocket } from './socket.js';
-import { TCP_SOCK_U32 } from './tcp.js';
+import { EEXIST, EINVAL, ENOENT, ENOSPC, EOPNOTSUPP, EPERM } from './maps.js';
+import { EFAULT } from './skb.js';
+import { type EmulatedSocket, IPPROTO_TCP } from './socket.js';
+import { TCP_SOCK_U32, TCP_STATE } from './tcp.js';
 
 /** sizeof(struct bpf_sock_ops). */
 export const SOCK_OPS_CTX_SIZE = 224;
@@ -53,23 +55,9 @@ const TCPOPT_NOP = 1;
 /** Experimental options (RFC 6994): kind 254 (and 253) with a 2- or 4-byte magic after the length. */
 const TCPOPT_EXP = 254;
 const TCPOPT_EXP_2 = 253;
-const EPERM = 1;
-const ENOENT = 2;
-const EFAULT = 14;
-const EEXIST = 17;
-const EINVAL = 22;
-const ENOSPC = 28;
 const ENOMSG = 42;
-const EOPNOTSUPP = 95;
 const BPF_LOAD_HDR_OPT_TCP_SYN = 1n;
 const TCP_BPF_SYN = 1005;
-
-// sk_state values (include/net/tcp_states.h).
-const TCP_ESTABLISHED = 1;
-const TCP_SYN_SENT = 2;
-const TCP_SYN_RECV = 3;
-const TCP_LISTEN = 10;
-const TCP_NEW_SYN_RECV = 12;
 
 /** A sock_ops program's call: what the kernel is doing on the socket when it runs it. */
 export interface SockOpsCall {
@@ -174,14 +162,14 @@ export class SockOpsRun {
     });
     this.request = call.request ?? false;
     this.locked = !this.request && this.op <= BPF_SOCK_OPS.WRITE_HDR_OPT_CB;
-    if (sock.protocol !== 6) throw new BpfError('USAGE', `${what}: sock_ops programs run on TCP sockets; socket cookie ${sock.cookie} is UDP`);
+    if (sock.protocol !== IPPROTO_TCP) throw new BpfError('USAGE', `${what}: sock_ops programs run on TCP sockets; socket cookie ${sock.cookie} is UDP`);
     const defaults: Record<number, number> = {
-      [BPF_SOCK_OPS.TCP_CONNECT_CB]: TCP_SYN_SENT,
-      [BPF_SOCK_OPS.ACTIVE_ESTABLISHED_CB]: TCP_ESTABLISHED,
-      [BPF_SOCK_OPS.PASSIVE_ESTABLISHED_CB]: TCP_SYN_RECV,
-      [BPF_SOCK_OPS.TCP_LISTEN_CB]: TCP_LISTEN,
+      [BPF_SOCK_OPS.TCP_CONNECT_CB]: TCP_STATE.SYN_SENT,
+      [BPF_SOCK_OPS.ACTIVE_ESTABLISHED_CB]: TCP_STATE.ESTABLISHED,
+      [BPF_SOCK_OPS.PASSIVE_ESTABLISHED_CB]: TCP_STATE.SYN_RECV,
+      [BPF_SOCK_OPS.TCP_LISTEN_CB]: TCP_STATE.LISTEN,
     };
-    this.state = call.state ?? (this.request ? TCP_NEW_SYN_RECV : (defaults[this.op] ?? sock.state));
+    this.state = call.state ?? (this.request ? TCP_STATE.NEW_SYN_RECV : (defaults[this.op] ?? sock.state));
     if (!Number.isInteger(this.state) || this.state < 1 || this.state > 13) throw new BpfError('USAGE', `${what}: sock_ops state ${this.state} is not a TCP state (1-13)`);
     const skb = call.skb;
     if (skb) {

@@ -12,18 +12,16 @@ import { BpfError } from '../errors.js';
 import { BPF_ATTACH_TYPE } from '../uapi/bpf.js';
 import { refuseAccess, refuseTestRun, structFromCtx } from './context.js';
 import { Memory, type Region, type RegionHooks } from './memory.js';
-import { type TcpHost, TcpState, tcpSockRegion } from './tcp.js';
+import { TCP_STATE, type TcpHost, TcpState, tcpSockRegion } from './tcp.js';
 
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 const SOCK_STREAM = 1;
 const SOCK_DGRAM = 2;
-const IPPROTO_TCP = 6;
+export const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
-// enum of include/net/tcp_states.h, which UDP sockets use too.
-const TCP_ESTABLISHED = 1;
-const TCP_CLOSE = 7;
-const TCP_LISTEN = 10;
+// sk_state (tcp.ts's TCP_STATE), which UDP sockets use too.
+const { ESTABLISHED: TCP_ESTABLISHED, CLOSE: TCP_CLOSE, LISTEN: TCP_LISTEN } = TCP_STATE;
 /** The IPv4 address an IPv6 socket bound to (or connected to) a non-mapped address keeps in its IPv4 fields. */
 const LOOPBACK4_IPV6 = [127, 0, 0, 6];
 /** ::ffff:0:0/96, in front of an IPv4 address. */

@@ -45,9 +45,8 @@ export const TCP = {
 /** BPF_SOCK_OPS_ALL_CB_FLAGS: RTO, RETRANS, STATE, RTT, PARSE_ALL_HDR_OPT, PARSE_UNKNOWN_HDR_OPT, WRITE_HDR_OPT. */
 export const SOCK_OPS_ALL_CB_FLAGS = 0x7f;
 const TCP_INFINITE_SSTHRESH = 0x7fffffff;
-/** sk_state values bpf_getsockopt(TCP_MAXSEG) looks at. */
-const TCP_CLOSE = 7;
-const TCP_LISTEN = 10;
+/** sk_state values (enum of include/net/tcp_states.h). */
+export const TCP_STATE = { ESTABLISHED: 1, SYN_SENT: 2, SYN_RECV: 3, CLOSE: 7, LISTEN: 10, NEW_SYN_RECV: 12 } as const;
 
 /**
  * Congestion controls whose init the emulator knows (what a program can see
@@ -239,7 +238,7 @@ function setCongestion(t: TcpState, host: TcpHost, state: number, optval: Uint8A
   if (!(name in CC_INIT)) return notEmulated(`SOL_TCP TCP_CONGESTION "${name}" (its init is not modelled: reno, cubic and bbr are)`);
   t.congestion = name;
   // tcp_reinit_congestion_control runs the new one's init unless the socket is closed or listening.
-  if (state !== TCP_CLOSE && state !== TCP_LISTEN) CC_INIT[name]?.(t);
+  if (state !== TCP_STATE.CLOSE && state !== TCP_STATE.LISTEN) CC_INIT[name]?.(t);
   return 0;
 }
 
@@ -247,7 +246,7 @@ function setCongestion(t: TcpState, host: TcpHost, state: number, optval: Uint8A
 const READS: Record<number, (t: TcpState, state: number) => number> = {
   [TCP.NODELAY]: (t) => +t.nodelay,
   // user_mss before the connection (closed or listening), then the MSS in use.
-  [TCP.MAXSEG]: (t, state) => (t.userMss && (state === TCP_CLOSE || state === TCP_LISTEN) ? t.userMss : t.mssCache),
+  [TCP.MAXSEG]: (t, state) => (t.userMss && (state === TCP_STATE.CLOSE || state === TCP_STATE.LISTEN) ? t.userMss : t.mssCache),
   ...Object.fromEntries(Object.entries(RANGED).map(([o, [, , field]]) => [o, (t: TcpState) => t[field]])),
   [TCP.NOTSENT_LOWAT]: (t) => t.notsentLowat,
   [TCP.RTO_MAX_MS]: (t) => t.rtoMaxMs,

@@ -266,3 +266,16 @@ export function parseBtfDump(text: string): OracleBtfType[] {
   });
   return out;
 }
+
+/** A struct's members in a `bpftool btf dump file` text dump: name → byte offset (bit fields not expected). */
+export function btfStructMembers(text: string, struct: string): Map<string, number> {
+  const at = text.indexOf(`STRUCT '${struct}' size=`);
+  if (at < 0) throw new Error(`oracle: no struct ${struct} in the BTF dump`);
+  const out = new Map<string, number>();
+  for (const line of text.slice(at).split('\n').slice(1)) {
+    const m = /^\t'(\w+)' type_id=\d+ bits_offset=(\d+)$/.exec(line);
+    if (!m) break;
+    out.set(m[1]!, Number(m[2]) / 8);
+  }
+  return out;
+}

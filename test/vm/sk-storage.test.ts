@@ -15,20 +15,12 @@ import type { EmulatedCollection, EmulatedSocket } from '../../src/vm/index.js';
 import { labWithObject } from '../helpers/cgroup-lab.js';
 import { fixture } from '../helpers/cli.js';
 import { Rng } from '../helpers/fuzz.js';
+import { btfStructMembers } from '../helpers/oracle.js';
 import { describeRoot } from '../helpers/root.js';
 import { codeAndMessage } from '../helpers/thrown.js';
 
 /** struct record's members (bpftool's BTF dump of the fixture): byte offsets. */
-const REC = (() => {
-  const text = readFileSync(fixture('sk_storage_ops.btf.txt'), 'utf8');
-  const out = new Map<string, number>();
-  for (const line of text.slice(text.indexOf("STRUCT 'record' size=")).split('\n').slice(1)) {
-    const m = /^\t'(\w+)' type_id=\d+ bits_offset=(\d+)$/.exec(line);
-    if (!m) break;
-    out.set(m[1]!, Number(m[2]) / 8);
-  }
-  return out;
-})();
+const REC = btfStructMembers(readFileSync(fixture('sk_storage_ops.btf.txt'), 'utf8'), 'record');
 /** .bss: cfg at 0 (create_ops, init_ops, delete_ops, get_flags at 16), record_layout at 24 (llvm-readelf, bpftool). */
 const cfgBytes = (c: { create: number; init: number; del: number; flags: bigint }) => {
   const b = Buffer.alloc(32);

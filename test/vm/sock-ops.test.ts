@@ -21,23 +21,13 @@ import type { EmulatedCollection, EmulatedSocket, SockOpsCall } from '../../src/
 import { accessDiffs, hostTcp, labWithObject } from '../helpers/cgroup-lab.js';
 import { cli, cliOk, fixture } from '../helpers/cli.js';
 import { Rng } from '../helpers/fuzz.js';
+import { btfStructMembers } from '../helpers/oracle.js';
 import { GET_POOL, SET_POOL } from '../helpers/tcp-options.js';
 import { describeRoot } from '../helpers/root.js';
 import { codeAndMessage } from '../helpers/thrown.js';
 
 /** Byte offsets of a struct's members, from bpftool's BTF dump of a fixture. */
-function members(struct: string, object = 'sockops_policy'): Map<string, number> {
-  const text = readFileSync(fixture(`${object}.btf.txt`), 'utf8');
-  const at = text.indexOf(`STRUCT '${struct}' size=`);
-  if (at < 0) throw new Error(`no struct ${struct} in ${object}.btf.txt`);
-  const out = new Map<string, number>();
-  for (const line of text.slice(at).split('\n').slice(1)) {
-    const m = /^\t'(\w+)' type_id=\d+ bits_offset=(\d+)$/.exec(line);
-    if (!m) break;
-    out.set(m[1]!, Number(m[2]) / 8);
-  }
-  return out;
-}
+const members = (struct: string, object = 'sockops_policy') => btfStructMembers(readFileSync(fixture(`${object}.btf.txt`), 'utf8'), struct);
 const REC = members('record');
 const TP = members('bpf_tcp_sock');
 /** TcpState's fields by their struct bpf_tcp_sock names (the u32 ones). */

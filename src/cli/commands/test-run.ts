@@ -22,7 +22,7 @@ import { traceContextKind } from '../../vm/trace.js';
 import { parseSocket, sockAddrText, socketContext } from '../socket-args.js';
 import { deviceContext, parseSockOps, parseSockopt, sockoptText, sysctlAccess } from '../call-args.js';
 import { parseSet } from '../set-arg.js';
-import type { EmulatedSocket } from '../../vm/socket.js';
+import { type EmulatedSocket, IPPROTO_TCP } from '../../vm/socket.js';
 import { TcpState } from '../../vm/tcp.js';
 import { errnoName } from '../../sys/errno.js';
 
@@ -357,7 +357,7 @@ function emulateObjectProgram(path: string, values: TestRunValues, ctx: CommandC
 function socketOptions(sock: EmulatedSocket): Record<string, number | string> {
   const o = sock.sockopts;
   const own = { mark: sock.mark, priority: sock.priority, boundDevIf: sock.boundDevIf, reuseaddr: +o.reuseaddr, reuseport: +o.reuseport, keepalive: +o.keepalive, tos: o.tos, cbFlags: o.cbFlags };
-  return sock.protocol === 6 ? { ...own, ...tcpOptions(sock.tcp) } : own;
+  return sock.protocol === IPPROTO_TCP ? { ...own, ...tcpOptions(sock.tcp) } : own;
 }
 
 /** A TCP socket's SOL_TCP options and the tcp_sock fields a program may set (the sock_ops callback flags as sockOpsCbFlags). */
@@ -392,7 +392,7 @@ function tcpOptions(t: TcpState): Record<string, number | string> {
  */
 function socketChanges(sock: EmulatedSocket | null | undefined, type: number | null, before: Record<string, number | string> | undefined): Record<string, number | string> | undefined {
   if (!sock || (type !== BPF_PROG_TYPE.CGROUP_SOCK_ADDR && type !== BPF_PROG_TYPE.CGROUP_SOCKOPT && type !== BPF_PROG_TYPE.SOCK_OPS)) return undefined;
-  const fresh = sock.protocol === 6 ? tcpOptions(new TcpState(sock.tcpHost.congestion)) : {};
+  const fresh = sock.protocol === IPPROTO_TCP ? tcpOptions(new TcpState(sock.tcpHost.congestion)) : {};
   const set = Object.fromEntries(Object.entries(socketOptions(sock)).filter(([k, v]) => v !== (before?.[k] ?? fresh[k] ?? 0)));
   return Object.keys(set).length ? set : undefined;
 }
